@@ -1,0 +1,40 @@
+import type { Resource } from '@medplum/fhirtypes';
+
+/**
+ * What one caller may see and change. The repository applies it to every query it runs, so no
+ * endpoint can forget it: rows outside the scope are simply never returned.
+ */
+export interface AccessScope {
+  /** A short description for audit logs, e.g. "staff Practitioner/123". */
+  readonly description: string;
+  /** Everything visible (system jobs, staff of the single-organisation deployment). */
+  readonly unrestricted: boolean;
+  /**
+   * The patients whose compartments are visible, each with the resource types visible in it
+   * (undefined = every type). Ignored when unrestricted.
+   */
+  readonly patients: ReadonlyMap<string, ReadonlySet<string> | undefined>;
+  /** Resource types visible outside any patient compartment (e.g. Practitioner, Organization). */
+  readonly sharedTypes: ReadonlySet<string>;
+  /** Whether the caller may create, update or delete this resource (checked after visibility). */
+  canWrite(resource: Resource): boolean;
+  /** Shapes a visible resource before it leaves (e.g. a minimal Patient for billing-only access). */
+  present(resource: Resource): Resource;
+}
+
+/** Types that hold no patient data and are readable by any signed-in caller. */
+export const SHARED_TYPES: ReadonlySet<string> = new Set([
+  'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Medication', 'Questionnaire',
+]);
+
+/** The scope of system jobs, the CLI and staff tokens before accounts exist: everything. */
+export function unrestrictedScope(description = 'system'): AccessScope {
+  return {
+    description,
+    unrestricted: true,
+    patients: new Map(),
+    sharedTypes: SHARED_TYPES,
+    canWrite: () => true,
+    present: (resource) => resource,
+  };
+}

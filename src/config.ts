@@ -1,0 +1,83 @@
+import path from 'node:path';
+
+/** Which age-access policy profile applies (see src/access). */
+export type AgePolicyName = 'westmed' | 'westchester';
+
+/** Everything Chartkeeper reads from its environment, validated once at startup and frozen. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Public base URL used in links (Location headers, emails, paging links). */
+  readonly baseUrl: string;
+  /** Real PostgreSQL when set; otherwise PGlite in dataDir. */
+  readonly databaseUrl?: string;
+  readonly dataDir: string;
+  /** Request body limit for FHIR JSON, in bytes. */
+  readonly maxJsonBytes: number;
+  /** Upload limit for XML documents (C-CDA import), in bytes. */
+  readonly maxXmlBytes: number;
+  /** Base64 or hex secret for token signing; generated into dataDir when absent. */
+  readonly signingKey?: string;
+  readonly smtpUrl?: string;
+  readonly mailFrom: string;
+  readonly timeZone: string;
+  readonly agePolicy: AgePolicyName;
+  readonly logLevel: string;
+  /** Load the demo family into an empty embedded database on start. */
+  readonly seedDemo: boolean;
+}
+
+/** Thrown when the environment holds a value Chartkeeper cannot use. */
+export class ConfigError extends Error {}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(raw.trim());
+  if (!match) throw new ConfigError(`${name} must be a size such as 5mb, got "${raw}"`);
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
+  return Number(match[1]) * unit;
+}
+
+/** Reads and validates the environment; nothing else in Chartkeeper reads process.env. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const port = integer(env, 'PORT', 8080);
+  const host = env.HOST || '0.0.0.0';
+  const agePolicy = (env.AGE_POLICY || 'westmed') as AgePolicyName;
+  if (agePolicy !== 'westmed' && agePolicy !== 'westchester') {
+    throw new ConfigError(`AGE_POLICY must be westmed or westchester, got "${agePolicy}"`);
+  }
+  const timeZone = env.ORG_TIME_ZONE || 'America/New_York';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    throw new ConfigError(`ORG_TIME_ZONE is not a known time zone: "${timeZone}"`);
+  }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  const config: Config = {
+    port,
+    host,
+    baseUrl: (env.BASE_URL || `http://localhost:${port}`).replace(/\/$/, ''),
+    databaseUrl,
+    dataDir: path.resolve(env.DATA_DIR || 'data'),
+    maxJsonBytes: bytes(env, 'MAX_JSON_BYTES', 16 * 1024 * 1024),
+    maxXmlBytes: bytes(env, 'MAX_XML_BYTES', 20 * 1024 * 1024),
+    signingKey: env.SIGNING_KEY || undefined,
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.MAIL_FROM || 'Chartkeeper <no-reply@chartkeeper.local>',
+    timeZone,
+    agePolicy,
+    logLevel: env.LOG_LEVEL || 'info',
+    seedDemo: env.SEED_DEMO ? env.SEED_DEMO !== 'false' : !databaseUrl,
+    ...overrides,
+  };
+  return Object.freeze(config);
+}

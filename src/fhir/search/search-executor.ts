@@ -1,0 +1,187 @@
+import { IncludeTarget, SearchRequest } from '@medplum/core';
+import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import { Kysely, RawBuilder, sql } from 'kysely';
+import type { AccessScope } from '../../access/access-scope';
+import { visibilityCondition } from '../../access/visibility';
+import type { Tables } from '../../db/tables';
+import { isSupportedType, searchParametersOf } from '../definitions';
+import { badRequest } from '../outcomes';
+import { shapeResource } from '../resource-shape';
+import { filterCondition } from './search-filters';
+
+/** Paging limits: FHIR leaves them to the server. */
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 1000;
+
+/** Where the links of a search bundle point. */
+export interface SearchLinks {
+  /** e.g. http://localhost:8080/fhir/Observation */
+  readonly url: string;
+  /** The original query parameters, used to build self/next/previous links. */
+  readonly params: URLSearchParams;
+}
+
+/** Runs a FHIR search for one caller and returns the searchset Bundle (with includes and links). */
+export async function executeSearch(
+  db: Kysely<Tables>,
+  scope: AccessScope,
+  request: SearchRequest,
+  links: SearchLinks,
+  fhirBase: string,
+): Promise<Bundle> {
+  const type = request.resourceType;
+  if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+  const where = conditionsFor(scope, request);
+  const count = Math.min(request.count ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const offset = request.offset ?? 0;
+  if (count < 0 || offset < 0) throw badRequest('_count and _offset must not be negative');
+
+  if (request.total === 'accurate' && count === 0) {
+    const total = await countMatches(db, where);
+    return { resourceType: 'Bundle', type: 'searchset', total, link: [{ relation: 'self', url: selfUrl(links) }] };
+  }
+
+  const order = orderBy(type, request);
+  const { rows } = await sql<{ content: string; total: string }>`
+    select r.content, count(*) over () as total from resource r
+    where ${sql.join(where, sql` and `)}
+    order by ${sql.join(order, sql`, `)}
+    limit ${count} offset ${offset}`.execute(db);
+  const total = rows.length ? Number(rows[0].total) : offset > 0 ? await countMatches(db, where) : 0;
+  const matches = rows.map((row) => JSON.parse(row.content) as Resource);
+  const entries: BundleEntry[] = matches.map((resource) => entry(fhirBase, scope, resource, 'match', request));
+
+  if (matches.length && (request.include?.length || request.revInclude?.length)) {
+    const included = await loadIncludes(db, scope, type, matches, request.include ?? [], request.revInclude ?? []);
+    const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
+    for (const resource of included) {
+      const key = `${resource.resourceType}/${resource.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      entries.push(entry(fhirBase, scope, resource, 'include', request));
+    }
+  }
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total,
+    link: pageLinks(links, offset, count, total),
+    entry: entries,
+  };
+}
+
+function entry(base: string, scope: AccessScope, resource: Resource, mode: 'match' | 'include', request: SearchRequest): BundleEntry {
+  const shaped = shapeResource(scope.present(resource), { elements: request.fields, summary: request.summary });
+  return { fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource: shaped, search: { mode } };
+}
+
+function conditionsFor(scope: AccessScope, request: SearchRequest): RawBuilder<unknown>[] {
+  const type = request.resourceType;
+  const where: RawBuilder<unknown>[] = [sql`r.resource_type = ${type}`, sql`r.deleted = false`];
+  const visible = visibilityCondition(scope, type);
+  if (visible) where.push(visible);
+  for (const filter of request.filters ?? []) where.push(filterCondition(type, filter));
+  return where;
+}
+
+async function countMatches(db: Kysely<Tables>, where: RawBuilder<unknown>[]): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select count(*) as n from resource r where ${sql.join(where, sql` and `)}`.execute(db);
+  return Number(rows[0].n);
+}
+
+function orderBy(type: string, request: SearchRequest): RawBuilder<unknown>[] {
+  const order: RawBuilder<unknown>[] = [];
+  for (const rule of request.sortRules ?? []) {
+    const dir = rule.descending ? sql`desc` : sql`asc`;
+    if (rule.code === '_id') order.push(sql`r.id ${dir}`);
+    else if (rule.code === '_lastUpdated') order.push(sql`r.last_updated ${dir}`);
+    else order.push(sql`${sortKey(type, rule.code, !!rule.descending)} ${dir} nulls last`);
+  }
+  order.push(sql`r.last_updated desc`, sql`r.id`);
+  return order;
+}
+
+function sortKey(type: string, code: string, descending: boolean): RawBuilder<unknown> {
+  const param = searchParametersOf(type)[code];
+  if (!param) throw badRequest(`Unknown sort parameter "${code}" for ${type}`, '_sort');
+  const agg = descending ? sql`max` : sql`min`;
+  const key = sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
+  switch (param.type) {
+    case 'date':
+      return sql`(select ${agg}(${descending ? sql`i.high` : sql`i.low`}) from search_date i where ${key})`;
+    case 'string':
+      return sql`(select ${agg}(i.value) from search_string i where ${key})`;
+    case 'token':
+    case 'uri':
+      return sql`(select ${agg}(i.value) from search_token i where ${key})`;
+    case 'quantity':
+    case 'number':
+      return sql`(select ${agg}(i.value) from search_quantity i where ${key})`;
+    case 'reference':
+      return sql`(select ${agg}(i.target_id) from search_reference i where ${key})`;
+    default:
+      throw badRequest(`Cannot sort by "${code}"`, '_sort');
+  }
+}
+
+async function loadIncludes(
+  db: Kysely<Tables>,
+  scope: AccessScope,
+  type: string,
+  matches: Resource[],
+  include: IncludeTarget[],
+  revInclude: IncludeTarget[],
+): Promise<Resource[]> {
+  const ids = matches.map((r) => r.id as string);
+  const out: Resource[] = [];
+  for (const target of include) {
+    if (target.resourceType !== type) throw badRequest(`_include must start with ${type}: ${target.resourceType}`, '_include');
+    const param = searchParametersOf(type)[target.searchParam];
+    if (!param || param.type !== 'reference') throw badRequest(`_include: "${target.searchParam}" is not a reference parameter of ${type}`, '_include');
+    const { rows } = await sql<{ target_type: string; target_id: string }>`
+      select distinct target_type, target_id from search_reference
+      where resource_type = ${type} and code = ${target.searchParam} and resource_id = any(${ids}::text[])
+        and target_type is not null ${target.targetType ? sql`and target_type = ${target.targetType}` : sql``}`.execute(db);
+    const byType = new Map<string, string[]>();
+    for (const row of rows) byType.set(row.target_type, [...(byType.get(row.target_type) ?? []), row.target_id]);
+    for (const [targetType, targetIds] of byType) {
+      if (!isSupportedType(targetType)) continue;
+      const visible = visibilityCondition(scope, targetType);
+      const { rows: found } = await sql<{ content: string }>`
+        select r.content from resource r where r.resource_type = ${targetType} and r.deleted = false
+          and r.id = any(${targetIds}::text[]) ${visible ? sql`and ${visible}` : sql``}`.execute(db);
+      out.push(...found.map((f) => JSON.parse(f.content) as Resource));
+    }
+  }
+  for (const target of revInclude) {
+    if (!isSupportedType(target.resourceType)) throw badRequest(`_revinclude: unsupported type ${target.resourceType}`, '_revinclude');
+    const param = searchParametersOf(target.resourceType)[target.searchParam];
+    if (!param || param.type !== 'reference') {
+      throw badRequest(`_revinclude: "${target.searchParam}" is not a reference parameter of ${target.resourceType}`, '_revinclude');
+    }
+    const visible = visibilityCondition(scope, target.resourceType);
+    const { rows: found } = await sql<{ content: string }>`
+      select r.content from resource r where r.resource_type = ${target.resourceType} and r.deleted = false
+        and exists (select 1 from search_reference i where i.resource_id = r.id and i.resource_type = r.resource_type
+          and i.code = ${target.searchParam} and i.target_type = ${type} and i.target_id = any(${ids}::text[]))
+        ${visible ? sql`and ${visible}` : sql``}
+      limit ${MAX_PAGE_SIZE * 10}`.execute(db);
+    out.push(...found.map((f) => JSON.parse(f.content) as Resource));
+  }
+  return out;
+}
+
+function selfUrl(links: SearchLinks, overrides: Record<string, string> = {}): string {
+  const params = new URLSearchParams(links.params);
+  for (const [k, v] of Object.entries(overrides)) params.set(k, v);
+  const query = params.toString();
+  return query ? `${links.url}?${query}` : links.url;
+}
+
+function pageLinks(links: SearchLinks, offset: number, count: number, total: number): BundleLink[] {
+  const out: BundleLink[] = [{ relation: 'self', url: selfUrl(links) }];
+  const page = { _count: String(count) };
+  if (offset + count < total) out.push({ relation: 'next', url: selfUrl(links, { ...page, _offset: String(offset + count) }) });
+  if (offset > 0) out.push({ relation: 'previous', url: selfUrl(links, { ...page, _offset: String(Math.max(0, offset - count)) }) });
+  return out;
+}

@@ -1,0 +1,200 @@
+import { Filter, Operator } from '@medplum/core';
+import type { SearchParameter } from '@medplum/fhirtypes';
+import { RawBuilder, sql } from 'kysely';
+import { searchParametersOf } from '../definitions';
+import { badRequest } from '../outcomes';
+import { dateRange, isFhirDate } from './date-range';
+import { normalizeString } from './normalize';
+
+type Condition = RawBuilder<unknown>;
+
+/** Splits a parameter value on the commas that mean OR (a `\,` is a literal comma). */
+export function splitOr(value: string): string[] {
+  return value.split(/(?<!\\),/).map((v) => v.replace(/\\,/g, ','));
+}
+
+/** The SQL condition on `r` (the resource table) for one search filter; throws 400 for bad input. */
+export function filterCondition(resourceType: string, filter: Filter): Condition {
+  const { code, operator } = filter;
+  if (code.includes('.') || code.includes(':')) {
+    throw badRequest(`Chained or unsupported parameter "${code}" on ${resourceType}`, code);
+  }
+  if (code === '_id') return or(filter, (v) => sql`r.id = ${v}`);
+  if (code === '_lastUpdated') return or(filter, (v) => dateCondition(sql`r.last_updated`, sql`r.last_updated`, operator, v, code));
+  const param = searchParametersOf(resourceType)[code];
+  if (!param) throw badRequest(`Unknown search parameter "${code}" for ${resourceType}`, code);
+  if (operator === Operator.MISSING || operator === Operator.PRESENT) return missing(param, code, filter);
+  switch (param.type) {
+    case 'token':
+    case 'uri':
+      return tokenCondition(code, filter);
+    case 'string':
+      return or(filter, (v) => stringCondition(code, operator, v));
+    case 'date':
+      return or(filter, (v) =>
+        sql`exists (select 1 from search_date i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and ${dateCondition(sql`i.low`, sql`i.high`, operator, v, code)})`,
+      );
+    case 'reference':
+      return or(filter, (v) => referenceCondition(code, operator, v));
+    case 'quantity':
+    case 'number':
+      return or(filter, (v) => quantityCondition(code, operator, v, param));
+    default:
+      throw badRequest(`Search parameter "${code}" of type ${param.type} is not supported`, code);
+  }
+}
+
+function or(filter: Filter, each: (value: string) => Condition): Condition {
+  const values = splitOr(filter.value).filter((v) => v !== '');
+  if (!values.length) throw badRequest(`Search parameter "${filter.code}" has no value`, filter.code);
+  const parts = values.map(each);
+  return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
+}
+
+function missing(param: SearchParameter, code: string, filter: Filter): Condition {
+  const table = sql.table(tableFor(param.type as string));
+  const exists = sql`exists (select 1 from ${table} i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code})`;
+  const wantMissing = (filter.operator === Operator.MISSING) === (filter.value === 'true');
+  if (filter.value !== 'true' && filter.value !== 'false') throw badRequest(`:missing takes true or false`, code);
+  return wantMissing ? sql`not ${exists}` : exists;
+}
+
+function tableFor(kind: string): string {
+  switch (kind) {
+    case 'token':
+    case 'uri':
+      return 'search_token';
+    case 'string':
+      return 'search_string';
+    case 'date':
+      return 'search_date';
+    case 'reference':
+      return 'search_reference';
+    default:
+      return 'search_quantity';
+  }
+}
+
+function tokenCondition(code: string, filter: Filter): Condition {
+  const { operator } = filter;
+  if (operator === Operator.TEXT) {
+    return or(filter, (v) =>
+      sql`exists (select 1 from search_token i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and i.text like ${'%' + likeEscape(normalizeString(v)) + '%'})`,
+    );
+  }
+  if (operator !== Operator.EQUALS && operator !== Operator.NOT && operator !== Operator.EXACT) {
+    throw badRequest(`Modifier :${operator} is not supported on token parameter "${code}"`, code);
+  }
+  const match = (v: string): Condition => {
+    const bar = v.indexOf('|');
+    if (bar < 0) return sql`i.value = ${v}`;
+    const system = v.slice(0, bar);
+    const value = v.slice(bar + 1);
+    if (!system) return sql`(i.system is null and i.value = ${value})`;
+    if (!value) return sql`i.system = ${system}`;
+    return sql`(i.system = ${system} and i.value = ${value})`;
+  };
+  const values = splitOr(filter.value).filter((v) => v !== '');
+  if (!values.length) throw badRequest(`Search parameter "${code}" has no value`, code);
+  const any = sql`exists (select 1 from search_token i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and (${sql.join(values.map(match), sql` or `)}))`;
+  return operator === Operator.NOT ? sql`not ${any}` : any;
+}
+
+function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => '\\' + c);
+}
+
+function stringCondition(code: string, operator: Operator, value: string): Condition {
+  const base = sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
+  switch (operator) {
+    case Operator.EQUALS:
+      return sql`exists (select 1 from search_string i where ${base} and i.value like ${likeEscape(normalizeString(value)) + '%'})`;
+    case Operator.EXACT:
+      return sql`exists (select 1 from search_string i where ${base} and i.exact = ${value})`;
+    case Operator.CONTAINS:
+      return sql`exists (select 1 from search_string i where ${base} and i.value like ${'%' + likeEscape(normalizeString(value)) + '%'})`;
+    default:
+      throw badRequest(`Modifier :${operator} is not supported on string parameter "${code}"`, code);
+  }
+}
+
+/** FHIR date prefixes, comparing the stored interval [low, high] with the searched one [sl, sh]. */
+function dateCondition(low: RawBuilder<unknown>, high: RawBuilder<unknown>, operator: Operator, value: string, code: string): Condition {
+  if (!isFhirDate(value)) throw badRequest(`"${value}" is not a valid date for parameter "${code}"`, code);
+  const range = dateRange(value)!;
+  const sl = sql`${range.low}::timestamptz`;
+  const sh = sql`${range.high}::timestamptz`;
+  switch (operator) {
+    case Operator.EQUALS:
+      return sql`(${low} >= ${sl} and ${high} <= ${sh})`;
+    case Operator.NOT_EQUALS:
+      return sql`(${low} < ${sl} or ${high} > ${sh})`;
+    case Operator.GREATER_THAN:
+      return sql`${high} > ${sh}`;
+    case Operator.LESS_THAN:
+      return sql`${low} < ${sl}`;
+    case Operator.GREATER_THAN_OR_EQUALS:
+      return sql`${high} >= ${sl}`;
+    case Operator.LESS_THAN_OR_EQUALS:
+      return sql`${low} <= ${sh}`;
+    case Operator.STARTS_AFTER:
+      return sql`${low} > ${sh}`;
+    case Operator.ENDS_BEFORE:
+      return sql`${high} < ${sl}`;
+    case Operator.APPROXIMATELY:
+      return sql`(${low} <= ${sh} and ${high} >= ${sl})`;
+    default:
+      throw badRequest(`Prefix or modifier "${operator}" is not supported on date parameter "${code}"`, code);
+  }
+}
+
+function referenceCondition(code: string, operator: Operator, value: string): Condition {
+  if (operator !== Operator.EQUALS) {
+    throw badRequest(`Modifier :${operator} is not supported on reference parameter "${code}"`, code);
+  }
+  const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(value);
+  const base = sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
+  if (match && !value.includes('://')) {
+    return sql`exists (select 1 from search_reference i where ${base} and i.target_id = ${match[2]} and i.target_type = ${match[1]})`;
+  }
+  return sql`exists (select 1 from search_reference i where ${base} and i.target_id = ${value})`;
+}
+
+function quantityCondition(code: string, operator: Operator, value: string, param: SearchParameter): Condition {
+  const [numberText, system, unit] = value.split('|');
+  if (!/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(numberText ?? '')) {
+    throw badRequest(`"${value}" is not a valid ${param.type} for parameter "${code}"`, code);
+  }
+  const n = Number(numberText);
+  const decimals = numberText.includes('.') ? numberText.split('.')[1].replace(/[eE].*/, '').length : 0;
+  const half = 0.5 * 10 ** -decimals;
+  let comparison: Condition;
+  switch (operator) {
+    case Operator.EQUALS:
+    case Operator.APPROXIMATELY:
+      comparison = sql`i.value >= ${String(n - half)}::numeric and i.value < ${String(n + half)}::numeric`;
+      break;
+    case Operator.NOT_EQUALS:
+      comparison = sql`(i.value < ${String(n - half)}::numeric or i.value >= ${String(n + half)}::numeric)`;
+      break;
+    case Operator.GREATER_THAN:
+    case Operator.STARTS_AFTER:
+      comparison = sql`i.value > ${numberText}::numeric`;
+      break;
+    case Operator.LESS_THAN:
+    case Operator.ENDS_BEFORE:
+      comparison = sql`i.value < ${numberText}::numeric`;
+      break;
+    case Operator.GREATER_THAN_OR_EQUALS:
+      comparison = sql`i.value >= ${numberText}::numeric`;
+      break;
+    case Operator.LESS_THAN_OR_EQUALS:
+      comparison = sql`i.value <= ${numberText}::numeric`;
+      break;
+    default:
+      throw badRequest(`Prefix or modifier "${operator}" is not supported on parameter "${code}"`, code);
+  }
+  const systemMatch = system ? sql` and i.system = ${system}` : sql``;
+  const unitMatch = unit ? sql` and i.unit = ${unit}` : sql``;
+  return sql`exists (select 1 from search_quantity i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and ${comparison}${systemMatch}${unitMatch})`;
+}

@@ -1,0 +1,48 @@
+import { OperationOutcomeError, validateResource } from '@medplum/core';
+import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { isSupportedType, localProfileFor } from './definitions';
+import { badRequest, invalidResource } from './outcomes';
+
+/**
+ * Checks a resource against the R4 definitions and, when fhir-profiles/ constrains its type, that
+ * profile too. Throws 400 with one issue per problem, each with its FHIRPath location.
+ */
+export function assertValidResource(resource: unknown, expectedType?: string): asserts resource is Resource {
+  if (!resource || typeof resource !== 'object' || Array.isArray(resource)) {
+    throw badRequest('The body must be a JSON object holding one FHIR resource');
+  }
+  const type = (resource as { resourceType?: unknown }).resourceType;
+  if (typeof type !== 'string' || !type) throw badRequest('The resource has no resourceType', 'resourceType');
+  if (expectedType && type !== expectedType) {
+    throw badRequest(`The resource is a ${type} but the URL is for ${expectedType}`, 'resourceType');
+  }
+  if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`, 'resourceType');
+  const issues = problemsOf(resource as Resource);
+  const profile = localProfileFor(type);
+  if (profile) issues.push(...problemsOf(resource as Resource, profile));
+  if (issues.length) throw invalidResource(dedupe(issues));
+}
+
+/** @medplum/core's validator returns warnings and throws the errors; we want the errors as a list. */
+function problemsOf(resource: Resource, profile?: StructureDefinition): OperationOutcomeIssue[] {
+  try {
+    return errorsOf(validateResource(resource, profile ? { profile } : undefined));
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) return errorsOf(err.outcome.issue ?? []);
+    throw err;
+  }
+}
+
+function errorsOf(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  return issues.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
+}
+
+function dedupe(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.details?.text}|${issue.expression?.join()}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

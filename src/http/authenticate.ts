@@ -1,0 +1,23 @@
+import type { RequestHandler } from 'express';
+import type { Authenticator } from '../auth/caller';
+import { unauthorized } from '../fhir/outcomes';
+import { asyncHandler } from './async-handler';
+
+/** Requires `Authorization: Bearer <jwt>` and puts the verified Caller on res.locals.caller. */
+export function requireCaller(authenticator: Authenticator): RequestHandler {
+  return asyncHandler(async (req, res, next) => {
+    const header = req.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      throw unauthorized('A bearer token is required (Authorization: Bearer <token>)');
+    }
+    try {
+      res.locals.caller = await authenticator.authenticate(match[1]);
+    } catch (err) {
+      res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
+      throw err;
+    }
+    next();
+  });
+}

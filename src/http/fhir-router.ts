@@ -1,0 +1,256 @@
+import { parseSearchRequest } from '@medplum/core';
+import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
+import express, { Request, Response, Router } from 'express';
+import type { Caller } from '../auth/caller';
+import type { Config } from '../config';
+import { processBundle } from '../fhir/bundle-processor';
+import { buildCapabilityStatement } from '../fhir/capability-statement';
+import { badRequest, methodNotAllowed, notFound } from '../fhir/outcomes';
+import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
+import type { Repository } from '../fhir/repository';
+import { asyncHandler } from './async-handler';
+import { FHIR_JSON, sendResource, sendStored } from './fhir-response';
+
+/** What the FHIR router needs per request. */
+export interface FhirRouterDeps {
+  readonly config: Config;
+  readonly operations: readonly FhirOperation[];
+  /** Builds the repository for this request's caller (the access scope travels inside it). */
+  repositoryFor(caller: Caller): Repository;
+  readonly version: string;
+}
+
+const FHIR_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
+
+/** The FHIR R4 REST API: every interaction and registered $operation, under /fhir. */
+export function fhirRouter(deps: FhirRouterDeps): Router {
+  const router = Router();
+  const { config } = deps;
+  const json = express.json({ type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false });
+  const raw = express.raw({ type: () => true, limit: config.maxJsonBytes });
+  const xml = express.raw({ type: () => true, limit: config.maxXmlBytes });
+  const form = express.urlencoded({ extended: false, limit: '1mb' });
+  const repoOf = (res: Response): Repository => deps.repositoryFor(res.locals.caller as Caller);
+  const capability = buildCapabilityStatement(config.baseUrl, deps.operations.map((op) => op.info), deps.version);
+  const fhirBase = `${config.baseUrl}/fhir`;
+
+  router.get('/metadata', (_req, res) => {
+    res.type(FHIR_JSON).send(JSON.stringify(capability));
+  });
+
+  router.post('/', json, asyncHandler(async (req, res) => {
+    requireJsonBody(req);
+    const result = await processBundle(repoOf(res), req.body as Bundle);
+    sendResource(res, 200, result);
+  }));
+
+  // System-level operations: POST /fhir/$import-ccda
+  router.all('/:operation', (req, res, next) => {
+    if (!req.params.operation.startsWith('$')) return next();
+    const op = findOperation(deps.operations, 'system', undefined, req.params.operation);
+    return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
+  });
+
+  router.get('/:type', asyncHandler(async (req, res) => {
+    const request = parseSearchRequest(req.params.type, req.query as Record<string, string>);
+    const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
+    sendResource(res, 200, await repoOf(res).search(request, links));
+  }));
+
+  router.post('/:type/_search', form, asyncHandler(async (req, res) => {
+    const params = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
+    const request = parseSearchRequest(req.params.type, params);
+    const links = { url: `${fhirBase}/${req.params.type}`, params: new URLSearchParams(params) };
+    sendResource(res, 200, await repoOf(res).search(request, links));
+  }));
+
+  router.get('/:type/_history', asyncHandler(async (req, res) => {
+    const bundle = await repoOf(res).history(req.params.type, undefined, historyOptions(req));
+    sendResource(res, 200, bundle);
+  }));
+
+  router.post('/:type', (req, res, next) => {
+    const parser = req.params.type === 'Binary' && !isFhirJson(req) ? raw : json;
+    parser(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      asyncHandler(async () => {
+        const repo = repoOf(res);
+        const body = req.params.type === 'Binary' && !isFhirJson(req) ? binaryFromBody(req) : requireJsonBody(req);
+        if (body.resourceType !== req.params.type) {
+          throw badRequest(`The body is a ${body.resourceType} but the URL is for ${req.params.type}`, 'resourceType');
+        }
+        const ifNoneExist = header(req, 'if-none-exist');
+        const { resource, created } = await repo.create(body, { ifNoneExist });
+        sendResource(res, created ? 201 : 200, resource, {
+          location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
+        });
+      })(req, res, next);
+    });
+  });
+
+  // Type-level operations (GET /fhir/DocumentReference/$docref) and reads.
+  router.get('/:type/:id', (req, res, next) => {
+    if (req.params.id.startsWith('$')) {
+      const op = findOperation(deps.operations, 'type', req.params.type, req.params.id);
+      return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
+    }
+    asyncHandler(async () => {
+      const repo = repoOf(res);
+      if (req.params.type === 'Binary' && !wantsFhirJson(req)) {
+        const binary = await repo.read<Binary>('Binary', req.params.id);
+        res.setHeader('ETag', `W/"${binary.meta?.versionId}"`);
+        res.status(200).type(binary.contentType || 'application/octet-stream').send(Buffer.from(binary.data ?? '', 'base64'));
+        return;
+      }
+      sendStored(res, await repo.readStored(req.params.type, req.params.id));
+    })(req, res, next);
+  });
+
+  router.post('/:type/:id', (req, res, next) => {
+    if (!req.params.id.startsWith('$')) return next(methodNotAllowed('POST to a resource id is not an interaction; use PUT to update'));
+    const op = findOperation(deps.operations, 'type', req.params.type, req.params.id);
+    return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
+  });
+
+  router.put('/:type/:id', (req, res, next) => {
+    const parser = req.params.type === 'Binary' && !isFhirJson(req) ? raw : json;
+    parser(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      asyncHandler(async () => {
+        const body = req.params.type === 'Binary' && !isFhirJson(req) ? { ...binaryFromBody(req), id: req.params.id } : requireJsonBody(req);
+        if (body.resourceType !== req.params.type) {
+          throw badRequest(`The body is a ${body.resourceType} but the URL is for ${req.params.type}`, 'resourceType');
+        }
+        if (body.id !== req.params.id) throw badRequest(`The body's id "${body.id ?? ''}" does not match the URL's id "${req.params.id}"`, `${body.resourceType}.id`);
+        const { resource, created } = await repoOf(res).update(body, { ifMatch: header(req, 'if-match') });
+        sendResource(res, created ? 201 : 200, resource, created ? { location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}` } : {});
+      })(req, res, next);
+    });
+  });
+
+  router.delete('/:type/:id', asyncHandler(async (req, res) => {
+    await repoOf(res).delete(req.params.type, req.params.id, { ifMatch: header(req, 'if-match') });
+    res.status(204).end();
+  }));
+
+  router.get('/:type/:id/_history', asyncHandler(async (req, res) => {
+    sendResource(res, 200, await repoOf(res).history(req.params.type, req.params.id, historyOptions(req)));
+  }));
+
+  router.get('/:type/:id/_history/:versionId', asyncHandler(async (req, res) => {
+    sendStored(res, await repoOf(res).vread(req.params.type, req.params.id, req.params.versionId));
+  }));
+
+  router.all('/:type/:id/:operation', (req, res, next) => {
+    if (!req.params.operation.startsWith('$')) return next(notFound('Endpoint'));
+    const op = findOperation(deps.operations, 'instance', req.params.type, req.params.operation);
+    return runOperation(op, req, res, next, { json, xml, raw }, repoOf, req.params.id);
+  });
+
+  router.use((_req, _res, next) => next(notFound('Endpoint')));
+  return router;
+}
+
+type Parsers = { json: express.RequestHandler; xml: express.RequestHandler; raw: express.RequestHandler };
+
+function findOperation(operations: readonly FhirOperation[], level: FhirOperation['level'], type: string | undefined, name: string): FhirOperation {
+  const bare = name.slice(1);
+  const op = operations.find((o) => o.level === level && o.info.name === bare && (level === 'system' || o.info.resourceType === type));
+  if (!op) throw notFound(`Operation ${type ? type + '/' : ''}${name}`);
+  return op;
+}
+
+function runOperation(
+  op: FhirOperation,
+  req: Request,
+  res: Response,
+  next: express.NextFunction,
+  parsers: Parsers,
+  repoOf: (res: Response) => Repository,
+  id?: string,
+): void {
+  if (!op.methods.includes(req.method as 'GET')) return next(methodNotAllowed(`$${op.info.name} takes ${op.methods.join(' or ')}`));
+  const parser = req.method === 'GET' ? undefined : op.body === 'xml' ? parsers.xml : op.body === 'raw' ? parsers.raw : parsers.json;
+  const run = asyncHandler(async () => {
+    const params: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(req.query)) params[k] = Array.isArray(v) ? String(v[0]) : (v as string | undefined);
+    const body = req.body;
+    if (op.body !== 'xml' && op.body !== 'raw' && body?.resourceType === 'Parameters') {
+      for (const p of body.parameter ?? []) {
+        const value = Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
+        if (value !== undefined && typeof value !== 'object') params[p.name] = String(value);
+      }
+    }
+    const result = await op.handle({
+      repo: repoOf(res),
+      caller: res.locals.caller,
+      id,
+      params,
+      body: Buffer.isBuffer(body) ? body : body && Object.keys(body).length ? body : undefined,
+      contentType: req.headers['content-type'],
+      accept: req.headers.accept,
+    });
+    sendOperationResult(res, result);
+  });
+  if (!parser) return run(req, res, next);
+  parser(req, res, (err?: unknown) => (err ? next(err) : run(req, res, next)));
+}
+
+function sendOperationResult(res: Response, result: OperationResult): void {
+  if (result.kind === 'resource') return sendResource(res, result.status ?? 200, result.resource);
+  for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
+  res.status(result.status ?? 200).type(result.contentType).send(typeof result.body === 'string' ? result.body : Buffer.from(result.body));
+}
+
+function requireJsonBody(req: Request): Resource {
+  const body = req.body;
+  if (body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0 && !isFhirJson(req))) {
+    throw badRequest('The body must be FHIR JSON (Content-Type: application/fhir+json)');
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a JSON object holding one FHIR resource');
+  return body as Resource;
+}
+
+function isFhirJson(req: Request): boolean {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  return FHIR_TYPES.includes(type);
+}
+
+function wantsFhirJson(req: Request): boolean {
+  const format = req.query._format;
+  if (typeof format === 'string' && /json/.test(format)) return true;
+  return /application\/(fhir\+)?json/.test(req.headers.accept ?? '');
+}
+
+function binaryFromBody(req: Request): Binary {
+  const body = req.body as Buffer;
+  if (!Buffer.isBuffer(body) || !body.length) throw badRequest('A Binary upload needs a body');
+  const contentType = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim();
+  const securityContext = header(req, 'x-security-context');
+  return {
+    resourceType: 'Binary',
+    contentType,
+    data: body.toString('base64'),
+    ...(securityContext ? { securityContext: { reference: securityContext } } : {}),
+  };
+}
+
+function header(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function queryParams(req: Request): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(req.query)) {
+    for (const item of Array.isArray(v) ? v : [v]) if (typeof item === 'string') params.append(k, item);
+  }
+  params.delete('_offset');
+  return params;
+}
+
+function historyOptions(req: Request): { since?: string; count?: number } {
+  const count = req.query._count ? Number(req.query._count) : undefined;
+  if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw badRequest('_count must be a positive integer', '_count');
+  return { since: typeof req.query._since === 'string' ? req.query._since : undefined, count };
+}

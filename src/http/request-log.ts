@@ -1,0 +1,17 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+
+/**
+ * One structured line per request: method, path without the query string (queries can hold names
+ * and birth dates), status, time and caller kind. Bodies are never logged.
+ */
+export function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, caller: res.locals.caller?.kind }, 'request');
+    });
+    next();
+  };
+}
