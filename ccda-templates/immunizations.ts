@@ -1,0 +1,59 @@
+import type { Immunization } from '@medplum/fhirtypes';
+import { conceptText, decimalText, ucumUnit, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
+import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
+import type { RenderContext } from '../src/ccda/render/render-context';
+import type { XmlWriter } from '../src/ccda/render/xml-writer';
+import { onePerRow, type NarrativeRow, type SectionDefinition } from './section-definition';
+
+const CVX_URI = 'http://hl7.org/fhir/sid/cvx';
+
+function writeImmunization(w: XmlWriter, row: NarrativeRow<Immunization>, ctx: RenderContext): void {
+  const i = row.item;
+  const notDone = i.status === 'not-done';
+  w.open('substanceAdministration', { classCode: 'SBADM', moodCode: 'EVN', negationInd: notDone ? 'true' : 'false' });
+  w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.52', extension: '2015-08-01' });
+  w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.52' });
+  writeResourceId(w, ctx, i);
+  writeTextRef(w, row.id);
+  w.empty('statusCode', { code: 'completed' });
+  const t = toHl7Ts(i.occurrenceDateTime ?? i.recorded);
+  w.empty('effectiveTime', t ? { value: t } : { nullFlavor: 'UNK' });
+  if (i.route) writeCode(w, 'routeCode', i.route);
+  if (i.doseQuantity?.value !== undefined) {
+    const unit = ucumUnit(i.doseQuantity);
+    w.empty('doseQuantity', { value: decimalText(i.doseQuantity.value), unit: unit === '1' ? undefined : unit });
+  }
+  w.open('consumable').open('manufacturedProduct', { classCode: 'MANU' });
+  w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.54', extension: '2014-06-09' });
+  w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.54' });
+  w.open('manufacturedMaterial');
+  writeCode(w, 'code', i.vaccineCode, { textRef: `${row.id}-name`, prefer: [CVX_URI] });
+  if (i.lotNumber) w.element('lotNumberText', i.lotNumber);
+  w.close('manufacturedMaterial');
+  const maker = i.manufacturer?.display;
+  if (maker) w.open('manufacturerOrganization').element('name', maker).close('manufacturerOrganization');
+  w.close('manufacturedProduct').close('consumable');
+  w.close('substanceAdministration');
+}
+
+/** Immunizations Section (entries required) (V3). */
+export const IMMUNIZATIONS_SECTION: SectionDefinition<Immunization> = {
+  key: 'immunizations',
+  title: 'Immunizations',
+  templateId: { root: '2.16.840.1.113883.10.20.22.2.2.1', extension: '2015-08-01' },
+  compatibleTemplateIds: [{ root: '2.16.840.1.113883.10.20.22.2.2.1' }],
+  loinc: { code: '11369-6', displayName: 'History of Immunization Narrative' },
+  resourceTypes: ['Immunization'],
+  whenEmpty: 'nullFlavor',
+  emptyText: 'No immunizations are recorded for this period.',
+  columns: [
+    { header: 'Vaccine', cell: (i) => conceptText(i.vaccineCode) || 'Unknown vaccine' },
+    { header: 'Status', cell: (i) => i.status },
+    { header: 'Date', cell: (i) => displayDateTime(i.occurrenceDateTime ?? i.recorded) },
+    { header: 'Lot', cell: (i) => i.lotNumber ?? '' },
+  ],
+  rows: (data) =>
+    newestFirst(data.ofType<Immunization>('Immunization').filter((i) => !isEnteredInError(i)), (i) => i.occurrenceDateTime ?? i.recorded),
+  writeEntries: onePerRow(writeImmunization),
+};
