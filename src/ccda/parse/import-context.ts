@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { Identifier, Reference, Resource } from '@medplum/fhirtypes';
+import type { CcdaImportEntry, CcdaSectionStats, CcdaWarning } from './ccda-import-types';
+import type { DatatypeContext } from './cda-datatypes';
+import { NarrativeIndex } from './narrative';
+
+/** A reference to any resource of the import (FHIR's typed references add nothing here). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRef = Reference<any>;
+
+/** System of the identifier given to an entry that has no usable CDA id: document id + position. */
+export const CCDA_POSITION_SYSTEM = 'urn:chartkeeper:ccda-entry-position';
+
+/**
+ * The state of one import: resources made so far (with their urn:uuid fullUrls), the section
+ * being mapped, identifiers already claimed, narrative lookups and warnings.
+ */
+export class ImportContext implements DatatypeContext {
+  readonly resources: { fullUrl: string; resource: Resource }[] = [];
+  readonly warnings: CcdaWarning[] = [];
+  readonly narrative = new NarrativeIndex();
+  patientReference: AnyRef = {};
+  /** The document's effectiveTime, for resources that need a date and have none of their own. */
+  documentDate: string | undefined;
+  /** The section being mapped, its resources, and the position of the entry within it. */
+  section: CcdaSectionStats | undefined;
+  sectionRefs: AnyRef[] = [];
+  entryPosition = '';
+  private readonly seenWarnings = new Set<string>();
+  private readonly claimed = new Set<string>();
+  private readonly shared = new Map<string, AnyRef>();
+  private counter = 0;
+
+  constructor(private readonly documentKey: string) {}
+
+  /** Adds a resource to the result; counts it for the current section; returns its reference. */
+  add(resource: Resource): AnyRef {
+    const fullUrl = this.nextUuid();
+    this.resources.push({ fullUrl, resource });
+    const ref: AnyRef = { reference: fullUrl };
+    if (this.section) {
+      this.section.resourcesCreated++;
+      this.sectionRefs.push(ref);
+    }
+    return ref;
+  }
+
+  /**
+   * A resource shared across the document (Practitioner, Organization, Device, Medication) by a
+   * dedupe key: made once, referenced many times, not counted as a section's clinical output.
+   */
+  addShared(key: string, make: () => Resource | undefined): AnyRef | undefined {
+    const known = this.shared.get(key);
+    if (known) return known;
+    const resource = make();
+    if (!resource) return undefined;
+    const fullUrl = this.nextUuid();
+    this.resources.push({ fullUrl, resource });
+    const ref = { reference: fullUrl };
+    this.shared.set(key, ref);
+    return ref;
+  }
+
+  /**
+   * The identifiers a clinical resource gets from its entry's ids. An id already given to another
+   * resource of the same type in this document (vendors reuse ids across different entries) is
+   * qualified with the entry position, so the two resources stay distinct, and a warning says so.
+   * With no usable id, the resource gets a position identifier under the document id.
+   */
+  claimIdentifiers(resourceType: string, ids: Identifier[]): Identifier[] {
+    if (ids.length === 0) return [{ system: CCDA_POSITION_SYSTEM, value: `${this.documentKey}/${this.entryPosition}` }];
+    const out: Identifier[] = [];
+    for (const id of ids) {
+      const key = `${resourceType}|${id.system}|${id.value}`;
+      if (!this.claimed.has(key)) {
+        this.claimed.add(key);
+        out.push(id);
+        continue;
+      }
+      const qualified = { system: id.system, value: `${id.value}#${this.entryPosition}` };
+      this.claimed.add(`${resourceType}|${qualified.system}|${qualified.value}`);
+      out.push(qualified);
+      this.warn(`id ${id.value} (${id.system}) is used by more than one ${resourceType}; kept distinct as ${qualified.value}`);
+    }
+    return out;
+  }
+
+  /** DatatypeContext: narrative text for an `#ID` reference. */
+  lookupNarrative(reference: string | undefined): string | undefined {
+    return this.narrative.lookup(reference);
+  }
+
+  /** Records a warning once (identical messages are kept once per document). */
+  warn(message: string): void {
+    const section = this.section ? this.section.loinc ?? this.section.title ?? `#${this.section.index}` : undefined;
+    const key = `${section}|${message}`;
+    if (this.seenWarnings.has(key)) return;
+    this.seenWarnings.add(key);
+    this.warnings.push(section ? { message, section } : { message });
+  }
+
+  /** The transaction entries, each with its request (see CcdaImportResult.bundle). */
+  entries(): CcdaImportEntry[] {
+    return this.resources.map(({ fullUrl, resource }) => ({ fullUrl, resource, request: requestFor(resource) }));
+  }
+
+  /** Deterministic urn:uuid: the same document always maps to the same fullUrls. */
+  private nextUuid(): string {
+    const h = createHash('sha1').update(`${this.documentKey}\u0000${this.counter++}`).digest('hex');
+    return `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  }
+}
+
+const MATCH_ONLY = new Set(['Patient', 'Practitioner', 'Organization', 'Device', 'Medication']);
+
+function requestFor(resource: Resource): CcdaImportEntry['request'] {
+  const id = (resource as { identifier?: Identifier | Identifier[] }).identifier;
+  const first = Array.isArray(id) ? id[0] : id;
+  if (!first?.value) return { method: 'POST', url: resource.resourceType };
+  const search = `identifier=${first.system ? `${encodeURIComponent(first.system)}|` : ''}${encodeURIComponent(first.value)}`;
+  if (MATCH_ONLY.has(resource.resourceType)) return { method: 'POST', url: resource.resourceType, ifNoneExist: search };
+  return { method: 'PUT', url: `${resource.resourceType}?${search}` };
+}

@@ -1,0 +1,101 @@
+import type { Device, Identifier, Organization, Practitioner } from '@medplum/fhirtypes';
+import { address, codeableConcept, contactPoint, humanName, identifiers } from './cda-datatypes';
+import type { ImportContext } from './import-context';
+import { XNode, attr, child, children, textOf } from './xml-node';
+import type { AnyRef } from './import-context';
+
+/*
+ * Practitioners, organizations and authoring devices appear many times in one document (every
+ * entry's author). They are made once per document, keyed by their first identifier (NPI when
+ * given) or, without one, by name; the lead's persistence dedupes them across documents by the
+ * same identifier (POST with ifNoneExist).
+ */
+
+function dedupeKey(kind: string, ids: Identifier[], fallback: string | undefined): string | undefined {
+  if (ids.length > 0) return `${kind}|${ids[0].system}|${ids[0].value}`;
+  return fallback ? `${kind}|name|${fallback.toLowerCase()}` : undefined;
+}
+
+/** An Organization from a CDA organization-like element (representedOrganization, custodian, payer...). */
+export function mapOrganization(node: XNode | undefined, ctx: ImportContext): AnyRef | undefined {
+  if (!node || attr(node, 'nullFlavor')) return undefined;
+  const ids = identifiers(node);
+  const name = children(node, 'name').map(textOf).find(Boolean);
+  const key = dedupeKey('Organization', ids, name);
+  if (!key) return undefined;
+  return ctx.addShared(key, () => {
+    const org: Organization = { resourceType: 'Organization' };
+    if (ids.length) org.identifier = ids;
+    if (name) org.name = name;
+    const telecom = children(node, 'telecom').map(contactPoint).filter((t) => t !== undefined);
+    if (telecom.length) org.telecom = telecom;
+    const addr = children(node, 'addr').map(address).filter((a) => a !== undefined);
+    if (addr.length) org.address = addr;
+    return org;
+  });
+}
+
+/**
+ * The Practitioner (or Device, or Organization when no person is named) behind an
+ * assignedAuthor / assignedEntity / performer role element.
+ */
+export function mapAssigned(role: XNode | undefined, ctx: ImportContext): AnyRef | undefined {
+  if (!role || attr(role, 'nullFlavor')) return undefined;
+  const person = child(role, 'assignedPerson') ?? child(role, 'associatedPerson');
+  const device = child(role, 'assignedAuthoringDevice');
+  const orgNode = child(role, 'representedOrganization');
+  const ids = identifiers(role);
+  if (person && !attr(person, 'nullFlavor')) {
+    const name = humanName(child(person, 'name'));
+    const label = name ? [name.prefix, name.given, name.family, name.text].flat().filter(Boolean).join(' ') : undefined;
+    const key = dedupeKey('Practitioner', ids, label);
+    if (!key) return orgNode ? mapOrganization(orgNode, ctx) : undefined;
+    return ctx.addShared(key, () => {
+      const practitioner: Practitioner = { resourceType: 'Practitioner' };
+      if (ids.length) practitioner.identifier = ids;
+      if (name) practitioner.name = [name];
+      const telecom = children(role, 'telecom').map(contactPoint).filter((t) => t !== undefined);
+      if (telecom.length) practitioner.telecom = telecom;
+      const addr = children(role, 'addr').map(address).filter((a) => a !== undefined);
+      if (addr.length) practitioner.address = addr;
+      const specialty = codeableConcept(child(role, 'code'), ctx);
+      if (specialty?.coding) practitioner.qualification = [{ code: specialty }];
+      return practitioner;
+    });
+  }
+  if (device) {
+    const model = textOf(child(device, 'manufacturerModelName'));
+    const software = textOf(child(device, 'softwareName'));
+    const key = dedupeKey('Device', ids, [model, software].filter(Boolean).join('/') || undefined);
+    if (!key) return undefined;
+    return ctx.addShared(key, () => {
+      const dev: Device = { resourceType: 'Device' };
+      if (ids.length) dev.identifier = ids;
+      if (model) dev.modelNumber = model;
+      if (software) dev.deviceName = [{ name: software, type: 'other' }];
+      if (model && !software) dev.deviceName = [{ name: model, type: 'model-name' }];
+      return dev;
+    });
+  }
+  return mapOrganization(orgNode, ctx);
+}
+
+/** References for every author of an element (entry-level or header). */
+export function mapAuthors(node: XNode | undefined, ctx: ImportContext): AnyRef[] {
+  const out: AnyRef[] = [];
+  for (const author of children(node, 'author')) {
+    const ref = mapAssigned(child(author, 'assignedAuthor'), ctx);
+    if (ref) out.push(ref);
+  }
+  return out;
+}
+
+/** References for every performer of an element. */
+export function mapPerformers(node: XNode | undefined, ctx: ImportContext): AnyRef[] {
+  const out: AnyRef[] = [];
+  for (const performer of children(node, 'performer')) {
+    const ref = mapAssigned(child(performer, 'assignedEntity'), ctx);
+    if (ref) out.push(ref);
+  }
+  return out;
+}
