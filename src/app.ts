@@ -1,0 +1,57 @@
+import express, { Express } from 'express';
+import type { Logger } from 'pino';
+import type { Authenticator, Caller } from './auth/caller';
+import type { Config } from './config';
+import type { Database } from './db/database';
+import type { Clock } from './fhir/clock';
+import type { FhirOperation } from './fhir/operations/operation';
+import { Repository } from './fhir/repository';
+import { notFound } from './fhir/outcomes';
+import { requireCaller } from './http/authenticate';
+import { errorHandler } from './http/error-handler';
+import { fhirRouter } from './http/fhir-router';
+import { healthRouter } from './http/health-router';
+import { requestLog } from './http/request-log';
+
+/** Everything the HTTP app is built from; tests pass their own clock, mailer and database. */
+export interface AppDeps {
+  readonly config: Config;
+  readonly database: Database;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly authenticator: Authenticator;
+  readonly operations: readonly FhirOperation[];
+  /** Extra routers mounted before /fhir (e.g. /auth). */
+  readonly routers?: readonly { path: string; router: express.Router }[];
+  /** Builds the repository of one caller; defaults to a plain Repository with the caller's scope. */
+  readonly repositoryFor?: (caller: Caller) => Repository;
+}
+
+/** The package version, shown in the CapabilityStatement. */
+export const VERSION: string = require('../package.json').version;
+
+/** Builds the Express app: logging, health, /auth, authenticated /fhir, then one error handler. */
+export function createApp(deps: AppDeps): Express {
+  const { config, database, clock, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', 'loopback');
+  app.use(requestLog(logger));
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  app.use(healthRouter(database));
+  for (const { path, router } of deps.routers ?? []) app.use(path, router);
+  const fhirBase = `${config.baseUrl}/fhir`;
+  const repositoryFor =
+    deps.repositoryFor ?? ((caller: Caller) => new Repository(database.db, { scope: caller.scope, clock, fhirBase }));
+  const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
+  app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
+  app.use('/fhir', requireCaller(deps.authenticator), fhir);
+  app.use((_req, _res, next) => next(notFound('Endpoint')));
+  app.use(errorHandler(logger));
+  return app;
+}

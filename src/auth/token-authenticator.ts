@@ -1,0 +1,49 @@
+import { unrestrictedScope } from '../access/access-scope';
+import type { Config } from '../config';
+import type { Database } from '../db/database';
+import type { Clock } from '../fhir/clock';
+import { unauthorized } from '../fhir/outcomes';
+import { AccessTokenError, loadOrCreateSigningKey, SigningKey, verifyAccessToken } from './access-token';
+import type { Authenticator, Caller } from './caller';
+
+/** Resolves a verified user token's subject to a Caller; accounts (issue 5) plug in here. */
+export type UserResolver = (subject: string, claims: Record<string, unknown>) => Promise<Caller>;
+
+/**
+ * Verifies bearer JWTs signed by this service's key. Staff and system tokens see the whole
+ * (single-organisation) record; user tokens are resolved through the accounts layer when present.
+ */
+export class TokenAuthenticator implements Authenticator {
+  constructor(
+    private readonly key: SigningKey,
+    private readonly clock: Clock,
+    private readonly resolveUser?: UserResolver,
+  ) {}
+
+  async authenticate(token: string): Promise<Caller> {
+    let claims;
+    try {
+      claims = await verifyAccessToken(token, this.key, { clock: this.clock });
+    } catch (err) {
+      if (err instanceof AccessTokenError) {
+        throw unauthorized(err.reason === 'expired' ? 'The access token has expired' : 'The access token is not valid');
+      }
+      throw err;
+    }
+    if (claims.kind === 'staff' || claims.kind === 'system') {
+      return { kind: claims.kind, subject: claims.sub, actor: claims.sub, scope: unrestrictedScope(`${claims.kind} ${claims.sub}`) };
+    }
+    if (claims.kind === 'user' && this.resolveUser) return this.resolveUser(claims.sub, claims);
+    throw unauthorized('The access token is not valid');
+  }
+}
+
+/** The service's signing key: SIGNING_KEY from the environment, or a key file generated in the data dir. */
+export function signingKeyFor(config: Pick<Config, 'dataDir' | 'signingKey'>): Promise<SigningKey> {
+  return loadOrCreateSigningKey({ dataDir: config.dataDir, envValue: config.signingKey });
+}
+
+/** Builds the authenticator the server uses. */
+export async function createAuthenticator(config: Config, _database: Database, clock: Clock, resolveUser?: UserResolver): Promise<TokenAuthenticator> {
+  return new TokenAuthenticator(await signingKeyFor(config), clock, resolveUser);
+}

@@ -1,0 +1,28 @@
+import type { Config } from '../config';
+import { loadConfig } from '../config';
+import { Database, openDatabase } from '../db/database';
+import { migrateToLatest } from '../db/migrator';
+import { unrestrictedScope } from '../access/access-scope';
+import { systemClock } from '../fhir/clock';
+import { loadFhirDefinitions } from '../fhir/definitions';
+import { Repository } from '../fhir/repository';
+import type { CliArgs } from './cli-args';
+
+/** The configuration a CLI command runs with: the environment, with --data-dir applied. */
+export function cliConfig(args: CliArgs): Config {
+  const dataDir = typeof args.flags['data-dir'] === 'string' ? { DATA_DIR: args.flags['data-dir'] } : {};
+  return loadConfig({ ...process.env, ...dataDir });
+}
+
+/** Opens and migrates the database, runs fn with a system repository, and closes it again. */
+export async function withSystemRepository<T>(config: Config, fn: (repo: Repository, database: Database) => Promise<T>): Promise<T> {
+  const database = await openDatabase(config);
+  try {
+    await migrateToLatest(database.db);
+    loadFhirDefinitions();
+    const repo = new Repository(database.db, { scope: unrestrictedScope('cli'), clock: systemClock, fhirBase: `${config.baseUrl}/fhir` });
+    return await fn(repo, database);
+  } finally {
+    await database.close();
+  }
+}

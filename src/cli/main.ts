@@ -1,0 +1,72 @@
+import { migrateToLatest } from '../db/migrator';
+import { openDatabase } from '../db/database';
+import { isEmpty, seedDemoFamily } from '../demo/seed-demo';
+import { serveForever } from '../main';
+import { parseArgs } from './cli-args';
+import { cliConfig, withSystemRepository } from './cli-context';
+import { importCommand } from './import-command';
+import { tokenCommand } from './token-command';
+
+const HELP = `chartkeeper <command>
+
+  serve                    start the HTTP service (PORT, DATABASE_URL, DATA_DIR)
+  migrate                  apply database migrations
+  seed [--force]           load the demo family (skipped when patients exist, unless --force)
+  import FILE|DIR...       import FHIR JSON resources or Bundles
+  token --staff [--sub X]  print a signed bearer token for a staff user
+
+  --data-dir DIR           the embedded database's folder (default ./data); DATABASE_URL selects PostgreSQL
+`;
+
+/** Runs one CLI command and returns its exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  switch (args.command) {
+    case 'serve':
+      await serveForever(cliConfig(args));
+      return -1; // keeps running
+    case 'migrate': {
+      const database = await openDatabase(cliConfig(args));
+      try {
+        const applied = await migrateToLatest(database.db);
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+      } finally {
+        await database.close();
+      }
+      return 0;
+    }
+    case 'seed':
+      return withSystemRepository(cliConfig(args), async (repo) => {
+        if (!args.flags.force && !(await isEmpty(repo))) {
+          process.stdout.write('patients already exist; not seeding (use --force to add the demo family anyway)\n');
+          return 0;
+        }
+        const result = await seedDemoFamily(repo);
+        process.stdout.write(`demo family loaded: ${result.resources} resources\n`);
+        return 0;
+      });
+    case 'import':
+      return importCommand(args);
+    case 'token':
+      return tokenCommand(args);
+    case 'help':
+    case '--help':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`unknown command "${args.command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exit(code);
+    },
+    (err) => {
+      process.stderr.write(`chartkeeper: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

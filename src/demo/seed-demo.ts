@@ -1,0 +1,22 @@
+import { buildDemoFamily } from '../../fixtures/demo-family';
+import { processBundle } from '../fhir/bundle-processor';
+import type { Repository } from '../fhir/repository';
+
+/** What seeding did. */
+export interface SeedResult {
+  readonly seeded: boolean;
+  readonly resources: number;
+}
+
+/** True when the database holds no Patient yet (the embedded default then loads the demo family). */
+export async function isEmpty(repo: Repository): Promise<boolean> {
+  const row = await repo.db.selectFrom('resource').select('id').where('resource_type', '=', 'Patient').limit(1).executeTakeFirst();
+  return !row;
+}
+
+/** Loads the demo family, with ages computed from the repository's clock, in one transaction. */
+export async function seedDemoFamily(repo: Repository): Promise<SeedResult> {
+  const bundle = buildDemoFamily(repo.context.clock.now());
+  const result = await processBundle(repo, bundle);
+  return { seeded: true, resources: result.entry?.length ?? 0 };
+}

@@ -1,0 +1,90 @@
+import type { Server } from 'node:http';
+import { createApp } from './app';
+import { createAuthenticator } from './auth/token-authenticator';
+import type { Config } from './config';
+import { loadConfig } from './config';
+import { openDatabase } from './db/database';
+import { migrateToLatest } from './db/migrator';
+import { isEmpty, seedDemoFamily } from './demo/seed-demo';
+import { unrestrictedScope } from './access/access-scope';
+import { systemClock } from './fhir/clock';
+import { loadFhirDefinitions } from './fhir/definitions';
+import { allOperations } from './fhir/operations/registry';
+import { Repository } from './fhir/repository';
+import { createLogger } from './logger';
+
+/** A running Chartkeeper: where it listens and how to stop it gracefully. */
+export interface RunningServer {
+  readonly url: string;
+  readonly server: Server;
+  readonly seeded: boolean;
+  close(): Promise<void>;
+}
+
+/** Opens the database, migrates, seeds the demo family when the embedded database is empty, and listens. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = createLogger(config.logLevel);
+  const database = await openDatabase(config);
+  await migrateToLatest(database.db);
+  loadFhirDefinitions();
+  const clock = systemClock;
+  const fhirBase = `${config.baseUrl}/fhir`;
+  let seeded = false;
+  if (config.seedDemo) {
+    const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase });
+    if (await isEmpty(system)) {
+      await seedDemoFamily(system);
+      seeded = true;
+    }
+  }
+  const authenticator = await createAuthenticator(config, database, clock);
+  const app = createApp({ config, database, clock, logger, authenticator, operations: allOperations() });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      // Finish in-flight requests, then drop idle keep-alive sockets and close the pool.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await database.close();
+      logger.info('stopped');
+    })());
+  logger.info({ port, database: database.kind }, 'listening');
+  return { url: `http://localhost:${port}`, server, seeded, close };
+}
+
+/** `npm start`: serve until SIGTERM/SIGINT, then shut down gracefully. */
+export async function serveForever(config: Config = loadConfig()): Promise<void> {
+  const running = await startServer(config);
+  const banner = [
+    '',
+    `Chartkeeper is running at ${running.url}`,
+    `  FHIR API:  ${running.url}/fhir  (CapabilityStatement: ${running.url}/fhir/metadata)`,
+    `  Database:  ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}${running.seeded ? ' — demo family loaded' : ''}`,
+    `  Token:     npx chartkeeper token --staff   then  curl -H "Authorization: Bearer <token>" ${running.url}/fhir/Patient`,
+    '',
+  ];
+  process.stderr.write(banner.join('\n') + '\n');
+  const stop = (): void => {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (require.main === module) {
+  serveForever().catch((err) => {
+    process.stderr.write(`chartkeeper: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

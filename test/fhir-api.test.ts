@@ -1,0 +1,156 @@
+import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import { startTestApp, TestApp } from './support/test-app';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ config: { maxJsonBytes: 64 * 1024 } });
+});
+afterAll(() => app.close());
+
+const ada: Patient = { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }], birthDate: '1984-03-02', gender: 'female' };
+
+async function outcome(res: Response): Promise<OperationOutcome> {
+  expect(res.headers.get('content-type')).toContain('application/fhir+json');
+  return (await res.json()) as OperationOutcome;
+}
+
+test('metadata needs no token; everything else does', async () => {
+  const meta = await app.request('/fhir/metadata', { token: null });
+  expect(meta.status).toBe(200);
+  const capability = await meta.json();
+  expect(capability.resourceType).toBe('CapabilityStatement');
+  const patient = capability.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
+  expect(patient.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['name', 'birthdate', 'identifier']));
+  expect(patient.operation.map((o: { name: string }) => o.name)).toContain('everything');
+
+  const denied = await app.request('/fhir/Patient', { token: null });
+  expect(denied.status).toBe(401);
+  expect((await outcome(denied)).issue[0].code).toBe('login');
+  expect((await app.request('/fhir/Patient', { token: 'not-a-jwt' })).status).toBe(401);
+});
+
+test('create, read, conditional create, update with If-Match, history, delete', async () => {
+  const created = await app.request('/fhir/Patient', { method: 'POST', json: { ...ada, identifier: [{ system: 'urn:mrn', value: 'A1' }] } });
+  expect(created.status).toBe(201);
+  const body = (await created.json()) as Patient;
+  expect(created.headers.get('location')).toBe(`${app.fhir}/Patient/${body.id}/_history/1`);
+  expect(created.headers.get('etag')).toBe('W/"1"');
+
+  const read = await app.request(`/fhir/Patient/${body.id}`);
+  expect(read.status).toBe(200);
+  expect(read.headers.get('last-modified')).toBe(new Date(body.meta!.lastUpdated!).toUTCString());
+  expect(await read.json()).toEqual(body);
+
+  const again = await app.request('/fhir/Patient', { method: 'POST', headers: { 'If-None-Exist': 'identifier=urn:mrn|A1' }, json: ada });
+  expect(again.status).toBe(200);
+  expect(((await again.json()) as Patient).id).toBe(body.id);
+
+  const update = (ifMatch: string) =>
+    app.request(`/fhir/Patient/${body.id}`, { method: 'PUT', headers: { 'If-Match': ifMatch }, json: { ...body, gender: 'other' } });
+  const [first, second] = await Promise.all([update('W/"1"'), update('W/"1"')]);
+  expect([first.status, second.status].sort()).toEqual([200, 412]);
+
+  const history = (await (await app.request(`/fhir/Patient/${body.id}/_history`)).json()) as Bundle;
+  expect(history.entry?.map((e) => e.response?.etag)).toEqual(['W/"2"', 'W/"1"']);
+  expect((await app.request(`/fhir/Patient/${body.id}/_history/1`)).status).toBe(200);
+
+  expect((await app.request(`/fhir/Patient/${body.id}`, { method: 'DELETE' })).status).toBe(204);
+  expect((await app.request(`/fhir/Patient/${body.id}`)).status).toBe(410);
+  expect((await app.request('/fhir/Patient/does-not-exist')).status).toBe(404);
+});
+
+test('bad input gets a clear OperationOutcome and writes nothing', async () => {
+  const before = await countPatients();
+  const malformed = await app.request('/fhir/Patient', { method: 'POST', json: '{"resourceType": "Patient",' });
+  expect(malformed.status).toBe(400);
+  expect((await outcome(malformed)).issue[0].details?.text).toMatch(/not valid JSON/);
+
+  const wrongType = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Observation' } });
+  expect(wrongType.status).toBe(400);
+
+  const unknownType = await app.request('/fhir/Spaceship', { method: 'POST', json: { resourceType: 'Spaceship' } });
+  expect(unknownType.status).toBe(400);
+
+  const invalid = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', birthDate: '1984-13-45', active: 'yes' } });
+  expect(invalid.status).toBe(400);
+  const issues = (await outcome(invalid)).issue;
+  expect(issues.map((i) => i.expression?.[0])).toEqual(expect.arrayContaining(['Patient.birthDate', 'Patient.active']));
+
+  const big = await app.request('/fhir/Patient', { method: 'POST', json: { ...ada, text: { status: 'generated', div: 'x'.repeat(70 * 1024) } } });
+  expect(big.status).toBe(413);
+
+  expect((await app.request('/fhir/Patient?shoe-size=9')).status).toBe(400);
+  expect((await app.request('/fhir/Patient?birthdate=1984-02-30')).status).toBe(400);
+
+  const transaction: Bundle = {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: 'urn:uuid:1', resource: ada, request: { method: 'POST', url: 'Patient' } },
+      { resource: { resourceType: 'Patient', birthDate: 'yesterday' } as Patient, request: { method: 'POST', url: 'Patient' } },
+    ],
+  };
+  const tx = await app.request('/fhir', { method: 'POST', json: transaction });
+  expect(tx.status).toBe(400);
+  expect((await outcome(tx)).issue[0].expression?.[0]).toBe('Bundle.entry[1].resource.Patient.birthDate');
+  expect(await countPatients()).toBe(before);
+});
+
+test('transaction rewrites urn:uuid references; search pages with next links and includes', async () => {
+  const entries = [
+    { fullUrl: 'urn:uuid:ben', resource: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }], birthDate: '2017-04-01' }, request: { method: 'POST', url: 'Patient' } },
+    ...[1, 2, 3, 4, 5].map((n) => ({
+      resource: {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '8302-2', display: 'Body height' }] },
+        subject: { reference: 'urn:uuid:ben' },
+        effectiveDateTime: `2024-0${n}-01`,
+        valueQuantity: { value: 100 + n, unit: 'cm', system: 'http://unitsofmeasure.org', code: 'cm' },
+      },
+      request: { method: 'POST', url: 'Observation' },
+    })),
+  ];
+  const tx = await app.request('/fhir', { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: entries } });
+  expect(tx.status).toBe(200);
+  const result = (await tx.json()) as Bundle;
+  const benId = result.entry![0].resource!.id;
+  expect(result.entry![1].resource).toMatchObject({ subject: { reference: `Patient/${benId}` } });
+
+  const page1 = (await (await app.request(`/fhir/Observation?patient=${benId}&_count=2&_sort=date&_include=Observation:patient`)).json()) as Bundle;
+  expect(page1.total).toBe(5);
+  expect(page1.entry?.filter((e) => e.search?.mode === 'match').map((e) => (e.resource as { effectiveDateTime: string }).effectiveDateTime)).toEqual(['2024-01-01', '2024-02-01']);
+  expect(page1.entry?.filter((e) => e.search?.mode === 'include').map((e) => e.resource?.id)).toEqual([benId]);
+  const next = page1.link?.find((l) => l.relation === 'next')?.url;
+  expect(next).toContain('_offset=2');
+  const page2 = (await (await app.request(next!)).json()) as Bundle;
+  expect(page2.entry?.filter((e) => e.search?.mode === 'match')).toHaveLength(2);
+
+  const count = (await (await app.request(`/fhir/Observation?patient=${benId}&_summary=count`)).json()) as Bundle;
+  expect(count).toMatchObject({ total: 5 });
+  expect(count.entry).toBeUndefined();
+
+  const everything = (await (await app.request(`/fhir/Patient/${benId}/$everything?start=2024-02-01&end=2024-03-31`)).json()) as Bundle;
+  expect(everything.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['Observation', 'Observation', 'Patient']);
+
+  const elements = (await (await app.request(`/fhir/Patient?_id=${benId}&_elements=birthDate`)).json()) as Bundle;
+  expect(elements.entry?.[0].resource).toMatchObject({ birthDate: '2017-04-01' });
+  expect((elements.entry?.[0].resource as Patient).name).toBeUndefined();
+});
+
+test('Binary upload and download keep the raw content and its type', async () => {
+  const pdf = Buffer.from('%PDF-1.4 test document');
+  const up = await app.request('/fhir/Binary', { method: 'POST', headers: { 'Content-Type': 'application/pdf' }, body: pdf });
+  expect(up.status).toBe(201);
+  const binary = await up.json();
+  const down = await app.request(`/fhir/Binary/${binary.id}`, { headers: { Accept: 'application/pdf' } });
+  expect(down.headers.get('content-type')).toBe('application/pdf');
+  expect(Buffer.from(await down.arrayBuffer())).toEqual(pdf);
+  const asJson = await app.request(`/fhir/Binary/${binary.id}`, { headers: { Accept: 'application/fhir+json' } });
+  expect((await asJson.json()).contentType).toBe('application/pdf');
+});
+
+async function countPatients(): Promise<number> {
+  const res = await app.request('/fhir/Patient?_summary=count');
+  return ((await res.json()) as Bundle).total!;
+}

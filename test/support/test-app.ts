@@ -1,0 +1,66 @@
+import { createServer } from 'node:http';
+import pino from 'pino';
+import { createApp, AppDeps } from '../../src/app';
+import { generateSigningKey, signAccessToken, SigningKey } from '../../src/auth/access-token';
+import { TokenAuthenticator } from '../../src/auth/token-authenticator';
+import { Config, loadConfig } from '../../src/config';
+import { Clock, systemClock } from '../../src/fhir/clock';
+import { allOperations } from '../../src/fhir/operations/registry';
+import { openTestDatabase, TestDatabase } from './test-database';
+
+/** A real Chartkeeper app on a real database, listening on a random loopback port. */
+export interface TestApp {
+  readonly url: string;
+  readonly fhir: string;
+  readonly database: TestDatabase;
+  readonly config: Config;
+  readonly key: SigningKey;
+  /** A bearer token for a staff user. */
+  readonly staffToken: string;
+  /** fetch against the app with the staff token and FHIR JSON unless told otherwise. */
+  request(path: string, init?: RequestInit & { token?: string | null; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Boots the app the way main.ts does, with a test database and the given overrides. */
+export async function startTestApp(options: { clock?: Clock; config?: Partial<Config>; deps?: Partial<AppDeps> } = {}): Promise<TestApp> {
+  const database = await openTestDatabase();
+  const clock = options.clock ?? systemClock;
+  // Listen first, so the app's base URL (used in Location headers and links) is the real one.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const config = loadConfig({}, { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', ...options.config });
+  const key = generateSigningKey();
+  const logger = pino({ level: 'silent' });
+  const app = createApp({ config, database, clock, logger, authenticator: new TokenAuthenticator(key, clock), operations: allOperations(), ...options.deps });
+  server.on('request', app);
+  const staffToken = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, key, { clock, ttlSeconds: 3600 });
+  return {
+    url,
+    fhir: `${url}/fhir`,
+    database,
+    config,
+    key,
+    staffToken,
+    request(path, init = {}) {
+      const headers = new Headers(init.headers);
+      const token = init.token === undefined ? staffToken : init.token;
+      if (token) headers.set('Authorization', `Bearer ${token}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        body = typeof init.json === 'string' ? init.json : JSON.stringify(init.json);
+        if (!headers.has('Content-Type')) headers.set('Content-Type', 'application/fhir+json');
+      }
+      return fetch(path.startsWith('http') ? path : `${url}${path}`, { ...init, headers, body });
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await database.close();
+    },
+  };
+}
