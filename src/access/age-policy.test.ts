@@ -12,6 +12,7 @@ import {
   type GrantedBy,
   nextAccessChange,
   ownAccountRefusalMessage,
+  passcodeConsentGrantedBy,
   todayIn,
 } from './age-policy';
 import { addDays, isLeapYear as isLeap } from './calendar-date';
@@ -378,6 +379,38 @@ describe('canHaveOwnAccount', () => {
         'A parent or guardian can request family access instead.',
     );
     expect(ownAccountRefusalMessage(WESTCHESTER_POLICY)).toContain('under the age of 12 cannot');
+  });
+});
+
+describe('passcodeConsentGrantedBy', () => {
+  test('a child never consents; a teen only through their own account; an adult through any address of theirs', () => {
+    expect(passcodeConsentGrantedBy('2017-03-02', '2026-11-21', true)).toBe('guardian');
+    expect(passcodeConsentGrantedBy('2017-03-02', '2026-11-21', false)).toBe('guardian');
+    expect(passcodeConsentGrantedBy('2011-08-19', '2026-11-21', true)).toBe('patient');
+    expect(passcodeConsentGrantedBy('2011-08-19', '2026-11-21', false)).toBe('guardian');
+    expect(passcodeConsentGrantedBy('1984-04-07', '2026-11-21', false)).toBe('patient');
+    expect(passcodeConsentGrantedBy('1984-04-07', '2026-11-21', true)).toBe('patient');
+  });
+
+  test('boundaries: the 13th and 18th birthdays, westchester at 12', () => {
+    expect(passcodeConsentGrantedBy('2013-05-10', '2026-05-09', true)).toBe('guardian');
+    expect(passcodeConsentGrantedBy('2013-05-10', '2026-05-10', true)).toBe('patient');
+    expect(passcodeConsentGrantedBy('2008-05-10', '2026-05-09', false)).toBe('guardian');
+    expect(passcodeConsentGrantedBy('2008-05-10', '2026-05-10', false)).toBe('patient');
+    expect(passcodeConsentGrantedBy('2014-05-10', '2026-05-10', true, WESTCHESTER_POLICY)).toBe('patient');
+  });
+
+  test('a parent who reads the teen’s mail on file gets a guardian grant, which is billing only', () => {
+    const grantedBy = passcodeConsentGrantedBy('2011-08-19', '2026-11-21', false);
+    const grant = { level: 'full', grantedBy, grantedOn: '2026-11-21' } as const;
+    expect(effectiveAccessLevel({ birthDate: '2011-08-19', today: '2026-11-21', grant, relationship: 'guardian' })).toBe('billing');
+  });
+
+  test('partial and unknown birth dates', () => {
+    expect(passcodeConsentGrantedBy('2008', '2026-06-01', false)).toBe('guardian'); // 17 if born in December
+    expect(passcodeConsentGrantedBy('2008', '2026-12-31', false)).toBe('patient');
+    expect(passcodeConsentGrantedBy(undefined, '2026-06-01', true)).toBe('patient');
+    expect(passcodeConsentGrantedBy(undefined, '2026-06-01', false)).toBe('guardian');
   });
 });
 

@@ -192,6 +192,31 @@ export function canHaveOwnAccount(birthDate: string | undefined, today: string, 
   return ageOn(bounds.latest, today) >= policy.minOwnAccountAge;
 }
 
+/**
+ * On whose authority a family access passcode was given, for the grant it creates. Handing over the passcode
+ * is the patient's consent only if the patient could consent that day and the passcode reached the patient
+ * themself (the email of their own portal account). A minor's record often carries a parent's email: a code
+ * sent there was passed on by the guardian, so the grant is a guardian grant and ages out like one. Adults'
+ * contact email on file counts as theirs (the guides' flow). Partial birth dates are read as youngest.
+ */
+export function passcodeConsentGrantedBy(
+  birthDate: string | undefined,
+  grantedOn: string,
+  sentToPatientsOwnAccount: boolean,
+  policy: AgePolicy = WESTMED_POLICY,
+): GrantedBy {
+  parseDate(grantedOn);
+  const bounds = birthDate === undefined ? undefined : fhirDateBounds(birthDate);
+  if (!bounds || bounds.latest > grantedOn) {
+    return sentToPatientsOwnAccount ? 'patient' : 'guardian';
+  }
+  const age = ageOn(bounds.latest, grantedOn);
+  if (age >= policy.adultFrom) {
+    return 'patient';
+  }
+  return age >= policy.minOwnAccountAge && sentToPatientsOwnAccount ? 'patient' : 'guardian';
+}
+
 /** The message shown when `canHaveOwnAccount` refuses. */
 export function ownAccountRefusalMessage(policy: AgePolicy = WESTMED_POLICY): string {
   return (
