@@ -13,8 +13,8 @@ const ACT_CODE = '2.16.840.1.113883.5.4';
 function practitionersOf(e: Encounter, ctx: RenderContext): Practitioner[] {
   const out: Practitioner[] = [];
   for (const p of e.participant ?? []) {
-    const pr = ctx.lookup.resolve<Practitioner>(p.individual);
-    if (pr?.resourceType === 'Practitioner') out.push(pr);
+    const pr = ctx.lookup.practitioner(p.individual);
+    if (pr && !out.includes(pr)) out.push(pr);
   }
   return out;
 }

@@ -52,7 +52,12 @@ export const NOTES_SECTION: SectionDefinition<DocumentReference> = {
   rows: (data) =>
     newestFirst(
       data.ofType<DocumentReference>('DocumentReference').filter(
-        (d) => !isEnteredInError(d) && d.status === 'current' && (d.category ?? []).some((c) => c.coding?.some((x) => x.code === 'clinical-note'))
+        (d) =>
+          !isEnteredInError(d) &&
+          d.status === 'current' &&
+          // Unreleased documents (docStatus preliminary) never leave the practice.
+          (d.docStatus === undefined || d.docStatus === 'final' || d.docStatus === 'amended') &&
+          (d.category ?? []).some((c) => c.coding?.some((x) => x.code === 'clinical-note'))
       ),
       (d) => d.date
     ),

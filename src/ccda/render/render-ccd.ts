@@ -59,15 +59,15 @@ function earliestClinicalDate(resources: readonly Resource[]): string | undefine
 /** Practitioners caring for the patient in the period: general practitioners, care team members, encounter participants. */
 function careTeamOf(patient: Patient, selected: ReadonlyMap<string, Resource[]>, lookup: ResourceLookup): Practitioner[] {
   const out = new Map<string, Practitioner>();
-  const add = (r: Resource | undefined): void => {
-    if (r?.resourceType === 'Practitioner' && r.id && !out.has(r.id)) out.set(r.id, r);
+  const add = (r: Practitioner | undefined): void => {
+    if (r?.id && !out.has(r.id)) out.set(r.id, r);
   };
-  for (const ref of patient.generalPractitioner ?? []) add(lookup.resolve(ref));
+  for (const ref of patient.generalPractitioner ?? []) add(lookup.practitioner(ref));
   for (const team of (selected.get('CareTeam') ?? []) as CareTeam[]) {
-    for (const p of team.participant ?? []) add(lookup.resolve(p.member));
+    for (const p of team.participant ?? []) add(lookup.practitioner(p.member));
   }
   for (const e of (selected.get('Encounter') ?? []) as Encounter[]) {
-    for (const p of e.participant ?? []) add(lookup.resolve(p.individual));
+    for (const p of e.participant ?? []) add(lookup.practitioner(p.individual));
   }
   return [...out.values()];
 }

@@ -1,4 +1,4 @@
-import type { Patient, Reference, Resource } from '@medplum/fhirtypes';
+import type { Patient, Practitioner, PractitionerRole, Reference, Resource } from '@medplum/fhirtypes';
 import { hl7Now } from './hl7-time';
 
 /**
@@ -32,6 +32,17 @@ export class ResourceLookup {
     const tail = hist > 0 ? parts.slice(0, hist) : parts;
     if (tail.length < 2) return this.byId.get(s) as T | undefined;
     return this.byKey.get(`${tail[tail.length - 2]}/${tail[tail.length - 1]}`) as T | undefined;
+  }
+
+  /** The Practitioner a reference names, directly or through a PractitionerRole. */
+  practitioner(ref: Reference | undefined): Practitioner | undefined {
+    const r = this.resolve(ref);
+    if (r?.resourceType === 'Practitioner') return r;
+    if (r?.resourceType === 'PractitionerRole') {
+      const p = this.resolve((r as PractitionerRole).practitioner);
+      return p?.resourceType === 'Practitioner' ? p : undefined;
+    }
+    return undefined;
   }
 }
 
