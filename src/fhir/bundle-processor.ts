@@ -125,14 +125,15 @@ function okResponse(status: string, resource: Resource): BundleEntryResponse {
   };
 }
 
-/** Replaces every `reference` that names a fullUrl of this Bundle with the resource's real Type/id. */
+/** Replaces every reference, uri or url that names a fullUrl of this Bundle with the resource's real Type/id. */
 export function rewriteReferences<T>(value: T, idMap: Map<string, string>): T {
   if (!idMap.size) return value;
   if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, idMap)) as T;
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value)) {
-      out[key] = key === 'reference' && typeof v === 'string' && idMap.has(v) ? idMap.get(v) : rewriteReferences(v, idMap);
+      // `reference` and also uri/url elements (e.g. Attachment.url) may name another entry's fullUrl.
+      out[key] = typeof v === 'string' ? (idMap.get(v) ?? v) : rewriteReferences(v, idMap);
     }
     return out as T;
   }

@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables';
 import { patientCompartmentParams } from './definitions';
 import { indexValues, IndexRows } from './search/index-values';
@@ -13,6 +13,13 @@ export interface PreparedWrite {
   readonly deleted: boolean;
   readonly compartments: string[];
   readonly index: IndexRows;
+}
+
+/** SQL type of an index column, for the unnest casts (everything not listed is text). */
+function columnType(table: string, column: string): string {
+  if (column === 'low' || column === 'high') return 'timestamptz';
+  if (table === 'search_quantity' && column === 'value') return 'numeric';
+  return 'text';
 }
 
 const EMPTY_INDEX: IndexRows = { token: [], string: [], date: [], reference: [], quantity: [] };
@@ -106,20 +113,30 @@ async function insertHistoryAndIndex(db: Kysely<Tables>, writes: PreparedWrite[]
       .values(chunk.map(historyRow))
       .execute();
   }
-  const token = [], string = [], date = [], reference = [], quantity = [];
-  for (const w of writes) {
-    const key = { resource_type: w.resource.resourceType, resource_id: w.resource.id };
-    for (const row of w.index.token) token.push({ ...key, ...row });
-    for (const row of w.index.string) string.push({ ...key, ...row });
-    for (const row of w.index.date) date.push({ ...key, ...row });
-    for (const row of w.index.reference) reference.push({ ...key, ...row });
-    for (const row of w.index.quantity) quantity.push({ ...key, ...row });
+  const columns = {
+    search_token: ['code', 'system', 'value', 'text'],
+    search_string: ['code', 'value', 'exact'],
+    search_date: ['code', 'low', 'high'],
+    search_reference: ['code', 'target_type', 'target_id'],
+    search_quantity: ['code', 'value', 'system', 'unit'],
+  } as const;
+  const kinds = { search_token: 'token', search_string: 'string', search_date: 'date', search_reference: 'reference', search_quantity: 'quantity' } as const;
+  for (const table of Object.keys(columns) as (keyof typeof columns)[]) {
+    const names = ['resource_type', 'resource_id', ...columns[table]];
+    const arrays: (string | null)[][] = names.map(() => []);
+    for (const w of writes) {
+      for (const row of w.index[kinds[table]] as Record<string, string | null>[]) {
+        arrays[0].push(w.resource.resourceType);
+        arrays[1].push(w.resource.id);
+        columns[table].forEach((name, i) => arrays[i + 2].push(row[name]));
+      }
+    }
+    if (!arrays[0].length) continue;
+    // One statement per table with one array parameter per column: far cheaper to parse and bind than
+    // thousands of VALUES tuples, which is what makes bulk imports fast.
+    const casts = names.map((name, i) => sql`${arrays[i]}::${sql.raw(columnType(table, name))}[]`);
+    await sql`insert into ${sql.table(table)} (${sql.join(names.map((n) => sql.ref(n)))}) select * from unnest(${sql.join(casts)})`.execute(db);
   }
-  for (const c of chunks(token, 5000)) await db.insertInto('search_token').values(c).execute();
-  for (const c of chunks(string, 5000)) await db.insertInto('search_string').values(c).execute();
-  for (const c of chunks(date, 5000)) await db.insertInto('search_date').values(c).execute();
-  for (const c of chunks(reference, 5000)) await db.insertInto('search_reference').values(c).execute();
-  for (const c of chunks(quantity, 5000)) await db.insertInto('search_quantity').values(c).execute();
 }
 
 function resourceRow(w: PreparedWrite) {
