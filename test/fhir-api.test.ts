@@ -17,7 +17,7 @@ async function outcome(res: Response): Promise<OperationOutcome> {
 test('metadata needs no token; everything else does', async () => {
   const meta = await app.request('/fhir/metadata', { token: null });
   expect(meta.status).toBe(200);
-  const capability = await meta.json();
+  const capability = (await meta.json()) as any;
   expect(capability.resourceType).toBe('CapabilityStatement');
   const patient = capability.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
   expect(patient.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['name', 'birthdate', 'identifier']));
@@ -142,12 +142,12 @@ test('Binary upload and download keep the raw content and its type', async () =>
   const pdf = Buffer.from('%PDF-1.4 test document');
   const up = await app.request('/fhir/Binary', { method: 'POST', headers: { 'Content-Type': 'application/pdf' }, body: pdf });
   expect(up.status).toBe(201);
-  const binary = await up.json();
+  const binary = (await up.json()) as { id: string };
   const down = await app.request(`/fhir/Binary/${binary.id}`, { headers: { Accept: 'application/pdf' } });
   expect(down.headers.get('content-type')).toBe('application/pdf');
   expect(Buffer.from(await down.arrayBuffer())).toEqual(pdf);
   const asJson = await app.request(`/fhir/Binary/${binary.id}`, { headers: { Accept: 'application/fhir+json' } });
-  expect((await asJson.json()).contentType).toBe('application/pdf');
+  expect(((await asJson.json()) as { contentType: string }).contentType).toBe('application/pdf');
 });
 
 async function countPatients(): Promise<number> {
