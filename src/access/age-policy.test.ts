@@ -15,7 +15,7 @@ import {
   passcodeConsentGrantedBy,
   todayIn,
 } from './age-policy';
-import { addDays, isLeapYear as isLeap } from './calendar-date';
+import { addDays, fhirDateBounds, isLeapYear as isLeap } from './calendar-date';
 
 describe('ageOn', () => {
   test('counts whole years, turning older on the birthday itself', () => {
@@ -336,6 +336,57 @@ describe('effectiveAccessLevel: odd inputs fail closed', () => {
     expect(ctx('2013', '2027-01-01', own)).toBe('none');
     expect(ctx('2013-05', '2027-01-01', own)).toBe('full');
     expect(ctx('2013-06', '2027-01-01', own)).toBe('none');
+  });
+
+  test('partial birth dates: the breakpoint shortcut equals judging every birthday in the range', () => {
+    const order: AccessLevel[] = ['none', 'billing', 'billing+appointments', 'full'];
+    const partials = ['2013', '2013-05', '2012-02', '2008-12', '2014-01', '2008-05'];
+    const dates = ['2013-05-15', '2025-03-01', '2026-01-01', '2026-05-10', '2027-02-28', '2031-07-04'];
+    // The relationship matters only to guardian grants.
+    const cases = [
+      ['patient', 'guardian'],
+      ['guardian', 'guardian'],
+      ['guardian', 'other'],
+      ['staff-legal-authorization', 'other'],
+    ] as const;
+    const mismatches: string[] = [];
+    let compared = 0;
+    for (const policy of [WESTMED_POLICY, WESTCHESTER_POLICY]) {
+      for (const partial of partials) {
+        for (const today of dates) {
+          for (const grantedOn of dates.filter((d) => d <= today)) {
+            for (const [grantedBy, relationship] of cases) {
+              const grant = { level: 'full', grantedBy, grantedOn } as const;
+              const actual = effectiveAccessLevel({ birthDate: partial, today, grant, relationship }, policy);
+              const { earliest, latest } = fhirDateBounds(partial)!;
+              let expected: AccessLevel = earliest > today ? 'none' : 'full';
+              for (let b = earliest; b <= latest && b <= today; b = addDays(b, 1)) {
+                const level = effectiveAccessLevel({ birthDate: b, today, grant, relationship }, policy);
+                expected = order.indexOf(level) < order.indexOf(expected) ? level : expected;
+              }
+              compared++;
+              if (actual !== expected) {
+                mismatches.push(`${policy.name} ${partial} today=${today} grantedOn=${grantedOn} ${grantedBy}/${relationship}: ${actual} != ${expected}`);
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(compared).toBe(2 * 6 * 21 * 4);
+  });
+
+  test('a custom policy whose account age differs from its teen age (westchester bands, COPPA at 13)', () => {
+    const policy: AgePolicy = { ...WESTCHESTER_POLICY, minOwnAccountAge: 13 };
+    const own = (grantedOn: string) => ({ level: 'full', grantedBy: 'patient', grantedOn }) as const;
+    const today = '2027-06-01';
+    expect(effectiveAccessLevel({ birthDate: '2014-01-01', today, grant: own('2026-06-01'), relationship: 'other' }, policy)).toBe('none'); // 12
+    expect(effectiveAccessLevel({ birthDate: '2013-01-01', today, grant: own('2026-06-01'), relationship: 'other' }, policy)).toBe('billing+appointments');
+    expect(effectiveAccessLevel({ birthDate: '2013', today, grant: own('2026-06-01'), relationship: 'other' }, policy)).toBe('none');
+    expect(effectiveAccessLevel({ birthDate: '2013', today, grant: own('2026-12-31'), relationship: 'other' }, policy)).toBe('billing+appointments');
+    expect(canHaveOwnAccount('2014-05-10', '2026-05-10', policy)).toBe(false);
+    expect(ageBandOn('2014-05-10', '2026-05-10', policy)).toBe('teen');
   });
 
   test('unknown grant kinds, unknown levels and malformed grant dates give nothing; a malformed today throws', () => {

@@ -172,10 +172,36 @@ export function effectiveAccessLevel(context: GrantContext, policy: AgePolicy = 
     return 'none';
   }
   let level: AccessLevel = grant.level;
-  for (let birth = bounds.earliest; birth <= bounds.latest && birth <= today && level !== 'none'; birth = addDays(birth, 1)) {
+  for (const birth of breakpointBirthDates(bounds.earliest, bounds.latest < today ? bounds.latest : today, today, grant.grantedOn, policy)) {
     level = minLevel(level, grantCeiling(birth, today, grant, relationship, policy));
   }
   return level;
+}
+
+/** The latest birth date that has reached `age` on `date`. */
+function lastBirthDateAged(date: string, age: number): string {
+  const d = parseDate(date);
+  const year = d.year - age;
+  if (d.month === 2 && d.day === 29 && !isLeapYear(year)) {
+    return formatDate({ year, month: 2, day: 28 });
+  }
+  return formatDate({ year, month: d.month, day: d.day });
+}
+
+/**
+ * One birth date from each stretch of [first, last] on which the grant's ceiling cannot change. The ceiling
+ * depends on the birth date only through the ages on `today` and on `grantedOn` (compared with the policy's
+ * ages) and through whether the grant predates the birth; each of those flips between one day and the next,
+ * so the stretches start at `first` or the day after a flip. Judging these few dates equals judging every day.
+ */
+function breakpointBirthDates(first: string, last: string, today: string, grantedOn: string, policy: AgePolicy): string[] {
+  const starts = new Set([first, addDays(grantedOn, 1)]);
+  for (const date of [today, grantedOn]) {
+    for (const age of [policy.minOwnAccountAge, policy.teenFrom, policy.adultFrom]) {
+      starts.add(addDays(lastBirthDateAged(date, age), 1));
+    }
+  }
+  return [...starts].filter((birth) => birth >= first && birth <= last);
 }
 
 /**
