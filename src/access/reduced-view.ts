@@ -49,7 +49,7 @@ export function minimalAppointment(appointment: Appointment): Appointment {
     resourceType: 'Appointment',
     ...pick(appointment, ['id']),
     status: appointment.status,
-    participant: appointment.participant.map((p) => ({
+    participant: (appointment.participant ?? []).map((p) => ({
       ...pick(p, ['type', 'actor', 'required', 'period']),
       status: p.status,
     })),
