@@ -1,0 +1,138 @@
+/**
+ * The bar for "done": CCDs rendered from real-shaped data pass the CDA schema and the official C-CDA R2.1
+ * Schematron with zero errors. Renders Synthea bundles (all time, one date with data, a date range), the demo
+ * family, the unit-test record and an empty record into a temp folder, then runs validate-ccda once over all of
+ * them (two processes in parallel).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Bundle, Encounter, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import { resourcesFromBundle } from './bundle-resources';
+import { TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
+import { renderCcd, type CcdInput } from './render-ccd';
+
+const REPO = path.resolve(__dirname, '../../..');
+const SHARED = path.resolve(REPO, '../shared');
+const SYNTHEA = path.join(SHARED, 'corpus/fhir/smart-generated-sample-data-r4-synthea');
+const VALIDATOR = path.join(SHARED, 'tools/validate-ccda');
+const SYNTHEA_COUNT = 10;
+const NOW = new Date('2026-11-21T12:00:00Z');
+
+function toolsPresent(): string | undefined {
+  if (!existsSync(SYNTHEA)) return `corpus absent (${SYNTHEA})`;
+  if (!existsSync(VALIDATOR)) return `validator absent (${VALIDATOR})`;
+  for (const tool of ['xmllint', 'xsltproc']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not installed (apt-get install -y libxml2-utils xsltproc python3-lxml)`;
+  }
+  return undefined;
+}
+
+const missing = toolsPresent();
+if (missing) console.warn(`Skipping C-CDA schema/Schematron validation: ${missing}`);
+const suite = missing ? describe.skip : describe;
+
+/** The day with the most encounters in the middle of the record, and a range around the middle third. */
+function periodsWithData(resources: readonly Resource[]): { day: string; start: string; end: string } {
+  const days = resources
+    .filter((r): r is Encounter => r.resourceType === 'Encounter' && Boolean(r.period?.start))
+    .map((e) => (e.period?.start as string).slice(0, 10))
+    .sort();
+  return { day: days[Math.floor(days.length / 2)], start: days[Math.floor(days.length / 3)], end: days[Math.floor((2 * days.length) / 3)] };
+}
+
+interface Case {
+  readonly name: string;
+  readonly input: CcdInput;
+}
+
+function casesFor(name: string, patient: Patient, resources: Resource[], custodian: Organization): Case[] {
+  const { day, start, end } = periodsWithData(resources);
+  const base = { patient, resources, custodian, documentId: `${name}-doc`, now: NOW };
+  return [
+    { name: `${name}-all`, input: base },
+    { name: `${name}-day-${day}`, input: { ...base, period: { start: day, end: day } } },
+    { name: `${name}-range-${start}-${end}`, input: { ...base, period: { start, end } } },
+  ];
+}
+
+function syntheaCases(): Case[] {
+  const files = readdirSync(SYNTHEA).filter((f) => f.endsWith('.json')).sort().slice(0, SYNTHEA_COUNT);
+  return files.flatMap((f) => {
+    const resources = resourcesFromBundle(JSON.parse(readFileSync(path.join(SYNTHEA, f), 'utf8')) as Bundle);
+    const patient = resources.find((r): r is Patient => r.resourceType === 'Patient') as Patient;
+    return casesFor(`synthea-${f.split('_')[0]}`, patient, resources, TEST_ORG);
+  });
+}
+
+function demoFamilyCases(): Case[] {
+  // The demo family fixture is written by another module; use it when it is there.
+  let describeDemoFamily: ((today: Date) => { bundle: Bundle; entries: ReadonlyMap<string, { owner: string; patient?: string }> }) | undefined;
+  try {
+    describeDemoFamily = require('../../../fixtures/demo-family').describeDemoFamily;
+  } catch {
+    return [];
+  }
+  if (!describeDemoFamily) return [];
+  const family = describeDemoFamily(NOW);
+  const all = resourcesFromBundle(family.bundle);
+  const byUrl = new Map((family.bundle.entry ?? []).map((e, i) => [e.fullUrl as string, all[i]]));
+  const custodian = all.find((r): r is Organization => r.resourceType === 'Organization') as Organization;
+  const cases: Case[] = [];
+  for (const key of ['ada', 'ben', 'cara']) {
+    const mine: Resource[] = [];
+    let patient: Patient | undefined;
+    for (const [url, info] of family.entries) {
+      const r = byUrl.get(url) as Resource;
+      if (info.patient === key || info.owner === 'practice') mine.push(r);
+      if (r.resourceType === 'Patient' && info.owner === key) patient = r;
+    }
+    if (patient) cases.push(...casesFor(`demo-${key}`, patient, mine, custodian));
+  }
+  return cases;
+}
+
+suite('rendered CCDs validate against the CDA schema and the C-CDA R2.1 Schematron', () => {
+  let dir: string;
+  let cases: Case[];
+  let results: Map<string, { xsd: number; schematron: number; errors: string[] }>;
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ccd-validate-'));
+    cases = [
+      ...syntheaCases(),
+      ...demoFamilyCases(),
+      { name: 'unit-test-record', input: { patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'unit', now: NOW } },
+      { name: 'no-data', input: { patient: { resourceType: 'Patient', id: 'nobody' }, resources: [], custodian: TEST_ORG, documentId: 'empty', now: NOW } },
+    ];
+    for (const c of cases) writeFileSync(path.join(dir, `${c.name}.xml`), renderCcd(c.input));
+    const run = spawnSync('bash', ['-c', `ls "${dir}"/*.xml | xargs -P2 -n6 "${VALIDATOR}"`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    results = new Map();
+    let current: { xsd: number; schematron: number; errors: string[] } | undefined;
+    for (const line of run.stdout.split('\n')) {
+      const m = /^(.*\.xml)\txsd=(\d+)\tschematron=(\d+)$/.exec(line);
+      if (m) {
+        current = { xsd: Number(m[2]), schematron: Number(m[3]), errors: [] };
+        results.set(path.basename(m[1], '.xml'), current);
+      } else if (line.trim() && current) current.errors.push(line.trim());
+    }
+  }, 900_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('covers at least 10 Synthea patients at all time, a date with data and a range, plus an empty record', () => {
+    expect(cases.filter((c) => c.name.startsWith('synthea-')).length).toBe(SYNTHEA_COUNT * 3);
+    expect(cases.some((c) => c.name === 'no-data')).toBe(true);
+    expect([...results.keys()].sort()).toEqual(cases.map((c) => c.name).sort());
+  });
+
+  it('has zero schema and zero Schematron errors in every document', () => {
+    const failures = [...results.entries()]
+      .filter(([, r]) => r.xsd !== 0 || r.schematron !== 0)
+      .map(([name, r]) => `${name}: xsd=${r.xsd} schematron=${r.schematron}\n  ${r.errors.slice(0, 10).join('\n  ')}`);
+    expect(failures).toEqual([]);
+  });
+});
