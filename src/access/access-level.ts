@@ -18,6 +18,11 @@ export function minLevel(a: AccessLevel, b: AccessLevel): AccessLevel {
   return ACCESS_LEVELS.indexOf(a) <= ACCESS_LEVELS.indexOf(b) ? a : b;
 }
 
+/** The higher of two levels: a grantee with several grants to one patient (a guardian grant and the teen's own) gets the best. */
+export function maxLevel(a: AccessLevel, b: AccessLevel): AccessLevel {
+  return ACCESS_LEVELS.indexOf(a) >= ACCESS_LEVELS.indexOf(b) ? a : b;
+}
+
 /** True when `level` gives at least as much access as `atLeast`. */
 export function levelAtLeast(level: AccessLevel, atLeast: AccessLevel): boolean {
   return ACCESS_LEVELS.indexOf(level) >= ACCESS_LEVELS.indexOf(atLeast);

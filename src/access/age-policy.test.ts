@@ -44,14 +44,14 @@ describe('ageOn', () => {
     expect(() => ageOn('2013-05-10', '2013-05-09')).toThrow('before the birth date');
   });
 
-  test('agrees with counting birthdays one by one, for every birth date of 2011-2012 on every day of 2024-2025', () => {
+  test('agrees with counting birthdays one by one, for every birth date of 2011-2012 on every 7th day of 2024-2025', () => {
     const births: string[] = [];
     for (let b = '2011-01-01'; b <= '2012-12-31'; b = addDays(b, 1)) {
       births.push(b);
     }
     let checked = 0;
     const mismatches: string[] = [];
-    for (let d = '2024-01-01'; d <= '2025-12-31'; d = addDays(d, 5)) {
+    for (let d = '2024-01-01'; d <= '2025-12-31'; d = addDays(d, 7)) {
       for (const b of births) {
         let count = 10;
         while (birthdayOf(b, count + 1) <= d) {
@@ -64,7 +64,7 @@ describe('ageOn', () => {
       }
     }
     expect(mismatches).toEqual([]);
-    expect(checked).toBe(147 * 731);
+    expect(checked).toBe(105 * 731);
   });
 });
 
@@ -84,10 +84,9 @@ describe('birthdayOf / birthDatesReachingAgeOn', () => {
   });
 
   test.each([
-    ['2025', 13],
-    ['2025', 18],
-    ['2028', 12],
-    ['2028', 16],
+    ['2025', 13], // common year, leap birth year: March 1 has two
+    ['2028', 12], // leap and leap: February 29 births on February 29
+    ['2028', 13], // leap year, common birth year: February 29 has none
   ])('matches a brute-force scan on every day of %s for age %i', (year, age) => {
     const actual: string[][] = [];
     const expectedAll: string[][] = [];

@@ -1,5 +1,5 @@
 import type { Account, Appointment, ChargeItem, Condition, Coverage, Patient } from '@medplum/fhirtypes';
-import { levelAtLeast, levelSeesResourceType, minLevel, resourceTypesForLevel } from './access-level';
+import { levelAtLeast, levelSeesResourceType, maxLevel, minLevel, resourceTypesForLevel } from './access-level';
 import { billingChargeItem, minimalAppointment, minimalPatient, searchParamAllowedAt, viewForLevel } from './reduced-view';
 
 const patient: Patient = {
@@ -61,6 +61,9 @@ describe('access levels', () => {
     expect(minLevel('billing+appointments', 'full')).toBe('billing+appointments');
     expect(minLevel('billing', 'billing+appointments')).toBe('billing');
     expect(minLevel('none', 'full')).toBe('none');
+    expect(maxLevel('billing', 'full')).toBe('full');
+    expect(maxLevel('billing+appointments', 'billing')).toBe('billing+appointments');
+    expect(maxLevel('none', 'none')).toBe('none');
     expect(levelAtLeast('billing+appointments', 'billing')).toBe(true);
     expect(levelAtLeast('billing', 'billing+appointments')).toBe(false);
   });
