@@ -14,6 +14,11 @@ export interface AccessScope {
    * (undefined = every type). Ignored when unrestricted.
    */
   readonly patients: ReadonlyMap<string, ReadonlySet<string> | undefined>;
+  /**
+   * Staff of one organisation: every patient whose managingOrganization is this Organization id
+   * (and their compartments) is visible, as are resources outside any patient compartment.
+   */
+  readonly organizationId?: string;
   /** Resource types visible outside any patient compartment (e.g. Practitioner, Organization). */
   readonly sharedTypes: ReadonlySet<string>;
   /** Whether the caller may create, update or delete this resource (checked after visibility). */

@@ -10,22 +10,34 @@ export function patientsSeeingType(scope: AccessScope, type: string): string[] {
   return ids;
 }
 
-/** Whether one stored row is visible to the caller: the check behind read, vread and history. */
-export function isVisible(scope: AccessScope, type: string, id: string, compartments: readonly string[]): boolean {
-  if (scope.unrestricted || scope.sharedTypes.has(type)) return true;
-  const allowed = patientsSeeingType(scope, type);
-  if (type === 'Patient') return allowed.includes(id);
-  return compartments.some((c) => allowed.includes(c));
+/** Whether a resource type in a patient's compartment is visible (the patient themself already is). */
+export function typeVisibleFor(scope: AccessScope, patientId: string, type: string): boolean {
+  if (scope.unrestricted || scope.organizationId || scope.sharedTypes.has(type)) return true;
+  return patientsSeeingType(scope, type).includes(patientId);
 }
 
 /**
  * The SQL condition on `r` (the resource table) that keeps only rows the caller may see, or
- * undefined when nothing needs filtering. Every search and include runs through it.
+ * undefined when nothing needs filtering. Every read, search, include and history query runs
+ * through it, so a resource the caller may not see is simply never found (404, absent from search).
  */
 export function visibilityCondition(scope: AccessScope, type: string): RawBuilder<unknown> | undefined {
   if (scope.unrestricted || scope.sharedTypes.has(type)) return undefined;
+  const parts: RawBuilder<unknown>[] = [];
   const allowed = patientsSeeingType(scope, type);
-  if (!allowed.length) return sql`false`;
-  const list = sql`${allowed}::text[]`;
-  return type === 'Patient' ? sql`r.id = any(${list})` : sql`r.compartments && ${list}`;
+  if (allowed.length) {
+    const list = sql`${allowed}::text[]`;
+    parts.push(type === 'Patient' ? sql`r.id = any(${list})` : sql`r.compartments && ${list}`);
+  }
+  if (scope.organizationId) {
+    const managed = sql`o.resource_type = 'Patient' and o.code = 'organization' and o.target_type = 'Organization' and o.target_id = ${scope.organizationId}`;
+    if (type === 'Patient') {
+      parts.push(sql`exists (select 1 from search_reference o where ${managed} and o.resource_id = r.id)`);
+    } else {
+      parts.push(sql`r.compartments = '{}'`);
+      parts.push(sql`exists (select 1 from search_reference o where ${managed} and o.resource_id = any(r.compartments))`);
+    }
+  }
+  if (!parts.length) return sql`false`;
+  return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
 }

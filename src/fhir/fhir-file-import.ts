@@ -50,6 +50,33 @@ export async function importFhirFile(repo: Repository, file: string): Promise<Fi
   }
 }
 
+/** Totals of importing many files. */
+export interface ImportSummary {
+  readonly files: number;
+  readonly resources: number;
+  readonly created: Record<string, number>;
+  readonly failures: { file: string; error: string }[];
+  readonly seconds: number;
+}
+
+/** Imports files one after another (each whole or not at all), reporting each as it finishes. */
+export async function importFhirFiles(repo: Repository, files: string[], options: { onFile?: (result: FileImportResult) => void } = {}): Promise<ImportSummary> {
+  const started = performance.now();
+  const created: Record<string, number> = {};
+  const failures: { file: string; error: string }[] = [];
+  let resources = 0;
+  for (const file of files) {
+    const result = await importFhirFile(repo, file);
+    for (const [type, n] of Object.entries(result.created)) {
+      created[type] = (created[type] ?? 0) + n;
+      resources += n;
+    }
+    if (result.error) failures.push({ file, error: result.error });
+    options.onFile?.(result);
+  }
+  return { files: files.length, resources, created, failures, seconds: (performance.now() - started) / 1000 };
+}
+
 function asTransaction(resource: Resource): Bundle {
   if (resource.resourceType !== 'Bundle') {
     const request = resource.id ? { method: 'PUT' as const, url: `${resource.resourceType}/${resource.id}` } : { method: 'POST' as const, url: resource.resourceType };

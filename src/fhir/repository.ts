@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { parseSearchRequest, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import type { Kysely } from 'kysely';
+import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
-import { isVisible } from '../access/visibility';
+import { visibilityCondition } from '../access/visibility';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
@@ -65,13 +65,12 @@ export class Repository {
   async readStored(type: string, id: string): Promise<StoredVersion> {
     checkType(type);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
-    const row = await this.db
-      .selectFrom('resource')
-      .select(['version', 'last_updated', 'deleted', 'content', 'compartments'])
-      .where('resource_type', '=', type)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (!row || !isVisible(this.context.scope, type, id, row.compartments)) throw notFound(`${type}/${id}`);
+    const visible = visibilityCondition(this.context.scope, type);
+    const { rows } = await sql<{ version: number; last_updated: Date; deleted: boolean; content: string }>`
+      select r.version, r.last_updated, r.deleted, r.content from resource r
+      where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+    const row = rows[0];
+    if (!row) throw notFound(`${type}/${id}`);
     if (row.deleted) throw gone(`${type}/${id}`);
     return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
   }
@@ -83,7 +82,7 @@ export class Repository {
 
   /** Reads one historic version. */
   async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
-    const current = await this.visibleCurrent(type, id);
+    await this.visibleCurrent(type, id);
     const version = Number(versionId);
     if (!Number.isInteger(version) || version < 1) throw notFound(`${type}/${id}/_history/${versionId}`);
     const row = await this.db
@@ -93,7 +92,7 @@ export class Repository {
       .where('id', '=', id)
       .where('version', '=', version)
       .executeTakeFirst();
-    if (!row || !current) throw notFound(`${type}/${id}/_history/${versionId}`);
+    if (!row) throw notFound(`${type}/${id}/_history/${versionId}`);
     if (row.deleted) throw gone(`${type}/${id}/_history/${versionId}`);
     return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
   }
@@ -126,7 +125,7 @@ export class Repository {
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
     return this.transaction(async (repo) => {
       const current = await lockCurrent(repo.db, type, id);
-      if (current && !isVisible(repo.context.scope, type, id, current.compartments)) throw notFound(`${type}/${id}`);
+      if (current && !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
       if (!current) {
         if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
         const write = await repo.prepare(resource as unknown as Resource & { id: string }, 1);
@@ -148,13 +147,13 @@ export class Repository {
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
     await this.transaction(async (repo) => {
       const current = await lockCurrent(repo.db, type, id);
-      if (!current || !isVisible(repo.context.scope, type, id, current.compartments)) throw notFound(`${type}/${id}`);
+      if (!current || !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
       if (current.deleted) return;
       if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource)) throw notFound(`${type}/${id}`);
       if (expected !== undefined && expected !== current.version) {
         throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
       }
-      await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now())]);
+      await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now(), current.compartments)]);
     });
   }
 
@@ -188,7 +187,7 @@ export class Repository {
   async history(type: string, id: string | undefined, options: { since?: string; count?: number } = {}): Promise<Bundle> {
     checkType(type);
     const count = Math.min(Math.max(options.count ?? 100, 1), 1000);
-    if (id) await this.visibleCurrent(type, id, true);
+    if (id) await this.visibleCurrent(type, id);
     let query = this.db
       .selectFrom('resource_history as h')
       .innerJoin('resource as r', (join) => join.onRef('r.resource_type', '=', 'h.resource_type').onRef('r.id', '=', 'h.id'))
@@ -198,6 +197,8 @@ export class Repository {
       .orderBy('h.version', 'desc')
       .limit(count);
     if (id) query = query.where('h.id', '=', id);
+    const visible = visibilityCondition(this.context.scope, type);
+    if (visible) query = query.where(visible as RawBuilder<SqlBool>);
     if (options.since) {
       const since = dateRange(options.since);
       if (!since) throw badRequest(`_since must be a FHIR instant, got "${options.since}"`, '_since');
@@ -205,9 +206,7 @@ export class Repository {
     }
     const rows = await query.execute();
     const scope = this.context.scope;
-    const entries: BundleEntry[] = rows
-      .filter((row) => isVisible(scope, type, row.id, row.compartments))
-      .map((row) => {
+    const entries: BundleEntry[] = rows.map((row) => {
         const url = `${type}/${row.id}`;
         const response = { status: row.deleted ? '204' : row.version === 1 ? '201' : '200', etag: `W/"${row.version}"`, lastModified: new Date(row.last_updated).toISOString() };
         if (row.deleted) return { fullUrl: `${this.context.fhirBase}/${url}`, request: { method: 'DELETE', url }, response };
@@ -231,17 +230,26 @@ export class Repository {
     return matches[0]?.resource;
   }
 
-  private async visibleCurrent(type: string, id: string, allowDeleted = true) {
+  private async visibleCurrent(type: string, id: string): Promise<void> {
     checkType(type);
-    const row = await this.db
-      .selectFrom('resource')
-      .select(['version', 'deleted', 'compartments'])
-      .where('resource_type', '=', type)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (!row || !isVisible(this.context.scope, type, id, row.compartments)) throw notFound(`${type}/${id}`);
-    if (row.deleted && !allowDeleted) throw gone(`${type}/${id}`);
-    return row;
+    if (!ID_PATTERN.test(id) || !(await this.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
+  }
+
+  /** Whether the current row of this resource exists and the caller may see it. */
+  async isVisibleRow(type: string, id: string): Promise<boolean> {
+    const visible = visibilityCondition(this.context.scope, type);
+    const { rows } = await sql`select 1 from resource r where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+    return rows.length > 0;
+  }
+
+  /** Whether every patient whose compartment a write lands in is one the caller may see. */
+  private async patientsVisible(ids: string[]): Promise<boolean> {
+    const visible = visibilityCondition(this.context.scope, 'Patient');
+    if (!visible) return true;
+    if (!ids.length) return false;
+    const { rows } = await sql<{ n: string }>`select count(*) as n from resource r
+      where r.resource_type = 'Patient' and r.id = any(${ids}::text[]) and ${visible}`.execute(this.db);
+    return Number(rows[0].n) === ids.length;
   }
 
   private presentStored(stored: StoredVersion): StoredVersion {
@@ -256,7 +264,11 @@ export class Repository {
     const extra = await this.binaryCompartments(resource, batch);
     const write = prepareWrite(resource, version, this.context.clock.now(), extra);
     const scope = this.context.scope;
-    if (!scope.canWrite(write.resource) || !isVisible(scope, resource.resourceType, resource.id, write.compartments)) {
+    const allowed =
+      scope.unrestricted ||
+      scope.sharedTypes.has(resource.resourceType) ||
+      (resource.resourceType === 'Patient' ? await this.patientsVisible([resource.id]) : await this.patientsVisible(write.compartments));
+    if (!scope.canWrite(write.resource) || !allowed) {
       throw forbidden(`You may not write ${resource.resourceType} for this patient`);
     }
     return write;

@@ -43,15 +43,15 @@ export function prepareWrite(resource: Resource & { id: string }, version: numbe
   };
 }
 
-/** A tombstone version: the resource is gone from search but its history stays. */
-export function prepareDelete(type: string, id: string, version: number, now: Date): PreparedWrite {
+/** A tombstone version: gone from search, history kept, still in the same compartments for access checks. */
+export function prepareDelete(type: string, id: string, version: number, now: Date, compartments: string[]): PreparedWrite {
   return {
     resource: { resourceType: type, id } as Resource & { id: string },
     content: '{}',
     version,
     lastUpdated: now.toISOString(),
     deleted: true,
-    compartments: [],
+    compartments,
     index: EMPTY_INDEX,
   };
 }

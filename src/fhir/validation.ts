@@ -2,6 +2,7 @@ import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { isSupportedType, localProfileFor } from './definitions';
 import { badRequest, invalidResource } from './outcomes';
+import { requiredBindingIssues } from './required-bindings';
 
 /**
  * Checks a resource against the R4 definitions and, when fhir-profiles/ constrains its type, that
@@ -18,6 +19,8 @@ export function assertValidResource(resource: unknown, expectedType?: string): a
   }
   if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`, 'resourceType');
   const issues = problemsOf(resource as Resource);
+  // medplum's validator leaves terminology out; required bindings we can expand offline are checked here.
+  issues.push(...requiredBindingIssues(resource as Resource));
   const profile = localProfileFor(type);
   if (profile) issues.push(...problemsOf(resource as Resource, profile));
   if (issues.length) throw invalidResource(dedupe(issues));

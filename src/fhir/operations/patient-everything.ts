@@ -1,6 +1,6 @@
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
-import { isVisible } from '../../access/visibility';
+import { typeVisibleFor } from '../../access/visibility';
 import { dateRange } from '../search/date-range';
 import { badRequest } from '../outcomes';
 import type { Repository } from '../repository';
@@ -61,7 +61,7 @@ async function compartmentResources(repo: Repository, patientId: string, start?:
     order by r.resource_type, r.last_updated`.execute(repo.db);
   const scope = repo.context.scope;
   return rows
-    .filter((row) => isVisible(scope, row.resource_type, row.id, row.compartments))
+    .filter((row) => typeVisibleFor(scope, patientId, row.resource_type))
     .map((row) => scope.present(JSON.parse(row.content) as Resource));
 }
 
@@ -77,6 +77,6 @@ async function referencedSharedResources(repo: Repository, resources: Resource[]
   const scope = repo.context.scope;
   const already = new Set(resources.map((r) => `${r.resourceType}/${r.id}`));
   return rows
-    .filter((row) => !already.has(`${row.resource_type}/${row.id}`) && isVisible(scope, row.resource_type, row.id, row.compartments))
+    .filter((row) => !already.has(`${row.resource_type}/${row.id}`) && (scope.unrestricted || scope.sharedTypes.has(row.resource_type)))
     .map((row) => scope.present(JSON.parse(row.content) as Resource));
 }
