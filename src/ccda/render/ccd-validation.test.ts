@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Bundle, Encounter, Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { resourcesFromBundle } from './bundle-resources';
+import { demoFamilyCcdInputs } from './ccd-demo-inputs';
 import { TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
 import { renderCcd, type CcdInput } from './render-ccd';
 
@@ -67,30 +68,7 @@ function syntheaCases(): Case[] {
 }
 
 function demoFamilyCases(): Case[] {
-  // The demo family fixture is written by another module; use it when it is there.
-  let describeDemoFamily: ((today: Date) => { bundle: Bundle; entries: ReadonlyMap<string, { owner: string; patient?: string }> }) | undefined;
-  try {
-    describeDemoFamily = require('../../../fixtures/demo-family').describeDemoFamily;
-  } catch {
-    return [];
-  }
-  if (!describeDemoFamily) return [];
-  const family = describeDemoFamily(NOW);
-  const all = resourcesFromBundle(family.bundle);
-  const byUrl = new Map((family.bundle.entry ?? []).map((e, i) => [e.fullUrl as string, all[i]]));
-  const custodian = all.find((r): r is Organization => r.resourceType === 'Organization') as Organization;
-  const cases: Case[] = [];
-  for (const key of ['ada', 'ben', 'cara']) {
-    const mine: Resource[] = [];
-    let patient: Patient | undefined;
-    for (const [url, info] of family.entries) {
-      const r = byUrl.get(url) as Resource;
-      if (info.patient === key || info.owner === 'practice') mine.push(r);
-      if (r.resourceType === 'Patient' && info.owner === key) patient = r;
-    }
-    if (patient) cases.push(...casesFor(`demo-${key}`, patient, mine, custodian));
-  }
-  return cases;
+  return demoFamilyCcdInputs(NOW).flatMap((d) => casesFor(`demo-${d.key}`, d.patient, d.resources, d.custodian));
 }
 
 suite('rendered CCDs validate against the CDA schema and the C-CDA R2.1 Schematron', () => {
