@@ -23,7 +23,7 @@ export type ParseCcdaOptions = XmlReadOptions;
  * odd inside a well-formed document becomes a warning instead.
  */
 export function parseCcda(xml: string | Buffer, options: ParseCcdaOptions = {}): CcdaImportResult {
-  const { root, text } = readCdaXml(xml, options);
+  const { root, text, narratives } = readCdaXml(xml, options);
   const idNode = child(root, 'id');
   const documentKey = attr(idNode, 'root') ? `${attr(idNode, 'root')}${attr(idNode, 'extension') ? `^${attr(idNode, 'extension')}` : ''}` : `sha1:${createHash('sha1').update(text).digest('hex')}`;
   const ctx = new ImportContext(documentKey);
@@ -64,7 +64,7 @@ export function parseCcda(xml: string | Buffer, options: ParseCcdaOptions = {}):
   const nonXml = child(body, 'nonXMLBody');
   let stats: CcdaImportResult['sections'] = [];
   if (structured) {
-    const mapped = mapSections(structured, ctx);
+    const mapped = mapSections(structured, narratives, ctx);
     composition.section = mapped.sections;
     stats = mapped.stats;
   } else if (nonXml) {

@@ -6,7 +6,7 @@ import { mapStatement } from './entry-dispatch';
 import type { ImportContext } from './import-context';
 import { narrativeToXhtml } from './narrative';
 import { SectionKind, sectionKind } from './section-catalog';
-import { XNode, attr, child, children, path, rawTextOf, templateRoots, textOf } from './xml-node';
+import { XNode, attr, child, children, path, templateRoots, textOf } from './xml-node';
 
 interface FoundSection {
   readonly node: XNode;
@@ -24,15 +24,21 @@ const EMPTY_DIV = '<div xmlns="http://www.w3.org/1999/xhtml">No information</div
  * collected (and their narrative indexed) before any entry is mapped, because an entry's
  * originalText may reference narrative anywhere in the document.
  */
-export function mapSections(body: XNode, ctx: ImportContext): { sections: CompositionSection[]; stats: CcdaSectionStats[] } {
+export function mapSections(body: XNode, narratives: readonly string[], ctx: ImportContext): { sections: CompositionSection[]; stats: CcdaSectionStats[] } {
   const found: FoundSection[] = [];
-  const top = collect(body, found);
+  const top = collect(body, found, { narratives, next: 0 });
   for (const section of found) ctx.narrative.add(section.raw);
   for (const section of found) mapOne(section, ctx);
   return { sections: top, stats: found.map((s) => s.stats) };
 }
 
-function collect(holder: XNode, found: FoundSection[]): CompositionSection[] {
+/** Section narratives cut out by the reader, consumed in document order. */
+interface NarrativeQueue {
+  readonly narratives: readonly string[];
+  next: number;
+}
+
+function collect(holder: XNode, found: FoundSection[], queue: NarrativeQueue): CompositionSection[] {
   const out: CompositionSection[] = [];
   for (const component of children(holder, 'component')) {
     const node = child(component, 'section');
@@ -42,7 +48,7 @@ function collect(holder: XNode, found: FoundSection[]): CompositionSection[] {
     const loinc = attr(codeNode, 'code');
     const title = textOf(child(node, 'title'));
     const kind = sectionKind(roots, loinc);
-    const raw = rawTextOf(child(node, 'text'));
+    const raw = child(node, 'text') ? queue.narratives[queue.next++] ?? '' : '';
     const stats: CcdaSectionStats = {
       index: found.length, loinc, title, templateIds: roots, kind, entries: 0, resourcesCreated: 0, negated: 0, nullFlavored: 0, unmapped: 0,
     };
@@ -53,7 +59,7 @@ function collect(holder: XNode, found: FoundSection[]): CompositionSection[] {
     const div = narrativeToXhtml(raw);
     composition.text = div ? { status: 'additional', div } : { status: 'empty', div: EMPTY_DIV };
     found.push({ node, stats, kind, raw, composition });
-    const nested = collect(node, found);
+    const nested = collect(node, found, queue);
     if (nested.length) composition.section = nested;
     out.push(composition);
   }

@@ -19,8 +19,14 @@ const MARKUP =
   /<(?:!--[\s\S]*?-->|!\[CDATA\[[\s\S]*?\]\]>|\?[\s\S]*?\?>|(![A-Za-z])|\/([^\s>]+)\s*>|([A-Za-z_][\w:.\-]*)((?:\s+[A-Za-z_][\w:.\-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>)/y;
 const ATTRIBUTE = /\s[A-Za-z_][\w:.\-]*\s*=/g;
 
-/** Throws CcdaParseError unless `xml` is well-formed enough to import, within the limits. */
-export function assertWellFormed(xml: string, limits: XmlLimits): void {
+/**
+ * Throws CcdaParseError unless `xml` is well-formed enough to import, within the limits.
+ * Returns the [start, end) offsets of the content of every `<section><text>` (the narrative),
+ * in document order, which the reader cuts out before the tree parse.
+ */
+export function assertWellFormed(xml: string, limits: XmlLimits): number[] {
+  const narratives: number[] = [];
+  let narrativeDepth = -1;
   const names: string[] = [];
   const starts: number[] = [];
   let roots = 0;
@@ -39,13 +45,24 @@ export function assertWellFormed(xml: string, limits: XmlLimits): void {
         fail(xml, i, 'malformed', open ? `End tag </${m[2]}> does not close <${open}>` : `End tag </${m[2]}> has no start tag`);
       }
       starts.pop();
+      if (names.length === narrativeDepth) {
+        narratives.push(i);
+        narrativeDepth = -1;
+      }
     } else if (m[3] !== undefined) {
       if (names.length === 0 && ++roots > 1) fail(xml, i, 'malformed', 'More than one root element');
       const attrs = m[4];
       if (attrs.length > countThreshold && (attrs.match(ATTRIBUTE)?.length ?? 0) > limits.maxAttributes) {
         fail(xml, i, 'too-many-attributes', `Element <${m[3]}> has more than ${limits.maxAttributes} attributes`);
       }
+      if (m[5] && m[3] === 'text' && narrativeDepth < 0 && names[names.length - 1] === 'section') {
+        narratives.push(MARKUP.lastIndex, MARKUP.lastIndex);
+      }
       if (!m[5]) {
+        if (narrativeDepth < 0 && m[3] === 'text' && names[names.length - 1] === 'section') {
+          narrativeDepth = names.length;
+          narratives.push(MARKUP.lastIndex);
+        }
         names.push(m[3]);
         starts.push(i);
         if (names.length > limits.maxDepth) fail(xml, i, 'too-deep', `Elements nested deeper than ${limits.maxDepth}`);
@@ -57,6 +74,7 @@ export function assertWellFormed(xml: string, limits: XmlLimits): void {
     fail(xml, starts[starts.length - 1], 'malformed', `Element <${names[names.length - 1]}> is never closed`);
   }
   if (roots === 0) throw new CcdaParseError('malformed', 'The document has no root element', 1, 1);
+  return narratives;
 }
 
 function fail(xml: string, offset: number, code: 'malformed' | 'dtd-refused' | 'too-deep' | 'too-many-attributes', message: string): never {
