@@ -63,6 +63,63 @@ export interface SearchQuantityTable extends IndexRow {
   unit: string | null;
 }
 
+/** A portal (patient or family member) or staff account. Emails are stored lower-cased. */
+export interface AccountTable {
+  id: string;
+  email: string;
+  /** Null until the account is activated (an enrollment invitation not yet accepted). */
+  password_hash: string | null;
+  kind: 'patient' | 'family' | 'staff';
+  /** The account holder's own Patient, when they are a patient of the practice. */
+  patient_id: string | null;
+  /** Staff: the Practitioner they are. */
+  practitioner_id: string | null;
+  /** Staff: the Organization whose patients they see. */
+  organization_id: string | null;
+  display_name: string;
+  security_question: string | null;
+  security_answer_hash: string | null;
+  disabled_at: ColumnType<Date, Date | string | null, Date | string | null> | null;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+  updated_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** A refresh token, stored hashed; a family is one login session, rotated on every use. */
+export interface RefreshTokenTable {
+  id: string;
+  account_id: string;
+  family_id: string;
+  token_hash: string;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+  used_at: ColumnType<Date, Date | string | null, Date | string | null> | null;
+  revoked_at: ColumnType<Date, Date | string | null, Date | string | null> | null;
+}
+
+/** Passcodes, invitations, reset links and verification codes, stored hashed, single use. */
+export interface OneTimeSecretTable {
+  id: string;
+  /** e.g. family-passcode, family-invitation, enrollment, password-reset, staff-reset, verification-code */
+  purpose: string;
+  secret_hash: string;
+  account_id: string | null;
+  patient_id: string | null;
+  email: string | null;
+  /** JSON with what the secret stands for (requester details, access level...). */
+  payload: string;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  used_at: ColumnType<Date, Date | string | null, Date | string | null> | null;
+  failed_attempts: number;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** Failure counters for login and rate limits, keyed e.g. `acct:<id>` or `addr:<ip>:login`. */
+export interface ThrottleTable {
+  key: string;
+  failures: number;
+  last_failure_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -72,4 +129,8 @@ export interface Tables {
   search_date: SearchDateTable;
   search_reference: SearchReferenceTable;
   search_quantity: SearchQuantityTable;
+  account: AccountTable;
+  refresh_token: RefreshTokenTable;
+  one_time_secret: OneTimeSecretTable;
+  throttle: ThrottleTable;
 }

@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as resources from './0001-resources';
+import * as accounts from './0002-accounts';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-resources': resources,
+  '0002-accounts': accounts,
 };
