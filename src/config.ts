@@ -55,7 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (agePolicy !== 'westmed' && agePolicy !== 'westchester') {
     throw new ConfigError(`AGE_POLICY must be westmed or westchester, got "${agePolicy}"`);
   }
-  const timeZone = env.ORG_TIME_ZONE || 'America/New_York';
+  const timeZone = env.ORG_TIME_ZONE || 'America/Los_Angeles';
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
   } catch {

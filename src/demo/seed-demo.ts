@@ -1,4 +1,4 @@
-import { buildDemoFamily } from '../../fixtures/demo-family';
+import { buildDemoFamily, localCalendarDay } from '../../fixtures/demo-family';
 import { processBundle } from '../fhir/bundle-processor';
 import type { Repository } from '../fhir/repository';
 
@@ -16,7 +16,8 @@ export async function isEmpty(repo: Repository): Promise<boolean> {
 
 /** Loads the demo family, with ages computed from the repository's clock, in one transaction. */
 export async function seedDemoFamily(repo: Repository): Promise<SeedResult> {
-  const bundle = buildDemoFamily(repo.context.clock.now());
+  // Ages must hold on the practice's calendar day, not UTC's.
+  const bundle = buildDemoFamily(localCalendarDay(repo.context.clock.now()));
   const result = await processBundle(repo, bundle);
   return { seeded: true, resources: result.entry?.length ?? 0 };
 }
