@@ -37,6 +37,11 @@ export const CODE_SYSTEMS: readonly CodeSystem[] = Object.freeze([
   { oid: '2.16.840.1.113883.4.1', uri: 'http://hl7.org/fhir/sid/us-ssn', name: 'SSN' },
   { oid: '2.16.840.1.113883.3.221.5', uri: 'urn:oid:2.16.840.1.113883.3.221.5', name: 'Source of Payment Typology' },
   { oid: '2.16.840.1.113883.12.227', uri: 'http://hl7.org/fhir/sid/mvx', name: 'MVX' },
+  { oid: '2.16.840.1.113883.5.8', uri: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', name: 'ActReason' },
+  { oid: '2.16.840.1.113883.5.1008', uri: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', name: 'NullFlavor' },
+  { oid: '2.16.840.1.113883.5.1063', uri: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', name: 'ObservationValue' },
+  { oid: '2.16.840.1.113883.5.139', uri: 'http://terminology.hl7.org/CodeSystem/v3-TimingEvent', name: 'TimingEvent' },
+  { oid: '2.16.840.1.113883.5.7', uri: 'http://terminology.hl7.org/CodeSystem/v3-ActPriority', name: 'ActPriority' },
 ]);
 
 const byOid = new Map(CODE_SYSTEMS.map((s) => [s.oid, s]));

@@ -85,7 +85,8 @@ function mapAllergyObservation(obs: XNode, concern: XNode | undefined, ctx: Impo
   const allergy: AllergyIntolerance = {
     resourceType: 'AllergyIntolerance',
     identifier: ctx.claimIdentifiers('AllergyIntolerance', identifiers(obs)),
-    clinicalStatus: negated ? undefined : { coding: [{ system: CLINICAL, code: clinicalStatus(obs, concern, ctx) }] },
+    // ait-1 wants a clinical status unless entered-in-error: a "no known" statement is active, a refuted allergen inactive.
+    clinicalStatus: { coding: [{ system: CLINICAL, code: negated ? (allergenMissing ? 'active' : 'inactive') : clinicalStatus(obs, concern, ctx) }] },
     verificationStatus: { coding: [{ system: VERIFICATION, code: verification }] },
     type: negated && allergenMissing ? undefined : typed.type,
     category: negated && allergenMissing ? undefined : category,

@@ -110,7 +110,7 @@ function mapNonXmlBody(nonXml: XNode, ctx: ImportContext, title: string | undefi
   else attachment.data = Buffer.from(narrativeToPlainText(raw) ?? '', 'utf8').toString('base64');
   const doc: DocumentReference = {
     resourceType: 'DocumentReference',
-    identifier: ctx.claimIdentifiers('DocumentReference', []),
+    identifier: (ctx.entryPosition = 'nonXMLBody', ctx.claimIdentifiers('DocumentReference', [])),
     status: 'current',
     type,
     subject,
