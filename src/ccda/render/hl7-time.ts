@@ -30,5 +30,10 @@ export function hl7Now(now: Date): string {
 /** A FHIR date/dateTime as people read it in the narrative: "2011-08-05 09:24:03 +00:00" (no reinterpretation). */
 export function displayDateTime(value: string | undefined): string {
   if (!value) return '';
-  return value.replace('T', ' ').replace(/(\d)(Z|[+-]\d{2}:\d{2})$/, '$1 $2').replace(/ Z$/, ' UTC');
+  if (value.length <= 10) return value;
+  const m = DISPLAY.exec(value);
+  if (!m) return value;
+  return `${m[1]} ${m[2]}${m[3] ? (m[3] === 'Z' ? ' UTC' : ` ${m[3]}`) : ''}`;
 }
+
+const DISPLAY = /^(\d{4}-\d{2}-\d{2})T([\d:.]+)(Z|[+-]\d{2}:\d{2})?$/;
