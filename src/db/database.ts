@@ -22,9 +22,15 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
 }
 
 function openPostgres(connectionString: string): Database {
-  const pool = new Pool({ connectionString, max: 20, connectionTimeoutMillis: 5000 });
+  // keepAlive: a server that vanishes without closing its sockets (host down, network cut) is noticed by
+  // TCP keepalive instead of leaving queries waiting forever.
+  const pool = new Pool({ connectionString, max: 20, connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   // A server restart kills idle clients; pg emits the error on the pool, and the pool replaces them.
   pool.on('error', () => undefined);
+  // A client checked out when its connection dies emits 'error' too, and pg-pool listens only while it
+  // is idle: without this listener that event would crash the process. The query itself still rejects
+  // (mapped to 503), and the pool discards the dead client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
