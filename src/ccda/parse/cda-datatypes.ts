@@ -105,10 +105,30 @@ export function dateTime(value: string | undefined, ctx: DatatypeContext): strin
     return undefined;
   }
   const [, y, mo, d, h, mi, s, frac, tz] = m;
+  // Out-of-range parts (month 00, zone -5000) would make an invalid FHIR dateTime: keep the
+  // precision that is valid and drop the rest.
+  if (y === '0000') {
+    ctx.warn(`Unreadable timestamp "${value}" ignored`);
+    return undefined;
+  }
   if (!mo) return y;
+  if (+mo < 1 || +mo > 12) {
+    ctx.warn(`Timestamp "${value}" has an impossible month; kept as the year ${y}`);
+    return y;
+  }
   if (!d) return `${y}-${mo}`;
+  if (+d < 1 || +d > 31) {
+    ctx.warn(`Timestamp "${value}" has an impossible day; kept as ${y}-${mo}`);
+    return `${y}-${mo}`;
+  }
   const date = `${y}-${mo}-${d}`;
   if (!h) return date;
+  const zoneHours = tz && tz !== 'Z' ? +tz.slice(1, 3) : 0;
+  const zoneMinutes = tz && tz.length > 3 ? +tz.slice(3, 5) : 0;
+  if (+h > 23 || +(mi ?? 0) > 59 || +(s ?? 0) > 60 || zoneHours > 14 || zoneMinutes > 59) {
+    ctx.warn(`Timestamp "${value}" has an impossible time or zone; kept as the date ${date}`);
+    return date;
+  }
   if (!tz) {
     ctx.warn('Timestamps with a time but no time zone were kept as dates (FHIR needs a zone with a time)');
     return date;

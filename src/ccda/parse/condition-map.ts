@@ -68,10 +68,16 @@ export function mapProblemObservation(obs: XNode, concern: XNode | undefined, ct
     code = { ...(code ?? {}), ...(text ? { text } : { text: 'Unknown problem' }) };
   }
   const time = effective(child(obs, 'effectiveTime'), ctx);
+  let status = clinicalStatus(obs, concern, !!time.period?.end);
+  if (time.period?.end && (status === 'active' || status === 'recurrence' || status === 'relapse')) {
+    // con-4: an abated condition cannot be active; the end date wins over the status observation.
+    ctx.warn('A problem with an end date but status active was kept as resolved');
+    status = 'resolved';
+  }
   const condition: Condition = {
     resourceType: 'Condition',
     identifier: ctx.claimIdentifiers('Condition', identifiers(obs)),
-    clinicalStatus: { coding: [{ system: CLINICAL, code: clinicalStatus(obs, concern, !!time.period?.end) }] },
+    clinicalStatus: { coding: [{ system: CLINICAL, code: status }] },
     verificationStatus: { coding: [{ system: VERIFICATION, code: verification }] },
     category: [categoryConcept(category)],
     code,

@@ -92,7 +92,8 @@ function serviceEvents(root: XNode, ctx: ImportContext): Composition['event'] {
     const time = effective(child(event, 'effectiveTime'), ctx);
     const detail = children(event, 'performer').map((p) => mapAssigned(child(p, 'assignedEntity'), ctx)).filter((r): r is NonNullable<typeof r> => !!r);
     const code = codeableConcept(child(event, 'code'), ctx);
-    out.push(compact({ code: code?.coding ? [code] : undefined, period: time.period ?? (time.dateTime ? { start: time.dateTime } : undefined), detail }));
+    const item = compact({ code: code?.coding ? [code] : undefined, period: time.period ?? (time.dateTime ? { start: time.dateTime } : undefined), detail });
+    if (Object.keys(item).length) out.push(item);
   }
   return out.length ? out : undefined;
 }

@@ -1,6 +1,7 @@
 import type { Device, Identifier, Organization, Practitioner } from '@medplum/fhirtypes';
 import { address, codeableConcept, contactPoint, humanName, identifiers } from './cda-datatypes';
 import type { ImportContext } from './import-context';
+import { compact } from './entry-common';
 import { XNode, attr, child, children, textOf } from './xml-node';
 import type { AnyRef } from './import-context';
 
@@ -29,7 +30,8 @@ export function mapOrganization(node: XNode | undefined, ctx: ImportContext): An
     if (name) org.name = name;
     const telecom = children(node, 'telecom').map(contactPoint).filter((t) => t !== undefined);
     if (telecom.length) org.telecom = telecom;
-    const addr = children(node, 'addr').map(address).filter((a) => a !== undefined);
+    // org-1: an organization's address is never a home address.
+    const addr = children(node, 'addr').map(address).filter((a) => a !== undefined).map((a) => (a.use === 'home' ? { ...a, use: undefined } : a)).map((a) => compact(a));
     if (addr.length) org.address = addr;
     return org;
   });

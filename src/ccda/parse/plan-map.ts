@@ -14,7 +14,8 @@ export function mapGoal(obs: XNode, ctx: ImportContext): AnyRef {
   const time = effective(child(obs, 'effectiveTime'), ctx);
   const value = observationValue(obs, ctx);
   const detail = Object.entries(value).find(([k]) => k !== 'dataAbsentReason');
-  const target = detail
+  // gol-1: a target detail needs a measure, so a goal without a coded code has no target (its text stays the description).
+  const target = detail && code?.coding
     ? [{ ...(code?.coding ? { measure: code } : {}), [detail[0].replace(/^value/, 'detail')]: detail[1], ...(time.period?.end ? { dueDate: time.period.end.slice(0, 10) } : {}) }]
     : undefined;
   const status = statusOf(obs);
