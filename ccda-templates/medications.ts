@@ -15,7 +15,11 @@ export type MedicationUse = MedicationRequest | MedicationStatement;
 /** The drug concept of a request/statement (inline, or from the referenced Medication). */
 export function medicationConcept(m: MedicationUse, ctx: RenderContext): CodeableConcept | undefined {
   if (m.medicationCodeableConcept) return m.medicationCodeableConcept;
-  return ctx.lookup.resolve<Medication>(m.medicationReference)?.code ?? (m.medicationReference?.display ? { text: m.medicationReference.display } : undefined);
+  const ref = m.medicationReference?.reference;
+  const med = ref?.startsWith('#')
+    ? (m.contained?.find((c) => c.resourceType === 'Medication' && `#${c.id}` === ref) as Medication | undefined)
+    : ctx.lookup.resolve<Medication>(m.medicationReference);
+  return med?.code ?? (m.medicationReference?.display ? { text: m.medicationReference.display } : undefined);
 }
 
 function times(m: MedicationUse): { start?: string; end?: string } {

@@ -39,7 +39,7 @@ function writeSocialHistoryObservation(w: XmlWriter, o: Observation, ctx: Render
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.38', extension: '2015-08-01' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.38' });
   writeResourceId(w, ctx, o);
-  writeCode(w, 'code', o.code, { textRef: `${rowId}-name`, prefer: ['http://loinc.org'] });
+  writeCode(w, 'code', o.code, { textRef: `${rowId}-name`, prefer: ['http://loinc.org'], translationUnlessSystem: LOINC });
   writeTextRef(w, rowId);
   w.empty('statusCode', { code: 'completed' });
   const { start, end } = observationTime(o);

@@ -23,7 +23,7 @@ export function isMentalStatus(o: Observation): boolean {
 }
 
 function otherCodings(o: Observation): Coding[] {
-  return (o.code.coding ?? []).filter((c) => c.code && c.system);
+  return (o.code?.coding ?? []).filter((c) => c.code && c.system);
 }
 
 function writeTime(w: XmlWriter, o: Observation): void {
@@ -37,7 +37,7 @@ function writeFunctionalStatus(w: XmlWriter, row: NarrativeRow<Observation>, ctx
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.67', extension: '2014-06-09' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.67' });
   writeResourceId(w, ctx, o);
-  if (o.code.coding?.some((c) => c.system === LOINC_URI && c.code)) {
+  if (o.code?.coding?.some((c) => c.system === LOINC_URI && c.code)) {
     writeCode(w, 'code', o.code, { textRef: `${row.id}-name`, prefer: [LOINC_URI] });
   } else {
     // The template requires a LOINC code: the generic one, with the record's own code kept as a translation.

@@ -10,7 +10,7 @@ import { parseCcda } from '../parse';
 import { resourcesFromBundle } from './bundle-resources';
 import { codableCodings } from './cda-datatypes';
 import { demoFamilyCcdInputs } from './ccd-demo-inputs';
-import { TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
+import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
 import { renderCcd, type CcdInput } from './render-ccd';
 import { selectForPeriod } from '../period/select-for-period';
 import { categoryCodes, isEnteredInError } from './fhir-read';
@@ -106,6 +106,10 @@ function syntheaInputs(count: number): CcdInput[] {
 describe('FHIR -> CCD -> FHIR keeps every primary code', () => {
   it('for the unit-test record', () => {
     expect(roundTripMisses({ patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'rt', now: NOW })).toEqual({});
+  });
+
+  it('for a record full of gaps (text-only codes, missing dates, contained medications)', () => {
+    expect(roundTripMisses({ patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: TEST_ORG, documentId: 'sparse', now: NOW })).toEqual({});
   });
 
   it('for the demo family (when the fixture is present)', () => {

@@ -1,4 +1,4 @@
-import type { Organization, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
+import type { CodeableConcept, Organization, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
 
 /** A small, fully specified patient record used by the renderer's unit tests. */
 export const TEST_ORG: Organization = {
@@ -190,4 +190,66 @@ export const TEST_RESOURCES: Resource[] = [
     subscriberId: 'M-100',
     period: { start: '2024-01-01' },
   },
+];
+
+/** A patient whose record has every kind of gap real data has: missing dates, text-only codes, odd values. */
+export const SPARSE_PATIENT: Patient = {
+  resourceType: 'Patient',
+  id: 'sparse',
+  name: [{ text: 'Pat Sparse' }],
+  deceasedDateTime: '2025-02-03T04:05:06-05:00',
+  extension: [
+    {
+      url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
+      extension: [{ url: 'ombCategory', valueCoding: { system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'ASKU' } }],
+    },
+    { url: 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex', valueCode: 'UNK' },
+  ],
+  communication: [{ language: { text: 'Klingon' } }],
+};
+
+const sp = { reference: 'Patient/sparse' };
+const cat = (code: string): CodeableConcept[] => [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code }] }];
+
+/** The sparse patient's record. */
+export const SPARSE_RESOURCES: Resource[] = [
+  { resourceType: 'AllergyIntolerance', id: 'a1', patient: sp, code: { text: 'Cat dander' }, clinicalStatus: { coding: [{ code: 'inactive' }] } },
+  { resourceType: 'AllergyIntolerance', id: 'a2', patient: sp, type: 'intolerance', category: ['food'], code: { coding: [{ system: 'http://example.org/local', code: 'x' }] } },
+  { resourceType: 'Condition', id: 'c1', subject: sp, code: { text: 'Feeling tired' }, clinicalStatus: { coding: [{ code: 'resolved' }] } },
+  { resourceType: 'Condition', id: 'c2', subject: sp, category: [{ coding: [{ code: 'health-concern' }] }] },
+  {
+    resourceType: 'MedicationRequest',
+    id: 'm1',
+    status: 'stopped',
+    intent: 'order',
+    subject: sp,
+    contained: [{ resourceType: 'Medication', id: 'med', code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '197361', display: 'amlodipine 5 MG' }] } }],
+    medicationReference: { reference: '#med' },
+    dosageInstruction: [{ timing: { repeat: { frequency: 3, period: 1, periodUnit: 'd' } }, doseAndRate: [{ doseQuantity: { value: 0.00000125, unit: 'puffs' } }], route: { text: 'by mouth' } }],
+  },
+  { resourceType: 'MedicationStatement', id: 'm2', status: 'active', subject: sp, medicationCodeableConcept: { text: 'Fish oil' } },
+  { resourceType: 'Observation', id: 'o1', status: 'preliminary', code: { text: 'Mood' }, valueString: 'ok <fine> & "well"' },
+  { resourceType: 'Observation', id: 'o2', status: 'final', category: cat('laboratory'), code: { coding: [{ system: 'http://loinc.org', code: '5778-6' }] }, valueCodeableConcept: { text: 'Yellow' }, effectiveDateTime: '2024' },
+  { resourceType: 'Observation', id: 'o3', status: 'final', category: cat('laboratory'), code: { text: 'Range' }, valueRange: { low: { value: 1 }, high: { value: 3, unit: 'mg' } }, effectivePeriod: { start: '2024-01-01', end: '2024-01-02' } },
+  { resourceType: 'Observation', id: 'o4', status: 'final', code: { text: 'Bool' }, valueBoolean: false, issued: '2024-02-02T10:00:00.123Z' },
+  { resourceType: 'Observation', id: 'o5', status: 'final', code: { text: 'Int' }, valueInteger: 7 },
+  { resourceType: 'Observation', id: 'o6', status: 'final', code: { text: 'Absent' }, dataAbsentReason: { text: 'Patient refused' } },
+  { resourceType: 'Observation', id: 'o7', status: 'final', category: cat('vital-signs'), code: { text: 'Pulse' }, valueQuantity: { value: 72, unit: 'beats/minute' }, effectiveDateTime: '2024-03-01T10:00:00+05:30' },
+  { resourceType: 'Observation', id: 'o8', status: 'final', category: cat('social-history'), code: { coding: [{ system: 'http://snomed.info/sct', code: '14679004', display: 'Occupation' }] }, valueString: 'Pilot', effectivePeriod: { start: '2010', end: '2020' } },
+  { resourceType: 'Observation', id: 'o9', status: 'final', category: [{ coding: [{ code: 'functional-status' }] }], code: { coding: [{ system: 'http://snomed.info/sct', code: '284545001', display: 'Ability to dress' }] }, valueCodeableConcept: { coding: [{ system: 'http://snomed.info/sct', code: '371150009', display: 'Independent' }] } },
+  { resourceType: 'Observation', id: 'o10', status: 'final', category: [{ coding: [{ code: 'cognitive-status' }] }], code: { text: 'MoCA' }, valueQuantity: { value: 26, unit: '{score}', system: 'http://unitsofmeasure.org', code: '{score}' } },
+  { resourceType: 'Observation', id: 'o11', status: 'final', category: cat('social-history'), code: { coding: [{ system: 'http://loinc.org', code: '72166-2' }] } },
+  { resourceType: 'DiagnosticReport', id: 'd1', status: 'final', code: { text: 'Panel' }, result: [{ reference: 'Observation/missing' }, { reference: 'Observation/o5' }] },
+  { resourceType: 'Immunization', id: 'i1', status: 'not-done', vaccineCode: { text: 'Flu shot' }, patient: sp, occurrenceString: 'last fall' },
+  { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'VR' } },
+  { resourceType: 'Encounter', id: 'e2', status: 'finished', class: {}, participant: [{ individual: { reference: 'Practitioner/nowhere' } }] },
+  { resourceType: 'Procedure', id: 'p1', status: 'in-progress', subject: sp },
+  { resourceType: 'CarePlan', id: 'cp1', status: 'active', intent: 'plan', subject: sp, activity: [{ detail: { status: 'scheduled', code: { coding: [{ system: 'http://snomed.info/sct', code: '229065009', display: 'Exercise therapy' }] } } }] },
+  { resourceType: 'CarePlan', id: 'cp2', status: 'draft', intent: 'plan', subject: sp, title: 'Eat better' },
+  { resourceType: 'ServiceRequest', id: 's1', status: 'active', intent: 'order', subject: sp, code: { coding: [{ system: 'http://loinc.org', code: '24323-8', display: 'CMP' }] }, occurrenceDateTime: '2027-01-01' },
+  { resourceType: 'ServiceRequest', id: 's2', status: 'active', intent: 'order', subject: sp, code: { coding: [{ system: 'http://snomed.info/sct', code: '3457005', display: 'Patient referral' }] }, reasonCode: [{ text: 'Knee pain' }], performer: [{ display: 'Dr. Ortho' }], authoredOn: '2024-05-01' },
+  { resourceType: 'Goal', id: 'g1', lifecycleStatus: 'completed', subject: sp, description: { text: 'Walk daily' } },
+  { resourceType: 'Device', id: 'dev', status: 'active', patient: sp, udiCarrier: [{ deviceIdentifier: '09504000059118', carrierHRF: '(01)09504000059118(17)141120(10)7654321D(21)10987654d321' }], type: { coding: [{ system: 'http://snomed.info/sct', code: '14106009', display: 'Cardiac pacemaker' }] }, manufacturer: 'Acme & Co' },
+  { resourceType: 'Coverage', id: 'cov', status: 'active', beneficiary: sp, payor: [{ display: 'Unknown Plan' }], type: { coding: [{ system: 'urn:oid:2.16.840.1.113883.3.221.5', code: '81', display: 'Self-pay' }] } },
+  { resourceType: 'DocumentReference', id: 'doc', status: 'current', category: [{ coding: [{ code: 'clinical-note' }] }], type: { coding: [{ system: 'http://loinc.org', code: '11506-3', display: 'Progress note' }] }, date: '2024-03-01T09:00:00Z', content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Seen today. All <good>.').toString('base64') } }] },
 ];

@@ -25,6 +25,11 @@ export interface CodeOptions {
   readonly nullFlavor?: string;
   /** Extra translations appended after the ones from the concept (e.g. a template-required LOINC). */
   readonly extraTranslations?: readonly Coding[];
+  /**
+   * A template requires a translation when the code is not from this system (OID): write
+   * `<translation nullFlavor="UNK"/>` when the concept has no other code to offer.
+   */
+  readonly translationUnlessSystem?: string;
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -65,11 +70,17 @@ export function writeCode(w: XmlWriter, tag: string, cc: CodeableConcept | undef
     w.open(tag, { ...typeAttr, nullFlavor: cc?.coding?.length ? 'OTH' : (opts.nullFlavor ?? 'UNK') });
     if (hasText) writeOriginalText(w, text, opts.textRef);
     for (const t of extra) w.empty('translation', codingAttrs(t));
+    if (opts.translationUnlessSystem && extra.length === 0) w.empty('translation', { nullFlavor: 'UNK' });
     w.close(tag);
     return;
   }
   const [primary, ...rest] = codings;
-  const children = Boolean(text || opts.textRef) || rest.length > 0 || extra.length > 0;
+  const missingTranslation =
+    opts.translationUnlessSystem !== undefined &&
+    oidForSystemUri(primary.system as string) !== opts.translationUnlessSystem &&
+    rest.length === 0 &&
+    extra.length === 0;
+  const children = Boolean(text || opts.textRef) || rest.length > 0 || extra.length > 0 || missingTranslation;
   if (!children) {
     w.empty(tag, { ...typeAttr, ...codingAttrs(primary) });
     return;
@@ -78,6 +89,7 @@ export function writeCode(w: XmlWriter, tag: string, cc: CodeableConcept | undef
   if (text || opts.textRef) writeOriginalText(w, text, opts.textRef);
   for (const t of rest) w.empty('translation', codingAttrs(t));
   for (const t of extra) w.empty('translation', codingAttrs(t));
+  if (missingTranslation) w.empty('translation', { nullFlavor: 'UNK' });
   w.close(tag);
 }
 
@@ -250,14 +262,18 @@ export function writeTelecoms(w: XmlWriter, cps: readonly ContactPoint[] | undef
 
 const NAME_USE: Record<string, string> = { official: 'L', usual: 'L', nickname: 'P', anonymous: 'P' };
 
-/** Writes a US Realm Person Name with given/family parts (family nullFlavor when unknown). */
+/**
+ * Writes a US Realm Person Name with given/family parts (family nullFlavor when unknown). A name known only as
+ * text is split into parts (last word = family), because the patient's name must be fielded (PTN.US.FIELDED).
+ */
 export function writePersonName(w: XmlWriter, name: HumanName | undefined): void {
+  if (name && !name.family && !name.given?.some((g) => g.trim()) && name.text?.trim()) {
+    const words = name.text.trim().split(/\s+/);
+    const family = words.length > 1 ? words.pop() : undefined;
+    name = { use: name.use, given: words, family };
+  }
   const given = (name?.given ?? []).filter((g) => g.trim());
   if (!name || (!name.family && given.length === 0)) {
-    if (name?.text) {
-      w.element('name', name.text);
-      return;
-    }
     w.empty('name', { nullFlavor: 'UNK' });
     return;
   }

@@ -2,7 +2,7 @@ import type { AllergyIntolerance, Patient } from '@medplum/fhirtypes';
 import { SECTION_DEFINITIONS } from '../../../ccda-templates';
 import { attr, child, childNodes, childrenNamed, localName, nodeName, parseXmlTree, textContent, type XmlNode } from '../html/xml-tree';
 import { renderCcd } from './render-ccd';
-import { TEST_DOCTOR, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
+import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_DOCTOR, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
 
@@ -204,5 +204,49 @@ describe('no known allergies', () => {
     expect(attr(obs, 'negationInd')).toBe('true');
     expect(attr(child(obs, 'value'), 'code')).toBe('419199007');
     expect(attr(child(obs, 'participant', 'participantRole', 'playingEntity', 'code'), 'nullFlavor')).toBe('NA');
+  });
+});
+
+describe('a record full of gaps', () => {
+  const xml = render(undefined, SPARSE_RESOURCES, SPARSE_PATIENT);
+  const doc = documentOf(xml);
+  const sections = sectionsOf(xml);
+
+  it('splits a text-only patient name into fielded parts', () => {
+    const name = child(doc, 'recordTarget', 'patientRole', 'patient', 'name');
+    expect([childrenNamed(name, 'given').map(textContent), textContent(child(name, 'family'))]).toEqual([['Pat'], 'Sparse']);
+  });
+
+  it('keeps the deceased time and an asked-but-unknown race', () => {
+    const patient = child(doc, 'recordTarget', 'patientRole', 'patient');
+    expect(attr(child(patient, 'sdtc:deceasedTime'), 'value')).toBe('20250203040506-0500');
+    expect(attr(child(patient, 'raceCode'), 'nullFlavor')).toBe('ASKU');
+  });
+
+  it('resolves a contained Medication and converts odd units to UCUM annotations', () => {
+    const sa = child(sections.get('10160-0'), 'entry', 'substanceAdministration');
+    expect(attr(child(sa, 'consumable', 'manufacturedProduct', 'manufacturedMaterial', 'code'), 'code')).toBe('197361');
+    expect([attr(child(sa, 'doseQuantity'), 'value'), attr(child(sa, 'doseQuantity'), 'unit')]).toEqual(['0.00000125', '{puffs}']);
+  });
+
+  it('negates an immunization that was not given', () => {
+    const sa = child(sections.get('11369-6'), 'entry', 'substanceAdministration');
+    expect(attr(sa, 'negationInd')).toBe('true');
+    expect(attr(child(sa, 'effectiveTime'), 'nullFlavor')).toBe('UNK');
+  });
+
+  it('writes the UDI of a device and the narrative of a referral', () => {
+    const participantRole = child(sections.get('46264-8'), 'entry', 'supply', 'participant', 'participantRole');
+    expect([attr(child(participantRole, 'id'), 'root'), attr(child(participantRole, 'id'), 'extension')]).toEqual([
+      '2.16.840.1.113883.3.3719',
+      '(01)09504000059118(17)141120(10)7654321D(21)10987654d321',
+    ]);
+    const referral = sections.get('42349-1') as XmlNode;
+    expect(textContent(child(referral, 'text', 'table', 'tbody', 'tr', 'td'))).toBe('Knee pain');
+    expect(childrenNamed(referral, 'entry')).toHaveLength(0);
+  });
+
+  it('decodes a plain-text note into the narrative', () => {
+    expect(xml).toContain('<td>Seen today. All &lt;good&gt;.</td>');
   });
 });
