@@ -1,0 +1,225 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import express from 'express';
+import { Client } from 'pg';
+import { sql } from 'kysely';
+import { signAccessToken } from '../src/auth/access-token';
+import { signingKeyFor } from '../src/auth/token-authenticator';
+import { loadConfig } from '../src/config';
+import { openDatabase } from '../src/db/database';
+import { systemClock } from '../src/fhir/clock';
+import { healthRouter } from '../src/http/health-router';
+import { startServer } from '../src/main';
+
+/*
+ * Graceful shutdown: close() (and SIGTERM in `chartkeeper serve`) stops accepting connections, lets
+ * in-flight requests finish, then closes the database. Each test makes a request whose body is still
+ * arriving when shutdown starts, so it is in flight for certain, and its real work happens afterwards.
+ */
+
+const repoRoot = path.resolve(__dirname, '..');
+const serverUrl = process.env.DATABASE_URL;
+
+/** A data dir, and with DATABASE_URL a fresh database on that server; both removed by drop(). */
+async function freshStorage(): Promise<{ dataDir: string; databaseUrl?: string; backends(): Promise<number>; drop(): Promise<void> }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-shutdown-'));
+  const removeDir = () => fs.rmSync(dataDir, { recursive: true, force: true });
+  if (!serverUrl) return { dataDir, backends: async () => 0, drop: async () => removeDir() };
+  const name = `ck_test_shutdown_${randomBytes(4).toString('hex')}`;
+  const admin = async <T>(statement: string, params: unknown[] = []): Promise<T[]> => {
+    const client = new Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      return (await client.query(statement, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    dataDir,
+    databaseUrl: url.toString(),
+    backends: async () => (await admin<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]))[0].n,
+    drop: async () => {
+      await admin(`drop database if exists ${name} with (force)`);
+      removeDir();
+    },
+  };
+}
+
+/** A request whose body is sent in two parts, so it stays in flight until sendRest(). */
+function slowRequest(port: number, urlPath: string, token: string, body: string) {
+  const bytes = Buffer.from(body);
+  const half = Math.floor(bytes.length / 2);
+  let req!: http.ClientRequest;
+  const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
+    req = http.request(
+      { host: '127.0.0.1', port, path: urlPath, method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', 'Content-Length': bytes.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+  });
+  req.write(bytes.subarray(0, half));
+  return { response, sendRest: () => req.end(bytes.subarray(half)) };
+}
+
+/** Resolves with the error code of a fresh TCP connection attempt, or 'connected'. */
+function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+}
+
+/** A transaction Bundle: one patient and `count` observations that reference it by urn:uuid. */
+function transactionOf(count: number): Bundle {
+  const patientUrl = 'urn:uuid:00000000-0000-4000-8000-000000000000';
+  const entries: BundleEntry[] = [
+    { fullUrl: patientUrl, resource: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }] }, request: { method: 'POST', url: 'Patient' } },
+  ];
+  for (let i = 0; i < count; i++) {
+    entries.push({
+      resource: {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '29463-7', display: 'Body weight' }] },
+        subject: { reference: patientUrl },
+        effectiveDateTime: new Date(Date.UTC(2020, 0, 1) + i * 86_400_000).toISOString(),
+        valueQuantity: { value: 60 + (i % 10), unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+      },
+      request: { method: 'POST', url: 'Observation' },
+    });
+  }
+  return { resourceType: 'Bundle', type: 'transaction', entry: entries };
+}
+
+const port = (server: http.Server): number => (server.address() as net.AddressInfo).port;
+
+test('close(): refuses new connections at once, finishes the in-flight transaction, then closes the database', async () => {
+  const storage = await freshStorage();
+  try {
+    const config = loadConfig({}, { port: 0, host: '127.0.0.1', dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, seedDemo: false, logLevel: 'silent' });
+    const running = await startServer(config);
+    const p = port(running.server);
+    const base = `http://127.0.0.1:${p}`;
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', database: true, migrated: true });
+
+    const token = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, await signingKeyFor(config), { clock: systemClock, ttlSeconds: 600 });
+    const arrived = new Promise<void>((resolve) => running.server.once('request', () => resolve()));
+    const transaction = slowRequest(p, '/fhir', token, JSON.stringify(transactionOf(300)));
+    await arrived;
+
+    const events: string[] = [];
+    const closed = running.close().then(() => events.push('closed'));
+    expect(await connectOutcome(p)).toBe('ECONNREFUSED');
+
+    transaction.sendRest();
+    const result = await transaction.response;
+    events.push('responded');
+    expect(result.status).toBe(200);
+    expect(result.body.type).toBe('transaction-response');
+    expect(result.body.entry.map((e: BundleEntry) => e.response?.status)).toEqual(Array(301).fill('201 Created'));
+    await closed;
+    expect(events).toEqual(['responded', 'closed']);
+    expect(running.server.listening).toBe(false);
+    expect(await storage.backends()).toBe(0); // the pool closed (always 0 on PGlite, checked by reopening below)
+
+    // Everything the in-flight transaction wrote is there for the next start.
+    const reopened = await openDatabase({ dataDir: path.join(storage.dataDir), databaseUrl: storage.databaseUrl });
+    try {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from resource where not deleted`.execute(reopened.db);
+      expect(rows[0].n).toBe(301);
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    await storage.drop();
+  }
+});
+
+test('/readyz is 503 until migrations are applied; /healthz needs no database', async () => {
+  const database = await openDatabase({ dataDir: '' }, { inMemory: true });
+  const app = express().use(healthRouter(database));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    const base = `http://127.0.0.1:${port(server)}`;
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'not ready', database: true, migrated: false });
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    await database.close();
+    const closedDb = await fetch(`${base}/readyz`);
+    expect(closedDb.status).toBe(503);
+    expect(await closedDb.json()).toEqual({ status: 'not ready', database: false, migrated: false });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('`chartkeeper serve` exits 0 on SIGTERM after finishing the request in flight', async () => {
+  const storage = await freshStorage();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: storage.dataDir, SEED_DEMO: 'false', LOG_LEVEL: 'info' };
+  if (storage.databaseUrl) env.DATABASE_URL = storage.databaseUrl;
+  else delete env.DATABASE_URL;
+  delete env.NODE_OPTIONS; // jest's VM-module flags are not for the child
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/chartkeeper.js'), 'serve'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const childPort = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        const match = /running at http:\/\/localhost:(\d+)/.exec(stderr);
+        if (match) resolve(Number(match[1]));
+      });
+      child.once('exit', () => reject(new Error(`serve exited early: ${stderr}`)));
+    });
+    expect((await fetch(`http://127.0.0.1:${childPort}/healthz`)).status).toBe(200);
+    const key = await signingKeyFor({ dataDir: storage.dataDir });
+    const token = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, key, { clock: systemClock, ttlSeconds: 600 });
+    const create = slowRequest(childPort, '/fhir/Patient', token, JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Reyes', given: ['Dan'] }] }));
+    // The child's 'request' event cannot be observed from here; give the headers time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await connectOutcome(childPort)).toBe('ECONNREFUSED');
+    create.sendRest();
+    const result = await create.response;
+    expect(result.status).toBe(201);
+    expect(result.body.name).toEqual([{ family: 'Reyes', given: ['Dan'] }]);
+    expect(await exited).toBe(0);
+    const logs = stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(logs.at(-1)).toMatchObject({ service: 'chartkeeper', msg: 'stopped' });
+    // Logs name what happened, never the resource content.
+    expect(stdout).not.toContain('Reyes');
+    expect(await storage.backends()).toBe(0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await exited;
+    await storage.drop();
+  }
+});
