@@ -30,6 +30,7 @@ export class ImportContext implements DatatypeContext {
   private readonly claimed = new Set<string>();
   private readonly shared = new Map<string, AnyRef>();
   private counter = 0;
+  private uuidPrefix = '';
 
   constructor(private readonly documentKey: string) {}
 
@@ -104,10 +105,17 @@ export class ImportContext implements DatatypeContext {
     return this.resources.map(({ fullUrl, resource }) => ({ fullUrl, resource, request: requestFor(resource) }));
   }
 
-  /** Deterministic urn:uuid: the same document always maps to the same fullUrls. */
+  /**
+   * Deterministic urn:uuid: the same document always maps to the same fullUrls. One SHA-1 of the
+   * document key per document; resources are numbered within it (the fullUrls only need to be
+   * unique inside the transaction, and stable for golden tests).
+   */
   private nextUuid(): string {
-    const h = createHash('sha1').update(`${this.documentKey}\u0000${this.counter++}`).digest('hex');
-    return `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    if (!this.uuidPrefix) {
+      const h = createHash('sha1').update(this.documentKey).digest('hex');
+      this.uuidPrefix = `urn:uuid:${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 24)}`;
+    }
+    return `${this.uuidPrefix}${(this.counter++).toString(16).padStart(8, '0')}`;
   }
 }
 
