@@ -1,5 +1,6 @@
 import express, { Express } from 'express';
 import type { Logger } from 'pino';
+import { auditTrailFor } from './access/audit-trail';
 import type { Authenticator, Caller } from './auth/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';
@@ -46,8 +47,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(database));
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
+  // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
-    deps.repositoryFor ?? ((caller: Caller) => new Repository(database.db, { scope: caller.scope, clock, fhirBase }));
+    deps.repositoryFor ??
+    ((caller: Caller) => new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock) }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
   app.use('/fhir', requireCaller(deps.authenticator), fhir);

@@ -21,10 +21,24 @@ export interface AccessScope {
   readonly organizationId?: string;
   /** Resource types visible outside any patient compartment (e.g. Practitioner, Organization). */
   readonly sharedTypes: ReadonlySet<string>;
-  /** Whether the caller may create, update or delete this resource (checked after visibility). */
-  canWrite(resource: Resource): boolean;
+  /**
+   * Whether the caller may create, update or delete this resource (checked after visibility). `compartments`
+   * are the patients whose compartment the resource is (or, for a delete, was) in, when the repository knows them.
+   */
+  canWrite(resource: Resource, compartments?: readonly string[]): boolean;
   /** Shapes a visible resource before it leaves (e.g. a minimal Patient for billing-only access). */
   present(resource: Resource): Resource;
+  /**
+   * Portal callers (patients, family): unreleased documents and results are invisible (release-visibility.ts).
+   * Staff and system see them.
+   */
+  readonly releasedOnly?: boolean;
+  /**
+   * The scope for one search of `type` using these parameters (filters, sort keys, include parameters): patients
+   * whose level may not search on a parameter drop out of that search, so a reduced view cannot be probed by
+   * filtering or sorting on a field it hides. Absent: every parameter is allowed.
+   */
+  narrowForSearch?(type: string, params: readonly string[]): AccessScope;
 }
 
 /** Types that hold no patient data and are readable by any signed-in caller. */

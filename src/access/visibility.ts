@@ -1,5 +1,6 @@
 import { RawBuilder, sql } from 'kysely';
 import type { AccessScope } from './access-scope';
+import { unreleasedCondition } from './release-visibility';
 
 /** The patients whose compartment may show resources of this type to the caller. */
 export function patientsSeeingType(scope: AccessScope, type: string): string[] {
@@ -22,6 +23,13 @@ export function typeVisibleFor(scope: AccessScope, patientId: string, type: stri
  * through it, so a resource the caller may not see is simply never found (404, absent from search).
  */
 export function visibilityCondition(scope: AccessScope, type: string): RawBuilder<unknown> | undefined {
+  const inScope = scopeCondition(scope, type);
+  const unreleased = scope.releasedOnly && !scope.unrestricted ? unreleasedCondition(type) : undefined;
+  if (!unreleased) return inScope;
+  return inScope ? sql`(${inScope} and not ${unreleased})` : sql`not ${unreleased}`;
+}
+
+function scopeCondition(scope: AccessScope, type: string): RawBuilder<unknown> | undefined {
   if (scope.unrestricted || scope.sharedTypes.has(type)) return undefined;
   const parts: RawBuilder<unknown>[] = [];
   const allowed = patientsSeeingType(scope, type);

@@ -1,4 +1,6 @@
 import { unrestrictedScope } from '../access/access-scope';
+import { agePolicyByName } from '../access/age-policy-profiles';
+import { staffResolver, userResolver } from '../access/caller-scope';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import type { Clock } from '../fhir/clock';
@@ -9,15 +11,20 @@ import type { Authenticator, Caller } from './caller';
 /** Resolves a verified user token's subject to a Caller; accounts (issue 5) plug in here. */
 export type UserResolver = (subject: string, claims: Record<string, unknown>) => Promise<Caller>;
 
+/** Resolves a verified staff token's subject (a staff account, or the CLI operator) to a Caller. */
+export type StaffResolver = (subject: string, claims: Record<string, unknown>) => Promise<Caller>;
+
 /**
- * Verifies bearer JWTs signed by this service's key. Staff and system tokens see the whole
- * (single-organisation) record; user tokens are resolved through the accounts layer when present.
+ * Verifies bearer JWTs signed by this service's key. System tokens see everything; staff and user tokens are
+ * resolved through the accounts layer (src/access/caller-scope.ts) when resolvers are given. Without a staff
+ * resolver (unit tests of the resource layer) staff tokens see everything.
  */
 export class TokenAuthenticator implements Authenticator {
   constructor(
     private readonly key: SigningKey,
     private readonly clock: Clock,
     private readonly resolveUser?: UserResolver,
+    private readonly resolveStaff?: StaffResolver,
   ) {}
 
   async authenticate(token: string): Promise<Caller> {
@@ -30,6 +37,7 @@ export class TokenAuthenticator implements Authenticator {
       }
       throw err;
     }
+    if (claims.kind === 'staff' && this.resolveStaff) return this.resolveStaff(claims.sub, claims);
     if (claims.kind === 'staff' || claims.kind === 'system') {
       return { kind: claims.kind, subject: claims.sub, actor: claims.sub, scope: unrestrictedScope(`${claims.kind} ${claims.sub}`) };
     }
@@ -43,7 +51,16 @@ export function signingKeyFor(config: Pick<Config, 'dataDir' | 'signingKey'>): P
   return loadOrCreateSigningKey({ dataDir: config.dataDir, envValue: config.signingKey });
 }
 
-/** Builds the authenticator the server uses. */
-export async function createAuthenticator(config: Config, _database: Database, clock: Clock, resolveUser?: UserResolver): Promise<TokenAuthenticator> {
-  return new TokenAuthenticator(await signingKeyFor(config), clock, resolveUser);
+/**
+ * Builds the authenticator the server uses: user and staff tokens name accounts, whose scope is computed per
+ * request from the clock, the organisation's time zone and its age policy.
+ */
+export async function createAuthenticator(config: Config, database: Database, clock: Clock, resolveUser?: UserResolver): Promise<TokenAuthenticator> {
+  const options = { clock, timeZone: config.timeZone, policy: agePolicyByName(config.agePolicy) };
+  return new TokenAuthenticator(
+    await signingKeyFor(config),
+    clock,
+    resolveUser ?? userResolver(database.db, options),
+    staffResolver(database.db, options),
+  );
 }

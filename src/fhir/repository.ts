@@ -3,6 +3,8 @@ import { parseSearchRequest, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
+import type { AccessedResource, AuditTrail } from '../access/audit-trail';
+import type { AuditInteraction } from '../access/audit-event';
 import { visibilityCondition } from '../access/visibility';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
@@ -34,6 +36,8 @@ export interface RepositoryContext {
   readonly clock: Clock;
   /** Base URL of the FHIR API, e.g. http://localhost:8080/fhir, for fullUrls and links. */
   readonly fhirBase: string;
+  /** The request's audit trail: what this caller reads and writes in others' records becomes AuditEvents. */
+  readonly audit?: AuditTrail;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -65,14 +69,17 @@ export class Repository {
   async readStored(type: string, id: string): Promise<StoredVersion> {
     checkType(type);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
-    const visible = visibilityCondition(this.context.scope, type);
-    const { rows } = await sql<{ version: number; last_updated: Date; deleted: boolean; content: string }>`
-      select r.version, r.last_updated, r.deleted, r.content from resource r
-      where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
-    const row = rows[0];
-    if (!row) throw notFound(`${type}/${id}`);
-    if (row.deleted) throw gone(`${type}/${id}`);
-    return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
+    return this.audited(async () => {
+      const visible = visibilityCondition(this.context.scope, type);
+      const { rows } = await sql<{ version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
+        select r.version, r.last_updated, r.deleted, r.content, r.compartments from resource r
+        where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+      const row = rows[0];
+      if (!row) throw notFound(`${type}/${id}`);
+      if (row.deleted) throw gone(`${type}/${id}`);
+      this.note('read', [{ type, id, compartments: row.compartments }]);
+      return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
+    });
   }
 
   /** Reads the current version of a resource. */
@@ -82,7 +89,11 @@ export class Repository {
 
   /** Reads one historic version. */
   async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
-    await this.visibleCurrent(type, id);
+    return this.audited(() => this.vreadVisible(type, id, versionId));
+  }
+
+  private async vreadVisible(type: string, id: string, versionId: string): Promise<StoredVersion> {
+    const compartments = await this.visibleCurrent(type, id);
     const version = Number(versionId);
     if (!Number.isInteger(version) || version < 1) throw notFound(`${type}/${id}/_history/${versionId}`);
     const row = await this.db
@@ -94,21 +105,25 @@ export class Repository {
       .executeTakeFirst();
     if (!row) throw notFound(`${type}/${id}/_history/${versionId}`);
     if (row.deleted) throw gone(`${type}/${id}/_history/${versionId}`);
+    this.note('vread', [{ type, id, compartments }]);
     return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
   }
 
   /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
   async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<CreateResult<T>> {
     assertValidResource(resource);
-    if (options.ifNoneExist) {
-      const existing = await this.conditionalMatch(resource.resourceType, options.ifNoneExist);
-      if (existing) return { resource: existing as T, created: false };
-    }
-    const id = randomUUID();
-    return this.transaction(async (repo) => {
-      const write = await repo.prepare({ ...resource, id }, 1);
-      await insertNew(repo.db, [write]);
-      return { resource: write.resource as unknown as T, created: true };
+    return this.audited(async () => {
+      if (options.ifNoneExist) {
+        const existing = await this.conditionalMatch(resource.resourceType, options.ifNoneExist);
+        if (existing) return { resource: existing as T, created: false };
+      }
+      const id = randomUUID();
+      return this.transaction(async (repo) => {
+        const write = await repo.prepare({ ...resource, id }, 1);
+        await insertNew(repo.db, [write]);
+        repo.note('create', [accessed(write)]);
+        return { resource: write.resource as unknown as T, created: true };
+      });
     });
   }
 
@@ -123,58 +138,70 @@ export class Repository {
     if (!id) throw badRequest('An update needs the resource id in the body', `${type}.id`);
     if (!ID_PATTERN.test(id)) throw badRequest(`Invalid id "${id}"`, `${type}.id`);
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
-    return this.transaction(async (repo) => {
+    return this.audited(() => this.transaction(async (repo) => {
       const current = await lockCurrent(repo.db, type, id);
       if (current && !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
       if (!current) {
         if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
         const write = await repo.prepare(resource as unknown as Resource & { id: string }, 1);
         await insertNew(repo.db, [write]);
+        repo.note('create', [accessed(write)]);
         return { resource: write.resource as unknown as T, created: true };
+      }
+      // The version being replaced must be writable too, not only the new one (moving a record out of a compartment).
+      if (!current.deleted && !repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments)) {
+        throw forbidden(`You may not write ${type} for this patient`);
       }
       if (expected !== undefined && expected !== current.version) {
         throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
       }
       const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1);
       await replaceCurrent(repo.db, [write]);
+      repo.note('update', [accessed(write)]);
       return { resource: write.resource as unknown as T, created: false };
-    });
+    }));
   }
 
   /** Deletes a resource: it leaves search and reads answer 410, but its history stays. */
   async delete(type: string, id: string, options: { ifMatch?: string } = {}): Promise<void> {
     checkType(type);
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
-    await this.transaction(async (repo) => {
+    await this.audited(() => this.transaction(async (repo) => {
       const current = await lockCurrent(repo.db, type, id);
       if (!current || !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
       if (current.deleted) return;
-      if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource)) throw notFound(`${type}/${id}`);
+      if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments)) {
+        throw forbidden(`You may not delete ${type} for this patient`);
+      }
       if (expected !== undefined && expected !== current.version) {
         throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
       }
       await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now(), current.compartments)]);
-    });
+      repo.note('delete', [{ type, id, compartments: current.compartments }]);
+    }));
   }
 
   /** Inserts many new resources (ids already assigned) in one batch; used by transactions and imports. */
   async createMany(resources: (Resource & { id: string })[], options: { validated?: boolean } = {}): Promise<Resource[]> {
-    return this.transaction(async (repo) => {
+    return this.audited(() => this.transaction(async (repo) => {
       const writes: PreparedWrite[] = [];
       for (const resource of resources) {
         if (!options.validated) assertValidResource(resource);
         writes.push(await repo.prepare(resource, 1, resources));
       }
       await insertNew(repo.db, writes);
+      repo.note('create', writes.map(accessed));
       return writes.map((w) => w.resource);
-    });
+    }));
   }
 
   /** Searches one resource type with FHIR query parameters. */
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
-    return executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase);
+    return this.audited(() =>
+      executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
+    );
   }
 
   /** Searches and returns just the matching resources (all pages up to `count`). */
@@ -186,6 +213,10 @@ export class Repository {
   /** Every version of one resource, or of a whole type, newest first. */
   async history(type: string, id: string | undefined, options: { since?: string; count?: number } = {}): Promise<Bundle> {
     checkType(type);
+    return this.audited(() => this.visibleHistory(type, id, options));
+  }
+
+  private async visibleHistory(type: string, id: string | undefined, options: { since?: string; count?: number }): Promise<Bundle> {
     const count = Math.min(Math.max(options.count ?? 100, 1), 1000);
     if (id) await this.visibleCurrent(type, id);
     let query = this.db
@@ -205,6 +236,7 @@ export class Repository {
       query = query.where('h.last_updated', '>=', new Date(since.low));
     }
     const rows = await query.execute();
+    this.note(id ? 'history-instance' : 'history-type', dedupeRows(type, rows));
     const scope = this.context.scope;
     const entries: BundleEntry[] = rows.map((row) => {
         const url = `${type}/${row.id}`;
@@ -230,9 +262,39 @@ export class Repository {
     return matches[0]?.resource;
   }
 
-  private async visibleCurrent(type: string, id: string): Promise<void> {
+  /** The compartments of a resource the caller may see; 404 when they may not (or it does not exist). */
+  private async visibleCurrent(type: string, id: string): Promise<string[]> {
     checkType(type);
-    if (!ID_PATTERN.test(id) || !(await this.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
+    if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
+    const visible = visibilityCondition(this.context.scope, type);
+    const { rows } = await sql<{ compartments: string[] }>`select r.compartments from resource r
+      where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+    if (!rows.length) throw notFound(`${type}/${id}`);
+    return rows[0].compartments;
+  }
+
+  /**
+   * Runs an $operation's reads as one audited access: one AuditEvent per patient, naming the operation, instead
+   * of one per query it makes.
+   */
+  async asOperation<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const audit = this.context.audit;
+    return audit ? audit.unit(this.db, fn, operation) : fn();
+  }
+
+  /** Notes resources an operation served through its own SQL (the repository's own methods note theirs). */
+  noteServed(resources: readonly AccessedResource[]): void {
+    this.note('operation', resources);
+  }
+
+  /** One unit of audited work: the AuditEvents are written when the outermost unit of the request ends. */
+  private audited<T>(fn: () => Promise<T>): Promise<T> {
+    const audit = this.context.audit;
+    return audit ? audit.unit(this.db, fn) : fn();
+  }
+
+  private note(interaction: AuditInteraction, resources: readonly AccessedResource[]): void {
+    this.context.audit?.record(interaction, resources);
   }
 
   /** Whether the current row of this resource exists and the caller may see it. */
@@ -264,11 +326,12 @@ export class Repository {
     const extra = await this.binaryCompartments(resource, batch);
     const write = prepareWrite(resource, version, this.context.clock.now(), extra);
     const scope = this.context.scope;
+    // A new Patient is not visible yet: whether it may be created is canWrite's call (staff: their organisation).
     const allowed =
       scope.unrestricted ||
       scope.sharedTypes.has(resource.resourceType) ||
-      (resource.resourceType === 'Patient' ? await this.patientsVisible([resource.id]) : await this.patientsVisible(write.compartments));
-    if (!scope.canWrite(write.resource) || !allowed) {
+      (resource.resourceType === 'Patient' ? version === 1 || (await this.patientsVisible([resource.id])) : await this.patientsVisible(write.compartments));
+    if (!scope.canWrite(write.resource, write.compartments) || !allowed) {
       throw forbidden(`You may not write ${resource.resourceType} for this patient`);
     }
     return write;
@@ -293,6 +356,17 @@ export class Repository {
     if (!row) throw conflict(`Binary.securityContext names ${resource.securityContext.reference}, which does not exist`);
     return row.compartments;
   }
+}
+
+function accessed(write: PreparedWrite): AccessedResource {
+  return { type: write.resource.resourceType, id: write.resource.id, compartments: write.compartments };
+}
+
+/** History rows of one resource are many versions of one access. */
+function dedupeRows(type: string, rows: { id: string; compartments: string[] }[]): AccessedResource[] {
+  const byId = new Map<string, AccessedResource>();
+  for (const row of rows) byId.set(row.id, { type, id: row.id, compartments: row.compartments });
+  return [...byId.values()];
 }
 
 function checkType(type: string): void {

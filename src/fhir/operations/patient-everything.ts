@@ -1,5 +1,6 @@
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
+import { unreleasedConditionAnyType } from '../../access/release-visibility';
 import { typeVisibleFor } from '../../access/visibility';
 import { dateRange } from '../search/date-range';
 import { badRequest } from '../outcomes';
@@ -17,9 +18,14 @@ export interface EverythingParams {
 
 /**
  * Patient/$everything: the patient, everything in their compartment the caller may see, and the
- * practitioners, organizations, locations and medications those resources reference.
+ * practitioners, organizations, locations and medications those resources reference. The activity log
+ * (AuditEvent) is not part of the record it logs. Audited as one access per patient.
  */
 export async function patientEverything(repo: Repository, patientId: string, params: EverythingParams = {}): Promise<Bundle> {
+  return repo.asOperation('$everything', () => everything(repo, patientId, params));
+}
+
+async function everything(repo: Repository, patientId: string, params: EverythingParams): Promise<Bundle> {
   const patient = await repo.read<Patient>('Patient', patientId);
   const start = params.start ? checkedRange(params.start, 'start').low : undefined;
   const end = params.end ? checkedRange(params.end, 'end').high : undefined;
@@ -54,15 +60,17 @@ async function compartmentResources(repo: Repository, patientId: string, start?:
             ${start ? sql`and d.high >= ${start}::timestamptz` : sql``} ${end ? sql`and d.low <= ${end}::timestamptz` : sql``}))`
       : sql``;
   const changed = since ? sql`and r.last_updated >= ${since}::timestamptz` : sql``;
+  const scope = repo.context.scope;
+  // The one query over the whole compartment needs the release rule for every type at once.
+  const released = scope.releasedOnly && !scope.unrestricted ? sql`and not ${unreleasedConditionAnyType()}` : sql``;
   const { rows } = await sql<{ resource_type: string; id: string; compartments: string[]; content: string }>`
     select r.resource_type, r.id, r.compartments, r.content from resource r
-    where r.compartments @> array[${patientId}]::text[] and r.deleted = false and r.resource_type <> 'Patient'
-    ${dated} ${changed}
+    where r.compartments @> array[${patientId}]::text[] and r.deleted = false and r.resource_type not in ('Patient', 'AuditEvent')
+    ${dated} ${changed} ${released}
     order by r.resource_type, r.last_updated`.execute(repo.db);
-  const scope = repo.context.scope;
-  return rows
-    .filter((row) => typeVisibleFor(scope, patientId, row.resource_type))
-    .map((row) => scope.present(JSON.parse(row.content) as Resource));
+  const visible = rows.filter((row) => typeVisibleFor(scope, patientId, row.resource_type));
+  repo.noteServed(visible.map((row) => ({ type: row.resource_type, id: row.id, compartments: row.compartments })));
+  return visible.map((row) => scope.present(JSON.parse(row.content) as Resource));
 }
 
 async function referencedSharedResources(repo: Repository, resources: Resource[]): Promise<Resource[]> {

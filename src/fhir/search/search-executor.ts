@@ -21,16 +21,29 @@ export interface SearchLinks {
   readonly params: URLSearchParams;
 }
 
-/** Runs a FHIR search for one caller and returns the searchset Bundle (with includes and links). */
+/** A resource a search served, with the patients whose compartment holds it (for the audit trail). */
+export interface ServedRow {
+  readonly type: string;
+  readonly id: string;
+  readonly compartments: readonly string[];
+}
+
+/**
+ * Runs a FHIR search for one caller and returns the searchset Bundle (with includes and links). `onServed`
+ * hears of every resource put in the bundle (matches and includes).
+ */
 export async function executeSearch(
   db: Kysely<Tables>,
-  scope: AccessScope,
+  callerScope: AccessScope,
   request: SearchRequest,
   links: SearchLinks,
   fhirBase: string,
+  onServed?: (rows: ServedRow[]) => void,
 ): Promise<Bundle> {
   const type = request.resourceType;
   if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+  // A reduced view must not be probed through the parameters it hides (filters, sort keys, include paths).
+  const scope = callerScope.narrowForSearch?.(type, parametersUsed(request)) ?? callerScope;
   const where = conditionsFor(scope, request);
   const count = Math.min(request.count ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const offset = request.offset ?? 0;
@@ -42,25 +55,28 @@ export async function executeSearch(
   }
 
   const order = orderBy(type, request);
-  const { rows } = await sql<{ content: string; total: string }>`
-    select r.content, count(*) over () as total from resource r
+  const { rows } = await sql<{ content: string; compartments: string[]; total: string }>`
+    select r.content, r.compartments, count(*) over () as total from resource r
     where ${sql.join(where, sql` and `)}
     order by ${sql.join(order, sql`, `)}
     limit ${count} offset ${offset}`.execute(db);
   const total = rows.length ? Number(rows[0].total) : offset > 0 ? await countMatches(db, where) : 0;
   const matches = rows.map((row) => JSON.parse(row.content) as Resource);
   const entries: BundleEntry[] = matches.map((resource) => entry(fhirBase, scope, resource, 'match', request));
+  const served: ServedRow[] = rows.map((row, i) => ({ type, id: matches[i].id as string, compartments: row.compartments }));
 
   if (matches.length && (request.include?.length || request.revInclude?.length)) {
-    const included = await loadIncludes(db, scope, type, matches, request.include ?? [], request.revInclude ?? []);
+    const included = await loadIncludes(db, callerScope, scope, type, matches, request.include ?? [], request.revInclude ?? []);
     const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
-    for (const resource of included) {
+    for (const { resource, compartments } of included) {
       const key = `${resource.resourceType}/${resource.id}`;
       if (seen.has(key)) continue;
       seen.add(key);
       entries.push(entry(fhirBase, scope, resource, 'include', request));
+      served.push({ type: resource.resourceType, id: resource.id as string, compartments });
     }
   }
+  onServed?.(served);
   return {
     resourceType: 'Bundle',
     type: 'searchset',
@@ -73,6 +89,15 @@ export async function executeSearch(
 function entry(base: string, scope: AccessScope, resource: Resource, mode: 'match' | 'include', request: SearchRequest): BundleEntry {
   const shaped = shapeResource(scope.present(resource), { elements: request.fields, summary: request.summary });
   return { fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource: shaped, search: { mode } };
+}
+
+/** The search parameters a request filters, sorts or includes by (what a reduced view must allow). */
+function parametersUsed(request: SearchRequest): string[] {
+  return [
+    ...(request.filters ?? []).map((f) => f.code),
+    ...(request.sortRules ?? []).map((r) => r.code),
+    ...(request.include ?? []).map((i) => i.searchParam),
+  ];
 }
 
 function conditionsFor(scope: AccessScope, request: SearchRequest): RawBuilder<unknown>[] {
@@ -124,16 +149,21 @@ function sortKey(type: string, code: string, descending: boolean): RawBuilder<un
   }
 }
 
+type Included = { resource: Resource; compartments: string[] };
+
 async function loadIncludes(
   db: Kysely<Tables>,
+  callerScope: AccessScope,
   scope: AccessScope,
   type: string,
   matches: Resource[],
   include: IncludeTarget[],
   revInclude: IncludeTarget[],
-): Promise<Resource[]> {
+): Promise<Included[]> {
   const ids = matches.map((r) => r.id as string);
-  const out: Resource[] = [];
+  const out: Included[] = [];
+  const parse = (rows: { content: string; compartments: string[] }[]): Included[] =>
+    rows.map((f) => ({ resource: JSON.parse(f.content) as Resource, compartments: f.compartments }));
   for (const target of include) {
     if (target.resourceType !== type) throw badRequest(`_include must start with ${type}: ${target.resourceType}`, '_include');
     const param = searchParametersOf(type)[target.searchParam];
@@ -147,10 +177,10 @@ async function loadIncludes(
     for (const [targetType, targetIds] of byType) {
       if (!isSupportedType(targetType)) continue;
       const visible = visibilityCondition(scope, targetType);
-      const { rows: found } = await sql<{ content: string }>`
-        select r.content from resource r where r.resource_type = ${targetType} and r.deleted = false
+      const { rows: found } = await sql<{ content: string; compartments: string[] }>`
+        select r.content, r.compartments from resource r where r.resource_type = ${targetType} and r.deleted = false
           and r.id = any(${targetIds}::text[]) ${visible ? sql`and ${visible}` : sql``}`.execute(db);
-      out.push(...found.map((f) => JSON.parse(f.content) as Resource));
+      out.push(...parse(found));
     }
   }
   for (const target of revInclude) {
@@ -159,14 +189,16 @@ async function loadIncludes(
     if (!param || param.type !== 'reference') {
       throw badRequest(`_revinclude: "${target.searchParam}" is not a reference parameter of ${target.resourceType}`, '_revinclude');
     }
-    const visible = visibilityCondition(scope, target.resourceType);
-    const { rows: found } = await sql<{ content: string }>`
-      select r.content from resource r where r.resource_type = ${target.resourceType} and r.deleted = false
+    // The reverse path is a parameter of the included type: narrow for that type, from the caller's own scope.
+    const revScope = callerScope.narrowForSearch?.(target.resourceType, [target.searchParam]) ?? callerScope;
+    const visible = visibilityCondition(revScope, target.resourceType);
+    const { rows: found } = await sql<{ content: string; compartments: string[] }>`
+      select r.content, r.compartments from resource r where r.resource_type = ${target.resourceType} and r.deleted = false
         and exists (select 1 from search_reference i where i.resource_id = r.id and i.resource_type = r.resource_type
           and i.code = ${target.searchParam} and i.target_type = ${type} and i.target_id = any(${ids}::text[]))
         ${visible ? sql`and ${visible}` : sql``}
       limit ${MAX_PAGE_SIZE * 10}`.execute(db);
-    out.push(...found.map((f) => JSON.parse(f.content) as Resource));
+    out.push(...parse(found));
   }
   return out;
 }

@@ -1,0 +1,85 @@
+/**
+ * The AuditEvent that records one caller's access to one patient's record in one request: who acted (agent), for
+ * whom (the Patient entity, which puts the event in that patient's compartment, so it is their activity history),
+ * what (one entity per resource), how (the REST interaction and its action code) and when.
+ */
+import type { AuditEvent, AuditEventAgent, AuditEventEntity } from '@medplum/fhirtypes';
+
+/** FHIR restful-interaction codes the repository records, plus 'operation' for $operations. */
+export type AuditInteraction =
+  | 'read'
+  | 'vread'
+  | 'search-type'
+  | 'history-instance'
+  | 'history-type'
+  | 'create'
+  | 'update'
+  | 'delete'
+  | 'operation';
+
+/** AuditEvent.action: Create, Read, Update, Delete, Execute. */
+export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
+
+/** The action code of an interaction. */
+export function actionOf(interaction: AuditInteraction): AuditAction {
+  switch (interaction) {
+    case 'create':
+      return 'C';
+    case 'update':
+      return 'U';
+    case 'delete':
+      return 'D';
+    case 'operation':
+      return 'E';
+    default:
+      return 'R';
+  }
+}
+
+/** Everything one AuditEvent says. */
+export interface AuditEventInput {
+  readonly patientId: string;
+  readonly agent: AuditEventAgent;
+  readonly interaction: AuditInteraction;
+  /** '$everything', '$ccda'... for operations. */
+  readonly operation?: string;
+  /** 'Observation/123' of every resource touched (the Patient itself may be among them). */
+  readonly resources: readonly string[];
+  readonly recorded: Date;
+}
+
+const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+
+/** Builds the AuditEvent (R4) of one access. */
+export function buildAuditEvent(input: AuditEventInput): AuditEvent {
+  const patient = `Patient/${input.patientId}`;
+  const patientEntity: AuditEventEntity = {
+    what: { reference: patient },
+    type: { system: ENTITY_TYPE, code: '1', display: 'Person' },
+    role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
+    ...(input.operation ? { detail: [{ type: 'operation', valueString: input.operation }] } : {}),
+  };
+  const others = [...new Set(input.resources)].filter((r) => r !== patient);
+  return {
+    resourceType: 'AuditEvent',
+    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
+    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: input.interaction, display: input.interaction }],
+    action: actionOf(input.interaction),
+    recorded: input.recorded.toISOString(),
+    outcome: '0',
+    agent: [input.agent],
+    source: {
+      observer: { display: 'Chartkeeper' },
+      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+    },
+    entity: [
+      patientEntity,
+      ...others.map((what) => ({
+        what: { reference: what },
+        type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+        role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
+      })),
+    ],
+  };
+}
