@@ -11,7 +11,7 @@ const STYLE = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-s
 h1{font-size:1.6rem;margin-bottom:.25rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:2px solid #2b5f8a;padding-bottom:.2rem}
 dl.header{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dl.header dt{font-weight:600}dl.header dd{margin:0}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}caption{text-align:left;font-weight:600;padding:.25rem 0}
-th,td{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}thead th{background:#e8eef4}
+th,td{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top;white-space:pre-line}thead th{background:#e8eef4}
 nav ol{columns:2}.empty{font-style:italic}`;
 
 function hl7Date(ts: string | undefined): string {

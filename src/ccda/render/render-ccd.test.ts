@@ -164,6 +164,7 @@ describe('renderCcd with a period', () => {
     expect(problems).toEqual(['38341003']);
     expect(attr(sections.get('11369-6'), 'nullFlavor')).toBe('NI');
     expect(childrenNamed(sections.get('48765-2'), 'entry')).toHaveLength(1);
+    expect(textContent(child(documentOf(xml), 'title'))).toBe('Continuity of Care Document for 2024-03-01 to 2024-03-31');
     const event = child(documentOf(xml), 'documentationOf', 'serviceEvent', 'effectiveTime');
     expect([attr(child(event, 'low'), 'value'), attr(child(event, 'high'), 'value')]).toEqual(['20240301', '20240331']);
   });

@@ -72,6 +72,15 @@ function careTeamOf(patient: Patient, selected: ReadonlyMap<string, Resource[]>,
   return [...out.values()];
 }
 
+/** The document title, saying which period it covers. */
+export function ccdTitle(period: DocumentPeriod): string {
+  const base = 'Continuity of Care Document';
+  if (period.start && period.end) return period.start === period.end ? `${base} for ${period.start}` : `${base} for ${period.start} to ${period.end}`;
+  if (period.start) return `${base} from ${period.start}`;
+  if (period.end) return `${base} through ${period.end}`;
+  return base;
+}
+
 /** Renders a C-CDA R2.1 Continuity of Care Document (XML string) for a patient and period. */
 export function renderCcd(input: CcdInput): string {
   const period = input.period ?? {};
@@ -93,7 +102,7 @@ export function renderCcd(input: CcdInput): string {
     w,
     {
       documentId: input.documentId,
-      title: 'Continuity of Care Document',
+      title: ccdTitle(period),
       custodian: input.custodian,
       author: input.author,
       serviceStart,

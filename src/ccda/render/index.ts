@@ -1,0 +1,13 @@
+/** FHIR -> C-CDA R2.1 CCD rendering: a pure library (no database, no HTTP). */
+export { renderCcd, ccdTitle } from './render-ccd';
+export type { CcdInput } from './render-ccd';
+export { resourcesFromBundle } from './bundle-resources';
+export { DEFAULT_ID_ROOT } from './render-context';
+export { selectForPeriod, isInPeriod, clinicalSpan } from '../period/select-for-period';
+export type { DocumentPeriod, ClinicalSpan } from '../period/select-for-period';
+export { parseDocumentPeriod } from '../period/parse-document-period';
+export { renderCcdHtml } from '../html/render-ccd-html';
+export { buildXdmZip, XDM_PATHS } from '../xdm/build-xdm-zip';
+export type { XdmMeta } from '../xdm/build-xdm-zip';
+export { xdmMetaForCcd } from '../xdm/xdm-meta-for-ccd';
+export { SECTION_DEFINITIONS, findSectionByLoinc, findSectionByTemplateId } from '../../../ccda-templates';
