@@ -1,7 +1,12 @@
+import type { AccountServices } from '../../auth/account-services';
+import { accountOperations } from './account-operations';
 import type { FhirOperation } from './operation';
 import { patientEverythingOperation } from './patient-everything-operation';
 
-/** Every $operation the server offers; the CapabilityStatement lists exactly these. */
-export function allOperations(): FhirOperation[] {
-  return [patientEverythingOperation];
+/**
+ * Every $operation the server offers; the CapabilityStatement lists exactly these. The account and family
+ * access operations need the account services (mail, signing key), so they are offered when those are given.
+ */
+export function allOperations(accountServices?: AccountServices): FhirOperation[] {
+  return [patientEverythingOperation, ...(accountServices ? accountOperations(accountServices) : [])];
 }

@@ -1,0 +1,124 @@
+/**
+ * "Family access settings": the patient lists who has access to their record, changes a level and removes
+ * access; staff can do the same for their patients, and a family member can give up their own access. The
+ * grants are the Consent + RelatedPerson pairs of proxy-grants.ts; this service decides who may change which.
+ */
+import type { Consent, Patient, RelatedPerson } from '@medplum/fhirtypes';
+import type { AccessLevel, GrantLevel } from '../access/access-level';
+import { effectiveAccessLevel } from '../access/age-policy';
+import { todayIn } from '../access/calendar-date';
+import { familyRelationshipOf } from '../access/family-relationship';
+import { ACCOUNT_IDENTIFIER_SYSTEM, changeGrantLevel, consentToGrant, grantAccess, grantsOfPatient, revokeGrant, type StoredGrant } from '../access/proxy-grants';
+import { notFound } from '../fhir/outcomes';
+import type { Repository } from '../fhir/repository';
+import { type AccountContext, systemRepository, todayOf } from './account-context';
+import type { Account } from './account-store';
+
+/** One grant as the settings page shows it. */
+export interface FamilyGrantView {
+  readonly consent: string;
+  readonly relatedPerson: string;
+  readonly name: string;
+  readonly email?: string;
+  readonly relationship?: string;
+  readonly level: GrantLevel;
+  /** What the grant gives today under the age rules (may be less than `level`). */
+  readonly effectiveLevel: AccessLevel;
+  readonly grantedBy: StoredGrant['grantedBy'];
+  readonly granted: string;
+  readonly active: boolean;
+}
+
+/** Who is changing a grant. */
+export type GrantActor = { readonly kind: 'account'; readonly account: Account } | { readonly kind: 'staff'; readonly repo: Repository };
+
+/** Lists, changes and revokes family access grants. */
+export class FamilyGrantsService {
+  constructor(private readonly context: AccountContext) {}
+
+  /** Every grant of a patient's record (active first), with what each gives today. */
+  async list(patientId: string): Promise<FamilyGrantView[]> {
+    const repo = systemRepository(this.context);
+    const patient = await repo.read<Patient>('Patient', patientId);
+    const today = todayOf(this.context);
+    const views: FamilyGrantView[] = [];
+    for (const grant of await grantsOfPatient(repo, patientId)) {
+      const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId).catch(() => undefined);
+      if (!rp) continue;
+      const grantedOn = todayIn(this.context.timeZone, new Date(grant.granted));
+      const effective = grant.active
+        ? effectiveAccessLevel({ birthDate: patient.birthDate, today, grant: { level: grant.level, grantedBy: grant.grantedBy, grantedOn }, relationship: familyRelationshipOf(rp.relationship) }, this.context.policy)
+        : 'none';
+      const name = rp.name?.[0];
+      views.push({
+        consent: `Consent/${grant.consentId}`,
+        relatedPerson: `RelatedPerson/${rp.id}`,
+        name: name?.text ?? [...(name?.given ?? []), name?.family].filter(Boolean).join(' '),
+        email: rp.telecom?.find((t) => t.system === 'email')?.value,
+        relationship: rp.relationship?.[0]?.coding?.[0]?.code,
+        level: grant.level,
+        effectiveLevel: effective,
+        grantedBy: grant.grantedBy,
+        granted: grant.granted,
+        active: grant.active,
+      });
+    }
+    return views.sort((a, b) => Number(b.active) - Number(a.active));
+  }
+
+  /** Whether the actor may see the grants of this patient's record (the patient, or staff who see the patient). */
+  async assertMayManage(actor: GrantActor, patientId: string): Promise<void> {
+    if (actor.kind === 'account') {
+      if (actor.account.patient_id !== patientId) throw notFound(`Patient/${patientId}`);
+      return;
+    }
+    await actor.repo.read('Patient', patientId);
+  }
+
+  /**
+   * Changes a grant's level. The patient's change is the patient's own grant (a teen granting full access to a
+   * parent is what lifts the teen-band limit); staff's change keeps the grant's authority.
+   */
+  async changeLevel(actor: GrantActor, consentId: string, level: GrantLevel): Promise<Consent> {
+    const { grant, consent } = await this.grantOf(consentId);
+    await this.assertMayManage(actor, grant.patientId);
+    const repo = systemRepository(this.context);
+    if (actor.kind === 'staff') return changeGrantLevel(repo, consentId, level);
+    const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId);
+    const accountId = rp.identifier?.find((i) => i.system === ACCOUNT_IDENTIFIER_SYSTEM)?.value;
+    if (!accountId || consent.status !== 'active') return changeGrantLevel(repo, consentId, level);
+    const name = rp.name?.[0];
+    const { consent: replaced } = await grantAccess(repo, {
+      patientId: grant.patientId,
+      accountId,
+      grantee: { name: name ?? 'Family member', email: rp.telecom?.find((t) => t.system === 'email')?.value, relationship: rp.relationship?.[0]?.coding?.[0]?.code ?? 'FAMMEMB' },
+      level,
+      grantedBy: 'patient',
+      performer: `Patient/${grant.patientId}`,
+    });
+    return replaced;
+  }
+
+  /** Revokes a grant: the patient or staff, or the grantee giving up their own access. */
+  async revoke(actor: GrantActor, consentId: string): Promise<Consent> {
+    const { grant } = await this.grantOf(consentId);
+    const repo = systemRepository(this.context);
+    if (actor.kind === 'account' && actor.account.patient_id !== grant.patientId) {
+      const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId);
+      const own = rp.identifier?.some((i) => i.system === ACCOUNT_IDENTIFIER_SYSTEM && i.value === actor.account.id);
+      if (!own) throw notFound(`Consent/${consentId}`);
+    } else {
+      await this.assertMayManage(actor, grant.patientId);
+    }
+    return revokeGrant(repo, consentId);
+  }
+
+  private async grantOf(consentId: string): Promise<{ grant: StoredGrant; consent: Consent }> {
+    const consent = await systemRepository(this.context)
+      .read<Consent>('Consent', consentId)
+      .catch(() => undefined);
+    const grant = consent && consentToGrant(consent);
+    if (!consent || !grant) throw notFound(`Consent/${consentId}`);
+    return { grant, consent };
+  }
+}
