@@ -95,7 +95,10 @@ export function consentToGrant(consent: Consent): StoredGrant | undefined {
 
 /**
  * Grants an account access to a patient's record: finds or creates the account's RelatedPerson for the patient,
- * retires any active Consent for it and writes the new one, in one transaction. `repo` must be allowed to write
+ * retires the active Consent on the same authority (grantedBy) and writes the new one, in one transaction. One
+ * active Consent per RelatedPerson and authority: a teen's own grant to a parent sits beside the parent's guardian
+ * grant instead of replacing it, so revoking the teen's grant falls back to what the guardian grant gives
+ * (billing in the teen band) rather than to nothing; the caller's scope takes the best of them. `repo` must be allowed to write
  * Consent and RelatedPerson for the patient (a system or staff repository: portal callers' repositories are not,
  * see access-write-policy.ts); the caller of this function decides whether the grant is allowed.
  */
@@ -109,7 +112,7 @@ export async function grantAccess(repo: Repository, request: GrantRequest): Prom
     await trx.read('Patient', request.patientId);
     const relatedPerson = await relatedPersonFor(trx, request);
     const reference = `RelatedPerson/${relatedPerson.id}`;
-    for (const old of await activeConsentsOf(trx, reference)) {
+    for (const old of await activeConsentsOf(trx, reference, request.grantedBy)) {
       await trx.update<Consent>({ ...old, status: 'inactive' });
     }
     const { resource: consent } = await trx.create<Consent>(
@@ -204,8 +207,9 @@ async function relatedPersonFor(repo: Repository, request: GrantRequest): Promis
   return resource;
 }
 
-async function activeConsentsOf(repo: Repository, relatedPerson: string): Promise<Consent[]> {
-  return repo.searchResources<Consent>('Consent', { actor: relatedPerson, status: 'active' });
+async function activeConsentsOf(repo: Repository, relatedPerson: string, grantedBy: GrantedBy): Promise<Consent[]> {
+  const consents = await repo.searchResources<Consent>('Consent', { actor: relatedPerson, status: 'active' });
+  return consents.filter((c) => extensionCode(c, GRANTED_BY_EXTENSION) === grantedBy);
 }
 
 async function grantConsent(repo: Repository, consentId: string): Promise<Consent> {
