@@ -67,7 +67,12 @@ export function writeCode(w: XmlWriter, tag: string, cc: CodeableConcept | undef
   const text = cc?.text;
   if (codings.length === 0) {
     const hasText = Boolean(text || opts.textRef);
-    w.open(tag, { ...typeAttr, nullFlavor: cc?.coding?.length ? 'OTH' : (opts.nullFlavor ?? 'UNK') });
+    const nullAttrs = { ...typeAttr, nullFlavor: cc?.coding?.length ? 'OTH' : (opts.nullFlavor ?? 'UNK') };
+    if (!hasText && extra.length === 0 && !opts.translationUnlessSystem) {
+      w.empty(tag, nullAttrs);
+      return;
+    }
+    w.open(tag, nullAttrs);
     if (hasText) writeOriginalText(w, text, opts.textRef);
     for (const t of extra) w.empty('translation', codingAttrs(t));
     if (opts.translationUnlessSystem && extra.length === 0) w.empty('translation', { nullFlavor: 'UNK' });
@@ -201,7 +206,11 @@ export function ucumUnit(q: Quantity): string {
 /** A decimal in the form REAL/PQ accept. */
 export function decimalText(n: number): string {
   if (!Number.isFinite(n)) return '0';
-  return String(n).includes('e') ? n.toFixed(10).replace(/\.?0+$/, '') : String(n);
+  const s = String(n);
+  if (!s.includes('e')) return s;
+  // REAL/PQ values may not use exponents: spell the number out.
+  if (Math.abs(n) >= 1) return BigInt(Math.round(n)).toString();
+  return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
 }
 
 /** Writes a PQ (value + UCUM unit), or nullFlavor when the quantity has no value. */
