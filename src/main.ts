@@ -1,23 +1,32 @@
 import type { Server } from 'node:http';
 import { createApp } from './app';
-import { createAuthenticator } from './auth/token-authenticator';
+import { agePolicyByName } from './access/age-policy-profiles';
+import { accountContext } from './auth/account-context';
+import { createAccountServices } from './auth/account-services';
+import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
 import { loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { migrateToLatest } from './db/migrator';
 import { isEmpty, seedDemoFamily } from './demo/seed-demo';
+import { demoLoginLines, demoLoginsExist } from './demo/seed-demo-accounts';
 import { unrestrictedScope } from './access/access-scope';
 import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
 import { allOperations } from './fhir/operations/registry';
 import { Repository } from './fhir/repository';
+import { authRouter } from './http/auth-router';
+import { startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
+import { createMailer } from './mail/create-mailer';
 
 /** A running Chartkeeper: where it listens and how to stop it gracefully. */
 export interface RunningServer {
   readonly url: string;
   readonly server: Server;
   readonly seeded: boolean;
+  /** The demo logins exist in this database (printed in the banner). */
+  readonly demoLogins: boolean;
   close(): Promise<void>;
 }
 
@@ -30,15 +39,31 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const clock = systemClock;
   const fhirBase = `${config.baseUrl}/fhir`;
   let seeded = false;
+  const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase });
   if (config.seedDemo) {
-    const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase });
     if (await isEmpty(system)) {
       await seedDemoFamily(system);
       seeded = true;
     }
   }
+  const demoLogins = await demoLoginsExist(system);
+  // Accounts: mail over SMTP_URL or into <dataDir>/outbox, tokens signed with the same key the authenticator checks.
+  const mailer = createMailer(config, clock);
+  const policy = agePolicyByName(config.agePolicy);
+  const accounts = createAccountServices(
+    accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
+  );
   const authenticator = await createAuthenticator(config, database, clock);
-  const app = createApp({ config, database, clock, logger, authenticator, operations: allOperations() });
+  const app = createApp({
+    config,
+    database,
+    clock,
+    logger,
+    authenticator,
+    operations: allOperations(accounts),
+    routers: [{ path: '/auth', router: authRouter(accounts) }],
+  });
+  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
@@ -49,15 +74,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       // Finish in-flight requests, then drop idle keep-alive sockets and close the pool.
+      await jobs.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await mailer.close();
       await database.close();
       logger.info('stopped');
     })());
   logger.info({ port, database: database.kind }, 'listening');
-  return { url: `http://localhost:${port}`, server, seeded, close };
+  return { url: `http://localhost:${port}`, server, seeded, demoLogins, close };
 }
 
 /** `npm start`: serve until SIGTERM/SIGINT, then shut down gracefully. */
@@ -69,6 +96,8 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
     `  FHIR API:  ${running.url}/fhir  (CapabilityStatement: ${running.url}/fhir/metadata)`,
     `  Database:  ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}${running.seeded ? ' — demo family loaded' : ''}`,
     `  Token:     npx chartkeeper token --staff   then  curl -H "Authorization: Bearer <token>" ${running.url}/fhir/Patient`,
+    `  Accounts:  ${running.url}/auth  (mail: ${config.smtpUrl ? 'SMTP_URL' : `.eml files in ${config.dataDir}/outbox`})`,
+    ...(running.demoLogins ? demoLoginLines() : []),
     '',
   ];
   process.stderr.write(banner.join('\n') + '\n');

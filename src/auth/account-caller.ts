@@ -10,9 +10,9 @@ import { forbidden, unauthorized } from '../fhir/outcomes';
 import { type Account, AccountStore } from './account-store';
 import { systemClock } from '../fhir/clock';
 
-/** The account id a caller's subject names (bare id, `Account/<id>` or `Account:<id>`). */
+/** The account id a caller's subject names (bare id, `account:<id>` as caller-scope.ts writes it, or `Account/<id>`). */
 export function accountIdOfCaller(caller: Caller): string {
-  return caller.subject.replace(/^Account[/:]/, '');
+  return caller.subject.replace(/^account[/:]/i, '');
 }
 
 /** The signed-in portal account (patient or family member) behind a user caller; 403 for anyone else. */

@@ -1,6 +1,7 @@
 import { buildDemoFamily, localCalendarDay } from '../../fixtures/demo-family';
 import { processBundle } from '../fhir/bundle-processor';
 import type { Repository } from '../fhir/repository';
+import { seedDemoAccounts } from './seed-demo-accounts';
 
 /** What seeding did. */
 export interface SeedResult {
@@ -14,10 +15,11 @@ export async function isEmpty(repo: Repository): Promise<boolean> {
   return !row;
 }
 
-/** Loads the demo family, with ages computed from the repository's clock, in one transaction. */
+/** Loads the demo family, with ages computed from the repository's clock, in one transaction, then its logins and grants. */
 export async function seedDemoFamily(repo: Repository): Promise<SeedResult> {
   // Ages must hold on the practice's calendar day, not UTC's.
   const bundle = buildDemoFamily(localCalendarDay(repo.context.clock.now()));
   const result = await processBundle(repo, bundle);
+  await seedDemoAccounts(repo);
   return { seeded: true, resources: result.entry?.length ?? 0 };
 }

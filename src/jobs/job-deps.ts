@@ -1,0 +1,19 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AgePolicy } from '../access/age-policy-profiles';
+import type { Tables } from '../db/tables';
+import type { Clock } from '../fhir/clock';
+import type { Mailer } from '../mail/mailer';
+
+/** What the scheduled jobs run with; tests call each job function directly with a fixed clock. */
+export interface JobDeps {
+  readonly db: Kysely<Tables>;
+  readonly clock: Clock;
+  readonly mailer: Mailer;
+  /** The organization's time zone: "a week before the birthday" is counted on its calendar. */
+  readonly timeZone: string;
+  readonly policy: AgePolicy;
+  /** Public base URL, for the family access settings link. */
+  readonly baseUrl: string;
+  readonly logger?: Logger;
+}

@@ -1,0 +1,52 @@
+/**
+ * The cron schedule of the jobs. Every instance schedules every job; the advisory lock inside each job makes
+ * one of them do the work. Failures are logged and the next tick tries again.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import { accessChangeNoticeJob } from './access-change-notice-job';
+import { expireSecretsJob } from './expire-secrets-job';
+import type { JobDeps } from './job-deps';
+import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
+
+/** A job and when it runs (cron expression, in the organization's time zone). */
+export interface ScheduledJob {
+  readonly name: string;
+  readonly schedule: string;
+  run(deps: JobDeps): Promise<unknown>;
+}
+
+/** The jobs and their default schedule. */
+export const JOBS: readonly ScheduledJob[] = Object.freeze([
+  { name: 'expire-secrets', schedule: '7 * * * *', run: expireSecretsJob },
+  { name: 'purge-refresh-tokens', schedule: '23 3 * * *', run: purgeRefreshTokensJob },
+  // Every hour, not once a day: a missed 09:00 (restart, deploy) is caught up; job_run keeps it to one per day.
+  { name: 'access-change-notice', schedule: '0 * * * *', run: accessChangeNoticeJob },
+]);
+
+/** Running schedules; stop() cancels them (in-flight runs finish). */
+export interface RunningJobs {
+  stop(): Promise<void>;
+}
+
+/** Schedules every job. */
+export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): RunningJobs {
+  const tasks: ScheduledTask[] = jobs.map((job) =>
+    cron.schedule(
+      job.schedule,
+      async () => {
+        try {
+          const result = await job.run(deps);
+          deps.logger?.debug({ job: job.name, result }, 'job finished');
+        } catch (err) {
+          deps.logger?.error({ job: job.name, err: { message: (err as Error)?.message } }, 'job failed');
+        }
+      },
+      { name: job.name, timezone: deps.timeZone, noOverlap: true },
+    ),
+  );
+  return {
+    async stop() {
+      for (const task of tasks) await task.destroy();
+    },
+  };
+}
