@@ -59,6 +59,11 @@ describe('renderCcdHtml', () => {
     expect(out).toContain('&lt;img src=x onerror=alert(1)&gt;');
   });
 
+  it('shows the same narrative whatever comments or entries the document holds', () => {
+    const withComment = xml.replace('<component><structuredBody>', '<component><!-- an <entry> in a comment --><structuredBody>');
+    expect(renderCcdHtml(withComment)).toBe(html);
+  });
+
   it('refuses what is not a CDA document', () => {
     expect(() => renderCcdHtml('<html><body/></html>')).toThrow('Not a CDA document');
   });
