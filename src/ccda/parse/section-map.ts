@@ -2,6 +2,7 @@ import type { CompositionSection } from '@medplum/fhirtypes';
 import type { CcdaSectionStats } from './ccda-import-types';
 import { codeableConcept } from './cda-datatypes';
 import { isNegated, isNullKey, related, statementOf, valueOf } from './entry-common';
+import { mapPlanOfTreatment } from './care-plan-map';
 import { mapStatement } from './entry-dispatch';
 import type { ImportContext } from './import-context';
 import { narrativeToXhtml } from './narrative';
@@ -94,6 +95,10 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
       ctx.warn(`Entry ${index} could not be mapped: ${(err as Error).message}`);
     }
     if (stats.resourcesCreated === before) stats.unmapped++;
+  }
+  if (kind === 'plan-of-treatment' && ctx.sectionRefs.length) {
+    ctx.entryPosition = `${stats.loinc ?? `section${stats.index}`}/careplan`;
+    mapPlanOfTreatment([...ctx.sectionRefs], stats.title, ctx);
   }
   if (ctx.sectionRefs.length) composition.entry = ctx.sectionRefs;
   if (attr(node, 'nullFlavor') && !composition.entry) {

@@ -42,7 +42,7 @@ const parser = new XMLParser({
   attributeNamePrefix: '',
   parseAttributeValue: false,
   parseTagValue: false,
-  trimValues: false,
+  trimValues: true,
   processEntities: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
