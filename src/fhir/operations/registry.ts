@@ -1,5 +1,7 @@
 import type { AccountServices } from '../../auth/account-services';
 import { accountOperations } from './account-operations';
+import { ccdaExportOperation } from './ccda-export-operation';
+import { docrefOperation } from './docref-operation';
 import type { FhirOperation } from './operation';
 import { patientEverythingOperation } from './patient-everything-operation';
 
@@ -8,5 +10,5 @@ import { patientEverythingOperation } from './patient-everything-operation';
  * access operations need the account services (mail, signing key), so they are offered when those are given.
  */
 export function allOperations(accountServices?: AccountServices): FhirOperation[] {
-  return [patientEverythingOperation, ...(accountServices ? accountOperations(accountServices) : [])];
+  return [patientEverythingOperation, ccdaExportOperation, docrefOperation, ...(accountServices ? accountOperations(accountServices) : [])];
 }

@@ -1,0 +1,53 @@
+import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
+import { buildXdmZip, DEFAULT_ID_ROOT, renderCcdHtml, xdmMetaForCcd } from '../../ccda/render';
+import { badRequest } from '../outcomes';
+import type { FhirOperation } from './operation';
+
+type CcdFormat = 'xml' | 'html' | 'zip';
+
+const FORMAT_ALIASES: Record<string, CcdFormat> = {
+  xml: 'xml',
+  'application/xml': 'xml',
+  'text/xml': 'xml',
+  'application/cda+xml': 'xml',
+  html: 'html',
+  'text/html': 'html',
+  zip: 'zip',
+  'application/zip': 'zip',
+  xdm: 'zip',
+};
+
+/** The answer format: `_format` wins; else the first Accept type we know; else the C-CDA XML. */
+export function ccdFormat(format: string | undefined, accept: string | undefined): CcdFormat {
+  if (format) {
+    const known = FORMAT_ALIASES[format.trim().toLowerCase()];
+    if (!known) throw badRequest(`_format must be xml, html or zip (or their media types), got "${format}"`, '_format');
+    return known;
+  }
+  for (const part of (accept ?? '').split(',')) {
+    const type = part.split(';')[0].trim().toLowerCase();
+    if (FORMAT_ALIASES[type]) return FORMAT_ALIASES[type];
+  }
+  return 'xml';
+}
+
+/**
+ * Patient/{id}/$ccda: the patient's record as a C-CDA R2.1 CCD for one date, a range or all time,
+ * as the XML, an HTML preview rendered from that XML, or an IHE XDM zip.
+ */
+export const ccdaExportOperation: FhirOperation = {
+  info: { name: 'ccda', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-ccda' },
+  level: 'instance',
+  methods: ['GET'],
+  async handle({ repo, id, params, accept }) {
+    const format = ccdFormat(params._format, accept);
+    const { xml, input } = await renderCcdForPatient(repo, id as string, params.start, params.end);
+    const fileBase = `ccd-${input.patient.id}-${input.period?.start ?? 'all'}${input.period?.end && input.period.end !== input.period.start ? `-${input.period.end}` : ''}`;
+    if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml) };
+    if (format === 'zip') {
+      const zip = buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT));
+      return { kind: 'content', contentType: 'application/zip', body: zip, headers: { 'Content-Disposition': `attachment; filename="${fileBase}.zip"` } };
+    }
+    return { kind: 'content', contentType: 'application/xml; charset=utf-8', body: xml, headers: { 'Content-Disposition': `inline; filename="${fileBase}.xml"` } };
+  },
+};

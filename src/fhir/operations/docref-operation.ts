@@ -1,0 +1,74 @@
+import type { Binary, Bundle, DocumentReference } from '@medplum/fhirtypes';
+import { unrestrictedScope } from '../../access/access-scope';
+import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
+import { badRequest } from '../outcomes';
+import { Repository } from '../repository';
+import type { FhirOperation } from './operation';
+
+/** LOINC 34133-9 "Summary of episode note": the document type US Core uses for a CCD. */
+const CCD_TYPE = { coding: [{ system: 'http://loinc.org', code: '34133-9', display: 'Summary of episode note' }] };
+const CCD_FORMAT = { system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode', code: 'urn:hl7-org:sdwg:ccda-structuredBody:2.1', display: 'C-CDA R2.1 Structured Body' };
+
+/**
+ * DocumentReference/$docref (US Core): DocumentReferences to the patient's CCDs. With on-demand=true, or
+ * when none is stored for the period, a CCD is rendered now, kept as a Binary, and referenced.
+ */
+export const docrefOperation: FhirOperation = {
+  info: { name: 'docref', resourceType: 'DocumentReference', definition: 'http://hl7.org/fhir/us/core/OperationDefinition/docref' },
+  level: 'type',
+  methods: ['GET', 'POST'],
+  async handle({ repo, params }) {
+    const patientId = params.patient?.replace(/^Patient\//, '');
+    if (!patientId) throw badRequest('$docref needs the patient parameter', 'patient');
+    if (params.type && !/(^|\|)34133-9$/.test(params.type)) throw badRequest('$docref only offers the CCD type http://loinc.org|34133-9', 'type');
+    const onDemand = params['on-demand'] === 'true';
+    if (params['on-demand'] && !['true', 'false'].includes(params['on-demand'])) throw badRequest('on-demand must be true or false', 'on-demand');
+    if (!onDemand) {
+      const stored = await storedCcds(repo, patientId, params.start, params.end);
+      if (stored.length) return { kind: 'resource', resource: searchset(repo, stored) };
+    }
+    const { xml, input } = await renderCcdForPatient(repo, patientId, params.start, params.end);
+    // The generated document belongs to the patient's record; the system writes it on the caller's behalf,
+    // after the caller's own repository has proven they may read everything in it.
+    const system = new Repository(repo.db, { ...repo.context, scope: unrestrictedScope('system $docref') });
+    const reference = await system.transaction(async (trx) => {
+      const { resource: binary } = await trx.create<Binary>({
+        resourceType: 'Binary',
+        contentType: 'application/xml',
+        securityContext: { reference: `Patient/${patientId}` },
+        data: Buffer.from(xml, 'utf8').toString('base64'),
+      });
+      const { resource } = await trx.create<DocumentReference>({
+        resourceType: 'DocumentReference',
+        status: 'current',
+        docStatus: 'final',
+        type: CCD_TYPE,
+        category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
+        subject: { reference: `Patient/${patientId}` },
+        date: input.now.toISOString(),
+        description: 'Continuity of Care Document',
+        masterIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${input.documentId}` },
+        content: [{ attachment: { contentType: 'application/xml', url: `Binary/${binary.id}`, size: Buffer.byteLength(xml), title: 'Continuity of Care Document', creation: input.now.toISOString() }, format: CCD_FORMAT }],
+        context: input.period?.start || input.period?.end ? { period: { start: input.period.start, end: input.period.end } } : undefined,
+      });
+      return resource;
+    });
+    return { kind: 'resource', resource: searchset(repo, [reference]) };
+  },
+};
+
+async function storedCcds(repo: Repository, patientId: string, start?: string, end?: string): Promise<DocumentReference[]> {
+  const query: Record<string, string> = { patient: patientId, type: 'http://loinc.org|34133-9', _sort: '-date' };
+  const found = await repo.searchResources<DocumentReference>('DocumentReference', query);
+  // A stored CCD answers when it covers exactly the requested period (none = all time).
+  return found.filter((d) => (d.context?.period?.start ?? undefined) === (start || undefined) && (d.context?.period?.end ?? undefined) === (end || undefined));
+}
+
+function searchset(repo: Repository, references: DocumentReference[]): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: references.length,
+    entry: references.map((resource) => ({ fullUrl: `${repo.context.fhirBase}/DocumentReference/${resource.id}`, resource, search: { mode: 'match' } })),
+  };
+}

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Bundle, DocumentReference, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import { unzipSync, strFromU8 } from 'fflate';
+import { buildDemoFamily, localCalendarDay } from '../fixtures/demo-family';
+import { startTestApp, TestApp } from './support/test-app';
+
+const VALIDATOR = path.resolve(__dirname, '../../shared/tools/validate-ccda');
+let app: TestApp;
+let ada: Patient;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  const loaded = await app.request('/fhir', { method: 'POST', json: buildDemoFamily(localCalendarDay(new Date())) });
+  expect(loaded.status).toBe(200);
+  const found = (await (await app.request('/fhir/Patient?name=Ada')).json()) as Bundle;
+  ada = found.entry![0].resource as Patient;
+});
+afterAll(() => app.close());
+
+test('$ccda answers the C-CDA XML, an HTML preview and an XDM zip', async () => {
+  const xml = await app.request(`/fhir/Patient/${ada.id}/$ccda`);
+  expect(xml.status).toBe(200);
+  expect(xml.headers.get('content-type')).toBe('application/xml; charset=utf-8');
+  const doc = await xml.text();
+  expect(doc).toContain('<templateId root="2.16.840.1.113883.10.20.22.1.2" extension="2015-08-01"/>');
+  expect(doc).toContain('<family>Park</family>');
+
+  const html = await app.request(`/fhir/Patient/${ada.id}/$ccda?_format=html`);
+  expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  const page = await html.text();
+  expect(page).toContain('Allergies');
+  expect(page).not.toMatch(/<script/i);
+
+  const zip = await app.request(`/fhir/Patient/${ada.id}/$ccda`, { headers: { Accept: 'application/zip' } });
+  expect(zip.headers.get('content-type')).toBe('application/zip');
+  const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
+  expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
+  expect(strFromU8(files['IHE_XDM/SUBSET01/DOC0001.XML'])).toContain('<ClinicalDocument');
+});
+
+test('$ccda refuses bad input with an OperationOutcome', async () => {
+  const cases: [string, number][] = [
+    [`/fhir/Patient/no-such-patient/$ccda`, 404],
+    [`/fhir/Patient/${ada.id}/$ccda?start=2024-05-02&end=2024-05-01`, 400],
+    [`/fhir/Patient/${ada.id}/$ccda?start=2024-02-30`, 400],
+    [`/fhir/Patient/${ada.id}/$ccda?start=last-tuesday`, 400],
+    [`/fhir/Patient/${ada.id}/$ccda?_format=pdf`, 400],
+  ];
+  for (const [url, status] of cases) {
+    const res = await app.request(url);
+    expect([url, res.status]).toEqual([url, status]);
+    expect(((await res.json()) as OperationOutcome).resourceType).toBe('OperationOutcome');
+  }
+});
+
+test('$docref renders an on-demand CCD into a Binary the DocumentReference points at', async () => {
+  const res = await app.request(`/fhir/DocumentReference/$docref?patient=${ada.id}&on-demand=true`);
+  expect(res.status).toBe(200);
+  const bundle = (await res.json()) as Bundle;
+  const reference = bundle.entry![0].resource as DocumentReference;
+  expect(reference.type?.coding?.[0].code).toBe('34133-9');
+  expect(reference.subject?.reference).toBe(`Patient/${ada.id}`);
+  const url = reference.content[0].attachment.url!;
+  const binary = await app.request(`/fhir/${url}`, { headers: { Accept: 'application/xml' } });
+  expect(binary.headers.get('content-type')).toContain('application/xml');
+  expect(await binary.text()).toContain('<ClinicalDocument');
+  // Without on-demand, the stored one for the same (all-time) period is returned.
+  const again = (await (await app.request(`/fhir/DocumentReference/$docref?patient=${ada.id}`)).json()) as Bundle;
+  expect(again.entry?.map((e) => e.resource?.id)).toEqual([reference.id]);
+  expect((await app.request('/fhir/DocumentReference/$docref')).status).toBe(400);
+});
+
+const corpus = fs.existsSync(path.resolve(__dirname, '../../shared/corpus'));
+(corpus ? test : test.skip)('what the API serves passes the CDA schema and the C-CDA R2.1 Schematron', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccda-api-'));
+  const today = localCalendarDay(new Date()).toISOString().slice(0, 10);
+  const lastYear = `${Number(today.slice(0, 4)) - 1}${today.slice(4)}`;
+  const files: string[] = [];
+  for (const [name, query] of [['all', ''], ['range', `?start=${lastYear}&end=${today}`]]) {
+    const res = await app.request(`/fhir/Patient/${ada.id}/$ccda${query}`);
+    const file = path.join(dir, `ada-${name}.xml`);
+    fs.writeFileSync(file, await res.text());
+    files.push(file);
+  }
+  let output: string;
+  try {
+    output = execFileSync(VALIDATOR, ['--quiet', ...files], { encoding: 'utf8' });
+  } catch (err) {
+    output = (err as { stdout: string }).stdout;
+  }
+  expect(output.trim().split('\n').map((line) => line.split('\t').slice(1).join(' '))).toEqual(files.map(() => 'xsd=0 schematron=0'));
+  fs.rmSync(dir, { recursive: true });
+}, 180_000);
