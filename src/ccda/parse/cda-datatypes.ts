@@ -1,6 +1,6 @@
 import type { Address, CodeableConcept, Coding, ContactPoint, Extension, HumanName, Identifier, Period, Quantity, Range, Ratio } from '@medplum/fhirtypes';
 import { systemUriForOid } from '../code-systems';
-import { XNode, attr, child, children, kidsOf, textOf } from './xml-node';
+import { XNode, attr, child, children, decodeXmlEntities, kidsOf, textOf } from './xml-node';
 
 /** What data-type conversion needs from the document: narrative lookups and a place to warn. */
 export interface DatatypeContext {
@@ -42,8 +42,9 @@ function ownText(node: XNode): string | undefined {
   for (const kid of kidsOf(node)) {
     if (kid['#text'] !== undefined) text += kid['#text'];
   }
-  if (!text.trim()) return undefined;
-  return textOf({ t: [{ '#text': text }] });
+  if (text === '') return undefined;
+  const clean = (text.includes('&') ? decodeXmlEntities(text) : text).replace(/\s+/g, ' ').trim();
+  return clean === '' ? undefined : clean;
 }
 
 function coding(node: XNode): Coding | undefined {

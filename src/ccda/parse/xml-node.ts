@@ -68,18 +68,21 @@ export function elementKids(node: XNode | undefined): XNode[] {
 /** All text below an element, entities decoded, whitespace collapsed; undefined when empty. */
 export function textOf(node: XNode | undefined): string | undefined {
   if (!node) return undefined;
-  const parts: string[] = [];
-  collectText(node, parts);
-  const text = parts.join('').replace(/\s+/g, ' ').trim();
+  const kids = kidsOf(node);
+  // The common case, one text child, needs no array and no join.
+  const raw = kids.length === 1 && typeof kids[0][TEXT] === 'string' ? (kids[0][TEXT] as string) : collectText(node, []).join('');
+  if (raw === '') return undefined;
+  const text = (raw.includes('&') ? decodeXmlEntities(raw) : raw).replace(/\s+/g, ' ').trim();
   return text === '' ? undefined : text;
 }
 
-function collectText(node: XNode, parts: string[]): void {
+function collectText(node: XNode, parts: string[]): string[] {
   for (const kid of kidsOf(node)) {
     const text = kid[TEXT];
-    if (text !== undefined) parts.push(typeof text === 'string' && text.includes('&') ? decodeXmlEntities(text) : String(text));
+    if (text !== undefined) parts.push(String(text));
     else collectText(kid, parts);
   }
+  return parts;
 }
 
 /** The raw (undecoded) text of a stop node such as a section's narrative `<text>`. */
