@@ -3,6 +3,8 @@ export { renderCcd, ccdTitle } from './render-ccd';
 export type { CcdInput } from './render-ccd';
 export { resourcesFromBundle } from './bundle-resources';
 export { DEFAULT_ID_ROOT } from './render-context';
+export { ccdDocumentReference } from './ccd-document-reference';
+export type { CcdDocumentReferenceInput } from './ccd-document-reference';
 export { selectForPeriod, isInPeriod, clinicalSpan } from '../period/select-for-period';
 export type { DocumentPeriod, ClinicalSpan } from '../period/select-for-period';
 export { parseDocumentPeriod } from '../period/parse-document-period';
