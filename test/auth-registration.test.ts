@@ -1,0 +1,195 @@
+/**
+ * Registration end to end: the patient matching their record, and a family member who is not a patient asking
+ * with a passcode that goes to the patient (read back out of the mail a real SMTP server received).
+ */
+import type { Patient } from '@medplum/fhirtypes';
+import { DEMO_PEOPLE, demoBirthDate } from '../fixtures/demo-family';
+import { type AuthTestApp, GOOD_PASSWORD, outcomeText, passcodeIn, startAuthTestApp, TEST_NOW } from './auth-test-app';
+
+const LENA = { family: 'Ortiz', given: 'Lena', birthDate: '1990-04-12', email: 'lena.ortiz@example.com', postalCode: '98103', mrn: 'WFM-200001' };
+
+describe('registration', () => {
+  let app: AuthTestApp;
+  let lenaId: string;
+  const counts = async () => ({
+    accounts: Number((await app.database.db.selectFrom('account').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+    secrets: Number((await app.database.db.selectFrom('one_time_secret').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+  });
+
+  beforeAll(async () => {
+    app = await startAuthTestApp();
+    const { resource } = await app.system.create<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: LENA.family, given: [LENA.given] }],
+      birthDate: LENA.birthDate,
+      telecom: [{ system: 'email', value: LENA.email }, { system: 'phone', value: '(206) 555-0177' }],
+      address: [{ postalCode: LENA.postalCode }],
+      identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, system: 'urn:test:mrn', value: LENA.mrn }],
+    });
+    lenaId = resource.id as string;
+  });
+  afterAll(() => app?.close());
+
+  describe('as the patient', () => {
+    const base = { role: 'patient', lastName: 'ortiz', birthDate: LENA.birthDate, email: 'lena.new@example.com', password: GOOD_PASSWORD };
+
+    it('refuses bad fields with 400 naming the field, and writes nothing', async () => {
+      const before = await counts();
+      const cases: [object, string][] = [
+        [{ ...base, lastName: undefined }, 'lastName'],
+        [{ ...base, birthDate: '1990-02-30' }, 'birthDate'],
+        [{ ...base, email: 'not-an-email' }, 'email'],
+        [{ ...base, pasword: 'x' }, 'pasword'],
+        [{ ...base, password: 'short' }, 'password'],
+        [{ ...base, password: GOOD_PASSWORD, passwordConfirmation: 'something else entirely' }, 'passwordConfirmation'],
+        [{ ...base, email: undefined }, 'email'],
+        [{ ...base, birthDate: '2030-01-01' }, 'birthDate'],
+      ];
+      for (const [json, field] of cases) {
+        const res = await app.call('POST', '/auth/register', { json });
+        expect([res.status, res.body.resourceType, res.body.issue[0].expression?.[0]]).toEqual([400, 'OperationOutcome', field]);
+      }
+      expect((await app.call('POST', '/auth/register', { json: { ...base, role: 'someone' } })).status).toBe(400);
+      expect(await counts()).toEqual(before);
+    });
+
+    it('refuses details that match no record with 404, without saying which was wrong', async () => {
+      const res = await app.call('POST', '/auth/register', { json: { ...base, postalCode: '00000' } });
+      expect(res.status).toBe(404);
+      expect(outcomeText(res.body)).toMatch(/^We could not find a patient record matching these details/);
+    });
+
+    it('refuses a child under 13 with the COPPA message', async () => {
+      const ben = DEMO_PEOPLE.ben;
+      const res = await app.call('POST', '/auth/register', {
+        json: { ...base, lastName: ben.family, birthDate: demoBirthDate(ben, TEST_NOW), mrn: ben.mrn, email: 'ben.park@example.com' },
+      });
+      expect(res.status).toBe(403);
+      expect(outcomeText(res.body)).toContain('Children’s Online Privacy Protection Act (COPPA), patients under the age of 13 cannot create their own portal accounts');
+    });
+
+    it('refuses an email that already signs in, explaining the family access alternative (409)', async () => {
+      const res = await app.call('POST', '/auth/register', { json: { ...base, email: 'ADA.PARK@example.com', postalCode: LENA.postalCode } });
+      expect(res.status).toBe(409);
+      expect(res.body.issue[0].code).toBe('duplicate');
+      expect(outcomeText(res.body)).toContain('add the other as a family member (Family access): the owner then sees both records');
+    });
+
+    it('matches on last name + birth date + postal code, signs the patient in, and the token reads their record', async () => {
+      const res = await app.call('POST', '/auth/register', {
+        json: { ...base, postalCode: LENA.postalCode, securityQuestion: 'First pet?', securityAnswer: 'Rover' },
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.account).toEqual({
+        id: expect.any(String),
+        email: 'lena.new@example.com',
+        kind: 'patient',
+        displayName: 'Lena Ortiz',
+        patientId: lenaId,
+        securityOption: 'security-question',
+      });
+      const read = await app.call('GET', `/fhir/Patient/${lenaId}`, { token: res.body.access_token });
+      expect([read.status, read.body.id]).toEqual([200, lenaId]);
+      const other = await app.call('GET', `/fhir/Patient?family=Park`, { token: res.body.access_token });
+      expect(other.body.entry ?? []).toEqual([]);
+    });
+
+    it('refuses a second registration for the same patient (409) and matches by phone or MRN', async () => {
+      for (const detail of [{ phone: '206-555-0177' }, { mrn: LENA.mrn.toLowerCase() }]) {
+        const res = await app.call('POST', '/auth/register', { json: { ...base, email: 'lena.third@example.com', ...detail } });
+        expect([res.status, outcomeText(res.body)]).toEqual([409, expect.stringMatching(/^This patient already has a portal account/)]);
+      }
+    });
+  });
+
+  describe('as a family member who is not a patient', () => {
+    const grace = { firstName: 'Grace', lastName: 'Kim', email: 'grace.kim@example.com', birthDate: '1958-06-01', relationship: 'GRPRN' };
+    const cara = DEMO_PEOPLE.cara;
+    const caraIdentity = { lastName: cara.family, birthDate: demoBirthDate(cara, TEST_NOW), mrn: cara.mrn };
+
+    it('sends the passcode to the patient (never to the requester); a wrong passcode counts, the right one creates the account', async () => {
+      const mailsBefore = app.smtp.received.length;
+      const asked = await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: grace, patient: caraIdentity } });
+      expect(asked.status).toBe(202);
+      expect(asked.body).toEqual({ requestId: expect.any(String), expiresAt: '2026-11-23T18:00:00.000Z', message: expect.stringContaining('(not to you)') });
+      const mail = await app.mailTo(cara.email as string, mailsBefore);
+      expect(mail.message.subject).toBe('Westside Family Medicine: Grace Kim asked for access to your portal account');
+      expect(app.smtp.received.slice(mailsBefore).flatMap((m) => m.envelopeTo)).toEqual([cara.email]);
+      const passcode = passcodeIn(mail);
+
+      const wrong = await app.call('POST', '/auth/passcode/redeem', { json: { requestId: asked.body.requestId, passcode: 'AAAA-AAAA', password: GOOD_PASSWORD } });
+      expect([wrong.status, outcomeText(wrong.body)]).toEqual([401, 'The passcode is not correct. 4 tries left.']);
+
+      const redeemed = await app.call('POST', '/auth/passcode/redeem', {
+        json: { requestId: asked.body.requestId, passcode: passcode.toLowerCase().replace('-', ' '), password: GOOD_PASSWORD },
+      });
+      expect(redeemed.status).toBe(201);
+      expect(redeemed.body.account).toMatchObject({ email: grace.email, kind: 'family', displayName: 'Grace Kim' });
+      // Cara (15) received it at her own login: her consent, a teen's own grant, so full access.
+      const consent = await app.system.read('Consent', redeemed.body.consentId);
+      expect((consent as any).extension).toEqual([
+        { url: 'https://chartkeeper.dev/fhir/StructureDefinition/access-level', valueCode: 'full' },
+        { url: 'https://chartkeeper.dev/fhir/StructureDefinition/granted-by', valueCode: 'patient' },
+      ]);
+      const read = await app.call('GET', `/fhir/Patient/${redeemed.body.patientId}`, { token: redeemed.body.access_token });
+      expect([read.status, read.body.name[0].given[0]]).toEqual([200, 'Cara']);
+
+      const again = await app.call('POST', '/auth/passcode/redeem', { json: { requestId: asked.body.requestId, passcode, password: GOOD_PASSWORD } });
+      expect([again.status, outcomeText(again.body)]).toEqual([410, 'This passcode has already been used.']);
+    });
+
+    it('sends a child’s passcode to the email on the record (the parent’s): the grant is the guardian’s', async () => {
+      const ben = DEMO_PEOPLE.ben;
+      const mailsBefore = app.smtp.received.length;
+      const tom = { firstName: 'Tom', lastName: 'Park', email: 'tom.park@example.com', birthDate: '1980-01-20', relationship: 'FTH' };
+      const asked = await app.call('POST', '/auth/register', {
+        json: { role: 'family-member', requester: tom, patient: { lastName: 'Park', birthDate: demoBirthDate(ben, TEST_NOW), mrn: ben.mrn } },
+      });
+      expect(asked.status).toBe(202);
+      const mail = await app.mailTo(DEMO_PEOPLE.ada.email as string, mailsBefore);
+      const redeemed = await app.call('POST', '/auth/passcode/redeem', { json: { requestId: asked.body.requestId, passcode: passcodeIn(mail), password: GOOD_PASSWORD } });
+      expect(redeemed.status).toBe(201);
+      const consent = (await app.system.read('Consent', redeemed.body.consentId)) as any;
+      expect(consent.extension[1].valueCode).toBe('guardian');
+      expect(consent.performer[0].reference).toMatch(/^RelatedPerson\//); // Ada, mother of Ben
+    });
+
+    it('locks a request after 5 wrong passcodes, and a passcode expires after 24 hours', async () => {
+      const ask = async (email: string) =>
+        (await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: { ...grace, email }, patient: caraIdentity } })).body.requestId;
+      const locked = await ask('sam1@example.com');
+      for (let i = 4; i >= 0; i--) {
+        const res = await app.call('POST', '/auth/passcode/redeem', { json: { requestId: locked, passcode: 'BBBB-BBBB', password: GOOD_PASSWORD } });
+        expect(res.status).toBe(401);
+      }
+      const after = await app.call('POST', '/auth/passcode/redeem', { json: { requestId: locked, passcode: 'BBBB-BBBB', password: GOOD_PASSWORD } });
+      expect([after.status, outcomeText(after.body)]).toEqual([410, 'This passcode is locked after 5 wrong tries.']);
+
+      const mailsBefore = app.smtp.received.length;
+      const expiring = await ask('sam2@example.com');
+      const passcode = passcodeIn(await app.mailTo(cara.email as string, mailsBefore));
+      app.clock.advance(24 * 60 * 60 * 1000);
+      const late = await app.call('POST', '/auth/passcode/redeem', { json: { requestId: expiring, passcode, password: GOOD_PASSWORD } });
+      expect([late.status, outcomeText(late.body)]).toEqual([410, 'This passcode has expired.']);
+      expect(await app.services.context.db.selectFrom('account').select('id').where('email', 'in', ['sam1@example.com', 'sam2@example.com']).execute()).toEqual([]);
+    });
+
+    it('refuses when the email on file is the requester’s own (409), an email with an account (409), and a requester under 13 (403)', async () => {
+      await app.system.create<Patient>({
+        resourceType: 'Patient',
+        name: [{ family: 'Ortiz', given: ['Max'] }],
+        birthDate: '1962-09-30',
+        telecom: [{ system: 'email', value: 'max.ortiz@example.com' }],
+      });
+      const max = { lastName: 'Ortiz', birthDate: '1962-09-30', email: 'max.ortiz@example.com' };
+      const own = await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: { ...grace, email: 'max.ortiz@example.com' }, patient: max } });
+      expect([own.status, outcomeText(own.body)]).toEqual([409, expect.stringContaining('the passcode must go to the patient, not to you')]);
+      const taken = await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: { ...grace, email: 'dan.reyes@example.com' }, patient: max } });
+      expect([taken.status, outcomeText(taken.body)]).toEqual([409, expect.stringContaining('sign in and ask for family access from inside your account')]);
+      const young = await app.call('POST', '/auth/register', {
+        json: { role: 'family-member', requester: { ...grace, email: 'kid@example.com', birthDate: '2016-01-01' }, patient: caraIdentity },
+      });
+      expect([young.status, young.body.issue[0].expression]).toEqual([403, ['requester.birthDate']]);
+    });
+  });
+});
