@@ -24,7 +24,7 @@ export interface CcdDocumentReferenceInput {
 export function ccdDocumentReference(input: CcdDocumentReferenceInput): DocumentReference {
   const bytes = Buffer.from(input.xml, 'utf8');
   const period = input.period ?? {};
-  const subject: Reference = { reference: `Patient/${input.patient.id}` };
+  const subject: Reference<Patient> = { reference: `Patient/${input.patient.id}` };
   return {
     resourceType: 'DocumentReference',
     identifier: [{ system: 'urn:ietf:rfc:3986', value: /^[0-9a-f-]{36}$/i.test(input.documentId) ? `urn:uuid:${input.documentId.toLowerCase()}` : `urn:chartkeeper:ccd:${input.documentId}` }],
