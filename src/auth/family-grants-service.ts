@@ -36,13 +36,18 @@ export type GrantActor = { readonly kind: 'account'; readonly account: Account }
 export class FamilyGrantsService {
   constructor(private readonly context: AccountContext) {}
 
-  /** Every grant of a patient's record (active first), with what each gives today. */
+  /** The current grant of each family member and authority (active first), with what each gives today. */
   async list(patientId: string): Promise<FamilyGrantView[]> {
     const repo = systemRepository(this.context);
     const patient = await repo.read<Patient>('Patient', patientId);
     const today = todayOf(this.context);
     const views: FamilyGrantView[] = [];
+    const seen = new Set<string>();
     for (const grant of await grantsOfPatient(repo, patientId)) {
+      // Newest first: a Consent replaced by a later one from the same authority is history, not a setting.
+      const key = `${grant.relatedPersonId}|${grant.grantedBy}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId).catch(() => undefined);
       if (!rp) continue;
       const grantedOn = todayIn(this.context.timeZone, new Date(grant.granted));
