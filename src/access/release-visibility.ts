@@ -30,41 +30,60 @@ function statusUnreleased(alias: string): Sql {
     and s.value = any(${UNRELEASED_RESULT_STATUSES}::text[]))`;
 }
 
-/** A result listed in an unreleased document's context.related is part of that document. */
-function tiedToUnreleasedDocument(alias: string): Sql {
+/** A resource of the row's type listed in an unreleased document's context.related is part of that document. */
+function tiedToUnreleasedDocument(alias: string, type: string): Sql {
   return sql`exists (select 1 from search_reference rel join resource doc
       on doc.resource_type = 'DocumentReference' and doc.id = rel.resource_id and doc.deleted = false
     where rel.target_id = ${sql.ref(`${alias}.id`)} and rel.code = 'related' and rel.resource_type = 'DocumentReference'
-      and rel.target_type = ${sql.ref(`${alias}.resource_type`)} and ${docUnreleased('doc')})`;
+      and rel.target_type = ${type} and ${docUnreleased('doc')})`;
 }
 
-function reportHidden(alias: string): Sql {
-  return sql`(${statusUnreleased(alias)} or ${tiedToUnreleasedDocument(alias)})`;
+/** A result of a DiagnosticReport that is itself unreleased, or part of an unreleased document. */
+function resultOfHiddenReport(alias: string): Sql[] {
+  const result = sql`res.target_id = ${sql.ref(`${alias}.id`)} and res.code = 'result' and res.resource_type = 'DiagnosticReport' and res.target_type = 'Observation'`;
+  return [
+    sql`exists (select 1 from search_reference res join search_token s on s.resource_id = res.resource_id
+        and s.resource_type = 'DiagnosticReport' and s.code = 'status' and s.value = any(${UNRELEASED_RESULT_STATUSES}::text[])
+      where ${result})`,
+    sql`exists (select 1 from search_reference res
+        join search_reference rel on rel.target_id = res.resource_id and rel.code = 'related'
+          and rel.resource_type = 'DocumentReference' and rel.target_type = 'DiagnosticReport'
+        join resource doc on doc.resource_type = 'DocumentReference' and doc.id = rel.resource_id and doc.deleted = false
+      where ${result} and ${docUnreleased('doc')})`,
+  ];
+}
+
+/**
+ * The conditions under any of which a row `alias` of `type` is hidden from patients (none: it never is). Kept
+ * as separate EXISTS clauses, so `not` each of them plans as an anti-join with index lookups.
+ */
+export function unreleasedClauses(type: string, alias = 'r'): Sql[] {
+  switch (type) {
+    case 'DocumentReference':
+      return [docUnreleased(alias)];
+    case 'DiagnosticReport':
+      return [statusUnreleased(alias), tiedToUnreleasedDocument(alias, type)];
+    case 'Observation':
+      return [statusUnreleased(alias), tiedToUnreleasedDocument(alias, type), ...resultOfHiddenReport(alias)];
+    case 'Binary':
+      // A Binary follows its securityContext: the content of an unreleased document or report is hidden with it.
+      return [
+        // The reference is read from the JSON once, then looked up by primary key.
+        sql`exists (select 1 from (select (${sql.ref(`${alias}.content`)}::jsonb) #>> '{securityContext,reference}' as ref) sc
+          join resource ctx on ctx.resource_type = split_part(sc.ref, '/', 1) and ctx.id = split_part(sc.ref, '/', 2)
+          where ctx.deleted = false and ctx.resource_type in ('DocumentReference', 'DiagnosticReport')
+            and ((ctx.resource_type = 'DocumentReference' and ${docUnreleased('ctx')})
+              or (ctx.resource_type = 'DiagnosticReport' and (${statusUnreleased('ctx')} or ${tiedToUnreleasedDocument('ctx', 'DiagnosticReport')}))))`,
+      ];
+    default:
+      return [];
+  }
 }
 
 /** The condition under which a row `alias` of `type` is hidden from patients, or undefined if it never is. */
 export function unreleasedCondition(type: string, alias = 'r'): Sql | undefined {
-  switch (type) {
-    case 'DocumentReference':
-      return docUnreleased(alias);
-    case 'DiagnosticReport':
-      return reportHidden(alias);
-    case 'Observation':
-      // An Observation is also hidden as a result of a hidden DiagnosticReport.
-      return sql`(${reportHidden(alias)} or exists (select 1 from search_reference res join resource rep
-          on rep.resource_type = 'DiagnosticReport' and rep.id = res.resource_id and rep.deleted = false
-        where res.target_id = ${sql.ref(`${alias}.id`)} and res.code = 'result' and res.resource_type = 'DiagnosticReport'
-          and res.target_type = 'Observation' and ${reportHidden('rep')}))`;
-    case 'Binary':
-      // A Binary follows its securityContext: the content of an unreleased document or report is hidden with it.
-      return sql`exists (select 1 from resource ctx
-        where ctx.deleted = false and ctx.resource_type in ('DocumentReference', 'DiagnosticReport')
-          and ctx.resource_type || '/' || ctx.id = (${sql.ref(`${alias}.content`)}::jsonb) #>> '{securityContext,reference}'
-          and ((ctx.resource_type = 'DocumentReference' and ${docUnreleased('ctx')})
-            or (ctx.resource_type = 'DiagnosticReport' and ${reportHidden('ctx')})))`;
-    default:
-      return undefined;
-  }
+  const clauses = unreleasedClauses(type, alias);
+  return clauses.length ? sql`(${sql.join(clauses, sql` or `)})` : undefined;
 }
 
 /** The same for rows of any type (one query over a whole compartment, as $everything runs). */

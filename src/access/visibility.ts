@@ -1,6 +1,6 @@
 import { RawBuilder, sql } from 'kysely';
 import type { AccessScope } from './access-scope';
-import { unreleasedCondition } from './release-visibility';
+import { unreleasedClauses } from './release-visibility';
 
 /** The patients whose compartment may show resources of this type to the caller. */
 export function patientsSeeingType(scope: AccessScope, type: string): string[] {
@@ -24,9 +24,10 @@ export function typeVisibleFor(scope: AccessScope, patientId: string, type: stri
  */
 export function visibilityCondition(scope: AccessScope, type: string): RawBuilder<unknown> | undefined {
   const inScope = scopeCondition(scope, type);
-  const unreleased = scope.releasedOnly && !scope.unrestricted ? unreleasedCondition(type) : undefined;
-  if (!unreleased) return inScope;
-  return inScope ? sql`(${inScope} and not ${unreleased})` : sql`not ${unreleased}`;
+  const hidden = scope.releasedOnly && !scope.unrestricted ? unreleasedClauses(type) : [];
+  if (!hidden.length) return inScope;
+  const parts = [...(inScope ? [inScope] : []), ...hidden.map((clause) => sql`not ${clause}`)];
+  return sql`(${sql.join(parts, sql` and `)})`;
 }
 
 function scopeCondition(scope: AccessScope, type: string): RawBuilder<unknown> | undefined {

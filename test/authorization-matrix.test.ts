@@ -1,0 +1,329 @@
+/**
+ * The authorization matrix: callers x patients' records x resource types x (read, search, write) x both age
+ * policies, with the clock moved across the 12th, 13th and 18th birthdays. Two hand-written tables say what to
+ * expect: LEVELS (who holds what on whose record, per phase and policy) and READ/WRITE (what each level may do
+ * with each row). Every cell is compared with them; nothing is derived from the code under test.
+ */
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { AgePolicyName } from '../src/access/age-policy-profiles';
+import {
+  AccessFamily, BadCallerKey, CallerKey, inPool, matches, PATIENTS, PatientKey, RowKey, startAccessFamily, T0, typeOfRow,
+} from './support/access-family';
+
+/** What a caller holds on a record: their own, a grant's level, staff of its organisation, or nothing. */
+type Level = 'self' | 'full' | 'b+a' | 'billing' | 'none' | 'staff';
+/** What a read or search gives: the whole resource, the reduced view, or nothing (404 / no match). */
+type Seen = 'full' | 'reduced' | 'deny';
+
+// Columns:           self    full    b+a        billing    none    staff
+const r = (self: Seen, full: Seen, ba: Seen, billing: Seen, none: Seen, staff: Seen): Record<Level, Seen> => ({ self, full, 'b+a': ba, billing, none, staff });
+const READ: Record<RowKey, Record<Level, Seen>> = {
+  Patient: r('full', 'full', 'reduced', 'reduced', 'deny', 'full'),
+  Observation: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  'Observation (preliminary)': r('deny', 'deny', 'deny', 'deny', 'deny', 'full'),
+  'DiagnosticReport (preliminary)': r('deny', 'deny', 'deny', 'deny', 'deny', 'full'),
+  Condition: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  Immunization: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  Appointment: r('full', 'full', 'reduced', 'deny', 'deny', 'full'),
+  Invoice: r('full', 'full', 'full', 'full', 'deny', 'full'),
+  Account: r('full', 'full', 'full', 'full', 'deny', 'full'),
+  Coverage: r('full', 'full', 'full', 'full', 'deny', 'full'),
+  ChargeItem: r('full', 'full', 'reduced', 'reduced', 'deny', 'full'),
+  'DocumentReference (released)': r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  'DocumentReference (unreleased)': r('deny', 'deny', 'deny', 'deny', 'deny', 'full'),
+  'Binary (released)': r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  'Binary (unreleased)': r('deny', 'deny', 'deny', 'deny', 'deny', 'full'),
+  Communication: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  AuditEvent: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  Consent: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+  RelatedPerson: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
+};
+
+/** Rows written by creating a new resource of the type in the record (Patient: updating it). */
+type WriteRow = 'Patient' | 'Observation' | 'Condition' | 'Immunization' | 'Appointment' | 'Invoice' | 'Account' | 'Coverage'
+  | 'DocumentReference' | 'Binary' | 'Communication' | 'AuditEvent' | 'Consent';
+// Columns:            self full b+a  billing none staff
+const w = (self: number, full: number, ba: number, billing: number, none: number, staff: number): Record<Level, number> => ({ self, full, 'b+a': ba, billing, none, staff });
+const WRITE: Record<WriteRow, Record<Level, number>> = {
+  Patient: w(403, 403, 403, 403, 404, 200),
+  Observation: w(403, 403, 403, 403, 403, 201),
+  Condition: w(403, 403, 403, 403, 403, 201),
+  Immunization: w(403, 403, 403, 403, 403, 201),
+  Appointment: w(403, 403, 403, 403, 403, 201),
+  Invoice: w(403, 403, 403, 403, 403, 201),
+  Account: w(403, 403, 403, 403, 403, 201),
+  Coverage: w(403, 403, 403, 403, 403, 201),
+  DocumentReference: w(403, 403, 403, 403, 403, 201),
+  Binary: w(201, 201, 403, 403, 403, 201),
+  Communication: w(201, 201, 403, 403, 403, 201),
+  AuditEvent: w(403, 403, 403, 403, 403, 403),
+  Consent: w(403, 403, 403, 403, 403, 201),
+};
+
+/** A caller's levels on ada, ben, cara and sam, written as four words. */
+type Levels = Partial<Record<CallerKey, Record<PatientKey, Level>>>;
+const on = (words: string): Record<PatientKey, Level> => {
+  const [ada, ben, cara, sam] = words.split(' ') as Level[];
+  return { ada, ben, cara, sam };
+};
+
+interface Phase {
+  readonly name: string;
+  readonly at: string;
+  /** What happens at this moment before the cells are checked. */
+  readonly before?: (f: AccessFamily) => Promise<void>;
+  /** 'all' rows and writes, or the 'core' ones (one row per kind of access) at the birthday moments. */
+  readonly rows: 'all' | 'core';
+  readonly levels: Record<AgePolicyName, Levels>;
+}
+
+const CORE_ROWS: readonly RowKey[] = ['Patient', 'Observation', 'Appointment', 'Invoice', 'ChargeItem', 'Communication'];
+const CORE_WRITES: readonly WriteRow[] = ['Communication', 'Observation'];
+
+/*
+ * Birth dates (demo family built for 2026-03-01): Ada 1983-03-14, Ben 2016-11-23, Cara 2010-07-02. The clinic is in
+ * America/Los_Angeles: a birthday starts at 07:00Z in summer (PDT) and 08:00Z in winter (PST).
+ * Grants at T0: Ada -> Ben full (guardian), Ada -> Cara billing (guardian), Dan -> Ada full (Ada's own invitation).
+ */
+const PHASES: readonly Phase[] = [
+  {
+    name: 'T0: Ben 9, Cara 15; demo grants',
+    at: T0,
+    rows: 'all',
+    levels: {
+      westmed: {
+        ada: on('self full billing none'), dan: on('full none none none'), cara: on('none none self none'),
+        sam: on('none none none self'), staff: on('staff staff staff none'), otherStaff: on('none none none staff'),
+      },
+      // The guardian grant to Cara was made at 'billing': Westchester's teen band would allow appointments too, but a
+      // grant never gives more than was granted.
+      westchester: {
+        ada: on('self full billing none'), dan: on('full none none none'), cara: on('none none self none'),
+        sam: on('none none none self'), staff: on('staff staff staff none'), otherStaff: on('none none none staff'),
+      },
+    },
+  },
+  {
+    name: 'T0 + 1h: Cara (15) grants Ada full; Ada revokes Dan',
+    at: '2026-03-01T21:00:00Z',
+    before: async (f) => {
+      const { grantAccess, revokeGrant } = await import('../src/access/proxy-grants');
+      await grantAccess(f.system, {
+        patientId: f.patientIds.cara, accountId: f.accountIds.ada, grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'full',
+        grantedBy: 'patient', performer: `Patient/${f.patientIds.cara}`,
+      });
+      await revokeGrant(f.system, f.consents.danForAda);
+    },
+    rows: 'all',
+    levels: {
+      // Westmed lets a teen grant full; Westchester caps the teen's own grant at appointments and billing.
+      westmed: { ada: on('self full full none'), dan: on('none none none none'), cara: on('none none self none') },
+      westchester: { ada: on('self full b+a none'), dan: on('none none none none'), cara: on('none none self none') },
+    },
+  },
+  {
+    name: 'T0 + 2h: Cara revokes her grant; the guardian grant is left',
+    at: '2026-03-01T22:00:00Z',
+    before: async (f) => {
+      const { grantsOfAccount, revokeGrant } = await import('../src/access/proxy-grants');
+      const own = (await grantsOfAccount(f.app.database.db, f.accountIds.ada)).find((g) => g.grantedBy === 'patient' && g.active);
+      await revokeGrant(f.system, own!.consentId);
+    },
+    rows: 'all',
+    levels: {
+      westmed: { ada: on('self full billing none'), dan: on('none none none none') },
+      westchester: { ada: on('self full billing none'), dan: on('none none none none') },
+    },
+  },
+  {
+    name: 'the last second before Cara turns 18 (Ben 11)',
+    at: '2028-07-02T06:59:59Z',
+    rows: 'core',
+    levels: {
+      westmed: { ada: on('self full billing none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+      westchester: { ada: on('self full billing none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+    },
+  },
+  {
+    name: 'Cara’s 18th birthday, local midnight',
+    at: '2028-07-02T07:00:00Z',
+    rows: 'core',
+    levels: {
+      westmed: { ada: on('self full none none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+      westchester: { ada: on('self full none none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+    },
+  },
+  {
+    name: 'the last second before Ben turns 12',
+    at: '2028-11-23T07:59:59Z',
+    rows: 'core',
+    levels: { westmed: { ada: on('self full none none') }, westchester: { ada: on('self full none none') } },
+  },
+  {
+    name: 'Ben’s 12th birthday',
+    at: '2028-11-23T08:00:00Z',
+    rows: 'core',
+    levels: { westmed: { ada: on('self full none none') }, westchester: { ada: on('self b+a none none') } },
+  },
+  {
+    name: 'the last second before Ben turns 13',
+    at: '2029-11-23T07:59:59Z',
+    rows: 'core',
+    levels: { westmed: { ada: on('self full none none') }, westchester: { ada: on('self b+a none none') } },
+  },
+  {
+    name: 'Ben’s 13th birthday',
+    at: '2029-11-23T08:00:00Z',
+    rows: 'core',
+    levels: { westmed: { ada: on('self billing none none') }, westchester: { ada: on('self b+a none none') } },
+  },
+  {
+    name: 'the last second before Ben turns 18',
+    at: '2034-11-23T07:59:59Z',
+    rows: 'core',
+    levels: { westmed: { ada: on('self billing none none') }, westchester: { ada: on('self b+a none none') } },
+  },
+  {
+    name: 'Ben’s 18th birthday',
+    at: '2034-11-23T08:00:00Z',
+    rows: 'core',
+    levels: { westmed: { ada: on('self none none none') }, westchester: { ada: on('self none none none') } },
+  },
+];
+
+/** Tokens that must never get in: every request is a 401. */
+const BAD_CALLERS: readonly BadCallerKey[] = ['noToken', 'expired', 'tampered', 'disabledAccount', 'deletedAccount', 'userTokenForStaff', 'staffTokenForPatient'];
+
+describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) => {
+  let f: AccessFamily;
+  beforeAll(async () => {
+    f = await startAccessFamily(policy);
+  });
+  afterAll(() => f?.close());
+
+  test.each(PHASES.map((p) => [p.name, p] as const))('%s', async (_name, phase) => {
+    f.clock.set(phase.at);
+    await phase.before?.(f);
+    const expected: string[] = [];
+    const tasks: (() => Promise<string>)[] = [];
+    for (const [caller, levels] of Object.entries(phase.levels[policy]) as [CallerKey, Record<PatientKey, Level>][]) {
+      const token = await f.token(caller);
+      for (const patient of PATIENTS) {
+        const level = levels[patient];
+        for (const row of Object.keys(READ) as RowKey[]) {
+          const id = f.rows[patient][row];
+          if (!id || (phase.rows === 'core' && !CORE_ROWS.includes(row))) continue;
+          for (const op of ['read', 'search'] as const) {
+            const label = `${caller} -> ${patient} ${row} ${op}`;
+            expected.push(`${label}: ${READ[row][level]}`);
+            tasks.push(async () => `${label}: ${op === 'read' ? await readCell(f, token, row, id) : await searchCell(f, token, row, id)}`);
+          }
+        }
+        for (const row of Object.keys(WRITE) as WriteRow[]) {
+          if (patient === 'sam' || (phase.rows === 'core' && !CORE_WRITES.includes(row))) continue;
+          const label = `${caller} -> ${patient} ${row} write`;
+          expected.push(`${label}: ${WRITE[row][level]}`);
+          tasks.push(async () => `${label}: ${await writeCell(f, token, row, patient)}`);
+        }
+      }
+    }
+    if (phase.at === T0) {
+      for (const bad of BAD_CALLERS) {
+        const token = await f.badToken(bad);
+        for (const [what, run] of [
+          ['read Patient', () => f.app.request(`/fhir/Patient/${f.patientIds.ada}`, { token })],
+          ['search Observation', () => f.app.request(`/fhir/Observation?_id=${f.rows.ada.Observation}`, { token })],
+          ['write Communication', () => f.app.request('/fhir/Communication', { method: 'POST', token, json: writeBody(f, 'Communication', 'ada') })],
+        ] as const) {
+          expected.push(`${bad} ${what}: 401`);
+          tasks.push(async () => `${bad} ${what}: ${(await run()).status}`);
+        }
+      }
+    }
+    const actual = await inPool(tasks);
+    expect(actual).toEqual(expected);
+  });
+});
+
+async function readCell(f: AccessFamily, token: string, row: RowKey, id: string): Promise<string> {
+  const type = typeOfRow(row);
+  const res = await f.app.request(`/fhir/${type}/${id}`, { token });
+  if (res.status === 404) return 'deny';
+  if (res.status !== 200) return `status ${res.status}`;
+  if (type === 'Binary') return (await res.arrayBuffer()).byteLength > 0 ? 'full' : 'empty';
+  return shapeOf(row, (await res.json()) as Resource);
+}
+
+async function searchCell(f: AccessFamily, token: string, row: RowKey, id: string): Promise<string> {
+  const res = await f.app.request(`/fhir/${typeOfRow(row)}?_id=${id}`, { token });
+  if (res.status !== 200) return `status ${res.status}`;
+  const found = matches((await res.json()) as Bundle);
+  if (!found.length) return 'deny';
+  return found.length === 1 && found[0].id === id ? shapeOf(row, found[0]) : `${found.length} matches`;
+}
+
+/** 'full' or 'reduced' for the types with a reduced view, by fields the full resource has and the reduced lacks. */
+function shapeOf(row: RowKey, resource: Resource): string {
+  const has = (field: string): boolean => (resource as unknown as Record<string, unknown>)[field] !== undefined;
+  switch (row) {
+    case 'Patient':
+      if (has('gender')) return 'full';
+      return has('name') && has('birthDate') && !has('address') && !has('telecom') && !has('identifier') ? 'reduced' : 'odd';
+    case 'Appointment':
+      if (has('reasonCode')) return 'full';
+      return has('start') && !has('comment') && !has('description') ? 'reduced' : 'odd';
+    case 'ChargeItem':
+      if (has('reason')) return 'full';
+      return has('code') && !has('note') ? 'reduced' : 'odd';
+    default:
+      return 'full';
+  }
+}
+
+async function writeCell(f: AccessFamily, token: string, row: WriteRow, patient: PatientKey): Promise<number> {
+  if (row === 'Patient') {
+    const current = await f.system.read('Patient', f.patientIds[patient]);
+    return (await f.app.request(`/fhir/Patient/${current.id}`, { method: 'PUT', token, json: current })).status;
+  }
+  return (await f.app.request(`/fhir/${row}`, { method: 'POST', token, json: writeBody(f, row, patient) })).status;
+}
+
+/** A new, valid resource of the type in the patient's record. None of them is a grant. */
+function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: PatientKey): Resource {
+  const ref = { reference: `Patient/${f.patientIds[patient]}` };
+  const text = (s: string) => Buffer.from(s).toString('base64');
+  switch (row) {
+    case 'Observation':
+      return { resourceType: 'Observation', status: 'final', code: { text: 'Mood' }, subject: ref, valueString: 'good' };
+    case 'Condition':
+      return { resourceType: 'Condition', code: { text: 'Headache' }, subject: ref };
+    case 'Immunization':
+      return { resourceType: 'Immunization', status: 'completed', vaccineCode: { text: 'Flu' }, patient: ref, occurrenceDateTime: '2026-01-05' };
+    case 'Appointment':
+      return { resourceType: 'Appointment', status: 'proposed', participant: [{ actor: ref, status: 'needs-action' }] };
+    case 'Invoice':
+      return { resourceType: 'Invoice', status: 'draft', subject: ref };
+    case 'Account':
+      return { resourceType: 'Account', status: 'active', subject: [ref] };
+    case 'Coverage':
+      return { resourceType: 'Coverage', status: 'active', beneficiary: ref, payor: [{ reference: `Organization/${f.organizationIds.westside}` }] };
+    case 'DocumentReference':
+      return { resourceType: 'DocumentReference', status: 'current', docStatus: 'final', subject: ref, content: [{ attachment: { contentType: 'text/plain', data: text('note') } }] };
+    case 'Binary':
+      return { resourceType: 'Binary', contentType: 'text/plain', data: text('upload'), securityContext: ref };
+    case 'Communication':
+      return { resourceType: 'Communication', status: 'completed', subject: ref, sender: ref, payload: [{ contentString: 'A question about my visit' }] };
+    case 'AuditEvent':
+      return {
+        resourceType: 'AuditEvent', type: { code: 'rest' }, action: 'R', recorded: '2026-03-01T20:00:00Z',
+        agent: [{ who: ref, requestor: true }], source: { observer: { display: 'forged' } }, entity: [{ what: ref }],
+      };
+    case 'Consent':
+      return {
+        resourceType: 'Consent', status: 'active', patient: ref, dateTime: '2026-03-01T20:00:00Z',
+        scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+        category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+        policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTOUT' }] },
+      };
+  }
+}
