@@ -57,6 +57,8 @@ export interface AccessFamily {
   readonly rows: Readonly<Record<PatientKey, Partial<Record<RowKey, string>>>>;
   readonly accountIds: Readonly<Record<CallerKey | 'disabled', string>>;
   readonly organizationIds: { readonly westside: string; readonly other: string };
+  /** The demo family's resources as loaded, by patient (ids as stored). */
+  readonly demo: ReadonlyMap<string, readonly Resource[]>;
   /** Consent ids of the demo grants. */
   readonly consents: { readonly adaForBen: string; readonly adaForCara: string; readonly danForAda: string };
   /** The RelatedPerson ids standing for Ada (for Ben, for Cara) and Dan (for Ada). */
@@ -211,7 +213,7 @@ export async function startAccessFamily(policy: AgePolicyName): Promise<AccessFa
 
   const sign = (sub: string, kind: 'user' | 'staff', ttlSeconds = 900): Promise<string> => signAccessToken({ sub, kind }, app.key, { clock, ttlSeconds });
   return {
-    app, clock, system, patientIds, rows, accountIds,
+    app, clock, system, patientIds, rows, accountIds, demo: byPatient,
     organizationIds: { westside, other },
     consents: { adaForBen: adaForBen.consent.id!, adaForCara: adaForCara.consent.id!, danForAda: danForAda.consent.id! },
     relatedPersons: { adaForBen: adaForBen.relatedPerson.id!, adaForCara: adaForCara.relatedPerson.id!, danForAda: danForAda.relatedPerson.id! },
