@@ -130,6 +130,8 @@ export class PasswordResetService {
     const verificationToken = generateToken();
     const code = method === 'email-code' ? generateNumericCode() : undefined;
     const payload: VerificationPayload = { passwordHash, method, ...(code ? { codeHash: hashOneTimeSecret(code) } : {}) };
+    // Read before the transaction: on PGlite the transaction holds the only connection.
+    const organizationName = await this.organizationNameFor(account);
     return this.context.db.transaction().execute(async (trx) => {
       const secrets = this.secrets.withDb(trx);
       if (!(await secrets.markUsed(row.id))) throw conflict('This reset link has just been used.');
@@ -143,7 +145,6 @@ export class PasswordResetService {
       });
       const expiresAt = new Date(verification.expires_at);
       if (code) {
-        const organizationName = await this.organizationNameFor(account);
         await sendAccountMail(this.context, account.email, verificationCodeEmail({ organizationName, code, expiresAt, timeZone: this.context.timeZone }));
       }
       return {
