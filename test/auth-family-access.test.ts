@@ -34,7 +34,8 @@ describe('family access from accounts', () => {
     expect(await grantsOf(ada.access_token, ada.account.patientId)).toEqual([
       { name: 'Dan Reyes', level: 'full', effectiveLevel: 'full', grantedBy: 'patient', active: true, consent: expect.stringMatching(/^Consent\//) },
     ]);
-    expect(await grantsOf(cara.access_token, cara.account.patientId)).toEqual([
+    const byAuthority = (a: any, b: any) => a.grantedBy.localeCompare(b.grantedBy);
+    expect((await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority)).toEqual([
       { name: 'Ada Park', level: 'billing', effectiveLevel: 'billing', grantedBy: 'guardian', active: true, consent: expect.stringMatching(/^Consent\//) },
     ]);
     // Someone else's settings are not found.
@@ -101,9 +102,10 @@ describe('family access from accounts', () => {
     const res = await app.call('POST', `/fhir/${mother.consent}/$change-access-level`, { token: cara.access_token, json: parameters({ level: 'full' }) });
     expect(res.status).toBe(200);
     // Her own grant stands beside the guardian's (which still ends at 18); the better one counts.
-    expect(await grantsOf(cara.access_token, cara.account.patientId)).toEqual([
-      { name: 'Ada Park', level: 'full', effectiveLevel: 'full', grantedBy: 'patient', active: true, consent: expect.any(String) },
+    const byAuthority = (a: any, b: any) => a.grantedBy.localeCompare(b.grantedBy);
+    expect((await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority)).toEqual([
       { name: 'Ada Park', level: 'billing', effectiveLevel: 'billing', grantedBy: 'guardian', active: true, consent: mother.consent },
+      { name: 'Ada Park', level: 'full', effectiveLevel: 'full', grantedBy: 'patient', active: true, consent: expect.any(String) },
     ]);
     expect((await app.call('GET', observations, { token: ada.access_token })).body.entry.length).toBeGreaterThan(0);
   });

@@ -43,8 +43,9 @@ export class FamilyGrantsService {
     const today = todayOf(this.context);
     const views: FamilyGrantView[] = [];
     const seen = new Set<string>();
-    for (const grant of await grantsOfPatient(repo, patientId)) {
-      // Newest first: a Consent replaced by a later one from the same authority is history, not a setting.
+    const grants = (await grantsOfPatient(repo, patientId)).sort((a, b) => Number(b.active) - Number(a.active));
+    for (const grant of grants) {
+      // Active first, then newest: a Consent replaced by a later one from the same authority is history, not a setting.
       const key = `${grant.relatedPersonId}|${grant.grantedBy}`;
       if (seen.has(key)) continue;
       seen.add(key);
