@@ -119,7 +119,7 @@ export class ImportContext implements DatatypeContext {
   }
 }
 
-const MATCH_ONLY = new Set(['Patient', 'Practitioner', 'Organization', 'Device', 'Medication']);
+const MATCH_ONLY = new Set(['Patient', 'Practitioner', 'Organization', 'Device', 'Medication', 'Location']);
 
 function requestFor(resource: Resource): CcdaImportEntry['request'] {
   const id = (resource as { identifier?: Identifier | Identifier[] }).identifier;
