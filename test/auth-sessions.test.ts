@@ -84,6 +84,14 @@ describe('sessions and tokens', () => {
     expect((await app.call('GET', patient, { token: refreshed.body.access_token })).status).toBe(200);
   });
 
+  it('rate-limits registration per email: 3 requests, then 429 for a minute, whatever the answers were', async () => {
+    const json = { role: 'patient', lastName: 'Nobody', birthDate: '1980-01-01', postalCode: '00000', email: 'someone@example.com', password: 'correct horse battery staple' };
+    for (let i = 0; i < 3; i++) expect((await app.call('POST', '/auth/register', { json })).status).toBe(404);
+    const limited = await app.call('POST', '/auth/register', { json });
+    expect([limited.status, limited.headers.get('retry-after'), outcomeText(limited.body)]).toEqual([429, '60', 'Too many registration attempts. Try again in 60 seconds.']);
+    expect((await app.call('POST', '/auth/register', { json: { ...json, email: 'someone.else@example.com' } })).status).toBe(404);
+  });
+
   it('slows down after 3 failures and locks the login for 15 minutes at the 10th (429 + Retry-After)', async () => {
     app.clock.advance(2 * 60 * 60 * 1000); // a clean slate for the address counter
     const cara = DEMO_PEOPLE.cara.email as string;
