@@ -209,7 +209,8 @@ describeCorpus('C-CDA corpus import (no database)', () => {
     }
     lines.push(`${files.length} documents parsed in ${(parseMs / 1000).toFixed(2)} s`);
     console.log(lines.join('\n'));
-  });
+    // Parsing takes seconds; validating ~30,000 resources takes longer on a busy 2-core machine.
+  }, 300_000);
 
   it('finds the corpus documents (including .txt/.ccd/.XML files whose root is ClinicalDocument)', () => {
     expect(files.length).toBeGreaterThanOrEqual(600);
@@ -271,7 +272,7 @@ describeCorpus('C-CDA corpus import under damage (nullFlavor anywhere, no ids, n
     }
     expect(sample.length).toBeGreaterThan(20);
     expect(problems).toEqual([]);
-  });
+  }, 120_000);
 
   it('a truncated document is refused with a CcdaParseError carrying line and column', () => {
     for (const file of sample) {
