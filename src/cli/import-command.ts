@@ -1,40 +1,45 @@
 import { SingleBar } from 'cli-progress';
-import { importFhirFile, listJsonFiles } from '../fhir/fhir-file-import';
+import { importFhirFiles, listJsonFiles } from '../fhir/fhir-file-import';
 import type { CliArgs } from './cli-args';
 import { cliConfig, withSystemRepository } from './cli-context';
 
-/** `chartkeeper import FILE|DIR...`: FHIR JSON resources and Bundles, with a progress bar and a summary. */
+/**
+ * `chartkeeper import FILE|DIR... [--workers=N] [--concurrency=N]`: FHIR JSON resources and Bundles, each
+ * file in one transaction, validated and indexed on worker threads, with a progress bar and a summary.
+ */
 export async function importCommand(args: CliArgs): Promise<number> {
   if (!args.positional.length) {
-    process.stderr.write('usage: chartkeeper import FILE|DIR...\n');
+    process.stderr.write('usage: chartkeeper import FILE|DIR... [--workers=N] [--concurrency=N]\n');
+    return 2;
+  }
+  const workers = numberFlag(args, 'workers');
+  const concurrency = numberFlag(args, 'concurrency');
+  if (workers === null || concurrency === null) {
+    process.stderr.write('--workers= and --concurrency= take a whole number\n');
     return 2;
   }
   const files = listJsonFiles(args.positional);
   const config = cliConfig(args);
   return withSystemRepository(config, async (repo) => {
     const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} files | {resources} resources', stream: process.stderr, hideCursor: true });
-    const totals: Record<string, number> = {};
-    const failures: { file: string; error: string }[] = [];
     let resources = 0;
-    const started = Date.now();
     bar.start(files.length, 0, { resources });
-    for (const file of files) {
-      const result = await importFhirFile(repo, file);
-      for (const [type, n] of Object.entries(result.created)) {
-        totals[type] = (totals[type] ?? 0) + n;
-        resources += n;
-      }
-      if (result.error) failures.push({ file, error: result.error });
-      bar.increment(1, { resources });
-    }
+    const summary = await importFhirFiles(repo, files, {
+      workers,
+      concurrency,
+      onFile: (result) => {
+        resources += Object.values(result.created).reduce((a, b) => a + b, 0);
+        bar.increment(1, { resources });
+      },
+    });
     bar.stop();
-    const seconds = (Date.now() - started) / 1000;
-    const lines = Object.entries(totals)
+    const { failures } = summary;
+    const lines = Object.entries(summary.created)
       .sort((a, b) => b[1] - a[1])
       .map(([type, n]) => `  ${type.padEnd(24)} ${n}`);
     process.stdout.write(
       [
-        `Imported ${resources} resources from ${files.length - failures.length} of ${files.length} files in ${seconds.toFixed(1)} s (${Math.round(resources / Math.max(seconds, 0.001))} resources/s)`,
+        `Imported ${summary.resources} resources from ${files.length - failures.length} of ${files.length} files in ${summary.seconds.toFixed(1)} s (${Math.round(summary.resources / Math.max(summary.seconds, 0.001))} resources/s)`,
         ...lines,
         ...(failures.length ? [`${failures.length} file(s) failed:`, ...failures.map((f) => `  ${f.file}: ${f.error}`)] : []),
         '',
@@ -42,4 +47,12 @@ export async function importCommand(args: CliArgs): Promise<number> {
     );
     return failures.length ? 1 : 0;
   });
+}
+
+/** A non-negative integer flag; undefined when absent, null when malformed. */
+function numberFlag(args: CliArgs, name: string): number | undefined | null {
+  const value = args.flags[name];
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return typeof value === 'string' && Number.isInteger(n) && n >= 0 ? n : null;
 }

@@ -3,16 +3,23 @@ import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError } from './outcomes';
 import type { Repository } from './repository';
+import { rememberIndex } from './resource-writer';
 import { assertValidResource } from './validation';
+import { preparationError, WritePreparationPool } from './write-preparation-pool';
+
+/** How a Bundle is processed; bulk importers pass a pool to validate and index off the main thread. */
+export interface BundleOptions {
+  readonly preparation?: WritePreparationPool;
+}
 
 /** Order of processing within a transaction, as FHIR R4 §3.1.0.11.2 requires. */
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3 };
 
 /** Processes a transaction (all or nothing) or batch (each entry alone) Bundle. */
-export async function processBundle(repo: Repository, bundle: Bundle): Promise<Bundle> {
+export async function processBundle(repo: Repository, bundle: Bundle, options: BundleOptions = {}): Promise<Bundle> {
   if (bundle?.resourceType !== 'Bundle') throw badRequest('POST /fhir takes a Bundle', 'resourceType');
-  if (bundle.type === 'transaction') return repo.transaction((trx) => processTransaction(trx, bundle));
-  if (bundle.type === 'batch') return processBatch(repo, bundle);
+  if (bundle.type === 'transaction') return repo.transaction((trx) => processTransaction(trx, bundle, options));
+  if (bundle.type === 'batch') return processBatch(repo, bundle, options);
   throw badRequest(`Bundle.type must be transaction or batch, got "${bundle.type}"`, 'Bundle.type');
 }
 
@@ -31,7 +38,7 @@ function checkEntries(bundle: Bundle): BundleEntry[] {
   return entries;
 }
 
-async function processTransaction(repo: Repository, bundle: Bundle): Promise<Bundle> {
+async function processTransaction(repo: Repository, bundle: Bundle, options: BundleOptions): Promise<Bundle> {
   const entries = checkEntries(bundle);
   const order = entries.map((_, i) => i).sort((a, b) => METHOD_ORDER[entries[a].request!.method!] - METHOD_ORDER[entries[b].request!.method!] || a - b);
   const responses: BundleEntry[] = new Array(entries.length);
@@ -65,9 +72,7 @@ async function processTransaction(repo: Repository, bundle: Bundle): Promise<Bun
     responses[i] = { response: { status: '204 No Content' } };
   }
   const toCreate = creates.map((c) => rewriteReferences(c.resource, idMap));
-  for (let k = 0; k < toCreate.length; k++) {
-    await withEntryIndex([creates[k].index], async () => assertValidResource(toCreate[k]));
-  }
+  await validateCreates(toCreate, creates.map((c) => c.index), options.preparation);
   const created = await repo.createMany(toCreate, { validated: true });
   created.forEach((resource, k) => {
     responses[creates[k].index] = {
@@ -90,12 +95,35 @@ async function processTransaction(repo: Repository, bundle: Bundle): Promise<Bun
   return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
 }
 
-async function processBatch(repo: Repository, bundle: Bundle): Promise<Bundle> {
+/**
+ * Validates every create before anything is written, failing on the first invalid one in order. With a
+ * pool, the workers validate and also compute the index rows, which the writer then picks up.
+ */
+async function validateCreates(resources: Resource[], entryIndexes: number[], pool: WritePreparationPool | undefined): Promise<void> {
+  if (!pool) {
+    for (let k = 0; k < resources.length; k++) {
+      await withEntryIndex([entryIndexes[k]], async () => assertValidResource(resources[k]));
+    }
+    return;
+  }
+  const prepared = await pool.prepare(resources);
+  for (let k = 0; k < resources.length; k++) {
+    const { error, index } = prepared[k];
+    if (error) {
+      await withEntryIndex([entryIndexes[k]], async () => {
+        throw preparationError(error);
+      });
+    }
+    rememberIndex(resources[k], index!);
+  }
+}
+
+async function processBatch(repo: Repository, bundle: Bundle, options: BundleOptions): Promise<Bundle> {
   const entries = checkEntries(bundle);
   const responses: BundleEntry[] = [];
   for (const entry of entries) {
     try {
-      responses.push(await repo.transaction((trx) => processTransaction(trx, { resourceType: 'Bundle', type: 'transaction', entry: [entry] })).then((b) => b.entry![0]));
+      responses.push(await repo.transaction((trx) => processTransaction(trx, { resourceType: 'Bundle', type: 'transaction', entry: [entry] }, options)).then((b) => b.entry![0]));
     } catch (err) {
       if (!(err instanceof OperationOutcomeError)) throw err;
       const status = err instanceof FhirError ? err.status : 400;

@@ -24,6 +24,21 @@ function columnType(table: string, column: string): string {
 
 const EMPTY_INDEX: IndexRows = { token: [], string: [], date: [], reference: [], quantity: [] };
 
+/**
+ * Index rows computed ahead of the write (by the write preparation pool, off the main thread), keyed
+ * by the very resource object that will be written. Weak, so nothing outlives the write.
+ */
+const precomputedIndex = new WeakMap<Resource, IndexRows>();
+
+/**
+ * Records index rows computed elsewhere for this resource object, so prepareWrite need not compute
+ * them again. The rows must be indexValues(resource): stamping meta.versionId and meta.lastUpdated
+ * does not change them, as no indexed search parameter reads either.
+ */
+export function rememberIndex(resource: Resource, index: IndexRows): void {
+  precomputedIndex.set(resource, index);
+}
+
 /** Stamps id and meta onto the resource and computes its index rows and patient compartments. */
 export function prepareWrite(resource: Resource & { id: string }, version: number, now: Date, extraCompartments: string[] = []): PreparedWrite {
   const lastUpdated = now.toISOString();
@@ -31,7 +46,7 @@ export function prepareWrite(resource: Resource & { id: string }, version: numbe
     ...resource,
     meta: { ...resource.meta, versionId: String(version), lastUpdated },
   } as Resource & { id: string };
-  const index = indexValues(stamped);
+  const index = precomputedIndex.get(resource) ?? indexValues(stamped);
   return {
     resource: stamped,
     content: JSON.stringify(stamped),
@@ -68,13 +83,104 @@ function compartmentsOf(resource: Resource & { id: string }, index: IndexRows, e
   return [...ids];
 }
 
-/** Inserts brand-new resources (and their first history rows and index rows) in a few statements. */
+/** Most resources one insert statement carries. */
+const STATEMENT_ROWS = 2000;
+
+/**
+ * Inserts brand-new resources, their first history rows and their index rows. Inside a transaction the
+ * rows go in with it; outside one (e.g. the AuditEvents a read leaves behind) concurrent callers share one
+ * statement and one commit (see WriteGroup), and each caller's promise settles once its rows are committed.
+ */
 export async function insertNew(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
   if (!writes.length) return;
-  for (const chunk of chunks(writes, 1000)) {
-    await db.insertInto('resource').values(chunk.map(resourceRow)).execute();
+  if (db.isTransaction) return insertRows(db, writes);
+  let group = writeGroups.get(db);
+  if (!group) writeGroups.set(db, (group = new WriteGroup(db)));
+  return group.insert(writes);
+}
+
+/**
+ * Group commit for autocommit inserts: while one statement is in flight, later callers queue, and the
+ * queue then goes in as one statement. Fifty concurrent reads that each leave an AuditEvent cost a few
+ * commits instead of fifty. If a shared statement fails, each caller's rows are retried alone, so one
+ * caller's bad rows never fail another's.
+ */
+class WriteGroup {
+  private queue: { writes: PreparedWrite[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private running = false;
+
+  constructor(private readonly db: Kysely<Tables>) {}
+
+  insert(writes: PreparedWrite[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ writes, resolve, reject });
+      if (!this.running) void this.drain();
+    });
   }
-  await insertHistoryAndIndex(db, writes);
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.atomically(batch.flatMap((w) => w.writes));
+        for (const waiting of batch) waiting.resolve();
+      } catch (err) {
+        if (batch.length === 1) {
+          batch[0].reject(err);
+          continue;
+        }
+        for (const waiting of batch) {
+          await this.atomically(waiting.writes).then(waiting.resolve, waiting.reject);
+        }
+      }
+    }
+    this.running = false;
+  }
+
+  /** One statement commits atomically on its own; more than one needs a transaction around them. */
+  private atomically(writes: PreparedWrite[]): Promise<void> {
+    if (writes.length <= STATEMENT_ROWS) return insertRows(this.db, writes);
+    return this.db.transaction().execute((trx) => insertRows(trx, writes));
+  }
+}
+
+const writeGroups = new WeakMap<Kysely<Tables>, WriteGroup>();
+
+/**
+ * One statement per chunk: the resource rows go in through unnest arrays, the history rows are copied
+ * from what that insert returns (so each content is sent once), and each index table gets its own unnest
+ * insert in the same statement. One round trip instead of seven, and nothing to plan per row.
+ */
+async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
+  for (const chunk of chunks(writes, STATEMENT_ROWS)) {
+    const arrays = {
+      type: [] as string[], id: [] as string[], version: [] as number[], lastUpdated: [] as string[],
+      deleted: [] as boolean[], content: [] as string[], compartments: [] as string[],
+    };
+    for (const w of chunk) {
+      arrays.type.push(w.resource.resourceType);
+      arrays.id.push(w.resource.id);
+      arrays.version.push(w.version);
+      arrays.lastUpdated.push(w.lastUpdated);
+      arrays.deleted.push(w.deleted);
+      arrays.content.push(w.content);
+      // text[] cannot nest in unnest, so each row's compartments travel as one JSON array text.
+      arrays.compartments.push(JSON.stringify(w.compartments));
+    }
+    const statements = [
+      sql`r as (
+        insert into resource (resource_type, id, version, last_updated, deleted, content, compartments)
+        select t, i, v, u, d, c, array(select json_array_elements_text(p::json))
+        from unnest(${arrays.type}::text[], ${arrays.id}::text[], ${arrays.version}::int[], ${arrays.lastUpdated}::timestamptz[],
+          ${arrays.deleted}::boolean[], ${arrays.content}::text[], ${arrays.compartments}::text[]) as x(t, i, v, u, d, c, p)
+        returning resource_type, id, version, last_updated, deleted, content)`,
+      sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content) select * from r)`,
+      ...indexInserts(chunk).map((insert, n) => sql`${sql.raw(`i${n}`)} as (${insert})`),
+    ];
+    await sql`with ${sql.join(statements)} select 1`.execute(db);
+  }
 }
 
 /** Replaces the current row of existing resources with a new version (the caller checked versions). */
@@ -113,42 +219,39 @@ async function insertHistoryAndIndex(db: Kysely<Tables>, writes: PreparedWrite[]
       .values(chunk.map(historyRow))
       .execute();
   }
-  const columns = {
-    search_token: ['code', 'system', 'value', 'text'],
-    search_string: ['code', 'value', 'exact'],
-    search_date: ['code', 'low', 'high'],
-    search_reference: ['code', 'target_type', 'target_id'],
-    search_quantity: ['code', 'value', 'system', 'unit'],
-  } as const;
-  const kinds = { search_token: 'token', search_string: 'string', search_date: 'date', search_reference: 'reference', search_quantity: 'quantity' } as const;
-  for (const table of Object.keys(columns) as (keyof typeof columns)[]) {
-    const names = ['resource_type', 'resource_id', ...columns[table]];
+  for (const insert of indexInserts(writes)) await insert.execute(db);
+}
+
+const INDEX_COLUMNS = {
+  search_token: ['code', 'system', 'value', 'text'],
+  search_string: ['code', 'value', 'exact'],
+  search_date: ['code', 'low', 'high'],
+  search_reference: ['code', 'target_type', 'target_id'],
+  search_quantity: ['code', 'value', 'system', 'unit'],
+} as const;
+const INDEX_KINDS = { search_token: 'token', search_string: 'string', search_date: 'date', search_reference: 'reference', search_quantity: 'quantity' } as const;
+
+/** One insert per index table that has rows, each with one array parameter per column. */
+function indexInserts(writes: PreparedWrite[]) {
+  const inserts = [];
+  for (const table of Object.keys(INDEX_COLUMNS) as (keyof typeof INDEX_COLUMNS)[]) {
+    const columns = INDEX_COLUMNS[table];
+    const names = ['resource_type', 'resource_id', ...columns];
     const arrays: (string | null)[][] = names.map(() => []);
     for (const w of writes) {
-      for (const row of w.index[kinds[table]] as Record<string, string | null>[]) {
+      for (const row of w.index[INDEX_KINDS[table]] as Record<string, string | null>[]) {
         arrays[0].push(w.resource.resourceType);
         arrays[1].push(w.resource.id);
-        columns[table].forEach((name, i) => arrays[i + 2].push(row[name]));
+        columns.forEach((name, i) => arrays[i + 2].push(row[name]));
       }
     }
     if (!arrays[0].length) continue;
-    // One statement per table with one array parameter per column: far cheaper to parse and bind than
-    // thousands of VALUES tuples, which is what makes bulk imports fast.
+    // One array parameter per column: far cheaper to parse and bind than thousands of VALUES
+    // tuples, which is what makes bulk imports fast.
     const casts = names.map((name, i) => sql`${arrays[i]}::${sql.raw(columnType(table, name))}[]`);
-    await sql`insert into ${sql.table(table)} (${sql.join(names.map((n) => sql.ref(n)))}) select * from unnest(${sql.join(casts)})`.execute(db);
+    inserts.push(sql`insert into ${sql.table(table)} (${sql.join(names.map((n) => sql.ref(n)))}) select * from unnest(${sql.join(casts)})`);
   }
-}
-
-function resourceRow(w: PreparedWrite) {
-  return {
-    resource_type: w.resource.resourceType,
-    id: w.resource.id,
-    version: w.version,
-    last_updated: w.lastUpdated,
-    deleted: w.deleted,
-    content: w.content,
-    compartments: w.compartments,
-  };
+  return inserts;
 }
 
 function historyRow(w: PreparedWrite) {

@@ -1,0 +1,63 @@
+/**
+ * A server under test, run in its own process so it has its own event loop (as in production) and
+ * the load generator in the parent does not share it. argv: `product <logLevel>` or `reference`.
+ * Reads BENCH_DATABASE_URL and BENCH_SIGNING_KEY; tells the parent its URL over IPC; stops on 'stop'.
+ */
+import type { Server } from 'node:http';
+import express from 'express';
+import { Pool } from 'pg';
+import { loadConfig } from '../../src/config';
+import { startServer } from '../../src/main';
+
+/** Pool size of the app's pg pool (src/db/database.ts), so the reference gets no more connections. */
+const APP_POOL_SIZE = 20;
+
+async function startProduct(logLevel: string): Promise<{ url: string; close(): Promise<void> }> {
+  const config = loadConfig(
+    { ...process.env, LOG_LEVEL: logLevel },
+    { databaseUrl: process.env.BENCH_DATABASE_URL, signingKey: process.env.BENCH_SIGNING_KEY, port: 0, host: '127.0.0.1', seedDemo: false },
+  );
+  const running = await startServer(config);
+  const port = (running.server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}`, close: running.close };
+}
+
+/** Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is. */
+async function startReference(): Promise<{ url: string; close(): Promise<void> }> {
+  const pool = new Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: APP_POOL_SIZE });
+  const app = express();
+  app.get('/fhir/:type/:id', (req, res, next) => {
+    pool.query('select content from resource where resource_type = $1 and id = $2', [req.params.type, req.params.id]).then((result) => {
+      if (!result.rows.length) return void res.status(404).end();
+      res.type('application/fhir+json; charset=utf-8').send(result.rows[0].content);
+    }, next);
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await pool.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const [mode, logLevel = 'warn'] = process.argv.slice(2);
+  const running = mode === 'reference' ? await startReference() : await startProduct(logLevel);
+  process.on('message', (message) => {
+    if (message === 'stop') running.close().then(() => process.exit(0), () => process.exit(1));
+  });
+  process.send?.({ url: running.url });
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench-server: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

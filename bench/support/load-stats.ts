@@ -1,0 +1,22 @@
+/** What one load run measured: throughput and latency percentiles (milliseconds). */
+export interface LoadResult {
+  readonly label: string;
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+  /** Responses that were not 2xx (counted apart from socket errors). */
+  readonly non2xx: number;
+}
+
+/** The value at quantile q (0..1) of an ascending-sorted list. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** "2,345/s  p50 12.0 ms  p99 48.0 ms" for one result. */
+export function formatResult(result: LoadResult): string {
+  const errors = result.errors || result.non2xx ? `  (${result.errors} errors, ${result.non2xx} non-2xx)` : '';
+  return `${result.label.padEnd(46)} ${Math.round(result.rate).toLocaleString('en-US').padStart(7)}/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms${errors}`;
+}

@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import { sql } from 'kysely';
+import { unrestrictedScope } from '../access/access-scope';
+import { openTestDatabase, TestDatabase } from '../../test/support/test-database';
+import { FixedClock } from './clock';
+import { importFhirFiles, listJsonFiles } from './fhir-file-import';
+import { Repository } from './repository';
+import { indexValues } from './search/index-values';
+
+let dir: string;
+const clock = new FixedClock(new Date('2026-03-01T12:00:00Z'));
+
+const collection = (family: string, glucose: number): Bundle => ({
+  resourceType: 'Bundle',
+  type: 'collection',
+  entry: [
+    { fullUrl: `urn:uuid:${family}-p`, resource: { resourceType: 'Patient', name: [{ family, given: ['Ada'] }], birthDate: '1984-05-02' } as Patient },
+    {
+      fullUrl: `urn:uuid:${family}-o`,
+      resource: {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '2339-0', display: 'Glucose' }] },
+        subject: { reference: `urn:uuid:${family}-p` },
+        effectiveDateTime: '2026-01-02T08:00:00Z',
+        valueQuantity: { value: glucose, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+      } as Observation,
+    },
+  ],
+});
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-import-'));
+  fs.writeFileSync(path.join(dir, 'a.json'), JSON.stringify(collection('Alpha', 90)));
+  fs.writeFileSync(path.join(dir, 'b.json'), JSON.stringify(collection('Beta', 110)));
+  // c.json: valid Patient first, then an Observation with an unknown status: the whole file must fail.
+  const bad = collection('Gamma', 130);
+  (bad.entry![1].resource as Observation).status = 'done' as Observation['status'];
+  fs.writeFileSync(path.join(dir, 'c.json'), JSON.stringify(bad));
+  fs.writeFileSync(path.join(dir, 'd.json'), JSON.stringify(collection('Delta', 150)));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function importWith(workers: number): Promise<{ database: TestDatabase; summary: Awaited<ReturnType<typeof importFhirFiles>> }> {
+  const database = await openTestDatabase();
+  const repo = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: 'http://test/fhir' });
+  const summary = await importFhirFiles(repo, listJsonFiles([dir]), { workers, concurrency: 2 });
+  return { database, summary };
+}
+
+async function storedRows(database: TestDatabase) {
+  const { rows: resources } = await sql<{ resource_type: string; content: string; compartments: string[] }>`
+    select resource_type, content, compartments from resource order by resource_type, content`.execute(database.db);
+  const { rows: history } = await sql<{ n: string }>`select count(*)::text as n from resource_history`.execute(database.db);
+  return { resources, history: Number(history[0].n) };
+}
+
+test.each([0, 2])('with %i workers: each file whole or not at all, same rows and index as indexing in-process', async (workers) => {
+  const { database, summary } = await importWith(workers);
+  try {
+    expect(summary.files).toBe(4);
+    expect(summary.resources).toBe(6);
+    expect(summary.created).toEqual({ Patient: 3, Observation: 3 });
+    expect(summary.failures).toHaveLength(1);
+    expect(summary.failures[0].file).toBe(path.join(dir, 'c.json'));
+    expect(summary.failures[0].error).toContain('Bundle.entry[1].resource.Observation.status');
+
+    const { resources, history } = await storedRows(database);
+    expect(history).toBe(6);
+    const families = resources.filter((r) => r.resource_type === 'Patient').map((r) => (JSON.parse(r.content) as Patient).name![0].family).sort();
+    expect(families).toEqual(['Alpha', 'Beta', 'Delta']);
+    for (const row of resources.filter((r) => r.resource_type === 'Observation')) {
+      const observation = JSON.parse(row.content) as Observation;
+      const patientId = observation.subject!.reference!.split('/')[1];
+      expect(row.compartments).toEqual([patientId]);
+      const { rows: tokens } = await sql<{ code: string; system: string | null; value: string | null; text: string | null }>`
+        select code, system, value, text from search_token where resource_id = ${observation.id!} order by code, system, value, text`.execute(database.db);
+      const expected = indexValues(observation).token.map((t) => ({ ...t }));
+      const order = (a: { code: string; system: string | null; value: string | null }, b: typeof a) =>
+        `${a.code}|${a.system}|${a.value}`.localeCompare(`${b.code}|${b.system}|${b.value}`);
+      expect([...tokens].sort(order)).toEqual(expected.sort(order));
+      const { rows: refs } = await sql<{ target_id: string }>`select target_id from search_reference where resource_id = ${observation.id!} and code = 'subject'`.execute(database.db);
+      expect(refs).toEqual([{ target_id: patientId }]);
+    }
+  } finally {
+    await database.close();
+  }
+});
