@@ -24,6 +24,11 @@ export type ParseCcdaOptions = XmlReadOptions;
  */
 export function parseCcda(xml: string | Buffer, options: ParseCcdaOptions = {}): CcdaImportResult {
   const { root, text, narratives } = readCdaXml(xml, options);
+  return mapCdaDocument(root, narratives, text);
+}
+
+/** Maps an already read ClinicalDocument (see readCdaXml) to the import result. */
+export function mapCdaDocument(root: XNode, narratives: readonly string[], text: string): CcdaImportResult {
   const idNode = child(root, 'id');
   const documentKey = attr(idNode, 'root') ? `${attr(idNode, 'root')}${attr(idNode, 'extension') ? `^${attr(idNode, 'extension')}` : ''}` : `sha1:${createHash('sha1').update(text).digest('hex')}`;
   const ctx = new ImportContext(documentKey);
