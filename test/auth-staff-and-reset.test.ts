@@ -118,6 +118,24 @@ describe('staff flows and password reset', () => {
     expect(app.smtp.received.slice(before).map((m) => m.envelopeTo)).toEqual([['noah.adams@example.com']]);
   });
 
+  it('takes the same time for "forgot password" with and without an account (a 250 ms floor)', async () => {
+    const time = async (email: string) => {
+      const started = performance.now();
+      const res = await app.call('POST', '/auth/password/forgot', { json: { email } });
+      expect(res.status).toBe(202);
+      return performance.now() - started;
+    };
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      known.push(await time('noah.adams@example.com'));
+      unknown.push(await time(`nobody.${i}@example.com`));
+    }
+    const median = (values: number[]) => values.sort((a, b) => a - b)[2];
+    expect(Math.min(...known, ...unknown)).toBeGreaterThanOrEqual(249);
+    expect(Math.abs(median(known) - median(unknown))).toBeLessThan(25);
+  });
+
   it('resets by link: password twice, then the emailed code; the link works once and expires in 30 minutes', async () => {
     const before = app.smtp.received.length;
     await app.call('POST', '/auth/password/forgot', { json: { email: 'noah.adams@example.com' } });

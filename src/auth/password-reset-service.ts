@@ -26,6 +26,13 @@ import { ThrottleStore } from './throttle-store';
 export const FORGOT_PASSWORD_ANSWER =
   'If an account uses this email address, we sent it a link to reset the password. The link works once and expires in 30 minutes. Check your junk mail folder too.';
 
+/**
+ * "Forgot password" never answers sooner than this after the request arrived: the account case does more work
+ * (a transaction, a read) than the no-account case, and without a floor the difference (tens of ms on
+ * PostgreSQL) would tell which emails have accounts. Wall time on purpose, not the injected clock.
+ */
+export const FORGOT_PASSWORD_MIN_MS = 250;
+
 /** What the client needs for the identity check after choosing a new password. */
 export interface IdentityChallenge {
   readonly verificationToken: string;
@@ -65,10 +72,20 @@ export class PasswordResetService {
   }
 
   /**
-   * "Forgot password": always the same answer. For an account the link is stored and the mail is sent in the
-   * background, so the response time does not depend on the mail server either.
+   * "Forgot password": always the same answer, never sooner than FORGOT_PASSWORD_MIN_MS. For an account the link
+   * is stored and the mail is sent in the background, so the response time does not depend on the mail server.
    */
   async forgot(body: unknown, address: string): Promise<{ message: string }> {
+    const started = performance.now();
+    try {
+      return await this.requestResetLink(body, address);
+    } finally {
+      const wait = FORGOT_PASSWORD_MIN_MS - (performance.now() - started);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  private async requestResetLink(body: unknown, address: string): Promise<{ message: string }> {
     const fields = readFields(body, ['email']);
     const email = requiredEmail(fields);
     await this.throttle.consume(
@@ -80,8 +97,6 @@ export class PasswordResetService {
     );
     const account = await this.accounts.findByEmail(email);
     if (!account || account.disabled_at || !account.password_hash) {
-      // The same database round trips as the account case (a read and a write), without the mail.
-      await this.secrets.latestForAccount('password-reset', '00000000-0000-0000-0000-000000000000');
       return { message: FORGOT_PASSWORD_ANSWER };
     }
     const token = generateToken();
