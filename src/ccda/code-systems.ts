@@ -42,6 +42,9 @@ export const CODE_SYSTEMS: readonly CodeSystem[] = Object.freeze([
   { oid: '2.16.840.1.113883.5.1063', uri: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', name: 'ObservationValue' },
   { oid: '2.16.840.1.113883.5.139', uri: 'http://terminology.hl7.org/CodeSystem/v3-TimingEvent', name: 'TimingEvent' },
   { oid: '2.16.840.1.113883.5.7', uri: 'http://terminology.hl7.org/CodeSystem/v3-ActPriority', name: 'ActPriority' },
+  { oid: '2.16.840.1.113883.6.3', uri: 'http://hl7.org/fhir/sid/icd-10', name: 'ICD-10' },
+  { oid: '2.16.840.1.113883.3.26.1.5', uri: 'http://hl7.org/fhir/ndfrt', name: 'NDF-RT' },
+  { oid: '2.16.840.1.113883.6.259', uri: 'https://www.cdc.gov/nhsn/cdaportal/terminology/codesystem/hsloc.html', name: 'HealthcareServiceLocation' },
 ]);
 
 const byOid = new Map(CODE_SYSTEMS.map((s) => [s.oid, s]));

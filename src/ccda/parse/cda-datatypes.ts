@@ -47,12 +47,20 @@ function ownText(node: XNode): string | undefined {
   return clean === '' ? undefined : clean;
 }
 
+/**
+ * Retired or alternate OIDs that real documents still send, read as their current code system
+ * (kept here, not in the shared table, so rendering never writes them).
+ */
+const OID_ALIASES: Record<string, string> = {
+  '2.16.840.1.113883.6.59': '2.16.840.1.113883.12.292', // CVX, pre-2012 OID
+};
+
 function coding(node: XNode): Coding | undefined {
   const code = attr(node, 'code');
   const system = attr(node, 'codeSystem');
   if (!code || attr(node, 'nullFlavor')) return undefined;
   const out: Coding = {};
-  if (system) out.system = systemUriForOid(system);
+  if (system) out.system = systemUriForOid(OID_ALIASES[system] ?? system);
   const version = attr(node, 'codeSystemVersion');
   if (version) out.version = version;
   out.code = code.trim();
