@@ -232,7 +232,8 @@ describeCorpus('C-CDA corpus import (no database)', () => {
   });
 
   it('parses the whole corpus in seconds', () => {
-    expect(parseMs).toBeLessThan(30000);
+    // ~4 s on a quiet 2-core machine; the bound only catches a pathological slowdown under CI load.
+    expect(parseMs).toBeLessThan(60000);
   });
 });
 
