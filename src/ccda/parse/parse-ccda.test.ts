@@ -147,3 +147,25 @@ describe('unstructured document', () => {
     expect(r.document.kind).toBe('unstructured');
   });
 });
+
+describe('document types', () => {
+  const doc = (template: string, code: string): string =>
+    `<ClinicalDocument xmlns="urn:hl7-org:v3"><templateId root="2.16.840.1.113883.10.20.22.1.1" extension="2015-08-01"/><templateId root="${template}" extension="2015-08-01"/><id root="1.2.3" extension="${code}"/><code code="${code}" codeSystem="2.16.840.1.113883.6.1"/><effectiveTime value="20200101"/><recordTarget><patientRole><id root="1.2.3.4" extension="p1"/></patientRole></recordTarget><component><structuredBody><component><section><code code="X" codeSystem="1.2.3"/><title>Other</title><text>kept</text></section></component></structuredBody></component></ClinicalDocument>`;
+  it.each([
+    ['2.16.840.1.113883.10.20.22.1.2', '34133-9', 'ccd'],
+    ['2.16.840.1.113883.10.20.22.1.14', '57133-1', 'referral-note'],
+    ['2.16.840.1.113883.10.20.22.1.8', '18842-5', 'discharge-summary'],
+    ['2.16.840.1.113883.10.20.22.1.9', '11506-3', 'progress-note'],
+    ['2.16.840.1.113883.10.20.22.1.4', '11488-4', 'consultation-note'],
+    ['2.16.840.1.113883.10.20.22.1.3', '34117-2', 'history-and-physical'],
+    ['2.16.840.1.113883.10.20.22.1.13', '18761-7', 'transfer-summary'],
+    ['2.16.840.1.113883.10.20.22.1.15', '52521-2', 'care-plan'],
+  ])('%s (%s) is a %s with its Patient and narrative kept', (template, code, kind) => {
+    const result = parseCcda(doc(template, code));
+    expect(result.document.kind).toBe(kind);
+    expect(result.document.release).toBe('R2.1');
+    expect(all(result, 'Patient')).toHaveLength(1);
+    const composition = byUrl(result, result.compositionFullUrl) as Composition;
+    expect(composition.section?.[0].text?.div).toBe('<div xmlns="http://www.w3.org/1999/xhtml">kept</div>');
+  });
+});
