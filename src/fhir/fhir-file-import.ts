@@ -77,6 +77,8 @@ export interface ImportOptions {
    * when the files hold at least 4 MB, else 0, as starting a worker costs about a second of CPU.
    */
   readonly workers?: number;
+  /** A pool the caller started (and closes); `workers` is then ignored. */
+  readonly preparation?: WritePreparationPool;
   /** Called as each file finishes, in completion order. */
   readonly onFile?: (result: FileImportResult) => void;
 }
@@ -89,7 +91,8 @@ export interface ImportOptions {
 export async function importFhirFiles(repo: Repository, files: string[], options: ImportOptions = {}): Promise<ImportSummary> {
   const started = performance.now();
   const workers = options.workers ?? (totalBytes(files) >= POOL_MIN_BYTES ? Math.min(os.availableParallelism(), 4) : 0);
-  const preparation = workers > 0 ? WritePreparationPool.start(workers) : undefined;
+  const ownPool = !options.preparation && workers > 0 ? WritePreparationPool.start(workers) : undefined;
+  const preparation = options.preparation ?? ownPool;
   const created: Record<string, number> = {};
   const failures: { file: string; error: string }[] = [];
   let resources = 0;
@@ -109,7 +112,7 @@ export async function importFhirFiles(repo: Repository, files: string[], options
   try {
     await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
   } finally {
-    await preparation?.close();
+    await ownPool?.close();
   }
   failures.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file));
   return { files: files.length, resources, created, failures, seconds: (performance.now() - started) / 1000 };
