@@ -117,8 +117,8 @@ const PHASES: readonly Phase[] = [
     rows: 'all',
     levels: {
       // Westmed lets a teen grant full; Westchester caps the teen's own grant at appointments and billing.
-      westmed: { ada: on('self full full none'), dan: on('none none none none'), cara: on('none none self none') },
-      westchester: { ada: on('self full b+a none'), dan: on('none none none none'), cara: on('none none self none') },
+      westmed: { ada: on('self full full none'), dan: on('none none none none') },
+      westchester: { ada: on('self full b+a none'), dan: on('none none none none') },
     },
   },
   {
@@ -129,7 +129,7 @@ const PHASES: readonly Phase[] = [
       const own = (await grantsOfAccount(f.app.database.db, f.accountIds.ada)).find((g) => g.grantedBy === 'patient' && g.active);
       await revokeGrant(f.system, own!.consentId);
     },
-    rows: 'all',
+    rows: 'core',
     levels: {
       westmed: { ada: on('self full billing none'), dan: on('none none none none') },
       westchester: { ada: on('self full billing none'), dan: on('none none none none') },
