@@ -119,3 +119,12 @@ function patientIds(refs: (Reference | undefined)[]): string[] {
   }
   return out;
 }
+
+/**
+ * What the patient themself sees of their own record (full, released only). For documents generated once and
+ * stored for everyone who may read the record (a CCD behind $docref): rendering with the requester's scope would
+ * store staff-only content (unreleased results) or a billing-reduced view under the patient's name.
+ */
+export function patientViewScope(patientId: string): PortalScope {
+  return portalScope([{ patientId, level: 'full', self: true }], `patient view of Patient/${patientId}`);
+}
