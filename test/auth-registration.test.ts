@@ -102,6 +102,23 @@ describe('registration', () => {
     });
   });
 
+  it('asks for the MRN when twins share last name, birth date and postal code (409), and matches with it', async () => {
+    for (const [given, mrn] of [['Ana', 'T-1'], ['Eva', 'T-2']]) {
+      await app.system.create<Patient>({
+        resourceType: 'Patient',
+        name: [{ family: 'Twin', given: [given] }],
+        birthDate: '2000-05-05',
+        address: [{ postalCode: '98105' }],
+        identifier: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, system: 'urn:test:mrn', value: mrn }],
+      });
+    }
+    const json = { role: 'patient', lastName: 'Twin', birthDate: '2000-05-05', postalCode: '98105', email: 'eva.twin@example.com', password: GOOD_PASSWORD };
+    const both = await app.call('POST', '/auth/register', { json });
+    expect([both.status, outcomeText(both.body)]).toEqual([409, expect.stringMatching(/^More than one patient record matches these details/)]);
+    const eva = await app.call('POST', '/auth/register', { json: { ...json, postalCode: undefined, mrn: 'T-2' } });
+    expect([eva.status, eva.body.account.displayName]).toEqual([201, 'Eva Twin']);
+  });
+
   describe('as a family member who is not a patient', () => {
     const grace = { firstName: 'Grace', lastName: 'Kim', email: 'grace.kim@example.com', birthDate: '1958-06-01', relationship: 'GRPRN' };
     const cara = DEMO_PEOPLE.cara;

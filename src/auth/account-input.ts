@@ -12,6 +12,11 @@ import { checkPasswordPolicy } from './password-hash';
 /** A JSON object body, checked field by field. */
 export type Fields = Record<string, unknown>;
 
+/** Operation parameters with absent values dropped (FHIR operation parameters arrive as string | undefined). */
+export function definedOnly(params: Record<string, string | undefined>): Fields {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
+}
+
 /** The body as an object with only the allowed fields; `where` prefixes field names in messages. */
 export function readFields(body: unknown, allowed: readonly string[], where = ''): Fields {
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {

@@ -14,7 +14,7 @@ import { badRequest, conflict } from '../fhir/outcomes';
 import { familyAccessPasscodeEmail } from '../mail/templates/family-access-passcode-email';
 import { type AccountContext, organizationNameOf, serviceLink, systemRepository, todayOf } from './account-context';
 import {
-  type Fields,
+  definedOnly,
   grantLevelField,
   newPassword,
   objectField,
@@ -276,9 +276,4 @@ export class FamilyAccessService {
     });
     return consent.id as string;
   }
-}
-
-/** Parameters with absent values dropped (FHIR operation parameters arrive as string | undefined). */
-export function definedOnly(params: Record<string, string | undefined>): Fields {
-  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined));
 }

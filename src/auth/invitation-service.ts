@@ -15,6 +15,7 @@ import { badRequest, conflict } from '../fhir/outcomes';
 import { familyInvitationEmail } from '../mail/templates/family-invitation-email';
 import { type AccountContext, organizationNameOf, patientDisplayName, serviceLink, systemRepository, todayOf } from './account-context';
 import {
+  definedOnly,
   type Fields,
   grantLevelField,
   newPassword,
@@ -36,7 +37,6 @@ import { generateToken, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
 import { hashPassword, verifyPassword } from './password-hash';
 import { addressThrottleKey, emailThrottleKey, type SessionService, type SignInResult } from './session-service';
 import { ThrottleStore } from './throttle-store';
-import { definedOnly } from './family-access-service';
 import { legalAuthorizationEmail } from './account-legal-authorization-email';
 
 /** What an invitation row remembers. */

@@ -1,6 +1,5 @@
 import type { AccountServices } from '../../auth/account-services';
-import { grantLevelField } from '../../auth/account-input';
-import { definedOnly } from '../../auth/family-access-service';
+import { definedOnly, grantLevelField } from '../../auth/account-input';
 import { grantActorOf } from './grant-actor';
 import type { FhirOperation } from './operation';
 
