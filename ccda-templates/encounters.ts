@@ -1,6 +1,6 @@
 import type { Condition, Encounter, Organization, Practitioner } from '@medplum/fhirtypes';
 import { codeSystemName } from '../src/ccda/code-systems';
-import { conceptText, nameText, writeCode, writeIdentifier, writeInterval, writePersonName, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, isCdaCode, nameText, writeCode, writeIdentifier, writeInterval, writePersonName, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -40,13 +40,13 @@ function writeEncounter(w: XmlWriter, row: NarrativeRow<Encounter>, ctx: RenderC
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.49' });
   writeResourceId(w, ctx, e);
   const type = e.type?.[0];
-  if (type?.coding?.length || !e.class?.code) {
+  if (type?.coding?.length || !isCdaCode(e.class?.code)) {
     writeCode(w, 'code', type, {
       textRef: `${row.id}-name`,
       prefer: ['http://www.ama-assn.org/go/cpt', 'http://snomed.info/sct'],
     });
   } else {
-    w.open('code', { code: e.class.code, codeSystem: ACT_CODE, codeSystemName: codeSystemName(ACT_CODE), displayName: e.class.display });
+    w.open('code', { code: e.class?.code, codeSystem: ACT_CODE, codeSystemName: codeSystemName(ACT_CODE), displayName: e.class?.display });
     w.open('originalText').empty('reference', { value: `#${row.id}-name` }).close('originalText');
     w.close('code');
   }

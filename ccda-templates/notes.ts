@@ -11,7 +11,7 @@ import { onePerRow, type NarrativeRow, type SectionDefinition } from './section-
 export function noteText(d: DocumentReference): string {
   for (const c of d.content ?? []) {
     const a = c.attachment;
-    if (a.data && (a.contentType ?? '').startsWith('text/plain')) return Buffer.from(a.data, 'base64').toString('utf8');
+    if (a?.data && (a.contentType ?? '').startsWith('text/plain')) return Buffer.from(a.data, 'base64').toString('utf8');
   }
   const a = d.content?.[0]?.attachment;
   return d.description ?? a?.title ?? (a?.url ? `Document at ${a.url}` : '');

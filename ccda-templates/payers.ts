@@ -1,6 +1,6 @@
 import type { Coverage, Organization, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { codeSystemName, oidForSystemUri } from '../src/ccda/code-systems';
-import { conceptText, writeAddr, writeInterval, writeResourceId, writeTelecoms, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, isCdaCode, writeAddr, writeInterval, writeResourceId, writeTelecoms, writeTextRef } from '../src/ccda/render/cda-datatypes';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -37,8 +37,8 @@ function planName(c: Coverage): string {
 }
 
 function writePolicyCode(w: XmlWriter, c: Coverage): void {
-  const typeCoding = c.type?.coding?.find((x) => x.system === ACT_CODE_URI && x.code);
-  const sop = (c.type?.coding ?? []).filter((x) => x.code && x.system && oidForSystemUri(x.system) === SOP_OID);
+  const typeCoding = c.type?.coding?.find((x) => x.system === ACT_CODE_URI && isCdaCode(x.code));
+  const sop = (c.type?.coding ?? []).filter((x) => isCdaCode(x.code) && x.system && oidForSystemUri(x.system) === SOP_OID);
   w.open('code', typeCoding
     ? { code: typeCoding.code, codeSystem: '2.16.840.1.113883.5.4', codeSystemName: codeSystemName('2.16.840.1.113883.5.4'), displayName: typeCoding.display }
     : { nullFlavor: 'UNK' });

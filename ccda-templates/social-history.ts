@@ -1,5 +1,5 @@
 import type { Observation } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writeFixedCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { codableCodings, conceptText, writeCode, writeFixedCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
 import { categoryCodes, hasCode, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import { valueText, writeObservationValue } from '../src/ccda/render/observation-value';
@@ -74,7 +74,8 @@ function writeBirthSex(w: XmlWriter, code: string, rowId: string): void {
 function writeEntry(w: XmlWriter, row: NarrativeRow<SocialHistoryRow>, ctx: RenderContext): void {
   const r = row.item;
   if (r.kind === 'birth-sex') writeBirthSex(w, r.code, row.id);
-  else if (isSmokingStatus(r.observation) && r.observation.valueCodeableConcept) writeSmokingStatus(w, r.observation, ctx, row.id);
+  // The Smoking Status template needs a coded value; anything else is an ordinary social history observation.
+  else if (isSmokingStatus(r.observation) && codableCodings(r.observation.valueCodeableConcept).length > 0) writeSmokingStatus(w, r.observation, ctx, row.id);
   else writeSocialHistoryObservation(w, r.observation, ctx, row.id);
 }
 

@@ -1,6 +1,7 @@
 import type { Extension, Organization, Patient, Practitioner } from '@medplum/fhirtypes';
 import { codeSystemName } from '../code-systems';
 import {
+  isCdaCode,
   writeAddr,
   writeIdentifier,
   writePersonName,
@@ -98,7 +99,7 @@ function writeRecordTarget(w: XmlWriter, p: Patient, ctx: RenderContext): void {
     if (p.deceasedDateTime) writeTs(w, 'sdtc:deceasedTime', p.deceasedDateTime);
   }
   const marital = p.maritalStatus?.coding?.find(
-    (c) => c.system === 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus' && c.code
+    (c) => c.system === 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus' && isCdaCode(c.code)
   );
   if (marital) {
     w.empty('maritalStatusCode', {
@@ -111,7 +112,7 @@ function writeRecordTarget(w: XmlWriter, p: Patient, ctx: RenderContext): void {
   writeOmb(w, p.extension, RACE_URL, 'raceCode', 'sdtc:raceCode');
   writeOmb(w, p.extension, ETHNICITY_URL, 'ethnicGroupCode', 'sdtc:ethnicGroupCode');
   for (const comm of p.communication ?? []) {
-    const lang = comm.language?.coding?.find((c) => c.code)?.code;
+    const lang = comm.language?.coding?.find((c) => isCdaCode(c.code))?.code;
     if (!lang) continue;
     w.open('languageCommunication');
     w.empty('languageCode', { code: lang });
@@ -126,8 +127,8 @@ function writeRecordTarget(w: XmlWriter, p: Patient, ctx: RenderContext): void {
 function writeOmb(w: XmlWriter, extensions: Extension[] | undefined, url: string, tag: string, sdtcTag: string): void {
   const ext = extensions?.find((e) => e.url === url);
   const parts = ext?.extension ?? [];
-  const omb = parts.filter((e) => e.url === 'ombCategory' && e.valueCoding?.code).map((e) => e.valueCoding!);
-  const detailed = parts.filter((e) => e.url === 'detailed' && e.valueCoding?.code).map((e) => e.valueCoding!);
+  const omb = parts.filter((e) => e.url === 'ombCategory' && isCdaCode(e.valueCoding?.code)).map((e) => e.valueCoding!);
+  const detailed = parts.filter((e) => e.url === 'detailed' && isCdaCode(e.valueCoding?.code)).map((e) => e.valueCoding!);
   const nullCode = omb.find((c) => c.system === NULL_FLAVOR_SYSTEM);
   const real = omb.filter((c) => c.system !== NULL_FLAVOR_SYSTEM);
   if (real.length === 0) {

@@ -12,6 +12,7 @@ import type { Bundle, Encounter, Organization, Patient, Resource } from '@medplu
 import { resourcesFromBundle } from './bundle-resources';
 import { demoFamilyCcdInputs } from './ccd-demo-inputs';
 import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
+import { mutateRecord } from './record-mutator';
 import { renderCcd, type CcdInput } from './render-ccd';
 
 const REPO = path.resolve(__dirname, '../../..');
@@ -78,8 +79,15 @@ suite('rendered CCDs validate against the CDA schema and the C-CDA R2.1 Schematr
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'ccd-validate-'));
+    const synthea = syntheaCases();
+    // Two Synthea records with fields dropped at random (fixed seeds): damaged data still gives a valid document.
+    const damaged = synthea
+      .filter((c) => c.name.endsWith('-all'))
+      .slice(0, 2)
+      .map((c, i) => ({ name: `${c.name}-damaged`, input: { ...c.input, resources: mutateRecord(c.input.resources, 1000 + i, 0.3) } }));
     cases = [
-      ...syntheaCases(),
+      ...synthea,
+      ...damaged,
       ...demoFamilyCases(),
       { name: 'unit-test-record', input: { patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'unit', now: NOW } },
       { name: 'sparse-record', input: { patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: { resourceType: 'Organization', name: 'Bare Org' }, documentId: 'sparse', now: NOW } },

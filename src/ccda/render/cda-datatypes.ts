@@ -32,12 +32,20 @@ export interface CodeOptions {
   readonly translationUnlessSystem?: string;
 }
 
+/** What a CDA code attribute (CS) may hold: no whitespace at all (a FHIR code may have inner spaces). */
+const CDA_CODE = /^[^\s]+$/;
+
+/** Whether a code can go into a CDA @code attribute. */
+export function isCdaCode(code: string | undefined): code is string {
+  return code !== undefined && CDA_CODE.test(code);
+}
+
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const OID = /^[0-2](\.(0|[1-9][0-9]*))+$/;
 
 /** Codings whose system has an OID (the only ones C-CDA can carry), primary first. */
 export function codableCodings(cc: CodeableConcept | undefined, prefer?: readonly string[]): Coding[] {
-  const usable = (cc?.coding ?? []).filter((c) => c.code && c.system && oidForSystemUri(c.system));
+  const usable = (cc?.coding ?? []).filter((c) => isCdaCode(c.code) && c.system && oidForSystemUri(c.system));
   if (prefer && usable.length > 1) {
     const rank = (c: Coding): number => {
       const i = prefer.indexOf(c.system as string);
@@ -196,7 +204,7 @@ const UCUM = 'http://unitsofmeasure.org';
 
 /** A UCUM unit for a FHIR Quantity: its UCUM code, else the unit as a UCUM annotation, else "1". */
 export function ucumUnit(q: Quantity): string {
-  if (q.system === UCUM && q.code) return q.code;
+  if (q.system === UCUM && isCdaCode(q.code)) return q.code;
   const u = q.unit ?? q.code;
   if (!u) return '1';
   const cleaned = u.replace(/[^\x21-\x7E]|[{}]/g, '');
@@ -253,7 +261,8 @@ const TELECOM_SCHEME: Record<string, string> = { phone: 'tel:', fax: 'fax:', ema
 export function writeTelecom(w: XmlWriter, cp: ContactPoint): boolean {
   if (!cp.value) return false;
   const scheme = TELECOM_SCHEME[cp.system ?? 'phone'] ?? 'tel:';
-  const raw = cp.system === 'email' || cp.system === 'url' ? cp.value.trim() : cp.value.replace(/\s+/g, '');
+  const raw = cp.value.replace(/\s+/g, '');
+  if (!raw) return false;
   const value = scheme && !raw.toLowerCase().startsWith(scheme) ? scheme + raw : raw;
   w.empty('telecom', { use: cp.use ? TELECOM_USE[cp.use] : undefined, value });
   return true;

@@ -1,5 +1,5 @@
 import type { CodeableConcept, Observation, ObservationComponent, ObservationReferenceRange, Quantity, Range } from '@medplum/fhirtypes';
-import { conceptText, decimalText, writeCode, writePq, ucumUnit } from './cda-datatypes';
+import { conceptText, decimalText, isCdaCode, writeCode, writePq, ucumUnit } from './cda-datatypes';
 import { toHl7Ts } from './hl7-time';
 import type { XmlWriter } from './xml-writer';
 
@@ -102,7 +102,7 @@ const INTERPRETATION_URI = 'http://terminology.hl7.org/CodeSystem/v3-Observation
 /** Writes interpretationCode (HL7 ObservationInterpretation codes only; others are not carried). */
 export function writeInterpretation(w: XmlWriter, o: Observation): void {
   for (const cc of o.interpretation ?? []) {
-    const c = cc.coding?.find((x) => x.system === INTERPRETATION_URI && x.code);
+    const c = cc.coding?.find((x) => x.system === INTERPRETATION_URI && isCdaCode(x.code));
     if (c) w.empty('interpretationCode', { code: c.code, codeSystem: '2.16.840.1.113883.5.83', displayName: c.display });
   }
 }

@@ -1,6 +1,8 @@
 import type { AllergyIntolerance, Patient } from '@medplum/fhirtypes';
 import { SECTION_DEFINITIONS } from '../../../ccda-templates';
 import { attr, child, childNodes, childrenNamed, localName, nodeName, parseXmlTree, textContent, type XmlNode } from '../html/xml-tree';
+import { XMLValidator } from 'fast-xml-parser';
+import { mutateRecord } from './record-mutator';
 import { renderCcd } from './render-ccd';
 import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_DOCTOR, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
 
@@ -249,5 +251,19 @@ describe('a record full of gaps', () => {
 
   it('decodes a plain-text note into the narrative', () => {
     expect(xml).toContain('<td>Seen today. All &lt;good&gt;.</td>');
+  });
+});
+
+describe('damaged records', () => {
+  it('never make the renderer throw or write XML that is not well-formed, and every narrative reference resolves', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const record = [...TEST_RESOURCES, ...SPARSE_RESOURCES];
+      const [patient] = mutateRecord([seed % 2 ? TEST_PATIENT : SPARSE_PATIENT], seed);
+      const xml = render(seed % 3 ? undefined : { start: '2024-01-01', end: '2024-12-31' }, mutateRecord(record, seed, 0.3), patient);
+      expect([seed, XMLValidator.validate(xml)]).toEqual([seed, true]);
+      const ids = new Set([...xml.matchAll(/ ID="([^"]+)"/g)].map((m) => m[1]));
+      const dangling = [...xml.matchAll(/<reference value="#([^"]+)"/g)].map((m) => m[1]).filter((r) => !ids.has(r));
+      expect([seed, dangling]).toEqual([seed, []]);
+    }
   });
 });

@@ -53,7 +53,9 @@ function writeNarrativeTable<T>(
   for (const row of rows) {
     w.open('tr', { ID: row.id });
     def.columns.forEach((col, i) => {
-      w.element('td', col.cell(row.item, ctx), i === 0 ? { ID: `${row.id}-name` } : undefined);
+      // Required FHIR fields can still be missing in stored data: an absent value is an empty cell.
+      const text = col.cell(row.item, ctx) ?? '';
+      w.element('td', String(text), i === 0 ? { ID: `${row.id}-name` } : undefined);
     });
     w.close('tr');
   }
