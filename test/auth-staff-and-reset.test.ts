@@ -5,8 +5,10 @@
  */
 import type { Consent, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
+import { AccountStore } from '../src/auth/account-store';
+import { hashPassword } from '../src/auth/password-hash';
 import { FORGOT_PASSWORD_ANSWER } from '../src/auth/password-reset-service';
-import { type AuthTestApp, codeIn, GOOD_PASSWORD, linkIn, outcomeText, parameter, parameters, startAuthTestApp } from './auth-test-app';
+import { type AuthTestApp, codeIn, GOOD_PASSWORD, linkIn, outcomeText, parameter, parameters, startAuthTestApp, TEST_PASSWORD_PARAMS } from './auth-test-app';
 
 const NEW_PASSWORD = 'purple elephants dance at noon';
 
@@ -73,6 +75,18 @@ describe('staff flows and password reset', () => {
     expect(taken.status).toBe(409);
     const cara = await app.login(DEMO_PEOPLE.cara.email as string, DEMO_PASSWORD);
     expect((await staffOp('enroll', cara.account.patientId, {}, cara.access_token)).status).toBe(403);
+  });
+
+  it('keeps staff of another organization away from these patients (404, as if absent)', async () => {
+    await new AccountStore(app.database.db, app.clock).create({
+      email: 'front.desk@elsewhere.example', kind: 'staff', displayName: 'Front Desk', organizationId: 'other-organization',
+      passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
+    });
+    const other = await app.login('front.desk@elsewhere.example', GOOD_PASSWORD);
+    for (const op of ['enroll', 'legal-authorization', 'reset-token']) {
+      const res = await staffOp(op, noah.id as string, op === 'legal-authorization' ? { email: 'x@example.com', name: 'X' } : {}, other.access_token);
+      expect([op, res.status]).toEqual([op, 404]);
+    }
   });
 
   it('records a legal authorization: invitation for a new representative, a grant at once for an account', async () => {
