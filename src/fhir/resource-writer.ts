@@ -99,27 +99,30 @@ export async function insertNew(db: Kysely<Tables>, writes: PreparedWrite[]): Pr
   return group.insert(writes);
 }
 
+/** Group statements in flight at once: enough to overlap commits, few enough to keep batches big. */
+const GROUP_STATEMENTS = 4;
+
 /**
- * Group commit for autocommit inserts: while one statement is in flight, later callers queue, and the
- * queue then goes in as one statement. Fifty concurrent reads that each leave an AuditEvent cost a few
- * commits instead of fifty. If a shared statement fails, each caller's rows are retried alone, so one
- * caller's bad rows never fail another's.
+ * Group commit for autocommit inserts: up to GROUP_STATEMENTS statements are in flight; callers that
+ * arrive while all are busy queue, and the queue goes in as one statement when one finishes. Fifty
+ * concurrent reads that each leave an AuditEvent then cost a few commits instead of fifty. If a shared
+ * statement fails, each caller's rows are retried alone, so one caller's bad rows never fail another's.
  */
 class WriteGroup {
   private queue: { writes: PreparedWrite[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private running = false;
+  private running = 0;
 
   constructor(private readonly db: Kysely<Tables>) {}
 
   insert(writes: PreparedWrite[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ writes, resolve, reject });
-      if (!this.running) void this.drain();
+      if (this.running < GROUP_STATEMENTS) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
+    this.running++;
     while (this.queue.length) {
       const batch = this.queue;
       this.queue = [];
@@ -136,7 +139,7 @@ class WriteGroup {
         }
       }
     }
-    this.running = false;
+    this.running--;
   }
 
   /** One statement commits atomically on its own; more than one needs a transaction around them. */
