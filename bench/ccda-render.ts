@@ -7,7 +7,7 @@
  * Prints per-run medians, output MB/s and the ratio. Targets (issue 3): our median at least 2x faster than
  * Medplum's, and the 1,000-resource patient under 100 ms.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { convertCcdaToXml, convertFhirToCcda } from '@medplum/ccda';
 import type { Bundle, BundleEntry, Composition, Organization, Patient, Resource } from '@medplum/fhirtypes';
@@ -140,6 +140,11 @@ interface Row {
 }
 
 function main(): void {
+  if (!existsSync(SYNTHEA)) {
+    console.error(`Synthea corpus not found at ${SYNTHEA}; nothing to benchmark.`);
+    process.exitCode = 1;
+    return;
+  }
   const files = readdirSync(SYNTHEA).filter((f) => f.endsWith('.json')).sort();
   const loaded = files.map((f) => {
     const resources = resourcesFromBundle(JSON.parse(readFileSync(path.join(SYNTHEA, f), 'utf8')) as Bundle);
