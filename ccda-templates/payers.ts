@@ -21,6 +21,13 @@ const RELATIONSHIP: Record<string, [string, string]> = {
   other: ['DEPEN', 'dependent'],
 };
 
+function periodText(start: string | undefined, end: string | undefined): string {
+  if (start && end) return `${displayDateTime(start)} to ${displayDateTime(end)}`;
+  if (start) return `from ${displayDateTime(start)}`;
+  if (end) return `until ${displayDateTime(end)}`;
+  return '';
+}
+
 function payerOf(c: Coverage, ctx: RenderContext): Organization | Patient | RelatedPerson | undefined {
   return ctx.lookup.resolve(c.payor?.[0]);
 }
@@ -118,7 +125,7 @@ export const PAYERS_SECTION: SectionDefinition<Coverage> = {
     { header: 'Type', cell: (c) => conceptText(c.type) },
     { header: 'Member ID', cell: (c) => c.subscriberId ?? '' },
     { header: 'Relationship', cell: (c) => conceptText(c.relationship) },
-    { header: 'Coverage period', cell: (c) => `${displayDateTime(c.period?.start)} - ${displayDateTime(c.period?.end)}`.replace(/^ - $/, '') },
+    { header: 'Coverage period', cell: (c) => periodText(c.period?.start, c.period?.end) },
   ],
   rows: (data) => newestFirst(data.ofType<Coverage>('Coverage').filter((c) => !isEnteredInError(c)), (c) => c.period?.start),
   writeEntries: (w, rows, ctx) => {

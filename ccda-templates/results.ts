@@ -2,7 +2,7 @@ import type { DiagnosticReport, Observation, ObservationComponent } from '@medpl
 import { conceptText, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
 import { categoryCodes, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
-import { hasValue, valueText, writeInterpretation, writeObservationValue, writeReferenceRanges } from '../src/ccda/render/observation-value';
+import { hasValue, referenceRangeText, valueText, writeInterpretation, writeObservationValue, writeReferenceRanges } from '../src/ccda/render/observation-value';
 import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
 import type { NarrativeRow, SectionData, SectionDefinition } from './section-definition';
@@ -146,13 +146,7 @@ export const RESULTS_SECTION: SectionDefinition<ResultRow> = {
   columns: [
     { header: 'Test', cell: (r) => conceptText(rowCode(r)) || 'Unknown test' },
     { header: 'Result', cell: (r) => valueText(r.component ?? r.observation) },
-    {
-      header: 'Reference range',
-      cell: (r) =>
-        (r.component?.referenceRange ?? r.observation.referenceRange ?? [])
-          .map((x) => x.text ?? `${x.low?.value ?? ''}-${x.high?.value ?? ''} ${x.high?.unit ?? x.low?.unit ?? ''}`.trim())
-          .join('; '),
-    },
+    { header: 'Reference range', cell: (r) => referenceRangeText(r.component?.referenceRange ?? r.observation.referenceRange) },
     { header: 'Panel', cell: (r) => (r.group === r.observation ? '' : conceptText(r.group.code)) },
     { header: 'Date', cell: (r) => displayDateTime(observationTime(r.observation).start) },
   ],

@@ -41,7 +41,20 @@ function quantityText(q: Quantity | undefined): string {
 }
 
 function rangeText(r: Range): string {
-  return `${quantityText(r.low)} - ${quantityText(r.high)}`.trim();
+  const low = quantityText(r.low);
+  const high = quantityText(r.high);
+  if (low && high) return `${low} - ${high}`;
+  if (low) return `>= ${low}`;
+  if (high) return `<= ${high}`;
+  return '';
+}
+
+/** A reference range as people read it: its text, else "4 - 5.6 %", ">= 40 mg/dL" or "<= 200 mg/dL". */
+export function referenceRangeText(ranges: readonly ObservationReferenceRange[] | undefined): string {
+  return (ranges ?? [])
+    .map((r) => r.text ?? rangeText({ low: r.low, high: r.high }))
+    .filter(Boolean)
+    .join('; ');
 }
 
 /** The value as narrative text ("7.2 mg/dL", "Positive", "120 - 140 mmHg"). */

@@ -131,6 +131,8 @@ describe('renderCcd sections', () => {
     expect(attr(child(obs, 'effectiveTime'), 'value')).toBe('20240315083000-0700');
     expect([attr(child(obs, 'value'), 'value'), attr(child(obs, 'value'), 'unit')]).toEqual(['5.9', '%']);
     expect(attr(child(obs, 'interpretationCode'), 'code')).toBe('H');
+    const cells = childrenNamed(child(results, 'text', 'table', 'tbody', 'tr'), 'td').map(textContent);
+    expect(cells).toEqual(['Hemoglobin A1c/Hemoglobin.total in Blood', '5.9 %', '4 % - 5.6 %', 'Hemoglobin A1c panel', '2024-03-15 08:30:00 -07:00']);
   });
 
   it('splits a blood pressure panel into systolic and diastolic vital sign observations', () => {
