@@ -110,6 +110,20 @@ describe('family access from accounts', () => {
     expect((await app.call('GET', observations, { token: ada.access_token })).body.entry.length).toBeGreaterThan(0);
   });
 
+  it('links an invitation to the invited email’s existing account with its password', async () => {
+    const before = app.smtp.received.length;
+    const res = await invite(cara.access_token, cara.account.patientId, { email: DEMO_PEOPLE.dan.email as string, name: 'Dan Reyes', level: 'full' });
+    expect(res.status).toBe(201);
+    const token = new URL(linkIn(await app.mailTo(DEMO_PEOPLE.dan.email as string, before))).searchParams.get('token') as string;
+    expect((await app.call('GET', `/auth/invitations/accept?token=${token}`)).body.accountExists).toBe(true);
+    const wrong = await app.call('POST', '/auth/invitations/accept', { json: { token, password: 'not dan’s password at all' } });
+    expect([wrong.status, outcomeText(wrong.body)]).toEqual([401, 'The password is not correct for the account of the invited email.']);
+    const linked = await app.call('POST', '/auth/invitations/accept', { json: { token, password: DEMO_PASSWORD } });
+    expect([linked.status, linked.body.account.email]).toEqual([200, DEMO_PEOPLE.dan.email]);
+    // Cara (15) invited him herself: her own grant, full.
+    expect((await app.call('GET', `/fhir/Observation?patient=${cara.account.patientId}`, { token: linked.body.access_token })).body.entry.length).toBeGreaterThan(0);
+  });
+
   it('refuses invitations that are not the patient’s to make, to oneself, or to a child under 13', async () => {
     const danSession = await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD);
     expect((await invite(danSession.access_token, ada.account.patientId, { email: 'x@example.com', name: 'X', level: 'full' })).status).toBe(404);

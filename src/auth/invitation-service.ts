@@ -11,7 +11,7 @@ import type { GrantedBy } from '../access/age-policy';
 import { canHaveOwnAccount } from '../access/age-policy';
 import { grantAccess } from '../access/proxy-grants';
 import type { Tables } from '../db/tables';
-import { badRequest, conflict } from '../fhir/outcomes';
+import { badRequest, conflict, forbidden, unauthorized } from '../fhir/outcomes';
 import { familyInvitationEmail } from '../mail/templates/family-invitation-email';
 import { type AccountContext, organizationNameOf, patientDisplayName, serviceLink, systemRepository, todayOf } from './account-context';
 import {
@@ -186,6 +186,7 @@ export class InvitationService {
     const patientId = row.patient_id as string;
     const email = row.email as string;
     if (signedIn) {
+      if (signedIn.kind === 'staff') throw forbidden('Staff accounts do not hold family access; accept with a personal account');
       if (signedIn.patient_id === patientId) throw badRequest('This invitation is to your own record');
       return this.link(row, signedIn, payload, false);
     }
@@ -206,8 +207,9 @@ export class InvitationService {
     if (!existing.password_hash || existing.disabled_at || !(await verifyPassword(password, existing.password_hash))) {
       await this.throttle.recordFailure(emailKey);
       await this.throttle.recordFailure(addressKey);
-      throw badRequest('The password is not correct for the account of the invited email', 'password');
+      throw unauthorized('The password is not correct for the account of the invited email.');
     }
+    if (existing.kind === 'staff') throw forbidden('Staff accounts do not hold family access; ask the patient to invite a personal email');
     if (existing.patient_id === row.patient_id) throw badRequest('This invitation is to your own record');
     return this.link(row, existing, payload, true);
   }
