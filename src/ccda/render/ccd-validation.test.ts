@@ -111,8 +111,9 @@ suite('rendered CCDs validate against the CDA schema and the C-CDA R2.1 Schematr
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('covers at least 10 Synthea patients at all time, a date with data and a range, plus an empty record', () => {
-    expect(cases.filter((c) => c.name.startsWith('synthea-')).length).toBe(SYNTHEA_COUNT * 3);
+  it('covers at least 10 Synthea patients at all time, a date with data and a range, plus damaged and empty records', () => {
+    expect(cases.filter((c) => c.name.startsWith('synthea-') && !c.name.endsWith('-damaged')).length).toBe(SYNTHEA_COUNT * 3);
+    expect(cases.filter((c) => c.name.endsWith('-damaged')).length).toBe(2);
     expect(cases.some((c) => c.name === 'no-data')).toBe(true);
     expect([...results.keys()].sort()).toEqual(cases.map((c) => c.name).sort());
   });
