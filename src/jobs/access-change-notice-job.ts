@@ -4,7 +4,6 @@
  * request); this job only warns. Each day's notices are sent once, however many instances or restarts.
  */
 import type { Patient, RelatedPerson } from '@medplum/fhirtypes';
-import type { Kysely } from 'kysely';
 import type { AccessLevel } from '../access/access-level';
 import { bandChangesOn } from '../access/age-policy';
 import { addDays, todayIn } from '../access/calendar-date';
@@ -13,7 +12,6 @@ import { ACCOUNT_IDENTIFIER_SYSTEM, grantsOfPatient } from '../access/proxy-gran
 import { organizationNameOf, patientFirstName } from '../auth/account-context';
 import { patientEmailOnFile } from '../auth/account-patients';
 import { AccountStore } from '../auth/account-store';
-import type { Tables } from '../db/tables';
 import { Repository } from '../fhir/repository';
 import { accessChangeNoticeEmail } from '../mail/templates/access-change-notice-email';
 import { claimJobRun, runUnderAdvisoryLock } from './advisory-lock';
@@ -53,7 +51,7 @@ export async function accessChangeNoticeJob(deps: JobDeps): Promise<AccessChange
       for (const birthDate of change.birthDates) {
         const patients = await repo.searchResources<Patient>('Patient', { birthdate: birthDate });
         for (const patient of patients.filter((p) => p.birthDate === birthDate && p.active !== false)) {
-          for (const recipient of await recipientsOf(trx, repo, patient)) {
+          for (const recipient of await recipientsOf(new AccountStore(trx, deps.clock), repo, patient)) {
             const email = accessChangeNoticeEmail({
               organizationName: organizationNameOf(patient),
               audience: recipient.audience,
@@ -78,8 +76,7 @@ export async function accessChangeNoticeJob(deps: JobDeps): Promise<AccessChange
 }
 
 /** The patient (own login, else email on record) and each family member with an active grant, once per address. */
-async function recipientsOf(trx: Kysely<Tables>, repo: Repository, patient: Patient): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
-  const accounts = new AccountStore(trx, { now: () => new Date() });
+async function recipientsOf(accounts: AccountStore, repo: Repository, patient: Patient): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
   const out = new Map<string, 'patient' | 'family-member'>();
   const own = await accounts.findByPatientId(patient.id as string);
   const patientEmail = own && !own.disabled_at ? own.email : patientEmailOnFile(patient);
