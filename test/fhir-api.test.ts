@@ -154,3 +154,25 @@ async function countPatients(): Promise<number> {
   const res = await app.request('/fhir/Patient?_summary=count');
   return ((await res.json()) as Bundle).total!;
 }
+
+test('conditional update in a transaction updates the one match or creates; restating changes nothing', async () => {
+  const entry = (value: number) => ({
+    fullUrl: 'urn:uuid:weight',
+    resource: {
+      resourceType: 'Observation',
+      status: 'final',
+      identifier: [{ system: 'urn:test:ids', value: 'weight-1' }],
+      code: { coding: [{ system: 'http://loinc.org', code: '29463-7', display: 'Body weight' }] },
+      valueQuantity: { value, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+    },
+    request: { method: 'PUT', url: 'Observation?identifier=urn:test:ids|weight-1' },
+  });
+  const send = async (value: number) => (await (await app.request('/fhir', { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [entry(value)] } })).json()) as Bundle;
+  const first = await send(70);
+  expect(first.entry![0].response?.status).toBe('201 Created');
+  const again = await send(70);
+  expect(again.entry![0].response).toMatchObject({ status: '200 OK', etag: 'W/"1"', outcome: { issue: [{ details: { text: 'unchanged' } }] } });
+  const newer = await send(71);
+  expect(newer.entry![0].response).toMatchObject({ status: '200 OK', etag: 'W/"2"' });
+  expect(newer.entry![0].resource?.id).toBe(first.entry![0].resource?.id);
+});

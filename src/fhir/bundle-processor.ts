@@ -12,6 +12,12 @@ export interface BundleOptions {
   readonly preparation?: WritePreparationPool;
 }
 
+/** Marks an update that changed nothing (no new version was written). */
+export const UNCHANGED: OperationOutcome = {
+  resourceType: 'OperationOutcome',
+  issue: [{ severity: 'information', code: 'informational', details: { text: 'unchanged' } }],
+};
+
 /** Order of processing within a transaction, as FHIR R4 §3.1.0.11.2 requires. */
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, GET: 3 };
 
@@ -55,6 +61,24 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
       }
     }
   }
+  // Updates: a conditional one (PUT Type?query) resolves to its one match, or to a new id (412 if several).
+  const putIds = new Map<number, string>();
+  for (const i of order) {
+    const entry = entries[i];
+    if (entry.request!.method !== 'PUT') continue;
+    const type = entry.resource!.resourceType;
+    const [path, query] = entry.request!.url!.split('?');
+    let id: string | undefined;
+    if (query !== undefined) {
+      if (path !== type) throw badRequest(`Bundle.entry[${i}].request.url must start with ${type}?`, `Bundle.entry[${i}].request.url`);
+      id = (await repo.conditionalMatch(type, query))?.id ?? randomUUID();
+    } else {
+      id = path.split('/')[1] ?? entry.resource!.id;
+    }
+    if (!id) throw badRequest(`Bundle.entry[${i}].request.url must name the resource: ${type}/<id>`, `Bundle.entry[${i}].request.url`);
+    putIds.set(i, id);
+    if (entry.fullUrl) idMap.set(entry.fullUrl, `${type}/${id}`);
+  }
   // Assign ids to the plain creates so every urn:uuid reference can be rewritten before any write.
   const creates: { index: number; resource: Resource & { id: string } }[] = [];
   for (const i of order) {
@@ -85,9 +109,11 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     const entry = entries[i];
     const method = entry.request!.method;
     if (method === 'PUT') {
-      const resource = rewriteReferences(entry.resource!, idMap);
-      const { resource: saved, created: isNew } = await withEntryIndex([i], () => repo.update(resource, { ifMatch: entry.request!.ifMatch }));
-      responses[i] = { fullUrl: `${repo.context.fhirBase}/${saved.resourceType}/${saved.id}`, resource: saved, response: okResponse(isNew ? '201 Created' : '200 OK', saved) };
+      const resource = rewriteReferences({ ...entry.resource!, id: putIds.get(i) }, idMap);
+      const { resource: saved, created: isNew, unchanged } = await withEntryIndex([i], () => repo.update(resource, { ifMatch: entry.request!.ifMatch }));
+      const response = okResponse(isNew ? '201 Created' : '200 OK', saved);
+      if (unchanged) response.outcome = UNCHANGED;
+      responses[i] = { fullUrl: `${repo.context.fhirBase}/${saved.resourceType}/${saved.id}`, resource: saved, response };
     } else if (method === 'GET') {
       responses[i] = await readEntry(repo, entry.request!.url!);
     }

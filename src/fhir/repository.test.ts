@@ -64,3 +64,12 @@ test('search by token, string, date, reference and quantity', async () => {
   await expect(repo.search(parseSearchRequest('Patient?shoe-size=9'))).rejects.toMatchObject({ status: 400 });
   expect(() => parseSearchRequest('Observation?date=2025-13-01')).toThrow('Invalid format for date');
 });
+
+test('an update that restates the current content writes no new version', async () => {
+  const { resource: cara } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Cara'] }], birthDate: '2011-07-02' });
+  const same = await repo.update<Patient>({ resourceType: 'Patient', id: cara.id, name: [{ family: 'Park', given: ['Cara'] }], birthDate: '2011-07-02' });
+  expect(same).toMatchObject({ created: false, unchanged: true });
+  expect(same.resource.meta?.versionId).toBe('1');
+  const changed = await repo.update<Patient>({ ...cara, gender: 'female' });
+  expect(changed.resource.meta?.versionId).toBe('2');
+});

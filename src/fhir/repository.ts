@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { parseSearchRequest, SearchRequest } from '@medplum/core';
+import { deepEquals, parseSearchRequest, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
 import type { AccessedResource, AuditTrail } from '../access/audit-trail';
 import type { AuditInteraction } from '../access/audit-event';
+import { unreleasedVersion } from '../access/release-visibility';
 import { visibilityCondition } from '../access/visibility';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
@@ -28,6 +29,8 @@ export interface StoredVersion {
 export interface CreateResult<T extends Resource = Resource> {
   readonly resource: T;
   readonly created: boolean;
+  /** An update whose content equalled the current version: nothing was written. */
+  readonly unchanged?: boolean;
 }
 
 /** Everything a repository needs besides the database handle. */
@@ -105,6 +108,7 @@ export class Repository {
       .executeTakeFirst();
     if (!row) throw notFound(`${type}/${id}/_history/${versionId}`);
     if (row.deleted) throw gone(`${type}/${id}/_history/${versionId}`);
+    if (this.hidesVersion(row.content)) throw notFound(`${type}/${id}/_history/${versionId}`);
     this.note('vread', [{ type, id, compartments }]);
     return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
   }
@@ -154,6 +158,11 @@ export class Repository {
       }
       if (expected !== undefined && expected !== current.version) {
         throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
+      }
+      if (!current.deleted) {
+        // Restating a resource as it is (e.g. importing the same document again) writes no new version.
+        const stored = JSON.parse(current.content) as T;
+        if (deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored, created: false, unchanged: true };
       }
       const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1);
       await replaceCurrent(repo.db, [write]);
@@ -235,7 +244,7 @@ export class Repository {
       if (!since) throw badRequest(`_since must be a FHIR instant, got "${options.since}"`, '_since');
       query = query.where('h.last_updated', '>=', new Date(since.low));
     }
-    const rows = await query.execute();
+    const rows = (await query.execute()).filter((row) => row.deleted || !this.hidesVersion(row.content));
     this.note(id ? 'history-instance' : 'history-type', dedupeRows(type, rows));
     const scope = this.context.scope;
     const entries: BundleEntry[] = rows.map((row) => {
@@ -314,6 +323,12 @@ export class Repository {
     return Number(rows[0].n) === ids.length;
   }
 
+  /** Portal callers do not see earlier unreleased versions (drafts) of a result or document released since. */
+  private hidesVersion(content: string): boolean {
+    const scope = this.context.scope;
+    return !!scope.releasedOnly && !scope.unrestricted && unreleasedVersion(JSON.parse(content) as Resource & { status?: string; docStatus?: string });
+  }
+
   private presentStored(stored: StoredVersion): StoredVersion {
     const scope = this.context.scope;
     if (scope.unrestricted) return stored;
@@ -367,6 +382,12 @@ function dedupeRows(type: string, rows: { id: string; compartments: string[] }[]
   const byId = new Map<string, AccessedResource>();
   for (const row of rows) byId.set(row.id, { type, id: row.id, compartments: row.compartments });
   return [...byId.values()];
+}
+
+function withoutMeta(resource: Resource): Resource {
+  const { meta, ...rest } = resource;
+  const { versionId: _v, lastUpdated: _l, ...keep } = meta ?? {};
+  return (Object.keys(keep).length ? { ...rest, meta: keep } : rest) as Resource;
 }
 
 function checkType(type: string): void {
