@@ -1,5 +1,6 @@
 import type { AllergyIntolerance, AllergyIntoleranceReaction, CodeableConcept } from '@medplum/fhirtypes';
 import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { hasCode, isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -107,6 +108,7 @@ function writeAllergyEntry(w: XmlWriter, row: NarrativeRow<AllergyIntolerance>, 
   w.open('value', { 'xsi:type': 'CD', code: type[0], codeSystem: SNOMED, codeSystemName: 'SNOMED CT', displayName: type[1] });
   w.open('originalText').empty('reference', { value: `#${row.id}-name` }).close('originalText');
   w.close('value');
+  writeAuthorParticipation(w, ctx, a.recorder ?? a.asserter, a.recordedDate);
   w.open('participant', { typeCode: 'CSM' }).open('participantRole', { classCode: 'MANU' });
   w.open('playingEntity', { classCode: 'MMAT' });
   if (noKnown) w.empty('code', { nullFlavor: 'NA' });

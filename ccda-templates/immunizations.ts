@@ -1,5 +1,6 @@
 import type { Immunization } from '@medplum/fhirtypes';
 import { conceptText, decimalText, ucumUnit, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -34,6 +35,7 @@ function writeImmunization(w: XmlWriter, row: NarrativeRow<Immunization>, ctx: R
   const maker = i.manufacturer?.display;
   if (maker) w.open('manufacturerOrganization').element('name', maker).close('manufacturerOrganization');
   w.close('manufacturedProduct').close('consumable');
+  writeAuthorParticipation(w, ctx, i.performer?.[0]?.actor, i.recorded ?? i.occurrenceDateTime);
   w.close('substanceAdministration');
 }
 

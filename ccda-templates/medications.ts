@@ -1,5 +1,6 @@
 import type { CodeableConcept, Dosage, Medication, MedicationRequest, MedicationStatement } from '@medplum/fhirtypes';
 import { conceptText, decimalText, writeCode, writeResourceId, writeTextRef, writeTs, ucumUnit } from '../src/ccda/render/cda-datatypes';
+import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -87,6 +88,8 @@ function writeMedicationActivity(w: XmlWriter, row: NarrativeRow<MedicationUse>,
   writeCode(w, 'code', medicationConcept(m, ctx), { textRef: `${row.id}-name`, prefer: [RXNORM_URI, NDC_URI] });
   w.close('manufacturedMaterial');
   w.close('manufacturedProduct').close('consumable');
+  if (m.resourceType === 'MedicationRequest') writeAuthorParticipation(w, ctx, m.requester, m.authoredOn);
+  else writeAuthorParticipation(w, ctx, m.informationSource, m.dateAsserted);
   w.close('substanceAdministration');
 }
 

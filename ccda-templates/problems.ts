@@ -1,5 +1,6 @@
 import type { Condition } from '@medplum/fhirtypes';
 import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { categoryCodes, isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -42,6 +43,7 @@ export function writeProblemObservation(
   const abatement = c.abatementDateTime ?? c.abatementPeriod?.end;
   writeInterval(w, 'effectiveTime', onset, abatement, { highNullFlavor: !isActiveCondition(c) && !abatement ? 'UNK' : undefined });
   writeCode(w, 'value', c.code, { xsiType: 'CD', textRef: valueTextRef, prefer: [SNOMED_URI, ICD10_URI] });
+  writeAuthorParticipation(w, ctx, c.recorder ?? c.asserter, c.recordedDate);
   w.close('observation');
 }
 

@@ -1,5 +1,6 @@
 import type { Procedure } from '@medplum/fhirtypes';
 import { conceptText, writeCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -39,6 +40,7 @@ function writeProcedure(w: XmlWriter, row: NarrativeRow<Procedure>, ctx: RenderC
     w.empty('effectiveTime', t ? { value: t } : { nullFlavor: 'UNK' });
   }
   for (const site of p.bodySite ?? []) writeCode(w, 'targetSiteCode', site);
+  writeAuthorParticipation(w, ctx, p.recorder ?? p.performer?.[0]?.actor, performedStart(p));
   w.close('procedure');
 }
 

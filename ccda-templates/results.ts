@@ -1,5 +1,6 @@
 import type { DiagnosticReport, Observation, ObservationComponent } from '@medplum/fhirtypes';
 import { conceptText, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { categoryCodes, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import { hasValue, referenceRangeText, valueText, writeInterpretation, writeObservationValue, writeReferenceRanges } from '../src/ccda/render/observation-value';
@@ -124,6 +125,7 @@ function writeResultOrganizers(w: XmlWriter, rows: readonly NarrativeRow<ResultR
     if (lowTs && highTs) {
       w.open('effectiveTime').empty('low', { value: lowTs }).empty('high', { value: highTs }).close('effectiveTime');
     }
+    writeAuthorParticipation(w, ctx, group.performer?.[0], group.issued ?? low);
     for (const m of members) {
       w.open('component');
       writeResultObservation(w, m, ctx);

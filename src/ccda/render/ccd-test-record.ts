@@ -60,6 +60,7 @@ export const TEST_RESOURCES: Resource[] = [
     code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '7980', display: 'Penicillin G' }], text: 'Penicillin' },
     onsetDateTime: '2001-06',
     recordedDate: '2001-06-15',
+    recorder: { reference: 'Organization/clinic' },
     reaction: [{ manifestation: [{ coding: [{ system: SNOMED, code: '247472004', display: 'Hives' }] }], severity: 'moderate' }],
   },
   {
@@ -102,6 +103,7 @@ export const TEST_RESOURCES: Resource[] = [
     subject: { reference: 'Patient/p1' },
     medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '314076', display: 'lisinopril 10 MG Oral Tablet' }] },
     authoredOn: '2019-05-01',
+    requester: { reference: 'Practitioner/dr-lee' },
     dosageInstruction: [{ text: 'One tablet daily', timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } }, doseAndRate: [{ doseQuantity: { value: 1, unit: 'tablet' } }] }],
   },
   {

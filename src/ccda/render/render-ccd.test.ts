@@ -125,6 +125,16 @@ describe('renderCcd sections', () => {
     expect(attr(child(obs, 'effectiveTime', 'low'), 'value')).toBe('200106');
   });
 
+  it('records who ordered or recorded an entry (Author Participation): a practitioner or an organization', () => {
+    const sa = child(sections.get('10160-0'), 'entry', 'substanceAdministration');
+    const author = child(sa, 'author');
+    expect(attr(child(author, 'templateId'), 'root')).toBe('2.16.840.1.113883.10.20.22.4.119');
+    expect(attr(child(author, 'time'), 'value')).toBe('20190501');
+    expect(textContent(child(author, 'assignedAuthor', 'assignedPerson', 'name', 'family'))).toBe('Lee');
+    const allergyObs = child(sections.get('48765-2'), 'entry', 'act', 'entryRelationship', 'observation');
+    expect(textContent(child(allergyObs, 'author', 'assignedAuthor', 'representedOrganization', 'name'))).toBe('Lakeside Clinic');
+  });
+
   it('keeps the time zone and precision of clinical times', () => {
     const results = sections.get('30954-2') as XmlNode;
     const obs = child(results, 'entry', 'organizer', 'component', 'observation');
