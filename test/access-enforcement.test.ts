@@ -156,6 +156,11 @@ describe('documents and their content follow release', () => {
     expect(released.status).toBe(200);
     expect((await get('ada', `/fhir/DocumentReference/${docId}`)).status).toBe(200);
     expect((await get('ada', `/fhir/Binary/${binaryId}`)).body).toContain('LABORATORY REPORT');
+    // The preliminary draft stays hidden: its version is not in Ada's history, nor readable by version.
+    const history = (await get('ada', `/fhir/DocumentReference/${docId}/_history`)).body as Bundle;
+    expect(history.entry!.map((e) => [e.response?.etag, (e.resource as DocumentReference).docStatus])).toEqual([['W/"2"', 'final']]);
+    expect((await get('ada', `/fhir/DocumentReference/${docId}/_history/1`)).status).toBe(404);
+    expect((await get('staff', `/fhir/DocumentReference/${docId}/_history/1`)).status).toBe(200);
     // The results inside it are still preliminary until they are released themselves.
     expect((await get('ada', `/fhir/Observation/${f.rows.ada['Observation (preliminary)']}`)).status).toBe(404);
     await f.system.update({ ...(await f.system.read<DocumentReference>('DocumentReference', docId)), docStatus: 'preliminary' });

@@ -93,3 +93,19 @@ export function unreleasedConditionAnyType(alias = 'r'): Sql {
   );
   return sql`(${sql.join(parts, sql` or `)})`;
 }
+
+/**
+ * Whether one stored version is unreleased by its own status: for vread and history, where an earlier draft of a
+ * now released result or document (the preliminary values before review) must stay hidden from patients.
+ */
+export function unreleasedVersion(resource: { resourceType?: string; status?: string; docStatus?: string }): boolean {
+  switch (resource.resourceType) {
+    case 'DocumentReference':
+      return resource.docStatus !== undefined && UNRELEASED_DOC_STATUSES.includes(resource.docStatus);
+    case 'DiagnosticReport':
+    case 'Observation':
+      return resource.status !== undefined && UNRELEASED_RESULT_STATUSES.includes(resource.status);
+    default:
+      return false;
+  }
+}
