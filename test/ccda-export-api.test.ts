@@ -66,7 +66,14 @@ test('$docref renders an on-demand CCD into a Binary the DocumentReference point
   const url = reference.content[0].attachment.url!;
   const binary = await app.request(`/fhir/${url}`, { headers: { Accept: 'application/xml' } });
   expect(binary.headers.get('content-type')).toContain('application/xml');
-  expect(await binary.text()).toContain('<ClinicalDocument');
+  const stored = await binary.text();
+  expect(stored).toContain('<ClinicalDocument');
+  // Stored CCDs say what the patient may see: staff's own $ccda shows the unreleased lab report, the stored one not.
+  const preliminary = (await (await app.request(`/fhir/DiagnosticReport?patient=${ada.id}&status=preliminary`)).json()) as Bundle;
+  const hiddenId = preliminary.entry![0].resource!.id!;
+  const staffView = await (await app.request(`/fhir/Patient/${ada.id}/$ccda`)).text();
+  expect(staffView).toContain(hiddenId);
+  expect(stored).not.toContain(hiddenId);
   // Without on-demand, the stored one for the same (all-time) period is returned.
   const again = (await (await app.request(`/fhir/DocumentReference/$docref?patient=${ada.id}`)).json()) as Bundle;
   expect(again.entry?.map((e) => e.resource?.id)).toEqual([reference.id]);

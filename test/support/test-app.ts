@@ -34,7 +34,7 @@ export async function startTestApp(options: { clock?: Clock; config?: Partial<Co
   const config = loadConfig({}, { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', ...options.config });
   const key = generateSigningKey();
   const logger = pino({ level: 'silent' });
-  const app = createApp({ config, database, clock, logger, authenticator: new TokenAuthenticator(key, clock), operations: allOperations(), ...options.deps });
+  const app = createApp({ config, database, clock, logger, authenticator: new TokenAuthenticator(key, clock), operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes }), ...options.deps });
   server.on('request', app);
   const staffToken = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, key, { clock, ttlSeconds: 3600 });
   return {

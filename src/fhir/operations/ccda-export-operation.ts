@@ -41,7 +41,7 @@ export const ccdaExportOperation: FhirOperation = {
   methods: ['GET'],
   async handle({ repo, id, params, accept }) {
     const format = ccdFormat(params._format, accept);
-    const { xml, input } = await renderCcdForPatient(repo, id as string, params.start, params.end);
+    const { xml, input } = await repo.asOperation('$ccda', () => renderCcdForPatient(repo, id as string, params.start, params.end));
     const fileBase = `ccd-${input.patient.id}-${input.period?.start ?? 'all'}${input.period?.end && input.period.end !== input.period.start ? `-${input.period.end}` : ''}`;
     if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml) };
     if (format === 'zip') {

@@ -1,7 +1,8 @@
 import type { Binary, Bundle, DocumentReference } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../../access/access-scope';
 import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
-import { badRequest } from '../outcomes';
+import { patientViewScope } from '../../access/portal-scope';
+import { badRequest, forbidden } from '../outcomes';
 import { Repository } from '../repository';
 import type { FhirOperation } from './operation';
 
@@ -27,9 +28,13 @@ export const docrefOperation: FhirOperation = {
       const stored = await storedCcds(repo, patientId, params.start, params.end);
       if (stored.length) return { kind: 'resource', resource: searchset(repo, stored) };
     }
-    const { xml, input } = await renderCcdForPatient(repo, patientId, params.start, params.end);
-    // The generated document belongs to the patient's record; the system writes it on the caller's behalf,
-    // after the caller's own repository has proven they may read everything in it.
+    // A stored CCD is part of the patient's record that the patient and everyone with full access will
+    // read, so it must say what the patient may see: rendered from the patient's own view (no unreleased
+    // results), and only for callers who may see all of that themselves.
+    await repo.read('Patient', patientId);
+    if (!hasFullAccess(repo, patientId)) throw forbidden('Generating a stored CCD needs full access to the patient');
+    const patientView = new Repository(repo.db, { ...repo.context, scope: patientViewScope(patientId) });
+    const { xml, input } = await repo.asOperation('$docref', () => renderCcdForPatient(patientView, patientId, params.start, params.end));
     const system = new Repository(repo.db, { ...repo.context, scope: unrestrictedScope('system $docref') });
     const reference = await system.transaction(async (trx) => {
       const { resource: binary } = await trx.create<Binary>({
@@ -56,6 +61,12 @@ export const docrefOperation: FhirOperation = {
     return { kind: 'resource', resource: searchset(repo, [reference]) };
   },
 };
+
+function hasFullAccess(repo: Repository, patientId: string): boolean {
+  const scope = repo.context.scope;
+  if (scope.unrestricted || scope.organizationId) return true;
+  return scope.patients.has(patientId) && scope.patients.get(patientId) === undefined;
+}
 
 async function storedCcds(repo: Repository, patientId: string, start?: string, end?: string): Promise<DocumentReference[]> {
   const query: Record<string, string> = { patient: patientId, type: 'http://loinc.org|34133-9', _sort: '-date' };

@@ -2,6 +2,7 @@ import type { AccountServices } from '../../auth/account-services';
 import { accountOperations } from './account-operations';
 import { ccdaExportOperation } from './ccda-export-operation';
 import { docrefOperation } from './docref-operation';
+import { importCcdaOperation } from './import-ccda-operation';
 import type { FhirOperation } from './operation';
 import { patientEverythingOperation } from './patient-everything-operation';
 
@@ -9,6 +10,12 @@ import { patientEverythingOperation } from './patient-everything-operation';
  * Every $operation the server offers; the CapabilityStatement lists exactly these. The account and family
  * access operations need the account services (mail, signing key), so they are offered when those are given.
  */
-export function allOperations(accountServices?: AccountServices): FhirOperation[] {
-  return [patientEverythingOperation, ccdaExportOperation, docrefOperation, ...(accountServices ? accountOperations(accountServices) : [])];
+export function allOperations(accountServices?: AccountServices, limits: { maxXmlBytes?: number } = {}): FhirOperation[] {
+  return [
+    patientEverythingOperation,
+    ccdaExportOperation,
+    docrefOperation,
+    importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
+    ...(accountServices ? accountOperations(accountServices) : []),
+  ];
 }

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
+import { searchParametersOf } from '../../fhir/definitions';
+import { badRequest, FhirError } from '../../fhir/outcomes';
+import type { Repository } from '../../fhir/repository';
+import { CcdaParseError, parseCcda } from '../parse';
+import type { CcdaImportResult } from '../parse';
+import { matchPatient, PatientMatch } from './patient-match';
+
+/** What one import did, as the API and the CLI report it. */
+export interface CcdaImportSummary {
+  readonly patient: { readonly reference: string; readonly match: 'identifier' | 'demographics' | 'created'; readonly by?: string };
+  readonly document: { readonly kind: string; readonly release: string; readonly title?: string; readonly alreadyImported: boolean; readonly reference?: string };
+  /** Resources created, updated (restated with changes) and unchanged, by type. */
+  readonly created: Record<string, number>;
+  readonly updated: Record<string, number>;
+  readonly unchanged: Record<string, number>;
+  readonly warnings: string[];
+}
+
+const FORMAT_SYSTEM = 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode';
+const FORMAT_BY_RELEASE: Record<string, string> = {
+  'R2.1': 'urn:hl7-org:sdwg:ccda-structuredBody:2.1',
+  'R2.0': 'urn:hl7-org:sdwg:ccda-structuredBody:2.0',
+  'R1.1': 'urn:hl7-org:sdwg:ccda-structuredBody:1.1',
+};
+
+/**
+ * Takes in one C-CDA document as FHIR, in one transaction: the patient (matched, see patient-match.ts,
+ * or created), every section's resources (restated entries update by their CDA ids, new ones are
+ * added, identical ones change nothing), the original document as a DocumentReference + Binary, and
+ * a Provenance naming everything created or changed. Importing the same document twice creates nothing.
+ */
+export async function importCcda(repo: Repository, xml: string | Buffer, options: { maxBytes?: number } = {}): Promise<CcdaImportSummary> {
+  const parsed = parseOrThrow(xml, options.maxBytes);
+  return repo.transaction(async (trx) => {
+    const patientEntry = parsed.bundle.entry.find((e) => e.fullUrl === parsed.patientFullUrl);
+    if (!patientEntry) throw badRequest('The document has no recordTarget patient');
+    const match = await matchPatient(trx, patientEntry.resource as Patient);
+    const entries = entriesFor(parsed, match);
+    const patientRef = match.kind === 'none' ? parsed.patientFullUrl : `Patient/${match.patient.id}`;
+    const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, parsed, patientRef);
+    if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef));
+    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries });
+    const summary = summarize(parsed, match, entries, response, existingDoc);
+    const changed = (response.entry ?? [])
+      .filter((e) => e.response?.status?.startsWith('201') || (e.response?.status?.startsWith('200') && e.response.outcome !== UNCHANGED && e.resource))
+      .map((e) => e.resource as Resource)
+      .filter((r) => r && r.resourceType !== 'Binary');
+    if (changed.length) await trx.create<Provenance>(provenanceFor(changed, summary, trx.context.clock.now()));
+    return summary;
+  });
+}
+
+function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult {
+  try {
+    return parseCcda(xml, { maxBytes });
+  } catch (err) {
+    if (err instanceof CcdaParseError) {
+      const status = err.code === 'too-large' ? 413 : 400;
+      throw new FhirError(status, {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: status === 413 ? 'too-long' : 'structure', details: { text: `${err.message} (line ${err.line}, column ${err.column})` }, expression: [`line ${err.line}, column ${err.column}`] }],
+      });
+    }
+    throw err;
+  }
+}
+
+/** The parser's entries, adjusted to the patient match: a matched patient is referenced, not re-created. */
+function entriesFor(parsed: CcdaImportResult, match: PatientMatch): BundleEntry[] {
+  const entries: BundleEntry[] = parsed.bundle.entry.map((e) => ({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } }));
+  if (match.kind === 'none') {
+    for (const entry of entries) {
+      if (entry.fullUrl === parsed.patientFullUrl) entry.request = { method: 'POST', url: 'Patient' };
+      // A new patient owns nothing yet: a conditional update could only ever match another patient's data.
+      else if (entry.request?.method === 'PUT' && entry.request.url?.includes('?') && hasPatientParam(entry.resource!.resourceType)) {
+        entry.request = { method: 'POST', url: entry.resource!.resourceType };
+      }
+    }
+    return entries;
+  }
+  const patientRef = `Patient/${match.patient.id}`;
+  const rewritten = rewriteReferences(entries.filter((e) => e.fullUrl !== parsed.patientFullUrl), new Map([[parsed.patientFullUrl, patientRef]]));
+  for (const entry of rewritten) {
+    // Restated entries are found by their CDA id within this patient's record only.
+    if (entry.request?.method === 'PUT' && entry.request.url?.includes('?') && hasPatientParam(entry.resource!.resourceType)) {
+      entry.request = { ...entry.request, url: `${entry.request.url}&patient=${encodeURIComponent(patientRef)}` };
+    }
+  }
+  return rewritten;
+}
+
+function hasPatientParam(type: string): boolean {
+  return searchParametersOf(type).patient?.type === 'reference';
+}
+
+async function storedOriginal(repo: Repository, parsed: CcdaImportResult, patientRef: string): Promise<DocumentReference | undefined> {
+  const id = parsed.document.id;
+  if (!id?.value) return undefined;
+  const found = await repo.searchResources<DocumentReference>('DocumentReference', { identifier: identifierQuery(id), patient: patientRef });
+  return found[0];
+}
+
+function identifierQuery(id: Identifier): string {
+  return `${id.system ? `${id.system}|` : ''}${id.value}`;
+}
+
+function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string): BundleEntry[] {
+  const binaryUrl = 'urn:uuid:' + randomUUID();
+  const bytes = Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8');
+  const binary: Binary = { resourceType: 'Binary', contentType: 'application/xml', securityContext: { reference: patientRef }, data: bytes.toString('base64') };
+  const doc = parsed.document;
+  const reference: DocumentReference = {
+    resourceType: 'DocumentReference',
+    status: 'current',
+    docStatus: 'final',
+    ...(doc.id?.value ? { masterIdentifier: doc.id } : {}),
+    ...(doc.setId?.value ? { identifier: [doc.setId] } : {}),
+    type: doc.typeCode ? { coding: [{ system: 'http://loinc.org', code: doc.typeCode, display: doc.typeDisplay }] } : { text: doc.title ?? 'Clinical document' },
+    category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
+    subject: { reference: patientRef },
+    ...(doc.effectiveTime && doc.effectiveTime.length > 10 ? { date: doc.effectiveTime } : {}),
+    description: doc.title ?? 'Imported C-CDA document',
+    content: [
+      {
+        attachment: { contentType: 'application/xml', url: binaryUrl, size: bytes.length, title: doc.title ?? 'C-CDA document' },
+        ...(FORMAT_BY_RELEASE[doc.release] ? { format: { system: FORMAT_SYSTEM, code: FORMAT_BY_RELEASE[doc.release] } } : {}),
+      },
+    ],
+  };
+  return [
+    { fullUrl: binaryUrl, resource: binary, request: { method: 'POST', url: 'Binary' } },
+    { fullUrl: 'urn:uuid:' + randomUUID(), resource: reference, request: { method: 'POST', url: 'DocumentReference' } },
+  ];
+}
+
+function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEntry[], response: Bundle, existingDoc?: DocumentReference): CcdaImportSummary {
+  const created: Record<string, number> = {};
+  const updated: Record<string, number> = {};
+  const unchanged: Record<string, number> = {};
+  let patientReference = match.kind === 'none' ? '' : `Patient/${match.patient.id}`;
+  let documentReference = existingDoc ? `DocumentReference/${existingDoc.id}` : undefined;
+  (response.entry ?? []).forEach((entry, i) => {
+    const type = sent[i].resource?.resourceType ?? 'Resource';
+    const status = entry.response?.status ?? '';
+    const tally = status.startsWith('201') ? created : entry.response?.outcome === UNCHANGED || !entry.resource ? unchanged : updated;
+    tally[type] = (tally[type] ?? 0) + 1;
+    if (sent[i].fullUrl === parsed.patientFullUrl && entry.resource) patientReference = `Patient/${entry.resource.id}`;
+    if (type === 'DocumentReference' && sent[i].request?.url === 'DocumentReference' && entry.resource && !documentReference) {
+      documentReference = `DocumentReference/${entry.resource.id}`;
+    }
+  });
+  return {
+    patient: { reference: patientReference, match: match.kind === 'none' ? 'created' : match.kind, ...(match.kind === 'demographics' ? { by: match.by } : {}) },
+    document: { kind: parsed.document.kind, release: parsed.document.release, title: parsed.document.title, alreadyImported: !!existingDoc, reference: documentReference },
+    created,
+    updated,
+    unchanged,
+    warnings: parsed.warnings.map((w) => (w.section ? `${w.section}: ${w.message}` : w.message)),
+  };
+}
+
+function provenanceFor(changed: Resource[], summary: CcdaImportSummary, now: Date): Provenance {
+  const target: Reference[] = changed.map((r) => ({ reference: `${r.resourceType}/${r.id}` }));
+  return {
+    resourceType: 'Provenance',
+    target,
+    recorded: now.toISOString(),
+    activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'CREATE', display: 'create' }] },
+    agent: [
+      {
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' }] },
+        who: { display: 'Chartkeeper C-CDA import' },
+      },
+    ],
+    ...(summary.document.reference ? { entity: [{ role: 'source', what: { reference: summary.document.reference } }] } : {}),
+  };
+}

@@ -1,0 +1,59 @@
+import type { Patient } from '@medplum/fhirtypes';
+import type { Repository } from '../../fhir/repository';
+
+/** How an incoming document's patient was found (or not) among the stored ones. */
+export type PatientMatch =
+  | { readonly kind: 'identifier'; readonly patient: Patient }
+  | { readonly kind: 'demographics'; readonly patient: Patient; readonly by: string }
+  | { readonly kind: 'none' };
+
+/**
+ * The match rule, in order:
+ * 1. An identifier (system + value) of the incoming patient names exactly one stored Patient.
+ * 2. Otherwise: same family name, same first given name (case and accents ignored), same birth
+ *    date, and at least one more demographic in common: a phone number (digits compared), an email
+ *    address, or a postal code (first five characters). Exactly one such Patient must exist.
+ * 3. Otherwise no match: the import creates a new Patient.
+ * Several candidates at any step are never merged: the rule then moves on or creates a new Patient.
+ */
+export async function matchPatient(repo: Repository, incoming: Patient): Promise<PatientMatch> {
+  const byIdentifier = new Map<string, Patient>();
+  for (const identifier of incoming.identifier ?? []) {
+    if (!identifier.system || !identifier.value) continue;
+    const found = await repo.searchResources<Patient>('Patient', { identifier: `${identifier.system}|${identifier.value}` });
+    for (const patient of found) byIdentifier.set(patient.id as string, patient);
+  }
+  if (byIdentifier.size === 1) return { kind: 'identifier', patient: [...byIdentifier.values()][0] };
+
+  const name = incoming.name?.[0];
+  if (!name?.family || !incoming.birthDate || incoming.birthDate.length < 10) return { kind: 'none' };
+  const candidates = await repo.searchResources<Patient>('Patient', { 'family:exact': name.family, birthdate: incoming.birthDate.slice(0, 10) });
+  const matches: { patient: Patient; by: string }[] = [];
+  for (const candidate of candidates) {
+    if (!sameGiven(incoming, candidate)) continue;
+    const by = sharedDemographic(incoming, candidate);
+    if (by) matches.push({ patient: candidate, by });
+  }
+  if (matches.length === 1) return { kind: 'demographics', ...matches[0] };
+  return { kind: 'none' };
+}
+
+function fold(text: string | undefined): string {
+  return (text ?? '').normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+}
+
+function sameGiven(a: Patient, b: Patient): boolean {
+  const given = fold(a.name?.[0]?.given?.[0]);
+  return !!given && (b.name ?? []).some((n) => fold(n.given?.[0]) === given);
+}
+
+function sharedDemographic(a: Patient, b: Patient): string | undefined {
+  const phones = (p: Patient) => (p.telecom ?? []).filter((t) => t.system === 'phone' && t.value).map((t) => t.value!.replace(/\D/g, '').slice(-10));
+  const emails = (p: Patient) => (p.telecom ?? []).filter((t) => t.system === 'email' && t.value).map((t) => fold(t.value));
+  const postal = (p: Patient) => (p.address ?? []).filter((x) => x.postalCode).map((x) => x.postalCode!.trim().slice(0, 5));
+  const overlap = (x: string[], y: string[]) => x.some((v) => v.length >= 5 && y.includes(v));
+  if (overlap(phones(a), phones(b))) return 'phone';
+  if (overlap(emails(a), emails(b))) return 'email';
+  if (overlap(postal(a), postal(b))) return 'postal code';
+  return undefined;
+}
