@@ -91,7 +91,10 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
 async function measureHttp(server: ChildServer, label: string, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
   const load = { url: server.url, paths, headers, connections: CONNECTIONS };
   if (WARMUP_SECONDS > 0) await runHttpLoad({ ...load, label, seconds: WARMUP_SECONDS });
-  return runHttpLoad({ ...load, label, seconds: SECONDS });
+  const before = await server.cpuMicros();
+  const result = await runHttpLoad({ ...load, label, seconds: SECONDS });
+  // CPU per request is steadier than the rate when other work shares the machine.
+  return { ...result, cpuPerRequest: ((await server.cpuMicros()) - before) / Math.max(result.requests, 1) };
 }
 
 function ratioLine(name: string, value: number, target: string, ok: boolean): string {
@@ -179,6 +182,9 @@ async function main(): Promise<void> {
     out(ratioLine('read-by-id, request log on: rate / (2) rate', readLogged.rate / reference.rate, `>= ${TARGETS.readRatio}`, readLogged.rate / reference.rate >= TARGETS.readRatio));
     out(ratioLine('read-by-id, request log on: p99 / (2) p99', readLogged.p99 / reference.p99, `<= ${TARGETS.p99Ratio}`, readLogged.p99 / reference.p99 <= TARGETS.p99Ratio));
     out(`  ${'(2) rate / (1) rate'.padEnd(44)} ${(reference.rate / pg.rate).toFixed(2).padStart(6)}`);
+    const cpuRatio = (r: LoadResult): string => (r.cpuPerRequest! / reference.cpuPerRequest!).toFixed(2).padStart(6);
+    out(`  ${'server CPU/request: staff read / (2)'.padEnd(44)} ${cpuRatio(read)}`);
+    out(`  ${'server CPU/request: system read / (2)'.padEnd(44)} ${cpuRatio(readSystem)}`);
     out(`  ${'search rate / (2) rate'.padEnd(44)} ${(search.rate / reference.rate).toFixed(2).padStart(6)}`);
     out(`  ${'import resources/s'.padEnd(44)} ${Math.round(imported.rate).toString().padStart(6)}   target >= ${TARGETS.importRate} ${imported.rate >= TARGETS.importRate ? 'met' : 'NOT met'}`);
   } finally {

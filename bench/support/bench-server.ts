@@ -1,7 +1,8 @@
 /**
  * A server under test, run in its own process so it has its own event loop (as in production) and
  * the load generator in the parent does not share it. argv: `product <logLevel>` or `reference`.
- * Reads BENCH_DATABASE_URL and BENCH_SIGNING_KEY; tells the parent its URL over IPC; stops on 'stop'.
+ * Reads BENCH_DATABASE_URL and BENCH_SIGNING_KEY; tells the parent its URL over IPC, answers 'cpu' with its
+ * CPU time so far, and stops on 'stop'.
  */
 import type { Server } from 'node:http';
 import express from 'express';
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
   const [mode, logLevel = 'warn'] = process.argv.slice(2);
   const running = mode === 'reference' ? await startReference() : await startProduct(logLevel);
   process.on('message', (message) => {
+    // CPU time used so far (main thread and any workers), so the parent can charge it per request.
+    if (message === 'cpu') return void process.send?.({ cpu: process.cpuUsage() });
     if (message === 'stop') running.close().then(() => process.exit(0), () => process.exit(1));
   });
   process.send?.({ url: running.url });

@@ -4,6 +4,8 @@ import path from 'node:path';
 /** A server under test running in a child process. */
 export interface ChildServer {
   readonly url: string;
+  /** The server process's CPU time so far, in microseconds (user + system). */
+  cpuMicros(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -25,6 +27,14 @@ export function startChildServer(args: string[], env: Record<string, string>): P
       const url = (message as { url: string }).url;
       resolve({
         url,
+        cpuMicros: () =>
+          new Promise<number>((done) => {
+            child.once('message', (reply) => {
+              const { cpu } = reply as { cpu: NodeJS.CpuUsage };
+              done(cpu.user + cpu.system);
+            });
+            child.send('cpu');
+          }),
         stop: () =>
           new Promise<void>((done) => {
             child.once('exit', () => done());

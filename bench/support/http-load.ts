@@ -46,5 +46,6 @@ export async function runHttpLoad(load: HttpLoad): Promise<LoadResult> {
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    requests: result.requests.total,
   };
 }

@@ -7,6 +7,9 @@ export interface LoadResult {
   readonly errors: number;
   /** Responses that were not 2xx (counted apart from socket errors). */
   readonly non2xx: number;
+  readonly requests: number;
+  /** CPU time of the server process per request (undefined when not measured), in microseconds. */
+  readonly cpuPerRequest?: number;
 }
 
 /** The value at quantile q (0..1) of an ascending-sorted list. */
@@ -18,5 +21,6 @@ export function quantile(sorted: readonly number[], q: number): number {
 /** "2,345/s  p50 12.0 ms  p99 48.0 ms" for one result. */
 export function formatResult(result: LoadResult): string {
   const errors = result.errors || result.non2xx ? `  (${result.errors} errors, ${result.non2xx} non-2xx)` : '';
-  return `${result.label.padEnd(46)} ${Math.round(result.rate).toLocaleString('en-US').padStart(7)}/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms${errors}`;
+  const cpu = result.cpuPerRequest === undefined ? '' : `   ${Math.round(result.cpuPerRequest).toString().padStart(5)} µs CPU/req`;
+  return `${result.label.padEnd(46)} ${Math.round(result.rate).toLocaleString('en-US').padStart(7)}/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms${cpu}${errors}`;
 }

@@ -31,7 +31,7 @@ export async function runPgLoop(options: { url: string; ids: readonly string[]; 
     await Promise.all(Array.from({ length: options.concurrency }, loop));
     const elapsed = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
-    return { label: options.label, rate: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, non2xx: 0 };
+    return { label: options.label, rate: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, non2xx: 0, requests: latencies.length };
   } finally {
     await pool.end();
   }

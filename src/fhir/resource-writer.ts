@@ -99,12 +99,15 @@ export async function insertNew(db: Kysely<Tables>, writes: PreparedWrite[]): Pr
   return group.insert(writes);
 }
 
-/** Group statements in flight at once: enough to overlap commits, few enough to keep batches big. */
-const GROUP_STATEMENTS = 4;
+/**
+ * Group statements in flight at once. One measured best (bench/fhir.ts, audited reads at 50 connections):
+ * against four, ~1.4x the rate, lower p99 and ~20% less CPU per request, as batches stay big.
+ */
+const GROUP_STATEMENTS = 1;
 
 /**
  * Group commit for autocommit inserts: up to GROUP_STATEMENTS statements are in flight; callers that
- * arrive while all are busy queue, and the queue goes in as one statement when one finishes. Fifty
+ * arrive while they are busy queue, and the queue goes in as one statement when one finishes. Fifty
  * concurrent reads that each leave an AuditEvent then cost a few commits instead of fifty. If a shared
  * statement fails, each caller's rows are retried alone, so one caller's bad rows never fail another's.
  */
