@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
 import { searchParametersOf } from '../../fhir/definitions';
@@ -68,9 +68,29 @@ function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult
   }
 }
 
+/** Shared resources that documents often name without an identifier; deduplicated by their content. */
+const SHARED_WITHOUT_ID = new Set(['Organization', 'Location', 'Practitioner']);
+const CONTENT_KEY_SYSTEM = 'urn:chartkeeper:ccda-content-key';
+
+/**
+ * An Organization, Location or Practitioner without an identifier gets one derived from what it says
+ * (name, address, telecom), so importing documents that name it again finds it instead of adding a copy.
+ */
+function withContentKey(entry: BundleEntry): BundleEntry {
+  const resource = entry.resource as Resource & { identifier?: Identifier[]; name?: unknown; address?: unknown; telecom?: unknown };
+  if (!SHARED_WITHOUT_ID.has(resource.resourceType) || resource.identifier?.some((i) => i.value) || entry.request?.ifNoneExist) return entry;
+  const key = createHash('sha256').update(JSON.stringify([resource.resourceType, resource.name, resource.address, resource.telecom])).digest('hex').slice(0, 32);
+  const identifier = { system: CONTENT_KEY_SYSTEM, value: key };
+  return {
+    ...entry,
+    resource: { ...resource, identifier: [...(resource.identifier ?? []), identifier] } as Resource,
+    request: { method: 'POST', url: resource.resourceType, ifNoneExist: `identifier=${CONTENT_KEY_SYSTEM}|${key}` },
+  };
+}
+
 /** The parser's entries, adjusted to the patient match: a matched patient is referenced, not re-created. */
 function entriesFor(parsed: CcdaImportResult, match: PatientMatch): BundleEntry[] {
-  const entries: BundleEntry[] = parsed.bundle.entry.map((e) => ({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } }));
+  const entries: BundleEntry[] = parsed.bundle.entry.map((e) => withContentKey({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } }));
   if (match.kind === 'none') {
     for (const entry of entries) {
       if (entry.fullUrl === parsed.patientFullUrl) entry.request = { method: 'POST', url: 'Patient' };

@@ -40,9 +40,11 @@ export function documentInfo(root: XNode, ctx: ImportContext): CcdaDocumentInfo 
   const typeCode = attr(code, 'code');
   if (child(child(root, 'component'), 'nonXMLBody')) kind = 'unstructured';
   kind ??= DOCUMENT_CODES[typeCode ?? ''] ?? 'unknown';
-  const header = templates.find((t) => attr(t, 'root') === US_REALM_HEADER);
-  const ext = attr(header, 'extension');
-  const release = ext === '2015-08-01' ? 'R2.1' : ext === '2014-06-09' ? 'R2.0' : header ? 'R1.1' : 'unknown';
+  // The US Realm Header's extension names the release; documents that omit the header template (HL7's
+  // own R2.1 CCD example does) still date their document-type template.
+  const cdaTemplates = templates.filter((t) => attr(t, 'root') === US_REALM_HEADER || DOCUMENT_TEMPLATES[attr(t, 'root') ?? '']);
+  const ext = attr(cdaTemplates.find((t) => attr(t, 'root') === US_REALM_HEADER && attr(t, 'extension')) ?? cdaTemplates.find((t) => attr(t, 'extension')), 'extension');
+  const release = ext === '2015-08-01' ? 'R2.1' : ext === '2014-06-09' ? 'R2.0' : cdaTemplates.length ? 'R1.1' : 'unknown';
   const version = Number(attr(child(root, 'versionNumber'), 'value'));
   return {
     kind,
