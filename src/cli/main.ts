@@ -4,6 +4,7 @@ import { isEmpty, seedDemoFamily } from '../demo/seed-demo';
 import { serveForever } from '../main';
 import { parseArgs } from './cli-args';
 import { cliConfig, withSystemRepository } from './cli-context';
+import { importCcdaCommand } from './import-ccda-command';
 import { importCommand } from './import-command';
 import { tokenCommand } from './token-command';
 
@@ -13,6 +14,7 @@ const HELP = `chartkeeper <command>
   migrate                  apply database migrations
   seed [--force]           load the demo family (skipped when patients exist, unless --force)
   import FILE|DIR...       import FHIR JSON resources or Bundles
+  import-ccda FILE|DIR...  import C-CDA documents (any vendor, R1.1 or R2.1) as FHIR
   token --staff [--sub X]  print a signed bearer token for a staff user
 
   --data-dir DIR           the embedded database's folder (default ./data); DATABASE_URL selects PostgreSQL
@@ -47,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       });
     case 'import':
       return importCommand(args);
+    case 'import-ccda':
+      return importCcdaCommand(args);
     case 'token':
       return tokenCommand(args);
     case 'help':

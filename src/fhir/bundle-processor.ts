@@ -10,6 +10,13 @@ import { preparationError, WritePreparationPool } from './write-preparation-pool
 /** How a Bundle is processed; bulk importers pass a pool to validate and index off the main thread. */
 export interface BundleOptions {
   readonly preparation?: WritePreparationPool;
+  /**
+   * What a conditional create or update whose query matches several resources does: 'error' (412, the
+   * FHIR default) or 'create' (write a new resource and note it in `warnings`), which importers use so
+   * one ambiguous vendor id does not lose a whole document.
+   */
+  readonly ambiguousUpdate?: 'error' | 'create';
+  readonly warnings?: string[];
 }
 
 /** Marks an update that changed nothing (no new version was written). */
@@ -54,7 +61,7 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
   for (const i of order) {
     const entry = entries[i];
     if (entry.request!.method === 'POST' && entry.request!.ifNoneExist) {
-      const existing = await repo.conditionalMatch(entry.resource!.resourceType, entry.request!.ifNoneExist);
+      const existing = await conditionalTarget(repo, entry.resource!.resourceType, entry.request!.ifNoneExist, options);
       if (existing) {
         if (entry.fullUrl) idMap.set(entry.fullUrl, `${existing.resourceType}/${existing.id}`);
         responses[i] = { fullUrl: `${repo.context.fhirBase}/${existing.resourceType}/${existing.id}`, response: okResponse('200 OK', existing) };
@@ -71,7 +78,7 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     let id: string | undefined;
     if (query !== undefined) {
       if (path !== type) throw badRequest(`Bundle.entry[${i}].request.url must start with ${type}?`, `Bundle.entry[${i}].request.url`);
-      id = (await repo.conditionalMatch(type, query))?.id ?? randomUUID();
+      id = (await conditionalTarget(repo, type, query, options))?.id ?? randomUUID();
     } else {
       id = path.split('/')[1] ?? entry.resource!.id;
     }
@@ -141,6 +148,16 @@ async function validateCreates(resources: Resource[], entryIndexes: number[], po
       });
     }
     rememberIndex(resources[k], index!);
+  }
+}
+
+async function conditionalTarget(repo: Repository, type: string, query: string, options: BundleOptions): Promise<Resource | undefined> {
+  try {
+    return await repo.conditionalMatch(type, query);
+  } catch (err) {
+    if (!(err instanceof FhirError) || err.status !== 412 || options.ambiguousUpdate !== 'create') throw err;
+    options.warnings?.push(`${type}?${decodeURIComponent(query)} matched several resources; a new one was created`);
+    return undefined;
   }
 }
 

@@ -19,6 +19,8 @@ export interface CcdaImportSummary {
   readonly warnings: string[];
 }
 
+/** Identifies an imported original by the SHA-256 of its bytes. */
+const DIGEST_SYSTEM = 'urn:chartkeeper:document-sha256';
 const FORMAT_SYSTEM = 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode';
 const FORMAT_BY_RELEASE: Record<string, string> = {
   'R2.1': 'urn:hl7-org:sdwg:ccda-structuredBody:2.1',
@@ -40,10 +42,12 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     const match = await matchPatient(trx, patientEntry.resource as Patient);
     const entries = entriesFor(parsed, match);
     const patientRef = match.kind === 'none' ? parsed.patientFullUrl : `Patient/${match.patient.id}`;
-    const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, parsed, patientRef);
-    if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef));
-    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries });
-    const summary = summarize(parsed, match, entries, response, existingDoc);
+    const digest = createHash('sha256').update(xml).digest('hex');
+    const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, digest, patientRef);
+    if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef, digest));
+    const warnings: string[] = [];
+    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
+    const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
     const changed = (response.entry ?? [])
       .filter((e) => e.response?.status?.startsWith('201') || (e.response?.status?.startsWith('200') && e.response.outcome !== UNCHANGED && e.resource))
       .map((e) => e.resource as Resource)
@@ -88,9 +92,21 @@ function withContentKey(entry: BundleEntry): BundleEntry {
   };
 }
 
+/**
+ * A restated entry is the stored resource that carries all of its CDA ids (search parameters AND),
+ * not just the first: vendors reuse a first id across entries that differ in the others.
+ */
+function withAllIdentifiers(entry: BundleEntry): BundleEntry {
+  const raw = (entry.resource as { identifier?: Identifier | Identifier[] }).identifier;
+  const ids = (Array.isArray(raw) ? raw : raw ? [raw] : []).filter((i) => i.value);
+  if (entry.request?.method !== 'PUT' || !entry.request.url?.includes('?') || ids.length < 2) return entry;
+  const query = ids.map((i) => `identifier=${i.system ? `${encodeURIComponent(i.system)}|` : ''}${encodeURIComponent(i.value!)}`).join('&');
+  return { ...entry, request: { ...entry.request, url: `${entry.resource!.resourceType}?${query}` } };
+}
+
 /** The parser's entries, adjusted to the patient match: a matched patient is referenced, not re-created. */
 function entriesFor(parsed: CcdaImportResult, match: PatientMatch): BundleEntry[] {
-  const entries: BundleEntry[] = parsed.bundle.entry.map((e) => withContentKey({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } }));
+  const entries: BundleEntry[] = parsed.bundle.entry.map((e) => withAllIdentifiers(withContentKey({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } })));
   if (match.kind === 'none') {
     for (const entry of entries) {
       if (entry.fullUrl === parsed.patientFullUrl) entry.request = { method: 'POST', url: 'Patient' };
@@ -116,18 +132,13 @@ function hasPatientParam(type: string): boolean {
   return searchParametersOf(type).patient?.type === 'reference';
 }
 
-async function storedOriginal(repo: Repository, parsed: CcdaImportResult, patientRef: string): Promise<DocumentReference | undefined> {
-  const id = parsed.document.id;
-  if (!id?.value) return undefined;
-  const found = await repo.searchResources<DocumentReference>('DocumentReference', { identifier: identifierQuery(id), patient: patientRef });
+/** The same bytes imported before for this patient (documents' own ids are too often reused to trust). */
+async function storedOriginal(repo: Repository, digest: string, patientRef: string): Promise<DocumentReference | undefined> {
+  const found = await repo.searchResources<DocumentReference>('DocumentReference', { identifier: `${DIGEST_SYSTEM}|${digest}`, patient: patientRef });
   return found[0];
 }
 
-function identifierQuery(id: Identifier): string {
-  return `${id.system ? `${id.system}|` : ''}${id.value}`;
-}
-
-function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string): BundleEntry[] {
+function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string, digest: string): BundleEntry[] {
   const binaryUrl = 'urn:uuid:' + randomUUID();
   const bytes = Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8');
   const binary: Binary = { resourceType: 'Binary', contentType: 'application/xml', securityContext: { reference: patientRef }, data: bytes.toString('base64') };
@@ -137,7 +148,7 @@ function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer,
     status: 'current',
     docStatus: 'final',
     ...(doc.id?.value ? { masterIdentifier: doc.id } : {}),
-    ...(doc.setId?.value ? { identifier: [doc.setId] } : {}),
+    identifier: [{ system: DIGEST_SYSTEM, value: digest }, ...(doc.setId?.value ? [doc.setId] : [])],
     type: doc.typeCode ? { coding: [{ system: 'http://loinc.org', code: doc.typeCode, display: doc.typeDisplay }] } : { text: doc.title ?? 'Clinical document' },
     category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
     subject: { reference: patientRef },
@@ -156,7 +167,7 @@ function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer,
   ];
 }
 
-function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEntry[], response: Bundle, existingDoc?: DocumentReference): CcdaImportSummary {
+function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEntry[], response: Bundle, existingDoc: DocumentReference | undefined, storeWarnings: string[]): CcdaImportSummary {
   const created: Record<string, number> = {};
   const updated: Record<string, number> = {};
   const unchanged: Record<string, number> = {};
@@ -178,7 +189,7 @@ function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEn
     created,
     updated,
     unchanged,
-    warnings: parsed.warnings.map((w) => (w.section ? `${w.section}: ${w.message}` : w.message)),
+    warnings: [...parsed.warnings.map((w) => (w.section ? `${w.section}: ${w.message}` : w.message)), ...storeWarnings],
   };
 }
 

@@ -9,7 +9,9 @@ export type PatientMatch =
 
 /**
  * The match rule, in order:
- * 1. An identifier (system + value) of the incoming patient names exactly one stored Patient.
+ * 1. An identifier (system + value) of the incoming patient names exactly one stored Patient, and that
+ *    Patient does not contradict the document: same birth date and family name where both have one.
+ *    (Sample and test documents reuse patient ids for different people; an id alone never merges them.)
  * 2. Otherwise: same family name, same first given name (case and accents ignored), same birth
  *    date, and at least one more demographic in common: a phone number (digits compared), an email
  *    address, or a postal code (first five characters). Exactly one such Patient must exist.
@@ -23,7 +25,8 @@ export async function matchPatient(repo: Repository, incoming: Patient): Promise
     const found = await repo.searchResources<Patient>('Patient', { identifier: `${identifier.system}|${identifier.value}` });
     for (const patient of found) byIdentifier.set(patient.id as string, patient);
   }
-  if (byIdentifier.size === 1) return { kind: 'identifier', patient: [...byIdentifier.values()][0] };
+  const consistent = [...byIdentifier.values()].filter((p) => agrees(incoming, p));
+  if (consistent.length === 1) return { kind: 'identifier', patient: consistent[0] };
 
   const name = incoming.name?.[0];
   if (!name?.family || !incoming.birthDate || incoming.birthDate.length < 10) return { kind: 'none' };
@@ -36,6 +39,13 @@ export async function matchPatient(repo: Repository, incoming: Patient): Promise
   }
   if (matches.length === 1) return { kind: 'demographics', ...matches[0] };
   return { kind: 'none' };
+}
+
+function agrees(a: Patient, b: Patient): boolean {
+  if (a.birthDate && b.birthDate && a.birthDate.slice(0, 10) !== b.birthDate.slice(0, 10)) return false;
+  const familyA = fold(a.name?.[0]?.family);
+  if (familyA && b.name?.length && !b.name.some((n) => fold(n.family) === familyA)) return false;
+  return true;
 }
 
 function fold(text: string | undefined): string {

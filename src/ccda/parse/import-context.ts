@@ -69,7 +69,10 @@ export class ImportContext implements DatatypeContext {
    * With no usable id, the resource gets a position identifier under the document id.
    */
   claimIdentifiers(resourceType: string, ids: Identifier[]): Identifier[] {
-    if (ids.length === 0) return [{ system: CCDA_POSITION_SYSTEM, value: `${this.documentKey}/${this.entryPosition}` }];
+    if (ids.length === 0) {
+      // Several resources can come from one entry (organizer members): each gets its own value.
+      return [{ system: CCDA_POSITION_SYSTEM, value: this.unclaimed(resourceType, CCDA_POSITION_SYSTEM, `${this.documentKey}/${this.entryPosition}`) }];
+    }
     const out: Identifier[] = [];
     for (const id of ids) {
       const key = `${resourceType}|${id.system}|${id.value}`;
@@ -78,12 +81,19 @@ export class ImportContext implements DatatypeContext {
         out.push(id);
         continue;
       }
-      const qualified = { system: id.system, value: `${id.value}#${this.entryPosition}` };
-      this.claimed.add(`${resourceType}|${qualified.system}|${qualified.value}`);
+      const qualified = { system: id.system, value: this.unclaimed(resourceType, id.system, `${id.value}#${this.entryPosition}`) };
       out.push(qualified);
       this.warn(`id ${id.value} (${id.system}) is used by more than one ${resourceType}; kept distinct as ${qualified.value}`);
     }
     return out;
+  }
+
+  /** `base`, or `base.2`, `base.3`... : the first value not yet claimed for this type and system (then claimed). */
+  private unclaimed(resourceType: string, system: string | undefined, base: string): string {
+    let value = base;
+    for (let n = 2; this.claimed.has(`${resourceType}|${system}|${value}`); n++) value = `${base}.${n}`;
+    this.claimed.add(`${resourceType}|${system}|${value}`);
+    return value;
   }
 
   /** DatatypeContext: narrative text for an `#ID` reference. */
