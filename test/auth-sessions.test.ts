@@ -56,12 +56,15 @@ describe('sessions and tokens', () => {
     expect(stored.every((r) => r.token_hash.length === 43 && !r.token_hash.includes(first.refresh_token))).toBe(true);
   });
 
-  it('logs out: the refresh token is refused and the session’s access token no longer reaches /auth', async () => {
+  it('logs out: the refresh token is refused and the session’s access token no longer reaches /auth or /fhir', async () => {
     const session = await app.login(ADA, DEMO_PASSWORD);
     expect((await app.call('GET', '/auth/me', { token: session.access_token })).body.email).toBe(ADA);
+    const record = `/fhir/Patient/${session.account.patientId}`;
+    expect((await app.call('GET', record, { token: session.access_token })).status).toBe(200);
     expect((await app.call('POST', '/auth/logout', { json: { refresh_token: session.refresh_token } })).status).toBe(204);
     expect((await app.call('POST', '/auth/refresh', { json: { refresh_token: session.refresh_token } })).status).toBe(401);
     expect((await app.call('GET', '/auth/me', { token: session.access_token })).status).toBe(401);
+    expect((await app.call('GET', record, { token: session.access_token })).status).toBe(401);
     expect((await app.call('POST', '/auth/logout', { json: { refresh_token: session.refresh_token } })).status).toBe(204);
   });
 

@@ -6,6 +6,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { Kysely, Selectable, sql } from 'kysely';
 import type { Caller } from '../auth/caller';
+import { sessionIsOpen } from '../auth/session-service';
 import type { AccountTable, Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
@@ -109,9 +110,16 @@ async function activeAccount(db: Kysely<Tables>, id: string, kinds: readonly str
   return account;
 }
 
+/** A token from a login session (`sid`) stops working the moment that session is logged out or revoked. */
+async function assertSessionOpen(db: Kysely<Tables>, claims: { sid?: unknown } | undefined, options: ScopeOptions): Promise<void> {
+  if (typeof claims?.sid !== 'string') return;
+  if (!(await sessionIsOpen(db, claims.sid, options.clock.now()))) throw unauthorized('This session has been signed out');
+}
+
 /** Resolves user tokens (sub = account id of a patient or family account) to Callers. */
-export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string) => Promise<AccountCaller> {
-  return async (subject) => {
+export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
+  return async (subject, claims) => {
+    await assertSessionOpen(db, claims, options);
     const account = await activeAccount(db, subject, ['patient', 'family']);
     return {
       kind: 'user',
@@ -127,11 +135,12 @@ export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subjec
  * Resolves staff tokens: a staff account (sub = account id) sees its organisation; the CLI operator's token
  * ('staff:cli' or 'Practitioner/ID') stays unrestricted; anything else, including a disabled account, is a 401.
  */
-export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string) => Promise<Caller> {
-  return async (subject) => {
+export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<Caller> {
+  return async (subject, claims) => {
     if (isOperatorSubject(subject)) {
       return { kind: 'staff', subject, actor: subject, scope: unrestrictedScope(`staff ${subject}`) };
     }
+    await assertSessionOpen(db, claims, options);
     const account = await activeAccount(db, subject, ['staff']);
     const caller: AccountCaller = {
       kind: 'staff',

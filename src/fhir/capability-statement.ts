@@ -34,9 +34,11 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
       definition: param.url,
       type: param.type,
     })),
-    operation: operations
-      .filter((op) => op.resourceType === type)
-      .map((op) => ({ name: op.name, definition: op.definition })),
+    // An operation offered at both type and instance level is listed once.
+    operation: [...new Map(operations.filter((op) => op.resourceType === type).map((op) => [op.name, op])).values()].map((op) => ({
+      name: op.name,
+      definition: op.definition,
+    })),
   })) as CapabilityStatementRestResource[];
   return {
     resourceType: 'CapabilityStatement',
