@@ -2,11 +2,13 @@
  * C-CDA import benchmark: parse+map (no database) of every corpus document with parseCcda, and
  * in the same run on the same documents @medplum/ccda (convertXmlToCcda + convertCcdaToFhir) and
  * @amida-tech/blue-button (parse). Prints success rates, per-document medians, MB/s and the
- * ratio against Medplum on the documents both convert. Run: npx tsx bench/ccda-import.ts
+ * ratio against Medplum on the documents both convert; then imports the corpus end to end into a fresh
+ * PostgreSQL database (DATABASE_URL or the local server; BENCH_SKIP_POSTGRES=1 skips). Run: npm run bench:ccda-import
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseCcda } from '../src/ccda/parse';
+import { importCorpusIntoPostgres } from './support/ccda-postgres-import';
 
 const CORPUS = path.resolve(__dirname, '..', '../shared/corpus/ccda');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -71,7 +73,7 @@ function loadBlueButton(): Converter | string {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (!fs.existsSync(CORPUS)) {
     console.log(`corpus not found at ${CORPUS}; nothing to measure`);
     return;
@@ -167,6 +169,13 @@ function main(): void {
   if (ourErrors.size) console.log(`chartkeeper failures: ${top(ourErrors)}`);
   if (medplumErrors.size) console.log(`@medplum/ccda failures: ${top(medplumErrors)}`);
   if (amidaErrors.size) console.log(`blue-button failures: ${top(amidaErrors)}`);
+  if (process.env.BENCH_SKIP_POSTGRES !== '1') {
+    console.log('');
+    await importCorpusIntoPostgres(docs);
+  }
 }
 
-main();
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
