@@ -73,17 +73,18 @@ function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult
 }
 
 /** Shared resources that documents often name without an identifier; deduplicated by their content. */
-const SHARED_WITHOUT_ID = new Set(['Organization', 'Location', 'Practitioner']);
+const SHARED_WITHOUT_ID = new Set(['Organization', 'Location', 'Practitioner', 'Device']);
 const CONTENT_KEY_SYSTEM = 'urn:chartkeeper:ccda-content-key';
 
 /**
- * An Organization, Location or Practitioner without an identifier gets one derived from what it says
- * (name, address, telecom), so importing documents that name it again finds it instead of adding a copy.
+ * An Organization, Location, Practitioner or Device without an identifier gets one derived from all it
+ * says, so importing documents that name it again finds it instead of adding a copy.
  */
 function withContentKey(entry: BundleEntry): BundleEntry {
-  const resource = entry.resource as Resource & { identifier?: Identifier[]; name?: unknown; address?: unknown; telecom?: unknown };
+  const resource = entry.resource as Resource & { identifier?: Identifier[] };
   if (!SHARED_WITHOUT_ID.has(resource.resourceType) || resource.identifier?.some((i) => i.value) || entry.request?.ifNoneExist) return entry;
-  const key = createHash('sha256').update(JSON.stringify([resource.resourceType, resource.name, resource.address, resource.telecom])).digest('hex').slice(0, 32);
+  const { identifier: _none, ...content } = resource;
+  const key = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 32);
   const identifier = { system: CONTENT_KEY_SYSTEM, value: key };
   return {
     ...entry,

@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { unrestrictedScope } from '../src/access/access-scope';
+import { importCcda } from '../src/ccda/import/ccda-import-service';
+import { systemClock } from '../src/fhir/clock';
+import { Repository } from '../src/fhir/repository';
+import { listCdaFiles } from '../src/cli/import-ccda-command';
+import { openTestDatabase, TestDatabase } from './support/test-database';
+
+const CORPUS = path.resolve(__dirname, '../../shared/corpus/ccda');
+const haveCorpus = fs.existsSync(CORPUS);
+if (!haveCorpus) console.warn(`skipping the C-CDA re-import test: ${CORPUS} is absent`);
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await openTestDatabase();
+});
+afterAll(() => database.close());
+
+(haveCorpus ? test : test.skip)('real vendor documents imported twice: the second pass creates and changes nothing', async () => {
+  // Every 25th document of the sorted corpus: all vendor folders are represented, the run stays short.
+  const files = listCdaFiles([CORPUS]).filter((_, i) => i % 25 === 0);
+  expect(files.length).toBeGreaterThanOrEqual(25);
+  const repo = new Repository(database.db, { scope: unrestrictedScope('test'), clock: systemClock, fhirBase: 'http://test/fhir' });
+  const firstCreated: number[] = [];
+  for (const file of files) {
+    const summary = await importCcda(repo, fs.readFileSync(file));
+    firstCreated.push(Object.values(summary.created).reduce((a, b) => a + b, 0));
+  }
+  expect(firstCreated.every((n) => n > 0)).toBe(true);
+  const again: [string, Record<string, number>, Record<string, number>][] = [];
+  for (const file of files) {
+    const summary = await importCcda(repo, fs.readFileSync(file));
+    expect(summary.document.alreadyImported).toBe(true);
+    again.push([path.basename(file), summary.created, summary.updated]);
+  }
+  expect(again.filter(([, created, updated]) => Object.keys(created).length || Object.keys(updated).length)).toEqual([]);
+}, 300_000);
