@@ -118,6 +118,16 @@ describe('history, vread and $everything', () => {
     expect(typeHistory.entry!.length).toBeGreaterThan(0);
   });
 
+  test('C-CDA documents need full access: Ada gets Ben’s, not Cara’s (billing); strangers get 404', async () => {
+    expect((await get('ada', `/fhir/Patient/${f.patientIds.ben}/$ccda`)).status).toBe(200);
+    const cara = await get('ada', `/fhir/Patient/${f.patientIds.cara}/$ccda`);
+    expect(cara.status).toBe(403);
+    expect(cara.body.issue[0].details.text).toMatch(/full access/);
+    expect((await get('ada', `/fhir/DocumentReference/$docref?patient=${f.patientIds.cara}&on-demand=true`)).status).toBe(403);
+    expect((await get('cara', `/fhir/Patient/${f.patientIds.cara}/$ccda`)).status).toBe(200);
+    expect((await get('sam', `/fhir/Patient/${f.patientIds.ada}/$ccda`)).status).toBe(404);
+  });
+
   test('$everything: billing types only for Cara; Ada’s own record without unreleased results; staff sees all', async () => {
     const cara = (await get('ada', `/fhir/Patient/${f.patientIds.cara}/$everything`)).body as Bundle;
     // Plus the practice and doctors the bills name (shared, non-patient resources).

@@ -1,6 +1,7 @@
 import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
 import { buildXdmZip, DEFAULT_ID_ROOT, renderCcdHtml, xdmMetaForCcd } from '../../ccda/render';
-import { badRequest } from '../outcomes';
+import { hasFullAccess } from '../../access/full-access';
+import { badRequest, forbidden } from '../outcomes';
 import type { FhirOperation } from './operation';
 
 type CcdFormat = 'xml' | 'html' | 'zip';
@@ -41,6 +42,10 @@ export const ccdaExportOperation: FhirOperation = {
   methods: ['GET'],
   async handle({ repo, id, params, accept }) {
     const format = ccdFormat(params._format, accept);
+    await repo.read('Patient', id as string);
+    if (!hasFullAccess(repo.context.scope, id as string)) {
+      throw forbidden('A C-CDA document holds the whole clinical record; it needs full access to the patient');
+    }
     const { xml, input } = await repo.asOperation('$ccda', () => renderCcdForPatient(repo, id as string, params.start, params.end));
     const fileBase = `ccd-${input.patient.id}-${input.period?.start ?? 'all'}${input.period?.end && input.period.end !== input.period.start ? `-${input.period.end}` : ''}`;
     if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml) };

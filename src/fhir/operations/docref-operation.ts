@@ -1,6 +1,7 @@
 import type { Binary, Bundle, DocumentReference } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../../access/access-scope';
 import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
+import { hasFullAccess } from '../../access/full-access';
 import { patientViewScope } from '../../access/portal-scope';
 import { badRequest, forbidden } from '../outcomes';
 import { Repository } from '../repository';
@@ -32,7 +33,7 @@ export const docrefOperation: FhirOperation = {
     // read, so it must say what the patient may see: rendered from the patient's own view (no unreleased
     // results), and only for callers who may see all of that themselves.
     await repo.read('Patient', patientId);
-    if (!hasFullAccess(repo, patientId)) throw forbidden('Generating a stored CCD needs full access to the patient');
+    if (!hasFullAccess(repo.context.scope, patientId)) throw forbidden('Generating a stored CCD needs full access to the patient');
     const patientView = new Repository(repo.db, { ...repo.context, scope: patientViewScope(patientId) });
     const { xml, input } = await repo.asOperation('$docref', () => renderCcdForPatient(patientView, patientId, params.start, params.end));
     const system = new Repository(repo.db, { ...repo.context, scope: unrestrictedScope('system $docref') });
@@ -61,12 +62,6 @@ export const docrefOperation: FhirOperation = {
     return { kind: 'resource', resource: searchset(repo, [reference]) };
   },
 };
-
-function hasFullAccess(repo: Repository, patientId: string): boolean {
-  const scope = repo.context.scope;
-  if (scope.unrestricted || scope.organizationId) return true;
-  return scope.patients.has(patientId) && scope.patients.get(patientId) === undefined;
-}
 
 async function storedCcds(repo: Repository, patientId: string, start?: string, end?: string): Promise<DocumentReference[]> {
   const query: Record<string, string> = { patient: patientId, type: 'http://loinc.org|34133-9', _sort: '-date' };
