@@ -1,15 +1,12 @@
 import type { Binary, Bundle, DocumentReference } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../../access/access-scope';
 import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
+import { ccdDocumentReference } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
 import { patientViewScope } from '../../access/portal-scope';
 import { badRequest, forbidden } from '../outcomes';
 import { Repository } from '../repository';
 import type { FhirOperation } from './operation';
-
-/** LOINC 34133-9 "Summary of episode note": the document type US Core uses for a CCD. */
-const CCD_TYPE = { coding: [{ system: 'http://loinc.org', code: '34133-9', display: 'Summary of episode note' }] };
-const CCD_FORMAT = { system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode', code: 'urn:hl7-org:sdwg:ccda-structuredBody:2.1', display: 'C-CDA R2.1 Structured Body' };
 
 /**
  * DocumentReference/$docref (US Core): DocumentReferences to the patient's CCDs. With on-demand=true, or
@@ -44,19 +41,9 @@ export const docrefOperation: FhirOperation = {
         securityContext: { reference: `Patient/${patientId}` },
         data: Buffer.from(xml, 'utf8').toString('base64'),
       });
-      const { resource } = await trx.create<DocumentReference>({
-        resourceType: 'DocumentReference',
-        status: 'current',
-        docStatus: 'final',
-        type: CCD_TYPE,
-        category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
-        subject: { reference: `Patient/${patientId}` },
-        date: input.now.toISOString(),
-        description: 'Continuity of Care Document',
-        masterIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${input.documentId}` },
-        content: [{ attachment: { contentType: 'application/xml', url: `Binary/${binary.id}`, size: Buffer.byteLength(xml), title: 'Continuity of Care Document', creation: input.now.toISOString() }, format: CCD_FORMAT }],
-        context: input.period?.start || input.period?.end ? { period: { start: input.period.start, end: input.period.end } } : undefined,
-      });
+      const { resource } = await trx.create<DocumentReference>(
+        ccdDocumentReference({ ...input, xml, binary: { reference: `Binary/${binary.id}` } }),
+      );
       return resource;
     });
     return { kind: 'resource', resource: searchset(repo, [reference]) };
