@@ -1,6 +1,8 @@
 import { evalFhirPathTyped, getSearchParameterDetails, toTypedValue, TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import type { SearchParameter } from '@medplum/fhirtypes';
 import { RESOURCE_COLUMN_PARAMS, searchParametersOf } from '../definitions';
+import { type CompiledExpression, compileExpression } from './compiled-paths';
 import { dateRange } from './date-range';
 import { normalizeString } from './normalize';
 
@@ -16,11 +18,44 @@ export interface IndexRows {
 /** Evaluates every indexed search parameter of the resource's type into index rows. */
 export function indexValues(resource: Resource): IndexRows {
   const rows: IndexRows = { token: [], string: [], date: [], reference: [], quantity: [] };
+  let input: TypedValue[] | undefined;
+  for (const { code, param, compiled } of indexedParameters(resource.resourceType)) {
+    let values = compiled?.(resource);
+    if (!values) {
+      input ??= [toTypedValue(resource)];
+      values = evalFhirPathTyped(getSearchParameterDetails(resource.resourceType, param).parsedExpression, input);
+    }
+    for (const value of values) addValue(rows, param.type as string, code, value);
+  }
+  return dedupe(rows);
+}
+
+interface IndexedParameter {
+  readonly code: string;
+  readonly param: SearchParameter;
+  /** The expression as a plain property walk, when it is one (see compiled-paths.ts). */
+  readonly compiled?: CompiledExpression;
+}
+
+const indexedByType = new Map<string, IndexedParameter[]>();
+
+function indexedParameters(type: string): IndexedParameter[] {
+  let list = indexedByType.get(type);
+  if (!list) {
+    list = Object.entries(searchParametersOf(type))
+      .filter(([code]) => !RESOURCE_COLUMN_PARAMS.has(code))
+      .map(([code, param]) => ({ code, param, compiled: param.expression ? compileExpression(type, param.expression) : undefined }));
+    indexedByType.set(type, list);
+  }
+  return list;
+}
+
+/** indexValues with every expression evaluated by FHIRPath: the reference the compiled walks are tested against. */
+export function indexValuesByFhirPath(resource: Resource): IndexRows {
+  const rows: IndexRows = { token: [], string: [], date: [], reference: [], quantity: [] };
   const input = [toTypedValue(resource)];
-  for (const [code, param] of Object.entries(searchParametersOf(resource.resourceType))) {
-    if (RESOURCE_COLUMN_PARAMS.has(code)) continue;
-    const details = getSearchParameterDetails(resource.resourceType, param);
-    const values = evalFhirPathTyped(details.parsedExpression, input);
+  for (const { code, param } of indexedParameters(resource.resourceType)) {
+    const values = evalFhirPathTyped(getSearchParameterDetails(resource.resourceType, param).parsedExpression, input);
     for (const value of values) addValue(rows, param.type as string, code, value);
   }
   return dedupe(rows);
