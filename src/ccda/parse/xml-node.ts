@@ -26,9 +26,70 @@ export function kidsOf(node: XNode | undefined): readonly XNode[] {
   return Array.isArray(kids) ? kids : NO_KIDS;
 }
 
+/**
+ * Attaches each element's attribute text (from the guard's scan, in document order) to the
+ * element, as ':@'; values are found in it on access (findAttribute). Returns how many
+ * elements it met, which must be how many texts the guard found.
+ */
+export function bindAttributes(nodes: readonly XNode[], attributes: readonly string[]): number {
+  let next = 0;
+  const visit = (kids: readonly XNode[]): void => {
+    for (const kid of kids) {
+      const tag = tagOf(kid);
+      if (tag === TEXT) continue;
+      const text = attributes[next++];
+      if (text) kid[ATTRS] = text;
+      const grand = kid[tag];
+      if (grand.length) visit(grand);
+    }
+  };
+  visit(nodes);
+  return next;
+}
+
+/**
+ * The value of attribute `name` in an element's attribute text, trimmed (as the parser would
+ * have), entities not yet decoded. The text passed the guard's grammar, so it is a run of
+ * `\s+name\s*=\s*"value"` (or single quotes) and needs no error handling. A repeated name
+ * reads as its last value, as in the parser. Scanning the text on each read is cheaper than
+ * splitting it into an object once (measured): most elements are read for one or two
+ * attributes, and most attributes are never read.
+ */
+function findAttribute(text: string, name: string): string | undefined {
+  const length = text.length;
+  let found: string | undefined;
+  let i = 0;
+  while (i < length) {
+    while (!isNameChar(text.charCodeAt(i))) i++;
+    let end = i + 1;
+    while (isNameChar(text.charCodeAt(end))) end++;
+    let open = text.indexOf('=', end) + 1;
+    let quote = text.charCodeAt(open);
+    while (quote !== 34 && quote !== 39) quote = text.charCodeAt(++open);
+    const close = text.indexOf(quote === 34 ? '"' : "'", open + 1);
+    if (end - i === name.length && text.startsWith(name, i)) found = text.slice(open + 1, close);
+    i = close + 1;
+  }
+  if (found === undefined) return undefined;
+  found = found.trim();
+  return found.includes('\r') ? found.replace(/\r\n?/g, '\n') : found;
+}
+
+/** Attribute name characters as the guard accepts them: [\w:.\-]. */
+function isNameChar(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 58) || code === 95 || code === 45 || code === 46;
+}
+
+/** An attribute's raw value: from the guard's attribute text, or from an attribute object (tests). */
+function rawAttr(node: XNode | undefined, name: string): string | undefined {
+  const attrs = node?.[ATTRS];
+  if (attrs === undefined) return undefined;
+  return typeof attrs === 'string' ? findAttribute(attrs, name) : attrs[name];
+}
+
 /** An attribute value with XML entities decoded, or undefined. */
 export function attr(node: XNode | undefined, name: string): string | undefined {
-  const value = node?.[ATTRS]?.[name];
+  const value = rawAttr(node, name);
   if (value === undefined) return undefined;
   return value.includes('&') ? decodeXmlEntities(value) : value;
 }
@@ -97,7 +158,7 @@ export function templateRoots(node: XNode | undefined): string[] {
   const out: string[] = [];
   for (const kid of kidsOf(node)) {
     if (kid.templateId !== undefined) {
-      const root = kid[ATTRS]?.root;
+      const root = rawAttr(kid, 'root');
       if (root) out.push(root);
     }
   }
@@ -107,7 +168,7 @@ export function templateRoots(node: XNode | undefined): string[] {
 /** Whether an element declares any of the given templateId roots. */
 export function hasTemplate(node: XNode | undefined, roots: ReadonlySet<string>): boolean {
   for (const kid of kidsOf(node)) {
-    if (kid.templateId !== undefined && roots.has(kid[ATTRS]?.root)) return true;
+    if (kid.templateId !== undefined && roots.has(rawAttr(kid, 'root') as string)) return true;
   }
   return false;
 }

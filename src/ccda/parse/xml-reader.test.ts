@@ -1,6 +1,7 @@
 import { CcdaParseError } from './ccda-parse-error';
 import { parseCcda } from './parse-ccda';
 import { readCdaXml } from './xml-reader';
+import { attr, textOf } from './xml-node';
 
 const MINIMAL = '<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"/><component><structuredBody/></component></ClinicalDocument>';
 
@@ -69,6 +70,13 @@ describe('readCdaXml: safe parsing', () => {
     expect(readCdaXml(utf16).root.ClinicalDocument).toBeDefined();
     const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(MINIMAL)]);
     expect(readCdaXml(bom).root.ClinicalDocument).toBeDefined();
+  });
+
+  it('reads attribute values as written: either quotes, spaced =, entities, > inside, last of a repeated name', () => {
+    const xml = `<ClinicalDocument xmlns="urn:hl7-org:v3"><code code="1" \t codeSystem = '2.16' displayName=" a > b &amp; c\r\n d " code="2"/><title>t</title></ClinicalDocument>`;
+    const code = readCdaXml(xml).root.ClinicalDocument[0];
+    expect([attr(code, 'code'), attr(code, 'codeSystem'), attr(code, 'displayName'), attr(code, 'nullFlavor')]).toEqual(['2', '2.16', 'a > b & c\n d', undefined]);
+    expect(textOf(readCdaXml(xml).root.ClinicalDocument[1])).toBe('t');
   });
 
   it('cuts section narrative out of the tree and keeps it raw, in order', () => {
