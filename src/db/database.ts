@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
+import { PREPARED, preparedName } from './prepared-statement';
 import type { Config } from '../config';
 import { PGliteDialect } from './pglite-dialect';
 import type { Tables } from './tables';
@@ -30,7 +31,10 @@ function openPostgres(connectionString: string): Database {
   // A client checked out when its connection dies emits 'error' too, and pg-pool listens only while it
   // is idle: without this listener that event would crash the process. The query itself still rejects
   // (mapped to 503), and the pool discards the dead client when it is released.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    prepareMarkedStatements(client);
+  });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -38,6 +42,17 @@ function openPostgres(connectionString: string): Database {
     ping: () => ping(db),
     close: () => db.destroy(),
   };
+}
+
+/**
+ * A statement whose text starts with PREPARED (see prepared-statement.ts) runs as a named prepared statement
+ * on each connection: PostgreSQL parses and plans it once per connection instead of on every call. Only a
+ * few hot, fixed-text statements carry the mark, so each connection holds a handful of them.
+ */
+function prepareMarkedStatements(client: PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) =>
+    typeof text === 'string' && text.startsWith(PREPARED) ? query({ name: preparedName(text), text, values }, callback) : query(text, values, callback);
 }
 
 async function openPGlite(dir: string | undefined): Promise<Database> {

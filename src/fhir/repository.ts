@@ -4,6 +4,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
 import type { AccessedResource, AuditTrail } from '../access/audit-trail';
+import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
 import { unreleasedVersion } from '../access/release-visibility';
 import { visibilityCondition } from '../access/visibility';
@@ -74,9 +75,10 @@ export class Repository {
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
     return this.audited(async () => {
       const visible = visibilityCondition(this.context.scope, type);
-      const { rows } = await sql<{ version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
+      // Prepared once per connection: one text per type and kind of caller scope (values are parameters).
+      const { rows } = await prepared(sql<{ version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
         select r.version, r.last_updated, r.deleted, r.content, r.compartments from resource r
-        where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+        where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`).execute(this.db);
       const row = rows[0];
       if (!row) throw notFound(`${type}/${id}`);
       if (row.deleted) throw gone(`${type}/${id}`);

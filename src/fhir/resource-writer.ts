@@ -3,6 +3,7 @@ import { Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables';
 import { patientCompartmentParams } from './definitions';
 import { indexValues, IndexRows } from './search/index-values';
+import { prepared } from '../db/prepared-statement';
 
 /** One version of one resource, with everything that is written for it, ready to insert. */
 export interface PreparedWrite {
@@ -185,7 +186,8 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
       sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content) select * from r)`,
       ...indexInserts(chunk).map((insert, n) => sql`${sql.raw(`i${n}`)} as (${insert})`),
     ];
-    await sql`with ${sql.join(statements)} select 1`.execute(db);
+    // One text per set of index tables with rows (at most 32 shapes), so it is prepared once per connection.
+    await prepared(sql`with ${sql.join(statements)} select 1`).execute(db);
   }
 }
 

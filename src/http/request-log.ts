@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
  * and birth dates), status, time and caller kind. Bodies are never logged.
  */
 export function requestLog(logger: Logger): RequestHandler {
+  // With info off (LOG_LEVEL=warn) the line would be dropped anyway: skip the timer and the listener too.
+  if (!logger.isLevelEnabled('info')) return (_req, _res, next) => next();
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
