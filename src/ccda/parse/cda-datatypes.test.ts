@@ -31,7 +31,7 @@ describe('HL7 timestamps to FHIR dateTime', () => {
 });
 
 describe('CDA ids to FHIR identifiers', () => {
-  const id = (attrs: Record<string, string>): XNode => ({ id: [], ':@': attrs });
+  const id = (attrs: Record<string, string>): XNode => new XNode('id', [], attrs);
   it('root + extension: urn:oid system', () => {
     expect(identifier(id({ root: '2.16.840.1.113883.19.5', extension: 'MRN-1' }))).toEqual({ system: 'urn:oid:2.16.840.1.113883.19.5', value: 'MRN-1' });
   });

@@ -40,7 +40,7 @@ export function referencedText(node: XNode | undefined, ctx: DatatypeContext): s
 function ownText(node: XNode): string | undefined {
   let text = '';
   for (const kid of kidsOf(node)) {
-    if (kid['#text'] !== undefined) text += kid['#text'];
+    if (kid.text !== undefined) text += kid.text;
   }
   if (text === '') return undefined;
   const clean = (text.includes('&') ? decodeXmlEntities(text) : text).replace(/\s+/g, ' ').trim();

@@ -63,7 +63,7 @@ const note: Mapper = (n, ctx) => [mapNoteActivity(n, ctx)];
 const familyHistory: Mapper = (n, ctx) => [mapFamilyHistoryOrganizer(n, ctx)];
 /** Wrapper acts (discharge medication, equipment organizer): map what they hold. */
 const unwrap: Mapper = (n, ctx, kind) => {
-  const inner = n.organizer !== undefined ? children(n, 'component').map(statementOf).filter((s): s is XNode => !!s) : related(n);
+  const inner = tagOf(n) === 'organizer' ? children(n, 'component').map(statementOf).filter((s): s is XNode => !!s) : related(n);
   return inner.flatMap((s) => mapStatement(s, ctx, kind));
 };
 const skip: Mapper = () => [];

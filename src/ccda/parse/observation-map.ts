@@ -5,7 +5,7 @@ import {
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
-import { XNode, attr, child, children, textOf } from './xml-node';
+import { XNode, attr, child, children, tagOf, textOf } from './xml-node';
 import type { AnyRef } from './import-context';
 
 const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';
@@ -85,7 +85,7 @@ function organizerMembers(organizer: XNode): XNode[] {
     const statement = statementOf(component);
     if (!statement) continue;
     if (attr(statement, 'classCode') === 'CLUSTER' || attr(statement, 'classCode') === 'BATTERY' || child(statement, 'component')) {
-      if (statement.organizer !== undefined) {
+      if (tagOf(statement) === 'organizer') {
         out.push(...organizerMembers(statement));
         continue;
       }

@@ -7,7 +7,7 @@ import { mapStatement } from './entry-dispatch';
 import type { ImportContext } from './import-context';
 import { narrativeToXhtml } from './narrative';
 import { SectionKind, sectionKind } from './section-catalog';
-import { XNode, attr, child, children, path, templateRoots, textOf } from './xml-node';
+import { XNode, attr, child, children, path, tagOf, templateRoots, textOf } from './xml-node';
 
 interface FoundSection {
   readonly node: XNode;
@@ -126,7 +126,7 @@ function entryNullFlavored(statement: XNode, kind: SectionKind, ctx: ImportConte
     case 'allergies': return isNullKey(path(target, 'participant', 'participantRole', 'playingEntity', 'code'), ctx);
     case 'problems': return isNullKey(valueOf(target), ctx);
     case 'medications': case 'immunizations':
-      if (statement.substanceAdministration === undefined) return false;
+      if (tagOf(statement) !== 'substanceAdministration') return false;
       return isNullKey(path(statement, 'consumable', 'manufacturedProduct', 'manufacturedMaterial', 'code') ?? path(statement, 'consumable', 'manufacturedProduct', 'manufacturedLabeledDrug', 'code'), ctx);
     default: return false;
   }

@@ -1,7 +1,7 @@
 import { CcdaParseError } from './ccda-parse-error';
 import { parseCcda } from './parse-ccda';
 import { readCdaXml } from './xml-reader';
-import { attr, textOf } from './xml-node';
+import { attr, tagOf, textOf } from './xml-node';
 
 const MINIMAL = '<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"/><component><structuredBody/></component></ClinicalDocument>';
 
@@ -67,16 +67,16 @@ describe('readCdaXml: safe parsing', () => {
 
   it('reads UTF-16 and BOM-prefixed UTF-8 buffers', () => {
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(MINIMAL, 'utf16le')]);
-    expect(readCdaXml(utf16).root.ClinicalDocument).toBeDefined();
+    expect(tagOf(readCdaXml(utf16).root)).toBe('ClinicalDocument');
     const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(MINIMAL)]);
-    expect(readCdaXml(bom).root.ClinicalDocument).toBeDefined();
+    expect(tagOf(readCdaXml(bom).root)).toBe('ClinicalDocument');
   });
 
   it('reads attribute values as written: either quotes, spaced =, entities, > inside, last of a repeated name', () => {
     const xml = `<ClinicalDocument xmlns="urn:hl7-org:v3"><code code="1" \t codeSystem = '2.16' displayName=" a > b &amp; c\r\n d " code="2"/><title>t</title></ClinicalDocument>`;
-    const code = readCdaXml(xml).root.ClinicalDocument[0];
+    const [code, title] = readCdaXml(xml).root.kids;
     expect([attr(code, 'code'), attr(code, 'codeSystem'), attr(code, 'displayName'), attr(code, 'nullFlavor')]).toEqual(['2', '2.16', 'a > b & c\n d', undefined]);
-    expect(textOf(readCdaXml(xml).root.ClinicalDocument[1])).toBe('t');
+    expect(textOf(title)).toBe('t');
   });
 
   it('cuts section narrative out of the tree and keeps it raw, in order', () => {

@@ -1,7 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { CcdaParseError } from './ccda-parse-error';
 import { assertWellFormed } from './xml-guard';
-import { XNode, attr, bindAttributes, tagOf } from './xml-node';
+import { XNode, attr, buildTree, tagOf } from './xml-node';
 
 /** Size and shape limits for an incoming document. */
 export interface XmlReadOptions {
@@ -38,7 +38,8 @@ export const DEFAULT_MAX_ATTRIBUTES = 64;
  * and a dozen calls per attribute, ~1,100 attributes per document). The guard's regex already
  * matches every start tag's attribute text (checking its syntax), so the parser ignores
  * attributes and the guard's texts are attached to the elements in document order
- * (bindAttributes, ~0.03 ms); an element's text is split into values when first read.
+ * (buildTree, ~0.03 ms, which also turns the parser's objects into XNodes); an element's text
+ * is split into values when first read.
  * What the parser sees: the guard also cuts each start tag's attribute text and the whitespace
  * after each tag (indentation, which the parser appended char by char and then trimmed away),
  * so the parser walks ~40% of the characters. Median parser time per document on the 77:
@@ -85,13 +86,14 @@ export function readCdaXml(input: string | Buffer | Uint8Array, options: XmlRead
     from = drops[k + 1];
   }
   structure += text.slice(from);
-  let tree: XNode[];
+  let parsed: Record<string, unknown>[];
   try {
-    tree = parser.parse(structure) as XNode[];
+    parsed = parser.parse(structure);
   } catch (err) {
     throw new CcdaParseError('malformed', `XML could not be parsed: ${(err as Error).message}`);
   }
-  if (bindAttributes(tree, attributes) !== attributes.length) {
+  const { nodes: tree, elements } = buildTree(parsed, attributes);
+  if (elements !== attributes.length) {
     throw new CcdaParseError('malformed', 'XML could not be parsed: the elements found do not match the markup');
   }
   const root = tree.find((node) => tagOf(node) !== '#text');
