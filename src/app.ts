@@ -1,5 +1,6 @@
 import express, { Express } from 'express';
 import type { Logger } from 'pino';
+import { startAuditLog } from './access/audit-log';
 import { auditTrailFor } from './access/audit-trail';
 import type { Authenticator, Caller } from './auth/caller';
 import type { Config } from './config';
@@ -47,6 +48,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(database));
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
+  // Access records become AuditEvents in the background (stopAuditLog in the server's close).
+  startAuditLog(database.db);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??

@@ -11,6 +11,7 @@ import { migrateToLatest } from './db/migrator';
 import { isEmpty, seedDemoFamily } from './demo/seed-demo';
 import { demoLoginLines, demoLoginsExist } from './demo/seed-demo-accounts';
 import { unrestrictedScope } from './access/access-scope';
+import { stopAuditLog } from './access/audit-log';
 import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
 import { allOperations } from './fhir/operations/registry';
@@ -80,6 +81,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         server.closeIdleConnections();
       });
       await mailer.close();
+      await stopAuditLog(database.db);
       await database.close();
       logger.info('stopped');
     })());

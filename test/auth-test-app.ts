@@ -16,6 +16,7 @@ import { signingKeyFromString } from '../src/auth/access-token';
 import { createAuthenticator } from '../src/auth/token-authenticator';
 import { type Config, loadConfig } from '../src/config';
 import { seedDemoFamily } from '../src/demo/seed-demo';
+import { stopAuditLog } from '../src/access/audit-log';
 import { FixedClock } from '../src/fhir/clock';
 import { allOperations } from '../src/fhir/operations/registry';
 import { Repository } from '../src/fhir/repository';
@@ -140,6 +141,7 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
       });
       await mailer.close();
       await smtp.close();
+      await stopAuditLog(database.db);
       await database.close();
     },
   };

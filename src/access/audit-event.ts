@@ -46,6 +46,8 @@ export interface AuditEventInput {
   /** 'Observation/123' of every resource touched (the Patient itself may be among them). */
   readonly resources: readonly string[];
   readonly recorded: Date;
+  /** When the accesses it records happened, if they spread over more than one instant (merged entries). */
+  readonly since?: Date;
 }
 
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
@@ -67,6 +69,7 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
     subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: input.interaction, display: input.interaction }],
     action: actionOf(input.interaction),
     recorded: input.recorded.toISOString(),
+    ...(input.since && input.since < input.recorded ? { period: { start: input.since.toISOString(), end: input.recorded.toISOString() } } : {}),
     outcome: '0',
     agent: [input.agent],
     source: {

@@ -1,17 +1,16 @@
 /**
  * The per-request audit trail. The repository notes every resource it serves or writes, with the patients whose
- * compartment holds it; when the outermost repository call (or operation) of the request ends, the trail writes
- * one AuditEvent per patient touched, all in one batched insert. Access by the patient to their own record is not
- * recorded: the activity history is about everyone else (family members, staff).
+ * compartment holds it; when the outermost repository call (or operation) of the request ends, the trail records
+ * one access per patient touched in the audit log (audit-log.ts), which turns them into AuditEvents. Access by the
+ * patient to their own record is not recorded: the activity history is about everyone else (family members, staff).
  */
-import { randomUUID } from 'node:crypto';
 import type { AuditEventAgent } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
 import type { Caller } from '../auth/caller';
 import type { Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
-import { insertNew, type PreparedWrite, prepareWrite } from '../fhir/resource-writer';
-import { type AuditEventInput, type AuditInteraction, buildAuditEvent } from './audit-event';
+import type { AuditInteraction } from './audit-event';
+import { type AuditEntry, appendAudit } from './audit-log';
 import { isAccountCaller } from './caller-scope';
 import type { PortalScope } from './portal-scope';
 
@@ -80,9 +79,8 @@ export class AuditTrail {
   }
 
   /**
-   * Writes what is pending as AuditEvents. Inside a transaction they go in with it (a write and its record
-   * commit together); otherwise through the database's AuditBatcher, which may merge them with other
-   * requests' events. Either way the promise settles once they are committed.
+   * Records what is pending through `db` (see audit-log.ts: durably, before the request is answered; the
+   * AuditEvents follow). Settles once the records are committed.
    */
   async flush(db: Kysely<Tables>): Promise<void> {
     if (!this.pending.size) return;
@@ -96,75 +94,8 @@ export class AuditTrail {
       recorded,
     }));
     this.pending.clear();
-    if (db.isTransaction) return insertNew(db, entries.map(toWrite));
-    let batcher = batchers.get(db);
-    if (!batcher) batchers.set(db, (batcher = new AuditBatcher(db)));
-    return batcher.write(entries);
+    await appendAudit(db, entries);
   }
-}
-
-/** One AuditEvent to be: a caller's access to one patient's record. */
-type AuditEntry = AuditEventInput;
-
-function toWrite(entry: AuditEntry): PreparedWrite {
-  return prepareWrite({ ...buildAuditEvent(entry), id: randomUUID() }, 1, entry.recorded);
-}
-
-/**
- * Writes the AuditEvents of autocommit requests (reads, mostly). While one batch is being inserted, the events
- * of requests that end meanwhile queue; the queue then goes in as one statement, and events in it with the same
- * agent, patient, interaction and operation become one AuditEvent naming all their resources, recorded at the
- * latest of their times. A chart that opens with twenty parallel reads leaves one event, not twenty: each event
- * costs PostgreSQL ~0.1 ms of CPU (a resource row, its history row and ~13 index rows), which was most of the
- * cost of an audited read under load. Nothing is lost or deferred: every request still waits until the event
- * naming its resources is committed.
- */
-class AuditBatcher {
-  private queue: { entries: AuditEntry[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private running = false;
-
-  constructor(private readonly db: Kysely<Tables>) {}
-
-  write(entries: AuditEntry[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ entries, resolve, reject });
-      if (!this.running) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
-    while (this.queue.length) {
-      const batch = this.queue;
-      this.queue = [];
-      try {
-        await insertNew(this.db, mergeEntries(batch.flatMap((waiting) => waiting.entries)).map(toWrite));
-        for (const waiting of batch) waiting.resolve();
-      } catch (err) {
-        for (const waiting of batch) waiting.reject(err);
-      }
-    }
-    this.running = false;
-  }
-}
-
-const batchers = new WeakMap<Kysely<Tables>, AuditBatcher>();
-
-/** Entries for the same agent, patient, interaction and operation become one, with the union of their resources. */
-export function mergeEntries(entries: readonly AuditEntry[]): AuditEntry[] {
-  if (entries.length < 2) return [...entries];
-  const merged = new Map<string, { entry: AuditEntry; resources: Set<string> }>();
-  for (const entry of entries) {
-    const key = `${entry.patientId}\u0000${entry.interaction}\u0000${entry.operation ?? ''}\u0000${JSON.stringify(entry.agent)}`;
-    const same = merged.get(key);
-    if (!same) {
-      merged.set(key, { entry, resources: new Set(entry.resources) });
-      continue;
-    }
-    for (const resource of entry.resources) same.resources.add(resource);
-    if (entry.recorded > same.entry.recorded) same.entry = { ...same.entry, recorded: entry.recorded };
-  }
-  return [...merged.values()].map(({ entry, resources }) => ({ ...entry, resources: [...resources] }));
 }
 
 /**

@@ -120,6 +120,13 @@ export interface ThrottleTable {
   last_failure_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+/** Access records waiting to become AuditEvents (src/access/audit-log.ts). */
+export interface AuditLogTable {
+  seq: Generated<string>;
+  /** JSON of one AuditEntry. */
+  entry: string;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -133,4 +140,5 @@ export interface Tables {
   refresh_token: RefreshTokenTable;
   one_time_secret: OneTimeSecretTable;
   throttle: ThrottleTable;
+  audit_log: AuditLogTable;
 }

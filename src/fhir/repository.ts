@@ -4,6 +4,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
 import type { AccessedResource, AuditTrail } from '../access/audit-trail';
+import { settleAuditLog } from '../access/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
 import { unreleasedVersion } from '../access/release-visibility';
@@ -73,6 +74,7 @@ export class Repository {
   async readStored(type: string, id: string): Promise<StoredVersion> {
     checkType(type);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
+    await this.settleAuditEvents(type);
     return this.audited(async () => {
       const visible = visibilityCondition(this.context.scope, type);
       // Prepared once per connection: one text per type and kind of caller scope (values are parameters).
@@ -210,6 +212,7 @@ export class Repository {
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
+    await this.settleAuditEvents(request.resourceType, [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType));
     return this.audited(() =>
       executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
     );
@@ -224,7 +227,16 @@ export class Repository {
   /** Every version of one resource, or of a whole type, newest first. */
   async history(type: string, id: string | undefined, options: { since?: string; count?: number } = {}): Promise<Bundle> {
     checkType(type);
+    await this.settleAuditEvents(type);
     return this.audited(() => this.visibleHistory(type, id, options));
+  }
+
+  /**
+   * Before AuditEvents are read, the access records committed so far become AuditEvents (see audit-log.ts), so a
+   * caller always sees the reads that were answered before it asked.
+   */
+  private async settleAuditEvents(type: string, included: readonly (string | undefined)[] = []): Promise<void> {
+    if (type === 'AuditEvent' || included.includes('AuditEvent')) await settleAuditLog(this.db);
   }
 
   private async visibleHistory(type: string, id: string | undefined, options: { since?: string; count?: number }): Promise<Bundle> {

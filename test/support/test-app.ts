@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { createApp, AppDeps } from '../../src/app';
+import { stopAuditLog } from '../../src/access/audit-log';
 import { generateSigningKey, signAccessToken, SigningKey } from '../../src/auth/access-token';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { Config, loadConfig } from '../../src/config';
@@ -60,6 +61,7 @@ export async function startTestApp(options: { clock?: Clock; config?: Partial<Co
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await stopAuditLog(database.db);
       await database.close();
     },
   };

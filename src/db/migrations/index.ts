@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as resources from './0001-resources';
 import * as accounts from './0002-accounts';
 import * as accountJobs from './0003-account-jobs';
+import * as auditLog from './0004-audit-log';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-resources': resources,
   '0002-accounts': accounts,
   '0003-account-jobs': accountJobs,
+  '0004-audit-log': auditLog,
 };
