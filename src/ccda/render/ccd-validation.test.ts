@@ -14,21 +14,18 @@ import { demoFamilyCcdInputs } from './ccd-demo-inputs';
 import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
 import { mutateRecord } from './record-mutator';
 import { renderCcd, type CcdInput } from './render-ccd';
+import { CCDA_VALIDATOR, ccdaValidatorMissing } from '../../../test/support/ccda-validator';
 
 const REPO = path.resolve(__dirname, '../../..');
 const SHARED = path.resolve(REPO, '../shared');
 const SYNTHEA = path.join(SHARED, 'corpus/fhir/smart-generated-sample-data-r4-synthea');
-const VALIDATOR = path.join(SHARED, 'tools/validate-ccda');
+const VALIDATOR = CCDA_VALIDATOR;
 const SYNTHEA_COUNT = 10;
 const NOW = new Date('2026-11-21T12:00:00Z');
 
 function toolsPresent(): string | undefined {
   if (!existsSync(SYNTHEA)) return `corpus absent (${SYNTHEA})`;
-  if (!existsSync(VALIDATOR)) return `validator absent (${VALIDATOR})`;
-  for (const tool of ['xmllint', 'xsltproc']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not installed (apt-get install -y libxml2-utils xsltproc python3-lxml)`;
-  }
-  return undefined;
+  return ccdaValidatorMissing();
 }
 
 const missing = toolsPresent();
