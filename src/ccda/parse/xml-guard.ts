@@ -28,30 +28,45 @@ export interface MarkupScan {
   /** The attribute text of every start tag outside narrative, in document order ('' for none). */
   readonly attributes: string[];
   /**
-   * [start, end) offsets the tree parser need not see, in order: the narratives, every start
-   * tag's attribute text (attached to the tree separately, above), and the whitespace right
-   * after each start or end tag (text starts there, and the parser trims it away anyway).
+   * [start, end) offsets of every text run inside the root element and outside narrative that
+   * is not all whitespace (runs end at any markup, comments included), in document order; each
+   * is a single 'x' in `parserView`. Undefined when the document has CDATA: its text, which
+   * is not trimmed, then stays in place.
    */
-  readonly drops: number[];
+  readonly texts: number[] | undefined;
+  /**
+   * The document as the tree parser gets it: without the narratives, without every start tag's
+   * attribute text (attached to the tree separately), without the whitespace right after each
+   * start or end tag (text starts there, and the parser trims it away anyway), text runs as 'x'.
+   */
+  readonly parserView: string;
 }
 
 /**
  * Throws CcdaParseError unless `xml` is well-formed enough to import, within the limits.
- * Returns where the narrative lies (the reader cuts it out before the tree parse) and the
- * attribute text of every other start tag (the reader attaches it to the tree's elements).
+ * Returns where the narrative lies, each start tag's attribute text, where the text lies, and
+ * the rest of the document for the tree parser (see MarkupScan).
  */
 export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
   const narratives: number[] = [];
   const attributes: string[] = [];
-  const drops: number[] = [];
+  const texts: number[] | undefined = xml.includes('<![CDATA[') ? undefined : [];
+  let parserView = '';
+  let kept = 0;
   let narrativeDepth = -1;
   const names: string[] = [];
   const starts: number[] = [];
   let roots = 0;
   // A tag with few characters of attributes cannot exceed the attribute limit; skip counting.
   const countThreshold = limits.maxAttributes * 4;
+  let text = 0;
   let i = xml.indexOf('<');
   while (i !== -1) {
+    if (texts && i > text && names.length > 0 && narrativeDepth < 0 && hasNonSpace(xml, text, i)) {
+      texts.push(text, i);
+      parserView += `${xml.slice(kept, text)}x`;
+      kept = i;
+    }
     MARKUP.lastIndex = i;
     const m = MARKUP.exec(xml);
     if (!m) fail(xml, i, 'malformed', 'Malformed markup');
@@ -65,7 +80,7 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
       starts.pop();
       if (names.length === narrativeDepth) {
         narratives.push(i);
-        drops.push(i);
+        kept = i;
         narrativeDepth = -1;
       }
     } else if (m[3] !== undefined) {
@@ -78,7 +93,10 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
         attributes.push(attrs);
         const attrsEnd = MARKUP.lastIndex - 1 - m[5].length;
         const nameEnd = i + 1 + m[3].length;
-        if (attrsEnd > nameEnd) drops.push(nameEnd, attrsEnd);
+        if (attrsEnd > nameEnd) {
+          parserView += xml.slice(kept, nameEnd);
+          kept = attrsEnd;
+        }
       }
       if (m[5] && m[3] === 'text' && narrativeDepth < 0 && names[names.length - 1] === 'section') {
         narratives.push(MARKUP.lastIndex, MARKUP.lastIndex);
@@ -87,25 +105,36 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
         if (narrativeDepth < 0 && m[3] === 'text' && names[names.length - 1] === 'section') {
           narrativeDepth = names.length;
           narratives.push(MARKUP.lastIndex);
-          drops.push(MARKUP.lastIndex);
+          parserView += xml.slice(kept, MARKUP.lastIndex);
         }
         names.push(m[3]);
         starts.push(i);
         if (names.length > limits.maxDepth) fail(xml, i, 'too-deep', `Elements nested deeper than ${limits.maxDepth}`);
       }
     }
-    let next = MARKUP.lastIndex;
+    text = MARKUP.lastIndex;
     if (narrativeDepth < 0 && (m[2] !== undefined || m[3] !== undefined)) {
-      while (isSpace(xml.charCodeAt(next))) next++;
-      if (next > MARKUP.lastIndex) drops.push(MARKUP.lastIndex, next);
+      while (isSpace(xml.charCodeAt(text))) text++;
+      if (text > MARKUP.lastIndex) {
+        parserView += xml.slice(kept, MARKUP.lastIndex);
+        kept = text;
+      }
     }
-    i = xml.indexOf('<', next);
+    i = xml.indexOf('<', text);
   }
   if (names.length > 0) {
     fail(xml, starts[starts.length - 1], 'malformed', `Element <${names[names.length - 1]}> is never closed`);
   }
   if (roots === 0) throw new CcdaParseError('malformed', 'The document has no root element', 1, 1);
-  return { narratives, attributes, drops };
+  parserView += xml.slice(kept);
+  return { narratives, attributes, texts, parserView };
+}
+
+/** Whether xml[from, to) has a character that String.prototype.trim would not remove. */
+function hasNonSpace(xml: string, from: number, to: number): boolean {
+  const first = xml.charCodeAt(from);
+  if (first > 32 && first < 127) return true;
+  return /\S/.test(xml.slice(from, to));
 }
 
 function isSpace(code: number): boolean {

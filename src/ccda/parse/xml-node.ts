@@ -41,13 +41,32 @@ type ParsedNode = Record<string, any>;
 
 /**
  * The tree of fast-xml-parser's `preserveOrder` output (elements `{ [tagName]: kids }`, text
- * `{ '#text': s }`), each element given its attribute text from the guard's scan, in document
- * order. Returns the top-level nodes and how many elements it met, which must be how many
- * texts the guard found.
+ * `{ '#text': s }`) for the guard's parser view: each element gets its attribute text from the
+ * guard's scan, in document order, and, when `runs` is given, each 'x' in a text node inside the
+ * root stands for the next text run of `source` (see MarkupScan). Returns the top-level nodes
+ * and how many elements and runs it met, which must be how many the guard found.
  */
-export function buildTree(parsed: readonly ParsedNode[], attributes: readonly string[]): { nodes: XNode[]; elements: number } {
-  let next = 0;
-  const convert = (items: readonly ParsedNode[]): XNode[] => {
+export function buildTree(
+  parsed: readonly ParsedNode[],
+  attributes: readonly string[],
+  source: string,
+  runs: readonly number[] | undefined,
+): { nodes: XNode[]; elements: number; texts: number } {
+  let element = 0;
+  let run = 0;
+  const runText = (): string => {
+    const raw = source.slice(runs![run], runs![run + 1]);
+    run += 2;
+    return raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw;
+  };
+  // The parser trimmed the text node; the runs it stands for are trimmed as a whole.
+  const textFor = (value: string): string => {
+    if (value === 'x') return runText().trim();
+    let out = '';
+    for (const ch of value) out += ch === 'x' ? runText() : ch;
+    return out.trim();
+  };
+  const convert = (items: readonly ParsedNode[], inRoot: boolean): XNode[] => {
     const out: XNode[] = new Array(items.length);
     for (let k = 0; k < items.length; k++) {
       const item = items[k];
@@ -57,17 +76,18 @@ export function buildTree(parsed: readonly ParsedNode[], attributes: readonly st
         break;
       }
       if (name === TEXT) {
-        out[k] = new XNode(TEXT, NO_KIDS, undefined, String(item[TEXT]));
+        const value = String(item[TEXT]);
+        out[k] = new XNode(TEXT, NO_KIDS, undefined, runs && inRoot ? textFor(value) : value);
         continue;
       }
-      const text = attributes[next++];
+      const text = attributes[element++];
       const kids = item[name] as ParsedNode[];
-      out[k] = new XNode(name, kids.length ? convert(kids) : NO_KIDS, text || undefined);
+      out[k] = new XNode(name, kids.length ? convert(kids, true) : NO_KIDS, text || undefined);
     }
     return out;
   };
-  const nodes = convert(parsed);
-  return { nodes, elements: next };
+  const nodes = convert(parsed, false);
+  return { nodes, elements: element, texts: run / 2 };
 }
 
 /** Attribute name characters as the guard accepts them: [\w:.\-]. */

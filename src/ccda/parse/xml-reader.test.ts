@@ -79,6 +79,12 @@ describe('readCdaXml: safe parsing', () => {
     expect(textOf(title)).toBe('t');
   });
 
+  it('keeps text as the parser reads it: trimmed, joined across comments, split by instructions, CDATA as written', () => {
+    const texts = (xml: string): (string | undefined)[][] => readCdaXml(xml).root.kids.map((kid) => kid.kids.map((t) => t.text));
+    expect(texts('<ClinicalDocument xmlns="urn:hl7-org:v3"><title>  A &amp; <!-- c --> B\r\n </title><name>x<?pi?>y</name></ClinicalDocument>')).toEqual([['A &amp;  B'], ['x', 'y']]);
+    expect(texts('<ClinicalDocument xmlns="urn:hl7-org:v3"><title> <![CDATA[ a<b ]]> z </title></ClinicalDocument>')).toEqual([[' a<b ', 'z']]);
+  });
+
   it('cuts section narrative out of the tree and keeps it raw, in order', () => {
     const xml = '<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody><component><section><text><b>one</b></text></section></component><component><section><text/></section></component><component><section><text>three</text></section></component></structuredBody></component></ClinicalDocument>';
     expect(readCdaXml(xml).narratives).toEqual(['<b>one</b>', '', 'three']);
