@@ -43,3 +43,24 @@ test('inside a transaction the rows go in with it and leave with its rollback', 
   const { rows } = await sql<{ n: string }>`select count(*)::text as n from resource_history where id = 'rolled'`.execute(database.db);
   expect(rows).toEqual([{ n: '0' }]);
 });
+
+test('the stored text is exactly the resource’s JSON: quotes, backslashes, escapes and any script, row by row in order', async () => {
+  const awkward = [
+    'Ünïcødé 李小龍 😀',
+    'quote " backslash \\ slash / tab \t newline \n',
+    // (FHIR strings hold no control characters but tab, CR and LF; the validator refuses them before this.)
+    'line separator \u2028 and paragraph separator \u2029, CR \r',
+    '{"looks": ["like", "json"]}',
+  ];
+  const writes = Array.from({ length: 2500 }, (_, i) => prepareWrite(patient(`exact${i}`, awkward[i % awkward.length] + i), 1, now));
+  await insertNew(database.db, writes);
+  const { rows } = await sql<{ id: string; content: string; history: string }>`
+    select r.id, r.content, h.content as history from resource r join resource_history h using (resource_type, id)
+    where r.id like 'exact%'`.execute(database.db);
+  expect(rows).toHaveLength(2500);
+  const byId = new Map(writes.map((w) => [w.resource.id, w.content]));
+  for (const row of rows) {
+    expect(row.content).toBe(byId.get(row.id));
+    expect(row.history).toBe(row.content);
+  }
+});

@@ -164,7 +164,7 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
   for (const chunk of chunks(writes, STATEMENT_ROWS)) {
     const arrays = {
       type: [] as string[], id: [] as string[], version: [] as number[], lastUpdated: [] as string[],
-      deleted: [] as boolean[], content: [] as string[], compartments: [] as string[],
+      deleted: [] as boolean[], compartments: [] as string[],
     };
     for (const w of chunk) {
       arrays.type.push(w.resource.resourceType);
@@ -172,16 +172,19 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
       arrays.version.push(w.version);
       arrays.lastUpdated.push(w.lastUpdated);
       arrays.deleted.push(w.deleted);
-      arrays.content.push(w.content);
       // text[] cannot nest in unnest, so each row's compartments travel as one JSON array text.
       arrays.compartments.push(JSON.stringify(w.compartments));
     }
+    // The contents (each already JSON) travel as one JSON array, as they are: a text[] literal would escape every
+    // quote of every resource and PostgreSQL unescape it again. json (not jsonb) keeps each element's text exactly.
+    const contents = `[${chunk.map((w) => w.content).join(',')}]`;
     const statements = [
       sql`r as (
         insert into resource (resource_type, id, version, last_updated, deleted, content, compartments)
-        select t, i, v, u, d, c, array(select json_array_elements_text(p::json))
+        select t, i, v, u, d, c.value::text, array(select json_array_elements_text(p::json))
         from unnest(${arrays.type}::text[], ${arrays.id}::text[], ${arrays.version}::int[], ${arrays.lastUpdated}::timestamptz[],
-          ${arrays.deleted}::boolean[], ${arrays.content}::text[], ${arrays.compartments}::text[]) as x(t, i, v, u, d, c, p)
+          ${arrays.deleted}::boolean[], ${arrays.compartments}::text[]) with ordinality as x(t, i, v, u, d, p, n)
+        join json_array_elements(${contents}::json) with ordinality as c(value, n) using (n)
         returning resource_type, id, version, last_updated, deleted, content)`,
       sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content) select * from r)`,
       ...indexInserts(chunk).map((insert, n) => sql`${sql.raw(`i${n}`)} as (${insert})`),
