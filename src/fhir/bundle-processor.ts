@@ -199,14 +199,34 @@ function okResponse(status: string, resource: Resource): BundleEntryResponse {
 /** Replaces every reference, uri or url that names a fullUrl of this Bundle with the resource's real Type/id. */
 export function rewriteReferences<T>(value: T, idMap: Map<string, string>): T {
   if (!idMap.size) return value;
-  if (Array.isArray(value)) return value.map((v) => rewriteReferences(v, idMap)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) {
-      // `reference` and also uri/url elements (e.g. Attachment.url) may name another entry's fullUrl.
-      out[key] = typeof v === 'string' ? (idMap.get(v) ?? v) : rewriteReferences(v, idMap);
+  return rewriteIn(value, idMap) as T;
+}
+
+/**
+ * Copy on write: only the objects and arrays on the way to a rewritten string are copied; everything else is
+ * shared with the input (an import rewrites a few references per resource, and copying whole resources was a
+ * good part of its garbage).
+ */
+function rewriteIn(value: unknown, idMap: Map<string, string>): unknown {
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      // Strings directly in arrays are left as they are; strings are rewritten as element values.
+      const rewritten = typeof item === 'object' && item !== null ? rewriteIn(item, idMap) : item;
+      if (rewritten !== item) (out ??= value.slice())[i] = rewritten;
     }
-    return out as T;
+    return out ?? value;
+  }
+  if (value && typeof value === 'object') {
+    let out: Record<string, unknown> | undefined;
+    for (const key in value) {
+      const v = (value as Record<string, unknown>)[key];
+      // `reference` and also uri/url elements (e.g. Attachment.url) may name another entry's fullUrl.
+      const rewritten = typeof v === 'string' ? (idMap.get(v) ?? v) : rewriteIn(v, idMap);
+      if (rewritten !== v) (out ??= { ...(value as Record<string, unknown>) })[key] = rewritten;
+    }
+    return out ?? value;
   }
   return value;
 }
