@@ -6,8 +6,8 @@
  *      patient-compartment search (Observation?patient=...);
  * each next to references measured in the same run on the same table: (1) a bare pg primary-key SELECT loop at
  * the same concurrency and (2) a minimal Express endpoint that does that one SELECT and sends the stored JSON.
- * A staff token's reads are audited (one AuditEvent per read, as the product does); a system token's are not,
- * which shows what the audit write costs. Request logging is measured apart (LOG_LEVEL=info vs warn).
+ * A staff token's reads are audited (each read's access record is committed before it is answered, as the
+ * product does; see src/access/audit-log.ts); a system token's are not, which shows what auditing costs. Request logging is measured apart (LOG_LEVEL=info vs warn).
  * Run: npx tsx bench/fhir.ts   (BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_CONNECTIONS=50,
  * BENCH_IMPORT_WORKERS=<cpus, max 4>, BENCH_IMPORT_CONCURRENCY=2, BENCH_ONLY=import to stop after the import)
  */
