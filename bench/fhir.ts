@@ -2,8 +2,9 @@
  * FHIR resource layer benchmark, on the real PostgreSQL (DATABASE_URL, default
  * postgres://postgres@127.0.0.1:5432/postgres) in a fresh database it creates and drops:
  *   1. import of every ../shared/corpus/fhir bundle (resources/s), through the same code as `chartkeeper import`;
- *   2. over HTTP at 50 connections, with a real staff bearer token: read-by-id of real Observation ids and a
- *      patient-compartment search (Observation?patient=...);
+ *   2. over HTTP at 50 connections: read-by-id of real Observation ids with the operator's staff token (what
+ *      `chartkeeper token --staff` prints), a system token and a signed-in staff account's token (session, account
+ *      and organisation checked per request), and a patient-compartment search (Observation?patient=...);
  * each next to references measured in the same run on the same table: (1) a bare pg primary-key SELECT loop at
  * the same concurrency and (2) a minimal Express endpoint that does that one SELECT and sends the stored JSON.
  * A staff token's reads are audited (each read's access record is committed before it is answered, as the
@@ -23,6 +24,12 @@ import { migrateToLatest } from '../src/db/migrator';
 import { systemClock } from '../src/fhir/clock';
 import { loadFhirDefinitions } from '../src/fhir/definitions';
 import { importFhirFiles, listJsonFiles } from '../src/fhir/fhir-file-import';
+import type { Organization, Patient } from '@medplum/fhirtypes';
+import { WESTMED_POLICY } from '../src/access/age-policy-profiles';
+import { accountContext } from '../src/auth/account-context';
+import { AccountStore } from '../src/auth/account-store';
+import { SessionService } from '../src/auth/session-service';
+import type { Mailer } from '../src/mail/mailer';
 import { Repository } from '../src/fhir/repository';
 import { WritePreparationPool } from '../src/fhir/write-preparation-pool';
 import { createBenchDatabase } from './support/bench-database';
@@ -87,6 +94,29 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
   }
 }
 
+/**
+ * A signed-in staff account, as a clinician at the practice would be: its organisation manages every imported
+ * patient (Synthea's name none), so each read checks the session, the account and the organisation's access.
+ */
+async function staffAccountToken(url: string, signingKey: string): Promise<string> {
+  const database = await openDatabase({ databaseUrl: url, dataDir: '' });
+  try {
+    const repo = new Repository(database.db, { scope: unrestrictedScope('bench'), clock: systemClock, fhirBase: 'http://127.0.0.1/fhir' });
+    const { resource: org } = await repo.create<Organization>({ resourceType: 'Organization', name: 'Bench Family Practice' });
+    for (const patient of await repo.searchResources<Patient>('Patient', { _count: '1000' })) {
+      await repo.update<Patient>({ ...patient, managingOrganization: { reference: `Organization/${org.id}` } });
+    }
+    const account = await new AccountStore(database.db, systemClock).create({ kind: 'staff', email: 'bench.staff@example.org', displayName: 'Dr. Bench', organizationId: org.id });
+    const noMail: Mailer = { send: async () => undefined, close: async () => undefined };
+    const sessions = new SessionService(
+      accountContext({ db: database.db, clock: systemClock, mailer: noMail, baseUrl: 'http://127.0.0.1', timeZone: 'UTC', policy: WESTMED_POLICY, signingKey: signingKeyFromString(signingKey) }),
+    );
+    return (await sessions.startSession(account)).access_token;
+  } finally {
+    await database.close();
+  }
+}
+
 /** Warms the target up (JIT, pools, caches), then measures it. */
 async function measureHttp(server: ChildServer, label: string, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
   const load = { url: server.url, paths, headers, connections: CONNECTIONS };
@@ -126,6 +156,7 @@ async function main(): Promise<void> {
 
     const system = await signAccessToken({ sub: 'bench-system', kind: 'system' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
     const systemAuth = { authorization: `Bearer ${system}` };
+    const accountAuth = { authorization: `Bearer ${await staffAccountToken(bench.url, signingKey)}` };
 
     // Every target runs once per round, rounds alternate the targets, and each keeps its best round:
     // other work on the machine then hits all of them alike instead of whichever ran during it.
@@ -143,8 +174,9 @@ async function main(): Promise<void> {
     const labels = {
       pg: '(1) pg primary-key SELECT loop',
       reference: '(2) minimal Express SELECT + send',
-      read: 'read-by-id, staff token (audited)',
+      read: 'read-by-id, operator staff token (audited)',
       readSystem: 'read-by-id, system token (not audited)',
+      readAccount: 'read-by-id, staff account (audited)',
       readLogged: 'read-by-id, staff, request log on (info)',
       search: 'search Observation?patient=, staff',
     };
@@ -154,6 +186,7 @@ async function main(): Promise<void> {
         keep(await measureHttp(servers.reference, labels.reference, readPaths));
         keep(await measureHttp(servers.product, labels.read, readPaths, auth));
         keep(await measureHttp(servers.product, labels.readSystem, readPaths, systemAuth));
+        keep(await measureHttp(servers.product, labels.readAccount, readPaths, accountAuth));
         keep(await measureHttp(servers.logged, labels.readLogged, readPaths, auth));
         keep(await measureHttp(servers.product, labels.search, searchPaths, auth));
       }
@@ -164,6 +197,7 @@ async function main(): Promise<void> {
     const reference = best.get(labels.reference)!;
     const read = best.get(labels.read)!;
     const readSystem = best.get(labels.readSystem)!;
+    const readAccount = best.get(labels.readAccount)!;
     const readLogged = best.get(labels.readLogged)!;
     const search = best.get(labels.search)!;
 
@@ -179,12 +213,15 @@ async function main(): Promise<void> {
     out(ratioLine('read-by-id p99 / (2) p99', p99Ratio, `<= ${TARGETS.p99Ratio}`, p99Ratio <= TARGETS.p99Ratio));
     out(ratioLine('read-by-id, system token: rate / (2) rate', readSystem.rate / reference.rate, `>= ${TARGETS.readRatio}`, readSystem.rate / reference.rate >= TARGETS.readRatio));
     out(ratioLine('read-by-id, system token: p99 / (2) p99', readSystem.p99 / reference.p99, `<= ${TARGETS.p99Ratio}`, readSystem.p99 / reference.p99 <= TARGETS.p99Ratio));
+    out(ratioLine('read-by-id, staff account: rate / (2) rate', readAccount.rate / reference.rate, `>= ${TARGETS.readRatio}`, readAccount.rate / reference.rate >= TARGETS.readRatio));
+    out(ratioLine('read-by-id, staff account: p99 / (2) p99', readAccount.p99 / reference.p99, `<= ${TARGETS.p99Ratio}`, readAccount.p99 / reference.p99 <= TARGETS.p99Ratio));
     out(ratioLine('read-by-id, request log on: rate / (2) rate', readLogged.rate / reference.rate, `>= ${TARGETS.readRatio}`, readLogged.rate / reference.rate >= TARGETS.readRatio));
     out(ratioLine('read-by-id, request log on: p99 / (2) p99', readLogged.p99 / reference.p99, `<= ${TARGETS.p99Ratio}`, readLogged.p99 / reference.p99 <= TARGETS.p99Ratio));
     out(`  ${'(2) rate / (1) rate'.padEnd(44)} ${(reference.rate / pg.rate).toFixed(2).padStart(6)}`);
     const cpuRatio = (r: LoadResult): string => (r.cpuPerRequest! / reference.cpuPerRequest!).toFixed(2).padStart(6);
     out(`  ${'server CPU/request: staff read / (2)'.padEnd(44)} ${cpuRatio(read)}`);
     out(`  ${'server CPU/request: system read / (2)'.padEnd(44)} ${cpuRatio(readSystem)}`);
+    out(`  ${'server CPU/request: staff account read / (2)'.padEnd(44)} ${cpuRatio(readAccount)}`);
     out(`  ${'search rate / (2) rate'.padEnd(44)} ${(search.rate / reference.rate).toFixed(2).padStart(6)}`);
     out(`  ${'import resources/s'.padEnd(44)} ${Math.round(imported.rate).toString().padStart(6)}   target >= ${TARGETS.importRate} ${imported.rate >= TARGETS.importRate ? 'met' : 'NOT met'}`);
   } finally {

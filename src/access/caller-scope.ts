@@ -6,7 +6,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { Kysely, Selectable, sql } from 'kysely';
 import type { Caller } from '../auth/caller';
-import { sessionIsOpen } from '../auth/session-service';
+import { prepared } from '../db/prepared-statement';
 import type { AccountTable, Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
@@ -98,29 +98,31 @@ async function birthDatesOf(db: Kysely<Tables>, ids: string[]): Promise<Map<stri
 }
 
 /** Reads an account for a token; a missing or disabled account is a 401, as is a token of the wrong kind. */
-async function activeAccount(db: Kysely<Tables>, id: string, kinds: readonly string[]): Promise<ScopeAccount> {
-  const account = await db
-    .selectFrom('account')
-    .select(['id', 'kind', 'patient_id', 'practitioner_id', 'organization_id', 'display_name', 'disabled_at'])
-    .where('id', '=', id)
-    .executeTakeFirst();
+/**
+ * The account a token names, if it may still act: it exists, is of one of `kinds`, is not disabled, and the login
+ * session the token came from (`sid`) is still open (a token stops working the moment its session is signed out
+ * or revoked). One prepared query on every authenticated request.
+ */
+async function activeAccount(db: Kysely<Tables>, id: string, kinds: readonly string[], claims: { sid?: unknown } | undefined, options: ScopeOptions): Promise<ScopeAccount> {
+  const sid = typeof claims?.sid === 'string' ? claims.sid : null;
+  const { rows } = await prepared(sql<ScopeAccount & { disabled_at: Date | null; session_open: boolean }>`
+    select a.id, a.kind, a.patient_id, a.practitioner_id, a.organization_id, a.display_name, a.disabled_at,
+      (${sid}::text is null or exists (select 1 from refresh_token t
+        where t.family_id = ${sid}::text and t.revoked_at is null and t.expires_at > ${options.clock.now()})) as session_open
+    from account a where a.id = ${id}`).execute(db);
+  const account = rows[0];
+  if (sid !== null && !account?.session_open) throw unauthorized('This session has been signed out');
   if (!account || account.disabled_at || !kinds.includes(account.kind)) {
     throw unauthorized('The access token is not valid');
   }
-  return account;
-}
-
-/** A token from a login session (`sid`) stops working the moment that session is logged out or revoked. */
-async function assertSessionOpen(db: Kysely<Tables>, claims: { sid?: unknown } | undefined, options: ScopeOptions): Promise<void> {
-  if (typeof claims?.sid !== 'string') return;
-  if (!(await sessionIsOpen(db, claims.sid, options.clock.now()))) throw unauthorized('This session has been signed out');
+  const { session_open: _open, ...fields } = account;
+  return fields;
 }
 
 /** Resolves user tokens (sub = account id of a patient or family account) to Callers. */
 export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
   return async (subject, claims) => {
-    await assertSessionOpen(db, claims, options);
-    const account = await activeAccount(db, subject, ['patient', 'family']);
+    const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
     return {
       kind: 'user',
       subject: `account:${account.id}`,
@@ -140,8 +142,7 @@ export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subje
     if (isOperatorSubject(subject)) {
       return { kind: 'staff', subject, actor: subject, scope: unrestrictedScope(`staff ${subject}`) };
     }
-    await assertSessionOpen(db, claims, options);
-    const account = await activeAccount(db, subject, ['staff']);
+    const account = await activeAccount(db, subject, ['staff'], claims, options);
     const caller: AccountCaller = {
       kind: 'staff',
       subject: `account:${account.id}`,
