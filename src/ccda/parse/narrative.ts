@@ -61,7 +61,7 @@ export function narrativeToXhtml(raw: string): string | undefined {
   }
   out += raw.slice(last);
   // Strip the empty end tags pushed for void elements written as <br></br>.
-  out = out.replace(/<\/>/g, '');
+  if (out.includes('</>')) out = out.replace(/<\/>/g, '');
   if (out.trim() === '') return undefined;
   return `<div xmlns="http://www.w3.org/1999/xhtml">${normalizeEntities(out)}</div>`;
 }
@@ -135,11 +135,16 @@ function matchingEnd(raw: string, from: number, name: string): number {
   return raw.length;
 }
 
-function readAttrs(text: string): Record<string, string> {
+const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
+
+function readAttrs(text: string): Readonly<Record<string, string>> {
+  if (!text) return NO_ATTRS;
   const out: Record<string, string> = {};
-  if (!text) return out;
   ATTR.lastIndex = 0;
-  for (let m = ATTR.exec(text); m; m = ATTR.exec(text)) out[m[1]] = decodeXmlEntities(m[2] ?? m[3]);
+  for (let m = ATTR.exec(text); m; m = ATTR.exec(text)) {
+    const value = m[2] ?? m[3];
+    out[m[1]] = value.includes('&') ? decodeXmlEntities(value) : value;
+  }
   return out;
 }
 
@@ -149,9 +154,14 @@ function normalizeEntities(xhtml: string): string {
 }
 
 function escapeText(text: string): string {
+  if (!MARKUP_CHARS.test(text)) return text;
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 function escapeAttr(text: string): string {
+  if (!ATTR_CHARS.test(text)) return text;
   return escapeText(text).replace(/"/g, '&quot;');
 }
+
+const MARKUP_CHARS = /[&<>]/;
+const ATTR_CHARS = /[&<>"]/;
