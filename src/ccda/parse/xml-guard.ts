@@ -30,11 +30,11 @@ export interface MarkupScan {
   readonly attributes: string[];
   /**
    * [start, end) offsets of every text run inside the root element and outside narrative that
-   * is not all whitespace (runs end at any markup, comments included), in document order; each
-   * is a single 'x' in `parserView`. Undefined when the document has CDATA: its text, which
-   * is not trimmed, then stays in place.
+   * is not all whitespace (runs end at any markup, comments included), and of every CDATA
+   * section's content there, in document order. In `parserView` a run is a single 'x' and a
+   * CDATA section is `<![CDATA[c]]>`.
    */
-  readonly texts: number[] | undefined;
+  readonly texts: number[];
   /**
    * The document as the tree parser gets it: without the narratives, without every start tag's
    * attribute text (attached to the tree separately), without the whitespace right after each
@@ -51,7 +51,7 @@ export interface MarkupScan {
 export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
   const narratives: number[] = [];
   const attributes: string[] = [];
-  const texts: number[] | undefined = xml.includes('<![CDATA[') ? undefined : [];
+  const texts: number[] = [];
   let parserView = '';
   let kept = 0;
   let narrativeDepth = -1;
@@ -63,7 +63,7 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
   let text = 0;
   let i = xml.indexOf('<');
   while (i !== -1) {
-    if (texts && i > text && names.length > 0 && narrativeDepth < 0 && hasNonSpace(xml, text, i)) {
+    if (i > text && names.length > 0 && narrativeDepth < 0 && hasNonSpace(xml, text, i)) {
       texts.push(text, i);
       parserView += `${xml.slice(kept, text)}x`;
       kept = i;
@@ -90,6 +90,11 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
       isTag = m[2] !== undefined || m[3] !== undefined;
       if (m[1] !== undefined) {
         fail(xml, i, 'dtd-refused', 'DOCTYPE, ENTITY and other declarations are not accepted');
+      } else if (xml.charCodeAt(i + 2) === 91 && names.length > 0 && narrativeDepth < 0) {
+        // CDATA (`<![`): its content is text the parser keeps untrimmed.
+        texts.push(i + 9, end - 3);
+        parserView += `${xml.slice(kept, i + 9)}c`;
+        kept = end - 3;
       } else if (m[2] !== undefined) {
         names.pop();
         if (open !== m[2]) {

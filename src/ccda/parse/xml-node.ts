@@ -42,26 +42,29 @@ type ParsedNode = Record<string, any>;
 /**
  * The tree of fast-xml-parser's `preserveOrder` output (elements `{ [tagName]: kids }`, text
  * `{ '#text': s }`) for the guard's parser view: each element gets its attribute text from the
- * guard's scan, in document order, and, when `runs` is given, each 'x' in a text node inside the
- * root stands for the next text run of `source` (see MarkupScan). Returns the top-level nodes
- * and how many elements and runs it met, which must be how many the guard found.
+ * guard's scan, in document order, and a text node inside the root gets back the text runs
+ * of `source` its 'x's stand for, or the CDATA content its 'c' stands for (see MarkupScan).
+ * Returns the top-level nodes and how many elements and runs it met, which must be how many
+ * the guard found.
  */
 export function buildTree(
   parsed: readonly ParsedNode[],
   attributes: readonly string[],
   source: string,
-  runs: readonly number[] | undefined,
+  runs: readonly number[],
 ): { nodes: XNode[]; elements: number; texts: number } {
   let element = 0;
   let run = 0;
   const runText = (): string => {
-    const raw = source.slice(runs![run], runs![run + 1]);
+    const raw = source.slice(runs[run], runs[run + 1]);
     run += 2;
     return raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw;
   };
-  // The parser trimmed the text node; the runs it stands for are trimmed as a whole.
+  // The parser trimmed the text node; the runs it stands for are trimmed as a whole. A text
+  // node is 'x's and whitespace, so 'c' alone is a CDATA section, which is kept as written.
   const textFor = (value: string): string => {
     if (value === 'x') return runText().trim();
+    if (value === 'c') return runText();
     let out = '';
     for (const ch of value) out += ch === 'x' ? runText() : ch;
     return out.trim();
@@ -77,7 +80,7 @@ export function buildTree(
       }
       if (name === TEXT) {
         const value = String(item[TEXT]);
-        out[k] = new XNode(TEXT, NO_KIDS, undefined, runs && inRoot ? textFor(value) : value);
+        out[k] = new XNode(TEXT, NO_KIDS, undefined, inRoot ? textFor(value) : value);
         continue;
       }
       const text = attributes[element++];

@@ -90,7 +90,7 @@ export function readCdaXml(input: string | Buffer | Uint8Array, options: XmlRead
     throw new CcdaParseError('malformed', `XML could not be parsed: ${(err as Error).message}`);
   }
   const { nodes: tree, elements, texts } = buildTree(parsed, scan.attributes, text, scan.texts);
-  if (elements !== scan.attributes.length || texts !== (scan.texts?.length ?? 0) / 2) {
+  if (elements !== scan.attributes.length || texts !== scan.texts.length / 2) {
     throw new CcdaParseError('malformed', 'XML could not be parsed: the elements found do not match the markup');
   }
   const root = tree.find((node) => tagOf(node) !== '#text');
