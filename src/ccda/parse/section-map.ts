@@ -51,7 +51,7 @@ function collect(holder: XNode, found: FoundSection[], queue: NarrativeQueue): C
     const kind = sectionKind(roots, loinc);
     const raw = child(node, 'text') ? queue.narratives[queue.next++] ?? '' : '';
     const stats: CcdaSectionStats = {
-      index: found.length, loinc, title, templateIds: roots, kind, entries: 0, resourcesCreated: 0, negated: 0, nullFlavored: 0, unmapped: 0,
+      index: found.length, loinc, title, templateIds: [...roots], kind, entries: 0, resourcesCreated: 0, negated: 0, nullFlavored: 0, unmapped: 0,
     };
     const composition: CompositionSection = {};
     if (title) composition.title = title;

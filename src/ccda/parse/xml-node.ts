@@ -21,6 +21,9 @@ export class XNode {
     /** A text node's text (entities undecoded). */
     readonly text: string | undefined = undefined,
   ) {}
+
+  /** The templateId roots, found on first use (templateRoots): each entry is asked several times. */
+  roots: readonly string[] | undefined = undefined;
 }
 
 const TEXT = '#text';
@@ -212,16 +215,21 @@ export function rawTextOf(node: XNode | undefined): string {
 }
 
 /** The templateId roots an element declares. */
-export function templateRoots(node: XNode | undefined): string[] {
+export function templateRoots(node: XNode | undefined): readonly string[] {
+  if (!node) return NO_ROOTS;
+  if (node.roots) return node.roots;
   const out: string[] = [];
-  for (const kid of kidsOf(node)) {
+  for (const kid of node.kids) {
     if (kid.name === 'templateId') {
       const root = rawAttr(kid, 'root');
       if (root) out.push(root);
     }
   }
+  node.roots = out;
   return out;
 }
+
+const NO_ROOTS: readonly string[] = Object.freeze([]);
 
 /** Whether an element declares any of the given templateId roots. */
 export function hasTemplate(node: XNode | undefined, roots: ReadonlySet<string>): boolean {
