@@ -53,6 +53,12 @@ export const DEFAULT_MAX_ATTRIBUTES = 64;
  * building the view; buildTree takes 0.02 ms.
  * parseTagValue/parseAttributeValue false: codes like "0012" and dates stay strings.
  * trimValues: whitespace-only text between elements is dropped (fewer nodes to walk).
+ * End to end on those 77 documents (best of 5, warm, alone): parseCcda 1.46 ms = guard and
+ * view 0.17 + parser 0.56 + buildTree 0.02 + mapping (narrative 0.10 of it) + GC; in
+ * `npm run bench:ccda-import` (best of 3, interleaved with Medplum and blue-button) ~1.7 ms
+ * against Medplum's ~4.2 ms. Measured and not taken: renaming every element to one name in
+ * the view makes the parser's objects monomorphic (0.56 -> 0.44 ms), but then the parser
+ * would no longer read any element name, only nesting.
  */
 const parser = new XMLParser({
   preserveOrder: true,
