@@ -21,12 +21,19 @@ import { type AuditEventInput, buildAuditEvent } from './audit-event';
 export type AuditEntry = AuditEventInput;
 
 /**
- * How often pending rows become AuditEvents when nobody asks sooner: often enough that each pass is short (a long
- * one holds up the event loop), seldom enough that a busy chart still merges into a few events.
+ * How often pending rows become AuditEvents when nobody asks sooner. Each event has a fixed cost (a statement, ~13
+ * index rows, its history row), so fewer, fuller events are cheaper: at 4,000 audited reads/s a pass every 25 ms
+ * cost PostgreSQL ~150 µs per read, every 100 ms ~100 µs, every second ~85 µs. A pass yields to the event loop as
+ * it goes, so requests are not held up while it turns thousands of rows into events.
  */
-const MATERIALIZE_MS = 100;
+const MATERIALIZE_MS = 1000;
 /** Rows turned into AuditEvents per transaction. */
 const CHUNK = 5000;
+/** Rows parsed between two turns of the event loop. */
+const YIELD_EVERY = 250;
+
+/** Lets waiting requests run before the next slice of background work. */
+const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Records entries durably: inside a transaction with it (a write and its record commit together), otherwise
@@ -146,7 +153,17 @@ class AuditLog {
         const { rows } = await sql<{ entry: string }>`
           delete from audit_log where seq in (select seq from audit_log order by seq limit ${CHUNK} for update skip locked)
           returning entry`.execute(trx);
-        await insertNew(trx, mergeEntries(rows.map((row) => reviveEntry(row.entry))).map(toWrite));
+        const entries: AuditEntry[] = [];
+        for (let i = 0; i < rows.length; i++) {
+          entries.push(reviveEntry(rows[i].entry));
+          if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToRequests();
+        }
+        const writes: PreparedWrite[] = [];
+        for (const entry of mergeEntries(entries)) {
+          writes.push(toWrite(entry));
+          await yieldToRequests();
+        }
+        await insertNew(trx, writes);
         return rows.length;
       });
       if (moved < CHUNK) return;
