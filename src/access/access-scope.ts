@@ -28,6 +28,8 @@ export interface AccessScope {
   canWrite(resource: Resource, compartments?: readonly string[]): boolean;
   /** Shapes a visible resource before it leaves (e.g. a minimal Patient for billing-only access). */
   present(resource: Resource): Resource;
+  /** True when present() always returns the resource as it is: stored JSON can then be served without parsing it. */
+  readonly presentsWhole?: boolean;
   /**
    * Portal callers (patients, family): unreleased documents and results are invisible (release-visibility.ts).
    * Staff and system see them.
@@ -55,5 +57,6 @@ export function unrestrictedScope(description = 'system'): AccessScope {
     sharedTypes: SHARED_TYPES,
     canWrite: () => true,
     present: (resource) => resource,
+    presentsWhole: true,
   };
 }

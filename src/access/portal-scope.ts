@@ -84,6 +84,7 @@ export function staffScope(organizationId: string | undefined, description: stri
     sharedTypes: SHARED_TYPES,
     canWrite: (resource) => (organizationId ? staffMayWrite(resource, organizationId) : false),
     present: (resource) => resource,
+    presentsWhole: true,
   };
 }
 

@@ -345,7 +345,7 @@ export class Repository {
 
   private presentStored(stored: StoredVersion): StoredVersion {
     const scope = this.context.scope;
-    if (scope.unrestricted) return stored;
+    if (scope.unrestricted || scope.presentsWhole) return stored;
     const shaped = scope.present(JSON.parse(stored.content) as Resource);
     return { ...stored, content: JSON.stringify(shaped) };
   }
