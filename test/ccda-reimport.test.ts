@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Identifier } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../src/access/access-scope';
 import { importCcda } from '../src/ccda/import/ccda-import-service';
 import { systemClock } from '../src/fhir/clock';
 import { Repository } from '../src/fhir/repository';
 import { listCdaFiles } from '../src/cli/import-ccda-command';
+import { CODE_SYSTEMS } from '../src/ccda/code-systems';
+import { parseCcda } from '../src/ccda/parse';
 import { openTestDatabase, TestDatabase } from './support/test-database';
 
 const CORPUS = path.resolve(__dirname, '../../shared/corpus/ccda');
@@ -36,3 +39,25 @@ afterAll(() => database.close());
   }
   expect(again.filter(([, created, updated]) => Object.keys(created).length || Object.keys(updated).length)).toEqual([]);
 }, 300_000);
+
+(haveCorpus ? test : test.skip)('no mapped resource is identified by a bare well-known namespace (an NPI root without its value)', () => {
+  // Vendors write <id root="2.16.840.1.113883.4.6"/> for a practitioner without an NPI. Taken as an identifier, it made
+  // different people "the same" across documents; once two existed, every re-import found several and created one more.
+  const bare = new Set(CODE_SYSTEMS.map((s) => `urn:oid:${s.oid}`));
+  const offenders: string[] = [];
+  for (const file of listCdaFiles([CORPUS])) {
+    let entries;
+    try {
+      entries = parseCcda(fs.readFileSync(file)).bundle.entry;
+    } catch {
+      continue;
+    }
+    for (const { resource } of entries) {
+      const ids = (resource as { identifier?: Identifier | Identifier[] }).identifier;
+      for (const id of Array.isArray(ids) ? ids : ids ? [ids] : []) {
+        if (id.system === 'urn:ietf:rfc:3986' && bare.has(id.value ?? '')) offenders.push(`${path.basename(file)}: ${resource.resourceType} ${id.value}`);
+      }
+    }
+  }
+  expect(offenders).toEqual([]);
+});

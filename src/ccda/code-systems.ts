@@ -55,6 +55,11 @@ export function systemUriForOid(oid: string): string {
   return byOid.get(oid)?.uri ?? `urn:oid:${oid}`;
 }
 
+/** True for the OID of a code system or identifier namespace in the table above. */
+export function isKnownSystemOid(oid: string): boolean {
+  return byOid.has(oid);
+}
+
 /** The C-CDA codeSystem OID for a FHIR system URI, or undefined when it has none. */
 export function oidForSystemUri(uri: string): string | undefined {
   const known = byUri.get(uri);

@@ -42,4 +42,9 @@ describe('CDA ids to FHIR identifiers', () => {
     expect(identifier(id({ root: '2.16.840.1.113883.4.6', extension: '1234567893' }))).toEqual({ system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' });
     expect(identifier(id({ nullFlavor: 'NI' }))).toBeUndefined();
   });
+  it('a root alone identifies, unless it is a well-known namespace with its value left out (an NPI-less practitioner)', () => {
+    expect(identifier(id({ root: '2.16.840.1.113883.19.5.99999.1' }))).toEqual({ system: 'urn:ietf:rfc:3986', value: 'urn:oid:2.16.840.1.113883.19.5.99999.1' });
+    expect(identifier(id({ root: '2.16.840.1.113883.4.6' }))).toBeUndefined();
+    expect(identifier(id({ root: '2.16.840.1.113883.4.1' }))).toBeUndefined();
+  });
 });

@@ -1,5 +1,5 @@
 import type { Address, CodeableConcept, Coding, ContactPoint, Extension, HumanName, Identifier, Period, Quantity, Range, Ratio } from '@medplum/fhirtypes';
-import { systemUriForOid } from '../code-systems';
+import { isKnownSystemOid, systemUriForOid } from '../code-systems';
 import { XNode, attr, child, children, decodeXmlEntities, kidsOf, textOf } from './xml-node';
 
 /** What data-type conversion needs from the document: narrative lookups and a place to warn. */
@@ -189,6 +189,10 @@ export function identifier(node: XNode | undefined): Identifier | undefined {
   const extension = attr(node, 'extension')?.trim();
   if (!root) return undefined;
   if (extension) return { system: systemUriForOid(root), value: extension };
+  // A root alone is an identifier in its own right, unless it is a well-known namespace (NPI, SSN, a code
+  // system): `<id root="2.16.840.1.113883.4.6"/>` is an NPI left out, and would otherwise make every
+  // practitioner without one "the same" person, across documents.
+  if (isKnownSystemOid(root)) return undefined;
   const isUuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(root);
   return { system: 'urn:ietf:rfc:3986', value: isUuid ? `urn:uuid:${root.toLowerCase()}` : `urn:oid:${root}` };
 }
