@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import { GroupCommit } from '../db/group-commit';
 import { prepared } from '../db/prepared-statement';
 import type { Tables } from '../db/tables';
 import { insertNew, type PreparedWrite, prepareWrite } from '../fhir/resource-writer';
@@ -80,36 +81,19 @@ function insertEntries(db: Kysely<Tables>, rows: string[]): Promise<void> {
 }
 
 class AuditLog {
-  private queue: { rows: string[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private inserting = false;
+  /** Requests that end while an insert is running go in together with the next one. */
+  private readonly inserts: GroupCommit<string>;
   private timer: NodeJS.Timeout | undefined;
   /** The pass running now, and the one queued after it (which every settle() arriving meanwhile shares). */
   private current: Promise<void> | undefined;
   private next: Promise<void> | undefined;
 
-  constructor(private readonly db: Kysely<Tables>) {}
-
-  /** Group commit: requests that end while an insert is running go in together with the next one. */
-  append(rows: string[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
-      if (!this.inserting) void this.insertQueued();
-    });
+  constructor(private readonly db: Kysely<Tables>) {
+    this.inserts = new GroupCommit((rows) => insertEntries(db, rows));
   }
 
-  private async insertQueued(): Promise<void> {
-    this.inserting = true;
-    while (this.queue.length) {
-      const batch = this.queue;
-      this.queue = [];
-      try {
-        await insertEntries(this.db, batch.flatMap((waiting) => waiting.rows));
-        for (const waiting of batch) waiting.resolve();
-      } catch (err) {
-        for (const waiting of batch) waiting.reject(err);
-      }
-    }
-    this.inserting = false;
+  append(rows: string[]): Promise<void> {
+    return this.inserts.add(rows);
   }
 
   start(): void {
