@@ -4,7 +4,6 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import express from 'express';
 import { Client } from 'pg';
@@ -13,6 +12,7 @@ import { signAccessToken } from '../src/auth/access-token';
 import { signingKeyFor } from '../src/auth/token-authenticator';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/database';
+import { createScratchDatabase } from '../src/db/scratch-database';
 import { systemClock } from '../src/fhir/clock';
 import { healthRouter } from '../src/http/health-router';
 import { startServer } from '../src/main';
@@ -31,25 +31,22 @@ async function freshStorage(): Promise<{ dataDir: string; databaseUrl?: string; 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-shutdown-'));
   const removeDir = () => fs.rmSync(dataDir, { recursive: true, force: true });
   if (!serverUrl) return { dataDir, backends: async () => 0, drop: async () => removeDir() };
-  const name = `ck_test_shutdown_${randomBytes(4).toString('hex')}`;
-  const admin = async <T>(statement: string, params: unknown[] = []): Promise<T[]> => {
+  const scratch = await createScratchDatabase(serverUrl, 'ck_test_shutdown');
+  const backends = async (): Promise<number> => {
     const client = new Client({ connectionString: serverUrl });
     await client.connect();
     try {
-      return (await client.query(statement, params)).rows as T[];
+      return (await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [scratch.name])).rows[0].n;
     } finally {
       await client.end();
     }
   };
-  await admin(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
   return {
     dataDir,
-    databaseUrl: url.toString(),
-    backends: async () => (await admin<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]))[0].n,
+    databaseUrl: scratch.url,
+    backends,
     drop: async () => {
-      await admin(`drop database if exists ${name} with (force)`);
+      await scratch.drop();
       removeDir();
     },
   };

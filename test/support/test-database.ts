@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { Database, openDatabase } from '../../src/db/database';
 import { migrateToLatest } from '../../src/db/migrator';
+import { createScratchDatabase } from '../../src/db/scratch-database';
 import { loadFhirDefinitions } from '../../src/fhir/definitions';
 
 /** A migrated database of its own for one test file, dropped again by close(). */
@@ -21,33 +20,15 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     await migrateToLatest(database.db);
     return database;
   }
-  const name = `ck_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await admin(serverUrl, `create database ${name}`);
-  const url = withDatabase(serverUrl, name);
-  const database = await openDatabase({ databaseUrl: url, dataDir: '' });
+  const scratch = await createScratchDatabase(serverUrl, 'ck_test');
+  const database = await openDatabase({ databaseUrl: scratch.url, dataDir: '' });
   await migrateToLatest(database.db);
   return {
     ...database,
-    url,
+    url: scratch.url,
     close: async () => {
       await database.close();
-      await admin(serverUrl, `drop database if exists ${name} with (force)`);
+      await scratch.drop();
     },
   };
-}
-
-async function admin(serverUrl: string, statement: string): Promise<void> {
-  const client = new Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-function withDatabase(serverUrl: string, name: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
