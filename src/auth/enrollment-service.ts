@@ -7,17 +7,17 @@ import type { Patient } from '@medplum/fhirtypes';
 import { canHaveOwnAccount } from '../access/age-policy';
 import { badRequest, conflict } from '../fhir/outcomes';
 import { enrollmentInvitationEmail } from '../mail/templates/enrollment-invitation-email';
-import { type AccountContext, organizationNameOf, patientDisplayName, patientFirstName, serviceLink, systemRepository, todayOf } from './account-context';
+import { organizationNameOf, patientDisplayName, patientFirstName, serviceLink, systemRepository, todayOf } from './account-context';
 import { definedOnly, newPassword, optionalEmail, readFields, requiredSecret, securityOptionFields } from './account-input';
 import { sendAccountMail } from './account-mail';
 import { emailAlreadyUsed, underMinimumAge } from './account-messages';
 import { patientEmailOnFile } from './account-patients';
-import { SecretStore } from './account-secrets';
 import { securityAnswerHash } from './account-security-answer';
-import { AccountStore, isUniqueViolation } from './account-store';
+import { isUniqueViolation } from './account-store';
 import { generateToken, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
 import { hashPassword } from './password-hash';
 import type { SessionService, SignInResult } from './session-service';
+import { AccountService } from './account-service';
 
 /** What staff are told after sending an enrollment invitation. */
 export interface EnrollmentReceipt {
@@ -32,18 +32,7 @@ interface EnrollmentPayload {
 }
 
 /** Enrollment invitations and their acceptance. */
-export class EnrollmentService {
-  private readonly accounts: AccountStore;
-  private readonly secrets: SecretStore;
-
-  constructor(
-    private readonly context: AccountContext,
-    private readonly sessions: SessionService,
-  ) {
-    this.accounts = new AccountStore(context.db, context.clock);
-    this.secrets = new SecretStore(context.db, context.clock);
-  }
-
+export class EnrollmentService extends AccountService {
   /**
    * Sends an enrollment invitation to `email` (default: the email on the patient's record). `patient` was read
    * through the staff caller's repository, so staff only enroll patients they can see. A newer invitation

@@ -12,7 +12,7 @@ import { grantAccess } from '../access/proxy-grants';
 import type { Tables } from '../db/tables';
 import { badRequest, conflict } from '../fhir/outcomes';
 import { familyAccessPasscodeEmail } from '../mail/templates/family-access-passcode-email';
-import { type AccountContext, organizationNameOf, serviceLink, systemRepository, todayOf } from './account-context';
+import { organizationNameOf, serviceLink, systemRepository, todayOf } from './account-context';
 import {
   definedOnly,
   grantLevelField,
@@ -37,13 +37,13 @@ import {
   readPatientIdentity,
   relatedPersonWithEmail,
 } from './account-patients';
-import { payloadOf, SecretStore, unknownSecret } from './account-secrets';
+import { payloadOf, unknownSecret } from './account-secrets';
 import { securityAnswerHash } from './account-security-answer';
-import { type Account, AccountStore, isUniqueViolation } from './account-store';
+import { type Account, isUniqueViolation } from './account-store';
 import { generatePasscode, normalizeTypedCode, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
 import { hashPassword } from './password-hash';
-import { addressThrottleKey, emailThrottleKey, type SessionService, type SignInResult } from './session-service';
-import { ThrottleStore } from './throttle-store';
+import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
+import { AccountService } from './account-service';
 
 /** What the passcode row remembers about the request. */
 interface PasscodePayload {
@@ -79,20 +79,7 @@ const REQUESTER_FIELDS = ['firstName', 'lastName', 'email', 'birthDate', 'relati
 export const ACCESS_REQUEST_FIELDS = [...PATIENT_IDENTITY_FIELDS, 'relationship', 'level'] as const;
 
 /** Family access by passcode. */
-export class FamilyAccessService {
-  private readonly accounts: AccountStore;
-  private readonly secrets: SecretStore;
-  private readonly throttle: ThrottleStore;
-
-  constructor(
-    private readonly context: AccountContext,
-    private readonly sessions: SessionService,
-  ) {
-    this.accounts = new AccountStore(context.db, context.clock);
-    this.secrets = new SecretStore(context.db, context.clock);
-    this.throttle = new ThrottleStore(context.db, context.clock);
-  }
-
+export class FamilyAccessService extends AccountService {
   /** A family member without an account asks (POST /auth/register, role family-member). */
   async requestAsNewFamilyMember(body: unknown, address: string): Promise<AccessRequestReceipt> {
     const today = todayOf(this.context);

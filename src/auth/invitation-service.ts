@@ -13,7 +13,7 @@ import { grantAccess } from '../access/proxy-grants';
 import type { Tables } from '../db/tables';
 import { badRequest, conflict, forbidden, unauthorized } from '../fhir/outcomes';
 import { familyInvitationEmail } from '../mail/templates/family-invitation-email';
-import { type AccountContext, organizationNameOf, patientDisplayName, serviceLink, systemRepository, todayOf } from './account-context';
+import { organizationNameOf, patientDisplayName, serviceLink, systemRepository, todayOf } from './account-context';
 import {
   definedOnly,
   type Fields,
@@ -30,14 +30,14 @@ import {
 } from './account-input';
 import { sendAccountMail } from './account-mail';
 import { emailAlreadyUsed, underMinimumAge } from './account-messages';
-import { payloadOf, SecretStore, type SecretRow } from './account-secrets';
+import { payloadOf, type SecretRow } from './account-secrets';
 import { securityAnswerHash } from './account-security-answer';
-import { type Account, AccountStore, isUniqueViolation } from './account-store';
+import { type Account, isUniqueViolation } from './account-store';
 import { generateToken, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
 import { hashPassword, verifyPassword } from './password-hash';
-import { addressThrottleKey, emailThrottleKey, type SessionService, type SignInResult } from './session-service';
-import { ThrottleStore } from './throttle-store';
+import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
 import { legalAuthorizationEmail } from './account-legal-authorization-email';
+import { AccountService } from './account-service';
 
 /** What an invitation row remembers. */
 export interface InvitationPayload {
@@ -81,20 +81,7 @@ export const INVITE_FAMILY_FIELDS = ['email', 'name', 'level', 'relationship'] a
 const ACCEPT_FIELDS = ['token', 'password', 'passwordConfirmation', 'firstName', 'lastName', 'birthDate', 'securityQuestion', 'securityAnswer'] as const;
 
 /** Family invitations and legal authorizations. */
-export class InvitationService {
-  private readonly accounts: AccountStore;
-  private readonly secrets: SecretStore;
-  private readonly throttle: ThrottleStore;
-
-  constructor(
-    private readonly context: AccountContext,
-    private readonly sessions: SessionService,
-  ) {
-    this.accounts = new AccountStore(context.db, context.clock);
-    this.secrets = new SecretStore(context.db, context.clock);
-    this.throttle = new ThrottleStore(context.db, context.clock);
-  }
-
+export class InvitationService extends AccountService {
   /** The patient (signed in as themself) invites a family member by email, at level full or billing. */
   async inviteFamily(patientAccount: Account, params: Record<string, string | undefined>): Promise<InvitationReceipt> {
     const fields = readFields(definedOnly(params), INVITE_FAMILY_FIELDS);

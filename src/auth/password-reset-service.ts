@@ -11,16 +11,17 @@ import type { Tables } from '../db/tables';
 import { badRequest, conflict, notFound, unauthorized } from '../fhir/outcomes';
 import { passwordResetEmail } from '../mail/templates/password-reset-email';
 import { verificationCodeEmail } from '../mail/templates/verification-code-email';
-import { type AccountContext, inBackground, organizationNameOf, serviceLink, systemRepository } from './account-context';
+import { inBackground, organizationNameOf, serviceLink, systemRepository } from './account-context';
 import { newPassword, readFields, requiredEmail, requiredSecret, securityOptionFields } from './account-input';
 import { sendAccountMail } from './account-mail';
-import { payloadOf, SecretStore, unknownSecret } from './account-secrets';
+import { payloadOf, unknownSecret } from './account-secrets';
 import { securityAnswerHash, securityAnswerMatches } from './account-security-answer';
-import { type Account, AccountStore } from './account-store';
+import { type Account } from './account-store';
 import { generateNumericCode, generatePasscode, generateToken, hashOneTimeSecret, normalizeTypedCode, ONE_TIME_SECRET_DEFAULTS, oneTimeSecretMatches } from './one-time-secret';
 import { hashPassword, verifyPassword, verifyPasswordAgainstNobody } from './password-hash';
-import { addressThrottleKey, emailThrottleKey, type SessionService, type SignInResult } from './session-service';
+import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
 import { ThrottleStore } from './throttle-store';
+import { AccountService } from './account-service';
 
 /** The one answer "forgot password" ever gives. */
 export const FORGOT_PASSWORD_ANSWER =
@@ -57,20 +58,7 @@ interface VerificationPayload {
 }
 
 /** Password reset by emailed link or staff token, with identity verification. */
-export class PasswordResetService {
-  private readonly accounts: AccountStore;
-  private readonly secrets: SecretStore;
-  private readonly throttle: ThrottleStore;
-
-  constructor(
-    private readonly context: AccountContext,
-    private readonly sessions: SessionService,
-  ) {
-    this.accounts = new AccountStore(context.db, context.clock);
-    this.secrets = new SecretStore(context.db, context.clock);
-    this.throttle = new ThrottleStore(context.db, context.clock);
-  }
-
+export class PasswordResetService extends AccountService {
   /**
    * "Forgot password": always the same answer, never sooner than FORGOT_PASSWORD_MIN_MS. For an account the link
    * is stored and the mail is sent in the background, so the response time does not depend on the mail server.

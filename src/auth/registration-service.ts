@@ -4,15 +4,15 @@
  * in. COPPA first: a birth date under the policy's minimum age is refused before any record is looked at.
  */
 import { canHaveOwnAccount } from '../access/age-policy';
-import { type AccountContext, patientDisplayName, systemRepository, todayOf } from './account-context';
+import { patientDisplayName, systemRepository, todayOf } from './account-context';
 import { newPassword, readFields, requiredEmail, securityOptionFields } from './account-input';
 import { emailAlreadyUsed, patientAlreadyRegistered, underMinimumAge } from './account-messages';
 import { findPatientByIdentity, noMatchingPatient, PATIENT_IDENTITY_FIELDS, readPatientIdentity } from './account-patients';
-import { AccountStore, isUniqueViolation } from './account-store';
+import { isUniqueViolation } from './account-store';
 import { hashPassword } from './password-hash';
-import { addressThrottleKey, emailThrottleKey, SessionService, type SignInResult } from './session-service';
+import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
 import { securityAnswerHash } from './account-security-answer';
-import { ThrottleStore } from './throttle-store';
+import { AccountService } from './account-service';
 
 /** The fields of a patient's registration. */
 export const PATIENT_REGISTRATION_FIELDS = [
@@ -26,18 +26,7 @@ export const PATIENT_REGISTRATION_FIELDS = [
 ] as const;
 
 /** Registers patients as portal users. */
-export class RegistrationService {
-  private readonly accounts: AccountStore;
-  private readonly throttle: ThrottleStore;
-
-  constructor(
-    private readonly context: AccountContext,
-    private readonly sessions: SessionService,
-  ) {
-    this.accounts = new AccountStore(context.db, context.clock);
-    this.throttle = new ThrottleStore(context.db, context.clock);
-  }
-
+export class RegistrationService extends AccountService {
   /**
    * Registers the patient: `email` is the login and may also be the matching detail. Returns a signed-in
    * session. 403 under the minimum age, 404 no matching record, 409 email taken or patient already registered.
