@@ -138,8 +138,8 @@ function walk(input: TypedValue[], name: string): TypedValue[] | undefined {
 function property(type: string, value: Record<string, unknown>, name: string): [string, unknown] | null | undefined {
   const element = elementOf(type, name);
   if (!element) return null;
-  for (const [key, code] of element.keys) {
-    if (value[`_${key}`] !== undefined) return null;
+  for (const [key, code, extensionKey] of element.keys) {
+    if (value[extensionKey] !== undefined) return null;
     const raw = value[key];
     if (raw !== undefined) return [code, raw];
   }
@@ -147,18 +147,23 @@ function property(type: string, value: Record<string, unknown>, name: string): [
 }
 
 interface CompiledElement {
-  /** Keys to look for on the value, each with the type it means (one for a plain element, one per type for a choice). */
-  readonly keys: readonly (readonly [string, string])[];
+  /**
+   * Keys to look for on the value, each with the type it means and its primitive-extension key (one for a plain
+   * element, one per type for a choice).
+   */
+  readonly keys: readonly (readonly [key: string, type: string, extensionKey: string])[];
 }
 
-const elements = new Map<string, CompiledElement | null>();
+/** Compiled elements by type, then by name (no key strings built per lookup: this is the indexing hot path). */
+const elementsByType = new Map<string, Map<string, CompiledElement | null>>();
 
 function elementOf(type: string, name: string): CompiledElement | undefined {
-  const cacheKey = `${type}.${name}`;
-  let element = elements.get(cacheKey);
+  let elements = elementsByType.get(type);
+  if (!elements) elementsByType.set(type, (elements = new Map()));
+  let element = elements.get(name);
   if (element === undefined) {
     element = buildElement(type, name);
-    elements.set(cacheKey, element);
+    elements.set(name, element);
   }
   return element ?? undefined;
 }
@@ -167,9 +172,16 @@ function buildElement(type: string, name: string): CompiledElement | null {
   const schema = getDataType(type);
   if (!schema) return null;
   const plain = schema.elements[name];
-  if (plain?.type?.length) return { keys: [[name, plain.type[0].code]] };
+  if (plain?.type?.length) return { keys: [[name, plain.type[0].code, `_${name}`]] };
   const choice = schema.elements[`${name}[x]`];
-  if (choice?.type?.length) return { keys: choice.type.map((t) => [name + t.code.charAt(0).toUpperCase() + t.code.slice(1), t.code] as const) };
+  if (choice?.type?.length) {
+    return {
+      keys: choice.type.map((t) => {
+        const key = name + t.code.charAt(0).toUpperCase() + t.code.slice(1);
+        return [key, t.code, `_${key}`] as const;
+      }),
+    };
+  }
   return null;
 }
 
