@@ -65,7 +65,8 @@ function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult
       const status = err.code === 'too-large' ? 413 : 400;
       throw new FhirError(status, {
         resourceType: 'OperationOutcome',
-        issue: [{ severity: 'error', code: status === 413 ? 'too-long' : 'structure', details: { text: `${err.message} (line ${err.line}, column ${err.column})` }, expression: [`line ${err.line}, column ${err.column}`] }],
+        // The message already names the line and column when there is one (CcdaParseError).
+        issue: [{ severity: 'error', code: status === 413 ? 'too-long' : 'structure', details: { text: err.message }, ...(err.line > 0 ? { expression: [`line ${err.line}, column ${err.column}`] } : {}) }],
       });
     }
     throw err;
