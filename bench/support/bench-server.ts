@@ -5,6 +5,7 @@
  * CPU time so far, and stops on 'stop'.
  */
 import type { Server } from 'node:http';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import express from 'express';
 import { Pool } from 'pg';
 import { loadConfig } from '../../src/config';
@@ -49,12 +50,29 @@ async function startReference(): Promise<{ url: string; close(): Promise<void> }
   };
 }
 
+/** How long the event loop stalled, and garbage collection's share, between two 'pauses' messages (diagnostics). */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const gc = { total: 0, max: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.total += entry.duration;
+    gc.max = Math.max(gc.max, entry.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+
 async function main(): Promise<void> {
   const [mode, logLevel = 'warn'] = process.argv.slice(2);
   const running = mode === 'reference' ? await startReference() : await startProduct(logLevel);
   process.on('message', (message) => {
     // CPU time used so far (main thread and any workers), so the parent can charge it per request.
     if (message === 'cpu') return void process.send?.({ cpu: process.cpuUsage() });
+    if (message === 'pauses') {
+      const pauses = { eventLoopP99: loopDelay.percentile(99) / 1e6, eventLoopMax: loopDelay.max / 1e6, gcMs: gc.total, gcMaxMs: gc.max };
+      loopDelay.reset();
+      gc.total = gc.max = 0;
+      return void process.send?.({ pauses });
+    }
     if (message === 'stop') running.close().then(() => process.exit(0), () => process.exit(1));
   });
   process.send?.({ url: running.url });

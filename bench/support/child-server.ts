@@ -1,11 +1,21 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 
+/** Where a server's event loop stood still, in ms: its delay p99 and max, and garbage collection's total and longest pause. */
+export interface Pauses {
+  readonly eventLoopP99: number;
+  readonly eventLoopMax: number;
+  readonly gcMs: number;
+  readonly gcMaxMs: number;
+}
+
 /** A server under test running in a child process. */
 export interface ChildServer {
   readonly url: string;
   /** The server process's CPU time so far, in microseconds (user + system). */
   cpuMicros(): Promise<number>;
+  /** Event-loop stalls and GC pauses (ms) since the last call. */
+  pauses(): Promise<Pauses>;
   stop(): Promise<void>;
 }
 
@@ -25,16 +35,18 @@ export function startChildServer(args: string[], env: Record<string, string>): P
     child.once('message', (message) => {
       child.removeAllListeners('exit');
       const url = (message as { url: string }).url;
+      const ask = (question: 'cpu' | 'pauses'): Promise<{ cpu: NodeJS.CpuUsage; pauses: Pauses }> =>
+        new Promise((done) => {
+          child.once('message', (reply) => done(reply as { cpu: NodeJS.CpuUsage; pauses: Pauses }));
+          child.send(question);
+        });
       resolve({
         url,
-        cpuMicros: () =>
-          new Promise<number>((done) => {
-            child.once('message', (reply) => {
-              const { cpu } = reply as { cpu: NodeJS.CpuUsage };
-              done(cpu.user + cpu.system);
-            });
-            child.send('cpu');
-          }),
+        cpuMicros: async () => {
+          const { cpu } = await ask('cpu');
+          return cpu.user + cpu.system;
+        },
+        pauses: async () => (await ask('pauses')).pauses,
         stop: () =>
           new Promise<void>((done) => {
             child.once('exit', () => done());

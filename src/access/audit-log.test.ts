@@ -4,7 +4,7 @@ import { openTestDatabase, TestDatabase } from '../../test/support/test-database
 import { FixedClock } from '../fhir/clock';
 import { Repository } from '../fhir/repository';
 import { unrestrictedScope } from './access-scope';
-import { type AuditEntry, appendAudit, mergeEntries, settleAuditLog } from './audit-log';
+import { type AuditEntry, appendAudit, settleAuditLog, takeMerged } from './audit-log';
 import { AuditTrail } from './audit-trail';
 
 let database: TestDatabase;
@@ -37,19 +37,38 @@ const entry = (overrides: Partial<AuditEntry>): AuditEntry => ({
   patientId: 'ada', agent: chen, interaction: 'read', resources: ['Observation/1'], recorded: new Date('2026-03-01T12:00:00.100Z'), ...overrides,
 });
 
-describe('mergeEntries', () => {
-  test('one agent’s reads of one record within a second become one entry naming every resource, with their period', () => {
-    const merged = mergeEntries([
+/** What takeMerged makes of these entries, alone in the log (rolled back afterwards, so nothing is left). */
+async function merged(entries: AuditEntry[]): Promise<AuditEntry[]> {
+  let out: AuditEntry[] = [];
+  await database.db
+    .transaction()
+    .execute(async (trx) => {
+      await sql`delete from audit_log`.execute(trx);
+      await appendAudit(trx, entries);
+      const { taken, entries: result } = await takeMerged(trx, 100);
+      expect(taken).toBe(entries.length);
+      out = result;
+      throw new Error('roll back');
+    })
+    .catch((err: Error) => {
+      if (err.message !== 'roll back') throw err;
+    });
+  return out;
+}
+
+describe('takeMerged', () => {
+  test('one agent’s reads of one record within a second become one entry naming every resource, with their period', async () => {
+    const result = await merged([
       entry({ resources: ['Observation/1'], recorded: new Date('2026-03-01T12:00:00.100Z') }),
       entry({ resources: ['Observation/2', 'Observation/1'], recorded: new Date('2026-03-01T12:00:00.900Z') }),
       entry({ resources: ['Observation/3'], recorded: new Date('2026-03-01T12:00:00.400Z') }),
     ]);
-    expect(merged).toEqual([
+    expect(result).toEqual([
       entry({ resources: ['Observation/1', 'Observation/2', 'Observation/3'], recorded: new Date('2026-03-01T12:00:00.900Z'), since: new Date('2026-03-01T12:00:00.100Z') }),
     ]);
   });
 
-  test('another second, patient, agent, interaction or operation stays apart', () => {
+  test('another second, patient, agent, interaction or operation stays apart', async () => {
     const base = entry({});
     const others = [
       entry({ recorded: new Date('2026-03-01T12:00:01.000Z') }),
@@ -59,7 +78,32 @@ describe('mergeEntries', () => {
       entry({ interaction: 'operation', operation: '$everything' }),
       entry({ interaction: 'operation', operation: '$ccda' }),
     ];
-    expect(mergeEntries([base, ...others])).toHaveLength(7);
+    const result = await merged([base, ...others]);
+    expect(result).toHaveLength(7);
+    expect(result.find((e) => e.operation === '$ccda')).toMatchObject({ interaction: 'operation', patientId: 'ada', resources: ['Observation/1'] });
+    expect(result.filter((e) => e.operation === undefined)).toHaveLength(5);
+  });
+
+  test('the same agent written with its keys in another order is the same agent', async () => {
+    const reordered = { requestor: true, name: chen.name, who: { reference: 'Practitioner/chen' } };
+    expect(await merged([entry({}), entry({ agent: reordered, resources: ['Observation/2'] })])).toHaveLength(1);
+  });
+
+  test('takes at most the limit, oldest first, and leaves the rest', async () => {
+    await database.db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`delete from audit_log`.execute(trx);
+        await appendAudit(trx, [1, 2, 3].map((n) => entry({ resources: [`Observation/${n}`], recorded: new Date(`2026-03-01T12:00:0${n}.000Z`) })));
+        const { taken, entries } = await takeMerged(trx, 2);
+        expect(taken).toBe(2);
+        expect(entries.map((e) => e.resources)).toEqual([['Observation/1'], ['Observation/2']]);
+        expect((await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(trx)).rows[0].n).toBe(1);
+        throw new Error('roll back');
+      })
+      .catch((err: Error) => {
+        if (err.message !== 'roll back') throw err;
+      });
   });
 });
 

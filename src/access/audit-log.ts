@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import { arrayLiteral } from '../db/array-literal';
 import { GroupCommit } from '../db/group-commit';
 import { prepared } from '../db/prepared-statement';
 import type { Tables } from '../db/tables';
@@ -27,11 +28,9 @@ export type AuditEntry = AuditEventInput;
  * cost PostgreSQL ~150 µs per read, every 100 ms ~100 µs, every second ~85 µs. A pass yields to the event loop as
  * it goes, so requests are not held up while it turns thousands of rows into events.
  */
-const MATERIALIZE_MS = 1000;
+const MATERIALIZE_MS = Number(process.env.CK_AUDIT_MS ?? 1000);
 /** Rows turned into AuditEvents per transaction. */
 const CHUNK = 5000;
-/** Rows parsed between two turns of the event loop. */
-const YIELD_EVERY = 250;
 
 /** Lets waiting requests run before the next slice of background work. */
 const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -75,7 +74,7 @@ function logFor(db: Kysely<Tables>): AuditLog {
 }
 
 function insertEntries(db: Kysely<Tables>, rows: string[]): Promise<void> {
-  return prepared(sql`insert into audit_log (entry) select unnest(${rows}::text[])`)
+  return prepared(sql`insert into audit_log (entry) select unnest(${arrayLiteral(rows)}::text[])`)
     .execute(db)
     .then(() => undefined);
 }
@@ -134,30 +133,18 @@ class AuditLog {
       const { rows: waiting } = await sql<{ one: number }>`select 1 as one from audit_log limit 1`.execute(this.db);
       if (!waiting.length) return;
       const moved = await this.db.transaction().execute(async (trx) => {
-        const { rows } = await sql<{ entry: string }>`
-          delete from audit_log where seq in (select seq from audit_log order by seq limit ${CHUNK} for update skip locked)
-          returning entry`.execute(trx);
-        const entries: AuditEntry[] = [];
-        for (let i = 0; i < rows.length; i++) {
-          entries.push(reviveEntry(rows[i].entry));
-          if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToRequests();
-        }
+        const { taken, entries } = await takeMerged(trx, CHUNK);
         const writes: PreparedWrite[] = [];
-        for (const entry of mergeEntries(entries)) {
+        for (const entry of entries) {
           writes.push(toWrite(entry));
           await yieldToRequests();
         }
         await insertNew(trx, writes);
-        return rows.length;
+        return taken;
       });
       if (moved < CHUNK) return;
     }
   }
-}
-
-function reviveEntry(text: string): AuditEntry {
-  const entry = JSON.parse(text) as AuditEntry & { recorded: string; since?: string };
-  return { ...entry, recorded: new Date(entry.recorded), ...(entry.since ? { since: new Date(entry.since) } : {}) };
 }
 
 function toWrite(entry: AuditEntry): PreparedWrite {
@@ -165,26 +152,37 @@ function toWrite(entry: AuditEntry): PreparedWrite {
 }
 
 /**
- * Entries with the same agent, patient, interaction and operation in the same second become one, naming the union
- * of their resources, recorded at the latest of their times and covering the period since the earliest.
+ * Takes (deletes) up to `limit` of the oldest rows and returns them merged: entries with the same agent, patient,
+ * interaction and operation in the same second become one, naming the union of their resources, recorded at the
+ * latest of their times and covering the period since the earliest. PostgreSQL parses and groups the rows, so the
+ * service's event loop handles a few dozen merged entries instead of thousands of rows.
  */
-export function mergeEntries(entries: readonly AuditEntry[]): AuditEntry[] {
-  const merged = new Map<string, { entry: AuditEntry; resources: Set<string> }>();
-  for (const entry of entries) {
-    const second = Math.floor(entry.recorded.getTime() / 1000);
-    const key = `${entry.patientId}\u0000${entry.interaction}\u0000${entry.operation ?? ''}\u0000${second}\u0000${JSON.stringify(entry.agent)}`;
-    const same = merged.get(key);
-    if (!same) {
-      merged.set(key, { entry: { ...entry, since: entry.since ?? entry.recorded }, resources: new Set(entry.resources) });
-      continue;
-    }
-    for (const resource of entry.resources) same.resources.add(resource);
-    const since = entry.since ?? entry.recorded;
-    same.entry = {
-      ...same.entry,
-      recorded: entry.recorded > same.entry.recorded ? entry.recorded : same.entry.recorded,
-      since: since < same.entry.since! ? since : same.entry.since,
+export async function takeMerged(db: Kysely<Tables>, limit: number): Promise<{ taken: number; entries: AuditEntry[] }> {
+  // toISOString() times (UTC, fixed width) order as text, and their first 19 characters name their second.
+  const { rows } = await sql<{ patient_id: string; interaction: string; operation: string | null; agent: string; since: string; recorded: string; resources: string[]; n: number }>`
+    with moved as (
+      delete from audit_log where seq in (select seq from audit_log order by seq limit ${limit} for update skip locked)
+      returning entry::jsonb as e),
+    grouped as (
+      select e->>'patientId' as patient_id, e->>'interaction' as interaction, e->>'operation' as operation, e->'agent' as agent,
+        min(coalesce(e->>'since', e->>'recorded')) as since, max(e->>'recorded') as recorded, jsonb_agg(e->'resources') as lists, count(*)::int as n
+      from moved
+      group by 1, 2, 3, 4, left(e->>'recorded', 19))
+    select patient_id, interaction, operation, agent::text as agent, since, recorded, n,
+      array(select distinct r from jsonb_array_elements(lists) l, jsonb_array_elements_text(l) r) as resources
+    from grouped order by recorded`.execute(db);
+  let taken = 0;
+  const entries = rows.map((row): AuditEntry => {
+    taken += row.n;
+    return {
+      patientId: row.patient_id,
+      agent: JSON.parse(row.agent) as AuditEntry['agent'],
+      interaction: row.interaction as AuditEntry['interaction'],
+      ...(row.operation !== null ? { operation: row.operation } : {}),
+      resources: row.resources,
+      recorded: new Date(row.recorded),
+      since: new Date(row.since),
     };
-  }
-  return [...merged.values()].map(({ entry, resources }) => ({ ...entry, resources: [...resources] }));
+  });
+  return { taken, entries };
 }

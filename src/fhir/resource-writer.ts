@@ -4,6 +4,7 @@ import type { Tables } from '../db/tables';
 import { patientCompartmentParams } from './definitions';
 import { indexValues, IndexRows } from './search/index-values';
 import { GroupCommit } from '../db/group-commit';
+import { arrayLiteral } from '../db/array-literal';
 import { prepared } from '../db/prepared-statement';
 
 /** One version of one resource, with everything that is written for it, ready to insert. */
@@ -136,8 +137,9 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
       sql`r as (
         insert into resource (resource_type, id, version, last_updated, deleted, content, compartments)
         select t, i, v, u, d, c.value::text, array(select json_array_elements_text(p::json))
-        from unnest(${arrays.type}::text[], ${arrays.id}::text[], ${arrays.version}::int[], ${arrays.lastUpdated}::timestamptz[],
-          ${arrays.deleted}::boolean[], ${arrays.compartments}::text[]) with ordinality as x(t, i, v, u, d, p, n)
+        from unnest(${arrayLiteral(arrays.type)}::text[], ${arrayLiteral(arrays.id)}::text[], ${arrayLiteral(arrays.version)}::int[],
+          ${arrayLiteral(arrays.lastUpdated)}::timestamptz[], ${arrayLiteral(arrays.deleted)}::boolean[], ${arrayLiteral(arrays.compartments)}::text[])
+          with ordinality as x(t, i, v, u, d, p, n)
         join json_array_elements(${contents}::json) with ordinality as c(value, n) using (n)
         returning resource_type, id, version, last_updated, deleted, content)`,
       sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content) select * from r)`,
@@ -213,7 +215,7 @@ function indexInserts(writes: PreparedWrite[]) {
     if (!arrays[0].length) continue;
     // One array parameter per column: far cheaper to parse and bind than thousands of VALUES
     // tuples, which is what makes bulk imports fast.
-    const casts = names.map((name, i) => sql`${arrays[i]}::${sql.raw(columnType(table, name))}[]`);
+    const casts = names.map((name, i) => sql`${arrayLiteral(arrays[i])}::${sql.raw(columnType(table, name))}[]`);
     inserts.push(sql`insert into ${sql.table(table)} (${sql.join(names.map((n) => sql.ref(n)))}) select * from unnest(${sql.join(casts)})`);
   }
   return inserts;
