@@ -28,7 +28,7 @@ export type AuditEntry = AuditEventInput;
  * cost PostgreSQL ~150 µs per read, every 100 ms ~100 µs, every second ~85 µs. A pass yields to the event loop as
  * it goes, so requests are not held up while it turns thousands of rows into events.
  */
-const MATERIALIZE_MS = Number(process.env.CK_AUDIT_MS ?? 1000);
+const MATERIALIZE_MS = 1000;
 /** Rows turned into AuditEvents per transaction. */
 const CHUNK = 5000;
 
