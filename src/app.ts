@@ -11,7 +11,7 @@ import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
 import { errorHandler } from './http/error-handler';
-import { fhirRouter } from './http/fhir-router';
+import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
 import { requestLog } from './http/request-log';
 
@@ -53,10 +53,11 @@ export function createApp(deps: AppDeps): Express {
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??
-    ((caller: Caller) => new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock) }));
+    ((caller: Caller) =>
+      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
-  app.use('/fhir', requireCaller(deps.authenticator), fhir);
+  app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);
   app.use((_req, _res, next) => next(notFound('Endpoint')));
   app.use(errorHandler(logger));
   return app;

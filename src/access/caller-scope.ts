@@ -4,8 +4,8 @@
  * midnight (config.timeZone), and a revoked grant or a disabled account stops working on the next request.
  */
 import type { Patient } from '@medplum/fhirtypes';
-import { Kysely, Selectable, sql } from 'kysely';
-import type { Caller } from '../auth/caller';
+import { Kysely, RawBuilder, Selectable, SqlBool, sql } from 'kysely';
+import type { AuthenticateOptions, Caller } from '../auth/caller';
 import { prepared } from '../db/prepared-statement';
 import type { AccountTable, Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
@@ -97,18 +97,16 @@ async function birthDatesOf(db: Kysely<Tables>, ids: string[]): Promise<Map<stri
   return out;
 }
 
-/** Reads an account for a token; a missing or disabled account is a 401, as is a token of the wrong kind. */
 /**
  * The account a token names, if it may still act: it exists, is of one of `kinds`, is not disabled, and the login
  * session the token came from (`sid`) is still open (a token stops working the moment its session is signed out
  * or revoked). One prepared query on every authenticated request.
  */
 async function activeAccount(db: Kysely<Tables>, id: string, kinds: readonly string[], claims: { sid?: unknown } | undefined, options: ScopeOptions): Promise<ScopeAccount> {
-  const sid = typeof claims?.sid === 'string' ? claims.sid : null;
+  const sid = sessionOf(claims);
   const { rows } = await prepared(sql<ScopeAccount & { disabled_at: Date | null; session_open: boolean }>`
     select a.id, a.kind, a.patient_id, a.practitioner_id, a.organization_id, a.display_name, a.disabled_at,
-      (${sid}::text is null or exists (select 1 from refresh_token t
-        where t.family_id = ${sid}::text and t.revoked_at is null and t.expires_at > ${options.clock.now()})) as session_open
+      ${sessionOpen(sid, options.clock.now())} as session_open
     from account a where a.id = ${id}`).execute(db);
   const account = rows[0];
   if (sid !== null && !account?.session_open) throw unauthorized('This session has been signed out');
@@ -118,6 +116,31 @@ async function activeAccount(db: Kysely<Tables>, id: string, kinds: readonly str
   const { session_open: _open, ...fields } = account;
   return fields;
 }
+
+/** The login session a token came from (its `sid` claim), if it names one. */
+function sessionOf(claims: { sid?: unknown } | undefined): string | null {
+  return typeof claims?.sid === 'string' ? claims.sid : null;
+}
+
+/** True in SQL while the session `sid` is open (no sid: a token not tied to a session, e.g. issued by the CLI). */
+function sessionOpen(sid: string | null, now: Date): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(${sid}::text is null or exists (select 1 from refresh_token t
+    where t.family_id = ${sid}::text and t.revoked_at is null and t.expires_at > ${now}))`;
+}
+
+/**
+ * True in SQL while a staff account is exactly as `account` (enabled, same organisation, Practitioner and name, so
+ * the same scope and audit agent) and the session `sid` is open: what a caller taken on trust must still be.
+ */
+function staffAccountUnchanged(account: ScopeAccount, sid: string | null, now: Date): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(exists (select 1 from account a where a.id = ${account.id} and a.kind = 'staff' and a.disabled_at is null
+    and a.organization_id is not distinct from ${account.organization_id}::text
+    and a.practitioner_id is not distinct from ${account.practitioner_id ?? null}::text
+    and a.display_name = ${account.display_name}) and ${sessionOpen(sid, now)})`;
+}
+
+/** Staff accounts remembered per token subject and session, for reads that take their caller on trust. */
+const REMEMBERED_ACCOUNTS = 10_000;
 
 /** Resolves user tokens (sub = account id of a patient or family account) to Callers. */
 export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
@@ -136,21 +159,39 @@ export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subjec
 /**
  * Resolves staff tokens: a staff account (sub = account id) sees its organisation; the CLI operator's token
  * ('staff:cli' or 'Practitioner/ID') stays unrestricted; anything else, including a disabled account, is a 401.
+ *
+ * A read-by-id (options.readById) by an account resolved before, in the same session, takes the account as it was
+ * then, unconfirmed: the read checks in its own statement that the account and session are still as they were
+ * (Caller.unconfirmed), which saves it a round trip, and resolves afresh when they are not.
  */
-export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<Caller> {
-  return async (subject, claims) => {
+export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
+  const remembered = new Map<string, ScopeAccount>();
+  const callerOf = (account: ScopeAccount): AccountCaller => ({
+    kind: 'staff',
+    subject: `account:${account.id}`,
+    ...(account.practitioner_id ? { actor: `Practitioner/${account.practitioner_id}` } : {}),
+    scope: staffScope(account.organization_id ?? undefined, `staff account ${account.id}`),
+    account,
+  });
+  const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<Caller> => {
+    remembered.delete(key);
+    const account = await activeAccount(db, subject, ['staff'], claims, options);
+    if (remembered.size >= REMEMBERED_ACCOUNTS) remembered.delete(remembered.keys().next().value as string);
+    remembered.set(key, account);
+    return callerOf(account);
+  };
+  return async (subject, claims, authenticate) => {
     if (isOperatorSubject(subject)) {
       return { kind: 'staff', subject, actor: subject, scope: unrestrictedScope(`staff ${subject}`) };
     }
-    const account = await activeAccount(db, subject, ['staff'], claims, options);
-    const caller: AccountCaller = {
-      kind: 'staff',
-      subject: `account:${account.id}`,
-      ...(account.practitioner_id ? { actor: `Practitioner/${account.practitioner_id}` } : {}),
-      scope: await scopeForAccount(db, account, options),
-      account,
+    const sid = sessionOf(claims);
+    const key = `${subject}\u0000${sid ?? ''}`;
+    const known = authenticate?.readById ? remembered.get(key) : undefined;
+    if (!known) return resolve(subject, claims, key);
+    return {
+      ...callerOf(known),
+      unconfirmed: { condition: staffAccountUnchanged(known, sid, options.clock.now()), confirm: () => resolve(subject, claims, key) },
     };
-    return caller;
   };
 }
 

@@ -6,7 +6,7 @@ import type { Database } from '../db/database';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
 import { AccessTokenClaims, AccessTokenError, loadOrCreateSigningKey, SigningKey, verifyAccessToken } from './access-token';
-import type { Authenticator, Caller } from './caller';
+import type { AuthenticateOptions, Authenticator, Caller } from './caller';
 
 /** Verified tokens remembered at once (see TokenAuthenticator.verified). */
 const VERIFIED_TOKENS = 10_000;
@@ -15,7 +15,7 @@ const VERIFIED_TOKENS = 10_000;
 export type UserResolver = (subject: string, claims: Record<string, unknown>) => Promise<Caller>;
 
 /** Resolves a verified staff token's subject (a staff account, or the CLI operator) to a Caller. */
-export type StaffResolver = (subject: string, claims: Record<string, unknown>) => Promise<Caller>;
+export type StaffResolver = (subject: string, claims: Record<string, unknown>, options?: AuthenticateOptions) => Promise<Caller>;
 
 /**
  * Verifies bearer JWTs signed by this service's key. System tokens see everything; staff and user tokens are
@@ -38,9 +38,9 @@ export class TokenAuthenticator implements Authenticator {
    */
   private readonly verified = new Map<string, AccessTokenClaims>();
 
-  async authenticate(token: string): Promise<Caller> {
+  async authenticate(token: string, options?: AuthenticateOptions): Promise<Caller> {
     const claims = await this.verify(token);
-    if (claims.kind === 'staff' && this.resolveStaff) return this.resolveStaff(claims.sub, claims);
+    if (claims.kind === 'staff' && this.resolveStaff) return this.resolveStaff(claims.sub, claims, options);
     if (claims.kind === 'staff' || claims.kind === 'system') {
       return { kind: claims.kind, subject: claims.sub, actor: claims.sub, scope: unrestrictedScope(`${claims.kind} ${claims.sub}`) };
     }

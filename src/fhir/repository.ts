@@ -43,6 +43,18 @@ export interface RepositoryContext {
   readonly fhirBase: string;
   /** The request's audit trail: what this caller reads and writes in others' records becomes AuditEvents. */
   readonly audit?: AuditTrail;
+  /**
+   * The caller was taken on trust (Caller.unconfirmed): readStored checks this condition in its own statement and
+   * serves nothing unless it holds; every other call is refused.
+   */
+  readonly unconfirmed?: RawBuilder<SqlBool>;
+}
+
+/** A read by a caller taken on trust found the account or session changed: resolve the caller afresh and retry. */
+export class CallerChanged extends Error {
+  constructor() {
+    super('The account or session changed since the caller was resolved');
+  }
 }
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -59,13 +71,21 @@ export function parseVersionTag(tag: string): number {
  * limited to what the caller's AccessScope lets them see.
  */
 export class Repository {
+  private confirmed = false;
+
   constructor(
     readonly db: Kysely<Tables>,
     readonly context: RepositoryContext,
   ) {}
 
+  /** Whether a statement of this repository confirmed its caller taken on trust (RepositoryContext.unconfirmed). */
+  get callerConfirmed(): boolean {
+    return this.confirmed;
+  }
+
   /** Runs fn inside one database transaction (joining the current one if there is one). */
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
+    this.refuseUnconfirmed();
     if (this.db.isTransaction) return fn(this);
     return this.db.transaction().execute((trx) => fn(new Repository(trx, this.context)));
   }
@@ -77,16 +97,20 @@ export class Repository {
     await this.settleAuditEvents(type);
     return this.audited(async () => {
       const visible = visibilityCondition(this.context.scope, type);
-      // Prepared once per connection: one text per type and kind of caller scope (values are parameters).
-      const { rows } = await prepared(sql<{ version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
-        select r.version, r.last_updated, r.deleted, r.content, r.compartments from resource r
-        where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`).execute(this.db);
+      const { unconfirmed } = this.context;
+      // Prepared once per connection: one text per type and kind of caller scope (values are parameters). A caller
+      // taken on trust is confirmed in the same statement: it always returns one row, saying whether it may act.
+      const { rows } = await prepared(sql<{ caller_ok: boolean; version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
+        select ${unconfirmed ? sql`c.ok` : sql`true`} as caller_ok, r.version, r.last_updated, r.deleted, r.content, r.compartments
+        from ${unconfirmed ? sql`(select ${unconfirmed} as ok) c left join resource r on ` : sql`resource r where `}r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`).execute(this.db);
       const row = rows[0];
-      if (!row) throw notFound(`${type}/${id}`);
+      if (row && !row.caller_ok) throw new CallerChanged();
+      if (unconfirmed) this.confirmed = true;
+      if (!row?.content) throw notFound(`${type}/${id}`);
       if (row.deleted) throw gone(`${type}/${id}`);
       this.note('read', [{ type, id, compartments: row.compartments }]);
       return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
-    });
+    }, { confirmsCaller: true });
   }
 
   /** Reads the current version of a resource. */
@@ -301,6 +325,7 @@ export class Repository {
    * of one per query it makes.
    */
   async asOperation<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    this.refuseUnconfirmed();
     const audit = this.context.audit;
     return audit ? audit.unit(this.db, fn, operation) : fn();
   }
@@ -310,10 +335,19 @@ export class Repository {
     this.note('operation', resources);
   }
 
-  /** One unit of audited work: the AuditEvents are written when the outermost unit of the request ends. */
-  private audited<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * One unit of audited work: the AuditEvents are written when the outermost unit of the request ends. Only a unit
+   * that confirms the caller itself (readStored) may run for a caller taken on trust.
+   */
+  private audited<T>(fn: () => Promise<T>, options: { confirmsCaller?: boolean } = {}): Promise<T> {
+    if (!options.confirmsCaller) this.refuseUnconfirmed();
     const audit = this.context.audit;
     return audit ? audit.unit(this.db, fn) : fn();
+  }
+
+  /** A caller taken on trust may only read by id (see RepositoryContext.unconfirmed): a bug, not the caller's fault. */
+  private refuseUnconfirmed(): void {
+    if (this.context.unconfirmed) throw new Error('A caller taken on trust reached a repository call that does not confirm it');
   }
 
   private note(interaction: AuditInteraction, resources: readonly AccessedResource[]): void {

@@ -1,10 +1,13 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Authenticator } from '../auth/caller';
 import { unauthorized } from '../fhir/outcomes';
 import { asyncHandler } from './async-handler';
 
-/** Requires `Authorization: Bearer <jwt>` and puts the verified Caller on res.locals.caller. */
-export function requireCaller(authenticator: Authenticator): RequestHandler {
+/**
+ * Requires `Authorization: Bearer <jwt>` and puts the verified Caller on res.locals.caller. `readById` tells the
+ * requests whose handler confirms a caller taken on trust in its own statement (see Caller.unconfirmed).
+ */
+export function requireCaller(authenticator: Authenticator, readById: (req: Request) => boolean = () => false): RequestHandler {
   return asyncHandler(async (req, res, next) => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
@@ -13,7 +16,7 @@ export function requireCaller(authenticator: Authenticator): RequestHandler {
       throw unauthorized('A bearer token is required (Authorization: Bearer <token>)');
     }
     try {
-      res.locals.caller = await authenticator.authenticate(match[1]);
+      res.locals.caller = await authenticator.authenticate(match[1], { readById: readById(req) });
     } catch (err) {
       res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw err;

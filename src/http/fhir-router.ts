@@ -22,6 +22,14 @@ export interface FhirRouterDeps {
 
 const FHIR_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
 
+/**
+ * GET /fhir/Type/id (as seen under /fhir): a read-by-id, whose handler confirms a caller taken on trust in the
+ * read's own statement (Caller.unconfirmed). Operations ($...) do not match the id pattern.
+ */
+export function isReadById(req: Request): boolean {
+  return req.method === 'GET' && /^\/[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(req.path);
+}
+
 /** The FHIR R4 REST API: every interaction and registered $operation, under /fhir. */
 export function fhirRouter(deps: FhirRouterDeps): Router {
   const router = Router();
@@ -31,6 +39,35 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   const xml = express.raw({ type: () => true, limit: config.maxXmlBytes });
   const form = express.urlencoded({ extended: false, limit: '1mb' });
   const repoOf = (res: Response): Repository => deps.repositoryFor(res.locals.caller as Caller);
+  /**
+   * A read-by-id with the request's caller. A caller taken on trust (Caller.unconfirmed) whose account or session
+   * changed is resolved afresh, which is the 401 when it may no longer act, and the read runs again.
+   */
+  const readAsCaller = async <T>(res: Response, read: (repo: Repository) => Promise<T>): Promise<T> => {
+    const repo = repoOf(res);
+    // A repository that does not carry the caller's condition cannot confirm it: confirm it first.
+    if ((res.locals.caller as Caller).unconfirmed && !repo.context.unconfirmed) return read(await confirmCaller(res));
+    try {
+      return await read(repo);
+    } catch (err) {
+      // Changed (CallerChanged), or refused before any statement confirmed it (an unknown type): the answer is the
+      // fresh caller's, the 401 first of all.
+      if (!(res.locals.caller as Caller).unconfirmed || repo.callerConfirmed) throw err;
+      return read(await confirmCaller(res));
+    }
+  };
+  /** Resolves a caller taken on trust afresh (the 401 when it may no longer act); the repository for the result. */
+  const confirmCaller = async (res: Response): Promise<Repository> => {
+    const { unconfirmed } = res.locals.caller as Caller;
+    if (!unconfirmed) throw new Error('confirmCaller: the caller is not taken on trust');
+    try {
+      res.locals.caller = await unconfirmed.confirm();
+    } catch (refused) {
+      res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
+      throw refused;
+    }
+    return repoOf(res);
+  };
   const capability = buildCapabilityStatement(config.baseUrl, deps.operations.map((op) => op.info), deps.version);
   const fhirBase = `${config.baseUrl}/fhir`;
 
@@ -95,14 +132,13 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
     }
     asyncHandler(async () => {
-      const repo = repoOf(res);
       if (req.params.type === 'Binary' && !wantsFhirJson(req)) {
-        const binary = await repo.read<Binary>('Binary', req.params.id);
+        const binary = await readAsCaller(res, (repo) => repo.read<Binary>('Binary', req.params.id));
         res.setHeader('ETag', `W/"${binary.meta?.versionId}"`);
         res.status(200).type(binary.contentType || 'application/octet-stream').send(Buffer.from(binary.data ?? '', 'base64'));
         return;
       }
-      sendStored(res, await repo.readStored(req.params.type, req.params.id));
+      sendStored(res, await readAsCaller(res, (repo) => repo.readStored(req.params.type, req.params.id)));
     })(req, res, next);
   });
 
