@@ -135,6 +135,9 @@ describe('the audit log', () => {
     expect(events[0].entity!.map((e) => e.what?.reference).sort()).toEqual(
       [`Patient/${ada.id}`, ...observations.map((o) => `Observation/${o.id}`)].sort(),
     );
+    // Who read this Observation? Each resource touched is an entity of its own, found by reference.
+    const byEntity = await system.searchResources<AuditEvent>('AuditEvent', { entity: `Observation/${observations[7].id}` });
+    expect(byEntity.map((e) => e.id)).toEqual([events[0].id]);
   });
 
   test('reads a second apart become separate events; a search of AuditEvents always sees the reads answered before it', async () => {
