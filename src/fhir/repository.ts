@@ -50,6 +50,16 @@ export interface RepositoryContext {
   readonly unconfirmed?: RawBuilder<SqlBool>;
 }
 
+/** The current row as readStored reads it, with whether the caller may act (see RepositoryContext.unconfirmed). */
+interface StoredRow {
+  readonly caller_ok: boolean;
+  readonly version: number;
+  readonly last_updated: Date;
+  readonly deleted: boolean;
+  readonly content: string | null;
+  readonly compartments: string[];
+}
+
 /** A read by a caller taken on trust found the account or session changed: resolve the caller afresh and retry. */
 export class CallerChanged extends Error {
   constructor() {
@@ -98,11 +108,15 @@ export class Repository {
     return this.audited(async () => {
       const visible = visibilityCondition(this.context.scope, type);
       const { unconfirmed } = this.context;
+      const current = sql`r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`;
+      const columns = sql`r.version, r.last_updated, r.deleted, r.content, r.compartments`;
       // Prepared once per connection: one text per type and kind of caller scope (values are parameters). A caller
-      // taken on trust is confirmed in the same statement: it always returns one row, saying whether it may act.
-      const { rows } = await prepared(sql<{ caller_ok: boolean; version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
-        select ${unconfirmed ? sql`c.ok` : sql`true`} as caller_ok, r.version, r.last_updated, r.deleted, r.content, r.compartments
-        from ${unconfirmed ? sql`(select ${unconfirmed} as ok) c left join resource r on ` : sql`resource r where `}r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`).execute(this.db);
+      // taken on trust is confirmed in the same statement, which then always returns one row saying whether it may act.
+      const { rows } = await prepared(
+        unconfirmed
+          ? sql<StoredRow>`select c.ok as caller_ok, ${columns} from (select ${unconfirmed} as ok) c left join resource r on ${current}`
+          : sql<StoredRow>`select true as caller_ok, ${columns} from resource r where ${current}`,
+      ).execute(this.db);
       const row = rows[0];
       if (row && !row.caller_ok) throw new CallerChanged();
       if (unconfirmed) this.confirmed = true;
