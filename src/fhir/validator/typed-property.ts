@@ -1,0 +1,150 @@
+/*
+ * Adapted from @medplum/core 4.5 (src/fhirpath/utils.ts, getTypedPropertyValueWithSchema and
+ * src/typeschema/crawler.ts, withPath), Copyright Orangebot, Inc. and Medplum contributors, Apache-2.0.
+ *
+ * Why a copy: the validator reads every element of every schema for every object, absent ones included,
+ * and medplum builds each candidate JSON key on every read (`value[x]` has 11 types, so 22 strings for
+ * one absent Observation.value). Here the keys are built once per schema element, and an absent
+ * property costs a few property reads and no allocation. What a read returns, and what it does to the
+ * resource (medplum merges a `_name` primitive extension into an object value in place), is unchanged.
+ */
+import { isEmpty, isResource, capitalize } from '@medplum/core';
+import type { InternalSchemaElement, TypedValue, TypedValueWithPath } from '@medplum/core';
+
+/** One type an element may take, with the JSON keys that carry it (`valueQuantity`, `_valueQuantity`). */
+interface TypeCandidate {
+  readonly key: string;
+  readonly extensionKey: string;
+  readonly code: string;
+}
+
+const candidatesByElement = new WeakMap<InternalSchemaElement, readonly TypeCandidate[]>();
+
+/** The JSON keys an element is read from, in medplum's order (the element's types in order). */
+function candidatesOf(element: InternalSchemaElement): readonly TypeCandidate[] {
+  let candidates = candidatesByElement.get(element);
+  if (!candidates) {
+    const lastPathSegment = element.path.substring(element.path.lastIndexOf('.') + 1);
+    candidates = (element.type ?? []).map((type) => {
+      const key = lastPathSegment.replace('[x]', capitalize(type.code));
+      return { key, extensionKey: '_' + key, code: type.code };
+    });
+    candidatesByElement.set(element, candidates);
+  }
+  return candidates;
+}
+
+/**
+ * The value of `element` in `typedValue.value` with its type, as @medplum/core's
+ * getTypedPropertyValueWithSchema returns it; the caller has checked that `typedValue.value` is truthy.
+ */
+export function typedPropertyValue(
+  typedValue: TypedValue,
+  element: InternalSchemaElement,
+): TypedValue | TypedValue[] | undefined {
+  const found = rawPropertyValue(typedValue.value, element);
+  if (!found) return undefined;
+  const { value, type } = found;
+  return Array.isArray(value) ? value.map((v) => withType(v, type)) : withType(value, type);
+}
+
+/**
+ * The same read with each value's FHIRPath location, as @medplum/core's getTypedPropertyValueWithPath
+ * returns it, except that an absent value is undefined rather than a `{ type: 'undefined' }` placeholder.
+ */
+export function typedPropertyValueWithPath(
+  parent: TypedValueWithPath,
+  key: string,
+  element: InternalSchemaElement,
+): TypedValueWithPath | TypedValueWithPath[] | undefined {
+  const found = rawPropertyValue(parent.value, element);
+  if (!found) return undefined;
+  const { value, type } = found;
+  const path = childPath(parent.path, key);
+  if (!Array.isArray(value)) return withTypeAndPath(value, type, path);
+  const values: TypedValueWithPath[] = new Array(value.length);
+  for (let i = 0; i < value.length; i++) values[i] = withTypeAndPath(value[i], type, `${path}[${i}]`);
+  return values;
+}
+
+/** medplum's `${parentPath}.${key}`, and just `key` under an empty parent path. */
+export function childPath(parentPath: string | undefined, key: string): string {
+  return parentPath ? parentPath + '.' + key : key;
+}
+
+/** Wraps medplum's getTypedPropertyValue result with paths, as its crawler's withPath does. */
+export function withPath(
+  tv: TypedValue | TypedValue[] | undefined,
+  parentPath: string | undefined,
+  key: string,
+): TypedValueWithPath | TypedValueWithPath[] {
+  const path = childPath(parentPath, key);
+  if (tv === undefined) return { type: 'undefined', value: undefined, path };
+  if (Array.isArray(tv)) return tv.map((v, idx) => ({ ...v, path: `${path}[${idx}]` }));
+  return { ...tv, path };
+}
+
+function rawPropertyValue(object: any, element: InternalSchemaElement): { value: any; type: string } | undefined {
+  let resultValue: any = undefined;
+  let primitiveExtension: any = undefined;
+  let resultType = 'undefined';
+  let found = false;
+  for (const candidate of candidatesOf(element)) {
+    resultValue = object[candidate.key];
+    primitiveExtension = object[candidate.extensionKey];
+    if (resultValue !== undefined || primitiveExtension !== undefined) {
+      resultType = candidate.code;
+      found = true;
+      break;
+    }
+  }
+  if (!found) return undefined;
+
+  // When checking for primitive extensions, we must use the "resolved" path.
+  if (primitiveExtension) {
+    if (Array.isArray(resultValue)) {
+      // Slice to avoid mutating the array in the input value
+      resultValue = resultValue.slice();
+      for (let i = 0; i < Math.max(resultValue.length, primitiveExtension.length); i++) {
+        resultValue[i] = assignPrimitiveExtension(resultValue[i], primitiveExtension[i]);
+      }
+    } else if (!resultValue && Array.isArray(primitiveExtension)) {
+      resultValue = primitiveExtension.slice();
+      for (let i = 0; i < primitiveExtension.length; i++) {
+        resultValue[i] = assignPrimitiveExtension(undefined, primitiveExtension[i]);
+      }
+    } else {
+      resultValue = assignPrimitiveExtension(resultValue, primitiveExtension);
+    }
+  }
+
+  if (isEmpty(resultValue)) return undefined;
+  if (resultType === 'Element' || resultType === 'BackboneElement') resultType = element.type[0].code;
+  return { value: resultValue, type: resultType };
+}
+
+function withType(value: any, type: string): TypedValue {
+  return { type: type === 'Resource' && isResource(value) ? value.resourceType : type, value };
+}
+
+function withTypeAndPath(value: any, type: string, path: string): TypedValueWithPath {
+  return { type: type === 'Resource' && isResource(value) ? value.resourceType : type, value, path };
+}
+
+// medplum's assignPrimitiveExtension and safeAssign, kept as they are: a primitive becomes its wrapper
+// object carrying the extension's properties, and an object value gets them assigned in place.
+function assignPrimitiveExtension(target: any, primitiveExtension: any): any {
+  if (primitiveExtension) {
+    if (typeof primitiveExtension !== 'object') {
+      throw new Error('Primitive extension must be an object');
+    }
+    return safeAssign(target ?? {}, primitiveExtension);
+  }
+  return target;
+}
+
+function safeAssign(target: any, source: any): any {
+  delete source.__proto__;
+  delete source.constructor;
+  return Object.assign(target, source);
+}
