@@ -78,7 +78,7 @@ export async function startAccessFamily(policy: AgePolicyName): Promise<AccessFa
     clock,
     config: { agePolicy: policy, timeZone: TIME_ZONE },
     // The test app makes its signing key; the account-aware authenticator is built on it right after.
-    deps: { authenticator: { authenticate: (token) => authenticator!.authenticate(token) } },
+    deps: { authenticator: { authenticate: (token, authenticate) => authenticator!.authenticate(token, authenticate) } },
   });
   const options = { clock, timeZone: TIME_ZONE, policy: agePolicyByName(policy) };
   authenticator = new TokenAuthenticator(app.key, clock, userResolver(app.database.db, options), staffResolver(app.database.db, options));
