@@ -74,7 +74,7 @@ function logFor(db: Kysely<Tables>): AuditLog {
 }
 
 function insertEntries(db: Kysely<Tables>, rows: string[]): Promise<void> {
-  return prepared(sql`insert into audit_log (entry) select unnest(${arrayLiteral(rows)}::text[])`)
+  return prepared(sql`insert into audit_log (entry) select unnest(${arrayLiteral(rows)}::text[])::jsonb`)
     .execute(db)
     .then(() => undefined);
 }
@@ -162,7 +162,7 @@ export async function takeMerged(db: Kysely<Tables>, limit: number): Promise<{ t
   const { rows } = await sql<{ patient_id: string; interaction: string; operation: string | null; agent: string; since: string; recorded: string; resources: string[]; n: number }>`
     with moved as (
       delete from audit_log where seq in (select seq from audit_log order by seq limit ${limit} for update skip locked)
-      returning entry::jsonb as e),
+      returning entry as e),
     grouped as (
       select e->>'patientId' as patient_id, e->>'interaction' as interaction, e->>'operation' as operation, e->'agent' as agent,
         min(coalesce(e->>'since', e->>'recorded')) as since, max(e->>'recorded') as recorded, jsonb_agg(e->'resources') as lists, count(*)::int as n

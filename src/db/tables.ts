@@ -123,8 +123,8 @@ export interface ThrottleTable {
 /** Access records waiting to become AuditEvents (src/access/audit-log.ts). */
 export interface AuditLogTable {
   seq: Generated<string>;
-  /** JSON of one AuditEntry. */
-  entry: string;
+  /** One AuditEntry (jsonb since migration 0005). */
+  entry: unknown;
 }
 
 /** All tables Chartkeeper's Kysely instance knows. */

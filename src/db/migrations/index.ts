@@ -3,6 +3,7 @@ import * as resources from './0001-resources';
 import * as accounts from './0002-accounts';
 import * as accountJobs from './0003-account-jobs';
 import * as auditLog from './0004-audit-log';
+import * as auditLogJsonb from './0005-audit-log-jsonb';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0002-accounts': accounts,
   '0003-account-jobs': accountJobs,
   '0004-audit-log': auditLog,
+  '0005-audit-log-jsonb': auditLogJsonb,
 };
