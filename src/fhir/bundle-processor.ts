@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { OperationOutcomeError, parseSearchRequest } from '@medplum/core';
+import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { badRequest, FhirError } from './outcomes';
 import type { Repository } from './repository';
 import { rememberIndex } from './resource-writer';
 import { assertValidResource } from './validation';
 import { preparationError, WritePreparationPool } from './write-preparation-pool';
+import { parseSearch } from './search/parse-search';
 
 /** How a Bundle is processed; bulk importers pass a pool to validate and index off the main thread. */
 export interface BundleOptions {
@@ -183,7 +184,7 @@ async function readEntry(repo: Repository, url: string): Promise<BundleEntry> {
     const resource = await repo.read(parts[0] as Resource['resourceType'], parts[1]);
     return { resource, response: okResponse('200 OK', resource) };
   }
-  const result = await repo.search(parseSearchRequest(`${parts[0]}?${query ?? ''}`));
+  const result = await repo.search(parseSearch(parts[0], query ?? ''));
   return { resource: result, response: { status: '200 OK' } };
 }
 

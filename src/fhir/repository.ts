@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deepEquals, parseSearchRequest, SearchRequest } from '@medplum/core';
+import { deepEquals, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
@@ -15,6 +15,7 @@ import { isSupportedType } from './definitions';
 import { badRequest, conflict, forbidden, gone, notFound, preconditionFailed } from './outcomes';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
 import { executeSearch, SearchLinks } from './search/search-executor';
+import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { assertValidResource } from './validation';
 
@@ -258,7 +259,7 @@ export class Repository {
 
   /** Searches and returns just the matching resources (all pages up to `count`). */
   async searchResources<T extends Resource>(type: T['resourceType'], query: Record<string, string> = {}): Promise<T[]> {
-    const bundle = await this.search(parseSearchRequest(type, { _count: '1000', ...query }));
+    const bundle = await this.search(parseSearch(type, { _count: '1000', ...query }));
     return (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource as T);
   }
 
@@ -315,7 +316,7 @@ export class Repository {
 
   /** Finds the single resource a conditional (If-None-Exist style) query names; 412 if several. */
   async conditionalMatch(type: string, query: string): Promise<Resource | undefined> {
-    const request = parseSearchRequest(`${type}?${query.replace(/^\?/, '')}`);
+    const request = parseSearch(type, query);
     if (!request.filters?.length) throw badRequest(`The condition "${query}" names no search parameter`);
     const bundle = await this.search({ ...request, count: 2 });
     const matches = bundle.entry ?? [];

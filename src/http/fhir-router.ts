@@ -1,4 +1,3 @@
-import { parseSearchRequest } from '@medplum/core';
 import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import express, { Request, Response, Router } from 'express';
 import type { Caller } from '../auth/caller';
@@ -8,6 +7,7 @@ import { buildCapabilityStatement } from '../fhir/capability-statement';
 import { badRequest, methodNotAllowed, notFound } from '../fhir/outcomes';
 import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
 import type { Repository } from '../fhir/repository';
+import { parseSearch } from '../fhir/search/parse-search';
 import { asyncHandler } from './async-handler';
 import { FHIR_JSON, sendResource, sendStored } from './fhir-response';
 
@@ -89,14 +89,14 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   });
 
   router.get('/:type', asyncHandler(async (req, res) => {
-    const request = parseSearchRequest(req.params.type, req.query as Record<string, string>);
+    const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
     const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
     sendResource(res, 200, await repoOf(res).search(request, links));
   }));
 
   router.post('/:type/_search', form, asyncHandler(async (req, res) => {
     const params = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
-    const request = parseSearchRequest(req.params.type, params);
+    const request = parseSearch(req.params.type, params);
     const links = { url: `${fhirBase}/${req.params.type}`, params: new URLSearchParams(params) };
     sendResource(res, 200, await repoOf(res).search(request, links));
   }));

@@ -1,0 +1,54 @@
+import type { Observation, Patient } from '@medplum/fhirtypes';
+import { openTestDatabase, TestDatabase } from '../../../test/support/test-database';
+import { unrestrictedScope } from '../../access/access-scope';
+import { FixedClock } from '../clock';
+import { loadFhirDefinitions } from '../definitions';
+import { Repository } from '../repository';
+import { parseSearch } from './parse-search';
+
+beforeAll(() => loadFhirDefinitions());
+
+test('values of parameters without comparison prefixes keep their first letters', () => {
+  expect(parseSearch('Observation', { _id: 'eb1f2c3d', code: ['ne55', 'plain'], patient: 'ge7' }).filters).toEqual([
+    { code: '_id', operator: 'eq', value: 'eb1f2c3d' },
+    { code: 'code', operator: 'eq', value: 'ne55' },
+    { code: 'code', operator: 'eq', value: 'plain' },
+    { code: 'patient', operator: 'eq', value: 'ge7' },
+  ]);
+  expect(parseSearch('Patient', '_id=sa1,eb2&identifier=lt9').filters).toEqual([
+    { code: '_id', operator: 'eq', value: 'sa1,eb2' },
+    { code: 'identifier', operator: 'eq', value: 'lt9' },
+  ]);
+});
+
+test('date, quantity and _lastUpdated values keep their prefixes; modifiers and other parameters are as medplum parses them', () => {
+  const request = parseSearch('Observation', { date: 'ge2020-01-01', 'value-quantity': 'gt5', _lastUpdated: 'lt2026-01-01', 'code:not': 'eb1', _count: '7' });
+  expect(request.filters).toEqual([
+    { code: 'date', operator: 'ge', value: '2020-01-01' },
+    { code: 'value-quantity', operator: 'gt', value: '5' },
+    { code: '_lastUpdated', operator: 'lt', value: '2026-01-01' },
+    { code: 'code', operator: 'not', value: 'eb1' },
+  ]);
+  expect(request.count).toBe(7);
+});
+
+describe('searching for ids that start like a prefix', () => {
+  let database: TestDatabase;
+  let repo: Repository;
+  beforeAll(async () => {
+    database = await openTestDatabase();
+    repo = new Repository(database.db, { scope: unrestrictedScope(), clock: new FixedClock(new Date('2026-11-22T12:00:00Z')), fhirBase: 'http://test/fhir' });
+  });
+  afterAll(() => database.close());
+
+  test('_id=eb1… and patient=eb1… find them', async () => {
+    await repo.update<Patient>({ resourceType: 'Patient', id: 'eb1f0000-aaaa-4bbb-8ccc-000000000001', name: [{ family: 'Prefix' }] });
+    await repo.update<Observation>({
+      resourceType: 'Observation', id: 'ne5f0000-aaaa-4bbb-8ccc-000000000002', status: 'final', code: { text: 'Weight' },
+      subject: { reference: 'Patient/eb1f0000-aaaa-4bbb-8ccc-000000000001' },
+    });
+    expect((await repo.searchResources('Patient', { _id: 'eb1f0000-aaaa-4bbb-8ccc-000000000001' })).map((r) => r.id)).toEqual(['eb1f0000-aaaa-4bbb-8ccc-000000000001']);
+    expect((await repo.searchResources('Observation', { patient: 'eb1f0000-aaaa-4bbb-8ccc-000000000001' })).map((r) => r.id)).toEqual(['ne5f0000-aaaa-4bbb-8ccc-000000000002']);
+    expect(await repo.conditionalMatch('Observation', '_id=ne5f0000-aaaa-4bbb-8ccc-000000000002')).toMatchObject({ id: 'ne5f0000-aaaa-4bbb-8ccc-000000000002' });
+  });
+});
