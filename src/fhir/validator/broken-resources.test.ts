@@ -5,19 +5,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
-import { OperationOutcomeError, validateResource as medplumValidateResource } from '@medplum/core';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { buildDemoFamily } from '../../../fixtures/demo-family';
 import { loadFhirDefinitions, SUPPORTED_TYPES } from '../definitions';
-import { validateResource } from './resource-validator';
+import { expectSameAsMedplum } from '../../../test/support/medplum-equivalence';
 
 const SYNTHEA = path.resolve(__dirname, '../../../../shared/corpus/fhir/smart-generated-sample-data-r4-synthea');
 
 beforeAll(() => loadFhirDefinitions());
 
 type Json = Record<string, any>;
-type Outcome = { returned: unknown } | { thrown: OperationOutcome } | { error: string };
 
 /** A property of some object inside a resource. */
 interface Site {
@@ -209,15 +206,6 @@ function brokenResources(inputs: Resource[]): { name: string; resource: Json }[]
   return cases;
 }
 
-function outcomeOf(validate: () => unknown): Outcome {
-  try {
-    return { returned: validate() };
-  } catch (err) {
-    if (err instanceof OperationOutcomeError) return { thrown: err.outcome };
-    return { error: `${(err as Error).constructor.name}: ${(err as Error).message}` };
-  }
-}
-
 /** The first `perType` resources of each type, in order. */
 function firstOfEachType(resources: Resource[], perType: number): Resource[] {
   const seen = new Map<string, number>();
@@ -248,13 +236,7 @@ test('broken resources: the same issues as medplum, thrown or returned alike, an
   expect(cases.length).toBeGreaterThan(1000);
   const texts = new Set<string>();
   for (const { name, resource } of cases) {
-    const ours = structuredClone(resource);
-    const theirs = structuredClone(resource);
-    const outcome = outcomeOf(() => validateResource(ours as Resource));
-    const expected = outcomeOf(() => medplumValidateResource(theirs as Resource));
-    if (!isDeepStrictEqual(outcome, expected) || !isDeepStrictEqual(ours, theirs)) {
-      expect({ name, resource, outcome, after: ours }).toStrictEqual({ name, resource, outcome: expected, after: theirs });
-    }
+    const outcome = expectSameAsMedplum(resource as Resource, undefined, name);
     if ('error' in outcome) texts.add(outcome.error);
     if ('thrown' in outcome || 'returned' in outcome) {
       const issues = 'thrown' in outcome ? (outcome.thrown.issue ?? []) : (outcome.returned as OperationOutcome['issue'] & object);

@@ -1,42 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
-import { OperationOutcomeError, validateResource as medplumValidateResource } from '@medplum/core';
-import type { Attachment, Communication, ElementDefinition, OperationOutcome, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import type { Attachment, Communication, ElementDefinition, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { buildDemoFamily } from '../../../fixtures/demo-family';
 import { loadFhirDefinitions, localProfileFor } from '../definitions';
-import { validateResource, type ValidatorOptions } from './resource-validator';
+import { expectSameAsMedplum } from '../../../test/support/medplum-equivalence';
 
 const SYNTHEA = path.resolve(__dirname, '../../../../shared/corpus/fhir/smart-generated-sample-data-r4-synthea');
 
 beforeAll(() => loadFhirDefinitions());
-
-type Outcome = { returned: unknown } | { thrown: OperationOutcome } | { error: string };
-
-function outcomeOf(validate: () => unknown): Outcome {
-  try {
-    return { returned: validate() };
-  } catch (err) {
-    if (err instanceof OperationOutcomeError) return { thrown: err.outcome };
-    return { error: `${(err as Error).constructor.name}: ${(err as Error).message}` };
-  }
-}
-
-/**
- * Both validators on their own copy of the resource: the same issues, thrown or returned alike, and the
- * copies alike afterwards (medplum merges `_name` extensions into object values in place).
- */
-function expectSameAsMedplum(resource: Resource, options?: ValidatorOptions): Outcome {
-  const ours = structuredClone(resource);
-  const theirs = structuredClone(resource);
-  const outcome = outcomeOf(() => validateResource(ours, options));
-  const expected = outcomeOf(() => medplumValidateResource(theirs, options));
-  if (!isDeepStrictEqual(outcome, expected) || !isDeepStrictEqual(ours, theirs)) {
-    // The whole case, so a failure names the resource and what differs.
-    expect({ resource, outcome, after: ours }).toStrictEqual({ resource, outcome: expected, after: theirs });
-  }
-  return outcome;
-}
 
 function syntheaResources(): Resource[] {
   return fs
