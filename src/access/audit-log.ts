@@ -12,7 +12,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { arrayLiteral } from '../db/array-literal';
 import { GroupCommit } from '../db/group-commit';
 import { prepared } from '../db/prepared-statement';
 import type { Tables } from '../db/tables';
@@ -73,8 +72,9 @@ function logFor(db: Kysely<Tables>): AuditLog {
   return log;
 }
 
+/** The entries (each its JSON text) travel as one JSON array, as they are: nothing to escape again. */
 function insertEntries(db: Kysely<Tables>, rows: string[]): Promise<void> {
-  return prepared(sql`insert into audit_log (entry) select unnest(${arrayLiteral(rows)}::text[])::jsonb`)
+  return prepared(sql`insert into audit_log (entry) select jsonb_array_elements(${`[${rows.join(',')}]`}::jsonb)`)
     .execute(db)
     .then(() => undefined);
 }
