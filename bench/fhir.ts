@@ -10,7 +10,10 @@
  * A staff token's reads are audited (each read's access record is committed before it is answered, as the
  * product does; see src/access/audit-log.ts); a system token's are not, which shows what auditing costs. Request logging is measured apart (LOG_LEVEL=info vs warn).
  * Run: npx tsx bench/fhir.ts   (BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_CONNECTIONS=50,
- * BENCH_IMPORT_WORKERS=<cpus, max 4>, BENCH_IMPORT_CONCURRENCY=2, BENCH_ONLY=import to stop after the import)
+ * BENCH_IMPORT_WORKERS=<cpus, max 4>, BENCH_IMPORT_CONCURRENCY=2, BENCH_ONLY=import to stop after the import,
+ * BENCH_PAUSES=1 to print each server's event-loop stalls and PostgreSQL's CPU, BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search,readVariant,readAccountVariant to run only some
+ * of the load targets, BENCH_VARIANT_ENV (see below) to compare a setting, BENCH_KEEP_DATABASE=1 to leave the
+ * database behind for a look at it)
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -46,6 +49,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const WORKERS = Number(process.env.BENCH_IMPORT_WORKERS ?? Math.min(os.availableParallelism(), 4));
 const IMPORT_CONCURRENCY = Number(process.env.BENCH_IMPORT_CONCURRENCY ?? 2);
 const APP_POOL_SIZE = 20;
+/** BENCH_PAUSES=1: after each load run, print the server's event-loop stalls and GC pauses (diagnostics). */
+const SHOW_PAUSES = process.env.BENCH_PAUSES === '1';
 const TARGETS = { readRatio: 0.7, p99Ratio: 1.5, importRate: 3000 };
 
 interface Dataset {
@@ -117,12 +122,73 @@ async function staffAccountToken(url: string, signingKey: string): Promise<strin
   }
 }
 
+/** Transactions committed or rolled back in the bench database so far (statistics, for BENCH_PAUSES). */
+async function transactions(): Promise<number> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: process.env.BENCH_DATABASE_URL_FOR_STATS });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>('select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = current_database()');
+    return Number(rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
+/** CPU time (µs) of every process named postgres on this machine (Linux /proc; 0 elsewhere), for BENCH_PAUSES. */
+function postgresCpuMicros(): number {
+  if (!fs.existsSync('/proc/self/stat')) return 0;
+  const ticks = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      // utime, stime, and the ended children's cutime, cstime (fields 14-17 of stat): a backend whose connection
+      // closed lives on in the postmaster's cutime.
+      total += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return (total * 1e6) / ticks;
+}
+
+/** The extra environment of the variant server (BENCH_VARIANT_ENV, 'NAME=value' pairs separated by spaces). */
+function variantEnv(): Record<string, string> {
+  const pairs = (process.env.BENCH_VARIANT_ENV ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
 /** Warms the target up (JIT, pools, caches), then measures it. */
 async function measureHttp(server: ChildServer, label: string, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
+  await server.background('busy');
+  try {
+    return await measureBusy(server, label, paths, headers);
+  } finally {
+    await server.background('idle');
+  }
+}
+
+async function measureBusy(server: ChildServer, label: string, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
   const load = { url: server.url, paths, headers, connections: CONNECTIONS };
   if (WARMUP_SECONDS > 0) await runHttpLoad({ ...load, label, seconds: WARMUP_SECONDS });
   const before = await server.cpuMicros();
+  if (SHOW_PAUSES) await server.pauses();
+  const postgresBefore = SHOW_PAUSES ? postgresCpuMicros() : 0;
+  const xactsBefore = SHOW_PAUSES ? await transactions() : 0;
   const result = await runHttpLoad({ ...load, label, seconds: SECONDS });
+  if (SHOW_PAUSES) {
+    const p = await server.pauses();
+    const postgres = (postgresCpuMicros() - postgresBefore) / Math.max(result.requests, 1);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // PostgreSQL reports transaction counts every 500 ms at most
+    const xacts = ((await transactions()) - xactsBefore) / Math.max(result.requests, 1);
+    process.stderr.write(
+      `${label}: ${Math.round(result.rate)}/s p99 ${result.p99} ms; PostgreSQL ${postgres.toFixed(0)} µs CPU/req, ${xacts.toFixed(2)} transactions/req; event loop p99 ${p.eventLoopP99.toFixed(1)} ms, max ${p.eventLoopMax.toFixed(1)} ms; GC ${p.gcMs.toFixed(0)} ms (max ${p.gcMaxMs.toFixed(1)})\n`,
+    );
+  }
   // CPU per request is steadier than the rate when other work shares the machine.
   return { ...result, cpuPerRequest: ((await server.cpuMicros()) - before) / Math.max(result.requests, 1) };
 }
@@ -153,6 +219,7 @@ async function main(): Promise<void> {
     const token = await signAccessToken({ sub: 'Practitioner/bench-staff', kind: 'staff' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
     const auth = { authorization: `Bearer ${token}` };
     const env = { BENCH_DATABASE_URL: bench.url, BENCH_SIGNING_KEY: signingKey };
+    process.env.BENCH_DATABASE_URL_FOR_STATS = bench.url;
 
     const system = await signAccessToken({ sub: 'bench-system', kind: 'system' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
     const systemAuth = { authorization: `Bearer ${system}` };
@@ -170,7 +237,12 @@ async function main(): Promise<void> {
       reference: await startChildServer(['reference'], env),
       product: await startChildServer(['product', 'warn'], env),
       logged: await startChildServer(['product', 'info'], env),
+      // BENCH_VARIANT_ENV='NAME=value ...': a second product server with that environment, measured in the same
+      // rounds as the first (targets readVariant, readAccountVariant), for comparing a setting on equal terms.
+      variant: await startChildServer(['product', 'warn'], { ...env, ...variantEnv() }),
     };
+    // Servers sharing the database do their background work only while measured (see measureHttp).
+    await Promise.all(Object.values(servers).map((server) => server.background('idle')));
     const labels = {
       pg: '(1) pg primary-key SELECT loop',
       reference: '(2) minimal Express SELECT + send',
@@ -179,53 +251,67 @@ async function main(): Promise<void> {
       readAccount: 'read-by-id, staff account (audited)',
       readLogged: 'read-by-id, staff, request log on (info)',
       search: 'search Observation?patient=, staff',
+      readVariant: `read-by-id, operator staff token, ${process.env.BENCH_VARIANT_ENV ?? 'variant'}`,
+      readAccountVariant: `read-by-id, staff account, ${process.env.BENCH_VARIANT_ENV ?? 'variant'}`,
     };
+    const targets: Record<keyof typeof labels, () => Promise<LoadResult>> = {
+      pg: () => runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds: SECONDS, label: labels.pg }),
+      reference: () => measureHttp(servers.reference, labels.reference, readPaths),
+      read: () => measureHttp(servers.product, labels.read, readPaths, auth),
+      readSystem: () => measureHttp(servers.product, labels.readSystem, readPaths, systemAuth),
+      readAccount: () => measureHttp(servers.product, labels.readAccount, readPaths, accountAuth),
+      readLogged: () => measureHttp(servers.logged, labels.readLogged, readPaths, auth),
+      search: () => measureHttp(servers.product, labels.search, searchPaths, auth),
+      readVariant: () => measureHttp(servers.variant, labels.readVariant, readPaths, auth),
+      readAccountVariant: () => measureHttp(servers.variant, labels.readAccountVariant, readPaths, accountAuth),
+    };
+    const chosen = (process.env.BENCH_TARGETS?.split(',') ?? Object.keys(targets).filter((name) => process.env.BENCH_VARIANT_ENV || !name.endsWith('Variant'))) as (keyof typeof labels)[];
+    const unknown = chosen.filter((name) => !(name in targets));
+    if (unknown.length) throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${Object.keys(targets).join(', ')})`);
     try {
       for (let round = 1; round <= ROUNDS; round++) {
-        keep(await runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds: SECONDS, label: labels.pg }));
-        keep(await measureHttp(servers.reference, labels.reference, readPaths));
-        keep(await measureHttp(servers.product, labels.read, readPaths, auth));
-        keep(await measureHttp(servers.product, labels.readSystem, readPaths, systemAuth));
-        keep(await measureHttp(servers.product, labels.readAccount, readPaths, accountAuth));
-        keep(await measureHttp(servers.logged, labels.readLogged, readPaths, auth));
-        keep(await measureHttp(servers.product, labels.search, searchPaths, auth));
+        for (const name of chosen) keep(await targets[name]());
       }
     } finally {
       await Promise.all(Object.values(servers).map((s) => s.stop()));
     }
-    const pg = best.get(labels.pg)!;
-    const reference = best.get(labels.reference)!;
-    const read = best.get(labels.read)!;
-    const readSystem = best.get(labels.readSystem)!;
-    const readAccount = best.get(labels.readAccount)!;
-    const readLogged = best.get(labels.readLogged)!;
-    const search = best.get(labels.search)!;
-
     out('');
     out(`Best of ${ROUNDS} round(s):`);
     for (const result of best.values()) out(formatResult(result));
     out('');
     out(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at end`);
     out('Ratios (same run, same table):');
-    const readRatio = read.rate / reference.rate;
-    const p99Ratio = read.p99 / reference.p99;
-    out(ratioLine('read-by-id rate / (2) rate', readRatio, `>= ${TARGETS.readRatio}`, readRatio >= TARGETS.readRatio));
-    out(ratioLine('read-by-id p99 / (2) p99', p99Ratio, `<= ${TARGETS.p99Ratio}`, p99Ratio <= TARGETS.p99Ratio));
-    out(ratioLine('read-by-id, system token: rate / (2) rate', readSystem.rate / reference.rate, `>= ${TARGETS.readRatio}`, readSystem.rate / reference.rate >= TARGETS.readRatio));
-    out(ratioLine('read-by-id, system token: p99 / (2) p99', readSystem.p99 / reference.p99, `<= ${TARGETS.p99Ratio}`, readSystem.p99 / reference.p99 <= TARGETS.p99Ratio));
-    out(ratioLine('read-by-id, staff account: rate / (2) rate', readAccount.rate / reference.rate, `>= ${TARGETS.readRatio}`, readAccount.rate / reference.rate >= TARGETS.readRatio));
-    out(ratioLine('read-by-id, staff account: p99 / (2) p99', readAccount.p99 / reference.p99, `<= ${TARGETS.p99Ratio}`, readAccount.p99 / reference.p99 <= TARGETS.p99Ratio));
-    out(ratioLine('read-by-id, request log on: rate / (2) rate', readLogged.rate / reference.rate, `>= ${TARGETS.readRatio}`, readLogged.rate / reference.rate >= TARGETS.readRatio));
-    out(ratioLine('read-by-id, request log on: p99 / (2) p99', readLogged.p99 / reference.p99, `<= ${TARGETS.p99Ratio}`, readLogged.p99 / reference.p99 <= TARGETS.p99Ratio));
-    out(`  ${'(2) rate / (1) rate'.padEnd(44)} ${(reference.rate / pg.rate).toFixed(2).padStart(6)}`);
-    const cpuRatio = (r: LoadResult): string => (r.cpuPerRequest! / reference.cpuPerRequest!).toFixed(2).padStart(6);
-    out(`  ${'server CPU/request: staff read / (2)'.padEnd(44)} ${cpuRatio(read)}`);
-    out(`  ${'server CPU/request: system read / (2)'.padEnd(44)} ${cpuRatio(readSystem)}`);
-    out(`  ${'server CPU/request: staff account read / (2)'.padEnd(44)} ${cpuRatio(readAccount)}`);
-    out(`  ${'search rate / (2) rate'.padEnd(44)} ${(search.rate / reference.rate).toFixed(2).padStart(6)}`);
+    const reference = best.get(labels.reference);
+    const pg = best.get(labels.pg);
+    const reads: [keyof typeof labels, string][] = [
+      ['read', 'read-by-id'],
+      ['readSystem', 'read-by-id, system token'],
+      ['readAccount', 'read-by-id, staff account'],
+      ['readLogged', 'read-by-id, request log on'],
+      ['readVariant', 'read-by-id, variant'],
+      ['readAccountVariant', 'read-by-id, staff account, variant'],
+    ];
+    if (reference) {
+      for (const [key, name] of reads) {
+        const result = best.get(labels[key]);
+        if (!result) continue;
+        const rate = result.rate / reference.rate;
+        const p99 = result.p99 / reference.p99;
+        out(ratioLine(`${name}: rate / (2) rate`, rate, `>= ${TARGETS.readRatio}`, rate >= TARGETS.readRatio));
+        out(ratioLine(`${name}: p99 / (2) p99`, p99, `<= ${TARGETS.p99Ratio}`, p99 <= TARGETS.p99Ratio));
+      }
+      if (pg) out(`  ${'(2) rate / (1) rate'.padEnd(44)} ${(reference.rate / pg.rate).toFixed(2).padStart(6)}`);
+      for (const [key, name] of reads) {
+        const result = best.get(labels[key]);
+        if (result) out(`  ${`server CPU/request: ${name} / (2)`.padEnd(44)} ${(result.cpuPerRequest! / reference.cpuPerRequest!).toFixed(2).padStart(6)}`);
+      }
+      const search = best.get(labels.search);
+      if (search) out(`  ${'search rate / (2) rate'.padEnd(44)} ${(search.rate / reference.rate).toFixed(2).padStart(6)}`);
+    }
     out(`  ${'import resources/s'.padEnd(44)} ${Math.round(imported.rate).toString().padStart(6)}   target >= ${TARGETS.importRate} ${imported.rate >= TARGETS.importRate ? 'met' : 'NOT met'}`);
   } finally {
-    await bench.drop();
+    if (process.env.BENCH_KEEP_DATABASE === '1') out(`database kept (BENCH_KEEP_DATABASE=1): ${bench.url}`);
+    else await bench.drop();
   }
 }
 

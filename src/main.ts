@@ -6,7 +6,7 @@ import { createAccountServices } from './auth/account-services';
 import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
 import { loadConfig } from './config';
-import { openDatabase } from './db/database';
+import { type Database, openDatabase } from './db/database';
 import { migrateToLatest } from './db/migrator';
 import { isEmpty, seedDemoFamily } from './demo/seed-demo';
 import { demoLoginLines, demoLoginsExist } from './demo/seed-demo-accounts';
@@ -28,6 +28,8 @@ export interface RunningServer {
   readonly seeded: boolean;
   /** The demo logins exist in this database (printed in the banner). */
   readonly demoLogins: boolean;
+  /** The open database (for tools that drive the server, such as the benchmark). */
+  readonly database: Database;
   close(): Promise<void>;
 }
 
@@ -86,7 +88,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       logger.info('stopped');
     })());
   logger.info({ port, database: database.kind }, 'listening');
-  return { url: `http://localhost:${port}`, server, seeded, demoLogins, close };
+  return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, close };
 }
 
 /** `npm start`: serve until SIGTERM/SIGINT, then shut down gracefully. */

@@ -2,30 +2,38 @@
  * A server under test, run in its own process so it has its own event loop (as in production) and
  * the load generator in the parent does not share it. argv: `product <logLevel>` or `reference`.
  * Reads BENCH_DATABASE_URL and BENCH_SIGNING_KEY; tells the parent its URL over IPC, answers 'cpu' with its
- * CPU time so far, and stops on 'stop'.
+ * CPU time so far, and stops on 'stop'. 'idle' and 'busy' stop and start its background work (see below).
  */
 import type { Server } from 'node:http';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import express from 'express';
 import { Pool } from 'pg';
 import { loadConfig } from '../../src/config';
+import { startAuditLog, stopAuditLog } from '../../src/access/audit-log';
+import type { Database } from '../../src/db/database';
 import { startServer } from '../../src/main';
 
 /** Pool size of the app's pg pool (src/db/database.ts), so the reference gets no more connections. */
 const APP_POOL_SIZE = 20;
 
-async function startProduct(logLevel: string): Promise<{ url: string; close(): Promise<void> }> {
+interface Running {
+  readonly url: string;
+  readonly database?: Database;
+  close(): Promise<void>;
+}
+
+async function startProduct(logLevel: string): Promise<Running> {
   const config = loadConfig(
     { ...process.env, LOG_LEVEL: logLevel },
     { databaseUrl: process.env.BENCH_DATABASE_URL, signingKey: process.env.BENCH_SIGNING_KEY, port: 0, host: '127.0.0.1', seedDemo: false },
   );
   const running = await startServer(config);
   const port = (running.server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, close: running.close };
+  return { url: `http://127.0.0.1:${port}`, database: running.database, close: running.close };
 }
 
 /** Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is. */
-async function startReference(): Promise<{ url: string; close(): Promise<void> }> {
+async function startReference(): Promise<Running> {
   const pool = new Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: APP_POOL_SIZE });
   const app = express();
   app.get('/fhir/:type/:id', (req, res, next) => {
@@ -72,6 +80,14 @@ async function main(): Promise<void> {
       loopDelay.reset();
       gc.total = gc.max = 0;
       return void process.send?.({ pauses });
+    }
+    // 'idle' and 'busy': another server sharing the database is measured now, so this one's background work
+    // (turning access records into AuditEvents) stops, lest it do that server's share; and starts again.
+    if (message === 'idle' || message === 'busy') {
+      const db = running.database?.db;
+      if (!db) return void process.send?.({ done: true });
+      if (message === 'busy') startAuditLog(db);
+      return void (message === 'idle' ? stopAuditLog(db) : Promise.resolve()).then(() => process.send?.({ done: true }));
     }
     if (message === 'stop') running.close().then(() => process.exit(0), () => process.exit(1));
   });

@@ -16,6 +16,8 @@ export interface ChildServer {
   cpuMicros(): Promise<number>;
   /** Event-loop stalls and GC pauses (ms) since the last call. */
   pauses(): Promise<Pauses>;
+  /** Stops (idle) or starts (busy) the server's background work, so that only the server measured does any. */
+  background(state: 'idle' | 'busy'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,7 +37,7 @@ export function startChildServer(args: string[], env: Record<string, string>): P
     child.once('message', (message) => {
       child.removeAllListeners('exit');
       const url = (message as { url: string }).url;
-      const ask = (question: 'cpu' | 'pauses'): Promise<{ cpu: NodeJS.CpuUsage; pauses: Pauses }> =>
+      const ask = (question: 'cpu' | 'pauses' | 'idle' | 'busy'): Promise<{ cpu: NodeJS.CpuUsage; pauses: Pauses }> =>
         new Promise((done) => {
           child.once('message', (reply) => done(reply as { cpu: NodeJS.CpuUsage; pauses: Pauses }));
           child.send(question);
@@ -47,6 +49,7 @@ export function startChildServer(args: string[], env: Record<string, string>): P
           return cpu.user + cpu.system;
         },
         pauses: async () => (await ask('pauses')).pauses,
+        background: async (state) => void (await ask(state)),
         stop: () =>
           new Promise<void>((done) => {
             child.once('exit', () => done());

@@ -39,7 +39,9 @@ function scopeCondition(scope: AccessScope, type: string): RawBuilder<unknown> |
     parts.push(type === 'Patient' ? sql`r.id = any(${list})` : sql`r.compartments && ${list}`);
   }
   if (scope.organizationId) {
-    const managed = sql`o.resource_type = 'Patient' and o.code = 'organization' and o.target_type = 'Organization' and o.target_id = ${scope.organizationId}`;
+    // One index-only probe per patient (migration 0006's partial index). coalesce() keeps the planner off the
+    // (target_id, ...) index, which would walk every patient the organisation manages, however many thousands.
+    const managed = sql`o.resource_type = 'Patient' and o.code = 'organization' and o.target_type = 'Organization' and coalesce(o.target_id, '') = ${scope.organizationId}`;
     if (type === 'Patient') {
       parts.push(sql`exists (select 1 from search_reference o where ${managed} and o.resource_id = r.id)`);
     } else {

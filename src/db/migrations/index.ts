@@ -4,6 +4,7 @@ import * as accounts from './0002-accounts';
 import * as accountJobs from './0003-account-jobs';
 import * as auditLog from './0004-audit-log';
 import * as auditLogJsonb from './0005-audit-log-jsonb';
+import * as patientOrganizationIndex from './0006-patient-organization-index';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003-account-jobs': accountJobs,
   '0004-audit-log': auditLog,
   '0005-audit-log-jsonb': auditLogJsonb,
+  '0006-patient-organization-index': patientOrganizationIndex,
 };
