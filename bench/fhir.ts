@@ -34,6 +34,7 @@ import { AccountStore } from '../src/auth/account-store';
 import { SessionService } from '../src/auth/session-service';
 import type { Mailer } from '../src/mail/mailer';
 import { Repository } from '../src/fhir/repository';
+import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
 import { WritePreparationPool } from '../src/fhir/write-preparation-pool';
 import { createBenchDatabase } from './support/bench-database';
 import { ChildServer, startChildServer } from './support/child-server';
@@ -156,6 +157,12 @@ function postgresCpuMicros(): number {
   return (total * 1e6) / ticks;
 }
 
+/** What the variant server differs by (BENCH_VARIANT_ENV, BENCH_VARIANT_FLAGS), or 'variant' if nothing. */
+function variantName(): string {
+  const flags = process.env.BENCH_VARIANT_FLAGS;
+  return [process.env.BENCH_VARIANT_ENV, flags !== undefined ? `node flags [${flags}]` : undefined].filter(Boolean).join(', ') || 'variant';
+}
+
 /** The extra environment of the variant server (BENCH_VARIANT_ENV, 'NAME=value' pairs separated by spaces). */
 function variantEnv(): Record<string, string> {
   const pairs = (process.env.BENCH_VARIANT_ENV ?? '').split(/\s+/).filter(Boolean);
@@ -235,11 +242,13 @@ async function main(): Promise<void> {
     };
     const servers = {
       reference: await startChildServer(['reference'], env),
-      product: await startChildServer(['product', 'warn'], env),
-      logged: await startChildServer(['product', 'info'], env),
-      // BENCH_VARIANT_ENV='NAME=value ...': a second product server with that environment, measured in the same
-      // rounds as the first (targets readVariant, readAccountVariant), for comparing a setting on equal terms.
-      variant: await startChildServer(['product', 'warn'], { ...env, ...variantEnv() }),
+      // The product runs as `npm start` and the Docker image launch it (src/server-node-flags.ts).
+      product: await startChildServer(['product', 'warn'], env, SERVER_NODE_FLAGS),
+      logged: await startChildServer(['product', 'info'], env, SERVER_NODE_FLAGS),
+      // BENCH_VARIANT_ENV='NAME=value ...' (and BENCH_VARIANT_FLAGS='--node-flag ...', instead of the product's): a
+      // second product server with that environment, measured in the same rounds as the first (targets readVariant,
+      // readAccountVariant), for comparing a setting on equal terms.
+      variant: await startChildServer(['product', 'warn'], { ...env, ...variantEnv() }, process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS),
     };
     // Servers sharing the database do their background work only while measured (see measureHttp).
     await Promise.all(Object.values(servers).map((server) => server.background('idle')));
@@ -251,8 +260,8 @@ async function main(): Promise<void> {
       readAccount: 'read-by-id, staff account (audited)',
       readLogged: 'read-by-id, staff, request log on (info)',
       search: 'search Observation?patient=, staff',
-      readVariant: `read-by-id, operator staff token, ${process.env.BENCH_VARIANT_ENV ?? 'variant'}`,
-      readAccountVariant: `read-by-id, staff account, ${process.env.BENCH_VARIANT_ENV ?? 'variant'}`,
+      readVariant: `read-by-id, operator staff token, ${variantName()}`,
+      readAccountVariant: `read-by-id, staff account, ${variantName()}`,
     };
     const targets: Record<keyof typeof labels, () => Promise<LoadResult>> = {
       pg: () => runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds: SECONDS, label: labels.pg }),
@@ -265,7 +274,7 @@ async function main(): Promise<void> {
       readVariant: () => measureHttp(servers.variant, labels.readVariant, readPaths, auth),
       readAccountVariant: () => measureHttp(servers.variant, labels.readAccountVariant, readPaths, accountAuth),
     };
-    const chosen = (process.env.BENCH_TARGETS?.split(',') ?? Object.keys(targets).filter((name) => process.env.BENCH_VARIANT_ENV || !name.endsWith('Variant'))) as (keyof typeof labels)[];
+    const chosen = (process.env.BENCH_TARGETS?.split(',') ?? Object.keys(targets).filter((name) => variantName() !== 'variant' || !name.endsWith('Variant'))) as (keyof typeof labels)[];
     const unknown = chosen.filter((name) => !(name in targets));
     if (unknown.length) throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${Object.keys(targets).join(', ')})`);
     try {

@@ -22,15 +22,15 @@ export interface ChildServer {
 }
 
 /**
- * Forks bench-server.ts with this process's loader flags (tsx), waits for its URL. Its stdout goes to
+ * Forks bench-server.ts with this process's loader flags (tsx) and `nodeFlags`, waits for its URL. Its stdout goes to
  * /dev/null: with request logging on, the cost of writing the log lines is measured, not a terminal's.
  */
-export function startChildServer(args: string[], env: Record<string, string>): Promise<ChildServer> {
+export function startChildServer(args: string[], env: Record<string, string>, nodeFlags: readonly string[] = []): Promise<ChildServer> {
   const child = fork(path.join(__dirname, 'bench-server.ts'), args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server, to see where its time goes.
-    execArgv: process.env.BENCH_PROFILE_DIR ? [...process.execArgv, '--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : process.execArgv,
+    execArgv: [...process.execArgv, ...nodeFlags, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bench server ${args.join(' ')} exited with ${code}`)));

@@ -1,0 +1,30 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
+
+const root = path.resolve(__dirname, '..');
+
+test('npm start and the Docker image launch the server with the flags of src/server-node-flags.ts', () => {
+  const start = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
+  const cmd = fs
+    .readFileSync(path.join(root, 'Dockerfile'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('CMD '))
+    .at(-1);
+  const imageArgs = JSON.parse(cmd!.slice(4)) as string[];
+  expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
+  for (const flag of SERVER_NODE_FLAGS) {
+    expect(start).toContain(`NODE_OPTIONS="${SERVER_NODE_FLAGS.join(' ')} $NODE_OPTIONS"`);
+    expect(imageArgs.slice(1, 1 + SERVER_NODE_FLAGS.length)).toEqual([...SERVER_NODE_FLAGS]);
+    expect(flag).toMatch(/^--[a-z-]+=\d+$/);
+  }
+});
+
+test('given at launch, the flags take effect: the heap limit counts the larger young generation', () => {
+  // V8 reads these flags only when the process starts (v8.setFlagsFromString later changes nothing), which is why
+  // they are launch flags; heap_size_limit includes the young generation's reservation.
+  const heapLimit = (flags: readonly string[]): number =>
+    Number(execFileSync(process.execPath, [...flags, '-e', "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit))"], { encoding: 'utf8' }));
+  expect(heapLimit(SERVER_NODE_FLAGS)).toBeGreaterThan(heapLimit([]));
+});
