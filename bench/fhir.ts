@@ -8,12 +8,18 @@
  * each next to references measured in the same run on the same table: (1) a bare pg primary-key SELECT loop at
  * the same concurrency and (2) a minimal Express endpoint that does that one SELECT and sends the stored JSON.
  * A staff token's reads are audited (each read's access record is committed before it is answered, as the
- * product does; see src/access/audit-log.ts); a system token's are not, which shows what auditing costs. Request logging is measured apart (LOG_LEVEL=info vs warn).
- * Run: npx tsx bench/fhir.ts   (BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_CONNECTIONS=50,
- * BENCH_IMPORT_WORKERS=<cpus, max 4>, BENCH_IMPORT_CONCURRENCY=2, BENCH_ONLY=import to stop after the import,
- * BENCH_PAUSES=1 to print each server's event-loop stalls and PostgreSQL's CPU, BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search,readVariant,readAccountVariant to run only some
- * of the load targets, BENCH_VARIANT_ENV (see below) to compare a setting, BENCH_KEEP_DATABASE=1 to leave the
- * database behind for a look at it)
+ * product does; see src/access/audit-log.ts); a system token's are not, which shows what auditing costs. Request
+ * logging is measured apart (LOG_LEVEL=info vs warn). The product's servers run with the Node flags `npm start`
+ * gives them (src/server-node-flags.ts).
+ * Run: npx tsx bench/fhir.ts, with settings from the environment:
+ *   BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_CONNECTIONS=50, BENCH_IMPORT_WORKERS=<cpus, max 4>,
+ *   BENCH_IMPORT_CONCURRENCY=2; BENCH_ONLY=import to stop after the import;
+ *   BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search (and readVariant, readAccountVariant)
+ *     to run only some of the load targets;
+ *   BENCH_VARIANT_ENV='NAME=value ...' and/or BENCH_VARIANT_FLAGS='--node-flag ...' to measure a second product
+ *     server with another setting in the same rounds (targets readVariant and readAccountVariant);
+ *   BENCH_PAUSES=1 to print, per load run, PostgreSQL's CPU and transactions per request and the server's
+ *     event-loop stalls and GC pauses; BENCH_KEEP_DATABASE=1 to leave the database behind for a look at it.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -123,10 +129,13 @@ async function staffAccountToken(url: string, signingKey: string): Promise<strin
   }
 }
 
+/** The benchmark's database, for the statistics BENCH_PAUSES prints (set once it exists). */
+let statsUrl = '';
+
 /** Transactions committed or rolled back in the bench database so far (statistics, for BENCH_PAUSES). */
 async function transactions(): Promise<number> {
   const { Client } = await import('pg');
-  const client = new Client({ connectionString: process.env.BENCH_DATABASE_URL_FOR_STATS });
+  const client = new Client({ connectionString: statsUrl });
   await client.connect();
   try {
     const { rows } = await client.query<{ n: string }>('select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = current_database()');
@@ -226,7 +235,7 @@ async function main(): Promise<void> {
     const token = await signAccessToken({ sub: 'Practitioner/bench-staff', kind: 'staff' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
     const auth = { authorization: `Bearer ${token}` };
     const env = { BENCH_DATABASE_URL: bench.url, BENCH_SIGNING_KEY: signingKey };
-    process.env.BENCH_DATABASE_URL_FOR_STATS = bench.url;
+    statsUrl = bench.url;
 
     const system = await signAccessToken({ sub: 'bench-system', kind: 'system' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
     const systemAuth = { authorization: `Bearer ${system}` };
@@ -247,7 +256,7 @@ async function main(): Promise<void> {
       logged: await startChildServer(['product', 'info'], env, SERVER_NODE_FLAGS),
       // BENCH_VARIANT_ENV='NAME=value ...' (and BENCH_VARIANT_FLAGS='--node-flag ...', instead of the product's): a
       // second product server with that environment, measured in the same rounds as the first (targets readVariant,
-      // readAccountVariant), for comparing a setting on equal terms.
+      // readAccountVariant), for comparing a setting on equal terms. Without either, it is the product as it is.
       variant: await startChildServer(['product', 'warn'], { ...env, ...variantEnv() }, process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS),
     };
     // Servers sharing the database do their background work only while measured (see measureHttp).
