@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, chmod, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, chmod, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { base64url, SignJWT, UnsecuredJWT } from 'jose';
@@ -168,9 +168,14 @@ describe('signing keys', () => {
     expect(fromEnv.kid).toBe(key.kid);
   });
 
-  test('concurrent first starts agree on one key', async () => {
-    const keys = await Promise.all([1, 2, 3, 4].map(() => loadOrCreateSigningKey({ dataDir })));
-    expect(new Set(keys.map((k) => k.kid)).size).toBe(1);
+  test('concurrent first starts agree on one key, none reads it half-written, and no draft is left behind', async () => {
+    // The race is narrow (a loser reading the file between the winner's create and its write): try it many times.
+    for (let round = 0; round < 25; round++) {
+      const dir = path.join(dataDir, `start-${round}`);
+      const keys = await Promise.all(Array.from({ length: 8 }, () => loadOrCreateSigningKey({ dataDir: dir })));
+      expect(new Set(keys.map((k) => k.kid)).size).toBe(1);
+      expect(await readdir(path.dirname(signingKeyPath(dir)))).toEqual(['access-token.key']);
+    }
   });
 
   test('refuses a key file others can read', async () => {

@@ -3,7 +3,7 @@
  * is enough; verification accepts HS256 only, which refuses `alg: none` and algorithm-confusion tricks.
  */
 import { createHash, createSecretKey, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Clock } from '../fhir/clock';
@@ -100,14 +100,19 @@ export async function loadOrCreateSigningKey(options: { dataDir: string; envValu
   }
   const file = signingKeyPath(options.dataDir);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  // The key is written whole to a file of this process's own, then linked into place: link() is atomic and never
+  // replaces a file, so of instances starting together one key wins, and nobody ever reads a half-written one.
+  const draft = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
-    // 'wx': two instances starting together cannot both write; the loser reads the winner's key.
-    await writeFile(file, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 });
-    await chmod(file, 0o600); // the umask may have taken bits off, never added; make it exact
+    await writeFile(draft, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 });
+    await chmod(draft, 0o600); // the umask may have taken bits off, never added; make it exact
+    await link(draft, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw err;
     }
+  } finally {
+    await unlink(draft).catch(() => undefined);
   }
   const mode = (await stat(file)).mode & 0o777;
   if ((mode & 0o077) !== 0) {
