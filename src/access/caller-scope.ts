@@ -124,8 +124,14 @@ function sessionOf(claims: { sid?: unknown } | undefined): string | null {
 
 /** True in SQL while the session `sid` is open (no sid: a token not tied to a session, e.g. issued by the CLI). */
 function sessionOpen(sid: string | null, now: Date): RawBuilder<SqlBool> {
-  return sql<SqlBool>`(${sid}::text is null or exists (select 1 from refresh_token t
-    where t.family_id = ${sid}::text and t.revoked_at is null and t.expires_at > ${now}))`;
+  // Two statement shapes rather than "$sid is null or ...": fewer parameters, and nothing left for the planner to fold.
+  if (sid === null) return sql<SqlBool>`true`;
+  return sql<SqlBool>`exists (select 1 from refresh_token t where t.family_id = ${sid} and t.revoked_at is null and t.expires_at > ${now})`;
+}
+
+/** `a.<column>` equals `value` in SQL, null included (one statement shape for null, one for a value). */
+function accountColumnIs(column: 'organization_id' | 'practitioner_id', value: string | null): RawBuilder<SqlBool> {
+  return value === null ? sql<SqlBool>`a.${sql.raw(column)} is null` : sql<SqlBool>`a.${sql.raw(column)} = ${value}`;
 }
 
 /**
@@ -134,8 +140,7 @@ function sessionOpen(sid: string | null, now: Date): RawBuilder<SqlBool> {
  */
 function staffAccountUnchanged(account: ScopeAccount, sid: string | null, now: Date): RawBuilder<SqlBool> {
   return sql<SqlBool>`(exists (select 1 from account a where a.id = ${account.id} and a.kind = 'staff' and a.disabled_at is null
-    and a.organization_id is not distinct from ${account.organization_id}::text
-    and a.practitioner_id is not distinct from ${account.practitioner_id ?? null}::text
+    and ${accountColumnIs('organization_id', account.organization_id)} and ${accountColumnIs('practitioner_id', account.practitioner_id ?? null)}
     and a.display_name = ${account.display_name}) and ${sessionOpen(sid, now)})`;
 }
 
@@ -165,7 +170,8 @@ export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subjec
  * (Caller.unconfirmed), which saves it a round trip, and resolves afresh when they are not.
  */
 export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
-  const remembered = new Map<string, ScopeAccount>();
+  // Per token subject and session: the account as last resolved, and its caller (built once: its scope is read-only).
+  const remembered = new Map<string, { account: ScopeAccount; caller: AccountCaller }>();
   const callerOf = (account: ScopeAccount): AccountCaller => ({
     kind: 'staff',
     subject: `account:${account.id}`,
@@ -177,8 +183,9 @@ export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subje
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['staff'], claims, options);
     if (remembered.size >= REMEMBERED_ACCOUNTS) remembered.delete(remembered.keys().next().value as string);
-    remembered.set(key, account);
-    return callerOf(account);
+    const caller = callerOf(account);
+    remembered.set(key, { account, caller });
+    return caller;
   };
   return async (subject, claims, authenticate) => {
     if (isOperatorSubject(subject)) {
@@ -189,8 +196,8 @@ export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subje
     const known = authenticate?.readById ? remembered.get(key) : undefined;
     if (!known) return resolve(subject, claims, key);
     return {
-      ...callerOf(known),
-      unconfirmed: { condition: staffAccountUnchanged(known, sid, options.clock.now()), confirm: () => resolve(subject, claims, key) },
+      ...known.caller,
+      unconfirmed: { condition: staffAccountUnchanged(known.account, sid, options.clock.now()), confirm: () => resolve(subject, claims, key) },
     };
   };
 }
