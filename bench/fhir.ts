@@ -249,18 +249,30 @@ async function main(): Promise<void> {
       if (!previous || result.rate > previous.rate) best.set(result.label, result);
       return result;
     };
-    const servers = {
-      reference: await startChildServer(['reference'], env),
+    // Each server starts when a chosen target first needs it, so a run starts only the servers it measures.
+    const starts = {
+      reference: () => startChildServer(['reference'], env),
       // The product runs as `npm start` and the Docker image launch it (src/server-node-flags.ts).
-      product: await startChildServer(['product', 'warn'], env, SERVER_NODE_FLAGS),
-      logged: await startChildServer(['product', 'info'], env, SERVER_NODE_FLAGS),
+      product: () => startChildServer(['product', 'warn'], env, SERVER_NODE_FLAGS),
+      logged: () => startChildServer(['product', 'info'], env, SERVER_NODE_FLAGS),
       // BENCH_VARIANT_ENV='NAME=value ...' (and BENCH_VARIANT_FLAGS='--node-flag ...', instead of the product's): a
       // second product server with that environment, measured in the same rounds as the first (targets readVariant,
       // readAccountVariant), for comparing a setting on equal terms. Without either, it is the product as it is.
-      variant: await startChildServer(['product', 'warn'], { ...env, ...variantEnv() }, process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS),
+      variant: () => startChildServer(['product', 'warn'], { ...env, ...variantEnv() }, process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS),
     };
-    // Servers sharing the database do their background work only while measured (see measureHttp).
-    await Promise.all(Object.values(servers).map((server) => server.background('idle')));
+    const started = new Map<keyof typeof starts, Promise<ChildServer>>();
+    const server = (name: keyof typeof starts): Promise<ChildServer> => {
+      let running = started.get(name);
+      // Servers sharing the database do their background work only while measured (see measureHttp).
+      if (!running) {
+        running = starts[name]().then(async (child) => {
+          await child.background('idle');
+          return child;
+        });
+        started.set(name, running);
+      }
+      return running;
+    };
     const labels = {
       pg: '(1) pg primary-key SELECT loop',
       reference: '(2) minimal Express SELECT + send',
@@ -274,14 +286,14 @@ async function main(): Promise<void> {
     };
     const targets: Record<keyof typeof labels, () => Promise<LoadResult>> = {
       pg: () => runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds: SECONDS, label: labels.pg }),
-      reference: () => measureHttp(servers.reference, labels.reference, readPaths),
-      read: () => measureHttp(servers.product, labels.read, readPaths, auth),
-      readSystem: () => measureHttp(servers.product, labels.readSystem, readPaths, systemAuth),
-      readAccount: () => measureHttp(servers.product, labels.readAccount, readPaths, accountAuth),
-      readLogged: () => measureHttp(servers.logged, labels.readLogged, readPaths, auth),
-      search: () => measureHttp(servers.product, labels.search, searchPaths, auth),
-      readVariant: () => measureHttp(servers.variant, labels.readVariant, readPaths, auth),
-      readAccountVariant: () => measureHttp(servers.variant, labels.readAccountVariant, readPaths, accountAuth),
+      reference: async () => measureHttp(await server('reference'), labels.reference, readPaths),
+      read: async () => measureHttp(await server('product'), labels.read, readPaths, auth),
+      readSystem: async () => measureHttp(await server('product'), labels.readSystem, readPaths, systemAuth),
+      readAccount: async () => measureHttp(await server('product'), labels.readAccount, readPaths, accountAuth),
+      readLogged: async () => measureHttp(await server('logged'), labels.readLogged, readPaths, auth),
+      search: async () => measureHttp(await server('product'), labels.search, searchPaths, auth),
+      readVariant: async () => measureHttp(await server('variant'), labels.readVariant, readPaths, auth),
+      readAccountVariant: async () => measureHttp(await server('variant'), labels.readAccountVariant, readPaths, accountAuth),
     };
     const chosen = (process.env.BENCH_TARGETS?.split(',') ?? Object.keys(targets).filter((name) => variantName() !== 'variant' || !name.endsWith('Variant'))) as (keyof typeof labels)[];
     const unknown = chosen.filter((name) => !(name in targets));
@@ -291,7 +303,7 @@ async function main(): Promise<void> {
         for (const name of chosen) keep(await targets[name]());
       }
     } finally {
-      await Promise.all(Object.values(servers).map((s) => s.stop()));
+      await Promise.all([...started.values()].map(async (child) => (await child).stop()));
     }
     out('');
     out(`Best of ${ROUNDS} round(s):`);
