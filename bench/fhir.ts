@@ -12,7 +12,8 @@
  * logging is measured apart (LOG_LEVEL=info vs warn). The product's servers run with the Node flags `npm start`
  * gives them (src/server-node-flags.ts).
  * Run: npx tsx bench/fhir.ts, with settings from the environment:
- *   BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_CONNECTIONS=50, BENCH_IMPORT_WORKERS=<cpus, max 4>,
+ *   BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_SETTLE_SECONDS=5 per run of the settling round (0: none),
+ *   BENCH_CONNECTIONS=50, BENCH_IMPORT_WORKERS=<cpus, max 4>,
  *   BENCH_IMPORT_CONCURRENCY=2; BENCH_ONLY=import to stop after the import;
  *   BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search (and readVariant, readAccountVariant)
  *     to run only some of the load targets;
@@ -51,6 +52,8 @@ import { runPgLoop } from './support/pg-loop';
 const CORPUS = path.resolve(__dirname, '..', '../shared/corpus/fhir');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+/** Length of each target's run in the settling round (see main); 0 skips that round. */
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const WORKERS = Number(process.env.BENCH_IMPORT_WORKERS ?? Math.min(os.availableParallelism(), 4));
@@ -179,23 +182,23 @@ function variantEnv(): Record<string, string> {
 }
 
 /** Warms the target up (JIT, pools, caches), then measures it. */
-async function measureHttp(server: ChildServer, label: string, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
+async function measureHttp(server: ChildServer, label: string, seconds: number, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
   await server.background('busy');
   try {
-    return await measureBusy(server, label, paths, headers);
+    return await measureBusy(server, label, seconds, paths, headers);
   } finally {
     await server.background('idle');
   }
 }
 
-async function measureBusy(server: ChildServer, label: string, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
+async function measureBusy(server: ChildServer, label: string, seconds: number, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
   const load = { url: server.url, paths, headers, connections: CONNECTIONS };
   if (WARMUP_SECONDS > 0) await runHttpLoad({ ...load, label, seconds: WARMUP_SECONDS });
   const before = await server.cpuMicros();
   if (SHOW_PAUSES) await server.pauses();
   const postgresBefore = SHOW_PAUSES ? postgresCpuMicros() : 0;
   const xactsBefore = SHOW_PAUSES ? await transactions() : 0;
-  const result = await runHttpLoad({ ...load, label, seconds: SECONDS });
+  const result = await runHttpLoad({ ...load, label, seconds });
   if (SHOW_PAUSES) {
     const p = await server.pauses();
     const postgres = (postgresCpuMicros() - postgresBefore) / Math.max(result.requests, 1);
@@ -207,6 +210,13 @@ async function measureBusy(server: ChildServer, label: string, paths: string[], 
   }
   // CPU per request is steadier than the rate when other work shares the machine.
   return { ...result, cpuPerRequest: ((await server.cpuMicros()) - before) / Math.max(result.requests, 1) };
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function ratioLine(name: string, value: number, target: string, ok: boolean): string {
@@ -221,7 +231,7 @@ async function main(): Promise<void> {
   const bench = await createBenchDatabase();
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   try {
-    out(`FHIR benchmark on ${new URL(bench.url).host} (fresh database), ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up`);
+    out(`FHIR benchmark on ${new URL(bench.url).host} (fresh database), ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, after a settling round of ${SETTLE_SECONDS} s per target (not counted)`);
     // Absolute rates mean little on a busy machine; the ratios against the references run alongside matter.
     out(`machine: ${os.availableParallelism()} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at start`);
     const imported = await importCorpus(bench.url);
@@ -244,9 +254,12 @@ async function main(): Promise<void> {
     // Every target runs once per round, rounds alternate the targets, and each keeps its best round:
     // other work on the machine then hits all of them alike instead of whichever ran during it.
     const best = new Map<string, LoadResult>();
-    const keep = (result: LoadResult): LoadResult => {
+    // And every round's result, to compare each target with the reference of its own round (paired ratios).
+    const rounds: Map<string, LoadResult>[] = [];
+    const keep = (result: LoadResult, round: number): LoadResult => {
       const previous = best.get(result.label);
       if (!previous || result.rate > previous.rate) best.set(result.label, result);
+      (rounds[round] ??= new Map()).set(result.label, result);
       return result;
     };
     // Each server starts when a chosen target first needs it, so a run starts only the servers it measures.
@@ -284,23 +297,32 @@ async function main(): Promise<void> {
       readVariant: `read-by-id, operator staff token, ${variantName()}`,
       readAccountVariant: `read-by-id, staff account, ${variantName()}`,
     };
-    const targets: Record<keyof typeof labels, () => Promise<LoadResult>> = {
-      pg: () => runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds: SECONDS, label: labels.pg }),
-      reference: async () => measureHttp(await server('reference'), labels.reference, readPaths),
-      read: async () => measureHttp(await server('product'), labels.read, readPaths, auth),
-      readSystem: async () => measureHttp(await server('product'), labels.readSystem, readPaths, systemAuth),
-      readAccount: async () => measureHttp(await server('product'), labels.readAccount, readPaths, accountAuth),
-      readLogged: async () => measureHttp(await server('logged'), labels.readLogged, readPaths, auth),
-      search: async () => measureHttp(await server('product'), labels.search, searchPaths, auth),
-      readVariant: async () => measureHttp(await server('variant'), labels.readVariant, readPaths, auth),
-      readAccountVariant: async () => measureHttp(await server('variant'), labels.readAccountVariant, readPaths, accountAuth),
+    const targets: Record<keyof typeof labels, (seconds: number) => Promise<LoadResult>> = {
+      pg: (seconds) => runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds, label: labels.pg }),
+      reference: async (seconds) => measureHttp(await server('reference'), labels.reference, seconds, readPaths),
+      read: async (seconds) => measureHttp(await server('product'), labels.read, seconds, readPaths, auth),
+      readSystem: async (seconds) => measureHttp(await server('product'), labels.readSystem, seconds, readPaths, systemAuth),
+      readAccount: async (seconds) => measureHttp(await server('product'), labels.readAccount, seconds, readPaths, accountAuth),
+      readLogged: async (seconds) => measureHttp(await server('logged'), labels.readLogged, seconds, readPaths, auth),
+      search: async (seconds) => measureHttp(await server('product'), labels.search, seconds, searchPaths, auth),
+      readVariant: async (seconds) => measureHttp(await server('variant'), labels.readVariant, seconds, readPaths, auth),
+      readAccountVariant: async (seconds) => measureHttp(await server('variant'), labels.readAccountVariant, seconds, readPaths, accountAuth),
     };
     const chosen = (process.env.BENCH_TARGETS?.split(',') ?? Object.keys(targets).filter((name) => variantName() !== 'variant' || !name.endsWith('Variant'))) as (keyof typeof labels)[];
     const unknown = chosen.filter((name) => !(name in targets));
     if (unknown.length) throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${Object.keys(targets).join(', ')})`);
     try {
+      // A settling round first, not counted: every target runs once before any is measured. Audited reads leave
+      // writes behind (access records, AuditEvents) that slow every later run on this database, the reference's
+      // too (alone, the reference holds steady round after round; after audited runs it loses 15-40%). Without
+      // this round the reference's first run alone would be measured on a database nothing has written to.
+      if (SETTLE_SECONDS > 0) {
+        if (SHOW_PAUSES) process.stderr.write('settling round (not counted):\n');
+        for (const name of chosen) await targets[name](SETTLE_SECONDS);
+        if (SHOW_PAUSES) process.stderr.write('measured rounds:\n');
+      }
       for (let round = 1; round <= ROUNDS; round++) {
-        for (const name of chosen) keep(await targets[name]());
+        for (const name of chosen) keep(await targets[name](SECONDS), round);
       }
     } finally {
       await Promise.all([...started.values()].map(async (child) => (await child).stop()));
@@ -334,6 +356,18 @@ async function main(): Promise<void> {
       for (const [key, name] of reads) {
         const result = best.get(labels[key]);
         if (result) out(`  ${`server CPU/request: ${name} / (2)`.padEnd(44)} ${(result.cpuPerRequest! / reference.cpuPerRequest!).toFixed(2).padStart(6)}`);
+      }
+      // The same ratios taken round by round (each target against the reference of its own round), median over
+      // the rounds: less at the mercy of one lucky or unlucky run than best against best.
+      for (const [key, name] of reads) {
+        const paired = rounds.flatMap((results) => {
+          const result = results.get(labels[key]);
+          const own = results.get(labels.reference);
+          return result && own ? [{ rate: result.rate / own.rate, p99: result.p99 / own.p99 }] : [];
+        });
+        if (!paired.length) continue;
+        const list = (values: number[]): string => values.map((v) => v.toFixed(2)).join(' ');
+        out(`  ${`${name}: paired per round, median`.padEnd(44)} rate ${median(paired.map((r) => r.rate)).toFixed(2)} (${list(paired.map((r) => r.rate))}), p99 ${median(paired.map((r) => r.p99)).toFixed(2)} (${list(paired.map((r) => r.p99))})`);
       }
       const search = best.get(labels.search);
       if (search) out(`  ${'search rate / (2) rate'.padEnd(44)} ${(search.rate / reference.rate).toFixed(2).padStart(6)}`);
