@@ -5,7 +5,7 @@
  */
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { DEFAULT_ACCOUNT_THROTTLES } from '../src/auth/account-context';
-import { generateSigningKey, signAccessToken } from '../src/auth/access-token';
+import { generateSigningKey, signAccessToken, signingKeyFromString } from '../src/auth/access-token';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 
 const ADA = DEMO_PEOPLE.ada.email as string;
@@ -66,6 +66,25 @@ describe('sessions and tokens', () => {
     expect((await app.call('GET', '/auth/me', { token: session.access_token })).status).toBe(401);
     expect((await app.call('GET', record, { token: session.access_token })).status).toBe(401);
     expect((await app.call('POST', '/auth/logout', { json: { refresh_token: session.refresh_token } })).status).toBe(204);
+  });
+
+  it('logs out with the access token alone: its session ends, the refresh token with it; no token at all is a 400', async () => {
+    const session = await app.login(ADA, DEMO_PASSWORD);
+    const other = await app.login(ADA, DEMO_PASSWORD);
+    const record = `/fhir/Patient/${session.account.patientId}`;
+    expect((await app.call('POST', '/auth/logout', { token: session.access_token })).status).toBe(204);
+    expect((await app.call('GET', record, { token: session.access_token })).status).toBe(401);
+    expect((await app.call('POST', '/auth/refresh', { json: { refresh_token: session.refresh_token } })).status).toBe(401);
+    // Only that session: the same account's other sign-in goes on.
+    expect((await app.call('GET', record, { token: other.access_token })).status).toBe(200);
+    expect((await app.call('POST', '/auth/logout', { token: session.access_token })).status).toBe(204);
+    const none = await app.call('POST', '/auth/logout', { json: {} });
+    expect([none.status, outcomeText(none.body)]).toEqual([400, 'refresh_token (or Authorization: Bearer <access token>) is required']);
+    const forged = await signAccessToken({ sub: session.account.id, kind: 'user', sid: 'x' }, generateSigningKey(), { clock: app.clock });
+    expect((await app.call('POST', '/auth/logout', { token: forged })).status).toBe(401);
+    const cli = await signAccessToken({ sub: 'staff:cli', kind: 'staff' }, signingKeyFromString(app.config.signingKey as string), { clock: app.clock });
+    const noSession = await app.call('POST', '/auth/logout', { token: cli });
+    expect([noSession.status, outcomeText(noSession.body)]).toEqual([400, 'This token is not tied to a sign-in session, so there is nothing to log out of']);
   });
 
   it('refuses alg none, a wrong key and an expired token; refresh gives a working one', async () => {

@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables';
-import { unauthorized } from '../fhir/outcomes';
+import { badRequest, unauthorized } from '../fhir/outcomes';
 import type { AccountContext } from './account-context';
 import { type Account, AccountStore, normalizeEmail } from './account-store';
 import { ACCESS_TOKEN_TTL_SECONDS, AccessTokenError, type AccessTokenClaims, signAccessToken, verifyAccessToken } from './access-token';
@@ -144,6 +144,24 @@ export class SessionService {
       .where('token_hash', '=', hashOneTimeSecret(presented))
       .executeTakeFirst();
     if (row) await this.revokeFamily(row.family_id);
+  }
+
+  /**
+   * Ends the session a bearer access token came from (its `sid`), for a client that signs out without its refresh
+   * token. A token of a session already ended is fine (logging out twice).
+   */
+  async logoutAccessToken(token: string): Promise<void> {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await verifyAccessToken(token, this.context.signingKey, { clock: this.context.clock });
+    } catch (err) {
+      if (err instanceof AccessTokenError) {
+        throw unauthorized(err.reason === 'expired' ? 'The access token has expired; log out with the refresh token' : 'The access token is not valid');
+      }
+      throw err;
+    }
+    if (typeof claims.sid !== 'string') throw badRequest('This token is not tied to a sign-in session, so there is nothing to log out of');
+    await this.revokeFamily(claims.sid);
   }
 
   /** Ends every session of an account (password reset, re-enrollment). */

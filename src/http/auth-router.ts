@@ -60,8 +60,12 @@ export function authRouter(services: AccountServices): Router {
     res.json(await services.sessions.refresh(refreshTokenOf(req)));
   }));
 
+  // With the refresh token in the body, or else the session of the bearer access token.
   router.post('/logout', asyncHandler(async (req, res) => {
-    await services.sessions.logout(refreshTokenOf(req));
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const body = req.body as { refresh_token?: unknown } | undefined;
+    if (body?.refresh_token === undefined && bearer) await services.sessions.logoutAccessToken(bearer);
+    else await services.sessions.logout(refreshTokenOf(req, 'refresh_token (or Authorization: Bearer <access token>) is required'));
     res.status(204).end();
   }));
 
@@ -113,9 +117,9 @@ export function authRouter(services: AccountServices): Router {
   return router;
 }
 
-function refreshTokenOf(req: Request): string {
+function refreshTokenOf(req: Request, missing = 'refresh_token is required'): string {
   const token = (req.body as { refresh_token?: unknown } | undefined)?.refresh_token;
-  if (typeof token !== 'string' || token === '' || token.length > 256) throw badRequest('refresh_token is required', 'refresh_token');
+  if (typeof token !== 'string' || token === '' || token.length > 256) throw badRequest(missing, 'refresh_token');
   return token;
 }
 
