@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Identifier } from '@medplum/fhirtypes';
+import type { Identifier, Practitioner } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../src/access/access-scope';
 import { importCcda } from '../src/ccda/import/ccda-import-service';
 import { systemClock } from '../src/fhir/clock';
@@ -60,4 +60,20 @@ afterAll(() => database.close());
     }
   }
   expect(offenders).toEqual([]);
+});
+
+(haveCorpus ? test : test.skip)('placeholder ids identify nobody: two doctors whose NPI is written "UNK" stay two Practitioners', async () => {
+  // Greenway writes <id root="2.16.840.1.113883.4.6" extension="UNK"/> for every practitioner without an NPI; others
+  // write 99999999 or a number that fails the NPI check digit. Taken as an NPI, it merged different doctors.
+  const file = path.join(CORPUS, 'chb-sample_ccdas/Greenway Samples/26840_ClinicalVisitSummary_CCDA.xml');
+  const repo = new Repository(database.db, { scope: unrestrictedScope('test'), clock: systemClock, fhirBase: 'http://test/fhir' });
+  await importCcda(repo, fs.readFileSync(file));
+  // Before, the second doctor's conditional update (Practitioner?identifier=us-npi|UNK) found the first one and
+  // overwrote him: only one of the two names was left.
+  for (const family of ['Ingram', 'Seven']) {
+    const found = await repo.searchResources<Practitioner>('Practitioner', { name: family });
+    expect(found.map((p) => p.name?.[0]?.family)).toContain(`${family}, M.D.`);
+  }
+  const placeholders = await repo.searchResources<Practitioner>('Practitioner', { identifier: 'http://hl7.org/fhir/sid/us-npi|UNK' });
+  expect(placeholders).toEqual([]);
 });

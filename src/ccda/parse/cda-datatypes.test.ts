@@ -1,4 +1,4 @@
-import { dateTime, identifier } from './cda-datatypes';
+import { dateTime, identifier, isValidNpi } from './cda-datatypes';
 import { XNode } from './xml-node';
 
 const warnings: string[] = [];
@@ -41,6 +41,20 @@ describe('CDA ids to FHIR identifiers', () => {
   it('NPI maps to the us-npi system; nullFlavor ids are dropped', () => {
     expect(identifier(id({ root: '2.16.840.1.113883.4.6', extension: '1234567893' }))).toEqual({ system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' });
     expect(identifier(id({ nullFlavor: 'NI' }))).toBeUndefined();
+  });
+  it('placeholder extensions identify nobody: null-flavor words, no letter or digit, one character repeated, a failed NPI', () => {
+    for (const extension of ['UNK', 'unknown', 'N/A', '-', '0000', '99999999', '555555555']) {
+      expect(identifier(id({ root: '2.16.840.1.113883.19.5', extension }))).toBeUndefined();
+    }
+    // Short ids are ids in their namespace ('0' and '9' are real entry ids in vendor documents).
+    expect(identifier(id({ root: '1.3.6.1.4.1.22812.4.111.0', extension: '0' }))).toEqual({ system: 'urn:oid:1.3.6.1.4.1.22812.4.111.0', value: '0' });
+    for (const extension of ['UNK', '99999999', '999999943252', '1234567890', 'PseudoMD-1']) {
+      expect(identifier(id({ root: '2.16.840.1.113883.4.6', extension }))).toBeUndefined();
+    }
+  });
+  it('an NPI is ten digits with a Luhn check digit over the 80840 prefix', () => {
+    expect(['1234567893', '5860476014', '1245319599'].map(isValidNpi)).toEqual([true, true, true]);
+    expect(['1234567890', '123456789', '12345678930', '123456789A'].map(isValidNpi)).toEqual([false, false, false, false]);
   });
   it('a root alone identifies, unless it is a well-known namespace with its value left out (an NPI-less practitioner)', () => {
     expect(identifier(id({ root: '2.16.840.1.113883.19.5.99999.1' }))).toEqual({ system: 'urn:ietf:rfc:3986', value: 'urn:oid:2.16.840.1.113883.19.5.99999.1' });

@@ -182,12 +182,42 @@ export function firstEffectiveTime(node: XNode): XNode | undefined {
   return undefined;
 }
 
+/** Extensions senders write where they have no id: null-flavor words. */
+const PLACEHOLDER_WORDS = new Set(['UNK', 'UNKNOWN', 'NA', 'N/A', 'NI', 'NULL', 'NONE', 'ASKU', 'NAV', 'NASK', 'MSK', 'OTH', 'TBD']);
+const NPI_ROOT = '2.16.840.1.113883.4.6';
+
+/**
+ * True for an extension that identifies nobody: a null-flavor word, no letter or digit at all, one character
+ * four or more times over ('0000', '99999999', '555555555'), or under the NPI root anything but a valid NPI.
+ * Taken as an id, such a value makes every practitioner (or entry) that carries it "the same" one, so a
+ * document's entries would overwrite each other and different doctors merge across documents.
+ */
+export function isPlaceholderExtension(root: string, extension: string): boolean {
+  if (PLACEHOLDER_WORDS.has(extension.toUpperCase())) return true;
+  if (!/[\p{L}\p{N}]/u.test(extension)) return true;
+  if (/^(.)\1{3,}$/u.test(extension)) return true;
+  return root === NPI_ROOT && !isValidNpi(extension);
+}
+
+/** A US NPI: ten digits, the last a Luhn check digit over the first nine with the 80840 prefix. */
+export function isValidNpi(value: string): boolean {
+  if (!/^\d{10}$/.test(value)) return false;
+  let sum = 24; // the prefix 80840's share of the Luhn sum
+  for (let i = 0; i < 9; i++) {
+    const digit = Number(value[8 - i]);
+    const doubled = i % 2 === 0 ? digit * 2 : digit;
+    sum += doubled > 9 ? doubled - 9 : doubled;
+  }
+  return (10 - (sum % 10)) % 10 === Number(value[9]);
+}
+
 /** A CDA II as a FHIR Identifier (urn:oid:root + extension; a bare root becomes a URI value). */
 export function identifier(node: XNode | undefined): Identifier | undefined {
   if (!node || attr(node, 'nullFlavor')) return undefined;
   const root = attr(node, 'root')?.trim();
   const extension = attr(node, 'extension')?.trim();
   if (!root) return undefined;
+  if (extension && isPlaceholderExtension(root, extension)) return undefined;
   if (extension) return { system: systemUriForOid(root), value: extension };
   // A root alone is an identifier in its own right, unless it is a well-known namespace (NPI, SSN, a code
   // system): `<id root="2.16.840.1.113883.4.6"/>` is an NPI left out, and would otherwise make every
