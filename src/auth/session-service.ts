@@ -151,15 +151,7 @@ export class SessionService {
    * token. A token of a session already ended is fine (logging out twice).
    */
   async logoutAccessToken(token: string): Promise<void> {
-    let claims: AccessTokenClaims;
-    try {
-      claims = await verifyAccessToken(token, this.context.signingKey, { clock: this.context.clock });
-    } catch (err) {
-      if (err instanceof AccessTokenError) {
-        throw unauthorized(err.reason === 'expired' ? 'The access token has expired; log out with the refresh token' : 'The access token is not valid');
-      }
-      throw err;
-    }
+    const claims = await this.verifiedClaims(token, 'The access token has expired; log out with the refresh token');
     if (typeof claims.sid !== 'string') throw badRequest('This token is not tied to a sign-in session, so there is nothing to log out of');
     await this.revokeFamily(claims.sid);
   }
@@ -174,18 +166,22 @@ export class SessionService {
    * session must still be open: logging out ends it at once here, not only at the token's expiry.
    */
   async accountOfAccessToken(token: string): Promise<{ account: Account; claims: AccessTokenClaims }> {
-    let claims: AccessTokenClaims;
-    try {
-      claims = await verifyAccessToken(token, this.context.signingKey, { clock: this.context.clock });
-    } catch (err) {
-      if (err instanceof AccessTokenError) throw unauthorized(err.reason === 'expired' ? 'The access token has expired' : 'The access token is not valid');
-      throw err;
-    }
+    const claims = await this.verifiedClaims(token, 'The access token has expired');
     const account = await this.accounts.findById(claims.sub);
     if (!account || account.disabled_at || (claims.sid !== undefined && !(await sessionIsOpen(this.context.db, claims.sid, this.context.clock.now())))) {
       throw unauthorized('This session has ended. Sign in again.');
     }
     return { account, claims };
+  }
+
+  /** The claims of a token signed by this service and not expired; a 401 (with `expiredText` when expired) otherwise. */
+  private async verifiedClaims(token: string, expiredText: string): Promise<AccessTokenClaims> {
+    try {
+      return await verifyAccessToken(token, this.context.signingKey, { clock: this.context.clock });
+    } catch (err) {
+      if (err instanceof AccessTokenError) throw unauthorized(err.reason === 'expired' ? expiredText : 'The access token is not valid');
+      throw err;
+    }
   }
 
   /** Deletes refresh tokens past their expiry (the purge job). */

@@ -10,6 +10,7 @@ import { accountSummary } from '../auth/session-service';
 import { ThrottledError } from '../auth/throttle-store';
 import { badRequest, unauthorized } from '../fhir/outcomes';
 import { asyncHandler } from './async-handler';
+import { bearerToken } from './authenticate';
 
 /** Bodies of account requests are small; anything bigger is not a person typing. */
 const AUTH_JSON_LIMIT = '16kb';
@@ -20,11 +21,10 @@ export function authRouter(services: AccountServices): Router {
   router.use(express.json({ limit: AUTH_JSON_LIMIT, type: ['application/json', 'application/fhir+json'], strict: true }));
   const address = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
   const signedIn = async (req: Request): Promise<Account | undefined> => {
-    const header = req.headers.authorization;
-    if (!header) return undefined;
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw unauthorized('The Authorization header must be "Bearer <access token>"');
-    return (await services.sessions.accountOfAccessToken(match[1])).account;
+    if (!req.headers.authorization) return undefined;
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw unauthorized('The Authorization header must be "Bearer <access token>"');
+    return (await services.sessions.accountOfAccessToken(token)).account;
   };
   const requireSignedIn = async (req: Request): Promise<Account> => {
     const account = await signedIn(req);
@@ -62,7 +62,7 @@ export function authRouter(services: AccountServices): Router {
 
   // With the refresh token in the body, or else the session of the bearer access token.
   router.post('/logout', asyncHandler(async (req, res) => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const bearer = bearerToken(req.headers.authorization);
     const body = req.body as { refresh_token?: unknown } | undefined;
     if (body?.refresh_token === undefined && bearer) await services.sessions.logoutAccessToken(bearer);
     else await services.sessions.logout(refreshTokenOf(req, 'refresh_token (or Authorization: Bearer <access token>) is required'));

@@ -3,20 +3,24 @@ import type { Authenticator } from '../auth/caller';
 import { unauthorized } from '../fhir/outcomes';
 import { asyncHandler } from './async-handler';
 
+/** The token of an `Authorization: Bearer <token>` header; undefined when the header is absent or of another form. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
+}
+
 /**
  * Requires `Authorization: Bearer <jwt>` and puts the verified Caller on res.locals.caller. `readById` tells the
  * requests whose handler confirms a caller taken on trust in its own statement (see Caller.unconfirmed).
  */
 export function requireCaller(authenticator: Authenticator, readById: (req: Request) => boolean = () => false): RequestHandler {
   return asyncHandler(async (req, res, next) => {
-    const header = req.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       throw unauthorized('A bearer token is required (Authorization: Bearer <token>)');
     }
     try {
-      res.locals.caller = await authenticator.authenticate(match[1], { readById: readById(req) });
+      res.locals.caller = await authenticator.authenticate(token, { readById: readById(req) });
     } catch (err) {
       res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw err;
