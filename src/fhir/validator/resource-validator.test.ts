@@ -50,6 +50,23 @@ test('an Observation with several problems gets medplumâ€™s issues, in medplumâ€
   });
 });
 
+test('keys read as medplum reads them: undefined values, a primitive extension alone, choice keys in any order', () => {
+  // The validator finds each element's value by walking the object's own keys (see crawler.ts, firstCandidates):
+  // these are the cases where that walk and medplum's look-up of every candidate key could part.
+  const resources = [
+    { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueString: undefined, valueQuantity: { value: 1 } },
+    { resourceType: 'Observation', status: undefined, _status: { id: 's' }, code: { text: 'x' } },
+    { resourceType: 'Observation', status: 'final', code: { text: 'x' }, _valueString: { extension: [{ url: 'urn:x', valueBoolean: true }] } },
+    { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 'one' }, valueBoolean: true },
+    { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueBoolean: true, valueQuantity: { value: 'one' } },
+    { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueString: null, note: [{ text: undefined }] },
+    { resourceType: 'Observation', status: 'final', code: 'not an object', subject: [{ reference: 'Patient/p' }] },
+    { resourceType: 'Observation', status: 'final', code: { coding: 'x', text: 7 }, category: [['nested']] },
+    { resourceType: 'Patient', name: [{ given: ['Ada', undefined], _given: [null, { id: 'g' }] }], birthDate: undefined, _birthDate: undefined },
+  ] as unknown as Resource[];
+  for (const resource of resources) expectSameAsMedplum(resource);
+});
+
 const describeCorpus = fs.existsSync(SYNTHEA) ? describe : describe.skip;
 if (!fs.existsSync(SYNTHEA)) console.warn(`resource-validator.test: ../shared/corpus is absent (${SYNTHEA}); the corpus comparison is skipped`);
 

@@ -12,7 +12,7 @@ import { isEmpty, isResource, capitalize } from '@medplum/core';
 import type { InternalSchemaElement, TypedValue, TypedValueWithPath } from '@medplum/core';
 
 /** One type an element may take, with the JSON keys that carry it (`valueQuantity`, `_valueQuantity`). */
-interface TypeCandidate {
+export interface TypeCandidate {
   readonly key: string;
   readonly extensionKey: string;
   readonly code: string;
@@ -21,7 +21,7 @@ interface TypeCandidate {
 const candidatesByElement = new WeakMap<InternalSchemaElement, readonly TypeCandidate[]>();
 
 /** The JSON keys an element is read from, in medplum's order (the element's types in order). */
-function candidatesOf(element: InternalSchemaElement): readonly TypeCandidate[] {
+export function candidatesOf(element: InternalSchemaElement): readonly TypeCandidate[] {
   let candidates = candidatesByElement.get(element);
   if (!candidates) {
     const lastPathSegment = element.path.substring(element.path.lastIndexOf('.') + 1);
@@ -51,13 +51,15 @@ export function typedPropertyValue(
 /**
  * The same read with each value's FHIRPath location, as @medplum/core's getTypedPropertyValueWithPath
  * returns it, except that an absent value is undefined rather than a `{ type: 'undefined' }` placeholder.
+ * `firstCandidate`: the caller knows that the element's candidates before this one are absent from the object.
  */
 export function typedPropertyValueWithPath(
   parent: TypedValueWithPath,
   key: string,
   element: InternalSchemaElement,
+  firstCandidate = 0,
 ): TypedValueWithPath | TypedValueWithPath[] | undefined {
-  const found = rawPropertyValue(parent.value, element);
+  const found = rawPropertyValue(parent.value, element, firstCandidate);
   if (!found) return undefined;
   const { value, type } = found;
   const path = childPath(parent.path, key);
@@ -84,12 +86,14 @@ export function withPath(
   return { ...tv, path };
 }
 
-function rawPropertyValue(object: any, element: InternalSchemaElement): { value: any; type: string } | undefined {
+function rawPropertyValue(object: any, element: InternalSchemaElement, firstCandidate = 0): { value: any; type: string } | undefined {
   let resultValue: any = undefined;
   let primitiveExtension: any = undefined;
   let resultType = 'undefined';
   let found = false;
-  for (const candidate of candidatesOf(element)) {
+  const candidates = candidatesOf(element);
+  for (let i = firstCandidate; i < candidates.length; i++) {
+    const candidate = candidates[i];
     resultValue = object[candidate.key];
     primitiveExtension = object[candidate.extensionKey];
     if (resultValue !== undefined || primitiveExtension !== undefined) {
