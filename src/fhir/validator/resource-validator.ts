@@ -38,6 +38,7 @@ import type {
 } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { childPath } from './typed-property';
+import { holdsForAbsentElements } from './absent-element-invariants';
 import { crawlTypedValue, type CrawlerVisitor } from './crawler';
 import { checkObjectForNull, checkSliceElement, choiceOfTypeElementName, matchesSpecifiedValue } from './structure-checks';
 import { numberProblem, stringProblem } from './primitive-checks';
@@ -298,6 +299,7 @@ class ResourceValidator implements CrawlerVisitor {
   }
 
   private isExpressionTrue(constraint: Constraint, value: TypedValueWithPath): boolean {
+    if (holdsForAbsentElements(constraint.expression, value)) return true;
     const variables: Record<string, TypedValue> = {
       '%context': value,
       '%ucum': toTypedValue(UCUM),
