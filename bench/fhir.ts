@@ -13,8 +13,8 @@
  * gives them (src/server-node-flags.ts).
  * Run: npx tsx bench/fhir.ts, with settings from the environment:
  *   BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_SETTLE_SECONDS=5 per run of the settling round (0: none),
- *   BENCH_CONNECTIONS=50, BENCH_IMPORT_WORKERS=<cpus, max 4>,
- *   BENCH_IMPORT_CONCURRENCY=2; BENCH_ONLY=import to stop after the import;
+ *   BENCH_CONNECTIONS=50, BENCH_IMPORT_WORKERS=<the product's default: cpus - 1, 1 to 4>,
+ *   BENCH_IMPORT_CONCURRENCY=<the product's default, 3>; BENCH_ONLY=import to stop after the import;
  *   BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search (and readVariant, readAccountVariant)
  *     to run only some of the load targets;
  *   BENCH_VARIANT_ENV='NAME=value ...' and/or BENCH_VARIANT_FLAGS='--node-flag ...' to measure a second product
@@ -33,7 +33,7 @@ import { openDatabase } from '../src/db/database';
 import { migrateToLatest } from '../src/db/migrator';
 import { systemClock } from '../src/fhir/clock';
 import { loadFhirDefinitions } from '../src/fhir/definitions';
-import { importFhirFiles, listJsonFiles } from '../src/fhir/fhir-file-import';
+import { DEFAULT_IMPORT_CONCURRENCY, importFhirFiles, listJsonFiles } from '../src/fhir/fhir-file-import';
 import type { Organization, Patient } from '@medplum/fhirtypes';
 import { WESTMED_POLICY } from '../src/access/age-policy-profiles';
 import { accountContext } from '../src/auth/account-context';
@@ -42,7 +42,7 @@ import { SessionService } from '../src/auth/session-service';
 import type { Mailer } from '../src/mail/mailer';
 import { Repository } from '../src/fhir/repository';
 import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
-import { WritePreparationPool } from '../src/fhir/write-preparation-pool';
+import { defaultPreparationWorkers, WritePreparationPool } from '../src/fhir/write-preparation-pool';
 import { createBenchDatabase } from './support/bench-database';
 import { ChildServer, startChildServer } from './support/child-server';
 import { runHttpLoad } from './support/http-load';
@@ -56,8 +56,8 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const WORKERS = Number(process.env.BENCH_IMPORT_WORKERS ?? Math.min(os.availableParallelism(), 4));
-const IMPORT_CONCURRENCY = Number(process.env.BENCH_IMPORT_CONCURRENCY ?? 2);
+const WORKERS = Number(process.env.BENCH_IMPORT_WORKERS ?? defaultPreparationWorkers());
+const IMPORT_CONCURRENCY = Number(process.env.BENCH_IMPORT_CONCURRENCY ?? DEFAULT_IMPORT_CONCURRENCY);
 const APP_POOL_SIZE = 20;
 /** BENCH_PAUSES=1: after each load run, print the server's event-loop stalls and GC pauses (diagnostics). */
 const SHOW_PAUSES = process.env.BENCH_PAUSES === '1';
