@@ -22,6 +22,7 @@
  *   BENCH_PAUSES=1 to print, per load run, PostgreSQL's CPU and transactions per request and the server's
  *     event-loop stalls and GC pauses; BENCH_KEEP_DATABASE=1 to leave the database behind for a look at it.
  */
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,10 +31,8 @@ import { sql } from 'kysely';
 import { unrestrictedScope } from '../src/access/access-scope';
 import { signAccessToken, signingKeyFromString } from '../src/auth/access-token';
 import { openDatabase } from '../src/db/database';
-import { migrateToLatest } from '../src/db/migrator';
 import { systemClock } from '../src/fhir/clock';
-import { loadFhirDefinitions } from '../src/fhir/definitions';
-import { DEFAULT_IMPORT_CONCURRENCY, importFhirFiles, listJsonFiles } from '../src/fhir/fhir-file-import';
+import { DEFAULT_IMPORT_CONCURRENCY } from '../src/fhir/fhir-file-import';
 import type { Organization, Patient } from '@medplum/fhirtypes';
 import { WESTMED_POLICY } from '../src/access/age-policy-profiles';
 import { accountContext } from '../src/auth/account-context';
@@ -42,8 +41,9 @@ import { SessionService } from '../src/auth/session-service';
 import type { Mailer } from '../src/mail/mailer';
 import { Repository } from '../src/fhir/repository';
 import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
-import { defaultPreparationWorkers, WritePreparationPool } from '../src/fhir/write-preparation-pool';
+import { defaultPreparationWorkers } from '../src/fhir/write-preparation-pool';
 import { createBenchDatabase } from './support/bench-database';
+import type { BenchImportResult } from './support/bench-import';
 import { ChildServer, startChildServer } from './support/child-server';
 import { runHttpLoad } from './support/http-load';
 import { formatResult, LoadResult } from './support/load-stats';
@@ -69,24 +69,32 @@ interface Dataset {
   readonly indexRows: number;
 }
 
+/** Runs bench/support/bench-import.ts in a process launched as `chartkeeper import` is, and waits for its result. */
+function runImportProcess(url: string): Promise<BenchImportResult> {
+  const child = fork(path.join(__dirname, 'support', 'bench-import.ts'), [], {
+    env: {
+      ...process.env,
+      BENCH_DATABASE_URL: url,
+      BENCH_IMPORT_CORPUS: CORPUS,
+      BENCH_IMPORT_WORKERS: String(WORKERS),
+      BENCH_IMPORT_CONCURRENCY: String(IMPORT_CONCURRENCY),
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, ...SERVER_NODE_FLAGS, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
+  });
+  return new Promise((resolve, reject) => {
+    let result: BenchImportResult | undefined;
+    child.once('message', (message) => (result = message as BenchImportResult));
+    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`bench import exited with ${code}`))));
+  });
+}
+
 async function importCorpus(url: string): Promise<{ rate: number; line: string; dataset: Dataset }> {
+  const summary = await runImportProcess(url);
+  if (summary.failures.length) throw new Error(`import failed: ${summary.failures.join('; ')}`);
+  const rate = summary.resources / summary.seconds;
   const database = await openDatabase({ databaseUrl: url, dataDir: '' });
   try {
-    await migrateToLatest(database.db);
-    loadFhirDefinitions();
-    const repo = new Repository(database.db, { scope: unrestrictedScope('bench'), clock: systemClock, fhirBase: 'http://127.0.0.1/fhir' });
-    const files = listJsonFiles([CORPUS]);
-    // The pool starts (each worker loads the FHIR definitions) before the clock, as in a running
-    // service; its start time is printed apart, and counted in the cold rate.
-    const startedPool = performance.now();
-    const preparation = WORKERS > 0 ? WritePreparationPool.start(WORKERS) : undefined;
-    await preparation?.ready;
-    const poolSeconds = (performance.now() - startedPool) / 1000;
-    const cpu = process.cpuUsage();
-    const summary = await importFhirFiles(repo, files, { preparation, concurrency: IMPORT_CONCURRENCY }).finally(() => preparation?.close());
-    const used = process.cpuUsage(cpu);
-    if (summary.failures.length) throw new Error(`import failed: ${summary.failures.map((f) => `${f.file}: ${f.error}`).join('; ')}`);
-    const rate = summary.resources / summary.seconds;
     const { rows: counts } = await sql<{ n: string }>`
       select ((select count(*) from search_token) + (select count(*) from search_string) + (select count(*) from search_date)
         + (select count(*) from search_reference) + (select count(*) from search_quantity))::text as n`.execute(database.db);
@@ -95,9 +103,9 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
     await sql`analyze`.execute(database.db);
     const line = [
       `import ${summary.files} files, ${summary.resources.toLocaleString('en-US')} resources, ${Number(counts[0].n).toLocaleString('en-US')} index rows`,
-      `  ${WORKERS} worker thread(s), ${IMPORT_CONCURRENCY} files at once; worker start ${poolSeconds.toFixed(2)} s (not timed)`,
-      `  ${summary.seconds.toFixed(2)} s: ${Math.round(rate).toLocaleString('en-US')} resources/s (${Math.round(summary.resources / (summary.seconds + poolSeconds)).toLocaleString('en-US')}/s counting the worker start)`,
-      `  CPU of this process (main + workers): ${((used.user + used.system) / summary.resources).toFixed(0)} µs per resource`,
+      `  ${WORKERS} worker thread(s), ${IMPORT_CONCURRENCY} files at once; node flags [${SERVER_NODE_FLAGS.join(' ')}] as chartkeeper import; worker start ${summary.poolSeconds.toFixed(2)} s (not timed)`,
+      `  ${summary.seconds.toFixed(2)} s: ${Math.round(rate).toLocaleString('en-US')} resources/s (${Math.round(summary.resources / (summary.seconds + summary.poolSeconds)).toLocaleString('en-US')}/s counting the worker start)`,
+      `  CPU of the importing process (main + workers): ${(summary.cpuMicros / summary.resources).toFixed(0)} µs per resource`,
     ].join('\n');
     return {
       rate,

@@ -5,7 +5,7 @@ import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
 
 const root = path.resolve(__dirname, '..');
 
-test('npm start and the Docker image launch the server with the flags of src/server-node-flags.ts', () => {
+test('npm start, the Docker image and the chartkeeper command launch with the flags of src/server-node-flags.ts', () => {
   const start = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
   const cmd = fs
     .readFileSync(path.join(root, 'Dockerfile'), 'utf8')
@@ -19,6 +19,14 @@ test('npm start and the Docker image launch the server with the flags of src/ser
     expect(imageArgs.slice(1, 1 + SERVER_NODE_FLAGS.length)).toEqual([...SERVER_NODE_FLAGS]);
     expect(flag).toMatch(/^--[a-z-]+=\d+$/);
   }
+  const shebang = fs.readFileSync(path.join(root, 'bin', 'chartkeeper.js'), 'utf8').split('\n')[0];
+  expect(shebang).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
+});
+
+test('the chartkeeper command runs through its shebang, as npx runs it', () => {
+  // The kernel reads the shebang: `env -S` splits it into node and the flags.
+  const usage = execFileSync(path.join(root, 'bin', 'chartkeeper.js'), [], { encoding: 'utf8' });
+  expect(usage).toContain('chartkeeper <command>');
 });
 
 test('given at launch, the flags take effect: the heap limit counts the larger young generation', () => {
