@@ -32,6 +32,7 @@ import { unrestrictedScope } from '../src/access/access-scope';
 import { signAccessToken, signingKeyFromString } from '../src/auth/access-token';
 import { openDatabase } from '../src/db/database';
 import { systemClock } from '../src/fhir/clock';
+import { loadFhirDefinitions } from '../src/fhir/definitions';
 import { DEFAULT_IMPORT_CONCURRENCY } from '../src/fhir/fhir-file-import';
 import type { Organization, Patient } from '@medplum/fhirtypes';
 import { WESTMED_POLICY } from '../src/access/age-policy-profiles';
@@ -122,6 +123,7 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
  * patient (Synthea's name none), so each read checks the session, the account and the organisation's access.
  */
 async function staffAccountToken(url: string, signingKey: string): Promise<string> {
+  loadFhirDefinitions();
   const database = await openDatabase({ databaseUrl: url, dataDir: '' });
   try {
     const repo = new Repository(database.db, { scope: unrestrictedScope('bench'), clock: systemClock, fhirBase: 'http://127.0.0.1/fhir' });
