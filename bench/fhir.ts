@@ -1,7 +1,8 @@
 /**
  * FHIR resource layer benchmark, on the real PostgreSQL (DATABASE_URL, default
  * postgres://postgres@127.0.0.1:5432/postgres) in a fresh database it creates and drops:
- *   1. import of every ../shared/corpus/fhir bundle (resources/s), through the same code as `chartkeeper import`;
+ *   1. import of every ../shared/corpus/fhir bundle (resources/s), through the same code as `chartkeeper import`, in a
+ *      process launched with the same Node flags (bench/support/bench-import.ts);
  *   2. over HTTP at 50 connections: read-by-id of real Observation ids with the operator's staff token (what
  *      `chartkeeper token --staff` prints), a system token and a signed-in staff account's token (session, account
  *      and organisation checked per request), and a patient-compartment search (Observation?patient=...);
