@@ -1,5 +1,5 @@
 import { SingleBar } from 'cli-progress';
-import { importFhirFiles, listJsonFiles } from '../fhir/fhir-file-import';
+import { importFhirFiles, listJsonFiles, startPreparationFor } from '../fhir/fhir-file-import';
 import type { CliArgs } from './cli-args';
 import { cliConfig, withSystemRepository } from './cli-context';
 
@@ -20,11 +20,14 @@ export async function importCommand(args: CliArgs): Promise<number> {
   }
   const files = listJsonFiles(args.positional);
   const config = cliConfig(args);
+  // The workers load the FHIR definitions (a second or two) while this thread opens the database and loads its own.
+  const preparation = startPreparationFor(files, workers);
   return withSystemRepository(config, async (repo) => {
     const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} files | {resources} resources', stream: process.stderr, hideCursor: true });
     let resources = 0;
     bar.start(files.length, 0, { resources });
     const summary = await importFhirFiles(repo, files, {
+      preparation,
       workers,
       concurrency,
       onFile: (result) => {
@@ -46,7 +49,7 @@ export async function importCommand(args: CliArgs): Promise<number> {
       ].join('\n'),
     );
     return failures.length ? 1 : 0;
-  });
+  }).finally(() => preparation?.close());
 }
 
 /** A non-negative integer flag; undefined when absent, null when malformed. */

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import type { Observation, Patient } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { unrestrictedScope } from '../access/access-scope';
 import { openTestDatabase, TestDatabase } from '../../test/support/test-database';
+import { writeImportFiles } from '../../test/support/import-files';
 import { FixedClock } from './clock';
 import { importFhirFiles, listJsonFiles } from './fhir-file-import';
 import { Repository } from './repository';
@@ -13,34 +13,8 @@ import { indexValues } from './search/index-values';
 let dir: string;
 const clock = new FixedClock(new Date('2026-03-01T12:00:00Z'));
 
-const collection = (family: string, glucose: number): Bundle => ({
-  resourceType: 'Bundle',
-  type: 'collection',
-  entry: [
-    { fullUrl: `urn:uuid:${family}-p`, resource: { resourceType: 'Patient', name: [{ family, given: ['Ada'] }], birthDate: '1984-05-02' } as Patient },
-    {
-      fullUrl: `urn:uuid:${family}-o`,
-      resource: {
-        resourceType: 'Observation',
-        status: 'final',
-        code: { coding: [{ system: 'http://loinc.org', code: '2339-0', display: 'Glucose' }] },
-        subject: { reference: `urn:uuid:${family}-p` },
-        effectiveDateTime: '2026-01-02T08:00:00Z',
-        valueQuantity: { value: glucose, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
-      } as Observation,
-    },
-  ],
-});
-
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-import-'));
-  fs.writeFileSync(path.join(dir, 'a.json'), JSON.stringify(collection('Alpha', 90)));
-  fs.writeFileSync(path.join(dir, 'b.json'), JSON.stringify(collection('Beta', 110)));
-  // c.json: valid Patient first, then an Observation with an unknown status: the whole file must fail.
-  const bad = collection('Gamma', 130);
-  (bad.entry![1].resource as Observation).status = 'done' as Observation['status'];
-  fs.writeFileSync(path.join(dir, 'c.json'), JSON.stringify(bad));
-  fs.writeFileSync(path.join(dir, 'd.json'), JSON.stringify(collection('Delta', 150)));
+  dir = writeImportFiles();
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

@@ -78,15 +78,22 @@ export const DEFAULT_IMPORT_CONCURRENCY = 3;
 export interface ImportOptions {
   /** Files imported at once, each in its own transaction (default DEFAULT_IMPORT_CONCURRENCY). */
   readonly concurrency?: number;
-  /**
-   * Worker threads that validate and index (0 = on the main thread). Default: defaultPreparationWorkers()
-   * when the files hold at least 4 MB, else 0, as starting a worker costs about a second of CPU.
-   */
+  /** Worker threads that validate and index (0 = on the main thread); default: see startPreparationFor. */
   readonly workers?: number;
   /** A pool the caller started (and closes); `workers` is then ignored. */
   readonly preparation?: WritePreparationPool;
   /** Called as each file finishes, in completion order. */
   readonly onFile?: (result: FileImportResult) => void;
+}
+
+/**
+ * Starts the worker threads for importing these files: `workers` of them, by default defaultPreparationWorkers()
+ * when the files hold at least 4 MB, else none (undefined), as starting a worker costs about a second of CPU.
+ * The caller closes the pool. Started early, the workers load their definitions while the caller sets up.
+ */
+export function startPreparationFor(files: string[], workers?: number): WritePreparationPool | undefined {
+  const size = workers ?? (totalBytes(files) >= POOL_MIN_BYTES ? defaultPreparationWorkers() : 0);
+  return size > 0 ? WritePreparationPool.start(size) : undefined;
 }
 
 /**
@@ -96,8 +103,7 @@ export interface ImportOptions {
  */
 export async function importFhirFiles(repo: Repository, files: string[], options: ImportOptions = {}): Promise<ImportSummary> {
   const started = performance.now();
-  const workers = options.workers ?? (totalBytes(files) >= POOL_MIN_BYTES ? defaultPreparationWorkers() : 0);
-  const ownPool = !options.preparation && workers > 0 ? WritePreparationPool.start(workers) : undefined;
+  const ownPool = options.preparation ? undefined : startPreparationFor(files, options.workers);
   const preparation = options.preparation ?? ownPool;
   const created: Record<string, number> = {};
   const failures: { file: string; error: string }[] = [];
