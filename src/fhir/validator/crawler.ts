@@ -55,14 +55,16 @@ interface PropertyReads {
   readonly reads: readonly PropertyRead[];
   /**
    * Every JSON key (`valueQuantity`, `_valueQuantity`) a plain read with a source element takes its value from, to
-   * its read and candidate: `read * MAX_CANDIDATES + candidate`. Undefined when two reads share a key, or a read
-   * has too many candidates; each read then looks its keys up itself.
+   * that read's index and the candidate's. Undefined when two reads share a key; each read then looks its keys up
+   * itself.
    */
-  readonly keyIndex: ReadonlyMap<string, number> | undefined;
+  readonly keyIndex: ReadonlyMap<string, { readonly read: number; readonly candidate: number }> | undefined;
+  /** What firstCandidates starts from: ABSENT for each plain read with a source element, undefined for the others. */
+  readonly noneFound: readonly (number | undefined)[];
 }
 
-/** More types than any element has (Extension.value[x] has 50). */
-const MAX_CANDIDATES = 1024;
+/** Tells a read none of whose keys is in the object (so it is absent without a look-up). */
+const ABSENT = -1;
 
 const readsBySchema = new WeakMap<InternalTypeSchema, Map<string, PropertyReads>>();
 
@@ -85,32 +87,29 @@ function propertyReadsOf(schema: InternalTypeSchema, type: string): PropertyRead
       nested: key === '$this' || key.includes('.'),
       source: typeSchema ? getElementDefinitionFromElements(typeSchema.elements, key) : undefined,
     }));
-    entry = { typeSchema, reads, keyIndex: keyIndexOf(reads) };
+    const noneFound = reads.map((read) => (!read.nested && read.source ? ABSENT : undefined));
+    entry = { typeSchema, reads, keyIndex: keyIndexOf(reads), noneFound };
     byType.set(type, entry);
   }
   return entry;
 }
 
 /** The keyIndex of PropertyReads (see there). */
-function keyIndexOf(reads: readonly PropertyRead[]): Map<string, number> | undefined {
-  const index = new Map<string, number>();
-  for (let r = 0; r < reads.length; r++) {
-    const read = reads[r];
-    if (read.nested || !read.source) continue;
-    const candidates = candidatesOf(read.source);
-    if (candidates.length >= MAX_CANDIDATES) return undefined;
-    for (let c = 0; c < candidates.length; c++) {
-      for (const key of [candidates[c].key, candidates[c].extensionKey]) {
+function keyIndexOf(reads: readonly PropertyRead[]): PropertyReads['keyIndex'] {
+  const index = new Map<string, { read: number; candidate: number }>();
+  for (let read = 0; read < reads.length; read++) {
+    const { nested, source } = reads[read];
+    if (nested || !source) continue;
+    const candidates = candidatesOf(source);
+    for (let candidate = 0; candidate < candidates.length; candidate++) {
+      for (const key of [candidates[candidate].key, candidates[candidate].extensionKey]) {
         if (index.has(key)) return undefined;
-        index.set(key, r * MAX_CANDIDATES + c);
+        index.set(key, { read, candidate });
       }
     }
   }
   return index;
 }
-
-/** Tells a read none of whose keys is in the object (so it is absent without a look-up). */
-const ABSENT = -1;
 
 /**
  * For each plain read, the first of its candidates whose key (or `_key`) has a value in `object`, else ABSENT; a
@@ -118,20 +117,15 @@ const ABSENT = -1;
  * which are many and mostly absent. Reads without a source element are left to look themselves up (undefined).
  */
 function firstCandidates(object: unknown, entry: PropertyReads): (number | undefined)[] | undefined {
-  const { keyIndex, reads } = entry;
+  const { keyIndex } = entry;
   if (!keyIndex || !object || typeof object !== 'object') return undefined;
-  const first: (number | undefined)[] = new Array(reads.length);
-  for (let r = 0; r < reads.length; r++) {
-    if (!reads[r].nested && reads[r].source) first[r] = ABSENT;
-  }
+  const first = entry.noneFound.slice();
   for (const key in object) {
     if ((object as Record<string, unknown>)[key] === undefined) continue;
-    const code = keyIndex.get(key);
-    if (code === undefined) continue;
-    const r = Math.floor(code / MAX_CANDIDATES);
-    const c = code - r * MAX_CANDIDATES;
-    const seen = first[r]!;
-    if (seen === ABSENT || c < seen) first[r] = c;
+    const hit = keyIndex.get(key);
+    if (!hit) continue;
+    const seen = first[hit.read]!;
+    if (seen === ABSENT || hit.candidate < seen) first[hit.read] = hit.candidate;
   }
   return first;
 }

@@ -86,23 +86,25 @@ export function withPath(
   return { ...tv, path };
 }
 
-function rawPropertyValue(object: any, element: InternalSchemaElement, firstCandidate = 0): { value: any; type: string } | undefined {
-  let resultValue: any = undefined;
-  let primitiveExtension: any = undefined;
-  let resultType = 'undefined';
-  let found = false;
+/**
+ * The first of the element's candidates, from `from` on, whose key or `_key` has a value in `object` (medplum takes
+ * that one); -1 when there is none, i.e. the element is absent.
+ */
+export function firstPresentCandidate(object: any, element: InternalSchemaElement, from = 0): number {
   const candidates = candidatesOf(element);
-  for (let i = firstCandidate; i < candidates.length; i++) {
-    const candidate = candidates[i];
-    resultValue = object[candidate.key];
-    primitiveExtension = object[candidate.extensionKey];
-    if (resultValue !== undefined || primitiveExtension !== undefined) {
-      resultType = candidate.code;
-      found = true;
-      break;
-    }
+  for (let i = from; i < candidates.length; i++) {
+    if (object[candidates[i].key] !== undefined || object[candidates[i].extensionKey] !== undefined) return i;
   }
-  if (!found) return undefined;
+  return -1;
+}
+
+function rawPropertyValue(object: any, element: InternalSchemaElement, firstCandidate = 0): { value: any; type: string } | undefined {
+  const found = firstPresentCandidate(object, element, firstCandidate);
+  if (found < 0) return undefined;
+  const candidate = candidatesOf(element)[found];
+  let resultValue: any = object[candidate.key];
+  const primitiveExtension: any = object[candidate.extensionKey];
+  let resultType = candidate.code;
 
   // When checking for primitive extensions, we must use the "resolved" path.
   if (primitiveExtension) {
