@@ -99,7 +99,7 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
     `Chartkeeper is running at ${running.url}`,
     `  FHIR API:  ${running.url}/fhir  (CapabilityStatement: ${running.url}/fhir/metadata)`,
     `  Database:  ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}${running.seeded ? ' — demo family loaded' : ''}`,
-    `  Token:     npx chartkeeper token --staff   then  curl -H "Authorization: Bearer <token>" ${running.url}/fhir/Patient`,
+    `  Token:     ${tokenCommandFor(config)}   then  curl -H "Authorization: Bearer <token>" ${running.url}/fhir/Patient`,
     `  Accounts:  ${running.url}/auth  (mail: ${config.smtpUrl ? 'SMTP_URL' : `.eml files in ${config.dataDir}/outbox`})`,
     ...(running.demoLogins ? demoLoginLines() : []),
     '',
@@ -113,6 +113,20 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/**
+ * The token command that signs with this server's key: the key lives in the data folder (unless SIGNING_KEY
+ * is set), so a server on another folder needs `--data-dir` there, or its tokens come back 401.
+ */
+export function tokenCommandFor(config: Pick<Config, 'dataDir' | 'signingKey'>): string {
+  const command = 'npx chartkeeper token --staff';
+  if (config.signingKey || config.dataDir === loadConfig({}).dataDir) return command;
+  return `${command} --data-dir ${shellQuoted(config.dataDir)}`;
+}
+
+function shellQuoted(word: string): string {
+  return /^[\w./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 if (require.main === module) {

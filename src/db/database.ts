@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Pool, type PoolClient } from 'pg';
 import { PREPARED, preparedName } from './prepared-statement';
 import type { Config } from '../config';
+import { lockDataDir } from './data-dir-lock';
 import { PGliteDialect } from './pglite-dialect';
 import type { Tables } from './tables';
 
@@ -16,10 +17,21 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Opens PostgreSQL through pg when databaseUrl is set, else the embedded PGlite in dataDir. */
+/**
+ * Opens PostgreSQL through pg when databaseUrl is set, else the embedded PGlite in dataDir, which this process
+ * then holds locked until close() (DataDirInUseError when another process has it open).
+ */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { inMemory?: boolean } = {}): Promise<Database> {
   if (config.databaseUrl) return openPostgres(config.databaseUrl);
-  return openPGlite(options.inMemory ? undefined : path.join(config.dataDir, 'pglite'));
+  if (options.inMemory) return openPGlite(undefined);
+  const lock = lockDataDir(config.dataDir);
+  try {
+    const database = await openPGlite(path.join(config.dataDir, 'pglite'));
+    return { ...database, close: () => database.close().finally(() => lock.release()) };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }
 
 function openPostgres(connectionString: string): Database {
