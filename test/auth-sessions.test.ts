@@ -42,6 +42,16 @@ describe('sessions and tokens', () => {
     expect((await app.call('POST', '/auth/login', { json: { email: ADA } })).status).toBe(400);
   });
 
+  it('refuses a NUL character or JSON nested too deeply in a body with 400, before any lookup', async () => {
+    const nul = await app.call('POST', '/auth/login', { json: { email: 'a\u0000@example.com', password: 'x' } });
+    expect([nul.status, outcomeText(nul.body), nul.body.issue[0].expression]).toEqual([400, 'Text may not contain a NUL character (\\u0000)', ['email']]);
+    let deep: unknown = 'x';
+    for (let i = 0; i < 101; i++) deep = { a: deep };
+    const nested = await app.call('POST', '/auth/login', { json: { email: ADA, password: deep } });
+    expect([nested.status, outcomeText(nested.body)]).toEqual([400, 'The JSON is nested too deeply (more than 100 levels)']);
+    expect((await app.call('POST', '/auth/register', { json: { role: 'patient', lastName: 'Pa\u0000rk' } })).status).toBe(400);
+  });
+
   it('rotates refresh tokens; presenting a used one revokes the whole session', async () => {
     const first = await app.login(ADA, DEMO_PASSWORD);
     const second = await app.call('POST', '/auth/refresh', { json: { refresh_token: first.refresh_token } });

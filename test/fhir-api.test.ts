@@ -96,6 +96,48 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
   expect(await countPatients()).toBe(before);
 });
 
+test('JSON nested too deeply, a NUL character and composite search parameters get a 400 OperationOutcome, not a 500', async () => {
+  const before = await countPatients();
+  // 30,000 levels (under this app's 64 kB body limit) overflow the validator's recursive walks if they get there.
+  const deep = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+  const tooDeep = { severity: 'error', code: 'structure', details: { text: 'The JSON is nested too deeply (more than 100 levels)' } };
+  const bodies: [string, string][] = [
+    ['/fhir/Patient', `{"resourceType":"Patient","extension":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`],
+    ['/fhir/Communication', `{"resourceType":"Communication","status":"completed","payload":${deep(30_000)}}`],
+    ['/fhir', `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","extension":${deep(30_000)}}}]}`],
+    ['/fhir/Patient', deep(30_000)],
+  ];
+  for (const [path, json] of bodies) {
+    const res = await app.request(path, { method: 'POST', json });
+    expect([path, res.status, (await outcome(res)).issue]).toEqual([path, 400, [tooDeep]]);
+  }
+
+  const nul = await app.request('/fhir/Patient', { method: 'POST', json: { ...ada, name: [{ family: 'Pa\u0000rk' }] } });
+  expect([nul.status, (await outcome(nul)).issue]).toEqual([
+    400,
+    [{ severity: 'error', code: 'invalid', details: { text: 'Text may not contain a NUL character (\\u0000)' }, expression: ['Patient.name[0].family'] }],
+  ]);
+  expect(await countPatients()).toBe(before);
+  for (const [query, code] of [['/fhir/Patient?name=%00', 'name'], ['/fhir/Observation?code=%00', 'code'], ['/fhir/Observation?code=a,%00', 'code']]) {
+    const res = await app.request(query);
+    const { details, expression } = (await outcome(res)).issue[0];
+    expect([query, res.status, details?.text, expression]).toEqual([query, 400, 'Text may not contain a NUL character (\\u0000)', [code]]);
+  }
+  const searchForm = await app.request('/fhir/Patient/_search', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'family=%00' });
+  expect(searchForm.status).toBe(400);
+
+  for (const code of ['code-value-quantity', 'component-code-value-quantity']) {
+    const res = await app.request(`/fhir/Observation?${code}=8867-4$gt60`);
+    expect([res.status, (await outcome(res)).issue]).toEqual([
+      400,
+      [{ severity: 'error', code: 'not-supported', details: { text: `Search parameter "${code}" (composite) is not supported` }, expression: [code] }],
+    ]);
+  }
+  const capability = (await (await app.request('/fhir/metadata', { token: null })).json()) as any;
+  const kinds = new Set(capability.rest[0].resource.flatMap((r: { searchParam?: { type: string }[] }) => (r.searchParam ?? []).map((p) => p.type)));
+  expect([...kinds].sort()).toEqual(['date', 'number', 'quantity', 'reference', 'string', 'token', 'uri']);
+});
+
 test('transaction rewrites urn:uuid references; search pages with next links and includes', async () => {
   const entries = [
     { fullUrl: 'urn:uuid:ben', resource: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }], birthDate: '2017-04-01' }, request: { method: 'POST', url: 'Patient' } },

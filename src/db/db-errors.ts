@@ -30,3 +30,12 @@ export function isWriteConflict(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return code === '40001' || code === '40P01' || code === '23505';
 }
+
+/**
+ * True for PostgreSQL refusing text it cannot store: a NUL character in text (22021, "invalid byte sequence for
+ * encoding UTF8: 0x00") or `\u0000` in jsonb (22P05). Input checks refuse NULs first; this is the safety net.
+ */
+export function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '22021' || code === '22P05';
+}

@@ -63,3 +63,25 @@ test.each([0, 2])('with %i workers: each file whole or not at all, same rows and
     await database.close();
   }
 });
+
+test('a file nested too deeply or holding a NUL character fails alone, with the reason, and writes nothing', async () => {
+  const badDir = fs.mkdtempSync(path.join(dir, 'bad-'));
+  const database = await openTestDatabase();
+  try {
+    const deep = path.join(badDir, 'deep.json');
+    fs.writeFileSync(deep, `{"resourceType":"Patient","extension":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    const nul = path.join(badDir, 'nul.json');
+    fs.writeFileSync(nul, JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Nu\u0000l' }] }));
+    const good = path.join(badDir, 'good.json');
+    fs.writeFileSync(good, JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Good' }] }));
+    const repo = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: 'http://test/fhir' });
+    const summary = await importFhirFiles(repo, listJsonFiles([badDir]), { workers: 0 });
+    expect(summary.created).toEqual({ Patient: 1 });
+    expect(summary.failures).toEqual([
+      { file: deep, error: 'The JSON is nested too deeply (more than 100 levels)' },
+      { file: nul, error: 'Text may not contain a NUL character (\\u0000) at Patient.name[0].family' },
+    ]);
+  } finally {
+    await database.close();
+  }
+});

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { BundleOptions, processBundle } from './bundle-processor';
+import { checkJsonInput } from './input-limits';
 import { defaultPreparationWorkers, WritePreparationPool } from './write-preparation-pool';
 import { badRequest } from './outcomes';
 import type { Repository } from './repository';
@@ -34,6 +35,7 @@ export function listJsonFiles(paths: string[]): string[] {
 export async function importFhirFile(repo: Repository, file: string, options: BundleOptions = {}): Promise<FileImportResult> {
   try {
     const json = JSON.parse(await fs.promises.readFile(file, 'utf8')) as Resource;
+    checkJsonInput(json);
     const bundle = asTransaction(json);
     const result = await processBundle(repo, bundle, options);
     const created: Record<string, number> = {};

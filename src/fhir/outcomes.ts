@@ -18,9 +18,9 @@ function outcome(code: OperationOutcomeIssue['code'], text: string, expression?:
   };
 }
 
-/** 400: the request itself is wrong; the message says what and where. */
-export function badRequest(text: string, expression?: string): FhirError {
-  return new FhirError(400, outcome('invalid', text, expression ? [expression] : undefined));
+/** 400: the request itself is wrong; the message says what and where (and `code` what kind of wrong, if not plain `invalid`). */
+export function badRequest(text: string, expression?: string, code: OperationOutcomeIssue['code'] = 'invalid'): FhirError {
+  return new FhirError(400, outcome(code, text, expression ? [expression] : undefined));
 }
 
 /** 400 with one issue per validation problem. */

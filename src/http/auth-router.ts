@@ -3,7 +3,7 @@
  * only translates HTTP: every rule lives in the account services. Errors are OperationOutcomes like the rest of
  * the API; a throttled request also gets `Retry-After`.
  */
-import express, { type ErrorRequestHandler, type Request, Router } from 'express';
+import { type ErrorRequestHandler, type Request, Router } from 'express';
 import type { AccountServices } from '../auth/account-services';
 import type { Account } from '../auth/account-store';
 import { accountSummary } from '../auth/session-service';
@@ -11,6 +11,7 @@ import { ThrottledError } from '../auth/throttle-store';
 import { badRequest, unauthorized } from '../fhir/outcomes';
 import { asyncHandler } from './async-handler';
 import { bearerToken } from './authenticate';
+import { jsonBody } from './json-body';
 
 /** Bodies of account requests are small; anything bigger is not a person typing. */
 const AUTH_JSON_LIMIT = '16kb';
@@ -18,7 +19,7 @@ const AUTH_JSON_LIMIT = '16kb';
 /** Builds the /auth router over the account services. */
 export function authRouter(services: AccountServices): Router {
   const router = Router();
-  router.use(express.json({ limit: AUTH_JSON_LIMIT, type: ['application/json', 'application/fhir+json'], strict: true }));
+  router.use(jsonBody({ limit: AUTH_JSON_LIMIT, type: ['application/json', 'application/fhir+json'], strict: true }));
   const address = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
   const signedIn = async (req: Request): Promise<Account | undefined> => {
     if (!req.headers.authorization) return undefined;

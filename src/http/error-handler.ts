@@ -1,7 +1,7 @@
 import { getStatus, OperationOutcomeError } from '@medplum/core';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { isDatabaseUnavailable, isWriteConflict } from '../db/db-errors';
+import { isDatabaseUnavailable, isUnstorableText, isWriteConflict } from '../db/db-errors';
 import { badRequest, conflict, FhirError, internalError, payloadTooLarge, serviceUnavailable } from '../fhir/outcomes';
 
 /** Maps any error to an OperationOutcome response with the right status; internals are logged, never sent. */
@@ -27,5 +27,6 @@ export function toFhirError(err: any): FhirError {
   if (isDatabaseUnavailable(err)) return serviceUnavailable();
   if (isWriteConflict(err)) return conflict('A concurrent request changed the same data; retry');
   if (err?.code === '22P02' || err?.code === '22007' || err?.code === '22008') return badRequest('A value in the request is not valid');
+  if (isUnstorableText(err)) return badRequest('Text may not contain a NUL character (\\u0000)');
   return internalError();
 }

@@ -10,6 +10,7 @@ import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
 import { asyncHandler } from './async-handler';
 import { FHIR_JSON, sendResource, sendStored } from './fhir-response';
+import { jsonBody } from './json-body';
 
 /** What the FHIR router needs per request. */
 export interface FhirRouterDeps {
@@ -34,7 +35,7 @@ export function isReadById(req: Request): boolean {
 export function fhirRouter(deps: FhirRouterDeps): Router {
   const router = Router();
   const { config } = deps;
-  const json = express.json({ type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false });
+  const json = jsonBody({ type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false });
   const raw = express.raw({ type: () => true, limit: config.maxJsonBytes });
   const xml = express.raw({ type: () => true, limit: config.maxXmlBytes });
   const form = express.urlencoded({ extended: false, limit: '1mb' });

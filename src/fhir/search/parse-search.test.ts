@@ -52,3 +52,32 @@ describe('searching for ids that start like a prefix', () => {
     expect(await repo.conditionalMatch('Observation', '_id=ne5f0000-aaaa-4bbb-8ccc-000000000002')).toMatchObject({ id: 'ne5f0000-aaaa-4bbb-8ccc-000000000002' });
   });
 });
+
+test('composite and special parameters, which the server does not search on, are a 400 naming the parameter', () => {
+  const refusal = (type: string, query: string) => {
+    try {
+      parseSearch(type, query);
+    } catch (err) {
+      return [(err as { status: number }).status, (err as { outcome: { issue: unknown[] } }).outcome.issue];
+    }
+    return undefined;
+  };
+  expect(refusal('Observation', 'code-value-quantity=8867-4$gt60')).toEqual([
+    400,
+    [{ severity: 'error', code: 'not-supported', details: { text: 'Search parameter "code-value-quantity" (composite) is not supported' }, expression: ['code-value-quantity'] }],
+  ]);
+  expect(refusal('Observation', 'component-code-value-quantity:missing=true')).toEqual([
+    400,
+    [{ severity: 'error', code: 'not-supported', details: { text: 'Search parameter "component-code-value-quantity" (composite) is not supported' }, expression: ['component-code-value-quantity'] }],
+  ]);
+  expect(refusal('Location', 'near=47.6|-122.3|10|km')).toEqual([
+    400,
+    [{ severity: 'error', code: 'not-supported', details: { text: 'Search parameter "near" (special) is not supported' }, expression: ['near'] }],
+  ]);
+});
+
+test('a NUL character in a parameter name or value is a 400 before any statement runs', () => {
+  expect(() => parseSearch('Patient', { name: '\u0000' })).toThrow('Text may not contain a NUL character (\\u0000)');
+  expect(() => parseSearch('Observation', 'code=%00')).toThrow('Text may not contain a NUL character (\\u0000)');
+  expect(() => parseSearch('Patient', { 'na\u0000me': 'x' })).toThrow('Text may not contain a NUL character (\\u0000)');
+});

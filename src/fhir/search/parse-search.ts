@@ -1,5 +1,7 @@
-import { Operator, parseSearchRequest, type SearchRequest } from '@medplum/core';
-import { searchParametersOf } from '../definitions';
+import { getSearchParameters, Operator, parseSearchRequest, type SearchRequest } from '@medplum/core';
+import { INDEXED_KINDS, searchParametersOf } from '../definitions';
+import { checkText } from '../input-limits';
+import { badRequest } from '../outcomes';
 
 /** FHIR search's comparison prefixes, which only number, date and quantity values carry. */
 const PREFIXES: ReadonlySet<string> = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
@@ -15,6 +17,11 @@ export type SearchQuery = Record<string, string | string[] | undefined> | string
  */
 export function parseSearch(type: string, query: SearchQuery = {}): SearchRequest {
   const params = typeof query === 'string' ? new URLSearchParams(query.replace(/^\?/, '')) : toParams(query);
+  for (const [key, value] of params) {
+    checkText(key);
+    checkText(value, key);
+  }
+  refuseUnsupportedKinds(type, params);
   const request = parseSearchRequest(type, Object.fromEntries([...new Set(params.keys())].map((key) => [key, params.getAll(key)])));
   if (!request.filters?.length) return request;
   // The raw values of each plain key (no modifier), in order: the filters medplum made of them come in that order.
@@ -27,6 +34,21 @@ export function parseSearch(type: string, query: SearchQuery = {}): SearchReques
     return { ...filter, operator: Operator.EQUALS, value };
   });
   return { ...request, filters };
+}
+
+/**
+ * Throws 400 for a parameter of a kind the server does not search on (composite, special): it is not in the
+ * CapabilityStatement, and medplum's parser, which knows the R4 definition, would fail on it with a plain Error.
+ */
+function refuseUnsupportedKinds(type: string, params: URLSearchParams): void {
+  const definitions = getSearchParameters(type) ?? {};
+  for (const key of new Set(params.keys())) {
+    // Chains and _has are parsed without a definition; filterCondition refuses them.
+    if (key.includes('.') || key.startsWith('_has')) continue;
+    const code = key.split(':')[0];
+    const kind = definitions[code]?.type;
+    if (kind && !INDEXED_KINDS.has(kind)) throw badRequest(`Search parameter "${code}" (${kind}) is not supported`, code, 'not-supported');
+  }
 }
 
 function takesPrefix(type: string, code: string): boolean {

@@ -1,0 +1,70 @@
+/**
+ * Input refused where it enters (request bodies, search parameters, import files), before any code that could
+ * not cope with it sees it: JSON nested deeper than any real FHIR content, which the recursive walks of the
+ * validator, FHIRPath and indexing would overflow the stack on (a 500), and text holding a NUL character, which
+ * PostgreSQL cannot store in text or jsonb (a 500 from the database) and FHIR does not allow in a string.
+ */
+import { badRequest, type FhirError } from './outcomes';
+
+/**
+ * The deepest JSON nesting taken (an object or array inside another counts one level). Real FHIR stays far below:
+ * a Questionnaire whose items nest ten deep is about 25 levels.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/** One object or array still to be walked, with where it sits (kept to name a NUL's place only when there is one). */
+interface Container {
+  readonly value: object;
+  readonly depth: number;
+  readonly parent?: Container;
+  readonly key?: string | number;
+}
+
+/** Throws 400 when parsed JSON nests deeper than MAX_JSON_DEPTH or holds a NUL in any string or key. */
+export function checkJsonInput(json: unknown): void {
+  if (typeof json === 'string') return checkText(json);
+  if (typeof json !== 'object' || json === null) return;
+  // An explicit stack, not recursion: the point is to survive input nested far deeper than the call stack.
+  const stack: Container[] = [{ value: json, depth: 1 }];
+  for (let container = stack.pop(); container; container = stack.pop()) {
+    const { value, depth } = container;
+    const keys: (string | number)[] = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
+    for (const key of keys) {
+      if (typeof key === 'string' && key.includes('\0')) throw nulCharacter(pathOf(container, key));
+      const item = (value as Record<string | number, unknown>)[key];
+      if (typeof item === 'string') {
+        if (item.includes('\0')) throw nulCharacter(pathOf(container, key));
+      } else if (typeof item === 'object' && item !== null) {
+        if (depth >= MAX_JSON_DEPTH) throw tooDeep();
+        stack.push({ value: item, depth: depth + 1, parent: container, key });
+      }
+    }
+  }
+}
+
+/** Throws 400 when a text (a search parameter's name or value, say) holds a NUL character. */
+export function checkText(text: string, expression?: string): void {
+  if (text.includes('\0')) throw nulCharacter(expression);
+}
+
+function tooDeep(): FhirError {
+  return badRequest(`The JSON is nested too deeply (more than ${MAX_JSON_DEPTH} levels)`, undefined, 'structure');
+}
+
+function nulCharacter(expression: string | undefined): FhirError {
+  return badRequest('Text may not contain a NUL character (\\u0000)', expression);
+}
+
+/** Where a value sits, FHIRPath-style: `Patient.name[0].family` in a resource, `email` in other JSON. */
+function pathOf(container: Container, key: string | number): string {
+  const steps: (string | number)[] = [key];
+  let root = container;
+  for (let c: Container | undefined = container; c?.parent; c = c.parent) {
+    steps.unshift(c.key as string | number);
+    root = c.parent;
+  }
+  const resourceType = (root.value as { resourceType?: unknown }).resourceType;
+  let path = typeof resourceType === 'string' && !Array.isArray(root.value) ? resourceType : '';
+  for (const step of steps) path += typeof step === 'number' ? `[${step}]` : path ? `.${step}` : step;
+  return path;
+}
