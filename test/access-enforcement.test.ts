@@ -5,7 +5,7 @@
  * billing on Cara; Dan holds full on Ada).
  */
 import { validateResource } from '@medplum/core';
-import type { AuditEvent, Bundle, Communication, DocumentReference, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, CapabilityStatement, Communication, DocumentReference, Observation, OperationOutcome, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
 import { revokeGrant } from '../src/access/proxy-grants';
 import { signAccessToken } from '../src/auth/access-token';
 import { AccessFamily, CallerKey, matches, startAccessFamily, T0 } from './support/access-family';
@@ -295,6 +295,67 @@ describe('writes', () => {
     // Cara is in it too, but it is also Ben's, whom she holds nothing of; the practice can remove it.
     expect((await f.app.request(`/fhir/Communication/${message.id}`, { method: 'DELETE', token: await f.token('cara') })).status).toBe(403);
     expect((await f.app.request(`/fhir/Communication/${message.id}`, { method: 'DELETE', token: await f.token('staff') })).status).toBe(204);
+  });
+
+  test('a message goes out as its writer, and once sent neither patients nor family can rewrite or delete it', async () => {
+    await grantBackDan();
+    const ada = { reference: `Patient/${f.patientIds.ada}` };
+    const { resource: doctor } = await f.system.create<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Chen', given: ['Maya'] }] });
+    const { resource: reply } = await f.system.create<Communication>({
+      resourceType: 'Communication', status: 'completed', subject: ada, sender: { reference: `Practitioner/${doctor.id}` }, recipient: [ada],
+      payload: [{ contentString: 'Your results are normal.' }],
+    });
+    const [adaToken, danToken] = [await f.token('ada'), await f.token('dan')];
+    const as = (token: string, method: string, path: string, json?: unknown) => f.app.request(path, { method, token, json });
+
+    // The practice's reply: nobody in the portal may change or delete it.
+    expect((await as(adaToken, 'PUT', `/fhir/Communication/${reply.id}`, { ...reply, payload: [{ contentString: 'Stop all your medications.' }] })).status).toBe(403);
+    expect((await as(adaToken, 'DELETE', `/fhir/Communication/${reply.id}`)).status).toBe(403);
+    expect((await as(danToken, 'DELETE', `/fhir/Communication/${reply.id}`)).status).toBe(403);
+    // Nor send a message in a clinician's name, or in another family member's.
+    const from = (reference: string, status = 'completed') => ({ resourceType: 'Communication', status, subject: ada, sender: { reference }, payload: [{ contentString: 'Hello' }] });
+    expect((await as(adaToken, 'POST', '/fhir/Communication', from(`Practitioner/${doctor.id}`))).status).toBe(403);
+    expect((await as(adaToken, 'POST', '/fhir/Communication', from(`RelatedPerson/${f.relatedPersons.danForAda}`))).status).toBe(403);
+
+    // Ada's own message, once sent, stays as the practice received it; Dan cannot remove it either.
+    const sent = (await (await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`))).json()) as Communication;
+    expect((await as(adaToken, 'PUT', `/fhir/Communication/${sent.id}`, { ...sent, payload: [{ contentString: 'Edited' }] })).status).toBe(403);
+    expect((await as(adaToken, 'DELETE', `/fhir/Communication/${sent.id}`)).status).toBe(403);
+    expect((await as(danToken, 'DELETE', `/fhir/Communication/${sent.id}`)).status).toBe(403);
+
+    // A draft is hers to change, send or throw away.
+    const draft = (await (await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`, 'preparation'))).json()) as Communication;
+    const edited = await as(adaToken, 'PUT', `/fhir/Communication/${draft.id}`, { ...draft, payload: [{ contentString: 'Hello, doctor' }] });
+    expect(edited.status).toBe(200);
+    const another = (await (await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`, 'preparation'))).json()) as Communication;
+    expect((await as(adaToken, 'DELETE', `/fhir/Communication/${another.id}`)).status).toBe(204);
+    expect((await as(adaToken, 'PUT', `/fhir/Communication/${draft.id}`, { ...((await edited.json()) as Communication), status: 'completed' })).status).toBe(200);
+    expect((await as(adaToken, 'DELETE', `/fhir/Communication/${draft.id}`)).status).toBe(403);
+    // The practice still can.
+    expect((await as(await f.token('staff'), 'DELETE', `/fhir/Communication/${sent.id}`)).status).toBe(204);
+  });
+
+  test('nobody writes AuditEvents through the API, not even the operator; the CapabilityStatement says so', async () => {
+    const operator = await signAccessToken({ sub: 'staff:cli', kind: 'staff' }, f.app.key, { clock: f.clock });
+    const event = {
+      resourceType: 'AuditEvent', type: { code: 'rest' }, action: 'R', recorded: '2026-03-01T20:00:00Z',
+      agent: [{ who: { reference: `Patient/${f.patientIds.ada}` }, requestor: true }], source: { observer: { display: 'forged' } },
+    };
+    const created = await f.app.request('/fhir/AuditEvent', { method: 'POST', token: operator, json: event });
+    expect(created.status).toBe(405);
+    expect(((await created.json()) as OperationOutcome).issue[0].details?.text).toContain('written by the service alone');
+    expect((await f.app.request(`/fhir/Patient/${f.patientIds.ada}`, { token: operator })).status).toBe(200);
+    const [existing] = matches(await search('staff', `AuditEvent?patient=Patient/${f.patientIds.ada}&_count=1`)) as AuditEvent[];
+    expect((await f.app.request(`/fhir/AuditEvent/${existing.id}`, { method: 'PUT', token: operator, json: existing })).status).toBe(405);
+    expect((await f.app.request(`/fhir/AuditEvent/${existing.id}`, { method: 'DELETE', token: operator })).status).toBe(405);
+    const transaction = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: event, request: { method: 'POST', url: 'AuditEvent' } }] };
+    expect((await f.app.request('/fhir', { method: 'POST', token: operator, json: transaction })).status).toBe(405);
+    expect((await f.app.request(`/fhir/AuditEvent/${existing.id}`, { token: operator })).status).toBe(200);
+
+    const metadata = (await (await f.app.request('/fhir/metadata', { token: null })).json()) as CapabilityStatement;
+    const audit = metadata.rest![0].resource!.find((r) => r.type === 'AuditEvent')!;
+    expect(audit.interaction!.map((i) => i.code).sort()).toEqual(['history-instance', 'history-type', 'read', 'search-type', 'vread']);
+    expect(audit.updateCreate).toBe(false);
   });
 
   test('Dan (full) writes a message on Ada’s behalf, but not her grants or her Patient', async () => {

@@ -56,7 +56,7 @@ const WRITE: Record<WriteRow, Record<Level, number>> = {
   DocumentReference: w(403, 403, 403, 403, 403, 201),
   Binary: w(201, 201, 403, 403, 403, 201),
   Communication: w(201, 201, 403, 403, 403, 201),
-  AuditEvent: w(403, 403, 403, 403, 403, 403),
+  AuditEvent: w(405, 405, 405, 405, 405, 405),
   Consent: w(403, 403, 403, 403, 403, 201),
 };
 
@@ -312,7 +312,7 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
     case 'Binary':
       return { resourceType: 'Binary', contentType: 'text/plain', data: text('upload'), securityContext: ref };
     case 'Communication':
-      return { resourceType: 'Communication', status: 'completed', subject: ref, sender: ref, payload: [{ contentString: 'A question about my visit' }] };
+      return { resourceType: 'Communication', status: 'completed', subject: ref, payload: [{ contentString: 'A question about my visit' }] };
     case 'AuditEvent':
       return {
         resourceType: 'AuditEvent', type: { code: 'rest' }, action: 'R', recorded: '2026-03-01T20:00:00Z',

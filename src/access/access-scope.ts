@@ -24,8 +24,9 @@ export interface AccessScope {
   /**
    * Whether the caller may create, update or delete this resource (checked after visibility). `compartments`
    * are the patients whose compartment the resource is (or, for a delete, was) in, when the repository knows them.
+   * `stored` is true for the version an update or delete would replace, false for the version a write would store.
    */
-  canWrite(resource: Resource, compartments?: readonly string[]): boolean;
+  canWrite(resource: Resource, compartments?: readonly string[], stored?: boolean): boolean;
   /** Shapes a visible resource before it leaves (e.g. a minimal Patient for billing-only access). */
   present(resource: Resource): Resource;
   /** True when present() always returns the resource as it is: stored JSON can then be served without parsing it. */

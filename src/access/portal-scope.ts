@@ -39,6 +39,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
   const patients = new Map<string, ReadonlySet<string> | undefined>();
   for (const [id, a] of byPatient) patients.set(id, typesAt(a.level));
   const levelFor = (patientId: string): AccessLevel => byPatient.get(patientId)?.level ?? 'none';
+  const own = ownReferences(access);
   const scope: PortalScope = {
     description,
     unrestricted: false,
@@ -47,7 +48,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     releasedOnly: true,
     access: byPatient,
     levelFor,
-    canWrite: (resource, compartments) => portalMayWrite(resource, compartments, levelFor),
+    canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored }),
     present: (resource) => presentAt(resource, levelFor),
     narrowForSearch(type, params) {
       const blocked = [...byPatient.values()].filter((a) => !params.every((p) => searchParamAllowedAt(a.level, type, p)));
@@ -59,6 +60,17 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     },
   };
   return scope;
+}
+
+/** The references that stand for the caller: their own Patient, and their RelatedPerson in each record they hold. */
+function ownReferences(access: readonly PatientAccess[]): ReadonlySet<string> {
+  const own = new Set<string>();
+  for (const a of access) {
+    if (a.level === 'none') continue;
+    if (a.self) own.add(`Patient/${a.patientId}`);
+    if (a.relatedPersonId) own.add(`RelatedPerson/${a.relatedPersonId}`);
+  }
+  return own;
 }
 
 function typesAt(level: AccessLevel): ReadonlySet<string> | undefined {

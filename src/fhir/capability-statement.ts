@@ -1,4 +1,5 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import { SUPPORTED_TYPES, searchParametersOf } from './definitions';
 
 /** An operation the server implements, as the CapabilityStatement lists it. */
@@ -12,18 +13,22 @@ export interface OperationInfo {
 /** The search parameters every type takes besides its own. */
 const COMMON_SEARCH = ['_count', '_offset', '_sort', '_include', '_revinclude', '_elements', '_summary', '_total'];
 
+/** What the API does with a type: everything, but only reading what the service alone writes (AuditEvent). */
+function interactionsOf(type: string): string[] {
+  const reads = ['read', 'vread', 'history-instance', 'history-type', 'search-type'];
+  return SERVICE_ONLY_TYPES.has(type) ? reads : [...reads, 'create', 'update', 'delete'];
+}
+
 /** Builds the CapabilityStatement: exactly the types, interactions, search parameters and operations that work. */
 export function buildCapabilityStatement(baseUrl: string, operations: readonly OperationInfo[], version: string): CapabilityStatement {
   const resources = SUPPORTED_TYPES.map((type) => ({
     type,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-    interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map((code) => ({
-      code: code as 'read',
-    })),
+    interaction: interactionsOf(type).map((code) => ({ code: code as 'read' })),
     versioning: 'versioned',
     readHistory: true,
-    updateCreate: true,
-    conditionalCreate: true,
+    updateCreate: !SERVICE_ONLY_TYPES.has(type),
+    conditionalCreate: !SERVICE_ONLY_TYPES.has(type),
     conditionalUpdate: false,
     conditionalDelete: 'not-supported',
     searchInclude: Object.entries(searchParametersOf(type))

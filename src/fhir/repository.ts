@@ -9,10 +9,11 @@ import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
 import { unreleasedVersion } from '../access/release-visibility';
 import { visibilityCondition } from '../access/visibility';
+import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
-import { badRequest, conflict, forbidden, gone, notFound, preconditionFailed } from './outcomes';
+import { badRequest, conflict, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
 import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
@@ -181,6 +182,7 @@ export class Repository {
   async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<CreateResult<T>> {
     assertValidResource(resource);
     const type = resource.resourceType;
+    checkWritableType(type);
     const id = resource.id;
     if (!id) throw badRequest('An update needs the resource id in the body', `${type}.id`);
     if (!ID_PATTERN.test(id)) throw badRequest(`Invalid id "${id}"`, `${type}.id`);
@@ -196,7 +198,7 @@ export class Repository {
         return { resource: write.resource as unknown as T, created: true };
       }
       // The version being replaced must be writable too, not only the new one (moving a record out of a compartment).
-      if (!current.deleted && !repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments)) {
+      if (!current.deleted && !repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments, true)) {
         throw forbidden(`You may not write ${type} for this patient`);
       }
       if (expected !== undefined && expected !== current.version) {
@@ -218,11 +220,12 @@ export class Repository {
   async delete(type: string, id: string, options: { ifMatch?: string } = {}): Promise<void> {
     checkType(type);
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
+    checkWritableType(type);
     await this.audited(() => this.transaction(async (repo) => {
       const current = await lockCurrent(repo.db, type, id);
       if (!current || !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
       if (current.deleted) return;
-      if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments)) {
+      if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments, true)) {
         throw forbidden(`You may not delete ${type} for this patient`);
       }
       if (expected !== undefined && expected !== current.version) {
@@ -401,6 +404,7 @@ export class Repository {
 
   /** Validated elsewhere; stamps, indexes and checks the caller may write what results. */
   private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = []): Promise<PreparedWrite> {
+    checkWritableType(resource.resourceType);
     const extra = await this.binaryCompartments(resource, batch);
     const write = prepareWrite(resource, version, this.context.clock.now(), extra);
     const scope = this.context.scope;
@@ -455,5 +459,10 @@ function withoutMeta(resource: Resource): Resource {
 
 function checkType(type: string): void {
   if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+}
+
+/** AuditEvents are the service's own record of access: nobody writes them through the API, not even the operator. */
+function checkWritableType(type: string): void {
+  if (SERVICE_ONLY_TYPES.has(type)) throw methodNotAllowed(`${type} is written by the service alone; it can be read and searched, not created, changed or deleted`);
 }
 

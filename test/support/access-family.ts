@@ -18,6 +18,7 @@ import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { processBundle } from '../../src/fhir/bundle-processor';
 import { FixedClock } from '../../src/fhir/clock';
 import { Repository } from '../../src/fhir/repository';
+import { insertNew, prepareWrite } from '../../src/fhir/resource-writer';
 import { DEMO_FULL_URLS, describeDemoFamily, localCalendarDay } from '../../fixtures/demo-family';
 import { startTestApp, TestApp } from './test-app';
 
@@ -138,9 +139,14 @@ export async function startAccessFamily(policy: AgePolicyName): Promise<AccessFa
     r.Communication = (
       await system.create<Communication>({ resourceType: 'Communication', status: 'completed', subject: patient, recipient: [patient], payload: [{ contentString: 'Your results are in.' }] })
     ).resource.id;
-    r.AuditEvent = (
-      await system.create({ ...buildAuditEvent({ patientId: patientIds[key], agent: { who: { reference: `Practitioner/${maya}` }, requestor: true }, interaction: 'read', resources: [], recorded: new Date(T0) }) })
-    ).resource.id;
+    // AuditEvents are the service's own (the API refuses to write them): stored as the audit log stores them.
+    const event = prepareWrite(
+      { ...buildAuditEvent({ patientId: patientIds[key], agent: { who: { reference: `Practitioner/${maya}` }, requestor: true }, interaction: 'read', resources: [], recorded: new Date(T0) }), id: randomUUID() },
+      1,
+      new Date(T0),
+    );
+    await insertNew(app.database.db, [event]);
+    r.AuditEvent = event.resource.id as string;
     if (key === 'sam') continue;
     r.Appointment = (
       await system.create<Appointment>({
