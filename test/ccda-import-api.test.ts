@@ -107,6 +107,16 @@ test('bad documents get a clear OperationOutcome and write nothing', async () =>
   const notCda = await importXml('<html><body>hello</body></html>');
   expect(notCda.status).toBe(400);
 
+  // A CDA about nobody (no recordTarget, or one with neither an id nor a name) would only create a nameless Patient.
+  for (const nobody of [
+    '<ClinicalDocument xmlns="urn:hl7-org:v3"/>',
+    '<ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><patient><birthTime value="19840302"/></patient></patientRole></recordTarget></ClinicalDocument>',
+  ]) {
+    const res = await importXml(nobody);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as OperationOutcome).issue[0].details?.text).toContain('names no patient');
+  }
+
   const wrongType = await importXml('{"resourceType":"Patient"}', 'application/json');
   expect(wrongType.status).toBe(415);
 

@@ -38,7 +38,9 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
   const parsed = parseOrThrow(xml, options.maxBytes);
   return repo.transaction(async (trx) => {
     const patientEntry = parsed.bundle.entry.find((e) => e.fullUrl === parsed.patientFullUrl);
-    if (!patientEntry) throw badRequest('The document has no recordTarget patient');
+    if (!patientEntry || !identifiesSomeone(patientEntry.resource as Patient)) {
+      throw badRequest('The document names no patient: it needs a recordTarget/patientRole with an id or a name', 'ClinicalDocument.recordTarget');
+    }
     const match = await matchPatient(trx, patientEntry.resource as Patient);
     const entries = entriesFor(parsed, match);
     const patientRef = match.kind === 'none' ? parsed.patientFullUrl : `Patient/${match.patient.id}`;
@@ -55,6 +57,11 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     if (changed.length) await trx.create<Provenance>(provenanceFor(changed, summary, trx.context.clock.now()));
     return summary;
   });
+}
+
+/** A document's patient can be matched or stored only if it has an identifier or a name. */
+function identifiesSomeone(patient: Patient): boolean {
+  return Boolean(patient.identifier?.some((i) => i.value) || patient.name?.some((n) => n.family || n.given?.length || n.text));
 }
 
 function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult {
