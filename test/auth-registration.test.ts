@@ -191,6 +191,23 @@ describe('registration', () => {
       expect(await app.services.context.db.selectFrom('account').select('id').where('email', 'in', ['sam1@example.com', 'sam2@example.com']).execute()).toEqual([]);
     });
 
+    it('never sends an adult’s passcode to a contact’s email: only the adult can consent (409, no mail)', async () => {
+      await app.system.create<Patient>({
+        resourceType: 'Patient',
+        name: [{ family: 'Moss', given: ['Gus'] }],
+        birthDate: '1950-02-02',
+        address: [{ postalCode: '98122' }],
+        contact: [{ name: { family: 'Moss', given: ['Mallory'] }, telecom: [{ system: 'email', value: 'mallory.moss@example.com' }] }],
+      });
+      const mailsBefore = app.smtp.received.length;
+      const asked = await app.call('POST', '/auth/register', {
+        json: { role: 'family-member', requester: { ...grace, email: 'mal.other@example.com' }, patient: { lastName: 'Moss', birthDate: '1950-02-02', postalCode: '98122' }, level: 'full' },
+      });
+      expect([asked.status, outcomeText(asked.body)]).toEqual([409, expect.stringContaining('no email address on file')]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(app.smtp.received.slice(mailsBefore).flatMap((m) => m.envelopeTo)).not.toContain('mallory.moss@example.com');
+    });
+
     it('refuses when the email on file is the requester’s own (409), an email with an account (409), and a requester under 13 (403)', async () => {
       await app.system.create<Patient>({
         resourceType: 'Patient',

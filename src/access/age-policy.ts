@@ -218,12 +218,19 @@ export function canHaveOwnAccount(birthDate: string | undefined, today: string, 
   return ageOn(bounds.latest, today) >= policy.minOwnAccountAge;
 }
 
+/** True when a patient born on `birthDate` (a FHIR date, possibly partial) is an adult on `today` whatever the exact day. */
+export function knownAdultOn(birthDate: string | undefined, today: string, policy: AgePolicy = WESTMED_POLICY): boolean {
+  const bounds = birthDate === undefined ? undefined : fhirDateBounds(birthDate);
+  return bounds !== undefined && bounds.latest <= today && ageOn(bounds.latest, today) >= policy.adultFrom;
+}
+
 /**
  * On whose authority a family access passcode was given, for the grant it creates. Handing over the passcode
  * is the patient's consent only if the patient could consent that day and the passcode reached the patient
  * themself (the email of their own portal account). A minor's record often carries a parent's email: a code
- * sent there was passed on by the guardian, so the grant is a guardian grant and ages out like one. Adults'
- * contact email on file counts as theirs (the guides' flow). Partial birth dates are read as youngest.
+ * sent there was passed on by the guardian, so the grant is a guardian grant and ages out like one. An adult's
+ * passcode goes only to their own addresses (their login or the email on their record, never a contact's), so
+ * it is theirs. Partial birth dates are read as youngest.
  */
 export function passcodeConsentGrantedBy(
   birthDate: string | undefined,

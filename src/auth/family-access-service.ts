@@ -7,7 +7,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
 import type { GrantLevel } from '../access/access-level';
-import { canHaveOwnAccount, passcodeConsentGrantedBy } from '../access/age-policy';
+import { canHaveOwnAccount, knownAdultOn, passcodeConsentGrantedBy } from '../access/age-policy';
 import { grantAccess } from '../access/proxy-grants';
 import type { Tables } from '../db/tables';
 import { badRequest, conflict } from '../fhir/outcomes';
@@ -185,8 +185,8 @@ export class FamilyAccessService extends AccountService {
 
   /**
    * Where the passcode goes: the patient's own portal login if they have one, else the email on their record,
-   * else (a child's record) a contact's email. Never the requester's address: then the requester would be
-   * consenting for the patient.
+   * else (a minor's record) a contact's email. Never the requester's address: then the requester would be
+   * consenting for the patient. An adult consents only for themselves, so never through a contact's address.
    */
   private async sendPasscode(
     patient: Patient,
@@ -195,7 +195,8 @@ export class FamilyAccessService extends AccountService {
     const patientId = patient.id as string;
     const ownAccount = await this.accounts.findByPatientId(patientId);
     const ownEmail = ownAccount && !ownAccount.disabled_at ? ownAccount.email : undefined;
-    const destination = ownEmail ?? patientEmailOnFile(patient) ?? contactEmailOnFile(patient);
+    const adult = knownAdultOn(patient.birthDate, todayOf(this.context), this.context.policy);
+    const destination = ownEmail ?? patientEmailOnFile(patient) ?? (adult ? undefined : contactEmailOnFile(patient));
     if (!destination) {
       throw conflict('The patient has no email address on file, so we cannot send them a passcode. Ask the practice to add one, or to record your authorization.');
     }
