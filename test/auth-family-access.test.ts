@@ -169,6 +169,9 @@ describe('family access from accounts', () => {
     // Only the asking account can redeem it.
     const cara2 = await app.login(DEMO_PEOPLE.cara.email as string, DEMO_PASSWORD);
     expect((await app.call('POST', '/fhir/$redeem-passcode', { token: cara2.access_token, json: parameters({ requestId, passcode: passcodeIn(mail) }) })).status).toBe(404);
+    // A wrong code is refused (403, tries left), not a 401 that would sign Ada's app out; her session goes on.
+    const wrong = await app.call('POST', '/fhir/$redeem-passcode', { token: ada.access_token, json: parameters({ requestId, passcode: 'ZZZZ-ZZZZ' }) });
+    expect([wrong.status, outcomeText(wrong.body)]).toEqual([403, expect.stringContaining('tries left')]);
     const redeemed = await app.call('POST', '/fhir/$redeem-passcode', { token: ada.access_token, json: parameters({ requestId, passcode: passcodeIn(mail) }) });
     expect([redeemed.status, parameter(redeemed.body, 'patient')]).toEqual([201, `Patient/${gran.id}`]);
     expect((await app.call('GET', `/fhir/Patient/${gran.id}`, { token: ada.access_token })).status).toBe(200);

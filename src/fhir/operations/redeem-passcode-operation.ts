@@ -1,5 +1,6 @@
 import { portalAccountOf } from '../../auth/account-caller';
 import type { AccountServices } from '../../auth/account-services';
+import { FhirError } from '../outcomes';
 import { parametersResult } from './account-operation-support';
 import type { FhirOperation } from './operation';
 
@@ -14,7 +15,12 @@ export function redeemPasscodeOperation(services: AccountServices): FhirOperatio
     methods: ['POST'],
     async handle({ caller, params }) {
       const account = await portalAccountOf(services.context.db, caller);
-      const result = await services.familyAccess.redeemFromAccount(account, params, `account:${account.id}`);
+      const result = await services.familyAccess.redeemFromAccount(account, params, `account:${account.id}`).catch((err: unknown) => {
+        // A wrong passcode is 401 where it stands in for a password (POST /auth/passcode/redeem). Here the caller is
+        // signed in, and a 401 would tell their app the session is over: the wrong code is a refusal instead.
+        if (err instanceof FhirError && err.status === 401) throw new FhirError(403, err.outcome);
+        throw err;
+      });
       return parametersResult({ consent: `Consent/${result.consentId}`, patient: `Patient/${result.patientId}` }, 201);
     },
   };
