@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,12 +95,29 @@ if (validatorMissing) console.warn(`Skipping the validation of what the API serv
     fs.writeFileSync(file, await res.text());
     files.push(file);
   }
+  // Asynchronously: a synchronous wait would stall the app's event loop (it runs in this process) for the whole
+  // validation, and the keep-alive sockets of the next requests would be reset as both ends' timers fire at once.
   let output: string;
   try {
-    output = execFileSync(VALIDATOR, ['--quiet', ...files], { encoding: 'utf8' });
+    output = (await promisify(execFile)(VALIDATOR, ['--quiet', ...files], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })).stdout;
   } catch (err) {
     output = (err as { stdout: string }).stdout;
   }
   expect(output.trim().split('\n').map((line) => line.split('\t').slice(1).join(' '))).toEqual(files.map(() => 'xsd=0 schematron=0'));
   fs.rmSync(dir, { recursive: true });
 }, 180_000);
+
+test('a CCD of ours imported back (an EHR sending it back) copies none of the entries it rendered from the record', async () => {
+  const count = async (type: string) => ((await (await app.request(`/fhir/${type}?patient=${ada.id}&_summary=count`)).json()) as Bundle).total as number;
+  const types = ['Condition', 'AllergyIntolerance', 'Immunization', 'MedicationRequest', 'MedicationStatement', 'Encounter', 'Procedure', 'DiagnosticReport', 'Goal'];
+  const before = await Promise.all(types.map(count));
+  const observations = await count('Observation');
+  const xml = await (await app.request(`/fhir/Patient/${ada.id}/$ccda`)).text();
+  const imported = await app.request('/fhir/$import-ccda', { method: 'POST', body: xml, headers: { 'Content-Type': 'application/xml' } });
+  expect(imported.status).toBe(201); // the received document itself is new, and kept
+  expect(JSON.stringify(await imported.json())).toMatch(/\d{3} entries are this service's own resources, already in the record: left as they are/);
+  expect(await Promise.all(types.map(count))).toEqual(before);
+  // Every result and vital sign (with its organizer and components) is the original; only the birth sex the document
+  // states from the Patient itself comes in as an Observation of its own.
+  expect((await count('Observation')) - observations).toBeLessThanOrEqual(1);
+});

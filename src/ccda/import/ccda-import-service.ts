@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
 import { searchParametersOf } from '../../fhir/definitions';
@@ -6,6 +7,8 @@ import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
 import { CcdaParseError, parseCcda } from '../parse';
 import type { CcdaImportResult } from '../parse';
+import { systemUriForOid } from '../code-systems';
+import { DEFAULT_ID_ROOT } from '../render/render-context';
 import { matchPatient, PatientMatch } from './patient-match';
 
 /** What one import did, as the API and the CLI report it. */
@@ -42,12 +45,17 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
       throw badRequest('The document names no patient: it needs a recordTarget/patientRole with an id or a name', 'ClinicalDocument.recordTarget');
     }
     const match = await matchPatient(trx, patientEntry.resource as Patient);
-    const entries = entriesFor(parsed, match);
+    const warnings: string[] = [];
+    let entries = entriesFor(parsed, match);
+    if (match.kind !== 'none') {
+      const own = await withoutOwnEntries(trx, entries, match.patient.id as string);
+      entries = own.entries;
+      if (own.kept) warnings.push(`${own.kept} entries are this service's own resources, already in the record: left as they are`);
+    }
     const patientRef = match.kind === 'none' ? parsed.patientFullUrl : `Patient/${match.patient.id}`;
     const digest = createHash('sha256').update(xml).digest('hex');
     const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, digest, patientRef);
     if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef, digest));
-    const warnings: string[] = [];
     const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
     const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
     const changed = (response.entry ?? [])
@@ -135,6 +143,59 @@ function entriesFor(parsed: CcdaImportResult, match: PatientMatch): BundleEntry[
     }
   }
   return rewritten;
+}
+
+/** The system our own CDA ids import as: root DEFAULT_ID_ROOT, extension "Type/id" (render's writeResourceId). */
+const OWN_ID_SYSTEM = systemUriForOid(DEFAULT_ID_ROOT);
+
+/**
+ * The resource a Chartkeeper-written entry was rendered from, from its own id: "Observation/<id>", or with a suffix
+ * for a part of one ("Observation/<id>#component-0", a vital sign's organizer and components).
+ */
+function ownOriginOf(resource: Resource | undefined): string | undefined {
+  const ids = (resource as { identifier?: Identifier | Identifier[] } | undefined)?.identifier;
+  for (const id of Array.isArray(ids) ? ids : ids ? [ids] : []) {
+    const m = id.system === OWN_ID_SYSTEM ? /^([A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(#.*)?$/.exec(id.value ?? '') : null;
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * A document Chartkeeper wrote (sent back by another system, or downloaded and imported again) names the patient's
+ * resources by our own ids. Those still in this patient's record (or shared, like a Practitioner) are the originals:
+ * they stay as they are, neither copied nor restated from their CDA rendering (which says less). An entry of the
+ * original's type is replaced by it (the document's other entries point at the original); one the import maps to
+ * another type (a MedicationRequest read back as a MedicationStatement, a vital sign's components) is dropped when
+ * nothing else in the document points at it.
+ */
+async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patientId: string): Promise<{ entries: BundleEntry[]; kept: number }> {
+  const originals = new Map<string, string>();
+  const renderings = new Map<string, string>();
+  for (const entry of entries) {
+    const origin = ownOriginOf(entry.resource);
+    if (!origin || !entry.fullUrl || !(await isInRecord(repo, origin, patientId))) continue;
+    (origin.startsWith(`${entry.resource!.resourceType}/`) ? originals : renderings).set(entry.fullUrl, origin);
+  }
+  if (!originals.size && !renderings.size) return { entries, kept: 0 };
+  const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || !originals.has(e.fullUrl)), originals);
+  // A rendering a typed reference still points at stays (it must resolve, and to its type); the document's own
+  // Composition lists entries of any type, so there it becomes the original.
+  const pointedAt = (fullUrl: string) =>
+    rest.some((e) => e.fullUrl !== fullUrl && e.resource?.resourceType !== 'Composition' && JSON.stringify(e.resource).includes(`"${fullUrl}"`));
+  const dropped = new Map([...renderings].filter(([fullUrl]) => !pointedAt(fullUrl)));
+  const kept = rest
+    .filter((e) => !e.fullUrl || !dropped.has(e.fullUrl))
+    .map((e) => (e.resource?.resourceType === 'Composition' ? rewriteReferences(e, dropped) : e));
+  return { entries: kept, kept: originals.size + dropped.size };
+}
+
+async function isInRecord(repo: Repository, reference: string, patientId: string): Promise<boolean> {
+  const [type, id] = reference.split('/');
+  const { rows } = await sql<{ one: number }>`select 1 as one from resource
+    where resource_type = ${type} and id = ${id} and deleted = false
+      and (cardinality(compartments) = 0 or ${patientId} = any(compartments))`.execute(repo.db);
+  return rows.length > 0;
 }
 
 function hasPatientParam(type: string): boolean {
