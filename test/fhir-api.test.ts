@@ -79,6 +79,21 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
   const big = await app.request('/fhir/Patient', { method: 'POST', json: { ...ada, text: { status: 'generated', div: 'x'.repeat(70 * 1024) } } });
   expect(big.status).toBe(413);
 
+  // A body that is not FHIR JSON is 415; an empty one says what is missing.
+  const xmlBody = await app.request('/fhir/Patient', { method: 'POST', body: '<Patient/>', headers: { 'Content-Type': 'application/xml' } });
+  expect(xmlBody.status).toBe(415);
+  expect((await outcome(xmlBody)).issue[0].details?.text).toBe('The body must be FHIR JSON (Content-Type: application/fhir+json), not application/xml');
+  const empty = await app.request('/fhir/Patient', { method: 'POST', json: {} });
+  expect([empty.status, (await outcome(empty)).issue[0].details?.text]).toEqual([400, 'The body holds no resource: a FHIR resource names its resourceType']);
+  // Interactions not offered are 405, saying what to do instead.
+  const created = (await (await app.request('/fhir/Patient', { method: 'POST', json: ada })).json()) as Patient;
+  for (const [method, path] of [['PATCH', `/fhir/Patient/${created.id}`], ['PUT', '/fhir/Patient?name=Park'], ['DELETE', '/fhir/Patient?name=Park']]) {
+    const res = await app.request(path, { method, json: method === 'DELETE' ? undefined : ada });
+    expect([method, res.status]).toEqual([method, 405]);
+    expect((await outcome(res)).issue[0].details?.text).toMatch(/not supported/);
+  }
+  await app.request(`/fhir/Patient/${created.id}`, { method: 'DELETE' });
+
   expect((await app.request('/fhir/Patient?shoe-size=9')).status).toBe(400);
   expect((await app.request('/fhir/Patient?birthdate=1984-02-30')).status).toBe(400);
 

@@ -4,7 +4,7 @@ import type { Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { processBundle } from '../fhir/bundle-processor';
 import { buildCapabilityStatement } from '../fhir/capability-statement';
-import { badRequest, methodNotAllowed, notFound } from '../fhir/outcomes';
+import { badRequest, methodNotAllowed, notFound, unsupportedMediaType } from '../fhir/outcomes';
 import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
@@ -184,6 +184,11 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     return runOperation(op, req, res, next, { json, xml, raw }, repoOf, req.params.id);
   });
 
+  // Interactions the CapabilityStatement does not offer: 405 with what to do instead, not a 404 for the URL.
+  router.patch('/:type/:id', (_req, _res, next) => next(methodNotAllowed('PATCH is not supported: PUT the whole resource')));
+  router.put('/:type', (_req, _res, next) => next(methodNotAllowed('Conditional update is not supported: search, then PUT the resource by its id')));
+  router.delete('/:type', (_req, _res, next) => next(methodNotAllowed('Conditional delete is not supported: search, then DELETE each resource by its id')));
+
   router.use((_req, _res, next) => next(notFound('Endpoint')));
   return router;
 }
@@ -240,11 +245,12 @@ function sendOperationResult(res: Response, result: OperationResult): void {
 }
 
 function requireJsonBody(req: Request): Resource {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type && !FHIR_TYPES.includes(type)) throw unsupportedMediaType(`The body must be FHIR JSON (Content-Type: application/fhir+json), not ${type}`);
   const body = req.body;
-  if (body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0 && !isFhirJson(req))) {
-    throw badRequest('The body must be FHIR JSON (Content-Type: application/fhir+json)');
-  }
+  if (!type || body === undefined) throw badRequest('The body must be FHIR JSON (Content-Type: application/fhir+json)');
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a JSON object holding one FHIR resource');
+  if (typeof body.resourceType !== 'string') throw badRequest('The body holds no resource: a FHIR resource names its resourceType', 'resourceType');
   return body as Resource;
 }
 
