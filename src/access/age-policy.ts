@@ -211,17 +211,23 @@ function breakpointBirthDates(first: string, last: string, today: string, grante
  */
 export function canHaveOwnAccount(birthDate: string | undefined, today: string, policy: AgePolicy = WESTMED_POLICY): boolean {
   parseDate(today);
-  const bounds = birthDate === undefined ? undefined : fhirDateBounds(birthDate);
-  if (!bounds || bounds.latest > today) {
-    return false;
-  }
-  return ageOn(bounds.latest, today) >= policy.minOwnAccountAge;
+  const age = youngestAgeOn(birthDate, today);
+  return age !== undefined && age >= policy.minOwnAccountAge;
 }
 
 /** True when a patient born on `birthDate` (a FHIR date, possibly partial) is an adult on `today` whatever the exact day. */
 export function knownAdultOn(birthDate: string | undefined, today: string, policy: AgePolicy = WESTMED_POLICY): boolean {
+  const age = youngestAgeOn(birthDate, today);
+  return age !== undefined && age >= policy.adultFrom;
+}
+
+/**
+ * The youngest age a patient born on `birthDate` can be on `today` (a partial date counts from its latest possible
+ * day); undefined when the birth date is absent or may be after today, so the age cannot be known.
+ */
+function youngestAgeOn(birthDate: string | undefined, today: string): number | undefined {
   const bounds = birthDate === undefined ? undefined : fhirDateBounds(birthDate);
-  return bounds !== undefined && bounds.latest <= today && ageOn(bounds.latest, today) >= policy.adultFrom;
+  return bounds && bounds.latest <= today ? ageOn(bounds.latest, today) : undefined;
 }
 
 /**
@@ -239,11 +245,10 @@ export function passcodeConsentGrantedBy(
   policy: AgePolicy = WESTMED_POLICY,
 ): GrantedBy {
   parseDate(grantedOn);
-  const bounds = birthDate === undefined ? undefined : fhirDateBounds(birthDate);
-  if (!bounds || bounds.latest > grantedOn) {
+  const age = youngestAgeOn(birthDate, grantedOn);
+  if (age === undefined) {
     return sentToPatientsOwnAccount ? 'patient' : 'guardian';
   }
-  const age = ageOn(bounds.latest, grantedOn);
   if (age >= policy.adultFrom) {
     return 'patient';
   }

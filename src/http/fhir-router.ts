@@ -245,7 +245,7 @@ function sendOperationResult(res: Response, result: OperationResult): void {
 }
 
 function requireJsonBody(req: Request): Resource {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const type = contentTypeOf(req);
   if (type && !FHIR_TYPES.includes(type)) throw unsupportedMediaType(`The body must be FHIR JSON (Content-Type: application/fhir+json), not ${type}`);
   const body = req.body;
   if (!type || body === undefined) throw badRequest('The body must be FHIR JSON (Content-Type: application/fhir+json)');
@@ -255,8 +255,12 @@ function requireJsonBody(req: Request): Resource {
 }
 
 function isFhirJson(req: Request): boolean {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  return FHIR_TYPES.includes(type);
+  return FHIR_TYPES.includes(contentTypeOf(req));
+}
+
+/** The request's media type, lower case, without parameters ('' when there is none). */
+function contentTypeOf(req: Request): string {
+  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 }
 
 function wantsFhirJson(req: Request): boolean {

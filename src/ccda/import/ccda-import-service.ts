@@ -170,19 +170,26 @@ function ownOriginOf(resource: Resource | undefined): string | undefined {
  * nothing else in the document points at it.
  */
 async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patientId: string): Promise<{ entries: BundleEntry[]; kept: number }> {
+  const origins = new Map<string, string>();
+  for (const entry of entries) {
+    const origin = ownOriginOf(entry.resource);
+    if (origin && entry.fullUrl) origins.set(entry.fullUrl, origin);
+  }
+  if (!origins.size) return { entries, kept: 0 };
+  const inRecord = await originalsInRecord(repo, [...new Set(origins.values())], patientId);
   const originals = new Map<string, string>();
   const renderings = new Map<string, string>();
   for (const entry of entries) {
-    const origin = ownOriginOf(entry.resource);
-    if (!origin || !entry.fullUrl || !(await isInRecord(repo, origin, patientId))) continue;
-    (origin.startsWith(`${entry.resource!.resourceType}/`) ? originals : renderings).set(entry.fullUrl, origin);
+    const origin = entry.fullUrl ? origins.get(entry.fullUrl) : undefined;
+    if (!origin || !inRecord.has(origin)) continue;
+    (origin.startsWith(`${entry.resource!.resourceType}/`) ? originals : renderings).set(entry.fullUrl!, origin);
   }
   if (!originals.size && !renderings.size) return { entries, kept: 0 };
   const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || !originals.has(e.fullUrl)), originals);
   // A rendering a typed reference still points at stays (it must resolve, and to its type); the document's own
   // Composition lists entries of any type, so there it becomes the original.
-  const pointedAt = (fullUrl: string) =>
-    rest.some((e) => e.fullUrl !== fullUrl && e.resource?.resourceType !== 'Composition' && JSON.stringify(e.resource).includes(`"${fullUrl}"`));
+  const typedReferrers = rest.filter((e) => e.resource?.resourceType !== 'Composition').map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
+  const pointedAt = (fullUrl: string) => typedReferrers.some(([from, text]) => from !== fullUrl && text.includes(`"${fullUrl}"`));
   const dropped = new Map([...renderings].filter(([fullUrl]) => !pointedAt(fullUrl)));
   const kept = rest
     .filter((e) => !e.fullUrl || !dropped.has(e.fullUrl))
@@ -190,12 +197,12 @@ async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patie
   return { entries: kept, kept: originals.size + dropped.size };
 }
 
-async function isInRecord(repo: Repository, reference: string, patientId: string): Promise<boolean> {
-  const [type, id] = reference.split('/');
-  const { rows } = await sql<{ one: number }>`select 1 as one from resource
-    where resource_type = ${type} and id = ${id} and deleted = false
-      and (cardinality(compartments) = 0 or ${patientId} = any(compartments))`.execute(repo.db);
-  return rows.length > 0;
+/** Which of `references` ("Type/id") are live resources in this patient's record, or shared ones (no compartment). */
+async function originalsInRecord(repo: Repository, references: string[], patientId: string): Promise<Set<string>> {
+  const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
+    from resource r join unnest(${references}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
+    where r.deleted = false and (cardinality(r.compartments) = 0 or ${patientId} = any(r.compartments))`.execute(repo.db);
+  return new Set(rows.map((row) => row.reference));
 }
 
 function hasPatientParam(type: string): boolean {
