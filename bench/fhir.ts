@@ -16,8 +16,9 @@
  *   BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_SETTLE_SECONDS=5 per run of the settling round (0: none),
  *   BENCH_CONNECTIONS=50, BENCH_IMPORT_WORKERS=<the product's default: cpus - 1, 1 to 4>,
  *   BENCH_IMPORT_CONCURRENCY=<the product's default, 3>; BENCH_ONLY=import to stop after the import;
- *   BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search (and readVariant, readAccountVariant)
- *     to run only some of the load targets;
+ *   BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search (and readVariant, readAccountVariant,
+ *     control) to run only some of the load targets; control is a second reference server, whose ratios against
+ *     (2) show how much two identical servers differ in one run (the noise floor of every ratio);
  *   BENCH_VARIANT_ENV='NAME=value ...' and/or BENCH_VARIANT_FLAGS='--node-flag ...' to measure a second product
  *     server with another setting in the same rounds (targets readVariant and readAccountVariant);
  *   BENCH_PAUSES=1 to print, per load run, PostgreSQL's CPU and transactions per request and the server's
@@ -276,6 +277,8 @@ async function main(): Promise<void> {
     // Each server starts when a chosen target first needs it, so a run starts only the servers it measures.
     const starts = {
       reference: () => startChildServer(['reference'], env),
+      // The same reference in a second process: how far two identical servers' ratios stray from 1.00 in this run.
+      control: () => startChildServer(['reference'], env),
       // The product runs as `npm start` and the Docker image launch it (src/server-node-flags.ts).
       product: () => startChildServer(['product', 'warn'], env, SERVER_NODE_FLAGS),
       logged: () => startChildServer(['product', 'info'], env, SERVER_NODE_FLAGS),
@@ -300,6 +303,7 @@ async function main(): Promise<void> {
     const labels = {
       pg: '(1) pg primary-key SELECT loop',
       reference: '(2) minimal Express SELECT + send',
+      control: "(2') the same, a second process (control)",
       read: 'read-by-id, operator staff token (audited)',
       readSystem: 'read-by-id, system token (not audited)',
       readAccount: 'read-by-id, staff account (audited)',
@@ -311,6 +315,7 @@ async function main(): Promise<void> {
     const targets: Record<keyof typeof labels, (seconds: number) => Promise<LoadResult>> = {
       pg: (seconds) => runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds, label: labels.pg }),
       reference: async (seconds) => measureHttp(await server('reference'), labels.reference, seconds, readPaths),
+      control: async (seconds) => measureHttp(await server('control'), labels.control, seconds, readPaths),
       read: async (seconds) => measureHttp(await server('product'), labels.read, seconds, readPaths, auth),
       readSystem: async (seconds) => measureHttp(await server('product'), labels.readSystem, seconds, readPaths, systemAuth),
       readAccount: async (seconds) => measureHttp(await server('product'), labels.readAccount, seconds, readPaths, accountAuth),
@@ -319,7 +324,9 @@ async function main(): Promise<void> {
       readVariant: async (seconds) => measureHttp(await server('variant'), labels.readVariant, seconds, readPaths, auth),
       readAccountVariant: async (seconds) => measureHttp(await server('variant'), labels.readAccountVariant, seconds, readPaths, accountAuth),
     };
-    const chosen = (process.env.BENCH_TARGETS?.split(',') ?? Object.keys(targets).filter((name) => variantName() !== 'variant' || !name.endsWith('Variant'))) as (keyof typeof labels)[];
+    // By default every target but the variants (when no variant is set) and the control (BENCH_TARGETS=...,control).
+    const chosen = (process.env.BENCH_TARGETS?.split(',') ??
+      Object.keys(targets).filter((name) => name !== 'control' && (variantName() !== 'variant' || !name.endsWith('Variant')))) as (keyof typeof labels)[];
     const unknown = chosen.filter((name) => !(name in targets));
     if (unknown.length) throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${Object.keys(targets).join(', ')})`);
     try {
@@ -347,6 +354,7 @@ async function main(): Promise<void> {
     const reference = best.get(labels.reference);
     const pg = best.get(labels.pg);
     const reads: [keyof typeof labels, string][] = [
+      ['control', "control (2') against (2)"],
       ['read', 'read-by-id'],
       ['readSystem', 'read-by-id, system token'],
       ['readAccount', 'read-by-id, staff account'],

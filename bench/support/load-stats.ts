@@ -13,7 +13,7 @@ export interface LoadResult {
 }
 
 /** The value at quantile q (0..1) of an ascending-sorted list. */
-export function quantile(sorted: readonly number[], q: number): number {
+export function quantile(sorted: ArrayLike<number>, q: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
