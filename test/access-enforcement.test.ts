@@ -6,6 +6,7 @@
  */
 import { validateResource } from '@medplum/core';
 import type { AuditEvent, Bundle, CapabilityStatement, Communication, DocumentReference, Observation, OperationOutcome, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
 import { revokeGrant } from '../src/access/proxy-grants';
 import { signAccessToken } from '../src/auth/access-token';
 import { AccessFamily, CallerKey, matches, startAccessFamily, T0 } from './support/access-family';
@@ -228,7 +229,7 @@ describe('the activity history (AuditEvent)', () => {
     const ben = { reference: `Patient/${f.patientIds.ben}` };
     const token = await f.token('ada');
     const created = await f.app.request('/fhir/Communication', {
-      method: 'POST', token, json: { resourceType: 'Communication', status: 'completed', subject: ben, payload: [{ contentString: 'Ben has a fever' }] },
+      method: 'POST', token, json: { resourceType: 'Communication', status: 'completed', subject: ben, ...toPractice(), payload: [{ contentString: 'Ben has a fever' }] },
     });
     expect(created.status).toBe(201);
     const message = (await created.json()) as Communication;
@@ -313,7 +314,7 @@ describe('writes', () => {
     expect((await as(adaToken, 'DELETE', `/fhir/Communication/${reply.id}`)).status).toBe(403);
     expect((await as(danToken, 'DELETE', `/fhir/Communication/${reply.id}`)).status).toBe(403);
     // Nor send a message in a clinician's name, or in another family member's.
-    const from = (reference: string, status = 'completed') => ({ resourceType: 'Communication', status, subject: ada, sender: { reference }, payload: [{ contentString: 'Hello' }] });
+    const from = (reference: string, status = 'completed') => ({ resourceType: 'Communication', status, subject: ada, sender: { reference }, ...toPractice(), payload: [{ contentString: 'Hello' }] });
     expect((await as(adaToken, 'POST', '/fhir/Communication', from(`Practitioner/${doctor.id}`))).status).toBe(403);
     expect((await as(adaToken, 'POST', '/fhir/Communication', from(`RelatedPerson/${f.relatedPersons.danForAda}`))).status).toBe(403);
 
@@ -362,7 +363,7 @@ describe('writes', () => {
     await grantBackDan();
     const token = await f.token('dan');
     const ada = { reference: `Patient/${f.patientIds.ada}` };
-    const message = { resourceType: 'Communication', status: 'completed', subject: ada, sender: { reference: `RelatedPerson/${f.relatedPersons.danForAda}` }, payload: [{ contentString: 'Asking for Ada' }] };
+    const message = { resourceType: 'Communication', status: 'completed', subject: ada, sender: { reference: `RelatedPerson/${f.relatedPersons.danForAda}` }, ...toPractice(), payload: [{ contentString: 'Asking for Ada' }] };
     expect((await f.app.request('/fhir/Communication', { method: 'POST', token, json: message })).status).toBe(201);
     const consent = await f.system.read('Consent', f.consents.danForAda);
     expect((await f.app.request(`/fhir/Consent/${consent.id}`, { method: 'PUT', token, json: { ...consent, status: 'active' } })).status).toBe(403);
@@ -370,6 +371,11 @@ describe('writes', () => {
     expect((await f.app.request(`/fhir/Patient/${patient.id}`, { method: 'PUT', token, json: { ...patient, birthDate: '1980-01-01' } })).status).toBe(403);
   });
 });
+
+/** What a sent portal message names besides its body (message-rules.ts): a subject, and the practice as recipient. */
+function toPractice(): Pick<Communication, 'topic' | 'recipient'> {
+  return { topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'medical-question' }] }, recipient: [{ reference: `Organization/${f.organizationIds.westside}` }] };
+}
 
 async function grantBackDan(): Promise<void> {
   const { grantAccess } = await import('../src/access/proxy-grants');

@@ -4,6 +4,7 @@
  * expect: LEVELS (who holds what on whose record, per phase and policy) and READ/WRITE (what each level may do
  * with each row). Every cell is compared with them; nothing is derived from the code under test.
  */
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AgePolicyName } from '../src/access/age-policy-profiles';
 import {
@@ -310,9 +311,16 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
     case 'DocumentReference':
       return { resourceType: 'DocumentReference', status: 'current', docStatus: 'final', subject: ref, content: [{ attachment: { contentType: 'text/plain', data: text('note') } }] };
     case 'Binary':
-      return { resourceType: 'Binary', contentType: 'text/plain', data: text('upload'), securityContext: ref };
-    case 'Communication':
-      return { resourceType: 'Communication', status: 'completed', subject: ref, payload: [{ contentString: 'A question about my visit' }] };
+      // What a portal uploads: a message attachment, a PDF by its content (message-rules.ts).
+      return { resourceType: 'Binary', contentType: 'application/pdf', data: text('%PDF-1.4 upload'), securityContext: ref };
+    case 'Communication': {
+      // A sent portal message names its subject and writes to the patient's practice (message-rules.ts).
+      const practice = patient === 'sam' ? f.organizationIds.other : f.organizationIds.westside;
+      return {
+        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'appointments' }] },
+        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my visit' }],
+      };
+    }
     case 'AuditEvent':
       return {
         resourceType: 'AuditEvent', type: { code: 'rest' }, action: 'R', recorded: '2026-03-01T20:00:00Z',

@@ -36,6 +36,8 @@ export interface AccessScope {
    * Staff and system see them.
    */
   readonly releasedOnly?: boolean;
+  /** Portal callers: what they write follows the portal message rules (src/portal/message-rules.ts). */
+  readonly portalRules?: boolean;
   /**
    * The scope for one search of `type` using these parameters (filters, sort keys, include parameters): patients
    * whose level may not search on a parameter drop out of that search, so a reduced view cannot be probed by

@@ -46,6 +46,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     patients,
     sharedTypes: SHARED_TYPES,
     releasedOnly: true,
+    portalRules: true,
     access: byPatient,
     levelFor,
     canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored }),

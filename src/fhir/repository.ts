@@ -19,6 +19,8 @@ import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { assertValidResource } from './validation';
+import { messageLookup } from '../portal/message-lookup';
+import { checkPortalWrite } from '../portal/message-rules';
 
 /** A stored version as the HTTP layer serves it: the JSON text as stored, plus its headers. */
 export interface StoredVersion {
@@ -416,6 +418,7 @@ export class Repository {
     if (!scope.canWrite(write.resource, write.compartments) || !allowed) {
       throw forbidden(`You may not write ${resource.resourceType} for this patient`);
     }
+    if (scope.portalRules) await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch));
     return write;
   }
 

@@ -1,0 +1,85 @@
+/**
+ * What the portal message rules (message-rules.ts) look up, read through the writer's scope: the providers a
+ * patient has seen, and the Binaries and messages a message points at. Reads here are checks, not served to the
+ * caller, so they are not audited.
+ */
+import type { Binary, Communication, Patient, Resource } from '@medplum/fhirtypes';
+import { type Kysely, sql } from 'kysely';
+import type { AccessScope } from '../access/access-scope';
+import { visibilityCondition } from '../access/visibility';
+import type { Tables } from '../db/tables';
+import type { MessageLookup } from './message-rules';
+
+/** Visits that took place: a provider on a planned, cancelled or mistaken one has not been seen. */
+const NOT_SEEN_STATUSES = ['planned', 'cancelled', 'entered-in-error', 'unknown'];
+
+/** A MessageLookup over `db` as `scope` sees it; `batch` holds resources written in the same transaction. */
+export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: readonly Resource[] = []): MessageLookup {
+  const visible = async <T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> => {
+    const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
+    if (inBatch) return inBatch as T;
+    const condition = visibilityCondition(scope, type);
+    const { rows } = await sql<{ content: string }>`
+      select r.content from resource r
+      where r.resource_type = ${type} and r.id = ${id} and not r.deleted${condition ? sql` and ${condition}` : sql``}`.execute(db);
+    return rows[0] ? (JSON.parse(rows[0].content) as T) : undefined;
+  };
+  return {
+    recipientsFor: (patientIds) => recipientsFor(db, patientIds),
+    binary: (id) => visible<Binary>('Binary', id),
+    senderOf: async (id) => (await visible<Communication>('Communication', id))?.sender?.reference,
+  };
+}
+
+/**
+ * `Practitioner/x` of everyone on one of these patients' visits that took place and of their general practitioners,
+ * `PractitionerRole/y` of those practitioners' roles (a provider at an office), and `Organization/z` of the patients'
+ * practices (managingOrganization).
+ */
+async function recipientsFor(db: Kysely<Tables>, patientIds: readonly string[]): Promise<ReadonlySet<string>> {
+  if (!patientIds.length) return new Set();
+  const { rows: participants } = await sql<{ target_type: string | null; target_id: string }>`
+    select distinct p.target_type, p.target_id
+    from search_reference s
+    join search_reference p on p.resource_type = 'Encounter' and p.resource_id = s.resource_id and p.code = 'participant'
+    join resource e on e.resource_type = 'Encounter' and e.id = s.resource_id and not e.deleted
+    where s.resource_type = 'Encounter' and s.code = 'patient' and s.target_type = 'Patient' and s.target_id = any(${[...patientIds]}::text[])
+      and not exists (
+        select 1 from search_token t
+        where t.resource_type = 'Encounter' and t.resource_id = s.resource_id and t.code = 'status' and t.value = any(${NOT_SEEN_STATUSES}::text[]))`.execute(db);
+  const { rows: patients } = await sql<{ content: string }>`
+    select content from resource where resource_type = 'Patient' and id = any(${[...patientIds]}::text[]) and not deleted`.execute(db);
+  const practitioners = new Set<string>();
+  const roles = new Set<string>();
+  const organizations = new Set<string>();
+  const add = (reference: string | undefined): void => {
+    const [type, id] = reference?.split('/') ?? [];
+    if (type === 'Practitioner') practitioners.add(id);
+    else if (type === 'PractitionerRole') roles.add(id);
+  };
+  for (const row of participants) add(`${row.target_type}/${row.target_id}`);
+  for (const row of patients) {
+    const patient = JSON.parse(row.content) as Patient;
+    for (const gp of patient.generalPractitioner ?? []) add(gp.reference);
+    const org = patient.managingOrganization?.reference;
+    if (org?.startsWith('Organization/')) organizations.add(org);
+  }
+  // A role on a visit stands for its practitioner too; and every role of a practitioner seen is theirs to message.
+  if (roles.size) {
+    const { rows } = await sql<{ target_id: string }>`
+      select target_id from search_reference
+      where resource_type = 'PractitionerRole' and code = 'practitioner' and resource_id = any(${[...roles]}::text[])`.execute(db);
+    for (const row of rows) practitioners.add(row.target_id);
+  }
+  if (practitioners.size) {
+    const { rows } = await sql<{ resource_id: string }>`
+      select resource_id from search_reference
+      where resource_type = 'PractitionerRole' and code = 'practitioner' and target_id = any(${[...practitioners]}::text[])`.execute(db);
+    for (const row of rows) roles.add(row.resource_id);
+  }
+  return new Set([
+    ...[...practitioners].map((id) => `Practitioner/${id}`),
+    ...[...roles].map((id) => `PractitionerRole/${id}`),
+    ...organizations,
+  ]);
+}
