@@ -48,7 +48,12 @@ export interface AuditEventInput {
   readonly recorded: Date;
   /** When the accesses it records happened, if they spread over more than one instant (merged entries). */
   readonly since?: Date;
+  /** Where the record was sent ($transmit: the addressee's email), recorded as a second, destination agent. */
+  readonly recipient?: string;
 }
+
+/** DICOM's "Destination Role ID": the agent a record was sent to. */
+const DESTINATION_ROLE = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110152', display: 'Destination Role ID' };
 
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
@@ -71,7 +76,10 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
     recorded: input.recorded.toISOString(),
     ...(input.since && input.since < input.recorded ? { period: { start: input.since.toISOString(), end: input.recorded.toISOString() } } : {}),
     outcome: '0',
-    agent: [input.agent],
+    agent: [
+      input.agent,
+      ...(input.recipient ? [{ type: { coding: [DESTINATION_ROLE] }, who: { display: input.recipient }, name: input.recipient, requestor: false }] : []),
+    ],
     source: {
       observer: { display: 'Chartkeeper' },
       type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],

@@ -153,22 +153,22 @@ function toWrite(entry: AuditEntry): PreparedWrite {
 
 /**
  * Takes (deletes) up to `limit` of the oldest rows and returns them merged: entries with the same agent, patient,
- * interaction and operation in the same second become one, naming the union of their resources, recorded at the
+ * interaction, operation and recipient in the same second become one, naming the union of their resources, recorded at the
  * latest of their times and covering the period since the earliest. PostgreSQL parses and groups the rows, so the
  * service's event loop handles a few dozen merged entries instead of thousands of rows.
  */
 export async function takeMerged(db: Kysely<Tables>, limit: number): Promise<{ taken: number; entries: AuditEntry[] }> {
   // toISOString() times (UTC, fixed width) order as text, and their first 19 characters name their second.
-  const { rows } = await sql<{ patient_id: string; interaction: string; operation: string | null; agent: string; since: string; recorded: string; resources: string[]; n: number }>`
+  const { rows } = await sql<{ patient_id: string; interaction: string; operation: string | null; recipient: string | null; agent: string; since: string; recorded: string; resources: string[]; n: number }>`
     with moved as (
       delete from audit_log where seq in (select seq from audit_log order by seq limit ${limit} for update skip locked)
       returning entry as e),
     grouped as (
-      select e->>'patientId' as patient_id, e->>'interaction' as interaction, e->>'operation' as operation, e->'agent' as agent,
+      select e->>'patientId' as patient_id, e->>'interaction' as interaction, e->>'operation' as operation, e->>'recipient' as recipient, e->'agent' as agent,
         min(coalesce(e->>'since', e->>'recorded')) as since, max(e->>'recorded') as recorded, jsonb_agg(e->'resources') as lists, count(*)::int as n
       from moved
-      group by 1, 2, 3, 4, left(e->>'recorded', 19))
-    select patient_id, interaction, operation, agent::text as agent, since, recorded, n,
+      group by 1, 2, 3, 4, 5, left(e->>'recorded', 19))
+    select patient_id, interaction, operation, recipient, agent::text as agent, since, recorded, n,
       array(select distinct r from jsonb_array_elements(lists) l, jsonb_array_elements_text(l) r) as resources
     from grouped order by recorded`.execute(db);
   let taken = 0;
@@ -179,6 +179,7 @@ export async function takeMerged(db: Kysely<Tables>, limit: number): Promise<{ t
       agent: JSON.parse(row.agent) as AuditEntry['agent'],
       interaction: row.interaction as AuditEntry['interaction'],
       ...(row.operation !== null ? { operation: row.operation } : {}),
+      ...(row.recipient !== null ? { recipient: row.recipient } : {}),
       resources: row.resources,
       recorded: new Date(row.recorded),
       since: new Date(row.since),

@@ -2,7 +2,9 @@
  * The per-request audit trail. The repository notes every resource it serves or writes, with the patients whose
  * compartment holds it; when the outermost repository call (or operation) of the request ends, the trail records
  * one access per patient touched in the audit log (audit-log.ts), which turns them into AuditEvents. Access by the
- * patient to their own record is not recorded: the activity history is about everyone else (family members, staff).
+ * patient to their own record is not recorded (the activity history is about everyone else: family members, staff),
+ * except for viewing, downloading and sending the record as a document ($ccda, $transmit): ONC 170.315(e)(1) asks
+ * for those in the patient's activity history whoever did them, with the addressee of a transmission.
  */
 import type { AuditEventAgent } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
@@ -22,14 +24,21 @@ export interface AccessedResource {
   readonly compartments: readonly string[];
 }
 
-/** Says who acted in a patient's record; undefined when the caller is that patient (not recorded). */
-export type AgentFor = (patientId: string) => AuditEventAgent | undefined;
+/**
+ * Says who acted in a patient's record; undefined when the caller is that patient and `own` is false (their own
+ * access is not recorded, but for the record's view, download and transmit, when `own` is true).
+ */
+export type AgentFor = (patientId: string, own: boolean) => AuditEventAgent | undefined;
+
+/** Operations recorded even when the patient does them: View, Download, Transmit (ONC 170.315(e)(1)(ii)). */
+export const VDT_OPERATIONS: ReadonlySet<string> = new Set(['$ccda', '$transmit']);
 
 /** Collects a request's accesses and writes them as AuditEvents. */
 export class AuditTrail {
-  private readonly pending = new Map<string, { patientId: string; interaction: AuditInteraction; operation?: string; resources: Set<string> }>();
+  private readonly pending = new Map<string, { patientId: string; interaction: AuditInteraction; operation?: string; recipient?: string; resources: Set<string> }>();
   private depth = 0;
   private operation?: string;
+  private recipient?: string;
 
   constructor(
     private readonly agentFor: AgentFor,
@@ -40,13 +49,17 @@ export class AuditTrail {
   record(interaction: AuditInteraction, resources: readonly AccessedResource[]): void {
     // Inside an operation every access is part of it: one event per patient says "$everything", not each query.
     const kind: AuditInteraction = this.operation ? 'operation' : interaction;
+    const own = this.recordsOwn();
     for (const resource of resources) {
       for (const patientId of resource.compartments) {
-        if (!this.agentFor(patientId)) continue;
+        if (!this.agentFor(patientId, own)) continue;
         const key = `${patientId}\u0000${kind}`;
         let entry = this.pending.get(key);
         if (!entry) {
-          entry = { patientId, interaction: kind, ...(this.operation ? { operation: this.operation } : {}), resources: new Set() };
+          entry = {
+            patientId, interaction: kind, ...(this.operation ? { operation: this.operation } : {}), ...(this.recipient ? { recipient: this.recipient } : {}),
+            resources: new Set(),
+          };
           this.pending.set(key, entry);
         }
         entry.resources.add(`${resource.type}/${resource.id}`);
@@ -58,10 +71,11 @@ export class AuditTrail {
    * Runs one unit of work (a repository call, or a whole $operation when `operation` is given); when the
    * outermost unit ends, what it noted is written through `db` (the caller's transaction, if any).
    */
-  async unit<T>(db: Kysely<Tables>, fn: () => Promise<T>, operation?: string): Promise<T> {
+  async unit<T>(db: Kysely<Tables>, fn: () => Promise<T>, operation?: string, recipient?: string): Promise<T> {
     const outer = this.depth === 0;
     this.depth++;
     if (outer && operation) this.operation = operation;
+    if (outer && recipient) this.recipient = recipient;
     let result: T;
     try {
       result = await fn();
@@ -72,10 +86,15 @@ export class AuditTrail {
       throw err;
     } finally {
       this.depth--;
-      if (outer) this.operation = undefined;
+      if (outer) this.operation = this.recipient = undefined;
     }
     if (outer) await this.flush(db);
     return result;
+  }
+
+  /** Whether the unit running now records the patient's own access too (a VDT operation). */
+  private recordsOwn(): boolean {
+    return this.operation !== undefined && VDT_OPERATIONS.has(this.operation);
   }
 
   /**
@@ -87,9 +106,10 @@ export class AuditTrail {
     const recorded = this.clock.now();
     const entries: AuditEntry[] = [...this.pending.values()].map((entry) => ({
       patientId: entry.patientId,
-      agent: this.agentFor(entry.patientId) as AuditEventAgent,
+      agent: this.agentFor(entry.patientId, entry.operation !== undefined && VDT_OPERATIONS.has(entry.operation)) as AuditEventAgent,
       interaction: entry.interaction,
       operation: entry.operation,
+      recipient: entry.recipient,
       resources: [...entry.resources],
       recorded,
     }));
@@ -117,8 +137,8 @@ export function auditTrailFor(caller: Caller, clock: Clock): AuditTrail | undefi
     return new AuditTrail(() => agent, clock);
   }
   const access = (caller.scope as PortalScope).access;
-  return new AuditTrail((patientId) => {
-    if (account.patient_id === patientId) return undefined;
+  return new AuditTrail((patientId, own) => {
+    if (account.patient_id === patientId && !own) return undefined;
     const held = access?.get(patientId);
     const who = held?.relatedPersonId
       ? { reference: `RelatedPerson/${held.relatedPersonId}`, display: account.display_name }

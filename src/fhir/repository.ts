@@ -344,10 +344,10 @@ export class Repository {
    * Runs an $operation's reads as one audited access: one AuditEvent per patient, naming the operation, instead
    * of one per query it makes.
    */
-  async asOperation<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  async asOperation<T>(operation: string, fn: () => Promise<T>, options: { recipient?: string } = {}): Promise<T> {
     this.refuseUnconfirmed();
     const audit = this.context.audit;
-    return audit ? audit.unit(this.db, fn, operation) : fn();
+    return audit ? audit.unit(this.db, fn, operation, options.recipient) : fn();
   }
 
   /** Notes resources an operation served through its own SQL (the repository's own methods note theirs). */

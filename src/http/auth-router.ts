@@ -3,11 +3,10 @@
  * only translates HTTP: every rule lives in the account services. Errors are OperationOutcomes like the rest of
  * the API; a throttled request also gets `Retry-After`.
  */
-import { type ErrorRequestHandler, type Request, Router } from 'express';
+import { type Request, Router } from 'express';
 import type { AccountServices } from '../auth/account-services';
 import type { Account } from '../auth/account-store';
 import { accountSummary } from '../auth/session-service';
-import { ThrottledError } from '../auth/throttle-store';
 import { badRequest, unauthorized } from '../fhir/outcomes';
 import { asyncHandler } from './async-handler';
 import { bearerToken } from './authenticate';
@@ -114,7 +113,6 @@ export function authRouter(services: AccountServices): Router {
     res.status(201).json(await services.enrollment.accept(req.body));
   }));
 
-  router.use(retryAfter);
   return router;
 }
 
@@ -129,9 +127,3 @@ function queryToken(req: Request): string {
   if (typeof token !== 'string' || token === '' || token.length > 256) throw badRequest('The link has no token: open the whole link from the email', 'token');
   return token;
 }
-
-/** Adds Retry-After to 429s, then lets the app's error handler write the OperationOutcome. */
-const retryAfter: ErrorRequestHandler = (err, _req, res, next) => {
-  if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
-  next(err);
-};

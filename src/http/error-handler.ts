@@ -1,6 +1,7 @@
 import { getStatus, OperationOutcomeError } from '@medplum/core';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { ThrottledError } from '../auth/throttle-store';
 import { isDatabaseUnavailable, isUnstorableText, isWriteConflict } from '../db/db-errors';
 import { badRequest, conflict, FhirError, internalError, payloadTooLarge, serviceUnavailable } from '../fhir/outcomes';
 
@@ -13,6 +14,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (res.headersSent) return res.end();
     if (fhirError.status === 503) res.setHeader('Retry-After', '1');
+    // A throttled request (sign-in, passcode, $transmit...) is told when to come back, wherever it was refused.
+    if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
     res.status(fhirError.status).type('application/fhir+json').send(JSON.stringify(fhirError.outcome));
   };
 }

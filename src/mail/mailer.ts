@@ -3,13 +3,24 @@
  * do not care whether mail leaves over SMTP or lands in the local outbox.
  */
 
-/** One message to one person. Never put clinical data here: only a link or a code. */
+/**
+ * One message to one person. Never put clinical data in the subject or text: only a link or a code. The one
+ * exception is an attachment the patient asked to send (Patient/$transmit: their record to a provider).
+ */
 export interface MailMessage {
   /** A single address (`a@b.example` or `Name <a@b.example>`); lists are refused on purpose. */
   readonly to: string;
   readonly subject: string;
   readonly text: string;
   readonly html?: string;
+  readonly attachments?: readonly MailAttachment[];
+}
+
+/** A file sent with a message. */
+export interface MailAttachment {
+  readonly filename: string;
+  readonly contentType: string;
+  readonly content: Uint8Array;
 }
 
 /** Sends mail. Resolves when the message has been accepted (by the SMTP server or the outbox). */

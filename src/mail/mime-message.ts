@@ -13,6 +13,8 @@ export interface MimeMessage {
   readonly to: string;
   readonly text?: string;
   readonly html?: string;
+  /** Parts sent as files (Content-Disposition attachment, or with a file name), decoded. */
+  readonly attachments: readonly { readonly filename: string; readonly contentType: string; readonly content: Buffer }[];
 }
 
 interface Part {
@@ -87,7 +89,9 @@ function decodeBody(part: Part): string {
   return part.body;
 }
 
-function collectBodies(part: Part, out: { text?: string; html?: string }): void {
+type Bodies = { text?: string; html?: string; attachments: MimeMessage['attachments'][number][] };
+
+function collectBodies(part: Part, out: Bodies): void {
   const type = part.headers.get('content-type') ?? 'text/plain';
   const mediaType = type.split(';')[0].trim().toLowerCase();
   if (mediaType.startsWith('multipart/')) {
@@ -103,6 +107,14 @@ function collectBodies(part: Part, out: { text?: string; html?: string }): void 
       }
       collectBodies(splitHeadersAndBody(section.replace(/^\n/, '').replace(/\n$/, '')), out);
     }
+    return;
+  }
+  const disposition = part.headers.get('content-disposition') ?? '';
+  const filename = headerParam(disposition, 'filename') ?? headerParam(type, 'name');
+  if (/^\s*attachment/i.test(disposition) || filename) {
+    const encoding = (part.headers.get('content-transfer-encoding') ?? '').toLowerCase();
+    const content = encoding === 'base64' ? Buffer.from(part.body.replace(/\s+/g, ''), 'base64') : Buffer.from(part.body, 'latin1');
+    out.attachments.push({ filename: filename ?? '', contentType: mediaType, content });
     return;
   }
   if (mediaType === 'text/plain' && out.text === undefined) {
@@ -122,7 +134,7 @@ export function parseMimeMessage(raw: string | Buffer): MimeMessage {
   for (const [name, value] of top.headers) {
     headers.set(name, decodeEncodedWords(value));
   }
-  const bodies: { text?: string; html?: string } = {};
+  const bodies: Bodies = { attachments: [] };
   collectBodies(top, bodies);
   return {
     headers,

@@ -9,8 +9,9 @@ import { requestAccessOperations } from './request-access-operation';
 import { resetTokenOperation } from './reset-token-operation';
 import { revokeAccessOperation } from './revoke-access-operation';
 import type { FhirOperation } from './operation';
+import { transmitOperation } from './transmit-operation';
 
-/** The account and family access $operations, bound to the account services. */
+/** The account and family access $operations, and $transmit (it mails), bound to the account services. */
 export function accountOperations(services: AccountServices): FhirOperation[] {
   return [
     inviteFamilyOperation(services),
@@ -22,5 +23,6 @@ export function accountOperations(services: AccountServices): FhirOperation[] {
     enrollOperation(services),
     legalAuthorizationOperation(services),
     resetTokenOperation(services),
+    transmitOperation(services),
   ];
 }

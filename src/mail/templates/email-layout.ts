@@ -22,6 +22,8 @@ export interface EmailContent {
   /** A code shown large on its own line. */
   readonly code?: string;
   readonly closing?: readonly string[];
+  /** The last line, when the usual one ("It contains no health information") is not true: a record sent on request. */
+  readonly footer?: string;
 }
 
 /** Escapes text for HTML element content and attribute values. */
@@ -106,7 +108,7 @@ export function renderEmail(content: EmailContent): RenderedEmail {
     blocks.push(paragraph);
     htmlBlocks.push(p(paragraph));
   }
-  const foot = footer(content.organizationName);
+  const foot = content.footer ?? footer(content.organizationName);
   const text = `${blocks.join('\n\n')}\n\n--\n${foot}\n`;
   const html =
     '<!doctype html><html><body style="font-family:Arial,Helvetica,sans-serif;font-size:15px;color:#222;line-height:1.4">' +
