@@ -6,7 +6,9 @@
  * patients too. The conditions run inside the visibility filter, so a hidden record is 404 on read and absent
  * from search, history, includes and $everything, exactly like one that does not exist.
  */
-import { RawBuilder, sql } from 'kysely';
+import type { Resource } from '@medplum/fhirtypes';
+import { type Kysely, RawBuilder, sql } from 'kysely';
+import type { Tables } from '../db/tables';
 
 /** DocumentReference.docStatus values a patient must not see. An absent docStatus counts as released. */
 export const UNRELEASED_DOC_STATUSES: readonly string[] = Object.freeze(['preliminary', 'entered-in-error']);
@@ -108,4 +110,22 @@ export function unreleasedVersion(resource: { resourceType?: string; status?: st
     default:
       return false;
   }
+}
+
+/**
+ * Whether a new version releases a document to the patient: the version it replaces was unreleased (a draft the
+ * patient could not see), this one is not. Releasing is what tells the patient (release_notice, the email job).
+ */
+export function releases(before: Resource, after: Resource): boolean {
+  if (before.resourceType !== 'DocumentReference' || after.resourceType !== 'DocumentReference') return false;
+  return unreleasedVersion(before) && !unreleasedVersion(after) && after.status !== 'entered-in-error';
+}
+
+/** Queues the "a new document is available" email to each patient the released document is about. */
+export async function noteRelease(db: Kysely<Tables>, write: { resource: Resource & { id: string }; compartments: readonly string[] }, now: Date): Promise<void> {
+  if (!write.compartments.length) return;
+  await db
+    .insertInto('release_notice')
+    .values(write.compartments.map((patientId) => ({ patient_id: patientId, resource_type: write.resource.resourceType, resource_id: write.resource.id, released_at: now })))
+    .execute();
 }

@@ -127,6 +127,15 @@ export interface AuditLogTable {
   entry: unknown;
 }
 
+/** Released documents whose email to the patient is still to go (src/jobs/release-notice-job.ts). */
+export interface ReleaseNoticeTable {
+  seq: Generated<string>;
+  patient_id: string;
+  resource_type: string;
+  resource_id: string;
+  released_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -141,4 +150,5 @@ export interface Tables {
   one_time_secret: OneTimeSecretTable;
   throttle: ThrottleTable;
   audit_log: AuditLogTable;
+  release_notice: ReleaseNoticeTable;
 }

@@ -7,7 +7,7 @@ import type { AccessedResource, AuditTrail } from '../access/audit-trail';
 import { settleAuditLog } from '../access/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
-import { unreleasedVersion } from '../access/release-visibility';
+import { noteRelease, releases, unreleasedVersion } from '../access/release-visibility';
 import { visibilityCondition } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
@@ -213,6 +213,7 @@ export class Repository {
       }
       const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1);
       await replaceCurrent(repo.db, [write]);
+      if (!current.deleted && releases(JSON.parse(current.content) as Resource, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
       repo.note('update', [accessed(write)]);
       return { resource: write.resource as unknown as T, created: false };
     }));

@@ -7,6 +7,7 @@ import { accessChangeNoticeJob } from './access-change-notice-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
+import { releaseNoticeJob } from './release-notice-job';
 
 /** A job and when it runs (cron expression, in the organization's time zone). */
 export interface ScheduledJob {
@@ -21,6 +22,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'purge-refresh-tokens', schedule: '23 3 * * *', run: purgeRefreshTokensJob },
   // Every hour, not once a day: a missed 09:00 (restart, deploy) is caught up; job_run keeps it to one per day.
   { name: 'access-change-notice', schedule: '0 * * * *', run: accessChangeNoticeJob },
+  // Every minute: a released document is announced soon after, and notices released together go as one.
+  { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
 ]);
 
 /** Running schedules; stop() cancels them (in-flight runs finish). */

@@ -5,6 +5,7 @@ import * as accountJobs from './0003-account-jobs';
 import * as auditLog from './0004-audit-log';
 import * as auditLogJsonb from './0005-audit-log-jsonb';
 import * as patientOrganizationIndex from './0006-patient-organization-index';
+import * as releaseNotice from './0007-release-notice';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004-audit-log': auditLog,
   '0005-audit-log-jsonb': auditLogJsonb,
   '0006-patient-organization-index': patientOrganizationIndex,
+  '0007-release-notice': releaseNotice,
 };

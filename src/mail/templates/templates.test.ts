@@ -170,4 +170,13 @@ describe('templates', () => {
         FOOTER,
     );
   });
+
+  test('document released notice to a family member names whose record, not the document', () => {
+    const email = documentReleasedEmail({ organizationName: org, patientFirstName: 'Ben', documentsUrl: 'https://portal.example/documents', audience: 'family-member' });
+    expect(email.text).toBe(
+      "A provider has made a new document available in Ben's record. Sign in to the patient portal to read it.\n\n" +
+        'View documents: https://portal.example/documents\n\n' +
+        FOOTER,
+    );
+  });
 });
