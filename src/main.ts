@@ -63,7 +63,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     clock,
     logger,
     authenticator,
-    operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes }),
+    operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
     routers: [{ path: '/auth', router: authRouter(accounts) }],
   });
   const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger });
