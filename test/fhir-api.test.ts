@@ -92,6 +92,25 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
     expect([method, res.status]).toEqual([method, 405]);
     expect((await outcome(res)).issue[0].details?.text).toMatch(/not supported/);
   }
+  // Resources come as FHIR JSON only: asking for XML is 406 (operations and Binary choose their own formats).
+  for (const [path, headers] of [
+    [`/fhir/Patient/${created.id}?_format=xml`, {}],
+    [`/fhir/Patient?_format=application/fhir%2Bxml`, {}],
+    [`/fhir/Patient/${created.id}`, { Accept: 'application/fhir+xml' }],
+    ['/fhir/metadata', { Accept: 'application/xml' }],
+  ] as [string, Record<string, string>][]) {
+    const res = await app.request(path, { headers });
+    expect([path, res.status]).toEqual([path, 406]);
+    expect((await outcome(res)).issue[0].details?.text).toMatch(/is not offered: resources are served as FHIR JSON/);
+  }
+  for (const [path, headers] of [
+    [`/fhir/Patient/${created.id}?_format=json`, {}],
+    [`/fhir/Patient/${created.id}?_format=application/fhir%2Bjson`, {}],
+    [`/fhir/Patient/${created.id}`, { Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' }],
+    [`/fhir/Patient/${created.id}`, { Accept: 'application/fhir+json; fhirVersion=4.0' }],
+  ] as [string, Record<string, string>][]) {
+    expect([path, (await app.request(path, { headers })).status]).toEqual([path, 200]);
+  }
   await app.request(`/fhir/Patient/${created.id}`, { method: 'DELETE' });
 
   expect((await app.request('/fhir/Patient?shoe-size=9')).status).toBe(400);

@@ -63,6 +63,11 @@ export function payloadTooLarge(limitBytes: number): FhirError {
   return new FhirError(413, outcome('too-long', `Request body is larger than the limit of ${limitBytes} bytes`));
 }
 
+/** 406: the client asked for a format the server does not produce. */
+export function notAcceptable(asked: string): FhirError {
+  return new FhirError(406, outcome('not-supported', `${asked} is not offered: resources are served as FHIR JSON (application/fhir+json; _format=json)`));
+}
+
 /** 415: a content type this endpoint does not take. */
 export function unsupportedMediaType(text: string): FhirError {
   return new FhirError(415, outcome('not-supported', text));

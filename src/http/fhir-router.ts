@@ -4,7 +4,7 @@ import type { Caller } from '../auth/caller';
 import type { Config } from '../config';
 import { processBundle } from '../fhir/bundle-processor';
 import { buildCapabilityStatement } from '../fhir/capability-statement';
-import { badRequest, methodNotAllowed, notFound, unsupportedMediaType } from '../fhir/outcomes';
+import { badRequest, methodNotAllowed, notAcceptable, notFound, unsupportedMediaType } from '../fhir/outcomes';
 import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
@@ -71,6 +71,15 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   };
   const capability = buildCapabilityStatement(config.baseUrl, deps.operations.map((op) => op.info), deps.version);
   const fhirBase = `${config.baseUrl}/fhir`;
+
+  // Resources are served as FHIR JSON only: a client asking for something else (FHIR XML, say) is told so with a
+  // 406 rather than handed JSON it did not ask for. Operations pick their own formats ($ccda's _format=xml is the
+  // C-CDA), and a Binary is served as its own content type.
+  router.use((req, _res, next) => {
+    if (req.path.includes('$') || /^\/Binary(\/|$)/.test(req.path)) return next();
+    const refused = unacceptableFormat(req);
+    next(refused ? notAcceptable(refused) : undefined);
+  });
 
   router.get('/metadata', (_req, res) => {
     res.type(FHIR_JSON).send(JSON.stringify(capability));
@@ -261,6 +270,20 @@ function isFhirJson(req: Request): boolean {
 /** The request's media type, lower case, without parameters ('' when there is none). */
 function contentTypeOf(req: Request): string {
   return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+}
+
+/** What the request asks for that is not JSON (its `_format`, or an Accept header with no JSON type), if anything. */
+export function unacceptableFormat(req: Request): string | undefined {
+  const format = req.query._format;
+  if (format !== undefined) {
+    const value = Array.isArray(format) ? format.join(',') : String(format);
+    return /^\s*(json|application\/json|application\/fhir\+json)\s*(;.*)?$/i.test(value) ? undefined : `_format=${value}`;
+  }
+  const accept = req.headers.accept;
+  if (!accept?.trim()) return undefined;
+  const types = accept.split(',').map((part) => part.split(';')[0].trim().toLowerCase());
+  const json = types.some((type) => type === '*/*' || type === 'application/*' || type === 'application/json' || type === 'application/fhir+json' || type.endsWith('+json'));
+  return json ? undefined : `Accept: ${accept}`;
 }
 
 function wantsFhirJson(req: Request): boolean {
