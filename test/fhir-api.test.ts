@@ -111,6 +111,17 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
   ] as [string, Record<string, string>][]) {
     expect([path, (await app.request(path, { headers })).status]).toEqual([path, 200]);
   }
+  // Prefer: return=minimal answers a write with its headers only; return=OperationOutcome says what was done.
+  const minimal = await app.request('/fhir/Patient', { method: 'POST', json: ada, headers: { Prefer: 'return=minimal' } });
+  expect([minimal.status, await minimal.text(), minimal.headers.get('etag')]).toEqual([201, '', 'W/"1"']);
+  expect(minimal.headers.get('location')).toMatch(/\/fhir\/Patient\/[^/]+\/_history\/1$/);
+  const said = await app.request(`/fhir/Patient/${created.id}`, { method: 'PUT', json: { ...created, gender: 'other' }, headers: { Prefer: 'return=OperationOutcome' } });
+  expect([said.status, said.headers.get('etag'), (await outcome(said)).issue[0]]).toEqual([
+    200, 'W/"2"', { severity: 'information', code: 'informational', details: { text: `Updated: Patient/${created.id}, version 2` } },
+  ]);
+  const whole = await app.request(`/fhir/Patient/${created.id}`, { method: 'PUT', json: { ...created, gender: 'male' }, headers: { Prefer: 'return=representation' } });
+  expect(((await whole.json()) as Patient).gender).toBe('male');
+  await app.request(new URL(minimal.headers.get('location')!).pathname.replace(/\/_history\/1$/, ''), { method: 'DELETE' });
   await app.request(`/fhir/Patient/${created.id}`, { method: 'DELETE' });
 
   expect((await app.request('/fhir/Patient?shoe-size=9')).status).toBe(400);

@@ -1,4 +1,4 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { Response } from 'express';
 import type { StoredVersion } from '../fhir/repository';
 
@@ -7,10 +7,39 @@ export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** Sends a resource with ETag and Last-Modified taken from its meta. */
 export function sendResource(res: Response, status: number, resource: Resource, options: { location?: string } = {}): void {
+  versionHeaders(res, resource, options);
+  res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
+}
+
+/**
+ * Answers a create or update as the client's `Prefer: return=` asks (FHIR R4 http.html#ops): the resource
+ * (representation, the default), nothing (minimal: the headers say where and which version), or an
+ * OperationOutcome saying what was done.
+ */
+export function sendWritten(res: Response, prefer: string | undefined, status: number, resource: Resource, options: { location?: string; unchanged?: boolean } = {}): void {
+  const wanted = /(?:^|[;,\s])return\s*=\s*"?(minimal|representation|OperationOutcome)"?/i.exec(prefer ?? '')?.[1]?.toLowerCase();
+  if (wanted === 'minimal') {
+    versionHeaders(res, resource, options);
+    res.status(status).end();
+    return;
+  }
+  if (wanted === 'operationoutcome') {
+    versionHeaders(res, resource, options);
+    const done = status === 201 ? 'Created' : options.unchanged ? 'Unchanged (the same content as the current version)' : 'Updated';
+    const outcome: OperationOutcome = {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'information', code: 'informational', details: { text: `${done}: ${resource.resourceType}/${resource.id}, version ${resource.meta?.versionId}` } }],
+    };
+    res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome));
+    return;
+  }
+  sendResource(res, status, resource, options);
+}
+
+function versionHeaders(res: Response, resource: Resource, options: { location?: string }): void {
   if (resource.meta?.versionId) res.setHeader('ETag', `W/"${resource.meta.versionId}"`);
   if (resource.meta?.lastUpdated) res.setHeader('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
   if (options.location) res.setHeader('Location', options.location);
-  res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
 }
 
 /** Sends a stored version as it is stored: no parse, no re-serialisation on the read path. */

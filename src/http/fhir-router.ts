@@ -9,7 +9,7 @@ import type { FhirOperation, OperationResult } from '../fhir/operations/operatio
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
 import { asyncHandler } from './async-handler';
-import { FHIR_JSON, sendResource, sendStored } from './fhir-response';
+import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
 
 /** What the FHIR router needs per request. */
@@ -128,7 +128,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
         }
         const ifNoneExist = header(req, 'if-none-exist');
         const { resource, created } = await repo.create(body, { ifNoneExist });
-        sendResource(res, created ? 201 : 200, resource, {
+        sendWritten(res, header(req, 'prefer'), created ? 201 : 200, resource, {
           location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
         });
       })(req, res, next);
@@ -168,8 +168,9 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
           throw badRequest(`The body is a ${body.resourceType} but the URL is for ${req.params.type}`, 'resourceType');
         }
         if (body.id !== req.params.id) throw badRequest(`The body's id "${body.id ?? ''}" does not match the URL's id "${req.params.id}"`, `${body.resourceType}.id`);
-        const { resource, created } = await repoOf(res).update(body, { ifMatch: header(req, 'if-match') });
-        sendResource(res, created ? 201 : 200, resource, created ? { location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}` } : {});
+        const { resource, created, unchanged } = await repoOf(res).update(body, { ifMatch: header(req, 'if-match') });
+        const location = created ? { location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}` } : {};
+        sendWritten(res, header(req, 'prefer'), created ? 201 : 200, resource, { ...location, unchanged });
       })(req, res, next);
     });
   });
