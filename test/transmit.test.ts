@@ -6,7 +6,12 @@
 import type { AuditEvent, Bundle, Parameters } from '@medplum/fhirtypes';
 import { unzipSync } from 'fflate';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { REQUEST_ACCOUNT_THROTTLE } from '../src/auth/account-context';
+import { createServer } from 'node:net';
+import { unrestrictedScope } from '../src/access/access-scope';
+import { accountContext, REQUEST_ACCOUNT_THROTTLE } from '../src/auth/account-context';
+import { createAccountServices } from '../src/auth/account-services';
+import { transmitOperation } from '../src/fhir/operations/transmit-operation';
+import { SmtpMailer } from '../src/mail/smtp-mailer';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 
 const PROVIDER = 'dr.lee@elsewhere.example';
@@ -131,6 +136,21 @@ describe('Patient/$transmit', () => {
     expect(agents).toEqual(expect.arrayContaining(['RelatedPerson', 'Practitioner', 'Patient']));
     // A stranger's record stays unknown.
     expect((await transmit('no-such-patient', { email: PROVIDER, confirmEmail: PROVIDER })).status).toBe(404);
+  });
+
+  it('answers 503 when the mail server refuses, so the sender knows to try again', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+    const deadPort = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const mailer = new SmtpMailer({ smtpUrl: `smtp://127.0.0.1:${deadPort}`, from: 'Chartkeeper <no-reply@chartkeeper.local>', clock: app.clock });
+    const operation = transmitOperation(createAccountServices(accountContext({ ...app.services.context, mailer })));
+    const caller = { kind: 'system' as const, subject: 'transmit-test', scope: unrestrictedScope() };
+    await expect(operation.handle({ repo: app.system, caller, id: ada.patientId, params: { email: PROVIDER, confirmEmail: PROVIDER } })).rejects.toMatchObject({
+      status: 503,
+      outcome: { issue: [{ code: 'transient' }] },
+    });
+    await mailer.close();
   });
 });
 

@@ -9,7 +9,8 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { hasFullAccess } from '../../access/full-access';
 import { isAccountCaller } from '../../access/caller-scope';
-import { type AccountContext, organizationNameOf, serviceLink } from '../../auth/account-context';
+import { organizationNameOf, serviceLink } from '../../auth/account-context';
+import { sendAccountMail } from '../../auth/account-mail';
 import type { AccountServices } from '../../auth/account-services';
 import { AccountStore, isValidEmail, normalizeEmail } from '../../auth/account-store';
 import { ThrottleStore } from '../../auth/throttle-store';
@@ -17,7 +18,7 @@ import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
 import { buildXdmZip, DEFAULT_ID_ROOT, xdmMetaForCcd } from '../../ccda/render';
 import { formatCalendarDate } from '../../mail/templates/email-layout';
 import { recordForProviderEmail, recordSentNoticeEmail } from '../../mail/templates/record-transmit-email';
-import { badRequest, FhirError, forbidden } from '../outcomes';
+import { badRequest, forbidden } from '../outcomes';
 import { parametersResult } from './account-operation-support';
 import type { FhirOperation } from './operation';
 
@@ -52,13 +53,13 @@ export function transmitOperation(services: AccountServices): FhirOperation {
         timeZone: context.timeZone,
       };
       const toProvider = recordForProviderEmail({ ...about, fileName: file.filename, format });
-      await send(context, { to: recipient, ...toProvider, attachments: [file] });
+      await sendAccountMail(context, recipient, toProvider, [file]);
       // The notice goes to the sender's own address: a transmission they did not make is then noticed at once.
       const sender = isAccountCaller(caller) ? await new AccountStore(context.db, context.clock).findById(caller.account.id) : undefined;
       if (sender) {
         const notice = recordSentNoticeEmail({ ...about, recipient, activityUrl: serviceLink(context, '/fhir/AuditEvent', { patient: `Patient/${patient.id}` }) });
         // The record went out: a notice that fails to go is logged, not turned into an error that invites sending again.
-        await send(context, { to: sender.email, ...notice }).catch(() => undefined);
+        await sendAccountMail(context, sender.email, notice).catch(() => undefined);
       }
       return parametersResult({ sentTo: recipient, fileName: file.filename, format, start: dates?.start, end: dates?.end });
     },
@@ -88,17 +89,4 @@ function periodInWords(start: string | undefined, end: string | undefined): stri
   if (start && end && start === end) return formatCalendarDate(start);
   if (start && end) return `${formatCalendarDate(start)} to ${formatCalendarDate(end)}`;
   return start ? `from ${formatCalendarDate(start)}` : `until ${formatCalendarDate(end as string)}`;
-}
-
-/** Sends one message; a mail server that refuses becomes a 503 the client may retry (nothing else was changed). */
-async function send(context: AccountContext, message: Parameters<AccountContext['mailer']['send']>[0]): Promise<void> {
-  try {
-    await context.mailer.send(message);
-  } catch (err) {
-    context.logger?.error({ err: { message: (err as Error)?.message } }, 'transmit mail not sent');
-    throw new FhirError(503, {
-      resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: 'transient', details: { text: 'We could not send the email just now; please try again later.' } }],
-    });
-  }
 }
