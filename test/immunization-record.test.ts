@@ -69,6 +69,17 @@ describe('Patient/$immunization-record', () => {
     expect(downloads.map((e) => e.agent?.[0]?.who?.reference)).toContain(`Patient/${ada.patientId}`);
   });
 
+  it('a record without vaccinations prints plainly, and its download is in the history all the same', async () => {
+    const { managingOrganization } = await app.system.read<Patient>('Patient', ada.patientId);
+    const { resource: newborn } = await app.system.create<Patient>({ resourceType: 'Patient', name: [{ given: ['Noor'], family: 'Park' }], birthDate: '2026-11-01', managingOrganization });
+    const staff = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
+    const res = await pdfOf(newborn.id!, staff);
+    expect(res.status).toBe(200);
+    expect(pdfTextRuns(res.body)).toContain('No vaccinations are on record.');
+    const events = await app.system.searchResources<AuditEvent>('AuditEvent', { patient: `Patient/${newborn.id}` });
+    expect(events.filter((e) => e.entity?.[0]?.detail?.some((d) => d.valueString === '$immunization-record'))).toHaveLength(1);
+  });
+
   it('needs full access: Ada prints Ben’s (9), not Cara’s (15, billing only); staff print Cara’s', async () => {
     const ben = await pdfOf(ids.ben);
     expect(ben.status).toBe(200);

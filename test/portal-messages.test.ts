@@ -171,6 +171,18 @@ describe('what a portal message may carry', () => {
     expect(await adaMessageCount()).toBe(before + 1);
   });
 
+  test('an uploaded file is never changed or removed from the portal (a released report, a sent attachment)', async () => {
+    const { resource: report } = await f.system.create<Binary>({ resourceType: 'Binary', contentType: 'application/pdf', data: PDF.toString('base64'), securityContext: ada() });
+    const mine = await upload(PDF, 'application/pdf');
+    const token = await f.token('ada');
+    for (const id of [report.id, mine.body.id]) {
+      const replaced = await f.app.request(`/fhir/Binary/${id}`, { method: 'PUT', token, json: { resourceType: 'Binary', id, contentType: 'image/png', data: PNG.toString('base64'), securityContext: ada() } });
+      expect(replaced.status).toBe(403);
+      expect((await f.app.request(`/fhir/Binary/${id}`, { method: 'DELETE', token })).status).toBe(403);
+    }
+    expect((await f.system.read<Binary>('Binary', report.id!)).data).toBe(PDF.toString('base64'));
+  });
+
   test('staff are not held to the portal rules (imports and replies come from the practice)', async () => {
     const staffMessage = { resourceType: 'Communication', status: 'completed', subject: ada(), payload: [{ contentString: 'Reminder: flu shots start Monday' }] };
     expect((await post('/fhir/Communication', staffMessage, 'staff')).status).toBe(201);

@@ -87,6 +87,15 @@ describe('document release notices', () => {
     await app.system.update<DocumentReference>({ ...final, description: 'Corrected summary' });
     expect(await run()).toEqual([[ADA, 'patient'], [DAN, 'family-member']]);
 
+    // A version entered in error that is restored, or a document moved to another record before the run, is not news.
+    const mistaken = await draftFor('ada');
+    await app.system.update<DocumentReference>({ ...mistaken, docStatus: 'entered-in-error' });
+    await app.system.update<DocumentReference>({ ...(await app.system.read<DocumentReference>('DocumentReference', mistaken.id!)), docStatus: 'final' });
+    const moved = await draftFor('ada');
+    await release(moved);
+    await app.system.update<DocumentReference>({ ...(await app.system.read<DocumentReference>('DocumentReference', moved.id!)), subject: { reference: `Patient/${patients.cara}` } });
+    expect(await run()).toEqual([]);
+
     const draft = await draftFor('ada');
     const bundle: Bundle = {
       resourceType: 'Bundle', type: 'transaction',

@@ -60,13 +60,14 @@ describe('Patient/$transmit', () => {
     const res = await transmit(ada.patientId, { email: PROVIDER, confirmEmail: 'Dr.Lee@Elsewhere.example', start: '2024-01-01', end: '2026-06-30' });
     expect(res.status).toBe(200);
     const answer = Object.fromEntries((res.body as Parameters).parameter!.map((p) => [p.name, p.valueString]));
-    expect(answer).toEqual({ sentTo: PROVIDER, fileName: `ccd-${ada.patientId}-2024-01-01-2026-06-30.zip`, format: 'xdm', start: '2024-01-01', end: '2026-06-30' });
+    expect(answer).toEqual({ sentTo: PROVIDER, fileName: 'health-record-2024-01-01-2026-06-30.zip', format: 'xdm', start: '2024-01-01', end: '2026-06-30' });
 
     const mail = await app.mailTo(PROVIDER, before);
     expect(mail.message.subject).toMatch(/^Health record sent at a patient's request by /);
     expect(mail.message.text).toContain('January 1, 2024 to June 30, 2026');
-    // The patient is named only inside the document.
+    // The patient is named only inside the document: not in the mail, nor by id in its headers.
     expect(`${mail.message.subject} ${mail.message.text}`).not.toMatch(/Ada|Park/);
+    expect(mail.raw).not.toContain(ada.patientId);
     expect(mail.message.attachments.map((a) => [a.filename, a.contentType])).toEqual([[answer.fileName, 'application/zip']]);
     const { xml } = documentInZip(mail.message.attachments[0].content);
     expect(xml).toContain('<family>Park</family>');
@@ -84,7 +85,7 @@ describe('Patient/$transmit', () => {
     const mail = await app.mailTo('records@clinic.example', before);
     expect(mail.message.text).toContain('(March 4, 2025)');
     const [file] = mail.message.attachments;
-    expect([file.filename, file.contentType]).toEqual([`ccd-${ada.patientId}-2025-03-04.xml`, 'application/xml']);
+    expect([file.filename, file.contentType]).toEqual(['health-record-2025-03-04.xml', 'application/xml']);
     expect(file.content.toString('utf8')).toMatch(/^<\?xml[^>]*>\s*(<\?xml-stylesheet[^>]*>\s*)?<ClinicalDocument/);
   });
 
@@ -118,6 +119,9 @@ describe('Patient/$transmit', () => {
       expect([res.status, outcomeText(res.body)]).toEqual([400, message]);
     }
     expect(app.smtp.received.length).toBe(before);
+    // A parameter that is not a plain value (email[a]=x parses to an object) is a 400, not a crash.
+    const odd = await app.call('POST', `/fhir/Patient/${ada.patientId}/$transmit?email[a]=x`, { token: ada.token, json: transmitBody({ confirmEmail: PROVIDER }) });
+    expect([odd.status, outcomeText(odd.body)]).toEqual([400, 'The parameter email must be a plain value']);
   });
 
   it('needs full access: Ada sends Ben’s (9) record, not Cara’s (15, billing); Dan and Dr. Chen send Ada’s', async () => {
@@ -129,7 +133,9 @@ describe('Patient/$transmit', () => {
     expect(benEvents.map((e) => [e.agent?.[0]?.who?.reference?.split('/')[0], e.agent?.[1]?.who?.display])).toEqual([['RelatedPerson', PROVIDER]]);
 
     const dan = await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD);
+    const beforeDan = app.smtp.received.length;
     expect((await transmit(ada.patientId, { email: PROVIDER, confirmEmail: PROVIDER }, dan.access_token)).status).toBe(200);
+    expect((await app.mailTo(DEMO_PEOPLE.dan.email as string, beforeDan)).message.subject).toBe(`Ada's health record was sent to ${PROVIDER}`);
     const maya = await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD);
     expect((await transmit(ada.patientId, { email: PROVIDER, confirmEmail: PROVIDER }, maya.access_token)).status).toBe(200);
     const agents = (await historyOf(ada.patientId)).filter((e) => operationOf(e) === '$transmit').map((e) => e.agent?.[0]?.who?.reference?.split('/')[0]);

@@ -113,12 +113,13 @@ export function unreleasedVersion(resource: { resourceType?: string; status?: st
 }
 
 /**
- * Whether a new version releases a document to the patient: the version it replaces was unreleased (a draft the
- * patient could not see), this one is not. Releasing is what tells the patient (release_notice, the email job).
+ * Whether a new version releases a document to the patient: the version it replaces was a draft the patient could
+ * not see (docStatus preliminary), this one is released. A document created already released is not announced. Releasing is what tells the patient (release_notice, the email job).
  */
 export function releases(before: Resource, after: Resource): boolean {
   if (before.resourceType !== 'DocumentReference' || after.resourceType !== 'DocumentReference') return false;
-  return unreleasedVersion(before) && !unreleasedVersion(after) && after.status !== 'entered-in-error';
+  // From a draft (preliminary) only: a version entered in error that is restored is not news to announce.
+  return before.docStatus === 'preliminary' && !unreleasedVersion(after) && after.status !== 'entered-in-error';
 }
 
 /** Queues the "a new document is available" email to each patient the released document is about. */

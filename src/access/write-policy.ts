@@ -7,7 +7,8 @@
  *   when every patient the resource is about is one they hold at 'full'. A family member at 'full' writes what the
  *   patient could (a message on the patient's behalf). A message goes out as its writer: its sender, when named, is
  *   the caller (their Patient, or their RelatedPerson in the record), never a clinician. Once sent it is part of the
- *   record: only the caller's own drafts (status 'preparation') may be changed or deleted. Billing levels write nothing. Clinical data, the Patient
+ *   record: only the caller's own drafts (status 'preparation') may be changed or deleted; an uploaded file (Binary) is
+ *   never changed or deleted from the portal. Billing levels write nothing. Clinical data, the Patient
  *   itself (a birth date change would move the age rules), grants (Consent/RelatedPerson: through the family
  *   access operations, which check who may grant) and AuditEvents are never written by portal callers.
  * - Staff: anything in their organisation's patients' records, and a Patient only when it is managed by their
@@ -43,6 +44,9 @@ export function portalMayWrite(
   if (!PORTAL_WRITABLE_TYPES.has(resource.resourceType)) return false;
   if (!compartments?.length) return false;
   if (!compartments.every((patientId) => levelOf(patientId) === 'full')) return false;
+  // An uploaded file may be a released report or a sent message's attachment: the portal adds files, never
+  // changes or removes one (a draft that needs another file uploads it).
+  if (resource.resourceType === 'Binary' && writer.stored) return false;
   return resource.resourceType !== 'Communication' || portalMayWriteMessage(resource as Communication, writer);
 }
 

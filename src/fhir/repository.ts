@@ -419,7 +419,7 @@ export class Repository {
     if (!scope.canWrite(write.resource, write.compartments) || !allowed) {
       throw forbidden(`You may not write ${resource.resourceType} for this patient`);
     }
-    if (scope.portalRules) await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch));
+    if (scope.portalRules) await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch, this.context.fhirBase));
     return write;
   }
 

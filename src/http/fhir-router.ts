@@ -225,7 +225,12 @@ function runOperation(
   const parser = req.method === 'GET' ? undefined : op.body === 'xml' ? parsers.xml : op.body === 'raw' ? parsers.raw : parsers.json;
   const run = asyncHandler(async () => {
     const params: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(req.query)) params[k] = Array.isArray(v) ? String(v[0]) : (v as string | undefined);
+    for (const [k, v] of Object.entries(req.query)) {
+      const value = Array.isArray(v) ? v[0] : v;
+      // `email[a]=x` parses to an object: an operation's parameters are plain values.
+      if (value !== undefined && typeof value !== 'string') throw badRequest(`The parameter ${k} must be a plain value`, k);
+      params[k] = value;
+    }
     const body = req.body;
     if (op.body !== 'xml' && op.body !== 'raw' && body?.resourceType === 'Parameters') {
       for (const p of body.parameter ?? []) {

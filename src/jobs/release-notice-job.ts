@@ -3,8 +3,9 @@
  * released; the repository queues a release_notice row in the same transaction), this job emails everyone who can
  * now read it: the patient's own portal account, and each family member whose access to the record is full today
  * (the same rules as their requests: a billing-only parent of a teen is not told that a clinical document exists).
- * One email per person per patient per run, naming no document. Runs every minute; a document taken back or
- * deleted before then is not announced. A notice that cannot be sent is logged and not retried, as the other jobs do.
+ * One email per person per patient per run, naming no document. Runs every minute; a document taken back, deleted
+ * or moved to another record before then is not announced. A notice that cannot be sent is logged and not retried,
+ * as the other jobs do.
  */
 import type { DocumentReference, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../access/access-scope';
@@ -31,46 +32,56 @@ export interface SentReleaseNotice {
 
 /** Sends the pending notices; undefined when another instance is running the job. */
 export async function releaseNoticeJob(deps: JobDeps): Promise<SentReleaseNotice[] | undefined> {
+  // Who is told what is settled, and the notices taken, in one short transaction; the mail goes after it commits,
+  // so no connection (the embedded database has one) waits on a mail server, and an error in one patient's
+  // notices cannot put back the others' to be sent again.
   const run = await runUnderAdvisoryLock(deps.db, 'release-notice', async (trx) => {
     const pending = await trx.selectFrom('release_notice').selectAll().orderBy('seq').limit(BATCH).execute();
-    if (!pending.length) return [];
     const repo = new Repository(trx, { scope: unrestrictedScope('release-notice job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
     const accounts = new AccountStore(trx, deps.clock);
-    const sent: SentReleaseNotice[] = [];
     const byPatient = new Map<string, typeof pending>();
     for (const row of pending) byPatient.set(row.patient_id, [...(byPatient.get(row.patient_id) ?? []), row]);
+    const outgoing: (SentReleaseNotice & { email: ReturnType<typeof documentReleasedEmail> })[] = [];
     for (const [patientId, rows] of byPatient) {
-      const released = await stillReleased(repo, [...new Set(rows.map((row) => row.resource_id))]);
-      const patient = released ? await repo.read<Patient>('Patient', patientId).catch(() => undefined) : undefined;
-      if (patient && released) {
-        for (const recipient of await readersOf(deps, repo, accounts, patientId)) {
+      try {
+        const released = await stillReleased(repo, patientId, [...new Set(rows.map((row) => row.resource_id))]);
+        const patient = released ? await repo.read<Patient>('Patient', patientId).catch(() => undefined) : undefined;
+        for (const recipient of patient ? await readersOf(deps, repo, accounts, patientId) : []) {
           const email = documentReleasedEmail({
             organizationName: organizationNameOf(patient),
-            patientFirstName: patientFirstName(patient),
+            patientFirstName: patient ? patientFirstName(patient) : undefined,
             documentsUrl: `${deps.baseUrl}/fhir/DocumentReference?patient=Patient/${patientId}`,
             audience: recipient.audience,
           });
-          try {
-            await deps.mailer.send({ to: recipient.email, subject: email.subject, text: email.text, html: email.html });
-            sent.push({ patientId, to: recipient.email, audience: recipient.audience, documents: released });
-          } catch (err) {
-            deps.logger?.error({ err: { message: (err as Error)?.message }, patientId }, 'document release notice not sent');
-          }
+          outgoing.push({ patientId, to: recipient.email, audience: recipient.audience, documents: released, email });
         }
+      } catch (err) {
+        deps.logger?.error({ err: { message: (err as Error)?.message }, patientId }, 'document release notice not prepared');
       }
-      await trx.deleteFrom('release_notice').where('seq', 'in', rows.map((row) => row.seq)).execute();
     }
-    return sent;
+    if (pending.length) await trx.deleteFrom('release_notice').where('seq', 'in', pending.map((row) => row.seq)).execute();
+    return outgoing;
   });
-  return run.ran ? run.result : undefined;
+  if (!run.ran) return undefined;
+  const sent: SentReleaseNotice[] = [];
+  for (const { email, ...notice } of run.result) {
+    try {
+      await deps.mailer.send({ to: notice.to, subject: email.subject, text: email.text, html: email.html });
+      sent.push(notice);
+    } catch (err) {
+      deps.logger?.error({ err: { message: (err as Error)?.message }, patientId: notice.patientId }, 'document release notice not sent');
+    }
+  }
+  return sent;
 }
 
-/** How many of these documents are still there and released (0: nothing to announce). */
-async function stillReleased(repo: Repository, ids: readonly string[]): Promise<number> {
+/** How many of these documents are still there, released and in this patient's record (0: nothing to announce). */
+async function stillReleased(repo: Repository, patientId: string, ids: readonly string[]): Promise<number> {
   let count = 0;
   for (const id of ids) {
     const document = await repo.read<DocumentReference>('DocumentReference', id).catch(() => undefined);
-    if (document && !unreleasedVersion(document) && document.status !== 'entered-in-error') count++;
+    const about = document?.subject?.reference === `Patient/${patientId}`;
+    if (document && about && !unreleasedVersion(document) && document.status !== 'entered-in-error') count++;
   }
   return count;
 }

@@ -13,8 +13,11 @@ import type { MessageLookup } from './message-rules';
 /** Visits that took place: a provider on a planned, cancelled or mistaken one has not been seen. */
 const NOT_SEEN_STATUSES = ['planned', 'cancelled', 'entered-in-error', 'unknown'];
 
-/** A MessageLookup over `db` as `scope` sees it; `batch` holds resources written in the same transaction. */
-export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: readonly Resource[] = []): MessageLookup {
+/**
+ * A MessageLookup over `db` as `scope` sees it; `batch` holds resources written in the same transaction, and
+ * `fhirBase` makes this service's absolute Binary URLs acceptable attachment links.
+ */
+export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: readonly Resource[] = [], fhirBase?: string): MessageLookup {
   const visible = async <T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> => {
     const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
     if (inBatch) return inBatch as T;
@@ -25,6 +28,7 @@ export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: rea
     return rows[0] ? (JSON.parse(rows[0].content) as T) : undefined;
   };
   return {
+    ...(fhirBase ? { binaryUrl: `${fhirBase.replace(/\/$/, '')}/Binary/` } : {}),
     recipientsFor: (patientIds) => recipientsFor(db, patientIds),
     binary: (id) => visible<Binary>('Binary', id),
     senderOf: async (id) => (await visible<Communication>('Communication', id))?.sender?.reference,

@@ -16,6 +16,9 @@ describe('findCardNumber', () => {
     ['Discover', '6011111111111117', '6011111111111117'],
     ['JCB', '3530111333300000', '3530111333300000'],
     ['Diners Club', '3056 9309 0259 04', '30569309025904'],
+    ['a card followed by its security code', 'card 4111 1111 1111 1111 123', '4111111111111111'],
+    ['a card after another number', 'order 12 4111 1111 1111 1111', '4111111111111111'],
+    ['a card written with dots and double spaces', '4111.1111.1111.1111 or 5555  5555  5555  4444', '4111111111111111'],
   ])('finds %s', (_name, text, digits) => {
     expect(findCardNumber(text)).toBe(digits);
   });
@@ -98,6 +101,25 @@ describe('checkPortalWrite', () => {
     expect(await problems(message({ status: 'preparation', topic: undefined, recipient: undefined }))).toEqual([]);
   });
 
+  test('a card number anywhere in the message is found (a note, the subject text, a file title)', async () => {
+    const found = await problems(message({
+      note: [{ text: 'my card: 4111 1111 1111 1111' }],
+      topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }], text: 'Pay with 5555-5555-5555-4444' },
+      payload: [{ contentAttachment: { contentType: 'image/png', data: PNG.toString('base64'), title: 'card 378282246310005.png' } }],
+    }));
+    expect(found).toEqual([
+      expect.stringMatching(/^Communication\.topic\.text: .*payment card number/),
+      expect.stringMatching(/^Communication\.payload\[0\]\.contentAttachment\.title: .*payment card number/),
+      expect.stringMatching(/^Communication\.note\[0\]\.text: .*payment card number/),
+    ]);
+  });
+
+  test('a subject code must be one of the list, not any property name', async () => {
+    expect(await problems(message({ topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'toString' }] } }))).toEqual([
+      expect.stringMatching(/^Communication\.topic: .*"toString" is not one of them/),
+    ]);
+  });
+
   test('the author of the message being answered may be written back to', async () => {
     const reply = message({ recipient: [{ reference: 'Practitioner/lab-doctor' }], inResponseTo: [{ reference: 'Communication/reply' }] });
     expect(await problems(reply)).toEqual([]);
@@ -123,6 +145,26 @@ describe('checkPortalWrite', () => {
       expect.stringMatching(/^Communication\.payload\[4\]\.contentAttachment\.url: .*must name a Binary/),
       expect.stringMatching(/^Communication\.payload\[5\]\.contentAttachment: .*holds no file/),
     ]);
+  });
+
+  test('attachment links are exactly this service’s Binary/{id}; no link beside inline data; no contentReference', async () => {
+    const withBase: MessageLookup = { ...lookup, binaryUrl: 'https://chart.example/fhir/Binary/' };
+    const at = async (attachment: NonNullable<Communication['payload']>[number]) => {
+      try {
+        await checkPortalWrite(message({ payload: [attachment] }), ['ada'], withBase);
+        return 'ok';
+      } catch (err) {
+        return (err as FhirError).outcome.issue.map((i) => i.details?.text).join(' | ');
+      }
+    };
+    expect(await at({ contentAttachment: { url: 'https://chart.example/fhir/Binary/scan' } })).toBe('ok');
+    expect(await at({ contentAttachment: { url: 'https://evil.example/Binary/scan' } })).toMatch(/must name a Binary uploaded to this service/);
+    expect(await at({ contentAttachment: { url: 'javascript:alert(1)//Binary/scan' } })).toMatch(/must name a Binary uploaded to this service/);
+    expect(await at({ contentAttachment: { url: 'https://chart.example/fhir/Binary/scan?x=1' } })).toMatch(/must name a Binary uploaded to this service/);
+    expect(await at({ contentAttachment: { data: PDF.toString('base64'), url: 'javascript:alert(1)' } })).toMatch(/gives both data and url/);
+    expect(await at({ contentReference: { reference: 'Binary/program' } })).toMatch(/contentReference is not taken from the portal/);
+    // Base64 broken into lines (as many encoders write it) is read the same.
+    expect(await at({ contentAttachment: { contentType: 'image/png', data: `\n  ${PNG.toString('base64').replace(/(.{8})/g, '$1\n')}` } })).toBe('ok');
   });
 
   test('a file over 10 MB is refused without decoding it', async () => {

@@ -46,6 +46,8 @@ export interface MessageLookup {
   binary(id: string): Promise<Binary | undefined>;
   /** The sender of a message the writer may see, by id; undefined when there is none or it names no sender. */
   senderOf(communicationId: string): Promise<string | undefined>;
+  /** This service's absolute Binary URL prefix (`https://host/fhir/Binary/`), also accepted in attachment urls. */
+  readonly binaryUrl?: string;
 }
 
 /**
@@ -64,16 +66,20 @@ export async function checkPortalWrite(resource: Resource, patientIds: readonly 
 
 async function messageIssues(message: Communication, patientIds: readonly string[], lookup: MessageLookup): Promise<OperationOutcomeIssue[]> {
   const issues: OperationOutcomeIssue[] = [];
-  for (const [i, payload] of (message.payload ?? []).entries()) {
-    if (payload.contentString !== undefined && findCardNumber(payload.contentString)) {
+  for (const [path, text] of textsOf(message, 'Communication')) {
+    if (findCardNumber(text)) {
       issues.push(issue(
-        'Communication.payload[' + i + '].contentString looks like it holds a payment card number. Do not send card details through the portal: ' +
-          'call the billing office, or pay through the billing page',
-        `Communication.payload[${i}].contentString`,
+        `${path} looks like it holds a payment card number. Do not send card details through the portal: call the billing office, or pay through the billing page`,
+        path,
         'business-rule',
       ));
     }
+  }
+  for (const [i, payload] of (message.payload ?? []).entries()) {
     if (payload.contentAttachment) issues.push(...(await attachmentIssues(payload.contentAttachment, `Communication.payload[${i}].contentAttachment`, lookup)));
+    if (payload.contentReference) {
+      issues.push(issue(`Communication.payload[${i}].contentReference is not taken from the portal: attach files as contentAttachment`, `Communication.payload[${i}].contentReference`));
+    }
   }
   if (message.status !== 'preparation') {
     issues.push(...subjectIssues(message));
@@ -84,7 +90,7 @@ async function messageIssues(message: Communication, patientIds: readonly string
 
 function subjectIssues(message: Communication): OperationOutcomeIssue[] {
   const codings = message.topic?.coding?.filter((c) => c.system === MESSAGE_SUBJECT_SYSTEM) ?? [];
-  if (codings.some((c) => c.code !== undefined && c.code in MESSAGE_SUBJECTS)) return [];
+  if (codings.some((c) => c.code !== undefined && Object.hasOwn(MESSAGE_SUBJECTS, c.code))) return [];
   const listed = Object.entries(MESSAGE_SUBJECTS).map(([code, display]) => `${code} (${display})`).join(', ');
   const given = codings.length ? `"${codings.map((c) => c.code).join('", "')}" is not one of them` : 'none is given';
   return [issue(`A message names its subject in Communication.topic, a coding of ${MESSAGE_SUBJECT_SYSTEM}: one of ${listed}; ${given}`, 'Communication.topic')];
@@ -115,9 +121,13 @@ async function recipientIssues(message: Communication, patientIds: readonly stri
 }
 
 async function attachmentIssues(attachment: Attachment, at: string, lookup: MessageLookup): Promise<OperationOutcomeIssue[]> {
+  if (attachment.data !== undefined && attachment.url !== undefined) {
+    return [issue(`${at} gives both data and url: a file is sent inline (data) or as an upload (url Binary/{id}), not both`, `${at}.url`)];
+  }
   if (attachment.data !== undefined) return fileIssues(attachment.data, attachment.contentType, at);
-  const id = attachment.url?.match(/(?:^|\/)Binary\/([A-Za-z0-9\-.]{1,64})$/)?.[1];
   if (!attachment.url) return [issue(`${at} holds no file: give its content (data) or the Binary it was uploaded as (url Binary/{id})`, at)];
+  // Exactly Binary/{id} or this service's own .../fhir/Binary/{id}: no other link is stored for staff to open.
+  const id = (/^Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(attachment.url) ?? (lookup.binaryUrl ? new RegExp(`^${escapeRegExp(lookup.binaryUrl)}([A-Za-z0-9\\-.]{1,64})$`).exec(attachment.url) : null))?.[1];
   if (!id) return [issue(`${at}.url must name a Binary uploaded to this service (Binary/{id}); files elsewhere are not fetched`, `${at}.url`)];
   const binary = await lookup.binary(id);
   if (!binary) return [issue(`${at}.url names Binary/${id}, which does not exist or which you may not see`, `${at}.url`, 'not-found')];
@@ -138,7 +148,7 @@ function fileIssues(data: string | undefined, contentType: string | undefined, a
   if (bytes > MAX_ATTACHMENT_BYTES) {
     return [issue(`${what} is ${(bytes / 1024 / 1024).toFixed(1)} MB; a file is at most 10 MB`, at, 'too-long')];
   }
-  const sniffed = sniffFileType(Buffer.from(data.slice(0, 16), 'base64'));
+  const sniffed = sniffFileType(Buffer.from(data.slice(0, 64).replace(/\s/g, '').slice(0, 16), 'base64'));
   if (!sniffed) return [issue(`${what} is not a PDF, JPEG or PNG file (judged by its content, not its name or type); other files cannot be sent`, at)];
   const declared = contentType?.split(';')[0].trim().toLowerCase();
   if (declared && declared !== sniffed && !(declared === 'image/jpg' && sniffed === 'image/jpeg')) {
@@ -169,12 +179,37 @@ function base64Length(data: string): number {
  * Club, UnionPay) and a valid Luhn check digit. Phone numbers, dates and record numbers fail one of the three.
  */
 export function findCardNumber(text: string): string | undefined {
-  // Each whole run of digits (with single separators); a longer run (an account or tracking number) is no card.
-  for (const match of text.matchAll(/\d(?:[ -]?\d)*/g)) {
-    const digits = match[0].replace(/[ -]/g, '');
-    if (digits.length >= 13 && digits.length <= 19 && hasCardPrefix(digits) && luhnValid(digits)) return digits;
+  // Each run of digit groups (separated by spaces, dashes or dots), and within it every stretch of whole groups
+  // of 13-19 digits: a card number followed by its security code, or after another number, is still found. A
+  // longer run without separators (an account or tracking number) is no card.
+  for (const match of text.matchAll(/\d+(?:[ .-]{1,2}\d+)*/g)) {
+    const groups = match[0].split(/[ .-]+/);
+    for (let first = 0; first < groups.length; first++) {
+      let digits = '';
+      for (let last = first; last < groups.length && digits.length + groups[last].length <= 19; last++) {
+        digits += groups[last];
+        if (digits.length >= 13 && hasCardPrefix(digits) && luhnValid(digits)) return digits;
+      }
+    }
   }
   return undefined;
+}
+
+/** Keys whose values are not what a person wrote: file content, codes, ids, links, stamps. */
+const SKIPPED_KEYS: ReadonlySet<string> = new Set(['data', 'code', 'system', 'reference', 'id', 'url', 'meta', 'hash']);
+
+/** Every text of a resource, with its path, leaving out file content (base64 data), codes, ids and links. */
+function textsOf(value: unknown, path: string): [string, string][] {
+  if (typeof value === 'string') return [[path, value]];
+  if (Array.isArray(value)) return value.flatMap((item, i) => textsOf(item, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([key, item]) => (SKIPPED_KEYS.has(key) ? [] : textsOf(item, `${path}.${key}`)));
+  }
+  return [];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function hasCardPrefix(digits: string): boolean {

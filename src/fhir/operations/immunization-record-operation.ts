@@ -12,6 +12,7 @@ import { hasFullAccess } from '../../access/full-access';
 import { organizationNameOf, patientDisplayName } from '../../auth/account-context';
 import { formatCalendarDate } from '../../mail/templates/email-layout';
 import { forbidden } from '../outcomes';
+import type { Repository } from '../repository';
 import type { FhirOperation } from './operation';
 
 const CVX = 'http://hl7.org/fhir/sid/cvx';
@@ -34,13 +35,15 @@ export function immunizationRecordOperation(timeZone: string): FhirOperation {
     level: 'instance',
     methods: ['GET'],
     async handle({ repo, id }) {
-      const patient = await repo.read<Patient>('Patient', id as string);
-      if (!hasFullAccess(repo.context.scope, patient.id as string)) {
-        throw forbidden('The vaccination record is clinical data; it needs full access to the patient');
-      }
-      const immunizations = await repo.asOperation('$immunization-record', () =>
-        repo.searchResources<Immunization>('Immunization', { patient: `Patient/${patient.id}`, _count: '1000' }),
-      );
+      // The Patient is read inside the operation, so even a record without vaccinations leaves its download in the
+      // activity history.
+      const { patient, immunizations } = await repo.asOperation('$immunization-record', async () => {
+        const patient = await repo.read<Patient>('Patient', id as string);
+        if (!hasFullAccess(repo.context.scope, patient.id as string)) {
+          throw forbidden('The vaccination record is clinical data; it needs full access to the patient');
+        }
+        return { patient, immunizations: await allImmunizations(repo, patient.id as string) };
+      });
       const pdf = await renderVaccinationPdf(patient, immunizations, repo.context.clock.now(), timeZone);
       return {
         kind: 'content',
@@ -63,7 +66,7 @@ export function vaccinationRows(immunizations: readonly Immunization[]): { given
     const performer = imm.performer?.[0]?.actor?.display;
     const source = imm.primarySource === false ? `reported${textOf(imm.reportOrigin) ? ` (${textOf(imm.reportOrigin)})` : ''}` : undefined;
     return {
-      date: dateOf(imm).slice(0, 10),
+      date: imm.occurrenceDateTime ? imm.occurrenceDateTime.slice(0, 10) : dateOf(imm),
       vaccine: textOf(imm.vaccineCode) ?? 'Unnamed vaccine',
       cvx: imm.vaccineCode?.coding?.find((c) => c.system === CVX)?.code,
       dose: doseNumber !== undefined ? `${doseNumber}${series !== undefined ? ` of ${series}` : ''}` : undefined,
@@ -151,6 +154,18 @@ function table(doc: PDFKit.PDFDocument, rows: readonly VaccinationRow[], empty: 
   line(COLUMNS.map((c) => c.title), true);
   for (const row of rows) line(COLUMNS.map((c) => cell(row, c.key)), false);
 }
+
+/** Every Immunization of the patient the caller may see, page after page (a record is never cut short). */
+async function allImmunizations(repo: Repository, patientId: string): Promise<Immunization[]> {
+  const out: Immunization[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await repo.searchResources<Immunization>('Immunization', { patient: `Patient/${patientId}`, _count: String(PAGE), _offset: String(offset), _sort: '_id' });
+    out.push(...page);
+    if (page.length < PAGE) return out;
+  }
+}
+
+const PAGE = 1000;
 
 function dateOf(imm: Immunization): string {
   return imm.occurrenceDateTime ?? imm.occurrenceString ?? imm.recorded ?? '';

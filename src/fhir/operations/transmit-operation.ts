@@ -9,7 +9,8 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { hasFullAccess } from '../../access/full-access';
 import { isAccountCaller } from '../../access/caller-scope';
-import { organizationNameOf, serviceLink } from '../../auth/account-context';
+import { organizationNameOf, patientFirstName, serviceLink } from '../../auth/account-context';
+import { parseDocumentPeriod } from '../../ccda/period/parse-document-period';
 import { sendAccountMail } from '../../auth/account-mail';
 import type { AccountServices } from '../../auth/account-services';
 import { AccountStore, isValidEmail, normalizeEmail } from '../../auth/account-store';
@@ -31,6 +32,7 @@ export function transmitOperation(services: AccountServices): FhirOperation {
     async handle({ repo, caller, id, params }) {
       const recipient = recipientOf(params.email, params.confirmEmail);
       const format = formatOf(params.format);
+      parseDocumentPeriod(params.start, params.end); // a bad period is a 400 before the throttle counts anything
       const patient = await repo.read<Patient>('Patient', id as string);
       if (!hasFullAccess(repo.context.scope, patient.id as string)) {
         throw forbidden('Sending the record sends the whole clinical record; it needs full access to the patient');
@@ -41,7 +43,8 @@ export function transmitOperation(services: AccountServices): FhirOperation {
       );
       const { xml, input } = await repo.asOperation('$transmit', () => renderCcdForPatient(repo, patient.id as string, params.start, params.end), { recipient });
       const dates = input.period;
-      const fileBase = `ccd-${patient.id}-${dates?.start ?? 'all'}${dates?.end && dates.end !== dates.start ? `-${dates.end}` : ''}`;
+      // The file's name travels in the mail's headers: it says what, never whose (no patient id, no name).
+      const fileBase = `health-record-${dates?.start ?? 'all'}${dates?.end && dates.end !== dates.start ? `-${dates.end}` : ''}`;
       const file =
         format === 'xdm'
           ? { filename: `${fileBase}.zip`, contentType: 'application/zip', content: buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT)) }
@@ -57,7 +60,11 @@ export function transmitOperation(services: AccountServices): FhirOperation {
       // The notice goes to the sender's own address: a transmission they did not make is then noticed at once.
       const sender = isAccountCaller(caller) ? await new AccountStore(context.db, context.clock).findById(caller.account.id) : undefined;
       if (sender) {
-        const notice = recordSentNoticeEmail({ ...about, recipient, activityUrl: serviceLink(context, '/fhir/AuditEvent', { patient: `Patient/${patient.id}` }) });
+        const own = sender.patient_id === patient.id;
+        const notice = recordSentNoticeEmail({
+          ...about, recipient, whose: own ? undefined : patientFirstName(patient) ?? 'the patient',
+          activityUrl: serviceLink(context, '/fhir/AuditEvent', { patient: `Patient/${patient.id}` }),
+        });
         // The record went out: a notice that fails to go is logged, not turned into an error that invites sending again.
         await sendAccountMail(context, sender.email, notice).catch(() => undefined);
       }

@@ -35,13 +35,17 @@ export function recordForProviderEmail(params: RecordTransmitEmailParams & { rea
   });
 }
 
-/** To the account that sent it: where the record went, so a transmission nobody asked for is noticed. */
-export function recordSentNoticeEmail(params: RecordTransmitEmailParams & { readonly recipient: string; readonly activityUrl: string }): RenderedEmail {
+/**
+ * To the account that sent it: where the record went, so a transmission nobody asked for is noticed. `whose` names
+ * the patient (first name) when the sender is someone else (a family member, staff); absent, it was their own.
+ */
+export function recordSentNoticeEmail(params: RecordTransmitEmailParams & { readonly recipient: string; readonly activityUrl: string; readonly whose?: string }): RenderedEmail {
+  const record = params.whose ? `${params.whose}'s health record` : 'Your health record';
   return renderEmail({
     organizationName: params.organizationName,
-    subject: `Your health record was sent to ${params.recipient}`,
+    subject: `${record} was sent to ${params.recipient}`,
     paragraphs: [
-      `Your health record (${params.period}) was sent by email to ${params.recipient} on ${formatInstant(params.sentAt, params.timeZone)}.`,
+      `${record} (${params.period}) was sent by email to ${params.recipient} on ${formatInstant(params.sentAt, params.timeZone)}.`,
       'If you did not ask for this, contact the practice right away. Every sending is listed in the activity history.',
     ],
     action: { label: 'View activity history', url: params.activityUrl },
