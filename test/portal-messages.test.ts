@@ -74,6 +74,15 @@ describe('who a portal message may go to', () => {
     expect((await post('/fhir/Communication', message({ recipient: [{ reference: `Practitioner/${stranger.id}` }] }))).status).toBe(201);
   });
 
+  test('a role of a provider she has seen counts only while active and at her practice', async () => {
+    const role = (extra: Partial<PractitionerRole>) => f.system.create<PractitionerRole>({ resourceType: 'PractitionerRole', practitioner: { reference: `Practitioner/${maya.id}` }, ...extra });
+    const { resource: elsewhere } = await role({ organization: { reference: `Organization/${f.organizationIds.other}` } });
+    const { resource: retired } = await role({ active: false, organization: { reference: `Organization/${f.organizationIds.westside}` } });
+    const { resource: here } = await role({ organization: { reference: `Organization/${f.organizationIds.westside}` } });
+    const to = async (r: PractitionerRole) => (await post('/fhir/Communication', message({ recipient: [{ reference: `PractitionerRole/${r.id}` }] }))).status;
+    expect([await to(elsewhere), await to(retired), await to(here)]).toEqual([400, 400, 201]);
+  });
+
   test('whoever wrote the message she answers, and the staff reply itself needs no subject', async () => {
     const { resource: labDoctor } = await f.system.create<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Lab', given: ['Lee'] }] });
     const reply = await post('/fhir/Communication', {

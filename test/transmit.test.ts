@@ -100,6 +100,10 @@ describe('Patient/$transmit', () => {
       expect(event.action).toBe('E');
     }
     expect(events.filter((e) => operationOf(e) === '$ccda').map((e) => e.agent?.[0]?.who?.reference)).toContain(`Patient/${ada.patientId}`);
+    // So is a CCD she has made on demand through $docref.
+    expect((await app.call('GET', `/fhir/DocumentReference/$docref?patient=${ada.patientId}&on-demand=true`, { token: ada.token })).status).toBe(200);
+    const again = await historyOf(ada.patientId);
+    expect(again.filter((e) => operationOf(e) === '$docref').map((e) => e.agent?.[0]?.who?.reference)).toEqual([`Patient/${ada.patientId}`]);
     // Her plain reads of her own record are still not recorded.
     expect(events.filter((e) => e.subtype?.[0]?.code === 'read' && e.agent?.[0]?.who?.reference === `Patient/${ada.patientId}`)).toEqual([]);
   });

@@ -3,8 +3,8 @@
  * compartment holds it; when the outermost repository call (or operation) of the request ends, the trail records
  * one access per patient touched in the audit log (audit-log.ts), which turns them into AuditEvents. Access by the
  * patient to their own record is not recorded (the activity history is about everyone else: family members, staff),
- * except for viewing, downloading and sending the record as a document ($ccda, $transmit, and the vaccination record
- * $immunization-record): ONC 170.315(e)(1) asks for those in the patient's activity history whoever did them, with
+ * except for viewing, downloading and sending the record as a document ($ccda, $docref's on-demand CCD, $transmit,
+ * and the vaccination record $immunization-record): ONC 170.315(e)(1) asks for those in the patient's activity history whoever did them, with
  * the addressee of a transmission.
  */
 import type { AuditEventAgent } from '@medplum/fhirtypes';
@@ -32,7 +32,7 @@ export interface AccessedResource {
 export type AgentFor = (patientId: string, own: boolean) => AuditEventAgent | undefined;
 
 /** Operations recorded even when the patient does them: View, Download, Transmit (ONC 170.315(e)(1)(ii)). */
-export const VDT_OPERATIONS: ReadonlySet<string> = new Set(['$ccda', '$transmit', '$immunization-record']);
+export const VDT_OPERATIONS: ReadonlySet<string> = new Set(['$ccda', '$docref', '$transmit', '$immunization-record']);
 
 /** Collects a request's accesses and writes them as AuditEvents. */
 export class AuditTrail {

@@ -3,7 +3,7 @@
  * patient has seen, and the Binaries and messages a message points at. Reads here are checks, not served to the
  * caller, so they are not audited.
  */
-import type { Binary, Communication, Patient, Resource } from '@medplum/fhirtypes';
+import type { Binary, Communication, Patient, PractitionerRole, Resource } from '@medplum/fhirtypes';
 import { type Kysely, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
 import { visibilityCondition } from '../access/visibility';
@@ -80,6 +80,18 @@ async function recipientsFor(db: Kysely<Tables>, patientIds: readonly string[]):
       select resource_id from search_reference
       where resource_type = 'PractitionerRole' and code = 'practitioner' and target_id = any(${[...practitioners]}::text[])`.execute(db);
     for (const row of rows) roles.add(row.resource_id);
+  }
+  // A role counts while it is active and, when the patient has a practice, is at that practice: a provider seen
+  // here who also works elsewhere is not reached through their other employer.
+  if (roles.size) {
+    const { rows } = await sql<{ id: string; content: string }>`
+      select id, content from resource where resource_type = 'PractitionerRole' and id = any(${[...roles]}::text[]) and not deleted`.execute(db);
+    const current = new Map(rows.map((row) => [row.id, JSON.parse(row.content) as PractitionerRole]));
+    for (const id of [...roles]) {
+      const role = current.get(id);
+      const elsewhere = organizations.size > 0 && role?.organization?.reference !== undefined && !organizations.has(role.organization.reference);
+      if (!role || role.active === false || elsewhere) roles.delete(id);
+    }
   }
   return new Set([
     ...[...practitioners].map((id) => `Practitioner/${id}`),
