@@ -14,6 +14,11 @@ import type { GrantedBy } from './age-policy';
 
 /** Identifier system of the account a RelatedPerson stands for (value: the account id). */
 export const ACCOUNT_IDENTIFIER_SYSTEM = 'https://chartkeeper.dev/fhir/account';
+
+/** The portal account a grant's RelatedPerson stands for (its ACCOUNT_IDENTIFIER_SYSTEM identifier), if any. */
+export function accountIdOf(person: RelatedPerson | undefined): string | undefined {
+  return person?.identifier?.find((i) => i.system === ACCOUNT_IDENTIFIER_SYSTEM)?.value;
+}
 /** Consent extension: the level granted (valueCode full | billing). */
 export const ACCESS_LEVEL_EXTENSION = 'https://chartkeeper.dev/fhir/StructureDefinition/access-level';
 /** Consent extension: on whose authority (valueCode patient | guardian | staff-legal-authorization). */

@@ -8,7 +8,7 @@ import type { AccessLevel, GrantLevel } from '../access/access-level';
 import { effectiveAccessLevel } from '../access/age-policy';
 import { todayIn } from '../access/calendar-date';
 import { familyRelationshipOf } from '../access/family-relationship';
-import { ACCOUNT_IDENTIFIER_SYSTEM, changeGrantLevel, consentToGrant, grantAccess, grantsOfPatient, revokeGrant, type StoredGrant } from '../access/proxy-grants';
+import { ACCOUNT_IDENTIFIER_SYSTEM, accountIdOf, changeGrantLevel, consentToGrant, grantAccess, grantsOfPatient, revokeGrant, type StoredGrant } from '../access/proxy-grants';
 import { notFound } from '../fhir/outcomes';
 import type { Repository } from '../fhir/repository';
 import { type AccountContext, systemRepository, todayOf } from './account-context';
@@ -91,7 +91,7 @@ export class FamilyGrantsService {
     const repo = systemRepository(this.context);
     if (actor.kind === 'staff') return changeGrantLevel(repo, consentId, level);
     const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId);
-    const accountId = rp.identifier?.find((i) => i.system === ACCOUNT_IDENTIFIER_SYSTEM)?.value;
+    const accountId = accountIdOf(rp);
     if (!accountId || consent.status !== 'active') return changeGrantLevel(repo, consentId, level);
     const name = rp.name?.[0];
     const { consent: replaced } = await grantAccess(repo, {

@@ -199,21 +199,20 @@ export class Repository {
         repo.note('create', [accessed(write)]);
         return { resource: write.resource as unknown as T, created: true };
       }
+      // The stored version, read once: what it may be replaced by, whether it is restated, whether this releases it.
+      const stored = current.deleted ? undefined : (JSON.parse(current.content) as Resource);
       // The version being replaced must be writable too, not only the new one (moving a record out of a compartment).
-      if (!current.deleted && !repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments, true)) {
+      if (stored && !repo.context.scope.canWrite(stored, current.compartments, true)) {
         throw forbidden(`You may not write ${type} for this patient`);
       }
       if (expected !== undefined && expected !== current.version) {
         throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
       }
-      if (!current.deleted) {
-        // Restating a resource as it is (e.g. importing the same document again) writes no new version.
-        const stored = JSON.parse(current.content) as T;
-        if (deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored, created: false, unchanged: true };
-      }
+      // Restating a resource as it is (e.g. importing the same document again) writes no new version.
+      if (stored && deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored as unknown as T, created: false, unchanged: true };
       const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1);
       await replaceCurrent(repo.db, [write]);
-      if (!current.deleted && releases(JSON.parse(current.content) as Resource, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
+      if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
       repo.note('update', [accessed(write)]);
       return { resource: write.resource as unknown as T, created: false };
     }));

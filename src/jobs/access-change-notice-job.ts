@@ -8,7 +8,7 @@ import type { AccessLevel } from '../access/access-level';
 import { bandChangesOn } from '../access/age-policy';
 import { addDays, todayIn } from '../access/calendar-date';
 import { unrestrictedScope } from '../access/access-scope';
-import { ACCOUNT_IDENTIFIER_SYSTEM, grantsOfPatient } from '../access/proxy-grants';
+import { accountIdOf, grantsOfPatient } from '../access/proxy-grants';
 import { organizationNameOf, patientFirstName } from '../auth/account-context';
 import { patientEmailOnFile } from '../auth/account-patients';
 import { AccountStore } from '../auth/account-store';
@@ -84,7 +84,7 @@ async function recipientsOf(accounts: AccountStore, repo: Repository, patient: P
   for (const grant of await grantsOfPatient(repo, patient.id as string)) {
     if (!grant.active) continue;
     const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId).catch(() => undefined);
-    const accountId = rp?.identifier?.find((i) => i.system === ACCOUNT_IDENTIFIER_SYSTEM)?.value;
+    const accountId = accountIdOf(rp);
     const account = accountId ? await accounts.findById(accountId) : undefined;
     const email = account && !account.disabled_at ? account.email : rp?.telecom?.find((t) => t.system === 'email')?.value?.toLowerCase();
     if (email && !out.has(email)) out.set(email, 'family-member');

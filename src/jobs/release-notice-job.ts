@@ -10,7 +10,7 @@
 import type { DocumentReference, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../access/access-scope';
 import { patientAccessOf } from '../access/caller-scope';
-import { ACCOUNT_IDENTIFIER_SYSTEM, grantsOfPatient } from '../access/proxy-grants';
+import { accountIdOf, grantsOfPatient } from '../access/proxy-grants';
 import { unreleasedVersion } from '../access/release-visibility';
 import { organizationNameOf, patientFirstName } from '../auth/account-context';
 import { type Account, AccountStore } from '../auth/account-store';
@@ -100,7 +100,7 @@ async function readersOf(deps: JobDeps, repo: Repository, accounts: AccountStore
   for (const grant of await grantsOfPatient(repo, patientId)) {
     if (!grant.active) continue;
     const person = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId).catch(() => undefined);
-    const accountId = person?.identifier?.find((i) => i.system === ACCOUNT_IDENTIFIER_SYSTEM)?.value;
+    const accountId = accountIdOf(person);
     const account = accountId ? await accounts.findById(accountId) : undefined;
     if (account && !out.has(account.email) && (await seesFully(account))) out.set(account.email, 'family-member');
   }

@@ -32,6 +32,11 @@ export function ccdFormat(format: string | undefined, accept: string | undefined
   return 'xml';
 }
 
+/** A document period as file names show it: `all`, `2025-03-04`, `2024-01-01-2026-06-30`. */
+export function periodInFileName(period: { readonly start?: string; readonly end?: string } | undefined): string {
+  return `${period?.start ?? 'all'}${period?.end && period.end !== period.start ? `-${period.end}` : ''}`;
+}
+
 /**
  * Patient/{id}/$ccda: the patient's record as a C-CDA R2.1 CCD for one date, a range or all time,
  * as the XML, an HTML preview rendered from that XML, or an IHE XDM zip.
@@ -47,7 +52,7 @@ export const ccdaExportOperation: FhirOperation = {
       throw forbidden('A C-CDA document holds the whole clinical record; it needs full access to the patient');
     }
     const { xml, input } = await repo.asOperation('$ccda', () => renderCcdForPatient(repo, id as string, params.start, params.end));
-    const fileBase = `ccd-${input.patient.id}-${input.period?.start ?? 'all'}${input.period?.end && input.period.end !== input.period.start ? `-${input.period.end}` : ''}`;
+    const fileBase = `ccd-${input.patient.id}-${periodInFileName(input.period)}`;
     if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml) };
     if (format === 'zip') {
       const zip = buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT));

@@ -21,6 +21,7 @@ import { formatCalendarDate } from '../../mail/templates/email-layout';
 import { recordForProviderEmail, recordSentNoticeEmail } from '../../mail/templates/record-transmit-email';
 import { badRequest, forbidden } from '../outcomes';
 import { parametersResult } from './account-operation-support';
+import { periodInFileName } from './ccda-export-operation';
 import type { FhirOperation } from './operation';
 
 export function transmitOperation(services: AccountServices): FhirOperation {
@@ -44,7 +45,7 @@ export function transmitOperation(services: AccountServices): FhirOperation {
       const { xml, input } = await repo.asOperation('$transmit', () => renderCcdForPatient(repo, patient.id as string, params.start, params.end), { recipient });
       const dates = input.period;
       // The file's name travels in the mail's headers: it says what, never whose (no patient id, no name).
-      const fileBase = `health-record-${dates?.start ?? 'all'}${dates?.end && dates.end !== dates.start ? `-${dates.end}` : ''}`;
+      const fileBase = `health-record-${periodInFileName(dates)}`;
       const file =
         format === 'xdm'
           ? { filename: `${fileBase}.zip`, contentType: 'application/zip', content: buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT)) }
