@@ -126,6 +126,18 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
 
   expect((await app.request('/fhir/Patient?shoe-size=9')).status).toBe(400);
   expect((await app.request('/fhir/Patient?birthdate=1984-02-30')).status).toBe(400);
+  // A write's dates must be days the calendar has: the format alone lets February 30th through.
+  const feb30 = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', birthDate: '1984-02-30' } });
+  expect([feb30.status, (await outcome(feb30)).issue.map((i) => [i.expression?.[0], i.details?.text])]).toEqual([
+    400, [['Patient.birthDate', 'Invalid date: 1984-02-30 is not a day of the calendar']],
+  ]);
+  const notLeap = await app.request('/fhir/Observation', {
+    method: 'POST', json: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveDateTime: '2023-02-29T10:00:00Z' },
+  });
+  expect([notLeap.status, (await outcome(notLeap)).issue[0].details?.text]).toEqual([400, 'Invalid dateTime: 2023-02-29 is not a day of the calendar']);
+  const leap = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', birthDate: '2024-02-29' } });
+  expect(leap.status).toBe(201);
+  await app.request(`/fhir/Patient/${((await leap.json()) as Patient).id}`, { method: 'DELETE' });
 
   const transaction: Bundle = {
     resourceType: 'Bundle',

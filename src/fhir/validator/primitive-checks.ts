@@ -1,9 +1,10 @@
 /*
  * Adapted from @medplum/core 4.5 (src/typeschema/validation.ts, validateString and validateNumber),
  * Copyright Orangebot, Inc. and Medplum contributors, Apache-2.0. Kept as medplum has them, as pure
- * functions, so that the validator gives the same messages.
+ * functions, so that the validator gives the same messages; one check added (impossible calendar days).
  */
 import { PropertyType, validationRegexes } from '@medplum/core';
+import { daysInMonth } from '../../access/calendar-date';
 
 /** What is wrong with a string value of FHIR type `type` (medplum's message), or undefined. */
 export function stringProblem(str: string, type: string): string | undefined {
@@ -12,6 +13,11 @@ export function stringProblem(str: string, type: string): string | undefined {
   if (str.length > 1024 * 1024) return 'String cannot be larger than 1 MB';
   const regex = validationRegexes[type];
   if (regex && !regex.exec(str)) return 'Invalid ' + type + ' format';
+  // The format lets 1984-02-30 through; a date, dateTime or instant must name a day the calendar has.
+  if (type === PropertyType.date || type === PropertyType.dateTime || type === PropertyType.instant) {
+    const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(str);
+    if (day && Number(day[3]) > daysInMonth(Number(day[1]), Number(day[2]))) return `Invalid ${type}: ${day[0]} is not a day of the calendar`;
+  }
   return undefined;
 }
 
