@@ -98,6 +98,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
       await stopAuditLog(database.db);
       await database.close();
       logger.info({ cut }, 'stopped');
+      // The log is written asynchronously; the process exits right after this resolves.
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
       return { cut };
     })());
   logger.info({ port, database: database.kind }, 'listening');
@@ -124,7 +126,10 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
     setTimeout(() => process.exit(1), config.shutdownGraceSeconds * 1000 + 10_000).unref();
     running.close().then(
       ({ cut }) => process.exit(cut ? 1 : 0),
-      () => process.exit(1),
+      (err) => {
+        process.stderr.write(`chartkeeper: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.once('SIGTERM', stop);
