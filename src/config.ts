@@ -25,6 +25,8 @@ export interface Config {
   readonly logLevel: string;
   /** Load the demo family into an empty embedded database on start. */
   readonly seedDemo: boolean;
+  /** On SIGTERM/SIGINT, how long requests in flight and running jobs get to finish before they are cut. */
+  readonly shutdownGraceSeconds: number;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -77,6 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     agePolicy,
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO ? env.SEED_DEMO !== 'false' : !databaseUrl,
+    // Below the 30 s a container orchestrator waits by default (Kubernetes) before it kills the process.
+    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25),
     ...overrides,
   };
   return Object.freeze(config);

@@ -17,9 +17,16 @@ import { loadFhirDefinitions } from './fhir/definitions';
 import { allOperations } from './fhir/operations/registry';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
+import { trackForDrain } from './http/server-drain';
 import { startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
 import { createMailer } from './mail/create-mailer';
+
+/** How a shutdown went. */
+export interface ShutdownResult {
+  /** Requests still unanswered when the grace period ran out, whose connections were cut (0 after a clean stop). */
+  readonly cut: number;
+}
 
 /** A running Chartkeeper: where it listens and how to stop it gracefully. */
 export interface RunningServer {
@@ -30,7 +37,11 @@ export interface RunningServer {
   readonly demoLogins: boolean;
   /** The open database (for tools that drive the server, such as the benchmark). */
   readonly database: Database;
-  close(): Promise<void>;
+  /**
+   * Stops: no new connections from now on, idle keep-alive connections closed, requests in flight answered (with
+   * `Connection: close`) and running jobs finished within config.shutdownGraceSeconds, then the database closed.
+   */
+  close(): Promise<ShutdownResult>;
 }
 
 /** Opens the database, migrates, seeds the demo family when the embedded database is empty, and listens. */
@@ -71,21 +82,25 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
+  const connections = trackForDrain(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
+  let closing: Promise<ShutdownResult> | undefined;
+  const close = (): Promise<ShutdownResult> =>
     (closing ??= (async () => {
-      // Finish in-flight requests, then drop idle keep-alive sockets and close the pool.
-      await jobs.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      const graceMs = config.shutdownGraceSeconds * 1000;
+      logger.info({ graceSeconds: config.shutdownGraceSeconds }, 'stopping');
+      // Requests and jobs finish side by side, within the same grace period; a job still running when it is over is
+      // left to fail as the database closes (its transaction rolls back, and the next start does its work).
+      const [{ cut }] = await Promise.all([connections.drain(graceMs), settledWithin(jobs.stop(), graceMs)]);
+      if (cut) logger.warn({ cut, graceSeconds: config.shutdownGraceSeconds }, 'grace period over: requests in flight were cut');
       await mailer.close();
       await stopAuditLog(database.db);
       await database.close();
-      logger.info('stopped');
+      logger.info({ cut }, 'stopped');
+      // The log is written asynchronously; the process exits right after this resolves.
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      return { cut };
     })());
   logger.info({ port, database: database.kind }, 'listening');
   return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, close };
@@ -105,14 +120,27 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
     '',
   ];
   process.stderr.write(banner.join('\n') + '\n');
+  // A second signal while stopping ends the process at once (the handlers are gone, so the default action applies).
   const stop = (): void => {
+    // Should closing the database hang, the process still ends soon after the grace period.
+    setTimeout(() => process.exit(1), config.shutdownGraceSeconds * 1000 + 10_000).unref();
     running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      ({ cut }) => process.exit(cut ? 1 : 0),
+      (err) => {
+        process.stderr.write(`chartkeeper: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/** Waits for work to settle, but no longer than ms. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /**

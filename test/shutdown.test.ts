@@ -1,21 +1,19 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import express from 'express';
-import { Client } from 'pg';
 import { sql } from 'kysely';
 import { signAccessToken } from '../src/auth/access-token';
 import { signingKeyFor } from '../src/auth/token-authenticator';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/database';
-import { createScratchDatabase } from '../src/db/scratch-database';
 import { systemClock } from '../src/fhir/clock';
 import { healthRouter } from '../src/http/health-router';
 import { startServer } from '../src/main';
+import { processStorage, startServe, staffToken } from './support/chartkeeper-process';
+import { keepAliveWriter, postPatient, waitFor, WRITER_SYSTEM } from './support/patient-writers';
 
 /*
  * Graceful shutdown: close() (and SIGTERM in `chartkeeper serve`) stops accepting connections, lets
@@ -24,46 +22,20 @@ import { startServer } from '../src/main';
  */
 
 const repoRoot = path.resolve(__dirname, '..');
-const serverUrl = process.env.DATABASE_URL;
+const freshStorage = () => processStorage('ck-shutdown');
 
-/** A data dir, and with DATABASE_URL a fresh database on that server; both removed by drop(). */
-async function freshStorage(): Promise<{ dataDir: string; databaseUrl?: string; backends(): Promise<number>; drop(): Promise<void> }> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-shutdown-'));
-  const removeDir = () => fs.rmSync(dataDir, { recursive: true, force: true });
-  if (!serverUrl) return { dataDir, backends: async () => 0, drop: async () => removeDir() };
-  const scratch = await createScratchDatabase(serverUrl, 'ck_test_shutdown');
-  const backends = async (): Promise<number> => {
-    const client = new Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      return (await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [scratch.name])).rows[0].n;
-    } finally {
-      await client.end();
-    }
-  };
-  return {
-    dataDir,
-    databaseUrl: scratch.url,
-    backends,
-    drop: async () => {
-      await scratch.drop();
-      removeDir();
-    },
-  };
-}
-
-/** A request whose body is sent in two parts, so it stays in flight until sendRest(). */
-function slowRequest(port: number, urlPath: string, token: string, body: string) {
+/** A request whose body is sent in two parts, so it stays in flight until sendRest(); on `agent`'s connections if given. */
+function slowRequest(port: number, urlPath: string, token: string, body: string, agent?: http.Agent) {
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
   let req!: http.ClientRequest;
-  const response = new Promise<{ status: number; body: any }>((resolve, reject) => {
+  const response = new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => {
     req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', 'Content-Length': bytes.length } },
+      { host: '127.0.0.1', port, path: urlPath, method: 'POST', agent, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', 'Content-Length': bytes.length } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
         res.on('error', reject);
       },
     );
@@ -122,17 +94,24 @@ test('close(): refuses new connections at once, finishes the in-flight transacti
     expect(await ready.json()).toEqual({ status: 'ready', database: true, migrated: true });
 
     const token = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, await signingKeyFor(config), { clock: systemClock, ttlSeconds: 600 });
-    const arrived = new Promise<void>((resolve) => running.server.once('request', () => resolve()));
+    const events: string[] = [];
+    // The order is taken on the server's side: its answer is written in full before close() ends (the client in this
+    // same process may read it a moment later).
+    const arrived = new Promise<void>((resolve) =>
+      running.server.once('request', (_req, res: http.ServerResponse) => {
+        res.once('finish', () => events.push('responded'));
+        resolve();
+      }),
+    );
     const transaction = slowRequest(p, '/fhir', token, JSON.stringify(transactionOf(300)));
     await arrived;
 
-    const events: string[] = [];
     const closed = running.close().then(() => events.push('closed'));
     expect(await connectOutcome(p)).toBe('ECONNREFUSED');
 
     transaction.sendRest();
     const result = await transaction.response;
-    events.push('responded');
+    expect(result.headers.connection).toBe('close');
     expect(result.status).toBe(200);
     expect(result.body.type).toBe('transaction-response');
     expect(result.body.entry.map((e: BundleEntry) => e.response?.status)).toEqual(Array(301).fill('201 Created'));
@@ -154,7 +133,7 @@ test('close(): refuses new connections at once, finishes the in-flight transacti
   } finally {
     await storage.drop();
   }
-});
+}, 180_000);
 
 test('/readyz is 503 until migrations are applied; /healthz needs no database', async () => {
   const database = await openDatabase({ dataDir: '' }, { inMemory: true });
@@ -226,4 +205,116 @@ test('`chartkeeper serve` exits 0 on SIGTERM after finishing the request in flig
     await exited;
     await storage.drop();
   }
-});
+}, 180_000);
+
+test('issue 24 item 19: SIGTERM under keep-alive load stops serving at once, answers all 40 requests in flight (Connection: close), loses no answered write, exits 0', async () => {
+  const storage = await processStorage('ck-sigterm');
+  const server = await startServe(storage, { SHUTDOWN_GRACE_SECONDS: '20' });
+  // Two sets of 20 keep-alive connections, opened and then left idle: the server has taken them all. (A connection
+  // the server has not taken yet when it stops listening is reset by the kernel.)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+  const readingAgent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+  try {
+    const token = await staffToken(storage);
+    for (const idle of [agent, readingAgent]) {
+      const opened = await Promise.all(Array.from({ length: 20 }, () => fetchOn(idle, server.port, '/healthz')));
+      expect(opened).toEqual(Array(20).fill(200));
+      expect(Object.values(idle.freeSockets).flat()).toHaveLength(20);
+    }
+    // Eight clients keep the server busy, each writing over a keep-alive connection of its own.
+    const writers = Array.from({ length: 8 }, (_, i) => keepAliveWriter(server.port, token, `load-${i}`));
+    await waitFor(() => writers.every((w) => w.outcomes.length >= 3), 'the load to run');
+
+    // 20 requests the server is reading when the signal comes (their bodies are still to arrive).
+    const reading = Array.from({ length: 20 }, (_, i) =>
+      slowRequest(server.port, '/fhir/Patient', token, JSON.stringify({ resourceType: 'Patient', identifier: [{ system: WRITER_SYSTEM, value: `reading-${i}` }] }), readingAgent),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // And 20 written in full on the idle connections while the server is held still (as a busy event loop would be),
+    // then the signal: it finds all of that waiting at once.
+    server.child.kill('SIGSTOP');
+    const waiting = Array.from({ length: 20 }, (_, i) => postPatient(server.port, agent, token, `waiting-${i}`));
+    await Promise.all(waiting.map((request) => request.written));
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    server.child.kill('SIGCONT');
+
+    await waitFor(async () => (await connectOutcome(server.port)) === 'ECONNREFUSED', 'new connections to be refused', 5_000);
+    for (const request of reading) request.sendRest();
+    const read = await Promise.all(reading.map((request) => request.response));
+    expect(read.map((r) => `${r.status} ${r.headers.connection}`)).toEqual(Array(20).fill('201 close'));
+    const answers = await Promise.all(waiting.map((request) => request.outcome));
+    expect(answers.map((a) => a.status ?? a.error)).toEqual(Array(20).fill(201));
+    const written = await Promise.all(writers.map((w) => w.done));
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    // On PostgreSQL, keep-alive clients used to be served for as long as they kept asking (31 s in the report).
+    expect(Date.now() - signalled).toBeLessThan(15_000);
+
+    for (const outcomes of written) {
+      // Every answer was a 201; after the first one saying Connection: close the client got no other answer, and its
+      // next request found the server gone.
+      expect(outcomes.filter((o) => o.status !== undefined && o.status !== 201)).toEqual([]);
+      const closing = outcomes.findIndex((o) => o.connection === 'close');
+      if (closing >= 0) expect(outcomes.slice(closing + 1).filter((o) => o.status !== undefined)).toEqual([]);
+      expect(outcomes.at(-1)!.error).toMatch(/^(ECONNREFUSED|ECONNRESET|EPIPE|socket hang up)$/);
+    }
+    // Every write answered 201 is stored, and no other: no request was processed and then had its answer cut off.
+    const answered = [...read.map((r) => r.body.identifier[0].value), ...[...answers, ...written.flat()].filter((o) => o.status === 201).map((o) => o.key)];
+    const database = await storage.open();
+    try {
+      const { rows } = await sql<{ key: string }>`
+        select content::json->'identifier'->0->>'value' as key from resource where resource_type = 'Patient' order by 1`.execute(database.db);
+      expect(rows.map((r) => r.key)).toEqual([...answered].sort());
+    } finally {
+      await database.close();
+    }
+    const logs = server.stdout().trim().split('\n').map((line) => JSON.parse(line));
+    expect(logs.find((l) => l.msg === 'stopping')).toMatchObject({ graceSeconds: 20 });
+    expect(logs.at(-1)).toMatchObject({ msg: 'stopped', cut: 0 });
+  } finally {
+    agent.destroy();
+    readingAgent.destroy();
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    await server.exited;
+    await storage.drop();
+  }
+}, 180_000);
+
+test('issue 24 item 19: a request still unfinished when SHUTDOWN_GRACE_SECONDS is over is cut, and the server exits 1 saying so', async () => {
+  const storage = await processStorage('ck-grace');
+  const server = await startServe(storage, { SHUTDOWN_GRACE_SECONDS: '2' });
+  try {
+    const token = await staffToken(storage);
+    // Its body never arrives in full: the request stays in flight until it is cut.
+    const create = slowRequest(server.port, '/fhir/Patient', token, JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Never' }] }));
+    create.response.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    await expect(create.response).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    const elapsed = Date.now() - signalled;
+    expect(elapsed).toBeGreaterThanOrEqual(2_000);
+    expect(elapsed).toBeLessThan(12_000);
+    const logs = server.stdout().trim().split('\n').map((line) => JSON.parse(line));
+    expect(logs.find((l) => l.level === 40)).toMatchObject({ msg: 'grace period over: requests in flight were cut', cut: 1, graceSeconds: 2 });
+    expect(logs.at(-1)).toMatchObject({ msg: 'stopped', cut: 1 });
+    expect(await storage.backends()).toBe(0);
+  } finally {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    await server.exited;
+    await storage.drop();
+  }
+}, 120_000);
+
+/** A GET on `agent`; resolves with its status once the answer has been read. */
+function fetchOn(agent: http.Agent, port: number, urlPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+      .on('error', reject);
+  });
+}

@@ -29,7 +29,7 @@ async function startProduct(logLevel: string): Promise<Running> {
   );
   const running = await startServer(config);
   const port = (running.server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, database: running.database, close: running.close };
+  return { url: `http://127.0.0.1:${port}`, database: running.database, close: async () => void (await running.close()) };
 }
 
 /** Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is. */

@@ -13,7 +13,8 @@ const HELP = `chartkeeper <command>
   serve                    start the HTTP service (PORT, DATABASE_URL, DATA_DIR)
   migrate                  apply database migrations
   seed [--force]           load the demo family (skipped when patients exist, unless --force)
-  import FILE|DIR...       import FHIR JSON resources or Bundles
+  import FILE|DIR...       import FHIR JSON resources or Bundles; files imported before (same SHA-256) are skipped,
+                           a changed file of a name imported before is refused unless --reimport-changed
   import-ccda FILE|DIR...  import C-CDA documents (any vendor, R1.1 or R2.1) as FHIR
   token --staff [--sub X]  print a signed bearer token for a staff user
 

@@ -136,6 +136,19 @@ export interface ReleaseNoticeTable {
   released_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+/** Files `chartkeeper import` imported, by the SHA-256 of their bytes (src/fhir/imported-file-ledger.ts). */
+export interface ImportedFileTable {
+  sha256: string;
+  /** The batch entry this row stands for, or -1 for a file imported whole. */
+  entry: number;
+  /** The file's name without its folder, to notice a changed file under a name imported before. */
+  file_name: string;
+  /** The path it was imported from, as the importing command resolved it. */
+  path: string;
+  resources: number;
+  imported_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -151,4 +164,5 @@ export interface Tables {
   throttle: ThrottleTable;
   audit_log: AuditLogTable;
   release_notice: ReleaseNoticeTable;
+  imported_file: ImportedFileTable;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { type Condition, lockConditions } from './condition-lock';
 import { badRequest, FhirError } from './outcomes';
 import type { Repository } from './repository';
 import { rememberIndex } from './resource-writer';
@@ -57,6 +58,7 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
   const order = entries.map((_, i) => i).sort((a, b) => METHOD_ORDER[entries[a].request!.method!] - METHOD_ORDER[entries[b].request!.method!] || a - b);
   const responses: BundleEntry[] = new Array(entries.length);
   const idMap = new Map<string, string>();
+  await lockConditions(repo.db, conditionsOf(entries));
 
   // Conditional creates first: a match maps the fullUrl to the existing resource.
   for (const i of order) {
@@ -127,6 +129,18 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     }
   }
   return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+}
+
+/** The conditions of the conditional creates and updates among these entries (see condition-lock.ts). */
+function conditionsOf(entries: BundleEntry[]): Condition[] {
+  const conditions: Condition[] = [];
+  for (const entry of entries) {
+    const { method, url, ifNoneExist } = entry.request!;
+    if (method === 'POST' && ifNoneExist && entry.resource) conditions.push({ type: entry.resource.resourceType, query: ifNoneExist });
+    const query = method === 'PUT' ? url!.split('?')[1] : undefined;
+    if (query !== undefined && entry.resource) conditions.push({ type: entry.resource.resourceType, query });
+  }
+  return conditions;
 }
 
 /**

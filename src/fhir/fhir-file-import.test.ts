@@ -4,7 +4,7 @@ import type { Observation, Patient } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { unrestrictedScope } from '../access/access-scope';
 import { openTestDatabase, TestDatabase } from '../../test/support/test-database';
-import { writeImportFiles } from '../../test/support/import-files';
+import { patientCollection, writeImportFiles } from '../../test/support/import-files';
 import { FixedClock } from './clock';
 import { importFhirFiles, listJsonFiles } from './fhir-file-import';
 import { Repository } from './repository';
@@ -84,4 +84,89 @@ test('a file nested too deeply or holding a NUL character fails alone, with the 
   } finally {
     await database.close();
   }
+});
+
+describe('the ledger of imported files (issue 24 item 10)', () => {
+  const patient = (family: string, identifier?: string): Patient => ({
+    resourceType: 'Patient',
+    name: [{ family }],
+    ...(identifier ? { identifier: [{ system: 'urn:test', value: identifier }] } : {}),
+  });
+
+  async function families(database: TestDatabase): Promise<string[]> {
+    const { rows } = await sql<{ family: string }>`
+      select content::json->'name'->0->>'family' as family from resource where resource_type = 'Patient' and not deleted order by 1`.execute(database.db);
+    return rows.map((r) => r.family);
+  }
+
+  test('the same bytes twice in one run, under two names and in flight at once: imported once, the other skipped', async () => {
+    const twinDir = fs.mkdtempSync(path.join(dir, 'twins-'));
+    const database = await openTestDatabase();
+    try {
+      const bytes = JSON.stringify(patientCollection('Twin', 100));
+      fs.writeFileSync(path.join(twinDir, 'one.json'), bytes);
+      fs.writeFileSync(path.join(twinDir, 'two.json'), bytes);
+      const repo = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: 'http://test/fhir' });
+      const summary = await importFhirFiles(repo, listJsonFiles([twinDir]), { workers: 0, concurrency: 2 });
+      expect(summary.created).toEqual({ Patient: 1, Observation: 1 });
+      expect(summary.failures).toEqual([]);
+      expect(summary.skipped).toHaveLength(1);
+      const [imported] = [path.join(twinDir, 'one.json'), path.join(twinDir, 'two.json')].filter((f) => f !== summary.skipped[0].file);
+      expect(summary.skipped[0].reason).toBe(`imported before as ${imported} on 2026-03-01T12:00:00.000Z (same SHA-256)`);
+      expect(await families(database)).toEqual(['Twin']);
+    } finally {
+      await database.close();
+    }
+  });
+
+  test('a batch file is recorded entry by entry: a run that failed one entry is finished by the next, creating nothing twice', async () => {
+    const batchDir = fs.mkdtempSync(path.join(dir, 'batch-'));
+    const database = await openTestDatabase();
+    try {
+      const repo = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: 'http://test/fhir' });
+      // Two patients share an identifier, so the batch's conditional create cannot tell which one it means (412).
+      await repo.create(patient('Dup', 'dup'));
+      const { resource: second } = await repo.create(patient('Dup', 'dup'));
+      const batch = path.join(batchDir, 'batch.json');
+      fs.writeFileSync(
+        batch,
+        JSON.stringify({
+          resourceType: 'Bundle',
+          type: 'batch',
+          entry: [
+            { resource: patient('Epsilon'), request: { method: 'POST', url: 'Patient' } },
+            { resource: patient('Zeta', 'dup'), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:test|dup' } },
+            { resource: patient('Eta'), request: { method: 'POST', url: 'Patient' } },
+          ],
+        }),
+      );
+      const first = await importFhirFiles(repo, [batch], { workers: 0 });
+      expect(first.created).toEqual({ Patient: 2 });
+      expect(first.failures).toEqual([
+        { file: batch, error: '1 batch entries failed (entry[1]: The condition "identifier=urn:test|dup" matches more than one Patient)' },
+      ]);
+      expect(await families(database)).toEqual(['Dup', 'Dup', 'Epsilon', 'Eta']);
+
+      await repo.delete('Patient', second.id!);
+      const resumed = await importFhirFiles(repo, [batch], { workers: 0 });
+      // Entries 0 and 2 are in the ledger; entry 1 now finds its one match and creates nothing.
+      expect(resumed.created).toEqual({});
+      expect(resumed.failures).toEqual([]);
+      expect(resumed.skipped).toEqual([]);
+      expect(await families(database)).toEqual(['Dup', 'Epsilon', 'Eta']);
+      const { rows } = await sql<{ entry: number; resources: number }>`select entry, resources from imported_file order by entry`.execute(database.db);
+      expect(rows).toEqual([
+        { entry: 0, resources: 1 },
+        { entry: 1, resources: 0 },
+        { entry: 2, resources: 1 },
+      ]);
+
+      const third = await importFhirFiles(repo, [batch], { workers: 0 });
+      expect(third.created).toEqual({});
+      expect(third.skipped).toEqual([{ file: batch, reason: 'imported before on 2026-03-01T12:00:00.000Z (same SHA-256)' }]);
+      expect(await families(database)).toEqual(['Dup', 'Epsilon', 'Eta']);
+    } finally {
+      await database.close();
+    }
+  });
 });

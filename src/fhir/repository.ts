@@ -13,6 +13,7 @@ import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
+import { lockConditions } from './condition-lock';
 import { badRequest, conflict, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
 import { executeSearch, SearchLinks } from './search/search-executor';
@@ -162,19 +163,21 @@ export class Repository {
   /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
   async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<CreateResult<T>> {
     assertValidResource(resource);
-    return this.audited(async () => {
-      if (options.ifNoneExist) {
-        const existing = await this.conditionalMatch(resource.resourceType, options.ifNoneExist);
-        if (existing) return { resource: existing as T, created: false };
-      }
-      const id = randomUUID();
-      return this.transaction(async (repo) => {
+    return this.audited(() =>
+      this.transaction(async (repo) => {
+        if (options.ifNoneExist) {
+          // The search and the write in one transaction, under the condition's lock: a retry cannot create it twice.
+          await lockConditions(repo.db, [{ type: resource.resourceType, query: options.ifNoneExist }]);
+          const existing = await repo.conditionalMatch(resource.resourceType, options.ifNoneExist);
+          if (existing) return { resource: existing as T, created: false };
+        }
+        const id = randomUUID();
         const write = await repo.prepare({ ...resource, id }, 1);
         await insertNew(repo.db, [write]);
         repo.note('create', [accessed(write)]);
         return { resource: write.resource as unknown as T, created: true };
-      });
-    });
+      }),
+    );
   }
 
   /**

@@ -26,23 +26,31 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
 ]);
 
-/** Running schedules; stop() cancels them (in-flight runs finish). */
+/** Running schedules; stop() cancels them and resolves once the runs in progress have finished. */
 export interface RunningJobs {
   stop(): Promise<void>;
 }
 
 /** Schedules every job. */
 export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): RunningJobs {
+  // Runs in progress, so that stopping waits for them: a job cut off by the database closing under it would only log
+  // a failure and leave its work to the next start.
+  const running = new Set<Promise<void>>();
+  const runOnce = async (job: ScheduledJob): Promise<void> => {
+    try {
+      const result = await job.run(deps);
+      deps.logger?.debug({ job: job.name, result }, 'job finished');
+    } catch (err) {
+      deps.logger?.error({ job: job.name, err: { message: (err as Error)?.message } }, 'job failed');
+    }
+  };
   const tasks: ScheduledTask[] = jobs.map((job) =>
     cron.schedule(
       job.schedule,
-      async () => {
-        try {
-          const result = await job.run(deps);
-          deps.logger?.debug({ job: job.name, result }, 'job finished');
-        } catch (err) {
-          deps.logger?.error({ job: job.name, err: { message: (err as Error)?.message } }, 'job failed');
-        }
+      () => {
+        const run = runOnce(job).finally(() => running.delete(run));
+        running.add(run);
+        return run;
       },
       { name: job.name, timezone: deps.timeZone, noOverlap: true },
     ),
@@ -50,6 +58,7 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): 
   return {
     async stop() {
       for (const task of tasks) await task.destroy();
+      await Promise.all(running);
     },
   };
 }

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import type { Tables } from '../db/tables';
+
+/**
+ * A conditional create or update (`ifNoneExist`, `PUT Type?query`) searches and then writes: two transactions with
+ * the same condition at once (a client that timed out and posted again while its first try still runs) would each
+ * find no match and each create one. So the condition is locked, a PostgreSQL advisory lock held until the
+ * transaction ends: the second waits, and then (each statement reads what is committed by then) finds what the
+ * first created. A transaction takes all its conditions' locks at once in one order, so two never wait on each other.
+ */
+
+/** One condition: the type and the search query that names the resource. */
+export interface Condition {
+  readonly type: string;
+  readonly query: string;
+}
+
+/** The 64-bit lock key of a condition (its own namespace, apart from the jobs' locks). */
+function lockKey(condition: Condition): bigint {
+  return createHash('sha256').update(`chartkeeper:condition:${condition.type}?${condition.query}`).digest().readBigInt64BE(0);
+}
+
+/** Takes the lock of each condition until the transaction trx ends, in the order of their keys. */
+export async function lockConditions(trx: Kysely<Tables>, conditions: readonly Condition[]): Promise<void> {
+  if (!trx.isTransaction) throw new Error('lockConditions needs a transaction: the lock is held until it ends');
+  const keys = [...new Set(conditions.map(lockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const key of keys) await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(trx);
+}
