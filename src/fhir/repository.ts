@@ -394,14 +394,20 @@ export class Repository {
     return rows.length > 0;
   }
 
-  /** Whether every patient whose compartment a write lands in is one the caller may see. */
-  private async patientsVisible(ids: string[]): Promise<boolean> {
+  /**
+   * Whether every patient whose compartment a write lands in is one the caller may see: a stored one, or one created
+   * in the same batch that the caller may create (staff importing a document of a new patient of theirs).
+   */
+  private async patientsVisible(ids: string[], batch: readonly Resource[] = []): Promise<boolean> {
     const visible = visibilityCondition(this.context.scope, 'Patient');
     if (!visible) return true;
     if (!ids.length) return false;
+    const created = batch.filter((r) => r.resourceType === 'Patient' && ids.includes(r.id as string) && this.context.scope.canWrite(r));
+    const stored = ids.filter((id) => !created.some((r) => r.id === id));
+    if (!stored.length) return true;
     const { rows } = await sql<{ n: string }>`select count(*) as n from resource r
-      where r.resource_type = 'Patient' and r.id = any(${ids}::text[]) and ${visible}`.execute(this.db);
-    return Number(rows[0].n) === ids.length;
+      where r.resource_type = 'Patient' and r.id = any(${stored}::text[]) and ${visible}`.execute(this.db);
+    return Number(rows[0].n) === stored.length;
   }
 
   /**
@@ -427,14 +433,14 @@ export class Repository {
    */
   private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
-    const placed = await this.binaryPlace(resource, batch, replaced);
-    const write = prepareWrite(resource, version, this.context.clock.now(), placed);
     const scope = this.context.scope;
+    const write = this.keptForOrganization(prepareWrite(resource, version, this.context.clock.now(), await this.binaryPlace(resource, batch, replaced)), replaced);
     // A new Patient is not visible yet: whether it may be created is canWrite's call (staff: their organisation).
     const allowed =
       scope.unrestricted ||
       scope.sharedTypes.has(resource.resourceType) ||
-      (resource.resourceType === 'Patient' ? version === 1 || (await this.patientsVisible([resource.id])) : await this.patientsVisible(write.compartments));
+      (scope.organizationId !== undefined && write.owners.length === 1 && write.owners[0] === uploaderOwner(scope.organizationId)) ||
+      (resource.resourceType === 'Patient' ? version === 1 || (await this.patientsVisible([resource.id])) : await this.patientsVisible(write.compartments, batch));
     if (!scope.canWrite(write.resource, write.compartments) || !allowed) {
       throw forbidden(`You may not write ${resource.resourceType} for this patient`);
     }
@@ -447,6 +453,21 @@ export class Repository {
     }
     if (scope.portalRules) await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch, this.context.fhirBase));
     return write;
+  }
+
+  /**
+   * Staff of an organisation who write a resource outside every patient's record (an authoring Device of an imported
+   * document) keep it for their organisation, as they keep files (binaryPlace): other organisations do not see it.
+   * Shared reference types (Practitioner, Organization...) stay everyone's; the operator's writes stay unowned.
+   */
+  private keptForOrganization(write: PreparedWrite, replaced?: Replaced): PreparedWrite {
+    const { organizationId, sharedTypes } = this.context.scope;
+    const type = write.resource.resourceType;
+    if (organizationId === undefined || write.owners.length || sharedTypes.has(type) || type === 'Patient') return write;
+    // One the operator left outside every record stays everyone's (and so not this organisation's to change).
+    if (replaced?.resource && !replaced.owners.length) return write;
+    const kept = replaced?.owners.length === 1 && isUploaderOwner(replaced.owners[0]) ? replaced.owners : undefined;
+    return { ...write, owners: [...(kept ?? [uploaderOwner(organizationId)])] };
   }
 
   /**

@@ -16,6 +16,8 @@ const BATCH = 1000;
  *   every record. Files uploaded outside every record before this migration have no known uploader: they become the
  *   operator's (`Organization/`), whom nothing is hidden from, until the operator gives them a securityContext.
  * - `resource_history.compartments` and `.owners`: each version's own, so each version is checked on its own.
+ * - a Device naming a patient joins that patient's compartment (definitions.ts), so `resource.compartments` is
+ *   written again from the current version too.
  * The backfill computes them from each stored version as a write would (index values of its references). The GIN
  * index on `resource.compartments` gives way to one on `owners`: access and `$everything` now ask for owners.
  */
@@ -24,7 +26,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`alter table resource add column owners text[] not null default '{}'`.execute(db);
   await sql`alter table resource_history add column compartments text[] not null default '{}', add column owners text[] not null default '{}'`.execute(db);
   await placeLiveVersions(db);
-  await sql`update resource r set owners = h.owners from resource_history h
+  await sql`update resource r set owners = h.owners, compartments = h.compartments from resource_history h
     where h.resource_type = r.resource_type and h.id = r.id and h.version = r.version and not r.deleted and r.resource_type <> 'Binary'`.execute(db);
   await placeBinaries(db);
   // A tombstone keeps the place of the version it ended, as a delete writes it.
@@ -32,7 +34,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     where p.resource_type = h.resource_type and p.id = h.id and p.version < h.version and not p.deleted order by p.version desc limit 1)`;
   await sql`update resource_history h set compartments = coalesce(${previous('compartments')}, '{}'), owners = coalesce(${previous('owners')}, '{}')
     where h.deleted`.execute(db);
-  await sql`update resource r set owners = h.owners from resource_history h
+  await sql`update resource r set owners = h.owners, compartments = h.compartments from resource_history h
     where h.resource_type = r.resource_type and h.id = r.id and h.version = r.version and (r.deleted or r.resource_type = 'Binary')`.execute(db);
   await sql`create index resource_owners_idx on resource using gin (owners)`.execute(db);
   await sql`drop index resource_compartments_idx`.execute(db);
