@@ -8,7 +8,8 @@ import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AgePolicyName } from '../src/access/age-policy-profiles';
 import {
-  AccessFamily, BadCallerKey, CallerKey, inPool, matches, OTHER_PATIENT, PATIENTS, PatientKey, RowKey, startAccessFamily, T0, typeOfRow,
+  AccessFamily, addRowsLinkingAnotherRecord, BadCallerKey, CallerKey, inPool, matches, OTHER_PATIENT, PATIENTS, PatientKey, RowKey, startAccessFamily, T0,
+  typeOfRow,
 } from './support/access-family';
 
 /** What a caller holds on a record: their own, a grant's level, staff of its organisation, or nothing. */
@@ -218,6 +219,7 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
   let f: AccessFamily;
   beforeAll(async () => {
     f = await startAccessFamily(policy);
+    await addRowsLinkingAnotherRecord(f);
   });
   afterAll(() => f?.close());
 
