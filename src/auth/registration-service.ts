@@ -22,7 +22,7 @@ import { emailAlreadyUsed, patientAlreadyRegistered, underMinimumAge } from './a
 import { findPatientByIdentity, noMatchingPatient, PATIENT_IDENTITY_FIELDS, readPatientIdentity } from './account-patients';
 import { payloadOf, unknownSecret } from './account-secrets';
 import { isUniqueViolation } from './account-store';
-import { generateToken, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
+import { generateToken } from './one-time-secret';
 import { hashPassword } from './password-hash';
 import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
 import { securityAnswerHash } from './account-security-answer';

@@ -7,16 +7,17 @@ import type { AccessedResource, AuditTrail } from '../access/audit-trail';
 import { settleAuditLog } from '../access/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
-import { isUploaderOwner, uploaderOwner } from '../access/record-owners';
+import { uploaderOwner } from '../access/record-owners';
 import { hiddenVersion, noteRelease, releases } from '../access/release-visibility';
 import { versionVisibilityCondition, visibilityCondition } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
-import { badRequest, conflict, FhirError, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
+import { badRequest, FhirError, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { withVisibleEntities } from './audit-entity-view';
-import { insertNew, lockCurrent, PlacedBy, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
+import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
+import { binaryPlace, keptForOrganization, type Replaced } from './write-placement';
 import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
@@ -64,12 +65,6 @@ interface StoredRow {
   readonly deleted: boolean;
   readonly content: string | null;
   readonly compartments: string[];
-}
-
-/** The stored version a write replaces, as the write checks see it. */
-interface Replaced {
-  readonly resource?: Resource;
-  readonly owners: readonly string[];
 }
 
 /** A read by a caller taken on trust found the account or session changed: resolve the caller afresh and retry. */
@@ -434,7 +429,8 @@ export class Repository {
   private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
     const scope = this.context.scope;
-    const write = this.keptForOrganization(prepareWrite(resource, version, this.context.clock.now(), await this.binaryPlace(resource, batch, replaced)), replaced);
+    const placed = await binaryPlace(this.db, scope, resource, batch, replaced);
+    const write = keptForOrganization(scope, prepareWrite(resource, version, this.context.clock.now(), placed), replaced);
     // A new Patient is not visible yet: whether it may be created is canWrite's call (staff: their organisation).
     const allowed =
       scope.unrestricted ||
@@ -453,62 +449,6 @@ export class Repository {
     }
     if (scope.portalRules) await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch, this.context.fhirBase));
     return write;
-  }
-
-  /**
-   * Staff of an organisation who write a resource outside every patient's record (an authoring Device of an imported
-   * document) keep it for their organisation, as they keep files (binaryPlace): other organisations do not see it.
-   * Shared reference types (Practitioner, Organization...) stay everyone's; the operator's writes stay unowned.
-   */
-  private keptForOrganization(write: PreparedWrite, replaced?: Replaced): PreparedWrite {
-    const { organizationId, sharedTypes } = this.context.scope;
-    const type = write.resource.resourceType;
-    if (organizationId === undefined || write.owners.length || sharedTypes.has(type) || type === 'Patient') return write;
-    // One the operator left outside every record stays everyone's (and so not this organisation's to change).
-    if (replaced?.resource && !replaced.owners.length) return write;
-    const kept = replaced?.owners.length === 1 && isUploaderOwner(replaced.owners[0]) ? replaced.owners : undefined;
-    return { ...write, owners: [...(kept ?? [uploaderOwner(organizationId)])] };
-  }
-
-  /**
-   * Where a Binary belongs: with the resource its securityContext names (a Patient: that patient's record), which the
-   * caller must see and may write to; without one, or with one outside every record, it is kept for the uploading
-   * organisation alone (or, uploaded by the operator, for nobody else). An update keeps the organisation that uploaded it.
-   */
-  private async binaryPlace(resource: Resource, batch: Resource[], replaced?: Replaced): Promise<PlacedBy | undefined> {
-    if (resource.resourceType !== 'Binary') return undefined;
-    const scope = this.context.scope;
-    const context = resource.securityContext?.reference;
-    const found = context === undefined ? { compartments: [], owners: [] } : await this.securityContextPlace(context, batch);
-    if (found.owners.length) return found;
-    const kept = replaced?.owners.length === 1 && isUploaderOwner(replaced.owners[0]) ? replaced.owners : undefined;
-    return { compartments: found.compartments, owners: kept ?? [uploaderOwner(scope.organizationId)] };
-  }
-
-  /**
-   * The place of the resource a securityContext names. One the caller cannot see, and one that does not exist, get the
-   * same answer (403), so a file's context cannot be used to learn what exists; only for callers who see everything
-   * is a missing one a 409.
-   */
-  private async securityContextPlace(reference: string, batch: Resource[]): Promise<{ compartments: string[]; owners: string[] }> {
-    const match = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference);
-    if (!match || !isSupportedType(match[1])) {
-      throw badRequest(`Binary.securityContext must name a resource as Type/id, got "${reference}"`, 'Binary.securityContext');
-    }
-    const [, type, id] = match;
-    const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
-    if (inBatch) {
-      const { compartments, owners } = prepareWrite(inBatch as Resource & { id: string }, 1, new Date(0));
-      return type === 'Patient' ? { compartments: [id], owners } : { compartments, owners };
-    }
-    const visible = visibilityCondition(this.context.scope, type);
-    const { rows } = await sql<{ compartments: string[]; owners: string[] }>`select r.compartments, r.owners from resource r
-      where r.resource_type = ${type} and r.id = ${id} and not r.deleted${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
-    if (!rows.length) {
-      if (this.context.scope.unrestricted) throw conflict(`Binary.securityContext names ${reference}, which does not exist`);
-      throw forbidden(`You may not attach a file to ${reference}`);
-    }
-    return type === 'Patient' ? { compartments: [id], owners: [id] } : rows[0];
   }
 }
 
