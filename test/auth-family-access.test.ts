@@ -110,6 +110,34 @@ describe('family access from accounts', () => {
     expect((await app.call('GET', observations, { token: ada.access_token })).body.entry.length).toBeGreaterThan(0);
   });
 
+  it('item 9: Cara (15) may not revoke her mother’s guardian access (403, nothing changes); revoking her own grant falls back to it', async () => {
+    const byAuthority = (a: any, b: any) => a.grantedBy.localeCompare(b.grantedBy);
+    const [guardian, own] = (await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority);
+    expect([guardian.grantedBy, own.grantedBy, own.active]).toEqual(['guardian', 'patient', true]);
+    const consents = async () => (await app.database.db.selectFrom('resource_history').select(['id', 'version']).where('resource_type', '=', 'Consent').orderBy('id').orderBy('version').execute());
+    const before = await consents();
+    const invoices = `/fhir/Invoice?patient=${cara.account.patientId}`;
+    const observations = `/fhir/Observation?patient=${cara.account.patientId}`;
+    const refused = await app.call('POST', `/fhir/${guardian.consent}/$revoke-access`, { token: cara.access_token });
+    expect([refused.status, outcomeText(refused.body)]).toEqual([403, expect.stringMatching(/^This is the access a parent or guardian has under the practice’s age policy; it is not yours to remove/)]);
+    expect(await consents()).toEqual(before);
+    expect((await app.call('GET', invoices, { token: ada.access_token })).body.entry.length).toBeGreaterThan(0);
+    const inPlace = await app.call('POST', `/fhir/${guardian.consent}/$change-access-level`, { token: cara.access_token, json: parameters({ level: 'billing' }) });
+    expect(inPlace.status).toBe(200); // a change by the teen is her own grant beside the guardian's, never a change of it
+    const [guardianAfter] = (await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority);
+    expect(guardianAfter).toEqual(guardian);
+    const guardianId = guardian.consent.split('/')[1];
+    expect((await consents()).filter((c) => c.id === guardianId)).toEqual(before.filter((c) => c.id === guardianId));
+    // Her own grant (now billing) is hers to revoke: Ada keeps the guardian's billing access, and only that.
+    const [, mine] = (await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority);
+    const revoked = await app.call('POST', `/fhir/${mine.consent}/$revoke-access`, { token: cara.access_token });
+    expect([revoked.status, revoked.body.status]).toEqual([200, 'inactive']);
+    expect((await app.call('GET', invoices, { token: ada.access_token })).body.entry.length).toBeGreaterThan(0);
+    expect((await app.call('GET', observations, { token: ada.access_token })).body.entry ?? []).toEqual([]);
+    const stillGuardian = (await grantsOf(cara.access_token, cara.account.patientId)).filter((g: any) => g.active);
+    expect(stillGuardian).toEqual([guardian]);
+  });
+
   it('links an invitation to the invited email’s existing account with its password', async () => {
     const before = app.smtp.received.length;
     const res = await invite(cara.access_token, cara.account.patientId, { email: DEMO_PEOPLE.dan.email as string, name: 'Dan Reyes', level: 'full' });

@@ -4,7 +4,7 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import { DEMO_PEOPLE, demoBirthDate } from '../fixtures/demo-family';
-import { type AuthTestApp, GOOD_PASSWORD, outcomeText, passcodeIn, startAuthTestApp, TEST_NOW } from './auth-test-app';
+import { type AuthTestApp, GOOD_PASSWORD, linkIn, outcomeText, passcodeIn, registerThroughLink, startAuthTestApp, TEST_NOW } from './auth-test-app';
 
 const LENA = { family: 'Ortiz', given: 'Lena', birthDate: '1990-04-12', email: 'lena.ortiz@example.com', postalCode: '98103', mrn: 'WFM-200001' };
 
@@ -68,19 +68,33 @@ describe('registration', () => {
       expect(outcomeText(res.body)).toContain('Children’s Online Privacy Protection Act (COPPA), patients under the age of 13 cannot create their own portal accounts');
     });
 
-    it('refuses an email that already signs in, explaining the family access alternative (409)', async () => {
-      const res = await app.call('POST', '/auth/register', { json: { ...base, email: 'ADA.PARK@example.com', postalCode: LENA.postalCode } });
-      expect(res.status).toBe(409);
-      expect(res.body.issue[0].code).toBe('duplicate');
-      expect(outcomeText(res.body)).toContain('add the other as a family member (Family access): the owner then sees both records');
+    it('item 18: answers alike for an email that already signs in and a new one; the address in use gets a message instead (202)', async () => {
+      const before = { ...(await counts()), mails: app.smtp.received.length };
+      const known = await app.call('POST', '/auth/register', { json: { ...base, email: 'ADA.PARK@example.com', postalCode: LENA.postalCode } });
+      const unknown = await app.call('POST', '/auth/register', { json: { ...base, email: 'lena.other@example.com', postalCode: LENA.postalCode } });
+      expect([known.status, known.body]).toEqual([202, { message: expect.stringMatching(/^We sent an email to the address you gave/) }]);
+      expect([unknown.status, unknown.body]).toEqual([known.status, known.body]);
+      const inUse = await app.mailTo('ada.park@example.com', before.mails);
+      expect(inUse.message.subject).toBe('Your Chartkeeper patient portal account');
+      expect(inUse.message.text).toContain('which already belongs to a portal account. Nothing was created.');
+      expect(inUse.message.text).not.toMatch(/token=/);
+      const link = await app.mailTo('lena.other@example.com', before.mails);
+      expect(link.message.subject).toBe('Finish creating your Chartkeeper patient portal account');
+      // Nothing else: no account yet, one registration link (for the new address only), and just these two mails.
+      expect(await counts()).toEqual({ accounts: before.accounts, secrets: before.secrets + 1 });
+      expect(app.smtp.received.slice(before.mails).flatMap((m) => m.envelopeTo).sort()).toEqual(['ada.park@example.com', 'lena.other@example.com']);
+      // The details that match no record answer alike too (404), whatever the address.
+      const noMatch = (email: string) => app.call('POST', '/auth/register', { json: { ...base, email, postalCode: '00000' } });
+      const [a, b] = [await noMatch('ADA.PARK@example.com'), await noMatch('nobody.here@example.com')];
+      expect([a.status, outcomeText(a.body)]).toEqual([b.status, outcomeText(b.body)]);
+      expect(a.status).toBe(404);
     });
 
-    it('matches on last name + birth date + postal code, signs the patient in, and the token reads their record', async () => {
-      const res = await app.call('POST', '/auth/register', {
-        json: { ...base, postalCode: LENA.postalCode, securityQuestion: 'First pet?', securityAnswer: 'Rover' },
-      });
-      expect(res.status).toBe(201);
-      expect(res.body.account).toEqual({
+    it('matches on last name + birth date + postal code; the mailed link signs the patient in, and the token reads their record', async () => {
+      const { asked, confirmed } = await registerThroughLink(app, { ...base, postalCode: LENA.postalCode, securityQuestion: 'First pet?', securityAnswer: 'Rover' });
+      expect(asked.status).toBe(202);
+      expect(confirmed!.status).toBe(201);
+      expect(confirmed!.body.account).toEqual({
         id: expect.any(String),
         email: 'lena.new@example.com',
         kind: 'patient',
@@ -88,10 +102,27 @@ describe('registration', () => {
         patientId: lenaId,
         securityOption: 'security-question',
       });
-      const read = await app.call('GET', `/fhir/Patient/${lenaId}`, { token: res.body.access_token });
+      const read = await app.call('GET', `/fhir/Patient/${lenaId}`, { token: confirmed!.body.access_token });
       expect([read.status, read.body.id]).toEqual([200, lenaId]);
-      const other = await app.call('GET', `/fhir/Patient?family=Park`, { token: res.body.access_token });
+      const other = await app.call('GET', `/fhir/Patient?family=Park`, { token: confirmed!.body.access_token });
       expect(other.body.entry ?? []).toEqual([]);
+    });
+
+    it('a registration link works once; the other link of the same patient then finds the patient registered (409)', async () => {
+      const patient = (await app.system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Quill', given: ['Rosa'] }], birthDate: '1975-03-03', address: [{ postalCode: '98107' }] })).resource;
+      const json = { ...base, lastName: 'Quill', birthDate: '1975-03-03', postalCode: '98107' };
+      const before = app.smtp.received.length;
+      for (const email of ['rosa.one@example.com', 'rosa.two@example.com']) expect((await app.call('POST', '/auth/register', { json: { ...json, email } })).status).toBe(202);
+      const tokenFor = async (email: string) => new URL(linkIn(await app.mailTo(email, before))).searchParams.get('token');
+      const [one, two] = [await tokenFor('rosa.one@example.com'), await tokenFor('rosa.two@example.com')];
+      const first = await app.call('POST', '/auth/register/confirm', { json: { token: one } });
+      expect([first.status, first.body.account.patientId]).toEqual([201, patient.id]);
+      const again = await app.call('POST', '/auth/register/confirm', { json: { token: one } });
+      expect([again.status, outcomeText(again.body)]).toEqual([410, 'This registration link has already been used.']);
+      const second = await app.call('POST', '/auth/register/confirm', { json: { token: two } });
+      expect([second.status, outcomeText(second.body)]).toEqual([409, expect.stringMatching(/^This patient already has a portal account/)]);
+      const unknown = await app.call('POST', '/auth/register/confirm', { json: { token: 'x'.repeat(43) } });
+      expect(unknown.status).toBe(404);
     });
 
     it('refuses a second registration for the same patient (409) and matches by phone or MRN', async () => {
@@ -115,8 +146,8 @@ describe('registration', () => {
     const json = { role: 'patient', lastName: 'Twin', birthDate: '2000-05-05', postalCode: '98105', email: 'eva.twin@example.com', password: GOOD_PASSWORD };
     const both = await app.call('POST', '/auth/register', { json });
     expect([both.status, outcomeText(both.body)]).toEqual([409, expect.stringMatching(/^More than one patient record matches these details/)]);
-    const eva = await app.call('POST', '/auth/register', { json: { ...json, postalCode: undefined, mrn: 'T-2' } });
-    expect([eva.status, eva.body.account.displayName]).toEqual([201, 'Eva Twin']);
+    const { confirmed: eva } = await registerThroughLink(app, { ...json, postalCode: undefined, mrn: 'T-2' });
+    expect([eva?.status, eva?.body.account.displayName]).toEqual([201, 'Eva Twin']);
   });
 
   describe('as a family member who is not a patient', () => {
@@ -208,7 +239,7 @@ describe('registration', () => {
       expect(app.smtp.received.slice(mailsBefore).flatMap((m) => m.envelopeTo)).not.toContain('mallory.moss@example.com');
     });
 
-    it('refuses when the email on file is the requester’s own (409), an email with an account (409), and a requester under 13 (403)', async () => {
+    it('refuses when the email on file is the requester’s own (409), and a requester under 13 (403)', async () => {
       await app.system.create<Patient>({
         resourceType: 'Patient',
         name: [{ family: 'Ortiz', given: ['Max'] }],
@@ -218,12 +249,28 @@ describe('registration', () => {
       const max = { lastName: 'Ortiz', birthDate: '1962-09-30', email: 'max.ortiz@example.com' };
       const own = await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: { ...grace, email: 'max.ortiz@example.com' }, patient: max } });
       expect([own.status, outcomeText(own.body)]).toEqual([409, expect.stringContaining('the passcode must go to the patient, not to you')]);
-      const taken = await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: { ...grace, email: 'dan.reyes@example.com' }, patient: max } });
-      expect([taken.status, outcomeText(taken.body)]).toEqual([409, expect.stringContaining('sign in and ask for family access from inside your account')]);
       const young = await app.call('POST', '/auth/register', {
         json: { role: 'family-member', requester: { ...grace, email: 'kid@example.com', birthDate: '2016-01-01' }, patient: caraIdentity },
       });
       expect([young.status, young.body.issue[0].expression]).toEqual([403, ['requester.birthDate']]);
+    });
+
+    it('item 18: answers alike for a requester whose email has an account; that address gets a message, the patient no passcode (202)', async () => {
+      const identity = { lastName: 'Park', birthDate: demoBirthDate(DEMO_PEOPLE.ada, TEST_NOW), mrn: DEMO_PEOPLE.ada.mrn };
+      const before = { ...(await counts()), mails: app.smtp.received.length };
+      const known = await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: { ...grace, email: 'dan.reyes@example.com' }, patient: identity } });
+      const unknown = await app.call('POST', '/auth/register', { json: { role: 'family-member', requester: { ...grace, email: 'grace.other@example.com' }, patient: identity } });
+      const shape = (res: { status: number; body: any }) => [res.status, Object.keys(res.body).sort(), res.body.expiresAt, res.body.message];
+      expect(shape(known)).toEqual(shape(unknown));
+      expect(known.status).toBe(202);
+      const inUse = await app.mailTo('dan.reyes@example.com', before.mails);
+      expect(inUse.message.text).toContain('sign in with this address and ask for family access from inside your account');
+      await app.mailTo(DEMO_PEOPLE.ada.email as string, before.mails);
+      // Ada got one passcode (the new address's request); the known address's request is one nobody can redeem.
+      expect(app.smtp.received.slice(before.mails).flatMap((m) => m.envelopeTo).sort()).toEqual(['ada.park@example.com', 'dan.reyes@example.com']);
+      const wrong = await app.call('POST', '/auth/passcode/redeem', { json: { requestId: known.body.requestId, passcode: 'AAAA-AAAA', password: GOOD_PASSWORD } });
+      expect([wrong.status, outcomeText(wrong.body)]).toEqual([401, 'The passcode is not correct. 4 tries left.']);
+      expect(await counts()).toEqual({ accounts: before.accounts, secrets: before.secrets + 2 });
     });
   });
 });

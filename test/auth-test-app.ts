@@ -170,6 +170,18 @@ export function linkIn(mail: ReceivedMail): string {
   return match[0];
 }
 
+/**
+ * Registers a patient as the portal does: the registration (202 once the details match), then the link mailed to the
+ * address. `confirmed` is the answer to following the link (201, signed in), absent when no link was asked for.
+ */
+export async function registerThroughLink(app: AuthTestApp, json: { email: string } & Record<string, unknown>): Promise<{ asked: Awaited<ReturnType<AuthTestApp['call']>>; confirmed?: Awaited<ReturnType<AuthTestApp['call']>> }> {
+  const before = app.smtp.received.length;
+  const asked = await app.call('POST', '/auth/register', { json });
+  if (asked.status !== 202) return { asked };
+  const token = new URL(linkIn(await app.mailTo(json.email, before))).searchParams.get('token');
+  return { asked, confirmed: await app.call('POST', '/auth/register/confirm', { json: { token } }) };
+}
+
 /** The passcode (XXXX-XXXX) in a mail's text. */
 export function passcodeIn(mail: ReceivedMail): string {
   const match = /^\s{4}([A-Z0-9]{4}-[A-Z0-9]{4})\s*$/m.exec(mail.message.text ?? '');

@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import type { AuthorshipIssue } from './write-policy';
 
 /**
  * What one caller may see and change. The repository applies it to every query it runs, so no
@@ -10,13 +11,13 @@ export interface AccessScope {
   /** Everything visible (system jobs, staff of the single-organisation deployment). */
   readonly unrestricted: boolean;
   /**
-   * The patients whose compartments are visible, each with the resource types visible in it
-   * (undefined = every type). Ignored when unrestricted.
+   * The patients whose records are visible, each with the resource types visible in it (undefined = every type): a
+   * resource is visible when every one of its owners (record-owners.ts) shows its type. Ignored when unrestricted.
    */
   readonly patients: ReadonlyMap<string, ReadonlySet<string> | undefined>;
   /**
-   * Staff of one organisation: every patient whose managingOrganization is this Organization id
-   * (and their compartments) is visible, as are resources outside any patient compartment.
+   * Staff of one organisation: every patient whose managingOrganization is this Organization id (and their
+   * records) is visible, as are resources outside any patient's record and files the organisation uploaded there.
    */
   readonly organizationId?: string;
   /** Resource types visible outside any patient compartment (e.g. Practitioner, Organization). */
@@ -38,6 +39,11 @@ export interface AccessScope {
   readonly releasedOnly?: boolean;
   /** Portal callers: what they write follows the portal message rules (src/portal/message-rules.ts). */
   readonly portalRules?: boolean;
+  /**
+   * Portal callers: what in a write (replacing `stored`, if any) speaks for someone else or sets what the service
+   * sets (write-policy.ts); each is a 403. Absent: the caller may write in anyone's name (staff, systems).
+   */
+  authorshipIssues?(resource: Resource, stored?: Resource): AuthorshipIssue[];
   /**
    * The scope for one search of `type` using these parameters (filters, sort keys, include parameters): patients
    * whose level may not search on a parameter drop out of that search, so a reduced view cannot be probed by

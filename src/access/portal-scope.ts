@@ -4,10 +4,10 @@
  * says which types each patient's record shows, how reduced views are shaped and what may be written.
  */
 import type { Appointment, ChargeItem, Reference, Resource } from '@medplum/fhirtypes';
-import { type AccessLevel, maxLevel, resourceTypesForLevel } from './access-level';
+import { type AccessLevel, maxLevel, minLevel, resourceTypesForLevel } from './access-level';
 import { type AccessScope, SHARED_TYPES } from './access-scope';
 import { searchParamAllowedAt, viewForLevel } from './reduced-view';
-import { portalMayWrite, staffMayWrite } from './write-policy';
+import { portalAuthorshipIssues, portalMayWrite, staffMayWrite } from './write-policy';
 
 /** What a caller holds on one patient's record. */
 export interface PatientAccess {
@@ -50,6 +50,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     access: byPatient,
     levelFor,
     canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored }),
+    authorshipIssues: (resource, stored) => portalAuthorshipIssues(resource, own, stored),
     present: (resource) => presentAt(resource, levelFor),
     narrowForSearch(type, params) {
       const blocked = [...byPatient.values()].filter((a) => !params.every((p) => searchParamAllowedAt(a.level, type, p)));
@@ -101,11 +102,14 @@ export function staffScope(organizationId: string | undefined, description: stri
   };
 }
 
-/** Shapes a visible resource for the caller's level on the patient(s) it is about. */
+/**
+ * Shapes a visible resource for the caller's level on the patient(s) it is about: the lowest of them, as a resource in
+ * several records (an Appointment of two patients) shows no more than the caller may see of each.
+ */
 function presentAt(resource: Resource, levelFor: (patientId: string) => AccessLevel): Resource {
   const patients = patientsNamedBy(resource);
   if (!patients.length) return resource;
-  const level = patients.map(levelFor).reduce(maxLevel, 'none' as AccessLevel);
+  const level = patients.map(levelFor).reduce(minLevel, 'full' as AccessLevel);
   if (level === 'full') return resource;
   // The SQL filter let it through, so the level sees the type; should it not, show no more than the id.
   return viewForLevel(level, resource) ?? ({ resourceType: resource.resourceType, id: resource.id } as Resource);

@@ -2,8 +2,9 @@
  * Unreleased results and documents, as SQL. A provider reviews a lab result or a note before the patient sees it:
  * until then a DocumentReference's docStatus is 'preliminary' and a DiagnosticReport's or Observation's status is
  * registered/partial/preliminary. Patients and their family see none of it (nor the Binary holding the document,
- * nor results tied to an unreleased document); staff see everything. Records entered in error are hidden from
- * patients too. The conditions run inside the visibility filter, so a hidden record is 404 on read and absent
+ * nor results tied to an unreleased document); staff see everything. Records entered in error, of every type that
+ * has that status, are hidden from patients too (a DocumentReference whose status is entered-in-error, whatever its
+ * docStatus). The conditions run inside the visibility filter, so a hidden record is 404 on read and absent
  * from search, history, includes and $everything, exactly like one that does not exist.
  */
 import type { Resource } from '@medplum/fhirtypes';
@@ -16,8 +17,29 @@ export const UNRELEASED_DOC_STATUSES: readonly string[] = Object.freeze(['prelim
 /** DiagnosticReport/Observation status values a patient must not see. */
 export const UNRELEASED_RESULT_STATUSES: readonly string[] = Object.freeze(['registered', 'partial', 'preliminary', 'entered-in-error']);
 
-/** The types whose visibility depends on release. */
-export const RELEASE_GATED_TYPES: ReadonlySet<string> = new Set(['DocumentReference', 'DiagnosticReport', 'Observation', 'Binary']);
+/**
+ * Per type of the patient's record, the status search parameter whose value `entered-in-error` says the record was
+ * entered in error (R4: the types whose status, verificationStatus or lifecycleStatus value set has that code).
+ * Observation and DiagnosticReport are covered by their release statuses; ChargeItem's status has no search parameter
+ * (ENTERED_IN_ERROR_UNINDEXED); Medication is shared reference data, not part of anyone's record.
+ */
+const ENTERED_IN_ERROR_PARAM: Readonly<Record<string, string>> = {
+  Encounter: 'status', Condition: 'verification-status', AllergyIntolerance: 'verification-status', MedicationRequest: 'status',
+  MedicationStatement: 'status', Immunization: 'status', Procedure: 'status', Goal: 'lifecycle-status', CarePlan: 'status',
+  CareTeam: 'status', Device: 'status', DocumentReference: 'status', Communication: 'status', Consent: 'status',
+  Appointment: 'status', ServiceRequest: 'status', Task: 'status', QuestionnaireResponse: 'status', Account: 'status',
+  Invoice: 'status', Coverage: 'status', Composition: 'status', Claim: 'status', ExplanationOfBenefit: 'status',
+  ImagingStudy: 'status', MedicationAdministration: 'status', SupplyDelivery: 'status', FamilyMemberHistory: 'status',
+  CommunicationRequest: 'status',
+};
+
+/** Types with an entered-in-error status that no search parameter indexes: read from the stored JSON. */
+const ENTERED_IN_ERROR_UNINDEXED: ReadonlySet<string> = new Set(['ChargeItem']);
+
+/** The types whose visibility depends on release or on being entered in error. */
+export const RELEASE_GATED_TYPES: ReadonlySet<string> = new Set([
+  'DocumentReference', 'DiagnosticReport', 'Observation', 'Binary', ...Object.keys(ENTERED_IN_ERROR_PARAM), ...ENTERED_IN_ERROR_UNINDEXED,
+]);
 
 type Sql = RawBuilder<unknown>;
 
@@ -27,9 +49,21 @@ function docUnreleased(alias: string): Sql {
 }
 
 function statusUnreleased(alias: string): Sql {
+  return statusIn(alias, 'status', UNRELEASED_RESULT_STATUSES);
+}
+
+function statusIn(alias: string, code: string, values: readonly string[]): Sql {
   return sql`exists (select 1 from search_token s where s.resource_id = ${sql.ref(`${alias}.id`)}
-    and s.resource_type = ${sql.ref(`${alias}.resource_type`)} and s.code = 'status'
-    and s.value = any(${UNRELEASED_RESULT_STATUSES}::text[]))`;
+    and s.resource_type = ${sql.ref(`${alias}.resource_type`)} and s.code = ${code}
+    and s.value = any(${values}::text[]))`;
+}
+
+/** The record was entered in error, by its status (the R4 code is the same in every type that has it). */
+function enteredInError(alias: string, type: string): Sql[] {
+  const code = ENTERED_IN_ERROR_PARAM[type];
+  if (code) return [statusIn(alias, code, ['entered-in-error'])];
+  if (ENTERED_IN_ERROR_UNINDEXED.has(type)) return [sql`(${sql.ref(`${alias}.content`)}::jsonb)->>'status' = 'entered-in-error'`];
+  return [];
 }
 
 /** A resource of the row's type listed in an unreleased document's context.related is part of that document. */
@@ -62,24 +96,30 @@ function resultOfHiddenReport(alias: string): Sql[] {
 export function unreleasedClauses(type: string, alias = 'r'): Sql[] {
   switch (type) {
     case 'DocumentReference':
-      return [docUnreleased(alias)];
+      return [docUnreleased(alias), ...enteredInError(alias, type)];
     case 'DiagnosticReport':
       return [statusUnreleased(alias), tiedToUnreleasedDocument(alias, type)];
     case 'Observation':
       return [statusUnreleased(alias), tiedToUnreleasedDocument(alias, type), ...resultOfHiddenReport(alias)];
     case 'Binary':
-      // A Binary follows its securityContext: the content of an unreleased document or report is hidden with it.
+      // A Binary follows its securityContext: the content of a hidden document, report, message... is hidden with it.
       return [
         // The reference is read from the JSON once, then looked up by primary key.
         sql`exists (select 1 from (select (${sql.ref(`${alias}.content`)}::jsonb) #>> '{securityContext,reference}' as ref) sc
           join resource ctx on ctx.resource_type = split_part(sc.ref, '/', 1) and ctx.id = split_part(sc.ref, '/', 2)
-          where ctx.deleted = false and ctx.resource_type in ('DocumentReference', 'DiagnosticReport')
-            and ((ctx.resource_type = 'DocumentReference' and ${docUnreleased('ctx')})
-              or (ctx.resource_type = 'DiagnosticReport' and (${statusUnreleased('ctx')} or ${tiedToUnreleasedDocument('ctx', 'DiagnosticReport')}))))`,
+          where ctx.deleted = false and ctx.resource_type <> 'Binary' and ${anyTypeHidden('ctx', false)})`,
       ];
     default:
-      return [];
+      return enteredInError(alias, type);
   }
+}
+
+/** OR over every gated type of `(row is of that type and hidden)`; `withBinary` false leaves Binary out (no recursion). */
+function anyTypeHidden(alias: string, withBinary: boolean): Sql {
+  const parts = [...RELEASE_GATED_TYPES]
+    .filter((type) => withBinary || type !== 'Binary')
+    .map((type) => sql`(${sql.ref(`${alias}.resource_type`)} = ${type} and ${unreleasedCondition(type, alias) as Sql})`);
+  return sql`(${sql.join(parts, sql` or `)})`;
 }
 
 /** The condition under which a row `alias` of `type` is hidden from patients, or undefined if it never is. */
@@ -90,10 +130,7 @@ export function unreleasedCondition(type: string, alias = 'r'): Sql | undefined 
 
 /** The same for rows of any type (one query over a whole compartment, as $everything runs). */
 export function unreleasedConditionAnyType(alias = 'r'): Sql {
-  const parts = [...RELEASE_GATED_TYPES].map(
-    (type) => sql`(${sql.ref(`${alias}.resource_type`)} = ${type} and ${unreleasedCondition(type, alias) as Sql})`,
-  );
-  return sql`(${sql.join(parts, sql` or `)})`;
+  return anyTypeHidden(alias, true);
 }
 
 /**
@@ -110,6 +147,30 @@ export function unreleasedVersion(resource: { resourceType?: string; status?: st
     default:
       return false;
   }
+}
+
+/** The status elements that say a record was entered in error, as one stored version has them. */
+interface StatusFields {
+  readonly resourceType?: string;
+  readonly status?: string;
+  readonly docStatus?: string;
+  readonly verificationStatus?: { coding?: { code?: string }[] };
+  readonly lifecycleStatus?: string;
+}
+
+/**
+ * Whether one stored version is hidden from patients by its own content: unreleased (unreleasedVersion), or entered in
+ * error. For vread and history: a version entered in error and corrected since stays hidden, as the current one would.
+ */
+export function hiddenVersion(resource: StatusFields): boolean {
+  if (unreleasedVersion(resource)) return true;
+  const type = resource.resourceType ?? '';
+  if (!ENTERED_IN_ERROR_PARAM[type] && !ENTERED_IN_ERROR_UNINDEXED.has(type)) return false;
+  return (
+    resource.status === 'entered-in-error' ||
+    resource.lifecycleStatus === 'entered-in-error' ||
+    (resource.verificationStatus?.coding ?? []).some((c) => c.code === 'entered-in-error')
+  );
 }
 
 /**

@@ -1,6 +1,9 @@
 import { RawBuilder, sql } from 'kysely';
 import type { AccessScope } from './access-scope';
-import { unreleasedClauses } from './release-visibility';
+import { uploaderOwner } from './record-owners';
+import { unreleasedClauses, unreleasedConditionAnyType } from './release-visibility';
+
+type Sql = RawBuilder<unknown>;
 
 /** The patients whose compartment may show resources of this type to the caller. */
 export function patientsSeeingType(scope: AccessScope, type: string): string[] {
@@ -11,44 +14,84 @@ export function patientsSeeingType(scope: AccessScope, type: string): string[] {
   return ids;
 }
 
-/** Whether a resource type in a patient's compartment is visible (the patient themself already is). */
-export function typeVisibleFor(scope: AccessScope, patientId: string, type: string): boolean {
-  if (scope.unrestricted || scope.organizationId || scope.sharedTypes.has(type)) return true;
-  return patientsSeeingType(scope, type).includes(patientId);
-}
-
 /**
- * The SQL condition on `r` (the resource table) that keeps only rows the caller may see, or
- * undefined when nothing needs filtering. Every read, search, include and history query runs
- * through it, so a resource the caller may not see is simply never found (404, absent from search).
+ * The SQL condition on `alias` (a row of the resource table) that keeps only rows the caller may see, or undefined
+ * when nothing needs filtering. Every read, search, include and history query runs through it, so a resource the
+ * caller may not see is simply never found (404, absent from search). A resource is visible when the caller may see
+ * its type in the record of every one of its owners (record-owners.ts), and, for patients and family, it is released.
  */
-export function visibilityCondition(scope: AccessScope, type: string): RawBuilder<unknown> | undefined {
-  const inScope = scopeCondition(scope, type);
-  const hidden = scope.releasedOnly && !scope.unrestricted ? unreleasedClauses(type) : [];
+export function visibilityCondition(scope: AccessScope, type: string, alias = 'r'): Sql | undefined {
+  const inScope = scopeCondition(scope, type, alias);
+  const hidden = scope.releasedOnly && !scope.unrestricted ? unreleasedClauses(type, alias) : [];
   if (!hidden.length) return inScope;
   const parts = [...(inScope ? [inScope] : []), ...hidden.map((clause) => sql`not ${clause}`)];
   return sql`(${sql.join(parts, sql` and `)})`;
 }
 
-function scopeCondition(scope: AccessScope, type: string): RawBuilder<unknown> | undefined {
+/**
+ * The condition on `alias` (a row of resource_history of `type`) that keeps the versions whose own record the caller
+ * may see: a resource moved from one patient's record to another's shows each version only to those who may see
+ * the record it was in. (Whether a version was released is read from its content: see unreleasedVersion.)
+ */
+export function versionVisibilityCondition(scope: AccessScope, type: string, alias = 'h'): Sql | undefined {
+  return scopeCondition(scope, type, alias);
+}
+
+/**
+ * The visibility condition for rows of any type at once (one query over a whole record, as $everything runs), or
+ * undefined when nothing needs filtering.
+ */
+export function visibilityConditionAnyType(scope: AccessScope, alias = 'r'): Sql | undefined {
+  if (scope.unrestricted) return undefined;
+  const owners = sql.ref(`${alias}.owners`);
+  const type = sql.ref(`${alias}.resource_type`);
+  const parts: Sql[] = [];
+  if (scope.sharedTypes.size) parts.push(sql`${type} = any(${[...scope.sharedTypes]}::text[])`);
+  // Per set of types a level shows, the patients held at that level; each owner must be held at a level showing the type.
+  const byTypes = new Map<ReadonlySet<string> | undefined, string[]>();
+  for (const [patientId, types] of scope.patients) byTypes.set(types, [...(byTypes.get(types) ?? []), patientId]);
+  if (byTypes.size) {
+    const held = [...byTypes].map(([types, ids]) =>
+      types ? sql`(p.id = any(${ids}::text[]) and ${type} = any(${[...types]}::text[]))` : sql`p.id = any(${ids}::text[])`,
+    );
+    parts.push(sql`(cardinality(${owners}) > 0 and not exists (select 1 from unnest(${owners}) as p(id) where not (${sql.join(held, sql` or `)})))`);
+  }
+  if (scope.organizationId) parts.push(staffOwnersCondition(scope.organizationId, alias));
+  const inScope = parts.length ? sql`(${sql.join(parts, sql` or `)})` : sql`false`;
+  return scope.releasedOnly ? sql`(${inScope} and not ${unreleasedConditionAnyType(alias)})` : inScope;
+}
+
+function scopeCondition(scope: AccessScope, type: string, alias: string): Sql | undefined {
   if (scope.unrestricted || scope.sharedTypes.has(type)) return undefined;
-  const parts: RawBuilder<unknown>[] = [];
+  const parts: Sql[] = [];
   const allowed = patientsSeeingType(scope, type);
   if (allowed.length) {
     const list = sql`${allowed}::text[]`;
-    parts.push(type === 'Patient' ? sql`r.id = any(${list})` : sql`r.compartments && ${list}`);
+    const owners = sql.ref(`${alias}.owners`);
+    // && finds candidates through the GIN index; <@ keeps those whose every owner is one the caller sees.
+    parts.push(type === 'Patient' ? sql`${sql.ref(`${alias}.id`)} = any(${list})` : sql`(${owners} && ${list} and ${owners} <@ ${list})`);
   }
   if (scope.organizationId) {
-    // One index-only probe per patient (migration 0006's partial index). coalesce() keeps the planner off the
-    // (target_id, ...) index, which would walk every patient the organisation manages, however many thousands.
-    const managed = sql`o.resource_type = 'Patient' and o.code = 'organization' and o.target_type = 'Organization' and coalesce(o.target_id, '') = ${scope.organizationId}`;
-    if (type === 'Patient') {
-      parts.push(sql`exists (select 1 from search_reference o where ${managed} and o.resource_id = r.id)`);
-    } else {
-      parts.push(sql`r.compartments = '{}'`);
-      parts.push(sql`exists (select 1 from search_reference o where ${managed} and o.resource_id = any(r.compartments))`);
-    }
+    parts.push(type === 'Patient' ? sql`exists (select 1 from search_reference o where ${managedBy(scope.organizationId)} and o.resource_id = ${sql.ref(`${alias}.id`)})` : staffOwnersCondition(scope.organizationId, alias));
   }
   if (!parts.length) return sql`false`;
   return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
+}
+
+/** `o` (a search_reference row) says a Patient is managed by the organisation. */
+function managedBy(organizationId: string): Sql {
+  // One index-only probe per patient (migration 0006's partial index). coalesce() keeps the planner off the
+  // (target_id, ...) index, which would walk every patient the organisation manages, however many thousands.
+  return sql`o.resource_type = 'Patient' and o.code = 'organization' and o.target_type = 'Organization' and coalesce(o.target_id, '') = ${organizationId}`;
+}
+
+/**
+ * Staff of an organisation: a resource outside every record, a file their organisation uploaded outside every
+ * record, or one whose every owner is a patient their organisation manages (a patient has one managing organisation,
+ * so counting the owners that are managed counts each at most once).
+ */
+function staffOwnersCondition(organizationId: string, alias: string): Sql {
+  const owners = sql.ref(`${alias}.owners`);
+  return sql`(${owners} = '{}' or ${owners} = array[${uploaderOwner(organizationId)}]::text[]
+    or (select count(*) from search_reference o where ${managedBy(organizationId)} and o.resource_id = any(${owners})) = cardinality(${owners}))`;
 }

@@ -11,10 +11,14 @@
  *   never changed or deleted from the portal. Billing levels write nothing. Clinical data, the Patient
  *   itself (a birth date change would move the age rules), grants (Consent/RelatedPerson: through the family
  *   access operations, which check who may grant) and AuditEvents are never written by portal callers.
+ *   A portal caller is the author of what she writes: a questionnaire answer's author and source, when given, are
+ *   the caller. The resource's meta.security, meta.tag and meta.source are the service's (security labels, tags
+ *   that staff work by, where a record came from): a portal write may restate what is stored, never set them.
  * - Staff: anything in their organisation's patients' records, and a Patient only when it is managed by their
  *   organisation. AuditEvents are written by the service alone: an activity log anyone could edit proves nothing.
  */
-import type { Communication, Resource } from '@medplum/fhirtypes';
+import { deepEquals } from '@medplum/core';
+import type { Communication, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
 import type { AccessLevel } from './access-level';
 
 /** Resource types a patient (or a full-access family member) may write through the API. */
@@ -55,6 +59,39 @@ function portalMayWriteMessage(message: Communication, { own, stored }: PortalWr
   const sender = message.sender?.reference;
   if (stored) return message.status === 'preparation' && sender !== undefined && own.has(sender);
   return sender === undefined || own.has(sender);
+}
+
+/** The meta elements that are the service's to set (see the header). */
+export const SERVICE_META_ELEMENTS = ['security', 'tag', 'source'] as const;
+
+/** One reason a portal write is not the caller's to make: what is wrong, and where (FHIRPath). */
+export interface AuthorshipIssue {
+  readonly text: string;
+  readonly expression: string;
+}
+
+/**
+ * What in a portal caller's write speaks for someone else or sets what the service sets (see the header), compared
+ * with `stored`, the version it replaces (none for a create). Empty when the write is the caller's own.
+ */
+export function portalAuthorshipIssues(resource: Resource, own: ReadonlySet<string>, stored?: Resource): AuthorshipIssue[] {
+  const type = resource.resourceType;
+  const issues: AuthorshipIssue[] = [];
+  for (const element of SERVICE_META_ELEMENTS) {
+    if (!deepEquals(resource.meta?.[element], stored?.meta?.[element])) {
+      issues.push({ text: `meta.${element} is set by the service, not through the portal: leave it out`, expression: `${type}.meta.${element}` });
+    }
+  }
+  if (type === 'QuestionnaireResponse') {
+    const answers = resource as QuestionnaireResponse;
+    for (const field of ['author', 'source'] as const) {
+      const reference = answers[field]?.reference;
+      if (answers[field] && (reference === undefined || !own.has(reference))) {
+        issues.push({ text: `${field} must be you (${[...own].join(' or ')}), or left out: a portal caller writes in their own name`, expression: `QuestionnaireResponse.${field}` });
+      }
+    }
+  }
+  return issues;
 }
 
 /** Whether staff of `organizationId` may write `resource` (compartment membership is checked in SQL). */

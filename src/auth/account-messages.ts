@@ -25,17 +25,6 @@ export function emailAlreadyUsed(field = 'email'): FhirError {
   return outcome(409, 'duplicate', `This email address already belongs to a portal account. ${SHARED_EMAIL_EXPLANATION}`, field);
 }
 
-/** 409 for a family member whose email has an account: ask from inside it instead. */
-export function familyEmailAlreadyUsed(field: string): FhirError {
-  return outcome(
-    409,
-    'duplicate',
-    'This email address already belongs to a portal account. If it is yours, sign in and ask for family access from ' +
-      `inside your account. ${SHARED_EMAIL_EXPLANATION}`,
-    field,
-  );
-}
-
 /** 403: COPPA. Nobody under the policy's minimum age registers, is enrolled or is invited as a portal user. */
 export function underMinimumAge(policy: AgePolicy, field?: string): FhirError {
   return outcome(403, 'forbidden', ownAccountRefusalMessage(policy), field);

@@ -18,7 +18,8 @@ export type SecretPurpose =
   | 'enrollment'
   | 'password-reset'
   | 'staff-reset'
-  | 'reset-verification';
+  | 'reset-verification'
+  | 'registration';
 
 /** A stored secret row. */
 export type SecretRow = Selectable<OneTimeSecretTable>;

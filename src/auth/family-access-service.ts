@@ -11,6 +11,7 @@ import { canHaveOwnAccount, knownAdultOn, passcodeConsentGrantedBy } from '../ac
 import { grantAccess } from '../access/proxy-grants';
 import type { Tables } from '../db/tables';
 import { badRequest, conflict } from '../fhir/outcomes';
+import { emailInUseEmail } from '../mail/templates/email-in-use-email';
 import { familyAccessPasscodeEmail } from '../mail/templates/family-access-passcode-email';
 import { organizationNameOf, serviceLink, systemRepository, todayOf } from './account-context';
 import {
@@ -27,7 +28,7 @@ import {
   securityOptionFields,
 } from './account-input';
 import { sendAccountMail } from './account-mail';
-import { emailAlreadyUsed, familyEmailAlreadyUsed, underMinimumAge } from './account-messages';
+import { emailAlreadyUsed, underMinimumAge } from './account-messages';
 import {
   contactEmailOnFile,
   findPatientByIdentity,
@@ -98,10 +99,11 @@ export class FamilyAccessService extends AccountService {
     const level = grantLevelField(fields, 'level', 'full');
     // COPPA: the requester becomes a portal user, so they must be old enough to be one.
     if (!canHaveOwnAccount(requesterBirthDate, today, this.context.policy)) throw underMinimumAge(this.context.policy, 'requester.birthDate');
-    if (await this.accounts.emailTaken(email)) throw familyEmailAlreadyUsed('requester.email');
     const patient = await findPatientByIdentity(systemRepository(this.context), identity);
     if (!patient?.id) throw noMatchingPatient();
-    return this.sendPasscode(patient, { requester, level });
+    // The same answer whether or not the requester's address has an account (it cannot be used to learn which do):
+    // an address in use gets a message saying so, and the patient no passcode.
+    return this.sendPasscode(patient, { requester, level }, { requesterHasAccount: await this.accounts.emailTaken(email) });
   }
 
   /** A signed-in account asks for access to another patient (Patient/$request-access). */
@@ -191,6 +193,7 @@ export class FamilyAccessService extends AccountService {
   private async sendPasscode(
     patient: Patient,
     request: Pick<PasscodePayload, 'requester' | 'level' | 'accountId'>,
+    options: { requesterHasAccount?: boolean } = {},
   ): Promise<AccessRequestReceipt> {
     const patientId = patient.id as string;
     const ownAccount = await this.accounts.findByPatientId(patientId);
@@ -221,17 +224,21 @@ export class FamilyAccessService extends AccountService {
         payload: payload as unknown as Record<string, unknown>,
       });
       const expiresAt = new Date(row.expires_at);
+      // With an address in use, a request like any other (its passcode, which nobody receives, can never be entered),
+      // so that redeeming it answers as a real one does; the address is told what to do instead.
       await sendAccountMail(
         this.context,
-        destination,
-        familyAccessPasscodeEmail({
-          organizationName: organizationNameOf(patient),
-          requesterName: `${request.requester.firstName} ${request.requester.lastName}`.trim(),
-          passcode,
-          expiresAt,
-          timeZone: this.context.timeZone,
-          familyAccessUrl: serviceLink(this.context, `/fhir/Patient/${patientId}/$family-access`),
-        }),
+        options.requesterHasAccount ? request.requester.email : destination,
+        options.requesterHasAccount
+          ? emailInUseEmail({ organizationName: organizationNameOf(patient), asked: 'family-access', signInUrl: serviceLink(this.context, '/auth/login') })
+          : familyAccessPasscodeEmail({
+              organizationName: organizationNameOf(patient),
+              requesterName: `${request.requester.firstName} ${request.requester.lastName}`.trim(),
+              passcode,
+              expiresAt,
+              timeZone: this.context.timeZone,
+              familyAccessUrl: serviceLink(this.context, `/fhir/Patient/${patientId}/$family-access`),
+            }),
       );
       return {
         requestId: row.id,

@@ -9,7 +9,7 @@ import { effectiveAccessLevel } from '../access/age-policy';
 import { todayIn } from '../access/calendar-date';
 import { familyRelationshipOf } from '../access/family-relationship';
 import { ACCOUNT_IDENTIFIER_SYSTEM, accountIdOf, changeGrantLevel, consentToGrant, grantAccess, grantsOfPatient, revokeGrant, type StoredGrant } from '../access/proxy-grants';
-import { notFound } from '../fhir/outcomes';
+import { forbidden, notFound } from '../fhir/outcomes';
 import type { Repository } from '../fhir/repository';
 import { type AccountContext, systemRepository, todayOf } from './account-context';
 import type { Account } from './account-store';
@@ -92,7 +92,11 @@ export class FamilyGrantsService {
     if (actor.kind === 'staff') return changeGrantLevel(repo, consentId, level);
     const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId);
     const accountId = accountIdOf(rp);
-    if (!accountId || consent.status !== 'active') return changeGrantLevel(repo, consentId, level);
+    if (!accountId || consent.status !== 'active') {
+      // Changed in place, the grant keeps its authority: only one the patient made is the patient's to change.
+      assertPatientsOwn(grant);
+      return changeGrantLevel(repo, consentId, level);
+    }
     const name = rp.name?.[0];
     const { consent: replaced } = await grantAccess(repo, {
       patientId: grant.patientId,
@@ -105,7 +109,11 @@ export class FamilyGrantsService {
     return replaced;
   }
 
-  /** Revokes a grant: the patient or staff, or the grantee giving up their own access. */
+  /**
+   * Revokes a grant: staff, the grantee giving up their own access, or the patient revoking a grant the patient made.
+   * A guardian's grant (the level the age policy gives a parent of a teen) and a legal authorization on file are not
+   * the patient's to remove: the teen revokes what the teen granted, which falls back to the policy's level.
+   */
   async revoke(actor: GrantActor, consentId: string): Promise<Consent> {
     const { grant } = await this.grantOf(consentId);
     const repo = systemRepository(this.context);
@@ -115,6 +123,7 @@ export class FamilyGrantsService {
       if (!own) throw notFound(`Consent/${consentId}`);
     } else {
       await this.assertMayManage(actor, grant.patientId);
+      if (actor.kind === 'account') assertPatientsOwn(grant);
     }
     return revokeGrant(repo, consentId);
   }
@@ -127,4 +136,14 @@ export class FamilyGrantsService {
     if (!consent || !grant) throw notFound(`Consent/${consentId}`);
     return { grant, consent };
   }
+}
+
+/** 403 unless the patient made this grant (a guardian's grant or a legal authorization is the practice's to change). */
+function assertPatientsOwn(grant: StoredGrant): void {
+  if (grant.grantedBy === 'patient') return;
+  throw forbidden(
+    grant.grantedBy === 'guardian'
+      ? 'This is the access a parent or guardian has under the practice’s age policy; it is not yours to remove. You can revoke only access you granted yourself, which then falls back to the policy’s level; ask the practice about the rest'
+      : 'This access rests on a legal authorization on file with the practice; ask the practice to change it',
+  );
 }

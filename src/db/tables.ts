@@ -11,6 +11,11 @@ export interface ResourceTable {
   content: string;
   /** Ids of the Patients whose compartment holds this resource (FHIR patient CompartmentDefinition). */
   compartments: string[];
+  /**
+   * Whose record it belongs to, which access follows (src/access/record-owners.ts): the ids of the Patients it is
+   * about, or `Organization/<id>` for a file kept outside every record by the organisation that uploaded it.
+   */
+  owners: string[];
 }
 
 /** Every version of every resource, including the current one. */
@@ -21,6 +26,10 @@ export interface ResourceHistoryTable {
   last_updated: ColumnType<Date, Date | string, Date | string>;
   deleted: boolean;
   content: string;
+  /** This version's compartments (a resource can move between records). */
+  compartments: string[];
+  /** This version's owners: each version is shown only to those who may see the record it was in. */
+  owners: string[];
 }
 
 interface IndexRow {

@@ -58,6 +58,9 @@ export function loadFhirDefinitions(): void {
   for (const entry of compartment.resource ?? []) {
     if (entry.param?.length) compartmentParams.set(entry.code, entry.param);
   }
+  // R4's CompartmentDefinition leaves Device out, but a Device naming a patient (an implant) is that patient's: in
+  // their record, not shared with everyone outside it.
+  if (!compartmentParams.has('Device')) compartmentParams.set('Device', ['patient']);
   loaded = true;
 }
 

@@ -7,15 +7,18 @@ import type { AccessedResource, AuditTrail } from '../access/audit-trail';
 import { settleAuditLog } from '../access/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
-import { noteRelease, releases, unreleasedVersion } from '../access/release-visibility';
-import { visibilityCondition } from '../access/visibility';
+import { uploaderOwner } from '../access/record-owners';
+import { hiddenVersion, noteRelease, releases } from '../access/release-visibility';
+import { versionVisibilityCondition, visibilityCondition } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
 import { lockConditions } from './condition-lock';
-import { badRequest, conflict, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
+import { badRequest, FhirError, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
+import { withVisibleEntities } from './audit-entity-view';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
+import { binaryPlace, keptForOrganization, type Replaced } from './write-placement';
 import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
@@ -142,21 +145,25 @@ export class Repository {
     return this.audited(() => this.vreadVisible(type, id, versionId));
   }
 
+  /**
+   * One version, when the caller may see the resource as it is now and the version in the record it was in (a
+   * resource moved from another patient's record shows none of its earlier versions to this one's family).
+   */
   private async vreadVisible(type: string, id: string, versionId: string): Promise<StoredVersion> {
-    const compartments = await this.visibleCurrent(type, id);
+    checkType(type);
     const version = Number(versionId);
-    if (!Number.isInteger(version) || version < 1) throw notFound(`${type}/${id}/_history/${versionId}`);
-    const row = await this.db
-      .selectFrom('resource_history')
-      .select(['version', 'last_updated', 'deleted', 'content'])
-      .where('resource_type', '=', type)
-      .where('id', '=', id)
-      .where('version', '=', version)
-      .executeTakeFirst();
+    if (!ID_PATTERN.test(id) || !/^\d{1,9}$/.test(versionId) || version < 1) throw notFound(`${type}/${id}/_history/${versionId}`);
+    const current = visibilityCondition(this.context.scope, type, 'r');
+    const own = versionVisibilityCondition(this.context.scope, type, 'h');
+    const { rows } = await sql<{ version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
+      select h.version, h.last_updated, h.deleted, h.content, h.compartments
+      from resource r join resource_history h on h.resource_type = r.resource_type and h.id = r.id and h.version = ${version}
+      where r.resource_type = ${type} and r.id = ${id}${current ? sql` and ${current}` : sql``}${own ? sql` and ${own}` : sql``}`.execute(this.db);
+    const row = rows[0];
     if (!row) throw notFound(`${type}/${id}/_history/${versionId}`);
     if (row.deleted) throw gone(`${type}/${id}/_history/${versionId}`);
     if (this.hidesVersion(row.content)) throw notFound(`${type}/${id}/_history/${versionId}`);
-    this.note('vread', [{ type, id, compartments }]);
+    this.note('vread', [{ type, id, compartments: row.compartments }]);
     return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
   }
 
@@ -197,7 +204,7 @@ export class Repository {
       if (current && !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
       if (!current) {
         if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
-        const write = await repo.prepare(resource as unknown as Resource & { id: string }, 1);
+        const write = await repo.prepare(resource as unknown as Resource & { id: string }, 1, [], { owners: [] });
         await insertNew(repo.db, [write]);
         repo.note('create', [accessed(write)]);
         return { resource: write.resource as unknown as T, created: true };
@@ -213,7 +220,7 @@ export class Repository {
       }
       // Restating a resource as it is (e.g. importing the same document again) writes no new version.
       if (stored && deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored as unknown as T, created: false, unchanged: true };
-      const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1);
+      const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1, [], { resource: stored, owners: current.owners });
       await replaceCurrent(repo.db, [write]);
       if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
       repo.note('update', [accessed(write)]);
@@ -236,7 +243,7 @@ export class Repository {
       if (expected !== undefined && expected !== current.version) {
         throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
       }
-      await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now(), current.compartments)]);
+      await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now(), current)]);
       repo.note('delete', [{ type, id, compartments: current.compartments }]);
     }));
   }
@@ -286,35 +293,36 @@ export class Repository {
     if (type === 'AuditEvent' || included.includes('AuditEvent')) await settleAuditLog(this.db);
   }
 
+  /**
+   * The versions of one resource or of a type, newest first: of the resources the caller may see as they are now,
+   * the versions the caller may see in the record each was in (vreadVisible). Driven from the current rows, so the
+   * visibility filter can use the index on owners before the history is read.
+   */
   private async visibleHistory(type: string, id: string | undefined, options: { since?: string; count?: number }): Promise<Bundle> {
     const count = Math.min(Math.max(options.count ?? 100, 1), 1000);
     if (id) await this.visibleCurrent(type, id);
-    let query = this.db
-      .selectFrom('resource_history as h')
-      .innerJoin('resource as r', (join) => join.onRef('r.resource_type', '=', 'h.resource_type').onRef('r.id', '=', 'h.id'))
-      .select(['h.id', 'h.version', 'h.last_updated', 'h.deleted', 'h.content', 'r.compartments'])
-      .where('h.resource_type', '=', type)
-      .orderBy('h.last_updated', 'desc')
-      .orderBy('h.version', 'desc')
-      .limit(count);
-    if (id) query = query.where('h.id', '=', id);
-    const visible = visibilityCondition(this.context.scope, type);
-    if (visible) query = query.where(visible as RawBuilder<SqlBool>);
-    if (options.since) {
-      const since = dateRange(options.since);
-      if (!since) throw badRequest(`_since must be a FHIR instant, got "${options.since}"`, '_since');
-      query = query.where('h.last_updated', '>=', new Date(since.low));
-    }
-    const rows = (await query.execute()).filter((row) => row.deleted || !this.hidesVersion(row.content));
+    const since = options.since ? dateRange(options.since) : undefined;
+    if (options.since && !since) throw badRequest(`_since must be a FHIR instant, got "${options.since}"`, '_since');
+    const current = visibilityCondition(this.context.scope, type, 'r');
+    const own = versionVisibilityCondition(this.context.scope, type, 'h');
+    const { rows: found } = await sql<{ id: string; version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
+      select h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments
+      from resource r join resource_history h on h.resource_type = r.resource_type and h.id = r.id
+      where r.resource_type = ${type}${id ? sql` and r.id = ${id}` : sql``}${current ? sql` and ${current}` : sql``}${own ? sql` and ${own}` : sql``}
+        ${since ? sql`and h.last_updated >= ${new Date(since.low)}` : sql``}
+      order by h.last_updated desc, h.version desc
+      limit ${count}`.execute(this.db);
+    const rows = found.filter((row) => row.deleted || !this.hidesVersion(row.content));
     this.note(id ? 'history-instance' : 'history-type', dedupeRows(type, rows));
     const scope = this.context.scope;
-    const entries: BundleEntry[] = rows.map((row) => {
+    const resources = await withVisibleEntities(this.db, scope, rows.map((row) => (row.deleted ? ({ resourceType: type } as Resource) : (JSON.parse(row.content) as Resource))));
+    const entries: BundleEntry[] = rows.map((row, i) => {
         const url = `${type}/${row.id}`;
         const response = { status: row.deleted ? '204' : row.version === 1 ? '201' : '200', etag: `W/"${row.version}"`, lastModified: new Date(row.last_updated).toISOString() };
         if (row.deleted) return { fullUrl: `${this.context.fhirBase}/${url}`, request: { method: 'DELETE', url }, response };
         return {
           fullUrl: `${this.context.fhirBase}/${url}`,
-          resource: scope.present(JSON.parse(row.content) as Resource),
+          resource: scope.present(resources[i]),
           request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? type : url },
           response,
         };
@@ -384,65 +392,66 @@ export class Repository {
     return rows.length > 0;
   }
 
-  /** Whether every patient whose compartment a write lands in is one the caller may see. */
-  private async patientsVisible(ids: string[]): Promise<boolean> {
+  /**
+   * Whether every patient whose compartment a write lands in is one the caller may see: a stored one, or one created
+   * in the same batch that the caller may create (staff importing a document of a new patient of theirs).
+   */
+  private async patientsVisible(ids: string[], batch: readonly Resource[] = []): Promise<boolean> {
     const visible = visibilityCondition(this.context.scope, 'Patient');
     if (!visible) return true;
     if (!ids.length) return false;
+    const created = batch.filter((r) => r.resourceType === 'Patient' && ids.includes(r.id as string) && this.context.scope.canWrite(r));
+    const stored = ids.filter((id) => !created.some((r) => r.id === id));
+    if (!stored.length) return true;
     const { rows } = await sql<{ n: string }>`select count(*) as n from resource r
-      where r.resource_type = 'Patient' and r.id = any(${ids}::text[]) and ${visible}`.execute(this.db);
-    return Number(rows[0].n) === ids.length;
+      where r.resource_type = 'Patient' and r.id = any(${stored}::text[]) and ${visible}`.execute(this.db);
+    return Number(rows[0].n) === stored.length;
   }
 
-  /** Portal callers do not see earlier unreleased versions (drafts) of a result or document released since. */
+  /**
+   * Portal callers do not see earlier unreleased versions (drafts) of a result or document released since, nor a
+   * version entered in error.
+   */
   private hidesVersion(content: string): boolean {
     const scope = this.context.scope;
-    return !!scope.releasedOnly && !scope.unrestricted && unreleasedVersion(JSON.parse(content) as Resource & { status?: string; docStatus?: string });
+    return !!scope.releasedOnly && !scope.unrestricted && hiddenVersion(JSON.parse(content));
   }
 
-  private presentStored(stored: StoredVersion): StoredVersion {
+  /** Shapes a stored version for the caller: their reduced view, and an AuditEvent's entities they may see. */
+  private async presentStored(stored: StoredVersion): Promise<StoredVersion> {
     const scope = this.context.scope;
-    if (scope.unrestricted || scope.presentsWhole) return stored;
-    const shaped = scope.present(JSON.parse(stored.content) as Resource);
-    return { ...stored, content: JSON.stringify(shaped) };
+    if (scope.unrestricted || (scope.presentsWhole && stored.type !== 'AuditEvent')) return stored;
+    const [visible] = await withVisibleEntities(this.db, scope, [JSON.parse(stored.content) as Resource]);
+    return { ...stored, content: JSON.stringify(scope.present(visible)) };
   }
 
-  /** Validated elsewhere; stamps, indexes and checks the caller may write what results. */
-  private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = []): Promise<PreparedWrite> {
+  /**
+   * Validated elsewhere; stamps, indexes and checks the caller may write what results. `replaced` is the version an
+   * update replaces (an empty one for a create under the client's id).
+   */
+  private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
-    const extra = await this.binaryCompartments(resource, batch);
-    const write = prepareWrite(resource, version, this.context.clock.now(), extra);
     const scope = this.context.scope;
+    const placed = await binaryPlace(this.db, scope, resource, batch, replaced);
+    const write = keptForOrganization(scope, prepareWrite(resource, version, this.context.clock.now(), placed), replaced);
     // A new Patient is not visible yet: whether it may be created is canWrite's call (staff: their organisation).
     const allowed =
       scope.unrestricted ||
       scope.sharedTypes.has(resource.resourceType) ||
-      (resource.resourceType === 'Patient' ? version === 1 || (await this.patientsVisible([resource.id])) : await this.patientsVisible(write.compartments));
+      (scope.organizationId !== undefined && write.owners.length === 1 && write.owners[0] === uploaderOwner(scope.organizationId)) ||
+      (resource.resourceType === 'Patient' ? version === 1 || (await this.patientsVisible([resource.id])) : await this.patientsVisible(write.compartments, batch));
     if (!scope.canWrite(write.resource, write.compartments) || !allowed) {
       throw forbidden(`You may not write ${resource.resourceType} for this patient`);
     }
+    const authorship = scope.authorshipIssues?.(write.resource, replaced?.resource) ?? [];
+    if (authorship.length) {
+      throw new FhirError(403, {
+        resourceType: 'OperationOutcome',
+        issue: authorship.map(({ text, expression }) => ({ severity: 'error', code: 'forbidden', details: { text }, expression: [expression] })),
+      });
+    }
     if (scope.portalRules) await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch, this.context.fhirBase));
     return write;
-  }
-
-  /** A Binary belongs to the compartment of the resource its securityContext names. */
-  private async binaryCompartments(resource: Resource, batch: Resource[]): Promise<string[]> {
-    if (resource.resourceType !== 'Binary' || !resource.securityContext?.reference) return [];
-    const [type, id] = resource.securityContext.reference.split('/');
-    if (type === 'Patient') return [id];
-    const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
-    if (inBatch) {
-      const { compartments } = prepareWrite(inBatch as Resource & { id: string }, 1, new Date(0));
-      return compartments;
-    }
-    const row = await this.db
-      .selectFrom('resource')
-      .select('compartments')
-      .where('resource_type', '=', type)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (!row) throw conflict(`Binary.securityContext names ${resource.securityContext.reference}, which does not exist`);
-    return row.compartments;
   }
 }
 

@@ -15,7 +15,7 @@ const patient = (id: string, family: string): Patient & { id: string } => ({ res
 
 test('concurrent autocommit inserts share statements, and every caller gets its own outcome', async () => {
   await insertNew(database.db, [prepareWrite(patient('taken', 'First'), 1, now)]);
-  const callers = Array.from({ length: 30 }, (_, i) => [prepareWrite(patient(`g${i}`, `Family${i}`), 1, now, ['extra'])]);
+  const callers = Array.from({ length: 30 }, (_, i) => [prepareWrite(patient(`g${i}`, `Family${i}`), 1, now, { compartments: ['extra'] })]);
   // One caller collides with an existing row: it alone must fail, the other 30 must land.
   const results = await Promise.allSettled([...callers, [prepareWrite(patient('taken', 'Second'), 1, now)]].map((writes) => insertNew(database.db, writes)));
   expect(results.slice(0, 30).every((r) => r.status === 'fulfilled')).toBe(true);

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables';
+import { ownerParams, ownersFrom } from '../access/record-owners';
 import { patientCompartmentParams } from './definitions';
 import { indexValues, IndexRows } from './search/index-values';
 import { GroupCommit } from '../db/group-commit';
@@ -15,7 +16,15 @@ export interface PreparedWrite {
   readonly lastUpdated: string;
   readonly deleted: boolean;
   readonly compartments: string[];
+  /** Whose record it belongs to, which access follows (src/access/record-owners.ts). */
+  readonly owners: string[];
   readonly index: IndexRows;
+}
+
+/** Where a resource whose place is not in its own links belongs (a Binary: the resource its securityContext names). */
+export interface PlacedBy {
+  readonly compartments?: readonly string[];
+  readonly owners?: readonly string[];
 }
 
 /** SQL type of an index column, for the unnest casts (everything not listed is text). */
@@ -42,39 +51,42 @@ export function rememberIndex(resource: Resource, index: IndexRows): void {
   precomputedIndex.set(resource, index);
 }
 
-/** Stamps id and meta onto the resource and computes its index rows and patient compartments. */
-export function prepareWrite(resource: Resource & { id: string }, version: number, now: Date, extraCompartments: string[] = []): PreparedWrite {
+/** Stamps id and meta onto the resource and computes its index rows, patient compartments and owners. */
+export function prepareWrite(resource: Resource & { id: string }, version: number, now: Date, placed: PlacedBy = {}): PreparedWrite {
   const lastUpdated = now.toISOString();
   const stamped = {
     ...resource,
     meta: { ...resource.meta, versionId: String(version), lastUpdated },
   } as Resource & { id: string };
   const index = precomputedIndex.get(resource) ?? indexValues(stamped);
+  const compartments = compartmentsOf(stamped, index, placed.compartments ?? []);
   return {
     resource: stamped,
     content: JSON.stringify(stamped),
     version,
     lastUpdated,
     deleted: false,
-    compartments: compartmentsOf(stamped, index, extraCompartments),
+    compartments,
+    owners: placed.owners ? [...placed.owners] : ownersOf(stamped, index, compartments),
     index,
   };
 }
 
-/** A tombstone version: gone from search, history kept, still in the same compartments for access checks. */
-export function prepareDelete(type: string, id: string, version: number, now: Date, compartments: string[]): PreparedWrite {
+/** A tombstone version: gone from search, history kept, still in the same compartments and records for access checks. */
+export function prepareDelete(type: string, id: string, version: number, now: Date, place: { compartments: string[]; owners: string[] }): PreparedWrite {
   return {
     resource: { resourceType: type, id } as Resource & { id: string },
     content: '{}',
     version,
     lastUpdated: now.toISOString(),
     deleted: true,
-    compartments,
+    compartments: place.compartments,
+    owners: place.owners,
     index: EMPTY_INDEX,
   };
 }
 
-function compartmentsOf(resource: Resource & { id: string }, index: IndexRows, extra: string[]): string[] {
+function compartmentsOf(resource: Resource & { id: string }, index: IndexRows, extra: readonly string[]): string[] {
   const ids = new Set(extra);
   if (resource.resourceType === 'Patient') ids.add(resource.id);
   const params = patientCompartmentParams(resource.resourceType);
@@ -84,6 +96,24 @@ function compartmentsOf(resource: Resource & { id: string }, index: IndexRows, e
     }
   }
   return [...ids];
+}
+
+/** A stored resource's compartments and owners, as a write computes them (for data written before owners existed). */
+export function placeOf(resource: Resource & { id: string }): { compartments: string[]; owners: string[] } {
+  const index = indexValues(resource);
+  const compartments = compartmentsOf(resource, index, []);
+  return { compartments, owners: ownersOf(resource, index, compartments) };
+}
+
+/** The patients whose record the resource belongs to: a Patient its own; others their subject's (record-owners.ts). */
+export function ownersOf(resource: Resource & { id: string }, index: IndexRows, compartments: readonly string[]): string[] {
+  if (resource.resourceType === 'Patient') return [resource.id];
+  const params = ownerParams(resource.resourceType, patientCompartmentParams(resource.resourceType));
+  const named: string[] = [];
+  for (const row of index.reference) {
+    if (row.target_type === 'Patient' && params.includes(row.code) && compartments.includes(row.target_id)) named.push(row.target_id);
+  }
+  return ownersFrom(compartments, named);
 }
 
 /** Most resources one insert statement carries. */
@@ -119,7 +149,7 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
   for (const chunk of chunks(writes, STATEMENT_ROWS)) {
     const arrays = {
       type: [] as string[], id: [] as string[], version: [] as number[], lastUpdated: [] as string[],
-      deleted: [] as boolean[], compartments: [] as string[],
+      deleted: [] as boolean[], compartments: [] as string[], owners: [] as string[],
     };
     for (const w of chunk) {
       arrays.type.push(w.resource.resourceType);
@@ -129,20 +159,22 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
       arrays.deleted.push(w.deleted);
       // text[] cannot nest in unnest, so each row's compartments travel as one JSON array text.
       arrays.compartments.push(JSON.stringify(w.compartments));
+      arrays.owners.push(JSON.stringify(w.owners));
     }
     // The contents (each already JSON) travel as one JSON array, as they are: a text[] literal would escape every
     // quote of every resource and PostgreSQL unescape it again. json (not jsonb) keeps each element's text exactly.
     const contents = `[${chunk.map((w) => w.content).join(',')}]`;
     const statements = [
       sql`r as (
-        insert into resource (resource_type, id, version, last_updated, deleted, content, compartments)
-        select t, i, v, u, d, c.value::text, array(select json_array_elements_text(p::json))
+        insert into resource (resource_type, id, version, last_updated, deleted, content, compartments, owners)
+        select t, i, v, u, d, c.value::text, array(select json_array_elements_text(p::json)), array(select json_array_elements_text(o::json))
         from unnest(${arrayLiteral(arrays.type)}::text[], ${arrayLiteral(arrays.id)}::text[], ${arrayLiteral(arrays.version)}::int[],
-          ${arrayLiteral(arrays.lastUpdated)}::timestamptz[], ${arrayLiteral(arrays.deleted)}::boolean[], ${arrayLiteral(arrays.compartments)}::text[])
-          with ordinality as x(t, i, v, u, d, p, n)
+          ${arrayLiteral(arrays.lastUpdated)}::timestamptz[], ${arrayLiteral(arrays.deleted)}::boolean[], ${arrayLiteral(arrays.compartments)}::text[],
+          ${arrayLiteral(arrays.owners)}::text[])
+          with ordinality as x(t, i, v, u, d, p, o, n)
         join json_array_elements(${contents}::json) with ordinality as c(value, n) using (n)
-        returning resource_type, id, version, last_updated, deleted, content)`,
-      sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content) select * from r)`,
+        returning resource_type, id, version, last_updated, deleted, content, compartments, owners)`,
+      sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content, compartments, owners) select * from r)`,
       ...indexInserts(chunk).map((insert, n) => sql`${sql.raw(`i${n}`)} as (${insert})`),
     ];
     // One text per set of index tables with rows (at most 32 shapes), so it is prepared once per connection.
@@ -162,6 +194,7 @@ export async function replaceCurrent(db: Kysely<Tables>, writes: PreparedWrite[]
         deleted: write.deleted,
         content: write.content,
         compartments: write.compartments,
+        owners: write.owners,
       })
       .where('resource_type', '=', write.resource.resourceType)
       .where('id', '=', write.resource.id)
@@ -229,6 +262,8 @@ function historyRow(w: PreparedWrite) {
     last_updated: w.lastUpdated,
     deleted: w.deleted,
     content: w.content,
+    compartments: w.compartments,
+    owners: w.owners,
   };
 }
 
@@ -242,7 +277,7 @@ function chunks<T>(list: T[], size: number): T[][] {
 export async function lockCurrent(db: Kysely<Tables>, type: string, id: string) {
   return db
     .selectFrom('resource')
-    .select(['version', 'deleted', 'compartments', 'content'])
+    .select(['version', 'deleted', 'compartments', 'owners', 'content'])
     .where('resource_type', '=', type)
     .where('id', '=', id)
     .forUpdate()

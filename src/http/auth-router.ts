@@ -35,12 +35,16 @@ export function authRouter(services: AccountServices): Router {
   router.post('/register', asyncHandler(async (req, res) => {
     const role = (req.body as { role?: unknown } | undefined)?.role;
     if (role === 'patient') {
-      res.status(201).json(await services.registration.registerPatient(req.body, address(req)));
+      res.status(202).json(await services.registration.registerPatient(req.body, address(req)));
     } else if (role === 'family-member') {
       res.status(202).json(await services.familyAccess.requestAsNewFamilyMember(req.body, address(req)));
     } else {
       throw badRequest('role must be "patient" (I am the patient) or "family-member" (I am the patient’s family member)', 'role');
     }
+  }));
+
+  router.post('/register/confirm', asyncHandler(async (req, res) => {
+    res.status(201).json(await services.registration.confirm(req.body));
   }));
 
   router.post('/passcode/redeem', asyncHandler(async (req, res) => {

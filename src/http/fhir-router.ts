@@ -98,6 +98,11 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
   });
 
+  // Not offered (the CapabilityStatement lists no history-system): said plainly rather than read as a type "_history".
+  router.all('/_history', (_req, _res, next) =>
+    next(methodNotAllowed('System-level history is not supported: read the history of a type (GET /fhir/{type}/_history) or of one resource')),
+  );
+
   router.get('/:type', asyncHandler(async (req, res) => {
     const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
     const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type {
-  Appointment, Binary, Bundle, ChargeItem, Communication, DocumentReference, Observation, Organization, Patient, Resource,
+  Appointment, Binary, Bundle, ChargeItem, Communication, Condition, DocumentReference, Observation, Organization, Patient, Resource,
 } from '@medplum/fhirtypes';
 import { buildAuditEvent } from '../../src/access/audit-event';
 import { type AgePolicyName, agePolicyByName } from '../../src/access/age-policy-profiles';
@@ -37,7 +37,14 @@ export type RowKey =
   | 'Patient' | 'Observation' | 'Observation (preliminary)' | 'DiagnosticReport (preliminary)' | 'Condition' | 'Immunization'
   | 'Appointment' | 'Invoice' | 'Account' | 'Coverage' | 'ChargeItem' | 'DocumentReference (released)'
   | 'DocumentReference (unreleased)' | 'Binary (released)' | 'Binary (unreleased)' | 'Communication' | 'AuditEvent'
-  | 'Consent' | 'RelatedPerson';
+  | 'Consent' | 'RelatedPerson'
+  // In the patient's record and naming another patient (OTHER_PATIENT) in a second compartment link, or (moved) filed
+  // in the other patient's record first and moved to this one.
+  | 'Condition (asserted by another)' | 'Observation (performed by another)' | 'Appointment (with another patient)'
+  | 'Observation (moved from another)';
+
+/** For the rows naming another patient: whom each patient's rows name (Sam's, a patient of the other practice's). */
+export const OTHER_PATIENT: Readonly<Record<PatientKey, PatientKey>> = { ada: 'cara', ben: 'ada', cara: 'ada', sam: 'ada' };
 
 /** The type a row reads. */
 export function typeOfRow(row: RowKey): string {
@@ -273,4 +280,32 @@ export async function inPool<T>(tasks: (() => Promise<T>)[], limit = 8): Promise
 /** Entries of a searchset bundle that matched. */
 export function matches(bundle: Bundle): Resource[] {
   return (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource!);
+}
+
+/**
+ * Adds to each patient's record the rows that name another patient (OTHER_PATIENT) in a second compartment link, or
+ * were filed in the other patient's record first and moved (the matrix's rows in two records). Not part of the
+ * family every test starts with: they add to the other record's searches and activity history.
+ */
+export async function addRowsLinkingAnotherRecord(f: AccessFamily): Promise<void> {
+  const { system, patientIds } = f;
+  const rows = f.rows as Record<PatientKey, Partial<Record<RowKey, string>>>;
+  for (const key of PATIENTS) {
+    const own = { reference: `Patient/${patientIds[key]}` };
+    const other = { reference: `Patient/${patientIds[OTHER_PATIENT[key]]}` };
+    const r = rows[key];
+    r['Condition (asserted by another)'] = (await system.create<Condition>({ resourceType: 'Condition', code: { text: 'Asthma' }, subject: own, asserter: other })).resource.id;
+    r['Observation (performed by another)'] = (
+      await system.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'Peak flow' }, subject: own, performer: [other], valueString: 'normal' })
+    ).resource.id;
+    r['Appointment (with another patient)'] = (
+      await system.create<Appointment>({
+        resourceType: 'Appointment', status: 'booked', start: '2026-04-02T16:00:00Z', end: '2026-04-02T17:00:00Z',
+        reasonCode: [{ text: 'Family counselling' }], comment: 'Both of you', description: 'Joint session',
+        participant: [{ actor: own, status: 'accepted' }, { actor: other, status: 'accepted' }],
+      })
+    ).resource.id;
+    const filed = (await system.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'Mood' }, subject: other, valueString: 'low' })).resource;
+    r['Observation (moved from another)'] = (await system.update<Observation>({ ...filed, subject: own })).resource.id;
+  }
 }

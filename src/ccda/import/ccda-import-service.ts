@@ -46,7 +46,7 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     }
     const match = await matchPatient(trx, patientEntry.resource as Patient);
     const warnings: string[] = [];
-    let entries = entriesFor(parsed, match);
+    let entries = entriesFor(parsed, match, trx.context.scope.organizationId);
     if (match.kind !== 'none') {
       const own = await withoutOwnEntries(trx, entries, match.patient.id as string);
       entries = own.entries;
@@ -121,12 +121,19 @@ function withAllIdentifiers(entry: BundleEntry): BundleEntry {
   return { ...entry, request: { ...entry.request, url: `${entry.resource!.resourceType}?${query}` } };
 }
 
-/** The parser's entries, adjusted to the patient match: a matched patient is referenced, not re-created. */
-function entriesFor(parsed: CcdaImportResult, match: PatientMatch): BundleEntry[] {
+/**
+ * The parser's entries, adjusted to the patient match: a matched patient is referenced, not re-created. A patient
+ * created by staff of an organisation is that organisation's patient (their managingOrganization), as staff may only
+ * add patients to their own organisation.
+ */
+function entriesFor(parsed: CcdaImportResult, match: PatientMatch, organizationId?: string): BundleEntry[] {
   const entries: BundleEntry[] = parsed.bundle.entry.map((e) => withAllIdentifiers(withContentKey({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } })));
   if (match.kind === 'none') {
     for (const entry of entries) {
-      if (entry.fullUrl === parsed.patientFullUrl) entry.request = { method: 'POST', url: 'Patient' };
+      if (entry.fullUrl === parsed.patientFullUrl) {
+        entry.request = { method: 'POST', url: 'Patient' };
+        if (organizationId) entry.resource = { ...(entry.resource as Patient), managingOrganization: { reference: `Organization/${organizationId}` } };
+      }
       // A new patient owns nothing yet: a conditional update could only ever match another patient's data.
       else if (entry.request?.method === 'PUT' && entry.request.url?.includes('?') && hasPatientParam(entry.resource!.resourceType)) {
         entry.request = { method: 'POST', url: entry.resource!.resourceType };
@@ -201,7 +208,7 @@ async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patie
 async function originalsInRecord(repo: Repository, references: string[], patientId: string): Promise<Set<string>> {
   const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
     from resource r join unnest(${references}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
-    where r.deleted = false and (cardinality(r.compartments) = 0 or ${patientId} = any(r.compartments))`.execute(repo.db);
+    where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))`.execute(repo.db);
   return new Set(rows.map((row) => row.reference));
 }
 
@@ -270,8 +277,10 @@ function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEn
   };
 }
 
+/** The import's Provenance; it names the patient among its targets, which puts it in that patient's record. */
 function provenanceFor(changed: Resource[], summary: CcdaImportSummary, now: Date): Provenance {
   const target: Reference[] = changed.map((r) => ({ reference: `${r.resourceType}/${r.id}` }));
+  if (!target.some((t) => t.reference === summary.patient.reference)) target.push({ reference: summary.patient.reference });
   return {
     resourceType: 'Provenance',
     target,

@@ -6,6 +6,7 @@ import * as auditLog from './0004-audit-log';
 import * as auditLogJsonb from './0005-audit-log-jsonb';
 import * as patientOrganizationIndex from './0006-patient-organization-index';
 import * as releaseNotice from './0007-release-notice';
+import * as recordOwners from './0008-record-owners';
 import * as importedFile from './0010-imported-file';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
@@ -17,5 +18,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005-audit-log-jsonb': auditLogJsonb,
   '0006-patient-organization-index': patientOrganizationIndex,
   '0007-release-notice': releaseNotice,
+  '0008-record-owners': recordOwners,
   '0010-imported-file': importedFile,
 };

@@ -1,7 +1,6 @@
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
-import { unreleasedConditionAnyType } from '../../access/release-visibility';
-import { typeVisibleFor } from '../../access/visibility';
+import { visibilityConditionAnyType } from '../../access/visibility';
 import { dateRange } from '../search/date-range';
 import { badRequest } from '../outcomes';
 import type { Repository } from '../repository';
@@ -17,9 +16,12 @@ export interface EverythingParams {
 }
 
 /**
- * Patient/$everything: the patient, everything in their compartment the caller may see, and the
- * practitioners, organizations, locations and medications those resources reference. The activity log
- * (AuditEvent) is not part of the record it logs. Audited as one access per patient.
+ * Patient/$everything: the patient, everything of their record the caller may see, and the practitioners,
+ * organizations, locations and medications those resources reference. The record is what belongs to the patient
+ * (src/access/record-owners.ts): another patient's Condition that names this one as its asserter is in that other
+ * patient's record, found by search (`Condition?asserter=`) by those who may see it, not here, where it would read as
+ * this patient's own (and so go out in their C-CDA). The activity log (AuditEvent) is not part of the record it
+ * logs. Audited as one access per patient.
  */
 export async function patientEverything(repo: Repository, patientId: string, params: EverythingParams = {}): Promise<Bundle> {
   return repo.asOperation('$everything', () => everything(repo, patientId, params));
@@ -61,16 +63,15 @@ async function compartmentResources(repo: Repository, patientId: string, start?:
       : sql``;
   const changed = since ? sql`and r.last_updated >= ${since}::timestamptz` : sql``;
   const scope = repo.context.scope;
-  // The one query over the whole compartment needs the release rule for every type at once.
-  const released = scope.releasedOnly && !scope.unrestricted ? sql`and not ${unreleasedConditionAnyType()}` : sql``;
+  // The one query over the whole record needs the access rule (and the release rule) for every type at once.
+  const visible = visibilityConditionAnyType(scope);
   const { rows } = await sql<{ resource_type: string; id: string; compartments: string[]; content: string }>`
     select r.resource_type, r.id, r.compartments, r.content from resource r
-    where r.compartments @> array[${patientId}]::text[] and r.deleted = false and r.resource_type not in ('Patient', 'AuditEvent')
-    ${dated} ${changed} ${released}
+    where r.owners @> array[${patientId}]::text[] and r.deleted = false and r.resource_type not in ('Patient', 'AuditEvent')
+    ${dated} ${changed} ${visible ? sql`and ${visible}` : sql``}
     order by r.resource_type, r.last_updated`.execute(repo.db);
-  const visible = rows.filter((row) => typeVisibleFor(scope, patientId, row.resource_type));
-  repo.noteServed(visible.map((row) => ({ type: row.resource_type, id: row.id, compartments: row.compartments })));
-  return visible.map((row) => scope.present(JSON.parse(row.content) as Resource));
+  repo.noteServed(rows.map((row) => ({ type: row.resource_type, id: row.id, compartments: row.compartments })));
+  return rows.map((row) => scope.present(JSON.parse(row.content) as Resource));
 }
 
 async function referencedSharedResources(repo: Repository, resources: Resource[]): Promise<Resource[]> {

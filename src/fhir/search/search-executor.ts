@@ -6,6 +6,7 @@ import { visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
 import { isSupportedType, searchParametersOf } from '../definitions';
 import { badRequest } from '../outcomes';
+import { withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
 import { filterCondition } from './search-filters';
 
@@ -62,7 +63,7 @@ export async function executeSearch(
     limit ${count} offset ${offset}`.execute(db);
   const total = rows.length ? Number(rows[0].total) : offset > 0 ? await countMatches(db, where) : 0;
   const matches = rows.map((row) => JSON.parse(row.content) as Resource);
-  const entries: BundleEntry[] = matches.map((resource) => entry(fhirBase, scope, resource, 'match', request));
+  const found: { resource: Resource; mode: 'match' | 'include' }[] = matches.map((resource) => ({ resource, mode: 'match' }));
   const served: ServedRow[] = rows.map((row, i) => ({ type, id: matches[i].id as string, compartments: row.compartments }));
 
   if (matches.length && (request.include?.length || request.revInclude?.length)) {
@@ -72,10 +73,13 @@ export async function executeSearch(
       const key = `${resource.resourceType}/${resource.id}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      entries.push(entry(fhirBase, scope, resource, 'include', request));
+      found.push({ resource, mode: 'include' });
       served.push({ type: resource.resourceType, id: resource.id as string, compartments });
     }
   }
+  // An AuditEvent names only what the caller may see (audit-entity-view.ts).
+  const shown = await withVisibleEntities(db, callerScope, found.map((f) => f.resource));
+  const entries: BundleEntry[] = found.map((f, i) => entry(fhirBase, scope, shown[i], f.mode, request));
   onServed?.(served);
   return {
     resourceType: 'Bundle',
