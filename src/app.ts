@@ -2,7 +2,7 @@ import express, { Express } from 'express';
 import type { Logger } from 'pino';
 import { startAuditLog } from './access/audit-log';
 import { auditTrailFor } from './access/audit-trail';
-import type { Authenticator, Caller } from './auth/caller';
+import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';

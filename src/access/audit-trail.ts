@@ -9,7 +9,7 @@
  */
 import type { AuditEventAgent } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
-import type { Caller } from '../auth/caller';
+import type { Caller } from './caller';
 import type { Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
 import type { AuditInteraction } from './audit-event';

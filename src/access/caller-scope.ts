@@ -5,7 +5,7 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, Selectable, SqlBool, sql } from 'kysely';
-import type { AuthenticateOptions, Caller } from '../auth/caller';
+import type { AuthenticateOptions, Caller } from './caller';
 import { prepared } from '../db/prepared-statement';
 import type { AccountTable, Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';

@@ -6,7 +6,7 @@ import type { Database } from '../db/database';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
 import { AccessTokenClaims, AccessTokenError, loadOrCreateSigningKey, SigningKey, verifyAccessToken } from './access-token';
-import type { AuthenticateOptions, Authenticator, Caller } from './caller';
+import type { AuthenticateOptions, Authenticator, Caller } from '../access/caller';
 
 /** Verified tokens remembered at once (see TokenAuthenticator.verified). */
 const VERIFIED_TOKENS = 10_000;

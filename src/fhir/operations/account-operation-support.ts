@@ -3,7 +3,7 @@
  * act on (read through the caller's own repository, so staff only reach their organization's patients).
  */
 import type { Parameters, ParametersParameter, Patient } from '@medplum/fhirtypes';
-import type { Caller } from '../../auth/caller';
+import type { Caller } from '../../access/caller';
 import type { Account } from '../../auth/account-store';
 import { badRequest } from '../outcomes';
 import type { Repository } from '../repository';

@@ -1,6 +1,6 @@
 import { portalAccountOf, staffAccountOf } from '../../auth/account-caller';
 import type { AccountServices } from '../../auth/account-services';
-import type { Caller } from '../../auth/caller';
+import type { Caller } from '../../access/caller';
 import type { GrantActor } from '../../auth/family-grants-service';
 import type { Repository } from '../repository';
 

@@ -1,5 +1,5 @@
 import type { RawBuilder, SqlBool } from 'kysely';
-import type { AccessScope } from '../access/access-scope';
+import type { AccessScope } from './access-scope';
 
 /** Who is calling, as established by authentication, and what they may see. */
 export interface Caller {
