@@ -6,6 +6,7 @@ import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
+import { portalWriteCheck } from './portal/messaging/message-lookup';
 import type { FhirOperation } from './fhir/operations/operation';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
@@ -54,7 +55,14 @@ export function createApp(deps: AppDeps): Express {
   const repositoryFor =
     deps.repositoryFor ??
     ((caller: Caller) =>
-      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition }));
+      new Repository(database.db, {
+        scope: caller.scope,
+        clock,
+        fhirBase,
+        audit: auditTrailFor(caller, clock),
+        unconfirmed: caller.unconfirmed?.condition,
+        portalWriteCheck,
+      }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
   app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);

@@ -6,7 +6,7 @@
  */
 import { validateResource } from '@medplum/core';
 import type { AuditEvent, Bundle, CapabilityStatement, Communication, DocumentReference, Observation, OperationOutcome, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import { revokeGrant } from '../src/access/proxy-grants';
 import { signAccessToken } from '../src/auth/access-token';
 import { AccessFamily, CallerKey, matches, startAccessFamily, T0 } from './support/access-family';

@@ -4,7 +4,7 @@
  * expect: LEVELS (who holds what on whose record, per phase and policy) and READ/WRITE (what each level may do
  * with each row). Every cell is compared with them; nothing is derived from the code under test.
  */
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AgePolicyName } from '../src/access/age-policy-profiles';
 import {

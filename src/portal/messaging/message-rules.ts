@@ -15,7 +15,7 @@
  * Staff and system writes are not held to these rules: replies come from the practice, imports from other systems.
  */
 import type { Attachment, Binary, Communication, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { invalidResource } from '../fhir/outcomes';
+import { invalidResource } from '../../fhir/outcomes';
 
 /** The code system of a portal message's subject (Communication.topic). */
 export const MESSAGE_SUBJECT_SYSTEM = 'https://chartkeeper.example/fhir/CodeSystem/portal-message-subject';

@@ -1,5 +1,5 @@
 import type { Binary, Communication } from '@medplum/fhirtypes';
-import { FhirError } from '../fhir/outcomes';
+import { FhirError } from '../../fhir/outcomes';
 import { checkPortalWrite, findCardNumber, MESSAGE_SUBJECT_SYSTEM, type MessageLookup, sniffFileType } from './message-rules';
 
 const PDF = Buffer.from('%PDF-1.7\n1 0 obj\n<<>>\nendobj\n');

@@ -3,37 +3,27 @@
  * patient has seen, and the Binaries and messages a message points at. Reads here are checks, not served to the
  * caller, so they are not audited.
  */
-import type { Binary, Communication, Patient, PractitionerRole, Resource } from '@medplum/fhirtypes';
+import type { Binary, Communication, Patient, PractitionerRole } from '@medplum/fhirtypes';
 import { type Kysely, sql } from 'kysely';
-import type { AccessScope } from '../access/access-scope';
-import { visibilityCondition } from '../access/visibility';
-import type { Tables } from '../db/tables';
-import type { MessageLookup } from './message-rules';
+import type { Tables } from '../../db/tables';
+import type { WriteCheck, WriteCheckSession } from '../../fhir/write-check';
+import { checkPortalWrite, type MessageLookup } from './message-rules';
 
 /** Visits that took place: a provider on a planned, cancelled or mistaken one has not been seen. */
 const NOT_SEEN_STATUSES = ['planned', 'cancelled', 'entered-in-error', 'unknown'];
 
-/**
- * A MessageLookup over `db` as `scope` sees it; `batch` holds resources written in the same transaction, and
- * `fhirBase` makes this service's absolute Binary URLs acceptable attachment links.
- */
-export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: readonly Resource[] = [], fhirBase?: string): MessageLookup {
-  const visible = async <T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> => {
-    const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
-    if (inBatch) return inBatch as T;
-    const condition = visibilityCondition(scope, type);
-    const { rows } = await sql<{ content: string }>`
-      select r.content from resource r
-      where r.resource_type = ${type} and r.id = ${id} and not r.deleted${condition ? sql` and ${condition}` : sql``}`.execute(db);
-    return rows[0] ? (JSON.parse(rows[0].content) as T) : undefined;
-  };
+/** A MessageLookup through a write check's session: the writer's visibility, the transaction's own writes first. */
+export function messageLookup(session: WriteCheckSession): MessageLookup {
   return {
-    ...(fhirBase ? { binaryUrl: `${fhirBase.replace(/\/$/, '')}/Binary/` } : {}),
-    recipientsFor: (patientIds) => recipientsFor(db, patientIds),
-    binary: (id) => visible<Binary>('Binary', id),
-    senderOf: async (id) => (await visible<Communication>('Communication', id))?.sender?.reference,
+    binaryUrl: `${session.fhirBase.replace(/\/$/, '')}/Binary/`,
+    recipientsFor: (patientIds) => recipientsFor(session.db, patientIds),
+    binary: (id) => session.readVisible<Binary>('Binary', id),
+    senderOf: async (id) => (await session.readVisible<Communication>('Communication', id))?.sender?.reference,
   };
 }
+
+/** The portal's write rules as the repository runs them (RepositoryContext.portalWriteCheck). */
+export const portalWriteCheck: WriteCheck = (resource, patientIds, session) => checkPortalWrite(resource, patientIds, messageLookup(session));
 
 /**
  * `Practitioner/x` of everyone on one of these patients' visits that took place and of their general practitioners,
