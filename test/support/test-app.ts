@@ -6,7 +6,7 @@ import { generateSigningKey, signAccessToken, SigningKey } from '../../src/auth/
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { Config, loadConfig } from '../../src/config';
 import { Clock, systemClock } from '../../src/fhir/clock';
-import { allOperations } from '../../src/fhir/operations/registry';
+import { allOperations } from '../../src/operations';
 import { openTestDatabase, TestDatabase } from './test-database';
 
 /** A real Chartkeeper app on a real database, listening on a random loopback port. */

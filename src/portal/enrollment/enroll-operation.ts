@@ -1,7 +1,7 @@
 import { staffAccountOf } from '../../auth/account-caller';
-import type { AccountServices } from '../../auth/account-services';
-import { parametersResult, visiblePatient } from './account-operation-support';
-import type { FhirOperation } from './operation';
+import type { AccountServices } from '../account-services';
+import { parametersResult, visiblePatient } from '../operation-support';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * Patient/{id}/$enroll (email, default the email on file): staff send an enrollment invitation valid 30 days.

@@ -2,14 +2,14 @@
  * The account flows as one bundle of services over one context, built once at startup (main.ts) or per test,
  * and handed to the /auth router, the account FHIR operations and the jobs.
  */
-import type { AccountContext } from './account-context';
-import { EnrollmentService } from './enrollment-service';
-import { FamilyAccessService } from './family-access-service';
-import { FamilyGrantsService } from './family-grants-service';
-import { InvitationService } from './invitation-service';
-import { PasswordResetService } from './password-reset-service';
-import { RegistrationService } from './registration-service';
-import { SessionService } from './session-service';
+import type { AccountContext } from '../auth/account-context';
+import { EnrollmentService } from './enrollment/enrollment-service';
+import { FamilyAccessService } from './family/family-access-service';
+import { FamilyGrantsService } from './family/family-grants-service';
+import { InvitationService } from './family/invitation-service';
+import { PasswordResetService } from '../auth/password-reset-service';
+import { RegistrationService } from '../auth/registration-service';
+import { SessionService } from '../auth/session-service';
 
 /** Every account service, sharing one context. */
 export interface AccountServices {

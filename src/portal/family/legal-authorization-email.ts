@@ -2,7 +2,7 @@
  * To a personal representative whom staff recorded (legal authorization on file) and who has no portal account
  * yet: a link to create one. Built on the shared email layout, so it carries no health information either.
  */
-import { formatInstant, type RenderedEmail, renderEmail } from '../mail/templates/email-layout';
+import { formatInstant, type RenderedEmail, renderEmail } from '../../mail/templates/email-layout';
 
 /** Parameters of the legal authorization email. */
 export interface LegalAuthorizationEmailParams {

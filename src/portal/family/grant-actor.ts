@@ -1,8 +1,8 @@
 import { portalAccountOf, staffAccountOf } from '../../auth/account-caller';
-import type { AccountServices } from '../../auth/account-services';
+import type { AccountServices } from '../account-services';
 import type { Caller } from '../../access/caller';
-import type { GrantActor } from '../../auth/family-grants-service';
-import type { Repository } from '../repository';
+import type { GrantActor } from './family-grants-service';
+import type { Repository } from '../../fhir/repository';
 
 /** Who is managing grants: a portal account, or staff acting through their own (organization-scoped) repository. */
 export async function grantActorOf(services: AccountServices, caller: Caller, repo: Repository): Promise<GrantActor> {

@@ -1,8 +1,8 @@
 import { portalAccountOf } from '../../auth/account-caller';
-import type { AccountServices } from '../../auth/account-services';
-import { forbidden, notFound } from '../outcomes';
-import { parametersResult } from './account-operation-support';
-import type { FhirOperation } from './operation';
+import type { AccountServices } from '../account-services';
+import { forbidden, notFound } from '../../fhir/outcomes';
+import { parametersResult } from '../operation-support';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * Patient/{id}/$invite-family (email, name, level full|billing, relationship): the patient, signed in as

@@ -4,20 +4,20 @@
  * credentials over the same account, so the record and the portal history stay; the old login stops working.
  */
 import type { Patient } from '@medplum/fhirtypes';
-import { canHaveOwnAccount } from '../access/age-policy';
-import { badRequest, conflict } from '../fhir/outcomes';
-import { enrollmentInvitationEmail } from '../mail/templates/enrollment-invitation-email';
-import { organizationNameOf, patientDisplayName, patientFirstName, serviceLink, systemRepository, todayOf } from './account-context';
-import { definedOnly, newPassword, optionalEmail, readFields, requiredSecret, securityOptionFields } from './account-input';
-import { sendAccountMail } from './account-mail';
-import { emailAlreadyUsed, underMinimumAge } from './account-messages';
-import { patientEmailOnFile } from './account-patients';
-import { securityAnswerHash } from './account-security-answer';
-import { isUniqueViolation } from './account-store';
-import { generateToken, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
-import { hashPassword } from './password-hash';
-import type { SessionService, SignInResult } from './session-service';
-import { AccountService } from './account-service';
+import { canHaveOwnAccount } from '../../access/age-policy';
+import { badRequest, conflict } from '../../fhir/outcomes';
+import { enrollmentInvitationEmail } from '../../mail/templates/enrollment-invitation-email';
+import { organizationNameOf, patientDisplayName, patientFirstName, serviceLink, systemRepository, todayOf } from '../../auth/account-context';
+import { definedOnly, newPassword, optionalEmail, readFields, requiredSecret, securityOptionFields } from '../../auth/account-input';
+import { sendAccountMail } from '../../auth/account-mail';
+import { emailAlreadyUsed, underMinimumAge } from '../../auth/account-messages';
+import { patientEmailOnFile } from '../../auth/account-patients';
+import { securityAnswerHash } from '../../auth/account-security-answer';
+import { isUniqueViolation } from '../../auth/account-store';
+import { generateToken, ONE_TIME_SECRET_DEFAULTS } from '../../auth/one-time-secret';
+import { hashPassword } from '../../auth/password-hash';
+import type { SessionService, SignInResult } from '../../auth/session-service';
+import { AccountService } from '../../auth/account-service';
 
 /** What staff are told after sending an enrollment invitation. */
 export interface EnrollmentReceipt {

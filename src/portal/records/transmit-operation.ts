@@ -12,17 +12,17 @@ import { isAccountCaller } from '../../access/caller-scope';
 import { organizationNameOf, patientFirstName, serviceLink } from '../../auth/account-context';
 import { parseDocumentPeriod } from '../../ccda/period/parse-document-period';
 import { sendAccountMail } from '../../auth/account-mail';
-import type { AccountServices } from '../../auth/account-services';
+import type { AccountServices } from '../account-services';
 import { AccountStore, isValidEmail, normalizeEmail } from '../../auth/account-store';
 import { ThrottleStore } from '../../auth/throttle-store';
 import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
 import { buildXdmZip, DEFAULT_ID_ROOT, xdmMetaForCcd } from '../../ccda/render';
 import { formatCalendarDate } from '../../mail/templates/email-layout';
 import { recordForProviderEmail, recordSentNoticeEmail } from '../../mail/templates/record-transmit-email';
-import { badRequest, forbidden } from '../outcomes';
-import { parametersResult } from './account-operation-support';
+import { badRequest, forbidden } from '../../fhir/outcomes';
+import { parametersResult } from '../operation-support';
 import { periodInFileName } from './ccda-export-operation';
-import type { FhirOperation } from './operation';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 export function transmitOperation(services: AccountServices): FhirOperation {
   const context = services.context;

@@ -1,6 +1,6 @@
-import type { AccountServices } from '../../auth/account-services';
+import type { AccountServices } from '../account-services';
 import { grantActorOf } from './grant-actor';
-import type { FhirOperation } from './operation';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * Consent/{id}/$revoke-access: the patient (or staff) removes a family member's access, or the family member

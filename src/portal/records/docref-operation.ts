@@ -4,9 +4,9 @@ import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
 import { ccdDocumentReference } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
 import { patientViewScope } from '../../access/portal-scope';
-import { badRequest, forbidden } from '../outcomes';
-import { Repository } from '../repository';
-import type { FhirOperation } from './operation';
+import { badRequest, forbidden } from '../../fhir/outcomes';
+import { Repository } from '../../fhir/repository';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * DocumentReference/$docref (US Core): DocumentReferences to the patient's CCDs. With on-demand=true, or

@@ -1,8 +1,8 @@
 import { portalAccountOf } from '../../auth/account-caller';
-import type { AccountServices } from '../../auth/account-services';
-import { FhirError } from '../outcomes';
-import { parametersResult } from './account-operation-support';
-import type { FhirOperation } from './operation';
+import type { AccountServices } from '../account-services';
+import { FhirError } from '../../fhir/outcomes';
+import { parametersResult } from '../operation-support';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * $redeem-passcode (requestId, passcode): a signed-in account enters the passcode the patient gave them for its

@@ -1,8 +1,8 @@
 import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
 import { buildXdmZip, DEFAULT_ID_ROOT, renderCcdHtml, xdmMetaForCcd } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
-import { badRequest, forbidden } from '../outcomes';
-import type { FhirOperation } from './operation';
+import { badRequest, forbidden } from '../../fhir/outcomes';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 type CcdFormat = 'xml' | 'html' | 'zip';
 

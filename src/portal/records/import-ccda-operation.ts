@@ -1,7 +1,7 @@
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import { importCcda, CcdaImportSummary } from '../../ccda/import/ccda-import-service';
-import { badRequest, forbidden, unsupportedMediaType } from '../outcomes';
-import type { FhirOperation } from './operation';
+import { badRequest, forbidden, unsupportedMediaType } from '../../fhir/outcomes';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 const XML_TYPES = ['application/xml', 'text/xml', 'application/cda+xml', 'application/hl7-cda+xml'];
 

@@ -4,15 +4,15 @@
  * grants are the Consent + RelatedPerson pairs of proxy-grants.ts; this service decides who may change which.
  */
 import type { Consent, Patient, RelatedPerson } from '@medplum/fhirtypes';
-import type { AccessLevel, GrantLevel } from '../access/access-level';
-import { effectiveAccessLevel } from '../access/age-policy';
-import { todayIn } from '../access/calendar-date';
-import { familyRelationshipOf } from '../access/family-relationship';
-import { ACCOUNT_IDENTIFIER_SYSTEM, accountIdOf, changeGrantLevel, consentToGrant, grantAccess, grantsOfPatient, revokeGrant, type StoredGrant } from '../access/proxy-grants';
-import { forbidden, notFound } from '../fhir/outcomes';
-import type { Repository } from '../fhir/repository';
-import { type AccountContext, systemRepository, todayOf } from './account-context';
-import type { Account } from './account-store';
+import type { AccessLevel, GrantLevel } from '../../access/access-level';
+import { effectiveAccessLevel } from '../../access/age-policy';
+import { todayIn } from '../../access/calendar-date';
+import { familyRelationshipOf } from '../../access/family-relationship';
+import { ACCOUNT_IDENTIFIER_SYSTEM, accountIdOf, changeGrantLevel, consentToGrant, grantAccess, grantsOfPatient, revokeGrant, type StoredGrant } from '../../access/proxy-grants';
+import { forbidden, notFound } from '../../fhir/outcomes';
+import type { Repository } from '../../fhir/repository';
+import { type AccountContext, systemRepository, todayOf } from '../../auth/account-context';
+import type { Account } from '../../auth/account-store';
 
 /** One grant as the settings page shows it. */
 export interface FamilyGrantView {

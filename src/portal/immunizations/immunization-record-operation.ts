@@ -11,9 +11,9 @@ import PDFDocument from 'pdfkit';
 import { hasFullAccess } from '../../access/full-access';
 import { organizationNameOf, patientDisplayName } from '../../auth/account-context';
 import { formatCalendarDate } from '../../mail/templates/email-layout';
-import { forbidden } from '../outcomes';
-import type { Repository } from '../repository';
-import type { FhirOperation } from './operation';
+import { forbidden } from '../../fhir/outcomes';
+import type { Repository } from '../../fhir/repository';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 

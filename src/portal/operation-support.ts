@@ -3,11 +3,11 @@
  * act on (read through the caller's own repository, so staff only reach their organization's patients).
  */
 import type { Parameters, ParametersParameter, Patient } from '@medplum/fhirtypes';
-import type { Caller } from '../../access/caller';
-import type { Account } from '../../auth/account-store';
-import { badRequest } from '../outcomes';
-import type { Repository } from '../repository';
-import type { OperationResult } from './operation';
+import type { Caller } from '../access/caller';
+import type { Account } from '../auth/account-store';
+import { badRequest } from '../fhir/outcomes';
+import type { Repository } from '../fhir/repository';
+import type { OperationResult } from '../fhir/operations/operation';
 
 /** A flat record of strings, numbers and booleans as a Parameters resource. */
 export function parametersResult(values: Record<string, string | number | boolean | undefined>, status = 200): OperationResult {

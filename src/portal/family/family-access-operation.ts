@@ -1,8 +1,8 @@
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
-import type { AccountServices } from '../../auth/account-services';
-import type { FamilyGrantView } from '../../auth/family-grants-service';
+import type { AccountServices } from '../account-services';
+import type { FamilyGrantView } from './family-grants-service';
 import { grantActorOf } from './grant-actor';
-import type { FhirOperation } from './operation';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * GET Patient/{id}/$family-access: the family access settings of a record (the patient's own, or staff's for

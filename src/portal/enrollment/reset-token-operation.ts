@@ -1,7 +1,7 @@
 import { staffAccountOf } from '../../auth/account-caller';
-import type { AccountServices } from '../../auth/account-services';
-import { parametersResult, visiblePatient } from './account-operation-support';
-import type { FhirOperation } from './operation';
+import type { AccountServices } from '../account-services';
+import { parametersResult, visiblePatient } from '../operation-support';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * Patient/{id}/$reset-token: staff issue a one-time password reset token for the patient's login (valid 24

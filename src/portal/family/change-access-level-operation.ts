@@ -1,7 +1,7 @@
-import type { AccountServices } from '../../auth/account-services';
+import type { AccountServices } from '../account-services';
 import { definedOnly, grantLevelField } from '../../auth/account-input';
 import { grantActorOf } from './grant-actor';
-import type { FhirOperation } from './operation';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * Consent/{id}/$change-access-level (level full|billing): the patient (or staff) changes a family member's

@@ -1,7 +1,7 @@
 import { staffAccountOf } from '../../auth/account-caller';
-import type { AccountServices } from '../../auth/account-services';
-import { parametersResult, staffPerformer, visiblePatient } from './account-operation-support';
-import type { FhirOperation } from './operation';
+import type { AccountServices } from '../account-services';
+import { parametersResult, staffPerformer, visiblePatient } from '../operation-support';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * Patient/{id}/$legal-authorization (email, name, level default full, relationship default HPOWATT): staff

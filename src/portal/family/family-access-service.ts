@@ -6,14 +6,14 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
-import type { GrantLevel } from '../access/access-level';
-import { canHaveOwnAccount, knownAdultOn, passcodeConsentGrantedBy } from '../access/age-policy';
-import { grantAccess } from '../access/proxy-grants';
-import type { Tables } from '../db/tables';
-import { badRequest, conflict } from '../fhir/outcomes';
-import { emailInUseEmail } from '../mail/templates/email-in-use-email';
-import { familyAccessPasscodeEmail } from '../mail/templates/family-access-passcode-email';
-import { organizationNameOf, serviceLink, systemRepository, todayOf } from './account-context';
+import type { GrantLevel } from '../../access/access-level';
+import { canHaveOwnAccount, knownAdultOn, passcodeConsentGrantedBy } from '../../access/age-policy';
+import { grantAccess } from '../../access/proxy-grants';
+import type { Tables } from '../../db/tables';
+import { badRequest, conflict } from '../../fhir/outcomes';
+import { emailInUseEmail } from '../../mail/templates/email-in-use-email';
+import { familyAccessPasscodeEmail } from '../../mail/templates/family-access-passcode-email';
+import { organizationNameOf, serviceLink, systemRepository, todayOf } from '../../auth/account-context';
 import {
   definedOnly,
   grantLevelField,
@@ -26,9 +26,9 @@ import {
   requiredSecret,
   requiredString,
   securityOptionFields,
-} from './account-input';
-import { sendAccountMail } from './account-mail';
-import { emailAlreadyUsed, underMinimumAge } from './account-messages';
+} from '../../auth/account-input';
+import { sendAccountMail } from '../../auth/account-mail';
+import { emailAlreadyUsed, underMinimumAge } from '../../auth/account-messages';
 import {
   contactEmailOnFile,
   findPatientByIdentity,
@@ -37,14 +37,14 @@ import {
   patientEmailOnFile,
   readPatientIdentity,
   relatedPersonWithEmail,
-} from './account-patients';
-import { payloadOf, unknownSecret } from './account-secrets';
-import { securityAnswerHash } from './account-security-answer';
-import { type Account, isUniqueViolation } from './account-store';
-import { generatePasscode, normalizeTypedCode, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
-import { hashPassword } from './password-hash';
-import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
-import { AccountService } from './account-service';
+} from '../../auth/account-patients';
+import { payloadOf, unknownSecret } from '../../auth/account-secrets';
+import { securityAnswerHash } from '../../auth/account-security-answer';
+import { type Account, isUniqueViolation } from '../../auth/account-store';
+import { generatePasscode, normalizeTypedCode, ONE_TIME_SECRET_DEFAULTS } from '../../auth/one-time-secret';
+import { hashPassword } from '../../auth/password-hash';
+import { addressThrottleKey, emailThrottleKey, type SignInResult } from '../../auth/session-service';
+import { AccountService } from '../../auth/account-service';
 
 /** What the passcode row remembers about the request. */
 interface PasscodePayload {

@@ -1,7 +1,7 @@
 import { portalAccountOf } from '../../auth/account-caller';
-import type { AccountServices } from '../../auth/account-services';
-import { parametersResult } from './account-operation-support';
-import type { FhirOperation } from './operation';
+import type { AccountServices } from '../account-services';
+import { parametersResult } from '../operation-support';
+import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * Patient/$request-access (lastName, birthDate, and email, phone, postalCode or mrn; relationship; level):

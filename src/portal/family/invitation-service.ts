@@ -6,14 +6,14 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
-import type { GrantLevel } from '../access/access-level';
-import type { GrantedBy } from '../access/age-policy';
-import { canHaveOwnAccount } from '../access/age-policy';
-import { grantAccess } from '../access/proxy-grants';
-import type { Tables } from '../db/tables';
-import { badRequest, conflict, forbidden, unauthorized } from '../fhir/outcomes';
-import { familyInvitationEmail } from '../mail/templates/family-invitation-email';
-import { organizationNameOf, patientDisplayName, serviceLink, systemRepository, todayOf } from './account-context';
+import type { GrantLevel } from '../../access/access-level';
+import type { GrantedBy } from '../../access/age-policy';
+import { canHaveOwnAccount } from '../../access/age-policy';
+import { grantAccess } from '../../access/proxy-grants';
+import type { Tables } from '../../db/tables';
+import { badRequest, conflict, forbidden, unauthorized } from '../../fhir/outcomes';
+import { familyInvitationEmail } from '../../mail/templates/family-invitation-email';
+import { organizationNameOf, patientDisplayName, serviceLink, systemRepository, todayOf } from '../../auth/account-context';
 import {
   definedOnly,
   type Fields,
@@ -27,17 +27,17 @@ import {
   requiredSecret,
   requiredString,
   securityOptionFields,
-} from './account-input';
-import { sendAccountMail } from './account-mail';
-import { emailAlreadyUsed, underMinimumAge } from './account-messages';
-import { payloadOf, type SecretRow } from './account-secrets';
-import { securityAnswerHash } from './account-security-answer';
-import { type Account, isUniqueViolation } from './account-store';
-import { generateToken, ONE_TIME_SECRET_DEFAULTS } from './one-time-secret';
-import { hashPassword, verifyPassword } from './password-hash';
-import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
-import { legalAuthorizationEmail } from './account-legal-authorization-email';
-import { AccountService } from './account-service';
+} from '../../auth/account-input';
+import { sendAccountMail } from '../../auth/account-mail';
+import { emailAlreadyUsed, underMinimumAge } from '../../auth/account-messages';
+import { payloadOf, type SecretRow } from '../../auth/account-secrets';
+import { securityAnswerHash } from '../../auth/account-security-answer';
+import { type Account, isUniqueViolation } from '../../auth/account-store';
+import { generateToken, ONE_TIME_SECRET_DEFAULTS } from '../../auth/one-time-secret';
+import { hashPassword, verifyPassword } from '../../auth/password-hash';
+import { addressThrottleKey, emailThrottleKey, type SignInResult } from '../../auth/session-service';
+import { legalAuthorizationEmail } from './legal-authorization-email';
+import { AccountService } from '../../auth/account-service';
 
 /** What an invitation row remembers. */
 export interface InvitationPayload {
