@@ -1,7 +1,7 @@
 import express, { Express } from 'express';
 import type { Logger } from 'pino';
-import { startAuditLog } from './access/audit-log';
-import { auditTrailFor } from './access/audit-trail';
+import { startAuditLog } from './fhir/audit/audit-log';
+import { auditTrailFor } from './fhir/audit/audit-trail';
 import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';

@@ -11,7 +11,7 @@ import { migrateToLatest } from './db/migrator';
 import { isEmpty, seedDemoFamily } from './demo/seed-demo';
 import { demoLoginLines, demoLoginsExist } from './demo/seed-demo-accounts';
 import { unrestrictedScope } from './access/access-scope';
-import { stopAuditLog } from './access/audit-log';
+import { stopAuditLog } from './fhir/audit/audit-log';
 import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
 import { allOperations } from './operations';

@@ -16,7 +16,7 @@ import { signingKeyFromString } from '../src/auth/access-token';
 import { createAuthenticator } from '../src/auth/token-authenticator';
 import { type Config, loadConfig } from '../src/config';
 import { seedDemoFamily } from '../src/demo/seed-demo';
-import { stopAuditLog } from '../src/access/audit-log';
+import { stopAuditLog } from '../src/fhir/audit/audit-log';
 import { FixedClock } from '../src/fhir/clock';
 import { allOperations } from '../src/operations';
 import { Repository } from '../src/fhir/repository';

@@ -9,7 +9,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import express from 'express';
 import { Pool } from 'pg';
 import { loadConfig } from '../../src/config';
-import { startAuditLog, stopAuditLog } from '../../src/access/audit-log';
+import { startAuditLog, stopAuditLog } from '../../src/fhir/audit/audit-log';
 import type { Database } from '../../src/db/database';
 import { startServer } from '../../src/main';
 

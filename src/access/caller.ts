@@ -36,3 +36,17 @@ export interface AuthenticateOptions {
 export interface Authenticator {
   authenticate(bearerToken: string, options?: AuthenticateOptions): Promise<Caller>;
 }
+
+/** The account a Caller signed in with, as the audit trail names it. */
+export interface CallerAccount {
+  readonly id: string;
+  readonly kind: 'patient' | 'family' | 'staff';
+  readonly patient_id: string | null;
+  readonly practitioner_id?: string | null;
+  readonly display_name: string;
+}
+
+/** True when the caller signed in with an account (rather than an operator or system token). */
+export function isAccountCaller(caller: Caller): caller is Caller & { readonly account: CallerAccount } {
+  return (caller as { account?: CallerAccount }).account !== undefined;
+}

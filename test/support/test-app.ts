@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { createApp, AppDeps } from '../../src/app';
-import { stopAuditLog } from '../../src/access/audit-log';
+import { stopAuditLog } from '../../src/fhir/audit/audit-log';
 import { generateSigningKey, signAccessToken, SigningKey } from '../../src/auth/access-token';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { Config, loadConfig } from '../../src/config';

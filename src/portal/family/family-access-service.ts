@@ -8,7 +8,7 @@ import type { Patient } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
 import type { GrantLevel } from '../../access/access-level';
 import { canHaveOwnAccount, knownAdultOn, passcodeConsentGrantedBy } from '../../access/age-policy';
-import { grantAccess } from '../../access/proxy-grants';
+import { grantAccess } from '../../fhir/proxy-grant-store';
 import type { Tables } from '../../db/tables';
 import { badRequest, conflict } from '../../fhir/outcomes';
 import { emailInUseEmail } from '../../mail/templates/email-in-use-email';

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import type { GrantLevel } from '../../access/access-level';
 import type { GrantedBy } from '../../access/age-policy';
 import { canHaveOwnAccount } from '../../access/age-policy';
-import { grantAccess } from '../../access/proxy-grants';
+import { grantAccess } from '../../fhir/proxy-grant-store';
 import type { Tables } from '../../db/tables';
 import { badRequest, conflict, forbidden, unauthorized } from '../../fhir/outcomes';
 import { familyInvitationEmail } from '../../mail/templates/family-invitation-email';

@@ -8,7 +8,7 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import { hasFullAccess } from '../../access/full-access';
-import { isAccountCaller } from '../../access/caller-scope';
+import { isAccountCaller } from '../../access/caller';
 import { organizationNameOf, patientFirstName, serviceLink } from '../../auth/account-context';
 import { parseDocumentPeriod } from '../../ccda/period/parse-document-period';
 import { sendAccountMail } from '../../auth/account-mail';

@@ -1,9 +1,9 @@
 import type { AuditEvent, Observation, Patient } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
-import { openTestDatabase, TestDatabase } from '../../test/support/test-database';
-import { FixedClock } from '../fhir/clock';
-import { Repository } from '../fhir/repository';
-import { unrestrictedScope } from './access-scope';
+import { openTestDatabase, TestDatabase } from '../../../test/support/test-database';
+import { FixedClock } from '../clock';
+import { Repository } from '../repository';
+import { unrestrictedScope } from '../../access/access-scope';
 import { type AuditEntry, appendAudit, settleAuditLog, takeMerged } from './audit-log';
 import { AuditTrail } from './audit-trail';
 

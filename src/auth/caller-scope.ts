@@ -5,33 +5,34 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, Selectable, SqlBool, sql } from 'kysely';
-import type { AuthenticateOptions, Caller } from './caller';
+import type { AuthenticateOptions, Caller } from '../access/caller';
 import { prepared } from '../db/prepared-statement';
 import type { AccountTable, Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
-import { type AccessScope, unrestrictedScope } from './access-scope';
-import { effectiveAccessLevel } from './age-policy';
-import type { AgePolicy } from './age-policy-profiles';
-import { todayIn } from './calendar-date';
-import { familyRelationshipOf } from './family-relationship';
-import { type PatientAccess, portalScope, type PortalScope, staffScope } from './portal-scope';
-import { type AccountGrant, grantsOfAccount } from './proxy-grants';
+import { type AccessScope, unrestrictedScope } from '../access/access-scope';
+import { effectiveAccessLevel } from '../access/age-policy';
+import type { AgePolicy } from '../access/age-policy-profiles';
+import { todayIn } from '../access/calendar-date';
+import { familyRelationshipOf } from '../access/family-relationship';
+import { type PatientAccess, portalScope, type PortalScope, staffScope } from '../access/portal-scope';
+import { type AccountGrant } from '../access/proxy-grants';
+import { grantsOfAccount } from '../fhir/proxy-grant-store';
 
 /** The account columns a scope is built from. */
 export type ScopeAccount = Pick<Selectable<AccountTable>, 'id' | 'kind' | 'patient_id' | 'organization_id' | 'display_name'> &
   Partial<Pick<Selectable<AccountTable>, 'practitioner_id' | 'disabled_at'>>;
+
+/** A Caller signed in with an account; the audit trail names them by these. */
+export interface AccountCaller extends Caller {
+  readonly account: ScopeAccount;
+}
 
 /** What the age rules need besides the account: the clock, the organisation's time zone and its policy. */
 export interface ScopeOptions {
   readonly clock: Clock;
   readonly timeZone: string;
   readonly policy: AgePolicy;
-}
-
-/** A Caller signed in with an account; the audit trail names them by these. */
-export interface AccountCaller extends Caller {
-  readonly account: ScopeAccount;
 }
 
 /** Staff token subjects minted by the CLI (`chartkeeper token --staff [--sub Practitioner/ID]`): the operator. */
@@ -202,9 +203,4 @@ export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subje
   };
 }
 
-/** True when the caller signed in with an account (rather than an operator or system token). */
-export function isAccountCaller(caller: Caller): caller is AccountCaller {
-  return (caller as Partial<AccountCaller>).account !== undefined;
-}
 
-export type { PortalScope };

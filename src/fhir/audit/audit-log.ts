@@ -12,11 +12,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { GroupCommit } from '../db/group-commit';
-import { prepared } from '../db/prepared-statement';
-import type { Tables } from '../db/tables';
-import { insertNew, type PreparedWrite, prepareWrite } from '../fhir/resource-writer';
-import { type AuditEventInput, buildAuditEvent } from './audit-event';
+import { GroupCommit } from '../../db/group-commit';
+import { prepared } from '../../db/prepared-statement';
+import type { Tables } from '../../db/tables';
+import { insertNew, type PreparedWrite, prepareWrite } from '../resource-writer';
+import { type AuditEventInput, buildAuditEvent } from '../../access/audit-event';
 
 /** One access record: a caller's access to one patient's record in one request. */
 export type AuditEntry = AuditEventInput;

@@ -1,19 +1,10 @@
 import type { Consent, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { openTestDatabase, TestDatabase } from '../../test/support/test-database';
-import { FixedClock } from '../fhir/clock';
-import { Repository } from '../fhir/repository';
-import { unrestrictedScope } from './access-scope';
-import {
-  ACCESS_LEVEL_EXTENSION,
-  ACCOUNT_IDENTIFIER_SYSTEM,
-  changeGrantLevel,
-  consentToGrant,
-  GRANTED_BY_EXTENSION,
-  grantAccess,
-  grantsOfAccount,
-  grantsOfPatient,
-  revokeGrant,
-} from './proxy-grants';
+import { FixedClock } from './clock';
+import { Repository } from './repository';
+import { unrestrictedScope } from '../access/access-scope';
+import { ACCESS_LEVEL_EXTENSION, ACCOUNT_IDENTIFIER_SYSTEM, consentToGrant, GRANTED_BY_EXTENSION } from '../access/proxy-grants';
+import { changeGrantLevel, grantAccess, grantsOfAccount, grantsOfPatient, revokeGrant } from './proxy-grant-store';
 
 let database: TestDatabase;
 let repo: Repository;

@@ -9,13 +9,13 @@
  */
 import type { AuditEventAgent } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
-import type { Caller } from './caller';
-import type { Tables } from '../db/tables';
-import type { Clock } from '../fhir/clock';
-import type { AuditInteraction } from './audit-event';
+import type { Caller } from '../../access/caller';
+import type { Tables } from '../../db/tables';
+import type { Clock } from '../clock';
+import type { AuditInteraction } from '../../access/audit-event';
 import { type AuditEntry, appendAudit } from './audit-log';
-import { isAccountCaller } from './caller-scope';
-import type { PortalScope } from './portal-scope';
+import { isAccountCaller } from '../../access/caller';
+import type { PortalScope } from '../../access/portal-scope';
 
 /** One resource the repository served or wrote. */
 export interface AccessedResource {
