@@ -1,6 +1,5 @@
 import express, { Express } from 'express';
 import type { Logger } from 'pino';
-import { startAuditLog } from './fhir/audit/audit-log';
 import { auditTrailFor } from './fhir/audit/audit-trail';
 import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
@@ -49,8 +48,6 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(database));
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
-  // Access records become AuditEvents in the background (stopAuditLog in the server's close).
-  startAuditLog(database.db);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??

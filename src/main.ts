@@ -18,7 +18,7 @@ import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
 import { trackForDrain } from './http/server-drain';
-import { startJobs } from './jobs/job-scheduler';
+import { type RunningJobs, startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
 import { createMailer } from './mail/create-mailer';
 
@@ -37,6 +37,8 @@ export interface RunningServer {
   readonly demoLogins: boolean;
   /** The open database (for tools that drive the server, such as the benchmark). */
   readonly database: Database;
+  /** The scheduled jobs (a benchmark pauses the audit pass while another server shares the database). */
+  readonly jobs: RunningJobs;
   /**
    * Stops: no new connections from now on, idle keep-alive connections closed, requests in flight answered (with
    * `Connection: close`) and running jobs finished within config.shutdownGraceSeconds, then the database closed.
@@ -103,7 +105,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       return { cut };
     })());
   logger.info({ port, database: database.kind }, 'listening');
-  return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, close };
+  return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, jobs, close };
 }
 
 /** `npm start`: serve until SIGTERM/SIGINT, then shut down gracefully. */

@@ -4,6 +4,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
+import { auditPassJob } from './audit-pass-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
@@ -24,11 +25,17 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'access-change-notice', schedule: '0 * * * *', run: accessChangeNoticeJob },
   // Every minute: a released document is announced soon after, and notices released together go as one.
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
+  // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
+  { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
 ]);
 
 /** Running schedules; stop() cancels them and resolves once the runs in progress have finished. */
 export interface RunningJobs {
   stop(): Promise<void>;
+  /** Skips the runs of these jobs from now on, and waits for those in progress (a benchmark sharing the database). */
+  pause(names: readonly string[]): Promise<void>;
+  /** Lets paused jobs run again. */
+  resume(): void;
 }
 
 /** Schedules every job. */
@@ -36,6 +43,7 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): 
   // Runs in progress, so that stopping waits for them: a job cut off by the database closing under it would only log
   // a failure and leave its work to the next start.
   const running = new Set<Promise<void>>();
+  const paused = new Set<string>();
   const runOnce = async (job: ScheduledJob): Promise<void> => {
     try {
       const result = await job.run(deps);
@@ -48,6 +56,7 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): 
     cron.schedule(
       job.schedule,
       () => {
+        if (paused.has(job.name)) return;
         const run = runOnce(job).finally(() => running.delete(run));
         running.add(run);
         return run;
@@ -59,6 +68,13 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): 
     async stop() {
       for (const task of tasks) await task.destroy();
       await Promise.all(running);
+    },
+    async pause(names) {
+      for (const name of names) paused.add(name);
+      await Promise.all(running);
+    },
+    resume() {
+      paused.clear();
     },
   };
 }

@@ -21,13 +21,14 @@ import { type AuditEventInput, buildAuditEvent } from '../../access/audit-event'
 /** One access record: a caller's access to one patient's record in one request. */
 export type AuditEntry = AuditEventInput;
 
-/**
- * How often pending rows become AuditEvents when nobody asks sooner. Each event has a fixed cost (a statement, ~13
- * index rows, its history row), so fewer, fuller events are cheaper: at 4,000 audited reads/s a pass every 25 ms
- * cost PostgreSQL ~150 µs per read, every 100 ms ~100 µs, every second ~85 µs. A pass yields to the event loop as
- * it goes, so requests are not held up while it turns thousands of rows into events.
+/*
+ * Pending rows become AuditEvents when someone reads AuditEvents, and every second in the audit-pass job
+ * (src/jobs/audit-pass-job.ts). Each event has a fixed cost (a statement, ~13 index rows, its history row), so
+ * fewer, fuller events are cheaper: at 4,000 audited reads/s a pass every 25 ms cost PostgreSQL ~150 µs per read,
+ * every 100 ms ~100 µs, every second ~85 µs. A pass yields to the event loop as it goes, so requests are not held
+ * up while it turns thousands of rows into events; rows are taken with skip locked, so passes on several
+ * instances never take the same row.
  */
-const MATERIALIZE_MS = 1000;
 /** Rows turned into AuditEvents per transaction. */
 const CHUNK = 5000;
 
@@ -53,15 +54,10 @@ export function settleAuditLog(db: Kysely<Tables>): Promise<void> {
   return logFor(db).settle();
 }
 
-/** Starts turning the log into AuditEvents every MATERIALIZE_MS (the server does this once at start). */
-export function startAuditLog(db: Kysely<Tables>): void {
-  logFor(db).start();
-}
-
-/** Stops the background work after a last pass; call before closing the database. */
+/** A last pass once requests have stopped; call before closing the database. A failure leaves rows for the next start. */
 export async function stopAuditLog(db: Kysely<Tables>): Promise<void> {
   const log = logs.get(db);
-  if (log) await log.stop();
+  if (log) await log.settle().catch(() => undefined);
 }
 
 const logs = new WeakMap<Kysely<Tables>, AuditLog>();
@@ -82,7 +78,6 @@ function insertEntries(db: Kysely<Tables>, rows: string[]): Promise<void> {
 class AuditLog {
   /** Requests that end while an insert is running go in together with the next one. */
   private readonly inserts: GroupCommit<string>;
-  private timer: NodeJS.Timeout | undefined;
   /** The pass running now, and the one queued after it (which every settle() arriving meanwhile shares). */
   private current: Promise<void> | undefined;
   private next: Promise<void> | undefined;
@@ -93,21 +88,6 @@ class AuditLog {
 
   append(rows: string[]): Promise<void> {
     return this.inserts.add(rows);
-  }
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      // A failed pass (database down) leaves the rows where they are for the next one.
-      this.settle().catch(() => undefined);
-    }, MATERIALIZE_MS);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.settle().catch(() => undefined);
   }
 
   /** A pass that starts after every commit made before this call. */
