@@ -22,7 +22,7 @@ import { allOperations } from '../src/operations';
 import { Repository } from '../src/fhir/repository';
 import { authRouter } from '../src/http/auth-router';
 import { createMailer } from '../src/mail/create-mailer';
-import { type LoopbackSmtpServer, type ReceivedMail, startLoopbackSmtpServer } from '../src/mail/loopback-smtp-server';
+import { type LoopbackSmtpServer, type ReceivedMail, startLoopbackSmtpServer } from './support/mail/loopback-smtp-server';
 import type { Mailer } from '../src/mail/mailer';
 import { openTestDatabase, type TestDatabase } from './support/test-database';
 

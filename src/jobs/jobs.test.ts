@@ -15,7 +15,7 @@ import { ThrottleStore } from '../auth/throttle-store';
 import { seedDemoFamily } from '../demo/seed-demo';
 import { FixedClock } from '../fhir/clock';
 import { Repository } from '../fhir/repository';
-import { type LoopbackSmtpServer, startLoopbackSmtpServer } from '../mail/loopback-smtp-server';
+import { type LoopbackSmtpServer, startLoopbackSmtpServer } from '../../test/support/mail/loopback-smtp-server';
 import { SmtpMailer } from '../mail/smtp-mailer';
 import { openTestDatabase, type TestDatabase } from '../../test/support/test-database';
 import { accessChangeNoticeJob } from './access-change-notice-job';

@@ -9,8 +9,8 @@ import type { Bundle, CodeableConcept, Patient, Resource } from '@medplum/fhirty
 import { parseCcda } from '../parse';
 import { resourcesFromBundle } from './bundle-resources';
 import { codableCodings } from './cda-datatypes';
-import { demoFamilyCcdInputs } from './ccd-demo-inputs';
-import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
+import { demoFamilyCcdInputs } from '../../../test/support/ccda/ccd-demo-inputs';
+import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../../../test/support/ccda/ccd-test-record';
 import { renderCcd, type CcdInput } from './render-ccd';
 import { selectForPeriod } from '../period/select-for-period';
 import { categoryCodes, isEnteredInError } from './fhir-read';

@@ -1,5 +1,5 @@
 import type { Bundle, Organization, Patient, Resource } from '@medplum/fhirtypes';
-import { resourcesFromBundle } from './bundle-resources';
+import { resourcesFromBundle } from '../../../src/ccda/render/bundle-resources';
 
 /** One demo patient's record, ready for renderCcd. */
 export interface DemoCcdInput {
