@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Bundle, CodeableConcept, Patient, Resource } from '@medplum/fhirtypes';
 import { parseCcda } from '../parse';
 import { resourcesFromBundle } from './bundle-resources';
-import { codableCodings } from './cda-datatypes';
+import { codableCodings } from './cda-datatype-writers';
 import { demoFamilyCcdInputs } from '../../../test/support/ccda/ccd-demo-inputs';
 import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../../../test/support/ccda/ccd-test-record';
 import { renderCcd, type CcdInput } from './render-ccd';

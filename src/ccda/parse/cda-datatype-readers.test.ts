@@ -1,4 +1,4 @@
-import { dateTime, identifier, isValidNpi } from './cda-datatypes';
+import { dateTime, identifier, isValidNpi } from './cda-datatype-readers';
 import { XNode } from './xml-node';
 
 const warnings: string[] = [];

@@ -8,7 +8,7 @@ import {
   writeInterval,
   writePersonName,
   writeTelecoms,
-} from './cda-datatypes';
+} from './cda-datatype-writers';
 import { XmlWriter } from './xml-writer';
 
 function xml(write: (w: XmlWriter) => void): string {
