@@ -1,4 +1,4 @@
-import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
+import { renderCcdForPatient } from './ccd-for-patient';
 import { buildXdmZip, DEFAULT_ID_ROOT, renderCcdHtml, xdmMetaForCcd } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
 import { badRequest, forbidden } from '../../fhir/outcomes';

@@ -1,6 +1,6 @@
 import type { Binary, Bundle, DocumentReference } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../../access/access-scope';
-import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
+import { renderCcdForPatient } from './ccd-for-patient';
 import { ccdDocumentReference } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
 import { patientViewScope } from '../../access/portal-scope';

@@ -1,5 +1,5 @@
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
-import { importCcda, CcdaImportSummary } from '../../ccda/import/ccda-import-service';
+import { importCcda, CcdaImportSummary } from './ccda-import-service';
 import { badRequest, forbidden, unsupportedMediaType } from '../../fhir/outcomes';
 import type { FhirOperation } from '../../fhir/operations/operation';
 

@@ -15,7 +15,7 @@ import { sendAccountMail } from '../../auth/account-mail';
 import type { AccountServices } from '../account-services';
 import { AccountStore, isValidEmail, normalizeEmail } from '../../auth/account-store';
 import { ThrottleStore } from '../../auth/throttle-store';
-import { renderCcdForPatient } from '../../ccda/export/ccd-for-patient';
+import { renderCcdForPatient } from './ccd-for-patient';
 import { buildXdmZip, DEFAULT_ID_ROOT, xdmMetaForCcd } from '../../ccda/render';
 import { formatCalendarDate } from '../../mail/templates/email-layout';
 import { recordForProviderEmail, recordSentNoticeEmail } from '../../mail/templates/record-transmit-email';

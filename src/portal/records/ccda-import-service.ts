@@ -5,10 +5,10 @@ import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-p
 import { searchParametersOf } from '../../fhir/definitions';
 import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
-import { CcdaParseError, parseCcda } from '../parse';
-import type { CcdaImportResult } from '../parse';
-import { systemUriForOid } from '../code-systems';
-import { DEFAULT_ID_ROOT } from '../render/render-context';
+import { CcdaParseError, parseCcda } from '../../ccda/parse';
+import type { CcdaImportResult } from '../../ccda/parse';
+import { systemUriForOid } from '../../ccda/code-systems';
+import { DEFAULT_ID_ROOT } from '../../ccda/render/render-context';
 import { matchPatient, PatientMatch } from './patient-match';
 
 /** What one import did, as the API and the CLI report it. */

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { patientEverything } from '../../fhir/operations/patient-everything';
 import type { Repository } from '../../fhir/repository';
-import { parseDocumentPeriod, renderCcd } from '../render';
-import type { CcdInput } from '../render';
+import { parseDocumentPeriod, renderCcd } from '../../ccda/render';
+import type { CcdInput } from '../../ccda/render';
 
 /** A rendered CCD with what it was rendered from (for XDM metadata and DocumentReferences). */
 export interface RenderedCcd {
