@@ -27,6 +27,8 @@ export interface Config {
   readonly seedDemo: boolean;
   /** On SIGTERM/SIGINT, how long requests in flight and running jobs get to finish before they are cut. */
   readonly shutdownGraceSeconds: number;
+  /** Bearer token a Prometheus scraper presents to GET /metrics; unset = no /metrics endpoint. */
+  readonly metricsToken?: string;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -47,6 +49,13 @@ function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (!match) throw new ConfigError(`${name} must be a size such as 5mb, got "${raw}"`);
   const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
   return Number(match[1]) * unit;
+}
+
+function metricsToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.METRICS_TOKEN || undefined;
+  // A short token can be guessed by anyone who can reach the port.
+  if (token !== undefined && token.length < 16) throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
+  return token;
 }
 
 /** Reads and validates the environment; nothing else in Chartkeeper reads process.env. */
@@ -81,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     seedDemo: env.SEED_DEMO ? env.SEED_DEMO !== 'false' : !databaseUrl,
     // Below the 30 s a container orchestrator waits by default (Kubernetes) before it kills the process.
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25),
+    metricsToken: metricsToken(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -31,16 +31,24 @@ export interface RunningJobs {
   stop(): Promise<void>;
 }
 
-/** Schedules every job. */
-export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): RunningJobs {
+/** How a job tick ended, for metrics: done here, skipped (another instance held the lock), or failed. */
+export type JobTickObserver = (job: string, outcome: 'ran' | 'skipped' | 'failed', seconds: number) => void;
+
+/** Schedules every job; `observe` hears how each tick ended. */
+export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, observe?: JobTickObserver): RunningJobs {
   // Runs in progress, so that stopping waits for them: a job cut off by the database closing under it would only log
   // a failure and leave its work to the next start.
   const running = new Set<Promise<void>>();
   const runOnce = async (job: ScheduledJob): Promise<void> => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       const result = await job.run(deps);
+      // Each job answers undefined when another instance held its lock.
+      observe?.(job.name, result === undefined ? 'skipped' : 'ran', seconds());
       deps.logger?.debug({ job: job.name, result }, 'job finished');
     } catch (err) {
+      observe?.(job.name, 'failed', seconds());
       deps.logger?.error({ job: job.name, err: { message: (err as Error)?.message } }, 'job failed');
     }
   };
