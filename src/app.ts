@@ -15,6 +15,7 @@ import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
 import type { ServiceMetrics } from './http/metrics-registry';
 import { metricsRouter, requestMetrics } from './http/metrics-router';
+import { requestId } from './http/request-id';
 import { requestLog } from './http/request-log';
 
 /** Everything the HTTP app is built from; tests pass their own clock, mailer and database. */
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
+  app.use(requestId());
   app.use(requestLog(logger));
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
   app.use((_req, res, next) => {
