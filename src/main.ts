@@ -19,7 +19,7 @@ import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
 import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
 import { trackForDrain } from './http/server-drain';
-import { JOBS, startJobs } from './jobs/job-scheduler';
+import { jobsWithSchedules, startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
 import { createMailer } from './mail/create-mailer';
 
@@ -80,7 +80,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     routers: [{ path: '/auth', router: authRouter(accounts) }],
     metrics,
   });
-  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, JOBS, metrics.observeJob);
+  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

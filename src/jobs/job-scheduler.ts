@@ -26,6 +26,15 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
 ]);
 
+/** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */
+export function jobsWithSchedules(overrides: Readonly<Record<string, string>>, jobs: readonly ScheduledJob[] = JOBS): ScheduledJob[] {
+  for (const [name, schedule] of Object.entries(overrides)) {
+    if (!jobs.some((job) => job.name === name)) throw new Error(`JOB_SCHEDULES names no job "${name}" (jobs: ${jobs.map((j) => j.name).join(', ')})`);
+    if (!cron.validate(schedule)) throw new Error(`JOB_SCHEDULES: "${schedule}" is not a cron expression (job ${name})`);
+  }
+  return jobs.map((job) => (overrides[job.name] ? { ...job, schedule: overrides[job.name] } : job));
+}
+
 /** Running schedules; stop() cancels them and resolves once the runs in progress have finished. */
 export interface RunningJobs {
   stop(): Promise<void>;
