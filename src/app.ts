@@ -13,6 +13,9 @@ import { requireCaller } from './http/authenticate';
 import { errorHandler } from './http/error-handler';
 import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
+import type { ServiceMetrics } from './http/metrics-registry';
+import { metricsRouter, requestMetrics } from './http/metrics-router';
+import { requestId } from './http/request-id';
 import { requestLog } from './http/request-log';
 
 /** Everything the HTTP app is built from; tests pass their own clock, mailer and database. */
@@ -27,6 +30,8 @@ export interface AppDeps {
   readonly routers?: readonly { path: string; router: express.Router }[];
   /** Builds the repository of one caller; defaults to a plain Repository with the caller's scope. */
   readonly repositoryFor?: (caller: Caller) => Repository;
+  /** Request, job and mail counters; /metrics serves them when config.metricsToken is set. */
+  readonly metrics?: ServiceMetrics;
 }
 
 /** The package version, shown in the CapabilityStatement. */
@@ -39,13 +44,16 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
+  app.use(requestId());
   app.use(requestLog(logger));
+  if (deps.metrics) app.use(requestMetrics(deps.metrics));
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(healthRouter(database));
+  if (deps.metrics) app.use(metricsRouter(deps.metrics, config.metricsToken));
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).

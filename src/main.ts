@@ -17,8 +17,9 @@ import { loadFhirDefinitions } from './fhir/definitions';
 import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
+import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
 import { trackForDrain } from './http/server-drain';
-import { type RunningJobs, startJobs } from './jobs/job-scheduler';
+import { jobsWithSchedules, type RunningJobs, startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
 import { createMailer } from './mail/create-mailer';
 
@@ -64,7 +65,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   const demoLogins = await demoLoginsExist(system);
   // Accounts: mail over SMTP_URL or into <dataDir>/outbox, tokens signed with the same key the authenticator checks.
-  const mailer = createMailer(config, clock);
+  const metrics = createServiceMetrics(database);
+  const mailer = countingMailFailures(createMailer(config, clock), metrics);
   const policy = agePolicyByName(config.agePolicy);
   const accounts = createAccountServices(
     accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
@@ -78,8 +80,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     authenticator,
     operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
     routers: [{ path: '/auth', router: authRouter(accounts) }],
+    metrics,
   });
-  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger });
+  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
