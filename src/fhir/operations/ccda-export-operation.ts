@@ -21,13 +21,14 @@ const FORMAT_ALIASES: Record<string, CcdFormat> = {
 /** The answer format: `_format` wins; else the first Accept type we know; else the C-CDA XML. */
 export function ccdFormat(format: string | undefined, accept: string | undefined): CcdFormat {
   if (format) {
-    const known = FORMAT_ALIASES[format.trim().toLowerCase()];
+    const name = format.trim().toLowerCase();
+    const known = Object.hasOwn(FORMAT_ALIASES, name) ? FORMAT_ALIASES[name] : undefined;
     if (!known) throw badRequest(`_format must be xml, html or zip (or their media types), got "${format}"`, '_format');
     return known;
   }
   for (const part of (accept ?? '').split(',')) {
     const type = part.split(';')[0].trim().toLowerCase();
-    if (FORMAT_ALIASES[type]) return FORMAT_ALIASES[type];
+    if (Object.hasOwn(FORMAT_ALIASES, type)) return FORMAT_ALIASES[type];
   }
   return 'xml';
 }

@@ -1,6 +1,6 @@
 import { getSearchParameters, Operator, parseSearchRequest, type SearchRequest } from '@medplum/core';
 import { INDEXED_KINDS, searchParametersOf } from '../definitions';
-import { checkText } from '../input-limits';
+import { checkText, isInheritedKey } from '../input-limits';
 import { badRequest } from '../outcomes';
 
 /** FHIR search's comparison prefixes, which only number, date and quantity values carry. */
@@ -20,6 +20,7 @@ export function parseSearch(type: string, query: SearchQuery = {}): SearchReques
   for (const [key, value] of params) {
     checkText(key);
     checkText(value, key);
+    refuseInheritedNames(type, key);
   }
   refuseUnsupportedKinds(type, params);
   const request = parseSearchRequest(type, Object.fromEntries([...new Set(params.keys())].map((key) => [key, params.getAll(key)])));
@@ -49,6 +50,18 @@ function refuseUnsupportedKinds(type: string, params: URLSearchParams): void {
     const kind = definitions[code]?.type;
     if (kind && !INDEXED_KINDS.has(kind)) throw badRequest(`Search parameter "${code}" (${kind}) is not supported`, code, 'not-supported');
   }
+}
+
+/**
+ * Throws 400 for a parameter whose name, modifier or chained name is a property every object inherits
+ * (`constructor`, `toString`, `__proto__`): medplum's parser looks names up in plain objects and would take the
+ * inherited function for a definition (a 500). Such a name is as unknown as any other.
+ */
+function refuseInheritedNames(type: string, key: string): void {
+  const [code, ...rest] = key.split(/[:.]/);
+  if (isInheritedKey(code)) throw badRequest(`Unknown search parameter "${code}" for ${type}`, code);
+  const part = rest.find(isInheritedKey);
+  if (part !== undefined) throw badRequest(`Modifier or chained name "${part}" of search parameter "${code}" is not supported`, code);
 }
 
 function takesPrefix(type: string, code: string): boolean {
