@@ -88,6 +88,11 @@ export function serviceUnavailable(text = 'The database is temporarily unavailab
   return new FhirError(503, outcome('transient', text));
 }
 
+/** Any other 4xx the HTTP layer raises (a library's http-error), with its own status and text. */
+export function clientError(status: number, text: string, code: OperationOutcomeIssue['code'] = 'invalid'): FhirError {
+  return new FhirError(status, outcome(code, text));
+}
+
 /** 500 with a message that reveals no internals. */
 export function internalError(): FhirError {
   return new FhirError(500, outcome('exception', 'Internal server error'));

@@ -22,6 +22,7 @@ export function parseSearch(type: string, query: SearchQuery = {}): SearchReques
     checkText(value, key);
     refuseInheritedNames(type, key);
   }
+  checkPaging(params);
   refuseUnsupportedKinds(type, params);
   const request = parseSearchRequest(type, Object.fromEntries([...new Set(params.keys())].map((key) => [key, params.getAll(key)])));
   if (!request.filters?.length) return request;
@@ -49,6 +50,29 @@ function refuseUnsupportedKinds(type: string, params: URLSearchParams): void {
     const code = key.split(':')[0];
     const kind = definitions[code]?.type;
     if (kind && !INDEXED_KINDS.has(kind)) throw badRequest(`Search parameter "${code}" (${kind}) is not supported`, code, 'not-supported');
+  }
+}
+
+/**
+ * The deepest page a search reaches by `_offset`: the database reads and throws away every row before it, so a deep
+ * offset costs as much as reading the whole result. Past it, a client narrows the search (`_lastUpdated`, `_id`).
+ */
+export const MAX_SEARCH_OFFSET = 10_000;
+
+/**
+ * Throws 400 unless `_count` and `_offset` are whole numbers written as digits (medplum's parseInt reads `1.5` as
+ * 1 and `1e30` as 1, and passes 99999999999999999999 to the database, whose bigint it overflows: a 500), and
+ * `_offset` at most MAX_SEARCH_OFFSET. A large `_count` is served as the largest page (FHIR lets a server give fewer).
+ */
+function checkPaging(params: URLSearchParams): void {
+  for (const name of ['_count', '_offset']) {
+    const values = params.getAll(name);
+    if (values.length > 1) throw badRequest(`${name} may be given once`, name);
+    if (!values.length) continue;
+    if (!/^\d{1,20}$/.test(values[0])) throw badRequest(`${name} must be a whole number of at least 0, got "${values[0]}"`, name);
+    if (name === '_offset' && Number(values[0]) > MAX_SEARCH_OFFSET) {
+      throw badRequest(`_offset may be at most ${MAX_SEARCH_OFFSET}; narrow the search (by _lastUpdated or _id, say) to reach further`, name);
+    }
   }
 }
 
