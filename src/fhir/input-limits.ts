@@ -4,7 +4,9 @@
  * validator, FHIRPath and indexing would overflow the stack on (a 500), text holding a NUL character, which
  * PostgreSQL cannot store in text or jsonb (a 500 from the database) and FHIR does not allow in a string, and keys
  * that name a property every JavaScript object inherits (`__proto__`, `constructor`, `toString`...), which a lookup
- * in a plain object finds where an unknown key should find nothing.
+ * in a plain object finds where an unknown key should find nothing. Strings that are not valid Unicode (a lone UTF-16
+ * surrogate, `\ud800`) are refused too: FHIR strings are Unicode, PostgreSQL's jsonb refuses them (so one stored would
+ * break every query that reads the resource as jsonb) and no XML document can hold one.
  */
 import { badRequest, type FhirError } from './outcomes';
 
@@ -45,9 +47,11 @@ export function checkJsonInput(json: unknown): void {
     for (const key of keys) {
       if (typeof key === 'string' && key.includes('\0')) throw nulCharacter(pathOf(container, key));
       if (typeof key === 'string' && isInheritedKey(key)) throw inheritedKey(pathOf(container, key), key);
+      if (typeof key === 'string' && !isWellFormed(key)) throw loneSurrogate(pathOf(container, key));
       const item = (value as Record<string | number, unknown>)[key];
       if (typeof item === 'string') {
         if (item.includes('\0')) throw nulCharacter(pathOf(container, key));
+        if (!isWellFormed(item)) throw loneSurrogate(pathOf(container, key));
       } else if (typeof item === 'object' && item !== null) {
         if (depth >= MAX_JSON_DEPTH) throw tooDeep();
         stack.push({ value: item, depth: depth + 1, parent: container, key });
@@ -56,9 +60,24 @@ export function checkJsonInput(json: unknown): void {
   }
 }
 
-/** Throws 400 when a text (a search parameter's name or value, say) holds a NUL character. */
+/** Throws 400 when a text (a search parameter's name or value, say) holds a NUL character or a lone surrogate. */
 export function checkText(text: string, expression?: string): void {
   if (text.includes('\0')) throw nulCharacter(expression);
+  if (!isWellFormed(text)) throw loneSurrogate(expression);
+}
+
+const wellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
+
+/** True when a string is valid Unicode: no UTF-16 surrogate without its pair (String.prototype.isWellFormed, Node 20). */
+export function isWellFormed(text: string): boolean {
+  return wellFormed.call(text);
+}
+
+/** The message of a lone surrogate, wherever it is refused. */
+export const LONE_SURROGATE = 'Text must be valid Unicode: it holds a lone surrogate (a UTF-16 code unit \\uD800-\\uDFFF without its pair)';
+
+function loneSurrogate(expression: string | undefined): FhirError {
+  return badRequest(LONE_SURROGATE, expression);
 }
 
 function tooDeep(): FhirError {

@@ -5,10 +5,13 @@
  */
 import { PropertyType, validationRegexes } from '@medplum/core';
 import { daysInMonth } from '../../access/calendar-date';
+import { isWellFormed, LONE_SURROGATE } from '../input-limits';
 
 /** What is wrong with a string value of FHIR type `type` (medplum's message), or undefined. */
 export function stringProblem(str: string, type: string): string | undefined {
   if (!str.trim()) return 'String must contain non-whitespace content';
+  // Every way in (JSON bodies, C-CDA text, import files) ends here: a lone surrogate cannot be stored as jsonb or XML.
+  if (!isWellFormed(str)) return LONE_SURROGATE;
   // FHIR strings have a maximum length of 1 MB: https://hl7.org/fhir/R4/datatypes.html#string
   if (str.length > 1024 * 1024) return 'String cannot be larger than 1 MB';
   const regex = validationRegexes[type];
