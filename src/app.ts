@@ -1,4 +1,5 @@
 import express, { Express } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { startAuditLog } from './access/audit-log';
 import { auditTrailFor } from './access/audit-trail';
@@ -40,8 +41,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use(requestLog(logger));
+  // helmet's security headers (nosniff, HSTS, frame and referrer policies...), with a policy for an API: its
+  // answers are data, so nothing in them may load or run anything. Answers that are pages or files set their own.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+    }),
+  );
   app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     next();
   });

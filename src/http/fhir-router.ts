@@ -9,6 +9,7 @@ import type { FhirOperation, OperationResult } from '../fhir/operations/operatio
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
 import { asyncHandler } from './async-handler';
+import { setBinaryDownloadHeaders } from './binary-download-headers';
 import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
 
@@ -150,7 +151,9 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       if (req.params.type === 'Binary' && !wantsFhirJson(req)) {
         const binary = await readAsCaller(res, (repo) => repo.read<Binary>('Binary', req.params.id));
         res.setHeader('ETag', `W/"${binary.meta?.versionId}"`);
-        res.status(200).type(binary.contentType || 'application/octet-stream').send(Buffer.from(binary.data ?? '', 'base64'));
+        const contentType = setBinaryDownloadHeaders(res, binary.contentType, req.params.id);
+        res.status(200).setHeader('Content-Type', contentType);
+        res.send(Buffer.from(binary.data ?? '', 'base64'));
         return;
       }
       sendStored(res, await readAsCaller(res, (repo) => repo.readStored(req.params.type, req.params.id)));
