@@ -11,6 +11,7 @@ import type { FhirOperation } from './fhir/operations/operation';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
+import { cancelOnDisconnect } from './http/cancel-on-disconnect';
 import { errorHandler } from './http/error-handler';
 import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(healthRouter(database));
+  app.use(cancelOnDisconnect());
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
   // Access records become AuditEvents in the background (stopAuditLog in the server's close).

@@ -27,6 +27,8 @@ export interface Config {
   readonly seedDemo: boolean;
   /** On SIGTERM/SIGINT, how long requests in flight and running jobs get to finish before they are cut. */
   readonly shutdownGraceSeconds: number;
+  /** PostgreSQL's statement_timeout for every statement but migrations, in ms (0: none). PGlite cannot enforce it. */
+  readonly statementTimeoutMs: number;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -81,6 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     seedDemo: env.SEED_DEMO ? env.SEED_DEMO !== 'false' : !databaseUrl,
     // Below the 30 s a container orchestrator waits by default (Kubernetes) before it kills the process.
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25),
+    // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
+    statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
     ...overrides,
   };
   return Object.freeze(config);

@@ -93,6 +93,11 @@ export function clientError(status: number, text: string, code: OperationOutcome
   return new FhirError(status, outcome(code, text));
 }
 
+/** 503: the database stopped a statement that ran longer than STATEMENT_TIMEOUT_MS allows. */
+export function statementTimedOut(): FhirError {
+  return new FhirError(503, outcome('timeout', 'The request took longer than the database allows for one statement, and was stopped; narrow it (fewer parameters, a shorter period) and try again'));
+}
+
 /** 500 with a message that reveals no internals. */
 export function internalError(): FhirError {
   return new FhirError(500, outcome('exception', 'Internal server error'));

@@ -3,17 +3,18 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ThrottledError } from '../auth/throttle-store';
 import { isDatabaseUnavailable, isUnstorableText, isWriteConflict } from '../db/db-errors';
-import { badRequest, clientError, conflict, FhirError, internalError, payloadTooLarge, serviceUnavailable, unsupportedMediaType } from '../fhir/outcomes';
+import { badRequest, clientError, conflict, FhirError, internalError, payloadTooLarge, serviceUnavailable, statementTimedOut, unsupportedMediaType } from '../fhir/outcomes';
 
 /** Maps any error to an OperationOutcome response with the right status; internals are logged, never sent. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const fhirError = toFhirError(err);
-    if (fhirError.status >= 500 && !isDatabaseUnavailable(err)) {
+    if (fhirError.status >= 500 && !isDatabaseUnavailable(err) && err?.code !== '57014') {
       logger.error({ err: { message: err?.message, stack: err?.stack, code: err?.code }, method: req.method, path: req.path }, 'request failed');
     }
     if (res.headersSent) return res.end();
-    if (fhirError.status === 503) res.setHeader('Retry-After', '1');
+    // A database coming back is worth retrying soon; a statement stopped for running too long is not.
+    if (fhirError.status === 503 && fhirError.outcome.issue?.[0]?.code !== 'timeout') res.setHeader('Retry-After', '1');
     // A throttled request (sign-in, passcode, $transmit...) is told when to come back, wherever it was refused.
     if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
     res.status(fhirError.status).type('application/fhir+json').send(JSON.stringify(fhirError.outcome));
@@ -29,6 +30,8 @@ export function toFhirError(err: any): FhirError {
   // A Content-Encoding or charset the service does not decode is an unsupported media type (RFC 9110 15.5.16).
   if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return unsupportedMediaType(err.message);
   if (isDatabaseUnavailable(err)) return serviceUnavailable();
+  // query_canceled: statement_timeout, or the request's client left (then nobody reads the answer).
+  if (err?.code === '57014') return /statement timeout/.test(err.message ?? '') ? statementTimedOut() : serviceUnavailable('The request was cancelled');
   if (isWriteConflict(err)) return conflict('A concurrent request changed the same data; retry');
   if (err?.code === '22P02' || err?.code === '22007' || err?.code === '22008') return badRequest('A value in the request is not valid');
   if (isUnstorableText(err)) return badRequest('Text may not contain a NUL character (\\u0000)');

@@ -17,6 +17,7 @@ export type SearchQuery = Record<string, string | string[] | undefined> | string
  */
 export function parseSearch(type: string, query: SearchQuery = {}): SearchRequest {
   const params = typeof query === 'string' ? new URLSearchParams(query.replace(/^\?/, '')) : toParams(query);
+  checkSize(params);
   for (const [key, value] of params) {
     checkText(key);
     checkText(value, key);
@@ -50,6 +51,32 @@ function refuseUnsupportedKinds(type: string, params: URLSearchParams): void {
     const code = key.split(':')[0];
     const kind = definitions[code]?.type;
     if (kind && !INDEXED_KINDS.has(kind)) throw badRequest(`Search parameter "${code}" (${kind}) is not supported`, code, 'not-supported');
+  }
+}
+
+/**
+ * The most parameters one search takes (every `name=value`, `_count` and `_sort` included). Each filter is a join
+ * the database plans with all the others, and planning grows faster than their number: 80 codes ANDed took 1.5 s
+ * on the embedded database, 400 took 44 s with everything else waiting. Real clients use a handful.
+ */
+export const MAX_SEARCH_PARAMETERS = 30;
+
+/** The most values (a parameter's comma-separated alternatives, over all parameters) one search takes. */
+export const MAX_SEARCH_VALUES = 200;
+
+/** Throws 400 naming the limit when a search has more parameters or values than a search may. */
+function checkSize(params: URLSearchParams): void {
+  let count = 0;
+  let values = 0;
+  for (const [, value] of params) {
+    count++;
+    values += value.split(/(?<!\\),/).length;
+  }
+  if (count > MAX_SEARCH_PARAMETERS) {
+    throw badRequest(`A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has ${count}`, undefined, 'too-costly');
+  }
+  if (values > MAX_SEARCH_VALUES) {
+    throw badRequest(`A search may have at most ${MAX_SEARCH_VALUES} values (comma-separated alternatives included); this one has ${values}`, undefined, 'too-costly');
   }
 }
 
