@@ -54,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   const repositoryFor =
     deps.repositoryFor ??
     ((caller: Caller) =>
-      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition }));
+      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition, maxBinaryBytes: config.maxBinaryBytes }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
   app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);

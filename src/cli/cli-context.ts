@@ -20,7 +20,7 @@ export async function withSystemRepository<T>(config: Config, fn: (repo: Reposit
   try {
     await migrateToLatest(database.db);
     loadFhirDefinitions();
-    const repo = new Repository(database.db, { scope: unrestrictedScope('cli'), clock: systemClock, fhirBase: `${config.baseUrl}/fhir` });
+    const repo = new Repository(database.db, { scope: unrestrictedScope('cli'), clock: systemClock, fhirBase: `${config.baseUrl}/fhir`, maxBinaryBytes: config.maxBinaryBytes });
     return await fn(repo, database);
   } finally {
     await database.close();

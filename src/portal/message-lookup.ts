@@ -8,7 +8,17 @@ import { type Kysely, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
 import { visibilityCondition } from '../access/visibility';
 import type { Tables } from '../db/tables';
-import type { MessageLookup } from './message-rules';
+import { storedContentOf } from '../fhir/binary/binary-content';
+import type { BinaryStore, ReceivedContent } from '../fhir/binary/binary-store';
+import { databaseBinaryStore } from '../fhir/binary/database-binary-store';
+import type { FileFacts, MessageLookup } from './message-rules';
+
+/** The files of the write being checked: content received with it (by SHA-256), and Binaries moved from inline. */
+export interface WriteFiles {
+  readonly store: BinaryStore;
+  readonly received: ReadonlyMap<string, ReceivedContent>;
+  readonly movedInline: ReadonlySet<string>;
+}
 
 /** Visits that took place: a provider on a planned, cancelled or mistaken one has not been seen. */
 const NOT_SEEN_STATUSES = ['planned', 'cancelled', 'entered-in-error', 'unknown'];
@@ -17,7 +27,7 @@ const NOT_SEEN_STATUSES = ['planned', 'cancelled', 'entered-in-error', 'unknown'
  * A MessageLookup over `db` as `scope` sees it; `batch` holds resources written in the same transaction, and
  * `fhirBase` makes this service's absolute Binary URLs acceptable attachment links.
  */
-export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: readonly Resource[] = [], fhirBase?: string): MessageLookup {
+export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: readonly Resource[] = [], fhirBase?: string, files?: WriteFiles): MessageLookup {
   const visible = async <T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> => {
     const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
     if (inBatch) return inBatch as T;
@@ -31,8 +41,22 @@ export function messageLookup(db: Kysely<Tables>, scope: AccessScope, batch: rea
     ...(fhirBase ? { binaryUrl: `${fhirBase.replace(/\/$/, '')}/Binary/` } : {}),
     recipientsFor: (patientIds) => recipientsFor(db, patientIds),
     binary: (id) => visible<Binary>('Binary', id),
+    file: (binary) => fileFacts(db, binary, files),
+    movedInline: (id) => files?.movedInline.has(id) ?? false,
     senderOf: async (id) => (await visible<Communication>('Communication', id))?.sender?.reference,
   };
+}
+
+/** The size and first bytes of a Binary's content: received with this write, or read from the store. */
+async function fileFacts(db: Kysely<Tables>, binary: Binary, files: WriteFiles | undefined): Promise<FileFacts | undefined> {
+  const content = storedContentOf(binary);
+  if (!content) return undefined;
+  const received = files?.received.get(content.sha256);
+  if (received) return { size: received.size, head: received.head };
+  if (!content.size) return { size: 0, head: Buffer.alloc(0) };
+  const head: Buffer[] = [];
+  for await (const chunk of (files?.store ?? databaseBinaryStore).read(db, content, { start: 0, end: Math.min(15, content.size - 1) })) head.push(chunk);
+  return { size: content.size, head: Buffer.concat(head) };
 }
 
 /**
