@@ -7,6 +7,7 @@ import type { Config } from './config';
 import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
 import type { FhirOperation } from './fhir/operations/operation';
+import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
@@ -50,11 +51,12 @@ export function createApp(deps: AppDeps): Express {
   const fhirBase = `${config.baseUrl}/fhir`;
   // Access records become AuditEvents in the background (stopAuditLog in the server's close).
   startAuditLog(database.db);
+  const binaries = databaseBinaryStoreFor(database.kind);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??
     ((caller: Caller) =>
-      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition, maxBinaryBytes: config.maxBinaryBytes }));
+      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition, maxBinaryBytes: config.maxBinaryBytes, binaries }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
   app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);

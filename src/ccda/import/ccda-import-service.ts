@@ -258,7 +258,7 @@ async function storedOriginal(repo: Repository, digest: string, patientRef: stri
  */
 function originalDocument(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string, digest: string): { entry: BundleEntry; binaryId: string; content: ReceivedContent } {
   const binaryId = randomUUID();
-  const content = contentOf(Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8'));
+  const content = contentOf(Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8'), { sha1: true });
   const doc = parsed.document;
   const reference: DocumentReference = {
     resourceType: 'DocumentReference',

@@ -16,8 +16,8 @@ export interface ContentDescriptor {
 
 /** Content received (a request body, decoded base64), hashed on the way in and held once until it is stored. */
 export interface ReceivedContent extends ContentDescriptor {
-  /** SHA-1 of the bytes, base64, as R4's Attachment.hash wants it. */
-  readonly sha1: string;
+  /** SHA-1 of the bytes, base64, as R4's Attachment.hash wants it (computed for content an attachment names). */
+  readonly sha1?: string;
   /** The bytes, in the chunks they arrived in (never joined into one copy). */
   readonly chunks: readonly Buffer[];
   /** The first bytes (up to 16), to tell a file's type by its content. */

@@ -11,9 +11,14 @@ const HEAD_BYTES = 16;
  */
 export class ContentReceiver {
   private readonly sha256: Hash = createHash('sha256');
-  private readonly sha1: Hash = createHash('sha1');
+  private readonly sha1: Hash | undefined;
   private readonly chunks: Buffer[] = [];
   private received = 0;
+
+  /** `sha1`: also hash with SHA-1, for content an Attachment will name (a raw upload needs only SHA-256). */
+  constructor(options: { sha1?: boolean } = {}) {
+    this.sha1 = options.sha1 ? createHash('sha1') : undefined;
+  }
 
   /** Bytes taken in so far. */
   get size(): number {
@@ -23,7 +28,7 @@ export class ContentReceiver {
   /** Takes in the next chunk. */
   add(chunk: Buffer): void {
     this.sha256.update(chunk);
-    this.sha1.update(chunk);
+    this.sha1?.update(chunk);
     this.chunks.push(chunk);
     this.received += chunk.length;
   }
@@ -32,13 +37,13 @@ export class ContentReceiver {
   finish(): ReceivedContent {
     const first = this.chunks[0] ?? Buffer.alloc(0);
     const head = first.length >= HEAD_BYTES || this.chunks.length < 2 ? first.subarray(0, HEAD_BYTES) : Buffer.concat(this.chunks).subarray(0, HEAD_BYTES);
-    return { sha256: this.sha256.digest('hex'), sha1: this.sha1.digest('base64'), size: this.received, chunks: this.chunks, head: Buffer.from(head) };
+    return { sha256: this.sha256.digest('hex'), ...(this.sha1 ? { sha1: this.sha1.digest('base64') } : {}), size: this.received, chunks: this.chunks, head: Buffer.from(head) };
   }
 }
 
-/** Bytes already in memory, as received content. */
-export function contentOf(bytes: Buffer): ReceivedContent {
-  const receiver = new ContentReceiver();
+/** Bytes already in memory, as received content (`sha1` as for ContentReceiver). */
+export function contentOf(bytes: Buffer, options: { sha1?: boolean } = {}): ReceivedContent {
+  const receiver = new ContentReceiver(options);
   if (bytes.length) receiver.add(bytes);
   return receiver.finish();
 }
@@ -65,5 +70,5 @@ export function contentFromBase64(text: string, expression: string): ReceivedCon
   if (compact.length % 4 !== 0 || /[^A-Za-z0-9+/=]/.test(compact) || (compact.includes('=') && compact.indexOf('=') < compact.length - padding)) {
     throw badRequest('Invalid base64Binary format', expression);
   }
-  return contentOf(Buffer.from(compact, 'base64'));
+  return contentOf(Buffer.from(compact, 'base64'), { sha1: true });
 }

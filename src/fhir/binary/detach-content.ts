@@ -124,13 +124,19 @@ function attachmentFinder(found: { attachment: Attachment; path: string }[]): Cr
   };
 }
 
-/** Whether any object in the resource has a string `data` (a cheap walk before the typed one). */
+/**
+ * Whether any object in the resource has a string `data`: a walk without allocations before the typed one, as it
+ * runs on every write (an import's thousands of resources among them).
+ */
 function holdsInlineData(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(holdsInlineData);
-  if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (key === 'data' ? typeof item === 'string' : typeof item === 'object' && holdsInlineData(item)) return true;
-    }
+  if (Array.isArray(value)) {
+    for (const item of value) if (typeof item === 'object' && item !== null && holdsInlineData(item)) return true;
+    return false;
+  }
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    const item = object[key];
+    if (key === 'data' ? typeof item === 'string' : typeof item === 'object' && item !== null && holdsInlineData(item)) return true;
   }
   return false;
 }
