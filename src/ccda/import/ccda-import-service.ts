@@ -10,6 +10,7 @@ import type { CcdaImportResult } from '../parse';
 import { systemUriForOid } from '../code-systems';
 import { DEFAULT_ID_ROOT } from '../render/render-context';
 import { matchPatient, PatientMatch } from './patient-match';
+import { takeOutValue, unstorableValueOf } from './unstorable-value';
 
 /** What one import did, as the API and the CLI report it. */
 export interface CcdaImportSummary {
@@ -39,13 +40,34 @@ const FORMAT_BY_RELEASE: Record<string, string> = {
  */
 export async function importCcda(repo: Repository, xml: string | Buffer, options: { maxBytes?: number } = {}): Promise<CcdaImportSummary> {
   const parsed = parseOrThrow(xml, options.maxBytes);
+  const repaired: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const sent: BundleEntry[] = [];
+    try {
+      return await importParsed(repo, xml, parsed, sent, repaired);
+    } catch (err) {
+      // One value the store refuses never fails the document: take it out and import the rest (a new transaction;
+      // the refused one wrote nothing). Bounded, so a document the parser maps badly still fails, and says why.
+      const value = err instanceof FhirError && err.status === 400 && attempt < MAX_REPAIRS ? unstorableValueOf(err.outcome, sent) : undefined;
+      const entry = value ? parsed.bundle.entry.find((e) => e.fullUrl === value.fullUrl) : undefined;
+      const warning = value && entry ? takeOutValue(entry.resource as unknown as Record<string, unknown>, value) : undefined;
+      if (!warning) throw err;
+      repaired.push(warning);
+    }
+  }
+}
+
+/** How many refused values one document may have taken out before its import fails after all. */
+const MAX_REPAIRS = 20;
+
+async function importParsed(repo: Repository, xml: string | Buffer, parsed: CcdaImportResult, sent: BundleEntry[], repaired: string[]): Promise<CcdaImportSummary> {
   return repo.transaction(async (trx) => {
     const patientEntry = parsed.bundle.entry.find((e) => e.fullUrl === parsed.patientFullUrl);
     if (!patientEntry || !identifiesSomeone(patientEntry.resource as Patient)) {
       throw badRequest('The document names no patient: it needs a recordTarget/patientRole with an id or a name', 'ClinicalDocument.recordTarget');
     }
     const match = await matchPatient(trx, patientEntry.resource as Patient);
-    const warnings: string[] = [];
+    const warnings: string[] = [...repaired];
     let entries = entriesFor(parsed, match, trx.context.scope.organizationId);
     if (match.kind !== 'none') {
       const own = await withoutOwnEntries(trx, entries, match.patient.id as string);
@@ -56,6 +78,7 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     const digest = createHash('sha256').update(xml).digest('hex');
     const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, digest, patientRef);
     if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef, digest));
+    sent.splice(0, sent.length, ...entries);
     const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
     const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
     const changed = (response.entry ?? [])

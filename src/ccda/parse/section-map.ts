@@ -5,7 +5,7 @@ import { isNegated, isNullKey, related, statementOf, valueOf } from './entry-com
 import { mapPlanOfTreatment } from './care-plan-map';
 import { mapStatement } from './entry-dispatch';
 import type { ImportContext } from './import-context';
-import { narrativeToXhtml } from './narrative';
+import { narrativeToPlainText, narrativeToXhtml } from './narrative';
 import { SectionKind, sectionKind } from './section-catalog';
 import { XNode, attr, child, children, path, tagOf, templateRoots, textOf } from './xml-node';
 
@@ -71,6 +71,7 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
   const { node, stats, kind, composition } = section;
   ctx.section = stats;
   ctx.sectionRefs = [];
+  ctx.sectionText = narrativeToPlainText(section.raw);
   const entries = children(node, 'entry');
   if (kind === 'narrative-only' && entries.length > 0) {
     ctx.warn(`Section ${stats.loinc ?? stats.title ?? stats.index} (${stats.templateIds.join(', ') || 'no templateId'}) is not mapped; its ${entries.length} entries are kept as narrative only`);
@@ -106,6 +107,7 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
   }
   ctx.section = undefined;
   ctx.sectionRefs = [];
+  ctx.sectionText = undefined;
 }
 
 const KEY_OBSERVATIONS = new Set(['2.16.840.1.113883.10.20.22.4.7', '2.16.840.1.113883.10.20.22.4.4', '2.16.840.1.113883.10.20.1.18', '2.16.840.1.113883.10.20.1.28']);
