@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, BundleEntry, CarePlan, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
 import { searchParametersOf } from '../../fhir/definitions';
 import { badRequest, FhirError } from '../../fhir/outcomes';
@@ -209,22 +209,57 @@ async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patie
   const inRecord = await originalsInRecord(repo, [...new Set(origins.values())], patientId);
   const originals = new Map<string, string>();
   const renderings = new Map<string, string>();
+  const software = new Set<string>();
   for (const entry of entries) {
     const origin = entry.fullUrl ? origins.get(entry.fullUrl) : undefined;
+    if (origin === OWN_SOFTWARE) software.add(entry.fullUrl!);
     if (!origin || !inRecord.has(origin)) continue;
     (origin.startsWith(`${entry.resource!.resourceType}/`) ? originals : renderings).set(entry.fullUrl!, origin);
   }
+  for (const [fullUrl, origin] of aggregatesOfOwn(entries, originals, renderings)) renderings.set(fullUrl, origin);
   if (!originals.size && !renderings.size) return { entries, kept: 0 };
-  const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || !originals.has(e.fullUrl)), originals);
-  // A rendering a typed reference still points at stays (it must resolve, and to its type); the document's own
-  // Composition lists entries of any type, so there it becomes the original.
-  const typedReferrers = rest.filter((e) => e.resource?.resourceType !== 'Composition').map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
-  const pointedAt = (fullUrl: string) => typedReferrers.some(([from, text]) => from !== fullUrl && text.includes(`"${fullUrl}"`));
-  const dropped = new Map([...renderings].filter(([fullUrl]) => !pointedAt(fullUrl)));
+  // The software that wrote the document is not a Device of the record: what it authored is the practice's.
+  const custodian = entries.find((e) => e.resource?.resourceType === 'Composition')?.resource as { custodian?: Reference } | undefined;
+  const authorTarget = custodian?.custodian?.reference ? originals.get(custodian.custodian.reference) ?? custodian.custodian.reference : undefined;
+  const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || (!originals.has(e.fullUrl) && !(authorTarget && software.has(e.fullUrl)))), new Map([...originals, ...(authorTarget ? [...software].map((s) => [s, authorTarget] as const) : [])]));
+  // A rendering a typed reference still points at stays (it must resolve, and to its type), unless what points at it
+  // goes too (a plan's activities, pointed at only by the CarePlan the import makes of the plan section); the
+  // document's own Composition lists entries of any type, so there it becomes the original.
+  const referrers = rest.filter((e) => e.resource?.resourceType !== 'Composition').map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
+  const dropped = new Map(renderings);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const fullUrl of [...dropped.keys()]) {
+      const pointedAt = referrers.some(([from, text]) => from !== fullUrl && !(from && dropped.has(from)) && text.includes(`"${fullUrl}"`));
+      if (pointedAt) {
+        dropped.delete(fullUrl);
+        changed = true;
+      }
+    }
+  }
   const kept = rest
     .filter((e) => !e.fullUrl || !dropped.has(e.fullUrl))
     .map((e) => (e.resource?.resourceType === 'Composition' ? rewriteReferences(e, dropped) : e));
   return { entries: kept, kept: originals.size + dropped.size };
+}
+
+/** The id our renderer gives the software that authors a document with no person as author (ccd-header.ts). */
+const OWN_SOFTWARE = 'Device/chartkeeper';
+
+/**
+ * Resources the import makes of a section rather than of an entry (the CarePlan of a plan of treatment) whose every
+ * part is one of our own entries: a rendering too, of the CarePlan the parts came from (else of the first part).
+ */
+function aggregatesOfOwn(entries: BundleEntry[], originals: Map<string, string>, renderings: Map<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of entries) {
+    if (entry.resource?.resourceType !== 'CarePlan' || !entry.fullUrl || originals.has(entry.fullUrl) || renderings.has(entry.fullUrl)) continue;
+    const parts = ((entry.resource as CarePlan).activity ?? []).map((a) => a.reference?.reference);
+    const origins = parts.map((p) => (p ? originals.get(p) ?? renderings.get(p) : undefined));
+    if (!origins.length || origins.some((o) => !o)) continue;
+    out.set(entry.fullUrl, origins.find((o) => o!.startsWith('CarePlan/')) ?? origins[0]!);
+  }
+  return out;
 }
 
 /** Which of `references` ("Type/id") are live resources in this patient's record, or shared ones (no compartment). */
