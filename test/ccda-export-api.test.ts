@@ -39,8 +39,12 @@ test('$ccda answers the C-CDA XML, an HTML preview and an XDM zip', async () => 
   const zip = await app.request(`/fhir/Patient/${ada.id}/$ccda`, { headers: { Accept: 'application/zip' } });
   expect(zip.headers.get('content-type')).toBe('application/zip');
   const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
-  expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
+  expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.HTM', 'IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
   expect(strFromU8(files['IHE_XDM/SUBSET01/DOC0001.XML'])).toContain('<ClinicalDocument');
+  // The readable copy is the preview's HTML, and INDEX.HTM links to it.
+  const created = (html: string) => html.replace(/(Document created<\/dt><dd>)[^<]*/, '$1');
+  expect(created(strFromU8(files['IHE_XDM/SUBSET01/DOC0001.HTM']))).toBe(created(page));
+  expect(strFromU8(files['INDEX.HTM'])).toContain('<a href="IHE_XDM/SUBSET01/DOC0001.HTM">');
 });
 
 test('$ccda refuses bad input with an OperationOutcome', async () => {
