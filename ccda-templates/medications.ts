@@ -106,8 +106,11 @@ function writeMedicationActivity(w: XmlWriter, row: NarrativeRow<MedicationUse>,
   w.close('substanceAdministration');
 }
 
-/** NDC-derived names carry the package code in front ("NDC:0093-7180-01 Lisinopril 10 MG"); people read the drug. */
-const NDC_PREFIX = /^\s*(NDC[\s:#-]*)?\d{4,5}-\d{3,4}-\d{1,2}\s*[-:]?\s*/i;
+/**
+ * Names can carry a product code in front: an NDC ("NDC:0093-7180-01 Lisinopril 10 MG") or the FDA application
+ * RxNorm puts on some packs ("NDA020800 0.3 ML Epinephrine 1 MG/ML Auto-Injector"). People read the drug.
+ */
+const NDC_PREFIX = /^\s*((NDC[\s:#-]*)?\d{4,5}-\d{3,4}-\d{1,2}|NDC[\s:#-]*\d{10,11}|A?NDA\d{6}|BLA\d{6})\s*[-:]?\s*/i;
 
 /** The Medication cell: the drug's name without an NDC prefix, or "No information" when nothing names it. */
 export function medicationName(cc: CodeableConcept | undefined): string {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { strToU8, zipSync } from 'fflate';
-import { renderCcdHtml } from '../html/render-ccd-html';
+import { renderCcdHtml, type PreviewOptions } from '../html/render-ccd-html';
 import { escapeXml as esc } from '../render/xml-writer';
 import { buildXdmMetadata, XDM_DOCUMENT_NAME, type XdmMeta } from './xdm-metadata';
 
@@ -51,7 +51,7 @@ function readme(meta: XdmMeta): string {
 }
 
 /** Packs a C-CDA document as an IHE XDM zip (DOC0001.XML and its readable DOC0001.HTM, METADATA.XML, INDEX.HTM, README.TXT). */
-export function buildXdmZip(xml: string, meta: XdmMeta): Uint8Array {
+export function buildXdmZip(xml: string, meta: XdmMeta, preview: PreviewOptions = {}): Uint8Array {
   const doc = strToU8(xml);
   const sha1 = createHash('sha1').update(doc).digest('hex');
   const metadata = buildXdmMetadata(meta, { size: doc.length, sha1 });
@@ -61,7 +61,7 @@ export function buildXdmZip(xml: string, meta: XdmMeta): Uint8Array {
       [XDM_PATHS.index]: [strToU8(indexHtml(meta)), { mtime }],
       [XDM_PATHS.readme]: [strToU8(readme(meta)), { mtime }],
       [XDM_PATHS.document]: [doc, { mtime }],
-      [XDM_PATHS.readable]: [strToU8(renderCcdHtml(xml)), { mtime }],
+      [XDM_PATHS.readable]: [strToU8(renderCcdHtml(xml, preview)), { mtime }],
       [XDM_PATHS.metadata]: [strToU8(metadata), { mtime }],
     },
     { level: 6 }

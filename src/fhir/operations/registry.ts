@@ -12,11 +12,12 @@ import { patientEverythingOperation } from './patient-everything-operation';
  * access operations need the account services (mail, signing key), so they are offered when those are given.
  */
 export function allOperations(accountServices?: AccountServices, limits: { maxXmlBytes?: number; timeZone?: string } = {}): FhirOperation[] {
+  const timeZone = limits.timeZone ?? accountServices?.context.timeZone ?? 'UTC';
   return [
     patientEverythingOperation,
-    ccdaExportOperation,
+    ccdaExportOperation(timeZone),
     docrefOperation,
-    immunizationRecordOperation(limits.timeZone ?? accountServices?.context.timeZone ?? 'UTC'),
+    immunizationRecordOperation(timeZone),
     importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
     ...(accountServices ? accountOperations(accountServices) : []),
   ];
