@@ -29,7 +29,7 @@ if (!present) console.warn(`Skipping the C-CDA corpus round trip: ${CORPUS} is a
 const describeCorpus = present ? describe : describe.skip;
 const LANES = process.env.DATABASE_URL ? 4 : 1;
 /** Every how-many-th patient's export goes through the schema and Schematron (each takes a few seconds). */
-const VALIDATE_EVERY = 12;
+const VALIDATE_EVERY = 20;
 
 /** Runs `work` over the lanes' items, `lanes` at a time, each lane in order. */
 async function runLanes<T>(lanes: T[][], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
