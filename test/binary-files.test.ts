@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { Attachment, Binary, Communication, OperationOutcome, Practitioner } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import { AccessFamily, CallerKey, startAccessFamily, T0 } from './support/access-family';
 
 let f: AccessFamily;

@@ -3,19 +3,20 @@ import { deepEquals, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
-import type { AccessedResource, AuditTrail } from '../access/audit-trail';
-import { settleAuditLog } from '../access/audit-log';
+import type { AccessedResource, AuditTrail } from './audit/audit-trail';
+import { settleAuditLog } from './audit/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
 import { uploaderOwner } from '../access/record-owners';
-import { hiddenVersion, noteRelease, releases } from '../access/release-visibility';
+import { hiddenVersion, releases } from '../access/release-visibility';
+import { noteRelease } from './release-notice-store';
 import { versionVisibilityCondition, visibilityCondition } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
 import { lockConditions } from './condition-lock';
-import { badRequest, FhirError, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
+import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { withVisibleEntities } from './audit-entity-view';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
 import { binaryPlace, keptForOrganization, type Replaced } from './write-placement';
@@ -23,8 +24,8 @@ import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { assertValidResource } from './validation';
-import { messageLookup } from '../portal/message-lookup';
-import { checkPortalWrite } from '../portal/message-rules';
+import type { WriteCheck, WriteCheckSession } from './write-check';
+import { storedContentOf } from './binary/binary-content';
 import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from './binary/binary-store';
 import { databaseBinaryStore } from './binary/database-binary-store';
 import { checkRestatedContent, type Detached, detachContent } from './binary/detach-content';
@@ -60,6 +61,8 @@ export interface RepositoryContext {
    * serves nothing unless it holds; every other call is refused.
    */
   readonly unconfirmed?: RawBuilder<SqlBool>;
+  /** The rules a portal caller's writes obey (scope.portalRules); a portal scope without them writes nothing. */
+  readonly portalWriteCheck?: WriteCheck;
   /** Where Binary content is kept (default: the database itself). */
   readonly binaries?: BinaryStore;
   /** Largest file staff and systems may store (MAX_BINARY_BYTES; default 100 MB). */
@@ -516,12 +519,48 @@ export class Repository {
       });
     }
     if (scope.portalRules) {
-      const received = new Map(detached.flatMap((d) => d.contents.map(({ content }) => [content.sha256, content] as const)));
-      const movedInline = new Set(detached.flatMap((d) => d.binaries.map((b) => b.id)));
-      const files = { store: this.context.binaries ?? databaseBinaryStore, received, movedInline };
-      await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch, this.context.fhirBase, files));
+      // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
+      if (!this.context.portalWriteCheck) throw internalError();
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, detached));
     }
     return write;
+  }
+
+  /**
+   * The session a write check reads through: the writer's visibility, the batch's writes first, and the files of the
+   * write (`detached`: content received with it, attachments moved out of it). Checks are not audited.
+   */
+  private writeCheckSession(batch: readonly Resource[], detached: readonly Detached[] = []): WriteCheckSession {
+    const { scope, fhirBase } = this.context;
+    const db = this.db;
+    const store = this.context.binaries ?? databaseBinaryStore;
+    const received = new Map(detached.flatMap((d) => d.contents.map(({ content }) => [content.sha256, content] as const)));
+    const moved = new Set(detached.flatMap((d) => d.binaries.map((b) => b.id)));
+    return {
+      movedInline: (id) => moved.has(id),
+      async fileOf(binary) {
+        const content = storedContentOf(binary);
+        if (!content) return undefined;
+        const pending = received.get(content.sha256);
+        if (pending) return { size: pending.size, head: pending.head };
+        const head: Buffer[] = [];
+        if (content.size) for await (const chunk of store.read(db, content, { start: 0, end: Math.min(15, content.size - 1) })) head.push(chunk);
+        return { size: content.size, head: Buffer.concat(head) };
+      },
+      db,
+      scope,
+      batch,
+      fhirBase,
+      async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
+        const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
+        if (inBatch) return inBatch as T;
+        const condition = visibilityCondition(scope, type);
+        const { rows } = await sql<{ content: string }>`
+          select r.content from resource r
+          where r.resource_type = ${type} and r.id = ${id} and not r.deleted${condition ? sql` and ${condition}` : sql``}`.execute(db);
+        return rows[0] ? (JSON.parse(rows[0].content) as T) : undefined;
+      },
+    };
   }
 }
 

@@ -7,7 +7,7 @@ import { systemClock } from '../../fhir/clock';
 import { loadFhirDefinitions } from '../../fhir/definitions';
 import { Repository } from '../../fhir/repository';
 import { type Database, openDatabase } from '../database';
-import { createScratchDatabase, type ScratchDatabase } from '../scratch-database';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/scratch-database';
 import { MIGRATIONS } from '.';
 
 let database: Database;
