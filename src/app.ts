@@ -1,4 +1,5 @@
 import express, { Express } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { auditTrailFor } from './fhir/audit/audit-trail';
 import type { Authenticator, Caller } from './access/caller';
@@ -11,6 +12,7 @@ import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
+import { cancelOnDisconnect } from './http/cancel-on-disconnect';
 import { errorHandler } from './http/error-handler';
 import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
@@ -48,13 +50,20 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(requestLog(logger));
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
+  // helmet's security headers (nosniff, HSTS, frame and referrer policies...), with a policy for an API: its
+  // answers are data, so nothing in them may load or run anything. Answers that are pages or files set their own.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+    }),
+  );
   app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(healthRouter(database));
   if (deps.metrics) app.use(metricsRouter(deps.metrics, config.metricsToken));
+  app.use(cancelOnDisconnect());
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
   const binaries = databaseBinaryStoreFor(database.kind);

@@ -33,6 +33,8 @@ export interface Config {
   readonly metricsToken?: string;
   /** Cron schedules replacing the jobs' defaults, by job name (JOB_SCHEDULES="release-notice=0 9 * * *;..."). */
   readonly jobSchedules: Readonly<Record<string, string>>;
+  /** PostgreSQL's statement_timeout for every statement but migrations, in ms (0: none). PGlite cannot enforce it. */
+  readonly statementTimeoutMs: number;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -108,6 +110,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25),
     metricsToken: metricsToken(env),
     jobSchedules: jobSchedules(env),
+    // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
+    statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
     ...overrides,
   };
   return Object.freeze(config);

@@ -85,7 +85,8 @@ test('a 9.9 MB PDF sent inline with Ada\'s message is stored as a Binary that Dr
   expect(res.headers.get('content-type')).toBe('application/pdf');
   expect(res.headers.get('content-length')).toBe(String(file.length));
   expect(res.headers.get('etag')).toBe('W/"1"');
-  expect(res.headers.get('content-disposition')).toBe(`attachment; filename="mri-report.pdf"; filename*=UTF-8''mri-report.pdf`);
+  // A PDF shows inline (sandboxed, see download-headers.test.ts), under the name it was uploaded with.
+  expect(res.headers.get('content-disposition')).toBe(`inline; filename="mri-report.pdf"; filename*=UTF-8''mri-report.pdf`);
   expect(sha256(bytes)).toBe(sha256(file));
   expect(bytes.equals(file)).toBe(true);
 }, 120_000);
@@ -208,8 +209,8 @@ test('a new version replaces the bytes; deleting keeps every version\'s bytes fo
     return { status: res.status, disposition: res.headers.get('content-disposition'), bytes: Buffer.from(await res.arrayBuffer()) };
   };
   const [v1, v2] = [await version(1), await version(2)];
-  expect([v1.status, v1.disposition, v1.bytes.equals(first)]).toEqual([200, `attachment; filename="lab.pdf"; filename*=UTF-8''lab.pdf`, true]);
-  expect([v2.status, v2.disposition, v2.bytes.equals(second)]).toEqual([200, null, true]);
+  expect([v1.status, v1.disposition, v1.bytes.equals(first)]).toEqual([200, `inline; filename="lab.pdf"; filename*=UTF-8''lab.pdf`, true]);
+  expect([v2.status, v2.disposition, v2.bytes.equals(second)]).toEqual([200, `inline; filename="Binary-${body.id}"`, true]);
   const { rows } = await sql`select 1 from binary_content where sha256 = ${sha256(first)}`.execute(f.app.database.db);
   expect(rows.length).toBe(1);
 });

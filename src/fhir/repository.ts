@@ -24,8 +24,7 @@ import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { assertValidResource } from './validation';
-import type { WriteCheck, WriteCheckSession } from './write-check';
-import { storedContentOf } from './binary/binary-content';
+import type { WriteCheck, WriteCheckSession, WriteFiles } from './write-check';
 import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from './binary/binary-store';
 import { databaseBinaryStore } from './binary/database-binary-store';
 import { checkRestatedContent, type Detached, detachContent } from './binary/detach-content';
@@ -519,38 +518,26 @@ export class Repository {
       });
     }
     if (scope.portalRules) {
+      const received = new Map(detached.flatMap((d) => d.contents.map(({ content }) => [content.sha256, content] as const)));
+      const movedInline = new Set(detached.flatMap((d) => d.binaries.map((b) => b.id)));
+      const files = { store: this.context.binaries ?? databaseBinaryStore, received, movedInline };
       // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
       if (!this.context.portalWriteCheck) throw internalError();
-      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, detached));
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files));
     }
     return write;
   }
 
-  /**
-   * The session a write check reads through: the writer's visibility, the batch's writes first, and the files of the
-   * write (`detached`: content received with it, attachments moved out of it). Checks are not audited.
-   */
-  private writeCheckSession(batch: readonly Resource[], detached: readonly Detached[] = []): WriteCheckSession {
+  /** The session a write check reads through: the writer's visibility, the batch's writes first. Checks are not audited. */
+  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles): WriteCheckSession {
     const { scope, fhirBase } = this.context;
     const db = this.db;
-    const store = this.context.binaries ?? databaseBinaryStore;
-    const received = new Map(detached.flatMap((d) => d.contents.map(({ content }) => [content.sha256, content] as const)));
-    const moved = new Set(detached.flatMap((d) => d.binaries.map((b) => b.id)));
     return {
-      movedInline: (id) => moved.has(id),
-      async fileOf(binary) {
-        const content = storedContentOf(binary);
-        if (!content) return undefined;
-        const pending = received.get(content.sha256);
-        if (pending) return { size: pending.size, head: pending.head };
-        const head: Buffer[] = [];
-        if (content.size) for await (const chunk of store.read(db, content, { start: 0, end: Math.min(15, content.size - 1) })) head.push(chunk);
-        return { size: content.size, head: Buffer.concat(head) };
-      },
       db,
       scope,
       batch,
       fhirBase,
+      files,
       async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
         const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
         if (inBatch) return inBatch as T;

@@ -11,6 +11,7 @@ import { ContentReceiver } from '../fhir/binary/content-receiver';
 import { fileTooLarge, type UploadLimits } from '../fhir/binary/upload-limits';
 import { badRequest, FhirError } from '../fhir/outcomes';
 import type { Repository, StoredVersion } from '../fhir/repository';
+import { setBinaryDownloadHeaders } from './binary-download-headers';
 import { requestedRange } from './byte-range';
 import { FHIR_JSON } from './fhir-response';
 
@@ -93,11 +94,10 @@ export async function sendBinaryContent(req: Request, res: Response, repo: Repos
       issue: [{ severity: 'error', code: 'invalid', details: { text: `The range ${req.headers.range} is outside the file's ${size} bytes` } }],
     });
   }
-  res.setHeader('Content-Type', binary.contentType || 'application/octet-stream');
+  res.setHeader('Content-Type', setBinaryDownloadHeaders(res, binary.contentType, binary.id ?? '', content?.filename));
   res.setHeader('ETag', `W/"${stored.version}"`);
   res.setHeader('Last-Modified', stored.lastUpdated.toUTCString());
   res.setHeader('Accept-Ranges', 'bytes');
-  if (content?.filename) res.setHeader('Content-Disposition', contentDisposition(content.filename));
   res.setHeader('Content-Length', String(range ? range.end - range.start + 1 : size));
   if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   res.status(range ? 206 : 200);
@@ -124,12 +124,6 @@ export async function sendBinaryJson(req: Request, res: Response, repo: Reposito
   res.status(200);
   if (req.method === 'HEAD') return void res.end();
   await streamOut(res, base64Chunks(repo.openContent(content)), head, tail);
-}
-
-/** `attachment; filename="..."` with the name in ASCII, and in full as RFC 6266's filename*. */
-function contentDisposition(filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
 
 /** Base64 of a stream of byte chunks, each output chunk whole groups of 3 bytes (the carry goes to the next). */

@@ -200,6 +200,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   }));
 
   router.get('/:type/:id/_history/:versionId', asyncHandler(async (req, res) => {
+    checkVersionId(req.params.versionId);
     const stored = await repoOf(res).vread(req.params.type, req.params.id, req.params.versionId);
     if (req.params.type === 'Binary') return (wantsFhirJson(req) ? sendBinaryJson : sendBinaryContent)(req, res, repoOf(res), stored);
     sendStored(res, stored);
@@ -339,8 +340,19 @@ function queryParams(req: Request): URLSearchParams {
   return params;
 }
 
+/**
+ * Throws 400 unless a version id in a URL is a version number as this server writes them (1 to 999999999): a
+ * number past what the version column holds was a 500 from the database.
+ */
+export function checkVersionId(versionId: string): void {
+  if (!/^[1-9]\d{0,8}$/.test(versionId)) throw badRequest(`A version id is a whole number from 1 to 999999999, got "${versionId.slice(0, 40)}"`);
+}
+
 function historyOptions(req: Request): { since?: string; count?: number } {
-  const count = req.query._count ? Number(req.query._count) : undefined;
-  if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw badRequest('_count must be a positive integer', '_count');
+  const raw = req.query._count;
+  if (raw !== undefined && (typeof raw !== 'string' || !/^\d{1,20}$/.test(raw) || Number(raw) < 1)) {
+    throw badRequest('_count must be a positive integer', '_count');
+  }
+  const count = raw === undefined ? undefined : Number(raw);
   return { since: typeof req.query._since === 'string' ? req.query._since : undefined, count };
 }

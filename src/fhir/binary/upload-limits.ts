@@ -1,11 +1,6 @@
 import type { AccessScope } from '../../access/access-scope';
+import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from '../../access/write-policy';
 import { FhirError } from '../outcomes';
-
-/** Largest file a portal caller (a patient, a family member) stores: 10 MB, as the portal promises. */
-export const PORTAL_FILE_BYTES = 10 * 1024 * 1024;
-
-/** Most attachments of one portal message (the seed's 10). */
-export const PORTAL_FILES_PER_MESSAGE = 10;
 
 /** MAX_BINARY_BYTES's default: the largest file staff and systems may store (100 MB). */
 export const DEFAULT_MAX_BINARY_BYTES = 100 * 1024 * 1024;
@@ -25,7 +20,7 @@ export interface UploadLimits {
  * files up to MAX_BINARY_BYTES.
  */
 export function uploadLimitsFor(scope: AccessScope, maxBinaryBytes: number = DEFAULT_MAX_BINARY_BYTES): UploadLimits {
-  if (scope.portalRules) return { fileBytes: PORTAL_FILE_BYTES, name: 'the portal limit of 10 MB per file', filesPerMessage: PORTAL_FILES_PER_MESSAGE };
+  if (scope.portalRules) return { fileBytes: MAX_ATTACHMENT_BYTES, name: 'the portal limit of 10 MB per file', filesPerMessage: MAX_ATTACHMENTS };
   return { fileBytes: maxBinaryBytes, name: `the limit of ${megabytes(maxBinaryBytes)} per file (MAX_BINARY_BYTES)` };
 }
 

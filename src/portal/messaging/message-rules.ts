@@ -16,7 +16,7 @@
  */
 import type { Attachment, Binary, Communication, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { invalidResource } from '../../fhir/outcomes';
-import { PORTAL_FILE_BYTES } from '../../fhir/binary/upload-limits';
+import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from '../../access/write-policy';
 
 /** The code system of a portal message's subject (Communication.topic). */
 export const MESSAGE_SUBJECT_SYSTEM = 'https://chartkeeper.example/fhir/CodeSystem/portal-message-subject';
@@ -33,8 +33,7 @@ export const MESSAGE_SUBJECTS: Readonly<Record<string, string>> = {
   other: 'Other',
 };
 
-/** Largest attachment, in bytes (10 MB, as the portal promises; an upload past it is refused as it arrives). */
-export const MAX_ATTACHMENT_BYTES = PORTAL_FILE_BYTES;
+export { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS };
 
 /** What the rules read of a file: its size and first bytes (its type is judged by them). */
 export interface FileFacts {
