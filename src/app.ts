@@ -9,6 +9,7 @@ import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
 import type { FhirOperation } from './fhir/operations/operation';
 import { Repository } from './fhir/repository';
+import type { WritePreparationPool } from './fhir/write-preparation-pool';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
 import { cancelOnDisconnect } from './http/cancel-on-disconnect';
@@ -29,6 +30,8 @@ export interface AppDeps {
   readonly routers?: readonly { path: string; router: express.Router }[];
   /** Builds the repository of one caller; defaults to a plain Repository with the caller's scope. */
   readonly repositoryFor?: (caller: Caller) => Repository;
+  /** Workers that validate large resources off the event loop; without, validation runs in-process. */
+  readonly preparation?: WritePreparationPool;
 }
 
 /** The package version, shown in the CapabilityStatement. */
@@ -63,7 +66,7 @@ export function createApp(deps: AppDeps): Express {
   const repositoryFor =
     deps.repositoryFor ??
     ((caller: Caller) =>
-      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition }));
+      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition, preparation: deps.preparation }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
   app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);

@@ -6,7 +6,6 @@ import { type EntryTarget, parseEntryRequest } from './bundle-entry-request';
 import { badRequest, FhirError } from './outcomes';
 import type { Repository } from './repository';
 import { rememberIndex } from './resource-writer';
-import { assertValidResource } from './validation';
 import { preparationError, WritePreparationPool } from './write-preparation-pool';
 import { parseSearch } from './search/parse-search';
 
@@ -103,7 +102,7 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     responses[i] = { response: { status: '204 No Content' } };
   }
   const toCreate = creates.map((c) => rewriteReferences(c.resource, idMap));
-  await validateCreates(toCreate, creates.map((c) => indexOf(c.index)), options.preparation);
+  await validateCreates(repo, toCreate, creates.map((c) => indexOf(c.index)), options.preparation);
   const created = await repo.createMany(toCreate, { validated: true });
   created.forEach((resource, k) => {
     responses[creates[k].index] = {
@@ -144,10 +143,11 @@ function conditionsOf(entries: BundleEntry[], targets: EntryTarget[]): Condition
  * Validates every create before anything is written, failing on the first invalid one in order. With a
  * pool, the workers validate and also compute the index rows, which the writer then picks up.
  */
-async function validateCreates(resources: Resource[], entryIndexes: number[], pool: WritePreparationPool | undefined): Promise<void> {
+async function validateCreates(repo: Repository, resources: Resource[], entryIndexes: number[], pool: WritePreparationPool | undefined): Promise<void> {
   if (!pool) {
+    // One by one as a direct write is validated: a portal caller's budget, a large resource off the event loop.
     for (let k = 0; k < resources.length; k++) {
-      await withEntryIndex([entryIndexes[k]], async () => assertValidResource(resources[k]));
+      await withEntryIndex([entryIndexes[k]], () => repo.validateInput(resources[k]));
     }
     return;
   }

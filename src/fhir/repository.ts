@@ -22,7 +22,9 @@ import { binaryPlace, keptForOrganization, type Replaced } from './write-placeme
 import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
-import { assertValidResource } from './validation';
+import { validateForWrite } from './validate-for-write';
+import { checkPortalBudget } from './write-budget';
+import type { WritePreparationPool } from './write-preparation-pool';
 import { messageLookup } from '../portal/message-lookup';
 import { checkPortalWrite } from '../portal/message-rules';
 
@@ -56,6 +58,8 @@ export interface RepositoryContext {
    * serves nothing unless it holds; every other call is refused.
    */
   readonly unconfirmed?: RawBuilder<SqlBool>;
+  /** Workers that validate large resources off the event loop (validate-for-write.ts); in-process without. */
+  readonly preparation?: WritePreparationPool;
 }
 
 /** The current row as readStored reads it, with whether the caller may act (see RepositoryContext.unconfirmed). */
@@ -106,6 +110,15 @@ export class Repository {
     this.refuseUnconfirmed();
     if (this.db.isTransaction) return fn(this);
     return this.db.transaction().execute((trx) => fn(new Repository(trx, this.context)));
+  }
+
+  /**
+   * Validates a resource this caller is about to write: a portal caller's against the portal's budget first (which
+   * refuses at once what would take long to validate), then against its definitions, off the event loop if large.
+   */
+  async validateInput(resource: Resource): Promise<void> {
+    if (this.context.scope.portalRules && resource && typeof resource === 'object') checkPortalBudget(resource);
+    await validateForWrite(resource, this.context.preparation);
   }
 
   /** Reads the current version as stored text (the fast path for GET by id). */
@@ -168,8 +181,10 @@ export class Repository {
   }
 
   /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
-  async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<CreateResult<T>> {
-    assertValidResource(resource);
+  async create<T extends Resource>(input: T, options: { ifNoneExist?: string } = {}): Promise<CreateResult<T>> {
+    // The id first, so the object validated is the one written (a worker's index rows are kept for it).
+    const resource = { ...input, id: randomUUID() };
+    await this.validateInput(resource);
     return this.audited(() =>
       this.transaction(async (repo) => {
         if (options.ifNoneExist) {
@@ -178,8 +193,7 @@ export class Repository {
           const existing = await repo.conditionalMatch(resource.resourceType, options.ifNoneExist);
           if (existing) return { resource: existing as T, created: false };
         }
-        const id = randomUUID();
-        const write = await repo.prepare({ ...resource, id }, 1);
+        const write = await repo.prepare(resource, 1);
         await insertNew(repo.db, [write]);
         repo.note('create', [accessed(write)]);
         return { resource: write.resource as unknown as T, created: true };
@@ -192,7 +206,7 @@ export class Repository {
    * the write happens only if that version is still current; otherwise 412.
    */
   async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<CreateResult<T>> {
-    assertValidResource(resource);
+    await this.validateInput(resource);
     const type = resource.resourceType;
     checkWritableType(type);
     const id = resource.id;
@@ -253,7 +267,7 @@ export class Repository {
     return this.audited(() => this.transaction(async (repo) => {
       const writes: PreparedWrite[] = [];
       for (const resource of resources) {
-        if (!options.validated) assertValidResource(resource);
+        if (!options.validated) await repo.validateInput(resource);
         writes.push(await repo.prepare(resource, 1, resources));
       }
       await insertNew(repo.db, writes);
