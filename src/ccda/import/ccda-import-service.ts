@@ -5,10 +5,11 @@ import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-p
 import { searchParametersOf } from '../../fhir/definitions';
 import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
-import { CcdaParseError, parseCcda } from '../parse';
+import { CcdaParseError } from '../parse';
 import type { CcdaImportResult } from '../parse';
 import { systemUriForOid } from '../code-systems';
 import { DEFAULT_ID_ROOT } from '../render/render-context';
+import { parseCcdaOffThread } from './parse-ccda-off-thread';
 import { matchPatient, PatientMatch } from './patient-match';
 
 /** What one import did, as the API and the CLI report it. */
@@ -38,7 +39,7 @@ const FORMAT_BY_RELEASE: Record<string, string> = {
  * a Provenance naming everything created or changed. Importing the same document twice creates nothing.
  */
 export async function importCcda(repo: Repository, xml: string | Buffer, options: { maxBytes?: number } = {}): Promise<CcdaImportSummary> {
-  const parsed = parseOrThrow(xml, options.maxBytes);
+  const parsed = await parseOrThrow(xml, options.maxBytes);
   return repo.transaction(async (trx) => {
     const patientEntry = parsed.bundle.entry.find((e) => e.fullUrl === parsed.patientFullUrl);
     if (!patientEntry || !identifiesSomeone(patientEntry.resource as Patient)) {
@@ -56,7 +57,7 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     const digest = createHash('sha256').update(xml).digest('hex');
     const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, digest, patientRef);
     if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef, digest));
-    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
+    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings, preparation: trx.context.preparation });
     const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
     const changed = (response.entry ?? [])
       .filter((e) => e.response?.status?.startsWith('201') || (e.response?.status?.startsWith('200') && e.response.outcome !== UNCHANGED && e.resource))
@@ -72,9 +73,10 @@ function identifiesSomeone(patient: Patient): boolean {
   return Boolean(patient.identifier?.some((i) => i.value) || patient.name?.some((n) => n.family || n.given?.length || n.text));
 }
 
-function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult {
+/** Parses the document on the parse worker (parse-ccda-off-thread.ts); a CcdaParseError is the client's 400/413. */
+async function parseOrThrow(xml: string | Buffer, maxBytes?: number): Promise<CcdaImportResult> {
   try {
-    return parseCcda(xml, { maxBytes });
+    return await parseCcdaOffThread(xml, maxBytes);
   } catch (err) {
     if (err instanceof CcdaParseError) {
       const status = err.code === 'too-large' ? 413 : 400;
