@@ -70,10 +70,11 @@ describe('issue 24 item 5: the size of what one write may hold, and large writes
       resourceType: 'Communication', status: 'preparation', subject: { reference: `Patient/${f.patientIds.ada}` },
       payload: Array.from({ length: parts }, () => ({ contentString: 'x' })),
     });
-    const { result, slowest } = await whileProbing(async () => answer(await f.app.request('/fhir/Communication', { method: 'POST', token: ada, json: draft(700_000) })));
-    expect(result).toEqual([400, `A list in a resource written through the portal may hold at most ${PORTAL_MAX_LIST_ITEMS} items; this one has 700000`, ['Communication.payload']]);
-    // The body is parsed and walked once, not validated: /healthz is not held (it was for 10 s).
-    expect(slowest).toBeLessThan(2_000);
+    const huge = JSON.stringify(draft(700_000)); // built before the probing starts: this process's own work is not the server's
+    const { result, slowest } = await whileProbing(async () => answer(await f.app.request('/fhir/Communication', { method: 'POST', token: ada, json: huge })));
+    // Counted in its bytes and refused before it is parsed: /healthz is not held (it was for 10 s; parsed, over 1 s).
+    expect(result).toEqual([400, `The body holds more than ${PORTAL_MAX_ELEMENTS} JSON objects and arrays, more than this request may`, undefined]);
+    expect(slowest).toBeLessThan(1_000);
     expect(await answer(await f.app.request('/fhir/Communication', { method: 'POST', token: ada, json: draft(PORTAL_MAX_LIST_ITEMS + 1) }))).toEqual([
       400, `A list in a resource written through the portal may hold at most ${PORTAL_MAX_LIST_ITEMS} items; this one has ${PORTAL_MAX_LIST_ITEMS + 1}`, ['Communication.payload'],
     ]);
@@ -104,13 +105,14 @@ describe('issue 24 item 5: the size of what one write may hold, and large writes
     const components = Array.from({ length: 60_000 }, (_, i) => ({ code: { text: `reading ${i}` }, valueString: `value ${i}` }));
     const observation = { resourceType: 'Observation', status: 'final', code: { text: 'Long series' }, subject: { reference: `Patient/${f.patientIds.ada}` }, component: components };
     expect(JSON.stringify(observation).length).toBeGreaterThan(OFF_THREAD_BYTES * 10);
-    const { result, slowest } = await whileProbing(async () => f.app.request('/fhir/Observation', { method: 'POST', json: observation, headers: { Prefer: 'return=minimal' } }));
+    const body = JSON.stringify(observation); // built before the probing starts: this process's own work is not the server's
+    const { result, slowest } = await whileProbing(async () => f.app.request('/fhir/Observation', { method: 'POST', json: body, headers: { Prefer: 'return=minimal' } }));
     expect(result.status).toBe(201);
     const stored = await f.app.request(result.headers.get('location')!.replace(/\/_history\/\d+$/, ''));
     expect(((await stored.json()) as { component: unknown[] }).component).toHaveLength(60_000);
-    // Validating it in-process held the event loop for seconds here (/healthz answered twice in 11 s); parsing,
-    // indexing and storing it stay on the main thread (the slowest answer was 0.5 s).
-    expect(slowest).toBeLessThan(1_500);
+    // Validated in-process it held /healthz 16.6 s here; parsing, indexing and storing it stay on the main thread (the
+    // slowest answer was 0.4-1.2 s, alone and beside other tests): 3 s leaves room for a busy machine.
+    expect(slowest).toBeLessThan(3_000);
     // An invalid large one is the same 400 as in-process, from the worker.
     const invalid = { ...observation, component: [...components.slice(0, 5_999), { code: { text: 'bad' }, valueString: 7 }] };
     expect(JSON.stringify(invalid).length).toBeGreaterThan(OFF_THREAD_BYTES);

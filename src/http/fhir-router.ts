@@ -8,6 +8,7 @@ import { badRequest, methodNotAllowed, notAcceptable, notFound, unsupportedMedia
 import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
+import { PORTAL_MAX_ELEMENTS } from '../fhir/write-budget';
 import { asyncHandler } from './async-handler';
 import { setBinaryDownloadHeaders } from './binary-download-headers';
 import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
@@ -24,6 +25,9 @@ export interface FhirRouterDeps {
 
 const FHIR_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
 
+/** The most JSON objects and arrays in one FHIR body: JSON.parse of a million takes about a second of the event loop. */
+export const MAX_BODY_CONTAINERS = 1_000_000;
+
 /**
  * GET /fhir/Type/id (as seen under /fhir): a read-by-id, whose handler confirms a caller taken on trust in the
  * read's own statement (Caller.unconfirmed). Operations ($...) do not match the id pattern.
@@ -36,7 +40,12 @@ export function isReadById(req: Request): boolean {
 export function fhirRouter(deps: FhirRouterDeps): Router {
   const router = Router();
   const { config } = deps;
-  const json = jsonBody({ type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false });
+  // A portal caller's body is held to the portal's budget before it is parsed (see write-budget.ts); anyone's to
+  // MAX_BODY_CONTAINERS, which a real body (a transaction of thousands of resources) stays below.
+  const json = jsonBody({
+    type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false,
+    maxContainers: (res) => ((res.locals.caller as Caller | undefined)?.scope.portalRules ? PORTAL_MAX_ELEMENTS : MAX_BODY_CONTAINERS),
+  });
   const raw = express.raw({ type: () => true, limit: config.maxJsonBytes });
   const xml = express.raw({ type: () => true, limit: config.maxXmlBytes });
   const form = express.urlencoded({ extended: false, limit: '1mb' });
