@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { OperationOutcome, Parameters } from '@medplum/fhirtypes';
 import { DEFAULT_MAX_ELEMENTS } from '../src/ccda/parse';
-import { stopCcdaParseWorker } from '../src/ccda/import/parse-ccda-off-thread';
+import { stopCcdaParseWorker } from '../src/portal/records/parse-ccda-off-thread';
 import { recordState } from './support/record-state';
 import { startTestApp, type TestApp } from './support/test-app';
 

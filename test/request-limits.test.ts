@@ -10,7 +10,7 @@
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import type { FhirOperation } from '../src/fhir/operations/operation';
-import { allOperations } from '../src/fhir/operations/registry';
+import { allOperations } from '../src/operations';
 import { MAX_SEARCH_PARAMETERS, MAX_SEARCH_VALUES } from '../src/fhir/search/parse-search';
 import { type AccessFamily, startAccessFamily } from './support/access-family';
 import { recordState } from './support/record-state';

@@ -9,9 +9,9 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import express from 'express';
 import { Pool } from 'pg';
 import { loadConfig } from '../../src/config';
-import { startAuditLog, stopAuditLog } from '../../src/access/audit-log';
 import type { Database } from '../../src/db/database';
 import { startServer } from '../../src/main';
+import type { RunningJobs } from '../../src/jobs/job-scheduler';
 
 /** Pool size of the app's pg pool (src/db/database.ts), so the reference gets no more connections. */
 const APP_POOL_SIZE = 20;
@@ -19,6 +19,7 @@ const APP_POOL_SIZE = 20;
 interface Running {
   readonly url: string;
   readonly database?: Database;
+  readonly jobs?: RunningJobs;
   close(): Promise<void>;
 }
 
@@ -29,7 +30,7 @@ async function startProduct(logLevel: string): Promise<Running> {
   );
   const running = await startServer(config);
   const port = (running.server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, database: running.database, close: async () => void (await running.close()) };
+  return { url: `http://127.0.0.1:${port}`, database: running.database, jobs: running.jobs, close: async () => void (await running.close()) };
 }
 
 /** Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is. */
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
   process.on('message', (message) => {
     // CPU time used so far (main thread and any workers), so the parent can charge it per request.
     if (message === 'cpu') return void process.send?.({ cpu: process.cpuUsage() });
+    // Resident memory now, for the benchmarks that watch what a load costs in memory (bench/binary.ts).
+    if (message === 'rss') return void process.send?.({ rss: process.memoryUsage().rss });
     if (message === 'pauses') {
       const pauses = { eventLoopP99: loopDelay.percentile(99) / 1e6, eventLoopMax: loopDelay.max / 1e6, gcMs: gc.total, gcMaxMs: gc.max };
       loopDelay.reset();
@@ -84,10 +87,9 @@ async function main(): Promise<void> {
     // 'idle' and 'busy': another server sharing the database is measured now, so this one's background work
     // (turning access records into AuditEvents) stops, lest it do that server's share; and starts again.
     if (message === 'idle' || message === 'busy') {
-      const db = running.database?.db;
-      if (!db) return void process.send?.({ done: true });
-      if (message === 'busy') startAuditLog(db);
-      return void (message === 'idle' ? stopAuditLog(db) : Promise.resolve()).then(() => process.send?.({ done: true }));
+      if (!running.jobs) return void process.send?.({ done: true });
+      if (message === 'busy') running.jobs.resume();
+      return void (message === 'idle' ? running.jobs.pause(['audit-pass']) : Promise.resolve()).then(() => process.send?.({ done: true }));
     }
     if (message === 'stop') running.close().then(() => process.exit(0), () => process.exit(1));
   });

@@ -15,6 +15,8 @@ export interface Database {
   readonly kind: 'postgres' | 'pglite';
   /** True while the database answers a trivial query. */
   ping(): Promise<boolean>;
+  /** The PostgreSQL pool's connections (total, idle) and callers waiting for one; absent on PGlite (one connection). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
     db,
     kind: 'postgres',
     ping: () => ping(db),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => db.destroy(),
   };
 }

@@ -1,15 +1,30 @@
 import { Kysely, type Migration, Migrator, sql } from 'kysely';
 import { MIGRATIONS } from './migrations';
 
-/** Applies every pending migration; throws with the failing migration's name if one fails. */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => withoutStatementTimeout(MIGRATIONS) } });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error) {
-    const name = failed ? ` (${failed.migrationName})` : '';
-    throw new Error(`database migration failed${name}: ${error instanceof Error ? error.message : String(error)}`);
+/** Thrown when a migration fails; the schema is then as it was before (see migrateToLatest). */
+export class MigrationError extends Error {
+  constructor(
+    readonly migrationName: string | undefined,
+    override readonly cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      migrationName
+        ? `database migration ${migrationName} failed: ${reason}. No migration was applied (the schema is as it was); fix the cause and start again`
+        : `database migrations could not run: ${reason}`,
+    );
   }
+}
+
+/**
+ * Applies every pending migration, all in one transaction: PostgreSQL's DDL is transactional, so when one fails none of
+ * them is applied and the schema stays as it was (MigrationError names the one that failed). Kysely holds a lock
+ * meanwhile, so instances starting together migrate once.
+ */
+export async function migrateToLatest(db: Kysely<any>, migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => withoutStatementTimeout(migrations) } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw new MigrationError(results?.find((r) => r.status === 'Error')?.migrationName, error);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 

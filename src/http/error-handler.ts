@@ -10,7 +10,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const fhirError = toFhirError(err);
     if (fhirError.status >= 500 && !isDatabaseUnavailable(err) && err?.code !== '57014') {
-      logger.error({ err: { message: err?.message, stack: err?.stack, code: err?.code }, method: req.method, path: req.path }, 'request failed');
+      logger.error({ err: { message: err?.message, stack: err?.stack, code: err?.code }, reqId: res.locals.requestId, method: req.method, path: req.path }, 'request failed');
     }
     if (res.headersSent) return res.end();
     // A database coming back is worth retrying soon; a statement stopped for running too long is not.
