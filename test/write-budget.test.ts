@@ -111,8 +111,9 @@ describe('issue 24 item 5: the size of what one write may hold, and large writes
     const stored = await f.app.request(result.headers.get('location')!.replace(/\/_history\/\d+$/, ''));
     expect(((await stored.json()) as { component: unknown[] }).component).toHaveLength(60_000);
     // Validated in-process it held /healthz 16.6 s here; parsing, indexing and storing it stay on the main thread (the
-    // slowest answer was 0.4-1.2 s, alone and beside other tests): 3 s leaves room for a busy machine.
-    expect(slowest).toBeLessThan(3_000);
+    // slowest answer was 0.4-1.2 s alone, 4.5 s on a machine at load 15): 8 s leaves room for a busy machine and
+    // still fails the in-process validation's 16.6 s.
+    expect(slowest).toBeLessThan(8_000);
     // An invalid large one is the same 400 as in-process, from the worker.
     const invalid = { ...observation, component: [...components.slice(0, 5_999), { code: { text: 'bad' }, valueString: 7 }] };
     expect(JSON.stringify(invalid).length).toBeGreaterThan(OFF_THREAD_BYTES);
