@@ -1,5 +1,5 @@
 import type { Condition } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { categoryCodes, isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { assertionName, hasNoInformation, isNoKnown, isRefuted, isUnconfirmed } from '../src/ccda/render/clinical-assertion';

@@ -1,18 +1,23 @@
 import express, { Express } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { startAuditLog } from './access/audit-log';
-import { auditTrailFor } from './access/audit-trail';
-import type { Authenticator, Caller } from './auth/caller';
+import { auditTrailFor } from './fhir/audit/audit-trail';
+import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
+import { portalWriteCheck } from './portal/messaging/message-lookup';
 import type { FhirOperation } from './fhir/operations/operation';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
+import { cancelOnDisconnect } from './http/cancel-on-disconnect';
 import { errorHandler } from './http/error-handler';
 import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
+import type { ServiceMetrics } from './http/metrics-registry';
+import { metricsRouter, requestMetrics } from './http/metrics-router';
+import { requestId } from './http/request-id';
 import { requestLog } from './http/request-log';
 
 /** Everything the HTTP app is built from; tests pass their own clock, mailer and database. */
@@ -27,6 +32,8 @@ export interface AppDeps {
   readonly routers?: readonly { path: string; router: express.Router }[];
   /** Builds the repository of one caller; defaults to a plain Repository with the caller's scope. */
   readonly repositoryFor?: (caller: Caller) => Repository;
+  /** Request, job and mail counters; /metrics serves them when config.metricsToken is set. */
+  readonly metrics?: ServiceMetrics;
 }
 
 /** The package version, shown in the CapabilityStatement. */
@@ -39,22 +46,37 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
+  app.use(requestId());
   app.use(requestLog(logger));
+  if (deps.metrics) app.use(requestMetrics(deps.metrics));
+  // helmet's security headers (nosniff, HSTS, frame and referrer policies...), with a policy for an API: its
+  // answers are data, so nothing in them may load or run anything. Answers that are pages or files set their own.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+    }),
+  );
   app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(healthRouter(database));
+  if (deps.metrics) app.use(metricsRouter(deps.metrics, config.metricsToken));
+  app.use(cancelOnDisconnect());
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
-  // Access records become AuditEvents in the background (stopAuditLog in the server's close).
-  startAuditLog(database.db);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??
     ((caller: Caller) =>
-      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition }));
+      new Repository(database.db, {
+        scope: caller.scope,
+        clock,
+        fhirBase,
+        audit: auditTrailFor(caller, clock),
+        unconfirmed: caller.unconfirmed?.condition,
+        portalWriteCheck,
+      }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
   app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);

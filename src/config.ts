@@ -27,6 +27,12 @@ export interface Config {
   readonly seedDemo: boolean;
   /** On SIGTERM/SIGINT, how long requests in flight and running jobs get to finish before they are cut. */
   readonly shutdownGraceSeconds: number;
+  /** Bearer token a Prometheus scraper presents to GET /metrics; unset = no /metrics endpoint. */
+  readonly metricsToken?: string;
+  /** Cron schedules replacing the jobs' defaults, by job name (JOB_SCHEDULES="release-notice=0 9 * * *;..."). */
+  readonly jobSchedules: Readonly<Record<string, string>>;
+  /** PostgreSQL's statement_timeout for every statement but migrations, in ms (0: none). PGlite cannot enforce it. */
+  readonly statementTimeoutMs: number;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -47,6 +53,24 @@ function bytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (!match) throw new ConfigError(`${name} must be a size such as 5mb, got "${raw}"`);
   const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(match[2] ?? 'b').toLowerCase() as 'b'];
   return Number(match[1]) * unit;
+}
+
+function metricsToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = env.METRICS_TOKEN || undefined;
+  // A short token can be guessed by anyone who can reach the port.
+  if (token !== undefined && token.length < 16) throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
+  return token;
+}
+
+function jobSchedules(env: NodeJS.ProcessEnv): Record<string, string> {
+  const schedules: Record<string, string> = {};
+  // Cron expressions hold spaces and commas, so pairs are separated by semicolons.
+  for (const pair of (env.JOB_SCHEDULES ?? '').split(';').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([a-z-]+)=(.+)$/.exec(pair);
+    if (!match) throw new ConfigError(`JOB_SCHEDULES must be job=cron pairs separated by ";", got "${pair}"`);
+    schedules[match[1]] = match[2].trim();
+  }
+  return Object.freeze(schedules);
 }
 
 /** Reads and validates the environment; nothing else in Chartkeeper reads process.env. */
@@ -81,6 +105,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     seedDemo: env.SEED_DEMO ? env.SEED_DEMO !== 'false' : !databaseUrl,
     // Below the 30 s a container orchestrator waits by default (Kubernetes) before it kills the process.
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25),
+    metricsToken: metricsToken(env),
+    jobSchedules: jobSchedules(env),
+    // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
+    statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
     ...overrides,
   };
   return Object.freeze(config);

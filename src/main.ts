@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app';
 import { agePolicyByName } from './access/age-policy-profiles';
 import { accountContext } from './auth/account-context';
-import { createAccountServices } from './auth/account-services';
+import { createAccountServices } from './portal/account-services';
 import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
 import { loadConfig } from './config';
@@ -11,14 +11,15 @@ import { migrateToLatest } from './db/migrator';
 import { isEmpty, seedDemoFamily } from './demo/seed-demo';
 import { demoLoginLines, demoLoginsExist } from './demo/seed-demo-accounts';
 import { unrestrictedScope } from './access/access-scope';
-import { stopAuditLog } from './access/audit-log';
+import { stopAuditLog } from './fhir/audit/audit-log';
 import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
-import { allOperations } from './fhir/operations/registry';
+import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
+import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
 import { trackForDrain } from './http/server-drain';
-import { startJobs } from './jobs/job-scheduler';
+import { jobsWithSchedules, type RunningJobs, startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
 import { createMailer } from './mail/create-mailer';
 
@@ -37,6 +38,8 @@ export interface RunningServer {
   readonly demoLogins: boolean;
   /** The open database (for tools that drive the server, such as the benchmark). */
   readonly database: Database;
+  /** The scheduled jobs (a benchmark pauses the audit pass while another server shares the database). */
+  readonly jobs: RunningJobs;
   /**
    * Stops: no new connections from now on, idle keep-alive connections closed, requests in flight answered (with
    * `Connection: close`) and running jobs finished within config.shutdownGraceSeconds, then the database closed.
@@ -62,7 +65,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   const demoLogins = await demoLoginsExist(system);
   // Accounts: mail over SMTP_URL or into <dataDir>/outbox, tokens signed with the same key the authenticator checks.
-  const mailer = createMailer(config, clock);
+  const metrics = createServiceMetrics(database);
+  const mailer = countingMailFailures(createMailer(config, clock), metrics);
   const policy = agePolicyByName(config.agePolicy);
   const accounts = createAccountServices(
     accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
@@ -76,8 +80,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     authenticator,
     operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
     routers: [{ path: '/auth', router: authRouter(accounts) }],
+    metrics,
   });
-  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger });
+  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
@@ -103,7 +108,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       return { cut };
     })());
   logger.info({ port, database: database.kind }, 'listening');
-  return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, close };
+  return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, jobs, close };
 }
 
 /** `npm start`: serve until SIGTERM/SIGINT, then shut down gracefully. */

@@ -8,8 +8,7 @@
  * from search, history, includes and $everything, exactly like one that does not exist.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import { type Kysely, RawBuilder, sql } from 'kysely';
-import type { Tables } from '../db/tables';
+import { RawBuilder, sql } from 'kysely';
 
 /** DocumentReference.docStatus values a patient must not see. An absent docStatus counts as released. */
 export const UNRELEASED_DOC_STATUSES: readonly string[] = Object.freeze(['preliminary', 'entered-in-error']);
@@ -45,7 +44,7 @@ type Sql = RawBuilder<unknown>;
 
 /** docStatus is not indexed (no R4 search parameter), so it is read from the stored JSON; documents are few. */
 function docUnreleased(alias: string): Sql {
-  return sql`coalesce((${sql.ref(`${alias}.content`)}::jsonb)->>'docStatus', 'final') = any(${UNRELEASED_DOC_STATUSES}::text[])`;
+  return sql`coalesce(chartkeeper_jsonb(${sql.ref(`${alias}.content`)})->>'docStatus', 'final') = any(${UNRELEASED_DOC_STATUSES}::text[])`;
 }
 
 function statusUnreleased(alias: string): Sql {
@@ -62,7 +61,7 @@ function statusIn(alias: string, code: string, values: readonly string[]): Sql {
 function enteredInError(alias: string, type: string): Sql[] {
   const code = ENTERED_IN_ERROR_PARAM[type];
   if (code) return [statusIn(alias, code, ['entered-in-error'])];
-  if (ENTERED_IN_ERROR_UNINDEXED.has(type)) return [sql`(${sql.ref(`${alias}.content`)}::jsonb)->>'status' = 'entered-in-error'`];
+  if (ENTERED_IN_ERROR_UNINDEXED.has(type)) return [sql`chartkeeper_jsonb(${sql.ref(`${alias}.content`)})->>'status' = 'entered-in-error'`];
   return [];
 }
 
@@ -104,8 +103,9 @@ export function unreleasedClauses(type: string, alias = 'r'): Sql[] {
     case 'Binary':
       // A Binary follows its securityContext: the content of a hidden document, report, message... is hidden with it.
       return [
-        // The reference is read from the JSON once, then looked up by primary key.
-        sql`exists (select 1 from (select (${sql.ref(`${alias}.content`)}::jsonb) #>> '{securityContext,reference}' as ref) sc
+        // The reference is read from the JSON once, then looked up by primary key. chartkeeper_jsonb, not ::jsonb:
+        // content stored before lone surrogates were refused must not fail the query (migration 0012).
+        sql`exists (select 1 from (select chartkeeper_jsonb(${sql.ref(`${alias}.content`)}) #>> '{securityContext,reference}' as ref) sc
           join resource ctx on ctx.resource_type = split_part(sc.ref, '/', 1) and ctx.id = split_part(sc.ref, '/', 2)
           where ctx.deleted = false and ctx.resource_type <> 'Binary' and ${anyTypeHidden('ctx', false)})`,
       ];
@@ -181,13 +181,4 @@ export function releases(before: Resource, after: Resource): boolean {
   if (before.resourceType !== 'DocumentReference' || after.resourceType !== 'DocumentReference') return false;
   // From a draft (preliminary) only: a version entered in error that is restored is not news to announce.
   return before.docStatus === 'preliminary' && !unreleasedVersion(after) && after.status !== 'entered-in-error';
-}
-
-/** Queues the "a new document is available" email to each patient the released document is about. */
-export async function noteRelease(db: Kysely<Tables>, write: { resource: Resource & { id: string }; compartments: readonly string[] }, now: Date): Promise<void> {
-  if (!write.compartments.length) return;
-  await db
-    .insertInto('release_notice')
-    .values(write.compartments.map((patientId) => ({ patient_id: patientId, resource_type: write.resource.resourceType, resource_id: write.resource.id, released_at: now })))
-    .execute();
 }

@@ -3,9 +3,11 @@ import { openDatabase } from '../db/database';
 import { isEmpty, seedDemoFamily } from '../demo/seed-demo';
 import { serveForever } from '../main';
 import { parseArgs } from './cli-args';
+import { backupCommand } from './backup-command';
 import { cliConfig, withSystemRepository } from './cli-context';
 import { importCcdaCommand } from './import-ccda-command';
 import { importCommand } from './import-command';
+import { restoreCommand } from './restore-command';
 import { tokenCommand } from './token-command';
 
 const HELP = `chartkeeper <command>
@@ -17,6 +19,8 @@ const HELP = `chartkeeper <command>
                            a changed file of a name imported before is refused unless --reimport-changed
   import-ccda FILE|DIR...  import C-CDA documents (any vendor, R1.1 or R2.1) as FHIR
   token --staff [--sub X]  print a signed bearer token for a staff user
+  backup FILE              copy the embedded database, signing key and mail outbox into FILE (server stopped)
+  restore FILE             restore such a backup into an empty data folder (PostgreSQL: docs/OPERATIONS.md)
 
   --data-dir DIR           the embedded database's folder (default ./data); DATABASE_URL selects PostgreSQL
 `;
@@ -54,6 +58,10 @@ export async function main(argv: string[]): Promise<number> {
       return importCcdaCommand(args);
     case 'token':
       return tokenCommand(args);
+    case 'backup':
+      return backupCommand(args);
+    case 'restore':
+      return restoreCommand(args);
     case 'help':
     case '--help':
       process.stdout.write(HELP);

@@ -1,16 +1,50 @@
-import { Kysely, Migrator } from 'kysely';
+import { Kysely, type Migration, Migrator, sql } from 'kysely';
 import { MIGRATIONS } from './migrations';
 
-/** Applies every pending migration; throws with the failing migration's name if one fails. */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error) {
-    const name = failed ? ` (${failed.migrationName})` : '';
-    throw new Error(`database migration failed${name}: ${error instanceof Error ? error.message : String(error)}`);
+/** Thrown when a migration fails; the schema is then as it was before (see migrateToLatest). */
+export class MigrationError extends Error {
+  constructor(
+    readonly migrationName: string | undefined,
+    override readonly cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      migrationName
+        ? `database migration ${migrationName} failed: ${reason}. No migration was applied (the schema is as it was); fix the cause and start again`
+        : `database migrations could not run: ${reason}`,
+    );
   }
+}
+
+/**
+ * Applies every pending migration, all in one transaction: PostgreSQL's DDL is transactional, so when one fails none of
+ * them is applied and the schema stays as it was (MigrationError names the one that failed). Kysely holds a lock
+ * meanwhile, so instances starting together migrate once.
+ */
+export async function migrateToLatest(db: Kysely<any>, migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => withoutStatementTimeout(migrations) } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw new MigrationError(results?.find((r) => r.status === 'Error')?.migrationName, error);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * The migrations, each lifting statement_timeout (STATEMENT_TIMEOUT_MS) for its own transaction: a migration over a
+ * large database may take longer than any request may, and must not be stopped half way.
+ */
+function withoutStatementTimeout(migrations: Record<string, Migration>): Record<string, Migration> {
+  return Object.fromEntries(
+    Object.entries(migrations).map(([name, migration]) => [
+      name,
+      {
+        ...migration,
+        up: async (db: Kysely<any>) => {
+          await sql`set local statement_timeout = 0`.execute(db);
+          await migration.up(db);
+        },
+      },
+    ]),
+  );
 }
 
 /** True when every known migration has been applied (used by /readyz). */

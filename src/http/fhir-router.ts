@@ -1,6 +1,6 @@
 import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import express, { Request, Response, Router } from 'express';
-import type { Caller } from '../auth/caller';
+import type { Caller } from '../access/caller';
 import type { Config } from '../config';
 import { processBundle } from '../fhir/bundle-processor';
 import { buildCapabilityStatement } from '../fhir/capability-statement';
@@ -9,6 +9,7 @@ import type { FhirOperation, OperationResult } from '../fhir/operations/operatio
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
 import { asyncHandler } from './async-handler';
+import { setBinaryDownloadHeaders } from './binary-download-headers';
 import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
 
@@ -150,7 +151,9 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       if (req.params.type === 'Binary' && !wantsFhirJson(req)) {
         const binary = await readAsCaller(res, (repo) => repo.read<Binary>('Binary', req.params.id));
         res.setHeader('ETag', `W/"${binary.meta?.versionId}"`);
-        res.status(200).type(binary.contentType || 'application/octet-stream').send(Buffer.from(binary.data ?? '', 'base64'));
+        const contentType = setBinaryDownloadHeaders(res, binary.contentType, req.params.id);
+        res.status(200).setHeader('Content-Type', contentType);
+        res.send(Buffer.from(binary.data ?? '', 'base64'));
         return;
       }
       sendStored(res, await readAsCaller(res, (repo) => repo.readStored(req.params.type, req.params.id)));
@@ -190,6 +193,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   }));
 
   router.get('/:type/:id/_history/:versionId', asyncHandler(async (req, res) => {
+    checkVersionId(req.params.versionId);
     sendStored(res, await repoOf(res).vread(req.params.type, req.params.id, req.params.versionId));
   }));
 
@@ -330,8 +334,19 @@ function queryParams(req: Request): URLSearchParams {
   return params;
 }
 
+/**
+ * Throws 400 unless a version id in a URL is a version number as this server writes them (1 to 999999999): a
+ * number past what the version column holds was a 500 from the database.
+ */
+export function checkVersionId(versionId: string): void {
+  if (!/^[1-9]\d{0,8}$/.test(versionId)) throw badRequest(`A version id is a whole number from 1 to 999999999, got "${versionId.slice(0, 40)}"`);
+}
+
 function historyOptions(req: Request): { since?: string; count?: number } {
-  const count = req.query._count ? Number(req.query._count) : undefined;
-  if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw badRequest('_count must be a positive integer', '_count');
+  const raw = req.query._count;
+  if (raw !== undefined && (typeof raw !== 'string' || !/^\d{1,20}$/.test(raw) || Number(raw) < 1)) {
+    throw badRequest('_count must be a positive integer', '_count');
+  }
+  const count = raw === undefined ? undefined : Number(raw);
   return { since: typeof req.query._since === 'string' ? req.query._since : undefined, count };
 }

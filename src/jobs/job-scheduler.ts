@@ -4,6 +4,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
+import { auditPassJob } from './audit-pass-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
@@ -24,23 +25,47 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'access-change-notice', schedule: '0 * * * *', run: accessChangeNoticeJob },
   // Every minute: a released document is announced soon after, and notices released together go as one.
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
+  // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
+  { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
 ]);
+
+/** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */
+export function jobsWithSchedules(overrides: Readonly<Record<string, string>>, jobs: readonly ScheduledJob[] = JOBS): ScheduledJob[] {
+  for (const [name, schedule] of Object.entries(overrides)) {
+    if (!jobs.some((job) => job.name === name)) throw new Error(`JOB_SCHEDULES names no job "${name}" (jobs: ${jobs.map((j) => j.name).join(', ')})`);
+    if (!cron.validate(schedule)) throw new Error(`JOB_SCHEDULES: "${schedule}" is not a cron expression (job ${name})`);
+  }
+  return jobs.map((job) => (overrides[job.name] ? { ...job, schedule: overrides[job.name] } : job));
+}
 
 /** Running schedules; stop() cancels them and resolves once the runs in progress have finished. */
 export interface RunningJobs {
   stop(): Promise<void>;
+  /** Skips the runs of these jobs from now on, and waits for those in progress (a benchmark sharing the database). */
+  pause(names: readonly string[]): Promise<void>;
+  /** Lets paused jobs run again. */
+  resume(): void;
 }
 
-/** Schedules every job. */
-export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): RunningJobs {
+/** How a job tick ended, for metrics: done here, skipped (another instance held the lock), or failed. */
+export type JobTickObserver = (job: string, outcome: 'ran' | 'skipped' | 'failed', seconds: number) => void;
+
+/** Schedules every job; `observe` hears how each tick ended. */
+export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, observe?: JobTickObserver): RunningJobs {
   // Runs in progress, so that stopping waits for them: a job cut off by the database closing under it would only log
   // a failure and leave its work to the next start.
   const running = new Set<Promise<void>>();
+  const paused = new Set<string>();
   const runOnce = async (job: ScheduledJob): Promise<void> => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       const result = await job.run(deps);
+      // Each job answers undefined when another instance held its lock.
+      observe?.(job.name, result === undefined ? 'skipped' : 'ran', seconds());
       deps.logger?.debug({ job: job.name, result }, 'job finished');
     } catch (err) {
+      observe?.(job.name, 'failed', seconds());
       deps.logger?.error({ job: job.name, err: { message: (err as Error)?.message } }, 'job failed');
     }
   };
@@ -48,6 +73,7 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): 
     cron.schedule(
       job.schedule,
       () => {
+        if (paused.has(job.name)) return;
         const run = runOnce(job).finally(() => running.delete(run));
         running.add(run);
         return run;
@@ -59,6 +85,13 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS): 
     async stop() {
       for (const task of tasks) await task.destroy();
       await Promise.all(running);
+    },
+    async pause(names) {
+      for (const name of names) paused.add(name);
+      await Promise.all(running);
+    },
+    resume() {
+      paused.clear();
     },
   };
 }

@@ -1,12 +1,13 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { createApp, AppDeps } from '../../src/app';
-import { stopAuditLog } from '../../src/access/audit-log';
+import { stopAuditLog } from '../../src/fhir/audit/audit-log';
 import { generateSigningKey, signAccessToken, SigningKey } from '../../src/auth/access-token';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { Config, loadConfig } from '../../src/config';
 import { Clock, systemClock } from '../../src/fhir/clock';
-import { allOperations } from '../../src/fhir/operations/registry';
+import { allOperations } from '../../src/operations';
+import { createServiceMetrics, type ServiceMetrics } from '../../src/http/metrics-registry';
 import { openTestDatabase, TestDatabase } from './test-database';
 
 /** A real Chartkeeper app on a real database, listening on a random loopback port. */
@@ -18,14 +19,17 @@ export interface TestApp {
   readonly key: SigningKey;
   /** A bearer token for a staff user. */
   readonly staffToken: string;
+  /** The app's metrics, when started with `metrics: true`. */
+  readonly metrics?: ServiceMetrics;
   /** fetch against the app with the staff token and FHIR JSON unless told otherwise. */
   request(path: string, init?: RequestInit & { token?: string | null; json?: unknown }): Promise<Response>;
   close(): Promise<void>;
 }
 
 /** Boots the app the way main.ts does, with a test database and the given overrides. */
-export async function startTestApp(options: { clock?: Clock; config?: Partial<Config>; deps?: Partial<AppDeps> } = {}): Promise<TestApp> {
-  const database = await openTestDatabase();
+export async function startTestApp(options: { clock?: Clock; config?: Partial<Config>; deps?: Partial<AppDeps>; metrics?: boolean } = {}): Promise<TestApp> {
+  // STATEMENT_TIMEOUT_MS only when a test sets it: other tests' statements are not to be stopped on a busy machine.
+  const database = await openTestDatabase({ statementTimeoutMs: options.config?.statementTimeoutMs });
   const clock = options.clock ?? systemClock;
   // Listen first, so the app's base URL (used in Location headers and links) is the real one.
   const server = createServer();
@@ -35,7 +39,8 @@ export async function startTestApp(options: { clock?: Clock; config?: Partial<Co
   const config = loadConfig({}, { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', ...options.config });
   const key = generateSigningKey();
   const logger = pino({ level: 'silent' });
-  const app = createApp({ config, database, clock, logger, authenticator: new TokenAuthenticator(key, clock), operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes }), ...options.deps });
+  const metrics = options.metrics ? createServiceMetrics(database) : undefined;
+  const app = createApp({ config, database, clock, logger, authenticator: new TokenAuthenticator(key, clock), operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes }), metrics, ...options.deps });
   server.on('request', app);
   const staffToken = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, key, { clock, ttlSeconds: 3600 });
   return {
@@ -45,6 +50,7 @@ export async function startTestApp(options: { clock?: Clock; config?: Partial<Co
     config,
     key,
     staffToken,
+    metrics,
     request(path, init = {}) {
       const headers = new Headers(init.headers);
       const token = init.token === undefined ? staffToken : init.token;

@@ -1,5 +1,5 @@
 import type { Annotation, CodeableConcept, DiagnosticReport, Encounter, Identifier, Observation, Reference } from '@medplum/fhirtypes';
-import { codeableConcept, effective, identifiers, quantity } from './cda-datatypes';
+import { codeableConcept, effective, identifiers, quantity } from './cda-datatype-readers';
 import {
   LOINC, SNOMED, authorTime, compact, concept, isCommentAct, isNegated, isReferenceOnly, notes, observationValue, statementOf, statementText, statusOf,
 } from './entry-common';

@@ -7,8 +7,8 @@ import type { AllergyIntolerance, Condition, Immunization, MedicationStatement }
 import { parseCcda } from '../parse';
 import { attr, child, childNodes, childrenNamed, localName, parseXmlTree, textContent, type XmlNode } from '../html/xml-tree';
 import { renderCcd } from './render-ccd';
-import { TEST_ORG, TEST_PATIENT } from './ccd-test-record';
-import { NEGATION_RECORD as RECORD } from './ccd-negation-record';
+import { TEST_ORG, TEST_PATIENT } from '../../../test/support/ccda/ccd-test-record';
+import { NEGATION_RECORD as RECORD } from '../../../test/support/ccda/ccd-negation-record';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
 const xml = renderCcd({ patient: TEST_PATIENT, resources: RECORD, custodian: TEST_ORG, documentId: '6f1c7a55-7d0e-4a4e-9a55-1b5d4c1c0abc', now: NOW });

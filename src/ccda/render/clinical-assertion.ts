@@ -1,5 +1,5 @@
 import type { CodeableConcept } from '@medplum/fhirtypes';
-import { codableCodings } from './cda-datatypes';
+import { codableCodings } from './cda-datatype-writers';
 import { hasCode } from './fhir-read';
 
 /**

@@ -1,6 +1,6 @@
 import type { CodeableConcept, Observation, ObservationComponent, ObservationReferenceRange, Quantity, Range } from '@medplum/fhirtypes';
 import { printedUnit } from './printed-unit';
-import { conceptText, decimalText, isCdaCode, writeCode, writePq, ucumUnit } from './cda-datatypes';
+import { conceptText, decimalText, isCdaCode, writeCode, writePq, ucumUnit } from './cda-datatype-writers';
 import { toHl7Ts } from './hl7-time';
 import type { XmlWriter } from './xml-writer';
 

@@ -93,7 +93,8 @@ const SITE_MUTATIONS: SiteMutation[] = [
   { name: 'primitive extension', applies: isPrimitive, apply: setExtension({ extension: ext }) },
   { name: 'primitive extension with an id', applies: isPrimitive, apply: setExtension({ id: 'e1', extension: ext }) },
   { name: 'primitive extension with an unknown property', applies: isPrimitive, apply: setExtension({ bogus: 1 }) },
-  { name: 'primitive extension with a constructor', applies: isPrimitive, apply: setExtension({ constructor: 'x', id: 'e1' }) },
+  // Not 'primitive extension with a constructor': medplum drops the key silently, ours refuses it (issue 24 item 14,
+  // resource-validator.test.ts).
   { name: 'empty primitive extension', applies: isPrimitive, apply: setExtension({}) },
   { name: 'null primitive extension', applies: isPrimitive, apply: setExtension(null) },
   { name: 'primitive extension as a string', applies: isPrimitive, apply: setExtension('oops') },
@@ -244,7 +245,12 @@ test('broken resources: the same issues as medplum, thrown or returned alike, an
     }
   }
   // The cases reach every kind of issue the validator reports from base definitions (cardinality beyond
-  // 0..1 and 0..* needs a profile, see resource-validator.test.ts), and the errors medplum throws.
+  // 0..1 and 0..* needs a profile, see resource-validator.test.ts), and the errors medplum throws. The
+  // demo family alone does not reach them all, so without the corpus only the equivalence above holds.
+  if (!fs.existsSync(SYNTHEA)) {
+    console.warn('broken-resources.test: the coverage of every issue kind needs ../shared/corpus; skipped');
+    return;
+  }
   expect([...texts].sort()).toEqual(
     expect.arrayContaining([
       'Conflicting choice of type properties: "',

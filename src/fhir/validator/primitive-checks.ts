@@ -5,10 +5,13 @@
  */
 import { PropertyType, validationRegexes } from '@medplum/core';
 import { daysInMonth } from '../../access/calendar-date';
+import { isWellFormed, LONE_SURROGATE } from '../input-limits';
 
 /** What is wrong with a string value of FHIR type `type` (medplum's message), or undefined. */
 export function stringProblem(str: string, type: string): string | undefined {
   if (!str.trim()) return 'String must contain non-whitespace content';
+  // Every way in (JSON bodies, C-CDA text, import files) ends here: a lone surrogate cannot be stored as jsonb or XML.
+  if (!isWellFormed(str)) return LONE_SURROGATE;
   // FHIR strings have a maximum length of 1 MB: https://hl7.org/fhir/R4/datatypes.html#string
   if (str.length > 1024 * 1024) return 'String cannot be larger than 1 MB';
   const regex = validationRegexes[type];
@@ -25,6 +28,8 @@ export function stringProblem(str: string, type: string): string | undefined {
 export function numberProblem(n: number, type: string): string | undefined {
   if (Number.isNaN(n) || !Number.isFinite(n)) return 'Invalid numeric value';
   if (isIntegerType(type) && !Number.isInteger(n)) return 'Expected number to be an integer';
+  // FHIR's integer is 32-bit (https://hl7.org/fhir/R4/datatypes.html#integer); JSON would carry 1e20 as one.
+  if (isIntegerType(type) && (n > 2147483647 || n < -2147483648)) return 'Expected number to be a 32-bit integer (-2147483648 to 2147483647)';
   if (type === PropertyType.positiveInt && n <= 0) return 'Expected number to be positive';
   if (type === PropertyType.unsignedInt && n < 0) return 'Expected number to be non-negative';
   return undefined;
