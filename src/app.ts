@@ -8,6 +8,7 @@ import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
 import { portalWriteCheck } from './portal/messaging/message-lookup';
 import type { FhirOperation } from './fhir/operations/operation';
+import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(cancelOnDisconnect());
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
+  const binaries = databaseBinaryStoreFor(database.kind);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??
@@ -76,6 +78,8 @@ export function createApp(deps: AppDeps): Express {
         audit: auditTrailFor(caller, clock),
         unconfirmed: caller.unconfirmed?.condition,
         portalWriteCheck,
+        maxBinaryBytes: config.maxBinaryBytes,
+        binaries,
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));

@@ -16,6 +16,8 @@ export interface Config {
   readonly maxJsonBytes: number;
   /** Upload limit for XML documents (C-CDA import), in bytes. */
   readonly maxXmlBytes: number;
+  /** Largest file (Binary) staff and systems may store, in bytes; portal callers' files are 10 MB at most. */
+  readonly maxBinaryBytes: number;
   /** Base64 or hex secret for token signing; generated into dataDir when absent. */
   readonly signingKey?: string;
   readonly smtpUrl?: string;
@@ -96,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     maxJsonBytes: bytes(env, 'MAX_JSON_BYTES', 16 * 1024 * 1024),
     maxXmlBytes: bytes(env, 'MAX_XML_BYTES', 20 * 1024 * 1024),
+    maxBinaryBytes: bytes(env, 'MAX_BINARY_BYTES', 100 * 1024 * 1024),
     signingKey: env.SIGNING_KEY || undefined,
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.MAIL_FROM || 'Chartkeeper <no-reply@chartkeeper.local>',

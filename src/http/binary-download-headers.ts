@@ -15,12 +15,20 @@ const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0
  * opaque origin: no cookies, storage or same-origin requests, no scripts) and never sniffed; a type a browser could
  * run is an attachment, saved rather than shown. Returns the Content-Type to send.
  */
-export function setBinaryDownloadHeaders(res: Response, storedContentType: string | undefined, id: string): string {
+export function setBinaryDownloadHeaders(res: Response, storedContentType: string | undefined, id: string, filename?: string): string {
   const declared = (storedContentType ?? '').trim();
   const contentType = MEDIA_TYPE.test(declared) ? declared : 'application/octet-stream';
   const base = contentType.split(';')[0].trim().toLowerCase();
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
-  res.setHeader('Content-Disposition', `${SHOWN_INLINE.has(base) ? 'inline' : 'attachment'}; filename="Binary-${id.replace(/[^A-Za-z0-9.-]/g, '')}"`);
+  const disposition = SHOWN_INLINE.has(base) ? 'inline' : 'attachment';
+  const name = filename ? filenameParameters(filename) : `filename="Binary-${id.replace(/[^A-Za-z0-9.-]/g, '')}"`;
+  res.setHeader('Content-Disposition', `${disposition}; ${name}`);
   return contentType;
+}
+
+/** `filename="..."` with the name in ASCII, and in full as RFC 6266's filename*. */
+function filenameParameters(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return `filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
 }
