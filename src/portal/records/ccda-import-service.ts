@@ -7,10 +7,11 @@ import { contentOf } from '../../fhir/binary/content-receiver';
 import { searchParametersOf } from '../../fhir/definitions';
 import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
-import { CcdaParseError, parseCcda } from '../../ccda/parse';
+import { CcdaParseError } from '../../ccda/parse';
 import type { CcdaImportResult } from '../../ccda/parse';
 import { systemUriForOid } from '../../ccda/code-systems';
 import { DEFAULT_ID_ROOT } from '../../ccda/render/render-context';
+import { parseCcdaOffThread } from './parse-ccda-off-thread';
 import { matchPatient, PatientMatch } from './patient-match';
 import { takeOutValue, unstorableValueOf } from './unstorable-value';
 
@@ -41,7 +42,7 @@ const FORMAT_BY_RELEASE: Record<string, string> = {
  * a Provenance naming everything created or changed. Importing the same document twice creates nothing.
  */
 export async function importCcda(repo: Repository, xml: string | Buffer, options: { maxBytes?: number } = {}): Promise<CcdaImportSummary> {
-  const parsed = parseOrThrow(xml, options.maxBytes);
+  const parsed = await parseOrThrow(xml, options.maxBytes);
   const repaired: string[] = [];
   for (let attempt = 0; ; attempt++) {
     const sent: BundleEntry[] = [];
@@ -83,7 +84,7 @@ async function importParsed(repo: Repository, xml: string | Buffer, parsed: Ccda
     const original = existingDoc ? undefined : originalDocument(parsed, xml, patientRef, digest);
     if (original) entries.push(original.entry);
     sent.splice(0, sent.length, ...entries);
-    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
+    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings, preparation: trx.context.preparation });
     const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
     if (original) {
       // The original's bytes go to the store as they came (no base64), in the record of the patient just resolved.
@@ -125,9 +126,10 @@ function identifiesSomeone(patient: Patient): boolean {
   return Boolean(patient.identifier?.some((i) => i.value) || patient.name?.some((n) => n.family || n.given?.length || n.text));
 }
 
-function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult {
+/** Parses the document on the parse worker (parse-ccda-off-thread.ts); a CcdaParseError is the client's 400/413. */
+async function parseOrThrow(xml: string | Buffer, maxBytes?: number): Promise<CcdaImportResult> {
   try {
-    return parseCcda(xml, { maxBytes });
+    return await parseCcdaOffThread(xml, maxBytes);
   } catch (err) {
     if (err instanceof CcdaParseError) {
       const status = err.code === 'too-large' ? 413 : 400;
