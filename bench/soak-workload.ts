@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 
 /** One kind of request of the workload. */
 export interface SoakOperation {

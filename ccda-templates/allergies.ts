@@ -1,5 +1,5 @@
 import type { AllergyIntolerance, AllergyIntoleranceReaction, CodeableConcept } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { hasCode, isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';

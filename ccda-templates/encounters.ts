@@ -1,6 +1,6 @@
 import type { Condition, Encounter, Organization, Practitioner } from '@medplum/fhirtypes';
 import { codeSystemName } from '../src/ccda/code-systems';
-import { conceptText, isCdaCode, nameText, writeCode, writeIdentifier, writeInterval, writePersonName, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, isCdaCode, nameText, writeCode, writeIdentifier, writeInterval, writePersonName, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';

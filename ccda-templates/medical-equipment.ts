@@ -1,5 +1,5 @@
 import type { Device } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { isEnteredInError } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';

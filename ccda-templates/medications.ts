@@ -1,5 +1,5 @@
 import type { CodeableConcept, Dosage, Medication, MedicationRequest, MedicationStatement } from '@medplum/fhirtypes';
-import { conceptText, decimalText, writeCode, writeResourceId, writeTextRef, writeTs, ucumUnit } from '../src/ccda/render/cda-datatypes';
+import { conceptText, decimalText, writeCode, writeResourceId, writeTextRef, writeTs, ucumUnit } from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';

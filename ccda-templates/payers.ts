@@ -1,6 +1,6 @@
 import type { Coverage, Organization, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { codeSystemName, oidForSystemUri } from '../src/ccda/code-systems';
-import { conceptText, isCdaCode, writeAddr, writeInterval, writeResourceId, writeTelecoms, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, isCdaCode, writeAddr, writeInterval, writeResourceId, writeTelecoms, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';

@@ -1,5 +1,5 @@
 import type { ServiceRequest } from '@medplum/fhirtypes';
-import { conceptText } from '../src/ccda/render/cda-datatypes';
+import { conceptText } from '../src/ccda/render/cda-datatype-writers';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import { isReferral } from './plan-of-treatment';

@@ -1,5 +1,5 @@
 import type { DiagnosticReport, Observation, ObservationComponent } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, writeCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { categoryCodes, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';

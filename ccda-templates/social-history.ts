@@ -1,5 +1,5 @@
 import type { Observation } from '@medplum/fhirtypes';
-import { codableCodings, conceptText, writeCode, writeFixedCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { codableCodings, conceptText, writeCode, writeFixedCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { categoryCodes, hasCode, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import { valueText, writeObservationValue } from '../src/ccda/render/observation-value';

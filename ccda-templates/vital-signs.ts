@@ -1,5 +1,5 @@
 import type { Observation, ObservationComponent } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writePq, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatypes';
+import { conceptText, writeCode, writePq, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { categoryCodes, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import { valueText, writeInterpretation } from '../src/ccda/render/observation-value';

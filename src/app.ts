@@ -1,11 +1,11 @@
 import express, { Express } from 'express';
 import type { Logger } from 'pino';
-import { startAuditLog } from './access/audit-log';
-import { auditTrailFor } from './access/audit-trail';
-import type { Authenticator, Caller } from './auth/caller';
+import { auditTrailFor } from './fhir/audit/audit-trail';
+import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
+import { portalWriteCheck } from './portal/messaging/message-lookup';
 import type { FhirOperation } from './fhir/operations/operation';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
@@ -56,13 +56,18 @@ export function createApp(deps: AppDeps): Express {
   if (deps.metrics) app.use(metricsRouter(deps.metrics, config.metricsToken));
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
-  // Access records become AuditEvents in the background (stopAuditLog in the server's close).
-  startAuditLog(database.db);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??
     ((caller: Caller) =>
-      new Repository(database.db, { scope: caller.scope, clock, fhirBase, audit: auditTrailFor(caller, clock), unconfirmed: caller.unconfirmed?.condition }));
+      new Repository(database.db, {
+        scope: caller.scope,
+        clock,
+        fhirBase,
+        audit: auditTrailFor(caller, clock),
+        unconfirmed: caller.unconfirmed?.condition,
+        portalWriteCheck,
+      }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
   app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);

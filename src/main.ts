@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { createApp } from './app';
 import { agePolicyByName } from './access/age-policy-profiles';
 import { accountContext } from './auth/account-context';
-import { createAccountServices } from './auth/account-services';
+import { createAccountServices } from './portal/account-services';
 import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
 import { loadConfig } from './config';
@@ -11,15 +11,15 @@ import { migrateToLatest } from './db/migrator';
 import { isEmpty, seedDemoFamily } from './demo/seed-demo';
 import { demoLoginLines, demoLoginsExist } from './demo/seed-demo-accounts';
 import { unrestrictedScope } from './access/access-scope';
-import { stopAuditLog } from './access/audit-log';
+import { stopAuditLog } from './fhir/audit/audit-log';
 import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
-import { allOperations } from './fhir/operations/registry';
+import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
 import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
 import { trackForDrain } from './http/server-drain';
-import { jobsWithSchedules, startJobs } from './jobs/job-scheduler';
+import { jobsWithSchedules, type RunningJobs, startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
 import { createMailer } from './mail/create-mailer';
 
@@ -38,6 +38,8 @@ export interface RunningServer {
   readonly demoLogins: boolean;
   /** The open database (for tools that drive the server, such as the benchmark). */
   readonly database: Database;
+  /** The scheduled jobs (a benchmark pauses the audit pass while another server shares the database). */
+  readonly jobs: RunningJobs;
   /**
    * Stops: no new connections from now on, idle keep-alive connections closed, requests in flight answered (with
    * `Connection: close`) and running jobs finished within config.shutdownGraceSeconds, then the database closed.
@@ -106,7 +108,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       return { cut };
     })());
   logger.info({ port, database: database.kind }, 'listening');
-  return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, close };
+  return { url: `http://localhost:${port}`, server, seeded, demoLogins, database, jobs, close };
 }
 
 /** `npm start`: serve until SIGTERM/SIGINT, then shut down gracefully. */

@@ -6,8 +6,8 @@
  */
 import { validateResource } from '@medplum/core';
 import type { AuditEvent, Bundle, CapabilityStatement, Communication, DocumentReference, Observation, OperationOutcome, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
-import { revokeGrant } from '../src/access/proxy-grants';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
+import { revokeGrant } from '../src/fhir/proxy-grant-store';
 import { signAccessToken } from '../src/auth/access-token';
 import { AccessFamily, CallerKey, matches, startAccessFamily, T0 } from './support/access-family';
 
@@ -379,7 +379,7 @@ function toPractice(): Pick<Communication, 'topic' | 'recipient'> {
 }
 
 async function grantBackDan(): Promise<void> {
-  const { grantAccess } = await import('../src/access/proxy-grants');
+  const { grantAccess } = await import('../src/fhir/proxy-grant-store');
   await grantAccess(f.system, {
     patientId: f.patientIds.ada, accountId: f.accountIds.dan, grantee: { name: 'Dan Reyes', relationship: 'DOMPART' }, level: 'full',
     grantedBy: 'patient', performer: `Patient/${f.patientIds.ada}`,

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { DEMO_PEOPLE, demoBirthDate } from '../fixtures/demo-family';
 import { accountContext } from '../src/auth/account-context';
-import { createAccountServices } from '../src/auth/account-services';
+import { createAccountServices } from '../src/portal/account-services';
 import { SmtpMailer } from '../src/mail/smtp-mailer';
 import { type AuthTestApp, startAuthTestApp, TEST_NOW } from './auth-test-app';
 

@@ -4,7 +4,7 @@
  * expect: LEVELS (who holds what on whose record, per phase and policy) and READ/WRITE (what each level may do
  * with each row). Every cell is compared with them; nothing is derived from the code under test.
  */
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import type { AgePolicyName } from '../src/access/age-policy-profiles';
 import {
@@ -128,7 +128,7 @@ const PHASES: readonly Phase[] = [
     name: 'T0 + 1h: Cara (15) grants Ada full; Ada revokes Dan',
     at: '2026-03-01T21:00:00Z',
     before: async (f) => {
-      const { grantAccess, revokeGrant } = await import('../src/access/proxy-grants');
+      const { grantAccess, revokeGrant } = await import('../src/fhir/proxy-grant-store');
       await grantAccess(f.system, {
         patientId: f.patientIds.cara, accountId: f.accountIds.ada, grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'full',
         grantedBy: 'patient', performer: `Patient/${f.patientIds.cara}`,
@@ -146,7 +146,7 @@ const PHASES: readonly Phase[] = [
     name: 'T0 + 2h: Cara revokes her grant; the guardian grant is left',
     at: '2026-03-01T22:00:00Z',
     before: async (f) => {
-      const { grantsOfAccount, revokeGrant } = await import('../src/access/proxy-grants');
+      const { grantsOfAccount, revokeGrant } = await import('../src/fhir/proxy-grant-store');
       const own = (await grantsOfAccount(f.app.database.db, f.accountIds.ada)).find((g) => g.grantedBy === 'patient' && g.active);
       await revokeGrant(f.system, own!.consentId);
     },

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Identifier, Practitioner } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../src/access/access-scope';
-import { importCcda } from '../src/ccda/import/ccda-import-service';
+import { importCcda } from '../src/portal/records/ccda-import-service';
 import { systemClock } from '../src/fhir/clock';
 import { Repository } from '../src/fhir/repository';
 import { listCdaFiles } from '../src/cli/import-ccda-command';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/db/database';
-import { createScratchDatabase, type ScratchDatabase } from '../src/db/scratch-database';
+import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
 import { writeImportFiles } from './support/import-files';
 
 /** `chartkeeper import` run as a user runs it: bin/chartkeeper.js through its shebang, in a process of its own. */

@@ -14,8 +14,8 @@ import { promisify } from 'node:util';
 import type { Bundle, Observation } from '@medplum/fhirtypes';
 import { Client } from 'pg';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { createScratchDatabase, type ScratchDatabase } from '../src/db/scratch-database';
-import { type LoopbackSmtpServer, startLoopbackSmtpServer } from '../src/mail/loopback-smtp-server';
+import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
+import { type LoopbackSmtpServer, startLoopbackSmtpServer } from './support/mail/loopback-smtp-server';
 
 jest.setTimeout(240_000);
 
@@ -214,7 +214,7 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
         return res.text();
       }),
     );
-    for (const job of ['release-notice', 'expire-secrets', 'purge-refresh-tokens', 'access-change-notice']) {
+    for (const job of ['release-notice', 'expire-secrets', 'purge-refresh-tokens', 'access-change-notice', 'audit-pass']) {
       const count = (text: string, outcome: string) => Number(new RegExp(`^chartkeeper_job_runs_total\\{job="${job}",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
       for (const text of ticks) expect(count(text, 'ran') + count(text, 'skipped')).toBeGreaterThan(0);
       expect(ticks.map((text) => count(text, 'failed'))).toEqual([0, 0]);

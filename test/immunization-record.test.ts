@@ -4,7 +4,7 @@
  */
 import type { AuditEvent, Bundle, Immunization, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { vaccinationRows } from '../src/fhir/operations/immunization-record-operation';
+import { vaccinationRows } from '../src/portal/immunizations/immunization-record-operation';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 
 /** The text runs pdfkit wrote (uncompressed content streams: `[<hex> kerning <hex>] TJ`), one string per run. */

@@ -2,7 +2,7 @@ import { type Kysely, type Migration, sql } from 'kysely';
 import { type Database, openDatabase } from '../src/db/database';
 import { MIGRATIONS } from '../src/db/migrations';
 import { MigrationError, migrateToLatest } from '../src/db/migrator';
-import { createScratchDatabase } from '../src/db/scratch-database';
+import { createScratchDatabase } from './support/scratch-database';
 import { processStorage, runChartkeeper } from './support/chartkeeper-process';
 
 /**

@@ -3,7 +3,7 @@
  * subject list, payment card numbers, and attachments by their content, on the demo family at T0 (Westmed).
  */
 import type { Binary, Bundle, Communication, Encounter, OperationOutcome, Practitioner, PractitionerRole } from '@medplum/fhirtypes';
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import { AccessFamily, startAccessFamily, T0 } from './support/access-family';
 
 let f: AccessFamily;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, Communication, OperationOutcome, Parameters, Patient } from '@medplum/fhirtypes';
-import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/message-rules';
+import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import { type AccessFamily, type CallerKey, matches, type PatientKey, startAccessFamily } from './support/access-family';
 import { recordState } from './support/record-state';
 

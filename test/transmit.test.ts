@@ -9,8 +9,8 @@ import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { createServer } from 'node:net';
 import { unrestrictedScope } from '../src/access/access-scope';
 import { accountContext, REQUEST_ACCOUNT_THROTTLE } from '../src/auth/account-context';
-import { createAccountServices } from '../src/auth/account-services';
-import { transmitOperation } from '../src/fhir/operations/transmit-operation';
+import { createAccountServices } from '../src/portal/account-services';
+import { transmitOperation } from '../src/portal/records/transmit-operation';
 import { SmtpMailer } from '../src/mail/smtp-mailer';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 

@@ -1,4 +1,4 @@
-import { createScratchDatabase, type ScratchDatabase } from '../../src/db/scratch-database';
+import { createScratchDatabase, type ScratchDatabase } from '../../test/support/scratch-database';
 
 /** The server the benchmark runs against (DATABASE_URL, else the local default). */
 export const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -9,9 +9,9 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import express from 'express';
 import { Pool } from 'pg';
 import { loadConfig } from '../../src/config';
-import { startAuditLog, stopAuditLog } from '../../src/access/audit-log';
 import type { Database } from '../../src/db/database';
 import { startServer } from '../../src/main';
+import type { RunningJobs } from '../../src/jobs/job-scheduler';
 
 /** Pool size of the app's pg pool (src/db/database.ts), so the reference gets no more connections. */
 const APP_POOL_SIZE = 20;
@@ -19,6 +19,7 @@ const APP_POOL_SIZE = 20;
 interface Running {
   readonly url: string;
   readonly database?: Database;
+  readonly jobs?: RunningJobs;
   close(): Promise<void>;
 }
 
@@ -29,7 +30,7 @@ async function startProduct(logLevel: string): Promise<Running> {
   );
   const running = await startServer(config);
   const port = (running.server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, database: running.database, close: async () => void (await running.close()) };
+  return { url: `http://127.0.0.1:${port}`, database: running.database, jobs: running.jobs, close: async () => void (await running.close()) };
 }
 
 /** Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is. */
@@ -84,10 +85,9 @@ async function main(): Promise<void> {
     // 'idle' and 'busy': another server sharing the database is measured now, so this one's background work
     // (turning access records into AuditEvents) stops, lest it do that server's share; and starts again.
     if (message === 'idle' || message === 'busy') {
-      const db = running.database?.db;
-      if (!db) return void process.send?.({ done: true });
-      if (message === 'busy') startAuditLog(db);
-      return void (message === 'idle' ? stopAuditLog(db) : Promise.resolve()).then(() => process.send?.({ done: true }));
+      if (!running.jobs) return void process.send?.({ done: true });
+      if (message === 'busy') running.jobs.resume();
+      return void (message === 'idle' ? running.jobs.pause(['audit-pass']) : Promise.resolve()).then(() => process.send?.({ done: true }));
     }
     if (message === 'stop') running.close().then(() => process.exit(0), () => process.exit(1));
   });

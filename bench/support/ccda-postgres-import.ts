@@ -1,5 +1,5 @@
 import { unrestrictedScope } from '../../src/access/access-scope';
-import { importCcda } from '../../src/ccda/import/ccda-import-service';
+import { importCcda } from '../../src/portal/records/ccda-import-service';
 import { openDatabase } from '../../src/db/database';
 import { migrateToLatest } from '../../src/db/migrator';
 import { systemClock } from '../../src/fhir/clock';

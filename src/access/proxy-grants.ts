@@ -2,13 +2,10 @@
  * Family access grants as FHIR resources: one RelatedPerson per (account, patient), standing for the grantee in
  * the patient's record, and one active Consent per RelatedPerson saying at which level and on whose authority.
  * Keeping grants in FHIR lets the patient and staff list them through the API like any other record; the
- * caller's scope (caller-scope.ts) reads them back on every request, so revoking a grant takes effect at once.
+ * caller's scope (auth/caller-scope.ts) reads them back through fhir/proxy-grant-store.ts on every request, so revoking a grant takes effect at once.
  */
 import type { CodeableConcept, Consent, HumanName, Reference, RelatedPerson } from '@medplum/fhirtypes';
-import { Kysely, sql } from 'kysely';
-import type { Tables } from '../db/tables';
-import { badRequest, notFound } from '../fhir/outcomes';
-import type { Repository } from '../fhir/repository';
+import { badRequest } from '../fhir/outcomes';
 import type { GrantLevel } from './access-level';
 import type { GrantedBy } from './age-policy';
 
@@ -28,8 +25,8 @@ const V3_ROLE_CODE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 const CONSENT_SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
 const LOINC = 'http://loinc.org';
-const GRANT_LEVELS: readonly string[] = ['full', 'billing'];
-const GRANTED_BY: readonly string[] = ['patient', 'guardian', 'staff-legal-authorization'];
+export const GRANT_LEVELS: readonly string[] = ['full', 'billing'];
+export const GRANTED_BY: readonly string[] = ['patient', 'guardian', 'staff-legal-authorization'];
 
 /** The person a grant is for, as the RelatedPerson records them. */
 export interface Grantee {
@@ -98,132 +95,8 @@ export function consentToGrant(consent: Consent): StoredGrant | undefined {
   };
 }
 
-/**
- * Grants an account access to a patient's record: finds or creates the account's RelatedPerson for the patient,
- * retires the active Consent on the same authority (grantedBy) and writes the new one, in one transaction. One
- * active Consent per RelatedPerson and authority: a teen's own grant to a parent sits beside the parent's guardian
- * grant instead of replacing it, so revoking the teen's grant falls back to what the guardian grant gives
- * (billing in the teen band) rather than to nothing; the caller's scope takes the best of them. `repo` must be allowed to write
- * Consent and RelatedPerson for the patient (a system or staff repository: portal callers' repositories are not,
- * see access-write-policy.ts); the caller of this function decides whether the grant is allowed.
- */
-export async function grantAccess(repo: Repository, request: GrantRequest): Promise<{ consent: Consent; relatedPerson: RelatedPerson }> {
-  if (!GRANT_LEVELS.includes(request.level)) throw badRequest(`A grant's level must be full or billing, got "${request.level}"`);
-  if (!GRANTED_BY.includes(request.grantedBy)) throw badRequest(`Unknown grantedBy "${request.grantedBy}"`);
-  if (!/^(Patient|RelatedPerson|Practitioner)\/[A-Za-z0-9\-.]{1,64}$/.test(request.performer)) {
-    throw badRequest(`A grant's performer must be a Patient, RelatedPerson or Practitioner reference, got "${request.performer}"`);
-  }
-  return repo.transaction(async (trx) => {
-    await trx.read('Patient', request.patientId);
-    const relatedPerson = await relatedPersonFor(trx, request);
-    const reference = `RelatedPerson/${relatedPerson.id}`;
-    for (const old of await activeConsentsOf(trx, reference, request.grantedBy)) {
-      await trx.update<Consent>({ ...old, status: 'inactive' });
-    }
-    const { resource: consent } = await trx.create<Consent>(
-      buildConsent(request, reference, trx.context.clock.now().toISOString()),
-    );
-    return { consent, relatedPerson };
-  });
-}
-
-/** Revokes a grant: its Consent becomes inactive (kept, so the history shows it). Returns the new version. */
-export async function revokeGrant(repo: Repository, consentId: string): Promise<Consent> {
-  return repo.transaction(async (trx) => {
-    const consent = await grantConsent(trx, consentId);
-    if (consent.status === 'inactive') return consent;
-    return (await trx.update<Consent>({ ...consent, status: 'inactive' })).resource;
-  });
-}
-
-/** Changes the level of an active grant in place (a new Consent version; dateTime and grantedBy stay). */
-export async function changeGrantLevel(repo: Repository, consentId: string, level: GrantLevel): Promise<Consent> {
-  if (!GRANT_LEVELS.includes(level)) throw badRequest(`A grant's level must be full or billing, got "${level}"`);
-  return repo.transaction(async (trx) => {
-    const consent = await grantConsent(trx, consentId);
-    if (consent.status !== 'active') throw badRequest(`Consent/${consentId} has been revoked; grant access again instead`);
-    const extension = (consent.extension ?? []).map((e) => (e.url === ACCESS_LEVEL_EXTENSION ? { url: e.url, valueCode: level } : e));
-    return (await trx.update<Consent>({ ...consent, extension })).resource;
-  });
-}
-
-/** The grants (active and revoked) of a patient's record that the repository's caller can see, newest first. */
-export async function grantsOfPatient(repo: Repository, patientId: string): Promise<StoredGrant[]> {
-  const consents = await repo.searchResources<Consent>('Consent', { patient: `Patient/${patientId}`, _sort: '-_lastUpdated' });
-  return consents.map(consentToGrant).filter((g): g is StoredGrant => g !== undefined);
-}
-
-/**
- * Every grant (active or not) held by an account, with its RelatedPerson, read straight from the tables in
- * one query: this runs on every request a family member makes, before any scope exists to filter with.
- */
-export async function grantsOfAccount(db: Kysely<Tables>, accountId: string): Promise<AccountGrant[]> {
-  const { rows } = await sql<{ consent: string; related_person: string }>`
-    with rp as (
-      select r.id, r.content from resource r
-      where r.resource_type = 'RelatedPerson' and r.deleted = false
-        and exists (select 1 from search_token t where t.resource_type = 'RelatedPerson' and t.resource_id = r.id
-          and t.code = 'identifier' and t.system = ${ACCOUNT_IDENTIFIER_SYSTEM} and t.value = ${accountId}))
-    select c.content as consent, rp.content as related_person
-    from rp
-    join search_reference i on i.target_id = rp.id and i.code = 'actor' and i.resource_type = 'Consent' and i.target_type = 'RelatedPerson'
-    join resource c on c.resource_type = 'Consent' and c.id = i.resource_id and c.deleted = false
-    order by c.last_updated desc, c.id`.execute(db);
-  const out: AccountGrant[] = [];
-  for (const row of rows) {
-    const grant = consentToGrant(JSON.parse(row.consent) as Consent);
-    const relatedPerson = JSON.parse(row.related_person) as RelatedPerson;
-    // The Consent must be about the RelatedPerson's own patient: a Consent naming someone else's RelatedPerson
-    // gives nothing.
-    if (grant && grant.relatedPersonId === relatedPerson.id && idOf(relatedPerson.patient, 'Patient') === grant.patientId) {
-      out.push({ ...grant, relatedPerson });
-    }
-  }
-  return out;
-}
-
-async function relatedPersonFor(repo: Repository, request: GrantRequest): Promise<RelatedPerson> {
-  const identifier = `${ACCOUNT_IDENTIFIER_SYSTEM}|${request.accountId}`;
-  const existing = await repo.searchResources<RelatedPerson>('RelatedPerson', { patient: `Patient/${request.patientId}`, identifier });
-  if (existing.length) {
-    const rp = existing[0];
-    return rp.active === false ? (await repo.update<RelatedPerson>({ ...rp, active: true })).resource : rp;
-  }
-  const accountIdentifier = { system: ACCOUNT_IDENTIFIER_SYSTEM, value: request.accountId };
-  if (request.relatedPersonId) {
-    const rp = await repo.read<RelatedPerson>('RelatedPerson', request.relatedPersonId);
-    if (idOf(rp.patient, 'Patient') !== request.patientId) {
-      throw badRequest(`RelatedPerson/${request.relatedPersonId} is not about Patient/${request.patientId}`);
-    }
-    const adopted = { ...rp, active: true, identifier: [...(rp.identifier ?? []), accountIdentifier] };
-    return (await repo.update<RelatedPerson>(adopted)).resource;
-  }
-  const { grantee } = request;
-  const name: HumanName = typeof grantee.name === 'string' ? { text: grantee.name } : grantee.name;
-  const { resource } = await repo.create<RelatedPerson>({
-    resourceType: 'RelatedPerson',
-    identifier: [accountIdentifier],
-    active: true,
-    patient: { reference: `Patient/${request.patientId}` },
-    relationship: [relationshipConcept(grantee.relationship)],
-    name: [name],
-    ...(grantee.email ? { telecom: [{ system: 'email', value: grantee.email }] } : {}),
-  });
-  return resource;
-}
-
-async function activeConsentsOf(repo: Repository, relatedPerson: string, grantedBy: GrantedBy): Promise<Consent[]> {
-  const consents = await repo.searchResources<Consent>('Consent', { actor: relatedPerson, status: 'active' });
-  return consents.filter((c) => extensionCode(c, GRANTED_BY_EXTENSION) === grantedBy);
-}
-
-async function grantConsent(repo: Repository, consentId: string): Promise<Consent> {
-  const consent = await repo.read<Consent>('Consent', consentId);
-  if (!consentToGrant(consent)) throw notFound(`Grant Consent/${consentId}`);
-  return consent;
-}
-
-function buildConsent(request: GrantRequest, relatedPerson: string, now: string): Consent {
+/** The Consent that records a grant to `relatedPerson` (a reference) as of `now`. */
+export function buildConsent(request: GrantRequest, relatedPerson: string, now: string): Consent {
   return {
     resourceType: 'Consent',
     extension: [
@@ -244,17 +117,20 @@ function buildConsent(request: GrantRequest, relatedPerson: string, now: string)
   };
 }
 
-function relationshipConcept(code: string): CodeableConcept {
+/** A v3 RoleCode relationship; 400 for anything else. */
+export function relationshipConcept(code: string): CodeableConcept {
   if (!/^[A-Z]{2,10}$/.test(code)) throw badRequest(`A relationship must be a v3 RoleCode code such as MTH or FAMMEMB, got "${code}"`);
   return { coding: [{ system: V3_ROLE_CODE, code }] };
 }
 
-function extensionCode(consent: Consent, url: string): string | undefined {
+/** The code of the single extension `url` of a Consent, if exactly one. */
+export function extensionCode(consent: Consent, url: string): string | undefined {
   const found = (consent.extension ?? []).filter((e) => e.url === url);
   return found.length === 1 ? found[0].valueCode : undefined;
 }
 
-function idOf(reference: Reference | undefined, type: string): string | undefined {
+/** The id of a reference to `type`, if it is one. */
+export function idOf(reference: Reference | undefined, type: string): string | undefined {
   const match = /^([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference?.reference ?? '');
   return match && match[1] === type ? match[2] : undefined;
 }

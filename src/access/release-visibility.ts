@@ -8,8 +8,7 @@
  * from search, history, includes and $everything, exactly like one that does not exist.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import { type Kysely, RawBuilder, sql } from 'kysely';
-import type { Tables } from '../db/tables';
+import { RawBuilder, sql } from 'kysely';
 
 /** DocumentReference.docStatus values a patient must not see. An absent docStatus counts as released. */
 export const UNRELEASED_DOC_STATUSES: readonly string[] = Object.freeze(['preliminary', 'entered-in-error']);
@@ -181,13 +180,4 @@ export function releases(before: Resource, after: Resource): boolean {
   if (before.resourceType !== 'DocumentReference' || after.resourceType !== 'DocumentReference') return false;
   // From a draft (preliminary) only: a version entered in error that is restored is not news to announce.
   return before.docStatus === 'preliminary' && !unreleasedVersion(after) && after.status !== 'entered-in-error';
-}
-
-/** Queues the "a new document is available" email to each patient the released document is about. */
-export async function noteRelease(db: Kysely<Tables>, write: { resource: Resource & { id: string }; compartments: readonly string[] }, now: Date): Promise<void> {
-  if (!write.compartments.length) return;
-  await db
-    .insertInto('release_notice')
-    .values(write.compartments.map((patientId) => ({ patient_id: patientId, resource_type: write.resource.resourceType, resource_id: write.resource.id, released_at: now })))
-    .execute();
 }

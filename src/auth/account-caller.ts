@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables';
-import type { Caller } from './caller';
+import type { Caller } from '../access/caller';
 import { forbidden, unauthorized } from '../fhir/outcomes';
 import { type Account, AccountStore } from './account-store';
 import { systemClock } from '../fhir/clock';

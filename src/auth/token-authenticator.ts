@@ -1,12 +1,12 @@
 import { unrestrictedScope } from '../access/access-scope';
 import { agePolicyByName } from '../access/age-policy-profiles';
-import { staffResolver, userResolver } from '../access/caller-scope';
+import { staffResolver, userResolver } from './caller-scope';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
 import { AccessTokenClaims, AccessTokenError, loadOrCreateSigningKey, SigningKey, verifyAccessToken } from './access-token';
-import type { AuthenticateOptions, Authenticator, Caller } from './caller';
+import type { AuthenticateOptions, Authenticator, Caller } from '../access/caller';
 
 /** Verified tokens remembered at once (see TokenAuthenticator.verified). */
 const VERIFIED_TOKENS = 10_000;
@@ -19,7 +19,7 @@ export type StaffResolver = (subject: string, claims: Record<string, unknown>, o
 
 /**
  * Verifies bearer JWTs signed by this service's key. System tokens see everything; staff and user tokens are
- * resolved through the accounts layer (src/access/caller-scope.ts) when resolvers are given. Without a staff
+ * resolved through the accounts layer (src/auth/caller-scope.ts) when resolvers are given. Without a staff
  * resolver (unit tests of the resource layer) staff tokens see everything.
  */
 export class TokenAuthenticator implements Authenticator {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { importCcda } from '../ccda/import/ccda-import-service';
+import { importCcda } from '../portal/records/ccda-import-service';
 import type { CliArgs } from './cli-args';
 import { cliConfig, withSystemRepository } from './cli-context';
 

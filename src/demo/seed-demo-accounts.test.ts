@@ -6,7 +6,7 @@ import type { Consent } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD } from '../../fixtures/demo-family';
 import { openTestDatabase, type TestDatabase } from '../../test/support/test-database';
 import { unrestrictedScope } from '../access/access-scope';
-import { grantsOfAccount } from '../access/proxy-grants';
+import { grantsOfAccount } from '../fhir/proxy-grant-store';
 import { verifyPassword } from '../auth/password-hash';
 import { FixedClock } from '../fhir/clock';
 import { Repository } from '../fhir/repository';

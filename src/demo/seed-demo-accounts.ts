@@ -6,7 +6,7 @@
  */
 import type { Patient, Practitioner, RelatedPerson } from '@medplum/fhirtypes';
 import { DEMO_ACCESS_GRANTS, DEMO_MRN_SYSTEM, DEMO_PASSWORD, DEMO_PEOPLE, type DemoPersonKey } from '../../fixtures/demo-family';
-import { grantAccess } from '../access/proxy-grants';
+import { grantAccess } from '../fhir/proxy-grant-store';
 import { type Account, AccountStore } from '../auth/account-store';
 import { hashPassword, type ScryptParams } from '../auth/password-hash';
 import type { Repository } from '../fhir/repository';

@@ -3,19 +3,20 @@ import { deepEquals, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
-import type { AccessedResource, AuditTrail } from '../access/audit-trail';
-import { settleAuditLog } from '../access/audit-log';
+import type { AccessedResource, AuditTrail } from './audit/audit-trail';
+import { settleAuditLog } from './audit/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
 import { uploaderOwner } from '../access/record-owners';
-import { hiddenVersion, noteRelease, releases } from '../access/release-visibility';
+import { hiddenVersion, releases } from '../access/release-visibility';
+import { noteRelease } from './release-notice-store';
 import { versionVisibilityCondition, visibilityCondition } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
 import { lockConditions } from './condition-lock';
-import { badRequest, FhirError, forbidden, gone, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
+import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { withVisibleEntities } from './audit-entity-view';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
 import { binaryPlace, keptForOrganization, type Replaced } from './write-placement';
@@ -23,8 +24,7 @@ import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { assertValidResource } from './validation';
-import { messageLookup } from '../portal/message-lookup';
-import { checkPortalWrite } from '../portal/message-rules';
+import type { WriteCheck, WriteCheckSession } from './write-check';
 
 /** A stored version as the HTTP layer serves it: the JSON text as stored, plus its headers. */
 export interface StoredVersion {
@@ -56,6 +56,8 @@ export interface RepositoryContext {
    * serves nothing unless it holds; every other call is refused.
    */
   readonly unconfirmed?: RawBuilder<SqlBool>;
+  /** The rules a portal caller's writes obey (scope.portalRules); a portal scope without them writes nothing. */
+  readonly portalWriteCheck?: WriteCheck;
 }
 
 /** The current row as readStored reads it, with whether the caller may act (see RepositoryContext.unconfirmed). */
@@ -450,8 +452,33 @@ export class Repository {
         issue: authorship.map(({ text, expression }) => ({ severity: 'error', code: 'forbidden', details: { text }, expression: [expression] })),
       });
     }
-    if (scope.portalRules) await checkPortalWrite(write.resource, write.compartments, messageLookup(this.db, scope, batch, this.context.fhirBase));
+    if (scope.portalRules) {
+      // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
+      if (!this.context.portalWriteCheck) throw internalError();
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch));
+    }
     return write;
+  }
+
+  /** The session a write check reads through: the writer's visibility, the batch's writes first. Checks are not audited. */
+  private writeCheckSession(batch: readonly Resource[]): WriteCheckSession {
+    const { scope, fhirBase } = this.context;
+    const db = this.db;
+    return {
+      db,
+      scope,
+      batch,
+      fhirBase,
+      async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
+        const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
+        if (inBatch) return inBatch as T;
+        const condition = visibilityCondition(scope, type);
+        const { rows } = await sql<{ content: string }>`
+          select r.content from resource r
+          where r.resource_type = ${type} and r.id = ${id} and not r.deleted${condition ? sql` and ${condition}` : sql``}`.execute(db);
+        return rows[0] ? (JSON.parse(rows[0].content) as T) : undefined;
+      },
+    };
   }
 }
 

@@ -4,7 +4,7 @@
  * the API; a throttled request also gets `Retry-After`.
  */
 import { type Request, Router } from 'express';
-import type { AccountServices } from '../auth/account-services';
+import type { AccountServices } from '../portal/account-services';
 import type { Account } from '../auth/account-store';
 import { accountSummary } from '../auth/session-service';
 import { badRequest, unauthorized } from '../fhir/outcomes';

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import type { Authenticator } from '../auth/caller';
+import type { Authenticator } from '../access/caller';
 import { unauthorized } from '../fhir/outcomes';
 import { asyncHandler } from './async-handler';
 

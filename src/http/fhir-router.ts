@@ -1,6 +1,6 @@
 import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import express, { Request, Response, Router } from 'express';
-import type { Caller } from '../auth/caller';
+import type { Caller } from '../access/caller';
 import type { Config } from '../config';
 import { processBundle } from '../fhir/bundle-processor';
 import { buildCapabilityStatement } from '../fhir/capability-statement';

@@ -4,6 +4,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
+import { auditPassJob } from './audit-pass-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
@@ -24,6 +25,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'access-change-notice', schedule: '0 * * * *', run: accessChangeNoticeJob },
   // Every minute: a released document is announced soon after, and notices released together go as one.
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
+  // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
+  { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
 ]);
 
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */
@@ -38,6 +41,10 @@ export function jobsWithSchedules(overrides: Readonly<Record<string, string>>, j
 /** Running schedules; stop() cancels them and resolves once the runs in progress have finished. */
 export interface RunningJobs {
   stop(): Promise<void>;
+  /** Skips the runs of these jobs from now on, and waits for those in progress (a benchmark sharing the database). */
+  pause(names: readonly string[]): Promise<void>;
+  /** Lets paused jobs run again. */
+  resume(): void;
 }
 
 /** How a job tick ended, for metrics: done here, skipped (another instance held the lock), or failed. */
@@ -48,6 +55,7 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, o
   // Runs in progress, so that stopping waits for them: a job cut off by the database closing under it would only log
   // a failure and leave its work to the next start.
   const running = new Set<Promise<void>>();
+  const paused = new Set<string>();
   const runOnce = async (job: ScheduledJob): Promise<void> => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -65,6 +73,7 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, o
     cron.schedule(
       job.schedule,
       () => {
+        if (paused.has(job.name)) return;
         const run = runOnce(job).finally(() => running.delete(run));
         running.add(run);
         return run;
@@ -76,6 +85,13 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, o
     async stop() {
       for (const task of tasks) await task.destroy();
       await Promise.all(running);
+    },
+    async pause(names) {
+      for (const name of names) paused.add(name);
+      await Promise.all(running);
+    },
+    resume() {
+      paused.clear();
     },
   };
 }

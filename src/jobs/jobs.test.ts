@@ -15,7 +15,7 @@ import { ThrottleStore } from '../auth/throttle-store';
 import { seedDemoFamily } from '../demo/seed-demo';
 import { FixedClock } from '../fhir/clock';
 import { Repository } from '../fhir/repository';
-import { type LoopbackSmtpServer, startLoopbackSmtpServer } from '../mail/loopback-smtp-server';
+import { type LoopbackSmtpServer, startLoopbackSmtpServer } from '../../test/support/mail/loopback-smtp-server';
 import { SmtpMailer } from '../mail/smtp-mailer';
 import { openTestDatabase, type TestDatabase } from '../../test/support/test-database';
 import { accessChangeNoticeJob } from './access-change-notice-job';
@@ -23,6 +23,8 @@ import { advisoryLockKey } from './advisory-lock';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
+import { appendAudit } from '../fhir/audit/audit-log';
+import { JOBS, startJobs } from './job-scheduler';
 
 const NOW = new Date('2026-11-22T18:00:00Z');
 const DAY = 24 * 60 * 60 * 1000;
@@ -46,6 +48,38 @@ describe('scheduled jobs', () => {
     await mailer?.close();
     await smtp?.close();
     await database?.close();
+  });
+
+  it('turns access records into AuditEvents every second in the audit-pass job, without anyone reading them', async () => {
+    const count = async (): Promise<{ pending: number; events: number }> => {
+      const pending = await database.db.selectFrom('audit_log').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const events = await database.db
+        .selectFrom('resource')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('resource_type', '=', 'AuditEvent')
+        .executeTakeFirstOrThrow();
+      return { pending: Number(pending.n), events: Number(events.n) };
+    };
+    const before = await count();
+    expect(before.pending).toBe(0);
+    const agent = { who: { display: 'Dr. Chen' }, requestor: true };
+    await appendAudit(database.db, [
+      { patientId: 'p-audit-1', agent, interaction: 'read', resources: ['Observation/a'], recorded: new Date(NOW.getTime()) },
+      { patientId: 'p-audit-2', agent, interaction: 'read', resources: ['Observation/b'], recorded: new Date(NOW.getTime()) },
+    ]);
+    expect((await count()).pending).toBe(before.pending + 2);
+    const job = JOBS.find((j) => j.name === 'audit-pass');
+    expect(job?.schedule).toBe('* * * * * *');
+    const jobs = startJobs(deps, [job!]);
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await count()).pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await jobs.stop();
+    }
+    const after = await count();
+    expect(after.pending).toBe(0);
+    expect(after.events).toBe(before.events + 2);
   });
 
   it('deletes secrets a week past expiry or use, and stale throttle counters', async () => {

@@ -9,8 +9,9 @@
  */
 import type { DocumentReference, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../access/access-scope';
-import { patientAccessOf } from '../access/caller-scope';
-import { accountIdOf, grantsOfPatient } from '../access/proxy-grants';
+import { patientAccessOf } from '../auth/caller-scope';
+import { accountIdOf } from '../access/proxy-grants';
+import { grantsOfPatient } from '../fhir/proxy-grant-store';
 import { unreleasedVersion } from '../access/release-visibility';
 import { organizationNameOf, patientFirstName } from '../auth/account-context';
 import { type Account, AccountStore } from '../auth/account-store';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FixedClock } from '../fhir/clock';
 import { createMailer } from './create-mailer';
-import { parseMimeMessage } from './mime-message';
+import { parseMimeMessage } from '../../test/support/mail/mime-message';
 import { listOutbox, OutboxMailer } from './outbox-mailer';
 import { SmtpMailer } from './smtp-mailer';
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { FixedClock } from '../fhir/clock';
-import { startLoopbackSmtpServer } from './loopback-smtp-server';
+import { startLoopbackSmtpServer } from '../../test/support/mail/loopback-smtp-server';
 import { MailMessageError } from './mailer';
 import { SmtpMailer } from './smtp-mailer';
 

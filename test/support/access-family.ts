@@ -10,10 +10,10 @@ import type {
 import { buildAuditEvent } from '../../src/access/audit-event';
 import { type AgePolicyName, agePolicyByName } from '../../src/access/age-policy-profiles';
 import { unrestrictedScope } from '../../src/access/access-scope';
-import { staffResolver, userResolver } from '../../src/access/caller-scope';
-import { grantAccess } from '../../src/access/proxy-grants';
+import { staffResolver, userResolver } from '../../src/auth/caller-scope';
+import { grantAccess } from '../../src/fhir/proxy-grant-store';
 import { signAccessToken } from '../../src/auth/access-token';
-import type { Authenticator } from '../../src/auth/caller';
+import type { Authenticator } from '../../src/access/caller';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { processBundle } from '../../src/fhir/bundle-processor';
 import { FixedClock } from '../../src/fhir/clock';

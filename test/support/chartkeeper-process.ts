@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { signAccessToken } from '../../src/auth/access-token';
 import { signingKeyFor } from '../../src/auth/token-authenticator';
 import { type Database, openDatabase } from '../../src/db/database';
-import { createScratchDatabase } from '../../src/db/scratch-database';
+import { createScratchDatabase } from './scratch-database';
 import { systemClock } from '../../src/fhir/clock';
 
 /**

@@ -1,13 +1,13 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { createApp, AppDeps } from '../../src/app';
-import { stopAuditLog } from '../../src/access/audit-log';
+import { stopAuditLog } from '../../src/fhir/audit/audit-log';
 import { generateSigningKey, signAccessToken, SigningKey } from '../../src/auth/access-token';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { Config, loadConfig } from '../../src/config';
 import { Clock, systemClock } from '../../src/fhir/clock';
-import { allOperations } from '../../src/fhir/operations/registry';
 import { createServiceMetrics, type ServiceMetrics } from '../../src/http/metrics-registry';
+import { allOperations } from '../../src/operations';
 import { openTestDatabase, TestDatabase } from './test-database';
 
 /** A real Chartkeeper app on a real database, listening on a random loopback port. */

@@ -1,6 +1,6 @@
 import { Database, openDatabase } from '../../src/db/database';
 import { migrateToLatest } from '../../src/db/migrator';
-import { createScratchDatabase } from '../../src/db/scratch-database';
+import { createScratchDatabase } from './scratch-database';
 import { loadFhirDefinitions } from '../../src/fhir/definitions';
 
 /** A migrated database of its own for one test file, dropped again by close(). */

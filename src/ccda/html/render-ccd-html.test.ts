@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SECTION_DEFINITIONS } from '../../../ccda-templates';
-import { demoFamilyCcdInputs } from '../render/ccd-demo-inputs';
-import { TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../render/ccd-test-record';
+import { demoFamilyCcdInputs } from '../../../test/support/ccda/ccd-demo-inputs';
+import { TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../../../test/support/ccda/ccd-test-record';
 import { renderCcd } from '../render/render-ccd';
 import { renderCcdHtml } from './render-ccd-html';
 

@@ -1,5 +1,5 @@
 import type { AllergyIntolerance, CodeableConcept } from '@medplum/fhirtypes';
-import { codeableConcept, effective, identifiers } from './cda-datatypes';
+import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import {
   SNOMED, authorTime, codingIn, compact, concept, isNegated, isNullKey, notes, readsAsNoneKnown, related, relatedWithTemplate, statementText, statusOf, valueOf,
 } from './entry-common';

@@ -1,5 +1,5 @@
 import type { Coverage } from '@medplum/fhirtypes';
-import { codeableConcept, effective, identifiers } from './cda-datatypes';
+import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import { compact, related, statusOf } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapOrganization } from './participant-map';

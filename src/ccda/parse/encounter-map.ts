@@ -1,5 +1,5 @@
 import type { Encounter } from '@medplum/fhirtypes';
-import { address, codeableConcept, effective, identifiers } from './cda-datatypes';
+import { address, codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import { compact, reasons, related, statusOf } from './entry-common';
 import { mapConditionEntry } from './condition-map';
 import type { ImportContext } from './import-context';

@@ -1,5 +1,5 @@
 import type { Annotation, CodeableConcept, Coding } from '@medplum/fhirtypes';
-import { codeableConcept, dateTime, effective, quantity, range, ratio, referencedText, isNullCode } from './cda-datatypes';
+import { codeableConcept, dateTime, effective, quantity, range, ratio, referencedText, isNullCode } from './cda-datatype-readers';
 import type { ImportContext } from './import-context';
 import { XNode, attr, child, children, elementKids, tagOf, templateRoots } from './xml-node';
 import type { AnyRef } from './import-context';

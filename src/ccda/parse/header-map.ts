@@ -1,6 +1,6 @@
 import type { Extension, Patient } from '@medplum/fhirtypes';
 import type { CcdaDocumentInfo, CcdaDocumentKind } from './ccda-import-types';
-import { address, codeableConcept, contactPoint, dateOnly, dateTime, humanName, identifier, identifiers } from './cda-datatypes';
+import { address, codeableConcept, contactPoint, dateOnly, dateTime, humanName, identifier, identifiers } from './cda-datatype-readers';
 import type { ImportContext } from './import-context';
 import { mapOrganization } from './participant-map';
 import { XNode, attr, child, children, path, textOf } from './xml-node';

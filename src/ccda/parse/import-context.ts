@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Identifier, Reference, Resource } from '@medplum/fhirtypes';
 import type { CcdaImportEntry, CcdaSectionStats, CcdaWarning } from './ccda-import-types';
-import type { DatatypeContext } from './cda-datatypes';
+import type { DatatypeContext } from './cda-datatype-readers';
 import { NarrativeIndex } from './narrative';
 
 /** A reference to any resource of the import (FHIR's typed references add nothing here). */

@@ -1,5 +1,5 @@
 import type { CodeableConcept, Dosage, Immunization, ImmunizationRecommendation, MedicationRequest, MedicationStatement, Timing } from '@medplum/fhirtypes';
-import { codeableConcept, effective, firstEffectiveTime, identifiers, quantity, referencedText } from './cda-datatypes';
+import { codeableConcept, effective, firstEffectiveTime, identifiers, quantity, referencedText } from './cda-datatype-readers';
 import {
   IPS_ABSENT, authorTime, compact, concept, isNegated, isNullKey, notes, readsAsNoneKnown, reasons, related, statementText, statusOf,
 } from './entry-common';

@@ -1,5 +1,5 @@
 import type { DocumentReference, FamilyMemberHistory } from '@medplum/fhirtypes';
-import { codeableConcept, effective, identifiers, referencedText } from './cda-datatypes';
+import { codeableConcept, effective, identifiers, referencedText } from './cda-datatype-readers';
 import { authorTime, compact, related, statementText, valueOf } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';

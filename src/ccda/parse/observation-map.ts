@@ -1,5 +1,5 @@
 import type { CodeableConcept, DiagnosticReport, Observation } from '@medplum/fhirtypes';
-import { codeableConcept, effective, identifiers, quantity } from './cda-datatypes';
+import { codeableConcept, effective, identifiers, quantity } from './cda-datatype-readers';
 import {
   LOINC, SNOMED, authorTime, compact, concept, isNegated, notes, observationValue, statementOf, statementText, statusOf,
 } from './entry-common';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Composition, DocumentReference, Patient } from '@medplum/fhirtypes';
 import type { CcdaImportResult } from './ccda-import-types';
-import { codeableConcept, effective } from './cda-datatypes';
+import { codeableConcept, effective } from './cda-datatype-readers';
 import { compact } from './entry-common';
 import { documentInfo, mapPatient } from './header-map';
 import { ImportContext } from './import-context';

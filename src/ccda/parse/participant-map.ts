@@ -1,5 +1,5 @@
 import type { Device, Identifier, Organization, Practitioner } from '@medplum/fhirtypes';
-import { address, codeableConcept, contactPoint, humanName, identifiers } from './cda-datatypes';
+import { address, codeableConcept, contactPoint, humanName, identifiers } from './cda-datatype-readers';
 import type { ImportContext } from './import-context';
 import { compact } from './entry-common';
 import { XNode, attr, child, children, textOf } from './xml-node';

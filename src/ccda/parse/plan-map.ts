@@ -1,5 +1,5 @@
 import type { CommunicationRequest, Goal } from '@medplum/fhirtypes';
-import { codeableConcept, effective, identifiers } from './cda-datatypes';
+import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import { compact, notes, observationValue, statementText, statusOf } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';

@@ -1,5 +1,5 @@
 import type { CodeableConcept, Device, Procedure, ServiceRequest } from '@medplum/fhirtypes';
-import { codeableConcept, effective, identifiers } from './cda-datatypes';
+import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import { authorTime, compact, isNegated, notes, reasons, statementText, statusOf } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors, mapOrganization, mapPerformers } from './participant-map';

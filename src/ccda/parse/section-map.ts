@@ -1,6 +1,6 @@
 import type { CompositionSection } from '@medplum/fhirtypes';
 import type { CcdaSectionStats } from './ccda-import-types';
-import { codeableConcept } from './cda-datatypes';
+import { codeableConcept } from './cda-datatype-readers';
 import { isNegated, isNullKey, related, statementOf, valueOf } from './entry-common';
 import { mapPlanOfTreatment } from './care-plan-map';
 import { mapStatement } from './entry-dispatch';

@@ -1,5 +1,5 @@
 import type { Organization, Reference } from '@medplum/fhirtypes';
-import { writeAddr, writeIdentifier, writePersonName, writeTelecoms, writeTs } from './cda-datatypes';
+import { writeAddr, writeIdentifier, writePersonName, writeTelecoms, writeTs } from './cda-datatype-writers';
 import type { RenderContext } from './render-context';
 import type { XmlWriter } from './xml-writer';
 

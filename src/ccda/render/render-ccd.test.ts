@@ -2,9 +2,9 @@ import type { AllergyIntolerance, Patient } from '@medplum/fhirtypes';
 import { SECTION_DEFINITIONS } from '../../../ccda-templates';
 import { attr, child, childNodes, childrenNamed, localName, nodeName, parseXmlTree, textContent, type XmlNode } from '../html/xml-tree';
 import { XMLValidator } from 'fast-xml-parser';
-import { mutateRecord } from './record-mutator';
+import { mutateRecord } from '../../../test/support/ccda/record-mutator';
 import { renderCcd } from './render-ccd';
-import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_DOCTOR, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from './ccd-test-record';
+import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_DOCTOR, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../../../test/support/ccda/ccd-test-record';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
 

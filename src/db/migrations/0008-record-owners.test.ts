@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { Migrator, sql } from 'kysely';
 import { type Database, openDatabase } from '../database';
-import { createScratchDatabase, type ScratchDatabase } from '../scratch-database';
+import { createScratchDatabase, type ScratchDatabase } from '../../../test/support/scratch-database';
 import { loadFhirDefinitions } from '../../fhir/definitions';
 import { prepareWrite } from '../../fhir/resource-writer';
 import { MIGRATIONS } from '.';

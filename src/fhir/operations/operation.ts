@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Caller } from '../../auth/caller';
+import type { Caller } from '../../access/caller';
 import type { OperationInfo } from '../capability-statement';
 import type { Repository } from '../repository';
 

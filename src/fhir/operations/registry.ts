@@ -1,23 +1,10 @@
-import type { AccountServices } from '../../auth/account-services';
-import { accountOperations } from './account-operations';
-import { ccdaExportOperation } from './ccda-export-operation';
-import { docrefOperation } from './docref-operation';
-import { immunizationRecordOperation } from './immunization-record-operation';
-import { importCcdaOperation } from './import-ccda-operation';
 import type { FhirOperation } from './operation';
 import { patientEverythingOperation } from './patient-everything-operation';
 
 /**
- * Every $operation the server offers; the CapabilityStatement lists exactly these. The account and family
- * access operations need the account services (mail, signing key), so they are offered when those are given.
+ * The generic $operations of the resource layer. The features above it (the portal) bring their own, and the
+ * composition root (src/operations.ts) hands the union to the router; the CapabilityStatement lists exactly those.
  */
-export function allOperations(accountServices?: AccountServices, limits: { maxXmlBytes?: number; timeZone?: string } = {}): FhirOperation[] {
-  return [
-    patientEverythingOperation,
-    ccdaExportOperation,
-    docrefOperation,
-    immunizationRecordOperation(limits.timeZone ?? accountServices?.context.timeZone ?? 'UTC'),
-    importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
-    ...(accountServices ? accountOperations(accountServices) : []),
-  ];
+export function genericOperations(): FhirOperation[] {
+  return [patientEverythingOperation];
 }

@@ -244,7 +244,12 @@ test('broken resources: the same issues as medplum, thrown or returned alike, an
     }
   }
   // The cases reach every kind of issue the validator reports from base definitions (cardinality beyond
-  // 0..1 and 0..* needs a profile, see resource-validator.test.ts), and the errors medplum throws.
+  // 0..1 and 0..* needs a profile, see resource-validator.test.ts), and the errors medplum throws. The
+  // demo family alone does not reach them all, so without the corpus only the equivalence above holds.
+  if (!fs.existsSync(SYNTHEA)) {
+    console.warn('broken-resources.test: the coverage of every issue kind needs ../shared/corpus; skipped');
+    return;
+  }
   expect([...texts].sort()).toEqual(
     expect.arrayContaining([
       'Conflicting choice of type properties: "',

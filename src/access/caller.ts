@@ -1,0 +1,52 @@
+import type { RawBuilder, SqlBool } from 'kysely';
+import type { AccessScope } from './access-scope';
+
+/** Who is calling, as established by authentication, and what they may see. */
+export interface Caller {
+  /** staff: practice staff; user: a portal account (patient or family member); system: jobs and CLI. */
+  readonly kind: 'staff' | 'user' | 'system';
+  /** The acting FHIR resource or account, e.g. "Practitioner/123" or "Account:uuid". */
+  readonly subject: string;
+  /** The FHIR reference to the person acting, for audit events (Practitioner/…, Patient/…, RelatedPerson/…). */
+  readonly actor?: string;
+  readonly scope: AccessScope;
+  /**
+   * Set when the caller was taken on trust from what its account looked like on its previous request, to spare a
+   * read-by-id a round trip of its own: nothing may be served to it until `condition` (true while the account and
+   * the session still are as they were) has held in the same statement that reads. Only Repository.readStored
+   * runs it; every other repository call refuses such a caller.
+   */
+  readonly unconfirmed?: Unconfirmed;
+}
+
+/** What confirms a caller taken on trust (see Caller.unconfirmed). */
+export interface Unconfirmed {
+  readonly condition: RawBuilder<SqlBool>;
+  /** Resolves the caller afresh from the database; throws the 401 when the account or session no longer may act. */
+  confirm(): Promise<Caller>;
+}
+
+/** How a request may be authenticated. */
+export interface AuthenticateOptions {
+  /** The request is a read-by-id, which may take its caller on trust (see Caller.unconfirmed). */
+  readonly readById?: boolean;
+}
+
+/** Turns a bearer token into a Caller; throws a 401 FhirError when the token does not verify. */
+export interface Authenticator {
+  authenticate(bearerToken: string, options?: AuthenticateOptions): Promise<Caller>;
+}
+
+/** The account a Caller signed in with, as the audit trail names it. */
+export interface CallerAccount {
+  readonly id: string;
+  readonly kind: 'patient' | 'family' | 'staff';
+  readonly patient_id: string | null;
+  readonly practitioner_id?: string | null;
+  readonly display_name: string;
+}
+
+/** True when the caller signed in with an account (rather than an operator or system token). */
+export function isAccountCaller(caller: Caller): caller is Caller & { readonly account: CallerAccount } {
+  return (caller as { account?: CallerAccount }).account !== undefined;
+}

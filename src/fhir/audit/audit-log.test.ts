@@ -1,0 +1,174 @@
+import type { AuditEvent, Observation, Patient } from '@medplum/fhirtypes';
+import { sql } from 'kysely';
+import { openTestDatabase, TestDatabase } from '../../../test/support/test-database';
+import { FixedClock } from '../clock';
+import { Repository } from '../repository';
+import { unrestrictedScope } from '../../access/access-scope';
+import { type AuditEntry, appendAudit, settleAuditLog, takeMerged } from './audit-log';
+import { AuditTrail } from './audit-trail';
+
+let database: TestDatabase;
+let system: Repository;
+const clock = new FixedClock(new Date('2026-03-01T12:00:00Z'));
+const chen = { who: { reference: 'Practitioner/chen' }, name: 'Dr. Maya Chen', requestor: true };
+const haddad = { who: { reference: 'Practitioner/haddad' }, name: 'Dr. Omar Haddad', requestor: true };
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: 'http://test/fhir' });
+});
+afterAll(() => database.close());
+
+/** Dr. Chen's repository for one request: everything she reads is audited. */
+function chensRequest(): Repository {
+  return new Repository(database.db, { scope: unrestrictedScope('staff chen'), clock, fhirBase: 'http://test/fhir', audit: new AuditTrail(() => chen, clock) });
+}
+
+async function pendingRows(): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(database.db);
+  return rows[0].n;
+}
+
+async function eventsFor(patientId: string): Promise<AuditEvent[]> {
+  return system.searchResources<AuditEvent>('AuditEvent', { patient: `Patient/${patientId}`, _sort: 'date' });
+}
+
+const entry = (overrides: Partial<AuditEntry>): AuditEntry => ({
+  patientId: 'ada', agent: chen, interaction: 'read', resources: ['Observation/1'], recorded: new Date('2026-03-01T12:00:00.100Z'), ...overrides,
+});
+
+/** What takeMerged makes of these entries, alone in the log (rolled back afterwards, so nothing is left). */
+async function merged(entries: AuditEntry[]): Promise<AuditEntry[]> {
+  let out: AuditEntry[] = [];
+  await database.db
+    .transaction()
+    .execute(async (trx) => {
+      await sql`delete from audit_log`.execute(trx);
+      await appendAudit(trx, entries);
+      const { taken, entries: result } = await takeMerged(trx, 100);
+      expect(taken).toBe(entries.length);
+      out = result;
+      throw new Error('roll back');
+    })
+    .catch((err: Error) => {
+      if (err.message !== 'roll back') throw err;
+    });
+  return out;
+}
+
+describe('takeMerged', () => {
+  test('one agent’s reads of one record within a second become one entry naming every resource, with their period', async () => {
+    const result = await merged([
+      entry({ resources: ['Observation/1'], recorded: new Date('2026-03-01T12:00:00.100Z') }),
+      entry({ resources: ['Observation/2', 'Observation/1'], recorded: new Date('2026-03-01T12:00:00.900Z') }),
+      entry({ resources: ['Observation/3'], recorded: new Date('2026-03-01T12:00:00.400Z') }),
+    ]);
+    expect(result).toEqual([
+      entry({ resources: ['Observation/1', 'Observation/2', 'Observation/3'], recorded: new Date('2026-03-01T12:00:00.900Z'), since: new Date('2026-03-01T12:00:00.100Z') }),
+    ]);
+  });
+
+  test('another second, patient, agent, interaction or operation stays apart', async () => {
+    const base = entry({});
+    const others = [
+      entry({ recorded: new Date('2026-03-01T12:00:01.000Z') }),
+      entry({ patientId: 'ben' }),
+      entry({ agent: haddad }),
+      entry({ interaction: 'search-type' }),
+      entry({ interaction: 'operation', operation: '$everything' }),
+      entry({ interaction: 'operation', operation: '$ccda' }),
+    ];
+    const result = await merged([base, ...others]);
+    expect(result).toHaveLength(7);
+    expect(result.find((e) => e.operation === '$ccda')).toMatchObject({ interaction: 'operation', patientId: 'ada', resources: ['Observation/1'] });
+    expect(result.filter((e) => e.operation === undefined)).toHaveLength(5);
+  });
+
+  test('the same agent written with its keys in another order is the same agent', async () => {
+    const reordered = { requestor: true, name: chen.name, who: { reference: 'Practitioner/chen' } };
+    expect(await merged([entry({}), entry({ agent: reordered, resources: ['Observation/2'] })])).toHaveLength(1);
+  });
+
+  test('takes at most the limit, oldest first, and leaves the rest', async () => {
+    await database.db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`delete from audit_log`.execute(trx);
+        await appendAudit(trx, [1, 2, 3].map((n) => entry({ resources: [`Observation/${n}`], recorded: new Date(`2026-03-01T12:00:0${n}.000Z`) })));
+        const { taken, entries } = await takeMerged(trx, 2);
+        expect(taken).toBe(2);
+        expect(entries.map((e) => e.resources)).toEqual([['Observation/1'], ['Observation/2']]);
+        expect((await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(trx)).rows[0].n).toBe(1);
+        throw new Error('roll back');
+      })
+      .catch((err: Error) => {
+        if (err.message !== 'roll back') throw err;
+      });
+  });
+});
+
+describe('the audit log', () => {
+  let ada: Patient;
+  let observations: Observation[];
+
+  beforeAll(async () => {
+    ({ resource: ada } = await system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }], birthDate: '1984-05-02' }));
+    observations = [];
+    for (let i = 0; i < 20; i++) {
+      const { resource } = await system.create<Observation>({
+        resourceType: 'Observation', status: 'final', code: { text: `Reading ${i}` }, subject: { reference: `Patient/${ada.id}` }, valueQuantity: { value: i },
+      });
+      observations.push(resource);
+    }
+  });
+
+  test('twenty parallel reads are each committed to the log before they return, then become one AuditEvent', async () => {
+    clock.set('2026-03-01T13:00:00Z');
+    await Promise.all(observations.map((o) => chensRequest().read('Observation', o.id!)));
+    // Every read is on record, durably, once it has returned: nothing is left in memory.
+    expect(await pendingRows()).toBe(20);
+
+    const events = await eventsFor(ada.id!);
+    expect(await pendingRows()).toBe(0);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ action: 'R', recorded: '2026-03-01T13:00:00.000Z', agent: [chen], subtype: [{ code: 'read' }] });
+    expect(events[0].entity!.map((e) => e.what?.reference).sort()).toEqual(
+      [`Patient/${ada.id}`, ...observations.map((o) => `Observation/${o.id}`)].sort(),
+    );
+    // Who read this Observation? Each resource touched is an entity of its own, found by reference.
+    const byEntity = await system.searchResources<AuditEvent>('AuditEvent', { entity: `Observation/${observations[7].id}` });
+    expect(byEntity.map((e) => e.id)).toEqual([events[0].id]);
+  });
+
+  test('reads a second apart become separate events; a search of AuditEvents always sees the reads answered before it', async () => {
+    clock.set('2026-03-01T14:00:00Z');
+    await chensRequest().read('Observation', observations[0].id!);
+    clock.set('2026-03-01T14:00:01Z');
+    await chensRequest().read('Observation', observations[1].id!);
+    const events = (await eventsFor(ada.id!)).filter((e) => e.recorded! >= '2026-03-01T14');
+    expect(events.map((e) => [e.recorded, e.entity!.map((x) => x.what?.reference)])).toEqual([
+      ['2026-03-01T14:00:00.000Z', [`Patient/${ada.id}`, `Observation/${observations[0].id}`]],
+      ['2026-03-01T14:00:01.000Z', [`Patient/${ada.id}`, `Observation/${observations[1].id}`]],
+    ]);
+  });
+
+  test('what is in the table is all there is: records left by a process that stopped become events later', async () => {
+    await appendAudit(database.db, [entry({ patientId: ada.id!, agent: haddad, recorded: new Date('2026-03-01T15:00:00Z'), resources: [`Observation/${observations[2].id}`] })]);
+    expect(await pendingRows()).toBe(1);
+    await settleAuditLog(database.db);
+    const [event] = (await eventsFor(ada.id!)).filter((e) => e.agent?.[0]?.name === 'Dr. Omar Haddad');
+    expect(event).toMatchObject({ recorded: '2026-03-01T15:00:00.000Z', entity: [{ what: { reference: `Patient/${ada.id}` } }, { what: { reference: `Observation/${observations[2].id}` } }] });
+  });
+
+  test('inside a transaction the records commit or roll back with it', async () => {
+    await database.db
+      .transaction()
+      .execute(async (trx) => {
+        await appendAudit(trx, [entry({ patientId: ada.id! })]);
+        expect((await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(trx)).rows[0].n).toBe(1);
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+    expect(await pendingRows()).toBe(0);
+  });
+});

@@ -1,0 +1,24 @@
+/**
+ * A write check the layers above give the repository: rules that only some callers' writes obey (the portal's
+ * message rules) live with their feature, and the repository runs them through this interface instead of
+ * importing them, so the resource layer depends on nothing above it.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import type { Kysely } from 'kysely';
+import type { AccessScope } from '../access/access-scope';
+import type { Tables } from '../db/tables';
+
+/** What a write check may look at: the writer's view of the database, and the transaction's own writes. */
+export interface WriteCheckSession {
+  readonly db: Kysely<Tables>;
+  readonly scope: AccessScope;
+  /** Resources written earlier in the same transaction, which the database does not hold yet. */
+  readonly batch: readonly Resource[];
+  /** Base URL of the FHIR API, so the service's own absolute URLs can be recognised. */
+  readonly fhirBase: string;
+  /** The current version of a resource if the writer may see it (the transaction's own writes first). */
+  readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined>;
+}
+
+/** Throws an OperationOutcome error when `resource`, in these patients' records, breaks a rule. */
+export type WriteCheck = (resource: Resource, patientIds: readonly string[], session: WriteCheckSession) => Promise<void>;

@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { Organization, Patient, Resource } from '@medplum/fhirtypes';
+import { patientEverything } from '../../fhir/operations/patient-everything';
+import type { Repository } from '../../fhir/repository';
+import { parseDocumentPeriod, renderCcd } from '../../ccda/render';
+import type { CcdInput } from '../../ccda/render';
+
+/** A rendered CCD with what it was rendered from (for XDM metadata and DocumentReferences). */
+export interface RenderedCcd {
+  readonly xml: string;
+  readonly input: CcdInput;
+}
+
+/** Used when the patient names no managing organization and the record holds none. */
+const FALLBACK_CUSTODIAN: Organization = { resourceType: 'Organization', id: 'chartkeeper', name: 'Chartkeeper' };
+
+/**
+ * Renders the CCD of one patient for a period (`start`/`end` as YYYY-MM-DD, inclusive; none = all
+ * time) from what the caller's repository lets them see. The period rule lives in ccda/period.
+ */
+export async function renderCcdForPatient(repo: Repository, patientId: string, start?: string, end?: string): Promise<RenderedCcd> {
+  const period = parseDocumentPeriod(start, end);
+  const everything = await patientEverything(repo, patientId);
+  const resources = (everything.entry ?? []).map((e) => e.resource as Resource);
+  const patient = resources.find((r) => r.resourceType === 'Patient' && r.id === patientId) as Patient;
+  const input: CcdInput = {
+    patient,
+    resources: resources.filter((r) => r !== patient),
+    period,
+    custodian: custodianOf(patient, resources),
+    documentId: randomUUID(),
+    now: repo.context.clock.now(),
+  };
+  return { xml: renderCcd(input), input };
+}
+
+function custodianOf(patient: Patient, resources: Resource[]): Organization {
+  const managing = patient.managingOrganization?.reference?.split('/')[1];
+  const organizations = resources.filter((r): r is Organization => r.resourceType === 'Organization');
+  return organizations.find((o) => o.id === managing) ?? organizations[0] ?? FALLBACK_CUSTODIAN;
+}

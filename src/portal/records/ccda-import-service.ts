@@ -1,0 +1,297 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
+import { searchParametersOf } from '../../fhir/definitions';
+import { badRequest, FhirError } from '../../fhir/outcomes';
+import type { Repository } from '../../fhir/repository';
+import { CcdaParseError, parseCcda } from '../../ccda/parse';
+import type { CcdaImportResult } from '../../ccda/parse';
+import { systemUriForOid } from '../../ccda/code-systems';
+import { DEFAULT_ID_ROOT } from '../../ccda/render/render-context';
+import { matchPatient, PatientMatch } from './patient-match';
+
+/** What one import did, as the API and the CLI report it. */
+export interface CcdaImportSummary {
+  readonly patient: { readonly reference: string; readonly match: 'identifier' | 'demographics' | 'created'; readonly by?: string };
+  readonly document: { readonly kind: string; readonly release: string; readonly title?: string; readonly alreadyImported: boolean; readonly reference?: string };
+  /** Resources created, updated (restated with changes) and unchanged, by type. */
+  readonly created: Record<string, number>;
+  readonly updated: Record<string, number>;
+  readonly unchanged: Record<string, number>;
+  readonly warnings: string[];
+}
+
+/** Identifies an imported original by the SHA-256 of its bytes. */
+const DIGEST_SYSTEM = 'urn:chartkeeper:document-sha256';
+const FORMAT_SYSTEM = 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode';
+const FORMAT_BY_RELEASE: Record<string, string> = {
+  'R2.1': 'urn:hl7-org:sdwg:ccda-structuredBody:2.1',
+  'R2.0': 'urn:hl7-org:sdwg:ccda-structuredBody:2.0',
+  'R1.1': 'urn:hl7-org:sdwg:ccda-structuredBody:1.1',
+};
+
+/**
+ * Takes in one C-CDA document as FHIR, in one transaction: the patient (matched, see patient-match.ts,
+ * or created), every section's resources (restated entries update by their CDA ids, new ones are
+ * added, identical ones change nothing), the original document as a DocumentReference + Binary, and
+ * a Provenance naming everything created or changed. Importing the same document twice creates nothing.
+ */
+export async function importCcda(repo: Repository, xml: string | Buffer, options: { maxBytes?: number } = {}): Promise<CcdaImportSummary> {
+  const parsed = parseOrThrow(xml, options.maxBytes);
+  return repo.transaction(async (trx) => {
+    const patientEntry = parsed.bundle.entry.find((e) => e.fullUrl === parsed.patientFullUrl);
+    if (!patientEntry || !identifiesSomeone(patientEntry.resource as Patient)) {
+      throw badRequest('The document names no patient: it needs a recordTarget/patientRole with an id or a name', 'ClinicalDocument.recordTarget');
+    }
+    const match = await matchPatient(trx, patientEntry.resource as Patient);
+    const warnings: string[] = [];
+    let entries = entriesFor(parsed, match, trx.context.scope.organizationId);
+    if (match.kind !== 'none') {
+      const own = await withoutOwnEntries(trx, entries, match.patient.id as string);
+      entries = own.entries;
+      if (own.kept) warnings.push(`${own.kept} entries are this service's own resources, already in the record: left as they are`);
+    }
+    const patientRef = match.kind === 'none' ? parsed.patientFullUrl : `Patient/${match.patient.id}`;
+    const digest = createHash('sha256').update(xml).digest('hex');
+    const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, digest, patientRef);
+    if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef, digest));
+    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
+    const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
+    const changed = (response.entry ?? [])
+      .filter((e) => e.response?.status?.startsWith('201') || (e.response?.status?.startsWith('200') && e.response.outcome !== UNCHANGED && e.resource))
+      .map((e) => e.resource as Resource)
+      .filter((r) => r && r.resourceType !== 'Binary');
+    if (changed.length) await trx.create<Provenance>(provenanceFor(changed, summary, trx.context.clock.now()));
+    return summary;
+  });
+}
+
+/** A document's patient can be matched or stored only if it has an identifier or a name. */
+function identifiesSomeone(patient: Patient): boolean {
+  return Boolean(patient.identifier?.some((i) => i.value) || patient.name?.some((n) => n.family || n.given?.length || n.text));
+}
+
+function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult {
+  try {
+    return parseCcda(xml, { maxBytes });
+  } catch (err) {
+    if (err instanceof CcdaParseError) {
+      const status = err.code === 'too-large' ? 413 : 400;
+      throw new FhirError(status, {
+        resourceType: 'OperationOutcome',
+        // The message already names the line and column when there is one (CcdaParseError).
+        issue: [{ severity: 'error', code: status === 413 ? 'too-long' : 'structure', details: { text: err.message }, ...(err.line > 0 ? { expression: [`line ${err.line}, column ${err.column}`] } : {}) }],
+      });
+    }
+    throw err;
+  }
+}
+
+/** Shared resources that documents often name without an identifier; deduplicated by their content. */
+const SHARED_WITHOUT_ID = new Set(['Organization', 'Location', 'Practitioner', 'Device']);
+const CONTENT_KEY_SYSTEM = 'urn:chartkeeper:ccda-content-key';
+
+/**
+ * An Organization, Location, Practitioner or Device without an identifier gets one derived from all it
+ * says, so importing documents that name it again finds it instead of adding a copy.
+ */
+function withContentKey(entry: BundleEntry): BundleEntry {
+  const resource = entry.resource as Resource & { identifier?: Identifier[] };
+  if (!SHARED_WITHOUT_ID.has(resource.resourceType) || resource.identifier?.some((i) => i.value) || entry.request?.ifNoneExist) return entry;
+  const { identifier: _none, ...content } = resource;
+  const key = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 32);
+  const identifier = { system: CONTENT_KEY_SYSTEM, value: key };
+  return {
+    ...entry,
+    resource: { ...resource, identifier: [...(resource.identifier ?? []), identifier] } as Resource,
+    request: { method: 'POST', url: resource.resourceType, ifNoneExist: `identifier=${CONTENT_KEY_SYSTEM}|${key}` },
+  };
+}
+
+/**
+ * A restated entry is the stored resource that carries all of its CDA ids (search parameters AND),
+ * not just the first: vendors reuse a first id across entries that differ in the others.
+ */
+function withAllIdentifiers(entry: BundleEntry): BundleEntry {
+  const raw = (entry.resource as { identifier?: Identifier | Identifier[] }).identifier;
+  const ids = (Array.isArray(raw) ? raw : raw ? [raw] : []).filter((i) => i.value);
+  if (entry.request?.method !== 'PUT' || !entry.request.url?.includes('?') || ids.length < 2) return entry;
+  const query = ids.map((i) => `identifier=${i.system ? `${encodeURIComponent(i.system)}|` : ''}${encodeURIComponent(i.value!)}`).join('&');
+  return { ...entry, request: { ...entry.request, url: `${entry.resource!.resourceType}?${query}` } };
+}
+
+/**
+ * The parser's entries, adjusted to the patient match: a matched patient is referenced, not re-created. A patient
+ * created by staff of an organisation is that organisation's patient (their managingOrganization), as staff may only
+ * add patients to their own organisation.
+ */
+function entriesFor(parsed: CcdaImportResult, match: PatientMatch, organizationId?: string): BundleEntry[] {
+  const entries: BundleEntry[] = parsed.bundle.entry.map((e) => withAllIdentifiers(withContentKey({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } })));
+  if (match.kind === 'none') {
+    for (const entry of entries) {
+      if (entry.fullUrl === parsed.patientFullUrl) {
+        entry.request = { method: 'POST', url: 'Patient' };
+        if (organizationId) entry.resource = { ...(entry.resource as Patient), managingOrganization: { reference: `Organization/${organizationId}` } };
+      }
+      // A new patient owns nothing yet: a conditional update could only ever match another patient's data.
+      else if (entry.request?.method === 'PUT' && entry.request.url?.includes('?') && hasPatientParam(entry.resource!.resourceType)) {
+        entry.request = { method: 'POST', url: entry.resource!.resourceType };
+      }
+    }
+    return entries;
+  }
+  const patientRef = `Patient/${match.patient.id}`;
+  const rewritten = rewriteReferences(entries.filter((e) => e.fullUrl !== parsed.patientFullUrl), new Map([[parsed.patientFullUrl, patientRef]]));
+  for (const entry of rewritten) {
+    // Restated entries are found by their CDA id within this patient's record only.
+    if (entry.request?.method === 'PUT' && entry.request.url?.includes('?') && hasPatientParam(entry.resource!.resourceType)) {
+      entry.request = { ...entry.request, url: `${entry.request.url}&patient=${encodeURIComponent(patientRef)}` };
+    }
+  }
+  return rewritten;
+}
+
+/** The system our own CDA ids import as: root DEFAULT_ID_ROOT, extension "Type/id" (render's writeResourceId). */
+const OWN_ID_SYSTEM = systemUriForOid(DEFAULT_ID_ROOT);
+
+/**
+ * The resource a Chartkeeper-written entry was rendered from, from its own id: "Observation/<id>", or with a suffix
+ * for a part of one ("Observation/<id>#component-0", a vital sign's organizer and components).
+ */
+function ownOriginOf(resource: Resource | undefined): string | undefined {
+  const ids = (resource as { identifier?: Identifier | Identifier[] } | undefined)?.identifier;
+  for (const id of Array.isArray(ids) ? ids : ids ? [ids] : []) {
+    const m = id.system === OWN_ID_SYSTEM ? /^([A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(#.*)?$/.exec(id.value ?? '') : null;
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * A document Chartkeeper wrote (sent back by another system, or downloaded and imported again) names the patient's
+ * resources by our own ids. Those still in this patient's record (or shared, like a Practitioner) are the originals:
+ * they stay as they are, neither copied nor restated from their CDA rendering (which says less). An entry of the
+ * original's type is replaced by it (the document's other entries point at the original); one the import maps to
+ * another type (a MedicationRequest read back as a MedicationStatement, a vital sign's components) is dropped when
+ * nothing else in the document points at it.
+ */
+async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patientId: string): Promise<{ entries: BundleEntry[]; kept: number }> {
+  const origins = new Map<string, string>();
+  for (const entry of entries) {
+    const origin = ownOriginOf(entry.resource);
+    if (origin && entry.fullUrl) origins.set(entry.fullUrl, origin);
+  }
+  if (!origins.size) return { entries, kept: 0 };
+  const inRecord = await originalsInRecord(repo, [...new Set(origins.values())], patientId);
+  const originals = new Map<string, string>();
+  const renderings = new Map<string, string>();
+  for (const entry of entries) {
+    const origin = entry.fullUrl ? origins.get(entry.fullUrl) : undefined;
+    if (!origin || !inRecord.has(origin)) continue;
+    (origin.startsWith(`${entry.resource!.resourceType}/`) ? originals : renderings).set(entry.fullUrl!, origin);
+  }
+  if (!originals.size && !renderings.size) return { entries, kept: 0 };
+  const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || !originals.has(e.fullUrl)), originals);
+  // A rendering a typed reference still points at stays (it must resolve, and to its type); the document's own
+  // Composition lists entries of any type, so there it becomes the original.
+  const typedReferrers = rest.filter((e) => e.resource?.resourceType !== 'Composition').map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
+  const pointedAt = (fullUrl: string) => typedReferrers.some(([from, text]) => from !== fullUrl && text.includes(`"${fullUrl}"`));
+  const dropped = new Map([...renderings].filter(([fullUrl]) => !pointedAt(fullUrl)));
+  const kept = rest
+    .filter((e) => !e.fullUrl || !dropped.has(e.fullUrl))
+    .map((e) => (e.resource?.resourceType === 'Composition' ? rewriteReferences(e, dropped) : e));
+  return { entries: kept, kept: originals.size + dropped.size };
+}
+
+/** Which of `references` ("Type/id") are live resources in this patient's record, or shared ones (no compartment). */
+async function originalsInRecord(repo: Repository, references: string[], patientId: string): Promise<Set<string>> {
+  const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
+    from resource r join unnest(${references}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
+    where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))`.execute(repo.db);
+  return new Set(rows.map((row) => row.reference));
+}
+
+function hasPatientParam(type: string): boolean {
+  return searchParametersOf(type).patient?.type === 'reference';
+}
+
+/** The same bytes imported before for this patient (documents' own ids are too often reused to trust). */
+async function storedOriginal(repo: Repository, digest: string, patientRef: string): Promise<DocumentReference | undefined> {
+  const found = await repo.searchResources<DocumentReference>('DocumentReference', { identifier: `${DIGEST_SYSTEM}|${digest}`, patient: patientRef });
+  return found[0];
+}
+
+function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string, digest: string): BundleEntry[] {
+  const binaryUrl = 'urn:uuid:' + randomUUID();
+  const bytes = Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8');
+  const binary: Binary = { resourceType: 'Binary', contentType: 'application/xml', securityContext: { reference: patientRef }, data: bytes.toString('base64') };
+  const doc = parsed.document;
+  const reference: DocumentReference = {
+    resourceType: 'DocumentReference',
+    status: 'current',
+    docStatus: 'final',
+    ...(doc.id?.value ? { masterIdentifier: doc.id } : {}),
+    identifier: [{ system: DIGEST_SYSTEM, value: digest }, ...(doc.setId?.value ? [doc.setId] : [])],
+    type: doc.typeCode ? { coding: [{ system: 'http://loinc.org', code: doc.typeCode, display: doc.typeDisplay }] } : { text: doc.title ?? 'Clinical document' },
+    category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
+    subject: { reference: patientRef },
+    ...(doc.effectiveTime && doc.effectiveTime.length > 10 ? { date: doc.effectiveTime } : {}),
+    description: doc.title ?? 'Imported C-CDA document',
+    content: [
+      {
+        attachment: { contentType: 'application/xml', url: binaryUrl, size: bytes.length, title: doc.title ?? 'C-CDA document' },
+        ...(FORMAT_BY_RELEASE[doc.release] ? { format: { system: FORMAT_SYSTEM, code: FORMAT_BY_RELEASE[doc.release] } } : {}),
+      },
+    ],
+  };
+  return [
+    { fullUrl: binaryUrl, resource: binary, request: { method: 'POST', url: 'Binary' } },
+    { fullUrl: 'urn:uuid:' + randomUUID(), resource: reference, request: { method: 'POST', url: 'DocumentReference' } },
+  ];
+}
+
+function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEntry[], response: Bundle, existingDoc: DocumentReference | undefined, storeWarnings: string[]): CcdaImportSummary {
+  const created: Record<string, number> = {};
+  const updated: Record<string, number> = {};
+  const unchanged: Record<string, number> = {};
+  let patientReference = match.kind === 'none' ? '' : `Patient/${match.patient.id}`;
+  let documentReference = existingDoc ? `DocumentReference/${existingDoc.id}` : undefined;
+  (response.entry ?? []).forEach((entry, i) => {
+    const type = sent[i].resource?.resourceType ?? 'Resource';
+    const status = entry.response?.status ?? '';
+    const tally = status.startsWith('201') ? created : entry.response?.outcome === UNCHANGED || !entry.resource ? unchanged : updated;
+    tally[type] = (tally[type] ?? 0) + 1;
+    if (sent[i].fullUrl === parsed.patientFullUrl && entry.resource) patientReference = `Patient/${entry.resource.id}`;
+    if (type === 'DocumentReference' && sent[i].request?.url === 'DocumentReference' && entry.resource && !documentReference) {
+      documentReference = `DocumentReference/${entry.resource.id}`;
+    }
+  });
+  return {
+    patient: { reference: patientReference, match: match.kind === 'none' ? 'created' : match.kind, ...(match.kind === 'demographics' ? { by: match.by } : {}) },
+    document: { kind: parsed.document.kind, release: parsed.document.release, title: parsed.document.title, alreadyImported: !!existingDoc, reference: documentReference },
+    created,
+    updated,
+    unchanged,
+    warnings: [...parsed.warnings.map((w) => (w.section ? `${w.section}: ${w.message}` : w.message)), ...storeWarnings],
+  };
+}
+
+/** The import's Provenance; it names the patient among its targets, which puts it in that patient's record. */
+function provenanceFor(changed: Resource[], summary: CcdaImportSummary, now: Date): Provenance {
+  const target: Reference[] = changed.map((r) => ({ reference: `${r.resourceType}/${r.id}` }));
+  if (!target.some((t) => t.reference === summary.patient.reference)) target.push({ reference: summary.patient.reference });
+  return {
+    resourceType: 'Provenance',
+    target,
+    recorded: now.toISOString(),
+    activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'CREATE', display: 'create' }] },
+    agent: [
+      {
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' }] },
+        who: { display: 'Chartkeeper C-CDA import' },
+      },
+    ],
+    ...(summary.document.reference ? { entity: [{ role: 'source', what: { reference: summary.document.reference } }] } : {}),
+  };
+}
