@@ -104,14 +104,15 @@ async function main(): Promise<void> {
     const order = schedule(portalDay({ proxy, patients, practitioner, clinic, documents }, users));
 
     const sampleServers = async (minute: number): Promise<ServerSample> => {
-      const rss = await Promise.all(
+      const figures = await Promise.all(
         instances.map(async (base) => {
           const text = await (await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();
-          return Number(/^chartkeeper_process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? NaN);
+          const read = (series: string) => Number(new RegExp(`^${series} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+          return { rss: read('chartkeeper_process_resident_memory_bytes'), heap: read('chartkeeper_nodejs_heap_size_used_bytes') };
         }),
       );
       const { rows } = await pg.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
-      return { minute, rss, connections: rows[0].n };
+      return { minute, rss: figures.map((f) => f.rss), heapUsed: figures.map((f) => f.heap), connections: rows[0].n };
     };
 
     const load = os.loadavg();
