@@ -182,8 +182,9 @@ export function portalDay(context: SoakContext, users: Awaited<ReturnType<typeof
           payload: [{ contentString: `Question ${n} about my visit` }, { contentAttachment: { contentType: 'application/pdf', data: PDF, title: `form-${n}.pdf` } }],
         }),
     },
-    // Half by Ada for her own record, half by staff for the practice's patients.
-    { name: '$ccda', percent: 5, run: (n) => (n % 2 ? get(users.ada, `/fhir/Patient/${patients.ada}/$ccda`) : get(users.staff, `/fhir/Patient/${context.clinic[n % context.clinic.length]}/$ccda`)) },
+    // Ada for her own record (which her messages and her family's reads keep adding to), and staff for the practice's patients.
+    { name: '$ccda Ada (portal)', percent: 2, run: () => get(users.ada, `/fhir/Patient/${patients.ada}/$ccda`) },
+    { name: '$ccda clinic (staff)', percent: 3, run: (n) => get(users.staff, `/fhir/Patient/${context.clinic[n % context.clinic.length]}/$ccda`) },
     {
       name: 'C-CDA import',
       percent: 2,
