@@ -1,4 +1,5 @@
 import express, { Express } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { auditTrailFor } from './fhir/audit/audit-trail';
 import type { Authenticator, Caller } from './access/caller';
@@ -7,9 +8,11 @@ import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
 import { portalWriteCheck } from './portal/messaging/message-lookup';
 import type { FhirOperation } from './fhir/operations/operation';
+import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
+import { cancelOnDisconnect } from './http/cancel-on-disconnect';
 import { errorHandler } from './http/error-handler';
 import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
@@ -47,15 +50,23 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(requestLog(logger));
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
+  // helmet's security headers (nosniff, HSTS, frame and referrer policies...), with a policy for an API: its
+  // answers are data, so nothing in them may load or run anything. Answers that are pages or files set their own.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+    }),
+  );
   app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(healthRouter(database));
   if (deps.metrics) app.use(metricsRouter(deps.metrics, config.metricsToken));
+  app.use(cancelOnDisconnect());
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
+  const binaries = databaseBinaryStoreFor(database.kind);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??
@@ -67,6 +78,8 @@ export function createApp(deps: AppDeps): Express {
         audit: auditTrailFor(caller, clock),
         unconfirmed: caller.unconfirmed?.condition,
         portalWriteCheck,
+        maxBinaryBytes: config.maxBinaryBytes,
+        binaries,
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));

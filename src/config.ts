@@ -16,6 +16,8 @@ export interface Config {
   readonly maxJsonBytes: number;
   /** Upload limit for XML documents (C-CDA import), in bytes. */
   readonly maxXmlBytes: number;
+  /** Largest file (Binary) staff and systems may store, in bytes; portal callers' files are 10 MB at most. */
+  readonly maxBinaryBytes: number;
   /** Base64 or hex secret for token signing; generated into dataDir when absent. */
   readonly signingKey?: string;
   readonly smtpUrl?: string;
@@ -31,6 +33,8 @@ export interface Config {
   readonly metricsToken?: string;
   /** Cron schedules replacing the jobs' defaults, by job name (JOB_SCHEDULES="release-notice=0 9 * * *;..."). */
   readonly jobSchedules: Readonly<Record<string, string>>;
+  /** PostgreSQL's statement_timeout for every statement but migrations, in ms (0: none). PGlite cannot enforce it. */
+  readonly statementTimeoutMs: number;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -94,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     maxJsonBytes: bytes(env, 'MAX_JSON_BYTES', 16 * 1024 * 1024),
     maxXmlBytes: bytes(env, 'MAX_XML_BYTES', 20 * 1024 * 1024),
+    maxBinaryBytes: bytes(env, 'MAX_BINARY_BYTES', 100 * 1024 * 1024),
     signingKey: env.SIGNING_KEY || undefined,
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.MAIL_FROM || 'Chartkeeper <no-reply@chartkeeper.local>',
@@ -105,6 +110,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25),
     metricsToken: metricsToken(env),
     jobSchedules: jobSchedules(env),
+    // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
+    statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
     ...overrides,
   };
   return Object.freeze(config);

@@ -90,18 +90,19 @@ test('a migration that fails applies none of the pending ones: the schema is as 
 test('the service refuses to start when a migration fails, naming it, and leaves the schema as it was', async () => {
   const storage = await processStorage('migrate-fail');
   try {
-    const last = NAMES[NAMES.length - 1];
+    // The start applies several migrations at once, the one in the way among them (not the last, whatever follows it).
+    const last = '0010-imported-file';
     const database = await storage.open();
     let before: string[];
     try {
-      await migrateToLatest(database.db, prefix(NAMES.length - 3));
+      await migrateToLatest(database.db, prefix(NAMES.indexOf(last) - 2));
       // Something in the way of the last migration's table, as a hand-made table of the same name would be.
       await sql`create table imported_file (stray int)`.execute(database.db);
       before = await schemaOf(database.db);
     } finally {
       await database.close();
     }
-    expect(last).toBe('0010-imported-file');
+    expect(NAMES).toContain(last);
     const run = await runChartkeeper(storage, ['serve'], { PORT: '0', HOST: '127.0.0.1', SEED_DEMO: 'false' });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`chartkeeper: database migration ${last} failed: relation "imported_file" already exists. No migration was applied (the schema is as it was)`);

@@ -5,6 +5,7 @@
 import type { Binary, Bundle, Communication, Encounter, OperationOutcome, Practitioner, PractitionerRole } from '@medplum/fhirtypes';
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import { AccessFamily, startAccessFamily, T0 } from './support/access-family';
+import { storedBytes } from './support/binary-bytes';
 
 let f: AccessFamily;
 let maya: Practitioner;
@@ -189,7 +190,7 @@ describe('what a portal message may carry', () => {
       expect(replaced.status).toBe(403);
       expect((await f.app.request(`/fhir/Binary/${id}`, { method: 'DELETE', token })).status).toBe(403);
     }
-    expect((await f.system.read<Binary>('Binary', report.id!)).data).toBe(PDF.toString('base64'));
+    expect(await storedBytes(f.system, report.id!)).toEqual(PDF);
   });
 
   test('staff are not held to the portal rules (imports and replies come from the practice)', async () => {

@@ -76,6 +76,8 @@ async function main(): Promise<void> {
   process.on('message', (message) => {
     // CPU time used so far (main thread and any workers), so the parent can charge it per request.
     if (message === 'cpu') return void process.send?.({ cpu: process.cpuUsage() });
+    // Resident memory now, for the benchmarks that watch what a load costs in memory (bench/binary.ts).
+    if (message === 'rss') return void process.send?.({ rss: process.memoryUsage().rss });
     if (message === 'pauses') {
       const pauses = { eventLoopP99: loopDelay.percentile(99) / 1e6, eventLoopMax: loopDelay.max / 1e6, gcMs: gc.total, gcMaxMs: gc.max };
       loopDelay.reset();

@@ -16,6 +16,8 @@ export interface ChildServer {
   cpuMicros(): Promise<number>;
   /** Event-loop stalls and GC pauses (ms) since the last call. */
   pauses(): Promise<Pauses>;
+  /** The server process's resident memory now, in bytes. */
+  rss(): Promise<number>;
   /** Stops (idle) or starts (busy) the server's background work, so that only the server measured does any. */
   background(state: 'idle' | 'busy'): Promise<void>;
   stop(): Promise<void>;
@@ -37,9 +39,9 @@ export function startChildServer(args: string[], env: Record<string, string>, no
     child.once('message', (message) => {
       child.removeAllListeners('exit');
       const url = (message as { url: string }).url;
-      const ask = (question: 'cpu' | 'pauses' | 'idle' | 'busy'): Promise<{ cpu: NodeJS.CpuUsage; pauses: Pauses }> =>
+      const ask = (question: 'cpu' | 'pauses' | 'idle' | 'busy' | 'rss'): Promise<{ cpu: NodeJS.CpuUsage; pauses: Pauses; rss: number }> =>
         new Promise((done) => {
-          child.once('message', (reply) => done(reply as { cpu: NodeJS.CpuUsage; pauses: Pauses }));
+          child.once('message', (reply) => done(reply as { cpu: NodeJS.CpuUsage; pauses: Pauses; rss: number }));
           child.send(question);
         });
       resolve({
@@ -49,6 +51,7 @@ export function startChildServer(args: string[], env: Record<string, string>, no
           return cpu.user + cpu.system;
         },
         pauses: async () => (await ask('pauses')).pauses,
+        rss: async () => (await ask('rss')).rss,
         background: async (state) => void (await ask(state)),
         stop: () =>
           new Promise<void>((done) => {

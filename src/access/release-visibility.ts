@@ -44,7 +44,7 @@ type Sql = RawBuilder<unknown>;
 
 /** docStatus is not indexed (no R4 search parameter), so it is read from the stored JSON; documents are few. */
 function docUnreleased(alias: string): Sql {
-  return sql`coalesce((${sql.ref(`${alias}.content`)}::jsonb)->>'docStatus', 'final') = any(${UNRELEASED_DOC_STATUSES}::text[])`;
+  return sql`coalesce(chartkeeper_jsonb(${sql.ref(`${alias}.content`)})->>'docStatus', 'final') = any(${UNRELEASED_DOC_STATUSES}::text[])`;
 }
 
 function statusUnreleased(alias: string): Sql {
@@ -61,7 +61,7 @@ function statusIn(alias: string, code: string, values: readonly string[]): Sql {
 function enteredInError(alias: string, type: string): Sql[] {
   const code = ENTERED_IN_ERROR_PARAM[type];
   if (code) return [statusIn(alias, code, ['entered-in-error'])];
-  if (ENTERED_IN_ERROR_UNINDEXED.has(type)) return [sql`(${sql.ref(`${alias}.content`)}::jsonb)->>'status' = 'entered-in-error'`];
+  if (ENTERED_IN_ERROR_UNINDEXED.has(type)) return [sql`chartkeeper_jsonb(${sql.ref(`${alias}.content`)})->>'status' = 'entered-in-error'`];
   return [];
 }
 
@@ -103,8 +103,9 @@ export function unreleasedClauses(type: string, alias = 'r'): Sql[] {
     case 'Binary':
       // A Binary follows its securityContext: the content of a hidden document, report, message... is hidden with it.
       return [
-        // The reference is read from the JSON once, then looked up by primary key.
-        sql`exists (select 1 from (select (${sql.ref(`${alias}.content`)}::jsonb) #>> '{securityContext,reference}' as ref) sc
+        // The reference is read from the JSON once, then looked up by primary key. chartkeeper_jsonb, not ::jsonb:
+        // content stored before lone surrogates were refused must not fail the query (migration 0012).
+        sql`exists (select 1 from (select chartkeeper_jsonb(${sql.ref(`${alias}.content`)}) #>> '{securityContext,reference}' as ref) sc
           join resource ctx on ctx.resource_type = split_part(sc.ref, '/', 1) and ctx.id = split_part(sc.ref, '/', 2)
           where ctx.deleted = false and ctx.resource_type <> 'Binary' and ${anyTypeHidden('ctx', false)})`,
       ];

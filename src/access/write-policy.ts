@@ -102,3 +102,9 @@ export function staffMayWrite(resource: Resource, organizationId: string): boole
   }
   return true;
 }
+
+/** Largest file a portal caller may upload or attach, in bytes (10 MB, as the portal promises). */
+export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+/** Most attachments of one portal message (the seed's 10; the portal-message profile says the same). */
+export const MAX_ATTACHMENTS = 10;

@@ -5,6 +5,7 @@ import { migrateToLatest } from '../db/migrator';
 import { unrestrictedScope } from '../access/access-scope';
 import { systemClock } from '../fhir/clock';
 import { loadFhirDefinitions } from '../fhir/definitions';
+import { databaseBinaryStoreFor } from '../fhir/binary/database-binary-store';
 import { Repository } from '../fhir/repository';
 import type { CliArgs } from './cli-args';
 
@@ -20,7 +21,7 @@ export async function withSystemRepository<T>(config: Config, fn: (repo: Reposit
   try {
     await migrateToLatest(database.db);
     loadFhirDefinitions();
-    const repo = new Repository(database.db, { scope: unrestrictedScope('cli'), clock: systemClock, fhirBase: `${config.baseUrl}/fhir` });
+    const repo = new Repository(database.db, { scope: unrestrictedScope('cli'), clock: systemClock, fhirBase: `${config.baseUrl}/fhir`, maxBinaryBytes: config.maxBinaryBytes, binaries: databaseBinaryStoreFor(database.kind) });
     return await fn(repo, database);
   } finally {
     await database.close();

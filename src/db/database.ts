@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { Pool, type PoolClient } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import { PREPARED, preparedName } from './prepared-statement';
 import type { Config } from '../config';
 import { lockDataDir } from './data-dir-lock';
 import { PGliteDialect } from './pglite-dialect';
+import { currentStatementSignal, endsTransaction, StatementCancelledError } from './statement-scope';
 import type { Tables } from './tables';
 
 /** An open database: the Kysely handle plus what kind it is and how to close it. */
@@ -23,8 +24,11 @@ export interface Database {
  * Opens PostgreSQL through pg when databaseUrl is set, else the embedded PGlite in dataDir, which this process
  * then holds locked until close() (DataDirInUseError when another process has it open).
  */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { inMemory?: boolean } = {}): Promise<Database> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & { readonly statementTimeoutMs?: number },
+  options: { inMemory?: boolean } = {},
+): Promise<Database> {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, config.statementTimeoutMs ?? 0);
   if (options.inMemory) return openPGlite(undefined);
   const lock = lockDataDir(config.dataDir);
   try {
@@ -36,10 +40,14 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   }
 }
 
-function openPostgres(connectionString: string): Database {
+function openPostgres(connectionString: string, statementTimeoutMs: number): Database {
   // keepAlive: a server that vanishes without closing its sockets (host down, network cut) is noticed by
-  // TCP keepalive instead of leaving queries waiting forever.
-  const pool = new Pool({ connectionString, max: 20, connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+  // TCP keepalive instead of leaving queries waiting forever. statement_timeout (STATEMENT_TIMEOUT_MS): the server
+  // stops any statement that runs longer, so no request holds a backend and a connection for minutes.
+  const pool = new Pool({
+    connectionString, max: 20, connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+  });
   // A server restart kills idle clients; pg emits the error on the pool, and the pool replaces them.
   pool.on('error', () => undefined);
   // A client checked out when its connection dies emits 'error' too, and pg-pool listens only while it
@@ -66,8 +74,28 @@ function openPostgres(connectionString: string): Database {
  */
 function prepareMarkedStatements(client: PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) =>
+  const run = (text: unknown, values?: unknown, callback?: unknown): unknown =>
     typeof text === 'string' && text.startsWith(PREPARED) ? query({ name: preparedName(text), text, values }, callback) : query(text, values, callback);
+  (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
+    const signal = currentStatementSignal();
+    if (!signal || callback !== undefined || (typeof text === 'string' && endsTransaction(text))) return run(text, values, callback);
+    if (signal.aborted) return Promise.reject(new StatementCancelledError());
+    // The request's client left while this statement runs: ask the server to cancel it (57014, then a rollback).
+    const cancel = () => cancelBackend(client);
+    signal.addEventListener('abort', cancel, { once: true });
+    return (run(text, values) as Promise<unknown>).finally(() => signal.removeEventListener('abort', cancel));
+  };
+}
+
+/**
+ * Sends PostgreSQL's cancel request for what a client is running, on a connection of its own (pg's Client.cancel),
+ * so it works even when every pooled connection is busy.
+ */
+function cancelBackend(client: PoolClient): void {
+  const active = (client as unknown as { activeQuery?: unknown }).activeQuery;
+  if (!active) return;
+  const canceller = new Client((client as unknown as { connectionParameters: object }).connectionParameters);
+  (canceller as unknown as { cancel(target: PoolClient, query: unknown): void }).cancel(client, active);
 }
 
 async function openPGlite(dir: string | undefined): Promise<Database> {

@@ -1,3 +1,5 @@
+import { outsideStatementScope } from './statement-scope';
+
 /**
  * Group commit for autocommit writes: one write runs at a time; callers that arrive meanwhile queue, and the whole
  * queue goes in as one write when it finishes, so fifty concurrent requests cost a few commits instead of fifty.
@@ -16,7 +18,8 @@ export class GroupCommit<T> {
   add(items: T[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
-      if (!this.running) void this.drain();
+      // The drain writes for every caller queued: one caller's client leaving must not cancel it.
+      if (!this.running) void outsideStatementScope(() => this.drain());
     });
   }
 

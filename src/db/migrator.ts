@@ -1,4 +1,4 @@
-import { Kysely, type Migration, Migrator } from 'kysely';
+import { Kysely, type Migration, Migrator, sql } from 'kysely';
 import { MIGRATIONS } from './migrations';
 
 /** Thrown when a migration fails; the schema is then as it was before (see migrateToLatest). */
@@ -22,10 +22,29 @@ export class MigrationError extends Error {
  * meanwhile, so instances starting together migrate once.
  */
 export async function migrateToLatest(db: Kysely<any>, migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => withoutStatementTimeout(migrations) } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new MigrationError(results?.find((r) => r.status === 'Error')?.migrationName, error);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * The migrations, each lifting statement_timeout (STATEMENT_TIMEOUT_MS) for its own transaction: a migration over a
+ * large database may take longer than any request may, and must not be stopped half way.
+ */
+function withoutStatementTimeout(migrations: Record<string, Migration>): Record<string, Migration> {
+  return Object.fromEntries(
+    Object.entries(migrations).map(([name, migration]) => [
+      name,
+      {
+        ...migration,
+        up: async (db: Kysely<any>) => {
+          await sql`set local statement_timeout = 0`.execute(db);
+          await migration.up(db);
+        },
+      },
+    ]),
+  );
 }
 
 /** True when every known migration has been applied (used by /readyz). */

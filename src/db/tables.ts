@@ -158,6 +158,23 @@ export interface ImportedFileTable {
   imported_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+/** Stored file content, keyed by the SHA-256 of its bytes (src/fhir/binary/database-binary-store.ts). */
+export interface BinaryContentTable {
+  sha256: string;
+  /** bigint: node-postgres reads it as text. */
+  size: ColumnType<string, number, number>;
+  /** The type it was first stored with (each Binary says its own). */
+  content_type: string;
+  created_at: Generated<Date>;
+}
+
+/** The bytes of stored content, in parts of 1 MiB (the last one shorter); empty content has none. */
+export interface BinaryContentPartTable {
+  sha256: string;
+  part: number;
+  data: Uint8Array;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -174,4 +191,6 @@ export interface Tables {
   audit_log: AuditLogTable;
   release_notice: ReleaseNoticeTable;
   imported_file: ImportedFileTable;
+  binary_content: BinaryContentTable;
+  binary_content_part: BinaryContentPartTable;
 }

@@ -43,3 +43,15 @@ test('refuses a NUL in any string or key, naming where it is', () => {
   expect(() => checkText('name\u0000')).toThrow('Text may not contain a NUL character');
   expect(() => checkText('name')).not.toThrow();
 });
+
+test('issue 24 item 14: refuses a key naming an inherited property (__proto__, constructor...) anywhere, naming where it is', () => {
+  const text = (outcome: OperationOutcome | undefined) => [outcome?.issue[0].details?.text, outcome?.issue[0].expression];
+  expect(text(refusal(JSON.parse('{"resourceType":"Patient","__proto__":{"admin":true}}')))).toEqual(['Invalid additional property "__proto__"', ['Patient.__proto__']]);
+  expect(text(refusal(JSON.parse('{"email":"a@example.com","constructor":{"prototype":{}}}')))).toEqual(['Invalid additional property "constructor"', ['constructor']]);
+  expect(text(refusal(JSON.parse('{"resourceType":"Parameters","parameter":[{"name":"a","toString":"x"}]}')))).toEqual([
+    'Invalid additional property "toString"',
+    ['Parameters.parameter[0].toString'],
+  ]);
+  // Only keys: the same words as values are text like any other.
+  expect(refusal({ resourceType: 'Patient', name: [{ family: 'constructor', given: ['__proto__'] }] })).toBeUndefined();
+});

@@ -88,6 +88,16 @@ export function serviceUnavailable(text = 'The database is temporarily unavailab
   return new FhirError(503, outcome('transient', text));
 }
 
+/** Any other 4xx the HTTP layer raises (a library's http-error), with its own status and text. */
+export function clientError(status: number, text: string, code: OperationOutcomeIssue['code'] = 'invalid'): FhirError {
+  return new FhirError(status, outcome(code, text));
+}
+
+/** 503: the database stopped a statement that ran longer than STATEMENT_TIMEOUT_MS allows. */
+export function statementTimedOut(): FhirError {
+  return new FhirError(503, outcome('timeout', 'The request took longer than the database allows for one statement, and was stopped; narrow it (fewer parameters, a shorter period) and try again'));
+}
+
 /** 500 with a message that reveals no internals. */
 export function internalError(): FhirError {
   return new FhirError(500, outcome('exception', 'Internal server error'));

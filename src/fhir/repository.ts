@@ -24,7 +24,11 @@ import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { assertValidResource } from './validation';
-import type { WriteCheck, WriteCheckSession } from './write-check';
+import type { WriteCheck, WriteCheckSession, WriteFiles } from './write-check';
+import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from './binary/binary-store';
+import { databaseBinaryStore } from './binary/database-binary-store';
+import { checkRestatedContent, type Detached, detachContent } from './binary/detach-content';
+import { uploadLimitsFor, type UploadLimits } from './binary/upload-limits';
 
 /** A stored version as the HTTP layer serves it: the JSON text as stored, plus its headers. */
 export interface StoredVersion {
@@ -58,6 +62,17 @@ export interface RepositoryContext {
   readonly unconfirmed?: RawBuilder<SqlBool>;
   /** The rules a portal caller's writes obey (scope.portalRules); a portal scope without them writes nothing. */
   readonly portalWriteCheck?: WriteCheck;
+  /** Where Binary content is kept (default: the database itself). */
+  readonly binaries?: BinaryStore;
+  /** Largest file staff and systems may store (MAX_BINARY_BYTES; default 100 MB). */
+  readonly maxBinaryBytes?: number;
+}
+
+/** What a write may carry besides the resource: a raw upload's bytes, for a Binary. */
+export interface WriteContent {
+  readonly content?: ReceivedContent;
+  /** The file's name, for a raw upload that gives one. */
+  readonly filename?: string;
 }
 
 /** The current row as readStored reads it, with whether the caller may act (see RepositoryContext.unconfirmed). */
@@ -170,8 +185,11 @@ export class Repository {
   }
 
   /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
-  async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<CreateResult<T>> {
-    assertValidResource(resource);
+  async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } & WriteContent = {}): Promise<CreateResult<T>> {
+    checkType(resource.resourceType);
+    const detached = this.detach({ ...resource, id: randomUUID() }, options);
+    checkRestatedContent(detached, undefined);
+    assertValidResource(detached.resource);
     return this.audited(() =>
       this.transaction(async (repo) => {
         if (options.ifNoneExist) {
@@ -180,35 +198,74 @@ export class Repository {
           const existing = await repo.conditionalMatch(resource.resourceType, options.ifNoneExist);
           if (existing) return { resource: existing as T, created: false };
         }
-        const id = randomUUID();
-        const write = await repo.prepare({ ...resource, id }, 1);
-        await insertNew(repo.db, [write]);
-        repo.note('create', [accessed(write)]);
+        const batch = [detached.resource, ...detached.binaries];
+        const write = await repo.prepare(detached.resource, 1, batch, undefined, [detached]);
+        const files = await repo.storeFiles([detached], batch);
+        await insertNew(repo.db, [...files, write]);
+        repo.note('create', [accessed(write), ...files.map(accessed)]);
         return { resource: write.resource as unknown as T, created: true };
       }),
     );
+  }
+
+  /** The limits on the files this caller stores (a portal caller's, or MAX_BINARY_BYTES). */
+  uploadLimits(): UploadLimits {
+    return uploadLimitsFor(this.context.scope, this.context.maxBinaryBytes);
+  }
+
+  /** The bytes of stored content, or of a range of it (the caller has read the Binary that names it). */
+  openContent(content: ContentDescriptor, range?: ByteRange): AsyncIterable<Buffer> {
+    return (this.context.binaries ?? databaseBinaryStore).read(this.db, content, range);
+  }
+
+  /** Takes file content out of a resource about to be written (binary/detach-content.ts). */
+  private detach(resource: Resource & { id: string }, upload: WriteContent = {}): Detached {
+    if (upload.content && resource.resourceType !== 'Binary') throw badRequest(`A raw body is content for a Binary, not a ${resource.resourceType}`);
+    return detachContent(resource, this.uploadLimits(), upload.content, upload.filename);
+  }
+
+  /**
+   * Stores the content of these writes and prepares the Binaries their attachments became (after the resources
+   * themselves, whose checks name the attachment). A Binary an earlier write of the same file made is there already.
+   */
+  private async storeFiles(detached: readonly Detached[], batch: Resource[]): Promise<PreparedWrite[]> {
+    const store = this.context.binaries ?? databaseBinaryStore;
+    for (const { contents } of detached) for (const { content, contentType } of contents) await store.save(this.db, content, contentType);
+    const binaries = detached.flatMap((d) => d.binaries);
+    if (!binaries.length) return [];
+    const { rows } = await sql<{ id: string }>`select id from resource where resource_type = 'Binary' and id = any(${binaries.map((b) => b.id)}::text[])`.execute(this.db);
+    const existing = new Set(rows.map((row) => row.id));
+    const writes: PreparedWrite[] = [];
+    for (const binary of binaries) if (!existing.has(binary.id)) writes.push(await this.prepare(binary, 1, batch, undefined, detached));
+    return writes;
   }
 
   /**
    * Updates a resource (creating it under the client's id if it does not exist). With ifMatch,
    * the write happens only if that version is still current; otherwise 412.
    */
-  async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<CreateResult<T>> {
-    assertValidResource(resource);
-    const type = resource.resourceType;
+  async update<T extends Resource>(input: T, options: { ifMatch?: string } & WriteContent = {}): Promise<CreateResult<T>> {
+    const type = input.resourceType;
+    checkType(type);
     checkWritableType(type);
-    const id = resource.id;
+    const id = input.id;
     if (!id) throw badRequest('An update needs the resource id in the body', `${type}.id`);
     if (!ID_PATTERN.test(id)) throw badRequest(`Invalid id "${id}"`, `${type}.id`);
+    const detached = this.detach(input as Resource & { id: string }, options);
+    const resource = detached.resource;
+    assertValidResource(resource);
+    const batch = [resource, ...detached.binaries];
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
     return this.audited(() => this.transaction(async (repo) => {
       const current = await lockCurrent(repo.db, type, id);
       if (current && !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
       if (!current) {
         if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
-        const write = await repo.prepare(resource as unknown as Resource & { id: string }, 1, [], { owners: [] });
-        await insertNew(repo.db, [write]);
-        repo.note('create', [accessed(write)]);
+        checkRestatedContent(detached, undefined);
+        const write = await repo.prepare(resource, 1, batch, { owners: [] }, [detached]);
+        const files = await repo.storeFiles([detached], batch);
+        await insertNew(repo.db, [...files, write]);
+        repo.note('create', [accessed(write), ...files.map(accessed)]);
         return { resource: write.resource as unknown as T, created: true };
       }
       // The stored version, read once: what it may be replaced by, whether it is restated, whether this releases it.
@@ -220,12 +277,16 @@ export class Repository {
       if (expected !== undefined && expected !== current.version) {
         throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
       }
+      checkRestatedContent(detached, stored);
       // Restating a resource as it is (e.g. importing the same document again) writes no new version.
       if (stored && deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored as unknown as T, created: false, unchanged: true };
-      const write = await repo.prepare(resource as unknown as Resource & { id: string }, current.version + 1, [], { resource: stored, owners: current.owners });
+      const write = await repo.prepare(resource, current.version + 1, batch, { resource: stored, owners: current.owners }, [detached]);
+      const files = await repo.storeFiles([detached], batch);
       await replaceCurrent(repo.db, [write]);
+      await insertNew(repo.db, files);
       if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
       repo.note('update', [accessed(write)]);
+      if (files.length) repo.note('create', files.map(accessed));
       return { resource: write.resource as unknown as T, created: false };
     }));
   }
@@ -252,14 +313,18 @@ export class Repository {
 
   /** Inserts many new resources (ids already assigned) in one batch; used by transactions and imports. */
   async createMany(resources: (Resource & { id: string })[], options: { validated?: boolean } = {}): Promise<Resource[]> {
+    const detached = resources.map((resource) => this.detach(resource));
+    for (const d of detached) {
+      checkRestatedContent(d, undefined);
+      if (!options.validated) assertValidResource(d.resource);
+    }
+    const batch = [...detached.map((d) => d.resource), ...detached.flatMap((d) => d.binaries)];
     return this.audited(() => this.transaction(async (repo) => {
       const writes: PreparedWrite[] = [];
-      for (const resource of resources) {
-        if (!options.validated) assertValidResource(resource);
-        writes.push(await repo.prepare(resource, 1, resources));
-      }
-      await insertNew(repo.db, writes);
-      repo.note('create', writes.map(accessed));
+      for (const d of detached) writes.push(await repo.prepare(d.resource, 1, batch, undefined, detached));
+      const files = await repo.storeFiles(detached, batch);
+      await insertNew(repo.db, [...writes, ...files]);
+      repo.note('create', [...writes, ...files].map(accessed));
       return writes.map((w) => w.resource);
     }));
   }
@@ -431,7 +496,7 @@ export class Repository {
    * Validated elsewhere; stamps, indexes and checks the caller may write what results. `replaced` is the version an
    * update replaces (an empty one for a create under the client's id).
    */
-  private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced): Promise<PreparedWrite> {
+  private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced, detached: readonly Detached[] = []): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
     const scope = this.context.scope;
     const placed = await binaryPlace(this.db, scope, resource, batch, replaced);
@@ -453,15 +518,18 @@ export class Repository {
       });
     }
     if (scope.portalRules) {
+      const received = new Map(detached.flatMap((d) => d.contents.map(({ content }) => [content.sha256, content] as const)));
+      const movedInline = new Set(detached.flatMap((d) => d.binaries.map((b) => b.id)));
+      const files = { store: this.context.binaries ?? databaseBinaryStore, received, movedInline };
       // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
       if (!this.context.portalWriteCheck) throw internalError();
-      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch));
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files));
     }
     return write;
   }
 
   /** The session a write check reads through: the writer's visibility, the batch's writes first. Checks are not audited. */
-  private writeCheckSession(batch: readonly Resource[]): WriteCheckSession {
+  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles): WriteCheckSession {
     const { scope, fhirBase } = this.context;
     const db = this.db;
     return {
@@ -469,6 +537,7 @@ export class Repository {
       scope,
       batch,
       fhirBase,
+      files,
       async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
         const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
         if (inBatch) return inBatch as T;

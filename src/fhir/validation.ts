@@ -36,7 +36,9 @@ function problemsOf(resource: Resource, profile?: StructureDefinition): Operatio
     return errorsOf(validateResource(resource, profile ? { profile } : undefined));
   } catch (err) {
     if (err instanceof OperationOutcomeError) return errorsOf(err.outcome.issue ?? []);
-    throw err;
+    // The validator (medplum's, ported) throws a plain error on shapes it does not expect, such as a list of
+    // extensions for a single primitive (`_postalCode: [...]`): the input is malformed, which is the client's 400.
+    return [{ severity: 'error', code: 'structure', details: { text: `The resource is malformed: ${err instanceof Error ? err.message : String(err)}` } }];
   }
 }
 

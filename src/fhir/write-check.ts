@@ -7,6 +7,14 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
 import type { Tables } from '../db/tables';
+import type { BinaryStore, ReceivedContent } from './binary/binary-store';
+
+/** The files of the write being checked: content received with it (by SHA-256), and Binaries moved from inline. */
+export interface WriteFiles {
+  readonly store: BinaryStore;
+  readonly received: ReadonlyMap<string, ReceivedContent>;
+  readonly movedInline: ReadonlySet<string>;
+}
 
 /** What a write check may look at: the writer's view of the database, and the transaction's own writes. */
 export interface WriteCheckSession {
@@ -16,6 +24,8 @@ export interface WriteCheckSession {
   readonly batch: readonly Resource[];
   /** Base URL of the FHIR API, so the service's own absolute URLs can be recognised. */
   readonly fhirBase: string;
+  /** The files of this write, and the store that keeps the others. */
+  readonly files?: WriteFiles;
   /** The current version of a resource if the writer may see it (the transaction's own writes first). */
   readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined>;
 }

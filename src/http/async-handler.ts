@@ -1,8 +1,16 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { withStatementSignal } from '../db/statement-scope';
 
-/** Express 4 does not catch rejected promises; this passes them to the error handler. */
+/**
+ * Express 4 does not catch rejected promises; this passes them to the error handler. It also runs the handler in
+ * its request's statement scope (cancelOnDisconnect): a body parser calls on from the socket's own async context,
+ * where the scope entered before it is lost.
+ */
 export function asyncHandler(fn: (req: Request, res: Response, next: NextFunction) => Promise<unknown>): RequestHandler {
   return (req, res, next) => {
-    fn(req, res, next).catch(next);
+    const signal = res.locals.statementSignal as AbortSignal | undefined;
+    const run = () => fn(req, res, next).catch(next);
+    if (signal) withStatementSignal(signal, run);
+    else run();
   };
 }

@@ -3,17 +3,18 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ThrottledError } from '../auth/throttle-store';
 import { isDatabaseUnavailable, isUnstorableText, isWriteConflict } from '../db/db-errors';
-import { badRequest, conflict, FhirError, internalError, payloadTooLarge, serviceUnavailable } from '../fhir/outcomes';
+import { badRequest, clientError, conflict, FhirError, internalError, payloadTooLarge, serviceUnavailable, statementTimedOut, unsupportedMediaType } from '../fhir/outcomes';
 
 /** Maps any error to an OperationOutcome response with the right status; internals are logged, never sent. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const fhirError = toFhirError(err);
-    if (fhirError.status >= 500 && !isDatabaseUnavailable(err)) {
+    if (fhirError.status >= 500 && !isDatabaseUnavailable(err) && err?.code !== '57014') {
       logger.error({ err: { message: err?.message, stack: err?.stack, code: err?.code }, reqId: res.locals.requestId, method: req.method, path: req.path }, 'request failed');
     }
     if (res.headersSent) return res.end();
-    if (fhirError.status === 503) res.setHeader('Retry-After', '1');
+    // A database coming back is worth retrying soon; a statement stopped for running too long is not.
+    if (fhirError.status === 503 && fhirError.outcome.issue?.[0]?.code !== 'timeout') res.setHeader('Retry-After', '1');
     // A throttled request (sign-in, passcode, $transmit...) is told when to come back, wherever it was refused.
     if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
     res.status(fhirError.status).type('application/fhir+json').send(JSON.stringify(fhirError.outcome));
@@ -26,10 +27,30 @@ export function toFhirError(err: any): FhirError {
   if (err instanceof OperationOutcomeError) return new FhirError(getStatus(err.outcome) || 400, err.outcome);
   if (err?.type === 'entity.too.large') return payloadTooLarge(err.limit);
   if (err?.type === 'entity.parse.failed') return badRequest(`The body is not valid JSON: ${err.message}`);
-  if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return badRequest(err.message);
+  // A Content-Encoding or charset the service does not decode is an unsupported media type (RFC 9110 15.5.16).
+  if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return unsupportedMediaType(err.message);
   if (isDatabaseUnavailable(err)) return serviceUnavailable();
+  // query_canceled: statement_timeout, or the request's client left (then nobody reads the answer).
+  if (err?.code === '57014') return /statement timeout/.test(err.message ?? '') ? statementTimedOut() : serviceUnavailable('The request was cancelled');
   if (isWriteConflict(err)) return conflict('A concurrent request changed the same data; retry');
   if (err?.code === '22P02' || err?.code === '22007' || err?.code === '22008') return badRequest('A value in the request is not valid');
   if (isUnstorableText(err)) return badRequest('Text may not contain a NUL character (\\u0000)');
-  return internalError();
+  // numeric_value_out_of_range: a number in the request beyond what its column holds.
+  if (err?.code === '22003') return badRequest('A number in the request is out of range');
+  return fromHttpError(err) ?? internalError();
+}
+
+/** zlib's codes: a body whose bytes are not what its Content-Encoding says (gzip that is not gzip). */
+const ZLIB_CODES = new Set(['Z_DATA_ERROR', 'Z_BUF_ERROR', 'Z_STREAM_ERROR', 'Z_NEED_DICT']);
+
+/**
+ * The client error an HTTP library raised on the request itself (http-errors with a 4xx status: body-parser's
+ * decoding of a Content-Encoding, Express's decoding of a percent-encoded path), said in an OperationOutcome.
+ */
+function fromHttpError(err: any): FhirError | undefined {
+  const status = err?.status ?? err?.statusCode;
+  if (!Number.isInteger(status) || status < 400 || status > 499) return undefined;
+  if (ZLIB_CODES.has(err.code)) return badRequest(`The body could not be decoded as its Content-Encoding says (${err.message})`);
+  if (err instanceof URIError || /^Failed to decode param/.test(err.message ?? '')) return badRequest('The URL is not valid percent-encoded UTF-8');
+  return clientError(status, typeof err.message === 'string' && err.expose !== false ? err.message : 'The request is not valid');
 }

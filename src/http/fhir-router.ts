@@ -9,6 +9,8 @@ import type { FhirOperation, OperationResult } from '../fhir/operations/operatio
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
 import { asyncHandler } from './async-handler';
+import { megabytes, tooLarge } from '../fhir/binary/upload-limits';
+import { receiveContent, sendBinaryContent, sendBinaryJson, uploadFilename } from './binary-transfer';
 import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
 
@@ -37,7 +39,11 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   const { config } = deps;
   const json = jsonBody({ type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false });
   const raw = express.raw({ type: () => true, limit: config.maxJsonBytes });
-  const xml = express.raw({ type: () => true, limit: config.maxXmlBytes });
+  const xmlBody = express.raw({ type: () => true, limit: config.maxXmlBytes });
+  const xml: express.RequestHandler = (req, res, next) =>
+    xmlBody(req, res, (err?: unknown) =>
+      next((err as { type?: string } | undefined)?.type === 'entity.too.large' ? tooLarge(`The document is larger than ${megabytes(config.maxXmlBytes)} (MAX_XML_BYTES); nothing was imported`) : err),
+    );
   const form = express.urlencoded({ extended: false, limit: '1mb' });
   const repoOf = (res: Response): Repository => deps.repositoryFor(res.locals.caller as Caller);
   /**
@@ -122,17 +128,19 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   }));
 
   router.post('/:type', (req, res, next) => {
-    const parser = req.params.type === 'Binary' && !isFhirJson(req) ? raw : json;
+    const upload = req.params.type === 'Binary' && !isFhirJson(req);
+    const parser = upload ? passBody : json;
     parser(req, res, (err?: unknown) => {
       if (err) return next(err);
       asyncHandler(async () => {
         const repo = repoOf(res);
-        const body = req.params.type === 'Binary' && !isFhirJson(req) ? binaryFromBody(req) : requireJsonBody(req);
+        const content = upload ? await receiveContent(req, repo.uploadLimits()) : undefined;
+        const body = upload ? binaryFromHeaders(req) : requireJsonBody(req);
         if (body.resourceType !== req.params.type) {
           throw badRequest(`The body is a ${body.resourceType} but the URL is for ${req.params.type}`, 'resourceType');
         }
         const ifNoneExist = header(req, 'if-none-exist');
-        const { resource, created } = await repo.create(body, { ifNoneExist });
+        const { resource, created } = await repo.create(body, { ifNoneExist, content, filename: upload ? uploadFilename(req) : undefined });
         sendWritten(res, header(req, 'prefer'), created ? 201 : 200, resource, {
           location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
         });
@@ -147,10 +155,9 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
     }
     asyncHandler(async () => {
-      if (req.params.type === 'Binary' && !wantsFhirJson(req)) {
-        const binary = await readAsCaller(res, (repo) => repo.read<Binary>('Binary', req.params.id));
-        res.setHeader('ETag', `W/"${binary.meta?.versionId}"`);
-        res.status(200).type(binary.contentType || 'application/octet-stream').send(Buffer.from(binary.data ?? '', 'base64'));
+      if (req.params.type === 'Binary') {
+        const stored = await readAsCaller(res, (repo) => repo.readStored('Binary', req.params.id));
+        await (wantsFhirJson(req) ? sendBinaryJson : sendBinaryContent)(req, res, repoOf(res), stored);
         return;
       }
       sendStored(res, await readAsCaller(res, (repo) => repo.readStored(req.params.type, req.params.id)));
@@ -164,16 +171,19 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   });
 
   router.put('/:type/:id', (req, res, next) => {
-    const parser = req.params.type === 'Binary' && !isFhirJson(req) ? raw : json;
+    const upload = req.params.type === 'Binary' && !isFhirJson(req);
+    const parser = upload ? passBody : json;
     parser(req, res, (err?: unknown) => {
       if (err) return next(err);
       asyncHandler(async () => {
-        const body = req.params.type === 'Binary' && !isFhirJson(req) ? { ...binaryFromBody(req), id: req.params.id } : requireJsonBody(req);
+        const repo = repoOf(res);
+        const content = upload ? await receiveContent(req, repo.uploadLimits()) : undefined;
+        const body = upload ? { ...binaryFromHeaders(req), id: req.params.id } : requireJsonBody(req);
         if (body.resourceType !== req.params.type) {
           throw badRequest(`The body is a ${body.resourceType} but the URL is for ${req.params.type}`, 'resourceType');
         }
         if (body.id !== req.params.id) throw badRequest(`The body's id "${body.id ?? ''}" does not match the URL's id "${req.params.id}"`, `${body.resourceType}.id`);
-        const { resource, created, unchanged } = await repoOf(res).update(body, { ifMatch: header(req, 'if-match') });
+        const { resource, created, unchanged } = await repo.update(body, { ifMatch: header(req, 'if-match'), content, filename: upload ? uploadFilename(req) : undefined });
         const location = created ? { location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}` } : {};
         sendWritten(res, header(req, 'prefer'), created ? 201 : 200, resource, { ...location, unchanged });
       })(req, res, next);
@@ -190,7 +200,10 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   }));
 
   router.get('/:type/:id/_history/:versionId', asyncHandler(async (req, res) => {
-    sendStored(res, await repoOf(res).vread(req.params.type, req.params.id, req.params.versionId));
+    checkVersionId(req.params.versionId);
+    const stored = await repoOf(res).vread(req.params.type, req.params.id, req.params.versionId);
+    if (req.params.type === 'Binary') return (wantsFhirJson(req) ? sendBinaryJson : sendBinaryContent)(req, res, repoOf(res), stored);
+    sendStored(res, stored);
   }));
 
   router.all('/:type/:id/:operation', (req, res, next) => {
@@ -303,17 +316,14 @@ function wantsFhirJson(req: Request): boolean {
   return /application\/(fhir\+)?json/.test(req.headers.accept ?? '');
 }
 
-function binaryFromBody(req: Request): Binary {
-  const body = req.body as Buffer;
-  if (!Buffer.isBuffer(body) || !body.length) throw badRequest('A Binary upload needs a body');
+/** A raw upload's body is read by receiveContent, as it arrives: no parser buffers it first. */
+const passBody: express.RequestHandler = (_req, _res, next) => next();
+
+/** The Binary a raw upload describes by its headers: Content-Type and X-Security-Context. */
+function binaryFromHeaders(req: Request): Binary {
   const contentType = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim();
   const securityContext = header(req, 'x-security-context');
-  return {
-    resourceType: 'Binary',
-    contentType,
-    data: body.toString('base64'),
-    ...(securityContext ? { securityContext: { reference: securityContext } } : {}),
-  };
+  return { resourceType: 'Binary', contentType, ...(securityContext ? { securityContext: { reference: securityContext } } : {}) };
 }
 
 function header(req: Request, name: string): string | undefined {
@@ -330,8 +340,19 @@ function queryParams(req: Request): URLSearchParams {
   return params;
 }
 
+/**
+ * Throws 400 unless a version id in a URL is a version number as this server writes them (1 to 999999999): a
+ * number past what the version column holds was a 500 from the database.
+ */
+export function checkVersionId(versionId: string): void {
+  if (!/^[1-9]\d{0,8}$/.test(versionId)) throw badRequest(`A version id is a whole number from 1 to 999999999, got "${versionId.slice(0, 40)}"`);
+}
+
 function historyOptions(req: Request): { since?: string; count?: number } {
-  const count = req.query._count ? Number(req.query._count) : undefined;
-  if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw badRequest('_count must be a positive integer', '_count');
+  const raw = req.query._count;
+  if (raw !== undefined && (typeof raw !== 'string' || !/^\d{1,20}$/.test(raw) || Number(raw) < 1)) {
+    throw badRequest('_count must be a positive integer', '_count');
+  }
+  const count = raw === undefined ? undefined : Number(raw);
   return { since: typeof req.query._since === 'string' ? req.query._since : undefined, count };
 }

@@ -6,8 +6,8 @@ import { generateSigningKey, signAccessToken, SigningKey } from '../../src/auth/
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { Config, loadConfig } from '../../src/config';
 import { Clock, systemClock } from '../../src/fhir/clock';
-import { createServiceMetrics, type ServiceMetrics } from '../../src/http/metrics-registry';
 import { allOperations } from '../../src/operations';
+import { createServiceMetrics, type ServiceMetrics } from '../../src/http/metrics-registry';
 import { openTestDatabase, TestDatabase } from './test-database';
 
 /** A real Chartkeeper app on a real database, listening on a random loopback port. */
@@ -28,7 +28,8 @@ export interface TestApp {
 
 /** Boots the app the way main.ts does, with a test database and the given overrides. */
 export async function startTestApp(options: { clock?: Clock; config?: Partial<Config>; deps?: Partial<AppDeps>; metrics?: boolean } = {}): Promise<TestApp> {
-  const database = await openTestDatabase();
+  // STATEMENT_TIMEOUT_MS only when a test sets it: other tests' statements are not to be stopped on a busy machine.
+  const database = await openTestDatabase({ statementTimeoutMs: options.config?.statementTimeoutMs });
   const clock = options.clock ?? systemClock;
   // Listen first, so the app's base URL (used in Location headers and links) is the real one.
   const server = createServer();

@@ -12,7 +12,7 @@ export interface TestDatabase extends Database {
  * With DATABASE_URL set, creates a fresh database on that server (so test files never share
  * state) and drops it on close; otherwise an in-memory PGlite.
  */
-export async function openTestDatabase(): Promise<TestDatabase> {
+export async function openTestDatabase(options: { statementTimeoutMs?: number } = {}): Promise<TestDatabase> {
   loadFhirDefinitions();
   const serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
@@ -21,7 +21,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     return database;
   }
   const scratch = await createScratchDatabase(serverUrl, 'ck_test');
-  const database = await openDatabase({ databaseUrl: scratch.url, dataDir: '' });
+  const database = await openDatabase({ databaseUrl: scratch.url, dataDir: '', statementTimeoutMs: options.statementTimeoutMs });
   await migrateToLatest(database.db);
   return {
     ...database,

@@ -8,6 +8,8 @@ import * as patientOrganizationIndex from './0006-patient-organization-index';
 import * as releaseNotice from './0007-release-notice';
 import * as recordOwners from './0008-record-owners';
 import * as importedFile from './0010-imported-file';
+import * as binaryContent from './0011-binary-content';
+import * as wellFormedContent from './0012-well-formed-content';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -20,4 +22,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007-release-notice': releaseNotice,
   '0008-record-owners': recordOwners,
   '0010-imported-file': importedFile,
+  '0011-binary-content': binaryContent,
+  '0012-well-formed-content': wellFormedContent,
 };

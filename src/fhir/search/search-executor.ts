@@ -8,6 +8,7 @@ import { isSupportedType, searchParametersOf } from '../definitions';
 import { badRequest } from '../outcomes';
 import { withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
+import { MAX_SEARCH_OFFSET } from './parse-search';
 import { filterCondition } from './search-filters';
 
 /** Paging limits: FHIR leaves them to the server. */
@@ -49,6 +50,7 @@ export async function executeSearch(
   const count = Math.min(request.count ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const offset = request.offset ?? 0;
   if (count < 0 || offset < 0) throw badRequest('_count and _offset must not be negative');
+  if (offset > MAX_SEARCH_OFFSET) throw badRequest(`_offset may be at most ${MAX_SEARCH_OFFSET}`, '_offset');
 
   if (request.total === 'accurate' && count === 0) {
     const total = await countMatches(db, where);
@@ -217,7 +219,8 @@ function selfUrl(links: SearchLinks, overrides: Record<string, string> = {}): st
 function pageLinks(links: SearchLinks, offset: number, count: number, total: number): BundleLink[] {
   const out: BundleLink[] = [{ relation: 'self', url: selfUrl(links) }];
   const page = { _count: String(count) };
-  if (offset + count < total) out.push({ relation: 'next', url: selfUrl(links, { ...page, _offset: String(offset + count) }) });
+  // No next page past the deepest offset served (MAX_SEARCH_OFFSET): a link that only answers 400 is no link.
+  if (offset + count < total && offset + count <= MAX_SEARCH_OFFSET) out.push({ relation: 'next', url: selfUrl(links, { ...page, _offset: String(offset + count) }) });
   if (offset > 0) out.push({ relation: 'previous', url: selfUrl(links, { ...page, _offset: String(Math.max(0, offset - count)) }) });
   return out;
 }

@@ -93,7 +93,8 @@ const SITE_MUTATIONS: SiteMutation[] = [
   { name: 'primitive extension', applies: isPrimitive, apply: setExtension({ extension: ext }) },
   { name: 'primitive extension with an id', applies: isPrimitive, apply: setExtension({ id: 'e1', extension: ext }) },
   { name: 'primitive extension with an unknown property', applies: isPrimitive, apply: setExtension({ bogus: 1 }) },
-  { name: 'primitive extension with a constructor', applies: isPrimitive, apply: setExtension({ constructor: 'x', id: 'e1' }) },
+  // Not 'primitive extension with a constructor': medplum drops the key silently, ours refuses it (issue 24 item 14,
+  // resource-validator.test.ts).
   { name: 'empty primitive extension', applies: isPrimitive, apply: setExtension({}) },
   { name: 'null primitive extension', applies: isPrimitive, apply: setExtension(null) },
   { name: 'primitive extension as a string', applies: isPrimitive, apply: setExtension('oops') },

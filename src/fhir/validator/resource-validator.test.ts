@@ -4,6 +4,7 @@ import type { Attachment, Communication, ElementDefinition, Resource, StructureD
 import { buildDemoFamily } from '../../../fixtures/demo-family';
 import { loadFhirDefinitions, localProfileFor } from '../definitions';
 import { expectSameAsMedplum } from '../../../test/support/medplum-equivalence';
+import { validateResource } from './resource-validator';
 
 const SYNTHEA = path.resolve(__dirname, '../../../../shared/corpus/fhir/smart-generated-sample-data-r4-synthea');
 
@@ -187,3 +188,19 @@ function testProfile(base: StructureDefinition): StructureDefinition {
   }
   return { ...base, url: 'https://chartkeeper.example/fhir/StructureDefinition/validator-test', snapshot: { element: elements } };
 }
+
+test('issue 24 item 14: a key naming an inherited property is an additional property (medplum finds it "in" the schema)', () => {
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    const resource = JSON.parse(`{"resourceType":"Patient","name":[{"family":"Park","${key}":"x"}],"_birthDate":{"${key}":1},"birthDate":"1990-01-01"}`);
+    let issues: unknown;
+    try {
+      validateResource(resource);
+    } catch (err) {
+      issues = (err as { outcome?: { issue: { details: { text: string }; expression: string[] }[] } }).outcome?.issue.map((i) => [i.details.text, i.expression]);
+    }
+    expect(issues).toEqual([
+      [`Invalid additional property "${key}"`, [`Patient.name[0].${key}`]],
+      [`Invalid additional property "${key}"`, [`Patient.birthDate.${key}`]],
+    ]);
+  }
+});

@@ -245,7 +245,8 @@ class ResourceValidator implements CrawlerVisitor {
         choiceOfTypeElements[choiceName] = key;
         continue;
       }
-      if (!(key in properties) && !(key.startsWith('_') && key.slice(1) in properties)) {
+      // Own properties only: `constructor` or `__proto__` is "in" every object, and is no FHIR element.
+      if (!Object.hasOwn(properties, key) && !(key.startsWith('_') && Object.hasOwn(properties, key.slice(1)))) {
         this.issues.push(createStructureIssue(`${path}.${key}`, `Invalid additional property "${key}"`));
       }
     }
@@ -364,7 +365,13 @@ function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedVa
   if (typeof v.value !== 'object' || !v.value) {
     return [v, undefined];
   }
-  const primitiveValue = v.value.valueOf();
+  // The wrapper's own valueOf, not one a `_element` key named "valueOf" put on it.
+  const wrapped = v.value;
+  const primitiveValue =
+    wrapped instanceof String ? String.prototype.valueOf.call(wrapped)
+    : wrapped instanceof Number ? Number.prototype.valueOf.call(wrapped)
+    : wrapped instanceof Boolean ? Boolean.prototype.valueOf.call(wrapped)
+    : wrapped;
   if (primitiveValue === v.value) {
     return [undefined, { type: 'Element', value: v.value }];
   }

@@ -137,7 +137,7 @@ function withTypeAndPath(value: any, type: string, path: string): TypedValueWith
   return { type: type === 'Resource' && isResource(value) ? value.resourceType : type, value, path };
 }
 
-// medplum's assignPrimitiveExtension and safeAssign, kept as they are: a primitive becomes its wrapper
+// medplum's assignPrimitiveExtension and safeAssign: a primitive becomes its wrapper
 // object carrying the extension's properties, and an object value gets them assigned in place.
 function assignPrimitiveExtension(target: any, primitiveExtension: any): any {
   if (primitiveExtension) {
@@ -149,8 +149,14 @@ function assignPrimitiveExtension(target: any, primitiveExtension: any): any {
   return target;
 }
 
+// Except that medplum's safeAssign deleted `__proto__` and `constructor` from the input, silently: a resource holding
+// them was stored without them. They are copied as own properties instead (`__proto__` defined, as assigning it would
+// run its setter), so that the Element's check reports them as the unknown keys they are.
 function safeAssign(target: any, source: any): any {
-  delete source.__proto__;
-  delete source.constructor;
-  return Object.assign(target, source);
+  const out = Object(target); // a primitive's wrapper object, as Object.assign makes it
+  for (const key of Object.keys(source)) {
+    if (key === '__proto__') Object.defineProperty(out, key, { value: source[key], writable: true, enumerable: true, configurable: true });
+    else out[key] = source[key];
+  }
+  return out;
 }

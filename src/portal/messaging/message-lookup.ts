@@ -6,24 +6,41 @@
 import type { Binary, Communication, Patient, PractitionerRole } from '@medplum/fhirtypes';
 import { type Kysely, sql } from 'kysely';
 import type { Tables } from '../../db/tables';
-import type { WriteCheck, WriteCheckSession } from '../../fhir/write-check';
-import { checkPortalWrite, type MessageLookup } from './message-rules';
+import { storedContentOf } from '../../fhir/binary/binary-content';
+import { databaseBinaryStore } from '../../fhir/binary/database-binary-store';
+import type { WriteCheck, WriteCheckSession, WriteFiles } from '../../fhir/write-check';
+import { checkPortalWrite, type FileFacts, type MessageLookup } from './message-rules';
 
 /** Visits that took place: a provider on a planned, cancelled or mistaken one has not been seen. */
 const NOT_SEEN_STATUSES = ['planned', 'cancelled', 'entered-in-error', 'unknown'];
 
 /** A MessageLookup through a write check's session: the writer's visibility, the transaction's own writes first. */
 export function messageLookup(session: WriteCheckSession): MessageLookup {
+  const { db, files } = session;
   return {
     binaryUrl: `${session.fhirBase.replace(/\/$/, '')}/Binary/`,
-    recipientsFor: (patientIds) => recipientsFor(session.db, patientIds),
+    recipientsFor: (patientIds) => recipientsFor(db, patientIds),
     binary: (id) => session.readVisible<Binary>('Binary', id),
+    file: (binary) => fileFacts(db, binary, files),
+    movedInline: (id) => files?.movedInline.has(id) ?? false,
     senderOf: async (id) => (await session.readVisible<Communication>('Communication', id))?.sender?.reference,
   };
 }
 
 /** The portal's write rules as the repository runs them (RepositoryContext.portalWriteCheck). */
 export const portalWriteCheck: WriteCheck = (resource, patientIds, session) => checkPortalWrite(resource, patientIds, messageLookup(session));
+
+/** The size and first bytes of a Binary's content: received with this write, or read from the store. */
+async function fileFacts(db: Kysely<Tables>, binary: Binary, files: WriteFiles | undefined): Promise<FileFacts | undefined> {
+  const content = storedContentOf(binary);
+  if (!content) return undefined;
+  const received = files?.received.get(content.sha256);
+  if (received) return { size: received.size, head: received.head };
+  if (!content.size) return { size: 0, head: Buffer.alloc(0) };
+  const head: Buffer[] = [];
+  for await (const chunk of (files?.store ?? databaseBinaryStore).read(db, content, { start: 0, end: Math.min(15, content.size - 1) })) head.push(chunk);
+  return { size: content.size, head: Buffer.concat(head) };
+}
 
 /**
  * `Practitioner/x` of everyone on one of these patients' visits that took place and of their general practitioners,

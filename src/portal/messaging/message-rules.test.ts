@@ -54,6 +54,8 @@ describe('checkPortalWrite', () => {
   const lookup: MessageLookup = {
     recipientsFor: async () => new Set(['Practitioner/maya', 'PractitionerRole/maya-main', 'Organization/practice']),
     binary: async (id) => uploaded[id],
+    // The store's facts of a file, here from the test's inline data.
+    file: async (binary) => (binary.data ? { size: Buffer.from(binary.data, 'base64').length, head: Buffer.from(binary.data, 'base64').subarray(0, 16) } : undefined),
     senderOf: async (id) => (id === 'reply' ? 'Practitioner/lab-doctor' : undefined),
   };
   const message = (extra: Partial<Communication> = {}): Communication => ({

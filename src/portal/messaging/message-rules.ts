@@ -16,6 +16,7 @@
  */
 import type { Attachment, Binary, Communication, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { invalidResource } from '../../fhir/outcomes';
+import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from '../../access/write-policy';
 
 /** The code system of a portal message's subject (Communication.topic). */
 export const MESSAGE_SUBJECT_SYSTEM = 'https://chartkeeper.example/fhir/CodeSystem/portal-message-subject';
@@ -32,8 +33,13 @@ export const MESSAGE_SUBJECTS: Readonly<Record<string, string>> = {
   other: 'Other',
 };
 
-/** Largest attachment, in bytes (10 MB, as the portal promises). */
-export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+export { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS };
+
+/** What the rules read of a file: its size and first bytes (its type is judged by them). */
+export interface FileFacts {
+  readonly size: number;
+  readonly head: Uint8Array;
+}
 
 /** The file types a portal message may carry, by their first bytes. */
 export type FileType = 'application/pdf' | 'image/jpeg' | 'image/png';
@@ -44,6 +50,10 @@ export interface MessageLookup {
   recipientsFor(patientIds: readonly string[]): Promise<ReadonlySet<string>>;
   /** A Binary the writer may see, by id; undefined when there is none. */
   binary(id: string): Promise<Binary | undefined>;
+  /** The size and first bytes of a Binary's content; undefined when it has none. */
+  file(binary: Binary): Promise<FileFacts | undefined>;
+  /** Whether this Binary is the content of an inline attachment of the message being written (moved on write). */
+  movedInline?(id: string): boolean;
   /** The sender of a message the writer may see, by id; undefined when there is none or it names no sender. */
   senderOf(communicationId: string): Promise<string | undefined>;
   /** This service's absolute Binary URL prefix (`https://host/fhir/Binary/`), also accepted in attachment urls. */
@@ -59,7 +69,7 @@ export async function checkPortalWrite(resource: Resource, patientIds: readonly 
     resource.resourceType === 'Communication'
       ? await messageIssues(resource, patientIds, lookup)
       : resource.resourceType === 'Binary'
-        ? fileIssues(resource.data, resource.contentType, 'Binary')
+        ? fileIssues(await lookup.file(resource), resource.contentType, 'Binary')
         : [];
   if (issues.length) throw invalidResource(issues);
 }
@@ -124,14 +134,17 @@ async function attachmentIssues(attachment: Attachment, at: string, lookup: Mess
   if (attachment.data !== undefined && attachment.url !== undefined) {
     return [issue(`${at} gives both data and url: a file is sent inline (data) or as an upload (url Binary/{id}), not both`, `${at}.url`)];
   }
-  if (attachment.data !== undefined) return fileIssues(attachment.data, attachment.contentType, at);
+  if (attachment.data !== undefined) return fileIssues(inlineFacts(attachment.data), attachment.contentType, at);
   if (!attachment.url) return [issue(`${at} holds no file: give its content (data) or the Binary it was uploaded as (url Binary/{id})`, at)];
   // Exactly Binary/{id} or this service's own .../fhir/Binary/{id}: no other link is stored for staff to open.
   const id = (/^Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(attachment.url) ?? (lookup.binaryUrl ? new RegExp(`^${escapeRegExp(lookup.binaryUrl)}([A-Za-z0-9\\-.]{1,64})$`).exec(attachment.url) : null))?.[1];
   if (!id) return [issue(`${at}.url must name a Binary uploaded to this service (Binary/{id}); files elsewhere are not fetched`, `${at}.url`)];
   const binary = await lookup.binary(id);
   if (!binary) return [issue(`${at}.url names Binary/${id}, which does not exist or which you may not see`, `${at}.url`, 'not-found')];
-  const issues = fileIssues(binary.data, binary.contentType, `${at}.url`, `Binary/${id}`);
+  // A file sent inline was moved to a Binary before the checks: it is judged, and named, as the attachment it was.
+  const inline = lookup.movedInline?.(id) ?? false;
+  const declared = inline ? attachment.contentType : binary.contentType;
+  const issues = fileIssues(await lookup.file(binary), declared, inline ? at : `${at}.url`, inline ? at : `Binary/${id}`);
   if (!issues.length && attachment.contentType && attachment.contentType !== binary.contentType) {
     issues.push(issue(`${at}.contentType says ${attachment.contentType}, but Binary/${id} is ${binary.contentType}`, `${at}.contentType`));
   }
@@ -139,16 +152,15 @@ async function attachmentIssues(attachment: Attachment, at: string, lookup: Mess
 }
 
 /**
- * The issues of one file (base64 `data`, declared `contentType`), `what` (at `at`): a PDF, JPEG or PNG of at most
- * 10 MB.
+ * The issues of one file (its size and first bytes, declared `contentType`), `what` (at `at`): a PDF, JPEG or PNG of
+ * at most 10 MB. (A larger one is refused with a 413 before it is stored; this holds files uploaded by staff.)
  */
-function fileIssues(data: string | undefined, contentType: string | undefined, at: string, what = at): OperationOutcomeIssue[] {
-  if (!data) return [issue(`${what} is empty: a portal message's files are PDF, JPEG or PNG`, at)];
-  const bytes = base64Length(data);
-  if (bytes > MAX_ATTACHMENT_BYTES) {
-    return [issue(`${what} is ${(bytes / 1024 / 1024).toFixed(1)} MB; a file is at most 10 MB`, at, 'too-long')];
+function fileIssues(file: FileFacts | undefined, contentType: string | undefined, at: string, what = at): OperationOutcomeIssue[] {
+  if (!file?.size) return [issue(`${what} is empty: a portal message's files are PDF, JPEG or PNG`, at)];
+  if (file.size > MAX_ATTACHMENT_BYTES) {
+    return [issue(`${what} is ${(file.size / 1024 / 1024).toFixed(1)} MB; a file is at most 10 MB`, at, 'too-long')];
   }
-  const sniffed = sniffFileType(Buffer.from(data.slice(0, 64).replace(/\s/g, '').slice(0, 16), 'base64'));
+  const sniffed = sniffFileType(file.head);
   if (!sniffed) return [issue(`${what} is not a PDF, JPEG or PNG file (judged by its content, not its name or type); other files cannot be sent`, at)];
   const declared = contentType?.split(';')[0].trim().toLowerCase();
   if (declared && declared !== sniffed && !(declared === 'image/jpg' && sniffed === 'image/jpeg')) {
@@ -166,11 +178,11 @@ export function sniffFileType(head: Uint8Array): FileType | undefined {
   return undefined;
 }
 
-/** Decoded size of base64 text, without decoding it. */
-function base64Length(data: string): number {
+/** Size and first bytes of inline base64 `data`, without decoding all of it. */
+function inlineFacts(data: string): FileFacts {
   const text = data.replace(/\s/g, '');
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  return Math.floor((text.length * 3) / 4) - padding;
+  return { size: Math.floor((text.length * 3) / 4) - padding, head: Buffer.from(text.slice(0, 24), 'base64') };
 }
 
 /**

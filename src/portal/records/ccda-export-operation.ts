@@ -2,7 +2,7 @@ import { renderCcdForPatient } from './ccd-for-patient';
 import { buildXdmZip, DEFAULT_ID_ROOT, renderCcdHtml, xdmMetaForCcd } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
 import { badRequest, forbidden } from '../../fhir/outcomes';
-import type { FhirOperation } from '../../fhir/operations/operation';
+import type { FhirOperation, OperationResult } from '../../fhir/operations/operation';
 
 type CcdFormat = 'xml' | 'html' | 'zip';
 
@@ -21,16 +21,23 @@ const FORMAT_ALIASES: Record<string, CcdFormat> = {
 /** The answer format: `_format` wins; else the first Accept type we know; else the C-CDA XML. */
 export function ccdFormat(format: string | undefined, accept: string | undefined): CcdFormat {
   if (format) {
-    const known = FORMAT_ALIASES[format.trim().toLowerCase()];
+    const name = format.trim().toLowerCase();
+    const known = Object.hasOwn(FORMAT_ALIASES, name) ? FORMAT_ALIASES[name] : undefined;
     if (!known) throw badRequest(`_format must be xml, html or zip (or their media types), got "${format}"`, '_format');
     return known;
   }
   for (const part of (accept ?? '').split(',')) {
     const type = part.split(';')[0].trim().toLowerCase();
-    if (FORMAT_ALIASES[type]) return FORMAT_ALIASES[type];
+    if (Object.hasOwn(FORMAT_ALIASES, type)) return FORMAT_ALIASES[type];
   }
   return 'xml';
 }
+
+/**
+ * The preview's policy as a header (the page's meta tag says the same, for a saved copy): nothing loads or runs, its
+ * own inline styles apply, and no other site may frame it. A meta tag cannot say frame-ancestors.
+ */
+export const CCD_HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** A document period as file names show it: `all`, `2025-03-04`, `2024-01-01-2026-06-30`. */
 export function periodInFileName(period: { readonly start?: string; readonly end?: string } | undefined): string {
@@ -45,7 +52,7 @@ export const ccdaExportOperation: FhirOperation = {
   info: { name: 'ccda', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-ccda' },
   level: 'instance',
   methods: ['GET'],
-  async handle({ repo, id, params, accept }) {
+  async handle({ repo, id, params, accept }): Promise<OperationResult> {
     const format = ccdFormat(params._format, accept);
     await repo.read('Patient', id as string);
     if (!hasFullAccess(repo.context.scope, id as string)) {
@@ -53,7 +60,7 @@ export const ccdaExportOperation: FhirOperation = {
     }
     const { xml, input } = await repo.asOperation('$ccda', () => renderCcdForPatient(repo, id as string, params.start, params.end));
     const fileBase = `ccd-${input.patient.id}-${periodInFileName(input.period)}`;
-    if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml) };
+    if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml), headers: { 'Content-Security-Policy': CCD_HTML_POLICY } };
     if (format === 'zip') {
       const zip = buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT));
       return { kind: 'content', contentType: 'application/zip', body: zip, headers: { 'Content-Disposition': `attachment; filename="${fileBase}.zip"` } };

@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
+import type { ReceivedContent } from '../../fhir/binary/binary-store';
+import { contentOf } from '../../fhir/binary/content-receiver';
 import { searchParametersOf } from '../../fhir/definitions';
 import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
@@ -46,6 +48,7 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     }
     const match = await matchPatient(trx, patientEntry.resource as Patient);
     const warnings: string[] = [];
+    shortenLongNarratives(parsed, warnings);
     let entries = entriesFor(parsed, match, trx.context.scope.organizationId);
     if (match.kind !== 'none') {
       const own = await withoutOwnEntries(trx, entries, match.patient.id as string);
@@ -55,9 +58,15 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     const patientRef = match.kind === 'none' ? parsed.patientFullUrl : `Patient/${match.patient.id}`;
     const digest = createHash('sha256').update(xml).digest('hex');
     const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, digest, patientRef);
-    if (!existingDoc) entries.push(...originalDocumentEntries(parsed, xml, patientRef, digest));
+    const original = existingDoc ? undefined : originalDocument(parsed, xml, patientRef, digest);
+    if (original) entries.push(original.entry);
     const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
     const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
+    if (original) {
+      // The original's bytes go to the store as they came (no base64), in the record of the patient just resolved.
+      await trx.update<Binary>({ resourceType: 'Binary', id: original.binaryId, contentType: 'application/xml', securityContext: { reference: summary.patient.reference } }, { content: original.content });
+      summary.created.Binary = (summary.created.Binary ?? 0) + 1;
+    }
     const changed = (response.entry ?? [])
       .filter((e) => e.response?.status?.startsWith('201') || (e.response?.status?.startsWith('200') && e.response.outcome !== UNCHANGED && e.resource))
       .map((e) => e.resource as Resource)
@@ -65,6 +74,27 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     if (changed.length) await trx.create<Provenance>(provenanceFor(changed, summary, trx.context.clock.now()));
     return summary;
   });
+}
+
+/** FHIR's limit for a string (https://hl7.org/fhir/R4/datatypes.html#string), which a section's XHTML is held to. */
+const MAX_NARRATIVE_CHARS = 1024 * 1024;
+
+/**
+ * A section whose narrative is longer than a FHIR string may be (a long transcribed note, a whole report pasted in)
+ * keeps a short XHTML pointing at the original instead, and the import says so: the original document, kept byte for
+ * byte with the import, holds every word.
+ */
+function shortenLongNarratives(parsed: CcdaImportResult, warnings: string[]): void {
+  for (const entry of parsed.bundle.entry) {
+    if (entry.resource?.resourceType !== 'Composition') continue;
+    for (const section of entry.resource.section ?? []) {
+      const div = section.text?.div;
+      if (!div || div.length <= MAX_NARRATIVE_CHARS) continue;
+      const size = `${(Buffer.byteLength(div, 'utf8') / 1024 / 1024).toFixed(1)} MB`;
+      section.text = { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">This section's narrative (${size}) is longer than a FHIR text may be; it is in the original document kept with this import.</div>` };
+      warnings.push(`${section.title ?? 'A section'}: its narrative (${size}) is kept in the original document only`);
+    }
+  }
 }
 
 /** A document's patient can be matched or stored only if it has an identifier or a name. */
@@ -222,10 +252,13 @@ async function storedOriginal(repo: Repository, digest: string, patientRef: stri
   return found[0];
 }
 
-function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string, digest: string): BundleEntry[] {
-  const binaryUrl = 'urn:uuid:' + randomUUID();
-  const bytes = Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8');
-  const binary: Binary = { resourceType: 'Binary', contentType: 'application/xml', securityContext: { reference: patientRef }, data: bytes.toString('base64') };
+/**
+ * The DocumentReference of the original document, and its bytes for the Binary it points at (written once the
+ * patient is known, under the id chosen here).
+ */
+function originalDocument(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string, digest: string): { entry: BundleEntry; binaryId: string; content: ReceivedContent } {
+  const binaryId = randomUUID();
+  const content = contentOf(Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8'), { sha1: true });
   const doc = parsed.document;
   const reference: DocumentReference = {
     resourceType: 'DocumentReference',
@@ -240,15 +273,12 @@ function originalDocumentEntries(parsed: CcdaImportResult, xml: string | Buffer,
     description: doc.title ?? 'Imported C-CDA document',
     content: [
       {
-        attachment: { contentType: 'application/xml', url: binaryUrl, size: bytes.length, title: doc.title ?? 'C-CDA document' },
+        attachment: { contentType: 'application/xml', url: `Binary/${binaryId}`, size: content.size, hash: content.sha1, title: doc.title ?? 'C-CDA document' },
         ...(FORMAT_BY_RELEASE[doc.release] ? { format: { system: FORMAT_SYSTEM, code: FORMAT_BY_RELEASE[doc.release] } } : {}),
       },
     ],
   };
-  return [
-    { fullUrl: binaryUrl, resource: binary, request: { method: 'POST', url: 'Binary' } },
-    { fullUrl: 'urn:uuid:' + randomUUID(), resource: reference, request: { method: 'POST', url: 'DocumentReference' } },
-  ];
+  return { entry: { fullUrl: 'urn:uuid:' + randomUUID(), resource: reference, request: { method: 'POST', url: 'DocumentReference' } }, binaryId, content };
 }
 
 function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEntry[], response: Bundle, existingDoc: DocumentReference | undefined, storeWarnings: string[]): CcdaImportSummary {

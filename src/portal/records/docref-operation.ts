@@ -4,6 +4,7 @@ import { renderCcdForPatient } from './ccd-for-patient';
 import { ccdDocumentReference } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
 import { patientViewScope } from '../../access/portal-scope';
+import { contentOf } from '../../fhir/binary/content-receiver';
 import { badRequest, forbidden } from '../../fhir/outcomes';
 import { Repository } from '../../fhir/repository';
 import type { FhirOperation } from '../../fhir/operations/operation';
@@ -35,12 +36,10 @@ export const docrefOperation: FhirOperation = {
     const { xml, input } = await repo.asOperation('$docref', () => renderCcdForPatient(patientView, patientId, params.start, params.end));
     const system = new Repository(repo.db, { ...repo.context, scope: unrestrictedScope('system $docref') });
     const reference = await system.transaction(async (trx) => {
-      const { resource: binary } = await trx.create<Binary>({
-        resourceType: 'Binary',
-        contentType: 'application/xml',
-        securityContext: { reference: `Patient/${patientId}` },
-        data: Buffer.from(xml, 'utf8').toString('base64'),
-      });
+      const { resource: binary } = await trx.create<Binary>(
+        { resourceType: 'Binary', contentType: 'application/xml', securityContext: { reference: `Patient/${patientId}` } },
+        { content: contentOf(Buffer.from(xml, 'utf8')) },
+      );
       const { resource } = await trx.create<DocumentReference>(
         ccdDocumentReference({ ...input, xml, binary: { reference: `Binary/${binary.id}` } }),
       );

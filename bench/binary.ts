@@ -1,0 +1,218 @@
+/**
+ * Binary content benchmark (issue 15), on the real PostgreSQL (DATABASE_URL, default
+ * postgres://postgres@127.0.0.1:5432/postgres) in a fresh database it creates and drops: upload (raw POST /fhir/Binary)
+ * and download (GET /fhir/Binary/{id}) of 1 MB and 10 MB files over HTTP at 8 connections, against the product server
+ * run as `npm start` runs it (its Node flags, src/server-node-flags.ts), each next to a reference measured in the
+ * same run on the same database: a bare pg insert of the same bytes into a bytea column, and a select of them back,
+ * through a pool of the app's size with as many loops as connections. Every upload sends other bytes (the store keeps
+ * equal bytes once, which would flatter it). While 8 clients each upload 10 MB files, the server's resident memory is
+ * sampled every 50 ms; its peak above the idle server's is printed.
+ * Targets: upload and download throughput at least 50% of the reference; memory under 300 MB above idle.
+ * Run: npm run bench:binary, with BENCH_SECONDS=8 per run, BENCH_ROUNDS=2 (the median of the rounds is reported),
+ * BENCH_CONNECTIONS=8.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { Pool } from 'pg';
+import { signAccessToken, signingKeyFromString } from '../src/auth/access-token';
+import { systemClock } from '../src/fhir/clock';
+import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
+import { createBenchDatabase } from './support/bench-database';
+import { type ChildServer, startChildServer } from './support/child-server';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const APP_POOL_SIZE = 20;
+const MB = 1024 * 1024;
+const SIZES = (process.env.BENCH_SIZES ?? '1,10').split(',').map((mb) => Number(mb) * MB);
+const TARGETS = { ratio: 0.5, rssMb: 300 };
+
+/** One measured run: how many files went through, and at what rate. */
+interface Run {
+  readonly files: number;
+  readonly mbPerSecond: number;
+  readonly errors: number;
+  /** The product server's CPU time per MB moved, in ms (product runs only). */
+  readonly cpuMsPerMb?: number;
+}
+
+/**
+ * The server answers one IPC question at a time, in order (child-server.ts pairs each reply with the next message),
+ * so the CPU readings and the memory sampling take turns.
+ */
+let ipc: Promise<unknown> = Promise.resolve();
+function ask<T>(question: () => Promise<T>): Promise<T> {
+  const asked = ipc.then(question);
+  ipc = asked.catch(() => undefined);
+  return asked;
+}
+
+/** Runs `measure` and charges the server's CPU time to the MB it moved. */
+async function withServerCpu(server: ChildServer, size: number, measure: () => Promise<Run>): Promise<Run> {
+  const before = await ask(() => server.cpuMicros());
+  const run = await measure();
+  const cpu = (await ask(() => server.cpuMicros())) - before;
+  return { ...run, cpuMsPerMb: run.files ? cpu / 1000 / ((run.files * size) / MB) : undefined };
+}
+
+/**
+ * `CONNECTIONS` loops, each with a file of its own, doing `op` until the time is up; every call first writes a
+ * counter into the file's first bytes, so no two uploads send the same bytes.
+ */
+async function loops(size: number, op: (file: Buffer, loop: number, n: number) => Promise<boolean>): Promise<Run> {
+  const files = Array.from({ length: CONNECTIONS }, () => randomBytes(size));
+  let done = 0;
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  await Promise.all(files.map(async (file, loop) => {
+    for (let n = 0; performance.now() < deadline; n++) {
+      file.writeUInt32BE(loop, 0);
+      file.writeUInt32BE(n, 4);
+      if (await op(file, loop, n).catch(() => false)) done++;
+      else errors++;
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  return { files: done, mbPerSecond: (done * size) / MB / seconds, errors };
+}
+
+/** Downloads, round robin over `ids`, counting the bytes as they arrive (no copy of the file is kept). */
+async function downloads(size: number, ids: readonly string[], fetchOne: (id: string) => Promise<number>): Promise<Run> {
+  let next = 0;
+  let done = 0;
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (performance.now() < deadline) {
+      const bytes = await fetchOne(ids[next++ % ids.length]).catch(() => -1);
+      if (bytes === size) done++;
+      else errors++;
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  return { files: done, mbPerSecond: (done * size) / MB / seconds, errors };
+}
+
+async function productUpload(server: ChildServer, token: string, size: number, ids: string[]): Promise<Run> {
+  return withServerCpu(server, size, () => loops(size, async (file) => {
+    const res = await fetch(`${server.url}/fhir/Binary`, { method: 'POST', body: file, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', Prefer: 'return=minimal' } });
+    await res.arrayBuffer();
+    if (res.status !== 201) return false;
+    if (ids.length < 64) ids.push(res.headers.get('location')!.split('/')[5]);
+    return true;
+  }));
+}
+
+async function productDownload(server: ChildServer, token: string, size: number, ids: readonly string[]): Promise<Run> {
+  return withServerCpu(server, size, () => downloads(size, ids, async (id) => {
+    const res = await fetch(`${server.url}/fhir/Binary/${id}`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/octet-stream' } });
+    let bytes = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+    return res.status === 200 ? bytes : -1;
+  }));
+}
+
+async function referenceUpload(pool: Pool, size: number, ids: string[]): Promise<Run> {
+  return loops(size, async (file) => {
+    const { rows } = await pool.query<{ id: string }>('insert into bench_bytes (data) values ($1) returning id', [file]);
+    if (ids.length < 64) ids.push(rows[0].id);
+    return true;
+  });
+}
+
+async function referenceDownload(pool: Pool, size: number, ids: readonly string[]): Promise<Run> {
+  return downloads(size, ids, async (id) => {
+    const { rows } = await pool.query<{ data: Buffer }>('select data from bench_bytes where id = $1', [id]);
+    return rows[0].data.length;
+  });
+}
+
+/** Samples `server`'s RSS every 50 ms while `work` runs; the peak. */
+async function peakRss(server: ChildServer, work: Promise<unknown>): Promise<number> {
+  let peak = 0;
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      peak = Math.max(peak, await ask(() => server.rss()));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  await work.finally(() => (running = false));
+  await sampling;
+  return peak;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const mbLine = (label: string, run: Run): string =>
+  `  ${label.padEnd(44)} ${run.mbPerSecond.toFixed(1).padStart(7)} MB/s  (${run.files} files${run.errors ? `, ${run.errors} errors` : ''})` +
+  (run.cpuMsPerMb === undefined ? '' : `   server CPU ${run.cpuMsPerMb.toFixed(1)} ms/MB`);
+
+async function main(): Promise<void> {
+  const bench = await createBenchDatabase();
+  const signingKey = randomBytes(32).toString('hex');
+  const pool = new Pool({ connectionString: bench.url, max: APP_POOL_SIZE });
+  let started: ChildServer | undefined;
+  try {
+    const server = (started = await startChildServer(['product', 'warn'], { BENCH_DATABASE_URL: bench.url, BENCH_SIGNING_KEY: signingKey }, SERVER_NODE_FLAGS));
+    await pool.query('create table bench_bytes (id bigserial primary key, data bytea not null)');
+    await Promise.all(Array.from({ length: APP_POOL_SIZE }, () => pool.query('select 1')));
+    // The operator's staff token, as `chartkeeper token --staff` prints it.
+    const token = await signAccessToken({ sub: 'Practitioner/bench-staff', kind: 'staff' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
+    console.log(`Binary content: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} round(s), median of the rounds; node flags [${SERVER_NODE_FLAGS.join(' ')}]`);
+    console.log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`);
+    // The idle server: started, migrated, definitions loaded, nothing asked of it yet.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const idle = await ask(() => server.rss());
+    // Warm both paths (JIT, connections) on small files.
+    const warm: string[] = [];
+    await productUpload(server, token, 64 * 1024, warm);
+    await productDownload(server, token, 64 * 1024, warm);
+    const ratios: { name: string; value: number }[] = [];
+    let peak = 0;
+    for (const size of SIZES) {
+      const label = `${size / MB} MB`;
+      const results = { refUp: [] as Run[], up: [] as Run[], refDown: [] as Run[], down: [] as Run[] };
+      for (let round = 0; round < ROUNDS; round++) {
+        const refIds: string[] = [];
+        const ids: string[] = [];
+        results.refUp.push(await referenceUpload(pool, size, refIds));
+        const upload = productUpload(server, token, size, ids);
+        if (size === 10 * MB) peak = Math.max(peak, await peakRss(server, upload));
+        results.up.push(await upload);
+        results.refDown.push(await referenceDownload(pool, size, refIds));
+        results.down.push(await productDownload(server, token, size, ids));
+      }
+      const pick = (runs: Run[]): Run => runs.sort((a, b) => a.mbPerSecond - b.mbPerSecond)[Math.floor((runs.length - 1) / 2)];
+      console.log(`\n${label} files`);
+      console.log(mbLine('reference: pg insert into bytea', pick(results.refUp)));
+      console.log(mbLine('upload: POST /fhir/Binary (raw body)', pick(results.up)));
+      console.log(mbLine('reference: pg select of the bytea', pick(results.refDown)));
+      console.log(mbLine('download: GET /fhir/Binary/{id}', pick(results.down)));
+      ratios.push({ name: `${label} upload / reference`, value: median(results.up.map((r) => r.mbPerSecond)) / median(results.refUp.map((r) => r.mbPerSecond)) });
+      ratios.push({ name: `${label} download / reference`, value: median(results.down.map((r) => r.mbPerSecond)) / median(results.refDown.map((r) => r.mbPerSecond)) });
+    }
+    console.log('\nratios (target: at least 0.50)');
+    for (const { name, value } of ratios) console.log(`  ${name.padEnd(36)} ${value.toFixed(2)}  ${value >= TARGETS.ratio ? 'ok' : 'BELOW TARGET'}`);
+    if (!peak) return;
+    const above = (peak - idle) / MB;
+    console.log(`\nserver memory: idle ${(idle / MB).toFixed(0)} MB, peak while ${CONNECTIONS} clients upload 10 MB files ${(peak / MB).toFixed(0)} MB: ` +
+      `${above.toFixed(0)} MB above idle (target under ${TARGETS.rssMb}) ${above < TARGETS.rssMb ? 'ok' : 'ABOVE TARGET'}`);
+  } finally {
+    await started?.stop();
+    await pool.end();
+    await bench.drop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
