@@ -64,6 +64,26 @@ function schedule(ops: readonly SoakOperation[]): SoakOperation[] {
   return slots.sort((a, b) => a.at - b.at).map((s) => s.op);
 }
 
+/** The instances' warnings and errors (LOG_LEVEL=warn), counted by message and cause: what the 5xx were. */
+function printWarnings(clusterDir: string): void {
+  const counts = new Map<string, number>();
+  for (const name of fs.readdirSync(clusterDir).filter((f) => /^instance-\d+\.log$/.test(f))) {
+    for (const line of fs.readFileSync(path.join(clusterDir, name), 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level: number; msg: string; err?: { message?: string } };
+        if (entry.level < 40) continue;
+        const key = `${entry.level >= 50 ? 'error' : 'warn'}  ${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ''}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      } catch {
+        // not a log line (the banner)
+      }
+    }
+  }
+  console.log(counts.size ? 'instances logged:' : 'instances logged no warnings or errors');
+  for (const [key, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`  ${String(n).padStart(5)} x ${key}`);
+}
+
 async function main(): Promise<void> {
   if (![2, 3].includes(INSTANCES)) throw new Error('SOAK_INSTANCES must be 2 or 3');
   const database = await createBenchDatabase();
@@ -174,6 +194,7 @@ async function main(): Promise<void> {
     if (process.env.SOAK_OUT) fs.writeFileSync(process.env.SOAK_OUT, JSON.stringify({ minutes, verdicts: results, rate: RATE, instances: INSTANCES, loadStart: load, loadEnd: finalLoad }, null, 2));
   } finally {
     await run(SCRIPT, ['stop'], { env }).catch((err) => console.error(`soak: stopping the cluster: ${err}`));
+    printWarnings(clusterDir);
     await pg.end().catch(() => undefined);
     await database.drop();
     fs.rmSync(clusterDir, { recursive: true, force: true });
