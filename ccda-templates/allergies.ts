@@ -1,7 +1,8 @@
 import type { AllergyIntolerance, AllergyIntoleranceReaction, CodeableConcept } from '@medplum/fhirtypes';
 import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
-import { hasCode, isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
+import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
+import { NO_INFORMATION, hasNoInformation, isRefuted } from '../src/ccda/render/clinical-assertion';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
@@ -84,6 +85,10 @@ function writeAllergyEntry(w: XmlWriter, row: NarrativeRow<AllergyIntolerance>, 
   const a = row.item;
   const active = isActive(a);
   const noKnown = noKnownType(a);
+  // A refuted allergy is written as denied (negationInd with its allergen), never left out: the receiver must
+  // know the patient was found not to be allergic. With no allergen at all it is the "no information" pattern.
+  const refuted = !noKnown && isRefuted(a.verificationStatus);
+  const noInformation = !noKnown && hasNoInformation(a.code);
   const onset = a.onsetDateTime ?? a.onsetPeriod?.start;
   w.open('act', { classCode: 'ACT', moodCode: 'EVN' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.30', extension: '2015-08-01' });
@@ -96,7 +101,7 @@ function writeAllergyEntry(w: XmlWriter, row: NarrativeRow<AllergyIntolerance>, 
     highNullFlavor: active ? undefined : 'UNK',
   });
   w.open('entryRelationship', { typeCode: 'SUBJ' });
-  w.open('observation', { classCode: 'OBS', moodCode: 'EVN', negationInd: noKnown ? 'true' : undefined });
+  w.open('observation', { classCode: 'OBS', moodCode: 'EVN', negationInd: noKnown || refuted ? 'true' : undefined });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.7', extension: '2014-06-09' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.7' });
   writeResourceId(w, ctx, a);
@@ -112,15 +117,24 @@ function writeAllergyEntry(w: XmlWriter, row: NarrativeRow<AllergyIntolerance>, 
   w.open('participant', { typeCode: 'CSM' }).open('participantRole', { classCode: 'MANU' });
   w.open('playingEntity', { classCode: 'MMAT' });
   if (noKnown) w.empty('code', { nullFlavor: 'NA' });
+  else if (noInformation) w.empty('code', { nullFlavor: 'NI' });
   else writeCode(w, 'code', a.code, { textRef: `${row.id}-name`, prefer: [RXNORM_URI, SNOMED_URI] });
   w.close('playingEntity').close('participantRole').close('participant');
-  if (!noKnown) {
+  if (!noKnown && !refuted) {
     (a.reaction ?? []).forEach((r, i) => {
       (r.manifestation ?? []).forEach((m, j) => writeReaction(w, a, r, i * 10 + j, m, ctx, row.id));
     });
   }
   w.close('observation').close('entryRelationship');
   w.close('act');
+}
+
+/** The Type cell: the allergy type, or what the row denies ("No known allergy", "No drug allergy (denied)"). */
+function allergyTypeWords(a: AllergyIntolerance): string {
+  const type = allergyType(a)[1].replace(/ \(disorder\)$/, '');
+  if (noKnownType(a)) return 'No known allergy';
+  if (isRefuted(a.verificationStatus)) return `No ${type.toLowerCase()} (denied)`;
+  return type;
 }
 
 /** Allergies and Intolerances Section (entries required) (V3). */
@@ -134,16 +148,16 @@ export const ALLERGIES_SECTION: SectionDefinition<AllergyIntolerance> = {
   whenEmpty: 'nullFlavor',
   emptyText: 'No information about allergies or intolerances is recorded for this period.',
   columns: [
-    { header: 'Substance', cell: (a) => conceptText(a.code) || 'Unknown substance' },
-    { header: 'Type', cell: (a) => (noKnownType(a) ? 'No known allergy' : allergyType(a)[1].replace(/ \(disorder\)$/, '')) },
+    { header: 'Substance', cell: (a) => (noKnownType(a) || !hasNoInformation(a.code) ? conceptText(a.code) : NO_INFORMATION) },
+    { header: 'Type', cell: allergyTypeWords },
     { header: 'Reaction', cell: reactionsText },
     { header: 'Criticality', cell: (a) => a.criticality ?? '' },
-    { header: 'Status', cell: (a) => a.clinicalStatus?.coding?.[0]?.code ?? 'active' },
+    { header: 'Status', cell: (a) => (isRefuted(a.verificationStatus) ? 'No: denied' : (a.clinicalStatus?.coding?.[0]?.code ?? 'active')) },
     { header: 'Onset', cell: (a) => displayDateTime(a.onsetDateTime ?? a.onsetPeriod?.start) },
   ],
   rows: (data) =>
     newestFirst(
-      data.ofType<AllergyIntolerance>('AllergyIntolerance').filter((a) => !isEnteredInError(a) && !hasCode(a.verificationStatus, ['refuted'])),
+      data.ofType<AllergyIntolerance>('AllergyIntolerance').filter((a) => !isEnteredInError(a)),
       (a) => a.recordedDate ?? a.onsetDateTime
     ),
   writeEntries: onePerRow(writeAllergyEntry),

@@ -5,7 +5,7 @@ import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
-import { writeProblemObservation } from './problems';
+import { isActiveCondition, writeProblemObservation } from './problems';
 import { onePerRow, type NarrativeRow, type SectionDefinition } from './section-definition';
 
 const ACT_CODE = '2.16.840.1.113883.5.4';
@@ -67,6 +67,8 @@ function writeEncounter(w: XmlWriter, row: NarrativeRow<Encounter>, ctx: RenderC
     w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.80', extension: '2015-08-01' });
     w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.80' });
     w.empty('code', { code: '29308-4', codeSystem: '2.16.840.1.113883.6.1', codeSystemName: 'LOINC', displayName: 'Diagnosis' });
+    // Whether the diagnosis is still a concern: without it a reader takes a resolved diagnosis for an active one.
+    w.empty('statusCode', { code: isActiveCondition(c) ? 'active' : 'completed' });
     w.open('entryRelationship', { typeCode: 'SUBJ' });
     writeProblemObservation(w, c, ctx, row.id, undefined);
     w.close('entryRelationship');

@@ -3,6 +3,7 @@ import { conceptText, decimalText, ucumUnit, writeCode, writeResourceId, writeTe
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
+import { NO_INFORMATION, hasNoInformation, isNoKnown } from '../src/ccda/render/clinical-assertion';
 import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
 import { onePerRow, type NarrativeRow, type SectionDefinition } from './section-definition';
@@ -11,7 +12,9 @@ const CVX_URI = 'http://hl7.org/fhir/sid/cvx';
 
 function writeImmunization(w: XmlWriter, row: NarrativeRow<Immunization>, ctx: RenderContext): void {
   const i = row.item;
-  const notDone = i.status === 'not-done';
+  // "No known immunizations" is a negated activity whose vaccine code is nullFlavor NA, like a dose not given.
+  const noKnown = isNoKnown(i.vaccineCode);
+  const notDone = noKnown || i.status === 'not-done';
   w.open('substanceAdministration', { classCode: 'SBADM', moodCode: 'EVN', negationInd: notDone ? 'true' : 'false' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.52', extension: '2015-08-01' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.52' });
@@ -29,7 +32,9 @@ function writeImmunization(w: XmlWriter, row: NarrativeRow<Immunization>, ctx: R
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.54', extension: '2014-06-09' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.54' });
   w.open('manufacturedMaterial');
-  writeCode(w, 'code', i.vaccineCode, { textRef: `${row.id}-name`, prefer: [CVX_URI] });
+  if (noKnown) w.empty('code', { nullFlavor: 'NA' });
+  else if (hasNoInformation(i.vaccineCode)) w.empty('code', { nullFlavor: 'NI' });
+  else writeCode(w, 'code', i.vaccineCode, { textRef: `${row.id}-name`, prefer: [CVX_URI] });
   if (i.lotNumber) w.element('lotNumberText', i.lotNumber);
   w.close('manufacturedMaterial');
   const maker = i.manufacturer?.display;
@@ -50,8 +55,8 @@ export const IMMUNIZATIONS_SECTION: SectionDefinition<Immunization> = {
   whenEmpty: 'nullFlavor',
   emptyText: 'No immunizations are recorded for this period.',
   columns: [
-    { header: 'Vaccine', cell: (i) => conceptText(i.vaccineCode) || 'Unknown vaccine' },
-    { header: 'Status', cell: (i) => i.status },
+    { header: 'Vaccine', cell: (i) => (isNoKnown(i.vaccineCode) || !hasNoInformation(i.vaccineCode) ? conceptText(i.vaccineCode) : NO_INFORMATION) },
+    { header: 'Status', cell: (i) => (isNoKnown(i.vaccineCode) ? 'None known' : i.status === 'not-done' ? 'Not given' : i.status) },
     { header: 'Date', cell: (i) => displayDateTime(i.occurrenceDateTime ?? i.recorded) },
     { header: 'Lot', cell: (i) => i.lotNumber ?? '' },
   ],

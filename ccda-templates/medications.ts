@@ -3,6 +3,7 @@ import { conceptText, decimalText, writeCode, writeResourceId, writeTextRef, wri
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
+import { NO_INFORMATION, hasNoInformation, isNoKnown } from '../src/ccda/render/clinical-assertion';
 import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
 import { onePerRow, type NarrativeRow, type SectionDefinition } from './section-definition';
@@ -54,11 +55,21 @@ function dosageOf(m: MedicationUse): Dosage | undefined {
   return m.resourceType === 'MedicationRequest' ? m.dosageInstruction?.[0] : m.dosage?.[0];
 }
 
+/** Whether the record says the drug was not taken (statement) or is not to be given (request). */
+function isDenied(m: MedicationUse): boolean {
+  return m.resourceType === 'MedicationRequest' ? m.doNotPerform === true : m.status === 'not-taken';
+}
+
 function writeMedicationActivity(w: XmlWriter, row: NarrativeRow<MedicationUse>, ctx: RenderContext): void {
   const m = row.item;
   const dosage = dosageOf(m);
   const { start, end } = times(m);
-  w.open('substanceAdministration', { classCode: 'SBADM', moodCode: isPlanned(m) ? 'INT' : 'EVN' });
+  const drug = medicationConcept(m, ctx);
+  // "No known medications" is the negated activity with a drug code of nullFlavor NA; a drug not taken (or not to
+  // be given) is the negated activity with that drug. Neither may read as a medication the patient takes.
+  const noKnown = isNoKnown(drug);
+  const negated = noKnown || isDenied(m);
+  w.open('substanceAdministration', { classCode: 'SBADM', moodCode: isPlanned(m) ? 'INT' : 'EVN', negationInd: negated ? 'true' : undefined });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.16', extension: '2014-06-09' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.16' });
   writeResourceId(w, ctx, m);
@@ -85,12 +96,35 @@ function writeMedicationActivity(w: XmlWriter, row: NarrativeRow<MedicationUse>,
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.23', extension: '2014-06-09' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.23' });
   w.open('manufacturedMaterial');
-  writeCode(w, 'code', medicationConcept(m, ctx), { textRef: `${row.id}-name`, prefer: [RXNORM_URI, NDC_URI] });
+  if (noKnown) w.empty('code', { nullFlavor: 'NA' });
+  else if (hasNoInformation(drug)) w.empty('code', { nullFlavor: 'NI' });
+  else writeCode(w, 'code', drug, { textRef: `${row.id}-name`, prefer: [RXNORM_URI, NDC_URI] });
   w.close('manufacturedMaterial');
   w.close('manufacturedProduct').close('consumable');
   if (m.resourceType === 'MedicationRequest') writeAuthorParticipation(w, ctx, m.requester, m.authoredOn);
   else writeAuthorParticipation(w, ctx, m.informationSource, m.dateAsserted);
   w.close('substanceAdministration');
+}
+
+/**
+ * Names can carry a product code in front: an NDC ("NDC:0093-7180-01 Lisinopril 10 MG") or the FDA application
+ * RxNorm puts on some packs ("NDA020800 0.3 ML Epinephrine 1 MG/ML Auto-Injector"). People read the drug.
+ */
+const NDC_PREFIX = /^\s*((NDC[\s:#-]*)?\d{4,5}-\d{3,4}-\d{1,2}|NDC[\s:#-]*\d{10,11}|A?NDA\d{6}|BLA\d{6})\s*[-:]?\s*/i;
+
+/** The Medication cell: the drug's name without an NDC prefix, or "No information" when nothing names it. */
+export function medicationName(cc: CodeableConcept | undefined): string {
+  if (isNoKnown(cc)) return conceptText(cc);
+  if (hasNoInformation(cc)) return NO_INFORMATION;
+  const text = conceptText(cc);
+  return text.replace(NDC_PREFIX, '') || text;
+}
+
+/** The Status cell in words: a drug not taken or not to be given says so. */
+function medicationStatusWords(m: MedicationUse): string {
+  if (m.resourceType === 'MedicationRequest' && m.doNotPerform) return 'Not to be given';
+  if (m.status === 'not-taken') return 'Not taken';
+  return m.status;
 }
 
 /** Medications Section (entries required) (V2). */
@@ -104,9 +138,9 @@ export const MEDICATIONS_SECTION: SectionDefinition<MedicationUse> = {
   whenEmpty: 'nullFlavor',
   emptyText: 'No information about medications is recorded for this period.',
   columns: [
-    { header: 'Medication', cell: (m, ctx) => conceptText(medicationConcept(m, ctx)) || 'Unknown medication' },
+    { header: 'Medication', cell: (m, ctx) => medicationName(medicationConcept(m, ctx)) },
     { header: 'Instructions', cell: (m) => dosageOf(m)?.text ?? '' },
-    { header: 'Status', cell: (m) => m.status },
+    { header: 'Status', cell: medicationStatusWords },
     { header: 'Start', cell: (m) => displayDateTime(times(m).start) },
     { header: 'End', cell: (m) => displayDateTime(times(m).end) },
   ],

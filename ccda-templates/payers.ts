@@ -87,7 +87,11 @@ function writeCoverage(w: XmlWriter, row: NarrativeRow<Coverage>, ctx: RenderCon
     writeTelecoms(w, payer.telecom);
   }
   const name = payerName(c, ctx);
-  if (name) w.open('representedOrganization').element('name', name).close('representedOrganization');
+  if (name) {
+    w.open('representedOrganization');
+    if (payer?.resourceType === 'Organization') writeResourceId(w, ctx, payer);
+    w.element('name', name).close('representedOrganization');
+  }
   w.close('assignedEntity').close('performer');
   w.open('participant', { typeCode: 'COV' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.89' });

@@ -2,6 +2,7 @@ import type { Condition } from '@medplum/fhirtypes';
 import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { categoryCodes, isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
+import { assertionName, hasNoInformation, isNoKnown, isRefuted, isUnconfirmed } from '../src/ccda/render/clinical-assertion';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
@@ -27,7 +28,11 @@ export function writeProblemObservation(
   valueTextRef: string | undefined = `${rowId}-name`
 ): void {
   const diagnosis = categoryCodes(c.category).includes('encounter-diagnosis');
-  w.open('observation', { classCode: 'OBS', moodCode: 'EVN' });
+  // A refuted problem is stated as denied (negationInd), and "no current problems" as the negated generic
+  // Problem code (C-CDA R2.1 Companion Guide): never as a problem the patient has.
+  const noKnown = isNoKnown(c.code);
+  const negated = noKnown || isRefuted(c.verificationStatus);
+  w.open('observation', { classCode: 'OBS', moodCode: 'EVN', negationInd: negated ? 'true' : undefined });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.4', extension: '2015-08-01' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.4' });
   writeResourceId(w, ctx, c);
@@ -42,7 +47,15 @@ export function writeProblemObservation(
   const onset = c.onsetDateTime ?? c.onsetPeriod?.start;
   const abatement = c.abatementDateTime ?? c.abatementPeriod?.end;
   writeInterval(w, 'effectiveTime', onset, abatement, { highNullFlavor: !isActiveCondition(c) && !abatement ? 'UNK' : undefined });
-  writeCode(w, 'value', c.code, { xsiType: 'CD', textRef: valueTextRef, prefer: [SNOMED_URI, ICD10_URI] });
+  if (noKnown) {
+    w.open('value', { 'xsi:type': 'CD', code: '55607006', codeSystem: SNOMED, codeSystemName: 'SNOMED CT', displayName: 'Problem' });
+    if (valueTextRef) w.open('originalText').empty('reference', { value: `#${valueTextRef}` }).close('originalText');
+    w.close('value');
+  } else if (hasNoInformation(c.code)) {
+    writeCode(w, 'value', undefined, { xsiType: 'CD', nullFlavor: 'NI' });
+  } else {
+    writeCode(w, 'value', c.code, { xsiType: 'CD', textRef: valueTextRef, prefer: [SNOMED_URI, ICD10_URI] });
+  }
   writeAuthorParticipation(w, ctx, c.recorder ?? c.asserter, c.recordedDate);
   w.close('observation');
 }
@@ -68,10 +81,19 @@ function writeProblemConcern(w: XmlWriter, row: NarrativeRow<Condition>, ctx: Re
   w.close('act');
 }
 
+/** The Status cell: what the record asserts, in words (ccda-templates/README.md, "What each status says"). */
+export function conditionStatusWords(c: Condition): string {
+  if (isRefuted(c.verificationStatus)) return 'No: denied';
+  if (isNoKnown(c.code)) return 'None known';
+  if (hasNoInformation(c.code)) return '';
+  const clinical = c.clinicalStatus?.coding?.[0]?.code ?? '';
+  return isUnconfirmed(c.verificationStatus) ? `${clinical ? `${clinical}, ` : ''}unconfirmed` : clinical;
+}
+
 /** Narrative columns shared by the Problem and Health Concern sections. */
 export const CONDITION_COLUMNS = [
-  { header: 'Problem', cell: (c: Condition) => conceptText(c.code) || 'Unknown problem' },
-  { header: 'Status', cell: (c: Condition) => c.clinicalStatus?.coding?.[0]?.code ?? '' },
+  { header: 'Problem', cell: (c: Condition) => assertionName(c.code, conceptText(c.code)) },
+  { header: 'Status', cell: conditionStatusWords },
   { header: 'Onset', cell: (c: Condition) => displayDateTime(c.onsetDateTime ?? c.onsetPeriod?.start) },
   { header: 'Resolved', cell: (c: Condition) => displayDateTime(c.abatementDateTime ?? c.abatementPeriod?.end) },
 ];

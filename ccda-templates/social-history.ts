@@ -57,9 +57,11 @@ function writeSocialHistoryObservation(w: XmlWriter, o: Observation, ctx: Render
   w.close('observation');
 }
 
-function writeBirthSex(w: XmlWriter, code: string, rowId: string): void {
+function writeBirthSex(w: XmlWriter, code: string, rowId: string, ctx: RenderContext): void {
   w.open('observation', { classCode: 'OBS', moodCode: 'EVN' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.200', extension: '2016-06-01' });
+  // Named after the Patient it is read from, so this document coming back is known to restate the record.
+  writeResourceId(w, ctx, ctx.patient, 'birth-sex');
   writeFixedCode(w, 'code', '76689-9', LOINC, 'Sex assigned at birth');
   writeTextRef(w, rowId);
   w.empty('statusCode', { code: 'completed' });
@@ -73,7 +75,7 @@ function writeBirthSex(w: XmlWriter, code: string, rowId: string): void {
 
 function writeEntry(w: XmlWriter, row: NarrativeRow<SocialHistoryRow>, ctx: RenderContext): void {
   const r = row.item;
-  if (r.kind === 'birth-sex') writeBirthSex(w, r.code, row.id);
+  if (r.kind === 'birth-sex') writeBirthSex(w, r.code, row.id, ctx);
   // The Smoking Status template needs a coded value; anything else is an ordinary social history observation.
   else if (isSmokingStatus(r.observation) && codableCodings(r.observation.valueCodeableConcept).length > 0) writeSmokingStatus(w, r.observation, ctx, row.id);
   else writeSocialHistoryObservation(w, r.observation, ctx, row.id);

@@ -10,6 +10,7 @@ import { portalWriteCheck } from './portal/messaging/message-lookup';
 import type { FhirOperation } from './fhir/operations/operation';
 import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
+import type { WritePreparationPool } from './fhir/write-preparation-pool';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
 import { cancelOnDisconnect } from './http/cancel-on-disconnect';
@@ -33,6 +34,8 @@ export interface AppDeps {
   readonly routers?: readonly { path: string; router: express.Router }[];
   /** Builds the repository of one caller; defaults to a plain Repository with the caller's scope. */
   readonly repositoryFor?: (caller: Caller) => Repository;
+  /** Workers that validate large resources off the event loop; without, validation runs in-process. */
+  readonly preparation?: WritePreparationPool;
   /** Request, job and mail counters; /metrics serves them when config.metricsToken is set. */
   readonly metrics?: ServiceMetrics;
 }
@@ -80,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
         portalWriteCheck,
         maxBinaryBytes: config.maxBinaryBytes,
         binaries,
+        preparation: deps.preparation,
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));

@@ -8,6 +8,7 @@ import type { Config } from './config';
 import { loadConfig } from './config';
 import { type Database, openDatabase } from './db/database';
 import { migrateToLatest } from './db/migrator';
+import { WritePreparationPool } from './fhir/write-preparation-pool';
 import { isEmpty, seedDemoFamily } from './demo/seed-demo';
 import { demoLoginLines, demoLoginsExist } from './demo/seed-demo-accounts';
 import { unrestrictedScope } from './access/access-scope';
@@ -72,7 +73,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
   );
   const authenticator = await createAuthenticator(config, database, clock);
+  // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5).
+  const preparation = WritePreparationPool.start();
   const app = createApp({
+    preparation,
     config,
     database,
     clock,
@@ -100,6 +104,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       const [{ cut }] = await Promise.all([connections.drain(graceMs), settledWithin(jobs.stop(), graceMs)]);
       if (cut) logger.warn({ cut, graceSeconds: config.shutdownGraceSeconds }, 'grace period over: requests in flight were cut');
       await mailer.close();
+      await preparation.close();
       await stopAuditLog(database.db);
       await database.close();
       logger.info({ cut }, 'stopped');

@@ -39,8 +39,12 @@ test('$ccda answers the C-CDA XML, an HTML preview and an XDM zip', async () => 
   const zip = await app.request(`/fhir/Patient/${ada.id}/$ccda`, { headers: { Accept: 'application/zip' } });
   expect(zip.headers.get('content-type')).toBe('application/zip');
   const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
-  expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
+  expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.HTM', 'IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
   expect(strFromU8(files['IHE_XDM/SUBSET01/DOC0001.XML'])).toContain('<ClinicalDocument');
+  // The readable copy is the preview's HTML, and INDEX.HTM links to it.
+  const created = (html: string) => html.replace(/(Document created<\/dt><dd>)[^<]*/, '$1');
+  expect(created(strFromU8(files['IHE_XDM/SUBSET01/DOC0001.HTM']))).toBe(created(page));
+  expect(strFromU8(files['INDEX.HTM'])).toContain('<a href="IHE_XDM/SUBSET01/DOC0001.HTM">');
 });
 
 test('$ccda refuses bad input with an OperationOutcome', async () => {
@@ -107,17 +111,31 @@ if (validatorMissing) console.warn(`Skipping the validation of what the API serv
   fs.rmSync(dir, { recursive: true });
 }, 180_000);
 
-test('a CCD of ours imported back (an EHR sending it back) copies none of the entries it rendered from the record', async () => {
-  const count = async (type: string) => ((await (await app.request(`/fhir/${type}?patient=${ada.id}&_summary=count`)).json()) as Bundle).total as number;
-  const types = ['Condition', 'AllergyIntolerance', 'Immunization', 'MedicationRequest', 'MedicationStatement', 'Encounter', 'Procedure', 'DiagnosticReport', 'Goal'];
-  const before = await Promise.all(types.map(count));
-  const observations = await count('Observation');
-  const xml = await (await app.request(`/fhir/Patient/${ada.id}/$ccda`)).text();
+/** Resources of every type the import writes, counted over the whole database. */
+async function countsByType(): Promise<Record<string, number>> {
+  const types = [
+    'Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Device', 'Medication', 'Condition', 'AllergyIntolerance',
+    'Immunization', 'ImmunizationRecommendation', 'MedicationRequest', 'MedicationStatement', 'Encounter', 'Procedure', 'DiagnosticReport',
+    'Observation', 'Goal', 'CarePlan', 'CareTeam', 'ServiceRequest', 'CommunicationRequest', 'Coverage', 'FamilyMemberHistory', 'RelatedPerson',
+  ];
+  const counts = await Promise.all(types.map(async (type) => ((await (await app.request(`/fhir/${type}?_summary=count`)).json()) as Bundle).total as number));
+  return Object.fromEntries(types.map((type, i) => [type, counts[i]]));
+}
+
+const TODAY = localCalendarDay(new Date()).toISOString().slice(0, 10);
+test.each([
+  ['all time', ''],
+  ['the last year', `?start=${Number(TODAY.slice(0, 4)) - 1}${TODAY.slice(4)}&end=${TODAY}`],
+  ['one day', `?start=${TODAY}&end=${TODAY}`],
+])('Ada\'s CCD (%s) imported back creates and changes nothing, clinical or administrative', async (_name, query) => {
+  const before = await countsByType();
+  const xml = await (await app.request(`/fhir/Patient/${ada.id}/$ccda${query}`)).text();
   const imported = await app.request('/fhir/$import-ccda', { method: 'POST', body: xml, headers: { 'Content-Type': 'application/xml' } });
-  expect(imported.status).toBe(201); // the received document itself is new, and kept
-  expect(JSON.stringify(await imported.json())).toMatch(/\d{3} entries are this service's own resources, already in the record: left as they are/);
-  expect(await Promise.all(types.map(count))).toEqual(before);
-  // Every result and vital sign (with its organizer and components) is the original; only the birth sex the document
-  // states from the Patient itself comes in as an Observation of its own.
-  expect((await count('Observation')) - observations).toBeLessThanOrEqual(1);
+  // The received document itself is new, and kept (DocumentReference, Binary, Composition, Provenance); nothing else.
+  expect(imported.status).toBe(201);
+  const result = (await imported.json()) as { parameter: { name: string; part?: { name: string; valueInteger?: number }[] }[] };
+  const tally = (name: string) => Object.fromEntries((result.parameter.find((p) => p.name === name)?.part ?? []).map((p) => [p.name, p.valueInteger]));
+  expect(tally('created')).toEqual({ Binary: 1, Composition: 1, DocumentReference: 1 });
+  expect(tally('updated')).toEqual({});
+  expect(await countsByType()).toEqual(before);
 });

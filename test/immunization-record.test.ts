@@ -4,7 +4,7 @@
  */
 import type { AuditEvent, Bundle, Immunization, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { vaccinationRows } from '../src/portal/immunizations/immunization-record-operation';
+import { renderVaccinationPdf, vaccinationRows } from '../src/portal/immunizations/immunization-record-operation';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 
 /** The text runs pdfkit wrote (uncompressed content streams: `[<hex> kerning <hex>] TJ`), one string per run. */
@@ -103,5 +103,20 @@ describe('Patient/$immunization-record', () => {
     ]);
     expect(rows.given).toEqual([{ date: '2025-05-01', vaccine: 'Tdap', dose: '1 of 1', givenBy: 'reported (Pharmacy record)' }]);
     expect(rows.notGiven.map((r) => r.vaccine)).toEqual(['HPV']);
+  });
+
+  it('repeats the column headers and the patient’s name on every page of a long record', async () => {
+    const patient: Patient = { resourceType: 'Patient', id: 'long', name: [{ given: ['Lena'], family: 'Marsh' }], birthDate: '2010-04-02' };
+    const doses: Immunization[] = Array.from({ length: 160 }, (_, i) => ({
+      resourceType: 'Immunization', status: 'completed', patient: { reference: 'Patient/long' }, vaccineCode: { text: `Vaccine number ${i + 1}` },
+      occurrenceDateTime: `20${String(10 + Math.floor(i / 12)).padStart(2, '0')}-${String((i % 12) + 1).padStart(2, '0')}-01`, lotNumber: `LOT${i}`,
+    }));
+    const pdf = await renderVaccinationPdf(patient, doses, new Date('2026-11-21T12:00:00Z'), 'America/Los_Angeles');
+    const pages = pdf.toString('latin1').match(/\/Type \/Page\b/g)?.length ?? 0;
+    expect(pages).toBeGreaterThanOrEqual(3);
+    const runs = pdfTextRuns(pdf);
+    expect(runs.filter((r) => r === 'Vaccine (CVX)')).toHaveLength(pages);
+    expect(runs.filter((r) => r === 'Lena Marsh')).toHaveLength(pages);
+    expect(runs.filter((r) => r.includes('Vaccination record (continued)'))).toHaveLength(pages - 1);
   });
 });

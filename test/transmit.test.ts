@@ -26,6 +26,9 @@ function documentInZip(zip: Buffer): { path: string; xml: string } {
   const documents = entries.filter((e) => e.xml.includes('<ClinicalDocument'));
   expect(documents).toHaveLength(1);
   expect(entries.some((e) => /METADATA\.XML$/i.test(e.path))).toBe(true);
+  // The copy a person reads, beside the document and linked from the index a browser opens.
+  expect(entries.find((e) => e.path === 'IHE_XDM/SUBSET01/DOC0001.HTM')?.xml).toMatch(/^<!DOCTYPE html>[\s\S]*Park/);
+  expect(entries.find((e) => e.path === 'INDEX.HTM')?.xml).toContain('<a href="IHE_XDM/SUBSET01/DOC0001.HTM">');
   return documents[0];
 }
 

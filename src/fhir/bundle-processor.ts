@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { type Condition, lockConditions } from './condition-lock';
+import { type EntryTarget, parseEntryRequest } from './bundle-entry-request';
 import { badRequest, FhirError } from './outcomes';
 import type { Repository } from './repository';
 import { rememberIndex } from './resource-writer';
-import { assertValidResource } from './validation';
 import { preparationError, WritePreparationPool } from './write-preparation-pool';
 import { parseSearch } from './search/parse-search';
 
@@ -38,27 +38,30 @@ export async function processBundle(repo: Repository, bundle: Bundle, options: B
   throw badRequest(`Bundle.type must be transaction or batch, got "${bundle.type}"`, 'Bundle.type');
 }
 
-function checkEntries(bundle: Bundle): BundleEntry[] {
+/** The entries with what each asks for (parseEntryRequest); the first entry that is not a request is the 400/405. */
+function checkEntries(bundle: Bundle, fhirBase: string, indexOf: (i: number) => number): { entries: BundleEntry[]; targets: EntryTarget[] } {
   const entries = bundle.entry ?? [];
-  entries.forEach((entry, i) => {
-    const method = entry.request?.method;
-    if (!method || !(method in METHOD_ORDER)) {
-      throw badRequest(`Bundle.entry[${i}].request.method must be GET, POST, PUT or DELETE`, `Bundle.entry[${i}].request.method`);
+  if (!Array.isArray(entries)) throw badRequest('Bundle.entry must be a list', 'Bundle.entry');
+  const targets = entries.map((entry, i) => {
+    const where = `Bundle.entry[${indexOf(i)}]`;
+    const target = parseEntryRequest(entry?.request, fhirBase, `${where}.request`);
+    if (target.kind === 'create' || target.kind === 'update' || target.kind === 'conditional-update') {
+      if (!entry.resource) throw badRequest(`${where} has no resource to ${entry.request!.method}`, `${where}.resource`);
+      if (entry.resource.resourceType !== target.type) {
+        throw badRequest(`${where}.resource is a ${entry.resource.resourceType} but its request.url is for ${target.type}`, `${where}.resource.resourceType`);
+      }
     }
-    if (!entry.request?.url) throw badRequest(`Bundle.entry[${i}].request.url is missing`, `Bundle.entry[${i}].request.url`);
-    if ((method === 'POST' || method === 'PUT') && !entry.resource) {
-      throw badRequest(`Bundle.entry[${i}] has no resource to ${method}`, `Bundle.entry[${i}].resource`);
-    }
+    return target;
   });
-  return entries;
+  return { entries, targets };
 }
 
-async function processTransaction(repo: Repository, bundle: Bundle, options: BundleOptions): Promise<Bundle> {
-  const entries = checkEntries(bundle);
+async function processTransaction(repo: Repository, bundle: Bundle, options: BundleOptions, indexOf: (i: number) => number = (i) => i): Promise<Bundle> {
+  const { entries, targets } = checkEntries(bundle, repo.context.fhirBase, indexOf);
   const order = entries.map((_, i) => i).sort((a, b) => METHOD_ORDER[entries[a].request!.method!] - METHOD_ORDER[entries[b].request!.method!] || a - b);
   const responses: BundleEntry[] = new Array(entries.length);
   const idMap = new Map<string, string>();
-  await lockConditions(repo.db, conditionsOf(entries));
+  await lockConditions(repo.db, conditionsOf(entries, targets));
 
   // Conditional creates first: a match maps the fullUrl to the existing resource.
   for (const i of order) {
@@ -75,17 +78,10 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
   const putIds = new Map<number, string>();
   for (const i of order) {
     const entry = entries[i];
-    if (entry.request!.method !== 'PUT') continue;
-    const type = entry.resource!.resourceType;
-    const [path, query] = entry.request!.url!.split('?');
-    let id: string | undefined;
-    if (query !== undefined) {
-      if (path !== type) throw badRequest(`Bundle.entry[${i}].request.url must start with ${type}?`, `Bundle.entry[${i}].request.url`);
-      id = (await conditionalTarget(repo, type, query, options))?.id ?? randomUUID();
-    } else {
-      id = path.split('/')[1] ?? entry.resource!.id;
-    }
-    if (!id) throw badRequest(`Bundle.entry[${i}].request.url must name the resource: ${type}/<id>`, `Bundle.entry[${i}].request.url`);
+    const target = targets[i];
+    if (target.kind !== 'update' && target.kind !== 'conditional-update') continue;
+    const type = target.type;
+    const id = target.kind === 'update' ? target.id : ((await conditionalTarget(repo, type, target.query, options))?.id ?? randomUUID());
     putIds.set(i, id);
     if (entry.fullUrl) idMap.set(entry.fullUrl, `${type}/${id}`);
   }
@@ -100,13 +96,13 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
   }
   for (const i of order) {
     const entry = entries[i];
-    if (entry.request!.method !== 'DELETE') continue;
-    const [type, id] = entry.request!.url!.split('?')[0].split('/');
-    await repo.delete(type, id, { ifMatch: entry.request!.ifMatch });
+    const target = targets[i];
+    if (target.kind !== 'delete') continue;
+    await repo.delete(target.type, target.id, { ifMatch: entry.request!.ifMatch });
     responses[i] = { response: { status: '204 No Content' } };
   }
   const toCreate = creates.map((c) => rewriteReferences(c.resource, idMap));
-  await validateCreates(toCreate, creates.map((c) => c.index), options.preparation);
+  await validateCreates(repo, toCreate, creates.map((c) => indexOf(c.index)), options.preparation);
   const created = await repo.createMany(toCreate, { validated: true });
   created.forEach((resource, k) => {
     responses[creates[k].index] = {
@@ -120,26 +116,26 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     const method = entry.request!.method;
     if (method === 'PUT') {
       const resource = rewriteReferences({ ...entry.resource!, id: putIds.get(i) }, idMap);
-      const { resource: saved, created: isNew, unchanged } = await withEntryIndex([i], () => repo.update(resource, { ifMatch: entry.request!.ifMatch }));
+      const { resource: saved, created: isNew, unchanged } = await withEntryIndex([indexOf(i)], () => repo.update(resource, { ifMatch: entry.request!.ifMatch }));
       const response = okResponse(isNew ? '201 Created' : '200 OK', saved);
       if (unchanged) response.outcome = UNCHANGED;
       responses[i] = { fullUrl: `${repo.context.fhirBase}/${saved.resourceType}/${saved.id}`, resource: saved, response };
     } else if (method === 'GET') {
-      responses[i] = await readEntry(repo, entry.request!.url!);
+      responses[i] = await readEntry(repo, targets[i]);
     }
   }
   return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
 }
 
 /** The conditions of the conditional creates and updates among these entries (see condition-lock.ts). */
-function conditionsOf(entries: BundleEntry[]): Condition[] {
+function conditionsOf(entries: BundleEntry[], targets: EntryTarget[]): Condition[] {
   const conditions: Condition[] = [];
-  for (const entry of entries) {
-    const { method, url, ifNoneExist } = entry.request!;
-    if (method === 'POST' && ifNoneExist && entry.resource) conditions.push({ type: entry.resource.resourceType, query: ifNoneExist });
-    const query = method === 'PUT' ? url!.split('?')[1] : undefined;
-    if (query !== undefined && entry.resource) conditions.push({ type: entry.resource.resourceType, query });
-  }
+  entries.forEach((entry, i) => {
+    const target = targets[i];
+    const { ifNoneExist } = entry.request!;
+    if (target.kind === 'create' && ifNoneExist) conditions.push({ type: target.type, query: ifNoneExist });
+    if (target.kind === 'conditional-update') conditions.push({ type: target.type, query: target.query });
+  });
   return conditions;
 }
 
@@ -147,10 +143,11 @@ function conditionsOf(entries: BundleEntry[]): Condition[] {
  * Validates every create before anything is written, failing on the first invalid one in order. With a
  * pool, the workers validate and also compute the index rows, which the writer then picks up.
  */
-async function validateCreates(resources: Resource[], entryIndexes: number[], pool: WritePreparationPool | undefined): Promise<void> {
+async function validateCreates(repo: Repository, resources: Resource[], entryIndexes: number[], pool: WritePreparationPool | undefined): Promise<void> {
   if (!pool) {
+    // One by one as a direct write is validated: a portal caller's budget, a large resource off the event loop.
     for (let k = 0; k < resources.length; k++) {
-      await withEntryIndex([entryIndexes[k]], async () => assertValidResource(resources[k]));
+      await withEntryIndex([entryIndexes[k]], () => repo.validateInput(resources[k]));
     }
     return;
   }
@@ -177,11 +174,14 @@ async function conditionalTarget(repo: Repository, type: string, query: string, 
 }
 
 async function processBatch(repo: Repository, bundle: Bundle, options: BundleOptions): Promise<Bundle> {
-  const entries = checkEntries(bundle);
+  const entries = bundle.entry ?? [];
+  if (!Array.isArray(entries)) throw badRequest('Bundle.entry must be a list', 'Bundle.entry');
   const responses: BundleEntry[] = [];
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     try {
-      responses.push(await repo.transaction((trx) => processTransaction(trx, { resourceType: 'Bundle', type: 'transaction', entry: [entry] }, options)).then((b) => b.entry![0]));
+      // Each entry is read and run on its own: one that is not a request is its own 400/405, not the batch's.
+      const single: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [entry] };
+      responses.push(await repo.transaction((trx) => processTransaction(trx, single, options, () => index)).then((b) => b.entry![0]));
     } catch (err) {
       if (!(err instanceof OperationOutcomeError)) throw err;
       const status = err instanceof FhirError ? err.status : 400;
@@ -191,15 +191,31 @@ async function processBatch(repo: Repository, bundle: Bundle, options: BundleOpt
   return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
 }
 
-async function readEntry(repo: Repository, url: string): Promise<BundleEntry> {
-  const [path, query] = url.split('?');
-  const parts = path.split('/');
-  if (parts.length === 2) {
-    const resource = await repo.read(parts[0] as Resource['resourceType'], parts[1]);
-    return { resource, response: okResponse('200 OK', resource) };
+/** A GET entry: read, version read, search or history, as the direct request would answer it. */
+async function readEntry(repo: Repository, target: EntryTarget): Promise<BundleEntry> {
+  switch (target.kind) {
+    case 'read': {
+      const resource = await repo.read(target.type as Resource['resourceType'], target.id);
+      return { resource, response: okResponse('200 OK', resource) };
+    }
+    case 'vread': {
+      const stored = await repo.vread(target.type, target.id, target.version);
+      const resource = JSON.parse(stored.content) as Resource;
+      return { resource, response: okResponse('200 OK', resource) };
+    }
+    case 'history': {
+      const params = new URLSearchParams(target.query);
+      for (const name of params.keys()) if (name !== '_since' && name !== '_count') throw badRequest(`History takes _since and _count, not ${name}`, name);
+      const raw = params.get('_count');
+      if (raw !== null && !/^[1-9]\d{0,19}$/.test(raw)) throw badRequest('_count must be a positive integer', '_count');
+      const bundle = await repo.history(target.type, target.id, { since: params.get('_since') ?? undefined, count: raw === null ? undefined : Number(raw) });
+      return { resource: bundle, response: { status: '200 OK' } };
+    }
+    case 'search':
+      return { resource: await repo.search(parseSearch(target.type, target.query)), response: { status: '200 OK' } };
+    default:
+      throw new Error(`readEntry: ${target.kind} is not a GET`);
   }
-  const result = await repo.search(parseSearch(parts[0], query ?? ''));
-  return { resource: result, response: { status: '200 OK' } };
 }
 
 function okResponse(status: string, resource: Resource): BundleEntryResponse {

@@ -23,7 +23,9 @@ import { binaryPlace, keptForOrganization, type Replaced } from './write-placeme
 import { executeSearch, SearchLinks } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
-import { assertValidResource } from './validation';
+import { validateForWrite } from './validate-for-write';
+import { checkPortalBudget } from './write-budget';
+import type { WritePreparationPool } from './write-preparation-pool';
 import type { WriteCheck, WriteCheckSession, WriteFiles } from './write-check';
 import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from './binary/binary-store';
 import { databaseBinaryStore } from './binary/database-binary-store';
@@ -66,6 +68,8 @@ export interface RepositoryContext {
   readonly binaries?: BinaryStore;
   /** Largest file staff and systems may store (MAX_BINARY_BYTES; default 100 MB). */
   readonly maxBinaryBytes?: number;
+  /** Workers that validate large resources off the event loop (validate-for-write.ts); in-process without. */
+  readonly preparation?: WritePreparationPool;
 }
 
 /** What a write may carry besides the resource: a raw upload's bytes, for a Binary. */
@@ -123,6 +127,15 @@ export class Repository {
     this.refuseUnconfirmed();
     if (this.db.isTransaction) return fn(this);
     return this.db.transaction().execute((trx) => fn(new Repository(trx, this.context)));
+  }
+
+  /**
+   * Validates a resource this caller is about to write: a portal caller's against the portal's budget first (which
+   * refuses at once what would take long to validate), then against its definitions, off the event loop if large.
+   */
+  async validateInput(resource: Resource): Promise<void> {
+    if (this.context.scope.portalRules && resource && typeof resource === 'object') checkPortalBudget(resource);
+    await validateForWrite(resource, this.context.preparation);
   }
 
   /** Reads the current version as stored text (the fast path for GET by id). */
@@ -189,7 +202,7 @@ export class Repository {
     checkType(resource.resourceType);
     const detached = this.detach({ ...resource, id: randomUUID() }, options);
     checkRestatedContent(detached, undefined);
-    assertValidResource(detached.resource);
+    await this.validateInput(detached.resource);
     return this.audited(() =>
       this.transaction(async (repo) => {
         if (options.ifNoneExist) {
@@ -253,7 +266,7 @@ export class Repository {
     if (!ID_PATTERN.test(id)) throw badRequest(`Invalid id "${id}"`, `${type}.id`);
     const detached = this.detach(input as Resource & { id: string }, options);
     const resource = detached.resource;
-    assertValidResource(resource);
+    await this.validateInput(resource);
     const batch = [resource, ...detached.binaries];
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
     return this.audited(() => this.transaction(async (repo) => {
@@ -316,7 +329,7 @@ export class Repository {
     const detached = resources.map((resource) => this.detach(resource));
     for (const d of detached) {
       checkRestatedContent(d, undefined);
-      if (!options.validated) assertValidResource(d.resource);
+      if (!options.validated) await this.validateInput(d.resource);
     }
     const batch = [...detached.map((d) => d.resource), ...detached.flatMap((d) => d.binaries)];
     return this.audited(() => this.transaction(async (repo) => {

@@ -8,6 +8,7 @@ import { badRequest, methodNotAllowed, notAcceptable, notFound, unsupportedMedia
 import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
 import type { Repository } from '../fhir/repository';
 import { parseSearch } from '../fhir/search/parse-search';
+import { PORTAL_MAX_ELEMENTS } from '../fhir/write-budget';
 import { asyncHandler } from './async-handler';
 import { megabytes, tooLarge } from '../fhir/binary/upload-limits';
 import { receiveContent, sendBinaryContent, sendBinaryJson, uploadFilename } from './binary-transfer';
@@ -25,6 +26,9 @@ export interface FhirRouterDeps {
 
 const FHIR_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
 
+/** The most JSON objects and arrays in one FHIR body: JSON.parse of a million takes about a second of the event loop. */
+export const MAX_BODY_CONTAINERS = 1_000_000;
+
 /**
  * GET /fhir/Type/id (as seen under /fhir): a read-by-id, whose handler confirms a caller taken on trust in the
  * read's own statement (Caller.unconfirmed). Operations ($...) do not match the id pattern.
@@ -37,7 +41,12 @@ export function isReadById(req: Request): boolean {
 export function fhirRouter(deps: FhirRouterDeps): Router {
   const router = Router();
   const { config } = deps;
-  const json = jsonBody({ type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false });
+  // A portal caller's body is held to the portal's budget before it is parsed (see write-budget.ts); anyone's to
+  // MAX_BODY_CONTAINERS, which a real body (a transaction of thousands of resources) stays below.
+  const json = jsonBody({
+    type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false,
+    maxContainers: (res) => ((res.locals.caller as Caller | undefined)?.scope.portalRules ? PORTAL_MAX_ELEMENTS : MAX_BODY_CONTAINERS),
+  });
   const raw = express.raw({ type: () => true, limit: config.maxJsonBytes });
   const xmlBody = express.raw({ type: () => true, limit: config.maxXmlBytes });
   const xml: express.RequestHandler = (req, res, next) =>

@@ -20,10 +20,11 @@ import { immunizationRecordOperation } from './immunizations/immunization-record
  * key), so they are offered when those are given.
  */
 export function portalOperations(accountServices?: AccountServices, limits: { maxXmlBytes?: number; timeZone?: string } = {}): FhirOperation[] {
+  const timeZone = limits.timeZone ?? accountServices?.context.timeZone ?? 'UTC';
   return [
-    ccdaExportOperation,
+    ccdaExportOperation(timeZone),
     docrefOperation,
-    immunizationRecordOperation(limits.timeZone ?? accountServices?.context.timeZone ?? 'UTC'),
+    immunizationRecordOperation(timeZone),
     importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
     ...(accountServices ? accountOperations(accountServices) : []),
   ];

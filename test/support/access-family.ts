@@ -20,6 +20,7 @@ import { FixedClock } from '../../src/fhir/clock';
 import { Repository } from '../../src/fhir/repository';
 import { insertNew, prepareWrite } from '../../src/fhir/resource-writer';
 import { DEMO_FULL_URLS, describeDemoFamily, localCalendarDay } from '../../fixtures/demo-family';
+import type { AppDeps } from '../../src/app';
 import { startTestApp, TestApp } from './test-app';
 
 /** The patients of the tests: the demo family and Sam, a stranger at another practice. */
@@ -79,14 +80,14 @@ export interface AccessFamily {
 }
 
 /** Starts the app on its own database with the demo family, accounts and grants, under `policy`. */
-export async function startAccessFamily(policy: AgePolicyName): Promise<AccessFamily> {
+export async function startAccessFamily(policy: AgePolicyName, deps: Partial<AppDeps> = {}): Promise<AccessFamily> {
   const clock = new FixedClock(new Date(T0));
   let authenticator: Authenticator | undefined;
   const app = await startTestApp({
     clock,
     config: { agePolicy: policy, timeZone: TIME_ZONE },
     // The test app makes its signing key; the account-aware authenticator is built on it right after.
-    deps: { authenticator: { authenticate: (token, authenticate) => authenticator!.authenticate(token, authenticate) } },
+    deps: { ...deps, authenticator: { authenticate: (token, authenticate) => authenticator!.authenticate(token, authenticate) } },
   });
   const options = { clock, timeZone: TIME_ZONE, policy: agePolicyByName(policy) };
   authenticator = new TokenAuthenticator(app.key, clock, userResolver(app.database.db, options), staffResolver(app.database.db, options));

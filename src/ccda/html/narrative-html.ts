@@ -41,6 +41,8 @@ function renderChildren(node: XmlNode, ctx: NarrativeContext): string {
 interface NarrativeContext {
   /** Caption for tables that have none (the section title), so every table is labelled. */
   readonly fallbackCaption: string;
+  /** How a run of text reads (times put in the practice's zone). */
+  readonly text: (text: string) => string;
   inHead: boolean;
 }
 
@@ -63,7 +65,7 @@ function renderTable(node: XmlNode, ctx: NarrativeContext): string {
 
 function renderNode(node: XmlNode, ctx: NarrativeContext): string {
   const name = nodeName(node);
-  if (name === '#text') return escapeHtml(String(node['#text']));
+  if (name === '#text') return escapeHtml(ctx.text(String(node['#text'])));
   const local = localName(node);
   switch (local) {
     case 'table':
@@ -103,8 +105,8 @@ function renderNode(node: XmlNode, ctx: NarrativeContext): string {
   }
 }
 
-/** Renders the content of a section's `<text>` element as HTML. */
-export function narrativeToHtml(textNode: XmlNode | undefined, sectionTitle: string): string {
+/** Renders the content of a section's `<text>` element as HTML; `text` rewrites each run of text (default: as is). */
+export function narrativeToHtml(textNode: XmlNode | undefined, sectionTitle: string, text: (text: string) => string = (t) => t): string {
   if (!textNode) return '';
-  return renderChildren(textNode, { fallbackCaption: sectionTitle, inHead: false });
+  return renderChildren(textNode, { fallbackCaption: sectionTitle, text, inHead: false });
 }

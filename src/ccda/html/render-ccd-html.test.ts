@@ -24,9 +24,30 @@ describe('renderCcdHtml', () => {
     expect(html).toContain('<dt>Patient</dt><dd>Mary Ann O&apos;Brien &amp; Sons</dd>');
     expect(html).toContain('<dt>Date of birth</dt><dd>1984-03-14</dd>');
     expect(html).toContain('<dt>Race</dt><dd>White, Asian</dd>');
-    expect(html).toContain('<dt>Preferred language</dt><dd>en-US</dd>');
+    expect(html).toContain('<dt>Preferred language</dt><dd>English</dd>');
+    expect(html).toContain('<dt>Contact</dt><dd>(206)555-0142, mary@example.com</dd>');
+    // The software assembled the document; the practice is who wrote to the patient.
+    expect(html).toContain('<dt>Author</dt><dd>Lakeside Clinic</dd>');
     expect(html).toContain('<dt>Care team</dt><dd>Dr. Grace Lee</dd>');
     expect(html).toContain('<dt>Custodian</dt><dd>Lakeside Clinic</dd>');
+  });
+
+  it("reads as a patient expects (Ada's record): languages by name, plain phone numbers, printed units, drug names, local times", () => {
+    const ada = demoFamilyCcdInputs(NOW).find((d) => d.key === 'ada');
+    if (!ada) return;
+    const page = renderCcdHtml(renderCcd({ patient: ada.patient, resources: ada.resources, custodian: ada.custodian, documentId: 'ada', now: NOW }), { timeZone: 'America/Los_Angeles' });
+    expect(page).toContain('<dt>Preferred language</dt><dd>English, Korean</dd>');
+    expect(page).not.toMatch(/tel:|mailto:/);
+    expect(page).toContain('<dt>Author</dt><dd>Westside Family Medicine</dd>');
+    expect(page).toContain('<dt>Document created</dt><dd>2026-11-21 04:00</dd>');
+    expect(page).toMatch(/<td>\d+(\.\d+)? 10³\/µL<\/td>/);
+    expect(page).not.toContain('10*3/uL');
+    expect(page).toContain('>0.3 ML Epinephrine 1 MG/ML Auto-Injector</td>');
+    expect(page).not.toContain('NDA020800');
+    // Times as the practice's clock read them, to the minute: no seconds, no offsets.
+    expect(page).not.toMatch(/\d{2}:\d{2}:\d{2}/);
+    expect(page).not.toMatch(/\d{2}:\d{2} ?([+-]\d{2}:\d{2}|UTC)/);
+    expect(page).toMatch(/<td>\d{4}-\d{2}-\d{2} \d{2}:\d{2}<\/td>/);
   });
 
   it('lists every section in an index linking to it', () => {
@@ -81,7 +102,7 @@ withBrowser('HTML preview in headless Chromium', () => {
       : { patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'test-all', now: NOW };
     const dir = mkdtempSync(path.join(tmpdir(), 'ccd-html-'));
     const file = path.join(dir, 'ccd.html');
-    const page = renderCcdHtml(renderCcd(input));
+    const page = renderCcdHtml(renderCcd(input), { timeZone: 'America/Los_Angeles' });
     writeFileSync(file, page);
     const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'];
     const dom = spawnSync(chromium as string, [...flags, '--dump-dom', `file://${file}`], { encoding: 'utf8', timeout: 60_000 });

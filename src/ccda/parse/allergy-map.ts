@@ -1,7 +1,7 @@
 import type { AllergyIntolerance, CodeableConcept } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import {
-  SNOMED, authorTime, codingIn, compact, concept, isNegated, isNullKey, notes, readsAsNoneKnown, related, relatedWithTemplate, statementText, statusOf, valueOf,
+  SNOMED, authorTime, codingIn, compact, concept, isNegated, isNullKey, notes, readsAsNoneKnown, saysNone, related, relatedWithTemplate, statementText, statusOf, valueOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
@@ -75,7 +75,7 @@ function mapAllergyObservation(obs: XNode, concern: XNode | undefined, ctx: Impo
   } else if (allergenMissing) {
     // A vendor "No Known Allergies" row with a nullFlavored allergen and no negationInd.
     const text = statementText(obs, ctx) ?? (concern ? statementText(concern, ctx) : undefined) ?? typeCc?.text;
-    if (readsAsNoneKnown(text) || readsAsNoneKnown(code?.text)) {
+    if (readsAsNoneKnown(code?.text) || saysNone(obs, ctx, text)) {
       code = noKnownAllergy(category);
       ctx.warn('An allergy with no allergen whose text says "no known" was read as No known allergy');
     } else if (!code && typeCc?.coding && !TYPE_CODES[typeCode]) {

@@ -10,6 +10,7 @@ export type CcdaParseErrorCode =
   | 'too-large'
   | 'too-deep'
   | 'too-many-attributes'
+  | 'too-many-elements'
   | 'not-cda'
   | 'encoding';
 

@@ -6,6 +6,19 @@ import { XNode, attr, child, children, decodeXmlEntities, kidsOf, textOf } from 
 export interface DatatypeContext {
   lookupNarrative(reference: string | undefined): string | undefined;
   warn(message: string): void;
+  /** Where the value being read sits ("entry 30954-2/3"), so a warning about a value names its entry. */
+  where?(): string | undefined;
+}
+
+/** A warning about one value, naming the entry it is in when there is one. */
+function warnValue(ctx: DatatypeContext, message: string): void {
+  const where = ctx.where?.();
+  ctx.warn(where ? `${where}: ${message}` : message);
+}
+
+/** Days in a month of a year (proleptic Gregorian, as FHIR dates are). */
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 export const DATA_ABSENT_REASON_URL = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason';
@@ -110,24 +123,31 @@ export function dateTime(value: string | undefined, ctx: DatatypeContext): strin
   if (!value) return undefined;
   const m = TS.exec(value.trim());
   if (!m) {
-    ctx.warn(`Unreadable timestamp "${value}" ignored`);
+    // A malformed tail (a zone like "-05:00", "+5", letters) does not make the date before it unknown.
+    const date = /^(\d{8})/.exec(value.trim())?.[1];
+    if (date && TS.test(date)) {
+      warnValue(ctx, `Timestamp "${value}" is malformed after its date; kept as the date`);
+      return dateTime(date, ctx);
+    }
+    warnValue(ctx, `Unreadable timestamp "${value}" ignored`);
     return undefined;
   }
   const [, y, mo, d, h, mi, s, frac, tz] = m;
   // Out-of-range parts (month 00, zone -5000) would make an invalid FHIR dateTime: keep the
   // precision that is valid and drop the rest.
   if (y === '0000') {
-    ctx.warn(`Unreadable timestamp "${value}" ignored`);
+    warnValue(ctx, `Unreadable timestamp "${value}" ignored`);
     return undefined;
   }
   if (!mo) return y;
   if (+mo < 1 || +mo > 12) {
-    ctx.warn(`Timestamp "${value}" has an impossible month; kept as the year ${y}`);
+    warnValue(ctx, `Timestamp "${value}" has an impossible month; kept as the year ${y}`);
     return y;
   }
   if (!d) return `${y}-${mo}`;
-  if (+d < 1 || +d > 31) {
-    ctx.warn(`Timestamp "${value}" has an impossible day; kept as ${y}-${mo}`);
+  if (+d < 1 || +d > daysInMonth(+y, +mo)) {
+    // 2010-04-31 is no day of the calendar: the month is what the sender knew for certain.
+    warnValue(ctx, `Timestamp "${value}" has an impossible day; kept as ${y}-${mo}`);
     return `${y}-${mo}`;
   }
   const date = `${y}-${mo}-${d}`;
@@ -135,7 +155,7 @@ export function dateTime(value: string | undefined, ctx: DatatypeContext): strin
   const zoneHours = tz && tz !== 'Z' ? +tz.slice(1, 3) : 0;
   const zoneMinutes = tz && tz.length > 3 ? +tz.slice(3, 5) : 0;
   if (+h > 23 || +(mi ?? 0) > 59 || +(s ?? 0) > 60 || zoneHours > 14 || zoneMinutes > 59) {
-    ctx.warn(`Timestamp "${value}" has an impossible time or zone; kept as the date ${date}`);
+    warnValue(ctx, `Timestamp "${value}" has an impossible time or zone; kept as the date ${date}`);
     return date;
   }
   if (!tz) {
@@ -245,11 +265,14 @@ export function quantity(node: XNode | undefined): Quantity | undefined {
   const value = Number(raw);
   if (!Number.isFinite(value)) return undefined;
   const out: Quantity = { value };
-  const unit = attr(node, 'unit');
+  const unit = attr(node, 'unit')?.trim();
   if (unit) {
     out.unit = unit;
-    out.system = 'http://unitsofmeasure.org';
-    out.code = unit;
+    // A UCUM code has no whitespace: a unit written with spaces ("per min", "mg / dL") is kept as its text only.
+    if (!/\s/.test(unit)) {
+      out.system = 'http://unitsofmeasure.org';
+      out.code = unit;
+    }
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import type { CodeableConcept, Condition } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import {
-  SNOMED, authorTime, codingIn, compact, concept, isNegated, isNullKey, notes, readsAsNoneKnown, related, relatedWithTemplate, statementText, statusOf, valueOf,
+  SNOMED, authorTime, codingIn, compact, concept, isNegated, isNullKey, notes, saysNone, related, relatedWithTemplate, statementText, statusOf, valueOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
@@ -59,7 +59,7 @@ export function mapProblemObservation(obs: XNode, concern: XNode | undefined, ct
   if (negated) {
     if (missing) code = concept(SNOMED, '160245001', 'No current problems or disability');
     else verification = 'refuted';
-  } else if (missing && readsAsNoneKnown(statementText(obs, ctx) ?? code?.text)) {
+  } else if (missing && saysNone(obs, ctx, code?.text)) {
     code = concept(SNOMED, '160245001', 'No current problems or disability');
     ctx.warn('A problem with no code whose text says "no known" was read as No current problems');
   }

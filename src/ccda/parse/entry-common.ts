@@ -50,10 +50,33 @@ export function statementText(node: XNode, ctx: ImportContext): string | undefin
   return referencedText(child(node, 'text'), ctx);
 }
 
-/** A note from a statement's text, for resources that have `note`. */
+/** Comment Activity (R2 and R1) template roots; LOINC 48767-8 "Annotation comment" marks the untemplated ones. */
+const COMMENT_ACT = new Set(['2.16.840.1.113883.10.20.22.4.64', '2.16.840.1.113883.10.20.1.40']);
+
+/** Whether a statement is a comment act (a note about its neighbour or its holder, not a finding). */
+export function isCommentAct(node: XNode): boolean {
+  if (tagOf(node) !== 'act') return false;
+  return templateRoots(node).some((r) => COMMENT_ACT.has(r)) || attr(child(node, 'code'), 'code') === '48767-8';
+}
+
+/** Whether a statement only points at another act: an encounter or act holding nothing but ids (and templateIds). */
+export function isReferenceOnly(node: XNode): boolean {
+  const tag = tagOf(node);
+  if (tag !== 'encounter' && tag !== 'act') return false;
+  const kids = elementKids(node);
+  return kids.some((k) => tagOf(k) === 'id') && kids.every((k) => tagOf(k) === 'id' || tagOf(k) === 'templateId');
+}
+
+/** Notes for resources that have `note`: the statement's own text, then its comment acts. */
 export function notes(node: XNode, ctx: ImportContext): Annotation[] | undefined {
+  const out: Annotation[] = [];
   const text = statementText(node, ctx);
-  return text ? [{ text }] : undefined;
+  if (text) out.push({ text });
+  for (const comment of related(node).filter(isCommentAct)) {
+    const commentText = statementText(comment, ctx);
+    if (commentText && commentText !== text) out.push({ text: commentText });
+  }
+  return out.length ? out : undefined;
 }
 
 /** The status code of a statement (`statusCode/@code`). */
@@ -71,9 +94,27 @@ export function codingIn(cc: CodeableConcept | undefined, system: string): Codin
   return cc?.coding?.find((c) => c.system === system);
 }
 
-/** Whether the narrative text of a statement reads like an explicit "none" (NKA, no known ...). */
+/** Whether the narrative text of a statement reads like an explicit "none" (NKA, no known ..., a bare "None"). */
 export function readsAsNoneKnown(text: string | undefined): boolean {
-  return !!text && /\b(no\s+known|nkda|nka|none\s+known|no\s+(current\s+)?(active\s+)?(allerg|problem|medication|immuni))/i.test(text);
+  if (!text) return false;
+  return (
+    /\b(no\s+known|nkda|nka|none\s+known|none\s+(reported|recorded|documented|on\s+file)|no\s+(current\s+)?(active\s+)?(allerg|problem|medication|immuni|vaccin))/i.test(text) ||
+    /^\s*(none|nil|n\/a)\s*[.!]?\s*$/i.test(text)
+  );
+}
+
+/** The longest section narrative still read as one statement ("None", "No known medications."). */
+const SHORT_NARRATIVE = 80;
+
+/**
+ * Whether an entry with no usable code says "none": its own text (or the given text), else, when the entry has
+ * no text of its own, a section narrative short enough to be one statement.
+ */
+export function saysNone(node: XNode, ctx: ImportContext, fallback?: string): boolean {
+  const own = statementText(node, ctx) ?? fallback;
+  if (own !== undefined) return readsAsNoneKnown(own);
+  const section = ctx.sectionText;
+  return section !== undefined && section.length <= SHORT_NARRATIVE && readsAsNoneKnown(section);
 }
 
 /** Whether the key code of a statement carries no usable code (nullFlavor, no translation, no text). */

@@ -26,6 +26,8 @@ export class ImportContext implements DatatypeContext {
   section: CcdaSectionStats | undefined;
   sectionRefs: AnyRef[] = [];
   entryPosition = '';
+  /** The plain text of the section being mapped (for entries that point at no narrative of their own). */
+  sectionText: string | undefined;
   private readonly seenWarnings = new Set<string>();
   private readonly claimed = new Set<string>();
   private readonly shared = new Map<string, AnyRef>();
@@ -96,6 +98,30 @@ export class ImportContext implements DatatypeContext {
     return value;
   }
 
+  /**
+   * Turns the logical encounter links organizers carry (`encounter.identifier`) into references to the document's own
+   * Encounter with that id, when it has one; otherwise they stay logical (the visit is in another document).
+   */
+  resolveEncounterLinks(): void {
+    const byId = new Map<string, string>();
+    for (const { fullUrl, resource } of this.resources) {
+      if (resource.resourceType !== 'Encounter') continue;
+      for (const id of resource.identifier ?? []) byId.set(`${id.system}|${id.value}`, fullUrl);
+    }
+    for (const { resource } of this.resources) {
+      const holder = resource as { encounter?: Reference };
+      const id = holder.encounter?.identifier;
+      if (!id || holder.encounter?.reference) continue;
+      const fullUrl = byId.get(`${id.system}|${id.value}`);
+      if (fullUrl) holder.encounter = { reference: fullUrl };
+    }
+  }
+
+  /** DatatypeContext: the entry being mapped, for warnings about one of its values. */
+  where(): string | undefined {
+    return this.section && this.entryPosition ? `entry ${this.entryPosition}` : undefined;
+  }
+
   /** DatatypeContext: narrative text for an `#ID` reference. */
   lookupNarrative(reference: string | undefined): string | undefined {
     return this.narrative.lookup(reference);
@@ -136,6 +162,16 @@ function requestFor(resource: Resource): CcdaImportEntry['request'] {
   const first = Array.isArray(id) ? id[0] : id;
   if (!first?.value) return { method: 'POST', url: resource.resourceType };
   const search = `identifier=${first.system ? `${encodeURIComponent(first.system)}|` : ''}${encodeURIComponent(first.value)}`;
-  if (MATCH_ONLY.has(resource.resourceType)) return { method: 'POST', url: resource.resourceType, ifNoneExist: search };
+  if (MATCH_ONLY.has(resource.resourceType)) return { method: 'POST', url: resource.resourceType, ifNoneExist: search + nameGuard(resource) };
   return { method: 'PUT', url: `${resource.resourceType}?${search}` };
+}
+
+/**
+ * An identifier joins two practitioners only when their family names agree too: an id that slipped past the
+ * placeholder rules (a clinic's shared number, a typo) must not merge different doctors into one.
+ */
+function nameGuard(resource: Resource): string {
+  if (resource.resourceType !== 'Practitioner') return '';
+  const family = resource.name?.find((n) => n.family)?.family;
+  return family ? `&family:exact=${encodeURIComponent(family)}` : '';
 }

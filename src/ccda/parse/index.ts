@@ -7,4 +7,4 @@ export type { CcdaDocumentInfo, CcdaDocumentKind, CcdaImportEntry, CcdaImportRes
 export { CCDA_POSITION_SYSTEM } from './import-context';
 export { USCDI_SECTION_KINDS, sectionKind } from './section-catalog';
 export type { SectionKind } from './section-catalog';
-export { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ATTRIBUTES } from './xml-reader';
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ATTRIBUTES, DEFAULT_MAX_ELEMENTS } from './xml-reader';

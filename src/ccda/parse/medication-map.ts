@@ -1,7 +1,7 @@
 import type { CodeableConcept, Dosage, Immunization, ImmunizationRecommendation, MedicationRequest, MedicationStatement, Timing } from '@medplum/fhirtypes';
 import { codeableConcept, effective, firstEffectiveTime, identifiers, quantity, referencedText } from './cda-datatype-readers';
 import {
-  IPS_ABSENT, authorTime, compact, concept, isNegated, isNullKey, notes, readsAsNoneKnown, reasons, related, statementText, statusOf,
+  IPS_ABSENT, authorTime, compact, concept, isNegated, isNullKey, notes, saysNone, reasons, related, statementText, statusOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors, mapOrganization, mapPerformers } from './participant-map';
@@ -39,7 +39,7 @@ export function mapMedicationActivity(sa: XNode, ctx: ImportContext, plannedSect
   const negated = isNegated(sa);
   const missing = isNullKey(codeNode, ctx);
   let noneKnown = false;
-  if (missing && (negated || readsAsNoneKnown(statementText(sa, ctx) ?? medication?.text))) {
+  if (missing && (negated || saysNone(sa, ctx, medication?.text))) {
     medication = noKnownMedications();
     noneKnown = true;
     if (!negated) ctx.warn('A medication with no code whose text says "no known" was read as No known medications');
@@ -129,8 +129,13 @@ export function mapImmunizationActivity(sa: XNode, ctx: ImportContext): AnyRef {
   const mood = attr(sa, 'moodCode') ?? 'EVN';
   if (mood !== 'EVN' && !negated) return mapPlannedImmunization(sa, vaccine, ctx);
   const missing = isNullKey(codeNode, ctx);
-  if (missing && (negated || readsAsNoneKnown(statementText(sa, ctx) ?? vaccine?.text))) {
+  let noneKnown = false;
+  if (missing && (negated || saysNone(sa, ctx, vaccine?.text))) {
+    // The same "no known" representation whether the sender negated the entry or only wrote "None" beside it:
+    // never a completed dose of nothing.
     vaccine = concept(IPS_ABSENT, 'no-known-immunizations', 'No known immunizations');
+    noneKnown = true;
+    if (!negated) ctx.warn('An immunization with no code whose text says "none" was read as No known immunizations');
   }
   if (!vaccine || (!vaccine.coding && !vaccine.text)) vaccine = { ...(vaccine ?? {}), text: statementText(sa, ctx) ?? 'Unknown vaccine' };
   const time = effective(firstEffectiveTime(sa), ctx);
@@ -142,7 +147,7 @@ export function mapImmunizationActivity(sa: XNode, ctx: ImportContext): AnyRef {
   const immunization: Immunization = {
     resourceType: 'Immunization',
     identifier: ctx.claimIdentifiers('Immunization', identifiers(sa)),
-    status: negated || status === 'cancelled' || status === 'aborted' ? 'not-done' : status === 'nullified' ? 'entered-in-error' : 'completed',
+    status: negated || noneKnown || status === 'cancelled' || status === 'aborted' ? 'not-done' : status === 'nullified' ? 'entered-in-error' : 'completed',
     statusReason: negated ? refusal : undefined,
     vaccineCode: vaccine,
     patient: ctx.patientReference,

@@ -71,7 +71,7 @@ export function narrativeToPlainText(raw: string): string | undefined {
   const text = decodeXmlEntities(
     raw
       .replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, (_m, c: string) => escapeText(c))
-      .replace(/<(br|\/p|\/paragraph|\/tr|\/item|\/li)\b[^>]*>/gi, ' ')
+      .replace(/<(br|\/p|\/paragraph|\/tr|\/td|\/th|\/item|\/li)\b[^>]*>/gi, ' ')
       .replace(/<[^>]*>/g, ''),
   )
     .replace(/\s+/g, ' ')

@@ -1,7 +1,7 @@
-import type { CodeableConcept, DiagnosticReport, Observation } from '@medplum/fhirtypes';
+import type { Annotation, CodeableConcept, DiagnosticReport, Encounter, Identifier, Observation, Reference } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers, quantity } from './cda-datatype-readers';
 import {
-  LOINC, SNOMED, authorTime, compact, concept, isNegated, notes, observationValue, statementOf, statementText, statusOf,
+  LOINC, SNOMED, authorTime, compact, concept, isCommentAct, isNegated, isReferenceOnly, notes, observationValue, statementOf, statementText, statusOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
@@ -26,7 +26,7 @@ const STATUS: Record<string, Observation['status']> = {
 };
 
 /** One observation (result, vital sign, social history, assessment...) as an Observation. */
-export function mapObservation(obs: XNode, ctx: ImportContext, category: ObservationCategory | undefined): AnyRef {
+export function mapObservation(obs: XNode, ctx: ImportContext, category: ObservationCategory | undefined, comments: string[] = []): AnyRef {
   let code = codeableConcept(child(obs, 'code'), ctx);
   if (!code || (!code.coding && !code.text)) code = { ...(code ?? {}), text: statementText(obs, ctx) ?? 'Unknown observation' };
   const time = effective(child(obs, 'effectiveTime'), ctx);
@@ -46,7 +46,7 @@ export function mapObservation(obs: XNode, ctx: ImportContext, category: Observa
     bodySite: codeableConcept(child(obs, 'targetSiteCode'), ctx),
     method: codeableConcept(child(obs, 'methodCode'), ctx),
     referenceRange: referenceRanges(obs, ctx),
-    note: notes(obs, ctx),
+    note: withComments(notes(obs, ctx), comments),
   };
   if (observation.bodySite && !observation.bodySite.coding) delete observation.bodySite;
   if (observation.method && !observation.method.coding) delete observation.method;
@@ -78,26 +78,65 @@ function referenceRanges(obs: XNode, ctx: ImportContext): Observation['reference
   return out.length ? out : undefined;
 }
 
-/** Member observations of an organizer (components holding an observation; nested organizers flattened). */
-function organizerMembers(organizer: XNode): XNode[] {
-  const out: XNode[] = [];
-  for (const component of children(organizer, 'component')) {
-    const statement = statementOf(component);
-    if (!statement) continue;
-    if (attr(statement, 'classCode') === 'CLUSTER' || attr(statement, 'classCode') === 'BATTERY' || child(statement, 'component')) {
-      if (tagOf(statement) === 'organizer') {
-        out.push(...organizerMembers(statement));
+/** An organizer's member statements, each with the comments that sit beside it, and what the organizer links to. */
+interface OrganizerParts {
+  readonly members: { readonly node: XNode; readonly comments: string[] }[];
+  /** Components that only point at another act (an `<encounter>` or `<act>` holding nothing but an id). */
+  readonly links: Identifier[];
+}
+
+/**
+ * Member observations of an organizer (nested organizers flattened). Two kinds of component are not members:
+ * a reference (an encounter or act with only ids: Allscripts ties vital signs to their visit so), which is a
+ * link, and a comment act (48767-8), which is a note on the member it sits beside (the one before it, else the
+ * next). Read as members, both became Observations coded "Unknown observation" or 48767-8.
+ */
+function organizerParts(organizer: XNode, ctx: ImportContext): OrganizerParts {
+  const members: OrganizerParts['members'][number][] = [];
+  const links: Identifier[] = [];
+  const orphanComments: string[] = [];
+  const walk = (holder: XNode): void => {
+    for (const component of children(holder, 'component')) {
+      const statement = statementOf(component);
+      if (!statement) continue;
+      if (tagOf(statement) === 'organizer' && (attr(statement, 'classCode') === 'CLUSTER' || attr(statement, 'classCode') === 'BATTERY' || child(statement, 'component'))) {
+        walk(statement);
         continue;
       }
+      if (isReferenceOnly(statement)) {
+        links.push(...identifiers(statement));
+        continue;
+      }
+      if (isCommentAct(statement)) {
+        const text = statementText(statement, ctx);
+        if (!text) continue;
+        const previous = members[members.length - 1];
+        if (previous) previous.comments.push(text);
+        else orphanComments.push(text);
+        continue;
+      }
+      members.push({ node: statement, comments: orphanComments.splice(0) });
     }
-    out.push(statement);
-  }
-  return out;
+  };
+  walk(organizer);
+  if (orphanComments.length) ctx.warn('A comment in an organizer with no result beside it was dropped');
+  return { members, links };
+}
+
+/** A member mapped as an Observation, with the comments beside it as notes. */
+function mapMember(member: OrganizerParts['members'][number], ctx: ImportContext, category: ObservationCategory | undefined): AnyRef {
+  return mapObservation(member.node, ctx, category, member.comments);
+}
+
+/** The organizer's encounter link as a logical reference (resolved to the document's Encounter when it has one). */
+function encounterLink(links: Identifier[]): Reference<Encounter> | undefined {
+  return links[0] ? { type: 'Encounter', identifier: links[0] } : undefined;
 }
 
 /** A result organizer: a DiagnosticReport whose `result` lists its member Observations. */
 export function mapResultOrganizer(organizer: XNode, ctx: ImportContext): AnyRef[] {
-  const members = organizerMembers(organizer).map((m) => mapObservation(m, ctx, 'laboratory'));
+  const parts = organizerParts(organizer, ctx);
+  const members = parts.members.map((m) => mapMember(m, ctx, 'laboratory'));
   let code = codeableConcept(child(organizer, 'code'), ctx);
   if (!code || (!code.coding && !code.text)) code = { ...(code ?? {}), text: statementText(organizer, ctx) ?? 'Results' };
   const time = effective(child(organizer, 'effectiveTime'), ctx);
@@ -113,6 +152,7 @@ export function mapResultOrganizer(organizer: XNode, ctx: ImportContext): AnyRef
     effectivePeriod: time.period?.end ? time.period : undefined,
     issued: undefined,
     performer: mapAuthors(organizer, ctx),
+    encounter: encounterLink(parts.links),
     result: members,
   };
   if (!report.effectiveDateTime && !report.effectivePeriod) {
@@ -127,17 +167,19 @@ export function mapResultOrganizer(organizer: XNode, ctx: ImportContext): AnyRef
  * "Vital signs panel" (LOINC 85353-1) Observation whose hasMember lists them (US Core shape).
  */
 export function mapVitalSignsOrganizer(organizer: XNode, ctx: ImportContext): AnyRef[] {
-  const members = organizerMembers(organizer).map((m) => mapObservation(m, ctx, 'vital-signs'));
-  return [mapPanel(organizer, members, ctx, 'vital-signs', concept(LOINC, '85353-1', 'Vital signs, weight, height, head circumference, oxygen saturation and BMI panel')), ...members];
+  const parts = organizerParts(organizer, ctx);
+  const members = parts.members.map((m) => mapMember(m, ctx, 'vital-signs'));
+  return [mapPanel(organizer, members, parts.links, ctx, 'vital-signs', concept(LOINC, '85353-1', 'Vital signs, weight, height, head circumference, oxygen saturation and BMI panel')), ...members];
 }
 
 /** Any other organizer (functional, cognitive, advance directives...): a panel Observation with members. */
 export function mapObservationOrganizer(organizer: XNode, ctx: ImportContext, category: ObservationCategory | undefined): AnyRef[] {
-  const members = organizerMembers(organizer).map((m) => mapObservation(m, ctx, category));
-  return [mapPanel(organizer, members, ctx, category, undefined), ...members];
+  const parts = organizerParts(organizer, ctx);
+  const members = parts.members.map((m) => mapMember(m, ctx, category));
+  return [mapPanel(organizer, members, parts.links, ctx, category, undefined), ...members];
 }
 
-function mapPanel(organizer: XNode, members: AnyRef[], ctx: ImportContext, category: ObservationCategory | undefined, fallbackCode: CodeableConcept | undefined): AnyRef {
+function mapPanel(organizer: XNode, members: AnyRef[], links: Identifier[], ctx: ImportContext, category: ObservationCategory | undefined, fallbackCode: CodeableConcept | undefined): AnyRef {
   let code = codeableConcept(child(organizer, 'code'), ctx);
   if (fallbackCode && !code?.coding?.some((c) => c.system === LOINC)) code = { ...fallbackCode, coding: [...(fallbackCode.coding ?? []), ...(code?.coding ?? [])] };
   if (!code || (!code.coding && !code.text)) code = { text: statementText(organizer, ctx) ?? 'Panel' };
@@ -151,7 +193,13 @@ function mapPanel(organizer: XNode, members: AnyRef[], ctx: ImportContext, categ
     subject: ctx.patientReference,
     effectiveDateTime: time.dateTime ?? (time.period && !time.period.end ? time.period.start : undefined),
     effectivePeriod: time.period?.end ? time.period : undefined,
+    encounter: encounterLink(links),
     hasMember: members,
   };
   return ctx.add(compact(panel));
+}
+
+function withComments(own: Annotation[] | undefined, comments: string[]): Annotation[] | undefined {
+  const all = [...(own ?? []), ...comments.map((text) => ({ text }))];
+  return all.length ? all : undefined;
 }

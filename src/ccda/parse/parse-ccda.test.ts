@@ -133,7 +133,7 @@ describe('reused ids, allergy categories, medications and unknown sections', () 
 
   it('uses conditional requests so a second import restates instead of duplicating', () => {
     const requests = r.bundle.entry.map((e) => `${e.resource.resourceType} ${e.request.method} ${e.request.ifNoneExist ?? e.request.url}`);
-    expect(requests).toContain('Practitioner POST identifier=http%3A%2F%2Fhl7.org%2Ffhir%2Fsid%2Fus-npi|1234567893');
+    expect(requests).toContain('Practitioner POST identifier=http%3A%2F%2Fhl7.org%2Ffhir%2Fsid%2Fus-npi|1234567893&family:exact=Seven');
     expect(requests).toContain('AllergyIntolerance PUT AllergyIntolerance?identifier=urn%3Aoid%3A1.3.6.1.4.1.22812.3.99930.3|ALLERGY');
     expect(parseCcda(fs.readFileSync(path.join(DIR, 'reused-ids-and-medications.xml')))).toEqual(r);
   });

@@ -72,6 +72,7 @@ export function mapCdaDocument(root: XNode, narratives: readonly string[], text:
     const mapped = mapSections(structured, narratives, ctx);
     composition.section = mapped.sections;
     stats = mapped.stats;
+    ctx.resolveEncounterLinks();
   } else if (nonXml) {
     const docRef = mapNonXmlBody(nonXml, ctx, info.title, patientRef, composition.type);
     composition.section = [{ title: info.title ?? 'Document', text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">The document body is an attachment (unstructured document).</div>' }, entry: [docRef] }];

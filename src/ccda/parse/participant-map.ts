@@ -12,6 +12,14 @@ import type { AnyRef } from './import-context';
  * same identifier (POST with ifNoneExist).
  */
 
+/**
+ * The ids of a person or organization: short runs of zeros or nines ('0', '99') are what senders write for "no
+ * id" there (an entry may be numbered 0 in its own namespace, a doctor is not), so they identify nobody.
+ */
+function partyIds(node: XNode | undefined): Identifier[] {
+  return identifiers(node).filter((id) => !/^(0+|9+)$/.test(id.value ?? ''));
+}
+
 function dedupeKey(kind: string, ids: Identifier[], fallback: string | undefined): string | undefined {
   if (ids.length > 0) return `${kind}|${ids[0].system}|${ids[0].value}`;
   return fallback ? `${kind}|name|${fallback.toLowerCase()}` : undefined;
@@ -20,7 +28,7 @@ function dedupeKey(kind: string, ids: Identifier[], fallback: string | undefined
 /** An Organization from a CDA organization-like element (representedOrganization, custodian, payer...). */
 export function mapOrganization(node: XNode | undefined, ctx: ImportContext): AnyRef | undefined {
   if (!node || attr(node, 'nullFlavor')) return undefined;
-  const ids = identifiers(node);
+  const ids = partyIds(node);
   const name = children(node, 'name').map(textOf).find(Boolean);
   const key = dedupeKey('Organization', ids, name);
   if (!key) return undefined;
@@ -46,7 +54,7 @@ export function mapAssigned(role: XNode | undefined, ctx: ImportContext): AnyRef
   const person = child(role, 'assignedPerson') ?? child(role, 'associatedPerson');
   const device = child(role, 'assignedAuthoringDevice');
   const orgNode = child(role, 'representedOrganization');
-  const ids = identifiers(role);
+  const ids = partyIds(role);
   if (person && !attr(person, 'nullFlavor')) {
     const name = humanName(child(person, 'name'));
     const label = name ? [name.prefix, name.given, name.family, name.text].flat().filter(Boolean).join(' ') : undefined;

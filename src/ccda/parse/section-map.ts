@@ -1,11 +1,11 @@
 import type { CompositionSection } from '@medplum/fhirtypes';
 import type { CcdaSectionStats } from './ccda-import-types';
 import { codeableConcept } from './cda-datatype-readers';
-import { isNegated, isNullKey, related, statementOf, valueOf } from './entry-common';
+import { isCommentAct, isNegated, isNullKey, related, statementOf, statementText, valueOf } from './entry-common';
 import { mapPlanOfTreatment } from './care-plan-map';
 import { mapStatement } from './entry-dispatch';
-import type { ImportContext } from './import-context';
-import { narrativeToXhtml } from './narrative';
+import type { AnyRef, ImportContext } from './import-context';
+import { narrativeToPlainText, narrativeToXhtml } from './narrative';
 import { SectionKind, sectionKind } from './section-catalog';
 import { XNode, attr, child, children, path, tagOf, templateRoots, textOf } from './xml-node';
 
@@ -71,11 +71,13 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
   const { node, stats, kind, composition } = section;
   ctx.section = stats;
   ctx.sectionRefs = [];
+  ctx.sectionText = narrativeToPlainText(section.raw);
   const entries = children(node, 'entry');
   if (kind === 'narrative-only' && entries.length > 0) {
     ctx.warn(`Section ${stats.loinc ?? stats.title ?? stats.index} (${stats.templateIds.join(', ') || 'no templateId'}) is not mapped; its ${entries.length} entries are kept as narrative only`);
   }
   let index = 0;
+  let previous: AnyRef[] = [];
   for (const entry of entries) {
     const statement = statementOf(entry);
     index++;
@@ -88,13 +90,17 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
       continue;
     }
     ctx.entryPosition = `${stats.loinc ?? `section${stats.index}`}/${index}`;
+    // A comment act standing as an entry of its own is about the entry before it: a note there, not a finding.
+    if (isCommentAct(statement) && previous.length && noteOnFirst(previous, statementText(statement, ctx), ctx)) continue;
     const before = stats.resourcesCreated;
+    const firstRef = ctx.sectionRefs.length;
     try {
       mapStatement(statement, ctx, kind);
     } catch (err) {
       ctx.warn(`Entry ${index} could not be mapped: ${(err as Error).message}`);
     }
     if (stats.resourcesCreated === before) stats.unmapped++;
+    previous = ctx.sectionRefs.slice(firstRef);
   }
   if (kind === 'plan-of-treatment' && ctx.sectionRefs.length) {
     ctx.entryPosition = `${stats.loinc ?? `section${stats.index}`}/careplan`;
@@ -106,6 +112,7 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
   }
   ctx.section = undefined;
   ctx.sectionRefs = [];
+  ctx.sectionText = undefined;
 }
 
 const KEY_OBSERVATIONS = new Set(['2.16.840.1.113883.10.20.22.4.7', '2.16.840.1.113883.10.20.22.4.4', '2.16.840.1.113883.10.20.1.18', '2.16.840.1.113883.10.20.1.28']);
@@ -130,4 +137,20 @@ function entryNullFlavored(statement: XNode, kind: SectionKind, ctx: ImportConte
       return isNullKey(path(statement, 'consumable', 'manufacturedProduct', 'manufacturedMaterial', 'code') ?? path(statement, 'consumable', 'manufacturedProduct', 'manufacturedLabeledDrug', 'code'), ctx);
     default: return false;
   }
+}
+
+/** Types whose resources carry `note` (Annotation). */
+const NOTED = new Set(['Condition', 'AllergyIntolerance', 'Observation', 'Procedure', 'Immunization', 'MedicationStatement', 'MedicationRequest', 'Goal', 'ServiceRequest', 'CarePlan', 'FamilyMemberHistory', 'CommunicationRequest']);
+
+/** Adds the text as a note to the first of the resources that can hold one; false when none can (or no text). */
+function noteOnFirst(refs: readonly AnyRef[], text: string | undefined, ctx: ImportContext): boolean {
+  if (!text) return false;
+  for (const ref of refs) {
+    const found = ctx.resources.find((r) => r.fullUrl === ref.reference)?.resource as { resourceType: string; note?: { text: string }[] } | undefined;
+    if (found && NOTED.has(found.resourceType)) {
+      found.note = [...(found.note ?? []), { text }];
+      return true;
+    }
+  }
+  return false;
 }

@@ -4,6 +4,8 @@ import { CcdaParseError, lineColumnAt } from './ccda-parse-error';
 export interface XmlLimits {
   readonly maxDepth: number;
   readonly maxAttributes: number;
+  /** Most elements in the document: what the tree and the mapping cost grows with (not its bytes). */
+  readonly maxElements: number;
 }
 
 /*
@@ -18,9 +20,14 @@ export interface XmlLimits {
  * Since it matches every tag anyway, it also records what the tree parser can be spared
  * (MarkupScan; the measurements are in xml-reader.ts).
  */
-const MARKUP =
-  /<(?:!--[\s\S]*?-->|!\[CDATA\[[\s\S]*?\]\]>|\?[\s\S]*?\?>|(![A-Za-z])|\/([^\s>]+)\s*>|([A-Za-z_][\w:.\-]*)((?:\s+[A-Za-z_][\w:.\-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*(\/?)>)/y;
-const ATTRIBUTE = /\s[A-Za-z_][\w:.\-]*\s*=/g;
+const MARKUP = /<(?:!--[\s\S]*?-->|!\[CDATA\[[\s\S]*?\]\]>|\?[\s\S]*?\?>|(![A-Za-z])|\/([^\s>]+)\s*>|([A-Za-z_][\w:.\-]*))/y;
+/*
+ * A start tag's attributes are matched one at a time, not by one repeated group: V8's regular expressions backtrack
+ * through a repeated group recursively, so a tag of a million attributes (or one whose list never ends) overflowed
+ * the stack, a 500. One at a time, the count stops at the limit and an unclosed list is found where it breaks.
+ */
+const ATTRIBUTE = /\s+[A-Za-z_][\w:.\-]*\s*=\s*(?:"[^"<]*"|'[^'<]*')/y;
+const TAG_END = /\s*(\/?)>/y;
 
 /** What the guard's scan found, for the reader. */
 export interface MarkupScan {
@@ -58,8 +65,7 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
   const names: string[] = [];
   const starts: number[] = [];
   let roots = 0;
-  // A tag with few characters of attributes cannot exceed the attribute limit; skip counting.
-  const countThreshold = limits.maxAttributes * 4;
+  let elements = 0;
   let text = 0;
   let i = xml.indexOf('<');
   while (i !== -1) {
@@ -88,6 +94,16 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
       if (!m) fail(xml, i, 'malformed', 'Malformed markup');
       end = MARKUP.lastIndex;
       isTag = m[2] !== undefined || m[3] !== undefined;
+      // A start tag: its attributes, then `>` or `/>` (m[4] the attribute text, m[5] the `/`, as one regex gave them).
+      if (m[3] !== undefined) {
+        const tag = startTagRest(xml, end, limits.maxAttributes);
+        if (tag === 'too-many') fail(xml, i, 'too-many-attributes', `Element <${m[3]}> has more than ${limits.maxAttributes} attributes`);
+        if (tag === 'malformed') fail(xml, i, 'malformed', 'Malformed markup');
+        m[4] = xml.slice(end, tag.attributesEnd);
+        m[5] = tag.selfClosing ? '/' : '';
+        end = tag.end;
+        if (++elements > limits.maxElements) fail(xml, i, 'too-many-elements', `The document has more than ${limits.maxElements} elements`);
+      }
       if (m[1] !== undefined) {
         fail(xml, i, 'dtd-refused', 'DOCTYPE, ENTITY and other declarations are not accepted');
       } else if (xml.charCodeAt(i + 2) === 91 && names.length > 0 && narrativeDepth < 0) {
@@ -109,9 +125,6 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
       } else if (m[3] !== undefined) {
         if (names.length === 0 && ++roots > 1) fail(xml, i, 'malformed', 'More than one root element');
         const attrs = m[4];
-        if (attrs.length > countThreshold && (attrs.match(ATTRIBUTE)?.length ?? 0) > limits.maxAttributes) {
-          fail(xml, i, 'too-many-attributes', `Element <${m[3]}> has more than ${limits.maxAttributes} attributes`);
-        }
         if (narrativeDepth < 0) {
           attributes.push(attrs);
           const attrsEnd = end - 1 - m[5].length;
@@ -154,6 +167,25 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
   return { narratives, attributes, texts, parserView };
 }
 
+/**
+ * The rest of a start tag from just after its name: where its attribute text ends, whether it closes itself and
+ * where the tag ends; 'too-many' past `maxAttributes` attributes, 'malformed' when neither an attribute nor the
+ * tag's end follows.
+ */
+function startTagRest(xml: string, from: number, maxAttributes: number): { attributesEnd: number; selfClosing: boolean; end: number } | 'too-many' | 'malformed' {
+  let at = from;
+  for (let count = 0; ; count++) {
+    ATTRIBUTE.lastIndex = at;
+    if (!ATTRIBUTE.test(xml)) break;
+    if (count >= maxAttributes) return 'too-many';
+    at = ATTRIBUTE.lastIndex;
+  }
+  TAG_END.lastIndex = at;
+  const end = TAG_END.exec(xml);
+  if (!end) return 'malformed';
+  return { attributesEnd: at, selfClosing: end[1] === '/', end: TAG_END.lastIndex };
+}
+
 /** Whether xml[from, to) has a character that String.prototype.trim would not remove. */
 function hasNonSpace(xml: string, from: number, to: number): boolean {
   const first = xml.charCodeAt(from);
@@ -165,7 +197,7 @@ function isSpace(code: number): boolean {
   return code === 32 || code === 10 || code === 13 || code === 9;
 }
 
-function fail(xml: string, offset: number, code: 'malformed' | 'dtd-refused' | 'too-deep' | 'too-many-attributes', message: string): never {
+function fail(xml: string, offset: number, code: 'malformed' | 'dtd-refused' | 'too-deep' | 'too-many-attributes' | 'too-many-elements', message: string): never {
   const { line, column } = lineColumnAt(xml, offset);
   throw new CcdaParseError(code, message, line, column);
 }

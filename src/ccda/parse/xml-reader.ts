@@ -11,11 +11,18 @@ export interface XmlReadOptions {
   readonly maxDepth?: number;
   /** Most attributes accepted on one element (default 64). */
   readonly maxAttributes?: number;
+  /** Most elements accepted in the document (default 200,000). */
+  readonly maxElements?: number;
 }
 
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 128;
 export const DEFAULT_MAX_ATTRIBUTES = 64;
+/**
+ * What a document's tree and mapping cost grows with. The corpus's largest document has about 5,000; a CCD of decades
+ * of results, some tens of thousands. 20 MB of tiny elements are five million, and held about 2 GB to parse.
+ */
+export const DEFAULT_MAX_ELEMENTS = 200_000;
 
 /*
  * Parser configuration, measured on the 625 corpus documents (median per document on the 77
@@ -84,6 +91,7 @@ export function readCdaXml(input: string | Buffer | Uint8Array, options: XmlRead
   const scan = assertWellFormed(text, {
     maxDepth: options.maxDepth ?? DEFAULT_MAX_DEPTH,
     maxAttributes: options.maxAttributes ?? DEFAULT_MAX_ATTRIBUTES,
+    maxElements: options.maxElements ?? DEFAULT_MAX_ELEMENTS,
   });
   // Section narrative is kept as raw strings, in order; the parser sees neither it nor the
   // attribute text nor the whitespace between tags nor the text (see the note above).

@@ -28,7 +28,9 @@ export function writeAuthorParticipation(w: XmlWriter, ctx: RenderContext, who: 
     writePersonName(w, practitioner.name?.[0]);
     w.close('assignedPerson');
   } else {
+    // The organization's own id again: a reader that makes an Organization of representedOrganization finds it.
     w.open('representedOrganization');
+    w.empty('id', { root: ctx.idRoot, extension: `Organization/${subject.id ?? 'unknown'}` });
     if (org?.name) w.element('name', org.name);
     w.close('representedOrganization');
   }

@@ -13,6 +13,7 @@ import { resourcesFromBundle } from './bundle-resources';
 import { demoFamilyCcdInputs } from '../../../test/support/ccda/ccd-demo-inputs';
 import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../../../test/support/ccda/ccd-test-record';
 import { mutateRecord } from '../../../test/support/ccda/record-mutator';
+import { NEGATION_RECORD } from '../../../test/support/ccda/ccd-negation-record';
 import { renderCcd, type CcdInput } from './render-ccd';
 import { CCDA_VALIDATOR, ccdaValidatorMissing } from '../../../test/support/ccda-validator';
 
@@ -89,6 +90,7 @@ suite('rendered CCDs validate against the CDA schema and the C-CDA R2.1 Schematr
       { name: 'unit-test-record', input: { patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'unit', now: NOW } },
       { name: 'sparse-record', input: { patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: { resourceType: 'Organization', name: 'Bare Org' }, documentId: 'sparse', now: NOW } },
       { name: 'sparse-record-2024', input: { patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: TEST_ORG, documentId: 'sparse', now: NOW, period: { start: '2024-01-01', end: '2024-12-31' } } },
+      { name: 'negations-and-no-known', input: { patient: TEST_PATIENT, resources: NEGATION_RECORD, custodian: TEST_ORG, documentId: 'negations', now: NOW } },
       { name: 'no-data', input: { patient: { resourceType: 'Patient', id: 'nobody' }, resources: [], custodian: TEST_ORG, documentId: 'empty', now: NOW } },
     ];
     for (const c of cases) writeFileSync(path.join(dir, `${c.name}.xml`), renderCcd(c.input));

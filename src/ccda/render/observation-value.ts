@@ -1,4 +1,5 @@
 import type { CodeableConcept, Observation, ObservationComponent, ObservationReferenceRange, Quantity, Range } from '@medplum/fhirtypes';
+import { printedUnit } from './printed-unit';
 import { conceptText, decimalText, isCdaCode, writeCode, writePq, ucumUnit } from './cda-datatype-writers';
 import { toHl7Ts } from './hl7-time';
 import type { XmlWriter } from './xml-writer';
@@ -37,7 +38,8 @@ export function hasValue(v: ObservationValue): boolean {
 
 function quantityText(q: Quantity | undefined): string {
   if (q?.value === undefined) return '';
-  return `${decimalText(q.value)}${q.unit ? ` ${q.unit}` : q.code ? ` ${q.code}` : ''}`;
+  const unit = printedUnit(q.unit ?? q.code ?? '');
+  return `${decimalText(q.value)}${unit ? ` ${unit}` : ''}`;
 }
 
 function rangeText(r: Range): string {

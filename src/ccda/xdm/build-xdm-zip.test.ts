@@ -33,10 +33,13 @@ describe('buildXdmZip', () => {
   const entry = child(list, 'rim:ExtrinsicObject');
   const set = child(list, 'rim:RegistryPackage');
 
-  it('holds exactly the four IHE XDM files at their places', () => {
-    expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
+  it('holds the IHE XDM files at their places, and the readable copy beside the document, linked from INDEX.HTM', () => {
+    expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.HTM', 'IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
     expect(strFromU8(files[XDM_PATHS.document])).toBe(XML);
     expect(strFromU8(files[XDM_PATHS.index])).toContain('<a href="IHE_XDM/SUBSET01/DOC0001.XML">');
+    expect(strFromU8(files[XDM_PATHS.index])).toContain('<a href="IHE_XDM/SUBSET01/DOC0001.HTM">');
+    expect(strFromU8(files[XDM_PATHS.readable])).toContain('<!DOCTYPE html>');
+    expect(strFromU8(files[XDM_PATHS.readable])).toContain('<title>Résumé &amp; care</title>');
     expect(strFromU8(files[XDM_PATHS.readme])).toContain('IHE_XDM/SUBSET01/DOC0001.XML  the clinical document');
   });
 

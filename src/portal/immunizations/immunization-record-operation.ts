@@ -97,6 +97,12 @@ export function renderVaccinationPdf(patient: Patient, immunizations: readonly I
     doc.on('error', reject);
   });
 
+  // Pages after the first say whose record they are: a printed page must not be mistaken for another patient's.
+  doc.on('pageAdded', () => {
+    doc.font('Helvetica-Bold').fontSize(10).fillColor('#000').text(patientDisplayName(patient), { continued: true });
+    doc.font('Helvetica').fillColor('#444').text(`   ${patient.birthDate ? `born ${formatCalendarDate(patient.birthDate)} · ` : ''}Vaccination record (continued)`);
+    doc.fillColor('#000').moveDown(0.6);
+  });
   doc.font('Helvetica-Bold').fontSize(16).text('Vaccination record');
   doc.font('Helvetica').fontSize(10).fillColor('#444').text(organizationNameOf(patient));
   doc.moveDown(0.8).fillColor('#000').fontSize(11);
@@ -132,11 +138,17 @@ function table(doc: PDFKit.PDFDocument, rows: readonly VaccinationRow[], empty: 
     if (key === 'vaccine') return row.cvx ? `${row.vaccine} (${row.cvx})` : row.vaccine;
     return row[key] ?? '';
   };
+  const titles = COLUMNS.map((c) => c.title);
   const line = (values: string[], bold: boolean): void => {
     doc.font(bold ? 'Helvetica-Bold' : 'Helvetica').fontSize(8.5);
     const heights = values.map((value, i) => doc.heightOfString(value, { width: COLUMNS[i].width - 6 }));
     const height = Math.max(...heights) + 4;
-    if (doc.y + height > doc.page.height - doc.page.margins.bottom) doc.addPage();
+    if (doc.y + height > doc.page.height - doc.page.margins.bottom) {
+      // A new page repeats the column headers above the rows it continues.
+      doc.addPage();
+      if (!bold) line(titles, true);
+      doc.font(bold ? 'Helvetica-Bold' : 'Helvetica').fontSize(8.5);
+    }
     const top = doc.y;
     let x = left;
     values.forEach((value, i) => {
@@ -151,7 +163,7 @@ function table(doc: PDFKit.PDFDocument, rows: readonly VaccinationRow[], empty: 
     if (empty) doc.font('Helvetica').fontSize(10).text(empty);
     return;
   }
-  line(COLUMNS.map((c) => c.title), true);
+  line(titles, true);
   for (const row of rows) line(COLUMNS.map((c) => cell(row, c.key)), false);
 }
 

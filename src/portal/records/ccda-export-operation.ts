@@ -46,9 +46,9 @@ export function periodInFileName(period: { readonly start?: string; readonly end
 
 /**
  * Patient/{id}/$ccda: the patient's record as a C-CDA R2.1 CCD for one date, a range or all time,
- * as the XML, an HTML preview rendered from that XML, or an IHE XDM zip.
+ * as the XML, an HTML preview rendered from that XML (times in the practice's zone), or an IHE XDM zip.
  */
-export const ccdaExportOperation: FhirOperation = {
+export const ccdaExportOperation = (timeZone: string): FhirOperation => ({
   info: { name: 'ccda', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-ccda' },
   level: 'instance',
   methods: ['GET'],
@@ -60,11 +60,11 @@ export const ccdaExportOperation: FhirOperation = {
     }
     const { xml, input } = await repo.asOperation('$ccda', () => renderCcdForPatient(repo, id as string, params.start, params.end));
     const fileBase = `ccd-${input.patient.id}-${periodInFileName(input.period)}`;
-    if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml), headers: { 'Content-Security-Policy': CCD_HTML_POLICY } };
+    if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml, { timeZone }), headers: { 'Content-Security-Policy': CCD_HTML_POLICY } };
     if (format === 'zip') {
-      const zip = buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT));
+      const zip = buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT), { timeZone });
       return { kind: 'content', contentType: 'application/zip', body: zip, headers: { 'Content-Disposition': `attachment; filename="${fileBase}.zip"` } };
     }
     return { kind: 'content', contentType: 'application/xml; charset=utf-8', body: xml, headers: { 'Content-Disposition': `inline; filename="${fileBase}.xml"` } };
   },
-};
+});

@@ -1,17 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Binary, Bundle, BundleEntry, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, BundleEntry, CarePlan, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
 import type { ReceivedContent } from '../../fhir/binary/binary-store';
 import { contentOf } from '../../fhir/binary/content-receiver';
 import { searchParametersOf } from '../../fhir/definitions';
 import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
-import { CcdaParseError, parseCcda } from '../../ccda/parse';
+import { CcdaParseError } from '../../ccda/parse';
 import type { CcdaImportResult } from '../../ccda/parse';
 import { systemUriForOid } from '../../ccda/code-systems';
 import { DEFAULT_ID_ROOT } from '../../ccda/render/render-context';
+import { parseCcdaOffThread } from './parse-ccda-off-thread';
 import { matchPatient, PatientMatch } from './patient-match';
+import { takeOutValue, unstorableValueOf } from './unstorable-value';
 
 /** What one import did, as the API and the CLI report it. */
 export interface CcdaImportSummary {
@@ -40,14 +42,35 @@ const FORMAT_BY_RELEASE: Record<string, string> = {
  * a Provenance naming everything created or changed. Importing the same document twice creates nothing.
  */
 export async function importCcda(repo: Repository, xml: string | Buffer, options: { maxBytes?: number } = {}): Promise<CcdaImportSummary> {
-  const parsed = parseOrThrow(xml, options.maxBytes);
+  const parsed = await parseOrThrow(xml, options.maxBytes);
+  const repaired: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const sent: BundleEntry[] = [];
+    try {
+      return await importParsed(repo, xml, parsed, sent, repaired);
+    } catch (err) {
+      // One value the store refuses never fails the document: take it out and import the rest (a new transaction;
+      // the refused one wrote nothing). Bounded, so a document the parser maps badly still fails, and says why.
+      const value = err instanceof FhirError && err.status === 400 && attempt < MAX_REPAIRS ? unstorableValueOf(err.outcome, sent) : undefined;
+      const entry = value ? parsed.bundle.entry.find((e) => e.fullUrl === value.fullUrl) : undefined;
+      const warning = value && entry ? takeOutValue(entry.resource as unknown as Record<string, unknown>, value) : undefined;
+      if (!warning) throw err;
+      repaired.push(warning);
+    }
+  }
+}
+
+/** How many refused values one document may have taken out before its import fails after all. */
+const MAX_REPAIRS = 20;
+
+async function importParsed(repo: Repository, xml: string | Buffer, parsed: CcdaImportResult, sent: BundleEntry[], repaired: string[]): Promise<CcdaImportSummary> {
   return repo.transaction(async (trx) => {
     const patientEntry = parsed.bundle.entry.find((e) => e.fullUrl === parsed.patientFullUrl);
     if (!patientEntry || !identifiesSomeone(patientEntry.resource as Patient)) {
       throw badRequest('The document names no patient: it needs a recordTarget/patientRole with an id or a name', 'ClinicalDocument.recordTarget');
     }
     const match = await matchPatient(trx, patientEntry.resource as Patient);
-    const warnings: string[] = [];
+    const warnings: string[] = [...repaired];
     shortenLongNarratives(parsed, warnings);
     let entries = entriesFor(parsed, match, trx.context.scope.organizationId);
     if (match.kind !== 'none') {
@@ -60,7 +83,8 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     const existingDoc = match.kind === 'none' ? undefined : await storedOriginal(trx, digest, patientRef);
     const original = existingDoc ? undefined : originalDocument(parsed, xml, patientRef, digest);
     if (original) entries.push(original.entry);
-    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings });
+    sent.splice(0, sent.length, ...entries);
+    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings, preparation: trx.context.preparation });
     const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
     if (original) {
       // The original's bytes go to the store as they came (no base64), in the record of the patient just resolved.
@@ -102,9 +126,10 @@ function identifiesSomeone(patient: Patient): boolean {
   return Boolean(patient.identifier?.some((i) => i.value) || patient.name?.some((n) => n.family || n.given?.length || n.text));
 }
 
-function parseOrThrow(xml: string | Buffer, maxBytes?: number): CcdaImportResult {
+/** Parses the document on the parse worker (parse-ccda-off-thread.ts); a CcdaParseError is the client's 400/413. */
+async function parseOrThrow(xml: string | Buffer, maxBytes?: number): Promise<CcdaImportResult> {
   try {
-    return parseCcda(xml, { maxBytes });
+    return await parseCcdaOffThread(xml, maxBytes);
   } catch (err) {
     if (err instanceof CcdaParseError) {
       const status = err.code === 'too-large' ? 413 : 400;
@@ -216,22 +241,57 @@ async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patie
   const inRecord = await originalsInRecord(repo, [...new Set(origins.values())], patientId);
   const originals = new Map<string, string>();
   const renderings = new Map<string, string>();
+  const software = new Set<string>();
   for (const entry of entries) {
     const origin = entry.fullUrl ? origins.get(entry.fullUrl) : undefined;
+    if (origin === OWN_SOFTWARE) software.add(entry.fullUrl!);
     if (!origin || !inRecord.has(origin)) continue;
     (origin.startsWith(`${entry.resource!.resourceType}/`) ? originals : renderings).set(entry.fullUrl!, origin);
   }
+  for (const [fullUrl, origin] of aggregatesOfOwn(entries, originals, renderings)) renderings.set(fullUrl, origin);
   if (!originals.size && !renderings.size) return { entries, kept: 0 };
-  const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || !originals.has(e.fullUrl)), originals);
-  // A rendering a typed reference still points at stays (it must resolve, and to its type); the document's own
-  // Composition lists entries of any type, so there it becomes the original.
-  const typedReferrers = rest.filter((e) => e.resource?.resourceType !== 'Composition').map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
-  const pointedAt = (fullUrl: string) => typedReferrers.some(([from, text]) => from !== fullUrl && text.includes(`"${fullUrl}"`));
-  const dropped = new Map([...renderings].filter(([fullUrl]) => !pointedAt(fullUrl)));
+  // The software that wrote the document is not a Device of the record: what it authored is the practice's.
+  const custodian = entries.find((e) => e.resource?.resourceType === 'Composition')?.resource as { custodian?: Reference } | undefined;
+  const authorTarget = custodian?.custodian?.reference ? originals.get(custodian.custodian.reference) ?? custodian.custodian.reference : undefined;
+  const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || (!originals.has(e.fullUrl) && !(authorTarget && software.has(e.fullUrl)))), new Map([...originals, ...(authorTarget ? [...software].map((s) => [s, authorTarget] as const) : [])]));
+  // A rendering a typed reference still points at stays (it must resolve, and to its type), unless what points at it
+  // goes too (a plan's activities, pointed at only by the CarePlan the import makes of the plan section); the
+  // document's own Composition lists entries of any type, so there it becomes the original.
+  const referrers = rest.filter((e) => e.resource?.resourceType !== 'Composition').map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
+  const dropped = new Map(renderings);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const fullUrl of [...dropped.keys()]) {
+      const pointedAt = referrers.some(([from, text]) => from !== fullUrl && !(from && dropped.has(from)) && text.includes(`"${fullUrl}"`));
+      if (pointedAt) {
+        dropped.delete(fullUrl);
+        changed = true;
+      }
+    }
+  }
   const kept = rest
     .filter((e) => !e.fullUrl || !dropped.has(e.fullUrl))
     .map((e) => (e.resource?.resourceType === 'Composition' ? rewriteReferences(e, dropped) : e));
   return { entries: kept, kept: originals.size + dropped.size };
+}
+
+/** The id our renderer gives the software that authors a document with no person as author (ccd-header.ts). */
+const OWN_SOFTWARE = 'Device/chartkeeper';
+
+/**
+ * Resources the import makes of a section rather than of an entry (the CarePlan of a plan of treatment) whose every
+ * part is one of our own entries: a rendering too, of the CarePlan the parts came from (else of the first part).
+ */
+function aggregatesOfOwn(entries: BundleEntry[], originals: Map<string, string>, renderings: Map<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of entries) {
+    if (entry.resource?.resourceType !== 'CarePlan' || !entry.fullUrl || originals.has(entry.fullUrl) || renderings.has(entry.fullUrl)) continue;
+    const parts = ((entry.resource as CarePlan).activity ?? []).map((a) => a.reference?.reference);
+    const origins = parts.map((p) => (p ? originals.get(p) ?? renderings.get(p) : undefined));
+    if (!origins.length || origins.some((o) => !o)) continue;
+    out.set(entry.fullUrl, origins.find((o) => o!.startsWith('CarePlan/')) ?? origins[0]!);
+  }
+  return out;
 }
 
 /** Which of `references` ("Type/id") are live resources in this patient's record, or shared ones (no compartment). */

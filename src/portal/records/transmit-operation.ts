@@ -48,7 +48,7 @@ export function transmitOperation(services: AccountServices): FhirOperation {
       const fileBase = `health-record-${periodInFileName(dates)}`;
       const file =
         format === 'xdm'
-          ? { filename: `${fileBase}.zip`, contentType: 'application/zip', content: buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT)) }
+          ? { filename: `${fileBase}.zip`, contentType: 'application/zip', content: buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT), { timeZone: context.timeZone }) }
           : { filename: `${fileBase}.xml`, contentType: 'application/xml', content: Buffer.from(xml, 'utf8') };
       const about = {
         organizationName: organizationNameOf(patient),

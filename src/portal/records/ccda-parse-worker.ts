@@ -1,0 +1,20 @@
+/**
+ * Worker thread body of parseCcdaOffThread: parses one C-CDA document per message (the guard, the tree, the
+ * mapping), the CPU- and memory-heavy part of an import, away from the thread that serves requests.
+ */
+import { parentPort } from 'node:worker_threads';
+import { CcdaParseError, parseCcda } from '../../ccda/parse';
+import type { ParseReply, ParseRequest } from './parse-ccda-off-thread';
+
+parentPort!.on('message', ({ id, xml, maxBytes }: ParseRequest) => {
+  let reply: ParseReply;
+  try {
+    reply = { id, result: parseCcda(typeof xml === 'string' ? xml : Buffer.from(xml), { maxBytes }) };
+  } catch (err) {
+    reply =
+      err instanceof CcdaParseError
+        ? { id, parseError: { code: err.code, message: err.message, line: err.line, column: err.column } }
+        : { id, failure: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+  }
+  parentPort!.postMessage(reply);
+});
