@@ -23,6 +23,9 @@ beforeAll(async () => {
   probe.get('/fail', () => {
     throw new Error('probe failure');
   });
+  probe.get('/database-down', () => {
+    throw new Error('timeout exceeded when trying to connect');
+  });
   app = await startTestApp({ deps: { logger, routers: [{ path: '/probe', router: probe }] } });
 });
 afterAll(() => app.close());
@@ -60,6 +63,14 @@ test('a request that fails with 500 is logged with its id, which the client got 
   expect(res.status).toBe(500);
   expect(res.headers.get('x-request-id')).toBe('failing-9');
   expect(lines.find((l) => l.msg === 'request failed')).toMatchObject({ reqId: 'failing-9', path: '/probe/fail' });
+});
+
+test('a 503 for an unavailable database is logged with its cause and id (no stack: it is expected in an outage)', async () => {
+  const res = await app.request('/probe/database-down', { token: null, headers: { 'X-Request-Id': 'db-down-1' } });
+  expect(res.status).toBe(503);
+  const line = lines.find((l) => l.msg === 'database unavailable or statement timed out');
+  expect(line).toMatchObject({ level: 40, reqId: 'db-down-1', path: '/probe/database-down', err: { message: 'timeout exceeded when trying to connect' } });
+  expect((line?.err as { stack?: string }).stack ?? '').toBe('');
 });
 
 test('lines written outside any request carry no request id', () => {

@@ -11,6 +11,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const fhirError = toFhirError(err);
     if (fhirError.status >= 500 && !isDatabaseUnavailable(err) && err?.code !== '57014') {
       logger.error({ err: { message: err?.message, stack: err?.stack, code: err?.code }, reqId: res.locals.requestId, method: req.method, path: req.path }, 'request failed');
+    } else if (fhirError.status >= 500) {
+      // Expected in an outage, so no stack; but the cause (server down, pool timeout, statement timeout) is what an
+      // operator needs when a client reports the 503 by its request id.
+      logger.warn({ err: { message: err?.message, code: err?.code }, reqId: res.locals.requestId, method: req.method, path: req.path }, 'database unavailable or statement timed out');
     }
     if (res.headersSent) return res.end();
     // A database coming back is worth retrying soon; a statement stopped for running too long is not.

@@ -1,0 +1,207 @@
+/**
+ * Soak: a portal day's mix of requests at a fixed arrival rate, for minutes on end, through HAProxy to several
+ * instances on one PostgreSQL (started with ops/cluster.sh in a scratch database holding the demo family), printing
+ * per minute: throughput, error rate, 5xx, p50/p99 of each operation, each instance's RSS and the PostgreSQL
+ * connections; then the targets (zero 5xx; last-minute p99 within 1.3x of the second minute's; RSS growth under 10%
+ * after the first minute; no connection growth). Requests are sent when they are due whether or not earlier ones
+ * have been answered (open loop), so a slow server shows as latency, not as a lower rate.
+ *
+ * Run: npm run soak, with settings from the environment: SOAK_MINUTES=10, SOAK_RATE=10 (requests/s), SOAK_INSTANCES=2
+ * (2 or 3), SOAK_PATIENTS=40 (the practice's patients besides the demo family), DATABASE_URL (the PostgreSQL server; default postgres://postgres@127.0.0.1:5432/postgres), SOAK_OUT=FILE to
+ * write the figures as JSON too. The mix is in bench/soak-workload.ts.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { createBenchDatabase } from './support/bench-database';
+import { figuresOf, formatMinute, type MinuteFigures, type ServerSample, type SoakSample, verdicts } from './soak-report';
+import { clinicPatientBundle, portalDay, signInAll, type SoakOperation } from './soak-workload';
+
+const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
+const RATE = Number(process.env.SOAK_RATE ?? 10);
+const INSTANCES = Number(process.env.SOAK_INSTANCES ?? 2);
+/** The practice's patients besides the demo family, whom staff write to and whose documents come back in. */
+const CLINIC_PATIENTS = Number(process.env.SOAK_PATIENTS ?? 40);
+/** Requests allowed in flight at once; an arrival beyond it counts as an error (the server has fallen behind). */
+const MAX_IN_FLIGHT = 1000;
+const ROOT = path.resolve(__dirname, '..');
+const SCRIPT = path.join(ROOT, 'ops', 'cluster.sh');
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Consecutive free ports for the instances. */
+async function freeRange(count: number): Promise<number> {
+  for (;;) {
+    const base = 30_000 + Math.floor(Math.random() * 20_000);
+    const free = await Promise.all(
+      Array.from({ length: count }, (_, i) => new Promise<boolean>((resolve) => {
+        const server = net.createServer().once('error', () => resolve(false));
+        server.listen(base + i, '127.0.0.1', () => server.close(() => resolve(true)));
+      })),
+    );
+    if (free.every(Boolean)) return base;
+  }
+}
+
+/** The arrival order of the operations: each appears in proportion to its share, spread evenly over every 100 arrivals. */
+function schedule(ops: readonly SoakOperation[]): SoakOperation[] {
+  const slots: { op: SoakOperation; at: number }[] = [];
+  for (const op of ops) for (let k = 0; k < op.percent; k++) slots.push({ op, at: (k + 0.5) / op.percent });
+  return slots.sort((a, b) => a.at - b.at).map((s) => s.op);
+}
+
+/** The instances' warnings and errors (LOG_LEVEL=warn), counted by message and cause: what the 5xx were. */
+function printWarnings(clusterDir: string): void {
+  const counts = new Map<string, number>();
+  for (const name of fs.readdirSync(clusterDir).filter((f) => /^instance-\d+\.log$/.test(f))) {
+    for (const line of fs.readFileSync(path.join(clusterDir, name), 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const entry = JSON.parse(line) as { level: number; msg: string; err?: { message?: string } };
+        if (entry.level < 40) continue;
+        const key = `${entry.level >= 50 ? 'error' : 'warn'}  ${entry.msg}${entry.err?.message ? `: ${entry.err.message}` : ''}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      } catch {
+        // not a log line (the banner)
+      }
+    }
+  }
+  console.log(counts.size ? 'instances logged:' : 'instances logged no warnings or errors');
+  for (const [key, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 10)) console.log(`  ${String(n).padStart(5)} x ${key}`);
+}
+
+async function main(): Promise<void> {
+  if (![2, 3].includes(INSTANCES)) throw new Error('SOAK_INSTANCES must be 2 or 3');
+  const database = await createBenchDatabase();
+  const clusterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-soak-'));
+  const metricsToken = randomBytes(16).toString('hex');
+  const proxyPort = await freePort();
+  const firstPort = await freeRange(INSTANCES);
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: database.url, CLUSTER_DIR: clusterDir, PROXY_PORT: String(proxyPort), INSTANCE_PORT: String(firstPort), METRICS_TOKEN: metricsToken, LOG_LEVEL: 'warn' };
+  delete env.NODE_OPTIONS;
+  const pg = new Client({ connectionString: database.url });
+  try {
+    await run(process.execPath, [path.join(ROOT, 'bin', 'chartkeeper.js'), 'seed'], { env });
+    await run(SCRIPT, ['start', String(INSTANCES)], { env });
+    await pg.connect();
+    const proxy = `http://127.0.0.1:${proxyPort}`;
+    const instances = Array.from({ length: INSTANCES }, (_, i) => `http://127.0.0.1:${firstPort + i}`);
+    const users = await signInAll(proxy);
+    const auth = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
+    const family = (await (await fetch(`${proxy}/fhir/Patient?name=park&_count=10`, auth(users.staff.accessToken))).json()) as { entry: { resource: { id: string; name: { given: string[] }[] } }[] };
+    const idOf = (given: string) => family.entry.find((e) => e.resource.name[0].given[0] === given)!.resource.id;
+    const patients = { ada: idOf('Ada'), ben: idOf('Ben'), cara: idOf('Cara') };
+    const practitioner = ((await (await fetch(`${proxy}/fhir/Practitioner?family=Chen`, auth(users.staff.accessToken))).json()) as { entry: { resource: { id: string } }[] }).entry[0].resource.id;
+    const adaRecord = (await (await fetch(`${proxy}/fhir/Patient/${patients.ada}`, auth(users.staff.accessToken))).json()) as { managingOrganization: { reference: string } };
+    const organization = adaRecord.managingOrganization.reference.split('/')[1];
+    const clinic: string[] = [];
+    for (let i = 0; i < CLINIC_PATIENTS; i++) {
+      const res = await fetch(`${proxy}/fhir`, { method: 'POST', headers: { Authorization: `Bearer ${users.staff.accessToken}`, 'Content-Type': 'application/fhir+json' }, body: JSON.stringify(clinicPatientBundle(i, organization)) });
+      const body = (await res.json()) as { entry?: { response: { location: string } }[] };
+      if (res.status !== 200) throw new Error(`soak: creating the practice's patients answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+      clinic.push(body.entry![0].response.location.split('/')[1]);
+    }
+    const documents: string[] = [];
+    for (const id of clinic.slice(0, 5)) {
+      const res = await fetch(`${proxy}/fhir/Patient/${id}/$ccda`, auth(users.staff.accessToken));
+      if (res.status !== 200) throw new Error(`soak: $ccda answered ${res.status}`);
+      documents.push(await res.text());
+    }
+    const order = schedule(portalDay({ proxy, patients, practitioner, clinic, documents }, users));
+
+    const sampleServers = async (minute: number): Promise<ServerSample> => {
+      const figures = await Promise.all(
+        instances.map(async (base) => {
+          const text = await (await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();
+          const read = (series: string) => Number(new RegExp(`^${series} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+          return { rss: read('chartkeeper_process_resident_memory_bytes'), heap: read('chartkeeper_nodejs_heap_size_used_bytes') };
+        }),
+      );
+      const { rows } = await pg.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+      return { minute, rss: figures.map((f) => f.rss), heapUsed: figures.map((f) => f.heap), connections: rows[0].n };
+    };
+
+    const load = os.loadavg();
+    console.log(`soak: ${MINUTES} min at ${RATE} req/s through HAProxy to ${INSTANCES} instances on PostgreSQL; ${os.cpus().length} CPUs, load average ${load.map((l) => l.toFixed(2)).join(' ')} at the start`);
+    const samples: SoakSample[] = [];
+    const inFlight = new Map<number, number>();
+    const started = Date.now();
+    const end = started + MINUTES * 60_000;
+    const minutes: MinuteFigures[] = [];
+    const minuteDone: Promise<void>[] = [];
+    let dropped = 0;
+    let total = 0;
+    let k = 0;
+
+    const fire = (n: number, op: SoakOperation): void => {
+      const at = Date.now();
+      const minute = Math.floor((at - started) / 60_000) + 1;
+      if (total >= MAX_IN_FLIGHT) {
+        dropped++;
+        samples.push({ op: op.name, minute, ms: 0, status: 0 });
+        return;
+      }
+      total++;
+      inFlight.set(minute, (inFlight.get(minute) ?? 0) + 1);
+      op.run(n)
+        .catch(() => 0)
+        .then((status) => {
+          samples.push({ op: op.name, minute, ms: Date.now() - at, status });
+          total--;
+          inFlight.set(minute, inFlight.get(minute)! - 1);
+        });
+    };
+    const closeMinute = async (minute: number): Promise<void> => {
+      const server = await sampleServers(minute);
+      while ((inFlight.get(minute) ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      const figures = figuresOf(minute, samples.filter((s) => s.minute === minute), server);
+      minutes[minute - 1] = figures;
+      console.log(formatMinute(figures));
+    };
+
+    // Arrivals at fixed times (start + k / RATE), caught up after a late timer rather than skipped.
+    let nextMinute = 1;
+    while (Date.now() < end) {
+      const due = started + (k * 1000) / RATE;
+      const now = Date.now();
+      if (due > now) await new Promise((resolve) => setTimeout(resolve, due - now));
+      if (Date.now() >= end) break;
+      if (Date.now() >= started + nextMinute * 60_000) minuteDone.push(closeMinute(nextMinute++));
+      fire(k, order[k % order.length]);
+      k++;
+    }
+    while (nextMinute <= MINUTES) minuteDone.push(closeMinute(nextMinute++));
+    await Promise.all(minuteDone);
+
+    const finalLoad = os.loadavg();
+    console.log(`\nsoak: ${samples.length} requests, ${dropped} not sent (more than ${MAX_IN_FLIGHT} in flight); load average ${finalLoad.map((l) => l.toFixed(2)).join(' ')} at the end`);
+    const results = verdicts(minutes.filter(Boolean));
+    for (const v of results) console.log(`${v.met ? 'met    ' : 'MISSED '} ${v.target.padEnd(52)} ${v.measured}`);
+    if (process.env.SOAK_OUT) fs.writeFileSync(process.env.SOAK_OUT, JSON.stringify({ minutes, verdicts: results, rate: RATE, instances: INSTANCES, loadStart: load, loadEnd: finalLoad }, null, 2));
+  } finally {
+    await run(SCRIPT, ['stop'], { env }).catch((err) => console.error(`soak: stopping the cluster: ${err}`));
+    printWarnings(clusterDir);
+    await pg.end().catch(() => undefined);
+    await database.drop();
+    fs.rmSync(clusterDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`soak: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});
