@@ -282,6 +282,8 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
 
     const failed = results.filter((r) => r.status !== 200);
     const after = results.filter((r) => r.started > goneAt);
+    // Before the assertions, so that a failing run shows what happened.
+    console.log(`cluster kill: ${results.length} transactions, ${failed.length} failed (in flight at the kill; statuses ${failed.map((r) => r.status).join(",")}, began ${failed.map((r) => r.started - killedAt).join(",")} ms after the signal, the port closed ${goneAt - killedAt} ms after it${errors.length ? `; ${errors.join(', ')}` : ''}), ${after.length} after it, ${after.filter((r) => r.status === 200).length} of them answered 200`);
     expect(results.filter((r) => r.started < killedAt && r.status === 200).length).toBeGreaterThan(0);
     expect(after.length).toBeGreaterThan(0);
     // Only requests the instance had taken may fail: at most one per client, all begun before its port closed.
@@ -290,7 +292,6 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
     expect(after.every((r) => r.status === 200)).toBe(true);
     // The proxy answers those 502 (the instance was gone before it answered).
     expect(failed.filter((r) => r.status !== 502)).toEqual([]);
-    console.log(`cluster kill: ${results.length} transactions, ${failed.length} failed (in flight at the kill; statuses ${failed.map((r) => r.status).join(",")}, began ${failed.map((r) => r.started - killedAt).join(",")} ms after the signal, the port closed ${goneAt - killedAt} ms after it${errors.length ? `; ${errors.join(', ')}` : ''}), ${after.length} after it, all answered 200`);
 
     // Nothing half-written: each pair is whole or absent (a committed one whole), with its history and search index.
     const { rows } = await sql.query<{ value: string; resources: number; versions: number; indexed: number }>(`
