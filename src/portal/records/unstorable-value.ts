@@ -1,4 +1,5 @@
 import type { BundleEntry, Identifier, OperationOutcome } from '@medplum/fhirtypes';
+import { LONE_SURROGATE } from '../../fhir/input-limits';
 
 /**
  * One value of a document that the store refused (an impossible date, a malformed code or unit the parser let
@@ -20,6 +21,8 @@ const LOCATION = /^Bundle\.entry\[(\d+)\]\.resource\.([A-Za-z]+(?:\.[A-Za-z]+(?:
 export function unstorableValueOf(outcome: OperationOutcome | undefined, sent: readonly BundleEntry[]): UnstorableValue | undefined {
   for (const issue of outcome?.issue ?? []) {
     if (issue.severity !== 'error' && issue.severity !== 'fatal') continue;
+    // A character reference to a surrogate is no XML character at all: the document is malformed, not one value.
+    if (issue.details?.text === LONE_SURROGATE) return undefined;
     for (const expression of issue.expression ?? []) {
       const m = LOCATION.exec(expression);
       const entry = m ? sent[Number(m[1])] : undefined;
