@@ -141,11 +141,13 @@ describe('staff flows and password reset', () => {
     };
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    // Nine rounds, the order alternating, so a busy machine's slow spell falls on both sides alike.
+    for (let i = 0; i < 9; i++) {
+      if (i % 2) unknown.push(await time(`nobody.${i}@example.com`));
       known.push(await time('noah.adams@example.com'));
-      unknown.push(await time(`nobody.${i}@example.com`));
+      if (!(i % 2)) unknown.push(await time(`nobody.${i}@example.com`));
     }
-    const median = (values: number[]) => values.sort((a, b) => a - b)[2];
+    const median = (values: number[]) => values.sort((a, b) => a - b)[4];
     expect(Math.min(...known, ...unknown)).toBeGreaterThanOrEqual(249);
     expect(Math.abs(median(known) - median(unknown))).toBeLessThan(25);
   });
