@@ -5,7 +5,7 @@ import { lockDataDir } from '../db/data-dir-lock';
 import { PGliteDialect } from '../db/pglite-dialect';
 import { type BackupManifest, packBackup, readDataFiles, writeFileAtomically } from './backup-archive';
 import type { CliArgs } from './cli-args';
-import { cliConfig } from './cli-context';
+import { embeddedFileCommand } from './cli-context';
 
 /** The package version, recorded in the manifest. */
 const VERSION: string = require('../../package.json').version;
@@ -18,16 +18,9 @@ const USAGE = 'usage: chartkeeper backup FILE [--data-dir DIR]   (stop the serve
  * the database's own tools do this (docs/OPERATIONS.md).
  */
 export async function backupCommand(args: CliArgs): Promise<number> {
-  const [file] = args.positional;
-  if (!file || args.positional.length > 1) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const config = cliConfig(args);
-  if (config.databaseUrl) {
-    process.stderr.write('chartkeeper backup is for the embedded database; with DATABASE_URL use pg_dump (see docs/OPERATIONS.md)\n');
-    return 2;
-  }
+  const call = embeddedFileCommand(args, 'backup', USAGE, 'pg_dump');
+  if (typeof call === 'number') return call;
+  const { file, config } = call;
   if (!fs.existsSync(path.join(config.dataDir, 'pglite', 'PG_VERSION'))) {
     process.stderr.write(`no embedded database in ${config.dataDir} to back up\n`);
     return 1;

@@ -15,6 +15,24 @@ export function cliConfig(args: CliArgs): Config {
   return loadConfig({ ...process.env, ...dataDir });
 }
 
+/**
+ * The one FILE argument and the configuration of a command for the embedded database only (backup, restore), or
+ * the exit code after saying why not: 2 for a wrong call or a DATABASE_URL (whose own tool, `pgTool`, does this).
+ */
+export function embeddedFileCommand(args: CliArgs, command: string, usage: string, pgTool: string): { file: string; config: Config } | number {
+  const [file] = args.positional;
+  if (!file || args.positional.length > 1) {
+    process.stderr.write(usage);
+    return 2;
+  }
+  const config = cliConfig(args);
+  if (config.databaseUrl) {
+    process.stderr.write(`chartkeeper ${command} is for the embedded database; with DATABASE_URL use ${pgTool} (see docs/OPERATIONS.md)\n`);
+    return 2;
+  }
+  return { file, config };
+}
+
 /** Opens and migrates the database, runs fn with a system repository, and closes it again. */
 export async function withSystemRepository<T>(config: Config, fn: (repo: Repository, database: Database) => Promise<T>): Promise<T> {
   const database = await openDatabase(config);

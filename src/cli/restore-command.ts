@@ -6,7 +6,7 @@ import { PGliteDialect } from '../db/pglite-dialect';
 import { BackupFormatError, unpackBackup } from './backup-archive';
 import { appliedMigrations, liveResourceCounts } from './backup-command';
 import type { CliArgs } from './cli-args';
-import { cliConfig } from './cli-context';
+import { embeddedFileCommand } from './cli-context';
 
 const USAGE = 'usage: chartkeeper restore FILE [--data-dir DIR]   (DIR must hold no database yet)\n';
 
@@ -16,16 +16,9 @@ const USAGE = 'usage: chartkeeper restore FILE [--data-dir DIR]   (DIR must hold
  * migrates the restored database when it starts.
  */
 export async function restoreCommand(args: CliArgs): Promise<number> {
-  const [file] = args.positional;
-  if (!file || args.positional.length > 1) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const config = cliConfig(args);
-  if (config.databaseUrl) {
-    process.stderr.write('chartkeeper restore is for the embedded database; with DATABASE_URL use pg_restore (see docs/OPERATIONS.md)\n');
-    return 2;
-  }
+  const call = embeddedFileCommand(args, 'restore', USAGE, 'pg_restore');
+  if (typeof call === 'number') return call;
+  const { file, config } = call;
   const databaseDir = path.join(config.dataDir, 'pglite');
   // Never over a database or key already there: restoring is for a new folder (or one emptied on purpose).
   const occupied = ['pglite', 'keys'].filter((folder) => fs.existsSync(path.join(config.dataDir, folder)) && fs.readdirSync(path.join(config.dataDir, folder)).length);
