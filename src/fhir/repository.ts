@@ -10,7 +10,7 @@ import type { AuditInteraction } from '../access/audit-event';
 import { uploaderOwner } from '../access/record-owners';
 import { hiddenVersion, releases } from '../access/release-visibility';
 import { noteRelease } from './release-notice-store';
-import { versionVisibilityCondition, visibilityCondition } from '../access/visibility';
+import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
@@ -470,6 +470,19 @@ export class Repository {
     const visible = visibilityCondition(this.context.scope, type);
     const { rows } = await sql`select 1 from resource r where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
     return rows.length > 0;
+  }
+
+  /**
+   * Which of `references` ("Type/id") name live resources the caller may see that are in this patient's record or
+   * shared (in no record): what a re-imported document may point back at.
+   */
+  async visibleInRecord(references: readonly string[], patientId: string): Promise<Set<string>> {
+    if (!references.length) return new Set();
+    const visible = visibilityConditionAnyType(this.context.scope);
+    const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
+      from resource r join unnest(${[...references]}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
+      where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+    return new Set(rows.map((row) => row.reference));
   }
 
   /**
