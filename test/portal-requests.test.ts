@@ -3,10 +3,11 @@
  * providers take part in the portal, what a portal form may list ($portal-options, the service's ValueSets), and
  * appointment requests from the request to the practice's answer.
  */
-import type { Appointment, Bundle, CodeSystem, OperationOutcome, Parameters, Practitioner, PractitionerRole, Questionnaire, QuestionnaireResponse, ValueSet } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, CodeSystem, MedicationRequest, OperationOutcome, Parameters, Practitioner, PractitionerRole, Questionnaire, QuestionnaireResponse, Task, ValueSet } from '@medplum/fhirtypes';
 import { MESSAGE_SUBJECT_SYSTEM, MESSAGE_SUBJECTS } from '../src/portal/messaging/message-rules';
 import { APPOINTMENT_REASON_SYSTEM, APPOINTMENT_REASONS } from '../src/portal/requests/appointment-request-rules';
 import { PORTAL_PARTICIPATION_URL } from '../src/portal/requests/provider-participation';
+import { PORTAL_REQUEST_TYPE_SYSTEM } from '../src/portal/requests/renewal-request-rules';
 import { grantAccess } from '../src/fhir/proxy-grant-store';
 import { AccessFamily, type CallerKey, matches, startAccessFamily, T0 } from './support/access-family';
 
@@ -352,5 +353,76 @@ describe('issue 17 forms', () => {
     const { resource: old } = await f.system.create<Questionnaire>({ resourceType: 'Questionnaire', status: 'retired', title: 'Old intake', item: [{ linkId: 'a', type: 'string' }] });
     const retired = await call('POST', '/fhir/QuestionnaireResponse', 'ada', answers([{ linkId: 'a', answer: [{ valueString: 'x' }] }], { questionnaire: `Questionnaire/${old.id}` }));
     expect(texts(retired.body)).toEqual(['QuestionnaireResponse.questionnaire: The form Old intake is retired and takes no more answers']);
+  });
+});
+
+describe('issue 17 prescription renewals', () => {
+  const renewal = (medication: MedicationRequest, extra: Partial<Task> = {}): Task => ({
+    resourceType: 'Task', status: 'requested', intent: 'order', for: patient(), focus: { reference: `MedicationRequest/${medication.id}` },
+    code: { coding: [{ system: PORTAL_REQUEST_TYPE_SYSTEM, code: 'renewal-request' }] },
+    note: [{ text: 'Running out next week' }], input: [{ type: { text: 'preferred pharmacy' }, valueString: 'Harbor Pharmacy, 2410 Harbor Ave SW' }],
+    ...extra,
+  });
+  const meds = async (status: string) => f.system.searchResources<MedicationRequest>('MedicationRequest', { patient: `Patient/${f.patientIds.ada}`, status });
+
+  test('Ada asks to renew an active prescription; a second request is 409 naming the first; Dr. Chen accepts with a new prescription', async () => {
+    const [atorvastatin] = (await meds('active')).filter((m) => /atorvastatin/.test(m.medicationCodeableConcept?.text ?? m.medicationCodeableConcept?.coding?.[0]?.display ?? ''));
+    const asked = await call('POST', '/fhir/Task', 'ada', renewal(atorvastatin));
+    expect(asked.status).toBe(201);
+    const again = await call('POST', '/fhir/Task', 'dan', renewal(atorvastatin));
+    expect(again.status).toBe(409);
+    expect(texts(again.body)[0]).toContain(`already waiting for the practice: Task/${asked.body.id}`);
+
+    const renewed = await call('POST', '/fhir/MedicationRequest', 'staff', {
+      ...atorvastatin, id: undefined, meta: undefined, authoredOn: '2026-03-01', basedOn: [{ reference: `MedicationRequest/${atorvastatin.id}` }],
+      priorPrescription: { reference: `MedicationRequest/${atorvastatin.id}` },
+    });
+    expect(renewed.status).toBe(201);
+    const task = asked.body as Task;
+    expect((await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'completed' })).status).toBe(400);
+    const done = await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'completed', output: [{ type: { text: 'renewed prescription' }, valueReference: { reference: `MedicationRequest/${renewed.body.id}` } }] });
+    expect(done.status).toBe(200);
+    const seen = await call('GET', `/fhir/Task/${task.id}`, 'ada');
+    expect(seen.body.output[0].valueReference.reference).toBe(`MedicationRequest/${renewed.body.id}`);
+    expect((await call('PUT', `/fhir/Task/${task.id}`, 'ada', { ...seen.body, status: 'cancelled' })).status).toBe(403);
+    // Once answered, the medication may be asked for again.
+    expect((await call('POST', '/fhir/Task', 'ada', renewal(atorvastatin))).status).toBe(201);
+  });
+
+  test('a stopped or completed prescription, someone else\'s, or any other Task is refused; the practice declines with a reason', async () => {
+    const [stopped] = await meds('stopped');
+    const refused = await call('POST', '/fhir/Task', 'ada', renewal(stopped));
+    expect(refused.status).toBe(400);
+    expect(texts(refused.body)).toEqual([`Task.focus: Only an active prescription is renewed; MedicationRequest/${stopped.id} is stopped: ask your provider in a message`]);
+    const [completed] = await meds('completed');
+    expect((await call('POST', '/fhir/Task', 'ada', renewal(completed))).status).toBe(400);
+    const { resource: samsMed } = await f.system.create<MedicationRequest>({
+      resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: patient('sam'), medicationCodeableConcept: { text: 'Insulin' },
+    });
+    const notHers = await call('POST', '/fhir/Task', 'ada', renewal(samsMed));
+    expect(texts(notHers.body)).toEqual([`Task.focus: Task.focus names MedicationRequest/${samsMed.id}, which is not a prescription of this patient`]);
+    const other = await call('POST', '/fhir/Task', 'ada', { ...renewal(stopped), code: { text: 'Please call me' } });
+    expect(texts(other.body)[0]).toMatch(/^Task\.code: From the portal a Task is a prescription renewal request/);
+
+    const [epinephrine] = (await meds('active')).filter((m) => /Epinephrine/i.test(JSON.stringify(m.medicationCodeableConcept)));
+    const task = (await call('POST', '/fhir/Task', 'ada', renewal(epinephrine))).body as Task;
+    expect((await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'rejected' })).status).toBe(400);
+    const declined = await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'rejected', statusReason: { text: 'Please book a visit first' } });
+    expect(declined.status).toBe(200);
+  });
+
+  test('renewals from a prescriber not taking part in the portal are refused', async () => {
+    const [lisinopril] = (await meds('active')).filter((m) => /lisinopril/i.test(JSON.stringify(m.medicationCodeableConcept)));
+    const prescriber = lisinopril.requester!.reference!.split('/')[1];
+    const current = await f.system.read<Practitioner>('Practitioner', prescriber);
+    await f.system.update<Practitioner>(notInPortal(current));
+    try {
+      const refused = await call('POST', '/fhir/Task', 'ada', renewal(lisinopril));
+      expect(refused.status).toBe(400);
+      expect(texts(refused.body)[0]).toMatch(/^Task\.focus: The prescriber of this medication .*does not take part in the patient portal/);
+    } finally {
+      const changed = await f.system.read<Practitioner>('Practitioner', prescriber);
+      await f.system.update<Practitioner>({ ...current, meta: changed.meta });
+    }
   });
 });

@@ -2,11 +2,12 @@
  * The portal requests' rules as the repository runs them: what a portal caller may ask (appointment requests), and
  * how anyone, staff included, may answer an open request. Each broken rule is one issue of a 400; nothing is written.
  */
-import type { Appointment, OperationOutcomeIssue, Questionnaire, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import type { Appointment, OperationOutcomeIssue, Questionnaire, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { invalidResource } from '../../fhir/outcomes';
 import type { WriteCheck, WriteCheckSession } from '../../fhir/write-check';
 import { questionnaireResponseIssues } from './questionnaire-response-rules';
+import { renewalAnswerIssues, renewalRequestIssues } from './renewal-request-rules';
 import { appointmentAnswerIssues, appointmentRequestIssues } from './appointment-request-rules';
 
 /** A portal caller's request (RepositoryContext.portalWriteCheck, with the message rules). */
@@ -16,7 +17,9 @@ export const portalRequestCheck: WriteCheck = async (resource, patientIds, sessi
       ? await appointmentRequestIssues(resource, patientIds, session)
       : resource.resourceType === 'QuestionnaireResponse'
         ? await formAnswerIssues(resource, session)
-        : [];
+        : resource.resourceType === 'Task'
+          ? await renewalRequestIssues(resource, patientIds, session)
+          : [];
   if (issues.length) throw invalidResource(issues);
 };
 
@@ -51,6 +54,11 @@ function formIssue(text: string, expression: string, code: OperationOutcomeIssue
 /** Answers to open requests, from whoever writes them (RepositoryContext.writeCheck); the portal's own are checked above. */
 export const requestAnswerCheck: WriteCheck = async (resource: Resource, _patientIds, session) => {
   if (session.scope.portalRules) return;
-  const issues = resource.resourceType === 'Appointment' ? appointmentAnswerIssues(resource, session.replaced as Appointment | undefined) : [];
+  const issues =
+    resource.resourceType === 'Appointment'
+      ? appointmentAnswerIssues(resource, session.replaced as Appointment | undefined)
+      : resource.resourceType === 'Task'
+        ? renewalAnswerIssues(resource, session.replaced as Task | undefined)
+        : [];
   if (issues.length) throw invalidResource(issues);
 };
