@@ -6,7 +6,7 @@ import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
-import { portalWriteCheck } from './portal/messaging/message-lookup';
+import { anyWriteCheck, portalWriteCheck } from './portal/portal-write-check';
 import type { FhirOperation } from './fhir/operations/operation';
 import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
@@ -81,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
         audit: auditTrailFor(caller, clock),
         unconfirmed: caller.unconfirmed?.condition,
         portalWriteCheck,
+        writeCheck: anyWriteCheck,
         maxBinaryBytes: config.maxBinaryBytes,
         binaries,
         preparation: deps.preparation,

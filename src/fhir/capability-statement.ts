@@ -1,6 +1,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import { SUPPORTED_TYPES, searchParametersOf } from './definitions';
+import { CATALOG_TYPES } from './terminology-catalog';
 
 /** An operation the server implements, as the CapabilityStatement lists it. */
 export interface OperationInfo {
@@ -45,6 +46,16 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
       definition: op.definition,
     })),
   })) as CapabilityStatementRestResource[];
+  // The service's own terminology (fhir-profiles/): read and searched, never written through the API.
+  for (const type of CATALOG_TYPES) {
+    resources.push({
+      type: type as 'ValueSet',
+      interaction: ['read', 'vread', 'history-instance', 'history-type', 'search-type'].map((code) => ({ code: code as 'read' })),
+      versioning: 'versioned',
+      searchParam: ['_id', 'url', 'name', 'title', 'status'].map((name) => ({ name, type: name === '_id' || name === 'status' ? 'token' : name === 'url' ? 'uri' : 'string' })),
+      operation: [...new Map(operations.filter((op) => op.resourceType === type).map((op) => [op.name, op])).values()].map((op) => ({ name: op.name, definition: op.definition })),
+    });
+  }
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',

@@ -15,6 +15,7 @@ import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
+import { CATALOG_TYPES, catalogHistory, catalogSearch, catalogStored, catalogWriteRefused } from './catalog-reads';
 import { lockConditions } from './condition-lock';
 import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { withVisibleEntities } from './audit-entity-view';
@@ -64,6 +65,11 @@ export interface RepositoryContext {
   readonly unconfirmed?: RawBuilder<SqlBool>;
   /** The rules a portal caller's writes obey (scope.portalRules); a portal scope without them writes nothing. */
   readonly portalWriteCheck?: WriteCheck;
+  /**
+   * Rules every caller's writes obey, staff's too (how a portal request may be answered), run after the portal's.
+   * Absent for the service's own repositories (jobs, seeding, the CLI's import).
+   */
+  readonly writeCheck?: WriteCheck;
   /** Where Binary content is kept (default: the database itself). */
   readonly binaries?: BinaryStore;
   /** Largest file staff and systems may store (MAX_BINARY_BYTES; default 100 MB). */
@@ -141,6 +147,7 @@ export class Repository {
   /** Reads the current version as stored text (the fast path for GET by id). */
   async readStored(type: string, id: string): Promise<StoredVersion> {
     checkType(type);
+    if (CATALOG_TYPES.has(type)) return catalogStored(type, id);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
     await this.settleAuditEvents(type);
     return this.audited(async () => {
@@ -172,6 +179,7 @@ export class Repository {
 
   /** Reads one historic version. */
   async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
+    if (CATALOG_TYPES.has(type)) return catalogStored(type, id, versionId);
     return this.audited(() => this.vreadVisible(type, id, versionId));
   }
 
@@ -200,6 +208,7 @@ export class Repository {
   /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
   async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } & WriteContent = {}): Promise<CreateResult<T>> {
     checkType(resource.resourceType);
+    if (CATALOG_TYPES.has(resource.resourceType)) catalogWriteRefused(resource.resourceType);
     const detached = this.detach({ ...resource, id: randomUUID() }, options);
     checkRestatedContent(detached, undefined);
     await this.validateInput(detached.resource);
@@ -346,6 +355,7 @@ export class Repository {
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
+    if (CATALOG_TYPES.has(request.resourceType)) return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params}` : ''}`);
     await this.settleAuditEvents(request.resourceType, [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType));
     return this.audited(() =>
       executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
@@ -361,6 +371,7 @@ export class Repository {
   /** Every version of one resource, or of a whole type, newest first. */
   async history(type: string, id: string | undefined, options: { since?: string; count?: number } = {}): Promise<Bundle> {
     checkType(type);
+    if (CATALOG_TYPES.has(type)) return catalogHistory(type, id, this.context.fhirBase);
     await this.settleAuditEvents(type);
     return this.audited(() => this.visibleHistory(type, id, options));
   }
@@ -549,13 +560,14 @@ export class Repository {
       const files = { store: this.context.binaries ?? databaseBinaryStore, received, movedInline };
       // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
       if (!this.context.portalWriteCheck) throw internalError();
-      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files));
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files, replaced?.resource));
     }
+    if (this.context.writeCheck) await this.context.writeCheck(write.resource, write.compartments, this.writeCheckSession(batch, undefined, replaced?.resource));
     return write;
   }
 
   /** The session a write check reads through: the writer's visibility, the batch's writes first. Checks are not audited. */
-  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles): WriteCheckSession {
+  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles, replaced?: Resource): WriteCheckSession {
     const { scope, fhirBase } = this.context;
     const db = this.db;
     return {
@@ -564,6 +576,8 @@ export class Repository {
       batch,
       fhirBase,
       files,
+      replaced,
+      now: this.context.clock.now(),
       async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
         const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
         if (inBatch) return inBatch as T;
@@ -595,11 +609,12 @@ function withoutMeta(resource: Resource): Resource {
 }
 
 function checkType(type: string): void {
-  if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+  if (!isSupportedType(type) && !CATALOG_TYPES.has(type)) throw badRequest(`Unsupported resource type: ${type}`);
 }
 
 /** AuditEvents are the service's own record of access: nobody writes them through the API, not even the operator. */
 function checkWritableType(type: string): void {
+  if (CATALOG_TYPES.has(type)) catalogWriteRefused(type);
   if (SERVICE_ONLY_TYPES.has(type)) throw methodNotAllowed(`${type} is written by the service alone; it can be read and searched, not created, changed or deleted`);
 }
 

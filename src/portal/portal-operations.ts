@@ -14,6 +14,7 @@ import { ccdaExportOperation } from './records/ccda-export-operation';
 import { docrefOperation } from './records/docref-operation';
 import { importCcdaOperation } from './records/import-ccda-operation';
 import { immunizationRecordOperation } from './immunizations/immunization-record-operation';
+import { portalOptionsOperation } from './requests/portal-options-operation';
 
 /**
  * Every portal $operation. The account and family access operations need the account services (mail, signing
@@ -26,6 +27,7 @@ export function portalOperations(accountServices?: AccountServices, limits: { ma
     docrefOperation,
     immunizationRecordOperation(timeZone),
     importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
+    portalOptionsOperation,
     ...(accountServices ? accountOperations(accountServices) : []),
   ];
 }
