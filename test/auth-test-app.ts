@@ -21,6 +21,7 @@ import { FixedClock } from '../src/fhir/clock';
 import { allOperations } from '../src/operations';
 import { Repository } from '../src/fhir/repository';
 import { authRouter } from '../src/http/auth-router';
+import { billingRouter } from '../src/http/billing-router';
 import { createMailer } from '../src/mail/create-mailer';
 import { type LoopbackSmtpServer, type ReceivedMail, startLoopbackSmtpServer } from './support/mail/loopback-smtp-server';
 import type { Mailer } from '../src/mail/mailer';
@@ -99,7 +100,7 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
     logger,
     authenticator: await createAuthenticator(config, database, clock),
     operations: allOperations(services),
-    routers: [{ path: '/auth', router: authRouter(services) }],
+    routers: [{ path: '/auth', router: authRouter(services) }, { path: '/billing', router: billingRouter(services.billing) }],
   });
   server.on('request', app);
   const call: AuthTestApp['call'] = async (method, path, opts = {}) => {

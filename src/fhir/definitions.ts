@@ -18,7 +18,7 @@ export const SUPPORTED_TYPES = Object.freeze([
   'Binary', 'Communication', 'Consent', 'AuditEvent', 'Provenance', 'Appointment', 'ServiceRequest', 'Task',
   'Questionnaire', 'QuestionnaireResponse', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Composition',
   'Claim', 'ExplanationOfBenefit', 'ImagingStudy', 'MedicationAdministration', 'SupplyDelivery',
-  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest',
+  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest', 'PaymentReconciliation', 'PaymentNotice',
 ]);
 
 const supported = new Set<string>(SUPPORTED_TYPES);
@@ -61,6 +61,9 @@ export function loadFhirDefinitions(): void {
   // R4's CompartmentDefinition leaves Device out, but a Device naming a patient (an implant) is that patient's: in
   // their record, not shared with everyone outside it.
   if (!compartmentParams.has('Device')) compartmentParams.set('Device', ['patient']);
+  // R4 names no patient in a payment; the payment-patient extension (fhir-profiles/) puts one in the record of the
+  // patient whose bill it pays, so the patient and their billing see it, and staff of other practices do not.
+  for (const type of ['PaymentReconciliation', 'PaymentNotice']) if (!compartmentParams.has(type)) compartmentParams.set(type, ['patient']);
   loaded = true;
 }
 
