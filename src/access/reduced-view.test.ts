@@ -90,8 +90,6 @@ describe('access levels', () => {
       'Invoice',
       'ChargeItem',
       'Coverage',
-      'PaymentReconciliation',
-      'PaymentNotice',
       'Appointment',
     ]);
     expect(types.filter((t) => levelSeesResourceType('full', t))).toEqual(types);
