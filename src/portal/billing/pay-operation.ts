@@ -16,8 +16,8 @@ import { cents, formatMoney, money } from './statement-amounts';
 /** An amount as a payer types it: dollars and at most two decimals, below ten million. */
 const AMOUNT = /^\d{1,7}(\.\d{1,2})?$/;
 
-/** Invoice/{id}/$pay over the configured processor. */
-export function payOperation(billing: BillingServices): FhirOperation {
+/** Invoice/{id}/$pay over the configured processor (`baseUrl`: where the processor sends the payer back to). */
+export function payOperation(billing: Pick<BillingServices, 'processor' | 'baseUrl'>): FhirOperation {
   return {
     info: { name: 'pay', resourceType: 'Invoice', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Invoice-pay' },
     level: 'instance',
