@@ -163,6 +163,19 @@ describe('online bill pay', () => {
     expect([part.patientResponsibility, part.patientPaid, part.balance]).toEqual([40, 25, 15]);
   });
 
+  it('events of one payment arriving together record it once, and the statement is settled on the whole sum', async () => {
+    const invoice = await statementFor(app, cara, 50);
+    const session = { ...sessionFor({ ...cara, invoice }), id: 'cs_demo_together000000000000', amountCents: 5000 };
+    const completed = demo.signedEvent(session, 'pay');
+    const event = JSON.parse(completed.body.toString());
+    const succeeded = demo.sign({ ...event, id: 'evt_demo_together_async', type: 'checkout.session.async_payment_succeeded' });
+    const results = await Promise.all([webhook(completed.body, completed.signature), webhook(succeeded.body, succeeded.signature), webhook(completed.body, completed.signature)]);
+    expect((await Promise.all(results.map(resultOf))).sort()).toEqual(['duplicate', 'ignored', 'new']);
+    const payments = await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` });
+    expect(payments.map((p) => p.paymentAmount.value)).toEqual([50]);
+    expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('balanced');
+  });
+
   it('a declined payment is recorded as failed and counts nothing', async () => {
     const invoice = await statementFor(app, cara, 30);
     await billingNoticeJob(deps);

@@ -15,6 +15,7 @@ import { AuditTrail } from '../../fhir/audit/audit-trail';
 import type { Clock } from '../../fhir/clock';
 import { badRequest, conflict } from '../../fhir/outcomes';
 import { Repository } from '../../fhir/repository';
+import { lockCurrent } from '../../fhir/resource-writer';
 import type { PaymentEvent, PaymentProcessor } from './payment-processor';
 import { invoiceBalance, money, PAYMENT_PATIENT_EXTENSION, STATEMENT_STATUSES, statementAmounts } from './statement-amounts';
 
@@ -53,6 +54,9 @@ export class PaymentRecorder {
       if (event.kind === 'ignored') return { result: 'ignored' };
       const agent = { who: { display: `Payment processor (${this.processor.display})` }, name: this.processor.display, requestor: true };
       const repo = new Repository(trx, { scope: unrestrictedScope(`payment webhook (${this.processor.name})`), clock: this.clock, fhirBase: this.fhirBase, audit: new AuditTrail(() => agent, this.clock) });
+      // One statement's payments are recorded one at a time: two events of the same payment, or two payments, seen
+      // together cannot both find nothing recorded, nor settle the Invoice on a sum missing the other.
+      if (event.invoiceId && event.kind !== 'refunded') await lockCurrent(trx, 'Invoice', event.invoiceId);
       switch (event.kind) {
         case 'paid':
           return this.paid(repo, trx, event);
@@ -108,6 +112,7 @@ export class PaymentRecorder {
     if (!original || !invoiceRef) {
       throw conflict(`The refund ${event.refundId} is of a payment not recorded yet (${event.paymentId}); it is recorded when the processor sends it again`);
     }
+    await lockCurrent(repo.db, 'Invoice', referenceId({ reference: invoiceRef }) as string);
     if (await this.findRecorded(repo, event.refundId as string)) return { result: 'ignored' };
     const invoice = await repo.read<Invoice>('Invoice', referenceId({ reference: invoiceRef }) as string);
     const reconciliation = this.reconciliation(invoice, event, { key: event.refundId as string, outcome: 'complete', type: 'adjustment', sign: -1, disposition: `Refunded through ${this.processor.display}` });
