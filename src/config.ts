@@ -35,6 +35,9 @@ export interface Config {
   readonly jobSchedules: Readonly<Record<string, string>>;
   /** PostgreSQL's statement_timeout for every statement but migrations, in ms (0: none). PGlite cannot enforce it. */
   readonly statementTimeoutMs: number;
+  /** Stripe's secret API key and webhook signing secret (both or neither); without them bill pay uses the demo processor. */
+  readonly stripeSecretKey?: string;
+  readonly stripeWebhookSecret?: string;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -90,6 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`ORG_TIME_ZONE is not a known time zone: "${timeZone}"`);
   }
   const databaseUrl = env.DATABASE_URL || undefined;
+  const stripeSecretKey = env.STRIPE_SECRET_KEY || undefined;
+  const stripeWebhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
+  if (!stripeSecretKey !== !stripeWebhookSecret) throw new ConfigError('STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together: set both (Stripe) or neither (the demo processor)');
   const config: Config = {
     port,
     host,
@@ -112,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jobSchedules: jobSchedules(env),
     // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
     statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
+    ...(stripeSecretKey ? { stripeSecretKey, stripeWebhookSecret } : {}),
     ...overrides,
   };
   return Object.freeze(config);

@@ -3,6 +3,7 @@ import { createApp } from './app';
 import { agePolicyByName } from './access/age-policy-profiles';
 import { accountContext, backgroundSettled } from './auth/account-context';
 import { createAccountServices } from './portal/account-services';
+import { billingRouter } from './http/billing-router';
 import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
 import { loadConfig } from './config';
@@ -70,7 +71,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const mailer = countingMailFailures(createMailer(config, clock), metrics);
   const policy = agePolicyByName(config.agePolicy);
   const accountsContext = accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger });
-  const accounts = createAccountServices(accountsContext);
+  const accounts = createAccountServices(
+    accountsContext,
+    config.stripeSecretKey && config.stripeWebhookSecret ? { stripe: { secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret } } : {},
+  );
   const authenticator = await createAuthenticator(config, database, clock);
   // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5);
   // the workers start with the first such request and stop when idle.
@@ -83,7 +87,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     authenticator,
     operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
-    routers: [{ path: '/auth', router: authRouter(accounts) }],
+    routers: [{ path: '/auth', router: authRouter(accounts) }, { path: '/billing', router: billingRouter(accounts.billing) }],
     metrics,
   });
   const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);

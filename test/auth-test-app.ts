@@ -21,6 +21,8 @@ import { FixedClock } from '../src/fhir/clock';
 import { allOperations } from '../src/operations';
 import { Repository } from '../src/fhir/repository';
 import { authRouter } from '../src/http/auth-router';
+import { billingRouter } from '../src/http/billing-router';
+import type { StripeSettings } from '../src/portal/billing/stripe-payment-processor';
 import { createMailer } from '../src/mail/create-mailer';
 import { type LoopbackSmtpServer, type ReceivedMail, startLoopbackSmtpServer } from './support/mail/loopback-smtp-server';
 import type { Mailer } from '../src/mail/mailer';
@@ -60,7 +62,7 @@ export const LOOSE_THROTTLES: AccountThrottles = Object.freeze({ loginAccount: N
 export const TEST_NOW = new Date('2026-11-22T18:00:00Z');
 
 /** Boots the app with the demo family seeded, mail to a loopback SMTP server (throttles off unless given). */
-export async function startAuthTestApp(options: { throttles?: Partial<AccountThrottles>; now?: Date; agePolicy?: 'westmed' | 'westchester' } = {}): Promise<AuthTestApp> {
+export async function startAuthTestApp(options: { throttles?: Partial<AccountThrottles>; now?: Date; agePolicy?: 'westmed' | 'westchester'; stripe?: StripeSettings } = {}): Promise<AuthTestApp> {
   const clock = new FixedClock(options.now ?? TEST_NOW);
   const smtp = await startLoopbackSmtpServer();
   const database = await openTestDatabase();
@@ -89,6 +91,7 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
       passwordParams: TEST_PASSWORD_PARAMS,
       throttles: options.throttles ?? LOOSE_THROTTLES,
     }),
+    options.stripe ? { stripe: options.stripe } : {},
   );
   const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: `${url}/fhir` });
   await seedDemoFamily(system);
@@ -99,7 +102,7 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
     logger,
     authenticator: await createAuthenticator(config, database, clock),
     operations: allOperations(services),
-    routers: [{ path: '/auth', router: authRouter(services) }],
+    routers: [{ path: '/auth', router: authRouter(services) }, { path: '/billing', router: billingRouter(services.billing) }],
   });
   server.on('request', app);
   const call: AuthTestApp['call'] = async (method, path, opts = {}) => {

@@ -5,7 +5,11 @@
  * with each row). Every cell is compared with them; nothing is derived from the code under test.
  */
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
-import type { Appointment, Bundle, Resource } from '@medplum/fhirtypes';
+import type { Account, Appointment, Bundle, Invoice, Resource } from '@medplum/fhirtypes';
+import { systemClock } from '../src/fhir/clock';
+import { allOperations } from '../src/operations';
+import { DemoPaymentProcessor } from '../src/portal/billing/demo-payment-processor';
+import { payOperation } from '../src/portal/billing/pay-operation';
 import type { AgePolicyName } from '../src/access/age-policy-profiles';
 import {
   AccessFamily, addRowsLinkingAnotherRecord, BadCallerKey, CallerKey, inPool, matches, OTHER_PATIENT, PATIENTS, PatientKey, RowKey, startAccessFamily, T0,
@@ -80,6 +84,17 @@ const WRITE: Record<WriteRow, Record<Level, number>> = {
   Communication: w(201, 201, 403, 403, 403, 201),
   AuditEvent: w(405, 405, 405, 405, 405, 405),
   Consent: w(403, 403, 403, 403, 403, 201),
+};
+
+/** Billing operations, on the patient's Account, Patient and issued (unpaid) Invoice: the answer's status. */
+type OpRow = 'Account $balance' | 'Patient $balance' | 'Invoice $statement' | 'Invoice $pay';
+// Columns:                     self full b+a  billing none staff
+const OPS: Record<OpRow, Record<Level, number>> = {
+  'Account $balance': w(200, 200, 200, 200, 404, 200),
+  'Patient $balance': w(200, 200, 200, 200, 404, 200),
+  'Invoice $statement': w(200, 200, 200, 200, 404, 200),
+  // A hosted checkout is opened (201); card data and money never pass through the service.
+  'Invoice $pay': w(201, 201, 201, 201, 404, 201),
 };
 
 /** A caller's levels on ada, ben, cara and sam, written as four words. */
@@ -218,9 +233,17 @@ const BAD_CALLERS: readonly BadCallerKey[] = ['noToken', 'expired', 'tampered', 
 
 describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) => {
   let f: AccessFamily;
+  let unpaid: Record<Exclude<PatientKey, 'sam'>, { invoice: string; account: string }>;
   beforeAll(async () => {
-    f = await startAccessFamily(policy);
+    // $pay opens a checkout at the demo processor: a signed link, nothing written.
+    const processor = new DemoPaymentProcessor('whsec_authorization_matrix', 'http://matrix.test', systemClock);
+    f = await startAccessFamily(policy, { operations: [...allOperations(), payOperation({ processor, baseUrl: 'http://matrix.test' })] });
     await addRowsLinkingAnotherRecord(f);
+    const unpaidOf = async (patient: PatientKey) => ({
+      invoice: (await f.system.searchResources<Invoice>('Invoice', { patient: `Patient/${f.patientIds[patient]}`, status: 'issued' }))[0].id!,
+      account: (await f.system.searchResources<Account>('Account', { patient: `Patient/${f.patientIds[patient]}` }))[0].id!,
+    });
+    unpaid = { ada: await unpaidOf('ada'), ben: await unpaidOf('ben'), cara: await unpaidOf('cara') };
   });
   afterAll(() => f?.close());
 
@@ -249,6 +272,12 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
             tasks.push(async () => `${label}: ${await readCell(f, token, row, `${id}/_history/1`)}`);
           }
         }
+        for (const row of Object.keys(OPS) as OpRow[]) {
+          if (patient === 'sam') continue;
+          const label = `${caller} -> ${patient} ${row}`;
+          expected.push(`${label}: ${OPS[row][level]}`);
+          tasks.push(async () => `${label}: ${await operationCell(f, token, row, patient, unpaid)}`);
+        }
         for (const row of Object.keys(WRITE) as WriteRow[]) {
           if (patient === 'sam' || (phase.rows === 'core' && !CORE_WRITES.includes(row))) continue;
           const label = `${caller} -> ${patient} ${row} write`;
@@ -275,6 +304,24 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
     // Some thousand requests at T0; the machine may be shared, so a phase gets more than jest's default minute.
   }, 240_000);
 });
+
+/** The status of a billing operation on the patient's record. */
+async function operationCell(f: AccessFamily, token: string, row: OpRow, patient: PatientKey, unpaid: Record<string, { invoice: string; account: string }>): Promise<number> {
+  const { invoice, account } = unpaid[patient];
+  switch (row) {
+    case 'Account $balance':
+      return (await f.app.request(`/fhir/Account/${account}/$balance`, { token })).status;
+    case 'Patient $balance':
+      return (await f.app.request(`/fhir/Patient/${f.patientIds[patient]}/$balance`, { token })).status;
+    case 'Invoice $statement': {
+      const res = await f.app.request(`/fhir/Invoice/${invoice}/$statement`, { token });
+      await res.arrayBuffer();
+      return res.status;
+    }
+    case 'Invoice $pay':
+      return (await f.app.request(`/fhir/Invoice/${invoice}/$pay`, { method: 'POST', token, json: { resourceType: 'Parameters', parameter: [{ name: 'amount', valueDecimal: 1 }] } })).status;
+  }
+}
 
 async function readCell(f: AccessFamily, token: string, row: RowKey, id: string): Promise<string> {
   const type = typeOfRow(row);

@@ -38,6 +38,8 @@ export const BILLING_RESOURCE_TYPES: readonly ResourceType[] = Object.freeze([
   'Invoice',
   'ChargeItem',
   'Coverage',
+  'PaymentReconciliation',
+  'PaymentNotice',
 ]);
 
 /** Billing plus the patient's appointments (westchester's 12-17 band). */

@@ -145,6 +145,26 @@ export interface ReleaseNoticeTable {
   released_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+/** Billing emails still to go: statements issued and payment receipts (migration 0014, billing-notice job). */
+export interface BillingNoticeTable {
+  seq: Generated<string>;
+  kind: 'statement' | 'receipt';
+  patient_id: string;
+  invoice_id: string;
+  payment_id: string | null;
+  payer_account_id: string | null;
+  card_last4: string | null;
+  noted_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** Payment processor events already recorded, by event id: a replayed webhook records nothing new (migration 0014). */
+export interface PaymentEventTable {
+  processor: string;
+  event_id: string;
+  event_type: string;
+  received_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /** Files `chartkeeper import` imported, by the SHA-256 of their bytes (src/fhir/imported-file-ledger.ts). */
 export interface ImportedFileTable {
   sha256: string;
@@ -190,6 +210,8 @@ export interface Tables {
   throttle: ThrottleTable;
   audit_log: AuditLogTable;
   release_notice: ReleaseNoticeTable;
+  billing_notice: BillingNoticeTable;
+  payment_event: PaymentEventTable;
   imported_file: ImportedFileTable;
   binary_content: BinaryContentTable;
   binary_content_part: BinaryContentPartTable;

@@ -19,7 +19,7 @@ export const SUPPORTED_TYPES = Object.freeze([
   'Binary', 'Communication', 'Consent', 'AuditEvent', 'Provenance', 'Appointment', 'ServiceRequest', 'Task',
   'Questionnaire', 'QuestionnaireResponse', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Composition',
   'Claim', 'ExplanationOfBenefit', 'ImagingStudy', 'MedicationAdministration', 'SupplyDelivery',
-  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest',
+  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest', 'PaymentReconciliation', 'PaymentNotice',
 ]);
 
 const supported = new Set<string>(SUPPORTED_TYPES);
@@ -64,6 +64,9 @@ export function loadFhirDefinitions(): void {
   if (!compartmentParams.has('Device')) compartmentParams.set('Device', ['patient']);
   // Nor Task: a portal request (a renewal, a form to fill out, a change for review) is the patient's it is `for`.
   if (!compartmentParams.has('Task')) compartmentParams.set('Task', ['patient']);
+  // R4 names no patient in a payment; the payment-patient extension (fhir-profiles/) puts one in the record of the
+  // patient whose bill it pays, so the patient and their billing see it, and staff of other practices do not.
+  for (const type of ['PaymentReconciliation', 'PaymentNotice']) if (!compartmentParams.has(type)) compartmentParams.set(type, ['patient']);
   loaded = true;
 }
 

@@ -10,6 +10,7 @@ import type { AuditInteraction } from '../access/audit-event';
 import { uploaderOwner } from '../access/record-owners';
 import { hiddenVersion, releases } from '../access/release-visibility';
 import { noteRelease } from './release-notice-store';
+import { issuesStatement, noteStatementIssued } from './billing-notice-store';
 import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
@@ -224,6 +225,7 @@ export class Repository {
         const write = await repo.prepare(detached.resource, 1, batch, undefined, [detached]);
         const files = await repo.storeFiles([detached], batch);
         await insertNew(repo.db, [...files, write]);
+        await repo.noteIssued(undefined, write);
         repo.note('create', [accessed(write), ...files.map(accessed)]);
         return { resource: write.resource as unknown as T, created: true };
       }),
@@ -287,6 +289,7 @@ export class Repository {
         const write = await repo.prepare(resource, 1, batch, { owners: [] }, [detached]);
         const files = await repo.storeFiles([detached], batch);
         await insertNew(repo.db, [...files, write]);
+        await repo.noteIssued(undefined, write);
         repo.note('create', [accessed(write), ...files.map(accessed)]);
         return { resource: write.resource as unknown as T, created: true };
       }
@@ -307,6 +310,7 @@ export class Repository {
       await replaceCurrent(repo.db, [write]);
       await insertNew(repo.db, files);
       if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
+      await repo.noteIssued(stored, write);
       repo.note('update', [accessed(write)]);
       if (files.length) repo.note('create', files.map(accessed));
       return { resource: write.resource as unknown as T, created: false };
@@ -346,6 +350,7 @@ export class Repository {
       for (const d of detached) writes.push(await repo.prepare(d.resource, 1, batch, undefined, detached));
       const files = await repo.storeFiles(detached, batch);
       await insertNew(repo.db, [...writes, ...files]);
+      for (const write of writes) await repo.noteIssued(undefined, write);
       repo.note('create', [...writes, ...files].map(accessed));
       return writes.map((w) => w.resource);
     }));
@@ -474,6 +479,11 @@ export class Repository {
 
   private note(interaction: AuditInteraction, resources: readonly AccessedResource[]): void {
     this.context.audit?.record(interaction, resources);
+  }
+
+  /** Queues "a statement is available" when this write issues an Invoice (billing-notice-store.ts), in its transaction. */
+  private async noteIssued(before: Resource | undefined, write: PreparedWrite): Promise<void> {
+    if (issuesStatement(before, write.resource)) await noteStatementIssued(this.db, write, this.context.clock.now());
   }
 
   /** Whether the current row of this resource exists and the caller may see it. */

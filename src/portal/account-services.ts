@@ -3,6 +3,8 @@
  * and handed to the /auth router, the account FHIR operations and the jobs.
  */
 import type { AccountContext } from '../auth/account-context';
+import { type BillingServices, createBillingServices } from './billing/billing-services';
+import type { StripeSettings } from './billing/stripe-payment-processor';
 import { EnrollmentService } from './enrollment/enrollment-service';
 import { FamilyAccessService } from './family/family-access-service';
 import { FamilyGrantsService } from './family/family-grants-service';
@@ -21,10 +23,12 @@ export interface AccountServices {
   readonly invitations: InvitationService;
   readonly enrollment: EnrollmentService;
   readonly passwordReset: PasswordResetService;
+  /** Online bill pay: the payment processor and its webhook. */
+  readonly billing: BillingServices;
 }
 
 /** Builds the account services over a context. */
-export function createAccountServices(context: AccountContext): AccountServices {
+export function createAccountServices(context: AccountContext, options: { stripe?: StripeSettings } = {}): AccountServices {
   const sessions = new SessionService(context);
   return Object.freeze({
     context,
@@ -35,5 +39,6 @@ export function createAccountServices(context: AccountContext): AccountServices 
     invitations: new InvitationService(context, sessions),
     enrollment: new EnrollmentService(context, sessions),
     passwordReset: new PasswordResetService(context, sessions),
+    billing: createBillingServices(context, options),
   });
 }

@@ -1,4 +1,5 @@
 import type { AccountServices } from './account-services';
+import { billingOperations } from './billing/billing-operations';
 import { changeAccessLevelOperation } from './family/change-access-level-operation';
 import { enrollOperation } from './enrollment/enroll-operation';
 import { familyAccessOperation } from './family/family-access-operation';
@@ -28,6 +29,7 @@ export function portalOperations(accountServices?: AccountServices, limits: { ma
     immunizationRecordOperation(timeZone),
     importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
     portalOptionsOperation,
+    ...billingOperations(accountServices?.billing),
     ...(accountServices ? accountOperations(accountServices) : []),
   ];
 }
