@@ -5,7 +5,8 @@ import { accountContext } from './auth/account-context';
 import { createAccountServices } from './portal/account-services';
 import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
-import { loadConfig } from './config';
+import { loadConfig, portalConsentRequired } from './config';
+import { publishConsentForm, readConsentFormFile } from './portal/enrollment/portal-consent-form';
 import { type Database, openDatabase } from './db/database';
 import { migrateToLatest } from './db/migrator';
 import { WritePreparationPool } from './fhir/write-preparation-pool';
@@ -65,6 +66,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     }
   }
   const demoLogins = await demoLoginsExist(system);
+  // The practice's portal consent form, when its policy asks for one: a version not published before is published now.
+  if (portalConsentRequired(config)) await publishConsentForm(system, readConsentFormFile());
   // Accounts: mail over SMTP_URL or into <dataDir>/outbox, tokens signed with the same key the authenticator checks.
   const metrics = createServiceMetrics(database);
   const mailer = countingMailFailures(createMailer(config, clock), metrics);

@@ -22,6 +22,8 @@ export interface AgePolicy {
   readonly teenOwnGrantLevel: AccessLevel;
   /** One sentence for people: what the policy says. */
   readonly summary: string;
+  /** Whether every portal account completes the practice's portal consent form before it uses the portal. */
+  readonly portalConsentRequired: boolean;
 }
 
 /** Default, after the Westmed guide: under 13 guardians full; 13-17 billing unless the teen grants full. */
@@ -36,6 +38,7 @@ export const WESTMED_POLICY: AgePolicy = Object.freeze({
     'Under 13: parents and guardians have full access and the child cannot have an account. ' +
     '13 to 17: family members see billing only unless the teen grants full access. ' +
     '18 and over: only the patient’s own grant or a legal authorization on file.',
+  portalConsentRequired: false,
 });
 
 /** After the Westchester Health FAQ: under 12 full; 12-17 appointments and bill pay only. */
@@ -50,6 +53,8 @@ export const WESTCHESTER_POLICY: AgePolicy = Object.freeze({
     'Under 12: the child’s personal representative has full access. ' +
     '12 to 17: family access is limited to appointments and bill pay. ' +
     '18 and over: only the patient’s own consent or a legal authorization on file.',
+  // "the Westchester Health Patient Portal Consent Form which you must complete in order to access the portal"
+  portalConsentRequired: true,
 });
 
 /** The shipped policies by name. */

@@ -18,6 +18,7 @@ import { familyRelationshipOf } from '../access/family-relationship';
 import { type PatientAccess, portalScope, type PortalScope, staffScope } from '../access/portal-scope';
 import { type AccountGrant } from '../access/proxy-grants';
 import { grantsOfAccount } from '../fhir/proxy-grant-store';
+import { pendingPortalConsent } from './portal-consent-status';
 
 /** The account columns a scope is built from. */
 export type ScopeAccount = Pick<Selectable<AccountTable>, 'id' | 'kind' | 'patient_id' | 'organization_id' | 'display_name'> &
@@ -33,6 +34,11 @@ export interface ScopeOptions {
   readonly clock: Clock;
   readonly timeZone: string;
   readonly policy: AgePolicy;
+  /**
+   * Set when the practice asks every portal account to complete its portal consent form (the Questionnaire id): an
+   * account that has not completed the current version sees no record until it does (Caller.consentRequired).
+   */
+  readonly portalConsentFormId?: string;
 }
 
 /** Staff token subjects minted by the CLI (`chartkeeper token --staff [--sub Practitioner/ID]`): the operator. */
@@ -152,11 +158,17 @@ const REMEMBERED_ACCOUNTS = 10_000;
 export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
   return async (subject, claims) => {
     const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
+    const [scope, consentRequired] = await Promise.all([
+      scopeForAccount(db, account, options),
+      options.portalConsentFormId ? pendingPortalConsent(db, account.id, options.portalConsentFormId) : undefined,
+    ]);
     return {
       kind: 'user',
       subject: `account:${account.id}`,
       ...(account.patient_id ? { actor: `Patient/${account.patient_id}` } : {}),
-      scope: await scopeForAccount(db, account, options),
+      // Until the form is completed the account sees no record, whatever path a request takes.
+      scope: consentRequired ? portalScope([], `${account.kind} account ${account.id} (portal consent form not completed)`) : scope,
+      ...(consentRequired ? { consentRequired } : {}),
       account,
     };
   };

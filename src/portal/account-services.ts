@@ -8,6 +8,7 @@ import { FamilyAccessService } from './family/family-access-service';
 import { FamilyGrantsService } from './family/family-grants-service';
 import { InvitationService } from './family/invitation-service';
 import { PasswordResetService } from '../auth/password-reset-service';
+import { PortalConsentService } from './enrollment/portal-consent-service';
 import { RegistrationService } from '../auth/registration-service';
 import { SessionService } from '../auth/session-service';
 
@@ -21,6 +22,7 @@ export interface AccountServices {
   readonly invitations: InvitationService;
   readonly enrollment: EnrollmentService;
   readonly passwordReset: PasswordResetService;
+  readonly portalConsent: PortalConsentService;
 }
 
 /** Builds the account services over a context. */
@@ -35,5 +37,6 @@ export function createAccountServices(context: AccountContext): AccountServices 
     invitations: new InvitationService(context, sessions),
     enrollment: new EnrollmentService(context, sessions),
     passwordReset: new PasswordResetService(context, sessions),
+    portalConsent: new PortalConsentService(context),
   });
 }

@@ -1,4 +1,5 @@
 import type { AccountServices } from './account-services';
+import { acceptPortalConsentOperation } from './enrollment/accept-portal-consent-operation';
 import { changeAccessLevelOperation } from './family/change-access-level-operation';
 import { enrollOperation } from './enrollment/enroll-operation';
 import { familyAccessOperation } from './family/family-access-operation';
@@ -43,5 +44,6 @@ export function accountOperations(services: AccountServices): FhirOperation[] {
     legalAuthorizationOperation(services),
     resetTokenOperation(services),
     transmitOperation(services),
+    acceptPortalConsentOperation(services),
   ];
 }
