@@ -61,7 +61,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase });
   if (config.seedDemo) {
     if (await isEmpty(system)) {
-      await seedDemoFamily(system);
+      await seedDemoFamily(system, { policy: agePolicyByName(config.agePolicy) });
       seeded = true;
     }
   }
@@ -129,7 +129,7 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
     `  Database:  ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}${running.seeded ? ' — demo family loaded' : ''}`,
     `  Token:     ${tokenCommandFor(config)}   then  curl -H "Authorization: Bearer <token>" ${running.url}/fhir/Patient`,
     `  Accounts:  ${running.url}/auth  (mail: ${config.smtpUrl ? 'SMTP_URL' : `.eml files in ${config.dataDir}/outbox`})`,
-    ...(running.demoLogins ? demoLoginLines() : []),
+    ...(running.demoLogins ? demoLoginLines(agePolicyByName(config.agePolicy)) : []),
     '',
   ];
   process.stderr.write(banner.join('\n') + '\n');

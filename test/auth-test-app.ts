@@ -97,7 +97,7 @@ export async function startAuthTestApp(
     }),
   );
   const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: `${url}/fhir` });
-  await seedDemoFamily(system);
+  await seedDemoFamily(system, { policy });
   if (portalConsentRequired(config)) await publishConsentForm(system, readConsentFormFile());
   const app = createApp({
     config,
