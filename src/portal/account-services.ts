@@ -9,6 +9,7 @@ import { FamilyGrantsService } from './family/family-grants-service';
 import { InvitationService } from './family/invitation-service';
 import { PasswordResetService } from '../auth/password-reset-service';
 import { PortalConsentService } from './enrollment/portal-consent-service';
+import { PracticeEnrollmentService } from './enrollment/practice-enrollment-service';
 import { RegistrationService } from '../auth/registration-service';
 import { SessionService } from '../auth/session-service';
 
@@ -23,6 +24,7 @@ export interface AccountServices {
   readonly enrollment: EnrollmentService;
   readonly passwordReset: PasswordResetService;
   readonly portalConsent: PortalConsentService;
+  readonly practices: PracticeEnrollmentService;
 }
 
 /** Builds the account services over a context. */
@@ -38,5 +40,6 @@ export function createAccountServices(context: AccountContext): AccountServices 
     enrollment: new EnrollmentService(context, sessions),
     passwordReset: new PasswordResetService(context, sessions),
     portalConsent: new PortalConsentService(context),
+    practices: new PracticeEnrollmentService(context, sessions),
   });
 }

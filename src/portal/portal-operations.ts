@@ -1,5 +1,7 @@
 import type { AccountServices } from './account-services';
 import { acceptPortalConsentOperation } from './enrollment/accept-portal-consent-operation';
+import { practiceTokenOperation } from './enrollment/practice-token-operation';
+import { unenrollOperation } from './enrollment/unenroll-operation';
 import { changeAccessLevelOperation } from './family/change-access-level-operation';
 import { enrollOperation } from './enrollment/enroll-operation';
 import { familyAccessOperation } from './family/family-access-operation';
@@ -45,5 +47,7 @@ export function accountOperations(services: AccountServices): FhirOperation[] {
     resetTokenOperation(services),
     transmitOperation(services),
     acceptPortalConsentOperation(services),
+    practiceTokenOperation(services),
+    unenrollOperation(services),
   ];
 }
