@@ -73,7 +73,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const mailer = countingMailFailures(createMailer(config, clock), metrics);
   const policy = agePolicyByName(config.agePolicy);
   const accounts = createAccountServices(
-    accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
+    accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, portalUrl: config.portalUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
   );
   const authenticator = await createAuthenticator(config, database, clock);
   // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5).
@@ -89,7 +89,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     routers: [{ path: '/auth', router: authRouter(accounts) }],
     metrics,
   });
-  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
+  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, portalUrl: config.portalUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
@@ -128,7 +128,9 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
     `  FHIR API:  ${running.url}/fhir  (CapabilityStatement: ${running.url}/fhir/metadata)`,
     `  Database:  ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}${running.seeded ? ' — demo family loaded' : ''}`,
     `  Token:     ${tokenCommandFor(config)}   then  curl -H "Authorization: Bearer <token>" ${running.url}/fhir/Patient`,
-    `  Accounts:  ${running.url}/auth  (mail: ${config.smtpUrl ? 'SMTP_URL' : `.eml files in ${config.dataDir}/outbox`})`,
+    `  Accounts:  ${running.url}/auth  (mail: ${config.smtpUrl ? 'SMTP_URL' : `.eml files in ${config.dataDir}/outbox`}; emailed links open ${config.portalUrl ?? config.baseUrl})`,
+    `  Policy:    AGE_POLICY=${config.agePolicy}: ${agePolicyByName(config.agePolicy).summary}` +
+      (portalConsentRequired(config) ? ' Portal accounts complete the portal consent form first.' : ''),
     ...(running.demoLogins ? demoLoginLines(agePolicyByName(config.agePolicy)) : []),
     '',
   ];

@@ -62,7 +62,7 @@ export const TEST_NOW = new Date('2026-11-22T18:00:00Z');
 
 /** Boots the app with the demo family seeded, mail to a loopback SMTP server (throttles off unless given). */
 export async function startAuthTestApp(
-  options: { throttles?: Partial<AccountThrottles>; now?: Date; agePolicy?: 'westmed' | 'westchester'; portalConsent?: boolean } = {},
+  options: { throttles?: Partial<AccountThrottles>; now?: Date; agePolicy?: 'westmed' | 'westchester'; portalConsent?: boolean; portalUrl?: string } = {},
 ): Promise<AuthTestApp> {
   const clock = new FixedClock(options.now ?? TEST_NOW);
   const smtp = await startLoopbackSmtpServer();
@@ -88,6 +88,7 @@ export async function startAuthTestApp(
       clock,
       mailer,
       baseUrl: url,
+      portalUrl: options.portalUrl,
       timeZone: config.timeZone,
       policy,
       signingKey: signingKeyFromString(signingKey),

@@ -60,7 +60,7 @@ export class EnrollmentService extends AccountService {
         enrollmentInvitationEmail({
           organizationName: organizationNameOf(patient),
           patientFirstName: patientFirstName(patient),
-          enrollUrl: serviceLink(this.context, '/auth/enrollment/accept', { token }),
+          enrollUrl: serviceLink(this.context, 'acceptEnrollment', { token }),
           expiresAt,
           timeZone: this.context.timeZone,
           reenrollment: payload.reenrollment,

@@ -232,14 +232,14 @@ export class FamilyAccessService extends AccountService {
         this.context,
         options.requesterHasAccount ? request.requester.email : destination,
         options.requesterHasAccount
-          ? emailInUseEmail({ organizationName: organizationNameOf(patient), asked: 'family-access', signInUrl: serviceLink(this.context, '/auth/login') })
+          ? emailInUseEmail({ organizationName: organizationNameOf(patient), asked: 'family-access', signInUrl: serviceLink(this.context, 'signIn') })
           : familyAccessPasscodeEmail({
               organizationName: organizationNameOf(patient),
               requesterName: `${request.requester.firstName} ${request.requester.lastName}`.trim(),
               passcode,
               expiresAt,
               timeZone: this.context.timeZone,
-              familyAccessUrl: serviceLink(this.context, `/fhir/Patient/${patientId}/$family-access`),
+              familyAccessUrl: serviceLink(this.context, 'familyAccess', { patient: patientId }),
             }),
       );
       return {

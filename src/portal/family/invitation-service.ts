@@ -282,7 +282,7 @@ export class InvitationService extends AccountService {
         payload: payload as unknown as Record<string, unknown>,
       });
       const expiresAt = new Date(row.expires_at);
-      await sendAccountMail(this.context, email, render(serviceLink(this.context, '/auth/invitations/accept', { token }), expiresAt));
+      await sendAccountMail(this.context, email, render(serviceLink(this.context, 'acceptInvitation', { token }), expiresAt));
       return { invitationId: row.id, expiresAt: expiresAt.toISOString() };
     });
   }
