@@ -75,9 +75,8 @@ export async function startAuthTestApp(
   const config = loadConfig(
     {},
     { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', smtpUrl: smtp.url, signingKey, timeZone: 'America/Los_Angeles', agePolicy: options.agePolicy ?? 'westmed',
-      // The portal consent form is asked only by the tests of it (test/portal-enrollment*.test.ts): the others test
-      // what an account does once it has completed the form.
-      portalConsentRequired: options.portalConsent ?? false },
+      // As the policy says (westchester asks for the portal consent form) unless a test says otherwise.
+      portalConsentRequired: options.portalConsent },
   );
   const logger = pino({ level: 'silent' });
   const mailer = createMailer(config, clock);

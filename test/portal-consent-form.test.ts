@@ -30,7 +30,7 @@ describe('portal consent form (westchester)', () => {
   let app: AuthTestApp;
   let ada: any;
   beforeAll(async () => {
-    app = await startAuthTestApp({ agePolicy: 'westchester', portalConsent: true });
+    app = await startAuthTestApp({ agePolicy: 'westchester' });
     ada = await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD);
   });
   afterAll(() => app?.close());
@@ -152,12 +152,37 @@ describe('portal consent form (westchester)', () => {
     const ruth = (await app.call('POST', '/auth/invitations/accept', { json: { token, birthDate: '1970-10-10', password: GOOD_PASSWORD } })).body;
     const refused = await app.call('GET', `/fhir/Patient/${noah.id}`, { token: ruth.access_token });
     expect([refused.status, refused.body.issue[0].details.coding[0].code]).toEqual([403, 'consent-required']);
-    const done = await app.call('POST', '/fhir/$accept-portal-consent', { token: ruth.access_token, json: answers('3', true, 'Ruth Adams') });
-    expect(done.status).toBe(201);
+    // Answered twice at once (a double click): one answer is recorded, and both replies name it.
+    const twice = await Promise.all([1, 2].map(() => app.call('POST', '/fhir/$accept-portal-consent', { token: ruth.access_token, json: answers('3', true, 'Ruth Adams') })));
+    expect(twice.map((r) => r.status).sort()).toEqual([200, 201]);
+    const done = twice.find((r) => r.status === 201)!;
+    expect(twice.map((r) => r.body.parameter.find((p: any) => p.name === 'consent').valueReference.reference)).toEqual(Array(2).fill(expect.stringMatching(/^Consent\//)));
+    expect(new Set(twice.map((r) => JSON.stringify(r.body.parameter.filter((p: any) => p.name === 'consent'))).values()).size).toBe(1);
+    const signed = await app.system.searchResources<Consent>('Consent', { patient: `Patient/${noah.id}`, category: 'https://chartkeeper.example/fhir/CodeSystem/consent-category|portal-consent' });
+    expect(signed.length).toBe(1);
     const consent = await app.system.read<Consent>('Consent', done.body.parameter.find((p: any) => p.name === 'consent').valueReference.reference.split('/')[1]);
     expect(consent.patient?.reference).toBe(`Patient/${noah.id}`);
     expect(consent.performer?.[0]).toMatchObject({ reference: expect.stringMatching(/^RelatedPerson\//), display: 'Ruth Adams' });
     expect((await app.call('GET', `/fhir/Patient/${noah.id}`, { token: ruth.access_token })).status).toBe(200);
+  });
+});
+
+describe('under westmed (the default)', () => {
+  let app: AuthTestApp;
+  beforeAll(async () => {
+    app = await startAuthTestApp();
+  });
+  afterAll(() => app?.close());
+
+  it('asks no consent form: the account reads its record at once, and none is published or announced', async () => {
+    const ada = await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD);
+    expect((await app.call('GET', `/fhir/Patient/${ada.account.patientId}`, { token: ada.access_token })).status).toBe(200);
+    expect((await app.call('GET', '/fhir/Questionnaire/portal-consent', { token: ada.access_token })).status).toBe(404);
+    const metadata = (await app.call('GET', '/fhir/metadata')).body;
+    expect(metadata.extension).toEqual([
+      { url: 'https://chartkeeper.example/fhir/StructureDefinition/age-policy', valueCode: 'westmed' },
+      { url: 'https://chartkeeper.example/fhir/StructureDefinition/portal-consent-required', valueBoolean: false },
+    ]);
   });
 });
 

@@ -7,7 +7,8 @@
  */
 import type { Consent, Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItem, RelatedPerson } from '@medplum/fhirtypes';
 import { type AccountContext, systemRepository } from '../../auth/account-context';
-import type { Account } from '../../auth/account-store';
+import { type Account, isUniqueViolation } from '../../auth/account-store';
+import type { Repository } from '../../fhir/repository';
 import { ACCOUNT_IDENTIFIER_SYSTEM } from '../../access/proxy-grants';
 import { badRequest, conflict } from '../../fhir/outcomes';
 import { currentConsentForm } from './portal-consent-form';
@@ -43,18 +44,40 @@ export class PortalConsentService {
     if (!form?.url || !form.version) throw conflict('The practice has no portal consent form published: there is nothing to complete');
     const canonical = `${form.url}|${form.version}`;
     const items = readAnswers(form, body, canonical);
+    const done = await this.completed(account.id, form.url, form.version, canonical);
+    if (done) return done;
+    const now = this.context.clock.now().toISOString();
+    const signature = answerOf(items, 'signature')?.valueString?.trim();
+    try {
+      return await this.record(system, account, { canonical, url: form.url, version: form.version, items, now, signature });
+    } catch (err) {
+      // The same account answering twice at once: the first one's answer stands, the second wrote nothing.
+      const first = isUniqueViolation(err) ? await this.completed(account.id, form.url, form.version, canonical) : undefined;
+      if (first) return first;
+      throw err;
+    }
+  }
+
+  /** The receipt of a version the account already completed, if it did. */
+  private async completed(accountId: string, url: string, version: string, canonical: string): Promise<PortalConsentReceipt | undefined> {
     const done = await this.context.db
       .selectFrom('portal_consent')
       .selectAll()
-      .where('account_id', '=', account.id)
-      .where('form_url', '=', form.url)
-      .where('form_version', '=', form.version)
+      .where('account_id', '=', accountId)
+      .where('form_url', '=', url)
+      .where('form_version', '=', version)
       .executeTakeFirst();
-    if (done) {
-      return { form: canonical, accepted: new Date(done.accepted_at).toISOString(), consentIds: done.consent_ids, responseIds: done.response_ids, created: false };
-    }
-    const now = this.context.clock.now().toISOString();
-    const signature = answerOf(items, 'signature')?.valueString?.trim();
+    if (!done) return undefined;
+    return { form: canonical, accepted: new Date(done.accepted_at).toISOString(), consentIds: done.consent_ids, responseIds: done.response_ids, created: false };
+  }
+
+  /** Writes the answers, the Consents and the portal_consent row, in one transaction. */
+  private async record(
+    system: Repository,
+    account: Account,
+    answer: { canonical: string; url: string; version: string; items: QuestionnaireResponseItem[]; now: string; signature?: string },
+  ): Promise<PortalConsentReceipt> {
+    const { canonical, items, now, signature } = answer;
     return system.transaction(async (trx) => {
       const signers = await signersOf(trx, account);
       const consentIds: string[] = [];
@@ -87,7 +110,7 @@ export class PortalConsentService {
       }
       await trx.db
         .insertInto('portal_consent')
-        .values({ account_id: account.id, form_url: form.url as string, form_version: form.version as string, accepted_at: now, consent_ids: consentIds, response_ids: responseIds })
+        .values({ account_id: account.id, form_url: answer.url, form_version: answer.version, accepted_at: now, consent_ids: consentIds, response_ids: responseIds })
         .execute();
       return { form: canonical, accepted: now, consentIds, responseIds, created: true };
     });
@@ -95,7 +118,7 @@ export class PortalConsentService {
 }
 
 /** Whom the account signs as, in which record: itself in each record it holds as the patient, else its RelatedPersons. */
-async function signersOf(repo: ReturnType<typeof systemRepository>, account: Account): Promise<{ patientId?: string; signer: { reference?: string; display?: string } }[]> {
+async function signersOf(repo: Repository, account: Account): Promise<{ patientId?: string; signer: { reference?: string; display?: string } }[]> {
   const own = await recordsHeldAsPatient(repo.db, account);
   if (own.length) return own.map((patientId) => ({ patientId, signer: { reference: `Patient/${patientId}` } }));
   const people = await repo.searchResources<RelatedPerson>('RelatedPerson', { identifier: `${ACCOUNT_IDENTIFIER_SYSTEM}|${account.id}` });
