@@ -14,6 +14,7 @@ import type { WritePreparationPool } from './fhir/write-preparation-pool';
 import { notFound } from './fhir/outcomes';
 import { requireCaller } from './http/authenticate';
 import { cancelOnDisconnect } from './http/cancel-on-disconnect';
+import { consentGate } from './http/consent-gate';
 import { errorHandler } from './http/error-handler';
 import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
@@ -88,7 +89,7 @@ export function createApp(deps: AppDeps): Express {
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
-  app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);
+  app.use('/fhir', requireCaller(deps.authenticator, isReadById), consentGate(fhirBase), fhir);
   app.use((_req, _res, next) => next(notFound('Endpoint')));
   app.use(errorHandler(logger));
   return app;

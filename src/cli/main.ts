@@ -1,3 +1,4 @@
+import { agePolicyByName } from '../access/age-policy-profiles';
 import { migrateToLatest } from '../db/migrator';
 import { openDatabase } from '../db/database';
 import { isEmpty, seedDemoFamily } from '../demo/seed-demo';
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
           process.stdout.write('patients already exist; not seeding (use --force to add the demo family anyway)\n');
           return 0;
         }
-        const result = await seedDemoFamily(repo);
+        const result = await seedDemoFamily(repo, { policy: agePolicyByName(cliConfig(args).agePolicy) });
         process.stdout.write(`demo family loaded: ${result.resources} resources\n`);
         return 0;
       });

@@ -195,6 +195,29 @@ export interface BinaryContentPartTable {
   data: Uint8Array;
 }
 
+/** The version of the portal consent form an account completed (src/portal/enrollment/portal-consent-service.ts). */
+export interface PortalConsentTable {
+  account_id: string;
+  /** The form's canonical URL and version (Questionnaire.url, Questionnaire.version). */
+  form_url: string;
+  form_version: string;
+  accepted_at: ColumnType<Date, Date | string, Date | string>;
+  /** The Consent and QuestionnaireResponse ids written for it (one per record the account stands in). */
+  consent_ids: string[];
+  response_ids: string[];
+}
+
+/** A further record an account holds as the patient, at another practice (src/portal/enrollment/practice-enrollment-service.ts). */
+export interface AccountRecordTable {
+  account_id: string;
+  patient_id: string;
+  /** The record's managing Organization when it was linked. */
+  organization_id: string | null;
+  linked_at: ColumnType<Date, Date | string, Date | string>;
+  /** Set when staff un-enroll the account from that practice. */
+  ended_at: ColumnType<Date, Date | string | null, Date | string | null> | null;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -215,4 +238,6 @@ export interface Tables {
   imported_file: ImportedFileTable;
   binary_content: BinaryContentTable;
   binary_content_part: BinaryContentPartTable;
+  portal_consent: PortalConsentTable;
+  account_record: AccountRecordTable;
 }

@@ -1,5 +1,8 @@
 import type { AccountServices } from './account-services';
 import { billingOperations } from './billing/billing-operations';
+import { acceptPortalConsentOperation } from './enrollment/accept-portal-consent-operation';
+import { practiceTokenOperation } from './enrollment/practice-token-operation';
+import { unenrollOperation } from './enrollment/unenroll-operation';
 import { changeAccessLevelOperation } from './family/change-access-level-operation';
 import { enrollOperation } from './enrollment/enroll-operation';
 import { familyAccessOperation } from './family/family-access-operation';
@@ -47,5 +50,8 @@ export function accountOperations(services: AccountServices): FhirOperation[] {
     legalAuthorizationOperation(services),
     resetTokenOperation(services),
     transmitOperation(services),
+    acceptPortalConsentOperation(services),
+    practiceTokenOperation(services),
+    unenrollOperation(services),
   ];
 }

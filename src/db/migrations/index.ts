@@ -11,6 +11,7 @@ import * as importedFile from './0010-imported-file';
 import * as binaryContent from './0011-binary-content';
 import * as wellFormedContent from './0012-well-formed-content';
 import * as billing from './0014-billing';
+import * as portalEnrollment from './0015-portal-enrollment';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011-binary-content': binaryContent,
   '0012-well-formed-content': wellFormedContent,
   '0014-billing': billing,
+  '0015-portal-enrollment': portalEnrollment,
 };
