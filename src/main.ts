@@ -18,6 +18,8 @@ import { loadFhirDefinitions } from './fhir/definitions';
 import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
+import { createSmartAuth } from './auth/smart/smart-auth';
+import { smartDiscoveryRouter, smartOauthRouter } from './http/smart-router';
 import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
 import { trackForDrain } from './http/server-drain';
 import { jobsWithSchedules, type RunningJobs, startJobs } from './jobs/job-scheduler';
@@ -72,7 +74,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const accounts = createAccountServices(
     accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
   );
-  const authenticator = await createAuthenticator(config, database, clock);
+  // SMART on FHIR (issue 20): apps sign in at /oauth; /fhir takes their tokens beside the service's own.
+  const smart = await createSmartAuth({
+    db: database.db,
+    baseUrl: config.baseUrl,
+    sessions: accounts.sessions,
+    scopeOptions: { clock, timeZone: config.timeZone, policy },
+    inner: await createAuthenticator(config, database, clock),
+  });
+  const authenticator = smart.authenticator;
   // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5).
   const preparation = WritePreparationPool.start();
   const app = createApp({
@@ -83,7 +93,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     authenticator,
     operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
-    routers: [{ path: '/auth', router: authRouter(accounts) }],
+    routers: [
+      { path: '/auth', router: authRouter(accounts) },
+      { path: '/oauth', router: smartOauthRouter(smart.server, smart.authorization) },
+      { path: '/', router: smartDiscoveryRouter(smart.server) },
+    ],
     metrics,
   });
   const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);

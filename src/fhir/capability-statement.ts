@@ -59,8 +59,28 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
         mode: 'server',
         security: {
           cors: false,
-          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }],
-          description: 'Bearer JWT signed by this server; every call except metadata needs one.',
+          // SMART App Launch 2.0: where apps authorize and get tokens (also at /.well-known/smart-configuration).
+          extension: [
+            {
+              url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+              extension: [
+                { url: 'authorize', valueUri: `${baseUrl}/oauth/auth` },
+                { url: 'token', valueUri: `${baseUrl}/oauth/token` },
+                { url: 'revoke', valueUri: `${baseUrl}/oauth/token/revocation` },
+              ],
+            },
+          ],
+          service: [
+            {
+              coding: [
+                { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' },
+                { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' },
+              ],
+            },
+          ],
+          description:
+            'SMART on FHIR (App Launch 2.0, see /.well-known/smart-configuration): access tokens from /oauth narrowed by their scopes; ' +
+            'or a bearer JWT from /auth/login. Every call except metadata and SMART discovery needs one.',
         },
         resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
