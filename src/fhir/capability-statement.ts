@@ -1,6 +1,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import { SUPPORTED_TYPES, searchParametersOf } from './definitions';
+import { US_CORE_VERSION, usCoreProfilesOf } from './us-core-profiles';
 
 /** An operation the server implements, as the CapabilityStatement lists it. */
 export interface OperationInfo {
@@ -24,6 +25,8 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
   const resources = SUPPORTED_TYPES.map((type) => ({
     type,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+    // The US Core profiles a resource of this type may claim; a claim is validated on write (us-core-profiles.ts).
+    ...(usCoreProfilesOf(type).length ? { supportedProfile: usCoreProfilesOf(type) } : {}),
     interaction: interactionsOf(type).map((code) => ({ code: code as 'read' })),
     versioning: 'versioned',
     readHistory: true,
@@ -50,6 +53,7 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
     status: 'active',
     date: new Date().toISOString().slice(0, 10),
     kind: 'instance',
+    instantiates: [`http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server|${US_CORE_VERSION}`],
     software: { name: 'Chartkeeper', version },
     implementation: { description: 'Chartkeeper FHIR R4 server', url: `${baseUrl}/fhir` },
     fhirVersion: '4.0.1',
