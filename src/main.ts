@@ -20,6 +20,8 @@ import { loadFhirDefinitions } from './fhir/definitions';
 import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
+import { createSmartAuth } from './auth/smart/smart-auth';
+import { smartDiscoveryRouter, smartOauthRouter } from './http/smart-router';
 import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
 import { trackForDrain } from './http/server-drain';
 import { jobsWithSchedules, type RunningJobs, startJobs } from './jobs/job-scheduler';
@@ -78,7 +80,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
     accountsContext,
     config.stripeSecretKey && config.stripeWebhookSecret ? { stripe: { secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret } } : {},
   );
-  const authenticator = await createAuthenticator(config, database, clock);
+  // SMART on FHIR (issue 20): apps sign in at /oauth; /fhir takes their tokens beside the service's own.
+  const smart = await createSmartAuth({
+    db: database.db,
+    baseUrl: config.baseUrl,
+    sessions: accounts.sessions,
+    scopeOptions: { clock, timeZone: config.timeZone, policy },
+    inner: await createAuthenticator(config, database, clock),
+  });
+  const authenticator = smart.authenticator;
   // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5);
   // the workers start with the first such request and stop when idle.
   const preparation = WritePreparationPool.onDemand();
@@ -90,7 +100,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     authenticator,
     operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
-    routers: [{ path: '/auth', router: authRouter(accounts) }, { path: '/billing', router: billingRouter(accounts.billing) }],
+    routers: [
+      { path: '/auth', router: authRouter(accounts) },
+      { path: '/billing', router: billingRouter(accounts.billing) },
+      { path: '/oauth', router: smartOauthRouter(smart.server, smart.authorization) },
+      { path: '/', router: smartDiscoveryRouter(smart.server) },
+    ],
     metrics,
   });
   const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, portalUrl: config.portalUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);

@@ -12,6 +12,7 @@ import * as binaryContent from './0011-binary-content';
 import * as wellFormedContent from './0012-well-formed-content';
 import * as billing from './0014-billing';
 import * as portalEnrollment from './0015-portal-enrollment';
+import * as smartOauth from './0016-smart-oauth';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0012-well-formed-content': wellFormedContent,
   '0014-billing': billing,
   '0015-portal-enrollment': portalEnrollment,
+  '0016-smart-oauth': smartOauth,
 };
