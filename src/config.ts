@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_ALLOWED_HOSTS, endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 
 /** Which age-access policy profile applies (see src/access). */
 export type AgePolicyName = 'westmed' | 'westchester';
@@ -35,6 +36,8 @@ export interface Config {
   readonly jobSchedules: Readonly<Record<string, string>>;
   /** PostgreSQL's statement_timeout for every statement but migrations, in ms (0: none). PGlite cannot enforce it. */
   readonly statementTimeoutMs: number;
+  /** Hosts (names, addresses, CIDR ranges) a Subscription may reach over http or at a non-public address. */
+  readonly subscriptionAllowHosts: readonly string[];
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -75,6 +78,19 @@ function jobSchedules(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.freeze(schedules);
 }
 
+function subscriptionAllowHosts(env: NodeJS.ProcessEnv): readonly string[] {
+  const raw = env.SUBSCRIPTION_ALLOW_HOSTS;
+  if (raw === undefined || raw === '') return DEFAULT_ALLOWED_HOSTS;
+  if (raw.trim() === 'none') return Object.freeze([]);
+  const entries = Object.freeze(raw.split(',').map((e) => e.trim()).filter(Boolean));
+  try {
+    endpointPolicy(entries);
+  } catch (err) {
+    throw new ConfigError(`SUBSCRIPTION_ALLOW_HOSTS: ${(err as Error).message}`);
+  }
+  return entries;
+}
+
 /** Reads and validates the environment; nothing else in Chartkeeper reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const port = integer(env, 'PORT', 8080);
@@ -112,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jobSchedules: jobSchedules(env),
     // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
     statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
+    subscriptionAllowHosts: subscriptionAllowHosts(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -15,6 +15,7 @@ import { unrestrictedScope } from './access/access-scope';
 import { stopAuditLog } from './fhir/audit/audit-log';
 import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
+import { endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
@@ -86,7 +87,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     routers: [{ path: '/auth', router: authRouter(accounts) }],
     metrics,
   });
-  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
+  const subscriptionEndpoints = endpointPolicy(config.subscriptionAllowHosts);
+  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger, subscriptionEndpoints }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

@@ -18,7 +18,7 @@ export const SUPPORTED_TYPES = Object.freeze([
   'Binary', 'Communication', 'Consent', 'AuditEvent', 'Provenance', 'Appointment', 'ServiceRequest', 'Task',
   'Questionnaire', 'QuestionnaireResponse', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Composition',
   'Claim', 'ExplanationOfBenefit', 'ImagingStudy', 'MedicationAdministration', 'SupplyDelivery',
-  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest',
+  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest', 'Subscription',
 ]);
 
 const supported = new Set<string>(SUPPORTED_TYPES);

@@ -4,6 +4,7 @@ import type { AgePolicy } from '../access/age-policy-profiles';
 import type { Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
 import type { Mailer } from '../mail/mailer';
+import type { EndpointPolicy } from '../fhir/subscriptions/endpoint-policy';
 
 /** What the scheduled jobs run with; tests call each job function directly with a fixed clock. */
 export interface JobDeps {
@@ -16,4 +17,6 @@ export interface JobDeps {
   /** Public base URL, for the family access settings link. */
   readonly baseUrl: string;
   readonly logger?: Logger;
+  /** Where Subscriptions may deliver (SUBSCRIPTION_ALLOW_HOSTS); default: public https, http on loopback. */
+  readonly subscriptionEndpoints?: EndpointPolicy;
 }
