@@ -12,6 +12,7 @@ import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
 import type { WritePreparationPool } from './fhir/write-preparation-pool';
 import { notFound } from './fhir/outcomes';
+import { endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 import { requireCaller } from './http/authenticate';
 import { cancelOnDisconnect } from './http/cancel-on-disconnect';
 import { consentGate } from './http/consent-gate';
@@ -71,6 +72,7 @@ export function createApp(deps: AppDeps): Express {
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
   const binaries = databaseBinaryStoreFor(database.kind);
+  const subscriptionEndpoints = endpointPolicy(config.subscriptionAllowHosts);
   // One repository per request, with that request's audit trail (AuditEvents for access to others' records).
   const repositoryFor =
     deps.repositoryFor ??
@@ -86,6 +88,7 @@ export function createApp(deps: AppDeps): Express {
         maxBinaryBytes: config.maxBinaryBytes,
         binaries,
         preparation: deps.preparation,
+        subscriptionEndpoints,
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));

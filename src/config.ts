@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { agePolicyByName } from './access/age-policy-profiles';
+import { DEFAULT_ALLOWED_HOSTS, endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 
 /** Which age-access policy profile applies (see src/access). */
 export type AgePolicyName = 'westmed' | 'westchester';
@@ -43,6 +44,8 @@ export interface Config {
   /** Stripe's secret API key and webhook signing secret (both or neither); without them bill pay uses the demo processor. */
   readonly stripeSecretKey?: string;
   readonly stripeWebhookSecret?: string;
+  /** Hosts (names, addresses, CIDR ranges) a Subscription may reach over http or at a non-public address. */
+  readonly subscriptionAllowHosts: readonly string[];
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -108,6 +111,19 @@ export function portalConsentRequired(config: Pick<Config, 'agePolicy' | 'portal
   return config.portalConsentRequired ?? agePolicyByName(config.agePolicy).portalConsentRequired;
 }
 
+function subscriptionAllowHosts(env: NodeJS.ProcessEnv): readonly string[] {
+  const raw = env.SUBSCRIPTION_ALLOW_HOSTS;
+  if (raw === undefined || raw === '') return DEFAULT_ALLOWED_HOSTS;
+  if (raw.trim() === 'none') return Object.freeze([]);
+  const entries = Object.freeze(raw.split(',').map((e) => e.trim()).filter(Boolean));
+  try {
+    endpointPolicy(entries);
+  } catch (err) {
+    throw new ConfigError(`SUBSCRIPTION_ALLOW_HOSTS: ${(err as Error).message}`);
+  }
+  return entries;
+}
+
 /** Reads and validates the environment; nothing else in Chartkeeper reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const port = integer(env, 'PORT', 8080);
@@ -151,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
     statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
     ...(stripeSecretKey ? { stripeSecretKey, stripeWebhookSecret } : {}),
+    subscriptionAllowHosts: subscriptionAllowHosts(env),
     ...overrides,
   };
   return Object.freeze(config);

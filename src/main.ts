@@ -17,6 +17,7 @@ import { unrestrictedScope } from './access/access-scope';
 import { stopAuditLog } from './fhir/audit/audit-log';
 import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
+import { endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
@@ -108,7 +109,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     ],
     metrics,
   });
-  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, portalUrl: config.portalUrl, logger }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
+  const subscriptionEndpoints = endpointPolicy(config.subscriptionAllowHosts);
+  const jobs = startJobs(
+    { db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, portalUrl: config.portalUrl, logger, subscriptionEndpoints },
+    jobsWithSchedules(config.jobSchedules),
+    metrics.observeJob,
+  );
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

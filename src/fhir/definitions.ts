@@ -20,6 +20,7 @@ export const SUPPORTED_TYPES = Object.freeze([
   'Questionnaire', 'QuestionnaireResponse', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Composition',
   'Claim', 'ExplanationOfBenefit', 'ImagingStudy', 'MedicationAdministration', 'SupplyDelivery',
   'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest', 'PaymentReconciliation', 'PaymentNotice',
+  'Subscription',
 ]);
 
 const supported = new Set<string>(SUPPORTED_TYPES);

@@ -33,6 +33,8 @@ import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from 
 import { databaseBinaryStore } from './binary/database-binary-store';
 import { checkRestatedContent, type Detached, detachContent } from './binary/detach-content';
 import { uploadLimitsFor, type UploadLimits } from './binary/upload-limits';
+import type { EndpointPolicy } from './subscriptions/endpoint-policy';
+import { checkSubscriptionWrite } from './subscriptions/subscription-write-check';
 
 /** A stored version as the HTTP layer serves it: the JSON text as stored, plus its headers. */
 export interface StoredVersion {
@@ -77,6 +79,8 @@ export interface RepositoryContext {
   readonly maxBinaryBytes?: number;
   /** Workers that validate large resources off the event loop (validate-for-write.ts); in-process without. */
   readonly preparation?: WritePreparationPool;
+  /** Where Subscriptions may deliver (SUBSCRIPTION_ALLOW_HOSTS); default: public https, http on loopback. */
+  readonly subscriptionEndpoints?: EndpointPolicy;
 }
 
 /** What a write may carry besides the resource: a raw upload's bytes, for a Binary. */
@@ -546,6 +550,7 @@ export class Repository {
   private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced, detached: readonly Detached[] = []): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
     const scope = this.context.scope;
+    if (resource.resourceType === 'Subscription') checkSubscriptionWrite(scope, resource, this.context.subscriptionEndpoints);
     const placed = await binaryPlace(this.db, scope, resource, batch, replaced);
     const write = keptForOrganization(scope, prepareWrite(resource, version, this.context.clock.now(), placed), replaced);
     // A new Patient is not visible yet: whether it may be created is canWrite's call (staff: their organisation).

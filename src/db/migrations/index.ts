@@ -13,6 +13,7 @@ import * as wellFormedContent from './0012-well-formed-content';
 import * as billing from './0014-billing';
 import * as portalEnrollment from './0015-portal-enrollment';
 import * as smartOauth from './0016-smart-oauth';
+import * as subscriptions from './0017-subscriptions';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0014-billing': billing,
   '0015-portal-enrollment': portalEnrollment,
   '0016-smart-oauth': smartOauth,
+  '0017-subscriptions': subscriptions,
 };
