@@ -91,6 +91,11 @@ describe('online bill pay', () => {
     const payment = seen.body.entry.map((e: any) => e.resource).find((r: PaymentReconciliation) => r.disposition?.startsWith('Paid online'));
     expect([payment.outcome, payment.paymentAmount, payment.detail[0].request.reference, payment.detail[0].amount]).toEqual(['complete', { value: 25, currency: 'USD' }, `Invoice/${cara.invoice.id}`, { value: 25, currency: 'USD' }]);
 
+    // Dan holds Ada's record, not Cara's: her payments are not his to see.
+    const dan = (await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD)).access_token;
+    expect((await app.call('GET', `/fhir/PaymentReconciliation/${payment.id}`, { token: dan })).status).toBe(404);
+    expect((await app.call('GET', `/fhir/PaymentNotice?_id=${(await app.system.searchResources<PaymentNotice>('PaymentNotice', { request: `Invoice/${cara.invoice.id}` }))[0].id}`, { token: dan })).body.entry ?? []).toEqual([]);
+
     expect((await billingNoticeJob(deps))?.map((n) => [n.kind, n.to])).toEqual([['receipt', ADA]]);
     const receipt = await app.mailTo(ADA, mails);
     expect(receipt.message.subject).toBe('Your payment to Westside Family Medicine was received');
