@@ -181,6 +181,22 @@ describe('online bill pay', () => {
     expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('balanced');
   });
 
+  it('money received for a statement cancelled since its checkout opened is recorded; the statement stays cancelled', async () => {
+    const invoice = await statementFor(app, cara, 35);
+    const session = { ...sessionFor({ ...cara, invoice }), id: 'cs_demo_cancelled00000000000', amountCents: 3500 };
+    await app.system.update<Invoice>({ ...invoice, status: 'cancelled' });
+    const paid = demo.signedEvent(session, 'pay');
+    expect(await resultOf(await webhook(paid.body, paid.signature))).toBe('new');
+    expect((await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` })).map((p) => p.paymentAmount.value)).toEqual([35]);
+    expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('cancelled');
+    // An event for an Invoice that does not exist is refused, and nothing is written.
+    const before = await recorded();
+    const stray = demo.signedEvent({ ...session, id: 'cs_demo_stray0000000000000000', invoiceId: 'no-such-invoice' }, 'pay');
+    const res = await webhook(stray.body, stray.signature);
+    expect([res.status, outcomeText(await res.json())]).toEqual([400, 'The event pays Invoice/no-such-invoice, which does not exist']);
+    expect(await recorded()).toEqual(before);
+  });
+
   it('a declined payment is recorded as failed and counts nothing', async () => {
     const invoice = await statementFor(app, cara, 30);
     await billingNoticeJob(deps);
