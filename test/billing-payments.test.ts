@@ -15,6 +15,9 @@ import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app
 
 const ADA = DEMO_PEOPLE.ada.email as string;
 
+// Seeding the demo family and signing in on a machine shared with other suites can take more than jest's minute.
+jest.setTimeout(180_000);
+
 describe('online bill pay', () => {
   let app: AuthTestApp;
   let deps: JobDeps;
