@@ -5,7 +5,7 @@
  * with each row). Every cell is compared with them; nothing is derived from the code under test.
  */
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
-import type { Account, Bundle, Invoice, Resource } from '@medplum/fhirtypes';
+import type { Account, Appointment, Bundle, Invoice, Resource } from '@medplum/fhirtypes';
 import { systemClock } from '../src/fhir/clock';
 import { allOperations } from '../src/operations';
 import { DemoPaymentProcessor } from '../src/portal/billing/demo-payment-processor';
@@ -74,7 +74,8 @@ const WRITE: Record<WriteRow, Record<Level, number>> = {
   Observation: w(403, 403, 403, 403, 403, 201),
   Condition: w(403, 403, 403, 403, 403, 201),
   Immunization: w(403, 403, 403, 403, 403, 201),
-  Appointment: w(403, 403, 403, 403, 403, 201),
+  // An appointment request (issue 17): the patient, full access, and Westchester's appointments and billing band.
+  Appointment: w(201, 201, 201, 403, 403, 201),
   Invoice: w(403, 403, 403, 403, 403, 201),
   Account: w(403, 403, 403, 403, 403, 201),
   Coverage: w(403, 403, 403, 403, 403, 201),
@@ -362,7 +363,16 @@ async function writeCell(f: AccessFamily, token: string, row: WriteRow, patient:
     const current = await f.system.read('Patient', f.patientIds[patient]);
     return (await f.app.request(`/fhir/Patient/${current.id}`, { method: 'PUT', token, json: current })).status;
   }
-  return (await f.app.request(`/fhir/${row}`, { method: 'POST', token, json: writeBody(f, row, patient) })).status;
+  const body = writeBody(f, row, patient);
+  if (row === 'Appointment') {
+    // A request names a provider taking part in the portal and a time to come.
+    const [maya] = await f.system.searchResources('Practitioner', { family: 'Chen' });
+    Object.assign(body, {
+      participant: [...(body as Appointment).participant, { actor: { reference: `Practitioner/${maya.id}` }, status: 'needs-action' }],
+      requestedPeriod: [{ start: '2099-01-05T17:00:00Z' }], reasonCode: [{ text: 'Check-up' }],
+    });
+  }
+  return (await f.app.request(`/fhir/${row}`, { method: 'POST', token, json: body })).status;
 }
 
 /** A new, valid resource of the type in the patient's record. None of them is a grant. */

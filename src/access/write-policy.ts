@@ -18,11 +18,18 @@
  *   organisation. AuditEvents are written by the service alone: an activity log anyone could edit proves nothing.
  */
 import { deepEquals } from '@medplum/core';
-import type { Communication, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import type { AccessLevel } from './access-level';
 
 /** Resource types a patient (or a full-access family member) may write through the API. */
-export const PORTAL_WRITABLE_TYPES: ReadonlySet<string> = new Set(['Communication', 'Binary', 'QuestionnaireResponse']);
+export const PORTAL_WRITABLE_TYPES: ReadonlySet<string> = new Set(['Communication', 'Binary', 'QuestionnaireResponse', 'Appointment', 'Task']);
+
+/**
+ * The levels that write a type, where more than 'full' does: an appointment request is what Westchester's 12-17 band
+ * (appointments and billing) is for. What an appointment request or a request Task may say is the portal's
+ * request rules' call (src/portal/requests/).
+ */
+const WRITING_LEVELS: Readonly<Record<string, readonly AccessLevel[]>> = { Appointment: ['full', 'billing+appointments'] };
 
 /** Types nobody but the service itself writes. */
 export const SERVICE_ONLY_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
@@ -47,7 +54,12 @@ export function portalMayWrite(
 ): boolean {
   if (!PORTAL_WRITABLE_TYPES.has(resource.resourceType)) return false;
   if (!compartments?.length) return false;
-  if (!compartments.every((patientId) => levelOf(patientId) === 'full')) return false;
+  const levels = WRITING_LEVELS[resource.resourceType] ?? ['full'];
+  if (!compartments.every((patientId) => levels.includes(levelOf(patientId)))) return false;
+  // A request is the practice's once it is answered: the portal changes an appointment request only while it is
+  // open (to cancel it), and a request Task only while it waits.
+  if (resource.resourceType === 'Appointment' && writer.stored) return (resource as Appointment).status === 'proposed';
+  if (resource.resourceType === 'Task' && writer.stored) return (resource as Task).status === 'requested';
   // An uploaded file may be a released report or a sent message's attachment: the portal adds files, never
   // changes or removes one (a draft that needs another file uploads it).
   if (resource.resourceType === 'Binary' && writer.stored) return false;

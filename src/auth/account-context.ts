@@ -16,6 +16,7 @@ import type { Mailer } from '../mail/mailer';
 import type { SigningKey } from './access-token';
 import { ACCOUNT_LOGIN_THROTTLE, ADDRESS_LOGIN_THROTTLE, type ThrottlePolicy } from './login-throttle';
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './password-hash';
+import { type PortalRoute, portalLink } from './portal-links';
 
 /** The throttles of the account flows (documented defaults below). */
 export interface AccountThrottles {
@@ -55,8 +56,10 @@ export interface AccountContext {
   readonly db: Kysely<Tables>;
   readonly clock: Clock;
   readonly mailer: Mailer;
-  /** Public base URL of the service, for links in emails (no trailing slash). */
+  /** Public base URL of the service (no trailing slash). */
   readonly baseUrl: string;
+  /** The portal frontend emailed links open (PORTAL_URL); undefined: baseUrl. */
+  readonly portalUrl?: string;
   /** The organization's IANA time zone: ages and expiry times in emails are read there. */
   readonly timeZone: string;
   readonly policy: AgePolicy;
@@ -111,11 +114,9 @@ export function patientFirstName(patient: Patient): string | undefined {
   return name?.given?.[0];
 }
 
-/** A link into the service, e.g. `/auth/invitations/accept?token=...`. */
-export function serviceLink(context: AccountContext, path: string, query: Record<string, string> = {}): string {
-  const url = new URL(`${context.baseUrl}${path}`);
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  return url.toString();
+/** A link for an email: the portal frontend's `route` (src/auth/portal-links.ts), e.g. `/auth/invitations/accept?token=...`. */
+export function serviceLink(context: AccountContext, route: PortalRoute, query: Record<string, string> = {}): string {
+  return portalLink(context.portalUrl ?? context.baseUrl, route, query);
 }
 
 /**

@@ -195,6 +195,67 @@ export interface BinaryContentPartTable {
   data: Uint8Array;
 }
 
+/** The version of the portal consent form an account completed (src/portal/enrollment/portal-consent-service.ts). */
+export interface PortalConsentTable {
+  account_id: string;
+  /** The form's canonical URL and version (Questionnaire.url, Questionnaire.version). */
+  form_url: string;
+  form_version: string;
+  accepted_at: ColumnType<Date, Date | string, Date | string>;
+  /** The Consent and QuestionnaireResponse ids written for it (one per record the account stands in). */
+  consent_ids: string[];
+  response_ids: string[];
+}
+
+/** A further record an account holds as the patient, at another practice (src/portal/enrollment/practice-enrollment-service.ts). */
+export interface AccountRecordTable {
+  account_id: string;
+  patient_id: string;
+  /** The record's managing Organization when it was linked. */
+  organization_id: string | null;
+  linked_at: ColumnType<Date, Date | string, Date | string>;
+  /** Set when staff un-enroll the account from that practice. */
+  ended_at: ColumnType<Date, Date | string | null, Date | string | null> | null;
+}
+
+/** The delivery state of a stored Subscription resource (src/fhir/subscriptions, migration 0017). */
+export interface SubscriptionTable {
+  id: string;
+  /** The type its criteria search, e.g. DocumentReference. */
+  resource_type: string;
+  /** The criteria's query, without the type: `status=current`, or empty for every resource of the type. */
+  criteria: string;
+  /** The organisation whose staff wrote it (its access applies), or null for the operator's (everything). */
+  owner_organization: string | null;
+  endpoint: string;
+  /** null: id-only notifications; `application/fhir+json`: the resource too. */
+  payload: string | null;
+  /** The channel's `Name: value` headers (jsonb text array). */
+  headers: ColumnType<string[], string, string>;
+  heartbeat_seconds: number | null;
+  /** requested, active, error or off (as the resource says). */
+  status: string;
+  handshake_pending: boolean;
+  failures: number;
+  error: string | null;
+  next_attempt_at: ColumnType<Date, Date | string, Date | string>;
+  /** A delivery job run holds the subscription until then (one sender at a time, in order). */
+  lease_until: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  last_sent_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  /** bigint: node-postgres reads it as text. */
+  events_delivered: ColumnType<string, number | string | undefined, number | string>;
+}
+
+/** The transactional outbox of notifications still to deliver (migration 0017). */
+export interface SubscriptionNotificationTable {
+  seq: Generated<string>;
+  subscription_id: string;
+  resource_type: string;
+  resource_id: string;
+  version: number;
+  queued_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -215,4 +276,8 @@ export interface Tables {
   imported_file: ImportedFileTable;
   binary_content: BinaryContentTable;
   binary_content_part: BinaryContentPartTable;
+  portal_consent: PortalConsentTable;
+  account_record: AccountRecordTable;
+  subscription: SubscriptionTable;
+  subscription_notification: SubscriptionNotificationTable;
 }

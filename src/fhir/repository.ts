@@ -11,11 +11,12 @@ import { uploaderOwner } from '../access/record-owners';
 import { hiddenVersion, releases } from '../access/release-visibility';
 import { noteRelease } from './release-notice-store';
 import { issuesStatement, noteStatementIssued } from './billing-notice-store';
-import { versionVisibilityCondition, visibilityCondition } from '../access/visibility';
+import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
+import { CATALOG_TYPES, catalogHistory, catalogSearch, catalogStored, catalogWriteRefused } from './catalog-reads';
 import { lockConditions } from './condition-lock';
 import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { withVisibleEntities } from './audit-entity-view';
@@ -32,6 +33,8 @@ import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from 
 import { databaseBinaryStore } from './binary/database-binary-store';
 import { checkRestatedContent, type Detached, detachContent } from './binary/detach-content';
 import { uploadLimitsFor, type UploadLimits } from './binary/upload-limits';
+import type { EndpointPolicy } from './subscriptions/endpoint-policy';
+import { checkSubscriptionWrite } from './subscriptions/subscription-write-check';
 
 /** A stored version as the HTTP layer serves it: the JSON text as stored, plus its headers. */
 export interface StoredVersion {
@@ -65,12 +68,19 @@ export interface RepositoryContext {
   readonly unconfirmed?: RawBuilder<SqlBool>;
   /** The rules a portal caller's writes obey (scope.portalRules); a portal scope without them writes nothing. */
   readonly portalWriteCheck?: WriteCheck;
+  /**
+   * Rules every caller's writes obey, staff's too (how a portal request may be answered), run after the portal's.
+   * Absent for the service's own repositories (jobs, seeding, the CLI's import).
+   */
+  readonly writeCheck?: WriteCheck;
   /** Where Binary content is kept (default: the database itself). */
   readonly binaries?: BinaryStore;
   /** Largest file staff and systems may store (MAX_BINARY_BYTES; default 100 MB). */
   readonly maxBinaryBytes?: number;
   /** Workers that validate large resources off the event loop (validate-for-write.ts); in-process without. */
   readonly preparation?: WritePreparationPool;
+  /** Where Subscriptions may deliver (SUBSCRIPTION_ALLOW_HOSTS); default: public https, http on loopback. */
+  readonly subscriptionEndpoints?: EndpointPolicy;
 }
 
 /** What a write may carry besides the resource: a raw upload's bytes, for a Binary. */
@@ -142,6 +152,7 @@ export class Repository {
   /** Reads the current version as stored text (the fast path for GET by id). */
   async readStored(type: string, id: string): Promise<StoredVersion> {
     checkType(type);
+    if (CATALOG_TYPES.has(type)) return catalogStored(type, id);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
     await this.settleAuditEvents(type);
     return this.audited(async () => {
@@ -173,6 +184,7 @@ export class Repository {
 
   /** Reads one historic version. */
   async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
+    if (CATALOG_TYPES.has(type)) return catalogStored(type, id, versionId);
     return this.audited(() => this.vreadVisible(type, id, versionId));
   }
 
@@ -201,6 +213,7 @@ export class Repository {
   /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
   async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } & WriteContent = {}): Promise<CreateResult<T>> {
     checkType(resource.resourceType);
+    if (CATALOG_TYPES.has(resource.resourceType)) catalogWriteRefused(resource.resourceType);
     const detached = this.detach({ ...resource, id: randomUUID() }, options);
     checkRestatedContent(detached, undefined);
     await this.validateInput(detached.resource);
@@ -351,6 +364,7 @@ export class Repository {
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
+    if (CATALOG_TYPES.has(request.resourceType)) return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params}` : ''}`);
     await this.settleAuditEvents(request.resourceType, [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType));
     return this.audited(() =>
       executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
@@ -366,6 +380,7 @@ export class Repository {
   /** Every version of one resource, or of a whole type, newest first. */
   async history(type: string, id: string | undefined, options: { since?: string; count?: number } = {}): Promise<Bundle> {
     checkType(type);
+    if (CATALOG_TYPES.has(type)) return catalogHistory(type, id, this.context.fhirBase);
     await this.settleAuditEvents(type);
     return this.audited(() => this.visibleHistory(type, id, options));
   }
@@ -483,6 +498,19 @@ export class Repository {
   }
 
   /**
+   * Which of `references` ("Type/id") name live resources the caller may see that are in this patient's record or
+   * shared (in no record): what a re-imported document may point back at.
+   */
+  async visibleInRecord(references: readonly string[], patientId: string): Promise<Set<string>> {
+    if (!references.length) return new Set();
+    const visible = visibilityConditionAnyType(this.context.scope);
+    const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
+      from resource r join unnest(${[...references]}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
+      where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+    return new Set(rows.map((row) => row.reference));
+  }
+
+  /**
    * Whether every patient whose compartment a write lands in is one the caller may see: a stored one, or one created
    * in the same batch that the caller may create (staff importing a document of a new patient of theirs).
    */
@@ -522,6 +550,7 @@ export class Repository {
   private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced, detached: readonly Detached[] = []): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
     const scope = this.context.scope;
+    if (resource.resourceType === 'Subscription') checkSubscriptionWrite(scope, resource, this.context.subscriptionEndpoints);
     const placed = await binaryPlace(this.db, scope, resource, batch, replaced);
     const write = keptForOrganization(scope, prepareWrite(resource, version, this.context.clock.now(), placed), replaced);
     // A new Patient is not visible yet: whether it may be created is canWrite's call (staff: their organisation).
@@ -546,13 +575,14 @@ export class Repository {
       const files = { store: this.context.binaries ?? databaseBinaryStore, received, movedInline };
       // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
       if (!this.context.portalWriteCheck) throw internalError();
-      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files));
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files, replaced?.resource));
     }
+    if (this.context.writeCheck) await this.context.writeCheck(write.resource, write.compartments, this.writeCheckSession(batch, undefined, replaced?.resource));
     return write;
   }
 
   /** The session a write check reads through: the writer's visibility, the batch's writes first. Checks are not audited. */
-  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles): WriteCheckSession {
+  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles, replaced?: Resource): WriteCheckSession {
     const { scope, fhirBase } = this.context;
     const db = this.db;
     return {
@@ -561,6 +591,8 @@ export class Repository {
       batch,
       fhirBase,
       files,
+      replaced,
+      now: this.context.clock.now(),
       async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
         const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
         if (inBatch) return inBatch as T;
@@ -592,11 +624,12 @@ function withoutMeta(resource: Resource): Resource {
 }
 
 function checkType(type: string): void {
-  if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+  if (!isSupportedType(type) && !CATALOG_TYPES.has(type)) throw badRequest(`Unsupported resource type: ${type}`);
 }
 
 /** AuditEvents are the service's own record of access: nobody writes them through the API, not even the operator. */
 function checkWritableType(type: string): void {
+  if (CATALOG_TYPES.has(type)) catalogWriteRefused(type);
   if (SERVICE_ONLY_TYPES.has(type)) throw methodNotAllowed(`${type} is written by the service alone; it can be read and searched, not created, changed or deleted`);
 }
 

@@ -7,6 +7,7 @@ import { indexValues, IndexRows } from './search/index-values';
 import { GroupCommit } from '../db/group-commit';
 import { arrayLiteral } from '../db/array-literal';
 import { prepared } from '../db/prepared-statement';
+import { mayNotify, queueNotifications } from './subscriptions/subscription-outbox';
 
 /** One version of one resource, with everything that is written for it, ready to insert. */
 export interface PreparedWrite {
@@ -126,7 +127,12 @@ const STATEMENT_ROWS = 2000;
  */
 export async function insertNew(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
   if (!writes.length) return;
-  if (db.isTransaction) return insertRows(db, writes);
+  if (db.isTransaction) {
+    await insertRows(db, writes);
+    // Subscriptions' notifications are queued in the same transaction (the outbox: src/fhir/subscriptions).
+    return queueNotifications(db, writes);
+  }
+  if (writes.some(mayNotify)) return db.transaction().execute((trx) => insertNew(trx, writes));
   let group = writeGroups.get(db);
   if (!group) writeGroups.set(db, (group = new GroupCommit((batch) => insertAtomically(db, batch))));
   return group.add(writes);
@@ -210,6 +216,7 @@ export async function replaceCurrent(db: Kysely<Tables>, writes: PreparedWrite[]
     }
   }
   await insertHistoryAndIndex(db, writes);
+  await queueNotifications(db, writes);
 }
 
 async function insertHistoryAndIndex(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {

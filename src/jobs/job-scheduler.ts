@@ -10,6 +10,7 @@ import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
 import { releaseNoticeJob } from './release-notice-job';
+import { subscriptionDeliveryJob } from './subscription-delivery-job';
 
 /** A job and when it runs (cron expression, in the organization's time zone). */
 export interface ScheduledJob {
@@ -30,6 +31,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'billing-notice', schedule: '* * * * *', run: billingNoticeJob },
   // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
   { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
+  // Every second: rest-hook notifications leave the outbox soon after the write that queued them.
+  { name: 'subscription-delivery', schedule: '* * * * * *', run: subscriptionDeliveryJob },
 ]);
 
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */

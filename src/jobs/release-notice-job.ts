@@ -19,6 +19,7 @@ import { Repository } from '../fhir/repository';
 import { documentReleasedEmail } from '../mail/templates/document-released-email';
 import { runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
+import { portalLink } from '../auth/portal-links';
 
 /** Notices taken per run; the rest wait for the next minute. */
 const BATCH = 500;
@@ -51,7 +52,7 @@ export async function releaseNoticeJob(deps: JobDeps): Promise<SentReleaseNotice
           const email = documentReleasedEmail({
             organizationName: organizationNameOf(patient),
             patientFirstName: patient ? patientFirstName(patient) : undefined,
-            documentsUrl: `${deps.baseUrl}/fhir/DocumentReference?patient=Patient/${patientId}`,
+            documentsUrl: portalLink(deps.portalUrl ?? deps.baseUrl, 'documents', { patient: patientId }),
             audience: recipient.audience,
           });
           outgoing.push({ patientId, to: recipient.email, audience: recipient.audience, documents: released, email });

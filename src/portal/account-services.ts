@@ -10,6 +10,8 @@ import { FamilyAccessService } from './family/family-access-service';
 import { FamilyGrantsService } from './family/family-grants-service';
 import { InvitationService } from './family/invitation-service';
 import { PasswordResetService } from '../auth/password-reset-service';
+import { PortalConsentService } from './enrollment/portal-consent-service';
+import { PracticeEnrollmentService } from './enrollment/practice-enrollment-service';
 import { RegistrationService } from '../auth/registration-service';
 import { SessionService } from '../auth/session-service';
 
@@ -25,6 +27,8 @@ export interface AccountServices {
   readonly passwordReset: PasswordResetService;
   /** Online bill pay: the payment processor and its webhook. */
   readonly billing: BillingServices;
+  readonly portalConsent: PortalConsentService;
+  readonly practices: PracticeEnrollmentService;
 }
 
 /** Builds the account services over a context. */
@@ -40,5 +44,7 @@ export function createAccountServices(context: AccountContext, options: { stripe
     enrollment: new EnrollmentService(context, sessions),
     passwordReset: new PasswordResetService(context, sessions),
     billing: createBillingServices(context, options),
+    portalConsent: new PortalConsentService(context),
+    practices: new PracticeEnrollmentService(context, sessions),
   });
 }

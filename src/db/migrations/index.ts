@@ -11,6 +11,9 @@ import * as importedFile from './0010-imported-file';
 import * as binaryContent from './0011-binary-content';
 import * as wellFormedContent from './0012-well-formed-content';
 import * as billing from './0014-billing';
+import * as portalEnrollment from './0015-portal-enrollment';
+import * as smartOauth from './0016-smart-oauth';
+import * as subscriptions from './0017-subscriptions';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -26,4 +29,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011-binary-content': binaryContent,
   '0012-well-formed-content': wellFormedContent,
   '0014-billing': billing,
+  '0015-portal-enrollment': portalEnrollment,
+  '0016-smart-oauth': smartOauth,
+  '0017-subscriptions': subscriptions,
 };

@@ -1,0 +1,130 @@
+/**
+ * The transactional outbox of rest-hook notifications. The resource writer calls `queueNotifications` with every
+ * version it writes, inside the write's own transaction: a Subscription's delivery row is kept in step with the
+ * resource, and each other version that matches an active Subscription's criteria, as its owner may see it, queues one
+ * notification row. A write that rolls back queues nothing; one that commits has its notifications committed with it,
+ * for the delivery job (src/jobs/subscription-delivery-job.ts) to send at least once, whatever happens in between.
+ */
+import type { Resource, Subscription } from '@medplum/fhirtypes';
+import { type Kysely, sql } from 'kysely';
+import { type AccessScope, unrestrictedScope } from '../../access/access-scope';
+import { staffScope } from '../../access/portal-scope';
+import { prepared } from '../../db/prepared-statement';
+import type { Tables } from '../../db/tables';
+import { badRequest } from '../outcomes';
+import { executeSearch } from '../search/search-executor';
+import { parseSearch } from '../search/parse-search';
+import { subscriptionDefinition } from './subscription-definition';
+
+/** What the outbox needs of a written version (resource-writer's PreparedWrite). */
+export interface WrittenVersion {
+  readonly resource: Resource & { id: string };
+  readonly version: number;
+  readonly lastUpdated: string;
+  readonly deleted: boolean;
+  readonly owners: readonly string[];
+}
+
+/** Types no Subscription watches: writing them queues nothing and costs no query. */
+const UNWATCHED = new Set(['AuditEvent', 'Subscription']);
+
+/** Ids matched per criteria search (well within a search's 200 values). */
+const MATCH_CHUNK = 100;
+
+/** Statuses a client may write; active and error are the service's to set. */
+const CLIENT_STATUSES = new Set(['requested', 'off']);
+
+/** Whether writing this version may queue a notification (a non-transactional write of it must take a transaction). */
+export function mayNotify(write: WrittenVersion): boolean {
+  return write.resource.resourceType === 'Subscription' || (!write.deleted && !UNWATCHED.has(write.resource.resourceType));
+}
+
+/** Keeps Subscriptions' delivery rows in step and queues the notifications these versions make. Call inside their transaction. */
+export async function queueNotifications(db: Kysely<Tables>, writes: readonly WrittenVersion[]): Promise<void> {
+  for (const write of writes) if (write.resource.resourceType === 'Subscription') await syncSubscription(db, write);
+  const watched = writes.filter((w) => !w.deleted && !UNWATCHED.has(w.resource.resourceType));
+  if (!watched.length) return;
+  const types = [...new Set(watched.map((w) => w.resource.resourceType))];
+  const { rows: subscriptions } = await prepared(sql<{ id: string; resource_type: string; criteria: string; owner_organization: string | null }>`
+    select id, resource_type, criteria, owner_organization from subscription
+    where status <> 'off' and resource_type = any(${types}::text[]) order by id`).execute(db);
+  if (!subscriptions.length) return;
+  const queued: { subscription_id: string; resource_type: string; resource_id: string; version: number; queued_at: string }[] = [];
+  for (const subscription of subscriptions) {
+    const candidates = watched.filter((w) => w.resource.resourceType === subscription.resource_type);
+    const matched = await matchingIds(db, ownerScope(subscription), subscription.resource_type, subscription.criteria, candidates.map((w) => w.resource.id));
+    for (const w of candidates) {
+      if (matched.has(w.resource.id)) {
+        queued.push({ subscription_id: subscription.id, resource_type: w.resource.resourceType, resource_id: w.resource.id, version: w.version, queued_at: w.lastUpdated });
+      }
+    }
+  }
+  if (queued.length) await db.insertInto('subscription_notification').values(queued).execute();
+}
+
+/** The access of a Subscription's owner: its organisation's staff, or everything for the operator's. */
+export function ownerScope(subscription: { id: string; owner_organization: string | null }): AccessScope {
+  const description = `Subscription/${subscription.id}`;
+  return subscription.owner_organization === null ? unrestrictedScope(description) : staffScope(subscription.owner_organization, description);
+}
+
+/**
+ * The ids among `ids` that the criteria match, searched as the owner searches (their access condition applies), in
+ * the write's transaction, so the versions just written are what is matched.
+ */
+async function matchingIds(db: Kysely<Tables>, scope: AccessScope, type: string, criteria: string, ids: readonly string[]): Promise<Set<string>> {
+  const matched = new Set<string>();
+  for (let i = 0; i < ids.length; i += MATCH_CHUNK) {
+    const chunk = ids.slice(i, i + MATCH_CHUNK);
+    const query = new URLSearchParams(criteria);
+    query.append('_id', chunk.join(','));
+    const request = { ...parseSearch(type, query.toString()), count: chunk.length, offset: 0 };
+    const bundle = await executeSearch(db, scope, request, { url: '', params: new URLSearchParams() }, '');
+    for (const entry of bundle.entry ?? []) if (entry.resource?.id) matched.add(entry.resource.id);
+  }
+  return matched;
+}
+
+/** The organisation a Subscription is kept for (write-placement keeps what staff write outside records for theirs). */
+function ownerOrganization(owners: readonly string[]): string | null {
+  const owner = owners.find((o) => o.startsWith('Organization/'));
+  return owner && owner.length > 'Organization/'.length ? owner.slice('Organization/'.length) : null;
+}
+
+/**
+ * Writes a Subscription's delivery row from the version just written. A new one, one whose endpoint, criteria,
+ * payload or headers changed, and one asked for again (`requested`) start over with a handshake. The status a client
+ * writes is `requested` or `off`, or the one the service set; `active` and `error` are the delivery job's to set.
+ */
+async function syncSubscription(db: Kysely<Tables>, write: WrittenVersion): Promise<void> {
+  const id = write.resource.id;
+  if (write.deleted) {
+    await db.deleteFrom('subscription').where('id', '=', id).execute();
+    return;
+  }
+  const definition = subscriptionDefinition(write.resource as Subscription, null);
+  const current = await db.selectFrom('subscription').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  if (!CLIENT_STATUSES.has(definition.status) && definition.status !== current?.status) {
+    throw badRequest(`Subscription.status must be requested or off: the service makes a Subscription ${definition.status}`, 'Subscription.status');
+  }
+  const columns = {
+    resource_type: definition.resourceType,
+    criteria: definition.query,
+    endpoint: definition.endpoint,
+    payload: definition.payload,
+    headers: JSON.stringify(definition.headers),
+    heartbeat_seconds: definition.heartbeatSeconds,
+    status: definition.status,
+  };
+  const restart = { handshake_pending: true, failures: 0, error: null, next_attempt_at: write.lastUpdated };
+  if (!current) {
+    // Whose access it has is settled when it is created: by whom it was written (kept for their organisation).
+    await db.insertInto('subscription').values({ id, owner_organization: ownerOrganization(write.owners), ...columns, ...restart }).execute();
+    return;
+  }
+  const changed =
+    current.resource_type !== columns.resource_type || current.criteria !== columns.criteria || current.endpoint !== columns.endpoint ||
+    current.payload !== columns.payload || JSON.stringify(current.headers) !== columns.headers;
+  const asked = definition.status === 'requested' && current.status !== 'requested';
+  await db.updateTable('subscription').set(changed || asked ? { ...columns, ...restart } : columns).where('id', '=', id).execute();
+}

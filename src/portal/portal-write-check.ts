@@ -1,0 +1,16 @@
+/**
+ * Every rule the portal puts on writes, as the repository runs them (src/fhir/write-check.ts): a portal caller's
+ * messages, files and requests, and anyone's answers to a portal request.
+ */
+import type { WriteCheck } from '../fhir/write-check';
+import { portalWriteCheck as messageWriteCheck } from './messaging/message-lookup';
+import { portalRequestCheck, requestAnswerCheck } from './requests/request-write-check';
+
+/** A portal caller's writes (RepositoryContext.portalWriteCheck). */
+export const portalWriteCheck: WriteCheck = async (resource, patientIds, session) => {
+  await messageWriteCheck(resource, patientIds, session);
+  await portalRequestCheck(resource, patientIds, session);
+};
+
+/** Every caller's writes (RepositoryContext.writeCheck). */
+export const anyWriteCheck: WriteCheck = requestAnswerCheck;
