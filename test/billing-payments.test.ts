@@ -15,6 +15,9 @@ import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app
 
 const ADA = DEMO_PEOPLE.ada.email as string;
 
+// Seeding the demo family and signing in on a machine shared with other suites can take more than jest's minute.
+jest.setTimeout(180_000);
+
 describe('online bill pay', () => {
   let app: AuthTestApp;
   let deps: JobDeps;
@@ -90,6 +93,11 @@ describe('online bill pay', () => {
     const seen = await app.call('GET', `/fhir/PaymentReconciliation?patient=Patient/${cara.patientId}`, { token: ada });
     const payment = seen.body.entry.map((e: any) => e.resource).find((r: PaymentReconciliation) => r.disposition?.startsWith('Paid online'));
     expect([payment.outcome, payment.paymentAmount, payment.detail[0].request.reference, payment.detail[0].amount]).toEqual(['complete', { value: 25, currency: 'USD' }, `Invoice/${cara.invoice.id}`, { value: 25, currency: 'USD' }]);
+
+    // Dan holds Ada's record, not Cara's: her payments are not his to see.
+    const dan = (await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD)).access_token;
+    expect((await app.call('GET', `/fhir/PaymentReconciliation/${payment.id}`, { token: dan })).status).toBe(404);
+    expect((await app.call('GET', `/fhir/PaymentNotice?_id=${(await app.system.searchResources<PaymentNotice>('PaymentNotice', { request: `Invoice/${cara.invoice.id}` }))[0].id}`, { token: dan })).body.entry ?? []).toEqual([]);
 
     expect((await billingNoticeJob(deps))?.map((n) => [n.kind, n.to])).toEqual([['receipt', ADA]]);
     const receipt = await app.mailTo(ADA, mails);
@@ -174,6 +182,22 @@ describe('online bill pay', () => {
     const payments = await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` });
     expect(payments.map((p) => p.paymentAmount.value)).toEqual([50]);
     expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('balanced');
+  });
+
+  it('money received for a statement cancelled since its checkout opened is recorded; the statement stays cancelled', async () => {
+    const invoice = await statementFor(app, cara, 35);
+    const session = { ...sessionFor({ ...cara, invoice }), id: 'cs_demo_cancelled00000000000', amountCents: 3500 };
+    await app.system.update<Invoice>({ ...invoice, status: 'cancelled' });
+    const paid = demo.signedEvent(session, 'pay');
+    expect(await resultOf(await webhook(paid.body, paid.signature))).toBe('new');
+    expect((await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` })).map((p) => p.paymentAmount.value)).toEqual([35]);
+    expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('cancelled');
+    // An event for an Invoice that does not exist is refused, and nothing is written.
+    const before = await recorded();
+    const stray = demo.signedEvent({ ...session, id: 'cs_demo_stray0000000000000000', invoiceId: 'no-such-invoice' }, 'pay');
+    const res = await webhook(stray.body, stray.signature);
+    expect([res.status, outcomeText(await res.json())]).toEqual([400, 'The event pays Invoice/no-such-invoice, which does not exist']);
+    expect(await recorded()).toEqual(before);
   });
 
   it('a declined payment is recorded as failed and counts nothing', async () => {

@@ -43,6 +43,9 @@ function pdfText(pdf: Buffer): string {
   }
 }
 
+// Seeding the demo family and signing in on a machine shared with other suites can take more than jest's minute.
+jest.setTimeout(180_000);
+
 describe('statements', () => {
   let app: AuthTestApp;
   let deps: JobDeps;

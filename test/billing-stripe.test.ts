@@ -17,6 +17,9 @@ const ADA = DEMO_PEOPLE.ada.email as string;
 const WEBHOOK_SECRET = 'whsec_chartkeeper_test_secret';
 const stripe = new Stripe('sk_test_signing_only', { telemetry: false });
 
+// Seeding the demo family and signing in on a machine shared with other suites can take more than jest's minute.
+jest.setTimeout(180_000);
+
 describe('the Stripe adapter', () => {
   let standIn: StripeStandIn;
   let app: AuthTestApp;

@@ -2,7 +2,7 @@
  * The queue of "a statement is available" emails, filled in the transaction that issues an Invoice (as release notices
  * are for documents), so an issue that rolls back announces nothing. The billing-notice job sends them.
  */
-import type { Invoice, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables';
 
@@ -11,8 +11,8 @@ import type { Tables } from '../db/tables';
  * from draft). An Invoice reopened from `balanced` (a refund) is the same statement, not news to announce.
  */
 export function issuesStatement(before: Resource | undefined, after: Resource): boolean {
-  if (after.resourceType !== 'Invoice' || (after as Invoice).status !== 'issued') return false;
-  return before === undefined || (before.resourceType === 'Invoice' && (before as Invoice).status === 'draft');
+  if (after.resourceType !== 'Invoice' || after.status !== 'issued') return false;
+  return before === undefined || (before.resourceType === 'Invoice' && before.status === 'draft');
 }
 
 /** Queues the "a statement is available" email to each patient the issued Invoice is about (its owners). */

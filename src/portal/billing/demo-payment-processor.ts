@@ -45,7 +45,7 @@ export class DemoPaymentProcessor implements PaymentProcessor {
     private readonly clock: Clock,
   ) {}
 
-  async createCheckout(request: CheckoutRequest): Promise<CheckoutSession> {
+  createCheckout(request: CheckoutRequest): Promise<CheckoutSession> {
     const session: DemoSession = {
       id: `cs_demo_${randomBytes(12).toString('hex')}`,
       invoiceId: request.invoiceId,
@@ -58,7 +58,7 @@ export class DemoPaymentProcessor implements PaymentProcessor {
       expiresAt: Math.floor(this.clock.now().getTime() / 1000) + SESSION_SECONDS,
     };
     const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
-    return { id: session.id, url: `${this.baseUrl}/billing/demo-checkout/${payload}.${this.mac(payload)}` };
+    return Promise.resolve({ id: session.id, url: `${this.baseUrl}/billing/demo-checkout/${payload}.${this.mac(payload)}` });
   }
 
   /** The session a demo checkout link carries, when its signature holds and it has not expired. */

@@ -121,10 +121,13 @@ export class PaymentRecorder {
     return { result: 'new', paymentReconciliation: reconciliation.id, invoiceStatus: status };
   }
 
-  /** The Invoice an event pays, which must be a statement of the patient the event names, in its currency. */
+  /**
+   * The Invoice an event pays: one of the patient the event names, in its currency. Money received for a statement
+   * cancelled since the checkout opened is recorded all the same (the practice refunds it); the Invoice stays as it is.
+   */
   private async invoiceOf(repo: Repository, event: PaymentEvent): Promise<Invoice> {
     const invoice = await repo.read<Invoice>('Invoice', event.invoiceId as string).catch(() => undefined);
-    if (!invoice || !STATEMENT_STATUSES.has(invoice.status)) throw badRequest(`The event pays Invoice/${event.invoiceId}, which is not an issued statement`);
+    if (!invoice) throw badRequest(`The event pays Invoice/${event.invoiceId}, which does not exist`);
     if (invoice.subject?.reference !== `Patient/${event.patientId}`) throw badRequest(`The event's patient is not Invoice/${invoice.id}'s`);
     const { currency } = statementAmounts(invoice);
     if (event.currency !== currency) throw badRequest(`The event is in ${event.currency}; Invoice/${invoice.id} is in ${currency}`);
