@@ -8,6 +8,7 @@ import { auditPassJob } from './audit-pass-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
+import { portalNoticeJob } from './portal-notice-job';
 import { releaseNoticeJob } from './release-notice-job';
 
 /** A job and when it runs (cron expression, in the organization's time zone). */
@@ -25,6 +26,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'access-change-notice', schedule: '0 * * * *', run: accessChangeNoticeJob },
   // Every minute: a released document is announced soon after, and notices released together go as one.
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
+  // Every minute: a request answered or a message from the practice is told soon after, without its content.
+  { name: 'portal-notice', schedule: '* * * * *', run: portalNoticeJob },
   // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
   { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
 ]);

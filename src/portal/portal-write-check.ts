@@ -4,6 +4,7 @@
  */
 import type { WriteCheck } from '../fhir/write-check';
 import { portalWriteCheck as messageWriteCheck } from './messaging/message-lookup';
+import { queuePortalNotice } from './requests/portal-notice-rules';
 import { portalRequestCheck, requestAnswerCheck } from './requests/request-write-check';
 
 /** A portal caller's writes (RepositoryContext.portalWriteCheck). */
@@ -12,5 +13,8 @@ export const portalWriteCheck: WriteCheck = async (resource, patientIds, session
   await portalRequestCheck(resource, patientIds, session);
 };
 
-/** Every caller's writes (RepositoryContext.writeCheck). */
-export const anyWriteCheck: WriteCheck = requestAnswerCheck;
+/** Every caller's writes (RepositoryContext.writeCheck): answers to requests, and the emails they and messages give. */
+export const anyWriteCheck: WriteCheck = async (resource, patientIds, session) => {
+  await requestAnswerCheck(resource, patientIds, session);
+  await queuePortalNotice(resource, patientIds, session);
+};
