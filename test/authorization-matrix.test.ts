@@ -77,7 +77,8 @@ const WRITE: Record<WriteRow, Record<Level, number>> = {
   Coverage: w(403, 403, 403, 403, 403, 201),
   DocumentReference: w(403, 403, 403, 403, 403, 201),
   Binary: w(201, 201, 403, 403, 403, 201),
-  Communication: w(201, 201, 403, 403, 403, 201),
+  // Billing levels write to the practice about the bills (issue 17): this message is one.
+  Communication: w(201, 201, 201, 201, 403, 201),
   AuditEvent: w(405, 405, 405, 405, 405, 405),
   Consent: w(403, 403, 403, 403, 403, 201),
 };
@@ -356,8 +357,8 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
       // A sent portal message names its subject and writes to the patient's practice (message-rules.ts).
       const practice = patient === 'sam' ? f.organizationIds.other : f.organizationIds.westside;
       return {
-        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'appointments' }] },
-        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my visit' }],
+        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }] },
+        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my bill' }],
       };
     }
     case 'AuditEvent':

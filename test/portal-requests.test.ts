@@ -426,3 +426,22 @@ describe('issue 17 prescription renewals', () => {
     }
   });
 });
+
+describe('issue 17 messaging, finished', () => {
+  const toPractice = (code: string, extra: object = {}) => ({
+    resourceType: 'Communication', status: 'completed', subject: patient('cara'), topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code }] },
+    recipient: [{ reference: `Organization/${f.organizationIds.westside}` }], payload: [{ contentString: 'Is the March statement paid?' }], ...extra,
+  });
+
+  test('a billing-only family member may write to the practice with the billing subject only', async () => {
+    const sent = await call('POST', '/fhir/Communication', 'ada', toPractice('billing', { sender: { reference: `RelatedPerson/${f.relatedPersons.adaForCara}` } }));
+    expect(sent.status).toBe(201);
+    const medical = await call('POST', '/fhir/Communication', 'ada', toPractice('medical-question'));
+    expect(medical.status).toBe(400);
+    expect(texts(medical.body)).toEqual([expect.stringMatching(/^Communication\.topic: With access to the bills only, a message is about the bills/)]);
+    const toDoctor = await call('POST', '/fhir/Communication', 'ada', toPractice('billing', { recipient: [{ reference: `Practitioner/${maya.id}` }] }));
+    expect(texts(toDoctor.body)).toEqual([expect.stringMatching(/^Communication\.recipient\[0\]: With access to the bills only, a message goes to the practice's billing office/)]);
+    // Nor may she read Cara's messages for all that.
+    expect((await call('GET', `/fhir/Communication/${sent.body.id}`, 'ada')).status).toBe(404);
+  });
+});

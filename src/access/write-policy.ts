@@ -29,7 +29,12 @@ export const PORTAL_WRITABLE_TYPES: ReadonlySet<string> = new Set(['Communicatio
  * (appointments and billing) is for. What an appointment request or a request Task may say is the portal's
  * request rules' call (src/portal/requests/).
  */
-const WRITING_LEVELS: Readonly<Record<string, readonly AccessLevel[]>> = { Appointment: ['full', 'billing+appointments'] };
+const WRITING_LEVELS: Readonly<Record<string, readonly AccessLevel[]>> = {
+  Appointment: ['full', 'billing+appointments'],
+  // A family member who holds billing may write to the practice about the bills (the portal's message rules hold
+  // such a message to the billing subject and the practice as its recipient).
+  Communication: ['full', 'billing+appointments', 'billing'],
+};
 
 /** Types nobody but the service itself writes. */
 export const SERVICE_ONLY_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);

@@ -3,12 +3,14 @@
  * messages, files and requests, and anyone's answers to a portal request.
  */
 import type { WriteCheck } from '../fhir/write-check';
+import { billingMessageCheck } from './messaging/billing-message-rules';
 import { portalWriteCheck as messageWriteCheck } from './messaging/message-lookup';
 import { queuePortalNotice } from './requests/portal-notice-rules';
 import { portalRequestCheck, requestAnswerCheck } from './requests/request-write-check';
 
 /** A portal caller's writes (RepositoryContext.portalWriteCheck). */
 export const portalWriteCheck: WriteCheck = async (resource, patientIds, session) => {
+  await billingMessageCheck(resource, patientIds, session);
   await messageWriteCheck(resource, patientIds, session);
   await portalRequestCheck(resource, patientIds, session);
 };
