@@ -66,7 +66,8 @@ type WriteRow = 'Patient' | 'Observation' | 'Condition' | 'Immunization' | 'Appo
 // Columns:            self full b+a  billing none staff
 const w = (self: number, full: number, ba: number, billing: number, none: number, staff: number): Record<Level, number> => ({ self, full, 'b+a': ba, billing, none, staff });
 const WRITE: Record<WriteRow, Record<Level, number>> = {
-  Patient: w(403, 403, 403, 403, 404, 200),
+  // The patient may PUT her own record (her contact details, issue 17); this PUT changes nothing.
+  Patient: w(200, 403, 403, 403, 404, 200),
   Observation: w(403, 403, 403, 403, 403, 201),
   Condition: w(403, 403, 403, 403, 403, 201),
   Immunization: w(403, 403, 403, 403, 403, 201),

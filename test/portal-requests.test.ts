@@ -3,7 +3,7 @@
  * providers take part in the portal, what a portal form may list ($portal-options, the service's ValueSets), and
  * appointment requests from the request to the practice's answer.
  */
-import type { Appointment, Bundle, CodeSystem, MedicationRequest, OperationOutcome, Parameters, Practitioner, PractitionerRole, Questionnaire, QuestionnaireResponse, Task, ValueSet } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, CodeSystem, MedicationRequest, OperationOutcome, Parameters, Patient, Practitioner, PractitionerRole, Questionnaire, QuestionnaireResponse, Task, ValueSet } from '@medplum/fhirtypes';
 import { MESSAGE_SUBJECT_SYSTEM, MESSAGE_SUBJECTS } from '../src/portal/messaging/message-rules';
 import { APPOINTMENT_REASON_SYSTEM, APPOINTMENT_REASONS } from '../src/portal/requests/appointment-request-rules';
 import { PORTAL_PARTICIPATION_URL } from '../src/portal/requests/provider-participation';
@@ -443,5 +443,53 @@ describe('issue 17 messaging, finished', () => {
     expect(texts(toDoctor.body)).toEqual([expect.stringMatching(/^Communication\.recipient\[0\]: With access to the bills only, a message goes to the practice's billing office/)]);
     // Nor may she read Cara's messages for all that.
     expect((await call('GET', `/fhir/Communication/${sent.body.id}`, 'ada')).status).toBe(404);
+  });
+});
+
+describe('issue 17 personal information', () => {
+  const put = async (caller: CallerKey, body: Patient, ifMatch?: string) => call('PUT', `/fhir/Patient/${body.id}`, caller, body, ifMatch ? { 'If-Match': ifMatch } : {});
+  const adaNow = () => f.system.read<Patient>('Patient', f.patientIds.ada);
+
+  test('Ada changes her phone directly (If-Match needed); other fields are refused by name; Dan may not change her record', async () => {
+    const ada = await adaNow();
+    const phone = { system: 'phone' as const, value: '(206) 555-0177', use: 'mobile' as const };
+    const noMatch = await put('ada', { ...ada, telecom: [phone] });
+    expect(texts(noMatch.body)).toEqual([expect.stringMatching(/^Patient\.meta\.versionId: Changing your details needs If-Match/)]);
+    const changed = await put('ada', { ...ada, telecom: [phone], communication: [{ language: { coding: [{ system: 'urn:ietf:bcp:47', code: 'es' }] }, preferred: true }] }, `W/"${ada.meta!.versionId}"`);
+    expect(changed.status).toBe(200);
+    expect((await adaNow()).telecom).toEqual([phone]);
+
+    const current = await adaNow();
+    const tag = `W/"${current.meta!.versionId}"`;
+    const refused = await put('ada', { ...current, birthDate: '1984-01-01', active: false }, tag);
+    expect(refused.status).toBe(400);
+    expect(texts(refused.body)).toEqual([
+      'Patient.active: Patient.active cannot be changed from the portal; you may change telecom, address, communication and contact',
+      expect.stringMatching(/^Patient\.birthDate: Patient\.birthDate is changed by the practice after review: send the change as a Task/),
+    ]);
+    expect((await put('dan', { ...current, telecom: [] }, tag)).status).toBe(403);
+    expect((await adaNow()).meta!.versionId).toBe(current.meta!.versionId);
+  });
+
+  test('a birth date change is a Task for staff review, applied to the record by staff before it is completed', async () => {
+    const ada = await adaNow();
+    const corrected = `${ada.birthDate!.slice(0, 8)}${ada.birthDate!.slice(8) === '14' ? '15' : '14'}`;
+    const change = {
+      resourceType: 'Task', status: 'requested', intent: 'order', for: patient(), focus: patient(),
+      code: { coding: [{ system: PORTAL_REQUEST_TYPE_SYSTEM, code: 'profile-change' }] },
+      input: [{ type: { coding: [{ code: 'birthDate' }] }, valueDate: corrected }],
+    };
+    expect(texts((await call('POST', '/fhir/Task', 'ada', { ...change, input: [{ type: { text: 'ssn' }, valueString: '123' }] })).body)[0]).toMatch(/^Task\.input\[0\]\.type: .*names ssn/);
+    expect((await call('POST', '/fhir/Task', 'dan', change)).status).toBe(400);
+    const asked = await call('POST', '/fhir/Task', 'ada', change);
+    expect(asked.status).toBe(201);
+    const task = asked.body as Task;
+    const early = await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'completed' });
+    expect(texts(early.body)).toEqual(['Task.status: Apply the change to the Patient before completing the request: it does not hold the requested birthDate yet']);
+    expect((await adaNow()).birthDate).toBe(ada.birthDate);
+    expect((await call('PUT', `/fhir/Patient/${ada.id}`, 'staff', { ...(await adaNow()), birthDate: corrected })).status).toBe(200);
+    expect((await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'completed' })).status).toBe(200);
+    expect((await adaNow()).birthDate).toBe(corrected);
+    await f.system.update<Patient>({ ...(await adaNow()), birthDate: ada.birthDate });
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { Appointment, Communication, Resource, Task } from '@medplum/fhirtypes';
 import type { WriteCheckSession } from '../../fhir/write-check';
+import { isProfileChange } from './profile-change-rules';
 import { isRenewalRequest } from './renewal-request-rules';
 
 /** What a portal notice says. */
@@ -20,7 +21,7 @@ export function noticeOf(resource: Resource, session: WriteCheckSession): Portal
   }
   if (resource.resourceType === 'Task') {
     const before = replaced as Task | undefined;
-    return before?.status === 'requested' && isRenewalRequest(before) && (resource.status === 'completed' || resource.status === 'rejected') ? 'request-answered' : undefined;
+    return before?.status === 'requested' && (isRenewalRequest(before) || isProfileChange(before)) && (resource.status === 'completed' || resource.status === 'rejected') ? 'request-answered' : undefined;
   }
   if (resource.resourceType === 'Communication') {
     const message = resource as Communication;
