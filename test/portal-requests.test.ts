@@ -9,6 +9,7 @@ import { APPOINTMENT_REASON_SYSTEM, APPOINTMENT_REASONS } from '../src/portal/re
 import { PORTAL_PARTICIPATION_URL } from '../src/portal/requests/provider-participation';
 import { PORTAL_REQUEST_TYPE_SYSTEM } from '../src/portal/requests/renewal-request-rules';
 import { grantAccess } from '../src/fhir/proxy-grant-store';
+import { formCompletionJob } from '../src/jobs/form-completion-job';
 import { AccessFamily, type CallerKey, matches, startAccessFamily, T0 } from './support/access-family';
 
 let f: AccessFamily;
@@ -314,6 +315,14 @@ describe('issue 17 forms', () => {
     // No asthma: the inhaler question does not apply, and a draft may leave required questions open.
     expect((await call('POST', '/fhir/QuestionnaireResponse', 'ada', answers([{ linkId: 'sport', answer: [{ valueCoding: { code: 'soccer' } }] }, { linkId: 'asthma', answer: [{ valueBoolean: false }] }]))).status).toBe(201);
     expect((await call('POST', '/fhir/QuestionnaireResponse', 'ada', answers([], { status: 'in-progress' }))).status).toBe(201);
+
+    // Completing the form completes its Task (the form-completion job), naming the answers.
+    const completed = await formCompletionJob({ db: f.app.database.db, clock: f.clock, baseUrl: f.app.url });
+    expect(completed?.map((c) => c.taskId)).toEqual([task.body.id]);
+    const done = (await call('GET', `/fhir/Task/${task.body.id}`, 'ada')).body as Task;
+    expect(done.status).toBe('completed');
+    expect(done.output?.[0].valueReference?.reference).toMatch(/^QuestionnaireResponse\//);
+    expect(await formCompletionJob({ db: f.app.database.db, clock: f.clock, baseUrl: f.app.url })).toEqual([]);
   });
 
   test('each kind of wrong answer is refused, naming the item, and nothing is stored', async () => {

@@ -30,7 +30,7 @@ export interface SentPortalNotice {
 /** Sends the pending notices; undefined when another instance is running the job. */
 export async function portalNoticeJob(deps: JobDeps): Promise<SentPortalNotice[] | undefined> {
   const run = await runUnderAdvisoryLock(deps.db, 'portal-notice', async (trx) => {
-    const pending = await trx.selectFrom('portal_notice').selectAll().orderBy('seq').limit(BATCH).execute();
+    const pending = await trx.selectFrom('portal_notice').selectAll().where('kind', 'in', ['request-answered', 'new-message']).orderBy('seq').limit(BATCH).execute();
     const repo = new Repository(trx, { scope: unrestrictedScope('portal-notice job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
     const accounts = new AccountStore(trx, deps.clock);
     const groups = new Map<string, { patientId: string; kind: SentPortalNotice['kind'] }>();

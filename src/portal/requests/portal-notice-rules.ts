@@ -3,18 +3,22 @@
  * an open request (an appointment request booked or declined, a renewal completed or rejected), and a message from
  * the practice to the patient. The notice is queued in the write's own transaction; the email names nothing clinical.
  */
-import type { Appointment, Communication, Resource, Task } from '@medplum/fhirtypes';
+import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import type { WriteCheckSession } from '../../fhir/write-check';
 import { isProfileChange } from './profile-change-rules';
 import { isRenewalRequest } from './renewal-request-rules';
 
-/** What a portal notice says. */
-export type PortalNoticeKind = 'request-answered' | 'new-message';
+/** What a portal notice says; 'form-completed' sends no email: it completes the form's Task (form-completion job). */
+export type PortalNoticeKind = 'request-answered' | 'new-message' | 'form-completed';
 
-/** The notice this write (by someone who is not a portal caller) gives its patients, if any. */
+/** The notice this write gives its patients, if any: answers and messages from the practice, forms completed by anyone. */
 export function noticeOf(resource: Resource, session: WriteCheckSession): PortalNoticeKind | undefined {
-  if (session.scope.portalRules) return undefined;
   const replaced = session.replaced;
+  if (resource.resourceType === 'QuestionnaireResponse') {
+    const completedNow = (resource as QuestionnaireResponse).status === 'completed' && (replaced as QuestionnaireResponse | undefined)?.status !== 'completed';
+    return completedNow ? 'form-completed' : undefined;
+  }
+  if (session.scope.portalRules) return undefined;
   if (resource.resourceType === 'Appointment') {
     const before = (replaced as Appointment | undefined)?.status;
     return before === 'proposed' && (resource.status === 'booked' || resource.status === 'cancelled') ? 'request-answered' : undefined;
