@@ -160,6 +160,35 @@ describe('issue 17 provider portal participation', () => {
   });
 });
 
+describe('issue 17 $portal-options for every caller (Westmed, T0)', () => {
+  // Per caller: the status for Ada, Ben, Cara and Sam, and the actions offered where it answers (a: appointment, m:
+  // message, r: renewal; -: none). Ben has no active prescription; Sam's practice has no provider in the portal and he
+  // has seen nobody; Ada holds Cara's billing only.
+  const expected: Record<CallerKey, string> = {
+    ada: '200:amr 200:am 200:- 404',
+    dan: '200:amr 404 404 404',
+    cara: '404 404 200:amr 404',
+    sam: '404 404 404 200:-',
+    staff: '200:amr 200:am 200:amr 404',
+    otherStaff: '404 404 404 200:-',
+  };
+  test.each(Object.keys(expected) as CallerKey[])('%s', async (caller) => {
+    const cells: string[] = [];
+    for (const key of ['ada', 'ben', 'cara', 'sam'] as const) {
+      const res = await call('GET', `/fhir/Patient/${f.patientIds[key]}/$portal-options`, caller);
+      if (res.status !== 200) {
+        cells.push(String(res.status));
+        continue;
+      }
+      const actions = new Set(Object.values(providersIn(res.body)).flat());
+      if ((res.body.parameter ?? []).some((p: { name: string }) => p.name === 'renewable-medication')) actions.add('renewal');
+      const letters = ['appointment', 'message', 'renewal'].filter((a) => actions.has(a)).map((a) => a[0]).join('');
+      cells.push(`200:${letters || '-'}`);
+    }
+    expect(cells.join(' ')).toBe(expected[caller]);
+  });
+});
+
 describe('issue 17 appointment requests', () => {
   test('Ada requests an appointment; Dr. Chen\'s practice books it inside a requested period; Ada can no longer change it', async () => {
     const asked = await call('POST', '/fhir/Appointment', 'ada', request());
