@@ -70,7 +70,8 @@ type WriteRow = 'Patient' | 'Observation' | 'Condition' | 'Immunization' | 'Appo
 // Columns:            self full b+a  billing none staff
 const w = (self: number, full: number, ba: number, billing: number, none: number, staff: number): Record<Level, number> => ({ self, full, 'b+a': ba, billing, none, staff });
 const WRITE: Record<WriteRow, Record<Level, number>> = {
-  Patient: w(403, 403, 403, 403, 404, 200),
+  // The patient may PUT her own record (her contact details, issue 17); this PUT changes nothing.
+  Patient: w(200, 403, 403, 403, 404, 200),
   Observation: w(403, 403, 403, 403, 403, 201),
   Condition: w(403, 403, 403, 403, 403, 201),
   Immunization: w(403, 403, 403, 403, 403, 201),
@@ -81,7 +82,8 @@ const WRITE: Record<WriteRow, Record<Level, number>> = {
   Coverage: w(403, 403, 403, 403, 403, 201),
   DocumentReference: w(403, 403, 403, 403, 403, 201),
   Binary: w(201, 201, 403, 403, 403, 201),
-  Communication: w(201, 201, 403, 403, 403, 201),
+  // Billing levels write to the practice about the bills (issue 17): this message is one.
+  Communication: w(201, 201, 201, 201, 403, 201),
   AuditEvent: w(405, 405, 405, 405, 405, 405),
   Consent: w(403, 403, 403, 403, 403, 201),
 };
@@ -403,8 +405,8 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
       // A sent portal message names its subject and writes to the patient's practice (message-rules.ts).
       const practice = patient === 'sam' ? f.organizationIds.other : f.organizationIds.westside;
       return {
-        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'appointments' }] },
-        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my visit' }],
+        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }] },
+        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my bill' }],
       };
     }
     case 'AuditEvent':

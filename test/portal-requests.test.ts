@@ -3,12 +3,13 @@
  * providers take part in the portal, what a portal form may list ($portal-options, the service's ValueSets), and
  * appointment requests from the request to the practice's answer.
  */
-import type { Appointment, Bundle, CodeSystem, MedicationRequest, OperationOutcome, Parameters, Practitioner, PractitionerRole, Questionnaire, QuestionnaireResponse, Task, ValueSet } from '@medplum/fhirtypes';
+import type { Appointment, Bundle, CodeSystem, MedicationRequest, OperationOutcome, Parameters, Patient, Practitioner, PractitionerRole, Questionnaire, QuestionnaireResponse, Task, ValueSet } from '@medplum/fhirtypes';
 import { MESSAGE_SUBJECT_SYSTEM, MESSAGE_SUBJECTS } from '../src/portal/messaging/message-rules';
 import { APPOINTMENT_REASON_SYSTEM, APPOINTMENT_REASONS } from '../src/portal/requests/appointment-request-rules';
 import { PORTAL_PARTICIPATION_URL } from '../src/portal/requests/provider-participation';
 import { PORTAL_REQUEST_TYPE_SYSTEM } from '../src/portal/requests/renewal-request-rules';
 import { grantAccess } from '../src/fhir/proxy-grant-store';
+import { formCompletionJob } from '../src/jobs/form-completion-job';
 import { AccessFamily, type CallerKey, matches, startAccessFamily, T0 } from './support/access-family';
 
 let f: AccessFamily;
@@ -156,6 +157,35 @@ describe('issue 17 provider portal participation', () => {
     });
     // Back in the portal, the same request goes through.
     expect((await call('POST', '/fhir/Appointment', 'ada', request())).status).toBe(201);
+  });
+});
+
+describe('issue 17 $portal-options for every caller (Westmed, T0)', () => {
+  // Per caller: the status for Ada, Ben, Cara and Sam, and the actions offered where it answers (a: appointment, m:
+  // message, r: renewal; -: none). Ben has no active prescription; Sam's practice has no provider in the portal and he
+  // has seen nobody; Ada holds Cara's billing only.
+  const expected: Record<CallerKey, string> = {
+    ada: '200:amr 200:am 200:- 404',
+    dan: '200:amr 404 404 404',
+    cara: '404 404 200:amr 404',
+    sam: '404 404 404 200:-',
+    staff: '200:amr 200:am 200:amr 404',
+    otherStaff: '404 404 404 200:-',
+  };
+  test.each(Object.keys(expected) as CallerKey[])('%s', async (caller) => {
+    const cells: string[] = [];
+    for (const key of ['ada', 'ben', 'cara', 'sam'] as const) {
+      const res = await call('GET', `/fhir/Patient/${f.patientIds[key]}/$portal-options`, caller);
+      if (res.status !== 200) {
+        cells.push(String(res.status));
+        continue;
+      }
+      const actions = new Set(Object.values(providersIn(res.body)).flat());
+      if ((res.body.parameter ?? []).some((p: { name: string }) => p.name === 'renewable-medication')) actions.add('renewal');
+      const letters = ['appointment', 'message', 'renewal'].filter((a) => actions.has(a)).map((a) => a[0]).join('');
+      cells.push(`200:${letters || '-'}`);
+    }
+    expect(cells.join(' ')).toBe(expected[caller]);
   });
 });
 
@@ -314,6 +344,14 @@ describe('issue 17 forms', () => {
     // No asthma: the inhaler question does not apply, and a draft may leave required questions open.
     expect((await call('POST', '/fhir/QuestionnaireResponse', 'ada', answers([{ linkId: 'sport', answer: [{ valueCoding: { code: 'soccer' } }] }, { linkId: 'asthma', answer: [{ valueBoolean: false }] }]))).status).toBe(201);
     expect((await call('POST', '/fhir/QuestionnaireResponse', 'ada', answers([], { status: 'in-progress' }))).status).toBe(201);
+
+    // Completing the form completes its Task (the form-completion job), naming the answers.
+    const completed = await formCompletionJob({ db: f.app.database.db, clock: f.clock, baseUrl: f.app.url });
+    expect(completed?.map((c) => c.taskId)).toEqual([task.body.id]);
+    const done = (await call('GET', `/fhir/Task/${task.body.id}`, 'ada')).body as Task;
+    expect(done.status).toBe('completed');
+    expect(done.output?.[0].valueReference?.reference).toMatch(/^QuestionnaireResponse\//);
+    expect(await formCompletionJob({ db: f.app.database.db, clock: f.clock, baseUrl: f.app.url })).toEqual([]);
   });
 
   test('each kind of wrong answer is refused, naming the item, and nothing is stored', async () => {
@@ -424,5 +462,72 @@ describe('issue 17 prescription renewals', () => {
       const changed = await f.system.read<Practitioner>('Practitioner', prescriber);
       await f.system.update<Practitioner>({ ...current, meta: changed.meta });
     }
+  });
+});
+
+describe('issue 17 messaging, finished', () => {
+  const toPractice = (code: string, extra: object = {}) => ({
+    resourceType: 'Communication', status: 'completed', subject: patient('cara'), topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code }] },
+    recipient: [{ reference: `Organization/${f.organizationIds.westside}` }], payload: [{ contentString: 'Is the March statement paid?' }], ...extra,
+  });
+
+  test('a billing-only family member may write to the practice with the billing subject only', async () => {
+    const sent = await call('POST', '/fhir/Communication', 'ada', toPractice('billing', { sender: { reference: `RelatedPerson/${f.relatedPersons.adaForCara}` } }));
+    expect(sent.status).toBe(201);
+    const medical = await call('POST', '/fhir/Communication', 'ada', toPractice('medical-question'));
+    expect(medical.status).toBe(400);
+    expect(texts(medical.body)).toEqual([expect.stringMatching(/^Communication\.topic: With access to the bills only, a message is about the bills/)]);
+    const toDoctor = await call('POST', '/fhir/Communication', 'ada', toPractice('billing', { recipient: [{ reference: `Practitioner/${maya.id}` }] }));
+    expect(texts(toDoctor.body)).toEqual([expect.stringMatching(/^Communication\.recipient\[0\]: With access to the bills only, a message goes to the practice's billing office/)]);
+    // Nor may she read Cara's messages for all that.
+    expect((await call('GET', `/fhir/Communication/${sent.body.id}`, 'ada')).status).toBe(404);
+  });
+});
+
+describe('issue 17 personal information', () => {
+  const put = async (caller: CallerKey, body: Patient, ifMatch?: string) => call('PUT', `/fhir/Patient/${body.id}`, caller, body, ifMatch ? { 'If-Match': ifMatch } : {});
+  const adaNow = () => f.system.read<Patient>('Patient', f.patientIds.ada);
+
+  test('Ada changes her phone directly (If-Match needed); other fields are refused by name; Dan may not change her record', async () => {
+    const ada = await adaNow();
+    const phone = { system: 'phone' as const, value: '(206) 555-0177', use: 'mobile' as const };
+    const noMatch = await put('ada', { ...ada, telecom: [phone] });
+    expect(texts(noMatch.body)).toEqual([expect.stringMatching(/^Patient\.meta\.versionId: Changing your details needs If-Match/)]);
+    const changed = await put('ada', { ...ada, telecom: [phone], communication: [{ language: { coding: [{ system: 'urn:ietf:bcp:47', code: 'es' }] }, preferred: true }] }, `W/"${ada.meta!.versionId}"`);
+    expect(changed.status).toBe(200);
+    expect((await adaNow()).telecom).toEqual([phone]);
+
+    const current = await adaNow();
+    const tag = `W/"${current.meta!.versionId}"`;
+    const refused = await put('ada', { ...current, birthDate: '1984-01-01', active: false }, tag);
+    expect(refused.status).toBe(400);
+    expect(texts(refused.body)).toEqual([
+      'Patient.active: Patient.active cannot be changed from the portal; you may change telecom, address, communication and contact',
+      expect.stringMatching(/^Patient\.birthDate: Patient\.birthDate is changed by the practice after review: send the change as a Task/),
+    ]);
+    expect((await put('dan', { ...current, telecom: [] }, tag)).status).toBe(403);
+    expect((await adaNow()).meta!.versionId).toBe(current.meta!.versionId);
+  });
+
+  test('a birth date change is a Task for staff review, applied to the record by staff before it is completed', async () => {
+    const ada = await adaNow();
+    const corrected = `${ada.birthDate!.slice(0, 8)}${ada.birthDate!.slice(8) === '14' ? '15' : '14'}`;
+    const change = {
+      resourceType: 'Task', status: 'requested', intent: 'order', for: patient(), focus: patient(),
+      code: { coding: [{ system: PORTAL_REQUEST_TYPE_SYSTEM, code: 'profile-change' }] },
+      input: [{ type: { coding: [{ code: 'birthDate' }] }, valueDate: corrected }],
+    };
+    expect(texts((await call('POST', '/fhir/Task', 'ada', { ...change, input: [{ type: { text: 'ssn' }, valueString: '123' }] })).body)[0]).toMatch(/^Task\.input\[0\]\.type: .*names ssn/);
+    expect((await call('POST', '/fhir/Task', 'dan', change)).status).toBe(400);
+    const asked = await call('POST', '/fhir/Task', 'ada', change);
+    expect(asked.status).toBe(201);
+    const task = asked.body as Task;
+    const early = await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'completed' });
+    expect(texts(early.body)).toEqual(['Task.status: Apply the change to the Patient before completing the request: it does not hold the requested birthDate yet']);
+    expect((await adaNow()).birthDate).toBe(ada.birthDate);
+    expect((await call('PUT', `/fhir/Patient/${ada.id}`, 'staff', { ...(await adaNow()), birthDate: corrected })).status).toBe(200);
+    expect((await call('PUT', `/fhir/Task/${task.id}`, 'staff', { ...task, status: 'completed' })).status).toBe(200);
+    expect((await adaNow()).birthDate).toBe(corrected);
+    await f.system.update<Patient>({ ...(await adaNow()), birthDate: ada.birthDate });
   });
 });

@@ -136,6 +136,17 @@ export interface AuditLogTable {
   entry: unknown;
 }
 
+/** Answered requests and new messages whose email to the patient is still to go (src/jobs/portal-notice-job.ts). */
+export interface PortalNoticeTable {
+  seq: Generated<string>;
+  patient_id: string;
+  /** 'request-answered' or 'new-message'. */
+  kind: string;
+  resource_type: string;
+  resource_id: string;
+  noted_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /** Released documents whose email to the patient is still to go (src/jobs/release-notice-job.ts). */
 export interface ReleaseNoticeTable {
   seq: Generated<string>;
@@ -273,6 +284,7 @@ export interface Tables {
   release_notice: ReleaseNoticeTable;
   billing_notice: BillingNoticeTable;
   payment_event: PaymentEventTable;
+  portal_notice: PortalNoticeTable;
   imported_file: ImportedFileTable;
   binary_content: BinaryContentTable;
   binary_content_part: BinaryContentPartTable;

@@ -309,7 +309,7 @@ export class Repository {
       checkRestatedContent(detached, stored);
       // Restating a resource as it is (e.g. importing the same document again) writes no new version.
       if (stored && deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored as unknown as T, created: false, unchanged: true };
-      const write = await repo.prepare(resource, current.version + 1, batch, { resource: stored, owners: current.owners }, [detached]);
+      const write = await repo.prepare(resource, current.version + 1, batch, { resource: stored, owners: current.owners, versionChecked: expected !== undefined }, [detached]);
       const files = await repo.storeFiles([detached], batch);
       await replaceCurrent(repo.db, [write]);
       await insertNew(repo.db, files);
@@ -575,14 +575,14 @@ export class Repository {
       const files = { store: this.context.binaries ?? databaseBinaryStore, received, movedInline };
       // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
       if (!this.context.portalWriteCheck) throw internalError();
-      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files, replaced?.resource));
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files, replaced));
     }
-    if (this.context.writeCheck) await this.context.writeCheck(write.resource, write.compartments, this.writeCheckSession(batch, undefined, replaced?.resource));
+    if (this.context.writeCheck) await this.context.writeCheck(write.resource, write.compartments, this.writeCheckSession(batch, undefined, replaced));
     return write;
   }
 
   /** The session a write check reads through: the writer's visibility, the batch's writes first. Checks are not audited. */
-  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles, replaced?: Resource): WriteCheckSession {
+  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles, replaced?: Replaced): WriteCheckSession {
     const { scope, fhirBase } = this.context;
     const db = this.db;
     return {
@@ -591,7 +591,8 @@ export class Repository {
       batch,
       fhirBase,
       files,
-      replaced,
+      replaced: replaced?.resource,
+      versionChecked: replaced?.versionChecked,
       now: this.context.clock.now(),
       async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
         const inBatch = batch.find((r) => r.resourceType === type && r.id === id);

@@ -28,6 +28,8 @@ export interface WriteCheckSession {
   readonly files?: WriteFiles;
   /** The stored version this write replaces (an update), as it is in the database; absent for a create. */
   readonly replaced?: Resource;
+  /** The writer named the version this write replaces (If-Match). */
+  readonly versionChecked?: boolean;
   /** The time of the write (the repository's clock), for rules about the future and the past. */
   readonly now?: Date;
   /** The current version of a resource if the writer may see it (the transaction's own writes first). */

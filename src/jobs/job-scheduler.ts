@@ -9,6 +9,8 @@ import { billingNoticeJob } from './billing-notice-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
+import { formCompletionJob } from './form-completion-job';
+import { portalNoticeJob } from './portal-notice-job';
 import { releaseNoticeJob } from './release-notice-job';
 import { subscriptionDeliveryJob } from './subscription-delivery-job';
 
@@ -29,6 +31,10 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
   // Every minute: statements issued and payments received are told soon after.
   { name: 'billing-notice', schedule: '* * * * *', run: billingNoticeJob },
+  // Every minute: a request answered or a message from the practice is told soon after, without its content.
+  { name: 'portal-notice', schedule: '* * * * *', run: portalNoticeJob },
+  // Every minute: a form answered completes the Task that asked for it.
+  { name: 'form-completion', schedule: '* * * * *', run: formCompletionJob },
   // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
   { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
   // Every second: rest-hook notifications leave the outbox soon after the write that queued them.

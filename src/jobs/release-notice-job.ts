@@ -88,8 +88,8 @@ async function stillReleased(repo: Repository, patientId: string, ids: readonly 
   return count;
 }
 
-/** Accounts that can read the patient's documents today, once per address: their own, and full-access family. */
-async function readersOf(deps: JobDeps, repo: Repository, accounts: AccountStore, patientId: string): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
+/** Accounts that can read the patient's record today, once per address: their own, and full-access family. */
+export async function readersOf(deps: JobDeps, repo: Repository, accounts: AccountStore, patientId: string): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
   const out = new Map<string, 'patient' | 'family-member'>();
   const seesFully = async (account: Account | undefined): Promise<boolean> => {
     if (!account || account.disabled_at) return false;

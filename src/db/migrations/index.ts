@@ -14,6 +14,7 @@ import * as billing from './0014-billing';
 import * as portalEnrollment from './0015-portal-enrollment';
 import * as smartOauth from './0016-smart-oauth';
 import * as subscriptions from './0017-subscriptions';
+import * as portalNotice from './0013-portal-notice';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0015-portal-enrollment': portalEnrollment,
   '0016-smart-oauth': smartOauth,
   '0017-subscriptions': subscriptions,
+  '0013-portal-notice': portalNotice,
 };

@@ -32,15 +32,16 @@ export async function renewalRequestIssues(task: Task, patientIds: readonly stri
   if (replaced) {
     const { status, meta: _m, ...rest } = task;
     const { status: _s, meta: _rm, ...before } = replaced;
-    if (!isRenewalRequest(replaced)) return [issue('From the portal only a renewal request you made can be changed', 'Task')];
+    const request = replaced.code?.coding?.some((c) => c.system === PORTAL_REQUEST_TYPE_SYSTEM && (c.code === 'renewal-request' || c.code === 'profile-change'));
+    if (!request) return [issue('From the portal only a request you made (a renewal, a change of your details) can be changed', 'Task')];
     if ((status !== 'cancelled' && status !== 'requested') || !deepEquals(rest, before)) {
-      return [issue('From the portal a renewal request can only be cancelled (status "cancelled"); the practice answers it', 'Task.status')];
+      return [issue('From the portal an open request can only be cancelled (status "cancelled"); the practice answers it', 'Task.status')];
     }
     return [];
   }
   const issues: OperationOutcomeIssue[] = [];
   if (!isRenewalRequest(task)) {
-    return [issue(`From the portal a Task is a prescription renewal request: code ${PORTAL_REQUEST_TYPE_SYSTEM}|renewal-request`, 'Task.code')];
+    return [issue(`From the portal a Task is a prescription renewal request or a change of your details: code ${PORTAL_REQUEST_TYPE_SYSTEM}|renewal-request or |profile-change`, 'Task.code')];
   }
   if (task.status !== 'requested') issues.push(issue(`A renewal request is status "requested" (the practice answers it); "${task.status}" is not taken from the portal`, 'Task.status'));
   if (task.intent !== 'order') issues.push(issue('A renewal request has intent "order"', 'Task.intent'));

@@ -8,6 +8,7 @@ import { invalidResource } from '../../fhir/outcomes';
 import type { WriteCheck, WriteCheckSession } from '../../fhir/write-check';
 import { questionnaireResponseIssues } from './questionnaire-response-rules';
 import { renewalAnswerIssues, renewalRequestIssues } from './renewal-request-rules';
+import { isProfileChange, patientUpdateIssues, profileChangeAnswerIssues, profileChangeRequestIssues } from './profile-change-rules';
 import { appointmentAnswerIssues, appointmentRequestIssues } from './appointment-request-rules';
 
 /** A portal caller's request (RepositoryContext.portalWriteCheck, with the message rules). */
@@ -18,8 +19,12 @@ export const portalRequestCheck: WriteCheck = async (resource, patientIds, sessi
       : resource.resourceType === 'QuestionnaireResponse'
         ? await formAnswerIssues(resource, session)
         : resource.resourceType === 'Task'
-          ? await renewalRequestIssues(resource, patientIds, session)
-          : [];
+          ? !session.replaced && isProfileChange(resource)
+            ? profileChangeRequestIssues(resource, patientIds, session)
+            : await renewalRequestIssues(resource, patientIds, session)
+          : resource.resourceType === 'Patient'
+            ? patientUpdateIssues(resource, session)
+            : [];
   if (issues.length) throw invalidResource(issues);
 };
 
@@ -58,7 +63,7 @@ export const requestAnswerCheck: WriteCheck = async (resource: Resource, _patien
     resource.resourceType === 'Appointment'
       ? appointmentAnswerIssues(resource, session.replaced as Appointment | undefined)
       : resource.resourceType === 'Task'
-        ? renewalAnswerIssues(resource, session.replaced as Task | undefined)
+        ? [...renewalAnswerIssues(resource, session.replaced as Task | undefined), ...(await profileChangeAnswerIssues(resource, session))]
         : [];
   if (issues.length) throw invalidResource(issues);
 };
