@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createApp } from './app';
 import { agePolicyByName } from './access/age-policy-profiles';
-import { accountContext } from './auth/account-context';
+import { accountContext, backgroundSettled } from './auth/account-context';
 import { createAccountServices } from './portal/account-services';
 import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
@@ -72,12 +72,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metrics = createServiceMetrics(database);
   const mailer = countingMailFailures(createMailer(config, clock), metrics);
   const policy = agePolicyByName(config.agePolicy);
-  const accounts = createAccountServices(
-    accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, portalUrl: config.portalUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
-  );
+  const accountsContext = accountContext({
+    db: database.db, clock, mailer, baseUrl: config.baseUrl, portalUrl: config.portalUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger,
+  });
+  const accounts = createAccountServices(accountsContext);
   const authenticator = await createAuthenticator(config, database, clock);
-  // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5).
-  const preparation = WritePreparationPool.start();
+  // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5);
+  // the workers start with the first such request and stop when idle.
+  const preparation = WritePreparationPool.onDemand();
   const app = createApp({
     preparation,
     config,
@@ -104,7 +106,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       logger.info({ graceSeconds: config.shutdownGraceSeconds }, 'stopping');
       // Requests and jobs finish side by side, within the same grace period; a job still running when it is over is
       // left to fail as the database closes (its transaction rolls back, and the next start does its work).
-      const [{ cut }] = await Promise.all([connections.drain(graceMs), settledWithin(jobs.stop(), graceMs)]);
+      // Mail an answered request promised (a reset link) is sent before the mailer closes.
+      const [{ cut }] = await Promise.all([
+        connections.drain(graceMs),
+        settledWithin(jobs.stop(), graceMs),
+        settledWithin(backgroundSettled(accountsContext), graceMs),
+      ]);
       if (cut) logger.warn({ cut, graceSeconds: config.shutdownGraceSeconds }, 'grace period over: requests in flight were cut');
       await mailer.close();
       await preparation.close();

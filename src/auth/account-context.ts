@@ -68,14 +68,17 @@ export interface AccountContext {
   /** scrypt cost for new password and security-answer hashes. */
   readonly passwordParams: ScryptParams;
   readonly logger?: Logger;
+  /** Work started by inBackground that has not finished yet; a server stopping waits for it (backgroundSettled). */
+  readonly background: Set<Promise<unknown>>;
 }
 
 /** Builds a context, filling in the documented defaults. */
 export function accountContext(
-  input: Omit<AccountContext, 'throttles' | 'passwordParams'> & { throttles?: Partial<AccountThrottles>; passwordParams?: ScryptParams },
+  input: Omit<AccountContext, 'throttles' | 'passwordParams' | 'background'> & { throttles?: Partial<AccountThrottles>; passwordParams?: ScryptParams },
 ): AccountContext {
   return Object.freeze({
     ...input,
+    background: new Set<Promise<unknown>>(),
     baseUrl: input.baseUrl.replace(/\/$/, ''),
     throttles: { ...DEFAULT_ACCOUNT_THROTTLES, ...input.throttles },
     passwordParams: input.passwordParams ?? DEFAULT_SCRYPT_PARAMS,
@@ -116,7 +119,18 @@ export function serviceLink(context: AccountContext, route: PortalRoute, query: 
   return portalLink(context.portalUrl ?? context.baseUrl, route, query);
 }
 
-/** Runs work after the response is decided without letting its failure escape (it is logged). */
+/**
+ * Runs work after the response is decided without letting its failure escape (it is logged). The work is tracked
+ * until it ends, so a server stopping right after answering still sends the mail it promised (backgroundSettled).
+ */
 export function inBackground(context: AccountContext, what: string, work: () => Promise<unknown>): void {
-  work().catch((err: unknown) => context.logger?.error({ err: { message: (err as Error)?.message } }, `${what} failed`));
+  const running = work()
+    .catch((err: unknown) => context.logger?.error({ err: { message: (err as Error)?.message } }, `${what} failed`))
+    .finally(() => context.background.delete(running));
+  context.background.add(running);
+}
+
+/** Resolves when every piece of background work started so far has ended. */
+export async function backgroundSettled(context: AccountContext): Promise<void> {
+  while (context.background.size) await Promise.all([...context.background]);
 }
