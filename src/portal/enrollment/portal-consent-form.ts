@@ -35,7 +35,9 @@ export async function publishConsentForm(repo: Repository, form: Questionnaire):
     where h.resource_type = 'Questionnaire' and h.id = ${form.id} and h.deleted = false and h.content::jsonb ->> 'version' = ${form.version ?? ''}
     limit 1`.execute(repo.db);
   if (rows.length) return false;
-  const { meta: _meta, ...content } = form;
+  // The stored version's meta is the service's own.
+  const content: Questionnaire = { ...form };
+  delete content.meta;
   try {
     await repo.update<Questionnaire>(content);
   } catch (err) {
