@@ -7,6 +7,7 @@ import { accessChangeNoticeJob } from './access-change-notice-job';
 import { auditPassJob } from './audit-pass-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
+import { purgeOauthStateJob } from './purge-oauth-state-job';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
 import { releaseNoticeJob } from './release-notice-job';
 
@@ -27,6 +28,7 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
   // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
   { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
+  { name: 'purge-oauth-state', schedule: '41 * * * *', run: purgeOauthStateJob },
 ]);
 
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */
