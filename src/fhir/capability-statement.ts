@@ -73,7 +73,7 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
       {
         mode: 'server',
         security: {
-          cors: false,
+          cors: true,
           // SMART App Launch 2.0: where apps authorize and get tokens (also at /.well-known/smart-configuration).
           extension: [
             {

@@ -19,6 +19,7 @@ export function smartDiscoveryRouter(smart: SmartServer): Router {
   const router = Router();
   const send = (_req: Request, res: Response) => {
     res.setHeader('Cache-Control', 'public, max-age=3600');
+    res.setHeader('Access-Control-Allow-Origin', '*');
     res.json(smartConfiguration(smart.issuer));
   };
   router.get('/.well-known/smart-configuration', send);

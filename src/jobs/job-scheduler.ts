@@ -8,6 +8,7 @@ import { auditPassJob } from './audit-pass-job';
 import { billingNoticeJob } from './billing-notice-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
+import { purgeOauthStateJob } from './purge-oauth-state-job';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
 import { formCompletionJob } from './form-completion-job';
 import { portalNoticeJob } from './portal-notice-job';
@@ -39,6 +40,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
   // Every second: rest-hook notifications leave the outbox soon after the write that queued them.
   { name: 'subscription-delivery', schedule: '* * * * * *', run: subscriptionDeliveryJob },
+  // Hourly: SMART authorization state (codes, sessions, grants) past its expiry is deleted.
+  { name: 'purge-oauth-state', schedule: '41 * * * *', run: purgeOauthStateJob },
 ]);
 
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */

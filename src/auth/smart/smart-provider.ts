@@ -5,6 +5,7 @@
  * and client_credentials with private_key_jwt for backend services. Its state lives in the database
  * (oauth-state-adapter.ts); the sign-in, patient choice and consent pages are ours (http/oauth-interaction-router.ts).
  */
+import { Readable } from 'node:stream';
 import { Kysely, sql } from 'kysely';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Tables } from '../../db/tables';
@@ -69,6 +70,7 @@ export async function createSmartServer(db: Kysely<Tables>, baseUrl: string): Pr
     },
   };
   provider.use(offlineAccessAsksConsent);
+  provider.use(publicRefreshNamesItsClient(provider));
   provider.use(tokenResponseContext(server));
   return server;
 }
@@ -81,6 +83,8 @@ function configuration(options: { db: Kysely<Tables>; fhirBase: string; signing:
     jwks: { keys: options.signing },
     cookies: { keys: options.cookies, long: { signed: true, sameSite: 'lax' }, short: { signed: true, sameSite: 'lax' } },
     findAccount: (_ctx, sub) => findSmartAccount(db, fhirBase, sub),
+    // A browser app may call the token endpoint from the origin of one of its registered redirect URIs.
+    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => originOf(uri) === origin) ?? false,
     claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name'] },
     scopes: [...SMART_OTHER_SCOPES],
     // fhirUser goes into the id_token itself, as SMART apps read it there.
@@ -160,6 +164,47 @@ async function offlineAccessAsksConsent(ctx: KoaContextWithOIDC, next: () => Pro
   await next();
 }
 
+/** The largest token request body read here (oidc-provider's own limit is larger; a token request is a few lines). */
+const TOKEN_BODY_LIMIT = 64 * 1024;
+
+/**
+ * SMART lets a public app refresh without naming itself ("authentication is not possible, and thus not required";
+ * fhirclient sends only grant_type and refresh_token), while oidc-provider needs a client_id on every token request.
+ * Such a request gets the client_id of the refresh token it presents; a confidential client's token still needs that
+ * client's authentication, so this identifies a public client and authenticates nobody.
+ */
+function publicRefreshNamesItsClient(provider: Provider) {
+  return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    if (ctx.method !== 'POST' || !ctx.path.endsWith('/token') || ctx.headers.authorization || !ctx.is('application/x-www-form-urlencoded')) return next();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of ctx.req) {
+      size += (chunk as Buffer).length;
+      if (size > TOKEN_BODY_LIMIT) throw new errors.InvalidRequest('the token request is too large');
+      chunks.push(chunk as Buffer);
+    }
+    const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    if (params.get('grant_type') === 'refresh_token' && !params.has('client_id') && !params.has('client_assertion')) {
+      const token = await provider.RefreshToken.find(params.get('refresh_token') ?? '');
+      if (token?.clientId) params.set('client_id', token.clientId);
+    }
+    // The body, read here, is given to oidc-provider again as the stream it expects.
+    const body = Buffer.from(params.toString());
+    const original = ctx.req;
+    const replay = Object.assign(Readable.from([body]), {
+      headers: { ...original.headers, 'content-length': String(body.length) },
+      method: original.method,
+      url: original.url,
+      originalUrl: (original as { originalUrl?: string }).originalUrl,
+      socket: original.socket,
+      connection: original.socket,
+      httpVersion: original.httpVersion,
+    });
+    ctx.req = ctx.request.req = replay as unknown as typeof ctx.req;
+    await next();
+  };
+}
+
 /** Adds the SMART launch context (`patient`) to a token response, and says in `scope` what the token really gives. */
 function tokenResponseContext(server: SmartServer) {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
@@ -195,6 +240,15 @@ async function findSmartAccount(db: Kysely<Tables>, fhirBase: string, sub: strin
     accountId: account.id,
     claims: async () => ({ sub: account.id, name: account.display_name, ...(fhirUser ? { fhirUser } : {}) }),
   };
+}
+
+/** The origin of a URL, or undefined when it is not one. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Escapes text for HTML. */
