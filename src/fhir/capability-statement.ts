@@ -63,7 +63,7 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
           description: 'Bearer JWT signed by this server; every call except metadata needs one.',
         },
         resource: resources,
-        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         searchParam: COMMON_SEARCH.map((name) => ({ name, type: name === '_count' || name === '_offset' ? 'number' : 'string' })),
         operation: operations.filter((op) => !op.resourceType).map((op) => ({ name: op.name, definition: op.definition })),
       },
