@@ -98,7 +98,7 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
             'or a bearer JWT from /auth/login. Every call except metadata and SMART discovery needs one.',
         },
         resource: resources,
-        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],
         searchParam: COMMON_SEARCH.map((name) => ({ name, type: name === '_count' || name === '_offset' ? 'number' : 'string' })),
         operation: operations.filter((op) => !op.resourceType).map((op) => ({ name: op.name, definition: op.definition })),
       },

@@ -9,6 +9,7 @@ import { buildCapabilityStatement } from '../fhir/capability-statement';
 import { badRequest, methodNotAllowed, notAcceptable, notFound, unsupportedMediaType } from '../fhir/outcomes';
 import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
 import type { Repository } from '../fhir/repository';
+import { historyFeed } from '../fhir/history-feed';
 import { parseSearch } from '../fhir/search/parse-search';
 import { PORTAL_MAX_ELEMENTS } from '../fhir/write-budget';
 import { asyncHandler } from './async-handler';
@@ -119,10 +120,10 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
   });
 
-  // Not offered (the CapabilityStatement lists no history-system): said plainly rather than read as a type "_history".
-  router.all('/_history', (_req, _res, next) =>
-    next(methodNotAllowed('System-level history is not supported: read the history of a type (GET /fhir/{type}/_history) or of one resource')),
-  );
+  // Every type's history, newest first, paged, from _since (src/fhir/history-feed.ts).
+  router.get('/_history', asyncHandler(async (req, res) => {
+    sendResource(res, 200, await historyFeed(repoOf(res), undefined, req.query as Record<string, unknown>, `${fhirBase}/_history`));
+  }));
 
   router.get('/:type', asyncHandler(async (req, res) => {
     const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
@@ -138,8 +139,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   }));
 
   router.get('/:type/_history', asyncHandler(async (req, res) => {
-    const bundle = await repoOf(res).history(req.params.type, undefined, historyOptions(req));
-    sendResource(res, 200, bundle);
+    sendResource(res, 200, await historyFeed(repoOf(res), req.params.type, req.query as Record<string, unknown>, `${fhirBase}/${req.params.type}/_history`));
   }));
 
   router.post('/:type', (req, res, next) => {

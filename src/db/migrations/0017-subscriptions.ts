@@ -5,7 +5,7 @@ import { Kysely, sql } from 'kysely';
  * `Subscription` resource (its criteria as parsed, owner, status, failures, lease), kept in step with the resource in
  * the transaction that writes it; `subscription_notification` is the transactional outbox: one row per matching write,
  * inserted in the write's own transaction, so a write that rolls back leaves none and one that commits is never lost.
- * The delivery job deletes a row once the receiver has taken it.
+ * The delivery job deletes a row once the receiver has taken it. Also an index for system-level history.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`create table subscription (
@@ -36,10 +36,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     queued_at timestamptz not null
   )`.execute(db);
   await sql`create index subscription_notification_order_idx on subscription_notification (subscription_id, seq)`.execute(db);
+  // GET /fhir/_history walks every type's versions newest first (src/fhir/history-feed.ts).
+  await sql`create index resource_history_last_updated_idx on resource_history (last_updated)`.execute(db);
 }
 
 /** Drops what up() created. */
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`drop index resource_history_last_updated_idx`.execute(db);
   await sql`drop table subscription_notification`.execute(db);
   await sql`drop table subscription`.execute(db);
 }

@@ -1,0 +1,119 @@
+/**
+ * History as a feed a client catches up from: `GET /fhir/_history` (every type) and `GET /fhir/{type}/_history`, newest
+ * first, from `_since`, in pages of `_count` linked by `next`. A page ends at a version and the next one starts below
+ * it (keyset paging on last_updated, type, id and version, carried in an opaque `_cursor`), so versions written while
+ * a client pages never shift the pages or repeat an entry. The caller's access applies as in every history: a version
+ * is listed when the caller may see the resource as it is now and the record that version was in.
+ */
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { sql } from 'kysely';
+import { hiddenVersion } from '../access/release-visibility';
+import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
+import { settleAuditLog } from './audit/audit-log';
+import { withVisibleEntities } from './audit-entity-view';
+import { isSupportedType } from './definitions';
+import { badRequest } from './outcomes';
+import type { Repository } from './repository';
+import { dateRange } from './search/date-range';
+
+/** Page size: 100 unless `_count` says otherwise, at most 1000. */
+const DEFAULT_COUNT = 100;
+const MAX_COUNT = 1000;
+
+/** The parameters a history feed takes; anything else is a 400. */
+const PARAMETERS = new Set(['_since', '_count', '_cursor', '_format']);
+
+/** Where a version stands in the feed's order (newest first). */
+type Position = readonly [lastUpdated: string, type: string, id: string, version: number];
+
+interface HistoryRow {
+  readonly resource_type: string;
+  readonly id: string;
+  readonly version: number;
+  readonly last_updated: Date;
+  readonly deleted: boolean;
+  readonly content: string;
+  readonly compartments: string[];
+}
+
+/** One page of the history of `type` (undefined: of every type) for the repository's caller. */
+export async function historyFeed(repo: Repository, type: string | undefined, query: Record<string, unknown>, url: string): Promise<Bundle> {
+  if (type !== undefined && !isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+  const { since, count, after } = feedParameters(query);
+  if (type === undefined || type === 'AuditEvent') await settleAuditLog(repo.db);
+  const scope = repo.context.scope;
+  const current = type ? visibilityCondition(scope, type, 'r') : visibilityConditionAnyType(scope, 'r');
+  const own = type ? versionVisibilityCondition(scope, type, 'h') : visibilityConditionAnyType(scope, 'h');
+  const conditions = [
+    ...(type ? [sql`h.resource_type = ${type}`] : []),
+    ...(current ? [current] : []),
+    ...(own ? [own] : []),
+    ...(since ? [sql`h.last_updated >= ${since}`] : []),
+    ...(after ? [sql`(h.last_updated, h.resource_type, h.id, h.version) < (${after[0]}::timestamptz, ${after[1]}, ${after[2]}, ${after[3]})`] : []),
+  ];
+  return repo.asOperation('history', async () => {
+    const { rows: found } = await sql<HistoryRow>`
+      select h.resource_type, h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments
+      from resource_history h join resource r on r.resource_type = h.resource_type and r.id = h.id
+      ${conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``}
+      order by h.last_updated desc, h.resource_type desc, h.id desc, h.version desc
+      limit ${count}`.execute(repo.db);
+    // Earlier drafts and versions entered in error stay hidden from portal callers (as in every history).
+    const hides = !!scope.releasedOnly && !scope.unrestricted;
+    const rows = found.filter((row) => row.deleted || !hides || !hiddenVersion(JSON.parse(row.content)));
+    repo.noteServed(rows.map((row) => ({ type: row.resource_type, id: row.id, compartments: row.compartments })));
+    const resources = await withVisibleEntities(repo.db, scope, rows.map((row) => (row.deleted ? ({ resourceType: row.resource_type } as Resource) : (JSON.parse(row.content) as Resource))));
+    const fhirBase = repo.context.fhirBase;
+    const entry: BundleEntry[] = rows.map((row, i) => {
+      const path = `${row.resource_type}/${row.id}`;
+      const response = { status: row.deleted ? '204' : row.version === 1 ? '201' : '200', etag: `W/"${row.version}"`, lastModified: new Date(row.last_updated).toISOString() };
+      if (row.deleted) return { fullUrl: `${fhirBase}/${path}`, request: { method: 'DELETE', url: path }, response };
+      return {
+        fullUrl: `${fhirBase}/${path}`,
+        resource: scope.present(resources[i]),
+        request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? row.resource_type : path },
+        response,
+      };
+    });
+    const link = [{ relation: 'self', url: pageUrl(url, query, after) }];
+    const last = found[found.length - 1];
+    if (found.length === count && last) {
+      link.push({ relation: 'next', url: pageUrl(url, query, [new Date(last.last_updated).toISOString(), last.resource_type, last.id, last.version]) });
+    }
+    return { resourceType: 'Bundle', type: 'history', link, entry };
+  });
+}
+
+function feedParameters(query: Record<string, unknown>): { since?: Date; count: number; after?: Position } {
+  for (const [key, value] of Object.entries(query)) {
+    if (!PARAMETERS.has(key)) throw badRequest(`Unknown parameter "${key}" for a history: it takes _since, _count and _cursor`, key);
+    if (typeof value !== 'string') throw badRequest(`${key} may be given once`, key);
+  }
+  const { _since, _count, _cursor } = query as Record<string, string | undefined>;
+  if (_count !== undefined && (!/^\d{1,4}$/.test(_count) || Number(_count) < 1 || Number(_count) > MAX_COUNT)) {
+    throw badRequest(`_count must be 1 to ${MAX_COUNT}`, '_count');
+  }
+  const range = _since === undefined ? undefined : dateRange(_since);
+  if (_since !== undefined && (!range || !/T/.test(_since))) throw badRequest(`_since must be a FHIR instant (2026-01-31T09:00:00Z), got "${_since}"`, '_since');
+  return { since: range ? new Date(range.low) : undefined, count: _count ? Number(_count) : DEFAULT_COUNT, after: _cursor === undefined ? undefined : cursorPosition(_cursor) };
+}
+
+function cursorPosition(cursor: string): Position {
+  try {
+    const position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(position) && position.length === 4 && !Number.isNaN(Date.parse(position[0])) && typeof position[1] === 'string' && typeof position[2] === 'string' && Number.isInteger(position[3])) {
+      return position as unknown as Position;
+    }
+  } catch {
+    // not ours: the 400 below
+  }
+  throw badRequest('_cursor is not one this service gave in a next link', '_cursor');
+}
+
+function pageUrl(url: string, query: Record<string, unknown>, after: Position | undefined): string {
+  const params = new URLSearchParams();
+  for (const key of ['_since', '_count'] as const) if (typeof query[key] === 'string') params.set(key, query[key] as string);
+  if (after) params.set('_cursor', Buffer.from(JSON.stringify(after)).toString('base64url'));
+  const text = params.toString();
+  return text ? `${url}?${text}` : url;
+}
