@@ -4,6 +4,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
+import { analyzeStatisticsJob } from './analyze-statistics-job';
 import { auditPassJob } from './audit-pass-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
@@ -27,6 +28,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
   // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
   { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
+  // Every five minutes: planner statistics of tables that changed, where autovacuum does not run.
+  { name: 'analyze-statistics', schedule: '*/5 * * * *', run: analyzeStatisticsJob },
 ]);
 
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */
