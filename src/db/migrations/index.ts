@@ -10,6 +10,7 @@ import * as recordOwners from './0008-record-owners';
 import * as importedFile from './0010-imported-file';
 import * as binaryContent from './0011-binary-content';
 import * as wellFormedContent from './0012-well-formed-content';
+import * as searchResourceCodeIndexes from './0018-search-resource-code-indexes';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010-imported-file': importedFile,
   '0011-binary-content': binaryContent,
   '0012-well-formed-content': wellFormedContent,
+  '0018-search-resource-code-indexes': searchResourceCodeIndexes,
 };
