@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import { loadConfig } from '../config';
 import { Database, openDatabase } from '../db/database';
 import { migrateToLatest } from '../db/migrator';
+import { analyzeTables } from '../db/table-statistics';
 import { unrestrictedScope } from '../access/access-scope';
 import { systemClock } from '../fhir/clock';
 import { loadFhirDefinitions } from '../fhir/definitions';
@@ -33,14 +34,19 @@ export function embeddedFileCommand(args: CliArgs, command: string, usage: strin
   return { file, config };
 }
 
-/** Opens and migrates the database, runs fn with a system repository, and closes it again. */
-export async function withSystemRepository<T>(config: Config, fn: (repo: Repository, database: Database) => Promise<T>): Promise<T> {
+/**
+ * Opens and migrates the database, runs fn with a system repository, and closes it again. `analyze`: the tables to
+ * analyse once fn is done (what an import filled), so that searches right after it are planned from what is there.
+ */
+export async function withSystemRepository<T>(config: Config, fn: (repo: Repository, database: Database) => Promise<T>, analyze: readonly string[] = []): Promise<T> {
   const database = await openDatabase(config);
   try {
     await migrateToLatest(database.db);
     loadFhirDefinitions();
     const repo = new Repository(database.db, { scope: unrestrictedScope('cli'), clock: systemClock, fhirBase: `${config.baseUrl}/fhir`, maxBinaryBytes: config.maxBinaryBytes, binaries: databaseBinaryStoreFor(database.kind) });
-    return await fn(repo, database);
+    const result = await fn(repo, database);
+    if (analyze.length) await analyzeTables(database.db, analyze);
+    return result;
   } finally {
     await database.close();
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { importCcda } from '../portal/records/ccda-import-service';
 import type { CliArgs } from './cli-args';
+import { RESOURCE_TABLES } from '../db/table-statistics';
 import { cliConfig, withSystemRepository } from './cli-context';
 
 /** Files under the given paths that hold a CDA document (by a look at their start, whatever the extension). */
@@ -72,5 +73,5 @@ export async function importCcdaCommand(args: CliArgs): Promise<number> {
       ].join('\n'),
     );
     return failures.length ? 1 : 0;
-  });
+  }, RESOURCE_TABLES);
 }

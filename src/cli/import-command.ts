@@ -1,6 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import { importFhirFiles, listJsonFiles, startPreparationFor } from '../fhir/fhir-file-import';
 import type { CliArgs } from './cli-args';
+import { RESOURCE_TABLES } from '../db/table-statistics';
 import { cliConfig, withSystemRepository } from './cli-context';
 
 /**
@@ -56,7 +57,7 @@ export async function importCommand(args: CliArgs): Promise<number> {
       ].join('\n'),
     );
     return failures.length ? 1 : 0;
-  }).finally(() => preparation?.close());
+  }, RESOURCE_TABLES).finally(() => preparation?.close());
 }
 
 /** A non-negative integer flag; undefined when absent, null when malformed. */

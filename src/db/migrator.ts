@@ -1,5 +1,6 @@
 import { Kysely, type Migration, Migrator, sql } from 'kysely';
 import { MIGRATIONS } from './migrations';
+import { analyzeTables, schemaTables } from './table-statistics';
 
 /** Thrown when a migration fails; the schema is then as it was before (see migrateToLatest). */
 export class MigrationError extends Error {
@@ -19,13 +20,17 @@ export class MigrationError extends Error {
 /**
  * Applies every pending migration, all in one transaction: PostgreSQL's DDL is transactional, so when one fails none of
  * them is applied and the schema stays as it was (MigrationError names the one that failed). Kysely holds a lock
- * meanwhile, so instances starting together migrate once.
+ * meanwhile, so instances starting together migrate once. The tables are analysed afterwards (src/db/table-statistics.ts).
  */
 export async function migrateToLatest(db: Kysely<any>, migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => withoutStatementTimeout(migrations) } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new MigrationError(results?.find((r) => r.status === 'Error')?.migrationName, error);
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  // A migration that fills or rewrites a table (a backfill, content moved to another table) leaves its statistics
+  // behind; the tables are analysed so that the first queries after an upgrade are planned from what is there.
+  if (applied.length) await analyzeTables(db, await schemaTables(db));
+  return applied;
 }
 
 /**

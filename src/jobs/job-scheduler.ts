@@ -4,6 +4,7 @@
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
+import { analyzeStatisticsJob } from './analyze-statistics-job';
 import { auditPassJob } from './audit-pass-job';
 import { billingNoticeJob } from './billing-notice-job';
 import { expireSecretsJob } from './expire-secrets-job';
@@ -42,6 +43,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'subscription-delivery', schedule: '* * * * * *', run: subscriptionDeliveryJob },
   // Hourly: SMART authorization state (codes, sessions, grants) past its expiry is deleted.
   { name: 'purge-oauth-state', schedule: '41 * * * *', run: purgeOauthStateJob },
+  // Every five minutes: planner statistics of tables that changed, where autovacuum does not run.
+  { name: 'analyze-statistics', schedule: '*/5 * * * *', run: analyzeStatisticsJob },
 ]);
 
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */

@@ -15,6 +15,7 @@ import * as portalEnrollment from './0015-portal-enrollment';
 import * as smartOauth from './0016-smart-oauth';
 import * as subscriptions from './0017-subscriptions';
 import * as portalNotice from './0013-portal-notice';
+import * as searchResourceCodeIndexes from './0018-search-resource-code-indexes';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0016-smart-oauth': smartOauth,
   '0017-subscriptions': subscriptions,
   '0013-portal-notice': portalNotice,
+  '0018-search-resource-code-indexes': searchResourceCodeIndexes,
 };

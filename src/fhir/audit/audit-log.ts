@@ -109,20 +109,25 @@ class AuditLog {
   }
 
   private async materialize(): Promise<void> {
+    // Each chunk starts past the last row the one before took: the oldest pending rows come from the primary key in
+    // order, whatever the planner believes of the table. A row that commits meanwhile with a lower seq waits for the
+    // next pass, which starts from the beginning again.
+    let after = 0n;
     for (;;) {
-      const { rows: waiting } = await sql<{ one: number }>`select 1 as one from audit_log limit 1`.execute(this.db);
+      const { rows: waiting } = await sql<{ one: number }>`select 1 as one from audit_log where seq > ${String(after)}::bigint limit 1`.execute(this.db);
       if (!waiting.length) return;
-      const moved = await this.db.transaction().execute(async (trx) => {
-        const { taken, entries } = await takeMerged(trx, CHUNK);
+      const chunk = await this.db.transaction().execute(async (trx) => {
+        const taken = await takeMerged(trx, CHUNK, after);
         const writes: PreparedWrite[] = [];
-        for (const entry of entries) {
+        for (const entry of taken.entries) {
           writes.push(toWrite(entry));
           await yieldToRequests();
         }
         await insertNew(trx, writes);
         return taken;
       });
-      if (moved < CHUNK) return;
+      if (chunk.taken < CHUNK || chunk.last === undefined) return;
+      after = chunk.last;
     }
   }
 }
@@ -132,16 +137,29 @@ function toWrite(entry: AuditEntry): PreparedWrite {
 }
 
 /**
- * Takes (deletes) up to `limit` of the oldest rows and returns them merged: entries with the same agent, patient,
- * interaction, operation and recipient in the same second become one, naming the union of their resources, recorded at the
- * latest of their times and covering the period since the earliest. PostgreSQL parses and groups the rows, so the
- * service's event loop handles a few dozen merged entries instead of thousands of rows.
+ * Takes (deletes) up to `limit` of the oldest rows after seq `after` and returns them merged: entries with the same
+ * agent, patient, interaction, operation and recipient in the same second become one, naming the union of their
+ * resources, recorded at the latest of their times and covering the period since the earliest. PostgreSQL parses and
+ * groups the rows, so the service's event loop handles a few dozen merged entries instead of thousands of rows.
+ * `last`: the highest seq taken.
+ *
+ * Why two statements: the log fills and empties, so its statistics are nearly always wrong (taken when it was empty,
+ * or full). `delete ... where seq in (select ... limit N for update skip locked)` joins the table to itself, and a
+ * plan made for an empty table ran for minutes over a 68,000-row backlog. Here the rows are locked by a range on the
+ * primary key in its order (`seq > $after order by seq limit N`), and deleted by their seqs within that range: no
+ * plan of either statement can do more than read the table once.
  */
-export async function takeMerged(db: Kysely<Tables>, limit: number): Promise<{ taken: number; entries: AuditEntry[] }> {
+export async function takeMerged(db: Kysely<Tables>, limit: number, after = 0n): Promise<{ taken: number; entries: AuditEntry[]; last?: bigint }> {
+  const { rows: locked } = await sql<{ seq: string }>`
+    select seq from audit_log where seq > ${String(after)}::bigint order by seq limit ${limit} for update skip locked`.execute(db);
+  if (!locked.length) return { taken: 0, entries: [] };
+  const seqs = locked.map((row) => row.seq);
+  const first = seqs[0];
+  const last = seqs[seqs.length - 1];
   // toISOString() times (UTC, fixed width) order as text, and their first 19 characters name their second.
   const { rows } = await sql<{ patient_id: string; interaction: string; operation: string | null; recipient: string | null; agent: string; since: string; recorded: string; resources: string[]; n: number }>`
     with moved as (
-      delete from audit_log where seq in (select seq from audit_log order by seq limit ${limit} for update skip locked)
+      delete from audit_log where seq >= ${first}::bigint and seq <= ${last}::bigint and seq = any(${`{${seqs.join(',')}}`}::bigint[])
       returning entry as e),
     grouped as (
       select e->>'patientId' as patient_id, e->>'interaction' as interaction, e->>'operation' as operation, e->>'recipient' as recipient, e->'agent' as agent,
@@ -165,5 +183,5 @@ export async function takeMerged(db: Kysely<Tables>, limit: number): Promise<{ t
       since: new Date(row.since),
     };
   });
-  return { taken, entries };
+  return { taken, entries, last: BigInt(last) };
 }

@@ -9,7 +9,7 @@ import { badRequest } from '../outcomes';
 import { withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
 import { MAX_SEARCH_OFFSET } from './parse-search';
-import { filterCondition } from './search-filters';
+import { matchSource } from './match-source';
 
 /** Paging limits: FHIR leaves them to the server. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -46,24 +46,23 @@ export async function executeSearch(
   if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
   // A reduced view must not be probed through the parameters it hides (filters, sort keys, include paths).
   const scope = callerScope.narrowForSearch?.(type, parametersUsed(request)) ?? callerScope;
-  const where = conditionsFor(scope, request);
+  const source = matchSource(scope, request);
   const count = Math.min(request.count ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const offset = request.offset ?? 0;
   if (count < 0 || offset < 0) throw badRequest('_count and _offset must not be negative');
   if (offset > MAX_SEARCH_OFFSET) throw badRequest(`_offset may be at most ${MAX_SEARCH_OFFSET}`, '_offset');
 
   if (request.total === 'accurate' && count === 0) {
-    const total = await countMatches(db, where);
+    const total = await countMatches(db, source);
     return { resourceType: 'Bundle', type: 'searchset', total, link: [{ relation: 'self', url: selfUrl(links) }] };
   }
 
   const order = orderBy(type, request);
   const { rows } = await sql<{ content: string; compartments: string[]; total: string }>`
-    select r.content, r.compartments, count(*) over () as total from resource r
-    where ${sql.join(where, sql` and `)}
+    select r.content, r.compartments, count(*) over () as total from ${source}
     order by ${sql.join(order, sql`, `)}
     limit ${count} offset ${offset}`.execute(db);
-  const total = rows.length ? Number(rows[0].total) : offset > 0 ? await countMatches(db, where) : 0;
+  const total = rows.length ? Number(rows[0].total) : offset > 0 ? await countMatches(db, source) : 0;
   const matches = rows.map((row) => JSON.parse(row.content) as Resource);
   const found: { resource: Resource; mode: 'match' | 'include' }[] = matches.map((resource) => ({ resource, mode: 'match' }));
   const served: ServedRow[] = rows.map((row, i) => ({ type, id: matches[i].id as string, compartments: row.compartments }));
@@ -106,17 +105,8 @@ function parametersUsed(request: SearchRequest): string[] {
   ];
 }
 
-function conditionsFor(scope: AccessScope, request: SearchRequest): RawBuilder<unknown>[] {
-  const type = request.resourceType;
-  const where: RawBuilder<unknown>[] = [sql`r.resource_type = ${type}`, sql`r.deleted = false`];
-  const visible = visibilityCondition(scope, type);
-  if (visible) where.push(visible);
-  for (const filter of request.filters ?? []) where.push(filterCondition(type, filter));
-  return where;
-}
-
-async function countMatches(db: Kysely<Tables>, where: RawBuilder<unknown>[]): Promise<number> {
-  const { rows } = await sql<{ n: string }>`select count(*) as n from resource r where ${sql.join(where, sql` and `)}`.execute(db);
+async function countMatches(db: Kysely<Tables>, source: RawBuilder<unknown>): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select count(*) as n from ${source}`.execute(db);
   return Number(rows[0].n);
 }
 
@@ -136,7 +126,9 @@ function sortKey(type: string, code: string, descending: boolean): RawBuilder<un
   const param = searchParametersOf(type)[code];
   if (!param) throw badRequest(`Unknown sort parameter "${code}" for ${type}`, '_sort');
   const agg = descending ? sql`max` : sql`min`;
-  const key = sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
+  // Per row, by the row's id: resource_type as an expression keeps the (resource_type, code, value) index out of it
+  // (search-filters.ts rowKey).
+  const key = sql`i.resource_id = r.id and (i.resource_type || '') = r.resource_type and i.code = ${code}`;
   switch (param.type) {
     case 'date':
       return sql`(select ${agg}(${descending ? sql`i.high` : sql`i.low`}) from search_date i where ${key})`;
@@ -174,10 +166,12 @@ async function loadIncludes(
     if (target.resourceType !== type) throw badRequest(`_include must start with ${type}: ${target.resourceType}`, '_include');
     const param = searchParametersOf(type)[target.searchParam];
     if (!param || param.type !== 'reference') throw badRequest(`_include: "${target.searchParam}" is not a reference parameter of ${type}`, '_include');
+    // Per match, its own index rows (a lookup each, whatever the statistics say; see match-source.ts).
     const { rows } = await sql<{ target_type: string; target_id: string }>`
-      select distinct target_type, target_id from search_reference
-      where resource_type = ${type} and code = ${target.searchParam} and resource_id = any(${ids}::text[])
-        and target_type is not null ${target.targetType ? sql`and target_type = ${target.targetType}` : sql``}`.execute(db);
+      select distinct l.target_type, l.target_id from unnest(${ids}::text[]) as m(id)
+      cross join lateral (select i.target_type, i.target_id from search_reference i
+        where i.resource_id = m.id and i.resource_type = ${type} and i.code = ${target.searchParam}
+          and i.target_type is not null ${target.targetType ? sql`and i.target_type = ${target.targetType}` : sql``} offset 0) l`.execute(db);
     const byType = new Map<string, string[]>();
     for (const row of rows) byType.set(row.target_type, [...(byType.get(row.target_type) ?? []), row.target_id]);
     for (const [targetType, targetIds] of byType) {
@@ -198,11 +192,13 @@ async function loadIncludes(
     // The reverse path is a parameter of the included type: narrow for that type, from the caller's own scope.
     const revScope = callerScope.narrowForSearch?.(target.resourceType, [target.searchParam]) ?? callerScope;
     const visible = visibilityCondition(revScope, target.resourceType);
+    // From the reference index, per match, to each referring row by primary key (see match-source.ts).
     const { rows: found } = await sql<{ content: string; compartments: string[] }>`
-      select r.content, r.compartments from resource r where r.resource_type = ${target.resourceType} and r.deleted = false
-        and exists (select 1 from search_reference i where i.resource_id = r.id and i.resource_type = r.resource_type
-          and i.code = ${target.searchParam} and i.target_type = ${type} and i.target_id = any(${ids}::text[]))
-        ${visible ? sql`and ${visible}` : sql``}
+      select r.content, r.compartments from (select distinct l.resource_id from unnest(${ids}::text[]) as m(id)
+        cross join lateral (select i.resource_id from search_reference i where i.target_id = m.id and i.code = ${target.searchParam}
+          and i.resource_type = ${target.resourceType} and i.target_type = ${type} offset 0) l) d
+      cross join lateral (select * from resource r where r.resource_type = ${target.resourceType} and r.id = d.resource_id
+        and r.deleted = false ${visible ? sql`and (${visible}) is true` : sql``} offset 0) r
       limit ${MAX_PAGE_SIZE * 10}`.execute(db);
     out.push(...parse(found));
   }

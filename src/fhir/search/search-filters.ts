@@ -13,8 +13,11 @@ export function splitOr(value: string): string[] {
   return value.split(/(?<!\\),/).map((v) => v.replace(/\\,/g, ','));
 }
 
-/** The SQL condition on `r` (the resource table) for one search filter; throws 400 for bad input. */
-export function filterCondition(resourceType: string, filter: Filter): Condition {
+/**
+ * The SQL condition on `r` (the resource table) for one search filter; throws 400 for bad input. `perRow`: the
+ * condition is checked on rows found otherwise (match-source.ts), so its index lookups go by the row's id.
+ */
+export function filterCondition(resourceType: string, filter: Filter, perRow = false): Condition {
   const { code, operator } = filter;
   if (code.includes('.') || code.includes(':')) {
     throw badRequest(`Chained or unsupported parameter "${code}" on ${resourceType}`, code);
@@ -23,25 +26,36 @@ export function filterCondition(resourceType: string, filter: Filter): Condition
   if (code === '_lastUpdated') return or(filter, (v) => dateCondition(sql`r.last_updated`, sql`r.last_updated`, operator, v, code));
   const param = searchParametersOf(resourceType)[code];
   if (!param) throw badRequest(`Unknown search parameter "${code}" for ${resourceType}`, code);
-  if (operator === Operator.MISSING || operator === Operator.PRESENT) return missing(param, code, filter);
+  if (operator === Operator.MISSING || operator === Operator.PRESENT) return missing(param, code, filter, perRow);
   switch (param.type) {
     case 'token':
     case 'uri':
-      return tokenCondition(code, filter);
+      return tokenCondition(code, filter, perRow);
     case 'string':
-      return or(filter, (v) => stringCondition(code, operator, v));
+      return or(filter, (v) => stringCondition(code, operator, v, perRow));
     case 'date':
       return or(filter, (v) =>
-        sql`exists (select 1 from search_date i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and ${dateCondition(sql`i.low`, sql`i.high`, operator, v, code)})`,
+        sql`exists (select 1 from search_date i where ${rowKey(code, perRow)} and ${dateCondition(sql`i.low`, sql`i.high`, operator, v, code)})`,
       );
     case 'reference':
-      return or(filter, (v) => referenceCondition(code, operator, v));
+      return or(filter, (v) => referenceCondition(code, operator, v, perRow));
     case 'quantity':
     case 'number':
-      return or(filter, (v) => quantityCondition(code, operator, v, param));
+      return or(filter, (v) => quantityCondition(code, operator, v, param, perRow));
     default:
       throw badRequest(`Search parameter "${code}" of type ${param.type} is not supported`, code);
   }
+}
+
+/**
+ * `i` (an index row) is one of `r`'s under parameter `code`. Per row, resource_type is compared as an expression: the
+ * (resource_type, code, value) index then cannot serve the lookup, and the (resource_id, ...) index does, whatever the
+ * statistics say (without them the planner rated both alike and walked every value of the parameter, for each row).
+ */
+function rowKey(code: string, perRow: boolean): Condition {
+  return perRow
+    ? sql`i.resource_id = r.id and (i.resource_type || '') = r.resource_type and i.code = ${code}`
+    : sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
 }
 
 function or(filter: Filter, each: (value: string) => Condition): Condition {
@@ -51,9 +65,9 @@ function or(filter: Filter, each: (value: string) => Condition): Condition {
   return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
 }
 
-function missing(param: SearchParameter, code: string, filter: Filter): Condition {
+function missing(param: SearchParameter, code: string, filter: Filter, perRow: boolean): Condition {
   const table = sql.table(tableFor(param.type as string));
-  const exists = sql`exists (select 1 from ${table} i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code})`;
+  const exists = sql`exists (select 1 from ${table} i where ${rowKey(code, perRow)})`;
   const wantMissing = (filter.operator === Operator.MISSING) === (filter.value === 'true');
   if (filter.value !== 'true' && filter.value !== 'false') throw badRequest(`:missing takes true or false`, code);
   return wantMissing ? sql`not ${exists}` : exists;
@@ -75,11 +89,11 @@ function tableFor(kind: string): string {
   }
 }
 
-function tokenCondition(code: string, filter: Filter): Condition {
+function tokenCondition(code: string, filter: Filter, perRow: boolean): Condition {
   const { operator } = filter;
   if (operator === Operator.TEXT) {
     return or(filter, (v) =>
-      sql`exists (select 1 from search_token i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and i.text like ${'%' + likeEscape(normalizeString(v)) + '%'})`,
+      sql`exists (select 1 from search_token i where ${rowKey(code, perRow)} and i.text like ${'%' + likeEscape(normalizeString(v)) + '%'})`,
     );
   }
   if (operator !== Operator.EQUALS && operator !== Operator.NOT && operator !== Operator.EXACT) {
@@ -96,7 +110,7 @@ function tokenCondition(code: string, filter: Filter): Condition {
   };
   const values = splitOr(filter.value).filter((v) => v !== '');
   if (!values.length) throw badRequest(`Search parameter "${code}" has no value`, code);
-  const any = sql`exists (select 1 from search_token i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and (${sql.join(values.map(match), sql` or `)}))`;
+  const any = sql`exists (select 1 from search_token i where ${rowKey(code, perRow)} and (${sql.join(values.map(match), sql` or `)}))`;
   return operator === Operator.NOT ? sql`not ${any}` : any;
 }
 
@@ -104,8 +118,8 @@ function likeEscape(text: string): string {
   return text.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-function stringCondition(code: string, operator: Operator, value: string): Condition {
-  const base = sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
+function stringCondition(code: string, operator: Operator, value: string, perRow: boolean): Condition {
+  const base = sql`${rowKey(code, perRow)}`;
   switch (operator) {
     case Operator.EQUALS:
       return sql`exists (select 1 from search_string i where ${base} and i.value like ${likeEscape(normalizeString(value)) + '%'})`;
@@ -148,19 +162,19 @@ function dateCondition(low: RawBuilder<unknown>, high: RawBuilder<unknown>, oper
   }
 }
 
-function referenceCondition(code: string, operator: Operator, value: string): Condition {
+function referenceCondition(code: string, operator: Operator, value: string, perRow: boolean): Condition {
   if (operator !== Operator.EQUALS) {
     throw badRequest(`Modifier :${operator} is not supported on reference parameter "${code}"`, code);
   }
   const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(value);
-  const base = sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
+  const base = sql`${rowKey(code, perRow)}`;
   if (match && !value.includes('://')) {
     return sql`exists (select 1 from search_reference i where ${base} and i.target_id = ${match[2]} and i.target_type = ${match[1]})`;
   }
   return sql`exists (select 1 from search_reference i where ${base} and i.target_id = ${value})`;
 }
 
-function quantityCondition(code: string, operator: Operator, value: string, param: SearchParameter): Condition {
+function quantityCondition(code: string, operator: Operator, value: string, param: SearchParameter, perRow: boolean): Condition {
   const [numberText, system, unit] = value.split('|');
   if (!/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(numberText ?? '')) {
     throw badRequest(`"${value}" is not a valid ${param.type} for parameter "${code}"`, code);
@@ -196,5 +210,5 @@ function quantityCondition(code: string, operator: Operator, value: string, para
   }
   const systemMatch = system ? sql` and i.system = ${system}` : sql``;
   const unitMatch = unit ? sql` and i.unit = ${unit}` : sql``;
-  return sql`exists (select 1 from search_quantity i where i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code} and ${comparison}${systemMatch}${unitMatch})`;
+  return sql`exists (select 1 from search_quantity i where ${rowKey(code, perRow)} and ${comparison}${systemMatch}${unitMatch})`;
 }
