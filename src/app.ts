@@ -6,7 +6,7 @@ import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import type { Clock } from './fhir/clock';
-import { portalWriteCheck } from './portal/messaging/message-lookup';
+import { anyWriteCheck, portalWriteCheck } from './portal/portal-write-check';
 import type { FhirOperation } from './fhir/operations/operation';
 import { databaseBinaryStoreFor } from './fhir/binary/database-binary-store';
 import { Repository } from './fhir/repository';
@@ -15,6 +15,7 @@ import { notFound } from './fhir/outcomes';
 import { endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 import { requireCaller } from './http/authenticate';
 import { cancelOnDisconnect } from './http/cancel-on-disconnect';
+import { consentGate } from './http/consent-gate';
 import { errorHandler } from './http/error-handler';
 import { fhirRouter, isReadById } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
         audit: auditTrailFor(caller, clock),
         unconfirmed: caller.unconfirmed?.condition,
         portalWriteCheck,
+        writeCheck: anyWriteCheck,
         maxBinaryBytes: config.maxBinaryBytes,
         binaries,
         preparation: deps.preparation,
@@ -90,7 +92,7 @@ export function createApp(deps: AppDeps): Express {
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
-  app.use('/fhir', requireCaller(deps.authenticator, isReadById), fhir);
+  app.use('/fhir', requireCaller(deps.authenticator, isReadById), consentGate(fhirBase), fhir);
   app.use((_req, _res, next) => next(notFound('Endpoint')));
   app.use(errorHandler(logger));
   return app;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { agePolicyByName } from './access/age-policy-profiles';
 import { DEFAULT_ALLOWED_HOSTS, endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 
 /** Which age-access policy profile applies (see src/access). */
@@ -25,6 +26,10 @@ export interface Config {
   readonly mailFrom: string;
   readonly timeZone: string;
   readonly agePolicy: AgePolicyName;
+  /** PORTAL_CONSENT_REQUIRED: true/false overrides the age policy's own setting; undefined follows the policy. */
+  readonly portalConsentRequired?: boolean;
+  /** Where emailed links lead: the portal frontend (PORTAL_URL), by default BASE_URL. */
+  readonly portalUrl?: string;
   readonly logLevel: string;
   /** Load the demo family into an empty embedded database on start. */
   readonly seedDemo: boolean;
@@ -36,6 +41,9 @@ export interface Config {
   readonly jobSchedules: Readonly<Record<string, string>>;
   /** PostgreSQL's statement_timeout for every statement but migrations, in ms (0: none). PGlite cannot enforce it. */
   readonly statementTimeoutMs: number;
+  /** Stripe's secret API key and webhook signing secret (both or neither); without them bill pay uses the demo processor. */
+  readonly stripeSecretKey?: string;
+  readonly stripeWebhookSecret?: string;
   /** Hosts (names, addresses, CIDR ranges) a Subscription may reach over http or at a non-public address. */
   readonly subscriptionAllowHosts: readonly string[];
 }
@@ -78,6 +86,31 @@ function jobSchedules(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.freeze(schedules);
 }
 
+function optionalBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
+}
+
+function portalUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.PORTAL_URL || undefined;
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`PORTAL_URL must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`PORTAL_URL must be an http(s) URL, got "${raw}"`);
+  return raw.replace(/\/$/, '');
+}
+
+/** Whether portal accounts must complete the portal consent form: PORTAL_CONSENT_REQUIRED, else the age policy's setting. */
+export function portalConsentRequired(config: Pick<Config, 'agePolicy' | 'portalConsentRequired'>): boolean {
+  return config.portalConsentRequired ?? agePolicyByName(config.agePolicy).portalConsentRequired;
+}
+
 function subscriptionAllowHosts(env: NodeJS.ProcessEnv): readonly string[] {
   const raw = env.SUBSCRIPTION_ALLOW_HOSTS;
   if (raw === undefined || raw === '') return DEFAULT_ALLOWED_HOSTS;
@@ -106,6 +139,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`ORG_TIME_ZONE is not a known time zone: "${timeZone}"`);
   }
   const databaseUrl = env.DATABASE_URL || undefined;
+  const stripeSecretKey = env.STRIPE_SECRET_KEY || undefined;
+  const stripeWebhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
+  if (!stripeSecretKey !== !stripeWebhookSecret) throw new ConfigError('STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together: set both (Stripe) or neither (the demo processor)');
   const config: Config = {
     port,
     host,
@@ -120,6 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     mailFrom: env.MAIL_FROM || 'Chartkeeper <no-reply@chartkeeper.local>',
     timeZone,
     agePolicy,
+    portalConsentRequired: optionalBoolean(env, 'PORTAL_CONSENT_REQUIRED'),
+    portalUrl: portalUrl(env),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO ? env.SEED_DEMO !== 'false' : !databaseUrl,
     // Below the 30 s a container orchestrator waits by default (Kubernetes) before it kills the process.
@@ -128,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jobSchedules: jobSchedules(env),
     // Far above any statement of a request this service makes (milliseconds), far below a client's patience.
     statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
+    ...(stripeSecretKey ? { stripeSecretKey, stripeWebhookSecret } : {}),
     subscriptionAllowHosts: subscriptionAllowHosts(env),
     ...overrides,
   };

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import { createApp } from './app';
 import { agePolicyByName } from './access/age-policy-profiles';
-import { accountContext } from './auth/account-context';
+import { accountContext, backgroundSettled } from './auth/account-context';
 import { createAccountServices } from './portal/account-services';
+import { billingRouter } from './http/billing-router';
 import { createAuthenticator, signingKeyFor } from './auth/token-authenticator';
 import type { Config } from './config';
-import { loadConfig } from './config';
+import { loadConfig, portalConsentRequired } from './config';
+import { publishConsentForm, readConsentFormFile } from './portal/enrollment/portal-consent-form';
 import { type Database, openDatabase } from './db/database';
 import { migrateToLatest } from './db/migrator';
 import { WritePreparationPool } from './fhir/write-preparation-pool';
@@ -19,6 +21,8 @@ import { endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 import { allOperations } from './operations';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
+import { createSmartAuth } from './auth/smart/smart-auth';
+import { smartDiscoveryRouter, smartOauthRouter } from './http/smart-router';
 import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
 import { trackForDrain } from './http/server-drain';
 import { jobsWithSchedules, type RunningJobs, startJobs } from './jobs/job-scheduler';
@@ -61,21 +65,34 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase });
   if (config.seedDemo) {
     if (await isEmpty(system)) {
-      await seedDemoFamily(system);
+      await seedDemoFamily(system, { policy: agePolicyByName(config.agePolicy) });
       seeded = true;
     }
   }
   const demoLogins = await demoLoginsExist(system);
+  // The practice's portal consent form, when its policy asks for one: a version not published before is published now.
+  if (portalConsentRequired(config)) await publishConsentForm(system, readConsentFormFile());
   // Accounts: mail over SMTP_URL or into <dataDir>/outbox, tokens signed with the same key the authenticator checks.
   const metrics = createServiceMetrics(database);
   const mailer = countingMailFailures(createMailer(config, clock), metrics);
   const policy = agePolicyByName(config.agePolicy);
+  const accountsContext = accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, portalUrl: config.portalUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger });
   const accounts = createAccountServices(
-    accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger }),
+    accountsContext,
+    config.stripeSecretKey && config.stripeWebhookSecret ? { stripe: { secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret } } : {},
   );
-  const authenticator = await createAuthenticator(config, database, clock);
-  // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5).
-  const preparation = WritePreparationPool.start();
+  // SMART on FHIR (issue 20): apps sign in at /oauth; /fhir takes their tokens beside the service's own.
+  const smart = await createSmartAuth({
+    db: database.db,
+    baseUrl: config.baseUrl,
+    sessions: accounts.sessions,
+    scopeOptions: { clock, timeZone: config.timeZone, policy },
+    inner: await createAuthenticator(config, database, clock),
+  });
+  const authenticator = smart.authenticator;
+  // Large resources are validated on workers, so one big body does not hold every other request (issue 24 item 5);
+  // the workers start with the first such request and stop when idle.
+  const preparation = WritePreparationPool.onDemand();
   const app = createApp({
     preparation,
     config,
@@ -84,11 +101,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     authenticator,
     operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
-    routers: [{ path: '/auth', router: authRouter(accounts) }],
+    routers: [
+      { path: '/auth', router: authRouter(accounts) },
+      { path: '/billing', router: billingRouter(accounts.billing) },
+      { path: '/oauth', router: smartOauthRouter(smart.server, smart.authorization) },
+      { path: '/', router: smartDiscoveryRouter(smart.server) },
+    ],
     metrics,
   });
   const subscriptionEndpoints = endpointPolicy(config.subscriptionAllowHosts);
-  const jobs = startJobs({ db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, logger, subscriptionEndpoints }, jobsWithSchedules(config.jobSchedules), metrics.observeJob);
+  const jobs = startJobs(
+    { db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, portalUrl: config.portalUrl, logger, subscriptionEndpoints },
+    jobsWithSchedules(config.jobSchedules),
+    metrics.observeJob,
+  );
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
@@ -103,7 +129,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
       logger.info({ graceSeconds: config.shutdownGraceSeconds }, 'stopping');
       // Requests and jobs finish side by side, within the same grace period; a job still running when it is over is
       // left to fail as the database closes (its transaction rolls back, and the next start does its work).
-      const [{ cut }] = await Promise.all([connections.drain(graceMs), settledWithin(jobs.stop(), graceMs)]);
+      // Mail an answered request promised (a reset link) is sent before the mailer closes.
+      const [{ cut }] = await Promise.all([
+        connections.drain(graceMs),
+        settledWithin(jobs.stop(), graceMs),
+        settledWithin(backgroundSettled(accountsContext), graceMs),
+      ]);
       if (cut) logger.warn({ cut, graceSeconds: config.shutdownGraceSeconds }, 'grace period over: requests in flight were cut');
       await mailer.close();
       await preparation.close();
@@ -127,8 +158,10 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
     `  FHIR API:  ${running.url}/fhir  (CapabilityStatement: ${running.url}/fhir/metadata)`,
     `  Database:  ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`}${running.seeded ? ' — demo family loaded' : ''}`,
     `  Token:     ${tokenCommandFor(config)}   then  curl -H "Authorization: Bearer <token>" ${running.url}/fhir/Patient`,
-    `  Accounts:  ${running.url}/auth  (mail: ${config.smtpUrl ? 'SMTP_URL' : `.eml files in ${config.dataDir}/outbox`})`,
-    ...(running.demoLogins ? demoLoginLines() : []),
+    `  Accounts:  ${running.url}/auth  (mail: ${config.smtpUrl ? 'SMTP_URL' : `.eml files in ${config.dataDir}/outbox`}; emailed links open ${config.portalUrl ?? config.baseUrl})`,
+    `  Policy:    AGE_POLICY=${config.agePolicy}: ${agePolicyByName(config.agePolicy).summary}` +
+      (portalConsentRequired(config) ? ' Portal accounts complete the portal consent form first.' : ''),
+    ...(running.demoLogins ? demoLoginLines(agePolicyByName(config.agePolicy)) : []),
     '',
   ];
   process.stderr.write(banner.join('\n') + '\n');

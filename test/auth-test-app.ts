@@ -14,13 +14,16 @@ import { accountContext, type AccountThrottles } from '../src/auth/account-conte
 import { createAccountServices, type AccountServices } from '../src/portal/account-services';
 import { signingKeyFromString } from '../src/auth/access-token';
 import { createAuthenticator } from '../src/auth/token-authenticator';
-import { type Config, loadConfig } from '../src/config';
+import { type Config, loadConfig, portalConsentRequired } from '../src/config';
+import { publishConsentForm, readConsentFormFile } from '../src/portal/enrollment/portal-consent-form';
 import { seedDemoFamily } from '../src/demo/seed-demo';
 import { stopAuditLog } from '../src/fhir/audit/audit-log';
 import { FixedClock } from '../src/fhir/clock';
 import { allOperations } from '../src/operations';
 import { Repository } from '../src/fhir/repository';
 import { authRouter } from '../src/http/auth-router';
+import { billingRouter } from '../src/http/billing-router';
+import type { StripeSettings } from '../src/portal/billing/stripe-payment-processor';
 import { createMailer } from '../src/mail/create-mailer';
 import { type LoopbackSmtpServer, type ReceivedMail, startLoopbackSmtpServer } from './support/mail/loopback-smtp-server';
 import type { Mailer } from '../src/mail/mailer';
@@ -60,7 +63,9 @@ export const LOOSE_THROTTLES: AccountThrottles = Object.freeze({ loginAccount: N
 export const TEST_NOW = new Date('2026-11-22T18:00:00Z');
 
 /** Boots the app with the demo family seeded, mail to a loopback SMTP server (throttles off unless given). */
-export async function startAuthTestApp(options: { throttles?: Partial<AccountThrottles>; now?: Date; agePolicy?: 'westmed' | 'westchester' } = {}): Promise<AuthTestApp> {
+export async function startAuthTestApp(
+  options: { throttles?: Partial<AccountThrottles>; now?: Date; agePolicy?: 'westmed' | 'westchester'; portalConsent?: boolean; portalUrl?: string; stripe?: StripeSettings } = {},
+): Promise<AuthTestApp> {
   const clock = new FixedClock(options.now ?? TEST_NOW);
   const smtp = await startLoopbackSmtpServer();
   const database = await openTestDatabase();
@@ -71,7 +76,9 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
   const signingKey = randomBytes(32).toString('base64');
   const config = loadConfig(
     {},
-    { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', smtpUrl: smtp.url, signingKey, timeZone: 'America/Los_Angeles', agePolicy: options.agePolicy ?? 'westmed' },
+    { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', smtpUrl: smtp.url, signingKey, timeZone: 'America/Los_Angeles', agePolicy: options.agePolicy ?? 'westmed',
+      // As the policy says (westchester asks for the portal consent form) unless a test says otherwise.
+      portalConsentRequired: options.portalConsent },
   );
   const logger = pino({ level: 'silent' });
   const mailer = createMailer(config, clock);
@@ -82,6 +89,7 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
       clock,
       mailer,
       baseUrl: url,
+      portalUrl: options.portalUrl,
       timeZone: config.timeZone,
       policy,
       signingKey: signingKeyFromString(signingKey),
@@ -89,9 +97,11 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
       passwordParams: TEST_PASSWORD_PARAMS,
       throttles: options.throttles ?? LOOSE_THROTTLES,
     }),
+    options.stripe ? { stripe: options.stripe } : {},
   );
   const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: `${url}/fhir` });
-  await seedDemoFamily(system);
+  await seedDemoFamily(system, { policy });
+  if (portalConsentRequired(config)) await publishConsentForm(system, readConsentFormFile());
   const app = createApp({
     config,
     database,
@@ -99,7 +109,7 @@ export async function startAuthTestApp(options: { throttles?: Partial<AccountThr
     logger,
     authenticator: await createAuthenticator(config, database, clock),
     operations: allOperations(services),
-    routers: [{ path: '/auth', router: authRouter(services) }],
+    routers: [{ path: '/auth', router: authRouter(services) }, { path: '/billing', router: billingRouter(services.billing) }],
   });
   server.on('request', app);
   const call: AuthTestApp['call'] = async (method, path, opts = {}) => {

@@ -5,7 +5,11 @@
  * with each row). Every cell is compared with them; nothing is derived from the code under test.
  */
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Account, Appointment, Bundle, Invoice, Resource } from '@medplum/fhirtypes';
+import { systemClock } from '../src/fhir/clock';
+import { allOperations } from '../src/operations';
+import { DemoPaymentProcessor } from '../src/portal/billing/demo-payment-processor';
+import { payOperation } from '../src/portal/billing/pay-operation';
 import type { AgePolicyName } from '../src/access/age-policy-profiles';
 import {
   AccessFamily, addRowsLinkingAnotherRecord, BadCallerKey, CallerKey, inPool, matches, OTHER_PATIENT, PATIENTS, PatientKey, RowKey, startAccessFamily, T0,
@@ -66,19 +70,33 @@ type WriteRow = 'Patient' | 'Observation' | 'Condition' | 'Immunization' | 'Appo
 // Columns:            self full b+a  billing none staff
 const w = (self: number, full: number, ba: number, billing: number, none: number, staff: number): Record<Level, number> => ({ self, full, 'b+a': ba, billing, none, staff });
 const WRITE: Record<WriteRow, Record<Level, number>> = {
-  Patient: w(403, 403, 403, 403, 404, 200),
+  // The patient may PUT her own record (her contact details, issue 17); this PUT changes nothing.
+  Patient: w(200, 403, 403, 403, 404, 200),
   Observation: w(403, 403, 403, 403, 403, 201),
   Condition: w(403, 403, 403, 403, 403, 201),
   Immunization: w(403, 403, 403, 403, 403, 201),
-  Appointment: w(403, 403, 403, 403, 403, 201),
+  // An appointment request (issue 17): the patient, full access, and Westchester's appointments and billing band.
+  Appointment: w(201, 201, 201, 403, 403, 201),
   Invoice: w(403, 403, 403, 403, 403, 201),
   Account: w(403, 403, 403, 403, 403, 201),
   Coverage: w(403, 403, 403, 403, 403, 201),
   DocumentReference: w(403, 403, 403, 403, 403, 201),
   Binary: w(201, 201, 403, 403, 403, 201),
-  Communication: w(201, 201, 403, 403, 403, 201),
+  // Billing levels write to the practice about the bills (issue 17): this message is one.
+  Communication: w(201, 201, 201, 201, 403, 201),
   AuditEvent: w(405, 405, 405, 405, 405, 405),
   Consent: w(403, 403, 403, 403, 403, 201),
+};
+
+/** Billing operations, on the patient's Account, Patient and issued (unpaid) Invoice: the answer's status. */
+type OpRow = 'Account $balance' | 'Patient $balance' | 'Invoice $statement' | 'Invoice $pay';
+// Columns:                     self full b+a  billing none staff
+const OPS: Record<OpRow, Record<Level, number>> = {
+  'Account $balance': w(200, 200, 200, 200, 404, 200),
+  'Patient $balance': w(200, 200, 200, 200, 404, 200),
+  'Invoice $statement': w(200, 200, 200, 200, 404, 200),
+  // A hosted checkout is opened (201); card data and money never pass through the service.
+  'Invoice $pay': w(201, 201, 201, 201, 404, 201),
 };
 
 /** A caller's levels on ada, ben, cara and sam, written as four words. */
@@ -217,9 +235,17 @@ const BAD_CALLERS: readonly BadCallerKey[] = ['noToken', 'expired', 'tampered', 
 
 describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) => {
   let f: AccessFamily;
+  let unpaid: Record<Exclude<PatientKey, 'sam'>, { invoice: string; account: string }>;
   beforeAll(async () => {
-    f = await startAccessFamily(policy);
+    // $pay opens a checkout at the demo processor: a signed link, nothing written.
+    const processor = new DemoPaymentProcessor('whsec_authorization_matrix', 'http://matrix.test', systemClock);
+    f = await startAccessFamily(policy, { operations: [...allOperations(), payOperation({ processor, baseUrl: 'http://matrix.test' })] });
     await addRowsLinkingAnotherRecord(f);
+    const unpaidOf = async (patient: PatientKey) => ({
+      invoice: (await f.system.searchResources<Invoice>('Invoice', { patient: `Patient/${f.patientIds[patient]}`, status: 'issued' }))[0].id!,
+      account: (await f.system.searchResources<Account>('Account', { patient: `Patient/${f.patientIds[patient]}` }))[0].id!,
+    });
+    unpaid = { ada: await unpaidOf('ada'), ben: await unpaidOf('ben'), cara: await unpaidOf('cara') };
   });
   afterAll(() => f?.close());
 
@@ -248,6 +274,12 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
             tasks.push(async () => `${label}: ${await readCell(f, token, row, `${id}/_history/1`)}`);
           }
         }
+        for (const row of Object.keys(OPS) as OpRow[]) {
+          if (patient === 'sam') continue;
+          const label = `${caller} -> ${patient} ${row}`;
+          expected.push(`${label}: ${OPS[row][level]}`);
+          tasks.push(async () => `${label}: ${await operationCell(f, token, row, patient, unpaid)}`);
+        }
         for (const row of Object.keys(WRITE) as WriteRow[]) {
           if (patient === 'sam' || (phase.rows === 'core' && !CORE_WRITES.includes(row))) continue;
           const label = `${caller} -> ${patient} ${row} write`;
@@ -274,6 +306,24 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
     // Some thousand requests at T0; the machine may be shared, so a phase gets more than jest's default minute.
   }, 240_000);
 });
+
+/** The status of a billing operation on the patient's record. */
+async function operationCell(f: AccessFamily, token: string, row: OpRow, patient: PatientKey, unpaid: Record<string, { invoice: string; account: string }>): Promise<number> {
+  const { invoice, account } = unpaid[patient];
+  switch (row) {
+    case 'Account $balance':
+      return (await f.app.request(`/fhir/Account/${account}/$balance`, { token })).status;
+    case 'Patient $balance':
+      return (await f.app.request(`/fhir/Patient/${f.patientIds[patient]}/$balance`, { token })).status;
+    case 'Invoice $statement': {
+      const res = await f.app.request(`/fhir/Invoice/${invoice}/$statement`, { token });
+      await res.arrayBuffer();
+      return res.status;
+    }
+    case 'Invoice $pay':
+      return (await f.app.request(`/fhir/Invoice/${invoice}/$pay`, { method: 'POST', token, json: { resourceType: 'Parameters', parameter: [{ name: 'amount', valueDecimal: 1 }] } })).status;
+  }
+}
 
 async function readCell(f: AccessFamily, token: string, row: RowKey, id: string): Promise<string> {
   const type = typeOfRow(row);
@@ -315,7 +365,16 @@ async function writeCell(f: AccessFamily, token: string, row: WriteRow, patient:
     const current = await f.system.read('Patient', f.patientIds[patient]);
     return (await f.app.request(`/fhir/Patient/${current.id}`, { method: 'PUT', token, json: current })).status;
   }
-  return (await f.app.request(`/fhir/${row}`, { method: 'POST', token, json: writeBody(f, row, patient) })).status;
+  const body = writeBody(f, row, patient);
+  if (row === 'Appointment') {
+    // A request names a provider taking part in the portal and a time to come.
+    const [maya] = await f.system.searchResources('Practitioner', { family: 'Chen' });
+    Object.assign(body, {
+      participant: [...(body as Appointment).participant, { actor: { reference: `Practitioner/${maya.id}` }, status: 'needs-action' }],
+      requestedPeriod: [{ start: '2099-01-05T17:00:00Z' }], reasonCode: [{ text: 'Check-up' }],
+    });
+  }
+  return (await f.app.request(`/fhir/${row}`, { method: 'POST', token, json: body })).status;
 }
 
 /** A new, valid resource of the type in the patient's record. None of them is a grant. */
@@ -346,8 +405,8 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
       // A sent portal message names its subject and writes to the patient's practice (message-rules.ts).
       const practice = patient === 'sam' ? f.organizationIds.other : f.organizationIds.westside;
       return {
-        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'appointments' }] },
-        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my visit' }],
+        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }] },
+        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my bill' }],
       };
     }
     case 'AuditEvent':

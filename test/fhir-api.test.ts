@@ -231,6 +231,15 @@ test('transaction rewrites urn:uuid references; search pages with next links and
 
   const everything = (await (await app.request(`/fhir/Patient/${benId}/$everything?start=2024-02-01&end=2024-03-31`)).json()) as Bundle;
   expect(everything.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['Observation', 'Observation', 'Patient']);
+  // _type keeps only the record's resources of those types (the patient always comes first).
+  const typed = (await (await app.request(`/fhir/Patient/${benId}/$everything?_type=Condition,Immunization`)).json()) as Bundle;
+  expect(typed.entry?.[0].resource?.resourceType).toBe('Patient');
+  expect(typed.entry?.slice(1).every((e) => ['Condition', 'Immunization'].includes(e.resource!.resourceType))).toBe(true);
+  const observationsOnly = (await (await app.request(`/fhir/Patient/${benId}/$everything?_type=Observation`)).json()) as Bundle;
+  expect(observationsOnly.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['Observation', 'Observation', 'Observation', 'Observation', 'Observation', 'Patient']);
+  const unknownType = await app.request(`/fhir/Patient/${benId}/$everything?_type=Observation,Nonsense`);
+  expect(unknownType.status).toBe(400);
+  expect(JSON.stringify(await unknownType.json())).toContain('Nonsense');
 
   const elements = (await (await app.request(`/fhir/Patient?_id=${benId}&_elements=birthDate`)).json()) as Bundle;
   expect(elements.entry?.[0].resource).toMatchObject({ birthDate: '2017-04-01' });

@@ -1,13 +1,13 @@
 /**
  * Issue 24's proof for items 4-8: `chartkeeper serve` (its own process, the embedded database unless DATABASE_URL is
  * set) takes 30 s of hostile requests from three clients at once (huge searches, a 15 MB portal draft, C-CDA bombs, lone surrogates, out-of-range numbers, bad encodings) while another client reads /healthz
- * every 100 ms. No /healthz answer may take longer than 1 s, and the server's RSS may grow by less than 512 MB over
- * its idle size (the issue asks for under 1 GB in all; the embedded database's WebAssembly memory alone puts the idle
- * server near 1 GB, so the absolute figure is reported, not asserted).
+ * every 100 ms. No /healthz answer may take longer than 1 s, and the server's RSS stays under 1 GB (it idles near
+ * 600 MB: the embedded database is reopened after initdb, whose memory PGlite would otherwise keep, and the
+ * validation and C-CDA parse workers start on demand and stop when idle) and grows by less than 512 MB.
  *
  * On a busy 2-CPU machine the whole machine can stall; a control process (a bare HTTP server) is read alongside
  * /healthz, and a round in which the control itself took over 500 ms says nothing about the server and is not
- * counted. The test fails if the server is slow while the control is not, if RSS grows by 512 MB or more, if any hostile
+ * counted. The test fails if the server is slow while the control is not, if RSS reaches 1 GB or grows by 512 MB, if any hostile
  * request gets a 5xx or another status than expected, or if under half of the rounds could be counted.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -23,6 +23,7 @@ const HEALTHZ_LIMIT_MS = 1_000;
 const CONTROL_STALL_MS = 500;
 /** Before these fixes the server grew to 2.5 GB; each request's memory is bounded now (body limits, budgets). */
 const RSS_GROWTH_LIMIT = 512 * 1024 ** 2;
+const RSS_LIMIT = 1024 ** 3;
 
 jest.setTimeout(240_000);
 
@@ -76,7 +77,7 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
-test('issue 24 proof (items 4-8): 30 s of hostile requests; /healthz always within 1 s, RSS growth under 512 MB', async () => {
+test('issue 24 proof (items 4-8): 30 s of hostile requests; /healthz always within 1 s, RSS under 1 GB', async () => {
   const port = server.port;
   const staff = await staffToken(storage);
   const login = await call(port, 'POST', '/auth/login', { body: JSON.stringify({ email: DEMO_PEOPLE.ada.email, password: DEMO_PASSWORD }), headers: { 'Content-Type': 'application/json' } });
@@ -154,8 +155,7 @@ test('issue 24 proof (items 4-8): 30 s of hostile requests; /healthz always with
   expect(slow).toEqual([]);
   expect(counted.length).toBeGreaterThanOrEqual(rounds.length / 2);
   expect(rounds.length).toBeGreaterThan(DURATION_MS / PROBE_EVERY_MS / 4);
-  // The embedded database alone holds ~630 MB of WebAssembly memory from the start (the server idles near 1 GB):
-  // what the hostile requests may add on top of the idle server is what is held to the limit here.
+  expect(maxRss).toBeLessThan(RSS_LIMIT);
   expect(maxRss - idleRss).toBeLessThan(RSS_GROWTH_LIMIT);
   // Every kind of hostile request was sent at least once.
   expect(counts.size).toBe(hostile.length);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Bundle, Communication, OperationOutcome, Parameters, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Communication, OperationOutcome, Parameters, Patient, Questionnaire } from '@medplum/fhirtypes';
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import { type AccessFamily, type CallerKey, matches, type PatientKey, startAccessFamily } from './support/access-family';
 import { recordState } from './support/record-state';
@@ -110,7 +110,14 @@ describe('item 17: a securityContext naming what the caller may not see answers 
 });
 
 describe('item 15: a portal caller writes in her own name', () => {
-  const answers = (extra: object) => ({ resourceType: 'QuestionnaireResponse', status: 'completed', subject: patient('ada'), item: [{ linkId: '1', answer: [{ valueString: 'Fine' }] }], ...extra });
+  // Answers are checked against their form (issue 17): a form of one question.
+  let form = '';
+  beforeAll(async () => {
+    form = `Questionnaire/${(await f.system.create<Questionnaire>({ resourceType: 'Questionnaire', status: 'active', item: [{ linkId: '1', text: 'How are you?', type: 'string' }] })).resource.id}`;
+  });
+  const answers = (extra: object) => ({
+    resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: form, subject: patient('ada'), item: [{ linkId: '1', answer: [{ valueString: 'Fine' }] }], ...extra,
+  });
   const message = (extra: object): Communication => ({
     resourceType: 'Communication', status: 'completed', subject: patient('ada'), topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'other' }] },
     recipient: [{ reference: `Organization/${f.organizationIds.westside}` }], payload: [{ contentString: 'A question' }], ...extra,

@@ -55,7 +55,7 @@ describe('document release notices', () => {
     expect(await run()).toEqual([[ADA, 'patient'], [DAN, 'family-member']]);
     const mail = await app.mailTo(ADA, before);
     expect(mail.message.subject).toMatch(/^A new document is available in your .* patient portal$/);
-    expect(mail.message.text).toContain(`${app.url}/fhir/DocumentReference?patient=Patient/${patients.ada}`);
+    expect(mail.message.text).toContain(`${app.url}/documents?patient=${patients.ada}`);
     expect(`${mail.message.subject} ${mail.message.text}`).not.toMatch(/HIV|Visit|summary/i);
     expect((await app.mailTo(DAN, before)).message.text).toContain("in Ada's record");
     // Sent once: the next run has nothing to say.

@@ -5,7 +5,7 @@
  * (staff and systems may write them) is validated on the worker pool, while /healthz keeps answering.
  */
 import http from 'node:http';
-import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Questionnaire } from '@medplum/fhirtypes';
 import { OFF_THREAD_BYTES } from '../src/fhir/validate-for-write';
 import { PORTAL_MAX_ELEMENTS, PORTAL_MAX_LIST_ITEMS } from '../src/fhir/write-budget';
 import { WritePreparationPool } from '../src/fhir/write-preparation-pool';
@@ -96,7 +96,12 @@ describe('issue 24 item 5: the size of what one write may hold, and large writes
       400, `A resource written through the portal may hold at most ${PORTAL_MAX_ELEMENTS} elements`, undefined,
     ]);
     expect(await recordState(f.app.database)).toEqual(before);
-    const small = { ...response, item: items.slice(0, 2) };
+    // Answers are checked against their form (issue 17): the form of the two groups kept.
+    const form = await f.system.create<Questionnaire>({
+      resourceType: 'Questionnaire', status: 'active',
+      item: items.slice(0, 2).map((group) => ({ linkId: group.linkId, type: 'group', item: group.item.map((child) => ({ linkId: child.linkId, type: 'display' })) })),
+    });
+    const small = { ...response, questionnaire: `Questionnaire/${form.resource.id}`, item: items.slice(0, 2) };
     expect((await f.app.request('/fhir/QuestionnaireResponse', { method: 'POST', token: ada, json: small })).status).toBe(201);
   });
 

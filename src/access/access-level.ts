@@ -7,8 +7,8 @@ import type { ResourceType } from '@medplum/fhirtypes';
 /** The effective access a caller has to another person's record. */
 export type AccessLevel = 'none' | 'billing' | 'billing+appointments' | 'full';
 
-/** The levels a patient (or staff) can put on a grant. */
-export type GrantLevel = 'full' | 'billing';
+/** The levels a patient (or staff) can put on a grant; which of them the practice offers is its policy's (AgePolicy.grantLevels). */
+export type GrantLevel = 'full' | 'billing' | 'billing+appointments';
 
 /** Every level, from least to most access. */
 export const ACCESS_LEVELS: readonly AccessLevel[] = Object.freeze(['none', 'billing', 'billing+appointments', 'full']);
@@ -38,6 +38,8 @@ export const BILLING_RESOURCE_TYPES: readonly ResourceType[] = Object.freeze([
   'Invoice',
   'ChargeItem',
   'Coverage',
+  'PaymentReconciliation',
+  'PaymentNotice',
 ]);
 
 /** Billing plus the patient's appointments (westchester's 12-17 band). */

@@ -20,6 +20,11 @@ export interface AccessScope {
    * records) is visible, as are resources outside any patient's record and files the organisation uploaded there.
    */
   readonly organizationId?: string;
+  /**
+   * When set, no resource of another type is visible, whatever else the scope allows (a SMART token's scopes, for
+   * staff of an organisation: smart-scopes.ts).
+   */
+  readonly allowedTypes?: ReadonlySet<string>;
   /** Resource types visible outside any patient compartment (e.g. Practitioner, Organization). */
   readonly sharedTypes: ReadonlySet<string>;
   /**

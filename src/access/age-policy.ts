@@ -161,7 +161,7 @@ function guardianCeiling(bandToday: AgeBand, relationship: FamilyRelationship, p
 export function effectiveAccessLevel(context: GrantContext, policy: AgePolicy = WESTMED_POLICY): AccessLevel {
   const { today, grant, relationship } = context;
   parseDate(today);
-  if (!isFullDate(grant.grantedOn) || (grant.level !== 'full' && grant.level !== 'billing')) {
+  if (!isFullDate(grant.grantedOn) || (grant.level !== 'full' && grant.level !== 'billing' && grant.level !== 'billing+appointments')) {
     return 'none';
   }
   const bounds = context.birthDate === undefined ? undefined : fhirDateBounds(context.birthDate);

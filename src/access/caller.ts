@@ -17,6 +17,19 @@ export interface Caller {
    * runs it; every other repository call refuses such a caller.
    */
   readonly unconfirmed?: Unconfirmed;
+  /**
+   * Set for a portal account that has not completed the current version of the practice's portal consent form: its
+   * scope shows no record, and every request but the form and its answer is refused (src/http/consent-gate.ts).
+   */
+  readonly consentRequired?: ConsentRequired;
+}
+
+/** The portal consent form a caller still has to complete. */
+export interface ConsentRequired {
+  /** The Questionnaire's id (GET /fhir/Questionnaire/{id} serves it). */
+  readonly formId: string;
+  readonly url: string;
+  readonly version: string;
 }
 
 /** What confirms a caller taken on trust (see Caller.unconfirmed). */

@@ -6,6 +6,8 @@ import type { AccessScope } from './access-scope';
  * for a billing-only proxy it would say "no allergies recorded" where allergies are merely hidden.
  */
 export function hasFullAccess(scope: AccessScope, patientId: string): boolean {
+  // A token that shows only some types (SMART scopes) never sees the whole record.
+  if (scope.allowedTypes) return false;
   if (scope.unrestricted || scope.organizationId) return true;
   return scope.patients.has(patientId) && scope.patients.get(patientId) === undefined;
 }

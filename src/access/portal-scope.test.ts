@@ -23,7 +23,7 @@ test('per patient: the best level, the own record first, none dropped', () => {
     [cara, 'billing+appointments', false, 'rp-cara'],
   ]);
   expect(scope.patients.get(ada)).toBeUndefined();
-  expect([...(scope.patients.get(cara) ?? [])].sort()).toEqual(['Account', 'Appointment', 'ChargeItem', 'Coverage', 'Invoice', 'Patient']);
+  expect([...(scope.patients.get(cara) ?? [])].sort()).toEqual(['Account', 'Appointment', 'ChargeItem', 'Coverage', 'Invoice', 'Patient', 'PaymentNotice', 'PaymentReconciliation']);
   expect(scope.patients.has('p-sam')).toBe(false);
   expect([scope.levelFor(cara), scope.levelFor('p-sam'), scope.unrestricted, scope.releasedOnly]).toEqual(['billing+appointments', 'none', false, true]);
   // The own record cannot be lowered by a grant to oneself.

@@ -25,7 +25,7 @@ const V3_ROLE_CODE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 const V3_ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 const CONSENT_SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
 const LOINC = 'http://loinc.org';
-export const GRANT_LEVELS: readonly string[] = ['full', 'billing'];
+export const GRANT_LEVELS: readonly string[] = ['full', 'billing', 'billing+appointments'];
 export const GRANTED_BY: readonly string[] = ['patient', 'guardian', 'staff-legal-authorization'];
 
 /** The person a grant is for, as the RelatedPerson records them. */

@@ -70,13 +70,15 @@ describe('access levels', () => {
 
   test('resource types per level', () => {
     expect(resourceTypesForLevel('full')).toBe('all');
-    expect([...(resourceTypesForLevel('billing') as Set<string>)]).toEqual(['Patient', 'Account', 'Invoice', 'ChargeItem', 'Coverage']);
+    expect([...(resourceTypesForLevel('billing') as Set<string>)]).toEqual(['Patient', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'PaymentReconciliation', 'PaymentNotice']);
     expect([...(resourceTypesForLevel('billing+appointments') as Set<string>)]).toEqual([
       'Patient',
       'Account',
       'Invoice',
       'ChargeItem',
       'Coverage',
+      'PaymentReconciliation',
+      'PaymentNotice',
       'Appointment',
     ]);
     expect((resourceTypesForLevel('none') as Set<string>).size).toBe(0);

@@ -29,7 +29,7 @@ const ENTERED_IN_ERROR_PARAM: Readonly<Record<string, string>> = {
   Appointment: 'status', ServiceRequest: 'status', Task: 'status', QuestionnaireResponse: 'status', Account: 'status',
   Invoice: 'status', Coverage: 'status', Composition: 'status', Claim: 'status', ExplanationOfBenefit: 'status',
   ImagingStudy: 'status', MedicationAdministration: 'status', SupplyDelivery: 'status', FamilyMemberHistory: 'status',
-  CommunicationRequest: 'status',
+  CommunicationRequest: 'status', PaymentReconciliation: 'status', PaymentNotice: 'status',
 };
 
 /** Types with an entered-in-error status that no search parameter indexes: read from the stored JSON. */

@@ -43,6 +43,11 @@ export function versionVisibilityCondition(scope: AccessScope, type: string, ali
  */
 export function visibilityConditionAnyType(scope: AccessScope, alias = 'r'): Sql | undefined {
   if (scope.unrestricted) return undefined;
+  if (scope.allowedTypes) {
+    const inner = visibilityConditionAnyType({ ...scope, allowedTypes: undefined }, alias);
+    const allowed = sql`${sql.ref(`${alias}.resource_type`)} = any(${[...scope.allowedTypes]}::text[])`;
+    return inner ? sql`(${allowed} and ${inner})` : allowed;
+  }
   const owners = sql.ref(`${alias}.owners`);
   const type = sql.ref(`${alias}.resource_type`);
   const parts: Sql[] = [];
@@ -62,6 +67,7 @@ export function visibilityConditionAnyType(scope: AccessScope, alias = 'r'): Sql
 }
 
 function scopeCondition(scope: AccessScope, type: string, alias: string): Sql | undefined {
+  if (scope.allowedTypes && !scope.allowedTypes.has(type)) return sql`false`;
   if (scope.unrestricted || scope.sharedTypes.has(type)) return undefined;
   const parts: Sql[] = [];
   const allowed = patientsSeeingType(scope, type);

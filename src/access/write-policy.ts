@@ -3,14 +3,16 @@
  * see, whether they may also create, change or delete it.
  *
  * - Portal callers (a patient, or a family member at 'full'): only what a patient writes through a portal —
- *   messages to the practice (Communication), their attachments (Binary) and questionnaire answers — and only
- *   when every patient the resource is about is one they hold at 'full'. A family member at 'full' writes what the
+ *   messages to the practice (Communication), their attachments (Binary), questionnaire answers, requests
+ *   (appointment requests, renewal and change-of-details Tasks) and the patient's own contact details — and only
+ *   when every patient the resource is about is one they hold at 'full' (WRITING_LEVELS for the exceptions). A family member at 'full' writes what the
  *   patient could (a message on the patient's behalf). A message goes out as its writer: its sender, when named, is
  *   the caller (their Patient, or their RelatedPerson in the record), never a clinician. Once sent it is part of the
  *   record: only the caller's own drafts (status 'preparation') may be changed or deleted; an uploaded file (Binary) is
- *   never changed or deleted from the portal. Billing levels write nothing. Clinical data, the Patient
- *   itself (a birth date change would move the age rules), grants (Consent/RelatedPerson: through the family
- *   access operations, which check who may grant) and AuditEvents are never written by portal callers.
+ *   never changed or deleted from the portal. Billing levels write only messages about the bills. Clinical data, the
+ *   Patient of anyone but the caller herself (which of its fields she changes is the portal's rule: not the birth
+ *   date that moves the age rules), grants (Consent/RelatedPerson: through the family access operations, which
+ *   check who may grant) and AuditEvents are never written by portal callers.
  *   A portal caller is the author of what she writes: a questionnaire answer's author and source, when given, are
  *   the caller. The resource's meta.security, meta.tag and meta.source are the service's (security labels, tags
  *   that staff work by, where a record came from): a portal write may restate what is stored, never set them.
@@ -18,11 +20,23 @@
  *   organisation. AuditEvents are written by the service alone: an activity log anyone could edit proves nothing.
  */
 import { deepEquals } from '@medplum/core';
-import type { Communication, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import type { AccessLevel } from './access-level';
 
 /** Resource types a patient (or a full-access family member) may write through the API. */
-export const PORTAL_WRITABLE_TYPES: ReadonlySet<string> = new Set(['Communication', 'Binary', 'QuestionnaireResponse']);
+export const PORTAL_WRITABLE_TYPES: ReadonlySet<string> = new Set(['Communication', 'Binary', 'QuestionnaireResponse', 'Appointment', 'Task', 'Patient']);
+
+/**
+ * The levels that write a type, where more than 'full' does: an appointment request is what Westchester's 12-17 band
+ * (appointments and billing) is for. What an appointment request or a request Task may say is the portal's
+ * request rules' call (src/portal/requests/).
+ */
+const WRITING_LEVELS: Readonly<Record<string, readonly AccessLevel[]>> = {
+  Appointment: ['full', 'billing+appointments'],
+  // A family member who holds billing may write to the practice about the bills (the portal's message rules hold
+  // such a message to the billing subject and the practice as its recipient).
+  Communication: ['full', 'billing+appointments', 'billing'],
+};
 
 /** Types nobody but the service itself writes. */
 export const SERVICE_ONLY_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
@@ -47,7 +61,15 @@ export function portalMayWrite(
 ): boolean {
   if (!PORTAL_WRITABLE_TYPES.has(resource.resourceType)) return false;
   if (!compartments?.length) return false;
-  if (!compartments.every((patientId) => levelOf(patientId) === 'full')) return false;
+  const levels = WRITING_LEVELS[resource.resourceType] ?? ['full'];
+  if (!compartments.every((patientId) => levels.includes(levelOf(patientId)))) return false;
+  // A request is the practice's once it is answered: the portal changes an appointment request only while it is
+  // open (to cancel it), and a request Task only while it waits.
+  if (resource.resourceType === 'Appointment' && writer.stored) return (resource as Appointment).status === 'proposed';
+  // Patients keep their own contact details (the portal's profile rules say which fields): never a family member's,
+  // never a new Patient.
+  if (resource.resourceType === 'Patient') return writer.own.has(`Patient/${resource.id}`);
+  if (resource.resourceType === 'Task' && writer.stored) return (resource as Task).status === 'requested';
   // An uploaded file may be a released report or a sent message's attachment: the portal adds files, never
   // changes or removes one (a draft that needs another file uploads it).
   if (resource.resourceType === 'Binary' && writer.stored) return false;

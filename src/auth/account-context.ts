@@ -16,6 +16,7 @@ import type { Mailer } from '../mail/mailer';
 import type { SigningKey } from './access-token';
 import { ACCOUNT_LOGIN_THROTTLE, ADDRESS_LOGIN_THROTTLE, type ThrottlePolicy } from './login-throttle';
 import { DEFAULT_SCRYPT_PARAMS, type ScryptParams } from './password-hash';
+import { type PortalRoute, portalLink } from './portal-links';
 
 /** The throttles of the account flows (documented defaults below). */
 export interface AccountThrottles {
@@ -55,8 +56,10 @@ export interface AccountContext {
   readonly db: Kysely<Tables>;
   readonly clock: Clock;
   readonly mailer: Mailer;
-  /** Public base URL of the service, for links in emails (no trailing slash). */
+  /** Public base URL of the service (no trailing slash). */
   readonly baseUrl: string;
+  /** The portal frontend emailed links open (PORTAL_URL); undefined: baseUrl. */
+  readonly portalUrl?: string;
   /** The organization's IANA time zone: ages and expiry times in emails are read there. */
   readonly timeZone: string;
   readonly policy: AgePolicy;
@@ -65,14 +68,17 @@ export interface AccountContext {
   /** scrypt cost for new password and security-answer hashes. */
   readonly passwordParams: ScryptParams;
   readonly logger?: Logger;
+  /** Work started by inBackground that has not finished yet; a server stopping waits for it (backgroundSettled). */
+  readonly background: Set<Promise<unknown>>;
 }
 
 /** Builds a context, filling in the documented defaults. */
 export function accountContext(
-  input: Omit<AccountContext, 'throttles' | 'passwordParams'> & { throttles?: Partial<AccountThrottles>; passwordParams?: ScryptParams },
+  input: Omit<AccountContext, 'throttles' | 'passwordParams' | 'background'> & { throttles?: Partial<AccountThrottles>; passwordParams?: ScryptParams },
 ): AccountContext {
   return Object.freeze({
     ...input,
+    background: new Set<Promise<unknown>>(),
     baseUrl: input.baseUrl.replace(/\/$/, ''),
     throttles: { ...DEFAULT_ACCOUNT_THROTTLES, ...input.throttles },
     passwordParams: input.passwordParams ?? DEFAULT_SCRYPT_PARAMS,
@@ -108,14 +114,23 @@ export function patientFirstName(patient: Patient): string | undefined {
   return name?.given?.[0];
 }
 
-/** A link into the service, e.g. `/auth/invitations/accept?token=...`. */
-export function serviceLink(context: AccountContext, path: string, query: Record<string, string> = {}): string {
-  const url = new URL(`${context.baseUrl}${path}`);
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  return url.toString();
+/** A link for an email: the portal frontend's `route` (src/auth/portal-links.ts), e.g. `/auth/invitations/accept?token=...`. */
+export function serviceLink(context: AccountContext, route: PortalRoute, query: Record<string, string> = {}): string {
+  return portalLink(context.portalUrl ?? context.baseUrl, route, query);
 }
 
-/** Runs work after the response is decided without letting its failure escape (it is logged). */
+/**
+ * Runs work after the response is decided without letting its failure escape (it is logged). The work is tracked
+ * until it ends, so a server stopping right after answering still sends the mail it promised (backgroundSettled).
+ */
 export function inBackground(context: AccountContext, what: string, work: () => Promise<unknown>): void {
-  work().catch((err: unknown) => context.logger?.error({ err: { message: (err as Error)?.message } }, `${what} failed`));
+  const running = work()
+    .catch((err: unknown) => context.logger?.error({ err: { message: (err as Error)?.message } }, `${what} failed`))
+    .finally(() => context.background.delete(running));
+  context.background.add(running);
+}
+
+/** Resolves when every piece of background work started so far has ended. */
+export async function backgroundSettled(context: AccountContext): Promise<void> {
+  while (context.background.size) await Promise.all([...context.background]);
 }

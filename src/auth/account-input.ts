@@ -104,12 +104,13 @@ export function newPassword(fields: Fields, context: { email?: string }, options
   return password;
 }
 
-/** The level of a family grant: `full` or `billing`; `fallback` when absent. */
-export function grantLevelField(fields: Fields, name = 'level', fallback?: GrantLevel): GrantLevel {
+/** The level of a family grant, one of `offered` (the age policy's levels; by default full or billing); `fallback` when absent. */
+export function grantLevelField(fields: Fields, name = 'level', fallback?: GrantLevel, offered: readonly GrantLevel[] = ['full', 'billing']): GrantLevel {
   const value = fields[name] ?? fallback;
-  if (value === 'full' || value === 'billing') return value;
-  if (value === undefined) throw badRequest(`${name} is required: full or billing`, name);
-  throw badRequest(`${name} must be full or billing`, name);
+  const choices = offered.join(' or ');
+  if (typeof value === 'string' && (offered as readonly string[]).includes(value)) return value as GrantLevel;
+  if (value === undefined) throw badRequest(`${name} is required: ${choices}`, name);
+  throw badRequest(`${name} must be ${choices} (the levels this practice's policy offers)`, name);
 }
 
 /** Relationship codes (v3 RoleCode) a family member may state, with their display. */

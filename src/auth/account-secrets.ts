@@ -19,7 +19,8 @@ export type SecretPurpose =
   | 'password-reset'
   | 'staff-reset'
   | 'reset-verification'
-  | 'registration';
+  | 'registration'
+  | 'practice-token';
 
 /** A stored secret row. */
 export type SecretRow = Selectable<OneTimeSecretTable>;

@@ -18,6 +18,7 @@ import { familyRelationshipOf } from '../access/family-relationship';
 import { type PatientAccess, portalScope, type PortalScope, staffScope } from '../access/portal-scope';
 import { type AccountGrant } from '../access/proxy-grants';
 import { grantsOfAccount } from '../fhir/proxy-grant-store';
+import { pendingPortalConsent } from './portal-consent-status';
 
 /** The account columns a scope is built from. */
 export type ScopeAccount = Pick<Selectable<AccountTable>, 'id' | 'kind' | 'patient_id' | 'organization_id' | 'display_name'> &
@@ -33,6 +34,11 @@ export interface ScopeOptions {
   readonly clock: Clock;
   readonly timeZone: string;
   readonly policy: AgePolicy;
+  /**
+   * Set when the practice asks every portal account to complete its portal consent form (the Questionnaire id): an
+   * account that has not completed the current version sees no record until it does (Caller.consentRequired).
+   */
+  readonly portalConsentFormId?: string;
 }
 
 /** Staff token subjects minted by the CLI (`chartkeeper token --staff [--sub Practitioner/ID]`): the operator. */
@@ -53,13 +59,14 @@ export async function scopeForAccount(db: Kysely<Tables>, account: ScopeAccount,
 /** Per patient, what a portal account holds today (levels may be 'none'). */
 export async function patientAccessOf(db: Kysely<Tables>, account: ScopeAccount, options: ScopeOptions): Promise<PatientAccess[]> {
   const now = options.clock.now();
-  const grants = (await grantsOfAccount(db, account.id)).filter((g) => g.active && inPeriod(g, now));
-  const patientIds = [...new Set([...(account.patient_id ? [account.patient_id] : []), ...grants.map((g) => g.patientId)])];
+  const [allGrants, ownIds] = await Promise.all([grantsOfAccount(db, account.id), ownRecordsOf(db, account)]);
+  const grants = allGrants.filter((g) => g.active && inPeriod(g, now));
+  const patientIds = [...new Set([...ownIds, ...grants.map((g) => g.patientId)])];
   const birthDates = await birthDatesOf(db, patientIds);
   const today = todayIn(options.timeZone, now);
   const out: PatientAccess[] = [];
-  if (account.patient_id && birthDates.has(account.patient_id)) {
-    out.push({ patientId: account.patient_id, level: 'full', self: true });
+  for (const patientId of ownIds) {
+    if (birthDates.has(patientId)) out.push({ patientId, level: 'full', self: true });
   }
   for (const grant of grants) {
     // A deleted patient has no record to see.
@@ -76,6 +83,20 @@ export async function patientAccessOf(db: Kysely<Tables>, account: ScopeAccount,
     out.push({ patientId: grant.patientId, level, self: false, relatedPersonId: grant.relatedPersonId });
   }
   return out;
+}
+
+/**
+ * The records a patient account holds as the patient: its own, and one per further practice it enrolled at with a
+ * security token (account_record; un-enrolled links ended, the own record's too: src/portal/enrollment/account-records.ts).
+ */
+async function ownRecordsOf(db: Kysely<Tables>, account: ScopeAccount): Promise<string[]> {
+  if (account.kind !== 'patient') return account.patient_id ? [account.patient_id] : [];
+  const { rows } = await prepared(sql<{ patient_id: string; ended: boolean }>`
+    select patient_id, ended_at is not null as ended from account_record where account_id = ${account.id} order by linked_at`).execute(db);
+  // An ended link to the account's own record is its un-enrollment from that practice.
+  const ended = new Set(rows.filter((r) => r.ended).map((r) => r.patient_id));
+  const own = account.patient_id && !ended.has(account.patient_id) ? [account.patient_id] : [];
+  return [...new Set([...own, ...rows.filter((r) => !r.ended).map((r) => r.patient_id)])];
 }
 
 /** A grant limited in time (provision.period) counts only inside it. */
@@ -152,11 +173,17 @@ const REMEMBERED_ACCOUNTS = 10_000;
 export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
   return async (subject, claims) => {
     const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
+    const [scope, consentRequired] = await Promise.all([
+      scopeForAccount(db, account, options),
+      options.portalConsentFormId ? pendingPortalConsent(db, account.id, options.portalConsentFormId) : undefined,
+    ]);
     return {
       kind: 'user',
       subject: `account:${account.id}`,
       ...(account.patient_id ? { actor: `Patient/${account.patient_id}` } : {}),
-      scope: await scopeForAccount(db, account, options),
+      // Until the form is completed the account sees no record, whatever path a request takes.
+      scope: consentRequired ? portalScope([], `${account.kind} account ${account.id} (portal consent form not completed)`) : scope,
+      ...(consentRequired ? { consentRequired } : {}),
       account,
     };
   };

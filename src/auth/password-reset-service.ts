@@ -105,7 +105,7 @@ export class PasswordResetService extends AccountService {
       account.email,
       passwordResetEmail({
         organizationName,
-        resetUrl: serviceLink(this.context, '/auth/password/reset', { token }),
+        resetUrl: serviceLink(this.context, 'resetPassword', { token }),
         expiresAt: new Date(row.expires_at),
         timeZone: this.context.timeZone,
       }),

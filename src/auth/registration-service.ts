@@ -94,7 +94,7 @@ export class RegistrationService extends AccountService {
   private async mailRegistration(email: string, patient: Patient, payload: RegistrationPayload): Promise<void> {
     const organizationName = organizationNameOf(patient);
     if (await this.accounts.emailTaken(email)) {
-      await sendAccountMail(this.context, email, emailInUseEmail({ organizationName, asked: 'patient-account', signInUrl: serviceLink(this.context, '/auth/login') }));
+      await sendAccountMail(this.context, email, emailInUseEmail({ organizationName, asked: 'patient-account', signInUrl: serviceLink(this.context, 'signIn') }));
       return;
     }
     const token = generateToken();
@@ -106,7 +106,7 @@ export class RegistrationService extends AccountService {
       email,
       registrationLinkEmail({
         organizationName,
-        confirmUrl: serviceLink(this.context, '/auth/register/confirm', { token }),
+        confirmUrl: serviceLink(this.context, 'confirmRegistration', { token }),
         expiresAt: new Date(row.expires_at),
         timeZone: this.context.timeZone,
       }),

@@ -77,6 +77,14 @@ export class SessionService {
    * count per email and per client address, and a throttled attempt is refused before the password is checked.
    */
   async login(input: { email: string; password: string; address: string }): Promise<SignInResult> {
+    return this.startSession(await this.verifyCredentials(input));
+  }
+
+  /**
+   * The account whose email and password these are, under the same throttles and answers as login, without opening a
+   * session (the SMART sign-in page: its session is the authorization server's).
+   */
+  async verifyCredentials(input: { email: string; password: string; address: string }): Promise<Account> {
     const { throttles, passwordParams } = this.context;
     const emailKey = { key: emailThrottleKey('login', input.email), policy: throttles.loginAccount };
     const addressKey = { key: addressThrottleKey('login', input.address), policy: throttles.loginAddress };
@@ -93,7 +101,7 @@ export class SessionService {
     if (hash && needsRehash(hash, passwordParams)) {
       await this.accounts.setPassword(account.id, await hashPassword(input.password, passwordParams));
     }
-    return this.startSession(account);
+    return account;
   }
 
   /** Opens a new session (refresh token family) for an account that just proved who it is. */

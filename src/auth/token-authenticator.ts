@@ -1,7 +1,8 @@
 import { unrestrictedScope } from '../access/access-scope';
 import { agePolicyByName } from '../access/age-policy-profiles';
 import { staffResolver, userResolver } from './caller-scope';
-import type { Config } from '../config';
+import { type Config, portalConsentRequired } from '../config';
+import { PORTAL_CONSENT_FORM_ID } from './portal-consent-status';
 import type { Database } from '../db/database';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
@@ -78,7 +79,12 @@ export function signingKeyFor(config: Pick<Config, 'dataDir' | 'signingKey'>): P
  * request from the clock, the organisation's time zone and its age policy.
  */
 export async function createAuthenticator(config: Config, database: Database, clock: Clock, resolveUser?: UserResolver): Promise<TokenAuthenticator> {
-  const options = { clock, timeZone: config.timeZone, policy: agePolicyByName(config.agePolicy) };
+  const options = {
+    clock,
+    timeZone: config.timeZone,
+    policy: agePolicyByName(config.agePolicy),
+    ...(portalConsentRequired(config) ? { portalConsentFormId: PORTAL_CONSENT_FORM_ID } : {}),
+  };
   return new TokenAuthenticator(
     await signingKeyFor(config),
     clock,

@@ -1,3 +1,4 @@
+import { agePolicyByName } from '../access/age-policy-profiles';
 import { migrateToLatest } from '../db/migrator';
 import { openDatabase } from '../db/database';
 import { isEmpty, seedDemoFamily } from '../demo/seed-demo';
@@ -9,6 +10,7 @@ import { importCcdaCommand } from './import-ccda-command';
 import { importCommand } from './import-command';
 import { restoreCommand } from './restore-command';
 import { tokenCommand } from './token-command';
+import { clientCommand } from './client-command';
 
 const HELP = `chartkeeper <command>
 
@@ -19,6 +21,8 @@ const HELP = `chartkeeper <command>
                            a changed file of a name imported before is refused unless --reimport-changed
   import-ccda FILE|DIR...  import C-CDA documents (any vendor, R1.1 or R2.1) as FHIR
   token --staff [--sub X]  print a signed bearer token for a staff user
+  client add|list|remove   register SMART apps: --name N --redirect-uri URI (--public | --jwks FILE);
+                           a backend service: --name N --jwks FILE --organization ID
   backup FILE              copy the embedded database, signing key and mail outbox into FILE (server stopped)
   restore FILE             restore such a backup into an empty data folder (PostgreSQL: docs/OPERATIONS.md)
 
@@ -48,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
           process.stdout.write('patients already exist; not seeding (use --force to add the demo family anyway)\n');
           return 0;
         }
-        const result = await seedDemoFamily(repo);
+        const result = await seedDemoFamily(repo, { policy: agePolicyByName(cliConfig(args).agePolicy) });
         process.stdout.write(`demo family loaded: ${result.resources} resources\n`);
         return 0;
       });
@@ -58,6 +62,8 @@ export async function main(argv: string[]): Promise<number> {
       return importCcdaCommand(args);
     case 'token':
       return tokenCommand(args);
+    case 'client':
+      return clientCommand(args);
     case 'backup':
       return backupCommand(args);
     case 'restore':

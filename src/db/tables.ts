@@ -136,6 +136,17 @@ export interface AuditLogTable {
   entry: unknown;
 }
 
+/** Answered requests and new messages whose email to the patient is still to go (src/jobs/portal-notice-job.ts). */
+export interface PortalNoticeTable {
+  seq: Generated<string>;
+  patient_id: string;
+  /** 'request-answered' or 'new-message'. */
+  kind: string;
+  resource_type: string;
+  resource_id: string;
+  noted_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /** Released documents whose email to the patient is still to go (src/jobs/release-notice-job.ts). */
 export interface ReleaseNoticeTable {
   seq: Generated<string>;
@@ -143,6 +154,26 @@ export interface ReleaseNoticeTable {
   resource_type: string;
   resource_id: string;
   released_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** Billing emails still to go: statements issued and payment receipts (migration 0014, billing-notice job). */
+export interface BillingNoticeTable {
+  seq: Generated<string>;
+  kind: 'statement' | 'receipt';
+  patient_id: string;
+  invoice_id: string;
+  payment_id: string | null;
+  payer_account_id: string | null;
+  card_last4: string | null;
+  noted_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** Payment processor events already recorded, by event id: a replayed webhook records nothing new (migration 0014). */
+export interface PaymentEventTable {
+  processor: string;
+  event_id: string;
+  event_type: string;
+  received_at: ColumnType<Date, Date | string, Date | string>;
 }
 
 /** Files `chartkeeper import` imported, by the SHA-256 of their bytes (src/fhir/imported-file-ledger.ts). */
@@ -173,6 +204,29 @@ export interface BinaryContentPartTable {
   sha256: string;
   part: number;
   data: Uint8Array;
+}
+
+/** The version of the portal consent form an account completed (src/portal/enrollment/portal-consent-service.ts). */
+export interface PortalConsentTable {
+  account_id: string;
+  /** The form's canonical URL and version (Questionnaire.url, Questionnaire.version). */
+  form_url: string;
+  form_version: string;
+  accepted_at: ColumnType<Date, Date | string, Date | string>;
+  /** The Consent and QuestionnaireResponse ids written for it (one per record the account stands in). */
+  consent_ids: string[];
+  response_ids: string[];
+}
+
+/** A further record an account holds as the patient, at another practice (src/portal/enrollment/practice-enrollment-service.ts). */
+export interface AccountRecordTable {
+  account_id: string;
+  patient_id: string;
+  /** The record's managing Organization when it was linked. */
+  organization_id: string | null;
+  linked_at: ColumnType<Date, Date | string, Date | string>;
+  /** Set when staff un-enroll the account from that practice. */
+  ended_at: ColumnType<Date, Date | string | null, Date | string | null> | null;
 }
 
 /** The delivery state of a stored Subscription resource (src/fhir/subscriptions, migration 0017). */
@@ -228,9 +282,14 @@ export interface Tables {
   throttle: ThrottleTable;
   audit_log: AuditLogTable;
   release_notice: ReleaseNoticeTable;
+  billing_notice: BillingNoticeTable;
+  payment_event: PaymentEventTable;
+  portal_notice: PortalNoticeTable;
   imported_file: ImportedFileTable;
   binary_content: BinaryContentTable;
   binary_content_part: BinaryContentPartTable;
+  portal_consent: PortalConsentTable;
+  account_record: AccountRecordTable;
   subscription: SubscriptionTable;
   subscription_notification: SubscriptionNotificationTable;
 }

@@ -12,6 +12,7 @@ import { FixedClock } from '../fhir/clock';
 import { Repository } from '../fhir/repository';
 import { seedDemoFamily } from './seed-demo';
 import { demoLoginLines, seedDemoAccounts } from './seed-demo-accounts';
+import { WESTCHESTER_POLICY } from '../access/age-policy-profiles';
 
 describe('demo logins', () => {
   let database: TestDatabase;
@@ -60,5 +61,7 @@ describe('demo logins', () => {
       '    dan.reyes@example.com  Dan Reyes — family member; full access to Ada (her invitation)',
       '    maya.chen@example.com  Dr. Maya Chen — staff, Westside Family Medicine',
     ]);
+    // Under westchester Cara's guardian grant is that policy's "appointments and bill pay", and the banner says so.
+    expect(demoLoginLines(WESTCHESTER_POLICY)[1]).toBe('    ada.park@example.com   Ada Park — patient; full access to Ben (9), appointments and bill pay for Cara (15)');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The demo family's logins: Ada, Cara and Dan (portal) and Dr. Maya Chen (staff), all with the demo password,
  * and the family access grants the demo intends (DEMO_ACCESS_GRANTS): Ada full to Ben (9) and billing to Cara
- * (15) as their mother, Dan full to Ada by Ada's invitation. Grants reuse the RelatedPersons already in the
+ * (15; under westchester, appointments and bill pay, the level that policy offers) as their mother, Dan full to Ada by Ada's invitation. Grants reuse the RelatedPersons already in the
  * bundle ("Ada, mother of Ben"), so the record reads the same before and after.
  */
 import type { Patient, Practitioner, RelatedPerson } from '@medplum/fhirtypes';
@@ -10,6 +10,7 @@ import { grantAccess } from '../fhir/proxy-grant-store';
 import { type Account, AccountStore } from '../auth/account-store';
 import { hashPassword, type ScryptParams } from '../auth/password-hash';
 import type { Repository } from '../fhir/repository';
+import { type AgePolicy, grantInWords, offeredLevel, WESTMED_POLICY } from '../access/age-policy-profiles';
 
 const NPI_SYSTEM = 'http://hl7.org/fhir/sid/us-npi';
 const LOGIN_KEYS = ['ada', 'cara', 'dan', 'mayaChen'] as const satisfies readonly DemoPersonKey[];
@@ -21,7 +22,7 @@ export interface DemoLogin {
   readonly role: string;
 }
 
-/** The demo logins and what each can see. */
+/** The demo logins and what each can see (under the default policy; see demoLogins). */
 export const DEMO_LOGINS: readonly DemoLogin[] = Object.freeze([
   { name: 'Ada Park', email: DEMO_PEOPLE.ada.email as string, role: 'patient; full access to Ben (9), billing to Cara (15)' },
   { name: 'Cara Park', email: DEMO_PEOPLE.cara.email as string, role: 'patient (15)' },
@@ -29,12 +30,20 @@ export const DEMO_LOGINS: readonly DemoLogin[] = Object.freeze([
   { name: 'Dr. Maya Chen', email: DEMO_PEOPLE.mayaChen.email as string, role: 'staff, Westside Family Medicine' },
 ]);
 
-/** The banner lines listing the demo logins. */
-export function demoLoginLines(): string[] {
-  const width = Math.max(...DEMO_LOGINS.map((l) => l.email.length));
+/** The demo logins, each guardian grant described at the level `policy` gives it, in the policy's words. */
+export function demoLogins(policy: AgePolicy = WESTMED_POLICY): readonly DemoLogin[] {
+  const ages: Record<string, string> = { ben: 'Ben (9)', cara: 'Cara (15)' };
+  const adaGrants = DEMO_ACCESS_GRANTS.filter((g) => g.grantee === 'ada').map((g) => grantInWords(offeredLevel(g.level, policy), ages[g.patient], policy));
+  return DEMO_LOGINS.map((l) => (l.email === DEMO_PEOPLE.ada.email ? { ...l, role: `patient; ${adaGrants.join(', ')}` } : l));
+}
+
+/** The banner lines listing the demo logins (with the grants as `policy` words them). */
+export function demoLoginLines(policy: AgePolicy = WESTMED_POLICY): string[] {
+  const logins = demoLogins(policy);
+  const width = Math.max(...logins.map((l) => l.email.length));
   return [
     `  Demo logins (password ${DEMO_PASSWORD}; POST /auth/login):`,
-    ...DEMO_LOGINS.map((l) => `    ${l.email.padEnd(width)}  ${l.name} — ${l.role}`),
+    ...logins.map((l) => `    ${l.email.padEnd(width)}  ${l.name} — ${l.role}`),
   ];
 }
 
@@ -47,7 +56,7 @@ export async function demoLoginsExist(repo: Repository): Promise<boolean> {
  * Creates the demo accounts and grants, once, in one transaction; does nothing if Ada's login exists. `repo`
  * must see everything (the seeding repository).
  */
-export async function seedDemoAccounts(repo: Repository, options: { passwordParams?: ScryptParams } = {}): Promise<Account[]> {
+export async function seedDemoAccounts(repo: Repository, options: { passwordParams?: ScryptParams; policy?: AgePolicy } = {}): Promise<Account[]> {
   if (await demoLoginsExist(repo)) return [];
   const passwordHash = await hashPassword(DEMO_PASSWORD, options.passwordParams);
   return repo.transaction(async (trx) => {
@@ -79,7 +88,8 @@ export async function seedDemoAccounts(repo: Repository, options: { passwordPara
         patientId: patient.id as string,
         accountId: account.id,
         grantee: { name: account.display_name, email: account.email, relationship: relatedPerson.relationship?.[0]?.coding?.[0]?.code ?? 'FAMMEMB' },
-        level: intended.level,
+        // The level the practice's policy offers: Cara's "billing" is westchester's "appointments and bill pay".
+        level: offeredLevel(intended.level, options.policy ?? WESTMED_POLICY),
         grantedBy,
         // A parent's grant is made by the parent (their RelatedPerson in the child's record); Dan's by Ada.
         performer: grantedBy === 'guardian' ? `RelatedPerson/${relatedPerson.id}` : `Patient/${patient.id}`,

@@ -1,5 +1,6 @@
 import { buildDemoFamily, localCalendarDay } from '../../fixtures/demo-family';
 import { processBundle } from '../fhir/bundle-processor';
+import type { AgePolicy } from '../access/age-policy-profiles';
 import type { Repository } from '../fhir/repository';
 import { seedDemoAccounts } from './seed-demo-accounts';
 
@@ -16,10 +17,10 @@ export async function isEmpty(repo: Repository): Promise<boolean> {
 }
 
 /** Loads the demo family, with ages computed from the repository's clock, in one transaction, then its logins and grants. */
-export async function seedDemoFamily(repo: Repository): Promise<SeedResult> {
+export async function seedDemoFamily(repo: Repository, options: { policy?: AgePolicy } = {}): Promise<SeedResult> {
   // Ages must hold on the practice's calendar day, not UTC's.
   const bundle = buildDemoFamily(localCalendarDay(repo.context.clock.now()));
   const result = await processBundle(repo, bundle);
-  await seedDemoAccounts(repo);
+  await seedDemoAccounts(repo, options);
   return { seeded: true, resources: result.entry?.length ?? 0 };
 }

@@ -1,6 +1,8 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import { SUPPORTED_TYPES, searchParametersOf } from './definitions';
+import { CATALOG_TYPES } from './terminology-catalog';
+import { US_CORE_VERSION, usCoreProfilesOf } from './us-core-profiles';
 
 /** An operation the server implements, as the CapabilityStatement lists it. */
 export interface OperationInfo {
@@ -24,6 +26,8 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
   const resources = SUPPORTED_TYPES.map((type) => ({
     type,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+    // The US Core profiles a resource of this type may claim; a claim is validated on write (us-core-profiles.ts).
+    ...(usCoreProfilesOf(type).length ? { supportedProfile: usCoreProfilesOf(type) } : {}),
     interaction: interactionsOf(type).map((code) => ({ code: code as 'read' })),
     versioning: 'versioned',
     readHistory: true,
@@ -45,11 +49,22 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
       definition: op.definition,
     })),
   })) as CapabilityStatementRestResource[];
+  // The service's own terminology (fhir-profiles/): read and searched, never written through the API.
+  for (const type of CATALOG_TYPES) {
+    resources.push({
+      type: type as 'ValueSet',
+      interaction: ['read', 'vread', 'history-instance', 'history-type', 'search-type'].map((code) => ({ code: code as 'read' })),
+      versioning: 'versioned',
+      searchParam: ['_id', 'url', 'name', 'title', 'status'].map((name) => ({ name, type: name === '_id' || name === 'status' ? 'token' : name === 'url' ? 'uri' : 'string' })),
+      operation: [...new Map(operations.filter((op) => op.resourceType === type).map((op) => [op.name, op])).values()].map((op) => ({ name: op.name, definition: op.definition })),
+    });
+  }
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
     date: new Date().toISOString().slice(0, 10),
     kind: 'instance',
+    instantiates: [`http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server|${US_CORE_VERSION}`],
     software: { name: 'Chartkeeper', version },
     implementation: { description: 'Chartkeeper FHIR R4 server', url: `${baseUrl}/fhir` },
     fhirVersion: '4.0.1',
@@ -59,8 +74,28 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
         mode: 'server',
         security: {
           cors: false,
-          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }],
-          description: 'Bearer JWT signed by this server; every call except metadata needs one.',
+          // SMART App Launch 2.0: where apps authorize and get tokens (also at /.well-known/smart-configuration).
+          extension: [
+            {
+              url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+              extension: [
+                { url: 'authorize', valueUri: `${baseUrl}/oauth/auth` },
+                { url: 'token', valueUri: `${baseUrl}/oauth/token` },
+                { url: 'revoke', valueUri: `${baseUrl}/oauth/token/revocation` },
+              ],
+            },
+          ],
+          service: [
+            {
+              coding: [
+                { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' },
+                { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' },
+              ],
+            },
+          ],
+          description:
+            'SMART on FHIR (App Launch 2.0, see /.well-known/smart-configuration): access tokens from /oauth narrowed by their scopes; ' +
+            'or a bearer JWT from /auth/login. Every call except metadata and SMART discovery needs one.',
         },
         resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }],

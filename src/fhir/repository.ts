@@ -10,11 +10,13 @@ import type { AuditInteraction } from '../access/audit-event';
 import { uploaderOwner } from '../access/record-owners';
 import { hiddenVersion, releases } from '../access/release-visibility';
 import { noteRelease } from './release-notice-store';
-import { versionVisibilityCondition, visibilityCondition } from '../access/visibility';
+import { issuesStatement, noteStatementIssued } from './billing-notice-store';
+import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
+import { CATALOG_TYPES, catalogHistory, catalogSearch, catalogStored, catalogWriteRefused } from './catalog-reads';
 import { lockConditions } from './condition-lock';
 import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { withVisibleEntities } from './audit-entity-view';
@@ -66,6 +68,11 @@ export interface RepositoryContext {
   readonly unconfirmed?: RawBuilder<SqlBool>;
   /** The rules a portal caller's writes obey (scope.portalRules); a portal scope without them writes nothing. */
   readonly portalWriteCheck?: WriteCheck;
+  /**
+   * Rules every caller's writes obey, staff's too (how a portal request may be answered), run after the portal's.
+   * Absent for the service's own repositories (jobs, seeding, the CLI's import).
+   */
+  readonly writeCheck?: WriteCheck;
   /** Where Binary content is kept (default: the database itself). */
   readonly binaries?: BinaryStore;
   /** Largest file staff and systems may store (MAX_BINARY_BYTES; default 100 MB). */
@@ -145,6 +152,7 @@ export class Repository {
   /** Reads the current version as stored text (the fast path for GET by id). */
   async readStored(type: string, id: string): Promise<StoredVersion> {
     checkType(type);
+    if (CATALOG_TYPES.has(type)) return catalogStored(type, id);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
     await this.settleAuditEvents(type);
     return this.audited(async () => {
@@ -176,6 +184,7 @@ export class Repository {
 
   /** Reads one historic version. */
   async vread(type: string, id: string, versionId: string): Promise<StoredVersion> {
+    if (CATALOG_TYPES.has(type)) return catalogStored(type, id, versionId);
     return this.audited(() => this.vreadVisible(type, id, versionId));
   }
 
@@ -204,6 +213,7 @@ export class Repository {
   /** Creates a resource with a new id; with ifNoneExist, returns the one match instead if there is one. */
   async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } & WriteContent = {}): Promise<CreateResult<T>> {
     checkType(resource.resourceType);
+    if (CATALOG_TYPES.has(resource.resourceType)) catalogWriteRefused(resource.resourceType);
     const detached = this.detach({ ...resource, id: randomUUID() }, options);
     checkRestatedContent(detached, undefined);
     await this.validateInput(detached.resource);
@@ -219,6 +229,7 @@ export class Repository {
         const write = await repo.prepare(detached.resource, 1, batch, undefined, [detached]);
         const files = await repo.storeFiles([detached], batch);
         await insertNew(repo.db, [...files, write]);
+        await repo.noteIssued(undefined, write);
         repo.note('create', [accessed(write), ...files.map(accessed)]);
         return { resource: write.resource as unknown as T, created: true };
       }),
@@ -282,6 +293,7 @@ export class Repository {
         const write = await repo.prepare(resource, 1, batch, { owners: [] }, [detached]);
         const files = await repo.storeFiles([detached], batch);
         await insertNew(repo.db, [...files, write]);
+        await repo.noteIssued(undefined, write);
         repo.note('create', [accessed(write), ...files.map(accessed)]);
         return { resource: write.resource as unknown as T, created: true };
       }
@@ -297,11 +309,12 @@ export class Repository {
       checkRestatedContent(detached, stored);
       // Restating a resource as it is (e.g. importing the same document again) writes no new version.
       if (stored && deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored as unknown as T, created: false, unchanged: true };
-      const write = await repo.prepare(resource, current.version + 1, batch, { resource: stored, owners: current.owners }, [detached]);
+      const write = await repo.prepare(resource, current.version + 1, batch, { resource: stored, owners: current.owners, versionChecked: expected !== undefined }, [detached]);
       const files = await repo.storeFiles([detached], batch);
       await replaceCurrent(repo.db, [write]);
       await insertNew(repo.db, files);
       if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
+      await repo.noteIssued(stored, write);
       repo.note('update', [accessed(write)]);
       if (files.length) repo.note('create', files.map(accessed));
       return { resource: write.resource as unknown as T, created: false };
@@ -341,6 +354,7 @@ export class Repository {
       for (const d of detached) writes.push(await repo.prepare(d.resource, 1, batch, undefined, detached));
       const files = await repo.storeFiles(detached, batch);
       await insertNew(repo.db, [...writes, ...files]);
+      for (const write of writes) await repo.noteIssued(undefined, write);
       repo.note('create', [...writes, ...files].map(accessed));
       return writes.map((w) => w.resource);
     }));
@@ -350,6 +364,7 @@ export class Repository {
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
+    if (CATALOG_TYPES.has(request.resourceType)) return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params}` : ''}`);
     await this.settleAuditEvents(request.resourceType, [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType));
     return this.audited(() =>
       executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
@@ -365,6 +380,7 @@ export class Repository {
   /** Every version of one resource, or of a whole type, newest first. */
   async history(type: string, id: string | undefined, options: { since?: string; count?: number } = {}): Promise<Bundle> {
     checkType(type);
+    if (CATALOG_TYPES.has(type)) return catalogHistory(type, id, this.context.fhirBase);
     await this.settleAuditEvents(type);
     return this.audited(() => this.visibleHistory(type, id, options));
   }
@@ -469,11 +485,29 @@ export class Repository {
     this.context.audit?.record(interaction, resources);
   }
 
+  /** Queues "a statement is available" when this write issues an Invoice (billing-notice-store.ts), in its transaction. */
+  private async noteIssued(before: Resource | undefined, write: PreparedWrite): Promise<void> {
+    if (issuesStatement(before, write.resource)) await noteStatementIssued(this.db, write, this.context.clock.now());
+  }
+
   /** Whether the current row of this resource exists and the caller may see it. */
   async isVisibleRow(type: string, id: string): Promise<boolean> {
     const visible = visibilityCondition(this.context.scope, type);
     const { rows } = await sql`select 1 from resource r where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
     return rows.length > 0;
+  }
+
+  /**
+   * Which of `references` ("Type/id") name live resources the caller may see that are in this patient's record or
+   * shared (in no record): what a re-imported document may point back at.
+   */
+  async visibleInRecord(references: readonly string[], patientId: string): Promise<Set<string>> {
+    if (!references.length) return new Set();
+    const visible = visibilityConditionAnyType(this.context.scope);
+    const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
+      from resource r join unnest(${[...references]}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
+      where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+    return new Set(rows.map((row) => row.reference));
   }
 
   /**
@@ -541,13 +575,14 @@ export class Repository {
       const files = { store: this.context.binaries ?? databaseBinaryStore, received, movedInline };
       // Fail closed: a repository built for a portal caller without the portal's rules is a wiring bug.
       if (!this.context.portalWriteCheck) throw internalError();
-      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files));
+      await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files, replaced));
     }
+    if (this.context.writeCheck) await this.context.writeCheck(write.resource, write.compartments, this.writeCheckSession(batch, undefined, replaced));
     return write;
   }
 
   /** The session a write check reads through: the writer's visibility, the batch's writes first. Checks are not audited. */
-  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles): WriteCheckSession {
+  private writeCheckSession(batch: readonly Resource[], files?: WriteFiles, replaced?: Replaced): WriteCheckSession {
     const { scope, fhirBase } = this.context;
     const db = this.db;
     return {
@@ -556,6 +591,9 @@ export class Repository {
       batch,
       fhirBase,
       files,
+      replaced: replaced?.resource,
+      versionChecked: replaced?.versionChecked,
+      now: this.context.clock.now(),
       async readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined> {
         const inBatch = batch.find((r) => r.resourceType === type && r.id === id);
         if (inBatch) return inBatch as T;
@@ -587,11 +625,12 @@ function withoutMeta(resource: Resource): Resource {
 }
 
 function checkType(type: string): void {
-  if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
+  if (!isSupportedType(type) && !CATALOG_TYPES.has(type)) throw badRequest(`Unsupported resource type: ${type}`);
 }
 
 /** AuditEvents are the service's own record of access: nobody writes them through the API, not even the operator. */
 function checkWritableType(type: string): void {
+  if (CATALOG_TYPES.has(type)) catalogWriteRefused(type);
   if (SERVICE_ONLY_TYPES.has(type)) throw methodNotAllowed(`${type} is written by the service alone; it can be read and searched, not created, changed or deleted`);
 }
 

@@ -3,11 +3,13 @@ import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medp
 import { isSupportedType, localProfileFor } from './definitions';
 import { badRequest, invalidResource } from './outcomes';
 import { requiredBindingIssues } from './required-bindings';
+import { usCoreClaimsOf } from './us-core-profiles';
 import { validateResource } from './validator/resource-validator';
 
 /**
  * Checks a resource against the R4 definitions and, when fhir-profiles/ constrains its type, that
- * profile too. Throws 400 with one issue per problem, each with its FHIRPath location.
+ * profile too, and every US Core profile it claims in meta.profile. Throws 400 with one issue per problem, each with
+ * its FHIRPath location.
  */
 export function assertValidResource(resource: unknown, expectedType?: string): asserts resource is Resource {
   if (!resource || typeof resource !== 'object' || Array.isArray(resource)) {
@@ -24,6 +26,16 @@ export function assertValidResource(resource: unknown, expectedType?: string): a
   issues.push(...requiredBindingIssues(resource as Resource));
   const profile = localProfileFor(type);
   if (profile) issues.push(...problemsOf(resource as Resource, profile));
+  // A claim of a US Core profile is held to that profile: each failed constraint is an issue naming it.
+  for (const claim of usCoreClaimsOf(resource as Resource)) {
+    if (claim.profile.type !== type) {
+      issues.push({ severity: 'error', code: 'invalid', details: { text: `meta.profile claims ${claim.url}, a profile of ${claim.profile.type}, not ${type}` }, expression: ['meta.profile'] });
+      continue;
+    }
+    for (const issue of problemsOf(resource as Resource, claim.profile)) {
+      issues.push({ ...issue, details: { text: `${issue.details?.text ?? 'Invalid'} (US Core profile ${claim.profile.name})` } });
+    }
+  }
   if (issues.length) throw invalidResource(dedupe(issues));
 }
 

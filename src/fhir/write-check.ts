@@ -26,6 +26,12 @@ export interface WriteCheckSession {
   readonly fhirBase: string;
   /** The files of this write, and the store that keeps the others. */
   readonly files?: WriteFiles;
+  /** The stored version this write replaces (an update), as it is in the database; absent for a create. */
+  readonly replaced?: Resource;
+  /** The writer named the version this write replaces (If-Match). */
+  readonly versionChecked?: boolean;
+  /** The time of the write (the repository's clock), for rules about the future and the past. */
+  readonly now?: Date;
   /** The current version of a resource if the writer may see it (the transaction's own writes first). */
   readVisible<T extends Resource>(type: T['resourceType'], id: string): Promise<T | undefined>;
 }

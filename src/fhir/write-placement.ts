@@ -17,6 +17,8 @@ import { type PlacedBy, prepareWrite, type PreparedWrite } from './resource-writ
 export interface Replaced {
   readonly resource?: Resource;
   readonly owners: readonly string[];
+  /** The writer named the version it replaces (If-Match). */
+  readonly versionChecked?: boolean;
 }
 
 const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;

@@ -73,3 +73,21 @@ test('a closed pool refuses work instead of hanging', async () => {
   await other.close();
   await expect(other.prepare([patient('p1')])).rejects.toThrow('closed');
 });
+
+test('an on-demand pool starts its workers with the first request and stops them when idle', async () => {
+  const onDemand = WritePreparationPool.onDemand(1, 200);
+  try {
+    expect(onDemand.size).toBe(0);
+    const [first] = await onDemand.prepare([patient('p1')]);
+    expect(first.index).toEqual(indexValues(patient('p1')));
+    expect(onDemand.size).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(onDemand.size).toBe(0);
+    // A request after the workers stopped starts them again and is answered.
+    const [again] = await onDemand.prepare([observation('o1', 5)]);
+    expect(again.index).toEqual(indexValues(observation('o1', 5)));
+  } finally {
+    await onDemand.close();
+  }
+  await expect(onDemand.prepare([patient('p1')])).rejects.toThrow('closed');
+});

@@ -42,62 +42,48 @@ export function defaultPreparationWorkers(): number {
 const MIN_CHUNK = 16;
 
 /**
- * A fixed set of worker threads that validate resources and compute their search index rows in
- * parallel (validation ~65 µs per Synthea resource, indexing ~20 µs, more on a busy machine), for bulk writes
- * such as imports. The main thread keeps the database work; results come back in input order.
+ * Worker threads that validate resources and compute their search index rows in parallel (validation ~65 µs per
+ * Synthea resource, indexing ~20 µs, more on a busy machine), for bulk writes such as imports and for large single
+ * resources. The main thread keeps the database work; results come back in input order.
+ *
+ * start() runs its workers until close() (an import). onDemand() starts them on the first request and stops them once
+ * no request has come for idleMs (the server): each worker is an isolate with its own copy of the definitions, about
+ * 250 MB from source, which an idle server should not hold. A worker that dies fails what it was doing and the
+ * workers started with it; an on-demand pool starts new ones for the next request.
  */
 export class WritePreparationPool {
   private readonly pending = new Map<number, { worker: Worker; resolve: (results: Preparation[]) => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private nextWorker = 0;
+  private workers: Worker[] = [];
+  private starting: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  private closed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly workers: Worker[],
-    /** Resolves once every worker has loaded the FHIR definitions. */
-    readonly ready: Promise<void>,
-  ) {
-    for (const worker of workers) {
-      worker.on('message', (message: PreparationResponse | 'ready') => {
-        if (message === 'ready') return;
-        const request = this.pending.get(message.id);
-        this.pending.delete(message.id);
-        request?.resolve(message.results);
-      });
-      // A worker that dies fails what it was doing; nothing is silently dropped.
-      const fail = (err: Error): void => {
-        this.failure ??= err;
-        for (const [id, request] of this.pending) {
-          if (request.worker !== worker) continue;
-          this.pending.delete(id);
-          request.reject(err);
-        }
-      };
-      worker.on('error', fail);
-      worker.on('exit', (code) => fail(new Error(`write preparation worker exited (${code})`)));
-    }
-  }
+    private readonly count: number,
+    private readonly idleMs: number | undefined,
+  ) {}
 
-  /** Starts `size` workers (default: defaultPreparationWorkers()). */
+  /** Starts `size` workers (default: defaultPreparationWorkers()), which run until close(). */
   static start(size = defaultPreparationWorkers()): WritePreparationPool {
-    const workers: Worker[] = [];
-    const ready: Promise<void>[] = [];
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { file: workerFile() } });
-      ready.push(
-        new Promise((resolve, reject) => {
-          worker.once('error', reject);
-          worker.once('message', () => resolve());
-        }),
-      );
-      workers.push(worker);
-    }
-    const pool = new WritePreparationPool(workers, Promise.all(ready).then(() => undefined));
-    pool.ready.catch(() => undefined); // reported by prepare() instead
+    const pool = new WritePreparationPool(size, undefined);
+    pool.spawn();
     return pool;
   }
 
-  /** The number of worker threads. */
+  /** A pool whose `size` workers start with the first request and stop after idleMs without one. */
+  static onDemand(size = defaultPreparationWorkers(), idleMs = 30_000): WritePreparationPool {
+    return new WritePreparationPool(size, idleMs);
+  }
+
+  /** Resolves once the running workers have loaded the FHIR definitions (at once when none runs). */
+  get ready(): Promise<void> {
+    return this.starting;
+  }
+
+  /** The number of worker threads running now. */
   get size(): number {
     return this.workers.length;
   }
@@ -105,27 +91,95 @@ export class WritePreparationPool {
   /** Validates and indexes the resources across the workers; one Preparation per resource, in order. */
   async prepare(resources: readonly Resource[]): Promise<Preparation[]> {
     if (!resources.length) return [];
-    await this.ready;
+    if (this.closed) throw new Error('the write preparation pool is closed');
+    if (!this.workers.length && this.idleMs !== undefined) this.spawn();
+    clearTimeout(this.idleTimer);
     const parts = Math.max(1, Math.min(this.workers.length, Math.floor(resources.length / MIN_CHUNK)));
     const size = Math.ceil(resources.length / parts);
     const requests: Promise<Preparation[]>[] = [];
     for (let start = 0; start < resources.length; start += size) {
       requests.push(this.send(resources.slice(start, start + size)));
     }
-    return (await Promise.all(requests)).flat();
+    try {
+      return (await Promise.all(requests)).flat();
+    } finally {
+      this.stopWhenIdle();
+    }
   }
 
   /** Stops the workers. */
   async close(): Promise<void> {
+    this.closed = true;
     this.failure ??= new Error('the write preparation pool is closed');
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    clearTimeout(this.idleTimer);
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+
+  private spawn(): void {
+    const workers: Worker[] = [];
+    const ready: Promise<void>[] = [];
+    this.failure = undefined;
+    for (let i = 0; i < this.count; i++) {
+      const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { file: workerFile() } });
+      ready.push(
+        new Promise((resolve, reject) => {
+          worker.once('error', reject);
+          worker.once('message', () => resolve());
+        }),
+      );
+      worker.on('message', (message: PreparationResponse | 'ready') => {
+        if (message === 'ready') return;
+        const request = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        request?.resolve(message.results);
+      });
+      // A worker that dies fails what it was doing; nothing is silently dropped.
+      const fail = (err: Error): void => this.failed(workers, err);
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(new Error(`write preparation worker exited (${code})`)));
+      // An on-demand pool's workers never keep the process alive on their own.
+      if (this.idleMs !== undefined) worker.unref();
+      workers.push(worker);
+    }
+    this.workers = workers;
+    this.starting = Promise.all(ready).then(() => undefined);
+    this.starting.catch(() => undefined); // reported by prepare() instead
+  }
+
+  /** One of `generation`'s workers died: its requests fail, and so does every later one until new workers start. */
+  private failed(generation: Worker[], err: Error): void {
+    if (this.workers !== generation) return; // stopped on purpose (idle, close)
+    this.failure ??= err;
+    for (const [id, request] of this.pending) {
+      if (!generation.includes(request.worker)) continue;
+      this.pending.delete(id);
+      request.reject(err);
+    }
+    if (this.idleMs !== undefined) {
+      this.workers = [];
+      for (const worker of generation) void worker.terminate();
+    }
+  }
+
+  private stopWhenIdle(): void {
+    if (this.idleMs === undefined || this.pending.size || !this.workers.length) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.pending.size) return;
+      const workers = this.workers;
+      this.workers = [];
+      for (const worker of workers) void worker.terminate();
+    }, this.idleMs);
+    this.idleTimer.unref();
   }
 
   private send(resources: readonly Resource[]): Promise<Preparation[]> {
     const id = this.nextId++;
     const worker = this.workers[this.nextWorker++ % this.workers.length];
     return new Promise((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
+      if (this.failure || !worker) return reject(this.failure ?? new Error('the write preparation pool has no workers'));
       this.pending.set(id, { worker, resolve, reject });
       worker.postMessage({ id, json: JSON.stringify(resources) } satisfies PreparationRequest);
     });

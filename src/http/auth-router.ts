@@ -74,7 +74,12 @@ export function authRouter(services: AccountServices): Router {
   }));
 
   router.get('/me', asyncHandler(async (req, res) => {
-    res.json(accountSummary(await requireSignedIn(req)));
+    const account = await requireSignedIn(req);
+    res.json({ ...accountSummary(account), ...(account.kind === 'patient' ? { records: await services.practices.recordsOf(account) } : {}) });
+  }));
+
+  router.post('/practices/enroll', asyncHandler(async (req, res) => {
+    res.status(201).json(await services.practices.enroll(await requireSignedIn(req), req.body, address(req)));
   }));
 
   router.post('/security-option', asyncHandler(async (req, res) => {

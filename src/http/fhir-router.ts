@@ -1,7 +1,9 @@
 import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import express, { Request, Response, Router } from 'express';
 import type { Caller } from '../access/caller';
-import type { Config } from '../config';
+import { agePolicyByName } from '../access/age-policy-profiles';
+import { type Config, portalConsentRequired } from '../config';
+import { withPortalPolicy } from '../portal/enrollment/portal-policy-statement';
 import { processBundle } from '../fhir/bundle-processor';
 import { buildCapabilityStatement } from '../fhir/capability-statement';
 import { badRequest, methodNotAllowed, notAcceptable, notFound, unsupportedMediaType } from '../fhir/outcomes';
@@ -85,7 +87,11 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     }
     return repoOf(res);
   };
-  const capability = buildCapabilityStatement(config.baseUrl, deps.operations.map((op) => op.info), deps.version);
+  const capability = withPortalPolicy(
+    buildCapabilityStatement(config.baseUrl, deps.operations.map((op) => op.info), deps.version),
+    agePolicyByName(config.agePolicy),
+    portalConsentRequired(config),
+  );
   const fhirBase = `${config.baseUrl}/fhir`;
 
   // Resources are served as FHIR JSON only: a client asking for something else (FHIR XML, say) is told so with a

@@ -17,6 +17,7 @@ import { Repository } from '../fhir/repository';
 import { accessChangeNoticeEmail } from '../mail/templates/access-change-notice-email';
 import { claimJobRun, runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
+import { portalLink } from '../auth/portal-links';
 
 /** Days between the notice and the birthday. */
 export const NOTICE_DAYS_AHEAD = 7;
@@ -59,7 +60,7 @@ export async function accessChangeNoticeJob(deps: JobDeps): Promise<AccessChange
               patientFirstName: patientFirstName(patient) ?? 'the patient',
               changeDate,
               newGuardianLevel,
-              familyAccessUrl: `${deps.baseUrl}/fhir/Patient/${patient.id}/$family-access`,
+              familyAccessUrl: portalLink(deps.portalUrl ?? deps.baseUrl, 'familyAccess', { patient: patient.id as string }),
             });
             try {
               await deps.mailer.send({ to: recipient.email, subject: email.subject, text: email.text, html: email.html });

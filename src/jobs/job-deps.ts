@@ -14,8 +14,10 @@ export interface JobDeps {
   /** The organization's time zone: "a week before the birthday" is counted on its calendar. */
   readonly timeZone: string;
   readonly policy: AgePolicy;
-  /** Public base URL, for the family access settings link. */
+  /** Public base URL of the service. */
   readonly baseUrl: string;
+  /** The portal frontend the notices' links open (PORTAL_URL); undefined: baseUrl. */
+  readonly portalUrl?: string;
   readonly logger?: Logger;
   /** Where Subscriptions may deliver (SUBSCRIPTION_ALLOW_HOSTS); default: public https, http on loopback. */
   readonly subscriptionEndpoints?: EndpointPolicy;

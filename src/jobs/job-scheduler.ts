@@ -5,9 +5,12 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
 import { auditPassJob } from './audit-pass-job';
+import { billingNoticeJob } from './billing-notice-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeRefreshTokensJob } from './purge-refresh-tokens-job';
+import { formCompletionJob } from './form-completion-job';
+import { portalNoticeJob } from './portal-notice-job';
 import { releaseNoticeJob } from './release-notice-job';
 import { subscriptionDeliveryJob } from './subscription-delivery-job';
 
@@ -26,6 +29,12 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'access-change-notice', schedule: '0 * * * *', run: accessChangeNoticeJob },
   // Every minute: a released document is announced soon after, and notices released together go as one.
   { name: 'release-notice', schedule: '* * * * *', run: releaseNoticeJob },
+  // Every minute: statements issued and payments received are told soon after.
+  { name: 'billing-notice', schedule: '* * * * *', run: billingNoticeJob },
+  // Every minute: a request answered or a message from the practice is told soon after, without its content.
+  { name: 'portal-notice', schedule: '* * * * *', run: portalNoticeJob },
+  // Every minute: a form answered completes the Task that asked for it.
+  { name: 'form-completion', schedule: '* * * * *', run: formCompletionJob },
   // Every second (node-cron's six-field form): access records become AuditEvents soon after the request.
   { name: 'audit-pass', schedule: '* * * * * *', run: auditPassJob },
   // Every second: rest-hook notifications leave the outbox soon after the write that queued them.

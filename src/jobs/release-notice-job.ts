@@ -19,6 +19,7 @@ import { Repository } from '../fhir/repository';
 import { documentReleasedEmail } from '../mail/templates/document-released-email';
 import { runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
+import { portalLink } from '../auth/portal-links';
 
 /** Notices taken per run; the rest wait for the next minute. */
 const BATCH = 500;
@@ -51,7 +52,7 @@ export async function releaseNoticeJob(deps: JobDeps): Promise<SentReleaseNotice
           const email = documentReleasedEmail({
             organizationName: organizationNameOf(patient),
             patientFirstName: patient ? patientFirstName(patient) : undefined,
-            documentsUrl: `${deps.baseUrl}/fhir/DocumentReference?patient=Patient/${patientId}`,
+            documentsUrl: portalLink(deps.portalUrl ?? deps.baseUrl, 'documents', { patient: patientId }),
             audience: recipient.audience,
           });
           outgoing.push({ patientId, to: recipient.email, audience: recipient.audience, documents: released, email });
@@ -87,8 +88,8 @@ async function stillReleased(repo: Repository, patientId: string, ids: readonly 
   return count;
 }
 
-/** Accounts that can read the patient's documents today, once per address: their own, and full-access family. */
-async function readersOf(deps: JobDeps, repo: Repository, accounts: AccountStore, patientId: string): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
+/** Accounts that can read the patient's record today, once per address: their own, and full-access family. */
+export async function readersOf(deps: JobDeps, repo: Repository, accounts: AccountStore, patientId: string): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
   const out = new Map<string, 'patient' | 'family-member'>();
   const seesFully = async (account: Account | undefined): Promise<boolean> => {
     if (!account || account.disabled_at) return false;

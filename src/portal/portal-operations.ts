@@ -1,4 +1,8 @@
 import type { AccountServices } from './account-services';
+import { billingOperations } from './billing/billing-operations';
+import { acceptPortalConsentOperation } from './enrollment/accept-portal-consent-operation';
+import { practiceTokenOperation } from './enrollment/practice-token-operation';
+import { unenrollOperation } from './enrollment/unenroll-operation';
 import { changeAccessLevelOperation } from './family/change-access-level-operation';
 import { enrollOperation } from './enrollment/enroll-operation';
 import { familyAccessOperation } from './family/family-access-operation';
@@ -14,6 +18,7 @@ import { ccdaExportOperation } from './records/ccda-export-operation';
 import { docrefOperation } from './records/docref-operation';
 import { importCcdaOperation } from './records/import-ccda-operation';
 import { immunizationRecordOperation } from './immunizations/immunization-record-operation';
+import { portalOptionsOperation } from './requests/portal-options-operation';
 
 /**
  * Every portal $operation. The account and family access operations need the account services (mail, signing
@@ -26,6 +31,8 @@ export function portalOperations(accountServices?: AccountServices, limits: { ma
     docrefOperation,
     immunizationRecordOperation(timeZone),
     importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
+    portalOptionsOperation,
+    ...billingOperations(accountServices?.billing),
     ...(accountServices ? accountOperations(accountServices) : []),
   ];
 }
@@ -43,5 +50,8 @@ export function accountOperations(services: AccountServices): FhirOperation[] {
     legalAuthorizationOperation(services),
     resetTokenOperation(services),
     transmitOperation(services),
+    acceptPortalConsentOperation(services),
+    practiceTokenOperation(services),
+    unenrollOperation(services),
   ];
 }

@@ -1,5 +1,5 @@
 /** FHIR -> C-CDA R2.1 CCD rendering: a pure library (no database, no HTTP). */
-export { renderCcd, ccdTitle } from './render-ccd';
+export { renderCcd, ccdTitle, CCD_RECORD_TYPES } from './render-ccd';
 export type { CcdInput } from './render-ccd';
 export { resourcesFromBundle } from './bundle-resources';
 export { DEFAULT_ID_ROOT } from './render-context';

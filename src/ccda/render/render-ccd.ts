@@ -81,6 +81,14 @@ export function ccdTitle(period: DocumentPeriod): string {
   return base;
 }
 
+/**
+ * The record's resource types a CCD is rendered from: every section's, and the care teams and encounters of the
+ * header. Practitioners, organizations, medications and the like come along as what these reference.
+ */
+export const CCD_RECORD_TYPES: readonly string[] = Object.freeze([
+  ...new Set([...SECTION_DEFINITIONS.flatMap((s) => s.resourceTypes), 'CareTeam', 'Encounter']),
+].filter((type) => type !== 'Patient'));
+
 /** Renders a C-CDA R2.1 Continuity of Care Document (XML string) for a patient and period. */
 export function renderCcd(input: CcdInput): string {
   const period = input.period ?? {};

@@ -13,6 +13,8 @@ export interface EverythingParams {
   readonly end?: string;
   /** Only resources changed at or after this instant. */
   readonly since?: string;
+  /** Only the record's resources of these types (a C-CDA reads its sections' types, not the messages). */
+  readonly types?: readonly string[];
 }
 
 /**
@@ -33,7 +35,7 @@ async function everything(repo: Repository, patientId: string, params: Everythin
   const end = params.end ? checkedRange(params.end, 'end').high : undefined;
   if (start && end && start > end) throw badRequest('start must not be after end', 'start');
   const since = params.since ? checkedRange(params.since, 'since').low : undefined;
-  const resources = await compartmentResources(repo, patientId, start, end, since);
+  const resources = await compartmentResources(repo, patientId, { start, end, since, types: params.types });
   const shared = await referencedSharedResources(repo, resources);
   const all = [patient, ...resources, ...shared];
   return {
@@ -54,7 +56,7 @@ function checkedRange(value: string, name: string) {
   return range;
 }
 
-async function compartmentResources(repo: Repository, patientId: string, start?: string, end?: string, since?: string): Promise<Resource[]> {
+async function compartmentResources(repo: Repository, patientId: string, { start, end, since, types }: EverythingParams): Promise<Resource[]> {
   const dated =
     start || end
       ? sql`and (not exists (select 1 from search_date d where d.resource_id = r.id and d.resource_type = r.resource_type)
@@ -62,13 +64,14 @@ async function compartmentResources(repo: Repository, patientId: string, start?:
             ${start ? sql`and d.high >= ${start}::timestamptz` : sql``} ${end ? sql`and d.low <= ${end}::timestamptz` : sql``}))`
       : sql``;
   const changed = since ? sql`and r.last_updated >= ${since}::timestamptz` : sql``;
+  const ofTypes = types ? sql`and r.resource_type = any(${types}::text[])` : sql``;
   const scope = repo.context.scope;
   // The one query over the whole record needs the access rule (and the release rule) for every type at once.
   const visible = visibilityConditionAnyType(scope);
   const { rows } = await sql<{ resource_type: string; id: string; compartments: string[]; content: string }>`
     select r.resource_type, r.id, r.compartments, r.content from resource r
     where r.owners @> array[${patientId}]::text[] and r.deleted = false and r.resource_type not in ('Patient', 'AuditEvent')
-    ${dated} ${changed} ${visible ? sql`and ${visible}` : sql``}
+    ${dated} ${changed} ${ofTypes} ${visible ? sql`and ${visible}` : sql``}
     order by r.resource_type, r.last_updated`.execute(repo.db);
   repo.noteServed(rows.map((row) => ({ type: row.resource_type, id: row.id, compartments: row.compartments })));
   return rows.map((row) => scope.present(JSON.parse(row.content) as Resource));

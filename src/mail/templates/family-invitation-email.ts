@@ -17,6 +17,7 @@ export interface FamilyInvitationEmailParams {
 const LEVEL_WORDS: Record<GrantLevel, string> = {
   full: 'full access: their health records, and messages with their providers on their behalf',
   billing: 'billing-only access: statements and payments, no health records',
+  'billing+appointments': 'access to appointments and bill pay: appointment times, statements and payments, no health records',
 };
 
 /** The invitation to family access, valid until `expiresAt` (30 days by default). */

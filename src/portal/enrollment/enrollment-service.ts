@@ -60,7 +60,7 @@ export class EnrollmentService extends AccountService {
         enrollmentInvitationEmail({
           organizationName: organizationNameOf(patient),
           patientFirstName: patientFirstName(patient),
-          enrollUrl: serviceLink(this.context, '/auth/enrollment/accept', { token }),
+          enrollUrl: serviceLink(this.context, 'acceptEnrollment', { token }),
           expiresAt,
           timeZone: this.context.timeZone,
           reenrollment: payload.reenrollment,
@@ -109,6 +109,8 @@ export class EnrollmentService extends AccountService {
           await this.sessions.revokeAll(own.id, trx);
           await secrets.supersede('password-reset', { accountId: own.id });
           await secrets.supersede('staff-reset', { accountId: own.id });
+          // Un-enrolled from this practice before: its record is the account's again.
+          await trx.deleteFrom('account_record').where('account_id', '=', own.id).where('patient_id', '=', patientId).where('ended_at', 'is not', null).execute();
           account = await accounts.findById(own.id);
         } else {
           account = await accounts.create({

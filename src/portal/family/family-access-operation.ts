@@ -6,7 +6,8 @@ import type { FhirOperation } from '../../fhir/operations/operation';
 
 /**
  * GET Patient/{id}/$family-access: the family access settings of a record (the patient's own, or staff's for
- * their patients): every grant with its level, what it gives today under the age rules, and its Consent.
+ * their patients): every grant with its level, what it gives today under the age rules, its Consent, and the levels
+ * the active policy allows it today (`allowedLevel`, repeated).
  */
 export function familyAccessOperation(services: AccountServices): FhirOperation {
   return {
@@ -16,7 +17,7 @@ export function familyAccessOperation(services: AccountServices): FhirOperation 
     async handle({ repo, caller, id }) {
       const actor = await grantActorOf(services, caller, repo);
       await services.familyGrants.assertMayManage(actor, id as string);
-      const grants = await services.familyGrants.list(id as string);
+      const grants = await services.familyGrants.list(id as string, actor);
       const resource: Parameters = { resourceType: 'Parameters', parameter: grants.map(grantParameter) };
       return { kind: 'resource', resource };
     },
@@ -35,6 +36,7 @@ function grantParameter(grant: FamilyGrantView): ParametersParameter {
     { name: 'grantedBy', valueCode: grant.grantedBy },
     { name: 'granted', valueDateTime: grant.granted },
     { name: 'active', valueBoolean: grant.active },
+    ...grant.allowedLevels.map((level) => ({ name: 'allowedLevel', valueCode: level })),
   ];
   return { name: 'grant', part };
 }

@@ -96,7 +96,7 @@ export class FamilyAccessService extends AccountService {
     };
     const requesterBirthDate = requiredPastDate(requesterFields, 'birthDate', today, 'requester.');
     const identity = readPatientIdentity(objectField(fields, 'patient', PATIENT_IDENTITY_FIELDS), today, 'patient.');
-    const level = grantLevelField(fields, 'level', 'full');
+    const level = grantLevelField(fields, 'level', 'full', this.context.policy.grantLevels);
     // COPPA: the requester becomes a portal user, so they must be old enough to be one.
     if (!canHaveOwnAccount(requesterBirthDate, today, this.context.policy)) throw underMinimumAge(this.context.policy, 'requester.birthDate');
     const patient = await findPatientByIdentity(systemRepository(this.context), identity);
@@ -112,7 +112,7 @@ export class FamilyAccessService extends AccountService {
     const fields = readFields(definedOnly(params), ACCESS_REQUEST_FIELDS);
     await this.rateLimit(address, account.email);
     const identity = readPatientIdentity(fields, today);
-    const level = grantLevelField(fields, 'level', 'full');
+    const level = grantLevelField(fields, 'level', 'full', this.context.policy.grantLevels);
     const relationship = relationshipField(fields, 'relationship', 'FAMMEMB');
     const patient = await findPatientByIdentity(systemRepository(this.context), identity);
     if (!patient?.id || (patientIdHint !== undefined && patient.id !== patientIdHint)) throw noMatchingPatient();
@@ -213,6 +213,8 @@ export class FamilyAccessService extends AccountService {
     const passcode = generatePasscode();
     const { ttlMs } = ONE_TIME_SECRET_DEFAULTS.familyPasscode;
     const payload: PasscodePayload = { ...request, sentTo: ownEmail ? 'own-account' : 'record', sentToEmail: destination };
+    // Who receives it, as the grant will record it: the patient, or (a child's record) the parent or guardian.
+    const toGuardian = passcodeConsentGrantedBy(patient.birthDate, todayOf(this.context), payload.sentTo === 'own-account', this.context.policy) === 'guardian';
     return this.context.db.transaction().execute(async (trx) => {
       const row = await this.secrets.withDb(trx).issue({
         purpose: 'family-passcode',
@@ -230,22 +232,20 @@ export class FamilyAccessService extends AccountService {
         this.context,
         options.requesterHasAccount ? request.requester.email : destination,
         options.requesterHasAccount
-          ? emailInUseEmail({ organizationName: organizationNameOf(patient), asked: 'family-access', signInUrl: serviceLink(this.context, '/auth/login') })
+          ? emailInUseEmail({ organizationName: organizationNameOf(patient), asked: 'family-access', signInUrl: serviceLink(this.context, 'signIn') })
           : familyAccessPasscodeEmail({
               organizationName: organizationNameOf(patient),
               requesterName: `${request.requester.firstName} ${request.requester.lastName}`.trim(),
               passcode,
               expiresAt,
               timeZone: this.context.timeZone,
-              familyAccessUrl: serviceLink(this.context, `/fhir/Patient/${patientId}/$family-access`),
+              familyAccessUrl: serviceLink(this.context, 'familyAccess', { patient: patientId }),
             }),
       );
       return {
         requestId: row.id,
         expiresAt: expiresAt.toISOString(),
-        message:
-          'We sent a temporary passcode to the patient (not to you). By giving you the passcode, the patient consents to your access. ' +
-          `Enter it with this request id within ${Math.round(ttlMs / 3_600_000)} hours.`,
+        message: passcodeSentMessage(toGuardian, ttlMs),
       };
     });
   }
@@ -271,4 +271,13 @@ export class FamilyAccessService extends AccountService {
     });
     return consent.id as string;
   }
+}
+
+/** The reply to an access request: who received the passcode (never the requester), and whose consent it stands for. */
+export function passcodeSentMessage(toGuardian: boolean, ttlMs: number): string {
+  const enter = `Enter it with this request id within ${Math.round(ttlMs / 3_600_000)} hours.`;
+  return toGuardian
+    ? 'We sent a temporary passcode to the patient’s parent or guardian, at the email the practice has on file for the child (not to you). ' +
+        `By giving you the passcode, the parent or guardian consents to your access. ${enter}`
+    : `We sent a temporary passcode to the patient (not to you). By giving you the passcode, the patient consents to your access. ${enter}`;
 }

@@ -9,8 +9,8 @@ import { effectiveAccessLevel } from '../../access/age-policy';
 import { todayIn } from '../../access/calendar-date';
 import { familyRelationshipOf } from '../../access/family-relationship';
 import { ACCOUNT_IDENTIFIER_SYSTEM, accountIdOf, consentToGrant, type StoredGrant } from '../../access/proxy-grants';
-import { changeGrantLevel, grantAccess, grantsOfPatient, revokeGrant } from '../../fhir/proxy-grant-store';
-import { forbidden, notFound } from '../../fhir/outcomes';
+import { changeGrantLevel, grantAccess, grantsOfAccount, grantsOfPatient, revokeGrant } from '../../fhir/proxy-grant-store';
+import { conflict, forbidden, notFound } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
 import { type AccountContext, systemRepository, todayOf } from '../../auth/account-context';
 import type { Account } from '../../auth/account-store';
@@ -28,6 +28,11 @@ export interface FamilyGrantView {
   readonly grantedBy: StoredGrant['grantedBy'];
   readonly granted: string;
   readonly active: boolean;
+  /**
+   * The levels the active policy allows this grant today, for a level change by whoever lists it: the patient's change
+   * is a grant of their own made today, staff's keeps the grant's authority and date. Empty for a revoked grant.
+   */
+  readonly allowedLevels: readonly GrantLevel[];
 }
 
 /** Who is changing a grant. */
@@ -38,7 +43,7 @@ export class FamilyGrantsService {
   constructor(private readonly context: AccountContext) {}
 
   /** The current grant of each family member and authority (active first), with what each gives today. */
-  async list(patientId: string): Promise<FamilyGrantView[]> {
+  async list(patientId: string, actor?: GrantActor): Promise<FamilyGrantView[]> {
     const repo = systemRepository(this.context);
     const patient = await repo.read<Patient>('Patient', patientId);
     const today = todayOf(this.context);
@@ -53,9 +58,15 @@ export class FamilyGrantsService {
       const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId).catch(() => undefined);
       if (!rp) continue;
       const grantedOn = todayIn(this.context.timeZone, new Date(grant.granted));
-      const effective = grant.active
-        ? effectiveAccessLevel({ birthDate: patient.birthDate, today, grant: { level: grant.level, grantedBy: grant.grantedBy, grantedOn }, relationship: familyRelationshipOf(rp.relationship) }, this.context.policy)
-        : 'none';
+      const relationship = familyRelationshipOf(rp.relationship);
+      const levelOn = (level: GrantLevel, grantedBy: StoredGrant['grantedBy'], on: string): AccessLevel =>
+        effectiveAccessLevel({ birthDate: patient.birthDate, today, grant: { level, grantedBy, grantedOn: on }, relationship }, this.context.policy);
+      const effective = grant.active ? levelOn(grant.level, grant.grantedBy, grantedOn) : 'none';
+      // What a change would be: the patient's own grant made today, or (staff) the grant's authority kept.
+      const byPatient = actor?.kind === 'account';
+      const allowedLevels = grant.active
+        ? this.context.policy.grantLevels.filter((level) => levelOn(level, byPatient ? 'patient' : grant.grantedBy, byPatient ? today : grantedOn) === level)
+        : [];
       const name = rp.name?.[0];
       views.push({
         consent: `Consent/${grant.consentId}`,
@@ -68,6 +79,7 @@ export class FamilyGrantsService {
         grantedBy: grant.grantedBy,
         granted: grant.granted,
         active: grant.active,
+        allowedLevels,
       });
     }
     return views.sort((a, b) => Number(b.active) - Number(a.active));
@@ -88,6 +100,10 @@ export class FamilyGrantsService {
    */
   async changeLevel(actor: GrantActor, consentId: string, level: GrantLevel): Promise<Consent> {
     const { grant, consent } = await this.grantOf(consentId);
+    if (actor.kind === 'account' && actor.account.patient_id !== grant.patientId && (await this.holdsGrantOn(actor.account, grant.patientId))) {
+      // A family member of this record (at any level) knows the grant exists: tell them why, rather than "not found".
+      throw forbidden('Only the patient (or the practice) may change access levels. You may give up your own access ($revoke-access)');
+    }
     await this.assertMayManage(actor, grant.patientId);
     const repo = systemRepository(this.context);
     if (actor.kind === 'staff') return changeGrantLevel(repo, consentId, level);
@@ -116,7 +132,7 @@ export class FamilyGrantsService {
    * the patient's to remove: the teen revokes what the teen granted, which falls back to the policy's level.
    */
   async revoke(actor: GrantActor, consentId: string): Promise<Consent> {
-    const { grant } = await this.grantOf(consentId);
+    const { grant, consent } = await this.grantOf(consentId);
     const repo = systemRepository(this.context);
     if (actor.kind === 'account' && actor.account.patient_id !== grant.patientId) {
       const rp = await repo.read<RelatedPerson>('RelatedPerson', grant.relatedPersonId);
@@ -126,7 +142,21 @@ export class FamilyGrantsService {
       await this.assertMayManage(actor, grant.patientId);
       if (actor.kind === 'account') assertPatientsOwn(grant);
     }
+    if (consent.status !== 'active') {
+      // A Consent a level change replaced is history: revoking it would answer 200 and leave the grant in place.
+      const replacements = await activeGrantsOf(repo, grant.relatedPersonId, grant.grantedBy);
+      if (replacements.length) {
+        throw conflict(
+          `Consent/${consentId} was replaced by ${replacements.map((c) => `Consent/${c.id}`).join(', ')} when the level changed: revoke that one to end this access`,
+        );
+      }
+    }
     return revokeGrant(repo, consentId);
+  }
+
+  /** Whether the account holds a grant (active, at any level) on the patient's record. */
+  private async holdsGrantOn(account: Account, patientId: string): Promise<boolean> {
+    return (await grantsOfAccount(this.context.db, account.id)).some((g) => g.active && g.patientId === patientId);
   }
 
   private async grantOf(consentId: string): Promise<{ grant: StoredGrant; consent: Consent }> {
@@ -147,4 +177,10 @@ function assertPatientsOwn(grant: StoredGrant): void {
       ? 'This is the access a parent or guardian has under the practice’s age policy; it is not yours to remove. You can revoke only access you granted yourself, which then falls back to the policy’s level; ask the practice about the rest'
       : 'This access rests on a legal authorization on file with the practice; ask the practice to change it',
   );
+}
+
+/** The active grant Consents of a RelatedPerson on one authority (one at most, as grantAccess keeps it). */
+async function activeGrantsOf(repo: Repository, relatedPersonId: string, grantedBy: StoredGrant['grantedBy']): Promise<Consent[]> {
+  const consents = await repo.searchResources<Consent>('Consent', { actor: `RelatedPerson/${relatedPersonId}`, status: 'active' });
+  return consents.filter((c) => consentToGrant(c)?.grantedBy === grantedBy);
 }

@@ -87,7 +87,7 @@ export class InvitationService extends AccountService {
     const fields = readFields(definedOnly(params), INVITE_FAMILY_FIELDS);
     const email = requiredEmail(fields);
     const name = requiredString(fields, 'name', 200);
-    const level = grantLevelField(fields);
+    const level = grantLevelField(fields, 'level', undefined, this.context.policy.grantLevels);
     const relationship = relationshipField(fields);
     if (email === patientAccount.email) throw badRequest('You cannot invite yourself: this is your own login email', 'email');
     await this.throttle.consume([{ key: emailThrottleKey('invite', patientAccount.email), policy: this.context.throttles.requestAccount }], 'invitations');
@@ -120,7 +120,7 @@ export class InvitationService extends AccountService {
     const fields = readFields(definedOnly(params), ['email', 'name', 'level', 'relationship']);
     const email = requiredEmail(fields);
     const name = requiredString(fields, 'name', 200);
-    const level = grantLevelField(fields, 'level', 'full');
+    const level = grantLevelField(fields, 'level', 'full', this.context.policy.grantLevels);
     const relationship = relationshipField(fields, 'relationship', 'HPOWATT');
     const payload: InvitationPayload = { kind: 'legal-authorization', level, relationship, inviteeName: name, grantedBy: 'staff-legal-authorization', performer };
     const existing = await this.accounts.findByEmail(email);
@@ -282,7 +282,7 @@ export class InvitationService extends AccountService {
         payload: payload as unknown as Record<string, unknown>,
       });
       const expiresAt = new Date(row.expires_at);
-      await sendAccountMail(this.context, email, render(serviceLink(this.context, '/auth/invitations/accept', { token }), expiresAt));
+      await sendAccountMail(this.context, email, render(serviceLink(this.context, 'acceptInvitation', { token }), expiresAt));
       return { invitationId: row.id, expiresAt: expiresAt.toISOString() };
     });
   }

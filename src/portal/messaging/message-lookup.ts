@@ -10,6 +10,7 @@ import { storedContentOf } from '../../fhir/binary/binary-content';
 import { databaseBinaryStore } from '../../fhir/binary/database-binary-store';
 import type { WriteCheck, WriteCheckSession, WriteFiles } from '../../fhir/write-check';
 import { checkPortalWrite, type FileFacts, type MessageLookup } from './message-rules';
+import { resolveProvider } from '../requests/provider-participation';
 
 /** Visits that took place: a provider on a planned, cancelled or mistaken one has not been seen. */
 const NOT_SEEN_STATUSES = ['planned', 'cancelled', 'entered-in-error', 'unknown'];
@@ -24,6 +25,10 @@ export function messageLookup(session: WriteCheckSession): MessageLookup {
     file: (binary) => fileFacts(db, binary, files),
     movedInline: (id) => files?.movedInline.has(id) ?? false,
     senderOf: async (id) => (await session.readVisible<Communication>('Communication', id))?.sender?.reference,
+    outsidePortal: async (reference) => {
+      const provider = await resolveProvider({ reference }, (type, id) => session.readVisible(type, id));
+      return provider !== undefined && !provider.takesPart;
+    },
   };
 }
 
@@ -47,7 +52,7 @@ async function fileFacts(db: Kysely<Tables>, binary: Binary, files: WriteFiles |
  * `PractitionerRole/y` of those practitioners' roles (a provider at an office), and `Organization/z` of the patients'
  * practices (managingOrganization).
  */
-async function recipientsFor(db: Kysely<Tables>, patientIds: readonly string[]): Promise<ReadonlySet<string>> {
+export async function recipientsFor(db: Kysely<Tables>, patientIds: readonly string[]): Promise<ReadonlySet<string>> {
   if (!patientIds.length) return new Set();
   const { rows: participants } = await sql<{ target_type: string | null; target_id: string }>`
     select distinct p.target_type, p.target_id

@@ -17,6 +17,7 @@
 import type { Attachment, Binary, Communication, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { invalidResource } from '../../fhir/outcomes';
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from '../../access/write-policy';
+import { notTakingPartText } from '../requests/provider-participation';
 
 /** The code system of a portal message's subject (Communication.topic). */
 export const MESSAGE_SUBJECT_SYSTEM = 'https://chartkeeper.example/fhir/CodeSystem/portal-message-subject';
@@ -58,6 +59,8 @@ export interface MessageLookup {
   senderOf(communicationId: string): Promise<string | undefined>;
   /** This service's absolute Binary URL prefix (`https://host/fhir/Binary/`), also accepted in attachment urls. */
   readonly binaryUrl?: string;
+  /** Whether a `Practitioner/x` or `PractitionerRole/y` recipient does not take part in the portal (requests/provider-participation.ts). */
+  outsidePortal?(reference: string): Promise<boolean>;
 }
 
 /**
@@ -117,8 +120,11 @@ async function recipientIssues(message: Communication, patientIds: readonly stri
     const sender = id ? await lookup.senderOf(id) : undefined;
     if (sender) allowed.add(sender);
   }
+  const outside = await Promise.all(recipients.map(async (r) => (r.reference && lookup.outsidePortal ? lookup.outsidePortal(r.reference) : false)));
   return recipients.flatMap((recipient, i) =>
-    recipient.reference && allowed.has(recipient.reference)
+    outside[i]
+      ? [issue(notTakingPartText(`Communication.recipient[${i}]`, recipient.reference as string), `Communication.recipient[${i}]`, 'business-rule')]
+      : recipient.reference && allowed.has(recipient.reference)
       ? []
       : [issue(
           `Communication.recipient[${i}] (${recipient.reference ?? recipient.display ?? 'no reference'}) is not a provider this patient may write to: ` +

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { patientEverything } from '../../fhir/operations/patient-everything';
 import type { Repository } from '../../fhir/repository';
-import { parseDocumentPeriod, renderCcd } from '../../ccda/render';
+import { CCD_RECORD_TYPES, parseDocumentPeriod, renderCcd } from '../../ccda/render';
 import type { CcdInput } from '../../ccda/render';
 
 /** A rendered CCD with what it was rendered from (for XDM metadata and DocumentReferences). */
@@ -20,7 +20,8 @@ const FALLBACK_CUSTODIAN: Organization = { resourceType: 'Organization', id: 'ch
  */
 export async function renderCcdForPatient(repo: Repository, patientId: string, start?: string, end?: string): Promise<RenderedCcd> {
   const period = parseDocumentPeriod(start, end);
-  const everything = await patientEverything(repo, patientId);
+  // Only what the document is made of: a record's messages and files (which grow every day) are not read.
+  const everything = await patientEverything(repo, patientId, { types: CCD_RECORD_TYPES });
   const resources = (everything.entry ?? []).map((e) => e.resource as Resource);
   const patient = resources.find((r) => r.resourceType === 'Patient' && r.id === patientId) as Patient;
   const input: CcdInput = {

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Binary, Bundle, BundleEntry, CarePlan, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
 import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
 import type { ReceivedContent } from '../../fhir/binary/binary-store';
@@ -238,7 +237,7 @@ async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patie
     if (origin && entry.fullUrl) origins.set(entry.fullUrl, origin);
   }
   if (!origins.size) return { entries, kept: 0 };
-  const inRecord = await originalsInRecord(repo, [...new Set(origins.values())], patientId);
+  const inRecord = await repo.visibleInRecord([...new Set(origins.values())], patientId);
   const originals = new Map<string, string>();
   const renderings = new Map<string, string>();
   const software = new Set<string>();
@@ -292,14 +291,6 @@ function aggregatesOfOwn(entries: BundleEntry[], originals: Map<string, string>,
     out.set(entry.fullUrl, origins.find((o) => o!.startsWith('CarePlan/')) ?? origins[0]!);
   }
   return out;
-}
-
-/** Which of `references` ("Type/id") are live resources in this patient's record, or shared ones (no compartment). */
-async function originalsInRecord(repo: Repository, references: string[], patientId: string): Promise<Set<string>> {
-  const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
-    from resource r join unnest(${references}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
-    where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))`.execute(repo.db);
-  return new Set(rows.map((row) => row.reference));
 }
 
 function hasPatientParam(type: string): boolean {

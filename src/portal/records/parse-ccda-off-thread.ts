@@ -23,7 +23,11 @@ export interface ParseReply {
  */
 const WORKER_HEAP_MB = 768;
 
+/** An idle parse worker stops after this long: its isolate holds 100-200 MB that an idle server should not. */
+const IDLE_MS = 30_000;
+
 let worker: Worker | undefined;
+let idleTimer: NodeJS.Timeout | undefined;
 let nextId = 1;
 const pending = new Map<number, { resolve: (reply: ParseReply) => void; reject: (err: Error) => void }>();
 
@@ -34,11 +38,12 @@ const pending = new Map<number, { resolve: (reply: ParseReply) => void; reject: 
  */
 export async function parseCcdaOffThread(xml: string | Buffer, maxBytes?: number): Promise<CcdaImportResult> {
   const id = nextId++;
+  clearTimeout(idleTimer);
   const reply = await new Promise<ParseReply>((resolve, reject) => {
     pending.set(id, { resolve, reject });
     const data = typeof xml === 'string' ? xml : new Uint8Array(xml.buffer, xml.byteOffset, xml.byteLength);
     theWorker().postMessage({ id, xml: data, maxBytes } satisfies ParseRequest);
-  });
+  }).finally(stopWhenIdle);
   if (reply.parseError) {
     const { code, message, line, column } = reply.parseError;
     // The message already carries the line and column; the error is rebuilt as parseCcda threw it.
@@ -73,7 +78,16 @@ function theWorker(): Worker {
   return started;
 }
 
-/** Stops the parse worker, if one runs (a server shutting down; tests). */
+function stopWhenIdle(): void {
+  if (pending.size || !worker) return;
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    if (!pending.size) void stopCcdaParseWorker();
+  }, IDLE_MS);
+  idleTimer.unref();
+}
+
+/** Stops the parse worker, if one runs (a server shutting down; an idle one; tests). */
 export async function stopCcdaParseWorker(): Promise<void> {
   const running = worker;
   worker = undefined;

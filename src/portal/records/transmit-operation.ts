@@ -64,7 +64,7 @@ export function transmitOperation(services: AccountServices): FhirOperation {
         const own = sender.patient_id === patient.id;
         const notice = recordSentNoticeEmail({
           ...about, recipient, whose: own ? undefined : patientFirstName(patient) ?? 'the patient',
-          activityUrl: serviceLink(context, '/fhir/AuditEvent', { patient: `Patient/${patient.id}` }),
+          activityUrl: serviceLink(context, 'activity', { patient: patient.id as string }),
         });
         // The record went out: a notice that fails to go is logged, not turned into an error that invites sending again.
         await sendAccountMail(context, sender.email, notice).catch(() => undefined);

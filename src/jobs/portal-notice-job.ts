@@ -1,0 +1,66 @@
+/**
+ * "Your request was answered" and "you have a new message": when the practice answers an appointment or renewal
+ * request, or writes to a patient, the write queues a portal_notice row in its own transaction
+ * (src/portal/requests/portal-notice-rules.ts), and this job emails everyone who can read the record today: the
+ * patient's own account and each full-access family member (a billing-only parent is not told). One email per person,
+ * patient and kind per run, naming nothing clinical. Runs every minute; a notice that cannot be sent is logged and not
+ * retried, as the release notices are.
+ */
+import type { Patient } from '@medplum/fhirtypes';
+import { unrestrictedScope } from '../access/access-scope';
+import { organizationNameOf, patientFirstName } from '../auth/account-context';
+import { AccountStore } from '../auth/account-store';
+import { Repository } from '../fhir/repository';
+import { portalNoticeEmail } from '../mail/templates/portal-notice-email';
+import { runUnderAdvisoryLock } from './advisory-lock';
+import type { JobDeps } from './job-deps';
+import { readersOf } from './release-notice-job';
+
+/** Notices taken per run; the rest wait for the next minute. */
+const BATCH = 500;
+
+/** One email sent. */
+export interface SentPortalNotice {
+  readonly patientId: string;
+  readonly kind: 'request-answered' | 'new-message';
+  readonly to: string;
+  readonly audience: 'patient' | 'family-member';
+}
+
+/** Sends the pending notices; undefined when another instance is running the job. */
+export async function portalNoticeJob(deps: JobDeps): Promise<SentPortalNotice[] | undefined> {
+  const run = await runUnderAdvisoryLock(deps.db, 'portal-notice', async (trx) => {
+    const pending = await trx.selectFrom('portal_notice').selectAll().where('kind', 'in', ['request-answered', 'new-message']).orderBy('seq').limit(BATCH).execute();
+    const repo = new Repository(trx, { scope: unrestrictedScope('portal-notice job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
+    const accounts = new AccountStore(trx, deps.clock);
+    const groups = new Map<string, { patientId: string; kind: SentPortalNotice['kind'] }>();
+    for (const row of pending) groups.set(`${row.patient_id} ${row.kind}`, { patientId: row.patient_id, kind: row.kind as SentPortalNotice['kind'] });
+    const outgoing: (SentPortalNotice & { email: ReturnType<typeof portalNoticeEmail> })[] = [];
+    for (const { patientId, kind } of groups.values()) {
+      try {
+        const patient = await repo.read<Patient>('Patient', patientId).catch(() => undefined);
+        if (!patient) continue;
+        const path = kind === 'new-message' ? `Communication?subject=Patient/${patientId}` : `Appointment?actor=Patient/${patientId}`;
+        for (const recipient of await readersOf(deps, repo, accounts, patientId)) {
+          const email = portalNoticeEmail({ kind, organizationName: organizationNameOf(patient), patientFirstName: patientFirstName(patient), url: `${deps.baseUrl}/fhir/${path}`, audience: recipient.audience });
+          outgoing.push({ patientId, kind, to: recipient.email, audience: recipient.audience, email });
+        }
+      } catch (err) {
+        deps.logger?.error({ err: { message: (err as Error)?.message }, patientId }, 'portal notice not prepared');
+      }
+    }
+    if (pending.length) await trx.deleteFrom('portal_notice').where('seq', 'in', pending.map((row) => row.seq)).execute();
+    return outgoing;
+  });
+  if (!run.ran) return undefined;
+  const sent: SentPortalNotice[] = [];
+  for (const { email, ...notice } of run.result) {
+    try {
+      await deps.mailer.send({ to: notice.to, subject: email.subject, text: email.text, html: email.html });
+      sent.push(notice);
+    } catch (err) {
+      deps.logger?.error({ err: { message: (err as Error)?.message }, patientId: notice.patientId }, 'portal notice not sent');
+    }
+  }
+  return sent;
+}
