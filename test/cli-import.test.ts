@@ -48,6 +48,17 @@ async function storedFamilies(): Promise<string[]> {
   }
 }
 
+/** The row count the planner's statistics hold for a table (what the last ANALYZE counted). */
+async function plannedRows(table: string): Promise<number> {
+  const database = await openDatabase({ databaseUrl: scratch?.url, dataDir });
+  try {
+    const { rows } = await sql<{ n: number }>`select reltuples::int as n from pg_class where relname = ${table} and relkind = 'r'`.execute(database.db);
+    return rows[0].n;
+  } finally {
+    await database.close();
+  }
+}
+
 test('chartkeeper import: a summary of counts and failures, each file whole or not at all, exit status 1 when one failed', async () => {
   const { code, stdout } = await chartkeeper(['import', files, '--workers=1']);
   expect(code).toBe(1);
@@ -59,6 +70,9 @@ test('chartkeeper import: a summary of counts and failures, each file whole or n
   expect(stdout).toContain('Bundle.entry[1].resource.Observation.status');
   // Gamma's valid Patient went down with its file's invalid Observation.
   expect(await storedFamilies()).toEqual(['Alpha', 'Beta', 'Delta']);
+  // The import analysed what it filled: searches right after it are planned from 6 resources, not an empty table.
+  expect(await plannedRows('resource')).toBe(6);
+  expect(await plannedRows('imported_file')).toBe(3);
 }, 120_000);
 
 test('chartkeeper import: usage without files, and a clear message for a malformed flag (exit status 2)', async () => {

@@ -59,8 +59,8 @@ export async function tablesNeedingAnalyze(db: Kysely<any>): Promise<string[]> {
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
       left join pg_stat_user_tables s on s.relid = c.oid
     where n.nspname = current_schema() and c.relkind = 'r'
-      and (coalesce(s.n_mod_since_analyze, 0) > ${ANALYZE_THRESHOLD} + ${ANALYZE_SCALE_FACTOR} * greatest(c.reltuples, 0)
-        or pg_relation_size(c.oid) / current_setting('block_size')::int > ${GROWTH_PAGES} + ${GROWTH_FACTOR} * c.relpages)
+      and (coalesce(s.n_mod_since_analyze, 0) > ${ANALYZE_THRESHOLD}::float8 + ${ANALYZE_SCALE_FACTOR}::float8 * greatest(c.reltuples, 0)
+        or pg_relation_size(c.oid) / current_setting('block_size')::int > ${GROWTH_PAGES}::float8 + ${GROWTH_FACTOR}::float8 * c.relpages)
     order by 1`.execute(db);
   return rows.map((row) => row.name);
 }
