@@ -105,11 +105,11 @@ function isNoKnown(cc: CodeableConcept | undefined): boolean {
 /** A resource that does not assert a positive finding: refuted, not done, not taken, or "no known". */
 function notPositive(r: Resource): boolean {
   switch (r.resourceType) {
-    case 'AllergyIntolerance': return (r as AllergyIntolerance).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r as AllergyIntolerance).code);
-    case 'Condition': return (r as Condition).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r as Condition).code);
-    case 'MedicationStatement': return (r as MedicationStatement).status === 'not-taken' || isNoKnown((r as MedicationStatement).medicationCodeableConcept);
-    case 'MedicationRequest': return (r as MedicationRequest).doNotPerform === true || isNoKnown((r as MedicationRequest).medicationCodeableConcept);
-    case 'Immunization': return (r as Immunization).status === 'not-done' || isNoKnown((r as Immunization).vaccineCode);
+    case 'AllergyIntolerance': return (r).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r).code);
+    case 'Condition': return (r).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r).code);
+    case 'MedicationStatement': return (r).status === 'not-taken' || isNoKnown((r).medicationCodeableConcept);
+    case 'MedicationRequest': return (r).doNotPerform === true || isNoKnown((r).medicationCodeableConcept);
+    case 'Immunization': return (r).status === 'not-done' || isNoKnown((r).vaccineCode);
     default: return false;
   }
 }

@@ -252,7 +252,7 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
       type: 'transaction',
       entry: [1, 2].map((k) => ({
         request: { method: 'POST', url: 'Observation' },
-        resource: { resourceType: 'Observation', status: 'final', code: { text: `pair ${n}.${k}` }, subject: { reference: `Patient/${adaId}` }, identifier: [{ system: 'urn:test:kill', value: `pair-${n}` }] } as Observation,
+        resource: { resourceType: 'Observation', status: 'final', code: { text: `pair ${n}.${k}` }, subject: { reference: `Patient/${adaId}` }, identifier: [{ system: 'urn:test:kill', value: `pair-${n}` }] },
       })),
     });
     const client = async () => {

@@ -71,7 +71,7 @@ export function valueText(v: ObservationValue): string {
   if (v.valuePeriod) return `${v.valuePeriod.start ?? ''} - ${v.valuePeriod.end ?? ''}`;
   if (v.valueTime) return v.valueTime;
   if (v.valueRatio) return `${quantityText(v.valueRatio.numerator)} / ${quantityText(v.valueRatio.denominator)}`;
-  if (v.dataAbsentReason) return conceptText(v.dataAbsentReason as CodeableConcept);
+  if (v.dataAbsentReason) return conceptText(v.dataAbsentReason);
   return '';
 }
 

@@ -39,7 +39,7 @@ export class ResourceLookup {
     const r = this.resolve(ref);
     if (r?.resourceType === 'Practitioner') return r;
     if (r?.resourceType === 'PractitionerRole') {
-      const p = this.resolve((r as PractitionerRole).practitioner);
+      const p = this.resolve((r).practitioner);
       return p?.resourceType === 'Practitioner' ? p : undefined;
     }
     return undefined;
