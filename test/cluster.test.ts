@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Bundle, Observation } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import { Client } from 'pg';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';

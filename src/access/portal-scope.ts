@@ -3,7 +3,7 @@
  * what the caller holds: per patient, an access level. The repository turns the scope into SQL; this file only
  * says which types each patient's record shows, how reduced views are shaped and what may be written.
  */
-import type { Appointment, ChargeItem, Reference, Resource } from '@medplum/fhirtypes';
+import type { Reference, Resource } from '@medplum/fhirtypes';
 import { type AccessLevel, maxLevel, minLevel, resourceTypesForLevel } from './access-level';
 import { type AccessScope, SHARED_TYPES } from './access-scope';
 import { searchParamAllowedAt, viewForLevel } from './reduced-view';

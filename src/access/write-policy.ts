@@ -18,7 +18,7 @@
  *   organisation. AuditEvents are written by the service alone: an activity log anyone could edit proves nothing.
  */
 import { deepEquals } from '@medplum/core';
-import type { Communication, QuestionnaireResponse, Resource } from '@medplum/fhirtypes';
+import type { Communication, Resource } from '@medplum/fhirtypes';
 import type { AccessLevel } from './access-level';
 
 /** Resource types a patient (or a full-access family member) may write through the API. */

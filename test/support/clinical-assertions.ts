@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { AllergyIntolerance, CodeableConcept, Condition, Immunization, MedicationRequest, MedicationStatement, Resource } from '@medplum/fhirtypes';
+import type { CodeableConcept, Resource } from '@medplum/fhirtypes';
 
 /**
  * What a patient's record asserts, as a set of (section, primary code, negated?, status) facts: the part of a record a

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Observation } from '@medplum/fhirtypes';
 
 /** A collection Bundle: a Patient and a glucose Observation about them (by urn:uuid). */
 export function patientCollection(family: string, glucose: number): Bundle {

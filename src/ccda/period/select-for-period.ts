@@ -1,21 +1,4 @@
-import type {
-  AllergyIntolerance,
-  CarePlan,
-  Condition,
-  Coverage,
-  Device,
-  DiagnosticReport,
-  DocumentReference,
-  Encounter,
-  Goal,
-  Immunization,
-  MedicationRequest,
-  MedicationStatement,
-  Observation,
-  Procedure,
-  Resource,
-  ServiceRequest,
-} from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 
 /** A document period: calendar dates (YYYY-MM-DD), both inclusive; either may be absent (open). */
 export interface DocumentPeriod {

@@ -1,4 +1,4 @@
-import type { Patient, Practitioner, PractitionerRole, Reference, Resource } from '@medplum/fhirtypes';
+import type { Patient, Practitioner, Reference, Resource } from '@medplum/fhirtypes';
 import { hl7Now } from './hl7-time';
 
 /**

@@ -1,4 +1,4 @@
-import type { AllergyIntolerance, Condition, Immunization, MedicationStatement, Resource } from '@medplum/fhirtypes';
+import type { Condition, Resource } from '@medplum/fhirtypes';
 
 const SNOMED = 'http://snomed.info/sct';
 const CLINICAL = 'http://terminology.hl7.org/CodeSystem/condition-clinical';
