@@ -25,7 +25,7 @@ const USCDI: Record<string, string> = {
   '61146-7': 'goals', '75310-3': 'health-concerns', '47420-5': 'functional-status', '10190-7': 'mental-status', '46264-8': 'medical-equipment',
 };
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 const walker = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute, parseTagValue: false, parseAttributeValue: false, stopNodes: ['*.text'] });
 const STATEMENTS = ['act', 'observation', 'substanceAdministration', 'procedure', 'encounter', 'organizer', 'supply'];
 

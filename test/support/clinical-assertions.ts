@@ -83,7 +83,7 @@ export function assertionKey(a: ClinicalAssertion): string {
 const TYPES = ['Condition', 'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest', 'Immunization'];
 
 /** Every assertion in one patient's record, read straight from the resource table (one query). */
-export async function assertionsOfPatient(db: Kysely<any>, patientId: string): Promise<ClinicalAssertion[]> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function assertionsOfPatient(db: Kysely<any>, patientId: string): Promise<ClinicalAssertion[]> {
   const { rows } = await sql<{ content: string }>`select content from resource
     where deleted = false and resource_type = any(${TYPES}::text[]) and ${patientId} = any(owners)`.execute(db);
   return rows.map((row) => assertionOf(JSON.parse(row.content) as Resource)).filter((a): a is ClinicalAssertion => a !== undefined);
