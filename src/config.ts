@@ -128,7 +128,7 @@ function subscriptionAllowHosts(env: NodeJS.ProcessEnv): readonly string[] {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const port = integer(env, 'PORT', 8080);
   const host = env.HOST || '0.0.0.0';
-  const agePolicy = (env.AGE_POLICY || 'westmed') as AgePolicyName;
+  const agePolicy = env.AGE_POLICY || 'westmed';
   if (agePolicy !== 'westmed' && agePolicy !== 'westchester') {
     throw new ConfigError(`AGE_POLICY must be westmed or westchester, got "${agePolicy}"`);
   }

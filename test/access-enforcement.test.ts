@@ -235,7 +235,7 @@ describe('the activity history (AuditEvent)', () => {
     const message = (await created.json()) as Communication;
     f.clock.set('2026-03-01T20:16:00Z');
     expect((await get('ada', `/fhir/Patient/${f.patientIds.ben}/$everything`)).status).toBe(200);
-    const events = (await auditOf('ada', 'ben')).filter((e) => e.agent?.[0]?.altId === f.accountIds.ada && e.recorded! >= '2026-03-01T20:15');
+    const events = (await auditOf('ada', 'ben')).filter((e) => e.agent?.[0]?.altId === f.accountIds.ada && e.recorded >= '2026-03-01T20:15');
     expect(events.map((e) => [e.recorded, e.action, e.subtype?.[0]?.code, e.agent?.[0]?.who?.reference])).toEqual([
       ['2026-03-01T20:16:00.000Z', 'E', 'operation', `RelatedPerson/${f.relatedPersons.adaForBen}`],
       ['2026-03-01T20:15:00.000Z', 'C', 'create', `RelatedPerson/${f.relatedPersons.adaForBen}`],

@@ -170,7 +170,7 @@ export function parameter(body: any, name: string): any {
 
 /** A Parameters body from a flat record. */
 export function parameters(values: Record<string, string>): Resource {
-  return { resourceType: 'Parameters', parameter: Object.entries(values).map(([name, valueString]) => ({ name, valueString })) } as Resource;
+  return { resourceType: 'Parameters', parameter: Object.entries(values).map(([name, valueString]) => ({ name, valueString })) };
 }
 
 /** The first URL in a mail's text. */

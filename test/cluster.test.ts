@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Bundle, Observation } from '@medplum/fhirtypes';
+import type { Bundle } from '@medplum/fhirtypes';
 import { Client } from 'pg';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { createScratchDatabase, type ScratchDatabase } from './support/scratch-database';
@@ -252,7 +252,7 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
       type: 'transaction',
       entry: [1, 2].map((k) => ({
         request: { method: 'POST', url: 'Observation' },
-        resource: { resourceType: 'Observation', status: 'final', code: { text: `pair ${n}.${k}` }, subject: { reference: `Patient/${adaId}` }, identifier: [{ system: 'urn:test:kill', value: `pair-${n}` }] } as Observation,
+        resource: { resourceType: 'Observation', status: 'final', code: { text: `pair ${n}.${k}` }, subject: { reference: `Patient/${adaId}` }, identifier: [{ system: 'urn:test:kill', value: `pair-${n}` }] },
       })),
     });
     const client = async () => {

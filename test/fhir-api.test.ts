@@ -144,7 +144,7 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
     type: 'transaction',
     entry: [
       { fullUrl: 'urn:uuid:1', resource: ada, request: { method: 'POST', url: 'Patient' } },
-      { resource: { resourceType: 'Patient', birthDate: 'yesterday' } as Patient, request: { method: 'POST', url: 'Patient' } },
+      { resource: { resourceType: 'Patient', birthDate: 'yesterday' }, request: { method: 'POST', url: 'Patient' } },
     ],
   };
   const tx = await app.request('/fhir', { method: 'POST', json: transaction });

@@ -62,7 +62,7 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
     const adaRef = `Patient/${f.patientIds.ada}`;
     // As the issue found it: a Binary of Ada's, its metadata holding a lone surrogate, written before the check.
     const stored = prepareWrite(
-      { resourceType: 'Binary', id: 'lone-surrogate-binary', contentType: 'text/plain\ud800', data: 'aGk=', securityContext: { reference: adaRef } } as Binary & { id: string },
+      { resourceType: 'Binary', id: 'lone-surrogate-binary', contentType: 'text/plain\ud800', data: 'aGk=', securityContext: { reference: adaRef } },
       1,
       new Date(),
       { compartments: [f.patientIds.ada], owners: [f.patientIds.ada] }, // as write-placement puts a Binary in Ada's record

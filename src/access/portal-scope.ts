@@ -3,7 +3,7 @@
  * what the caller holds: per patient, an access level. The repository turns the scope into SQL; this file only
  * says which types each patient's record shows, how reduced views are shaped and what may be written.
  */
-import type { Appointment, ChargeItem, Reference, Resource } from '@medplum/fhirtypes';
+import type { Reference, Resource } from '@medplum/fhirtypes';
 import { type AccessLevel, maxLevel, minLevel, resourceTypesForLevel } from './access-level';
 import { type AccessScope, SHARED_TYPES } from './access-scope';
 import { searchParamAllowedAt, viewForLevel } from './reduced-view';
@@ -77,7 +77,7 @@ function ownReferences(access: readonly PatientAccess[]): ReadonlySet<string> {
 
 function typesAt(level: AccessLevel): ReadonlySet<string> | undefined {
   const types = resourceTypesForLevel(level);
-  return types === 'all' ? undefined : (types as ReadonlySet<string>);
+  return types === 'all' ? undefined : (types);
 }
 
 /** The types a level shows, minus one (a full level allows every parameter, so it never gets here). */
@@ -121,9 +121,9 @@ function patientsNamedBy(resource: Resource): string[] {
     case 'Patient':
       return resource.id ? [resource.id] : [];
     case 'Appointment':
-      return patientIds(((resource as Appointment).participant ?? []).map((p) => p.actor));
+      return patientIds(((resource).participant ?? []).map((p) => p.actor));
     case 'ChargeItem':
-      return patientIds([(resource as ChargeItem).subject]);
+      return patientIds([(resource).subject]);
     default:
       return [];
   }

@@ -73,7 +73,7 @@ export function portalMayWrite(
   // An uploaded file may be a released report or a sent message's attachment: the portal adds files, never
   // changes or removes one (a draft that needs another file uploads it).
   if (resource.resourceType === 'Binary' && writer.stored) return false;
-  return resource.resourceType !== 'Communication' || portalMayWriteMessage(resource as Communication, writer);
+  return resource.resourceType !== 'Communication' || portalMayWriteMessage(resource, writer);
 }
 
 /** A message is written as its sender; a sent one (anything but a draft) is no longer the sender's to change. */
@@ -105,7 +105,7 @@ export function portalAuthorshipIssues(resource: Resource, own: ReadonlySet<stri
     }
   }
   if (type === 'QuestionnaireResponse') {
-    const answers = resource as QuestionnaireResponse;
+    const answers = resource;
     for (const field of ['author', 'source'] as const) {
       const reference = answers[field]?.reference;
       if (answers[field] && (reference === undefined || !own.has(reference))) {

@@ -15,7 +15,7 @@ import { effectiveAccessLevel } from '../access/age-policy';
 import type { AgePolicy } from '../access/age-policy-profiles';
 import { todayIn } from '../access/calendar-date';
 import { familyRelationshipOf } from '../access/family-relationship';
-import { type PatientAccess, portalScope, type PortalScope, staffScope } from '../access/portal-scope';
+import { type PatientAccess, portalScope, staffScope } from '../access/portal-scope';
 import { type AccountGrant } from '../access/proxy-grants';
 import { grantsOfAccount } from '../fhir/proxy-grant-store';
 import { pendingPortalConsent } from './portal-consent-status';

@@ -99,7 +99,7 @@ export class RegistrationService extends AccountService {
     }
     const token = generateToken();
     const row = await this.secrets.issue({
-      purpose: 'registration', secret: token, ttlMs: REGISTRATION_LINK_TTL_MS, patientId: patient.id as string, email, payload: { ...payload },
+      purpose: 'registration', secret: token, ttlMs: REGISTRATION_LINK_TTL_MS, patientId: patient.id, email, payload: { ...payload },
     });
     await sendAccountMail(
       this.context,

@@ -24,6 +24,8 @@ export async function withVisibleEntities<T extends Resource>(db: Kysely<Tables>
   const wanted = new Map<string, Set<string>>();
   for (const resource of resources) {
     if (resource.resourceType !== 'AuditEvent') continue;
+    // tsc does not narrow the generic T through the `continue` above (the rule thinks it does).
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     for (const entity of (resource as AuditEvent).entity ?? []) {
       const match = REFERENCE.exec(entity.what?.reference ?? '');
       if (match && isSupportedType(match[1]) && !scope.sharedTypes.has(match[1])) {
@@ -47,7 +49,10 @@ export async function withVisibleEntities<T extends Resource>(db: Kysely<Tables>
     return { ...entity, what: { ...what, ...(match ? { type: match[1] as Resource['resourceType'] } : {}) } };
   };
   return resources.map((resource) => {
+    // The rule sees `resource` narrowed to AuditEvent here, but tsc does not narrow the generic T; both assertions are needed.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     const entities = resource.resourceType === 'AuditEvent' ? (resource as AuditEvent).entity : undefined;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     return entities ? ({ ...resource, entity: entities.map(shown) } as T) : resource;
   });
 }

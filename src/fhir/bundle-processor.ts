@@ -58,7 +58,7 @@ function checkEntries(bundle: Bundle, fhirBase: string, indexOf: (i: number) => 
 
 async function processTransaction(repo: Repository, bundle: Bundle, options: BundleOptions, indexOf: (i: number) => number = (i) => i): Promise<Bundle> {
   const { entries, targets } = checkEntries(bundle, repo.context.fhirBase, indexOf);
-  const order = entries.map((_, i) => i).sort((a, b) => METHOD_ORDER[entries[a].request!.method!] - METHOD_ORDER[entries[b].request!.method!] || a - b);
+  const order = entries.map((_, i) => i).sort((a, b) => METHOD_ORDER[entries[a].request!.method] - METHOD_ORDER[entries[b].request!.method] || a - b);
   const responses: BundleEntry[] = new Array(entries.length);
   const idMap = new Map<string, string>();
   await lockConditions(repo.db, conditionsOf(entries, targets));
@@ -91,7 +91,7 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     const entry = entries[i];
     if (entry.request!.method !== 'POST' || responses[i]) continue;
     const id = randomUUID();
-    creates.push({ index: i, resource: { ...entry.resource!, id } as Resource & { id: string } });
+    creates.push({ index: i, resource: { ...entry.resource!, id } });
     if (entry.fullUrl) idMap.set(entry.fullUrl, `${entry.resource!.resourceType}/${id}`);
   }
   for (const i of order) {
@@ -185,7 +185,7 @@ async function processBatch(repo: Repository, bundle: Bundle, options: BundleOpt
     } catch (err) {
       if (!(err instanceof OperationOutcomeError)) throw err;
       const status = err instanceof FhirError ? err.status : 400;
-      responses.push({ response: { status: String(status), outcome: err.outcome as OperationOutcome } });
+      responses.push({ response: { status: String(status), outcome: err.outcome } });
     }
   }
   return { resourceType: 'Bundle', type: 'batch-response', entry: responses };

@@ -103,5 +103,5 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
         operation: operations.filter((op) => !op.resourceType).map((op) => ({ name: op.name, definition: op.definition })),
       },
     ],
-  } as CapabilityStatement;
+  };
 }

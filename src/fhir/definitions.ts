@@ -114,7 +114,7 @@ export function searchParametersOf(type: string): Record<string, SearchParameter
     // No prototype: a code looked up from a request (`constructor`) finds nothing, as any unknown code does.
     params = Object.create(null) as Record<string, SearchParameter>;
     for (const [code, param] of Object.entries(getSearchParameters(type) ?? {})) {
-      if (INDEXED_KINDS.has(param.type as string) && (param.expression || RESOURCE_COLUMN_PARAMS.has(code))) {
+      if (INDEXED_KINDS.has(param.type) && (param.expression || RESOURCE_COLUMN_PARAMS.has(code))) {
         params[code] = param;
       }
     }

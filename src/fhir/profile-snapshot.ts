@@ -15,12 +15,12 @@ export function withSnapshot(profile: StructureDefinition, base: StructureDefini
     throw new Error(`Profile ${name}: base definition ${profile.baseDefinition} is not an R4 type with a snapshot`);
   }
   const elements = base.snapshot.element.map((element) => ({ ...element }));
-  const byPath = new Map(elements.map((element, i) => [element.path as string, i]));
+  const byPath = new Map(elements.map((element, i) => [element.path, i]));
   for (const diff of profile.differential?.element ?? []) {
     if (diff.sliceName || diff.slicing) {
       throw new Error(`Profile ${name}: ${diff.id ?? diff.path} slices; slicing profiles must include their snapshot`);
     }
-    const index = byPath.get(diff.path as string);
+    const index = byPath.get(diff.path);
     if (index === undefined) throw new Error(`Profile ${name}: ${diff.path} is not an element of ${base.type}`);
     elements[index] = merge(elements[index], diff);
   }

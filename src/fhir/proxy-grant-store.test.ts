@@ -133,7 +133,7 @@ test('a Consent that names a RelatedPerson of another patient gives nothing; mal
     id: undefined,
     meta: undefined,
     patient: { reference: `Patient/${ben.id}` },
-  } as Consent);
+  });
   const held = await grantsOfAccount(database.db, 'acct-dan');
   expect(held.map((g) => g.patientId)).toEqual([ada.id]);
 

@@ -29,7 +29,7 @@ test('create, read, update with versions, delete', async () => {
 
   await repo.delete('Patient', ada.id!);
   await expect(repo.read('Patient', ada.id!)).rejects.toMatchObject({ status: 410 });
-  const history = await repo.history('Patient', ada.id!);
+  const history = await repo.history('Patient', ada.id);
   expect(history.entry?.map((e) => e.response?.etag)).toEqual(['W/"3"', 'W/"2"', 'W/"1"']);
 });
 

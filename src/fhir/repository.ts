@@ -621,7 +621,7 @@ function dedupeRows(type: string, rows: { id: string; compartments: string[] }[]
 function withoutMeta(resource: Resource): Resource {
   const { meta, ...rest } = resource;
   const { versionId: _v, lastUpdated: _l, ...keep } = meta ?? {};
-  return (Object.keys(keep).length ? { ...rest, meta: keep } : rest) as Resource;
+  return (Object.keys(keep).length ? { ...rest, meta: keep } : rest);
 }
 
 function checkType(type: string): void {

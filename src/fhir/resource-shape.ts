@@ -13,12 +13,12 @@ export function shapeResource(resource: Resource, options: { elements?: string[]
   }
   if (summary === 'data') {
     const { text: _text, ...rest } = resource as Resource & { text?: unknown };
-    return markSubsetted(rest as Resource);
+    return markSubsetted(rest);
   }
   return resource;
 }
 
 function markSubsetted(resource: Resource): Resource {
   const meta = resource.meta ?? {};
-  return { ...resource, meta: { ...meta, tag: [...(meta.tag ?? []), SUBSETTED] } } as Resource;
+  return { ...resource, meta: { ...meta, tag: [...(meta.tag ?? []), SUBSETTED] } };
 }

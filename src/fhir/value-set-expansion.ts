@@ -107,7 +107,7 @@ function expandInclude(include: ValueSetComposeInclude, seen: Set<string>): Code
   let result: CodesBySystem | undefined;
   if (include.system) {
     const codes = include.concept?.length
-      ? new Set(include.concept.map((c) => c.code as string))
+      ? new Set(include.concept.map((c) => c.code))
       : wholeCodeSystem(include.system);
     if (!codes) return undefined;
     result = new Map([[include.system, codes]]);
@@ -131,7 +131,7 @@ function wholeCodeSystem(system: string): Set<string> | undefined {
 
 function addConcepts(concepts: CodeSystemConcept[], into: Set<string>): void {
   for (const concept of concepts) {
-    into.add(concept.code as string);
+    into.add(concept.code);
     if (concept.concept?.length) addConcepts(concept.concept, into);
   }
 }

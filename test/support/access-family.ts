@@ -154,7 +154,7 @@ export async function startAccessFamily(policy: AgePolicyName, deps: Partial<App
       new Date(T0),
     );
     await insertNew(app.database.db, [event]);
-    r.AuditEvent = event.resource.id as string;
+    r.AuditEvent = event.resource.id;
     if (key === 'sam') continue;
     r.Appointment = (
       await system.create<Appointment>({

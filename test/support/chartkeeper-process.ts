@@ -102,7 +102,8 @@ export function waitForStderr(run: ChartkeeperProcess, pattern: RegExp): Promise
       }
     };
     run.child.stderr.on('data', check);
-    run.exited.then(() => reject(new Error(`chartkeeper exited before its output matched ${pattern}: ${run.stderr()}`)));
+    // `exited` never rejects; this only fails the wait if the process ends before its output matched.
+    void run.exited.then(() => reject(new Error(`chartkeeper exited before its output matched ${pattern}: ${run.stderr()}`)));
     check();
   });
 }

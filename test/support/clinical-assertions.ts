@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { AllergyIntolerance, CodeableConcept, Condition, Immunization, MedicationRequest, MedicationStatement, Resource } from '@medplum/fhirtypes';
+import type { CodeableConcept, Resource } from '@medplum/fhirtypes';
 
 /**
  * What a patient's record asserts, as a set of (section, primary code, negated?, status) facts: the part of a record a
@@ -43,7 +43,7 @@ const firstId = (r: Resource): string => ((r as { identifier?: { value?: string 
 export function assertionOf(r: Resource): ClinicalAssertion | undefined {
   switch (r.resourceType) {
     case 'Condition': {
-      const c = r as Condition;
+      const c = r;
       if (code0(c.verificationStatus) === 'entered-in-error') return undefined;
       const section = c.category?.some((cat) => cat.coding?.some((x) => x.code === 'health-concern')) ? 'health-concerns' : 'problems';
       const clinical = code0(c.clinicalStatus);
@@ -51,21 +51,21 @@ export function assertionOf(r: Resource): ClinicalAssertion | undefined {
       return { section, code: primaryCode(c.code, section), negated: code0(c.verificationStatus) === 'refuted' || noKnown(c.code), status: active ? 'current' : 'not current', entry: firstId(r) };
     }
     case 'AllergyIntolerance': {
-      const a = r as AllergyIntolerance;
+      const a = r;
       if (code0(a.verificationStatus) === 'entered-in-error') return undefined;
       const clinical = code0(a.clinicalStatus);
       return { section: 'allergies', code: primaryCode(a.code, 'allergies'), negated: code0(a.verificationStatus) === 'refuted' || noKnown(a.code), status: clinical === undefined || clinical === 'active' ? 'current' : 'not current', entry: firstId(r) };
     }
     case 'MedicationStatement':
     case 'MedicationRequest': {
-      const m = r as MedicationStatement | MedicationRequest;
+      const m = r;
       if (m.status === 'entered-in-error') return undefined;
       const negated = (m.resourceType === 'MedicationRequest' ? m.doNotPerform === true : m.status === 'not-taken') || noKnown(m.medicationCodeableConcept);
       const current = ['active', 'on-hold', 'draft', 'intended'].includes(m.status);
       return { section: 'medications', code: primaryCode(m.medicationCodeableConcept, 'medications'), negated, status: current ? 'current' : 'past', entry: firstId(r) };
     }
     case 'Immunization': {
-      const i = r as Immunization;
+      const i = r;
       if (i.status === 'entered-in-error') return undefined;
       const negated = i.status === 'not-done' || noKnown(i.vaccineCode);
       return { section: 'immunizations', code: primaryCode(i.vaccineCode, 'immunizations'), negated, status: negated ? 'not given' : 'given', entry: firstId(r) };
@@ -83,7 +83,7 @@ export function assertionKey(a: ClinicalAssertion): string {
 const TYPES = ['Condition', 'AllergyIntolerance', 'MedicationStatement', 'MedicationRequest', 'Immunization'];
 
 /** Every assertion in one patient's record, read straight from the resource table (one query). */
-export async function assertionsOfPatient(db: Kysely<any>, patientId: string): Promise<ClinicalAssertion[]> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function assertionsOfPatient(db: Kysely<any>, patientId: string): Promise<ClinicalAssertion[]> {
   const { rows } = await sql<{ content: string }>`select content from resource
     where deleted = false and resource_type = any(${TYPES}::text[]) and ${patientId} = any(owners)`.execute(db);
   return rows.map((row) => assertionOf(JSON.parse(row.content) as Resource)).filter((a): a is ClinicalAssertion => a !== undefined);

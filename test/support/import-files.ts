@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Observation } from '@medplum/fhirtypes';
 
 /** A collection Bundle: a Patient and a glucose Observation about them (by urn:uuid). */
 export function patientCollection(family: string, glucose: number): Bundle {
@@ -9,7 +9,7 @@ export function patientCollection(family: string, glucose: number): Bundle {
     resourceType: 'Bundle',
     type: 'collection',
     entry: [
-      { fullUrl: `urn:uuid:${family}-p`, resource: { resourceType: 'Patient', name: [{ family, given: ['Ada'] }], birthDate: '1984-05-02' } as Patient },
+      { fullUrl: `urn:uuid:${family}-p`, resource: { resourceType: 'Patient', name: [{ family, given: ['Ada'] }], birthDate: '1984-05-02' } },
       {
         fullUrl: `urn:uuid:${family}-o`,
         resource: {
@@ -19,7 +19,7 @@ export function patientCollection(family: string, glucose: number): Bundle {
           subject: { reference: `urn:uuid:${family}-p` },
           effectiveDateTime: '2026-01-02T08:00:00Z',
           valueQuantity: { value: glucose, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
-        } as Observation,
+        },
       },
     ],
   };

@@ -5,7 +5,7 @@ import { decodeXmlEntities } from './xml-node';
  * lookup that `originalText/reference` and `text/reference` point into. Narrative markup has
  * already been checked for balance by the guard, so a one-pass tag rename keeps it balanced.
  */
-const TAG = /<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<\?[\s\S]*?\?>|<(\/?)([A-Za-z_][\w:.\-]*)((?:\s+[^\s=>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g;
+const TAG = /<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<\?[\s\S]*?\?>|<(\/?)([A-Za-z_][\w:.-]*)((?:\s+[^\s=>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g;
 const ATTR = /([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
 const RENAME: Record<string, string> = {
@@ -104,7 +104,7 @@ export class NarrativeIndex {
 
 function buildIndex(raws: readonly string[]): Map<string, string> {
   const index = new Map<string, string>();
-  const idAttr = /<([A-Za-z_][\w:.\-]*)\b[^>]*?\sID\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*?(\/?)>/g;
+  const idAttr = /<([A-Za-z_][\w:.-]*)\b[^>]*?\sID\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*?(\/?)>/g;
   for (const raw of raws) {
     idAttr.lastIndex = 0;
     for (let m = idAttr.exec(raw); m; m = idAttr.exec(raw)) {

@@ -5,7 +5,7 @@ import {
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
-import { XNode, attr, child, children, tagOf, textOf } from './xml-node';
+import { XNode, attr, child, children, tagOf } from './xml-node';
 import type { AnyRef } from './import-context';
 
 const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';

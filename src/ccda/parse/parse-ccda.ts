@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Composition, DocumentReference, Patient } from '@medplum/fhirtypes';
+import type { Composition, DocumentReference } from '@medplum/fhirtypes';
 import type { CcdaImportResult } from './ccda-import-types';
 import { codeableConcept, effective } from './cda-datatype-readers';
 import { compact } from './entry-common';

@@ -27,7 +27,7 @@ export function mapGoal(obs: XNode, ctx: ImportContext): AnyRef {
     subject: ctx.patientReference,
     startDate: (time.dateTime ?? time.period?.start)?.slice(0, 10),
     expressedBy: mapAuthors(obs, ctx)[0],
-    target: target as Goal['target'],
+    target: target,
     note: text && description.text !== text ? [{ text }] : undefined,
   };
   return ctx.add(compact(goal));

@@ -20,13 +20,13 @@ export interface XmlLimits {
  * Since it matches every tag anyway, it also records what the tree parser can be spared
  * (MarkupScan; the measurements are in xml-reader.ts).
  */
-const MARKUP = /<(?:!--[\s\S]*?-->|!\[CDATA\[[\s\S]*?\]\]>|\?[\s\S]*?\?>|(![A-Za-z])|\/([^\s>]+)\s*>|([A-Za-z_][\w:.\-]*))/y;
+const MARKUP = /<(?:!--[\s\S]*?-->|!\[CDATA\[[\s\S]*?\]\]>|\?[\s\S]*?\?>|(![A-Za-z])|\/([^\s>]+)\s*>|([A-Za-z_][\w:.-]*))/y;
 /*
  * A start tag's attributes are matched one at a time, not by one repeated group: V8's regular expressions backtrack
  * through a repeated group recursively, so a tag of a million attributes (or one whose list never ends) overflowed
  * the stack, a 500. One at a time, the count stops at the limit and an unclosed list is found where it breaks.
  */
-const ATTRIBUTE = /\s+[A-Za-z_][\w:.\-]*\s*=\s*(?:"[^"<]*"|'[^'<]*')/y;
+const ATTRIBUTE = /\s+[A-Za-z_][\w:.-]*\s*=\s*(?:"[^"<]*"|'[^'<]*')/y;
 const TAG_END = /\s*(\/?)>/y;
 
 /** What the guard's scan found, for the reader. */

@@ -115,7 +115,7 @@ function rawAttr(node: XNode | undefined, name: string): string | undefined {
     attrs = splitAttributes(attrs);
     (node as XNode).attrs = attrs;
   }
-  if (!Array.isArray(attrs)) return (attrs as Record<string, string>)[name];
+  if (!Array.isArray(attrs)) return (attrs)[name];
   // The last of a repeated name wins, as in the parser.
   for (let k = attrs.length - 2; k >= 0; k -= 2) {
     if (attrs[k] === name) return attrs[k + 1];

@@ -78,7 +78,7 @@ const parser = new XMLParser({
   ignorePiTags: true,
   jPath: false,
   maxNestedTags: DEFAULT_MAX_DEPTH * 4,
-} as ConstructorParameters<typeof XMLParser>[0]);
+});
 
 /** Decodes, checks and parses a C-CDA document; returns its ClinicalDocument element. */
 export function readCdaXml(input: string | Buffer | Uint8Array, options: XmlReadOptions = {}): { root: XNode; text: string; narratives: string[] } {

@@ -1,21 +1,4 @@
-import type {
-  AllergyIntolerance,
-  CarePlan,
-  Condition,
-  Coverage,
-  Device,
-  DiagnosticReport,
-  DocumentReference,
-  Encounter,
-  Goal,
-  Immunization,
-  MedicationRequest,
-  MedicationStatement,
-  Observation,
-  Procedure,
-  Resource,
-  ServiceRequest,
-} from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 
 /** A document period: calendar dates (YYYY-MM-DD), both inclusive; either may be absent (open). */
 export interface DocumentPeriod {
@@ -76,7 +59,7 @@ export function isInPeriod(resource: Resource, period: DocumentPeriod): boolean 
 export function clinicalSpan(r: Resource): ClinicalSpan | 'timeless' {
   switch (r.resourceType) {
     case 'Condition': {
-      const c = r as Condition;
+      const c = r;
       const status = c.clinicalStatus?.coding?.[0]?.code;
       const start = c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate;
       const end = c.abatementDateTime ?? c.abatementPeriod?.end ?? c.abatementPeriod?.start;
@@ -84,76 +67,76 @@ export function clinicalSpan(r: Resource): ClinicalSpan | 'timeless' {
       return { start, end: end ?? start, ongoing };
     }
     case 'AllergyIntolerance': {
-      const a = r as AllergyIntolerance;
+      const a = r;
       const status = a.clinicalStatus?.coding?.[0]?.code;
       const start = a.onsetDateTime ?? a.onsetPeriod?.start ?? a.recordedDate;
       return { start, end: a.lastOccurrence ?? start, ongoing: status === undefined || status === 'active' };
     }
     case 'Observation': {
-      const o = r as Observation;
+      const o = r;
       const start = o.effectiveDateTime ?? o.effectiveInstant ?? o.effectivePeriod?.start ?? o.issued;
       return { start, end: o.effectivePeriod?.end ?? start, ongoing: false };
     }
     case 'DiagnosticReport': {
-      const d = r as DiagnosticReport;
+      const d = r;
       const start = d.effectiveDateTime ?? d.effectivePeriod?.start ?? d.issued;
       return { start, end: d.effectivePeriod?.end ?? start, ongoing: false };
     }
     case 'Procedure': {
-      const p = r as Procedure;
+      const p = r;
       const start = p.performedDateTime ?? p.performedPeriod?.start;
       return { start, end: p.performedPeriod?.end ?? start, ongoing: p.status === 'in-progress' };
     }
     case 'Immunization': {
-      const i = r as Immunization;
+      const i = r;
       const start = i.occurrenceDateTime ?? i.recorded;
       return { start, end: start, ongoing: false };
     }
     case 'Encounter': {
-      const e = r as Encounter;
+      const e = r;
       return { start: e.period?.start, end: e.period?.end ?? e.period?.start, ongoing: e.status === 'in-progress' };
     }
     case 'MedicationRequest': {
-      const m = r as MedicationRequest;
+      const m = r;
       const start = m.authoredOn ?? m.dispenseRequest?.validityPeriod?.start;
       const ongoing = m.status === 'active' || m.status === 'on-hold';
       return { start, end: m.dispenseRequest?.validityPeriod?.end ?? start, ongoing };
     }
     case 'MedicationStatement': {
-      const m = r as MedicationStatement;
+      const m = r;
       const start = m.effectiveDateTime ?? m.effectivePeriod?.start ?? m.dateAsserted;
       const ongoing = m.status === 'active' || m.status === 'intended' || m.status === 'on-hold';
       return { start, end: m.effectivePeriod?.end ?? start, ongoing };
     }
     case 'CarePlan': {
-      const c = r as CarePlan;
+      const c = r;
       const start = c.period?.start ?? c.created;
       const ongoing = c.status === 'active' || c.status === 'on-hold' || c.status === 'draft';
       return { start, end: c.period?.end ?? start, ongoing };
     }
     case 'Goal': {
-      const g = r as Goal;
+      const g = r;
       const start = g.startDate ?? g.statusDate;
       const due = g.target?.find((t) => t.dueDate)?.dueDate;
       const ongoing = ['proposed', 'planned', 'accepted', 'active', 'on-hold'].includes(g.lifecycleStatus);
       return { start, end: due ?? start, ongoing };
     }
     case 'ServiceRequest': {
-      const s = r as ServiceRequest;
+      const s = r;
       const start = s.occurrenceDateTime ?? s.occurrencePeriod?.start ?? s.authoredOn;
       const ongoing = s.status === 'active' || s.status === 'on-hold' || s.status === 'draft';
       return { start, end: s.occurrencePeriod?.end ?? start, ongoing };
     }
     case 'Coverage': {
-      const c = r as Coverage;
+      const c = r;
       return { start: c.period?.start, end: c.period?.end ?? c.period?.start, ongoing: c.status === 'active' && !c.period?.end };
     }
     case 'Device': {
-      const d = r as Device;
+      const d = r;
       return { start: d.manufactureDate, end: d.expirationDate, ongoing: d.status === 'active' };
     }
     case 'DocumentReference': {
-      const d = r as DocumentReference;
+      const d = r;
       const start = d.context?.period?.start ?? d.date;
       return { start, end: d.context?.period?.end ?? start, ongoing: false };
     }

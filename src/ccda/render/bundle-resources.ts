@@ -10,7 +10,7 @@ export function resourcesFromBundle(bundle: Bundle): Resource[] {
   const resources: Resource[] = [];
   for (const entry of bundle.entry ?? []) {
     if (!entry.resource) continue;
-    const r = { ...entry.resource } as Resource;
+    const r = { ...entry.resource };
     if (!r.id && entry.fullUrl?.startsWith('urn:uuid:')) r.id = entry.fullUrl.slice(9);
     if (entry.fullUrl) targets.set(entry.fullUrl, `${r.resourceType}/${r.id}`);
     resources.push(r);

@@ -1,4 +1,4 @@
-import type { CodeableConcept, Observation, ObservationComponent, ObservationReferenceRange, Quantity, Range } from '@medplum/fhirtypes';
+import type { Observation, ObservationComponent, ObservationReferenceRange, Quantity, Range } from '@medplum/fhirtypes';
 import { printedUnit } from './printed-unit';
 import { conceptText, decimalText, isCdaCode, writeCode, writePq, ucumUnit } from './cda-datatype-writers';
 import { toHl7Ts } from './hl7-time';
@@ -71,7 +71,7 @@ export function valueText(v: ObservationValue): string {
   if (v.valuePeriod) return `${v.valuePeriod.start ?? ''} - ${v.valuePeriod.end ?? ''}`;
   if (v.valueTime) return v.valueTime;
   if (v.valueRatio) return `${quantityText(v.valueRatio.numerator)} / ${quantityText(v.valueRatio.denominator)}`;
-  if (v.dataAbsentReason) return conceptText(v.dataAbsentReason as CodeableConcept);
+  if (v.dataAbsentReason) return conceptText(v.dataAbsentReason);
   return '';
 }
 

@@ -1,4 +1,4 @@
-import type { Patient, Practitioner, PractitionerRole, Reference, Resource } from '@medplum/fhirtypes';
+import type { Patient, Practitioner, Reference, Resource } from '@medplum/fhirtypes';
 import { hl7Now } from './hl7-time';
 
 /**
@@ -39,7 +39,7 @@ export class ResourceLookup {
     const r = this.resolve(ref);
     if (r?.resourceType === 'Practitioner') return r;
     if (r?.resourceType === 'PractitionerRole') {
-      const p = this.resolve((r as PractitionerRole).practitioner);
+      const p = this.resolve((r).practitioner);
       return p?.resourceType === 'Practitioner' ? p : undefined;
     }
     return undefined;

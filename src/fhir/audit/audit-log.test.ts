@@ -145,7 +145,7 @@ describe('the audit log', () => {
     await chensRequest().read('Observation', observations[0].id!);
     clock.set('2026-03-01T14:00:01Z');
     await chensRequest().read('Observation', observations[1].id!);
-    const events = (await eventsFor(ada.id!)).filter((e) => e.recorded! >= '2026-03-01T14');
+    const events = (await eventsFor(ada.id!)).filter((e) => e.recorded >= '2026-03-01T14');
     expect(events.map((e) => [e.recorded, e.entity!.map((x) => x.what?.reference)])).toEqual([
       ['2026-03-01T14:00:00.000Z', [`Patient/${ada.id}`, `Observation/${observations[0].id}`]],
       ['2026-03-01T14:00:01.000Z', [`Patient/${ada.id}`, `Observation/${observations[1].id}`]],

@@ -1,6 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Tables } from '../../db/tables';
-import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from './binary-store';
+import type { BinaryStore, ByteRange, ContentDescriptor } from './binary-store';
 
 /** Bytes per stored part (the migration 0011-binary-content splits existing content the same way). */
 export const CONTENT_PART_BYTES = 1024 * 1024;

@@ -39,7 +39,7 @@ export interface Detached {
  * 413 when a file is over `limits`, 400 when base64 is not. The input is not changed.
  */
 export function detachContent(resource: Resource & { id: string }, limits: UploadLimits, content?: ReceivedContent, filename?: string): Detached {
-  if (resource.resourceType === 'Binary') return detachBinary(resource as Binary & { id: string }, limits, content, filename);
+  if (resource.resourceType === 'Binary') return detachBinary(resource, limits, content, filename);
   if (limits.filesPerMessage !== undefined && resource.resourceType === 'Communication') {
     const count = (resource.payload ?? []).filter((p) => p.contentAttachment).length;
     if (count > limits.filesPerMessage) throw tooManyFiles(limits, count);

@@ -53,7 +53,7 @@ test('the edge cases: choice types, `as`, resolve() is, where(x = text), primiti
     { resourceType: 'Patient', id: 'p1', telecom: [{ system: 'email', value: 'ada@example.org' }, { system: 'phone', value: '555' }], deceasedBoolean: false, _birthDate: { extension: [{ url: 'http://example.org/x', valueString: 'y' }] }, birthDate: '1984-05-02' } as Resource,
     { resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/p1' }, onsetAge: { value: 40, unit: 'a', system: 'http://unitsofmeasure.org', code: 'a' }, abatementString: 'in spring' },
     { resourceType: 'Condition', id: 'c2', subject: { reference: 'Patient/p1' }, onsetPeriod: { start: '2020-01' }, extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/condition-assertedDate', valueDateTime: '2020-02-01' }] },
-    { resourceType: 'Patient', id: 'p2', name: [{ family: '', given: ['Ben', ''] }], identifier: [{}, { system: 'urn:x', value: '1' }] } as Resource,
+    { resourceType: 'Patient', id: 'p2', name: [{ family: '', given: ['Ben', ''] }], identifier: [{}, { system: 'urn:x', value: '1' }] },
   ];
   expectSameRows(resources);
   // And the rows are the expected ones, not merely the same on both sides.
@@ -81,7 +81,7 @@ describeCorpus('on the corpus', () => {
       const files = listXml(path.join(CCDA, folder.name)).slice(0, 8);
       for (const file of files) {
         try {
-          resources.push(...parseCcda(fs.readFileSync(file)).bundle.entry.map((e) => e.resource as Resource));
+          resources.push(...parseCcda(fs.readFileSync(file)).bundle.entry.map((e) => e.resource));
         } catch {
           // A document that does not parse is the import tests' business; it has nothing to index here.
         }

@@ -187,7 +187,7 @@ function buildElement(type: string, name: string): CompiledElement | null {
 
 function typed(type: string, value: unknown): TypedValue {
   if (type === 'Resource' && value && typeof value === 'object' && 'resourceType' in value) {
-    return { type: String((value as { resourceType: unknown }).resourceType), value };
+    return { type: String((value).resourceType), value };
   }
   return { type, value };
 }

@@ -25,7 +25,7 @@ export function indexValues(resource: Resource): IndexRows {
       input ??= [toTypedValue(resource)];
       values = evalFhirPathTyped(getSearchParameterDetails(resource.resourceType, param).parsedExpression, input);
     }
-    for (const value of values) addValue(rows, param.type as string, code, value);
+    for (const value of values) addValue(rows, param.type, code, value);
   }
   return dedupe(rows);
 }
@@ -56,7 +56,7 @@ export function indexValuesByFhirPath(resource: Resource): IndexRows {
   const input = [toTypedValue(resource)];
   for (const { code, param } of indexedParameters(resource.resourceType)) {
     const values = evalFhirPathTyped(getSearchParameterDetails(resource.resourceType, param).parsedExpression, input);
-    for (const value of values) addValue(rows, param.type as string, code, value);
+    for (const value of values) addValue(rows, param.type, code, value);
   }
   return dedupe(rows);
 }

@@ -16,7 +16,7 @@ import { securityAnswerHash } from '../../auth/account-security-answer';
 import { isUniqueViolation } from '../../auth/account-store';
 import { generateToken, ONE_TIME_SECRET_DEFAULTS } from '../../auth/one-time-secret';
 import { hashPassword } from '../../auth/password-hash';
-import type { SessionService, SignInResult } from '../../auth/session-service';
+import type { SignInResult } from '../../auth/session-service';
 import { AccountService } from '../../auth/account-service';
 
 /** What staff are told after sending an enrollment invitation. */

@@ -285,7 +285,7 @@ function aggregatesOfOwn(entries: BundleEntry[], originals: Map<string, string>,
   const out = new Map<string, string>();
   for (const entry of entries) {
     if (entry.resource?.resourceType !== 'CarePlan' || !entry.fullUrl || originals.has(entry.fullUrl) || renderings.has(entry.fullUrl)) continue;
-    const parts = ((entry.resource as CarePlan).activity ?? []).map((a) => a.reference?.reference);
+    const parts = ((entry.resource).activity ?? []).map((a) => a.reference?.reference);
     const origins = parts.map((p) => (p ? originals.get(p) ?? renderings.get(p) : undefined));
     if (!origins.length || origins.some((o) => !o)) continue;
     out.set(entry.fullUrl, origins.find((o) => o!.startsWith('CarePlan/')) ?? origins[0]!);

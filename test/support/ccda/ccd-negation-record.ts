@@ -1,4 +1,4 @@
-import type { AllergyIntolerance, Condition, Immunization, MedicationStatement, Resource } from '@medplum/fhirtypes';
+import type { Condition, Resource } from '@medplum/fhirtypes';
 
 const SNOMED = 'http://snomed.info/sct';
 const CLINICAL = 'http://terminology.hl7.org/CodeSystem/condition-clinical';
@@ -25,19 +25,19 @@ export const NEGATION_RECORD: Resource[] = [
     clinicalStatus: { coding: [{ system: A_CLINICAL, code: 'inactive' }] },
     verificationStatus: { coding: [{ system: A_VERIFY, code: 'refuted' }] },
     code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '81982', display: 'Clindamycin' }], text: 'Clindamycin' },
-  } as AllergyIntolerance,
+  },
   {
     resourceType: 'MedicationStatement', id: 'no-meds', subject: patient, status: 'active',
     medicationCodeableConcept: { coding: [{ system: 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips', code: 'no-known-medications', display: 'No known medications' }], text: 'No known medications' },
-  } as MedicationStatement,
+  },
   {
     resourceType: 'MedicationStatement', id: 'aspirin-not-taken', subject: patient, status: 'not-taken', effectiveDateTime: '2026-01-02',
     medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '243670', display: 'aspirin 81 MG Oral Tablet' }] },
-  } as MedicationStatement,
-  { resourceType: 'MedicationStatement', id: 'unknown-med', subject: patient, status: 'active', medicationCodeableConcept: { text: 'Unknown medication' } } as MedicationStatement,
+  },
+  { resourceType: 'MedicationStatement', id: 'unknown-med', subject: patient, status: 'active', medicationCodeableConcept: { text: 'Unknown medication' } },
   {
     resourceType: 'Immunization', id: 'no-vaccines', patient, status: 'not-done', occurrenceString: 'unknown',
     vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips', code: 'no-known-immunizations', display: 'No known immunizations' }], text: 'No known immunizations' },
-  } as Immunization,
-  { resourceType: 'Immunization', id: 'unknown-vaccine', patient, status: 'completed', occurrenceDateTime: '2025-10-01', vaccineCode: { text: 'Unknown vaccine' } } as Immunization,
+  },
+  { resourceType: 'Immunization', id: 'unknown-vaccine', patient, status: 'completed', occurrenceDateTime: '2025-10-01', vaccineCode: { text: 'Unknown vaccine' } },
 ];
