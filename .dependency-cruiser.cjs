@@ -18,7 +18,9 @@ module.exports = {
       comment: 'C-CDA conversion is XML in, FHIR out and back: no database, no kysely, no repository, no portal.',
       severity: 'error',
       from: { path: '^src/ccda/', pathNot: TEST },
-      to: { path: '(^src/(db|portal|auth|http|jobs|mail)/|^src/fhir/(repository|resource-writer|bundle-processor)|node_modules/(kysely|pg|@electric-sql)/)' },
+      to: {
+        path: '(^src/(db|portal|auth|http|jobs|mail)/|^src/fhir/(repository|resource-writer|bundle-processor)|node_modules/(kysely|pg|@electric-sql)/)',
+      },
     },
     {
       name: 'access-runs-no-query',

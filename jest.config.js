@@ -5,9 +5,23 @@ const swc = ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescri
  * they are compiled to CommonJS like our own files. Node itself loads them natively (require of ESM, Node 20.19+).
  */
 const ESM_PACKAGES = [
-  'oidc-provider', 'got', '@sindresorhus/is', '@szmarczak/http-timer', 'cacheable-lookup', 'cacheable-request', 'mimic-response',
-  'normalize-url', 'responselike', 'lowercase-keys', 'form-data-encoder', 'p-cancelable', 'nanoid', 'quick-lru',
-  'openid-client', 'oauth4webapi', 'jose',
+  'oidc-provider',
+  'got',
+  '@sindresorhus/is',
+  '@szmarczak/http-timer',
+  'cacheable-lookup',
+  'cacheable-request',
+  'mimic-response',
+  'normalize-url',
+  'responselike',
+  'lowercase-keys',
+  'form-data-encoder',
+  'p-cancelable',
+  'nanoid',
+  'quick-lru',
+  'openid-client',
+  'oauth4webapi',
+  'jose',
 ];
 
 module.exports = {

@@ -66,14 +66,16 @@ async function loops(size: number, op: (file: Buffer, loop: number, n: number) =
   let errors = 0;
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
-  await Promise.all(files.map(async (file, loop) => {
-    for (let n = 0; performance.now() < deadline; n++) {
-      file.writeUInt32BE(loop, 0);
-      file.writeUInt32BE(n, 4);
-      if (await op(file, loop, n).catch(() => false)) done++;
-      else errors++;
-    }
-  }));
+  await Promise.all(
+    files.map(async (file, loop) => {
+      for (let n = 0; performance.now() < deadline; n++) {
+        file.writeUInt32BE(loop, 0);
+        file.writeUInt32BE(n, 4);
+        if (await op(file, loop, n).catch(() => false)) done++;
+        else errors++;
+      }
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   return { files: done, mbPerSecond: (done * size) / MB / seconds, errors };
 }
@@ -85,34 +87,46 @@ async function downloads(size: number, ids: readonly string[], fetchOne: (id: st
   let errors = 0;
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (performance.now() < deadline) {
-      const bytes = await fetchOne(ids[next++ % ids.length]).catch(() => -1);
-      if (bytes === size) done++;
-      else errors++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < deadline) {
+        const bytes = await fetchOne(ids[next++ % ids.length]).catch(() => -1);
+        if (bytes === size) done++;
+        else errors++;
+      }
+    }),
+  );
   const seconds = (performance.now() - started) / 1000;
   return { files: done, mbPerSecond: (done * size) / MB / seconds, errors };
 }
 
 async function productUpload(server: ChildServer, token: string, size: number, ids: string[]): Promise<Run> {
-  return withServerCpu(server, size, () => loops(size, async (file) => {
-    const res = await fetch(`${server.url}/fhir/Binary`, { method: 'POST', body: file, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', Prefer: 'return=minimal' } });
-    await res.arrayBuffer();
-    if (res.status !== 201) return false;
-    if (ids.length < 64) ids.push(res.headers.get('location')!.split('/')[5]);
-    return true;
-  }));
+  return withServerCpu(server, size, () =>
+    loops(size, async (file) => {
+      const res = await fetch(`${server.url}/fhir/Binary`, {
+        method: 'POST',
+        body: file,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', Prefer: 'return=minimal' },
+      });
+      await res.arrayBuffer();
+      if (res.status !== 201) return false;
+      if (ids.length < 64) ids.push(res.headers.get('location')!.split('/')[5]);
+      return true;
+    }),
+  );
 }
 
 async function productDownload(server: ChildServer, token: string, size: number, ids: readonly string[]): Promise<Run> {
-  return withServerCpu(server, size, () => downloads(size, ids, async (id) => {
-    const res = await fetch(`${server.url}/fhir/Binary/${id}`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/octet-stream' } });
-    let bytes = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
-    return res.status === 200 ? bytes : -1;
-  }));
+  return withServerCpu(server, size, () =>
+    downloads(size, ids, async (id) => {
+      const res = await fetch(`${server.url}/fhir/Binary/${id}`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/octet-stream' },
+      });
+      let bytes = 0;
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+      return res.status === 200 ? bytes : -1;
+    }),
+  );
 }
 
 async function referenceUpload(pool: Pool, size: number, ids: string[]): Promise<Run> {
@@ -163,13 +177,27 @@ async function main(): Promise<void> {
   pool.on('error', () => undefined);
   let started: ChildServer | undefined;
   try {
-    const server = (started = await startChildServer(['product', 'warn'], { BENCH_DATABASE_URL: bench.url, BENCH_SIGNING_KEY: signingKey }, SERVER_NODE_FLAGS));
+    const server = (started = await startChildServer(
+      ['product', 'warn'],
+      { BENCH_DATABASE_URL: bench.url, BENCH_SIGNING_KEY: signingKey },
+      SERVER_NODE_FLAGS,
+    ));
     await pool.query('create table bench_bytes (id bigserial primary key, data bytea not null)');
     await Promise.all(Array.from({ length: APP_POOL_SIZE }, () => pool.query('select 1')));
     // The operator's staff token, as `chartkeeper token --staff` prints it.
-    const token = await signAccessToken({ sub: 'Practitioner/bench-staff', kind: 'staff' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
-    console.log(`Binary content: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} round(s), median of the rounds; node flags [${SERVER_NODE_FLAGS.join(' ')}]`);
-    console.log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`);
+    const token = await signAccessToken({ sub: 'Practitioner/bench-staff', kind: 'staff' }, signingKeyFromString(signingKey), {
+      clock: systemClock,
+      ttlSeconds: 3600,
+    });
+    console.log(
+      `Binary content: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} round(s), median of the rounds; node flags [${SERVER_NODE_FLAGS.join(' ')}]`,
+    );
+    console.log(
+      `machine: ${os.cpus().length} CPUs, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at the start`,
+    );
     // The idle server: started, migrated, definitions loaded, nothing asked of it yet.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const idle = await ask(() => server.rss());
@@ -198,15 +226,24 @@ async function main(): Promise<void> {
       console.log(mbLine('upload: POST /fhir/Binary (raw body)', pick(results.up)));
       console.log(mbLine('reference: pg select of the bytea', pick(results.refDown)));
       console.log(mbLine('download: GET /fhir/Binary/{id}', pick(results.down)));
-      ratios.push({ name: `${label} upload / reference`, value: median(results.up.map((r) => r.mbPerSecond)) / median(results.refUp.map((r) => r.mbPerSecond)) });
-      ratios.push({ name: `${label} download / reference`, value: median(results.down.map((r) => r.mbPerSecond)) / median(results.refDown.map((r) => r.mbPerSecond)) });
+      ratios.push({
+        name: `${label} upload / reference`,
+        value: median(results.up.map((r) => r.mbPerSecond)) / median(results.refUp.map((r) => r.mbPerSecond)),
+      });
+      ratios.push({
+        name: `${label} download / reference`,
+        value: median(results.down.map((r) => r.mbPerSecond)) / median(results.refDown.map((r) => r.mbPerSecond)),
+      });
     }
     console.log('\nratios (target: at least 0.50)');
-    for (const { name, value } of ratios) console.log(`  ${name.padEnd(36)} ${value.toFixed(2)}  ${value >= TARGETS.ratio ? 'ok' : 'BELOW TARGET'}`);
+    for (const { name, value } of ratios)
+      console.log(`  ${name.padEnd(36)} ${value.toFixed(2)}  ${value >= TARGETS.ratio ? 'ok' : 'BELOW TARGET'}`);
     if (!peak) return;
     const above = (peak - idle) / MB;
-    console.log(`\nserver memory: idle ${(idle / MB).toFixed(0)} MB, peak while ${CONNECTIONS} clients upload 10 MB files ${(peak / MB).toFixed(0)} MB: ` +
-      `${above.toFixed(0)} MB above idle (target under ${TARGETS.rssMb}) ${above < TARGETS.rssMb ? 'ok' : 'ABOVE TARGET'}`);
+    console.log(
+      `\nserver memory: idle ${(idle / MB).toFixed(0)} MB, peak while ${CONNECTIONS} clients upload 10 MB files ${(peak / MB).toFixed(0)} MB: ` +
+        `${above.toFixed(0)} MB above idle (target under ${TARGETS.rssMb}) ${above < TARGETS.rssMb ? 'ok' : 'ABOVE TARGET'}`,
+    );
   } finally {
     await started?.stop();
     await pool.end();

@@ -13,7 +13,11 @@ import { importCorpusIntoPostgres } from './support/ccda-postgres-import';
 const CORPUS = path.resolve(__dirname, '..', '../shared/corpus/ccda');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-interface Doc { readonly file: string; readonly text: string; readonly bytes: number }
+interface Doc {
+  readonly file: string;
+  readonly text: string;
+  readonly bytes: number;
+}
 
 function listDocuments(dir: string): Doc[] {
   const out: Doc[] = [];
@@ -23,7 +27,8 @@ function listDocuments(dir: string): Doc[] {
     else {
       const text = fs.readFileSync(file, 'utf8');
       // Any extension (.xml, .XML, .txt, .ccd): a document is whatever has a ClinicalDocument root.
-      if (/^\s*(<\?[^>]*\?>\s*|<!--[\s\S]*?-->\s*)*<ClinicalDocument\b/.test(text.replace(/^\uFEFF/, ''))) out.push({ file, text, bytes: Buffer.byteLength(text) });
+      if (/^\s*(<\?[^>]*\?>\s*|<!--[\s\S]*?-->\s*)*<ClinicalDocument\b/.test(text.replace(/^\uFEFF/, '')))
+        out.push({ file, text, bytes: Buffer.byteLength(text) });
     }
   }
   return out.sort((a, b) => a.file.localeCompare(b.file));
@@ -44,7 +49,11 @@ function time(fn: () => unknown): { ms: number } | { error: string } {
     try {
       fn();
     } catch (err) {
-      return { error: String((err as Error)?.message ?? err).split('\n')[0].slice(0, 80) };
+      return {
+        error: String((err as Error)?.message ?? err)
+          .split('\n')[0]
+          .slice(0, 80),
+      };
     }
     best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e6);
   }
@@ -133,7 +142,12 @@ async function main(): Promise<void> {
   const mbps = (xs: (number | undefined)[]): string => {
     let bytes = 0;
     let ms = 0;
-    xs.forEach((x, i) => { if (x !== undefined) { bytes += docs[i].bytes; ms += x; } });
+    xs.forEach((x, i) => {
+      if (x !== undefined) {
+        bytes += docs[i].bytes;
+        ms += x;
+      }
+    });
     return ms ? (bytes / 1e6 / (ms / 1000)).toFixed(1) : 'n/a';
   };
   console.log(`C-CDA import bench: ${docs.length} documents, ${(totalBytes / 1e6).toFixed(1)} MB, best of ${ROUNDS} per document`);
@@ -142,7 +156,9 @@ async function main(): Promise<void> {
   const row = (name: string, xs: (number | undefined)[]): void => {
     const good = ok(xs);
     const sum = good.reduce((s, x) => s + x, 0);
-    console.log(`${name.padEnd(30)} ${`${good.length}/${docs.length} (${pct(good.length)})`.padEnd(16)} ${median(good).toFixed(2).padStart(13)} ${mbps(xs).padStart(6)} ${(good.length / (sum / 1000)).toFixed(0).padStart(8)}`);
+    console.log(
+      `${name.padEnd(30)} ${`${good.length}/${docs.length} (${pct(good.length)})`.padEnd(16)} ${median(good).toFixed(2).padStart(13)} ${mbps(xs).padStart(6)} ${(good.length / (sum / 1000)).toFixed(0).padStart(8)}`,
+    );
   };
   row('chartkeeper parseCcda', ours);
   if (typeof medplum === 'function') row('@medplum/ccda', theirs);
@@ -156,15 +172,24 @@ async function main(): Promise<void> {
     const theirMedian = median(both.map((i) => theirs[i] as number));
     const perDocRatio = median(both.map((i) => (theirs[i] as number) / (ours[i] as number)));
     console.log('');
-    console.log(`on the ${both.length} documents both convert: chartkeeper median ${ourMedian.toFixed(2)} ms, @medplum/ccda median ${theirMedian.toFixed(2)} ms`);
-    console.log(`  ratio of medians ${(theirMedian / ourMedian).toFixed(2)}x; median of per-document ratios ${perDocRatio.toFixed(2)}x (target >= 2x)`);
+    console.log(
+      `on the ${both.length} documents both convert: chartkeeper median ${ourMedian.toFixed(2)} ms, @medplum/ccda median ${theirMedian.toFixed(2)} ms`,
+    );
+    console.log(
+      `  ratio of medians ${(theirMedian / ourMedian).toFixed(2)}x; median of per-document ratios ${perDocRatio.toFixed(2)}x (target >= 2x)`,
+    );
   }
   if (typeof blueButton === 'function') {
     const both = docs.map((_, i) => i).filter((i) => ours[i] !== undefined && amida[i] !== undefined);
     const ratio = median(both.map((i) => (amida[i] as number) / (ours[i] as number)));
     console.log(`on the ${both.length} documents blue-button parses: median per-document ratio ${ratio.toFixed(2)}x`);
   }
-  const top = (m: Map<string, number>): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${v}x "${k}"`).join('; ');
+  const top = (m: Map<string, number>): string =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([k, v]) => `${v}x "${k}"`)
+      .join('; ');
   console.log('');
   if (ourErrors.size) console.log(`chartkeeper failures: ${top(ourErrors)}`);
   if (medplumErrors.size) console.log(`@medplum/ccda failures: ${top(medplumErrors)}`);

@@ -61,7 +61,8 @@ function medplumSection(r: Resource): string | undefined {
 function medplumBundle(patient: Patient, resources: readonly Resource[]): Bundle {
   const sections = new Map<string, string[]>();
   const reported = new Set<string>();
-  for (const r of resources) if (r.resourceType === 'DiagnosticReport') for (const ref of r.result ?? []) if (ref.reference) reported.add(ref.reference);
+  for (const r of resources)
+    if (r.resourceType === 'DiagnosticReport') for (const ref of r.result ?? []) if (ref.reference) reported.add(ref.reference);
   for (const r of resources) {
     const code = medplumSection(r);
     if (!code || reported.has(`${r.resourceType}/${r.id}`)) continue;
@@ -145,7 +146,9 @@ function main(): void {
     process.exitCode = 1;
     return;
   }
-  const files = readdirSync(SYNTHEA).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(SYNTHEA)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   const loaded = files.map((f) => {
     const resources = resourcesFromBundle(JSON.parse(readFileSync(path.join(SYNTHEA, f), 'utf8')) as Bundle);
     const patient = resources.find((r): r is Patient => r.resourceType === 'Patient') as Patient;
@@ -174,29 +177,52 @@ function main(): void {
       row.ours = timeRuns(ours);
     }
     rows.push(row);
-    const mp = row.medplum ? `${row.medplum.ms.toFixed(2).padStart(8)} ms ${(row.medplum.bytes / 1024).toFixed(0).padStart(5)} KB` : `failed: ${row.medplumError}`;
-    console.log(`${row.name.padEnd(24)} ${String(row.resources).padStart(5)} res | ours ${row.ours.ms.toFixed(2).padStart(7)} ms ${(row.ours.bytes / 1024).toFixed(0).padStart(5)} KB | medplum ${mp}`);
+    const mp = row.medplum
+      ? `${row.medplum.ms.toFixed(2).padStart(8)} ms ${(row.medplum.bytes / 1024).toFixed(0).padStart(5)} KB`
+      : `failed: ${row.medplumError}`;
+    console.log(
+      `${row.name.padEnd(24)} ${String(row.resources).padStart(5)} res | ours ${row.ours.ms.toFixed(2).padStart(7)} ms ${(row.ours.bytes / 1024).toFixed(0).padStart(5)} KB | medplum ${mp}`,
+    );
   }
 
   const both = rows.filter((r) => r.medplum);
   const oursMedian = median(rows.map((r) => r.ours.ms));
   const medplumMedian = median(both.map((r) => (r.medplum as { ms: number }).ms));
   const oursMBs = rows.reduce((s, r) => s + r.ours.bytes, 0) / 1e6 / (rows.reduce((s, r) => s + r.ours.ms, 0) / 1000);
-  const mpMBs = both.reduce((s, r) => s + (r.medplum as { bytes: number }).bytes, 0) / 1e6 / (both.reduce((s, r) => s + (r.medplum as { ms: number }).ms, 0) / 1000);
+  const mpMBs =
+    both.reduce((s, r) => s + (r.medplum as { bytes: number }).bytes, 0) /
+    1e6 /
+    (both.reduce((s, r) => s + (r.medplum as { ms: number }).ms, 0) / 1000);
   const ratios = both.map((r) => (r.medplum as Timing).ms / r.ours.ms);
   const oursBest = median(rows.map((r) => r.ours.min));
   const medplumBest = median(both.map((r) => (r.medplum as Timing).min));
 
   const synthetic = syntheticPatient(1000);
-  const big = timeRuns(() => renderCcd({ patient: synthetic.patient, resources: synthetic.resources, custodian: CUSTODIAN, documentId: 'bench-synthetic', now: NOW }));
+  const big = timeRuns(() =>
+    renderCcd({
+      patient: synthetic.patient,
+      resources: synthetic.resources,
+      custodian: CUSTODIAN,
+      documentId: 'bench-synthetic',
+      now: NOW,
+    }),
+  );
 
   console.log('');
-  console.log(`Synthea patients: ${rows.length} (Medplum converted ${both.length}), ${RUNS} timed runs each (alternating blocks of 5) after 5 warm-ups; medians of per-patient medians`);
+  console.log(
+    `Synthea patients: ${rows.length} (Medplum converted ${both.length}), ${RUNS} timed runs each (alternating blocks of 5) after 5 warm-ups; medians of per-patient medians`,
+  );
   console.log(`ours:    median ${oursMedian.toFixed(2)} ms, ${oursMBs.toFixed(1)} MB/s of XML`);
   console.log(`medplum: median ${medplumMedian.toFixed(2)} ms, ${mpMBs.toFixed(1)} MB/s of XML`);
-  console.log(`ratio medplum/ours: ${(medplumMedian / oursMedian).toFixed(1)}x on the medians (per patient: min ${Math.min(...ratios).toFixed(1)}x, median ${median(ratios).toFixed(1)}x)  target >= 2x`);
-  console.log(`fastest runs (less sensitive to other load on the machine): ours median ${oursBest.toFixed(2)} ms, medplum median ${medplumBest.toFixed(2)} ms, ratio ${(medplumBest / oursBest).toFixed(1)}x`);
-  console.log(`synthetic ${synthetic.resources.length}-resource patient: ${big.ms.toFixed(2)} ms, ${(big.bytes / 1024).toFixed(0)} KB  target < 100 ms`);
+  console.log(
+    `ratio medplum/ours: ${(medplumMedian / oursMedian).toFixed(1)}x on the medians (per patient: min ${Math.min(...ratios).toFixed(1)}x, median ${median(ratios).toFixed(1)}x)  target >= 2x`,
+  );
+  console.log(
+    `fastest runs (less sensitive to other load on the machine): ours median ${oursBest.toFixed(2)} ms, medplum median ${medplumBest.toFixed(2)} ms, ratio ${(medplumBest / oursBest).toFixed(1)}x`,
+  );
+  console.log(
+    `synthetic ${synthetic.resources.length}-resource patient: ${big.ms.toFixed(2)} ms, ${(big.bytes / 1024).toFixed(0)} KB  target < 100 ms`,
+  );
 }
 
 main();

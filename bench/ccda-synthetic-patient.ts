@@ -56,8 +56,14 @@ export function syntheticPatient(count: number): { patient: Patient; resources: 
           subject,
           effectiveDateTime: when,
           component: [
-            { code: { coding: [{ system: LOINC, code: '8480-6' }] }, valueQuantity: { value: 120 + (i % 20), unit: 'mmHg', system: UCUM, code: 'mm[Hg]' } },
-            { code: { coding: [{ system: LOINC, code: '8462-4' }] }, valueQuantity: { value: 80 - (i % 10), unit: 'mmHg', system: UCUM, code: 'mm[Hg]' } },
+            {
+              code: { coding: [{ system: LOINC, code: '8480-6' }] },
+              valueQuantity: { value: 120 + (i % 20), unit: 'mmHg', system: UCUM, code: 'mm[Hg]' },
+            },
+            {
+              code: { coding: [{ system: LOINC, code: '8462-4' }] },
+              valueQuantity: { value: 80 - (i % 10), unit: 'mmHg', system: UCUM, code: 'mm[Hg]' },
+            },
           ],
         });
         break;
@@ -77,7 +83,9 @@ export function syntheticPatient(count: number): { patient: Patient; resources: 
           resourceType: 'Condition',
           id: `cond-${i}`,
           subject,
-          clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: i % 20 === 5 ? 'active' : 'resolved' }] },
+          clinicalStatus: {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: i % 20 === 5 ? 'active' : 'resolved' }],
+          },
           code: { coding: [{ system: SNOMED, code: '444814009', display: 'Viral sinusitis' }] },
           onsetDateTime: when,
         });
@@ -89,7 +97,11 @@ export function syntheticPatient(count: number): { patient: Patient; resources: 
           status: 'completed',
           intent: 'order',
           subject,
-          medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '313782', display: 'Acetaminophen 325 MG Oral Tablet' }] },
+          medicationCodeableConcept: {
+            coding: [
+              { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '313782', display: 'Acetaminophen 325 MG Oral Tablet' },
+            ],
+          },
           authoredOn: when,
         });
         break;
@@ -98,7 +110,9 @@ export function syntheticPatient(count: number): { patient: Patient; resources: 
           resourceType: 'Immunization',
           id: `imm-${i}`,
           status: 'completed',
-          vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140', display: 'Influenza, seasonal, injectable, preservative free' }] },
+          vaccineCode: {
+            coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140', display: 'Influenza, seasonal, injectable, preservative free' }],
+          },
           patient: subject,
           occurrenceDateTime: when,
         });

@@ -83,7 +83,11 @@ function runImportProcess(url: string): Promise<BenchImportResult> {
       BENCH_IMPORT_CONCURRENCY: String(IMPORT_CONCURRENCY),
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: [...process.execArgv, ...SERVER_NODE_FLAGS, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
+    execArgv: [
+      ...process.execArgv,
+      ...SERVER_NODE_FLAGS,
+      ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    ],
   });
   return new Promise((resolve, reject) => {
     let result: BenchImportResult | undefined;
@@ -101,7 +105,9 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
     const { rows: counts } = await sql<{ n: string }>`
       select ((select count(*) from search_token) + (select count(*) from search_string) + (select count(*) from search_date)
         + (select count(*) from search_reference) + (select count(*) from search_quantity))::text as n`.execute(database.db);
-    const observations = await sql<{ id: string }>`select id from resource where resource_type = 'Observation' order by md5(id) limit 2000`.execute(database.db);
+    const observations = await sql<{
+      id: string;
+    }>`select id from resource where resource_type = 'Observation' order by md5(id) limit 2000`.execute(database.db);
     const patients = await sql<{ id: string }>`select id from resource where resource_type = 'Patient' order by id`.execute(database.db);
     await sql`analyze`.execute(database.db);
     const line = [
@@ -113,7 +119,11 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
     return {
       rate,
       line,
-      dataset: { observationIds: observations.rows.map((r) => r.id), patientIds: patients.rows.map((r) => r.id), indexRows: Number(counts[0].n) },
+      dataset: {
+        observationIds: observations.rows.map((r) => r.id),
+        patientIds: patients.rows.map((r) => r.id),
+        indexRows: Number(counts[0].n),
+      },
     };
   } finally {
     await database.close();
@@ -133,10 +143,23 @@ async function staffAccountToken(url: string, signingKey: string): Promise<strin
     for (const patient of await repo.searchResources<Patient>('Patient', { _count: '1000' })) {
       await repo.update<Patient>({ ...patient, managingOrganization: { reference: `Organization/${org.id}` } });
     }
-    const account = await new AccountStore(database.db, systemClock).create({ kind: 'staff', email: 'bench.staff@example.org', displayName: 'Dr. Bench', organizationId: org.id });
+    const account = await new AccountStore(database.db, systemClock).create({
+      kind: 'staff',
+      email: 'bench.staff@example.org',
+      displayName: 'Dr. Bench',
+      organizationId: org.id,
+    });
     const noMail: Mailer = { send: async () => undefined, close: async () => undefined };
     const sessions = new SessionService(
-      accountContext({ db: database.db, clock: systemClock, mailer: noMail, baseUrl: 'http://127.0.0.1', timeZone: 'UTC', policy: WESTMED_POLICY, signingKey: signingKeyFromString(signingKey) }),
+      accountContext({
+        db: database.db,
+        clock: systemClock,
+        mailer: noMail,
+        baseUrl: 'http://127.0.0.1',
+        timeZone: 'UTC',
+        policy: WESTMED_POLICY,
+        signingKey: signingKeyFromString(signingKey),
+      }),
     );
     return (await sessions.startSession(account)).access_token;
   } finally {
@@ -153,7 +176,9 @@ async function transactions(): Promise<number> {
   const client = new Client({ connectionString: statsUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: string }>('select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = current_database()');
+    const { rows } = await client.query<{ n: string }>(
+      'select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = current_database()',
+    );
     return Number(rows[0].n);
   } finally {
     await client.end();
@@ -194,7 +219,13 @@ function variantEnv(): Record<string, string> {
 }
 
 /** Warms the target up (JIT, pools, caches), then measures it. */
-async function measureHttp(server: ChildServer, label: string, seconds: number, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
+async function measureHttp(
+  server: ChildServer,
+  label: string,
+  seconds: number,
+  paths: string[],
+  headers?: Record<string, string>,
+): Promise<LoadResult> {
   await server.background('busy');
   try {
     return await measureBusy(server, label, seconds, paths, headers);
@@ -203,7 +234,13 @@ async function measureHttp(server: ChildServer, label: string, seconds: number, 
   }
 }
 
-async function measureBusy(server: ChildServer, label: string, seconds: number, paths: string[], headers?: Record<string, string>): Promise<LoadResult> {
+async function measureBusy(
+  server: ChildServer,
+  label: string,
+  seconds: number,
+  paths: string[],
+  headers?: Record<string, string>,
+): Promise<LoadResult> {
   const load = { url: server.url, paths, headers, connections: CONNECTIONS };
   if (WARMUP_SECONDS > 0) await runHttpLoad({ ...load, label, seconds: WARMUP_SECONDS });
   const before = await server.cpuMicros();
@@ -243,9 +280,16 @@ async function main(): Promise<void> {
   const bench = await createBenchDatabase();
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   try {
-    out(`FHIR benchmark on ${new URL(bench.url).host} (fresh database), ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, after a settling round of ${SETTLE_SECONDS} s per target (not counted)`);
+    out(
+      `FHIR benchmark on ${new URL(bench.url).host} (fresh database), ${CONNECTIONS} connections, ${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, after a settling round of ${SETTLE_SECONDS} s per target (not counted)`,
+    );
     // Absolute rates mean little on a busy machine; the ratios against the references run alongside matter.
-    out(`machine: ${os.availableParallelism()} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at start`);
+    out(
+      `machine: ${os.availableParallelism()} CPUs, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at start`,
+    );
     const imported = await importCorpus(bench.url);
     out(imported.line);
     if (process.env.BENCH_ONLY === 'import') return;
@@ -254,12 +298,18 @@ async function main(): Promise<void> {
     const searchPaths = patientIds.map((id) => `/fhir/Observation?patient=${id}`);
 
     const signingKey = randomBytes(32).toString('hex');
-    const token = await signAccessToken({ sub: 'Practitioner/bench-staff', kind: 'staff' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
+    const token = await signAccessToken({ sub: 'Practitioner/bench-staff', kind: 'staff' }, signingKeyFromString(signingKey), {
+      clock: systemClock,
+      ttlSeconds: 3600,
+    });
     const auth = { authorization: `Bearer ${token}` };
     const env = { BENCH_DATABASE_URL: bench.url, BENCH_SIGNING_KEY: signingKey };
     statsUrl = bench.url;
 
-    const system = await signAccessToken({ sub: 'bench-system', kind: 'system' }, signingKeyFromString(signingKey), { clock: systemClock, ttlSeconds: 3600 });
+    const system = await signAccessToken({ sub: 'bench-system', kind: 'system' }, signingKeyFromString(signingKey), {
+      clock: systemClock,
+      ttlSeconds: 3600,
+    });
     const systemAuth = { authorization: `Bearer ${system}` };
     const accountAuth = { authorization: `Bearer ${await staffAccountToken(bench.url, signingKey)}` };
 
@@ -285,7 +335,12 @@ async function main(): Promise<void> {
       // BENCH_VARIANT_ENV='NAME=value ...' (and BENCH_VARIANT_FLAGS='--node-flag ...', instead of the product's): a
       // second product server with that environment, measured in the same rounds as the first (targets readVariant,
       // readAccountVariant), for comparing a setting on equal terms. Without either, it is the product as it is.
-      variant: () => startChildServer(['product', 'warn'], { ...env, ...variantEnv() }, process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS),
+      variant: () =>
+        startChildServer(
+          ['product', 'warn'],
+          { ...env, ...variantEnv() },
+          process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS,
+        ),
     };
     const started = new Map<keyof typeof starts, Promise<ChildServer>>();
     const server = (name: keyof typeof starts): Promise<ChildServer> => {
@@ -313,7 +368,16 @@ async function main(): Promise<void> {
       readAccountVariant: `read-by-id, staff account, ${variantName()}`,
     };
     const targets: Record<keyof typeof labels, (seconds: number) => Promise<LoadResult>> = {
-      pg: (seconds) => runPgLoop({ url: bench.url, ids: observationIds, type: 'Observation', concurrency: CONNECTIONS, poolSize: APP_POOL_SIZE, seconds, label: labels.pg }),
+      pg: (seconds) =>
+        runPgLoop({
+          url: bench.url,
+          ids: observationIds,
+          type: 'Observation',
+          concurrency: CONNECTIONS,
+          poolSize: APP_POOL_SIZE,
+          seconds,
+          label: labels.pg,
+        }),
       reference: async (seconds) => measureHttp(await server('reference'), labels.reference, seconds, readPaths),
       control: async (seconds) => measureHttp(await server('control'), labels.control, seconds, readPaths),
       read: async (seconds) => measureHttp(await server('product'), labels.read, seconds, readPaths, auth),
@@ -322,11 +386,14 @@ async function main(): Promise<void> {
       readLogged: async (seconds) => measureHttp(await server('logged'), labels.readLogged, seconds, readPaths, auth),
       search: async (seconds) => measureHttp(await server('product'), labels.search, seconds, searchPaths, auth),
       readVariant: async (seconds) => measureHttp(await server('variant'), labels.readVariant, seconds, readPaths, auth),
-      readAccountVariant: async (seconds) => measureHttp(await server('variant'), labels.readAccountVariant, seconds, readPaths, accountAuth),
+      readAccountVariant: async (seconds) =>
+        measureHttp(await server('variant'), labels.readAccountVariant, seconds, readPaths, accountAuth),
     };
     // By default every target but the variants (when no variant is set) and the control (BENCH_TARGETS=...,control).
     const chosen = (process.env.BENCH_TARGETS?.split(',') ??
-      Object.keys(targets).filter((name) => name !== 'control' && (variantName() !== 'variant' || !name.endsWith('Variant')))) as (keyof typeof labels)[];
+      Object.keys(targets).filter(
+        (name) => name !== 'control' && (variantName() !== 'variant' || !name.endsWith('Variant')),
+      )) as (keyof typeof labels)[];
     const unknown = chosen.filter((name) => !(name in targets));
     if (unknown.length) throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${Object.keys(targets).join(', ')})`);
     try {
@@ -349,7 +416,12 @@ async function main(): Promise<void> {
     out(`Best of ${ROUNDS} round(s):`);
     for (const result of best.values()) out(formatResult(result));
     out('');
-    out(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at end`);
+    out(
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at end`,
+    );
     out('Ratios (same run, same table):');
     const reference = best.get(labels.reference);
     const pg = best.get(labels.pg);
@@ -374,7 +446,10 @@ async function main(): Promise<void> {
       if (pg) out(`  ${'(2) rate / (1) rate'.padEnd(44)} ${(reference.rate / pg.rate).toFixed(2).padStart(6)}`);
       for (const [key, name] of reads) {
         const result = best.get(labels[key]);
-        if (result) out(`  ${`server CPU/request: ${name} / (2)`.padEnd(44)} ${(result.cpuPerRequest! / reference.cpuPerRequest!).toFixed(2).padStart(6)}`);
+        if (result)
+          out(
+            `  ${`server CPU/request: ${name} / (2)`.padEnd(44)} ${(result.cpuPerRequest! / reference.cpuPerRequest!).toFixed(2).padStart(6)}`,
+          );
       }
       // The same ratios taken round by round (each target against the reference of its own round), median over
       // the rounds: less at the mercy of one lucky or unlucky run than best against best.
@@ -386,12 +461,16 @@ async function main(): Promise<void> {
         });
         if (!paired.length) continue;
         const list = (values: number[]): string => values.map((v) => v.toFixed(2)).join(' ');
-        out(`  ${`${name}: paired per round, median`.padEnd(44)} rate ${median(paired.map((r) => r.rate)).toFixed(2)} (${list(paired.map((r) => r.rate))}), p99 ${median(paired.map((r) => r.p99)).toFixed(2)} (${list(paired.map((r) => r.p99))})`);
+        out(
+          `  ${`${name}: paired per round, median`.padEnd(44)} rate ${median(paired.map((r) => r.rate)).toFixed(2)} (${list(paired.map((r) => r.rate))}), p99 ${median(paired.map((r) => r.p99)).toFixed(2)} (${list(paired.map((r) => r.p99))})`,
+        );
       }
       const search = best.get(labels.search);
       if (search) out(`  ${'search rate / (2) rate'.padEnd(44)} ${(search.rate / reference.rate).toFixed(2).padStart(6)}`);
     }
-    out(`  ${'import resources/s'.padEnd(44)} ${Math.round(imported.rate).toString().padStart(6)}   target >= ${TARGETS.importRate} ${imported.rate >= TARGETS.importRate ? 'met' : 'NOT met'}`);
+    out(
+      `  ${'import resources/s'.padEnd(44)} ${Math.round(imported.rate).toString().padStart(6)}   target >= ${TARGETS.importRate} ${imported.rate >= TARGETS.importRate ? 'met' : 'NOT met'}`,
+    );
   } finally {
     if (process.env.BENCH_KEEP_DATABASE === '1') out(`database kept (BENCH_KEEP_DATABASE=1): ${bench.url}`);
     else await bench.drop();

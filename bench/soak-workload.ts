@@ -83,7 +83,11 @@ async function send(url: string, init: RequestInit): Promise<number> {
 }
 
 // A PDF by its content (the portal sniffs attachments), about 60 KB as a scanned form would be.
-const PDF = Buffer.concat([Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n', 'latin1'), Buffer.alloc(60_000, 0x20), Buffer.from('trailer\n<<>>\n%%EOF\n')]).toString('base64');
+const PDF = Buffer.concat([
+  Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n', 'latin1'),
+  Buffer.alloc(60_000, 0x20),
+  Buffer.from('trailer\n<<>>\n%%EOF\n'),
+]).toString('base64');
 
 /** The portal callers and staff, signed in. */
 export async function signInAll(proxy: string): Promise<Record<'ada' | 'dan' | 'cara' | 'staff', SignedIn>> {
@@ -107,7 +111,9 @@ export function clinicPatientBundle(i: number, organization: string): Bundle {
   const entries: Resource[] = [];
   for (let k = 0; k < 12; k++) {
     entries.push({
-      resourceType: 'Observation', status: 'final', subject,
+      resourceType: 'Observation',
+      status: 'final',
+      subject,
       category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
       code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
       effectiveDateTime: new Date(Date.UTC(2024, k, 1 + (i % 27))).toISOString(),
@@ -115,9 +121,32 @@ export function clinicPatientBundle(i: number, organization: string): Bundle {
     });
   }
   entries.push(
-    { resourceType: 'Condition', subject, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] }, category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }], code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003', display: 'Hypertension' }] } },
-    { resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject, medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '314076', display: 'lisinopril 10 MG Oral Tablet' }] }, authoredOn: '2024-03-01' },
-    { resourceType: 'AllergyIntolerance', patient: subject, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification', code: 'confirmed' }] }, code: { coding: [{ system: 'http://snomed.info/sct', code: '91936005', display: 'Allergy to penicillin' }] } },
+    {
+      resourceType: 'Condition',
+      subject,
+      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }],
+      code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003', display: 'Hypertension' }] },
+    },
+    {
+      resourceType: 'MedicationRequest',
+      status: 'active',
+      intent: 'order',
+      subject,
+      medicationCodeableConcept: {
+        coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '314076', display: 'lisinopril 10 MG Oral Tablet' }],
+      },
+      authoredOn: '2024-03-01',
+    },
+    {
+      resourceType: 'AllergyIntolerance',
+      patient: subject,
+      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+      verificationStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification', code: 'confirmed' }],
+      },
+      code: { coding: [{ system: 'http://snomed.info/sct', code: '91936005', display: 'Allergy to penicillin' }] },
+    },
   );
   const person: Resource = {
     resourceType: 'Patient',
@@ -129,7 +158,14 @@ export function clinicPatientBundle(i: number, organization: string): Bundle {
   return {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: [{ fullUrl: patient, resource: person, request: { method: 'POST', url: 'Patient' } }, ...entries.map((resource) => ({ fullUrl: `urn:uuid:${randomUUID()}`, resource, request: { method: 'POST' as const, url: resource.resourceType } }))],
+    entry: [
+      { fullUrl: patient, resource: person, request: { method: 'POST', url: 'Patient' } },
+      ...entries.map((resource) => ({
+        fullUrl: `urn:uuid:${randomUUID()}`,
+        resource,
+        request: { method: 'POST' as const, url: resource.resourceType },
+      })),
+    ],
   };
 }
 
@@ -151,7 +187,11 @@ export function portalDay(context: SoakContext, users: Awaited<ReturnType<typeof
     [users.cara, `/fhir/Encounter?patient=${patients.cara}`],
   ];
   const json = (who: SignedIn, route: string, body: unknown) =>
-    send(`${proxy}${route}`, { method: 'POST', headers: { Authorization: `Bearer ${who.accessToken}`, 'Content-Type': 'application/fhir+json' }, body: JSON.stringify(body) });
+    send(`${proxy}${route}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${who.accessToken}`, 'Content-Type': 'application/fhir+json' },
+      body: JSON.stringify(body),
+    });
   return [
     { name: 'portal read/search', percent: 70, run: (n) => get(...portalReads[n % portalReads.length]) },
     {
@@ -179,12 +219,19 @@ export function portalDay(context: SoakContext, users: Awaited<ReturnType<typeof
           sender: { reference: `Patient/${patients.ada}` },
           recipient: [{ reference: `Practitioner/${context.practitioner}` }],
           topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'medical-question' }] },
-          payload: [{ contentString: `Question ${n} about my visit` }, { contentAttachment: { contentType: 'application/pdf', data: PDF, title: `form-${n}.pdf` } }],
+          payload: [
+            { contentString: `Question ${n} about my visit` },
+            { contentAttachment: { contentType: 'application/pdf', data: PDF, title: `form-${n}.pdf` } },
+          ],
         }),
     },
     // Ada for her own record (which her messages and her family's reads keep adding to), and staff for the practice's patients.
     { name: '$ccda Ada (portal)', percent: 2, run: () => get(users.ada, `/fhir/Patient/${patients.ada}/$ccda`) },
-    { name: '$ccda clinic (staff)', percent: 3, run: (n) => get(users.staff, `/fhir/Patient/${context.clinic[n % context.clinic.length]}/$ccda`) },
+    {
+      name: '$ccda clinic (staff)',
+      percent: 3,
+      run: (n) => get(users.staff, `/fhir/Patient/${context.clinic[n % context.clinic.length]}/$ccda`),
+    },
     {
       name: 'C-CDA import',
       percent: 2,

@@ -48,10 +48,14 @@ async function freeRange(count: number): Promise<number> {
   for (;;) {
     const base = 30_000 + Math.floor(Math.random() * 20_000);
     const free = await Promise.all(
-      Array.from({ length: count }, (_, i) => new Promise<boolean>((resolve) => {
-        const server = net.createServer().once('error', () => resolve(false));
-        server.listen(base + i, '127.0.0.1', () => server.close(() => resolve(true)));
-      })),
+      Array.from(
+        { length: count },
+        (_, i) =>
+          new Promise<boolean>((resolve) => {
+            const server = net.createServer().once('error', () => resolve(false));
+            server.listen(base + i, '127.0.0.1', () => server.close(() => resolve(true)));
+          }),
+      ),
     );
     if (free.every(Boolean)) return base;
   }
@@ -91,7 +95,15 @@ async function main(): Promise<void> {
   const metricsToken = randomBytes(16).toString('hex');
   const proxyPort = await freePort();
   const firstPort = await freeRange(INSTANCES);
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: database.url, CLUSTER_DIR: clusterDir, PROXY_PORT: String(proxyPort), INSTANCE_PORT: String(firstPort), METRICS_TOKEN: metricsToken, LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: database.url,
+    CLUSTER_DIR: clusterDir,
+    PROXY_PORT: String(proxyPort),
+    INSTANCE_PORT: String(firstPort),
+    METRICS_TOKEN: metricsToken,
+    LOG_LEVEL: 'warn',
+  };
   delete env.NODE_OPTIONS;
   const pg = new Client({ connectionString: database.url });
   try {
@@ -102,17 +114,30 @@ async function main(): Promise<void> {
     const instances = Array.from({ length: INSTANCES }, (_, i) => `http://127.0.0.1:${firstPort + i}`);
     const users = await signInAll(proxy);
     const auth = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
-    const family = (await (await fetch(`${proxy}/fhir/Patient?name=park&_count=10`, auth(users.staff.accessToken))).json()) as { entry: { resource: { id: string; name: { given: string[] }[] } }[] };
+    const family = (await (await fetch(`${proxy}/fhir/Patient?name=park&_count=10`, auth(users.staff.accessToken))).json()) as {
+      entry: { resource: { id: string; name: { given: string[] }[] } }[];
+    };
     const idOf = (given: string) => family.entry.find((e) => e.resource.name[0].given[0] === given)!.resource.id;
     const patients = { ada: idOf('Ada'), ben: idOf('Ben'), cara: idOf('Cara') };
-    const practitioner = ((await (await fetch(`${proxy}/fhir/Practitioner?family=Chen`, auth(users.staff.accessToken))).json()) as { entry: { resource: { id: string } }[] }).entry[0].resource.id;
-    const adaRecord = (await (await fetch(`${proxy}/fhir/Patient/${patients.ada}`, auth(users.staff.accessToken))).json()) as { managingOrganization: { reference: string } };
+    const practitioner = (
+      (await (await fetch(`${proxy}/fhir/Practitioner?family=Chen`, auth(users.staff.accessToken))).json()) as {
+        entry: { resource: { id: string } }[];
+      }
+    ).entry[0].resource.id;
+    const adaRecord = (await (await fetch(`${proxy}/fhir/Patient/${patients.ada}`, auth(users.staff.accessToken))).json()) as {
+      managingOrganization: { reference: string };
+    };
     const organization = adaRecord.managingOrganization.reference.split('/')[1];
     const clinic: string[] = [];
     for (let i = 0; i < CLINIC_PATIENTS; i++) {
-      const res = await fetch(`${proxy}/fhir`, { method: 'POST', headers: { Authorization: `Bearer ${users.staff.accessToken}`, 'Content-Type': 'application/fhir+json' }, body: JSON.stringify(clinicPatientBundle(i, organization)) });
+      const res = await fetch(`${proxy}/fhir`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${users.staff.accessToken}`, 'Content-Type': 'application/fhir+json' },
+        body: JSON.stringify(clinicPatientBundle(i, organization)),
+      });
       const body = (await res.json()) as { entry?: { response: { location: string } }[] };
-      if (res.status !== 200) throw new Error(`soak: creating the practice's patients answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+      if (res.status !== 200)
+        throw new Error(`soak: creating the practice's patients answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
       clinic.push(body.entry![0].response.location.split('/')[1]);
     }
     const documents: string[] = [];
@@ -131,12 +156,16 @@ async function main(): Promise<void> {
           return { rss: read('chartkeeper_process_resident_memory_bytes'), heap: read('chartkeeper_nodejs_heap_size_used_bytes') };
         }),
       );
-      const { rows } = await pg.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+      const { rows } = await pg.query<{ n: number }>(
+        'select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+      );
       return { minute, rss: figures.map((f) => f.rss), heapUsed: figures.map((f) => f.heap), connections: rows[0].n };
     };
 
     const load = os.loadavg();
-    console.log(`soak: ${MINUTES} min at ${RATE} req/s through HAProxy to ${INSTANCES} instances on PostgreSQL; ${os.cpus().length} CPUs, load average ${load.map((l) => l.toFixed(2)).join(' ')} at the start`);
+    console.log(
+      `soak: ${MINUTES} min at ${RATE} req/s through HAProxy to ${INSTANCES} instances on PostgreSQL; ${os.cpus().length} CPUs, load average ${load.map((l) => l.toFixed(2)).join(' ')} at the start`,
+    );
     const samples: SoakSample[] = [];
     const inFlight = new Map<number, number>();
     const started = Date.now();
@@ -158,7 +187,8 @@ async function main(): Promise<void> {
       total++;
       inFlight.set(minute, (inFlight.get(minute) ?? 0) + 1);
       // Not awaited: requests overlap on purpose; a failure is recorded as status 0 and closeMinute waits on inFlight.
-      void op.run(n)
+      void op
+        .run(n)
         .catch(() => 0)
         .then((status) => {
           samples.push({ op: op.name, minute, ms: Date.now() - at, status });
@@ -169,7 +199,11 @@ async function main(): Promise<void> {
     const closeMinute = async (minute: number): Promise<void> => {
       const server = await sampleServers(minute);
       while ((inFlight.get(minute) ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-      const figures = figuresOf(minute, samples.filter((s) => s.minute === minute), server);
+      const figures = figuresOf(
+        minute,
+        samples.filter((s) => s.minute === minute),
+        server,
+      );
       minutes[minute - 1] = figures;
       console.log(formatMinute(figures));
     };
@@ -189,10 +223,16 @@ async function main(): Promise<void> {
     await Promise.all(minuteDone);
 
     const finalLoad = os.loadavg();
-    console.log(`\nsoak: ${samples.length} requests, ${dropped} not sent (more than ${MAX_IN_FLIGHT} in flight); load average ${finalLoad.map((l) => l.toFixed(2)).join(' ')} at the end`);
+    console.log(
+      `\nsoak: ${samples.length} requests, ${dropped} not sent (more than ${MAX_IN_FLIGHT} in flight); load average ${finalLoad.map((l) => l.toFixed(2)).join(' ')} at the end`,
+    );
     const results = verdicts(minutes.filter(Boolean));
     for (const v of results) console.log(`${v.met ? 'met    ' : 'MISSED '} ${v.target.padEnd(52)} ${v.measured}`);
-    if (process.env.SOAK_OUT) fs.writeFileSync(process.env.SOAK_OUT, JSON.stringify({ minutes, verdicts: results, rate: RATE, instances: INSTANCES, loadStart: load, loadEnd: finalLoad }, null, 2));
+    if (process.env.SOAK_OUT)
+      fs.writeFileSync(
+        process.env.SOAK_OUT,
+        JSON.stringify({ minutes, verdicts: results, rate: RATE, instances: INSTANCES, loadStart: load, loadEnd: finalLoad }, null, 2),
+      );
   } finally {
     await run(SCRIPT, ['stop'], { env }).catch((err) => console.error(`soak: stopping the cluster: ${err}`));
     printWarnings(clusterDir);

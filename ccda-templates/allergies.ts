@@ -1,5 +1,12 @@
 import type { AllergyIntolerance, AllergyIntoleranceReaction, CodeableConcept } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
+import {
+  conceptText,
+  writeCode,
+  writeFixedCode,
+  writeInterval,
+  writeResourceId,
+  writeTextRef,
+} from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { NO_INFORMATION, hasNoInformation, isRefuted } from '../src/ccda/render/clinical-assertion';
@@ -66,7 +73,15 @@ function writeSeverity(w: XmlWriter, severity: string | undefined): void {
   w.close('observation').close('entryRelationship');
 }
 
-function writeReaction(w: XmlWriter, a: AllergyIntolerance, r: AllergyIntoleranceReaction, i: number, m: CodeableConcept, ctx: RenderContext, rowId: string): void {
+function writeReaction(
+  w: XmlWriter,
+  a: AllergyIntolerance,
+  r: AllergyIntoleranceReaction,
+  i: number,
+  m: CodeableConcept,
+  ctx: RenderContext,
+  rowId: string,
+): void {
   w.open('entryRelationship', { typeCode: 'MFST', inversionInd: 'true' });
   w.open('observation', { classCode: 'OBS', moodCode: 'EVN' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.9', extension: '2014-06-09' });
@@ -111,7 +126,9 @@ function writeAllergyEntry(w: XmlWriter, row: NarrativeRow<AllergyIntolerance>, 
   writeInterval(w, 'effectiveTime', onset, undefined, { lowNullFlavor: noKnown ? 'NA' : 'UNK' });
   const type = noKnown ?? allergyType(a);
   w.open('value', { 'xsi:type': 'CD', code: type[0], codeSystem: SNOMED, codeSystemName: 'SNOMED CT', displayName: type[1] });
-  w.open('originalText').empty('reference', { value: `#${row.id}-name` }).close('originalText');
+  w.open('originalText')
+    .empty('reference', { value: `#${row.id}-name` })
+    .close('originalText');
   w.close('value');
   writeAuthorParticipation(w, ctx, a.recorder ?? a.asserter, a.recordedDate);
   w.open('participant', { typeCode: 'CSM' }).open('participantRole', { classCode: 'MANU' });
@@ -158,7 +175,7 @@ export const ALLERGIES_SECTION: SectionDefinition<AllergyIntolerance> = {
   rows: (data) =>
     newestFirst(
       data.ofType<AllergyIntolerance>('AllergyIntolerance').filter((a) => !isEnteredInError(a)),
-      (a) => a.recordedDate ?? a.onsetDateTime
+      (a) => a.recordedDate ?? a.onsetDateTime,
     ),
   writeEntries: onePerRow(writeAllergyEntry),
 };

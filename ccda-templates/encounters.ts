@@ -1,6 +1,16 @@
 import type { Condition, Encounter, Organization, Practitioner } from '@medplum/fhirtypes';
 import { codeSystemName } from '../src/ccda/code-systems';
-import { conceptText, isCdaCode, nameText, writeCode, writeIdentifier, writeInterval, writePersonName, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
+import {
+  conceptText,
+  isCdaCode,
+  nameText,
+  writeCode,
+  writeIdentifier,
+  writeInterval,
+  writePersonName,
+  writeResourceId,
+  writeTextRef,
+} from '../src/ccda/render/cda-datatype-writers';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -47,7 +57,9 @@ function writeEncounter(w: XmlWriter, row: NarrativeRow<Encounter>, ctx: RenderC
     });
   } else {
     w.open('code', { code: e.class?.code, codeSystem: ACT_CODE, codeSystemName: codeSystemName(ACT_CODE), displayName: e.class?.display });
-    w.open('originalText').empty('reference', { value: `#${row.id}-name` }).close('originalText');
+    w.open('originalText')
+      .empty('reference', { value: `#${row.id}-name` })
+      .close('originalText');
     w.close('code');
   }
   writeTextRef(w, row.id);
@@ -89,12 +101,28 @@ export const ENCOUNTERS_SECTION: SectionDefinition<Encounter> = {
   emptyText: 'No encounters are recorded for this period.',
   columns: [
     { header: 'Encounter', cell: (e) => conceptText(e.type?.[0]) || e.class?.display || e.class?.code || 'Encounter' },
-    { header: 'Provider', cell: (e, ctx) => practitionersOf(e, ctx).map((p) => nameText(p.name?.[0])).join(', ') },
+    {
+      header: 'Provider',
+      cell: (e, ctx) =>
+        practitionersOf(e, ctx)
+          .map((p) => nameText(p.name?.[0]))
+          .join(', '),
+    },
     { header: 'Location', cell: (e, ctx) => ctx.lookup.resolve<Organization>(e.serviceProvider)?.name ?? e.serviceProvider?.display ?? '' },
-    { header: 'Diagnosis', cell: (e, ctx) => diagnosesOf(e, ctx).map((c) => conceptText(c.code)).join('; ') },
+    {
+      header: 'Diagnosis',
+      cell: (e, ctx) =>
+        diagnosesOf(e, ctx)
+          .map((c) => conceptText(c.code))
+          .join('; '),
+    },
     { header: 'Start', cell: (e) => displayDateTime(e.period?.start) },
     { header: 'End', cell: (e) => displayDateTime(e.period?.end) },
   ],
-  rows: (data) => newestFirst(data.ofType<Encounter>('Encounter').filter((e) => !isEnteredInError(e)), (e) => e.period?.start),
+  rows: (data) =>
+    newestFirst(
+      data.ofType<Encounter>('Encounter').filter((e) => !isEnteredInError(e)),
+      (e) => e.period?.start,
+    ),
   writeEntries: onePerRow(writeEncounter),
 };

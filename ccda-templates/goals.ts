@@ -17,7 +17,9 @@ function writeGoal(w: XmlWriter, row: NarrativeRow<Goal>, ctx: RenderContext): v
   writeResourceId(w, ctx, g);
   writeCode(w, 'code', g.description, { textRef: `${row.id}-name`, prefer: ['http://loinc.org', 'http://snomed.info/sct'] });
   writeTextRef(w, row.id);
-  w.empty('statusCode', { code: g.lifecycleStatus === 'completed' ? 'completed' : g.lifecycleStatus === 'cancelled' ? 'cancelled' : 'active' });
+  w.empty('statusCode', {
+    code: g.lifecycleStatus === 'completed' ? 'completed' : g.lifecycleStatus === 'cancelled' ? 'cancelled' : 'active',
+  });
   if (g.startDate || dueDate(g)) writeInterval(w, 'effectiveTime', g.startDate, dueDate(g));
   w.close('observation');
 }
@@ -34,10 +36,17 @@ export const GOALS_SECTION: SectionDefinition<Goal> = {
   emptyText: 'No goals are recorded for this period.',
   columns: [
     { header: 'Goal', cell: (g) => conceptText(g.description) || 'Goal' },
-    { header: 'Status', cell: (g) => g.achievementStatus ? `${g.lifecycleStatus} (${conceptText(g.achievementStatus)})` : g.lifecycleStatus },
+    {
+      header: 'Status',
+      cell: (g) => (g.achievementStatus ? `${g.lifecycleStatus} (${conceptText(g.achievementStatus)})` : g.lifecycleStatus),
+    },
     { header: 'Start', cell: (g) => displayDateTime(g.startDate) },
     { header: 'Due', cell: (g) => displayDateTime(dueDate(g)) },
   ],
-  rows: (data) => newestFirst(data.ofType<Goal>('Goal').filter((g) => !isEnteredInError(g)), (g) => g.startDate ?? g.statusDate),
+  rows: (data) =>
+    newestFirst(
+      data.ofType<Goal>('Goal').filter((g) => !isEnteredInError(g)),
+      (g) => g.startDate ?? g.statusDate,
+    ),
   writeEntries: onePerRow(writeGoal),
 };

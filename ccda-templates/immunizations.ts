@@ -55,12 +55,18 @@ export const IMMUNIZATIONS_SECTION: SectionDefinition<Immunization> = {
   whenEmpty: 'nullFlavor',
   emptyText: 'No immunizations are recorded for this period.',
   columns: [
-    { header: 'Vaccine', cell: (i) => (isNoKnown(i.vaccineCode) || !hasNoInformation(i.vaccineCode) ? conceptText(i.vaccineCode) : NO_INFORMATION) },
+    {
+      header: 'Vaccine',
+      cell: (i) => (isNoKnown(i.vaccineCode) || !hasNoInformation(i.vaccineCode) ? conceptText(i.vaccineCode) : NO_INFORMATION),
+    },
     { header: 'Status', cell: (i) => (isNoKnown(i.vaccineCode) ? 'None known' : i.status === 'not-done' ? 'Not given' : i.status) },
     { header: 'Date', cell: (i) => displayDateTime(i.occurrenceDateTime ?? i.recorded) },
     { header: 'Lot', cell: (i) => i.lotNumber ?? '' },
   ],
   rows: (data) =>
-    newestFirst(data.ofType<Immunization>('Immunization').filter((i) => !isEnteredInError(i)), (i) => i.occurrenceDateTime ?? i.recorded),
+    newestFirst(
+      data.ofType<Immunization>('Immunization').filter((i) => !isEnteredInError(i)),
+      (i) => i.occurrenceDateTime ?? i.recorded,
+    ),
   writeEntries: onePerRow(writeImmunization),
 };

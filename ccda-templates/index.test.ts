@@ -2,11 +2,22 @@ import { findSectionByLoinc, findSectionByTemplateId, SECTION_DEFINITIONS } from
 
 describe('SECTION_DEFINITIONS', () => {
   it('starts with the six sections the CCD template requires, in order', () => {
-    expect(SECTION_DEFINITIONS.slice(0, 6).map((d) => d.loinc.code)).toEqual(['48765-2', '10160-0', '11450-4', '30954-2', '29762-2', '8716-3']);
+    expect(SECTION_DEFINITIONS.slice(0, 6).map((d) => d.loinc.code)).toEqual([
+      '48765-2',
+      '10160-0',
+      '11450-4',
+      '30954-2',
+      '29762-2',
+      '8716-3',
+    ]);
   });
 
   it('has unique keys, templateIds and LOINC codes', () => {
-    for (const pick of [(d: (typeof SECTION_DEFINITIONS)[number]) => d.key, (d: (typeof SECTION_DEFINITIONS)[number]) => d.templateId.root, (d: (typeof SECTION_DEFINITIONS)[number]) => d.loinc.code]) {
+    for (const pick of [
+      (d: (typeof SECTION_DEFINITIONS)[number]) => d.key,
+      (d: (typeof SECTION_DEFINITIONS)[number]) => d.templateId.root,
+      (d: (typeof SECTION_DEFINITIONS)[number]) => d.loinc.code,
+    ]) {
       const values = SECTION_DEFINITIONS.map(pick);
       expect(new Set(values).size).toBe(values.length);
     }

@@ -1,5 +1,13 @@
 import type { CodeableConcept, Dosage, Medication, MedicationRequest, MedicationStatement } from '@medplum/fhirtypes';
-import { conceptText, decimalText, writeCode, writeResourceId, writeTextRef, writeTs, ucumUnit } from '../src/ccda/render/cda-datatype-writers';
+import {
+  conceptText,
+  decimalText,
+  writeCode,
+  writeResourceId,
+  writeTextRef,
+  writeTs,
+  ucumUnit,
+} from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
@@ -69,7 +77,11 @@ function writeMedicationActivity(w: XmlWriter, row: NarrativeRow<MedicationUse>,
   // be given) is the negated activity with that drug. Neither may read as a medication the patient takes.
   const noKnown = isNoKnown(drug);
   const negated = noKnown || isDenied(m);
-  w.open('substanceAdministration', { classCode: 'SBADM', moodCode: isPlanned(m) ? 'INT' : 'EVN', negationInd: negated ? 'true' : undefined });
+  w.open('substanceAdministration', {
+    classCode: 'SBADM',
+    moodCode: isPlanned(m) ? 'INT' : 'EVN',
+    negationInd: negated ? 'true' : undefined,
+  });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.16', extension: '2014-06-09' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.16' });
   writeResourceId(w, ctx, m);
@@ -90,7 +102,8 @@ function writeMedicationActivity(w: XmlWriter, row: NarrativeRow<MedicationUse>,
   }
   if (dosage?.route) writeCode(w, 'routeCode', dosage.route);
   const dose = dosage?.doseAndRate?.[0]?.doseQuantity;
-  if (dose?.value !== undefined) w.empty('doseQuantity', { value: decimalText(dose.value), unit: ucumUnit(dose) === '1' ? undefined : ucumUnit(dose) });
+  if (dose?.value !== undefined)
+    w.empty('doseQuantity', { value: decimalText(dose.value), unit: ucumUnit(dose) === '1' ? undefined : ucumUnit(dose) });
   else w.empty('doseQuantity', { nullFlavor: 'UNK' });
   w.open('consumable').open('manufacturedProduct', { classCode: 'MANU' });
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.23', extension: '2014-06-09' });
@@ -150,7 +163,7 @@ export const MEDICATIONS_SECTION: SectionDefinition<MedicationUse> = {
         ...data.ofType<MedicationRequest>('MedicationRequest').filter((m) => m.intent !== 'proposal' || m.status === 'active'),
         ...data.ofType<MedicationStatement>('MedicationStatement'),
       ].filter((m) => !isEnteredInError(m)),
-      (m) => times(m).start
+      (m) => times(m).start,
     ),
   writeEntries: onePerRow(writeMedicationActivity),
 };

@@ -6,7 +6,6 @@ import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
 import { onePerRow, type NarrativeRow, type SectionDefinition } from './section-definition';
 
-
 /** The note's words: inline text/plain content decoded, else its title or where it lives. */
 export function noteText(d: DocumentReference): string {
   for (const c of d.content ?? []) {
@@ -26,7 +25,7 @@ function writeNote(w: XmlWriter, row: NarrativeRow<DocumentReference>, ctx: Rend
     w,
     'code',
     { coding: [{ system: 'http://loinc.org', code: '34109-9', display: 'Note' }] },
-    { textRef: `${row.id}-name`, extraTranslations: (d.type?.coding ?? []).filter((c) => c.system === 'http://loinc.org' && c.code) }
+    { textRef: `${row.id}-name`, extraTranslations: (d.type?.coding ?? []).filter((c) => c.system === 'http://loinc.org' && c.code) },
   );
   writeTextRef(w, row.id);
   w.empty('statusCode', { code: 'completed' });
@@ -57,10 +56,9 @@ export const NOTES_SECTION: SectionDefinition<DocumentReference> = {
           d.status === 'current' &&
           // Unreleased documents (docStatus preliminary) never leave the practice.
           (d.docStatus === undefined || d.docStatus === 'final' || d.docStatus === 'amended') &&
-          (d.category ?? []).some((c) => c.coding?.some((x) => x.code === 'clinical-note'))
+          (d.category ?? []).some((c) => c.coding?.some((x) => x.code === 'clinical-note')),
       ),
-      (d) => d.date
+      (d) => d.date,
     ),
   writeEntries: onePerRow(writeNote),
 };
-

@@ -1,6 +1,14 @@
 import type { Coverage, Organization, Patient, RelatedPerson } from '@medplum/fhirtypes';
 import { codeSystemName, oidForSystemUri } from '../src/ccda/code-systems';
-import { conceptText, isCdaCode, writeAddr, writeInterval, writeResourceId, writeTelecoms, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
+import {
+  conceptText,
+  isCdaCode,
+  writeAddr,
+  writeInterval,
+  writeResourceId,
+  writeTelecoms,
+  writeTextRef,
+} from '../src/ccda/render/cda-datatype-writers';
 import { isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { displayDateTime } from '../src/ccda/render/hl7-time';
 import type { RenderContext } from '../src/ccda/render/render-context';
@@ -46,13 +54,22 @@ function planName(c: Coverage): string {
 function writePolicyCode(w: XmlWriter, c: Coverage): void {
   const typeCoding = c.type?.coding?.find((x) => x.system === ACT_CODE_URI && isCdaCode(x.code));
   const sop = (c.type?.coding ?? []).filter((x) => isCdaCode(x.code) && x.system && oidForSystemUri(x.system) === SOP_OID);
-  w.open('code', typeCoding
-    ? { code: typeCoding.code, codeSystem: '2.16.840.1.113883.5.4', codeSystemName: codeSystemName('2.16.840.1.113883.5.4'), displayName: typeCoding.display }
-    : { nullFlavor: 'UNK' });
+  w.open(
+    'code',
+    typeCoding
+      ? {
+          code: typeCoding.code,
+          codeSystem: '2.16.840.1.113883.5.4',
+          codeSystemName: codeSystemName('2.16.840.1.113883.5.4'),
+          displayName: typeCoding.display,
+        }
+      : { nullFlavor: 'UNK' },
+  );
   if (c.type?.text) w.element('originalText', c.type.text);
   // The template wants the payer type (Source of Payment Typology) as a translation, even when unknown.
   if (sop.length === 0) w.empty('translation', { nullFlavor: 'NI' });
-  for (const s of sop) w.empty('translation', { code: s.code, codeSystem: SOP_OID, codeSystemName: codeSystemName(SOP_OID), displayName: s.display });
+  for (const s of sop)
+    w.empty('translation', { code: s.code, codeSystem: SOP_OID, codeSystemName: codeSystemName(SOP_OID), displayName: s.display });
   w.close('code');
 }
 
@@ -131,7 +148,11 @@ export const PAYERS_SECTION: SectionDefinition<Coverage> = {
     { header: 'Relationship', cell: (c) => conceptText(c.relationship) },
     { header: 'Coverage period', cell: (c) => periodText(c.period?.start, c.period?.end) },
   ],
-  rows: (data) => newestFirst(data.ofType<Coverage>('Coverage').filter((c) => !isEnteredInError(c)), (c) => c.period?.start),
+  rows: (data) =>
+    newestFirst(
+      data.ofType<Coverage>('Coverage').filter((c) => !isEnteredInError(c)),
+      (c) => c.period?.start,
+    ),
   writeEntries: (w, rows, ctx) => {
     for (const row of rows) writeCoverage(w, row, ctx);
   },

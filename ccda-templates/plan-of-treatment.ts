@@ -27,7 +27,9 @@ function plannedItems(carePlans: readonly CarePlan[], requests: readonly Service
   for (const cp of carePlans) {
     if (isEnteredInError(cp) || !PLANNED.includes(cp.status)) continue;
     const date = cp.period?.start ?? cp.created;
-    const activities = (cp.activity ?? []).filter((a) => a.detail?.code && a.detail.status !== 'completed' && a.detail.status !== 'cancelled');
+    const activities = (cp.activity ?? []).filter(
+      (a) => a.detail?.code && a.detail.status !== 'completed' && a.detail.status !== 'cancelled',
+    );
     if (activities.length === 0) {
       items.push({ source: cp, code: cp.category?.[0] ?? { text: cp.title ?? cp.description }, date, status: cp.status });
       continue;
@@ -39,7 +41,7 @@ function plannedItems(carePlans: readonly CarePlan[], requests: readonly Service
         activityIndex: (cp.activity ?? []).indexOf(a),
         date: a.detail?.scheduledPeriod?.start ?? date,
         status: a.detail?.status ?? cp.status,
-      })
+      }),
     );
   }
   for (const s of requests) {

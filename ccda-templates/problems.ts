@@ -1,5 +1,12 @@
 import type { Condition } from '@medplum/fhirtypes';
-import { conceptText, writeCode, writeFixedCode, writeInterval, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
+import {
+  conceptText,
+  writeCode,
+  writeFixedCode,
+  writeInterval,
+  writeResourceId,
+  writeTextRef,
+} from '../src/ccda/render/cda-datatype-writers';
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { categoryCodes, isEnteredInError, newestFirst } from '../src/ccda/render/fhir-read';
 import { assertionName, hasNoInformation, isNoKnown, isRefuted, isUnconfirmed } from '../src/ccda/render/clinical-assertion';
@@ -25,7 +32,7 @@ export function writeProblemObservation(
   c: Condition,
   ctx: RenderContext,
   rowId: string,
-  valueTextRef: string | undefined = `${rowId}-name`
+  valueTextRef: string | undefined = `${rowId}-name`,
 ): void {
   const diagnosis = categoryCodes(c.category).includes('encounter-diagnosis');
   // A refuted problem is stated as denied (negationInd), and "no current problems" as the negated generic
@@ -49,7 +56,10 @@ export function writeProblemObservation(
   writeInterval(w, 'effectiveTime', onset, abatement, { highNullFlavor: !isActiveCondition(c) && !abatement ? 'UNK' : undefined });
   if (noKnown) {
     w.open('value', { 'xsi:type': 'CD', code: '55607006', codeSystem: SNOMED, codeSystemName: 'SNOMED CT', displayName: 'Problem' });
-    if (valueTextRef) w.open('originalText').empty('reference', { value: `#${valueTextRef}` }).close('originalText');
+    if (valueTextRef)
+      w.open('originalText')
+        .empty('reference', { value: `#${valueTextRef}` })
+        .close('originalText');
     w.close('value');
   } else if (hasNoInformation(c.code)) {
     writeCode(w, 'value', undefined, { xsiType: 'CD', nullFlavor: 'NI' });
@@ -111,10 +121,8 @@ export const PROBLEMS_SECTION: SectionDefinition<Condition> = {
   columns: CONDITION_COLUMNS,
   rows: (data) =>
     newestFirst(
-      data
-        .ofType<Condition>('Condition')
-        .filter((c) => !isEnteredInError(c) && !categoryCodes(c.category).includes('health-concern')),
-      (c) => c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate
+      data.ofType<Condition>('Condition').filter((c) => !isEnteredInError(c) && !categoryCodes(c.category).includes('health-concern')),
+      (c) => c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate,
     ),
   writeEntries: onePerRow(writeProblemConcern),
 };
@@ -147,10 +155,8 @@ export const HEALTH_CONCERNS_SECTION: SectionDefinition<Condition> = {
   columns: CONDITION_COLUMNS,
   rows: (data) =>
     newestFirst(
-      data
-        .ofType<Condition>('Condition')
-        .filter((c) => !isEnteredInError(c) && categoryCodes(c.category).includes('health-concern')),
-      (c) => c.onsetDateTime ?? c.recordedDate
+      data.ofType<Condition>('Condition').filter((c) => !isEnteredInError(c) && categoryCodes(c.category).includes('health-concern')),
+      (c) => c.onsetDateTime ?? c.recordedDate,
     ),
   writeEntries: onePerRow(writeHealthConcern),
 };

@@ -60,6 +60,10 @@ export const PROCEDURES_SECTION: SectionDefinition<Procedure> = {
     { header: 'Date', cell: (p) => displayDateTime(performedStart(p)) },
     { header: 'Body site', cell: (p) => (p.bodySite ?? []).map(conceptText).join(', ') },
   ],
-  rows: (data) => newestFirst(data.ofType<Procedure>('Procedure').filter((p) => !isEnteredInError(p)), performedStart),
+  rows: (data) =>
+    newestFirst(
+      data.ofType<Procedure>('Procedure').filter((p) => !isEnteredInError(p)),
+      performedStart,
+    ),
   writeEntries: onePerRow(writeProcedure),
 };

@@ -17,14 +17,21 @@ export const REASON_FOR_REFERRAL_SECTION: SectionDefinition<ServiceRequest> = {
   emptyText: 'No referrals are recorded for this period.',
   columns: [
     { header: 'Reason', cell: (s) => (s.reasonCode ?? []).map(conceptText).join('; ') || conceptText(s.code) },
-    { header: 'Referred to', cell: (s) => (s.performer ?? []).map((p) => p.display ?? '').filter(Boolean).join(', ') },
+    {
+      header: 'Referred to',
+      cell: (s) =>
+        (s.performer ?? [])
+          .map((p) => p.display ?? '')
+          .filter(Boolean)
+          .join(', '),
+    },
     { header: 'Note', cell: (s) => (s.note ?? []).map((n) => n.text).join(' ') },
     { header: 'Date', cell: (s) => displayDateTime(s.authoredOn) },
   ],
   rows: (data) =>
     newestFirst(
       data.ofType<ServiceRequest>('ServiceRequest').filter((s) => !isEnteredInError(s) && isReferral(s) && s.status !== 'revoked'),
-      (s) => s.authoredOn
+      (s) => s.authoredOn,
     ),
   writeEntries: () => undefined,
 };

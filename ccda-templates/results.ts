@@ -3,7 +3,14 @@ import { conceptText, writeCode, writeResourceId, writeTextRef } from '../src/cc
 import { writeAuthorParticipation } from '../src/ccda/render/author-participation';
 import { categoryCodes, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
-import { hasValue, referenceRangeText, valueText, writeInterpretation, writeObservationValue, writeReferenceRanges } from '../src/ccda/render/observation-value';
+import {
+  hasValue,
+  referenceRangeText,
+  valueText,
+  writeInterpretation,
+  writeObservationValue,
+  writeReferenceRanges,
+} from '../src/ccda/render/observation-value';
 import type { RenderContext } from '../src/ccda/render/render-context';
 import type { XmlWriter } from '../src/ccda/render/xml-writer';
 import type { NarrativeRow, SectionData, SectionDefinition } from './section-definition';
@@ -37,11 +44,7 @@ const STATUS: Record<string, string> = {
 export function isNonResultObservation(o: Observation): boolean {
   const cats = categoryCodes(o.category);
   return (
-    cats.includes('vital-signs') ||
-    cats.includes('social-history') ||
-    isSmokingStatus(o) ||
-    isFunctionalStatus(o) ||
-    isMentalStatus(o)
+    cats.includes('vital-signs') || cats.includes('social-history') || isSmokingStatus(o) || isFunctionalStatus(o) || isMentalStatus(o)
   );
 }
 
@@ -55,7 +58,7 @@ function rowsOf(o: Observation, group: DiagnosticReport | Observation): ResultRo
 function resultRows(data: SectionData, ctx: RenderContext): ResultRow[] {
   const reports = newestFirst(
     data.ofType<DiagnosticReport>('DiagnosticReport').filter((d) => !isEnteredInError(d)),
-    (d) => d.effectiveDateTime ?? d.effectivePeriod?.start ?? d.issued
+    (d) => d.effectiveDateTime ?? d.effectivePeriod?.start ?? d.issued,
   );
   const rows: ResultRow[] = [];
   const claimed = new Set<string>();
@@ -99,7 +102,10 @@ function writeResultObservation(w: XmlWriter, row: NarrativeRow<ResultRow>, ctx:
 }
 
 function groupTimes(rows: readonly NarrativeRow<ResultRow>[]): { low?: string; high?: string } {
-  const times = rows.map((r) => observationTime(r.item.observation).start).filter((t): t is string => Boolean(t)).sort();
+  const times = rows
+    .map((r) => observationTime(r.item.observation).start)
+    .filter((t): t is string => Boolean(t))
+    .sort();
   return { low: times[0], high: times[times.length - 1] };
 }
 

@@ -69,7 +69,7 @@ export interface SectionDefinition<T = unknown> {
 /** Entry writer for the common case: one `<entry>` per narrative row. */
 export function onePerRow<T>(
   write: (w: XmlWriter, row: NarrativeRow<T>, ctx: RenderContext) => void,
-  typeCode?: 'DRIV' | 'COMP'
+  typeCode?: 'DRIV' | 'COMP',
 ): (w: XmlWriter, rows: readonly NarrativeRow<T>[], ctx: RenderContext) => void {
   return (w, rows, ctx) => {
     for (const row of rows) {

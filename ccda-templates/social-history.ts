@@ -1,5 +1,12 @@
 import type { Observation } from '@medplum/fhirtypes';
-import { codableCodings, conceptText, writeCode, writeFixedCode, writeResourceId, writeTextRef } from '../src/ccda/render/cda-datatype-writers';
+import {
+  codableCodings,
+  conceptText,
+  writeCode,
+  writeFixedCode,
+  writeResourceId,
+  writeTextRef,
+} from '../src/ccda/render/cda-datatype-writers';
 import { categoryCodes, hasCode, isEnteredInError, newestFirst, observationTime } from '../src/ccda/render/fhir-read';
 import { displayDateTime, toHl7Ts } from '../src/ccda/render/hl7-time';
 import { valueText, writeObservationValue } from '../src/ccda/render/observation-value';
@@ -11,7 +18,8 @@ const BIRTH_SEX_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-b
 const LOINC = '2.16.840.1.113883.6.1';
 
 /** A social history row: an Observation, or the patient's sex assigned at birth (US Core extension). */
-export type SocialHistoryRow = { readonly kind: 'observation'; readonly observation: Observation } | { readonly kind: 'birth-sex'; readonly code: string };
+export type SocialHistoryRow =
+  { readonly kind: 'observation'; readonly observation: Observation } | { readonly kind: 'birth-sex'; readonly code: string };
 
 const BIRTH_SEX: Record<string, string> = { F: 'Female', M: 'Male', UNK: 'Unknown' };
 
@@ -66,7 +74,13 @@ function writeBirthSex(w: XmlWriter, code: string, rowId: string, ctx: RenderCon
   writeTextRef(w, rowId);
   w.empty('statusCode', { code: 'completed' });
   if (code === 'F' || code === 'M') {
-    w.empty('value', { 'xsi:type': 'CD', code, codeSystem: '2.16.840.1.113883.5.1', codeSystemName: 'AdministrativeGender', displayName: BIRTH_SEX[code] });
+    w.empty('value', {
+      'xsi:type': 'CD',
+      code,
+      codeSystem: '2.16.840.1.113883.5.1',
+      codeSystemName: 'AdministrativeGender',
+      displayName: BIRTH_SEX[code],
+    });
   } else {
     w.empty('value', { 'xsi:type': 'CD', nullFlavor: 'UNK' });
   }
@@ -77,7 +91,8 @@ function writeEntry(w: XmlWriter, row: NarrativeRow<SocialHistoryRow>, ctx: Rend
   const r = row.item;
   if (r.kind === 'birth-sex') writeBirthSex(w, r.code, row.id, ctx);
   // The Smoking Status template needs a coded value; anything else is an ordinary social history observation.
-  else if (isSmokingStatus(r.observation) && codableCodings(r.observation.valueCodeableConcept).length > 0) writeSmokingStatus(w, r.observation, ctx, row.id);
+  else if (isSmokingStatus(r.observation) && codableCodings(r.observation.valueCodeableConcept).length > 0)
+    writeSmokingStatus(w, r.observation, ctx, row.id);
   else writeSocialHistoryObservation(w, r.observation, ctx, row.id);
 }
 

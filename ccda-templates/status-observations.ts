@@ -19,7 +19,9 @@ export function isFunctionalStatus(o: Observation): boolean {
 /** Whether an Observation is a mental/cognitive status finding. */
 export function isMentalStatus(o: Observation): boolean {
   const cats = categoryCodes(o.category);
-  return cats.includes('cognitive-status') || cats.includes('mental-status') || (cats.includes('survey') && hasCode(o.code, COGNITIVE_LOINC));
+  return (
+    cats.includes('cognitive-status') || cats.includes('mental-status') || (cats.includes('survey') && hasCode(o.code, COGNITIVE_LOINC))
+  );
 }
 
 function otherCodings(o: Observation): Coding[] {
@@ -41,10 +43,15 @@ function writeFunctionalStatus(w: XmlWriter, row: NarrativeRow<Observation>, ctx
     writeCode(w, 'code', o.code, { textRef: `${row.id}-name`, prefer: [LOINC_URI] });
   } else {
     // The template requires a LOINC code: the generic one, with the record's own code kept as a translation.
-    writeCode(w, 'code', { coding: [{ system: LOINC_URI, code: '54522-8', display: 'Functional status' }] }, {
-      textRef: `${row.id}-name`,
-      extraTranslations: otherCodings(o),
-    });
+    writeCode(
+      w,
+      'code',
+      { coding: [{ system: LOINC_URI, code: '54522-8', display: 'Functional status' }] },
+      {
+        textRef: `${row.id}-name`,
+        extraTranslations: otherCodings(o),
+      },
+    );
   }
   writeTextRef(w, row.id);
   w.empty('statusCode', { code: 'completed' });
@@ -60,10 +67,15 @@ function writeMentalStatus(w: XmlWriter, row: NarrativeRow<Observation>, ctx: Re
   w.empty('templateId', { root: '2.16.840.1.113883.10.20.22.4.74' });
   writeResourceId(w, ctx, o);
   // The template fixes the code (cognitive function); what was assessed travels as translations.
-  writeCode(w, 'code', { coding: [{ system: 'http://snomed.info/sct', code: '373930000', display: 'Cognitive function' }] }, {
-    textRef: `${row.id}-name`,
-    extraTranslations: [{ system: LOINC_URI, code: '75275-8', display: 'Cognitive function' }, ...otherCodings(o)],
-  });
+  writeCode(
+    w,
+    'code',
+    { coding: [{ system: 'http://snomed.info/sct', code: '373930000', display: 'Cognitive function' }] },
+    {
+      textRef: `${row.id}-name`,
+      extraTranslations: [{ system: LOINC_URI, code: '75275-8', display: 'Cognitive function' }, ...otherCodings(o)],
+    },
+  );
   writeTextRef(w, row.id);
   w.empty('statusCode', { code: 'completed' });
   writeTime(w, o);
@@ -91,7 +103,7 @@ export const FUNCTIONAL_STATUS_SECTION: SectionDefinition<Observation> = {
   rows: (data) =>
     newestFirst(
       data.ofType<Observation>('Observation').filter((o) => !isEnteredInError(o) && isFunctionalStatus(o)),
-      (o) => observationTime(o).start
+      (o) => observationTime(o).start,
     ),
   writeEntries: onePerRow(writeFunctionalStatus),
 };
@@ -110,7 +122,7 @@ export const MENTAL_STATUS_SECTION: SectionDefinition<Observation> = {
   rows: (data) =>
     newestFirst(
       data.ofType<Observation>('Observation').filter((o) => !isEnteredInError(o) && isMentalStatus(o) && !isFunctionalStatus(o)),
-      (o) => observationTime(o).start
+      (o) => observationTime(o).start,
     ),
   writeEntries: onePerRow(writeMentalStatus),
 };

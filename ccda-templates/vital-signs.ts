@@ -102,12 +102,6 @@ export const VITAL_SIGNS_SECTION: SectionDefinition<VitalSignRow> = {
     { header: 'Value', cell: (r) => valueText(r.component ?? r.observation) },
     { header: 'Date', cell: (r) => displayDateTime(r.time) },
   ],
-  rows: (data) =>
-    vitalRows(
-      newestFirst(
-        data.ofType<Observation>('Observation').filter(isVitalSign),
-        (o) => observationTime(o).start
-      )
-    ),
+  rows: (data) => vitalRows(newestFirst(data.ofType<Observation>('Observation').filter(isVitalSign), (o) => observationTime(o).start)),
   writeEntries: writeVitalSignOrganizers,
 };

@@ -60,7 +60,10 @@ export function createApp(deps: AppDeps): Express {
   // answers are data, so nothing in them may load or run anything. Answers that are pages or files set their own.
   app.use(
     helmet({
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] } },
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+      },
     }),
   );
   app.use((_req, res, next) => {

@@ -78,7 +78,10 @@ function metricsToken(env: NodeJS.ProcessEnv): string | undefined {
 function jobSchedules(env: NodeJS.ProcessEnv): Record<string, string> {
   const schedules: Record<string, string> = {};
   // Cron expressions hold spaces and commas, so pairs are separated by semicolons.
-  for (const pair of (env.JOB_SCHEDULES ?? '').split(';').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of (env.JOB_SCHEDULES ?? '')
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^([a-z-]+)=(.+)$/.exec(pair);
     if (!match) throw new ConfigError(`JOB_SCHEDULES must be job=cron pairs separated by ";", got "${pair}"`);
     schedules[match[1]] = match[2].trim();
@@ -115,7 +118,12 @@ function subscriptionAllowHosts(env: NodeJS.ProcessEnv): readonly string[] {
   const raw = env.SUBSCRIPTION_ALLOW_HOSTS;
   if (raw === undefined || raw === '') return DEFAULT_ALLOWED_HOSTS;
   if (raw.trim() === 'none') return Object.freeze([]);
-  const entries = Object.freeze(raw.split(',').map((e) => e.trim()).filter(Boolean));
+  const entries = Object.freeze(
+    raw
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean),
+  );
   try {
     endpointPolicy(entries);
   } catch (err) {
@@ -141,7 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const databaseUrl = env.DATABASE_URL || undefined;
   const stripeSecretKey = env.STRIPE_SECRET_KEY || undefined;
   const stripeWebhookSecret = env.STRIPE_WEBHOOK_SECRET || undefined;
-  if (!stripeSecretKey !== !stripeWebhookSecret) throw new ConfigError('STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together: set both (Stripe) or neither (the demo processor)');
+  if (!stripeSecretKey !== !stripeWebhookSecret)
+    throw new ConfigError('STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together: set both (Stripe) or neither (the demo processor)');
   const config: Config = {
     port,
     host,

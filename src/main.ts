@@ -76,10 +76,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metrics = createServiceMetrics(database);
   const mailer = countingMailFailures(createMailer(config, clock), metrics);
   const policy = agePolicyByName(config.agePolicy);
-  const accountsContext = accountContext({ db: database.db, clock, mailer, baseUrl: config.baseUrl, portalUrl: config.portalUrl, timeZone: config.timeZone, policy, signingKey: await signingKeyFor(config), logger });
+  const accountsContext = accountContext({
+    db: database.db,
+    clock,
+    mailer,
+    baseUrl: config.baseUrl,
+    portalUrl: config.portalUrl,
+    timeZone: config.timeZone,
+    policy,
+    signingKey: await signingKeyFor(config),
+    logger,
+  });
   const accounts = createAccountServices(
     accountsContext,
-    config.stripeSecretKey && config.stripeWebhookSecret ? { stripe: { secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret } } : {},
+    config.stripeSecretKey && config.stripeWebhookSecret
+      ? { stripe: { secretKey: config.stripeSecretKey, webhookSecret: config.stripeWebhookSecret } }
+      : {},
   );
   // SMART on FHIR (issue 20): apps sign in at /oauth; /fhir takes their tokens beside the service's own.
   const smart = await createSmartAuth({
@@ -111,7 +123,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   const subscriptionEndpoints = endpointPolicy(config.subscriptionAllowHosts);
   const jobs = startJobs(
-    { db: database.db, clock, mailer, timeZone: config.timeZone, policy, baseUrl: config.baseUrl, portalUrl: config.portalUrl, logger, subscriptionEndpoints },
+    {
+      db: database.db,
+      clock,
+      mailer,
+      timeZone: config.timeZone,
+      policy,
+      baseUrl: config.baseUrl,
+      portalUrl: config.portalUrl,
+      logger,
+      subscriptionEndpoints,
+    },
     jobsWithSchedules(config.jobSchedules),
     metrics.observeJob,
   );

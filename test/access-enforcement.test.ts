@@ -5,7 +5,18 @@
  * billing on Cara; Dan holds full on Ada).
  */
 import { validateResource } from '@medplum/core';
-import type { AuditEvent, Bundle, CapabilityStatement, Communication, DocumentReference, Observation, OperationOutcome, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
+import type {
+  AuditEvent,
+  Bundle,
+  CapabilityStatement,
+  Communication,
+  DocumentReference,
+  Observation,
+  OperationOutcome,
+  Patient,
+  Practitioner,
+  Resource,
+} from '@medplum/fhirtypes';
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
 import { revokeGrant } from '../src/fhir/proxy-grant-store';
 import { signAccessToken } from '../src/auth/access-token';
@@ -31,7 +42,10 @@ async function search(caller: CallerKey, query: string): Promise<Bundle> {
 }
 
 const refs = (bundle: Bundle, mode?: 'match' | 'include'): string[] =>
-  (bundle.entry ?? []).filter((e) => !mode || e.search?.mode === mode).map((e) => `${e.resource!.resourceType}/${e.resource!.id}`).sort();
+  (bundle.entry ?? [])
+    .filter((e) => !mode || e.search?.mode === mode)
+    .map((e) => `${e.resource!.resourceType}/${e.resource!.id}`)
+    .sort();
 
 const demoOf = (patient: 'ada' | 'ben' | 'cara', type: string, where: (r: any) => boolean = () => true): Resource[] =>
   (f.demo.get(patient) ?? []).filter((r) => r.resourceType === type && where(r));
@@ -47,7 +61,11 @@ describe('_include and _revinclude cannot reach past a billing view', () => {
 
   test('Invoice?_include=Invoice:subject includes the minimal Patient; Invoice:participant stays in scope', async () => {
     const bundle = await search('ada', `Invoice?subject=Patient/${f.patientIds.cara}&_include=Invoice:subject`);
-    expect(refs(bundle, 'match')).toEqual(demoOf('cara', 'Invoice').map((r) => `Invoice/${r.id}`).sort());
+    expect(refs(bundle, 'match')).toEqual(
+      demoOf('cara', 'Invoice')
+        .map((r) => `Invoice/${r.id}`)
+        .sort(),
+    );
     const included = bundle.entry!.filter((e) => e.search?.mode === 'include').map((e) => e.resource as Patient);
     expect(included.map((p) => [p.id, p.gender, p.address])).toEqual([[f.patientIds.cara, undefined, undefined]]);
   });
@@ -56,7 +74,9 @@ describe('_include and _revinclude cannot reach past a billing view', () => {
     const mine = await search('ada', 'Practitioner?_revinclude=Patient:general-practitioner');
     expect(refs(mine, 'include')).toEqual([`Patient/${f.patientIds.ada}`, `Patient/${f.patientIds.ben}`].sort());
     const staff = await search('staff', 'Practitioner?_revinclude=Patient:general-practitioner');
-    expect(refs(staff, 'include')).toEqual([`Patient/${f.patientIds.ada}`, `Patient/${f.patientIds.ben}`, `Patient/${f.patientIds.cara}`].sort());
+    expect(refs(staff, 'include')).toEqual(
+      [`Patient/${f.patientIds.ada}`, `Patient/${f.patientIds.ben}`, `Patient/${f.patientIds.cara}`].sort(),
+    );
   });
 
   test('ChargeItem?_include=ChargeItem:context drops the billing-only records from that search', async () => {
@@ -64,15 +84,18 @@ describe('_include and _revinclude cannot reach past a billing view', () => {
     const patients = new Set(matches(bundle).map((c) => (c as { subject?: { reference?: string } }).subject?.reference));
     expect([...patients].sort()).toEqual([`Patient/${f.patientIds.ada}`, `Patient/${f.patientIds.ben}`].sort());
     const plain = await search('ada', 'ChargeItem?_count=1000');
-    expect(matches(plain).filter((c) => (c as { subject?: { reference?: string } }).subject?.reference === `Patient/${f.patientIds.cara}`)).toHaveLength(
-      demoOf('cara', 'ChargeItem').length + 1,
-    );
+    expect(
+      matches(plain).filter((c) => (c as { subject?: { reference?: string } }).subject?.reference === `Patient/${f.patientIds.cara}`),
+    ).toHaveLength(demoOf('cara', 'ChargeItem').length + 1);
   });
 });
 
 describe('search parameters a reduced view hides', () => {
   test('filtering or sorting on a hidden field leaves the billing-only record out; allowed fields do not', async () => {
-    const ids = (b: Bundle) => matches(b).map((r) => r.id).sort();
+    const ids = (b: Bundle) =>
+      matches(b)
+        .map((r) => r.id)
+        .sort();
     const family = [f.patientIds.ada, f.patientIds.ben, f.patientIds.cara].sort();
     expect(ids(await search('ada', 'Patient?gender=female'))).toEqual([f.patientIds.ada]);
     expect(ids(await search('staff', 'Patient?gender=female'))).toEqual([f.patientIds.ada, f.patientIds.cara].sort());
@@ -132,15 +155,26 @@ describe('history, vread and $everything', () => {
   test('$everything: billing types only for Cara; Ada’s own record without unreleased results; staff sees all', async () => {
     const cara = (await get('ada', `/fhir/Patient/${f.patientIds.cara}/$everything`)).body as Bundle;
     // Plus the practice and doctors the bills name (shared, non-patient resources).
-    expect([...new Set(cara.entry!.map((e) => e.resource!.resourceType))].sort()).toEqual(
-      ['Account', 'ChargeItem', 'Coverage', 'Invoice', 'Organization', 'Patient', 'Practitioner'],
-    );
+    expect([...new Set(cara.entry!.map((e) => e.resource!.resourceType))].sort()).toEqual([
+      'Account',
+      'ChargeItem',
+      'Coverage',
+      'Invoice',
+      'Organization',
+      'Patient',
+      'Practitioner',
+    ]);
     expect((cara.entry!.find((e) => e.resource!.resourceType === 'Patient')!.resource as Patient).gender).toBeUndefined();
 
     const own = (await get('ada', `/fhir/Patient/${f.patientIds.ada}/$everything`)).body as Bundle;
     const ownRefs = refs(own);
     expect(ownRefs).toContain(`DocumentReference/${f.rows.ada['DocumentReference (released)']}`);
-    for (const hidden of ['DocumentReference (unreleased)', 'Binary (unreleased)', 'Observation (preliminary)', 'DiagnosticReport (preliminary)'] as const) {
+    for (const hidden of [
+      'DocumentReference (unreleased)',
+      'Binary (unreleased)',
+      'Observation (preliminary)',
+      'DiagnosticReport (preliminary)',
+    ] as const) {
       expect(ownRefs).not.toContain(`${hidden.split(' ')[0]}/${f.rows.ada[hidden]}`);
     }
     expect(own.entry!.filter((e) => e.resource!.resourceType === 'AuditEvent')).toEqual([]);
@@ -163,7 +197,11 @@ describe('documents and their content follow release', () => {
 
     const doc = await f.system.read<DocumentReference>('DocumentReference', docId);
     const staffToken = await f.token('staff');
-    const released = await f.app.request(`/fhir/DocumentReference/${docId}`, { method: 'PUT', token: staffToken, json: { ...doc, docStatus: 'final' } });
+    const released = await f.app.request(`/fhir/DocumentReference/${docId}`, {
+      method: 'PUT',
+      token: staffToken,
+      json: { ...doc, docStatus: 'final' },
+    });
     expect(released.status).toBe(200);
     expect((await get('ada', `/fhir/DocumentReference/${docId}`)).status).toBe(200);
     expect((await get('ada', `/fhir/Binary/${binaryId}`)).body).toContain('LABORATORY REPORT');
@@ -214,7 +252,10 @@ describe('the activity history (AuditEvent)', () => {
     f.clock.set('2026-03-01T20:10:00Z');
     const ids = [f.rows.ada.Observation, f.rows.ben.Observation].join(',');
     expect(matches(await search('staff', `Observation?_id=${ids}`))).toHaveLength(2);
-    for (const [patient, observation] of [['ada', f.rows.ada.Observation], ['ben', f.rows.ben.Observation]] as const) {
+    for (const [patient, observation] of [
+      ['ada', f.rows.ada.Observation],
+      ['ben', f.rows.ben.Observation],
+    ] as const) {
       // (Reading the log is itself logged: pick the event of the Observation search.)
       const [event] = (await auditOf('staff', patient)).filter(
         (e) => e.recorded === '2026-03-01T20:10:00.000Z' && e.entity!.some((x) => x.what?.reference?.startsWith('Observation/')),
@@ -229,13 +270,23 @@ describe('the activity history (AuditEvent)', () => {
     const ben = { reference: `Patient/${f.patientIds.ben}` };
     const token = await f.token('ada');
     const created = await f.app.request('/fhir/Communication', {
-      method: 'POST', token, json: { resourceType: 'Communication', status: 'completed', subject: ben, ...toPractice(), payload: [{ contentString: 'Ben has a fever' }] },
+      method: 'POST',
+      token,
+      json: {
+        resourceType: 'Communication',
+        status: 'completed',
+        subject: ben,
+        ...toPractice(),
+        payload: [{ contentString: 'Ben has a fever' }],
+      },
     });
     expect(created.status).toBe(201);
     const message = (await created.json()) as Communication;
     f.clock.set('2026-03-01T20:16:00Z');
     expect((await get('ada', `/fhir/Patient/${f.patientIds.ben}/$everything`)).status).toBe(200);
-    const events = (await auditOf('ada', 'ben')).filter((e) => e.agent?.[0]?.altId === f.accountIds.ada && e.recorded >= '2026-03-01T20:15');
+    const events = (await auditOf('ada', 'ben')).filter(
+      (e) => e.agent?.[0]?.altId === f.accountIds.ada && e.recorded >= '2026-03-01T20:15',
+    );
     expect(events.map((e) => [e.recorded, e.action, e.subtype?.[0]?.code, e.agent?.[0]?.who?.reference])).toEqual([
       ['2026-03-01T20:16:00.000Z', 'E', 'operation', `RelatedPerson/${f.relatedPersons.adaForBen}`],
       ['2026-03-01T20:15:00.000Z', 'C', 'create', `RelatedPerson/${f.relatedPersons.adaForBen}`],
@@ -267,15 +318,23 @@ describe('tokens and grants take effect on the next request', () => {
 
     const operator = await signAccessToken({ sub: 'staff:cli', kind: 'staff' }, f.app.key, { clock: f.clock });
     expect((await f.app.request(`/fhir/Patient/${f.patientIds.sam}`, { token: operator })).status).toBe(200);
-    expect((await f.app.request(`/fhir/DocumentReference/${f.rows.ada['DocumentReference (unreleased)']}`, { token: operator })).status).toBe(200);
-    const events = matches(await search('staff', `AuditEvent?patient=Patient/${f.patientIds.ada}&agent-name=${encodeURIComponent('Operator (staff:cli)')}`)) as AuditEvent[];
+    expect(
+      (await f.app.request(`/fhir/DocumentReference/${f.rows.ada['DocumentReference (unreleased)']}`, { token: operator })).status,
+    ).toBe(200);
+    const events = matches(
+      await search('staff', `AuditEvent?patient=Patient/${f.patientIds.ada}&agent-name=${encodeURIComponent('Operator (staff:cli)')}`),
+    ) as AuditEvent[];
     expect(events.map((e) => e.agent?.[0]?.who)).toEqual([{ display: 'staff:cli' }]);
   });
 });
 
 describe('writes', () => {
   test('staff create Patients for their own organisation only', async () => {
-    const patient = (org: string): Patient => ({ resourceType: 'Patient', name: [{ family: 'New' }], managingOrganization: { reference: `Organization/${org}` } });
+    const patient = (org: string): Patient => ({
+      resourceType: 'Patient',
+      name: [{ family: 'New' }],
+      managingOrganization: { reference: `Organization/${org}` },
+    });
     const token = await f.token('staff');
     expect((await f.app.request('/fhir/Patient', { method: 'POST', token, json: patient(f.organizationIds.westside) })).status).toBe(201);
     expect((await f.app.request('/fhir/Patient', { method: 'POST', token, json: patient(f.organizationIds.other) })).status).toBe(403);
@@ -286,8 +345,11 @@ describe('writes', () => {
 
   test('a message in two records cannot be rewritten by someone who holds only one of them at full', async () => {
     const { resource: message } = await f.system.create<Communication>({
-      resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${f.patientIds.ben}` },
-      recipient: [{ reference: `Patient/${f.patientIds.cara}` }], payload: [{ contentString: 'For both children' }],
+      resourceType: 'Communication',
+      status: 'completed',
+      subject: { reference: `Patient/${f.patientIds.ben}` },
+      recipient: [{ reference: `Patient/${f.patientIds.cara}` }],
+      payload: [{ contentString: 'For both children' }],
     });
     const token = await f.token('ada');
     const onlyBen = { ...message, recipient: undefined };
@@ -296,42 +358,77 @@ describe('writes', () => {
     // Cara is its recipient, but it is about Ben, whose record she holds nothing of: she does not see it (404, as if
     // it did not exist); the practice can remove it.
     expect((await f.app.request(`/fhir/Communication/${message.id}`, { method: 'DELETE', token: await f.token('cara') })).status).toBe(404);
-    expect((await f.app.request(`/fhir/Communication/${message.id}`, { method: 'DELETE', token: await f.token('staff') })).status).toBe(204);
+    expect((await f.app.request(`/fhir/Communication/${message.id}`, { method: 'DELETE', token: await f.token('staff') })).status).toBe(
+      204,
+    );
   });
 
   test('a message goes out as its writer, and once sent neither patients nor family can rewrite or delete it', async () => {
     await grantBackDan();
     const ada = { reference: `Patient/${f.patientIds.ada}` };
-    const { resource: doctor } = await f.system.create<Practitioner>({ resourceType: 'Practitioner', name: [{ family: 'Chen', given: ['Maya'] }] });
+    const { resource: doctor } = await f.system.create<Practitioner>({
+      resourceType: 'Practitioner',
+      name: [{ family: 'Chen', given: ['Maya'] }],
+    });
     const { resource: reply } = await f.system.create<Communication>({
-      resourceType: 'Communication', status: 'completed', subject: ada, sender: { reference: `Practitioner/${doctor.id}` }, recipient: [ada],
+      resourceType: 'Communication',
+      status: 'completed',
+      subject: ada,
+      sender: { reference: `Practitioner/${doctor.id}` },
+      recipient: [ada],
       payload: [{ contentString: 'Your results are normal.' }],
     });
     const [adaToken, danToken] = [await f.token('ada'), await f.token('dan')];
     const as = (token: string, method: string, path: string, json?: unknown) => f.app.request(path, { method, token, json });
 
     // The practice's reply: nobody in the portal may change or delete it.
-    expect((await as(adaToken, 'PUT', `/fhir/Communication/${reply.id}`, { ...reply, payload: [{ contentString: 'Stop all your medications.' }] })).status).toBe(403);
+    expect(
+      (
+        await as(adaToken, 'PUT', `/fhir/Communication/${reply.id}`, {
+          ...reply,
+          payload: [{ contentString: 'Stop all your medications.' }],
+        })
+      ).status,
+    ).toBe(403);
     expect((await as(adaToken, 'DELETE', `/fhir/Communication/${reply.id}`)).status).toBe(403);
     expect((await as(danToken, 'DELETE', `/fhir/Communication/${reply.id}`)).status).toBe(403);
     // Nor send a message in a clinician's name, or in another family member's.
-    const from = (reference: string, status = 'completed') => ({ resourceType: 'Communication', status, subject: ada, sender: { reference }, ...toPractice(), payload: [{ contentString: 'Hello' }] });
+    const from = (reference: string, status = 'completed') => ({
+      resourceType: 'Communication',
+      status,
+      subject: ada,
+      sender: { reference },
+      ...toPractice(),
+      payload: [{ contentString: 'Hello' }],
+    });
     expect((await as(adaToken, 'POST', '/fhir/Communication', from(`Practitioner/${doctor.id}`))).status).toBe(403);
     expect((await as(adaToken, 'POST', '/fhir/Communication', from(`RelatedPerson/${f.relatedPersons.danForAda}`))).status).toBe(403);
 
     // Ada's own message, once sent, stays as the practice received it; Dan cannot remove it either.
     const sent = (await (await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`))).json()) as Communication;
-    expect((await as(adaToken, 'PUT', `/fhir/Communication/${sent.id}`, { ...sent, payload: [{ contentString: 'Edited' }] })).status).toBe(403);
+    expect((await as(adaToken, 'PUT', `/fhir/Communication/${sent.id}`, { ...sent, payload: [{ contentString: 'Edited' }] })).status).toBe(
+      403,
+    );
     expect((await as(adaToken, 'DELETE', `/fhir/Communication/${sent.id}`)).status).toBe(403);
     expect((await as(danToken, 'DELETE', `/fhir/Communication/${sent.id}`)).status).toBe(403);
 
     // A draft is hers to change, send or throw away.
-    const draft = (await (await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`, 'preparation'))).json()) as Communication;
-    const edited = await as(adaToken, 'PUT', `/fhir/Communication/${draft.id}`, { ...draft, payload: [{ contentString: 'Hello, doctor' }] });
+    const draft = (await (
+      await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`, 'preparation'))
+    ).json()) as Communication;
+    const edited = await as(adaToken, 'PUT', `/fhir/Communication/${draft.id}`, {
+      ...draft,
+      payload: [{ contentString: 'Hello, doctor' }],
+    });
     expect(edited.status).toBe(200);
-    const another = (await (await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`, 'preparation'))).json()) as Communication;
+    const another = (await (
+      await as(adaToken, 'POST', '/fhir/Communication', from(`Patient/${f.patientIds.ada}`, 'preparation'))
+    ).json()) as Communication;
     expect((await as(adaToken, 'DELETE', `/fhir/Communication/${another.id}`)).status).toBe(204);
-    expect((await as(adaToken, 'PUT', `/fhir/Communication/${draft.id}`, { ...((await edited.json()) as Communication), status: 'completed' })).status).toBe(200);
+    expect(
+      (await as(adaToken, 'PUT', `/fhir/Communication/${draft.id}`, { ...((await edited.json()) as Communication), status: 'completed' }))
+        .status,
+    ).toBe(200);
     expect((await as(adaToken, 'DELETE', `/fhir/Communication/${draft.id}`)).status).toBe(403);
     // The practice still can.
     expect((await as(await f.token('staff'), 'DELETE', `/fhir/Communication/${sent.id}`)).status).toBe(204);
@@ -340,8 +437,12 @@ describe('writes', () => {
   test('nobody writes AuditEvents through the API, not even the operator; the CapabilityStatement says so', async () => {
     const operator = await signAccessToken({ sub: 'staff:cli', kind: 'staff' }, f.app.key, { clock: f.clock });
     const event = {
-      resourceType: 'AuditEvent', type: { code: 'rest' }, action: 'R', recorded: '2026-03-01T20:00:00Z',
-      agent: [{ who: { reference: `Patient/${f.patientIds.ada}` }, requestor: true }], source: { observer: { display: 'forged' } },
+      resourceType: 'AuditEvent',
+      type: { code: 'rest' },
+      action: 'R',
+      recorded: '2026-03-01T20:00:00Z',
+      agent: [{ who: { reference: `Patient/${f.patientIds.ada}` }, requestor: true }],
+      source: { observer: { display: 'forged' } },
     };
     const created = await f.app.request('/fhir/AuditEvent', { method: 'POST', token: operator, json: event });
     expect(created.status).toBe(405);
@@ -350,7 +451,11 @@ describe('writes', () => {
     const [existing] = matches(await search('staff', `AuditEvent?patient=Patient/${f.patientIds.ada}&_count=1`)) as AuditEvent[];
     expect((await f.app.request(`/fhir/AuditEvent/${existing.id}`, { method: 'PUT', token: operator, json: existing })).status).toBe(405);
     expect((await f.app.request(`/fhir/AuditEvent/${existing.id}`, { method: 'DELETE', token: operator })).status).toBe(405);
-    const transaction = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: event, request: { method: 'POST', url: 'AuditEvent' } }] };
+    const transaction = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: event, request: { method: 'POST', url: 'AuditEvent' } }],
+    };
     expect((await f.app.request('/fhir', { method: 'POST', token: operator, json: transaction })).status).toBe(405);
     expect((await f.app.request(`/fhir/AuditEvent/${existing.id}`, { token: operator })).status).toBe(200);
 
@@ -364,24 +469,42 @@ describe('writes', () => {
     await grantBackDan();
     const token = await f.token('dan');
     const ada = { reference: `Patient/${f.patientIds.ada}` };
-    const message = { resourceType: 'Communication', status: 'completed', subject: ada, sender: { reference: `RelatedPerson/${f.relatedPersons.danForAda}` }, ...toPractice(), payload: [{ contentString: 'Asking for Ada' }] };
+    const message = {
+      resourceType: 'Communication',
+      status: 'completed',
+      subject: ada,
+      sender: { reference: `RelatedPerson/${f.relatedPersons.danForAda}` },
+      ...toPractice(),
+      payload: [{ contentString: 'Asking for Ada' }],
+    };
     expect((await f.app.request('/fhir/Communication', { method: 'POST', token, json: message })).status).toBe(201);
     const consent = await f.system.read('Consent', f.consents.danForAda);
-    expect((await f.app.request(`/fhir/Consent/${consent.id}`, { method: 'PUT', token, json: { ...consent, status: 'active' } })).status).toBe(403);
+    expect(
+      (await f.app.request(`/fhir/Consent/${consent.id}`, { method: 'PUT', token, json: { ...consent, status: 'active' } })).status,
+    ).toBe(403);
     const patient = await f.system.read<Patient>('Patient', f.patientIds.ada);
-    expect((await f.app.request(`/fhir/Patient/${patient.id}`, { method: 'PUT', token, json: { ...patient, birthDate: '1980-01-01' } })).status).toBe(403);
+    expect(
+      (await f.app.request(`/fhir/Patient/${patient.id}`, { method: 'PUT', token, json: { ...patient, birthDate: '1980-01-01' } })).status,
+    ).toBe(403);
   });
 });
 
 /** What a sent portal message names besides its body (message-rules.ts): a subject, and the practice as recipient. */
 function toPractice(): Pick<Communication, 'topic' | 'recipient'> {
-  return { topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'medical-question' }] }, recipient: [{ reference: `Organization/${f.organizationIds.westside}` }] };
+  return {
+    topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'medical-question' }] },
+    recipient: [{ reference: `Organization/${f.organizationIds.westside}` }],
+  };
 }
 
 async function grantBackDan(): Promise<void> {
   const { grantAccess } = await import('../src/fhir/proxy-grant-store');
   await grantAccess(f.system, {
-    patientId: f.patientIds.ada, accountId: f.accountIds.dan, grantee: { name: 'Dan Reyes', relationship: 'DOMPART' }, level: 'full',
-    grantedBy: 'patient', performer: `Patient/${f.patientIds.ada}`,
+    patientId: f.patientIds.ada,
+    accountId: f.accountIds.dan,
+    grantee: { name: 'Dan Reyes', relationship: 'DOMPART' },
+    level: 'full',
+    grantedBy: 'patient',
+    performer: `Patient/${f.patientIds.ada}`,
   });
 }

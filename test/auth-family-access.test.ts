@@ -32,11 +32,25 @@ describe('family access from accounts', () => {
 
   it('lists the demo grants of Ada’s and Cara’s records with what each gives today', async () => {
     expect(await grantsOf(ada.access_token, ada.account.patientId)).toEqual([
-      { name: 'Dan Reyes', level: 'full', effectiveLevel: 'full', grantedBy: 'patient', active: true, consent: expect.stringMatching(/^Consent\//) },
+      {
+        name: 'Dan Reyes',
+        level: 'full',
+        effectiveLevel: 'full',
+        grantedBy: 'patient',
+        active: true,
+        consent: expect.stringMatching(/^Consent\//),
+      },
     ]);
     const byAuthority = (a: any, b: any) => a.grantedBy.localeCompare(b.grantedBy);
     expect((await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority)).toEqual([
-      { name: 'Ada Park', level: 'billing', effectiveLevel: 'billing', grantedBy: 'guardian', active: true, consent: expect.stringMatching(/^Consent\//) },
+      {
+        name: 'Ada Park',
+        level: 'billing',
+        effectiveLevel: 'billing',
+        grantedBy: 'guardian',
+        active: true,
+        consent: expect.stringMatching(/^Consent\//),
+      },
     ]);
     // Someone else's settings are not found.
     expect((await app.call('GET', `/fhir/Patient/${ada.account.patientId}/$family-access`, { token: cara.access_token })).status).toBe(404);
@@ -44,7 +58,12 @@ describe('family access from accounts', () => {
 
   it('invites by email (30 days), and accepting creates the invitee’s account at the chosen level', async () => {
     const before = app.smtp.received.length;
-    const res = await invite(ada.access_token, ada.account.patientId, { email: 'Eve.Park@example.com', name: 'Eve Park', level: 'billing', relationship: 'SIB' });
+    const res = await invite(ada.access_token, ada.account.patientId, {
+      email: 'Eve.Park@example.com',
+      name: 'Eve Park',
+      level: 'billing',
+      relationship: 'SIB',
+    });
     expect(res.status).toBe(201);
     expect(parameter(res.body, 'expiresAt')).toBe('2026-12-22T18:00:00.000Z');
     const mail = await app.mailTo('eve.park@example.com', before);
@@ -55,11 +74,19 @@ describe('family access from accounts', () => {
     const token = link.searchParams.get('token') as string;
     const described = await app.call('GET', `${link.pathname}${link.search}`);
     expect(described.body).toEqual({
-      kind: 'family', email: 'eve.park@example.com', inviteeName: 'Eve Park', patientName: 'Ada Park', level: 'billing', expiresAt: '2026-12-22T18:00:00.000Z', accountExists: false,
+      kind: 'family',
+      email: 'eve.park@example.com',
+      inviteeName: 'Eve Park',
+      patientName: 'Ada Park',
+      level: 'billing',
+      expiresAt: '2026-12-22T18:00:00.000Z',
+      accountExists: false,
     });
     const young = await app.call('POST', '/auth/invitations/accept', { json: { token, birthDate: '2015-05-05', password: GOOD_PASSWORD } });
     expect(young.status).toBe(403);
-    const accepted = await app.call('POST', '/auth/invitations/accept', { json: { token, birthDate: '1988-05-05', password: GOOD_PASSWORD } });
+    const accepted = await app.call('POST', '/auth/invitations/accept', {
+      json: { token, birthDate: '1988-05-05', password: GOOD_PASSWORD },
+    });
     expect(accepted.status).toBe(201);
     expect(accepted.body.account).toMatchObject({ email: 'eve.park@example.com', kind: 'family', displayName: 'Eve Park' });
     // Billing only: the minimal Patient, no clinical resources.
@@ -75,9 +102,14 @@ describe('family access from accounts', () => {
     const eve = await app.login('eve.park@example.com', GOOD_PASSWORD);
     const grants = await grantsOf(ada.access_token, ada.account.patientId);
     const eveGrant = grants.find((g: any) => g.name === 'Eve Park');
-    const changed = await app.call('POST', `/fhir/${eveGrant.consent}/$change-access-level`, { token: ada.access_token, json: parameters({ level: 'full' }) });
+    const changed = await app.call('POST', `/fhir/${eveGrant.consent}/$change-access-level`, {
+      token: ada.access_token,
+      json: parameters({ level: 'full' }),
+    });
     expect(changed.status).toBe(200);
-    expect((await app.call('GET', `/fhir/Condition?patient=${ada.account.patientId}`, { token: eve.access_token })).body.entry.length).toBeGreaterThan(0);
+    expect(
+      (await app.call('GET', `/fhir/Condition?patient=${ada.account.patientId}`, { token: eve.access_token })).body.entry.length,
+    ).toBeGreaterThan(0);
     const dan = grants.find((g: any) => g.name === 'Dan Reyes');
     // Eve cannot remove Dan's access; Ada can.
     expect((await app.call('POST', `/fhir/${dan.consent}/$revoke-access`, { token: eve.access_token })).status).toBe(404);
@@ -91,7 +123,9 @@ describe('family access from accounts', () => {
       ['Dan Reyes', 'full', false],
     ]);
     // The grants are FHIR Consents the patient can search.
-    const consents = await app.call('GET', `/fhir/Consent?patient=Patient/${ada.account.patientId}&status=active`, { token: ada.access_token });
+    const consents = await app.call('GET', `/fhir/Consent?patient=Patient/${ada.account.patientId}&status=active`, {
+      token: ada.access_token,
+    });
     expect(consents.body.entry.length).toBe(1);
   });
 
@@ -99,7 +133,10 @@ describe('family access from accounts', () => {
     const [mother] = await grantsOf(cara.access_token, cara.account.patientId);
     const observations = `/fhir/Observation?patient=${cara.account.patientId}`;
     expect((await app.call('GET', observations, { token: ada.access_token })).body.entry ?? []).toEqual([]);
-    const res = await app.call('POST', `/fhir/${mother.consent}/$change-access-level`, { token: cara.access_token, json: parameters({ level: 'full' }) });
+    const res = await app.call('POST', `/fhir/${mother.consent}/$change-access-level`, {
+      token: cara.access_token,
+      json: parameters({ level: 'full' }),
+    });
     expect(res.status).toBe(200);
     // Her own grant stands beside the guardian's (which still ends at 18); the better one counts.
     const byAuthority = (a: any, b: any) => a.grantedBy.localeCompare(b.grantedBy);
@@ -114,15 +151,28 @@ describe('family access from accounts', () => {
     const byAuthority = (a: any, b: any) => a.grantedBy.localeCompare(b.grantedBy);
     const [guardian, own] = (await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority);
     expect([guardian.grantedBy, own.grantedBy, own.active]).toEqual(['guardian', 'patient', true]);
-    const consents = async () => (await app.database.db.selectFrom('resource_history').select(['id', 'version']).where('resource_type', '=', 'Consent').orderBy('id').orderBy('version').execute());
+    const consents = async () =>
+      await app.database.db
+        .selectFrom('resource_history')
+        .select(['id', 'version'])
+        .where('resource_type', '=', 'Consent')
+        .orderBy('id')
+        .orderBy('version')
+        .execute();
     const before = await consents();
     const invoices = `/fhir/Invoice?patient=${cara.account.patientId}`;
     const observations = `/fhir/Observation?patient=${cara.account.patientId}`;
     const refused = await app.call('POST', `/fhir/${guardian.consent}/$revoke-access`, { token: cara.access_token });
-    expect([refused.status, outcomeText(refused.body)]).toEqual([403, expect.stringMatching(/^This is the access a parent or guardian has under the practice’s age policy; it is not yours to remove/)]);
+    expect([refused.status, outcomeText(refused.body)]).toEqual([
+      403,
+      expect.stringMatching(/^This is the access a parent or guardian has under the practice’s age policy; it is not yours to remove/),
+    ]);
     expect(await consents()).toEqual(before);
     expect((await app.call('GET', invoices, { token: ada.access_token })).body.entry.length).toBeGreaterThan(0);
-    const inPlace = await app.call('POST', `/fhir/${guardian.consent}/$change-access-level`, { token: cara.access_token, json: parameters({ level: 'billing' }) });
+    const inPlace = await app.call('POST', `/fhir/${guardian.consent}/$change-access-level`, {
+      token: cara.access_token,
+      json: parameters({ level: 'billing' }),
+    });
     expect(inPlace.status).toBe(200); // a change by the teen is her own grant beside the guardian's, never a change of it
     const [guardianAfter] = (await grantsOf(cara.access_token, cara.account.patientId)).sort(byAuthority);
     expect(guardianAfter).toEqual(guardian);
@@ -140,7 +190,11 @@ describe('family access from accounts', () => {
 
   it('links an invitation to the invited email’s existing account with its password', async () => {
     const before = app.smtp.received.length;
-    const res = await invite(cara.access_token, cara.account.patientId, { email: DEMO_PEOPLE.dan.email as string, name: 'Dan Reyes', level: 'full' });
+    const res = await invite(cara.access_token, cara.account.patientId, {
+      email: DEMO_PEOPLE.dan.email as string,
+      name: 'Dan Reyes',
+      level: 'full',
+    });
     expect(res.status).toBe(201);
     const token = new URL(linkIn(await app.mailTo(DEMO_PEOPLE.dan.email as string, before))).searchParams.get('token') as string;
     expect((await app.call('GET', `/auth/invitations/accept?token=${token}`)).body.accountExists).toBe(true);
@@ -149,18 +203,31 @@ describe('family access from accounts', () => {
     const linked = await app.call('POST', '/auth/invitations/accept', { json: { token, password: DEMO_PASSWORD } });
     expect([linked.status, linked.body.account.email]).toEqual([200, DEMO_PEOPLE.dan.email]);
     // Cara (15) invited him herself: her own grant, full.
-    expect((await app.call('GET', `/fhir/Observation?patient=${cara.account.patientId}`, { token: linked.body.access_token })).body.entry.length).toBeGreaterThan(0);
+    expect(
+      (await app.call('GET', `/fhir/Observation?patient=${cara.account.patientId}`, { token: linked.body.access_token })).body.entry.length,
+    ).toBeGreaterThan(0);
   });
 
   it('refuses invitations that are not the patient’s to make, to oneself, or to a child under 13', async () => {
     const danSession = await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD);
-    expect((await invite(danSession.access_token, ada.account.patientId, { email: 'x@example.com', name: 'X', level: 'full' })).status).toBe(404);
+    expect(
+      (await invite(danSession.access_token, ada.account.patientId, { email: 'x@example.com', name: 'X', level: 'full' })).status,
+    ).toBe(404);
     const eve = await app.login('eve.park@example.com', GOOD_PASSWORD);
     const notPatient = await invite(eve.access_token, ada.account.patientId, { email: 'x@example.com', name: 'X', level: 'full' });
     expect([notPatient.status, outcomeText(notPatient.body)]).toEqual([403, 'Only the patient can invite family members to their account']);
-    expect((await invite(ada.access_token, ada.account.patientId, { email: DEMO_PEOPLE.ada.email as string, name: 'Me', level: 'full' })).status).toBe(400);
-    expect((await invite(ada.access_token, ada.account.patientId, { email: 'x@example.com', name: 'X', level: 'everything' })).status).toBe(400);
-    await app.system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Lee', given: ['Mia'] }], birthDate: '2018-03-03', telecom: [{ system: 'email', value: 'mia.lee@example.com' }] });
+    expect(
+      (await invite(ada.access_token, ada.account.patientId, { email: DEMO_PEOPLE.ada.email as string, name: 'Me', level: 'full' })).status,
+    ).toBe(400);
+    expect((await invite(ada.access_token, ada.account.patientId, { email: 'x@example.com', name: 'X', level: 'everything' })).status).toBe(
+      400,
+    );
+    await app.system.create<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Lee', given: ['Mia'] }],
+      birthDate: '2018-03-03',
+      telecom: [{ system: 'email', value: 'mia.lee@example.com' }],
+    });
     const child = await invite(ada.access_token, ada.account.patientId, { email: 'mia.lee@example.com', name: 'Mia Lee', level: 'full' });
     expect([child.status, outcomeText(child.body)]).toEqual([403, expect.stringContaining('(COPPA)')]);
     expect((await invite('', ada.account.patientId, { email: 'x@example.com', name: 'X', level: 'full' })).status).toBe(401);
@@ -196,16 +263,33 @@ describe('family access from accounts', () => {
     const requestId = parameter(asked.body, 'requestId');
     // Only the asking account can redeem it.
     const cara2 = await app.login(DEMO_PEOPLE.cara.email as string, DEMO_PASSWORD);
-    expect((await app.call('POST', '/fhir/$redeem-passcode', { token: cara2.access_token, json: parameters({ requestId, passcode: passcodeIn(mail) }) })).status).toBe(404);
+    expect(
+      (
+        await app.call('POST', '/fhir/$redeem-passcode', {
+          token: cara2.access_token,
+          json: parameters({ requestId, passcode: passcodeIn(mail) }),
+        })
+      ).status,
+    ).toBe(404);
     // A wrong code is refused (403, tries left), not a 401 that would sign Ada's app out; her session goes on.
-    const wrong = await app.call('POST', '/fhir/$redeem-passcode', { token: ada.access_token, json: parameters({ requestId, passcode: 'ZZZZ-ZZZZ' }) });
+    const wrong = await app.call('POST', '/fhir/$redeem-passcode', {
+      token: ada.access_token,
+      json: parameters({ requestId, passcode: 'ZZZZ-ZZZZ' }),
+    });
     expect([wrong.status, outcomeText(wrong.body)]).toEqual([403, expect.stringContaining('tries left')]);
-    const redeemed = await app.call('POST', '/fhir/$redeem-passcode', { token: ada.access_token, json: parameters({ requestId, passcode: passcodeIn(mail) }) });
+    const redeemed = await app.call('POST', '/fhir/$redeem-passcode', {
+      token: ada.access_token,
+      json: parameters({ requestId, passcode: passcodeIn(mail) }),
+    });
     expect([redeemed.status, parameter(redeemed.body, 'patient')]).toEqual([201, `Patient/${gran.id}`]);
     expect((await app.call('GET', `/fhir/Patient/${gran.id}`, { token: ada.access_token })).status).toBe(200);
     const self = await app.call('POST', '/fhir/Patient/$request-access', {
       token: ada.access_token,
-      json: parameters({ lastName: 'Park', birthDate: DEMO_PEOPLE.ada.age ? (await app.system.read<Patient>('Patient', ada.account.patientId)).birthDate as string : '', mrn: DEMO_PEOPLE.ada.mrn as string }),
+      json: parameters({
+        lastName: 'Park',
+        birthDate: DEMO_PEOPLE.ada.age ? ((await app.system.read<Patient>('Patient', ada.account.patientId)).birthDate as string) : '',
+        mrn: DEMO_PEOPLE.ada.mrn as string,
+      }),
     });
     expect(self.status).toBe(400);
   });

@@ -23,7 +23,11 @@ describe('mail failures', () => {
   afterAll(() => app?.close());
 
   it('answers 503 and keeps no passcode, invitation or enrollment when the email cannot be sent', async () => {
-    const mailer = new SmtpMailer({ smtpUrl: `smtp://127.0.0.1:${deadPort}`, from: 'Chartkeeper <no-reply@chartkeeper.local>', clock: app.clock });
+    const mailer = new SmtpMailer({
+      smtpUrl: `smtp://127.0.0.1:${deadPort}`,
+      from: 'Chartkeeper <no-reply@chartkeeper.local>',
+      clock: app.clock,
+    });
     const services = createAccountServices(accountContext({ ...app.services.context, mailer }));
     const cara = DEMO_PEOPLE.cara;
     const request = services.familyAccess.requestAsNewFamilyMember(
@@ -35,8 +39,14 @@ describe('mail failures', () => {
       '127.0.0.1',
     );
     await expect(request).rejects.toMatchObject({ status: 503 });
-    const ada = await app.services.context.db.selectFrom('account').selectAll().where('email', '=', DEMO_PEOPLE.ada.email as string).executeTakeFirstOrThrow();
-    await expect(services.invitations.inviteFamily(ada, { email: 'eve@example.com', name: 'Eve', level: 'full' })).rejects.toMatchObject({ status: 503 });
+    const ada = await app.services.context.db
+      .selectFrom('account')
+      .selectAll()
+      .where('email', '=', DEMO_PEOPLE.ada.email as string)
+      .executeTakeFirstOrThrow();
+    await expect(services.invitations.inviteFamily(ada, { email: 'eve@example.com', name: 'Eve', level: 'full' })).rejects.toMatchObject({
+      status: 503,
+    });
     const patient = await app.system.read('Patient', ada.patient_id as string);
     await expect(services.enrollment.enroll(patient as never, { email: 'ada.other@example.com' })).rejects.toMatchObject({ status: 503 });
     expect(await app.database.db.selectFrom('one_time_secret').select('id').execute()).toEqual([]);

@@ -23,7 +23,12 @@ describe.each([
 
   it(`answers ${status}`, async () => {
     const { asked, confirmed } = await registerThroughLink(app, {
-      role: 'patient', lastName: 'Young', birthDate: '2014-11-01', postalCode: '98101', email: 'zoe.young@example.com', password: GOOD_PASSWORD,
+      role: 'patient',
+      lastName: 'Young',
+      birthDate: '2014-11-01',
+      postalCode: '98101',
+      email: 'zoe.young@example.com',
+      password: GOOD_PASSWORD,
     });
     const res = confirmed ?? asked;
     expect(res.status).toBe(status);

@@ -19,14 +19,29 @@ describe('sessions and tokens', () => {
 
   it('signs the demo logins in: patients and family members get user tokens, staff get staff tokens', async () => {
     const ada = await app.login(ADA, DEMO_PASSWORD);
-    expect(ada).toMatchObject({ token_type: 'Bearer', expires_in: 900, account: { kind: 'patient', displayName: 'Ada Park', securityOption: 'email-code' } });
+    expect(ada).toMatchObject({
+      token_type: 'Bearer',
+      expires_in: 900,
+      account: { kind: 'patient', displayName: 'Ada Park', securityOption: 'email-code' },
+    });
     const claims = JSON.parse(Buffer.from(ada.access_token.split('.')[1], 'base64url').toString());
     expect([claims.sub, claims.kind, claims.exp - claims.iat]).toEqual([ada.account.id, 'user', 900]);
     const maya = await app.login('Maya.Chen@Example.com', DEMO_PASSWORD);
-    expect(maya.account).toMatchObject({ kind: 'staff', displayName: 'Dr. Maya Chen', practitionerId: expect.any(String), organizationId: expect.any(String) });
+    expect(maya.account).toMatchObject({
+      kind: 'staff',
+      displayName: 'Dr. Maya Chen',
+      practitionerId: expect.any(String),
+      organizationId: expect.any(String),
+    });
     expect(JSON.parse(Buffer.from(maya.access_token.split('.')[1], 'base64url').toString()).kind).toBe('staff');
     const dan = await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD);
-    expect(dan.account).toEqual({ id: expect.any(String), email: 'dan.reyes@example.com', kind: 'family', displayName: 'Dan Reyes', securityOption: 'email-code' });
+    expect(dan.account).toEqual({
+      id: expect.any(String),
+      email: 'dan.reyes@example.com',
+      kind: 'family',
+      displayName: 'Dan Reyes',
+      securityOption: 'email-code',
+    });
     // Dan's grant (Ada's invitation) reaches Ada's record, not Ben's.
     const adaId = ada.account.patientId;
     expect((await app.call('GET', `/fhir/Patient/${adaId}`, { token: dan.access_token })).status).toBe(200);
@@ -44,7 +59,11 @@ describe('sessions and tokens', () => {
 
   it('refuses a NUL character or JSON nested too deeply in a body with 400, before any lookup', async () => {
     const nul = await app.call('POST', '/auth/login', { json: { email: 'a\u0000@example.com', password: 'x' } });
-    expect([nul.status, outcomeText(nul.body), nul.body.issue[0].expression]).toEqual([400, 'Text may not contain a NUL character (\\u0000)', ['email']]);
+    expect([nul.status, outcomeText(nul.body), nul.body.issue[0].expression]).toEqual([
+      400,
+      'Text may not contain a NUL character (\\u0000)',
+      ['email'],
+    ]);
     let deep: unknown = 'x';
     for (let i = 0; i < 101; i++) deep = { a: deep };
     const nested = await app.call('POST', '/auth/login', { json: { email: ADA, password: deep } });
@@ -58,11 +77,18 @@ describe('sessions and tokens', () => {
     expect(second.status).toBe(200);
     expect(second.body.refresh_token).not.toBe(first.refresh_token);
     const reused = await app.call('POST', '/auth/refresh', { json: { refresh_token: first.refresh_token } });
-    expect([reused.status, outcomeText(reused.body)]).toEqual([401, 'This refresh token was already used, so the session has been ended for safety. Sign in again.']);
+    expect([reused.status, outcomeText(reused.body)]).toEqual([
+      401,
+      'This refresh token was already used, so the session has been ended for safety. Sign in again.',
+    ]);
     const victim = await app.call('POST', '/auth/refresh', { json: { refresh_token: second.body.refresh_token } });
     expect([victim.status, outcomeText(victim.body)]).toEqual([401, 'This session has ended. Sign in again.']);
     expect((await app.call('GET', '/auth/me', { token: second.body.access_token })).status).toBe(401);
-    const stored = await app.database.db.selectFrom('refresh_token').select(['token_hash', 'revoked_at']).where('account_id', '=', first.account.id).execute();
+    const stored = await app.database.db
+      .selectFrom('refresh_token')
+      .select(['token_hash', 'revoked_at'])
+      .where('account_id', '=', first.account.id)
+      .execute();
     expect(stored.every((r) => r.token_hash.length === 43 && !r.token_hash.includes(first.refresh_token))).toBe(true);
   });
 
@@ -92,9 +118,14 @@ describe('sessions and tokens', () => {
     expect([none.status, outcomeText(none.body)]).toEqual([400, 'refresh_token (or Authorization: Bearer <access token>) is required']);
     const forged = await signAccessToken({ sub: session.account.id, kind: 'user', sid: 'x' }, generateSigningKey(), { clock: app.clock });
     expect((await app.call('POST', '/auth/logout', { token: forged })).status).toBe(401);
-    const cli = await signAccessToken({ sub: 'staff:cli', kind: 'staff' }, signingKeyFromString(app.config.signingKey as string), { clock: app.clock });
+    const cli = await signAccessToken({ sub: 'staff:cli', kind: 'staff' }, signingKeyFromString(app.config.signingKey as string), {
+      clock: app.clock,
+    });
     const noSession = await app.call('POST', '/auth/logout', { token: cli });
-    expect([noSession.status, outcomeText(noSession.body)]).toEqual([400, 'This token is not tied to a sign-in session, so there is nothing to log out of']);
+    expect([noSession.status, outcomeText(noSession.body)]).toEqual([
+      400,
+      'This token is not tied to a sign-in session, so there is nothing to log out of',
+    ]);
   });
 
   it('refuses alg none, a wrong key and an expired token; refresh gives a working one', async () => {
@@ -117,10 +148,21 @@ describe('sessions and tokens', () => {
   });
 
   it('rate-limits registration per email: 3 requests, then 429 for a minute, whatever the answers were', async () => {
-    const json = { role: 'patient', lastName: 'Nobody', birthDate: '1980-01-01', postalCode: '00000', email: 'someone@example.com', password: 'correct horse battery staple' };
+    const json = {
+      role: 'patient',
+      lastName: 'Nobody',
+      birthDate: '1980-01-01',
+      postalCode: '00000',
+      email: 'someone@example.com',
+      password: 'correct horse battery staple',
+    };
     for (let i = 0; i < 3; i++) expect((await app.call('POST', '/auth/register', { json })).status).toBe(404);
     const limited = await app.call('POST', '/auth/register', { json });
-    expect([limited.status, limited.headers.get('retry-after'), outcomeText(limited.body)]).toEqual([429, '60', 'Too many registration attempts. Try again in 60 seconds.']);
+    expect([limited.status, limited.headers.get('retry-after'), outcomeText(limited.body)]).toEqual([
+      429,
+      '60',
+      'Too many registration attempts. Try again in 60 seconds.',
+    ]);
     expect((await app.call('POST', '/auth/register', { json: { ...json, email: 'someone.else@example.com' } })).status).toBe(404);
   });
 
@@ -130,7 +172,11 @@ describe('sessions and tokens', () => {
     const attempt = (password: string) => app.call('POST', '/auth/login', { json: { email: cara, password } });
     for (let i = 0; i < 3; i++) expect((await attempt('wrong password number one')).status).toBe(401);
     const slowed = await attempt('wrong password number one');
-    expect([slowed.status, slowed.headers.get('retry-after'), outcomeText(slowed.body)]).toEqual([429, '1', 'Too many failed sign-ins. Try again in 1 seconds.']);
+    expect([slowed.status, slowed.headers.get('retry-after'), outcomeText(slowed.body)]).toEqual([
+      429,
+      '1',
+      'Too many failed sign-ins. Try again in 1 seconds.',
+    ]);
     // Even the right password waits: a throttled attempt is not checked.
     expect((await attempt(DEMO_PASSWORD)).status).toBe(429);
     for (let failures = 3; failures < 10; failures++) {
@@ -139,7 +185,9 @@ describe('sessions and tokens', () => {
     }
     const locked = await attempt(DEMO_PASSWORD);
     expect([locked.status, locked.headers.get('retry-after')]).toEqual([429, '900']);
-    expect(outcomeText(locked.body)).toBe('Too many failed sign-ins. Try again in 15 minutes. This is locked for a while to protect the account.');
+    expect(outcomeText(locked.body)).toBe(
+      'Too many failed sign-ins. Try again in 15 minutes. This is locked for a while to protect the account.',
+    );
     // Another account from the same address is not locked: the address counter (10 free, then 1 s) only slows it.
     app.clock.advance(1000);
     expect((await app.call('POST', '/auth/login', { json: { email: ADA, password: DEMO_PASSWORD } })).status).toBe(200);

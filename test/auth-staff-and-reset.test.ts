@@ -8,7 +8,17 @@ import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { AccountStore } from '../src/auth/account-store';
 import { hashPassword } from '../src/auth/password-hash';
 import { FORGOT_PASSWORD_ANSWER } from '../src/auth/password-reset-service';
-import { type AuthTestApp, codeIn, GOOD_PASSWORD, linkIn, outcomeText, parameter, parameters, startAuthTestApp, TEST_PASSWORD_PARAMS } from './auth-test-app';
+import {
+  type AuthTestApp,
+  codeIn,
+  GOOD_PASSWORD,
+  linkIn,
+  outcomeText,
+  parameter,
+  parameters,
+  startAuthTestApp,
+  TEST_PASSWORD_PARAMS,
+} from './auth-test-app';
 
 const NEW_PASSWORD = 'purple elephants dance at noon';
 
@@ -19,7 +29,10 @@ describe('staff flows and password reset', () => {
   beforeAll(async () => {
     app = await startAuthTestApp();
     maya = await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD);
-    const ada = await app.system.read<Patient>('Patient', (await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD)).account.patientId);
+    const ada = await app.system.read<Patient>(
+      'Patient',
+      (await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD)).account.patientId,
+    );
     noah = (
       await app.system.create<Patient>({
         resourceType: 'Patient',
@@ -39,12 +52,18 @@ describe('staff flows and password reset', () => {
     const before = app.smtp.received.length;
     const res = await staffOp('enroll', noah.id as string);
     expect(res.status).toBe(201);
-    expect([parameter(res.body, 'email'), parameter(res.body, 'expiresAt'), parameter(res.body, 'reenrollment')]).toEqual(['noah.adams@example.com', '2026-12-22T18:00:00.000Z', false]);
+    expect([parameter(res.body, 'email'), parameter(res.body, 'expiresAt'), parameter(res.body, 'reenrollment')]).toEqual([
+      'noah.adams@example.com',
+      '2026-12-22T18:00:00.000Z',
+      false,
+    ]);
     const mail = await app.mailTo('noah.adams@example.com', before);
     expect(mail.message.subject).toBe('Your invitation to the Westside Family Medicine patient portal');
     const token = new URL(linkIn(mail)).searchParams.get('token') as string;
     expect((await app.call('POST', '/auth/enrollment/accept', { json: { token, password: GOOD_PASSWORD } })).status).toBe(400); // entered once
-    const accepted = await app.call('POST', '/auth/enrollment/accept', { json: { token, password: GOOD_PASSWORD, passwordConfirmation: GOOD_PASSWORD } });
+    const accepted = await app.call('POST', '/auth/enrollment/accept', {
+      json: { token, password: GOOD_PASSWORD, passwordConfirmation: GOOD_PASSWORD },
+    });
     expect(accepted.status).toBe(201);
     expect(accepted.body.account).toMatchObject({ email: 'noah.adams@example.com', kind: 'patient', patientId: noah.id });
     expect((await app.login('noah.adams@example.com', GOOD_PASSWORD)).account.id).toBe(accepted.body.account.id);
@@ -58,7 +77,9 @@ describe('staff flows and password reset', () => {
     const mail = await app.mailTo('ada.new@example.com', before);
     expect(mail.message.text).toContain('your earlier ID no longer works, and your portal history is still there');
     const token = new URL(linkIn(mail)).searchParams.get('token') as string;
-    const accepted = await app.call('POST', '/auth/enrollment/accept', { json: { token, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD } });
+    const accepted = await app.call('POST', '/auth/enrollment/accept', {
+      json: { token, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD },
+    });
     expect([accepted.status, accepted.body.account.id, accepted.body.account.email]).toEqual([201, ada.account.id, 'ada.new@example.com']);
     expect((await app.call('POST', '/auth/login', { json: { email: DEMO_PEOPLE.ada.email, password: DEMO_PASSWORD } })).status).toBe(401);
     expect((await app.call('POST', '/auth/refresh', { json: { refresh_token: ada.refresh_token } })).status).toBe(401);
@@ -68,7 +89,9 @@ describe('staff flows and password reset', () => {
   });
 
   it('refuses enrollment of a child under 13, to an email another account uses, and to non-staff', async () => {
-    const ben = (await app.system.searchResources<Patient>('Patient', { identifier: `urn:oid:2.16.840.1.113883.3.9999.1|${DEMO_PEOPLE.ben.mrn}` }))[0];
+    const ben = (
+      await app.system.searchResources<Patient>('Patient', { identifier: `urn:oid:2.16.840.1.113883.3.9999.1|${DEMO_PEOPLE.ben.mrn}` })
+    )[0];
     const child = await staffOp('enroll', ben.id as string, { email: 'ben@example.com' });
     expect([child.status, outcomeText(child.body)]).toEqual([403, expect.stringContaining('(COPPA)')]);
     const taken = await staffOp('enroll', noah.id as string, { email: DEMO_PEOPLE.cara.email as string });
@@ -79,12 +102,20 @@ describe('staff flows and password reset', () => {
 
   it('keeps staff of another organization away from these patients (404, as if absent)', async () => {
     await new AccountStore(app.database.db, app.clock).create({
-      email: 'front.desk@elsewhere.example', kind: 'staff', displayName: 'Front Desk', organizationId: 'other-organization',
+      email: 'front.desk@elsewhere.example',
+      kind: 'staff',
+      displayName: 'Front Desk',
+      organizationId: 'other-organization',
       passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
     });
     const other = await app.login('front.desk@elsewhere.example', GOOD_PASSWORD);
     for (const op of ['enroll', 'legal-authorization', 'reset-token']) {
-      const res = await staffOp(op, noah.id as string, op === 'legal-authorization' ? { email: 'x@example.com', name: 'X' } : {}, other.access_token);
+      const res = await staffOp(
+        op,
+        noah.id as string,
+        op === 'legal-authorization' ? { email: 'x@example.com', name: 'X' } : {},
+        other.access_token,
+      );
       expect([op, res.status]).toEqual([op, 404]);
     }
   });
@@ -96,12 +127,21 @@ describe('staff flows and password reset', () => {
     const mail = await app.mailTo('ruth.adams@example.com', before);
     expect(mail.message.text).toContain('has recorded your authorization as Noah Adams’s personal representative');
     const token = new URL(linkIn(mail)).searchParams.get('token') as string;
-    const accepted = await app.call('POST', '/auth/invitations/accept', { json: { token, birthDate: '1970-10-10', password: GOOD_PASSWORD } });
+    const accepted = await app.call('POST', '/auth/invitations/accept', {
+      json: { token, birthDate: '1970-10-10', password: GOOD_PASSWORD },
+    });
     expect(accepted.status).toBe(201);
     const consent = await app.system.read<Consent>('Consent', accepted.body.consentId);
-    expect([consent.extension?.[1].valueCode, consent.performer?.[0].reference]).toEqual(['staff-legal-authorization', `Practitioner/${maya.account.practitionerId}`]);
+    expect([consent.extension?.[1].valueCode, consent.performer?.[0].reference]).toEqual([
+      'staff-legal-authorization',
+      `Practitioner/${maya.account.practitionerId}`,
+    ]);
     expect((await app.call('GET', `/fhir/Patient/${noah.id}`, { token: accepted.body.access_token })).status).toBe(200);
-    const direct = await staffOp('legal-authorization', noah.id as string, { email: DEMO_PEOPLE.dan.email as string, name: 'Dan Reyes', level: 'billing' });
+    const direct = await staffOp('legal-authorization', noah.id as string, {
+      email: DEMO_PEOPLE.dan.email as string,
+      name: 'Dan Reyes',
+      level: 'billing',
+    });
     expect(direct.status).toBe(201);
     expect(parameter(direct.body, 'consent')).toMatch(/^Consent\//);
     expect(parameter(direct.body, 'invitationId')).toBeUndefined();
@@ -112,12 +152,23 @@ describe('staff flows and password reset', () => {
     expect(res.status).toBe(201);
     const resetToken = parameter(res.body, 'resetToken');
     expect(resetToken).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
-    const bad = await app.call('POST', '/auth/password/reset', { json: { email: 'noah.adams@example.com', resetToken: 'AAAA-AAAA', password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD } });
+    const bad = await app.call('POST', '/auth/password/reset', {
+      json: { email: 'noah.adams@example.com', resetToken: 'AAAA-AAAA', password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD },
+    });
     expect([bad.status, outcomeText(bad.body)]).toEqual([401, 'The reset token is not correct. 4 tries left.']);
-    const ok = await app.call('POST', '/auth/password/reset', { json: { email: 'noah.adams@example.com', resetToken: resetToken.toLowerCase(), password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD } });
+    const ok = await app.call('POST', '/auth/password/reset', {
+      json: {
+        email: 'noah.adams@example.com',
+        resetToken: resetToken.toLowerCase(),
+        password: NEW_PASSWORD,
+        passwordConfirmation: NEW_PASSWORD,
+      },
+    });
     expect(ok.status).toBe(200);
     expect((await app.login('noah.adams@example.com', NEW_PASSWORD)).account.patientId).toBe(noah.id);
-    const again = await app.call('POST', '/auth/password/reset', { json: { email: 'noah.adams@example.com', resetToken, password: GOOD_PASSWORD, passwordConfirmation: GOOD_PASSWORD } });
+    const again = await app.call('POST', '/auth/password/reset', {
+      json: { email: 'noah.adams@example.com', resetToken, password: GOOD_PASSWORD, passwordConfirmation: GOOD_PASSWORD },
+    });
     expect(again.status).toBe(401);
   });
 
@@ -158,31 +209,47 @@ describe('staff flows and password reset', () => {
     const link = new URL(linkIn(await app.mailTo('noah.adams@example.com', before)));
     const token = link.searchParams.get('token') as string;
     expect((await app.call('GET', `${link.pathname}${link.search}`)).body.expiresAt).toBe('2026-11-22T18:30:00.000Z');
-    const mismatch = await app.call('POST', '/auth/password/reset', { json: { token, password: GOOD_PASSWORD, passwordConfirmation: `${GOOD_PASSWORD}!` } });
+    const mismatch = await app.call('POST', '/auth/password/reset', {
+      json: { token, password: GOOD_PASSWORD, passwordConfirmation: `${GOOD_PASSWORD}!` },
+    });
     expect([mismatch.status, outcomeText(mismatch.body)]).toEqual([400, 'The two passwords do not match']);
-    const weak = await app.call('POST', '/auth/password/reset', { json: { token, password: 'password123', passwordConfirmation: 'password123' } });
+    const weak = await app.call('POST', '/auth/password/reset', {
+      json: { token, password: 'password123', passwordConfirmation: 'password123' },
+    });
     expect([weak.status, weak.body.issue.length]).toEqual([400, 2]);
     const mailsBefore = app.smtp.received.length;
-    const challenge = await app.call('POST', '/auth/password/reset', { json: { token, password: GOOD_PASSWORD, passwordConfirmation: GOOD_PASSWORD } });
+    const challenge = await app.call('POST', '/auth/password/reset', {
+      json: { token, password: GOOD_PASSWORD, passwordConfirmation: GOOD_PASSWORD },
+    });
     expect(challenge.body).toEqual({ verificationToken: expect.any(String), method: 'email-code', expiresAt: '2026-11-22T18:10:00.000Z' });
     const code = codeIn(await app.mailTo('noah.adams@example.com', mailsBefore));
     // Not changed yet: the identity check comes first.
-    expect((await app.call('POST', '/auth/login', { json: { email: 'noah.adams@example.com', password: GOOD_PASSWORD } })).status).toBe(401);
+    expect((await app.call('POST', '/auth/login', { json: { email: 'noah.adams@example.com', password: GOOD_PASSWORD } })).status).toBe(
+      401,
+    );
     const wrongCode = code === '000000' ? '111111' : '000000';
-    const wrong = await app.call('POST', '/auth/password/verify', { json: { verificationToken: challenge.body.verificationToken, code: wrongCode } });
+    const wrong = await app.call('POST', '/auth/password/verify', {
+      json: { verificationToken: challenge.body.verificationToken, code: wrongCode },
+    });
     expect([wrong.status, outcomeText(wrong.body)]).toEqual([401, 'The verification code is not correct. 4 tries left.']);
-    const verified = await app.call('POST', '/auth/password/verify', { json: { verificationToken: challenge.body.verificationToken, code } });
+    const verified = await app.call('POST', '/auth/password/verify', {
+      json: { verificationToken: challenge.body.verificationToken, code },
+    });
     expect([verified.status, verified.body.account.email]).toEqual([200, 'noah.adams@example.com']);
     expect((await app.call('POST', '/auth/login', { json: { email: 'noah.adams@example.com', password: NEW_PASSWORD } })).status).toBe(401);
     expect((await app.login('noah.adams@example.com', GOOD_PASSWORD)).account.patientId).toBe(noah.id);
-    const reused = await app.call('POST', '/auth/password/reset', { json: { token, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD } });
+    const reused = await app.call('POST', '/auth/password/reset', {
+      json: { token, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD },
+    });
     expect([reused.status, outcomeText(reused.body)]).toEqual([410, 'This reset link has already been used.']);
 
     const before2 = app.smtp.received.length;
     await app.call('POST', '/auth/password/forgot', { json: { email: 'noah.adams@example.com' } });
     const late = new URL(linkIn(await app.mailTo('noah.adams@example.com', before2))).searchParams.get('token') as string;
     app.clock.advance(30 * 60 * 1000);
-    const expired = await app.call('POST', '/auth/password/reset', { json: { token: late, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD } });
+    const expired = await app.call('POST', '/auth/password/reset', {
+      json: { token: late, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD },
+    });
     expect([expired.status, outcomeText(expired.body)]).toEqual([410, 'This reset link has expired.']);
   });
 
@@ -193,16 +260,26 @@ describe('staff flows and password reset', () => {
       json: { currentPassword: GOOD_PASSWORD, securityQuestion: 'Street you grew up on?', securityAnswer: 'Elm Street' },
     });
     expect(set.status).toBe(204);
-    const stored = await app.database.db.selectFrom('account').select('security_answer_hash').where('email', '=', 'noah.adams@example.com').executeTakeFirstOrThrow();
+    const stored = await app.database.db
+      .selectFrom('account')
+      .select('security_answer_hash')
+      .where('email', '=', 'noah.adams@example.com')
+      .executeTakeFirstOrThrow();
     expect(stored.security_answer_hash).toMatch(/^\$scrypt\$/);
     const before = app.smtp.received.length;
     await app.call('POST', '/auth/password/forgot', { json: { email: 'noah.adams@example.com' } });
     const token = new URL(linkIn(await app.mailTo('noah.adams@example.com', before))).searchParams.get('token') as string;
-    const challenge = await app.call('POST', '/auth/password/reset', { json: { token, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD } });
+    const challenge = await app.call('POST', '/auth/password/reset', {
+      json: { token, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD },
+    });
     expect(challenge.body).toMatchObject({ method: 'security-question', securityQuestion: 'Street you grew up on?' });
-    const wrong = await app.call('POST', '/auth/password/verify', { json: { verificationToken: challenge.body.verificationToken, answer: 'Oak Street' } });
+    const wrong = await app.call('POST', '/auth/password/verify', {
+      json: { verificationToken: challenge.body.verificationToken, answer: 'Oak Street' },
+    });
     expect(wrong.status).toBe(401);
-    const ok = await app.call('POST', '/auth/password/verify', { json: { verificationToken: challenge.body.verificationToken, answer: '  elm   STREET ' } });
+    const ok = await app.call('POST', '/auth/password/verify', {
+      json: { verificationToken: challenge.body.verificationToken, answer: '  elm   STREET ' },
+    });
     expect(ok.status).toBe(200);
     expect((await app.login('noah.adams@example.com', NEW_PASSWORD)).account.patientId).toBe(noah.id);
     // Every earlier session ended with the reset.

@@ -35,7 +35,11 @@ describe('a staff account read-by-id taken on trust', () => {
     const maya = await signedInReader();
     expect((await app.call('POST', '/auth/logout', { json: { refresh_token: maya.refresh } })).status).toBe(204);
     const res = await app.call('GET', adaObservation, { token: maya.token });
-    expect([res.status, outcomeText(res.body), res.headers.get('www-authenticate')]).toEqual([401, 'This session has been signed out', 'Bearer error="invalid_token"']);
+    expect([res.status, outcomeText(res.body), res.headers.get('www-authenticate')]).toEqual([
+      401,
+      'This session has been signed out',
+      'Bearer error="invalid_token"',
+    ]);
     // Also for a read that fails before any statement runs: the 401 comes first.
     expect((await app.call('GET', '/fhir/NoSuchType/1', { token: maya.token })).status).toBe(401);
   });
@@ -54,7 +58,9 @@ describe('a staff account read-by-id taken on trust', () => {
   it('moving the account to another organisation applies on the next read: the old patients are gone', async () => {
     const maya = await signedInReader();
     const { resource: elsewhere } = await app.system.create<Organization>({ resourceType: 'Organization', name: 'Elsewhere Clinic' });
-    const { rows } = await sql<{ organization_id: string }>`select organization_id from account where id = ${maya.accountId}`.execute(app.database.db);
+    const { rows } = await sql<{ organization_id: string }>`select organization_id from account where id = ${maya.accountId}`.execute(
+      app.database.db,
+    );
     await sql`update account set organization_id = ${elsewhere.id} where id = ${maya.accountId}`.execute(app.database.db);
     try {
       expect((await app.call('GET', adaObservation, { token: maya.token })).status).toBe(404);
@@ -71,15 +77,26 @@ describe('a staff account read-by-id taken on trust', () => {
     try {
       app.clock.advance(5_000);
       expect((await app.call('GET', adaObservation, { token: maya.token })).status).toBe(200);
-      const events = await app.system.searchResources<AuditEvent>('AuditEvent', { patient: `Patient/${adaId}`, _sort: '-date', _count: '1' });
+      const events = await app.system.searchResources<AuditEvent>('AuditEvent', {
+        patient: `Patient/${adaId}`,
+        _sort: '-date',
+        _count: '1',
+      });
       expect(events[0].agent?.[0]).toMatchObject({ name: 'Dr. Maya Chen-Okafor', altId: maya.accountId });
     } finally {
-      await sql`update account set display_name = ${DEMO_PEOPLE.mayaChen.displayName} where id = ${maya.accountId}`.execute(app.database.db);
+      await sql`update account set display_name = ${DEMO_PEOPLE.mayaChen.displayName} where id = ${maya.accountId}`.execute(
+        app.database.db,
+      );
     }
   });
 
   it('the repository refuses every other call for a caller taken on trust', async () => {
-    const repo = new Repository(app.database.db, { scope: unrestrictedScope('test'), clock: app.clock, fhirBase: 'http://test/fhir', unconfirmed: sql<boolean>`true` });
+    const repo = new Repository(app.database.db, {
+      scope: unrestrictedScope('test'),
+      clock: app.clock,
+      fhirBase: 'http://test/fhir',
+      unconfirmed: sql<boolean>`true`,
+    });
     await expect(repo.searchResources('Observation')).rejects.toThrow('taken on trust');
     await expect(repo.create({ resourceType: 'Organization', name: 'Nope' })).rejects.toThrow('taken on trust');
     await expect(repo.transaction(async () => undefined)).rejects.toThrow('taken on trust');

@@ -47,7 +47,11 @@ export interface AuthTestApp {
   /** A repository that sees everything (to set up and check records). */
   readonly system: Repository;
   /** JSON request; `token` adds a bearer token. Returns status, headers and the parsed body. */
-  call(method: string, path: string, options?: { json?: unknown; token?: string }): Promise<{ status: number; headers: Headers; body: any }>;
+  call(
+    method: string,
+    path: string,
+    options?: { json?: unknown; token?: string },
+  ): Promise<{ status: number; headers: Headers; body: any }>;
   /** Signs in and returns the token response. */
   login(email: string, password: string): Promise<any>;
   /** The next mail to `to` received after the given count. */
@@ -56,15 +60,34 @@ export interface AuthTestApp {
 }
 
 /** Throttles that never trigger, for tests of other things (the throttle test uses the defaults). */
-export const NO_THROTTLE = Object.freeze({ freeFailures: 1_000_000, baseDelayMs: 0, maxDelayMs: 0, lockAfterFailures: 1_000_000, lockMs: 0, forgetAfterMs: 0 });
-export const LOOSE_THROTTLES: AccountThrottles = Object.freeze({ loginAccount: NO_THROTTLE, loginAddress: NO_THROTTLE, requestAccount: NO_THROTTLE, requestAddress: NO_THROTTLE });
+export const NO_THROTTLE = Object.freeze({
+  freeFailures: 1_000_000,
+  baseDelayMs: 0,
+  maxDelayMs: 0,
+  lockAfterFailures: 1_000_000,
+  lockMs: 0,
+  forgetAfterMs: 0,
+});
+export const LOOSE_THROTTLES: AccountThrottles = Object.freeze({
+  loginAccount: NO_THROTTLE,
+  loginAddress: NO_THROTTLE,
+  requestAccount: NO_THROTTLE,
+  requestAddress: NO_THROTTLE,
+});
 
 /** The demo day: ages in the demo family hold on this day. */
 export const TEST_NOW = new Date('2026-11-22T18:00:00Z');
 
 /** Boots the app with the demo family seeded, mail to a loopback SMTP server (throttles off unless given). */
 export async function startAuthTestApp(
-  options: { throttles?: Partial<AccountThrottles>; now?: Date; agePolicy?: 'westmed' | 'westchester'; portalConsent?: boolean; portalUrl?: string; stripe?: StripeSettings } = {},
+  options: {
+    throttles?: Partial<AccountThrottles>;
+    now?: Date;
+    agePolicy?: 'westmed' | 'westchester';
+    portalConsent?: boolean;
+    portalUrl?: string;
+    stripe?: StripeSettings;
+  } = {},
 ): Promise<AuthTestApp> {
   const clock = new FixedClock(options.now ?? TEST_NOW);
   const smtp = await startLoopbackSmtpServer();
@@ -76,9 +99,17 @@ export async function startAuthTestApp(
   const signingKey = randomBytes(32).toString('base64');
   const config = loadConfig(
     {},
-    { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', smtpUrl: smtp.url, signingKey, timeZone: 'America/Los_Angeles', agePolicy: options.agePolicy ?? 'westmed',
+    {
+      host: '127.0.0.1',
+      baseUrl: url,
+      dataDir: '/nonexistent',
+      smtpUrl: smtp.url,
+      signingKey,
+      timeZone: 'America/Los_Angeles',
+      agePolicy: options.agePolicy ?? 'westmed',
       // As the policy says (westchester asks for the portal consent form) unless a test says otherwise.
-      portalConsentRequired: options.portalConsent },
+      portalConsentRequired: options.portalConsent,
+    },
   );
   const logger = pino({ level: 'silent' });
   const mailer = createMailer(config, clock);
@@ -109,7 +140,10 @@ export async function startAuthTestApp(
     logger,
     authenticator: await createAuthenticator(config, database, clock),
     operations: allOperations(services),
-    routers: [{ path: '/auth', router: authRouter(services) }, { path: '/billing', router: billingRouter(services.billing) }],
+    routers: [
+      { path: '/auth', router: authRouter(services) },
+      { path: '/billing', router: billingRouter(services.billing) },
+    ],
   });
   server.on('request', app);
   const call: AuthTestApp['call'] = async (method, path, opts = {}) => {
@@ -184,7 +218,10 @@ export function linkIn(mail: ReceivedMail): string {
  * Registers a patient as the portal does: the registration (202 once the details match), then the link mailed to the
  * address. `confirmed` is the answer to following the link (201, signed in), absent when no link was asked for.
  */
-export async function registerThroughLink(app: AuthTestApp, json: { email: string } & Record<string, unknown>): Promise<{ asked: Awaited<ReturnType<AuthTestApp['call']>>; confirmed?: Awaited<ReturnType<AuthTestApp['call']>> }> {
+export async function registerThroughLink(
+  app: AuthTestApp,
+  json: { email: string } & Record<string, unknown>,
+): Promise<{ asked: Awaited<ReturnType<AuthTestApp['call']>>; confirmed?: Awaited<ReturnType<AuthTestApp['call']>> }> {
   const before = app.smtp.received.length;
   const asked = await app.call('POST', '/auth/register', { json });
   if (asked.status !== 202) return { asked };

@@ -12,7 +12,18 @@ import { DemoPaymentProcessor } from '../src/portal/billing/demo-payment-process
 import { payOperation } from '../src/portal/billing/pay-operation';
 import type { AgePolicyName } from '../src/access/age-policy-profiles';
 import {
-  AccessFamily, addRowsLinkingAnotherRecord, BadCallerKey, CallerKey, inPool, matches, OTHER_PATIENT, PATIENTS, PatientKey, RowKey, startAccessFamily, T0,
+  AccessFamily,
+  addRowsLinkingAnotherRecord,
+  BadCallerKey,
+  CallerKey,
+  inPool,
+  matches,
+  OTHER_PATIENT,
+  PATIENTS,
+  PatientKey,
+  RowKey,
+  startAccessFamily,
+  T0,
   typeOfRow,
 } from './support/access-family';
 
@@ -22,7 +33,14 @@ type Level = 'self' | 'full' | 'b+a' | 'billing' | 'none' | 'staff';
 type Seen = 'full' | 'reduced' | 'deny';
 
 // Columns:           self    full    b+a        billing    none    staff
-const r = (self: Seen, full: Seen, ba: Seen, billing: Seen, none: Seen, staff: Seen): Record<Level, Seen> => ({ self, full, 'b+a': ba, billing, none, staff });
+const r = (self: Seen, full: Seen, ba: Seen, billing: Seen, none: Seen, staff: Seen): Record<Level, Seen> => ({
+  self,
+  full,
+  'b+a': ba,
+  billing,
+  none,
+  staff,
+});
 const READ: Record<RowKey, Record<Level, Seen>> = {
   Patient: r('full', 'full', 'reduced', 'reduced', 'deny', 'full'),
   Observation: r('full', 'full', 'deny', 'deny', 'deny', 'full'),
@@ -65,10 +83,29 @@ const SEEN_ORDER: readonly Seen[] = ['deny', 'reduced', 'full'];
 const lower = (a: Seen, b: Seen): Seen => (SEEN_ORDER.indexOf(a) <= SEEN_ORDER.indexOf(b) ? a : b);
 
 /** Rows written by creating a new resource of the type in the record (Patient: updating it). */
-type WriteRow = 'Patient' | 'Observation' | 'Condition' | 'Immunization' | 'Appointment' | 'Invoice' | 'Account' | 'Coverage'
-  | 'DocumentReference' | 'Binary' | 'Communication' | 'AuditEvent' | 'Consent';
+type WriteRow =
+  | 'Patient'
+  | 'Observation'
+  | 'Condition'
+  | 'Immunization'
+  | 'Appointment'
+  | 'Invoice'
+  | 'Account'
+  | 'Coverage'
+  | 'DocumentReference'
+  | 'Binary'
+  | 'Communication'
+  | 'AuditEvent'
+  | 'Consent';
 // Columns:            self full b+a  billing none staff
-const w = (self: number, full: number, ba: number, billing: number, none: number, staff: number): Record<Level, number> => ({ self, full, 'b+a': ba, billing, none, staff });
+const w = (self: number, full: number, ba: number, billing: number, none: number, staff: number): Record<Level, number> => ({
+  self,
+  full,
+  'b+a': ba,
+  billing,
+  none,
+  staff,
+});
 const WRITE: Record<WriteRow, Record<Level, number>> = {
   // The patient may PUT her own record (her contact details, issue 17); this PUT changes nothing.
   Patient: w(200, 403, 403, 403, 404, 200),
@@ -131,14 +168,22 @@ const PHASES: readonly Phase[] = [
     rows: 'all',
     levels: {
       westmed: {
-        ada: on('self full billing none'), dan: on('full none none none'), cara: on('none none self none'),
-        sam: on('none none none self'), staff: on('staff staff staff none'), otherStaff: on('none none none staff'),
+        ada: on('self full billing none'),
+        dan: on('full none none none'),
+        cara: on('none none self none'),
+        sam: on('none none none self'),
+        staff: on('staff staff staff none'),
+        otherStaff: on('none none none staff'),
       },
       // The guardian grant to Cara was made at 'billing': Westchester's teen band would allow appointments too, but a
       // grant never gives more than was granted.
       westchester: {
-        ada: on('self full billing none'), dan: on('full none none none'), cara: on('none none self none'),
-        sam: on('none none none self'), staff: on('staff staff staff none'), otherStaff: on('none none none staff'),
+        ada: on('self full billing none'),
+        dan: on('full none none none'),
+        cara: on('none none self none'),
+        sam: on('none none none self'),
+        staff: on('staff staff staff none'),
+        otherStaff: on('none none none staff'),
       },
     },
   },
@@ -148,8 +193,12 @@ const PHASES: readonly Phase[] = [
     before: async (f) => {
       const { grantAccess, revokeGrant } = await import('../src/fhir/proxy-grant-store');
       await grantAccess(f.system, {
-        patientId: f.patientIds.cara, accountId: f.accountIds.ada, grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'full',
-        grantedBy: 'patient', performer: `Patient/${f.patientIds.cara}`,
+        patientId: f.patientIds.cara,
+        accountId: f.accountIds.ada,
+        grantee: { name: 'Ada Park', relationship: 'MTH' },
+        level: 'full',
+        grantedBy: 'patient',
+        performer: `Patient/${f.patientIds.cara}`,
       });
       await revokeGrant(f.system, f.consents.danForAda);
     },
@@ -231,7 +280,15 @@ const PHASES: readonly Phase[] = [
 ];
 
 /** Tokens that must never get in: every request is a 401. */
-const BAD_CALLERS: readonly BadCallerKey[] = ['noToken', 'expired', 'tampered', 'disabledAccount', 'deletedAccount', 'userTokenForStaff', 'staffTokenForPatient'];
+const BAD_CALLERS: readonly BadCallerKey[] = [
+  'noToken',
+  'expired',
+  'tampered',
+  'disabledAccount',
+  'deletedAccount',
+  'userTokenForStaff',
+  'staffTokenForPatient',
+];
 
 describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) => {
   let f: AccessFamily;
@@ -242,73 +299,89 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
     f = await startAccessFamily(policy, { operations: [...allOperations(), payOperation({ processor, baseUrl: 'http://matrix.test' })] });
     await addRowsLinkingAnotherRecord(f);
     const unpaidOf = async (patient: PatientKey) => ({
-      invoice: (await f.system.searchResources<Invoice>('Invoice', { patient: `Patient/${f.patientIds[patient]}`, status: 'issued' }))[0].id!,
+      invoice: (await f.system.searchResources<Invoice>('Invoice', { patient: `Patient/${f.patientIds[patient]}`, status: 'issued' }))[0]
+        .id!,
       account: (await f.system.searchResources<Account>('Account', { patient: `Patient/${f.patientIds[patient]}` }))[0].id!,
     });
     unpaid = { ada: await unpaidOf('ada'), ben: await unpaidOf('ben'), cara: await unpaidOf('cara') };
   });
   afterAll(() => f?.close());
 
-  test.each(PHASES.map((p) => [p.name, p] as const))('%s', async (_name, phase) => {
-    f.clock.set(phase.at);
-    await phase.before?.(f);
-    const expected: string[] = [];
-    const tasks: (() => Promise<string>)[] = [];
-    for (const [caller, levels] of Object.entries(phase.levels[policy]) as [CallerKey, Record<PatientKey, Level>][]) {
-      const token = await f.token(caller);
-      for (const patient of PATIENTS) {
-        const level = levels[patient];
-        for (const row of Object.keys(READ) as RowKey[]) {
-          const id = f.rows[patient][row];
-          if (!id || (phase.rows === 'core' && !CORE_ROWS.includes(row))) continue;
-          const here = READ[row][level];
-          const there = lower(here, READ[row][levels[OTHER_PATIENT[patient]]]);
-          for (const op of ['read', 'search'] as const) {
-            const label = `${caller} -> ${patient} ${row} ${op}`;
-            expected.push(`${label}: ${SECOND_RECORD[row] === 'current' ? there : here}`);
-            tasks.push(async () => `${label}: ${op === 'read' ? await readCell(f, token, row, id) : await searchCell(f, token, row, id)}`);
+  test.each(PHASES.map((p) => [p.name, p] as const))(
+    '%s',
+    async (_name, phase) => {
+      f.clock.set(phase.at);
+      await phase.before?.(f);
+      const expected: string[] = [];
+      const tasks: (() => Promise<string>)[] = [];
+      for (const [caller, levels] of Object.entries(phase.levels[policy]) as [CallerKey, Record<PatientKey, Level>][]) {
+        const token = await f.token(caller);
+        for (const patient of PATIENTS) {
+          const level = levels[patient];
+          for (const row of Object.keys(READ) as RowKey[]) {
+            const id = f.rows[patient][row];
+            if (!id || (phase.rows === 'core' && !CORE_ROWS.includes(row))) continue;
+            const here = READ[row][level];
+            const there = lower(here, READ[row][levels[OTHER_PATIENT[patient]]]);
+            for (const op of ['read', 'search'] as const) {
+              const label = `${caller} -> ${patient} ${row} ${op}`;
+              expected.push(`${label}: ${SECOND_RECORD[row] === 'current' ? there : here}`);
+              tasks.push(
+                async () => `${label}: ${op === 'read' ? await readCell(f, token, row, id) : await searchCell(f, token, row, id)}`,
+              );
+            }
+            if (SECOND_RECORD[row] === 'first version') {
+              const label = `${caller} -> ${patient} ${row} vread of the first version`;
+              expected.push(`${label}: ${there}`);
+              tasks.push(async () => `${label}: ${await readCell(f, token, row, `${id}/_history/1`)}`);
+            }
           }
-          if (SECOND_RECORD[row] === 'first version') {
-            const label = `${caller} -> ${patient} ${row} vread of the first version`;
-            expected.push(`${label}: ${there}`);
-            tasks.push(async () => `${label}: ${await readCell(f, token, row, `${id}/_history/1`)}`);
+          for (const row of Object.keys(OPS) as OpRow[]) {
+            if (patient === 'sam') continue;
+            const label = `${caller} -> ${patient} ${row}`;
+            expected.push(`${label}: ${OPS[row][level]}`);
+            tasks.push(async () => `${label}: ${await operationCell(f, token, row, patient, unpaid)}`);
           }
-        }
-        for (const row of Object.keys(OPS) as OpRow[]) {
-          if (patient === 'sam') continue;
-          const label = `${caller} -> ${patient} ${row}`;
-          expected.push(`${label}: ${OPS[row][level]}`);
-          tasks.push(async () => `${label}: ${await operationCell(f, token, row, patient, unpaid)}`);
-        }
-        for (const row of Object.keys(WRITE) as WriteRow[]) {
-          if (patient === 'sam' || (phase.rows === 'core' && !CORE_WRITES.includes(row))) continue;
-          const label = `${caller} -> ${patient} ${row} write`;
-          expected.push(`${label}: ${WRITE[row][level]}`);
-          tasks.push(async () => `${label}: ${await writeCell(f, token, row, patient)}`);
+          for (const row of Object.keys(WRITE) as WriteRow[]) {
+            if (patient === 'sam' || (phase.rows === 'core' && !CORE_WRITES.includes(row))) continue;
+            const label = `${caller} -> ${patient} ${row} write`;
+            expected.push(`${label}: ${WRITE[row][level]}`);
+            tasks.push(async () => `${label}: ${await writeCell(f, token, row, patient)}`);
+          }
         }
       }
-    }
-    if (phase.at === T0) {
-      for (const bad of BAD_CALLERS) {
-        const token = await f.badToken(bad);
-        for (const [what, run] of [
-          ['read Patient', () => f.app.request(`/fhir/Patient/${f.patientIds.ada}`, { token })],
-          ['search Observation', () => f.app.request(`/fhir/Observation?_id=${f.rows.ada.Observation}`, { token })],
-          ['write Communication', () => f.app.request('/fhir/Communication', { method: 'POST', token, json: writeBody(f, 'Communication', 'ada') })],
-        ] as const) {
-          expected.push(`${bad} ${what}: 401`);
-          tasks.push(async () => `${bad} ${what}: ${(await run()).status}`);
+      if (phase.at === T0) {
+        for (const bad of BAD_CALLERS) {
+          const token = await f.badToken(bad);
+          for (const [what, run] of [
+            ['read Patient', () => f.app.request(`/fhir/Patient/${f.patientIds.ada}`, { token })],
+            ['search Observation', () => f.app.request(`/fhir/Observation?_id=${f.rows.ada.Observation}`, { token })],
+            [
+              'write Communication',
+              () => f.app.request('/fhir/Communication', { method: 'POST', token, json: writeBody(f, 'Communication', 'ada') }),
+            ],
+          ] as const) {
+            expected.push(`${bad} ${what}: 401`);
+            tasks.push(async () => `${bad} ${what}: ${(await run()).status}`);
+          }
         }
       }
-    }
-    const actual = await inPool(tasks);
-    expect(actual).toEqual(expected);
-    // Some thousand requests at T0; the machine may be shared, so a phase gets more than jest's default minute.
-  }, 240_000);
+      const actual = await inPool(tasks);
+      expect(actual).toEqual(expected);
+      // Some thousand requests at T0; the machine may be shared, so a phase gets more than jest's default minute.
+    },
+    240_000,
+  );
 });
 
 /** The status of a billing operation on the patient's record. */
-async function operationCell(f: AccessFamily, token: string, row: OpRow, patient: PatientKey, unpaid: Record<string, { invoice: string; account: string }>): Promise<number> {
+async function operationCell(
+  f: AccessFamily,
+  token: string,
+  row: OpRow,
+  patient: PatientKey,
+  unpaid: Record<string, { invoice: string; account: string }>,
+): Promise<number> {
   const { invoice, account } = unpaid[patient];
   switch (row) {
     case 'Account $balance':
@@ -321,7 +394,13 @@ async function operationCell(f: AccessFamily, token: string, row: OpRow, patient
       return res.status;
     }
     case 'Invoice $pay':
-      return (await f.app.request(`/fhir/Invoice/${invoice}/$pay`, { method: 'POST', token, json: { resourceType: 'Parameters', parameter: [{ name: 'amount', valueDecimal: 1 }] } })).status;
+      return (
+        await f.app.request(`/fhir/Invoice/${invoice}/$pay`, {
+          method: 'POST',
+          token,
+          json: { resourceType: 'Parameters', parameter: [{ name: 'amount', valueDecimal: 1 }] },
+        })
+      ).status;
   }
 }
 
@@ -371,7 +450,8 @@ async function writeCell(f: AccessFamily, token: string, row: WriteRow, patient:
     const [maya] = await f.system.searchResources('Practitioner', { family: 'Chen' });
     Object.assign(body, {
       participant: [...(body as Appointment).participant, { actor: { reference: `Practitioner/${maya.id}` }, status: 'needs-action' }],
-      requestedPeriod: [{ start: '2099-01-05T17:00:00Z' }], reasonCode: [{ text: 'Check-up' }],
+      requestedPeriod: [{ start: '2099-01-05T17:00:00Z' }],
+      reasonCode: [{ text: 'Check-up' }],
     });
   }
   return (await f.app.request(`/fhir/${row}`, { method: 'POST', token, json: body })).status;
@@ -387,7 +467,13 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
     case 'Condition':
       return { resourceType: 'Condition', code: { text: 'Headache' }, subject: ref };
     case 'Immunization':
-      return { resourceType: 'Immunization', status: 'completed', vaccineCode: { text: 'Flu' }, patient: ref, occurrenceDateTime: '2026-01-05' };
+      return {
+        resourceType: 'Immunization',
+        status: 'completed',
+        vaccineCode: { text: 'Flu' },
+        patient: ref,
+        occurrenceDateTime: '2026-01-05',
+      };
     case 'Appointment':
       return { resourceType: 'Appointment', status: 'proposed', participant: [{ actor: ref, status: 'needs-action' }] };
     case 'Invoice':
@@ -395,9 +481,20 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
     case 'Account':
       return { resourceType: 'Account', status: 'active', subject: [ref] };
     case 'Coverage':
-      return { resourceType: 'Coverage', status: 'active', beneficiary: ref, payor: [{ reference: `Organization/${f.organizationIds.westside}` }] };
+      return {
+        resourceType: 'Coverage',
+        status: 'active',
+        beneficiary: ref,
+        payor: [{ reference: `Organization/${f.organizationIds.westside}` }],
+      };
     case 'DocumentReference':
-      return { resourceType: 'DocumentReference', status: 'current', docStatus: 'final', subject: ref, content: [{ attachment: { contentType: 'text/plain', data: text('note') } }] };
+      return {
+        resourceType: 'DocumentReference',
+        status: 'current',
+        docStatus: 'final',
+        subject: ref,
+        content: [{ attachment: { contentType: 'text/plain', data: text('note') } }],
+      };
     case 'Binary':
       // What a portal uploads: a message attachment, a PDF by its content (message-rules.ts).
       return { resourceType: 'Binary', contentType: 'application/pdf', data: text('%PDF-1.4 upload'), securityContext: ref };
@@ -405,18 +502,30 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
       // A sent portal message names its subject and writes to the patient's practice (message-rules.ts).
       const practice = patient === 'sam' ? f.organizationIds.other : f.organizationIds.westside;
       return {
-        resourceType: 'Communication', status: 'completed', subject: ref, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }] },
-        recipient: [{ reference: `Organization/${practice}` }], payload: [{ contentString: 'A question about my bill' }],
+        resourceType: 'Communication',
+        status: 'completed',
+        subject: ref,
+        topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }] },
+        recipient: [{ reference: `Organization/${practice}` }],
+        payload: [{ contentString: 'A question about my bill' }],
       };
     }
     case 'AuditEvent':
       return {
-        resourceType: 'AuditEvent', type: { code: 'rest' }, action: 'R', recorded: '2026-03-01T20:00:00Z',
-        agent: [{ who: ref, requestor: true }], source: { observer: { display: 'forged' } }, entity: [{ what: ref }],
+        resourceType: 'AuditEvent',
+        type: { code: 'rest' },
+        action: 'R',
+        recorded: '2026-03-01T20:00:00Z',
+        agent: [{ who: ref, requestor: true }],
+        source: { observer: { display: 'forged' } },
+        entity: [{ what: ref }],
       };
     case 'Consent':
       return {
-        resourceType: 'Consent', status: 'active', patient: ref, dateTime: '2026-03-01T20:00:00Z',
+        resourceType: 'Consent',
+        status: 'active',
+        patient: ref,
+        dateTime: '2026-03-01T20:00:00Z',
         scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
         category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
         policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTOUT' }] },

@@ -4,7 +4,14 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/db/database';
-import { type ChartkeeperProcess, type ProcessStorage, runChartkeeper, spawnChartkeeper, startServe, staffToken } from './support/chartkeeper-process';
+import {
+  type ChartkeeperProcess,
+  type ProcessStorage,
+  runChartkeeper,
+  spawnChartkeeper,
+  startServe,
+  staffToken,
+} from './support/chartkeeper-process';
 
 /**
  * `chartkeeper backup` / `restore` of the embedded database: the demo family, a changed resource, sessions and a mail
@@ -40,7 +47,8 @@ async function snapshot(storage: ProcessStorage): Promise<Record<string, unknown
   const database = await storage.open();
   try {
     const db = database.db;
-    const { rows: resources } = await sql`select resource_type, count(*)::int as n from resource where not deleted group by 1 order by 1`.execute(db);
+    const { rows: resources } =
+      await sql`select resource_type, count(*)::int as n from resource where not deleted group by 1 order by 1`.execute(db);
     const { rows: history } = await sql<{ resource_type: string; id: string; version: number; content: string }>`
       select resource_type, id, version, content from resource_history order by 1, 2, 3`.execute(db);
     const { rows: accounts } = await sql`select id, email, password_hash, kind, patient_id from account order by email`.execute(db);
@@ -59,7 +67,10 @@ function dataFiles(dataDir: string): Record<string, string> {
   for (const folder of ['keys', 'outbox']) {
     const root = path.join(dataDir, folder);
     if (!fs.existsSync(root)) continue;
-    for (const name of fs.readdirSync(root)) out[`${folder}/${name}`] = createHash('sha256').update(fs.readFileSync(path.join(root, name))).digest('hex');
+    for (const name of fs.readdirSync(root))
+      out[`${folder}/${name}`] = createHash('sha256')
+        .update(fs.readFileSync(path.join(root, name)))
+        .digest('hex');
   }
   return out;
 }
@@ -78,7 +89,8 @@ const post = (port: number, route: string, body: unknown, token?: string) =>
 
 // The commands read the embedded database only; the PostgreSQL run of the suite has nothing more to show here.
 const embedded = process.env.DATABASE_URL ? test.skip : test;
-if (process.env.DATABASE_URL) console.log('backup-restore: the embedded-database round trip runs in the PGlite run of the suite (DATABASE_URL is set)');
+if (process.env.DATABASE_URL)
+  console.log('backup-restore: the embedded-database round trip runs in the PGlite run of the suite (DATABASE_URL is set)');
 
 let source: ProcessStorage;
 let target: ProcessStorage;
@@ -102,7 +114,9 @@ embedded('a backup of the demo family restores into a new folder with the same r
   expect(login.status).toBe(200);
   const { refresh_token: refreshToken } = (await login.json()) as { refresh_token: string };
   const staff = await staffToken(source);
-  const patients = (await (await fetch(`http://127.0.0.1:${server.port}/fhir/Patient?name=park&_count=1`, { headers: { Authorization: `Bearer ${staff}` } })).json()) as { entry: { resource: { id: string; telecom?: unknown[] } }[] };
+  const patients = (await (
+    await fetch(`http://127.0.0.1:${server.port}/fhir/Patient?name=park&_count=1`, { headers: { Authorization: `Bearer ${staff}` } })
+  ).json()) as { entry: { resource: { id: string; telecom?: unknown[] } }[] };
   const patient = patients.entry[0].resource;
   const put = await fetch(`http://127.0.0.1:${server.port}/fhir/Patient/${patient.id}`, {
     method: 'PUT',
@@ -136,7 +150,9 @@ embedded('a backup of the demo family restores into a new folder with the same r
     expect((await post(restored.port, '/auth/login', DEMO)).status).toBe(200);
     expect((await post(restored.port, '/auth/login', { ...DEMO, password: 'not-the-password-at-all' })).status).toBe(401);
     expect((await post(restored.port, '/auth/refresh', { refresh_token: refreshToken })).status).toBe(200);
-    const read = await fetch(`http://127.0.0.1:${restored.port}/fhir/Patient/${patient.id}/_history`, { headers: { Authorization: `Bearer ${staff}` } });
+    const read = await fetch(`http://127.0.0.1:${restored.port}/fhir/Patient/${patient.id}/_history`, {
+      headers: { Authorization: `Bearer ${staff}` },
+    });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { total: number }).total).toBe(2);
   } finally {
@@ -165,7 +181,10 @@ test('backup and restore point PostgreSQL users to pg_dump and pg_restore', asyn
   const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' };
   const storage = embeddedStorage('backup-pg');
   try {
-    const run = spawnChartkeeper({ ...storage, env: (extra = {}) => ({ ...storage.env(), ...env, ...extra }) }, ['backup', path.join(storage.dataDir, 'x.zip')]);
+    const run = spawnChartkeeper({ ...storage, env: (extra = {}) => ({ ...storage.env(), ...env, ...extra }) }, [
+      'backup',
+      path.join(storage.dataDir, 'x.zip'),
+    ]);
     expect((await run.exited).code).toBe(2);
     expect(run.stderr()).toBe('chartkeeper backup is for the embedded database; with DATABASE_URL use pg_dump (see docs/OPERATIONS.md)\n');
   } finally {

@@ -27,7 +27,14 @@ describe('online bill pay', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = { db: app.database.db, clock: app.clock, mailer: app.mailer, timeZone: app.config.timeZone, policy: agePolicyByName(app.config.agePolicy), baseUrl: app.url };
+    deps = {
+      db: app.database.db,
+      clock: app.clock,
+      mailer: app.mailer,
+      timeZone: app.config.timeZone,
+      policy: agePolicyByName(app.config.agePolicy),
+      baseUrl: app.url,
+    };
     demo = app.services.billing.demo as DemoPaymentProcessor;
     ada = (await app.login(ADA, DEMO_PASSWORD)).access_token;
     const patients = await app.system.searchResources<Patient>('Patient', { _count: '100' });
@@ -46,13 +53,18 @@ describe('online bill pay', () => {
     return res.body.parameter.find((p: any) => p.name === 'balance').valueMoney.value;
   };
   const recorded = async (): Promise<{ payments: number; notices: number; events: number }> => ({
-    payments: (await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { patient: `Patient/${cara.patientId}` })).length,
+    payments: (await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { patient: `Patient/${cara.patientId}` }))
+      .length,
     notices: (await app.system.searchResources<PaymentNotice>('PaymentNotice', { patient: `Patient/${cara.patientId}` })).length,
     events: Number((await sql<{ n: string }>`select count(*) as n from payment_event`.execute(app.database.db)).rows[0].n),
   });
   const pay = (json: unknown, token = ada) => app.call('POST', `/fhir/Invoice/${cara.invoice.id}/$pay`, { token, json });
   const webhook = (body: Buffer | string, signature?: string) =>
-    fetch(`${app.url}/billing/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) }, body });
+    fetch(`${app.url}/billing/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
+      body,
+    });
 
   it('a payment above the balance is refused (400) and opens no checkout', async () => {
     const res = await pay({ resourceType: 'Parameters', parameter: [{ name: 'amount', valueDecimal: 25.01 }] });
@@ -83,7 +95,12 @@ describe('online bill pay', () => {
     expect(html).not.toMatch(/asthma|J45/i);
 
     const mails = app.smtp.received.length;
-    const paid = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'outcome=pay', redirect: 'manual' });
+    const paid = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'outcome=pay',
+      redirect: 'manual',
+    });
     expect([paid.status, paid.headers.get('location')]).toEqual([303, `${app.url}/billing/checkout-return?checkout=success`]);
     expect(await recorded()).toEqual({ payments: before.payments + 1, notices: before.notices + 1, events: before.events + 1 });
     expect(await balanceOf()).toBe(0);
@@ -91,13 +108,28 @@ describe('online bill pay', () => {
 
     // Ada sees the payment in Cara's billing: the PaymentReconciliation is in Cara's record, at billing level.
     const seen = await app.call('GET', `/fhir/PaymentReconciliation?patient=Patient/${cara.patientId}`, { token: ada });
-    const payment = seen.body.entry.map((e: any) => e.resource).find((r: PaymentReconciliation) => r.disposition?.startsWith('Paid online'));
-    expect([payment.outcome, payment.paymentAmount, payment.detail[0].request.reference, payment.detail[0].amount]).toEqual(['complete', { value: 25, currency: 'USD' }, `Invoice/${cara.invoice.id}`, { value: 25, currency: 'USD' }]);
+    const payment = seen.body.entry
+      .map((e: any) => e.resource)
+      .find((r: PaymentReconciliation) => r.disposition?.startsWith('Paid online'));
+    expect([payment.outcome, payment.paymentAmount, payment.detail[0].request.reference, payment.detail[0].amount]).toEqual([
+      'complete',
+      { value: 25, currency: 'USD' },
+      `Invoice/${cara.invoice.id}`,
+      { value: 25, currency: 'USD' },
+    ]);
 
     // Dan holds Ada's record, not Cara's: her payments are not his to see.
     const dan = (await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD)).access_token;
     expect((await app.call('GET', `/fhir/PaymentReconciliation/${payment.id}`, { token: dan })).status).toBe(404);
-    expect((await app.call('GET', `/fhir/PaymentNotice?_id=${(await app.system.searchResources<PaymentNotice>('PaymentNotice', { request: `Invoice/${cara.invoice.id}` }))[0].id}`, { token: dan })).body.entry ?? []).toEqual([]);
+    expect(
+      (
+        await app.call(
+          'GET',
+          `/fhir/PaymentNotice?_id=${(await app.system.searchResources<PaymentNotice>('PaymentNotice', { request: `Invoice/${cara.invoice.id}` }))[0].id}`,
+          { token: dan },
+        )
+      ).body.entry ?? [],
+    ).toEqual([]);
 
     expect((await billingNoticeJob(deps))?.map((n) => [n.kind, n.to])).toEqual([['receipt', ADA]]);
     const receipt = await app.mailTo(ADA, mails);
@@ -108,7 +140,9 @@ describe('online bill pay', () => {
 
     // The payment is in Cara's activity history: Ada's $pay, and the processor's write.
     const history = await app.system.searchResources<any>('AuditEvent', { patient: `Patient/${cara.patientId}` });
-    expect(history.some((e) => e.entity?.some((x: any) => x.detail?.some((d: any) => d.valueString === '$pay')) && e.agent?.[0]?.altId)).toBe(true);
+    expect(
+      history.some((e) => e.entity?.some((x: any) => x.detail?.some((d: any) => d.valueString === '$pay')) && e.agent?.[0]?.altId),
+    ).toBe(true);
     expect(history.some((e) => e.agent?.[0]?.who?.display === 'Payment processor (Demo processor (no real payment))')).toBe(true);
   });
 
@@ -147,8 +181,20 @@ describe('online bill pay', () => {
     const invoice = await statementFor(app, cara, 40);
     const session = { ...sessionFor({ ...cara, invoice }), id: 'cs_demo_refund00000000000000', amountCents: 4000 };
     const refund = demo.sign({
-      id: 'evt_demo_refund_1', object: 'event', type: 'refund.created', created: Math.floor(app.clock.now().getTime() / 1000),
-      data: { object: { id: 're_demo_1', object: 'refund', amount: 1500, currency: 'usd', status: 'succeeded', payment_intent: 'pi_demo_refund00000000000000' } },
+      id: 'evt_demo_refund_1',
+      object: 'event',
+      type: 'refund.created',
+      created: Math.floor(app.clock.now().getTime() / 1000),
+      data: {
+        object: {
+          id: 're_demo_1',
+          object: 'refund',
+          amount: 1500,
+          currency: 'usd',
+          status: 'succeeded',
+          payment_intent: 'pi_demo_refund00000000000000',
+        },
+      },
     });
     const before = await recorded();
     const early = await webhook(refund.body, refund.signature);
@@ -166,7 +212,9 @@ describe('online bill pay', () => {
     expect(await resultOf(await webhook(refund.body, refund.signature))).toBe('new');
     expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('issued');
     const res = await app.call('GET', `/fhir/Account/${cara.account.id}/$balance`, { token: ada });
-    const part = res.body.parameter.filter((p: any) => p.name === 'invoice').map((p: any) => Object.fromEntries(p.part.map((x: any) => [x.name, x.valueMoney?.value ?? x.valueReference?.reference])))
+    const part = res.body.parameter
+      .filter((p: any) => p.name === 'invoice')
+      .map((p: any) => Object.fromEntries(p.part.map((x: any) => [x.name, x.valueMoney?.value ?? x.valueReference?.reference])))
       .find((p: any) => p.invoice === `Invoice/${invoice.id}`);
     expect([part.patientResponsibility, part.patientPaid, part.balance]).toEqual([40, 25, 15]);
   });
@@ -177,7 +225,11 @@ describe('online bill pay', () => {
     const completed = demo.signedEvent(session, 'pay');
     const event = JSON.parse(completed.body.toString());
     const succeeded = demo.sign({ ...event, id: 'evt_demo_together_async', type: 'checkout.session.async_payment_succeeded' });
-    const results = await Promise.all([webhook(completed.body, completed.signature), webhook(succeeded.body, succeeded.signature), webhook(completed.body, completed.signature)]);
+    const results = await Promise.all([
+      webhook(completed.body, completed.signature),
+      webhook(succeeded.body, succeeded.signature),
+      webhook(completed.body, completed.signature),
+    ]);
     expect((await Promise.all(results.map(resultOf))).sort()).toEqual(['duplicate', 'ignored', 'new']);
     const payments = await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` });
     expect(payments.map((p) => p.paymentAmount.value)).toEqual([50]);
@@ -190,7 +242,11 @@ describe('online bill pay', () => {
     await app.system.update<Invoice>({ ...invoice, status: 'cancelled' });
     const paid = demo.signedEvent(session, 'pay');
     expect(await resultOf(await webhook(paid.body, paid.signature))).toBe('new');
-    expect((await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` })).map((p) => p.paymentAmount.value)).toEqual([35]);
+    expect(
+      (await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` })).map(
+        (p) => p.paymentAmount.value,
+      ),
+    ).toEqual([35]);
     expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('cancelled');
     // An event for an Invoice that does not exist is refused, and nothing is written.
     const before = await recorded();
@@ -206,7 +262,9 @@ describe('online bill pay', () => {
     const session = { ...sessionFor({ ...cara, invoice }), id: 'cs_demo_declined000000000000', amountCents: 3000 };
     const declined = demo.signedEvent(session, 'decline');
     expect(await resultOf(await webhook(declined.body, declined.signature))).toBe('new');
-    const [failure] = await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice: `Invoice/${invoice.id}` });
+    const [failure] = await app.system.searchResources<PaymentReconciliation>('PaymentReconciliation', {
+      invoice: `Invoice/${invoice.id}`,
+    });
     expect([failure.outcome, failure.disposition]).toEqual(['error', 'The payment did not go through at Demo processor (no real payment)']);
     expect((await app.system.read<Invoice>('Invoice', invoice.id!)).status).toBe('issued');
     expect(await billingNoticeJob(deps)).toEqual([]);
@@ -220,17 +278,36 @@ async function resultOf(res: Response): Promise<string> {
 
 /** A demo checkout session for Cara's statement, as $pay would have opened it. */
 function sessionFor(cara: { patientId: string; invoice: Invoice }) {
-  return { id: 'cs_demo_x', invoiceId: cara.invoice.id!, patientId: cara.patientId, amountCents: 2500, currency: 'USD', description: 'Statement', returnUrl: 'http://localhost/billing/checkout-return', expiresAt: 4102444800 };
+  return {
+    id: 'cs_demo_x',
+    invoiceId: cara.invoice.id!,
+    patientId: cara.patientId,
+    amountCents: 2500,
+    currency: 'USD',
+    description: 'Statement',
+    returnUrl: 'http://localhost/billing/checkout-return',
+    expiresAt: 4102444800,
+  };
 }
 
 /** A new issued statement of Cara's for `owed` dollars (one office visit, the plan paid the rest). */
-async function statementFor(app: AuthTestApp, cara: { patientId: string; account: Account; invoice: Invoice }, owed: number): Promise<Invoice> {
+async function statementFor(
+  app: AuthTestApp,
+  cara: { patientId: string; account: Account; invoice: Invoice },
+  owed: number,
+): Promise<Invoice> {
   const { resource } = await app.system.create<Invoice>({
     ...cara.invoice,
     id: undefined,
     identifier: [{ system: 'urn:test', value: `INV-TEST-${owed}` }],
     status: 'issued',
-    totalPriceComponent: [{ type: 'informational', code: { coding: [{ system: 'https://chartkeeper.example/fhir/CodeSystem/billing-component', code: 'patient-responsibility' }] }, amount: { value: owed, currency: 'USD' } }],
+    totalPriceComponent: [
+      {
+        type: 'informational',
+        code: { coding: [{ system: 'https://chartkeeper.example/fhir/CodeSystem/billing-component', code: 'patient-responsibility' }] },
+        amount: { value: owed, currency: 'USD' },
+      },
+    ],
     totalNet: { value: owed, currency: 'USD' },
   } as Invoice);
   return resource;

@@ -56,7 +56,14 @@ describe('statements', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = { db: app.database.db, clock: app.clock, mailer: app.mailer, timeZone: app.config.timeZone, policy: agePolicyByName(app.config.agePolicy), baseUrl: app.url };
+    deps = {
+      db: app.database.db,
+      clock: app.clock,
+      mailer: app.mailer,
+      timeZone: app.config.timeZone,
+      policy: agePolicyByName(app.config.agePolicy),
+      baseUrl: app.url,
+    };
     tokens = {
       ada: (await app.login(ADA, DEMO_PASSWORD)).access_token,
       cara: (await app.login(CARA, DEMO_PASSWORD)).access_token,
@@ -78,13 +85,21 @@ describe('statements', () => {
     // Ada owes 25.00 (follow-up) + 12.60 (labs); her settled COVID visit's 25.00 share was paid at the desk.
     const own = await app.call('GET', `/fhir/Account/${accounts.ada.id}/$balance`, { token: tokens.ada });
     expect([own.status, balance(own.body)]).toEqual([200, 37.6]);
-    const parts = own.body.parameter.filter((p: any) => p.name === 'invoice').map((p: any) => Object.fromEntries(p.part.map((x: any) => [x.name, x.valueMoney?.value ?? x.valueReference?.reference])));
+    const parts = own.body.parameter
+      .filter((p: any) => p.name === 'invoice')
+      .map((p: any) => Object.fromEntries(p.part.map((x: any) => [x.name, x.valueMoney?.value ?? x.valueReference?.reference])));
     expect(parts.map((p: any) => [p.charges, p.insurerPaid, p.adjustments, p.patientResponsibility, p.patientPaid, p.balance])).toEqual([
-      [406, 350, 56, 0, 0, 0], [145, 95, 25, 25, 25, 0], [441, 380, 61, 0, 0, 0], [145, 95, 25, 25, 0, 25], [121, 90.4, 18, 12.6, 0, 12.6],
+      [406, 350, 56, 0, 0, 0],
+      [145, 95, 25, 25, 25, 0],
+      [441, 380, 61, 0, 0, 0],
+      [145, 95, 25, 25, 0, 25],
+      [121, 90.4, 18, 12.6, 0, 12.6],
     ]);
     const byPatient = await app.call('GET', `/fhir/Patient/${ids.ada}/$balance`, { token: tokens.dan });
     expect(byPatient.status).toBe(200);
-    expect(byPatient.body.parameter.map((p: any) => [p.name, p.part[0].valueReference.reference, balance({ parameter: p.part })])).toEqual([['account', `Account/${accounts.ada.id}`, 37.6]]);
+    expect(byPatient.body.parameter.map((p: any) => [p.name, p.part[0].valueReference.reference, balance({ parameter: p.part })])).toEqual([
+      ['account', `Account/${accounts.ada.id}`, 37.6],
+    ]);
     // Ada holds Cara's billing: she sees what Cara owes. Dan holds only Ada's record.
     expect(balance((await app.call('GET', `/fhir/Account/${accounts.cara.id}/$balance`, { token: tokens.ada })).body)).toBe(25);
     expect(balance((await app.call('GET', `/fhir/Account/${accounts.cara.id}/$balance`, { token: tokens.cara })).body)).toBe(25);
@@ -100,7 +115,9 @@ describe('statements', () => {
       return;
     }
     for (const who of ['ada', 'cara', 'staff'] as const) {
-      const res = await fetch(`${app.url}/fhir/Invoice/${caraInvoice.id}/$statement`, { headers: { authorization: `Bearer ${tokens[who]}` } });
+      const res = await fetch(`${app.url}/fhir/Invoice/${caraInvoice.id}/$statement`, {
+        headers: { authorization: `Bearer ${tokens[who]}` },
+      });
       expect([who, res.status, res.headers.get('content-type')]).toEqual([who, 200, 'application/pdf']);
       const text = pdfText(Buffer.from(await res.arrayBuffer())).replace(/[ \t]+/g, ' ');
       expect(text).toContain('Statement');
@@ -110,7 +127,13 @@ describe('statements', () => {
       expect(text).toMatch(/Dr\. Maya Chen|Maya Chen/);
       expect(text).toContain('99213 Office or other outpatient visit');
       expect(text).toContain('$145.00');
-      for (const line of ['Total charges: $145.00', 'Insurance payments: -$95.00', 'Insurance adjustments: -$25.00', 'Patient responsibility: $25.00', 'Balance due: $25.00']) {
+      for (const line of [
+        'Total charges: $145.00',
+        'Insurance payments: -$95.00',
+        'Insurance adjustments: -$25.00',
+        'Patient responsibility: $25.00',
+        'Balance due: $25.00',
+      ]) {
         expect(text).toContain(line);
       }
       expect(text).not.toMatch(CLINICAL);
@@ -134,7 +157,11 @@ describe('statements', () => {
     expect(JSON.stringify(invoice.body)).not.toMatch(CLINICAL);
     const chargeId = caraInvoice.lineItem![0].chargeItemReference!.reference!;
     const charge = await app.call('GET', `/fhir/${chargeId}`, { token: tokens.ada });
-    expect([charge.status, (charge.body as ChargeItem).reason, (charge.body as ChargeItem).code.coding![0].code]).toEqual([200, undefined, '99213']);
+    expect([charge.status, (charge.body as ChargeItem).reason, (charge.body as ChargeItem).code.coding![0].code]).toEqual([
+      200,
+      undefined,
+      '99213',
+    ]);
     // The visit the charge is for is clinical: not Ada's to see.
     const context = (await app.system.read<ChargeItem>('ChargeItem', chargeId.split('/')[1])).context!.reference!;
     expect((await app.call('GET', `/fhir/${context}`, { token: tokens.ada })).status).toBe(404);
@@ -142,13 +169,21 @@ describe('statements', () => {
 
   it('a statement issued: one email each to Ada and Cara, none to Dan; no amounts or clinical content in it', async () => {
     await billingNoticeJob(deps);
-    const { resource: draft } = await app.system.create<Invoice>({ ...caraInvoice, id: undefined, status: 'draft', identifier: [{ system: 'urn:test', value: 'INV-NEW' }] } as Invoice);
+    const { resource: draft } = await app.system.create<Invoice>({
+      ...caraInvoice,
+      id: undefined,
+      status: 'draft',
+      identifier: [{ system: 'urn:test', value: 'INV-NEW' }],
+    } as Invoice);
     // A draft is no statement: nobody is told.
     expect(await billingNoticeJob(deps)).toEqual([]);
     const mails = app.smtp.received.length;
     await app.system.update<Invoice>({ ...draft, status: 'issued' });
     const sent = await billingNoticeJob(deps);
-    expect(sent?.map((n) => [n.kind, n.to, n.audience]).sort()).toEqual([['statement', ADA, 'family-member'], ['statement', CARA, 'patient']]);
+    expect(sent?.map((n) => [n.kind, n.to, n.audience]).sort()).toEqual([
+      ['statement', ADA, 'family-member'],
+      ['statement', CARA, 'patient'],
+    ]);
     for (const to of [ADA, CARA]) {
       const mail = await app.mailTo(to, mails);
       expect(mail.message.subject).toBe('A statement is available in your Westside Family Medicine patient portal');
@@ -169,7 +204,10 @@ describe('statements', () => {
       type: 'transaction',
       entry: [
         { resource: { ...caraInvoice, id: undefined, status: 'issued' } as Invoice, request: { method: 'POST', url: 'Invoice' } },
-        { resource: { resourceType: 'Invoice', status: 'no-such-status' } as unknown as Invoice, request: { method: 'POST', url: 'Invoice' } },
+        {
+          resource: { resourceType: 'Invoice', status: 'no-such-status' } as unknown as Invoice,
+          request: { method: 'POST', url: 'Invoice' },
+        },
       ],
     };
     const res = await app.call('POST', '/fhir', { token: tokens.staff, json: bundle });
@@ -180,7 +218,8 @@ describe('statements', () => {
   it('every statement view and balance is in the patient’s activity history', async () => {
     const res = await app.call('GET', `/fhir/AuditEvent?patient=Patient/${ids.cara}&_count=1000`, { token: tokens.cara });
     const events = ((res.body as Bundle).entry ?? []).map((e) => e.resource as AuditEvent);
-    const by = (operation: string) => events.filter((e) => e.entity?.[0]?.detail?.some((d) => d.valueString === operation)).map((e) => e.agent?.[0]?.who?.reference);
+    const by = (operation: string) =>
+      events.filter((e) => e.entity?.[0]?.detail?.some((d) => d.valueString === operation)).map((e) => e.agent?.[0]?.who?.reference);
     expect(by('$statement')).toEqual(expect.arrayContaining([expect.stringMatching(/^RelatedPerson\//)]));
     expect(by('$balance')).toEqual(expect.arrayContaining([expect.stringMatching(/^RelatedPerson\//)]));
   });

@@ -31,21 +31,35 @@ function pdf(size: number): Buffer {
 function message(attachments: Attachment[]): Communication {
   const ada = { reference: `Patient/${f.patientIds.ada}` };
   return {
-    resourceType: 'Communication', status: 'completed', subject: ada, sender: ada, topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'test-results' }] },
-    recipient: [{ reference: `Practitioner/${maya.id}` }], payload: [{ contentString: 'The scans you asked for' }, ...attachments.map((contentAttachment) => ({ contentAttachment }))],
+    resourceType: 'Communication',
+    status: 'completed',
+    subject: ada,
+    sender: ada,
+    topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'test-results' }] },
+    recipient: [{ reference: `Practitioner/${maya.id}` }],
+    payload: [{ contentString: 'The scans you asked for' }, ...attachments.map((contentAttachment) => ({ contentAttachment }))],
   };
 }
 
-async function upload(content: Buffer, caller: CallerKey = 'ada', headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function upload(
+  content: Buffer,
+  caller: CallerKey = 'ada',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const res = await f.app.request('/fhir/Binary', {
-    method: 'POST', token: await f.token(caller), body: content,
+    method: 'POST',
+    token: await f.token(caller),
+    body: content,
     headers: { 'Content-Type': 'application/pdf', 'X-Security-Context': `Patient/${f.patientIds.ada}`, ...headers },
   });
   return { status: res.status, body: await res.json() };
 }
 
 async function download(id: string, caller: CallerKey, headers: Record<string, string> = {}): Promise<{ res: Response; bytes: Buffer }> {
-  const res = await f.app.request(`/fhir/Binary/${id}`, { token: await f.token(caller), headers: { Accept: 'application/pdf', ...headers } });
+  const res = await f.app.request(`/fhir/Binary/${id}`, {
+    token: await f.token(caller),
+    headers: { Accept: 'application/pdf', ...headers },
+  });
   return { res, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 
@@ -57,23 +71,29 @@ async function written(): Promise<Record<string, number>> {
   const { rows } = await sql<{ name: string; n: string }>`
     select 'resource' as name, count(*)::text as n from resource where resource_type <> 'AuditEvent'
     union all select 'history', count(*)::text from resource_history where resource_type <> 'AuditEvent'
-    union all select 'content', count(*)::text from binary_content union all select 'parts', count(*)::text from binary_content_part`.execute(f.app.database.db);
+    union all select 'content', count(*)::text from binary_content union all select 'parts', count(*)::text from binary_content_part`.execute(
+    f.app.database.db,
+  );
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]));
 }
 
 const texts = (outcome: OperationOutcome): string[] => outcome.issue.map((i) => i.details?.text ?? '');
 
-test('a 9.9 MB PDF sent inline with Ada\'s message is stored as a Binary that Dr. Chen reads back byte for byte', async () => {
+test("a 9.9 MB PDF sent inline with Ada's message is stored as a Binary that Dr. Chen reads back byte for byte", async () => {
   const file = pdf(Math.round(9.9 * MB));
   const sent = await f.app.request('/fhir/Communication', {
-    method: 'POST', token: await f.token('ada'),
+    method: 'POST',
+    token: await f.token('ada'),
     json: message([{ contentType: 'application/pdf', data: file.toString('base64'), title: 'mri-report.pdf' }]),
   });
   expect(sent.status).toBe(201);
   const stored = (await sent.json()) as Communication;
   const attachment = stored.payload![1].contentAttachment!;
   expect(attachment).toEqual({
-    contentType: 'application/pdf', title: 'mri-report.pdf', url: expect.stringMatching(/^Binary\/[0-9a-f-]{36}$/), size: file.length,
+    contentType: 'application/pdf',
+    title: 'mri-report.pdf',
+    url: expect.stringMatching(/^Binary\/[0-9a-f-]{36}$/),
+    size: file.length,
     hash: createHash('sha1').update(file).digest('base64'),
   });
 
@@ -94,9 +114,15 @@ test('a 9.9 MB PDF sent inline with Ada\'s message is stored as a Binary that Dr
 test('a 10.1 MB file from Ada is a 413 naming the 10 MB limit, inline or uploaded, and nothing is written', async () => {
   const file = pdf(Math.round(10.1 * MB));
   const before = await written();
-  const inline = await f.app.request('/fhir/Communication', { method: 'POST', token: await f.token('ada'), json: message([{ contentType: 'application/pdf', data: file.toString('base64') }]) });
+  const inline = await f.app.request('/fhir/Communication', {
+    method: 'POST',
+    token: await f.token('ada'),
+    json: message([{ contentType: 'application/pdf', data: file.toString('base64') }]),
+  });
   expect(inline.status).toBe(413);
-  expect(texts((await inline.json()) as OperationOutcome)).toEqual(['The file is 10.1 MB, more than the portal limit of 10 MB per file; nothing was stored']);
+  expect(texts((await inline.json()) as OperationOutcome)).toEqual([
+    'The file is 10.1 MB, more than the portal limit of 10 MB per file; nothing was stored',
+  ]);
   const uploaded = await upload(file);
   expect(uploaded.status).toBe(413);
   expect(texts(uploaded.body)).toEqual(['The file is 10.1 MB, more than the portal limit of 10 MB per file; nothing was stored']);
@@ -116,11 +142,21 @@ test('ten files of 9 MB go in one message; an eleventh is a 413', async () => {
   }
   const attach = (id: string): Attachment => ({ contentType: 'application/pdf', url: `Binary/${id}` });
   const before = await written();
-  const eleven = await f.app.request('/fhir/Communication', { method: 'POST', token: await f.token('ada'), json: message(ids.map(attach)) });
+  const eleven = await f.app.request('/fhir/Communication', {
+    method: 'POST',
+    token: await f.token('ada'),
+    json: message(ids.map(attach)),
+  });
   expect(eleven.status).toBe(413);
-  expect(texts((await eleven.json()) as OperationOutcome)).toEqual(['A message carries at most 10 attachments (the portal limit); this one has 11. Nothing was stored']);
+  expect(texts((await eleven.json()) as OperationOutcome)).toEqual([
+    'A message carries at most 10 attachments (the portal limit); this one has 11. Nothing was stored',
+  ]);
   expect(await written()).toEqual(before);
-  const ten = await f.app.request('/fhir/Communication', { method: 'POST', token: await f.token('ada'), json: message(ids.slice(0, 10).map(attach)) });
+  const ten = await f.app.request('/fhir/Communication', {
+    method: 'POST',
+    token: await f.token('ada'),
+    json: message(ids.slice(0, 10).map(attach)),
+  });
   expect(ten.status).toBe(201);
   const { bytes } = await download(ids[9], 'staff');
   file.writeUInt32BE(9, 100);
@@ -132,8 +168,17 @@ test('a 0-byte file: staff may store one and read it back empty; a portal upload
   expect(status).toBe(201);
   const { res, bytes } = await download(body.id, 'staff');
   expect([res.status, res.headers.get('content-length'), bytes.length]).toEqual([200, '0', 0]);
-  const json = await f.app.request(`/fhir/Binary/${body.id}`, { token: await f.token('staff'), headers: { Accept: 'application/fhir+json' } });
-  expect(await json.json()).toEqual({ resourceType: 'Binary', id: body.id, meta: body.meta, contentType: 'text/plain', securityContext: { reference: `Patient/${f.patientIds.ada}` } });
+  const json = await f.app.request(`/fhir/Binary/${body.id}`, {
+    token: await f.token('staff'),
+    headers: { Accept: 'application/fhir+json' },
+  });
+  expect(await json.json()).toEqual({
+    resourceType: 'Binary',
+    id: body.id,
+    meta: body.meta,
+    contentType: 'text/plain',
+    securityContext: { reference: `Patient/${f.patientIds.ada}` },
+  });
   const portal = await upload(Buffer.alloc(0));
   expect(portal.status).toBe(400);
   expect(texts(portal.body)).toEqual([expect.stringMatching(/^Binary is empty/)]);
@@ -160,7 +205,10 @@ test('Range: bytes=0-99 is a 206 with those 100 bytes; other ranges as RFC 9110 
 test('the FHIR JSON form of a 3 MB Binary carries its bytes in base64, built as it is sent; JSON uploads work too', async () => {
   const file = pdf(3 * MB);
   const { body } = await upload(file, 'staff');
-  const res = await f.app.request(`/fhir/Binary/${body.id}`, { token: await f.token('staff'), headers: { Accept: 'application/fhir+json' } });
+  const res = await f.app.request(`/fhir/Binary/${body.id}`, {
+    token: await f.token('staff'),
+    headers: { Accept: 'application/fhir+json' },
+  });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toBe('application/fhir+json; charset=utf-8');
   const text = await res.text();
@@ -172,7 +220,11 @@ test('the FHIR JSON form of a 3 MB Binary carries its bytes in base64, built as 
   // The same JSON sent back is the same version (the content did not change); staff may send 3 MB as JSON.
   const restated = await f.app.request(`/fhir/Binary/${body.id}`, { method: 'PUT', json: binary, token: await f.token('staff') });
   expect([restated.status, restated.headers.get('etag')]).toEqual([200, 'W/"1"']);
-  const created = await f.app.request('/fhir/Binary', { method: 'POST', json: { resourceType: 'Binary', contentType: 'application/pdf', data: binary.data }, token: await f.token('staff') });
+  const created = await f.app.request('/fhir/Binary', {
+    method: 'POST',
+    json: { resourceType: 'Binary', contentType: 'application/pdf', data: binary.data },
+    token: await f.token('staff'),
+  });
   expect(created.status).toBe(201);
   expect((await download(((await created.json()) as Binary).id!, 'staff')).bytes.equals(file)).toBe(true);
 });
@@ -182,9 +234,17 @@ test('an upload cut off mid-stream writes nothing', async () => {
   const token = await f.token('staff');
   const url = new URL(`${f.app.fhir}/Binary`);
   await new Promise<void>((resolve) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: {
-      Authorization: `Bearer ${token}`, 'Content-Type': 'application/pdf', 'Content-Length': String(4 * MB),
-    } });
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': 'application/pdf',
+        'Content-Length': String(4 * MB),
+      },
+    });
     req.on('error', () => resolve());
     req.write(pdf(MB), () => setTimeout(() => req.destroy(), 200));
   });
@@ -192,20 +252,33 @@ test('an upload cut off mid-stream writes nothing', async () => {
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect((await upload(pdf(1000), 'staff')).status).toBe(201);
   const after = await written();
-  expect(after).toEqual({ resource: before.resource + 1, history: before.history + 1, content: before.content + 1, parts: before.parts + 1 });
+  expect(after).toEqual({
+    resource: before.resource + 1,
+    history: before.history + 1,
+    content: before.content + 1,
+    parts: before.parts + 1,
+  });
 });
 
-test('a new version replaces the bytes; deleting keeps every version\'s bytes for history', async () => {
+test("a new version replaces the bytes; deleting keeps every version's bytes for history", async () => {
   const first = pdf(2 * MB);
   const second = pdf(MB + 5);
   const { body } = await upload(first, 'staff', { 'Content-Disposition': 'attachment; filename="lab.pdf"' });
-  const put = await f.app.request(`/fhir/Binary/${body.id}`, { method: 'PUT', token: await f.token('staff'), body: second, headers: { 'Content-Type': 'application/pdf', 'X-Security-Context': `Patient/${f.patientIds.ada}` } });
+  const put = await f.app.request(`/fhir/Binary/${body.id}`, {
+    method: 'PUT',
+    token: await f.token('staff'),
+    body: second,
+    headers: { 'Content-Type': 'application/pdf', 'X-Security-Context': `Patient/${f.patientIds.ada}` },
+  });
   expect(put.status).toBe(200);
   expect((await download(body.id, 'staff')).bytes.equals(second)).toBe(true);
   expect((await f.app.request(`/fhir/Binary/${body.id}`, { method: 'DELETE', token: await f.token('staff') })).status).toBe(204);
   expect((await download(body.id, 'staff')).res.status).toBe(410);
   const version = async (v: number) => {
-    const res = await f.app.request(`/fhir/Binary/${body.id}/_history/${v}`, { token: await f.token('staff'), headers: { Accept: 'application/pdf' } });
+    const res = await f.app.request(`/fhir/Binary/${body.id}/_history/${v}`, {
+      token: await f.token('staff'),
+      headers: { Accept: 'application/pdf' },
+    });
     return { status: res.status, disposition: res.headers.get('content-disposition'), bytes: Buffer.from(await res.arrayBuffer()) };
   };
   const [v1, v2] = [await version(1), await version(2)];

@@ -14,10 +14,20 @@ let patient: Patient;
 let observation: Observation;
 beforeAll(async () => {
   app = await startTestApp();
-  patient = (await (await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Entries' }] } })).json()) as Patient;
-  const obs = { resourceType: 'Observation', status: 'final', code: { text: 'Weight' }, subject: { reference: `Patient/${patient.id}` }, valueString: 'first' };
+  patient = (await (
+    await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Entries' }] } })
+  ).json()) as Patient;
+  const obs = {
+    resourceType: 'Observation',
+    status: 'final',
+    code: { text: 'Weight' },
+    subject: { reference: `Patient/${patient.id}` },
+    valueString: 'first',
+  };
   const created = (await (await app.request('/fhir/Observation', { method: 'POST', json: obs })).json()) as Observation;
-  observation = (await (await app.request(`/fhir/Observation/${created.id}`, { method: 'PUT', json: { ...created, valueString: 'second' } })).json()) as Observation;
+  observation = (await (
+    await app.request(`/fhir/Observation/${created.id}`, { method: 'PUT', json: { ...created, valueString: 'second' } })
+  ).json()) as Observation;
 });
 afterAll(() => app?.close());
 
@@ -28,7 +38,7 @@ async function batch(entry: BundleEntry[], type: 'batch' | 'transaction' = 'batc
 
 /** Each entry's status and, for an error, its message. */
 function answers(bundle: Bundle): [string | undefined, string | undefined][] {
-  return (bundle.entry ?? []).map((e) => [e.response?.status, (e.response?.outcome)?.issue?.[0]?.details?.text]);
+  return (bundle.entry ?? []).map((e) => [e.response?.status, e.response?.outcome?.issue?.[0]?.details?.text]);
 }
 
 describe('issue 24 item 11: Bundle entries are parsed as direct requests', () => {
@@ -60,7 +70,10 @@ describe('issue 24 item 11: Bundle entries are parsed as direct requests', () =>
       ['400', 'Bundle.entry[5].resource is a Observation but its request.url is for Patient'],
       ['400', 'Bundle.entry[6].request.url "Observation/../Patient" is not a FHIR interaction URL'],
       ['400', `Bundle.entry[7].request.url "${o}/_history/99999999999999999999" has a version id that is not one ("99999999999999999999")`],
-      ['400', 'Bundle.entry[8].request.url must be relative to this server (Type, Type/id...), got "https://elsewhere.example/fhir/Patient"'],
+      [
+        '400',
+        'Bundle.entry[8].request.url must be relative to this server (Type, Type/id...), got "https://elsewhere.example/fhir/Patient"',
+      ],
       ['400', 'Bundle.entry[9].request.url "Nothing/1" does not name a supported resource type'],
       ['405', 'Bundle.entry[10].request: PATCH is not supported: PUT the whole resource'],
       ['400', 'Bundle.entry[11].request.method must be GET, POST, PUT or DELETE'],
@@ -81,14 +94,18 @@ describe('issue 24 item 11: Bundle entries are parsed as direct requests', () =>
     ]);
     expect(status).toBe(200);
     const [vread, history, read, search] = (body as Bundle).entry!;
-    expect([vread.response?.status, (vread.resource as Observation).valueString, vread.response?.etag]).toEqual(['200 OK', 'first', 'W/"1"']);
+    expect([vread.response?.status, (vread.resource as Observation).valueString, vread.response?.etag]).toEqual([
+      '200 OK',
+      'first',
+      'W/"1"',
+    ]);
     expect(((history.resource as Bundle).entry ?? []).map((e) => (e.resource as Observation).valueString)).toEqual(['second', 'first']);
     expect([read.response?.status, (read.resource as Observation).valueString]).toEqual(['200 OK', 'second']);
     expect(((search.resource as Bundle).entry ?? []).map((e) => e.resource?.id)).toEqual([observation.id]);
     expect(await recordState(app.database)).toEqual(before);
   });
 
-  it('fails a whole transaction on an unsupported entry, with that entry\'s status, writing nothing', async () => {
+  it("fails a whole transaction on an unsupported entry, with that entry's status, writing nothing", async () => {
     const before = await recordState(app.database);
     const o = `Observation/${observation.id}`;
     const { status, body } = await batch(
@@ -98,7 +115,10 @@ describe('issue 24 item 11: Bundle entries are parsed as direct requests', () =>
       ],
       'transaction',
     );
-    expect([status, (body as OperationOutcome).issue[0].details?.text]).toEqual([405, `Bundle.entry[1].request: DELETE removes a resource by its URL, Type/id: not "${o}/_history/1"`]);
+    expect([status, (body as OperationOutcome).issue[0].details?.text]).toEqual([
+      405,
+      `Bundle.entry[1].request: DELETE removes a resource by its URL, Type/id: not "${o}/_history/1"`,
+    ]);
     expect(await recordState(app.database)).toEqual(before);
   });
 });

@@ -20,16 +20,40 @@ const describeCorpus = present ? describe : describe.skip;
 
 /** USCDI sections by LOINC code (the test's own table). */
 const USCDI: Record<string, string> = {
-  '48765-2': 'allergies', '11450-4': 'problems', '10160-0': 'medications', '11369-6': 'immunizations', '30954-2': 'results',
-  '8716-3': 'vital-signs', '29762-2': 'social-history', '47519-4': 'procedures', '46240-8': 'encounters', '18776-5': 'plan-of-treatment',
-  '61146-7': 'goals', '75310-3': 'health-concerns', '47420-5': 'functional-status', '10190-7': 'mental-status', '46264-8': 'medical-equipment',
+  '48765-2': 'allergies',
+  '11450-4': 'problems',
+  '10160-0': 'medications',
+  '11369-6': 'immunizations',
+  '30954-2': 'results',
+  '8716-3': 'vital-signs',
+  '29762-2': 'social-history',
+  '47519-4': 'procedures',
+  '46240-8': 'encounters',
+  '18776-5': 'plan-of-treatment',
+  '61146-7': 'goals',
+  '75310-3': 'health-concerns',
+  '47420-5': 'functional-status',
+  '10190-7': 'mental-status',
+  '46264-8': 'medical-equipment',
 };
 
 type Obj = Record<string, any>;
-const walker = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute, parseTagValue: false, parseAttributeValue: false, stopNodes: ['*.text'] });
+const walker = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  stopNodes: ['*.text'],
+});
 const STATEMENTS = ['act', 'observation', 'substanceAdministration', 'procedure', 'encounter', 'organizer', 'supply'];
 
-interface XmlSection { code?: string; entries: number; negated: number; nullFlavored: number }
+interface XmlSection {
+  code?: string;
+  entries: number;
+  negated: number;
+  nullFlavored: number;
+}
 
 function first(o: Obj | undefined, ...names: string[]): Obj | undefined {
   let at = o;
@@ -48,7 +72,12 @@ function nullCode(code: Obj | undefined): boolean {
   if (code['@code'] && !code['@nullFlavor']) return false;
   return !(code.translation ?? []).some((t: Obj) => t['@code']);
 }
-const KEY_TEMPLATES = ['2.16.840.1.113883.10.20.22.4.7', '2.16.840.1.113883.10.20.22.4.4', '2.16.840.1.113883.10.20.1.18', '2.16.840.1.113883.10.20.1.28'];
+const KEY_TEMPLATES = [
+  '2.16.840.1.113883.10.20.22.4.7',
+  '2.16.840.1.113883.10.20.22.4.4',
+  '2.16.840.1.113883.10.20.1.18',
+  '2.16.840.1.113883.10.20.1.28',
+];
 function hasTemplate(o: Obj, root: string): boolean {
   return (o.templateId ?? []).some((t: Obj) => t['@root'] === root);
 }
@@ -63,17 +92,23 @@ function countSection(section: Obj, kind: string | undefined): XmlSection {
     // The allergy/problem observation a concern act wraps (C-CDA R2 or CCD R1 template, else any observation with a value).
     const observations = inner(statement).filter((s) => (s.observation === undefined && s['@classCode'] === 'OBS') || s.value);
     const templated = observations.filter((s) => KEY_TEMPLATES.some((t) => hasTemplate(s, t)));
-    const key = statement.value || first(statement, 'participant') ? [] : templated.length ? templated : observations.filter((s) => s.value);
+    const key =
+      statement.value || first(statement, 'participant') ? [] : templated.length ? templated : observations.filter((s) => s.value);
     if (statement['@negationInd'] === 'true' || (key.length > 0 && key.every((s) => s['@negationInd'] === 'true'))) {
       out.negated++;
       continue;
     }
     const target = key[0] ?? statement;
     let isNull = !!statement['@nullFlavor'];
-    if (kind === 'allergies') isNull ||= nullCode(first(target, 'participant', 'participantRole', 'playingEntity', 'code')) && !first(first(target, 'participant', 'participantRole', 'playingEntity', 'code'), 'originalText');
+    if (kind === 'allergies')
+      isNull ||=
+        nullCode(first(target, 'participant', 'participantRole', 'playingEntity', 'code')) &&
+        !first(first(target, 'participant', 'participantRole', 'playingEntity', 'code'), 'originalText');
     if (kind === 'problems') isNull ||= nullCode(first(target, 'value')) && !first(first(target, 'value'), 'originalText');
     if ((kind === 'medications' || kind === 'immunizations') && entry.substanceAdministration) {
-      const code = first(statement, 'consumable', 'manufacturedProduct', 'manufacturedMaterial', 'code') ?? first(statement, 'consumable', 'manufacturedProduct', 'manufacturedLabeledDrug', 'code');
+      const code =
+        first(statement, 'consumable', 'manufacturedProduct', 'manufacturedMaterial', 'code') ??
+        first(statement, 'consumable', 'manufacturedProduct', 'manufacturedLabeledDrug', 'code');
       isNull ||= nullCode(code) && !first(code, 'originalText');
     }
     if (isNull) out.nullFlavored++;
@@ -98,19 +133,33 @@ function flattenComposition(sections: CompositionSection[] | undefined, out: Com
   }
 }
 
-const NO_KNOWN = new Set(['716186003', '409137002', '429625007', '428607008', '160245001', 'no-known-medications', 'no-known-immunizations']);
+const NO_KNOWN = new Set([
+  '716186003',
+  '409137002',
+  '429625007',
+  '428607008',
+  '160245001',
+  'no-known-medications',
+  'no-known-immunizations',
+]);
 function isNoKnown(cc: CodeableConcept | undefined): boolean {
   return !cc?.coding?.length || cc.coding.some((c) => NO_KNOWN.has(c.code ?? ''));
 }
 /** A resource that does not assert a positive finding: refuted, not done, not taken, or "no known". */
 function notPositive(r: Resource): boolean {
   switch (r.resourceType) {
-    case 'AllergyIntolerance': return (r).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r).code);
-    case 'Condition': return (r).verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown((r).code);
-    case 'MedicationStatement': return (r).status === 'not-taken' || isNoKnown((r).medicationCodeableConcept);
-    case 'MedicationRequest': return (r).doNotPerform === true || isNoKnown((r).medicationCodeableConcept);
-    case 'Immunization': return (r).status === 'not-done' || isNoKnown((r).vaccineCode);
-    default: return false;
+    case 'AllergyIntolerance':
+      return r.verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown(r.code);
+    case 'Condition':
+      return r.verificationStatus?.coding?.[0]?.code === 'refuted' || isNoKnown(r.code);
+    case 'MedicationStatement':
+      return r.status === 'not-taken' || isNoKnown(r.medicationCodeableConcept);
+    case 'MedicationRequest':
+      return r.doNotPerform === true || isNoKnown(r.medicationCodeableConcept);
+    case 'Immunization':
+      return r.status === 'not-done' || isNoKnown(r.vaccineCode);
+    default:
+      return false;
   }
 }
 
@@ -119,12 +168,28 @@ function listDocuments(dir: string): string[] {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...listDocuments(file));
-    else if (/^\s*(<\?[^>]*\?>\s*|<!--[\s\S]*?-->\s*)*<ClinicalDocument\b/.test(fs.readFileSync(file, 'utf8').slice(0, 4096).replace(/^\uFEFF/, ''))) out.push(file);
+    else if (
+      /^\s*(<\?[^>]*\?>\s*|<!--[\s\S]*?-->\s*)*<ClinicalDocument\b/.test(
+        fs
+          .readFileSync(file, 'utf8')
+          .slice(0, 4096)
+          .replace(/^\uFEFF/, ''),
+      )
+    )
+      out.push(file);
   }
   return out.sort();
 }
 
-interface VendorRow { docs: number; entries: number; resources: number; negated: number; nullFlavored: number; warnings: number; ms: number }
+interface VendorRow {
+  docs: number;
+  entries: number;
+  resources: number;
+  negated: number;
+  nullFlavored: number;
+  warnings: number;
+  ms: number;
+}
 
 describeCorpus('C-CDA corpus import (no database)', () => {
   const files = present ? listDocuments(CORPUS) : [];
@@ -177,7 +242,8 @@ describeCorpus('C-CDA corpus import (no database)', () => {
       const body = first(walker.parse(xml) as Obj, 'ClinicalDocument', 'component');
       if (!first(body, 'structuredBody')) {
         // Unstructured document: the body must be kept as an attachment.
-        if (!resources.some((r) => r.resourceType === 'DocumentReference')) failures.push(`${rel}: nonXMLBody not kept as a DocumentReference`);
+        if (!resources.some((r) => r.resourceType === 'DocumentReference'))
+          failures.push(`${rel}: nonXMLBody not kept as a DocumentReference`);
         continue;
       }
       walkSections(first(body, 'structuredBody'), counted);
@@ -198,14 +264,18 @@ describeCorpus('C-CDA corpus import (no database)', () => {
         if (['allergies', 'problems', 'medications', 'immunizations'].includes(kind)) {
           const notPositives = refs.filter(notPositive).length;
           if (notPositives < xmlSection.negated + xmlSection.nullFlavored) {
-            shortfalls.push(`${rel} ${kind}: ${notPositives} no-known/refuted/not-done resources < ${xmlSection.negated + xmlSection.nullFlavored} negated or nullFlavored entries`);
+            shortfalls.push(
+              `${rel} ${kind}: ${notPositives} no-known/refuted/not-done resources < ${xmlSection.negated + xmlSection.nullFlavored} negated or nullFlavored entries`,
+            );
           }
         }
       });
     }
     const lines = ['vendor folder                                         docs  entries  resources  negated  nullFl  warnings  ms/doc'];
     for (const [vendor, r] of [...vendors].sort()) {
-      lines.push(`${vendor.slice(0, 52).padEnd(52)} ${String(r.docs).padStart(5)} ${String(r.entries).padStart(8)} ${String(r.resources).padStart(10)} ${String(r.negated).padStart(8)} ${String(r.nullFlavored).padStart(7)} ${String(r.warnings).padStart(9)} ${(r.ms / r.docs).toFixed(2).padStart(7)}`);
+      lines.push(
+        `${vendor.slice(0, 52).padEnd(52)} ${String(r.docs).padStart(5)} ${String(r.entries).padStart(8)} ${String(r.resources).padStart(10)} ${String(r.negated).padStart(8)} ${String(r.nullFlavored).padStart(7)} ${String(r.warnings).padStart(9)} ${(r.ms / r.docs).toFixed(2).padStart(7)}`,
+      );
     }
     lines.push(`${files.length} documents parsed in ${(parseMs / 1000).toFixed(2)} s`);
     console.log(lines.join('\n'));
@@ -243,7 +313,8 @@ describeCorpus('C-CDA corpus import under damage (nullFlavor anywhere, no ids, n
     'every code nullFlavored': (x) => x.replace(/ code="[^"]*"/g, ' nullFlavor="UNK"'),
     'every value nullFlavored': (x) => x.replace(/ value="[^"]*"/g, ' nullFlavor="NI"'),
     'no ids': (x) => x.replace(/<id [^>]*\/>/g, ''),
-    'every statement negated': (x) => x.replace(/<(observation|substanceAdministration|act|procedure|encounter) classCode/g, '<$1 negationInd="true" classCode'),
+    'every statement negated': (x) =>
+      x.replace(/<(observation|substanceAdministration|act|procedure|encounter) classCode/g, '<$1 negationInd="true" classCode'),
     'no templateIds': (x) => x.replace(/<templateId [^>]*\/>/g, ''),
   };
 
@@ -252,28 +323,32 @@ describeCorpus('C-CDA corpus import under damage (nullFlavor anywhere, no ids, n
     indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
   });
 
-  it.each(Object.keys(mutations))('%s: never throws, one Patient, every resource valid', (name) => {
-    const problems: string[] = [];
-    for (const file of sample) {
-      const xml = mutations[name](fs.readFileSync(file, 'utf8'));
-      try {
-        const result = parseCcda(xml);
-        const resources = result.bundle.entry.map((e) => e.resource);
-        if (resources.filter((r) => r.resourceType === 'Patient').length !== 1) problems.push(`${file}: not one Patient`);
-        for (const resource of resources) {
-          try {
-            validateResource(resource);
-          } catch (err) {
-            problems.push(`${file}: ${resource.resourceType} ${(err as Error).message.slice(0, 120)}`);
+  it.each(Object.keys(mutations))(
+    '%s: never throws, one Patient, every resource valid',
+    (name) => {
+      const problems: string[] = [];
+      for (const file of sample) {
+        const xml = mutations[name](fs.readFileSync(file, 'utf8'));
+        try {
+          const result = parseCcda(xml);
+          const resources = result.bundle.entry.map((e) => e.resource);
+          if (resources.filter((r) => r.resourceType === 'Patient').length !== 1) problems.push(`${file}: not one Patient`);
+          for (const resource of resources) {
+            try {
+              validateResource(resource);
+            } catch (err) {
+              problems.push(`${file}: ${resource.resourceType} ${(err as Error).message.slice(0, 120)}`);
+            }
           }
+        } catch (err) {
+          problems.push(`${file}: threw ${(err as Error).message}`);
         }
-      } catch (err) {
-        problems.push(`${file}: threw ${(err as Error).message}`);
       }
-    }
-    expect(sample.length).toBeGreaterThan(20);
-    expect(problems).toEqual([]);
-  }, 120_000);
+      expect(sample.length).toBeGreaterThan(20);
+      expect(problems).toEqual([]);
+    },
+    120_000,
+  );
 
   it('a truncated document is refused with a CcdaParseError carrying line and column', () => {
     for (const file of sample) {

@@ -91,10 +91,14 @@ describeCorpus('C-CDA corpus: import, export, import again', () => {
         patientOf.set(file, summary.patient.reference.split('/')[1]);
       } catch (err) {
         const outcome = (err as { outcome?: { issue?: { details?: { text?: string }; expression?: string[] }[] } }).outcome;
-        failures.push(`${path.relative(CORPUS, file)}: ${outcome?.issue?.map((i) => `${i.details?.text} at ${i.expression?.join(', ')}`).join('; ') ?? (err as Error).message}`);
+        failures.push(
+          `${path.relative(CORPUS, file)}: ${outcome?.issue?.map((i) => `${i.details?.text} at ${i.expression?.join(', ')}`).join('; ') ?? (err as Error).message}`,
+        );
       }
     });
-    console.log(`${files.length - failures.length}/${files.length} corpus documents imported end to end in ${((performance.now() - started) / 1000).toFixed(1)} s (${LANES} lane(s))`);
+    console.log(
+      `${files.length - failures.length}/${files.length} corpus documents imported end to end in ${((performance.now() - started) / 1000).toFixed(1)} s (${LANES} lane(s))`,
+    );
     expect(failures).toEqual([]);
   }, 1_200_000);
 
@@ -107,30 +111,36 @@ describeCorpus('C-CDA corpus: import, export, import again', () => {
     const flips: string[] = [];
     const identical = new Set<string>();
     const started = performance.now();
-    await runLanes(patients.map((p) => [p]), LANES, async (patient) => {
-      const { xml } = await renderCcdForPatient(repo1, patient);
-      exported.set(patient, xml);
-      const summary = await importCcda(repo2, xml);
-      const before = await assertionsOfPatient(first.db, patient);
-      const after = await assertionsOfPatient(second.db, summary.patient.reference.split('/')[1]);
-      const docs = (docsOf.get(patient) ?? []).map((f) => path.relative(CORPUS, f)).join(', ');
-      const keys = (list: ClinicalAssertion[]) => new Set(list.map(assertionKey));
-      const [was, is] = [keys(before), keys(after)];
-      const lost = [...was].filter((k) => !is.has(k));
-      const gained = [...is].filter((k) => !was.has(k));
-      if (!lost.length && !gained.length) {
-        identical.add(patient);
-        return;
-      }
-      differences.push(`${docs}: lost [${lost.join('; ')}] gained [${gained.join('; ')}]`);
-      // A denial that comes back affirmed is the failure that matters most: name the entry it came from.
-      for (const a of before.filter((x) => x.negated)) {
-        const affirmed = after.find((x) => x.section === a.section && x.code === a.code && !x.negated);
-        const stillNegated = after.some((x) => x.section === a.section && x.code === a.code && x.negated);
-        if (affirmed && !stillNegated) flips.push(`${docs}: ${a.section} ${a.code} (entry ${a.entry}) was negated and came back affirmed (entry ${affirmed.entry})`);
-        else if (!stillNegated) flips.push(`${docs}: ${a.section} ${a.code} (entry ${a.entry}) was negated and is missing from the export`);
-      }
-    });
+    await runLanes(
+      patients.map((p) => [p]),
+      LANES,
+      async (patient) => {
+        const { xml } = await renderCcdForPatient(repo1, patient);
+        exported.set(patient, xml);
+        const summary = await importCcda(repo2, xml);
+        const before = await assertionsOfPatient(first.db, patient);
+        const after = await assertionsOfPatient(second.db, summary.patient.reference.split('/')[1]);
+        const docs = (docsOf.get(patient) ?? []).map((f) => path.relative(CORPUS, f)).join(', ');
+        const keys = (list: ClinicalAssertion[]) => new Set(list.map(assertionKey));
+        const [was, is] = [keys(before), keys(after)];
+        const lost = [...was].filter((k) => !is.has(k));
+        const gained = [...is].filter((k) => !was.has(k));
+        if (!lost.length && !gained.length) {
+          identical.add(patient);
+          return;
+        }
+        differences.push(`${docs}: lost [${lost.join('; ')}] gained [${gained.join('; ')}]`);
+        // A denial that comes back affirmed is the failure that matters most: name the entry it came from.
+        for (const a of before.filter((x) => x.negated)) {
+          const affirmed = after.find((x) => x.section === a.section && x.code === a.code && !x.negated);
+          const stillNegated = after.some((x) => x.section === a.section && x.code === a.code && x.negated);
+          if (affirmed && !stillNegated)
+            flips.push(`${docs}: ${a.section} ${a.code} (entry ${a.entry}) was negated and came back affirmed (entry ${affirmed.entry})`);
+          else if (!stillNegated)
+            flips.push(`${docs}: ${a.section} ${a.code} (entry ${a.entry}) was negated and is missing from the export`);
+        }
+      },
+    );
     const byVendor = new Map<string, { docs: number; identical: number }>();
     for (const [file, patient] of patientOf) {
       const row = byVendor.get(vendorOf(file)) ?? { docs: 0, identical: 0 };
@@ -150,18 +160,28 @@ describeCorpus('C-CDA corpus: import, export, import again', () => {
   }, 1_200_000);
 
   const validatorMissing = ccdaValidatorMissing();
-  (validatorMissing ? test.skip : test)('the exports pass the CDA schema and the C-CDA R2.1 Schematron (a sample, one batch call)', () => {
-    expect(exported.size).toBeGreaterThan(100);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccda-corpus-exports-'));
-    try {
-      const sample = [...exported].filter((_, i) => i % VALIDATE_EVERY === 0);
-      for (const [patient, xml] of sample) fs.writeFileSync(path.join(dir, `${patient}.xml`), xml);
-      const run = spawnSync('bash', ['-c', `ls "${dir}"/*.xml | xargs -P2 -n8 "${CCDA_VALIDATOR}" --quiet`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-      const results = run.stdout.trim().split('\n').filter((line) => line.includes('\txsd='));
-      expect(results).toHaveLength(sample.length);
-      expect(results.filter((line) => !line.endsWith('xsd=0\tschematron=0'))).toEqual([]);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, 900_000);
+  (validatorMissing ? test.skip : test)(
+    'the exports pass the CDA schema and the C-CDA R2.1 Schematron (a sample, one batch call)',
+    () => {
+      expect(exported.size).toBeGreaterThan(100);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccda-corpus-exports-'));
+      try {
+        const sample = [...exported].filter((_, i) => i % VALIDATE_EVERY === 0);
+        for (const [patient, xml] of sample) fs.writeFileSync(path.join(dir, `${patient}.xml`), xml);
+        const run = spawnSync('bash', ['-c', `ls "${dir}"/*.xml | xargs -P2 -n8 "${CCDA_VALIDATOR}" --quiet`], {
+          encoding: 'utf8',
+          maxBuffer: 64 * 1024 * 1024,
+        });
+        const results = run.stdout
+          .trim()
+          .split('\n')
+          .filter((line) => line.includes('\txsd='));
+        expect(results).toHaveLength(sample.length);
+        expect(results.filter((line) => !line.endsWith('xsd=0\tschematron=0'))).toEqual([]);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    900_000,
+  );
 });

@@ -39,7 +39,13 @@ test('$ccda answers the C-CDA XML, an HTML preview and an XDM zip', async () => 
   const zip = await app.request(`/fhir/Patient/${ada.id}/$ccda`, { headers: { Accept: 'application/zip' } });
   expect(zip.headers.get('content-type')).toBe('application/zip');
   const files = unzipSync(new Uint8Array(await zip.arrayBuffer()));
-  expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.HTM', 'IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
+  expect(Object.keys(files).sort()).toEqual([
+    'IHE_XDM/SUBSET01/DOC0001.HTM',
+    'IHE_XDM/SUBSET01/DOC0001.XML',
+    'IHE_XDM/SUBSET01/METADATA.XML',
+    'INDEX.HTM',
+    'README.TXT',
+  ]);
   expect(strFromU8(files['IHE_XDM/SUBSET01/DOC0001.XML'])).toContain('<ClinicalDocument');
   // The readable copy is the preview's HTML, and INDEX.HTM links to it.
   const created = (html: string) => html.replace(/(Document created<\/dt><dd>)[^<]*/, '$1');
@@ -88,37 +94,73 @@ test('$docref renders an on-demand CCD into a Binary the DocumentReference point
 
 const validatorMissing = fs.existsSync(path.resolve(__dirname, '../../shared/corpus')) ? ccdaValidatorMissing() : 'corpus absent';
 if (validatorMissing) console.warn(`Skipping the validation of what the API serves: ${validatorMissing}`);
-(validatorMissing ? test.skip : test)('what the API serves passes the CDA schema and the C-CDA R2.1 Schematron', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccda-api-'));
-  const today = localCalendarDay(new Date()).toISOString().slice(0, 10);
-  const lastYear = `${Number(today.slice(0, 4)) - 1}${today.slice(4)}`;
-  const files: string[] = [];
-  for (const [name, query] of [['all', ''], ['range', `?start=${lastYear}&end=${today}`]]) {
-    const res = await app.request(`/fhir/Patient/${ada.id}/$ccda${query}`);
-    const file = path.join(dir, `ada-${name}.xml`);
-    fs.writeFileSync(file, await res.text());
-    files.push(file);
-  }
-  // Asynchronously: a synchronous wait would stall the app's event loop (it runs in this process) for the whole
-  // validation, and the keep-alive sockets of the next requests would be reset as both ends' timers fire at once.
-  let output: string;
-  try {
-    output = (await promisify(execFile)(VALIDATOR, ['--quiet', ...files], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })).stdout;
-  } catch (err) {
-    output = (err as { stdout: string }).stdout;
-  }
-  expect(output.trim().split('\n').map((line) => line.split('\t').slice(1).join(' '))).toEqual(files.map(() => 'xsd=0 schematron=0'));
-  fs.rmSync(dir, { recursive: true });
-}, 180_000);
+(validatorMissing ? test.skip : test)(
+  'what the API serves passes the CDA schema and the C-CDA R2.1 Schematron',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ccda-api-'));
+    const today = localCalendarDay(new Date()).toISOString().slice(0, 10);
+    const lastYear = `${Number(today.slice(0, 4)) - 1}${today.slice(4)}`;
+    const files: string[] = [];
+    for (const [name, query] of [
+      ['all', ''],
+      ['range', `?start=${lastYear}&end=${today}`],
+    ]) {
+      const res = await app.request(`/fhir/Patient/${ada.id}/$ccda${query}`);
+      const file = path.join(dir, `ada-${name}.xml`);
+      fs.writeFileSync(file, await res.text());
+      files.push(file);
+    }
+    // Asynchronously: a synchronous wait would stall the app's event loop (it runs in this process) for the whole
+    // validation, and the keep-alive sockets of the next requests would be reset as both ends' timers fire at once.
+    let output: string;
+    try {
+      output = (await promisify(execFile)(VALIDATOR, ['--quiet', ...files], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })).stdout;
+    } catch (err) {
+      output = (err as { stdout: string }).stdout;
+    }
+    expect(
+      output
+        .trim()
+        .split('\n')
+        .map((line) => line.split('\t').slice(1).join(' ')),
+    ).toEqual(files.map(() => 'xsd=0 schematron=0'));
+    fs.rmSync(dir, { recursive: true });
+  },
+  180_000,
+);
 
 /** Resources of every type the import writes, counted over the whole database. */
 async function countsByType(): Promise<Record<string, number>> {
   const types = [
-    'Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Device', 'Medication', 'Condition', 'AllergyIntolerance',
-    'Immunization', 'ImmunizationRecommendation', 'MedicationRequest', 'MedicationStatement', 'Encounter', 'Procedure', 'DiagnosticReport',
-    'Observation', 'Goal', 'CarePlan', 'CareTeam', 'ServiceRequest', 'CommunicationRequest', 'Coverage', 'FamilyMemberHistory', 'RelatedPerson',
+    'Patient',
+    'Practitioner',
+    'PractitionerRole',
+    'Organization',
+    'Location',
+    'Device',
+    'Medication',
+    'Condition',
+    'AllergyIntolerance',
+    'Immunization',
+    'ImmunizationRecommendation',
+    'MedicationRequest',
+    'MedicationStatement',
+    'Encounter',
+    'Procedure',
+    'DiagnosticReport',
+    'Observation',
+    'Goal',
+    'CarePlan',
+    'CareTeam',
+    'ServiceRequest',
+    'CommunicationRequest',
+    'Coverage',
+    'FamilyMemberHistory',
+    'RelatedPerson',
   ];
-  const counts = await Promise.all(types.map(async (type) => ((await (await app.request(`/fhir/${type}?_summary=count`)).json()) as Bundle).total as number));
+  const counts = await Promise.all(
+    types.map(async (type) => ((await (await app.request(`/fhir/${type}?_summary=count`)).json()) as Bundle).total as number),
+  );
   return Object.fromEntries(types.map((type, i) => [type, counts[i]]));
 }
 
@@ -127,14 +169,15 @@ test.each([
   ['all time', ''],
   ['the last year', `?start=${Number(TODAY.slice(0, 4)) - 1}${TODAY.slice(4)}&end=${TODAY}`],
   ['one day', `?start=${TODAY}&end=${TODAY}`],
-])('Ada\'s CCD (%s) imported back creates and changes nothing, clinical or administrative', async (_name, query) => {
+])("Ada's CCD (%s) imported back creates and changes nothing, clinical or administrative", async (_name, query) => {
   const before = await countsByType();
   const xml = await (await app.request(`/fhir/Patient/${ada.id}/$ccda${query}`)).text();
   const imported = await app.request('/fhir/$import-ccda', { method: 'POST', body: xml, headers: { 'Content-Type': 'application/xml' } });
   // The received document itself is new, and kept (DocumentReference, Binary, Composition, Provenance); nothing else.
   expect(imported.status).toBe(201);
   const result = (await imported.json()) as { parameter: { name: string; part?: { name: string; valueInteger?: number }[] }[] };
-  const tally = (name: string) => Object.fromEntries((result.parameter.find((p) => p.name === name)?.part ?? []).map((p) => [p.name, p.valueInteger]));
+  const tally = (name: string) =>
+    Object.fromEntries((result.parameter.find((p) => p.name === name)?.part ?? []).map((p) => [p.name, p.valueInteger]));
   expect(tally('created')).toEqual({ Binary: 1, Composition: 1, DocumentReference: 1 });
   expect(tally('updated')).toEqual({});
   expect(await countsByType()).toEqual(before);

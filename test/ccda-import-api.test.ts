@@ -42,8 +42,12 @@ maybe('a document becomes FHIR once: a second import creates nothing and changes
 
   const allergies = (await (await app.request(`/fhir/AllergyIntolerance?patient=${patientRef}`)).json()) as Bundle;
   expect(allergies.total).toBe(created.AllergyIntolerance);
-  const provenance = (await (await app.request(`/fhir/Provenance?target=${(allergies.entry![0].resource as AllergyIntolerance).id}`)).json()) as Bundle;
-  expect((provenance.entry?.[0].resource as Provenance).entity?.[0].what.reference).toBe(param(result, 'document')!.valueReference!.reference);
+  const provenance = (await (
+    await app.request(`/fhir/Provenance?target=${(allergies.entry![0].resource as AllergyIntolerance).id}`)
+  ).json()) as Bundle;
+  expect((provenance.entry?.[0].resource as Provenance).entity?.[0].what.reference).toBe(
+    param(result, 'document')!.valueReference!.reference,
+  );
 
   const again = await importXml(xml);
   expect(again.status).toBe(200);
@@ -58,7 +62,10 @@ maybe('a document becomes FHIR once: a second import creates nothing and changes
   // A newer document restating an entry with a change updates it and adds nothing else clinical.
   const newer = xml
     .toString('utf8')
-    .replace('<id extension="TT988" root="2.16.840.1.113883.19.5.99999.1"/>', '<id extension="TT989" root="2.16.840.1.113883.19.5.99999.1"/>')
+    .replace(
+      '<id extension="TT988" root="2.16.840.1.113883.19.5.99999.1"/>',
+      '<id extension="TT989" root="2.16.840.1.113883.19.5.99999.1"/>',
+    )
     .replace(/<statusCode code="active"\/>/, '<statusCode code="completed"/>');
   const third = (await (await importXml(newer)).json()) as Parameters;
   expect(param(third, 'alreadyImported')?.valueBoolean).toBe(false);
@@ -80,7 +87,11 @@ maybe('the patient is matched by name, birth date and one more demographic', asy
   const other = await startTestApp();
   try {
     const stored = (await (await other.request('/fhir/Patient', { method: 'POST', json: existing })).json()) as Patient;
-    const res = await other.request('/fhir/$import-ccda', { method: 'POST', headers: { 'Content-Type': 'application/xml' }, body: fs.readFileSync(R21_CCD) });
+    const res = await other.request('/fhir/$import-ccda', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/xml' },
+      body: fs.readFileSync(R21_CCD),
+    });
     const result = (await res.json()) as Parameters;
     expect(param(result, 'patientMatch')?.valueCode).toBe('demographics');
     expect(param(result, 'matchedBy')?.valueString).toBe('postal code');
@@ -101,7 +112,9 @@ test('bad documents get a clear OperationOutcome and write nothing', async () =>
   expect(malformedIssue.details?.text).not.toMatch(/\(line .*\(line /);
   expect(malformedIssue.expression?.[0]).toMatch(/^line 2, column \d+$/);
 
-  const dtd = await importXml('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<ClinicalDocument xmlns="urn:hl7-org:v3">&e;</ClinicalDocument>');
+  const dtd = await importXml(
+    '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<ClinicalDocument xmlns="urn:hl7-org:v3">&e;</ClinicalDocument>',
+  );
   expect(dtd.status).toBe(400);
 
   const notCda = await importXml('<html><body>hello</body></html>');

@@ -26,10 +26,12 @@ const HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="u
 
 function healthz(): Promise<void> {
   return new Promise((resolve, reject) => {
-    http.get(`${app.url}/healthz`, { agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`/healthz ${res.statusCode}`))));
-    }).on('error', reject);
+    http
+      .get(`${app.url}/healthz`, { agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`/healthz ${res.statusCode}`))));
+      })
+      .on('error', reject);
   });
 }
 
@@ -56,10 +58,22 @@ describe('issue 24 item 6: large and hostile C-CDA documents', () => {
   it('refuses a million attributes, an unclosed attribute list and 20 MB of tiny elements with 400, fast, /healthz answering', async () => {
     const before = await recordState(app.database);
     const cases: [string, string, string][] = [
-      ['a million attributes', `${HEAD}<a ${Array.from({ length: 1_000_000 }, (_, i) => `a${i}="1"`).join(' ')}/></ClinicalDocument>`, 'Element <a> has more than 64 attributes (line 2, column 42)'],
-      ['an attribute list that never ends', `${HEAD}<a ${'x="1" '.repeat(2_000_000)}`, 'Element <a> has more than 64 attributes (line 2, column 42)'],
+      [
+        'a million attributes',
+        `${HEAD}<a ${Array.from({ length: 1_000_000 }, (_, i) => `a${i}="1"`).join(' ')}/></ClinicalDocument>`,
+        'Element <a> has more than 64 attributes (line 2, column 42)',
+      ],
+      [
+        'an attribute list that never ends',
+        `${HEAD}<a ${'x="1" '.repeat(2_000_000)}`,
+        'Element <a> has more than 64 attributes (line 2, column 42)',
+      ],
       ['an attribute value that never ends', `${HEAD}<a x="${'y'.repeat(15_000_000)}`, 'Malformed markup (line 2, column 42)'],
-      ['20 MB of tiny elements', `${HEAD}${'<a/>'.repeat(4_900_000)}</ClinicalDocument>`, `The document has more than ${DEFAULT_MAX_ELEMENTS} elements (line 2, column ${42 + 4 * (DEFAULT_MAX_ELEMENTS - 1)})`],
+      [
+        '20 MB of tiny elements',
+        `${HEAD}${'<a/>'.repeat(4_900_000)}</ClinicalDocument>`,
+        `The document has more than ${DEFAULT_MAX_ELEMENTS} elements (line 2, column ${42 + 4 * (DEFAULT_MAX_ELEMENTS - 1)})`,
+      ],
     ];
     for (const [name, xml, message] of cases) {
       expect(Buffer.byteLength(xml)).toBeLessThanOrEqual(app.config.maxXmlBytes);

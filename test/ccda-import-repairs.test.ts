@@ -30,15 +30,18 @@ function variant(key: string, edit: (xml: string) => string): string {
   return edit(xml.replace('<family>Lovelace</family>', `<family>Lovelace-${key}</family>`).replace('MRN-1001', `MRN-${key}`));
 }
 
-(fs.existsSync(H_AND_P) ? test : test.skip)('the HL7 History and Physical (an observation ending 2010-04-31) imports, that date kept as its month', async () => {
-  const summary = await importCcda(repo, fs.readFileSync(H_AND_P));
-  expect(summary.created.Patient).toBe(1);
-  expect(summary.warnings.filter((w) => w.includes('2010043'))).toEqual([
-    expect.stringMatching(/^\d+-\d+: entry [^:]+: Timestamp "20100431\d*" has an impossible day; kept as 2010-04$/),
-  ]);
-  const observations = await repo.searchResources<Observation>('Observation', { patient: summary.patient.reference });
-  expect(observations.filter((o) => o.effectivePeriod?.end === '2010-04')).toHaveLength(1);
-});
+(fs.existsSync(H_AND_P) ? test : test.skip)(
+  'the HL7 History and Physical (an observation ending 2010-04-31) imports, that date kept as its month',
+  async () => {
+    const summary = await importCcda(repo, fs.readFileSync(H_AND_P));
+    expect(summary.created.Patient).toBe(1);
+    expect(summary.warnings.filter((w) => w.includes('2010043'))).toEqual([
+      expect.stringMatching(/^\d+-\d+: entry [^:]+: Timestamp "20100431\d*" has an impossible day; kept as 2010-04$/),
+    ]);
+    const observations = await repo.searchResources<Observation>('Observation', { patient: summary.patient.reference });
+    expect(observations.filter((o) => o.effectivePeriod?.end === '2010-04')).toHaveLength(1);
+  },
+);
 
 test('a value the store refuses is left out, and the rest of the document imports', async () => {
   // A code with two spaces inside is no FHIR code; the parser passes it on, the store refuses it.
@@ -52,9 +55,15 @@ test('a value the store refuses is left out, and the rest of the document import
 
 test('an identifier joins two practitioners only when their family names agree', async () => {
   const npi = (x: string) => x.replace(/<family>Seven<\/family>/, '<family>Eight</family>');
-  await importCcda(repo, variant('npi-a', (x) => x));
+  await importCcda(
+    repo,
+    variant('npi-a', (x) => x),
+  );
   await importCcda(repo, variant('npi-b', npi));
-  await importCcda(repo, variant('npi-c', (x) => x));
+  await importCcda(
+    repo,
+    variant('npi-c', (x) => x),
+  );
   const same = await repo.searchResources<Practitioner>('Practitioner', { identifier: 'http://hl7.org/fhir/sid/us-npi|1234567893' });
   // Seven (twice, one resource) and Eight share an NPI in these documents; they are still two people.
   expect(same.map((p) => p.name?.[0]?.family).sort()).toEqual(['Eight', 'Seven']);
@@ -62,7 +71,9 @@ test('an identifier joins two practitioners only when their family names agree',
 
 test('zeros and nines are no practitioner id: two doctors "identified" by 0 stay two', async () => {
   const zero = (family: string) => (x: string) =>
-    x.replace('<id root="2.16.840.1.113883.4.6" extension="1234567893"/>', '<id root="2.16.840.1.113883.19.5.99999.9" extension="0"/>').replace('<family>Seven</family>', `<family>${family}</family>`);
+    x
+      .replace('<id root="2.16.840.1.113883.4.6" extension="1234567893"/>', '<id root="2.16.840.1.113883.19.5.99999.9" extension="0"/>')
+      .replace('<family>Seven</family>', `<family>${family}</family>`);
   await importCcda(repo, variant('zero-a', zero('Zero-A')));
   await importCcda(repo, variant('zero-b', zero('Zero-B')));
   const found = await repo.searchResources<Practitioner>('Practitioner', { family: 'Zero' });

@@ -40,35 +40,51 @@ function importXml(body: Buffer): Promise<Response> {
 }
 
 async function rowCounts(): Promise<string> {
-  const { rows } = await sql<{ n: string }>`select (select count(*) from resource where resource_type <> 'AuditEvent') || '/' || (select count(*) from binary_content) as n`.execute(app.database.db);
+  const { rows } = await sql<{
+    n: string;
+  }>`select (select count(*) from resource where resource_type <> 'AuditEvent') || '/' || (select count(*) from binary_content) as n`.execute(
+    app.database.db,
+  );
   return rows[0].n;
 }
 
-maybe.each([5, 19])('a corpus CCD padded with a long narrative to %d MB is imported, and its original downloads byte for byte', async (mb) => {
-  const xml = padded(mb * MB);
-  expect(xml.length).toBe(mb * MB);
-  const res = await importXml(xml);
-  expect(res.status).toBe(201);
-  const summary = (await res.json()) as Parameters;
-  const warnings = summary.parameter!.filter((p) => p.name === 'warning').map((p) => p.valueString);
-  expect(warnings).toContainEqual(expect.stringMatching(/its narrative \([\d.]+ MB\) is kept in the original document only$/));
-  const document = summary.parameter!.find((p) => p.name === 'document')!.valueReference!.reference!;
-  const reference = (await (await app.request(`/fhir/${document}`)).json()) as DocumentReference;
-  const attachment = reference.content[0].attachment;
-  expect(attachment).toMatchObject({ contentType: 'application/xml', size: xml.length, hash: createHash('sha1').update(xml).digest('base64') });
-  const original = await app.request(`/fhir/${attachment.url}`, { headers: { Accept: 'application/xml' } });
-  expect(original.status).toBe(200);
-  expect(original.headers.get('content-length')).toBe(String(xml.length));
-  const bytes = Buffer.from(await original.arrayBuffer());
-  expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(xml).digest('hex'));
-  expect(bytes.equals(xml)).toBe(true);
-}, 180_000);
+maybe.each([5, 19])(
+  'a corpus CCD padded with a long narrative to %d MB is imported, and its original downloads byte for byte',
+  async (mb) => {
+    const xml = padded(mb * MB);
+    expect(xml.length).toBe(mb * MB);
+    const res = await importXml(xml);
+    expect(res.status).toBe(201);
+    const summary = (await res.json()) as Parameters;
+    const warnings = summary.parameter!.filter((p) => p.name === 'warning').map((p) => p.valueString);
+    expect(warnings).toContainEqual(expect.stringMatching(/its narrative \([\d.]+ MB\) is kept in the original document only$/));
+    const document = summary.parameter!.find((p) => p.name === 'document')!.valueReference!.reference!;
+    const reference = (await (await app.request(`/fhir/${document}`)).json()) as DocumentReference;
+    const attachment = reference.content[0].attachment;
+    expect(attachment).toMatchObject({
+      contentType: 'application/xml',
+      size: xml.length,
+      hash: createHash('sha1').update(xml).digest('base64'),
+    });
+    const original = await app.request(`/fhir/${attachment.url}`, { headers: { Accept: 'application/xml' } });
+    expect(original.status).toBe(200);
+    expect(original.headers.get('content-length')).toBe(String(xml.length));
+    const bytes = Buffer.from(await original.arrayBuffer());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(xml).digest('hex'));
+    expect(bytes.equals(xml)).toBe(true);
+  },
+  180_000,
+);
 
-maybe('a 21 MB document is a 413 naming MAX_XML_BYTES, and nothing is written', async () => {
-  const before = await rowCounts();
-  const res = await importXml(padded(21 * MB));
-  expect(res.status).toBe(413);
-  const outcome = (await res.json()) as OperationOutcome;
-  expect(outcome.issue.map((i) => i.details?.text)).toEqual(['The document is larger than 20 MB (MAX_XML_BYTES); nothing was imported']);
-  expect(await rowCounts()).toBe(before);
-}, 120_000);
+maybe(
+  'a 21 MB document is a 413 naming MAX_XML_BYTES, and nothing is written',
+  async () => {
+    const before = await rowCounts();
+    const res = await importXml(padded(21 * MB));
+    expect(res.status).toBe(413);
+    const outcome = (await res.json()) as OperationOutcome;
+    expect(outcome.issue.map((i) => i.details?.text)).toEqual(['The document is larger than 20 MB (MAX_XML_BYTES); nothing was imported']);
+    expect(await rowCounts()).toBe(before);
+  },
+  120_000,
+);

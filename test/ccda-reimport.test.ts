@@ -20,25 +20,29 @@ beforeAll(async () => {
 });
 afterAll(() => database.close());
 
-(haveCorpus ? test : test.skip)('real vendor documents imported twice: the second pass creates and changes nothing', async () => {
-  // Every 25th document of the sorted corpus: all vendor folders are represented, the run stays short.
-  const files = listCdaFiles([CORPUS]).filter((_, i) => i % 25 === 0);
-  expect(files.length).toBeGreaterThanOrEqual(25);
-  const repo = new Repository(database.db, { scope: unrestrictedScope('test'), clock: systemClock, fhirBase: 'http://test/fhir' });
-  const firstCreated: number[] = [];
-  for (const file of files) {
-    const summary = await importCcda(repo, fs.readFileSync(file));
-    firstCreated.push(Object.values(summary.created).reduce((a, b) => a + b, 0));
-  }
-  expect(firstCreated.every((n) => n > 0)).toBe(true);
-  const again: [string, Record<string, number>, Record<string, number>][] = [];
-  for (const file of files) {
-    const summary = await importCcda(repo, fs.readFileSync(file));
-    expect(summary.document.alreadyImported).toBe(true);
-    again.push([path.basename(file), summary.created, summary.updated]);
-  }
-  expect(again.filter(([, created, updated]) => Object.keys(created).length || Object.keys(updated).length)).toEqual([]);
-}, 300_000);
+(haveCorpus ? test : test.skip)(
+  'real vendor documents imported twice: the second pass creates and changes nothing',
+  async () => {
+    // Every 25th document of the sorted corpus: all vendor folders are represented, the run stays short.
+    const files = listCdaFiles([CORPUS]).filter((_, i) => i % 25 === 0);
+    expect(files.length).toBeGreaterThanOrEqual(25);
+    const repo = new Repository(database.db, { scope: unrestrictedScope('test'), clock: systemClock, fhirBase: 'http://test/fhir' });
+    const firstCreated: number[] = [];
+    for (const file of files) {
+      const summary = await importCcda(repo, fs.readFileSync(file));
+      firstCreated.push(Object.values(summary.created).reduce((a, b) => a + b, 0));
+    }
+    expect(firstCreated.every((n) => n > 0)).toBe(true);
+    const again: [string, Record<string, number>, Record<string, number>][] = [];
+    for (const file of files) {
+      const summary = await importCcda(repo, fs.readFileSync(file));
+      expect(summary.document.alreadyImported).toBe(true);
+      again.push([path.basename(file), summary.created, summary.updated]);
+    }
+    expect(again.filter(([, created, updated]) => Object.keys(created).length || Object.keys(updated).length)).toEqual([]);
+  },
+  300_000,
+);
 
 (haveCorpus ? test : test.skip)('no mapped resource is identified by a bare well-known namespace (an NPI root without its value)', () => {
   // Vendors write <id root="2.16.840.1.113883.4.6"/> for a practitioner without an NPI. Taken as an identifier, it made
@@ -55,25 +59,29 @@ afterAll(() => database.close());
     for (const { resource } of entries) {
       const ids = (resource as { identifier?: Identifier | Identifier[] }).identifier;
       for (const id of Array.isArray(ids) ? ids : ids ? [ids] : []) {
-        if (id.system === 'urn:ietf:rfc:3986' && bare.has(id.value ?? '')) offenders.push(`${path.basename(file)}: ${resource.resourceType} ${id.value}`);
+        if (id.system === 'urn:ietf:rfc:3986' && bare.has(id.value ?? ''))
+          offenders.push(`${path.basename(file)}: ${resource.resourceType} ${id.value}`);
       }
     }
   }
   expect(offenders).toEqual([]);
 });
 
-(haveCorpus ? test : test.skip)('placeholder ids identify nobody: two doctors whose NPI is written "UNK" stay two Practitioners', async () => {
-  // Greenway writes <id root="2.16.840.1.113883.4.6" extension="UNK"/> for every practitioner without an NPI; others
-  // write 99999999 or a number that fails the NPI check digit. Taken as an NPI, it merged different doctors.
-  const file = path.join(CORPUS, 'chb-sample_ccdas/Greenway Samples/26840_ClinicalVisitSummary_CCDA.xml');
-  const repo = new Repository(database.db, { scope: unrestrictedScope('test'), clock: systemClock, fhirBase: 'http://test/fhir' });
-  await importCcda(repo, fs.readFileSync(file));
-  // Before, the second doctor's conditional update (Practitioner?identifier=us-npi|UNK) found the first one and
-  // overwrote him: only one of the two names was left.
-  for (const family of ['Ingram', 'Seven']) {
-    const found = await repo.searchResources<Practitioner>('Practitioner', { name: family });
-    expect(found.map((p) => p.name?.[0]?.family)).toContain(`${family}, M.D.`);
-  }
-  const placeholders = await repo.searchResources<Practitioner>('Practitioner', { identifier: 'http://hl7.org/fhir/sid/us-npi|UNK' });
-  expect(placeholders).toEqual([]);
-});
+(haveCorpus ? test : test.skip)(
+  'placeholder ids identify nobody: two doctors whose NPI is written "UNK" stay two Practitioners',
+  async () => {
+    // Greenway writes <id root="2.16.840.1.113883.4.6" extension="UNK"/> for every practitioner without an NPI; others
+    // write 99999999 or a number that fails the NPI check digit. Taken as an NPI, it merged different doctors.
+    const file = path.join(CORPUS, 'chb-sample_ccdas/Greenway Samples/26840_ClinicalVisitSummary_CCDA.xml');
+    const repo = new Repository(database.db, { scope: unrestrictedScope('test'), clock: systemClock, fhirBase: 'http://test/fhir' });
+    await importCcda(repo, fs.readFileSync(file));
+    // Before, the second doctor's conditional update (Practitioner?identifier=us-npi|UNK) found the first one and
+    // overwrote him: only one of the two names was left.
+    for (const family of ['Ingram', 'Seven']) {
+      const found = await repo.searchResources<Practitioner>('Practitioner', { name: family });
+      expect(found.map((p) => p.name?.[0]?.family)).toContain(`${family}, M.D.`);
+    }
+    const placeholders = await repo.searchResources<Practitioner>('Practitioner', { identifier: 'http://hl7.org/fhir/sid/us-npi|UNK' });
+    expect(placeholders).toEqual([]);
+  },
+);

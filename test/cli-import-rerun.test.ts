@@ -32,9 +32,16 @@ async function stored(): Promise<{ families: string[]; glucose: number[]; counts
     const { rows: counts } = await sql<{ resource_type: string; n: number }>`
       select resource_type, count(*)::int as n from resource group by resource_type`.execute(database.db);
     const { rows: glucose } = await sql<{ value: number }>`
-      select (content::json->'valueQuantity'->>'value')::int as value from resource where resource_type = 'Observation' order by 1`.execute(database.db);
+      select (content::json->'valueQuantity'->>'value')::int as value from resource where resource_type = 'Observation' order by 1`.execute(
+      database.db,
+    );
     const { rows: ledger } = await sql<{ n: number }>`select count(*)::int as n from imported_file`.execute(database.db);
-    return { families: rows.map((r) => r.family), glucose: glucose.map((g) => g.value), counts: Object.fromEntries(counts.map((c) => [c.resource_type, c.n])), ledger: ledger[0].n };
+    return {
+      families: rows.map((r) => r.family),
+      glucose: glucose.map((g) => g.value),
+      counts: Object.fromEntries(counts.map((c) => [c.resource_type, c.n])),
+      ledger: ledger[0].n,
+    };
   } finally {
     await database.close();
   }
@@ -44,7 +51,12 @@ test('issue 24 item 10: importing the same files again creates nothing; the same
   const first = await runChartkeeper(storage, ['import', files, '--workers=0']);
   expect(first.code).toBe(1); // c.json is invalid
   expect(first.stdout).toMatch(/^Imported 6 resources from 3 of 4 files in /m);
-  expect(await stored()).toEqual({ families: ['Alpha', 'Beta', 'Delta'], glucose: [90, 110, 150], counts: { Patient: 3, Observation: 3 }, ledger: 3 });
+  expect(await stored()).toEqual({
+    families: ['Alpha', 'Beta', 'Delta'],
+    glucose: [90, 110, 150],
+    counts: { Patient: 3, Observation: 3 },
+    ledger: 3,
+  });
 
   // Beside the same four files: a.json's bytes under another name, and b.json with a changed glucose value.
   fs.copyFileSync(path.join(files, 'a.json'), path.join(more, 'renamed.json'));
@@ -63,15 +75,29 @@ test('issue 24 item 10: importing the same files again creates nothing; the same
     ),
   );
   // Without a terminal, a line per file says what became of it.
-  expect(again.stderr).toMatch(new RegExp(`^${escaped(path.join(files, 'a.json'))}: imported before on [0-9T:.-]+Z \\(same SHA-256\\)$`, 'm'));
-  expect(again.stderr).toMatch(new RegExp(`^${escaped(path.join(more, 'renamed.json'))}: imported before as ${escaped(path.join(files, 'a.json'))} on `, 'm'));
-  expect(await stored()).toEqual({ families: ['Alpha', 'Beta', 'Delta'], glucose: [90, 110, 150], counts: { Patient: 3, Observation: 3 }, ledger: 3 });
+  expect(again.stderr).toMatch(
+    new RegExp(`^${escaped(path.join(files, 'a.json'))}: imported before on [0-9T:.-]+Z \\(same SHA-256\\)$`, 'm'),
+  );
+  expect(again.stderr).toMatch(
+    new RegExp(`^${escaped(path.join(more, 'renamed.json'))}: imported before as ${escaped(path.join(files, 'a.json'))} on `, 'm'),
+  );
+  expect(await stored()).toEqual({
+    families: ['Alpha', 'Beta', 'Delta'],
+    glucose: [90, 110, 150],
+    counts: { Patient: 3, Observation: 3 },
+    ledger: 3,
+  });
 
   // The operator decides the changed file holds new data.
   const reimported = await runChartkeeper(storage, ['import', path.join(more, 'b.json'), '--reimport-changed', '--workers=0']);
   expect(reimported.code).toBe(0);
   expect(reimported.stdout).toMatch(/^Imported 2 resources from 1 of 1 files in /m);
-  expect(await stored()).toEqual({ families: ['Alpha', 'Beta', 'Beta', 'Delta'], glucose: [90, 110, 111, 150], counts: { Patient: 4, Observation: 4 }, ledger: 4 });
+  expect(await stored()).toEqual({
+    families: ['Alpha', 'Beta', 'Beta', 'Delta'],
+    glucose: [90, 110, 111, 150],
+    counts: { Patient: 4, Observation: 4 },
+    ledger: 4,
+  });
 }, 240_000);
 
 function escaped(text: string): string {

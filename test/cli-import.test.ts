@@ -52,7 +52,9 @@ async function storedFamilies(): Promise<string[]> {
 async function plannedRows(table: string): Promise<number> {
   const database = await openDatabase({ databaseUrl: scratch?.url, dataDir });
   try {
-    const { rows } = await sql<{ n: number }>`select reltuples::int as n from pg_class where relname = ${table} and relkind = 'r'`.execute(database.db);
+    const { rows } = await sql<{ n: number }>`select reltuples::int as n from pg_class where relname = ${table} and relkind = 'r'`.execute(
+      database.db,
+    );
     return rows[0].n;
   } finally {
     await database.close();

@@ -74,11 +74,19 @@ async function freePorts(): Promise<{ proxy: number; first: number }> {
  */
 function postOnNewConnection(url: string, token: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent: false, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', Connection: 'close' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', Connection: 'close' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -101,7 +109,10 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
   const call = async (base: string, method: string, route: string, options: { json?: unknown; token?: string } = {}): Promise<Answer> => {
     const res = await fetch(`${base}${route}`, {
       method,
-      headers: { ...(options.json !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}) },
+      headers: {
+        ...(options.json !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+      },
       body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
     });
     const text = await res.text();
@@ -118,7 +129,13 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
     smtp = await startLoopbackSmtpServer();
     clusterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-cluster-'));
     const ports = await freePorts();
-    env = { ...process.env, DATABASE_URL: scratch.url, CLUSTER_DIR: clusterDir, PROXY_PORT: String(ports.proxy), INSTANCE_PORT: String(ports.first) };
+    env = {
+      ...process.env,
+      DATABASE_URL: scratch.url,
+      CLUSTER_DIR: clusterDir,
+      PROXY_PORT: String(ports.proxy),
+      INSTANCE_PORT: String(ports.first),
+    };
     delete env.NODE_OPTIONS; // jest's flags are not for the instances
     await run(process.execPath, [path.join(ROOT, 'bin', 'chartkeeper.js'), 'seed'], { env });
     await run(SCRIPT, ['start', '2'], {
@@ -129,7 +146,9 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
         LOG_LEVEL: 'warn',
         SHUTDOWN_GRACE_SECONDS: '5',
         // Every job ticks every 2 seconds on both instances, so each tick is contested.
-        JOB_SCHEDULES: ['release-notice', 'expire-secrets', 'purge-refresh-tokens', 'access-change-notice'].map((job) => `${job}=*/2 * * * * *`).join(';'),
+        JOB_SCHEDULES: ['release-notice', 'expire-secrets', 'purge-refresh-tokens', 'access-change-notice']
+          .map((job) => `${job}=*/2 * * * * *`)
+          .join(';'),
       },
     });
     proxy = `http://127.0.0.1:${ports.proxy}`;
@@ -169,7 +188,13 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
     for (const base of [one, two, one]) expect((await call(base, 'POST', '/auth/login', { json: wrong })).status).toBe(401);
     const throttled = await call(two, 'POST', '/auth/login', { json: wrong });
     expect(throttled.status).toBe(429);
-    const register = { role: 'patient', lastName: 'nobody', birthDate: '1990-01-01', email: 'cluster.register@example.com', password: 'a-long-enough-password-1' };
+    const register = {
+      role: 'patient',
+      lastName: 'nobody',
+      birthDate: '1990-01-01',
+      email: 'cluster.register@example.com',
+      password: 'a-long-enough-password-1',
+    };
     const answers: number[] = [];
     for (const base of [one, two, one, two]) answers.push((await call(base, 'POST', '/auth/register', { json: register })).status);
     expect(answers.slice(0, 3).every((status) => status !== 429)).toBe(true);
@@ -183,14 +208,27 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
     const before = smtp.received.length;
     const draft = await call(one, 'POST', '/fhir/DocumentReference', {
       token: staff,
-      json: { resourceType: 'DocumentReference', status: 'current', docStatus: 'preliminary', subject: { reference: `Patient/${adaId}` }, content: [{ attachment: { contentType: 'text/plain', data: 'SGVsbG8=' } }] },
+      json: {
+        resourceType: 'DocumentReference',
+        status: 'current',
+        docStatus: 'preliminary',
+        subject: { reference: `Patient/${adaId}` },
+        content: [{ attachment: { contentType: 'text/plain', data: 'SGVsbG8=' } }],
+      },
     });
     expect(draft.status).toBe(201);
-    expect((await call(two, 'PUT', `/fhir/DocumentReference/${draft.body.id}`, { token: staff, json: { ...draft.body, docStatus: 'final' } })).status).toBe(200);
+    expect(
+      (await call(two, 'PUT', `/fhir/DocumentReference/${draft.body.id}`, { token: staff, json: { ...draft.body, docStatus: 'final' } }))
+        .status,
+    ).toBe(200);
     await smtp.waitForMail((m) => m.envelopeTo.includes(DAN) && /new document/.test(m.message.subject), 30_000);
     // Three more ticks on each instance: nothing is announced again.
     await new Promise((resolve) => setTimeout(resolve, 6_500));
-    const notices = smtp.received.slice(before).filter((m) => /new document/.test(m.message.subject)).flatMap((m) => m.envelopeTo).sort();
+    const notices = smtp.received
+      .slice(before)
+      .filter((m) => /new document/.test(m.message.subject))
+      .flatMap((m) => m.envelopeTo)
+      .sort();
     expect(notices).toEqual([ADA, DAN].sort());
 
     // Staff read twelve resources of Ada's record, alternating instances: twelve read accesses, each recorded once.
@@ -198,17 +236,25 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
     for (let i = 0; i < 12; i++) {
       const created = await call(i % 2 ? one : two, 'POST', '/fhir/Observation', {
         token: staff,
-        json: { resourceType: 'Observation', status: 'final', code: { text: `audit probe ${i}` }, subject: { reference: `Patient/${adaId}` } },
+        json: {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: `audit probe ${i}` },
+          subject: { reference: `Patient/${adaId}` },
+        },
       });
       expect(created.status).toBe(201);
       observations.push(`Observation/${created.body.id}`);
     }
-    for (const [i, ref] of observations.entries()) expect((await call(instances[i % 2], 'GET', `/fhir/${ref}`, { token: staff })).status).toBe(200);
+    for (const [i, ref] of observations.entries())
+      expect((await call(instances[i % 2], 'GET', `/fhir/${ref}`, { token: staff })).status).toBe(200);
     const deadline = Date.now() + 30_000;
-    while ((await sql.query('select count(*)::int as n from audit_log')).rows[0].n > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-    const { rows } = await sql.query<{ content: string }>(`select content from resource where resource_type = 'AuditEvent' and content like any($1)`, [
-      observations.map((ref) => `%${ref}"%`),
-    ]);
+    while ((await sql.query('select count(*)::int as n from audit_log')).rows[0].n > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 250));
+    const { rows } = await sql.query<{ content: string }>(
+      `select content from resource where resource_type = 'AuditEvent' and content like any($1)`,
+      [observations.map((ref) => `%${ref}"%`)],
+    );
     const read = rows
       .map((r) => JSON.parse(r.content))
       .filter((event) => event.action === 'R')
@@ -227,7 +273,8 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
       }),
     );
     for (const job of ['release-notice', 'expire-secrets', 'purge-refresh-tokens', 'access-change-notice', 'audit-pass']) {
-      const count = (text: string, outcome: string) => Number(new RegExp(`^chartkeeper_job_runs_total\\{job="${job}",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      const count = (text: string, outcome: string) =>
+        Number(new RegExp(`^chartkeeper_job_runs_total\\{job="${job}",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
       for (const text of ticks) expect(count(text, 'ran') + count(text, 'skipped')).toBeGreaterThan(0);
       expect(ticks.map((text) => count(text, 'failed'))).toEqual([0, 0]);
     }
@@ -252,7 +299,13 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
       type: 'transaction',
       entry: [1, 2].map((k) => ({
         request: { method: 'POST', url: 'Observation' },
-        resource: { resourceType: 'Observation', status: 'final', code: { text: `pair ${n}.${k}` }, subject: { reference: `Patient/${adaId}` }, identifier: [{ system: 'urn:test:kill', value: `pair-${n}` }] },
+        resource: {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: `pair ${n}.${k}` },
+          subject: { reference: `Patient/${adaId}` },
+          identifier: [{ system: 'urn:test:kill', value: `pair-${n}` }],
+        },
       })),
     });
     const client = async () => {
@@ -283,7 +336,9 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
     const failed = results.filter((r) => r.status !== 200);
     const after = results.filter((r) => r.started > goneAt);
     // Before the assertions, so that a failing run shows what happened.
-    console.log(`cluster kill: ${results.length} transactions, ${failed.length} failed (in flight at the kill; statuses ${failed.map((r) => r.status).join(",")}, began ${failed.map((r) => r.started - killedAt).join(",")} ms after the signal, the port closed ${goneAt - killedAt} ms after it${errors.length ? `; ${errors.join(', ')}` : ''}), ${after.length} after it, ${after.filter((r) => r.status === 200).length} of them answered 200`);
+    console.log(
+      `cluster kill: ${results.length} transactions, ${failed.length} failed (in flight at the kill; statuses ${failed.map((r) => r.status).join(',')}, began ${failed.map((r) => r.started - killedAt).join(',')} ms after the signal, the port closed ${goneAt - killedAt} ms after it${errors.length ? `; ${errors.join(', ')}` : ''}), ${after.length} after it, ${after.filter((r) => r.status === 200).length} of them answered 200`,
+    );
     expect(results.filter((r) => r.started < killedAt && r.status === 200).length).toBeGreaterThan(0);
     expect(after.length).toBeGreaterThan(0);
     // Only requests the instance had taken may fail: at most one per client, all begun before its port closed.

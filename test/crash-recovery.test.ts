@@ -3,7 +3,14 @@ import path from 'node:path';
 import type { Bundle, Patient } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { listJsonFiles } from '../src/fhir/fhir-file-import';
-import { processStorage, type ProcessStorage, runChartkeeper, spawnChartkeeper, startServe, staffToken } from './support/chartkeeper-process';
+import {
+  processStorage,
+  type ProcessStorage,
+  runChartkeeper,
+  spawnChartkeeper,
+  startServe,
+  staffToken,
+} from './support/chartkeeper-process';
 import { keepAliveWriter, waitFor, WRITER_SYSTEM } from './support/patient-writers';
 
 /*
@@ -95,7 +102,9 @@ async function holdings(storage: ProcessStorage) {
       const rest = corpus.filter((file) => !whole.includes(file));
       const rerun = await runChartkeeper(storage, ['import', CORPUS]);
       expect(rerun.code).toBe(0);
-      expect(rerun.stdout).toMatch(new RegExp(`^Imported ${resourcesIn(rest)} resources from ${rest.length} of ${corpus.length} files in `, 'm'));
+      expect(rerun.stdout).toMatch(
+        new RegExp(`^Imported ${resourcesIn(rest)} resources from ${rest.length} of ${corpus.length} files in `, 'm'),
+      );
       expect(rerun.stdout).toContain(`${whole.length} file(s) skipped: imported before (the same SHA-256)`);
 
       // The same as one clean import of the corpus: every resource once.
@@ -134,9 +143,12 @@ async function holdings(storage: ProcessStorage) {
       server = await startServe(storage);
       const ready = await fetch(`http://127.0.0.1:${server.port}/readyz`);
       expect(ready.status).toBe(200);
-      const search = await fetch(`http://127.0.0.1:${server.port}/fhir/Patient?identifier=${encodeURIComponent(`${WRITER_SYSTEM}|${answered[0]}`)}`, {
-        headers: { Authorization: `Bearer ${token}` },
-      });
+      const search = await fetch(
+        `http://127.0.0.1:${server.port}/fhir/Patient?identifier=${encodeURIComponent(`${WRITER_SYSTEM}|${answered[0]}`)}`,
+        {
+          headers: { Authorization: `Bearer ${token}` },
+        },
+      );
       expect(search.status).toBe(200);
       expect(((await search.json()) as Bundle).total).toBe(1);
       server.child.kill('SIGTERM');
@@ -145,7 +157,9 @@ async function holdings(storage: ProcessStorage) {
       const database = await storage.open();
       try {
         const { rows } = await sql<{ key: string }>`
-          select content::json->'identifier'->0->>'value' as key from resource where resource_type = 'Patient' order by 1`.execute(database.db);
+          select content::json->'identifier'->0->>'value' as key from resource where resource_type = 'Patient' order by 1`.execute(
+          database.db,
+        );
         const stored = rows.map((r) => r.key);
         // Every answered write is there, once; a write cut off unanswered may be there too, but nothing else is.
         expect(answered.filter((key) => !stored.includes(key))).toEqual([]);

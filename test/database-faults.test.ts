@@ -51,7 +51,10 @@ class CuttableProxy {
 
   private forward(client: net.Socket): void {
     const upstream = net.connect(this.target.port, this.target.host);
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       this.sockets.add(a);
       a.on('error', () => b.destroy());
       a.on('close', () => {
@@ -90,7 +93,10 @@ describeWithServer('PostgreSQL going away under load', () => {
     direct.pathname = `/${databaseName}`;
     admin = new Client({ connectionString: direct.toString() });
     await admin.connect();
-    const created = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }] } });
+    const created = await app.request('/fhir/Patient', {
+      method: 'POST',
+      json: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }] },
+    });
     expect(created.status).toBe(201);
     ada = (await created.json()) as Patient;
   });
@@ -159,7 +165,10 @@ describeWithServer('PostgreSQL going away under load', () => {
 
   async function expectServing(): Promise<void> {
     expect((await app.request(`/fhir/Patient/${ada.id}`)).status).toBe(200);
-    const created = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }] } });
+    const created = await app.request('/fhir/Patient', {
+      method: 'POST',
+      json: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }] },
+    });
     expect(created.status).toBe(201);
     const search = await app.request('/fhir/Patient?family=Park&_count=50');
     expect(search.status).toBe(200);

@@ -30,7 +30,10 @@ test('metadata needs no token; everything else does', async () => {
 });
 
 test('create, read, conditional create, update with If-Match, history, delete', async () => {
-  const created = await app.request('/fhir/Patient', { method: 'POST', json: { ...ada, identifier: [{ system: 'urn:mrn', value: 'A1' }] } });
+  const created = await app.request('/fhir/Patient', {
+    method: 'POST',
+    json: { ...ada, identifier: [{ system: 'urn:mrn', value: 'A1' }] },
+  });
   expect(created.status).toBe(201);
   const body = (await created.json()) as Patient;
   expect(created.headers.get('location')).toBe(`${app.fhir}/Patient/${body.id}/_history/1`);
@@ -71,23 +74,42 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
   const unknownType = await app.request('/fhir/Spaceship', { method: 'POST', json: { resourceType: 'Spaceship' } });
   expect(unknownType.status).toBe(400);
 
-  const invalid = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', birthDate: '1984-13-45', active: 'yes' } });
+  const invalid = await app.request('/fhir/Patient', {
+    method: 'POST',
+    json: { resourceType: 'Patient', birthDate: '1984-13-45', active: 'yes' },
+  });
   expect(invalid.status).toBe(400);
   const issues = (await outcome(invalid)).issue;
   expect(issues.map((i) => i.expression?.[0])).toEqual(expect.arrayContaining(['Patient.birthDate', 'Patient.active']));
 
-  const big = await app.request('/fhir/Patient', { method: 'POST', json: { ...ada, text: { status: 'generated', div: 'x'.repeat(70 * 1024) } } });
+  const big = await app.request('/fhir/Patient', {
+    method: 'POST',
+    json: { ...ada, text: { status: 'generated', div: 'x'.repeat(70 * 1024) } },
+  });
   expect(big.status).toBe(413);
 
   // A body that is not FHIR JSON is 415; an empty one says what is missing.
-  const xmlBody = await app.request('/fhir/Patient', { method: 'POST', body: '<Patient/>', headers: { 'Content-Type': 'application/xml' } });
+  const xmlBody = await app.request('/fhir/Patient', {
+    method: 'POST',
+    body: '<Patient/>',
+    headers: { 'Content-Type': 'application/xml' },
+  });
   expect(xmlBody.status).toBe(415);
-  expect((await outcome(xmlBody)).issue[0].details?.text).toBe('The body must be FHIR JSON (Content-Type: application/fhir+json), not application/xml');
+  expect((await outcome(xmlBody)).issue[0].details?.text).toBe(
+    'The body must be FHIR JSON (Content-Type: application/fhir+json), not application/xml',
+  );
   const empty = await app.request('/fhir/Patient', { method: 'POST', json: {} });
-  expect([empty.status, (await outcome(empty)).issue[0].details?.text]).toEqual([400, 'The body holds no resource: a FHIR resource names its resourceType']);
+  expect([empty.status, (await outcome(empty)).issue[0].details?.text]).toEqual([
+    400,
+    'The body holds no resource: a FHIR resource names its resourceType',
+  ]);
   // Interactions not offered are 405, saying what to do instead.
   const created = (await (await app.request('/fhir/Patient', { method: 'POST', json: ada })).json()) as Patient;
-  for (const [method, path] of [['PATCH', `/fhir/Patient/${created.id}`], ['PUT', '/fhir/Patient?name=Park'], ['DELETE', '/fhir/Patient?name=Park']]) {
+  for (const [method, path] of [
+    ['PATCH', `/fhir/Patient/${created.id}`],
+    ['PUT', '/fhir/Patient?name=Park'],
+    ['DELETE', '/fhir/Patient?name=Park'],
+  ]) {
     const res = await app.request(path, { method, json: method === 'DELETE' ? undefined : ada });
     expect([method, res.status]).toEqual([method, 405]);
     expect((await outcome(res)).issue[0].details?.text).toMatch(/not supported/);
@@ -115,11 +137,21 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
   const minimal = await app.request('/fhir/Patient', { method: 'POST', json: ada, headers: { Prefer: 'return=minimal' } });
   expect([minimal.status, await minimal.text(), minimal.headers.get('etag')]).toEqual([201, '', 'W/"1"']);
   expect(minimal.headers.get('location')).toMatch(/\/fhir\/Patient\/[^/]+\/_history\/1$/);
-  const said = await app.request(`/fhir/Patient/${created.id}`, { method: 'PUT', json: { ...created, gender: 'other' }, headers: { Prefer: 'return=OperationOutcome' } });
+  const said = await app.request(`/fhir/Patient/${created.id}`, {
+    method: 'PUT',
+    json: { ...created, gender: 'other' },
+    headers: { Prefer: 'return=OperationOutcome' },
+  });
   expect([said.status, said.headers.get('etag'), (await outcome(said)).issue[0]]).toEqual([
-    200, 'W/"2"', { severity: 'information', code: 'informational', details: { text: `Updated: Patient/${created.id}, version 2` } },
+    200,
+    'W/"2"',
+    { severity: 'information', code: 'informational', details: { text: `Updated: Patient/${created.id}, version 2` } },
   ]);
-  const whole = await app.request(`/fhir/Patient/${created.id}`, { method: 'PUT', json: { ...created, gender: 'male' }, headers: { Prefer: 'return=representation' } });
+  const whole = await app.request(`/fhir/Patient/${created.id}`, {
+    method: 'PUT',
+    json: { ...created, gender: 'male' },
+    headers: { Prefer: 'return=representation' },
+  });
   expect(((await whole.json()) as Patient).gender).toBe('male');
   await app.request(new URL(minimal.headers.get('location')!).pathname.replace(/\/_history\/1$/, ''), { method: 'DELETE' });
   await app.request(`/fhir/Patient/${created.id}`, { method: 'DELETE' });
@@ -129,12 +161,17 @@ test('bad input gets a clear OperationOutcome and writes nothing', async () => {
   // A write's dates must be days the calendar has: the format alone lets February 30th through.
   const feb30 = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', birthDate: '1984-02-30' } });
   expect([feb30.status, (await outcome(feb30)).issue.map((i) => [i.expression?.[0], i.details?.text])]).toEqual([
-    400, [['Patient.birthDate', 'Invalid date: 1984-02-30 is not a day of the calendar']],
+    400,
+    [['Patient.birthDate', 'Invalid date: 1984-02-30 is not a day of the calendar']],
   ]);
   const notLeap = await app.request('/fhir/Observation', {
-    method: 'POST', json: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveDateTime: '2023-02-29T10:00:00Z' },
+    method: 'POST',
+    json: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, effectiveDateTime: '2023-02-29T10:00:00Z' },
   });
-  expect([notLeap.status, (await outcome(notLeap)).issue[0].details?.text]).toEqual([400, 'Invalid dateTime: 2023-02-29 is not a day of the calendar']);
+  expect([notLeap.status, (await outcome(notLeap)).issue[0].details?.text]).toEqual([
+    400,
+    'Invalid dateTime: 2023-02-29 is not a day of the calendar',
+  ]);
   const leap = await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', birthDate: '2024-02-29' } });
   expect(leap.status).toBe(201);
   await app.request(`/fhir/Patient/${((await leap.json()) as Patient).id}`, { method: 'DELETE' });
@@ -161,7 +198,10 @@ test('JSON nested too deeply, a NUL character and composite search parameters ge
   const bodies: [string, string][] = [
     ['/fhir/Patient', `{"resourceType":"Patient","extension":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`],
     ['/fhir/Communication', `{"resourceType":"Communication","status":"completed","payload":${deep(30_000)}}`],
-    ['/fhir', `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","extension":${deep(30_000)}}}]}`],
+    [
+      '/fhir',
+      `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","extension":${deep(30_000)}}}]}`,
+    ],
     ['/fhir/Patient', deep(30_000)],
   ];
   for (const [path, json] of bodies) {
@@ -172,32 +212,60 @@ test('JSON nested too deeply, a NUL character and composite search parameters ge
   const nul = await app.request('/fhir/Patient', { method: 'POST', json: { ...ada, name: [{ family: 'Pa\u0000rk' }] } });
   expect([nul.status, (await outcome(nul)).issue]).toEqual([
     400,
-    [{ severity: 'error', code: 'invalid', details: { text: 'Text may not contain a NUL character (\\u0000)' }, expression: ['Patient.name[0].family'] }],
+    [
+      {
+        severity: 'error',
+        code: 'invalid',
+        details: { text: 'Text may not contain a NUL character (\\u0000)' },
+        expression: ['Patient.name[0].family'],
+      },
+    ],
   ]);
   expect(await countPatients()).toBe(before);
-  for (const [query, code] of [['/fhir/Patient?name=%00', 'name'], ['/fhir/Observation?code=%00', 'code'], ['/fhir/Observation?code=a,%00', 'code']]) {
+  for (const [query, code] of [
+    ['/fhir/Patient?name=%00', 'name'],
+    ['/fhir/Observation?code=%00', 'code'],
+    ['/fhir/Observation?code=a,%00', 'code'],
+  ]) {
     const res = await app.request(query);
     const { details, expression } = (await outcome(res)).issue[0];
     expect([query, res.status, details?.text, expression]).toEqual([query, 400, 'Text may not contain a NUL character (\\u0000)', [code]]);
   }
-  const searchForm = await app.request('/fhir/Patient/_search', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'family=%00' });
+  const searchForm = await app.request('/fhir/Patient/_search', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'family=%00',
+  });
   expect(searchForm.status).toBe(400);
 
   for (const code of ['code-value-quantity', 'component-code-value-quantity']) {
     const res = await app.request(`/fhir/Observation?${code}=8867-4$gt60`);
     expect([res.status, (await outcome(res)).issue]).toEqual([
       400,
-      [{ severity: 'error', code: 'not-supported', details: { text: `Search parameter "${code}" (composite) is not supported` }, expression: [code] }],
+      [
+        {
+          severity: 'error',
+          code: 'not-supported',
+          details: { text: `Search parameter "${code}" (composite) is not supported` },
+          expression: [code],
+        },
+      ],
     ]);
   }
   const capability = (await (await app.request('/fhir/metadata', { token: null })).json()) as any;
-  const kinds = new Set(capability.rest[0].resource.flatMap((r: { searchParam?: { type: string }[] }) => (r.searchParam ?? []).map((p) => p.type)));
+  const kinds = new Set(
+    capability.rest[0].resource.flatMap((r: { searchParam?: { type: string }[] }) => (r.searchParam ?? []).map((p) => p.type)),
+  );
   expect([...kinds].sort()).toEqual(['date', 'number', 'quantity', 'reference', 'string', 'token', 'uri']);
 });
 
 test('transaction rewrites urn:uuid references; search pages with next links and includes', async () => {
   const entries = [
-    { fullUrl: 'urn:uuid:ben', resource: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }], birthDate: '2017-04-01' }, request: { method: 'POST', url: 'Patient' } },
+    {
+      fullUrl: 'urn:uuid:ben',
+      resource: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }], birthDate: '2017-04-01' },
+      request: { method: 'POST', url: 'Patient' },
+    },
     ...[1, 2, 3, 4, 5].map((n) => ({
       resource: {
         resourceType: 'Observation',
@@ -216,9 +284,13 @@ test('transaction rewrites urn:uuid references; search pages with next links and
   const benId = result.entry![0].resource!.id;
   expect(result.entry![1].resource).toMatchObject({ subject: { reference: `Patient/${benId}` } });
 
-  const page1 = (await (await app.request(`/fhir/Observation?patient=${benId}&_count=2&_sort=date&_include=Observation:patient`)).json()) as Bundle;
+  const page1 = (await (
+    await app.request(`/fhir/Observation?patient=${benId}&_count=2&_sort=date&_include=Observation:patient`)
+  ).json()) as Bundle;
   expect(page1.total).toBe(5);
-  expect(page1.entry?.filter((e) => e.search?.mode === 'match').map((e) => (e.resource as { effectiveDateTime: string }).effectiveDateTime)).toEqual(['2024-01-01', '2024-02-01']);
+  expect(
+    page1.entry?.filter((e) => e.search?.mode === 'match').map((e) => (e.resource as { effectiveDateTime: string }).effectiveDateTime),
+  ).toEqual(['2024-01-01', '2024-02-01']);
   expect(page1.entry?.filter((e) => e.search?.mode === 'include').map((e) => e.resource?.id)).toEqual([benId]);
   const next = page1.link?.find((l) => l.relation === 'next')?.url;
   expect(next).toContain('_offset=2');
@@ -236,7 +308,14 @@ test('transaction rewrites urn:uuid references; search pages with next links and
   expect(typed.entry?.[0].resource?.resourceType).toBe('Patient');
   expect(typed.entry?.slice(1).every((e) => ['Condition', 'Immunization'].includes(e.resource!.resourceType))).toBe(true);
   const observationsOnly = (await (await app.request(`/fhir/Patient/${benId}/$everything?_type=Observation`)).json()) as Bundle;
-  expect(observationsOnly.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['Observation', 'Observation', 'Observation', 'Observation', 'Observation', 'Patient']);
+  expect(observationsOnly.entry?.map((e) => e.resource?.resourceType).sort()).toEqual([
+    'Observation',
+    'Observation',
+    'Observation',
+    'Observation',
+    'Observation',
+    'Patient',
+  ]);
   const unknownType = await app.request(`/fhir/Patient/${benId}/$everything?_type=Observation,Nonsense`);
   expect(unknownType.status).toBe(400);
   expect(JSON.stringify(await unknownType.json())).toContain('Nonsense');
@@ -275,11 +354,18 @@ test('conditional update in a transaction updates the one match or creates; rest
     },
     request: { method: 'PUT', url: 'Observation?identifier=urn:test:ids|weight-1' },
   });
-  const send = async (value: number) => (await (await app.request('/fhir', { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [entry(value)] } })).json()) as Bundle;
+  const send = async (value: number) =>
+    (await (
+      await app.request('/fhir', { method: 'POST', json: { resourceType: 'Bundle', type: 'transaction', entry: [entry(value)] } })
+    ).json()) as Bundle;
   const first = await send(70);
   expect(first.entry![0].response?.status).toBe('201 Created');
   const again = await send(70);
-  expect(again.entry![0].response).toMatchObject({ status: '200 OK', etag: 'W/"1"', outcome: { issue: [{ details: { text: 'unchanged' } }] } });
+  expect(again.entry![0].response).toMatchObject({
+    status: '200 OK',
+    etag: 'W/"1"',
+    outcome: { issue: [{ details: { text: 'unchanged' } }] },
+  });
   const newer = await send(71);
   expect(newer.entry![0].response).toMatchObject({ status: '200 OK', etag: 'W/"2"' });
   expect(newer.entry![0].resource?.id).toBe(first.entry![0].resource?.id);

@@ -34,7 +34,11 @@ let controlPort: number;
 beforeAll(async () => {
   storage = await processStorage('hostile-load');
   server = await startServe(storage, { SEED_DEMO: 'true', LOG_LEVEL: 'warn' });
-  control = spawn(process.execPath, ['-e', "const s=require('http').createServer((q,r)=>r.end('ok')).listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  control = spawn(
+    process.execPath,
+    ['-e', "const s=require('http').createServer((q,r)=>r.end('ok')).listen(0,'127.0.0.1',()=>console.log(s.address().port))"],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   controlPort = await new Promise<number>((resolve) => control.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
 });
 afterAll(async () => {
@@ -47,14 +51,27 @@ afterAll(async () => {
 });
 
 /** One request on a connection of its own: status and elapsed ms. */
-function call(port: number, method: string, path: string, options: { token?: string; body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<{ status: number; ms: number; body: string }> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  options: { token?: string; body?: Buffer | string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; ms: number; body: string }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body);
     const req = http.request(
       {
-        host: '127.0.0.1', port, path, method, agent: false,
-        headers: { ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}), ...(body ? { 'Content-Length': body.length } : {}), ...options.headers },
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        agent: false,
+        headers: {
+          ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+          ...(body ? { 'Content-Length': body.length } : {}),
+          ...options.headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -63,7 +80,9 @@ function call(port: number, method: string, path: string, options: { token?: str
           if (kept < 1024 * 1024) chunks.push(c);
           kept += c.length;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, body: Buffer.concat(chunks).toString() }),
+        );
       },
     );
     req.on('error', reject);
@@ -80,7 +99,10 @@ function rssOf(pid: number): number {
 test('issue 24 proof (items 4-8): 30 s of hostile requests; /healthz always within 1 s, RSS under 1 GB', async () => {
   const port = server.port;
   const staff = await staffToken(storage);
-  const login = await call(port, 'POST', '/auth/login', { body: JSON.stringify({ email: DEMO_PEOPLE.ada.email, password: DEMO_PASSWORD }), headers: { 'Content-Type': 'application/json' } });
+  const login = await call(port, 'POST', '/auth/login', {
+    body: JSON.stringify({ email: DEMO_PEOPLE.ada.email, password: DEMO_PASSWORD }),
+    headers: { 'Content-Type': 'application/json' },
+  });
   expect(login.status).toBe(200);
   const ada = (JSON.parse(login.body) as { access_token: string }).access_token;
   const patients = await call(port, 'GET', '/fhir/Patient?name=Ada', { token: ada });
@@ -90,9 +112,25 @@ test('issue 24 proof (items 4-8): 30 s of hostile requests; /healthz always with
   const json = { 'Content-Type': 'application/fhir+json' };
   const xml = { 'Content-Type': 'application/xml' };
   const ccdaHead = '<ClinicalDocument xmlns="urn:hl7-org:v3">';
-  const draft = Buffer.from(JSON.stringify({ resourceType: 'Communication', status: 'preparation', subject: { reference: `Patient/${adaId}` }, payload: Array.from({ length: 700_000 }, () => ({ contentString: 'x' })) }));
-  const parts = Buffer.from(JSON.stringify({ resourceType: 'Communication', status: 'preparation', subject: { reference: `Patient/${adaId}` }, payload: Array.from({ length: 1_001 }, () => ({ contentString: 'x' })) }));
-  const attributes = Buffer.from(`${ccdaHead}<a ${Array.from({ length: 1_000_000 }, (_, i) => `a${i}="1"`).join(' ')}/></ClinicalDocument>`);
+  const draft = Buffer.from(
+    JSON.stringify({
+      resourceType: 'Communication',
+      status: 'preparation',
+      subject: { reference: `Patient/${adaId}` },
+      payload: Array.from({ length: 700_000 }, () => ({ contentString: 'x' })),
+    }),
+  );
+  const parts = Buffer.from(
+    JSON.stringify({
+      resourceType: 'Communication',
+      status: 'preparation',
+      subject: { reference: `Patient/${adaId}` },
+      payload: Array.from({ length: 1_001 }, () => ({ contentString: 'x' })),
+    }),
+  );
+  const attributes = Buffer.from(
+    `${ccdaHead}<a ${Array.from({ length: 1_000_000 }, (_, i) => `a${i}="1"`).join(' ')}/></ClinicalDocument>`,
+  );
   const unclosed = Buffer.from(`${ccdaHead}<a ${'x="1" '.repeat(2_000_000)}`);
   const tiny = Buffer.from(`${ccdaHead}${'<a/>'.repeat(4_900_000)}</ClinicalDocument>`);
   const bomb = gzipSync(Buffer.alloc(40 * 1024 * 1024, 32));
@@ -101,19 +139,66 @@ test('issue 24 proof (items 4-8): 30 s of hostile requests; /healthz always with
   const hostile: { name: string; expect: number[]; run: () => Promise<{ status: number; body: string }> }[] = [
     { name: 'item 4: 400 repeated parameters', expect: [400], run: () => call(port, 'GET', `/fhir/Observation?${codes}`, { token: ada }) },
     { name: 'item 4: 30 parameters', expect: [200], run: () => call(port, 'GET', `/fhir/Observation?${thirty}`, { token: ada }) },
-    { name: 'item 5: 15 MB portal draft', expect: [400], run: () => call(port, 'POST', '/fhir/Communication', { token: ada, body: draft, headers: json }) },
-    { name: 'item 5: 1,001 message parts', expect: [400], run: () => call(port, 'POST', '/fhir/Communication', { token: ada, body: parts, headers: json }) },
-    { name: 'item 6: a million attributes', expect: [400], run: () => call(port, 'POST', '/fhir/$import-ccda', { token: staff, body: attributes, headers: xml }) },
-    { name: 'item 6: unclosed attribute list', expect: [400], run: () => call(port, 'POST', '/fhir/$import-ccda', { token: staff, body: unclosed, headers: xml }) },
-    { name: 'item 6: 20 MB of tiny elements', expect: [400], run: () => call(port, 'POST', '/fhir/$import-ccda', { token: staff, body: tiny, headers: xml }) },
     {
-      name: 'item 7: lone surrogate in a Binary', expect: [400],
-      run: () => call(port, 'POST', '/fhir/Binary', { token: ada, body: `{"resourceType":"Binary","contentType":"text/plain\\ud800","data":"aGk=","securityContext":{"reference":"Patient/${adaId}"}}`, headers: json }),
+      name: 'item 5: 15 MB portal draft',
+      expect: [400],
+      run: () => call(port, 'POST', '/fhir/Communication', { token: ada, body: draft, headers: json }),
     },
-    { name: 'item 8: huge _offset', expect: [400], run: () => call(port, 'GET', '/fhir/Observation?_offset=99999999999999999999', { token: ada }) },
-    { name: 'item 8: huge version id', expect: [400], run: () => call(port, 'GET', `/fhir/Patient/${adaId}/_history/99999999999999999999`, { token: ada }) },
-    { name: 'item 8: gzip that is not', expect: [400], run: () => call(port, 'POST', '/fhir/Patient', { token: staff, body: '{"resourceType":"Patient"}', headers: { ...json, 'Content-Encoding': 'gzip' } }) },
-    { name: 'item 8: gzip bomb', expect: [413], run: () => call(port, 'POST', '/fhir/Patient', { token: staff, body: bomb, headers: { ...json, 'Content-Encoding': 'gzip' } }) },
+    {
+      name: 'item 5: 1,001 message parts',
+      expect: [400],
+      run: () => call(port, 'POST', '/fhir/Communication', { token: ada, body: parts, headers: json }),
+    },
+    {
+      name: 'item 6: a million attributes',
+      expect: [400],
+      run: () => call(port, 'POST', '/fhir/$import-ccda', { token: staff, body: attributes, headers: xml }),
+    },
+    {
+      name: 'item 6: unclosed attribute list',
+      expect: [400],
+      run: () => call(port, 'POST', '/fhir/$import-ccda', { token: staff, body: unclosed, headers: xml }),
+    },
+    {
+      name: 'item 6: 20 MB of tiny elements',
+      expect: [400],
+      run: () => call(port, 'POST', '/fhir/$import-ccda', { token: staff, body: tiny, headers: xml }),
+    },
+    {
+      name: 'item 7: lone surrogate in a Binary',
+      expect: [400],
+      run: () =>
+        call(port, 'POST', '/fhir/Binary', {
+          token: ada,
+          body: `{"resourceType":"Binary","contentType":"text/plain\\ud800","data":"aGk=","securityContext":{"reference":"Patient/${adaId}"}}`,
+          headers: json,
+        }),
+    },
+    {
+      name: 'item 8: huge _offset',
+      expect: [400],
+      run: () => call(port, 'GET', '/fhir/Observation?_offset=99999999999999999999', { token: ada }),
+    },
+    {
+      name: 'item 8: huge version id',
+      expect: [400],
+      run: () => call(port, 'GET', `/fhir/Patient/${adaId}/_history/99999999999999999999`, { token: ada }),
+    },
+    {
+      name: 'item 8: gzip that is not',
+      expect: [400],
+      run: () =>
+        call(port, 'POST', '/fhir/Patient', {
+          token: staff,
+          body: '{"resourceType":"Patient"}',
+          headers: { ...json, 'Content-Encoding': 'gzip' },
+        }),
+    },
+    {
+      name: 'item 8: gzip bomb',
+      expect: [413],
+      run: () => call(port, 'POST', '/fhir/Patient', { token: staff, body: bomb, headers: { ...json, 'Content-Encoding': 'gzip' } }),
+    },
   ];
 
   const idleRss = rssOf(server.child.pid!);
@@ -143,12 +228,18 @@ test('issue 24 proof (items 4-8): 30 s of hostile requests; /healthz always with
   await Promise.all([attacker(0), attacker(4), attacker(8), prober()]);
 
   const counted = rounds.filter((r) => r.control <= CONTROL_STALL_MS);
-  const slow = counted.filter((r) => r.healthz > HEALTHZ_LIMIT_MS).map((r) => `${Math.round(r.healthz)} ms (control ${Math.round(r.control)} ms)`);
+  const slow = counted
+    .filter((r) => r.healthz > HEALTHZ_LIMIT_MS)
+    .map((r) => `${Math.round(r.healthz)} ms (control ${Math.round(r.control)} ms)`);
   const sorted = counted.map((r) => r.healthz).sort((a, b) => a - b);
   const report = {
-    rounds: rounds.length, counted: counted.length,
-    healthzMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)] ?? -1), healthzMaxMs: Math.round(sorted[sorted.length - 1] ?? -1),
-    idleRssMb: Math.round(idleRss / 1024 ** 2), maxRssMb: Math.round(maxRss / 1024 ** 2), requests: Object.fromEntries(counts),
+    rounds: rounds.length,
+    counted: counted.length,
+    healthzMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)] ?? -1),
+    healthzMaxMs: Math.round(sorted[sorted.length - 1] ?? -1),
+    idleRssMb: Math.round(idleRss / 1024 ** 2),
+    maxRssMb: Math.round(maxRss / 1024 ** 2),
+    requests: Object.fromEntries(counts),
   };
   process.stderr.write(`hostile load: ${JSON.stringify(report)}\n`);
   expect(unexpected).toEqual([]);

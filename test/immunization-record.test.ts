@@ -43,7 +43,10 @@ describe('Patient/$immunization-record', () => {
     const runs = pdfTextRuns(res.body);
     expect(runs.slice(0, 3)).toEqual(['Vaccination record', expect.any(String), 'Ada Park']);
 
-    const immunizations = await app.system.searchResources<Immunization>('Immunization', { patient: `Patient/${ada.patientId}`, _count: '1000' });
+    const immunizations = await app.system.searchResources<Immunization>('Immunization', {
+      patient: `Patient/${ada.patientId}`,
+      _count: '1000',
+    });
     const { given } = vaccinationRows(immunizations);
     expect(given.length).toBe(immunizations.filter((i) => i.status === 'completed').length);
     expect(given.length).toBeGreaterThanOrEqual(5);
@@ -71,7 +74,12 @@ describe('Patient/$immunization-record', () => {
 
   it('a record without vaccinations prints plainly, and its download is in the history all the same', async () => {
     const { managingOrganization } = await app.system.read<Patient>('Patient', ada.patientId);
-    const { resource: newborn } = await app.system.create<Patient>({ resourceType: 'Patient', name: [{ given: ['Noor'], family: 'Park' }], birthDate: '2026-11-01', managingOrganization });
+    const { resource: newborn } = await app.system.create<Patient>({
+      resourceType: 'Patient',
+      name: [{ given: ['Noor'], family: 'Park' }],
+      birthDate: '2026-11-01',
+      managingOrganization,
+    });
     const staff = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
     const res = await pdfOf(newborn.id!, staff);
     expect(res.status).toBe(200);
@@ -86,7 +94,9 @@ describe('Patient/$immunization-record', () => {
     expect(pdfTextRuns(ben.body)).toContain('Ben Park');
     const cara = await pdfOf(ids.cara);
     expect(cara.status).toBe(403);
-    expect(outcomeText(JSON.parse(cara.body.toString()))).toBe('The vaccination record is clinical data; it needs full access to the patient');
+    expect(outcomeText(JSON.parse(cara.body.toString()))).toBe(
+      'The vaccination record is clinical data; it needs full access to the patient',
+    );
     const staff = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
     expect((await pdfOf(ids.cara, staff)).status).toBe(200);
     expect((await pdfOf('no-such-patient')).status).toBe(404);
@@ -94,11 +104,29 @@ describe('Patient/$immunization-record', () => {
 
   it('lists doses recorded as not given apart, and leaves out entries in error', () => {
     const rows = vaccinationRows([
-      { resourceType: 'Immunization', status: 'not-done', patient: { reference: 'Patient/x' }, vaccineCode: { text: 'HPV' }, occurrenceDateTime: '2026-02-01' },
-      { resourceType: 'Immunization', status: 'entered-in-error', patient: { reference: 'Patient/x' }, vaccineCode: { text: 'MMR' }, occurrenceDateTime: '2026-01-01' },
       {
-        resourceType: 'Immunization', status: 'completed', patient: { reference: 'Patient/x' }, vaccineCode: { text: 'Tdap' }, occurrenceDateTime: '2025-05-01',
-        primarySource: false, reportOrigin: { text: 'Pharmacy record' }, protocolApplied: [{ doseNumberPositiveInt: 1, seriesDosesPositiveInt: 1 }],
+        resourceType: 'Immunization',
+        status: 'not-done',
+        patient: { reference: 'Patient/x' },
+        vaccineCode: { text: 'HPV' },
+        occurrenceDateTime: '2026-02-01',
+      },
+      {
+        resourceType: 'Immunization',
+        status: 'entered-in-error',
+        patient: { reference: 'Patient/x' },
+        vaccineCode: { text: 'MMR' },
+        occurrenceDateTime: '2026-01-01',
+      },
+      {
+        resourceType: 'Immunization',
+        status: 'completed',
+        patient: { reference: 'Patient/x' },
+        vaccineCode: { text: 'Tdap' },
+        occurrenceDateTime: '2025-05-01',
+        primarySource: false,
+        reportOrigin: { text: 'Pharmacy record' },
+        protocolApplied: [{ doseNumberPositiveInt: 1, seriesDosesPositiveInt: 1 }],
       },
     ]);
     expect(rows.given).toEqual([{ date: '2025-05-01', vaccine: 'Tdap', dose: '1 of 1', givenBy: 'reported (Pharmacy record)' }]);
@@ -108,8 +136,12 @@ describe('Patient/$immunization-record', () => {
   it('repeats the column headers and the patient’s name on every page of a long record', async () => {
     const patient: Patient = { resourceType: 'Patient', id: 'long', name: [{ given: ['Lena'], family: 'Marsh' }], birthDate: '2010-04-02' };
     const doses: Immunization[] = Array.from({ length: 160 }, (_, i) => ({
-      resourceType: 'Immunization', status: 'completed', patient: { reference: 'Patient/long' }, vaccineCode: { text: `Vaccine number ${i + 1}` },
-      occurrenceDateTime: `20${String(10 + Math.floor(i / 12)).padStart(2, '0')}-${String((i % 12) + 1).padStart(2, '0')}-01`, lotNumber: `LOT${i}`,
+      resourceType: 'Immunization',
+      status: 'completed',
+      patient: { reference: 'Patient/long' },
+      vaccineCode: { text: `Vaccine number ${i + 1}` },
+      occurrenceDateTime: `20${String(10 + Math.floor(i / 12)).padStart(2, '0')}-${String((i % 12) + 1).padStart(2, '0')}-01`,
+      lotNumber: `LOT${i}`,
     }));
     const pdf = await renderVaccinationPdf(patient, doses, new Date('2026-11-21T12:00:00Z'), 'America/Los_Angeles');
     const pages = pdf.toString('latin1').match(/\/Type \/Page\b/g)?.length ?? 0;

@@ -13,7 +13,9 @@ let app: TestApp;
 let patient: Patient;
 beforeAll(async () => {
   app = await startTestApp();
-  patient = (await (await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Keys' }] } })).json()) as Patient;
+  patient = (await (
+    await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Keys' }] } })
+  ).json()) as Patient;
 });
 afterAll(() => app?.close());
 
@@ -35,7 +37,13 @@ describe('issue 24 item 14: __proto__ and constructor keys are refused like ever
       ['POST', '/fhir/Patient', `{"resourceType":"Patient","contained":[{"resourceType":"Patient","id":"c","${key}":1}]}`],
       ['PUT', `/fhir/Patient/${patient.id}`, `{"resourceType":"Patient","id":"${patient.id}","${key}":1}`],
     ];
-    const where = [`Patient.${key}`, `Patient.name[0].${key}`, `Patient._birthDate.${key}`, `Patient.contained[0].${key}`, `Patient.${key}`];
+    const where = [
+      `Patient.${key}`,
+      `Patient.name[0].${key}`,
+      `Patient._birthDate.${key}`,
+      `Patient.contained[0].${key}`,
+      `Patient.${key}`,
+    ];
     for (const [i, [method, path, body]] of bodies.entries()) {
       const res = await app.request(path, { method, body, headers: { 'Content-Type': 'application/fhir+json' } });
       expect(await answer(res)).toEqual([400, `Invalid additional property "${key}"`, [where[i]]]);
@@ -45,30 +53,68 @@ describe('issue 24 item 14: __proto__ and constructor keys are refused like ever
 
   it('refuses them in a transaction or batch Bundle, its entries and their resources', async () => {
     const before = await recordState(app.database);
-    const post = (path: string, json: string) => app.request(path, { method: 'POST', body: json, headers: { 'Content-Type': 'application/fhir+json' } });
+    const post = (path: string, json: string) =>
+      app.request(path, { method: 'POST', body: json, headers: { 'Content-Type': 'application/fhir+json' } });
     const entry = `{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient"}}`;
     expect(await answer(await post('/fhir', `{"resourceType":"Bundle","type":"transaction","constructor":1,"entry":[${entry}]}`))).toEqual([
-      400, 'Invalid additional property "constructor"', ['Bundle.constructor'],
-    ]);
-    expect(await answer(await post('/fhir', `{"resourceType":"Bundle","type":"batch","entry":[{"__proto__":{},"request":{"method":"GET","url":"Patient"}}]}`))).toEqual([
-      400, 'Invalid additional property "__proto__"', ['Bundle.entry[0].__proto__'],
+      400,
+      'Invalid additional property "constructor"',
+      ['Bundle.constructor'],
     ]);
     expect(
-      await answer(await post('/fhir', `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","constructor":{"prototype":{"x":1}}}}]}`)),
+      await answer(
+        await post(
+          '/fhir',
+          `{"resourceType":"Bundle","type":"batch","entry":[{"__proto__":{},"request":{"method":"GET","url":"Patient"}}]}`,
+        ),
+      ),
+    ).toEqual([400, 'Invalid additional property "__proto__"', ['Bundle.entry[0].__proto__']]);
+    expect(
+      await answer(
+        await post(
+          '/fhir',
+          `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","constructor":{"prototype":{"x":1}}}}]}`,
+        ),
+      ),
     ).toEqual([400, 'Invalid additional property "constructor"', ['Bundle.entry[0].resource.constructor']]);
     expect(await recordState(app.database)).toEqual(before);
   });
 
-  it.each(INHERITED.filter((k) => k !== '__proto__'))('refuses "%s" as a search parameter, a modifier, a chained name or an operation format', async (key) => {
-    const before = await recordState(app.database);
-    expect(await answer(await app.request(`/fhir/Patient?${key}=1`))).toEqual([400, `Unknown search parameter "${key}" for Patient`, [key]]);
-    expect(await answer(await app.request(`/fhir/Patient/_search`, { method: 'POST', body: `${key}=1`, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }))).toEqual([
-      400, `Unknown search parameter "${key}" for Patient`, [key],
-    ]);
-    expect(await answer(await app.request(`/fhir/Patient?name:${key}=1`))).toEqual([400, `Modifier or chained name "${key}" of search parameter "name" is not supported`, ['name']]);
-    expect(await answer(await app.request(`/fhir/Observation?subject.${key}=1`))).toEqual([400, `Modifier or chained name "${key}" of search parameter "subject" is not supported`, ['subject']]);
-    expect(await answer(await app.request(`/fhir/Patient?_sort=${key}`))).toEqual([400, `Unknown sort parameter "${key}" for Patient`, ['_sort']]);
-    expect((await app.request(`/fhir/Patient/${patient.id}/$ccda?_format=${key}`)).status).toBe(400);
-    expect(await recordState(app.database)).toEqual(before);
-  });
+  it.each(INHERITED.filter((k) => k !== '__proto__'))(
+    'refuses "%s" as a search parameter, a modifier, a chained name or an operation format',
+    async (key) => {
+      const before = await recordState(app.database);
+      expect(await answer(await app.request(`/fhir/Patient?${key}=1`))).toEqual([
+        400,
+        `Unknown search parameter "${key}" for Patient`,
+        [key],
+      ]);
+      expect(
+        await answer(
+          await app.request(`/fhir/Patient/_search`, {
+            method: 'POST',
+            body: `${key}=1`,
+            headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          }),
+        ),
+      ).toEqual([400, `Unknown search parameter "${key}" for Patient`, [key]]);
+      expect(await answer(await app.request(`/fhir/Patient?name:${key}=1`))).toEqual([
+        400,
+        `Modifier or chained name "${key}" of search parameter "name" is not supported`,
+        ['name'],
+      ]);
+      expect(await answer(await app.request(`/fhir/Observation?subject.${key}=1`))).toEqual([
+        400,
+        `Modifier or chained name "${key}" of search parameter "subject" is not supported`,
+        ['subject'],
+      ]);
+      expect(await answer(await app.request(`/fhir/Patient?_sort=${key}`))).toEqual([
+        400,
+        `Unknown sort parameter "${key}" for Patient`,
+        ['_sort'],
+      ]);
+      expect((await app.request(`/fhir/Patient/${patient.id}/$ccda?_format=${key}`)).status).toBe(400);
+      expect(await recordState(app.database)).toEqual(before);
+    },
+  );
 });

@@ -29,13 +29,26 @@ describe('issue 24 item 8: bad numbers, URLs and encodings are 400, not 500', ()
     const before = await recordState(app.database);
     const huge = '99999999999999999999';
     expect(await answer(await app.request(`/fhir/Patient?_offset=${huge}`))).toEqual([
-      400, `_offset may be at most ${MAX_SEARCH_OFFSET}; narrow the search (by _lastUpdated or _id, say) to reach further`,
+      400,
+      `_offset may be at most ${MAX_SEARCH_OFFSET}; narrow the search (by _lastUpdated or _id, say) to reach further`,
     ]);
-    expect(await answer(await app.request(`/fhir/Patient?_offset=${'9'.repeat(40)}`))).toEqual([400, `_offset must be a whole number of at least 0, got "${'9'.repeat(40)}"`]);
+    expect(await answer(await app.request(`/fhir/Patient?_offset=${'9'.repeat(40)}`))).toEqual([
+      400,
+      `_offset must be a whole number of at least 0, got "${'9'.repeat(40)}"`,
+    ]);
     for (const bad of ['1.5', '1e30', '-1', '0x10', 'abc', '']) {
-      expect(await answer(await app.request(`/fhir/Patient?_offset=${encodeURIComponent(bad)}`))).toEqual([400, `_offset must be a whole number of at least 0, got "${bad}"`]);
-      expect(await answer(await app.request(`/fhir/Patient?_count=${encodeURIComponent(bad)}`))).toEqual([400, `_count must be a whole number of at least 0, got "${bad}"`]);
-      expect(await answer(await app.request(`/fhir/Patient/_history?_count=${encodeURIComponent(bad)}`))).toEqual([400, '_count must be a positive integer']);
+      expect(await answer(await app.request(`/fhir/Patient?_offset=${encodeURIComponent(bad)}`))).toEqual([
+        400,
+        `_offset must be a whole number of at least 0, got "${bad}"`,
+      ]);
+      expect(await answer(await app.request(`/fhir/Patient?_count=${encodeURIComponent(bad)}`))).toEqual([
+        400,
+        `_count must be a whole number of at least 0, got "${bad}"`,
+      ]);
+      expect(await answer(await app.request(`/fhir/Patient/_history?_count=${encodeURIComponent(bad)}`))).toEqual([
+        400,
+        '_count must be a positive integer',
+      ]);
     }
     expect(await answer(await app.request('/fhir/Patient?_offset=1&_offset=2'))).toEqual([400, '_offset may be given once']);
     // A huge _count is the largest page, as FHIR lets a server answer.
@@ -49,7 +62,10 @@ describe('issue 24 item 8: bad numbers, URLs and encodings are 400, not 500', ()
   it('refuses a version id that is not a version number (400), and a well-formed one that does not exist is 404', async () => {
     const before = await recordState(app.database);
     for (const bad of ['99999999999999999999', '2147483648', '1000000000', '-1', '1.0', 'abc', '01', '0']) {
-      expect(await answer(await app.request(`/fhir/Patient/${patient.id}/_history/${bad}`))).toEqual([400, `A version id is a whole number from 1 to 999999999, got "${bad}"`]);
+      expect(await answer(await app.request(`/fhir/Patient/${patient.id}/_history/${bad}`))).toEqual([
+        400,
+        `A version id is a whole number from 1 to 999999999, got "${bad}"`,
+      ]);
     }
     expect((await app.request(`/fhir/Patient/${patient.id}/_history/999999999`)).status).toBe(404);
     expect((await app.request(`/fhir/Patient/${patient.id}/_history/1`)).status).toBe(200);
@@ -67,19 +83,46 @@ describe('issue 24 item 8: bad numbers, URLs and encodings are 400, not 500', ()
     ];
     for (const [path, type] of bodies) {
       for (const encoding of ['gzip', 'deflate']) {
-        const res = await app.request(path, { method: 'POST', body: '{"resourceType":"Patient"}', headers: { 'Content-Type': type, 'Content-Encoding': encoding } });
+        const res = await app.request(path, {
+          method: 'POST',
+          body: '{"resourceType":"Patient"}',
+          headers: { 'Content-Type': type, 'Content-Encoding': encoding },
+        });
         const [status, text] = await answer(res);
-        expect([path, encoding, status, text?.startsWith('The body could not be decoded as its Content-Encoding says')]).toEqual([path, encoding, 400, true]);
+        expect([path, encoding, status, text?.startsWith('The body could not be decoded as its Content-Encoding says')]).toEqual([
+          path,
+          encoding,
+          400,
+          true,
+        ]);
       }
     }
-    expect(await answer(await app.request('/fhir/Patient', { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'br' } }))).toEqual([
-      415, 'unsupported content encoding "br"',
-    ]);
+    expect(
+      await answer(
+        await app.request('/fhir/Patient', {
+          method: 'POST',
+          body: '{}',
+          headers: { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'br' },
+        }),
+      ),
+    ).toEqual([415, 'unsupported content encoding "br"']);
     // A gzip that inflates past the body limit is 413 (the limit applies to what it inflates to).
     const bomb = gzipSync(Buffer.alloc(app.config.maxJsonBytes + 1, 32));
-    expect((await app.request('/fhir/Patient', { method: 'POST', body: bomb, headers: { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'gzip' } })).status).toBe(413);
+    expect(
+      (
+        await app.request('/fhir/Patient', {
+          method: 'POST',
+          body: bomb,
+          headers: { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'gzip' },
+        })
+      ).status,
+    ).toBe(413);
     expect(await recordState(app.database)).toEqual(before);
-    const real = await app.request('/fhir/Patient', { method: 'POST', body: gzipSync('{"resourceType":"Patient","name":[{"family":"Zipped"}]}'), headers: { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'gzip' } });
+    const real = await app.request('/fhir/Patient', {
+      method: 'POST',
+      body: gzipSync('{"resourceType":"Patient","name":[{"family":"Zipped"}]}'),
+      headers: { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'gzip' },
+    });
     expect(real.status).toBe(201);
     expect(((await real.json()) as Patient).name?.[0].family).toBe('Zipped');
   });
@@ -91,9 +134,17 @@ describe('issue 24 item 8: bad numbers, URLs and encodings are 400, not 500', ()
     const post = (json: unknown) => app.request('/fhir/Patient', { method: 'POST', json });
     // The literal only needs to be far beyond 32 bits; that it rounds as a double does not matter.
     // eslint-disable-next-line no-loss-of-precision
-    expect(await answer(await post({ resourceType: 'Patient', multipleBirthInteger: 99999999999999999999 }))).toEqual([400, 'Expected number to be a 32-bit integer (-2147483648 to 2147483647)']);
-    expect(await answer(await post({ resourceType: 'Patient', multipleBirthInteger: -2147483649 }))).toEqual([400, 'Expected number to be a 32-bit integer (-2147483648 to 2147483647)']);
-    const [status, text] = await answer(await post({ resourceType: 'Patient', address: [{ postalCode: '98101', _postalCode: [{ id: 'e1' }] }] }));
+    expect(await answer(await post({ resourceType: 'Patient', multipleBirthInteger: 99999999999999999999 }))).toEqual([
+      400,
+      'Expected number to be a 32-bit integer (-2147483648 to 2147483647)',
+    ]);
+    expect(await answer(await post({ resourceType: 'Patient', multipleBirthInteger: -2147483649 }))).toEqual([
+      400,
+      'Expected number to be a 32-bit integer (-2147483648 to 2147483647)',
+    ]);
+    const [status, text] = await answer(
+      await post({ resourceType: 'Patient', address: [{ postalCode: '98101', _postalCode: [{ id: 'e1' }] }] }),
+    );
     expect([status, text?.startsWith('The resource is malformed: ')]).toEqual([400, true]);
     expect(await recordState(app.database)).toEqual(before);
     expect((await post({ resourceType: 'Patient', multipleBirthInteger: 2147483647 })).status).toBe(201);

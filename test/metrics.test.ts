@@ -56,7 +56,9 @@ test('requests are counted by method, route (ids left out) and status, with thei
   expect(value(text, 'chartkeeper_http_requests_total{method="GET",route="/fhir/Patient/:id",status="404"}')).toBe(1);
   expect(value(text, 'chartkeeper_http_requests_total{method="GET",route=":unmatched",status="404"}')).toBe(1);
   expect(value(text, 'chartkeeper_http_request_duration_seconds_count{method="GET",route="/fhir/Patient/:id",status="200"}')).toBe(3);
-  expect(value(text, 'chartkeeper_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/fhir/Patient/:id",status="200"}')).toBe(3);
+  expect(
+    value(text, 'chartkeeper_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/fhir/Patient/:id",status="200"}'),
+  ).toBe(3);
   expect(text).not.toContain(id);
 });
 

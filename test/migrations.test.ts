@@ -36,7 +36,9 @@ async function schemaOf(db: Kysely<any>): Promise<string[]> {
     from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public'`.execute(db);
   const { rows: triggers } = await sql<{ d: string }>`
     select tgrelid::regclass::text || ' ' || tgname as d from pg_trigger where not tgisinternal`.execute(db);
-  const { rows: applied } = await sql<{ d: string }>`select 'migration ' || name as d from kysely_migration`.execute(db).catch(() => ({ rows: [] as { d: string }[] }));
+  const { rows: applied } = await sql<{ d: string }>`select 'migration ' || name as d from kysely_migration`
+    .execute(db)
+    .catch(() => ({ rows: [] as { d: string }[] }));
   return [...columns, ...indexes, ...constraints, ...triggers, ...applied].map((r) => r.d).sort();
 }
 
@@ -58,29 +60,37 @@ test('the migrations are numbered in order and the current schema records each o
   expect(latest.some((d) => d.startsWith('resource.content '))).toBe(true);
 });
 
-test.each(NAMES.map((_, i) => i + 1).filter((n) => n < NAMES.length))('a database at the schema of migration %i upgrades to the same schema as a new one', async (n) => {
-  const database = await emptyDatabase();
-  try {
-    expect(await migrateToLatest(database.db, prefix(n))).toEqual(NAMES.slice(0, n));
-    const before = await schemaOf(database.db);
-    expect(before).not.toEqual(latest);
-    expect(await migrateToLatest(database.db)).toEqual(NAMES.slice(n));
-    expect(await schemaOf(database.db)).toEqual(latest);
-    expect(await migrateToLatest(database.db)).toEqual([]);
-  } finally {
-    await database.close();
-  }
-});
+test.each(NAMES.map((_, i) => i + 1).filter((n) => n < NAMES.length))(
+  'a database at the schema of migration %i upgrades to the same schema as a new one',
+  async (n) => {
+    const database = await emptyDatabase();
+    try {
+      expect(await migrateToLatest(database.db, prefix(n))).toEqual(NAMES.slice(0, n));
+      const before = await schemaOf(database.db);
+      expect(before).not.toEqual(latest);
+      expect(await migrateToLatest(database.db)).toEqual(NAMES.slice(n));
+      expect(await schemaOf(database.db)).toEqual(latest);
+      expect(await migrateToLatest(database.db)).toEqual([]);
+    } finally {
+      await database.close();
+    }
+  },
+);
 
 test('a migration that fails applies none of the pending ones: the schema is as it was', async () => {
   const database = await emptyDatabase();
   try {
     await migrateToLatest(database.db, prefix(NAMES.length - 3));
     const before = await schemaOf(database.db);
-    const failing: Record<string, Migration> = { ...MIGRATIONS, '9999-broken': { up: (db) => sql`alter table no_such_table add column x int`.execute(db).then(() => undefined) } };
+    const failing: Record<string, Migration> = {
+      ...MIGRATIONS,
+      '9999-broken': { up: (db) => sql`alter table no_such_table add column x int`.execute(db).then(() => undefined) },
+    };
     const attempt = migrateToLatest(database.db, failing);
     await expect(attempt).rejects.toThrow(MigrationError);
-    await expect(attempt).rejects.toThrow('database migration 9999-broken failed: relation "no_such_table" does not exist. No migration was applied (the schema is as it was)');
+    await expect(attempt).rejects.toThrow(
+      'database migration 9999-broken failed: relation "no_such_table" does not exist. No migration was applied (the schema is as it was)',
+    );
     expect(await schemaOf(database.db)).toEqual(before);
   } finally {
     await database.close();
@@ -105,7 +115,9 @@ test('the service refuses to start when a migration fails, naming it, and leaves
     expect(NAMES).toContain(last);
     const run = await runChartkeeper(storage, ['serve'], { PORT: '0', HOST: '127.0.0.1', SEED_DEMO: 'false' });
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`chartkeeper: database migration ${last} failed: relation "imported_file" already exists. No migration was applied (the schema is as it was)`);
+    expect(run.stderr).toContain(
+      `chartkeeper: database migration ${last} failed: relation "imported_file" already exists. No migration was applied (the schema is as it was)`,
+    );
     expect(run.stderr).not.toContain('running at');
     const reopened = await storage.open();
     try {

@@ -16,8 +16,13 @@ async function completeConsentForm(app: AuthTestApp, token: string, signature: s
   const res = await app.call('POST', '/fhir/$accept-portal-consent', {
     token,
     json: {
-      resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: FORM,
-      item: [{ linkId: 'agree', answer: [{ valueBoolean: true }] }, { linkId: 'signature', answer: [{ valueString: signature }] }],
+      resourceType: 'QuestionnaireResponse',
+      status: 'completed',
+      questionnaire: FORM,
+      item: [
+        { linkId: 'agree', answer: [{ valueBoolean: true }] },
+        { linkId: 'signature', answer: [{ valueString: signature }] },
+      ],
     },
   });
   if (res.status !== 201) throw new Error(`consent form: ${res.status} ${JSON.stringify(res.body)}`);
@@ -40,12 +45,27 @@ describe('access levels under westchester', () => {
     await completeConsentForm(app, cara.access_token, 'Cara Park');
     await completeConsentForm(app, dan.access_token, 'Dan Reyes');
     const caraRef = { reference: `Patient/${cara.account.patientId}` };
-    rows.appointment = (await app.system.create<Appointment>({
-      resourceType: 'Appointment', status: 'booked', start: '2026-12-01T17:00:00Z', end: '2026-12-01T17:30:00Z',
-      reasonCode: [{ text: 'A private matter' }], participant: [{ actor: caraRef, status: 'accepted' }],
-    })).resource.id!;
-    rows.invoice = (await app.system.create<Invoice>({ resourceType: 'Invoice', status: 'issued', subject: caraRef, totalGross: { value: 40, currency: 'USD' } })).resource.id!;
-    rows.condition = (await app.system.create<Condition>({ resourceType: 'Condition', subject: caraRef, code: { text: 'Private condition' } })).resource.id!;
+    rows.appointment = (
+      await app.system.create<Appointment>({
+        resourceType: 'Appointment',
+        status: 'booked',
+        start: '2026-12-01T17:00:00Z',
+        end: '2026-12-01T17:30:00Z',
+        reasonCode: [{ text: 'A private matter' }],
+        participant: [{ actor: caraRef, status: 'accepted' }],
+      })
+    ).resource.id!;
+    rows.invoice = (
+      await app.system.create<Invoice>({
+        resourceType: 'Invoice',
+        status: 'issued',
+        subject: caraRef,
+        totalGross: { value: 40, currency: 'USD' },
+      })
+    ).resource.id!;
+    rows.condition = (
+      await app.system.create<Condition>({ resourceType: 'Condition', subject: caraRef, code: { text: 'Private condition' } })
+    ).resource.id!;
   });
   afterAll(() => app?.close());
 
@@ -66,46 +86,76 @@ describe('access levels under westchester', () => {
     expect(appointments.body.entry.map((e: any) => e.resource.id)).toContain(rows.appointment);
     expect((await app.call('GET', `/fhir/Invoice/${rows.invoice}`, { token: ada.access_token })).status).toBe(200);
     expect((await app.call('GET', `/fhir/Condition/${rows.condition}`, { token: ada.access_token })).status).toBe(404);
-    expect((await app.call('GET', `/fhir/Condition?patient=${cara.account.patientId}`, { token: ada.access_token })).body.entry ?? []).toEqual([]);
+    expect(
+      (await app.call('GET', `/fhir/Condition?patient=${cara.account.patientId}`, { token: ada.access_token })).body.entry ?? [],
+    ).toEqual([]);
   });
 
   it('$family-access lists, for each grant, the levels the policy allows today', async () => {
     // Cara (15) may give her mother appointments and bill pay, no more; so may the practice under the guardian's standing.
-    const expected = [{ name: 'Ada Park', level: 'billing+appointments', effectiveLevel: 'billing+appointments', allowedLevels: ['billing+appointments'], consent: expect.any(String), active: true }];
+    const expected = [
+      {
+        name: 'Ada Park',
+        level: 'billing+appointments',
+        effectiveLevel: 'billing+appointments',
+        allowedLevels: ['billing+appointments'],
+        consent: expect.any(String),
+        active: true,
+      },
+    ];
     expect(await grantsOf(cara.access_token, cara.account.patientId)).toEqual(expected);
     expect(await grantsOf(maya.access_token, cara.account.patientId)).toEqual(expected);
     // Ben (9): the guardian's full access, or appointments and bill pay.
     const ben = (await app.system.searchResources<Patient>('Patient', { family: 'Park', given: 'Ben' }))[0];
     expect((await grantsOf(maya.access_token, ben.id!)).map((g: any) => g.allowedLevels)).toEqual([['full', 'billing+appointments']]);
     // Ada, an adult, may give Dan either level the policy offers.
-    expect((await grantsOf(ada.access_token, ada.account.patientId)).map((g: any) => [g.name, g.allowedLevels])).toEqual([['Dan Reyes', ['full', 'billing+appointments']]]);
+    expect((await grantsOf(ada.access_token, ada.account.patientId)).map((g: any) => [g.name, g.allowedLevels])).toEqual([
+      ['Dan Reyes', ['full', 'billing+appointments']],
+    ]);
   });
 
   it('offers only the policy’s levels to an invitation or a change', async () => {
     const billing = await app.call('POST', `/fhir/Patient/${ada.account.patientId}/$invite-family`, {
-      token: ada.access_token, json: parameters({ email: 'eve.park@example.com', name: 'Eve Park', level: 'billing', relationship: 'SIB' }),
+      token: ada.access_token,
+      json: parameters({ email: 'eve.park@example.com', name: 'Eve Park', level: 'billing', relationship: 'SIB' }),
     });
-    expect([billing.status, outcomeText(billing.body)]).toEqual([400, "level must be full or billing+appointments (the levels this practice's policy offers)"]);
+    expect([billing.status, outcomeText(billing.body)]).toEqual([
+      400,
+      "level must be full or billing+appointments (the levels this practice's policy offers)",
+    ]);
     const before = app.smtp.received.length;
     const invited = await app.call('POST', `/fhir/Patient/${ada.account.patientId}/$invite-family`, {
-      token: ada.access_token, json: parameters({ email: 'eve.park@example.com', name: 'Eve Park', level: 'billing+appointments', relationship: 'SIB' }),
+      token: ada.access_token,
+      json: parameters({ email: 'eve.park@example.com', name: 'Eve Park', level: 'billing+appointments', relationship: 'SIB' }),
     });
     expect(invited.status).toBe(201);
     expect((await app.mailTo('eve.park@example.com', before)).message.text).toContain('access to appointments and bill pay');
     const [danGrant] = await grantsOf(ada.access_token, ada.account.patientId);
-    const refused = await app.call('POST', `/fhir/${danGrant.consent}/$change-access-level`, { token: ada.access_token, json: parameters({ level: 'billing' }) });
+    const refused = await app.call('POST', `/fhir/${danGrant.consent}/$change-access-level`, {
+      token: ada.access_token,
+      json: parameters({ level: 'billing' }),
+    });
     expect(refused.status).toBe(400);
   });
 
   it('a family member below full who changes a level is told only the patient may (403)', async () => {
     const [adaGrant] = await grantsOf(cara.access_token, cara.account.patientId);
-    const res = await app.call('POST', `/fhir/${adaGrant.consent}/$change-access-level`, { token: ada.access_token, json: parameters({ level: 'full' }) });
-    expect([res.status, outcomeText(res.body)]).toEqual([403, expect.stringContaining('Only the patient (or the practice) may change access levels')]);
+    const res = await app.call('POST', `/fhir/${adaGrant.consent}/$change-access-level`, {
+      token: ada.access_token,
+      json: parameters({ level: 'full' }),
+    });
+    expect([res.status, outcomeText(res.body)]).toEqual([
+      403,
+      expect.stringContaining('Only the patient (or the practice) may change access levels'),
+    ]);
   });
 
   it('revoking by the id of a Consent a level change replaced is a 409 naming the active one; revoking that ends access', async () => {
     const [danGrant] = await grantsOf(ada.access_token, ada.account.patientId);
-    const changed = await app.call('POST', `/fhir/${danGrant.consent}/$change-access-level`, { token: ada.access_token, json: parameters({ level: 'billing+appointments' }) });
+    const changed = await app.call('POST', `/fhir/${danGrant.consent}/$change-access-level`, {
+      token: ada.access_token,
+      json: parameters({ level: 'billing+appointments' }),
+    });
     expect(changed.status).toBe(200);
     expect(`Consent/${changed.body.id}`).not.toBe(danGrant.consent);
     const stale = await app.call('POST', `/fhir/${danGrant.consent}/$revoke-access`, { token: ada.access_token });
@@ -119,16 +169,36 @@ describe('access levels under westchester', () => {
   });
 
   it('the family-member registration reply names who received the passcode: the patient, or the guardian of a child', async () => {
-    const requester = { firstName: 'Grace', lastName: 'Kim', email: 'grace.kim@example.com', birthDate: '1958-06-01', relationship: 'GRPRN' };
+    const requester = {
+      firstName: 'Grace',
+      lastName: 'Kim',
+      email: 'grace.kim@example.com',
+      birthDate: '1958-06-01',
+      relationship: 'GRPRN',
+    };
     const caraPerson = DEMO_PEOPLE.cara;
     const toPatient = await app.call('POST', '/auth/register', {
-      json: { role: 'family-member', requester, patient: { lastName: caraPerson.family, birthDate: demoBirthDate(caraPerson, TEST_NOW), mrn: caraPerson.mrn } },
+      json: {
+        role: 'family-member',
+        requester,
+        patient: { lastName: caraPerson.family, birthDate: demoBirthDate(caraPerson, TEST_NOW), mrn: caraPerson.mrn },
+      },
     });
-    expect([toPatient.status, toPatient.body.message]).toEqual([202, expect.stringMatching(/^We sent a temporary passcode to the patient \(not to you\)/)]);
+    expect([toPatient.status, toPatient.body.message]).toEqual([
+      202,
+      expect.stringMatching(/^We sent a temporary passcode to the patient \(not to you\)/),
+    ]);
     const benPerson = DEMO_PEOPLE.ben;
     const toGuardian = await app.call('POST', '/auth/register', {
-      json: { role: 'family-member', requester: { ...requester, email: 'grace.kim2@example.com' }, patient: { lastName: benPerson.family, birthDate: demoBirthDate(benPerson, TEST_NOW), mrn: benPerson.mrn } },
+      json: {
+        role: 'family-member',
+        requester: { ...requester, email: 'grace.kim2@example.com' },
+        patient: { lastName: benPerson.family, birthDate: demoBirthDate(benPerson, TEST_NOW), mrn: benPerson.mrn },
+      },
     });
-    expect([toGuardian.status, toGuardian.body.message]).toEqual([202, expect.stringMatching(/^We sent a temporary passcode to the patient’s parent or guardian/)]);
+    expect([toGuardian.status, toGuardian.body.message]).toEqual([
+      202,
+      expect.stringMatching(/^We sent a temporary passcode to the patient’s parent or guardian/),
+    ]);
   });
 });

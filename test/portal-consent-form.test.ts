@@ -36,20 +36,28 @@ describe('portal consent form (westchester)', () => {
   afterAll(() => app?.close());
 
   const portalConsents = async (): Promise<Consent[]> =>
-    (await app.system.searchResources<Consent>('Consent', { category: 'https://chartkeeper.example/fhir/CodeSystem/consent-category|portal-consent' }));
+    await app.system.searchResources<Consent>('Consent', {
+      category: 'https://chartkeeper.example/fhir/CodeSystem/consent-category|portal-consent',
+    });
 
   it('refuses every /fhir call with 403 consent-required and the form’s URL, except metadata and the form', async () => {
     for (const [method, path, json] of [
       ['GET', `/fhir/Patient/${ada.account.patientId}`, undefined],
       ['GET', `/fhir/Condition?patient=${ada.account.patientId}`, undefined],
       ['GET', `/fhir/Patient/${ada.account.patientId}/$family-access`, undefined],
-      ['POST', '/fhir', { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Patient/${ada.account.patientId}` } }] }],
+      [
+        'POST',
+        '/fhir',
+        { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Patient/${ada.account.patientId}` } }] },
+      ],
       ['GET', '/fhir/Questionnaire', undefined],
     ] as const) {
       const res = await app.call(method, path, { token: ada.access_token, json });
       const issue = res.body.issue?.[0];
       expect([path, res.status, issue?.code, issue?.details?.coding?.[0]?.code]).toEqual([path, 403, 'forbidden', 'consent-required']);
-      expect(issue.extension).toEqual([{ url: 'https://chartkeeper.example/fhir/StructureDefinition/consent-form', valueCanonical: `${FORM_URL}|1` }]);
+      expect(issue.extension).toEqual([
+        { url: 'https://chartkeeper.example/fhir/StructureDefinition/consent-form', valueCanonical: `${FORM_URL}|1` },
+      ]);
       expect(issue.diagnostics).toBe(`${app.url}/fhir/Questionnaire/portal-consent`);
       expect(outcomeText(res.body)).toContain(`POST ${app.url}/fhir/$accept-portal-consent`);
     }
@@ -72,8 +80,16 @@ describe('portal consent form (westchester)', () => {
       [answers('1', false), 400, 'must be answered yes'],
       [answers('1', true, '   '), 400, '"signature" is answered with a valueString that is not empty'],
       [answers('1', true, 'x'.repeat(201)), 400, '"signature" is at most 200 characters'],
-      [{ ...answers('1'), item: [{ linkId: 'agree', answer: [{ valueBoolean: true }] }] }, 400, 'Answer "Type your full name as your electronic signature." (signature)'],
-      [{ ...answers('1'), item: [...answers('1').item!, { linkId: 'extra', answer: [{ valueString: 'x' }] }] }, 400, 'The form has no question "extra"'],
+      [
+        { ...answers('1'), item: [{ linkId: 'agree', answer: [{ valueBoolean: true }] }] },
+        400,
+        'Answer "Type your full name as your electronic signature." (signature)',
+      ],
+      [
+        { ...answers('1'), item: [...answers('1').item!, { linkId: 'extra', answer: [{ valueString: 'x' }] }] },
+        400,
+        'The form has no question "extra"',
+      ],
       [answers('0'), 409, 'version 1 is current'],
       [{ ...answers('1'), questionnaire: 'https://elsewhere.example/Questionnaire/x' }, 400, `questionnaire must be "${FORM_URL}|1"`],
       [{ resourceType: 'Patient' }, 400, 'The body must be a QuestionnaireResponse'],
@@ -99,9 +115,20 @@ describe('portal consent form (westchester)', () => {
       performer: [{ reference: `Patient/${ada.account.patientId}`, display: 'Ada Park' }],
       policy: [{ uri: `${FORM_URL}|1` }],
     });
-    const response = await app.system.read<QuestionnaireResponse>('QuestionnaireResponse', consent.sourceReference!.reference!.split('/')[1]);
-    expect(response).toMatchObject({ status: 'completed', questionnaire: `${FORM_URL}|1`, author: { reference: `Patient/${ada.account.patientId}` }, authored: '2026-11-22T18:00:00.000Z' });
-    expect(response.item!.map((i) => [i.linkId, i.answer![0].valueBoolean ?? i.answer![0].valueString])).toEqual([['agree', true], ['signature', 'Ada Park']]);
+    const response = await app.system.read<QuestionnaireResponse>(
+      'QuestionnaireResponse',
+      consent.sourceReference!.reference!.split('/')[1],
+    );
+    expect(response).toMatchObject({
+      status: 'completed',
+      questionnaire: `${FORM_URL}|1`,
+      author: { reference: `Patient/${ada.account.patientId}` },
+      authored: '2026-11-22T18:00:00.000Z',
+    });
+    expect(response.item!.map((i) => [i.linkId, i.answer![0].valueBoolean ?? i.answer![0].valueString])).toEqual([
+      ['agree', true],
+      ['signature', 'Ada Park'],
+    ]);
     const patient = await app.call('GET', `/fhir/Patient/${ada.account.patientId}`, { token: ada.access_token });
     expect([patient.status, patient.body.id]).toEqual([200, ada.account.patientId]);
     // Her own copy is in her record.
@@ -140,27 +167,44 @@ describe('portal consent form (westchester)', () => {
     const adaPatient = await app.system.read<Patient>('Patient', ada.account.patientId);
     const noah = (
       await app.system.create<Patient>({
-        resourceType: 'Patient', name: [{ family: 'Adams', given: ['Noah'] }], birthDate: '1941-07-07', managingOrganization: adaPatient.managingOrganization,
+        resourceType: 'Patient',
+        name: [{ family: 'Adams', given: ['Noah'] }],
+        birthDate: '1941-07-07',
+        managingOrganization: adaPatient.managingOrganization,
       })
     ).resource;
     const before = app.smtp.received.length;
     const recorded = await app.call('POST', `/fhir/Patient/${noah.id}/$legal-authorization`, {
-      token: maya.access_token, json: parameters({ email: 'ruth.adams@example.com', name: 'Ruth Adams' }),
+      token: maya.access_token,
+      json: parameters({ email: 'ruth.adams@example.com', name: 'Ruth Adams' }),
     });
     expect(recorded.status).toBe(201);
     const token = new URL(linkIn(await app.mailTo('ruth.adams@example.com', before))).searchParams.get('token') as string;
-    const ruth = (await app.call('POST', '/auth/invitations/accept', { json: { token, birthDate: '1970-10-10', password: GOOD_PASSWORD } })).body;
+    const ruth = (await app.call('POST', '/auth/invitations/accept', { json: { token, birthDate: '1970-10-10', password: GOOD_PASSWORD } }))
+      .body;
     const refused = await app.call('GET', `/fhir/Patient/${noah.id}`, { token: ruth.access_token });
     expect([refused.status, refused.body.issue[0].details.coding[0].code]).toEqual([403, 'consent-required']);
     // Answered twice at once (a double click): one answer is recorded, and both replies name it.
-    const twice = await Promise.all([1, 2].map(() => app.call('POST', '/fhir/$accept-portal-consent', { token: ruth.access_token, json: answers('3', true, 'Ruth Adams') })));
+    const twice = await Promise.all(
+      [1, 2].map(() =>
+        app.call('POST', '/fhir/$accept-portal-consent', { token: ruth.access_token, json: answers('3', true, 'Ruth Adams') }),
+      ),
+    );
     expect(twice.map((r) => r.status).sort()).toEqual([200, 201]);
     const done = twice.find((r) => r.status === 201)!;
-    expect(twice.map((r) => r.body.parameter.find((p: any) => p.name === 'consent').valueReference.reference)).toEqual(Array(2).fill(expect.stringMatching(/^Consent\//)));
+    expect(twice.map((r) => r.body.parameter.find((p: any) => p.name === 'consent').valueReference.reference)).toEqual(
+      Array(2).fill(expect.stringMatching(/^Consent\//)),
+    );
     expect(new Set(twice.map((r) => JSON.stringify(r.body.parameter.filter((p: any) => p.name === 'consent'))).values()).size).toBe(1);
-    const signed = await app.system.searchResources<Consent>('Consent', { patient: `Patient/${noah.id}`, category: 'https://chartkeeper.example/fhir/CodeSystem/consent-category|portal-consent' });
+    const signed = await app.system.searchResources<Consent>('Consent', {
+      patient: `Patient/${noah.id}`,
+      category: 'https://chartkeeper.example/fhir/CodeSystem/consent-category|portal-consent',
+    });
     expect(signed.length).toBe(1);
-    const consent = await app.system.read<Consent>('Consent', done.body.parameter.find((p: any) => p.name === 'consent').valueReference.reference.split('/')[1]);
+    const consent = await app.system.read<Consent>(
+      'Consent',
+      done.body.parameter.find((p: any) => p.name === 'consent').valueReference.reference.split('/')[1],
+    );
     expect(consent.patient?.reference).toBe(`Patient/${noah.id}`);
     expect(consent.performer?.[0]).toMatchObject({ reference: expect.stringMatching(/^RelatedPerson\//), display: 'Ruth Adams' });
     expect((await app.call('GET', `/fhir/Patient/${noah.id}`, { token: ruth.access_token })).status).toBe(200);

@@ -19,8 +19,13 @@ describe('links in emails open the portal (PORTAL_URL)', () => {
     const done = await app.call('POST', '/fhir/$accept-portal-consent', {
       token: ada.access_token,
       json: {
-        resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://chartkeeper.example/fhir/Questionnaire/portal-consent|1',
-        item: [{ linkId: 'agree', answer: [{ valueBoolean: true }] }, { linkId: 'signature', answer: [{ valueString: 'Ada Park' }] }],
+        resourceType: 'QuestionnaireResponse',
+        status: 'completed',
+        questionnaire: 'https://chartkeeper.example/fhir/Questionnaire/portal-consent|1',
+        item: [
+          { linkId: 'agree', answer: [{ valueBoolean: true }] },
+          { linkId: 'signature', answer: [{ valueString: 'Ada Park' }] },
+        ],
       },
     });
     expect(done.status).toBe(201);
@@ -30,13 +35,16 @@ describe('links in emails open the portal (PORTAL_URL)', () => {
   it('an invitation link is the portal’s /auth/invitations/accept?token=, and the token it carries is accepted by the API', async () => {
     const before = app.smtp.received.length;
     const invited = await app.call('POST', `/fhir/Patient/${ada.account.patientId}/$invite-family`, {
-      token: ada.access_token, json: parameters({ email: 'eve.park@example.com', name: 'Eve Park', level: 'full', relationship: 'SIB' }),
+      token: ada.access_token,
+      json: parameters({ email: 'eve.park@example.com', name: 'Eve Park', level: 'full', relationship: 'SIB' }),
     });
     expect(invited.status).toBe(201);
     const link = new URL(linkIn(await app.mailTo('eve.park@example.com', before)));
     expect(`${link.origin}${link.pathname}`).toBe(`${PORTAL}/auth/invitations/accept`);
     const token = link.searchParams.get('token') as string;
-    const accepted = await app.call('POST', '/auth/invitations/accept', { json: { token, birthDate: '1988-05-05', password: GOOD_PASSWORD } });
+    const accepted = await app.call('POST', '/auth/invitations/accept', {
+      json: { token, birthDate: '1988-05-05', password: GOOD_PASSWORD },
+    });
     expect(accepted.status).toBe(201);
   });
 
@@ -44,15 +52,25 @@ describe('links in emails open the portal (PORTAL_URL)', () => {
     let before = app.smtp.received.length;
     await app.call('POST', '/auth/password/forgot', { json: { email: DEMO_PEOPLE.cara.email } });
     const reset = new URL(linkIn(await app.mailTo(DEMO_PEOPLE.cara.email as string, before)));
-    expect([`${reset.origin}${reset.pathname}`, reset.searchParams.get('token')]).toEqual([`${PORTAL}/auth/password/reset`, expect.any(String)]);
+    expect([`${reset.origin}${reset.pathname}`, reset.searchParams.get('token')]).toEqual([
+      `${PORTAL}/auth/password/reset`,
+      expect.any(String),
+    ]);
 
     const maya = await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD);
-    const noah = (await app.system.create<Patient>({
-      resourceType: 'Patient', name: [{ family: 'Adams', given: ['Noah'] }], birthDate: '1941-07-07', telecom: [{ system: 'email', value: 'noah.adams@example.com' }],
-      managingOrganization: (await app.system.read<any>('Patient', ada.account.patientId)).managingOrganization,
-    })).resource;
+    const noah = (
+      await app.system.create<Patient>({
+        resourceType: 'Patient',
+        name: [{ family: 'Adams', given: ['Noah'] }],
+        birthDate: '1941-07-07',
+        telecom: [{ system: 'email', value: 'noah.adams@example.com' }],
+        managingOrganization: (await app.system.read<any>('Patient', ada.account.patientId)).managingOrganization,
+      })
+    ).resource;
     before = app.smtp.received.length;
-    expect((await app.call('POST', `/fhir/Patient/${noah.id}/$enroll`, { token: maya.access_token, json: parameters({}) })).status).toBe(201);
+    expect((await app.call('POST', `/fhir/Patient/${noah.id}/$enroll`, { token: maya.access_token, json: parameters({}) })).status).toBe(
+      201,
+    );
     const enroll = new URL(linkIn(await app.mailTo('noah.adams@example.com', before)));
     expect(`${enroll.origin}${enroll.pathname}`).toBe(`${PORTAL}/auth/enrollment/accept`);
 
@@ -68,7 +86,10 @@ describe('links in emails open the portal (PORTAL_URL)', () => {
     expect(asked.status).toBe(202);
     const passcodeMail = await app.mailTo(cara.email as string, before);
     const settings = new URL(linkIn(passcodeMail));
-    expect([`${settings.origin}${settings.pathname}`, settings.searchParams.get('patient')]).toEqual([`${PORTAL}/family-access`, expect.any(String)]);
+    expect([`${settings.origin}${settings.pathname}`, settings.searchParams.get('patient')]).toEqual([
+      `${PORTAL}/family-access`,
+      expect.any(String),
+    ]);
     expect(passcodeMail.message.text).not.toContain('/fhir/');
   });
 
@@ -78,7 +99,9 @@ describe('links in emails open the portal (PORTAL_URL)', () => {
       { url: 'https://chartkeeper.example/fhir/StructureDefinition/age-policy', valueCode: 'westchester' },
       { url: 'https://chartkeeper.example/fhir/StructureDefinition/portal-consent-required', valueBoolean: true },
     ]);
-    expect(metadata.implementation.description).toContain('Age policy: westchester (family access levels offered: full, billing+appointments). Under 12:');
+    expect(metadata.implementation.description).toContain(
+      'Age policy: westchester (family access levels offered: full, billing+appointments). Under 12:',
+    );
     expect(metadata.rest[0].operation.map((o: any) => o.name)).toContain('accept-portal-consent');
   });
 });

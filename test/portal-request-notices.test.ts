@@ -23,9 +23,21 @@ let patients: Record<'ada' | 'cara', string>;
 let role: PractitionerRole;
 beforeAll(async () => {
   app = await startAuthTestApp();
-  deps = { db: app.database.db, clock: app.clock, mailer: app.mailer, timeZone: app.config.timeZone, policy: agePolicyByName(app.config.agePolicy), baseUrl: app.url };
+  deps = {
+    db: app.database.db,
+    clock: app.clock,
+    mailer: app.mailer,
+    timeZone: app.config.timeZone,
+    policy: agePolicyByName(app.config.agePolicy),
+    baseUrl: app.url,
+  };
   const login = async (email: string) => (await app.login(email, DEMO_PASSWORD)).access_token as string;
-  tokens = { ada: await login(ADA), dan: await login(DAN), cara: await login(CARA), staff: await login(DEMO_PEOPLE.mayaChen.email as string) };
+  tokens = {
+    ada: await login(ADA),
+    dan: await login(DAN),
+    cara: await login(CARA),
+    staff: await login(DEMO_PEOPLE.mayaChen.email as string),
+  };
   const all = await app.system.searchResources<Patient>('Patient', { _count: '100' });
   const idOf = (given: string) => all.find((p) => p.name?.[0]?.given?.[0] === given)!.id!;
   patients = { ada: idOf('Ada'), cara: idOf('Cara') };
@@ -38,8 +50,12 @@ const run = async () => ((await portalNoticeJob(deps)) ?? []).map((n) => [n.to, 
 
 function request(patient: 'ada' | 'cara'): Appointment {
   return {
-    resourceType: 'Appointment', status: 'proposed',
-    participant: [{ actor: { reference: `Patient/${patients[patient]}` }, status: 'needs-action' }, { actor: { reference: `PractitionerRole/${role.id}` }, status: 'needs-action' }],
+    resourceType: 'Appointment',
+    status: 'proposed',
+    participant: [
+      { actor: { reference: `Patient/${patients[patient]}` }, status: 'needs-action' },
+      { actor: { reference: `PractitionerRole/${role.id}` }, status: 'needs-action' },
+    ],
     requestedPeriod: [{ start: '2026-12-01T17:00:00Z', end: '2026-12-01T20:00:00Z' }],
     reasonCode: [{ coding: [{ system: APPOINTMENT_REASON_SYSTEM, code: 'follow-up' }], text: 'Blood pressure check' }],
   };
@@ -53,64 +69,115 @@ describe('issue 17 request answers and messages by email', () => {
     // Asking tells nobody; only the practice's answer does.
     expect(await run()).toEqual([]);
     const received = app.smtp.received.length;
-    const booked = await app.call('PUT', `/fhir/Appointment/${asked.body.id}`, { token: tokens.staff, json: { ...asked.body, status: 'booked', start: '2026-12-01T17:30:00Z', end: '2026-12-01T18:00:00Z' } });
+    const booked = await app.call('PUT', `/fhir/Appointment/${asked.body.id}`, {
+      token: tokens.staff,
+      json: { ...asked.body, status: 'booked', start: '2026-12-01T17:30:00Z', end: '2026-12-01T18:00:00Z' },
+    });
     expect(booked.status).toBe(200);
-    expect(await run()).toEqual([[ADA, 'patient', 'request-answered'], [DAN, 'family-member', 'request-answered']]);
+    expect(await run()).toEqual([
+      [ADA, 'patient', 'request-answered'],
+      [DAN, 'family-member', 'request-answered'],
+    ]);
     const mail = await app.mailTo(ADA, received);
     expect(mail.message.subject).toBe('Your request was answered in your Westside Family Medicine patient portal');
     expect(mail.message.text).toContain('The practice has answered your request.');
     expect(mail.message.text).not.toMatch(/Blood pressure|Chen|2026-12-01|follow-up/);
     const danMail = await app.mailTo(DAN, received);
-    expect(danMail.message.text).toContain('a request in Ada\'s record');
+    expect(danMail.message.text).toContain("a request in Ada's record");
     expect(await run()).toEqual([]);
   });
 
   test('request -> decline -> email; a cancellation by the patient herself tells nobody', async () => {
     const first = (await app.call('POST', '/fhir/Appointment', { token: tokens.ada, json: request('ada') })).body as Appointment;
-    const declined = await app.call('PUT', `/fhir/Appointment/${first.id}`, { token: tokens.staff, json: { ...first, status: 'cancelled', cancelationReason: { text: 'Please call to book' } } });
+    const declined = await app.call('PUT', `/fhir/Appointment/${first.id}`, {
+      token: tokens.staff,
+      json: { ...first, status: 'cancelled', cancelationReason: { text: 'Please call to book' } },
+    });
     expect(declined.status).toBe(200);
-    expect(await run()).toEqual([[ADA, 'patient', 'request-answered'], [DAN, 'family-member', 'request-answered']]);
+    expect(await run()).toEqual([
+      [ADA, 'patient', 'request-answered'],
+      [DAN, 'family-member', 'request-answered'],
+    ]);
     const second = (await app.call('POST', '/fhir/Appointment', { token: tokens.ada, json: request('ada') })).body as Appointment;
-    expect((await app.call('PUT', `/fhir/Appointment/${second.id}`, { token: tokens.ada, json: { ...second, status: 'cancelled' } })).status).toBe(200);
+    expect(
+      (await app.call('PUT', `/fhir/Appointment/${second.id}`, { token: tokens.ada, json: { ...second, status: 'cancelled' } })).status,
+    ).toBe(200);
     expect(await run()).toEqual([]);
   });
 
   test('renewal -> accept -> new MedicationRequest -> email', async () => {
-    const [active] = await app.system.searchResources<MedicationRequest>('MedicationRequest', { patient: `Patient/${patients.ada}`, status: 'active' });
+    const [active] = await app.system.searchResources<MedicationRequest>('MedicationRequest', {
+      patient: `Patient/${patients.ada}`,
+      status: 'active',
+    });
     const asked = await app.call('POST', '/fhir/Task', {
       token: tokens.ada,
       json: {
-        resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: `Patient/${patients.ada}` }, focus: { reference: `MedicationRequest/${active.id}` },
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        for: { reference: `Patient/${patients.ada}` },
+        focus: { reference: `MedicationRequest/${active.id}` },
         code: { coding: [{ system: PORTAL_REQUEST_TYPE_SYSTEM, code: 'renewal-request' }] },
       },
     });
     expect(asked.status).toBe(201);
     const renewed = await app.call('POST', '/fhir/MedicationRequest', {
-      token: tokens.staff, json: { ...active, id: undefined, meta: undefined, basedOn: [{ reference: `MedicationRequest/${active.id}` }], priorPrescription: { reference: `MedicationRequest/${active.id}` } },
+      token: tokens.staff,
+      json: {
+        ...active,
+        id: undefined,
+        meta: undefined,
+        basedOn: [{ reference: `MedicationRequest/${active.id}` }],
+        priorPrescription: { reference: `MedicationRequest/${active.id}` },
+      },
     });
     expect(renewed.status).toBe(201);
     const task = asked.body as Task;
     const done = await app.call('PUT', `/fhir/Task/${task.id}`, {
-      token: tokens.staff, json: { ...task, status: 'completed', output: [{ type: { text: 'renewed prescription' }, valueReference: { reference: `MedicationRequest/${renewed.body.id}` } }] },
+      token: tokens.staff,
+      json: {
+        ...task,
+        status: 'completed',
+        output: [{ type: { text: 'renewed prescription' }, valueReference: { reference: `MedicationRequest/${renewed.body.id}` } }],
+      },
     });
     expect(done.status).toBe(200);
-    expect(await run()).toEqual([[ADA, 'patient', 'request-answered'], [DAN, 'family-member', 'request-answered']]);
+    expect(await run()).toEqual([
+      [ADA, 'patient', 'request-answered'],
+      [DAN, 'family-member', 'request-answered'],
+    ]);
   });
 
   test('a message from the practice emails the patient and full-access family, not a billing-only parent', async () => {
     const toAda = await app.call('POST', '/fhir/Communication', {
       token: tokens.staff,
-      json: { resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${patients.ada}` }, recipient: [{ reference: `Patient/${patients.ada}` }], payload: [{ contentString: 'Your cholesterol is fine.' }] },
+      json: {
+        resourceType: 'Communication',
+        status: 'completed',
+        subject: { reference: `Patient/${patients.ada}` },
+        recipient: [{ reference: `Patient/${patients.ada}` }],
+        payload: [{ contentString: 'Your cholesterol is fine.' }],
+      },
     });
     expect(toAda.status).toBe(201);
     const received = app.smtp.received.length;
-    expect(await run()).toEqual([[ADA, 'patient', 'new-message'], [DAN, 'family-member', 'new-message']]);
+    expect(await run()).toEqual([
+      [ADA, 'patient', 'new-message'],
+      [DAN, 'family-member', 'new-message'],
+    ]);
     const mail = await app.mailTo(ADA, received);
     expect(mail.message.subject).toBe('You have a new message in your Westside Family Medicine patient portal');
     expect(mail.message.text).not.toContain('cholesterol');
     const toCara = await app.call('POST', '/fhir/Communication', {
       token: tokens.staff,
-      json: { resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${patients.cara}` }, recipient: [{ reference: `Patient/${patients.cara}` }], payload: [{ contentString: 'Your sports form is ready.' }] },
+      json: {
+        resourceType: 'Communication',
+        status: 'completed',
+        subject: { reference: `Patient/${patients.cara}` },
+        recipient: [{ reference: `Patient/${patients.cara}` }],
+        payload: [{ contentString: 'Your sports form is ready.' }],
+      },
     });
     expect(toCara.status).toBe(201);
     // Ada holds Cara's billing only (Westmed, 15): Cara alone is told.
@@ -118,10 +185,22 @@ describe('issue 17 request answers and messages by email', () => {
     // A draft tells nobody until it is sent.
     const draft = await app.call('POST', '/fhir/Communication', {
       token: tokens.staff,
-      json: { resourceType: 'Communication', status: 'preparation', subject: { reference: `Patient/${patients.ada}` }, recipient: [{ reference: `Patient/${patients.ada}` }], payload: [{ contentString: 'Draft' }] },
+      json: {
+        resourceType: 'Communication',
+        status: 'preparation',
+        subject: { reference: `Patient/${patients.ada}` },
+        recipient: [{ reference: `Patient/${patients.ada}` }],
+        payload: [{ contentString: 'Draft' }],
+      },
     });
     expect(await run()).toEqual([]);
-    expect((await app.call('PUT', `/fhir/Communication/${draft.body.id}`, { token: tokens.staff, json: { ...draft.body, status: 'completed' } })).status).toBe(200);
-    expect(await run()).toEqual([[ADA, 'patient', 'new-message'], [DAN, 'family-member', 'new-message']]);
+    expect(
+      (await app.call('PUT', `/fhir/Communication/${draft.body.id}`, { token: tokens.staff, json: { ...draft.body, status: 'completed' } }))
+        .status,
+    ).toBe(200);
+    expect(await run()).toEqual([
+      [ADA, 'patient', 'new-message'],
+      [DAN, 'family-member', 'new-message'],
+    ]);
   });
 });

@@ -78,12 +78,15 @@ describe('item 3: a Binary without a security context', () => {
       ['ada', `Invoice/${f.rows.cara.Invoice}`], // which she sees, but may not write to
       ['cara', `Patient/${f.patientIds.ada}`],
     ];
-    for (const [caller, context] of refused) expect([caller, context, (await upload(caller, context)).status]).toEqual([caller, context, 403]);
+    for (const [caller, context] of refused)
+      expect([caller, context, (await upload(caller, context)).status]).toEqual([caller, context, 403]);
     const { id } = await upload('staff');
     const own = await f.system.read('Binary', id!);
     const moved = await statusOf('staff', `Binary/${id}`, { method: 'PUT', json: { ...own, securityContext: patient('sam') } });
     expect(moved).toBe(403);
-    expect((await recordState(f.app.database)).filter((row) => !row.startsWith(`Binary/${id}/`) && !row.startsWith('history/'))).toEqual(before.filter((row) => !row.startsWith('history/')));
+    expect((await recordState(f.app.database)).filter((row) => !row.startsWith(`Binary/${id}/`) && !row.startsWith('history/'))).toEqual(
+      before.filter((row) => !row.startsWith('history/')),
+    );
     expect((await upload('ada', `Patient/${f.patientIds.ada}`)).status).toBe(201);
     expect((await upload('dan', `DocumentReference/${f.rows.ada['DocumentReference (released)']}`)).status).toBe(201);
   });
@@ -116,81 +119,133 @@ describe('item 15: a portal caller writes in her own name', () => {
     form = `Questionnaire/${(await f.system.create<Questionnaire>({ resourceType: 'Questionnaire', status: 'active', item: [{ linkId: '1', text: 'How are you?', type: 'string' }] })).resource.id}`;
   });
   const answers = (extra: object) => ({
-    resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: form, subject: patient('ada'), item: [{ linkId: '1', answer: [{ valueString: 'Fine' }] }], ...extra,
+    resourceType: 'QuestionnaireResponse',
+    status: 'completed',
+    questionnaire: form,
+    subject: patient('ada'),
+    item: [{ linkId: '1', answer: [{ valueString: 'Fine' }] }],
+    ...extra,
   });
   const message = (extra: object): Communication => ({
-    resourceType: 'Communication', status: 'completed', subject: patient('ada'), topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'other' }] },
-    recipient: [{ reference: `Organization/${f.organizationIds.westside}` }], payload: [{ contentString: 'A question' }], ...extra,
+    resourceType: 'Communication',
+    status: 'completed',
+    subject: patient('ada'),
+    topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'other' }] },
+    recipient: [{ reference: `Organization/${f.organizationIds.westside}` }],
+    payload: [{ contentString: 'A question' }],
+    ...extra,
   });
 
   it('refuses an answer authored by someone else, and meta the service sets, naming where (403, nothing written)', async () => {
     const before = await recordState(f.app.database);
     const refusal = async (caller: Caller, resource: object) => {
-      const res = await f.app.request(`/fhir/${(resource as { resourceType: string }).resourceType}`, { method: 'POST', token: await tokenOf(caller), json: resource });
+      const res = await f.app.request(`/fhir/${(resource as { resourceType: string }).resourceType}`, {
+        method: 'POST',
+        token: await tokenOf(caller),
+        json: resource,
+      });
       return [res.status, ((await res.json()) as OperationOutcome).issue.map((i) => i.expression?.[0])];
     };
     const maya = { reference: `Practitioner/${(await f.system.searchResources('Practitioner'))[0].id}` };
     expect(await refusal('ada', answers({ author: maya }))).toEqual([403, ['QuestionnaireResponse.author']]);
-    expect(await refusal('ada', answers({ source: patient('cara'), author: { display: 'Ada' } }))).toEqual([403, ['QuestionnaireResponse.author', 'QuestionnaireResponse.source']]);
+    expect(await refusal('ada', answers({ source: patient('cara'), author: { display: 'Ada' } }))).toEqual([
+      403,
+      ['QuestionnaireResponse.author', 'QuestionnaireResponse.source'],
+    ]);
     expect(await refusal('dan', answers({ author: patient('ada') }))).toEqual([403, ['QuestionnaireResponse.author']]);
     const label = { system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'N' };
     expect(await refusal('ada', message({ meta: { security: [label] } }))).toEqual([403, ['Communication.meta.security']]);
-    expect(await refusal('ada', message({ meta: { tag: [{ code: 'urgent' }], source: 'https://elsewhere.example' } }))).toEqual([403, ['Communication.meta.tag', 'Communication.meta.source']]);
-    expect(await refusal('ada', answers({ author: patient('ada'), meta: { source: '#portal' } }))).toEqual([403, ['QuestionnaireResponse.meta.source']]);
+    expect(await refusal('ada', message({ meta: { tag: [{ code: 'urgent' }], source: 'https://elsewhere.example' } }))).toEqual([
+      403,
+      ['Communication.meta.tag', 'Communication.meta.source'],
+    ]);
+    expect(await refusal('ada', answers({ author: patient('ada'), meta: { source: '#portal' } }))).toEqual([
+      403,
+      ['QuestionnaireResponse.meta.source'],
+    ]);
     expect(await recordState(f.app.database)).toEqual(before);
 
-    const ok = async (caller: Caller, resource: object) => statusOf(caller, (resource as { resourceType: string }).resourceType, { method: 'POST', json: resource });
+    const ok = async (caller: Caller, resource: object) =>
+      statusOf(caller, (resource as { resourceType: string }).resourceType, { method: 'POST', json: resource });
     expect(await ok('ada', answers({ author: patient('ada'), source: patient('ada') }))).toBe(201);
     expect(await ok('dan', answers({ author: { reference: `RelatedPerson/${f.relatedPersons.danForAda}` } }))).toBe(201);
     expect(await ok('staff', answers({ author: maya, meta: { tag: [{ code: 'reviewed' }] } }))).toBe(201);
   });
 
   it('lets a draft be rewritten with the meta it was stored with', async () => {
-    const res = await f.app.request('/fhir/Communication', { method: 'POST', token: await f.token('ada'), json: message({ status: 'preparation', sender: patient('ada') }) });
+    const res = await f.app.request('/fhir/Communication', {
+      method: 'POST',
+      token: await f.token('ada'),
+      json: message({ status: 'preparation', sender: patient('ada') }),
+    });
     const draft = (await res.json()) as Communication;
     expect(res.status).toBe(201);
-    await f.app.database.db.updateTable('resource').set({ content: JSON.stringify({ ...draft, meta: { ...draft.meta, tag: [{ code: 'triage' }] } }) })
-      .where('resource_type', '=', 'Communication').where('id', '=', draft.id!).execute();
-    const stored = (await (await f.app.request(`/fhir/Communication/${draft.id}`, { token: await f.token('ada') })).json()) as Communication;
-    const rewrite = (meta: object) => statusOf('ada', `Communication/${draft.id}`, { method: 'PUT', json: { ...stored, meta, payload: [{ contentString: 'Rewritten' }] } });
+    await f.app.database.db
+      .updateTable('resource')
+      .set({ content: JSON.stringify({ ...draft, meta: { ...draft.meta, tag: [{ code: 'triage' }] } }) })
+      .where('resource_type', '=', 'Communication')
+      .where('id', '=', draft.id!)
+      .execute();
+    const stored = (await (
+      await f.app.request(`/fhir/Communication/${draft.id}`, { token: await f.token('ada') })
+    ).json()) as Communication;
+    const rewrite = (meta: object) =>
+      statusOf('ada', `Communication/${draft.id}`, { method: 'PUT', json: { ...stored, meta, payload: [{ contentString: 'Rewritten' }] } });
     expect(await rewrite({ ...stored.meta, tag: [] })).toBe(403);
     expect(await rewrite(stored.meta!)).toBe(200);
   });
 });
 
 describe('item 20: organisation staff import C-CDA documents into their organisation', () => {
-  (haveCorpus ? it : it.skip)('into a new patient and their own patients, never into another organisation’s (201/200, portal 403)', async () => {
-    const xml = fs.readFileSync(CCD);
-    const importAs = async (caller: Caller, body: Buffer) => {
-      const res = await f.app.request('/fhir/$import-ccda', { method: 'POST', token: await tokenOf(caller), headers: { 'Content-Type': 'application/xml' }, body });
-      const result = (await res.json()) as Parameters;
-      const value = (name: string) => result.parameter?.find((p) => p.name === name);
-      return { status: res.status, patient: value('patient')?.valueReference?.reference, match: value('patientMatch')?.valueCode };
-    };
-    const first = await importAs('staff', xml);
-    expect([first.status, first.match]).toEqual([201, 'created']);
-    const created = await f.system.read<Patient>('Patient', first.patient!.split('/')[1]);
-    expect(created.managingOrganization).toEqual({ reference: `Organization/${f.organizationIds.westside}` });
-    // A newer document of the same patient: restated into the patient of their organisation, with its Provenance.
-    const newer = Buffer.from(xml.toString('utf8').replace('<id extension="TT988" root="2.16.840.1.113883.19.5.99999.1"/>', '<id extension="TT989" root="2.16.840.1.113883.19.5.99999.1"/>'));
-    const second = await importAs('staff', newer);
-    expect([second.status, second.patient, second.match]).toEqual([201, first.patient, 'identifier']);
-    const provenance = await f.app.request(`/fhir/Provenance?patient=${first.patient}`, { token: await f.token('staff') });
-    expect(matches((await provenance.json()) as Bundle).length).toBe(2);
-    expect((await importAs('staff', xml)).status).toBe(200);
+  (haveCorpus ? it : it.skip)(
+    'into a new patient and their own patients, never into another organisation’s (201/200, portal 403)',
+    async () => {
+      const xml = fs.readFileSync(CCD);
+      const importAs = async (caller: Caller, body: Buffer) => {
+        const res = await f.app.request('/fhir/$import-ccda', {
+          method: 'POST',
+          token: await tokenOf(caller),
+          headers: { 'Content-Type': 'application/xml' },
+          body,
+        });
+        const result = (await res.json()) as Parameters;
+        const value = (name: string) => result.parameter?.find((p) => p.name === name);
+        return { status: res.status, patient: value('patient')?.valueReference?.reference, match: value('patientMatch')?.valueCode };
+      };
+      const first = await importAs('staff', xml);
+      expect([first.status, first.match]).toEqual([201, 'created']);
+      const created = await f.system.read<Patient>('Patient', first.patient!.split('/')[1]);
+      expect(created.managingOrganization).toEqual({ reference: `Organization/${f.organizationIds.westside}` });
+      // A newer document of the same patient: restated into the patient of their organisation, with its Provenance.
+      const newer = Buffer.from(
+        xml
+          .toString('utf8')
+          .replace(
+            '<id extension="TT988" root="2.16.840.1.113883.19.5.99999.1"/>',
+            '<id extension="TT989" root="2.16.840.1.113883.19.5.99999.1"/>',
+          ),
+      );
+      const second = await importAs('staff', newer);
+      expect([second.status, second.patient, second.match]).toEqual([201, first.patient, 'identifier']);
+      const provenance = await f.app.request(`/fhir/Provenance?patient=${first.patient}`, { token: await f.token('staff') });
+      expect(matches((await provenance.json()) as Bundle).length).toBe(2);
+      expect((await importAs('staff', xml)).status).toBe(200);
 
-    // The other practice cannot reach that patient: its import makes a patient of its own, and changes nothing of ours.
-    const ours = (await recordState(f.app.database)).filter((row) => !row.startsWith('history/'));
-    const other = await importAs('otherStaff', xml);
-    expect([other.status, other.match]).toEqual([201, 'created']);
-    expect(other.patient).not.toBe(first.patient);
-    expect((await f.system.read<Patient>('Patient', other.patient!.split('/')[1])).managingOrganization?.reference).toBe(`Organization/${f.organizationIds.other}`);
-    const after = (await recordState(f.app.database)).filter((row) => !row.startsWith('history/'));
-    expect(ours.filter((row) => !after.includes(row))).toEqual([]);
-    expect(await statusOf('otherStaff', `${first.patient}`)).toBe(404);
+      // The other practice cannot reach that patient: its import makes a patient of its own, and changes nothing of ours.
+      const ours = (await recordState(f.app.database)).filter((row) => !row.startsWith('history/'));
+      const other = await importAs('otherStaff', xml);
+      expect([other.status, other.match]).toEqual([201, 'created']);
+      expect(other.patient).not.toBe(first.patient);
+      expect((await f.system.read<Patient>('Patient', other.patient!.split('/')[1])).managingOrganization?.reference).toBe(
+        `Organization/${f.organizationIds.other}`,
+      );
+      const after = (await recordState(f.app.database)).filter((row) => !row.startsWith('history/'));
+      expect(ours.filter((row) => !after.includes(row))).toEqual([]);
+      expect(await statusOf('otherStaff', `${first.patient}`)).toBe(404);
 
-    const before = await recordState(f.app.database);
-    expect((await importAs('ada', xml)).status).toBe(403);
-    expect(await recordState(f.app.database)).toEqual(before);
-  });
+      const before = await recordState(f.app.database);
+      expect((await importAs('ada', xml)).status).toBe(403);
+      expect(await recordState(f.app.database)).toEqual(before);
+    },
+  );
 });

@@ -22,7 +22,14 @@ describe('document release notices', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = { db: app.database.db, clock: app.clock, mailer: app.mailer, timeZone: app.config.timeZone, policy: agePolicyByName(app.config.agePolicy), baseUrl: app.url };
+    deps = {
+      db: app.database.db,
+      clock: app.clock,
+      mailer: app.mailer,
+      timeZone: app.config.timeZone,
+      policy: agePolicyByName(app.config.agePolicy),
+      baseUrl: app.url,
+    };
     staff = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
     const all = await app.system.searchResources<Patient>('Patient', { _count: '100' });
     const idOf = (given: string) => all.find((p) => p.name?.[0]?.given?.[0] === given)!.id!;
@@ -33,15 +40,22 @@ describe('document release notices', () => {
   /** A document a provider has written but not released (docStatus preliminary). */
   async function draftFor(patient: keyof typeof patients, description = 'Visit summary'): Promise<DocumentReference> {
     const { resource } = await app.system.create<DocumentReference>({
-      resourceType: 'DocumentReference', status: 'current', docStatus: 'preliminary', subject: { reference: `Patient/${patients[patient]}` },
-      description, content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Assessment and plan').toString('base64') } }],
+      resourceType: 'DocumentReference',
+      status: 'current',
+      docStatus: 'preliminary',
+      subject: { reference: `Patient/${patients[patient]}` },
+      description,
+      content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Assessment and plan').toString('base64') } }],
     });
     return resource;
   }
 
   /** Staff release it over HTTP, as a provider's app would. */
   async function release(document: DocumentReference): Promise<void> {
-    const res = await app.call('PUT', `/fhir/DocumentReference/${document.id}`, { token: staff, json: { ...document, docStatus: 'final' } });
+    const res = await app.call('PUT', `/fhir/DocumentReference/${document.id}`, {
+      token: staff,
+      json: { ...document, docStatus: 'final' },
+    });
     expect(res.status).toBe(200);
   }
 
@@ -52,7 +66,10 @@ describe('document release notices', () => {
     const before = app.smtp.received.length;
     const document = await draftFor('ada', 'HIV test result');
     await release(document);
-    expect(await run()).toEqual([[ADA, 'patient'], [DAN, 'family-member']]);
+    expect(await run()).toEqual([
+      [ADA, 'patient'],
+      [DAN, 'family-member'],
+    ]);
     const mail = await app.mailTo(ADA, before);
     expect(mail.message.subject).toMatch(/^A new document is available in your .* patient portal$/);
     expect(mail.message.text).toContain(`${app.url}/documents?patient=${patients.ada}`);
@@ -65,13 +82,19 @@ describe('document release notices', () => {
   it('two documents released together make one email per person', async () => {
     await release(await draftFor('ada'));
     await release(await draftFor('ada'));
-    expect((await releaseNoticeJob(deps))?.map((n) => [n.to, n.documents])).toEqual([[ADA, 2], [DAN, 2]]);
+    expect((await releaseNoticeJob(deps))?.map((n) => [n.to, n.documents])).toEqual([
+      [ADA, 2],
+      [DAN, 2],
+    ]);
   });
 
   it('Ben’s (9) goes to Ada, his parent with full access; Cara’s (15) to Cara, not to Ada (billing only)', async () => {
     await release(await draftFor('ben'));
     await release(await draftFor('cara'));
-    expect(await run()).toEqual([[ADA, 'family-member'], [CARA, 'patient']]);
+    expect(await run()).toEqual([
+      [ADA, 'family-member'],
+      [CARA, 'patient'],
+    ]);
   });
 
   it('no notice for a document already released, taken back, or a release that rolled back', async () => {
@@ -85,20 +108,30 @@ describe('document release notices', () => {
     await app.system.update<DocumentReference>({ ...edited, docStatus: 'final' });
     const final = await app.system.read<DocumentReference>('DocumentReference', released.id!);
     await app.system.update<DocumentReference>({ ...final, description: 'Corrected summary' });
-    expect(await run()).toEqual([[ADA, 'patient'], [DAN, 'family-member']]);
+    expect(await run()).toEqual([
+      [ADA, 'patient'],
+      [DAN, 'family-member'],
+    ]);
 
     // A version entered in error that is restored, or a document moved to another record before the run, is not news.
     const mistaken = await draftFor('ada');
     await app.system.update<DocumentReference>({ ...mistaken, docStatus: 'entered-in-error' });
-    await app.system.update<DocumentReference>({ ...(await app.system.read<DocumentReference>('DocumentReference', mistaken.id!)), docStatus: 'final' });
+    await app.system.update<DocumentReference>({
+      ...(await app.system.read<DocumentReference>('DocumentReference', mistaken.id!)),
+      docStatus: 'final',
+    });
     const moved = await draftFor('ada');
     await release(moved);
-    await app.system.update<DocumentReference>({ ...(await app.system.read<DocumentReference>('DocumentReference', moved.id!)), subject: { reference: `Patient/${patients.cara}` } });
+    await app.system.update<DocumentReference>({
+      ...(await app.system.read<DocumentReference>('DocumentReference', moved.id!)),
+      subject: { reference: `Patient/${patients.cara}` },
+    });
     expect(await run()).toEqual([]);
 
     const draft = await draftFor('ada');
     const bundle: Bundle = {
-      resourceType: 'Bundle', type: 'transaction',
+      resourceType: 'Bundle',
+      type: 'transaction',
       entry: [
         { resource: { ...draft, docStatus: 'final' }, request: { method: 'PUT', url: `DocumentReference/${draft.id}` } },
         { resource: { resourceType: 'Observation', status: 'final' } as never, request: { method: 'POST', url: 'Observation' } },

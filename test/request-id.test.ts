@@ -52,7 +52,12 @@ test('without one, or with one that is not sane, a new UUID is made, returned an
 });
 
 test('every line written while serving a request carries its id, after a body of many chunks is read too', async () => {
-  const res = await app.request('/probe', { method: 'POST', token: null, json: { n: 7, padding: 'p'.repeat(2_000_000) }, headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'probe-1' } });
+  const res = await app.request('/probe', {
+    method: 'POST',
+    token: null,
+    json: { n: 7, padding: 'p'.repeat(2_000_000) },
+    headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'probe-1' },
+  });
   expect(res.status).toBe(200);
   expect(lines.find((l) => l.msg === 'probe handled')).toMatchObject({ reqId: 'probe-1', got: 7 });
   expect(requestLine('/probe')).toMatchObject({ reqId: 'probe-1', status: 200 });
@@ -69,7 +74,12 @@ test('a 503 for an unavailable database is logged with its cause and id (no stac
   const res = await app.request('/probe/database-down', { token: null, headers: { 'X-Request-Id': 'db-down-1' } });
   expect(res.status).toBe(503);
   const line = lines.find((l) => l.msg === 'database unavailable or statement timed out');
-  expect(line).toMatchObject({ level: 40, reqId: 'db-down-1', path: '/probe/database-down', err: { message: 'timeout exceeded when trying to connect' } });
+  expect(line).toMatchObject({
+    level: 40,
+    reqId: 'db-down-1',
+    path: '/probe/database-down',
+    err: { message: 'timeout exceeded when trying to connect' },
+  });
   expect((line?.err as { stack?: string }).stack ?? '').toBe('');
 });
 

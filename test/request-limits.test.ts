@@ -36,29 +36,47 @@ describe('issue 24 item 4: search size limits', () => {
     const codes = (n: number) => Array.from({ length: n }, (_, i) => `code=c${i}`).join('&');
     const started = Date.now();
     expect(await answer(await f.app.request(`/fhir/Observation?${codes(400)}`, { token: ada }))).toEqual([
-      400, `A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has 400`,
+      400,
+      `A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has 400`,
     ]);
     expect(Date.now() - started).toBeLessThan(5_000); // refused before any statement: it froze the server 44 s
     expect(await answer(await f.app.request(`/fhir/Observation?${codes(MAX_SEARCH_PARAMETERS + 1)}`, { token: ada }))).toEqual([
-      400, `A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has ${MAX_SEARCH_PARAMETERS + 1}`,
+      400,
+      `A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has ${MAX_SEARCH_PARAMETERS + 1}`,
     ]);
     expect((await f.app.request(`/fhir/Observation?${codes(MAX_SEARCH_PARAMETERS)}`, { token: ada })).status).toBe(200);
     const values = (n: number) => `code=${Array.from({ length: n }, (_, i) => `c${i}`).join(',')}`;
     expect(await answer(await f.app.request(`/fhir/Observation?${values(MAX_SEARCH_VALUES + 1)}`, { token: ada }))).toEqual([
-      400, `A search may have at most ${MAX_SEARCH_VALUES} values (comma-separated alternatives included); this one has ${MAX_SEARCH_VALUES + 1}`,
+      400,
+      `A search may have at most ${MAX_SEARCH_VALUES} values (comma-separated alternatives included); this one has ${MAX_SEARCH_VALUES + 1}`,
     ]);
     expect((await f.app.request(`/fhir/Observation?${values(MAX_SEARCH_VALUES)}`, { token: ada })).status).toBe(200);
     // The same limits on POST _search and on a batch's search entry.
-    const form = await f.app.request('/fhir/Observation/_search', { method: 'POST', token: ada, body: codes(400), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+    const form = await f.app.request('/fhir/Observation/_search', {
+      method: 'POST',
+      token: ada,
+      body: codes(400),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
     expect(await answer(form)).toEqual([400, `A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has 400`]);
     const batch = await f.app.request('/fhir', {
-      method: 'POST', token: ada,
-      json: { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Observation?${codes(400)}` } }, { request: { method: 'GET', url: 'Observation?code=x' } }] },
+      method: 'POST',
+      token: ada,
+      json: {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: [
+          { request: { method: 'GET', url: `Observation?${codes(400)}` } },
+          { request: { method: 'GET', url: 'Observation?code=x' } },
+        ],
+      },
     });
     expect(batch.status).toBe(200);
     const entries = ((await batch.json()) as Bundle).entry!;
     expect(entries.map((e) => e.response?.status)).toEqual(['400', '200 OK']);
-    expect((entries[0].response?.outcome as OperationOutcome).issue[0].details?.text).toBe(`A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has 400`);
+    expect((entries[0].response?.outcome as OperationOutcome).issue[0].details?.text).toBe(
+      `A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has 400`,
+    );
     expect(await recordState(f.app.database)).toEqual(before);
   });
 });
@@ -77,7 +95,9 @@ describe('issue 24 item 4: statement timeout and cancelling on disconnect', () =
       ran.push('started');
       if (onPostgres) await sql`select pg_sleep(${seconds})`.execute(app.database.db);
       else await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-      await sql`insert into imported_file (sha256, entry, file_name, path, resources, imported_at) values ('hold', 1, 'hold', 'hold', 0, now())`.execute(app.database.db);
+      await sql`insert into imported_file (sha256, entry, file_name, path, resources, imported_at) values ('hold', 1, 'hold', 'hold', 0, now())`.execute(
+        app.database.db,
+      );
       ran.push('wrote');
       return { kind: 'content', contentType: 'text/plain', body: 'held' };
     },
@@ -93,21 +113,26 @@ describe('issue 24 item 4: statement timeout and cancelling on disconnect', () =
       where datname = current_database() and pid <> pg_backend_pid() and state = 'active'`.execute(app.database.db);
     return rows.map((r) => r.query);
   }
-  const held = async () => (await sql<{ n: number }>`select count(*)::int as n from imported_file where sha256 = 'hold'`.execute(app.database.db)).rows[0].n;
+  const held = async () =>
+    (await sql<{ n: number }>`select count(*)::int as n from imported_file where sha256 = 'hold'`.execute(app.database.db)).rows[0].n;
 
-  (onPostgres ? it : it.skip)('stops a statement past STATEMENT_TIMEOUT_MS: 503 with an OperationOutcome, the backend stops (PostgreSQL)', async () => {
-    ran.length = 0;
-    const started = Date.now();
-    const res = await app.request('/fhir/$hold?seconds=20');
-    expect(await answer(res)).toEqual([
-      503, 'The request took longer than the database allows for one statement, and was stopped; narrow it (fewer parameters, a shorter period) and try again',
-    ]);
-    expect(res.headers.get('retry-after')).toBeNull();
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await running()).toEqual([]);
-    expect(ran).toEqual(['started']);
-    expect(await held()).toBe(0);
-  });
+  (onPostgres ? it : it.skip)(
+    'stops a statement past STATEMENT_TIMEOUT_MS: 503 with an OperationOutcome, the backend stops (PostgreSQL)',
+    async () => {
+      ran.length = 0;
+      const started = Date.now();
+      const res = await app.request('/fhir/$hold?seconds=20');
+      expect(await answer(res)).toEqual([
+        503,
+        'The request took longer than the database allows for one statement, and was stopped; narrow it (fewer parameters, a shorter period) and try again',
+      ]);
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await running()).toEqual([]);
+      expect(ran).toEqual(['started']);
+      expect(await held()).toBe(0);
+    },
+  );
 
   it('stops the work of a request whose client leaves: its statement is cancelled (PostgreSQL) and its next one never runs', async () => {
     ran.length = 0;

@@ -28,7 +28,10 @@ function served(bundle: Bundle): { matches: string[]; includes: string[]; total?
   return {
     matches: entries.filter((e) => e.search?.mode === 'match').map((e) => `${e.fullUrl} ${JSON.stringify(e.resource)}`),
     // Included resources come in no particular order.
-    includes: entries.filter((e) => e.search?.mode === 'include').map((e) => `${e.fullUrl} ${JSON.stringify(e.resource)}`).sort(),
+    includes: entries
+      .filter((e) => e.search?.mode === 'include')
+      .map((e) => `${e.fullUrl} ${JSON.stringify(e.resource)}`)
+      .sort(),
     total: bundle.total,
   };
 }
@@ -43,14 +46,24 @@ test('every portal search serves the same entries in the same order through eith
   let compared = 0;
   let nonEmpty = 0;
   for (const [caller, scope] of Object.entries(callers)) {
-    const repo = new Repository(database.db, { scope, clock: new FixedClock(new Date('2026-03-01T20:00:00Z')), fhirBase: 'http://localhost/fhir' });
+    const repo = new Repository(database.db, {
+      scope,
+      clock: new FixedClock(new Date('2026-03-01T20:00:00Z')),
+      fhirBase: 'http://localhost/fhir',
+    });
     for (const patientId of [ada, child]) {
       for (const search of PORTAL_SEARCHES(patientId)) {
         const twice = Object.fromEntries(Object.entries(search.query).map(([k, v]) => [k, REFERENCE_PARAMS.has(k) ? `${v},${v}` : v]));
         for (const page of [{}, { _count: '7', _offset: '7' }]) {
           const driven = served(await repo.search(parseSearch(search.type, { ...search.query, ...page })));
           const general = served(await repo.search(parseSearch(search.type, { ...twice, ...page })));
-          expect({ caller, search: search.name, patientId, page, ...driven }).toEqual({ caller, search: search.name, patientId, page, ...general });
+          expect({ caller, search: search.name, patientId, page, ...driven }).toEqual({
+            caller,
+            search: search.name,
+            patientId,
+            page,
+            ...general,
+          });
           compared++;
           if (driven.matches.length) nonEmpty++;
         }

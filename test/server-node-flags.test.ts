@@ -33,6 +33,10 @@ test('given at launch, the flags take effect: the heap limit counts the larger y
   // V8 reads these flags only when the process starts (v8.setFlagsFromString later changes nothing), which is why
   // they are launch flags; heap_size_limit includes the young generation's reservation.
   const heapLimit = (flags: readonly string[]): number =>
-    Number(execFileSync(process.execPath, [...flags, '-e', "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit))"], { encoding: 'utf8' }));
+    Number(
+      execFileSync(process.execPath, [...flags, '-e', "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit))"], {
+        encoding: 'utf8',
+      }),
+    );
   expect(heapLimit(SERVER_NODE_FLAGS)).toBeGreaterThan(heapLimit([]));
 });

@@ -31,11 +31,20 @@ function slowRequest(port: number, urlPath: string, token: string, body: string,
   let req!: http.ClientRequest;
   const response = new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => {
     req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method: 'POST', agent, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', 'Content-Length': bytes.length } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        method: 'POST',
+        agent,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json', 'Content-Length': bytes.length },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+        );
         res.on('error', reject);
       },
     );
@@ -61,7 +70,11 @@ function connectOutcome(port: number): Promise<string> {
 function transactionOf(count: number): Bundle {
   const patientUrl = 'urn:uuid:00000000-0000-4000-8000-000000000000';
   const entries: BundleEntry[] = [
-    { fullUrl: patientUrl, resource: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }] }, request: { method: 'POST', url: 'Patient' } },
+    {
+      fullUrl: patientUrl,
+      resource: { resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }] },
+      request: { method: 'POST', url: 'Patient' },
+    },
   ];
   for (let i = 0; i < count; i++) {
     entries.push({
@@ -84,7 +97,10 @@ const port = (server: http.Server): number => (server.address() as net.AddressIn
 test('close(): refuses new connections at once, finishes the in-flight transaction, then closes the database', async () => {
   const storage = await freshStorage();
   try {
-    const config = loadConfig({}, { port: 0, host: '127.0.0.1', dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, seedDemo: false, logLevel: 'silent' });
+    const config = loadConfig(
+      {},
+      { port: 0, host: '127.0.0.1', dataDir: storage.dataDir, databaseUrl: storage.databaseUrl, seedDemo: false, logLevel: 'silent' },
+    );
     const running = await startServer(config);
     const p = port(running.server);
     const base = `http://127.0.0.1:${p}`;
@@ -93,7 +109,10 @@ test('close(): refuses new connections at once, finishes the in-flight transacti
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', database: true, migrated: true });
 
-    const token = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, await signingKeyFor(config), { clock: systemClock, ttlSeconds: 600 });
+    const token = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, await signingKeyFor(config), {
+      clock: systemClock,
+      ttlSeconds: 600,
+    });
     const events: string[] = [];
     // The order is taken on the server's side: its answer is written in full before close() ends (the client in this
     // same process may read it a moment later).
@@ -125,8 +144,13 @@ test('close(): refuses new connections at once, finishes the in-flight transacti
     try {
       const { rows } = await sql<{ resource_type: string; n: number }>`
         select resource_type, count(*)::int as n from resource
-        where not deleted and resource_type in ('Patient', 'Observation') group by resource_type order by resource_type`.execute(reopened.db);
-      expect(rows).toEqual([{ resource_type: 'Observation', n: 300 }, { resource_type: 'Patient', n: 1 }]);
+        where not deleted and resource_type in ('Patient', 'Observation') group by resource_type order by resource_type`.execute(
+        reopened.db,
+      );
+      expect(rows).toEqual([
+        { resource_type: 'Observation', n: 300 },
+        { resource_type: 'Patient', n: 1 },
+      ]);
     } finally {
       await reopened.close();
     }
@@ -158,11 +182,22 @@ test('/readyz is 503 until migrations are applied; /healthz needs no database', 
 
 test('`chartkeeper serve` exits 0 on SIGTERM after finishing the request in flight', async () => {
   const storage = await freshStorage();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: storage.dataDir, SEED_DEMO: 'false', LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: storage.dataDir,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: 'info',
+  };
   if (storage.databaseUrl) env.DATABASE_URL = storage.databaseUrl;
   else delete env.DATABASE_URL;
   delete env.NODE_OPTIONS; // jest's VM-module flags are not for the child
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/chartkeeper.js'), 'serve'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/chartkeeper.js'), 'serve'], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -179,7 +214,12 @@ test('`chartkeeper serve` exits 0 on SIGTERM after finishing the request in flig
     expect((await fetch(`http://127.0.0.1:${childPort}/healthz`)).status).toBe(200);
     const key = await signingKeyFor({ dataDir: storage.dataDir });
     const token = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, key, { clock: systemClock, ttlSeconds: 600 });
-    const create = slowRequest(childPort, '/fhir/Patient', token, JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Reyes', given: ['Dan'] }] }));
+    const create = slowRequest(
+      childPort,
+      '/fhir/Patient',
+      token,
+      JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Reyes', given: ['Dan'] }] }),
+    );
     // The child's 'request' event cannot be observed from here; give the headers time to arrive.
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGTERM');
@@ -195,7 +235,10 @@ test('`chartkeeper serve` exits 0 on SIGTERM after finishing the request in flig
     expect(result.status).toBe(201);
     expect(result.body.name).toEqual([{ family: 'Reyes', given: ['Dan'] }]);
     expect(await exited).toBe(0);
-    const logs = stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const logs = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(logs.at(-1)).toMatchObject({ service: 'chartkeeper', msg: 'stopped' });
     // Logs name what happened, never the resource content.
     expect(stdout).not.toContain('Reyes');
@@ -227,7 +270,13 @@ test('issue 24 item 19: SIGTERM under keep-alive load stops serving at once, ans
 
     // 20 requests the server is reading when the signal comes (their bodies are still to arrive).
     const reading = Array.from({ length: 20 }, (_, i) =>
-      slowRequest(server.port, '/fhir/Patient', token, JSON.stringify({ resourceType: 'Patient', identifier: [{ system: WRITER_SYSTEM, value: `reading-${i}` }] }), readingAgent),
+      slowRequest(
+        server.port,
+        '/fhir/Patient',
+        token,
+        JSON.stringify({ resourceType: 'Patient', identifier: [{ system: WRITER_SYSTEM, value: `reading-${i}` }] }),
+        readingAgent,
+      ),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
     // And 20 written in full on the idle connections while the server is held still (as a busy event loop would be),
@@ -259,16 +308,25 @@ test('issue 24 item 19: SIGTERM under keep-alive load stops serving at once, ans
       expect(outcomes.at(-1)!.error).toMatch(/^(ECONNREFUSED|ECONNRESET|EPIPE|socket hang up)$/);
     }
     // Every write answered 201 is stored, and no other: no request was processed and then had its answer cut off.
-    const answered = [...read.map((r) => r.body.identifier[0].value), ...[...answers, ...written.flat()].filter((o) => o.status === 201).map((o) => o.key)];
+    const answered = [
+      ...read.map((r) => r.body.identifier[0].value),
+      ...[...answers, ...written.flat()].filter((o) => o.status === 201).map((o) => o.key),
+    ];
     const database = await storage.open();
     try {
       const { rows } = await sql<{ key: string }>`
-        select content::json->'identifier'->0->>'value' as key from resource where resource_type = 'Patient' order by 1`.execute(database.db);
+        select content::json->'identifier'->0->>'value' as key from resource where resource_type = 'Patient' order by 1`.execute(
+        database.db,
+      );
       expect(rows.map((r) => r.key)).toEqual([...answered].sort());
     } finally {
       await database.close();
     }
-    const logs = server.stdout().trim().split('\n').map((line) => JSON.parse(line));
+    const logs = server
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(logs.find((l) => l.msg === 'stopping')).toMatchObject({ graceSeconds: 20 });
     expect(logs.at(-1)).toMatchObject({ msg: 'stopped', cut: 0 });
   } finally {
@@ -286,7 +344,12 @@ test('issue 24 item 19: a request still unfinished when SHUTDOWN_GRACE_SECONDS i
   try {
     const token = await staffToken(storage);
     // Its body never arrives in full: the request stays in flight until it is cut.
-    const create = slowRequest(server.port, '/fhir/Patient', token, JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Never' }] }));
+    const create = slowRequest(
+      server.port,
+      '/fhir/Patient',
+      token,
+      JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Never' }] }),
+    );
     create.response.catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const signalled = Date.now();
@@ -296,8 +359,16 @@ test('issue 24 item 19: a request still unfinished when SHUTDOWN_GRACE_SECONDS i
     const elapsed = Date.now() - signalled;
     expect(elapsed).toBeGreaterThanOrEqual(2_000);
     expect(elapsed).toBeLessThan(12_000);
-    const logs = server.stdout().trim().split('\n').map((line) => JSON.parse(line));
-    expect(logs.find((l) => l.level === 40)).toMatchObject({ msg: 'grace period over: requests in flight were cut', cut: 1, graceSeconds: 2 });
+    const logs = server
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(logs.find((l) => l.level === 40)).toMatchObject({
+      msg: 'grace period over: requests in flight were cut',
+      cut: 1,
+      graceSeconds: 2,
+    });
     expect(logs.at(-1)).toMatchObject({ msg: 'stopped', cut: 1 });
     expect(await storage.backends()).toBe(0);
   } finally {

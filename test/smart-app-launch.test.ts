@@ -82,17 +82,37 @@ describe('SMART App Launch 2.0', () => {
         code_challenge_methods_supported: ['S256'],
         grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       });
-      expect(body.capabilities).toEqual(expect.arrayContaining(['launch-standalone', 'client-public', 'client-confidential-asymmetric', 'context-standalone-patient', 'permission-v2', 'permission-patient', 'permission-user', 'sso-openid-connect']));
-      expect(body.scopes_supported).toEqual(expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'offline_access', 'patient/*.rs']));
+      expect(body.capabilities).toEqual(
+        expect.arrayContaining([
+          'launch-standalone',
+          'client-public',
+          'client-confidential-asymmetric',
+          'context-standalone-patient',
+          'permission-v2',
+          'permission-patient',
+          'permission-user',
+          'sso-openid-connect',
+        ]),
+      );
+      expect(body.scopes_supported).toEqual(
+        expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'offline_access', 'patient/*.rs']),
+      );
     }
   });
 
   it('declares SMART security in the CapabilityStatement', async () => {
     const cs = (await (await fetch(`${app.fhir}/metadata`)).json()) as any;
     const security = cs.rest[0].security;
-    expect(security.service[0].coding).toEqual(expect.arrayContaining([{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }]));
+    expect(security.service[0].coding).toEqual(
+      expect.arrayContaining([{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }]),
+    );
     const uris = security.extension.find((e: any) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
-    expect(uris.extension).toEqual(expect.arrayContaining([{ url: 'authorize', valueUri: `${app.issuer}/auth` }, { url: 'token', valueUri: `${app.issuer}/token` }]));
+    expect(uris.extension).toEqual(
+      expect.arrayContaining([
+        { url: 'authorize', valueUri: `${app.issuer}/auth` },
+        { url: 'token', valueUri: `${app.issuer}/token` },
+      ]),
+    );
   });
 
   it('standalone launch: code + PKCE, Ada picks Ben, patient context and scopes in the token response, scoped reads, refresh', async () => {
@@ -137,7 +157,10 @@ describe('SMART App Launch 2.0', () => {
   it('a scope narrower than the account: patient/Observation.rs shows Ben’s Observations and not his Immunizations', async () => {
     const config = await discover();
     const { url, verifier, state } = await authorize(config, 'launch/patient patient/Observation.rs');
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(await signInAndApprove(url, 'ada.park@example.com', 'Ben Park')), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(await signInAndApprove(url, 'ada.park@example.com', 'Ben Park')), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     expect(tokens.scope).toBe('launch/patient patient/Observation.rs');
     expect((await app.read(`Observation?patient=${ids.ben}`, tokens.access_token)).body.entry.length).toBeGreaterThan(0);
     expect((await app.read(`Immunization?patient=${ids.ben}`, tokens.access_token)).body.entry ?? []).toEqual([]);
@@ -146,7 +169,10 @@ describe('SMART App Launch 2.0', () => {
   it('a scope wider than the account is granted as the intersection: user/*.cruds gives Ada user/*.rs, and Cara’s clinical data stays hidden', async () => {
     const config = await discover();
     const { url, verifier, state } = await authorize(config, 'user/*.cruds');
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(await signInAndApprove(url, 'ada.park@example.com')), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(await signInAndApprove(url, 'ada.park@example.com')), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
     expect(tokens.scope).toBe('user/*.rs');
     expect(tokens.patient).toBeUndefined();
     // Ada's own record and Ben's (full), Cara's at billing only: her Conditions are not Ada's to see.
@@ -164,7 +190,9 @@ describe('SMART App Launch 2.0', () => {
       const config = await discover();
       const { url, state } = await authorize(config, 'launch/patient patient/*.rs');
       const callback = new URL(await signInAndApprove(url, 'ada.park@example.com', 'Ben Park'));
-      await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: oidc.randomPKCECodeVerifier(), expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(
+        oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: oidc.randomPKCECodeVerifier(), expectedState: state }),
+      ).rejects.toMatchObject({ error: 'invalid_grant' });
     });
 
     it('a code used twice, which also revokes what the first use gave', async () => {
@@ -173,14 +201,22 @@ describe('SMART App Launch 2.0', () => {
       const callback = new URL(await signInAndApprove(url, 'ada.park@example.com', 'Ben Park'));
       const first = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
       expect((await app.read(`Patient/${ids.ben}`, first.access_token)).status).toBe(200);
-      await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(
+        oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }),
+      ).rejects.toMatchObject({ error: 'invalid_grant' });
       expect((await app.read(`Patient/${ids.ben}`, first.access_token)).status).toBe(401);
     });
 
     it('an authorization without PKCE, or with the plain method', async () => {
       const config = await discover();
       for (const extra of [{} as Record<string, string>, { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }]) {
-        const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'patient/*.rs', state: 'x', aud: app.fhir, ...extra });
+        const url = oidc.buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'patient/*.rs',
+          state: 'x',
+          aud: app.fhir,
+          ...extra,
+        });
         const res = await new BrowserSession(app.url).request(url.href);
         expect(res.status).toBe(303);
         const back = new URL(res.location as string);

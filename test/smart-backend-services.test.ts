@@ -16,7 +16,11 @@ describe('SMART Backend Services', () => {
   let key: webcrypto.CryptoKey;
   let other: webcrypto.CryptoKey;
   const rs384 = () =>
-    webcrypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-384' }, true, ['sign', 'verify']);
+    webcrypto.subtle.generateKey(
+      { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-384' },
+      true,
+      ['sign', 'verify'],
+    );
   let organizationId: string;
 
   beforeAll(async () => {
@@ -28,7 +32,14 @@ describe('SMART Backend Services', () => {
     key = pair.privateKey;
     ({ privateKey: other } = await rs384());
     const registeredPublic = await exportJWK(pair.publicKey);
-    clientId = (await addClient(app.database.db, { name: 'Population Export', redirectUris: [], jwks: { keys: [{ ...registeredPublic, kid: 'k1', alg: 'RS384' }] }, organizationId })).clientId;
+    clientId = (
+      await addClient(app.database.db, {
+        name: 'Population Export',
+        redirectUris: [],
+        jwks: { keys: [{ ...registeredPublic, kid: 'k1', alg: 'RS384' }] },
+        organizationId,
+      })
+    ).clientId;
   });
   afterAll(() => app?.close());
 
@@ -61,7 +72,9 @@ describe('SMART Backend Services', () => {
   }
 
   it('a stock client gets a token with private_key_jwt and reads its organisation’s patients', async () => {
-    const config = await oidc.discovery(new URL(app.issuer), clientId, undefined, oidc.PrivateKeyJwt({ key: key as never, kid: 'k1' }), { execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(new URL(app.issuer), clientId, undefined, oidc.PrivateKeyJwt({ key: key as never, kid: 'k1' }), {
+      execute: [oidc.allowInsecureRequests],
+    });
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'system/*.rs', resource: app.fhir });
     expect(tokens.scope).toBe('system/*.rs');
     const patients = await app.read('Patient?_count=50', tokens.access_token);

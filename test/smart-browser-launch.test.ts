@@ -13,13 +13,16 @@ import { addClient } from '../src/auth/smart/oauth-clients';
 import { DEMO_PASSWORD } from '../fixtures/demo-family';
 import { type SmartTestApp, startSmartTestApp } from './support/smart-test-app';
 
-const chromium = ['chromium', 'chromium-browser'].map((c) => spawnSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
+const chromium = ['chromium', 'chromium-browser']
+  .map((c) => spawnSync('sh', ['-c', `command -v ${c}`], { encoding: 'utf8' }).stdout.trim())
+  .find(Boolean);
 if (!chromium) console.warn('Skipping the SMART launch in headless Chromium: chromium is not installed');
 const withBrowser = chromium ? describe : describe.skip;
 
 /** The app's two pages: launch (authorize) and the redirect target (ready, then read). */
 function appPages(fhirBase: string, clientId: string, ids: { ben: string; cara: string }): Record<string, string> {
-  const head = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Growth Chart</title><script src="/fhir-client.js"></script></head><body>';
+  const head =
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Growth Chart</title><script src="/fhir-client.js"></script></head><body>';
   return {
     '/launch.html': `${head}<script>FHIR.oauth2.authorize({ clientId: ${JSON.stringify(clientId)}, scope: 'launch/patient patient/*.rs openid fhirUser offline_access', redirectUri: '/app.html', iss: ${JSON.stringify(fhirBase)}, pkceMode: 'required' });</script></body></html>`,
     '/app.html': `${head}<pre id="out"></pre><script>
@@ -59,7 +62,8 @@ withBrowser('SMART standalone launch with fhirclient in headless Chromium', () =
     await new Promise<void>((resolve) => appServer.listen(0, '127.0.0.1', () => resolve()));
     const address = appServer.address();
     appOrigin = `http://localhost:${typeof address === 'object' && address ? address.port : 0}`;
-    const clientId = (await addClient(app.database.db, { name: 'Growth Chart', redirectUris: [`${appOrigin}/app.html`], public: true })).clientId;
+    const clientId = (await addClient(app.database.db, { name: 'Growth Chart', redirectUris: [`${appOrigin}/app.html`], public: true }))
+      .clientId;
     const pages = appPages(app.fhir, clientId, ids);
     const library = readFileSync(path.join(__dirname, '..', 'node_modules', 'fhirclient', 'build', 'fhir-client.js'));
     appServer.on('request', (req, res) => {
@@ -68,7 +72,11 @@ withBrowser('SMART standalone launch with fhirclient in headless Chromium', () =
       else if (pages[pathname]) res.writeHead(200, { 'Content-Type': 'text/html' }).end(pages[pathname]);
       else res.writeHead(404).end();
     });
-    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await puppeteer.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -69,7 +69,9 @@ describePg('with statistics taken while the tables were empty', () => {
       for (const s of searches) {
         const key = `${s.name} ${caller}`;
         const analysed = await fastest(() => repoFor(scope).search(parseSearch(s.type, s.query)));
-        lines.push(`${key.padEnd(40)} entries ${String(counts[key]).padStart(3)}  stale ${stale[key].toFixed(1).padStart(7)} ms  analysed ${analysed.toFixed(1).padStart(7)} ms  ratio ${(stale[key] / analysed).toFixed(2)}`);
+        lines.push(
+          `${key.padEnd(40)} entries ${String(counts[key]).padStart(3)}  stale ${stale[key].toFixed(1).padStart(7)} ms  analysed ${analysed.toFixed(1).padStart(7)} ms  ratio ${(stale[key] / analysed).toFixed(2)}`,
+        );
         // 2x, plus 10 ms for a busy machine's noise on searches that take a few milliseconds.
         if (stale[key] > 2 * analysed + 10) slow.push(key);
         expect(counts[key]).toBeGreaterThan(0);

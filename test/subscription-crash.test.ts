@@ -17,17 +17,25 @@ test('killing the service between the write and the delivery still delivers afte
     const token = await staffToken(storage);
     const post = async <T>(path: string, json: unknown): Promise<T> => {
       const res = await fetch(`http://127.0.0.1:${server.port}/fhir/${path}`, {
-        method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' }, body: JSON.stringify(json),
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' },
+        body: JSON.stringify(json),
       });
       expect(res.status).toBe(201);
       return (await res.json()) as T;
     };
     await post<Subscription>('Subscription', {
-      resourceType: 'Subscription', status: 'requested', reason: 'sync', criteria: 'DocumentReference', channel: { type: 'rest-hook', endpoint: receiver.url },
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'sync',
+      criteria: 'DocumentReference',
+      channel: { type: 'rest-hook', endpoint: receiver.url },
     });
     const patient = await post<Patient>('Patient', { resourceType: 'Patient', name: [{ family: 'Crash', given: ['Carl'] }] });
     const document = await post<DocumentReference>('DocumentReference', {
-      resourceType: 'DocumentReference', status: 'current', subject: { reference: `Patient/${patient.id}` },
+      resourceType: 'DocumentReference',
+      status: 'current',
+      subject: { reference: `Patient/${patient.id}` },
       content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('note').toString('base64') } }],
     });
     server.child.kill('SIGKILL');

@@ -15,7 +15,11 @@ import { subscriptionDeliveryJob } from '../src/jobs/subscription-delivery-job';
 import { type AuthTestApp, GOOD_PASSWORD, outcomeText, startAuthTestApp, TEST_PASSWORD_PARAMS } from './auth-test-app';
 import { notificationEvent, notificationType, type RestHookReceiver, startRestHookReceiver } from './support/rest-hook-receiver';
 
-const CCDA = `<?xml version="1.0" encoding="UTF-8"?>` + require('node:fs').readFileSync(require('node:path').join(__dirname, '../fixtures/ccda-golden/results-vitals-r11.xml'), 'utf8').replace(/^<\?xml[^>]*\?>/, '');
+const CCDA =
+  `<?xml version="1.0" encoding="UTF-8"?>` +
+  require('node:fs')
+    .readFileSync(require('node:path').join(__dirname, '../fixtures/ccda-golden/results-vitals-r11.xml'), 'utf8')
+    .replace(/^<\?xml[^>]*\?>/, '');
 
 describe('Subscriptions (rest-hook, transactional outbox)', () => {
   let app: AuthTestApp;
@@ -26,7 +30,14 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = { db: app.database.db, clock: app.clock, mailer: app.mailer, timeZone: app.config.timeZone, policy: agePolicyByName(app.config.agePolicy), baseUrl: app.url };
+    deps = {
+      db: app.database.db,
+      clock: app.clock,
+      mailer: app.mailer,
+      timeZone: app.config.timeZone,
+      policy: agePolicyByName(app.config.agePolicy),
+      baseUrl: app.url,
+    };
     maya = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
     const patients = await app.system.searchResources<Patient>('Patient', { _count: '100' });
     ada = patients.find((p) => p.name?.[0]?.given?.[0] === 'Ada')!.id!;
@@ -42,27 +53,49 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     return started;
   }
 
-  function subscriptionFor(endpoint: string, fields: Partial<Subscription> = {}, channel: Partial<Subscription['channel']> = {}): Subscription {
+  function subscriptionFor(
+    endpoint: string,
+    fields: Partial<Subscription> = {},
+    channel: Partial<Subscription['channel']> = {},
+  ): Subscription {
     return {
-      resourceType: 'Subscription', status: 'requested', reason: 'Keep our EHR in step', criteria: 'DocumentReference',
-      channel: { type: 'rest-hook', endpoint, payload: 'application/fhir+json', header: ['Authorization: Bearer receiver-secret'], ...channel },
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'Keep our EHR in step',
+      criteria: 'DocumentReference',
+      channel: {
+        type: 'rest-hook',
+        endpoint,
+        payload: 'application/fhir+json',
+        header: ['Authorization: Bearer receiver-secret'],
+        ...channel,
+      },
       ...fields,
     };
   }
 
   /** Subscribes as `token` and runs the job once, which makes the handshake. */
-  async function subscribe(token: string, endpoint: string, fields: Partial<Subscription> = {}, channel: Partial<Subscription['channel']> = {}): Promise<Subscription> {
+  async function subscribe(
+    token: string,
+    endpoint: string,
+    fields: Partial<Subscription> = {},
+    channel: Partial<Subscription['channel']> = {},
+  ): Promise<Subscription> {
     const res = await app.call('POST', '/fhir/Subscription', { token, json: subscriptionFor(endpoint, fields, channel) });
     expect([res.status, outcomeText(res.body)]).toEqual([201, '']);
     await subscriptionDeliveryJob(deps);
     return res.body;
   }
 
-  const statusOf = async (id: string) => (await app.system.read<Subscription>('Subscription', id));
+  const statusOf = async (id: string) => await app.system.read<Subscription>('Subscription', id);
 
   async function draftFor(patientId: string, description: string): Promise<DocumentReference> {
     const { resource } = await app.system.create<DocumentReference>({
-      resourceType: 'DocumentReference', status: 'current', docStatus: 'preliminary', subject: { reference: `Patient/${patientId}` }, description,
+      resourceType: 'DocumentReference',
+      status: 'current',
+      docStatus: 'preliminary',
+      subject: { reference: `Patient/${patientId}` },
+      description,
       content: [{ attachment: { contentType: 'text/plain', data: Buffer.from(description).toString('base64') } }],
     });
     return resource;
@@ -76,7 +109,9 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     expect(hook.received[0].headers.authorization).toBe('Bearer receiver-secret');
     expect(hook.received[0].headers['content-type']).toBe('application/fhir+json');
     const status = hook.received[0].body.entry[0].resource;
-    expect(status.parameter.find((p: any) => p.name === 'subscription').valueReference.reference).toBe(`${app.url}/fhir/Subscription/${subscription.id}`);
+    expect(status.parameter.find((p: any) => p.name === 'subscription').valueReference.reference).toBe(
+      `${app.url}/fhir/Subscription/${subscription.id}`,
+    );
     expect((await statusOf(subscription.id!)).status).toBe('active');
     // Nothing more to say: the next run sends nothing.
     await subscriptionDeliveryJob(deps);
@@ -90,15 +125,26 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     const hook = await receiver();
     await subscribe(maya, hook.url);
 
-    const released = await app.call('PUT', `/fhir/DocumentReference/${unreleased.id}`, { token: maya, json: { ...unreleased, docStatus: 'final' } });
+    const released = await app.call('PUT', `/fhir/DocumentReference/${unreleased.id}`, {
+      token: maya,
+      json: { ...unreleased, docStatus: 'final' },
+    });
     expect(released.status).toBe(200);
     await subscriptionDeliveryJob(deps);
     const events = hook.taken('event-notification');
     expect(events.map((n) => notificationEvent(n))).toEqual([{ focus: `${app.url}/fhir/DocumentReference/${unreleased.id}`, number: '1' }]);
     // The full-resource payload carries the version the write made.
-    expect(events[0].body.entry[1].resource).toMatchObject({ id: unreleased.id, docStatus: 'final', meta: { versionId: released.body.meta.versionId } });
+    expect(events[0].body.entry[1].resource).toMatchObject({
+      id: unreleased.id,
+      docStatus: 'final',
+      meta: { versionId: released.body.meta.versionId },
+    });
 
-    const imported = await fetch(`${app.url}/fhir/$import-ccda`, { method: 'POST', headers: { Authorization: `Bearer ${maya}`, 'Content-Type': 'application/xml' }, body: CCDA });
+    const imported = await fetch(`${app.url}/fhir/$import-ccda`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${maya}`, 'Content-Type': 'application/xml' },
+      body: CCDA,
+    });
     expect(imported.status).toBe(201);
     await subscriptionDeliveryJob(deps);
     const after = hook.taken('event-notification').slice(1);
@@ -132,7 +178,10 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
       [0, 'the endpoint answered 500', 'error'],
     ]);
     const failed = await statusOf(subscription.id!);
-    expect([failed.status, failed.error]).toEqual(['error', 'Delivery to the endpoint failed 3 times in a row; the last: the endpoint answered 500']);
+    expect([failed.status, failed.error]).toEqual([
+      'error',
+      'Delivery to the endpoint failed 3 times in a row; the last: the endpoint answered 500',
+    ]);
 
     app.clock.advance(20_000);
     const recovered = (await subscriptionDeliveryJob(deps))!.find((d) => d.subscriptionId === subscription.id);
@@ -143,13 +192,20 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     expect(hook.taken('event-notification').map((n) => n.body.entry.length)).toEqual([1, 1, 1]);
     const active = await statusOf(subscription.id!);
     expect([active.status, active.error]).toEqual(['active', undefined]);
-    expect(hook.received.filter((n) => n.answered === 500).map(notificationType)).toEqual(['event-notification', 'event-notification', 'event-notification']);
+    expect(hook.received.filter((n) => n.answered === 500).map(notificationType)).toEqual([
+      'event-notification',
+      'event-notification',
+      'event-notification',
+    ]);
   });
 
   it('a subscription cannot see another organisation’s documents', async () => {
     await app.system.update({ resourceType: 'Organization', id: 'other-organization', name: 'Elsewhere Clinic' });
     await new AccountStore(app.database.db, app.clock).create({
-      email: 'records@elsewhere.example', kind: 'staff', displayName: 'Elsewhere Records', organizationId: 'other-organization',
+      email: 'records@elsewhere.example',
+      kind: 'staff',
+      displayName: 'Elsewhere Records',
+      organizationId: 'other-organization',
       passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
     });
     const other = (await app.login('records@elsewhere.example', GOOD_PASSWORD)).access_token;
@@ -157,13 +213,21 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     const subscription = await subscribe(other, hook.url);
     expect((await statusOf(subscription.id!)).status).toBe('active');
     // Nor does the other organisation see the subscription of Maya's.
-    expect((await app.call('GET', '/fhir/Subscription', { token: other })).body.entry.map((e: any) => e.resource.id)).toEqual([subscription.id]);
+    expect((await app.call('GET', '/fhir/Subscription', { token: other })).body.entry.map((e: any) => e.resource.id)).toEqual([
+      subscription.id,
+    ]);
 
     await draftFor(ada, 'not for elsewhere');
-    const { resource: theirs } = await app.system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Elsewhere', given: ['Eve'] }], managingOrganization: { reference: 'Organization/other-organization' } });
+    const { resource: theirs } = await app.system.create<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Elsewhere', given: ['Eve'] }],
+      managingOrganization: { reference: 'Organization/other-organization' },
+    });
     const their = await draftFor(theirs.id!, 'their own patient');
     await subscriptionDeliveryJob(deps);
-    expect(hook.taken('event-notification').map((n) => notificationEvent(n).focus)).toEqual([`${app.url}/fhir/DocumentReference/${their.id}`]);
+    expect(hook.taken('event-notification').map((n) => notificationEvent(n).focus)).toEqual([
+      `${app.url}/fhir/DocumentReference/${their.id}`,
+    ]);
   });
 
   it('an endpoint at 169.254.169.254 or 10.0.0.1, or plain http to another host, is refused and nothing is stored', async () => {
@@ -186,24 +250,41 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     const adaToken = (await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD)).access_token;
     const portal = await app.call('POST', '/fhir/Subscription', { token: adaToken, json: subscriptionFor('https://ehr.example.com/hook') });
     expect(portal.status).toBe(403);
-    const active = await app.call('POST', '/fhir/Subscription', { token: maya, json: subscriptionFor('https://ehr.example.com/hook', { status: 'active' }) });
-    expect([active.status, outcomeText(active.body)]).toEqual([400, 'Subscription.status must be requested or off: the service makes a Subscription active']);
+    const active = await app.call('POST', '/fhir/Subscription', {
+      token: maya,
+      json: subscriptionFor('https://ehr.example.com/hook', { status: 'active' }),
+    });
+    expect([active.status, outcomeText(active.body)]).toEqual([
+      400,
+      'Subscription.status must be requested or off: the service makes a Subscription active',
+    ]);
     for (const [criteria, text] of [
       ['AuditEvent', 'AuditEvent cannot be subscribed to'],
       ['DocumentReference?patient.organization=Organization/x', 'Chained or unsupported parameter'],
       ['DocumentReference?_sort=date', '"_sort" is not a filter'],
       ['DocumentReference?colour=red', 'Unknown search parameter "colour"'],
     ]) {
-      const res = await app.call('POST', '/fhir/Subscription', { token: maya, json: subscriptionFor('https://ehr.example.com/hook', { criteria }) });
+      const res = await app.call('POST', '/fhir/Subscription', {
+        token: maya,
+        json: subscriptionFor('https://ehr.example.com/hook', { criteria }),
+      });
       expect([criteria, res.status, outcomeText(res.body)]).toEqual([criteria, 400, expect.stringContaining(text)]);
     }
-    const email = await app.call('POST', '/fhir/Subscription', { token: maya, json: subscriptionFor('https://ehr.example.com/hook', {}, { type: 'email' }) });
+    const email = await app.call('POST', '/fhir/Subscription', {
+      token: maya,
+      json: subscriptionFor('https://ehr.example.com/hook', {}, { type: 'email' }),
+    });
     expect([email.status, outcomeText(email.body)]).toEqual([400, expect.stringContaining('must be rest-hook')]);
   });
 
   it('sends heartbeats when asked, and nothing between them', async () => {
     const hook = await receiver();
-    await subscribe(maya, hook.url, { criteria: 'DocumentReference?patient=Patient/nobody' }, { extension: [{ url: HEARTBEAT_EXTENSION, valueUnsignedInt: 30 }] });
+    await subscribe(
+      maya,
+      hook.url,
+      { criteria: 'DocumentReference?patient=Patient/nobody' },
+      { extension: [{ url: HEARTBEAT_EXTENSION, valueUnsignedInt: 30 }] },
+    );
     await subscriptionDeliveryJob(deps);
     expect(hook.received.map(notificationType)).toEqual(['handshake']);
     app.clock.advance(31_000);
@@ -219,7 +300,8 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     await subscriptionDeliveryJob(deps);
     const before = hook.received.length;
     const bundle = {
-      resourceType: 'Bundle', type: 'transaction',
+      resourceType: 'Bundle',
+      type: 'transaction',
       entry: [
         { resource: { ...draft, docStatus: 'final' }, request: { method: 'PUT', url: `DocumentReference/${draft.id}` } },
         { resource: { resourceType: 'Observation', status: 'final' }, request: { method: 'POST', url: 'Observation' } },
@@ -230,7 +312,9 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     expect(hook.received.length).toBe(before);
 
     const current = await statusOf(subscription.id!);
-    expect((await app.call('PUT', `/fhir/Subscription/${subscription.id}`, { token: maya, json: { ...current, status: 'off' } })).status).toBe(200);
+    expect(
+      (await app.call('PUT', `/fhir/Subscription/${subscription.id}`, { token: maya, json: { ...current, status: 'off' } })).status,
+    ).toBe(200);
     await draftFor(ada, 'while off');
     await subscriptionDeliveryJob(deps);
     expect(hook.received.length).toBe(before);

@@ -26,9 +26,27 @@ describe('system-level history', () => {
     since = app.clock.now().toISOString();
     // After the demo family: an Observation of Ada's, a draft document of Ada's, Cara's Observation, each a second apart.
     for (const resource of [
-      { resourceType: 'Observation', status: 'final', code: { text: 'Mood' }, subject: { reference: `Patient/${ada}` }, valueString: 'good' } as Observation,
-      { resourceType: 'DocumentReference', status: 'current', docStatus: 'preliminary', subject: { reference: `Patient/${ada}` }, content: [{ attachment: { contentType: 'text/plain', data: 'ZHJhZnQ=' } }] } as DocumentReference,
-      { resourceType: 'Observation', status: 'final', code: { text: 'Mood' }, subject: { reference: `Patient/${cara}` }, valueString: 'tired' } as Observation,
+      {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'Mood' },
+        subject: { reference: `Patient/${ada}` },
+        valueString: 'good',
+      } as Observation,
+      {
+        resourceType: 'DocumentReference',
+        status: 'current',
+        docStatus: 'preliminary',
+        subject: { reference: `Patient/${ada}` },
+        content: [{ attachment: { contentType: 'text/plain', data: 'ZHJhZnQ=' } }],
+      } as DocumentReference,
+      {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'Mood' },
+        subject: { reference: `Patient/${cara}` },
+        valueString: 'tired',
+      } as Observation,
     ]) {
       app.clock.advance(1000);
       written.push(`${resource.resourceType}/${(await app.system.create(resource)).resource.id}`);
@@ -37,7 +55,10 @@ describe('system-level history', () => {
   afterAll(() => app?.close());
 
   const get = async (path: string, token = maya) => app.call('GET', path, { token });
-  const refs = (bundle: Bundle): string[] => (bundle.entry ?? []).map((e) => (e.request?.url === e.resource?.resourceType ? `${e.resource?.resourceType}/${e.resource?.id}` : (e.request?.url as string)));
+  const refs = (bundle: Bundle): string[] =>
+    (bundle.entry ?? []).map((e) =>
+      e.request?.url === e.resource?.resourceType ? `${e.resource?.resourceType}/${e.resource?.id}` : (e.request?.url as string),
+    );
 
   it('GET /fhir/_history with _since returns only what changed, newest first, in pages linked by next', async () => {
     const first = await get(`/fhir/_history?_since=${encodeURIComponent(since)}&_count=2`);
@@ -47,7 +68,13 @@ describe('system-level history', () => {
     expect(next.startsWith(`${app.url}/fhir/_history?`)).toBe(true);
     // A write between two pages is newer than the first page: it does not shift the next one.
     app.clock.advance(1000);
-    await app.system.create({ resourceType: 'Observation', status: 'final', code: { text: 'Mood' }, subject: { reference: `Patient/${ada}` }, valueString: 'later' } as Observation);
+    await app.system.create({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'Mood' },
+      subject: { reference: `Patient/${ada}` },
+      valueString: 'later',
+    } as Observation);
     const second = await get(next.slice(app.url.length));
     expect(refs(second.body)).toEqual([written[0]]);
     expect(second.body.link.find((l: any) => l.relation === 'next')).toBeUndefined();
@@ -64,7 +91,10 @@ describe('system-level history', () => {
 
   it('applies the caller’s access: another organisation sees none of it, Ada not Cara’s nor her unreleased draft', async () => {
     await new AccountStore(app.database.db, app.clock).create({
-      email: 'history@elsewhere.example', kind: 'staff', displayName: 'Elsewhere', organizationId: 'other-organization',
+      email: 'history@elsewhere.example',
+      kind: 'staff',
+      displayName: 'Elsewhere',
+      organizationId: 'other-organization',
       passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
     });
     const other = (await app.login('history@elsewhere.example', GOOD_PASSWORD)).access_token;

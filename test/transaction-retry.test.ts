@@ -45,7 +45,9 @@ async function total(query: string): Promise<number> {
 
 test('a transaction with conditional entries posted four times at once creates each resource once', async () => {
   for (const mrn of ['r1', 'r2', 'r3']) {
-    const answers = await Promise.all(Array.from({ length: 4 }, () => app.request('/fhir', { method: 'POST', json: retriableTransaction(mrn) })));
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => app.request('/fhir', { method: 'POST', json: retriableTransaction(mrn) })),
+    );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
     const bundles = (await Promise.all(answers.map((a) => a.json()))) as Bundle[];
     const patientIds = new Set(bundles.map((b) => b.entry![0].response!.location!.split('/')[1]));

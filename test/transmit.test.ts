@@ -22,7 +22,10 @@ function transmitBody(values: Record<string, string>): Parameters {
 
 /** The C-CDA inside an XDM zip: the one XML entry that is a ClinicalDocument. */
 function documentInZip(zip: Buffer): { path: string; xml: string } {
-  const entries = Object.entries(unzipSync(new Uint8Array(zip))).map(([path, bytes]) => ({ path, xml: Buffer.from(bytes).toString('utf8') }));
+  const entries = Object.entries(unzipSync(new Uint8Array(zip))).map(([path, bytes]) => ({
+    path,
+    xml: Buffer.from(bytes).toString('utf8'),
+  }));
   const documents = entries.filter((e) => e.xml.includes('<ClinicalDocument'));
   expect(documents).toHaveLength(1);
   expect(entries.some((e) => /METADATA\.XML$/i.test(e.path))).toBe(true);
@@ -60,10 +63,21 @@ describe('Patient/$transmit', () => {
 
   it('sends Ada’s record for a date range to the provider as an IHE XDM zip, and tells Ada where it went', async () => {
     const before = app.smtp.received.length;
-    const res = await transmit(ada.patientId, { email: PROVIDER, confirmEmail: 'Dr.Lee@Elsewhere.example', start: '2024-01-01', end: '2026-06-30' });
+    const res = await transmit(ada.patientId, {
+      email: PROVIDER,
+      confirmEmail: 'Dr.Lee@Elsewhere.example',
+      start: '2024-01-01',
+      end: '2026-06-30',
+    });
     expect(res.status).toBe(200);
     const answer = Object.fromEntries((res.body as Parameters).parameter!.map((p) => [p.name, p.valueString]));
-    expect(answer).toEqual({ sentTo: PROVIDER, fileName: 'health-record-2024-01-01-2026-06-30.zip', format: 'xdm', start: '2024-01-01', end: '2026-06-30' });
+    expect(answer).toEqual({
+      sentTo: PROVIDER,
+      fileName: 'health-record-2024-01-01-2026-06-30.zip',
+      format: 'xdm',
+      start: '2024-01-01',
+      end: '2026-06-30',
+    });
 
     const mail = await app.mailTo(PROVIDER, before);
     expect(mail.message.subject).toMatch(/^Health record sent at a patient's request by /);
@@ -83,7 +97,13 @@ describe('Patient/$transmit', () => {
 
   it('sends the C-CDA XML itself when asked (format=ccda)', async () => {
     const before = app.smtp.received.length;
-    const res = await transmit(ada.patientId, { email: 'records@clinic.example', confirmEmail: 'records@clinic.example', start: '2025-03-04', end: '2025-03-04', format: 'ccda' });
+    const res = await transmit(ada.patientId, {
+      email: 'records@clinic.example',
+      confirmEmail: 'records@clinic.example',
+      start: '2025-03-04',
+      end: '2025-03-04',
+      format: 'ccda',
+    });
     expect(res.status).toBe(200);
     const mail = await app.mailTo('records@clinic.example', before);
     expect(mail.message.text).toContain('(March 4, 2025)');
@@ -104,21 +124,36 @@ describe('Patient/$transmit', () => {
     }
     expect(events.filter((e) => operationOf(e) === '$ccda').map((e) => e.agent?.[0]?.who?.reference)).toContain(`Patient/${ada.patientId}`);
     // So is a CCD she has made on demand through $docref.
-    expect((await app.call('GET', `/fhir/DocumentReference/$docref?patient=${ada.patientId}&on-demand=true`, { token: ada.token })).status).toBe(200);
+    expect(
+      (await app.call('GET', `/fhir/DocumentReference/$docref?patient=${ada.patientId}&on-demand=true`, { token: ada.token })).status,
+    ).toBe(200);
     const again = await historyOf(ada.patientId);
-    expect(again.filter((e) => operationOf(e) === '$docref').map((e) => e.agent?.[0]?.who?.reference)).toEqual([`Patient/${ada.patientId}`]);
+    expect(again.filter((e) => operationOf(e) === '$docref').map((e) => e.agent?.[0]?.who?.reference)).toEqual([
+      `Patient/${ada.patientId}`,
+    ]);
     // Her plain reads of her own record are still not recorded.
-    expect(events.filter((e) => e.subtype?.[0]?.code === 'read' && e.agent?.[0]?.who?.reference === `Patient/${ada.patientId}`)).toEqual([]);
+    expect(events.filter((e) => e.subtype?.[0]?.code === 'read' && e.agent?.[0]?.who?.reference === `Patient/${ada.patientId}`)).toEqual(
+      [],
+    );
   });
 
   it('refuses, sending nothing: addresses that differ or are not one address, a bad format or period', async () => {
     const before = app.smtp.received.length;
     const cases: [Record<string, string>, string][] = [
-      [{ email: PROVIDER, confirmEmail: 'dr.lee@elsewhere.example.com' }, 'email and confirmEmail differ: type the same provider address twice'],
-      [{ email: `${PROVIDER}, other@x.example`, confirmEmail: `${PROVIDER}, other@x.example` }, `email must be one email address, got "${PROVIDER}, other@x.example"`],
+      [
+        { email: PROVIDER, confirmEmail: 'dr.lee@elsewhere.example.com' },
+        'email and confirmEmail differ: type the same provider address twice',
+      ],
+      [
+        { email: `${PROVIDER}, other@x.example`, confirmEmail: `${PROVIDER}, other@x.example` },
+        `email must be one email address, got "${PROVIDER}, other@x.example"`,
+      ],
       [{ confirmEmail: PROVIDER }, 'email is required: the provider address to send the record to'],
       [{ email: PROVIDER }, 'confirmEmail is required: type the provider address a second time'],
-      [{ email: PROVIDER, confirmEmail: PROVIDER, format: 'pdf' }, 'format must be xdm (an IHE XDM zip, the default) or ccda (the C-CDA XML), got "pdf"'],
+      [
+        { email: PROVIDER, confirmEmail: PROVIDER, format: 'pdf' },
+        'format must be xdm (an IHE XDM zip, the default) or ccda (the C-CDA XML), got "pdf"',
+      ],
       [{ email: PROVIDER, confirmEmail: PROVIDER, start: '2026-02-01', end: '2026-01-01' }, 'start (2026-02-01) is after end (2026-01-01)'],
     ];
     for (const [values, message] of cases) {
@@ -127,7 +162,10 @@ describe('Patient/$transmit', () => {
     }
     expect(app.smtp.received.length).toBe(before);
     // A parameter that is not a plain value (email[a]=x parses to an object) is a 400, not a crash.
-    const odd = await app.call('POST', `/fhir/Patient/${ada.patientId}/$transmit?email[a]=x`, { token: ada.token, json: transmitBody({ confirmEmail: PROVIDER }) });
+    const odd = await app.call('POST', `/fhir/Patient/${ada.patientId}/$transmit?email[a]=x`, {
+      token: ada.token,
+      json: transmitBody({ confirmEmail: PROVIDER }),
+    });
     expect([odd.status, outcomeText(odd.body)]).toEqual([400, 'The parameter email must be a plain value']);
   });
 
@@ -137,15 +175,21 @@ describe('Patient/$transmit', () => {
     expect(app.smtp.received.length).toBe(before);
     expect((await transmit(benId, { email: PROVIDER, confirmEmail: PROVIDER })).status).toBe(200);
     const benEvents = (await historyOf(benId)).filter((e) => operationOf(e) === '$transmit');
-    expect(benEvents.map((e) => [e.agent?.[0]?.who?.reference?.split('/')[0], e.agent?.[1]?.who?.display])).toEqual([['RelatedPerson', PROVIDER]]);
+    expect(benEvents.map((e) => [e.agent?.[0]?.who?.reference?.split('/')[0], e.agent?.[1]?.who?.display])).toEqual([
+      ['RelatedPerson', PROVIDER],
+    ]);
 
     const dan = await app.login(DEMO_PEOPLE.dan.email as string, DEMO_PASSWORD);
     const beforeDan = app.smtp.received.length;
     expect((await transmit(ada.patientId, { email: PROVIDER, confirmEmail: PROVIDER }, dan.access_token)).status).toBe(200);
-    expect((await app.mailTo(DEMO_PEOPLE.dan.email as string, beforeDan)).message.subject).toBe(`Ada's health record was sent to ${PROVIDER}`);
+    expect((await app.mailTo(DEMO_PEOPLE.dan.email as string, beforeDan)).message.subject).toBe(
+      `Ada's health record was sent to ${PROVIDER}`,
+    );
     const maya = await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD);
     expect((await transmit(ada.patientId, { email: PROVIDER, confirmEmail: PROVIDER }, maya.access_token)).status).toBe(200);
-    const agents = (await historyOf(ada.patientId)).filter((e) => operationOf(e) === '$transmit').map((e) => e.agent?.[0]?.who?.reference?.split('/')[0]);
+    const agents = (await historyOf(ada.patientId))
+      .filter((e) => operationOf(e) === '$transmit')
+      .map((e) => e.agent?.[0]?.who?.reference?.split('/')[0]);
     expect(agents).toEqual(expect.arrayContaining(['RelatedPerson', 'Practitioner', 'Patient']));
     // A stranger's record stays unknown.
     expect((await transmit('no-such-patient', { email: PROVIDER, confirmEmail: PROVIDER })).status).toBe(404);
@@ -156,10 +200,16 @@ describe('Patient/$transmit', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
     const deadPort = (probe.address() as { port: number }).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const mailer = new SmtpMailer({ smtpUrl: `smtp://127.0.0.1:${deadPort}`, from: 'Chartkeeper <no-reply@chartkeeper.local>', clock: app.clock });
+    const mailer = new SmtpMailer({
+      smtpUrl: `smtp://127.0.0.1:${deadPort}`,
+      from: 'Chartkeeper <no-reply@chartkeeper.local>',
+      clock: app.clock,
+    });
     const operation = transmitOperation(createAccountServices(accountContext({ ...app.services.context, mailer })));
     const caller = { kind: 'system' as const, subject: 'transmit-test', scope: unrestrictedScope() };
-    await expect(operation.handle({ repo: app.system, caller, id: ada.patientId, params: { email: PROVIDER, confirmEmail: PROVIDER } })).rejects.toMatchObject({
+    await expect(
+      operation.handle({ repo: app.system, caller, id: ada.patientId, params: { email: PROVIDER, confirmEmail: PROVIDER } }),
+    ).rejects.toMatchObject({
       status: 503,
       outcome: { issue: [{ code: 'transient' }] },
     });
@@ -177,7 +227,10 @@ describe('Patient/$transmit is rate limited per sender', () => {
   it('three sendings go at once; the fourth is 429 with Retry-After and sends nothing', async () => {
     const session = await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD);
     const send = () =>
-      app.call('POST', `/fhir/Patient/${session.account.patientId}/$transmit`, { token: session.access_token, json: transmitBody({ email: PROVIDER, confirmEmail: PROVIDER, start: '2026-01-01', end: '2026-01-31' }) });
+      app.call('POST', `/fhir/Patient/${session.account.patientId}/$transmit`, {
+        token: session.access_token,
+        json: transmitBody({ email: PROVIDER, confirmEmail: PROVIDER, start: '2026-01-01', end: '2026-01-31' }),
+      });
     for (let i = 0; i < 3; i++) expect((await send()).status).toBe(200);
     const before = app.smtp.received.length;
     const refused = await send();

@@ -39,7 +39,10 @@ function withoutRequiredElement(resource: Resource): { broken: Resource; element
     const name = parts[1].replace('[x]', '');
     const matches = (k: string) => (parts[1].endsWith('[x]') ? k.replace(/^_/, '').startsWith(name) : k === name || k === `_${name}`);
     if (!keys.some(matches)) continue;
-    return { broken: Object.fromEntries(Object.entries(resource).filter(([k]) => !matches(k))) as unknown as Resource, element: element.path as string };
+    return {
+      broken: Object.fromEntries(Object.entries(resource).filter(([k]) => !matches(k))) as unknown as Resource,
+      element: element.path as string,
+    };
   }
   return undefined;
 }
@@ -47,7 +50,9 @@ function withoutRequiredElement(resource: Resource): { broken: Resource; element
 describeCorpus('US Core 6.1.0 examples', () => {
   beforeAll(() => loadFhirDefinitions());
   const examples = present
-    ? fs.readdirSync(path.join(PACKAGE, 'example')).map((f) => ({ file: f, resource: JSON.parse(fs.readFileSync(path.join(PACKAGE, 'example', f), 'utf8')) as Resource }))
+    ? fs
+        .readdirSync(path.join(PACKAGE, 'example'))
+        .map((f) => ({ file: f, resource: JSON.parse(fs.readFileSync(path.join(PACKAGE, 'example', f), 'utf8')) as Resource }))
     : [];
   const claimingAll = examples.filter((e) => usCoreClaimsOf(e.resource).length);
   // Types this service does not store yet: their examples cannot be written, whatever they claim.
@@ -56,7 +61,10 @@ describeCorpus('US Core 6.1.0 examples', () => {
   it('finds the 183 examples, 174 of which claim a US Core profile, all but MedicationDispense and Specimen of types stored here', () => {
     expect(examples).toHaveLength(183);
     expect(claimingAll).toHaveLength(174);
-    expect([...new Set(claimingAll.filter((e) => !claiming.includes(e)).map((e) => e.resource.resourceType))].sort()).toEqual(['MedicationDispense', 'Specimen']);
+    expect([...new Set(claimingAll.filter((e) => !claiming.includes(e)).map((e) => e.resource.resourceType))].sort()).toEqual([
+      'MedicationDispense',
+      'Specimen',
+    ]);
     expect(claiming).toHaveLength(172);
   });
 
@@ -87,14 +95,23 @@ describe('US Core on the FHIR API', () => {
   });
   afterAll(() => app?.close());
 
-  const usCorePatient = { resourceType: 'Patient', meta: { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient'] }, name: [{ family: 'Claim', given: ['Una'] }] };
+  const usCorePatient = {
+    resourceType: 'Patient',
+    meta: { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient'] },
+    name: [{ family: 'Claim', given: ['Una'] }],
+  };
 
   it('refuses a Patient claiming us-core-patient without identifier and gender (400 naming each), and writes nothing', async () => {
     const res = await app.request('/fhir/Patient', { method: 'POST', json: usCorePatient });
     expect(res.status).toBe(400);
     const outcome = (await res.json()) as any;
     const texts = outcome.issue.map((i: any) => `${i.expression?.[0]}: ${i.details.text}`);
-    expect(texts).toEqual(expect.arrayContaining([expect.stringMatching(/^Patient\.identifier: .*US Core profile USCorePatientProfile/), expect.stringMatching(/^Patient\.gender: .*US Core profile USCorePatientProfile/)]));
+    expect(texts).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Patient\.identifier: .*US Core profile USCorePatientProfile/),
+        expect.stringMatching(/^Patient\.gender: .*US Core profile USCorePatientProfile/),
+      ]),
+    );
     const search = (await (await app.request('/fhir/Patient?family=Claim')).json()) as any;
     expect(search.total ?? search.entry?.length ?? 0).toBe(0);
   });
@@ -102,13 +119,20 @@ describe('US Core on the FHIR API', () => {
   it('takes the same Patient once it meets the profile, and one claiming nothing as before', async () => {
     const meets = { ...usCorePatient, identifier: [{ system: 'urn:oid:1.2.3', value: 'u-1' }], gender: 'female' };
     expect((await app.request('/fhir/Patient', { method: 'POST', json: meets })).status).toBe(201);
-    expect((await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Plain' }] } })).status).toBe(201);
+    expect(
+      (await app.request('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Plain' }] } })).status,
+    ).toBe(201);
   });
 
   it('refuses a claim of a profile of another type', async () => {
     const res = await app.request('/fhir/Observation', {
       method: 'POST',
-      json: { resourceType: 'Observation', meta: { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient'] }, status: 'final', code: { text: 'x' } },
+      json: {
+        resourceType: 'Observation',
+        meta: { profile: ['http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient'] },
+        status: 'final',
+        code: { text: 'x' },
+      },
     });
     expect(res.status).toBe(400);
     expect(JSON.stringify(await res.json())).toContain('a profile of Patient, not Observation');
@@ -119,7 +143,14 @@ describe('US Core on the FHIR API', () => {
     expect(cs.instantiates).toEqual(['http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server|6.1.0']);
     const of = (type: string) => cs.rest[0].resource.find((r: any) => r.type === type)?.supportedProfile ?? [];
     expect(of('Patient')).toEqual(['http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient']);
-    expect(of('Observation')).toEqual(expect.arrayContaining(['http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab', 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-vital-signs']));
-    expect(of('Condition')).toEqual(expect.arrayContaining(['http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-problems-health-concerns']));
+    expect(of('Observation')).toEqual(
+      expect.arrayContaining([
+        'http://hl7.org/fhir/us/core/StructureDefinition/us-core-observation-lab',
+        'http://hl7.org/fhir/us/core/StructureDefinition/us-core-vital-signs',
+      ]),
+    );
+    expect(of('Condition')).toEqual(
+      expect.arrayContaining(['http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-problems-health-concerns']),
+    );
   });
 });

@@ -36,23 +36,53 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
     const post = (p: string, body: string, token: string | undefined = ada, method = 'POST') =>
       f.app.request(p, { method, token, body, headers: { 'Content-Type': 'application/fhir+json' } });
 
-    expect(await answer(await post('/fhir/Binary', `{"resourceType":"Binary","contentType":"text/plain${LONE}","data":"aGk=","securityContext":{"reference":"${adaRef}"}}`))).toEqual([
-      400, LONE_SURROGATE, ['Binary.contentType'],
-    ]);
     expect(
-      await answer(await post('/fhir/Communication', `{"resourceType":"Communication","status":"preparation","subject":{"reference":"${adaRef}"},"payload":[{"contentString":"Hello ${LONE}"}]}`)),
+      await answer(
+        await post(
+          '/fhir/Binary',
+          `{"resourceType":"Binary","contentType":"text/plain${LONE}","data":"aGk=","securityContext":{"reference":"${adaRef}"}}`,
+        ),
+      ),
+    ).toEqual([400, LONE_SURROGATE, ['Binary.contentType']]);
+    expect(
+      await answer(
+        await post(
+          '/fhir/Communication',
+          `{"resourceType":"Communication","status":"preparation","subject":{"reference":"${adaRef}"},"payload":[{"contentString":"Hello ${LONE}"}]}`,
+        ),
+      ),
     ).toEqual([400, LONE_SURROGATE, ['Communication.payload[0].contentString']]);
     // A key, a low surrogate alone, a high surrogate at the very end: all refused.
-    expect(await answer(await post('/fhir/Patient', `{"resourceType":"Patient","name":[{"family":"X"}],"x${LONE}":1}`, undefined))).toEqual([400, LONE_SURROGATE, [`Patient.x\ud800`]]);
-    expect(await answer(await post('/fhir/Patient', `{"resourceType":"Patient","name":[{"family":"\\udc00"}]}`, undefined))).toEqual([400, LONE_SURROGATE, ['Patient.name[0].family']]);
+    expect(await answer(await post('/fhir/Patient', `{"resourceType":"Patient","name":[{"family":"X"}],"x${LONE}":1}`, undefined))).toEqual(
+      [400, LONE_SURROGATE, [`Patient.x\ud800`]],
+    );
+    expect(await answer(await post('/fhir/Patient', `{"resourceType":"Patient","name":[{"family":"\\udc00"}]}`, undefined))).toEqual([
+      400,
+      LONE_SURROGATE,
+      ['Patient.name[0].family'],
+    ]);
     const patient = (await f.system.read('Patient', f.patientIds.ada)) as Resource;
     const update = JSON.stringify({ ...patient, name: [{ family: 'Park', given: ['Ada'] }] }).replace('"Ada"', `"Ada${LONE}"`);
-    expect(await answer(await post(`/fhir/Patient/${f.patientIds.ada}`, update, undefined, 'PUT'))).toEqual([400, LONE_SURROGATE, ['Patient.name[0].given[0]']]);
+    expect(await answer(await post(`/fhir/Patient/${f.patientIds.ada}`, update, undefined, 'PUT'))).toEqual([
+      400,
+      LONE_SURROGATE,
+      ['Patient.name[0].given[0]'],
+    ]);
     const transaction = `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST","url":"Observation"},"resource":{"resourceType":"Observation","status":"final","code":{"text":"${LONE}"},"subject":{"reference":"${adaRef}"}}}]}`;
-    expect(await answer(await post('/fhir', transaction, undefined))).toEqual([400, LONE_SURROGATE, ['Bundle.entry[0].resource.code.text']]);
+    expect(await answer(await post('/fhir', transaction, undefined))).toEqual([
+      400,
+      LONE_SURROGATE,
+      ['Bundle.entry[0].resource.code.text'],
+    ]);
     // A C-CDA's character reference to a surrogate decodes to one: refused by the validation every import meets.
-    const ccda = fs.readFileSync(path.join(__dirname, '../fixtures/ccda-golden/unstructured.xml'), 'utf8').replace('<given>Katherine</given>', '<given>Kath&#xD800;erine</given>');
-    const imported = await f.app.request('/fhir/$import-ccda', { method: 'POST', body: ccda, headers: { 'Content-Type': 'application/xml' } });
+    const ccda = fs
+      .readFileSync(path.join(__dirname, '../fixtures/ccda-golden/unstructured.xml'), 'utf8')
+      .replace('<given>Katherine</given>', '<given>Kath&#xD800;erine</given>');
+    const imported = await f.app.request('/fhir/$import-ccda', {
+      method: 'POST',
+      body: ccda,
+      headers: { 'Content-Type': 'application/xml' },
+    });
     const [status, text] = await answer(imported);
     expect([status, text]).toEqual([400, LONE_SURROGATE]);
     expect(await recordState(f.app.database)).toEqual(before);
@@ -62,7 +92,13 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
     const adaRef = `Patient/${f.patientIds.ada}`;
     // As the issue found it: a Binary of Ada's, its metadata holding a lone surrogate, written before the check.
     const stored = prepareWrite(
-      { resourceType: 'Binary', id: 'lone-surrogate-binary', contentType: 'text/plain\ud800', data: 'aGk=', securityContext: { reference: adaRef } },
+      {
+        resourceType: 'Binary',
+        id: 'lone-surrogate-binary',
+        contentType: 'text/plain\ud800',
+        data: 'aGk=',
+        securityContext: { reference: adaRef },
+      },
       1,
       new Date(),
       { compartments: [f.patientIds.ada], owners: [f.patientIds.ada] }, // as write-placement puts a Binary in Ada's record
@@ -73,11 +109,19 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
       const out: Record<string, number> = {};
       for (const caller of ['ada', 'dan'] as const) {
         const token = await f.token(caller);
-        for (const p of [`Patient/${f.patientIds.ada}/$everything`, `Patient/${f.patientIds.ada}/$ccda`, `DocumentReference/$docref?patient=${f.patientIds.ada}`, 'Binary', 'DocumentReference']) {
+        for (const p of [
+          `Patient/${f.patientIds.ada}/$everything`,
+          `Patient/${f.patientIds.ada}/$ccda`,
+          `DocumentReference/$docref?patient=${f.patientIds.ada}`,
+          'Binary',
+          'DocumentReference',
+        ]) {
           out[`${caller} ${p}`] = (await f.app.request(`/fhir/${p}`, { token })).status;
         }
       }
-      out['staff Binary/lone-surrogate-binary'] = (await f.app.request('/fhir/Binary/lone-surrogate-binary', { headers: { Accept: 'application/fhir+json' } })).status;
+      out['staff Binary/lone-surrogate-binary'] = (
+        await f.app.request('/fhir/Binary/lone-surrogate-binary', { headers: { Accept: 'application/fhir+json' } })
+      ).status;
       return out;
     };
     const allOk = (statuses: Record<string, number>) => Object.fromEntries(Object.keys(statuses).map((k) => [k, 200]));
@@ -85,7 +129,9 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
     expect(unrepaired).toEqual(allOk(unrepaired));
 
     await repairWellFormedContent(f.app.database.db);
-    const { rows } = await sql<{ content: string }>`select content from resource where resource_type = 'Binary' and id = 'lone-surrogate-binary'`.execute(f.app.database.db);
+    const { rows } = await sql<{
+      content: string;
+    }>`select content from resource where resource_type = 'Binary' and id = 'lone-surrogate-binary'`.execute(f.app.database.db);
     expect(JSON.parse(rows[0].content).contentType).toBe('text/plain\ufffd');
     const repaired = await everyRead();
     expect(repaired).toEqual(allOk(repaired));

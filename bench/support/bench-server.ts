@@ -30,7 +30,12 @@ async function startProduct(logLevel: string): Promise<Running> {
   );
   const running = await startServer(config);
   const port = (running.server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, database: running.database, jobs: running.jobs, close: async () => void (await running.close()) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    database: running.database,
+    jobs: running.jobs,
+    close: async () => void (await running.close()),
+  };
 }
 
 /** Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is. */
@@ -91,7 +96,11 @@ async function main(): Promise<void> {
       if (message === 'busy') running.jobs.resume();
       return void (message === 'idle' ? running.jobs.pause(['audit-pass']) : Promise.resolve()).then(() => process.send?.({ done: true }));
     }
-    if (message === 'stop') running.close().then(() => process.exit(0), () => process.exit(1));
+    if (message === 'stop')
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   });
   process.send?.({ url: running.url });
 }

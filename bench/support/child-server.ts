@@ -32,7 +32,11 @@ export function startChildServer(args: string[], env: Record<string, string>, no
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server, to see where its time goes.
-    execArgv: [...process.execArgv, ...nodeFlags, ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])],
+    execArgv: [
+      ...process.execArgv,
+      ...nodeFlags,
+      ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+    ],
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bench server ${args.join(' ')} exited with ${code}`)));

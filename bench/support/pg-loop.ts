@@ -5,7 +5,15 @@ import { LoadResult, quantile } from './load-stats';
  * Reference (1): `concurrency` loops, each awaiting one primary-key SELECT after another through a
  * pg Pool of `poolSize` clients (the size the app uses), for `seconds`. No HTTP, no framework.
  */
-export async function runPgLoop(options: { url: string; ids: readonly string[]; type: string; concurrency: number; poolSize: number; seconds: number; label: string }): Promise<LoadResult> {
+export async function runPgLoop(options: {
+  url: string;
+  ids: readonly string[];
+  type: string;
+  concurrency: number;
+  poolSize: number;
+  seconds: number;
+  label: string;
+}): Promise<LoadResult> {
   const pool = new Pool({ connectionString: options.url, max: options.poolSize });
   const latencies: number[] = [];
   let next = 0;
@@ -31,7 +39,15 @@ export async function runPgLoop(options: { url: string; ids: readonly string[]; 
     await Promise.all(Array.from({ length: options.concurrency }, loop));
     const elapsed = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
-    return { label: options.label, rate: latencies.length / elapsed, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, non2xx: 0, requests: latencies.length };
+    return {
+      label: options.label,
+      rate: latencies.length / elapsed,
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      errors,
+      non2xx: 0,
+      requests: latencies.length,
+    };
   } finally {
     await pool.end();
   }

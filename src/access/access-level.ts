@@ -43,10 +43,7 @@ export const BILLING_RESOURCE_TYPES: readonly ResourceType[] = Object.freeze([
 ]);
 
 /** Billing plus the patient's appointments (westchester's 12-17 band). */
-export const BILLING_AND_APPOINTMENT_RESOURCE_TYPES: readonly ResourceType[] = Object.freeze([
-  ...BILLING_RESOURCE_TYPES,
-  'Appointment',
-]);
+export const BILLING_AND_APPOINTMENT_RESOURCE_TYPES: readonly ResourceType[] = Object.freeze([...BILLING_RESOURCE_TYPES, 'Appointment']);
 
 /**
  * The resource types a level may see in the patient's record, or 'all' for full access. 'none' sees nothing,

@@ -59,7 +59,12 @@ export interface AccessScope {
 
 /** Types that hold no patient data and are readable by any signed-in caller. */
 export const SHARED_TYPES: ReadonlySet<string> = new Set([
-  'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Medication', 'Questionnaire',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'Location',
+  'Medication',
+  'Questionnaire',
 ]);
 
 /** The scope of system jobs, the CLI and staff tokens before accounts exist: everything. */

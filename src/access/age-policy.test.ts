@@ -202,7 +202,12 @@ describe('nextAccessChange / bandChangesOn', () => {
   });
 
   test('westchester changes at 12; February 29 births change on March 1; partial dates answer the earliest day', () => {
-    expect(nextAccessChange('2017-03-02', '2026-11-21', WESTCHESTER_POLICY)).toEqual({ date: '2029-03-02', age: 12, fromBand: 'child', toBand: 'teen' });
+    expect(nextAccessChange('2017-03-02', '2026-11-21', WESTCHESTER_POLICY)).toEqual({
+      date: '2029-03-02',
+      age: 12,
+      fromBand: 'child',
+      toBand: 'teen',
+    });
     expect(nextAccessChange('2012-02-29', '2025-02-20')).toEqual({ date: '2025-03-01', age: 13, fromBand: 'child', toBand: 'teen' });
     expect(nextAccessChange('2013', '2025-06-01')).toEqual({ date: '2026-01-01', age: 13, fromBand: 'child', toBand: 'teen' });
   });

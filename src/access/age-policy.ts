@@ -109,7 +109,13 @@ export function birthDatesReachingAgeOn(date: string, age: number): string[] {
  * The most a grant of this kind may give a patient born on `birthDate` (a full date). A grant never gives
  * more than the policy allowed on the day it was made, nor more than the policy allows today.
  */
-function grantCeiling(birthDate: string, today: string, grant: ProxyGrant, relationship: FamilyRelationship, policy: AgePolicy): AccessLevel {
+function grantCeiling(
+  birthDate: string,
+  today: string,
+  grant: ProxyGrant,
+  relationship: FamilyRelationship,
+  policy: AgePolicy,
+): AccessLevel {
   if (grant.grantedOn > today || grant.grantedOn < birthDate) {
     return 'none';
   }
@@ -172,7 +178,13 @@ export function effectiveAccessLevel(context: GrantContext, policy: AgePolicy = 
     return 'none';
   }
   let level: AccessLevel = grant.level;
-  for (const birth of breakpointBirthDates(bounds.earliest, bounds.latest < today ? bounds.latest : today, today, grant.grantedOn, policy)) {
+  for (const birth of breakpointBirthDates(
+    bounds.earliest,
+    bounds.latest < today ? bounds.latest : today,
+    today,
+    grant.grantedOn,
+    policy,
+  )) {
     level = minLevel(level, grantCeiling(birth, today, grant, relationship, policy));
   }
   return level;
@@ -268,7 +280,11 @@ export function ownAccountRefusalMessage(policy: AgePolicy = WESTMED_POLICY): st
  * The next birthday after `today` on which the patient's band changes (teen or adult), or undefined for an
  * adult or an unknown birth date. A partial birth date answers with its earliest possible change.
  */
-export function nextAccessChange(birthDate: string | undefined, today: string, policy: AgePolicy = WESTMED_POLICY): AccessChange | undefined {
+export function nextAccessChange(
+  birthDate: string | undefined,
+  today: string,
+  policy: AgePolicy = WESTMED_POLICY,
+): AccessChange | undefined {
   parseDate(today);
   const bounds = birthDate === undefined ? undefined : fhirDateBounds(birthDate);
   if (!bounds) {

@@ -39,12 +39,20 @@ test('an access by a family member: who, for whom, what, how and when, valid R4'
 
 test('operations name themselves on the patient entity; actions by interaction', () => {
   const event = buildAuditEvent({
-    patientId: 'ben', agent: { who: { display: 'staff:cli' }, requestor: true }, interaction: 'operation', operation: '$everything',
-    resources: [], recorded: new Date(0),
+    patientId: 'ben',
+    agent: { who: { display: 'staff:cli' }, requestor: true },
+    interaction: 'operation',
+    operation: '$everything',
+    resources: [],
+    recorded: new Date(0),
   });
-  expect(event.entity).toEqual([expect.objectContaining({ what: { reference: 'Patient/ben' }, detail: [{ type: 'operation', valueString: '$everything' }] })]);
+  expect(event.entity).toEqual([
+    expect.objectContaining({ what: { reference: 'Patient/ben' }, detail: [{ type: 'operation', valueString: '$everything' }] }),
+  ]);
   expect(event.action).toBe('E');
-  expect((['read', 'vread', 'search-type', 'history-instance', 'history-type', 'create', 'update', 'delete', 'operation'] as const).map(actionOf)).toEqual(
-    ['R', 'R', 'R', 'R', 'R', 'C', 'U', 'D', 'E'],
-  );
+  expect(
+    (['read', 'vread', 'search-type', 'history-instance', 'history-type', 'create', 'update', 'delete', 'operation'] as const).map(
+      actionOf,
+    ),
+  ).toEqual(['R', 'R', 'R', 'R', 'R', 'C', 'U', 'D', 'E']);
 });

@@ -7,15 +7,7 @@ import type { AuditEvent, AuditEventAgent, AuditEventEntity } from '@medplum/fhi
 
 /** FHIR restful-interaction codes the repository records, plus 'operation' for $operations. */
 export type AuditInteraction =
-  | 'read'
-  | 'vread'
-  | 'search-type'
-  | 'history-instance'
-  | 'history-type'
-  | 'create'
-  | 'update'
-  | 'delete'
-  | 'operation';
+  'read' | 'vread' | 'search-type' | 'history-instance' | 'history-type' | 'create' | 'update' | 'delete' | 'operation';
 
 /** AuditEvent.action: Create, Read, Update, Delete, Execute. */
 export type AuditAction = 'C' | 'R' | 'U' | 'D' | 'E';
@@ -74,11 +66,15 @@ export function buildAuditEvent(input: AuditEventInput): AuditEvent {
     subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: input.interaction, display: input.interaction }],
     action: actionOf(input.interaction),
     recorded: input.recorded.toISOString(),
-    ...(input.since && input.since < input.recorded ? { period: { start: input.since.toISOString(), end: input.recorded.toISOString() } } : {}),
+    ...(input.since && input.since < input.recorded
+      ? { period: { start: input.since.toISOString(), end: input.recorded.toISOString() } }
+      : {}),
     outcome: '0',
     agent: [
       input.agent,
-      ...(input.recipient ? [{ type: { coding: [DESTINATION_ROLE] }, who: { display: input.recipient }, name: input.recipient, requestor: false }] : []),
+      ...(input.recipient
+        ? [{ type: { coding: [DESTINATION_ROLE] }, who: { display: input.recipient }, name: input.recipient, requestor: false }]
+        : []),
     ],
     source: {
       observer: { display: 'Chartkeeper' },

@@ -113,7 +113,10 @@ describe('effectiveAccessLevel: midnight in America/New_York', () => {
   const zone = 'America/New_York';
   const guardianFull = (grantedOn: string) => ({ level: 'full', grantedBy: 'guardian', grantedOn }) as const;
   const at = (instant: string, birthDate: string, policy: AgePolicy, grantedOn = '2016-01-01'): AccessLevel =>
-    effectiveAccessLevel({ birthDate, today: todayIn(zone, new Date(instant)), grant: guardianFull(grantedOn), relationship: 'guardian' }, policy);
+    effectiveAccessLevel(
+      { birthDate, today: todayIn(zone, new Date(instant)), grant: guardianFull(grantedOn), relationship: 'guardian' },
+      policy,
+    );
 
   test('13th birthday (westmed): full until local midnight, billing from it; 04:30Z is before midnight in January', () => {
     const birth = '2013-01-15';
@@ -121,7 +124,14 @@ describe('effectiveAccessLevel: midnight in America/New_York', () => {
     expect(at('2026-01-15T04:59:59.999Z', birth, WESTMED_POLICY)).toBe('full');
     expect(at('2026-01-15T05:00:00Z', birth, WESTMED_POLICY)).toBe('billing');
     // In UTC the birthday would already have started at 00:00Z: the zone matters.
-    expect(effectiveAccessLevel({ birthDate: birth, today: todayIn('UTC', new Date('2026-01-15T04:30:00Z')), grant: guardianFull('2016-01-01'), relationship: 'guardian' })).toBe('billing');
+    expect(
+      effectiveAccessLevel({
+        birthDate: birth,
+        today: todayIn('UTC', new Date('2026-01-15T04:30:00Z')),
+        grant: guardianFull('2016-01-01'),
+        relationship: 'guardian',
+      }),
+    ).toBe('billing');
   });
 
   test('13th birthday (westmed) in May: EDT midnight is 04:00Z, so 04:30Z is already the birthday', () => {
@@ -150,7 +160,9 @@ describe('effectiveAccessLevel: midnight in America/New_York', () => {
     const birth = '2008-11-21';
     const grant = { level: 'full', grantedBy: 'patient', grantedOn: '2022-03-01' } as const;
     for (const instant of ['2026-11-21T04:30:00Z', '2026-11-21T05:00:00Z']) {
-      expect(effectiveAccessLevel({ birthDate: birth, today: todayIn(zone, new Date(instant)), grant, relationship: 'guardian' })).toBe('full');
+      expect(effectiveAccessLevel({ birthDate: birth, today: todayIn(zone, new Date(instant)), grant, relationship: 'guardian' })).toBe(
+        'full',
+      );
     }
   });
 
@@ -165,7 +177,14 @@ describe('effectiveAccessLevel: odd inputs fail closed', () => {
   const grant = { level: 'full', grantedBy: 'guardian', grantedOn: '2016-01-01' } as const;
 
   test('a grant dated in the future or before the birth gives nothing', () => {
-    expect(effectiveAccessLevel({ birthDate: '2015-01-01', today: '2020-01-01', grant: { ...grant, grantedOn: '2020-01-02' }, relationship: 'guardian' })).toBe('none');
+    expect(
+      effectiveAccessLevel({
+        birthDate: '2015-01-01',
+        today: '2020-01-01',
+        grant: { ...grant, grantedOn: '2020-01-02' },
+        relationship: 'guardian',
+      }),
+    ).toBe('none');
     expect(effectiveAccessLevel({ birthDate: '2017-01-01', today: '2020-01-01', grant, relationship: 'guardian' })).toBe('none');
     expect(effectiveAccessLevel({ birthDate: '2016-01-01', today: '2020-01-01', grant, relationship: 'guardian' })).toBe('full');
   });
@@ -182,19 +201,36 @@ describe('effectiveAccessLevel: odd inputs fail closed', () => {
     const today = '2026-06-01';
     expect(effectiveAccessLevel({ birthDate, today, grant: { ...grant, grantedOn: '2026-05-10' }, relationship: 'guardian' })).toBe('none');
     expect(
-      effectiveAccessLevel({ birthDate, today, grant: { level: 'full', grantedBy: 'staff-legal-authorization', grantedOn: '2026-05-10' }, relationship: 'other' }),
+      effectiveAccessLevel({
+        birthDate,
+        today,
+        grant: { level: 'full', grantedBy: 'staff-legal-authorization', grantedOn: '2026-05-10' },
+        relationship: 'other',
+      }),
     ).toBe('full');
     expect(
-      effectiveAccessLevel({ birthDate, today, grant: { level: 'full', grantedBy: 'staff-legal-authorization', grantedOn: '2026-05-09' }, relationship: 'other' }),
+      effectiveAccessLevel({
+        birthDate,
+        today,
+        grant: { level: 'full', grantedBy: 'staff-legal-authorization', grantedOn: '2026-05-09' },
+        relationship: 'other',
+      }),
     ).toBe('none');
   });
 
   test('unknown or malformed birth date: own grants and legal authorizations stand, guardian grants do not', () => {
     for (const birthDate of [undefined, 'not-a-date', '2013-02-30']) {
       expect(effectiveAccessLevel({ birthDate, today: '2026-01-01', grant, relationship: 'guardian' })).toBe('none');
-      expect(effectiveAccessLevel({ birthDate, today: '2026-01-01', grant: { ...grant, grantedBy: 'patient' }, relationship: 'guardian' })).toBe('full');
       expect(
-        effectiveAccessLevel({ birthDate, today: '2026-01-01', grant: { ...grant, level: 'billing', grantedBy: 'staff-legal-authorization' }, relationship: 'other' }),
+        effectiveAccessLevel({ birthDate, today: '2026-01-01', grant: { ...grant, grantedBy: 'patient' }, relationship: 'guardian' }),
+      ).toBe('full');
+      expect(
+        effectiveAccessLevel({
+          birthDate,
+          today: '2026-01-01',
+          grant: { ...grant, level: 'billing', grantedBy: 'staff-legal-authorization' },
+          relationship: 'other',
+        }),
       ).toBe('billing');
     }
   });
@@ -242,7 +278,9 @@ describe('effectiveAccessLevel: odd inputs fail closed', () => {
               }
               compared++;
               if (actual !== expected) {
-                mismatches.push(`${policy.name} ${partial} today=${today} grantedOn=${grantedOn} ${grantedBy}/${relationship}: ${actual} != ${expected}`);
+                mismatches.push(
+                  `${policy.name} ${partial} today=${today} grantedOn=${grantedOn} ${grantedBy}/${relationship}: ${actual} != ${expected}`,
+                );
               }
             }
           }
@@ -258,9 +296,13 @@ describe('effectiveAccessLevel: odd inputs fail closed', () => {
     const own = (grantedOn: string) => ({ level: 'full', grantedBy: 'patient', grantedOn }) as const;
     const today = '2027-06-01';
     expect(effectiveAccessLevel({ birthDate: '2014-01-01', today, grant: own('2026-06-01'), relationship: 'other' }, policy)).toBe('none'); // 12
-    expect(effectiveAccessLevel({ birthDate: '2013-01-01', today, grant: own('2026-06-01'), relationship: 'other' }, policy)).toBe('billing+appointments');
+    expect(effectiveAccessLevel({ birthDate: '2013-01-01', today, grant: own('2026-06-01'), relationship: 'other' }, policy)).toBe(
+      'billing+appointments',
+    );
     expect(effectiveAccessLevel({ birthDate: '2013', today, grant: own('2026-06-01'), relationship: 'other' }, policy)).toBe('none');
-    expect(effectiveAccessLevel({ birthDate: '2013', today, grant: own('2026-12-31'), relationship: 'other' }, policy)).toBe('billing+appointments');
+    expect(effectiveAccessLevel({ birthDate: '2013', today, grant: own('2026-12-31'), relationship: 'other' }, policy)).toBe(
+      'billing+appointments',
+    );
     expect(canHaveOwnAccount('2014-05-10', '2026-05-10', policy)).toBe(false);
     expect(ageBandOn('2014-05-10', '2026-05-10', policy)).toBe('teen');
   });
@@ -273,4 +315,3 @@ describe('effectiveAccessLevel: odd inputs fail closed', () => {
     expect(() => effectiveAccessLevel({ ...base, today: '2020-01', grant })).toThrow(RangeError);
   });
 });
-

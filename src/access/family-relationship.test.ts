@@ -12,9 +12,13 @@ describe('familyRelationshipOf', () => {
   });
 
   test('RoleClass GUARD counts; a guardian code in another system does not; any of several codings', () => {
-    expect(familyRelationshipOf([{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'GUARD' }] }])).toBe('guardian');
+    expect(familyRelationshipOf([{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'GUARD' }] }])).toBe(
+      'guardian',
+    );
     expect(familyRelationshipOf([{ coding: [{ system: 'http://example.org/local', code: 'MTH' }] }])).toBe('other');
-    expect(familyRelationshipOf([{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0131', code: 'N' }] }, ...roleCode('MTH')])).toBe('guardian');
+    expect(
+      familyRelationshipOf([{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0131', code: 'N' }] }, ...roleCode('MTH')]),
+    ).toBe('guardian');
     expect(familyRelationshipOf([{ text: 'mother' }])).toBe('other');
     expect(familyRelationshipOf(undefined)).toBe('other');
   });

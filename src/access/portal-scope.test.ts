@@ -23,33 +23,83 @@ test('per patient: the best level, the own record first, none dropped', () => {
     [cara, 'billing+appointments', false, 'rp-cara'],
   ]);
   expect(scope.patients.get(ada)).toBeUndefined();
-  expect([...(scope.patients.get(cara) ?? [])].sort()).toEqual(['Account', 'Appointment', 'ChargeItem', 'Coverage', 'Invoice', 'Patient', 'PaymentNotice', 'PaymentReconciliation']);
+  expect([...(scope.patients.get(cara) ?? [])].sort()).toEqual([
+    'Account',
+    'Appointment',
+    'ChargeItem',
+    'Coverage',
+    'Invoice',
+    'Patient',
+    'PaymentNotice',
+    'PaymentReconciliation',
+  ]);
   expect(scope.patients.has('p-sam')).toBe(false);
-  expect([scope.levelFor(cara), scope.levelFor('p-sam'), scope.unrestricted, scope.releasedOnly]).toEqual(['billing+appointments', 'none', false, true]);
+  expect([scope.levelFor(cara), scope.levelFor('p-sam'), scope.unrestricted, scope.releasedOnly]).toEqual([
+    'billing+appointments',
+    'none',
+    false,
+    true,
+  ]);
   // The own record cannot be lowered by a grant to oneself.
-  const own = portalScope([{ patientId: ada, level: 'full', self: true }, { patientId: ada, level: 'billing', self: false }], 'x');
+  const own = portalScope(
+    [
+      { patientId: ada, level: 'full', self: true },
+      { patientId: ada, level: 'billing', self: false },
+    ],
+    'x',
+  );
   expect(own.levelFor(ada)).toBe('full');
 });
 
 test('present: reduced views for the reduced patients only', () => {
-  const patient: Patient = { resourceType: 'Patient', id: cara, gender: 'female', birthDate: '2010-07-02', name: [{ family: 'Park' }], address: [{ city: 'Seattle' }] };
+  const patient: Patient = {
+    resourceType: 'Patient',
+    id: cara,
+    gender: 'female',
+    birthDate: '2010-07-02',
+    name: [{ family: 'Park' }],
+    address: [{ city: 'Seattle' }],
+  };
   expect(scope.present(patient)).toEqual({ resourceType: 'Patient', id: cara, name: [{ family: 'Park' }], birthDate: '2010-07-02' });
   expect(scope.present({ ...patient, id: ben })).toEqual({ ...patient, id: ben });
   const appointment: Appointment = {
-    resourceType: 'Appointment', id: 'a1', status: 'booked', start: '2026-04-01T16:00:00Z', reasonCode: [{ text: 'private' }],
+    resourceType: 'Appointment',
+    id: 'a1',
+    status: 'booked',
+    start: '2026-04-01T16:00:00Z',
+    reasonCode: [{ text: 'private' }],
     participant: [{ actor: { reference: `Patient/${cara}` }, status: 'accepted' }],
   };
   expect(scope.present(appointment)).toEqual({
-    resourceType: 'Appointment', id: 'a1', status: 'booked', start: '2026-04-01T16:00:00Z',
+    resourceType: 'Appointment',
+    id: 'a1',
+    status: 'booked',
+    start: '2026-04-01T16:00:00Z',
     participant: [{ actor: { reference: `Patient/${cara}` }, status: 'accepted' }],
   });
   // One in the caller's own record too is also in Cara's: it shows no more than her level on Cara's shows.
-  const shared = { ...appointment, participant: [...appointment.participant, { actor: { reference: `Patient/${ada}` }, status: 'accepted' as const }] };
+  const shared = {
+    ...appointment,
+    participant: [...appointment.participant, { actor: { reference: `Patient/${ada}` }, status: 'accepted' as const }],
+  };
   expect(scope.present(shared)).toEqual({ ...scope.present(appointment), participant: shared.participant });
   const both = { ...shared, participant: [shared.participant[1], { actor: { reference: `Patient/${ben}` }, status: 'accepted' as const }] };
   expect(scope.present(both)).toEqual(both);
-  const charge: ChargeItem = { resourceType: 'ChargeItem', id: 'c1', status: 'billed', code: { text: 'Visit' }, subject: { reference: `Patient/${cara}` }, reason: [{ text: 'dx' }] };
-  expect(scope.present(charge)).toEqual({ resourceType: 'ChargeItem', id: 'c1', status: 'billed', code: { text: 'Visit' }, subject: { reference: `Patient/${cara}` } });
+  const charge: ChargeItem = {
+    resourceType: 'ChargeItem',
+    id: 'c1',
+    status: 'billed',
+    code: { text: 'Visit' },
+    subject: { reference: `Patient/${cara}` },
+    reason: [{ text: 'dx' }],
+  };
+  expect(scope.present(charge)).toEqual({
+    resourceType: 'ChargeItem',
+    id: 'c1',
+    status: 'billed',
+    code: { text: 'Visit' },
+    subject: { reference: `Patient/${cara}` },
+  });
   const observation: Observation = { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'x' } };
   expect(scope.present(observation)).toBe(observation);
 });
@@ -89,19 +139,26 @@ test('staff scope: their organisation; Patients only for it; never the log; noth
   expect(staff.canWrite({ resourceType: 'Observation', status: 'final', code: {} }, ['p'])).toBe(true);
   expect(staff.canWrite({ resourceType: 'AuditEvent' } as never, ['p'])).toBe(false);
   const nobody = staffScope(undefined, 'staff account s-2');
-  expect([nobody.organizationId, nobody.canWrite({ resourceType: 'Observation', status: 'final', code: {} }, ['p'])]).toEqual([undefined, false]);
+  expect([nobody.organizationId, nobody.canWrite({ resourceType: 'Observation', status: 'final', code: {} }, ['p'])]).toEqual([
+    undefined,
+    false,
+  ]);
 });
 
 test('authorshipIssues: a portal caller answers in her own name and leaves the service’s meta as stored', () => {
   const answers = (extra: object) => ({ resourceType: 'QuestionnaireResponse', status: 'completed', ...extra }) as never;
-  expect(scope.authorshipIssues!(answers({ author: { reference: `Patient/${ada}` }, source: { reference: 'RelatedPerson/rp-ben' } }))).toEqual([]);
-  expect(scope.authorshipIssues!(answers({ author: { reference: 'Practitioner/p1' }, source: { display: 'Mum' } })).map((i) => i.expression)).toEqual([
-    'QuestionnaireResponse.author', 'QuestionnaireResponse.source',
-  ]);
+  expect(
+    scope.authorshipIssues!(answers({ author: { reference: `Patient/${ada}` }, source: { reference: 'RelatedPerson/rp-ben' } })),
+  ).toEqual([]);
+  expect(
+    scope.authorshipIssues!(answers({ author: { reference: 'Practitioner/p1' }, source: { display: 'Mum' } })).map((i) => i.expression),
+  ).toEqual(['QuestionnaireResponse.author', 'QuestionnaireResponse.source']);
   const tag = [{ code: 'triage' }];
   const message = (meta?: object) => ({ resourceType: 'Communication', status: 'preparation', ...(meta ? { meta } : {}) }) as never;
   expect(scope.authorshipIssues!(message({ tag, versionId: '1' })).map((i) => i.expression)).toEqual(['Communication.meta.tag']);
   expect(scope.authorshipIssues!(message({ tag, versionId: '2' }), message({ tag, versionId: '1' }))).toEqual([]);
-  expect(scope.authorshipIssues!(message({ versionId: '2' }), message({ tag })).map((i) => i.expression)).toEqual(['Communication.meta.tag']);
+  expect(scope.authorshipIssues!(message({ versionId: '2' }), message({ tag })).map((i) => i.expression)).toEqual([
+    'Communication.meta.tag',
+  ]);
   expect(staffScope('org-1', 's').authorshipIssues).toBeUndefined();
 });

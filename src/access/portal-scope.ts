@@ -77,7 +77,7 @@ function ownReferences(access: readonly PatientAccess[]): ReadonlySet<string> {
 
 function typesAt(level: AccessLevel): ReadonlySet<string> | undefined {
   const types = resourceTypesForLevel(level);
-  return types === 'all' ? undefined : (types);
+  return types === 'all' ? undefined : types;
 }
 
 /** The types a level shows, minus one (a full level allows every parameter, so it never gets here). */
@@ -121,9 +121,9 @@ function patientsNamedBy(resource: Resource): string[] {
     case 'Patient':
       return resource.id ? [resource.id] : [];
     case 'Appointment':
-      return patientIds(((resource).participant ?? []).map((p) => p.actor));
+      return patientIds((resource.participant ?? []).map((p) => p.actor));
     case 'ChargeItem':
-      return patientIds([(resource).subject]);
+      return patientIds([resource.subject]);
     default:
       return [];
   }

@@ -5,7 +5,12 @@ import { billingChargeItem, minimalAppointment, minimalPatient, searchParamAllow
 const patient: Patient = {
   resourceType: 'Patient',
   id: 'cara',
-  meta: { versionId: '3', lastUpdated: '2026-11-01T10:00:00Z', security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'PSY' }], tag: [{ code: 'x' }] },
+  meta: {
+    versionId: '3',
+    lastUpdated: '2026-11-01T10:00:00Z',
+    security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'PSY' }],
+    tag: [{ code: 'x' }],
+  },
   text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Cara Park, 15, asthma</div>' },
   identifier: [{ system: 'urn:mrn', value: 'MRN-2' }],
   name: [{ use: 'official', family: 'Park', given: ['Cara'] }],
@@ -70,7 +75,15 @@ describe('access levels', () => {
 
   test('resource types per level', () => {
     expect(resourceTypesForLevel('full')).toBe('all');
-    expect([...(resourceTypesForLevel('billing') as Set<string>)]).toEqual(['Patient', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'PaymentReconciliation', 'PaymentNotice']);
+    expect([...(resourceTypesForLevel('billing') as Set<string>)]).toEqual([
+      'Patient',
+      'Account',
+      'Invoice',
+      'ChargeItem',
+      'Coverage',
+      'PaymentReconciliation',
+      'PaymentNotice',
+    ]);
     expect([...(resourceTypesForLevel('billing+appointments') as Set<string>)]).toEqual([
       'Patient',
       'Account',
@@ -82,7 +95,18 @@ describe('access levels', () => {
       'Appointment',
     ]);
     expect((resourceTypesForLevel('none') as Set<string>).size).toBe(0);
-    const types = ['Patient', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Appointment', 'Observation', 'Communication', 'DocumentReference', 'Binary'];
+    const types = [
+      'Patient',
+      'Account',
+      'Invoice',
+      'ChargeItem',
+      'Coverage',
+      'Appointment',
+      'Observation',
+      'Communication',
+      'DocumentReference',
+      'Binary',
+    ];
     expect(types.filter((t) => levelSeesResourceType('billing', t))).toEqual(['Patient', 'Account', 'Invoice', 'ChargeItem', 'Coverage']);
     expect(types.filter((t) => levelSeesResourceType('billing+appointments', t))).toEqual([
       'Patient',
@@ -150,7 +174,13 @@ describe('reduced views', () => {
   test('viewForLevel per level', () => {
     const condition: Condition = { resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/cara' } };
     const account: Account = { resourceType: 'Account', id: 'acc1', status: 'active' };
-    const coverage: Coverage = { resourceType: 'Coverage', id: 'cov1', status: 'active', beneficiary: { reference: 'Patient/cara' }, payor: [{ display: 'Acme' }] };
+    const coverage: Coverage = {
+      resourceType: 'Coverage',
+      id: 'cov1',
+      status: 'active',
+      beneficiary: { reference: 'Patient/cara' },
+      payor: [{ display: 'Acme' }],
+    };
     expect(viewForLevel('full', patient)).toBe(patient);
     expect(viewForLevel('full', condition)).toBe(condition);
     expect(viewForLevel('billing', patient)).toEqual(minimalPatient(patient));

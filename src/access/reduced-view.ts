@@ -121,38 +121,37 @@ export function viewForLevel<T extends Resource>(level: AccessLevel, resource: T
  * they cannot see would tell them its value by which results come back (Patient?gender=..., Appointment?
  * reason-code=...), so any other parameter on these types must be refused or ignored for them.
  */
-export const REDUCED_VIEW_SEARCH_PARAMS: Readonly<Record<'Patient' | 'Appointment' | 'ChargeItem', readonly string[]>> =
-  Object.freeze({
-    Patient: Object.freeze(['_id', '_lastUpdated', 'name', 'family', 'given', 'birthdate']),
-    Appointment: Object.freeze([
-      '_id',
-      '_lastUpdated',
-      'identifier',
-      'date',
-      'status',
-      'patient',
-      'actor',
-      'practitioner',
-      'location',
-      'service-type',
-      'appointment-type',
-      'specialty',
-    ]),
-    ChargeItem: Object.freeze([
-      '_id',
-      '_lastUpdated',
-      'identifier',
-      'patient',
-      'subject',
-      'account',
-      'code',
-      'entered-date',
-      'occurrence',
-      'price-override',
-      'factor-override',
-      'quantity',
-    ]),
-  });
+export const REDUCED_VIEW_SEARCH_PARAMS: Readonly<Record<'Patient' | 'Appointment' | 'ChargeItem', readonly string[]>> = Object.freeze({
+  Patient: Object.freeze(['_id', '_lastUpdated', 'name', 'family', 'given', 'birthdate']),
+  Appointment: Object.freeze([
+    '_id',
+    '_lastUpdated',
+    'identifier',
+    'date',
+    'status',
+    'patient',
+    'actor',
+    'practitioner',
+    'location',
+    'service-type',
+    'appointment-type',
+    'specialty',
+  ]),
+  ChargeItem: Object.freeze([
+    '_id',
+    '_lastUpdated',
+    'identifier',
+    'patient',
+    'subject',
+    'account',
+    'code',
+    'entered-date',
+    'occurrence',
+    'price-override',
+    'factor-override',
+    'quantity',
+  ]),
+});
 
 /**
  * Result-shaping parameters that cannot reveal hidden fields. `_sort` is not among them: sorting on a hidden

@@ -23,13 +23,37 @@ export const UNRELEASED_RESULT_STATUSES: readonly string[] = Object.freeze(['reg
  * (ENTERED_IN_ERROR_UNINDEXED); Medication is shared reference data, not part of anyone's record.
  */
 const ENTERED_IN_ERROR_PARAM: Readonly<Record<string, string>> = {
-  Encounter: 'status', Condition: 'verification-status', AllergyIntolerance: 'verification-status', MedicationRequest: 'status',
-  MedicationStatement: 'status', Immunization: 'status', Procedure: 'status', Goal: 'lifecycle-status', CarePlan: 'status',
-  CareTeam: 'status', Device: 'status', DocumentReference: 'status', Communication: 'status', Consent: 'status',
-  Appointment: 'status', ServiceRequest: 'status', Task: 'status', QuestionnaireResponse: 'status', Account: 'status',
-  Invoice: 'status', Coverage: 'status', Composition: 'status', Claim: 'status', ExplanationOfBenefit: 'status',
-  ImagingStudy: 'status', MedicationAdministration: 'status', SupplyDelivery: 'status', FamilyMemberHistory: 'status',
-  CommunicationRequest: 'status', PaymentReconciliation: 'status', PaymentNotice: 'status',
+  Encounter: 'status',
+  Condition: 'verification-status',
+  AllergyIntolerance: 'verification-status',
+  MedicationRequest: 'status',
+  MedicationStatement: 'status',
+  Immunization: 'status',
+  Procedure: 'status',
+  Goal: 'lifecycle-status',
+  CarePlan: 'status',
+  CareTeam: 'status',
+  Device: 'status',
+  DocumentReference: 'status',
+  Communication: 'status',
+  Consent: 'status',
+  Appointment: 'status',
+  ServiceRequest: 'status',
+  Task: 'status',
+  QuestionnaireResponse: 'status',
+  Account: 'status',
+  Invoice: 'status',
+  Coverage: 'status',
+  Composition: 'status',
+  Claim: 'status',
+  ExplanationOfBenefit: 'status',
+  ImagingStudy: 'status',
+  MedicationAdministration: 'status',
+  SupplyDelivery: 'status',
+  FamilyMemberHistory: 'status',
+  CommunicationRequest: 'status',
+  PaymentReconciliation: 'status',
+  PaymentNotice: 'status',
 };
 
 /** Types with an entered-in-error status that no search parameter indexes: read from the stored JSON. */
@@ -37,7 +61,12 @@ const ENTERED_IN_ERROR_UNINDEXED: ReadonlySet<string> = new Set(['ChargeItem']);
 
 /** The types whose visibility depends on release or on being entered in error. */
 export const RELEASE_GATED_TYPES: ReadonlySet<string> = new Set([
-  'DocumentReference', 'DiagnosticReport', 'Observation', 'Binary', ...Object.keys(ENTERED_IN_ERROR_PARAM), ...ENTERED_IN_ERROR_UNINDEXED,
+  'DocumentReference',
+  'DiagnosticReport',
+  'Observation',
+  'Binary',
+  ...Object.keys(ENTERED_IN_ERROR_PARAM),
+  ...ENTERED_IN_ERROR_UNINDEXED,
 ]);
 
 type Sql = RawBuilder<unknown>;

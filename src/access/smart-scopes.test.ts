@@ -13,7 +13,12 @@ const ada = portalScope(
 
 describe('SMART scopes', () => {
   it('parses v2 and v1 scopes, and refuses what is not one', () => {
-    expect(parseResourceScope('patient/Observation.rs')).toMatchObject({ context: 'patient', type: 'Observation', read: true, write: false });
+    expect(parseResourceScope('patient/Observation.rs')).toMatchObject({
+      context: 'patient',
+      type: 'Observation',
+      read: true,
+      write: false,
+    });
     expect(parseResourceScope('user/*.cruds')).toMatchObject({ context: 'user', type: '*', read: true, write: true });
     expect(parseResourceScope('patient/*.read')).toMatchObject({ read: true, write: false });
     expect(parseResourceScope('system/Patient.write')).toMatchObject({ read: false, write: true });
@@ -47,7 +52,9 @@ describe('SMART scopes', () => {
   it('writes need c, u or d on the type, and what the account may write besides', () => {
     const message = { resourceType: 'Communication', status: 'preparation', subject: { reference: 'Patient/ada' } } as Resource;
     expect(narrowBySmartScopes(ada, { scopes: resourceScopesIn('user/*.rs') }).canWrite(message, ['ada'])).toBe(false);
-    expect(narrowBySmartScopes(ada, { scopes: resourceScopesIn('user/Communication.cruds') }).canWrite(message, ['ada'])).toBe(ada.canWrite(message, ['ada']));
+    expect(narrowBySmartScopes(ada, { scopes: resourceScopesIn('user/Communication.cruds') }).canWrite(message, ['ada'])).toBe(
+      ada.canWrite(message, ['ada']),
+    );
   });
 
   it('staff of an organisation see only the types their scopes name', () => {

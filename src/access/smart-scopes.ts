@@ -24,7 +24,15 @@ export interface SmartResourceScope {
 }
 
 /** The scopes that are not resource scopes but that this server knows. */
-export const SMART_OTHER_SCOPES: readonly string[] = ['openid', 'fhirUser', 'profile', 'offline_access', 'online_access', 'launch', 'launch/patient'];
+export const SMART_OTHER_SCOPES: readonly string[] = [
+  'openid',
+  'fhirUser',
+  'profile',
+  'offline_access',
+  'online_access',
+  'launch',
+  'launch/patient',
+];
 
 /** v2 permissions: any of c, r, u, d, s, in that order, at least one. */
 const V2_PERMISSIONS = /^c?r?u?d?s?$/;
@@ -95,10 +103,16 @@ export interface SmartGrant {
  */
 export function narrowBySmartScopes(base: AccessScope, grant: SmartGrant): AccessScope {
   const readFor = (patientId?: string) =>
-    union(union(typesGranted(grant.scopes, 'user', 'read'), typesGranted(grant.scopes, 'system', 'read')), patientId !== undefined && patientId === grant.patientId ? typesGranted(grant.scopes, 'patient', 'read') : new Set());
+    union(
+      union(typesGranted(grant.scopes, 'user', 'read'), typesGranted(grant.scopes, 'system', 'read')),
+      patientId !== undefined && patientId === grant.patientId ? typesGranted(grant.scopes, 'patient', 'read') : new Set(),
+    );
   const writeFor = (patientIds: readonly string[]) => {
     const anyone = union(typesGranted(grant.scopes, 'user', 'write'), typesGranted(grant.scopes, 'system', 'write'));
-    const launch = patientIds.length > 0 && patientIds.every((id) => id === grant.patientId) ? typesGranted(grant.scopes, 'patient', 'write') : new Set<string>();
+    const launch =
+      patientIds.length > 0 && patientIds.every((id) => id === grant.patientId)
+        ? typesGranted(grant.scopes, 'patient', 'write')
+        : new Set<string>();
     return union(anyone, launch);
   };
   const narrow = (scope: AccessScope): AccessScope => {
@@ -108,7 +122,10 @@ export function narrowBySmartScopes(base: AccessScope, grant: SmartGrant): Acces
       if (!types || types.size) patients.set(patientId, types);
     }
     // Shared types (a Practitioner) follow user/ and system/ scopes, and patient/ scopes while the launch patient is held.
-    const anywhere = union(readFor(), grant.patientId !== undefined && patients.has(grant.patientId) ? typesGranted(grant.scopes, 'patient', 'read') : new Set());
+    const anywhere = union(
+      readFor(),
+      grant.patientId !== undefined && patients.has(grant.patientId) ? typesGranted(grant.scopes, 'patient', 'read') : new Set(),
+    );
     // The patients map limits what portal callers see per record; staff see their organisation's records by type.
     const allowedTypes = scope.organizationId ? intersect(scope.allowedTypes, readFor()) : scope.allowedTypes;
     return {
@@ -122,7 +139,8 @@ export function narrowBySmartScopes(base: AccessScope, grant: SmartGrant): Acces
         const granted = writeFor(compartments ?? []);
         return (granted === 'all' || granted.has(resource.resourceType)) && scope.canWrite(resource, compartments, stored);
       },
-      narrowForSearch: (type: string, params: readonly string[]) => narrow(scope.narrowForSearch ? scope.narrowForSearch(type, params) : scope),
+      narrowForSearch: (type: string, params: readonly string[]) =>
+        narrow(scope.narrowForSearch ? scope.narrowForSearch(type, params) : scope),
     };
   };
   if (base.unrestricted) {

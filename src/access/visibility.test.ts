@@ -22,10 +22,23 @@ beforeAll(async () => {
   // Many patients of our organisation, a few of the other: a walk through the organisation's patients would show.
   for (let n = 0; n < 40; n++) {
     const managing = n % 10 === 9 ? other : ours;
-    const patient = (await system.create<Patient>({ resourceType: 'Patient', name: [{ family: `Park${n}` }], managingOrganization: { reference: `Organization/${managing.id}` } })).resource;
+    const patient = (
+      await system.create<Patient>({
+        resourceType: 'Patient',
+        name: [{ family: `Park${n}` }],
+        managingOrganization: { reference: `Organization/${managing.id}` },
+      })
+    ).resource;
     patients.push(patient);
     observations.push(
-      (await system.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'pulse' }, subject: { reference: `Patient/${patient.id}` } })).resource,
+      (
+        await system.create<Observation>({
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: 'pulse' },
+          subject: { reference: `Patient/${patient.id}` },
+        })
+      ).resource,
     );
   }
   await sql`analyze`.execute(database.db);
@@ -47,14 +60,19 @@ async function staffReads(type: 'Patient' | 'Observation', id: string): Promise<
 }
 
 describe("a staff account's organisation check", () => {
-  test.each(['Observation', 'Patient'] as const)('%s: a read sees its organisation’s patients only, probing the one patient rather than walking the organisation', async (type) => {
-    const rows = type === 'Patient' ? patients : observations;
-    for (const n of [0, 1, 9, 19]) {
-      const { visible, plan } = await staffReads(type, rows[n].id!);
-      expect([n, visible]).toEqual([n, n % 10 !== 9]);
-      expect(plan).toContain('search_reference_patient_organization_idx');
-      expect(plan).not.toContain('search_reference_target_idx');
-      expect(plan).toMatch(type === 'Patient' ? /Index Cond: \(resource_id = (r\.id|'[^']+'::text)\)/ : /Index Cond: \(resource_id = ANY \(r\.owners\)\)/);
-    }
-  });
+  test.each(['Observation', 'Patient'] as const)(
+    '%s: a read sees its organisation’s patients only, probing the one patient rather than walking the organisation',
+    async (type) => {
+      const rows = type === 'Patient' ? patients : observations;
+      for (const n of [0, 1, 9, 19]) {
+        const { visible, plan } = await staffReads(type, rows[n].id!);
+        expect([n, visible]).toEqual([n, n % 10 !== 9]);
+        expect(plan).toContain('search_reference_patient_organization_idx');
+        expect(plan).not.toContain('search_reference_target_idx');
+        expect(plan).toMatch(
+          type === 'Patient' ? /Index Cond: \(resource_id = (r\.id|'[^']+'::text)\)/ : /Index Cond: \(resource_id = ANY \(r\.owners\)\)/,
+        );
+      }
+    },
+  );
 });

@@ -59,7 +59,9 @@ export function visibilityConditionAnyType(scope: AccessScope, alias = 'r'): Sql
     const held = [...byTypes].map(([types, ids]) =>
       types ? sql`(p.id = any(${ids}::text[]) and ${type} = any(${[...types]}::text[]))` : sql`p.id = any(${ids}::text[])`,
     );
-    parts.push(sql`(cardinality(${owners}) > 0 and not exists (select 1 from unnest(${owners}) as p(id) where not (${sql.join(held, sql` or `)})))`);
+    parts.push(
+      sql`(cardinality(${owners}) > 0 and not exists (select 1 from unnest(${owners}) as p(id) where not (${sql.join(held, sql` or `)})))`,
+    );
   }
   if (scope.organizationId) parts.push(staffOwnersCondition(scope.organizationId, alias));
   const inScope = parts.length ? sql`(${sql.join(parts, sql` or `)})` : sql`false`;
@@ -78,7 +80,11 @@ function scopeCondition(scope: AccessScope, type: string, alias: string): Sql | 
     parts.push(type === 'Patient' ? sql`${sql.ref(`${alias}.id`)} = any(${list})` : sql`(${owners} && ${list} and ${owners} <@ ${list})`);
   }
   if (scope.organizationId) {
-    parts.push(type === 'Patient' ? sql`exists (select 1 from search_reference o where ${managedBy(scope.organizationId)} and o.resource_id = ${sql.ref(`${alias}.id`)})` : staffOwnersCondition(scope.organizationId, alias));
+    parts.push(
+      type === 'Patient'
+        ? sql`exists (select 1 from search_reference o where ${managedBy(scope.organizationId)} and o.resource_id = ${sql.ref(`${alias}.id`)})`
+        : staffOwnersCondition(scope.organizationId, alias),
+    );
   }
   if (!parts.length) return sql`false`;
   return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;

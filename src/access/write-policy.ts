@@ -24,7 +24,14 @@ import type { Appointment, Communication, QuestionnaireResponse, Resource, Task 
 import type { AccessLevel } from './access-level';
 
 /** Resource types a patient (or a full-access family member) may write through the API. */
-export const PORTAL_WRITABLE_TYPES: ReadonlySet<string> = new Set(['Communication', 'Binary', 'QuestionnaireResponse', 'Appointment', 'Task', 'Patient']);
+export const PORTAL_WRITABLE_TYPES: ReadonlySet<string> = new Set([
+  'Communication',
+  'Binary',
+  'QuestionnaireResponse',
+  'Appointment',
+  'Task',
+  'Patient',
+]);
 
 /**
  * The levels that write a type, where more than 'full' does: an appointment request is what Westchester's 12-17 band
@@ -101,7 +108,10 @@ export function portalAuthorshipIssues(resource: Resource, own: ReadonlySet<stri
   const issues: AuthorshipIssue[] = [];
   for (const element of SERVICE_META_ELEMENTS) {
     if (!deepEquals(resource.meta?.[element], stored?.meta?.[element])) {
-      issues.push({ text: `meta.${element} is set by the service, not through the portal: leave it out`, expression: `${type}.meta.${element}` });
+      issues.push({
+        text: `meta.${element} is set by the service, not through the portal: leave it out`,
+        expression: `${type}.meta.${element}`,
+      });
     }
   }
   if (type === 'QuestionnaireResponse') {
@@ -109,7 +119,10 @@ export function portalAuthorshipIssues(resource: Resource, own: ReadonlySet<stri
     for (const field of ['author', 'source'] as const) {
       const reference = answers[field]?.reference;
       if (answers[field] && (reference === undefined || !own.has(reference))) {
-        issues.push({ text: `${field} must be you (${[...own].join(' or ')}), or left out: a portal caller writes in their own name`, expression: `QuestionnaireResponse.${field}` });
+        issues.push({
+          text: `${field} must be you (${[...own].join(' or ')}), or left out: a portal caller writes in their own name`,
+          expression: `QuestionnaireResponse.${field}`,
+        });
       }
     }
   }

@@ -31,7 +31,10 @@ async function refusal(token: string, keys = key, at = clock): Promise<AccessTok
 
 describe('signAccessToken / verifyAccessToken', () => {
   test('round trip: claims, header, lifetime', async () => {
-    const token = await signAccessToken({ sub: 'acct-ada', kind: 'user', sid: 'fam-1', patient: 'Patient/ada' }, key, { clock, ttlSeconds: 600 });
+    const token = await signAccessToken({ sub: 'acct-ada', kind: 'user', sid: 'fam-1', patient: 'Patient/ada' }, key, {
+      clock,
+      ttlSeconds: 600,
+    });
     const [headerPart] = token.split('.');
     expect(JSON.parse(Buffer.from(headerPart, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'at+jwt', kid: key.kid });
     const claims = await verifyAccessToken(token, key, { clock });
@@ -104,10 +107,17 @@ describe('signAccessToken / verifyAccessToken', () => {
   });
 
   test('refuses a correctly signed JWT that is not one of our access tokens', async () => {
-    const base = () =>
-      new SignJWT({ kind: 'user' }).setSubject('ada').setJti('j').setIssuedAt(1795302000).setExpirationTime(1795309000);
-    const noTyp = await base().setProtectedHeader({ alg: 'HS256', kid: key.kid }).setIssuer('chartkeeper').setAudience('chartkeeper').sign(key.key);
-    const otherAudience = await base().setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: key.kid }).setIssuer('chartkeeper').setAudience('elsewhere').sign(key.key);
+    const base = () => new SignJWT({ kind: 'user' }).setSubject('ada').setJti('j').setIssuedAt(1795302000).setExpirationTime(1795309000);
+    const noTyp = await base()
+      .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+      .setIssuer('chartkeeper')
+      .setAudience('chartkeeper')
+      .sign(key.key);
+    const otherAudience = await base()
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: key.kid })
+      .setIssuer('chartkeeper')
+      .setAudience('elsewhere')
+      .sign(key.key);
     const badKind = await new SignJWT({ kind: 'root' })
       .setSubject('ada')
       .setJti('j')
@@ -130,7 +140,9 @@ describe('signAccessToken / verifyAccessToken', () => {
   });
 
   test('sign refuses reserved claims, unknown kinds and empty subjects', async () => {
-    await expect(signAccessToken({ sub: 'a', kind: 'user', exp: 1 }, key, { clock })).rejects.toThrow('Claim exp is set by signAccessToken');
+    await expect(signAccessToken({ sub: 'a', kind: 'user', exp: 1 }, key, { clock })).rejects.toThrow(
+      'Claim exp is set by signAccessToken',
+    );
     await expect(signAccessToken({ sub: 'a', kind: 'root' as never }, key, { clock })).rejects.toThrow('known kind');
     await expect(signAccessToken({ sub: '', kind: 'user' }, key, { clock })).rejects.toThrow('subject');
   });

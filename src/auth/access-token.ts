@@ -156,7 +156,11 @@ export async function signAccessToken(
  * AccessTokenError('expired') for an expired token and AccessTokenError('invalid') for everything else: wrong
  * key, `alg: none` or any algorithm but HS256, a tampered header or payload, wrong issuer, audience or type.
  */
-export async function verifyAccessToken(token: string, keys: SigningKey | readonly SigningKey[], options: { clock: Clock }): Promise<AccessTokenClaims> {
+export async function verifyAccessToken(
+  token: string,
+  keys: SigningKey | readonly SigningKey[],
+  options: { clock: Clock },
+): Promise<AccessTokenClaims> {
   const candidates = Array.isArray(keys) ? keys : [keys as SigningKey];
   try {
     const { payload } = await jwtVerify(

@@ -74,7 +74,10 @@ export interface AccountContext {
 
 /** Builds a context, filling in the documented defaults. */
 export function accountContext(
-  input: Omit<AccountContext, 'throttles' | 'passwordParams' | 'background'> & { throttles?: Partial<AccountThrottles>; passwordParams?: ScryptParams },
+  input: Omit<AccountContext, 'throttles' | 'passwordParams' | 'background'> & {
+    throttles?: Partial<AccountThrottles>;
+    passwordParams?: ScryptParams;
+  },
 ): AccountContext {
   return Object.freeze({
     ...input,

@@ -1,5 +1,14 @@
 /** Reading account request bodies: unknown fields refused, limits, the password twice, levels and relationships. */
-import { grantLevelField, newPassword, normalizeSecurityAnswer, readFields, relationshipField, requiredEmail, requiredPastDate, securityOptionFields } from './account-input';
+import {
+  grantLevelField,
+  newPassword,
+  normalizeSecurityAnswer,
+  readFields,
+  relationshipField,
+  requiredEmail,
+  requiredPastDate,
+  securityOptionFields,
+} from './account-input';
 
 const expression = (fn: () => unknown): [number, string | undefined] => {
   try {
@@ -26,15 +35,31 @@ describe('account input', () => {
 
   it('takes only real past dates', () => {
     expect(requiredPastDate({ d: '2024-02-29' }, 'd', '2026-01-01')).toBe('2024-02-29');
-    for (const bad of ['2023-02-29', '2027-01-01', '01/02/2020', '']) expect(expression(() => requiredPastDate({ d: bad }, 'd', '2026-01-01'))).toEqual([400, 'd']);
+    for (const bad of ['2023-02-29', '2027-01-01', '01/02/2020', ''])
+      expect(expression(() => requiredPastDate({ d: bad }, 'd', '2026-01-01'))).toEqual([400, 'd']);
   });
 
   it('needs the new password twice when asked, equal, and within the policy', () => {
-    expect(newPassword({ password: 'correct horse battery staple', passwordConfirmation: 'correct horse battery staple' }, {})).toBe('correct horse battery staple');
+    expect(newPassword({ password: 'correct horse battery staple', passwordConfirmation: 'correct horse battery staple' }, {})).toBe(
+      'correct horse battery staple',
+    );
     expect(expression(() => newPassword({ password: 'correct horse battery staple' }, {}))).toEqual([400, 'passwordConfirmation']);
-    expect(newPassword({ password: 'correct horse battery staple' }, {}, { confirmation: 'optional' })).toBe('correct horse battery staple');
-    expect(expression(() => newPassword({ password: 'correct horse battery staple', passwordConfirmation: 'other' }, {}, { confirmation: 'optional' }))).toEqual([400, 'passwordConfirmation']);
-    expect(expression(() => newPassword({ password: 'adapark-is-my-password', passwordConfirmation: 'adapark-is-my-password' }, { email: 'adapark@example.com' }))).toEqual([400, 'password']);
+    expect(newPassword({ password: 'correct horse battery staple' }, {}, { confirmation: 'optional' })).toBe(
+      'correct horse battery staple',
+    );
+    expect(
+      expression(() =>
+        newPassword({ password: 'correct horse battery staple', passwordConfirmation: 'other' }, {}, { confirmation: 'optional' }),
+      ),
+    ).toEqual([400, 'passwordConfirmation']);
+    expect(
+      expression(() =>
+        newPassword(
+          { password: 'adapark-is-my-password', passwordConfirmation: 'adapark-is-my-password' },
+          { email: 'adapark@example.com' },
+        ),
+      ),
+    ).toEqual([400, 'password']);
   });
 
   it('reads grant levels, relationships and the security option', () => {

@@ -24,7 +24,10 @@ export function readFields(body: unknown, allowed: readonly string[], where = ''
   }
   const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
   if (unknown.length) {
-    throw badRequest(`Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => where + k).join(', ')}. Allowed: ${allowed.join(', ')}`, where + unknown[0]);
+    throw badRequest(
+      `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.map((k) => where + k).join(', ')}. Allowed: ${allowed.join(', ')}`,
+      where + unknown[0],
+    );
   }
   return body as Fields;
 }
@@ -85,7 +88,11 @@ export function requiredSecret(fields: Fields, name: string, max = 128): string 
  * A new password entered twice (the confirmation may be optional, but must match when given): both equal, and acceptable under the password policy (every
  * problem reported at once, as one 400 with an issue each).
  */
-export function newPassword(fields: Fields, context: { email?: string }, options: { confirmation: 'required' | 'optional' } = { confirmation: 'required' }): string {
+export function newPassword(
+  fields: Fields,
+  context: { email?: string },
+  options: { confirmation: 'required' | 'optional' } = { confirmation: 'required' },
+): string {
   const names = { password: 'password', confirmation: 'passwordConfirmation' };
   const password = fields[names.password];
   if (typeof password !== 'string' || password === '') throw badRequest(`${names.password} is required`, names.password);
@@ -99,13 +106,20 @@ export function newPassword(fields: Fields, context: { email?: string }, options
   }
   const problems = checkPasswordPolicy(password, context);
   if (problems.length) {
-    throw invalidResource(problems.map((p) => ({ severity: 'error', code: 'invalid', details: { text: p.message }, expression: [names.password] })));
+    throw invalidResource(
+      problems.map((p) => ({ severity: 'error', code: 'invalid', details: { text: p.message }, expression: [names.password] })),
+    );
   }
   return password;
 }
 
 /** The level of a family grant, one of `offered` (the age policy's levels; by default full or billing); `fallback` when absent. */
-export function grantLevelField(fields: Fields, name = 'level', fallback?: GrantLevel, offered: readonly GrantLevel[] = ['full', 'billing']): GrantLevel {
+export function grantLevelField(
+  fields: Fields,
+  name = 'level',
+  fallback?: GrantLevel,
+  offered: readonly GrantLevel[] = ['full', 'billing'],
+): GrantLevel {
   const value = fields[name] ?? fallback;
   const choices = offered.join(' or ');
   if (typeof value === 'string' && (offered as readonly string[]).includes(value)) return value as GrantLevel;
@@ -147,7 +161,8 @@ export function securityOptionFields(fields: Fields): { question: string; answer
   const question = optionalString(fields, 'securityQuestion', 200);
   const answer = optionalString(fields, 'securityAnswer', 200);
   if (!question && !answer) return undefined;
-  if (!question || !answer) throw badRequest('Give both securityQuestion and securityAnswer, or neither', question ? 'securityAnswer' : 'securityQuestion');
+  if (!question || !answer)
+    throw badRequest('Give both securityQuestion and securityAnswer, or neither', question ? 'securityAnswer' : 'securityQuestion');
   if ([...normalizeSecurityAnswer(answer)].length < 3) throw badRequest('The security answer is too short', 'securityAnswer');
   return { question, answer };
 }

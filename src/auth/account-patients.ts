@@ -33,7 +33,10 @@ export function readPatientIdentity(fields: Fields, today: string, where = ''): 
     mrn: optionalString(fields, 'mrn', 64, where),
   };
   if (!identity.email && !identity.phone && !identity.postalCode && !identity.mrn) {
-    throw badRequest(`Give the patient's email, phone, postal code or medical record number (MRN) as well as ${where}lastName and ${where}birthDate`, `${where}email`);
+    throw badRequest(
+      `Give the patient's email, phone, postal code or medical record number (MRN) as well as ${where}lastName and ${where}birthDate`,
+      `${where}email`,
+    );
   }
   return identity;
 }
@@ -58,7 +61,9 @@ function isMrn(identifier: Identifier): boolean {
 }
 
 function emailsOf(telecom: readonly ContactPoint[] | undefined): string[] {
-  return (telecom ?? []).filter((t) => t.system === 'email' && t.value && t.period?.end === undefined).map((t) => normalizeEmail(t.value as string));
+  return (telecom ?? [])
+    .filter((t) => t.system === 'email' && t.value && t.period?.end === undefined)
+    .map((t) => normalizeEmail(t.value as string));
 }
 
 /** Whether a Patient carries the identity's second fact. */
@@ -66,11 +71,13 @@ function secondFactMatches(patient: Patient, identity: PatientIdentity): boolean
   if (identity.email && emailsOf(patient.telecom).includes(identity.email)) return true;
   if (identity.phone) {
     const wanted = digits(identity.phone);
-    if (wanted.length >= 7 && (patient.telecom ?? []).some((t) => t.system === 'phone' && t.value && digits(t.value) === wanted)) return true;
+    if (wanted.length >= 7 && (patient.telecom ?? []).some((t) => t.system === 'phone' && t.value && digits(t.value) === wanted))
+      return true;
   }
   if (identity.postalCode) {
     const wanted = identity.postalCode.replace(/\s/g, '').toUpperCase().slice(0, 5);
-    if ((patient.address ?? []).some((a) => a.postalCode && a.postalCode.replace(/\s/g, '').toUpperCase().slice(0, 5) === wanted)) return true;
+    if ((patient.address ?? []).some((a) => a.postalCode && a.postalCode.replace(/\s/g, '').toUpperCase().slice(0, 5) === wanted))
+      return true;
   }
   if (identity.mrn) {
     const wanted = identity.mrn.trim().toUpperCase();
@@ -91,10 +98,13 @@ function lastNameMatches(patient: Patient, lastName: string): boolean {
 export async function findPatientByIdentity(repo: Repository, identity: PatientIdentity): Promise<Patient | undefined> {
   const candidates = await repo.searchResources<Patient>('Patient', { family: identity.lastName, birthdate: identity.birthDate });
   const matches = candidates.filter(
-    (p) => p.active !== false && p.birthDate === identity.birthDate && lastNameMatches(p, identity.lastName) && secondFactMatches(p, identity),
+    (p) =>
+      p.active !== false && p.birthDate === identity.birthDate && lastNameMatches(p, identity.lastName) && secondFactMatches(p, identity),
   );
   if (matches.length > 1) {
-    throw conflict('More than one patient record matches these details. Add the medical record number (MRN) from a visit summary, or contact the practice.');
+    throw conflict(
+      'More than one patient record matches these details. Add the medical record number (MRN) from a visit summary, or contact the practice.',
+    );
   }
   return matches[0];
 }

@@ -108,7 +108,12 @@ export class SecretStore {
    */
   async check(row: SecretRow, presented: string, maxAttempts: number, label: string): Promise<void> {
     const outcome = checkOneTimeSecret(
-      { hash: row.secret_hash, expiresAt: new Date(row.expires_at), usedAt: row.used_at ? new Date(row.used_at) : null, failedAttempts: row.failed_attempts },
+      {
+        hash: row.secret_hash,
+        expiresAt: new Date(row.expires_at),
+        usedAt: row.used_at ? new Date(row.used_at) : null,
+        failedAttempts: row.failed_attempts,
+      },
       presented,
       this.clock.now(),
       maxAttempts,
@@ -138,7 +143,9 @@ export class SecretStore {
     const failed = await this.countFailure(row.id);
     const left = Math.max(maxAttempts - failed, 0);
     throw unauthorized(
-      left > 0 ? `The ${label} is not correct. ${left} ${left === 1 ? 'try' : 'tries'} left.` : `The ${label} is not correct, and it is now locked after ${maxAttempts} wrong tries.`,
+      left > 0
+        ? `The ${label} is not correct. ${left} ${left === 1 ? 'try' : 'tries'} left.`
+        : `The ${label} is not correct, and it is now locked after ${maxAttempts} wrong tries.`,
     );
   }
 
@@ -162,7 +169,11 @@ export class SecretStore {
 
   /** Marks every unused secret of a purpose for a patient (or account) used: a new invitation supersedes the old. */
   async supersede(purpose: SecretPurpose, where: { patientId?: string; accountId?: string }): Promise<void> {
-    let query = this.db.updateTable('one_time_secret').set({ used_at: this.clock.now() }).where('purpose', '=', purpose).where('used_at', 'is', null);
+    let query = this.db
+      .updateTable('one_time_secret')
+      .set({ used_at: this.clock.now() })
+      .where('purpose', '=', purpose)
+      .where('used_at', 'is', null);
     if (where.patientId) query = query.where('patient_id', '=', where.patientId);
     if (where.accountId) query = query.where('account_id', '=', where.accountId);
     await query.execute();

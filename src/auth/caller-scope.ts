@@ -124,7 +124,13 @@ async function birthDatesOf(db: Kysely<Tables>, ids: string[]): Promise<Map<stri
  * session the token came from (`sid`) is still open (a token stops working the moment its session is signed out
  * or revoked). One prepared query on every authenticated request.
  */
-async function activeAccount(db: Kysely<Tables>, id: string, kinds: readonly string[], claims: { sid?: unknown } | undefined, options: ScopeOptions): Promise<ScopeAccount> {
+async function activeAccount(
+  db: Kysely<Tables>,
+  id: string,
+  kinds: readonly string[],
+  claims: { sid?: unknown } | undefined,
+  options: ScopeOptions,
+): Promise<ScopeAccount> {
   const sid = sessionOf(claims);
   const { rows } = await prepared(sql<ScopeAccount & { disabled_at: Date | null; session_open: boolean }>`
     select a.id, a.kind, a.patient_id, a.practitioner_id, a.organization_id, a.display_name, a.disabled_at,
@@ -170,7 +176,10 @@ function staffAccountUnchanged(account: ScopeAccount, sid: string | null, now: D
 const REMEMBERED_ACCOUNTS = 10_000;
 
 /** Resolves user tokens (sub = account id of a patient or family account) to Callers. */
-export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
+export function userResolver(
+  db: Kysely<Tables>,
+  options: ScopeOptions,
+): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
   return async (subject, claims) => {
     const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
     const [scope, consentRequired] = await Promise.all([
@@ -197,7 +206,10 @@ export function userResolver(db: Kysely<Tables>, options: ScopeOptions): (subjec
  * then, unconfirmed: the read checks in its own statement that the account and session are still as they were
  * (Caller.unconfirmed), which saves it a round trip, and resolves afresh when they are not.
  */
-export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
+export function staffResolver(
+  db: Kysely<Tables>,
+  options: ScopeOptions,
+): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
   // Per token subject and session: the account as last resolved, and its caller (built once: its scope is read-only).
   const remembered = new Map<string, { account: ScopeAccount; caller: AccountCaller }>();
   const callerOf = (account: ScopeAccount): AccountCaller => ({
@@ -225,9 +237,10 @@ export function staffResolver(db: Kysely<Tables>, options: ScopeOptions): (subje
     if (!known) return resolve(subject, claims, key);
     return {
       ...known.caller,
-      unconfirmed: { condition: staffAccountUnchanged(known.account, sid, options.clock.now()), confirm: () => resolve(subject, claims, key) },
+      unconfirmed: {
+        condition: staffAccountUnchanged(known.account, sid, options.clock.now()),
+        confirm: () => resolve(subject, claims, key),
+      },
     };
   };
 }
-
-

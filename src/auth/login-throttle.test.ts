@@ -43,7 +43,11 @@ describe('throttleDecision', () => {
     expect(state.failures).toBe(10);
     const locked = throttleDecision(state, now, policy);
     expect(locked).toEqual({ allowed: false, reason: 'locked', retryAt: at(91_000 + 900_000), retryAfterSeconds: 900 });
-    expect(throttleDecision(state, new Date(now.getTime() + 899_001), policy)).toMatchObject({ allowed: false, reason: 'locked', retryAfterSeconds: 1 });
+    expect(throttleDecision(state, new Date(now.getTime() + 899_001), policy)).toMatchObject({
+      allowed: false,
+      reason: 'locked',
+      retryAfterSeconds: 1,
+    });
     // When the lock ends the count is forgotten: the next failure is the first of a new run.
     const after = new Date(now.getTime() + 900_000);
     expect(throttleDecision(state, after, policy)).toEqual({ allowed: true });
@@ -52,7 +56,12 @@ describe('throttleDecision', () => {
 
   test('slow-down answers with seconds to wait, rounded up', () => {
     const state = { failures: 4, lastFailureAt: t0 };
-    expect(throttleDecision(state, at(500), policy)).toEqual({ allowed: false, reason: 'slow-down', retryAt: at(2000), retryAfterSeconds: 2 });
+    expect(throttleDecision(state, at(500), policy)).toEqual({
+      allowed: false,
+      reason: 'slow-down',
+      retryAt: at(2000),
+      retryAfterSeconds: 2,
+    });
     expect(throttleDecision(state, at(1999), policy)).toMatchObject({ retryAfterSeconds: 1 });
     expect(throttleDecision(state, at(2000), policy)).toEqual({ allowed: true });
   });

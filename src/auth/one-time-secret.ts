@@ -84,8 +84,7 @@ export interface StoredOneTimeSecret {
 
 /** The outcome of presenting a secret. */
 export type RedemptionOutcome =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'used' | 'too-many-attempts' | 'expired' | 'mismatch' };
+  { readonly ok: true } | { readonly ok: false; readonly reason: 'used' | 'too-many-attempts' | 'expired' | 'mismatch' };
 
 /**
  * Decides whether `presented` redeems `stored` at `now`. The caller then, in one transaction: on `ok` marks it

@@ -28,8 +28,12 @@ const ENCODED = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]
 function scrypt(password: string, salt: Buffer, keyLength: number, params: ScryptParams): Promise<Buffer> {
   const N = 2 ** params.logN;
   return new Promise((resolve, reject) => {
-    scryptCallback(password.normalize('NFKC'), salt, keyLength, { N, r: params.r, p: params.p, maxmem: 2 * 128 * N * params.r }, (err, key) =>
-      err ? reject(err) : resolve(key),
+    scryptCallback(
+      password.normalize('NFKC'),
+      salt,
+      keyLength,
+      { N, r: params.r, p: params.p, maxmem: 2 * 128 * N * params.r },
+      (err, key) => (err ? reject(err) : resolve(key)),
     );
   });
 }
@@ -98,7 +102,13 @@ export async function verifyPassword(password: string, encoded: string): Promise
 /** True when a stored hash should be replaced (weaker or different parameters, or unreadable). */
 export function needsRehash(encoded: string, params: ScryptParams = DEFAULT_SCRYPT_PARAMS): boolean {
   const parsed = parseHash(encoded);
-  return !parsed || parsed.params.logN !== params.logN || parsed.params.r !== params.r || parsed.params.p !== params.p || parsed.key.length !== KEY_BYTES;
+  return (
+    !parsed ||
+    parsed.params.logN !== params.logN ||
+    parsed.params.r !== params.r ||
+    parsed.params.p !== params.p ||
+    parsed.key.length !== KEY_BYTES
+  );
 }
 
 let dummyHash: Promise<string> | undefined;
@@ -126,10 +136,36 @@ export const PASSWORD_MAX_LENGTH = 256;
 // The letters of the most common passwords; "Password123!" reduces to "password". Kept short on purpose:
 // length already excludes the bulk of breached passwords.
 const COMMON_CORES = new Set([
-  'password', 'passw', 'qwerty', 'qwertyuiop', 'asdfghjkl', 'zxcvbnm', 'letmein', 'iloveyou', 'welcome', 'admin',
-  'administrator', 'abc', 'abcdef', 'abcdefghijklmnopqrstuvwxyz', 'monkey', 'dragon', 'sunshine', 'princess', 'football',
-  'baseball', 'trustno', 'master', 'login', 'changeme', 'secret', 'qazwsx', 'qwertyuiopasdfghjkl', 'iloveyouiloveyou',
-  'passwordpassword', 'chartkeeper',
+  'password',
+  'passw',
+  'qwerty',
+  'qwertyuiop',
+  'asdfghjkl',
+  'zxcvbnm',
+  'letmein',
+  'iloveyou',
+  'welcome',
+  'admin',
+  'administrator',
+  'abc',
+  'abcdef',
+  'abcdefghijklmnopqrstuvwxyz',
+  'monkey',
+  'dragon',
+  'sunshine',
+  'princess',
+  'football',
+  'baseball',
+  'trustno',
+  'master',
+  'login',
+  'changeme',
+  'secret',
+  'qazwsx',
+  'qwertyuiopasdfghjkl',
+  'iloveyouiloveyou',
+  'passwordpassword',
+  'chartkeeper',
 ]);
 
 const LEET: Readonly<Record<string, string>> = { '@': 'a', $: 's', '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '!': 'i' };
@@ -141,7 +177,9 @@ const LEET: Readonly<Record<string, string>> = { '@': 'a', $: 's', '0': 'o', '1'
 function commonCores(lower: string): string[] {
   const letters = (value: string) => value.replace(/[^\p{L}]/gu, '');
   const chars = [...lower];
-  const unleet = chars.map((c, i) => (LEET[c] && /\p{L}/u.test(chars[i - 1] ?? '') && /\p{L}/u.test(chars[i + 1] ?? '') ? LEET[c] : c)).join('');
+  const unleet = chars
+    .map((c, i) => (LEET[c] && /\p{L}/u.test(chars[i - 1] ?? '') && /\p{L}/u.test(chars[i + 1] ?? '') ? LEET[c] : c))
+    .join('');
   return [letters(lower), letters(unleet)];
 }
 
@@ -155,7 +193,10 @@ export function checkPasswordPolicy(password: string, context: { email?: string 
   const length = [...normalized].length;
   const problems: PasswordProblem[] = [];
   if (length < PASSWORD_MIN_LENGTH) {
-    problems.push({ code: 'too-short', message: `Use at least ${PASSWORD_MIN_LENGTH} characters; a few unrelated words make a good password.` });
+    problems.push({
+      code: 'too-short',
+      message: `Use at least ${PASSWORD_MIN_LENGTH} characters; a few unrelated words make a good password.`,
+    });
   }
   if (length > PASSWORD_MAX_LENGTH) {
     problems.push({ code: 'too-long', message: `Use at most ${PASSWORD_MAX_LENGTH} characters.` });

@@ -17,7 +17,15 @@ import { sendAccountMail } from './account-mail';
 import { payloadOf, unknownSecret } from './account-secrets';
 import { securityAnswerHash, securityAnswerMatches } from './account-security-answer';
 import { type Account } from './account-store';
-import { generateNumericCode, generatePasscode, generateToken, hashOneTimeSecret, normalizeTypedCode, ONE_TIME_SECRET_DEFAULTS, oneTimeSecretMatches } from './one-time-secret';
+import {
+  generateNumericCode,
+  generatePasscode,
+  generateToken,
+  hashOneTimeSecret,
+  normalizeTypedCode,
+  ONE_TIME_SECRET_DEFAULTS,
+  oneTimeSecretMatches,
+} from './one-time-secret';
 import { hashPassword, verifyPassword, verifyPasswordAgainstNobody } from './password-hash';
 import { addressThrottleKey, emailThrottleKey, type SignInResult } from './session-service';
 import { ThrottleStore } from './throttle-store';
@@ -97,7 +105,13 @@ export class PasswordResetService extends AccountService {
     const row = await this.context.db.transaction().execute(async (trx) => {
       const secrets = this.secrets.withDb(trx);
       await secrets.supersede('password-reset', { accountId: account.id });
-      return secrets.issue({ purpose: 'password-reset', secret: token, ttlMs: ONE_TIME_SECRET_DEFAULTS.passwordResetLink.ttlMs, accountId: account.id, email: account.email });
+      return secrets.issue({
+        purpose: 'password-reset',
+        secret: token,
+        ttlMs: ONE_TIME_SECRET_DEFAULTS.passwordResetLink.ttlMs,
+        accountId: account.id,
+        email: account.email,
+      });
     });
     const organizationName = await this.organizationNameFor(account);
     await sendAccountMail(
@@ -151,7 +165,11 @@ export class PasswordResetService extends AccountService {
       });
       const expiresAt = new Date(verification.expires_at);
       if (code) {
-        await sendAccountMail(this.context, account.email, verificationCodeEmail({ organizationName, code, expiresAt, timeZone: this.context.timeZone }));
+        await sendAccountMail(
+          this.context,
+          account.email,
+          verificationCodeEmail({ organizationName, code, expiresAt, timeZone: this.context.timeZone }),
+        );
       }
       return {
         challenge: {
@@ -168,7 +186,10 @@ export class PasswordResetService extends AccountService {
   async verify(body: unknown, address: string): Promise<SignInResult> {
     const fields = readFields(body, ['verificationToken', 'answer', 'code']);
     const token = requiredSecret(fields, 'verificationToken');
-    await this.throttle.consume([{ key: addressThrottleKey('verify', address), policy: this.context.throttles.requestAddress }], 'verification attempts');
+    await this.throttle.consume(
+      [{ key: addressThrottleKey('verify', address), policy: this.context.throttles.requestAddress }],
+      'verification attempts',
+    );
     const row = await this.secrets.findByToken('reset-verification', token);
     if (!row) throw unknownSecret('verification');
     const { maxAttempts } = ONE_TIME_SECRET_DEFAULTS.verificationCode;
@@ -218,8 +239,13 @@ export class PasswordResetService extends AccountService {
     const current = requiredSecret(fields, 'currentPassword', 1024);
     const security = securityOptionFields(fields);
     if (!security) throw badRequest('securityQuestion and securityAnswer are required', 'securityQuestion');
-    if (!account.password_hash || !(await verifyPassword(current, account.password_hash))) throw unauthorized('The current password is not correct.');
-    await this.accounts.setSecurityOption(account.id, security.question, await securityAnswerHash(security.answer, this.context.passwordParams));
+    if (!account.password_hash || !(await verifyPassword(current, account.password_hash)))
+      throw unauthorized('The current password is not correct.');
+    await this.accounts.setSecurityOption(
+      account.id,
+      security.question,
+      await securityAnswerHash(security.answer, this.context.passwordParams),
+    );
   }
 
   private async resetWithStaffToken(fields: Record<string, unknown>, address: string): Promise<SignInResult> {

@@ -16,7 +16,11 @@ export const PORTAL_CONSENT_FORM_ID = 'portal-consent';
  * The form `accountId` still has to complete, or undefined when it completed the current version (or no form is
  * published: a practice that deletes its form stops asking). One indexed statement.
  */
-export async function pendingPortalConsent(db: Kysely<Tables>, accountId: string, formId: string = PORTAL_CONSENT_FORM_ID): Promise<ConsentRequired | undefined> {
+export async function pendingPortalConsent(
+  db: Kysely<Tables>,
+  accountId: string,
+  formId: string = PORTAL_CONSENT_FORM_ID,
+): Promise<ConsentRequired | undefined> {
   const { rows } = await prepared(sql<{ url: string | null; version: string | null; accepted: boolean }>`
     select f.url, f.version, exists (select 1 from portal_consent c
       where c.account_id = ${accountId} and c.form_url = f.url and c.form_version = f.version) as accepted

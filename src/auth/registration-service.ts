@@ -94,12 +94,21 @@ export class RegistrationService extends AccountService {
   private async mailRegistration(email: string, patient: Patient, payload: RegistrationPayload): Promise<void> {
     const organizationName = organizationNameOf(patient);
     if (await this.accounts.emailTaken(email)) {
-      await sendAccountMail(this.context, email, emailInUseEmail({ organizationName, asked: 'patient-account', signInUrl: serviceLink(this.context, 'signIn') }));
+      await sendAccountMail(
+        this.context,
+        email,
+        emailInUseEmail({ organizationName, asked: 'patient-account', signInUrl: serviceLink(this.context, 'signIn') }),
+      );
       return;
     }
     const token = generateToken();
     const row = await this.secrets.issue({
-      purpose: 'registration', secret: token, ttlMs: REGISTRATION_LINK_TTL_MS, patientId: patient.id, email, payload: { ...payload },
+      purpose: 'registration',
+      secret: token,
+      ttlMs: REGISTRATION_LINK_TTL_MS,
+      patientId: patient.id,
+      email,
+      payload: { ...payload },
     });
     await sendAccountMail(
       this.context,
@@ -124,7 +133,9 @@ export class RegistrationService extends AccountService {
     this.secrets.assertUsable(row, 'registration link');
     const payload = payloadOf<RegistrationPayload>(row);
     const email = row.email as string;
-    const patient = await systemRepository(this.context).read<Patient>('Patient', row.patient_id as string).catch(() => undefined);
+    const patient = await systemRepository(this.context)
+      .read<Patient>('Patient', row.patient_id as string)
+      .catch(() => undefined);
     if (!patient?.id) throw unknownSecret('registration link');
     if (!canHaveOwnAccount(patient.birthDate, todayOf(this.context), this.context.policy)) throw underMinimumAge(this.context.policy);
     if (await this.accounts.findByPatientId(patient.id)) throw patientAlreadyRegistered();

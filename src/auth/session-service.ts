@@ -166,7 +166,12 @@ export class SessionService {
 
   /** Ends every session of an account (password reset, re-enrollment). */
   async revokeAll(accountId: string, db: Kysely<Tables> = this.context.db): Promise<void> {
-    await db.updateTable('refresh_token').set({ revoked_at: this.context.clock.now() }).where('account_id', '=', accountId).where('revoked_at', 'is', null).execute();
+    await db
+      .updateTable('refresh_token')
+      .set({ revoked_at: this.context.clock.now() })
+      .where('account_id', '=', accountId)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
 
   /**
@@ -176,7 +181,11 @@ export class SessionService {
   async accountOfAccessToken(token: string): Promise<{ account: Account; claims: AccessTokenClaims }> {
     const claims = await this.verifiedClaims(token, 'The access token has expired');
     const account = await this.accounts.findById(claims.sub);
-    if (!account || account.disabled_at || (claims.sid !== undefined && !(await sessionIsOpen(this.context.db, claims.sid, this.context.clock.now())))) {
+    if (
+      !account ||
+      account.disabled_at ||
+      (claims.sid !== undefined && !(await sessionIsOpen(this.context.db, claims.sid, this.context.clock.now())))
+    ) {
       throw unauthorized('This session has ended. Sign in again.');
     }
     return { account, claims };
@@ -228,7 +237,9 @@ export class SessionService {
 
   private async tokenResponse(account: Account, familyId: string, refreshToken: string): Promise<SignInResult> {
     const kind = account.kind === 'staff' ? 'staff' : 'user';
-    const accessToken = await signAccessToken({ sub: account.id, kind, sid: familyId }, this.context.signingKey, { clock: this.context.clock });
+    const accessToken = await signAccessToken({ sub: account.id, kind, sid: familyId }, this.context.signingKey, {
+      clock: this.context.clock,
+    });
     return {
       access_token: accessToken,
       token_type: 'Bearer',

@@ -41,7 +41,10 @@ describe('ThrottleStore', () => {
 
   it('consume counts each request: a rate limit', async () => {
     const store = new ThrottleStore(database.db, clock);
-    const limit = { key: 'register:addr:10.0.0.1', policy: { ...ACCOUNT_LOGIN_THROTTLE, freeFailures: 2, baseDelayMs: 60_000, maxDelayMs: 120_000 } };
+    const limit = {
+      key: 'register:addr:10.0.0.1',
+      policy: { ...ACCOUNT_LOGIN_THROTTLE, freeFailures: 2, baseDelayMs: 60_000, maxDelayMs: 120_000 },
+    };
     await store.consume([limit], 'requests');
     await store.consume([limit], 'requests');
     await expect(store.consume([limit], 'requests')).rejects.toMatchObject({ status: 429, retryAfterSeconds: 60 });

@@ -56,7 +56,8 @@ export class ThrottleStore {
       }
     }
     if (worst) {
-      const wait = worst.retryAfterSeconds >= 120 ? `${Math.ceil(worst.retryAfterSeconds / 60)} minutes` : `${worst.retryAfterSeconds} seconds`;
+      const wait =
+        worst.retryAfterSeconds >= 120 ? `${Math.ceil(worst.retryAfterSeconds / 60)} minutes` : `${worst.retryAfterSeconds} seconds`;
       const locked = worst.reason === 'locked' ? ' This is locked for a while to protect the account.' : '';
       throw new ThrottledError(`Too many ${what}. Try again in ${wait}.${locked}`, worst.retryAfterSeconds);
     }

@@ -78,7 +78,12 @@ export function signingKeyFor(config: Pick<Config, 'dataDir' | 'signingKey'>): P
  * Builds the authenticator the server uses: user and staff tokens name accounts, whose scope is computed per
  * request from the clock, the organisation's time zone and its age policy.
  */
-export async function createAuthenticator(config: Config, database: Database, clock: Clock, resolveUser?: UserResolver): Promise<TokenAuthenticator> {
+export async function createAuthenticator(
+  config: Config,
+  database: Database,
+  clock: Clock,
+  resolveUser?: UserResolver,
+): Promise<TokenAuthenticator> {
   const options = {
     clock,
     timeZone: config.timeZone,

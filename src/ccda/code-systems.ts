@@ -25,7 +25,11 @@ export const CODE_SYSTEMS: readonly CodeSystem[] = Object.freeze([
   { oid: '2.16.840.1.113883.5.1', uri: 'http://terminology.hl7.org/CodeSystem/v3-AdministrativeGender', name: 'AdministrativeGender' },
   { oid: '2.16.840.1.113883.5.4', uri: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', name: 'ActCode' },
   { oid: '2.16.840.1.113883.5.6', uri: 'http://terminology.hl7.org/CodeSystem/v3-ActClass', name: 'ActClass' },
-  { oid: '2.16.840.1.113883.5.83', uri: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', name: 'ObservationInterpretation' },
+  {
+    oid: '2.16.840.1.113883.5.83',
+    uri: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
+    name: 'ObservationInterpretation',
+  },
   { oid: '2.16.840.1.113883.5.111', uri: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', name: 'RoleCode' },
   { oid: '2.16.840.1.113883.5.112', uri: 'http://terminology.hl7.org/CodeSystem/v3-RouteOfAdministration', name: 'RouteOfAdministration' },
   { oid: '2.16.840.1.113883.3.26.1.1', uri: 'http://ncimeta.nci.nih.gov', name: 'NCI Thesaurus' },
@@ -44,7 +48,11 @@ export const CODE_SYSTEMS: readonly CodeSystem[] = Object.freeze([
   { oid: '2.16.840.1.113883.5.7', uri: 'http://terminology.hl7.org/CodeSystem/v3-ActPriority', name: 'ActPriority' },
   { oid: '2.16.840.1.113883.6.3', uri: 'http://hl7.org/fhir/sid/icd-10', name: 'ICD-10' },
   { oid: '2.16.840.1.113883.3.26.1.5', uri: 'http://hl7.org/fhir/ndfrt', name: 'NDF-RT' },
-  { oid: '2.16.840.1.113883.6.259', uri: 'https://www.cdc.gov/nhsn/cdaportal/terminology/codesystem/hsloc.html', name: 'HealthcareServiceLocation' },
+  {
+    oid: '2.16.840.1.113883.6.259',
+    uri: 'https://www.cdc.gov/nhsn/cdaportal/terminology/codesystem/hsloc.html',
+    name: 'HealthcareServiceLocation',
+  },
 ]);
 
 const byOid = new Map(CODE_SYSTEMS.map((s) => [s.oid, s]));

@@ -66,7 +66,8 @@ export function unpackBackup(zip: Uint8Array): BackupContents {
     const relative = name.slice('data/'.length);
     // Only the folders a backup writes, and nothing that climbs out of the data folder.
     const top = relative.split('/')[0];
-    if (!(BACKED_UP_FOLDERS as readonly string[]).includes(top) || relative.split('/').includes('..')) throw new BackupFormatError(`unexpected entry ${name} in the backup`);
+    if (!(BACKED_UP_FOLDERS as readonly string[]).includes(top) || relative.split('/').includes('..'))
+      throw new BackupFormatError(`unexpected entry ${name} in the backup`);
     files.set(relative, bytes);
   }
   return { manifest, pgdata, files };

@@ -10,7 +10,7 @@ import { embeddedFileCommand } from './cli-context';
 /** The package version, recorded in the manifest. */
 const VERSION: string = require('../../package.json').version;
 
-const USAGE = 'usage: chartkeeper backup FILE [--data-dir DIR]   (stop the server first: the embedded database is one process\'s)\n';
+const USAGE = "usage: chartkeeper backup FILE [--data-dir DIR]   (stop the server first: the embedded database is one process's)\n";
 
 /**
  * `chartkeeper backup FILE`: the embedded database (PGlite's dump of its data directory), the signing key and the mail
@@ -46,7 +46,9 @@ export async function backupCommand(args: CliArgs): Promise<number> {
       const bytes = packBackup({ manifest, pgdata, files: readDataFiles(config.dataDir) });
       writeFileAtomically(path.resolve(file), bytes);
       const total = Object.values(manifest.resources).reduce((a, b) => a + b, 0);
-      process.stdout.write(`backed up ${config.dataDir} to ${file}: ${total} resources, ${manifest.migrations.length} migrations, ${(bytes.length / 1024 / 1024).toFixed(1)} MB\n`);
+      process.stdout.write(
+        `backed up ${config.dataDir} to ${file}: ${total} resources, ${manifest.migrations.length} migrations, ${(bytes.length / 1024 / 1024).toFixed(1)} MB\n`,
+      );
       return 0;
     } finally {
       await pglite.close();
@@ -58,7 +60,9 @@ export async function backupCommand(args: CliArgs): Promise<number> {
 
 /** The migrations recorded in the database, in order. */
 export async function appliedMigrations(db: Kysely<any>): Promise<string[]> {
-  const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db).catch(() => ({ rows: [] as { name: string }[] }));
+  const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`
+    .execute(db)
+    .catch(() => ({ rows: [] as { name: string }[] }));
   return rows.map((r) => r.name);
 }
 

@@ -6,7 +6,10 @@ export interface CliArgs {
 }
 
 /** Parses `chartkeeper <command> [args] [--flag[=value]] [--flag value]`. */
-export function parseArgs(argv: string[], valued: readonly string[] = ['data-dir', 'sub', 'ttl', 'name', 'redirect-uri', 'jwks', 'organization']): CliArgs {
+export function parseArgs(
+  argv: string[],
+  valued: readonly string[] = ['data-dir', 'sub', 'ttl', 'name', 'redirect-uri', 'jwks', 'organization'],
+): CliArgs {
   const [command = 'help', ...rest] = argv;
   const positional: string[] = [];
   const flags: Record<string, string | true> = {};

@@ -20,7 +20,12 @@ export function cliConfig(args: CliArgs): Config {
  * The one FILE argument and the configuration of a command for the embedded database only (backup, restore), or
  * the exit code after saying why not: 2 for a wrong call or a DATABASE_URL (whose own tool, `pgTool`, does this).
  */
-export function embeddedFileCommand(args: CliArgs, command: string, usage: string, pgTool: string): { file: string; config: Config } | number {
+export function embeddedFileCommand(
+  args: CliArgs,
+  command: string,
+  usage: string,
+  pgTool: string,
+): { file: string; config: Config } | number {
   const [file] = args.positional;
   if (!file || args.positional.length > 1) {
     process.stderr.write(usage);
@@ -38,12 +43,22 @@ export function embeddedFileCommand(args: CliArgs, command: string, usage: strin
  * Opens and migrates the database, runs fn with a system repository, and closes it again. `analyze`: the tables to
  * analyse once fn is done (what an import filled), so that searches right after it are planned from what is there.
  */
-export async function withSystemRepository<T>(config: Config, fn: (repo: Repository, database: Database) => Promise<T>, analyze: readonly string[] = []): Promise<T> {
+export async function withSystemRepository<T>(
+  config: Config,
+  fn: (repo: Repository, database: Database) => Promise<T>,
+  analyze: readonly string[] = [],
+): Promise<T> {
   const database = await openDatabase(config);
   try {
     await migrateToLatest(database.db);
     loadFhirDefinitions();
-    const repo = new Repository(database.db, { scope: unrestrictedScope('cli'), clock: systemClock, fhirBase: `${config.baseUrl}/fhir`, maxBinaryBytes: config.maxBinaryBytes, binaries: databaseBinaryStoreFor(database.kind) });
+    const repo = new Repository(database.db, {
+      scope: unrestrictedScope('cli'),
+      clock: systemClock,
+      fhirBase: `${config.baseUrl}/fhir`,
+      maxBinaryBytes: config.maxBinaryBytes,
+      binaries: databaseBinaryStoreFor(database.kind),
+    });
     const result = await fn(repo, database);
     if (analyze.length) await analyzeTables(database.db, analyze);
     return result;

@@ -53,7 +53,13 @@ export async function clientCommand(args: CliArgs): Promise<number> {
       process.stderr.write(`no client ${rest[0]}\n`);
       return 1;
     }
-    const redirect = typeof args.flags['redirect-uri'] === 'string' ? args.flags['redirect-uri'].split(',').map((u) => u.trim()).filter(Boolean) : [];
+    const redirect =
+      typeof args.flags['redirect-uri'] === 'string'
+        ? args.flags['redirect-uri']
+            .split(',')
+            .map((u) => u.trim())
+            .filter(Boolean)
+        : [];
     const client = await addClient(database.db, {
       name: typeof args.flags.name === 'string' ? args.flags.name : '',
       redirectUris: redirect,

@@ -40,38 +40,44 @@ export async function importCcdaCommand(args: CliArgs): Promise<number> {
   }
   const files = listCdaFiles(args.positional);
   const config = cliConfig(args);
-  return withSystemRepository(config, async (repo) => {
-    const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} documents', stream: process.stderr, hideCursor: true });
-    const lines: string[] = [];
-    const failures: string[] = [];
-    let resources = 0;
-    let patientsCreated = 0;
-    const started = Date.now();
-    bar.start(files.length, 0);
-    for (const file of files) {
-      try {
-        const summary = await importCcda(repo, fs.readFileSync(file), { maxBytes: config.maxXmlBytes });
-        const created = Object.values(summary.created).reduce((a, b) => a + b, 0);
-        const updated = Object.values(summary.updated).reduce((a, b) => a + b, 0);
-        resources += created;
-        if (summary.patient.match === 'created') patientsCreated++;
-        lines.push(`${file}: ${summary.document.kind} ${summary.document.release}, patient ${summary.patient.match}, ${created} created, ${updated} updated, ${summary.warnings.length} warnings${summary.document.alreadyImported ? ' (already imported)' : ''}`);
-      } catch (err) {
-        const outcome = (err as { outcome?: { issue?: { details?: { text?: string } }[] } }).outcome;
-        failures.push(`${file}: ${outcome?.issue?.map((i) => i.details?.text).join('; ') ?? (err as Error).message}`);
+  return withSystemRepository(
+    config,
+    async (repo) => {
+      const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} documents', stream: process.stderr, hideCursor: true });
+      const lines: string[] = [];
+      const failures: string[] = [];
+      let resources = 0;
+      let patientsCreated = 0;
+      const started = Date.now();
+      bar.start(files.length, 0);
+      for (const file of files) {
+        try {
+          const summary = await importCcda(repo, fs.readFileSync(file), { maxBytes: config.maxXmlBytes });
+          const created = Object.values(summary.created).reduce((a, b) => a + b, 0);
+          const updated = Object.values(summary.updated).reduce((a, b) => a + b, 0);
+          resources += created;
+          if (summary.patient.match === 'created') patientsCreated++;
+          lines.push(
+            `${file}: ${summary.document.kind} ${summary.document.release}, patient ${summary.patient.match}, ${created} created, ${updated} updated, ${summary.warnings.length} warnings${summary.document.alreadyImported ? ' (already imported)' : ''}`,
+          );
+        } catch (err) {
+          const outcome = (err as { outcome?: { issue?: { details?: { text?: string } }[] } }).outcome;
+          failures.push(`${file}: ${outcome?.issue?.map((i) => i.details?.text).join('; ') ?? (err as Error).message}`);
+        }
+        bar.increment();
       }
-      bar.increment();
-    }
-    bar.stop();
-    const seconds = (Date.now() - started) / 1000;
-    process.stdout.write(
-      [
-        ...lines,
-        ...(failures.length ? ['failed:', ...failures.map((f) => `  ${f}`)] : []),
-        `Imported ${files.length - failures.length} of ${files.length} documents in ${seconds.toFixed(1)} s (${(files.length / Math.max(seconds, 0.001)).toFixed(1)} documents/s): ${resources} resources created, ${patientsCreated} new patients, ${failures.length} failed`,
-        '',
-      ].join('\n'),
-    );
-    return failures.length ? 1 : 0;
-  }, RESOURCE_TABLES);
+      bar.stop();
+      const seconds = (Date.now() - started) / 1000;
+      process.stdout.write(
+        [
+          ...lines,
+          ...(failures.length ? ['failed:', ...failures.map((f) => `  ${f}`)] : []),
+          `Imported ${files.length - failures.length} of ${files.length} documents in ${seconds.toFixed(1)} s (${(files.length / Math.max(seconds, 0.001)).toFixed(1)} documents/s): ${resources} resources created, ${patientsCreated} new patients, ${failures.length} failed`,
+          '',
+        ].join('\n'),
+      );
+      return failures.length ? 1 : 0;
+    },
+    RESOURCE_TABLES,
+  );
 }

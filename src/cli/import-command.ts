@@ -24,40 +24,51 @@ export async function importCommand(args: CliArgs): Promise<number> {
   const config = cliConfig(args);
   // The workers load the FHIR definitions (a second or two) while this thread opens the database and loads its own.
   const preparation = startPreparationFor(files, workers);
-  return withSystemRepository(config, async (repo) => {
-    const bar = new SingleBar({ format: 'importing [{bar}] {value}/{total} files | {resources} resources', stream: process.stderr, hideCursor: true });
-    // Without a terminal (a log, CI, a pipe) the bar draws nothing: a line per file says how far the import got.
-    const fileLines = !process.stderr.isTTY;
-    let resources = 0;
-    bar.start(files.length, 0, { resources });
-    const summary = await importFhirFiles(repo, files, {
-      preparation,
-      workers,
-      concurrency,
-      reimportChanged: args.flags['reimport-changed'] === true,
-      onFile: (result) => {
-        const created = Object.values(result.created).reduce((a, b) => a + b, 0);
-        resources += created;
-        bar.increment(1, { resources });
-        if (fileLines) process.stderr.write(`${result.file}: ${result.error ? `failed: ${result.error}` : (result.skipped ?? `${created} resources`)}\n`);
-      },
-    });
-    bar.stop();
-    const { failures, skipped } = summary;
-    const lines = Object.entries(summary.created)
-      .sort((a, b) => b[1] - a[1])
-      .map(([type, n]) => `  ${type.padEnd(24)} ${n}`);
-    process.stdout.write(
-      [
-        `Imported ${summary.resources} resources from ${files.length - failures.length - skipped.length} of ${files.length} files in ${summary.seconds.toFixed(1)} s (${Math.round(summary.resources / Math.max(summary.seconds, 0.001))} resources/s)`,
-        ...lines,
-        ...(skipped.length ? [`${skipped.length} file(s) skipped: imported before (the same SHA-256)`] : []),
-        ...(failures.length ? [`${failures.length} file(s) failed:`, ...failures.map((f) => `  ${f.file}: ${f.error}`)] : []),
-        '',
-      ].join('\n'),
-    );
-    return failures.length ? 1 : 0;
-  }, RESOURCE_TABLES).finally(() => preparation?.close());
+  return withSystemRepository(
+    config,
+    async (repo) => {
+      const bar = new SingleBar({
+        format: 'importing [{bar}] {value}/{total} files | {resources} resources',
+        stream: process.stderr,
+        hideCursor: true,
+      });
+      // Without a terminal (a log, CI, a pipe) the bar draws nothing: a line per file says how far the import got.
+      const fileLines = !process.stderr.isTTY;
+      let resources = 0;
+      bar.start(files.length, 0, { resources });
+      const summary = await importFhirFiles(repo, files, {
+        preparation,
+        workers,
+        concurrency,
+        reimportChanged: args.flags['reimport-changed'] === true,
+        onFile: (result) => {
+          const created = Object.values(result.created).reduce((a, b) => a + b, 0);
+          resources += created;
+          bar.increment(1, { resources });
+          if (fileLines)
+            process.stderr.write(
+              `${result.file}: ${result.error ? `failed: ${result.error}` : (result.skipped ?? `${created} resources`)}\n`,
+            );
+        },
+      });
+      bar.stop();
+      const { failures, skipped } = summary;
+      const lines = Object.entries(summary.created)
+        .sort((a, b) => b[1] - a[1])
+        .map(([type, n]) => `  ${type.padEnd(24)} ${n}`);
+      process.stdout.write(
+        [
+          `Imported ${summary.resources} resources from ${files.length - failures.length - skipped.length} of ${files.length} files in ${summary.seconds.toFixed(1)} s (${Math.round(summary.resources / Math.max(summary.seconds, 0.001))} resources/s)`,
+          ...lines,
+          ...(skipped.length ? [`${skipped.length} file(s) skipped: imported before (the same SHA-256)`] : []),
+          ...(failures.length ? [`${failures.length} file(s) failed:`, ...failures.map((f) => `  ${f.file}: ${f.error}`)] : []),
+          '',
+        ].join('\n'),
+      );
+      return failures.length ? 1 : 0;
+    },
+    RESOURCE_TABLES,
+  ).finally(() => preparation?.close());
 }
 
 /** A non-negative integer flag; undefined when absent, null when malformed. */

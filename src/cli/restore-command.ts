@@ -21,7 +21,9 @@ export async function restoreCommand(args: CliArgs): Promise<number> {
   const { file, config } = call;
   const databaseDir = path.join(config.dataDir, 'pglite');
   // Never over a database or key already there: restoring is for a new folder (or one emptied on purpose).
-  const occupied = ['pglite', 'keys'].filter((folder) => fs.existsSync(path.join(config.dataDir, folder)) && fs.readdirSync(path.join(config.dataDir, folder)).length);
+  const occupied = ['pglite', 'keys'].filter(
+    (folder) => fs.existsSync(path.join(config.dataDir, folder)) && fs.readdirSync(path.join(config.dataDir, folder)).length,
+  );
   if (occupied.length) {
     process.stderr.write(`${config.dataDir} already holds ${occupied.join(' and ')}: restore into an empty data folder (--data-dir)\n`);
     return 1;
@@ -45,7 +47,10 @@ export async function restoreCommand(args: CliArgs): Promise<number> {
       const db = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
       const migrations = await appliedMigrations(db);
       const resources = await liveResourceCounts(db);
-      if (JSON.stringify(migrations) !== JSON.stringify(contents.manifest.migrations) || JSON.stringify(resources) !== JSON.stringify(contents.manifest.resources)) {
+      if (
+        JSON.stringify(migrations) !== JSON.stringify(contents.manifest.migrations) ||
+        JSON.stringify(resources) !== JSON.stringify(contents.manifest.resources)
+      ) {
         throw new Error(`the restored database does not match the backup's manifest (${file} is damaged?)`);
       }
     } finally {
@@ -57,7 +62,9 @@ export async function restoreCommand(args: CliArgs): Promise<number> {
       fs.writeFileSync(target, bytes, { mode: relative.startsWith('keys/') ? 0o600 : 0o644 });
     }
     const total = Object.values(contents.manifest.resources).reduce((a, b) => a + b, 0);
-    process.stdout.write(`restored ${file} (made ${contents.manifest.createdAt}) into ${config.dataDir}: ${total} resources, ${contents.files.size} files\n`);
+    process.stdout.write(
+      `restored ${file} (made ${contents.manifest.createdAt}) into ${config.dataDir}: ${total} resources, ${contents.files.size} files\n`,
+    );
     return 0;
   } finally {
     lock.release();

@@ -31,7 +31,14 @@ test('control characters and other JSON escapes fall back to the values, which t
 
 test('numbers and booleans are written as PostgreSQL reads them', async () => {
   const { rows } = await sql<{ n: string; b: boolean }>`
-    select unnest(${arrayLiteral([1, 2.5, -3e-7, 1e21])}::numeric[])::text as n, unnest(${arrayLiteral([true, false, true, false])}::boolean[]) as b`.execute(database.db);
-  expect(rows.map((r) => [Number(r.n), r.b])).toEqual([[1, true], [2.5, false], [-3e-7, true], [1e21, false]]);
+    select unnest(${arrayLiteral([1, 2.5, -3e-7, 1e21])}::numeric[])::text as n, unnest(${arrayLiteral([true, false, true, false])}::boolean[]) as b`.execute(
+    database.db,
+  );
+  expect(rows.map((r) => [Number(r.n), r.b])).toEqual([
+    [1, true],
+    [2.5, false],
+    [-3e-7, true],
+    [1e21, false],
+  ]);
   expect(arrayLiteral([])).toBe('{}');
 });

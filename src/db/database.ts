@@ -47,7 +47,11 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
   // TCP keepalive instead of leaving queries waiting forever. statement_timeout (STATEMENT_TIMEOUT_MS): the server
   // stops any statement that runs longer, so no request holds a backend and a connection for minutes.
   const pool = new Pool({
-    connectionString, max: 20, connectionTimeoutMillis: 5000, keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+    connectionString,
+    max: 20,
+    connectionTimeoutMillis: 5000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
   });
   // A server restart kills idle clients; pg emits the error on the pool, and the pool replaces them.
@@ -77,7 +81,9 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
 function prepareMarkedStatements(client: PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   const run = (text: unknown, values?: unknown, callback?: unknown): unknown =>
-    typeof text === 'string' && text.startsWith(PREPARED) ? query({ name: preparedName(text), text, values }, callback) : query(text, values, callback);
+    typeof text === 'string' && text.startsWith(PREPARED)
+      ? query({ name: preparedName(text), text, values }, callback)
+      : query(text, values, callback);
   (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
     const signal = currentStatementSignal();
     if (!signal || callback !== undefined || (typeof text === 'string' && endsTransaction(text))) return run(text, values, callback);

@@ -19,14 +19,20 @@ describe('demo logins', () => {
   let repo: Repository;
   beforeAll(async () => {
     database = await openTestDatabase();
-    repo = new Repository(database.db, { scope: unrestrictedScope(), clock: new FixedClock(new Date('2026-11-22T18:00:00Z')), fhirBase: 'http://localhost/fhir' });
+    repo = new Repository(database.db, {
+      scope: unrestrictedScope(),
+      clock: new FixedClock(new Date('2026-11-22T18:00:00Z')),
+      fhirBase: 'http://localhost/fhir',
+    });
     await seedDemoFamily(repo);
   });
   afterAll(() => database?.close());
 
   it('creates Ada, Cara, Dan and Dr. Chen with the demo password', async () => {
     const accounts = await database.db.selectFrom('account').selectAll().orderBy('email').execute();
-    expect(accounts.map((a) => [a.email, a.kind, a.display_name, a.patient_id !== null, a.practitioner_id !== null, a.organization_id !== null])).toEqual([
+    expect(
+      accounts.map((a) => [a.email, a.kind, a.display_name, a.patient_id !== null, a.practitioner_id !== null, a.organization_id !== null]),
+    ).toEqual([
       ['ada.park@example.com', 'patient', 'Ada Park', true, false, false],
       ['cara.park@example.com', 'patient', 'Cara Park', true, false, false],
       ['dan.reyes@example.com', 'family', 'Dan Reyes', false, false, false],
@@ -36,10 +42,13 @@ describe('demo logins', () => {
   });
 
   it('grants Ada full to Ben and billing to Cara as their mother, and Dan full to Ada by her invitation', async () => {
-    const byEmail = async (email: string) => (await database.db.selectFrom('account').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
+    const byEmail = async (email: string) =>
+      (await database.db.selectFrom('account').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
     const ada = await grantsOfAccount(database.db, await byEmail('ada.park@example.com'));
     const names = async (patientId: string) => ((await repo.read('Patient', patientId)) as any).name[0].given[0];
-    const adaGrants = await Promise.all(ada.map(async (g) => [await names(g.patientId), g.level, g.grantedBy, g.relatedPerson.relationship?.[0].coding?.[0].code]));
+    const adaGrants = await Promise.all(
+      ada.map(async (g) => [await names(g.patientId), g.level, g.grantedBy, g.relatedPerson.relationship?.[0].coding?.[0].code]),
+    );
     expect(adaGrants.sort()).toEqual([
       ['Ben', 'full', 'guardian', 'MTH'],
       ['Cara', 'billing', 'guardian', 'MTH'],
@@ -62,6 +71,8 @@ describe('demo logins', () => {
       '    maya.chen@example.com  Dr. Maya Chen — staff, Westside Family Medicine',
     ]);
     // Under westchester Cara's guardian grant is that policy's "appointments and bill pay", and the banner says so.
-    expect(demoLoginLines(WESTCHESTER_POLICY)[1]).toBe('    ada.park@example.com   Ada Park — patient; full access to Ben (9), appointments and bill pay for Cara (15)');
+    expect(demoLoginLines(WESTCHESTER_POLICY)[1]).toBe(
+      '    ada.park@example.com   Ada Park — patient; full access to Ben (9), appointments and bill pay for Cara (15)',
+    );
   });
 });

@@ -33,7 +33,9 @@ export const DEMO_LOGINS: readonly DemoLogin[] = Object.freeze([
 /** The demo logins, each guardian grant described at the level `policy` gives it, in the policy's words. */
 export function demoLogins(policy: AgePolicy = WESTMED_POLICY): readonly DemoLogin[] {
   const ages: Record<string, string> = { ben: 'Ben (9)', cara: 'Cara (15)' };
-  const adaGrants = DEMO_ACCESS_GRANTS.filter((g) => g.grantee === 'ada').map((g) => grantInWords(offeredLevel(g.level, policy), ages[g.patient], policy));
+  const adaGrants = DEMO_ACCESS_GRANTS.filter((g) => g.grantee === 'ada').map((g) =>
+    grantInWords(offeredLevel(g.level, policy), ages[g.patient], policy),
+  );
   return DEMO_LOGINS.map((l) => (l.email === DEMO_PEOPLE.ada.email ? { ...l, role: `patient; ${adaGrants.join(', ')}` } : l));
 }
 
@@ -56,7 +58,10 @@ export async function demoLoginsExist(repo: Repository): Promise<boolean> {
  * Creates the demo accounts and grants, once, in one transaction; does nothing if Ada's login exists. `repo`
  * must see everything (the seeding repository).
  */
-export async function seedDemoAccounts(repo: Repository, options: { passwordParams?: ScryptParams; policy?: AgePolicy } = {}): Promise<Account[]> {
+export async function seedDemoAccounts(
+  repo: Repository,
+  options: { passwordParams?: ScryptParams; policy?: AgePolicy } = {},
+): Promise<Account[]> {
   if (await demoLoginsExist(repo)) return [];
   const passwordHash = await hashPassword(DEMO_PASSWORD, options.passwordParams);
   return repo.transaction(async (trx) => {
@@ -87,7 +92,11 @@ export async function seedDemoAccounts(repo: Repository, options: { passwordPara
       await grantAccess(trx, {
         patientId: patient.id as string,
         accountId: account.id,
-        grantee: { name: account.display_name, email: account.email, relationship: relatedPerson.relationship?.[0]?.coding?.[0]?.code ?? 'FAMMEMB' },
+        grantee: {
+          name: account.display_name,
+          email: account.email,
+          relationship: relatedPerson.relationship?.[0]?.coding?.[0]?.code ?? 'FAMMEMB',
+        },
         // The level the practice's policy offers: Cara's "billing" is westchester's "appointments and bill pay".
         level: offeredLevel(intended.level, options.policy ?? WESTMED_POLICY),
         grantedBy,

@@ -19,7 +19,11 @@ export function needsEntityCheck(scope: AccessScope, resources: readonly Resourc
 }
 
 /** The resources with every AuditEvent's entities cut down to what the caller may see (one query per entity type). */
-export async function withVisibleEntities<T extends Resource>(db: Kysely<Tables>, scope: AccessScope, resources: readonly T[]): Promise<T[]> {
+export async function withVisibleEntities<T extends Resource>(
+  db: Kysely<Tables>,
+  scope: AccessScope,
+  resources: readonly T[],
+): Promise<T[]> {
   if (!needsEntityCheck(scope, resources)) return [...resources];
   const wanted = new Map<string, Set<string>>();
   for (const resource of resources) {

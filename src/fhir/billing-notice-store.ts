@@ -16,11 +16,25 @@ export function issuesStatement(before: Resource | undefined, after: Resource): 
 }
 
 /** Queues the "a statement is available" email to each patient the issued Invoice is about (its owners). */
-export async function noteStatementIssued(db: Kysely<Tables>, write: { resource: Resource & { id: string }; owners: readonly string[] }, now: Date): Promise<void> {
+export async function noteStatementIssued(
+  db: Kysely<Tables>,
+  write: { resource: Resource & { id: string }; owners: readonly string[] },
+  now: Date,
+): Promise<void> {
   const patients = write.owners.filter((owner) => !owner.includes('/'));
   if (!patients.length) return;
   await db
     .insertInto('billing_notice')
-    .values(patients.map((patientId) => ({ kind: 'statement' as const, patient_id: patientId, invoice_id: write.resource.id, payment_id: null, payer_account_id: null, card_last4: null, noted_at: now })))
+    .values(
+      patients.map((patientId) => ({
+        kind: 'statement' as const,
+        patient_id: patientId,
+        invoice_id: write.resource.id,
+        payment_id: null,
+        payer_account_id: null,
+        card_last4: null,
+        noted_at: now,
+      })),
+    )
     .execute();
 }

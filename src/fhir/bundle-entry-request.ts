@@ -36,7 +36,8 @@ export function parseEntryRequest(request: BundleEntryRequest | undefined, fhirB
   if (method === 'HEAD') throw methodNotAllowed(`${where}: HEAD is not supported in a Bundle: use GET`);
   if (typeof url !== 'string' || !url) throw badRequest(`${where}.url is missing`, `${where}.url`);
   const relative = url.startsWith(`${fhirBase}/`) ? url.slice(fhirBase.length + 1) : url;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(relative)) throw badRequest(`${where}.url must be relative to this server (Type, Type/id...), got "${url}"`, `${where}.url`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(relative))
+    throw badRequest(`${where}.url must be relative to this server (Type, Type/id...), got "${url}"`, `${where}.url`);
   const at = relative.indexOf('?');
   const path = at < 0 ? relative : relative.slice(0, at);
   const query = at < 0 ? undefined : relative.slice(at + 1);
@@ -62,8 +63,10 @@ export function parseEntryRequest(request: BundleEntryRequest | undefined, fhirB
       }
       throw bad('is not a read, version read, search or history URL');
     case 'POST':
-      if (segments.length === 2 && id === '_search') throw methodNotAllowed(`${where}: POST _search is not supported inside a Bundle: use GET ${type}?...`);
-      if (segments.length !== 1) throw methodNotAllowed(`${where}: POST creates a resource: its URL is the type alone ("${type}"), not "${url}"`);
+      if (segments.length === 2 && id === '_search')
+        throw methodNotAllowed(`${where}: POST _search is not supported inside a Bundle: use GET ${type}?...`);
+      if (segments.length !== 1)
+        throw methodNotAllowed(`${where}: POST creates a resource: its URL is the type alone ("${type}"), not "${url}"`);
       if (query !== undefined) throw bad('has a query: a conditional create names its condition in request.ifNoneExist');
       return { kind: 'create', type };
     case 'PUT':
@@ -71,7 +74,8 @@ export function parseEntryRequest(request: BundleEntryRequest | undefined, fhirB
       if (segments.length === 2 && id !== '_history' && id !== '_search') return noQuery({ kind: 'update', type, id }, query, bad);
       throw methodNotAllowed(`${where}: PUT updates a resource by its URL, Type/id (or Type?search): not "${url}"`);
     default: // DELETE
-      if (segments.length === 1) throw methodNotAllowed(`${where}: Conditional delete is not supported: search, then DELETE each resource by its id`);
+      if (segments.length === 1)
+        throw methodNotAllowed(`${where}: Conditional delete is not supported: search, then DELETE each resource by its id`);
       if (segments.length === 2 && id !== '_history' && id !== '_search') return noQuery({ kind: 'delete', type, id }, query, bad);
       throw methodNotAllowed(`${where}: DELETE removes a resource by its URL, Type/id: not "${url}"`);
   }

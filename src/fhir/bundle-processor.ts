@@ -39,7 +39,11 @@ export async function processBundle(repo: Repository, bundle: Bundle, options: B
 }
 
 /** The entries with what each asks for (parseEntryRequest); the first entry that is not a request is the 400/405. */
-function checkEntries(bundle: Bundle, fhirBase: string, indexOf: (i: number) => number): { entries: BundleEntry[]; targets: EntryTarget[] } {
+function checkEntries(
+  bundle: Bundle,
+  fhirBase: string,
+  indexOf: (i: number) => number,
+): { entries: BundleEntry[]; targets: EntryTarget[] } {
   const entries = bundle.entry ?? [];
   if (!Array.isArray(entries)) throw badRequest('Bundle.entry must be a list', 'Bundle.entry');
   const targets = entries.map((entry, i) => {
@@ -48,7 +52,10 @@ function checkEntries(bundle: Bundle, fhirBase: string, indexOf: (i: number) => 
     if (target.kind === 'create' || target.kind === 'update' || target.kind === 'conditional-update') {
       if (!entry.resource) throw badRequest(`${where} has no resource to ${entry.request!.method}`, `${where}.resource`);
       if (entry.resource.resourceType !== target.type) {
-        throw badRequest(`${where}.resource is a ${entry.resource.resourceType} but its request.url is for ${target.type}`, `${where}.resource.resourceType`);
+        throw badRequest(
+          `${where}.resource is a ${entry.resource.resourceType} but its request.url is for ${target.type}`,
+          `${where}.resource.resourceType`,
+        );
       }
     }
     return target;
@@ -56,9 +63,16 @@ function checkEntries(bundle: Bundle, fhirBase: string, indexOf: (i: number) => 
   return { entries, targets };
 }
 
-async function processTransaction(repo: Repository, bundle: Bundle, options: BundleOptions, indexOf: (i: number) => number = (i) => i): Promise<Bundle> {
+async function processTransaction(
+  repo: Repository,
+  bundle: Bundle,
+  options: BundleOptions,
+  indexOf: (i: number) => number = (i) => i,
+): Promise<Bundle> {
   const { entries, targets } = checkEntries(bundle, repo.context.fhirBase, indexOf);
-  const order = entries.map((_, i) => i).sort((a, b) => METHOD_ORDER[entries[a].request!.method] - METHOD_ORDER[entries[b].request!.method] || a - b);
+  const order = entries
+    .map((_, i) => i)
+    .sort((a, b) => METHOD_ORDER[entries[a].request!.method] - METHOD_ORDER[entries[b].request!.method] || a - b);
   const responses: BundleEntry[] = new Array(entries.length);
   const idMap = new Map<string, string>();
   await lockConditions(repo.db, conditionsOf(entries, targets));
@@ -70,7 +84,10 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
       const existing = await conditionalTarget(repo, entry.resource!.resourceType, entry.request!.ifNoneExist, options);
       if (existing) {
         if (entry.fullUrl) idMap.set(entry.fullUrl, `${existing.resourceType}/${existing.id}`);
-        responses[i] = { fullUrl: `${repo.context.fhirBase}/${existing.resourceType}/${existing.id}`, response: okResponse('200 OK', existing) };
+        responses[i] = {
+          fullUrl: `${repo.context.fhirBase}/${existing.resourceType}/${existing.id}`,
+          response: okResponse('200 OK', existing),
+        };
       }
     }
   }
@@ -102,7 +119,12 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     responses[i] = { response: { status: '204 No Content' } };
   }
   const toCreate = creates.map((c) => rewriteReferences(c.resource, idMap));
-  await validateCreates(repo, toCreate, creates.map((c) => indexOf(c.index)), options.preparation);
+  await validateCreates(
+    repo,
+    toCreate,
+    creates.map((c) => indexOf(c.index)),
+    options.preparation,
+  );
   const created = await repo.createMany(toCreate, { validated: true });
   created.forEach((resource, k) => {
     responses[creates[k].index] = {
@@ -116,7 +138,11 @@ async function processTransaction(repo: Repository, bundle: Bundle, options: Bun
     const method = entry.request!.method;
     if (method === 'PUT') {
       const resource = rewriteReferences({ ...entry.resource!, id: putIds.get(i) }, idMap);
-      const { resource: saved, created: isNew, unchanged } = await withEntryIndex([indexOf(i)], () => repo.update(resource, { ifMatch: entry.request!.ifMatch }));
+      const {
+        resource: saved,
+        created: isNew,
+        unchanged,
+      } = await withEntryIndex([indexOf(i)], () => repo.update(resource, { ifMatch: entry.request!.ifMatch }));
       const response = okResponse(isNew ? '201 Created' : '200 OK', saved);
       if (unchanged) response.outcome = UNCHANGED;
       responses[i] = { fullUrl: `${repo.context.fhirBase}/${saved.resourceType}/${saved.id}`, resource: saved, response };
@@ -143,7 +169,12 @@ function conditionsOf(entries: BundleEntry[], targets: EntryTarget[]): Condition
  * Validates every create before anything is written, failing on the first invalid one in order. With a
  * pool, the workers validate and also compute the index rows, which the writer then picks up.
  */
-async function validateCreates(repo: Repository, resources: Resource[], entryIndexes: number[], pool: WritePreparationPool | undefined): Promise<void> {
+async function validateCreates(
+  repo: Repository,
+  resources: Resource[],
+  entryIndexes: number[],
+  pool: WritePreparationPool | undefined,
+): Promise<void> {
   if (!pool) {
     // One by one as a direct write is validated: a portal caller's budget, a large resource off the event loop.
     for (let k = 0; k < resources.length; k++) {
@@ -205,10 +236,14 @@ async function readEntry(repo: Repository, target: EntryTarget): Promise<BundleE
     }
     case 'history': {
       const params = new URLSearchParams(target.query);
-      for (const name of params.keys()) if (name !== '_since' && name !== '_count') throw badRequest(`History takes _since and _count, not ${name}`, name);
+      for (const name of params.keys())
+        if (name !== '_since' && name !== '_count') throw badRequest(`History takes _since and _count, not ${name}`, name);
       const raw = params.get('_count');
       if (raw !== null && !/^[1-9]\d{0,19}$/.test(raw)) throw badRequest('_count must be a positive integer', '_count');
-      const bundle = await repo.history(target.type, target.id, { since: params.get('_since') ?? undefined, count: raw === null ? undefined : Number(raw) });
+      const bundle = await repo.history(target.type, target.id, {
+        since: params.get('_since') ?? undefined,
+        count: raw === null ? undefined : Number(raw),
+      });
       return { resource: bundle, response: { status: '200 OK' } };
     }
     case 'search':
@@ -275,4 +310,3 @@ async function withEntryIndex<T>(indexes: number[], fn: () => Promise<T>): Promi
     throw err;
   }
 }
-

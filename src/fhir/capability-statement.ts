@@ -55,8 +55,14 @@ export function buildCapabilityStatement(baseUrl: string, operations: readonly O
       type: type as 'ValueSet',
       interaction: ['read', 'vread', 'history-instance', 'history-type', 'search-type'].map((code) => ({ code: code as 'read' })),
       versioning: 'versioned',
-      searchParam: ['_id', 'url', 'name', 'title', 'status'].map((name) => ({ name, type: name === '_id' || name === 'status' ? 'token' : name === 'url' ? 'uri' : 'string' })),
-      operation: [...new Map(operations.filter((op) => op.resourceType === type).map((op) => [op.name, op])).values()].map((op) => ({ name: op.name, definition: op.definition })),
+      searchParam: ['_id', 'url', 'name', 'title', 'status'].map((name) => ({
+        name,
+        type: name === '_id' || name === 'status' ? 'token' : name === 'url' ? 'uri' : 'string',
+      })),
+      operation: [...new Map(operations.filter((op) => op.resourceType === type).map((op) => [op.name, op])).values()].map((op) => ({
+        name: op.name,
+        definition: op.definition,
+      })),
     });
   }
   return {

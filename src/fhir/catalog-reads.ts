@@ -15,7 +15,11 @@ export { CATALOG_TYPES } from './terminology-catalog';
 const CATALOG_SEARCH_PARAMS = new Set(['_id', 'url', 'name', 'status', 'title']);
 
 /** A catalog resource as stored text, version 1 (what readStored and vread answer). */
-export function catalogStored(type: string, id: string, versionId?: string): { type: string; id: string; version: number; lastUpdated: Date; content: string } {
+export function catalogStored(
+  type: string,
+  id: string,
+  versionId?: string,
+): { type: string; id: string; version: number; lastUpdated: Date; content: string } {
   loadFhirDefinitions();
   const resource = catalogRead(type, id);
   if (!resource) throw notFound(`${type}/${id}`);
@@ -28,8 +32,14 @@ export function catalogStored(type: string, id: string, versionId?: string): { t
 export function catalogSearch(request: SearchRequest, selfUrl: string): Bundle {
   loadFhirDefinitions();
   for (const filter of request.filters ?? []) {
-    if (!CATALOG_SEARCH_PARAMS.has(filter.code) || (filter.operator !== 'eq' && filter.operator !== 'exact' && filter.operator !== 'contains')) {
-      throw badRequest(`${request.resourceType} is the service's own terminology: search it by ${[...CATALOG_SEARCH_PARAMS].join(', ')} only`, filter.code);
+    if (
+      !CATALOG_SEARCH_PARAMS.has(filter.code) ||
+      (filter.operator !== 'eq' && filter.operator !== 'exact' && filter.operator !== 'contains')
+    ) {
+      throw badRequest(
+        `${request.resourceType} is the service's own terminology: search it by ${[...CATALOG_SEARCH_PARAMS].join(', ')} only`,
+        filter.code,
+      );
     }
   }
   if (request.include?.length || request.revInclude?.length || request.sortRules?.length) {
@@ -40,7 +50,8 @@ export function catalogSearch(request: SearchRequest, selfUrl: string): Bundle {
       const values = filter.value.split(',');
       const field = filter.code === '_id' ? resource.id : (resource as unknown as Record<string, unknown>)[filter.code];
       if (typeof field !== 'string') return false;
-      if (filter.code === '_id' || filter.code === 'url' || filter.code === 'status' || filter.operator === 'exact') return values.includes(field);
+      if (filter.code === '_id' || filter.code === 'url' || filter.code === 'status' || filter.operator === 'exact')
+        return values.includes(field);
       const text = field.toLowerCase();
       return values.some((v) => (filter.operator === 'contains' ? text.includes(v.toLowerCase()) : text.startsWith(v.toLowerCase())));
     }),
@@ -53,7 +64,11 @@ export function catalogSearch(request: SearchRequest, selfUrl: string): Bundle {
     type: 'searchset',
     total: matches.length,
     link: [{ relation: 'self', url: selfUrl }],
-    entry: page.map((resource) => ({ fullUrl: `${selfUrl.split('?')[0]}/${resource.id}`, resource: present(resource), search: { mode: 'match' } })),
+    entry: page.map((resource) => ({
+      fullUrl: `${selfUrl.split('?')[0]}/${resource.id}`,
+      resource: present(resource),
+      search: { mode: 'match' },
+    })),
   };
 }
 
@@ -77,7 +92,9 @@ export function catalogHistory(type: string, id: string | undefined, fhirBase: s
 
 /** The answer to any write of a catalog type: 405, with where the definitions live. */
 export function catalogWriteRefused(type: string): never {
-  throw methodNotAllowed(`${type} here is the service's own terminology (fhir-profiles/), shipped with the service: it can be read, searched and expanded, not created, changed or deleted`);
+  throw methodNotAllowed(
+    `${type} here is the service's own terminology (fhir-profiles/), shipped with the service: it can be read, searched and expanded, not created, changed or deleted`,
+  );
 }
 
 function present(resource: Resource): Resource {

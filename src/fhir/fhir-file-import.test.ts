@@ -44,19 +44,26 @@ test.each([0, 2])('with %i workers: each file whole or not at all, same rows and
 
     const { resources, history } = await storedRows(database);
     expect(history).toBe(6);
-    const families = resources.filter((r) => r.resource_type === 'Patient').map((r) => (JSON.parse(r.content) as Patient).name![0].family).sort();
+    const families = resources
+      .filter((r) => r.resource_type === 'Patient')
+      .map((r) => (JSON.parse(r.content) as Patient).name![0].family)
+      .sort();
     expect(families).toEqual(['Alpha', 'Beta', 'Delta']);
     for (const row of resources.filter((r) => r.resource_type === 'Observation')) {
       const observation = JSON.parse(row.content) as Observation;
       const patientId = observation.subject!.reference!.split('/')[1];
       expect(row.compartments).toEqual([patientId]);
       const { rows: tokens } = await sql<{ code: string; system: string | null; value: string | null; text: string | null }>`
-        select code, system, value, text from search_token where resource_id = ${observation.id!} order by code, system, value, text`.execute(database.db);
+        select code, system, value, text from search_token where resource_id = ${observation.id!} order by code, system, value, text`.execute(
+        database.db,
+      );
       const expected = indexValues(observation).token.map((t) => ({ ...t }));
       const order = (a: { code: string; system: string | null; value: string | null }, b: typeof a) =>
         `${a.code}|${a.system}|${a.value}`.localeCompare(`${b.code}|${b.system}|${b.value}`);
       expect([...tokens].sort(order)).toEqual(expected.sort(order));
-      const { rows: refs } = await sql<{ target_id: string }>`select target_id from search_reference where resource_id = ${observation.id!} and code = 'subject'`.execute(database.db);
+      const { rows: refs } = await sql<{
+        target_id: string;
+      }>`select target_id from search_reference where resource_id = ${observation.id!} and code = 'subject'`.execute(database.db);
       expect(refs).toEqual([{ target_id: patientId }]);
     }
   } finally {
@@ -95,7 +102,9 @@ describe('the ledger of imported files (issue 24 item 10)', () => {
 
   async function families(database: TestDatabase): Promise<string[]> {
     const { rows } = await sql<{ family: string }>`
-      select content::json->'name'->0->>'family' as family from resource where resource_type = 'Patient' and not deleted order by 1`.execute(database.db);
+      select content::json->'name'->0->>'family' as family from resource where resource_type = 'Patient' and not deleted order by 1`.execute(
+      database.db,
+    );
     return rows.map((r) => r.family);
   }
 
@@ -154,7 +163,9 @@ describe('the ledger of imported files (issue 24 item 10)', () => {
       expect(resumed.failures).toEqual([]);
       expect(resumed.skipped).toEqual([]);
       expect(await families(database)).toEqual(['Dup', 'Epsilon', 'Eta']);
-      const { rows } = await sql<{ entry: number; resources: number }>`select entry, resources from imported_file order by entry`.execute(database.db);
+      const { rows } = await sql<{ entry: number; resources: number }>`select entry, resources from imported_file order by entry`.execute(
+        database.db,
+      );
       expect(rows).toEqual([
         { entry: 0, resources: 1 },
         { entry: 1, resources: 0 },

@@ -24,7 +24,14 @@ export function listJsonFiles(paths: string[]): string[] {
   for (const p of paths) {
     const stat = fs.statSync(p);
     if (stat.isDirectory()) {
-      out.push(...listJsonFiles(fs.readdirSync(p).sort().map((f) => path.join(p, f))).filter((f) => f.endsWith('.json')));
+      out.push(
+        ...listJsonFiles(
+          fs
+            .readdirSync(p)
+            .sort()
+            .map((f) => path.join(p, f)),
+        ).filter((f) => f.endsWith('.json')),
+      );
     } else {
       out.push(p);
     }
@@ -81,7 +88,14 @@ export async function importFhirFile(repo: Repository, file: string, options: Fi
  * A batch file: each entry in a transaction of its own with its own ledger row, as a batch's entries stand alone
  * (one failing does not undo the others), so a run cut short in the middle of a batch resumes after what committed.
  */
-async function importBatch(repo: Repository, file: string, sha256: string, bundle: Bundle, earlier: ImportRecord[], options: BundleOptions): Promise<FileImportResult> {
+async function importBatch(
+  repo: Repository,
+  file: string,
+  sha256: string,
+  bundle: Bundle,
+  earlier: ImportRecord[],
+  options: BundleOptions,
+): Promise<FileImportResult> {
   const done = new Set(earlier.map((record) => record.entry));
   const entries = bundle.entry ?? [];
   if (earlier.length && entries.every((_, i) => done.has(i))) return { file, created: {}, skipped: importedBefore(file, earlier[0]) };
@@ -230,7 +244,9 @@ export async function importFhirFiles(repo: Repository, files: string[], options
 
 function asTransaction(resource: Resource): Bundle {
   if (resource.resourceType !== 'Bundle') {
-    const request = resource.id ? { method: 'PUT' as const, url: `${resource.resourceType}/${resource.id}` } : { method: 'POST' as const, url: resource.resourceType };
+    const request = resource.id
+      ? { method: 'PUT' as const, url: `${resource.resourceType}/${resource.id}` }
+      : { method: 'POST' as const, url: resource.resourceType };
     return { resourceType: 'Bundle', type: 'transaction', entry: [{ resource, request }] };
   }
   if (resource.type === 'transaction' || resource.type === 'batch') return resource;
@@ -240,7 +256,9 @@ function asTransaction(resource: Resource): Bundle {
       .map((e) => ({
         fullUrl: e.fullUrl,
         resource: e.resource,
-        request: e.resource!.id ? { method: 'PUT', url: `${e.resource!.resourceType}/${e.resource!.id}` } : { method: 'POST', url: e.resource!.resourceType },
+        request: e.resource!.id
+          ? { method: 'PUT', url: `${e.resource!.resourceType}/${e.resource!.id}` }
+          : { method: 'POST', url: e.resource!.resourceType },
       }));
     return { resourceType: 'Bundle', type: 'transaction', entry };
   }

@@ -37,7 +37,12 @@ interface HistoryRow {
 }
 
 /** One page of the history of `type` (undefined: of every type) for the repository's caller. */
-export async function historyFeed(repo: Repository, type: string | undefined, query: Record<string, unknown>, url: string): Promise<Bundle> {
+export async function historyFeed(
+  repo: Repository,
+  type: string | undefined,
+  query: Record<string, unknown>,
+  url: string,
+): Promise<Bundle> {
   if (type !== undefined && !isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
   const { since, count, after } = feedParameters(query);
   if (type === undefined || type === 'AuditEvent') await settleAuditLog(repo.db);
@@ -49,7 +54,9 @@ export async function historyFeed(repo: Repository, type: string | undefined, qu
     ...(current ? [current] : []),
     ...(own ? [own] : []),
     ...(since ? [sql`h.last_updated >= ${since}`] : []),
-    ...(after ? [sql`(h.last_updated, h.resource_type, h.id, h.version) < (${after[0]}::timestamptz, ${after[1]}, ${after[2]}, ${after[3]})`] : []),
+    ...(after
+      ? [sql`(h.last_updated, h.resource_type, h.id, h.version) < (${after[0]}::timestamptz, ${after[1]}, ${after[2]}, ${after[3]})`]
+      : []),
   ];
   return repo.asOperation('history', async () => {
     const { rows: found } = await sql<HistoryRow>`
@@ -62,11 +69,19 @@ export async function historyFeed(repo: Repository, type: string | undefined, qu
     const hides = !!scope.releasedOnly && !scope.unrestricted;
     const rows = found.filter((row) => row.deleted || !hides || !hiddenVersion(JSON.parse(row.content)));
     repo.noteServed(rows.map((row) => ({ type: row.resource_type, id: row.id, compartments: row.compartments })));
-    const resources = await withVisibleEntities(repo.db, scope, rows.map((row) => (row.deleted ? ({ resourceType: row.resource_type } as Resource) : (JSON.parse(row.content) as Resource))));
+    const resources = await withVisibleEntities(
+      repo.db,
+      scope,
+      rows.map((row) => (row.deleted ? ({ resourceType: row.resource_type } as Resource) : (JSON.parse(row.content) as Resource))),
+    );
     const fhirBase = repo.context.fhirBase;
     const entry: BundleEntry[] = rows.map((row, i) => {
       const path = `${row.resource_type}/${row.id}`;
-      const response = { status: row.deleted ? '204' : row.version === 1 ? '201' : '200', etag: `W/"${row.version}"`, lastModified: new Date(row.last_updated).toISOString() };
+      const response = {
+        status: row.deleted ? '204' : row.version === 1 ? '201' : '200',
+        etag: `W/"${row.version}"`,
+        lastModified: new Date(row.last_updated).toISOString(),
+      };
       if (row.deleted) return { fullUrl: `${fhirBase}/${path}`, request: { method: 'DELETE', url: path }, response };
       return {
         fullUrl: `${fhirBase}/${path}`,
@@ -78,7 +93,10 @@ export async function historyFeed(repo: Repository, type: string | undefined, qu
     const link = [{ relation: 'self', url: pageUrl(url, query, after) }];
     const last = found[found.length - 1];
     if (found.length === count && last) {
-      link.push({ relation: 'next', url: pageUrl(url, query, [new Date(last.last_updated).toISOString(), last.resource_type, last.id, last.version]) });
+      link.push({
+        relation: 'next',
+        url: pageUrl(url, query, [new Date(last.last_updated).toISOString(), last.resource_type, last.id, last.version]),
+      });
     }
     return { resourceType: 'Bundle', type: 'history', link, entry };
   });
@@ -94,14 +112,26 @@ function feedParameters(query: Record<string, unknown>): { since?: Date; count: 
     throw badRequest(`_count must be 1 to ${MAX_COUNT}`, '_count');
   }
   const range = _since === undefined ? undefined : dateRange(_since);
-  if (_since !== undefined && (!range || !/T/.test(_since))) throw badRequest(`_since must be a FHIR instant (2026-01-31T09:00:00Z), got "${_since}"`, '_since');
-  return { since: range ? new Date(range.low) : undefined, count: _count ? Number(_count) : DEFAULT_COUNT, after: _cursor === undefined ? undefined : cursorPosition(_cursor) };
+  if (_since !== undefined && (!range || !/T/.test(_since)))
+    throw badRequest(`_since must be a FHIR instant (2026-01-31T09:00:00Z), got "${_since}"`, '_since');
+  return {
+    since: range ? new Date(range.low) : undefined,
+    count: _count ? Number(_count) : DEFAULT_COUNT,
+    after: _cursor === undefined ? undefined : cursorPosition(_cursor),
+  };
 }
 
 function cursorPosition(cursor: string): Position {
   try {
     const position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(position) && position.length === 4 && !Number.isNaN(Date.parse(position[0])) && typeof position[1] === 'string' && typeof position[2] === 'string' && Number.isInteger(position[3])) {
+    if (
+      Array.isArray(position) &&
+      position.length === 4 &&
+      !Number.isNaN(Date.parse(position[0])) &&
+      typeof position[1] === 'string' &&
+      typeof position[2] === 'string' &&
+      Number.isInteger(position[3])
+    ) {
       return position as unknown as Position;
     }
   } catch {

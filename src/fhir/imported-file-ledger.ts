@@ -69,6 +69,20 @@ export async function noteImported(trx: Kysely<Tables>, sha256: string, entry: n
   await trx.updateTable('imported_file').set({ resources }).where('sha256', '=', sha256).where('entry', '=', entry).execute();
 }
 
-function recordOf(row: { sha256: string; entry: number; file_name: string; path: string; resources: number; imported_at: Date }): ImportRecord {
-  return { sha256: row.sha256, entry: row.entry, fileName: row.file_name, path: row.path, resources: row.resources, importedAt: new Date(row.imported_at) };
+function recordOf(row: {
+  sha256: string;
+  entry: number;
+  file_name: string;
+  path: string;
+  resources: number;
+  imported_at: Date;
+}): ImportRecord {
+  return {
+    sha256: row.sha256,
+    entry: row.entry,
+    fileName: row.file_name,
+    path: row.path,
+    resources: row.resources,
+    importedAt: new Date(row.imported_at),
+  };
 }

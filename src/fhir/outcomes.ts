@@ -65,7 +65,10 @@ export function payloadTooLarge(limitBytes: number): FhirError {
 
 /** 406: the client asked for a format the server does not produce. */
 export function notAcceptable(asked: string): FhirError {
-  return new FhirError(406, outcome('not-supported', `${asked} is not offered: resources are served as FHIR JSON (application/fhir+json; _format=json)`));
+  return new FhirError(
+    406,
+    outcome('not-supported', `${asked} is not offered: resources are served as FHIR JSON (application/fhir+json; _format=json)`),
+  );
 }
 
 /** 415: a content type this endpoint does not take. */
@@ -95,7 +98,13 @@ export function clientError(status: number, text: string, code: OperationOutcome
 
 /** 503: the database stopped a statement that ran longer than STATEMENT_TIMEOUT_MS allows. */
 export function statementTimedOut(): FhirError {
-  return new FhirError(503, outcome('timeout', 'The request took longer than the database allows for one statement, and was stopped; narrow it (fewer parameters, a shorter period) and try again'));
+  return new FhirError(
+    503,
+    outcome(
+      'timeout',
+      'The request took longer than the database allows for one statement, and was stopped; narrow it (fewer parameters, a shorter period) and try again',
+    ),
+  );
 }
 
 /** 500 with a message that reveals no internals. */

@@ -47,8 +47,11 @@ test('unknown paths, slicing and a missing base are refused at boot with the pro
   expect(() => withSnapshot(profile({ element: [{ path: 'Communication.colour' }] }), communication)).toThrow(
     'Profile https://chartkeeper.example/fhir/StructureDefinition/test: Communication.colour is not an element of Communication',
   );
-  expect(() => withSnapshot(profile({ element: [{ id: 'Communication.payload:body', path: 'Communication.payload', sliceName: 'body' }] }), communication)).toThrow(
-    /slicing profiles must include their snapshot/,
-  );
+  expect(() =>
+    withSnapshot(
+      profile({ element: [{ id: 'Communication.payload:body', path: 'Communication.payload', sliceName: 'body' }] }),
+      communication,
+    ),
+  ).toThrow(/slicing profiles must include their snapshot/);
   expect(() => withSnapshot(profile({ element: [] }), undefined)).toThrow(/is not an R4 type with a snapshot/);
 });

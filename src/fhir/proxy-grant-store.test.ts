@@ -15,8 +15,10 @@ const clock = new FixedClock(new Date('2026-03-01T18:00:00Z'));
 beforeAll(async () => {
   database = await openTestDatabase();
   repo = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: 'http://test/fhir' });
-  ada = (await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }], birthDate: '1984-03-14' })).resource;
-  ben = (await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }], birthDate: '2017-11-23' })).resource;
+  ada = (await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }], birthDate: '1984-03-14' }))
+    .resource;
+  ben = (await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }], birthDate: '2017-11-23' }))
+    .resource;
 });
 afterAll(() => database.close());
 
@@ -24,7 +26,12 @@ const dan = { name: 'Dan Reyes', email: 'dan.reyes@example.com', relationship: '
 
 test('grantAccess writes a RelatedPerson with the account id and an active Consent of the contract shape', async () => {
   const { consent, relatedPerson } = await grantAccess(repo, {
-    patientId: ada.id!, accountId: 'acct-dan', grantee: dan, level: 'full', grantedBy: 'patient', performer: `Patient/${ada.id}`,
+    patientId: ada.id!,
+    accountId: 'acct-dan',
+    grantee: dan,
+    level: 'full',
+    grantedBy: 'patient',
+    performer: `Patient/${ada.id}`,
   });
   expect(relatedPerson).toMatchObject({
     resourceType: 'RelatedPerson',
@@ -43,15 +50,23 @@ test('grantAccess writes a RelatedPerson with the account id and an active Conse
     dateTime: '2026-03-01T18:00:00.000Z',
     performer: [{ reference: `Patient/${ada.id}` }],
     policyRule: { coding: [{ code: 'OPTIN' }] },
-    provision: { type: 'permit', actor: [{ role: { coding: [{ code: 'DOMPART' }] }, reference: { reference: `RelatedPerson/${relatedPerson.id}` } }] },
+    provision: {
+      type: 'permit',
+      actor: [{ role: { coding: [{ code: 'DOMPART' }] }, reference: { reference: `RelatedPerson/${relatedPerson.id}` } }],
+    },
     extension: [
       { url: ACCESS_LEVEL_EXTENSION, valueCode: 'full' },
       { url: GRANTED_BY_EXTENSION, valueCode: 'patient' },
     ],
   });
   expect(consentToGrant(consent)).toEqual({
-    consentId: consent.id, patientId: ada.id, relatedPersonId: relatedPerson.id, level: 'full', grantedBy: 'patient',
-    granted: '2026-03-01T18:00:00.000Z', active: true,
+    consentId: consent.id,
+    patientId: ada.id,
+    relatedPersonId: relatedPerson.id,
+    level: 'full',
+    grantedBy: 'patient',
+    granted: '2026-03-01T18:00:00.000Z',
+    active: true,
   });
   const held = await grantsOfAccount(database.db, 'acct-dan');
   expect(held.map((g) => [g.consentId, g.level, g.active, g.relatedPerson.id])).toEqual([[consent.id, 'full', true, relatedPerson.id]]);
@@ -60,11 +75,21 @@ test('grantAccess writes a RelatedPerson with the account id and an active Conse
 test('granting again reuses the RelatedPerson and retires the previous Consent; change level and revoke', async () => {
   clock.advance(60_000);
   const first = await grantAccess(repo, {
-    patientId: ben.id!, accountId: 'acct-ada', grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'full', grantedBy: 'guardian', performer: 'Practitioner/staff-1',
+    patientId: ben.id!,
+    accountId: 'acct-ada',
+    grantee: { name: 'Ada Park', relationship: 'MTH' },
+    level: 'full',
+    grantedBy: 'guardian',
+    performer: 'Practitioner/staff-1',
   });
   clock.advance(60_000);
   const second = await grantAccess(repo, {
-    patientId: ben.id!, accountId: 'acct-ada', grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'billing', grantedBy: 'guardian', performer: 'Practitioner/staff-1',
+    patientId: ben.id!,
+    accountId: 'acct-ada',
+    grantee: { name: 'Ada Park', relationship: 'MTH' },
+    level: 'billing',
+    grantedBy: 'guardian',
+    performer: 'Practitioner/staff-1',
   });
   expect(second.relatedPerson.id).toBe(first.relatedPerson.id);
   expect((await repo.read<Consent>('Consent', first.consent.id!)).status).toBe('inactive');
@@ -93,11 +118,21 @@ test('granting again reuses the RelatedPerson and retires the previous Consent; 
 test('a grant on another authority sits beside the first: the teen’s own grant does not retire the guardian’s', async () => {
   clock.advance(60_000);
   const guardian = await grantAccess(repo, {
-    patientId: ben.id!, accountId: 'acct-dad', grantee: { name: 'Dad Park', relationship: 'FTH' }, level: 'billing', grantedBy: 'guardian', performer: 'Practitioner/staff-1',
+    patientId: ben.id!,
+    accountId: 'acct-dad',
+    grantee: { name: 'Dad Park', relationship: 'FTH' },
+    level: 'billing',
+    grantedBy: 'guardian',
+    performer: 'Practitioner/staff-1',
   });
   clock.advance(60_000);
   const own = await grantAccess(repo, {
-    patientId: ben.id!, accountId: 'acct-dad', grantee: { name: 'Dad Park', relationship: 'FTH' }, level: 'full', grantedBy: 'patient', performer: `Patient/${ben.id}`,
+    patientId: ben.id!,
+    accountId: 'acct-dad',
+    grantee: { name: 'Dad Park', relationship: 'FTH' },
+    level: 'full',
+    grantedBy: 'patient',
+    performer: `Patient/${ben.id}`,
   });
   expect(own.relatedPerson.id).toBe(guardian.relatedPerson.id);
   const held = await grantsOfAccount(database.db, 'acct-dad');
@@ -109,18 +144,31 @@ test('a grant on another authority sits beside the first: the teen’s own grant
 
 test('an existing RelatedPerson can be adopted for the account (the demo family’s "Ada, mother of Ben")', async () => {
   const { resource: mother } = await repo.create<RelatedPerson>({
-    resourceType: 'RelatedPerson', patient: { reference: `Patient/${ben.id}` }, name: [{ family: 'Park', given: ['Ada'] }],
+    resourceType: 'RelatedPerson',
+    patient: { reference: `Patient/${ben.id}` },
+    name: [{ family: 'Park', given: ['Ada'] }],
     relationship: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleCode', code: 'MTH' }] }],
   });
   const { relatedPerson } = await grantAccess(repo, {
-    patientId: ben.id!, accountId: 'acct-ada-2', grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'full', grantedBy: 'guardian',
-    performer: 'Practitioner/staff-1', relatedPersonId: mother.id,
+    patientId: ben.id!,
+    accountId: 'acct-ada-2',
+    grantee: { name: 'Ada Park', relationship: 'MTH' },
+    level: 'full',
+    grantedBy: 'guardian',
+    performer: 'Practitioner/staff-1',
+    relatedPersonId: mother.id,
   });
   expect(relatedPerson.id).toBe(mother.id);
   expect(relatedPerson.identifier).toEqual([{ system: ACCOUNT_IDENTIFIER_SYSTEM, value: 'acct-ada-2' }]);
   await expect(
     grantAccess(repo, {
-      patientId: ada.id!, accountId: 'acct-x', grantee: dan, level: 'full', grantedBy: 'patient', performer: `Patient/${ada.id}`, relatedPersonId: mother.id,
+      patientId: ada.id!,
+      accountId: 'acct-x',
+      grantee: dan,
+      level: 'full',
+      grantedBy: 'patient',
+      performer: `Patient/${ada.id}`,
+      relatedPersonId: mother.id,
     }),
   ).rejects.toMatchObject({ status: 400 });
 });
@@ -138,17 +186,26 @@ test('a Consent that names a RelatedPerson of another patient gives nothing; mal
   expect(held.map((g) => g.patientId)).toEqual([ada.id]);
 
   const consent = await repo.read<Consent>('Consent', danGrant.consentId);
-  expect(consentToGrant({ ...consent, extension: [{ url: ACCESS_LEVEL_EXTENSION, valueCode: 'admin' }, consent.extension![1]] })).toBeUndefined();
+  expect(
+    consentToGrant({ ...consent, extension: [{ url: ACCESS_LEVEL_EXTENSION, valueCode: 'admin' }, consent.extension![1]] }),
+  ).toBeUndefined();
   expect(consentToGrant({ ...consent, extension: [consent.extension![0]] })).toBeUndefined();
   expect(consentToGrant({ ...consent, provision: { ...consent.provision, type: 'deny' } })).toBeUndefined();
-  expect(consentToGrant({ ...consent, provision: { ...consent.provision, actor: [...consent.provision!.actor!, ...consent.provision!.actor!] } })).toBeUndefined();
+  expect(
+    consentToGrant({
+      ...consent,
+      provision: { ...consent.provision, actor: [...consent.provision!.actor!, ...consent.provision!.actor!] },
+    }),
+  ).toBeUndefined();
 });
 
 test('bad requests are refused before anything is written', async () => {
   const base = { patientId: ada.id!, accountId: 'acct-y', grantee: dan, grantedBy: 'patient' as const, performer: `Patient/${ada.id}` };
   await expect(grantAccess(repo, { ...base, level: 'admin' as 'full' })).rejects.toMatchObject({ status: 400 });
   await expect(grantAccess(repo, { ...base, level: 'full', performer: 'Organization/1' })).rejects.toMatchObject({ status: 400 });
-  await expect(grantAccess(repo, { ...base, level: 'full', grantee: { ...dan, relationship: 'mother' } })).rejects.toMatchObject({ status: 400 });
+  await expect(grantAccess(repo, { ...base, level: 'full', grantee: { ...dan, relationship: 'mother' } })).rejects.toMatchObject({
+    status: 400,
+  });
   await expect(grantAccess(repo, { ...base, level: 'full', patientId: 'no-such-patient' })).rejects.toMatchObject({ status: 404 });
   expect(await grantsOfAccount(database.db, 'acct-y')).toEqual([]);
 });

@@ -47,9 +47,7 @@ export async function grantAccess(repo: Repository, request: GrantRequest): Prom
     for (const old of await activeConsentsOf(trx, reference, request.grantedBy)) {
       await trx.update<Consent>({ ...old, status: 'inactive' });
     }
-    const { resource: consent } = await trx.create<Consent>(
-      buildConsent(request, reference, trx.context.clock.now().toISOString()),
-    );
+    const { resource: consent } = await trx.create<Consent>(buildConsent(request, reference, trx.context.clock.now().toISOString()));
     return { consent, relatedPerson };
   });
 }

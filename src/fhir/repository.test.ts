@@ -16,7 +16,11 @@ beforeAll(async () => {
 afterAll(() => database.close());
 
 test('create, read, update with versions, delete', async () => {
-  const { resource: ada } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }], birthDate: '1984-05-02' });
+  const { resource: ada } = await repo.create<Patient>({
+    resourceType: 'Patient',
+    name: [{ family: 'Park', given: ['Ada'] }],
+    birthDate: '1984-05-02',
+  });
   expect(ada.meta?.versionId).toBe('1');
   expect(ada.meta?.lastUpdated).toBe('2026-03-01T12:00:00.000Z');
   expect(await repo.read('Patient', ada.id!)).toEqual(ada);
@@ -34,7 +38,11 @@ test('create, read, update with versions, delete', async () => {
 });
 
 test('search by token, string, date, reference and quantity', async () => {
-  const { resource: ben } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ben'] }], birthDate: '2017-01-10' });
+  const { resource: ben } = await repo.create<Patient>({
+    resourceType: 'Patient',
+    name: [{ family: 'Park', given: ['Ben'] }],
+    birthDate: '2017-01-10',
+  });
   const subject = { reference: `Patient/${ben.id}` };
   const glucose = (value: number, when: string): Observation => ({
     resourceType: 'Observation',
@@ -66,8 +74,17 @@ test('search by token, string, date, reference and quantity', async () => {
 });
 
 test('an update that restates the current content writes no new version', async () => {
-  const { resource: cara } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Cara'] }], birthDate: '2011-07-02' });
-  const same = await repo.update<Patient>({ resourceType: 'Patient', id: cara.id, name: [{ family: 'Park', given: ['Cara'] }], birthDate: '2011-07-02' });
+  const { resource: cara } = await repo.create<Patient>({
+    resourceType: 'Patient',
+    name: [{ family: 'Park', given: ['Cara'] }],
+    birthDate: '2011-07-02',
+  });
+  const same = await repo.update<Patient>({
+    resourceType: 'Patient',
+    id: cara.id,
+    name: [{ family: 'Park', given: ['Cara'] }],
+    birthDate: '2011-07-02',
+  });
   expect(same).toMatchObject({ created: false, unchanged: true });
   expect(same.resource.meta?.versionId).toBe('1');
   const changed = await repo.update<Patient>({ ...cara, gender: 'female' });

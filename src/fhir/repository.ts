@@ -155,26 +155,29 @@ export class Repository {
     if (CATALOG_TYPES.has(type)) return catalogStored(type, id);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
     await this.settleAuditEvents(type);
-    return this.audited(async () => {
-      const visible = visibilityCondition(this.context.scope, type);
-      const { unconfirmed } = this.context;
-      const current = sql`r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`;
-      const columns = sql`r.version, r.last_updated, r.deleted, r.content, r.compartments`;
-      // Prepared once per connection: one text per type and kind of caller scope (values are parameters). A caller
-      // taken on trust is confirmed in the same statement, which then always returns one row saying whether it may act.
-      const { rows } = await prepared(
-        unconfirmed
-          ? sql<StoredRow>`select c.ok as caller_ok, ${columns} from (select ${unconfirmed} as ok) c left join resource r on ${current}`
-          : sql<StoredRow>`select true as caller_ok, ${columns} from resource r where ${current}`,
-      ).execute(this.db);
-      const row = rows[0];
-      if (row && !row.caller_ok) throw new CallerChanged();
-      if (unconfirmed) this.confirmed = true;
-      if (!row?.content) throw notFound(`${type}/${id}`);
-      if (row.deleted) throw gone(`${type}/${id}`);
-      this.note('read', [{ type, id, compartments: row.compartments }]);
-      return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
-    }, { confirmsCaller: true });
+    return this.audited(
+      async () => {
+        const visible = visibilityCondition(this.context.scope, type);
+        const { unconfirmed } = this.context;
+        const current = sql`r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`;
+        const columns = sql`r.version, r.last_updated, r.deleted, r.content, r.compartments`;
+        // Prepared once per connection: one text per type and kind of caller scope (values are parameters). A caller
+        // taken on trust is confirmed in the same statement, which then always returns one row saying whether it may act.
+        const { rows } = await prepared(
+          unconfirmed
+            ? sql<StoredRow>`select c.ok as caller_ok, ${columns} from (select ${unconfirmed} as ok) c left join resource r on ${current}`
+            : sql<StoredRow>`select true as caller_ok, ${columns} from resource r where ${current}`,
+        ).execute(this.db);
+        const row = rows[0];
+        if (row && !row.caller_ok) throw new CallerChanged();
+        if (unconfirmed) this.confirmed = true;
+        if (!row?.content) throw notFound(`${type}/${id}`);
+        if (row.deleted) throw gone(`${type}/${id}`);
+        this.note('read', [{ type, id, compartments: row.compartments }]);
+        return this.presentStored({ type, id, version: row.version, lastUpdated: new Date(row.last_updated), content: row.content });
+      },
+      { confirmsCaller: true },
+    );
   }
 
   /** Reads the current version of a resource. */
@@ -201,7 +204,9 @@ export class Repository {
     const { rows } = await sql<{ version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
       select h.version, h.last_updated, h.deleted, h.content, h.compartments
       from resource r join resource_history h on h.resource_type = r.resource_type and h.id = r.id and h.version = ${version}
-      where r.resource_type = ${type} and r.id = ${id}${current ? sql` and ${current}` : sql``}${own ? sql` and ${own}` : sql``}`.execute(this.db);
+      where r.resource_type = ${type} and r.id = ${id}${current ? sql` and ${current}` : sql``}${own ? sql` and ${own}` : sql``}`.execute(
+      this.db,
+    );
     const row = rows[0];
     if (!row) throw notFound(`${type}/${id}/_history/${versionId}`);
     if (row.deleted) throw gone(`${type}/${id}/_history/${versionId}`);
@@ -248,7 +253,8 @@ export class Repository {
 
   /** Takes file content out of a resource about to be written (binary/detach-content.ts). */
   private detach(resource: Resource & { id: string }, upload: WriteContent = {}): Detached {
-    if (upload.content && resource.resourceType !== 'Binary') throw badRequest(`A raw body is content for a Binary, not a ${resource.resourceType}`);
+    if (upload.content && resource.resourceType !== 'Binary')
+      throw badRequest(`A raw body is content for a Binary, not a ${resource.resourceType}`);
     return detachContent(resource, this.uploadLimits(), upload.content, upload.filename);
   }
 
@@ -261,7 +267,9 @@ export class Repository {
     for (const { contents } of detached) for (const { content, contentType } of contents) await store.save(this.db, content, contentType);
     const binaries = detached.flatMap((d) => d.binaries);
     if (!binaries.length) return [];
-    const { rows } = await sql<{ id: string }>`select id from resource where resource_type = 'Binary' and id = any(${binaries.map((b) => b.id)}::text[])`.execute(this.db);
+    const { rows } = await sql<{
+      id: string;
+    }>`select id from resource where resource_type = 'Binary' and id = any(${binaries.map((b) => b.id)}::text[])`.execute(this.db);
     const existing = new Set(rows.map((row) => row.id));
     const writes: PreparedWrite[] = [];
     for (const binary of binaries) if (!existing.has(binary.id)) writes.push(await this.prepare(binary, 1, batch, undefined, detached));
@@ -284,41 +292,50 @@ export class Repository {
     await this.validateInput(resource);
     const batch = [resource, ...detached.binaries];
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
-    return this.audited(() => this.transaction(async (repo) => {
-      const current = await lockCurrent(repo.db, type, id);
-      if (current && !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
-      if (!current) {
-        if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
-        checkRestatedContent(detached, undefined);
-        const write = await repo.prepare(resource, 1, batch, { owners: [] }, [detached]);
+    return this.audited(() =>
+      this.transaction(async (repo) => {
+        const current = await lockCurrent(repo.db, type, id);
+        if (current && !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
+        if (!current) {
+          if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
+          checkRestatedContent(detached, undefined);
+          const write = await repo.prepare(resource, 1, batch, { owners: [] }, [detached]);
+          const files = await repo.storeFiles([detached], batch);
+          await insertNew(repo.db, [...files, write]);
+          await repo.noteIssued(undefined, write);
+          repo.note('create', [accessed(write), ...files.map(accessed)]);
+          return { resource: write.resource as unknown as T, created: true };
+        }
+        // The stored version, read once: what it may be replaced by, whether it is restated, whether this releases it.
+        const stored = current.deleted ? undefined : (JSON.parse(current.content) as Resource);
+        // The version being replaced must be writable too, not only the new one (moving a record out of a compartment).
+        if (stored && !repo.context.scope.canWrite(stored, current.compartments, true)) {
+          throw forbidden(`You may not write ${type} for this patient`);
+        }
+        if (expected !== undefined && expected !== current.version) {
+          throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
+        }
+        checkRestatedContent(detached, stored);
+        // Restating a resource as it is (e.g. importing the same document again) writes no new version.
+        if (stored && deepEquals(withoutMeta(stored), withoutMeta(resource)))
+          return { resource: stored as unknown as T, created: false, unchanged: true };
+        const write = await repo.prepare(
+          resource,
+          current.version + 1,
+          batch,
+          { resource: stored, owners: current.owners, versionChecked: expected !== undefined },
+          [detached],
+        );
         const files = await repo.storeFiles([detached], batch);
-        await insertNew(repo.db, [...files, write]);
-        await repo.noteIssued(undefined, write);
-        repo.note('create', [accessed(write), ...files.map(accessed)]);
-        return { resource: write.resource as unknown as T, created: true };
-      }
-      // The stored version, read once: what it may be replaced by, whether it is restated, whether this releases it.
-      const stored = current.deleted ? undefined : (JSON.parse(current.content) as Resource);
-      // The version being replaced must be writable too, not only the new one (moving a record out of a compartment).
-      if (stored && !repo.context.scope.canWrite(stored, current.compartments, true)) {
-        throw forbidden(`You may not write ${type} for this patient`);
-      }
-      if (expected !== undefined && expected !== current.version) {
-        throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
-      }
-      checkRestatedContent(detached, stored);
-      // Restating a resource as it is (e.g. importing the same document again) writes no new version.
-      if (stored && deepEquals(withoutMeta(stored), withoutMeta(resource))) return { resource: stored as unknown as T, created: false, unchanged: true };
-      const write = await repo.prepare(resource, current.version + 1, batch, { resource: stored, owners: current.owners, versionChecked: expected !== undefined }, [detached]);
-      const files = await repo.storeFiles([detached], batch);
-      await replaceCurrent(repo.db, [write]);
-      await insertNew(repo.db, files);
-      if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
-      await repo.noteIssued(stored, write);
-      repo.note('update', [accessed(write)]);
-      if (files.length) repo.note('create', files.map(accessed));
-      return { resource: write.resource as unknown as T, created: false };
-    }));
+        await replaceCurrent(repo.db, [write]);
+        await insertNew(repo.db, files);
+        if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
+        await repo.noteIssued(stored, write);
+        repo.note('update', [accessed(write)]);
+        if (files.length) repo.note('create', files.map(accessed));
+        return { resource: write.resource as unknown as T, created: false };
+      }),
+    );
   }
 
   /** Deletes a resource: it leaves search and reads answer 410, but its history stays. */
@@ -326,19 +343,21 @@ export class Repository {
     checkType(type);
     const expected = options.ifMatch ? parseVersionTag(options.ifMatch) : undefined;
     checkWritableType(type);
-    await this.audited(() => this.transaction(async (repo) => {
-      const current = await lockCurrent(repo.db, type, id);
-      if (!current || !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
-      if (current.deleted) return;
-      if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments, true)) {
-        throw forbidden(`You may not delete ${type} for this patient`);
-      }
-      if (expected !== undefined && expected !== current.version) {
-        throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
-      }
-      await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now(), current)]);
-      repo.note('delete', [{ type, id, compartments: current.compartments }]);
-    }));
+    await this.audited(() =>
+      this.transaction(async (repo) => {
+        const current = await lockCurrent(repo.db, type, id);
+        if (!current || !(await repo.isVisibleRow(type, id))) throw notFound(`${type}/${id}`);
+        if (current.deleted) return;
+        if (!repo.context.scope.canWrite(JSON.parse(current.content) as Resource, current.compartments, true)) {
+          throw forbidden(`You may not delete ${type} for this patient`);
+        }
+        if (expected !== undefined && expected !== current.version) {
+          throw preconditionFailed(`${type}/${id} is at version ${current.version}, not ${expected}`);
+        }
+        await replaceCurrent(repo.db, [prepareDelete(type, id, current.version + 1, repo.context.clock.now(), current)]);
+        repo.note('delete', [{ type, id, compartments: current.compartments }]);
+      }),
+    );
   }
 
   /** Inserts many new resources (ids already assigned) in one batch; used by transactions and imports. */
@@ -349,23 +368,29 @@ export class Repository {
       if (!options.validated) await this.validateInput(d.resource);
     }
     const batch = [...detached.map((d) => d.resource), ...detached.flatMap((d) => d.binaries)];
-    return this.audited(() => this.transaction(async (repo) => {
-      const writes: PreparedWrite[] = [];
-      for (const d of detached) writes.push(await repo.prepare(d.resource, 1, batch, undefined, detached));
-      const files = await repo.storeFiles(detached, batch);
-      await insertNew(repo.db, [...writes, ...files]);
-      for (const write of writes) await repo.noteIssued(undefined, write);
-      repo.note('create', [...writes, ...files].map(accessed));
-      return writes.map((w) => w.resource);
-    }));
+    return this.audited(() =>
+      this.transaction(async (repo) => {
+        const writes: PreparedWrite[] = [];
+        for (const d of detached) writes.push(await repo.prepare(d.resource, 1, batch, undefined, detached));
+        const files = await repo.storeFiles(detached, batch);
+        await insertNew(repo.db, [...writes, ...files]);
+        for (const write of writes) await repo.noteIssued(undefined, write);
+        repo.note('create', [...writes, ...files].map(accessed));
+        return writes.map((w) => w.resource);
+      }),
+    );
   }
 
   /** Searches one resource type with FHIR query parameters. */
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
-    if (CATALOG_TYPES.has(request.resourceType)) return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params}` : ''}`);
-    await this.settleAuditEvents(request.resourceType, [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType));
+    if (CATALOG_TYPES.has(request.resourceType))
+      return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params}` : ''}`);
+    await this.settleAuditEvents(
+      request.resourceType,
+      [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType),
+    );
     return this.audited(() =>
       executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
     );
@@ -405,7 +430,14 @@ export class Repository {
     if (options.since && !since) throw badRequest(`_since must be a FHIR instant, got "${options.since}"`, '_since');
     const current = visibilityCondition(this.context.scope, type, 'r');
     const own = versionVisibilityCondition(this.context.scope, type, 'h');
-    const { rows: found } = await sql<{ id: string; version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
+    const { rows: found } = await sql<{
+      id: string;
+      version: number;
+      last_updated: Date;
+      deleted: boolean;
+      content: string;
+      compartments: string[];
+    }>`
       select h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments
       from resource r join resource_history h on h.resource_type = r.resource_type and h.id = r.id
       where r.resource_type = ${type}${id ? sql` and r.id = ${id}` : sql``}${current ? sql` and ${current}` : sql``}${own ? sql` and ${own}` : sql``}
@@ -415,18 +447,26 @@ export class Repository {
     const rows = found.filter((row) => row.deleted || !this.hidesVersion(row.content));
     this.note(id ? 'history-instance' : 'history-type', dedupeRows(type, rows));
     const scope = this.context.scope;
-    const resources = await withVisibleEntities(this.db, scope, rows.map((row) => (row.deleted ? ({ resourceType: type } as Resource) : (JSON.parse(row.content) as Resource))));
+    const resources = await withVisibleEntities(
+      this.db,
+      scope,
+      rows.map((row) => (row.deleted ? ({ resourceType: type } as Resource) : (JSON.parse(row.content) as Resource))),
+    );
     const entries: BundleEntry[] = rows.map((row, i) => {
-        const url = `${type}/${row.id}`;
-        const response = { status: row.deleted ? '204' : row.version === 1 ? '201' : '200', etag: `W/"${row.version}"`, lastModified: new Date(row.last_updated).toISOString() };
-        if (row.deleted) return { fullUrl: `${this.context.fhirBase}/${url}`, request: { method: 'DELETE', url }, response };
-        return {
-          fullUrl: `${this.context.fhirBase}/${url}`,
-          resource: scope.present(resources[i]),
-          request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? type : url },
-          response,
-        };
-      });
+      const url = `${type}/${row.id}`;
+      const response = {
+        status: row.deleted ? '204' : row.version === 1 ? '201' : '200',
+        etag: `W/"${row.version}"`,
+        lastModified: new Date(row.last_updated).toISOString(),
+      };
+      if (row.deleted) return { fullUrl: `${this.context.fhirBase}/${url}`, request: { method: 'DELETE', url }, response };
+      return {
+        fullUrl: `${this.context.fhirBase}/${url}`,
+        resource: scope.present(resources[i]),
+        request: { method: row.version === 1 ? 'POST' : 'PUT', url: row.version === 1 ? type : url },
+        response,
+      };
+    });
     return { resourceType: 'Bundle', type: 'history', total: entries.length, entry: entries };
   }
 
@@ -493,7 +533,10 @@ export class Repository {
   /** Whether the current row of this resource exists and the caller may see it. */
   async isVisibleRow(type: string, id: string): Promise<boolean> {
     const visible = visibilityCondition(this.context.scope, type);
-    const { rows } = await sql`select 1 from resource r where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+    const { rows } =
+      await sql`select 1 from resource r where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(
+        this.db,
+      );
     return rows.length > 0;
   }
 
@@ -506,7 +549,9 @@ export class Repository {
     const visible = visibilityConditionAnyType(this.context.scope);
     const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
       from resource r join unnest(${[...references]}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
-      where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
+      where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))${visible ? sql` and ${visible}` : sql``}`.execute(
+      this.db,
+    );
     return new Set(rows.map((row) => row.reference));
   }
 
@@ -547,7 +592,13 @@ export class Repository {
    * Validated elsewhere; stamps, indexes and checks the caller may write what results. `replaced` is the version an
    * update replaces (an empty one for a create under the client's id).
    */
-  private async prepare(resource: Resource & { id: string }, version: number, batch: Resource[] = [], replaced?: Replaced, detached: readonly Detached[] = []): Promise<PreparedWrite> {
+  private async prepare(
+    resource: Resource & { id: string },
+    version: number,
+    batch: Resource[] = [],
+    replaced?: Replaced,
+    detached: readonly Detached[] = [],
+  ): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
     const scope = this.context.scope;
     if (resource.resourceType === 'Subscription') checkSubscriptionWrite(scope, resource, this.context.subscriptionEndpoints);
@@ -558,7 +609,9 @@ export class Repository {
       scope.unrestricted ||
       scope.sharedTypes.has(resource.resourceType) ||
       (scope.organizationId !== undefined && write.owners.length === 1 && write.owners[0] === uploaderOwner(scope.organizationId)) ||
-      (resource.resourceType === 'Patient' ? version === 1 || (await this.patientsVisible([resource.id])) : await this.patientsVisible(write.compartments, batch));
+      (resource.resourceType === 'Patient'
+        ? version === 1 || (await this.patientsVisible([resource.id]))
+        : await this.patientsVisible(write.compartments, batch));
     if (!scope.canWrite(write.resource, write.compartments) || !allowed) {
       throw forbidden(`You may not write ${resource.resourceType} for this patient`);
     }
@@ -566,7 +619,12 @@ export class Repository {
     if (authorship.length) {
       throw new FhirError(403, {
         resourceType: 'OperationOutcome',
-        issue: authorship.map(({ text, expression }) => ({ severity: 'error', code: 'forbidden', details: { text }, expression: [expression] })),
+        issue: authorship.map(({ text, expression }) => ({
+          severity: 'error',
+          code: 'forbidden',
+          details: { text },
+          expression: [expression],
+        })),
       });
     }
     if (scope.portalRules) {
@@ -577,7 +635,8 @@ export class Repository {
       if (!this.context.portalWriteCheck) throw internalError();
       await this.context.portalWriteCheck(write.resource, write.compartments, this.writeCheckSession(batch, files, replaced));
     }
-    if (this.context.writeCheck) await this.context.writeCheck(write.resource, write.compartments, this.writeCheckSession(batch, undefined, replaced));
+    if (this.context.writeCheck)
+      await this.context.writeCheck(write.resource, write.compartments, this.writeCheckSession(batch, undefined, replaced));
     return write;
   }
 
@@ -621,7 +680,7 @@ function dedupeRows(type: string, rows: { id: string; compartments: string[] }[]
 function withoutMeta(resource: Resource): Resource {
   const { meta, ...rest } = resource;
   const { versionId: _v, lastUpdated: _l, ...keep } = meta ?? {};
-  return (Object.keys(keep).length ? { ...rest, meta: keep } : rest);
+  return Object.keys(keep).length ? { ...rest, meta: keep } : rest;
 }
 
 function checkType(type: string): void {
@@ -631,6 +690,6 @@ function checkType(type: string): void {
 /** AuditEvents are the service's own record of access: nobody writes them through the API, not even the operator. */
 function checkWritableType(type: string): void {
   if (CATALOG_TYPES.has(type)) catalogWriteRefused(type);
-  if (SERVICE_ONLY_TYPES.has(type)) throw methodNotAllowed(`${type} is written by the service alone; it can be read and searched, not created, changed or deleted`);
+  if (SERVICE_ONLY_TYPES.has(type))
+    throw methodNotAllowed(`${type} is written by the service alone; it can be read and searched, not created, changed or deleted`);
 }
-

@@ -55,8 +55,14 @@ test('Observation.status outside observation-status', () => {
 test('codes inside datatypes, backbone elements, choice types, extensions and contained resources are checked', () => {
   const patient = {
     resourceType: 'Patient',
-    identifier: [{ use: 'usual', value: 'A1' }, { use: 'favourite', value: 'A2' }],
-    telecom: [{ system: 'pager', value: '1' }, { system: 'carrier-pigeon', value: '2' }],
+    identifier: [
+      { use: 'usual', value: 'A1' },
+      { use: 'favourite', value: 'A2' },
+    ],
+    telecom: [
+      { system: 'pager', value: '1' },
+      { system: 'carrier-pigeon', value: '2' },
+    ],
     contact: [{ gender: 'male' }, { gender: 'M' }],
     extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthPlace', valueAddress: { use: 'holiday', city: 'Oslo' } }],
     contained: [{ resourceType: 'Practitioner', id: 'p1', gender: 'F' }],

@@ -38,7 +38,8 @@ const rawPlans = new Map<string, TypePlan>();
 export function requiredBindingIssues(resource: Resource): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
   const plan = planFor(resource.resourceType);
-  if (plan) checkObject(resource as unknown as Record<string, unknown>, plan, { parent: undefined, key: resource.resourceType, index: -1 }, issues);
+  if (plan)
+    checkObject(resource as unknown as Record<string, unknown>, plan, { parent: undefined, key: resource.resourceType, index: -1 }, issues);
   return issues;
 }
 
@@ -89,7 +90,8 @@ function checkValue(entry: Entry, value: unknown, parent: Location, index: numbe
       if (!Array.isArray(codings)) return;
       for (let i = 0; i < codings.length; i++) {
         const coding = codings[i];
-        if (isObject(coding)) checkCoding(coding, entry.valueSet, { parent: { parent, key: entry.key, index }, key: 'coding', index: i }, issues);
+        if (isObject(coding))
+          checkCoding(coding, entry.valueSet, { parent: { parent, key: entry.key, index }, key: 'coding', index: i }, issues);
       }
       return;
     }

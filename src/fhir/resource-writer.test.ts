@@ -17,15 +17,21 @@ test('concurrent autocommit inserts share statements, and every caller gets its 
   await insertNew(database.db, [prepareWrite(patient('taken', 'First'), 1, now)]);
   const callers = Array.from({ length: 30 }, (_, i) => [prepareWrite(patient(`g${i}`, `Family${i}`), 1, now, { compartments: ['extra'] })]);
   // One caller collides with an existing row: it alone must fail, the other 30 must land.
-  const results = await Promise.allSettled([...callers, [prepareWrite(patient('taken', 'Second'), 1, now)]].map((writes) => insertNew(database.db, writes)));
+  const results = await Promise.allSettled(
+    [...callers, [prepareWrite(patient('taken', 'Second'), 1, now)]].map((writes) => insertNew(database.db, writes)),
+  );
   expect(results.slice(0, 30).every((r) => r.status === 'fulfilled')).toBe(true);
   expect(results[30].status).toBe('rejected');
 
   const { rows } = await sql<{ id: string; compartments: string[]; family: string }>`
-    select id, compartments, content::json->'name'->0->>'family' as family from resource where id like 'g%' order by id`.execute(database.db);
+    select id, compartments, content::json->'name'->0->>'family' as family from resource where id like 'g%' order by id`.execute(
+    database.db,
+  );
   expect(rows).toHaveLength(30);
   expect(rows.find((r) => r.id === 'g7')).toEqual({ id: 'g7', compartments: ['extra', 'g7'], family: 'Family7' });
-  const { rows: taken } = await sql<{ family: string }>`select content::json->'name'->0->>'family' as family from resource where id = 'taken'`.execute(database.db);
+  const { rows: taken } = await sql<{
+    family: string;
+  }>`select content::json->'name'->0->>'family' as family from resource where id = 'taken'`.execute(database.db);
   expect(taken).toEqual([{ family: 'First' }]);
   const { rows: counts } = await sql<{ history: string; names: string }>`
     select (select count(*) from resource_history where id like 'g%')::text as history,

@@ -74,7 +74,13 @@ export function prepareWrite(resource: Resource & { id: string }, version: numbe
 }
 
 /** A tombstone version: gone from search, history kept, still in the same compartments and records for access checks. */
-export function prepareDelete(type: string, id: string, version: number, now: Date, place: { compartments: string[]; owners: string[] }): PreparedWrite {
+export function prepareDelete(
+  type: string,
+  id: string,
+  version: number,
+  now: Date,
+  place: { compartments: string[]; owners: string[] },
+): PreparedWrite {
   return {
     resource: { resourceType: type, id } as Resource & { id: string },
     content: '{}',
@@ -154,8 +160,13 @@ const writeGroups = new WeakMap<Kysely<Tables>, GroupCommit<PreparedWrite>>();
 async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
   for (const chunk of chunks(writes, STATEMENT_ROWS)) {
     const arrays = {
-      type: [] as string[], id: [] as string[], version: [] as number[], lastUpdated: [] as string[],
-      deleted: [] as boolean[], compartments: [] as string[], owners: [] as string[],
+      type: [] as string[],
+      id: [] as string[],
+      version: [] as number[],
+      lastUpdated: [] as string[],
+      deleted: [] as boolean[],
+      compartments: [] as string[],
+      owners: [] as string[],
     };
     for (const w of chunk) {
       arrays.type.push(w.resource.resourceType);
@@ -221,10 +232,7 @@ export async function replaceCurrent(db: Kysely<Tables>, writes: PreparedWrite[]
 
 async function insertHistoryAndIndex(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
   for (const chunk of chunks(writes, 1000)) {
-    await db
-      .insertInto('resource_history')
-      .values(chunk.map(historyRow))
-      .execute();
+    await db.insertInto('resource_history').values(chunk.map(historyRow)).execute();
   }
   for (const insert of indexInserts(writes)) await insert.execute(db);
 }
@@ -236,7 +244,13 @@ const INDEX_COLUMNS = {
   search_reference: ['code', 'target_type', 'target_id'],
   search_quantity: ['code', 'value', 'system', 'unit'],
 } as const;
-const INDEX_KINDS = { search_token: 'token', search_string: 'string', search_date: 'date', search_reference: 'reference', search_quantity: 'quantity' } as const;
+const INDEX_KINDS = {
+  search_token: 'token',
+  search_string: 'string',
+  search_date: 'date',
+  search_reference: 'reference',
+  search_quantity: 'quantity',
+} as const;
 
 /** One insert per index table that has rows, each with one array parameter per column. */
 function indexInserts(writes: PreparedWrite[]) {

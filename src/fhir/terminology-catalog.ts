@@ -52,7 +52,9 @@ export function expandCatalogValueSet(valueSet: ValueSet, filter?: string): Valu
   const contains: ValueSetExpansionContains[] = [];
   for (const include of valueSet.compose?.include ?? []) {
     if (!include.system) continue;
-    const concepts: CodeSystemConcept[] = include.concept?.length ? include.concept : flatten(catalogCodeSystem(include.system)?.concept ?? []);
+    const concepts: CodeSystemConcept[] = include.concept?.length
+      ? include.concept
+      : flatten(catalogCodeSystem(include.system)?.concept ?? []);
     for (const concept of concepts) contains.push({ system: include.system, code: concept.code, display: concept.display });
   }
   const text = filter?.trim().toLowerCase();

@@ -20,7 +20,10 @@ export function usCoreProfiles(): ReadonlyMap<string, StructureDefinition> {
   if (profiles) return profiles;
   const dir = path.join(projectRoot(), 'fhir-profiles', `us-core-${US_CORE_VERSION}`);
   const out = new Map<string, StructureDefinition>();
-  for (const file of fs.readdirSync(dir).filter((f) => f.startsWith('StructureDefinition-') && f.endsWith('.json')).sort()) {
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('StructureDefinition-') && f.endsWith('.json'))
+    .sort()) {
     const definition = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as StructureDefinition;
     if (definition.kind !== 'resource' || definition.derivation !== 'constraint' || !definition.url) continue;
     out.set(definition.url, forValidator(definition));

@@ -29,7 +29,12 @@ export function assertValidResource(resource: unknown, expectedType?: string): a
   // A claim of a US Core profile is held to that profile: each failed constraint is an issue naming it.
   for (const claim of usCoreClaimsOf(resource as Resource)) {
     if (claim.profile.type !== type) {
-      issues.push({ severity: 'error', code: 'invalid', details: { text: `meta.profile claims ${claim.url}, a profile of ${claim.profile.type}, not ${type}` }, expression: ['meta.profile'] });
+      issues.push({
+        severity: 'error',
+        code: 'invalid',
+        details: { text: `meta.profile claims ${claim.url}, a profile of ${claim.profile.type}, not ${type}` },
+        expression: ['meta.profile'],
+      });
       continue;
     }
     for (const issue of problemsOf(resource as Resource, claim.profile)) {
@@ -50,7 +55,13 @@ function problemsOf(resource: Resource, profile?: StructureDefinition): Operatio
     if (err instanceof OperationOutcomeError) return errorsOf(err.outcome.issue ?? []);
     // The validator (medplum's, ported) throws a plain error on shapes it does not expect, such as a list of
     // extensions for a single primitive (`_postalCode: [...]`): the input is malformed, which is the client's 400.
-    return [{ severity: 'error', code: 'structure', details: { text: `The resource is malformed: ${err instanceof Error ? err.message : String(err)}` } }];
+    return [
+      {
+        severity: 'error',
+        code: 'structure',
+        details: { text: `The resource is malformed: ${err instanceof Error ? err.message : String(err)}` },
+      },
+    ];
   }
 }
 

@@ -106,9 +106,7 @@ function expandInclude(include: ValueSetComposeInclude, seen: Set<string>): Code
   if (include.filter?.length) return undefined;
   let result: CodesBySystem | undefined;
   if (include.system) {
-    const codes = include.concept?.length
-      ? new Set(include.concept.map((c) => c.code))
-      : wholeCodeSystem(include.system);
+    const codes = include.concept?.length ? new Set(include.concept.map((c) => c.code)) : wholeCodeSystem(include.system);
     if (!codes) return undefined;
     result = new Map([[include.system, codes]]);
   }

@@ -28,11 +28,16 @@ export function checkPortalBudget(resource: object): void {
     }
     if (Array.isArray(value)) {
       if (value.length > PORTAL_MAX_LIST_ITEMS) {
-        throw badRequest(`A list in a resource written through the portal may hold at most ${PORTAL_MAX_LIST_ITEMS} items; this one has ${value.length}`, path, 'too-costly');
+        throw badRequest(
+          `A list in a resource written through the portal may hold at most ${PORTAL_MAX_LIST_ITEMS} items; this one has ${value.length}`,
+          path,
+          'too-costly',
+        );
       }
       for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: `${path}[${i}]` });
     } else if (value && typeof value === 'object') {
-      for (const key of Object.keys(value)) stack.push({ value: (value as Record<string, unknown>)[key], path: path ? `${path}.${key}` : key });
+      for (const key of Object.keys(value))
+        stack.push({ value: (value as Record<string, unknown>)[key], path: path ? `${path}.${key}` : key });
     }
   }
 }

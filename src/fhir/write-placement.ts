@@ -29,7 +29,13 @@ const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
  * outside every record, it is kept for the uploading organisation alone (uploaded by the operator, for nobody else).
  * An update keeps the organisation that uploaded it. Undefined for other types.
  */
-export async function binaryPlace(db: Kysely<Tables>, scope: AccessScope, resource: Resource, batch: readonly Resource[], replaced?: Replaced): Promise<PlacedBy | undefined> {
+export async function binaryPlace(
+  db: Kysely<Tables>,
+  scope: AccessScope,
+  resource: Resource,
+  batch: readonly Resource[],
+  replaced?: Replaced,
+): Promise<PlacedBy | undefined> {
   if (resource.resourceType !== 'Binary') return undefined;
   const context = resource.securityContext?.reference;
   const found = context === undefined ? { compartments: [], owners: [] } : await securityContextPlace(db, scope, context, batch);
@@ -60,7 +66,12 @@ function uploaderKept(replaced?: Replaced): readonly string[] | undefined {
  * same answer (403), so a file's context cannot be used to learn what exists; only to callers who see everything is
  * a missing one a 409.
  */
-async function securityContextPlace(db: Kysely<Tables>, scope: AccessScope, reference: string, batch: readonly Resource[]): Promise<{ compartments: string[]; owners: string[] }> {
+async function securityContextPlace(
+  db: Kysely<Tables>,
+  scope: AccessScope,
+  reference: string,
+  batch: readonly Resource[],
+): Promise<{ compartments: string[]; owners: string[] }> {
   const match = REFERENCE.exec(reference);
   if (!match || !isSupportedType(match[1])) {
     throw badRequest(`Binary.securityContext must name a resource as Type/id, got "${reference}"`, 'Binary.securityContext');

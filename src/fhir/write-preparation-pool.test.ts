@@ -14,7 +14,13 @@ beforeAll(async () => {
 });
 afterAll(() => pool.close());
 
-const patient = (id: string): Patient => ({ resourceType: 'Patient', id, name: [{ family: 'Park', given: ['Ada'] }], birthDate: '1984-05-02', gender: 'female' });
+const patient = (id: string): Patient => ({
+  resourceType: 'Patient',
+  id,
+  name: [{ family: 'Park', given: ['Ada'] }],
+  birthDate: '1984-05-02',
+  gender: 'female',
+});
 const observation = (id: string, value: number): Observation => ({
   resourceType: 'Observation',
   id,

@@ -17,17 +17,24 @@ const PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; form-action 
 export function billingRouter(billing: BillingServices): Router {
   const router = Router();
 
-  router.post('/webhook', express.raw({ type: () => true, limit: WEBHOOK_LIMIT }), asyncHandler(async (req, res) => {
-    if (!Buffer.isBuffer(req.body) || !req.body.length) throw badRequest('The webhook has no body');
-    const signature = req.headers['stripe-signature'];
-    const recorded = await billing.receiveWebhook(req.body, typeof signature === 'string' ? signature : undefined);
-    res.json({ received: true, result: recorded.result });
-  }));
+  router.post(
+    '/webhook',
+    express.raw({ type: () => true, limit: WEBHOOK_LIMIT }),
+    asyncHandler(async (req, res) => {
+      if (!Buffer.isBuffer(req.body) || !req.body.length) throw badRequest('The webhook has no body');
+      const signature = req.headers['stripe-signature'];
+      const recorded = await billing.receiveWebhook(req.body, typeof signature === 'string' ? signature : undefined);
+      res.json({ received: true, result: recorded.result });
+    }),
+  );
 
   router.get('/demo-checkout/:token', (req, res, next) => {
     const session = billing.demo?.readSession(req.params.token);
     if (!session) return next(notFound('Demo checkout (the link is not valid or has expired)'));
-    page(res, 'Demo checkout', `
+    page(
+      res,
+      'Demo checkout',
+      `
       <p class="demo">DEMO PAYMENT PROCESSOR: no card is taken and no money moves. Do not enter card details anywhere on this page.</p>
       <h1>Pay your statement</h1>
       <p>${escapeHtml(session.description)}</p>
@@ -35,22 +42,27 @@ export function billingRouter(billing: BillingServices): Router {
       <form method="post">
         <button name="outcome" value="pay">Pay (demo)</button>
         <button name="outcome" value="decline">Decline (demo)</button>
-      </form>`);
+      </form>`,
+    );
   });
 
-  router.post('/demo-checkout/:token', express.urlencoded({ extended: false, limit: '1kb' }), asyncHandler(async (req, res) => {
-    const demo = billing.demo;
-    const session = demo?.readSession(req.params.token);
-    if (!demo || !session) throw notFound('Demo checkout (the link is not valid or has expired)');
-    const outcome = (req.body as { outcome?: unknown } | undefined)?.outcome;
-    if (outcome !== 'pay' && outcome !== 'decline') throw badRequest('outcome must be pay or decline', 'outcome');
-    // Signed and verified exactly as a Stripe event is: the demo exercises the real webhook path.
-    const event = demo.signedEvent(session, outcome);
-    await billing.receiveWebhook(event.body, event.signature);
-    const url = new URL(session.returnUrl);
-    url.searchParams.set('checkout', outcome === 'pay' ? 'success' : 'declined');
-    res.redirect(303, url.toString());
-  }));
+  router.post(
+    '/demo-checkout/:token',
+    express.urlencoded({ extended: false, limit: '1kb' }),
+    asyncHandler(async (req, res) => {
+      const demo = billing.demo;
+      const session = demo?.readSession(req.params.token);
+      if (!demo || !session) throw notFound('Demo checkout (the link is not valid or has expired)');
+      const outcome = (req.body as { outcome?: unknown } | undefined)?.outcome;
+      if (outcome !== 'pay' && outcome !== 'decline') throw badRequest('outcome must be pay or decline', 'outcome');
+      // Signed and verified exactly as a Stripe event is: the demo exercises the real webhook path.
+      const event = demo.signedEvent(session, outcome);
+      await billing.receiveWebhook(event.body, event.signature);
+      const url = new URL(session.returnUrl);
+      url.searchParams.set('checkout', outcome === 'pay' ? 'success' : 'declined');
+      res.redirect(303, url.toString());
+    }),
+  );
 
   router.get('/checkout-return', (req, res) => {
     const outcome = req.query.checkout;

@@ -35,7 +35,9 @@ export function receiveContent(req: Request, limits: UploadLimits): Promise<Rece
     };
     // A Content-Encoding is decoded as the JSON bodies' is (gzip, deflate); the file is what it encodes, and the limit
     // holds for the decoded bytes. Bytes that are not what the header says are the client's 400 (issue 24 item 8).
-    const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    const encoding = String(req.headers['content-encoding'] ?? 'identity')
+      .trim()
+      .toLowerCase();
     if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'deflate') {
       req.resume();
       return settle(() => reject(unsupportedMediaType(`unsupported content encoding "${encoding}"`)));
@@ -56,7 +58,11 @@ export function receiveContent(req: Request, limits: UploadLimits): Promise<Rece
       }
       receiver.add(chunk);
     });
-    body.on('end', () => settle(() => (over ? reject(fileTooLarge(limits, Number.isFinite(declared) && body === req ? declared : undefined)) : resolve(receiver.finish()))));
+    body.on('end', () =>
+      settle(() =>
+        over ? reject(fileTooLarge(limits, Number.isFinite(declared) && body === req ? declared : undefined)) : resolve(receiver.finish()),
+      ),
+    );
     req.on('error', () => settle(() => reject(cutOff())));
     req.on('close', () => {
       // With a decoder, its 'end' may follow the request's close: only a request that did not arrive whole is cut off.
@@ -88,12 +94,17 @@ export function uploadFilename(req: Request): string | undefined {
 /** A file name without folders or control characters, at most 255 characters; undefined when nothing is left. */
 function cleanFilename(name: string | undefined): string | undefined {
   // eslint-disable-next-line no-control-regex
-  const clean = name?.split(/[\\/]/).pop()?.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(0, 255);
+  const clean = name
+    ?.split(/[\\/]/)
+    .pop()
+    ?.replace(/[\u0000-\u001f\u007f"]/g, '')
+    .trim()
+    .slice(0, 255);
   return clean || undefined;
 }
 
 /** A Binary as stored, with the content its JSON names (undefined for a Binary without content). */
-function contentOfStored(stored: StoredVersion): { binary: Binary; content: ContentDescriptor & { filename?: string } | undefined } {
+function contentOfStored(stored: StoredVersion): { binary: Binary; content: (ContentDescriptor & { filename?: string }) | undefined } {
   const binary = JSON.parse(stored.content) as Binary;
   return { binary, content: storedContentOf(binary) };
 }
@@ -110,7 +121,9 @@ export async function sendBinaryContent(req: Request, res: Response, repo: Repos
     res.setHeader('Content-Range', `bytes */${size}`);
     throw new FhirError(416, {
       resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: 'invalid', details: { text: `The range ${req.headers.range} is outside the file's ${size} bytes` } }],
+      issue: [
+        { severity: 'error', code: 'invalid', details: { text: `The range ${req.headers.range} is outside the file's ${size} bytes` } },
+      ],
     });
   }
   res.setHeader('Content-Type', setBinaryDownloadHeaders(res, binary.contentType, binary.id ?? '', content?.filename));

@@ -24,7 +24,9 @@ test('a NUL character the database refuses in text or jsonb is a 400, not a 500'
   for (const err of [inText, inJsonb]) {
     const fhirError = toFhirError(err);
     expect(fhirError.status).toBe(400);
-    expect(fhirError.outcome.issue).toEqual([{ severity: 'error', code: 'invalid', details: { text: 'Text may not contain a NUL character (\\u0000)' } }]);
+    expect(fhirError.outcome.issue).toEqual([
+      { severity: 'error', code: 'invalid', details: { text: 'Text may not contain a NUL character (\\u0000)' } },
+    ]);
   }
 });
 

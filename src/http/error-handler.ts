@@ -3,18 +3,39 @@ import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ThrottledError } from '../auth/throttle-store';
 import { isDatabaseUnavailable, isUnstorableText, isWriteConflict } from '../db/db-errors';
-import { badRequest, clientError, conflict, FhirError, internalError, payloadTooLarge, serviceUnavailable, statementTimedOut, unsupportedMediaType } from '../fhir/outcomes';
+import {
+  badRequest,
+  clientError,
+  conflict,
+  FhirError,
+  internalError,
+  payloadTooLarge,
+  serviceUnavailable,
+  statementTimedOut,
+  unsupportedMediaType,
+} from '../fhir/outcomes';
 
 /** Maps any error to an OperationOutcome response with the right status; internals are logged, never sent. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const fhirError = toFhirError(err);
     if (fhirError.status >= 500 && !isDatabaseUnavailable(err) && err?.code !== '57014') {
-      logger.error({ err: { message: err?.message, stack: err?.stack, code: err?.code }, reqId: res.locals.requestId, method: req.method, path: req.path }, 'request failed');
+      logger.error(
+        {
+          err: { message: err?.message, stack: err?.stack, code: err?.code },
+          reqId: res.locals.requestId,
+          method: req.method,
+          path: req.path,
+        },
+        'request failed',
+      );
     } else if (fhirError.status >= 500) {
       // Expected in an outage, so no stack; but the cause (server down, pool timeout, statement timeout) is what an
       // operator needs when a client reports the 503 by its request id.
-      logger.warn({ err: { message: err?.message, code: err?.code }, reqId: res.locals.requestId, method: req.method, path: req.path }, 'database unavailable or statement timed out');
+      logger.warn(
+        { err: { message: err?.message, code: err?.code }, reqId: res.locals.requestId, method: req.method, path: req.path },
+        'database unavailable or statement timed out',
+      );
     }
     if (res.headersSent) return res.end();
     // A database coming back is worth retrying soon; a statement stopped for running too long is not.
@@ -35,7 +56,8 @@ export function toFhirError(err: any): FhirError {
   if (err?.type === 'encoding.unsupported' || err?.type === 'charset.unsupported') return unsupportedMediaType(err.message);
   if (isDatabaseUnavailable(err)) return serviceUnavailable();
   // query_canceled: statement_timeout, or the request's client left (then nobody reads the answer).
-  if (err?.code === '57014') return /statement timeout/.test(err.message ?? '') ? statementTimedOut() : serviceUnavailable('The request was cancelled');
+  if (err?.code === '57014')
+    return /statement timeout/.test(err.message ?? '') ? statementTimedOut() : serviceUnavailable('The request was cancelled');
   if (isWriteConflict(err)) return conflict('A concurrent request changed the same data; retry');
   if (err?.code === '22P02' || err?.code === '22007' || err?.code === '22008') return badRequest('A value in the request is not valid');
   if (isUnstorableText(err)) return badRequest('Text may not contain a NUL character (\\u0000)');
@@ -55,6 +77,7 @@ function fromHttpError(err: any): FhirError | undefined {
   const status = err?.status ?? err?.statusCode;
   if (!Number.isInteger(status) || status < 400 || status > 499) return undefined;
   if (ZLIB_CODES.has(err.code)) return badRequest(`The body could not be decoded as its Content-Encoding says (${err.message})`);
-  if (err instanceof URIError || /^Failed to decode param/.test(err.message ?? '')) return badRequest('The URL is not valid percent-encoded UTF-8');
+  if (err instanceof URIError || /^Failed to decode param/.test(err.message ?? ''))
+    return badRequest('The URL is not valid percent-encoded UTF-8');
   return clientError(status, typeof err.message === 'string' && err.expose !== false ? err.message : 'The request is not valid');
 }

@@ -12,7 +12,10 @@ export function fhirCors(): RequestHandler {
     res.setHeader('Access-Control-Expose-Headers', 'Location, ETag, Last-Modified, Content-Location, X-Request-Id');
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, Prefer, X-Security-Context');
+      res.setHeader(
+        'Access-Control-Allow-Headers',
+        'Authorization, Content-Type, Accept, If-Match, If-None-Exist, If-None-Match, Prefer, X-Security-Context',
+      );
       res.setHeader('Access-Control-Max-Age', '600');
       res.status(204).end();
       return;

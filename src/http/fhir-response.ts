@@ -16,7 +16,13 @@ export function sendResource(res: Response, status: number, resource: Resource, 
  * (representation, the default), nothing (minimal: the headers say where and which version), or an
  * OperationOutcome saying what was done.
  */
-export function sendWritten(res: Response, prefer: string | undefined, status: number, resource: Resource, options: { location?: string; unchanged?: boolean } = {}): void {
+export function sendWritten(
+  res: Response,
+  prefer: string | undefined,
+  status: number,
+  resource: Resource,
+  options: { location?: string; unchanged?: boolean } = {},
+): void {
   const wanted = /(?:^|[;,\s])return\s*=\s*"?(minimal|representation|OperationOutcome)"?/i.exec(prefer ?? '')?.[1]?.toLowerCase();
   if (wanted === 'minimal') {
     versionHeaders(res, resource, options);
@@ -28,7 +34,13 @@ export function sendWritten(res: Response, prefer: string | undefined, status: n
     const done = status === 201 ? 'Created' : options.unchanged ? 'Unchanged (the same content as the current version)' : 'Updated';
     const outcome: OperationOutcome = {
       resourceType: 'OperationOutcome',
-      issue: [{ severity: 'information', code: 'informational', details: { text: `${done}: ${resource.resourceType}/${resource.id}, version ${resource.meta?.versionId}` } }],
+      issue: [
+        {
+          severity: 'information',
+          code: 'informational',
+          details: { text: `${done}: ${resource.resourceType}/${resource.id}, version ${resource.meta?.versionId}` },
+        },
+      ],
     };
     res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome));
     return;

@@ -47,14 +47,20 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   // A portal caller's body is held to the portal's budget before it is parsed (see write-budget.ts); anyone's to
   // MAX_BODY_CONTAINERS, which a real body (a transaction of thousands of resources) stays below.
   const json = jsonBody({
-    type: FHIR_TYPES, limit: config.maxJsonBytes, strict: false,
+    type: FHIR_TYPES,
+    limit: config.maxJsonBytes,
+    strict: false,
     maxContainers: (res) => ((res.locals.caller as Caller | undefined)?.scope.portalRules ? PORTAL_MAX_ELEMENTS : MAX_BODY_CONTAINERS),
   });
   const raw = express.raw({ type: () => true, limit: config.maxJsonBytes });
   const xmlBody = express.raw({ type: () => true, limit: config.maxXmlBytes });
   const xml: express.RequestHandler = (req, res, next) =>
     xmlBody(req, res, (err?: unknown) =>
-      next((err as { type?: string } | undefined)?.type === 'entity.too.large' ? tooLarge(`The document is larger than ${megabytes(config.maxXmlBytes)} (MAX_XML_BYTES); nothing was imported`) : err),
+      next(
+        (err as { type?: string } | undefined)?.type === 'entity.too.large'
+          ? tooLarge(`The document is larger than ${megabytes(config.maxXmlBytes)} (MAX_XML_BYTES); nothing was imported`)
+          : err,
+      ),
     );
   const form = express.urlencoded({ extended: false, limit: '1mb' });
   const repoOf = (res: Response): Repository => deps.repositoryFor(res.locals.caller as Caller);
@@ -88,7 +94,11 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     return repoOf(res);
   };
   const capability = withPortalPolicy(
-    buildCapabilityStatement(config.baseUrl, deps.operations.map((op) => op.info), deps.version),
+    buildCapabilityStatement(
+      config.baseUrl,
+      deps.operations.map((op) => op.info),
+      deps.version,
+    ),
     agePolicyByName(config.agePolicy),
     portalConsentRequired(config),
   );
@@ -107,11 +117,15 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     res.type(FHIR_JSON).send(JSON.stringify(capability));
   });
 
-  router.post('/', json, asyncHandler(async (req, res) => {
-    requireJsonBody(req);
-    const result = await processBundle(repoOf(res), req.body as Bundle);
-    sendResource(res, 200, result);
-  }));
+  router.post(
+    '/',
+    json,
+    asyncHandler(async (req, res) => {
+      requireJsonBody(req);
+      const result = await processBundle(repoOf(res), req.body as Bundle);
+      sendResource(res, 200, result);
+    }),
+  );
 
   // System-level operations: POST /fhir/$import-ccda
   router.all('/:operation', (req, res, next) => {
@@ -121,26 +135,43 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   });
 
   // Every type's history, newest first, paged, from _since (src/fhir/history-feed.ts).
-  router.get('/_history', asyncHandler(async (req, res) => {
-    sendResource(res, 200, await historyFeed(repoOf(res), undefined, req.query as Record<string, unknown>, `${fhirBase}/_history`));
-  }));
+  router.get(
+    '/_history',
+    asyncHandler(async (req, res) => {
+      sendResource(res, 200, await historyFeed(repoOf(res), undefined, req.query as Record<string, unknown>, `${fhirBase}/_history`));
+    }),
+  );
 
-  router.get('/:type', asyncHandler(async (req, res) => {
-    const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
-    const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
-    sendResource(res, 200, await repoOf(res).search(request, links));
-  }));
+  router.get(
+    '/:type',
+    asyncHandler(async (req, res) => {
+      const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
+      const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
+      sendResource(res, 200, await repoOf(res).search(request, links));
+    }),
+  );
 
-  router.post('/:type/_search', form, asyncHandler(async (req, res) => {
-    const params = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
-    const request = parseSearch(req.params.type, params);
-    const links = { url: `${fhirBase}/${req.params.type}`, params: new URLSearchParams(params) };
-    sendResource(res, 200, await repoOf(res).search(request, links));
-  }));
+  router.post(
+    '/:type/_search',
+    form,
+    asyncHandler(async (req, res) => {
+      const params = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
+      const request = parseSearch(req.params.type, params);
+      const links = { url: `${fhirBase}/${req.params.type}`, params: new URLSearchParams(params) };
+      sendResource(res, 200, await repoOf(res).search(request, links));
+    }),
+  );
 
-  router.get('/:type/_history', asyncHandler(async (req, res) => {
-    sendResource(res, 200, await historyFeed(repoOf(res), req.params.type, req.query as Record<string, unknown>, `${fhirBase}/${req.params.type}/_history`));
-  }));
+  router.get(
+    '/:type/_history',
+    asyncHandler(async (req, res) => {
+      sendResource(
+        res,
+        200,
+        await historyFeed(repoOf(res), req.params.type, req.query as Record<string, unknown>, `${fhirBase}/${req.params.type}/_history`),
+      );
+    }),
+  );
 
   router.post('/:type', (req, res, next) => {
     const upload = req.params.type === 'Binary' && !isFhirJson(req);
@@ -197,29 +228,45 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
         if (body.resourceType !== req.params.type) {
           throw badRequest(`The body is a ${body.resourceType} but the URL is for ${req.params.type}`, 'resourceType');
         }
-        if (body.id !== req.params.id) throw badRequest(`The body's id "${body.id ?? ''}" does not match the URL's id "${req.params.id}"`, `${body.resourceType}.id`);
-        const { resource, created, unchanged } = await repo.update(body, { ifMatch: header(req, 'if-match'), content, filename: upload ? uploadFilename(req) : undefined });
-        const location = created ? { location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}` } : {};
+        if (body.id !== req.params.id)
+          throw badRequest(`The body's id "${body.id ?? ''}" does not match the URL's id "${req.params.id}"`, `${body.resourceType}.id`);
+        const { resource, created, unchanged } = await repo.update(body, {
+          ifMatch: header(req, 'if-match'),
+          content,
+          filename: upload ? uploadFilename(req) : undefined,
+        });
+        const location = created
+          ? { location: `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}` }
+          : {};
         sendWritten(res, header(req, 'prefer'), created ? 201 : 200, resource, { ...location, unchanged });
       })(req, res, next);
     });
   });
 
-  router.delete('/:type/:id', asyncHandler(async (req, res) => {
-    await repoOf(res).delete(req.params.type, req.params.id, { ifMatch: header(req, 'if-match') });
-    res.status(204).end();
-  }));
+  router.delete(
+    '/:type/:id',
+    asyncHandler(async (req, res) => {
+      await repoOf(res).delete(req.params.type, req.params.id, { ifMatch: header(req, 'if-match') });
+      res.status(204).end();
+    }),
+  );
 
-  router.get('/:type/:id/_history', asyncHandler(async (req, res) => {
-    sendResource(res, 200, await repoOf(res).history(req.params.type, req.params.id, historyOptions(req)));
-  }));
+  router.get(
+    '/:type/:id/_history',
+    asyncHandler(async (req, res) => {
+      sendResource(res, 200, await repoOf(res).history(req.params.type, req.params.id, historyOptions(req)));
+    }),
+  );
 
-  router.get('/:type/:id/_history/:versionId', asyncHandler(async (req, res) => {
-    checkVersionId(req.params.versionId);
-    const stored = await repoOf(res).vread(req.params.type, req.params.id, req.params.versionId);
-    if (req.params.type === 'Binary') return (wantsFhirJson(req) ? sendBinaryJson : sendBinaryContent)(req, res, repoOf(res), stored);
-    sendStored(res, stored);
-  }));
+  router.get(
+    '/:type/:id/_history/:versionId',
+    asyncHandler(async (req, res) => {
+      checkVersionId(req.params.versionId);
+      const stored = await repoOf(res).vread(req.params.type, req.params.id, req.params.versionId);
+      if (req.params.type === 'Binary') return (wantsFhirJson(req) ? sendBinaryJson : sendBinaryContent)(req, res, repoOf(res), stored);
+      sendStored(res, stored);
+    }),
+  );
 
   router.all('/:type/:id/:operation', (req, res, next) => {
     if (!req.params.operation.startsWith('$')) return next(notFound('Endpoint'));
@@ -229,8 +276,12 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
 
   // Interactions the CapabilityStatement does not offer: 405 with what to do instead, not a 404 for the URL.
   router.patch('/:type/:id', (_req, _res, next) => next(methodNotAllowed('PATCH is not supported: PUT the whole resource')));
-  router.put('/:type', (_req, _res, next) => next(methodNotAllowed('Conditional update is not supported: search, then PUT the resource by its id')));
-  router.delete('/:type', (_req, _res, next) => next(methodNotAllowed('Conditional delete is not supported: search, then DELETE each resource by its id')));
+  router.put('/:type', (_req, _res, next) =>
+    next(methodNotAllowed('Conditional update is not supported: search, then PUT the resource by its id')),
+  );
+  router.delete('/:type', (_req, _res, next) =>
+    next(methodNotAllowed('Conditional delete is not supported: search, then DELETE each resource by its id')),
+  );
 
   router.use((_req, _res, next) => next(notFound('Endpoint')));
   return router;
@@ -238,7 +289,12 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
 
 type Parsers = { json: express.RequestHandler; xml: express.RequestHandler; raw: express.RequestHandler };
 
-function findOperation(operations: readonly FhirOperation[], level: FhirOperation['level'], type: string | undefined, name: string): FhirOperation {
+function findOperation(
+  operations: readonly FhirOperation[],
+  level: FhirOperation['level'],
+  type: string | undefined,
+  name: string,
+): FhirOperation {
   const bare = name.slice(1);
   const op = operations.find((o) => o.level === level && o.info.name === bare && (level === 'system' || o.info.resourceType === type));
   if (!op) throw notFound(`Operation ${type ? type + '/' : ''}${name}`);
@@ -289,16 +345,22 @@ function runOperation(
 function sendOperationResult(res: Response, result: OperationResult): void {
   if (result.kind === 'resource') return sendResource(res, result.status ?? 200, result.resource);
   for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
-  res.status(result.status ?? 200).type(result.contentType).send(typeof result.body === 'string' ? result.body : Buffer.from(result.body));
+  res
+    .status(result.status ?? 200)
+    .type(result.contentType)
+    .send(typeof result.body === 'string' ? result.body : Buffer.from(result.body));
 }
 
 function requireJsonBody(req: Request): Resource {
   const type = contentTypeOf(req);
-  if (type && !FHIR_TYPES.includes(type)) throw unsupportedMediaType(`The body must be FHIR JSON (Content-Type: application/fhir+json), not ${type}`);
+  if (type && !FHIR_TYPES.includes(type))
+    throw unsupportedMediaType(`The body must be FHIR JSON (Content-Type: application/fhir+json), not ${type}`);
   const body = req.body;
   if (!type || body === undefined) throw badRequest('The body must be FHIR JSON (Content-Type: application/fhir+json)');
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a JSON object holding one FHIR resource');
-  if (typeof body.resourceType !== 'string') throw badRequest('The body holds no resource: a FHIR resource names its resourceType', 'resourceType');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw badRequest('The body must be a JSON object holding one FHIR resource');
+  if (typeof body.resourceType !== 'string')
+    throw badRequest('The body holds no resource: a FHIR resource names its resourceType', 'resourceType');
   return body as Resource;
 }
 
@@ -321,7 +383,14 @@ export function unacceptableFormat(req: Request): string | undefined {
   const accept = req.headers.accept;
   if (!accept?.trim()) return undefined;
   const types = accept.split(',').map((part) => part.split(';')[0].trim().toLowerCase());
-  const json = types.some((type) => type === '*/*' || type === 'application/*' || type === 'application/json' || type === 'application/fhir+json' || type.endsWith('+json'));
+  const json = types.some(
+    (type) =>
+      type === '*/*' ||
+      type === 'application/*' ||
+      type === 'application/json' ||
+      type === 'application/fhir+json' ||
+      type.endsWith('+json'),
+  );
   return json ? undefined : `Accept: ${accept}`;
 }
 
@@ -360,7 +429,8 @@ function queryParams(req: Request): URLSearchParams {
  * number past what the version column holds was a 500 from the database.
  */
 export function checkVersionId(versionId: string): void {
-  if (!/^[1-9]\d{0,8}$/.test(versionId)) throw badRequest(`A version id is a whole number from 1 to 999999999, got "${versionId.slice(0, 40)}"`);
+  if (!/^[1-9]\d{0,8}$/.test(versionId))
+    throw badRequest(`A version id is a whole number from 1 to 999999999, got "${versionId.slice(0, 40)}"`);
 }
 
 function historyOptions(req: Request): { since?: string; count?: number } {

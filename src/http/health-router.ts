@@ -11,7 +11,9 @@ export function healthRouter(database: Database): Router {
   router.get('/readyz', async (_req, res) => {
     const reachable = await database.ping();
     const migrated = reachable && (await isMigrated(database.db).catch(() => false));
-    res.status(reachable && migrated ? 200 : 503).json({ status: reachable && migrated ? 'ready' : 'not ready', database: reachable, migrated });
+    res
+      .status(reachable && migrated ? 200 : 503)
+      .json({ status: reachable && migrated ? 'ready' : 'not ready', database: reachable, migrated });
   });
   return router;
 }

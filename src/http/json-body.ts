@@ -20,7 +20,11 @@ export function jsonBody(
       ? (_req, res, body) => {
           const limit = maxContainers(res as Response);
           if (limit !== undefined && countJsonContainers(body, limit) > limit) {
-            throw badRequest(`The body holds more than ${limit} JSON objects and arrays, more than this request may`, undefined, 'too-costly');
+            throw badRequest(
+              `The body holds more than ${limit} JSON objects and arrays, more than this request may`,
+              undefined,
+              'too-costly',
+            );
           }
         }
       : undefined,

@@ -29,7 +29,12 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 export function createServiceMetrics(database: Pick<Database, 'db' | 'poolStats'>): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'chartkeeper_' });
-  const requests = new Counter({ name: 'chartkeeper_http_requests_total', help: 'HTTP requests answered, by method, route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'chartkeeper_http_requests_total',
+    help: 'HTTP requests answered, by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
   const durations = new Histogram({
     name: 'chartkeeper_http_request_duration_seconds',
     help: 'Time from a request arriving to its response being sent, by method, route and status',
@@ -37,9 +42,24 @@ export function createServiceMetrics(database: Pick<Database, 'db' | 'poolStats'
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  const jobRuns = new Counter({ name: 'chartkeeper_job_runs_total', help: 'Scheduled job ticks by job and outcome (ran, skipped: another instance held the lock, failed)', labelNames: ['job', 'outcome'], registers: [registry] });
-  const jobDurations = new Histogram({ name: 'chartkeeper_job_duration_seconds', help: 'Duration of scheduled job ticks', labelNames: ['job'], buckets: DURATION_BUCKETS, registers: [registry] });
-  const mailFailures = new Counter({ name: 'chartkeeper_mail_failures_total', help: 'Messages the mailer (SMTP or outbox) did not accept', registers: [registry] });
+  const jobRuns = new Counter({
+    name: 'chartkeeper_job_runs_total',
+    help: 'Scheduled job ticks by job and outcome (ran, skipped: another instance held the lock, failed)',
+    labelNames: ['job', 'outcome'],
+    registers: [registry],
+  });
+  const jobDurations = new Histogram({
+    name: 'chartkeeper_job_duration_seconds',
+    help: 'Duration of scheduled job ticks',
+    labelNames: ['job'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const mailFailures = new Counter({
+    name: 'chartkeeper_mail_failures_total',
+    help: 'Messages the mailer (SMTP or outbox) did not accept',
+    registers: [registry],
+  });
   new Gauge({
     name: 'chartkeeper_db_pool_connections',
     help: 'Database pool connections by state (in_use, idle, waiting: callers queued for a connection)',
@@ -58,7 +78,10 @@ export function createServiceMetrics(database: Pick<Database, 'db' | 'poolStats'
     help: 'Access records committed but not yet turned into AuditEvents (-1 when the database did not answer)',
     registers: [registry],
     async collect() {
-      const count = await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(database.db).then((r) => r.rows[0]?.n ?? 0, () => -1);
+      const count = await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(database.db).then(
+        (r) => r.rows[0]?.n ?? 0,
+        () => -1,
+      );
       this.set(count);
     },
   });

@@ -30,7 +30,12 @@ function fhirRoute(rest: string[], status: number): string {
   if (rest.length === 2 && (id === '_search' || id === '_history')) return `/${typeLabel}/${id}`;
   if (rest.length === 2 && id.startsWith('$')) return `/${typeLabel}/${known(id)}`;
   if (rest.length === 2) return `/${typeLabel}/:id`;
-  if (third === '_history') return rest.length === 3 ? `/${typeLabel}/:id/_history` : rest.length === 4 ? `/${typeLabel}/:id/_history/:version` : `/${typeLabel}/:unknown`;
+  if (third === '_history')
+    return rest.length === 3
+      ? `/${typeLabel}/:id/_history`
+      : rest.length === 4
+        ? `/${typeLabel}/:id/_history/:version`
+        : `/${typeLabel}/:unknown`;
   if (rest.length === 3 && third.startsWith('$')) return `/${typeLabel}/:id/${known(third)}`;
   return fourth === undefined && third === undefined ? `/${typeLabel}/:id` : `/${typeLabel}/:unknown`;
 }

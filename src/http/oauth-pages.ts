@@ -30,7 +30,13 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 }
 
 /** The consent form: the record to open (when there is a choice) and what the app will be able to do. */
-export function consentPage(uid: string, clientName: string, plan: ConsentPlan, choices: readonly PatientChoice[] | undefined, error?: string): string {
+export function consentPage(
+  uid: string,
+  clientName: string,
+  plan: ConsentPlan,
+  choices: readonly PatientChoice[] | undefined,
+  error?: string,
+): string {
   const records = choices?.length
     ? `<fieldset><legend>Whose record should ${esc(clientName)} open?</legend>${choices
         .map(
@@ -40,7 +46,10 @@ export function consentPage(uid: string, clientName: string, plan: ConsentPlan, 
         .join('')}</fieldset>`
     : '';
   const rows = plan.resourceScopes
-    .map((s) => `<li><code>${esc(s.asked)}</code>${s.given === s.asked ? '' : s.given ? ` – given as <code>${esc(s.given)}</code>` : ' – not given: your account cannot do this'}</li>`)
+    .map(
+      (s) =>
+        `<li><code>${esc(s.asked)}</code>${s.given === s.asked ? '' : s.given ? ` – given as <code>${esc(s.given)}</code>` : ' – not given: your account cannot do this'}</li>`,
+    )
     .concat(plan.otherScopes.map((s) => `<li><code>${esc(s)}</code> – ${esc(OTHER_SCOPE_TEXT[s] ?? s)}</li>`))
     .join('');
   return page(

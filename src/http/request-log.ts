@@ -14,7 +14,17 @@ export function requestLog(logger: Logger): RequestHandler {
     const path = req.path;
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ reqId: res.locals.requestId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10, caller: res.locals.caller?.kind }, 'request');
+      logger.info(
+        {
+          reqId: res.locals.requestId,
+          method: req.method,
+          path,
+          status: res.statusCode,
+          ms: Math.round(ms * 10) / 10,
+          caller: res.locals.caller?.kind,
+        },
+        'request',
+      );
     });
     next();
   };

@@ -55,10 +55,13 @@ export function trackForDrain(server: Server): ServerDrain {
     // busy is read, and its connection is no longer idle, before idle connections are closed.
     const sweep = () => setImmediate(() => server.closeIdleConnections());
     let sweeper: NodeJS.Timeout | undefined;
-    const linger = setTimeout(() => {
-      sweep();
-      sweeper = setInterval(sweep, IDLE_SWEEP_MS);
-    }, Math.min(IDLE_LINGER_MS, graceMs));
+    const linger = setTimeout(
+      () => {
+        sweep();
+        sweeper = setInterval(sweep, IDLE_SWEEP_MS);
+      },
+      Math.min(IDLE_LINGER_MS, graceMs),
+    );
     let graceOver: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timed out'>((resolve) => (graceOver = setTimeout(() => resolve('timed out'), graceMs)));
     try {

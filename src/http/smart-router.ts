@@ -47,58 +47,87 @@ export function smartOauthRouter(smart: SmartServer, authorization: SmartAuthori
     const scope = String(details.params.scope ?? '');
     const choices = authorization.needsPatient(scope) ? await authorization.patientChoices(accountId) : undefined;
     const plan = await authorization.plan(accountId, scope, choices?.length ? choices[0].id : undefined);
-    show(res, status, details.params.redirect_uri, consentPage(details.uid, await clientName(details.params.client_id), plan, choices, error));
+    show(
+      res,
+      status,
+      details.params.redirect_uri,
+      consentPage(details.uid, await clientName(details.params.client_id), plan, choices, error),
+    );
   };
 
-  router.get('/interaction/:uid', asyncHandler(async (req, res) => {
-    const details = await provider.interactionDetails(req, res);
-    if (details.prompt.name === 'login') {
-      show(res, 200, details.params.redirect_uri, loginPage(details.uid, await clientName(details.params.client_id)));
-      return;
-    }
-    await renderConsent(req, res);
-  }));
+  router.get(
+    '/interaction/:uid',
+    asyncHandler(async (req, res) => {
+      const details = await provider.interactionDetails(req, res);
+      if (details.prompt.name === 'login') {
+        show(res, 200, details.params.redirect_uri, loginPage(details.uid, await clientName(details.params.client_id)));
+        return;
+      }
+      await renderConsent(req, res);
+    }),
+  );
 
-  router.post('/interaction/:uid/login', form, asyncHandler(async (req, res) => {
-    const details = await provider.interactionDetails(req, res);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const email = typeof body.email === 'string' ? body.email.slice(0, 254) : '';
-    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
-    try {
-      const account = await authorization.signIn(email, password, address(req));
-      await provider.interactionFinished(req, res, { login: { accountId: account.id } }, { mergeWithLastSubmission: false });
-    } catch (err) {
-      if (!(err instanceof FhirError)) throw err;
-      const text = err.outcome.issue?.[0]?.details?.text ?? 'Sign-in failed';
-      show(res, err.status, details.params.redirect_uri, loginPage(details.uid, await clientName(details.params.client_id), text));
-    }
-  }));
+  router.post(
+    '/interaction/:uid/login',
+    form,
+    asyncHandler(async (req, res) => {
+      const details = await provider.interactionDetails(req, res);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const email = typeof body.email === 'string' ? body.email.slice(0, 254) : '';
+      const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+      try {
+        const account = await authorization.signIn(email, password, address(req));
+        await provider.interactionFinished(req, res, { login: { accountId: account.id } }, { mergeWithLastSubmission: false });
+      } catch (err) {
+        if (!(err instanceof FhirError)) throw err;
+        const text = err.outcome.issue?.[0]?.details?.text ?? 'Sign-in failed';
+        show(res, err.status, details.params.redirect_uri, loginPage(details.uid, await clientName(details.params.client_id), text));
+      }
+    }),
+  );
 
-  router.post('/interaction/:uid/consent', form, asyncHandler(async (req, res) => {
-    const details = await provider.interactionDetails(req, res);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (body.decision !== 'approve') {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user did not allow access' }, { mergeWithLastSubmission: false });
-      return;
-    }
-    try {
-      const grantId = await authorization.approve({
-        accountId: details.session?.accountId as string,
-        clientId: String(details.params.client_id),
-        scope: String(details.params.scope ?? ''),
-        patient: typeof body.patient === 'string' ? body.patient : undefined,
-        grantId: details.grantId,
-      });
-      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-    } catch (err) {
-      if (!(err instanceof FhirError)) throw err;
-      await renderConsent(req, res, err.status, err.outcome.issue?.[0]?.details?.text);
-    }
-  }));
+  router.post(
+    '/interaction/:uid/consent',
+    form,
+    asyncHandler(async (req, res) => {
+      const details = await provider.interactionDetails(req, res);
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      if (body.decision !== 'approve') {
+        await provider.interactionFinished(
+          req,
+          res,
+          { error: 'access_denied', error_description: 'The user did not allow access' },
+          { mergeWithLastSubmission: false },
+        );
+        return;
+      }
+      try {
+        const grantId = await authorization.approve({
+          accountId: details.session?.accountId as string,
+          clientId: String(details.params.client_id),
+          scope: String(details.params.scope ?? ''),
+          patient: typeof body.patient === 'string' ? body.patient : undefined,
+          grantId: details.grantId,
+        });
+        await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+      } catch (err) {
+        if (!(err instanceof FhirError)) throw err;
+        await renderConsent(req, res, err.status, err.outcome.issue?.[0]?.details?.text);
+      }
+    }),
+  );
 
-  router.post('/interaction/:uid/abort', asyncHandler(async (req, res) => {
-    await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled the sign-in' }, { mergeWithLastSubmission: false });
-  }));
+  router.post(
+    '/interaction/:uid/abort',
+    asyncHandler(async (req, res) => {
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user cancelled the sign-in' },
+        { mergeWithLastSubmission: false },
+      );
+    }),
+  );
 
   router.use(provider.callback());
   return router;

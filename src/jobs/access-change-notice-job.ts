@@ -46,7 +46,11 @@ export async function accessChangeNoticeJob(deps: JobDeps): Promise<AccessChange
     if (!(await claimJobRun(trx, 'access-change-notice', changeDate, deps.clock.now()))) {
       return { changeDate, alreadySent: true, sent: [] };
     }
-    const repo = new Repository(trx, { scope: unrestrictedScope('access-change-notice job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
+    const repo = new Repository(trx, {
+      scope: unrestrictedScope('access-change-notice job'),
+      clock: deps.clock,
+      fhirBase: `${deps.baseUrl}/fhir`,
+    });
     const sent: SentNotice[] = [];
     for (const change of bandChangesOn(changeDate, deps.policy)) {
       const newGuardianLevel: AccessLevel = change.toBand === 'adult' ? 'none' : deps.policy.teenGuardianLevel;
@@ -64,7 +68,13 @@ export async function accessChangeNoticeJob(deps: JobDeps): Promise<AccessChange
             });
             try {
               await deps.mailer.send({ to: recipient.email, subject: email.subject, text: email.text, html: email.html });
-              sent.push({ patientId: patient.id as string, to: recipient.email, audience: recipient.audience, changeDate, age: change.age });
+              sent.push({
+                patientId: patient.id as string,
+                to: recipient.email,
+                audience: recipient.audience,
+                changeDate,
+                age: change.age,
+              });
             } catch (err) {
               deps.logger?.error({ err: { message: (err as Error)?.message }, patientId: patient.id }, 'access change notice not sent');
             }
@@ -78,7 +88,11 @@ export async function accessChangeNoticeJob(deps: JobDeps): Promise<AccessChange
 }
 
 /** The patient (own login, else email on record) and each family member with an active grant, once per address. */
-async function recipientsOf(accounts: AccountStore, repo: Repository, patient: Patient): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
+async function recipientsOf(
+  accounts: AccountStore,
+  repo: Repository,
+  patient: Patient,
+): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
   const out = new Map<string, 'patient' | 'family-member'>();
   const own = await accounts.findByPatientId(patient.id as string);
   const patientEmail = own && !own.disabled_at ? own.email : patientEmailOnFile(patient);

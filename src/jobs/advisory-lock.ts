@@ -17,7 +17,11 @@ export function advisoryLockKey(jobName: string): bigint {
 export type LockedRun<T> = { readonly ran: true; readonly result: T } | { readonly ran: false };
 
 /** Runs `work` inside a transaction holding the job's advisory lock; skips when another instance has it. */
-export async function runUnderAdvisoryLock<T>(db: Kysely<Tables>, jobName: string, work: (trx: Kysely<Tables>) => Promise<T>): Promise<LockedRun<T>> {
+export async function runUnderAdvisoryLock<T>(
+  db: Kysely<Tables>,
+  jobName: string,
+  work: (trx: Kysely<Tables>) => Promise<T>,
+): Promise<LockedRun<T>> {
   return db.transaction().execute(async (trx) => {
     const key = advisoryLockKey(jobName).toString();
     const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${key}::bigint) as locked`.execute(trx);

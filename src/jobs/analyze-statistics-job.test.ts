@@ -17,7 +17,11 @@ test('where autovacuum does not run, the job analyses the tables that changed si
   await sql`insert into release_notice (patient_id, resource_type, resource_id, released_at)
     select 'p' || i, 'DocumentReference', 'd' || i, now() from generate_series(1, 3000) i`.execute(database.db);
   const planned = async () =>
-    (await sql<{ n: number }>`select reltuples::int as n from pg_class where relname = 'release_notice' and relkind = 'r'`.execute(database.db)).rows[0].n;
+    (
+      await sql<{ n: number }>`select reltuples::int as n from pg_class where relname = 'release_notice' and relkind = 'r'`.execute(
+        database.db,
+      )
+    ).rows[0].n;
   if (await autovacuumRuns(database.db)) {
     // A server where autovacuum runs: the job leaves the work to it.
     expect(await analyzeStatisticsJob(deps)).toEqual([]);

@@ -42,7 +42,11 @@ export async function billingNoticeJob(deps: JobDeps): Promise<SentBillingNotice
   // Who is told what is settled, and the notices taken, in one short transaction; the mail goes after it commits.
   const run = await runUnderAdvisoryLock(deps.db, 'billing-notice', async (trx) => {
     const pending = await trx.selectFrom('billing_notice').selectAll().orderBy('seq').limit(BATCH).execute();
-    const repo = new Repository(trx, { scope: unrestrictedScope('billing-notice job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
+    const repo = new Repository(trx, {
+      scope: unrestrictedScope('billing-notice job'),
+      clock: deps.clock,
+      fhirBase: `${deps.baseUrl}/fhir`,
+    });
     const accounts = new AccountStore(trx, deps.clock);
     const outgoing: (SentBillingNotice & { email: RenderedEmail })[] = [];
     const statementsTold = new Set<string>();
@@ -58,7 +62,12 @@ export async function billingNoticeJob(deps: JobDeps): Promise<SentBillingNotice
             const key = `${notice.patient_id}\u0000${recipient.email}`;
             if (statementsTold.has(key)) continue;
             statementsTold.add(key);
-            const email = statementAvailableEmail({ organizationName: organizationNameOf(patient), patientFirstName: patientFirstName(patient), statementsUrl, audience: recipient.audience });
+            const email = statementAvailableEmail({
+              organizationName: organizationNameOf(patient),
+              patientFirstName: patientFirstName(patient),
+              statementsUrl,
+              audience: recipient.audience,
+            });
             outgoing.push({ kind: 'statement', patientId: notice.patient_id, to: recipient.email, audience: recipient.audience, email });
           }
         } else {
@@ -72,7 +81,15 @@ export async function billingNoticeJob(deps: JobDeps): Promise<SentBillingNotice
         deps.logger?.error({ err: { message: (err as Error)?.message }, patientId: notice.patient_id }, 'billing notice not prepared');
       }
     }
-    if (pending.length) await trx.deleteFrom('billing_notice').where('seq', 'in', pending.map((row) => row.seq)).execute();
+    if (pending.length)
+      await trx
+        .deleteFrom('billing_notice')
+        .where(
+          'seq',
+          'in',
+          pending.map((row) => row.seq),
+        )
+        .execute();
     return outgoing;
   });
   if (!run.ran) return undefined;
@@ -89,7 +106,13 @@ export async function billingNoticeJob(deps: JobDeps): Promise<SentBillingNotice
 }
 
 /** The receipt of the payment a notice names, when it is still a recorded payment. */
-async function receiptEmail(repo: Repository, notice: Notice, patient: Patient, invoice: Invoice, statementsUrl: string): Promise<RenderedEmail | undefined> {
+async function receiptEmail(
+  repo: Repository,
+  notice: Notice,
+  patient: Patient,
+  invoice: Invoice,
+  statementsUrl: string,
+): Promise<RenderedEmail | undefined> {
   if (!notice.payment_id) return undefined;
   const payment = await repo.read<PaymentReconciliation>('PaymentReconciliation', notice.payment_id).catch(() => undefined);
   if (!payment || payment.outcome !== 'complete' || !payment.paymentAmount) return undefined;

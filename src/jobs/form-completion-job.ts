@@ -26,8 +26,18 @@ export interface CompletedForm {
 /** Completes the Tasks of the forms answered since the last run; undefined when another instance runs the job. */
 export async function formCompletionJob(deps: Pick<JobDeps, 'db' | 'clock' | 'baseUrl' | 'logger'>): Promise<CompletedForm[] | undefined> {
   const run = await runUnderAdvisoryLock(deps.db, 'form-completion', async (trx) => {
-    const pending = await trx.selectFrom('portal_notice').selectAll().where('kind', '=', 'form-completed').orderBy('seq').limit(BATCH).execute();
-    const repo = new Repository(trx, { scope: unrestrictedScope('form-completion job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
+    const pending = await trx
+      .selectFrom('portal_notice')
+      .selectAll()
+      .where('kind', '=', 'form-completed')
+      .orderBy('seq')
+      .limit(BATCH)
+      .execute();
+    const repo = new Repository(trx, {
+      scope: unrestrictedScope('form-completion job'),
+      clock: deps.clock,
+      fhirBase: `${deps.baseUrl}/fhir`,
+    });
     const completed: CompletedForm[] = [];
     for (const row of pending) {
       const response = await repo.read<QuestionnaireResponse>('QuestionnaireResponse', row.resource_id).catch(() => undefined);
@@ -39,13 +49,24 @@ export async function formCompletionJob(deps: Pick<JobDeps, 'db' | 'clock' | 'ba
             ...task,
             status: 'completed',
             lastModified: deps.clock.now().toISOString(),
-            output: [...(task.output ?? []), { type: { text: 'Answers' }, valueReference: { reference: `QuestionnaireResponse/${response.id}` } }],
+            output: [
+              ...(task.output ?? []),
+              { type: { text: 'Answers' }, valueReference: { reference: `QuestionnaireResponse/${response.id}` } },
+            ],
           });
           completed.push({ taskId: task.id as string, responseId: response.id as string });
         }
       }
     }
-    if (pending.length) await trx.deleteFrom('portal_notice').where('seq', 'in', pending.map((row) => row.seq)).execute();
+    if (pending.length)
+      await trx
+        .deleteFrom('portal_notice')
+        .where(
+          'seq',
+          'in',
+          pending.map((row) => row.seq),
+        )
+        .execute();
     return completed;
   });
   return run.ran ? run.result : undefined;

@@ -35,8 +35,17 @@ test('JOB_SCHEDULES replaces a job’s schedule; an unknown job or a bad express
   const jobs = jobsWithSchedules({ 'release-notice': '*/5 * * * * *' });
   expect(jobs.find((j) => j.name === 'release-notice')?.schedule).toBe('*/5 * * * * *');
   expect(jobs.find((j) => j.name === 'expire-secrets')?.schedule).toBe('7 * * * *');
-  expect(() => jobsWithSchedules({ 'no-such-job': '* * * * *' })).toThrow('JOB_SCHEDULES names no job "no-such-job" (jobs: expire-secrets, purge-refresh-tokens, access-change-notice, release-notice, billing-notice, portal-notice, form-completion, audit-pass, subscription-delivery, purge-oauth-state, analyze-statistics)');
-  expect(() => jobsWithSchedules({ 'release-notice': 'every minute' })).toThrow('JOB_SCHEDULES: "every minute" is not a cron expression (job release-notice)');
-  expect(loadConfig({ JOB_SCHEDULES: 'release-notice=*/5 * * * * *; expire-secrets=0,30 * * * *' }).jobSchedules).toEqual({ 'release-notice': '*/5 * * * * *', 'expire-secrets': '0,30 * * * *' });
-  expect(() => loadConfig({ JOB_SCHEDULES: 'release-notice' })).toThrow('JOB_SCHEDULES must be job=cron pairs separated by ";", got "release-notice"');
+  expect(() => jobsWithSchedules({ 'no-such-job': '* * * * *' })).toThrow(
+    'JOB_SCHEDULES names no job "no-such-job" (jobs: expire-secrets, purge-refresh-tokens, access-change-notice, release-notice, billing-notice, portal-notice, form-completion, audit-pass, subscription-delivery, purge-oauth-state, analyze-statistics)',
+  );
+  expect(() => jobsWithSchedules({ 'release-notice': 'every minute' })).toThrow(
+    'JOB_SCHEDULES: "every minute" is not a cron expression (job release-notice)',
+  );
+  expect(loadConfig({ JOB_SCHEDULES: 'release-notice=*/5 * * * * *; expire-secrets=0,30 * * * *' }).jobSchedules).toEqual({
+    'release-notice': '*/5 * * * * *',
+    'expire-secrets': '0,30 * * * *',
+  });
+  expect(() => loadConfig({ JOB_SCHEDULES: 'release-notice' })).toThrow(
+    'JOB_SCHEDULES must be job=cron pairs separated by ";", got "release-notice"',
+  );
 });

@@ -50,7 +50,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */
 export function jobsWithSchedules(overrides: Readonly<Record<string, string>>, jobs: readonly ScheduledJob[] = JOBS): ScheduledJob[] {
   for (const [name, schedule] of Object.entries(overrides)) {
-    if (!jobs.some((job) => job.name === name)) throw new Error(`JOB_SCHEDULES names no job "${name}" (jobs: ${jobs.map((j) => j.name).join(', ')})`);
+    if (!jobs.some((job) => job.name === name))
+      throw new Error(`JOB_SCHEDULES names no job "${name}" (jobs: ${jobs.map((j) => j.name).join(', ')})`);
     if (!cron.validate(schedule)) throw new Error(`JOB_SCHEDULES: "${schedule}" is not a cron expression (job ${name})`);
   }
   return jobs.map((job) => (overrides[job.name] ? { ...job, schedule: overrides[job.name] } : job));

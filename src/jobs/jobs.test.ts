@@ -52,7 +52,10 @@ describe('scheduled jobs', () => {
 
   it('turns access records into AuditEvents every second in the audit-pass job, without anyone reading them', async () => {
     const count = async (): Promise<{ pending: number; events: number }> => {
-      const pending = await database.db.selectFrom('audit_log').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const pending = await database.db
+        .selectFrom('audit_log')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
       const events = await database.db
         .selectFrom('resource')
         .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -89,7 +92,11 @@ describe('scheduled jobs', () => {
     const recentlyExpired = await issue('b', -1 * DAY);
     const live = await issue('c', DAY);
     const usedLongAgo = await issue('d', 30 * DAY);
-    await database.db.updateTable('one_time_secret').set({ used_at: new Date(NOW.getTime() - 8 * DAY) }).where('id', '=', usedLongAgo.id).execute();
+    await database.db
+      .updateTable('one_time_secret')
+      .set({ used_at: new Date(NOW.getTime() - 8 * DAY) })
+      .where('id', '=', usedLongAgo.id)
+      .execute();
     const throttle = new ThrottleStore(database.db, new FixedClock(new Date(NOW.getTime() - 2 * DAY)));
     await throttle.recordFailure({ key: 'old', policy: ACCOUNT_LOGIN_THROTTLE });
     await new ThrottleStore(database.db, clock).recordFailure({ key: 'new', policy: ACCOUNT_LOGIN_THROTTLE });
@@ -102,15 +109,29 @@ describe('scheduled jobs', () => {
   });
 
   it('purges expired refresh tokens only (used ones stay until expiry, to catch reuse)', async () => {
-    const account = await database.db.selectFrom('account').select('id').where('email', '=', DEMO_PEOPLE.ada.email as string).executeTakeFirstOrThrow();
+    const account = await database.db
+      .selectFrom('account')
+      .select('id')
+      .where('email', '=', DEMO_PEOPLE.ada.email as string)
+      .executeTakeFirstOrThrow();
     const row = (id: string, expiresAt: Date, usedAt: Date | null) => ({
-      id, account_id: account.id, family_id: 'f1', token_hash: `hash-${id}`, expires_at: expiresAt, created_at: NOW, used_at: usedAt, revoked_at: null,
+      id,
+      account_id: account.id,
+      family_id: 'f1',
+      token_hash: `hash-${id}`,
+      expires_at: expiresAt,
+      created_at: NOW,
+      used_at: usedAt,
+      revoked_at: null,
     });
-    await database.db.insertInto('refresh_token').values([
-      row('expired', new Date(NOW.getTime() - 1000), null),
-      row('used', new Date(NOW.getTime() + DAY), NOW),
-      row('live', new Date(NOW.getTime() + DAY), null),
-    ]).execute();
+    await database.db
+      .insertInto('refresh_token')
+      .values([
+        row('expired', new Date(NOW.getTime() - 1000), null),
+        row('used', new Date(NOW.getTime() + DAY), NOW),
+        row('live', new Date(NOW.getTime() + DAY), null),
+      ])
+      .execute();
     expect(await purgeRefreshTokensJob(deps)).toBe(1);
     expect((await database.db.selectFrom('refresh_token').select('id').orderBy('id').execute()).map((r) => r.id)).toEqual(['live', 'used']);
   });
@@ -148,7 +169,9 @@ describe('scheduled jobs', () => {
     const result = await accessChangeNoticeJob(deps);
     // Ben has no email of his own and no login: only his mother hears.
     expect(result?.sent.map((s) => [s.to, s.audience, s.age])).toEqual([['ada.park@example.com', 'family-member', 13]]);
-    expect(smtp.received[before].message.text).toContain('family members will see billing only, unless the patient grants them full access');
+    expect(smtp.received[before].message.text).toContain(
+      'family members will see billing only, unless the patient grants them full access',
+    );
   });
 
   const onPostgres = process.env.DATABASE_URL ? it : it.skip;

@@ -30,11 +30,22 @@ export interface SentPortalNotice {
 /** Sends the pending notices; undefined when another instance is running the job. */
 export async function portalNoticeJob(deps: JobDeps): Promise<SentPortalNotice[] | undefined> {
   const run = await runUnderAdvisoryLock(deps.db, 'portal-notice', async (trx) => {
-    const pending = await trx.selectFrom('portal_notice').selectAll().where('kind', 'in', ['request-answered', 'new-message']).orderBy('seq').limit(BATCH).execute();
-    const repo = new Repository(trx, { scope: unrestrictedScope('portal-notice job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
+    const pending = await trx
+      .selectFrom('portal_notice')
+      .selectAll()
+      .where('kind', 'in', ['request-answered', 'new-message'])
+      .orderBy('seq')
+      .limit(BATCH)
+      .execute();
+    const repo = new Repository(trx, {
+      scope: unrestrictedScope('portal-notice job'),
+      clock: deps.clock,
+      fhirBase: `${deps.baseUrl}/fhir`,
+    });
     const accounts = new AccountStore(trx, deps.clock);
     const groups = new Map<string, { patientId: string; kind: SentPortalNotice['kind'] }>();
-    for (const row of pending) groups.set(`${row.patient_id} ${row.kind}`, { patientId: row.patient_id, kind: row.kind as SentPortalNotice['kind'] });
+    for (const row of pending)
+      groups.set(`${row.patient_id} ${row.kind}`, { patientId: row.patient_id, kind: row.kind as SentPortalNotice['kind'] });
     const outgoing: (SentPortalNotice & { email: ReturnType<typeof portalNoticeEmail> })[] = [];
     for (const { patientId, kind } of groups.values()) {
       try {
@@ -42,14 +53,28 @@ export async function portalNoticeJob(deps: JobDeps): Promise<SentPortalNotice[]
         if (!patient) continue;
         const path = kind === 'new-message' ? `Communication?subject=Patient/${patientId}` : `Appointment?actor=Patient/${patientId}`;
         for (const recipient of await readersOf(deps, repo, accounts, patientId)) {
-          const email = portalNoticeEmail({ kind, organizationName: organizationNameOf(patient), patientFirstName: patientFirstName(patient), url: `${deps.baseUrl}/fhir/${path}`, audience: recipient.audience });
+          const email = portalNoticeEmail({
+            kind,
+            organizationName: organizationNameOf(patient),
+            patientFirstName: patientFirstName(patient),
+            url: `${deps.baseUrl}/fhir/${path}`,
+            audience: recipient.audience,
+          });
           outgoing.push({ patientId, kind, to: recipient.email, audience: recipient.audience, email });
         }
       } catch (err) {
         deps.logger?.error({ err: { message: (err as Error)?.message }, patientId }, 'portal notice not prepared');
       }
     }
-    if (pending.length) await trx.deleteFrom('portal_notice').where('seq', 'in', pending.map((row) => row.seq)).execute();
+    if (pending.length)
+      await trx
+        .deleteFrom('portal_notice')
+        .where(
+          'seq',
+          'in',
+          pending.map((row) => row.seq),
+        )
+        .execute();
     return outgoing;
   });
   if (!run.ran) return undefined;

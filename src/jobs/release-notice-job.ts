@@ -39,7 +39,11 @@ export async function releaseNoticeJob(deps: JobDeps): Promise<SentReleaseNotice
   // notices cannot put back the others' to be sent again.
   const run = await runUnderAdvisoryLock(deps.db, 'release-notice', async (trx) => {
     const pending = await trx.selectFrom('release_notice').selectAll().orderBy('seq').limit(BATCH).execute();
-    const repo = new Repository(trx, { scope: unrestrictedScope('release-notice job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` });
+    const repo = new Repository(trx, {
+      scope: unrestrictedScope('release-notice job'),
+      clock: deps.clock,
+      fhirBase: `${deps.baseUrl}/fhir`,
+    });
     const accounts = new AccountStore(trx, deps.clock);
     const byPatient = new Map<string, typeof pending>();
     for (const row of pending) byPatient.set(row.patient_id, [...(byPatient.get(row.patient_id) ?? []), row]);
@@ -61,7 +65,15 @@ export async function releaseNoticeJob(deps: JobDeps): Promise<SentReleaseNotice
         deps.logger?.error({ err: { message: (err as Error)?.message }, patientId }, 'document release notice not prepared');
       }
     }
-    if (pending.length) await trx.deleteFrom('release_notice').where('seq', 'in', pending.map((row) => row.seq)).execute();
+    if (pending.length)
+      await trx
+        .deleteFrom('release_notice')
+        .where(
+          'seq',
+          'in',
+          pending.map((row) => row.seq),
+        )
+        .execute();
     return outgoing;
   });
   if (!run.ran) return undefined;
@@ -89,7 +101,12 @@ async function stillReleased(repo: Repository, patientId: string, ids: readonly 
 }
 
 /** Accounts that can read the patient's record today, once per address: their own, and full-access family. */
-export async function readersOf(deps: JobDeps, repo: Repository, accounts: AccountStore, patientId: string): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
+export async function readersOf(
+  deps: JobDeps,
+  repo: Repository,
+  accounts: AccountStore,
+  patientId: string,
+): Promise<{ email: string; audience: 'patient' | 'family-member' }[]> {
   const out = new Map<string, 'patient' | 'family-member'>();
   const seesFully = async (account: Account | undefined): Promise<boolean> => {
     if (!account || account.disabled_at) return false;

@@ -13,7 +13,11 @@ import { FULL_RESOURCE_PAYLOAD } from '../fhir/subscriptions/subscription-defini
 import { notificationBundle, type NotificationType } from '../fhir/subscriptions/notification-bundle';
 import { postNotification } from '../fhir/subscriptions/rest-hook-sender';
 import {
-  type ClaimedSubscription, claimDueSubscriptions, type DeliveryOutcome, notifiedVersion, recordDelivery,
+  type ClaimedSubscription,
+  claimDueSubscriptions,
+  type DeliveryOutcome,
+  notifiedVersion,
+  recordDelivery,
 } from '../fhir/subscriptions/subscription-delivery-store';
 import { runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
@@ -48,7 +52,15 @@ async function deliver(deps: JobDeps, claimed: ClaimedSubscription): Promise<Sub
   let status = claimed.status;
   let events = claimed.events_delivered;
   const send = async (type: NotificationType, event?: Parameters<typeof notificationBundle>[0]['event']) => {
-    const bundle = notificationBundle({ fhirBase, subscriptionId: claimed.id, status, type, eventsSinceStart: events + (event ? 1 : 0), event, now: deps.clock.now() });
+    const bundle = notificationBundle({
+      fhirBase,
+      subscriptionId: claimed.id,
+      status,
+      type,
+      eventsSinceStart: events + (event ? 1 : 0),
+      event,
+      now: deps.clock.now(),
+    });
     return postNotification(claimed.endpoint, claimed.headers, JSON.stringify(bundle), policy);
   };
   let handshakeDone = false;
@@ -63,7 +75,13 @@ async function deliver(deps: JobDeps, claimed: ClaimedSubscription): Promise<Sub
   }
   for (const notification of failure ? [] : claimed.notifications) {
     const resource = claimed.payload === FULL_RESOURCE_PAYLOAD ? await notifiedVersion(deps.db, notification) : undefined;
-    const event = { number: events + 1, timestamp: new Date(notification.queued_at).toISOString(), type: notification.resource_type, id: notification.resource_id, resource };
+    const event = {
+      number: events + 1,
+      timestamp: new Date(notification.queued_at).toISOString(),
+      type: notification.resource_type,
+      id: notification.resource_id,
+      resource,
+    };
     const result = await send('event-notification', event);
     if (!result.ok) {
       failure = result.reason;

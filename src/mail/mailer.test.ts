@@ -3,9 +3,12 @@ import { assertSendable, MailMessageError } from './mailer';
 const ok = { to: 'ada.park@example.com', subject: 'Hello', text: 'Body' };
 
 describe('assertSendable', () => {
-  test.each(['ada.park@example.com', 'Ada Park <ada.park@example.com>', '"Ada" <ada@example.com>'.replace(/"/g, '')])('accepts %p', (to) => {
-    expect(() => assertSendable({ ...ok, to })).not.toThrow();
-  });
+  test.each(['ada.park@example.com', 'Ada Park <ada.park@example.com>', '"Ada" <ada@example.com>'.replace(/"/g, '')])(
+    'accepts %p',
+    (to) => {
+      expect(() => assertSendable({ ...ok, to })).not.toThrow();
+    },
+  );
 
   test.each([
     'ada.park@example.com, mallory@example.com',

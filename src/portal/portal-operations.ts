@@ -24,7 +24,10 @@ import { portalOptionsOperation } from './requests/portal-options-operation';
  * Every portal $operation. The account and family access operations need the account services (mail, signing
  * key), so they are offered when those are given.
  */
-export function portalOperations(accountServices?: AccountServices, limits: { maxXmlBytes?: number; timeZone?: string } = {}): FhirOperation[] {
+export function portalOperations(
+  accountServices?: AccountServices,
+  limits: { maxXmlBytes?: number; timeZone?: string } = {},
+): FhirOperation[] {
   const timeZone = limits.timeZone ?? accountServices?.context.timeZone ?? 'UTC';
   return [
     ccdaExportOperation(timeZone),

@@ -5,7 +5,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type {
-  Appointment, Binary, Bundle, ChargeItem, Communication, Condition, DocumentReference, Observation, Organization, Patient, Resource,
+  Appointment,
+  Binary,
+  Bundle,
+  ChargeItem,
+  Communication,
+  Condition,
+  DocumentReference,
+  Observation,
+  Organization,
+  Patient,
+  Resource,
 } from '@medplum/fhirtypes';
 import { buildAuditEvent } from '../../src/access/audit-event';
 import { type AgePolicyName, agePolicyByName } from '../../src/access/age-policy-profiles';
@@ -31,17 +41,35 @@ export const PATIENTS: readonly PatientKey[] = ['ada', 'ben', 'cara', 'sam'];
 export type CallerKey = 'ada' | 'dan' | 'cara' | 'sam' | 'staff' | 'otherStaff';
 
 /** Callers whose token must not get in. */
-export type BadCallerKey = 'noToken' | 'expired' | 'tampered' | 'disabledAccount' | 'deletedAccount' | 'userTokenForStaff' | 'staffTokenForPatient';
+export type BadCallerKey =
+  'noToken' | 'expired' | 'tampered' | 'disabledAccount' | 'deletedAccount' | 'userTokenForStaff' | 'staffTokenForPatient';
 
 /** The rows of the access matrix: a resource type, or a type in a particular state. */
 export type RowKey =
-  | 'Patient' | 'Observation' | 'Observation (preliminary)' | 'DiagnosticReport (preliminary)' | 'Condition' | 'Immunization'
-  | 'Appointment' | 'Invoice' | 'Account' | 'Coverage' | 'ChargeItem' | 'DocumentReference (released)'
-  | 'DocumentReference (unreleased)' | 'Binary (released)' | 'Binary (unreleased)' | 'Communication' | 'AuditEvent'
-  | 'Consent' | 'RelatedPerson'
+  | 'Patient'
+  | 'Observation'
+  | 'Observation (preliminary)'
+  | 'DiagnosticReport (preliminary)'
+  | 'Condition'
+  | 'Immunization'
+  | 'Appointment'
+  | 'Invoice'
+  | 'Account'
+  | 'Coverage'
+  | 'ChargeItem'
+  | 'DocumentReference (released)'
+  | 'DocumentReference (unreleased)'
+  | 'Binary (released)'
+  | 'Binary (unreleased)'
+  | 'Communication'
+  | 'AuditEvent'
+  | 'Consent'
+  | 'RelatedPerson'
   // In the patient's record and naming another patient (OTHER_PATIENT) in a second compartment link, or (moved) filed
   // in the other patient's record first and moved to this one.
-  | 'Condition (asserted by another)' | 'Observation (performed by another)' | 'Appointment (with another patient)'
+  | 'Condition (asserted by another)'
+  | 'Observation (performed by another)'
+  | 'Appointment (with another patient)'
   | 'Observation (moved from another)';
 
 /** For the rows naming another patient: whom each patient's rows name (Sam's, a patient of the other practice's). */
@@ -108,11 +136,19 @@ export async function startAccessFamily(policy: AgePolicyName, deps: Partial<App
   const other = (await system.create<Organization>({ resourceType: 'Organization', name: 'Harbor Other Clinic' })).resource.id!;
   const sam = (
     await system.create<Patient>({
-      resourceType: 'Patient', name: [{ family: 'Stone', given: ['Sam'] }], gender: 'male', birthDate: '1990-05-05',
+      resourceType: 'Patient',
+      name: [{ family: 'Stone', given: ['Sam'] }],
+      gender: 'male',
+      birthDate: '1990-05-05',
       managingOrganization: { reference: `Organization/${other}` },
     })
   ).resource;
-  const patientIds: Record<PatientKey, string> = { ada: id(DEMO_FULL_URLS.adaPatient), ben: id(DEMO_FULL_URLS.benPatient), cara: id(DEMO_FULL_URLS.caraPatient), sam: sam.id! };
+  const patientIds: Record<PatientKey, string> = {
+    ada: id(DEMO_FULL_URLS.adaPatient),
+    ben: id(DEMO_FULL_URLS.benPatient),
+    cara: id(DEMO_FULL_URLS.caraPatient),
+    sam: sam.id!,
+  };
 
   const first = (key: PatientKey, type: string, where: (r: Resource) => boolean = () => true): string | undefined =>
     (byPatient.get(key) ?? []).find((r) => r.resourceType === type && where(r))?.id;
@@ -137,7 +173,13 @@ export async function startAccessFamily(policy: AgePolicyName, deps: Partial<App
   rows.cara.RelatedPerson = id(DEMO_FULL_URLS.adaMotherOfCara);
   rows.sam.Patient = sam.id;
   rows.sam.Observation = (
-    await system.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'Weight' }, subject: { reference: `Patient/${sam.id}` }, valueQuantity: { value: 80, unit: 'kg' } })
+    await system.create<Observation>({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'Weight' },
+      subject: { reference: `Patient/${sam.id}` },
+      valueQuantity: { value: 80, unit: 'kg' },
+    })
   ).resource.id;
 
   const maya = id(DEMO_FULL_URLS.mayaChen);
@@ -145,11 +187,26 @@ export async function startAccessFamily(policy: AgePolicyName, deps: Partial<App
     const patient = { reference: `Patient/${patientIds[key]}` };
     const r = rows[key];
     r.Communication = (
-      await system.create<Communication>({ resourceType: 'Communication', status: 'completed', subject: patient, recipient: [patient], payload: [{ contentString: 'Your results are in.' }] })
+      await system.create<Communication>({
+        resourceType: 'Communication',
+        status: 'completed',
+        subject: patient,
+        recipient: [patient],
+        payload: [{ contentString: 'Your results are in.' }],
+      })
     ).resource.id;
     // AuditEvents are the service's own (the API refuses to write them): stored as the audit log stores them.
     const event = prepareWrite(
-      { ...buildAuditEvent({ patientId: patientIds[key], agent: { who: { reference: `Practitioner/${maya}` }, requestor: true }, interaction: 'read', resources: [], recorded: new Date(T0) }), id: randomUUID() },
+      {
+        ...buildAuditEvent({
+          patientId: patientIds[key],
+          agent: { who: { reference: `Practitioner/${maya}` }, requestor: true },
+          interaction: 'read',
+          resources: [],
+          recorded: new Date(T0),
+        }),
+        id: randomUUID(),
+      },
       1,
       new Date(T0),
     );
@@ -158,39 +215,69 @@ export async function startAccessFamily(policy: AgePolicyName, deps: Partial<App
     if (key === 'sam') continue;
     r.Appointment = (
       await system.create<Appointment>({
-        resourceType: 'Appointment', status: 'booked', start: '2026-04-01T16:00:00Z', end: '2026-04-01T16:30:00Z',
-        reasonCode: [{ text: 'Follow-up of a private matter' }], comment: 'Bring the diary', description: 'Private follow-up',
-        participant: [{ actor: patient, status: 'accepted' }, { actor: { reference: `Practitioner/${maya}` }, status: 'accepted' }],
+        resourceType: 'Appointment',
+        status: 'booked',
+        start: '2026-04-01T16:00:00Z',
+        end: '2026-04-01T16:30:00Z',
+        reasonCode: [{ text: 'Follow-up of a private matter' }],
+        comment: 'Bring the diary',
+        description: 'Private follow-up',
+        participant: [
+          { actor: patient, status: 'accepted' },
+          { actor: { reference: `Practitioner/${maya}` }, status: 'accepted' },
+        ],
       })
     ).resource.id;
     r.ChargeItem = (
       await system.create<ChargeItem>({
-        resourceType: 'ChargeItem', status: 'billed', code: { text: 'Office visit' }, subject: patient,
-        reason: [{ text: 'Private diagnosis' }], note: [{ text: 'Clinical note' }],
+        resourceType: 'ChargeItem',
+        status: 'billed',
+        code: { text: 'Office visit' },
+        subject: patient,
+        reason: [{ text: 'Private diagnosis' }],
+        note: [{ text: 'Clinical note' }],
       })
     ).resource.id;
     if (key !== 'ada') {
       r['DocumentReference (released)'] = (
         await system.create<DocumentReference>({
-          resourceType: 'DocumentReference', status: 'current', docStatus: 'final', subject: patient,
+          resourceType: 'DocumentReference',
+          status: 'current',
+          docStatus: 'final',
+          subject: patient,
           content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Visit summary').toString('base64') } }],
         })
       ).resource.id;
     }
     r['Binary (released)'] = (
       await system.create<Binary>({
-        resourceType: 'Binary', contentType: 'text/plain', data: Buffer.from(`Letter for ${key}`).toString('base64'),
+        resourceType: 'Binary',
+        contentType: 'text/plain',
+        data: Buffer.from(`Letter for ${key}`).toString('base64'),
         securityContext: { reference: `DocumentReference/${r['DocumentReference (released)']}` },
       })
     ).resource.id;
   }
 
   const now = new Date(T0);
-  const account = async (kind: 'patient' | 'family' | 'staff', email: string, extra: { patient_id?: string; organization_id?: string; practitioner_id?: string } = {}): Promise<string> => {
+  const account = async (
+    kind: 'patient' | 'family' | 'staff',
+    email: string,
+    extra: { patient_id?: string; organization_id?: string; practitioner_id?: string } = {},
+  ): Promise<string> => {
     const accountId = randomUUID();
     await app.database.db
       .insertInto('account')
-      .values({ id: accountId, email, kind, display_name: email.split('@')[0], created_at: now, updated_at: now, password_hash: null, ...extra })
+      .values({
+        id: accountId,
+        email,
+        kind,
+        display_name: email.split('@')[0],
+        created_at: now,
+        updated_at: now,
+        password_hash: null,
+        ...extra,
+      })
       .execute();
     return accountId;
   };
@@ -205,32 +292,62 @@ export async function startAccessFamily(policy: AgePolicyName, deps: Partial<App
   };
   const staffPerformer = `Practitioner/${maya}`;
   const adaForBen = await grantAccess(system, {
-    patientId: patientIds.ben, accountId: accountIds.ada, grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'full',
-    grantedBy: 'guardian', performer: staffPerformer, relatedPersonId: id(DEMO_FULL_URLS.adaMotherOfBen),
+    patientId: patientIds.ben,
+    accountId: accountIds.ada,
+    grantee: { name: 'Ada Park', relationship: 'MTH' },
+    level: 'full',
+    grantedBy: 'guardian',
+    performer: staffPerformer,
+    relatedPersonId: id(DEMO_FULL_URLS.adaMotherOfBen),
   });
   const adaForCara = await grantAccess(system, {
-    patientId: patientIds.cara, accountId: accountIds.ada, grantee: { name: 'Ada Park', relationship: 'MTH' }, level: 'billing',
-    grantedBy: 'guardian', performer: staffPerformer, relatedPersonId: id(DEMO_FULL_URLS.adaMotherOfCara),
+    patientId: patientIds.cara,
+    accountId: accountIds.ada,
+    grantee: { name: 'Ada Park', relationship: 'MTH' },
+    level: 'billing',
+    grantedBy: 'guardian',
+    performer: staffPerformer,
+    relatedPersonId: id(DEMO_FULL_URLS.adaMotherOfCara),
   });
   const danForAda = await grantAccess(system, {
-    patientId: patientIds.ada, accountId: accountIds.dan, grantee: { name: 'Dan Reyes', relationship: 'DOMPART' }, level: 'full',
-    grantedBy: 'patient', performer: `Patient/${patientIds.ada}`, relatedPersonId: id(DEMO_FULL_URLS.danRelatedPerson),
+    patientId: patientIds.ada,
+    accountId: accountIds.dan,
+    grantee: { name: 'Dan Reyes', relationship: 'DOMPART' },
+    level: 'full',
+    grantedBy: 'patient',
+    performer: `Patient/${patientIds.ada}`,
+    relatedPersonId: id(DEMO_FULL_URLS.danRelatedPerson),
   });
   await grantAccess(system, {
-    patientId: patientIds.ada, accountId: accountIds.disabled, grantee: { name: 'Eve', relationship: 'FRND' }, level: 'full',
-    grantedBy: 'patient', performer: `Patient/${patientIds.ada}`,
+    patientId: patientIds.ada,
+    accountId: accountIds.disabled,
+    grantee: { name: 'Eve', relationship: 'FRND' },
+    level: 'full',
+    grantedBy: 'patient',
+    performer: `Patient/${patientIds.ada}`,
   });
   await app.database.db.updateTable('account').set({ disabled_at: now }).where('id', '=', accountIds.disabled).execute();
   rows.ada.Consent = danForAda.consent.id;
   rows.ben.Consent = adaForBen.consent.id;
   rows.cara.Consent = adaForCara.consent.id;
 
-  const sign = (sub: string, kind: 'user' | 'staff', ttlSeconds = 900): Promise<string> => signAccessToken({ sub, kind }, app.key, { clock, ttlSeconds });
+  const sign = (sub: string, kind: 'user' | 'staff', ttlSeconds = 900): Promise<string> =>
+    signAccessToken({ sub, kind }, app.key, { clock, ttlSeconds });
   return {
-    app, clock, system, patientIds, rows, accountIds, demo: byPatient,
+    app,
+    clock,
+    system,
+    patientIds,
+    rows,
+    accountIds,
+    demo: byPatient,
     organizationIds: { westside, other },
     consents: { adaForBen: adaForBen.consent.id!, adaForCara: adaForCara.consent.id!, danForAda: danForAda.consent.id! },
-    relatedPersons: { adaForBen: adaForBen.relatedPerson.id!, adaForCara: adaForCara.relatedPerson.id!, danForAda: danForAda.relatedPerson.id! },
+    relatedPersons: {
+      adaForBen: adaForBen.relatedPerson.id!,
+      adaForCara: adaForCara.relatedPerson.id!,
+      danForAda: danForAda.relatedPerson.id!,
+    },
     token: (caller) => sign(accountIds[caller], caller === 'staff' || caller === 'otherStaff' ? 'staff' : 'user'),
     async badToken(caller) {
       switch (caller) {
@@ -295,18 +412,43 @@ export async function addRowsLinkingAnotherRecord(f: AccessFamily): Promise<void
     const own = { reference: `Patient/${patientIds[key]}` };
     const other = { reference: `Patient/${patientIds[OTHER_PATIENT[key]]}` };
     const r = rows[key];
-    r['Condition (asserted by another)'] = (await system.create<Condition>({ resourceType: 'Condition', code: { text: 'Asthma' }, subject: own, asserter: other })).resource.id;
+    r['Condition (asserted by another)'] = (
+      await system.create<Condition>({ resourceType: 'Condition', code: { text: 'Asthma' }, subject: own, asserter: other })
+    ).resource.id;
     r['Observation (performed by another)'] = (
-      await system.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'Peak flow' }, subject: own, performer: [other], valueString: 'normal' })
+      await system.create<Observation>({
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'Peak flow' },
+        subject: own,
+        performer: [other],
+        valueString: 'normal',
+      })
     ).resource.id;
     r['Appointment (with another patient)'] = (
       await system.create<Appointment>({
-        resourceType: 'Appointment', status: 'booked', start: '2026-04-02T16:00:00Z', end: '2026-04-02T17:00:00Z',
-        reasonCode: [{ text: 'Family counselling' }], comment: 'Both of you', description: 'Joint session',
-        participant: [{ actor: own, status: 'accepted' }, { actor: other, status: 'accepted' }],
+        resourceType: 'Appointment',
+        status: 'booked',
+        start: '2026-04-02T16:00:00Z',
+        end: '2026-04-02T17:00:00Z',
+        reasonCode: [{ text: 'Family counselling' }],
+        comment: 'Both of you',
+        description: 'Joint session',
+        participant: [
+          { actor: own, status: 'accepted' },
+          { actor: other, status: 'accepted' },
+        ],
       })
     ).resource.id;
-    const filed = (await system.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'Mood' }, subject: other, valueString: 'low' })).resource;
+    const filed = (
+      await system.create<Observation>({
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'Mood' },
+        subject: other,
+        valueString: 'low',
+      })
+    ).resource;
     r['Observation (moved from another)'] = (await system.update<Observation>({ ...filed, subject: own })).resource.id;
   }
 }

@@ -14,9 +14,11 @@ const SCHEMATRON_SKELETON = '/usr/lib/python3/dist-packages/lxml/isoschematron/r
 export function ccdaValidatorMissing(): string | undefined {
   if (!existsSync(CCDA_VALIDATOR)) return `validator absent (${CCDA_VALIDATOR})`;
   for (const tool of ['xmllint', 'xsltproc']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not installed (apt-get install -y libxml2-utils xsltproc python3-lxml)`;
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
+      return `${tool} not installed (apt-get install -y libxml2-utils xsltproc python3-lxml)`;
   }
   // validate-ccda uses the ISO Schematron skeleton that Debian's python3-lxml ships, from this folder.
-  if (!existsSync(SCHEMATRON_SKELETON)) return `python3-lxml not installed (${SCHEMATRON_SKELETON} absent; apt-get install -y python3-lxml)`;
+  if (!existsSync(SCHEMATRON_SKELETON))
+    return `python3-lxml not installed (${SCHEMATRON_SKELETON} absent; apt-get install -y python3-lxml)`;
   return undefined;
 }

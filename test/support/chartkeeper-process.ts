@@ -51,7 +51,8 @@ export async function processStorage(prefix: string): Promise<ProcessStorage> {
       const client = new Client({ connectionString: serverUrl });
       await client.connect();
       try {
-        return (await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [scratch.name])).rows[0].n;
+        return (await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [scratch.name]))
+          .rows[0].n;
       } finally {
         await client.end();
       }
@@ -80,12 +81,18 @@ export function spawnChartkeeper(storage: ProcessStorage, args: string[], env: N
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** Runs `chartkeeper ARGS` to the end. */
-export async function runChartkeeper(storage: ProcessStorage, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runChartkeeper(
+  storage: ProcessStorage,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const run = spawnChartkeeper(storage, args, env);
   const { code } = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };

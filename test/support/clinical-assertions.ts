@@ -16,7 +16,15 @@ export interface ClinicalAssertion {
   readonly entry: string;
 }
 
-const NO_KNOWN = new Set(['716186003', '409137002', '429625007', '428607008', '160245001', 'no-known-medications', 'no-known-immunizations']);
+const NO_KNOWN = new Set([
+  '716186003',
+  '409137002',
+  '429625007',
+  '428607008',
+  '160245001',
+  'no-known-medications',
+  'no-known-immunizations',
+]);
 const PREFER: Record<ClinicalAssertion['section'], string[]> = {
   problems: ['http://snomed.info/sct', 'http://hl7.org/fhir/sid/icd-10-cm'],
   'health-concerns': ['http://snomed.info/sct', 'http://hl7.org/fhir/sid/icd-10-cm'],
@@ -37,7 +45,7 @@ function primaryCode(cc: CodeableConcept | undefined, section: ClinicalAssertion
 
 const noKnown = (cc: CodeableConcept | undefined): boolean => (cc?.coding ?? []).some((c) => NO_KNOWN.has(c.code ?? ''));
 const code0 = (cc: CodeableConcept | undefined): string | undefined => cc?.coding?.[0]?.code;
-const firstId = (r: Resource): string => ((r as { identifier?: { value?: string }[] }).identifier?.[0]?.value ?? `${r.resourceType}/${r.id}`);
+const firstId = (r: Resource): string => (r as { identifier?: { value?: string }[] }).identifier?.[0]?.value ?? `${r.resourceType}/${r.id}`;
 
 /** The assertion a resource makes, or undefined when it makes none this comparison covers. */
 export function assertionOf(r: Resource): ClinicalAssertion | undefined {
@@ -48,27 +56,53 @@ export function assertionOf(r: Resource): ClinicalAssertion | undefined {
       const section = c.category?.some((cat) => cat.coding?.some((x) => x.code === 'health-concern')) ? 'health-concerns' : 'problems';
       const clinical = code0(c.clinicalStatus);
       const active = clinical === 'active' || clinical === 'recurrence' || clinical === 'relapse';
-      return { section, code: primaryCode(c.code, section), negated: code0(c.verificationStatus) === 'refuted' || noKnown(c.code), status: active ? 'current' : 'not current', entry: firstId(r) };
+      return {
+        section,
+        code: primaryCode(c.code, section),
+        negated: code0(c.verificationStatus) === 'refuted' || noKnown(c.code),
+        status: active ? 'current' : 'not current',
+        entry: firstId(r),
+      };
     }
     case 'AllergyIntolerance': {
       const a = r;
       if (code0(a.verificationStatus) === 'entered-in-error') return undefined;
       const clinical = code0(a.clinicalStatus);
-      return { section: 'allergies', code: primaryCode(a.code, 'allergies'), negated: code0(a.verificationStatus) === 'refuted' || noKnown(a.code), status: clinical === undefined || clinical === 'active' ? 'current' : 'not current', entry: firstId(r) };
+      return {
+        section: 'allergies',
+        code: primaryCode(a.code, 'allergies'),
+        negated: code0(a.verificationStatus) === 'refuted' || noKnown(a.code),
+        status: clinical === undefined || clinical === 'active' ? 'current' : 'not current',
+        entry: firstId(r),
+      };
     }
     case 'MedicationStatement':
     case 'MedicationRequest': {
       const m = r;
       if (m.status === 'entered-in-error') return undefined;
-      const negated = (m.resourceType === 'MedicationRequest' ? m.doNotPerform === true : m.status === 'not-taken') || noKnown(m.medicationCodeableConcept);
+      const negated =
+        (m.resourceType === 'MedicationRequest' ? m.doNotPerform === true : m.status === 'not-taken') ||
+        noKnown(m.medicationCodeableConcept);
       const current = ['active', 'on-hold', 'draft', 'intended'].includes(m.status);
-      return { section: 'medications', code: primaryCode(m.medicationCodeableConcept, 'medications'), negated, status: current ? 'current' : 'past', entry: firstId(r) };
+      return {
+        section: 'medications',
+        code: primaryCode(m.medicationCodeableConcept, 'medications'),
+        negated,
+        status: current ? 'current' : 'past',
+        entry: firstId(r),
+      };
     }
     case 'Immunization': {
       const i = r;
       if (i.status === 'entered-in-error') return undefined;
       const negated = i.status === 'not-done' || noKnown(i.vaccineCode);
-      return { section: 'immunizations', code: primaryCode(i.vaccineCode, 'immunizations'), negated, status: negated ? 'not given' : 'given', entry: firstId(r) };
+      return {
+        section: 'immunizations',
+        code: primaryCode(i.vaccineCode, 'immunizations'),
+        negated,
+        status: negated ? 'not given' : 'given',
+        entry: firstId(r),
+      };
     }
     default:
       return undefined;

@@ -9,7 +9,10 @@ export function patientCollection(family: string, glucose: number): Bundle {
     resourceType: 'Bundle',
     type: 'collection',
     entry: [
-      { fullUrl: `urn:uuid:${family}-p`, resource: { resourceType: 'Patient', name: [{ family, given: ['Ada'] }], birthDate: '1984-05-02' } },
+      {
+        fullUrl: `urn:uuid:${family}-p`,
+        resource: { resourceType: 'Patient', name: [{ family, given: ['Ada'] }], birthDate: '1984-05-02' },
+      },
       {
         fullUrl: `urn:uuid:${family}-o`,
         resource: {

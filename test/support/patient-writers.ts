@@ -15,13 +15,25 @@ export interface WriteOutcome {
 export const WRITER_SYSTEM = 'urn:test-writer';
 
 /** POSTs a Patient identified by `key` on `agent`; `written` resolves once the whole request is on the wire. */
-export function postPatient(port: number, agent: http.Agent, token: string, key: string): { written: Promise<void>; outcome: Promise<WriteOutcome> } {
+export function postPatient(
+  port: number,
+  agent: http.Agent,
+  token: string,
+  key: string,
+): { written: Promise<void>; outcome: Promise<WriteOutcome> } {
   const body = JSON.stringify({ resourceType: 'Patient', identifier: [{ system: WRITER_SYSTEM, value: key }], name: [{ family: 'Load' }] });
   let written!: () => void;
   const writtenPromise = new Promise<void>((resolve) => (written = resolve));
   const outcome = new Promise<WriteOutcome>((resolve) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/fhir/Patient', method: 'POST', agent, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/fhir/Patient',
+        method: 'POST',
+        agent,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/fhir+json' },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ key, status: res.statusCode, connection: res.headers.connection }));

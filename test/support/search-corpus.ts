@@ -20,14 +20,21 @@ const LOINC = ['4548-4', '2345-7', '2093-3', '718-7', '8480-6', '8462-4', '29463
 const LAB = 'http://terminology.hl7.org/CodeSystem/observation-category';
 
 /** Writes `patients` patients' records (ids prefixed by `prefix`); the first patient's name is Ada Park. */
-export async function loadSearchCorpus(db: Kysely<Tables>, options: { patients: number; prefix?: string; perPatient?: number }): Promise<SearchCorpus> {
+export async function loadSearchCorpus(
+  db: Kysely<Tables>,
+  options: { patients: number; prefix?: string; perPatient?: number },
+): Promise<SearchCorpus> {
   const prefix = options.prefix ?? 'sc';
   const scale = options.perPatient ?? 1;
   const now = new Date('2026-03-01T12:00:00Z');
   const organizationId = `${prefix}-org`;
   const shared: Resource[] = [{ resourceType: 'Organization', id: organizationId, name: 'Westside Clinic' } as Resource];
   for (let m = 0; m < 6; m++) {
-    shared.push({ resourceType: 'Medication', id: `${prefix}-med-${m}`, code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: String(310965 + m) }] } } as Resource);
+    shared.push({
+      resourceType: 'Medication',
+      id: `${prefix}-med-${m}`,
+      code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: String(310965 + m) }] },
+    } as Resource);
   }
   let resources = await write(db, shared, now);
   const patientIds: string[] = [];
@@ -48,7 +55,8 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
   const subject = { reference: `Patient/${id}` };
   const out: Resource[] = [
     {
-      resourceType: 'Patient', id,
+      resourceType: 'Patient',
+      id,
       name: [{ family: p % 10 === 0 ? 'Park' : `Lee${p}`, given: [p === 0 ? 'Ada' : `Given${p}`] }],
       birthDate: `19${50 + (p % 50)}-0${1 + (p % 9)}-1${p % 10}`,
       managingOrganization: { reference: `Organization/${organizationId}` },
@@ -57,7 +65,10 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
   for (let i = 0; i < 120 * scale; i++) {
     const lab = i % 3 !== 0;
     out.push({
-      resourceType: 'Observation', id: `${id}-obs-${i}`, status: 'final', subject,
+      resourceType: 'Observation',
+      id: `${id}-obs-${i}`,
+      status: 'final',
+      subject,
       category: [{ coding: [{ system: LAB, code: lab ? 'laboratory' : 'vital-signs' }] }],
       code: { coding: [{ system: 'http://loinc.org', code: LOINC[i % LOINC.length] }] },
       effectiveDateTime: day(p, i),
@@ -66,37 +77,60 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
   }
   for (let i = 0; i < 15 * scale; i++) {
     out.push({
-      resourceType: 'Communication', id: `${id}-msg-${i}`, status: 'completed', subject, sent: day(p, 1000 + i),
+      resourceType: 'Communication',
+      id: `${id}-msg-${i}`,
+      status: 'completed',
+      subject,
+      sent: day(p, 1000 + i),
       payload: [{ contentString: `Message ${i}` }],
     } as Resource);
   }
   for (let i = 0; i < 8 * scale; i++) {
     out.push({
-      resourceType: 'DocumentReference', id: `${id}-doc-${i}`, status: 'current', docStatus: 'final', subject, date: day(p, 2000 + i),
+      resourceType: 'DocumentReference',
+      id: `${id}-doc-${i}`,
+      status: 'current',
+      docStatus: 'final',
+      subject,
+      date: day(p, 2000 + i),
       type: { coding: [{ system: 'http://loinc.org', code: '34133-9' }] },
       content: [{ attachment: { contentType: 'text/plain', url: `http://example.org/${id}/${i}` } }],
     } as Resource);
   }
   for (let i = 0; i < 15 * scale; i++) {
     const event = buildAuditEvent({
-      patientId: id, agent: { who: { reference: 'Practitioner/bench' }, requestor: true }, interaction: 'read',
-      resources: [`Observation/${id}-obs-${i}`], recorded: new Date(day(p, 3000 + i)),
+      patientId: id,
+      agent: { who: { reference: 'Practitioner/bench' }, requestor: true },
+      interaction: 'read',
+      resources: [`Observation/${id}-obs-${i}`],
+      recorded: new Date(day(p, 3000 + i)),
     });
     out.push({ ...event, id: `${id}-audit-${i}` } as Resource);
   }
   for (let i = 0; i < 10 * scale; i++) {
     out.push({
-      resourceType: 'Condition', id: `${id}-cond-${i}`, subject, recordedDate: day(p, 4000 + i),
+      resourceType: 'Condition',
+      id: `${id}-cond-${i}`,
+      subject,
+      recordedDate: day(p, 4000 + i),
       code: { coding: [{ system: 'http://snomed.info/sct', code: String(44054006 + i) }] },
     } as Resource);
     out.push({
-      resourceType: 'Provenance', id: `${id}-prov-${i}`, target: [{ reference: `Condition/${id}-cond-${i}` }], recorded: day(p, 4000 + i),
+      resourceType: 'Provenance',
+      id: `${id}-prov-${i}`,
+      target: [{ reference: `Condition/${id}-cond-${i}` }],
+      recorded: day(p, 4000 + i),
       agent: [{ who: { reference: `Organization/${organizationId}` } }],
     } as Resource);
   }
   for (let i = 0; i < 6 * scale; i++) {
     out.push({
-      resourceType: 'MedicationRequest', id: `${id}-rx-${i}`, status: 'active', intent: 'order', subject, authoredOn: day(p, 5000 + i),
+      resourceType: 'MedicationRequest',
+      id: `${id}-rx-${i}`,
+      status: 'active',
+      intent: 'order',
+      subject,
+      authoredOn: day(p, 5000 + i),
       medicationReference: { reference: `Medication/${prefix}-med-${i % 6}` },
     } as Resource);
   }

@@ -49,12 +49,34 @@ export async function startSmartTestApp(): Promise<SmartTestApp> {
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const signingKey = Buffer.alloc(32, 7).toString('base64');
-  const config = loadConfig({}, { host: '127.0.0.1', baseUrl: url, dataDir: '/nonexistent', signingKey, timeZone: 'America/Los_Angeles', agePolicy: 'westmed', smtpUrl: 'smtp://127.0.0.1:9' });
+  const config = loadConfig(
+    {},
+    {
+      host: '127.0.0.1',
+      baseUrl: url,
+      dataDir: '/nonexistent',
+      signingKey,
+      timeZone: 'America/Los_Angeles',
+      agePolicy: 'westmed',
+      smtpUrl: 'smtp://127.0.0.1:9',
+    },
+  );
   const logger = pino({ level: 'silent' });
   const mailer = createMailer(config, clock);
   const policy = agePolicyByName(config.agePolicy);
   const services = createAccountServices(
-    accountContext({ db: database.db, clock, mailer, baseUrl: url, timeZone: config.timeZone, policy, signingKey: signingKeyFromString(signingKey), logger, passwordParams: TEST_PASSWORD_PARAMS, throttles: LOOSE_THROTTLES }),
+    accountContext({
+      db: database.db,
+      clock,
+      mailer,
+      baseUrl: url,
+      timeZone: config.timeZone,
+      policy,
+      signingKey: signingKeyFromString(signingKey),
+      logger,
+      passwordParams: TEST_PASSWORD_PARAMS,
+      throttles: LOOSE_THROTTLES,
+    }),
   );
   const system = new Repository(database.db, { scope: unrestrictedScope(), clock, fhirBase: `${url}/fhir` });
   await seedDemoFamily(system);
@@ -87,7 +109,11 @@ export async function startSmartTestApp(): Promise<SmartTestApp> {
     smart,
     system,
     async login(email, password) {
-      const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email, password }) });
+      const res = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ email, password }),
+      });
       if (res.status !== 200) throw new Error(`login ${email}: ${res.status}`);
       return (await res.json()) as any;
     },
@@ -115,7 +141,10 @@ export class BrowserSession {
   constructor(private readonly origin: string) {}
 
   /** One request, redirects not followed; cookies sent and kept. */
-  async request(target: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ status: number; location?: string; html: string; headers: Headers }> {
+  async request(
+    target: string,
+    init: { method?: string; form?: Record<string, string> } = {},
+  ): Promise<{ status: number; location?: string; html: string; headers: Headers }> {
     const headers = new Headers();
     if (this.cookies.size) headers.set('Cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     let body: string | undefined;
@@ -123,20 +152,35 @@ export class BrowserSession {
       headers.set('Content-Type', 'application/x-www-form-urlencoded');
       body = new URLSearchParams(init.form).toString();
     }
-    const res = await fetch(new URL(target, this.origin), { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const res = await fetch(new URL(target, this.origin), {
+      method: init.method ?? (init.form ? 'POST' : 'GET'),
+      headers,
+      body,
+      redirect: 'manual',
+    });
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attributes] = line.split(';');
       const [name, value] = [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()];
-      const expired = attributes.some((a) => /^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]) < Date.now()) || attributes.some((a) => /^\s*max-age=0/i.test(a));
+      const expired =
+        attributes.some((a) => /^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]) < Date.now()) ||
+        attributes.some((a) => /^\s*max-age=0/i.test(a));
       if (expired || value === '') this.cookies.delete(name);
       else this.cookies.set(name, value);
     }
     const location = res.headers.get('location') ?? undefined;
-    return { status: res.status, location: location ? new URL(location, this.origin).href : undefined, html: await res.text(), headers: res.headers };
+    return {
+      status: res.status,
+      location: location ? new URL(location, this.origin).href : undefined,
+      html: await res.text(),
+      headers: res.headers,
+    };
   }
 
   /** Follows redirects from `target` while they stay on this origin; returns the last answer (a page, or a redirect away). */
-  async follow(target: string, init: { form?: Record<string, string> } = {}): Promise<{ status: number; location?: string; html: string; url: string; headers: Headers }> {
+  async follow(
+    target: string,
+    init: { form?: Record<string, string> } = {},
+  ): Promise<{ status: number; location?: string; html: string; url: string; headers: Headers }> {
     let at = new URL(target, this.origin).href;
     let res = await this.request(at, init);
     for (let hops = 0; res.location && new URL(res.location).origin === this.origin && hops < 10; hops++) {

@@ -43,14 +43,25 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       }
       if (req.method === 'POST' && req.url === '/v1/checkout/sessions') {
         const id = `cs_test_standin${++sessions}`;
-        res.end(JSON.stringify({
-          id, object: 'checkout.session', mode: 'payment', status: 'open', payment_status: 'unpaid', url: `https://checkout.stripe.test/c/pay/${id}`,
-          amount_total: Number(form['line_items[0][price_data][unit_amount]']), currency: form['line_items[0][price_data][currency]'], metadata: {},
-        }));
+        res.end(
+          JSON.stringify({
+            id,
+            object: 'checkout.session',
+            mode: 'payment',
+            status: 'open',
+            payment_status: 'unpaid',
+            url: `https://checkout.stripe.test/c/pay/${id}`,
+            amount_total: Number(form['line_items[0][price_data][unit_amount]']),
+            currency: form['line_items[0][price_data][currency]'],
+            metadata: {},
+          }),
+        );
         return;
       }
       res.statusCode = 404;
-      res.end(JSON.stringify({ error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${req.url})` } }));
+      res.end(
+        JSON.stringify({ error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${req.url})` } }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -62,9 +73,10 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     failNext(status, message) {
       failure = { status, message };
     },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -27,7 +27,9 @@ export interface TestApp {
 }
 
 /** Boots the app the way main.ts does, with a test database and the given overrides. */
-export async function startTestApp(options: { clock?: Clock; config?: Partial<Config>; deps?: Partial<AppDeps>; metrics?: boolean } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { clock?: Clock; config?: Partial<Config>; deps?: Partial<AppDeps>; metrics?: boolean } = {},
+): Promise<TestApp> {
   // STATEMENT_TIMEOUT_MS only when a test sets it: other tests' statements are not to be stopped on a busy machine.
   const database = await openTestDatabase({ statementTimeoutMs: options.config?.statementTimeoutMs });
   const clock = options.clock ?? systemClock;
@@ -40,7 +42,16 @@ export async function startTestApp(options: { clock?: Clock; config?: Partial<Co
   const key = generateSigningKey();
   const logger = pino({ level: 'silent' });
   const metrics = options.metrics ? createServiceMetrics(database) : undefined;
-  const app = createApp({ config, database, clock, logger, authenticator: new TokenAuthenticator(key, clock), operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes }), metrics, ...options.deps });
+  const app = createApp({
+    config,
+    database,
+    clock,
+    logger,
+    authenticator: new TokenAuthenticator(key, clock),
+    operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes }),
+    metrics,
+    ...options.deps,
+  });
   server.on('request', app);
   const staffToken = await signAccessToken({ sub: 'Practitioner/test-staff', kind: 'staff' }, key, { clock, ttlSeconds: 3600 });
   return {

@@ -46,7 +46,8 @@ export async function addClient(db: Kysely<Tables>, input: NewClient): Promise<R
   if (!input.public && !input.jwks) throw new ClientRegistrationError('give --public (no secret, PKCE) or --jwks FILE (private_key_jwt)');
   const backend = !input.redirectUris.length;
   if (backend && input.public) throw new ClientRegistrationError('a public app needs --redirect-uri');
-  if (backend && !input.organizationId) throw new ClientRegistrationError('a backend service (no --redirect-uri) needs --organization ID: the records it may read');
+  if (backend && !input.organizationId)
+    throw new ClientRegistrationError('a backend service (no --redirect-uri) needs --organization ID: the records it may read');
   const jwks = input.jwks ? checkJwks(input.jwks) : undefined;
   const clientId = randomUUID();
   const metadata = {
@@ -60,17 +61,37 @@ export async function addClient(db: Kysely<Tables>, input: NewClient): Promise<R
   };
   await sql`insert into oauth_client (client_id, name, metadata, organization_id, created_at)
     values (${clientId}, ${name}, ${JSON.stringify(metadata)}::jsonb, ${input.organizationId ?? null}, now())`.execute(db);
-  return { clientId, name, kind: backend ? 'backend' : input.public ? 'public' : 'confidential', redirectUris: [...input.redirectUris], ...(input.organizationId ? { organizationId: input.organizationId } : {}) };
+  return {
+    clientId,
+    name,
+    kind: backend ? 'backend' : input.public ? 'public' : 'confidential',
+    redirectUris: [...input.redirectUris],
+    ...(input.organizationId ? { organizationId: input.organizationId } : {}),
+  };
 }
 
 /** Every registered app. */
 export async function listClients(db: Kysely<Tables>): Promise<RegisteredClient[]> {
-  const { rows } = await sql<{ client_id: string; name: string; metadata: Record<string, unknown> | string; organization_id: string | null }>`
+  const { rows } = await sql<{
+    client_id: string;
+    name: string;
+    metadata: Record<string, unknown> | string;
+    organization_id: string | null;
+  }>`
     select client_id, name, metadata, organization_id from oauth_client order by created_at, client_id`.execute(db);
   return rows.map((row) => {
-    const metadata = (typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata) as { redirect_uris: string[]; token_endpoint_auth_method: string };
+    const metadata = (typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata) as {
+      redirect_uris: string[];
+      token_endpoint_auth_method: string;
+    };
     const kind = !metadata.redirect_uris.length ? 'backend' : metadata.token_endpoint_auth_method === 'none' ? 'public' : 'confidential';
-    return { clientId: row.client_id, name: row.name, kind, redirectUris: metadata.redirect_uris, ...(row.organization_id ? { organizationId: row.organization_id } : {}) };
+    return {
+      clientId: row.client_id,
+      name: row.name,
+      kind,
+      redirectUris: metadata.redirect_uris,
+      ...(row.organization_id ? { organizationId: row.organization_id } : {}),
+    };
   });
 }
 
@@ -101,9 +122,11 @@ function checkRedirectUri(uri: string): void {
 /** A JWKS of public RSA or EC keys (no private parts). */
 function checkJwks(value: unknown): { keys: Record<string, unknown>[] } {
   const keys = (value as { keys?: unknown })?.keys;
-  if (!Array.isArray(keys) || !keys.length || keys.length > MAX_KEYS) throw new ClientRegistrationError(`the JWKS must be {"keys": [...]} with 1 to ${MAX_KEYS} keys`);
+  if (!Array.isArray(keys) || !keys.length || keys.length > MAX_KEYS)
+    throw new ClientRegistrationError(`the JWKS must be {"keys": [...]} with 1 to ${MAX_KEYS} keys`);
   for (const key of keys as Record<string, unknown>[]) {
-    if (!key || typeof key !== 'object' || !['RSA', 'EC'].includes(String(key.kty))) throw new ClientRegistrationError('each key must be an RSA or EC public key (kty RSA or EC)');
+    if (!key || typeof key !== 'object' || !['RSA', 'EC'].includes(String(key.kty)))
+      throw new ClientRegistrationError('each key must be an RSA or EC public key (kty RSA or EC)');
     if ('d' in key) throw new ClientRegistrationError('the JWKS holds a private key: register the public keys only');
   }
   return { keys: keys as Record<string, unknown>[] };

@@ -27,7 +27,11 @@ export async function loadOrCreateOauthKeys(db: Kysely<Tables>): Promise<OauthKe
 }
 
 /** The stored value of `name`; when none, `make()`'s, stored unless another instance stored one first. */
-async function loadOrCreate(db: Kysely<Tables>, name: string, make: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+async function loadOrCreate(
+  db: Kysely<Tables>,
+  name: string,
+  make: () => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
   const read = async () => {
     const { rows } = await sql<{ value: Record<string, unknown> | string }>`select value from oauth_key where name = ${name}`.execute(db);
     const value = rows[0]?.value;

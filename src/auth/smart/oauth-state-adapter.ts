@@ -72,7 +72,9 @@ class ClientAdapter implements Adapter {
   constructor(private readonly db: Kysely<Tables>) {}
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const { rows } = await sql<{ metadata: AdapterPayload | string }>`select metadata from oauth_client where client_id = ${id}`.execute(this.db);
+    const { rows } = await sql<{ metadata: AdapterPayload | string }>`select metadata from oauth_client where client_id = ${id}`.execute(
+      this.db,
+    );
     const metadata = rows[0]?.metadata;
     return typeof metadata === 'string' ? (JSON.parse(metadata) as AdapterPayload) : metadata;
   }

@@ -17,10 +17,18 @@ export interface SmartAuth {
 }
 
 /** Builds SMART on FHIR for the service at `baseUrl`, over its database, sign-in and age rules. */
-export async function createSmartAuth(deps: { db: Kysely<Tables>; baseUrl: string; sessions: SessionService; scopeOptions: ScopeOptions; inner: Authenticator }): Promise<SmartAuth> {
+export async function createSmartAuth(deps: {
+  db: Kysely<Tables>;
+  baseUrl: string;
+  sessions: SessionService;
+  scopeOptions: ScopeOptions;
+  inner: Authenticator;
+}): Promise<SmartAuth> {
   const server = await createSmartServer(deps.db, deps.baseUrl);
   const users = userResolver(deps.db, deps.scopeOptions);
   const staff = staffResolver(deps.db, deps.scopeOptions);
-  const authenticator = new SmartTokenAuthenticator(deps.inner, server, (accountId, kind) => (kind === 'staff' ? staff(accountId, {}) : users(accountId, {})));
+  const authenticator = new SmartTokenAuthenticator(deps.inner, server, (accountId, kind) =>
+    kind === 'staff' ? staff(accountId, {}) : users(accountId, {}),
+  );
   return { server, authorization: new SmartAuthorization(server, deps.sessions, deps.scopeOptions), authenticator };
 }

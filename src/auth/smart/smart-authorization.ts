@@ -49,9 +49,14 @@ export class SmartAuthorization {
     const account = rows[0];
     if (!account || account.kind === 'staff') return [];
     const held = (await patientAccessOf(this.smart.db, account, this.scopeOptions)).filter((a) => a.level !== 'none');
-    const names = await patientNames(this.smart, held.map((a) => a.patientId));
+    const names = await patientNames(
+      this.smart,
+      held.map((a) => a.patientId),
+    );
     const choices = new Map<string, PatientChoice>();
-    for (const a of held) if (!choices.has(a.patientId) || a.self) choices.set(a.patientId, { id: a.patientId, name: names.get(a.patientId) ?? a.patientId, level: a.level, self: a.self });
+    for (const a of held)
+      if (!choices.has(a.patientId) || a.self)
+        choices.set(a.patientId, { id: a.patientId, name: names.get(a.patientId) ?? a.patientId, level: a.level, self: a.self });
     return [...choices.values()];
   }
 
@@ -64,7 +69,9 @@ export class SmartAuthorization {
   async plan(accountId: string, scope: string, patient: string | undefined): Promise<ConsentPlan> {
     const kind = await accountKind(this.smart.db, accountId);
     const asked = [...new Set(scope.split(' ').filter(Boolean))];
-    const resourceScopes = asked.filter((s) => parseResourceScope(s)).map((s) => ({ asked: s, given: effectiveScopeText(s, { kind, patient }) }));
+    const resourceScopes = asked
+      .filter((s) => parseResourceScope(s))
+      .map((s) => ({ asked: s, given: effectiveScopeText(s, { kind, patient }) }));
     const otherScopes = asked.filter((s) => SMART_OTHER_SCOPES.includes(s) && (s !== 'launch/patient' || patient !== undefined));
     return { resourceScopes, otherScopes };
   }
@@ -82,7 +89,9 @@ export class SmartAuthorization {
       if (patient !== undefined && !choices.some((c) => c.id === patient)) throw badRequest('Choose one of the records listed', 'patient');
     } else patient = undefined;
     const plan = await this.plan(input.accountId, input.scope, patient);
-    const grant = (input.grantId ? await provider.Grant.find(input.grantId) : undefined) ?? new provider.Grant({ accountId: input.accountId, clientId: input.clientId });
+    const grant =
+      (input.grantId ? await provider.Grant.find(input.grantId) : undefined) ??
+      new provider.Grant({ accountId: input.accountId, clientId: input.clientId });
     if (plan.otherScopes.length) grant.addOIDCScope(plan.otherScopes.join(' '));
     const resourceScopes = plan.resourceScopes.filter((s) => s.given).map((s) => s.asked);
     if (resourceScopes.length) grant.addResourceScope(fhirBase, resourceScopes.join(' '));

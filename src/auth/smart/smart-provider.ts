@@ -75,7 +75,12 @@ export async function createSmartServer(db: Kysely<Tables>, baseUrl: string): Pr
   return server;
 }
 
-function configuration(options: { db: Kysely<Tables>; fhirBase: string; signing: Configuration['jwks'] extends infer J ? (J extends { keys: infer K } ? K : never) : never; cookies: string[] }): Configuration {
+function configuration(options: {
+  db: Kysely<Tables>;
+  fhirBase: string;
+  signing: Configuration['jwks'] extends infer J ? (J extends { keys: infer K } ? K : never) : never;
+  cookies: string[];
+}): Configuration {
   const { db, fhirBase } = options;
   return {
     adapter: oauthStateAdapterFactory(db),
@@ -123,8 +128,14 @@ function configuration(options: { db: Kysely<Tables>; fhirBase: string; signing:
         },
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, resource) => {
-          if (resource.replace(/\/$/, '') !== fhirBase) throw new errors.InvalidTarget(`the only resource is this FHIR server, ${fhirBase}`);
-          return { audience: fhirBase, scope: resourceScopesAsked(ctx), accessTokenFormat: 'opaque', accessTokenTTL: SMART_TTL.accessToken };
+          if (resource.replace(/\/$/, '') !== fhirBase)
+            throw new errors.InvalidTarget(`the only resource is this FHIR server, ${fhirBase}`);
+          return {
+            audience: fhirBase,
+            scope: resourceScopesAsked(ctx),
+            accessTokenFormat: 'opaque',
+            accessTokenTTL: SMART_TTL.accessToken,
+          };
         },
       },
     },
@@ -175,7 +186,8 @@ const TOKEN_BODY_LIMIT = 64 * 1024;
  */
 function publicRefreshNamesItsClient(provider: Provider) {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
-    if (ctx.method !== 'POST' || !ctx.path.endsWith('/token') || ctx.headers.authorization || !ctx.is('application/x-www-form-urlencoded')) return next();
+    if (ctx.method !== 'POST' || !ctx.path.endsWith('/token') || ctx.headers.authorization || !ctx.is('application/x-www-form-urlencoded'))
+      return next();
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of ctx.req) {
@@ -235,7 +247,11 @@ async function findSmartAccount(db: Kysely<Tables>, fhirBase: string, sub: strin
     select id, kind, patient_id, practitioner_id, display_name from account where id = ${sub} and disabled_at is null`.execute(db);
   const account = rows[0];
   if (!account) return undefined;
-  const fhirUser = account.patient_id ? `${fhirBase}/Patient/${account.patient_id}` : account.practitioner_id ? `${fhirBase}/Practitioner/${account.practitioner_id}` : undefined;
+  const fhirUser = account.patient_id
+    ? `${fhirBase}/Patient/${account.patient_id}`
+    : account.practitioner_id
+      ? `${fhirBase}/Practitioner/${account.practitioner_id}`
+      : undefined;
   return {
     accountId: account.id,
     claims: async () => ({ sub: account.id, name: account.display_name, ...(fhirUser ? { fhirUser } : {}) }),

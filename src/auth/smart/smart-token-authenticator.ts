@@ -46,7 +46,12 @@ export class SmartTokenAuthenticator implements Authenticator {
       const base = staffScope(client.organization_id ?? undefined, `backend service ${systemToken.clientId}`);
       const scopes = resourceScopesIn(effectiveScopeText(systemToken.scope ?? '', {}));
       // Recorded in the audit trail as the service it is, like staff: it reads patients' records.
-      return { kind: 'staff', subject: `oauth-client:${systemToken.clientId}`, actor: `oauth-client:${systemToken.clientId}`, scope: narrowBySmartScopes(base, { scopes }) };
+      return {
+        kind: 'staff',
+        subject: `oauth-client:${systemToken.clientId}`,
+        actor: `oauth-client:${systemToken.clientId}`,
+        scope: narrowBySmartScopes(base, { scopes }),
+      };
     }
     throw unauthorized('The access token is not valid or has expired');
   }

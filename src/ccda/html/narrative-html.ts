@@ -79,7 +79,10 @@ function renderNode(node: XmlNode, ctx: NarrativeContext): string {
       const items = childNodes(node).filter((c) => localName(c) === 'item' || localName(c) === 'caption');
       const caption = items.find((c) => localName(c) === 'caption');
       const head = caption ? `<p><strong>${renderChildren(caption, ctx)}</strong></p>` : '';
-      const lis = items.filter((c) => localName(c) === 'item').map((c) => renderNode(c, ctx)).join('');
+      const lis = items
+        .filter((c) => localName(c) === 'item')
+        .map((c) => renderNode(c, ctx))
+        .join('');
       return `${head}<${tag}${idAttr(node)}>${lis}</${tag}>`;
     }
     case 'content':

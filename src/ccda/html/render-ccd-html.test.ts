@@ -35,7 +35,10 @@ describe('renderCcdHtml', () => {
   it("reads as a patient expects (Ada's record): languages by name, plain phone numbers, printed units, drug names, local times", () => {
     const ada = demoFamilyCcdInputs(NOW).find((d) => d.key === 'ada');
     if (!ada) return;
-    const page = renderCcdHtml(renderCcd({ patient: ada.patient, resources: ada.resources, custodian: ada.custodian, documentId: 'ada', now: NOW }), { timeZone: 'America/Los_Angeles' });
+    const page = renderCcdHtml(
+      renderCcd({ patient: ada.patient, resources: ada.resources, custodian: ada.custodian, documentId: 'ada', now: NOW }),
+      { timeZone: 'America/Los_Angeles' },
+    );
     expect(page).toContain('<dt>Preferred language</dt><dd>English, Korean</dd>');
     expect(page).not.toMatch(/tel:|mailto:/);
     expect(page).toContain('<dt>Author</dt><dd>Westside Family Medicine</dd>');
@@ -59,7 +62,7 @@ describe('renderCcdHtml', () => {
 
   it('renders the narrative tables with captions and column headers', () => {
     expect(html).toContain(
-      '<table><caption>Allergies and Intolerances</caption><thead><tr><th scope="col">Substance</th><th scope="col">Type</th>'
+      '<table><caption>Allergies and Intolerances</caption><thead><tr><th scope="col">Substance</th><th scope="col">Type</th>',
     );
     expect(html).toContain('<td id="allergies-1-name">Penicillin</td>');
     expect(html).toContain('<td>Hives (moderate)</td>');
@@ -68,7 +71,9 @@ describe('renderCcdHtml', () => {
   it('escapes what the document contains', () => {
     const hostile = renderCcd({
       patient: { ...TEST_PATIENT, name: [{ family: '<script>alert(1)</script>', given: ['"x"'] }] },
-      resources: [{ resourceType: 'Condition', id: 'c', subject: { reference: 'Patient/p1' }, code: { text: '<img src=x onerror=alert(1)>' } }],
+      resources: [
+        { resourceType: 'Condition', id: 'c', subject: { reference: 'Patient/p1' }, code: { text: '<img src=x onerror=alert(1)>' } },
+      ],
       custodian: TEST_ORG,
       documentId: 'x',
       now: NOW,

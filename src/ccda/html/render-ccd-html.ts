@@ -23,7 +23,15 @@ export interface PreviewOptions {
 /** "2026-02-06 09:30" in the zone: the instant an HL7 or narrative time names, as the practice's clock read it. */
 function inZone(instant: Date, timeZone: string): string {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(instant)
       .map((p) => [p.type, p.value]),
   );
@@ -106,8 +114,17 @@ function headerHtml(doc: XmlNode, timeZone: string): string {
   const patient = child(role, 'patient');
   const races = [child(patient, 'raceCode'), ...childrenNamed(patient, 'sdtc:raceCode')].map(codeText).filter(Boolean);
   const ethnicity = [child(patient, 'ethnicGroupCode'), ...childrenNamed(patient, 'sdtc:ethnicGroupCode')].map(codeText).filter(Boolean);
-  const languages = [...new Set(childrenNamed(patient, 'languageCommunication').map((l) => attr(child(l, 'languageCode'), 'code') ?? '').filter(Boolean).map(languageName))];
-  const telecoms = childrenNamed(role, 'telecom').map((t) => telecomText(attr(t, 'value') ?? '')).filter(Boolean);
+  const languages = [
+    ...new Set(
+      childrenNamed(patient, 'languageCommunication')
+        .map((l) => attr(child(l, 'languageCode'), 'code') ?? '')
+        .filter(Boolean)
+        .map(languageName),
+    ),
+  ];
+  const telecoms = childrenNamed(role, 'telecom')
+    .map((t) => telecomText(attr(t, 'value') ?? ''))
+    .filter(Boolean);
   const author = child(doc, 'author', 'assignedAuthor');
   // Software that assembled the document on a practice's behalf is not who the patient deals with: the practice is.
   const authorName =
@@ -116,7 +133,9 @@ function headerHtml(doc: XmlNode, timeZone: string): string {
     textContent(child(author, 'assignedAuthoringDevice', 'softwareName')).trim();
   const event = child(doc, 'documentationOf', 'serviceEvent');
   const period = child(event, 'effectiveTime');
-  const team = childrenNamed(event, 'performer').map((p) => nameOf(child(p, 'assignedEntity', 'assignedPerson', 'name'))).filter(Boolean);
+  const team = childrenNamed(event, 'performer')
+    .map((p) => nameOf(child(p, 'assignedEntity', 'assignedPerson', 'name')))
+    .filter(Boolean);
   return (
     '<dl class="header">' +
     row('Patient', childrenNamed(patient, 'name').map(nameOf).filter(Boolean).join('; ')) +
@@ -127,7 +146,10 @@ function headerHtml(doc: XmlNode, timeZone: string): string {
     row('Preferred language', languages.join(', ')) +
     row('Address', childrenNamed(role, 'addr').map(addrOf).filter(Boolean).join('; ')) +
     row('Contact', telecoms.join(', ')) +
-    row('Period covered', `${hl7Date(attr(child(period, 'low'), 'value'), timeZone)} to ${hl7Date(attr(child(period, 'high'), 'value'), timeZone)}`) +
+    row(
+      'Period covered',
+      `${hl7Date(attr(child(period, 'low'), 'value'), timeZone)} to ${hl7Date(attr(child(period, 'high'), 'value'), timeZone)}`,
+    ) +
     row('Care team', team.join(', ')) +
     row('Author', authorName) +
     row('Custodian', textContent(child(doc, 'custodian', 'assignedCustodian', 'representedCustodianOrganization', 'name'))) +

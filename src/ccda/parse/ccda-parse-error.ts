@@ -5,14 +5,7 @@
  * message the sender can act on.
  */
 export type CcdaParseErrorCode =
-  | 'malformed'
-  | 'dtd-refused'
-  | 'too-large'
-  | 'too-deep'
-  | 'too-many-attributes'
-  | 'too-many-elements'
-  | 'not-cda'
-  | 'encoding';
+  'malformed' | 'dtd-refused' | 'too-large' | 'too-deep' | 'too-many-attributes' | 'too-many-elements' | 'not-cda' | 'encoding';
 
 /** A document that cannot be imported; line/column are 1-based (0 when not positional). */
 export class CcdaParseError extends Error {

@@ -33,13 +33,22 @@ describe('HL7 timestamps to FHIR dateTime', () => {
 describe('CDA ids to FHIR identifiers', () => {
   const id = (attrs: Record<string, string>): XNode => new XNode('id', [], attrs);
   it('root + extension: urn:oid system', () => {
-    expect(identifier(id({ root: '2.16.840.1.113883.19.5', extension: 'MRN-1' }))).toEqual({ system: 'urn:oid:2.16.840.1.113883.19.5', value: 'MRN-1' });
+    expect(identifier(id({ root: '2.16.840.1.113883.19.5', extension: 'MRN-1' }))).toEqual({
+      system: 'urn:oid:2.16.840.1.113883.19.5',
+      value: 'MRN-1',
+    });
   });
   it('a bare UUID root is a urn:uuid value', () => {
-    expect(identifier(id({ root: 'AB1791B0-5C71-11DB-B0DE-0800200C9A66' }))).toEqual({ system: 'urn:ietf:rfc:3986', value: 'urn:uuid:ab1791b0-5c71-11db-b0de-0800200c9a66' });
+    expect(identifier(id({ root: 'AB1791B0-5C71-11DB-B0DE-0800200C9A66' }))).toEqual({
+      system: 'urn:ietf:rfc:3986',
+      value: 'urn:uuid:ab1791b0-5c71-11db-b0de-0800200c9a66',
+    });
   });
   it('NPI maps to the us-npi system; nullFlavor ids are dropped', () => {
-    expect(identifier(id({ root: '2.16.840.1.113883.4.6', extension: '1234567893' }))).toEqual({ system: 'http://hl7.org/fhir/sid/us-npi', value: '1234567893' });
+    expect(identifier(id({ root: '2.16.840.1.113883.4.6', extension: '1234567893' }))).toEqual({
+      system: 'http://hl7.org/fhir/sid/us-npi',
+      value: '1234567893',
+    });
     expect(identifier(id({ nullFlavor: 'NI' }))).toBeUndefined();
   });
   it('placeholder extensions identify nobody: null-flavor words, no letter or digit, one character repeated, a failed NPI', () => {
@@ -47,7 +56,10 @@ describe('CDA ids to FHIR identifiers', () => {
       expect(identifier(id({ root: '2.16.840.1.113883.19.5', extension }))).toBeUndefined();
     }
     // Short ids are ids in their namespace ('0' and '9' are real entry ids in vendor documents).
-    expect(identifier(id({ root: '1.3.6.1.4.1.22812.4.111.0', extension: '0' }))).toEqual({ system: 'urn:oid:1.3.6.1.4.1.22812.4.111.0', value: '0' });
+    expect(identifier(id({ root: '1.3.6.1.4.1.22812.4.111.0', extension: '0' }))).toEqual({
+      system: 'urn:oid:1.3.6.1.4.1.22812.4.111.0',
+      value: '0',
+    });
     for (const extension of ['UNK', '99999999', '999999943252', '1234567890', 'PseudoMD-1']) {
       expect(identifier(id({ root: '2.16.840.1.113883.4.6', extension }))).toBeUndefined();
     }
@@ -57,7 +69,10 @@ describe('CDA ids to FHIR identifiers', () => {
     expect(['1234567890', '123456789', '12345678930', '123456789A'].map(isValidNpi)).toEqual([false, false, false, false]);
   });
   it('a root alone identifies, unless it is a well-known namespace with its value left out (an NPI-less practitioner)', () => {
-    expect(identifier(id({ root: '2.16.840.1.113883.19.5.99999.1' }))).toEqual({ system: 'urn:ietf:rfc:3986', value: 'urn:oid:2.16.840.1.113883.19.5.99999.1' });
+    expect(identifier(id({ root: '2.16.840.1.113883.19.5.99999.1' }))).toEqual({
+      system: 'urn:ietf:rfc:3986',
+      value: 'urn:oid:2.16.840.1.113883.19.5.99999.1',
+    });
     expect(identifier(id({ root: '2.16.840.1.113883.4.6' }))).toBeUndefined();
     expect(identifier(id({ root: '2.16.840.1.113883.4.1' }))).toBeUndefined();
   });

@@ -1,4 +1,16 @@
-import type { Address, CodeableConcept, Coding, ContactPoint, Extension, HumanName, Identifier, Period, Quantity, Range, Ratio } from '@medplum/fhirtypes';
+import type {
+  Address,
+  CodeableConcept,
+  Coding,
+  ContactPoint,
+  Extension,
+  HumanName,
+  Identifier,
+  Period,
+  Quantity,
+  Range,
+  Ratio,
+} from '@medplum/fhirtypes';
 import { isKnownSystemOid, systemUriForOid } from '../code-systems';
 import { XNode, attr, child, children, decodeXmlEntities, kidsOf, textOf } from './xml-node';
 
@@ -25,9 +37,21 @@ export const DATA_ABSENT_REASON_URL = 'http://hl7.org/fhir/StructureDefinition/d
 
 /** HL7 v3 nullFlavor to FHIR data-absent-reason. */
 const NULL_FLAVOR_TO_DAR: Record<string, string> = {
-  NI: 'unknown', UNK: 'unknown', ASKU: 'asked-unknown', NAV: 'temp-unknown', NASK: 'not-asked',
-  MSK: 'masked', NA: 'not-applicable', OTH: 'unsupported', NINF: 'negative-infinity', PINF: 'positive-infinity',
-  NP: 'unknown', QS: 'unknown', TRC: 'unknown', INV: 'unknown', DER: 'unknown',
+  NI: 'unknown',
+  UNK: 'unknown',
+  ASKU: 'asked-unknown',
+  NAV: 'temp-unknown',
+  NASK: 'not-asked',
+  MSK: 'masked',
+  NA: 'not-applicable',
+  OTH: 'unsupported',
+  NINF: 'negative-infinity',
+  PINF: 'positive-infinity',
+  NP: 'unknown',
+  QS: 'unknown',
+  TRC: 'unknown',
+  INV: 'unknown',
+  DER: 'unknown',
 };
 
 /** The data-absent-reason extension for a nullFlavor. */
@@ -297,7 +321,15 @@ export function ratio(node: XNode | undefined): Ratio | undefined {
   return { ...(numerator ? { numerator } : {}), ...(denominator ? { denominator } : {}) };
 }
 
-const NAME_USE: Record<string, HumanName['use']> = { L: 'official', C: 'usual', P: 'nickname', A: 'anonymous', ASGN: 'usual', PHON: 'usual', SRCH: 'usual' };
+const NAME_USE: Record<string, HumanName['use']> = {
+  L: 'official',
+  C: 'usual',
+  P: 'nickname',
+  A: 'anonymous',
+  ASGN: 'usual',
+  PHON: 'usual',
+  SRCH: 'usual',
+};
 
 /** A PN as a HumanName (a name with only text keeps it as `text`). */
 export function humanName(node: XNode | undefined): HumanName | undefined {
@@ -321,7 +353,17 @@ export function humanName(node: XNode | undefined): HumanName | undefined {
   return out;
 }
 
-const ADDRESS_USE: Record<string, Address['use']> = { H: 'home', HP: 'home', HV: 'home', WP: 'work', DIR: 'work', PUB: 'work', TMP: 'temp', OLD: 'old', BAD: 'old' };
+const ADDRESS_USE: Record<string, Address['use']> = {
+  H: 'home',
+  HP: 'home',
+  HV: 'home',
+  WP: 'work',
+  DIR: 'work',
+  PUB: 'work',
+  TMP: 'temp',
+  OLD: 'old',
+  BAD: 'old',
+};
 
 /** An AD as an Address. */
 export function address(node: XNode | undefined): Address | undefined {
@@ -347,7 +389,15 @@ export function address(node: XNode | undefined): Address | undefined {
   return out;
 }
 
-const TELECOM_USE: Record<string, ContactPoint['use']> = { HP: 'home', H: 'home', HV: 'home', WP: 'work', MC: 'mobile', TMP: 'temp', BAD: 'old' };
+const TELECOM_USE: Record<string, ContactPoint['use']> = {
+  HP: 'home',
+  H: 'home',
+  HV: 'home',
+  WP: 'work',
+  MC: 'mobile',
+  TMP: 'temp',
+  BAD: 'old',
+};
 
 /** A TEL as a ContactPoint (tel:, mailto:, fax:, http: schemes). */
 export function contactPoint(node: XNode | undefined): ContactPoint | undefined {

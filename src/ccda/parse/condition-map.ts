@@ -1,7 +1,20 @@
 import type { CodeableConcept, Condition } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import {
-  SNOMED, authorTime, codingIn, compact, concept, isNegated, isNullKey, notes, saysNone, related, relatedWithTemplate, statementText, statusOf, valueOf,
+  SNOMED,
+  authorTime,
+  codingIn,
+  compact,
+  concept,
+  isNegated,
+  isNullKey,
+  notes,
+  saysNone,
+  related,
+  relatedWithTemplate,
+  statementText,
+  statusOf,
+  valueOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
@@ -10,8 +23,11 @@ import type { AnyRef } from './import-context';
 
 /** Templates of observations that state a problem (problem, R1 problem, functional/cognitive problems). */
 export const PROBLEM_OBSERVATION = new Set([
-  '2.16.840.1.113883.10.20.22.4.4', '2.16.840.1.113883.10.20.1.28', '2.16.840.1.113883.10.20.22.4.68',
-  '2.16.840.1.113883.10.20.22.4.73', '1.3.6.1.4.1.19376.1.5.3.1.4.5',
+  '2.16.840.1.113883.10.20.22.4.4',
+  '2.16.840.1.113883.10.20.1.28',
+  '2.16.840.1.113883.10.20.22.4.68',
+  '2.16.840.1.113883.10.20.22.4.73',
+  '1.3.6.1.4.1.19376.1.5.3.1.4.5',
 ]);
 const PROBLEM_STATUS = new Set(['2.16.840.1.113883.10.20.22.4.6', '2.16.840.1.113883.10.20.1.50']);
 
@@ -27,7 +43,8 @@ const GENERIC_PROBLEM = new Set(['55607006', '404684003', '64572001', '282291009
 
 function categoryConcept(category: ConditionCategory): CodeableConcept {
   if (category === 'health-concern') return { coding: [{ system: US_CORE_CATEGORY, code: 'health-concern', display: 'Health Concern' }] };
-  if (category === 'encounter-diagnosis') return { coding: [{ system: CATEGORY_SYSTEM, code: 'encounter-diagnosis', display: 'Encounter Diagnosis' }] };
+  if (category === 'encounter-diagnosis')
+    return { coding: [{ system: CATEGORY_SYSTEM, code: 'encounter-diagnosis', display: 'Encounter Diagnosis' }] };
   return { coding: [{ system: CATEGORY_SYSTEM, code: 'problem-list-item', display: 'Problem List Item' }] };
 }
 
@@ -40,7 +57,10 @@ export function mapConditionEntry(node: XNode, ctx: ImportContext, category: Con
     return [mapProblemObservation(node, undefined, ctx, category)];
   }
   let observations = relatedWithTemplate(node, PROBLEM_OBSERVATION);
-  if (observations.length === 0) observations = related(node).filter((s) => attr(s, 'classCode') === 'OBS' && valueOf(s) && !templateRoots(s).some((r) => PROBLEM_STATUS.has(r)));
+  if (observations.length === 0)
+    observations = related(node).filter(
+      (s) => attr(s, 'classCode') === 'OBS' && valueOf(s) && !templateRoots(s).some((r) => PROBLEM_STATUS.has(r)),
+    );
   if (observations.length === 0) {
     ctx.warn('A concern act has no problem observation; its Condition is made from the act itself');
     return [mapProblemObservation(node, node, ctx, category)];

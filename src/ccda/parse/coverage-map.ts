@@ -28,7 +28,15 @@ function mapPolicy(policy: XNode, ctx: ImportContext, order: number | undefined)
     if (typeCode === 'COV') {
       subscriberId = identifiers(role)[0]?.value;
       const rel = attr(child(role, 'code'), 'code');
-      if (rel) relationship = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship', code: rel === 'SELF' ? 'self' : rel === 'SPS' ? 'spouse' : rel === 'CHILD' ? 'child' : 'other' }] };
+      if (rel)
+        relationship = {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/subscriber-relationship',
+              code: rel === 'SELF' ? 'self' : rel === 'SPS' ? 'spouse' : rel === 'CHILD' ? 'child' : 'other',
+            },
+          ],
+        };
     }
   }
   const time = effective(path(policy, 'participant', 'time'), ctx);

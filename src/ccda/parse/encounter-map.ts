@@ -10,7 +10,14 @@ import type { AnyRef } from './import-context';
 
 const ENCOUNTER_DIAGNOSIS = new Set(['2.16.840.1.113883.10.20.22.4.80']);
 const STATUS: Record<string, Encounter['status']> = {
-  completed: 'finished', active: 'in-progress', aborted: 'cancelled', cancelled: 'cancelled', new: 'planned', held: 'planned', suspended: 'onleave', nullified: 'entered-in-error',
+  completed: 'finished',
+  active: 'in-progress',
+  aborted: 'cancelled',
+  cancelled: 'cancelled',
+  new: 'planned',
+  held: 'planned',
+  suspended: 'onleave',
+  nullified: 'entered-in-error',
 };
 const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 
@@ -21,7 +28,9 @@ const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 export function mapEncounterActivity(node: XNode, ctx: ImportContext): AnyRef[] {
   const diagnosisRefs: AnyRef[] = [];
   for (const statement of related(node)) {
-    const isDiagnosis = templateRoots(statement).some((r) => ENCOUNTER_DIAGNOSIS.has(r)) || (attr(statement, 'classCode') === 'ACT' && related(statement).length > 0 && attr(child(statement, 'code'), 'code') === '29308-4');
+    const isDiagnosis =
+      templateRoots(statement).some((r) => ENCOUNTER_DIAGNOSIS.has(r)) ||
+      (attr(statement, 'classCode') === 'ACT' && related(statement).length > 0 && attr(child(statement, 'code'), 'code') === '29308-4');
     if (isDiagnosis) diagnosisRefs.push(...mapConditionEntry(statement, ctx, 'encounter-diagnosis'));
   }
   const time = effective(child(node, 'effectiveTime'), ctx);
@@ -34,13 +43,15 @@ export function mapEncounterActivity(node: XNode, ctx: ImportContext): AnyRef[] 
     const ids = identifiers(role);
     const key = ids.length ? `Location|${ids[0].system}|${ids[0].value}` : name ? `Location|name|${name}` : undefined;
     if (!key) continue;
-    const ref = ctx.addShared(key, () => compact({
-      resourceType: 'Location' as const,
-      identifier: ids,
-      name,
-      type: [codeableConcept(child(role, 'code'), ctx)].filter((c) => c?.coding) as NonNullable<Location['type']>,
-      address: address(child(role, 'addr')),
-    }));
+    const ref = ctx.addShared(key, () =>
+      compact({
+        resourceType: 'Location' as const,
+        identifier: ids,
+        name,
+        type: [codeableConcept(child(role, 'code'), ctx)].filter((c) => c?.coding) as NonNullable<Location['type']>,
+        address: address(child(role, 'addr')),
+      }),
+    );
     if (ref) locations.push(ref);
   }
   const encounter: Encounter = {

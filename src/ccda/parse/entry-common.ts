@@ -9,7 +9,17 @@ export const LOINC = 'http://loinc.org';
 export const IPS_ABSENT = 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips';
 
 /** The clinical statement elements an entry / entryRelationship / component can hold. */
-const STATEMENTS = new Set(['act', 'observation', 'substanceAdministration', 'procedure', 'encounter', 'organizer', 'supply', 'regionOfInterest', 'observationMedia']);
+const STATEMENTS = new Set([
+  'act',
+  'observation',
+  'substanceAdministration',
+  'procedure',
+  'encounter',
+  'organizer',
+  'supply',
+  'regionOfInterest',
+  'observationMedia',
+]);
 
 /** The clinical statement inside an entry, entryRelationship or component element. */
 export function statementOf(holder: XNode): XNode | undefined {
@@ -98,8 +108,9 @@ export function codingIn(cc: CodeableConcept | undefined, system: string): Codin
 export function readsAsNoneKnown(text: string | undefined): boolean {
   if (!text) return false;
   return (
-    /\b(no\s+known|nkda|nka|none\s+known|none\s+(reported|recorded|documented|on\s+file)|no\s+(current\s+)?(active\s+)?(allerg|problem|medication|immuni|vaccin))/i.test(text) ||
-    /^\s*(none|nil|n\/a)\s*[.!]?\s*$/i.test(text)
+    /\b(no\s+known|nkda|nka|none\s+known|none\s+(reported|recorded|documented|on\s+file)|no\s+(current\s+)?(active\s+)?(allerg|problem|medication|immuni|vaccin))/i.test(
+      text,
+    ) || /^\s*(none|nil|n\/a)\s*[.!]?\s*$/i.test(text)
   );
 }
 
@@ -170,12 +181,16 @@ export function observationValue(node: XNode, ctx: ImportContext): Record<string
       if (e.dateTime) return { valueDateTime: e.dateTime };
       break;
     }
-    case 'RTO': case 'RTO_PQ_PQ': case 'RTO_INT_INT': {
+    case 'RTO':
+    case 'RTO_PQ_PQ':
+    case 'RTO_INT_INT': {
       const r = ratio(value);
       if (r) return { valueRatio: r };
       break;
     }
-    case 'ST': case 'ED': case 'SC': {
+    case 'ST':
+    case 'ED':
+    case 'SC': {
       const text = referencedText(value, ctx);
       if (text) return { valueString: text };
       break;
@@ -193,8 +208,12 @@ export function observationValue(node: XNode, ctx: ImportContext): Record<string
 
 const DAR_SYSTEM = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
 const DAR_CODES: Record<string, [string, string]> = {
-  ASKU: ['asked-unknown', 'Asked But Unknown'], NAV: ['temp-unknown', 'Temporarily Unknown'], NASK: ['not-asked', 'Not Asked'],
-  MSK: ['masked', 'Masked'], NA: ['not-applicable', 'Not Applicable'], OTH: ['unsupported', 'Unsupported'],
+  ASKU: ['asked-unknown', 'Asked But Unknown'],
+  NAV: ['temp-unknown', 'Temporarily Unknown'],
+  NASK: ['not-asked', 'Not Asked'],
+  MSK: ['masked', 'Masked'],
+  NA: ['not-applicable', 'Not Applicable'],
+  OTH: ['unsupported', 'Unsupported'],
 };
 
 /** Observation.dataAbsentReason for a nullFlavored value. */

@@ -22,10 +22,20 @@ const DOCUMENT_TEMPLATES: Record<string, CcdaDocumentKind> = {
 
 /** Document LOINC codes for documents whose templateIds do not say (older or vendor headers). */
 const DOCUMENT_CODES: Record<string, CcdaDocumentKind> = {
-  '34133-9': 'ccd', '57133-1': 'referral-note', '18842-5': 'discharge-summary', '11490-0': 'discharge-summary',
-  '11506-3': 'progress-note', '11488-4': 'consultation-note', '34847-4': 'consultation-note', '34117-2': 'history-and-physical',
-  '18761-7': 'transfer-summary', '52521-2': 'care-plan', '81334-5': 'care-plan', '11504-8': 'operative-note',
-  '28570-0': 'procedure-note', '18748-4': 'diagnostic-imaging-report',
+  '34133-9': 'ccd',
+  '57133-1': 'referral-note',
+  '18842-5': 'discharge-summary',
+  '11490-0': 'discharge-summary',
+  '11506-3': 'progress-note',
+  '11488-4': 'consultation-note',
+  '34847-4': 'consultation-note',
+  '34117-2': 'history-and-physical',
+  '18761-7': 'transfer-summary',
+  '52521-2': 'care-plan',
+  '81334-5': 'care-plan',
+  '11504-8': 'operative-note',
+  '28570-0': 'procedure-note',
+  '18748-4': 'diagnostic-imaging-report',
 };
 
 const US_REALM_HEADER = '2.16.840.1.113883.10.20.22.1.1';
@@ -33,7 +43,7 @@ const US_REALM_HEADER = '2.16.840.1.113883.10.20.22.1.1';
 /** What kind of C-CDA document this is, and which release its header declares. */
 export function documentInfo(root: XNode, ctx: ImportContext): CcdaDocumentInfo {
   const templates = children(root, 'templateId');
-  const templateIds = templates.map((t) => (attr(t, 'extension') ? `${attr(t, 'root')}:${attr(t, 'extension')}` : attr(t, 'root') ?? ''));
+  const templateIds = templates.map((t) => (attr(t, 'extension') ? `${attr(t, 'root')}:${attr(t, 'extension')}` : (attr(t, 'root') ?? '')));
   let kind: CcdaDocumentKind | undefined;
   for (const t of templates) kind ??= DOCUMENT_TEMPLATES[attr(t, 'root') ?? ''];
   const code = child(root, 'code');
@@ -43,7 +53,10 @@ export function documentInfo(root: XNode, ctx: ImportContext): CcdaDocumentInfo 
   // The US Realm Header's extension names the release; documents that omit the header template (HL7's
   // own R2.1 CCD example does) still date their document-type template.
   const cdaTemplates = templates.filter((t) => attr(t, 'root') === US_REALM_HEADER || DOCUMENT_TEMPLATES[attr(t, 'root') ?? '']);
-  const ext = attr(cdaTemplates.find((t) => attr(t, 'root') === US_REALM_HEADER && attr(t, 'extension')) ?? cdaTemplates.find((t) => attr(t, 'extension')), 'extension');
+  const ext = attr(
+    cdaTemplates.find((t) => attr(t, 'root') === US_REALM_HEADER && attr(t, 'extension')) ?? cdaTemplates.find((t) => attr(t, 'extension')),
+    'extension',
+  );
   const release = ext === '2015-08-01' ? 'R2.1' : ext === '2014-06-09' ? 'R2.0' : cdaTemplates.length ? 'R1.1' : 'unknown';
   const version = Number(attr(child(root, 'versionNumber'), 'value'));
   return {
@@ -78,9 +91,13 @@ export function mapPatient(root: XNode, ctx: ImportContext): Patient {
   }
   const ids = identifiers(role);
   if (ids.length) patient.identifier = ids;
-  const names = children(person, 'name').map(humanName).filter((n) => n !== undefined);
+  const names = children(person, 'name')
+    .map(humanName)
+    .filter((n) => n !== undefined);
   if (names.length) patient.name = names;
-  const telecom = children(role, 'telecom').map(contactPoint).filter((t) => t !== undefined);
+  const telecom = children(role, 'telecom')
+    .map(contactPoint)
+    .filter((t) => t !== undefined);
   if (telecom.length) patient.telecom = telecom;
   const genderCode = child(person, 'administrativeGenderCode');
   const gender = GENDER[attr(genderCode, 'code') ?? ''];
@@ -91,13 +108,23 @@ export function mapPatient(root: XNode, ctx: ImportContext): Patient {
   const deceasedTime = dateTime(attr(child(person, 'sdtc:deceasedTime'), 'value'), ctx);
   if (deceasedTime) patient.deceasedDateTime = deceasedTime;
   else if (attr(child(person, 'sdtc:deceasedInd'), 'value') === 'true') patient.deceasedBoolean = true;
-  const addresses = children(role, 'addr').map(address).filter((a) => a !== undefined);
+  const addresses = children(role, 'addr')
+    .map(address)
+    .filter((a) => a !== undefined);
   if (addresses.length) patient.address = addresses;
   const marital = codeableConcept(child(person, 'maritalStatusCode'), ctx);
   if (marital?.coding) patient.maritalStatus = marital;
   const extensions = [
-    ...raceOrEthnicity('http://hl7.org/fhir/us/core/StructureDefinition/us-core-race', [child(person, 'raceCode'), ...children(person, 'sdtc:raceCode')], OMB_RACE),
-    ...raceOrEthnicity('http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity', [child(person, 'ethnicGroupCode'), ...children(person, 'sdtc:ethnicGroupCode')], OMB_ETHNICITY),
+    ...raceOrEthnicity(
+      'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race',
+      [child(person, 'raceCode'), ...children(person, 'sdtc:raceCode')],
+      OMB_RACE,
+    ),
+    ...raceOrEthnicity(
+      'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity',
+      [child(person, 'ethnicGroupCode'), ...children(person, 'sdtc:ethnicGroupCode')],
+      OMB_ETHNICITY,
+    ),
   ];
   if (extensions.length) patient.extension = extensions;
   const languages = children(person, 'languageCommunication')
@@ -121,9 +148,14 @@ function raceOrEthnicity(url: string, nodes: (XNode | undefined)[], omb: Readonl
     const code = attr(node, 'code');
     if (!code || attr(node, 'nullFlavor')) continue;
     const display = attr(node, 'displayName');
-    parts.push({ url: omb.has(code) ? 'ombCategory' : 'detailed', valueCoding: { system: RACE_SYSTEM, code, ...(display ? { display } : {}) } });
+    parts.push({
+      url: omb.has(code) ? 'ombCategory' : 'detailed',
+      valueCoding: { system: RACE_SYSTEM, code, ...(display ? { display } : {}) },
+    });
     if (display) texts.push(display);
   }
   if (parts.length === 0) return [];
-  return [{ url, extension: [...parts, { url: 'text', valueString: texts.join(', ') || parts.map((p) => p.valueCoding?.code).join(', ') }] }];
+  return [
+    { url, extension: [...parts, { url: 'text', valueString: texts.join(', ') || parts.map((p) => p.valueCoding?.code).join(', ') }] },
+  ];
 }

@@ -73,7 +73,12 @@ export class ImportContext implements DatatypeContext {
   claimIdentifiers(resourceType: string, ids: Identifier[]): Identifier[] {
     if (ids.length === 0) {
       // Several resources can come from one entry (organizer members): each gets its own value.
-      return [{ system: CCDA_POSITION_SYSTEM, value: this.unclaimed(resourceType, CCDA_POSITION_SYSTEM, `${this.documentKey}/${this.entryPosition}`) }];
+      return [
+        {
+          system: CCDA_POSITION_SYSTEM,
+          value: this.unclaimed(resourceType, CCDA_POSITION_SYSTEM, `${this.documentKey}/${this.entryPosition}`),
+        },
+      ];
     }
     const out: Identifier[] = [];
     for (const id of ids) {
@@ -129,7 +134,7 @@ export class ImportContext implements DatatypeContext {
 
   /** Records a warning once (identical messages are kept once per document). */
   warn(message: string): void {
-    const section = this.section ? this.section.loinc ?? this.section.title ?? `#${this.section.index}` : undefined;
+    const section = this.section ? (this.section.loinc ?? this.section.title ?? `#${this.section.index}`) : undefined;
     const key = `${section}|${message}`;
     if (this.seenWarnings.has(key)) return;
     this.seenWarnings.add(key);
@@ -162,7 +167,8 @@ function requestFor(resource: Resource): CcdaImportEntry['request'] {
   const first = Array.isArray(id) ? id[0] : id;
   if (!first?.value) return { method: 'POST', url: resource.resourceType };
   const search = `identifier=${first.system ? `${encodeURIComponent(first.system)}|` : ''}${encodeURIComponent(first.value)}`;
-  if (MATCH_ONLY.has(resource.resourceType)) return { method: 'POST', url: resource.resourceType, ifNoneExist: search + nameGuard(resource) };
+  if (MATCH_ONLY.has(resource.resourceType))
+    return { method: 'POST', url: resource.resourceType, ifNoneExist: search + nameGuard(resource) };
   return { method: 'PUT', url: `${resource.resourceType}?${search}` };
 }
 

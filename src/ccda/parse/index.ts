@@ -3,7 +3,14 @@ export { parseCcda } from './parse-ccda';
 export type { ParseCcdaOptions } from './parse-ccda';
 export { CcdaParseError } from './ccda-parse-error';
 export type { CcdaParseErrorCode } from './ccda-parse-error';
-export type { CcdaDocumentInfo, CcdaDocumentKind, CcdaImportEntry, CcdaImportResult, CcdaSectionStats, CcdaWarning } from './ccda-import-types';
+export type {
+  CcdaDocumentInfo,
+  CcdaDocumentKind,
+  CcdaImportEntry,
+  CcdaImportResult,
+  CcdaSectionStats,
+  CcdaWarning,
+} from './ccda-import-types';
 export { CCDA_POSITION_SYSTEM } from './import-context';
 export { USCDI_SECTION_KINDS, sectionKind } from './section-catalog';
 export type { SectionKind } from './section-catalog';

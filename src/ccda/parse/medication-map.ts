@@ -1,7 +1,26 @@
-import type { CodeableConcept, Dosage, Immunization, ImmunizationRecommendation, MedicationRequest, MedicationStatement, Timing } from '@medplum/fhirtypes';
+import type {
+  CodeableConcept,
+  Dosage,
+  Immunization,
+  ImmunizationRecommendation,
+  MedicationRequest,
+  MedicationStatement,
+  Timing,
+} from '@medplum/fhirtypes';
 import { codeableConcept, effective, firstEffectiveTime, identifiers, quantity, referencedText } from './cda-datatype-readers';
 import {
-  IPS_ABSENT, authorTime, compact, concept, isNegated, isNullKey, notes, saysNone, reasons, related, statementText, statusOf,
+  IPS_ABSENT,
+  authorTime,
+  compact,
+  concept,
+  isNegated,
+  isNullKey,
+  notes,
+  saysNone,
+  reasons,
+  related,
+  statementText,
+  statusOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors, mapOrganization, mapPerformers } from './participant-map';
@@ -17,10 +36,24 @@ function productCode(sa: XNode): XNode | undefined {
 const PLANNED_MOODS = new Set(['INT', 'RQO', 'PRMS', 'PRP', 'ARQ']);
 
 const STATEMENT_STATUS: Record<string, MedicationStatement['status']> = {
-  active: 'active', completed: 'completed', aborted: 'stopped', cancelled: 'stopped', suspended: 'on-hold', held: 'on-hold', new: 'active', nullified: 'entered-in-error',
+  active: 'active',
+  completed: 'completed',
+  aborted: 'stopped',
+  cancelled: 'stopped',
+  suspended: 'on-hold',
+  held: 'on-hold',
+  new: 'active',
+  nullified: 'entered-in-error',
 };
 const REQUEST_STATUS: Record<string, MedicationRequest['status']> = {
-  active: 'active', completed: 'completed', aborted: 'stopped', cancelled: 'cancelled', suspended: 'on-hold', held: 'on-hold', new: 'draft', nullified: 'entered-in-error',
+  active: 'active',
+  completed: 'completed',
+  aborted: 'stopped',
+  cancelled: 'cancelled',
+  suspended: 'on-hold',
+  held: 'on-hold',
+  new: 'draft',
+  nullified: 'entered-in-error',
 };
 
 function noKnownMedications(): CodeableConcept {
@@ -66,14 +99,25 @@ export function mapMedicationActivity(sa: XNode, ctx: ImportContext, plannedSect
       requester: mapAuthors(sa, ctx)[0],
       reasonCode: reasons(sa, ctx),
       note: undefined,
-      dosageInstruction: dosage ? [{ ...dosage, ...(time.period ? { timing: { ...(dosage.timing ?? {}), repeat: { ...(dosage.timing?.repeat ?? {}), boundsPeriod: time.period } } } : {}) }] : time.period ? [{ timing: { repeat: { boundsPeriod: time.period } } }] : undefined,
+      dosageInstruction: dosage
+        ? [
+            {
+              ...dosage,
+              ...(time.period
+                ? { timing: { ...(dosage.timing ?? {}), repeat: { ...(dosage.timing?.repeat ?? {}), boundsPeriod: time.period } } }
+                : {}),
+            },
+          ]
+        : time.period
+          ? [{ timing: { repeat: { boundsPeriod: time.period } } }]
+          : undefined,
     };
     return ctx.add(compact(request));
   }
   const statement: MedicationStatement = {
     resourceType: 'MedicationStatement',
     identifier: ctx.claimIdentifiers('MedicationStatement', ids),
-    status: noneKnown ? 'active' : negated ? 'not-taken' : STATEMENT_STATUS[status] ?? (status ? 'unknown' : 'active'),
+    status: noneKnown ? 'active' : negated ? 'not-taken' : (STATEMENT_STATUS[status] ?? (status ? 'unknown' : 'active')),
     medicationCodeableConcept: medication,
     subject: ctx.patientReference,
     effectivePeriod: noneKnown ? undefined : time.period,
@@ -86,8 +130,14 @@ export function mapMedicationActivity(sa: XNode, ctx: ImportContext, plannedSect
   return ctx.add(compact(statement));
 }
 
-const PERIOD_UNITS: Record<string, Timing['repeat'] extends infer R ? R extends { periodUnit?: infer U } ? U : never : never> = {
-  s: 's', min: 'min', h: 'h', d: 'd', wk: 'wk', mo: 'mo', a: 'a',
+const PERIOD_UNITS: Record<string, Timing['repeat'] extends infer R ? (R extends { periodUnit?: infer U } ? U : never) : never> = {
+  s: 's',
+  min: 'min',
+  h: 'h',
+  d: 'd',
+  wk: 'wk',
+  mo: 'mo',
+  a: 'a',
 };
 
 function dosageOf(sa: XNode, ctx: ImportContext): Dosage | undefined {
@@ -103,7 +153,11 @@ function dosageOf(sa: XNode, ctx: ImportContext): Dosage | undefined {
       if (Number.isFinite(value) && unit) dosage.timing = { repeat: { period: value, periodUnit: unit } };
     } else if (type === 'EIVL_TS') {
       const event = attr(child(et, 'event'), 'code');
-      if (event) dosage.timing = { ...(dosage.timing ?? {}), code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-TimingEvent', code: event }] } };
+      if (event)
+        dosage.timing = {
+          ...(dosage.timing ?? {}),
+          code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-TimingEvent', code: event }] },
+        };
     }
   }
   const route = codeableConcept(child(sa, 'routeCode'), ctx);
@@ -147,7 +201,12 @@ export function mapImmunizationActivity(sa: XNode, ctx: ImportContext): AnyRef {
   const immunization: Immunization = {
     resourceType: 'Immunization',
     identifier: ctx.claimIdentifiers('Immunization', identifiers(sa)),
-    status: negated || noneKnown || status === 'cancelled' || status === 'aborted' ? 'not-done' : status === 'nullified' ? 'entered-in-error' : 'completed',
+    status:
+      negated || noneKnown || status === 'cancelled' || status === 'aborted'
+        ? 'not-done'
+        : status === 'nullified'
+          ? 'entered-in-error'
+          : 'completed',
     statusReason: negated ? refusal : undefined,
     vaccineCode: vaccine,
     patient: ctx.patientReference,
@@ -178,9 +237,15 @@ function mapPlannedImmunization(sa: XNode, vaccine: CodeableConcept | undefined,
       compact({
         vaccineCode: [vaccine ?? { text: statementText(sa, ctx) ?? 'Unknown vaccine' }],
         forecastStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/immunization-recommendation-status', code: 'due' }] },
-        dateCriterion: time.dateTime ?? time.period?.start
-          ? [{ code: { coding: [{ system: 'http://loinc.org', code: '30980-7', display: 'Date vaccine due' }] }, value: (time.dateTime ?? time.period?.start) as string }]
-          : undefined,
+        dateCriterion:
+          (time.dateTime ?? time.period?.start)
+            ? [
+                {
+                  code: { coding: [{ system: 'http://loinc.org', code: '30980-7', display: 'Date vaccine due' }] },
+                  value: (time.dateTime ?? time.period?.start) as string,
+                },
+              ]
+            : undefined,
       }),
     ],
   };

@@ -5,13 +5,30 @@ import { decodeXmlEntities } from './xml-node';
  * lookup that `originalText/reference` and `text/reference` point into. Narrative markup has
  * already been checked for balance by the guard, so a one-pass tag rename keeps it balanced.
  */
-const TAG = /<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<\?[\s\S]*?\?>|<(\/?)([A-Za-z_][\w:.-]*)((?:\s+[^\s=>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g;
+const TAG =
+  /<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<\?[\s\S]*?\?>|<(\/?)([A-Za-z_][\w:.-]*)((?:\s+[^\s=>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g;
 const ATTR = /([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
 const RENAME: Record<string, string> = {
-  content: 'span', paragraph: 'p', item: 'li', linkHtml: 'a', footnote: 'span', footnoteRef: 'span',
-  table: 'table', thead: 'thead', tbody: 'tbody', tfoot: 'tfoot', tr: 'tr', th: 'th', td: 'td',
-  col: 'col', colgroup: 'colgroup', caption: 'caption', br: 'br', sub: 'sub', sup: 'sup',
+  content: 'span',
+  paragraph: 'p',
+  item: 'li',
+  linkHtml: 'a',
+  footnote: 'span',
+  footnoteRef: 'span',
+  table: 'table',
+  thead: 'thead',
+  tbody: 'tbody',
+  tfoot: 'tfoot',
+  tr: 'tr',
+  th: 'th',
+  td: 'td',
+  col: 'col',
+  colgroup: 'colgroup',
+  caption: 'caption',
+  br: 'br',
+  sub: 'sub',
+  sup: 'sup',
 };
 const KEPT_ATTRS = new Set(['colspan', 'rowspan', 'align', 'valign', 'width', 'border', 'span']);
 

@@ -19,11 +19,28 @@ export function mapNoteActivity(act: XNode, ctx: ImportContext): AnyRef {
     identifier: ctx.claimIdentifiers('DocumentReference', identifiers(act)),
     status: 'current',
     type: code && (code.coding || code.text) ? code : { text: 'Note' },
-    category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
+    category: [
+      {
+        coding: [
+          {
+            system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
+            code: 'clinical-note',
+            display: 'Clinical Note',
+          },
+        ],
+      },
+    ],
     subject: ctx.patientReference,
     date: authorTime(act, ctx) && /T/.test(authorTime(act, ctx) as string) ? authorTime(act, ctx) : undefined,
     author: mapAuthors(act, ctx),
-    content: [{ attachment: { contentType: b64 ? mediaType : 'text/plain', data: b64 ? text.replace(/\s+/g, '') : Buffer.from(text, 'utf8').toString('base64') } }],
+    content: [
+      {
+        attachment: {
+          contentType: b64 ? mediaType : 'text/plain',
+          data: b64 ? text.replace(/\s+/g, '') : Buffer.from(text, 'utf8').toString('base64'),
+        },
+      },
+    ],
     context: time.period || time.dateTime ? { period: time.period ?? { start: time.dateTime } } : undefined,
   };
   return ctx.add(compact(doc));
@@ -49,7 +66,13 @@ export function mapFamilyHistoryOrganizer(organizer: XNode, ctx: ImportContext):
     status: 'completed',
     patient: ctx.patientReference,
     relationship: relationship && (relationship.coding || relationship.text) ? relationship : { text: 'Family member' },
-    sex: gender ? { coding: [{ system: 'http://hl7.org/fhir/administrative-gender', code: gender === 'M' ? 'male' : gender === 'F' ? 'female' : 'unknown' }] } : undefined,
+    sex: gender
+      ? {
+          coding: [
+            { system: 'http://hl7.org/fhir/administrative-gender', code: gender === 'M' ? 'male' : gender === 'F' ? 'female' : 'unknown' },
+          ],
+        }
+      : undefined,
     condition: conditions,
   };
   return ctx.add(compact(history));

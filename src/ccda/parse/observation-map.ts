@@ -1,7 +1,19 @@
 import type { Annotation, CodeableConcept, DiagnosticReport, Encounter, Identifier, Observation, Reference } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers, quantity } from './cda-datatype-readers';
 import {
-  LOINC, SNOMED, authorTime, compact, concept, isCommentAct, isNegated, isReferenceOnly, notes, observationValue, statementOf, statementText, statusOf,
+  LOINC,
+  SNOMED,
+  authorTime,
+  compact,
+  concept,
+  isCommentAct,
+  isNegated,
+  isReferenceOnly,
+  notes,
+  observationValue,
+  statementOf,
+  statementText,
+  statusOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
 import { mapAuthors } from './participant-map';
@@ -11,18 +23,32 @@ import type { AnyRef } from './import-context';
 const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';
 
 /** The Observation categories C-CDA sections map to. */
-export type ObservationCategory = 'laboratory' | 'vital-signs' | 'social-history' | 'survey' | 'exam' | 'imaging' | 'procedure' | 'therapy' | 'activity';
+export type ObservationCategory =
+  'laboratory' | 'vital-signs' | 'social-history' | 'survey' | 'exam' | 'imaging' | 'procedure' | 'therapy' | 'activity';
 
 function categoryConcept(category: ObservationCategory): CodeableConcept {
   const display: Record<ObservationCategory, string> = {
-    laboratory: 'Laboratory', 'vital-signs': 'Vital Signs', 'social-history': 'Social History', survey: 'Survey', exam: 'Exam',
-    imaging: 'Imaging', procedure: 'Procedure', therapy: 'Therapy', activity: 'Activity',
+    laboratory: 'Laboratory',
+    'vital-signs': 'Vital Signs',
+    'social-history': 'Social History',
+    survey: 'Survey',
+    exam: 'Exam',
+    imaging: 'Imaging',
+    procedure: 'Procedure',
+    therapy: 'Therapy',
+    activity: 'Activity',
   };
   return { coding: [{ system: CATEGORY_SYSTEM, code: category, display: display[category] }] };
 }
 
 const STATUS: Record<string, Observation['status']> = {
-  completed: 'final', active: 'preliminary', aborted: 'cancelled', cancelled: 'cancelled', held: 'registered', suspended: 'registered', nullified: 'entered-in-error',
+  completed: 'final',
+  active: 'preliminary',
+  aborted: 'cancelled',
+  cancelled: 'cancelled',
+  held: 'registered',
+  suspended: 'registered',
+  nullified: 'entered-in-error',
 };
 
 /** One observation (result, vital sign, social history, assessment...) as an Observation. */
@@ -42,7 +68,9 @@ export function mapObservation(obs: XNode, ctx: ImportContext, category: Observa
     issued: undefined,
     performer: mapAuthors(obs, ctx),
     ...observationValue(obs, ctx),
-    interpretation: children(obs, 'interpretationCode').map((n) => codeableConcept(n, ctx)).filter((c): c is CodeableConcept => !!c?.coding),
+    interpretation: children(obs, 'interpretationCode')
+      .map((n) => codeableConcept(n, ctx))
+      .filter((c): c is CodeableConcept => !!c?.coding),
     bodySite: codeableConcept(child(obs, 'targetSiteCode'), ctx),
     method: codeableConcept(child(obs, 'methodCode'), ctx),
     referenceRange: referenceRanges(obs, ctx),
@@ -99,7 +127,10 @@ function organizerParts(organizer: XNode, ctx: ImportContext): OrganizerParts {
     for (const component of children(holder, 'component')) {
       const statement = statementOf(component);
       if (!statement) continue;
-      if (tagOf(statement) === 'organizer' && (attr(statement, 'classCode') === 'CLUSTER' || attr(statement, 'classCode') === 'BATTERY' || child(statement, 'component'))) {
+      if (
+        tagOf(statement) === 'organizer' &&
+        (attr(statement, 'classCode') === 'CLUSTER' || attr(statement, 'classCode') === 'BATTERY' || child(statement, 'component'))
+      ) {
         walk(statement);
         continue;
       }
@@ -169,7 +200,17 @@ export function mapResultOrganizer(organizer: XNode, ctx: ImportContext): AnyRef
 export function mapVitalSignsOrganizer(organizer: XNode, ctx: ImportContext): AnyRef[] {
   const parts = organizerParts(organizer, ctx);
   const members = parts.members.map((m) => mapMember(m, ctx, 'vital-signs'));
-  return [mapPanel(organizer, members, parts.links, ctx, 'vital-signs', concept(LOINC, '85353-1', 'Vital signs, weight, height, head circumference, oxygen saturation and BMI panel')), ...members];
+  return [
+    mapPanel(
+      organizer,
+      members,
+      parts.links,
+      ctx,
+      'vital-signs',
+      concept(LOINC, '85353-1', 'Vital signs, weight, height, head circumference, oxygen saturation and BMI panel'),
+    ),
+    ...members,
+  ];
 }
 
 /** Any other organizer (functional, cognitive, advance directives...): a panel Observation with members. */
@@ -179,9 +220,17 @@ export function mapObservationOrganizer(organizer: XNode, ctx: ImportContext, ca
   return [mapPanel(organizer, members, parts.links, ctx, category, undefined), ...members];
 }
 
-function mapPanel(organizer: XNode, members: AnyRef[], links: Identifier[], ctx: ImportContext, category: ObservationCategory | undefined, fallbackCode: CodeableConcept | undefined): AnyRef {
+function mapPanel(
+  organizer: XNode,
+  members: AnyRef[],
+  links: Identifier[],
+  ctx: ImportContext,
+  category: ObservationCategory | undefined,
+  fallbackCode: CodeableConcept | undefined,
+): AnyRef {
   let code = codeableConcept(child(organizer, 'code'), ctx);
-  if (fallbackCode && !code?.coding?.some((c) => c.system === LOINC)) code = { ...fallbackCode, coding: [...(fallbackCode.coding ?? []), ...(code?.coding ?? [])] };
+  if (fallbackCode && !code?.coding?.some((c) => c.system === LOINC))
+    code = { ...fallbackCode, coding: [...(fallbackCode.coding ?? []), ...(code?.coding ?? [])] };
   if (!code || (!code.coding && !code.text)) code = { text: statementText(organizer, ctx) ?? 'Panel' };
   const time = effective(child(organizer, 'effectiveTime'), ctx);
   const panel: Observation = {

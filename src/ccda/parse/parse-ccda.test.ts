@@ -4,7 +4,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AllergyIntolerance, Composition, Condition, DiagnosticReport, DocumentReference, Immunization, MedicationRequest, MedicationStatement, Observation, Resource } from '@medplum/fhirtypes';
+import type {
+  AllergyIntolerance,
+  Composition,
+  Condition,
+  DiagnosticReport,
+  DocumentReference,
+  Immunization,
+  MedicationRequest,
+  MedicationStatement,
+  Observation,
+  Resource,
+} from '@medplum/fhirtypes';
 import type { CcdaImportResult } from './ccda-import-types';
 import { parseCcda } from './parse-ccda';
 
@@ -13,7 +24,8 @@ const load = (name: string): CcdaImportResult => parseCcda(fs.readFileSync(path.
 function all<T extends Resource>(r: CcdaImportResult, type: T['resourceType']): T[] {
   return r.bundle.entry.map((e) => e.resource).filter((x): x is T => x.resourceType === type);
 }
-const byUrl = (r: CcdaImportResult, url: string | undefined): Resource | undefined => r.bundle.entry.find((e) => e.fullUrl === url)?.resource;
+const byUrl = (r: CcdaImportResult, url: string | undefined): Resource | undefined =>
+  r.bundle.entry.find((e) => e.fullUrl === url)?.resource;
 
 describe('negationInd and "no known"', () => {
   const r = load('no-known-and-negation');
@@ -24,13 +36,19 @@ describe('negationInd and "no known"', () => {
     expect(nka.verificationStatus?.coding?.[0].code).toBe('confirmed');
     expect(nka.clinicalStatus?.coding?.[0].code).toBe('active');
     expect(nka.reaction).toBeUndefined();
-    expect(refuted.code?.coding?.[0]).toEqual({ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '7980', display: 'Penicillin G' });
+    expect(refuted.code?.coding?.[0]).toEqual({
+      system: 'http://www.nlm.nih.gov/research/umls/rxnorm',
+      code: '7980',
+      display: 'Penicillin G',
+    });
     expect(refuted.verificationStatus?.coding?.[0].code).toBe('refuted');
   });
 
   it('negated generic problem -> No current problems; negated specific problem -> refuted', () => {
     const [none, asthma] = all<Condition>(r, 'Condition');
-    expect(none.code?.coding).toEqual([{ system: 'http://snomed.info/sct', code: '160245001', display: 'No current problems or disability' }]);
+    expect(none.code?.coding).toEqual([
+      { system: 'http://snomed.info/sct', code: '160245001', display: 'No current problems or disability' },
+    ]);
     expect(none.onsetDateTime).toBe('2014-01');
     expect(asthma.code?.coding?.[0].code).toBe('195967001');
     expect(asthma.verificationStatus?.coding?.[0].code).toBe('refuted');
@@ -38,20 +56,33 @@ describe('negationInd and "no known"', () => {
 
   it('negated medication with a nullFlavored drug -> no-known-medications, never a positive drug', () => {
     const [statement] = all<MedicationStatement>(r, 'MedicationStatement');
-    expect(statement.medicationCodeableConcept?.coding).toEqual([{ system: 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips', code: 'no-known-medications', display: 'No known medications' }]);
+    expect(statement.medicationCodeableConcept?.coding).toEqual([
+      {
+        system: 'http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips',
+        code: 'no-known-medications',
+        display: 'No known medications',
+      },
+    ]);
     expect(statement.effectivePeriod).toBeUndefined();
   });
 
   it('negated immunization -> not-done with the refusal reason', () => {
     const [imm] = all<Immunization>(r, 'Immunization');
     expect(imm.status).toBe('not-done');
-    expect(imm.statusReason?.coding?.[0]).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'PATOBJ', display: 'patient objection' });
+    expect(imm.statusReason?.coding?.[0]).toEqual({
+      system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
+      code: 'PATOBJ',
+      display: 'patient objection',
+    });
     expect(imm.occurrenceDateTime).toBe('2013-11-15');
   });
 
   it('counts negated entries per section', () => {
     expect(r.sections.map((s) => [s.loinc, s.entries, s.resourcesCreated, s.negated])).toEqual([
-      ['48765-2', 2, 2, 2], ['11450-4', 2, 2, 2], ['10160-0', 1, 1, 1], ['11369-6', 1, 1, 1],
+      ['48765-2', 2, 2, 2],
+      ['11450-4', 2, 2, 2],
+      ['10160-0', 1, 1, 1],
+      ['11369-6', 1, 1, 1],
     ]);
   });
 
@@ -59,7 +90,13 @@ describe('negationInd and "no known"', () => {
     expect(r.document.effectiveTime).toBe('2014-01-02T10:30:00-05:00');
     expect(r.document.release).toBe('R2.1');
     const patient = byUrl(r, r.patientFullUrl);
-    expect(patient).toMatchObject({ identifier: [{ system: 'urn:oid:2.16.840.1.113883.19.5.99999.2', value: 'MRN-1001' }, { system: 'http://hl7.org/fhir/sid/us-ssn', value: '111-00-2222' }], birthDate: '1980-03-15' });
+    expect(patient).toMatchObject({
+      identifier: [
+        { system: 'urn:oid:2.16.840.1.113883.19.5.99999.2', value: 'MRN-1001' },
+        { system: 'http://hl7.org/fhir/sid/us-ssn', value: '111-00-2222' },
+      ],
+      birthDate: '1980-03-15',
+    });
   });
 });
 
@@ -74,10 +111,18 @@ describe('result and vital-sign organizers (C-CDA R1.1 templates)', () => {
     const [report] = all<DiagnosticReport>(r, 'DiagnosticReport');
     expect(report.effectivePeriod).toEqual({ start: '2014-01-02T10:30:00-05:00', end: '2014-01-02T11:30:00-05:00' });
     const members = (report.result ?? []).map((ref) => byUrl(r, ref.reference) as Observation);
-    expect(members.map((m) => [m.code.text, m.valueQuantity?.value, m.valueQuantity?.unit, m.interpretation?.[0].coding?.[0].code])).toEqual([
-      ['WBC', 6.7, '10*3/uL', 'N'], ['Hemoglobin', 9.1, 'g/dL', 'L'],
+    expect(
+      members.map((m) => [m.code.text, m.valueQuantity?.value, m.valueQuantity?.unit, m.interpretation?.[0].coding?.[0].code]),
+    ).toEqual([
+      ['WBC', 6.7, '10*3/uL', 'N'],
+      ['Hemoglobin', 9.1, 'g/dL', 'L'],
     ]);
-    expect(members[0].referenceRange).toEqual([{ low: { value: 4.3, unit: '10*3/uL', system: 'http://unitsofmeasure.org', code: '10*3/uL' }, high: { value: 10.8, unit: '10*3/uL', system: 'http://unitsofmeasure.org', code: '10*3/uL' } }]);
+    expect(members[0].referenceRange).toEqual([
+      {
+        low: { value: 4.3, unit: '10*3/uL', system: 'http://unitsofmeasure.org', code: '10*3/uL' },
+        high: { value: 10.8, unit: '10*3/uL', system: 'http://unitsofmeasure.org', code: '10*3/uL' },
+      },
+    ]);
   });
 
   it('vital signs organizer -> 85353-1 panel with hasMember, members categorised vital-signs', () => {
@@ -85,7 +130,8 @@ describe('result and vital-sign organizers (C-CDA R1.1 templates)', () => {
     expect(panel.code.coding?.[0].code).toBe('85353-1');
     const members = (panel.hasMember ?? []).map((ref) => byUrl(r, ref.reference) as Observation);
     expect(members.map((m) => [m.code.coding?.[0].code, m.valueQuantity?.value, m.category?.[0].coding?.[0].code])).toEqual([
-      ['8480-6', 120, 'vital-signs'], ['8462-4', 80, 'vital-signs'],
+      ['8480-6', 120, 'vital-signs'],
+      ['8462-4', 80, 'vital-signs'],
     ]);
   });
 });
@@ -111,7 +157,8 @@ describe('reused ids, allergy categories, medications and unknown sections', () 
   it('medication: RxNorm first, NDC translation kept; EVN -> MedicationStatement, INT -> MedicationRequest', () => {
     const [statement] = all<MedicationStatement>(r, 'MedicationStatement');
     expect(statement.medicationCodeableConcept?.coding?.map((c) => [c.system, c.code])).toEqual([
-      ['http://www.nlm.nih.gov/research/umls/rxnorm', '314076'], ['http://hl7.org/fhir/sid/ndc', '00093-7339-01'],
+      ['http://www.nlm.nih.gov/research/umls/rxnorm', '314076'],
+      ['http://hl7.org/fhir/sid/ndc', '00093-7339-01'],
     ]);
     expect(statement.dosage?.[0].timing).toEqual({ repeat: { period: 24, periodUnit: 'h' } });
     const [request] = all<MedicationRequest>(r, 'MedicationRequest');
@@ -120,7 +167,9 @@ describe('reused ids, allergy categories, medications and unknown sections', () 
 
   it('an entry with only a nullFlavored id gets a document-position identifier (re-import matches it)', () => {
     const [request] = all<MedicationRequest>(r, 'MedicationRequest');
-    expect(request.identifier).toEqual([{ system: 'urn:chartkeeper:ccda-entry-position', value: '2.16.840.1.113883.19.5.99999.1^golden-med-1/10160-0/2' }]);
+    expect(request.identifier).toEqual([
+      { system: 'urn:chartkeeper:ccda-entry-position', value: '2.16.840.1.113883.19.5.99999.1^golden-med-1/10160-0/2' },
+    ]);
   });
 
   it('an unknown section keeps its narrative in the Composition and only warns', () => {
@@ -143,7 +192,11 @@ describe('unstructured document', () => {
   it('keeps the nonXMLBody as a DocumentReference attachment', () => {
     const r = load('unstructured');
     const [doc] = all<DocumentReference>(r, 'DocumentReference');
-    expect(doc.content[0].attachment).toEqual({ contentType: 'text/plain', title: 'Unstructured discharge summary', data: Buffer.from('Discharge summary text kept as an attachment.').toString('base64') });
+    expect(doc.content[0].attachment).toEqual({
+      contentType: 'text/plain',
+      title: 'Unstructured discharge summary',
+      data: Buffer.from('Discharge summary text kept as an attachment.').toString('base64'),
+    });
     expect(r.document.kind).toBe('unstructured');
   });
 });

@@ -30,7 +30,9 @@ export function parseCcda(xml: string | Buffer, options: ParseCcdaOptions = {}):
 /** Maps an already read ClinicalDocument (see readCdaXml) to the import result. */
 export function mapCdaDocument(root: XNode, narratives: readonly string[], text: string): CcdaImportResult {
   const idNode = child(root, 'id');
-  const documentKey = attr(idNode, 'root') ? `${attr(idNode, 'root')}${attr(idNode, 'extension') ? `^${attr(idNode, 'extension')}` : ''}` : `sha1:${createHash('sha1').update(text).digest('hex')}`;
+  const documentKey = attr(idNode, 'root')
+    ? `${attr(idNode, 'root')}${attr(idNode, 'extension') ? `^${attr(idNode, 'extension')}` : ''}`
+    : `sha1:${createHash('sha1').update(text).digest('hex')}`;
   const ctx = new ImportContext(documentKey);
   const info = documentInfo(root, ctx);
   ctx.documentDate = info.effectiveTime;
@@ -53,7 +55,9 @@ export function mapCdaDocument(root: XNode, narratives: readonly string[], text:
     author: authors.length ? authors : custodian ? [custodian] : [{ display: 'Unknown author' }],
     title: info.title ?? info.typeDisplay ?? 'Clinical document',
     confidentiality: attr(child(root, 'confidentialityCode'), 'code') as Composition['confidentiality'],
-    attester: legal ? [{ mode: 'legal', party: legal, time: effective(path(root, 'legalAuthenticator', 'time'), ctx).dateTime }] : undefined,
+    attester: legal
+      ? [{ mode: 'legal', party: legal, time: effective(path(root, 'legalAuthenticator', 'time'), ctx).dateTime }]
+      : undefined,
     custodian: custodian,
     event: serviceEvents(root, ctx),
   };
@@ -61,7 +65,8 @@ export function mapCdaDocument(root: XNode, narratives: readonly string[], text:
     ctx.warn('The document has no effectiveTime; Composition.date is the import time');
     composition.date = new Date().toISOString();
   }
-  if (!composition.confidentiality || !['U', 'L', 'M', 'N', 'R', 'V'].includes(composition.confidentiality)) delete composition.confidentiality;
+  if (!composition.confidentiality || !['U', 'L', 'M', 'N', 'R', 'V'].includes(composition.confidentiality))
+    delete composition.confidentiality;
   if (composition.attester?.[0] && !composition.attester[0].time) delete composition.attester[0].time;
 
   const body = child(root, 'component');
@@ -75,7 +80,16 @@ export function mapCdaDocument(root: XNode, narratives: readonly string[], text:
     ctx.resolveEncounterLinks();
   } else if (nonXml) {
     const docRef = mapNonXmlBody(nonXml, ctx, info.title, patientRef, composition.type);
-    composition.section = [{ title: info.title ?? 'Document', text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">The document body is an attachment (unstructured document).</div>' }, entry: [docRef] }];
+    composition.section = [
+      {
+        title: info.title ?? 'Document',
+        text: {
+          status: 'generated',
+          div: '<div xmlns="http://www.w3.org/1999/xhtml">The document body is an attachment (unstructured document).</div>',
+        },
+        entry: [docRef],
+      },
+    ];
   } else {
     ctx.warn('The document has neither a structuredBody nor a nonXMLBody');
   }
@@ -96,9 +110,15 @@ function serviceEvents(root: XNode, ctx: ImportContext): Composition['event'] {
     const event = child(doc, 'serviceEvent');
     if (!event) continue;
     const time = effective(child(event, 'effectiveTime'), ctx);
-    const detail = children(event, 'performer').map((p) => mapAssigned(child(p, 'assignedEntity'), ctx)).filter((r): r is NonNullable<typeof r> => !!r);
+    const detail = children(event, 'performer')
+      .map((p) => mapAssigned(child(p, 'assignedEntity'), ctx))
+      .filter((r): r is NonNullable<typeof r> => !!r);
     const code = codeableConcept(child(event, 'code'), ctx);
-    const item = compact({ code: code?.coding ? [code] : undefined, period: time.period ?? (time.dateTime ? { start: time.dateTime } : undefined), detail });
+    const item = compact({
+      code: code?.coding ? [code] : undefined,
+      period: time.period ?? (time.dateTime ? { start: time.dateTime } : undefined),
+      detail,
+    });
     if (Object.keys(item).length) out.push(item);
   }
   return out.length ? out : undefined;
@@ -117,7 +137,7 @@ function mapNonXmlBody(nonXml: XNode, ctx: ImportContext, title: string | undefi
   else attachment.data = Buffer.from(narrativeToPlainText(raw) ?? '', 'utf8').toString('base64');
   const doc: DocumentReference = {
     resourceType: 'DocumentReference',
-    identifier: (ctx.entryPosition = 'nonXMLBody', ctx.claimIdentifiers('DocumentReference', [])),
+    identifier: ((ctx.entryPosition = 'nonXMLBody'), ctx.claimIdentifiers('DocumentReference', [])),
     status: 'current',
     type,
     subject,

@@ -36,10 +36,16 @@ export function mapOrganization(node: XNode | undefined, ctx: ImportContext): An
     const org: Organization = { resourceType: 'Organization' };
     if (ids.length) org.identifier = ids;
     if (name) org.name = name;
-    const telecom = children(node, 'telecom').map(contactPoint).filter((t) => t !== undefined);
+    const telecom = children(node, 'telecom')
+      .map(contactPoint)
+      .filter((t) => t !== undefined);
     if (telecom.length) org.telecom = telecom;
     // org-1: an organization's address is never a home address.
-    const addr = children(node, 'addr').map(address).filter((a) => a !== undefined).map((a) => (a.use === 'home' ? { ...a, use: undefined } : a)).map((a) => compact(a));
+    const addr = children(node, 'addr')
+      .map(address)
+      .filter((a) => a !== undefined)
+      .map((a) => (a.use === 'home' ? { ...a, use: undefined } : a))
+      .map((a) => compact(a));
     if (addr.length) org.address = addr;
     return org;
   });
@@ -64,9 +70,13 @@ export function mapAssigned(role: XNode | undefined, ctx: ImportContext): AnyRef
       const practitioner: Practitioner = { resourceType: 'Practitioner' };
       if (ids.length) practitioner.identifier = ids;
       if (name) practitioner.name = [name];
-      const telecom = children(role, 'telecom').map(contactPoint).filter((t) => t !== undefined);
+      const telecom = children(role, 'telecom')
+        .map(contactPoint)
+        .filter((t) => t !== undefined);
       if (telecom.length) practitioner.telecom = telecom;
-      const addr = children(role, 'addr').map(address).filter((a) => a !== undefined);
+      const addr = children(role, 'addr')
+        .map(address)
+        .filter((a) => a !== undefined);
       if (addr.length) practitioner.address = addr;
       const specialty = codeableConcept(child(role, 'code'), ctx);
       if (specialty?.coding) practitioner.qualification = [{ code: specialty }];

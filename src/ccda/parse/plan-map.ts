@@ -15,9 +15,16 @@ export function mapGoal(obs: XNode, ctx: ImportContext): AnyRef {
   const value = observationValue(obs, ctx);
   const detail = Object.entries(value).find(([k]) => k !== 'dataAbsentReason');
   // gol-1: a target detail needs a measure, so a goal without a coded code has no target (its text stays the description).
-  const target = detail && code?.coding
-    ? [{ ...(code?.coding ? { measure: code } : {}), [detail[0].replace(/^value/, 'detail')]: detail[1], ...(time.period?.end ? { dueDate: time.period.end.slice(0, 10) } : {}) }]
-    : undefined;
+  const target =
+    detail && code?.coding
+      ? [
+          {
+            ...(code?.coding ? { measure: code } : {}),
+            [detail[0].replace(/^value/, 'detail')]: detail[1],
+            ...(time.period?.end ? { dueDate: time.period.end.slice(0, 10) } : {}),
+          },
+        ]
+      : undefined;
   const status = statusOf(obs);
   const goal: Goal = {
     resourceType: 'Goal',

@@ -10,10 +10,24 @@ const PRODUCT_INSTANCE = '2.16.840.1.113883.10.20.22.4.37';
 const PLANNED_MOODS = new Set(['INT', 'RQO', 'PRMS', 'PRP', 'ARQ', 'APT']);
 
 const PROCEDURE_STATUS: Record<string, Procedure['status']> = {
-  completed: 'completed', active: 'in-progress', aborted: 'stopped', cancelled: 'not-done', new: 'preparation', held: 'on-hold', suspended: 'on-hold', nullified: 'entered-in-error',
+  completed: 'completed',
+  active: 'in-progress',
+  aborted: 'stopped',
+  cancelled: 'not-done',
+  new: 'preparation',
+  held: 'on-hold',
+  suspended: 'on-hold',
+  nullified: 'entered-in-error',
 };
 const REQUEST_STATUS: Record<string, ServiceRequest['status']> = {
-  active: 'active', new: 'draft', completed: 'completed', aborted: 'revoked', cancelled: 'revoked', held: 'on-hold', suspended: 'on-hold', nullified: 'entered-in-error',
+  active: 'active',
+  new: 'draft',
+  completed: 'completed',
+  aborted: 'revoked',
+  cancelled: 'revoked',
+  held: 'on-hold',
+  suspended: 'on-hold',
+  nullified: 'entered-in-error',
 };
 
 function codeOrText(node: XNode, ctx: ImportContext, fallback: string): CodeableConcept {
@@ -36,7 +50,7 @@ export function mapProcedureActivity(node: XNode, ctx: ImportContext, planned = 
   const procedure: Procedure = {
     resourceType: 'Procedure',
     identifier: ctx.claimIdentifiers('Procedure', identifiers(node)),
-    status: isNegated(node) ? 'not-done' : PROCEDURE_STATUS[status] ?? 'completed',
+    status: isNegated(node) ? 'not-done' : (PROCEDURE_STATUS[status] ?? 'completed'),
     code: codeOrText(node, ctx, 'Unknown procedure'),
     subject: ctx.patientReference,
     performedDateTime: time.dateTime,
@@ -44,7 +58,9 @@ export function mapProcedureActivity(node: XNode, ctx: ImportContext, planned = 
     recorder: mapAuthors(node, ctx)[0],
     performer: mapPerformers(node, ctx).map((actor) => ({ actor })),
     reasonCode: reasons(node, ctx),
-    bodySite: children(node, 'targetSiteCode').map((n) => codeableConcept(n, ctx)).filter((c): c is CodeableConcept => !!c?.coding),
+    bodySite: children(node, 'targetSiteCode')
+      .map((n) => codeableConcept(n, ctx))
+      .filter((c): c is CodeableConcept => !!c?.coding),
     focalDevice: devices.map((manipulated) => ({ manipulated })),
     note: notes(node, ctx),
   };
@@ -94,7 +110,15 @@ export function mapDeviceRole(role: XNode, ctx: ImportContext): AnyRef {
   const device: Device = {
     resourceType: 'Device',
     identifier: ctx.claimIdentifiers('Device', ids),
-    udiCarrier: udiId ? [{ deviceIdentifier: attr(udiId, 'extension'), carrierHRF: attr(udiId, 'extension'), issuer: 'http://hl7.org/fhir/NamingSystem/fda-udi' }] : undefined,
+    udiCarrier: udiId
+      ? [
+          {
+            deviceIdentifier: attr(udiId, 'extension'),
+            carrierHRF: attr(udiId, 'extension'),
+            issuer: 'http://hl7.org/fhir/NamingSystem/fda-udi',
+          },
+        ]
+      : undefined,
     type: type && (type.coding || type.text) ? type : undefined,
     modelNumber: model,
     patient: ctx.patientReference,
@@ -107,7 +131,9 @@ export function mapDeviceRole(role: XNode, ctx: ImportContext): AnyRef {
 export function mapSupply(supply: XNode, ctx: ImportContext): AnyRef[] {
   const devices = productInstances(supply, ctx);
   if (devices.length) return devices;
-  const product = path(supply, 'product', 'manufacturedProduct', 'manufacturedMaterial') ?? path(supply, 'participant', 'participantRole', 'playingDevice');
+  const product =
+    path(supply, 'product', 'manufacturedProduct', 'manufacturedMaterial') ??
+    path(supply, 'participant', 'participantRole', 'playingDevice');
   const type = codeableConcept(child(product, 'code'), ctx);
   const device: Device = {
     resourceType: 'Device',

@@ -25,7 +25,11 @@ const EMPTY_DIV = '<div xmlns="http://www.w3.org/1999/xhtml">No information</div
  * collected (and their narrative indexed) before any entry is mapped, because an entry's
  * originalText may reference narrative anywhere in the document.
  */
-export function mapSections(body: XNode, narratives: readonly string[], ctx: ImportContext): { sections: CompositionSection[]; stats: CcdaSectionStats[] } {
+export function mapSections(
+  body: XNode,
+  narratives: readonly string[],
+  ctx: ImportContext,
+): { sections: CompositionSection[]; stats: CcdaSectionStats[] } {
   const found: FoundSection[] = [];
   const top = collect(body, found, { narratives, next: 0 });
   for (const section of found) ctx.narrative.add(section.raw);
@@ -49,9 +53,18 @@ function collect(holder: XNode, found: FoundSection[], queue: NarrativeQueue): C
     const loinc = attr(codeNode, 'code');
     const title = textOf(child(node, 'title'));
     const kind = sectionKind(roots, loinc);
-    const raw = child(node, 'text') ? queue.narratives[queue.next++] ?? '' : '';
+    const raw = child(node, 'text') ? (queue.narratives[queue.next++] ?? '') : '';
     const stats: CcdaSectionStats = {
-      index: found.length, loinc, title, templateIds: [...roots], kind, entries: 0, resourcesCreated: 0, negated: 0, nullFlavored: 0, unmapped: 0,
+      index: found.length,
+      loinc,
+      title,
+      templateIds: [...roots],
+      kind,
+      entries: 0,
+      resourcesCreated: 0,
+      negated: 0,
+      nullFlavored: 0,
+      unmapped: 0,
     };
     const composition: CompositionSection = {};
     if (title) composition.title = title;
@@ -74,7 +87,9 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
   ctx.sectionText = narrativeToPlainText(section.raw);
   const entries = children(node, 'entry');
   if (kind === 'narrative-only' && entries.length > 0) {
-    ctx.warn(`Section ${stats.loinc ?? stats.title ?? stats.index} (${stats.templateIds.join(', ') || 'no templateId'}) is not mapped; its ${entries.length} entries are kept as narrative only`);
+    ctx.warn(
+      `Section ${stats.loinc ?? stats.title ?? stats.index} (${stats.templateIds.join(', ') || 'no templateId'}) is not mapped; its ${entries.length} entries are kept as narrative only`,
+    );
   }
   let index = 0;
   let previous: AnyRef[] = [];
@@ -108,14 +123,21 @@ function mapOne(section: FoundSection, ctx: ImportContext): void {
   }
   if (ctx.sectionRefs.length) composition.entry = ctx.sectionRefs;
   if (attr(node, 'nullFlavor') && !composition.entry) {
-    composition.emptyReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/list-empty-reason', code: 'unavailable', display: 'Unavailable' }] };
+    composition.emptyReason = {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/list-empty-reason', code: 'unavailable', display: 'Unavailable' }],
+    };
   }
   ctx.section = undefined;
   ctx.sectionRefs = [];
   ctx.sectionText = undefined;
 }
 
-const KEY_OBSERVATIONS = new Set(['2.16.840.1.113883.10.20.22.4.7', '2.16.840.1.113883.10.20.22.4.4', '2.16.840.1.113883.10.20.1.18', '2.16.840.1.113883.10.20.1.28']);
+const KEY_OBSERVATIONS = new Set([
+  '2.16.840.1.113883.10.20.22.4.7',
+  '2.16.840.1.113883.10.20.22.4.4',
+  '2.16.840.1.113883.10.20.1.18',
+  '2.16.840.1.113883.10.20.1.28',
+]);
 
 /** Negated entry: the statement, or the allergy/problem observation a concern act wraps, says negationInd. */
 function entryNegated(statement: XNode): boolean {
@@ -130,23 +152,45 @@ function entryNullFlavored(statement: XNode, kind: SectionKind, ctx: ImportConte
   const inner = related(statement).filter((s) => templateRoots(s).some((r) => KEY_OBSERVATIONS.has(r)));
   const target = inner[0] ?? statement;
   switch (kind) {
-    case 'allergies': return isNullKey(path(target, 'participant', 'participantRole', 'playingEntity', 'code'), ctx);
-    case 'problems': return isNullKey(valueOf(target), ctx);
-    case 'medications': case 'immunizations':
+    case 'allergies':
+      return isNullKey(path(target, 'participant', 'participantRole', 'playingEntity', 'code'), ctx);
+    case 'problems':
+      return isNullKey(valueOf(target), ctx);
+    case 'medications':
+    case 'immunizations':
       if (tagOf(statement) !== 'substanceAdministration') return false;
-      return isNullKey(path(statement, 'consumable', 'manufacturedProduct', 'manufacturedMaterial', 'code') ?? path(statement, 'consumable', 'manufacturedProduct', 'manufacturedLabeledDrug', 'code'), ctx);
-    default: return false;
+      return isNullKey(
+        path(statement, 'consumable', 'manufacturedProduct', 'manufacturedMaterial', 'code') ??
+          path(statement, 'consumable', 'manufacturedProduct', 'manufacturedLabeledDrug', 'code'),
+        ctx,
+      );
+    default:
+      return false;
   }
 }
 
 /** Types whose resources carry `note` (Annotation). */
-const NOTED = new Set(['Condition', 'AllergyIntolerance', 'Observation', 'Procedure', 'Immunization', 'MedicationStatement', 'MedicationRequest', 'Goal', 'ServiceRequest', 'CarePlan', 'FamilyMemberHistory', 'CommunicationRequest']);
+const NOTED = new Set([
+  'Condition',
+  'AllergyIntolerance',
+  'Observation',
+  'Procedure',
+  'Immunization',
+  'MedicationStatement',
+  'MedicationRequest',
+  'Goal',
+  'ServiceRequest',
+  'CarePlan',
+  'FamilyMemberHistory',
+  'CommunicationRequest',
+]);
 
 /** Adds the text as a note to the first of the resources that can hold one; false when none can (or no text). */
 function noteOnFirst(refs: readonly AnyRef[], text: string | undefined, ctx: ImportContext): boolean {
   if (!text) return false;
   for (const ref of refs) {
-    const found = ctx.resources.find((r) => r.fullUrl === ref.reference)?.resource as { resourceType: string; note?: { text: string }[] } | undefined;
+    const found = ctx.resources.find((r) => r.fullUrl === ref.reference)?.resource as
+      { resourceType: string; note?: { text: string }[] } | undefined;
     if (found && NOTED.has(found.resourceType)) {
       found.note = [...(found.note ?? []), { text }];
       return true;

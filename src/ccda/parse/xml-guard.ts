@@ -172,7 +172,11 @@ export function assertWellFormed(xml: string, limits: XmlLimits): MarkupScan {
  * where the tag ends; 'too-many' past `maxAttributes` attributes, 'malformed' when neither an attribute nor the
  * tag's end follows.
  */
-function startTagRest(xml: string, from: number, maxAttributes: number): { attributesEnd: number; selfClosing: boolean; end: number } | 'too-many' | 'malformed' {
+function startTagRest(
+  xml: string,
+  from: number,
+  maxAttributes: number,
+): { attributesEnd: number; selfClosing: boolean; end: number } | 'too-many' | 'malformed' {
   let at = from;
   for (let count = 0; ; count++) {
     ATTRIBUTE.lastIndex = at;
@@ -197,7 +201,12 @@ function isSpace(code: number): boolean {
   return code === 32 || code === 10 || code === 13 || code === 9;
 }
 
-function fail(xml: string, offset: number, code: 'malformed' | 'dtd-refused' | 'too-deep' | 'too-many-attributes' | 'too-many-elements', message: string): never {
+function fail(
+  xml: string,
+  offset: number,
+  code: 'malformed' | 'dtd-refused' | 'too-deep' | 'too-many-attributes' | 'too-many-elements',
+  message: string,
+): never {
   const { line, column } = lineColumnAt(xml, offset);
   throw new CcdaParseError(code, message, line, column);
 }

@@ -98,7 +98,9 @@ export function buildTree(
 
 /** Attribute name characters as the guard accepts them: [\w:.\-]. */
 function isNameChar(code: number): boolean {
-  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 58) || code === 95 || code === 45 || code === 46;
+  return (
+    (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || (code >= 48 && code <= 58) || code === 95 || code === 45 || code === 46
+  );
 }
 
 /**
@@ -115,7 +117,7 @@ function rawAttr(node: XNode | undefined, name: string): string | undefined {
     attrs = splitAttributes(attrs);
     (node as XNode).attrs = attrs;
   }
-  if (!Array.isArray(attrs)) return (attrs)[name];
+  if (!Array.isArray(attrs)) return attrs[name];
   // The last of a repeated name wins, as in the parser.
   for (let k = attrs.length - 2; k >= 0; k -= 2) {
     if (attrs[k] === name) return attrs[k + 1];

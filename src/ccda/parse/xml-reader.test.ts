@@ -17,7 +17,9 @@ function parseError(xml: string | Buffer, options = {}): CcdaParseError {
 
 describe('readCdaXml: safe parsing', () => {
   it('refuses a DOCTYPE (and so any entity definition) with its position', () => {
-    const err = parseError('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaa">]>\n<ClinicalDocument xmlns="urn:hl7-org:v3">&a;</ClinicalDocument>');
+    const err = parseError(
+      '<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "aaaa">]>\n<ClinicalDocument xmlns="urn:hl7-org:v3">&a;</ClinicalDocument>',
+    );
     expect(err.code).toBe('dtd-refused');
     expect([err.line, err.column]).toEqual([2, 1]);
   });
@@ -52,7 +54,9 @@ describe('readCdaXml: safe parsing', () => {
 
   it('enforces the attribute-count limit', () => {
     const attrs = Array.from({ length: 40 }, (_, i) => ` a${i}="v"`).join('');
-    expect(parseError(`<ClinicalDocument xmlns="urn:hl7-org:v3"><x${attrs}/></ClinicalDocument>`, { maxAttributes: 32 }).code).toBe('too-many-attributes');
+    expect(parseError(`<ClinicalDocument xmlns="urn:hl7-org:v3"><x${attrs}/></ClinicalDocument>`, { maxAttributes: 32 }).code).toBe(
+      'too-many-attributes',
+    );
   });
 
   it('refuses documents that are not a CDA ClinicalDocument', () => {
@@ -61,7 +65,9 @@ describe('readCdaXml: safe parsing', () => {
   });
 
   it('leaves undefined entities as written and decodes the XML ones', () => {
-    const result = parseCcda('<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"/><title>A &amp; B &#169; &nbsp;</title><component><structuredBody/></component></ClinicalDocument>');
+    const result = parseCcda(
+      '<ClinicalDocument xmlns="urn:hl7-org:v3"><id root="1.2.3"/><title>A &amp; B &#169; &nbsp;</title><component><structuredBody/></component></ClinicalDocument>',
+    );
     expect(result.document.title).toBe('A & B © &nbsp;');
   });
 
@@ -75,18 +81,28 @@ describe('readCdaXml: safe parsing', () => {
   it('reads attribute values as written: either quotes, spaced =, entities, > inside, last of a repeated name', () => {
     const xml = `<ClinicalDocument xmlns="urn:hl7-org:v3"><code code="1" \t codeSystem = '2.16' displayName=" a > b &amp; c\r\n d " code="2"/><title>t</title></ClinicalDocument>`;
     const [code, title] = readCdaXml(xml).root.kids;
-    expect([attr(code, 'code'), attr(code, 'codeSystem'), attr(code, 'displayName'), attr(code, 'nullFlavor')]).toEqual(['2', '2.16', 'a > b & c\n d', undefined]);
+    expect([attr(code, 'code'), attr(code, 'codeSystem'), attr(code, 'displayName'), attr(code, 'nullFlavor')]).toEqual([
+      '2',
+      '2.16',
+      'a > b & c\n d',
+      undefined,
+    ]);
     expect(textOf(title)).toBe('t');
   });
 
   it('keeps text as the parser reads it: trimmed, joined across comments, split by instructions, CDATA as written', () => {
     const texts = (xml: string): (string | undefined)[][] => readCdaXml(xml).root.kids.map((kid) => kid.kids.map((t) => t.text));
-    expect(texts('<ClinicalDocument xmlns="urn:hl7-org:v3"><title>  A &amp; <!-- c --> B\r\n </title><name>x<?pi?>y</name></ClinicalDocument>')).toEqual([['A &amp;  B'], ['x', 'y']]);
-    expect(texts('<ClinicalDocument xmlns="urn:hl7-org:v3"><title> <![CDATA[ a<b ]]> z </title></ClinicalDocument>')).toEqual([[' a<b ', 'z']]);
+    expect(
+      texts('<ClinicalDocument xmlns="urn:hl7-org:v3"><title>  A &amp; <!-- c --> B\r\n </title><name>x<?pi?>y</name></ClinicalDocument>'),
+    ).toEqual([['A &amp;  B'], ['x', 'y']]);
+    expect(texts('<ClinicalDocument xmlns="urn:hl7-org:v3"><title> <![CDATA[ a<b ]]> z </title></ClinicalDocument>')).toEqual([
+      [' a<b ', 'z'],
+    ]);
   });
 
   it('cuts section narrative out of the tree and keeps it raw, in order', () => {
-    const xml = '<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody><component><section><text><b>one</b></text></section></component><component><section><text/></section></component><component><section><text>three</text></section></component></structuredBody></component></ClinicalDocument>';
+    const xml =
+      '<ClinicalDocument xmlns="urn:hl7-org:v3"><component><structuredBody><component><section><text><b>one</b></text></section></component><component><section><text/></section></component><component><section><text>three</text></section></component></structuredBody></component></ClinicalDocument>';
     expect(readCdaXml(xml).narratives).toEqual(['<b>one</b>', '', 'three']);
   });
 });

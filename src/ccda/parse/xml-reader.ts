@@ -81,7 +81,10 @@ const parser = new XMLParser({
 });
 
 /** Decodes, checks and parses a C-CDA document; returns its ClinicalDocument element. */
-export function readCdaXml(input: string | Buffer | Uint8Array, options: XmlReadOptions = {}): { root: XNode; text: string; narratives: string[] } {
+export function readCdaXml(
+  input: string | Buffer | Uint8Array,
+  options: XmlReadOptions = {},
+): { root: XNode; text: string; narratives: string[] } {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const byteLength = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
   if (byteLength > maxBytes) {

@@ -1,4 +1,14 @@
-import type { AllergyIntolerance, Condition, Encounter, Immunization, MedicationRequest, Observation, Organization, Procedure, Resource } from '@medplum/fhirtypes';
+import type {
+  AllergyIntolerance,
+  Condition,
+  Encounter,
+  Immunization,
+  MedicationRequest,
+  Observation,
+  Organization,
+  Procedure,
+  Resource,
+} from '@medplum/fhirtypes';
 import { firstDay, isInPeriod, lastDay, selectForPeriod } from './select-for-period';
 
 const PERIOD = { start: '2024-03-10', end: '2024-03-20' };
@@ -55,10 +65,36 @@ describe('selectForPeriod: point-in-time events', () => {
   });
 
   it('uses the other clinical date fields of each resource type', () => {
-    const proc: Procedure = { resourceType: 'Procedure', id: 'proc', status: 'completed', subject: { reference: 'Patient/p' }, performedPeriod: { start: '2024-03-01', end: '2024-03-10T08:00:00Z' } };
-    const imm: Immunization = { resourceType: 'Immunization', id: 'imm', status: 'completed', vaccineCode: { text: 'flu' }, patient: { reference: 'Patient/p' }, occurrenceDateTime: '2024-03-21' };
-    const enc: Encounter = { resourceType: 'Encounter', id: 'enc', status: 'finished', class: { code: 'AMB' }, period: { start: '2024-03-20T23:00:00Z', end: '2024-03-21T01:00:00Z' } };
-    const oldRx: MedicationRequest = { resourceType: 'MedicationRequest', id: 'old-rx', status: 'completed', intent: 'order', subject: { reference: 'Patient/p' }, authoredOn: '2024-03-09' };
+    const proc: Procedure = {
+      resourceType: 'Procedure',
+      id: 'proc',
+      status: 'completed',
+      subject: { reference: 'Patient/p' },
+      performedPeriod: { start: '2024-03-01', end: '2024-03-10T08:00:00Z' },
+    };
+    const imm: Immunization = {
+      resourceType: 'Immunization',
+      id: 'imm',
+      status: 'completed',
+      vaccineCode: { text: 'flu' },
+      patient: { reference: 'Patient/p' },
+      occurrenceDateTime: '2024-03-21',
+    };
+    const enc: Encounter = {
+      resourceType: 'Encounter',
+      id: 'enc',
+      status: 'finished',
+      class: { code: 'AMB' },
+      period: { start: '2024-03-20T23:00:00Z', end: '2024-03-21T01:00:00Z' },
+    };
+    const oldRx: MedicationRequest = {
+      resourceType: 'MedicationRequest',
+      id: 'old-rx',
+      status: 'completed',
+      intent: 'order',
+      subject: { reference: 'Patient/p' },
+      authoredOn: '2024-03-09',
+    };
     expect(ids(selectForPeriod([proc, imm, enc, oldRx], PERIOD))).toEqual(['proc', 'enc']);
   });
 });
@@ -78,9 +114,21 @@ describe('selectForPeriod: things that last', () => {
   });
 
   it('keeps active medications and allergies recorded long before the period', () => {
-    const rx: MedicationRequest = { resourceType: 'MedicationRequest', id: 'rx', status: 'active', intent: 'order', subject: { reference: 'Patient/p' }, authoredOn: '2020-01-01' };
+    const rx: MedicationRequest = {
+      resourceType: 'MedicationRequest',
+      id: 'rx',
+      status: 'active',
+      intent: 'order',
+      subject: { reference: 'Patient/p' },
+      authoredOn: '2020-01-01',
+    };
     const stopped: MedicationRequest = { ...rx, id: 'stopped', status: 'stopped' };
-    const allergy: AllergyIntolerance = { resourceType: 'AllergyIntolerance', id: 'pcn', patient: { reference: 'Patient/p' }, recordedDate: '2001-06-01' };
+    const allergy: AllergyIntolerance = {
+      resourceType: 'AllergyIntolerance',
+      id: 'pcn',
+      patient: { reference: 'Patient/p' },
+      recordedDate: '2001-06-01',
+    };
     const inactive: AllergyIntolerance = {
       ...allergy,
       id: 'inactive',

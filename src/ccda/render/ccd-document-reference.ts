@@ -27,11 +27,31 @@ export function ccdDocumentReference(input: CcdDocumentReferenceInput): Document
   const subject: Reference<Patient> = { reference: `Patient/${input.patient.id}` };
   return {
     resourceType: 'DocumentReference',
-    identifier: [{ system: 'urn:ietf:rfc:3986', value: /^[0-9a-f-]{36}$/i.test(input.documentId) ? `urn:uuid:${input.documentId.toLowerCase()}` : `urn:chartkeeper:ccd:${input.documentId}` }],
+    identifier: [
+      {
+        system: 'urn:ietf:rfc:3986',
+        value: /^[0-9a-f-]{36}$/i.test(input.documentId)
+          ? `urn:uuid:${input.documentId.toLowerCase()}`
+          : `urn:chartkeeper:ccd:${input.documentId}`,
+      },
+    ],
     status: 'current',
     docStatus: 'final',
-    type: { coding: [{ system: 'http://loinc.org', code: '34133-9', display: 'Summarization of episode note' }], text: 'Continuity of Care Document' },
-    category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
+    type: {
+      coding: [{ system: 'http://loinc.org', code: '34133-9', display: 'Summarization of episode note' }],
+      text: 'Continuity of Care Document',
+    },
+    category: [
+      {
+        coding: [
+          {
+            system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
+            code: 'clinical-note',
+            display: 'Clinical Note',
+          },
+        ],
+      },
+    ],
     subject,
     date: input.now.toISOString(),
     author: input.custodian.id ? [{ reference: `Organization/${input.custodian.id}`, display: input.custodian.name }] : undefined,
@@ -47,7 +67,11 @@ export function ccdDocumentReference(input: CcdDocumentReferenceInput): Document
           title: ccdTitle(period),
           creation: input.now.toISOString(),
         },
-        format: { system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode', code: 'urn:hl7-org:sdwg:ccda-structuredBody:2.1', display: 'C-CDA R2.1 structured body' },
+        format: {
+          system: 'http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode',
+          code: 'urn:hl7-org:sdwg:ccda-structuredBody:2.1',
+          display: 'C-CDA R2.1 structured body',
+        },
       },
     ],
     context: period.start || period.end ? { period: { start: period.start, end: period.end } } : undefined,

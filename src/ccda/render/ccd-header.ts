@@ -1,13 +1,6 @@
 import type { Extension, Organization, Patient, Practitioner } from '@medplum/fhirtypes';
 import { codeSystemName } from '../code-systems';
-import {
-  isCdaCode,
-  writeAddr,
-  writeIdentifier,
-  writePersonName,
-  writeTelecoms,
-  writeTs,
-} from './cda-datatype-writers';
+import { isCdaCode, writeAddr, writeIdentifier, writePersonName, writeTelecoms, writeTs } from './cda-datatype-writers';
 import { toHl7Ts } from './hl7-time';
 import type { RenderContext } from './render-context';
 import type { XmlWriter } from './xml-writer';
@@ -99,7 +92,7 @@ function writeRecordTarget(w: XmlWriter, p: Patient, ctx: RenderContext): void {
     if (p.deceasedDateTime) writeTs(w, 'sdtc:deceasedTime', p.deceasedDateTime);
   }
   const marital = p.maritalStatus?.coding?.find(
-    (c) => c.system === 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus' && isCdaCode(c.code)
+    (c) => c.system === 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus' && isCdaCode(c.code),
   );
   if (marital) {
     w.empty('maritalStatusCode', {
@@ -154,12 +147,7 @@ function writeOrganizationBody(w: XmlWriter, org: Organization, ctx: RenderConte
   writeAddr(w, org.address?.[0]);
 }
 
-function writeAuthor(
-  w: XmlWriter,
-  author: Practitioner | Organization | undefined,
-  custodian: Organization,
-  ctx: RenderContext
-): void {
+function writeAuthor(w: XmlWriter, author: Practitioner | Organization | undefined, custodian: Organization, ctx: RenderContext): void {
   w.open('author');
   w.empty('time', { value: ctx.nowTs });
   w.open('assignedAuthor');

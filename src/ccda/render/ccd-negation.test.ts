@@ -11,7 +11,13 @@ import { TEST_ORG, TEST_PATIENT } from '../../../test/support/ccda/ccd-test-reco
 import { NEGATION_RECORD as RECORD } from '../../../test/support/ccda/ccd-negation-record';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
-const xml = renderCcd({ patient: TEST_PATIENT, resources: RECORD, custodian: TEST_ORG, documentId: '6f1c7a55-7d0e-4a4e-9a55-1b5d4c1c0abc', now: NOW });
+const xml = renderCcd({
+  patient: TEST_PATIENT,
+  resources: RECORD,
+  custodian: TEST_ORG,
+  documentId: '6f1c7a55-7d0e-4a4e-9a55-1b5d4c1c0abc',
+  now: NOW,
+});
 const doc = parseXmlTree(xml).find((n) => localName(n) === 'ClinicalDocument') as XmlNode;
 
 function section(loinc: string): XmlNode {
@@ -43,8 +49,12 @@ describe('export: every stored assertion renders with its meaning', () => {
       ['No current problems or disability', 'None known'],
       ['No information', ''],
     ]);
-    const observations = find(problems, 'observation').filter((o) => childrenNamed(o, 'templateId').some((t) => attr(t, 'root') === '2.16.840.1.113883.10.20.22.4.4'));
-    expect(observations.map((o) => [attr(o, 'negationInd'), attr(child(o, 'value'), 'code') ?? attr(child(o, 'value'), 'nullFlavor')])).toEqual([
+    const observations = find(problems, 'observation').filter((o) =>
+      childrenNamed(o, 'templateId').some((t) => attr(t, 'root') === '2.16.840.1.113883.10.20.22.4.4'),
+    );
+    expect(
+      observations.map((o) => [attr(o, 'negationInd'), attr(child(o, 'value'), 'code') ?? attr(child(o, 'value'), 'nullFlavor')]),
+    ).toEqual([
       ['true', '44054006'],
       ['true', '55607006'],
       [undefined, 'NI'],
@@ -70,7 +80,13 @@ describe('export: every stored assertion renders with its meaning', () => {
       ['No information', 'active'],
     ]);
     const activities = find(meds, 'substanceAdministration');
-    expect(activities.map((a) => [attr(a, 'negationInd'), attr(find(a, 'manufacturedMaterial')[0] && child(find(a, 'manufacturedMaterial')[0], 'code'), 'code') ?? attr(child(find(a, 'manufacturedMaterial')[0], 'code'), 'nullFlavor')])).toEqual([
+    expect(
+      activities.map((a) => [
+        attr(a, 'negationInd'),
+        attr(find(a, 'manufacturedMaterial')[0] && child(find(a, 'manufacturedMaterial')[0], 'code'), 'code') ??
+          attr(child(find(a, 'manufacturedMaterial')[0], 'code'), 'nullFlavor'),
+      ]),
+    ).toEqual([
       ['true', '243670'],
       ['true', 'NA'],
       [undefined, 'NI'],

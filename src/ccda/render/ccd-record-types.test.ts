@@ -44,7 +44,13 @@ test('a CCD rendered from only the record types is the CCD rendered from everyth
   const inputs: CcdInput[] = [
     { patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'unit', now: NOW },
     { patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: TEST_ORG, documentId: 'sparse', now: NOW },
-    ...demoFamilyCcdInputs(NOW).map((d) => ({ patient: d.patient, resources: d.resources, custodian: d.custodian, documentId: d.key, now: NOW })),
+    ...demoFamilyCcdInputs(NOW).map((d) => ({
+      patient: d.patient,
+      resources: d.resources,
+      custodian: d.custodian,
+      documentId: d.key,
+      now: NOW,
+    })),
   ];
   for (const input of inputs) expect([input.documentId, renderCcd(onlyRecordTypes(input))]).toEqual([input.documentId, renderCcd(input)]);
 });

@@ -29,7 +29,12 @@ interface SectionCheck {
 }
 
 const CHECKS: readonly SectionCheck[] = [
-  { section: 'Allergies', concepts: (r) => (r.resourceType === 'AllergyIntolerance' && r.code && !r.code.coding?.some((c) => c.code === '716186003') ? [r.code] : []), prefer: [RXNORM, SNOMED] },
+  {
+    section: 'Allergies',
+    concepts: (r) =>
+      r.resourceType === 'AllergyIntolerance' && r.code && !r.code.coding?.some((c) => c.code === '716186003') ? [r.code] : [],
+    prefer: [RXNORM, SNOMED],
+  },
   {
     section: 'Medications',
     concepts: (r, all) => {
@@ -40,20 +45,50 @@ const CHECKS: readonly SectionCheck[] = [
     },
     prefer: [RXNORM, 'http://hl7.org/fhir/sid/ndc'],
   },
-  { section: 'Problems and health concerns', concepts: (r) => (r.resourceType === 'Condition' && r.code ? [r.code] : []), prefer: [SNOMED, 'http://hl7.org/fhir/sid/icd-10-cm'] },
+  {
+    section: 'Problems and health concerns',
+    concepts: (r) => (r.resourceType === 'Condition' && r.code ? [r.code] : []),
+    prefer: [SNOMED, 'http://hl7.org/fhir/sid/icd-10-cm'],
+  },
   {
     section: 'Results and vital signs',
     concepts: (r) => {
-      if (r.resourceType !== 'Observation' || categoryCodes(r.category).includes('social-history') || r.code.coding?.some((c) => c.code === '72166-2')) return [];
-      return r.component?.length && r.valueQuantity === undefined && r.valueCodeableConcept === undefined && r.valueString === undefined ? r.component.map((c) => c.code) : [r.code];
+      if (
+        r.resourceType !== 'Observation' ||
+        categoryCodes(r.category).includes('social-history') ||
+        r.code.coding?.some((c) => c.code === '72166-2')
+      )
+        return [];
+      return r.component?.length && r.valueQuantity === undefined && r.valueCodeableConcept === undefined && r.valueString === undefined
+        ? r.component.map((c) => c.code)
+        : [r.code];
     },
     prefer: [LOINC],
   },
-  { section: 'Procedures', concepts: (r) => (r.resourceType === 'Procedure' ? [r.code ?? {}] : []), prefer: [SNOMED, 'http://www.ama-assn.org/go/cpt', LOINC] },
-  { section: 'Immunizations', concepts: (r) => (r.resourceType === 'Immunization' ? [r.vaccineCode] : []), prefer: ['http://hl7.org/fhir/sid/cvx'] },
-  { section: 'Encounters', concepts: (r) => (r.resourceType === 'Encounter' && r.type?.[0] ? [r.type[0]] : []), prefer: ['http://www.ama-assn.org/go/cpt', SNOMED] },
+  {
+    section: 'Procedures',
+    concepts: (r) => (r.resourceType === 'Procedure' ? [r.code ?? {}] : []),
+    prefer: [SNOMED, 'http://www.ama-assn.org/go/cpt', LOINC],
+  },
+  {
+    section: 'Immunizations',
+    concepts: (r) => (r.resourceType === 'Immunization' ? [r.vaccineCode] : []),
+    prefer: ['http://hl7.org/fhir/sid/cvx'],
+  },
+  {
+    section: 'Encounters',
+    concepts: (r) => (r.resourceType === 'Encounter' && r.type?.[0] ? [r.type[0]] : []),
+    prefer: ['http://www.ama-assn.org/go/cpt', SNOMED],
+  },
   { section: 'Goals', concepts: (r) => (r.resourceType === 'Goal' ? [r.description] : []), prefer: [LOINC, SNOMED] },
-  { section: 'Smoking status', concepts: (r) => (r.resourceType === 'Observation' && r.code.coding?.some((c) => c.code === '72166-2') && r.valueCodeableConcept ? [r.valueCodeableConcept] : []), prefer: [SNOMED] },
+  {
+    section: 'Smoking status',
+    concepts: (r) =>
+      r.resourceType === 'Observation' && r.code.coding?.some((c) => c.code === '72166-2') && r.valueCodeableConcept
+        ? [r.valueCodeableConcept]
+        : [],
+    prefer: [SNOMED],
+  },
 ];
 
 /** Every system|code anywhere in the parsed resources. */
@@ -105,16 +140,23 @@ function syntheaInputs(count: number): CcdInput[] {
 
 describe('FHIR -> CCD -> FHIR keeps every primary code', () => {
   it('for the unit-test record', () => {
-    expect(roundTripMisses({ patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'rt', now: NOW })).toEqual({});
+    expect(roundTripMisses({ patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'rt', now: NOW })).toEqual(
+      {},
+    );
   });
 
   it('for a record full of gaps (text-only codes, missing dates, contained medications)', () => {
-    expect(roundTripMisses({ patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: TEST_ORG, documentId: 'sparse', now: NOW })).toEqual({});
+    expect(
+      roundTripMisses({ patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: TEST_ORG, documentId: 'sparse', now: NOW }),
+    ).toEqual({});
   });
 
   it('for the demo family (when the fixture is present)', () => {
     for (const d of demoFamilyCcdInputs(NOW)) {
-      expect([d.key, roundTripMisses({ patient: d.patient, resources: d.resources, custodian: d.custodian, documentId: d.key, now: NOW })]).toEqual([d.key, {}]);
+      expect([
+        d.key,
+        roundTripMisses({ patient: d.patient, resources: d.resources, custodian: d.custodian, documentId: d.key, now: NOW }),
+      ]).toEqual([d.key, {}]);
     }
   });
 

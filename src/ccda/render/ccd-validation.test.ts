@@ -58,7 +58,10 @@ function casesFor(name: string, patient: Patient, resources: Resource[], custodi
 }
 
 function syntheaCases(): Case[] {
-  const files = readdirSync(SYNTHEA).filter((f) => f.endsWith('.json')).sort().slice(0, SYNTHEA_COUNT);
+  const files = readdirSync(SYNTHEA)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .slice(0, SYNTHEA_COUNT);
   return files.flatMap((f) => {
     const resources = resourcesFromBundle(JSON.parse(readFileSync(path.join(SYNTHEA, f), 'utf8')) as Bundle);
     const patient = resources.find((r): r is Patient => r.resourceType === 'Patient') as Patient;
@@ -87,14 +90,45 @@ suite('rendered CCDs validate against the CDA schema and the C-CDA R2.1 Schematr
       ...synthea,
       ...damaged,
       ...demoFamilyCases(),
-      { name: 'unit-test-record', input: { patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'unit', now: NOW } },
-      { name: 'sparse-record', input: { patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: { resourceType: 'Organization', name: 'Bare Org' }, documentId: 'sparse', now: NOW } },
-      { name: 'sparse-record-2024', input: { patient: SPARSE_PATIENT, resources: SPARSE_RESOURCES, custodian: TEST_ORG, documentId: 'sparse', now: NOW, period: { start: '2024-01-01', end: '2024-12-31' } } },
-      { name: 'negations-and-no-known', input: { patient: TEST_PATIENT, resources: NEGATION_RECORD, custodian: TEST_ORG, documentId: 'negations', now: NOW } },
-      { name: 'no-data', input: { patient: { resourceType: 'Patient', id: 'nobody' }, resources: [], custodian: TEST_ORG, documentId: 'empty', now: NOW } },
+      {
+        name: 'unit-test-record',
+        input: { patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, documentId: 'unit', now: NOW },
+      },
+      {
+        name: 'sparse-record',
+        input: {
+          patient: SPARSE_PATIENT,
+          resources: SPARSE_RESOURCES,
+          custodian: { resourceType: 'Organization', name: 'Bare Org' },
+          documentId: 'sparse',
+          now: NOW,
+        },
+      },
+      {
+        name: 'sparse-record-2024',
+        input: {
+          patient: SPARSE_PATIENT,
+          resources: SPARSE_RESOURCES,
+          custodian: TEST_ORG,
+          documentId: 'sparse',
+          now: NOW,
+          period: { start: '2024-01-01', end: '2024-12-31' },
+        },
+      },
+      {
+        name: 'negations-and-no-known',
+        input: { patient: TEST_PATIENT, resources: NEGATION_RECORD, custodian: TEST_ORG, documentId: 'negations', now: NOW },
+      },
+      {
+        name: 'no-data',
+        input: { patient: { resourceType: 'Patient', id: 'nobody' }, resources: [], custodian: TEST_ORG, documentId: 'empty', now: NOW },
+      },
     ];
     for (const c of cases) writeFileSync(path.join(dir, `${c.name}.xml`), renderCcd(c.input));
-    const run = spawnSync('bash', ['-c', `ls "${dir}"/*.xml | xargs -P2 -n6 "${VALIDATOR}"`], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const run = spawnSync('bash', ['-c', `ls "${dir}"/*.xml | xargs -P2 -n6 "${VALIDATOR}"`], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
     results = new Map();
     let current: { xsd: number; schematron: number; errors: string[] } | undefined;
     for (const line of run.stdout.split('\n')) {

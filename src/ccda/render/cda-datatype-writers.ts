@@ -1,13 +1,4 @@
-import type {
-  Address,
-  CodeableConcept,
-  Coding,
-  ContactPoint,
-  HumanName,
-  Identifier,
-  Quantity,
-  Resource,
-} from '@medplum/fhirtypes';
+import type { Address, CodeableConcept, Coding, ContactPoint, HumanName, Identifier, Quantity, Resource } from '@medplum/fhirtypes';
 import { codeSystemName, oidForSystemUri } from '../code-systems';
 import { toHl7Ts } from './hl7-time';
 import type { RenderContext } from './render-context';
@@ -107,14 +98,7 @@ export function writeCode(w: XmlWriter, tag: string, cc: CodeableConcept | undef
 }
 
 /** Writes a single fixed code (template-mandated codes such as ASSERTION or CONC). */
-export function writeFixedCode(
-  w: XmlWriter,
-  tag: string,
-  code: string,
-  codeSystem: string,
-  displayName?: string,
-  xsiType?: string
-): void {
+export function writeFixedCode(w: XmlWriter, tag: string, code: string, codeSystem: string, displayName?: string, xsiType?: string): void {
   w.empty(tag, {
     'xsi:type': xsiType,
     code,
@@ -133,7 +117,9 @@ function writeOriginalText(w: XmlWriter, text: string | undefined, textRef: stri
 
 /** Writes `<text><reference value="#id"/></text>` pointing at a narrative row. */
 export function writeTextRef(w: XmlWriter, ref: string): void {
-  w.open('text').empty('reference', { value: `#${ref}` }).close('text');
+  w.open('text')
+    .empty('reference', { value: `#${ref}` })
+    .close('text');
 }
 
 /** Writes the id of a FHIR resource: our root, extension "Type/id" (plus an optional suffix). */
@@ -190,7 +176,7 @@ export function writeInterval(
   tag: string,
   low: string | undefined,
   high: string | undefined,
-  opts: IntervalOptions = {}
+  opts: IntervalOptions = {},
 ): void {
   w.open(tag, opts.xsiType ? { 'xsi:type': 'IVL_TS' } : undefined);
   writeTs(w, 'low', low, opts.lowNullFlavor ?? 'UNK');

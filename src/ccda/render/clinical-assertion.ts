@@ -9,7 +9,17 @@ import { hasCode } from './fhir-read';
  */
 
 /** The "no known ..." codes the import writes (SNOMED situations and the IPS absent-unknown codes). */
-const NO_KNOWN_CODES = ['716186003', '409137002', '429625007', '428607008', '160245001', 'no-known-medications', 'no-known-immunizations', 'no-medication-info', 'no-immunization-info'];
+const NO_KNOWN_CODES = [
+  '716186003',
+  '409137002',
+  '429625007',
+  '428607008',
+  '160245001',
+  'no-known-medications',
+  'no-known-immunizations',
+  'no-medication-info',
+  'no-immunization-info',
+];
 
 /** Text vendors and older imports wrote where there was no code: it is not a name to show. */
 const PLACEHOLDER_TEXT = /^(unknown( [a-z]+)?|no information|none|n\/?a|null|-+)$/i;

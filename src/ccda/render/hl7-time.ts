@@ -3,8 +3,7 @@
  * "2011-08" -> "201108", "2011-08-05T09:24:03.908+02:00" -> "20110805092403.908+0200". Never reinterpreted
  * in another zone, so the document says what the record says.
  */
-const FHIR_DATE_TIME =
-  /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+const FHIR_DATE_TIME = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
 
 /** Converts a FHIR date/dateTime/instant to an HL7 TS value, or undefined when it is not one. */
 export function toHl7Ts(value: string | undefined): string | undefined {

@@ -4,7 +4,14 @@ import { attr, child, childNodes, childrenNamed, localName, nodeName, parseXmlTr
 import { XMLValidator } from 'fast-xml-parser';
 import { mutateRecord } from '../../../test/support/ccda/record-mutator';
 import { renderCcd } from './render-ccd';
-import { SPARSE_PATIENT, SPARSE_RESOURCES, TEST_DOCTOR, TEST_ORG, TEST_PATIENT, TEST_RESOURCES } from '../../../test/support/ccda/ccd-test-record';
+import {
+  SPARSE_PATIENT,
+  SPARSE_RESOURCES,
+  TEST_DOCTOR,
+  TEST_ORG,
+  TEST_PATIENT,
+  TEST_RESOURCES,
+} from '../../../test/support/ccda/ccd-test-record';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
 
@@ -68,7 +75,9 @@ describe('renderCcd header', () => {
 
   it('names the custodian and, with no author given, the software on its behalf', () => {
     expect(textContent(child(doc, 'custodian', 'assignedCustodian', 'representedCustodianOrganization', 'name'))).toBe('Lakeside Clinic');
-    expect(textContent(child(doc, 'author', 'assignedAuthor', 'assignedAuthoringDevice', 'softwareName'))).toBe('Chartkeeper C-CDA renderer');
+    expect(textContent(child(doc, 'author', 'assignedAuthor', 'assignedAuthoringDevice', 'softwareName'))).toBe(
+      'Chartkeeper C-CDA renderer',
+    );
   });
 
   it('puts the care team (general practitioner, encounter participants) in serviceEvent', () => {
@@ -80,7 +89,14 @@ describe('renderCcd header', () => {
   });
 
   it('writes a person author when one is given', () => {
-    const withAuthor = renderCcd({ patient: TEST_PATIENT, resources: TEST_RESOURCES, custodian: TEST_ORG, author: TEST_DOCTOR, documentId: 'd', now: NOW });
+    const withAuthor = renderCcd({
+      patient: TEST_PATIENT,
+      resources: TEST_RESOURCES,
+      custodian: TEST_ORG,
+      author: TEST_DOCTOR,
+      documentId: 'd',
+      now: NOW,
+    });
     const person = child(documentOf(withAuthor), 'author', 'assignedAuthor', 'assignedPerson', 'name');
     expect(textContent(child(person, 'family'))).toBe('Lee');
   });
@@ -142,7 +158,13 @@ describe('renderCcd sections', () => {
     expect([attr(child(obs, 'value'), 'value'), attr(child(obs, 'value'), 'unit')]).toEqual(['5.9', '%']);
     expect(attr(child(obs, 'interpretationCode'), 'code')).toBe('H');
     const cells = childrenNamed(child(results, 'text', 'table', 'tbody', 'tr'), 'td').map(textContent);
-    expect(cells).toEqual(['Hemoglobin A1c/Hemoglobin.total in Blood', '5.9 %', '4 % - 5.6 %', 'Hemoglobin A1c panel', '2024-03-15 08:30:00 -07:00']);
+    expect(cells).toEqual([
+      'Hemoglobin A1c/Hemoglobin.total in Blood',
+      '5.9 %',
+      '4 % - 5.6 %',
+      'Hemoglobin A1c panel',
+      '2024-03-15 08:30:00 -07:00',
+    ]);
   });
 
   it('splits a blood pressure panel into systolic and diastolic vital sign observations', () => {
@@ -174,7 +196,9 @@ describe('renderCcd with a period', () => {
   it('leaves out what lies outside and keeps what is active during it', () => {
     const xml = render({ start: '2024-03-01', end: '2024-03-31' });
     const sections = sectionsOf(xml);
-    const problems = childrenNamed(sections.get('11450-4'), 'entry').map((e) => attr(child(e, 'act', 'entryRelationship', 'observation', 'value'), 'code'));
+    const problems = childrenNamed(sections.get('11450-4'), 'entry').map((e) =>
+      attr(child(e, 'act', 'entryRelationship', 'observation', 'value'), 'code'),
+    );
     expect(problems).toEqual(['38341003']);
     expect(attr(sections.get('11369-6'), 'nullFlavor')).toBe('NI');
     expect(childrenNamed(sections.get('48765-2'), 'entry')).toHaveLength(1);
@@ -189,12 +213,26 @@ describe('renderCcd with no data', () => {
   const sections = sectionsOf(xml);
 
   it('says so the way C-CDA requires: nullFlavor NI on sections whose entries are required', () => {
-    for (const code of ['48765-2', '10160-0', '11450-4', '30954-2', '8716-3', '47519-4', '11369-6', '46240-8', '61146-7', '75310-3', '48768-6']) {
+    for (const code of [
+      '48765-2',
+      '10160-0',
+      '11450-4',
+      '30954-2',
+      '8716-3',
+      '47519-4',
+      '11369-6',
+      '46240-8',
+      '61146-7',
+      '75310-3',
+      '48768-6',
+    ]) {
       expect([code, attr(sections.get(code), 'nullFlavor')]).toEqual([code, 'NI']);
       expect(childrenNamed(sections.get(code), 'entry')).toHaveLength(0);
     }
     expect(attr(sections.get('29762-2'), 'nullFlavor')).toBeUndefined();
-    expect(textContent(child(sections.get('48765-2'), 'text', 'paragraph'))).toBe('No information about allergies or intolerances is recorded for this period.');
+    expect(textContent(child(sections.get('48765-2'), 'text', 'paragraph'))).toBe(
+      'No information about allergies or intolerances is recorded for this period.',
+    );
   });
 
   it('uses nullFlavors for unknown demographics', () => {

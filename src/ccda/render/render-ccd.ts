@@ -75,7 +75,8 @@ function careTeamOf(patient: Patient, selected: ReadonlyMap<string, Resource[]>,
 /** The document title, saying which period it covers. */
 export function ccdTitle(period: DocumentPeriod): string {
   const base = 'Continuity of Care Document';
-  if (period.start && period.end) return period.start === period.end ? `${base} for ${period.start}` : `${base} for ${period.start} to ${period.end}`;
+  if (period.start && period.end)
+    return period.start === period.end ? `${base} for ${period.start}` : `${base} for ${period.start} to ${period.end}`;
   if (period.start) return `${base} from ${period.start}`;
   if (period.end) return `${base} through ${period.end}`;
   return base;
@@ -85,9 +86,9 @@ export function ccdTitle(period: DocumentPeriod): string {
  * The record's resource types a CCD is rendered from: every section's, and the care teams and encounters of the
  * header. Practitioners, organizations, medications and the like come along as what these reference.
  */
-export const CCD_RECORD_TYPES: readonly string[] = Object.freeze([
-  ...new Set([...SECTION_DEFINITIONS.flatMap((s) => s.resourceTypes), 'CareTeam', 'Encounter']),
-].filter((type) => type !== 'Patient'));
+export const CCD_RECORD_TYPES: readonly string[] = Object.freeze(
+  [...new Set([...SECTION_DEFINITIONS.flatMap((s) => s.resourceTypes), 'CareTeam', 'Encounter'])].filter((type) => type !== 'Patient'),
+);
 
 /** Renders a C-CDA R2.1 Continuity of Care Document (XML string) for a patient and period. */
 export function renderCcd(input: CcdInput): string {
@@ -100,8 +101,7 @@ export function renderCcd(input: CcdInput): string {
     ofType: <T extends Resource>(type: T['resourceType']) => (selected.get(type) ?? []) as T[],
   };
   const today = input.now.toISOString().slice(0, 10);
-  const serviceStart =
-    period.start ?? earliestClinicalDate(input.resources) ?? input.patient.birthDate ?? period.end ?? today;
+  const serviceStart = period.start ?? earliestClinicalDate(input.resources) ?? input.patient.birthDate ?? period.end ?? today;
   const serviceEnd = period.end ?? today;
 
   const w = new XmlWriter();
@@ -117,7 +117,7 @@ export function renderCcd(input: CcdInput): string {
       serviceEnd,
       careTeam: careTeamOf(input.patient, selected, lookup),
     },
-    ctx
+    ctx,
   );
   w.open('component').open('structuredBody');
   for (const def of SECTION_DEFINITIONS) writeSection(w, def, data, ctx);

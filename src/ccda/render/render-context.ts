@@ -39,7 +39,7 @@ export class ResourceLookup {
     const r = this.resolve(ref);
     if (r?.resourceType === 'Practitioner') return r;
     if (r?.resourceType === 'PractitionerRole') {
-      const p = this.resolve((r).practitioner);
+      const p = this.resolve(r.practitioner);
       return p?.resourceType === 'Practitioner' ? p : undefined;
     }
     return undefined;
@@ -56,7 +56,7 @@ export class RenderContext {
     readonly patient: Patient,
     readonly lookup: ResourceLookup,
     readonly now: Date,
-    readonly idRoot: string = DEFAULT_ID_ROOT
+    readonly idRoot: string = DEFAULT_ID_ROOT,
   ) {
     this.nowTs = hl7Now(now);
   }

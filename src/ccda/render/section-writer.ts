@@ -38,12 +38,7 @@ export function writeSection<T>(w: XmlWriter, def: SectionDefinition<T>, data: S
   return true;
 }
 
-function writeNarrativeTable<T>(
-  w: XmlWriter,
-  def: SectionDefinition<T>,
-  rows: readonly NarrativeRow<T>[],
-  ctx: RenderContext
-): void {
+function writeNarrativeTable<T>(w: XmlWriter, def: SectionDefinition<T>, rows: readonly NarrativeRow<T>[], ctx: RenderContext): void {
   w.open('table', { border: '1', width: '100%' });
   w.element('caption', def.title);
   w.open('thead').open('tr');

@@ -5,7 +5,8 @@ import { buildXdmZip, XDM_PATHS, type XdmMeta } from './build-xdm-zip';
 import { stableUuid, uuidToOid, xdsUniqueId } from './xdm-ids';
 import { xdmMetaForCcd } from './xdm-meta-for-ccd';
 
-const XML = '<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3"><title>Résumé &amp; care</title></ClinicalDocument>';
+const XML =
+  '<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3"><title>Résumé &amp; care</title></ClinicalDocument>';
 const META: XdmMeta = {
   documentId: '6f1c7a55-7d0e-4a4e-9a55-1b5d4c1c0abc',
   patientId: 'WFM-100042',
@@ -22,7 +23,8 @@ const META: XdmMeta = {
 
 function slots(node: XmlNode | undefined): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const s of childrenNamed(node, 'rim:Slot')) out[attr(s, 'name') as string] = childrenNamed(child(s, 'rim:ValueList'), 'rim:Value').map(textContent);
+  for (const s of childrenNamed(node, 'rim:Slot'))
+    out[attr(s, 'name') as string] = childrenNamed(child(s, 'rim:ValueList'), 'rim:Value').map(textContent);
   return out;
 }
 
@@ -34,7 +36,13 @@ describe('buildXdmZip', () => {
   const set = child(list, 'rim:RegistryPackage');
 
   it('holds the IHE XDM files at their places, and the readable copy beside the document, linked from INDEX.HTM', () => {
-    expect(Object.keys(files).sort()).toEqual(['IHE_XDM/SUBSET01/DOC0001.HTM', 'IHE_XDM/SUBSET01/DOC0001.XML', 'IHE_XDM/SUBSET01/METADATA.XML', 'INDEX.HTM', 'README.TXT']);
+    expect(Object.keys(files).sort()).toEqual([
+      'IHE_XDM/SUBSET01/DOC0001.HTM',
+      'IHE_XDM/SUBSET01/DOC0001.XML',
+      'IHE_XDM/SUBSET01/METADATA.XML',
+      'INDEX.HTM',
+      'README.TXT',
+    ]);
     expect(strFromU8(files[XDM_PATHS.document])).toBe(XML);
     expect(strFromU8(files[XDM_PATHS.index])).toContain('<a href="IHE_XDM/SUBSET01/DOC0001.XML">');
     expect(strFromU8(files[XDM_PATHS.index])).toContain('<a href="IHE_XDM/SUBSET01/DOC0001.HTM">');
@@ -52,7 +60,12 @@ describe('buildXdmZip', () => {
     expect(s.serviceStartTime).toEqual(['20240101']);
     expect(s.serviceStopTime).toEqual(['20241231']);
     expect(s.sourcePatientId).toEqual(['WFM-100042^^^&2.16.840.1.113883.3.9999.1&ISO']);
-    expect(s.sourcePatientInfo).toEqual(['PID-3|WFM-100042^^^&2.16.840.1.113883.3.9999.1&ISO', 'PID-5|Park^Ada^^^', 'PID-7|19840314', 'PID-8|F']);
+    expect(s.sourcePatientInfo).toEqual([
+      'PID-3|WFM-100042^^^&2.16.840.1.113883.3.9999.1&ISO',
+      'PID-5|Park^Ada^^^',
+      'PID-7|19840314',
+      'PID-8|F',
+    ]);
     expect(s.URI).toEqual(['DOC0001.XML']);
     expect(attr(entry, 'mimeType')).toBe('text/xml');
   });
@@ -61,7 +74,7 @@ describe('buildXdmZip', () => {
     const codes = Object.fromEntries(
       childrenNamed(entry, 'rim:Classification')
         .filter((c) => attr(c, 'nodeRepresentation'))
-        .map((c) => [attr(c, 'classificationScheme'), attr(c, 'nodeRepresentation')])
+        .map((c) => [attr(c, 'classificationScheme'), attr(c, 'nodeRepresentation')]),
     );
     expect(codes['urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a']).toBe('34133-9');
     expect(codes['urn:uuid:f0306f51-975f-434e-a61c-c59651d33983']).toBe('34133-9');
@@ -71,7 +84,12 @@ describe('buildXdmZip', () => {
 
   it('gives the document and submission set unique ids and patient ids, and links them', () => {
     const ids = (n: XmlNode | undefined): Record<string, string> =>
-      Object.fromEntries(childrenNamed(n, 'rim:ExternalIdentifier').map((e) => [attr(child(e, 'rim:Name', 'rim:LocalizedString'), 'value'), attr(e, 'value')]));
+      Object.fromEntries(
+        childrenNamed(n, 'rim:ExternalIdentifier').map((e) => [
+          attr(child(e, 'rim:Name', 'rim:LocalizedString'), 'value'),
+          attr(e, 'value'),
+        ]),
+      );
     const de = ids(entry);
     expect(de['XDSDocumentEntry.uniqueId']).toBe(uuidToOid(META.documentId));
     expect(de['XDSDocumentEntry.patientId']).toBe('WFM-100042^^^&2.16.840.1.113883.3.9999.1&ISO');
@@ -109,14 +127,19 @@ describe('xdmMetaForCcd', () => {
   it('takes the patient id from an OID-system identifier and the times from the document', () => {
     const meta = xdmMetaForCcd(
       {
-        patient: { resourceType: 'Patient', id: 'p1', identifier: [{ system: 'urn:oid:2.16.840.1.113883.3.9999.1', value: 'WFM-1' }], name: [{ family: 'Park', given: ['Ada'] }] },
+        patient: {
+          resourceType: 'Patient',
+          id: 'p1',
+          identifier: [{ system: 'urn:oid:2.16.840.1.113883.3.9999.1', value: 'WFM-1' }],
+          name: [{ family: 'Park', given: ['Ada'] }],
+        },
         resources: [],
         custodian: { resourceType: 'Organization', name: 'Westside' },
         documentId: 'd',
         now: new Date('2026-11-21T12:00:00Z'),
         period: { start: '2024-01-01', end: '2024-01-31' },
       },
-      '1.2.3'
+      '1.2.3',
     );
     expect([meta.patientId, meta.patientIdRoot, meta.serviceStart, meta.serviceStop, meta.authorInstitution]).toEqual([
       'WFM-1',

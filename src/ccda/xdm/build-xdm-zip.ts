@@ -64,6 +64,6 @@ export function buildXdmZip(xml: string, meta: XdmMeta, preview: PreviewOptions 
       [XDM_PATHS.readable]: [strToU8(renderCcdHtml(xml, preview)), { mtime }],
       [XDM_PATHS.metadata]: [strToU8(metadata), { mtime }],
     },
-    { level: 6 }
+    { level: 6 },
   );
 }

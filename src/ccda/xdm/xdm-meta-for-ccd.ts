@@ -26,7 +26,10 @@ export function xdmMetaForCcd(input: CcdInput, sourceId: string): XdmMeta {
     serviceStop: input.period?.end,
     title: 'Continuity of Care Document',
     authorInstitution: input.custodian.name,
-    authorPerson: author?.resourceType === 'Practitioner' ? [author.name?.[0]?.family, ...(author.name?.[0]?.given ?? [])].filter(Boolean).join('^') : undefined,
+    authorPerson:
+      author?.resourceType === 'Practitioner'
+        ? [author.name?.[0]?.family, ...(author.name?.[0]?.given ?? [])].filter(Boolean).join('^')
+        : undefined,
     sourceId,
     idRoot: input.idRoot ?? DEFAULT_ID_ROOT,
   };

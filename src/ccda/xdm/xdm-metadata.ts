@@ -58,15 +58,35 @@ function localized(w: XmlWriter, tag: 'rim:Name' | 'rim:Description', text: stri
   w.open(tag).empty('rim:LocalizedString', { value: text }).close(tag);
 }
 
-function classification(w: XmlWriter, id: string, scheme: string, object: string, code: string, codingScheme: string, display: string): void {
-  w.open('rim:Classification', { id, classificationScheme: scheme, classifiedObject: object, nodeRepresentation: code, objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification' });
+function classification(
+  w: XmlWriter,
+  id: string,
+  scheme: string,
+  object: string,
+  code: string,
+  codingScheme: string,
+  display: string,
+): void {
+  w.open('rim:Classification', {
+    id,
+    classificationScheme: scheme,
+    classifiedObject: object,
+    nodeRepresentation: code,
+    objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification',
+  });
   slot(w, 'codingScheme', codingScheme);
   localized(w, 'rim:Name', display);
   w.close('rim:Classification');
 }
 
 function externalId(w: XmlWriter, id: string, scheme: string, object: string, value: string, name: string): void {
-  w.open('rim:ExternalIdentifier', { id, identificationScheme: scheme, registryObject: object, value, objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ExternalIdentifier' });
+  w.open('rim:ExternalIdentifier', {
+    id,
+    identificationScheme: scheme,
+    registryObject: object,
+    value,
+    objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ExternalIdentifier',
+  });
   localized(w, 'rim:Name', name);
   w.close('rim:ExternalIdentifier');
 }
@@ -89,7 +109,12 @@ export function buildXdmMetadata(meta: XdmMeta, document: { readonly size: numbe
   });
   w.open('rim:RegistryObjectList');
 
-  w.open('rim:ExtrinsicObject', { id: docEntry, mimeType: 'text/xml', objectType: XDS.documentEntry, status: 'urn:oasis:names:tc:ebxml-regrep:StatusType:Approved' });
+  w.open('rim:ExtrinsicObject', {
+    id: docEntry,
+    mimeType: 'text/xml',
+    objectType: XDS.documentEntry,
+    status: 'urn:oasis:names:tc:ebxml-regrep:StatusType:Approved',
+  });
   slot(w, 'creationTime', time);
   slot(w, 'hash', document.sha1);
   slot(w, 'size', String(document.size));
@@ -105,15 +130,37 @@ export function buildXdmMetadata(meta: XdmMeta, document: { readonly size: numbe
   slot(w, 'URI', XDM_DOCUMENT_NAME);
   localized(w, 'rim:Name', meta.title ?? 'Continuity of Care Document');
   if (meta.authorInstitution || meta.authorPerson) {
-    w.open('rim:Classification', { id: cls('author'), classificationScheme: XDS.author, classifiedObject: docEntry, nodeRepresentation: '', objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification' });
+    w.open('rim:Classification', {
+      id: cls('author'),
+      classificationScheme: XDS.author,
+      classifiedObject: docEntry,
+      nodeRepresentation: '',
+      objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification',
+    });
     if (meta.authorPerson) slot(w, 'authorPerson', meta.authorPerson);
     if (meta.authorInstitution) slot(w, 'authorInstitution', meta.authorInstitution);
     w.close('rim:Classification');
   }
   classification(w, cls('class'), XDS.classCode, docEntry, '34133-9', '2.16.840.1.113883.6.1', 'Summarization of Episode Note');
   classification(w, cls('confidentiality'), XDS.confidentialityCode, docEntry, 'N', '2.16.840.1.113883.5.25', 'normal');
-  classification(w, cls('format'), XDS.formatCode, docEntry, 'urn:hl7-org:sdwg:ccda-structuredBody:2.1', '1.3.6.1.4.1.19376.1.2.3', 'C-CDA R2.1 structured body');
-  classification(w, cls('facility'), XDS.healthcareFacilityTypeCode, docEntry, '35971002', '2.16.840.1.113883.6.96', 'Ambulatory care site');
+  classification(
+    w,
+    cls('format'),
+    XDS.formatCode,
+    docEntry,
+    'urn:hl7-org:sdwg:ccda-structuredBody:2.1',
+    '1.3.6.1.4.1.19376.1.2.3',
+    'C-CDA R2.1 structured body',
+  );
+  classification(
+    w,
+    cls('facility'),
+    XDS.healthcareFacilityTypeCode,
+    docEntry,
+    '35971002',
+    '2.16.840.1.113883.6.96',
+    'Ambulatory care site',
+  );
   classification(w, cls('practice'), XDS.practiceSettingCode, docEntry, '408443003', '2.16.840.1.113883.6.96', 'General medical practice');
   classification(w, cls('type'), XDS.typeCode, docEntry, '34133-9', '2.16.840.1.113883.6.1', 'Summarization of Episode Note');
   externalId(w, cls('de-patient'), XDS.dePatientId, docEntry, patientCx, 'XDSDocumentEntry.patientId');
@@ -124,13 +171,26 @@ export function buildXdmMetadata(meta: XdmMeta, document: { readonly size: numbe
   slot(w, 'submissionTime', time);
   localized(w, 'rim:Name', 'Patient record export');
   if (meta.authorInstitution || meta.authorPerson) {
-    w.open('rim:Classification', { id: cls('ss-author'), classificationScheme: XDS.ssAuthor, classifiedObject: subSet, nodeRepresentation: '', objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification' });
+    w.open('rim:Classification', {
+      id: cls('ss-author'),
+      classificationScheme: XDS.ssAuthor,
+      classifiedObject: subSet,
+      nodeRepresentation: '',
+      objectType: 'urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Classification',
+    });
     if (meta.authorPerson) slot(w, 'authorPerson', meta.authorPerson);
     if (meta.authorInstitution) slot(w, 'authorInstitution', meta.authorInstitution);
     w.close('rim:Classification');
   }
   classification(w, cls('content-type'), XDS.contentTypeCode, subSet, '34133-9', '2.16.840.1.113883.6.1', 'Summarization of Episode Note');
-  externalId(w, cls('ss-unique'), XDS.ssUniqueId, subSet, xdsUniqueId(stableUuid('submission-set-unique', meta.documentId), root), 'XDSSubmissionSet.uniqueId');
+  externalId(
+    w,
+    cls('ss-unique'),
+    XDS.ssUniqueId,
+    subSet,
+    xdsUniqueId(stableUuid('submission-set-unique', meta.documentId), root),
+    'XDSSubmissionSet.uniqueId',
+  );
   externalId(w, cls('ss-source'), XDS.ssSourceId, subSet, meta.sourceId, 'XDSSubmissionSet.sourceId');
   externalId(w, cls('ss-patient'), XDS.ssPatientId, subSet, patientCx, 'XDSSubmissionSet.patientId');
   w.close('rim:RegistryPackage');

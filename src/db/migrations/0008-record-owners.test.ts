@@ -29,13 +29,19 @@ async function storeOld(type: string, id: string, versions: (Record<string, unkn
     if (version === 'deleted') current = { ...current, content: '{}', deleted: true };
     else {
       const write = prepareWrite({ ...version, resourceType: type, id } as Resource & { id: string }, i + 1, at);
-      current = { content: write.content, compartments: write.resource.resourceType === 'Device' ? [] : write.compartments, deleted: false };
+      current = {
+        content: write.content,
+        compartments: write.resource.resourceType === 'Device' ? [] : write.compartments,
+        deleted: false,
+      };
     }
     await sql`insert into resource_history (resource_type, id, version, last_updated, deleted, content)
       values (${type}, ${id}, ${i + 1}, ${at}, ${current.deleted}, ${current.content})`.execute(database.db);
   }
   await sql`insert into resource (resource_type, id, version, last_updated, deleted, content, compartments)
-    values (${type}, ${id}, ${versions.length}, ${at}, ${current.deleted}, ${current.content}, ${current.compartments}::text[])`.execute(database.db);
+    values (${type}, ${id}, ${versions.length}, ${at}, ${current.deleted}, ${current.content}, ${current.compartments}::text[])`.execute(
+    database.db,
+  );
 }
 
 test('0008 places every stored resource and version in the records it belongs to', async () => {
@@ -46,7 +52,10 @@ test('0008 places every stored resource and version in the records it belongs to
   await storeOld('Patient', 'ada', [{ name: [{ family: 'Park' }] }]);
   await storeOld('Patient', 'cara', [{ name: [{ family: 'Park' }], link: [{ other: ada, type: 'seealso' }] }]);
   await storeOld('Condition', 'asserted', [{ code: { text: 'x' }, subject: cara, asserter: ada }]);
-  await storeOld('Observation', 'moved', [{ status: 'final', code: { text: 'x' }, subject: cara }, { status: 'final', code: { text: 'x' }, subject: ada }]);
+  await storeOld('Observation', 'moved', [
+    { status: 'final', code: { text: 'x' }, subject: cara },
+    { status: 'final', code: { text: 'x' }, subject: ada },
+  ]);
   await storeOld('Observation', 'gone', [{ status: 'final', code: { text: 'x' }, subject: ada }, 'deleted']);
   await storeOld('Binary', 'attached', [{ contentType: 'text/plain', securityContext: { reference: 'Condition/asserted' } }]);
   await storeOld('Binary', 'own', [{ contentType: 'text/plain', securityContext: ada }]);
@@ -56,7 +65,9 @@ test('0008 places every stored resource and version in the records it belongs to
 
   const { error: latest } = await migrator().migrateToLatest();
   expect(latest).toBeUndefined();
-  const { rows: current } = await sql<{ row: string }>`select resource_type || '/' || id || ' ' || array_to_string(compartments, ',') || ' | ' || array_to_string(owners, ',') as row
+  const { rows: current } = await sql<{
+    row: string;
+  }>`select resource_type || '/' || id || ' ' || array_to_string(compartments, ',') || ' | ' || array_to_string(owners, ',') as row
     from resource order by 1`.execute(database.db);
   expect(current.map((r) => r.row)).toEqual([
     'Binary/attached cara,ada | cara',
@@ -70,9 +81,18 @@ test('0008 places every stored resource and version in the records it belongs to
     'Patient/cara cara,ada | cara',
     'Practitioner/maya  | ',
   ]);
-  const { rows: history } = await sql<{ row: string }>`select resource_type || '/' || id || '/' || version || ' ' || array_to_string(compartments, ',') || ' | ' || array_to_string(owners, ',') as row
+  const { rows: history } = await sql<{
+    row: string;
+  }>`select resource_type || '/' || id || '/' || version || ' ' || array_to_string(compartments, ',') || ' | ' || array_to_string(owners, ',') as row
     from resource_history where resource_type = 'Observation' order by 1`.execute(database.db);
-  expect(history.map((r) => r.row)).toEqual(['Observation/gone/1 ada | ada', 'Observation/gone/2 ada | ada', 'Observation/moved/1 cara | cara', 'Observation/moved/2 ada | ada']);
-  const { rows: indexes } = await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'resource' order by 1`.execute(database.db);
+  expect(history.map((r) => r.row)).toEqual([
+    'Observation/gone/1 ada | ada',
+    'Observation/gone/2 ada | ada',
+    'Observation/moved/1 cara | cara',
+    'Observation/moved/2 ada | ada',
+  ]);
+  const { rows: indexes } = await sql<{
+    name: string;
+  }>`select indexname as name from pg_indexes where tablename = 'resource' order by 1`.execute(database.db);
   expect(indexes.map((i) => i.name)).toEqual(['resource_owners_idx', 'resource_pkey', 'resource_type_updated_idx']);
 });

@@ -24,10 +24,14 @@ const BATCH = 1000;
 export async function up(db: Kysely<any>): Promise<void> {
   loadFhirDefinitions();
   await sql`alter table resource add column owners text[] not null default '{}'`.execute(db);
-  await sql`alter table resource_history add column compartments text[] not null default '{}', add column owners text[] not null default '{}'`.execute(db);
+  await sql`alter table resource_history add column compartments text[] not null default '{}', add column owners text[] not null default '{}'`.execute(
+    db,
+  );
   await placeLiveVersions(db);
   await sql`update resource r set owners = h.owners, compartments = h.compartments from resource_history h
-    where h.resource_type = r.resource_type and h.id = r.id and h.version = r.version and not r.deleted and r.resource_type <> 'Binary'`.execute(db);
+    where h.resource_type = r.resource_type and h.id = r.id and h.version = r.version and not r.deleted and r.resource_type <> 'Binary'`.execute(
+    db,
+  );
   await placeBinaries(db);
   // A tombstone keeps the place of the version it ended, as a delete writes it.
   const previous = (column: string) => sql`(select p.${sql.raw(column)} from resource_history p
@@ -35,7 +39,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`update resource_history h set compartments = coalesce(${previous('compartments')}, '{}'), owners = coalesce(${previous('owners')}, '{}')
     where h.deleted`.execute(db);
   await sql`update resource r set owners = h.owners, compartments = h.compartments from resource_history h
-    where h.resource_type = r.resource_type and h.id = r.id and h.version = r.version and (r.deleted or r.resource_type = 'Binary')`.execute(db);
+    where h.resource_type = r.resource_type and h.id = r.id and h.version = r.version and (r.deleted or r.resource_type = 'Binary')`.execute(
+    db,
+  );
   await sql`create index resource_owners_idx on resource using gin (owners)`.execute(db);
   await sql`drop index resource_compartments_idx`.execute(db);
 }

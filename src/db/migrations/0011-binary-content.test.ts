@@ -30,9 +30,20 @@ const at = new Date('2026-03-01T12:00:00Z');
 async function storeOld(id: string, versions: (Buffer | 'deleted')[]): Promise<void> {
   let current = { content: '{}', deleted: false };
   for (const [i, version] of versions.entries()) {
-    current = version === 'deleted'
-      ? { content: '{}', deleted: true }
-      : { content: JSON.stringify({ resourceType: 'Binary', id, meta: { versionId: String(i + 1) }, contentType: 'application/pdf', securityContext: { reference: 'Patient/ada' }, data: version.toString('base64') }), deleted: false };
+    current =
+      version === 'deleted'
+        ? { content: '{}', deleted: true }
+        : {
+            content: JSON.stringify({
+              resourceType: 'Binary',
+              id,
+              meta: { versionId: String(i + 1) },
+              contentType: 'application/pdf',
+              securityContext: { reference: 'Patient/ada' },
+              data: version.toString('base64'),
+            }),
+            deleted: false,
+          };
     await sql`insert into resource_history (resource_type, id, version, last_updated, deleted, content, compartments, owners)
       values ('Binary', ${id}, ${i + 1}, ${at}, ${current.deleted}, ${current.content}, '{ada}', '{ada}')`.execute(database.db);
   }
@@ -54,7 +65,9 @@ test('0011 moves the bytes of every stored Binary version out of its JSON, and e
   expect((await migrator().migrateToLatest()).error).toBeUndefined();
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   const { rows: contents } = await sql<{ sha256: string; size: string; parts: string }>`select c.sha256, c.size::text as size,
-    (select count(*) from binary_content_part p where p.sha256 = c.sha256)::text as parts from binary_content c order by c.size`.execute(database.db);
+    (select count(*) from binary_content_part p where p.sha256 = c.sha256)::text as parts from binary_content c order by c.size`.execute(
+    database.db,
+  );
   expect(contents).toEqual([
     { sha256: sha(Buffer.alloc(0)), size: '0', parts: '0' },
     { sha256: sha(form), size: String(form.length), parts: '1' },

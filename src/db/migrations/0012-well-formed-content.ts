@@ -10,14 +10,18 @@ import { Kysely, sql } from 'kysely';
  * - each stored version that holds one gets it replaced by U+FFFD (what a UTF-8 decoder makes of invalid text).
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await sql.raw(`create or replace function chartkeeper_jsonb(content text) returns jsonb
+  await sql
+    .raw(
+      `create or replace function chartkeeper_jsonb(content text) returns jsonb
     language plpgsql immutable parallel safe as $fn$
     begin
       return content::jsonb;
     exception when invalid_text_representation or untranslatable_character then
       return regexp_replace(content, '\\\\u[dD][89a-fA-F][0-9a-fA-F]{2}', '\\\\ufffd', 'g')::jsonb;
     end
-    $fn$`).execute(db);
+    $fn$`,
+    )
+    .execute(db);
   for (const table of ['resource', 'resource_history'] as const) {
     const { rows } = await sql<{ resource_type: string; id: string; version: number; content: string }>`
       select resource_type, id, version, content from ${sql.table(table)} where content ~ '\\\\u[dD][89a-fA-F]'`.execute(db);

@@ -21,7 +21,12 @@ afterAll(() => database.close());
 
 /** Dr. Chen's repository for one request: everything she reads is audited. */
 function chensRequest(): Repository {
-  return new Repository(database.db, { scope: unrestrictedScope('staff chen'), clock, fhirBase: 'http://test/fhir', audit: new AuditTrail(() => chen, clock) });
+  return new Repository(database.db, {
+    scope: unrestrictedScope('staff chen'),
+    clock,
+    fhirBase: 'http://test/fhir',
+    audit: new AuditTrail(() => chen, clock),
+  });
 }
 
 async function pendingRows(): Promise<number> {
@@ -34,7 +39,12 @@ async function eventsFor(patientId: string): Promise<AuditEvent[]> {
 }
 
 const entry = (overrides: Partial<AuditEntry>): AuditEntry => ({
-  patientId: 'ada', agent: chen, interaction: 'read', resources: ['Observation/1'], recorded: new Date('2026-03-01T12:00:00.100Z'), ...overrides,
+  patientId: 'ada',
+  agent: chen,
+  interaction: 'read',
+  resources: ['Observation/1'],
+  recorded: new Date('2026-03-01T12:00:00.100Z'),
+  ...overrides,
 });
 
 /** What takeMerged makes of these entries, alone in the log (rolled back afterwards, so nothing is left). */
@@ -64,7 +74,11 @@ describe('takeMerged', () => {
       entry({ resources: ['Observation/3'], recorded: new Date('2026-03-01T12:00:00.400Z') }),
     ]);
     expect(result).toEqual([
-      entry({ resources: ['Observation/1', 'Observation/2', 'Observation/3'], recorded: new Date('2026-03-01T12:00:00.900Z'), since: new Date('2026-03-01T12:00:00.100Z') }),
+      entry({
+        resources: ['Observation/1', 'Observation/2', 'Observation/3'],
+        recorded: new Date('2026-03-01T12:00:00.900Z'),
+        since: new Date('2026-03-01T12:00:00.100Z'),
+      }),
     ]);
   });
 
@@ -80,7 +94,11 @@ describe('takeMerged', () => {
     ];
     const result = await merged([base, ...others]);
     expect(result).toHaveLength(7);
-    expect(result.find((e) => e.operation === '$ccda')).toMatchObject({ interaction: 'operation', patientId: 'ada', resources: ['Observation/1'] });
+    expect(result.find((e) => e.operation === '$ccda')).toMatchObject({
+      interaction: 'operation',
+      patientId: 'ada',
+      resources: ['Observation/1'],
+    });
     expect(result.filter((e) => e.operation === undefined)).toHaveLength(5);
   });
 
@@ -94,7 +112,10 @@ describe('takeMerged', () => {
       .transaction()
       .execute(async (trx) => {
         await sql`delete from audit_log`.execute(trx);
-        await appendAudit(trx, [1, 2, 3].map((n) => entry({ resources: [`Observation/${n}`], recorded: new Date(`2026-03-01T12:00:0${n}.000Z`) })));
+        await appendAudit(
+          trx,
+          [1, 2, 3].map((n) => entry({ resources: [`Observation/${n}`], recorded: new Date(`2026-03-01T12:00:0${n}.000Z`) })),
+        );
         const { taken, entries } = await takeMerged(trx, 2);
         expect(taken).toBe(2);
         expect(entries.map((e) => e.resources)).toEqual([['Observation/1'], ['Observation/2']]);
@@ -112,11 +133,19 @@ describe('the audit log', () => {
   let observations: Observation[];
 
   beforeAll(async () => {
-    ({ resource: ada } = await system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Park', given: ['Ada'] }], birthDate: '1984-05-02' }));
+    ({ resource: ada } = await system.create<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Park', given: ['Ada'] }],
+      birthDate: '1984-05-02',
+    }));
     observations = [];
     for (let i = 0; i < 20; i++) {
       const { resource } = await system.create<Observation>({
-        resourceType: 'Observation', status: 'final', code: { text: `Reading ${i}` }, subject: { reference: `Patient/${ada.id}` }, valueQuantity: { value: i },
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: `Reading ${i}` },
+        subject: { reference: `Patient/${ada.id}` },
+        valueQuantity: { value: i },
       });
       observations.push(resource);
     }
@@ -153,11 +182,21 @@ describe('the audit log', () => {
   });
 
   test('what is in the table is all there is: records left by a process that stopped become events later', async () => {
-    await appendAudit(database.db, [entry({ patientId: ada.id!, agent: haddad, recorded: new Date('2026-03-01T15:00:00Z'), resources: [`Observation/${observations[2].id}`] })]);
+    await appendAudit(database.db, [
+      entry({
+        patientId: ada.id!,
+        agent: haddad,
+        recorded: new Date('2026-03-01T15:00:00Z'),
+        resources: [`Observation/${observations[2].id}`],
+      }),
+    ]);
     expect(await pendingRows()).toBe(1);
     await settleAuditLog(database.db);
     const [event] = (await eventsFor(ada.id!)).filter((e) => e.agent?.[0]?.name === 'Dr. Omar Haddad');
-    expect(event).toMatchObject({ recorded: '2026-03-01T15:00:00.000Z', entity: [{ what: { reference: `Patient/${ada.id}` } }, { what: { reference: `Observation/${observations[2].id}` } }] });
+    expect(event).toMatchObject({
+      recorded: '2026-03-01T15:00:00.000Z',
+      entity: [{ what: { reference: `Patient/${ada.id}` } }, { what: { reference: `Observation/${observations[2].id}` } }],
+    });
   });
 
   test('inside a transaction the records commit or roll back with it', async () => {

@@ -114,7 +114,9 @@ class AuditLog {
     // next pass, which starts from the beginning again.
     let after = 0n;
     for (;;) {
-      const { rows: waiting } = await sql<{ one: number }>`select 1 as one from audit_log where seq > ${String(after)}::bigint limit 1`.execute(this.db);
+      const { rows: waiting } = await sql<{
+        one: number;
+      }>`select 1 as one from audit_log where seq > ${String(after)}::bigint limit 1`.execute(this.db);
       if (!waiting.length) return;
       const chunk = await this.db.transaction().execute(async (trx) => {
         const taken = await takeMerged(trx, CHUNK, after);
@@ -149,7 +151,11 @@ function toWrite(entry: AuditEntry): PreparedWrite {
  * primary key in its order (`seq > $after order by seq limit N`), and deleted by their seqs within that range: no
  * plan of either statement can do more than read the table once.
  */
-export async function takeMerged(db: Kysely<Tables>, limit: number, after = 0n): Promise<{ taken: number; entries: AuditEntry[]; last?: bigint }> {
+export async function takeMerged(
+  db: Kysely<Tables>,
+  limit: number,
+  after = 0n,
+): Promise<{ taken: number; entries: AuditEntry[]; last?: bigint }> {
   const { rows: locked } = await sql<{ seq: string }>`
     select seq from audit_log where seq > ${String(after)}::bigint order by seq limit ${limit} for update skip locked`.execute(db);
   if (!locked.length) return { taken: 0, entries: [] };
@@ -157,7 +163,17 @@ export async function takeMerged(db: Kysely<Tables>, limit: number, after = 0n):
   const first = seqs[0];
   const last = seqs[seqs.length - 1];
   // toISOString() times (UTC, fixed width) order as text, and their first 19 characters name their second.
-  const { rows } = await sql<{ patient_id: string; interaction: string; operation: string | null; recipient: string | null; agent: string; since: string; recorded: string; resources: string[]; n: number }>`
+  const { rows } = await sql<{
+    patient_id: string;
+    interaction: string;
+    operation: string | null;
+    recipient: string | null;
+    agent: string;
+    since: string;
+    recorded: string;
+    resources: string[];
+    n: number;
+  }>`
     with moved as (
       delete from audit_log where seq >= ${first}::bigint and seq <= ${last}::bigint and seq = any(${`{${seqs.join(',')}}`}::bigint[])
       returning entry as e),

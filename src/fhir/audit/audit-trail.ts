@@ -36,7 +36,10 @@ export const VDT_OPERATIONS: ReadonlySet<string> = new Set(['$ccda', '$docref', 
 
 /** Collects a request's accesses and writes them as AuditEvents. */
 export class AuditTrail {
-  private readonly pending = new Map<string, { patientId: string; interaction: AuditInteraction; operation?: string; recipient?: string; resources: Set<string> }>();
+  private readonly pending = new Map<
+    string,
+    { patientId: string; interaction: AuditInteraction; operation?: string; recipient?: string; resources: Set<string> }
+  >();
   private depth = 0;
   private operation?: string;
   private recipient?: string;
@@ -58,7 +61,10 @@ export class AuditTrail {
         let entry = this.pending.get(key);
         if (!entry) {
           entry = {
-            patientId, interaction: kind, ...(this.operation ? { operation: this.operation } : {}), ...(this.recipient ? { recipient: this.recipient } : {}),
+            patientId,
+            interaction: kind,
+            ...(this.operation ? { operation: this.operation } : {}),
+            ...(this.recipient ? { recipient: this.recipient } : {}),
             resources: new Set(),
           };
           this.pending.set(key, entry);
@@ -133,7 +139,9 @@ export function auditTrailFor(caller: Caller, clock: Clock): AuditTrail | undefi
   }
   const { account } = caller;
   if (caller.kind === 'staff') {
-    const who = account.practitioner_id ? { reference: `Practitioner/${account.practitioner_id}`, display: account.display_name } : { display: account.display_name };
+    const who = account.practitioner_id
+      ? { reference: `Practitioner/${account.practitioner_id}`, display: account.display_name }
+      : { display: account.display_name };
     const agent: AuditEventAgent = { who, altId: account.id, name: account.display_name, requestor: true };
     return new AuditTrail(() => agent, clock);
   }

@@ -36,8 +36,17 @@ export class ContentReceiver {
   /** The content taken in; the receiver is done. */
   finish(): ReceivedContent {
     const first = this.chunks[0] ?? Buffer.alloc(0);
-    const head = first.length >= HEAD_BYTES || this.chunks.length < 2 ? first.subarray(0, HEAD_BYTES) : Buffer.concat(this.chunks).subarray(0, HEAD_BYTES);
-    return { sha256: this.sha256.digest('hex'), ...(this.sha1 ? { sha1: this.sha1.digest('base64') } : {}), size: this.received, chunks: this.chunks, head: Buffer.from(head) };
+    const head =
+      first.length >= HEAD_BYTES || this.chunks.length < 2
+        ? first.subarray(0, HEAD_BYTES)
+        : Buffer.concat(this.chunks).subarray(0, HEAD_BYTES);
+    return {
+      sha256: this.sha256.digest('hex'),
+      ...(this.sha1 ? { sha1: this.sha1.digest('base64') } : {}),
+      size: this.received,
+      chunks: this.chunks,
+      head: Buffer.from(head),
+    };
   }
 }
 
@@ -67,7 +76,11 @@ export function base64Size(text: string): number {
 export function contentFromBase64(text: string, expression: string): ReceivedContent {
   const compact = /\s/.test(text) ? text.replace(/\s+/g, '') : text;
   const padding = compact.endsWith('==') ? 2 : compact.endsWith('=') ? 1 : 0;
-  if (compact.length % 4 !== 0 || /[^A-Za-z0-9+/=]/.test(compact) || (compact.includes('=') && compact.indexOf('=') < compact.length - padding)) {
+  if (
+    compact.length % 4 !== 0 ||
+    /[^A-Za-z0-9+/=]/.test(compact) ||
+    (compact.includes('=') && compact.indexOf('=') < compact.length - padding)
+  ) {
     throw badRequest('Invalid base64Binary format', expression);
   }
   return contentOf(Buffer.from(compact, 'base64'), { sha1: true });

@@ -48,7 +48,9 @@ function databaseStore(codec: PartCodec): BinaryStore {
       if (!rows.length) return;
       let part = 0;
       for (const bytes of partsOf(content.chunks, CONTENT_PART_BYTES)) {
-        await sql`insert into binary_content_part (sha256, part, data) values (${content.sha256}, ${part++}, ${codec.encode(bytes)})`.execute(db);
+        await sql`insert into binary_content_part (sha256, part, data) values (${content.sha256}, ${part++}, ${codec.encode(bytes)})`.execute(
+          db,
+        );
       }
     },
 

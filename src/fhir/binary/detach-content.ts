@@ -38,7 +38,12 @@ export interface Detached {
  * Takes the file content out of `resource` (see the header); `content` is a raw upload's bytes for a Binary. Throws
  * 413 when a file is over `limits`, 400 when base64 is not. The input is not changed.
  */
-export function detachContent(resource: Resource & { id: string }, limits: UploadLimits, content?: ReceivedContent, filename?: string): Detached {
+export function detachContent(
+  resource: Resource & { id: string },
+  limits: UploadLimits,
+  content?: ReceivedContent,
+  filename?: string,
+): Detached {
   if (resource.resourceType === 'Binary') return detachBinary(resource, limits, content, filename);
   if (limits.filesPerMessage !== undefined && resource.resourceType === 'Communication') {
     const count = (resource.payload ?? []).filter((p) => p.contentAttachment).length;
@@ -60,10 +65,12 @@ export function detachContent(resource: Resource & { id: string }, limits: Uploa
     const contentType = attachment.contentType ?? 'application/octet-stream';
     const id = attachmentBinaryId(`${copy.resourceType}/${copy.id}`, path, contentType, received.sha256);
     const filename = attachment.title;
-    binaries.push(withStoredContent<Binary & { id: string }>(
-      { resourceType: 'Binary', id, contentType, securityContext: { reference: `${copy.resourceType}/${copy.id}` } },
-      { sha256: received.sha256, size: received.size, ...(filename ? { filename } : {}) },
-    ));
+    binaries.push(
+      withStoredContent<Binary & { id: string }>(
+        { resourceType: 'Binary', id, contentType, securityContext: { reference: `${copy.resourceType}/${copy.id}` } },
+        { sha256: received.sha256, size: received.size, ...(filename ? { filename } : {}) },
+      ),
+    );
     contents.push({ content: received, contentType });
     delete attachment.data;
     Object.assign(attachment, { url: `Binary/${id}`, size: received.size, hash: received.sha1 });
@@ -75,13 +82,23 @@ function detachBinary(binary: Binary & { id: string }, limits: UploadLimits, con
   const contentType = binary.contentType ?? 'application/octet-stream';
   if (content) {
     if (content.size > limits.fileBytes) throw fileTooLarge(limits, content.size);
-    return { resource: withStoredContent(binary, { sha256: content.sha256, size: content.size, filename }), contents: [{ content, contentType }], binaries: [], describedByClient: false };
+    return {
+      resource: withStoredContent(binary, { sha256: content.sha256, size: content.size, filename }),
+      contents: [{ content, contentType }],
+      binaries: [],
+      describedByClient: false,
+    };
   }
   if (binary.data !== undefined) {
     const size = base64Size(binary.data);
     if (size > limits.fileBytes) throw fileTooLarge(limits, size, 'Binary.data');
     const received = contentFromBase64(binary.data, 'Binary.data');
-    return { resource: withStoredContent(binary, { sha256: received.sha256, size: received.size, filename }), contents: [{ content: received, contentType }], binaries: [], describedByClient: false };
+    return {
+      resource: withStoredContent(binary, { sha256: received.sha256, size: received.size, filename }),
+      contents: [{ content: received, contentType }],
+      binaries: [],
+      describedByClient: false,
+    };
   }
   return { resource: binary, contents: [], binaries: [], describedByClient: storedContentOf(binary) !== undefined };
 }
@@ -95,7 +112,10 @@ export function checkRestatedContent(detached: Detached, replaced: Resource | un
   const given = storedContentOf(detached.resource as Binary);
   const stored = replaced?.resourceType === 'Binary' ? storedContentOf(replaced) : undefined;
   if (!given || !stored || given.sha256 !== stored.sha256 || given.size !== stored.size) {
-    throw badRequest('A Binary sends its content as data (base64) or as the raw body of the upload; the content extension of Binary._data is the service\'s', 'Binary._data');
+    throw badRequest(
+      "A Binary sends its content as data (base64) or as the raw body of the upload; the content extension of Binary._data is the service's",
+      'Binary._data',
+    );
   }
 }
 
@@ -111,7 +131,8 @@ export function attachmentBinaryId(owner: string, path: string, contentType: str
 /** Collects every Attachment that holds inline data, with its FHIRPath location. */
 function attachmentFinder(found: { attachment: Attachment; path: string }[]): CrawlerVisitor {
   const visit = (value: TypedValueWithPath): void => {
-    if (value.type === 'Attachment' && typeof (value.value as Attachment)?.data === 'string') found.push({ attachment: value.value as Attachment, path: value.path });
+    if (value.type === 'Attachment' && typeof (value.value as Attachment)?.data === 'string')
+      found.push({ attachment: value.value as Attachment, path: value.path });
   };
   return {
     onExitObject: () => undefined,

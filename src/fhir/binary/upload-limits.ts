@@ -20,7 +20,8 @@ export interface UploadLimits {
  * files up to MAX_BINARY_BYTES.
  */
 export function uploadLimitsFor(scope: AccessScope, maxBinaryBytes: number = DEFAULT_MAX_BINARY_BYTES): UploadLimits {
-  if (scope.portalRules) return { fileBytes: MAX_ATTACHMENT_BYTES, name: 'the portal limit of 10 MB per file', filesPerMessage: MAX_ATTACHMENTS };
+  if (scope.portalRules)
+    return { fileBytes: MAX_ATTACHMENT_BYTES, name: 'the portal limit of 10 MB per file', filesPerMessage: MAX_ATTACHMENTS };
   return { fileBytes: maxBinaryBytes, name: `the limit of ${megabytes(maxBinaryBytes)} per file (MAX_BINARY_BYTES)` };
 }
 
@@ -32,7 +33,10 @@ export function fileTooLarge(limits: UploadLimits, size?: number, expression?: s
 
 /** 413: a portal message with more attachments than it may carry. */
 export function tooManyFiles(limits: UploadLimits, count: number): FhirError {
-  return tooLarge(`A message carries at most ${limits.filesPerMessage} attachments (the portal limit); this one has ${count}. Nothing was stored`, 'Communication.payload');
+  return tooLarge(
+    `A message carries at most ${limits.filesPerMessage} attachments (the portal limit); this one has ${count}. Nothing was stored`,
+    'Communication.payload',
+  );
 }
 
 /** 413 naming the limit. */

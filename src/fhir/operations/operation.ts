@@ -21,7 +21,13 @@ export interface OperationContext {
 /** An operation's answer: a FHIR resource, or raw content such as a C-CDA document or a zip. */
 export type OperationResult =
   | { readonly kind: 'resource'; readonly status?: number; readonly resource: Resource }
-  | { readonly kind: 'content'; readonly status?: number; readonly contentType: string; readonly body: string | Uint8Array; readonly headers?: Record<string, string> };
+  | {
+      readonly kind: 'content';
+      readonly status?: number;
+      readonly contentType: string;
+      readonly body: string | Uint8Array;
+      readonly headers?: Record<string, string>;
+    };
 
 /** A FHIR $operation: its CapabilityStatement entry, where it runs and its handler. */
 export interface FhirOperation {

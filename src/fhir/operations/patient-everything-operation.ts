@@ -21,6 +21,7 @@ const MAX_TYPES = 150;
 function typesOf(value: string): string[] {
   const types = value.split(',').map((t) => t.trim());
   if (types.length > MAX_TYPES) throw badRequest(`_type names at most ${MAX_TYPES} resource types`, '_type');
-  for (const type of types) if (!isSupportedType(type)) throw badRequest(`_type: unsupported resource type "${type.slice(0, 64)}"`, '_type');
+  for (const type of types)
+    if (!isSupportedType(type)) throw badRequest(`_type: unsupported resource type "${type.slice(0, 64)}"`, '_type');
   return types;
 }

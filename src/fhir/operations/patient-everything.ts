@@ -56,7 +56,11 @@ function checkedRange(value: string, name: string) {
   return range;
 }
 
-async function compartmentResources(repo: Repository, patientId: string, { start, end, since, types }: EverythingParams): Promise<Resource[]> {
+async function compartmentResources(
+  repo: Repository,
+  patientId: string,
+  { start, end, since, types }: EverythingParams,
+): Promise<Resource[]> {
   const dated =
     start || end
       ? sql`and (not exists (select 1 from search_date d where d.resource_id = r.id and d.resource_type = r.resource_type)

@@ -13,7 +13,8 @@ const KNOWN_PARAMS = new Set(['url', 'filter', 'valueSetVersion', '_format']);
 /** The expansion of a catalog ValueSet, with every code listed (the service's sets are short). */
 function expand({ id, params }: OperationContext): OperationResult {
   loadFhirDefinitions();
-  for (const name of Object.keys(params)) if (!KNOWN_PARAMS.has(name)) throw badRequest(`$expand takes url and filter; ${name} is not offered`, name);
+  for (const name of Object.keys(params))
+    if (!KNOWN_PARAMS.has(name)) throw badRequest(`$expand takes url and filter; ${name} is not offered`, name);
   const filter = params.filter;
   if (filter !== undefined && filter.length > 100) throw badRequest('filter is at most 100 characters', 'filter');
   let valueSet: ValueSet | undefined;

@@ -47,31 +47,86 @@ test('the demo family indexes the same with compiled walks as with FHIRPath', ()
 
 test('the edge cases: choice types, `as`, resolve() is, where(x = text), primitive extensions, absolute references', () => {
   const resources: Resource[] = [
-    { resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'Mood' }, valueCodeableConcept: { text: 'Happy', coding: [{ system: 's', code: 'c' }] }, effectivePeriod: { start: '2024-01-01', end: '2024-01-03' } },
-    { resourceType: 'Observation', id: 'o2', status: 'final', code: { text: 'Weight' }, valueQuantity: { value: 70.5, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' }, subject: { reference: 'http://other.example/fhir/Patient/p9' } },
-    { resourceType: 'Observation', id: 'o3', status: 'final', code: { text: 'x' }, subject: { type: 'Patient', identifier: { system: 'urn:mrn', value: '7' } }, performer: [{ reference: 'Patient/p1' }, { reference: '#contained' }] },
-    { resourceType: 'Patient', id: 'p1', telecom: [{ system: 'email', value: 'ada@example.org' }, { system: 'phone', value: '555' }], deceasedBoolean: false, _birthDate: { extension: [{ url: 'http://example.org/x', valueString: 'y' }] }, birthDate: '1984-05-02' } as Resource,
-    { resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/p1' }, onsetAge: { value: 40, unit: 'a', system: 'http://unitsofmeasure.org', code: 'a' }, abatementString: 'in spring' },
-    { resourceType: 'Condition', id: 'c2', subject: { reference: 'Patient/p1' }, onsetPeriod: { start: '2020-01' }, extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/condition-assertedDate', valueDateTime: '2020-02-01' }] },
+    {
+      resourceType: 'Observation',
+      id: 'o1',
+      status: 'final',
+      code: { text: 'Mood' },
+      valueCodeableConcept: { text: 'Happy', coding: [{ system: 's', code: 'c' }] },
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-03' },
+    },
+    {
+      resourceType: 'Observation',
+      id: 'o2',
+      status: 'final',
+      code: { text: 'Weight' },
+      valueQuantity: { value: 70.5, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+      subject: { reference: 'http://other.example/fhir/Patient/p9' },
+    },
+    {
+      resourceType: 'Observation',
+      id: 'o3',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { type: 'Patient', identifier: { system: 'urn:mrn', value: '7' } },
+      performer: [{ reference: 'Patient/p1' }, { reference: '#contained' }],
+    },
+    {
+      resourceType: 'Patient',
+      id: 'p1',
+      telecom: [
+        { system: 'email', value: 'ada@example.org' },
+        { system: 'phone', value: '555' },
+      ],
+      deceasedBoolean: false,
+      _birthDate: { extension: [{ url: 'http://example.org/x', valueString: 'y' }] },
+      birthDate: '1984-05-02',
+    } as Resource,
+    {
+      resourceType: 'Condition',
+      id: 'c1',
+      subject: { reference: 'Patient/p1' },
+      onsetAge: { value: 40, unit: 'a', system: 'http://unitsofmeasure.org', code: 'a' },
+      abatementString: 'in spring',
+    },
+    {
+      resourceType: 'Condition',
+      id: 'c2',
+      subject: { reference: 'Patient/p1' },
+      onsetPeriod: { start: '2020-01' },
+      extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/condition-assertedDate', valueDateTime: '2020-02-01' }],
+    },
     { resourceType: 'Patient', id: 'p2', name: [{ family: '', given: ['Ben', ''] }], identifier: [{}, { system: 'urn:x', value: '1' }] },
   ];
   expectSameRows(resources);
   // And the rows are the expected ones, not merely the same on both sides.
-  expect(indexValues(resources[3]).token.filter((t) => t.code === 'email')).toEqual([{ code: 'email', system: 'email', value: 'ada@example.org', text: null }]);
+  expect(indexValues(resources[3]).token.filter((t) => t.code === 'email')).toEqual([
+    { code: 'email', system: 'email', value: 'ada@example.org', text: null },
+  ]);
   expect(indexValues(resources[1]).reference.filter((r) => r.code === 'patient')).toEqual([]);
-  expect(indexValues(resources[2]).reference.filter((r) => r.code === 'performer').map((r) => r.target_id)).toEqual(['p1', '#contained']);
-  expect(indexValues(resources[0]).date.find((d) => d.code === 'date')).toMatchObject({ low: expect.stringContaining('2024-01-01'), high: expect.stringContaining('2024-01-03') });
+  expect(
+    indexValues(resources[2])
+      .reference.filter((r) => r.code === 'performer')
+      .map((r) => r.target_id),
+  ).toEqual(['p1', '#contained']);
+  expect(indexValues(resources[0]).date.find((d) => d.code === 'date')).toMatchObject({
+    low: expect.stringContaining('2024-01-01'),
+    high: expect.stringContaining('2024-01-03'),
+  });
 });
 
 const describeCorpus = fs.existsSync(SYNTHEA) && fs.existsSync(CCDA) ? describe : describe.skip;
-if (!fs.existsSync(SYNTHEA)) console.warn(`compiled-paths.test: ../shared/corpus is absent (${SYNTHEA}); the corpus comparisons are skipped`);
+if (!fs.existsSync(SYNTHEA))
+  console.warn(`compiled-paths.test: ../shared/corpus is absent (${SYNTHEA}); the corpus comparisons are skipped`);
 
 describeCorpus('on the corpus', () => {
   test('every resource of the Synthea bundles indexes the same with compiled walks as with FHIRPath', () => {
     const resources = fs
       .readdirSync(SYNTHEA)
       .filter((f) => f.endsWith('.json'))
-      .flatMap((f) => (JSON.parse(fs.readFileSync(path.join(SYNTHEA, f), 'utf8')).entry ?? []).map((e: { resource: Resource }) => e.resource));
+      .flatMap((f) =>
+        (JSON.parse(fs.readFileSync(path.join(SYNTHEA, f), 'utf8')).entry ?? []).map((e: { resource: Resource }) => e.resource),
+      );
     expect(expectSameRows(resources)).toBeGreaterThan(10_000);
   });
 
@@ -94,6 +149,8 @@ describeCorpus('on the corpus', () => {
 function listXml(dir: string): string[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? listXml(path.join(dir, entry.name)) : /\.xml$/i.test(entry.name) ? [path.join(dir, entry.name)] : []))
+    .flatMap((entry) =>
+      entry.isDirectory() ? listXml(path.join(dir, entry.name)) : /\.xml$/i.test(entry.name) ? [path.join(dir, entry.name)] : [],
+    )
     .sort();
 }

@@ -187,7 +187,7 @@ function buildElement(type: string, name: string): CompiledElement | null {
 
 function typed(type: string, value: unknown): TypedValue {
   if (type === 'Resource' && value && typeof value === 'object' && 'resourceType' in value) {
-    return { type: String((value).resourceType), value };
+    return { type: String(value.resourceType), value };
   }
   return { type, value };
 }
@@ -205,7 +205,12 @@ function referencedType(value: unknown): string | undefined {
   let reference: string | undefined;
   if (typeof value === 'string') reference = value;
   else if (value && typeof value === 'object') {
-    const ref = value as { reference?: string; type?: string; identifier?: { system?: string; value?: string }; resource?: { resourceType?: string } };
+    const ref = value as {
+      reference?: string;
+      type?: string;
+      identifier?: { system?: string; value?: string };
+      resource?: { resourceType?: string };
+    };
     if (ref.resource) return ref.resource.resourceType;
     if (ref.reference) reference = ref.reference;
     else if (ref.type && ref.identifier) reference = `${ref.type}?identifier=`;

@@ -76,7 +76,11 @@ function checkSize(params: URLSearchParams): void {
     throw badRequest(`A search may have at most ${MAX_SEARCH_PARAMETERS} parameters; this one has ${count}`, undefined, 'too-costly');
   }
   if (values > MAX_SEARCH_VALUES) {
-    throw badRequest(`A search may have at most ${MAX_SEARCH_VALUES} values (comma-separated alternatives included); this one has ${values}`, undefined, 'too-costly');
+    throw badRequest(
+      `A search may have at most ${MAX_SEARCH_VALUES} values (comma-separated alternatives included); this one has ${values}`,
+      undefined,
+      'too-costly',
+    );
   }
 }
 
@@ -98,7 +102,10 @@ function checkPaging(params: URLSearchParams): void {
     if (!values.length) continue;
     if (!/^\d{1,20}$/.test(values[0])) throw badRequest(`${name} must be a whole number of at least 0, got "${values[0]}"`, name);
     if (name === '_offset' && Number(values[0]) > MAX_SEARCH_OFFSET) {
-      throw badRequest(`_offset may be at most ${MAX_SEARCH_OFFSET}; narrow the search (by _lastUpdated or _id, say) to reach further`, name);
+      throw badRequest(
+        `_offset may be at most ${MAX_SEARCH_OFFSET}; narrow the search (by _lastUpdated or _id, say) to reach further`,
+        name,
+      );
     }
   }
 }

@@ -79,7 +79,11 @@ export async function executeSearch(
     }
   }
   // An AuditEvent names only what the caller may see (audit-entity-view.ts).
-  const shown = await withVisibleEntities(db, callerScope, found.map((f) => f.resource));
+  const shown = await withVisibleEntities(
+    db,
+    callerScope,
+    found.map((f) => f.resource),
+  );
   const entries: BundleEntry[] = found.map((f, i) => entry(fhirBase, scope, shown[i], f.mode, request));
   onServed?.(served);
   return {
@@ -165,13 +169,16 @@ async function loadIncludes(
   for (const target of include) {
     if (target.resourceType !== type) throw badRequest(`_include must start with ${type}: ${target.resourceType}`, '_include');
     const param = searchParametersOf(type)[target.searchParam];
-    if (!param || param.type !== 'reference') throw badRequest(`_include: "${target.searchParam}" is not a reference parameter of ${type}`, '_include');
+    if (!param || param.type !== 'reference')
+      throw badRequest(`_include: "${target.searchParam}" is not a reference parameter of ${type}`, '_include');
     // Per match, its own index rows (a lookup each, whatever the statistics say; see match-source.ts).
     const { rows } = await sql<{ target_type: string; target_id: string }>`
       select distinct l.target_type, l.target_id from unnest(${ids}::text[]) as m(id)
       cross join lateral (select i.target_type, i.target_id from search_reference i
         where i.resource_id = m.id and i.resource_type = ${type} and i.code = ${target.searchParam}
-          and i.target_type is not null ${target.targetType ? sql`and i.target_type = ${target.targetType}` : sql``} offset 0) l`.execute(db);
+          and i.target_type is not null ${target.targetType ? sql`and i.target_type = ${target.targetType}` : sql``} offset 0) l`.execute(
+      db,
+    );
     const byType = new Map<string, string[]>();
     for (const row of rows) byType.set(row.target_type, [...(byType.get(row.target_type) ?? []), row.target_id]);
     for (const [targetType, targetIds] of byType) {
@@ -216,7 +223,8 @@ function pageLinks(links: SearchLinks, offset: number, count: number, total: num
   const out: BundleLink[] = [{ relation: 'self', url: selfUrl(links) }];
   const page = { _count: String(count) };
   // No next page past the deepest offset served (MAX_SEARCH_OFFSET): a link that only answers 400 is no link.
-  if (offset + count < total && offset + count <= MAX_SEARCH_OFFSET) out.push({ relation: 'next', url: selfUrl(links, { ...page, _offset: String(offset + count) }) });
+  if (offset + count < total && offset + count <= MAX_SEARCH_OFFSET)
+    out.push({ relation: 'next', url: selfUrl(links, { ...page, _offset: String(offset + count) }) });
   if (offset > 0) out.push({ relation: 'previous', url: selfUrl(links, { ...page, _offset: String(Math.max(0, offset - count)) }) });
   return out;
 }

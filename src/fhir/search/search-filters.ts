@@ -34,8 +34,10 @@ export function filterCondition(resourceType: string, filter: Filter, perRow = f
     case 'string':
       return or(filter, (v) => stringCondition(code, operator, v, perRow));
     case 'date':
-      return or(filter, (v) =>
-        sql`exists (select 1 from search_date i where ${rowKey(code, perRow)} and ${dateCondition(sql`i.low`, sql`i.high`, operator, v, code)})`,
+      return or(
+        filter,
+        (v) =>
+          sql`exists (select 1 from search_date i where ${rowKey(code, perRow)} and ${dateCondition(sql`i.low`, sql`i.high`, operator, v, code)})`,
       );
     case 'reference':
       return or(filter, (v) => referenceCondition(code, operator, v, perRow));
@@ -92,8 +94,10 @@ function tableFor(kind: string): string {
 function tokenCondition(code: string, filter: Filter, perRow: boolean): Condition {
   const { operator } = filter;
   if (operator === Operator.TEXT) {
-    return or(filter, (v) =>
-      sql`exists (select 1 from search_token i where ${rowKey(code, perRow)} and i.text like ${'%' + likeEscape(normalizeString(v)) + '%'})`,
+    return or(
+      filter,
+      (v) =>
+        sql`exists (select 1 from search_token i where ${rowKey(code, perRow)} and i.text like ${'%' + likeEscape(normalizeString(v)) + '%'})`,
     );
   }
   if (operator !== Operator.EQUALS && operator !== Operator.NOT && operator !== Operator.EXACT) {

@@ -15,9 +15,14 @@ describe('where a rest-hook may deliver', () => {
 
   it('refuses private, link-local, unique-local and mapped addresses unless allowed, and loopback when the list is empty', () => {
     for (const [url, range] of [
-      ['https://169.254.169.254/', 'linkLocal'], ['https://10.0.0.1/', 'private'], ['https://192.168.1.5/', 'private'],
-      ['https://172.16.0.1/', 'private'], ['https://[fd00::1]/', 'uniqueLocal'], ['https://[fe80::1]/', 'linkLocal'],
-      ['https://[::ffff:10.0.0.1]/', 'private'], ['https://0.0.0.0/', 'unspecified'],
+      ['https://169.254.169.254/', 'linkLocal'],
+      ['https://10.0.0.1/', 'private'],
+      ['https://192.168.1.5/', 'private'],
+      ['https://172.16.0.1/', 'private'],
+      ['https://[fd00::1]/', 'uniqueLocal'],
+      ['https://[fe80::1]/', 'linkLocal'],
+      ['https://[::ffff:10.0.0.1]/', 'private'],
+      ['https://0.0.0.0/', 'unspecified'],
     ]) {
       expect([url, endpointProblem(url, defaults)]).toEqual([url, expect.stringContaining(`is ${range}, not public`)]);
     }

@@ -78,7 +78,8 @@ export function endpointProblem(endpoint: string, policy: EndpointPolicy): strin
   if (literal && !isPublic(literal) && !allowed) {
     return `the endpoint's address ${host} is ${literal.range()}, not public: it may not be reached unless allowed in SUBSCRIPTION_ALLOW_HOSTS`;
   }
-  if (url.protocol === 'http:' && !allowed) return `the endpoint must use https; http is allowed only for the hosts in SUBSCRIPTION_ALLOW_HOSTS`;
+  if (url.protocol === 'http:' && !allowed)
+    return `the endpoint must use https; http is allowed only for the hosts in SUBSCRIPTION_ALLOW_HOSTS`;
   return undefined;
 }
 

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 
 /** The profile of the status Parameters (Backport IG, R4). */
-export const SUBSCRIPTION_STATUS_PROFILE = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4';
+export const SUBSCRIPTION_STATUS_PROFILE =
+  'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4';
 
 /** handshake: on activation; heartbeat: nothing to say for a while; event-notification: a matching write. */
 export type NotificationType = 'handshake' | 'heartbeat' | 'event-notification';
@@ -57,7 +58,12 @@ export function notificationBundle(input: NotificationInput): Bundle {
   }
   const status: Parameters = { resourceType: 'Parameters', id: randomUUID(), meta: { profile: [SUBSCRIPTION_STATUS_PROFILE] }, parameter };
   const entry: BundleEntry[] = [
-    { fullUrl: `urn:uuid:${status.id}`, resource: status, request: { method: 'GET', url: `${subscription}/$status` }, response: { status: '200' } },
+    {
+      fullUrl: `urn:uuid:${status.id}`,
+      resource: status,
+      request: { method: 'GET', url: `${subscription}/$status` },
+      response: { status: '200' },
+    },
   ];
   if (event?.resource) {
     const version = event.resource.meta?.versionId;

@@ -23,7 +23,19 @@ export const FULL_RESOURCE_PAYLOAD = 'application/fhir+json';
 const UNWATCHABLE = new Set(['AuditEvent', 'Subscription']);
 
 /** Headers the service sets itself, which a channel may not override. */
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'expect', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-authorization']);
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'expect',
+  'upgrade',
+  'te',
+  'trailer',
+  'keep-alive',
+  'proxy-authorization',
+]);
 
 /** Limits: a Subscription is configuration, not data. */
 const MAX_HEADERS = 10;
@@ -51,22 +63,36 @@ export interface SubscriptionDefinition {
  */
 export function subscriptionDefinition(subscription: Subscription, policy: EndpointPolicy | null): SubscriptionDefinition {
   const criteria = subscription.criteria ?? '';
-  if (criteria.length > MAX_CRITERIA_LENGTH) throw badRequest(`Subscription.criteria may be at most ${MAX_CRITERIA_LENGTH} characters`, 'Subscription.criteria');
+  if (criteria.length > MAX_CRITERIA_LENGTH)
+    throw badRequest(`Subscription.criteria may be at most ${MAX_CRITERIA_LENGTH} characters`, 'Subscription.criteria');
   const match = /^([A-Z][A-Za-z]+)(?:\?(.*))?$/.exec(criteria);
-  if (!match) throw badRequest(`Subscription.criteria must be a search such as "DocumentReference?status=current", got "${criteria}"`, 'Subscription.criteria');
+  if (!match)
+    throw badRequest(
+      `Subscription.criteria must be a search such as "DocumentReference?status=current", got "${criteria}"`,
+      'Subscription.criteria',
+    );
   const [, resourceType, query = ''] = match;
-  if (!isSupportedType(resourceType) || UNWATCHABLE.has(resourceType)) throw badRequest(`Subscription.criteria: ${resourceType} cannot be subscribed to`, 'Subscription.criteria');
+  if (!isSupportedType(resourceType) || UNWATCHABLE.has(resourceType))
+    throw badRequest(`Subscription.criteria: ${resourceType} cannot be subscribed to`, 'Subscription.criteria');
   checkCriteria(resourceType, query);
   const channel = subscription.channel;
-  if (channel?.type !== 'rest-hook') throw badRequest(`Subscription.channel.type must be rest-hook (the only channel this service delivers), got "${channel?.type ?? ''}"`, 'Subscription.channel.type');
+  if (channel?.type !== 'rest-hook')
+    throw badRequest(
+      `Subscription.channel.type must be rest-hook (the only channel this service delivers), got "${channel?.type ?? ''}"`,
+      'Subscription.channel.type',
+    );
   const endpoint = channel.endpoint ?? '';
   if (!endpoint) throw badRequest('A rest-hook Subscription needs channel.endpoint', 'Subscription.channel.endpoint');
-  if (endpoint.length > MAX_ENDPOINT_LENGTH) throw badRequest(`Subscription.channel.endpoint may be at most ${MAX_ENDPOINT_LENGTH} characters`, 'Subscription.channel.endpoint');
+  if (endpoint.length > MAX_ENDPOINT_LENGTH)
+    throw badRequest(`Subscription.channel.endpoint may be at most ${MAX_ENDPOINT_LENGTH} characters`, 'Subscription.channel.endpoint');
   const problem = policy ? endpointProblem(endpoint, policy) : undefined;
   if (problem) throw badRequest(`Subscription.channel.endpoint refused: ${problem}`, 'Subscription.channel.endpoint', 'security');
   const payload = channel.payload ? channel.payload.split(';')[0].trim() : null;
   if (payload !== null && payload !== FULL_RESOURCE_PAYLOAD && payload !== 'application/json') {
-    throw badRequest(`Subscription.channel.payload must be absent (id-only) or ${FULL_RESOURCE_PAYLOAD}, got "${channel.payload}"`, 'Subscription.channel.payload');
+    throw badRequest(
+      `Subscription.channel.payload must be absent (id-only) or ${FULL_RESOURCE_PAYLOAD}, got "${channel.payload}"`,
+      'Subscription.channel.payload',
+    );
   }
   return {
     resourceType,
@@ -89,18 +115,25 @@ function checkCriteria(type: string, query: string): void {
     try {
       filterCondition(type, filter);
     } catch (err) {
-      if (err instanceof FhirError) throw badRequest(`Subscription.criteria: ${err.outcome.issue?.[0]?.details?.text ?? 'not a supported search'}`, 'Subscription.criteria');
+      if (err instanceof FhirError)
+        throw badRequest(
+          `Subscription.criteria: ${err.outcome.issue?.[0]?.details?.text ?? 'not a supported search'}`,
+          'Subscription.criteria',
+        );
       throw err;
     }
   }
 }
 
 function checkHeaders(headers: readonly string[]): string[] {
-  if (headers.length > MAX_HEADERS) throw badRequest(`Subscription.channel.header may hold at most ${MAX_HEADERS} headers`, 'Subscription.channel.header');
+  if (headers.length > MAX_HEADERS)
+    throw badRequest(`Subscription.channel.header may hold at most ${MAX_HEADERS} headers`, 'Subscription.channel.header');
   for (const header of headers) {
     const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*)$/.exec(header);
-    if (header.length > MAX_HEADER_LENGTH || !match) throw badRequest('Each Subscription.channel.header must be "Name: value" on one line', 'Subscription.channel.header');
-    if (RESERVED_HEADERS.has(match[1].toLowerCase())) throw badRequest(`Subscription.channel.header may not set ${match[1]}: the service sets it`, 'Subscription.channel.header');
+    if (header.length > MAX_HEADER_LENGTH || !match)
+      throw badRequest('Each Subscription.channel.header must be "Name: value" on one line', 'Subscription.channel.header');
+    if (RESERVED_HEADERS.has(match[1].toLowerCase()))
+      throw badRequest(`Subscription.channel.header may not set ${match[1]}: the service sets it`, 'Subscription.channel.header');
   }
   return [...headers];
 }
@@ -110,7 +143,10 @@ function heartbeatOf(extensions: readonly { url?: string; valueUnsignedInt?: num
   if (!extension) return null;
   const seconds = extension.valueUnsignedInt ?? extension.valueInteger;
   if (seconds === undefined || !Number.isInteger(seconds) || seconds < HEARTBEAT_RANGE[0] || seconds > HEARTBEAT_RANGE[1]) {
-    throw badRequest(`The heartbeat period must be ${HEARTBEAT_RANGE[0]} to ${HEARTBEAT_RANGE[1]} seconds`, 'Subscription.channel.extension');
+    throw badRequest(
+      `The heartbeat period must be ${HEARTBEAT_RANGE[0]} to ${HEARTBEAT_RANGE[1]} seconds`,
+      'Subscription.channel.extension',
+    );
   }
   return seconds;
 }

@@ -67,7 +67,9 @@ export async function claimDueSubscriptions(db: Kysely<Tables>, now: Date, limit
       order by c.next_attempt_at, c.id
       limit ${limit}
       for update skip locked)
-    returning s.id, s.endpoint, s.payload, s.headers, s.heartbeat_seconds, s.status, s.handshake_pending, s.events_delivered, s.last_sent_at`.execute(db);
+    returning s.id, s.endpoint, s.payload, s.headers, s.heartbeat_seconds, s.status, s.handshake_pending, s.events_delivered, s.last_sent_at`.execute(
+    db,
+  );
   const claimed: ClaimedSubscription[] = [];
   for (const row of rows) {
     const notifications = await db
@@ -77,7 +79,12 @@ export async function claimDueSubscriptions(db: Kysely<Tables>, now: Date, limit
       .orderBy('seq')
       .limit(NOTIFICATIONS_PER_RUN)
       .execute();
-    claimed.push({ ...row, headers: typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers, events_delivered: Number(row.events_delivered), notifications });
+    claimed.push({
+      ...row,
+      headers: typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers,
+      events_delivered: Number(row.events_delivered),
+      notifications,
+    });
   }
   return claimed;
 }
@@ -105,7 +112,11 @@ export function retryDelaySeconds(failures: number): number {
  */
 export async function recordDelivery(db: Kysely<Tables>, outcome: DeliveryOutcome, now: Date): Promise<string | undefined> {
   return db.transaction().execute(async (trx) => {
-    if (outcome.delivered.length) await trx.deleteFrom('subscription_notification').where('seq', 'in', [...outcome.delivered]).execute();
+    if (outcome.delivered.length)
+      await trx
+        .deleteFrom('subscription_notification')
+        .where('seq', 'in', [...outcome.delivered])
+        .execute();
     const row = await trx.selectFrom('subscription').selectAll().where('id', '=', outcome.claimed.id).forUpdate().executeTakeFirst();
     if (!row) return undefined;
     const same = row.endpoint === outcome.claimed.endpoint;
@@ -113,7 +124,8 @@ export async function recordDelivery(db: Kysely<Tables>, outcome: DeliveryOutcom
     let status = row.status;
     let error = row.error;
     if (same && row.status !== 'off') {
-      if (outcome.failure && failures >= DELIVERY_RETRY.errorAfter) [status, error] = ['error', `Delivery to the endpoint failed ${failures} times in a row; the last: ${outcome.failure}`];
+      if (outcome.failure && failures >= DELIVERY_RETRY.errorAfter)
+        [status, error] = ['error', `Delivery to the endpoint failed ${failures} times in a row; the last: ${outcome.failure}`];
       else if (!outcome.failure && outcome.sent) [status, error] = ['active', null];
     }
     const next = outcome.failure ? new Date(now.getTime() + retryDelaySeconds(failures) * 1000) : now;
@@ -141,5 +153,7 @@ async function writeStatus(db: Kysely<Tables>, id: string, status: string, error
   if (!current || current.deleted) return;
   const { error: _previous, ...stored } = JSON.parse(current.content) as Subscription & { id: string };
   const resource = { ...stored, status, ...(error ? { error } : {}) } as Subscription & { id: string };
-  await replaceCurrent(db, [prepareWrite(resource, current.version + 1, now, { compartments: current.compartments, owners: current.owners })]);
+  await replaceCurrent(db, [
+    prepareWrite(resource, current.version + 1, now, { compartments: current.compartments, owners: current.owners }),
+  ]);
 }

@@ -45,17 +45,34 @@ export async function queueNotifications(db: Kysely<Tables>, writes: readonly Wr
   const watched = writes.filter((w) => !w.deleted && !UNWATCHED.has(w.resource.resourceType));
   if (!watched.length) return;
   const types = [...new Set(watched.map((w) => w.resource.resourceType))];
-  const { rows: subscriptions } = await prepared(sql<{ id: string; resource_type: string; criteria: string; owner_organization: string | null }>`
+  const { rows: subscriptions } = await prepared(sql<{
+    id: string;
+    resource_type: string;
+    criteria: string;
+    owner_organization: string | null;
+  }>`
     select id, resource_type, criteria, owner_organization from subscription
     where status <> 'off' and resource_type = any(${types}::text[]) order by id`).execute(db);
   if (!subscriptions.length) return;
   const queued: { subscription_id: string; resource_type: string; resource_id: string; version: number; queued_at: string }[] = [];
   for (const subscription of subscriptions) {
     const candidates = watched.filter((w) => w.resource.resourceType === subscription.resource_type);
-    const matched = await matchingIds(db, ownerScope(subscription), subscription.resource_type, subscription.criteria, candidates.map((w) => w.resource.id));
+    const matched = await matchingIds(
+      db,
+      ownerScope(subscription),
+      subscription.resource_type,
+      subscription.criteria,
+      candidates.map((w) => w.resource.id),
+    );
     for (const w of candidates) {
       if (matched.has(w.resource.id)) {
-        queued.push({ subscription_id: subscription.id, resource_type: w.resource.resourceType, resource_id: w.resource.id, version: w.version, queued_at: w.lastUpdated });
+        queued.push({
+          subscription_id: subscription.id,
+          resource_type: w.resource.resourceType,
+          resource_id: w.resource.id,
+          version: w.version,
+          queued_at: w.lastUpdated,
+        });
       }
     }
   }
@@ -65,14 +82,22 @@ export async function queueNotifications(db: Kysely<Tables>, writes: readonly Wr
 /** The access of a Subscription's owner: its organisation's staff, or everything for the operator's. */
 export function ownerScope(subscription: { id: string; owner_organization: string | null }): AccessScope {
   const description = `Subscription/${subscription.id}`;
-  return subscription.owner_organization === null ? unrestrictedScope(description) : staffScope(subscription.owner_organization, description);
+  return subscription.owner_organization === null
+    ? unrestrictedScope(description)
+    : staffScope(subscription.owner_organization, description);
 }
 
 /**
  * The ids among `ids` that the criteria match, searched as the owner searches (their access condition applies), in
  * the write's transaction, so the versions just written are what is matched.
  */
-async function matchingIds(db: Kysely<Tables>, scope: AccessScope, type: string, criteria: string, ids: readonly string[]): Promise<Set<string>> {
+async function matchingIds(
+  db: Kysely<Tables>,
+  scope: AccessScope,
+  type: string,
+  criteria: string,
+  ids: readonly string[],
+): Promise<Set<string>> {
   const matched = new Set<string>();
   for (let i = 0; i < ids.length; i += MATCH_CHUNK) {
     const chunk = ids.slice(i, i + MATCH_CHUNK);
@@ -105,7 +130,10 @@ async function syncSubscription(db: Kysely<Tables>, write: WrittenVersion): Prom
   const definition = subscriptionDefinition(write.resource as Subscription, null);
   const current = await db.selectFrom('subscription').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
   if (!CLIENT_STATUSES.has(definition.status) && definition.status !== current?.status) {
-    throw badRequest(`Subscription.status must be requested or off: the service makes a Subscription ${definition.status}`, 'Subscription.status');
+    throw badRequest(
+      `Subscription.status must be requested or off: the service makes a Subscription ${definition.status}`,
+      'Subscription.status',
+    );
   }
   const columns = {
     resource_type: definition.resourceType,
@@ -119,12 +147,22 @@ async function syncSubscription(db: Kysely<Tables>, write: WrittenVersion): Prom
   const restart = { handshake_pending: true, failures: 0, error: null, next_attempt_at: write.lastUpdated };
   if (!current) {
     // Whose access it has is settled when it is created: by whom it was written (kept for their organisation).
-    await db.insertInto('subscription').values({ id, owner_organization: ownerOrganization(write.owners), ...columns, ...restart }).execute();
+    await db
+      .insertInto('subscription')
+      .values({ id, owner_organization: ownerOrganization(write.owners), ...columns, ...restart })
+      .execute();
     return;
   }
   const changed =
-    current.resource_type !== columns.resource_type || current.criteria !== columns.criteria || current.endpoint !== columns.endpoint ||
-    current.payload !== columns.payload || JSON.stringify(current.headers) !== columns.headers;
+    current.resource_type !== columns.resource_type ||
+    current.criteria !== columns.criteria ||
+    current.endpoint !== columns.endpoint ||
+    current.payload !== columns.payload ||
+    JSON.stringify(current.headers) !== columns.headers;
   const asked = definition.status === 'requested' && current.status !== 'requested';
-  await db.updateTable('subscription').set(changed || asked ? { ...columns, ...restart } : columns).where('id', '=', id).execute();
+  await db
+    .updateTable('subscription')
+    .set(changed || asked ? { ...columns, ...restart } : columns)
+    .where('id', '=', id)
+    .execute();
 }

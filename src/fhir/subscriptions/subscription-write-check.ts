@@ -12,6 +12,7 @@ const defaultPolicy = endpointPolicy(DEFAULT_ALLOWED_HOSTS);
  * never does: a Subscription sends data to a server of the writer's choosing. Throws 403 or a 400 naming the problem.
  */
 export function checkSubscriptionWrite(scope: AccessScope, subscription: Subscription, policy: EndpointPolicy = defaultPolicy): void {
-  if (scope.portalRules || scope.releasedOnly) throw forbidden('Portal accounts cannot subscribe; Subscriptions are for staff and backend clients');
+  if (scope.portalRules || scope.releasedOnly)
+    throw forbidden('Portal accounts cannot subscribe; Subscriptions are for staff and backend clients');
   subscriptionDefinition(subscription, policy);
 }

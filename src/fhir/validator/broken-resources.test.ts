@@ -40,7 +40,8 @@ const isStringArray = (s: Site): boolean => isArray(s) && typeof (s.value as unk
 const isObjectArray = (s: Site): boolean => isArray(s) && typeof (s.value as unknown[])[0] === 'object';
 const isReference = (s: Site): boolean => isObject(s) && typeof (s.value as Json).reference === 'string';
 const isDateLike = (s: Site): boolean => isString(s) && /^\d{4}-\d\d/.test(s.value as string);
-const CHOICE = /^(value|effective|onset|abatement|deceased|multipleBirth|occurrence|performed|serviced|medication|reported|timing|born|age|item|location|diagnosis|procedure|content)(?=[A-Z])/;
+const CHOICE =
+  /^(value|effective|onset|abatement|deceased|multipleBirth|occurrence|performed|serviced|medication|reported|timing|born|age|item|location|diagnosis|procedure|content)(?=[A-Z])/;
 const isChoice = (s: Site): boolean => CHOICE.test(s.key);
 const choicePrefix = (s: Site): string => CHOICE.exec(s.key)?.[1] ?? '';
 const set = (value: unknown) => (s: Site) => void (s.holder[s.key] = value);
@@ -79,15 +80,31 @@ const SITE_MUTATIONS: SiteMutation[] = [
   { name: 'null at the start of a list', applies: isArray, apply: (s) => void (s.holder[s.key] = [null, ...(s.value as unknown[])]) },
   { name: 'undefined in a list', applies: isArray, apply: (s) => void (s.holder[s.key] = [(s.value as unknown[])[0], undefined]) },
   { name: 'list in a list', applies: isArray, apply: (s) => void (s.holder[s.key] = [s.value]) },
-  { name: 'repeated value', applies: isArray, apply: (s) => void (s.holder[s.key] = [...(s.value as unknown[]), (s.value as unknown[])[0]]) },
-  { name: 'null string in a list, extended', applies: isStringArray, apply: (s) => void ((s.holder[s.key] = [null, ...(s.value as unknown[])]), (s.holder[`_${s.key}`] = [{ extension: ext }])) },
+  {
+    name: 'repeated value',
+    applies: isArray,
+    apply: (s) => void (s.holder[s.key] = [...(s.value as unknown[]), (s.value as unknown[])[0]]),
+  },
+  {
+    name: 'null string in a list, extended',
+    applies: isStringArray,
+    apply: (s) => void ((s.holder[s.key] = [null, ...(s.value as unknown[])]), (s.holder[`_${s.key}`] = [{ extension: ext }])),
+  },
   { name: 'primitive list extended with a single object', applies: isStringArray, apply: setExtension({ extension: ext }) },
   { name: 'impossible date', applies: isDateLike, apply: set('2020-13-45') },
-  { name: 'date with a bad time', applies: isDateLike, apply: (s) => void (s.holder[s.key] = `${(s.value as string).slice(0, 10)}T25:00:00Z`) },
+  {
+    name: 'date with a bad time',
+    applies: isDateLike,
+    apply: (s) => void (s.holder[s.key] = `${(s.value as string).slice(0, 10)}T25:00:00Z`),
+  },
   { name: 'date and text', applies: isDateLike, apply: (s) => void (s.holder[s.key] = `${s.value} or so`) },
   { name: 'reference to another type', applies: isReference, apply: (s) => void ((s.value as Json).reference = 'Medication/m1') },
   { name: 'contained reference', applies: isReference, apply: (s) => void ((s.value as Json).reference = '#c1') },
-  { name: 'conditional reference', applies: isReference, apply: (s) => void ((s.value as Json).reference = 'Patient?identifier=urn:mrn|7') },
+  {
+    name: 'conditional reference',
+    applies: isReference,
+    apply: (s) => void ((s.value as Json).reference = 'Patient?identifier=urn:mrn|7'),
+  },
   { name: 'reference without a type', applies: isReference, apply: (s) => void ((s.value as Json).reference = '/x') },
   { name: 'empty reference', applies: isReference, apply: (s) => void ((s.value as Json).reference = '') },
   { name: 'primitive extension', applies: isPrimitive, apply: setExtension({ extension: ext }) },
@@ -99,13 +116,25 @@ const SITE_MUTATIONS: SiteMutation[] = [
   { name: 'null primitive extension', applies: isPrimitive, apply: setExtension(null) },
   { name: 'primitive extension as a string', applies: isPrimitive, apply: setExtension('oops') },
   { name: 'primitive extension as a list', applies: isPrimitive, apply: setExtension([{ id: 'e1' }]) },
-  { name: 'primitive extension without its value', applies: isPrimitive, apply: (s) => void (delete s.holder[s.key], (s.holder[`_${s.key}`] = { extension: ext })) },
+  {
+    name: 'primitive extension without its value',
+    applies: isPrimitive,
+    apply: (s) => void (delete s.holder[s.key], (s.holder[`_${s.key}`] = { extension: ext })),
+  },
   { name: 'extension of an object value', applies: isObject, apply: setExtension({ extension: ext }) },
   { name: 'list extension of an object value', applies: isObject, apply: setExtension([{ id: 'e1' }]) },
   { name: 'extension of a list of objects', applies: isObjectArray, apply: setExtension([{ id: 'e1' }, null]) },
   { name: 'extension of a list as a string', applies: isObjectArray, apply: setExtension(['oops']) },
-  { name: 'second choice type', applies: isChoice, apply: (s) => void (s.holder[choicePrefix(s) + (s.key.endsWith('String') ? 'Boolean' : 'String')] = 'dup') },
-  { name: 'extension of another choice type', applies: isChoice, apply: (s) => void (s.holder[`_${choicePrefix(s)}Boolean`] = { extension: ext }) },
+  {
+    name: 'second choice type',
+    applies: isChoice,
+    apply: (s) => void (s.holder[choicePrefix(s) + (s.key.endsWith('String') ? 'Boolean' : 'String')] = 'dup'),
+  },
+  {
+    name: 'extension of another choice type',
+    applies: isChoice,
+    apply: (s) => void (s.holder[`_${choicePrefix(s)}Boolean`] = { extension: ext }),
+  },
   { name: 'extension of the choice type', applies: isChoice, apply: setExtension({ extension: ext }) },
   { name: 'unknown choice type', applies: isChoice, apply: (s) => void (s.holder[`${choicePrefix(s)}Bogus`] = 1) },
 ];
@@ -113,19 +142,40 @@ const SITE_MUTATIONS: SiteMutation[] = [
 /** Changes to the resource as a whole (its type, contained resources, extensions), given another input to contain. */
 const ROOT_MUTATIONS: { name: string; apply: (r: Json, other: Json, seed: number) => void }[] = [
   { name: 'unknown property', apply: (r) => void (r.notAnElement = 'x') },
-  { name: 'another resource type', apply: (r, _o, seed) => void (r.resourceType = SUPPORTED_TYPES.filter((t) => t !== r.resourceType)[seed % 40]) },
+  {
+    name: 'another resource type',
+    apply: (r, _o, seed) => void (r.resourceType = SUPPORTED_TYPES.filter((t) => t !== r.resourceType)[seed % 40]),
+  },
   { name: 'unknown resource type', apply: (r) => void (r.resourceType = 'Bogus') },
   { name: 'no resource type', apply: (r) => void delete r.resourceType },
-  { name: 'resource type named like an Object method', apply: (r, _o, seed) => void (r.resourceType = ['constructor', 'toString', '__proto__'][seed % 3]) },
-  { name: 'contained resource typed like an Object method', apply: (r, _o, seed) => void (r.contained = [{ resourceType: ['constructor', 'hasOwnProperty', 'valueOf'][seed % 3], id: 'c1' }]) },
+  {
+    name: 'resource type named like an Object method',
+    apply: (r, _o, seed) => void (r.resourceType = ['constructor', 'toString', '__proto__'][seed % 3]),
+  },
+  {
+    name: 'contained resource typed like an Object method',
+    apply: (r, _o, seed) => void (r.contained = [{ resourceType: ['constructor', 'hasOwnProperty', 'valueOf'][seed % 3], id: 'c1' }]),
+  },
   { name: 'contained resource', apply: (r, o) => void (r.contained = [{ ...o, id: 'c1' }]) },
-  { name: 'broken contained resource', apply: (r) => void (r.contained = [{ resourceType: 'Patient', id: 'c1', bogus: 1, birthDate: 'x' }]) },
+  {
+    name: 'broken contained resource',
+    apply: (r) => void (r.contained = [{ resourceType: 'Patient', id: 'c1', bogus: 1, birthDate: 'x' }]),
+  },
   { name: 'contained resource of unknown type', apply: (r) => void (r.contained = [{ resourceType: 'Bogus', id: 'c1' }]) },
   { name: 'contained non-resource', apply: (r) => void (r.contained = [{ id: 'c1' }]) },
-  { name: 'contained in contained (dom-2)', apply: (r) => void (r.contained = [{ resourceType: 'Patient', id: 'c1', contained: [{ resourceType: 'Patient', id: 'c2' }] }]) },
-  { name: 'contained with a version (dom-4)', apply: (r) => void (r.contained = [{ resourceType: 'Patient', id: 'c1', meta: { versionId: '1' } }]) },
+  {
+    name: 'contained in contained (dom-2)',
+    apply: (r) => void (r.contained = [{ resourceType: 'Patient', id: 'c1', contained: [{ resourceType: 'Patient', id: 'c2' }] }]),
+  },
+  {
+    name: 'contained with a version (dom-4)',
+    apply: (r) => void (r.contained = [{ resourceType: 'Patient', id: 'c1', meta: { versionId: '1' } }]),
+  },
   { name: 'extension without url', apply: (r) => void (r.extension = [{ valueString: 'x' }]) },
-  { name: 'extension with value and extensions (ext-1)', apply: (r) => void (r.extension = [{ url: 'u', valueString: 'x', extension: ext }]) },
+  {
+    name: 'extension with value and extensions (ext-1)',
+    apply: (r) => void (r.extension = [{ url: 'u', valueString: 'x', extension: ext }]),
+  },
   { name: 'extension with neither', apply: (r) => void (r.extension = [{ url: 'u' }]) },
   { name: 'modifier extension of the wrong type', apply: (r) => void (r.modifierExtension = [{ url: 'u', valueBoolean: 'yes' }]) },
   { name: 'id with a space', apply: (r) => void (r.id = 'has space') },
@@ -159,8 +209,14 @@ const TYPE_MUTATIONS: Record<string, ((r: Json) => void)[]> = {
     (r) => void (r.birthDate = '1990-13-01'),
   ],
   Encounter: [(r) => void (delete r.status, (r.class = [r.class])), (r) => void (r.period = { start: '2020-02-01', end: '2020-01-01' })],
-  Condition: [(r) => void ((r.onsetString = 'spring'), (r.onsetDateTime ??= '2020-01-01')), (r) => void (r.abatementAge = { value: -1, unit: 'a' })],
-  MedicationRequest: [(r) => void (r.medicationReference = { reference: 'Medication/m' }), (r) => void (r.dosageInstruction = [{ timing: { repeat: { frequency: 0 } } }])],
+  Condition: [
+    (r) => void ((r.onsetString = 'spring'), (r.onsetDateTime ??= '2020-01-01')),
+    (r) => void (r.abatementAge = { value: -1, unit: 'a' }),
+  ],
+  MedicationRequest: [
+    (r) => void (r.medicationReference = { reference: 'Medication/m' }),
+    (r) => void (r.dosageInstruction = [{ timing: { repeat: { frequency: 0 } } }]),
+  ],
   Claim: [(r) => void (r.item = [{ sequence: 0, productOrService: { text: 'x' } }]), (r) => void (r.total = { value: 'x' })],
 };
 
@@ -228,7 +284,9 @@ function inputs(): Resource[] {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .slice(0, 4)
-    .flatMap((f) => (JSON.parse(fs.readFileSync(path.join(SYNTHEA, f), 'utf8')).entry ?? []).map((e: { resource: Resource }) => e.resource));
+    .flatMap((f) =>
+      (JSON.parse(fs.readFileSync(path.join(SYNTHEA, f), 'utf8')).entry ?? []).map((e: { resource: Resource }) => e.resource),
+    );
   return [...firstOfEachType(family, 2), ...firstOfEachType(synthea, 2)];
 }
 
@@ -241,7 +299,8 @@ test('broken resources: the same issues as medplum, thrown or returned alike, an
     if ('error' in outcome) texts.add(outcome.error);
     if ('thrown' in outcome || 'returned' in outcome) {
       const issues = 'thrown' in outcome ? (outcome.thrown.issue ?? []) : (outcome.returned as OperationOutcome['issue'] & object);
-      for (const issue of issues) texts.add((issue.details?.text ?? '').replace(/".*/, '"').replace(/(not met|expected|got|Unknown data type):? .*/, '$1'));
+      for (const issue of issues)
+        texts.add((issue.details?.text ?? '').replace(/".*/, '"').replace(/(not met|expected|got|Unknown data type):? .*/, '$1'));
     }
   }
   // The cases reach every kind of issue the validator reports from base definitions (cardinality beyond

@@ -157,7 +157,13 @@ class Crawler {
   }
 
   /** `firstCandidate`: see firstCandidates; undefined when the read looks its keys up itself. */
-  private crawlProperty(parent: TypedValueWithPath, read: PropertyRead, schema: InternalTypeSchema, path: string, firstCandidate: number | undefined): void {
+  private crawlProperty(
+    parent: TypedValueWithPath,
+    read: PropertyRead,
+    schema: InternalTypeSchema,
+    path: string,
+    firstCandidate: number | undefined,
+  ): void {
     const value = firstCandidate === ABSENT ? undefined : this.readProperty(parent, read, firstCandidate);
     if (value === undefined) {
       this.visitor.visitMissingProperty(parent, read.key, schema);
@@ -173,7 +179,11 @@ class Crawler {
   }
 
   /** medplum's getTypedPropertyValueWithPath for a plain key, with undefined for an absent value. */
-  private readProperty(parent: TypedValueWithPath, read: PropertyRead, firstCandidate = 0): TypedValueWithPath | TypedValueWithPath[] | undefined {
+  private readProperty(
+    parent: TypedValueWithPath,
+    read: PropertyRead,
+    firstCandidate = 0,
+  ): TypedValueWithPath | TypedValueWithPath[] | undefined {
     if (!parent.value) return undefined;
     if (read.source) return typedPropertyValueWithPath(parent, read.key, read.source, firstCandidate);
     const value = getTypedPropertyValueWithoutSchema(parent, read.key);

@@ -22,7 +22,8 @@ export function stringProblem(str: string, type: string): string | undefined {
   // The format lets 1984-02-30 through; a date, dateTime or instant must name a day the calendar has.
   if (type === PropertyType.date || type === PropertyType.dateTime || type === PropertyType.instant) {
     const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(str);
-    if (day && Number(day[3]) > daysInMonth(Number(day[1]), Number(day[2]))) return `Invalid ${type}: ${day[0]} is not a day of the calendar`;
+    if (day && Number(day[3]) > daysInMonth(Number(day[1]), Number(day[2])))
+      return `Invalid ${type}: ${day[0]} is not a day of the calendar`;
   }
   return undefined;
 }
@@ -39,7 +40,8 @@ export function numberProblem(n: number, type: string): string | undefined {
   if (Number.isNaN(n) || !Number.isFinite(n)) return 'Invalid numeric value';
   if (isIntegerType(type) && !Number.isInteger(n)) return 'Expected number to be an integer';
   // FHIR's integer is 32-bit (https://hl7.org/fhir/R4/datatypes.html#integer); JSON would carry 1e20 as one.
-  if (isIntegerType(type) && (n > 2147483647 || n < -2147483648)) return 'Expected number to be a 32-bit integer (-2147483648 to 2147483647)';
+  if (isIntegerType(type) && (n > 2147483647 || n < -2147483648))
+    return 'Expected number to be a 32-bit integer (-2147483648 to 2147483647)';
   if (type === PropertyType.positiveInt && n <= 0) return 'Expected number to be positive';
   if (type === PropertyType.unsignedInt && n < 0) return 'Expected number to be non-negative';
   return undefined;

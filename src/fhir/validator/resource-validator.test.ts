@@ -15,7 +15,9 @@ function syntheaResources(): Resource[] {
     .readdirSync(SYNTHEA)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .flatMap((f) => (JSON.parse(fs.readFileSync(path.join(SYNTHEA, f), 'utf8')).entry ?? []).map((e: { resource: Resource }) => e.resource));
+    .flatMap((f) =>
+      (JSON.parse(fs.readFileSync(path.join(SYNTHEA, f), 'utf8')).entry ?? []).map((e: { resource: Resource }) => e.resource),
+    );
 }
 
 test('the same outcome as medplum on every resource of the demo family', () => {
@@ -40,12 +42,40 @@ test('an Observation with several problems gets medplumâ€™s issues, in medplumâ€
     thrown: {
       resourceType: 'OperationOutcome',
       issue: [
-        { severity: 'error', code: 'invariant', details: { text: 'Constraint obs-6 not met: dataAbsentReason SHALL only be present if Observation.value[x] is not present' }, expression: ['Observation'], diagnostics: JSON.stringify({ fhirpath: 'dataAbsentReason.empty() or value.empty()' }) },
+        {
+          severity: 'error',
+          code: 'invariant',
+          details: { text: 'Constraint obs-6 not met: dataAbsentReason SHALL only be present if Observation.value[x] is not present' },
+          expression: ['Observation'],
+          diagnostics: JSON.stringify({ fhirpath: 'dataAbsentReason.empty() or value.empty()' }),
+        },
         { severity: 'error', code: 'structure', details: { text: 'Invalid code format' }, expression: ['Observation.status'] },
-        { severity: 'warning', code: 'structure', details: { text: 'Invalid reference: got "Medication", expected "http://hl7.org/fhir/StructureDefinition/Patient", "http://hl7.org/fhir/StructureDefinition/Group", "http://hl7.org/fhir/StructureDefinition/Device", "http://hl7.org/fhir/StructureDefinition/Location"' }, expression: ['Observation.subject'] },
-        { severity: 'error', code: 'structure', details: { text: 'Missing required property' }, expression: ['Observation.component[0].code'] },
-        { severity: 'warning', code: 'structure', details: { text: 'Conflicting choice of type properties: "valueString", "valueQuantity"' }, expression: ['valueString'] },
-        { severity: 'error', code: 'structure', details: { text: 'Invalid additional property "bogus"' }, expression: ['Observation.bogus'] },
+        {
+          severity: 'warning',
+          code: 'structure',
+          details: {
+            text: 'Invalid reference: got "Medication", expected "http://hl7.org/fhir/StructureDefinition/Patient", "http://hl7.org/fhir/StructureDefinition/Group", "http://hl7.org/fhir/StructureDefinition/Device", "http://hl7.org/fhir/StructureDefinition/Location"',
+          },
+          expression: ['Observation.subject'],
+        },
+        {
+          severity: 'error',
+          code: 'structure',
+          details: { text: 'Missing required property' },
+          expression: ['Observation.component[0].code'],
+        },
+        {
+          severity: 'warning',
+          code: 'structure',
+          details: { text: 'Conflicting choice of type properties: "valueString", "valueQuantity"' },
+          expression: ['valueString'],
+        },
+        {
+          severity: 'error',
+          code: 'structure',
+          details: { text: 'Invalid additional property "bogus"' },
+          expression: ['Observation.bogus'],
+        },
       ],
     },
   });
@@ -57,19 +87,30 @@ test('keys read as medplum reads them: undefined values, a primitive extension a
   const resources = [
     { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueString: undefined, valueQuantity: { value: 1 } },
     { resourceType: 'Observation', status: undefined, _status: { id: 's' }, code: { text: 'x' } },
-    { resourceType: 'Observation', status: 'final', code: { text: 'x' }, _valueString: { extension: [{ url: 'urn:x', valueBoolean: true }] } },
+    {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      _valueString: { extension: [{ url: 'urn:x', valueBoolean: true }] },
+    },
     { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 'one' }, valueBoolean: true },
     { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueBoolean: true, valueQuantity: { value: 'one' } },
     { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueString: null, note: [{ text: undefined }] },
     { resourceType: 'Observation', status: 'final', code: 'not an object', subject: [{ reference: 'Patient/p' }] },
     { resourceType: 'Observation', status: 'final', code: { coding: 'x', text: 7 }, category: [['nested']] },
-    { resourceType: 'Patient', name: [{ given: ['Ada', undefined], _given: [null, { id: 'g' }] }], birthDate: undefined, _birthDate: undefined },
+    {
+      resourceType: 'Patient',
+      name: [{ given: ['Ada', undefined], _given: [null, { id: 'g' }] }],
+      birthDate: undefined,
+      _birthDate: undefined,
+    },
   ] as unknown as Resource[];
   for (const resource of resources) expectSameAsMedplum(resource);
 });
 
 const describeCorpus = fs.existsSync(SYNTHEA) ? describe : describe.skip;
-if (!fs.existsSync(SYNTHEA)) console.warn(`resource-validator.test: ../shared/corpus is absent (${SYNTHEA}); the corpus comparison is skipped`);
+if (!fs.existsSync(SYNTHEA))
+  console.warn(`resource-validator.test: ../shared/corpus is absent (${SYNTHEA}); the corpus comparison is skipped`);
 
 describeCorpus('on the corpus', () => {
   test('the same outcome as medplum on every resource of the Synthea bundles', () => {
@@ -93,7 +134,8 @@ describe('against a profile', () => {
     subject: { reference: 'Patient/ada' },
     payload: [{ contentString: body }, ...attachments.map((contentAttachment) => ({ contentAttachment }))],
   });
-  const pdfs = (n: number): Attachment[] => Array.from({ length: n }, (_, i) => ({ contentType: 'application/pdf', url: `Binary/${i}`, size: 1000 }));
+  const pdfs = (n: number): Attachment[] =>
+    Array.from({ length: n }, (_, i) => ({ contentType: 'application/pdf', url: `Binary/${i}`, size: 1000 }));
 
   /** Valid and invalid portal messages: each rule of the profile broken, and base-definition errors. */
   const messages: Communication[] = [
@@ -107,17 +149,38 @@ describe('against a profile', () => {
     { ...message('No status'), status: undefined } as unknown as Communication,
     { ...message(''), payload: [{}] },
     { ...message('Both'), payload: [{ contentString: 'a', contentAttachment: { url: 'Binary/1' } }] },
-    { ...message('Ext'), payload: [{ contentString: 'a', _contentString: { extension: [{ url: 'http://example.org/x', valueString: 'y' }] } }] } as unknown as Communication,
+    {
+      ...message('Ext'),
+      payload: [{ contentString: 'a', _contentString: { extension: [{ url: 'http://example.org/x', valueString: 'y' }] } }],
+    } as unknown as Communication,
     { ...message('Mismatch'), payload: [{ contentString: 'a', _contentReference: { id: 'x' } }] } as unknown as Communication,
     { ...message('Unknown'), bogus: 1, subject: 'Patient/ada' } as unknown as Communication,
     { ...message('Array'), subject: [{ reference: 'Patient/ada' }], payload: { contentString: 'x' } } as unknown as Communication,
     { ...message('Wrong target'), subject: { reference: 'Medication/m' }, sender: { reference: 'Device/d' } },
     { ...message('Null'), payload: [null, { contentString: 'x' }] } as unknown as Communication,
     { ...message('Contained'), contained: [{ resourceType: 'Patient', id: 'p', bogus: 1 } as Resource], subject: { reference: '#p' } },
-    { ...message('Categorised'), identifier: [{ system: 'urn:mrn', value: '1' }], category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/communication-category', code: 'notification' }] }] },
-    { ...message('Other category'), identifier: [{ system: 'urn:other', value: '1' }, { system: 'urn:mrn', value: '2' }, { system: 'urn:mrn', value: '3' }], category: [{ text: 'x' }] },
+    {
+      ...message('Categorised'),
+      identifier: [{ system: 'urn:mrn', value: '1' }],
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/communication-category', code: 'notification' }] }],
+    },
+    {
+      ...message('Other category'),
+      identifier: [
+        { system: 'urn:other', value: '1' },
+        { system: 'urn:mrn', value: '2' },
+        { system: 'urn:mrn', value: '3' },
+      ],
+      category: [{ text: 'x' }],
+    },
     { ...message('Two categories'), category: [{ text: 'a' }, { text: 'b' }] },
-    { ...message('Extension slice'), extension: [{ url: 'urn:priority', valueCode: 'high' }, { url: 'urn:priority', valueCode: 'low' }] },
+    {
+      ...message('Extension slice'),
+      extension: [
+        { url: 'urn:priority', valueCode: 'high' },
+        { url: 'urn:priority', valueCode: 'low' },
+      ],
+    },
     { ...message('Reference less'), subject: { display: 'Ada' }, status: 'preparation' },
   ];
 
@@ -162,18 +225,51 @@ function testProfile(base: StructureDefinition): StructureDefinition {
         ...element,
         constraint: [
           ...(element.constraint ?? []),
-          { key: 'ck-t-1', severity: 'error', human: 'Fails on a list', expression: 'identifier.count() < 2 or identifier.value.substring(1).exists()' },
+          {
+            key: 'ck-t-1',
+            severity: 'error',
+            human: 'Fails on a list',
+            expression: 'identifier.count() < 2 or identifier.value.substring(1).exists()',
+          },
           { key: 'ck-t-2', severity: 'error', human: 'Does not parse', expression: "status = ('" },
         ],
       });
     } else if (element.path === 'Communication.extension') {
       elements.push({ ...element, slicing: { discriminator: [{ type: 'value', path: 'url' }], rules: 'open' } });
-      elements.push({ id: 'Communication.extension:priority', path: 'Communication.extension', sliceName: 'priority', min: 0, max: '1', type: [{ code: 'Extension' }] });
-      elements.push({ id: 'Communication.extension:priority.url', path: 'Communication.extension.url', min: 1, max: '1', type: [{ code: 'uri' }], fixedUri: 'urn:priority' });
+      elements.push({
+        id: 'Communication.extension:priority',
+        path: 'Communication.extension',
+        sliceName: 'priority',
+        min: 0,
+        max: '1',
+        type: [{ code: 'Extension' }],
+      });
+      elements.push({
+        id: 'Communication.extension:priority.url',
+        path: 'Communication.extension.url',
+        min: 1,
+        max: '1',
+        type: [{ code: 'uri' }],
+        fixedUri: 'urn:priority',
+      });
     } else if (element.path === 'Communication.identifier') {
       elements.push({ ...element, slicing: { discriminator: [{ type: 'value', path: 'system' }], rules: 'open' } });
-      elements.push({ id: 'Communication.identifier:mrn', path: 'Communication.identifier', sliceName: 'mrn', min: 0, max: '1', type: [{ code: 'Identifier' }] });
-      elements.push({ id: 'Communication.identifier:mrn.system', path: 'Communication.identifier.system', min: 1, max: '1', type: [{ code: 'uri' }], fixedUri: 'urn:mrn' });
+      elements.push({
+        id: 'Communication.identifier:mrn',
+        path: 'Communication.identifier',
+        sliceName: 'mrn',
+        min: 0,
+        max: '1',
+        type: [{ code: 'Identifier' }],
+      });
+      elements.push({
+        id: 'Communication.identifier:mrn.system',
+        path: 'Communication.identifier.system',
+        min: 1,
+        max: '1',
+        type: [{ code: 'uri' }],
+        fixedUri: 'urn:mrn',
+      });
     } else if (element.path === 'Communication.status') {
       elements.push({ ...element, fixedCode: 'completed' });
     } else if (element.path === 'Communication.category') {
@@ -181,7 +277,13 @@ function testProfile(base: StructureDefinition): StructureDefinition {
       elements.push({ ...element, max: '1', patternCodeableConcept: pattern });
     } else if (element.path === 'Communication.subject') {
       elements.push(element);
-      elements.push({ id: 'Communication.subject.reference', path: 'Communication.subject.reference', min: 1, max: '1', type: [{ code: 'string' }] });
+      elements.push({
+        id: 'Communication.subject.reference',
+        path: 'Communication.subject.reference',
+        min: 1,
+        max: '1',
+        type: [{ code: 'string' }],
+      });
     } else {
       elements.push(element);
     }
@@ -191,12 +293,17 @@ function testProfile(base: StructureDefinition): StructureDefinition {
 
 test('issue 24 item 14: a key naming an inherited property is an additional property (medplum finds it "in" the schema)', () => {
   for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
-    const resource = JSON.parse(`{"resourceType":"Patient","name":[{"family":"Park","${key}":"x"}],"_birthDate":{"${key}":1},"birthDate":"1990-01-01"}`);
+    const resource = JSON.parse(
+      `{"resourceType":"Patient","name":[{"family":"Park","${key}":"x"}],"_birthDate":{"${key}":1},"birthDate":"1990-01-01"}`,
+    );
     let issues: unknown;
     try {
       validateResource(resource);
     } catch (err) {
-      issues = (err as { outcome?: { issue: { details: { text: string }; expression: string[] }[] } }).outcome?.issue.map((i) => [i.details.text, i.expression]);
+      issues = (err as { outcome?: { issue: { details: { text: string }; expression: string[] }[] } }).outcome?.issue.map((i) => [
+        i.details.text,
+        i.expression,
+      ]);
     }
     expect(issues).toEqual([
       [`Invalid additional property "${key}"`, [`Patient.name[0].${key}`]],

@@ -28,14 +28,7 @@ import {
   toTypedValue,
   validationError,
 } from '@medplum/core';
-import type {
-  Constraint,
-  FhirPathAtom,
-  InternalSchemaElement,
-  InternalTypeSchema,
-  TypedValue,
-  TypedValueWithPath,
-} from '@medplum/core';
+import type { Constraint, FhirPathAtom, InternalSchemaElement, InternalTypeSchema, TypedValue, TypedValueWithPath } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { childPath } from './typed-property';
 import { holdsForAbsentElements } from './absent-element-invariants';
@@ -154,7 +147,9 @@ class ResourceValidator implements CrawlerVisitor {
 
       if (values.length < element.min || values.length > element.max) {
         const max = Number.isFinite(element.max) ? element.max : '*';
-        this.issues.push(createStructureIssue(element.path, `Invalid number of values: expected ${element.min}..${max}, but found ${values.length}`));
+        this.issues.push(
+          createStructureIssue(element.path, `Invalid number of values: expected ${element.min}..${max}, but found ${values.length}`),
+        );
       }
 
       if ((element.pattern || element.fixed) && !matchesSpecifiedValue(value, element)) {
@@ -205,7 +200,10 @@ class ResourceValidator implements CrawlerVisitor {
       if (sliceCardinality < slice.min || sliceCardinality > slice.max) {
         const max = Number.isFinite(slice.max) ? slice.max : '*';
         this.issues.push(
-          createStructureIssue(path, `Incorrect number of values provided for slice '${slice.name}': expected ${slice.min}..${max}, but found ${sliceCardinality}`),
+          createStructureIssue(
+            path,
+            `Incorrect number of values provided for slice '${slice.name}': expected ${slice.min}..${max}, but found ${sliceCardinality}`,
+          ),
         );
       }
     }
@@ -233,13 +231,23 @@ class ResourceValidator implements CrawlerVisitor {
         if (relatedElementName in choiceOfTypeElements && choiceOfTypeElements[relatedElementName] !== requiredRelatedElementName) {
           const property = choiceName.startsWith('_') ? choiceName.slice(1) : choiceName;
           this.issues.push(
-            createOperationOutcomeIssue('warning', 'structure', `Type of primitive extension does not match the type of property "${property}"`, choiceName),
+            createOperationOutcomeIssue(
+              'warning',
+              'structure',
+              `Type of primitive extension does not match the type of property "${property}"`,
+              choiceName,
+            ),
           );
         }
         if (choiceOfTypeElements[choiceName]) {
           // A duplicate choice of type property; medplum reports it as a warning only
           this.issues.push(
-            createOperationOutcomeIssue('warning', 'structure', `Conflicting choice of type properties: "${key}", "${choiceOfTypeElements[choiceName]}"`, key),
+            createOperationOutcomeIssue(
+              'warning',
+              'structure',
+              `Conflicting choice of type properties: "${key}", "${choiceOfTypeElements[choiceName]}"`,
+              key,
+            ),
           );
         }
         choiceOfTypeElements[choiceName] = key;
@@ -272,9 +280,7 @@ class ResourceValidator implements CrawlerVisitor {
     if (!isReference(reference) || reference.reference.startsWith('#')) return;
 
     // The resource type of a literal or conditional reference
-    const referenceResourceType = reference.reference.includes('?')
-      ? reference.reference.split('?')[0]
-      : reference.reference.split('/')[0];
+    const referenceResourceType = reference.reference.includes('?') ? reference.reference.split('?')[0] : reference.reference.split('/')[0];
     if (!referenceResourceType) return; // empty references are left to constraint validation
 
     const targetProfiles = field.type.find((t) => t.code === 'Reference')?.targetProfile;
@@ -295,7 +301,12 @@ class ResourceValidator implements CrawlerVisitor {
     }
     // Every target profile was recognised and none matched; medplum reports it as a warning only
     this.issues.push(
-      createOperationOutcomeIssue('warning', 'structure', `Invalid reference: got "${referenceResourceType}", expected "${targetProfiles.join('", "')}"`, value.path),
+      createOperationOutcomeIssue(
+        'warning',
+        'structure',
+        `Invalid reference: got "${referenceResourceType}", expected "${targetProfiles.join('", "')}"`,
+        value.path,
+      ),
     );
   }
 
@@ -338,7 +349,8 @@ class ResourceValidator implements CrawlerVisitor {
         return;
       }
       // Then the checks of its kind
-      const problem = expectedType === 'string' ? stringProblem(value, type) : expectedType === 'number' ? numberProblem(value, type) : undefined;
+      const problem =
+        expectedType === 'string' ? stringProblem(value, type) : expectedType === 'number' ? numberProblem(value, type) : undefined;
       if (problem) this.issues.push(createStructureIssue(path, problem));
     }
     if (extensionElement) {
@@ -368,10 +380,13 @@ function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedVa
   // The wrapper's own valueOf, not one a `_element` key named "valueOf" put on it.
   const wrapped = v.value;
   const primitiveValue =
-    wrapped instanceof String ? String.prototype.valueOf.call(wrapped)
-    : wrapped instanceof Number ? Number.prototype.valueOf.call(wrapped)
-    : wrapped instanceof Boolean ? Boolean.prototype.valueOf.call(wrapped)
-    : wrapped;
+    wrapped instanceof String
+      ? String.prototype.valueOf.call(wrapped)
+      : wrapped instanceof Number
+        ? Number.prototype.valueOf.call(wrapped)
+        : wrapped instanceof Boolean
+          ? Boolean.prototype.valueOf.call(wrapped)
+          : wrapped;
   if (primitiveValue === v.value) {
     return [undefined, { type: 'Element', value: v.value }];
   }

@@ -38,10 +38,7 @@ export function candidatesOf(element: InternalSchemaElement): readonly TypeCandi
  * The value of `element` in `typedValue.value` with its type, as @medplum/core's
  * getTypedPropertyValueWithSchema returns it; the caller has checked that `typedValue.value` is truthy.
  */
-export function typedPropertyValue(
-  typedValue: TypedValue,
-  element: InternalSchemaElement,
-): TypedValue | TypedValue[] | undefined {
+export function typedPropertyValue(typedValue: TypedValue, element: InternalSchemaElement): TypedValue | TypedValue[] | undefined {
   const found = rawPropertyValue(typedValue.value, element);
   if (!found) return undefined;
   const { value, type } = found;

@@ -32,8 +32,7 @@ export function accessChangeNoticeEmail(params: AccessChangeNoticeEmailParams): 
     subject: `Family access to ${whose} portal account changes on ${when}`,
     greeting: params.audience === 'patient' ? `Hello ${params.patientFirstName},` : undefined,
     paragraphs: [
-      `On ${when}, because of the age rules of the ${params.organizationName} patient portal, ` +
-        `${NEW_ACCESS[params.newGuardianLevel]}.`,
+      `On ${when}, because of the age rules of the ${params.organizationName} patient portal, ` + `${NEW_ACCESS[params.newGuardianLevel]}.`,
       params.audience === 'patient'
         ? 'You can review who has access to your account and at what level in Family access settings.'
         : `${params.patientFirstName} can review who has access in Family access settings.`,

@@ -67,10 +67,7 @@ export function formatCalendarDate(date: string): string {
 }
 
 function footer(organizationName: string): string {
-  return (
-    `This message was sent by ${organizationName}. It contains no health information. ` +
-    'Please do not reply to this email.'
-  );
+  return `This message was sent by ${organizationName}. It contains no health information. ` + 'Please do not reply to this email.';
 }
 
 /** Lays out an email as text and HTML with the same words. */

@@ -24,7 +24,9 @@ export function portalNoticeEmail(params: PortalNoticeEmailParams): RenderedEmai
       organizationName: params.organizationName,
       subject: `Your request was answered in your ${params.organizationName} patient portal`,
       greeting: !family && params.patientFirstName ? `Hello ${params.patientFirstName},` : undefined,
-      paragraphs: [`The practice has answered ${family ? `a request in ${whose} record` : 'your request'}. Sign in to the patient portal to see the answer.`],
+      paragraphs: [
+        `The practice has answered ${family ? `a request in ${whose} record` : 'your request'}. Sign in to the patient portal to see the answer.`,
+      ],
       action: { label: 'View requests', url: params.url },
     });
   }
@@ -32,7 +34,9 @@ export function portalNoticeEmail(params: PortalNoticeEmailParams): RenderedEmai
     organizationName: params.organizationName,
     subject: `You have a new message in your ${params.organizationName} patient portal`,
     greeting: !family && params.patientFirstName ? `Hello ${params.patientFirstName},` : undefined,
-    paragraphs: [`There is a new message ${family ? `in ${whose} record` : 'for you'} from the practice. Sign in to the patient portal to read it.`],
+    paragraphs: [
+      `There is a new message ${family ? `in ${whose} record` : 'for you'} from the practice. Sign in to the patient portal to read it.`,
+    ],
     action: { label: 'Read messages', url: params.url },
   });
 }

@@ -17,7 +17,9 @@ export interface RecordTransmitEmailParams {
  * To the provider: what the attachment is, and who sent it on whose request; the patient is not named outside the
  * document (mail subjects and bodies travel and are stored in the clear more often than attachments are opened).
  */
-export function recordForProviderEmail(params: RecordTransmitEmailParams & { readonly fileName: string; readonly format: 'xdm' | 'ccda' }): RenderedEmail {
+export function recordForProviderEmail(
+  params: RecordTransmitEmailParams & { readonly fileName: string; readonly format: 'xdm' | 'ccda' },
+): RenderedEmail {
   const what =
     params.format === 'xdm'
       ? `${params.fileName}, an IHE XDM package (zip) holding a C-CDA R2.1 Continuity of Care Document and its XDS metadata`
@@ -39,7 +41,9 @@ export function recordForProviderEmail(params: RecordTransmitEmailParams & { rea
  * To the account that sent it: where the record went, so a transmission nobody asked for is noticed. `whose` names
  * the patient (first name) when the sender is someone else (a family member, staff); absent, it was their own.
  */
-export function recordSentNoticeEmail(params: RecordTransmitEmailParams & { readonly recipient: string; readonly activityUrl: string; readonly whose?: string }): RenderedEmail {
+export function recordSentNoticeEmail(
+  params: RecordTransmitEmailParams & { readonly recipient: string; readonly activityUrl: string; readonly whose?: string },
+): RenderedEmail {
   const record = params.whose ? `${params.whose}'s health record` : 'Your health record';
   return renderEmail({
     organizationName: params.organizationName,

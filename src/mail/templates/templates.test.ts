@@ -108,11 +108,23 @@ describe('templates', () => {
   });
 
   test('enrollment invitation and re-enrollment', () => {
-    const first = enrollmentInvitationEmail({ organizationName: org, patientFirstName: 'Ada', enrollUrl: 'https://portal.example/enroll/t', expiresAt, timeZone: zone });
+    const first = enrollmentInvitationEmail({
+      organizationName: org,
+      patientFirstName: 'Ada',
+      enrollUrl: 'https://portal.example/enroll/t',
+      expiresAt,
+      timeZone: zone,
+    });
     expect(first.subject).toBe('Your invitation to the Chartkeeper Health patient portal');
     expect(first.text).toContain('Hello Ada,\n\nYou are invited to the Chartkeeper Health patient portal.');
     expect(first.text).toContain('Enroll now: https://portal.example/enroll/t\n\nThis invitation expires Nov 22, 2026, 11:30 PM EST.');
-    const again = enrollmentInvitationEmail({ organizationName: org, enrollUrl: 'https://portal.example/enroll/t', expiresAt, timeZone: zone, reenrollment: true });
+    const again = enrollmentInvitationEmail({
+      organizationName: org,
+      enrollUrl: 'https://portal.example/enroll/t',
+      expiresAt,
+      timeZone: zone,
+      reenrollment: true,
+    });
     expect(again.text).toContain('your earlier ID no longer works, and your portal history is still there.');
     expect(again.text.startsWith('You have been re-enrolled')).toBe(true);
   });
@@ -120,14 +132,20 @@ describe('templates', () => {
   test('password reset', () => {
     const email = passwordResetEmail({ organizationName: org, resetUrl: 'https://portal.example/reset/t', expiresAt, timeZone: zone });
     expect(email.subject).toBe('Reset your Chartkeeper Health patient portal password');
-    expect(email.text).toContain('Reset password: https://portal.example/reset/t\n\nThe link works once and expires Nov 22, 2026, 11:30 PM EST.');
+    expect(email.text).toContain(
+      'Reset password: https://portal.example/reset/t\n\nThe link works once and expires Nov 22, 2026, 11:30 PM EST.',
+    );
     expect(email.text).toContain('If you did not ask for this, you can ignore this email: your password stays as it is.');
   });
 
   test('verification code', () => {
     const email = verificationCodeEmail({ organizationName: org, code: '048213', expiresAt, timeZone: zone });
     expect(email.subject).toBe('Your Chartkeeper Health verification code');
-    expect(email.text.startsWith('Enter this code to verify your identity:\n\n    048213\n\nIt works once and expires Nov 22, 2026, 11:30 PM EST.')).toBe(true);
+    expect(
+      email.text.startsWith(
+        'Enter this code to verify your identity:\n\n    048213\n\nIt works once and expires Nov 22, 2026, 11:30 PM EST.',
+      ),
+    ).toBe(true);
   });
 
   test('access change notice to the patient and to a family member', () => {
@@ -162,7 +180,11 @@ describe('templates', () => {
   });
 
   test('document released notice names no document', () => {
-    const email = documentReleasedEmail({ organizationName: org, patientFirstName: 'Ada', documentsUrl: 'https://portal.example/documents' });
+    const email = documentReleasedEmail({
+      organizationName: org,
+      patientFirstName: 'Ada',
+      documentsUrl: 'https://portal.example/documents',
+    });
     expect(email.subject).toBe('A new document is available in your Chartkeeper Health patient portal');
     expect(email.text).toBe(
       'Hello Ada,\n\nYour provider has made a new document available to you. Sign in to the patient portal to read it.\n\n' +
@@ -172,7 +194,12 @@ describe('templates', () => {
   });
 
   test('document released notice to a family member names whose record, not the document', () => {
-    const email = documentReleasedEmail({ organizationName: org, patientFirstName: 'Ben', documentsUrl: 'https://portal.example/documents', audience: 'family-member' });
+    const email = documentReleasedEmail({
+      organizationName: org,
+      patientFirstName: 'Ben',
+      documentsUrl: 'https://portal.example/documents',
+      audience: 'family-member',
+    });
     expect(email.text).toBe(
       "A provider has made a new document available in Ben's record. Sign in to the patient portal to read it.\n\n" +
         'View documents: https://portal.example/documents\n\n' +

@@ -22,7 +22,9 @@ export const accountBalanceOperation: FhirOperation = {
   methods: ['GET'],
   async handle({ repo, id, params }) {
     refuseParameters(params);
-    const parameter = await repo.asOperation('$balance', async () => balanceParameters(await balanceOfAccount(repo, await repo.read<Account>('Account', id as string))));
+    const parameter = await repo.asOperation('$balance', async () =>
+      balanceParameters(await balanceOfAccount(repo, await repo.read<Account>('Account', id as string))),
+    );
     const resource: Parameters = { resourceType: 'Parameters', parameter };
     return { kind: 'resource', resource };
   },

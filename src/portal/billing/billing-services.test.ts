@@ -32,7 +32,14 @@ test('Stripe needs both its secret key and its webhook secret; neither is the de
 test('a demo checkout link is good only as signed and until it expires', async () => {
   const ctx = context();
   const { demo } = createBillingServices(ctx);
-  const session = await demo!.createCheckout({ invoiceId: 'inv-1', patientId: 'pat-1', amountCents: 2500, currency: 'USD', description: 'Statement', returnUrl: 'http://localhost:8080/billing/checkout-return' });
+  const session = await demo!.createCheckout({
+    invoiceId: 'inv-1',
+    patientId: 'pat-1',
+    amountCents: 2500,
+    currency: 'USD',
+    description: 'Statement',
+    returnUrl: 'http://localhost:8080/billing/checkout-return',
+  });
   const token = session.url.split('/billing/demo-checkout/')[1];
   expect(demo!.readSession(token)).toMatchObject({ id: session.id, invoiceId: 'inv-1', amountCents: 2500 });
   // Another amount under the same signature, or another service's key, reads as no session.

@@ -21,9 +21,14 @@ export interface BillingServices {
 }
 
 /** Builds the billing services over the account context; `processor` replaces the configured one (tests). */
-export function createBillingServices(context: AccountContext, options: { stripe?: StripeSettings; processor?: PaymentProcessor } = {}): BillingServices {
-  const demo = options.processor || options.stripe ? undefined : new DemoPaymentProcessor(demoWebhookSecret(context), context.baseUrl, context.clock);
-  const processor: PaymentProcessor = options.processor ?? (options.stripe ? new StripePaymentProcessor(options.stripe, context.clock) : demo!);
+export function createBillingServices(
+  context: AccountContext,
+  options: { stripe?: StripeSettings; processor?: PaymentProcessor } = {},
+): BillingServices {
+  const demo =
+    options.processor || options.stripe ? undefined : new DemoPaymentProcessor(demoWebhookSecret(context), context.baseUrl, context.clock);
+  const processor: PaymentProcessor =
+    options.processor ?? (options.stripe ? new StripePaymentProcessor(options.stripe, context.clock) : demo!);
   const recorder = new PaymentRecorder(context.db, context.clock, `${context.baseUrl}/fhir`, processor);
   return Object.freeze({
     processor,

@@ -75,7 +75,11 @@ export class DemoPaymentProcessor implements PaymentProcessor {
   /** The event the demo checkout sends when the payer pays (a completed, paid session) or declines (a failed one). */
   signedEvent(session: DemoSession, outcome: 'pay' | 'decline'): SignedWebhook {
     const paid = outcome === 'pay';
-    const metadata = { invoice: session.invoiceId, patient: session.patientId, ...(session.payerAccountId ? { payer: session.payerAccountId } : {}) };
+    const metadata = {
+      invoice: session.invoiceId,
+      patient: session.patientId,
+      ...(session.payerAccountId ? { payer: session.payerAccountId } : {}),
+    };
     const created = Math.floor(this.clock.now().getTime() / 1000);
     const event = {
       id: `evt_${session.id.replace(/^cs_/, '')}_${paid ? 'paid' : 'failed'}`,
@@ -106,7 +110,10 @@ export class DemoPaymentProcessor implements PaymentProcessor {
   sign(event: object): SignedWebhook {
     const body = JSON.stringify(event);
     const timestamp = Math.floor(this.clock.now().getTime() / 1000);
-    return { body: Buffer.from(body), signature: this.stripe.webhooks.generateTestHeaderString({ payload: body, secret: this.webhookSecret, timestamp }) };
+    return {
+      body: Buffer.from(body),
+      signature: this.stripe.webhooks.generateTestHeaderString({ payload: body, secret: this.webhookSecret, timestamp }),
+    };
   }
 
   verifyWebhook(rawBody: Buffer, signature: string | undefined): PaymentEvent {

@@ -29,10 +29,17 @@ export function payOperation(billing: Pick<BillingServices, 'processor' | 'baseU
         const invoice = await repo.read<Invoice>('Invoice', id as string);
         return { invoice, balance: await balanceOfInvoice(repo, invoice) };
       });
-      if (invoice.status !== 'issued' || balance.balance <= 0) throw conflict(`Invoice/${invoice.id} has nothing to pay (status ${invoice.status}, balance ${formatMoney(balance.balance, balance.currency)})`);
+      if (invoice.status !== 'issued' || balance.balance <= 0)
+        throw conflict(
+          `Invoice/${invoice.id} has nothing to pay (status ${invoice.status}, balance ${formatMoney(balance.balance, balance.currency)})`,
+        );
       const amount = amountOf(params.amount, body, balance.currency) ?? balance.balance;
       if (amount <= 0) throw badRequest('amount must be more than zero', 'amount');
-      if (amount > balance.balance) throw badRequest(`amount ${formatMoney(amount, balance.currency)} is more than the balance of ${formatMoney(balance.balance, balance.currency)}`, 'amount');
+      if (amount > balance.balance)
+        throw badRequest(
+          `amount ${formatMoney(amount, balance.currency)} is more than the balance of ${formatMoney(balance.balance, balance.currency)}`,
+          'amount',
+        );
       const patientId = /^Patient\/(.+)$/.exec(invoice.subject?.reference ?? '')?.[1];
       if (!patientId) throw badRequest(`Invoice/${invoice.id} names no patient`, 'Invoice.subject');
       const statement = invoice.identifier?.[0]?.value ?? invoice.id;
@@ -48,7 +55,11 @@ export function payOperation(billing: Pick<BillingServices, 'processor' | 'baseU
           returnUrl: `${billing.baseUrl}/billing/checkout-return`,
         });
       } catch (err) {
-        throw clientError(502, `The payment processor (${billing.processor.display}) did not open a checkout: ${(err as Error).message}`, 'transient');
+        throw clientError(
+          502,
+          `The payment processor (${billing.processor.display}) did not open a checkout: ${(err as Error).message}`,
+          'transient',
+        );
       }
       const resource: Parameters = {
         resourceType: 'Parameters',
@@ -70,13 +81,15 @@ function amountOf(flat: string | undefined, body: unknown, currency: string): nu
   if (given.length > 1) throw badRequest('amount is given more than once', 'amount');
   const asMoney = given[0]?.valueMoney;
   if (asMoney) {
-    if (asMoney.currency && asMoney.currency !== currency) throw badRequest(`amount must be in ${currency}, the statement's currency`, 'amount');
+    if (asMoney.currency && asMoney.currency !== currency)
+      throw badRequest(`amount must be in ${currency}, the statement's currency`, 'amount');
     return checked(String(asMoney.value));
   }
   return flat === undefined ? undefined : checked(flat);
 }
 
 function checked(text: string): number {
-  if (!AMOUNT.test(text)) throw badRequest(`amount must be a number of dollars with at most two decimals, got "${text.slice(0, 40)}"`, 'amount');
+  if (!AMOUNT.test(text))
+    throw badRequest(`amount must be a number of dollars with at most two decimals, got "${text.slice(0, 40)}"`, 'amount');
   return cents({ value: Number(text) }, 'amount');
 }

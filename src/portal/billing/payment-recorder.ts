@@ -53,7 +53,12 @@ export class PaymentRecorder {
       if (!inserted) return { result: 'duplicate' };
       if (event.kind === 'ignored') return { result: 'ignored' };
       const agent = { who: { display: `Payment processor (${this.processor.display})` }, name: this.processor.display, requestor: true };
-      const repo = new Repository(trx, { scope: unrestrictedScope(`payment webhook (${this.processor.name})`), clock: this.clock, fhirBase: this.fhirBase, audit: new AuditTrail(() => agent, this.clock) });
+      const repo = new Repository(trx, {
+        scope: unrestrictedScope(`payment webhook (${this.processor.name})`),
+        clock: this.clock,
+        fhirBase: this.fhirBase,
+        audit: new AuditTrail(() => agent, this.clock),
+      });
       // One statement's payments are recorded one at a time: two events of the same payment, or two payments, seen
       // together cannot both find nothing recorded, nor settle the Invoice on a sum missing the other.
       if (event.invoiceId && event.kind !== 'refunded') await lockCurrent(trx, 'Invoice', event.invoiceId);
@@ -72,7 +77,13 @@ export class PaymentRecorder {
     const invoice = await this.invoiceOf(repo, event);
     if (await this.findRecorded(repo, event.paymentId as string)) return { result: 'ignored' };
     const patient = invoice.subject as Reference;
-    const reconciliation = this.reconciliation(invoice, event, { key: event.paymentId as string, outcome: 'complete', type: 'payment', sign: 1, disposition: `Paid online through ${this.processor.display}` });
+    const reconciliation = this.reconciliation(invoice, event, {
+      key: event.paymentId as string,
+      outcome: 'complete',
+      type: 'payment',
+      sign: 1,
+      disposition: `Paid online through ${this.processor.display}`,
+    });
     const notice: PaymentNotice & { id: string } = {
       resourceType: 'PaymentNotice',
       id: randomUUID(),
@@ -90,7 +101,15 @@ export class PaymentRecorder {
     const status = await this.settle(repo, invoice);
     await trx
       .insertInto('billing_notice')
-      .values({ kind: 'receipt', patient_id: referenceId(patient) as string, invoice_id: invoice.id as string, payment_id: reconciliation.id, payer_account_id: event.payerAccountId ?? null, card_last4: event.cardLast4 ?? null, noted_at: this.clock.now() })
+      .values({
+        kind: 'receipt',
+        patient_id: referenceId(patient) as string,
+        invoice_id: invoice.id as string,
+        payment_id: reconciliation.id,
+        payer_account_id: event.payerAccountId ?? null,
+        card_last4: event.cardLast4 ?? null,
+        noted_at: this.clock.now(),
+      })
       .execute();
     return { result: 'new', paymentReconciliation: reconciliation.id, invoiceStatus: status };
   }
@@ -101,7 +120,13 @@ export class PaymentRecorder {
     if (await this.findRecorded(repo, event.paymentId as string)) return { result: 'ignored' };
     const key = `${event.paymentId}#failed`;
     if (await this.findRecorded(repo, key)) return { result: 'ignored' };
-    const reconciliation = this.reconciliation(invoice, event, { key, outcome: 'error', type: 'payment', sign: 1, disposition: `The payment did not go through at ${this.processor.display}` });
+    const reconciliation = this.reconciliation(invoice, event, {
+      key,
+      outcome: 'error',
+      type: 'payment',
+      sign: 1,
+      disposition: `The payment did not go through at ${this.processor.display}`,
+    });
     await repo.createMany([reconciliation]);
     return { result: 'new', paymentReconciliation: reconciliation.id, invoiceStatus: invoice.status };
   }
@@ -110,12 +135,20 @@ export class PaymentRecorder {
     const original = await this.findRecorded(repo, event.paymentId as string);
     const invoiceRef = original?.detail?.find((d) => d.request?.reference?.startsWith('Invoice/'))?.request?.reference;
     if (!original || !invoiceRef) {
-      throw conflict(`The refund ${event.refundId} is of a payment not recorded yet (${event.paymentId}); it is recorded when the processor sends it again`);
+      throw conflict(
+        `The refund ${event.refundId} is of a payment not recorded yet (${event.paymentId}); it is recorded when the processor sends it again`,
+      );
     }
     await lockCurrent(repo.db, 'Invoice', referenceId({ reference: invoiceRef }) as string);
     if (await this.findRecorded(repo, event.refundId as string)) return { result: 'ignored' };
     const invoice = await repo.read<Invoice>('Invoice', referenceId({ reference: invoiceRef }) as string);
-    const reconciliation = this.reconciliation(invoice, event, { key: event.refundId as string, outcome: 'complete', type: 'adjustment', sign: -1, disposition: `Refunded through ${this.processor.display}` });
+    const reconciliation = this.reconciliation(invoice, event, {
+      key: event.refundId as string,
+      outcome: 'complete',
+      type: 'adjustment',
+      sign: -1,
+      disposition: `Refunded through ${this.processor.display}`,
+    });
     await repo.createMany([reconciliation]);
     const status = await this.settle(repo, invoice);
     return { result: 'new', paymentReconciliation: reconciliation.id, invoiceStatus: status };
@@ -136,7 +169,10 @@ export class PaymentRecorder {
 
   /** A payment, failure or refund already recorded under this processor id. */
   private async findRecorded(repo: Repository, key: string): Promise<PaymentReconciliation | undefined> {
-    const [found] = await repo.searchResources<PaymentReconciliation>('PaymentReconciliation', { identifier: `${PAYMENT_ID_SYSTEM}|${this.processor.name}:${key}`, _count: '1' });
+    const [found] = await repo.searchResources<PaymentReconciliation>('PaymentReconciliation', {
+      identifier: `${PAYMENT_ID_SYSTEM}|${this.processor.name}:${key}`,
+      _count: '1',
+    });
     return found;
   }
 

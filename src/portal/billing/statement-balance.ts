@@ -21,7 +21,10 @@ export async function paymentsFor(repo: Repository, invoiceIds: readonly string[
   const out: PaymentReconciliation[] = [];
   // A search value list stays short: 100 Invoices per search.
   for (let i = 0; i < invoiceIds.length; i += 100) {
-    const invoice = invoiceIds.slice(i, i + 100).map((id) => `Invoice/${id}`).join(',');
+    const invoice = invoiceIds
+      .slice(i, i + 100)
+      .map((id) => `Invoice/${id}`)
+      .join(',');
     out.push(...(await repo.searchResources<PaymentReconciliation>('PaymentReconciliation', { invoice })));
   }
   return out;
@@ -34,8 +37,13 @@ export async function balanceOfInvoice(repo: Repository, invoice: Invoice): Prom
 
 /** What is owed on an Account now: its issued and balanced Invoices less the payments against them. */
 export async function balanceOfAccount(repo: Repository, account: Account): Promise<AccountBalance> {
-  const invoices = (await repo.searchResources<Invoice>('Invoice', { account: `Account/${account.id}`, _sort: 'date' })).filter((i) => STATEMENT_STATUSES.has(i.status));
-  const payments = await paymentsFor(repo, invoices.map((i) => i.id as string));
+  const invoices = (await repo.searchResources<Invoice>('Invoice', { account: `Account/${account.id}`, _sort: 'date' })).filter((i) =>
+    STATEMENT_STATUSES.has(i.status),
+  );
+  const payments = await paymentsFor(
+    repo,
+    invoices.map((i) => i.id as string),
+  );
   const balances = invoices.map((invoice) => invoiceBalance(invoice, payments));
   const currencies = new Set(balances.map((b) => b.currency));
   if (currencies.size > 1) throw badRequest(`Account/${account.id} has statements in several currencies (${[...currencies].join(', ')})`);
@@ -51,7 +59,10 @@ export async function balanceOfAccount(repo: Repository, account: Account): Prom
 export function balanceParameters(balance: AccountBalance): ParametersParameter[] {
   const { currency } = balance;
   return [
-    { name: 'account', valueReference: { reference: `Account/${balance.account.id}`, ...(balance.account.name ? { display: balance.account.name } : {}) } },
+    {
+      name: 'account',
+      valueReference: { reference: `Account/${balance.account.id}`, ...(balance.account.name ? { display: balance.account.name } : {}) },
+    },
     { name: 'balance', valueMoney: money(balance.balance, currency) },
     ...balance.invoices.map((b) => ({
       name: 'invoice',

@@ -21,13 +21,18 @@ export const statementOperation: FhirOperation = {
     if (unknown.length) throw badRequest(`$statement takes no parameters (got ${unknown.join(', ')})`, unknown[0]);
     const content = await repo.asOperation('$statement', async () => {
       const invoice = await repo.read<Invoice>('Invoice', id as string);
-      if (!STATEMENT_STATUSES.has(invoice.status)) throw badRequest(`Invoice/${invoice.id} is ${invoice.status}, not a statement (issued or balanced)`);
+      if (!STATEMENT_STATUSES.has(invoice.status))
+        throw badRequest(`Invoice/${invoice.id} is ${invoice.status}, not a statement (issued or balanced)`);
       const patientId = /^Patient\/(.+)$/.exec(invoice.subject?.reference ?? '')?.[1];
       if (!patientId) throw badRequest(`Invoice/${invoice.id} names no patient`, 'Invoice.subject');
       const patient = await repo.read<Patient>('Patient', patientId);
-      const chargeIds = (invoice.lineItem ?? []).map((l) => /^ChargeItem\/([A-Za-z0-9\-.]{1,64})$/.exec(l.chargeItemReference?.reference ?? '')?.[1]).filter((x): x is string => !!x);
+      const chargeIds = (invoice.lineItem ?? [])
+        .map((l) => /^ChargeItem\/([A-Za-z0-9\-.]{1,64})$/.exec(l.chargeItemReference?.reference ?? '')?.[1])
+        .filter((x): x is string => !!x);
       const charges = new Map<string, ChargeItem>();
-      if (chargeIds.length) for (const item of await repo.searchResources<ChargeItem>('ChargeItem', { _id: chargeIds.join(',') })) charges.set(item.id as string, item);
+      if (chargeIds.length)
+        for (const item of await repo.searchResources<ChargeItem>('ChargeItem', { _id: chargeIds.join(',') }))
+          charges.set(item.id as string, item);
       const payments = await paymentsFor(repo, [invoice.id as string]);
       return { invoice, patient, charges, payments, balance: invoiceBalance(invoice, payments) };
     });

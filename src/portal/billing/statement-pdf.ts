@@ -56,7 +56,12 @@ export function renderStatementPdf(content: StatementContent, now: Date): Promis
     size: 'LETTER',
     margin: 54,
     compress: false,
-    info: { Title: `Statement ${invoice.identifier?.[0]?.value ?? invoice.id}`, Author: practice, Creator: 'Chartkeeper', CreationDate: now },
+    info: {
+      Title: `Statement ${invoice.identifier?.[0]?.value ?? invoice.id}`,
+      Author: practice,
+      Creator: 'Chartkeeper',
+      CreationDate: now,
+    },
   });
   const chunks: Buffer[] = [];
   doc.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -75,7 +80,10 @@ export function renderStatementPdf(content: StatementContent, now: Date): Promis
   table(doc, statementLines(content));
   doc.moveDown(0.8);
   const row = (label: string, amount: number, bold = false): void => {
-    doc.font(bold ? 'Helvetica-Bold' : 'Helvetica').fontSize(10).text(`${label}: ${formatMoney(amount, currency)}`);
+    doc
+      .font(bold ? 'Helvetica-Bold' : 'Helvetica')
+      .fontSize(10)
+      .text(`${label}: ${formatMoney(amount, currency)}`);
   };
   row('Total charges', balance.charges);
   row('Insurance payments', -balance.insurerPaid);
@@ -120,6 +128,13 @@ function table(doc: PDFKit.PDFDocument, rows: readonly StatementLine[]): void {
     doc.x = left;
     doc.y = top + height;
   };
-  line(COLUMNS.map((c) => c.title), true);
-  for (const row of rows) line(COLUMNS.map((c) => row[c.key]), false);
+  line(
+    COLUMNS.map((c) => c.title),
+    true,
+  );
+  for (const row of rows)
+    line(
+      COLUMNS.map((c) => row[c.key]),
+      false,
+    );
 }

@@ -31,7 +31,8 @@ function idOf(value: unknown): string | undefined {
 }
 
 function amountOf(value: unknown, where: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw badRequest(`The event's ${where} is not an amount in cents`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw badRequest(`The event's ${where} is not an amount in cents`);
   return value;
 }
 
@@ -53,7 +54,15 @@ export function paymentEventFromStripe(event: StripeEventLike): PaymentEvent {
     const currency = text(object.currency)?.toUpperCase();
     if (!currency) throw badRequest(`The ${event.type} event has no currency`);
     const cardLast4 = text((object as { card_last4?: unknown }).card_last4);
-    return { ...base, kind, ...meta, paymentId, amountCents: amountOf(object.amount_total, 'amount_total'), currency, ...(cardLast4 && /^\d{4}$/.test(cardLast4) ? { cardLast4 } : {}) };
+    return {
+      ...base,
+      kind,
+      ...meta,
+      paymentId,
+      amountCents: amountOf(object.amount_total, 'amount_total'),
+      currency,
+      ...(cardLast4 && /^\d{4}$/.test(cardLast4) ? { cardLast4 } : {}),
+    };
   };
   switch (event.type) {
     case 'checkout.session.completed':
@@ -68,7 +77,15 @@ export function paymentEventFromStripe(event: StripeEventLike): PaymentEvent {
       const refundId = idOf(object.id);
       const currency = text(object.currency)?.toUpperCase();
       if (!paymentId || !refundId || !currency) throw badRequest('The refund.created event names no refund, payment or currency');
-      return { ...base, kind: 'refunded', ...metadataOf(object), paymentId, refundId, amountCents: amountOf(object.amount, 'amount'), currency };
+      return {
+        ...base,
+        kind: 'refunded',
+        ...metadataOf(object),
+        paymentId,
+        refundId,
+        amountCents: amountOf(object.amount, 'amount'),
+        currency,
+      };
     }
     default:
       return { ...base, kind: 'ignored' };

@@ -24,11 +24,24 @@ export interface StripeSettings {
 }
 
 /** Verifies a Stripe-signed webhook with the package's own check; the demo processor signs the same way. */
-export function verifyStripeSignature(stripe: Stripe, rawBody: Buffer, signature: string | undefined, secret: string, clock: Clock): PaymentEvent {
+export function verifyStripeSignature(
+  stripe: Stripe,
+  rawBody: Buffer,
+  signature: string | undefined,
+  secret: string,
+  clock: Clock,
+): PaymentEvent {
   if (!signature) throw badRequest('The webhook has no Stripe-Signature header');
   let event: StripeEventLike;
   try {
-    event = stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS, undefined, clock.now().getTime()) as unknown as StripeEventLike;
+    event = stripe.webhooks.constructEvent(
+      rawBody,
+      signature,
+      secret,
+      WEBHOOK_TOLERANCE_SECONDS,
+      undefined,
+      clock.now().getTime(),
+    ) as unknown as StripeEventLike;
   } catch (err) {
     throw badRequest(`The webhook's signature does not verify: ${(err as Error).message}`);
   }
@@ -57,11 +70,24 @@ export class StripePaymentProcessor implements PaymentProcessor {
 
   /** A Checkout Session for one payment of the amount; the metadata names the invoice on every event that follows. */
   async createCheckout(request: CheckoutRequest): Promise<CheckoutSession> {
-    const metadata = { invoice: request.invoiceId, patient: request.patientId, ...(request.payerAccountId ? { payer: request.payerAccountId } : {}) };
+    const metadata = {
+      invoice: request.invoiceId,
+      patient: request.patientId,
+      ...(request.payerAccountId ? { payer: request.payerAccountId } : {}),
+    };
     const session = await this.stripe.checkout.sessions.create(
       {
         mode: 'payment',
-        line_items: [{ quantity: 1, price_data: { currency: request.currency.toLowerCase(), unit_amount: request.amountCents, product_data: { name: request.description } } }],
+        line_items: [
+          {
+            quantity: 1,
+            price_data: {
+              currency: request.currency.toLowerCase(),
+              unit_amount: request.amountCents,
+              product_data: { name: request.description },
+            },
+          },
+        ],
         client_reference_id: request.invoiceId,
         metadata,
         payment_intent_data: { metadata },

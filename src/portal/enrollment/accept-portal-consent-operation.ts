@@ -23,7 +23,10 @@ export function acceptPortalConsentOperation(services: AccountServices): FhirOpe
           { name: 'form', valueCanonical: receipt.form },
           { name: 'accepted', valueDateTime: receipt.accepted },
           ...receipt.consentIds.map((id) => ({ name: 'consent', valueReference: { reference: `Consent/${id}` } })),
-          ...receipt.responseIds.map((id) => ({ name: 'questionnaireResponse', valueReference: { reference: `QuestionnaireResponse/${id}` } })),
+          ...receipt.responseIds.map((id) => ({
+            name: 'questionnaireResponse',
+            valueReference: { reference: `QuestionnaireResponse/${id}` },
+          })),
         ],
       };
       return { kind: 'resource', status: receipt.created ? 201 : 200, resource };

@@ -7,8 +7,16 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../../db/tables';
 
 /** Patient ids of the records `account` holds as the patient, its own first. */
-export async function recordsHeldAsPatient(db: Kysely<Tables>, account: { readonly id: string; readonly patient_id: string | null }): Promise<string[]> {
-  const links = await db.selectFrom('account_record').select(['patient_id', 'ended_at']).where('account_id', '=', account.id).orderBy('linked_at').execute();
+export async function recordsHeldAsPatient(
+  db: Kysely<Tables>,
+  account: { readonly id: string; readonly patient_id: string | null },
+): Promise<string[]> {
+  const links = await db
+    .selectFrom('account_record')
+    .select(['patient_id', 'ended_at'])
+    .where('account_id', '=', account.id)
+    .orderBy('linked_at')
+    .execute();
   return heldRecords(account.patient_id, links);
 }
 

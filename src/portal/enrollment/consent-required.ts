@@ -38,7 +38,10 @@ export function consentRequiredError(required: ConsentRequired, fhirBase: string
 
 /** True for the requests an account makes before it has completed the form: reading the form, and answering it. */
 export function allowedBeforeConsent(method: string, path: string, required: ConsentRequired): boolean {
-  if ((method === 'GET' || method === 'HEAD') && (path === `/Questionnaire/${required.formId}` || path.startsWith(`/Questionnaire/${required.formId}/_history/`))) {
+  if (
+    (method === 'GET' || method === 'HEAD') &&
+    (path === `/Questionnaire/${required.formId}` || path.startsWith(`/Questionnaire/${required.formId}/_history/`))
+  ) {
     return true;
   }
   return method === 'POST' && path === `/$${ACCEPT_PORTAL_CONSENT}`;

@@ -7,7 +7,14 @@ import type { Patient } from '@medplum/fhirtypes';
 import { canHaveOwnAccount } from '../../access/age-policy';
 import { badRequest, conflict } from '../../fhir/outcomes';
 import { enrollmentInvitationEmail } from '../../mail/templates/enrollment-invitation-email';
-import { organizationNameOf, patientDisplayName, patientFirstName, serviceLink, systemRepository, todayOf } from '../../auth/account-context';
+import {
+  organizationNameOf,
+  patientDisplayName,
+  patientFirstName,
+  serviceLink,
+  systemRepository,
+  todayOf,
+} from '../../auth/account-context';
 import { definedOnly, newPassword, optionalEmail, readFields, requiredSecret, securityOptionFields } from '../../auth/account-input';
 import { sendAccountMail } from '../../auth/account-mail';
 import { emailAlreadyUsed, underMinimumAge } from '../../auth/account-messages';
@@ -52,7 +59,14 @@ export class EnrollmentService extends AccountService {
     return this.context.db.transaction().execute(async (trx) => {
       const secrets = this.secrets.withDb(trx);
       await secrets.supersede('enrollment', { patientId });
-      const row = await secrets.issue({ purpose: 'enrollment', secret: token, ttlMs: ONE_TIME_SECRET_DEFAULTS.invitation.ttlMs, patientId, email, payload: { ...payload } });
+      const row = await secrets.issue({
+        purpose: 'enrollment',
+        secret: token,
+        ttlMs: ONE_TIME_SECRET_DEFAULTS.invitation.ttlMs,
+        patientId,
+        email,
+        payload: { ...payload },
+      });
       const expiresAt = new Date(row.expires_at);
       await sendAccountMail(
         this.context,
@@ -105,12 +119,22 @@ export class EnrollmentService extends AccountService {
         const accounts = this.accounts.withDb(trx);
         let account;
         if (own) {
-          await accounts.replaceCredentials(own.id, { email, passwordHash, securityQuestion: security?.question, securityAnswerHash: answerHash });
+          await accounts.replaceCredentials(own.id, {
+            email,
+            passwordHash,
+            securityQuestion: security?.question,
+            securityAnswerHash: answerHash,
+          });
           await this.sessions.revokeAll(own.id, trx);
           await secrets.supersede('password-reset', { accountId: own.id });
           await secrets.supersede('staff-reset', { accountId: own.id });
           // Un-enrolled from this practice before: its record is the account's again.
-          await trx.deleteFrom('account_record').where('account_id', '=', own.id).where('patient_id', '=', patientId).where('ended_at', 'is not', null).execute();
+          await trx
+            .deleteFrom('account_record')
+            .where('account_id', '=', own.id)
+            .where('patient_id', '=', patientId)
+            .where('ended_at', 'is not', null)
+            .execute();
           account = await accounts.findById(own.id);
         } else {
           account = await accounts.create({

@@ -5,7 +5,14 @@
  * in one transaction. A patient signs in their own record (one per practice); a family member, who has none, signs
  * as their RelatedPerson in each record they hold, so each practice keeps its copy.
  */
-import type { Consent, Questionnaire, QuestionnaireItem, QuestionnaireResponse, QuestionnaireResponseItem, RelatedPerson } from '@medplum/fhirtypes';
+import type {
+  Consent,
+  Questionnaire,
+  QuestionnaireItem,
+  QuestionnaireResponse,
+  QuestionnaireResponseItem,
+  RelatedPerson,
+} from '@medplum/fhirtypes';
 import { type AccountContext, systemRepository } from '../../auth/account-context';
 import { type Account, isUniqueViolation } from '../../auth/account-store';
 import type { Repository } from '../../fhir/repository';
@@ -17,7 +24,11 @@ import { recordsHeldAsPatient } from './account-records';
 const CONSENT_SCOPE = 'http://terminology.hl7.org/CodeSystem/consentscope';
 const LOINC = 'http://loinc.org';
 /** Consent.category of a completed portal consent form (beside LOINC 59284-0 Patient Consent). */
-export const PORTAL_CONSENT_CATEGORY = { system: 'https://chartkeeper.example/fhir/CodeSystem/consent-category', code: 'portal-consent', display: 'Patient portal consent form' };
+export const PORTAL_CONSENT_CATEGORY = {
+  system: 'https://chartkeeper.example/fhir/CodeSystem/consent-category',
+  code: 'portal-consent',
+  display: 'Patient portal consent form',
+};
 
 /** Most answers and answer length a form's answers may have (the form asks two questions). */
 const MAX_ITEMS = 50;
@@ -68,7 +79,13 @@ export class PortalConsentService {
       .where('form_version', '=', version)
       .executeTakeFirst();
     if (!done) return undefined;
-    return { form: canonical, accepted: new Date(done.accepted_at).toISOString(), consentIds: done.consent_ids, responseIds: done.response_ids, created: false };
+    return {
+      form: canonical,
+      accepted: new Date(done.accepted_at).toISOString(),
+      consentIds: done.consent_ids,
+      responseIds: done.response_ids,
+      created: false,
+    };
   }
 
   /** Writes the answers, the Consents and the portal_consent row, in one transaction. */
@@ -110,7 +127,14 @@ export class PortalConsentService {
       }
       await trx.db
         .insertInto('portal_consent')
-        .values({ account_id: account.id, form_url: answer.url, form_version: answer.version, accepted_at: now, consent_ids: consentIds, response_ids: responseIds })
+        .values({
+          account_id: account.id,
+          form_url: answer.url,
+          form_version: answer.version,
+          accepted_at: now,
+          consent_ids: consentIds,
+          response_ids: responseIds,
+        })
         .execute();
       return { form: canonical, accepted: now, consentIds, responseIds, created: true };
     });
@@ -118,12 +142,19 @@ export class PortalConsentService {
 }
 
 /** Whom the account signs as, in which record: itself in each record it holds as the patient, else its RelatedPersons. */
-async function signersOf(repo: Repository, account: Account): Promise<{ patientId?: string; signer: { reference?: string; display?: string } }[]> {
+async function signersOf(
+  repo: Repository,
+  account: Account,
+): Promise<{ patientId?: string; signer: { reference?: string; display?: string } }[]> {
   const own = await recordsHeldAsPatient(repo.db, account);
   if (own.length) return own.map((patientId) => ({ patientId, signer: { reference: `Patient/${patientId}` } }));
   const people = await repo.searchResources<RelatedPerson>('RelatedPerson', { identifier: `${ACCOUNT_IDENTIFIER_SYSTEM}|${account.id}` });
   const held = people.filter((p) => p.active !== false && /^Patient\//.test(p.patient?.reference ?? ''));
-  if (held.length) return held.map((p) => ({ patientId: (p.patient?.reference as string).slice('Patient/'.length), signer: { reference: `RelatedPerson/${p.id}` } }));
+  if (held.length)
+    return held.map((p) => ({
+      patientId: (p.patient?.reference as string).slice('Patient/'.length),
+      signer: { reference: `RelatedPerson/${p.id}` },
+    }));
   // Nobody's record yet (a family member before any grant): the consent stands outside every record, in the account's name.
   return [{ signer: { display: account.display_name } }];
 }
@@ -151,7 +182,10 @@ export function readAnswers(form: Questionnaire, body: unknown, canonical: strin
   given.forEach((item, index) => {
     const where = `QuestionnaireResponse.item[${index}]`;
     if (!item || typeof item.linkId !== 'string' || !questions.has(item.linkId)) {
-      throw badRequest(`The form has no question "${String(item?.linkId).slice(0, 64)}"; its questions are ${[...questions.keys()].join(', ')}`, `${where}.linkId`);
+      throw badRequest(
+        `The form has no question "${String(item?.linkId).slice(0, 64)}"; its questions are ${[...questions.keys()].join(', ')}`,
+        `${where}.linkId`,
+      );
     }
     if (byLinkId.has(item.linkId)) throw badRequest(`"${item.linkId}" is answered twice`, `${where}.linkId`);
     byLinkId.set(item.linkId, item);
@@ -161,11 +195,16 @@ export function readAnswers(form: Questionnaire, body: unknown, canonical: strin
     const item = byLinkId.get(question.linkId);
     const answers = Array.isArray(item?.answer) ? item.answer : [];
     if (!answers.length) {
-      if (question.required) throw badRequest(`Answer "${question.text ?? question.linkId}" (${question.linkId})`, 'QuestionnaireResponse.item');
+      if (question.required)
+        throw badRequest(`Answer "${question.text ?? question.linkId}" (${question.linkId})`, 'QuestionnaireResponse.item');
       continue;
     }
     if (answers.length > 1 && !question.repeats) throw badRequest(`"${question.linkId}" takes one answer`, 'QuestionnaireResponse.item');
-    out.push({ linkId: question.linkId, ...(question.text ? { text: question.text } : {}), answer: answers.map((a) => checkedAnswer(question, a)) });
+    out.push({
+      linkId: question.linkId,
+      ...(question.text ? { text: question.text } : {}),
+      answer: answers.map((a) => checkedAnswer(question, a)),
+    });
   }
   return out;
 }
@@ -174,10 +213,14 @@ function checkedAnswer(question: QuestionnaireItem, answer: unknown): NonNullabl
   const value = answer as { valueBoolean?: unknown; valueString?: unknown };
   switch (question.type) {
     case 'boolean':
-      if (typeof value?.valueBoolean !== 'boolean') throw badRequest(`"${question.linkId}" is answered with valueBoolean`, 'QuestionnaireResponse.item');
+      if (typeof value?.valueBoolean !== 'boolean')
+        throw badRequest(`"${question.linkId}" is answered with valueBoolean`, 'QuestionnaireResponse.item');
       // A required yes/no question on a consent form is the consent: only "yes" completes the form.
       if (question.required && value.valueBoolean !== true) {
-        throw badRequest(`The portal cannot be used without agreeing to the consent form: "${question.text ?? question.linkId}" must be answered yes`, 'QuestionnaireResponse.item');
+        throw badRequest(
+          `The portal cannot be used without agreeing to the consent form: "${question.text ?? question.linkId}" must be answered yes`,
+          'QuestionnaireResponse.item',
+        );
       }
       return { valueBoolean: value.valueBoolean };
     case 'string':
@@ -193,6 +236,9 @@ function checkedAnswer(question: QuestionnaireItem, answer: unknown): NonNullabl
   }
 }
 
-function answerOf(items: readonly QuestionnaireResponseItem[], linkId: string): NonNullable<QuestionnaireResponseItem['answer']>[number] | undefined {
+function answerOf(
+  items: readonly QuestionnaireResponseItem[],
+  linkId: string,
+): NonNullable<QuestionnaireResponseItem['answer']>[number] | undefined {
   return items.find((i) => i.linkId === linkId)?.answer?.[0];
 }

@@ -43,7 +43,12 @@ export class PracticeEnrollmentService extends AccountService {
     const row = await this.context.db.transaction().execute(async (trx) => {
       const secrets = this.secrets.withDb(trx);
       await secrets.supersede('practice-token', { patientId });
-      return secrets.issue({ purpose: 'practice-token', secret: normalizeTypedCode(securityToken), ttlMs: ONE_TIME_SECRET_DEFAULTS.invitation.ttlMs, patientId });
+      return secrets.issue({
+        purpose: 'practice-token',
+        secret: normalizeTypedCode(securityToken),
+        ttlMs: ONE_TIME_SECRET_DEFAULTS.invitation.ttlMs,
+        patientId,
+      });
     });
     return { securityToken, expiresAt: new Date(row.expires_at).toISOString() };
   }
@@ -70,7 +75,8 @@ export class PracticeEnrollmentService extends AccountService {
     const patientId = row.patient_id as string;
     const patient = await systemRepository(this.context).read<Patient>('Patient', patientId);
     if (!canHaveOwnAccount(patient.birthDate, todayOf(this.context), this.context.policy)) throw underMinimumAge(this.context.policy);
-    if ((await recordsHeldAsPatient(this.context.db, account)).includes(patientId)) throw badRequest('This record is already in your account');
+    if ((await recordsHeldAsPatient(this.context.db, account)).includes(patientId))
+      throw badRequest('This record is already in your account');
     const holder = await this.holderOf(patientId);
     if (holder && holder !== account.id) throw conflict('This record is already linked to another portal account; ask the practice');
     const organizationId = organizationIdOf(patient);
@@ -78,8 +84,18 @@ export class PracticeEnrollmentService extends AccountService {
       if (!(await this.secrets.withDb(trx).markUsed(row.id))) throw conflict('This security token has just been used.');
       await trx
         .insertInto('account_record')
-        .values({ account_id: account.id, patient_id: patientId, organization_id: organizationId, linked_at: this.context.clock.now(), ended_at: null })
-        .onConflict((oc) => oc.columns(['account_id', 'patient_id']).doUpdateSet({ ended_at: null, linked_at: this.context.clock.now(), organization_id: organizationId }))
+        .values({
+          account_id: account.id,
+          patient_id: patientId,
+          organization_id: organizationId,
+          linked_at: this.context.clock.now(),
+          ended_at: null,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['account_id', 'patient_id'])
+            .doUpdateSet({ ended_at: null, linked_at: this.context.clock.now(), organization_id: organizationId }),
+        )
         .execute();
     });
     return { patientId, records: await this.recordsOf(account) };
@@ -93,13 +109,24 @@ export class PracticeEnrollmentService extends AccountService {
   async unenroll(patient: Patient): Promise<{ accountId: string }> {
     const patientId = patient.id as string;
     const now = this.context.clock.now();
-    const linked = await this.context.db.selectFrom('account_record').select('account_id').where('patient_id', '=', patientId).where('ended_at', 'is', null).executeTakeFirst();
+    const linked = await this.context.db
+      .selectFrom('account_record')
+      .select('account_id')
+      .where('patient_id', '=', patientId)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
     if (linked) {
-      await this.context.db.updateTable('account_record').set({ ended_at: now }).where('patient_id', '=', patientId).where('account_id', '=', linked.account_id).execute();
+      await this.context.db
+        .updateTable('account_record')
+        .set({ ended_at: now })
+        .where('patient_id', '=', patientId)
+        .where('account_id', '=', linked.account_id)
+        .execute();
       return { accountId: linked.account_id };
     }
     const own = await this.accounts.findByPatientId(patientId);
-    if (!own || !(await recordsHeldAsPatient(this.context.db, own)).includes(patientId)) throw conflict('This patient’s record is not enrolled in the portal');
+    if (!own || !(await recordsHeldAsPatient(this.context.db, own)).includes(patientId))
+      throw conflict('This patient’s record is not enrolled in the portal');
     await this.context.db
       .insertInto('account_record')
       .values({ account_id: own.id, patient_id: patientId, organization_id: organizationIdOf(patient), linked_at: now, ended_at: now })
@@ -129,7 +156,12 @@ export class PracticeEnrollmentService extends AccountService {
   private async holderOf(patientId: string): Promise<string | undefined> {
     const own = await this.accounts.findByPatientId(patientId);
     if (own) return own.id;
-    const linked = await this.context.db.selectFrom('account_record').select('account_id').where('patient_id', '=', patientId).where('ended_at', 'is', null).executeTakeFirst();
+    const linked = await this.context.db
+      .selectFrom('account_record')
+      .select('account_id')
+      .where('patient_id', '=', patientId)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
     return linked?.account_id;
   }
 }

@@ -10,7 +10,11 @@ import { parametersResult, visiblePatient } from '../operation-support';
  */
 export function practiceTokenOperation(services: AccountServices): FhirOperation {
   return {
-    info: { name: 'practice-token', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-practice-token' },
+    info: {
+      name: 'practice-token',
+      resourceType: 'Patient',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-practice-token',
+    },
     level: 'instance',
     methods: ['POST'],
     async handle({ repo, caller, id }) {

@@ -10,7 +10,11 @@ import type { FhirOperation } from '../../fhir/operations/operation';
  */
 export function resetTokenOperation(services: AccountServices): FhirOperation {
   return {
-    info: { name: 'reset-token', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-reset-token' },
+    info: {
+      name: 'reset-token',
+      resourceType: 'Patient',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-reset-token',
+    },
     level: 'instance',
     methods: ['POST'],
     async handle({ repo, caller, id }) {

@@ -9,7 +9,11 @@ import type { FhirOperation } from '../../fhir/operations/operation';
  */
 export function changeAccessLevelOperation(services: AccountServices): FhirOperation {
   return {
-    info: { name: 'change-access-level', resourceType: 'Consent', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Consent-change-access-level' },
+    info: {
+      name: 'change-access-level',
+      resourceType: 'Consent',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Consent-change-access-level',
+    },
     level: 'instance',
     methods: ['POST'],
     async handle({ repo, caller, id, params }) {

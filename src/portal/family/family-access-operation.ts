@@ -11,7 +11,11 @@ import type { FhirOperation } from '../../fhir/operations/operation';
  */
 export function familyAccessOperation(services: AccountServices): FhirOperation {
   return {
-    info: { name: 'family-access', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-family-access' },
+    info: {
+      name: 'family-access',
+      resourceType: 'Patient',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-family-access',
+    },
     level: 'instance',
     methods: ['GET'],
     async handle({ repo, caller, id }) {

@@ -98,7 +98,8 @@ export class FamilyAccessService extends AccountService {
     const identity = readPatientIdentity(objectField(fields, 'patient', PATIENT_IDENTITY_FIELDS), today, 'patient.');
     const level = grantLevelField(fields, 'level', 'full', this.context.policy.grantLevels);
     // COPPA: the requester becomes a portal user, so they must be old enough to be one.
-    if (!canHaveOwnAccount(requesterBirthDate, today, this.context.policy)) throw underMinimumAge(this.context.policy, 'requester.birthDate');
+    if (!canHaveOwnAccount(requesterBirthDate, today, this.context.policy))
+      throw underMinimumAge(this.context.policy, 'requester.birthDate');
     const patient = await findPatientByIdentity(systemRepository(this.context), identity);
     if (!patient?.id) throw noMatchingPatient();
     // The same answer whether or not the requester's address has an account (it cannot be used to learn which do):
@@ -107,7 +108,12 @@ export class FamilyAccessService extends AccountService {
   }
 
   /** A signed-in account asks for access to another patient (Patient/$request-access). */
-  async requestFromAccount(account: Account, params: Record<string, string | undefined>, address: string, patientIdHint?: string): Promise<AccessRequestReceipt> {
+  async requestFromAccount(
+    account: Account,
+    params: Record<string, string | undefined>,
+    address: string,
+    patientIdHint?: string,
+  ): Promise<AccessRequestReceipt> {
     const today = todayOf(this.context);
     const fields = readFields(definedOnly(params), ACCESS_REQUEST_FIELDS);
     await this.rateLimit(address, account.email);
@@ -127,11 +133,15 @@ export class FamilyAccessService extends AccountService {
     const fields = readFields(body, ['requestId', 'passcode', 'password', 'passwordConfirmation', 'securityQuestion', 'securityAnswer']);
     const requestId = requiredSecret(fields, 'requestId', 64);
     const passcode = requiredSecret(fields, 'passcode', 64);
-    await this.throttle.consume([{ key: addressThrottleKey('passcode', address), policy: this.context.throttles.requestAddress }], 'passcode attempts');
+    await this.throttle.consume(
+      [{ key: addressThrottleKey('passcode', address), policy: this.context.throttles.requestAddress }],
+      'passcode attempts',
+    );
     const row = await this.secrets.findById('family-passcode', requestId);
     if (!row) throw unknownSecret('access request');
     const payload = payloadOf<PasscodePayload>(row);
-    if (payload.accountId) throw badRequest('This request was made from a signed-in account: sign in and enter the passcode there ($redeem-passcode)');
+    if (payload.accountId)
+      throw badRequest('This request was made from a signed-in account: sign in and enter the passcode there ($redeem-passcode)');
     const password = newPassword(fields, { email: payload.requester.email }, { confirmation: 'optional' });
     const security = securityOptionFields(fields);
     await this.secrets.check(row, normalizeTypedCode(passcode), ONE_TIME_SECRET_DEFAULTS.familyPasscode.maxAttempts, 'passcode');
@@ -163,7 +173,10 @@ export class FamilyAccessService extends AccountService {
     const fields = readFields(definedOnly(params), ['requestId', 'passcode']);
     const requestId = requiredSecret(fields, 'requestId', 64);
     const passcode = requiredSecret(fields, 'passcode', 64);
-    await this.throttle.consume([{ key: addressThrottleKey('passcode', address), policy: this.context.throttles.requestAddress }], 'passcode attempts');
+    await this.throttle.consume(
+      [{ key: addressThrottleKey('passcode', address), policy: this.context.throttles.requestAddress }],
+      'passcode attempts',
+    );
     const row = await this.secrets.findById('family-passcode', requestId);
     // Another account's request is "not found" for this one: its existence is none of this caller's business.
     if (!row || payloadOf<PasscodePayload>(row).accountId !== account.id) throw unknownSecret('access request');
@@ -201,7 +214,9 @@ export class FamilyAccessService extends AccountService {
     const adult = knownAdultOn(patient.birthDate, todayOf(this.context), this.context.policy);
     const destination = ownEmail ?? patientEmailOnFile(patient) ?? (adult ? undefined : contactEmailOnFile(patient));
     if (!destination) {
-      throw conflict('The patient has no email address on file, so we cannot send them a passcode. Ask the practice to add one, or to record your authorization.');
+      throw conflict(
+        'The patient has no email address on file, so we cannot send them a passcode. Ask the practice to add one, or to record your authorization.',
+      );
     }
     if (destination === request.requester.email) {
       throw conflict(
@@ -209,12 +224,17 @@ export class FamilyAccessService extends AccountService {
           'Ask the practice to update the patient’s email or to record your legal authorization.',
       );
     }
-    await this.throttle.consume([{ key: `access-request:patient:${patientId}`, policy: this.context.throttles.requestAccount }], 'access requests for this patient');
+    await this.throttle.consume(
+      [{ key: `access-request:patient:${patientId}`, policy: this.context.throttles.requestAccount }],
+      'access requests for this patient',
+    );
     const passcode = generatePasscode();
     const { ttlMs } = ONE_TIME_SECRET_DEFAULTS.familyPasscode;
     const payload: PasscodePayload = { ...request, sentTo: ownEmail ? 'own-account' : 'record', sentToEmail: destination };
     // Who receives it, as the grant will record it: the patient, or (a child's record) the parent or guardian.
-    const toGuardian = passcodeConsentGrantedBy(patient.birthDate, todayOf(this.context), payload.sentTo === 'own-account', this.context.policy) === 'guardian';
+    const toGuardian =
+      passcodeConsentGrantedBy(patient.birthDate, todayOf(this.context), payload.sentTo === 'own-account', this.context.policy) ===
+      'guardian';
     return this.context.db.transaction().execute(async (trx) => {
       const row = await this.secrets.withDb(trx).issue({
         purpose: 'family-passcode',
@@ -232,7 +252,11 @@ export class FamilyAccessService extends AccountService {
         this.context,
         options.requesterHasAccount ? request.requester.email : destination,
         options.requesterHasAccount
-          ? emailInUseEmail({ organizationName: organizationNameOf(patient), asked: 'family-access', signInUrl: serviceLink(this.context, 'signIn') })
+          ? emailInUseEmail({
+              organizationName: organizationNameOf(patient),
+              asked: 'family-access',
+              signInUrl: serviceLink(this.context, 'signIn'),
+            })
           : familyAccessPasscodeEmail({
               organizationName: organizationNameOf(patient),
               requesterName: `${request.requester.firstName} ${request.requester.lastName}`.trim(),

@@ -60,12 +60,17 @@ export class FamilyGrantsService {
       const grantedOn = todayIn(this.context.timeZone, new Date(grant.granted));
       const relationship = familyRelationshipOf(rp.relationship);
       const levelOn = (level: GrantLevel, grantedBy: StoredGrant['grantedBy'], on: string): AccessLevel =>
-        effectiveAccessLevel({ birthDate: patient.birthDate, today, grant: { level, grantedBy, grantedOn: on }, relationship }, this.context.policy);
+        effectiveAccessLevel(
+          { birthDate: patient.birthDate, today, grant: { level, grantedBy, grantedOn: on }, relationship },
+          this.context.policy,
+        );
       const effective = grant.active ? levelOn(grant.level, grant.grantedBy, grantedOn) : 'none';
       // What a change would be: the patient's own grant made today, or (staff) the grant's authority kept.
       const byPatient = actor?.kind === 'account';
       const allowedLevels = grant.active
-        ? this.context.policy.grantLevels.filter((level) => levelOn(level, byPatient ? 'patient' : grant.grantedBy, byPatient ? today : grantedOn) === level)
+        ? this.context.policy.grantLevels.filter(
+            (level) => levelOn(level, byPatient ? 'patient' : grant.grantedBy, byPatient ? today : grantedOn) === level,
+          )
         : [];
       const name = rp.name?.[0];
       views.push({
@@ -100,7 +105,11 @@ export class FamilyGrantsService {
    */
   async changeLevel(actor: GrantActor, consentId: string, level: GrantLevel): Promise<Consent> {
     const { grant, consent } = await this.grantOf(consentId);
-    if (actor.kind === 'account' && actor.account.patient_id !== grant.patientId && (await this.holdsGrantOn(actor.account, grant.patientId))) {
+    if (
+      actor.kind === 'account' &&
+      actor.account.patient_id !== grant.patientId &&
+      (await this.holdsGrantOn(actor.account, grant.patientId))
+    ) {
       // A family member of this record (at any level) knows the grant exists: tell them why, rather than "not found".
       throw forbidden('Only the patient (or the practice) may change access levels. You may give up your own access ($revoke-access)');
     }
@@ -118,7 +127,11 @@ export class FamilyGrantsService {
     const { consent: replaced } = await grantAccess(repo, {
       patientId: grant.patientId,
       accountId,
-      grantee: { name: name ?? 'Family member', email: rp.telecom?.find((t) => t.system === 'email')?.value, relationship: rp.relationship?.[0]?.coding?.[0]?.code ?? 'FAMMEMB' },
+      grantee: {
+        name: name ?? 'Family member',
+        email: rp.telecom?.find((t) => t.system === 'email')?.value,
+        relationship: rp.relationship?.[0]?.coding?.[0]?.code ?? 'FAMMEMB',
+      },
       level,
       grantedBy: 'patient',
       performer: `Patient/${grant.patientId}`,

@@ -78,7 +78,16 @@ export interface AcceptResult {
 
 /** Fields of $invite-family. */
 export const INVITE_FAMILY_FIELDS = ['email', 'name', 'level', 'relationship'] as const;
-const ACCEPT_FIELDS = ['token', 'password', 'passwordConfirmation', 'firstName', 'lastName', 'birthDate', 'securityQuestion', 'securityAnswer'] as const;
+const ACCEPT_FIELDS = [
+  'token',
+  'password',
+  'passwordConfirmation',
+  'firstName',
+  'lastName',
+  'birthDate',
+  'securityQuestion',
+  'securityAnswer',
+] as const;
 
 /** Family invitations and legal authorizations. */
 export class InvitationService extends AccountService {
@@ -90,11 +99,21 @@ export class InvitationService extends AccountService {
     const level = grantLevelField(fields, 'level', undefined, this.context.policy.grantLevels);
     const relationship = relationshipField(fields);
     if (email === patientAccount.email) throw badRequest('You cannot invite yourself: this is your own login email', 'email');
-    await this.throttle.consume([{ key: emailThrottleKey('invite', patientAccount.email), policy: this.context.throttles.requestAccount }], 'invitations');
+    await this.throttle.consume(
+      [{ key: emailThrottleKey('invite', patientAccount.email), policy: this.context.throttles.requestAccount }],
+      'invitations',
+    );
     const repo = systemRepository(this.context);
     const patient = await repo.read<Patient>('Patient', patientAccount.patient_id as string);
     await this.refuseMinorInvitee(email);
-    const payload: InvitationPayload = { kind: 'family', level, relationship, inviteeName: name, grantedBy: 'patient', performer: `Patient/${patient.id}` };
+    const payload: InvitationPayload = {
+      kind: 'family',
+      level,
+      relationship,
+      inviteeName: name,
+      grantedBy: 'patient',
+      performer: `Patient/${patient.id}`,
+    };
     return this.issue(patient, email, payload, (acceptUrl, expiresAt) =>
       familyInvitationEmail({
         organizationName: organizationNameOf(patient),
@@ -122,7 +141,14 @@ export class InvitationService extends AccountService {
     const name = requiredString(fields, 'name', 200);
     const level = grantLevelField(fields, 'level', 'full', this.context.policy.grantLevels);
     const relationship = relationshipField(fields, 'relationship', 'HPOWATT');
-    const payload: InvitationPayload = { kind: 'legal-authorization', level, relationship, inviteeName: name, grantedBy: 'staff-legal-authorization', performer };
+    const payload: InvitationPayload = {
+      kind: 'legal-authorization',
+      level,
+      relationship,
+      inviteeName: name,
+      grantedBy: 'staff-legal-authorization',
+      performer,
+    };
     const existing = await this.accounts.findByEmail(email);
     if (existing) {
       if (existing.patient_id === patient.id) throw badRequest('This email is the patient’s own login', 'email');
@@ -182,7 +208,13 @@ export class InvitationService extends AccountService {
     return this.acceptWithNewAccount(row, fields, payload);
   }
 
-  private async acceptWithExistingAccount(row: SecretRow, existing: Account, fields: Fields, address: string, payload: InvitationPayload): Promise<AcceptResult> {
+  private async acceptWithExistingAccount(
+    row: SecretRow,
+    existing: Account,
+    fields: Fields,
+    address: string,
+    payload: InvitationPayload,
+  ): Promise<AcceptResult> {
     const password = fields.password;
     if (typeof password !== 'string' || password === '') {
       throw badRequest('An account already uses the invited email: sign in, or give that account’s password to accept', 'password');
@@ -225,7 +257,12 @@ export class InvitationService extends AccountService {
           securityAnswerHash: answerHash,
         });
         const consentId = await this.grant(trx, row.patient_id as string, account, payload);
-        return { consentId, patientId: row.patient_id as string, accountCreated: true, session: await this.sessions.startSession(account, trx) };
+        return {
+          consentId,
+          patientId: row.patient_id as string,
+          accountCreated: true,
+          session: await this.sessions.startSession(account, trx),
+        };
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw emailAlreadyUsed();
@@ -262,7 +299,8 @@ export class InvitationService extends AccountService {
   private async refuseMinorInvitee(email: string): Promise<void> {
     const today = todayOf(this.context);
     const patients = await systemRepository(this.context).searchResources<Patient>('Patient', { email });
-    if (patients.some((p) => !canHaveOwnAccount(p.birthDate, today, this.context.policy))) throw underMinimumAge(this.context.policy, 'email');
+    if (patients.some((p) => !canHaveOwnAccount(p.birthDate, today, this.context.policy)))
+      throw underMinimumAge(this.context.policy, 'email');
   }
 
   private async issue(

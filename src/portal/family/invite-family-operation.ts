@@ -10,7 +10,11 @@ import type { FhirOperation } from '../../fhir/operations/operation';
  */
 export function inviteFamilyOperation(services: AccountServices): FhirOperation {
   return {
-    info: { name: 'invite-family', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-invite-family' },
+    info: {
+      name: 'invite-family',
+      resourceType: 'Patient',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-invite-family',
+    },
     level: 'instance',
     methods: ['POST'],
     async handle({ repo, caller, id, params }) {

@@ -11,7 +11,11 @@ import type { FhirOperation } from '../../fhir/operations/operation';
  */
 export function legalAuthorizationOperation(services: AccountServices): FhirOperation {
   return {
-    info: { name: 'legal-authorization', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-legal-authorization' },
+    info: {
+      name: 'legal-authorization',
+      resourceType: 'Patient',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-legal-authorization',
+    },
     level: 'instance',
     methods: ['POST'],
     async handle({ repo, caller, id, params }) {

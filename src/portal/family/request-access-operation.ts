@@ -9,7 +9,11 @@ import type { FhirOperation } from '../../fhir/operations/operation';
  * it with $redeem-passcode. Patient/{id}/$request-access does the same when the id is known.
  */
 export function requestAccessOperations(services: AccountServices): FhirOperation[] {
-  const info = { name: 'request-access', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-request-access' };
+  const info = {
+    name: 'request-access',
+    resourceType: 'Patient',
+    definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-request-access',
+  };
   const handle: FhirOperation['handle'] = async ({ caller, id, params }) => {
     const account = await portalAccountOf(services.context.db, caller);
     const receipt = await services.familyAccess.requestFromAccount(account, params, `account:${account.id}`, id);

@@ -8,7 +8,11 @@ import type { FhirOperation } from '../../fhir/operations/operation';
  */
 export function revokeAccessOperation(services: AccountServices): FhirOperation {
   return {
-    info: { name: 'revoke-access', resourceType: 'Consent', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Consent-revoke-access' },
+    info: {
+      name: 'revoke-access',
+      resourceType: 'Consent',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Consent-revoke-access',
+    },
     level: 'instance',
     methods: ['POST'],
     async handle({ repo, caller, id }) {

@@ -31,7 +31,11 @@ export interface VaccinationRow {
 /** `timeZone`: the organization's, for the printed date. */
 export function immunizationRecordOperation(timeZone: string): FhirOperation {
   return {
-    info: { name: 'immunization-record', resourceType: 'Patient', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-immunization-record' },
+    info: {
+      name: 'immunization-record',
+      resourceType: 'Patient',
+      definition: 'https://chartkeeper.dev/fhir/OperationDefinition/Patient-immunization-record',
+    },
     level: 'instance',
     methods: ['GET'],
     async handle({ repo, id }) {
@@ -76,19 +80,35 @@ export function vaccinationRows(immunizations: readonly Immunization[]): { given
     };
   };
   return {
-    given: immunizations.filter((i) => i.status === 'completed').sort(byDateDesc).map(row),
-    notGiven: immunizations.filter((i) => i.status === 'not-done').sort(byDateDesc).map(row),
+    given: immunizations
+      .filter((i) => i.status === 'completed')
+      .sort(byDateDesc)
+      .map(row),
+    notGiven: immunizations
+      .filter((i) => i.status === 'not-done')
+      .sort(byDateDesc)
+      .map(row),
   };
 }
 
 /** Renders the record (US Letter, Helvetica); the creation date is the clock's, so the same record prints the same. */
-export function renderVaccinationPdf(patient: Patient, immunizations: readonly Immunization[], now: Date, timeZone: string): Promise<Buffer> {
+export function renderVaccinationPdf(
+  patient: Patient,
+  immunizations: readonly Immunization[],
+  now: Date,
+  timeZone: string,
+): Promise<Buffer> {
   const { given, notGiven } = vaccinationRows(immunizations);
   const doc = new PDFDocument({
     size: 'LETTER',
     margin: 54,
     compress: false,
-    info: { Title: `Vaccination record: ${patientDisplayName(patient)}`, Author: organizationNameOf(patient), Creator: 'Chartkeeper', CreationDate: now },
+    info: {
+      Title: `Vaccination record: ${patientDisplayName(patient)}`,
+      Author: organizationNameOf(patient),
+      Creator: 'Chartkeeper',
+      CreationDate: now,
+    },
   });
   const chunks: Buffer[] = [];
   doc.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -100,7 +120,10 @@ export function renderVaccinationPdf(patient: Patient, immunizations: readonly I
   // Pages after the first say whose record they are: a printed page must not be mistaken for another patient's.
   doc.on('pageAdded', () => {
     doc.font('Helvetica-Bold').fontSize(10).fillColor('#000').text(patientDisplayName(patient), { continued: true });
-    doc.font('Helvetica').fillColor('#444').text(`   ${patient.birthDate ? `born ${formatCalendarDate(patient.birthDate)} · ` : ''}Vaccination record (continued)`);
+    doc
+      .font('Helvetica')
+      .fillColor('#444')
+      .text(`   ${patient.birthDate ? `born ${formatCalendarDate(patient.birthDate)} · ` : ''}Vaccination record (continued)`);
     doc.fillColor('#000').moveDown(0.6);
   });
   doc.font('Helvetica-Bold').fontSize(16).text('Vaccination record');
@@ -157,21 +180,35 @@ function table(doc: PDFKit.PDFDocument, rows: readonly VaccinationRow[], empty: 
     });
     doc.x = left;
     doc.y = top + height;
-    doc.moveTo(left, doc.y - 2).lineTo(left + COLUMNS.reduce((w, c) => w + c.width, 0), doc.y - 2).strokeColor('#ccc').lineWidth(0.5).stroke();
+    doc
+      .moveTo(left, doc.y - 2)
+      .lineTo(left + COLUMNS.reduce((w, c) => w + c.width, 0), doc.y - 2)
+      .strokeColor('#ccc')
+      .lineWidth(0.5)
+      .stroke();
   };
   if (!rows.length) {
     if (empty) doc.font('Helvetica').fontSize(10).text(empty);
     return;
   }
   line(titles, true);
-  for (const row of rows) line(COLUMNS.map((c) => cell(row, c.key)), false);
+  for (const row of rows)
+    line(
+      COLUMNS.map((c) => cell(row, c.key)),
+      false,
+    );
 }
 
 /** Every Immunization of the patient the caller may see, page after page (a record is never cut short). */
 async function allImmunizations(repo: Repository, patientId: string): Promise<Immunization[]> {
   const out: Immunization[] = [];
   for (let offset = 0; ; offset += PAGE) {
-    const page = await repo.searchResources<Immunization>('Immunization', { patient: `Patient/${patientId}`, _count: String(PAGE), _offset: String(offset), _sort: '_id' });
+    const page = await repo.searchResources<Immunization>('Immunization', {
+      patient: `Patient/${patientId}`,
+      _count: String(PAGE),
+      _offset: String(offset),
+      _sort: '_id',
+    });
     out.push(...page);
     if (page.length < PAGE) return out;
   }

@@ -23,7 +23,12 @@ export const billingMessageCheck: WriteCheck = async (resource, patientIds, sess
   const issues: OperationOutcomeIssue[] = [];
   const billing = message.topic?.coding?.some((c) => c.system === MESSAGE_SUBJECT_SYSTEM && c.code === 'billing') ?? false;
   if (!billing) {
-    issues.push(issue(`With access to the bills only, a message is about the bills: its subject (Communication.topic) is ${MESSAGE_SUBJECT_SYSTEM}|billing`, 'Communication.topic'));
+    issues.push(
+      issue(
+        `With access to the bills only, a message is about the bills: its subject (Communication.topic) is ${MESSAGE_SUBJECT_SYSTEM}|billing`,
+        'Communication.topic',
+      ),
+    );
   }
   const practices = new Set<string>();
   for (const id of patientIds) {
@@ -33,7 +38,13 @@ export const billingMessageCheck: WriteCheck = async (resource, patientIds, sess
   }
   (message.recipient ?? []).forEach((recipient, i) => {
     if (!recipient.reference || !practices.has(recipient.reference)) {
-      issues.push(issue(`With access to the bills only, a message goes to the practice's billing office (${[...practices].join(', ') || 'the practice'})`, `Communication.recipient[${i}]`, 'business-rule'));
+      issues.push(
+        issue(
+          `With access to the bills only, a message goes to the practice's billing office (${[...practices].join(', ') || 'the practice'})`,
+          `Communication.recipient[${i}]`,
+          'business-rule',
+        ),
+      );
     }
   });
   if (message.payload?.some((p) => p.contentAttachment)) {

@@ -33,7 +33,8 @@ export function messageLookup(session: WriteCheckSession): MessageLookup {
 }
 
 /** The portal's write rules as the repository runs them (RepositoryContext.portalWriteCheck). */
-export const portalWriteCheck: WriteCheck = (resource, patientIds, session) => checkPortalWrite(resource, patientIds, messageLookup(session));
+export const portalWriteCheck: WriteCheck = (resource, patientIds, session) =>
+  checkPortalWrite(resource, patientIds, messageLookup(session));
 
 /** The size and first bytes of a Binary's content: received with this write, or read from the store. */
 async function fileFacts(db: Kysely<Tables>, binary: Binary, files: WriteFiles | undefined): Promise<FileFacts | undefined> {
@@ -43,7 +44,8 @@ async function fileFacts(db: Kysely<Tables>, binary: Binary, files: WriteFiles |
   if (received) return { size: received.size, head: received.head };
   if (!content.size) return { size: 0, head: Buffer.alloc(0) };
   const head: Buffer[] = [];
-  for await (const chunk of (files?.store ?? databaseBinaryStore).read(db, content, { start: 0, end: Math.min(15, content.size - 1) })) head.push(chunk);
+  for await (const chunk of (files?.store ?? databaseBinaryStore).read(db, content, { start: 0, end: Math.min(15, content.size - 1) }))
+    head.push(chunk);
   return { size: content.size, head: Buffer.concat(head) };
 }
 
@@ -62,7 +64,9 @@ export async function recipientsFor(db: Kysely<Tables>, patientIds: readonly str
     where s.resource_type = 'Encounter' and s.code = 'patient' and s.target_type = 'Patient' and s.target_id = any(${[...patientIds]}::text[])
       and not exists (
         select 1 from search_token t
-        where t.resource_type = 'Encounter' and t.resource_id = s.resource_id and t.code = 'status' and t.value = any(${NOT_SEEN_STATUSES}::text[]))`.execute(db);
+        where t.resource_type = 'Encounter' and t.resource_id = s.resource_id and t.code = 'status' and t.value = any(${NOT_SEEN_STATUSES}::text[]))`.execute(
+    db,
+  );
   const { rows: patients } = await sql<{ content: string }>`
     select content from resource where resource_type = 'Patient' and id = any(${[...patientIds]}::text[]) and not deleted`.execute(db);
   const practitioners = new Set<string>();
@@ -97,11 +101,14 @@ export async function recipientsFor(db: Kysely<Tables>, patientIds: readonly str
   // here who also works elsewhere is not reached through their other employer.
   if (roles.size) {
     const { rows } = await sql<{ id: string; content: string }>`
-      select id, content from resource where resource_type = 'PractitionerRole' and id = any(${[...roles]}::text[]) and not deleted`.execute(db);
+      select id, content from resource where resource_type = 'PractitionerRole' and id = any(${[...roles]}::text[]) and not deleted`.execute(
+      db,
+    );
     const current = new Map(rows.map((row) => [row.id, JSON.parse(row.content) as PractitionerRole]));
     for (const id of [...roles]) {
       const role = current.get(id);
-      const elsewhere = organizations.size > 0 && role?.organization?.reference !== undefined && !organizations.has(role.organization.reference);
+      const elsewhere =
+        organizations.size > 0 && role?.organization?.reference !== undefined && !organizations.has(role.organization.reference);
       if (!role || role.active === false || elsewhere) roles.delete(id);
     }
   }

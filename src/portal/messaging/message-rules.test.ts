@@ -55,7 +55,10 @@ describe('checkPortalWrite', () => {
     recipientsFor: async () => new Set(['Practitioner/maya', 'PractitionerRole/maya-main', 'Organization/practice']),
     binary: async (id) => uploaded[id],
     // The store's facts of a file, here from the test's inline data.
-    file: async (binary) => (binary.data ? { size: Buffer.from(binary.data, 'base64').length, head: Buffer.from(binary.data, 'base64').subarray(0, 16) } : undefined),
+    file: async (binary) =>
+      binary.data
+        ? { size: Buffer.from(binary.data, 'base64').length, head: Buffer.from(binary.data, 'base64').subarray(0, 16) }
+        : undefined,
     senderOf: async (id) => (id === 'reply' ? 'Practitioner/lab-doctor' : undefined),
   };
   const message = (extra: Partial<Communication> = {}): Communication => ({
@@ -80,17 +83,26 @@ describe('checkPortalWrite', () => {
 
   test('a message to a provider the patient has seen, with a subject, passes', async () => {
     expect(await problems(message())).toEqual([]);
-    expect(await problems(message({ recipient: [{ reference: 'PractitionerRole/maya-main' }, { reference: 'Organization/practice' }] }))).toEqual([]);
+    expect(
+      await problems(message({ recipient: [{ reference: 'PractitionerRole/maya-main' }, { reference: 'Organization/practice' }] })),
+    ).toEqual([]);
   });
 
   test('a card number is refused, in drafts too', async () => {
     const card = [{ contentString: 'Please charge 4111-1111-1111-1111 for the copay' }];
-    expect(await problems(message({ payload: card }))).toEqual([expect.stringMatching(/^Communication\.payload\[0\]\.contentString: .*payment card number/)]);
+    expect(await problems(message({ payload: card }))).toEqual([
+      expect.stringMatching(/^Communication\.payload\[0\]\.contentString: .*payment card number/),
+    ]);
     expect(await problems(message({ status: 'preparation', payload: card }))).toHaveLength(1);
   });
 
   test('a sent message needs a subject from the list and recipients the patient may write to', async () => {
-    const found = await problems(message({ topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'gossip' }] }, recipient: [{ reference: 'Practitioner/stranger' }] }));
+    const found = await problems(
+      message({
+        topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'gossip' }] },
+        recipient: [{ reference: 'Practitioner/stranger' }],
+      }),
+    );
     expect(found).toEqual([
       expect.stringMatching(/^Communication\.topic: .*medical-question \(Medical question\).*"gossip" is not one of them/),
       expect.stringMatching(/^Communication\.recipient\[0\]: .*Practitioner\/stranger.*is not a provider this patient may write to/),
@@ -104,11 +116,13 @@ describe('checkPortalWrite', () => {
   });
 
   test('a card number anywhere in the message is found (a note, the subject text, a file title)', async () => {
-    const found = await problems(message({
-      note: [{ text: 'my card: 4111 1111 1111 1111' }],
-      topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }], text: 'Pay with 5555-5555-5555-4444' },
-      payload: [{ contentAttachment: { contentType: 'image/png', data: PNG.toString('base64'), title: 'card 378282246310005.png' } }],
-    }));
+    const found = await problems(
+      message({
+        note: [{ text: 'my card: 4111 1111 1111 1111' }],
+        topic: { coding: [{ system: MESSAGE_SUBJECT_SYSTEM, code: 'billing' }], text: 'Pay with 5555-5555-5555-4444' },
+        payload: [{ contentAttachment: { contentType: 'image/png', data: PNG.toString('base64'), title: 'card 378282246310005.png' } }],
+      }),
+    );
     expect(found).toEqual([
       expect.stringMatching(/^Communication\.topic\.text: .*payment card number/),
       expect.stringMatching(/^Communication\.payload\[0\]\.contentAttachment\.title: .*payment card number/),
@@ -130,16 +144,27 @@ describe('checkPortalWrite', () => {
 
   test('attachments are PDF, JPEG or PNG by content, inline or uploaded, and agree with their declared type', async () => {
     const attach = (...attachments: NonNullable<Communication['payload']>) => message({ payload: attachments });
-    expect(await problems(attach({ contentAttachment: { contentType: 'image/png', data: PNG.toString('base64') } }, { contentAttachment: { url: 'Binary/scan' } }))).toEqual([]);
+    expect(
+      await problems(
+        attach(
+          { contentAttachment: { contentType: 'image/png', data: PNG.toString('base64') } },
+          { contentAttachment: { url: 'Binary/scan' } },
+        ),
+      ),
+    ).toEqual([]);
     expect(await problems(attach({ contentAttachment: { contentType: 'image/jpg', data: JPEG.toString('base64') } }))).toEqual([]);
-    expect(await problems(attach(
-      { contentAttachment: { contentType: 'application/pdf', data: EXE.toString('base64') } },
-      { contentAttachment: { contentType: 'image/png', data: JPEG.toString('base64') } },
-      { contentAttachment: { url: 'Binary/program' } },
-      { contentAttachment: { url: 'Binary/missing' } },
-      { contentAttachment: { url: 'https://example.org/cat.png' } },
-      { contentAttachment: { title: 'nothing' } },
-    ))).toEqual([
+    expect(
+      await problems(
+        attach(
+          { contentAttachment: { contentType: 'application/pdf', data: EXE.toString('base64') } },
+          { contentAttachment: { contentType: 'image/png', data: JPEG.toString('base64') } },
+          { contentAttachment: { url: 'Binary/program' } },
+          { contentAttachment: { url: 'Binary/missing' } },
+          { contentAttachment: { url: 'https://example.org/cat.png' } },
+          { contentAttachment: { title: 'nothing' } },
+        ),
+      ),
+    ).toEqual([
       expect.stringMatching(/^Communication\.payload\[0\]\.contentAttachment: .*not a PDF, JPEG or PNG file/),
       expect.stringMatching(/^Communication\.payload\[1\]\.contentAttachment: .*says it is image\/png, but its content is image\/jpeg/),
       expect.stringMatching(/^Communication\.payload\[2\]\.contentAttachment\.url: Binary\/program is not a PDF, JPEG or PNG/),
@@ -160,19 +185,31 @@ describe('checkPortalWrite', () => {
       }
     };
     expect(await at({ contentAttachment: { url: 'https://chart.example/fhir/Binary/scan' } })).toBe('ok');
-    expect(await at({ contentAttachment: { url: 'https://evil.example/Binary/scan' } })).toMatch(/must name a Binary uploaded to this service/);
-    expect(await at({ contentAttachment: { url: 'javascript:alert(1)//Binary/scan' } })).toMatch(/must name a Binary uploaded to this service/);
-    expect(await at({ contentAttachment: { url: 'https://chart.example/fhir/Binary/scan?x=1' } })).toMatch(/must name a Binary uploaded to this service/);
-    expect(await at({ contentAttachment: { data: PDF.toString('base64'), url: 'javascript:alert(1)' } })).toMatch(/gives both data and url/);
+    expect(await at({ contentAttachment: { url: 'https://evil.example/Binary/scan' } })).toMatch(
+      /must name a Binary uploaded to this service/,
+    );
+    expect(await at({ contentAttachment: { url: 'javascript:alert(1)//Binary/scan' } })).toMatch(
+      /must name a Binary uploaded to this service/,
+    );
+    expect(await at({ contentAttachment: { url: 'https://chart.example/fhir/Binary/scan?x=1' } })).toMatch(
+      /must name a Binary uploaded to this service/,
+    );
+    expect(await at({ contentAttachment: { data: PDF.toString('base64'), url: 'javascript:alert(1)' } })).toMatch(
+      /gives both data and url/,
+    );
     expect(await at({ contentReference: { reference: 'Binary/program' } })).toMatch(/contentReference is not taken from the portal/);
     // Base64 broken into lines (as many encoders write it) is read the same.
-    expect(await at({ contentAttachment: { contentType: 'image/png', data: `\n  ${PNG.toString('base64').replace(/(.{8})/g, '$1\n')}` } })).toBe('ok');
+    expect(
+      await at({ contentAttachment: { contentType: 'image/png', data: `\n  ${PNG.toString('base64').replace(/(.{8})/g, '$1\n')}` } }),
+    ).toBe('ok');
   });
 
   test('a file over 10 MB is refused without decoding it', async () => {
     const big = Buffer.alloc(10 * 1024 * 1024 + 1);
     PDF.copy(big);
-    expect(await problems({ resourceType: 'Binary', contentType: 'application/pdf', data: big.toString('base64') })).toEqual([expect.stringMatching(/^Binary: .*10\.0 MB; a file is at most 10 MB/)]);
+    expect(await problems({ resourceType: 'Binary', contentType: 'application/pdf', data: big.toString('base64') })).toEqual([
+      expect.stringMatching(/^Binary: .*10\.0 MB; a file is at most 10 MB/),
+    ]);
     const limit = Buffer.alloc(10 * 1024 * 1024);
     PDF.copy(limit);
     expect(await problems({ resourceType: 'Binary', contentType: 'application/pdf', data: limit.toString('base64') })).toEqual([]);

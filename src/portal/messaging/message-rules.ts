@@ -77,21 +77,33 @@ export async function checkPortalWrite(resource: Resource, patientIds: readonly 
   if (issues.length) throw invalidResource(issues);
 }
 
-async function messageIssues(message: Communication, patientIds: readonly string[], lookup: MessageLookup): Promise<OperationOutcomeIssue[]> {
+async function messageIssues(
+  message: Communication,
+  patientIds: readonly string[],
+  lookup: MessageLookup,
+): Promise<OperationOutcomeIssue[]> {
   const issues: OperationOutcomeIssue[] = [];
   for (const [path, text] of textsOf(message, 'Communication')) {
     if (findCardNumber(text)) {
-      issues.push(issue(
-        `${path} looks like it holds a payment card number. Do not send card details through the portal: call the billing office, or pay through the billing page`,
-        path,
-        'business-rule',
-      ));
+      issues.push(
+        issue(
+          `${path} looks like it holds a payment card number. Do not send card details through the portal: call the billing office, or pay through the billing page`,
+          path,
+          'business-rule',
+        ),
+      );
     }
   }
   for (const [i, payload] of (message.payload ?? []).entries()) {
-    if (payload.contentAttachment) issues.push(...(await attachmentIssues(payload.contentAttachment, `Communication.payload[${i}].contentAttachment`, lookup)));
+    if (payload.contentAttachment)
+      issues.push(...(await attachmentIssues(payload.contentAttachment, `Communication.payload[${i}].contentAttachment`, lookup)));
     if (payload.contentReference) {
-      issues.push(issue(`Communication.payload[${i}].contentReference is not taken from the portal: attach files as contentAttachment`, `Communication.payload[${i}].contentReference`));
+      issues.push(
+        issue(
+          `Communication.payload[${i}].contentReference is not taken from the portal: attach files as contentAttachment`,
+          `Communication.payload[${i}].contentReference`,
+        ),
+      );
     }
   }
   if (message.status !== 'preparation') {
@@ -104,15 +116,31 @@ async function messageIssues(message: Communication, patientIds: readonly string
 function subjectIssues(message: Communication): OperationOutcomeIssue[] {
   const codings = message.topic?.coding?.filter((c) => c.system === MESSAGE_SUBJECT_SYSTEM) ?? [];
   if (codings.some((c) => c.code !== undefined && Object.hasOwn(MESSAGE_SUBJECTS, c.code))) return [];
-  const listed = Object.entries(MESSAGE_SUBJECTS).map(([code, display]) => `${code} (${display})`).join(', ');
+  const listed = Object.entries(MESSAGE_SUBJECTS)
+    .map(([code, display]) => `${code} (${display})`)
+    .join(', ');
   const given = codings.length ? `"${codings.map((c) => c.code).join('", "')}" is not one of them` : 'none is given';
-  return [issue(`A message names its subject in Communication.topic, a coding of ${MESSAGE_SUBJECT_SYSTEM}: one of ${listed}; ${given}`, 'Communication.topic')];
+  return [
+    issue(
+      `A message names its subject in Communication.topic, a coding of ${MESSAGE_SUBJECT_SYSTEM}: one of ${listed}; ${given}`,
+      'Communication.topic',
+    ),
+  ];
 }
 
-async function recipientIssues(message: Communication, patientIds: readonly string[], lookup: MessageLookup): Promise<OperationOutcomeIssue[]> {
+async function recipientIssues(
+  message: Communication,
+  patientIds: readonly string[],
+  lookup: MessageLookup,
+): Promise<OperationOutcomeIssue[]> {
   const recipients = message.recipient ?? [];
   if (!recipients.length) {
-    return [issue('A message names its recipient (Communication.recipient): a provider the patient has seen, their office role, or the practice', 'Communication.recipient')];
+    return [
+      issue(
+        'A message names its recipient (Communication.recipient): a provider the patient has seen, their office role, or the practice',
+        'Communication.recipient',
+      ),
+    ];
   }
   const allowed = new Set(await lookup.recipientsFor(patientIds));
   for (const answered of message.inResponseTo ?? []) {
@@ -120,19 +148,29 @@ async function recipientIssues(message: Communication, patientIds: readonly stri
     const sender = id ? await lookup.senderOf(id) : undefined;
     if (sender) allowed.add(sender);
   }
-  const outside = await Promise.all(recipients.map(async (r) => (r.reference && lookup.outsidePortal ? lookup.outsidePortal(r.reference) : false)));
+  const outside = await Promise.all(
+    recipients.map(async (r) => (r.reference && lookup.outsidePortal ? lookup.outsidePortal(r.reference) : false)),
+  );
   return recipients.flatMap((recipient, i) =>
     outside[i]
-      ? [issue(notTakingPartText(`Communication.recipient[${i}]`, recipient.reference as string), `Communication.recipient[${i}]`, 'business-rule')]
+      ? [
+          issue(
+            notTakingPartText(`Communication.recipient[${i}]`, recipient.reference as string),
+            `Communication.recipient[${i}]`,
+            'business-rule',
+          ),
+        ]
       : recipient.reference && allowed.has(recipient.reference)
-      ? []
-      : [issue(
-          `Communication.recipient[${i}] (${recipient.reference ?? recipient.display ?? 'no reference'}) is not a provider this patient may write to: ` +
-            'choose a provider from their past visits (Practitioner or their PractitionerRole at an office), the practice (Organization), ' +
-            'or the author of the message being answered',
-          `Communication.recipient[${i}]`,
-          'business-rule',
-        )],
+        ? []
+        : [
+            issue(
+              `Communication.recipient[${i}] (${recipient.reference ?? recipient.display ?? 'no reference'}) is not a provider this patient may write to: ` +
+                'choose a provider from their past visits (Practitioner or their PractitionerRole at an office), the practice (Organization), ' +
+                'or the author of the message being answered',
+              `Communication.recipient[${i}]`,
+              'business-rule',
+            ),
+          ],
   );
 }
 
@@ -141,10 +179,13 @@ async function attachmentIssues(attachment: Attachment, at: string, lookup: Mess
     return [issue(`${at} gives both data and url: a file is sent inline (data) or as an upload (url Binary/{id}), not both`, `${at}.url`)];
   }
   if (attachment.data !== undefined) return fileIssues(inlineFacts(attachment.data), attachment.contentType, at);
-  if (!attachment.url) return [issue(`${at} holds no file: give its content (data) or the Binary it was uploaded as (url Binary/{id})`, at)];
+  if (!attachment.url)
+    return [issue(`${at} holds no file: give its content (data) or the Binary it was uploaded as (url Binary/{id})`, at)];
   // Exactly Binary/{id} or this service's own .../fhir/Binary/{id}: no other link is stored for staff to open.
-  const id = (/^Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(attachment.url) ?? (lookup.binaryUrl ? new RegExp(`^${escapeRegExp(lookup.binaryUrl)}([A-Za-z0-9\\-.]{1,64})$`).exec(attachment.url) : null))?.[1];
-  if (!id) return [issue(`${at}.url must name a Binary uploaded to this service (Binary/{id}); files elsewhere are not fetched`, `${at}.url`)];
+  const id = (/^Binary\/([A-Za-z0-9\-.]{1,64})$/.exec(attachment.url) ??
+    (lookup.binaryUrl ? new RegExp(`^${escapeRegExp(lookup.binaryUrl)}([A-Za-z0-9\\-.]{1,64})$`).exec(attachment.url) : null))?.[1];
+  if (!id)
+    return [issue(`${at}.url must name a Binary uploaded to this service (Binary/{id}); files elsewhere are not fetched`, `${at}.url`)];
   const binary = await lookup.binary(id);
   if (!binary) return [issue(`${at}.url names Binary/${id}, which does not exist or which you may not see`, `${at}.url`, 'not-found')];
   // A file sent inline was moved to a Binary before the checks: it is judged, and named, as the attachment it was.
@@ -167,7 +208,8 @@ function fileIssues(file: FileFacts | undefined, contentType: string | undefined
     return [issue(`${what} is ${(file.size / 1024 / 1024).toFixed(1)} MB; a file is at most 10 MB`, at, 'too-long')];
   }
   const sniffed = sniffFileType(file.head);
-  if (!sniffed) return [issue(`${what} is not a PDF, JPEG or PNG file (judged by its content, not its name or type); other files cannot be sent`, at)];
+  if (!sniffed)
+    return [issue(`${what} is not a PDF, JPEG or PNG file (judged by its content, not its name or type); other files cannot be sent`, at)];
   const declared = contentType?.split(';')[0].trim().toLowerCase();
   if (declared && declared !== sniffed && !(declared === 'image/jpg' && sniffed === 'image/jpeg')) {
     return [issue(`${what} says it is ${contentType}, but its content is ${sniffed}`, at)];

@@ -60,11 +60,27 @@ export const ccdaExportOperation = (timeZone: string): FhirOperation => ({
     }
     const { xml, input } = await repo.asOperation('$ccda', () => renderCcdForPatient(repo, id as string, params.start, params.end));
     const fileBase = `ccd-${input.patient.id}-${periodInFileName(input.period)}`;
-    if (format === 'html') return { kind: 'content', contentType: 'text/html; charset=utf-8', body: renderCcdHtml(xml, { timeZone }), headers: { 'Content-Security-Policy': CCD_HTML_POLICY } };
+    if (format === 'html')
+      return {
+        kind: 'content',
+        contentType: 'text/html; charset=utf-8',
+        body: renderCcdHtml(xml, { timeZone }),
+        headers: { 'Content-Security-Policy': CCD_HTML_POLICY },
+      };
     if (format === 'zip') {
       const zip = buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT), { timeZone });
-      return { kind: 'content', contentType: 'application/zip', body: zip, headers: { 'Content-Disposition': `attachment; filename="${fileBase}.zip"` } };
+      return {
+        kind: 'content',
+        contentType: 'application/zip',
+        body: zip,
+        headers: { 'Content-Disposition': `attachment; filename="${fileBase}.zip"` },
+      };
     }
-    return { kind: 'content', contentType: 'application/xml; charset=utf-8', body: xml, headers: { 'Content-Disposition': `inline; filename="${fileBase}.xml"` } };
+    return {
+      kind: 'content',
+      contentType: 'application/xml; charset=utf-8',
+      body: xml,
+      headers: { 'Content-Disposition': `inline; filename="${fileBase}.xml"` },
+    };
   },
 });

@@ -1,5 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Binary, Bundle, BundleEntry, CarePlan, DocumentReference, Identifier, Patient, Provenance, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Binary,
+  Bundle,
+  BundleEntry,
+  CarePlan,
+  DocumentReference,
+  Identifier,
+  Patient,
+  Provenance,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-processor';
 import type { ReceivedContent } from '../../fhir/binary/binary-store';
 import { contentOf } from '../../fhir/binary/content-receiver';
@@ -17,7 +28,13 @@ import { takeOutValue, unstorableValueOf } from './unstorable-value';
 /** What one import did, as the API and the CLI report it. */
 export interface CcdaImportSummary {
   readonly patient: { readonly reference: string; readonly match: 'identifier' | 'demographics' | 'created'; readonly by?: string };
-  readonly document: { readonly kind: string; readonly release: string; readonly title?: string; readonly alreadyImported: boolean; readonly reference?: string };
+  readonly document: {
+    readonly kind: string;
+    readonly release: string;
+    readonly title?: string;
+    readonly alreadyImported: boolean;
+    readonly reference?: string;
+  };
   /** Resources created, updated (restated with changes) and unchanged, by type. */
   readonly created: Record<string, number>;
   readonly updated: Record<string, number>;
@@ -50,7 +67,8 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     } catch (err) {
       // One value the store refuses never fails the document: take it out and import the rest (a new transaction;
       // the refused one wrote nothing). Bounded, so a document the parser maps badly still fails, and says why.
-      const value = err instanceof FhirError && err.status === 400 && attempt < MAX_REPAIRS ? unstorableValueOf(err.outcome, sent) : undefined;
+      const value =
+        err instanceof FhirError && err.status === 400 && attempt < MAX_REPAIRS ? unstorableValueOf(err.outcome, sent) : undefined;
       const entry = value ? parsed.bundle.entry.find((e) => e.fullUrl === value.fullUrl) : undefined;
       const warning = value && entry ? takeOutValue(entry.resource as unknown as Record<string, unknown>, value) : undefined;
       if (!warning) throw err;
@@ -62,11 +80,20 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
 /** How many refused values one document may have taken out before its import fails after all. */
 const MAX_REPAIRS = 20;
 
-async function importParsed(repo: Repository, xml: string | Buffer, parsed: CcdaImportResult, sent: BundleEntry[], repaired: string[]): Promise<CcdaImportSummary> {
+async function importParsed(
+  repo: Repository,
+  xml: string | Buffer,
+  parsed: CcdaImportResult,
+  sent: BundleEntry[],
+  repaired: string[],
+): Promise<CcdaImportSummary> {
   return repo.transaction(async (trx) => {
     const patientEntry = parsed.bundle.entry.find((e) => e.fullUrl === parsed.patientFullUrl);
     if (!patientEntry || !identifiesSomeone(patientEntry.resource as Patient)) {
-      throw badRequest('The document names no patient: it needs a recordTarget/patientRole with an id or a name', 'ClinicalDocument.recordTarget');
+      throw badRequest(
+        'The document names no patient: it needs a recordTarget/patientRole with an id or a name',
+        'ClinicalDocument.recordTarget',
+      );
     }
     const match = await matchPatient(trx, patientEntry.resource as Patient);
     const warnings: string[] = [...repaired];
@@ -83,15 +110,31 @@ async function importParsed(repo: Repository, xml: string | Buffer, parsed: Ccda
     const original = existingDoc ? undefined : originalDocument(parsed, xml, patientRef, digest);
     if (original) entries.push(original.entry);
     sent.splice(0, sent.length, ...entries);
-    const response = await processBundle(trx, { resourceType: 'Bundle', type: 'transaction', entry: entries }, { ambiguousUpdate: 'create', warnings, preparation: trx.context.preparation });
+    const response = await processBundle(
+      trx,
+      { resourceType: 'Bundle', type: 'transaction', entry: entries },
+      { ambiguousUpdate: 'create', warnings, preparation: trx.context.preparation },
+    );
     const summary = summarize(parsed, match, entries, response, existingDoc, warnings);
     if (original) {
       // The original's bytes go to the store as they came (no base64), in the record of the patient just resolved.
-      await trx.update<Binary>({ resourceType: 'Binary', id: original.binaryId, contentType: 'application/xml', securityContext: { reference: summary.patient.reference } }, { content: original.content });
+      await trx.update<Binary>(
+        {
+          resourceType: 'Binary',
+          id: original.binaryId,
+          contentType: 'application/xml',
+          securityContext: { reference: summary.patient.reference },
+        },
+        { content: original.content },
+      );
       summary.created.Binary = (summary.created.Binary ?? 0) + 1;
     }
     const changed = (response.entry ?? [])
-      .filter((e) => e.response?.status?.startsWith('201') || (e.response?.status?.startsWith('200') && e.response.outcome !== UNCHANGED && e.resource))
+      .filter(
+        (e) =>
+          e.response?.status?.startsWith('201') ||
+          (e.response?.status?.startsWith('200') && e.response.outcome !== UNCHANGED && e.resource),
+      )
       .map((e) => e.resource as Resource)
       .filter((r) => r && r.resourceType !== 'Binary');
     if (changed.length) await trx.create<Provenance>(provenanceFor(changed, summary, trx.context.clock.now()));
@@ -114,7 +157,10 @@ function shortenLongNarratives(parsed: CcdaImportResult, warnings: string[]): vo
       const div = section.text?.div;
       if (!div || div.length <= MAX_NARRATIVE_CHARS) continue;
       const size = `${(Buffer.byteLength(div, 'utf8') / 1024 / 1024).toFixed(1)} MB`;
-      section.text = { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">This section's narrative (${size}) is longer than a FHIR text may be; it is in the original document kept with this import.</div>` };
+      section.text = {
+        status: 'generated',
+        div: `<div xmlns="http://www.w3.org/1999/xhtml">This section's narrative (${size}) is longer than a FHIR text may be; it is in the original document kept with this import.</div>`,
+      };
       warnings.push(`${section.title ?? 'A section'}: its narrative (${size}) is kept in the original document only`);
     }
   }
@@ -135,7 +181,14 @@ async function parseOrThrow(xml: string | Buffer, maxBytes?: number): Promise<Cc
       throw new FhirError(status, {
         resourceType: 'OperationOutcome',
         // The message already names the line and column when there is one (CcdaParseError).
-        issue: [{ severity: 'error', code: status === 413 ? 'too-long' : 'structure', details: { text: err.message }, ...(err.line > 0 ? { expression: [`line ${err.line}, column ${err.column}`] } : {}) }],
+        issue: [
+          {
+            severity: 'error',
+            code: status === 413 ? 'too-long' : 'structure',
+            details: { text: err.message },
+            ...(err.line > 0 ? { expression: [`line ${err.line}, column ${err.column}`] } : {}),
+          },
+        ],
       });
     }
     throw err;
@@ -152,7 +205,8 @@ const CONTENT_KEY_SYSTEM = 'urn:chartkeeper:ccda-content-key';
  */
 function withContentKey(entry: BundleEntry): BundleEntry {
   const resource = entry.resource as Resource & { identifier?: Identifier[] };
-  if (!SHARED_WITHOUT_ID.has(resource.resourceType) || resource.identifier?.some((i) => i.value) || entry.request?.ifNoneExist) return entry;
+  if (!SHARED_WITHOUT_ID.has(resource.resourceType) || resource.identifier?.some((i) => i.value) || entry.request?.ifNoneExist)
+    return entry;
   const { identifier: _none, ...content } = resource;
   const key = createHash('sha256').update(JSON.stringify(content)).digest('hex').slice(0, 32);
   const identifier = { system: CONTENT_KEY_SYSTEM, value: key };
@@ -181,12 +235,15 @@ function withAllIdentifiers(entry: BundleEntry): BundleEntry {
  * add patients to their own organisation.
  */
 function entriesFor(parsed: CcdaImportResult, match: PatientMatch, organizationId?: string): BundleEntry[] {
-  const entries: BundleEntry[] = parsed.bundle.entry.map((e) => withAllIdentifiers(withContentKey({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } })));
+  const entries: BundleEntry[] = parsed.bundle.entry.map((e) =>
+    withAllIdentifiers(withContentKey({ fullUrl: e.fullUrl, resource: e.resource, request: { ...e.request } })),
+  );
   if (match.kind === 'none') {
     for (const entry of entries) {
       if (entry.fullUrl === parsed.patientFullUrl) {
         entry.request = { method: 'POST', url: 'Patient' };
-        if (organizationId) entry.resource = { ...(entry.resource as Patient), managingOrganization: { reference: `Organization/${organizationId}` } };
+        if (organizationId)
+          entry.resource = { ...(entry.resource as Patient), managingOrganization: { reference: `Organization/${organizationId}` } };
       }
       // A new patient owns nothing yet: a conditional update could only ever match another patient's data.
       else if (entry.request?.method === 'PUT' && entry.request.url?.includes('?') && hasPatientParam(entry.resource!.resourceType)) {
@@ -196,7 +253,10 @@ function entriesFor(parsed: CcdaImportResult, match: PatientMatch, organizationI
     return entries;
   }
   const patientRef = `Patient/${match.patient.id}`;
-  const rewritten = rewriteReferences(entries.filter((e) => e.fullUrl !== parsed.patientFullUrl), new Map([[parsed.patientFullUrl, patientRef]]));
+  const rewritten = rewriteReferences(
+    entries.filter((e) => e.fullUrl !== parsed.patientFullUrl),
+    new Map([[parsed.patientFullUrl, patientRef]]),
+  );
   for (const entry of rewritten) {
     // Restated entries are found by their CDA id within this patient's record only.
     if (entry.request?.method === 'PUT' && entry.request.url?.includes('?') && hasPatientParam(entry.resource!.resourceType)) {
@@ -230,7 +290,11 @@ function ownOriginOf(resource: Resource | undefined): string | undefined {
  * another type (a MedicationRequest read back as a MedicationStatement, a vital sign's components) is dropped when
  * nothing else in the document points at it.
  */
-async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patientId: string): Promise<{ entries: BundleEntry[]; kept: number }> {
+async function withoutOwnEntries(
+  repo: Repository,
+  entries: BundleEntry[],
+  patientId: string,
+): Promise<{ entries: BundleEntry[]; kept: number }> {
   const origins = new Map<string, string>();
   for (const entry of entries) {
     const origin = ownOriginOf(entry.resource);
@@ -251,14 +315,21 @@ async function withoutOwnEntries(repo: Repository, entries: BundleEntry[], patie
   if (!originals.size && !renderings.size) return { entries, kept: 0 };
   // The software that wrote the document is not a Device of the record: what it authored is the practice's.
   const custodian = entries.find((e) => e.resource?.resourceType === 'Composition')?.resource as { custodian?: Reference } | undefined;
-  const authorTarget = custodian?.custodian?.reference ? originals.get(custodian.custodian.reference) ?? custodian.custodian.reference : undefined;
-  const rest = rewriteReferences(entries.filter((e) => !e.fullUrl || (!originals.has(e.fullUrl) && !(authorTarget && software.has(e.fullUrl)))), new Map([...originals, ...(authorTarget ? [...software].map((s) => [s, authorTarget] as const) : [])]));
+  const authorTarget = custodian?.custodian?.reference
+    ? (originals.get(custodian.custodian.reference) ?? custodian.custodian.reference)
+    : undefined;
+  const rest = rewriteReferences(
+    entries.filter((e) => !e.fullUrl || (!originals.has(e.fullUrl) && !(authorTarget && software.has(e.fullUrl)))),
+    new Map([...originals, ...(authorTarget ? [...software].map((s) => [s, authorTarget] as const) : [])]),
+  );
   // A rendering a typed reference still points at stays (it must resolve, and to its type), unless what points at it
   // goes too (a plan's activities, pointed at only by the CarePlan the import makes of the plan section); the
   // document's own Composition lists entries of any type, so there it becomes the original.
-  const referrers = rest.filter((e) => e.resource?.resourceType !== 'Composition').map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
+  const referrers = rest
+    .filter((e) => e.resource?.resourceType !== 'Composition')
+    .map((e) => [e.fullUrl, JSON.stringify(e.resource)] as const);
   const dropped = new Map(renderings);
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const fullUrl of [...dropped.keys()]) {
       const pointedAt = referrers.some(([from, text]) => from !== fullUrl && !(from && dropped.has(from)) && text.includes(`"${fullUrl}"`));
@@ -284,9 +355,10 @@ const OWN_SOFTWARE = 'Device/chartkeeper';
 function aggregatesOfOwn(entries: BundleEntry[], originals: Map<string, string>, renderings: Map<string, string>): Map<string, string> {
   const out = new Map<string, string>();
   for (const entry of entries) {
-    if (entry.resource?.resourceType !== 'CarePlan' || !entry.fullUrl || originals.has(entry.fullUrl) || renderings.has(entry.fullUrl)) continue;
-    const parts = ((entry.resource).activity ?? []).map((a) => a.reference?.reference);
-    const origins = parts.map((p) => (p ? originals.get(p) ?? renderings.get(p) : undefined));
+    if (entry.resource?.resourceType !== 'CarePlan' || !entry.fullUrl || originals.has(entry.fullUrl) || renderings.has(entry.fullUrl))
+      continue;
+    const parts = (entry.resource.activity ?? []).map((a) => a.reference?.reference);
+    const origins = parts.map((p) => (p ? (originals.get(p) ?? renderings.get(p)) : undefined));
     if (!origins.length || origins.some((o) => !o)) continue;
     out.set(entry.fullUrl, origins.find((o) => o!.startsWith('CarePlan/')) ?? origins[0]!);
   }
@@ -299,7 +371,10 @@ function hasPatientParam(type: string): boolean {
 
 /** The same bytes imported before for this patient (documents' own ids are too often reused to trust). */
 async function storedOriginal(repo: Repository, digest: string, patientRef: string): Promise<DocumentReference | undefined> {
-  const found = await repo.searchResources<DocumentReference>('DocumentReference', { identifier: `${DIGEST_SYSTEM}|${digest}`, patient: patientRef });
+  const found = await repo.searchResources<DocumentReference>('DocumentReference', {
+    identifier: `${DIGEST_SYSTEM}|${digest}`,
+    patient: patientRef,
+  });
   return found[0];
 }
 
@@ -307,7 +382,12 @@ async function storedOriginal(repo: Repository, digest: string, patientRef: stri
  * The DocumentReference of the original document, and its bytes for the Binary it points at (written once the
  * patient is known, under the id chosen here).
  */
-function originalDocument(parsed: CcdaImportResult, xml: string | Buffer, patientRef: string, digest: string): { entry: BundleEntry; binaryId: string; content: ReceivedContent } {
+function originalDocument(
+  parsed: CcdaImportResult,
+  xml: string | Buffer,
+  patientRef: string,
+  digest: string,
+): { entry: BundleEntry; binaryId: string; content: ReceivedContent } {
   const binaryId = randomUUID();
   const content = contentOf(Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8'), { sha1: true });
   const doc = parsed.document;
@@ -317,22 +397,51 @@ function originalDocument(parsed: CcdaImportResult, xml: string | Buffer, patien
     docStatus: 'final',
     ...(doc.id?.value ? { masterIdentifier: doc.id } : {}),
     identifier: [{ system: DIGEST_SYSTEM, value: digest }, ...(doc.setId?.value ? [doc.setId] : [])],
-    type: doc.typeCode ? { coding: [{ system: 'http://loinc.org', code: doc.typeCode, display: doc.typeDisplay }] } : { text: doc.title ?? 'Clinical document' },
-    category: [{ coding: [{ system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category', code: 'clinical-note', display: 'Clinical Note' }] }],
+    type: doc.typeCode
+      ? { coding: [{ system: 'http://loinc.org', code: doc.typeCode, display: doc.typeDisplay }] }
+      : { text: doc.title ?? 'Clinical document' },
+    category: [
+      {
+        coding: [
+          {
+            system: 'http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category',
+            code: 'clinical-note',
+            display: 'Clinical Note',
+          },
+        ],
+      },
+    ],
     subject: { reference: patientRef },
     ...(doc.effectiveTime && doc.effectiveTime.length > 10 ? { date: doc.effectiveTime } : {}),
     description: doc.title ?? 'Imported C-CDA document',
     content: [
       {
-        attachment: { contentType: 'application/xml', url: `Binary/${binaryId}`, size: content.size, hash: content.sha1, title: doc.title ?? 'C-CDA document' },
+        attachment: {
+          contentType: 'application/xml',
+          url: `Binary/${binaryId}`,
+          size: content.size,
+          hash: content.sha1,
+          title: doc.title ?? 'C-CDA document',
+        },
         ...(FORMAT_BY_RELEASE[doc.release] ? { format: { system: FORMAT_SYSTEM, code: FORMAT_BY_RELEASE[doc.release] } } : {}),
       },
     ],
   };
-  return { entry: { fullUrl: 'urn:uuid:' + randomUUID(), resource: reference, request: { method: 'POST', url: 'DocumentReference' } }, binaryId, content };
+  return {
+    entry: { fullUrl: 'urn:uuid:' + randomUUID(), resource: reference, request: { method: 'POST', url: 'DocumentReference' } },
+    binaryId,
+    content,
+  };
 }
 
-function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEntry[], response: Bundle, existingDoc: DocumentReference | undefined, storeWarnings: string[]): CcdaImportSummary {
+function summarize(
+  parsed: CcdaImportResult,
+  match: PatientMatch,
+  sent: BundleEntry[],
+  response: Bundle,
+  existingDoc: DocumentReference | undefined,
+  storeWarnings: string[],
+): CcdaImportSummary {
   const created: Record<string, number> = {};
   const updated: Record<string, number> = {};
   const unchanged: Record<string, number> = {};
@@ -349,8 +458,18 @@ function summarize(parsed: CcdaImportResult, match: PatientMatch, sent: BundleEn
     }
   });
   return {
-    patient: { reference: patientReference, match: match.kind === 'none' ? 'created' : match.kind, ...(match.kind === 'demographics' ? { by: match.by } : {}) },
-    document: { kind: parsed.document.kind, release: parsed.document.release, title: parsed.document.title, alreadyImported: !!existingDoc, reference: documentReference },
+    patient: {
+      reference: patientReference,
+      match: match.kind === 'none' ? 'created' : match.kind,
+      ...(match.kind === 'demographics' ? { by: match.by } : {}),
+    },
+    document: {
+      kind: parsed.document.kind,
+      release: parsed.document.release,
+      title: parsed.document.title,
+      alreadyImported: !!existingDoc,
+      reference: documentReference,
+    },
     created,
     updated,
     unchanged,
@@ -369,7 +488,11 @@ function provenanceFor(changed: Resource[], summary: CcdaImportSummary, now: Dat
     activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'CREATE', display: 'create' }] },
     agent: [
       {
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' }] },
+        type: {
+          coding: [
+            { system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' },
+          ],
+        },
         who: { display: 'Chartkeeper C-CDA import' },
       },
     ],

@@ -20,9 +20,11 @@ export const docrefOperation: FhirOperation = {
   async handle({ repo, params }) {
     const patientId = params.patient?.replace(/^Patient\//, '');
     if (!patientId) throw badRequest('$docref needs the patient parameter', 'patient');
-    if (params.type && !/(^|\|)34133-9$/.test(params.type)) throw badRequest('$docref only offers the CCD type http://loinc.org|34133-9', 'type');
+    if (params.type && !/(^|\|)34133-9$/.test(params.type))
+      throw badRequest('$docref only offers the CCD type http://loinc.org|34133-9', 'type');
     const onDemand = params['on-demand'] === 'true';
-    if (params['on-demand'] && !['true', 'false'].includes(params['on-demand'])) throw badRequest('on-demand must be true or false', 'on-demand');
+    if (params['on-demand'] && !['true', 'false'].includes(params['on-demand']))
+      throw badRequest('on-demand must be true or false', 'on-demand');
     if (!onDemand) {
       const stored = await storedCcds(repo, patientId, params.start, params.end);
       if (stored.length) return { kind: 'resource', resource: searchset(repo, stored) };
@@ -53,7 +55,9 @@ async function storedCcds(repo: Repository, patientId: string, start?: string, e
   const query: Record<string, string> = { patient: patientId, type: 'http://loinc.org|34133-9', _sort: '-date' };
   const found = await repo.searchResources<DocumentReference>('DocumentReference', query);
   // A stored CCD answers when it covers exactly the requested period (none = all time).
-  return found.filter((d) => (d.context?.period?.start ?? undefined) === (start || undefined) && (d.context?.period?.end ?? undefined) === (end || undefined));
+  return found.filter(
+    (d) => (d.context?.period?.start ?? undefined) === (start || undefined) && (d.context?.period?.end ?? undefined) === (end || undefined),
+  );
 }
 
 function searchset(repo: Repository, references: DocumentReference[]): Bundle {
@@ -61,6 +65,10 @@ function searchset(repo: Repository, references: DocumentReference[]): Bundle {
     resourceType: 'Bundle',
     type: 'searchset',
     total: references.length,
-    entry: references.map((resource) => ({ fullUrl: `${repo.context.fhirBase}/DocumentReference/${resource.id}`, resource, search: { mode: 'match' } })),
+    entry: references.map((resource) => ({
+      fullUrl: `${repo.context.fhirBase}/DocumentReference/${resource.id}`,
+      resource,
+      search: { mode: 'match' },
+    })),
   };
 }

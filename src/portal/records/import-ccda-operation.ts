@@ -18,10 +18,15 @@ export function importCcdaOperation(maxBytes: number): FhirOperation {
     async handle({ repo, caller, body, contentType }) {
       if (caller.kind === 'user') throw forbidden('Importing C-CDA documents is for staff and connected systems');
       const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
-      if (!XML_TYPES.includes(type)) throw unsupportedMediaType(`$import-ccda takes the document as application/xml, got "${type || 'no content type'}"`);
+      if (!XML_TYPES.includes(type))
+        throw unsupportedMediaType(`$import-ccda takes the document as application/xml, got "${type || 'no content type'}"`);
       if (!Buffer.isBuffer(body) || !body.length) throw badRequest('$import-ccda needs the C-CDA document as the request body');
       const summary = await importCcda(repo, body, { maxBytes });
-      return { kind: 'resource', status: summary.document.alreadyImported && !Object.keys(summary.created).length ? 200 : 201, resource: summaryParameters(summary) };
+      return {
+        kind: 'resource',
+        status: summary.document.alreadyImported && !Object.keys(summary.created).length ? 200 : 201,
+        resource: summaryParameters(summary),
+      };
     },
   };
 }

@@ -30,7 +30,10 @@ export async function matchPatient(repo: Repository, incoming: Patient): Promise
 
   const name = incoming.name?.[0];
   if (!name?.family || !incoming.birthDate || incoming.birthDate.length < 10) return { kind: 'none' };
-  const candidates = await repo.searchResources<Patient>('Patient', { 'family:exact': name.family, birthdate: incoming.birthDate.slice(0, 10) });
+  const candidates = await repo.searchResources<Patient>('Patient', {
+    'family:exact': name.family,
+    birthdate: incoming.birthDate.slice(0, 10),
+  });
   const matches: { patient: Patient; by: string }[] = [];
   for (const candidate of candidates) {
     if (!sameGiven(incoming, candidate)) continue;
@@ -49,7 +52,11 @@ function agrees(a: Patient, b: Patient): boolean {
 }
 
 function fold(text: string | undefined): string {
-  return (text ?? '').normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
+  return (text ?? '')
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .trim();
 }
 
 function sameGiven(a: Patient, b: Patient): boolean {
@@ -58,7 +65,8 @@ function sameGiven(a: Patient, b: Patient): boolean {
 }
 
 function sharedDemographic(a: Patient, b: Patient): string | undefined {
-  const phones = (p: Patient) => (p.telecom ?? []).filter((t) => t.system === 'phone' && t.value).map((t) => t.value!.replace(/\D/g, '').slice(-10));
+  const phones = (p: Patient) =>
+    (p.telecom ?? []).filter((t) => t.system === 'phone' && t.value).map((t) => t.value!.replace(/\D/g, '').slice(-10));
   const emails = (p: Patient) => (p.telecom ?? []).filter((t) => t.system === 'email' && t.value).map((t) => fold(t.value));
   const postal = (p: Patient) => (p.address ?? []).filter((x) => x.postalCode).map((x) => x.postalCode!.trim().slice(0, 5));
   const overlap = (x: string[], y: string[]) => x.some((v) => v.length >= 5 && y.includes(v));

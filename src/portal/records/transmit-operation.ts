@@ -42,13 +42,21 @@ export function transmitOperation(services: AccountServices): FhirOperation {
         [{ key: `transmit:${caller.kind}:${caller.subject}`, policy: context.throttles.requestAccount }],
         'records sent',
       );
-      const { xml, input } = await repo.asOperation('$transmit', () => renderCcdForPatient(repo, patient.id as string, params.start, params.end), { recipient });
+      const { xml, input } = await repo.asOperation(
+        '$transmit',
+        () => renderCcdForPatient(repo, patient.id as string, params.start, params.end),
+        { recipient },
+      );
       const dates = input.period;
       // The file's name travels in the mail's headers: it says what, never whose (no patient id, no name).
       const fileBase = `health-record-${periodInFileName(dates)}`;
       const file =
         format === 'xdm'
-          ? { filename: `${fileBase}.zip`, contentType: 'application/zip', content: buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT), { timeZone: context.timeZone }) }
+          ? {
+              filename: `${fileBase}.zip`,
+              contentType: 'application/zip',
+              content: buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT), { timeZone: context.timeZone }),
+            }
           : { filename: `${fileBase}.xml`, contentType: 'application/xml', content: Buffer.from(xml, 'utf8') };
       const about = {
         organizationName: organizationNameOf(patient),
@@ -63,7 +71,9 @@ export function transmitOperation(services: AccountServices): FhirOperation {
       if (sender) {
         const own = sender.patient_id === patient.id;
         const notice = recordSentNoticeEmail({
-          ...about, recipient, whose: own ? undefined : patientFirstName(patient) ?? 'the patient',
+          ...about,
+          recipient,
+          whose: own ? undefined : (patientFirstName(patient) ?? 'the patient'),
           activityUrl: serviceLink(context, 'activity', { patient: patient.id as string }),
         });
         // The record went out: a notice that fails to go is logged, not turned into an error that invites sending again.

@@ -26,7 +26,8 @@ export function unstorableValueOf(outcome: OperationOutcome | undefined, sent: r
     for (const expression of issue.expression ?? []) {
       const m = LOCATION.exec(expression);
       const entry = m ? sent[Number(m[1])] : undefined;
-      if (m && entry?.fullUrl) return { fullUrl: entry.fullUrl, path: m[2], message: issue.details?.text ?? issue.diagnostics ?? 'refused' };
+      if (m && entry?.fullUrl)
+        return { fullUrl: entry.fullUrl, path: m[2], message: issue.details?.text ?? issue.diagnostics ?? 'refused' };
     }
   }
   return undefined;

@@ -15,7 +15,8 @@ export type PortalNoticeKind = 'request-answered' | 'new-message' | 'form-comple
 export function noticeOf(resource: Resource, session: WriteCheckSession): PortalNoticeKind | undefined {
   const replaced = session.replaced;
   if (resource.resourceType === 'QuestionnaireResponse') {
-    const completedNow = (resource as QuestionnaireResponse).status === 'completed' && (replaced as QuestionnaireResponse | undefined)?.status !== 'completed';
+    const completedNow =
+      (resource as QuestionnaireResponse).status === 'completed' && (replaced as QuestionnaireResponse | undefined)?.status !== 'completed';
     return completedNow ? 'form-completed' : undefined;
   }
   if (session.scope.portalRules) return undefined;
@@ -25,7 +26,11 @@ export function noticeOf(resource: Resource, session: WriteCheckSession): Portal
   }
   if (resource.resourceType === 'Task') {
     const before = replaced as Task | undefined;
-    return before?.status === 'requested' && (isRenewalRequest(before) || isProfileChange(before)) && (resource.status === 'completed' || resource.status === 'rejected') ? 'request-answered' : undefined;
+    return before?.status === 'requested' &&
+      (isRenewalRequest(before) || isProfileChange(before)) &&
+      (resource.status === 'completed' || resource.status === 'rejected')
+      ? 'request-answered'
+      : undefined;
   }
   if (resource.resourceType === 'Communication') {
     const message = resource as Communication;
@@ -43,6 +48,14 @@ export async function queuePortalNotice(resource: Resource, patientIds: readonly
   const now = session.now ?? new Date();
   await session.db
     .insertInto('portal_notice')
-    .values(patientIds.map((patientId) => ({ patient_id: patientId, kind, resource_type: resource.resourceType, resource_id: resource.id as string, noted_at: now })))
+    .values(
+      patientIds.map((patientId) => ({
+        patient_id: patientId,
+        kind,
+        resource_type: resource.resourceType,
+        resource_id: resource.id as string,
+        noted_at: now,
+      })),
+    )
     .execute();
 }

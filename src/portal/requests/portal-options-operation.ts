@@ -7,7 +7,16 @@
  * choices only; nothing here is clinical beyond what the caller's level shows.
  */
 import { sql } from 'kysely';
-import type { Coding, MedicationRequest, Parameters, ParametersParameter, Patient, Practitioner, PractitionerRole, Reference } from '@medplum/fhirtypes';
+import type {
+  Coding,
+  MedicationRequest,
+  Parameters,
+  ParametersParameter,
+  Patient,
+  Practitioner,
+  PractitionerRole,
+  Reference,
+} from '@medplum/fhirtypes';
 import type { AccessLevel } from '../../access/access-level';
 import type { AccessScope } from '../../access/access-scope';
 import type { PortalScope } from '../../access/portal-scope';
@@ -40,11 +49,16 @@ export function levelOn(scope: AccessScope, patientId: string): AccessLevel {
 
 /** Patient/{id}/$portal-options. */
 export const portalOptionsOperation: FhirOperation = {
-  info: { name: 'portal-options', resourceType: 'Patient', definition: 'https://chartkeeper.example/fhir/OperationDefinition/Patient-portal-options' },
+  info: {
+    name: 'portal-options',
+    resourceType: 'Patient',
+    definition: 'https://chartkeeper.example/fhir/OperationDefinition/Patient-portal-options',
+  },
   level: 'instance',
   methods: ['GET'],
   async handle({ repo, id, params }) {
-    for (const name of Object.keys(params)) if (name !== '_format') throw badRequest(`$portal-options takes no parameter; ${name} was given`, name);
+    for (const name of Object.keys(params))
+      if (name !== '_format') throw badRequest(`$portal-options takes no parameter; ${name} was given`, name);
     const options = await repo.asOperation('$portal-options', () => portalOptions(repo, id));
     return { kind: 'resource', resource: options };
   },
@@ -86,7 +100,10 @@ async function portalOptions(repo: Repository, id: string | undefined): Promise<
   }
   const renewable: MedicationRequest[] = [];
   if (allowed.has('renewal')) {
-    for (const request of await repo.searchResources<MedicationRequest>('MedicationRequest', { patient: `Patient/${patientId}`, status: 'active' })) {
+    for (const request of await repo.searchResources<MedicationRequest>('MedicationRequest', {
+      patient: `Patient/${patientId}`,
+      status: 'active',
+    })) {
       const prescriber = await resolveProvider(request.requester, read);
       if (!prescriber?.takesPart) continue;
       renewable.push(request);
@@ -95,27 +112,53 @@ async function portalOptions(repo: Repository, id: string | undefined): Promise<
   }
 
   const parameter: ParametersParameter[] = [];
-  for (const { practitioner, roles, actions } of [...providers.values()].sort((a, b) => nameOf(a.practitioner).localeCompare(nameOf(b.practitioner)))) {
+  for (const { practitioner, roles, actions } of [...providers.values()].sort((a, b) =>
+    nameOf(a.practitioner).localeCompare(nameOf(b.practitioner)),
+  )) {
     parameter.push({
       name: 'provider',
       part: [
         { name: 'practitioner', valueReference: { reference: `Practitioner/${practitioner.id}`, display: nameOf(practitioner) } },
-        ...roles.map((role) => ({ name: 'role', valueReference: { reference: `PractitionerRole/${role.id}`, display: role.location?.map((l) => l.display).filter(Boolean).join(', ') || undefined } })),
+        ...roles.map((role) => ({
+          name: 'role',
+          valueReference: {
+            reference: `PractitionerRole/${role.id}`,
+            display:
+              role.location
+                ?.map((l) => l.display)
+                .filter(Boolean)
+                .join(', ') || undefined,
+          },
+        })),
         ...roles.flatMap((role) => (role.location ?? []).map((location: Reference) => ({ name: 'office', valueReference: location }))),
         ...[...actions].sort().map((action) => ({ name: 'action', valueCode: action })),
       ],
     });
   }
   if (practice && allowed.has('message')) {
-    parameter.push({ name: 'practice', part: [{ name: 'organization', valueReference: { reference: practice } }, { name: 'action', valueCode: 'message' }] });
+    parameter.push({
+      name: 'practice',
+      part: [
+        { name: 'organization', valueReference: { reference: practice } },
+        { name: 'action', valueCode: 'message' },
+      ],
+    });
   }
-  if (allowed.has('message')) for (const coding of codings(MESSAGE_SUBJECT_SYSTEM)) parameter.push({ name: 'message-subject', valueCoding: coding });
-  if (allowed.has('appointment')) for (const coding of codings(APPOINTMENT_REASON_SYSTEM)) parameter.push({ name: 'appointment-reason', valueCoding: coding });
+  if (allowed.has('message'))
+    for (const coding of codings(MESSAGE_SUBJECT_SYSTEM)) parameter.push({ name: 'message-subject', valueCoding: coding });
+  if (allowed.has('appointment'))
+    for (const coding of codings(APPOINTMENT_REASON_SYSTEM)) parameter.push({ name: 'appointment-reason', valueCoding: coding });
   for (const request of renewable) {
     parameter.push({
       name: 'renewable-medication',
       part: [
-        { name: 'medication-request', valueReference: { reference: `MedicationRequest/${request.id}`, display: request.medicationCodeableConcept?.text ?? request.medicationCodeableConcept?.coding?.[0]?.display } },
+        {
+          name: 'medication-request',
+          valueReference: {
+            reference: `MedicationRequest/${request.id}`,
+            display: request.medicationCodeableConcept?.text ?? request.medicationCodeableConcept?.coding?.[0]?.display,
+          },
+        },
         ...(request.requester ? [{ name: 'prescriber', valueReference: request.requester }] : []),
       ],
     });
@@ -124,7 +167,9 @@ async function portalOptions(repo: Repository, id: string | undefined): Promise<
 }
 
 async function storedPractice(repo: Repository, patientId: string): Promise<string | undefined> {
-  const { rows } = await sql<{ content: string }>`select content from resource where resource_type = 'Patient' and id = ${patientId} and not deleted`.execute(repo.db);
+  const { rows } = await sql<{
+    content: string;
+  }>`select content from resource where resource_type = 'Patient' and id = ${patientId} and not deleted`.execute(repo.db);
   return rows[0] ? (JSON.parse(rows[0].content) as Patient).managingOrganization?.reference : undefined;
 }
 

@@ -19,7 +19,11 @@ import { PORTAL_REQUEST_TYPE_SYSTEM } from './renewal-request-rules';
 export const DIRECT_PROFILE_FIELDS: ReadonlySet<string> = new Set(['telecom', 'address', 'communication', 'contact']);
 
 /** The Patient elements the practice changes after review, and the input value each takes. */
-export const REVIEWED_PROFILE_FIELDS: Readonly<Record<string, keyof TaskInput>> = { name: 'valueHumanName', birthDate: 'valueDate', gender: 'valueCode' };
+export const REVIEWED_PROFILE_FIELDS: Readonly<Record<string, keyof TaskInput>> = {
+  name: 'valueHumanName',
+  birthDate: 'valueDate',
+  gender: 'valueCode',
+};
 
 /** Elements that are the service's, not content (meta is judged by the authorship rules). */
 const IGNORED = new Set(['meta', 'text', 'id', 'resourceType']);
@@ -34,15 +38,28 @@ export function patientUpdateIssues(patient: Patient, session: WriteCheckSession
   const stored = session.replaced as Patient | undefined;
   if (!stored) return [issue('A patient record is created by the practice, not through the portal', 'Patient')];
   const issues: OperationOutcomeIssue[] = [];
-  if (!session.versionChecked) issues.push(issue('Changing your details needs If-Match: W/"<versionId>" of the record you read, so a change made meanwhile is not lost', 'Patient.meta.versionId'));
+  if (!session.versionChecked)
+    issues.push(
+      issue(
+        'Changing your details needs If-Match: W/"<versionId>" of the record you read, so a change made meanwhile is not lost',
+        'Patient.meta.versionId',
+      ),
+    );
   const keys = new Set([...Object.keys(patient), ...Object.keys(stored)]);
   for (const key of [...keys].sort()) {
     if (IGNORED.has(key) || DIRECT_PROFILE_FIELDS.has(key)) continue;
     if (deepEquals((patient as unknown as Record<string, unknown>)[key], (stored as unknown as Record<string, unknown>)[key])) continue;
     issues.push(
       REVIEWED_PROFILE_FIELDS[key]
-        ? issue(`Patient.${key} is changed by the practice after review: send the change as a Task (code ${PORTAL_REQUEST_TYPE_SYSTEM}|profile-change, input ${key})`, `Patient.${key}`, 'business-rule')
-        : issue(`Patient.${key} cannot be changed from the portal; you may change telecom, address, communication and contact`, `Patient.${key}`),
+        ? issue(
+            `Patient.${key} is changed by the practice after review: send the change as a Task (code ${PORTAL_REQUEST_TYPE_SYSTEM}|profile-change, input ${key})`,
+            `Patient.${key}`,
+            'business-rule',
+          )
+        : issue(
+            `Patient.${key} cannot be changed from the portal; you may change telecom, address, communication and contact`,
+            `Patient.${key}`,
+          ),
     );
   }
   return issues;
@@ -55,18 +72,33 @@ export function profileChangeRequestIssues(task: Task, patientIds: readonly stri
   if (!self || task.for?.reference !== `Patient/${patientIds[0]}` || task.focus?.reference !== task.for?.reference) {
     issues.push(issue('A change of your details is for and about yourself: Task.for and Task.focus are your Patient', 'Task.for'));
   }
-  if (task.status !== 'requested') issues.push(issue(`A change request is status "requested" (the practice answers it); "${task.status}" is not taken from the portal`, 'Task.status'));
+  if (task.status !== 'requested')
+    issues.push(
+      issue(
+        `A change request is status "requested" (the practice answers it); "${task.status}" is not taken from the portal`,
+        'Task.status',
+      ),
+    );
   if (task.intent !== 'order') issues.push(issue('A change request has intent "order"', 'Task.intent'));
   const inputs = task.input ?? [];
-  if (!inputs.length) issues.push(issue(`A change request names each change as an input: ${Object.keys(REVIEWED_PROFILE_FIELDS).join(', ')}`, 'Task.input'));
+  if (!inputs.length)
+    issues.push(issue(`A change request names each change as an input: ${Object.keys(REVIEWED_PROFILE_FIELDS).join(', ')}`, 'Task.input'));
   inputs.forEach((input, i) => {
     const at = `Task.input[${i}]`;
     const field = input.type?.coding?.[0]?.code ?? input.type?.text;
     const valueKey = field ? REVIEWED_PROFILE_FIELDS[field] : undefined;
-    if (!valueKey) return issues.push(issue(`${at}.type names ${field ?? 'nothing'}; a change request changes ${Object.keys(REVIEWED_PROFILE_FIELDS).join(', ')}`, `${at}.type`));
+    if (!valueKey)
+      return issues.push(
+        issue(
+          `${at}.type names ${field ?? 'nothing'}; a change request changes ${Object.keys(REVIEWED_PROFILE_FIELDS).join(', ')}`,
+          `${at}.type`,
+        ),
+      );
     if (input[valueKey] === undefined) return issues.push(issue(`${at}: a ${field} change gives the new value as ${valueKey}`, at));
-    if (field === 'gender' && !['male', 'female', 'other', 'unknown'].includes(input.valueCode as string)) issues.push(issue(`${at}.valueCode is a gender: male, female, other or unknown`, `${at}.valueCode`));
-    if (field === 'birthDate' && session.now && (input.valueDate as string) > session.now.toISOString().slice(0, 10)) issues.push(issue(`${at}.valueDate is in the future`, `${at}.valueDate`));
+    if (field === 'gender' && !['male', 'female', 'other', 'unknown'].includes(input.valueCode as string))
+      issues.push(issue(`${at}.valueCode is a gender: male, female, other or unknown`, `${at}.valueCode`));
+    if (field === 'birthDate' && session.now && (input.valueDate as string) > session.now.toISOString().slice(0, 10))
+      issues.push(issue(`${at}.valueDate is in the future`, `${at}.valueDate`));
     return undefined;
   });
   return issues;
@@ -90,7 +122,12 @@ export async function profileChangeAnswerIssues(task: Task, session: WriteCheckS
     return field === 'name' ? !(now as unknown[] | undefined)?.some((n) => deepEquals(n, wanted)) : !deepEquals(now, wanted);
   });
   return missing.length
-    ? [issue(`Apply the change to the Patient before completing the request: it does not hold the requested ${missing.map((m) => m.type?.coding?.[0]?.code ?? m.type?.text).join(', ')} yet`, 'Task.status')]
+    ? [
+        issue(
+          `Apply the change to the Patient before completing the request: it does not hold the requested ${missing.map((m) => m.type?.coding?.[0]?.code ?? m.type?.text).join(', ')} yet`,
+          'Task.status',
+        ),
+      ]
     : [];
 }
 

@@ -45,6 +45,8 @@ export async function resolveProvider(reference: Reference | undefined, read: Pr
 
 /** The sentence every refusal names: why a provider cannot be chosen. */
 export function notTakingPartText(what: string, reference: string): string {
-  return `${what} (${reference}) does not take part in the patient portal (inactive, or not set up for it): ` +
-    'choose another provider, or write to the practice';
+  return (
+    `${what} (${reference}) does not take part in the patient portal (inactive, or not set up for it): ` +
+    'choose another provider, or write to the practice'
+  );
 }

@@ -14,8 +14,14 @@
  */
 import { getAllQuestionnaireAnswers } from '@medplum/core';
 import type {
-  OperationOutcomeIssue, Questionnaire, QuestionnaireItem, QuestionnaireItemAnswerOption, QuestionnaireItemEnableWhen,
-  QuestionnaireResponse, QuestionnaireResponseItem, QuestionnaireResponseItemAnswer,
+  OperationOutcomeIssue,
+  Questionnaire,
+  QuestionnaireItem,
+  QuestionnaireItemAnswerOption,
+  QuestionnaireItemEnableWhen,
+  QuestionnaireResponse,
+  QuestionnaireResponseItem,
+  QuestionnaireResponseItemAnswer,
 } from '@medplum/fhirtypes';
 
 /** The answer element each item type takes (R4 QuestionnaireResponse.item.answer.value[x]). */
@@ -48,8 +54,12 @@ export function questionnaireResponseIssues(response: QuestionnaireResponse, que
 }
 
 function checkItems(
-  given: readonly QuestionnaireResponseItem[], defined: readonly QuestionnaireItem[], at: string, completed: boolean,
-  answers: Record<string, Answer[]>, issues: OperationOutcomeIssue[],
+  given: readonly QuestionnaireResponseItem[],
+  defined: readonly QuestionnaireItem[],
+  at: string,
+  completed: boolean,
+  answers: Record<string, Answer[]>,
+  issues: OperationOutcomeIssue[],
 ): void {
   const byLinkId = new Map(defined.map((item) => [item.linkId, item]));
   const seen = new Map<string, number>();
@@ -57,7 +67,9 @@ function checkItems(
     const path = `${at}.item[${i}]`;
     const definition = byLinkId.get(item.linkId);
     if (!definition) {
-      issues.push(issue(`${path}: linkId "${item.linkId}" is not a question of this form${at === 'QuestionnaireResponse' ? '' : ' here'}`, path));
+      issues.push(
+        issue(`${path}: linkId "${item.linkId}" is not a question of this form${at === 'QuestionnaireResponse' ? '' : ' here'}`, path),
+      );
       return;
     }
     seen.set(item.linkId, (seen.get(item.linkId) ?? 0) + 1);
@@ -67,7 +79,12 @@ function checkItems(
     const enabled = isEnabled(definition, answers);
     const itemAnswers = item.answer ?? [];
     if (!enabled && (itemAnswers.length || item.item?.length)) {
-      issues.push(issue(`${path}: "${label(definition)}" (${item.linkId}) does not apply given the other answers (enableWhen), so it is not answered`, path));
+      issues.push(
+        issue(
+          `${path}: "${label(definition)}" (${item.linkId}) does not apply given the other answers (enableWhen), so it is not answered`,
+          path,
+        ),
+      );
       return;
     }
     checkAnswers(itemAnswers, definition, path, completed, answers, issues);
@@ -76,35 +93,56 @@ function checkItems(
   if (!completed) return;
   for (const definition of defined) {
     if (!definition.required || seen.has(definition.linkId) || !isEnabled(definition, answers)) continue;
-    issues.push(issue(`${at}: "${label(definition)}" (${definition.linkId}) is required: answer it before completing the form`, at, 'required'));
+    issues.push(
+      issue(`${at}: "${label(definition)}" (${definition.linkId}) is required: answer it before completing the form`, at, 'required'),
+    );
   }
 }
 
 function checkAnswers(
-  given: readonly Answer[], definition: QuestionnaireItem, path: string, completed: boolean,
-  answers: Record<string, Answer[]>, issues: OperationOutcomeIssue[],
+  given: readonly Answer[],
+  definition: QuestionnaireItem,
+  path: string,
+  completed: boolean,
+  answers: Record<string, Answer[]>,
+  issues: OperationOutcomeIssue[],
 ): void {
   const name = `"${label(definition)}" (${definition.linkId})`;
   if (definition.type === 'group' || definition.type === 'display') {
     if (given.length) issues.push(issue(`${path}: ${name} is a ${definition.type}, which takes no answer`, `${path}.answer`));
     return;
   }
-  if (given.length > 1 && !definition.repeats) issues.push(issue(`${path}: ${name} takes one answer; ${given.length} are given`, `${path}.answer`));
-  if (completed && definition.required && !given.length) issues.push(issue(`${path}: ${name} is required: answer it before completing the form`, `${path}.answer`, 'required'));
+  if (given.length > 1 && !definition.repeats)
+    issues.push(issue(`${path}: ${name} takes one answer; ${given.length} are given`, `${path}.answer`));
+  if (completed && definition.required && !given.length)
+    issues.push(issue(`${path}: ${name} is required: answer it before completing the form`, `${path}.answer`, 'required'));
   const allowed = ANSWER_TYPES[definition.type] ?? [];
   given.forEach((answer, j) => {
     const at = `${path}.answer[${j}]`;
     const [key, value] = valueOf(answer);
     const byOption = definition.answerOption?.length ? optionKeys(definition.answerOption) : undefined;
     if (!key || !(allowed.includes(key) || (byOption && byOption.has(key)))) {
-      issues.push(issue(`${at}: ${name} is a ${definition.type} question; answer it with ${allowed.join(' or ')}${key ? `, not ${key}` : ''}`, at));
+      issues.push(
+        issue(`${at}: ${name} is a ${definition.type} question; answer it with ${allowed.join(' or ')}${key ? `, not ${key}` : ''}`, at),
+      );
       return;
     }
-    if (byOption && !(definition.type === 'open-choice' && key === 'valueString') && !definition.answerOption!.some((option) => sameValue(optionValue(option), [key, value]))) {
-      issues.push(issue(`${at}: ${name} takes one of its listed answers (${definition.answerOption!.map(optionText).join(', ')}); ${text([key, value])} is not one of them`, at));
+    if (
+      byOption &&
+      !(definition.type === 'open-choice' && key === 'valueString') &&
+      !definition.answerOption!.some((option) => sameValue(optionValue(option), [key, value]))
+    ) {
+      issues.push(
+        issue(
+          `${at}: ${name} takes one of its listed answers (${definition.answerOption!.map(optionText).join(', ')}); ${text([key, value])} is not one of them`,
+          at,
+        ),
+      );
     }
     if (key === 'valueString' && definition.maxLength && (value as string).length > definition.maxLength) {
-      issues.push(issue(`${at}: ${name} is at most ${definition.maxLength} characters; ${(value as string).length} are given`, at, 'too-long'));
+      issues.push(
+        issue(`${at}: ${name} is at most ${definition.maxLength} characters; ${(value as string).length} are given`, at, 'too-long'),
+      );
     }
     // Nested answers (questions under an answer) are checked against the item's own children.
     if (answer.item?.length) checkItems(answer.item, definition.item ?? [], at, completed, answers, issues);
@@ -121,7 +159,7 @@ function isEnabled(item: QuestionnaireItem, answers: Record<string, Answer[]>): 
 
 function conditionHolds(condition: QuestionnaireItemEnableWhen, given: readonly Answer[]): boolean {
   const [key, expected] = valueOf(condition as unknown as Answer, 'answer');
-  if (condition.operator === 'exists') return (given.length > 0) === (expected === true);
+  if (condition.operator === 'exists') return given.length > 0 === (expected === true);
   if (!key) return false;
   const compare = (answer: Answer): boolean => {
     const actual = valueOf(answer);
@@ -131,11 +169,16 @@ function conditionHolds(condition: QuestionnaireItemEnableWhen, given: readonly 
     const b = comparable(expected);
     if (a === undefined || b === undefined) return false;
     switch (condition.operator) {
-      case '>': return a > b;
-      case '<': return a < b;
-      case '>=': return a >= b;
-      case '<=': return a <= b;
-      default: return false;
+      case '>':
+        return a > b;
+      case '<':
+        return a < b;
+      case '>=':
+        return a >= b;
+      case '<=':
+        return a <= b;
+      default:
+        return false;
     }
   };
   // "!=" holds when no answer equals the value; the others when some answer satisfies them.
@@ -156,7 +199,10 @@ function optionKeys(options: readonly QuestionnaireItemAnswerOption[]): Set<stri
   return new Set(options.map((o) => optionValue(o)[0]).filter((k): k is string => k !== undefined));
 }
 
-function sameValue([keyA, a]: [string | undefined, AnswerValue | undefined], [keyB, b]: [string | undefined, AnswerValue | undefined]): boolean {
+function sameValue(
+  [keyA, a]: [string | undefined, AnswerValue | undefined],
+  [keyB, b]: [string | undefined, AnswerValue | undefined],
+): boolean {
   if (keyA !== keyB) return false;
   if (keyA === 'valueCoding') {
     const x = a as { system?: string; code?: string };

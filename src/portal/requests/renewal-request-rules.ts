@@ -27,12 +27,18 @@ export function isRenewalRequest(task: Task): boolean {
 }
 
 /** The issues of a portal caller's Task: a renewal request, or the cancellation of an open one. Throws 409 for a second open one. */
-export async function renewalRequestIssues(task: Task, patientIds: readonly string[], session: WriteCheckSession): Promise<OperationOutcomeIssue[]> {
+export async function renewalRequestIssues(
+  task: Task,
+  patientIds: readonly string[],
+  session: WriteCheckSession,
+): Promise<OperationOutcomeIssue[]> {
   const replaced = session.replaced as Task | undefined;
   if (replaced) {
     const { status, meta: _m, ...rest } = task;
     const { status: _s, meta: _rm, ...before } = replaced;
-    const request = replaced.code?.coding?.some((c) => c.system === PORTAL_REQUEST_TYPE_SYSTEM && (c.code === 'renewal-request' || c.code === 'profile-change'));
+    const request = replaced.code?.coding?.some(
+      (c) => c.system === PORTAL_REQUEST_TYPE_SYSTEM && (c.code === 'renewal-request' || c.code === 'profile-change'),
+    );
     if (!request) return [issue('From the portal only a request you made (a renewal, a change of your details) can be changed', 'Task')];
     if ((status !== 'cancelled' && status !== 'requested') || !deepEquals(rest, before)) {
       return [issue('From the portal an open request can only be cancelled (status "cancelled"); the practice answers it', 'Task.status')];
@@ -41,31 +47,65 @@ export async function renewalRequestIssues(task: Task, patientIds: readonly stri
   }
   const issues: OperationOutcomeIssue[] = [];
   if (!isRenewalRequest(task)) {
-    return [issue(`From the portal a Task is a prescription renewal request or a change of your details: code ${PORTAL_REQUEST_TYPE_SYSTEM}|renewal-request or |profile-change`, 'Task.code')];
+    return [
+      issue(
+        `From the portal a Task is a prescription renewal request or a change of your details: code ${PORTAL_REQUEST_TYPE_SYSTEM}|renewal-request or |profile-change`,
+        'Task.code',
+      ),
+    ];
   }
-  if (task.status !== 'requested') issues.push(issue(`A renewal request is status "requested" (the practice answers it); "${task.status}" is not taken from the portal`, 'Task.status'));
+  if (task.status !== 'requested')
+    issues.push(
+      issue(
+        `A renewal request is status "requested" (the practice answers it); "${task.status}" is not taken from the portal`,
+        'Task.status',
+      ),
+    );
   if (task.intent !== 'order') issues.push(issue('A renewal request has intent "order"', 'Task.intent'));
   for (const field of ['output', 'owner', 'executionPeriod', 'statusReason', 'businessStatus'] as const) {
     if (task[field] !== undefined) issues.push(issue(`Task.${field} is the practice's to set when it answers`, `Task.${field}`));
   }
-  if (patientIds.length !== 1 || task.for?.reference !== `Patient/${patientIds[0]}`) issues.push(issue('A renewal request is for the patient (Task.for: Patient/{id})', 'Task.for'));
+  if (patientIds.length !== 1 || task.for?.reference !== `Patient/${patientIds[0]}`)
+    issues.push(issue('A renewal request is for the patient (Task.for: Patient/{id})', 'Task.for'));
   for (const [i, note] of (task.note ?? []).entries()) {
     const at = `Task.note[${i}].text`;
-    if (note.text.length > MAX_REQUEST_TEXT) issues.push(issue(`${at} is ${note.text.length} characters; at most ${MAX_REQUEST_TEXT}`, at, 'too-long'));
-    if (findCardNumber(note.text)) issues.push(issue(`${at} looks like it holds a payment card number. Do not send card details through the portal`, at, 'business-rule'));
+    if (note.text.length > MAX_REQUEST_TEXT)
+      issues.push(issue(`${at} is ${note.text.length} characters; at most ${MAX_REQUEST_TEXT}`, at, 'too-long'));
+    if (findCardNumber(note.text))
+      issues.push(
+        issue(`${at} looks like it holds a payment card number. Do not send card details through the portal`, at, 'business-rule'),
+      );
   }
   const id = /^MedicationRequest\/([A-Za-z0-9\-.]{1,64})$/.exec(task.focus?.reference ?? '')?.[1];
-  if (!id) return [...issues, issue('A renewal request names the prescription to renew (Task.focus: MedicationRequest/{id})', 'Task.focus')];
+  if (!id)
+    return [...issues, issue('A renewal request names the prescription to renew (Task.focus: MedicationRequest/{id})', 'Task.focus')];
   const medication = await session.readVisible<MedicationRequest>('MedicationRequest', id);
   if (!medication || medication.subject?.reference !== task.for?.reference) {
-    return [...issues, issue(`Task.focus names MedicationRequest/${id}, which is not a prescription of this patient`, 'Task.focus', 'not-found')];
+    return [
+      ...issues,
+      issue(`Task.focus names MedicationRequest/${id}, which is not a prescription of this patient`, 'Task.focus', 'not-found'),
+    ];
   }
   if (medication.status !== 'active') {
-    return [...issues, issue(`Only an active prescription is renewed; MedicationRequest/${id} is ${medication.status}: ask your provider in a message`, 'Task.focus', 'business-rule')];
+    return [
+      ...issues,
+      issue(
+        `Only an active prescription is renewed; MedicationRequest/${id} is ${medication.status}: ask your provider in a message`,
+        'Task.focus',
+        'business-rule',
+      ),
+    ];
   }
   const prescriber = await resolveProvider(medication.requester, (type, rid) => session.readVisible(type, rid));
   if (!prescriber?.takesPart) {
-    return [...issues, issue(notTakingPartText('The prescriber of this medication', medication.requester?.reference ?? 'none'), 'Task.focus', 'business-rule')];
+    return [
+      ...issues,
+      issue(
+        notTakingPartText('The prescriber of this medication', medication.requester?.reference ?? 'none'),
+        'Task.focus',
+        'business-rule',
+      ),
+    ];
   }
   if (!issues.length) {
     const open = await openRenewalOf(session, id);

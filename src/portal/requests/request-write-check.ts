@@ -32,17 +32,26 @@ export const portalRequestCheck: WriteCheck = async (resource, patientIds, sessi
 async function formAnswerIssues(response: QuestionnaireResponse, session: WriteCheckSession): Promise<OperationOutcomeIssue[]> {
   const canonical = response.questionnaire;
   const at = 'QuestionnaireResponse.questionnaire';
-  if (!canonical) return [formIssue('A form\'s answers name the form they answer (questionnaire: Questionnaire/{id} or its url)', at)];
+  if (!canonical) return [formIssue("A form's answers name the form they answer (questionnaire: Questionnaire/{id} or its url)", at)];
   const questionnaire = await findQuestionnaire(canonical, session);
-  if (!questionnaire) return [formIssue(`questionnaire names ${canonical.slice(0, 200)}, which is no form of this practice`, at, 'not-found')];
-  if (questionnaire.status === 'retired') return [formIssue(`The form ${questionnaire.title ?? questionnaire.name ?? questionnaire.id} is retired and takes no more answers`, at, 'business-rule')];
+  if (!questionnaire)
+    return [formIssue(`questionnaire names ${canonical.slice(0, 200)}, which is no form of this practice`, at, 'not-found')];
+  if (questionnaire.status === 'retired')
+    return [
+      formIssue(
+        `The form ${questionnaire.title ?? questionnaire.name ?? questionnaire.id} is retired and takes no more answers`,
+        at,
+        'business-rule',
+      ),
+    ];
   return questionnaireResponseIssues(response, questionnaire);
 }
 
 /** A Questionnaire by `Questionnaire/{id}` or by its canonical url (a `|version` picks that version). */
 async function findQuestionnaire(canonical: string, session: WriteCheckSession): Promise<Questionnaire | undefined> {
   const byId = /^(?:.*\/)?Questionnaire\/([A-Za-z0-9\-.]{1,64})$/.exec(canonical);
-  if (byId && (!canonical.includes('://') || canonical.startsWith(session.fhirBase))) return session.readVisible<Questionnaire>('Questionnaire', byId[1]);
+  if (byId && (!canonical.includes('://') || canonical.startsWith(session.fhirBase)))
+    return session.readVisible<Questionnaire>('Questionnaire', byId[1]);
   const [url, version] = canonical.split('|');
   const { rows } = await sql<{ content: string }>`
     select r.content from resource r join search_token t on t.resource_type = r.resource_type and t.resource_id = r.id
