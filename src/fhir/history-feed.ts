@@ -108,15 +108,14 @@ function feedParameters(query: Record<string, unknown>): { since?: Date; count: 
     if (typeof value !== 'string') throw badRequest(`${key} may be given once`, key);
   }
   const { _since, _count, _cursor } = query as Record<string, string | undefined>;
-  if (_count !== undefined && (!/^\d{1,4}$/.test(_count) || Number(_count) < 1 || Number(_count) > MAX_COUNT)) {
-    throw badRequest(`_count must be 1 to ${MAX_COUNT}`, '_count');
-  }
+  // A _count past the largest page is that page (FHIR lets a server answer with fewer), as for searches.
+  if (_count !== undefined && !/^[1-9]\d{0,19}$/.test(_count)) throw badRequest('_count must be a positive integer', '_count');
   const range = _since === undefined ? undefined : dateRange(_since);
   if (_since !== undefined && (!range || !/T/.test(_since)))
     throw badRequest(`_since must be a FHIR instant (2026-01-31T09:00:00Z), got "${_since}"`, '_since');
   return {
     since: range ? new Date(range.low) : undefined,
-    count: _count ? Number(_count) : DEFAULT_COUNT,
+    count: _count ? Math.min(Number(_count), MAX_COUNT) : DEFAULT_COUNT,
     after: _cursor === undefined ? undefined : cursorPosition(_cursor),
   };
 }

@@ -10,11 +10,11 @@ import * as recordOwners from './0008-record-owners';
 import * as importedFile from './0010-imported-file';
 import * as binaryContent from './0011-binary-content';
 import * as wellFormedContent from './0012-well-formed-content';
+import * as portalNotice from './0013-portal-notice';
 import * as billing from './0014-billing';
 import * as portalEnrollment from './0015-portal-enrollment';
 import * as smartOauth from './0016-smart-oauth';
 import * as subscriptions from './0017-subscriptions';
-import * as portalNotice from './0013-portal-notice';
 import * as searchResourceCodeIndexes from './0018-search-resource-code-indexes';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
@@ -30,10 +30,10 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010-imported-file': importedFile,
   '0011-binary-content': binaryContent,
   '0012-well-formed-content': wellFormedContent,
+  '0013-portal-notice': portalNotice,
   '0014-billing': billing,
   '0015-portal-enrollment': portalEnrollment,
   '0016-smart-oauth': smartOauth,
   '0017-subscriptions': subscriptions,
-  '0013-portal-notice': portalNotice,
   '0018-search-resource-code-indexes': searchResourceCodeIndexes,
 };
