@@ -23,6 +23,7 @@ import { paymentReceiptEmail } from '../mail/templates/payment-receipt-email';
 import { statementAvailableEmail } from '../mail/templates/statement-available-email';
 import { runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
+import { sendNotices } from './notice-mail';
 
 /** Notices taken per run; the rest wait for the next minute. */
 const BATCH = 500;
@@ -93,16 +94,7 @@ export async function billingNoticeJob(deps: JobDeps): Promise<SentBillingNotice
     return outgoing;
   });
   if (!run.ran) return undefined;
-  const sent: SentBillingNotice[] = [];
-  for (const { email, ...notice } of run.result) {
-    try {
-      await deps.mailer.send({ to: notice.to, subject: email.subject, text: email.text, html: email.html });
-      sent.push(notice);
-    } catch (err) {
-      deps.logger?.error({ err: { message: (err as Error)?.message }, patientId: notice.patientId }, 'billing notice not sent');
-    }
-  }
-  return sent;
+  return sendNotices(deps, run.result, 'billing notice');
 }
 
 /** The receipt of the payment a notice names, when it is still a recorded payment. */

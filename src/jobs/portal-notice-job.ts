@@ -14,6 +14,7 @@ import { Repository } from '../fhir/repository';
 import { portalNoticeEmail } from '../mail/templates/portal-notice-email';
 import { runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
+import { sendNotices } from './notice-mail';
 import { readersOf } from './release-notice-job';
 
 /** Notices taken per run; the rest wait for the next minute. */
@@ -78,14 +79,5 @@ export async function portalNoticeJob(deps: JobDeps): Promise<SentPortalNotice[]
     return outgoing;
   });
   if (!run.ran) return undefined;
-  const sent: SentPortalNotice[] = [];
-  for (const { email, ...notice } of run.result) {
-    try {
-      await deps.mailer.send({ to: notice.to, subject: email.subject, text: email.text, html: email.html });
-      sent.push(notice);
-    } catch (err) {
-      deps.logger?.error({ err: { message: (err as Error)?.message }, patientId: notice.patientId }, 'portal notice not sent');
-    }
-  }
-  return sent;
+  return sendNotices(deps, run.result, 'portal notice');
 }

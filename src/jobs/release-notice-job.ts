@@ -19,6 +19,7 @@ import { Repository } from '../fhir/repository';
 import { documentReleasedEmail } from '../mail/templates/document-released-email';
 import { runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
+import { sendNotices } from './notice-mail';
 import { portalLink } from '../auth/portal-links';
 
 /** Notices taken per run; the rest wait for the next minute. */
@@ -77,16 +78,7 @@ export async function releaseNoticeJob(deps: JobDeps): Promise<SentReleaseNotice
     return outgoing;
   });
   if (!run.ran) return undefined;
-  const sent: SentReleaseNotice[] = [];
-  for (const { email, ...notice } of run.result) {
-    try {
-      await deps.mailer.send({ to: notice.to, subject: email.subject, text: email.text, html: email.html });
-      sent.push(notice);
-    } catch (err) {
-      deps.logger?.error({ err: { message: (err as Error)?.message }, patientId: notice.patientId }, 'document release notice not sent');
-    }
-  }
-  return sent;
+  return sendNotices(deps, run.result, 'document release notice');
 }
 
 /** How many of these documents are still there, released and in this patient's record (0: nothing to announce). */
