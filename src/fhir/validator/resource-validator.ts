@@ -325,8 +325,11 @@ class ResourceValidator implements CrawlerVisitor {
     try {
       const evalValues = evalFhirPathTyped(constraint.expression, [value], variables, fhirPathCache);
       return evalValues.length === 1 && evalValues[0].value === true;
-    } catch (e: any) {
-      this.issues.push(createProcessingIssue(value.path, 'Error evaluating invariant expression', e, { fhirpath: constraint.expression }));
+    } catch (e) {
+      // What FHIRPath evaluation throws is an Error; medplum's issue carries it as it is.
+      this.issues.push(
+        createProcessingIssue(value.path, 'Error evaluating invariant expression', e as Error, { fhirpath: constraint.expression }),
+      );
       return false;
     }
   }
@@ -360,12 +363,11 @@ class ResourceValidator implements CrawlerVisitor {
 }
 
 /** medplum's isEmpty for a value the crawler found (so never undefined), without listing an object's keys. */
-function isEmptyValue(v: any): boolean {
+function isEmptyValue(v: unknown): boolean {
   if (v === null || v === undefined) return true;
-  const t = typeof v;
-  if (t === 'string') return v === '';
-  if (t !== 'object') return false;
-  if ('length' in v && v.length > 0) return false;
+  if (typeof v === 'string') return v === '';
+  if (typeof v !== 'object') return false;
+  if ('length' in v && typeof v.length === 'number' && v.length > 0) return false;
   for (const key in v) {
     if (Object.prototype.hasOwnProperty.call(v, key)) return false;
   }

@@ -34,7 +34,8 @@ export function checkObjectForNull(obj: Record<string, unknown>, path: string, i
         } else if (item === null) {
           // The one place FHIR JSON allows null: a primitive array whose extensions cover only some entries
           const partnerKey = key.startsWith('_') ? key.slice(1) : `_${key}`;
-          if (!(obj[partnerKey] as any)?.[i]) issues.push(createStructureIssue(`${propertyPath}[${i}]`, 'Invalid null value'));
+          if (!(obj[partnerKey] as Record<number, unknown> | null | undefined)?.[i])
+            issues.push(createStructureIssue(`${propertyPath}[${i}]`, 'Invalid null value'));
         } else if (typeof item === 'object') {
           // (medplum also walks strings, numbers and booleans here, which can hold no null)
           checkObjectForNull(item as Record<string, unknown>, `${propertyPath}[${i}]`, issues);
