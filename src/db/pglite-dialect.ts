@@ -27,7 +27,7 @@ export class PGliteDialect implements Dialect {
   createDriver(): Driver {
     return new PGliteDriver(this.pglite);
   }
-  createIntrospector(db: Kysely<any>): PostgresIntrospector {
+  createIntrospector(db: Kysely<unknown>): PostgresIntrospector {
     return new PostgresIntrospector(db);
   }
   createQueryCompiler(): PostgresQueryCompiler {

@@ -9,7 +9,7 @@ import { Kysely, sql } from 'kysely';
  *   surrogate's escape, the same with U+FFFD (the replacement character) in its place;
  * - each stored version that holds one gets it replaced by U+FFFD (what a UTF-8 decoder makes of invalid text).
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql
     .raw(
       `create or replace function chartkeeper_jsonb(content text) returns jsonb
@@ -43,6 +43,6 @@ function toWellFormed(text: string): string {
 }
 
 /** Drops the function; repaired text stays repaired (the lone surrogates were never text). */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop function if exists chartkeeper_jsonb(text)`.execute(db);
 }
