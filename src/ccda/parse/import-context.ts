@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Identifier, Reference, Resource } from '@medplum/fhirtypes';
+import type { Identifier, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { CcdaImportEntry, CcdaSectionStats, CcdaWarning } from './ccda-import-types';
 import type { DatatypeContext } from './cda-datatype-readers';
 import { NarrativeIndex } from './narrative';
@@ -19,7 +19,7 @@ export class ImportContext implements DatatypeContext {
   readonly resources: { fullUrl: string; resource: Resource }[] = [];
   readonly warnings: CcdaWarning[] = [];
   readonly narrative = new NarrativeIndex();
-  patientReference: AnyRef = {};
+  patientReference: Reference<Patient> = {};
   /** The document's effectiveTime, for resources that need a date and have none of their own. */
   documentDate: string | undefined;
   /** The section being mapped, its resources, and the position of the entry within it. */
@@ -37,10 +37,10 @@ export class ImportContext implements DatatypeContext {
   constructor(private readonly documentKey: string) {}
 
   /** Adds a resource to the result; counts it for the current section; returns its reference. */
-  add(resource: Resource): AnyRef {
+  add<T extends Resource>(resource: T): Reference<T> {
     const fullUrl = this.nextUuid();
     this.resources.push({ fullUrl, resource });
-    const ref: AnyRef = { reference: fullUrl };
+    const ref: Reference<T> = { reference: fullUrl };
     if (this.section) {
       this.section.resourcesCreated++;
       this.sectionRefs.push(ref);
