@@ -26,7 +26,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     const { rows } = await sql<{ resource_type: string; id: string; version: number; content: string }>`
       select resource_type, id, version, content from ${sql.table(table)} where content ~ '\\\\u[dD][89a-fA-F]'`.execute(db);
     for (const row of rows) {
-      const repaired = JSON.stringify(JSON.parse(row.content, (_key, value) => (typeof value === 'string' ? toWellFormed(value) : value)));
+      const repaired = JSON.stringify(
+        JSON.parse(row.content, (_key, value: unknown) => (typeof value === 'string' ? toWellFormed(value) : value)),
+      );
       if (repaired === row.content) continue; // a `\\ud8..` that is text, not an escape
       const version = table === 'resource_history' ? sql` and version = ${row.version}` : sql``;
       await sql`update ${sql.table(table)} set content = ${repaired}
@@ -35,11 +37,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   }
 }
 
-const wellFormed = (String.prototype as unknown as { toWellFormed(this: string): string }).toWellFormed;
-
 /** The string with each lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, Node 20). */
 function toWellFormed(text: string): string {
-  return wellFormed.call(text);
+  return text.toWellFormed();
 }
 
 /** Drops the function; repaired text stays repaired (the lone surrogates were never text). */
