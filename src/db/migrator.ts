@@ -23,7 +23,7 @@ export class MigrationError extends Error {
  * meanwhile, so instances starting together migrate once. The tables are analysed afterwards (src/db/table-statistics.ts).
  */
 export async function migrateToLatest<DB>(db: Kysely<DB>, migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => withoutStatementTimeout(migrations) } });
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(withoutStatementTimeout(migrations)) } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new MigrationError(results?.find((r) => r.status === 'Error')?.migrationName, error);
   const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
@@ -54,7 +54,7 @@ function withoutStatementTimeout(migrations: Record<string, Migration>): Record<
 
 /** True when every known migration has been applied (used by /readyz). */
 export async function isMigrated<DB>(db: Kysely<DB>): Promise<boolean> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) } });
   const migrations = await migrator.getMigrations();
   return migrations.every((m) => m.executedAt !== undefined);
 }
