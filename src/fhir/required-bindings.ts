@@ -89,7 +89,7 @@ function checkValue(entry: Entry, value: unknown, parent: Location, index: numbe
       const codings = isObject(value) ? value.coding : undefined;
       if (!Array.isArray(codings)) return;
       for (let i = 0; i < codings.length; i++) {
-        const coding = codings[i];
+        const coding: unknown = codings[i];
         if (isObject(coding))
           checkCoding(coding, entry.valueSet, { parent: { parent, key: entry.key, index }, key: 'coding', index: i }, issues);
       }

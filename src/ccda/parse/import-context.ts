@@ -30,7 +30,7 @@ export class ImportContext implements DatatypeContext {
   sectionText: string | undefined;
   private readonly seenWarnings = new Set<string>();
   private readonly claimed = new Set<string>();
-  private readonly shared = new Map<string, AnyRef>();
+  private readonly shared = new Map<string, Reference>();
   private counter = 0;
   private uuidPrefix = '';
 
@@ -52,14 +52,15 @@ export class ImportContext implements DatatypeContext {
    * A resource shared across the document (Practitioner, Organization, Device, Medication) by a
    * dedupe key: made once, referenced many times, not counted as a section's clinical output.
    */
-  addShared(key: string, make: () => Resource | undefined): AnyRef | undefined {
-    const known = this.shared.get(key);
+  addShared<T extends Resource>(key: string, make: () => T | undefined): Reference<T> | undefined {
+    // A key starts with its resource type (dedupeKey), so the reference it found is to a T.
+    const known = this.shared.get(key) as Reference<T> | undefined;
     if (known) return known;
     const resource = make();
     if (!resource) return undefined;
     const fullUrl = this.nextUuid();
     this.resources.push({ fullUrl, resource });
-    const ref = { reference: fullUrl };
+    const ref: Reference<T> = { reference: fullUrl };
     this.shared.set(key, ref);
     return ref;
   }

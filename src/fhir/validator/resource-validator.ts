@@ -92,7 +92,7 @@ class ResourceValidator implements CrawlerVisitor {
 
   validate(): OperationOutcomeIssue[] {
     this.constraintsCheck({ ...this.root, path: this.schema.path }, this.schema);
-    checkObjectForNull(this.root.value, this.schema.path, this.issues);
+    checkObjectForNull(this.root.value as Record<string, unknown>, this.schema.path, this.issues);
     crawlTypedValue(this.root, this, { schema: this.schema, initialPath: this.schema.path });
     if (this.issues.some((issue) => issue.severity === 'error')) {
       throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: this.issues });
@@ -105,7 +105,7 @@ class ResourceValidator implements CrawlerVisitor {
   }
 
   onEnterResource(_path: string, obj: TypedValueWithPath): void {
-    this.currentResource.push(obj.value);
+    this.currentResource.push(obj.value as Resource);
   }
 
   onExitResource(): void {
@@ -275,7 +275,7 @@ class ResourceValidator implements CrawlerVisitor {
 
   private referenceTypeCheck(value: TypedValueWithPath, field: InternalSchemaElement): void {
     if (value.type !== 'Reference') return;
-    const reference = value.value;
+    const reference: unknown = value.value;
     // Unrecognised references and contained ones (#id) are not checked
     if (!isReference(reference) || reference.reference.startsWith('#')) return;
 
@@ -338,7 +338,8 @@ class ResourceValidator implements CrawlerVisitor {
     const [primitiveValue, extensionElement] = unpackPrimitiveElement(typedValue);
     const path = typedValue.path;
     if (primitiveValue) {
-      const { type, value } = primitiveValue;
+      const type = primitiveValue.type;
+      const value: unknown = primitiveValue.value;
       // First, the value must be of the JSON type of its FHIR type
       if (!(type in fhirTypeToJsType)) {
         this.issues.push(createStructureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
@@ -353,7 +354,11 @@ class ResourceValidator implements CrawlerVisitor {
       }
       // Then the checks of its kind
       const problem =
-        expectedType === 'string' ? stringProblem(value, type) : expectedType === 'number' ? numberProblem(value, type) : undefined;
+        expectedType === 'string'
+          ? stringProblem(value as string, type)
+          : expectedType === 'number'
+            ? numberProblem(value as number, type)
+            : undefined;
       if (problem) this.issues.push(createStructureIssue(path, problem));
     }
     if (extensionElement) {
@@ -376,11 +381,11 @@ function isEmptyValue(v: unknown): boolean {
 
 /** Splits a primitive value carrying a `_name` extension into the primitive and its Element part. */
 function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedValue | undefined] {
-  if (typeof v.value !== 'object' || !v.value) {
+  const wrapped: unknown = v.value;
+  if (typeof wrapped !== 'object' || !wrapped) {
     return [v, undefined];
   }
   // The wrapper's own valueOf, not one a `_element` key named "valueOf" put on it.
-  const wrapped = v.value;
   const primitiveValue =
     wrapped instanceof String
       ? String.prototype.valueOf.call(wrapped)
@@ -389,11 +394,11 @@ function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedVa
         : wrapped instanceof Boolean
           ? Boolean.prototype.valueOf.call(wrapped)
           : wrapped;
-  if (primitiveValue === v.value) {
-    return [undefined, { type: 'Element', value: v.value }];
+  if (primitiveValue === wrapped) {
+    return [undefined, { type: 'Element', value: wrapped }];
   }
   const primitiveKeys = new Set(Object.keys(primitiveValue));
-  const extensionEntries = Object.entries(v.value).filter(([k, _]) => !primitiveKeys.has(k));
+  const extensionEntries = Object.entries(wrapped as Record<string, unknown>).filter(([k, _]) => !primitiveKeys.has(k));
   const extensionElement = extensionEntries.length > 0 ? Object.fromEntries(extensionEntries) : undefined;
   return [
     { type: v.type, value: primitiveValue },

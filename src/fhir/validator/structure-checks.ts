@@ -28,7 +28,7 @@ export function checkObjectForNull(obj: Record<string, unknown>, path: string, i
     } else if (Array.isArray(value)) {
       const propertyPath = `${path}.${key}`;
       for (let i = 0; i < value.length; i++) {
-        const item = value[i];
+        const item: unknown = value[i];
         if (item === undefined) {
           issues.push(createStructureIssue(`${propertyPath}[${i}]`, 'Invalid undefined value'));
         } else if (item === null) {
@@ -102,9 +102,9 @@ function propertyValue(typedValue: TypedValue, name: string): TypedValue | Typed
 /** True when the value has the element's pattern (if any) and equals its fixed value (if any). */
 export function matchesSpecifiedValue(value: TypedValue | TypedValue[], element: InternalSchemaElement): boolean {
   // Compare type and value only (a value may carry more, such as its path)
-  const typeAndValue = Array.isArray(value)
-    ? value.map((v) => ({ type: v.type, value: v.value }))
-    : { type: value.type, value: value.value };
+  const typeAndValue: TypedValue | TypedValue[] = Array.isArray(value)
+    ? value.map((v) => ({ type: v.type, value: v.value as unknown }))
+    : { type: value.type, value: value.value as unknown };
   if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
   if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
   return true;

@@ -61,7 +61,7 @@ export function typedPropertyValueWithPath(
   const { value, type } = found;
   const path = childPath(parent.path, key);
   if (!Array.isArray(value)) return withTypeAndPath(value, type, path);
-  const values: TypedValueWithPath[] = new Array(value.length);
+  const values = new Array<TypedValueWithPath>(value.length);
   for (let i = 0; i < value.length; i++) values[i] = withTypeAndPath(value[i], type, `${path}[${i}]`);
   return values;
 }
