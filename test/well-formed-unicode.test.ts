@@ -61,7 +61,7 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
       LONE_SURROGATE,
       ['Patient.name[0].family'],
     ]);
-    const patient = (await f.system.read('Patient', f.patientIds.ada)) as Resource;
+    const patient = await f.system.read<Resource>('Patient', f.patientIds.ada);
     const update = JSON.stringify({ ...patient, name: [{ family: 'Park', given: ['Ada'] }] }).replace('"Ada"', `"Ada${LONE}"`);
     expect(await answer(await post(`/fhir/Patient/${f.patientIds.ada}`, update, undefined, 'PUT'))).toEqual([
       400,
