@@ -149,7 +149,7 @@ async function staffAccountToken(url: string, signingKey: string): Promise<strin
       displayName: 'Dr. Bench',
       organizationId: org.id,
     });
-    const noMail: Mailer = { send: async () => undefined, close: async () => undefined };
+    const noMail: Mailer = { send: () => Promise.resolve(), close: () => Promise.resolve() };
     const sessions = new SessionService(
       accountContext({
         db: database.db,

@@ -135,7 +135,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       subscriptionEndpoints,
     },
     jobsWithSchedules(config.jobSchedules),
-    metrics.observeJob,
+    (job, outcome, seconds) => metrics.observeJob(job, outcome, seconds),
   );
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));

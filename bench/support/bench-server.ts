@@ -43,10 +43,12 @@ async function startReference(): Promise<Running> {
   const pool = new Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: APP_POOL_SIZE });
   const app = express();
   app.get('/fhir/:type/:id', (req, res, next) => {
-    pool.query('select content from resource where resource_type = $1 and id = $2', [req.params.type, req.params.id]).then((result) => {
-      if (!result.rows.length) return void res.status(404).end();
-      res.type('application/fhir+json; charset=utf-8').send(result.rows[0].content);
-    }, next);
+    pool
+      .query<{ content: string }>('select content from resource where resource_type = $1 and id = $2', [req.params.type, req.params.id])
+      .then((result) => {
+        if (!result.rows.length) return void res.status(404).end();
+        res.type('application/fhir+json; charset=utf-8').send(result.rows[0].content);
+      }, next);
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -20,7 +20,7 @@
  *   organisation. AuditEvents are written by the service alone: an activity log anyone could edit proves nothing.
  */
 import { deepEquals } from '@medplum/core';
-import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
+import type { Communication, Resource } from '@medplum/fhirtypes';
 import type { AccessLevel } from './access-level';
 
 /** Resource types a patient (or a full-access family member) may write through the API. */
@@ -72,11 +72,11 @@ export function portalMayWrite(
   if (!compartments.every((patientId) => levels.includes(levelOf(patientId)))) return false;
   // A request is the practice's once it is answered: the portal changes an appointment request only while it is
   // open (to cancel it), and a request Task only while it waits.
-  if (resource.resourceType === 'Appointment' && writer.stored) return (resource as Appointment).status === 'proposed';
+  if (resource.resourceType === 'Appointment' && writer.stored) return resource.status === 'proposed';
   // Patients keep their own contact details (the portal's profile rules say which fields): never a family member's,
   // never a new Patient.
   if (resource.resourceType === 'Patient') return writer.own.has(`Patient/${resource.id}`);
-  if (resource.resourceType === 'Task' && writer.stored) return (resource as Task).status === 'requested';
+  if (resource.resourceType === 'Task' && writer.stored) return resource.status === 'requested';
   // An uploaded file may be a released report or a sent message's attachment: the portal adds files, never
   // changes or removes one (a draft that needs another file uploads it).
   if (resource.resourceType === 'Binary' && writer.stored) return false;

@@ -8,7 +8,7 @@ import { settleAuditLog } from './audit/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
 import { uploaderOwner } from '../access/record-owners';
-import { hiddenVersion, releases } from '../access/release-visibility';
+import { hiddenVersion, releases, type StatusFields } from '../access/release-visibility';
 import { noteRelease } from './release-notice-store';
 import { issuesStatement, noteStatementIssued } from './billing-notice-store';
 import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
@@ -386,7 +386,7 @@ export class Repository {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
     if (CATALOG_TYPES.has(request.resourceType))
-      return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params}` : ''}`);
+      return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params.toString()}` : ''}`);
     await this.settleAuditEvents(
       request.resourceType,
       [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType),
@@ -577,7 +577,7 @@ export class Repository {
    */
   private hidesVersion(content: string): boolean {
     const scope = this.context.scope;
-    return !!scope.releasedOnly && !scope.unrestricted && hiddenVersion(JSON.parse(content));
+    return !!scope.releasedOnly && !scope.unrestricted && hiddenVersion(JSON.parse(content) as StatusFields);
   }
 
   /** Shapes a stored version for the caller: their reduced view, and an AuditEvent's entities they may see. */

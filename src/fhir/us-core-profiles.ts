@@ -34,7 +34,7 @@ export function usCoreProfiles(): ReadonlyMap<string, StructureDefinition> {
 
 /** The US Core profiles of `type`, as the CapabilityStatement lists them in supportedProfile. */
 export function usCoreProfilesOf(type: string): string[] {
-  return [...usCoreProfiles().values()].filter((p) => p.type === type).map((p) => p.url as string);
+  return [...usCoreProfiles().values()].filter((p) => p.type === type).map((p) => p.url);
 }
 
 /** A US Core profile a resource claims, and whether its type is the profile's. */

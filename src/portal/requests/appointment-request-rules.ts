@@ -11,7 +11,7 @@
  * - The practice answers an open request by booking it (`booked`, with `start` and `end`) or declining it
  *   (`cancelled`, with a `cancelationReason`).
  */
-import type { Appointment, OperationOutcomeIssue, Patient, Reference } from '@medplum/fhirtypes';
+import type { Appointment, OperationOutcomeIssue, Patient } from '@medplum/fhirtypes';
 import { deepEquals } from '@medplum/core';
 import type { WriteCheckSession } from '../../fhir/write-check';
 import { findCardNumber } from '../messaging/message-rules';
@@ -207,7 +207,7 @@ async function participantIssues(
   if (offices.length > 1) issues.push(issue('An appointment request names at most one office (Location)', 'Appointment.participant'));
   if (issues.length) return issues;
   const at = `Appointment.participant[${participants.indexOf(providers[0])}]`;
-  const provider = await resolveProvider(providers[0].actor as Reference, (type, id) => session.readVisible(type, id));
+  const provider = await resolveProvider(providers[0].actor, (type, id) => session.readVisible(type, id));
   if (!provider) return [issue(`${at} names ${providers[0].actor?.reference}, which does not exist`, at, 'not-found')];
   if (!provider.takesPart) return [issue(notTakingPartText(at, provider.reference), at, 'business-rule')];
   const patient = await session.readVisible<Patient>('Patient', patientIds[0]);

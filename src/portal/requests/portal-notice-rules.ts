@@ -15,8 +15,7 @@ export type PortalNoticeKind = 'request-answered' | 'new-message' | 'form-comple
 export function noticeOf(resource: Resource, session: WriteCheckSession): PortalNoticeKind | undefined {
   const replaced = session.replaced;
   if (resource.resourceType === 'QuestionnaireResponse') {
-    const completedNow =
-      (resource as QuestionnaireResponse).status === 'completed' && (replaced as QuestionnaireResponse | undefined)?.status !== 'completed';
+    const completedNow = resource.status === 'completed' && (replaced as QuestionnaireResponse | undefined)?.status !== 'completed';
     return completedNow ? 'form-completed' : undefined;
   }
   if (session.scope.portalRules) return undefined;
@@ -33,7 +32,7 @@ export function noticeOf(resource: Resource, session: WriteCheckSession): Portal
       : undefined;
   }
   if (resource.resourceType === 'Communication') {
-    const message = resource as Communication;
+    const message = resource;
     const toPatient = message.recipient?.some((r) => r.reference?.startsWith('Patient/'));
     const sentNow = message.status !== 'preparation' && (!replaced || (replaced as Communication).status === 'preparation');
     return toPatient && sentNow ? 'new-message' : undefined;
