@@ -72,25 +72,42 @@ describe('issue 17 messages from patients land with the practice', () => {
 });
 
 describe('issue 17 the practice’s lists', () => {
-  test('open appointment requests: by the provider’s role and organisation-wide for the practice’s staff, none of them for another’s', async () => {
-    const asked = await call('POST', '/fhir/Appointment', 'ada', {
+  test('open appointment requests: by the provider (named by role, Practitioner or both) and organisation-wide for the practice’s staff only', async () => {
+    const request = (...providers: string[]) => ({
       resourceType: 'Appointment',
       status: 'proposed',
       participant: [
         { actor: ada(), status: 'needs-action' },
-        { actor: { reference: `PractitionerRole/${mayaMain.id}` }, status: 'needs-action' },
+        ...providers.map((reference) => ({ actor: { reference }, status: 'needs-action' })),
       ],
       requestedPeriod: [{ start: '2026-03-09T17:00:00Z', end: '2026-03-09T20:00:00Z' }],
       reasonCode: [{ text: 'Knee pain' }],
     });
-    expect(asked.status).toBe(201);
-    expect(ids((await call('GET', `/fhir/Appointment?status=proposed&actor=PractitionerRole/${mayaMain.id}`, 'staff')).body)).toContain(
-      asked.body.id,
-    );
-    const open = await call('GET', '/fhir/Appointment?status=proposed&_count=1000', 'staff');
-    expect(ids(open.body)).toContain(asked.body.id);
-    expect((matches(open.body) as Appointment[]).every((a) => a.status === 'proposed')).toBe(true);
-    expect(ids((await call('GET', '/fhir/Appointment?status=proposed&_count=1000', 'otherStaff')).body)).not.toContain(asked.body.id);
+    const byRole = await call('POST', '/fhir/Appointment', 'ada', request(`PractitionerRole/${mayaMain.id}`));
+    const byBoth = await call('POST', '/fhir/Appointment', 'ada', request(`PractitionerRole/${mayaMain.id}`, `Practitioner/${maya.id}`));
+    expect([byRole.status, byBoth.status]).toEqual([201, 201]);
+    const open = (actor: string) => call('GET', `/fhir/Appointment?status=proposed&actor=${actor}&_count=1000`, 'staff');
+    expect(ids((await open(`PractitionerRole/${mayaMain.id}`)).body)).toEqual(expect.arrayContaining([byRole.body.id, byBoth.body.id]));
+    // Named with the Practitioner too, the request is found by the doctor herself, whichever office.
+    const doctors = ids((await open(`Practitioner/${maya.id}`)).body);
+    expect([doctors.includes(byBoth.body.id), doctors.includes(byRole.body.id)]).toEqual([true, false]);
+    // Both ways, it is still one provider: the role's own practitioner, and no second one.
+    const [omar] = await f.system.searchResources<Practitioner>('Practitioner', { family: 'Haddad' });
+    const mismatch = await call('POST', '/fhir/Appointment', 'ada', request(`PractitionerRole/${mayaMain.id}`, `Practitioner/${omar.id}`));
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.issue.map((i: any) => i.details.text)).toEqual([
+      `Appointment.participant[2] (Practitioner/${omar.id}) is not the practitioner of PractitionerRole/${mayaMain.id}: a request names one provider`,
+    ]);
+    const two = await call('POST', '/fhir/Appointment', 'ada', request(`Practitioner/${maya.id}`, `Practitioner/${omar.id}`));
+    expect(two.body.issue.map((i: any) => i.details.text)).toEqual([
+      'An appointment request names exactly one provider (a Practitioner, their PractitionerRole at an office, or both) as a participant',
+    ]);
+
+    const all = await call('GET', '/fhir/Appointment?status=proposed&_count=1000', 'staff');
+    expect(ids(all.body)).toEqual(expect.arrayContaining([byRole.body.id, byBoth.body.id]));
+    expect((matches(all.body) as Appointment[]).every((a) => a.status === 'proposed')).toBe(true);
+    const elsewhere = ids((await call('GET', '/fhir/Appointment?status=proposed&_count=1000', 'otherStaff')).body);
+    expect(elsewhere.filter((id) => id === byRole.body.id || id === byBoth.body.id)).toEqual([]);
   });
 
   test('forms due: by the patient, and by the owner who is to fill them in', async () => {
