@@ -17,6 +17,11 @@ export interface PatientAccess {
   readonly self: boolean;
   /** The RelatedPerson standing for the caller in this patient's record (grants), for audit events. */
   readonly relatedPersonId?: string;
+  /**
+   * True when the patient is a child today under the age policy (whatever the exact birth date): no account of their
+   * own, so a family member at 'full' keeps their personal information as the patient would.
+   */
+  readonly child?: boolean;
 }
 
 /** A portal caller's scope, with the per-patient levels it was built from. */
@@ -40,6 +45,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
   for (const [id, a] of byPatient) patients.set(id, typesAt(a.level));
   const levelFor = (patientId: string): AccessLevel => byPatient.get(patientId)?.level ?? 'none';
   const own = ownReferences(access);
+  const details = detailsKept(byPatient);
   const scope: PortalScope = {
     description,
     unrestricted: false,
@@ -49,7 +55,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     portalRules: true,
     access: byPatient,
     levelFor,
-    canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored }),
+    canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored, details }),
     authorshipIssues: (resource, stored) => portalAuthorshipIssues(resource, own, stored),
     present: (resource) => presentAt(resource, levelFor),
     narrowForSearch(type, params) {
@@ -73,6 +79,13 @@ function ownReferences(access: readonly PatientAccess[]): ReadonlySet<string> {
     if (a.relatedPersonId) own.add(`RelatedPerson/${a.relatedPersonId}`);
   }
   return own;
+}
+
+/** The Patients whose details the caller changes: their own, and each child's whose record they hold at full. */
+function detailsKept(byPatient: ReadonlyMap<string, PatientAccess>): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const a of byPatient.values()) if (a.self || (a.level === 'full' && a.child === true)) out.add(`Patient/${a.patientId}`);
+  return out;
 }
 
 function typesAt(level: AccessLevel): ReadonlySet<string> | undefined {

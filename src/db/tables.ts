@@ -140,10 +140,16 @@ export interface AuditLogTable {
 export interface PortalNoticeTable {
   seq: Generated<string>;
   patient_id: string;
-  /** 'request-answered' or 'new-message'. */
+  /**
+   * 'request-answered', 'new-message', 'form-completed' (form-completion job), or 'email-changed' (a security notice
+   * to `address`, the email replaced: on the record, resource Patient/<patient_id>, or the account's login, resource
+   * account/<account id>).
+   */
   kind: string;
   resource_type: string;
   resource_id: string;
+  /** Where an 'email-changed' notice goes (migration 0022); null for the others, which go to the record's readers. */
+  address: string | null;
   noted_at: ColumnType<Date, Date | string, Date | string>;
 }
 

@@ -2,9 +2,11 @@
  * Which writes tell the patient something by email (src/jobs/portal-notice-job.ts sends it): the practice answering
  * an open request (an appointment request booked or declined, a renewal completed or rejected), and a message from
  * the practice to the patient. The notice is queued in the write's own transaction; the email names nothing clinical.
+ * A change of the record's email also tells the address replaced (email-change-notice.ts).
  */
 import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import type { WriteCheckSession } from '../../fhir/write-check';
+import { queueRecordEmailChanged, replacedEmails } from './email-change-notice';
 import { isProfileChange } from './profile-change-rules';
 import { isRenewalRequest } from './renewal-request-rules';
 
@@ -40,11 +42,16 @@ export function noticeOf(resource: Resource, session: WriteCheckSession): Portal
   return undefined;
 }
 
-/** Queues the notice of this write, if it gives one, for each patient it is about, in the write's transaction. */
+/**
+ * Queues the notice of this write, if it gives one, for each patient it is about, in the write's transaction; and a
+ * security notice to each email a change of a Patient's contact details replaces (email-change-notice.ts).
+ */
 export async function queuePortalNotice(resource: Resource, patientIds: readonly string[], session: WriteCheckSession): Promise<void> {
+  const now = session.now ?? new Date();
+  if (resource.resourceType === 'Patient' && resource.id)
+    await queueRecordEmailChanged(session.db, resource.id, replacedEmails(resource, session.replaced), now);
   const kind = noticeOf(resource, session);
   if (!kind || !patientIds.length || !resource.id) return;
-  const now = session.now ?? new Date();
   await session.db
     .insertInto('portal_notice')
     .values(
