@@ -133,6 +133,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       portalUrl: config.portalUrl,
       logger,
       subscriptionEndpoints,
+      exportFileTtlSeconds: config.exportFileTtlSeconds,
     },
     jobsWithSchedules(config.jobSchedules),
     (job, outcome, seconds) => metrics.observeJob(job, outcome, seconds),

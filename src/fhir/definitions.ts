@@ -56,6 +56,7 @@ export const SUPPORTED_TYPES = Object.freeze([
   'PaymentReconciliation',
   'PaymentNotice',
   'Subscription',
+  'Group',
 ]);
 
 const supported = new Set<string>(SUPPORTED_TYPES);

@@ -13,6 +13,7 @@ import { historyFeed } from '../fhir/history-feed';
 import { parseSearch } from '../fhir/search/parse-search';
 import { PORTAL_MAX_ELEMENTS } from '../fhir/write-budget';
 import { asyncHandler } from './async-handler';
+import { bulkExportRouter } from './bulk-export-router';
 import { megabytes, tooLarge } from '../fhir/binary/upload-limits';
 import { receiveContent, sendBinaryContent, sendBinaryJson, uploadFilename } from './binary-transfer';
 import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
@@ -108,7 +109,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   // 406 rather than handed JSON it did not ask for. Operations pick their own formats ($ccda's _format=xml is the
   // C-CDA), and a Binary is served as its own content type.
   router.use((req, _res, next) => {
-    if (req.path.includes('$') || /^\/Binary(\/|$)/.test(req.path)) return next();
+    if (req.path.includes('$') || /^\/(Binary|bulk-export)(\/|$)/.test(req.path)) return next();
     const refused = unacceptableFormat(req);
     next(refused ? notAcceptable(refused) : undefined);
   });
@@ -133,6 +134,9 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     const op = findOperation(deps.operations, 'system', undefined, req.params.operation);
     return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
   });
+
+  // Bulk Data: an export's status, cancel and files (the kick-off is the $export operation).
+  router.use('/bulk-export', bulkExportRouter(repoOf));
 
   // Every type's history, newest first, paged, from _since (src/fhir/history-feed.ts).
   router.get(

@@ -112,6 +112,11 @@ export class AuditTrail {
     return result;
   }
 
+  /** The agent recorded for access to `patientId`'s record by someone else. */
+  agentOf(patientId: string): AuditEventAgent | undefined {
+    return this.agentFor(patientId, false);
+  }
+
   /** Whether the unit running now records the patient's own access too (a VDT operation). */
   private recordsOwn(): boolean {
     return this.operation !== undefined && VDT_OPERATIONS.has(this.operation);
@@ -169,4 +174,13 @@ export function auditTrailFor(caller: Caller, clock: Clock): AuditTrail | undefi
         : { display: account.display_name };
     return { who, altId: account.id, name: account.display_name, requestor: true };
   }, clock);
+}
+
+/**
+ * The agent that audit records name for a staff member, backend service or operator, whichever patient they act on
+ * (work done later on their behalf, as an export, records it); undefined for the service itself and portal callers.
+ */
+export function requestorAgent(caller: Caller, clock: Clock): AuditEventAgent | undefined {
+  // Staff, services and the operator are named alike whoever's record they act on.
+  return caller.kind === 'staff' ? auditTrailFor(caller, clock)?.agentOf('') : undefined;
 }
