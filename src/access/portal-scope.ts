@@ -58,6 +58,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored, details }),
     authorshipIssues: (resource, stored) => portalAuthorshipIssues(resource, own, stored),
     present: (resource) => presentAt(resource, levelFor),
+    presentsWholeType: (type) => !REDUCED_VIEW_TYPES.has(type),
     narrowForSearch(type, params) {
       const blocked = [...byPatient.values()].filter((a) => !params.every((p) => searchParamAllowedAt(a.level, type, p)));
       if (!blocked.length) return scope;
@@ -127,6 +128,9 @@ function presentAt(resource: Resource, levelFor: (patientId: string) => AccessLe
   // The SQL filter let it through, so the level sees the type; should it not, show no more than the id.
   return viewForLevel(level, resource) ?? ({ resourceType: resource.resourceType, id: resource.id } as Resource);
 }
+
+/** The types presentAt may reduce (patientsNamedBy names their patients); every other type is shown whole. */
+const REDUCED_VIEW_TYPES: ReadonlySet<string> = new Set(['Patient', 'Appointment', 'ChargeItem']);
 
 /** The patients a reduced-view type is about (other types are shown whole when visible at all). */
 function patientsNamedBy(resource: Resource): string[] {

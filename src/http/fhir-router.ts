@@ -16,7 +16,7 @@ import { asyncHandler } from './async-handler';
 import { bulkExportRouter } from './bulk-export-router';
 import { megabytes, tooLarge } from '../fhir/binary/upload-limits';
 import { receiveContent, sendBinaryContent, sendBinaryJson, uploadFilename } from './binary-transfer';
-import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
+import { FHIR_JSON, sendJsonText, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
 
 /** What the FHIR router needs per request. */
@@ -151,7 +151,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     asyncHandler(async (req, res) => {
       const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
       const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
-      sendResource(res, 200, await repoOf(res).search(request, links));
+      sendJsonText(res, await repoOf(res).searchText(request, links));
     }),
   );
 
@@ -162,7 +162,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       const params = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
       const request = parseSearch(req.params.type, params);
       const links = { url: `${fhirBase}/${req.params.type}`, params: new URLSearchParams(params) };
-      sendResource(res, 200, await repoOf(res).search(request, links));
+      sendJsonText(res, await repoOf(res).searchText(request, links));
     }),
   );
 
