@@ -101,17 +101,17 @@ async function productRun(server: ChildServer, token: string, outDir: string): P
     }
   }
   let bytes = 0;
-  for (const file of manifest!.output) {
+  for (const file of manifest.output) {
     const res = await fetch(file.url, { headers: { ...headers, Accept: 'application/fhir+ndjson' } });
     if (res.status !== 200 || !res.body) throw new Error(`file ${file.type}: ${res.status}`);
     const target = path.join(outDir, `${file.type}.ndjson`);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(target));
+    await pipeline(Readable.fromWeb(res.body), fs.createWriteStream(target));
     bytes += fs.statSync(target).size;
   }
   const seconds = (performance.now() - started) / 1000;
   const pauses = await server.pauses();
   await (await fetch(status, { method: 'DELETE', headers })).arrayBuffer();
-  const resources = manifest!.output.reduce((sum, file) => sum + file.count, 0);
+  const resources = manifest.output.reduce((sum, file) => sum + file.count, 0);
   return {
     resources,
     seconds,

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Group, Observation, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import type { Observation, Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
@@ -192,7 +192,7 @@ describe('Bulk Data $export', () => {
         actual: true,
         name: "Dr. Chen's panel",
         member: [{ entity: { reference: `Patient/${ada}` } }, { entity: { reference: `Patient/${ben}` } }],
-      } as Group,
+      },
     });
     expect([panel.status, outcomeText(panel.body)]).toEqual([201, '']);
     app.clock.advance(1000);

@@ -10,7 +10,7 @@ import { Kysely, sql } from 'kysely';
  * Deleting a job (a cancel, or the files' expiry) deletes its chunks. `agent` is whom the audit records of the export
  * name (each batch records an access to the record of every patient whose resources it wrote).
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table export_job (
     id text primary key,
     requester text not null,
@@ -50,7 +50,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table export_chunk`.execute(db);
   await sql`drop table export_job`.execute(db);
 }
