@@ -19,6 +19,7 @@ import { systemClock } from './fhir/clock';
 import { loadFhirDefinitions } from './fhir/definitions';
 import { endpointPolicy } from './fhir/subscriptions/endpoint-policy';
 import { allOperations } from './operations';
+import type { FhirOperation } from './fhir/operations/operation';
 import { Repository } from './fhir/repository';
 import { authRouter } from './http/auth-router';
 import { createSmartAuth } from './auth/smart/smart-auth';
@@ -112,7 +113,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     clock,
     logger,
     authenticator,
-    operations: allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }),
+    // An export's kick-off starts the export job here at once rather than at its next tick.
+    operations: startingExports(allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }), () =>
+      jobs.runSoon('bulk-export'),
+    ),
     routers: [
       { path: '/auth', router: authRouter(accounts) },
       { path: '/billing', router: billingRouter(accounts.billing) },
@@ -202,6 +206,22 @@ export async function serveForever(config: Config = loadConfig()): Promise<void>
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/** The operations, with each `$export` kick-off calling `queued` once its export is in the queue. */
+function startingExports(operations: FhirOperation[], queued: () => void): FhirOperation[] {
+  return operations.map((op) =>
+    op.info.name === 'export'
+      ? {
+          ...op,
+          handle: async (context) => {
+            const result = await op.handle(context);
+            queued();
+            return result;
+          },
+        }
+      : op,
+  );
 }
 
 /** Waits for work to settle, but no longer than ms. */

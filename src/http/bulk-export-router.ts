@@ -3,7 +3,6 @@
  * status (202 with X-Progress and Retry-After while it runs, 200 with the manifest, 500 with an OperationOutcome when
  * it failed), DELETE to cancel, and GET each ndjson file, streamed a chunk at a time with the socket's backpressure.
  */
-import { once } from 'node:events';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { type Response, Router } from 'express';
 import type { Caller } from '../access/caller';
@@ -64,13 +63,26 @@ export function bulkExportRouter(repoOf: (res: Response) => Repository): Router 
       res.setHeader('Expires', file.expires.toUTCString());
       for await (const chunk of file.chunks) {
         if (res.destroyed) return;
-        if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (!res.write(chunk)) await drainedOrClosed(res);
       }
       res.end();
     }),
   );
 
   return router;
+}
+
+/** Resolves when the response can take more, or is gone; leaves no listener behind. */
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function outcome(severity: 'error' | 'information', code: 'exception' | 'informational', text: string): OperationOutcome {

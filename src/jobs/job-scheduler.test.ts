@@ -49,3 +49,34 @@ test('JOB_SCHEDULES replaces a job’s schedule; an unknown job or a bad express
     'JOB_SCHEDULES must be job=cron pairs separated by ";", got "release-notice"',
   );
 });
+
+test('runSoon() runs a job at once, and leaves the work to a run already in progress', async () => {
+  let runs = 0;
+  let finish!: () => void;
+  const job: ScheduledJob = {
+    name: 'queue',
+    schedule: '0 0 1 1 *', // New Year's night: only runSoon() runs it here
+    run: async () => {
+      runs++;
+      await new Promise<void>((resolve) => (finish = resolve));
+      return runs;
+    },
+  };
+  const jobs = startJobs({ timeZone: 'UTC' } as JobDeps, [job]);
+  try {
+    jobs.runSoon('queue');
+    expect(runs).toBe(1);
+    jobs.runSoon('queue');
+    jobs.runSoon('no-such-job');
+    expect(runs).toBe(1);
+    finish();
+    await sleep(10);
+    jobs.runSoon('queue');
+    expect(runs).toBe(2);
+    finish();
+  } finally {
+    await jobs.stop();
+  }
+  jobs.runSoon('queue');
+  expect(runs).toBe(2);
+});

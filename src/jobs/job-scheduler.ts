@@ -70,6 +70,11 @@ export interface RunningJobs {
   pause(names: readonly string[]): Promise<void>;
   /** Lets paused jobs run again. */
   resume(): void;
+  /**
+   * Runs a job now, unless a run of it is in progress here (which then does the work) or it is paused or stopped:
+   * work just queued (an export's kick-off) starts at once instead of at the next tick.
+   */
+  runSoon(name: string): void;
 }
 
 /** How a job tick ended, for metrics: done here, skipped (another instance held the lock), or failed. */
@@ -81,6 +86,19 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, o
   // a failure and leave its work to the next start.
   const running = new Set<Promise<void>>();
   const paused = new Set<string>();
+  // Runs in progress by job name: a tick or runSoon() finding one in progress leaves the work to it.
+  const active = new Map<string, Promise<void>>();
+  let stopped = false;
+  const start = (job: ScheduledJob): Promise<void> | undefined => {
+    if (stopped || paused.has(job.name) || active.has(job.name)) return undefined;
+    const run = runOnce(job).finally(() => {
+      running.delete(run);
+      active.delete(job.name);
+    });
+    running.add(run);
+    active.set(job.name, run);
+    return run;
+  };
   const runOnce = async (job: ScheduledJob): Promise<void> => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -95,19 +113,11 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, o
     }
   };
   const tasks: ScheduledTask[] = jobs.map((job) =>
-    cron.schedule(
-      job.schedule,
-      () => {
-        if (paused.has(job.name)) return;
-        const run = runOnce(job).finally(() => running.delete(run));
-        running.add(run);
-        return run;
-      },
-      { name: job.name, timezone: deps.timeZone, noOverlap: true },
-    ),
+    cron.schedule(job.schedule, () => start(job), { name: job.name, timezone: deps.timeZone, noOverlap: true }),
   );
   return {
     async stop() {
+      stopped = true;
       for (const task of tasks) await task.destroy();
       await Promise.all(running);
     },
@@ -117,6 +127,10 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, o
     },
     resume() {
       paused.clear();
+    },
+    runSoon(name) {
+      const job = jobs.find((j) => j.name === name);
+      if (job) void start(job);
     },
   };
 }

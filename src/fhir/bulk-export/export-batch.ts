@@ -19,7 +19,7 @@ export interface TypePosition {
 }
 
 /** Rows and bytes per batch: a chunk stays a few megabytes, a statement well under the statement timeout. */
-export const EXPORT_BATCH = Object.freeze({ rows: 1000, bytes: 4 * 1024 * 1024 });
+export const EXPORT_BATCH = Object.freeze({ rows: 2000, bytes: 4 * 1024 * 1024 });
 
 /** Where a claimed export goes on: after its last committed chunk (the first type, from the start, when none). */
 export async function resumePosition(db: Kysely<Tables>, job: ClaimedExport): Promise<TypePosition | undefined> {
@@ -31,10 +31,27 @@ export async function resumePosition(db: Kysely<Tables>, job: ClaimedExport): Pr
   return { type: last.resource_type, chunkNo: last.chunk_no + 1, afterId: last.last_id };
 }
 
-/** The position after a type is done: the next type from its start, or undefined when the export is complete. */
-export function nextType(job: ClaimedExport, type: string): TypePosition | undefined {
-  const next = job.types[job.types.indexOf(type) + 1];
+/**
+ * The position after a type is done: the next type that has resources (`present`, when known) from its start, or
+ * undefined when the export is complete.
+ */
+export function nextType(job: ClaimedExport, type: string, present?: ReadonlySet<string>): TypePosition | undefined {
+  const next = job.types.slice(job.types.indexOf(type) + 1).find((t) => !present || present.has(t));
   return next === undefined ? undefined : { type: next, chunkNo: 0, afterId: '' };
+}
+
+/**
+ * The types the resource table holds rows of, found by skipping from one type to the next along its primary key (one
+ * index probe per type), so an export does not spend a batch's transaction on each of the types it has none of.
+ */
+export async function typesPresent(db: Kysely<Tables>): Promise<Set<string>> {
+  const { rows } = await sql<{ type: string }>`
+    with recursive present(type) as (
+      select min(resource_type) from resource
+      union all
+      select (select min(r.resource_type) from resource r where r.resource_type > present.type) from present where present.type is not null)
+    select type from present where type is not null`.execute(db);
+  return new Set(rows.map((row) => row.type));
 }
 
 /**

@@ -87,12 +87,19 @@ export async function claimExport(db: Kysely<Tables>, now: Date): Promise<Claime
   };
 }
 
-/** Renews the lease inside a batch's transaction; throws ExportLeaseLost when the worker no longer holds the job. */
+/**
+ * Renews the lease inside a batch's transaction; throws ExportLeaseLost when the worker no longer holds the job. The
+ * transaction then commits without waiting for its WAL to reach the disk (synchronous_commit off, for it alone): a
+ * batch a crash loses is written again by the next claimer, and the export's completion, committed as usual, flushes
+ * every batch before it, so no file is served before its lines are durable.
+ */
 export async function renewLease(trx: Kysely<Tables>, job: ClaimedExport, now: Date): Promise<void> {
-  const { rows } = await sql<{ id: string }>`
-    update export_job set lease_until = ${leaseEnd(now)}
-    where id = ${job.id} and lease_token = ${job.token} and status = 'running' returning id`.execute(trx);
-  if (!rows.length) throw new ExportLeaseLost(job.id);
+  const { rows } = await sql<{ held: number }>`
+    with renewed as (
+      update export_job set lease_until = ${leaseEnd(now)}
+      where id = ${job.id} and lease_token = ${job.token} and status = 'running' returning id)
+    select count(*)::int as held, set_config('synchronous_commit', 'off', true) as commit_mode from renewed`.execute(trx);
+  if (!rows[0]?.held) throw new ExportLeaseLost(job.id);
 }
 
 /** Gives a job back unfinished (the time slice is over): any worker may go on with it at once. */

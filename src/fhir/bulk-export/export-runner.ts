@@ -11,7 +11,7 @@ import type { Tables } from '../../db/tables';
 import type { AuditEntry } from '../audit/audit-log';
 import { appendAudit } from '../audit/audit-log';
 import type { Clock } from '../clock';
-import { EXPORT_BATCH, nextType, resumePosition, type TypePosition, writeBatch } from './export-batch';
+import { EXPORT_BATCH, nextType, resumePosition, type TypePosition, typesPresent, writeBatch } from './export-batch';
 import { type ClaimedExport, completeExport, ExportLeaseLost, recordExportFailure, releaseExport, renewLease } from './export-queue';
 
 /** How one slice of an export's run ended. */
@@ -47,7 +47,9 @@ export async function runClaimedExport(
   let lines = 0;
   const report = (outcome: ExportRunOutcome, failure?: string): ExportRunReport => ({ id: job.id, outcome, batches, lines, failure });
   try {
+    const present = await typesPresent(db);
     let position: TypePosition | undefined = await resumePosition(db, job);
+    if (position && position.chunkNo === 0 && !present.has(position.type)) position = nextType(job, position.type, present);
     while (position) {
       if (performance.now() - started >= options.sliceMs) {
         await releaseExport(db, job);
@@ -66,7 +68,7 @@ export async function runClaimedExport(
         lines += written.lines;
         position = { type: at.type, chunkNo: at.chunkNo + 1, afterId: written.lastId };
       } else {
-        position = nextType(job, at.type);
+        position = nextType(job, at.type, present);
       }
       await nextTurn();
     }
