@@ -244,6 +244,27 @@ describe('Bulk Data $export', () => {
     expect(result.byType.get('Patient')![0]).toMatchObject({ id: ben, telecom: [{ system: 'phone', value: '555-0199' }] });
   });
 
+  it("a resource moved into the organisation's records after the kick-off goes out as of then only if it was visible then", async () => {
+    // Another practice's Observation, moved into Ada's record while Maya's export waits in the queue: the export holds
+    // the version of the kick-off, which was in the outsider's record, so it is not Maya's to read.
+    const elsewhere = await app.system.create<Observation>({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'Blood pressure' },
+      subject: { reference: `Patient/${outsider}` },
+      valueString: '140/90 (Harbor)',
+    });
+    app.clock.advance(1000);
+    const statusPath = await kickOff(app, maya, '/fhir/$export?_type=Observation');
+    app.clock.advance(1000);
+    await app.system.update<Observation>({ ...elsewhere.resource, subject: { reference: `Patient/${ada}` } });
+    await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+    const result = await readExport(app, maya, statusPath);
+    const exported = result.byType.get('Observation')!;
+    expect(exported.filter((o) => o.id === elsewhere.resource.id)).toEqual([]);
+    expect(exported.some((o) => JSON.stringify(o).includes(outsider))).toBe(false);
+  });
+
   it('refuses a patient, and unknown or unsupported parameters, each with an OperationOutcome', async () => {
     const adaToken = (await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD)).access_token;
     for (const kickoff of ['/fhir/$export', '/fhir/Patient/$export']) {
