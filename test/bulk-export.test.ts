@@ -292,6 +292,49 @@ describe('Bulk Data $export', () => {
     await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
   });
 
+  it('a POST kick-off judges every Parameters entry: each _type counts, a patient or a second _since is a 400', async () => {
+    const post = (parameter: object[]) =>
+      app.call('POST', '/fhir/$export', { token: maya, json: { resourceType: 'Parameters', parameter } });
+    const cases: [object[], RegExp][] = [
+      [[{ name: 'patient', valueReference: { reference: `Patient/${ada}` } }], /does not support patient/],
+      [
+        [
+          { name: '_type', valueString: 'Patient' },
+          { name: 'patient', valueReference: { reference: `Patient/${ada}` } },
+        ],
+        /does not support patient/,
+      ],
+      [
+        [
+          { name: '_since', valueInstant: '2026-01-01T00:00:00Z' },
+          { name: '_since', valueInstant: '2020-01-01T00:00:00Z' },
+        ],
+        /takes one _since/,
+      ],
+      [
+        [
+          { name: '_type', valueString: 'Patient' },
+          { name: '_type', valueString: 'Spaceship' },
+        ],
+        /unsupported resource type "Spaceship"/,
+      ],
+    ];
+    for (const [parameter, text] of cases) {
+      const res = await post(parameter);
+      expect([res.status, res.body.resourceType]).toEqual([400, 'OperationOutcome']);
+      expect(outcomeText(res.body)).toMatch(text);
+    }
+    const res = await post([
+      { name: '_type', valueString: 'Patient' },
+      { name: '_type', valueString: 'Organization' },
+    ]);
+    expect(res.status).toBe(202);
+    const statusPath = (res.headers.get('content-location') as string).slice(app.url.length);
+    await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+    const result = await readExport(app, maya, statusPath);
+    expect([...result.byType.keys()].sort()).toEqual(['Organization', 'Patient']);
+  });
+
   it("only the requester reads an export's status and files; a portal token gets nothing", async () => {
     const statusPath = await kickOff(app, maya, '/fhir/$export?_type=Patient');
     await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
