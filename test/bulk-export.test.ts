@@ -244,6 +244,27 @@ describe('Bulk Data $export', () => {
     expect(result.byType.get('Patient')![0]).toMatchObject({ id: ben, telecom: [{ system: 'phone', value: '555-0199' }] });
   });
 
+  it("a resource moved into the organisation's records after the kick-off goes out as of then only if it was visible then", async () => {
+    // Another practice's Observation, moved into Ada's record while Maya's export waits in the queue: the export holds
+    // the version of the kick-off, which was in the outsider's record, so it is not Maya's to read.
+    const elsewhere = await app.system.create<Observation>({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'Blood pressure' },
+      subject: { reference: `Patient/${outsider}` },
+      valueString: '140/90 (Harbor)',
+    });
+    app.clock.advance(1000);
+    const statusPath = await kickOff(app, maya, '/fhir/$export?_type=Observation');
+    app.clock.advance(1000);
+    await app.system.update<Observation>({ ...elsewhere.resource, subject: { reference: `Patient/${ada}` } });
+    await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+    const result = await readExport(app, maya, statusPath);
+    const exported = result.byType.get('Observation')!;
+    expect(exported.filter((o) => o.id === elsewhere.resource.id)).toEqual([]);
+    expect(exported.some((o) => JSON.stringify(o).includes(outsider))).toBe(false);
+  });
+
   it('refuses a patient, and unknown or unsupported parameters, each with an OperationOutcome', async () => {
     const adaToken = (await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD)).access_token;
     for (const kickoff of ['/fhir/$export', '/fhir/Patient/$export']) {
@@ -269,6 +290,49 @@ describe('Bulk Data $export', () => {
       expect([format, res.status]).toEqual([format, 202]);
     }
     await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+  });
+
+  it('a POST kick-off judges every Parameters entry: each _type counts, a patient or a second _since is a 400', async () => {
+    const post = (parameter: object[]) =>
+      app.call('POST', '/fhir/$export', { token: maya, json: { resourceType: 'Parameters', parameter } });
+    const cases: [object[], RegExp][] = [
+      [[{ name: 'patient', valueReference: { reference: `Patient/${ada}` } }], /does not support patient/],
+      [
+        [
+          { name: '_type', valueString: 'Patient' },
+          { name: 'patient', valueReference: { reference: `Patient/${ada}` } },
+        ],
+        /does not support patient/,
+      ],
+      [
+        [
+          { name: '_since', valueInstant: '2026-01-01T00:00:00Z' },
+          { name: '_since', valueInstant: '2020-01-01T00:00:00Z' },
+        ],
+        /takes one _since/,
+      ],
+      [
+        [
+          { name: '_type', valueString: 'Patient' },
+          { name: '_type', valueString: 'Spaceship' },
+        ],
+        /unsupported resource type "Spaceship"/,
+      ],
+    ];
+    for (const [parameter, text] of cases) {
+      const res = await post(parameter);
+      expect([res.status, res.body.resourceType]).toEqual([400, 'OperationOutcome']);
+      expect(outcomeText(res.body)).toMatch(text);
+    }
+    const res = await post([
+      { name: '_type', valueString: 'Patient' },
+      { name: '_type', valueString: 'Organization' },
+    ]);
+    expect(res.status).toBe(202);
+    const statusPath = (res.headers.get('content-location') as string).slice(app.url.length);
+    await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+    const result = await readExport(app, maya, statusPath);
+    expect([...result.byType.keys()].sort()).toEqual(['Organization', 'Patient']);
   });
 
   it("only the requester reads an export's status and files; a portal token gets nothing", async () => {

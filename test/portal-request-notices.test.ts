@@ -254,4 +254,31 @@ describe('issue 17 request answers and messages by email', () => {
     ).toBe(200);
     expect(await run()).toEqual([['ada.moved@example.com', 'former-address', 'email-changed']]);
   });
+  test('a patient cannot make the notice mail an address of their choosing, nor crowd their old address out of it', async () => {
+    await run();
+    const put = async (patient: Patient, telecom: Patient['telecom']) => {
+      const res = await app.call('PUT', `/fhir/Patient/${patient.id}`, {
+        token: tokens.ada,
+        json: { ...patient, telecom },
+        headers: { 'If-Match': `W/"${patient.meta!.versionId}"` },
+      });
+      expect([res.status, res.body.issue]).toEqual([200, undefined]);
+      return res.body as Patient;
+    };
+    let ada = (await app.call('GET', `/fhir/Patient/${patients.ada}`, { token: tokens.ada })).body as Patient;
+    expect(ada.telecom!.some((t) => t.value === ADA)).toBe(true);
+    const phones = ada.telecom!.filter((t) => t.system !== 'email');
+    // Put an address on the record and take it off again: the address was never the patient's old one.
+    ada = await put(ada, [...ada.telecom!, { system: 'email', value: 'stranger@example.net' }]);
+    ada = await put(
+      ada,
+      ada.telecom!.filter((t) => t.value !== 'stranger@example.net'),
+    );
+    expect(await run()).toEqual([]);
+    // Five new addresses ahead of the old one, then all dropped at once: the old address is still told, and only it.
+    const filler = [1, 2, 3, 4, 5].map((n) => ({ system: 'email' as const, value: `filler${n}@example.net` }));
+    ada = await put(ada, [...filler, ...ada.telecom!]);
+    await put(ada, [...phones, { system: 'email', value: 'ada.new@example.com' }]);
+    expect(await run()).toEqual([[ADA, 'former-address', 'email-changed']]);
+  });
 });

@@ -7,7 +7,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { exportScope } from '../../access/export-scope';
-import { visibilityCondition } from '../../access/visibility';
+import { versionVisibilityCondition, visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
 import type { ClaimedExport } from './export-queue';
 
@@ -67,8 +67,12 @@ export async function writeBatch(
   const { type, chunkNo, afterId } = position;
   const at = job.transactionTime;
   const since = job.since;
-  const visible = visibilityCondition(exportScope(job.access, `export ${job.id}`), type, 'r');
-  const conditions = [...(visible ? [visible] : []), ...(since ? [sql`r.last_updated > ${since}`] : []), ...levelConditions(job)];
+  const scope = exportScope(job.access, `export ${job.id}`);
+  const visible = visibilityCondition(scope, type, 'r');
+  const conditions = [...(visible ? [visible] : []), ...(since ? [sql`r.last_updated > ${since}`] : []), ...levelConditions(job, 'r')];
+  // A version read back from history goes out only if it, in the record it was in then, is in the export too.
+  const versionVisible = versionVisibilityCondition(scope, type, 'h');
+  const versionConditions = [...(versionVisible ? [versionVisible] : []), ...levelConditions(job, 'h')];
   const { rows } = await sql<{ lines: number; last_id: string; patients: string[] }>`
     with candidate as (
       select r.id,
@@ -77,9 +81,13 @@ export async function writeBatch(
         case when r.last_updated <= ${at} then r.owners else old.owners end as owners
       from resource r
       left join lateral (
-        select h.content, h.deleted, h.last_updated, h.owners from resource_history h
+        select h.version, h.content, h.deleted, h.last_updated, h.owners from resource_history h
         where r.last_updated > ${at} and h.resource_type = r.resource_type and h.id = r.id and h.last_updated <= ${at}
-        order by h.version desc limit 1) old on true
+        order by h.version desc limit 1) old_version on true
+      left join lateral (
+        select old_version.* from resource_history h
+        where h.resource_type = r.resource_type and h.id = r.id and h.version = old_version.version
+          ${versionConditions.length ? sql`and ${sql.join(versionConditions, sql` and `)}` : sql``}) old on true
       where r.resource_type = ${type} and r.id > ${afterId} and (not r.deleted or r.last_updated > ${at})
         ${conditions.length ? sql`and ${sql.join(conditions, sql` and `)}` : sql``}
       order by r.id
@@ -103,10 +111,11 @@ export async function writeBatch(
 }
 
 /** A patient-level export: what is in a patient's record; a group export: in the record of one of the Group's patients. */
-function levelConditions(job: ClaimedExport) {
-  if (job.level === 'group') return [sql`r.owners && ${[...(job.patientIds ?? [])]}::text[]`];
+function levelConditions(job: ClaimedExport, alias: 'r' | 'h') {
+  const owners = sql.ref(`${alias}.owners`);
+  if (job.level === 'group') return [sql`${owners} && ${[...(job.patientIds ?? [])]}::text[]`];
   if (job.level === 'patient')
     // A file kept outside every record has one owner, its uploader's key (record-owners.ts: isUploaderOwner).
-    return [sql`cardinality(r.owners) > 0 and r.owners[1] not like 'Organization/%'`];
+    return [sql`cardinality(${owners}) > 0 and ${owners}[1] not like 'Organization/%'`];
   return [];
 }

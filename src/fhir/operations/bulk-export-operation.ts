@@ -2,15 +2,17 @@
  * Bulk Data Access 2.0 kick-off: `$export` at the system level, `Patient/$export` and `Group/{id}/$export`. The answer
  * is 202 with the status URL in Content-Location (src/fhir/bulk-export).
  */
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { OperationOutcome, Parameters, Reference } from '@medplum/fhirtypes';
 import { type ExportLevel, startExport } from '../bulk-export/export-kickoff';
 import { exportStatusUrl } from '../bulk-export/export-status';
+import { badRequest } from '../outcomes';
 import type { FhirOperation, OperationContext, OperationResult } from './operation';
 
 const DEFINITION = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/';
 
 async function kickOff(context: OperationContext, level: ExportLevel): Promise<OperationResult> {
-  const { repo, caller, params, id } = context;
+  const { repo, caller, id } = context;
+  const params = { ...context.params, ...parametersOf(context.body) };
   const jobId = await startExport(repo, caller, { level, groupId: id, params });
   const location = exportStatusUrl(repo.context.fhirBase, jobId);
   const accepted: OperationOutcome = {
@@ -24,6 +26,28 @@ async function kickOff(context: OperationContext, level: ExportLevel): Promise<O
     body: JSON.stringify(accepted),
     headers: { 'Content-Location': location },
   };
+}
+
+/**
+ * A POST's Parameters as the kick-off checks them. The generic flattening keeps only the last value of a name and drops
+ * values that are not strings, so a second `_type` would be lost and a `patient` (a valueReference, which this server
+ * does not offer) ignored, exporting every patient instead of those named: `_type`s are joined by commas here, another name
+ * given twice is refused, and a value of another kind stands as its reference or its JSON, for the checks to judge.
+ */
+function parametersOf(body: unknown): Record<string, string> {
+  if (typeof body !== 'object' || body === null || (body as Parameters).resourceType !== 'Parameters') return {};
+  const out: Record<string, string> = {};
+  for (const parameter of (body as Parameters).parameter ?? []) {
+    const name = String(parameter.name);
+    const value: unknown = Object.entries(parameter).find(([key]) => key.startsWith('value'))?.[1];
+    const text =
+      typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+        ? String(value)
+        : ((value as Reference | undefined)?.reference ?? JSON.stringify(value ?? parameter.resource ?? parameter.part ?? null));
+    if (Object.hasOwn(out, name) && name !== '_type') throw badRequest(`$export takes one ${name.slice(0, 64)}`, name);
+    out[name] = Object.hasOwn(out, name) ? `${out[name]},${text}` : text;
+  }
+  return out;
 }
 
 /** GET|POST /fhir/$export: every resource the caller may see. */

@@ -6,7 +6,7 @@
  * portal_notice row (kind `email-changed`, the old address kept in `address`) in its own transaction, so a change that
  * rolls back tells nobody; the portal-notice job sends it (src/jobs/portal-notice-job.ts).
  */
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Patient, Resource } from '@medplum/fhirtypes';
 import { isValidEmail, normalizeEmail } from '../../auth/account-store';
 import type { Tables } from '../../db/tables';
@@ -17,13 +17,36 @@ export const EMAIL_CHANGED = 'email-changed';
 /** Most addresses one change notifies: a Patient's telecom list may be long, and a write is not a mailing list. */
 const MAX_NOTICES_PER_CHANGE = 5;
 
-/** The emails of a Patient's contact details that `next` no longer holds (valid addresses only, lower case). */
-export function replacedEmails(next: Resource, replaced: Resource | undefined): string[] {
+/** How long an address is on the record before a portal change that drops it is told (see establishedEmails). */
+export const ESTABLISHED_SECONDS = 24 * 3600;
+
+/**
+ * The emails of a Patient's contact details that `next` no longer holds (valid addresses only, lower case); with
+ * `eligible`, only those it holds (before the cap, so addresses added to fill the cap cannot push the owner's out).
+ */
+export function replacedEmails(next: Resource, replaced: Resource | undefined, eligible?: ReadonlySet<string>): string[] {
   if (next.resourceType !== 'Patient' || replaced?.resourceType !== 'Patient') return [];
   const kept = new Set(emailsOf(next));
   return emailsOf(replaced)
-    .filter((email) => !kept.has(email))
+    .filter((email) => !kept.has(email) && (!eligible || eligible.has(email)))
     .slice(0, MAX_NOTICES_PER_CHANGE);
+}
+
+/**
+ * The emails a portal caller's change of a Patient may tell when it drops them: those of the record as the practice
+ * created it (its first version: the portal never creates a Patient) and those on file for ESTABLISHED_SECONDS. An
+ * address the caller put on the record moments ago is not the owner's old address, and telling it would let anyone
+ * with a portal account mail any address they like in the practice's name.
+ */
+export async function establishedEmails(db: Kysely<Tables>, patientId: string, now: Date): Promise<Set<string>> {
+  const cutoff = new Date(now.getTime() - ESTABLISHED_SECONDS * 1000);
+  const { rows } = await sql<{ content: string }>`
+    select content from resource_history
+    where resource_type = 'Patient' and id = ${patientId} and not deleted and (
+      version = (select min(version) from resource_history where resource_type = 'Patient' and id = ${patientId})
+      or version = (select max(version) from resource_history
+        where resource_type = 'Patient' and id = ${patientId} and last_updated <= ${cutoff}))`.execute(db);
+  return new Set(rows.flatMap((row) => emailsOf(JSON.parse(row.content) as Patient)));
 }
 
 function emailsOf(patient: Patient): string[] {

@@ -6,7 +6,7 @@
  */
 import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import type { WriteCheckSession } from '../../fhir/write-check';
-import { queueRecordEmailChanged, replacedEmails } from './email-change-notice';
+import { establishedEmails, queueRecordEmailChanged, replacedEmails } from './email-change-notice';
 import { isProfileChange } from './profile-change-rules';
 import { isRenewalRequest } from './renewal-request-rules';
 
@@ -48,8 +48,11 @@ export function noticeOf(resource: Resource, session: WriteCheckSession): Portal
  */
 export async function queuePortalNotice(resource: Resource, patientIds: readonly string[], session: WriteCheckSession): Promise<void> {
   const now = session.now ?? new Date();
-  if (resource.resourceType === 'Patient' && resource.id)
-    await queueRecordEmailChanged(session.db, resource.id, replacedEmails(resource, session.replaced), now);
+  if (resource.resourceType === 'Patient' && resource.id && replacedEmails(resource, session.replaced).length) {
+    // A portal caller's change tells only addresses that were on file before it (establishedEmails); the practice's any.
+    const eligible = session.scope.portalRules ? await establishedEmails(session.db, resource.id, now) : undefined;
+    await queueRecordEmailChanged(session.db, resource.id, replacedEmails(resource, session.replaced, eligible), now);
+  }
   const kind = noticeOf(resource, session);
   if (!kind || !patientIds.length || !resource.id) return;
   await session.db
