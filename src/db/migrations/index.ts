@@ -16,6 +16,7 @@ import * as portalEnrollment from './0015-portal-enrollment';
 import * as smartOauth from './0016-smart-oauth';
 import * as subscriptions from './0017-subscriptions';
 import * as searchResourceCodeIndexes from './0018-search-resource-code-indexes';
+import * as oauthGrantAccount from './0023-oauth-grant-account';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0016-smart-oauth': smartOauth,
   '0017-subscriptions': subscriptions,
   '0018-search-resource-code-indexes': searchResourceCodeIndexes,
+  '0023-oauth-grant-account': oauthGrantAccount,
 };
