@@ -15,6 +15,8 @@ import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-p
 import type { ReceivedContent } from '../../fhir/binary/binary-store';
 import { contentOf } from '../../fhir/binary/content-receiver';
 import { searchParametersOf } from '../../fhir/definitions';
+import { dropUsCoreClaims } from '../../fhir/us-core-claims';
+import { usCoreClaimsOf } from '../../fhir/us-core-profiles';
 import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
 import { CcdaParseError } from '../../ccda/parse';
@@ -65,6 +67,8 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     try {
       return await importParsed(repo, xml, parsed, sent, repaired);
     } catch (err) {
+      // A US Core profile a resource turned out not to meet as stored is a claim taken back (a new transaction).
+      if (err instanceof FhirError && err.status === 400 && attempt < MAX_REPAIRS && dropFailedUsCoreClaims(err, sent, parsed)) continue;
       // One value the store refuses never fails the document: take it out and import the rest (a new transaction;
       // the refused one wrote nothing). Bounded, so a document the parser maps badly still fails, and says why.
       const value =
@@ -79,6 +83,27 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
 
 /** How many refused values one document may have taken out before its import fails after all. */
 const MAX_REPAIRS = 20;
+
+/** How validation.ts names a failed US Core constraint in an issue. */
+const US_CORE_ISSUE = '(US Core profile ';
+
+/** Takes back the US Core claims of the sent entries a refusal says fail them; true when it took any back. */
+function dropFailedUsCoreClaims(err: FhirError, sent: readonly BundleEntry[], parsed: CcdaImportResult): boolean {
+  let dropped = false;
+  for (const issue of err.outcome.issue ?? []) {
+    if (!issue.details?.text?.includes(US_CORE_ISSUE)) continue;
+    for (const expression of issue.expression ?? []) {
+      const index = /^Bundle\.entry\[(\d+)\]/.exec(expression)?.[1];
+      const fullUrl = index === undefined ? undefined : sent[Number(index)]?.fullUrl;
+      const entry = fullUrl ? parsed.bundle.entry.find((e) => e.fullUrl === fullUrl) : undefined;
+      if (entry?.resource && usCoreClaimsOf(entry.resource).length) {
+        dropUsCoreClaims(entry.resource);
+        dropped = true;
+      }
+    }
+  }
+  return dropped;
+}
 
 async function importParsed(
   repo: Repository,
