@@ -5,7 +5,7 @@
  */
 import type { Observation, Organization, Patient } from '@medplum/fhirtypes';
 import * as oidc from 'openid-client';
-import { addClient } from '../src/auth/smart/oauth-clients';
+import { addClient, listClients, removeClient } from '../src/auth/smart/oauth-clients';
 import { DEMO_PASSWORD } from '../fixtures/demo-family';
 import { BrowserSession, type SmartTestApp, startSmartTestApp } from './support/smart-test-app';
 
@@ -37,7 +37,8 @@ describe('SMART launch: staff patient choice, scopes with queries, the apps a pe
   });
   afterAll(() => app?.close());
 
-  const discover = () => oidc.discovery(new URL(app.issuer), clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
+  const discover = (client = clientId) =>
+    oidc.discovery(new URL(app.issuer), client, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] });
 
   /** Starts an authorization as the app; returns where the person goes and what the app keeps. */
   async function authorize(config: oidc.Configuration, scope: string) {
@@ -87,8 +88,8 @@ describe('SMART launch: staff patient choice, scopes with queries, the apps a pe
   }
 
   /** A person's own launch: sign in, choose the record labelled `label`, approve. */
-  async function launch(scope: string, email: string, label?: string) {
-    const config = await discover();
+  async function launch(scope: string, email: string, label?: string, client = clientId) {
+    const config = await discover(client);
     const started = await authorize(config, scope);
     const { browser, consent } = await signIn(started.url, email);
     const patient = label ? choiceFor(consent.html, label) : undefined;
@@ -258,6 +259,28 @@ describe('SMART launch: staff patient choice, scopes with queries, the apps a pe
         error: 'invalid_grant',
       });
       expect((await get('/auth/apps', 'not-a-token')).status).toBe(401);
+    });
+
+    it('removing the app (chartkeeper client remove) ends every grant and token it held, and lists it no more', async () => {
+      const removable = (await addClient(app.database.db, { name: 'Removed App', redirectUris: [REDIRECT_URI], public: true })).clientId;
+      const { config, tokens } = await launch(
+        'launch/patient patient/*.rs openid offline_access',
+        'ada.park@example.com',
+        'Ben Park',
+        removable,
+      );
+      expect((await app.read(`Patient/${ids.ben}`, tokens.access_token)).status).toBe(200);
+      const ada = await app.login('ada.park@example.com', DEMO_PASSWORD);
+      const listed = async () =>
+        (
+          (await (await fetch(`${app.url}/auth/apps`, { headers: { Authorization: `Bearer ${ada.access_token}` } })).json()) as any
+        ).apps.map((a: any) => a.clientId);
+      expect(await listed()).toContain(removable);
+      expect(await removeClient(app.database.db, removable)).toBe(true);
+      expect((await listClients(app.database.db)).map((c) => c.clientId)).not.toContain(removable);
+      expect((await app.read(`Patient/${ids.ben}`, tokens.access_token)).status).toBe(401);
+      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_client' });
+      expect(await listed()).not.toContain(removable);
     });
   });
 });
