@@ -15,14 +15,13 @@ import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-p
 import type { ReceivedContent } from '../../fhir/binary/binary-store';
 import { contentOf } from '../../fhir/binary/content-receiver';
 import { searchParametersOf } from '../../fhir/definitions';
-import { dropUsCoreClaims } from '../../fhir/us-core-claims';
-import { usCoreClaimsOf } from '../../fhir/us-core-profiles';
 import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
 import { CcdaParseError } from '../../ccda/parse';
 import type { CcdaImportResult } from '../../ccda/parse';
 import { systemUriForOid } from '../../ccda/code-systems';
 import { DEFAULT_ID_ROOT } from '../../ccda/render/render-context';
+import { dropFailedUsCoreClaims } from './ccda-us-core-claims';
 import { parseCcdaOffThread } from './parse-ccda-off-thread';
 import { matchPatient, PatientMatch } from './patient-match';
 import { takeOutValue, unstorableValueOf } from './unstorable-value';
@@ -83,27 +82,6 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
 
 /** How many refused values one document may have taken out before its import fails after all. */
 const MAX_REPAIRS = 20;
-
-/** How validation.ts names a failed US Core constraint in an issue. */
-const US_CORE_ISSUE = '(US Core profile ';
-
-/** Takes back the US Core claims of the sent entries a refusal says fail them; true when it took any back. */
-function dropFailedUsCoreClaims(err: FhirError, sent: readonly BundleEntry[], parsed: CcdaImportResult): boolean {
-  let dropped = false;
-  for (const issue of err.outcome.issue ?? []) {
-    if (!issue.details?.text?.includes(US_CORE_ISSUE)) continue;
-    for (const expression of issue.expression ?? []) {
-      const index = /^Bundle\.entry\[(\d+)\]/.exec(expression)?.[1];
-      const fullUrl = index === undefined ? undefined : sent[Number(index)]?.fullUrl;
-      const entry = fullUrl ? parsed.bundle.entry.find((e) => e.fullUrl === fullUrl) : undefined;
-      if (entry?.resource && usCoreClaimsOf(entry.resource).length) {
-        dropUsCoreClaims(entry.resource);
-        dropped = true;
-      }
-    }
-  }
-  return dropped;
-}
 
 async function importParsed(
   repo: Repository,
