@@ -175,6 +175,18 @@ describe('SMART launch: staff patient choice, scopes with queries, the apps a pe
       expect(entries((await app.read(`Observation?patient=${ids.ben}`, tokens.access_token)).body)).toEqual([]);
     });
 
+    it('narrow $everything the same way', async () => {
+      const lab = `patient/Observation.rs?category=${CATEGORY}|laboratory`;
+      const { tokens } = await launch(`launch/patient ${lab} patient/Patient.rs`, 'ada.park@example.com', 'Ada Park');
+      const everything = await app.read(`Patient/${ids.ada}/$everything?_count=1000`, tokens.access_token);
+      expect(everything.status).toBe(200);
+      const types = new Set<string>(everything.body.entry.map((e: any) => e.resource.resourceType));
+      expect([...types].sort()).toEqual(['Observation', 'Patient']);
+      const observations = everything.body.entry.map((e: any) => e.resource).filter((r: any) => r.resourceType === 'Observation');
+      const labs = (await adaSees(`Observation?patient=${ids.ada}&category=laboratory&_count=500`)).map((o) => o.id).sort();
+      expect(observations.map((o: Observation) => o.id).sort()).toEqual(labs);
+    });
+
     it('an unfiltered scope of the same type lifts the filter; a query on a parameter that is no token is not granted', async () => {
       const lab = `patient/Observation.rs?category=${CATEGORY}|laboratory`;
       const { tokens } = await launch(`launch/patient ${lab} patient/Observation.rs`, 'ada.park@example.com', 'Ada Park');
