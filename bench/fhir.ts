@@ -16,37 +16,34 @@
  *   BENCH_SECONDS=10 per load run, BENCH_ROUNDS=2, BENCH_SETTLE_SECONDS=5 per run of the settling round (0: none),
  *   BENCH_CONNECTIONS=50, BENCH_IMPORT_WORKERS=<the product's default: cpus - 1, 1 to 4>,
  *   BENCH_IMPORT_CONCURRENCY=<the product's default, 3>; BENCH_ONLY=import to stop after the import;
- *   BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search (and readVariant, readAccountVariant,
- *     control) to run only some of the load targets; control is a second reference server, whose ratios against
- *     (2) show how much two identical servers differ in one run (the noise floor of every ratio);
+ *   BENCH_TARGETS=pg,reference,read,readSystem,readAccount,readLogged,search,searches (and readVariant,
+ *     readAccountVariant, control) to run only some of the load targets; control is a second reference server, whose
+ *     ratios against (2) show how much two identical servers differ in one run (the noise floor of every ratio);
+ *     searches: the seven portal searches of issue 22 (bench/support/portal-search-targets.ts), each as a staff
+ *     account and as Ada (a patient, the portal's access rules on) next to its own reference (3), a minimal Express
+ *     endpoint running the search's indexed SQL and concatenating the stored JSON into a Bundle; search1 ... search7b
+ *     run one of them (targets search1staff, search1staffRef, search1Ada, search1AdaRef, ...);
  *   BENCH_VARIANT_ENV='NAME=value ...' and/or BENCH_VARIANT_FLAGS='--node-flag ...' to measure a second product
  *     server with another setting in the same rounds (targets readVariant and readAccountVariant);
  *   BENCH_PAUSES=1 to print, per load run, PostgreSQL's CPU and transactions per request and the server's
  *     event-loop stalls and GC pauses; BENCH_KEEP_DATABASE=1 to leave the database behind for a look at it.
  */
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { unrestrictedScope } from '../src/access/access-scope';
 import { signAccessToken, signingKeyFromString } from '../src/auth/access-token';
 import { openDatabase } from '../src/db/database';
 import { systemClock } from '../src/fhir/clock';
 import { loadFhirDefinitions } from '../src/fhir/definitions';
 import { DEFAULT_IMPORT_CONCURRENCY } from '../src/fhir/fhir-file-import';
-import type { Organization, Patient } from '@medplum/fhirtypes';
-import { WESTMED_POLICY } from '../src/access/age-policy-profiles';
-import { accountContext } from '../src/auth/account-context';
-import { AccountStore } from '../src/auth/account-store';
-import { SessionService } from '../src/auth/session-service';
-import type { Mailer } from '../src/mail/mailer';
-import { Repository } from '../src/fhir/repository';
 import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
 import { defaultPreparationWorkers } from '../src/fhir/write-preparation-pool';
 import { createBenchDatabase } from './support/bench-database';
-import type { BenchImportResult } from './support/bench-import';
+import { accountTokens, runImportProcess } from './support/bench-accounts';
+import { addPortalRecords, type BenchPatients } from './support/portal-extras';
+import { PORTAL_BENCH_SEARCHES } from './support/portal-search-targets';
 import { ChildServer, startChildServer } from './support/child-server';
 import { runHttpLoad } from './support/http-load';
 import { formatResult, LoadResult } from './support/load-stats';
@@ -65,39 +62,19 @@ const APP_POOL_SIZE = 20;
 /** BENCH_PAUSES=1: after each load run, print the server's event-loop stalls and GC pauses (diagnostics). */
 const SHOW_PAUSES = process.env.BENCH_PAUSES === '1';
 const TARGETS = { readRatio: 0.7, p99Ratio: 1.5, importRate: 3000 };
+/** Issue 22: each portal search's rate at least 0.6 of its reference (3), its p99 at most 1.5x. */
+const SEARCH_TARGETS = { rateRatio: 0.6, p99Ratio: 1.5 };
 
 interface Dataset {
   readonly observationIds: string[];
   readonly patientIds: string[];
   readonly indexRows: number;
-}
-
-/** Runs bench/support/bench-import.ts in a process launched as `chartkeeper import` is, and waits for its result. */
-function runImportProcess(url: string): Promise<BenchImportResult> {
-  const child = fork(path.join(__dirname, 'support', 'bench-import.ts'), [], {
-    env: {
-      ...process.env,
-      BENCH_DATABASE_URL: url,
-      BENCH_IMPORT_CORPUS: CORPUS,
-      BENCH_IMPORT_WORKERS: String(WORKERS),
-      BENCH_IMPORT_CONCURRENCY: String(IMPORT_CONCURRENCY),
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: [
-      ...process.execArgv,
-      ...SERVER_NODE_FLAGS,
-      ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
-    ],
-  });
-  return new Promise((resolve, reject) => {
-    let result: BenchImportResult | undefined;
-    child.once('message', (message) => (result = message as BenchImportResult));
-    child.once('exit', (code) => (result ? resolve(result) : reject(new Error(`bench import exited with ${code}`))));
-  });
+  /** The imported patients with their portal records added (portal-extras.ts), and Ada among them. */
+  readonly bench: BenchPatients;
 }
 
 async function importCorpus(url: string): Promise<{ rate: number; line: string; dataset: Dataset }> {
-  const summary = await runImportProcess(url);
+  const summary = await runImportProcess(url, CORPUS, WORKERS, IMPORT_CONCURRENCY);
   if (summary.failures.length) throw new Error(`import failed: ${summary.failures.join('; ')}`);
   const rate = summary.resources / summary.seconds;
   const database = await openDatabase({ databaseUrl: url, dataDir: '' });
@@ -109,6 +86,8 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
       id: string;
     }>`select id from resource where resource_type = 'Observation' order by md5(id) limit 2000`.execute(database.db);
     const patients = await sql<{ id: string }>`select id from resource where resource_type = 'Patient' order by id`.execute(database.db);
+    loadFhirDefinitions();
+    const bench = await addPortalRecords(database.db);
     await sql`analyze`.execute(database.db);
     const line = [
       `import ${summary.files} files, ${summary.resources.toLocaleString('en-US')} resources, ${Number(counts[0].n).toLocaleString('en-US')} index rows`,
@@ -123,45 +102,9 @@ async function importCorpus(url: string): Promise<{ rate: number; line: string; 
         observationIds: observations.rows.map((r) => r.id),
         patientIds: patients.rows.map((r) => r.id),
         indexRows: Number(counts[0].n),
+        bench,
       },
     };
-  } finally {
-    await database.close();
-  }
-}
-
-/**
- * A signed-in staff account, as a clinician at the practice would be: its organisation manages every imported
- * patient (Synthea's name none), so each read checks the session, the account and the organisation's access.
- */
-async function staffAccountToken(url: string, signingKey: string): Promise<string> {
-  loadFhirDefinitions();
-  const database = await openDatabase({ databaseUrl: url, dataDir: '' });
-  try {
-    const repo = new Repository(database.db, { scope: unrestrictedScope('bench'), clock: systemClock, fhirBase: 'http://127.0.0.1/fhir' });
-    const { resource: org } = await repo.create<Organization>({ resourceType: 'Organization', name: 'Bench Family Practice' });
-    for (const patient of await repo.searchResources<Patient>('Patient', { _count: '1000' })) {
-      await repo.update<Patient>({ ...patient, managingOrganization: { reference: `Organization/${org.id}` } });
-    }
-    const account = await new AccountStore(database.db, systemClock).create({
-      kind: 'staff',
-      email: 'bench.staff@example.org',
-      displayName: 'Dr. Bench',
-      organizationId: org.id,
-    });
-    const noMail: Mailer = { send: async () => undefined, close: async () => undefined };
-    const sessions = new SessionService(
-      accountContext({
-        db: database.db,
-        clock: systemClock,
-        mailer: noMail,
-        baseUrl: 'http://127.0.0.1',
-        timeZone: 'UTC',
-        policy: WESTMED_POLICY,
-        signingKey: signingKeyFromString(signingKey),
-      }),
-    );
-    return (await sessions.startSession(account)).access_token;
   } finally {
     await database.close();
   }
@@ -272,6 +215,54 @@ function ratioLine(name: string, value: number, target: string, ok: boolean): st
   return `  ${name.padEnd(44)} ${value.toFixed(2).padStart(6)}   target ${target.padEnd(8)} ${ok ? 'met' : 'NOT met'}`;
 }
 
+/**
+ * The seven searches against their own reference (3), per caller: best rate and p99 of each, their ratios, and the
+ * same ratios paired round by round (median), with the targets of issue 22.
+ */
+function printSearchTable(
+  out: (line: string) => void,
+  best: Map<string, LoadResult>,
+  rounds: Map<string, LoadResult>[],
+  labels: Record<string, string>,
+  callers: string[],
+): void {
+  const lines: string[] = [];
+  for (const search of PORTAL_BENCH_SEARCHES) {
+    for (const caller of callers) {
+      const key = `search${search.key}${caller}`;
+      const product = best.get(labels[key]);
+      const reference = best.get(labels[`${key}Ref`]);
+      if (!product || !reference) continue;
+      const rate = product.rate / reference.rate;
+      const p99 = product.p99 / reference.p99;
+      const paired = rounds.flatMap((results) => {
+        const a = results.get(labels[key]);
+        const b = results.get(labels[`${key}Ref`]);
+        return a && b ? [{ rate: a.rate / b.rate, p99: a.p99 / b.p99 }] : [];
+      });
+      const ok = rate >= SEARCH_TARGETS.rateRatio && p99 <= SEARCH_TARGETS.p99Ratio;
+      lines.push(
+        `  ${`${search.key} ${search.name}`.padEnd(42)} ${caller.padEnd(5)} ${Math.round(product.rate).toString().padStart(6)}/s ${Math.round(reference.rate).toString().padStart(6)}/s ${rate.toFixed(2).padStart(5)}  ${product.p99.toFixed(1).padStart(6)} ${reference.p99.toFixed(1).padStart(6)} ${p99.toFixed(2).padStart(5)}  ${median(
+          paired.map((r) => r.rate),
+        )
+          .toFixed(2)
+          .padStart(5)} ${median(paired.map((r) => r.p99))
+          .toFixed(2)
+          .padStart(5)}  ${ok ? 'met' : 'NOT met'}`,
+      );
+    }
+  }
+  if (!lines.length) return;
+  out('');
+  out(
+    `Portal searches against their reference (3): targets rate >= ${SEARCH_TARGETS.rateRatio} of (3), p99 <= ${SEARCH_TARGETS.p99Ratio}x`,
+  );
+  out(
+    `  ${'search'.padEnd(42)} ${'as'.padEnd(5)} ${'rate'.padStart(8)} ${'(3)'.padStart(8)} ${'ratio'.padStart(5)}  ${'p99'.padStart(6)} ${'(3)'.padStart(6)} ${'ratio'.padStart(5)}  paired: rate   p99`,
+  );
+  for (const line of lines) out(line);
+}
+
 async function main(): Promise<void> {
   if (!fs.existsSync(CORPUS)) {
     process.stderr.write(`bench/fhir: corpus not found at ${CORPUS}\n`);
@@ -311,7 +302,10 @@ async function main(): Promise<void> {
       ttlSeconds: 3600,
     });
     const systemAuth = { authorization: `Bearer ${system}` };
-    const accountAuth = { authorization: `Bearer ${await staffAccountToken(bench.url, signingKey)}` };
+    const { bench: benchPatients } = imported.dataset;
+    const tokens = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, benchPatients.ada);
+    const accountAuth = { authorization: `Bearer ${tokens.staff}` };
+    const adaAuth = { authorization: `Bearer ${tokens.ada}` };
 
     // Every target runs once per round, rounds alternate the targets, and each keeps its best round:
     // other work on the machine then hits all of them alike instead of whichever ran during it.
@@ -355,7 +349,7 @@ async function main(): Promise<void> {
       }
       return running;
     };
-    const labels = {
+    const labels: Record<string, string> = {
       pg: '(1) pg primary-key SELECT loop',
       reference: '(2) minimal Express SELECT + send',
       control: "(2') the same, a second process (control)",
@@ -367,7 +361,7 @@ async function main(): Promise<void> {
       readVariant: `read-by-id, operator staff token, ${variantName()}`,
       readAccountVariant: `read-by-id, staff account, ${variantName()}`,
     };
-    const targets: Record<keyof typeof labels, (seconds: number) => Promise<LoadResult>> = {
+    const targets: Record<string, (seconds: number) => Promise<LoadResult>> = {
       pg: (seconds) =>
         runPgLoop({
           url: bench.url,
@@ -389,11 +383,37 @@ async function main(): Promise<void> {
       readAccountVariant: async (seconds) =>
         measureHttp(await server('variant'), labels.readAccountVariant, seconds, readPaths, accountAuth),
     };
+    // The seven portal searches (issue 22), as the staff account (every patient in turn) and as Ada (her own record),
+    // each next to its own reference (3) on the same patients.
+    const callers = [
+      { name: 'staff', auth: accountAuth, patients: benchPatients.patients },
+      { name: 'Ada', auth: adaAuth, patients: [benchPatients.ada] },
+    ];
+    for (const search of PORTAL_BENCH_SEARCHES) {
+      for (const caller of callers) {
+        const key = `search${search.key}${caller.name}`;
+        labels[key] = `${search.key} ${search.name}, ${caller.name}`;
+        labels[`${key}Ref`] = `${search.key} (3) for ${caller.name}`;
+        const paths = caller.patients.map((p) => search.path(p));
+        const referencePaths = caller.patients.map((p) => search.referencePath(p));
+        targets[key] = async (seconds) => measureHttp(await server('product'), labels[key], seconds, paths, caller.auth);
+        targets[`${key}Ref`] = async (seconds) => measureHttp(await server('reference'), labels[`${key}Ref`], seconds, referencePaths);
+      }
+    }
     // By default every target but the variants (when no variant is set) and the control (BENCH_TARGETS=...,control).
-    const chosen = (process.env.BENCH_TARGETS?.split(',') ??
-      Object.keys(targets).filter(
-        (name) => name !== 'control' && (variantName() !== 'variant' || !name.endsWith('Variant')),
-      )) as (keyof typeof labels)[];
+    // A name may also be a group: `searches` (all seven), `search1` ... `search7b` (one search, both callers).
+    const chosen = (
+      process.env.BENCH_TARGETS?.split(',') ??
+      Object.keys(targets).filter((name) => name !== 'control' && (variantName() !== 'variant' || !name.endsWith('Variant')))
+    ).flatMap((name) => {
+      const group =
+        name === 'searches'
+          ? /^search\d[ab]?(staff|Ada)(Ref)?$/
+          : /^search\d[ab]?$/.test(name)
+            ? new RegExp(`^${name}(staff|Ada)(Ref)?$`)
+            : undefined;
+      return group ? Object.keys(targets).filter((t) => group.test(t)) : [name];
+    });
     const unknown = chosen.filter((name) => !(name in targets));
     if (unknown.length) throw new Error(`BENCH_TARGETS: unknown ${unknown.join(', ')} (known: ${Object.keys(targets).join(', ')})`);
     try {
@@ -425,7 +445,7 @@ async function main(): Promise<void> {
     out('Ratios (same run, same table):');
     const reference = best.get(labels.reference);
     const pg = best.get(labels.pg);
-    const reads: [keyof typeof labels, string][] = [
+    const reads: [string, string][] = [
       ['control', "control (2') against (2)"],
       ['read', 'read-by-id'],
       ['readSystem', 'read-by-id, system token'],
@@ -468,6 +488,13 @@ async function main(): Promise<void> {
       const search = best.get(labels.search);
       if (search) out(`  ${'search rate / (2) rate'.padEnd(44)} ${(search.rate / reference.rate).toFixed(2).padStart(6)}`);
     }
+    printSearchTable(
+      out,
+      best,
+      rounds,
+      labels,
+      callers.map((c) => c.name),
+    );
     out(
       `  ${'import resources/s'.padEnd(44)} ${Math.round(imported.rate).toString().padStart(6)}   target >= ${TARGETS.importRate} ${imported.rate >= TARGETS.importRate ? 'met' : 'NOT met'}`,
     );

@@ -53,15 +53,16 @@ class SignedIn {
     return res.status;
   }
 
-  private keep(body: any): void {
-    this.accessToken = body.access_token;
-    this.idle.push(body.refresh_token);
+  private keep(body: unknown): void {
+    const tokens = body as { access_token: string; refresh_token: string };
+    this.accessToken = tokens.access_token;
+    this.idle.push(tokens.refresh_token);
     // A handful of sessions per person, as phones and browsers would have; the rest are left to expire.
     if (this.idle.length > 5) this.idle.shift();
   }
 }
 
-async function post(base: string, route: string, json: unknown, token?: string): Promise<{ status: number; body: any }> {
+async function post(base: string, route: string, json: unknown, token?: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${base}${route}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },

@@ -22,7 +22,7 @@ export type { NarrativeColumn, NarrativeRow, SectionData, SectionDefinition, Tem
  * Every section a Chartkeeper CCD carries, in document order. The first six are the ones the CCD
  * template requires (SHALL); the rest are the other USCDI sections.
  */
-export const SECTION_DEFINITIONS: readonly SectionDefinition<any>[] = Object.freeze([
+export const SECTION_DEFINITIONS: readonly SectionDefinition[] = Object.freeze([
   ALLERGIES_SECTION,
   MEDICATIONS_SECTION,
   PROBLEMS_SECTION,
@@ -44,12 +44,12 @@ export const SECTION_DEFINITIONS: readonly SectionDefinition<any>[] = Object.fre
 ]);
 
 /** The section definition a templateId root (any version, R2.1 or R1.1) belongs to. */
-export function findSectionByTemplateId(root: string): SectionDefinition<any> | undefined {
+export function findSectionByTemplateId(root: string): SectionDefinition | undefined {
   return SECTION_DEFINITIONS.find((d) => d.templateId.root === root || d.compatibleTemplateIds.some((t) => t.root === root));
 }
 
 /** The section definition for a section LOINC code. */
-export function findSectionByLoinc(code: string): SectionDefinition<any> | undefined {
+export function findSectionByLoinc(code: string): SectionDefinition | undefined {
   return SECTION_DEFINITIONS.find((d) => d.loinc.code === code);
 }
 

@@ -1,6 +1,7 @@
 import express, { Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
+import packageJson from '../package.json';
 import { auditTrailFor } from './fhir/audit/audit-trail';
 import type { Authenticator, Caller } from './access/caller';
 import type { Config } from './config';
@@ -44,7 +45,7 @@ export interface AppDeps {
 }
 
 /** The package version, shown in the CapabilityStatement. */
-export const VERSION: string = require('../package.json').version;
+export const VERSION: string = packageJson.version;
 
 /** Builds the Express app: logging, health, /auth, authenticated /fhir, then one error handler. */
 export function createApp(deps: AppDeps): Express {

@@ -46,6 +46,8 @@ export interface Config {
   readonly stripeWebhookSecret?: string;
   /** Hosts (names, addresses, CIDR ranges) a Subscription may reach over http or at a non-public address. */
   readonly subscriptionAllowHosts: readonly string[];
+  /** How long a completed Bulk Data export's files are kept before the cleanup job deletes them, in seconds. */
+  readonly exportFileTtlSeconds: number;
 }
 
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
@@ -132,6 +134,14 @@ function subscriptionAllowHosts(env: NodeJS.ProcessEnv): readonly string[] {
   return entries;
 }
 
+function exportFileTtlSeconds(env: NodeJS.ProcessEnv): number {
+  const seconds = integer(env, 'EXPORT_FILE_TTL_SECONDS', 24 * 60 * 60);
+  // Under a minute a client could not even fetch the manifest's files; past 30 days files of records linger.
+  if (seconds < 60 || seconds > 30 * 24 * 60 * 60)
+    throw new ConfigError(`EXPORT_FILE_TTL_SECONDS must be from 60 to 2592000 (30 days), got ${seconds}`);
+  return seconds;
+}
+
 /** Reads and validates the environment; nothing else in Chartkeeper reads process.env. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const port = integer(env, 'PORT', 8080);
@@ -177,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     statementTimeoutMs: integer(env, 'STATEMENT_TIMEOUT_MS', 15_000),
     ...(stripeSecretKey ? { stripeSecretKey, stripeWebhookSecret } : {}),
     subscriptionAllowHosts: subscriptionAllowHosts(env),
+    exportFileTtlSeconds: exportFileTtlSeconds(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -133,9 +133,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
       portalUrl: config.portalUrl,
       logger,
       subscriptionEndpoints,
+      exportFileTtlSeconds: config.exportFileTtlSeconds,
     },
     jobsWithSchedules(config.jobSchedules),
-    metrics.observeJob,
+    (job, outcome, seconds) => metrics.observeJob(job, outcome, seconds),
   );
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));

@@ -5,7 +5,9 @@
  */
 import type { Consent, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
+import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { AccountStore } from '../src/auth/account-store';
+import { portalNoticeJob } from '../src/jobs/portal-notice-job';
 import { hashPassword } from '../src/auth/password-hash';
 import { FORGOT_PASSWORD_ANSWER } from '../src/auth/password-reset-service';
 import {
@@ -81,6 +83,20 @@ describe('staff flows and password reset', () => {
       json: { token, password: NEW_PASSWORD, passwordConfirmation: NEW_PASSWORD },
     });
     expect([accepted.status, accepted.body.account.id, accepted.body.account.email]).toEqual([201, ada.account.id, 'ada.new@example.com']);
+    // The address the account signed in with until now is told (the portal-notice job), and only it.
+    const told = await portalNoticeJob({
+      db: app.database.db,
+      clock: app.clock,
+      mailer: app.mailer,
+      timeZone: app.config.timeZone,
+      policy: agePolicyByName(app.config.agePolicy),
+      baseUrl: app.url,
+    });
+    expect(told?.map((n) => [n.to, n.audience, n.kind])).toEqual([[DEMO_PEOPLE.ada.email, 'former-address', 'email-changed']]);
+    const notice = await app.mailTo(DEMO_PEOPLE.ada.email as string, before);
+    expect(notice.message.subject).toBe('The sign-in email of your Westside Family Medicine patient portal account was changed');
+    expect(notice.message.text).toContain('nor sign in to the account');
+    expect(notice.message.text).not.toContain('ada.new@example.com');
     expect((await app.call('POST', '/auth/login', { json: { email: DEMO_PEOPLE.ada.email, password: DEMO_PASSWORD } })).status).toBe(401);
     expect((await app.call('POST', '/auth/refresh', { json: { refresh_token: ada.refresh_token } })).status).toBe(401);
     // Ben's grant belongs to the account, so it is still there.

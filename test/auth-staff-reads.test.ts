@@ -99,7 +99,7 @@ describe('a staff account read-by-id taken on trust', () => {
     });
     await expect(repo.searchResources('Observation')).rejects.toThrow('taken on trust');
     await expect(repo.create({ resourceType: 'Organization', name: 'Nope' })).rejects.toThrow('taken on trust');
-    await expect(repo.transaction(async () => undefined)).rejects.toThrow('taken on trust');
+    await expect(repo.transaction(() => Promise.resolve(undefined))).rejects.toThrow('taken on trust');
     await expect(repo.readStored('Observation', adaObservation.split('/')[3])).resolves.toMatchObject({ type: 'Observation' });
     expect(repo.callerConfirmed).toBe(true);
   });

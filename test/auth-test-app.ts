@@ -46,11 +46,11 @@ export interface AuthTestApp {
   readonly services: AccountServices;
   /** A repository that sees everything (to set up and check records). */
   readonly system: Repository;
-  /** JSON request; `token` adds a bearer token. Returns status, headers and the parsed body. */
+  /** JSON request; `token` adds a bearer token, `headers` any others. Returns status, headers and the parsed body. */
   call(
     method: string,
     path: string,
-    options?: { json?: unknown; token?: string },
+    options?: { json?: unknown; token?: string; headers?: Record<string, string> },
   ): Promise<{ status: number; headers: Headers; body: any }>;
   /** Signs in and returns the token response. */
   login(email: string, password: string): Promise<any>;
@@ -147,7 +147,7 @@ export async function startAuthTestApp(
   });
   server.on('request', app);
   const call: AuthTestApp['call'] = async (method, path, opts = {}) => {
-    const headers = new Headers();
+    const headers = new Headers(opts.headers);
     if (opts.token) headers.set('Authorization', `Bearer ${opts.token}`);
     if (opts.json !== undefined) headers.set('Content-Type', 'application/json');
     const res = await fetch(`${url}${path}`, { method, headers, body: opts.json === undefined ? undefined : JSON.stringify(opts.json) });

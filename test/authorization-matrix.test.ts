@@ -5,7 +5,8 @@
  * with each row). Every cell is compared with them; nothing is derived from the code under test.
  */
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
-import type { Account, Appointment, Bundle, Invoice, Resource } from '@medplum/fhirtypes';
+import type { Account, Appointment, Bundle, Invoice, Questionnaire, Resource } from '@medplum/fhirtypes';
+import { PORTAL_REQUEST_TYPE_SYSTEM } from '../src/portal/requests/renewal-request-rules';
 import { systemClock } from '../src/fhir/clock';
 import { allOperations } from '../src/operations';
 import { DemoPaymentProcessor } from '../src/portal/billing/demo-payment-processor';
@@ -27,12 +28,15 @@ import {
   typeOfRow,
 } from './support/access-family';
 
-/** What a caller holds on a record: their own, a grant's level, staff of its organisation, or nothing. */
-type Level = 'self' | 'full' | 'b+a' | 'billing' | 'none' | 'staff';
+/**
+ * What a caller holds on a record: their own, a grant's level, staff of its organisation, or nothing. `guardian` is full
+ * access to a child of the policy's child band (no account of their own): full, and the child's details to keep.
+ */
+type Level = 'self' | 'full' | 'b+a' | 'billing' | 'none' | 'staff' | 'guardian';
 /** What a read or search gives: the whole resource, the reduced view, or nothing (404 / no match). */
 type Seen = 'full' | 'reduced' | 'deny';
 
-// Columns:           self    full    b+a        billing    none    staff
+// Columns:           self    full    b+a        billing    none    staff   (guardian: as full)
 const r = (self: Seen, full: Seen, ba: Seen, billing: Seen, none: Seen, staff: Seen): Record<Level, Seen> => ({
   self,
   full,
@@ -40,6 +44,7 @@ const r = (self: Seen, full: Seen, ba: Seen, billing: Seen, none: Seen, staff: S
   billing,
   none,
   staff,
+  guardian: full,
 });
 const READ: Record<RowKey, Record<Level, Seen>> = {
   Patient: r('full', 'full', 'reduced', 'reduced', 'deny', 'full'),
@@ -96,19 +101,31 @@ type WriteRow =
   | 'Binary'
   | 'Communication'
   | 'AuditEvent'
-  | 'Consent';
-// Columns:            self full b+a  billing none staff
-const w = (self: number, full: number, ba: number, billing: number, none: number, staff: number): Record<Level, number> => ({
+  | 'Consent'
+  | 'Task'
+  | 'QuestionnaireResponse';
+// Columns:            self full b+a  billing none staff (guardian: as full unless given)
+const w = (
+  self: number,
+  full: number,
+  ba: number,
+  billing: number,
+  none: number,
+  staff: number,
+  guardian = full,
+): Record<Level, number> => ({
   self,
   full,
   'b+a': ba,
   billing,
   none,
   staff,
+  guardian,
 });
 const WRITE: Record<WriteRow, Record<Level, number>> = {
-  // The patient may PUT her own record (her contact details, issue 17); this PUT changes nothing.
-  Patient: w(200, 403, 403, 403, 404, 200),
+  // The patient may PUT her own record (her contact details, issue 17), and a parent at full a young child's; this PUT
+  // changes nothing.
+  Patient: w(200, 403, 403, 403, 404, 200, 200),
   Observation: w(403, 403, 403, 403, 403, 201),
   Condition: w(403, 403, 403, 403, 403, 201),
   Immunization: w(403, 403, 403, 403, 403, 201),
@@ -123,10 +140,15 @@ const WRITE: Record<WriteRow, Record<Level, number>> = {
   Communication: w(201, 201, 201, 201, 403, 201),
   AuditEvent: w(405, 405, 405, 405, 405, 405),
   Consent: w(403, 403, 403, 403, 403, 201),
+  // A request to correct the birth date (issue 17): the patient's own, or a young child's by a parent at full; another
+  // family member at full may write Tasks, but not this one (400 naming Task.for).
+  Task: w(201, 400, 403, 403, 403, 201, 201),
+  // A form's answers (issue 17), in progress.
+  QuestionnaireResponse: w(201, 201, 403, 403, 403, 201),
 };
 
 /** Billing operations, on the patient's Account, Patient and issued (unpaid) Invoice: the answer's status. */
-type OpRow = 'Account $balance' | 'Patient $balance' | 'Invoice $statement' | 'Invoice $pay';
+type OpRow = 'Account $balance' | 'Patient $balance' | 'Invoice $statement' | 'Invoice $pay' | 'Patient $portal-options';
 // Columns:                     self full b+a  billing none staff
 const OPS: Record<OpRow, Record<Level, number>> = {
   'Account $balance': w(200, 200, 200, 200, 404, 200),
@@ -134,6 +156,8 @@ const OPS: Record<OpRow, Record<Level, number>> = {
   'Invoice $statement': w(200, 200, 200, 200, 404, 200),
   // A hosted checkout is opened (201); card data and money never pass through the service.
   'Invoice $pay': w(201, 201, 201, 201, 404, 201),
+  // Whom the caller may write to or book with for the patient (issue 17): at billing levels, what those levels allow.
+  'Patient $portal-options': w(200, 200, 200, 200, 404, 200),
 };
 
 /** A caller's levels on ada, ben, cara and sam, written as four words. */
@@ -168,7 +192,7 @@ const PHASES: readonly Phase[] = [
     rows: 'all',
     levels: {
       westmed: {
-        ada: on('self full billing none'),
+        ada: on('self guardian billing none'),
         dan: on('full none none none'),
         cara: on('none none self none'),
         sam: on('none none none self'),
@@ -178,7 +202,7 @@ const PHASES: readonly Phase[] = [
       // The guardian grant to Cara was made at 'billing': Westchester's teen band would allow appointments too, but a
       // grant never gives more than was granted.
       westchester: {
-        ada: on('self full billing none'),
+        ada: on('self guardian billing none'),
         dan: on('full none none none'),
         cara: on('none none self none'),
         sam: on('none none none self'),
@@ -205,8 +229,8 @@ const PHASES: readonly Phase[] = [
     rows: 'all',
     levels: {
       // Westmed lets a teen grant full; Westchester caps the teen's own grant at appointments and billing.
-      westmed: { ada: on('self full full none'), dan: on('none none none none') },
-      westchester: { ada: on('self full b+a none'), dan: on('none none none none') },
+      westmed: { ada: on('self guardian full none'), dan: on('none none none none') },
+      westchester: { ada: on('self guardian b+a none'), dan: on('none none none none') },
     },
   },
   {
@@ -219,8 +243,8 @@ const PHASES: readonly Phase[] = [
     },
     rows: 'core',
     levels: {
-      westmed: { ada: on('self full billing none'), dan: on('none none none none') },
-      westchester: { ada: on('self full billing none'), dan: on('none none none none') },
+      westmed: { ada: on('self guardian billing none'), dan: on('none none none none') },
+      westchester: { ada: on('self guardian billing none'), dan: on('none none none none') },
     },
   },
   {
@@ -228,8 +252,8 @@ const PHASES: readonly Phase[] = [
     at: '2028-07-02T06:59:59Z',
     rows: 'core',
     levels: {
-      westmed: { ada: on('self full billing none'), cara: on('none none self none'), staff: on('staff staff staff none') },
-      westchester: { ada: on('self full billing none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+      westmed: { ada: on('self guardian billing none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+      westchester: { ada: on('self guardian billing none'), cara: on('none none self none'), staff: on('staff staff staff none') },
     },
   },
   {
@@ -237,27 +261,27 @@ const PHASES: readonly Phase[] = [
     at: '2028-07-02T07:00:00Z',
     rows: 'core',
     levels: {
-      westmed: { ada: on('self full none none'), cara: on('none none self none'), staff: on('staff staff staff none') },
-      westchester: { ada: on('self full none none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+      westmed: { ada: on('self guardian none none'), cara: on('none none self none'), staff: on('staff staff staff none') },
+      westchester: { ada: on('self guardian none none'), cara: on('none none self none'), staff: on('staff staff staff none') },
     },
   },
   {
     name: 'the last second before Ben turns 12',
     at: '2028-11-23T07:59:59Z',
     rows: 'core',
-    levels: { westmed: { ada: on('self full none none') }, westchester: { ada: on('self full none none') } },
+    levels: { westmed: { ada: on('self guardian none none') }, westchester: { ada: on('self guardian none none') } },
   },
   {
     name: 'Ben’s 12th birthday',
     at: '2028-11-23T08:00:00Z',
     rows: 'core',
-    levels: { westmed: { ada: on('self full none none') }, westchester: { ada: on('self b+a none none') } },
+    levels: { westmed: { ada: on('self guardian none none') }, westchester: { ada: on('self b+a none none') } },
   },
   {
     name: 'the last second before Ben turns 13',
     at: '2029-11-23T07:59:59Z',
     rows: 'core',
-    levels: { westmed: { ada: on('self full none none') }, westchester: { ada: on('self b+a none none') } },
+    levels: { westmed: { ada: on('self guardian none none') }, westchester: { ada: on('self b+a none none') } },
   },
   {
     name: 'Ben’s 13th birthday',
@@ -304,6 +328,14 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
       account: (await f.system.searchResources<Account>('Account', { patient: `Patient/${f.patientIds[patient]}` }))[0].id!,
     });
     unpaid = { ada: await unpaidOf('ada'), ben: await unpaidOf('ben'), cara: await unpaidOf('cara') };
+    formId = (
+      await f.system.create<Questionnaire>({
+        resourceType: 'Questionnaire',
+        status: 'active',
+        title: 'Intake',
+        item: [{ linkId: 'allergies', text: 'Any allergies?', type: 'boolean', required: true }],
+      })
+    ).resource.id!;
   });
   afterAll(() => f?.close());
 
@@ -351,10 +383,27 @@ describe.each<AgePolicyName>(['westmed', 'westchester'])('policy %s', (policy) =
         }
       }
       if (phase.at === T0) {
+        // The service's own terminology (issue 17): read by every signed-in caller, written by nobody.
+        for (const caller of Object.keys(phase.levels[policy]) as CallerKey[]) {
+          const token = await f.token(caller);
+          for (const [what, status, run] of [
+            ['read CodeSystem', 200, () => f.app.request('/fhir/CodeSystem/portal-message-subject', { token })],
+            ['$expand ValueSet', 200, () => f.app.request('/fhir/ValueSet/portal-request-status/$expand', { token })],
+            [
+              'write ValueSet',
+              405,
+              () => f.app.request('/fhir/ValueSet', { method: 'POST', token, json: { resourceType: 'ValueSet', status: 'draft' } }),
+            ],
+          ] as const) {
+            expected.push(`${caller} ${what}: ${status}`);
+            tasks.push(async () => `${caller} ${what}: ${(await run()).status}`);
+          }
+        }
         for (const bad of BAD_CALLERS) {
           const token = await f.badToken(bad);
           for (const [what, run] of [
             ['read Patient', () => f.app.request(`/fhir/Patient/${f.patientIds.ada}`, { token })],
+            ['read ValueSet', () => f.app.request('/fhir/ValueSet/portal-request-status', { token })],
             ['search Observation', () => f.app.request(`/fhir/Observation?_id=${f.rows.ada.Observation}`, { token })],
             [
               'write Communication',
@@ -393,6 +442,8 @@ async function operationCell(
       await res.arrayBuffer();
       return res.status;
     }
+    case 'Patient $portal-options':
+      return (await f.app.request(`/fhir/Patient/${f.patientIds[patient]}/$portal-options`, { token })).status;
     case 'Invoice $pay':
       return (
         await f.app.request(`/fhir/Invoice/${invoice}/$pay`, {
@@ -457,6 +508,9 @@ async function writeCell(f: AccessFamily, token: string, row: WriteRow, patient:
   return (await f.app.request(`/fhir/${row}`, { method: 'POST', token, json: body })).status;
 }
 
+/** A form to answer (QuestionnaireResponse row), made once per app. */
+let formId: string;
+
 /** A new, valid resource of the type in the patient's record. None of them is a grant. */
 function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: PatientKey): Resource {
   const ref = { reference: `Patient/${f.patientIds[patient]}` };
@@ -510,6 +564,18 @@ function writeBody(f: AccessFamily, row: Exclude<WriteRow, 'Patient'>, patient: 
         payload: [{ contentString: 'A question about my bill' }],
       };
     }
+    case 'Task':
+      return {
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        code: { coding: [{ system: PORTAL_REQUEST_TYPE_SYSTEM, code: 'profile-change' }] },
+        for: ref,
+        focus: ref,
+        input: [{ type: { coding: [{ code: 'birthDate' }] }, valueDate: '2016-11-24' }],
+      };
+    case 'QuestionnaireResponse':
+      return { resourceType: 'QuestionnaireResponse', status: 'in-progress', questionnaire: `Questionnaire/${formId}`, subject: ref };
     case 'AuditEvent':
       return {
         resourceType: 'AuditEvent',

@@ -35,9 +35,10 @@ function embeddedStorage(prefix: string): ProcessStorage {
       return env;
     },
     open: () => openDatabase({ dataDir }),
-    backends: async () => 0,
-    async drop() {
+    backends: () => Promise.resolve(0),
+    drop() {
       fs.rmSync(dataDir, { recursive: true, force: true });
+      return Promise.resolve();
     },
   };
 }

@@ -309,6 +309,6 @@ async function statementFor(
       },
     ],
     totalNet: { value: owed, currency: 'USD' },
-  } as Invoice);
+  });
   return resource;
 }

@@ -145,7 +145,7 @@ describe('statements', () => {
 
   it('$statement is refused to whoever does not see the Invoice, and for an Invoice that is not a statement', async () => {
     expect((await app.call('GET', `/fhir/Invoice/${caraInvoice.id}/$statement`, { token: tokens.dan })).status).toBe(404);
-    const { resource: draft } = await app.system.create<Invoice>({ ...caraInvoice, id: undefined, status: 'draft' } as Invoice);
+    const { resource: draft } = await app.system.create<Invoice>({ ...caraInvoice, id: undefined, status: 'draft' });
     const res = await app.call('GET', `/fhir/Invoice/${draft.id}/$statement`, { token: tokens.staff });
     expect([res.status, outcomeText(res.body)]).toEqual([400, `Invoice/${draft.id} is draft, not a statement (issued or balanced)`]);
     await app.system.delete('Invoice', draft.id!);
@@ -174,7 +174,7 @@ describe('statements', () => {
       id: undefined,
       status: 'draft',
       identifier: [{ system: 'urn:test', value: 'INV-NEW' }],
-    } as Invoice);
+    });
     // A draft is no statement: nobody is told.
     expect(await billingNoticeJob(deps)).toEqual([]);
     const mails = app.smtp.received.length;
@@ -203,7 +203,7 @@ describe('statements', () => {
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [
-        { resource: { ...caraInvoice, id: undefined, status: 'issued' } as Invoice, request: { method: 'POST', url: 'Invoice' } },
+        { resource: { ...caraInvoice, id: undefined, status: 'issued' }, request: { method: 'POST', url: 'Invoice' } },
         {
           resource: { resourceType: 'Invoice', status: 'no-such-status' } as unknown as Invoice,
           request: { method: 'POST', url: 'Invoice' },

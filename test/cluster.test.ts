@@ -322,15 +322,13 @@ describeCluster('two instances behind HAProxy on one PostgreSQL', () => {
     // The signal is sent at once, but a large process on a busy machine takes a moment to go, and until its sockets are
     // closed it still takes connections: the instance is gone when its port refuses them.
     let goneAt = Infinity;
-    const killer = new Promise<void>((resolve) =>
-      setTimeout(async () => {
-        killedAt = Date.now();
-        process.kill(victim, 'SIGKILL');
-        while (await accepts(victimPort)) await new Promise((r) => setTimeout(r, 5));
-        goneAt = Date.now();
-        resolve();
-      }, 4_000),
-    );
+    const killer = (async () => {
+      await new Promise((r) => setTimeout(r, 4_000));
+      killedAt = Date.now();
+      process.kill(victim, 'SIGKILL');
+      while (await accepts(victimPort)) await new Promise((r) => setTimeout(r, 5));
+      goneAt = Date.now();
+    })();
     await Promise.all([...Array.from({ length: CLIENTS }, client), killer]);
 
     const failed = results.filter((r) => r.status !== 200);

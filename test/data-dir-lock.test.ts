@@ -30,7 +30,7 @@ function chartkeeperMigrate(): Promise<{ code: number; stdout: string; stderr: s
 /** The pid of a process that has just exited. */
 function deadPid(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, ['-e', ''], (err) => (err ? reject(err) : resolve(child.pid!)));
+    const child = execFile(process.execPath, ['-e', ''], (err) => (err ? reject(new Error(err.message)) : resolve(child.pid!)));
   });
 }
 

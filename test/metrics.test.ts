@@ -94,7 +94,10 @@ test('the pool gauge shows connections in use, idle and waiting on PostgreSQL (a
 });
 
 test('mail the mailer refuses is counted, and the error still reaches the sender', async () => {
-  const failing = countingMailFailures({ send: () => Promise.reject(new Error('SMTP down')), close: async () => undefined }, app.metrics!);
+  const failing = countingMailFailures(
+    { send: () => Promise.reject(new Error('SMTP down')), close: () => Promise.resolve() },
+    app.metrics!,
+  );
   await expect(failing.send({ to: 'a@example.com', subject: 's', text: 't' })).rejects.toThrow('SMTP down');
   await expect(failing.send({ to: 'a@example.com', subject: 's', text: 't' })).rejects.toThrow('SMTP down');
   expect(value(await scrape(), 'chartkeeper_mail_failures_total')).toBe(2);
@@ -104,17 +107,19 @@ test('each job tick is counted as ran, skipped (lock held elsewhere) or failed',
   const outcomes: unknown[] = [undefined, 'done'];
   let failed = false;
   const jobs: ScheduledJob[] = [
-    { name: 'counted', schedule: '* * * * * *', run: async () => outcomes.shift() },
+    { name: 'counted', schedule: '* * * * * *', run: () => Promise.resolve(outcomes.shift()) },
     {
       name: 'broken',
       schedule: '* * * * * *',
-      run: async () => {
+      run: () => {
         failed = true;
-        throw new Error('boom');
+        return Promise.reject(new Error('boom'));
       },
     },
   ];
-  const running = startJobs({ timeZone: 'UTC' } as JobDeps, jobs, app.metrics!.observeJob);
+  const running = startJobs({ timeZone: 'UTC' } as JobDeps, jobs, (job, outcome, seconds) =>
+    app.metrics!.observeJob(job, outcome, seconds),
+  );
   const deadline = Date.now() + 20_000;
   while ((outcomes.length || !failed) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   await running.stop();

@@ -57,7 +57,7 @@ describe('one account across practices', () => {
         name: westside.name,
         birthDate: westside.birthDate,
         gender: westside.gender,
-        telecom: [{ system: 'email', value: DEMO_PEOPLE.ada.email as string }],
+        telecom: [{ system: 'email', value: DEMO_PEOPLE.ada.email }],
         managingOrganization: { reference: `Organization/${harborOrg.id}`, display: harborOrg.name },
       })
     ).resource;

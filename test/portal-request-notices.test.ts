@@ -203,4 +203,55 @@ describe('issue 17 request answers and messages by email', () => {
       [DAN, 'family-member', 'new-message'],
     ]);
   });
+
+  test('a change of the email on Ada’s record tells the old address, naming neither the new one nor anything clinical', async () => {
+    await run();
+    const ada = (await app.call('GET', `/fhir/Patient/${patients.ada}`, { token: tokens.ada })).body as Patient;
+    const phoneOnly = ada.telecom!.map((t) => (t.system === 'phone' ? { ...t, value: '(206) 555-0101' } : t));
+    const same = await app.call('PUT', `/fhir/Patient/${ada.id}`, {
+      token: tokens.ada,
+      json: { ...ada, telecom: phoneOnly },
+      headers: { 'If-Match': `W/"${ada.meta!.versionId}"` },
+    });
+    expect(same.status).toBe(200);
+    // The email stayed (the same address in other letters is the same address): nobody is told.
+    const upper = (same.body as Patient).telecom!.map((t) => (t.system === 'email' ? { ...t, value: ADA.toUpperCase() } : t));
+    const cased = await app.call('PUT', `/fhir/Patient/${ada.id}`, {
+      token: tokens.ada,
+      json: { ...same.body, telecom: upper },
+      headers: { 'If-Match': `W/"${same.body.meta.versionId}"` },
+    });
+    expect(cased.status).toBe(200);
+    expect(await run()).toEqual([]);
+
+    const received = app.smtp.received.length;
+    const moved = (cased.body as Patient).telecom!.map((t) => (t.system === 'email' ? { ...t, value: 'ada.moved@example.com' } : t));
+    const changed = await app.call('PUT', `/fhir/Patient/${ada.id}`, {
+      token: tokens.ada,
+      json: { ...cased.body, telecom: moved },
+      headers: { 'If-Match': `W/"${cased.body.meta.versionId}"` },
+    });
+    expect(changed.status).toBe(200);
+    expect(await run()).toEqual([[ADA, 'former-address', 'email-changed']]);
+    const mail = await app.mailTo(ADA, received);
+    expect(mail.message.subject).toBe('The email address on your Westside Family Medicine record was changed');
+    expect(mail.message.text).toContain("the email address on Ada's record at Westside Family Medicine was changed from this address");
+    expect(mail.message.text).not.toMatch(/ada\.moved|cholesterol|Chen/);
+    expect(app.smtp.received.slice(received).flatMap((m) => m.envelopeTo)).toEqual([ADA]);
+    expect(await run()).toEqual([]);
+
+    // A change that is refused tells nobody; the practice's change does, as the patient's does.
+    const back = (changed.body as Patient).telecom!.map((t) => (t.system === 'email' ? { ...t, value: ADA } : t));
+    const refused = await app.call('PUT', `/fhir/Patient/${ada.id}`, {
+      token: tokens.ada,
+      json: { ...changed.body, telecom: back, gender: 'other' },
+      headers: { 'If-Match': `W/"${changed.body.meta.versionId}"` },
+    });
+    expect(refused.status).toBe(400);
+    expect(await run()).toEqual([]);
+    expect(
+      (await app.call('PUT', `/fhir/Patient/${ada.id}`, { token: tokens.staff, json: { ...changed.body, telecom: back } })).status,
+    ).toBe(200);
+    expect(await run()).toEqual([['ada.moved@example.com', 'former-address', 'email-changed']]);
+  });
 });

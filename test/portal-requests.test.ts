@@ -101,7 +101,7 @@ function part(p: { part?: { name: string; valueCode?: string; valueReference?: {
 
 function providersIn(options: Parameters): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const p of options.parameter ?? []) if (p.name === 'provider') out[part(p as any, 'practitioner')[0]] = part(p as any, 'action');
+  for (const p of options.parameter ?? []) if (p.name === 'provider') out[part(p, 'practitioner')[0]] = part(p, 'action');
   return out;
 }
 

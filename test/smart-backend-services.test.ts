@@ -72,7 +72,7 @@ describe('SMART Backend Services', () => {
   }
 
   it('a stock client gets a token with private_key_jwt and reads its organisation’s patients', async () => {
-    const config = await oidc.discovery(new URL(app.issuer), clientId, undefined, oidc.PrivateKeyJwt({ key: key as never, kid: 'k1' }), {
+    const config = await oidc.discovery(new URL(app.issuer), clientId, undefined, oidc.PrivateKeyJwt({ key: key, kid: 'k1' }), {
       execute: [oidc.allowInsecureRequests],
     });
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'system/*.rs', resource: app.fhir });

@@ -4,6 +4,8 @@
  * notification, in order, once it recovers; a subscription sees only what its owner may read; endpoints into the
  * internal network are refused. Receivers run on loopback; the delivery job is run by the test with the test's clock.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { DocumentReference, Patient, Subscription } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
@@ -17,9 +19,7 @@ import { notificationEvent, notificationType, type RestHookReceiver, startRestHo
 
 const CCDA =
   `<?xml version="1.0" encoding="UTF-8"?>` +
-  require('node:fs')
-    .readFileSync(require('node:path').join(__dirname, '../fixtures/ccda-golden/results-vitals-r11.xml'), 'utf8')
-    .replace(/^<\?xml[^>]*\?>/, '');
+  fs.readFileSync(path.join(__dirname, '../fixtures/ccda-golden/results-vitals-r11.xml'), 'utf8').replace(/^<\?xml[^>]*\?>/, '');
 
 describe('Subscriptions (rest-hook, transactional outbox)', () => {
   let app: AuthTestApp;

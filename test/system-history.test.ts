@@ -74,7 +74,7 @@ describe('system-level history', () => {
       code: { text: 'Mood' },
       subject: { reference: `Patient/${ada}` },
       valueString: 'later',
-    } as Observation);
+    });
     const second = await get(next.slice(app.url.length));
     expect(refs(second.body)).toEqual([written[0]]);
     expect(second.body.link.find((l: any) => l.relation === 'next')).toBeUndefined();

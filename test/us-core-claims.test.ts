@@ -123,7 +123,7 @@ describeCorpus('US Core claims of the C-CDA corpus import', () => {
     for (const file of files) {
       try {
         const result = await parseCcdaOffThread(fs.readFileSync(file));
-        resources.push(...result.bundle.entry.map((e) => e.resource as Resource));
+        resources.push(...result.bundle.entry.map((e) => e.resource));
         parsed++;
       } catch {
         // Documents the import refuses (not C-CDA, malformed) are another test's (ccda-corpus-import.test.ts).

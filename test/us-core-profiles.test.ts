@@ -42,7 +42,7 @@ function withoutRequiredElement(resource: Resource): { broken: Resource; element
     if (!keys.some(matches)) continue;
     return {
       broken: Object.fromEntries(Object.entries(resource).filter(([k]) => !matches(k))) as unknown as Resource,
-      element: element.path as string,
+      element: element.path,
     };
   }
   return undefined;

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Binary, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { up as repairWellFormedContent } from '../src/db/migrations/0012-well-formed-content';
 import { LONE_SURROGATE } from '../src/fhir/input-limits';
 import { insertNew, prepareWrite } from '../src/fhir/resource-writer';
@@ -61,7 +61,7 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
       LONE_SURROGATE,
       ['Patient.name[0].family'],
     ]);
-    const patient = (await f.system.read('Patient', f.patientIds.ada)) as Resource;
+    const patient = await f.system.read<Resource>('Patient', f.patientIds.ada);
     const update = JSON.stringify({ ...patient, name: [{ family: 'Park', given: ['Ada'] }] }).replace('"Ada"', `"Ada${LONE}"`);
     expect(await answer(await post(`/fhir/Patient/${f.patientIds.ada}`, update, undefined, 'PUT'))).toEqual([
       400,
@@ -128,7 +128,7 @@ describe('issue 24 item 7: strings that are not valid Unicode', () => {
     const unrepaired = await everyRead();
     expect(unrepaired).toEqual(allOk(unrepaired));
 
-    await repairWellFormedContent(f.app.database.db);
+    await repairWellFormedContent(f.app.database.db as Kysely<any>);
     const { rows } = await sql<{
       content: string;
     }>`select content from resource where resource_type = 'Binary' and id = 'lone-surrogate-binary'`.execute(f.app.database.db);

@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config';
 import type { Database } from '../../src/db/database';
 import { startServer } from '../../src/main';
 import type { RunningJobs } from '../../src/jobs/job-scheduler';
+import { serveReferenceSearch } from './portal-search-targets';
 
 /** Pool size of the app's pg pool (src/db/database.ts), so the reference gets no more connections. */
 const APP_POOL_SIZE = 20;
@@ -26,7 +27,15 @@ interface Running {
 async function startProduct(logLevel: string): Promise<Running> {
   const config = loadConfig(
     { ...process.env, LOG_LEVEL: logLevel },
-    { databaseUrl: process.env.BENCH_DATABASE_URL, signingKey: process.env.BENCH_SIGNING_KEY, port: 0, host: '127.0.0.1', seedDemo: false },
+    {
+      databaseUrl: process.env.BENCH_DATABASE_URL || undefined,
+      // BENCH_DATA_DIR without BENCH_DATABASE_URL: the embedded database in that folder.
+      ...(process.env.BENCH_DATA_DIR ? { dataDir: process.env.BENCH_DATA_DIR } : {}),
+      signingKey: process.env.BENCH_SIGNING_KEY,
+      port: 0,
+      host: '127.0.0.1',
+      seedDemo: false,
+    },
   );
   const running = await startServer(config);
   const port = (running.server.address() as { port: number }).port;
@@ -38,15 +47,28 @@ async function startProduct(logLevel: string): Promise<Running> {
   };
 }
 
-/** Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is. */
+/**
+ * Reference (2): the least an HTTP read can do: one primary-key SELECT, then the stored text as it is; and reference
+ * (3) of each portal search.
+ */
 async function startReference(): Promise<Running> {
   const pool = new Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: APP_POOL_SIZE });
   const app = express();
+  const base = `${process.env.BENCH_BASE_URL ?? 'http://127.0.0.1'}/fhir`;
+  // Reference (3) of each portal search (portal-search-targets.ts).
+  app.get('/reference-search/:key', (req, res, next) => {
+    serveReferenceSearch(pool, req.params.key, req.query as Record<string, string>, base).then(
+      (body) => void res.type('application/fhir+json; charset=utf-8').send(body),
+      next,
+    );
+  });
   app.get('/fhir/:type/:id', (req, res, next) => {
-    pool.query('select content from resource where resource_type = $1 and id = $2', [req.params.type, req.params.id]).then((result) => {
-      if (!result.rows.length) return void res.status(404).end();
-      res.type('application/fhir+json; charset=utf-8').send(result.rows[0].content);
-    }, next);
+    pool
+      .query<{ content: string }>('select content from resource where resource_type = $1 and id = $2', [req.params.type, req.params.id])
+      .then((result) => {
+        if (!result.rows.length) return void res.status(404).end();
+        res.type('application/fhir+json; charset=utf-8').send(result.rows[0].content);
+      }, next);
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -43,6 +43,8 @@ export interface AccessScope {
   present(resource: Resource): Resource;
   /** True when present() always returns the resource as it is: stored JSON can then be served without parsing it. */
   readonly presentsWhole?: boolean;
+  /** True when present() returns every resource of this type as it is (a scope whose reduced views are of other types). */
+  presentsWholeType?(type: string): boolean;
   /**
    * Portal callers (patients, family): unreleased documents and results are invisible (release-visibility.ts).
    * Staff and system see them.

@@ -7,6 +7,7 @@ import {
   birthdayOf,
   canHaveOwnAccount,
   effectiveAccessLevel,
+  knownChildOn,
   nextAccessChange,
   ownAccountRefusalMessage,
   passcodeConsentGrantedBy,
@@ -155,6 +156,27 @@ describe('canHaveOwnAccount', () => {
         'A parent or guardian can request family access instead.',
     );
     expect(ownAccountRefusalMessage(WESTCHESTER_POLICY)).toContain('under the age of 12 cannot');
+  });
+});
+
+describe('knownChildOn', () => {
+  test('the child band to the day: under 13 at westmed, under 12 at westchester', () => {
+    expect(knownChildOn('2013-05-10', '2026-05-09')).toBe(true);
+    expect(knownChildOn('2013-05-10', '2026-05-10')).toBe(false);
+    expect(knownChildOn('2014-05-10', '2026-05-09', WESTCHESTER_POLICY)).toBe(true);
+    expect(knownChildOn('2014-05-10', '2026-05-10', WESTCHESTER_POLICY)).toBe(false);
+    expect(knownChildOn('2026-05-10', '2026-05-10')).toBe(true);
+  });
+
+  test('a partial date must be a child on every day it allows; unknown, malformed and future dates are not', () => {
+    // Born some day of 2013: 13 already if born by 2013-05-10.
+    expect(knownChildOn('2013', '2026-05-10')).toBe(false);
+    expect(knownChildOn('2013', '2025-12-31')).toBe(true);
+    expect(knownChildOn('2013-06', '2026-05-31')).toBe(true);
+    expect(knownChildOn('2013-05', '2026-05-31')).toBe(false);
+    expect(knownChildOn(undefined, '2026-05-10')).toBe(false);
+    expect(knownChildOn('2013-13-01', '2026-05-10')).toBe(false);
+    expect(knownChildOn('2026-06-01', '2026-05-10')).toBe(false);
   });
 });
 

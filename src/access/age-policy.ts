@@ -234,6 +234,15 @@ export function knownAdultOn(birthDate: string | undefined, today: string, polic
 }
 
 /**
+ * True when a patient born on `birthDate` (a FHIR date, possibly partial) is in the policy's child band on `today`
+ * whatever the exact day: the age at which they cannot hold an account and a guardian holds their record in full.
+ */
+export function knownChildOn(birthDate: string | undefined, today: string, policy: AgePolicy = WESTMED_POLICY): boolean {
+  const bounds = birthDate === undefined ? undefined : fhirDateBounds(birthDate);
+  return bounds !== undefined && bounds.latest <= today && ageOn(bounds.earliest, today) < policy.teenFrom;
+}
+
+/**
  * The youngest age a patient born on `birthDate` can be on `today` (a partial date counts from its latest possible
  * day); undefined when the birth date is absent or may be after today, so the age cannot be known.
  */

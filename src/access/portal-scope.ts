@@ -17,6 +17,11 @@ export interface PatientAccess {
   readonly self: boolean;
   /** The RelatedPerson standing for the caller in this patient's record (grants), for audit events. */
   readonly relatedPersonId?: string;
+  /**
+   * True when the patient is a child today under the age policy (whatever the exact birth date): no account of their
+   * own, so a family member at 'full' keeps their personal information as the patient would.
+   */
+  readonly child?: boolean;
 }
 
 /** A portal caller's scope, with the per-patient levels it was built from. */
@@ -40,6 +45,7 @@ export function portalScope(access: readonly PatientAccess[], description: strin
   for (const [id, a] of byPatient) patients.set(id, typesAt(a.level));
   const levelFor = (patientId: string): AccessLevel => byPatient.get(patientId)?.level ?? 'none';
   const own = ownReferences(access);
+  const details = detailsKept(byPatient);
   const scope: PortalScope = {
     description,
     unrestricted: false,
@@ -49,9 +55,10 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     portalRules: true,
     access: byPatient,
     levelFor,
-    canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored }),
+    canWrite: (resource, compartments, stored = false) => portalMayWrite(resource, compartments, levelFor, { own, stored, details }),
     authorshipIssues: (resource, stored) => portalAuthorshipIssues(resource, own, stored),
     present: (resource) => presentAt(resource, levelFor),
+    presentsWholeType: (type) => !REDUCED_VIEW_TYPES.has(type),
     narrowForSearch(type, params) {
       const blocked = [...byPatient.values()].filter((a) => !params.every((p) => searchParamAllowedAt(a.level, type, p)));
       if (!blocked.length) return scope;
@@ -73,6 +80,13 @@ function ownReferences(access: readonly PatientAccess[]): ReadonlySet<string> {
     if (a.relatedPersonId) own.add(`RelatedPerson/${a.relatedPersonId}`);
   }
   return own;
+}
+
+/** The Patients whose details the caller changes: their own, and each child's whose record they hold at full. */
+function detailsKept(byPatient: ReadonlyMap<string, PatientAccess>): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const a of byPatient.values()) if (a.self || (a.level === 'full' && a.child === true)) out.add(`Patient/${a.patientId}`);
+  return out;
 }
 
 function typesAt(level: AccessLevel): ReadonlySet<string> | undefined {
@@ -114,6 +128,9 @@ function presentAt(resource: Resource, levelFor: (patientId: string) => AccessLe
   // The SQL filter let it through, so the level sees the type; should it not, show no more than the id.
   return viewForLevel(level, resource) ?? ({ resourceType: resource.resourceType, id: resource.id } as Resource);
 }
+
+/** The types presentAt may reduce (patientsNamedBy names their patients); every other type is shown whole. */
+const REDUCED_VIEW_TYPES: ReadonlySet<string> = new Set(['Patient', 'Appointment', 'ChargeItem']);
 
 /** The patients a reduced-view type is about (other types are shown whole when visible at all). */
 function patientsNamedBy(resource: Resource): string[] {

@@ -181,7 +181,7 @@ export function unreleasedVersion(resource: { resourceType?: string; status?: st
 }
 
 /** The status elements that say a record was entered in error, as one stored version has them. */
-interface StatusFields {
+export interface StatusFields {
   readonly resourceType?: string;
   readonly status?: string;
   readonly docStatus?: string;

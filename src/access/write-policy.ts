@@ -10,8 +10,8 @@
  *   the caller (their Patient, or their RelatedPerson in the record), never a clinician. Once sent it is part of the
  *   record: only the caller's own drafts (status 'preparation') may be changed or deleted; an uploaded file (Binary) is
  *   never changed or deleted from the portal. Billing levels write only messages about the bills. Clinical data, the
- *   Patient of anyone but the caller herself (which of its fields she changes is the portal's rule: not the birth
- *   date that moves the age rules), grants (Consent/RelatedPerson: through the family access operations, which
+ *   Patient of anyone but the caller herself or a child whose record she holds at 'full' (which of its fields she
+ *   changes is the portal's rule: not the birth date that moves the age rules), grants (Consent/RelatedPerson: through the family access operations, which
  *   check who may grant) and AuditEvents are never written by portal callers.
  *   A portal caller is the author of what she writes: a questionnaire answer's author and source, when given, are
  *   the caller. The resource's meta.security, meta.tag and meta.source are the service's (security labels, tags
@@ -20,7 +20,7 @@
  *   organisation. AuditEvents are written by the service alone: an activity log anyone could edit proves nothing.
  */
 import { deepEquals } from '@medplum/core';
-import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
+import type { Communication, Resource } from '@medplum/fhirtypes';
 import type { AccessLevel } from './access-level';
 
 /** Resource types a patient (or a full-access family member) may write through the API. */
@@ -54,6 +54,11 @@ export interface PortalWriter {
   readonly own: ReadonlySet<string>;
   /** True for the stored version an update or delete would replace; false for the version a write would store. */
   readonly stored: boolean;
+  /**
+   * The Patients (`Patient/<id>`) whose details the caller keeps: their own, and a child's whose record they hold at
+   * full (the child has no account of their own). Absent: their own only.
+   */
+  readonly details?: ReadonlySet<string>;
 }
 
 /**
@@ -72,11 +77,11 @@ export function portalMayWrite(
   if (!compartments.every((patientId) => levels.includes(levelOf(patientId)))) return false;
   // A request is the practice's once it is answered: the portal changes an appointment request only while it is
   // open (to cancel it), and a request Task only while it waits.
-  if (resource.resourceType === 'Appointment' && writer.stored) return (resource as Appointment).status === 'proposed';
-  // Patients keep their own contact details (the portal's profile rules say which fields): never a family member's,
-  // never a new Patient.
-  if (resource.resourceType === 'Patient') return writer.own.has(`Patient/${resource.id}`);
-  if (resource.resourceType === 'Task' && writer.stored) return (resource as Task).status === 'requested';
+  if (resource.resourceType === 'Appointment' && writer.stored) return resource.status === 'proposed';
+  // Patients keep their own contact details (the portal's profile rules say which fields), and a parent at full keeps a
+  // child's, who has no account to do it: never another family member's, never a new Patient.
+  if (resource.resourceType === 'Patient') return (writer.details ?? writer.own).has(`Patient/${resource.id}`);
+  if (resource.resourceType === 'Task' && writer.stored) return resource.status === 'requested';
   // An uploaded file may be a released report or a sent message's attachment: the portal adds files, never
   // changes or removes one (a draft that needs another file uploads it).
   if (resource.resourceType === 'Binary' && writer.stored) return false;

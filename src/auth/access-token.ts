@@ -161,7 +161,7 @@ export async function verifyAccessToken(
   keys: SigningKey | readonly SigningKey[],
   options: { clock: Clock },
 ): Promise<AccessTokenClaims> {
-  const candidates = Array.isArray(keys) ? keys : [keys as SigningKey];
+  const candidates = ([] as SigningKey[]).concat(keys);
   try {
     const { payload } = await jwtVerify(
       token,

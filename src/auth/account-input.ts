@@ -45,6 +45,7 @@ export function optionalString(fields: Fields, name: string, max = 200, where = 
   if (typeof value !== 'string') throw badRequest(`${where}${name} must be a string`, where + name);
   const trimmed = value.trim();
   if ([...trimmed].length > max) throw badRequest(`${where}${name} is longer than ${max} characters`, where + name);
+  // eslint-disable-next-line no-control-regex -- the control characters are what it refuses
   if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw badRequest(`${where}${name} contains control characters`, where + name);
   return trimmed === '' ? undefined : trimmed;
 }

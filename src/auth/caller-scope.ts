@@ -11,7 +11,7 @@ import type { AccountTable, Tables } from '../db/tables';
 import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
 import { type AccessScope, unrestrictedScope } from '../access/access-scope';
-import { effectiveAccessLevel } from '../access/age-policy';
+import { effectiveAccessLevel, knownChildOn } from '../access/age-policy';
 import type { AgePolicy } from '../access/age-policy-profiles';
 import { todayIn } from '../access/calendar-date';
 import { familyRelationshipOf } from '../access/family-relationship';
@@ -80,7 +80,8 @@ export async function patientAccessOf(db: Kysely<Tables>, account: ScopeAccount,
       },
       options.policy,
     );
-    out.push({ patientId: grant.patientId, level, self: false, relatedPersonId: grant.relatedPersonId });
+    const child = knownChildOn(birthDates.get(grant.patientId), today, options.policy);
+    out.push({ patientId: grant.patientId, level, self: false, relatedPersonId: grant.relatedPersonId, child });
   }
   return out;
 }

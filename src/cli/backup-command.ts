@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, sql } from 'kysely';
+import packageJson from '../../package.json';
 import { lockDataDir } from '../db/data-dir-lock';
 import { PGliteDialect } from '../db/pglite-dialect';
 import { type BackupManifest, packBackup, readDataFiles, writeFileAtomically } from './backup-archive';
@@ -8,7 +9,7 @@ import type { CliArgs } from './cli-args';
 import { embeddedFileCommand } from './cli-context';
 
 /** The package version, recorded in the manifest. */
-const VERSION: string = require('../../package.json').version;
+const VERSION: string = packageJson.version;
 
 const USAGE = "usage: chartkeeper backup FILE [--data-dir DIR]   (stop the server first: the embedded database is one process's)\n";
 
@@ -30,7 +31,7 @@ export async function backupCommand(args: CliArgs): Promise<number> {
     const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create(path.join(config.dataDir, 'pglite'));
     try {
-      const db = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
+      const db = new Kysely<unknown>({ dialect: new PGliteDialect(pglite) });
       const manifest: BackupManifest = {
         format: 'chartkeeper-embedded-backup',
         formatVersion: 1,
@@ -59,7 +60,7 @@ export async function backupCommand(args: CliArgs): Promise<number> {
 }
 
 /** The migrations recorded in the database, in order. */
-export async function appliedMigrations(db: Kysely<any>): Promise<string[]> {
+export async function appliedMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`
     .execute(db)
     .catch(() => ({ rows: [] as { name: string }[] }));
@@ -67,7 +68,7 @@ export async function appliedMigrations(db: Kysely<any>): Promise<string[]> {
 }
 
 /** Live (not deleted) resources by type. */
-export async function liveResourceCounts(db: Kysely<any>): Promise<Record<string, number>> {
+export async function liveResourceCounts<DB>(db: Kysely<DB>): Promise<Record<string, number>> {
   const { rows } = await sql<{ resource_type: string; n: number }>`
     select resource_type, count(*)::int as n from resource where not deleted group by resource_type order by resource_type`.execute(db);
   return Object.fromEntries(rows.map((r) => [r.resource_type, r.n]));

@@ -44,7 +44,7 @@ export async function restoreCommand(args: CliArgs): Promise<number> {
     const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create(databaseDir, { loadDataDir: new Blob([contents.pgdata]) });
     try {
-      const db = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
+      const db = new Kysely<unknown>({ dialect: new PGliteDialect(pglite) });
       const migrations = await appliedMigrations(db);
       const resources = await liveResourceCounts(db);
       if (

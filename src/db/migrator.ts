@@ -22,8 +22,8 @@ export class MigrationError extends Error {
  * them is applied and the schema stays as it was (MigrationError names the one that failed). Kysely holds a lock
  * meanwhile, so instances starting together migrate once. The tables are analysed afterwards (src/db/table-statistics.ts).
  */
-export async function migrateToLatest(db: Kysely<any>, migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => withoutStatementTimeout(migrations) } });
+export async function migrateToLatest<DB>(db: Kysely<DB>, migrations: Record<string, Migration> = MIGRATIONS): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(withoutStatementTimeout(migrations)) } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new MigrationError(results?.find((r) => r.status === 'Error')?.migrationName, error);
   const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
@@ -43,7 +43,7 @@ function withoutStatementTimeout(migrations: Record<string, Migration>): Record<
       name,
       {
         ...migration,
-        up: async (db: Kysely<any>) => {
+        up: async (db: Kysely<unknown>) => {
           await sql`set local statement_timeout = 0`.execute(db);
           await migration.up(db);
         },
@@ -53,8 +53,8 @@ function withoutStatementTimeout(migrations: Record<string, Migration>): Record<
 }
 
 /** True when every known migration has been applied (used by /readyz). */
-export async function isMigrated(db: Kysely<any>): Promise<boolean> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+export async function isMigrated<DB>(db: Kysely<DB>): Promise<boolean> {
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) } });
   const migrations = await migrator.getMigrations();
   return migrations.every((m) => m.executedAt !== undefined);
 }

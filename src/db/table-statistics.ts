@@ -30,7 +30,7 @@ const GROWTH_PAGES = 8;
 const GROWTH_FACTOR = 1.2;
 
 /** Analyses the named tables (those that exist), each in its own short transaction with no statement timeout. */
-export async function analyzeTables(db: Kysely<any>, tables: readonly string[]): Promise<string[]> {
+export async function analyzeTables<DB>(db: Kysely<DB>, tables: readonly string[]): Promise<string[]> {
   const existing = await existingTables(db, tables);
   for (const table of existing) {
     await db.transaction().execute(async (trx) => {
@@ -42,7 +42,7 @@ export async function analyzeTables(db: Kysely<any>, tables: readonly string[]):
 }
 
 /** The tables of the current schema, in name order. */
-export async function schemaTables(db: Kysely<any>): Promise<string[]> {
+export async function schemaTables<DB>(db: Kysely<DB>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where n.nspname = current_schema() and c.relkind = 'r' order by 1`.execute(db);
@@ -54,7 +54,7 @@ export async function schemaTables(db: Kysely<any>): Promise<string[]> {
  * in name order: by autovacuum's rule on the rows changed where the server counts them, or by the table having grown
  * a fifth past the pages it had when last analysed (the embedded database keeps no such counts).
  */
-export async function tablesNeedingAnalyze(db: Kysely<any>): Promise<string[]> {
+export async function tablesNeedingAnalyze<DB>(db: Kysely<DB>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
     select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
       left join pg_stat_user_tables s on s.relid = c.oid
@@ -66,14 +66,14 @@ export async function tablesNeedingAnalyze(db: Kysely<any>): Promise<string[]> {
 }
 
 /** True where autovacuum analyses tables by itself: switched on, and its launcher running (never on the embedded database). */
-export async function autovacuumRuns(db: Kysely<any>): Promise<boolean> {
+export async function autovacuumRuns<DB>(db: Kysely<DB>): Promise<boolean> {
   const { rows } = await sql<{ runs: boolean }>`
     select current_setting('autovacuum') = 'on'
       and exists (select 1 from pg_stat_activity where backend_type = 'autovacuum launcher') as runs`.execute(db);
   return rows[0]?.runs === true;
 }
 
-async function existingTables(db: Kysely<any>, tables: readonly string[]): Promise<string[]> {
+async function existingTables<DB>(db: Kysely<DB>, tables: readonly string[]): Promise<string[]> {
   const all = new Set(await schemaTables(db));
   return tables.filter((table) => all.has(table));
 }

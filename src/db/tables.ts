@@ -140,10 +140,16 @@ export interface AuditLogTable {
 export interface PortalNoticeTable {
   seq: Generated<string>;
   patient_id: string;
-  /** 'request-answered' or 'new-message'. */
+  /**
+   * 'request-answered', 'new-message', 'form-completed' (form-completion job), or 'email-changed' (a security notice
+   * to `address`, the email replaced: on the record, resource Patient/<patient_id>, or the account's login, resource
+   * account/<account id>).
+   */
   kind: string;
   resource_type: string;
   resource_id: string;
+  /** Where an 'email-changed' notice goes (migration 0022); null for the others, which go to the record's readers. */
+  address: string | null;
   noted_at: ColumnType<Date, Date | string, Date | string>;
 }
 
@@ -267,6 +273,55 @@ export interface SubscriptionNotificationTable {
   queued_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+type Instant = ColumnType<Date, Date | string, Date | string>;
+type MaybeInstant = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+/** A Bulk Data export: the request a client polls and its place in the queue (src/fhir/bulk-export, migration 0019). */
+export interface ExportJobTable {
+  id: string;
+  /** The caller's subject: only the same caller reads the status and the files. */
+  requester: string;
+  /** The AuditEvent agent the export's access records name (jsonb; null: not recorded). */
+  agent: ColumnType<unknown, string | null, string | null>;
+  /** The requester's access, kept to apply it when the job runs: everything, or an organisation's records. */
+  unrestricted: boolean;
+  organization_id: string | null;
+  /** The types a SMART token's scopes let the requester see (null: no such limit). */
+  allowed_types: string[] | null;
+  /** system, patient or group. */
+  level: string;
+  group_id: string | null;
+  /** A group export: the Group's patients when it was asked for. */
+  patient_ids: string[] | null;
+  /** The types to export, in the order they are written. */
+  types: string[];
+  since: MaybeInstant;
+  /** The export holds each resource as it was at this instant. */
+  transaction_time: Instant;
+  request_url: string;
+  /** queued, running, completed or failed (a cancelled job is deleted). */
+  status: string;
+  error: string | null;
+  attempts: Generated<number>;
+  next_attempt_at: Instant;
+  lease_until: MaybeInstant;
+  lease_token: string | null;
+  finished_at: MaybeInstant;
+  /** When a completed export's files are deleted. */
+  expires_at: MaybeInstant;
+}
+
+/** A batch of ndjson lines an export wrote, in id order within its type (migration 0019). */
+export interface ExportChunkTable {
+  job_id: string;
+  resource_type: string;
+  chunk_no: number;
+  /** The id of the last resource the batch covered: the next batch starts after it. */
+  last_id: string;
+  lines: number;
+  content: string;
+}
+
 /** All tables Chartkeeper's Kysely instance knows. */
 export interface Tables {
   resource: ResourceTable;
@@ -292,4 +347,6 @@ export interface Tables {
   account_record: AccountRecordTable;
   subscription: SubscriptionTable;
   subscription_notification: SubscriptionNotificationTable;
+  export_job: ExportJobTable;
+  export_chunk: ExportChunkTable;
 }

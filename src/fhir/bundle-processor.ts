@@ -73,7 +73,7 @@ async function processTransaction(
   const order = entries
     .map((_, i) => i)
     .sort((a, b) => METHOD_ORDER[entries[a].request!.method] - METHOD_ORDER[entries[b].request!.method] || a - b);
-  const responses: BundleEntry[] = new Array(entries.length);
+  const responses = new Array<BundleEntry>(entries.length);
   const idMap = new Map<string, string>();
   await lockConditions(repo.db, conditionsOf(entries, targets));
 
@@ -186,9 +186,7 @@ async function validateCreates(
   for (let k = 0; k < resources.length; k++) {
     const { error, index } = prepared[k];
     if (error) {
-      await withEntryIndex([entryIndexes[k]], async () => {
-        throw preparationError(error);
-      });
+      await withEntryIndex([entryIndexes[k]], () => Promise.reject(preparationError(error)));
     }
     rememberIndex(resources[k], index!);
   }
@@ -277,10 +275,10 @@ function rewriteIn(value: unknown, idMap: Map<string, string>): unknown {
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const item = value[i];
+      const item: unknown = value[i];
       // Strings directly in arrays are left as they are; strings are rewritten as element values.
       const rewritten = typeof item === 'object' && item !== null ? rewriteIn(item, idMap) : item;
-      if (rewritten !== item) (out ??= value.slice())[i] = rewritten;
+      if (rewritten !== item) (out ??= value.slice() as unknown[])[i] = rewritten;
     }
     return out ?? value;
   }

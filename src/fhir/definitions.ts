@@ -56,6 +56,7 @@ export const SUPPORTED_TYPES = Object.freeze([
   'PaymentReconciliation',
   'PaymentNotice',
   'Subscription',
+  'Group',
 ]);
 
 const supported = new Set<string>(SUPPORTED_TYPES);
@@ -139,7 +140,10 @@ function readProfileDir(): [string, SearchParameter | StructureDefinition | Valu
     .readdirSync(profileDir())
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => [f, JSON.parse(fs.readFileSync(path.join(profileDir(), f), 'utf8'))]);
+    .map((f): [string, SearchParameter | StructureDefinition | ValueSet | CodeSystem] => [
+      f,
+      JSON.parse(fs.readFileSync(path.join(profileDir(), f), 'utf8')) as SearchParameter | StructureDefinition | ValueSet | CodeSystem,
+    ]);
 }
 
 /** The indexed search parameters of a type, by code (composite/special excluded). */

@@ -7,7 +7,7 @@
  */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
-import { hiddenVersion } from '../access/release-visibility';
+import { hiddenVersion, type StatusFields } from '../access/release-visibility';
 import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
 import { settleAuditLog } from './audit/audit-log';
 import { withVisibleEntities } from './audit-entity-view';
@@ -67,7 +67,7 @@ export async function historyFeed(
       limit ${count}`.execute(repo.db);
     // Earlier drafts and versions entered in error stay hidden from portal callers (as in every history).
     const hides = !!scope.releasedOnly && !scope.unrestricted;
-    const rows = found.filter((row) => row.deleted || !hides || !hiddenVersion(JSON.parse(row.content)));
+    const rows = found.filter((row) => row.deleted || !hides || !hiddenVersion(JSON.parse(row.content) as StatusFields));
     repo.noteServed(rows.map((row) => ({ type: row.resource_type, id: row.id, compartments: row.compartments })));
     const resources = await withVisibleEntities(
       repo.db,
@@ -126,7 +126,7 @@ function cursorPosition(cursor: string): Position {
     if (
       Array.isArray(position) &&
       position.length === 4 &&
-      !Number.isNaN(Date.parse(position[0])) &&
+      !Number.isNaN(Date.parse(String(position[0]))) &&
       typeof position[1] === 'string' &&
       typeof position[2] === 'string' &&
       Number.isInteger(position[3])
@@ -141,7 +141,7 @@ function cursorPosition(cursor: string): Position {
 
 function pageUrl(url: string, query: Record<string, unknown>, after: Position | undefined): string {
   const params = new URLSearchParams();
-  for (const key of ['_since', '_count'] as const) if (typeof query[key] === 'string') params.set(key, query[key] as string);
+  for (const key of ['_since', '_count'] as const) if (typeof query[key] === 'string') params.set(key, query[key]);
   if (after) params.set('_cursor', Buffer.from(JSON.stringify(after)).toString('base64url'));
   const text = params.toString();
   return text ? `${url}?${text}` : url;

@@ -66,11 +66,9 @@ export function checkText(text: string, expression?: string): void {
   if (!isWellFormed(text)) throw loneSurrogate(expression);
 }
 
-const wellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
-
 /** True when a string is valid Unicode: no UTF-16 surrogate without its pair (String.prototype.isWellFormed, Node 20). */
 export function isWellFormed(text: string): boolean {
-  return wellFormed.call(text);
+  return text.isWellFormed();
 }
 
 /** The message of a lone surrogate, wherever it is refused. */

@@ -8,7 +8,7 @@ import { settleAuditLog } from './audit/audit-log';
 import { prepared } from '../db/prepared-statement';
 import type { AuditInteraction } from '../access/audit-event';
 import { uploaderOwner } from '../access/record-owners';
-import { hiddenVersion, releases } from '../access/release-visibility';
+import { hiddenVersion, releases, type StatusFields } from '../access/release-visibility';
 import { noteRelease } from './release-notice-store';
 import { issuesStatement, noteStatementIssued } from './billing-notice-store';
 import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
@@ -22,7 +22,7 @@ import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed
 import { withVisibleEntities } from './audit-entity-view';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
 import { binaryPlace, keptForOrganization, type Replaced } from './write-placement';
-import { executeSearch, SearchLinks } from './search/search-executor';
+import { bundleText, SearchLinks, searchPage } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { validateForWrite } from './validate-for-write';
@@ -383,17 +383,23 @@ export class Repository {
 
   /** Searches one resource type with FHIR query parameters. */
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
+    return JSON.parse(await this.searchText(request, links)) as Bundle;
+  }
+
+  /** The same search, as the searchset Bundle's JSON text (stored JSON put in as it is: what the API sends). */
+  async searchText(request: SearchRequest, links?: SearchLinks): Promise<string> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
     if (CATALOG_TYPES.has(request.resourceType))
-      return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params}` : ''}`);
+      return JSON.stringify(catalogSearch(request, `${target.url}${target.params.size ? `?${target.params.toString()}` : ''}`));
     await this.settleAuditEvents(
       request.resourceType,
       [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType),
     );
-    return this.audited(() =>
-      executeSearch(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
+    const page = await this.audited(() =>
+      searchPage(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
     );
+    return bundleText(page);
   }
 
   /** Searches and returns just the matching resources (all pages up to `count`). */
@@ -577,13 +583,14 @@ export class Repository {
    */
   private hidesVersion(content: string): boolean {
     const scope = this.context.scope;
-    return !!scope.releasedOnly && !scope.unrestricted && hiddenVersion(JSON.parse(content));
+    return !!scope.releasedOnly && !scope.unrestricted && hiddenVersion(JSON.parse(content) as StatusFields);
   }
 
   /** Shapes a stored version for the caller: their reduced view, and an AuditEvent's entities they may see. */
   private async presentStored(stored: StoredVersion): Promise<StoredVersion> {
     const scope = this.context.scope;
-    if (scope.unrestricted || (scope.presentsWhole && stored.type !== 'AuditEvent')) return stored;
+    if (scope.unrestricted || ((scope.presentsWhole || scope.presentsWholeType?.(stored.type)) && stored.type !== 'AuditEvent'))
+      return stored;
     const [visible] = await withVisibleEntities(this.db, scope, [JSON.parse(stored.content) as Resource]);
     return { ...stored, content: JSON.stringify(scope.present(visible)) };
   }

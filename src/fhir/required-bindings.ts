@@ -89,7 +89,7 @@ function checkValue(entry: Entry, value: unknown, parent: Location, index: numbe
       const codings = isObject(value) ? value.coding : undefined;
       if (!Array.isArray(codings)) return;
       for (let i = 0; i < codings.length; i++) {
-        const coding = codings[i];
+        const coding: unknown = codings[i];
         if (isObject(coding))
           checkCoding(coding, entry.valueSet, { parent: { parent, key: entry.key, index }, key: 'coding', index: i }, issues);
       }
@@ -108,7 +108,7 @@ function checkValue(entry: Entry, value: unknown, parent: Location, index: numbe
 }
 
 /** A Coding is judged only when its system is one the ValueSet draws from; other systems are not ours to reject. */
-function checkCoding(coding: Record<string, any>, valueSet: ExpandedValueSet, at: Location, issues: OperationOutcomeIssue[]): void {
+function checkCoding(coding: Record<string, unknown>, valueSet: ExpandedValueSet, at: Location, issues: OperationOutcomeIssue[]): void {
   if (typeof coding.system !== 'string' || typeof coding.code !== 'string') return;
   const codes = valueSet.bySystem.get(coding.system);
   if (codes && !codes.has(coding.code)) issues.push(codeIssue(coding.code, valueSet, fhirPath(at, 'code'), coding.system));
@@ -126,7 +126,7 @@ function codeIssue(code: string, valueSet: ExpandedValueSet, path: string, syste
   };
 }
 
-function isObject(value: unknown): value is Record<string, any> {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -146,7 +146,7 @@ function lacksRequiredElement(resource: Resource, profile: StructureDefinition):
     required = (profile.snapshot?.element ?? [])
       .filter((e) => (e.min ?? 0) > 0 && !e.id?.includes(':') && e.path?.split('.').length === 2)
       .map((e) => {
-        const name = (e.path as string).split('.')[1];
+        const name = e.path.split('.')[1];
         return { name: name.replace('[x]', ''), choice: name.endsWith('[x]') };
       });
     requiredElements.set(profile, required);

@@ -47,7 +47,7 @@ export function coversBaseDefinition(profile: StructureDefinition): boolean {
 
 /** The US Core profiles of `type`, as the CapabilityStatement lists them in supportedProfile. */
 export function usCoreProfilesOf(type: string): string[] {
-  return [...usCoreProfiles().values()].filter((p) => p.type === type).map((p) => p.url as string);
+  return [...usCoreProfiles().values()].filter((p) => p.type === type).map((p) => p.url);
 }
 
 /** A US Core profile a resource claims, and whether its type is the profile's. */

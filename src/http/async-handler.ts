@@ -10,7 +10,7 @@ export function asyncHandler(fn: (req: Request, res: Response, next: NextFunctio
   return (req, res, next) => {
     const signal = res.locals.statementSignal as AbortSignal | undefined;
     const run = () => fn(req, res, next).catch(next);
-    if (signal) withStatementSignal(signal, run);
-    else run();
+    if (signal) void withStatementSignal(signal, run);
+    else void run();
   };
 }

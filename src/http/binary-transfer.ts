@@ -93,10 +93,10 @@ export function uploadFilename(req: Request): string | undefined {
 
 /** A file name without folders or control characters, at most 255 characters; undefined when nothing is left. */
 function cleanFilename(name: string | undefined): string | undefined {
-  // eslint-disable-next-line no-control-regex
   const clean = name
     ?.split(/[\\/]/)
     .pop()
+    // eslint-disable-next-line no-control-regex -- the control characters are what it removes
     ?.replace(/[\u0000-\u001f\u007f"]/g, '')
     .trim()
     .slice(0, 255);

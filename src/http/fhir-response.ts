@@ -60,3 +60,8 @@ export function sendStored(res: Response, stored: StoredVersion): void {
   res.setHeader('Last-Modified', stored.lastUpdated.toUTCString());
   res.status(200).type(FHIR_JSON).send(stored.content);
 }
+
+/** Sends FHIR JSON already serialised (a search's Bundle, built around the stored JSON of its entries). */
+export function sendJsonText(res: Response, json: string): void {
+  res.status(200).type(FHIR_JSON).send(json);
+}

@@ -1,4 +1,4 @@
-import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, Parameters, Resource } from '@medplum/fhirtypes';
 import express, { Request, Response, Router } from 'express';
 import type { Caller } from '../access/caller';
 import { agePolicyByName } from '../access/age-policy-profiles';
@@ -13,9 +13,10 @@ import { historyFeed } from '../fhir/history-feed';
 import { parseSearch } from '../fhir/search/parse-search';
 import { PORTAL_MAX_ELEMENTS } from '../fhir/write-budget';
 import { asyncHandler } from './async-handler';
+import { bulkExportRouter } from './bulk-export-router';
 import { megabytes, tooLarge } from '../fhir/binary/upload-limits';
 import { receiveContent, sendBinaryContent, sendBinaryJson, uploadFilename } from './binary-transfer';
-import { FHIR_JSON, sendResource, sendStored, sendWritten } from './fhir-response';
+import { FHIR_JSON, sendJsonText, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
 
 /** What the FHIR router needs per request. */
@@ -108,7 +109,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   // 406 rather than handed JSON it did not ask for. Operations pick their own formats ($ccda's _format=xml is the
   // C-CDA), and a Binary is served as its own content type.
   router.use((req, _res, next) => {
-    if (req.path.includes('$') || /^\/Binary(\/|$)/.test(req.path)) return next();
+    if (req.path.includes('$') || /^\/(Binary|bulk-export)(\/|$)/.test(req.path)) return next();
     const refused = unacceptableFormat(req);
     next(refused ? notAcceptable(refused) : undefined);
   });
@@ -134,11 +135,14 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
   });
 
+  // Bulk Data: an export's status, cancel and files (the kick-off is the $export operation).
+  router.use('/bulk-export', bulkExportRouter(repoOf));
+
   // Every type's history, newest first, paged, from _since (src/fhir/history-feed.ts).
   router.get(
     '/_history',
     asyncHandler(async (req, res) => {
-      sendResource(res, 200, await historyFeed(repoOf(res), undefined, req.query as Record<string, unknown>, `${fhirBase}/_history`));
+      sendResource(res, 200, await historyFeed(repoOf(res), undefined, req.query, `${fhirBase}/_history`));
     }),
   );
 
@@ -147,7 +151,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     asyncHandler(async (req, res) => {
       const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
       const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
-      sendResource(res, 200, await repoOf(res).search(request, links));
+      sendJsonText(res, await repoOf(res).searchText(request, links));
     }),
   );
 
@@ -158,18 +162,14 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       const params = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
       const request = parseSearch(req.params.type, params);
       const links = { url: `${fhirBase}/${req.params.type}`, params: new URLSearchParams(params) };
-      sendResource(res, 200, await repoOf(res).search(request, links));
+      sendJsonText(res, await repoOf(res).searchText(request, links));
     }),
   );
 
   router.get(
     '/:type/_history',
     asyncHandler(async (req, res) => {
-      sendResource(
-        res,
-        200,
-        await historyFeed(repoOf(res), req.params.type, req.query as Record<string, unknown>, `${fhirBase}/${req.params.type}/_history`),
-      );
+      sendResource(res, 200, await historyFeed(repoOf(res), req.params.type, req.query, `${fhirBase}/${req.params.type}/_history`));
     }),
   );
 
@@ -320,16 +320,16 @@ function runOperation(
       if (value !== undefined && typeof value !== 'string') throw badRequest(`The parameter ${k} must be a plain value`, k);
       params[k] = value;
     }
-    const body = req.body;
-    if (op.body !== 'xml' && op.body !== 'raw' && body?.resourceType === 'Parameters') {
+    const body: unknown = req.body;
+    if (op.body !== 'xml' && op.body !== 'raw' && isParameters(body)) {
       for (const p of body.parameter ?? []) {
-        const value = Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
-        if (value !== undefined && typeof value !== 'object') params[p.name] = String(value);
+        const value: unknown = Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
+        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') params[p.name] = String(value);
       }
     }
     const result = await op.handle({
       repo: repoOf(res),
-      caller: res.locals.caller,
+      caller: res.locals.caller as Caller,
       id,
       params,
       body: Buffer.isBuffer(body) ? body : body && Object.keys(body).length ? body : undefined,
@@ -340,6 +340,11 @@ function runOperation(
   });
   if (!parser) return run(req, res, next);
   parser(req, res, (err?: unknown) => (err ? next(err) : run(req, res, next)));
+}
+
+/** Whether a parsed JSON body is a Parameters resource (its parameters are then read as the operation's). */
+function isParameters(body: unknown): body is Parameters {
+  return typeof body === 'object' && body !== null && (body as { resourceType?: unknown }).resourceType === 'Parameters';
 }
 
 function sendOperationResult(res: Response, result: OperationResult): void {
@@ -355,11 +360,11 @@ function requireJsonBody(req: Request): Resource {
   const type = contentTypeOf(req);
   if (type && !FHIR_TYPES.includes(type))
     throw unsupportedMediaType(`The body must be FHIR JSON (Content-Type: application/fhir+json), not ${type}`);
-  const body = req.body;
+  const body: unknown = req.body;
   if (!type || body === undefined) throw badRequest('The body must be FHIR JSON (Content-Type: application/fhir+json)');
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw badRequest('The body must be a JSON object holding one FHIR resource');
-  if (typeof body.resourceType !== 'string')
+  if (!('resourceType' in body) || typeof body.resourceType !== 'string')
     throw badRequest('The body holds no resource: a FHIR resource names its resourceType', 'resourceType');
   return body as Resource;
 }
@@ -377,7 +382,8 @@ function contentTypeOf(req: Request): string {
 export function unacceptableFormat(req: Request): string | undefined {
   const format = req.query._format;
   if (format !== undefined) {
-    const value = Array.isArray(format) ? format.join(',') : String(format);
+    // `_format[a]=x` parses to an object, which is named as JSON.
+    const value = (Array.isArray(format) ? format : [format]).map((f) => (typeof f === 'string' ? f : JSON.stringify(f))).join(',');
     return /^\s*(json|application\/json|application\/fhir\+json)\s*(;.*)?$/i.test(value) ? undefined : `_format=${value}`;
   }
   const accept = req.headers.accept;

@@ -25,6 +25,8 @@ function fhirRoute(rest: string[], status: number): string {
   const known = (segment: string): string => (isOperation(segment) && status !== 404 ? segment : ':operation');
   if (rest.length === 1 && (type === 'metadata' || type === '_history')) return `/${type}`;
   if (rest.length === 1 && type.startsWith('$')) return `/${known(type)}`;
+  if (type === 'bulk-export')
+    return rest.length === 2 ? '/bulk-export/:id' : rest.length === 3 ? '/bulk-export/:id/:file' : '/bulk-export/:unknown';
   const typeLabel = /^[A-Z][A-Za-z]{1,60}$/.test(type) && isResourceType(type) ? type : ':type';
   if (id === undefined) return `/${typeLabel}`;
   if (rest.length === 2 && (id === '_search' || id === '_history')) return `/${typeLabel}/${id}`;

@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import { runWithRequestId } from '../logger';
 
 /** What a client's or proxy's X-Request-Id may look like to be kept: short, printable, nothing to inject into a log. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:@+=\/-]{1,128}$/;
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@+=/-]{1,128}$/;
 
 /**
  * Gives each request an id: the client's X-Request-Id when it is sane, else a new UUID. It is returned in the

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { Caller } from '../access/caller';
 
 /**
  * One structured line per request: method, path without the query string (queries can hold names
@@ -21,7 +22,7 @@ export function requestLog(logger: Logger): RequestHandler {
           path,
           status: res.statusCode,
           ms: Math.round(ms * 10) / 10,
-          caller: res.locals.caller?.kind,
+          caller: (res.locals.caller as Caller | undefined)?.kind,
         },
         'request',
       );

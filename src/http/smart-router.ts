@@ -41,7 +41,8 @@ export function smartOauthRouter(smart: SmartServer, authorization: SmartAuthori
   const address = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
   const clientName = async (clientId: unknown): Promise<string> => {
     const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
-    return String(client?.clientName ?? clientId ?? 'An app');
+    const name = client?.clientName ?? clientId;
+    return typeof name === 'string' ? name : 'An app';
   };
   const show = (res: Response, status: number, redirectUri: unknown, html: string) => {
     res.status(status).setHeader('Content-Security-Policy', pagePolicy(redirectUri));
@@ -50,7 +51,7 @@ export function smartOauthRouter(smart: SmartServer, authorization: SmartAuthori
   const renderConsent = async (req: Request, res: Response, status = 200, error?: string) => {
     const details = await provider.interactionDetails(req, res);
     const accountId = details.session?.accountId as string;
-    const scope = String(details.params.scope ?? '');
+    const scope = textParam(details.params.scope);
     const staffSearch =
       authorization.needsPatient(scope) && (await authorization.isStaff(accountId)) ? { query: searchText(req) } : undefined;
     const choices = !authorization.needsPatient(scope)
@@ -118,7 +119,7 @@ export function smartOauthRouter(smart: SmartServer, authorization: SmartAuthori
         const grantId = await authorization.approve({
           accountId: details.session?.accountId as string,
           clientId: String(details.params.client_id),
-          scope: String(details.params.scope ?? ''),
+          scope: textParam(details.params.scope),
           patient: typeof body.patient === 'string' ? body.patient : undefined,
           grantId: details.grantId,
         });
@@ -142,6 +143,14 @@ export function smartOauthRouter(smart: SmartServer, authorization: SmartAuthori
     }),
   );
 
-  router.use(provider.callback());
+  const callback = provider.callback();
+  router.use((req, res, next) => {
+    callback(req, res).catch(next);
+  });
   return router;
+}
+
+/** An interaction parameter as text ('' when absent); oidc-provider has checked the ones it knows to be strings. */
+function textParam(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }

@@ -3,10 +3,12 @@
  * portal_notice row of kind form-completed in its own transaction (src/portal/requests/portal-notice-rules.ts), and
  * this job completes the patient's open form Tasks for that Questionnaire (`focus`), naming the answers as the Task's
  * `output`. Runs every minute, under its advisory lock; answers deleted or changed back from completed before then
- * complete nothing.
+ * complete nothing. Each Task it completes is in the patient's activity history, the service as its agent (what it
+ * only reads to find them is not).
  */
 import type { Questionnaire, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import { unrestrictedScope } from '../access/access-scope';
+import { AuditTrail } from '../fhir/audit/audit-trail';
 import { Repository } from '../fhir/repository';
 import { runUnderAdvisoryLock } from './advisory-lock';
 import type { JobDeps } from './job-deps';
@@ -16,6 +18,9 @@ const BATCH = 500;
 
 /** The Task statuses of a form still due. */
 const OPEN = 'requested,received,accepted,ready,in-progress';
+
+/** Who completes the Tasks in the activity history: the service, on the patient's answers. */
+const FORM_COMPLETION_AGENT = { who: { display: 'Chartkeeper (form completion)' }, name: 'Chartkeeper', requestor: false };
 
 /** One Task completed. */
 export interface CompletedForm {
@@ -33,11 +38,9 @@ export async function formCompletionJob(deps: Pick<JobDeps, 'db' | 'clock' | 'ba
       .orderBy('seq')
       .limit(BATCH)
       .execute();
-    const repo = new Repository(trx, {
-      scope: unrestrictedScope('form-completion job'),
-      clock: deps.clock,
-      fhirBase: `${deps.baseUrl}/fhir`,
-    });
+    const context = { scope: unrestrictedScope('form-completion job'), clock: deps.clock, fhirBase: `${deps.baseUrl}/fhir` };
+    const repo = new Repository(trx, context);
+    const writer = new Repository(trx, { ...context, audit: new AuditTrail(() => FORM_COMPLETION_AGENT, deps.clock) });
     const completed: CompletedForm[] = [];
     for (const row of pending) {
       const response = await repo.read<QuestionnaireResponse>('QuestionnaireResponse', row.resource_id).catch(() => undefined);
@@ -45,7 +48,7 @@ export async function formCompletionJob(deps: Pick<JobDeps, 'db' | 'clock' | 'ba
       for (const focus of await questionnaireReferences(repo, response.questionnaire)) {
         const tasks = await repo.searchResources<Task>('Task', { patient: `Patient/${row.patient_id}`, focus, status: OPEN });
         for (const task of tasks) {
-          await repo.update<Task>({
+          await writer.update<Task>({
             ...task,
             status: 'completed',
             lastModified: deps.clock.now().toISOString(),

@@ -21,4 +21,6 @@ export interface JobDeps {
   readonly logger?: Logger;
   /** Where Subscriptions may deliver (SUBSCRIPTION_ALLOW_HOSTS); default: public https, http on loopback. */
   readonly subscriptionEndpoints?: EndpointPolicy;
+  /** How long a completed export's files are kept (EXPORT_FILE_TTL_SECONDS); default a day. */
+  readonly exportFileTtlSeconds?: number;
 }

@@ -7,6 +7,8 @@ import { accessChangeNoticeJob } from './access-change-notice-job';
 import { analyzeStatisticsJob } from './analyze-statistics-job';
 import { auditPassJob } from './audit-pass-job';
 import { billingNoticeJob } from './billing-notice-job';
+import { bulkExportJob } from './bulk-export-job';
+import { expireExportsJob } from './expire-exports-job';
 import { expireSecretsJob } from './expire-secrets-job';
 import type { JobDeps } from './job-deps';
 import { purgeOauthStateJob } from './purge-oauth-state-job';
@@ -43,6 +45,10 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'subscription-delivery', schedule: '* * * * * *', run: subscriptionDeliveryJob },
   // Hourly: SMART authorization state (codes, sessions, grants) past its expiry is deleted.
   { name: 'purge-oauth-state', schedule: '41 * * * *', run: purgeOauthStateJob },
+  // Every second: queued Bulk Data exports start soon after their kick-off; each run works for a slice of time.
+  { name: 'bulk-export', schedule: '* * * * * *', run: (deps: JobDeps) => bulkExportJob(deps) },
+  // Every five minutes: exports whose files have expired are deleted.
+  { name: 'expire-exports', schedule: '*/5 * * * *', run: expireExportsJob },
   // Every five minutes: planner statistics of tables that changed, where autovacuum does not run.
   { name: 'analyze-statistics', schedule: '*/5 * * * *', run: analyzeStatisticsJob },
 ]);

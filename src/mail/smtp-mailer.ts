@@ -43,7 +43,8 @@ export class SmtpMailer implements Mailer {
   }
 
   /** Closes the transport's connections. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.transport.close();
+    return Promise.resolve();
   }
 }

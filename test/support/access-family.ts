@@ -23,7 +23,6 @@ import { unrestrictedScope } from '../../src/access/access-scope';
 import { staffResolver, userResolver } from '../../src/auth/caller-scope';
 import { grantAccess } from '../../src/fhir/proxy-grant-store';
 import { signAccessToken } from '../../src/auth/access-token';
-import type { Authenticator } from '../../src/access/caller';
 import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { processBundle } from '../../src/fhir/bundle-processor';
 import { FixedClock } from '../../src/fhir/clock';
@@ -110,15 +109,19 @@ export interface AccessFamily {
 /** Starts the app on its own database with the demo family, accounts and grants, under `policy`. */
 export async function startAccessFamily(policy: AgePolicyName, deps: Partial<AppDeps> = {}): Promise<AccessFamily> {
   const clock = new FixedClock(new Date(T0));
-  let authenticator: Authenticator | undefined;
   const app = await startTestApp({
     clock,
     config: { agePolicy: policy, timeZone: TIME_ZONE },
     // The test app makes its signing key; the account-aware authenticator is built on it right after.
-    deps: { ...deps, authenticator: { authenticate: (token, authenticate) => authenticator!.authenticate(token, authenticate) } },
+    deps: { ...deps, authenticator: { authenticate: (token, authenticate) => authenticator.authenticate(token, authenticate) } },
   });
   const options = { clock, timeZone: TIME_ZONE, policy: agePolicyByName(policy) };
-  authenticator = new TokenAuthenticator(app.key, clock, userResolver(app.database.db, options), staffResolver(app.database.db, options));
+  const authenticator = new TokenAuthenticator(
+    app.key,
+    clock,
+    userResolver(app.database.db, options),
+    staffResolver(app.database.db, options),
+  );
   const system = new Repository(app.database.db, { scope: unrestrictedScope(), clock, fhirBase: app.fhir });
 
   const family = describeDemoFamily(localCalendarDay(new Date(T0)));

@@ -28,13 +28,13 @@ export async function loadSearchCorpus(
   const scale = options.perPatient ?? 1;
   const now = new Date('2026-03-01T12:00:00Z');
   const organizationId = `${prefix}-org`;
-  const shared: Resource[] = [{ resourceType: 'Organization', id: organizationId, name: 'Westside Clinic' } as Resource];
+  const shared: Resource[] = [{ resourceType: 'Organization', id: organizationId, name: 'Westside Clinic' }];
   for (let m = 0; m < 6; m++) {
     shared.push({
       resourceType: 'Medication',
       id: `${prefix}-med-${m}`,
       code: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: String(310965 + m) }] },
-    } as Resource);
+    });
   }
   let resources = await write(db, shared, now);
   const patientIds: string[] = [];
@@ -60,7 +60,7 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
       name: [{ family: p % 10 === 0 ? 'Park' : `Lee${p}`, given: [p === 0 ? 'Ada' : `Given${p}`] }],
       birthDate: `19${50 + (p % 50)}-0${1 + (p % 9)}-1${p % 10}`,
       managingOrganization: { reference: `Organization/${organizationId}` },
-    } as Resource,
+    },
   ];
   for (let i = 0; i < 120 * scale; i++) {
     const lab = i % 3 !== 0;
@@ -73,7 +73,7 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
       code: { coding: [{ system: 'http://loinc.org', code: LOINC[i % LOINC.length] }] },
       effectiveDateTime: day(p, i),
       valueQuantity: { value: (i % 97) + 0.5, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
-    } as Resource);
+    });
   }
   for (let i = 0; i < 15 * scale; i++) {
     out.push({
@@ -83,7 +83,7 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
       subject,
       sent: day(p, 1000 + i),
       payload: [{ contentString: `Message ${i}` }],
-    } as Resource);
+    });
   }
   for (let i = 0; i < 8 * scale; i++) {
     out.push({
@@ -95,7 +95,7 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
       date: day(p, 2000 + i),
       type: { coding: [{ system: 'http://loinc.org', code: '34133-9' }] },
       content: [{ attachment: { contentType: 'text/plain', url: `http://example.org/${id}/${i}` } }],
-    } as Resource);
+    });
   }
   for (let i = 0; i < 15 * scale; i++) {
     const event = buildAuditEvent({
@@ -105,7 +105,7 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
       resources: [`Observation/${id}-obs-${i}`],
       recorded: new Date(day(p, 3000 + i)),
     });
-    out.push({ ...event, id: `${id}-audit-${i}` } as Resource);
+    out.push({ ...event, id: `${id}-audit-${i}` });
   }
   for (let i = 0; i < 10 * scale; i++) {
     out.push({
@@ -114,14 +114,14 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
       subject,
       recordedDate: day(p, 4000 + i),
       code: { coding: [{ system: 'http://snomed.info/sct', code: String(44054006 + i) }] },
-    } as Resource);
+    });
     out.push({
       resourceType: 'Provenance',
       id: `${id}-prov-${i}`,
       target: [{ reference: `Condition/${id}-cond-${i}` }],
       recorded: day(p, 4000 + i),
       agent: [{ who: { reference: `Organization/${organizationId}` } }],
-    } as Resource);
+    });
   }
   for (let i = 0; i < 6 * scale; i++) {
     out.push({
@@ -132,7 +132,7 @@ function recordOf(prefix: string, id: string, p: number, organizationId: string,
       subject,
       authoredOn: day(p, 5000 + i),
       medicationReference: { reference: `Medication/${prefix}-med-${i % 6}` },
-    } as Resource);
+    });
   }
   return out;
 }

@@ -22,7 +22,7 @@ export async function loadOrCreateOauthKeys(db: Kysely<Tables>): Promise<OauthKe
     const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
     return { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
   });
-  const cookie = await loadOrCreate(db, 'cookie', async () => ({ secret: randomBytes(32).toString('base64url') }));
+  const cookie = await loadOrCreate(db, 'cookie', () => Promise.resolve({ secret: randomBytes(32).toString('base64url') }));
   return { signing: [signing as unknown as JWK], cookies: [String(cookie.secret)] };
 }
 
@@ -41,5 +41,5 @@ async function loadOrCreate(
   if (existing) return existing;
   await sql`insert into oauth_key (name, value, created_at) values (${name}, ${JSON.stringify(await make())}::jsonb, now())
     on conflict (name) do nothing`.execute(db);
-  return (await read()) as Record<string, unknown>;
+  return await read();
 }

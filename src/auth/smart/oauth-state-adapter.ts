@@ -79,16 +79,16 @@ class ClientAdapter implements Adapter {
     return typeof metadata === 'string' ? (JSON.parse(metadata) as AdapterPayload) : metadata;
   }
 
-  async upsert(): Promise<void> {
-    throw new Error('Apps are registered with `chartkeeper client add`');
+  upsert(): Promise<void> {
+    return Promise.reject(new Error('Apps are registered with `chartkeeper client add`'));
   }
 
-  async findByUid(): Promise<undefined> {
-    return undefined;
+  findByUid(): Promise<undefined> {
+    return Promise.resolve(undefined);
   }
 
-  async findByUserCode(): Promise<undefined> {
-    return undefined;
+  findByUserCode(): Promise<undefined> {
+    return Promise.resolve(undefined);
   }
 
   async consume(): Promise<void> {}

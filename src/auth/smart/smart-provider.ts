@@ -255,7 +255,7 @@ async function findSmartAccount(db: Kysely<Tables>, fhirBase: string, sub: strin
       : undefined;
   return {
     accountId: account.id,
-    claims: async () => ({ sub: account.id, name: account.display_name, ...(fhirUser ? { fhirUser } : {}) }),
+    claims: () => Promise.resolve({ sub: account.id, name: account.display_name, ...(fhirUser ? { fhirUser } : {}) }),
   };
 }
 

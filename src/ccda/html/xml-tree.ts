@@ -48,9 +48,9 @@ export function childNodes(node: XmlNode | undefined): XmlNode[] {
 
 /** An attribute's value. */
 export function attr(node: XmlNode | undefined, name: string): string | undefined {
-  const a = node?.[':@'] as Record<string, unknown> | undefined;
-  const v = a?.[`@_${name}`];
-  return v === undefined ? undefined : String(v);
+  // parseAttributeValue is off: every attribute value is the string as written.
+  const a = node?.[':@'] as Record<string, string | undefined> | undefined;
+  return a?.[`@_${name}`];
 }
 
 /** Child elements with a given (prefixed) name. */

@@ -1,4 +1,4 @@
-import type { Coverage } from '@medplum/fhirtypes';
+import type { Coverage, Organization, Reference } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import { compact, related, statusOf } from './entry-common';
 import type { ImportContext } from './import-context';
@@ -14,7 +14,7 @@ export function mapCoverageActivity(act: XNode, ctx: ImportContext): AnyRef[] {
 }
 
 function mapPolicy(policy: XNode, ctx: ImportContext, order: number | undefined): AnyRef {
-  let payor: AnyRef | undefined;
+  let payor: Reference<Organization> | undefined;
   let subscriberId: string | undefined;
   let relationship: Coverage['relationship'];
   for (const performer of children(policy, 'performer')) {

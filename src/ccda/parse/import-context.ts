@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Identifier, Reference, Resource } from '@medplum/fhirtypes';
+import type { Identifier, Patient, Reference, Resource } from '@medplum/fhirtypes';
 import type { CcdaImportEntry, CcdaSectionStats, CcdaWarning } from './ccda-import-types';
 import type { DatatypeContext } from './cda-datatype-readers';
 import { NarrativeIndex } from './narrative';
@@ -19,7 +19,7 @@ export class ImportContext implements DatatypeContext {
   readonly resources: { fullUrl: string; resource: Resource }[] = [];
   readonly warnings: CcdaWarning[] = [];
   readonly narrative = new NarrativeIndex();
-  patientReference: AnyRef = {};
+  patientReference: Reference<Patient> = {};
   /** The document's effectiveTime, for resources that need a date and have none of their own. */
   documentDate: string | undefined;
   /** The section being mapped, its resources, and the position of the entry within it. */
@@ -30,17 +30,17 @@ export class ImportContext implements DatatypeContext {
   sectionText: string | undefined;
   private readonly seenWarnings = new Set<string>();
   private readonly claimed = new Set<string>();
-  private readonly shared = new Map<string, AnyRef>();
+  private readonly shared = new Map<string, Reference>();
   private counter = 0;
   private uuidPrefix = '';
 
   constructor(private readonly documentKey: string) {}
 
   /** Adds a resource to the result; counts it for the current section; returns its reference. */
-  add(resource: Resource): AnyRef {
+  add<T extends Resource>(resource: T): Reference<T> {
     const fullUrl = this.nextUuid();
     this.resources.push({ fullUrl, resource });
-    const ref: AnyRef = { reference: fullUrl };
+    const ref: Reference<T> = { reference: fullUrl };
     if (this.section) {
       this.section.resourcesCreated++;
       this.sectionRefs.push(ref);
@@ -52,14 +52,15 @@ export class ImportContext implements DatatypeContext {
    * A resource shared across the document (Practitioner, Organization, Device, Medication) by a
    * dedupe key: made once, referenced many times, not counted as a section's clinical output.
    */
-  addShared(key: string, make: () => Resource | undefined): AnyRef | undefined {
-    const known = this.shared.get(key);
+  addShared<T extends Resource>(key: string, make: () => T | undefined): Reference<T> | undefined {
+    // A key starts with its resource type (dedupeKey), so the reference it found is to a T.
+    const known = this.shared.get(key) as Reference<T> | undefined;
     if (known) return known;
     const resource = make();
     if (!resource) return undefined;
     const fullUrl = this.nextUuid();
     this.resources.push({ fullUrl, resource });
-    const ref = { reference: fullUrl };
+    const ref: Reference<T> = { reference: fullUrl };
     this.shared.set(key, ref);
     return ref;
   }

@@ -52,6 +52,8 @@ export function mapCdaDocument(root: XNode, narratives: readonly string[], text:
     type: codeableConcept(child(root, 'code'), ctx) ?? { text: 'Clinical document' },
     subject: patientRef,
     date: info.effectiveTime ?? ctx.documentDate ?? '',
+    // An author is a Practitioner, a Device or an Organization; mapAuthors does not say which (AnyRef).
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
     author: authors.length ? authors : custodian ? [custodian] : [{ display: 'Unknown author' }],
     title: info.title ?? info.typeDisplay ?? 'Clinical document',
     confidentiality: attr(child(root, 'confidentialityCode'), 'code') as Composition['confidentiality'],

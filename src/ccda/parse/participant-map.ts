@@ -1,4 +1,4 @@
-import type { Device, Identifier, Organization, Practitioner } from '@medplum/fhirtypes';
+import type { Device, Identifier, Organization, Practitioner, Reference } from '@medplum/fhirtypes';
 import { address, codeableConcept, contactPoint, humanName, identifiers } from './cda-datatype-readers';
 import type { ImportContext } from './import-context';
 import { compact } from './entry-common';
@@ -26,7 +26,7 @@ function dedupeKey(kind: string, ids: Identifier[], fallback: string | undefined
 }
 
 /** An Organization from a CDA organization-like element (representedOrganization, custodian, payer...). */
-export function mapOrganization(node: XNode | undefined, ctx: ImportContext): AnyRef | undefined {
+export function mapOrganization(node: XNode | undefined, ctx: ImportContext): Reference<Organization> | undefined {
   if (!node || attr(node, 'nullFlavor')) return undefined;
   const ids = partyIds(node);
   const name = children(node, 'name').map(textOf).find(Boolean);

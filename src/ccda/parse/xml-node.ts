@@ -73,7 +73,7 @@ export function buildTree(
     return out.trim();
   };
   const convert = (items: readonly ParsedNode[], inRoot: boolean): XNode[] => {
-    const out: XNode[] = new Array(items.length);
+    const out = new Array<XNode>(items.length);
     for (let k = 0; k < items.length; k++) {
       const item = items[k];
       let name = '';

@@ -102,7 +102,7 @@ export function readCdaXml(
   for (let k = 0; k < scan.narratives.length; k += 2) narratives.push(text.slice(scan.narratives[k], scan.narratives[k + 1]));
   let parsed: Record<string, unknown>[];
   try {
-    parsed = parser.parse(scan.parserView);
+    parsed = parser.parse(scan.parserView) as Record<string, unknown>[];
   } catch (err) {
     throw new CcdaParseError('malformed', `XML could not be parsed: ${(err as Error).message}`);
   }

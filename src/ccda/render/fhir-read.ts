@@ -3,7 +3,7 @@ import type { CodeableConcept, Observation, Period, Resource } from '@medplum/fh
 /** The codes of a resource's `category` (CodeableConcept or list), whatever the system. */
 export function categoryCodes(categories: CodeableConcept | readonly CodeableConcept[] | undefined): string[] {
   if (!categories) return [];
-  const list = Array.isArray(categories) ? categories : [categories as CodeableConcept];
+  const list = ([] as CodeableConcept[]).concat(categories);
   const out: string[] = [];
   for (const c of list) for (const coding of c.coding ?? []) if (coding.code) out.push(coding.code);
   return out;

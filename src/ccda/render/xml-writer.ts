@@ -10,6 +10,7 @@
  */
 export type XmlAttrs = Readonly<Record<string, string | number | boolean | undefined | null>>;
 
+// eslint-disable-next-line no-control-regex -- XML 1.0 forbids these control characters, which is why they are matched
 const ESCAPE_ALL = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
 function escapeChar(c: string): string {

@@ -1,7 +1,7 @@
 import { Kysely, sql } from 'kysely';
 
 /** Resources, their history and the search index tables. */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   const statements = [
     `create table resource (
       resource_type text not null,
@@ -60,6 +60,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table search_quantity, search_reference, search_date, search_string, search_token, resource_history, resource`.execute(db);
 }

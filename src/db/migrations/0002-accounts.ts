@@ -1,7 +1,7 @@
 import { Kysely, sql } from 'kysely';
 
 /** Portal and staff accounts, refresh tokens, one-time secrets and failure throttles. */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   const statements = [
     `create table account (
       id text primary key,
@@ -56,6 +56,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table throttle, one_time_secret, refresh_token, account`.execute(db);
 }

@@ -5,7 +5,7 @@ import { Kysely, sql } from 'kysely';
  * win), and `job_run`: which scheduled job has done which day's work, so a restart or a second instance does
  * not send the week-ahead birthday notices twice.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create unique index account_one_login_per_patient on account (patient_id) where kind = 'patient'`.execute(db);
   await sql`create table job_run (
     job text not null,
@@ -16,7 +16,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table job_run`.execute(db);
   await sql`drop index account_one_login_per_patient`.execute(db);
 }

@@ -5,7 +5,7 @@ import { Kysely, sql } from 'kysely';
  * here, one small row each, before it is answered; they become AuditEvent resources in the background, merged per
  * agent, patient, interaction and second.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table audit_log (
     seq bigserial primary key,
     entry text not null
@@ -13,6 +13,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table audit_log`.execute(db);
 }

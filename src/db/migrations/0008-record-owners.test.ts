@@ -19,7 +19,7 @@ afterAll(async () => {
   await scratch?.drop();
 });
 
-const migrator = () => new Migrator({ db: database.db, provider: { getMigrations: async () => MIGRATIONS } });
+const migrator = () => new Migrator({ db: database.db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) } });
 const at = new Date('2026-03-01T12:00:00Z');
 
 /** Stores versions as the service stored them before migration 0008: no owners, history without compartments. */

@@ -21,7 +21,7 @@ const BATCH = 1000;
  * The backfill computes them from each stored version as a write would (index values of its references). The GIN
  * index on `resource.compartments` gives way to one on `owners`: access and `$everything` now ask for owners.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   loadFhirDefinitions();
   await sql`alter table resource add column owners text[] not null default '{}'`.execute(db);
   await sql`alter table resource_history add column compartments text[] not null default '{}', add column owners text[] not null default '{}'`.execute(
@@ -47,7 +47,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Every live version of every type but Binary, placed from its content, a batch at a time in key order. */
-async function placeLiveVersions(db: Kysely<any>): Promise<void> {
+async function placeLiveVersions(db: Kysely<unknown>): Promise<void> {
   let after = { type: '', id: '', version: 0 };
   for (;;) {
     const { rows } = await sql<{ resource_type: string; id: string; version: number; content: string }>`
@@ -66,7 +66,7 @@ async function placeLiveVersions(db: Kysely<any>): Promise<void> {
 }
 
 /** Every live Binary version: where the resource its securityContext names is (a Patient: that patient's record). */
-async function placeBinaries(db: Kysely<any>): Promise<void> {
+async function placeBinaries(db: Kysely<unknown>): Promise<void> {
   await sql`update resource_history h
     set compartments = coalesce(case when b.ctx_type = 'Patient' then array[t.id] else t.compartments end, '{}'),
       owners = case when cardinality(t.owners) > 0 then t.owners else array[${uploaderOwner(undefined)}] end
@@ -78,7 +78,7 @@ async function placeBinaries(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() added, and brings back the compartments index. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`create index resource_compartments_idx on resource using gin (compartments)`.execute(db);
   await sql`drop index resource_owners_idx`.execute(db);
   await sql`alter table resource_history drop column compartments, drop column owners`.execute(db);

@@ -6,7 +6,7 @@ import { Kysely, sql } from 'kysely';
  * and recorded or neither, and a second run skips exactly the recorded ones. A batch Bundle's entries commit one by
  * one, so each gets a row of its own (`entry` = its index); a file imported whole has `entry` -1.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table imported_file (
     sha256 text not null,
     entry integer not null,
@@ -21,6 +21,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table imported_file`.execute(db);
 }

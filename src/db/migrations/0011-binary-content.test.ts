@@ -23,7 +23,7 @@ afterAll(async () => {
   await scratch?.drop();
 });
 
-const migrator = () => new Migrator({ db: database.db, provider: { getMigrations: async () => MIGRATIONS } });
+const migrator = () => new Migrator({ db: database.db, provider: { getMigrations: () => Promise.resolve(MIGRATIONS) } });
 const at = new Date('2026-03-01T12:00:00Z');
 
 /** Stores Binary versions as the service did before 0011: the bytes as base64 in `data`. */

@@ -13,7 +13,7 @@ const EXTENSION = 'https://chartkeeper.example/fhir/StructureDefinition/binary-c
  * Existing Binary versions (current and history) held their bytes as base64 in `data`: those bytes move to the new
  * tables and the JSON keeps what the service writes now, `_data` carrying the content extension (size, sha256).
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table binary_content (
     sha256 text primary key,
     size bigint not null,
@@ -54,7 +54,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created (the bytes of Binaries written since are lost: restore a backup instead). */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table binary_content_part`.execute(db);
   await sql`drop table binary_content`.execute(db);
 }

@@ -9,7 +9,7 @@ import { Kysely, sql } from 'kysely';
  *   surrogate's escape, the same with U+FFFD (the replacement character) in its place;
  * - each stored version that holds one gets it replaced by U+FFFD (what a UTF-8 decoder makes of invalid text).
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql
     .raw(
       `create or replace function chartkeeper_jsonb(content text) returns jsonb
@@ -26,7 +26,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     const { rows } = await sql<{ resource_type: string; id: string; version: number; content: string }>`
       select resource_type, id, version, content from ${sql.table(table)} where content ~ '\\\\u[dD][89a-fA-F]'`.execute(db);
     for (const row of rows) {
-      const repaired = JSON.stringify(JSON.parse(row.content, (_key, value) => (typeof value === 'string' ? toWellFormed(value) : value)));
+      const repaired = JSON.stringify(
+        JSON.parse(row.content, (_key, value: unknown) => (typeof value === 'string' ? toWellFormed(value) : value)),
+      );
       if (repaired === row.content) continue; // a `\\ud8..` that is text, not an escape
       const version = table === 'resource_history' ? sql` and version = ${row.version}` : sql``;
       await sql`update ${sql.table(table)} set content = ${repaired}
@@ -35,14 +37,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   }
 }
 
-const wellFormed = (String.prototype as unknown as { toWellFormed(this: string): string }).toWellFormed;
-
 /** The string with each lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, Node 20). */
 function toWellFormed(text: string): string {
-  return wellFormed.call(text);
+  return text.toWellFormed();
 }
 
 /** Drops the function; repaired text stays repaired (the lone surrogates were never text). */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop function if exists chartkeeper_jsonb(text)`.execute(db);
 }

@@ -5,7 +5,7 @@ import { Kysely, sql } from 'kysely';
  * (src/jobs/portal-notice-job.ts). A row is written in the transaction that answers the request or sends the message,
  * so an answer that rolls back leaves none, and one that commits is never forgotten; the job deletes it once sent.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table portal_notice (
     seq bigserial primary key,
     patient_id text not null,
@@ -17,6 +17,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table portal_notice`.execute(db);
 }

@@ -8,7 +8,7 @@ import { Kysely, sql } from 'kysely';
  * - `payment_event`: every payment processor event already recorded, by the processor's event id, written in the
  *   transaction that records it: a replayed or duplicated webhook finds its row and records nothing new.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table billing_notice (
     seq bigserial primary key,
     kind text not null check (kind in ('statement', 'receipt')),
@@ -29,7 +29,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table payment_event`.execute(db);
   await sql`drop table billing_notice`.execute(db);
 }

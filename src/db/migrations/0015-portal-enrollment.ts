@@ -6,7 +6,7 @@ import { Kysely, sql } from 'kysely';
  * portal request. `account_record`: the records an account holds as the patient beyond `account.patient_id`, one per
  * further practice it enrolled at with a security token; un-enrolling ends a link (`ended_at`), it is never deleted.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table portal_consent (
     account_id text not null references account (id) on delete cascade,
     form_url text not null,
@@ -29,6 +29,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table account_record, portal_consent`.execute(db);
 }

@@ -6,7 +6,7 @@ import { Kysely, sql } from 'kysely';
  * so every instance sees the same; the registered apps; and the server's own keys (the id_token signing key and the
  * cookie keys), made once by whichever instance starts first.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table oauth_state (
     model text not null,
     id text not null,
@@ -37,7 +37,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop table oauth_key`.execute(db);
   await sql`drop table oauth_client`.execute(db);
   await sql`drop table oauth_state`.execute(db);

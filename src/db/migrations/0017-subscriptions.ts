@@ -7,7 +7,7 @@ import { Kysely, sql } from 'kysely';
  * inserted in the write's own transaction, so a write that rolls back leaves none and one that commits is never lost.
  * The delivery job deletes a row once the receiver has taken it. Also an index for system-level history.
  */
-export async function up(db: Kysely<any>): Promise<void> {
+export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create table subscription (
     id text primary key,
     resource_type text not null,
@@ -41,7 +41,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 /** Drops what up() created. */
-export async function down(db: Kysely<any>): Promise<void> {
+export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`drop index resource_history_last_updated_idx`.execute(db);
   await sql`drop table subscription_notification`.execute(db);
   await sql`drop table subscription`.execute(db);

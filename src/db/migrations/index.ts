@@ -16,6 +16,8 @@ import * as portalEnrollment from './0015-portal-enrollment';
 import * as smartOauth from './0016-smart-oauth';
 import * as subscriptions from './0017-subscriptions';
 import * as searchResourceCodeIndexes from './0018-search-resource-code-indexes';
+import * as bulkExport from './0019-bulk-export';
+import * as portalNoticeAddress from './0022-portal-notice-address';
 import * as oauthGrantAccount from './0023-oauth-grant-account';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
@@ -37,5 +39,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0016-smart-oauth': smartOauth,
   '0017-subscriptions': subscriptions,
   '0018-search-resource-code-indexes': searchResourceCodeIndexes,
+  '0019-bulk-export': bulkExport,
+  '0022-portal-notice-address': portalNoticeAddress,
   '0023-oauth-grant-account': oauthGrantAccount,
 };

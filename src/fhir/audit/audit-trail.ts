@@ -5,7 +5,9 @@
  * patient to their own record is not recorded (the activity history is about everyone else: family members, staff),
  * except for viewing, downloading and sending the record as a document ($ccda, $docref's on-demand CCD, $transmit,
  * and the vaccination record $immunization-record): ONC 170.315(e)(1) asks for those in the patient's activity history whoever did them, with
- * the addressee of a transmission.
+ * the addressee of a transmission; and for the patient's own requests (an appointment request, a renewal or change
+ * Task, a form's answers, a change of their details): the practice's answer to a request is in the history, so the
+ * request it answers is too.
  */
 import type { AuditEventAgent } from '@medplum/fhirtypes';
 import type { Kysely } from 'kysely';
@@ -34,11 +36,19 @@ export type AgentFor = (patientId: string, own: boolean) => AuditEventAgent | un
 /** Operations recorded even when the patient does them: View, Download, Transmit (ONC 170.315(e)(1)(ii)). */
 export const VDT_OPERATIONS: ReadonlySet<string> = new Set(['$ccda', '$docref', '$transmit', '$immunization-record']);
 
+/**
+ * Types whose writes are recorded even when the patient makes them: what a patient asks of the practice through the
+ * portal (appointment requests, renewal and change-of-details Tasks, form answers, their own details).
+ */
+export const OWN_RECORDED_WRITES: ReadonlySet<string> = new Set(['Appointment', 'Task', 'QuestionnaireResponse', 'Patient']);
+
+const WRITES: ReadonlySet<AuditInteraction> = new Set(['create', 'update', 'delete']);
+
 /** Collects a request's accesses and writes them as AuditEvents. */
 export class AuditTrail {
   private readonly pending = new Map<
     string,
-    { patientId: string; interaction: AuditInteraction; operation?: string; recipient?: string; resources: Set<string> }
+    { patientId: string; interaction: AuditInteraction; operation?: string; recipient?: string; own: boolean; resources: Set<string> }
   >();
   private depth = 0;
   private operation?: string;
@@ -53,8 +63,8 @@ export class AuditTrail {
   record(interaction: AuditInteraction, resources: readonly AccessedResource[]): void {
     // Inside an operation every access is part of it: one event per patient says "$everything", not each query.
     const kind: AuditInteraction = this.operation ? 'operation' : interaction;
-    const own = this.recordsOwn();
     for (const resource of resources) {
+      const own = this.recordsOwn() || (WRITES.has(kind) && OWN_RECORDED_WRITES.has(resource.type));
       for (const patientId of resource.compartments) {
         if (!this.agentFor(patientId, own)) continue;
         const key = `${patientId}\u0000${kind}`;
@@ -65,9 +75,12 @@ export class AuditTrail {
             interaction: kind,
             ...(this.operation ? { operation: this.operation } : {}),
             ...(this.recipient ? { recipient: this.recipient } : {}),
+            own,
             resources: new Set(),
           };
           this.pending.set(key, entry);
+        } else if (own) {
+          entry.own = true;
         }
         entry.resources.add(`${resource.type}/${resource.id}`);
       }
@@ -99,6 +112,11 @@ export class AuditTrail {
     return result;
   }
 
+  /** The agent recorded for access to `patientId`'s record by someone else. */
+  agentOf(patientId: string): AuditEventAgent | undefined {
+    return this.agentFor(patientId, false);
+  }
+
   /** Whether the unit running now records the patient's own access too (a VDT operation). */
   private recordsOwn(): boolean {
     return this.operation !== undefined && VDT_OPERATIONS.has(this.operation);
@@ -113,7 +131,7 @@ export class AuditTrail {
     const recorded = this.clock.now();
     const entries: AuditEntry[] = [...this.pending.values()].map((entry) => ({
       patientId: entry.patientId,
-      agent: this.agentFor(entry.patientId, entry.operation !== undefined && VDT_OPERATIONS.has(entry.operation)) as AuditEventAgent,
+      agent: this.agentFor(entry.patientId, entry.own) as AuditEventAgent,
       interaction: entry.interaction,
       operation: entry.operation,
       recipient: entry.recipient,
@@ -156,4 +174,13 @@ export function auditTrailFor(caller: Caller, clock: Clock): AuditTrail | undefi
         : { display: account.display_name };
     return { who, altId: account.id, name: account.display_name, requestor: true };
   }, clock);
+}
+
+/**
+ * The agent that audit records name for a staff member, backend service or operator, whichever patient they act on
+ * (work done later on their behalf, as an export, records it); undefined for the service itself and portal callers.
+ */
+export function requestorAgent(caller: Caller, clock: Clock): AuditEventAgent | undefined {
+  // Staff, services and the operator are named alike whoever's record they act on.
+  return caller.kind === 'staff' ? auditTrailFor(caller, clock)?.agentOf('') : undefined;
 }

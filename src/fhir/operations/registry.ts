@@ -1,3 +1,4 @@
+import { groupExportOperation, patientExportOperation, systemExportOperation } from './bulk-export-operation';
 import type { FhirOperation } from './operation';
 import { patientEverythingOperation } from './patient-everything-operation';
 import { valueSetExpandOperation, valueSetInstanceExpandOperation } from './value-set-expand-operation';
@@ -7,5 +8,12 @@ import { valueSetExpandOperation, valueSetInstanceExpandOperation } from './valu
  * composition root (src/operations.ts) hands the union to the router; the CapabilityStatement lists exactly those.
  */
 export function genericOperations(): FhirOperation[] {
-  return [patientEverythingOperation, valueSetExpandOperation, valueSetInstanceExpandOperation];
+  return [
+    patientEverythingOperation,
+    valueSetExpandOperation,
+    valueSetInstanceExpandOperation,
+    systemExportOperation,
+    patientExportOperation,
+    groupExportOperation,
+  ];
 }

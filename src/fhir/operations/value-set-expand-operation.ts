@@ -44,7 +44,7 @@ export const valueSetExpandOperation: FhirOperation = {
   info: { name: 'expand', resourceType: 'ValueSet', definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand' },
   level: 'type',
   methods: ['GET', 'POST'],
-  handle: async (context) => expand(context),
+  handle: (context) => Promise.resolve(expand(context)),
 };
 
 /** ValueSet/{id}/$expand. */

@@ -116,7 +116,7 @@ function walk(input: TypedValue[], name: string): TypedValue[] | undefined {
   const next: TypedValue[] = [];
   for (const { type, value } of input) {
     if (!value || typeof value !== 'object') continue;
-    const found = property(type, value, name);
+    const found = property(type, value as Record<string, unknown>, name);
     if (found === undefined) continue;
     if (found === null) return undefined;
     const [itemType, raw] = found;
@@ -159,7 +159,7 @@ const elementsByType = new Map<string, Map<string, CompiledElement | null>>();
 
 function elementOf(type: string, name: string): CompiledElement | undefined {
   let elements = elementsByType.get(type);
-  if (!elements) elementsByType.set(type, (elements = new Map()));
+  if (!elements) elementsByType.set(type, (elements = new Map<string, CompiledElement | null>()));
   let element = elements.get(name);
   if (element === undefined) {
     element = buildElement(type, name);

@@ -1,5 +1,17 @@
 import { evalFhirPathTyped, getSearchParameterDetails, toTypedValue, TypedValue } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
+import type {
+  Address,
+  CodeableConcept,
+  Coding,
+  ContactPoint,
+  HumanName,
+  Identifier,
+  Period,
+  Quantity,
+  Reference,
+  Resource,
+  Timing,
+} from '@medplum/fhirtypes';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { RESOURCE_COLUMN_PARAMS, searchParametersOf } from '../definitions';
 import { type CompiledExpression, compileExpression } from './compiled-paths';
@@ -82,29 +94,40 @@ function lower(text: string | undefined): string | null {
   return text ? normalizeString(text) : null;
 }
 
+// A TypedValue's value is typed `any` by @medplum/core; its `type` names the FHIR type it holds, which the casts below
+// follow.
 function addToken(rows: IndexRows, code: string, { type, value }: TypedValue): void {
   if (value === undefined || value === null) return;
   switch (type) {
     case 'CodeableConcept': {
-      const text = lower(value.text);
-      for (const coding of value.coding ?? []) {
+      const concept = value as CodeableConcept;
+      const text = lower(concept.text);
+      for (const coding of concept.coding ?? []) {
         rows.token.push({ code, system: coding.system ?? null, value: coding.code ?? null, text: lower(coding.display) ?? text });
       }
       if (text) rows.token.push({ code, system: null, value: null, text });
       return;
     }
-    case 'Coding':
-      rows.token.push({ code, system: value.system ?? null, value: value.code ?? null, text: lower(value.display) });
+    case 'Coding': {
+      const coding = value as Coding;
+      rows.token.push({ code, system: coding.system ?? null, value: coding.code ?? null, text: lower(coding.display) });
       return;
-    case 'Identifier':
-      rows.token.push({ code, system: value.system ?? null, value: value.value ?? null, text: lower(value.type?.text) });
+    }
+    case 'Identifier': {
+      const identifier = value as Identifier;
+      rows.token.push({ code, system: identifier.system ?? null, value: identifier.value ?? null, text: lower(identifier.type?.text) });
       return;
-    case 'ContactPoint':
-      rows.token.push({ code, system: value.system ?? null, value: value.value ?? null, text: null });
+    }
+    case 'ContactPoint': {
+      const contact = value as ContactPoint;
+      rows.token.push({ code, system: contact.system ?? null, value: contact.value ?? null, text: null });
       return;
-    case 'Reference':
-      if (value.reference) rows.token.push({ code, system: null, value: value.reference, text: null });
+    }
+    case 'Reference': {
+      const reference = (value as Reference).reference;
+      if (reference) rows.token.push({ code, system: null, value: reference, text: null });
       return;
+    }
     default:
       if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
         rows.token.push({ code, system: null, value: String(value), text: null });
@@ -118,19 +141,21 @@ function addString(rows: IndexRows, code: string, { type, value }: TypedValue): 
     if (text) rows.string.push({ code, value: normalizeString(text), exact: text });
   };
   if (type === 'HumanName') {
-    push(value.text);
-    push(value.family);
-    value.given?.forEach(push);
-    value.prefix?.forEach(push);
-    value.suffix?.forEach(push);
+    const name = value as HumanName;
+    push(name.text);
+    push(name.family);
+    name.given?.forEach(push);
+    name.prefix?.forEach(push);
+    name.suffix?.forEach(push);
   } else if (type === 'Address') {
-    push(value.text);
-    value.line?.forEach(push);
-    push(value.city);
-    push(value.district);
-    push(value.state);
-    push(value.postalCode);
-    push(value.country);
+    const address = value as Address;
+    push(address.text);
+    address.line?.forEach(push);
+    push(address.city);
+    push(address.district);
+    push(address.state);
+    push(address.postalCode);
+    push(address.country);
   } else if (typeof value === 'string') {
     push(value);
   }
@@ -139,11 +164,12 @@ function addString(rows: IndexRows, code: string, { type, value }: TypedValue): 
 function addDate(rows: IndexRows, code: string, { type, value }: TypedValue): void {
   if (!value) return;
   if (type === 'Period') {
-    const low = value.start ? dateRange(value.start)?.low : '-infinity';
-    const high = value.end ? dateRange(value.end)?.high : 'infinity';
+    const period = value as Period;
+    const low = period.start ? dateRange(period.start)?.low : '-infinity';
+    const high = period.end ? dateRange(period.end)?.high : 'infinity';
     if (low && high) rows.date.push({ code, low, high });
   } else if (type === 'Timing') {
-    for (const event of value.event ?? []) addDate(rows, code, { type: 'dateTime', value: event });
+    for (const event of (value as Timing).event ?? []) addDate(rows, code, { type: 'dateTime', value: event });
   } else if (typeof value === 'string') {
     const range = dateRange(value);
     if (range) rows.date.push({ code, ...range });
@@ -151,7 +177,7 @@ function addDate(rows: IndexRows, code: string, { type, value }: TypedValue): vo
 }
 
 function addReference(rows: IndexRows, code: string, { type, value }: TypedValue): void {
-  const reference: string | undefined = type === 'Reference' ? value?.reference : typeof value === 'string' ? value : undefined;
+  const reference = type === 'Reference' ? (value as Reference | undefined)?.reference : typeof value === 'string' ? value : undefined;
   if (!reference) return;
   const match = /^(?:.*\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/.*)?$/.exec(reference);
   if (match && !reference.includes('://')) {
@@ -165,8 +191,16 @@ function addQuantity(rows: IndexRows, code: string, { value }: TypedValue): void
   if (value === undefined || value === null) return;
   if (typeof value === 'number') {
     rows.quantity.push({ code, value: String(value), system: null, unit: null });
-  } else if (typeof value.value === 'number') {
-    rows.quantity.push({ code, value: String(value.value), system: value.system ?? null, unit: value.code ?? value.unit ?? null });
+  } else {
+    const quantity = value as Quantity;
+    if (typeof quantity.value === 'number') {
+      rows.quantity.push({
+        code,
+        value: String(quantity.value),
+        system: quantity.system ?? null,
+        unit: quantity.code ?? quantity.unit ?? null,
+      });
+    }
   }
 }
 

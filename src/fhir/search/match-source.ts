@@ -22,34 +22,93 @@ export function matchSource(scope: AccessScope, request: SearchRequest): Sql {
   const type = request.resourceType;
   const filters = request.filters ?? [];
   const visible = visibilityCondition(scope, type);
-  const at = filters.findIndex((filter) => drivingReference(type, filter) !== undefined);
-  if (at < 0) {
-    const where: Sql[] = [sql`r.resource_type = ${type}`, sql`r.deleted = false`];
-    if (visible) where.push(visible);
-    for (const filter of filters) where.push(filterCondition(type, filter));
-    return sql`resource r where ${sql.join(where, sql` and `)}`;
-  }
-  const driver = drivingReference(type, filters[at])!;
+  const at = drivingFilter(request);
+  if (at < 0) return flatSource(scope, request);
   // Each condition is evaluated on the one row at hand: "is true" keeps the planner from turning an exists into a
   // join over the whole index table, and "offset 0" keeps the row's lookup a lookup by primary key.
   const checks: Sql[] = [];
   if (visible) checks.push(sql`(${visible}) is true`);
+  return drivenSource(type, filters, at, checks);
+}
+
+/** One sort key of a page: an expression on `r` and its direction. */
+export interface PageOrder {
+  readonly key: Sql;
+  readonly descending: boolean;
+  /** Whether rows without a value come last (sort keys from the index tables). */
+  readonly nullsLast: boolean;
+}
+
+/**
+ * One statement for one page of matches, in order, selecting `r.id`, `r.content` and `r.compartments`: `limit` rows
+ * from `offset`. A search of one patient's record orders the matching rows by their keys alone (narrow rows: ids and
+ * keys, however many the record holds), then takes them in that order and checks the caller's access on each until
+ * the page is full, fetching the stored JSON of those rows only: the access conditions and the content of rows past
+ * the page are never touched. Other searches are one flat statement the planner plans from its statistics.
+ */
+export function pageStatement(scope: AccessScope, request: SearchRequest, order: readonly PageOrder[], limit: number, offset: number): Sql {
+  const type = request.resourceType;
+  const at = drivingFilter(request);
+  const direction = (o: PageOrder): Sql => sql.raw(`${o.descending ? 'desc' : 'asc'}${o.nullsLast ? ' nulls last' : ''}`);
+  if (at < 0) {
+    const by = order.map((o) => sql`${o.key} ${direction(o)}`);
+    return sql`select r.id, r.content, r.compartments from ${flatSource(scope, request)}
+      order by ${sql.join(by, sql`, `)} limit ${limit} offset ${offset}`;
+  }
+  const keys = order.map((o, i) => sql`${o.key} as ${sql.id(`k${i}`)}`);
+  const by = order.map((o, i) => sql`${sql.ref(`p.k${i}`)} ${direction(o)}`);
+  const visible = visibilityCondition(scope, type);
+  // "offset 0" keeps the ordered ids a subquery of their own, whose order the rows below follow without a second sort.
+  return sql`select r.id, r.content, r.compartments
+    from (select r.id, ${sql.join(keys, sql`, `)} from ${drivenSource(type, request.filters ?? [], at, [])}
+      order by ${sql.join(
+        order.map((o, i) => sql`${sql.ref(`k${i}`)} ${direction(o)}`),
+        sql`, `,
+      )} offset 0) p
+    cross join lateral (select r.id, r.content, r.compartments from resource r where r.resource_type = ${type} and r.id = p.id
+      ${visible ? sql`and (${visible}) is true` : sql``} offset 0) r
+    order by ${sql.join(by, sql`, `)} limit ${limit} offset ${offset}`;
+}
+
+/** The index of the filter a search of one patient's record starts from, or -1. */
+function drivingFilter(request: SearchRequest): number {
+  return (request.filters ?? []).findIndex((filter) => drivingReference(request.resourceType, filter) !== undefined);
+}
+
+/** Every condition in one WHERE over the resource table: the planner picks the index to start from. */
+function flatSource(scope: AccessScope, request: SearchRequest): Sql {
+  const type = request.resourceType;
+  const visible = visibilityCondition(scope, type);
+  const where: Sql[] = [sql`r.resource_type = ${type}`, sql`r.deleted = false`];
+  if (visible) where.push(visible);
+  for (const filter of request.filters ?? []) where.push(filterCondition(type, filter));
+  return sql`resource r where ${sql.join(where, sql` and `)}`;
+}
+
+/** The rows naming the driving filter's resource, each fetched by key and checked against the other filters and `extra`. */
+function drivenSource(type: string, filters: readonly Filter[], at: number, extra: readonly Sql[]): Sql {
+  const driver = drivingReference(type, filters[at])!;
+  const checks: Sql[] = [...extra];
   filters.forEach((filter, i) => {
     if (i !== at) checks.push(sql`(${filterCondition(type, filter, true)}) is true`);
   });
   return sql`(select distinct d.resource_id from search_reference d
-      where d.target_id = ${driver.targetId} and d.code = ${driver.code} and d.resource_type = ${type} and d.target_type = ${driver.targetType}) d
+      where d.target_id = ${driver.targetId} and d.code = ${driver.code} and d.resource_type = ${type}
+        ${driver.targetType ? sql`and d.target_type = ${driver.targetType}` : sql``}) d
     cross join lateral (select * from resource r where r.resource_type = ${type} and r.id = d.resource_id and r.deleted = false
       ${checks.length ? sql`and ${sql.join(checks, sql` and `)}` : sql``} offset 0) r`;
 }
 
-/** A filter naming one resource by reference (`patient=Patient/X`): the search can start from the rows naming it. */
-function drivingReference(type: string, filter: Filter): { code: string; targetType: string; targetId: string } | undefined {
+/**
+ * A filter naming one resource by reference (`patient=Patient/X`, or a bare `patient=X`): the search can start from the
+ * rows naming it. The same reading of a reference as the filter's own (search-filters.ts): a typed reference matches
+ * type and id, anything else the id alone.
+ */
+function drivingReference(type: string, filter: Filter): { code: string; targetType?: string; targetId: string } | undefined {
   if (filter.operator !== Operator.EQUALS || filter.code.includes('.') || filter.code.includes(':')) return undefined;
   if (searchParametersOf(type)[filter.code]?.type !== 'reference') return undefined;
   const values = splitOr(filter.value).filter((v) => v !== '');
   if (values.length !== 1 || values[0].includes('://')) return undefined;
-  // The same reading of a reference as the filter's own (search-filters.ts).
   const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(values[0]);
-  return match ? { code: filter.code, targetType: match[1], targetId: match[2] } : undefined;
+  return match ? { code: filter.code, targetType: match[1], targetId: match[2] } : { code: filter.code, targetId: values[0] };
 }

@@ -1,5 +1,5 @@
 import { IncludeTarget, SearchRequest } from '@medplum/core';
-import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleLink, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, sql } from 'kysely';
 import type { AccessScope } from '../../access/access-scope';
 import { visibilityCondition } from '../../access/visibility';
@@ -9,7 +9,8 @@ import { badRequest } from '../outcomes';
 import { withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
 import { MAX_SEARCH_OFFSET } from './parse-search';
-import { matchSource } from './match-source';
+import { matchSource, type PageOrder, pageStatement } from './match-source';
+import { prepared } from '../../db/prepared-statement';
 
 /** Paging limits: FHIR leaves them to the server. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -30,6 +31,32 @@ export interface ServedRow {
   readonly compartments: readonly string[];
 }
 
+/** One entry of a search page: the resource as JSON text, ready to be sent. */
+export interface PageEntry {
+  readonly fullUrl: string;
+  readonly mode: 'match' | 'include';
+  readonly json: string;
+}
+
+/** One page of a search, its entries already as the caller may see them. */
+export interface SearchPage {
+  /** The number of matches, when asked for (`_total`) or known without counting (the page reaches the end). */
+  readonly total?: number;
+  readonly links: BundleLink[];
+  readonly entries: PageEntry[];
+}
+
+/** The searchset Bundle of a page as JSON text: the stored JSON of each entry is put in as it is, not re-serialised. */
+export function bundleText(page: SearchPage): string {
+  let text = `{"resourceType":"Bundle","type":"searchset"${page.total === undefined ? '' : `,"total":${page.total}`},"link":${JSON.stringify(page.links)}`;
+  if (!page.entries.length) return `${text}}`;
+  text += ',"entry":[';
+  page.entries.forEach((e, i) => {
+    text += `${i ? ',' : ''}{"fullUrl":${JSON.stringify(e.fullUrl)},"resource":${e.json},"search":{"mode":"${e.mode}"}}`;
+  });
+  return `${text}]}`;
+}
+
 /**
  * Runs a FHIR search for one caller and returns the searchset Bundle (with includes and links). `onServed`
  * hears of every resource put in the bundle (matches and includes).
@@ -42,62 +69,144 @@ export async function executeSearch(
   fhirBase: string,
   onServed?: (rows: ServedRow[]) => void,
 ): Promise<Bundle> {
+  return JSON.parse(bundleText(await searchPage(db, callerScope, request, links, fhirBase, onServed))) as Bundle;
+}
+
+/**
+ * Runs a FHIR search for one caller and returns one page: one statement for the page's matches, in order, with their
+ * stored JSON (and one per include, a count only when the total is asked for and not known from the page). The stored
+ * JSON is served as it is wherever the caller may see it whole; only reduced views, AuditEvents' entities and
+ * `_elements`/`_summary` are parsed and shaped.
+ */
+export async function searchPage(
+  db: Kysely<Tables>,
+  callerScope: AccessScope,
+  request: SearchRequest,
+  links: SearchLinks,
+  fhirBase: string,
+  onServed?: (rows: ServedRow[]) => void,
+): Promise<SearchPage> {
   const type = request.resourceType;
   if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
   // A reduced view must not be probed through the parameters it hides (filters, sort keys, include paths).
   const scope = callerScope.narrowForSearch?.(type, parametersUsed(request)) ?? callerScope;
-  const source = matchSource(scope, request);
   const count = Math.min(request.count ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
   const offset = request.offset ?? 0;
   if (count < 0 || offset < 0) throw badRequest('_count and _offset must not be negative');
   if (offset > MAX_SEARCH_OFFSET) throw badRequest(`_offset may be at most ${MAX_SEARCH_OFFSET}`, '_offset');
+  const wantsTotal = request.total === 'accurate' || request.total === 'estimate';
 
-  if (request.total === 'accurate' && count === 0) {
-    const total = await countMatches(db, source);
-    return { resourceType: 'Bundle', type: 'searchset', total, link: [{ relation: 'self', url: selfUrl(links) }] };
+  if (wantsTotal && count === 0) {
+    const total = await countMatches(db, scope, request);
+    return { total, links: [{ relation: 'self', url: selfUrl(links) }], entries: [] };
   }
 
-  const order = orderBy(type, request);
-  const { rows } = await sql<{ content: string; compartments: string[]; total: string }>`
-    select r.content, r.compartments, count(*) over () as total from ${source}
-    order by ${sql.join(order, sql`, `)}
-    limit ${count} offset ${offset}`.execute(db);
-  const total = rows.length ? Number(rows[0].total) : offset > 0 ? await countMatches(db, source) : 0;
-  const matches = rows.map((row) => JSON.parse(row.content) as Resource);
-  const found: { resource: Resource; mode: 'match' | 'include' }[] = matches.map((resource) => ({ resource, mode: 'match' }));
-  const served: ServedRow[] = rows.map((row, i) => ({ type, id: matches[i].id as string, compartments: row.compartments }));
+  // One row past the page says whether there is a next page, without counting the matches.
+  const statement = pageStatement(scope, request, orderBy(type, request), count + 1, offset);
+  const { rows: fetched } = await preparedShape(db, statement as RawBuilder<PageRow>).execute(db);
+  const more = fetched.length > count;
+  const rows = more ? fetched.slice(0, count) : fetched;
+  // The total when it is known from the page itself (it reaches the end of the matches), else counted if asked for.
+  const known = !more && (rows.length > 0 || offset === 0) ? offset + rows.length : undefined;
+  const total = request.total === 'none' ? undefined : (known ?? (wantsTotal ? await countMatches(db, scope, request) : undefined));
+  const found: Found[] = rows.map((row) => ({ ...row, type, mode: 'match' }));
 
-  if (matches.length && (request.include?.length || request.revInclude?.length)) {
-    const included = await loadIncludes(db, callerScope, scope, type, matches, request.include ?? [], request.revInclude ?? []);
-    const seen = new Set(matches.map((r) => `${r.resourceType}/${r.id}`));
-    for (const { resource, compartments } of included) {
-      const key = `${resource.resourceType}/${resource.id}`;
+  if (rows.length && (request.include?.length || request.revInclude?.length)) {
+    const included = await loadIncludes(
+      db,
+      callerScope,
+      scope,
+      type,
+      rows.map((r) => r.id),
+      request.include ?? [],
+      request.revInclude ?? [],
+    );
+    const seen = new Set(rows.map((r) => `${type}/${r.id}`));
+    for (const row of included) {
+      const key = `${row.type}/${row.id}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      found.push({ resource, mode: 'include' });
-      served.push({ type: resource.resourceType, id: resource.id as string, compartments });
+      found.push({ ...row, mode: 'include' });
     }
   }
-  // An AuditEvent names only what the caller may see (audit-entity-view.ts).
-  const shown = await withVisibleEntities(
-    db,
-    callerScope,
-    found.map((f) => f.resource),
-  );
-  const entries: BundleEntry[] = found.map((f, i) => entry(fhirBase, scope, shown[i], f.mode, request));
-  onServed?.(served);
-  return {
-    resourceType: 'Bundle',
-    type: 'searchset',
-    total,
-    link: pageLinks(links, offset, count, total),
-    entry: entries,
-  };
+  const entries = await presentEntries(db, callerScope, scope, found, request, fhirBase);
+  onServed?.(found.map((f) => ({ type: f.type, id: f.id, compartments: f.compartments })));
+  return { total, links: pageLinks(links, offset, count, more), entries };
 }
 
-function entry(base: string, scope: AccessScope, resource: Resource, mode: 'match' | 'include', request: SearchRequest): BundleEntry {
-  const shaped = shapeResource(scope.present(resource), { elements: request.fields, summary: request.summary });
-  return { fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource: shaped, search: { mode } };
+/** A row of a page's statement. */
+interface PageRow {
+  readonly id: string;
+  readonly content: string;
+  readonly compartments: string[];
+}
+
+/** A row a page serves: a match or an included resource, its stored JSON and the compartments it is in. */
+interface Found {
+  readonly type: string;
+  readonly id: string;
+  readonly content: string;
+  readonly compartments: string[];
+  readonly mode: 'match' | 'include';
+}
+
+/**
+ * The entries as the caller may see them. Stored JSON goes out as it is when the caller sees such resources whole
+ * (no reduced view, no `_elements` or `_summary`, no AuditEvent whose entities must be checked); the rest is parsed,
+ * cut to what the caller may see and serialised again.
+ */
+async function presentEntries(
+  db: Kysely<Tables>,
+  callerScope: AccessScope,
+  scope: AccessScope,
+  found: readonly Found[],
+  request: SearchRequest,
+  fhirBase: string,
+): Promise<PageEntry[]> {
+  const shaped = !!request.fields?.length || request.summary !== undefined;
+  const whole = (f: Found): boolean =>
+    !shaped &&
+    (scope.unrestricted ||
+      ((!!scope.presentsWhole || !!scope.presentsWholeType?.(f.type)) && (callerScope.unrestricted || f.type !== 'AuditEvent')));
+  const parsed = found.filter((f) => !whole(f));
+  const shown = new Map<Found, Resource>();
+  if (parsed.length) {
+    const visible = await withVisibleEntities(
+      db,
+      callerScope,
+      parsed.map((f) => JSON.parse(f.content) as Resource),
+    );
+    parsed.forEach((f, i) => shown.set(f, visible[i]));
+  }
+  return found.map((f) => {
+    const resource = shown.get(f);
+    const json = resource
+      ? JSON.stringify(shapeResource(scope.present(resource), { elements: request.fields, summary: request.summary }))
+      : f.content;
+    return { fullUrl: `${fhirBase}/${f.type}/${f.id}`, mode: f.mode, json };
+  });
+}
+
+/** The statement of a search's first page for this caller, as searchPage runs it (for EXPLAIN in benchmarks and tests). */
+export function firstPageStatement(scope: AccessScope, request: SearchRequest): RawBuilder<unknown> {
+  const count = Math.min(request.count ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  return pageStatement(scope, request, orderBy(request.resourceType, request), count + 1, 0);
+}
+
+/**
+ * Search statements are prepared once per connection, shape by shape (values are parameters), up to a bound: the
+ * shapes a client can make are many, and each stays prepared on every connection.
+ */
+const MAX_PREPARED_SHAPES = 200;
+const preparedShapes = new Set<string>();
+
+function preparedShape<T>(db: Kysely<Tables>, statement: RawBuilder<T>): RawBuilder<T> {
+  const text = statement.compile(db).sql;
+  if (!preparedShapes.has(text)) {
+    if (preparedShapes.size >= MAX_PREPARED_SHAPES) return statement;
+    preparedShapes.add(text);
+  }
+  return prepared(statement);
 }
 
 /** The search parameters a request filters, sorts or includes by (what a reduced view must allow). */
@@ -109,20 +218,20 @@ function parametersUsed(request: SearchRequest): string[] {
   ];
 }
 
-async function countMatches(db: Kysely<Tables>, source: RawBuilder<unknown>): Promise<number> {
-  const { rows } = await sql<{ n: string }>`select count(*) as n from ${source}`.execute(db);
+async function countMatches(db: Kysely<Tables>, scope: AccessScope, request: SearchRequest): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select count(*) as n from ${matchSource(scope, request)}`.execute(db);
   return Number(rows[0].n);
 }
 
-function orderBy(type: string, request: SearchRequest): RawBuilder<unknown>[] {
-  const order: RawBuilder<unknown>[] = [];
+function orderBy(type: string, request: SearchRequest): PageOrder[] {
+  const order: PageOrder[] = [];
   for (const rule of request.sortRules ?? []) {
-    const dir = rule.descending ? sql`desc` : sql`asc`;
-    if (rule.code === '_id') order.push(sql`r.id ${dir}`);
-    else if (rule.code === '_lastUpdated') order.push(sql`r.last_updated ${dir}`);
-    else order.push(sql`${sortKey(type, rule.code, !!rule.descending)} ${dir} nulls last`);
+    const descending = !!rule.descending;
+    if (rule.code === '_id') order.push({ key: sql`r.id`, descending, nullsLast: false });
+    else if (rule.code === '_lastUpdated') order.push({ key: sql`r.last_updated`, descending, nullsLast: false });
+    else order.push({ key: sortKey(type, rule.code, descending), descending, nullsLast: true });
   }
-  order.push(sql`r.last_updated desc`, sql`r.id`);
+  order.push({ key: sql`r.last_updated`, descending: true, nullsLast: false }, { key: sql`r.id`, descending: false, nullsLast: false });
   return order;
 }
 
@@ -151,21 +260,19 @@ function sortKey(type: string, code: string, descending: boolean): RawBuilder<un
   }
 }
 
-type Included = { resource: Resource; compartments: string[] };
+/** An included resource: its type, id, stored JSON and compartments. */
+type Included = Omit<Found, 'mode'>;
 
 async function loadIncludes(
   db: Kysely<Tables>,
   callerScope: AccessScope,
   scope: AccessScope,
   type: string,
-  matches: Resource[],
+  ids: string[],
   include: IncludeTarget[],
   revInclude: IncludeTarget[],
 ): Promise<Included[]> {
-  const ids = matches.map((r) => r.id as string);
   const out: Included[] = [];
-  const parse = (rows: { content: string; compartments: string[] }[]): Included[] =>
-    rows.map((f) => ({ resource: JSON.parse(f.content) as Resource, compartments: f.compartments }));
   for (const target of include) {
     if (target.resourceType !== type) throw badRequest(`_include must start with ${type}: ${target.resourceType}`, '_include');
     const param = searchParametersOf(type)[target.searchParam];
@@ -184,10 +291,10 @@ async function loadIncludes(
     for (const [targetType, targetIds] of byType) {
       if (!isSupportedType(targetType)) continue;
       const visible = visibilityCondition(scope, targetType);
-      const { rows: found } = await sql<{ content: string; compartments: string[] }>`
-        select r.content, r.compartments from resource r where r.resource_type = ${targetType} and r.deleted = false
+      const { rows: found } = await sql<Included>`
+        select r.resource_type as type, r.id, r.content, r.compartments from resource r where r.resource_type = ${targetType} and r.deleted = false
           and r.id = any(${targetIds}::text[]) ${visible ? sql`and ${visible}` : sql``}`.execute(db);
-      out.push(...parse(found));
+      out.push(...found);
     }
   }
   for (const target of revInclude) {
@@ -200,14 +307,14 @@ async function loadIncludes(
     const revScope = callerScope.narrowForSearch?.(target.resourceType, [target.searchParam]) ?? callerScope;
     const visible = visibilityCondition(revScope, target.resourceType);
     // From the reference index, per match, to each referring row by primary key (see match-source.ts).
-    const { rows: found } = await sql<{ content: string; compartments: string[] }>`
-      select r.content, r.compartments from (select distinct l.resource_id from unnest(${ids}::text[]) as m(id)
+    const { rows: found } = await sql<Included>`
+      select r.resource_type as type, r.id, r.content, r.compartments from (select distinct l.resource_id from unnest(${ids}::text[]) as m(id)
         cross join lateral (select i.resource_id from search_reference i where i.target_id = m.id and i.code = ${target.searchParam}
           and i.resource_type = ${target.resourceType} and i.target_type = ${type} offset 0) l) d
       cross join lateral (select * from resource r where r.resource_type = ${target.resourceType} and r.id = d.resource_id
         and r.deleted = false ${visible ? sql`and (${visible}) is true` : sql``} offset 0) r
       limit ${MAX_PAGE_SIZE * 10}`.execute(db);
-    out.push(...parse(found));
+    out.push(...found);
   }
   return out;
 }
@@ -219,11 +326,11 @@ function selfUrl(links: SearchLinks, overrides: Record<string, string> = {}): st
   return query ? `${links.url}?${query}` : links.url;
 }
 
-function pageLinks(links: SearchLinks, offset: number, count: number, total: number): BundleLink[] {
+function pageLinks(links: SearchLinks, offset: number, count: number, more: boolean): BundleLink[] {
   const out: BundleLink[] = [{ relation: 'self', url: selfUrl(links) }];
   const page = { _count: String(count) };
   // No next page past the deepest offset served (MAX_SEARCH_OFFSET): a link that only answers 400 is no link.
-  if (offset + count < total && offset + count <= MAX_SEARCH_OFFSET)
+  if (more && offset + count <= MAX_SEARCH_OFFSET)
     out.push({ relation: 'next', url: selfUrl(links, { ...page, _offset: String(offset + count) }) });
   if (offset > 0) out.push({ relation: 'previous', url: selfUrl(links, { ...page, _offset: String(Math.max(0, offset - count)) }) });
   return out;

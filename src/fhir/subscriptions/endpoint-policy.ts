@@ -104,7 +104,7 @@ export function checkedLookup(policy: EndpointPolicy) {
   return (hostname: string, options: object, callback: LookupCallback): void => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, []);
-      const list = addresses as LookupAddress[];
+      const list = addresses;
       const refused = list.find((a) => !connectionAllowed(hostname, a.address, policy));
       if (refused) {
         const error: NodeJS.ErrnoException = new Error(`${hostname} resolves to ${refused.address}, which is not public and not allowed`);

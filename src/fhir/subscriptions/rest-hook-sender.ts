@@ -50,7 +50,7 @@ export function postNotification(
     const send = url.protocol === 'https:' ? https.request : http.request;
     const request = send(
       url,
-      { method: 'POST', headers: requestHeaders, lookup: checkedLookup(policy) as never, agent: false, timeout: timeoutMs },
+      { method: 'POST', headers: requestHeaders, lookup: checkedLookup(policy), agent: false, timeout: timeoutMs },
       (response) => {
         let read = 0;
         response.on('data', (chunk: Buffer) => {

@@ -81,7 +81,7 @@ export async function claimDueSubscriptions(db: Kysely<Tables>, now: Date, limit
       .execute();
     claimed.push({
       ...row,
-      headers: typeof row.headers === 'string' ? JSON.parse(row.headers) : row.headers,
+      headers: typeof row.headers === 'string' ? (JSON.parse(row.headers) as string[]) : row.headers,
       events_delivered: Number(row.events_delivered),
       notifications,
     });

@@ -56,7 +56,7 @@ const SITE_MUTATIONS: SiteMutation[] = [
   { name: 'empty string', applies: isString, apply: set('') },
   { name: 'blank string', applies: isString, apply: set(' \t ') },
   { name: 'control character', applies: isString, apply: set('a\u0001b') },
-  { name: 'padded string', applies: isString, apply: (s) => void (s.holder[s.key] = ` ${s.value}  x`) },
+  { name: 'padded string', applies: isString, apply: (s) => void (s.holder[s.key] = ` ${String(s.value)}  x`) },
   { name: 'null value', applies: isPrimitive, apply: set(null) },
   { name: 'deleted value', applies: (s) => s.key !== 'resourceType', apply: (s) => void delete s.holder[s.key] },
   { name: 'number as string', applies: isNumber, apply: (s) => void (s.holder[s.key] = String(s.value)) },
@@ -97,7 +97,7 @@ const SITE_MUTATIONS: SiteMutation[] = [
     applies: isDateLike,
     apply: (s) => void (s.holder[s.key] = `${(s.value as string).slice(0, 10)}T25:00:00Z`),
   },
-  { name: 'date and text', applies: isDateLike, apply: (s) => void (s.holder[s.key] = `${s.value} or so`) },
+  { name: 'date and text', applies: isDateLike, apply: (s) => void (s.holder[s.key] = `${String(s.value)} or so`) },
   { name: 'reference to another type', applies: isReference, apply: (s) => void ((s.value as Json).reference = 'Medication/m1') },
   { name: 'contained reference', applies: isReference, apply: (s) => void ((s.value as Json).reference = '#c1') },
   {

@@ -92,7 +92,7 @@ class ResourceValidator implements CrawlerVisitor {
 
   validate(): OperationOutcomeIssue[] {
     this.constraintsCheck({ ...this.root, path: this.schema.path }, this.schema);
-    checkObjectForNull(this.root.value, this.schema.path, this.issues);
+    checkObjectForNull(this.root.value as Record<string, unknown>, this.schema.path, this.issues);
     crawlTypedValue(this.root, this, { schema: this.schema, initialPath: this.schema.path });
     if (this.issues.some((issue) => issue.severity === 'error')) {
       throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: this.issues });
@@ -105,7 +105,7 @@ class ResourceValidator implements CrawlerVisitor {
   }
 
   onEnterResource(_path: string, obj: TypedValueWithPath): void {
-    this.currentResource.push(obj.value);
+    this.currentResource.push(obj.value as Resource);
   }
 
   onExitResource(): void {
@@ -275,7 +275,7 @@ class ResourceValidator implements CrawlerVisitor {
 
   private referenceTypeCheck(value: TypedValueWithPath, field: InternalSchemaElement): void {
     if (value.type !== 'Reference') return;
-    const reference = value.value;
+    const reference: unknown = value.value;
     // Unrecognised references and contained ones (#id) are not checked
     if (!isReference(reference) || reference.reference.startsWith('#')) return;
 
@@ -325,8 +325,11 @@ class ResourceValidator implements CrawlerVisitor {
     try {
       const evalValues = evalFhirPathTyped(constraint.expression, [value], variables, fhirPathCache);
       return evalValues.length === 1 && evalValues[0].value === true;
-    } catch (e: any) {
-      this.issues.push(createProcessingIssue(value.path, 'Error evaluating invariant expression', e, { fhirpath: constraint.expression }));
+    } catch (e) {
+      // What FHIRPath evaluation throws is an Error; medplum's issue carries it as it is.
+      this.issues.push(
+        createProcessingIssue(value.path, 'Error evaluating invariant expression', e as Error, { fhirpath: constraint.expression }),
+      );
       return false;
     }
   }
@@ -335,7 +338,8 @@ class ResourceValidator implements CrawlerVisitor {
     const [primitiveValue, extensionElement] = unpackPrimitiveElement(typedValue);
     const path = typedValue.path;
     if (primitiveValue) {
-      const { type, value } = primitiveValue;
+      const type = primitiveValue.type;
+      const value: unknown = primitiveValue.value;
       // First, the value must be of the JSON type of its FHIR type
       if (!(type in fhirTypeToJsType)) {
         this.issues.push(createStructureIssue(path, `Invalid JSON type: ${type} is not a valid FHIR type`));
@@ -350,7 +354,11 @@ class ResourceValidator implements CrawlerVisitor {
       }
       // Then the checks of its kind
       const problem =
-        expectedType === 'string' ? stringProblem(value, type) : expectedType === 'number' ? numberProblem(value, type) : undefined;
+        expectedType === 'string'
+          ? stringProblem(value as string, type)
+          : expectedType === 'number'
+            ? numberProblem(value as number, type)
+            : undefined;
       if (problem) this.issues.push(createStructureIssue(path, problem));
     }
     if (extensionElement) {
@@ -360,12 +368,11 @@ class ResourceValidator implements CrawlerVisitor {
 }
 
 /** medplum's isEmpty for a value the crawler found (so never undefined), without listing an object's keys. */
-function isEmptyValue(v: any): boolean {
+function isEmptyValue(v: unknown): boolean {
   if (v === null || v === undefined) return true;
-  const t = typeof v;
-  if (t === 'string') return v === '';
-  if (t !== 'object') return false;
-  if ('length' in v && v.length > 0) return false;
+  if (typeof v === 'string') return v === '';
+  if (typeof v !== 'object') return false;
+  if ('length' in v && typeof v.length === 'number' && v.length > 0) return false;
   for (const key in v) {
     if (Object.prototype.hasOwnProperty.call(v, key)) return false;
   }
@@ -374,11 +381,11 @@ function isEmptyValue(v: any): boolean {
 
 /** Splits a primitive value carrying a `_name` extension into the primitive and its Element part. */
 function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedValue | undefined] {
-  if (typeof v.value !== 'object' || !v.value) {
+  const wrapped: unknown = v.value;
+  if (typeof wrapped !== 'object' || !wrapped) {
     return [v, undefined];
   }
   // The wrapper's own valueOf, not one a `_element` key named "valueOf" put on it.
-  const wrapped = v.value;
   const primitiveValue =
     wrapped instanceof String
       ? String.prototype.valueOf.call(wrapped)
@@ -387,11 +394,11 @@ function unpackPrimitiveElement(v: TypedValue): [TypedValue | undefined, TypedVa
         : wrapped instanceof Boolean
           ? Boolean.prototype.valueOf.call(wrapped)
           : wrapped;
-  if (primitiveValue === v.value) {
-    return [undefined, { type: 'Element', value: v.value }];
+  if (primitiveValue === wrapped) {
+    return [undefined, { type: 'Element', value: wrapped }];
   }
   const primitiveKeys = new Set(Object.keys(primitiveValue));
-  const extensionEntries = Object.entries(v.value).filter(([k, _]) => !primitiveKeys.has(k));
+  const extensionEntries = Object.entries(wrapped as Record<string, unknown>).filter(([k, _]) => !primitiveKeys.has(k));
   const extensionElement = extensionEntries.length > 0 ? Object.fromEntries(extensionEntries) : undefined;
   return [
     { type: v.type, value: primitiveValue },

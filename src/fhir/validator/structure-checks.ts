@@ -28,13 +28,14 @@ export function checkObjectForNull(obj: Record<string, unknown>, path: string, i
     } else if (Array.isArray(value)) {
       const propertyPath = `${path}.${key}`;
       for (let i = 0; i < value.length; i++) {
-        const item = value[i];
+        const item: unknown = value[i];
         if (item === undefined) {
           issues.push(createStructureIssue(`${propertyPath}[${i}]`, 'Invalid undefined value'));
         } else if (item === null) {
           // The one place FHIR JSON allows null: a primitive array whose extensions cover only some entries
           const partnerKey = key.startsWith('_') ? key.slice(1) : `_${key}`;
-          if (!(obj[partnerKey] as any)?.[i]) issues.push(createStructureIssue(`${propertyPath}[${i}]`, 'Invalid null value'));
+          if (!(obj[partnerKey] as Record<number, unknown> | null | undefined)?.[i])
+            issues.push(createStructureIssue(`${propertyPath}[${i}]`, 'Invalid null value'));
         } else if (typeof item === 'object') {
           // (medplum also walks strings, numbers and booleans here, which can hold no null)
           checkObjectForNull(item as Record<string, unknown>, `${propertyPath}[${i}]`, issues);
@@ -101,9 +102,9 @@ function propertyValue(typedValue: TypedValue, name: string): TypedValue | Typed
 /** True when the value has the element's pattern (if any) and equals its fixed value (if any). */
 export function matchesSpecifiedValue(value: TypedValue | TypedValue[], element: InternalSchemaElement): boolean {
   // Compare type and value only (a value may carry more, such as its path)
-  const typeAndValue = Array.isArray(value)
-    ? value.map((v) => ({ type: v.type, value: v.value }))
-    : { type: value.type, value: value.value };
+  const typeAndValue: TypedValue | TypedValue[] = Array.isArray(value)
+    ? value.map((v) => ({ type: v.type, value: v.value as unknown }))
+    : { type: value.type, value: value.value as unknown };
   if (element.pattern && !deepIncludes(typeAndValue, element.pattern)) return false;
   if (element.fixed && !deepEquals(typeAndValue, element.fixed)) return false;
   return true;

@@ -61,7 +61,7 @@ export function typedPropertyValueWithPath(
   const { value, type } = found;
   const path = childPath(parent.path, key);
   if (!Array.isArray(value)) return withTypeAndPath(value, type, path);
-  const values: TypedValueWithPath[] = new Array(value.length);
+  const values = new Array<TypedValueWithPath>(value.length);
   for (let i = 0; i < value.length; i++) values[i] = withTypeAndPath(value[i], type, `${path}[${i}]`);
   return values;
 }
@@ -87,7 +87,7 @@ export function withPath(
  * The first of the element's candidates, from `from` on, whose key or `_key` has a value in `object` (medplum takes
  * that one); -1 when there is none, i.e. the element is absent.
  */
-export function firstPresentCandidate(object: any, element: InternalSchemaElement, from = 0): number {
+export function firstPresentCandidate(object: Record<string, unknown>, element: InternalSchemaElement, from = 0): number {
   const candidates = candidatesOf(element);
   for (let i = from; i < candidates.length; i++) {
     if (object[candidates[i].key] !== undefined || object[candidates[i].extensionKey] !== undefined) return i;
@@ -95,27 +95,36 @@ export function firstPresentCandidate(object: any, element: InternalSchemaElemen
   return -1;
 }
 
-function rawPropertyValue(object: any, element: InternalSchemaElement, firstCandidate = 0): { value: any; type: string } | undefined {
+// `parent` is a truthy JSON value; a primitive's property reads find nothing, as they do in medplum.
+function rawPropertyValue(
+  parent: unknown,
+  element: InternalSchemaElement,
+  firstCandidate = 0,
+): { value: unknown; type: string } | undefined {
+  const object = parent as Record<string, unknown>;
   const found = firstPresentCandidate(object, element, firstCandidate);
   if (found < 0) return undefined;
   const candidate = candidatesOf(element)[found];
-  let resultValue: any = object[candidate.key];
-  const primitiveExtension: any = object[candidate.extensionKey];
+  let resultValue = object[candidate.key];
+  const primitiveExtension = object[candidate.extensionKey];
   let resultType = candidate.code;
 
   // When checking for primitive extensions, we must use the "resolved" path.
   if (primitiveExtension) {
     if (Array.isArray(resultValue)) {
-      // Slice to avoid mutating the array in the input value
-      resultValue = resultValue.slice();
-      for (let i = 0; i < Math.max(resultValue.length, primitiveExtension.length); i++) {
-        resultValue[i] = assignPrimitiveExtension(resultValue[i], primitiveExtension[i]);
+      // Slice to avoid mutating the array in the input value. A `_name` that is not an array is indexed as it is.
+      const values: unknown[] = resultValue.slice();
+      const extensions = primitiveExtension as ArrayLike<unknown>;
+      for (let i = 0; i < Math.max(values.length, extensions.length); i++) {
+        values[i] = assignPrimitiveExtension(values[i], extensions[i]);
       }
+      resultValue = values;
     } else if (!resultValue && Array.isArray(primitiveExtension)) {
-      resultValue = primitiveExtension.slice();
+      const values: unknown[] = primitiveExtension.slice();
       for (let i = 0; i < primitiveExtension.length; i++) {
-        resultValue[i] = assignPrimitiveExtension(undefined, primitiveExtension[i]);
+        values[i] = assignPrimitiveExtension(undefined, primitiveExtension[i]);
       }
+      resultValue = values;
     } else {
       resultValue = assignPrimitiveExtension(resultValue, primitiveExtension);
     }
@@ -126,17 +135,17 @@ function rawPropertyValue(object: any, element: InternalSchemaElement, firstCand
   return { value: resultValue, type: resultType };
 }
 
-function withType(value: any, type: string): TypedValue {
+function withType(value: unknown, type: string): TypedValue {
   return { type: type === 'Resource' && isResource(value) ? value.resourceType : type, value };
 }
 
-function withTypeAndPath(value: any, type: string, path: string): TypedValueWithPath {
+function withTypeAndPath(value: unknown, type: string, path: string): TypedValueWithPath {
   return { type: type === 'Resource' && isResource(value) ? value.resourceType : type, value, path };
 }
 
 // medplum's assignPrimitiveExtension and safeAssign: a primitive becomes its wrapper
 // object carrying the extension's properties, and an object value gets them assigned in place.
-function assignPrimitiveExtension(target: any, primitiveExtension: any): any {
+function assignPrimitiveExtension(target: unknown, primitiveExtension: unknown): unknown {
   if (primitiveExtension) {
     if (typeof primitiveExtension !== 'object') {
       throw new Error('Primitive extension must be an object');
@@ -149,11 +158,12 @@ function assignPrimitiveExtension(target: any, primitiveExtension: any): any {
 // Except that medplum's safeAssign deleted `__proto__` and `constructor` from the input, silently: a resource holding
 // them was stored without them. They are copied as own properties instead (`__proto__` defined, as assigning it would
 // run its setter), so that the Element's check reports them as the unknown keys they are.
-function safeAssign(target: any, source: any): any {
-  const out = Object(target); // a primitive's wrapper object, as Object.assign makes it
-  for (const key of Object.keys(source)) {
-    if (key === '__proto__') Object.defineProperty(out, key, { value: source[key], writable: true, enumerable: true, configurable: true });
-    else out[key] = source[key];
+function safeAssign(target: unknown, source: object): Record<string, unknown> {
+  const out = Object(target) as Record<string, unknown>; // a primitive's wrapper object, as Object.assign makes it
+  const from = source as Record<string, unknown>;
+  for (const key of Object.keys(from)) {
+    if (key === '__proto__') Object.defineProperty(out, key, { value: from[key], writable: true, enumerable: true, configurable: true });
+    else out[key] = from[key];
   }
   return out;
 }

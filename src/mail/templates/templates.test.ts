@@ -1,5 +1,6 @@
 import { accessChangeNoticeEmail } from './access-change-notice-email';
 import { documentReleasedEmail } from './document-released-email';
+import { emailChangedEmail } from './email-changed-email';
 import { assertWebUrl, escapeHtml, formatCalendarDate, formatInstant, renderEmail } from './email-layout';
 import { enrollmentInvitationEmail } from './enrollment-invitation-email';
 import { familyAccessPasscodeEmail } from './family-access-passcode-email';
@@ -204,6 +205,24 @@ describe('templates', () => {
       "A provider has made a new document available in Ben's record. Sign in to the patient portal to read it.\n\n" +
         'View documents: https://portal.example/documents\n\n' +
         FOOTER,
+    );
+  });
+
+  test('email changed: to the old address, naming neither the new one nor anything clinical', () => {
+    const changedAt = new Date('2026-11-23T04:30:00Z');
+    const record = emailChangedEmail({ changed: 'record', organizationName: org, patientFirstName: 'Ada', changedAt, timeZone: zone });
+    expect(record.subject).toBe('The email address on your Chartkeeper Health record was changed');
+    expect(record.text).toBe(
+      "On Nov 22, 2026, 11:30 PM EST, the email address on Ada's record at Chartkeeper Health was changed from this address to another one. " +
+        "This address will no longer get the portal's emails.\n\n" +
+        'If you made this change, there is nothing to do. If you did not, call the practice right away: someone else may be using the account.\n\n' +
+        FOOTER,
+    );
+    const login = emailChangedEmail({ changed: 'login', organizationName: org, changedAt, timeZone: zone });
+    expect(login.subject).toBe('The sign-in email of your Chartkeeper Health patient portal account was changed');
+    expect(login.text).toContain(
+      'the email address that signs in to a patient’s Chartkeeper Health patient portal account was changed from this address to another one. ' +
+        "This address will no longer get the portal's emails nor sign in to the account.",
     );
   });
 });

@@ -25,6 +25,7 @@ import { generateToken, ONE_TIME_SECRET_DEFAULTS } from '../../auth/one-time-sec
 import { hashPassword } from '../../auth/password-hash';
 import type { SignInResult } from '../../auth/session-service';
 import { AccountService } from '../../auth/account-service';
+import { queueLoginEmailChanged } from '../requests/email-change-notice';
 
 /** What staff are told after sending an enrollment invitation. */
 export interface EnrollmentReceipt {
@@ -124,6 +125,14 @@ export class EnrollmentService extends AccountService {
             passwordHash,
             securityQuestion: security?.question,
             securityAnswerHash: answerHash,
+          });
+          // The address the account signed in with until now is told, in case it was not its owner who enrolled again.
+          await queueLoginEmailChanged(trx, {
+            accountId: own.id,
+            patientId,
+            oldEmail: own.email,
+            newEmail: email,
+            now: this.context.clock.now(),
           });
           await this.sessions.revokeAll(own.id, trx);
           await secrets.supersede('password-reset', { accountId: own.id });

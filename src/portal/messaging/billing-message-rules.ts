@@ -3,7 +3,7 @@
  * appointments and billing): about the bills only. Its subject is `billing`, it goes to the practice (the patient's
  * managing Organization), and it carries no files; the other message rules (card numbers, length) hold as for anyone.
  */
-import type { Communication, OperationOutcomeIssue, Patient } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue, Patient } from '@medplum/fhirtypes';
 import type { AccessScope } from '../../access/access-scope';
 import type { PortalScope } from '../../access/portal-scope';
 import { invalidResource } from '../../fhir/outcomes';
@@ -19,7 +19,7 @@ function belowFull(scope: AccessScope, patientIds: readonly string[]): boolean {
 /** The rules of a billing-only family member's message (RepositoryContext.portalWriteCheck). */
 export const billingMessageCheck: WriteCheck = async (resource, patientIds, session) => {
   if (resource.resourceType !== 'Communication' || !belowFull(session.scope, patientIds)) return;
-  const message = resource as Communication;
+  const message = resource;
   const issues: OperationOutcomeIssue[] = [];
   const billing = message.topic?.coding?.some((c) => c.system === MESSAGE_SUBJECT_SYSTEM && c.code === 'billing') ?? false;
   if (!billing) {

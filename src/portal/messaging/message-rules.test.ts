@@ -52,14 +52,16 @@ describe('checkPortalWrite', () => {
     program: { resourceType: 'Binary', id: 'program', contentType: 'application/pdf', data: EXE.toString('base64') },
   };
   const lookup: MessageLookup = {
-    recipientsFor: async () => new Set(['Practitioner/maya', 'PractitionerRole/maya-main', 'Organization/practice']),
-    binary: async (id) => uploaded[id],
+    recipientsFor: () => Promise.resolve(new Set(['Practitioner/maya', 'PractitionerRole/maya-main', 'Organization/practice'])),
+    binary: (id) => Promise.resolve(uploaded[id]),
     // The store's facts of a file, here from the test's inline data.
-    file: async (binary) =>
-      binary.data
-        ? { size: Buffer.from(binary.data, 'base64').length, head: Buffer.from(binary.data, 'base64').subarray(0, 16) }
-        : undefined,
-    senderOf: async (id) => (id === 'reply' ? 'Practitioner/lab-doctor' : undefined),
+    file: (binary) =>
+      Promise.resolve(
+        binary.data
+          ? { size: Buffer.from(binary.data, 'base64').length, head: Buffer.from(binary.data, 'base64').subarray(0, 16) }
+          : undefined,
+      ),
+    senderOf: (id) => Promise.resolve(id === 'reply' ? 'Practitioner/lab-doctor' : undefined),
   };
   const message = (extra: Partial<Communication> = {}): Communication => ({
     resourceType: 'Communication',

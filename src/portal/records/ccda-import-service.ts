@@ -3,7 +3,6 @@ import type {
   Binary,
   Bundle,
   BundleEntry,
-  CarePlan,
   DocumentReference,
   Identifier,
   Patient,

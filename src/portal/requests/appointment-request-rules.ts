@@ -2,16 +2,16 @@
  * The rules of an appointment request (the seed's "Request appointments"): what a patient, or a family member whose
  * level allows appointments, may post as an `Appointment`, how they may cancel it, and how the practice answers it.
  *
- * - A request is `status: proposed`, with the patient and one provider who takes part in the portal (a Practitioner
- *   or their PractitionerRole at the patient's practice; optionally the office, a Location of that role) as its
- *   participants, one to three `requestedPeriod`s in the future, and a reason: a code of the appointment request
+ * - A request is `status: proposed`, with the patient and one provider who takes part in the portal (a Practitioner,
+ *   or their PractitionerRole at the patient's practice, or both, so that the practice finds the request by either;
+ *   optionally the office, a Location of that role) as its participants, one to three `requestedPeriod`s in the future, and a reason: a code of the appointment request
  *   reasons, or text. Its texts are at most 1,000 characters and hold no payment card number. The time itself
  *   (`start`, `end`, `slot`) is the practice's to set.
  * - From the portal, an open request may only be cancelled (`status: cancelled`, nothing else changed).
  * - The practice answers an open request by booking it (`booked`, with `start` and `end`) or declining it
  *   (`cancelled`, with a `cancelationReason`).
  */
-import type { Appointment, OperationOutcomeIssue, Patient, Reference } from '@medplum/fhirtypes';
+import type { Appointment, OperationOutcomeIssue, Patient } from '@medplum/fhirtypes';
 import { deepEquals } from '@medplum/core';
 import type { WriteCheckSession } from '../../fhir/write-check';
 import { findCardNumber } from '../messaging/message-rules';
@@ -196,20 +196,33 @@ async function participantIssues(
   if (patients.length !== 1 || patientIds.length !== 1) {
     issues.push(issue('An appointment request names exactly one patient as a participant', 'Appointment.participant'));
   }
-  if (providers.length !== 1) {
+  const roles = providers.filter((p) => p.actor?.reference?.startsWith('PractitionerRole/'));
+  const practitioners = providers.filter((p) => p.actor?.reference?.startsWith('Practitioner/'));
+  if (!(providers.length === 1 || (roles.length === 1 && practitioners.length === 1))) {
     issues.push(
       issue(
-        'An appointment request names exactly one provider (a Practitioner, or their PractitionerRole at an office) as a participant',
+        'An appointment request names exactly one provider (a Practitioner, their PractitionerRole at an office, or both) as a participant',
         'Appointment.participant',
       ),
     );
   }
   if (offices.length > 1) issues.push(issue('An appointment request names at most one office (Location)', 'Appointment.participant'));
   if (issues.length) return issues;
-  const at = `Appointment.participant[${participants.indexOf(providers[0])}]`;
-  const provider = await resolveProvider(providers[0].actor as Reference, (type, id) => session.readVisible(type, id));
-  if (!provider) return [issue(`${at} names ${providers[0].actor?.reference}, which does not exist`, at, 'not-found')];
+  // Named both ways, the role is the provider (it says where); the Practitioner must be the role's own.
+  const named = roles[0] ?? providers[0];
+  const at = `Appointment.participant[${participants.indexOf(named)}]`;
+  const provider = await resolveProvider(named.actor, (type, id) => session.readVisible(type, id));
+  if (!provider) return [issue(`${at} names ${named.actor?.reference}, which does not exist`, at, 'not-found')];
   if (!provider.takesPart) return [issue(notTakingPartText(at, provider.reference), at, 'business-rule')];
+  if (roles.length && practitioners.length && provider.role?.practitioner?.reference !== practitioners[0].actor?.reference) {
+    const practitionerAt = `Appointment.participant[${participants.indexOf(practitioners[0])}]`;
+    issues.push(
+      issue(
+        `${practitionerAt} (${practitioners[0].actor?.reference}) is not the practitioner of ${provider.reference}: a request names one provider`,
+        practitionerAt,
+      ),
+    );
+  }
   const patient = await session.readVisible<Patient>('Patient', patientIds[0]);
   const practice = patient?.managingOrganization?.reference;
   if (provider.role && practice && provider.role.organization?.reference !== practice) {

@@ -2,9 +2,11 @@
  * Which writes tell the patient something by email (src/jobs/portal-notice-job.ts sends it): the practice answering
  * an open request (an appointment request booked or declined, a renewal completed or rejected), and a message from
  * the practice to the patient. The notice is queued in the write's own transaction; the email names nothing clinical.
+ * A change of the record's email also tells the address replaced (email-change-notice.ts).
  */
 import type { Appointment, Communication, QuestionnaireResponse, Resource, Task } from '@medplum/fhirtypes';
 import type { WriteCheckSession } from '../../fhir/write-check';
+import { queueRecordEmailChanged, replacedEmails } from './email-change-notice';
 import { isProfileChange } from './profile-change-rules';
 import { isRenewalRequest } from './renewal-request-rules';
 
@@ -15,8 +17,7 @@ export type PortalNoticeKind = 'request-answered' | 'new-message' | 'form-comple
 export function noticeOf(resource: Resource, session: WriteCheckSession): PortalNoticeKind | undefined {
   const replaced = session.replaced;
   if (resource.resourceType === 'QuestionnaireResponse') {
-    const completedNow =
-      (resource as QuestionnaireResponse).status === 'completed' && (replaced as QuestionnaireResponse | undefined)?.status !== 'completed';
+    const completedNow = resource.status === 'completed' && (replaced as QuestionnaireResponse | undefined)?.status !== 'completed';
     return completedNow ? 'form-completed' : undefined;
   }
   if (session.scope.portalRules) return undefined;
@@ -33,7 +34,7 @@ export function noticeOf(resource: Resource, session: WriteCheckSession): Portal
       : undefined;
   }
   if (resource.resourceType === 'Communication') {
-    const message = resource as Communication;
+    const message = resource;
     const toPatient = message.recipient?.some((r) => r.reference?.startsWith('Patient/'));
     const sentNow = message.status !== 'preparation' && (!replaced || (replaced as Communication).status === 'preparation');
     return toPatient && sentNow ? 'new-message' : undefined;
@@ -41,11 +42,16 @@ export function noticeOf(resource: Resource, session: WriteCheckSession): Portal
   return undefined;
 }
 
-/** Queues the notice of this write, if it gives one, for each patient it is about, in the write's transaction. */
+/**
+ * Queues the notice of this write, if it gives one, for each patient it is about, in the write's transaction; and a
+ * security notice to each email a change of a Patient's contact details replaces (email-change-notice.ts).
+ */
 export async function queuePortalNotice(resource: Resource, patientIds: readonly string[], session: WriteCheckSession): Promise<void> {
+  const now = session.now ?? new Date();
+  if (resource.resourceType === 'Patient' && resource.id)
+    await queueRecordEmailChanged(session.db, resource.id, replacedEmails(resource, session.replaced), now);
   const kind = noticeOf(resource, session);
   if (!kind || !patientIds.length || !resource.id) return;
-  const now = session.now ?? new Date();
   await session.db
     .insertInto('portal_notice')
     .values(

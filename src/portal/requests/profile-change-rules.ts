@@ -4,7 +4,8 @@
  *
  * - A `PUT` of their own Patient, with `If-Match`, may change `telecom`, `address`, `communication` (preferred
  *   language) and `contact`; a change to anything else is 400 naming the field. Family members do not change the
- *   Patient (write-policy.ts).
+ *   Patient (write-policy.ts), but for a child's: a family member at full access keeps the details of a child who has
+ *   no account of their own, by the same rules (the same direct changes, the same requests for review).
  * - A change of name, birth date or administrative gender is a `Task` (code profile-change, `for` and `focus` the
  *   patient, an `input` per field: `name` valueHumanName, `birthDate` valueDate, `gender` valueCode) that staff
  *   review: they apply it to the Patient and then complete the Task (completing it before the Patient holds the
@@ -12,6 +13,7 @@
  */
 import { deepEquals } from '@medplum/core';
 import type { OperationOutcomeIssue, Patient, Task, TaskInput } from '@medplum/fhirtypes';
+import type { PatientAccess } from '../../access/portal-scope';
 import type { WriteCheckSession } from '../../fhir/write-check';
 import { PORTAL_REQUEST_TYPE_SYSTEM } from './renewal-request-rules';
 
@@ -67,10 +69,15 @@ export function patientUpdateIssues(patient: Patient, session: WriteCheckSession
 
 /** The issues of a patient's request to change their name, birth date or gender. */
 export function profileChangeRequestIssues(task: Task, patientIds: readonly string[], session: WriteCheckSession): OperationOutcomeIssue[] {
-  const self = patientIds.length === 1 && ownPatient(session, patientIds[0]);
+  const keeper = patientIds.length === 1 && keepsDetails(session, patientIds[0]);
   const issues: OperationOutcomeIssue[] = [];
-  if (!self || task.for?.reference !== `Patient/${patientIds[0]}` || task.focus?.reference !== task.for?.reference) {
-    issues.push(issue('A change of your details is for and about yourself: Task.for and Task.focus are your Patient', 'Task.for'));
+  if (!keeper || task.for?.reference !== `Patient/${patientIds[0]}` || task.focus?.reference !== task.for?.reference) {
+    issues.push(
+      issue(
+        'A change of details is for and about the patient whose details you keep (yourself, or a child whose record you hold in full): Task.for and Task.focus are that Patient',
+        'Task.for',
+      ),
+    );
   }
   if (task.status !== 'requested')
     issues.push(
@@ -131,9 +138,10 @@ export async function profileChangeAnswerIssues(task: Task, session: WriteCheckS
     : [];
 }
 
-function ownPatient(session: WriteCheckSession, patientId: string): boolean {
-  const access = (session.scope as { access?: ReadonlyMap<string, { self: boolean }> }).access;
-  return access?.get(patientId)?.self === true;
+/** Whether the caller keeps this patient's details: their own record, or a child's they hold at full (PatientAccess.child). */
+function keepsDetails(session: WriteCheckSession, patientId: string): boolean {
+  const access = (session.scope as { access?: ReadonlyMap<string, PatientAccess> }).access?.get(patientId);
+  return access?.self === true || (access?.level === 'full' && access.child === true);
 }
 
 function issue(text: string, expression: string, code: OperationOutcomeIssue['code'] = 'invalid'): OperationOutcomeIssue {

@@ -158,7 +158,7 @@ function isEnabled(item: QuestionnaireItem, answers: Record<string, Answer[]>): 
 }
 
 function conditionHolds(condition: QuestionnaireItemEnableWhen, given: readonly Answer[]): boolean {
-  const [key, expected] = valueOf(condition as unknown as Answer, 'answer');
+  const [key, expected] = valueOf(condition, 'answer');
   if (condition.operator === 'exists') return given.length > 0 === (expected === true);
   if (!key) return false;
   const compare = (answer: Answer): boolean => {
@@ -192,7 +192,7 @@ function valueOf(element: Answer, prefix = 'value'): [string | undefined, Answer
 }
 
 function optionValue(option: QuestionnaireItemAnswerOption): [string | undefined, AnswerValue | undefined] {
-  return valueOf(option as unknown as Answer);
+  return valueOf(option);
 }
 
 function optionKeys(options: readonly QuestionnaireItemAnswerOption[]): Set<string> {
