@@ -207,6 +207,17 @@ describe('SMART App Launch 2.0', () => {
       expect((await app.read(`Patient/${ids.ben}`, first.access_token)).status).toBe(401);
     });
 
+    it('a scope escalation: a refresh asking for more than was granted', async () => {
+      const config = await discover();
+      const { url, verifier, state } = await authorize(config, 'launch/patient patient/Observation.rs openid offline_access');
+      const callback = new URL(await signInAndApprove(url, 'ada.park@example.com', 'Ben Park'));
+      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+      await expect(
+        oidc.refreshTokenGrant(config, tokens.refresh_token as string, { scope: 'launch/patient patient/*.rs openid offline_access' }),
+      ).rejects.toMatchObject({ error: 'invalid_scope' });
+      expect((await app.read(`Immunization?patient=${ids.ben}`, tokens.access_token)).body.entry ?? []).toEqual([]);
+    });
+
     it('an authorization without PKCE, or with the plain method', async () => {
       const config = await discover();
       for (const extra of [{} as Record<string, string>, { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }]) {

@@ -11,6 +11,7 @@ import { isSupportedType, loadFhirDefinitions } from '../src/fhir/definitions';
 import { FhirError } from '../src/fhir/outcomes';
 import { usCoreClaimsOf } from '../src/fhir/us-core-profiles';
 import { assertValidResource } from '../src/fhir/validation';
+import { buildDemoFamily, localCalendarDay } from '../fixtures/demo-family';
 import { startTestApp, type TestApp } from './support/test-app';
 
 const PACKAGE = path.resolve(__dirname, '..', '../shared/corpus/fhir-ig/hl7.fhir.us.core-6.1.0');
@@ -124,6 +125,23 @@ describe('US Core on the FHIR API', () => {
     ).toBe(201);
   });
 
+  it('a resource claiming US Core is held to everything the R4 base holds it to as well', async () => {
+    const res = await app.request('/fhir/Patient', {
+      method: 'POST',
+      json: {
+        ...usCorePatient,
+        identifier: [{ system: 'urn:oid:1.2.3', value: 'u-2' }],
+        gender: 'female',
+        birthDate: '2020-13-45',
+        nickname: 'Una',
+      },
+    });
+    expect(res.status).toBe(400);
+    const texts = ((await res.json()) as any).issue.map((i: any) => `${i.expression?.[0]}: ${i.details.text}`).join('\n');
+    expect(texts).toContain('Patient.birthDate');
+    expect(texts).toContain('nickname');
+  });
+
   it('refuses a claim of a profile of another type', async () => {
     const res = await app.request('/fhir/Observation', {
       method: 'POST',
@@ -152,5 +170,62 @@ describe('US Core on the FHIR API', () => {
     expect(of('Condition')).toEqual(
       expect.arrayContaining(['http://hl7.org/fhir/us/core/StructureDefinition/us-core-condition-problems-health-concerns']),
     );
+  });
+});
+
+describe('US Core searches on the FHIR API', () => {
+  let app: TestApp;
+  let ada: string;
+  beforeAll(async () => {
+    app = await startTestApp();
+    const loaded = await app.request('/fhir', { method: 'POST', json: buildDemoFamily(localCalendarDay(new Date())) });
+    expect(loaded.status).toBe(200);
+    const found = (await (await app.request('/fhir/Patient?given=Ada&family=Park')).json()) as any;
+    ada = found.entry[0].resource.id;
+  });
+  afterAll(() => app?.close());
+
+  /** The matches of a search (includes left out), failing on any status but 200. */
+  async function search(query: string): Promise<any[]> {
+    const res = await app.request(`/fhir/${query}`);
+    expect(res.status).toBe(200);
+    const bundle = (await res.json()) as any;
+    return (bundle.entry ?? []).map((e: any) => ({ ...e.resource, mode: e.search?.mode }));
+  }
+
+  it('Observation?patient=&category=&date=, Condition?patient=&category=, Encounter?patient=&date= find what they name', async () => {
+    const labs = await search(
+      `Observation?patient=${ada}&category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory&date=ge1900-01-01`,
+    );
+    expect(labs.length).toBeGreaterThan(0);
+    expect(labs.every((o) => o.category.some((c: any) => c.coding.some((k: any) => k.code === 'laboratory')))).toBe(true);
+    expect(await search(`Observation?patient=${ada}&category=laboratory&date=lt1900-01-01`)).toEqual([]);
+    const problems = await search(`Condition?patient=${ada}&category=problem-list-item`);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.every((c) => c.subject.reference === `Patient/${ada}`)).toBe(true);
+    const visits = await search(`Encounter?patient=${ada}&date=ge1900-01-01`);
+    expect(visits.length).toBeGreaterThan(0);
+    expect(await search(`Encounter?patient=${ada}&date=ge2999-01-01`)).toEqual([]);
+  });
+
+  it('DocumentReference?patient=&type= and Condition?_revinclude=Provenance:target', async () => {
+    const documents = await search(`DocumentReference?patient=${ada}`);
+    expect(documents.length).toBeGreaterThan(0);
+    const type = documents[0].type.coding[0];
+    const typed = await search(`DocumentReference?patient=${ada}&type=${encodeURIComponent(`${type.system}|${type.code}`)}`);
+    expect(typed.map((d) => d.id)).toContain(documents[0].id);
+    const [condition] = await search(`Condition?patient=${ada}&category=problem-list-item`);
+    const provenance = await app.request('/fhir/Provenance', {
+      method: 'POST',
+      json: {
+        resourceType: 'Provenance',
+        target: [{ reference: `Condition/${condition.id}` }],
+        recorded: '2026-01-01T00:00:00Z',
+        agent: [{ who: { display: 'Import' } }],
+      },
+    });
+    expect(provenance.status).toBe(201);
+    const withProvenance = await search(`Condition?_id=${condition.id}&_revinclude=Provenance:target`);
+    expect(withProvenance.map((r) => `${r.resourceType}:${r.mode}`).sort()).toEqual(['Condition:match', 'Provenance:include']);
   });
 });

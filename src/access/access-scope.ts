@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import type { ResourceFilter } from './resource-filter';
 import type { AuthorshipIssue } from './write-policy';
 
 /**
@@ -21,10 +22,15 @@ export interface AccessScope {
    */
   readonly organizationId?: string;
   /**
-   * When set, no resource of another type is visible, whatever else the scope allows (a SMART token's scopes, for
-   * staff of an organisation: smart-scopes.ts).
+   * When set, the organisation's records (organizationId) show no resource of another type (a SMART token's scopes,
+   * for staff of an organisation: smart-scopes.ts); the records in `patients` and the shared types say their own.
    */
   readonly allowedTypes?: ReadonlySet<string>;
+  /**
+   * Per resource type, the filters one of which a resource of the type must pass to be visible at all (SMART v2 scopes
+   * with query parameters: resource-filter.ts). Types not in the map are not filtered.
+   */
+  readonly resourceFilters?: ReadonlyMap<string, readonly ResourceFilter[]>;
   /** Resource types visible outside any patient compartment (e.g. Practitioner, Organization). */
   readonly sharedTypes: ReadonlySet<string>;
   /**

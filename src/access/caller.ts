@@ -10,6 +10,8 @@ export interface Caller {
   /** The FHIR reference to the person acting, for audit events (Practitioner/…, Patient/…, RelatedPerson/…). */
   readonly actor?: string;
   readonly scope: AccessScope;
+  /** Set when the caller is a SMART app acting with a token of the /oauth server: the app's client id. */
+  readonly smartClientId?: string;
   /**
    * Set when the caller was taken on trust from what its account looked like on its previous request, to spare a
    * read-by-id a round trip of its own: nothing may be served to it until `condition` (true while the account and

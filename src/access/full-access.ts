@@ -6,8 +6,10 @@ import type { AccessScope } from './access-scope';
  * for a billing-only proxy it would say "no allergies recorded" where allergies are merely hidden.
  */
 export function hasFullAccess(scope: AccessScope, patientId: string): boolean {
-  // A token that shows only some types (SMART scopes) never sees the whole record.
+  // A token that shows only some resources of a type (SMART scopes with a query) never sees the whole record.
+  if (scope.resourceFilters?.size) return false;
+  if (scope.patients.has(patientId) && scope.patients.get(patientId) === undefined) return true;
+  // Nor does one that shows only some types of the organisation's records.
   if (scope.allowedTypes) return false;
-  if (scope.unrestricted || scope.organizationId) return true;
-  return scope.patients.has(patientId) && scope.patients.get(patientId) === undefined;
+  return scope.unrestricted || scope.organizationId !== undefined;
 }

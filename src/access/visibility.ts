@@ -1,6 +1,7 @@
 import { RawBuilder, sql } from 'kysely';
 import type { AccessScope } from './access-scope';
 import { uploaderOwner } from './record-owners';
+import { resourceFilterCondition, resourceFilterConditionAnyType } from './resource-filter';
 import { unreleasedClauses, unreleasedConditionAnyType } from './release-visibility';
 
 type Sql = RawBuilder<unknown>;
@@ -43,11 +44,12 @@ export function versionVisibilityCondition(scope: AccessScope, type: string, ali
  */
 export function visibilityConditionAnyType(scope: AccessScope, alias = 'r'): Sql | undefined {
   if (scope.unrestricted) return undefined;
-  if (scope.allowedTypes) {
-    const inner = visibilityConditionAnyType({ ...scope, allowedTypes: undefined }, alias);
-    const allowed = sql`${sql.ref(`${alias}.resource_type`)} = any(${[...scope.allowedTypes]}::text[])`;
-    return inner ? sql`(${allowed} and ${inner})` : allowed;
-  }
+  const inScope = recordsConditionAnyType(scope, alias);
+  const filter = resourceFilterConditionAnyType(scope.resourceFilters, alias);
+  return filter ? sql`(${inScope} and ${filter})` : inScope;
+}
+
+function recordsConditionAnyType(scope: AccessScope, alias: string): Sql {
   const owners = sql.ref(`${alias}.owners`);
   const type = sql.ref(`${alias}.resource_type`);
   const parts: Sql[] = [];
@@ -63,13 +65,23 @@ export function visibilityConditionAnyType(scope: AccessScope, alias = 'r'): Sql
       sql`(cardinality(${owners}) > 0 and not exists (select 1 from unnest(${owners}) as p(id) where not (${sql.join(held, sql` or `)})))`,
     );
   }
-  if (scope.organizationId) parts.push(staffOwnersCondition(scope.organizationId, alias));
+  if (scope.organizationId) {
+    const staff = staffOwnersCondition(scope.organizationId, alias);
+    parts.push(scope.allowedTypes ? sql`(${type} = any(${[...scope.allowedTypes]}::text[]) and ${staff})` : staff);
+  }
   const inScope = parts.length ? sql`(${sql.join(parts, sql` or `)})` : sql`false`;
   return scope.releasedOnly ? sql`(${inScope} and not ${unreleasedConditionAnyType(alias)})` : inScope;
 }
 
 function scopeCondition(scope: AccessScope, type: string, alias: string): Sql | undefined {
-  if (scope.allowedTypes && !scope.allowedTypes.has(type)) return sql`false`;
+  const records = recordsCondition(scope, type, alias);
+  const filter = scope.unrestricted ? undefined : resourceFilterCondition(scope.resourceFilters, type, alias);
+  if (!filter) return records;
+  return records ? sql`(${records} and ${filter})` : filter;
+}
+
+/** The records (and shared types) a resource of `type` may be in for the caller to see it. */
+function recordsCondition(scope: AccessScope, type: string, alias: string): Sql | undefined {
   if (scope.unrestricted || scope.sharedTypes.has(type)) return undefined;
   const parts: Sql[] = [];
   const allowed = patientsSeeingType(scope, type);
@@ -79,7 +91,7 @@ function scopeCondition(scope: AccessScope, type: string, alias: string): Sql | 
     // && finds candidates through the GIN index; <@ keeps those whose every owner is one the caller sees.
     parts.push(type === 'Patient' ? sql`${sql.ref(`${alias}.id`)} = any(${list})` : sql`(${owners} && ${list} and ${owners} <@ ${list})`);
   }
-  if (scope.organizationId) {
+  if (scope.organizationId && (!scope.allowedTypes || scope.allowedTypes.has(type))) {
     parts.push(
       type === 'Patient'
         ? sql`exists (select 1 from search_reference o where ${managedBy(scope.organizationId)} and o.resource_id = ${sql.ref(`${alias}.id`)})`

@@ -14,6 +14,8 @@ export const US_CORE_VERSION = '6.1.0';
 const US_CORE_BASE = 'http://hl7.org/fhir/us/core/StructureDefinition/';
 
 let profiles: ReadonlyMap<string, StructureDefinition> | undefined;
+/** The profiles forValidator left whole: validating against one of them checks everything the R4 base checks. */
+const whole = new Set<string>();
 
 /** Every shipped US Core profile (derivation constraint on a resource), by canonical URL. */
 export function usCoreProfiles(): ReadonlyMap<string, StructureDefinition> {
@@ -26,10 +28,21 @@ export function usCoreProfiles(): ReadonlyMap<string, StructureDefinition> {
     .sort()) {
     const definition = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as StructureDefinition;
     if (definition.kind !== 'resource' || definition.derivation !== 'constraint' || !definition.url) continue;
-    out.set(definition.url, forValidator(definition));
+    const readable = forValidator(definition);
+    if (readable === definition) whole.add(definition.url);
+    out.set(definition.url, readable);
   }
   profiles = out;
   return out;
+}
+
+/**
+ * Whether validating against this profile checks everything validating against the R4 base does: its snapshot holds
+ * every element of the type (a profile only constrains), unless forValidator had to leave an element to the base.
+ */
+export function coversBaseDefinition(profile: StructureDefinition): boolean {
+  usCoreProfiles();
+  return profile.url !== undefined && whole.has(profile.url);
 }
 
 /** The US Core profiles of `type`, as the CapabilityStatement lists them in supportedProfile. */

@@ -7,6 +7,7 @@ import { type Request, Router } from 'express';
 import type { AccountServices } from '../portal/account-services';
 import type { Account } from '../auth/account-store';
 import { accountSummary } from '../auth/session-service';
+import { appGrantsOf, revokeAppGrants } from '../auth/smart/smart-app-grants';
 import { badRequest, unauthorized } from '../fhir/outcomes';
 import { asyncHandler } from './async-handler';
 import { bearerToken } from './authenticate';
@@ -99,6 +100,22 @@ export function authRouter(services: AccountServices): Router {
         ...accountSummary(account),
         ...(account.kind === 'patient' ? { records: await services.practices.recordsOf(account) } : {}),
       });
+    }),
+  );
+
+  // The SMART apps the account let in (src/auth/smart/smart-app-grants.ts; as FHIR: $smart-apps, $revoke-smart-app).
+  router.get(
+    '/apps',
+    asyncHandler(async (req, res) => {
+      res.json({ apps: await appGrantsOf(services.context.db, (await requireSignedIn(req)).id) });
+    }),
+  );
+
+  router.delete(
+    '/apps/:clientId',
+    asyncHandler(async (req, res) => {
+      await revokeAppGrants(services.context.db, (await requireSignedIn(req)).id, req.params.clientId);
+      res.status(204).end();
     }),
   );
 

@@ -6,7 +6,7 @@ import type { ConsentPlan, PatientChoice } from '../auth/smart/smart-authorizati
 import { escapeHtml as esc } from '../auth/smart/smart-provider';
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
-label{display:block;margin:.75rem 0 .25rem}input[type=email],input[type=password]{width:100%;padding:.5rem;font:inherit}
+label{display:block;margin:.75rem 0 .25rem}input[type=email],input[type=password],input[type=search]{width:100%;padding:.5rem;font:inherit}
 button{font:inherit;padding:.5rem 1rem;margin:1rem .5rem 0 0}:focus{outline:3px solid #1d4ed8;outline-offset:2px}
 .error{color:#b91c1c;border-left:4px solid #b91c1c;padding-left:.5rem}fieldset{margin:1rem 0}code{background:#f3f4f6}`;
 
@@ -29,14 +29,30 @@ ${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
   );
 }
 
-/** The consent form: the record to open (when there is a choice) and what the app will be able to do. */
+/** Staff choosing a patient: what they searched for (empty before the first search). */
+export interface StaffPatientSearch {
+  readonly query: string;
+}
+
+/**
+ * The consent form: the record to open (when there is a choice; staff search their organisation's patients first)
+ * and what the app will be able to do.
+ */
 export function consentPage(
   uid: string,
   clientName: string,
   plan: ConsentPlan,
   choices: readonly PatientChoice[] | undefined,
   error?: string,
+  staffSearch?: StaffPatientSearch,
 ): string {
+  const search = staffSearch
+    ? `<form method="get" action="/oauth/interaction/${esc(uid)}" role="search">
+<label for="q">Find the patient whose record ${esc(clientName)} should open (name, birth date as YYYY-MM-DD, or identifier)</label>
+<input id="q" name="q" type="search" maxlength="100" value="${esc(staffSearch.query)}"${staffSearch.query ? '' : ' autofocus'}>
+<button type="submit">Search</button></form>
+${staffSearch.query && !choices?.length ? `<p role="status">No patient of your organisation matches “${esc(staffSearch.query)}”.</p>` : ''}`
+    : '';
   const records = choices?.length
     ? `<fieldset><legend>Whose record should ${esc(clientName)} open?</legend>${choices
         .map(
@@ -54,7 +70,7 @@ export function consentPage(
     .join('');
   return page(
     'Allow access',
-    `<h1>Allow ${esc(clientName)}?</h1>${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
+    `<h1>Allow ${esc(clientName)}?</h1>${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}${search}
 <form method="post" action="/oauth/interaction/${esc(uid)}/consent">${records}
 <p>${esc(clientName)} asks to:</p><ul>${rows || '<li>sign you in</li>'}</ul>
 <p>It will never see more than your account may see today.</p>

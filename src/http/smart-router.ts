@@ -14,6 +14,12 @@ import { consentPage, loginPage, pagePolicy } from './oauth-pages';
 /** A sign-in form is two short fields; anything bigger is not a person typing. */
 const FORM_LIMIT = '8kb';
 
+/** The staff's patient search on the consent page (`?q=`), at most 100 characters. */
+function searchText(req: Request): string {
+  const q = req.query.q;
+  return typeof q === 'string' ? q.slice(0, 100) : '';
+}
+
 /** `/.well-known/smart-configuration` and `/fhir/.well-known/smart-configuration`, open to anyone. */
 export function smartDiscoveryRouter(smart: SmartServer): Router {
   const router = Router();
@@ -46,13 +52,20 @@ export function smartOauthRouter(smart: SmartServer, authorization: SmartAuthori
     const details = await provider.interactionDetails(req, res);
     const accountId = details.session?.accountId as string;
     const scope = textParam(details.params.scope);
-    const choices = authorization.needsPatient(scope) ? await authorization.patientChoices(accountId) : undefined;
-    const plan = await authorization.plan(accountId, scope, choices?.length ? choices[0].id : undefined);
+    const staffSearch =
+      authorization.needsPatient(scope) && (await authorization.isStaff(accountId)) ? { query: searchText(req) } : undefined;
+    const choices = !authorization.needsPatient(scope)
+      ? undefined
+      : staffSearch
+        ? await authorization.staffPatientChoices(accountId, staffSearch.query)
+        : await authorization.patientChoices(accountId);
+    // Staff have not chosen yet when the page is drawn: the plan shows what the patient/ scopes will give once they have.
+    const plan = await authorization.plan(accountId, scope, choices?.length ? choices[0].id : staffSearch ? 'to-be-chosen' : undefined);
     show(
       res,
       status,
       details.params.redirect_uri,
-      consentPage(details.uid, await clientName(details.params.client_id), plan, choices, error),
+      consentPage(details.uid, await clientName(details.params.client_id), plan, choices, error, staffSearch),
     );
   };
 

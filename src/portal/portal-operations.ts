@@ -19,6 +19,7 @@ import { docrefOperation } from './records/docref-operation';
 import { importCcdaOperation } from './records/import-ccda-operation';
 import { immunizationRecordOperation } from './immunizations/immunization-record-operation';
 import { portalOptionsOperation } from './requests/portal-options-operation';
+import { smartAppsOperations } from './apps/smart-apps-operations';
 
 /**
  * Every portal $operation. The account and family access operations need the account services (mail, signing
@@ -56,5 +57,6 @@ export function accountOperations(services: AccountServices): FhirOperation[] {
     acceptPortalConsentOperation(services),
     practiceTokenOperation(services),
     unenrollOperation(services),
+    ...smartAppsOperations(services),
   ];
 }

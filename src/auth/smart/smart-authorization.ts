@@ -6,11 +6,12 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import type { Account } from '../account-store';
-import { patientAccessOf, type ScopeOptions } from '../caller-scope';
+import { patientAccessOf, type ScopeOptions, scopeForAccount } from '../caller-scope';
+import { Repository } from '../../fhir/repository';
 import type { SessionService } from '../session-service';
 import type { AccessLevel } from '../../access/access-level';
 import { parseResourceScope, SMART_OTHER_SCOPES } from '../../access/smart-scopes';
-import { badRequest } from '../../fhir/outcomes';
+import { badRequest, FhirError } from '../../fhir/outcomes';
 import { effectiveScopeText } from './smart-grantable-scopes';
 import { accountKind, type SmartServer } from './smart-provider';
 
@@ -60,6 +61,54 @@ export class SmartAuthorization {
     return [...choices.values()];
   }
 
+  /**
+   * Staff launching with patient/ scopes choose a patient of their organisation: up to `STAFF_CHOICES` patients it
+   * manages whose name (or birth date, as YYYY-MM-DD, or identifier value) matches `text`, as the staff's own search
+   * would find them. No text: nothing yet (an organisation may manage thousands).
+   */
+  async staffPatientChoices(accountId: string, text: string): Promise<PatientChoice[]> {
+    const query = text.trim().slice(0, 100);
+    if (!query) return [];
+    const repo = await this.staffRepository(accountId);
+    if (!repo) return [];
+    const parameter = /^\d{4}-\d{2}-\d{2}$/.test(query) ? 'birthdate' : /\d/.test(query) && !/\s/.test(query) ? 'identifier' : 'name';
+    const filter: Record<string, string> = { [parameter]: query };
+    const found = await repo.searchResources<Patient>('Patient', { ...filter, _count: String(STAFF_CHOICES), _sort: 'family' });
+    return found.slice(0, STAFF_CHOICES).map((p) => ({
+      id: p.id as string,
+      name: `${patientName(p) || p.id}${p.birthDate ? `, born ${p.birthDate}` : ''}`,
+      level: 'full',
+      self: false,
+    }));
+  }
+
+  /** Whether the account is a staff account (who search for the patient to launch for, rather than pick from a list). */
+  async isStaff(accountId: string): Promise<boolean> {
+    return (await accountKind(this.smart.db, accountId)) === 'staff';
+  }
+
+  /** Whether a staff account's organisation manages this patient (so its staff may launch an app for them). */
+  async staffMayChoose(accountId: string, patientId: string): Promise<boolean> {
+    const repo = await this.staffRepository(accountId);
+    if (!repo || !/^[A-Za-z0-9\-.]{1,64}$/.test(patientId)) return false;
+    try {
+      await repo.read<Patient>('Patient', patientId);
+      return true;
+    } catch (err) {
+      if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return false;
+      throw err;
+    }
+  }
+
+  /** The staff account's repository (its organisation's records), or undefined when it is no staff account. */
+  private async staffRepository(accountId: string): Promise<Repository | undefined> {
+    const { rows } = await sql<Account>`select * from account where id = ${accountId} and disabled_at is null`.execute(this.smart.db);
+    const account = rows[0];
+    if (account?.kind !== 'staff' || !account.organization_id) return undefined;
+    const scope = await scopeForAccount(this.smart.db, account, this.scopeOptions);
+    return new Repository(this.smart.db, { scope, clock: this.scopeOptions.clock, fhirBase: this.smart.fhirBase });
+  }
+
   /** Whether the scopes ask for a patient context (launch/patient, or any patient/ scope). */
   needsPatient(scope: string): boolean {
     return scope.split(' ').some((s) => s === 'launch/patient' || parseResourceScope(s)?.context === 'patient');
@@ -84,9 +133,15 @@ export class SmartAuthorization {
     const { provider, fhirBase } = this.smart;
     let patient = input.patient;
     if (this.needsPatient(input.scope)) {
-      const choices = await this.patientChoices(input.accountId);
-      if (patient === undefined && choices.length === 1) patient = choices[0].id;
-      if (patient !== undefined && !choices.some((c) => c.id === patient)) throw badRequest('Choose one of the records listed', 'patient');
+      if ((await accountKind(this.smart.db, input.accountId)) === 'staff') {
+        if (patient === undefined) throw badRequest('Find the patient and choose them first', 'patient');
+        if (!(await this.staffMayChoose(input.accountId, patient))) throw badRequest('Choose one of the patients found', 'patient');
+      } else {
+        const choices = await this.patientChoices(input.accountId);
+        if (patient === undefined && choices.length === 1) patient = choices[0].id;
+        if (patient !== undefined && !choices.some((c) => c.id === patient))
+          throw badRequest('Choose one of the records listed', 'patient');
+      }
     } else patient = undefined;
     const plan = await this.plan(input.accountId, input.scope, patient);
     const grant =
@@ -101,6 +156,15 @@ export class SmartAuthorization {
   }
 }
 
+/** How many patients a staff search on the consent page lists. */
+const STAFF_CHOICES = 20;
+
+/** "Given Family" (or the name's text) of a Patient's first name. */
+function patientName(patient: Patient): string {
+  const name = patient.name?.[0];
+  return name?.text ?? [...(name?.given ?? []), name?.family].filter(Boolean).join(' ');
+}
+
 /** Patient id -> "Given Family". */
 async function patientNames(smart: SmartServer, ids: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -109,9 +173,7 @@ async function patientNames(smart: SmartServer, ids: string[]): Promise<Map<stri
     select id, content from resource where resource_type = 'Patient' and deleted = false and id = any(${ids}::text[])`.execute(smart.db);
   for (const row of rows) {
     const patient = (typeof row.content === 'string' ? JSON.parse(row.content) : row.content) as Patient;
-    const name = patient.name?.[0];
-    const text = name?.text ?? [...(name?.given ?? []), name?.family].filter(Boolean).join(' ');
-    out.set(row.id, text || row.id);
+    out.set(row.id, patientName(patient) || row.id);
   }
   return out;
 }

@@ -12,7 +12,7 @@ import type { Tables } from '../../db/tables';
 import { parseResourceScope, SMART_OTHER_SCOPES } from '../../access/smart-scopes';
 import { loadOrCreateOauthKeys } from './oauth-keys';
 import { OauthStateAdapter, oauthStateAdapterFactory } from './oauth-state-adapter';
-import { effectiveScopeText } from './smart-grantable-scopes';
+import { effectiveScopeText, queryIsReadable } from './smart-grantable-scopes';
 
 /** Lifetimes, in seconds. */
 export const SMART_TTL = Object.freeze({
@@ -156,7 +156,8 @@ function resourceScopesAsked(ctx: KoaContextWithOIDC): string {
   const clientCredentials = ctx.oidc.params?.grant_type === 'client_credentials';
   const scopes = asked.split(' ').filter((text) => {
     const parsed = parseResourceScope(text);
-    return parsed && (clientCredentials ? parsed.context === 'system' : parsed.context !== 'system');
+    // A query this server cannot apply is no scope it grants: left out here, the request goes on without it.
+    return parsed && queryIsReadable(parsed) && (clientCredentials ? parsed.context === 'system' : parsed.context !== 'system');
   });
   return [...new Set(scopes)].join(' ');
 }

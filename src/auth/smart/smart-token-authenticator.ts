@@ -33,9 +33,19 @@ export class SmartTokenAuthenticator implements Authenticator {
       const kind = await accountKind(this.smart.db, userToken.accountId);
       if (!kind) throw unauthorized('The access token is not valid');
       const launch = userToken.grantId ? await this.smart.launchContext(userToken.grantId) : undefined;
+      let patient = launch?.patient;
+      // Staff launched for a patient of their organisation: only while the organisation still manages that patient.
+      if (patient !== undefined && kind === 'staff' && !(await staffOrganisationManages(this.smart, userToken.accountId, patient))) {
+        patient = undefined;
+      }
       const caller = await this.resolveAccount(userToken.accountId, kind);
-      const scopes = resourceScopesIn(effectiveScopeText(userToken.scope ?? '', { kind, patient: launch?.patient }));
-      return { ...caller, unconfirmed: undefined, scope: narrowBySmartScopes(caller.scope, { scopes, patientId: launch?.patient }) };
+      const scopes = resourceScopesIn(effectiveScopeText(userToken.scope ?? '', { kind, patient }));
+      return {
+        ...caller,
+        unconfirmed: undefined,
+        smartClientId: userToken.clientId,
+        scope: narrowBySmartScopes(caller.scope, { scopes, patientId: patient }),
+      };
     }
     const systemToken = await provider.ClientCredentials.find(token);
     if (systemToken && systemToken.aud === fhirBase) {
@@ -48,6 +58,7 @@ export class SmartTokenAuthenticator implements Authenticator {
       // Recorded in the audit trail as the service it is, like staff: it reads patients' records.
       return {
         kind: 'staff',
+        smartClientId: systemToken.clientId,
         subject: `oauth-client:${systemToken.clientId}`,
         actor: `oauth-client:${systemToken.clientId}`,
         scope: narrowBySmartScopes(base, { scopes }),
@@ -55,4 +66,12 @@ export class SmartTokenAuthenticator implements Authenticator {
     }
     throw unauthorized('The access token is not valid or has expired');
   }
+}
+
+/** Whether the staff account's organisation manages the patient (Patient.managingOrganization), today. */
+async function staffOrganisationManages(smart: SmartServer, accountId: string, patientId: string): Promise<boolean> {
+  const { rows } = await sql`select 1 from account a join search_reference o on o.resource_type = 'Patient' and o.code = 'organization'
+      and o.target_type = 'Organization' and o.target_id = a.organization_id and o.resource_id = ${patientId}
+    where a.id = ${accountId} and a.kind = 'staff'`.execute(smart.db);
+  return rows.length > 0;
 }

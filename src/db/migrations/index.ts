@@ -18,6 +18,7 @@ import * as subscriptions from './0017-subscriptions';
 import * as searchResourceCodeIndexes from './0018-search-resource-code-indexes';
 import * as bulkExport from './0019-bulk-export';
 import * as portalNoticeAddress from './0022-portal-notice-address';
+import * as oauthGrantAccount from './0023-oauth-grant-account';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -40,4 +41,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0018-search-resource-code-indexes': searchResourceCodeIndexes,
   '0019-bulk-export': bulkExport,
   '0022-portal-notice-address': portalNoticeAddress,
+  '0023-oauth-grant-account': oauthGrantAccount,
 };

@@ -20,6 +20,7 @@ import { CcdaParseError } from '../../ccda/parse';
 import type { CcdaImportResult } from '../../ccda/parse';
 import { systemUriForOid } from '../../ccda/code-systems';
 import { DEFAULT_ID_ROOT } from '../../ccda/render/render-context';
+import { dropFailedUsCoreClaims } from './ccda-us-core-claims';
 import { parseCcdaOffThread } from './parse-ccda-off-thread';
 import { matchPatient, PatientMatch } from './patient-match';
 import { takeOutValue, unstorableValueOf } from './unstorable-value';
@@ -64,6 +65,8 @@ export async function importCcda(repo: Repository, xml: string | Buffer, options
     try {
       return await importParsed(repo, xml, parsed, sent, repaired);
     } catch (err) {
+      // A US Core profile a resource turned out not to meet as stored is a claim taken back (a new transaction).
+      if (err instanceof FhirError && err.status === 400 && attempt < MAX_REPAIRS && dropFailedUsCoreClaims(err, sent, parsed)) continue;
       // One value the store refuses never fails the document: take it out and import the rest (a new transaction;
       // the refused one wrote nothing). Bounded, so a document the parser maps badly still fails, and says why.
       const value =

@@ -1,15 +1,17 @@
 /**
  * Worker thread body of parseCcdaOffThread: parses one C-CDA document per message (the guard, the tree, the
- * mapping), the CPU- and memory-heavy part of an import, away from the thread that serves requests.
+ * mapping) and gives its resources the US Core profiles they meet, the CPU- and memory-heavy part of an import, away
+ * from the thread that serves requests.
  */
 import { parentPort } from 'node:worker_threads';
 import { CcdaParseError, parseCcda } from '../../ccda/parse';
+import { claimUsCoreProfiles } from './ccda-us-core-claims';
 import type { ParseReply, ParseRequest } from './parse-ccda-off-thread';
 
 parentPort!.on('message', ({ id, xml, maxBytes }: ParseRequest) => {
   let reply: ParseReply;
   try {
-    reply = { id, result: parseCcda(typeof xml === 'string' ? xml : Buffer.from(xml), { maxBytes }) };
+    reply = { id, result: claimUsCoreProfiles(parseCcda(typeof xml === 'string' ? xml : Buffer.from(xml), { maxBytes })) };
   } catch (err) {
     reply =
       err instanceof CcdaParseError
