@@ -46,17 +46,19 @@ export async function accountTokens(
   target: { databaseUrl?: string; dataDir: string },
   signingKey: string,
   ada: BenchPatient,
+  /** Tells apart the accounts of several calls on one database (access tokens last 15 minutes: a long run needs new ones). */
+  tag = '',
 ): Promise<{ staff: string; ada: string }> {
   const database = await openDatabase(target);
   try {
     const accounts = new AccountStore(database.db, systemClock);
     const staff = await accounts.create({
       kind: 'staff',
-      email: 'bench.staff@example.org',
+      email: `bench.staff${tag}@example.org`,
       displayName: 'Dr. Bench',
       organizationId: BENCH_PRACTICE_ID,
     });
-    const patient = await accounts.create({ kind: 'patient', email: 'ada@example.org', displayName: 'Ada', patientId: ada.id });
+    const patient = await accounts.create({ kind: 'patient', email: `ada${tag}@example.org`, displayName: 'Ada', patientId: ada.id });
     const noMail: Mailer = { send: () => Promise.resolve(), close: () => Promise.resolve() };
     const sessions = new SessionService(
       accountContext({
