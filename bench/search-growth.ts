@@ -300,16 +300,16 @@ async function remeasure(grownUrl: string): Promise<void> {
     const grown = await openDatabase({ databaseUrl: grownUrl, dataDir: '' });
     try {
       loadFhirDefinitions();
-      const { ada } = await addPortalRecords(small.db);
+      await addPortalRecords(small.db);
       await sql`analyze`.execute(small.db);
       const targets = [
-        { label: 'PostgreSQL first size', db: small.db, url: bench.url, ada },
-        { label: 'PostgreSQL grown', db: grown.db, url: grownUrl, ada: (await sample(grown.db)).patients[0] },
+        { label: 'PostgreSQL first size', db: small.db, url: bench.url },
+        { label: 'PostgreSQL grown', db: grown.db, url: grownUrl },
       ];
       const best = targets.map(() => new Map<string, LoadResult>());
       for (let round = 0; round < ROUNDS; round++) {
         for (const [i, target] of targets.entries()) {
-          const token = (await accountTokens({ databaseUrl: target.url, dataDir: '' }, signingKey, target.ada, `${tag}-${round}`)).staff;
+          const token = (await accountTokens({ databaseUrl: target.url, dataDir: '' }, signingKey, undefined, `${tag}-${round}`)).staff;
           const env = { BENCH_DATABASE_URL: target.url, BENCH_SIGNING_KEY: signingKey };
           for (const [label, result] of await measureSampled(env, token, await sample(target.db), 1)) {
             const previous = best[i].get(label);
@@ -356,12 +356,12 @@ async function main(): Promise<void> {
     try {
       const db = database.db;
       loadFhirDefinitions();
-      const { ada } = await addPortalRecords(db);
+      await addPortalRecords(db);
       await sql`analyze`.execute(db);
       // Access tokens last 15 minutes, and growing the database takes longer: each measurement signs in anew.
       let signIns = 0;
       const staffToken = async (): Promise<string> =>
-        (await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, ada, `+${++signIns}`)).staff;
+        (await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, undefined, `+${++signIns}`)).staff;
       const first = await sizeOf(db);
       out(`first size: ${first.resources.toLocaleString('en-US')} resources, ${first.patients} patients; measuring`);
       sizes.push({
