@@ -15,7 +15,8 @@
  *   5. BENCH_PGLITE=1 (default): the same first size imported into the embedded PGlite, and the same targets served
  *      from it, next to PostgreSQL's first-size figures.
  * Settings: BENCH_GROWTH_SIZES=100000,1000000 (resources), BENCH_SECONDS=5 per run, BENCH_ROUNDS=2 (best kept),
- * BENCH_WARMUP_SECONDS=2, BENCH_CONNECTIONS=50, BENCH_PGLITE=0 to skip PGlite.
+ * BENCH_WARMUP_SECONDS=2, BENCH_CONNECTIONS=50, BENCH_PGLITE=0 to skip PGlite; BENCH_GROWTH_REUSE=<database url> to measure a
+ * database grown by an earlier run again, next to a fresh first size, round by round (see remeasure).
  * Run: npm run bench:search-growth
  */
 import { randomBytes } from 'node:crypto';
@@ -40,7 +41,7 @@ import { accountTokens, runImportProcess } from './support/bench-accounts';
 import { createBenchDatabase } from './support/bench-database';
 import { startChildServer } from './support/child-server';
 import { runHttpLoad } from './support/http-load';
-import type { LoadResult } from './support/load-stats';
+import { formatResult, type LoadResult } from './support/load-stats';
 import { addPortalRecords, BENCH_PRACTICE_ID, type BenchPatient } from './support/portal-extras';
 import { PORTAL_BENCH_SEARCHES } from './support/portal-search-targets';
 
@@ -112,6 +113,7 @@ async function measureSampled(
   env: Record<string, string>,
   token: string,
   { patients, observationIds }: { patients: BenchPatient[]; observationIds: string[] },
+  rounds = ROUNDS,
 ): Promise<Map<string, LoadResult>> {
   const auth = { authorization: `Bearer ${token}` };
   const targets: [string, string[]][] = [
@@ -121,12 +123,12 @@ async function measureSampled(
   const server = await startChildServer(['product', 'warn'], env, SERVER_NODE_FLAGS);
   const best = new Map<string, LoadResult>();
   try {
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       for (const [label, paths] of targets) {
         const load = { url: server.url, paths, headers: auth, connections: CONNECTIONS, label };
         if (WARMUP_SECONDS > 0) await runHttpLoad({ ...load, seconds: WARMUP_SECONDS });
         const result = await runHttpLoad({ ...load, seconds: SECONDS });
-        if (result.errors || result.non2xx) throw new Error(`${label}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
+        if (result.errors || result.non2xx) out(`  ${formatResult(result)}`);
         const previous = best.get(label);
         if (!previous || result.rate > previous.rate) best.set(label, result);
       }
@@ -283,7 +285,55 @@ async function pgliteFirstSize(signingKey: string): Promise<SizeResult> {
   }
 }
 
+/**
+ * BENCH_GROWTH_REUSE=<url>: a database grown by an earlier run (kept, e.g. renamed before that run dropped it) measured
+ * again next to a fresh first size, the two alternating round by round so both meet the same load on the machine.
+ */
+async function remeasure(grownUrl: string): Promise<void> {
+  const bench = await createBenchDatabase();
+  const signingKey = randomBytes(32).toString('hex');
+  const tag = `+${Date.now().toString(36)}`;
+  try {
+    const imported = await runImportProcess(bench.url, CORPUS, defaultPreparationWorkers(), DEFAULT_IMPORT_CONCURRENCY);
+    if (imported.failures.length) throw new Error(`import failed: ${imported.failures.join('; ')}`);
+    const small = await openDatabase({ databaseUrl: bench.url, dataDir: '' });
+    const grown = await openDatabase({ databaseUrl: grownUrl, dataDir: '' });
+    try {
+      loadFhirDefinitions();
+      await addPortalRecords(small.db);
+      await sql`analyze`.execute(small.db);
+      const targets = [
+        { label: 'PostgreSQL first size', db: small.db, url: bench.url },
+        { label: 'PostgreSQL grown', db: grown.db, url: grownUrl },
+      ];
+      const best = targets.map(() => new Map<string, LoadResult>());
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [i, target] of targets.entries()) {
+          const token = (await accountTokens({ databaseUrl: target.url, dataDir: '' }, signingKey, undefined, `${tag}-${round}`)).staff;
+          const env = { BENCH_DATABASE_URL: target.url, BENCH_SIGNING_KEY: signingKey };
+          for (const [label, result] of await measureSampled(env, token, await sample(target.db), 1)) {
+            const previous = best[i].get(label);
+            if (!previous || result.rate > previous.rate) best[i].set(label, result);
+          }
+        }
+      }
+      const sizes: SizeResult[] = [];
+      for (const [i, target] of targets.entries()) {
+        const size = await sizeOf(target.db);
+        sizes.push({ label: target.label, ...size, load: loadAverage(), results: best[i] });
+      }
+      growthTable(sizes);
+    } finally {
+      await small.close();
+      await grown.close();
+    }
+  } finally {
+    await bench.drop();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_GROWTH_REUSE) return remeasure(process.env.BENCH_GROWTH_REUSE);
   if (!fs.existsSync(CORPUS)) {
     process.stderr.write(`bench/search-growth: corpus not found at ${CORPUS}\n`);
     process.exit(2);
@@ -306,21 +356,27 @@ async function main(): Promise<void> {
     try {
       const db = database.db;
       loadFhirDefinitions();
-      const { ada } = await addPortalRecords(db);
+      await addPortalRecords(db);
       await sql`analyze`.execute(db);
-      const tokens = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, ada);
+      // Access tokens last 15 minutes, and growing the database takes longer: each measurement signs in anew.
+      let signIns = 0;
+      const staffToken = async (): Promise<string> =>
+        (await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, undefined, `+${++signIns}`)).staff;
       const first = await sizeOf(db);
       out(`first size: ${first.resources.toLocaleString('en-US')} resources, ${first.patients} patients; measuring`);
       sizes.push({
         label: 'PostgreSQL first size',
         ...first,
         load: loadAverage(),
-        results: await measureSampled(env, tokens.staff, await sample(db)),
+        results: await measureSampled(env, await staffToken(), await sample(db)),
       });
       await keepFirstSize(db);
       let copies = 0;
       for (const target of SIZES) {
-        const wanted = Math.max(copies, Math.ceil(target / first.resources) - 1);
+        const before = await sizeOf(db);
+        // Each copy is of the first size as it stood when measured (with the AuditEvents its staff reads left).
+        const copySize = Number((await sql<{ n: string }>`select count(*)::text as n from g0_resource`.execute(db)).rows[0].n);
+        const wanted = Math.max(copies, Math.ceil((target - before.resources) / copySize) + copies);
         const started = performance.now();
         for (let from = copies + 1; from <= wanted; from += COPIES_PER_STATEMENT) {
           await addCopies(db, from, Math.min(wanted, from + COPIES_PER_STATEMENT - 1));
@@ -331,14 +387,14 @@ async function main(): Promise<void> {
         const analysed = (performance.now() - analyzeStarted) / 1000;
         const size = await sizeOf(db);
         out(
-          `grown to ${size.resources.toLocaleString('en-US')} resources (${wanted - copies} copies): written in ${loaded.toFixed(0)} s (${Math.round((size.resources - first.resources * (copies + 1)) / loaded).toLocaleString('en-US')} resources/s with their history and index rows), ANALYZE ${analysed.toFixed(0)} s; load average ${loadAverage()}`,
+          `grown to ${size.resources.toLocaleString('en-US')} resources (${wanted - copies} copies): written in ${loaded.toFixed(0)} s (${Math.round((size.resources - before.resources) / loaded).toLocaleString('en-US')} resources/s with their history and index rows), ANALYZE ${analysed.toFixed(0)} s; load average ${loadAverage()}`,
         );
         copies = wanted;
         sizes.push({
           label: `PostgreSQL ${Math.round(size.resources / 1000).toLocaleString('en-US')}k`,
           ...size,
           load: loadAverage(),
-          results: await measureSampled(env, tokens.staff, await sample(db)),
+          results: await measureSampled(env, await staffToken(), await sample(db)),
         });
       }
       const { patients } = await sample(db);

@@ -49,8 +49,9 @@ export async function runHttpLoad(load: HttpLoad): Promise<LoadResult> {
       },
     ],
   });
+  const refused = new Map<number, number>();
   run.on('response', (_client, statusCode, _bytes, responseTime) => {
-    if (statusCode < 200 || statusCode > 299) return;
+    if (statusCode < 200 || statusCode > 299) return void refused.set(statusCode, (refused.get(statusCode) ?? 0) + 1);
     if (answered === times.length) {
       const grown = new Float64Array(times.length * 2);
       grown.set(times);
@@ -67,6 +68,7 @@ export async function runHttpLoad(load: HttpLoad): Promise<LoadResult> {
     p99: answered ? quantile(sorted, 0.99) : result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    non2xxStatuses: Object.fromEntries(refused),
     requests: result.requests.total,
   };
 }

@@ -7,6 +7,8 @@ export interface LoadResult {
   readonly errors: number;
   /** Responses that were not 2xx (counted apart from socket errors). */
   readonly non2xx: number;
+  /** How many of the non-2xx answers had each status (HTTP loads only). */
+  readonly non2xxStatuses?: Readonly<Record<number, number>>;
   readonly requests: number;
   /** CPU time of the server process per request (undefined when not measured), in microseconds. */
   readonly cpuPerRequest?: number;
@@ -20,7 +22,11 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 
 /** "2,345/s  p50 12.0 ms  p99 48.0 ms" for one result. */
 export function formatResult(result: LoadResult): string {
-  const errors = result.errors || result.non2xx ? `  (${result.errors} errors, ${result.non2xx} non-2xx)` : '';
+  const statuses = Object.entries(result.non2xxStatuses ?? {})
+    .map(([status, n]) => `${n} x ${status}`)
+    .join(', ');
+  const errors =
+    result.errors || result.non2xx ? `  (${result.errors} errors, ${result.non2xx} non-2xx${statuses ? `: ${statuses}` : ''})` : '';
   const cpu = result.cpuPerRequest === undefined ? '' : `   ${Math.round(result.cpuPerRequest).toString().padStart(5)} µs CPU/req`;
   return `${result.label.padEnd(46)} ${Math.round(result.rate).toLocaleString('en-US').padStart(7)}/s   p50 ${result.p50.toFixed(1).padStart(6)} ms   p99 ${result.p99.toFixed(1).padStart(6)} ms${cpu}${errors}`;
 }

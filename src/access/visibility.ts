@@ -93,8 +93,11 @@ function recordsCondition(scope: AccessScope, type: string, alias: string): Sql 
   }
   if (scope.organizationId && (!scope.allowedTypes || scope.allowedTypes.has(type))) {
     parts.push(
+      // "is true": a check of each Patient row at hand (one probe of migration 0006's index), never a join the planner
+      // could start from: rated at one row, the organisation's every patient was walked to find a name and birth date.
+      // "offset 0" keeps it a probe: without it the check became a hash of every patient the organisation manages.
       type === 'Patient'
-        ? sql`exists (select 1 from search_reference o where ${managedBy(scope.organizationId)} and o.resource_id = ${sql.ref(`${alias}.id`)})`
+        ? sql`(exists (select 1 from search_reference o where ${managedBy(scope.organizationId)} and o.resource_id = ${sql.ref(`${alias}.id`)} offset 0)) is true`
         : staffOwnersCondition(scope.organizationId, alias),
     );
   }
