@@ -259,14 +259,16 @@ test('issue 24 item 19: SIGTERM under keep-alive load stops serving at once, ans
   const readingAgent = new http.Agent({ keepAlive: true, maxSockets: 20 });
   try {
     const token = await staffToken(storage);
+    // Eight clients keep the server busy, each writing over a keep-alive connection of its own.
+    const writers = Array.from({ length: 8 }, (_, i) => keepAliveWriter(server.port, token, `load-${i}`));
+    await waitFor(() => writers.every((w) => w.outcomes.length >= 3), 'the load to run');
+    // The idle connections are opened last, just before they are used: the server closes a keep-alive connection
+    // idle for 5 s (Node's keepAliveTimeout), and on a busy machine starting the load can take that long.
     for (const idle of [agent, readingAgent]) {
       const opened = await Promise.all(Array.from({ length: 20 }, () => fetchOn(idle, server.port, '/healthz')));
       expect(opened).toEqual(Array(20).fill(200));
       expect(Object.values(idle.freeSockets).flat()).toHaveLength(20);
     }
-    // Eight clients keep the server busy, each writing over a keep-alive connection of its own.
-    const writers = Array.from({ length: 8 }, (_, i) => keepAliveWriter(server.port, token, `load-${i}`));
-    await waitFor(() => writers.every((w) => w.outcomes.length >= 3), 'the load to run');
 
     // 20 requests the server is reading when the signal comes (their bodies are still to arrive).
     const reading = Array.from({ length: 20 }, (_, i) =>
