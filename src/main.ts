@@ -163,13 +163,27 @@ export async function startServer(config: Config): Promise<RunningServer> {
         settledWithin(backgroundSettled(accountsContext), graceMs),
       ]);
       if (cut) logger.warn({ cut, graceSeconds: config.shutdownGraceSeconds }, 'grace period over: requests in flight were cut');
-      await mailer.close();
-      await preparation.close();
-      await stopAuditLog(database.db);
-      await database.close();
-      logger.info({ cut }, 'stopped');
+      // Each step runs even when one before it fails, and a failure is logged with its reason: the log always ends
+      // with 'stopped', saying what did not close cleanly (the process then exits 1).
+      const failed: string[] = [];
+      const steps: [string, () => Promise<void>][] = [
+        ['mail', () => mailer.close()],
+        ['validation workers', () => preparation.close()],
+        ['audit log', () => stopAuditLog(database.db)],
+        ['database', () => database.close()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          failed.push(name);
+          logger.error({ step: name, reason: err instanceof Error ? err.message : String(err) }, 'stopping: a step failed');
+        }
+      }
+      logger.info({ cut, ...(failed.length ? { failed } : {}) }, 'stopped');
       // The log is written asynchronously; the process exits right after this resolves.
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      if (failed.length) throw new Error(`${failed.join(', ')} did not close cleanly`);
       return { cut };
     })());
   logger.info({ port, database: database.kind }, 'listening');
