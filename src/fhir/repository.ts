@@ -22,7 +22,7 @@ import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed
 import { withVisibleEntities } from './audit-entity-view';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
 import { binaryPlace, keptForOrganization, type Replaced } from './write-placement';
-import { bundleText, SearchLinks, searchPage } from './search/search-executor';
+import { bundleObject, bundleText, SearchLinks, type SearchPage, searchPage } from './search/search-executor';
 import { parseSearch } from './search/parse-search';
 import { dateRange } from './search/date-range';
 import { validateForWrite } from './validate-for-write';
@@ -383,23 +383,30 @@ export class Repository {
 
   /** Searches one resource type with FHIR query parameters. */
   async search(request: SearchRequest, links?: SearchLinks): Promise<Bundle> {
-    return JSON.parse(await this.searchText(request, links)) as Bundle;
+    const found = await this.runSearch(request, links);
+    // A catalog Bundle is parsed from its text, so the caller holds a copy of its own.
+    return 'resourceType' in found ? (JSON.parse(JSON.stringify(found)) as Bundle) : bundleObject(found);
   }
 
   /** The same search, as the searchset Bundle's JSON text (stored JSON put in as it is: what the API sends). */
   async searchText(request: SearchRequest, links?: SearchLinks): Promise<string> {
+    const found = await this.runSearch(request, links);
+    return 'resourceType' in found ? JSON.stringify(found) : bundleText(found);
+  }
+
+  /** A search's page (or, for the service's own catalog types, its Bundle), audited. */
+  private async runSearch(request: SearchRequest, links?: SearchLinks): Promise<Bundle | SearchPage> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
     if (CATALOG_TYPES.has(request.resourceType))
-      return JSON.stringify(catalogSearch(request, `${target.url}${target.params.size ? `?${target.params.toString()}` : ''}`));
+      return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params.toString()}` : ''}`);
     await this.settleAuditEvents(
       request.resourceType,
       [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType),
     );
-    const page = await this.audited(() =>
+    return this.audited(() =>
       searchPage(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
     );
-    return bundleText(page);
   }
 
   /** Searches and returns just the matching resources (all pages up to `count`). */

@@ -56,6 +56,19 @@ export function bundleText(page: SearchPage): string {
   return `${text}]}`;
 }
 
+/** The searchset Bundle of a page as an object, each entry's stored JSON parsed once (no text of the whole Bundle). */
+export function bundleObject(page: SearchPage): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    ...(page.total === undefined ? {} : { total: page.total }),
+    link: page.links,
+    ...(page.entries.length
+      ? { entry: page.entries.map((e) => ({ fullUrl: e.fullUrl, resource: JSON.parse(e.json) as Resource, search: { mode: e.mode } })) }
+      : {}),
+  };
+}
+
 /**
  * Runs a FHIR search for one caller and returns the searchset Bundle (with includes and links). `onServed`
  * hears of every resource put in the bundle (matches and includes).
@@ -68,7 +81,7 @@ export async function executeSearch(
   fhirBase: string,
   onServed?: (rows: ServedRow[]) => void,
 ): Promise<Bundle> {
-  return JSON.parse(bundleText(await searchPage(db, callerScope, request, links, fhirBase, onServed))) as Bundle;
+  return bundleObject(await searchPage(db, callerScope, request, links, fhirBase, onServed));
 }
 
 /**
