@@ -19,7 +19,7 @@ import { cancelOnDisconnect } from './http/cancel-on-disconnect';
 import { consentGate } from './http/consent-gate';
 import { errorHandler } from './http/error-handler';
 import { fhirCors } from './http/fhir-cors';
-import { fhirRouter, isReadById } from './http/fhir-router';
+import { confirmsCallerInStatement, fhirRouter } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
 import type { ServiceMetrics } from './http/metrics-registry';
 import { metricsRouter, requestMetrics } from './http/metrics-router';
@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps): Express {
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', fhirCors());
   app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
-  app.use('/fhir', requireCaller(deps.authenticator, isReadById), consentGate(fhirBase), fhir);
+  app.use('/fhir', requireCaller(deps.authenticator, confirmsCallerInStatement), consentGate(fhirBase), fhir);
   app.use((_req, _res, next) => next(notFound('Endpoint')));
   app.use(errorHandler(logger));
   return app;

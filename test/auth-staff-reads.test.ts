@@ -7,7 +7,7 @@ import type { AuditEvent, Observation, Organization } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { unrestrictedScope } from '../src/access/access-scope';
-import { Repository } from '../src/fhir/repository';
+import { CallerChanged, Repository } from '../src/fhir/repository';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 
 describe('a staff account read-by-id taken on trust', () => {
@@ -90,17 +90,27 @@ describe('a staff account read-by-id taken on trust', () => {
     }
   });
 
-  it('the repository refuses every other call for a caller taken on trust', async () => {
-    const repo = new Repository(app.database.db, {
-      scope: unrestrictedScope('test'),
-      clock: app.clock,
-      fhirBase: 'http://test/fhir',
-      unconfirmed: sql<boolean>`true`,
-    });
-    await expect(repo.searchResources('Observation')).rejects.toThrow('taken on trust');
+  it('the repository refuses every call but reads by id and searches for a caller taken on trust', async () => {
+    const onTrust = (holds: boolean) =>
+      new Repository(app.database.db, {
+        scope: unrestrictedScope('test'),
+        clock: app.clock,
+        fhirBase: 'http://test/fhir',
+        unconfirmed: holds ? sql<boolean>`true` : sql<boolean>`false`,
+      });
+    const repo = onTrust(true);
+    await expect(repo.history('Observation', undefined)).rejects.toThrow('taken on trust');
     await expect(repo.create({ resourceType: 'Organization', name: 'Nope' })).rejects.toThrow('taken on trust');
     await expect(repo.transaction(() => Promise.resolve(undefined))).rejects.toThrow('taken on trust');
     await expect(repo.readStored('Observation', adaObservation.split('/')[3])).resolves.toMatchObject({ type: 'Observation' });
     expect(repo.callerConfirmed).toBe(true);
+    // A search confirms the caller in the page's own statement, and serves nothing when the condition fails.
+    const searching = onTrust(true);
+    expect((await searching.searchResources('Observation')).length).toBeGreaterThan(0);
+    expect(searching.callerConfirmed).toBe(true);
+    const changed = onTrust(false);
+    await expect(changed.searchResources('Observation')).rejects.toThrow(CallerChanged);
+    await expect(changed.readStored('Observation', adaObservation.split('/')[3])).rejects.toThrow(CallerChanged);
+    expect(changed.callerConfirmed).toBe(false);
   });
 });

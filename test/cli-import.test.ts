@@ -77,6 +77,23 @@ test('chartkeeper import: a summary of counts and failures, each file whole or n
   expect(await plannedRows('imported_file')).toBe(3);
 }, 120_000);
 
+test('chartkeeper import-ccda analyses what it filled too', async () => {
+  const document = path.resolve(__dirname, '../../shared/corpus/ccda/hl7-cda-ccda-2.1/examples/C-CDA_R2-1_CCD.xml');
+  const { code, stdout } = await chartkeeper(['import-ccda', document]);
+  expect({ code, stdout }).toEqual({ code: 0, stdout: expect.any(String) as string });
+  const database = await openDatabase({ databaseUrl: scratch?.url, dataDir });
+  let stored: number;
+  try {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from resource`.execute(database.db);
+    stored = rows[0].n;
+  } finally {
+    await database.close();
+  }
+  // More than the first import's 6 resources, and the planner knows them all.
+  expect(stored).toBeGreaterThan(6);
+  expect(await plannedRows('resource')).toBe(stored);
+}, 120_000);
+
 test('chartkeeper import: usage without files, and a clear message for a malformed flag (exit status 2)', async () => {
   const bare = await chartkeeper(['import']);
   expect(bare.code).toBe(2);

@@ -65,6 +65,26 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((Date.UTC(b.year, b.month - 1, b.day) - Date.UTC(a.year, a.month - 1, a.day)) / 86_400_000);
 }
 
+/** One formatter per time zone (a few hundred exist): making one costs far more than using it, and todayIn runs on every portal request. */
+const DAY_FORMATS = new Map<string, Intl.DateTimeFormat>();
+
+function dayFormat(timeZone: string): Intl.DateTimeFormat {
+  let format = DAY_FORMATS.get(timeZone);
+  if (!format) {
+    // Throws RangeError for an unknown zone, which is what a misconfigured server should do at boot.
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      calendar: 'gregory',
+      numberingSystem: 'latn',
+    });
+    DAY_FORMATS.set(timeZone, format);
+  }
+  return format;
+}
+
 /**
  * Today's calendar date in an IANA time zone at the instant `now`. The organization's zone decides when a
  * birthday starts: at 04:30Z on a birthday it is still the day before in America/New_York.
@@ -73,15 +93,7 @@ export function todayIn(timeZone: string, now: Date): string {
   if (Number.isNaN(now.getTime())) {
     throw new RangeError('todayIn: invalid Date');
   }
-  // Throws RangeError for an unknown zone, which is what a misconfigured server should do at boot.
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    calendar: 'gregory',
-    numberingSystem: 'latn',
-  }).formatToParts(now);
+  const parts = dayFormat(timeZone).formatToParts(now);
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
   return formatDate({ year: get('year'), month: get('month'), day: get('day') });
 }

@@ -13,10 +13,11 @@ export interface Caller {
   /** Set when the caller is a SMART app acting with a token of the /oauth server: the app's client id. */
   readonly smartClientId?: string;
   /**
-   * Set when the caller was taken on trust from what its account looked like on its previous request, to spare a
-   * read-by-id a round trip of its own: nothing may be served to it until `condition` (true while the account and
-   * the session still are as they were) has held in the same statement that reads. Only Repository.readStored
-   * runs it; every other repository call refuses such a caller.
+   * Set when the caller was taken on trust from what its account (and, for a portal account, what its access was
+   * computed from) looked like on its previous request, to spare a read-by-id or a search the round trips of its own:
+   * nothing may be served to it until `condition` (true while all of that still is as it was) has held in the same
+   * statement that reads. Only Repository.readStored and Repository's searches run it; every other repository call
+   * refuses such a caller.
    */
   readonly unconfirmed?: Unconfirmed;
   /**
@@ -43,8 +44,8 @@ export interface Unconfirmed {
 
 /** How a request may be authenticated. */
 export interface AuthenticateOptions {
-  /** The request is a read-by-id, which may take its caller on trust (see Caller.unconfirmed). */
-  readonly readById?: boolean;
+  /** The request is a read-by-id or a search, which may take its caller on trust (see Caller.unconfirmed). */
+  readonly confirmedInStatement?: boolean;
 }
 
 /** Turns a bearer token into a Caller; throws a 401 FhirError when the token does not verify. */

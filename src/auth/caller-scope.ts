@@ -17,8 +17,8 @@ import { todayIn } from '../access/calendar-date';
 import { familyRelationshipOf } from '../access/family-relationship';
 import { type PatientAccess, portalScope, staffScope } from '../access/portal-scope';
 import { type AccountGrant } from '../access/proxy-grants';
-import { grantsOfAccount } from '../fhir/proxy-grant-store';
-import { pendingPortalConsent } from './portal-consent-status';
+import { grantsKey, keyedGrantsOfAccount } from '../fhir/proxy-grant-store';
+import { pendingPortalConsent, portalConsentCompleted } from './portal-consent-status';
 
 /** The account columns a scope is built from. */
 export type ScopeAccount = Pick<Selectable<AccountTable>, 'id' | 'kind' | 'patient_id' | 'organization_id' | 'display_name'> &
@@ -58,11 +58,38 @@ export async function scopeForAccount(db: Kysely<Tables>, account: ScopeAccount,
 
 /** Per patient, what a portal account holds today (levels may be 'none'). */
 export async function patientAccessOf(db: Kysely<Tables>, account: ScopeAccount, options: ScopeOptions): Promise<PatientAccess[]> {
+  return (await keyedPatientAccessOf(db, account, options)).access;
+}
+
+/**
+ * What a portal account's access was computed from, besides the account row itself: the keys (ids and versions) of
+ * the rows read, each taken in the statement that read them, the calendar day and the instant until which no grant's
+ * period starts or ends. While all of them are as they were, the access computed from them is the access today.
+ */
+interface AccessInputs {
+  readonly grants: string;
+  /** undefined for a family account (no account_record rows count). */
+  readonly records?: string;
+  readonly patientIds: readonly string[];
+  readonly patients: string;
+  readonly today: string;
+  /** Epoch ms: the next start or end of a grant's period (Infinity: none to come). */
+  readonly validUntil: number;
+}
+
+/** patientAccessOf, with what it was computed from (AccessInputs). */
+async function keyedPatientAccessOf(
+  db: Kysely<Tables>,
+  account: ScopeAccount,
+  options: ScopeOptions,
+): Promise<{ access: PatientAccess[]; inputs: AccessInputs }> {
   const now = options.clock.now();
-  const [allGrants, ownIds] = await Promise.all([grantsOfAccount(db, account.id), ownRecordsOf(db, account)]);
-  const grants = allGrants.filter((g) => g.active && inPeriod(g, now));
+  const [keyedGrants, records] = await Promise.all([keyedGrantsOfAccount(db, account.id), ownRecordsOf(db, account)]);
+  const grants = keyedGrants.grants.filter((g) => g.active && inPeriod(g, now));
+  const ownIds = records.ids;
   const patientIds = [...new Set([...ownIds, ...grants.map((g) => g.patientId)])];
-  const birthDates = await birthDatesOf(db, patientIds);
+  const patients = await birthDatesOf(db, patientIds);
+  const birthDates = patients.birthDates;
   const today = todayIn(options.timeZone, now);
   const out: PatientAccess[] = [];
   for (const patientId of ownIds) {
@@ -83,21 +110,49 @@ export async function patientAccessOf(db: Kysely<Tables>, account: ScopeAccount,
     const child = knownChildOn(birthDates.get(grant.patientId), today, options.policy);
     out.push({ patientId: grant.patientId, level, self: false, relatedPersonId: grant.relatedPersonId, child });
   }
-  return out;
+  const inputs: AccessInputs = {
+    grants: keyedGrants.key,
+    ...(records.key !== undefined ? { records: records.key } : {}),
+    patientIds,
+    patients: patients.key,
+    today,
+    validUntil: nextPeriodChange(keyedGrants.grants, now),
+  };
+  return { access: out, inputs };
 }
 
 /**
  * The records a patient account holds as the patient: its own, and one per further practice it enrolled at with a
  * security token (account_record; un-enrolled links ended, the own record's too: src/portal/enrollment/account-records.ts).
+ * `key`: of the account_record rows read (recordsKey), for a patient account.
  */
-async function ownRecordsOf(db: Kysely<Tables>, account: ScopeAccount): Promise<string[]> {
-  if (account.kind !== 'patient') return account.patient_id ? [account.patient_id] : [];
-  const { rows } = await prepared(sql<{ patient_id: string; ended: boolean }>`
-    select patient_id, ended_at is not null as ended from account_record where account_id = ${account.id} order by linked_at`).execute(db);
+async function ownRecordsOf(db: Kysely<Tables>, account: ScopeAccount): Promise<{ ids: string[]; key?: string }> {
+  if (account.kind !== 'patient') return { ids: account.patient_id ? [account.patient_id] : [] };
+  const { rows } = await prepared(sql<{ patient_id: string; ended: boolean; key: string }>`
+    select patient_id, ended_at is not null as ended, ${recordsKey(account.id)} as key
+    from account_record where account_id = ${account.id} order by linked_at`).execute(db);
   // An ended link to the account's own record is its un-enrollment from that practice.
   const ended = new Set(rows.filter((r) => r.ended).map((r) => r.patient_id));
   const own = account.patient_id && !ended.has(account.patient_id) ? [account.patient_id] : [];
-  return [...new Set([...own, ...rows.filter((r) => !r.ended).map((r) => r.patient_id)])];
+  return { ids: [...new Set([...own, ...rows.filter((r) => !r.ended).map((r) => r.patient_id)])], key: rows[0]?.key ?? '' };
+}
+
+/** SQL: the key of a patient account's account_record rows (which records it holds, and which links ended). */
+function recordsKey(accountId: string): RawBuilder<string> {
+  return sql<string>`(select coalesce(string_agg(k.patient_id || ':' || (k.ended_at is not null)::text, ',' order by k.patient_id collate "C", k.ended_at is not null), '')
+    from account_record k where k.account_id = ${accountId})`;
+}
+
+/** The first instant after `now` at which a grant's period starts or ends (Infinity when none will). */
+function nextPeriodChange(grants: readonly AccountGrant[], now: Date): number {
+  let next = Infinity;
+  for (const grant of grants) {
+    for (const bound of [grant.period?.start, grant.period?.end]) {
+      const at = bound ? Date.parse(bound) : NaN;
+      if (!Number.isNaN(at) && at >= now.getTime()) next = Math.min(next, at);
+    }
+  }
+  return next;
 }
 
 /** A grant limited in time (provision.period) counts only inside it. */
@@ -109,15 +164,22 @@ function inPeriod(grant: AccountGrant, now: Date): boolean {
   return true;
 }
 
-/** Patient id -> birthDate (undefined when unknown) for the patients that exist. */
-async function birthDatesOf(db: Kysely<Tables>, ids: string[]): Promise<Map<string, string | undefined>> {
-  const out = new Map<string, string | undefined>();
-  if (!ids.length) return out;
-  const { rows } = await sql<{ id: string; content: string }>`
-    select r.id, r.content from resource r
+/** Patient id -> birthDate (undefined when unknown) for the patients that exist, and their key (patientsKey). */
+async function birthDatesOf(db: Kysely<Tables>, ids: string[]): Promise<{ birthDates: Map<string, string | undefined>; key: string }> {
+  const birthDates = new Map<string, string | undefined>();
+  if (!ids.length) return { birthDates, key: '' };
+  const { rows } = await sql<{ id: string; content: string; key: string }>`
+    select r.id, r.content, ${patientsKey(ids)} as key from resource r
     where r.resource_type = 'Patient' and r.deleted = false and r.id = any(${ids}::text[])`.execute(db);
-  for (const row of rows) out.set(row.id, (JSON.parse(row.content) as Patient).birthDate);
-  return out;
+  for (const row of rows) birthDates.set(row.id, (JSON.parse(row.content) as Patient).birthDate);
+  return { birthDates, key: rows[0]?.key ?? '' };
+}
+
+/** SQL: the key (ids and versions) of the live Patients among `ids`: any change to one of them changes it. */
+function patientsKey(ids: readonly string[]): RawBuilder<string> {
+  if (!ids.length) return sql<string>`''`;
+  return sql<string>`(select coalesce(string_agg(p.id || ':' || p.version, ',' order by p.id collate "C"), '')
+    from resource p where p.resource_type = 'Patient' and p.deleted = false and p.id = any(${[...ids]}::text[]))`;
 }
 
 /**
@@ -173,28 +235,86 @@ function staffAccountUnchanged(account: ScopeAccount, sid: string | null, now: D
     and a.display_name = ${account.display_name}) and ${sessionOpen(sid, now)})`;
 }
 
-/** Staff accounts remembered per token subject and session, for reads that take their caller on trust. */
+/**
+ * True in SQL while a portal account and everything its access was computed from are as they were (`inputs`): the
+ * account enabled, with the same kind, Patient and name (the same audit agent); the session open; the same Consent
+ * and RelatedPerson versions behind its grants, the same account_record rows, the same Patient versions; and, where
+ * the practice asks for it, the current portal consent form completed. With the calendar day and no grant period
+ * starting or ending meanwhile (checked before trusting), the access rules give the same scope again.
+ */
+function portalAccountUnchanged(
+  account: ScopeAccount,
+  inputs: AccessInputs,
+  sid: string | null,
+  now: Date,
+  consentFormId: string | undefined,
+): RawBuilder<SqlBool> {
+  const patientId = account.patient_id === null ? sql`a.patient_id is null` : sql`a.patient_id = ${account.patient_id}`;
+  return sql<SqlBool>`(exists (select 1 from account a where a.id = ${account.id} and a.kind = ${account.kind} and a.disabled_at is null
+      and ${patientId} and a.display_name = ${account.display_name})
+    and ${sessionOpen(sid, now)}
+    and ${grantsKey(account.id)} = ${inputs.grants}
+    ${inputs.records !== undefined ? sql`and ${recordsKey(account.id)} = ${inputs.records}` : sql``}
+    and ${patientsKey(inputs.patientIds)} = ${inputs.patients}
+    ${consentFormId ? sql`and ${portalConsentCompleted(account.id, consentFormId)}` : sql``})`;
+}
+
+/** Portal and staff accounts remembered per token subject and session, for requests that take their caller on trust. */
 const REMEMBERED_ACCOUNTS = 10_000;
 
-/** Resolves user tokens (sub = account id of a patient or family account) to Callers. */
+/**
+ * Resolves user tokens (sub = account id of a patient or family account) to Callers.
+ *
+ * A read-by-id or a search (options.confirmedInStatement) by an account resolved before, in the same session, on the
+ * same calendar day and with no grant period starting or ending since, takes the caller as it was then, unconfirmed:
+ * the request's statement checks that nothing its access was computed from has changed (portalAccountUnchanged), which
+ * spares it the four statements of a resolution, and resolves afresh when something has.
+ */
 export function userResolver(
   db: Kysely<Tables>,
   options: ScopeOptions,
-): (subject: string, claims?: { sid?: unknown }) => Promise<AccountCaller> {
-  return async (subject, claims) => {
+): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
+  const remembered = new Map<string, { caller: AccountCaller; inputs: AccessInputs }>();
+  const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<AccountCaller> => {
+    remembered.delete(key);
     const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
-    const [scope, consentRequired] = await Promise.all([
-      scopeForAccount(db, account, options),
+    const [keyed, consentRequired] = await Promise.all([
+      keyedPatientAccessOf(db, account, options),
       options.portalConsentFormId ? pendingPortalConsent(db, account.id, options.portalConsentFormId) : undefined,
     ]);
-    return {
+    const description = `${account.kind} account ${account.id}`;
+    const caller: AccountCaller = {
       kind: 'user',
       subject: `account:${account.id}`,
       ...(account.patient_id ? { actor: `Patient/${account.patient_id}` } : {}),
       // Until the form is completed the account sees no record, whatever path a request takes.
-      scope: consentRequired ? portalScope([], `${account.kind} account ${account.id} (portal consent form not completed)`) : scope,
+      scope: consentRequired
+        ? portalScope([], `${description} (portal consent form not completed)`)
+        : portalScope(keyed.access, description),
       ...(consentRequired ? { consentRequired } : {}),
       account,
+    };
+    // A caller still to complete the form is asked for it on every request, never taken on trust.
+    if (!consentRequired) {
+      if (remembered.size >= REMEMBERED_ACCOUNTS) remembered.delete(remembered.keys().next().value as string);
+      remembered.set(key, { caller, inputs: keyed.inputs });
+    }
+    return caller;
+  };
+  return async (subject, claims, authenticate) => {
+    const sid = sessionOf(claims);
+    const key = `${subject}\u0000${sid ?? ''}`;
+    const known = authenticate?.confirmedInStatement ? remembered.get(key) : undefined;
+    const now = options.clock.now();
+    if (!known || known.inputs.today !== todayIn(options.timeZone, now) || now.getTime() >= known.inputs.validUntil) {
+      return resolve(subject, claims, key);
+    }
+    return {
+      ...known.caller,
+      unconfirmed: {
+        condition: portalAccountUnchanged(known.caller.account, known.inputs, sid, now, options.portalConsentFormId),
+        confirm: () => resolve(subject, claims, key),
+      },
     };
   };
 }
@@ -203,9 +323,9 @@ export function userResolver(
  * Resolves staff tokens: a staff account (sub = account id) sees its organisation; the CLI operator's token
  * ('staff:cli' or 'Practitioner/ID') stays unrestricted; anything else, including a disabled account, is a 401.
  *
- * A read-by-id (options.readById) by an account resolved before, in the same session, takes the account as it was
- * then, unconfirmed: the read checks in its own statement that the account and session are still as they were
- * (Caller.unconfirmed), which saves it a round trip, and resolves afresh when they are not.
+ * A read-by-id or a search (options.confirmedInStatement) by an account resolved before, in the same session, takes
+ * the account as it was then, unconfirmed: the request checks in its own statement that the account and session are
+ * still as they were (Caller.unconfirmed), which saves it a round trip, and resolves afresh when they are not.
  */
 export function staffResolver(
   db: Kysely<Tables>,
@@ -234,7 +354,7 @@ export function staffResolver(
     }
     const sid = sessionOf(claims);
     const key = `${subject}\u0000${sid ?? ''}`;
-    const known = authenticate?.readById ? remembered.get(key) : undefined;
+    const known = authenticate?.confirmedInStatement ? remembered.get(key) : undefined;
     if (!known) return resolve(subject, claims, key);
     return {
       ...known.caller,

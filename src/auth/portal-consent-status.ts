@@ -4,7 +4,7 @@
  * operator); the accounts that completed a version are in `portal_consent`. Read on every portal request while the
  * practice asks for the form, so a new version asks every account again on its very next request.
  */
-import { Kysely, sql } from 'kysely';
+import { Kysely, type RawBuilder, type SqlBool, sql } from 'kysely';
 import type { ConsentRequired } from '../access/caller';
 import { prepared } from '../db/prepared-statement';
 import type { Tables } from '../db/tables';
@@ -29,4 +29,14 @@ export async function pendingPortalConsent(
   const form = rows[0];
   if (!form || form.accepted) return undefined;
   return { formId, url: form.url ?? '', version: form.version ?? '' };
+}
+
+/**
+ * True in SQL when `accountId` has completed the current version of the form (or no form is published): what
+ * pendingPortalConsent finds nothing pending for, for a caller taken on trust (src/auth/caller-scope.ts).
+ */
+export function portalConsentCompleted(accountId: string, formId: string = PORTAL_CONSENT_FORM_ID): RawBuilder<SqlBool> {
+  return sql<SqlBool>`not exists (select 1 from resource q where q.resource_type = 'Questionnaire' and q.id = ${formId} and q.deleted = false
+    and not exists (select 1 from portal_consent c where c.account_id = ${accountId}
+      and c.form_url = q.content::jsonb ->> 'url' and c.form_version = q.content::jsonb ->> 'version'))`;
 }

@@ -13,7 +13,7 @@ import type { AuthenticateOptions, Authenticator, Caller } from '../access/calle
 const VERIFIED_TOKENS = 10_000;
 
 /** Resolves a verified user token's subject to a Caller; accounts (issue 5) plug in here. */
-export type UserResolver = (subject: string, claims: Record<string, unknown>) => Promise<Caller>;
+export type UserResolver = (subject: string, claims: Record<string, unknown>, options?: AuthenticateOptions) => Promise<Caller>;
 
 /** Resolves a verified staff token's subject (a staff account, or the CLI operator) to a Caller. */
 export type StaffResolver = (subject: string, claims: Record<string, unknown>, options?: AuthenticateOptions) => Promise<Caller>;
@@ -45,7 +45,7 @@ export class TokenAuthenticator implements Authenticator {
     if (claims.kind === 'staff' || claims.kind === 'system') {
       return { kind: claims.kind, subject: claims.sub, actor: claims.sub, scope: unrestrictedScope(`${claims.kind} ${claims.sub}`) };
     }
-    if (claims.kind === 'user' && this.resolveUser) return this.resolveUser(claims.sub, claims);
+    if (claims.kind === 'user' && this.resolveUser) return this.resolveUser(claims.sub, claims, options);
     throw unauthorized('The access token is not valid');
   }
 

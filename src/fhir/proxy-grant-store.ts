@@ -3,7 +3,7 @@
  * account holds read in one query before any scope exists. The rules and shapes are in access/proxy-grants.ts.
  */
 import type { Consent, HumanName, RelatedPerson } from '@medplum/fhirtypes';
-import { Kysely, sql } from 'kysely';
+import { Kysely, RawBuilder, sql } from 'kysely';
 import type { GrantLevel } from '../access/access-level';
 import type { GrantedBy } from '../access/age-policy';
 import {
@@ -83,17 +83,19 @@ export async function grantsOfPatient(repo: Repository, patientId: string): Prom
  * one query: this runs on every request a family member makes, before any scope exists to filter with.
  */
 export async function grantsOfAccount(db: Kysely<Tables>, accountId: string): Promise<AccountGrant[]> {
-  const { rows } = await sql<{ consent: string; related_person: string }>`
-    with rp as (
-      select r.id, r.content from resource r
-      where r.resource_type = 'RelatedPerson' and r.deleted = false
-        and exists (select 1 from search_token t where t.resource_type = 'RelatedPerson' and t.resource_id = r.id
-          and t.code = 'identifier' and t.system = ${ACCOUNT_IDENTIFIER_SYSTEM} and t.value = ${accountId}))
-    select c.content as consent, rp.content as related_person
-    from rp
-    join search_reference i on i.target_id = rp.id and i.code = 'actor' and i.resource_type = 'Consent' and i.target_type = 'RelatedPerson'
-    join resource c on c.resource_type = 'Consent' and c.id = i.resource_id and c.deleted = false
-    order by c.last_updated desc, c.id`.execute(db);
+  return (await keyedGrantsOfAccount(db, accountId)).grants;
+}
+
+/**
+ * The same grants and their key: the ids and versions of every Consent and RelatedPerson they were read from, as
+ * grantsKey computes it in the same statement. A scope built from them stays right while grantsKey still gives the
+ * same key (src/auth/caller-scope.ts).
+ */
+export async function keyedGrantsOfAccount(db: Kysely<Tables>, accountId: string): Promise<{ grants: AccountGrant[]; key: string }> {
+  const { rows } = await sql<{ consent: string; related_person: string; key: string }>`
+    with g as (${grantRows(accountId)})
+    select g.consent, g.related_person, (select ${keyOf(sql`g.key`)} from g) as key
+    from g order by g.last_updated desc, g.consent_id`.execute(db);
   const out: AccountGrant[] = [];
   for (const row of rows) {
     const grant = consentToGrant(JSON.parse(row.consent) as Consent);
@@ -104,7 +106,29 @@ export async function grantsOfAccount(db: Kysely<Tables>, accountId: string): Pr
       out.push({ ...grant, relatedPerson });
     }
   }
-  return out;
+  return { grants: out, key: rows[0]?.key ?? '' };
+}
+
+/** SQL: the key of an account's grants now (what keyedGrantsOfAccount returned with them, while nothing changed). */
+export function grantsKey(accountId: string): RawBuilder<string> {
+  return sql<string>`(select ${keyOf(sql`g.key`)} from (${grantRows(accountId)}) g)`;
+}
+
+/** The rows behind an account's grants: each Consent naming one of the account's RelatedPersons, keyed by both versions. */
+function grantRows(accountId: string): RawBuilder<unknown> {
+  return sql`select c.content as consent, rp.content as related_person, c.last_updated, c.id as consent_id,
+      c.id || ':' || c.version || ':' || rp.id || ':' || rp.version as key
+    from resource rp
+    join search_reference i on i.target_id = rp.id and i.code = 'actor' and i.resource_type = 'Consent' and i.target_type = 'RelatedPerson'
+    join resource c on c.resource_type = 'Consent' and c.id = i.resource_id and c.deleted = false
+    where rp.resource_type = 'RelatedPerson' and rp.deleted = false
+      and exists (select 1 from search_token t where t.resource_type = 'RelatedPerson' and t.resource_id = rp.id
+        and t.code = 'identifier' and t.system = ${ACCOUNT_IDENTIFIER_SYSTEM} and t.value = ${accountId})`;
+}
+
+/** The keys of a set of rows as one text, in an order that does not depend on the database's collation. */
+function keyOf(key: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`coalesce(string_agg(${key}, ',' order by ${key} collate "C"), '')`;
 }
 
 async function relatedPersonFor(repo: Repository, request: GrantRequest): Promise<RelatedPerson> {

@@ -398,14 +398,38 @@ export class Repository {
   private async runSearch(request: SearchRequest, links?: SearchLinks): Promise<Bundle | SearchPage> {
     checkType(request.resourceType);
     const target = links ?? { url: `${this.context.fhirBase}/${request.resourceType}`, params: new URLSearchParams() };
-    if (CATALOG_TYPES.has(request.resourceType))
+    const { unconfirmed } = this.context;
+    if (CATALOG_TYPES.has(request.resourceType)) {
+      // No statement of its own to confirm a caller taken on trust in: resolved afresh first.
+      if (unconfirmed) throw new CallerChanged();
       return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params.toString()}` : ''}`);
+    }
     await this.settleAuditEvents(
       request.resourceType,
       [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType),
     );
-    return this.audited(() =>
-      searchPage(this.db, this.context.scope, request, target, this.context.fhirBase, (served) => this.note('search-type', served)),
+    // A caller taken on trust is confirmed in the page's own statement, before anything else of the search runs.
+    const confirmation = unconfirmed
+      ? {
+          condition: unconfirmed,
+          confirmed: (ok: boolean) => {
+            if (!ok) throw new CallerChanged();
+            this.confirmed = true;
+          },
+        }
+      : undefined;
+    return this.audited(
+      () =>
+        searchPage(
+          this.db,
+          this.context.scope,
+          request,
+          target,
+          this.context.fhirBase,
+          (served) => this.note('search-type', served),
+          confirmation,
+        ),
+      { confirmsCaller: true },
     );
   }
 

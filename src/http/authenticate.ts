@@ -9,10 +9,10 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Requires `Authorization: Bearer <jwt>` and puts the verified Caller on res.locals.caller. `readById` tells the
- * requests whose handler confirms a caller taken on trust in its own statement (see Caller.unconfirmed).
+ * Requires `Authorization: Bearer <jwt>` and puts the verified Caller on res.locals.caller. `confirmedInStatement` tells
+ * the requests whose handler confirms a caller taken on trust in its own statement (see Caller.unconfirmed).
  */
-export function requireCaller(authenticator: Authenticator, readById: (req: Request) => boolean = () => false): RequestHandler {
+export function requireCaller(authenticator: Authenticator, confirmedInStatement: (req: Request) => boolean = () => false): RequestHandler {
   return asyncHandler(async (req, res, next) => {
     const token = bearerToken(req.headers.authorization);
     if (!token) {
@@ -20,7 +20,7 @@ export function requireCaller(authenticator: Authenticator, readById: (req: Requ
       throw unauthorized('A bearer token is required (Authorization: Bearer <token>)');
     }
     try {
-      res.locals.caller = await authenticator.authenticate(token, { readById: readById(req) });
+      res.locals.caller = await authenticator.authenticate(token, { confirmedInStatement: confirmedInStatement(req) });
     } catch (err) {
       res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw err;

@@ -4,6 +4,7 @@ import type { Caller } from '../access/caller';
 import { agePolicyByName } from '../access/age-policy-profiles';
 import { type Config, portalConsentRequired } from '../config';
 import { withPortalPolicy } from '../portal/enrollment/portal-policy-statement';
+import { allowedBeforeConsent, consentRequiredError } from '../portal/enrollment/consent-required';
 import { processBundle } from '../fhir/bundle-processor';
 import { buildCapabilityStatement } from '../fhir/capability-statement';
 import { badRequest, methodNotAllowed, notAcceptable, notFound, unsupportedMediaType } from '../fhir/outcomes';
@@ -34,11 +35,12 @@ const FHIR_TYPES = ['application/fhir+json', 'application/json', 'application/js
 export const MAX_BODY_CONTAINERS = 1_000_000;
 
 /**
- * GET /fhir/Type/id (as seen under /fhir): a read-by-id, whose handler confirms a caller taken on trust in the
- * read's own statement (Caller.unconfirmed). Operations ($...) do not match the id pattern.
+ * GET /fhir/Type/id and GET /fhir/Type (as seen under /fhir): a read-by-id or a search, whose handler confirms a caller
+ * taken on trust in the statement that reads (Caller.unconfirmed). Operations ($...), _history and bulk-export do not
+ * match the patterns.
  */
-export function isReadById(req: Request): boolean {
-  return req.method === 'GET' && /^\/[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(req.path);
+export function confirmsCallerInStatement(req: Request): boolean {
+  return req.method === 'GET' && /^\/[A-Za-z]+(\/[A-Za-z0-9\-.]{1,64})?$/.test(req.path);
 }
 
 /** The FHIR R4 REST API: every interaction and registered $operation, under /fhir. */
@@ -66,8 +68,8 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   const form = express.urlencoded({ extended: false, limit: '1mb' });
   const repoOf = (res: Response): Repository => deps.repositoryFor(res.locals.caller as Caller);
   /**
-   * A read-by-id with the request's caller. A caller taken on trust (Caller.unconfirmed) whose account or session
-   * changed is resolved afresh, which is the 401 when it may no longer act, and the read runs again.
+   * A read-by-id or a search with the request's caller. A caller taken on trust (Caller.unconfirmed) whose account,
+   * session or access changed is resolved afresh, which is the 401 when it may no longer act, and the read runs again.
    */
   const readAsCaller = async <T>(res: Response, read: (repo: Repository) => Promise<T>): Promise<T> => {
     const repo = repoOf(res);
@@ -86,12 +88,18 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   const confirmCaller = async (res: Response): Promise<Repository> => {
     const { unconfirmed } = res.locals.caller as Caller;
     if (!unconfirmed) throw new Error('confirmCaller: the caller is not taken on trust');
+    let fresh: Caller;
     try {
-      res.locals.caller = await unconfirmed.confirm();
+      fresh = await unconfirmed.confirm();
     } catch (refused) {
       res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw refused;
     }
+    res.locals.caller = fresh;
+    // The consent gate let the caller taken on trust through; the fresh one may have a new version of the form to
+    // complete first (its scope shows nothing meanwhile: this is the answer, not the protection).
+    const required = fresh.consentRequired;
+    if (required && !allowedBeforeConsent(res.req.method, res.req.path, required)) throw consentRequiredError(required, fhirBase);
     return repoOf(res);
   };
   const capability = withPortalPolicy(
@@ -149,9 +157,12 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.get(
     '/:type',
     asyncHandler(async (req, res) => {
-      const request = parseSearch(req.params.type, req.query as Record<string, string | string[]>);
       const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
-      sendJsonText(res, await repoOf(res).searchText(request, links));
+      // Parsed inside: a caller taken on trust that may no longer act gets its 401, not the 400 of a bad query.
+      const text = await readAsCaller(res, (repo) =>
+        repo.searchText(parseSearch(req.params.type, req.query as Record<string, string | string[]>), links),
+      );
+      sendJsonText(res, text);
     }),
   );
 

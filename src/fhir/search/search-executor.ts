@@ -1,6 +1,6 @@
 import { IncludeTarget, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleLink, Resource } from '@medplum/fhirtypes';
-import { Kysely, RawBuilder, sql } from 'kysely';
+import { Kysely, RawBuilder, type SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../../access/access-scope';
 import { visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
@@ -10,6 +10,8 @@ import { withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
 import { MAX_SEARCH_OFFSET } from './parse-search';
 import { matchSource, type PageOrder, pageStatement } from './match-source';
+
+type Sql = RawBuilder<unknown>;
 
 /** Paging limits: FHIR leaves them to the server. */
 export const DEFAULT_PAGE_SIZE = 20;
@@ -43,6 +45,15 @@ export interface SearchPage {
   readonly total?: number;
   readonly links: BundleLink[];
   readonly entries: PageEntry[];
+}
+
+/**
+ * A caller taken on trust (Caller.unconfirmed): the page's own statement checks `condition` and serves nothing unless
+ * it holds; `confirmed` hears whether it did before anything else runs (and throws when it did not).
+ */
+export interface CallerConfirmation {
+  readonly condition: RawBuilder<SqlBool>;
+  confirmed(ok: boolean): void;
 }
 
 /** The searchset Bundle of a page as JSON text: the stored JSON of each entry is put in as it is, not re-serialised. */
@@ -97,6 +108,7 @@ export async function searchPage(
   links: SearchLinks,
   fhirBase: string,
   onServed?: (rows: ServedRow[]) => void,
+  confirmation?: CallerConfirmation,
 ): Promise<SearchPage> {
   const type = request.resourceType;
   if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
@@ -109,32 +121,32 @@ export async function searchPage(
   const wantsTotal = request.total === 'accurate' || request.total === 'estimate';
 
   if (wantsTotal && count === 0) {
+    if (confirmation) await confirmCaller(db, confirmation);
     const total = await countMatches(db, scope, request);
     return { total, links: [{ relation: 'self', url: selfUrl(links) }], entries: [] };
   }
 
   // One row past the page says whether there is a next page, without counting the matches.
-  const statement = pageStatement(scope, request, orderBy(type, request), count + 1, offset);
+  const page = pageStatement(scope, request, orderBy(type, request), count + 1, offset);
+  // The includes whose types are known go in the same statement (checked here, whether or not anything matches).
+  const includes = planIncludes(callerScope, scope, type, request.include ?? [], request.revInclude ?? [], count);
+  const statement = includes.folded.length ? withIncludes(type, page, includes.folded) : page;
   // Not a prepared statement: after five runs PostgreSQL may keep a generic plan, and one made from statistics taken
   // while the tables were empty took the activity search from 3.5 to 29 ms (test/stale-statistics.test.ts).
-  const { rows: fetched } = await (statement as RawBuilder<PageRow>).execute(db);
-  const more = fetched.length > count;
-  const rows = more ? fetched.slice(0, count) : fetched;
+  const fetched = confirmation ? await confirmedPage(db, statement, confirmation) : (await (statement as RawBuilder<PageRow>).execute(db)).rows;
+  const matched = fetched.filter((row) => row.mode !== 'include');
+  const more = matched.length > count;
+  const rows = more ? matched.slice(0, count) : matched;
   // The total when it is known from the page itself (it reaches the end of the matches), else counted if asked for.
   const known = !more && (rows.length > 0 || offset === 0) ? offset + rows.length : undefined;
   const total = request.total === 'none' ? undefined : (known ?? (wantsTotal ? await countMatches(db, scope, request) : undefined));
-  const found: Found[] = rows.map((row) => ({ ...row, type, mode: 'match' }));
+  const found: Found[] = rows.map((row) => ({ id: row.id, content: row.content, compartments: row.compartments, type, mode: 'match' }));
 
-  if (rows.length && (request.include?.length || request.revInclude?.length)) {
-    const included = await loadIncludes(
-      db,
-      callerScope,
-      scope,
-      type,
-      rows.map((r) => r.id),
-      request.include ?? [],
-      request.revInclude ?? [],
-    );
+  if (rows.length && (includes.folded.length || includes.byType.length)) {
+    const included: Included[] = fetched
+      .filter((row) => row.mode === 'include')
+      .map((row) => ({ type: row.type as string, id: row.id, content: row.content, compartments: row.compartments }));
+    if (includes.byType.length) included.push(...(await loadIncludesByType(db, scope, type, rows.map((r) => r.id), includes.byType)));
     const seen = new Set(rows.map((r) => `${type}/${r.id}`));
     for (const row of included) {
       const key = `${row.type}/${row.id}`;
@@ -148,8 +160,29 @@ export async function searchPage(
   return { total, links: pageLinks(links, offset, count, more), entries };
 }
 
-/** A row of a page's statement. */
+/**
+ * Runs a page's statement with the condition of a caller taken on trust in it: one row says whether the caller may
+ * act (and the page is read only if so), the page's rows in their order after it. A nested loop over the single row
+ * of the condition keeps the page's own order.
+ */
+async function confirmedPage(db: Kysely<Tables>, statement: RawBuilder<unknown>, confirmation: CallerConfirmation): Promise<PageRow[]> {
+  const { rows } = await sql<PageRow & { caller_ok: boolean; id: string | null }>`
+    select c.ok as caller_ok, p.*
+    from (select ${confirmation.condition} as ok) c left join lateral (select * from (${statement}) q where c.ok) p on true`.execute(db);
+  confirmation.confirmed(rows[0]?.caller_ok === true);
+  return rows.filter((row): row is PageRow & { caller_ok: boolean; id: string } => row.id !== null);
+}
+
+/** Confirms a caller taken on trust in a statement of its own (a search that reads no page). */
+async function confirmCaller(db: Kysely<Tables>, confirmation: CallerConfirmation): Promise<void> {
+  const { rows } = await sql<{ ok: boolean }>`select ${confirmation.condition} as ok`.execute(db);
+  confirmation.confirmed(rows[0]?.ok === true);
+}
+
+/** A row of a page's statement: a match, or (with includes folded in: withIncludes) an included resource. */
 interface PageRow {
+  readonly mode?: 'match' | 'include';
+  readonly type?: string;
   readonly id: string;
   readonly content: string;
   readonly compartments: string[];
@@ -261,38 +294,41 @@ function sortKey(type: string, code: string, descending: boolean): RawBuilder<un
 /** An included resource: its type, id, stored JSON and compartments. */
 type Included = Omit<Found, 'mode'>;
 
-async function loadIncludes(
-  db: Kysely<Tables>,
+/**
+ * How a page's includes are read: `folded`, one branch per type that can be included (withIncludes), each reading
+ * from the page's own rows; `byType`, the `_include`s through a parameter that declares no target types, read after
+ * the page by the types its index rows name (loadIncludesByType). Throws 400 for an include the type does not have.
+ */
+function planIncludes(
   callerScope: AccessScope,
   scope: AccessScope,
   type: string,
-  ids: string[],
-  include: IncludeTarget[],
-  revInclude: IncludeTarget[],
-): Promise<Included[]> {
-  const out: Included[] = [];
+  include: readonly IncludeTarget[],
+  revInclude: readonly IncludeTarget[],
+  count: number,
+): { folded: Sql[]; byType: IncludeTarget[] } {
+  const folded: Sql[] = [];
+  const byType: IncludeTarget[] = [];
+  // Only the page's rows, not the one past it that says whether there is a next page.
+  const matches = sql`(select id from page where n <= ${count}) m`;
   for (const target of include) {
     if (target.resourceType !== type) throw badRequest(`_include must start with ${type}: ${target.resourceType}`, '_include');
     const param = searchParametersOf(type)[target.searchParam];
     if (!param || param.type !== 'reference')
       throw badRequest(`_include: "${target.searchParam}" is not a reference parameter of ${type}`, '_include');
-    // Per match, its own index rows (a lookup each, whatever the statistics say; see match-source.ts).
-    const { rows } = await sql<{ target_type: string; target_id: string }>`
-      select distinct l.target_type, l.target_id from unnest(${ids}::text[]) as m(id)
-      cross join lateral (select i.target_type, i.target_id from search_reference i
-        where i.resource_id = m.id and i.resource_type = ${type} and i.code = ${target.searchParam}
-          and i.target_type is not null ${target.targetType ? sql`and i.target_type = ${target.targetType}` : sql``} offset 0) l`.execute(
-      db,
-    );
-    const byType = new Map<string, string[]>();
-    for (const row of rows) byType.set(row.target_type, [...(byType.get(row.target_type) ?? []), row.target_id]);
-    for (const [targetType, targetIds] of byType) {
-      if (!isSupportedType(targetType)) continue;
+    const declared = target.targetType ? [target.targetType] : param.target;
+    if (!declared?.length) {
+      byType.push(target);
+      continue;
+    }
+    for (const targetType of new Set(declared.filter((t) => isSupportedType(t)))) {
       const visible = visibilityCondition(scope, targetType);
-      const { rows: found } = await sql<Included>`
-        select r.resource_type as type, r.id, r.content, r.compartments from resource r where r.resource_type = ${targetType} and r.deleted = false
-          and r.id = any(${targetIds}::text[]) ${visible ? sql`and ${visible}` : sql``}`.execute(db);
-      out.push(...found);
+      // Per match, its own index rows; then each target by primary key (lookups, whatever the statistics say).
+      folded.push(sql`select 'include', ${targetType}::text, null::bigint, r.id, r.content, r.compartments
+        from (select distinct l.target_id from ${matches} cross join lateral (select i.target_id from search_reference i
+            where i.resource_id = m.id and i.resource_type = ${type} and i.code = ${target.searchParam} and i.target_type = ${targetType} offset 0) l) t
+        cross join lateral (select r.id, r.content, r.compartments from resource r where r.resource_type = ${targetType} and r.id = t.target_id
+          and r.deleted = false ${visible ? sql`and (${visible}) is true` : sql``} offset 0) r`);
     }
   }
   for (const target of revInclude) {
@@ -305,14 +341,56 @@ async function loadIncludes(
     const revScope = callerScope.narrowForSearch?.(target.resourceType, [target.searchParam]) ?? callerScope;
     const visible = visibilityCondition(revScope, target.resourceType);
     // From the reference index, per match, to each referring row by primary key (see match-source.ts).
-    const { rows: found } = await sql<Included>`
-      select r.resource_type as type, r.id, r.content, r.compartments from (select distinct l.resource_id from unnest(${ids}::text[]) as m(id)
-        cross join lateral (select i.resource_id from search_reference i where i.target_id = m.id and i.code = ${target.searchParam}
-          and i.resource_type = ${target.resourceType} and i.target_type = ${type} offset 0) l) d
-      cross join lateral (select * from resource r where r.resource_type = ${target.resourceType} and r.id = d.resource_id
+    folded.push(sql`select 'include', ${target.resourceType}::text, null::bigint, r.id, r.content, r.compartments
+      from (select distinct l.resource_id from ${matches} cross join lateral (select i.resource_id from search_reference i
+          where i.target_id = m.id and i.code = ${target.searchParam} and i.resource_type = ${target.resourceType} and i.target_type = ${type} offset 0) l) d
+      cross join lateral (select r.id, r.content, r.compartments from resource r where r.resource_type = ${target.resourceType} and r.id = d.resource_id
         and r.deleted = false ${visible ? sql`and (${visible}) is true` : sql``} offset 0) r
-      limit ${MAX_PAGE_SIZE * 10}`.execute(db);
-    out.push(...found);
+      limit ${MAX_PAGE_SIZE * 10}`);
+  }
+  return { folded, byType };
+}
+
+/**
+ * One statement for a page and its includes: the page's rows numbered in their order (`n`), then each include
+ * branch's rows, which read the page's ids from the same rows.
+ */
+function withIncludes(type: string, page: Sql, branches: readonly Sql[]): Sql {
+  return sql`with page as materialized (select row_number() over () as n, q.id, q.content, q.compartments from (${page}) q)
+    select 'match' as mode, ${type}::text as type, p.n, p.id, p.content, p.compartments from page p
+    ${sql.join(
+      branches.map((branch) => sql`union all (${branch})`),
+      sql` `,
+    )}
+    order by n`;
+}
+
+/** The `_include`s through parameters without declared target types: by the types the matches' index rows name. */
+async function loadIncludesByType(
+  db: Kysely<Tables>,
+  scope: AccessScope,
+  type: string,
+  ids: string[],
+  include: readonly IncludeTarget[],
+): Promise<Included[]> {
+  const out: Included[] = [];
+  for (const target of include) {
+    // Per match, its own index rows (a lookup each, whatever the statistics say; see match-source.ts).
+    const { rows } = await sql<{ target_type: string; target_id: string }>`
+      select distinct l.target_type, l.target_id from unnest(${ids}::text[]) as m(id)
+      cross join lateral (select i.target_type, i.target_id from search_reference i
+        where i.resource_id = m.id and i.resource_type = ${type} and i.code = ${target.searchParam}
+          and i.target_type is not null offset 0) l`.execute(db);
+    const byType = new Map<string, string[]>();
+    for (const row of rows) byType.set(row.target_type, [...(byType.get(row.target_type) ?? []), row.target_id]);
+    for (const [targetType, targetIds] of byType) {
+      if (!isSupportedType(targetType)) continue;
+      const visible = visibilityCondition(scope, targetType);
+      const { rows: found } = await sql<Included>`
+        select r.resource_type as type, r.id, r.content, r.compartments from resource r where r.resource_type = ${targetType} and r.deleted = false
+          and r.id = any(${targetIds}::text[]) ${visible ? sql`and ${visible}` : sql``}`.execute(db);
+      out.push(...found);
+    }
   }
   return out;
 }
