@@ -3,10 +3,10 @@
  * patients and choose one; SMART v2 scopes with query parameters narrow reads and searches and never widen them; and a
  * person lists the apps they let in and revokes one, which ends its tokens, refresh tokens and grants at once.
  */
-import type { Observation, Organization, Patient } from '@medplum/fhirtypes';
+import type { AuditEvent, Observation, Organization, Patient } from '@medplum/fhirtypes';
 import * as oidc from 'openid-client';
 import { addClient, listClients, removeClient } from '../src/auth/smart/oauth-clients';
-import { DEMO_PASSWORD } from '../fixtures/demo-family';
+import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { BrowserSession, type SmartTestApp, startSmartTestApp } from './support/smart-test-app';
 
 const REDIRECT_URI = 'http://localhost:9999/callback';
@@ -145,6 +145,35 @@ describe('SMART launch: staff patient choice, scopes with queries, the apps a pe
       expect(entries((await app.read(`Condition?patient=${ids.ada}`, tokens.access_token)).body)).toEqual([]);
       expect((await app.read(`Patient/${ids.ada}`, tokens.access_token)).status).toBe(404);
       expect((await app.read(`Patient/${ids.ben}`, tokens.access_token)).status).toBe(200);
+    });
+
+    it('audits the patients a staff search on the consent page lists, as a search of the FHIR API is audited', async () => {
+      const ada = await app.system.read<Patient>('Patient', ids.ada);
+      const quinn = (
+        await app.system.create<Patient>({
+          resourceType: 'Patient',
+          name: [{ family: 'Quillfeather', given: ['Quinn'] }],
+          birthDate: '1980-02-02',
+          managingOrganization: ada.managingOrganization,
+        })
+      ).resource;
+      const events = () => app.system.searchResources<AuditEvent>('AuditEvent', { patient: `Patient/${quinn.id}` });
+      expect(await events()).toEqual([]);
+      const started = await authorize(await discover(), 'launch/patient patient/*.rs openid fhirUser');
+      const { browser, consent } = await signIn(started.url, 'maya.chen@example.com');
+      const interaction = /action="(\/oauth\/interaction\/[^"?]+)" role="search"/.exec(consent.html)?.[1] as string;
+      const found = await browser.follow(`${interaction}?q=Quillfeather`);
+      expect(found.html).toContain('Quinn Quillfeather, born 1980-02-02');
+      const audited = await events();
+      expect(audited).toHaveLength(1);
+      expect(audited[0]).toMatchObject({
+        action: 'R',
+        subtype: [{ code: 'search-type' }],
+        agent: [
+          { who: { reference: expect.stringMatching(/^Practitioner\//), display: DEMO_PEOPLE.mayaChen.displayName }, requestor: true },
+        ],
+      });
+      expect(audited[0].entity?.map((e) => e.what?.reference)).toContain(`Patient/${quinn.id}`);
     });
   });
 

@@ -173,6 +173,17 @@ function staffAccountUnchanged(account: ScopeAccount, sid: string | null, now: D
     and a.display_name = ${account.display_name}) and ${sessionOpen(sid, now)})`;
 }
 
+/** The Caller of a staff account (found enabled): its organisation's records, named by its Practitioner in the audit trail. */
+export function staffCaller(account: ScopeAccount): AccountCaller {
+  return {
+    kind: 'staff',
+    subject: `account:${account.id}`,
+    ...(account.practitioner_id ? { actor: `Practitioner/${account.practitioner_id}` } : {}),
+    scope: staffScope(account.organization_id ?? undefined, `staff account ${account.id}`),
+    account,
+  };
+}
+
 /** Staff accounts remembered per token subject and session, for reads that take their caller on trust. */
 const REMEMBERED_ACCOUNTS = 10_000;
 
@@ -213,13 +224,7 @@ export function staffResolver(
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
   // Per token subject and session: the account as last resolved, and its caller (built once: its scope is read-only).
   const remembered = new Map<string, { account: ScopeAccount; caller: AccountCaller }>();
-  const callerOf = (account: ScopeAccount): AccountCaller => ({
-    kind: 'staff',
-    subject: `account:${account.id}`,
-    ...(account.practitioner_id ? { actor: `Practitioner/${account.practitioner_id}` } : {}),
-    scope: staffScope(account.organization_id ?? undefined, `staff account ${account.id}`),
-    account,
-  });
+  const callerOf = staffCaller;
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<Caller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['staff'], claims, options);
