@@ -6,21 +6,10 @@
 import type { Consent, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
-import { AccountStore } from '../src/auth/account-store';
 import { portalNoticeJob } from '../src/jobs/portal-notice-job';
-import { hashPassword } from '../src/auth/password-hash';
 import { FORGOT_PASSWORD_ANSWER } from '../src/auth/password-reset-service';
-import {
-  type AuthTestApp,
-  codeIn,
-  GOOD_PASSWORD,
-  linkIn,
-  outcomeText,
-  parameter,
-  parameters,
-  startAuthTestApp,
-  TEST_PASSWORD_PARAMS,
-} from './auth-test-app';
+import { type AuthTestApp, codeIn, GOOD_PASSWORD, linkIn, outcomeText, parameter, parameters, startAuthTestApp } from './auth-test-app';
+import { signInNewStaff } from './support/staff-accounts';
 
 const NEW_PASSWORD = 'purple elephants dance at noon';
 
@@ -117,14 +106,11 @@ describe('staff flows and password reset', () => {
   });
 
   it('keeps staff of another organization away from these patients (404, as if absent)', async () => {
-    await new AccountStore(app.database.db, app.clock).create({
+    const other = await signInNewStaff(app, {
       email: 'front.desk@elsewhere.example',
-      kind: 'staff',
       displayName: 'Front Desk',
       organizationId: 'other-organization',
-      passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
     });
-    const other = await app.login('front.desk@elsewhere.example', GOOD_PASSWORD);
     for (const op of ['enroll', 'legal-authorization', 'reset-token']) {
       const res = await staffOp(
         op,

@@ -6,18 +6,9 @@
  */
 import type { Communication, Observation, Organization, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { AccountStore } from '../src/auth/account-store';
-import { hashPassword } from '../src/auth/password-hash';
 import { MESSAGE_SUBJECT_SYSTEM } from '../src/portal/messaging/message-rules';
-import {
-  type AuthTestApp,
-  GOOD_PASSWORD,
-  outcomeText,
-  parameter,
-  parameters,
-  startAuthTestApp,
-  TEST_PASSWORD_PARAMS,
-} from './auth-test-app';
+import { type AuthTestApp, outcomeText, parameter, parameters, startAuthTestApp } from './auth-test-app';
+import { signInNewStaff } from './support/staff-accounts';
 
 const FORM = 'https://chartkeeper.example/fhir/Questionnaire/portal-consent|1';
 
@@ -79,14 +70,11 @@ describe('one account across practices', () => {
         valueQuantity: { value: 29, unit: 'ng/mL' },
       })
     ).resource.id!;
-    await new AccountStore(app.database.db, app.clock).create({
+    harborStaff = await signInNewStaff(app, {
       email: 'front.desk@harbor.example',
-      kind: 'staff',
       displayName: 'Harbor Front Desk',
-      organizationId: harborOrg.id,
-      passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
+      organizationId: harborOrg.id as string,
     });
-    harborStaff = await app.login('front.desk@harbor.example', GOOD_PASSWORD);
   });
   afterAll(() => app?.close());
 

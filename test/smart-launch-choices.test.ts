@@ -3,10 +3,10 @@
  * patients and choose one; SMART v2 scopes with query parameters narrow reads and searches and never widen them; and a
  * person lists the apps they let in and revokes one, which ends its tokens, refresh tokens and grants at once.
  */
-import type { Observation, Organization, Patient } from '@medplum/fhirtypes';
+import type { AuditEvent, Observation, Organization, Patient } from '@medplum/fhirtypes';
 import * as oidc from 'openid-client';
 import { addClient, listClients, removeClient } from '../src/auth/smart/oauth-clients';
-import { DEMO_PASSWORD } from '../fixtures/demo-family';
+import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { BrowserSession, type SmartTestApp, startSmartTestApp } from './support/smart-test-app';
 
 const REDIRECT_URI = 'http://localhost:9999/callback';
@@ -146,6 +146,35 @@ describe('SMART launch: staff patient choice, scopes with queries, the apps a pe
       expect((await app.read(`Patient/${ids.ada}`, tokens.access_token)).status).toBe(404);
       expect((await app.read(`Patient/${ids.ben}`, tokens.access_token)).status).toBe(200);
     });
+
+    it('audits the patients a staff search on the consent page lists, as a search of the FHIR API is audited', async () => {
+      const ada = await app.system.read<Patient>('Patient', ids.ada);
+      const quinn = (
+        await app.system.create<Patient>({
+          resourceType: 'Patient',
+          name: [{ family: 'Quillfeather', given: ['Quinn'] }],
+          birthDate: '1980-02-02',
+          managingOrganization: ada.managingOrganization,
+        })
+      ).resource;
+      const events = () => app.system.searchResources<AuditEvent>('AuditEvent', { patient: `Patient/${quinn.id}` });
+      expect(await events()).toEqual([]);
+      const started = await authorize(await discover(), 'launch/patient patient/*.rs openid fhirUser');
+      const { browser, consent } = await signIn(started.url, 'maya.chen@example.com');
+      const interaction = /action="(\/oauth\/interaction\/[^"?]+)" role="search"/.exec(consent.html)?.[1] as string;
+      const found = await browser.follow(`${interaction}?q=Quillfeather`);
+      expect(found.html).toContain('Quinn Quillfeather, born 1980-02-02');
+      const audited = await events();
+      expect(audited).toHaveLength(1);
+      expect(audited[0]).toMatchObject({
+        action: 'R',
+        subtype: [{ code: 'search-type' }],
+        agent: [
+          { who: { reference: expect.stringMatching(/^Practitioner\//), display: DEMO_PEOPLE.mayaChen.displayName }, requestor: true },
+        ],
+      });
+      expect(audited[0].entity?.map((e) => e.what?.reference)).toContain(`Patient/${quinn.id}`);
+    });
   });
 
   describe('v2 scopes with query parameters', () => {
@@ -212,6 +241,78 @@ describe('SMART launch: staff patient choice, scopes with queries, the apps a pe
         body: JSON.stringify({ resourceType: 'Communication', status: 'preparation', subject: { reference: `Patient/${ids.ada}` } }),
       });
       expect(write.status).toBe(403);
+    });
+
+    it('judge every version in a history or vread by its own content, not by the current version', async () => {
+      const category = (code: string) => [{ coding: [{ system: CATEGORY, code }] }];
+      const base: Observation = {
+        resourceType: 'Observation',
+        status: 'final',
+        subject: { reference: `Patient/${ids.ada}` },
+        code: { text: 'Hemoglobin' },
+        valueString: '13.5 g/dL',
+      };
+      // Filed as a vital sign, then corrected to a lab result; and a lab result later filed as a vital sign.
+      const becameLab = (await app.system.create<Observation>({ ...base, category: category('vital-signs') })).resource;
+      await app.system.update<Observation>({ ...becameLab, category: category('laboratory') });
+      const leftLab = (await app.system.create<Observation>({ ...base, category: category('laboratory') })).resource;
+      await app.system.update<Observation>({ ...leftLab, category: category('vital-signs') });
+      // A lab result since deleted: its deletion is judged by the version it ended.
+      const deletedLab = (await app.system.create<Observation>({ ...base, category: category('laboratory') })).resource;
+      await app.system.delete('Observation', deletedLab.id as string);
+      const mine = [becameLab.id, leftLab.id, deletedLab.id];
+
+      const { tokens } = await launch(
+        `launch/patient patient/Observation.rs?category=${CATEGORY}|laboratory`,
+        'ada.park@example.com',
+        'Ada Park',
+      );
+      const versions = async (path: string) => {
+        const res = await app.read(path, tokens.access_token);
+        expect(res.status).toBe(200);
+        return (res.body.entry as any[])
+          .map((e) => `${e.request.url.replace(/^Observation$/, `Observation/${e.resource?.id}`)} ${e.response.etag}`)
+          .filter((line) => mine.some((id) => line.startsWith(`Observation/${id} `)))
+          .sort();
+      };
+      expect(await versions(`Observation/${becameLab.id}/_history`)).toEqual([`Observation/${becameLab.id} W/"2"`]);
+      expect(await versions(`Observation/${leftLab.id}/_history`)).toEqual([`Observation/${leftLab.id} W/"1"`]);
+      expect(await versions(`Observation/${deletedLab.id}/_history`)).toEqual([
+        `Observation/${deletedLab.id} W/"1"`,
+        `Observation/${deletedLab.id} W/"2"`,
+      ]);
+      const all = [
+        `Observation/${becameLab.id} W/"2"`,
+        `Observation/${deletedLab.id} W/"1"`,
+        `Observation/${deletedLab.id} W/"2"`,
+        `Observation/${leftLab.id} W/"1"`,
+      ].sort();
+      expect(await versions('Observation/_history?_count=1000')).toEqual(all);
+      expect(await versions('_history?_count=1000')).toEqual(all);
+      // Pages of one entry still reach every admitted version, each once.
+      const paged: string[] = [];
+      for (let next: string | undefined = 'Observation/_history?_count=1'; next;) {
+        const page = await app.read(next, tokens.access_token);
+        expect(page.status).toBe(200);
+        expect(page.body.entry.length).toBeLessThanOrEqual(1);
+        paged.push(
+          ...(page.body.entry as any[])
+            .map((e) => `${e.request.url.replace(/^Observation$/, `Observation/${e.resource?.id}`)} ${e.response.etag}`)
+            .filter((line) => mine.some((id) => line.startsWith(`Observation/${id} `))),
+        );
+        const link = (page.body.link as any[]).find((l) => l.relation === 'next')?.url as string | undefined;
+        next = link?.slice(link.indexOf('/fhir/') + '/fhir/'.length);
+      }
+      expect(paged.sort()).toEqual(all);
+
+      const vread = async (id: string | undefined, version: number) =>
+        (await app.read(`Observation/${id}/_history/${version}`, tokens.access_token)).status;
+      expect([await vread(becameLab.id, 1), await vread(becameLab.id, 2)]).toEqual([404, 200]);
+      expect([await vread(leftLab.id, 1), await vread(leftLab.id, 2)]).toEqual([200, 404]);
+      expect([await vread(deletedLab.id, 1), await vread(deletedLab.id, 2)]).toEqual([200, 410]);
+      // The current version decides a read, as before.
+      expect((await app.read(`Observation/${becameLab.id}`, tokens.access_token)).status).toBe(200);
+      expect((await app.read(`Observation/${leftLab.id}`, tokens.access_token)).status).toBe(404);
     });
   });
 

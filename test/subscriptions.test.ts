@@ -9,12 +9,11 @@ import path from 'node:path';
 import type { DocumentReference, Patient, Subscription } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
-import { AccountStore } from '../src/auth/account-store';
-import { hashPassword } from '../src/auth/password-hash';
 import { HEARTBEAT_EXTENSION } from '../src/fhir/subscriptions/subscription-definition';
 import type { JobDeps } from '../src/jobs/job-deps';
 import { subscriptionDeliveryJob } from '../src/jobs/subscription-delivery-job';
-import { type AuthTestApp, GOOD_PASSWORD, outcomeText, startAuthTestApp, TEST_PASSWORD_PARAMS } from './auth-test-app';
+import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
+import { signInNewStaff } from './support/staff-accounts';
 import { notificationEvent, notificationType, type RestHookReceiver, startRestHookReceiver } from './support/rest-hook-receiver';
 
 const CCDA =
@@ -201,14 +200,13 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
 
   it('a subscription cannot see another organisation’s documents', async () => {
     await app.system.update({ resourceType: 'Organization', id: 'other-organization', name: 'Elsewhere Clinic' });
-    await new AccountStore(app.database.db, app.clock).create({
-      email: 'records@elsewhere.example',
-      kind: 'staff',
-      displayName: 'Elsewhere Records',
-      organizationId: 'other-organization',
-      passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
-    });
-    const other = (await app.login('records@elsewhere.example', GOOD_PASSWORD)).access_token;
+    const other = (
+      await signInNewStaff(app, {
+        email: 'records@elsewhere.example',
+        displayName: 'Elsewhere Records',
+        organizationId: 'other-organization',
+      })
+    ).access_token;
     const hook = await receiver();
     const subscription = await subscribe(other, hook.url);
     expect((await statusOf(subscription.id!)).status).toBe('active');

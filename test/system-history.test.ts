@@ -4,9 +4,8 @@
  */
 import type { Bundle, DocumentReference, Observation, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { AccountStore } from '../src/auth/account-store';
-import { hashPassword } from '../src/auth/password-hash';
-import { type AuthTestApp, GOOD_PASSWORD, outcomeText, startAuthTestApp, TEST_PASSWORD_PARAMS } from './auth-test-app';
+import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
+import { signInNewStaff } from './support/staff-accounts';
 
 describe('system-level history', () => {
   let app: AuthTestApp;
@@ -90,14 +89,9 @@ describe('system-level history', () => {
   });
 
   it('applies the caller’s access: another organisation sees none of it, Ada not Cara’s nor her unreleased draft', async () => {
-    await new AccountStore(app.database.db, app.clock).create({
-      email: 'history@elsewhere.example',
-      kind: 'staff',
-      displayName: 'Elsewhere',
-      organizationId: 'other-organization',
-      passwordHash: await hashPassword(GOOD_PASSWORD, TEST_PASSWORD_PARAMS),
-    });
-    const other = (await app.login('history@elsewhere.example', GOOD_PASSWORD)).access_token;
+    const other = (
+      await signInNewStaff(app, { email: 'history@elsewhere.example', displayName: 'Elsewhere', organizationId: 'other-organization' })
+    ).access_token;
     const adaToken = (await app.login(DEMO_PEOPLE.ada.email as string, DEMO_PASSWORD)).access_token;
     const query = `/fhir/_history?_since=${encodeURIComponent(since)}&_count=1000`;
     expect(refs((await get(query, other)).body).filter((ref: string) => written.includes(ref))).toEqual([]);

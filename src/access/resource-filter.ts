@@ -2,7 +2,9 @@
  * Filters on the resources of one type that a SMART v2 scope with query parameters leaves visible
  * (`patient/Observation.rs?category=...|laboratory`), and the SQL that applies them. The filter is one more condition
  * on every query the visibility condition already guards (read, search, include, history, $everything), so it can
- * only take resources away. The parameters are matched against the token search index of the current version.
+ * only take resources away. The parameters are matched against the token search index of the current version; a
+ * version read from history is judged on its own content instead (filtersAdmitVersion), since the index holds the
+ * current version's values only.
  */
 import { type RawBuilder, sql } from 'kysely';
 
@@ -63,6 +65,83 @@ export function resourceFilterConditionAnyType(
     parts.push(sql`(${type} = ${filtered} and ${resourceFilterCondition(filters, filtered, alias)})`);
   }
   return sql`(${sql.join(parts, sql` or `)})`;
+}
+
+/**
+ * The part of the filters of `type` that a row's own columns answer (the launch patient's record), for a row of
+ * resource_history: a superset of what the filters let through, which filtersAdmitVersion then narrows version by
+ * version. Undefined when the type is not filtered or some filter speaks of every record.
+ */
+export function resourceFilterRecordCondition(
+  filters: ReadonlyMap<string, readonly ResourceFilter[]> | undefined,
+  type: string,
+  alias: string,
+): Sql | undefined {
+  const alternatives = filters?.get(type);
+  if (!alternatives) return undefined;
+  if (!alternatives.length) return sql`false`;
+  if (alternatives.some((filter) => filter.patientId === undefined)) return undefined;
+  const patients = [...new Set(alternatives.map((filter) => filter.patientId as string))];
+  const parts = patients.map((patientId) => ownedBy(type, patientId, alias));
+  return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
+}
+
+/** resourceFilterRecordCondition for rows of any type at once (alias.resource_type tells them apart). */
+export function resourceFilterRecordConditionAnyType(
+  filters: ReadonlyMap<string, readonly ResourceFilter[]> | undefined,
+  alias: string,
+): Sql | undefined {
+  if (!filters?.size) return undefined;
+  const type = sql.ref(`${alias}.resource_type`);
+  const parts: Sql[] = [sql`${type} <> all(${[...filters.keys()]}::text[])`];
+  for (const filtered of filters.keys()) {
+    const condition = resourceFilterRecordCondition(filters, filtered, alias);
+    parts.push(condition ? sql`(${type} = ${filtered} and ${condition})` : sql`${type} = ${filtered}`);
+  }
+  return sql`(${sql.join(parts, sql` or `)})`;
+}
+
+/** A token index row of one version (code, system, value), as the writer indexes it (search/index-values.ts). */
+export interface VersionToken {
+  readonly code: string;
+  readonly system: string | null;
+  readonly value: string | null;
+}
+
+/** One version of a resource as the filters judge it: its id, the records it was in, and its own token values. */
+export interface FilteredVersion {
+  readonly id: string;
+  readonly owners: readonly string[];
+  readonly tokens: readonly VersionToken[];
+}
+
+/**
+ * Whether the filters of `type` let this version through: what resourceFilterCondition decides for the current row,
+ * decided on the version's own owners and token values. True when the type is not filtered.
+ */
+export function filtersAdmitVersion(
+  filters: ReadonlyMap<string, readonly ResourceFilter[]> | undefined,
+  type: string,
+  version: FilteredVersion,
+): boolean {
+  const alternatives = filters?.get(type);
+  if (!alternatives) return true;
+  return alternatives.some(
+    (filter) =>
+      (filter.patientId === undefined ||
+        (type === 'Patient' ? version.id === filter.patientId : version.owners.length === 1 && version.owners[0] === filter.patientId)) &&
+      filter.query.every((parameter) =>
+        version.tokens.some((token) => token.code === parameter.name && parameter.values.some((v) => tokenMatches(token, v))),
+      ),
+  );
+}
+
+/** The JavaScript twin of parameterCondition's test of one index row against one value. */
+function tokenMatches(token: VersionToken, value: TokenValue): boolean {
+  if (value.system === undefined) return token.value === (value.code ?? '');
+  if (value.system === '') return token.system === null && token.value === (value.code ?? '');
+  if (value.code === undefined) return token.system === value.system;
+  return token.system === value.system && token.value === value.code;
 }
 
 /** The resource belongs to this patient's record alone (for a Patient: it is that patient). */

@@ -1,7 +1,12 @@
 import { RawBuilder, sql } from 'kysely';
 import type { AccessScope } from './access-scope';
 import { uploaderOwner } from './record-owners';
-import { resourceFilterCondition, resourceFilterConditionAnyType } from './resource-filter';
+import {
+  resourceFilterCondition,
+  resourceFilterConditionAnyType,
+  resourceFilterRecordCondition,
+  resourceFilterRecordConditionAnyType,
+} from './resource-filter';
 import { unreleasedClauses, unreleasedConditionAnyType } from './release-visibility';
 
 type Sql = RawBuilder<unknown>;
@@ -32,20 +37,43 @@ export function visibilityCondition(scope: AccessScope, type: string, alias = 'r
 /**
  * The condition on `alias` (a row of resource_history of `type`) that keeps the versions whose own record the caller
  * may see: a resource moved from one patient's record to another's shows each version only to those who may see
- * the record it was in. (Whether a version was released is read from its content: see unreleasedVersion.)
+ * the record it was in. (Whether a version was released is read from its content: see unreleasedVersion.) A SMART
+ * query scope's parameters are not part of it: the search index holds the current version's values only, so each
+ * version is judged on its own content (fhir/version-filter.ts) where versionsJudgedOneByOne says so.
  */
 export function versionVisibilityCondition(scope: AccessScope, type: string, alias = 'h'): Sql | undefined {
-  return scopeCondition(scope, type, alias);
+  return scopeCondition(scope, type, alias, true);
+}
+
+/**
+ * The condition on the current row (`alias`) of a resource whose versions are listed (history, vread):
+ * visibilityCondition without a SMART query scope's parameters, which each version answers for itself.
+ */
+export function historyCurrentCondition(scope: AccessScope, type: string, alias = 'r'): Sql | undefined {
+  const inScope = scopeCondition(scope, type, alias, true);
+  const hidden = scope.releasedOnly && !scope.unrestricted ? unreleasedClauses(type, alias) : [];
+  if (!hidden.length) return inScope;
+  const parts = [...(inScope ? [inScope] : []), ...hidden.map((clause) => sql`not ${clause}`)];
+  return sql`(${sql.join(parts, sql` and `)})`;
+}
+
+/** Whether the versions of `type` must each pass the caller's SMART query filters on their own content. */
+export function versionsJudgedOneByOne(scope: AccessScope, type: string): boolean {
+  return !scope.unrestricted && !!scope.resourceFilters?.has(type);
 }
 
 /**
  * The visibility condition for rows of any type at once (one query over a whole record, as $everything runs), or
  * undefined when nothing needs filtering.
  */
-export function visibilityConditionAnyType(scope: AccessScope, alias = 'r'): Sql | undefined {
+export function visibilityConditionAnyType(scope: AccessScope, alias = 'r', options: { versions?: boolean } = {}): Sql | undefined {
   if (scope.unrestricted) return undefined;
   const inScope = recordsConditionAnyType(scope, alias);
-  const filter = resourceFilterConditionAnyType(scope.resourceFilters, alias);
+  // Listing versions (options.versions): a SMART query scope's parameters are judged per version, as in
+  // versionVisibilityCondition.
+  const filter = options.versions
+    ? resourceFilterRecordConditionAnyType(scope.resourceFilters, alias)
+    : resourceFilterConditionAnyType(scope.resourceFilters, alias);
   return filter ? sql`(${inScope} and ${filter})` : inScope;
 }
 
@@ -73,9 +101,13 @@ function recordsConditionAnyType(scope: AccessScope, alias: string): Sql {
   return scope.releasedOnly ? sql`(${inScope} and not ${unreleasedConditionAnyType(alias)})` : inScope;
 }
 
-function scopeCondition(scope: AccessScope, type: string, alias: string): Sql | undefined {
+function scopeCondition(scope: AccessScope, type: string, alias: string, versions = false): Sql | undefined {
   const records = recordsCondition(scope, type, alias);
-  const filter = scope.unrestricted ? undefined : resourceFilterCondition(scope.resourceFilters, type, alias);
+  const filter = scope.unrestricted
+    ? undefined
+    : versions
+      ? resourceFilterRecordCondition(scope.resourceFilters, type, alias)
+      : resourceFilterCondition(scope.resourceFilters, type, alias);
   if (!filter) return records;
   return records ? sql`(${records} and ${filter})` : filter;
 }

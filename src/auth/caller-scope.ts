@@ -259,6 +259,17 @@ function portalAccountUnchanged(
     ${consentFormId ? sql`and ${portalConsentCompleted(account.id, consentFormId)}` : sql``})`;
 }
 
+/** The Caller of a staff account (found enabled): its organisation's records, named by its Practitioner in the audit trail. */
+export function staffCaller(account: ScopeAccount): AccountCaller {
+  return {
+    kind: 'staff',
+    subject: `account:${account.id}`,
+    ...(account.practitioner_id ? { actor: `Practitioner/${account.practitioner_id}` } : {}),
+    scope: staffScope(account.organization_id ?? undefined, `staff account ${account.id}`),
+    account,
+  };
+}
+
 /** Portal and staff accounts remembered per token subject and session, for requests that take their caller on trust. */
 const REMEMBERED_ACCOUNTS = 10_000;
 
@@ -333,13 +344,7 @@ export function staffResolver(
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
   // Per token subject and session: the account as last resolved, and its caller (built once: its scope is read-only).
   const remembered = new Map<string, { account: ScopeAccount; caller: AccountCaller }>();
-  const callerOf = (account: ScopeAccount): AccountCaller => ({
-    kind: 'staff',
-    subject: `account:${account.id}`,
-    ...(account.practitioner_id ? { actor: `Practitioner/${account.practitioner_id}` } : {}),
-    scope: staffScope(account.organization_id ?? undefined, `staff account ${account.id}`),
-    account,
-  });
+  const callerOf = staffCaller;
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<Caller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['staff'], claims, options);

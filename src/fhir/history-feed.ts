@@ -8,17 +8,25 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { hiddenVersion, type StatusFields } from '../access/release-visibility';
-import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
+import { historyCurrentCondition, versionVisibilityCondition, visibilityConditionAnyType } from '../access/visibility';
 import { settleAuditLog } from './audit/audit-log';
 import { withVisibleEntities } from './audit-entity-view';
 import { isSupportedType } from './definitions';
 import { badRequest } from './outcomes';
 import type { Repository } from './repository';
 import { dateRange } from './search/date-range';
+import { endedContent, judgesVersions, versionAdmitted } from './version-filter';
 
 /** Page size: 100 unless `_count` says otherwise, at most 1000. */
 const DEFAULT_COUNT = 100;
 const MAX_COUNT = 1000;
+/**
+ * Where a SMART query scope leaves out versions (judged one by one after they are read), a page reads batches of at
+ * least this many rows, and at most this many batches to fill itself: a page that reaches them ends early, with its
+ * next link.
+ */
+const JUDGED_BATCH = 100;
+const MAX_JUDGED_BATCHES = 10;
 
 /** The parameters a history feed takes; anything else is a 400. */
 const PARAMETERS = new Set(['_since', '_count', '_cursor', '_format']);
@@ -34,6 +42,8 @@ interface HistoryRow {
   readonly deleted: boolean;
   readonly content: string;
   readonly compartments: string[];
+  readonly owners: string[];
+  readonly ended_content: string | null;
 }
 
 /** One page of the history of `type` (undefined: of every type) for the repository's caller. */
@@ -47,24 +57,49 @@ export async function historyFeed(
   const { since, count, after } = feedParameters(query);
   if (type === undefined || type === 'AuditEvent') await settleAuditLog(repo.db);
   const scope = repo.context.scope;
-  const current = type ? visibilityCondition(scope, type, 'r') : visibilityConditionAnyType(scope, 'r');
-  const own = type ? versionVisibilityCondition(scope, type, 'h') : visibilityConditionAnyType(scope, 'h');
+  // A SMART query scope's parameters are judged on each version's own content (version-filter.ts), not in the SQL.
+  const current = type ? historyCurrentCondition(scope, type, 'r') : visibilityConditionAnyType(scope, 'r', { versions: true });
+  const own = type ? versionVisibilityCondition(scope, type, 'h') : visibilityConditionAnyType(scope, 'h', { versions: true });
+  const judged = judgesVersions(scope, type);
   const conditions = [
     ...(type ? [sql`h.resource_type = ${type}`] : []),
     ...(current ? [current] : []),
     ...(own ? [own] : []),
     ...(since ? [sql`h.last_updated >= ${since}`] : []),
-    ...(after
-      ? [sql`(h.last_updated, h.resource_type, h.id, h.version) < (${after[0]}::timestamptz, ${after[1]}, ${after[2]}, ${after[3]})`]
-      : []),
   ];
+  const below = (position: Position) =>
+    sql`(h.last_updated, h.resource_type, h.id, h.version) < (${position[0]}::timestamptz, ${position[1]}, ${position[2]}, ${position[3]})`;
+  const positionOf = (row: HistoryRow): Position => [new Date(row.last_updated).toISOString(), row.resource_type, row.id, row.version];
   return repo.asOperation('history', async () => {
-    const { rows: found } = await sql<HistoryRow>`
-      select h.resource_type, h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments
-      from resource_history h join resource r on r.resource_type = h.resource_type and r.id = h.id
-      ${conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``}
-      order by h.last_updated desc, h.resource_type desc, h.id desc, h.version desc
-      limit ${count}`.execute(repo.db);
+    const admitted: HistoryRow[] = [];
+    const batchSize = judged ? Math.max(count, JUDGED_BATCH) : count;
+    let from = after;
+    let batches = 0;
+    let full = false;
+    // Without a query scope one statement reads the page; with one, batches follow until it is full (see
+    // JUDGED_BATCH). `full`: the last batch was whole, or the page filled before it ended: more versions may follow.
+    do {
+      const where = [...conditions, ...(from ? [below(from)] : [])];
+      const { rows: batch } = await sql<HistoryRow>`
+        select h.resource_type, h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments, h.owners,
+          ${judged ? endedContent('h') : sql`null`} as ended_content
+        from resource_history h join resource r on r.resource_type = h.resource_type and r.id = h.id
+        ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}
+        order by h.last_updated desc, h.resource_type desc, h.id desc, h.version desc
+        limit ${batchSize}`.execute(repo.db);
+      batches++;
+      full = batch.length === batchSize;
+      for (const row of batch) {
+        if (admitted.length === count) {
+          // The page is full before this batch ends: the next page starts after the last row listed.
+          full = true;
+          break;
+        }
+        from = positionOf(row);
+        if (versionAdmitted(scope, row)) admitted.push(row);
+      }
+    } while (judged && full && admitted.length < count && batches < MAX_JUDGED_BATCHES);
+    const found = admitted;
     // Earlier drafts and versions entered in error stay hidden from portal callers (as in every history).
     const hides = !!scope.releasedOnly && !scope.unrestricted;
     const rows = found.filter((row) => row.deleted || !hides || !hiddenVersion(JSON.parse(row.content) as StatusFields));
@@ -91,13 +126,7 @@ export async function historyFeed(
       };
     });
     const link = [{ relation: 'self', url: pageUrl(url, query, after) }];
-    const last = found[found.length - 1];
-    if (found.length === count && last) {
-      link.push({
-        relation: 'next',
-        url: pageUrl(url, query, [new Date(last.last_updated).toISOString(), last.resource_type, last.id, last.version]),
-      });
-    }
+    if (full && from) link.push({ relation: 'next', url: pageUrl(url, query, from) });
     return { resourceType: 'Bundle', type: 'history', link, entry };
   });
 }

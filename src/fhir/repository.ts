@@ -11,7 +11,7 @@ import { uploaderOwner } from '../access/record-owners';
 import { hiddenVersion, releases, type StatusFields } from '../access/release-visibility';
 import { noteRelease } from './release-notice-store';
 import { issuesStatement, noteStatementIssued } from './billing-notice-store';
-import { versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
+import { historyCurrentCondition, versionVisibilityCondition, visibilityCondition, visibilityConditionAnyType } from '../access/visibility';
 import { SERVICE_ONLY_TYPES } from '../access/write-policy';
 import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
@@ -35,6 +35,7 @@ import { checkRestatedContent, type Detached, detachContent } from './binary/det
 import { uploadLimitsFor, type UploadLimits } from './binary/upload-limits';
 import type { EndpointPolicy } from './subscriptions/endpoint-policy';
 import { checkSubscriptionWrite } from './subscriptions/subscription-write-check';
+import { endedContent, judgesVersions, versionAdmitted } from './version-filter';
 
 /** A stored version as the HTTP layer serves it: the JSON text as stored, plus its headers. */
 export interface StoredVersion {
@@ -98,6 +99,23 @@ interface StoredRow {
   readonly deleted: boolean;
   readonly content: string | null;
   readonly compartments: string[];
+}
+
+/** A version of one resource as vread and history read it from resource_history. */
+interface VersionRow {
+  readonly id: string;
+  readonly version: number;
+  readonly last_updated: Date;
+  readonly deleted: boolean;
+  readonly content: string;
+  readonly compartments: string[];
+  readonly owners: string[];
+  readonly ended_content: string | null;
+}
+
+/** What a deletion ended, for callers whose query scope judges each version of `type` (version-filter.ts); else null. */
+function endedContentColumn(scope: AccessScope, type: string): RawBuilder<unknown> {
+  return judgesVersions(scope, type) ? sql`${endedContent('h')} as ended_content` : sql`null as ended_content`;
 }
 
 /** A read by a caller taken on trust found the account or session changed: resolve the caller afresh and retry. */
@@ -199,16 +217,17 @@ export class Repository {
     checkType(type);
     const version = Number(versionId);
     if (!ID_PATTERN.test(id) || !/^\d{1,9}$/.test(versionId) || version < 1) throw notFound(`${type}/${id}/_history/${versionId}`);
-    const current = visibilityCondition(this.context.scope, type, 'r');
-    const own = versionVisibilityCondition(this.context.scope, type, 'h');
-    const { rows } = await sql<{ version: number; last_updated: Date; deleted: boolean; content: string; compartments: string[] }>`
-      select h.version, h.last_updated, h.deleted, h.content, h.compartments
+    const scope = this.context.scope;
+    const current = historyCurrentCondition(scope, type, 'r');
+    const own = versionVisibilityCondition(scope, type, 'h');
+    const { rows } = await sql<VersionRow>`
+      select h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments, h.owners, ${endedContentColumn(scope, type)}
       from resource r join resource_history h on h.resource_type = r.resource_type and h.id = r.id and h.version = ${version}
       where r.resource_type = ${type} and r.id = ${id}${current ? sql` and ${current}` : sql``}${own ? sql` and ${own}` : sql``}`.execute(
       this.db,
     );
     const row = rows[0];
-    if (!row) throw notFound(`${type}/${id}/_history/${versionId}`);
+    if (!row || !versionAdmitted(scope, { ...row, resource_type: type })) throw notFound(`${type}/${id}/_history/${versionId}`);
     if (row.deleted) throw gone(`${type}/${id}/_history/${versionId}`);
     if (this.hidesVersion(row.content)) throw notFound(`${type}/${id}/_history/${versionId}`);
     this.note('vread', [{ type, id, compartments: row.compartments }]);
@@ -462,28 +481,48 @@ export class Repository {
    */
   private async visibleHistory(type: string, id: string | undefined, options: { since?: string; count?: number }): Promise<Bundle> {
     const count = Math.min(Math.max(options.count ?? 100, 1), 1000);
-    if (id) await this.visibleCurrent(type, id);
+    const scope = this.context.scope;
+    if (id) await this.visibleCurrent(type, id, historyCurrentCondition(scope, type));
     const since = options.since ? dateRange(options.since) : undefined;
     if (options.since && !since) throw badRequest(`_since must be a FHIR instant, got "${options.since}"`, '_since');
-    const current = visibilityCondition(this.context.scope, type, 'r');
-    const own = versionVisibilityCondition(this.context.scope, type, 'h');
-    const { rows: found } = await sql<{
-      id: string;
-      version: number;
-      last_updated: Date;
-      deleted: boolean;
-      content: string;
-      compartments: string[];
-    }>`
-      select h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments
-      from resource r join resource_history h on h.resource_type = r.resource_type and h.id = r.id
-      where r.resource_type = ${type}${id ? sql` and r.id = ${id}` : sql``}${current ? sql` and ${current}` : sql``}${own ? sql` and ${own}` : sql``}
-        ${since ? sql`and h.last_updated >= ${new Date(since.low)}` : sql``}
-      order by h.last_updated desc, h.version desc
-      limit ${count}`.execute(this.db);
-    const rows = found.filter((row) => row.deleted || !this.hidesVersion(row.content));
+    const current = historyCurrentCondition(scope, type, 'r');
+    const own = versionVisibilityCondition(scope, type, 'h');
+    const conditions = [
+      sql`r.resource_type = ${type}`,
+      ...(id ? [sql`r.id = ${id}`] : []),
+      ...(current ? [current] : []),
+      ...(own ? [own] : []),
+      ...(since ? [sql`h.last_updated >= ${new Date(since.low)}`] : []),
+    ];
+    // A SMART query scope is judged on each version's own content after the rows are read, which may leave out some
+    // of a batch: read on from the last row until the page is full or the versions run out (at most 10 batches: the
+    // rest of a long history waits for a narrower _since, as a history past _count does).
+    const judged = judgesVersions(scope, type);
+    const batchSize = judged ? Math.max(count, 100) : count;
+    const rows: VersionRow[] = [];
+    let after: VersionRow | undefined;
+    for (let batch = 1; ; batch++) {
+      const { rows: found } = await sql<VersionRow>`
+        select h.id, h.version, h.last_updated, h.deleted, h.content, h.compartments, h.owners, ${endedContentColumn(scope, type)}
+        from resource r join resource_history h on h.resource_type = r.resource_type and h.id = r.id
+        where ${sql.join(conditions, sql` and `)}
+          ${after ? sql`and (h.last_updated, h.version, h.id) < (${new Date(after.last_updated)}::timestamptz, ${after.version}, ${after.id})` : sql``}
+        order by h.last_updated desc, h.version desc, h.id desc
+        limit ${batchSize}`.execute(this.db);
+      for (const row of found) {
+        if (
+          rows.length < count &&
+          versionAdmitted(scope, { ...row, resource_type: type }) &&
+          (row.deleted || !this.hidesVersion(row.content))
+        )
+          rows.push(row);
+      }
+      after = found[found.length - 1];
+      if (!judged || rows.length >= count || found.length < batchSize || batch === 10) break;
+    }
+    // A resource none of whose versions the caller's query scope admits is not theirs to see at all.
+    if (id && judged && !rows.length) throw notFound(`${type}/${id}`);
     this.note(id ? 'history-instance' : 'history-type', dedupeRows(type, rows));
-    const scope = this.context.scope;
     const resources = await withVisibleEntities(
       this.db,
       scope,
@@ -517,11 +556,17 @@ export class Repository {
     return matches[0]?.resource;
   }
 
-  /** The compartments of a resource the caller may see; 404 when they may not (or it does not exist). */
-  private async visibleCurrent(type: string, id: string): Promise<string[]> {
+  /**
+   * The compartments of a resource the caller may see; 404 when they may not (or it does not exist). `visible`: the
+   * condition on its current row (default: visibilityCondition).
+   */
+  private async visibleCurrent(
+    type: string,
+    id: string,
+    visible: RawBuilder<unknown> | undefined = visibilityCondition(this.context.scope, type),
+  ): Promise<string[]> {
     checkType(type);
     if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id}`);
-    const visible = visibilityCondition(this.context.scope, type);
     const { rows } = await sql<{ compartments: string[] }>`select r.compartments from resource r
       where r.resource_type = ${type} and r.id = ${id}${visible ? sql` and ${visible}` : sql``}`.execute(this.db);
     if (!rows.length) throw notFound(`${type}/${id}`);

@@ -6,7 +6,8 @@
 import type { Patient } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import type { Account } from '../account-store';
-import { patientAccessOf, type ScopeOptions, scopeForAccount } from '../caller-scope';
+import { patientAccessOf, type ScopeOptions, staffCaller } from '../caller-scope';
+import { auditTrailFor } from '../../fhir/audit/audit-trail';
 import { Repository } from '../../fhir/repository';
 import type { SessionService } from '../session-service';
 import type { AccessLevel } from '../../access/access-level';
@@ -100,13 +101,23 @@ export class SmartAuthorization {
     }
   }
 
-  /** The staff account's repository (its organisation's records), or undefined when it is no staff account. */
+  /**
+   * The staff account's repository (its organisation's records), or undefined when it is no staff account. What it
+   * reads is audited as the FHIR API audits the same staff member's reads: the patients a search on the consent page
+   * lists, and the one chosen, each get an AuditEvent naming them.
+   */
   private async staffRepository(accountId: string): Promise<Repository | undefined> {
     const { rows } = await sql<Account>`select * from account where id = ${accountId} and disabled_at is null`.execute(this.smart.db);
     const account = rows[0];
     if (account?.kind !== 'staff' || !account.organization_id) return undefined;
-    const scope = await scopeForAccount(this.smart.db, account, this.scopeOptions);
-    return new Repository(this.smart.db, { scope, clock: this.scopeOptions.clock, fhirBase: this.smart.fhirBase });
+    const caller = staffCaller(account);
+    const { clock } = this.scopeOptions;
+    return new Repository(this.smart.db, {
+      scope: caller.scope,
+      clock,
+      fhirBase: this.smart.fhirBase,
+      audit: auditTrailFor(caller, clock),
+    });
   }
 
   /** Whether the scopes ask for a patient context (launch/patient, or any patient/ scope). */
