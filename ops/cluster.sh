@@ -93,11 +93,12 @@ start() {
   export SIGNING_KEY
   # Migrate once before the instances start (each would wait on the migration lock otherwise).
   node "$ROOT/bin/chartkeeper.js" migrate >/dev/null
+  # Each instance runs through the command's shebang, so with the server's Node flags (src/server-node-flags.ts).
   for i in $(seq 1 "$count"); do
     local port=$((INSTANCE_PORT + i - 1))
     mkdir -p "$CLUSTER_DIR/instance-$i"
     PORT=$port HOST=127.0.0.1 BASE_URL="${BASE_URL:-http://localhost:$PROXY_PORT}" DATA_DIR="$CLUSTER_DIR/instance-$i" SEED_DEMO=false \
-      nohup node "$ROOT/bin/chartkeeper.js" serve >>"$CLUSTER_DIR/instance-$i.log" 2>&1 &
+      nohup "$ROOT/bin/chartkeeper.js" serve >>"$CLUSTER_DIR/instance-$i.log" 2>&1 &
     echo $! >"$CLUSTER_DIR/instance-$i.pid"
   done
   for i in $(seq 1 "$count"); do

@@ -1,7 +1,7 @@
 /**
  * The Node flags the server and the CLI run with: `npm start` (package.json), the Docker image (Dockerfile) and the
- * `chartkeeper` command (the shebang of bin/chartkeeper.js, so `chartkeeper serve` and `chartkeeper import` too) pass
- * them at launch, as V8 reads them only then; bench/fhir.ts starts its servers and its import with them
+ * `chartkeeper` command (the shebang of bin/chartkeeper.js, so `chartkeeper serve` and `chartkeeper import` too, and
+ * the instances ops/cluster.sh starts) pass them at launch, as V8 reads them only then; bench/fhir.ts starts its servers and its import with them
  * (test/server-node-flags.test.ts keeps them in step).
  *
  * --max-semi-space-size=64 (MB; Node 20's default is 16): a request allocates many short-lived objects (parsed

@@ -23,6 +23,14 @@ test('npm start, the Docker image and the chartkeeper command launch with the fl
   expect(shebang).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
 });
 
+test('ops/cluster.sh starts its instances through the shebang of bin/chartkeeper.js, so with the flags', () => {
+  const script = fs.readFileSync(path.join(root, 'ops', 'cluster.sh'), 'utf8');
+  const launches = script.split('\n').filter((line) => /chartkeeper\.js"? serve/.test(line));
+  expect(launches).toHaveLength(1);
+  // Through node (`node bin/chartkeeper.js`) the shebang, and so the flags, would be left out.
+  expect(launches[0]).toMatch(/^\s*nohup "\$ROOT\/bin\/chartkeeper\.js" serve /);
+});
+
 test('the chartkeeper command runs through its shebang, as npx runs it', () => {
   // The kernel reads the shebang: `env -S` splits it into node and the flags.
   const usage = execFileSync(path.join(root, 'bin', 'chartkeeper.js'), [], { encoding: 'utf8' });

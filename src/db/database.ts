@@ -42,6 +42,16 @@ export async function openDatabase(
   }
 }
 
+/**
+ * Settings of every connection to PostgreSQL. jit = off: PostgreSQL compiles a statement to machine code when its
+ * estimated cost passes jit_above_cost (100,000 by default), which pays off for long analytical queries and never for
+ * this service's short ones. A portal caller's reads carry the visibility condition (src/access/visibility.ts), an OR
+ * of some thirty EXISTS alternatives that the planner charges in full for every row, so once ANALYZE has seen a
+ * record of a few hundred resources its estimate passes the threshold: Ada's $ccda then spent 0.6 to 2.3 s compiling
+ * 895 functions for a statement that ran in 10 ms (Emission in EXPLAIN ANALYZE's JIT section).
+ */
+const SESSION_SETTINGS = 'set jit = off';
+
 function openPostgres(connectionString: string, statementTimeoutMs: number): Database {
   // keepAlive: a server that vanishes without closing its sockets (host down, network cut) is noticed by
   // TCP keepalive instead of leaving queries waiting forever. statement_timeout (STATEMENT_TIMEOUT_MS): the server
@@ -61,6 +71,9 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
   // (mapped to 503), and the pool discards the dead client when it is released.
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
+    // Sent before anything the connection's first user sends (a client runs its queries in order). Should it fail,
+    // the connection is broken and its next query fails too.
+    client.query(SESSION_SETTINGS).catch(() => undefined);
     prepareMarkedStatements(client);
   });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
