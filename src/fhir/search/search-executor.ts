@@ -133,7 +133,9 @@ export async function searchPage(
   const statement = includes.folded.length ? withIncludes(type, page, includes.folded) : page;
   // Not a prepared statement: after five runs PostgreSQL may keep a generic plan, and one made from statistics taken
   // while the tables were empty took the activity search from 3.5 to 29 ms (test/stale-statistics.test.ts).
-  const fetched = confirmation ? await confirmedPage(db, statement, confirmation) : (await (statement as RawBuilder<PageRow>).execute(db)).rows;
+  const fetched = confirmation
+    ? await confirmedPage(db, statement, confirmation)
+    : (await (statement as RawBuilder<PageRow>).execute(db)).rows;
   const matched = fetched.filter((row) => row.mode !== 'include');
   const more = matched.length > count;
   const rows = more ? matched.slice(0, count) : matched;
@@ -146,7 +148,16 @@ export async function searchPage(
     const included: Included[] = fetched
       .filter((row) => row.mode === 'include')
       .map((row) => ({ type: row.type as string, id: row.id, content: row.content, compartments: row.compartments }));
-    if (includes.byType.length) included.push(...(await loadIncludesByType(db, scope, type, rows.map((r) => r.id), includes.byType)));
+    if (includes.byType.length)
+      included.push(
+        ...(await loadIncludesByType(
+          db,
+          scope,
+          type,
+          rows.map((r) => r.id),
+          includes.byType,
+        )),
+      );
     const seen = new Set(rows.map((r) => `${type}/${r.id}`));
     for (const row of included) {
       const key = `${row.type}/${row.id}`;
