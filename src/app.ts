@@ -55,7 +55,8 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use(requestId());
-  app.use(requestLog(logger));
+  // With info off (LOG_LEVEL=warn) there is no request line to write: no layer for it either.
+  if (logger.isLevelEnabled('info')) app.use(requestLog(logger));
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
   // helmet's security headers (nosniff, HSTS, frame and referrer policies...), with a policy for an API: its
   // answers are data, so nothing in them may load or run anything. Answers that are pages or files set their own.

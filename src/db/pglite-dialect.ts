@@ -11,7 +11,7 @@ import {
   QueryResult,
   TransactionSettings,
 } from 'kysely';
-import { currentStatementSignal, endsTransaction, StatementCancelledError } from './statement-scope';
+import { currentStatementScope, endsTransaction, StatementCancelledError } from './statement-scope';
 
 /**
  * A Kysely dialect for PGlite. PGlite is one connection to one in-process PostgreSQL, so the
@@ -41,7 +41,7 @@ class PGliteConnection implements DatabaseConnection {
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     // PGlite runs a statement to its end on this thread (it has no statement_timeout, and no cancel: the event loop
     // is busy meanwhile); what it can do for a request whose client left is not to start its next statements.
-    if (currentStatementSignal()?.aborted && !endsTransaction(compiled.sql)) throw new StatementCancelledError();
+    if (currentStatementScope()?.aborted && !endsTransaction(compiled.sql)) throw new StatementCancelledError();
     const result = await this.pglite.query<R>(compiled.sql, compiled.parameters as unknown[]);
     const affected = result.affectedRows;
     return {

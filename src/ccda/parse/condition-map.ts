@@ -17,7 +17,7 @@ import {
   valueOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
-import { mapAuthors } from './participant-map';
+import { mapAuthors, PARTY_TARGETS } from './participant-map';
 import { XNode, attr, child, templateRoots } from './xml-node';
 import type { AnyRef } from './import-context';
 
@@ -105,7 +105,7 @@ export function mapProblemObservation(obs: XNode, concern: XNode | undefined, ct
     onsetDateTime: time.period?.start ?? time.dateTime,
     abatementDateTime: time.period?.end,
     recordedDate: authorTime(obs, ctx) ?? (concern ? authorTime(concern, ctx) : undefined),
-    recorder: mapAuthors(obs, ctx)[0],
+    recorder: mapAuthors(obs, ctx, PARTY_TARGETS.person)[0],
     note: notes(obs, ctx),
   };
   return ctx.add(compact(condition));

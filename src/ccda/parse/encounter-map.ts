@@ -3,7 +3,7 @@ import { address, codeableConcept, effective, identifiers } from './cda-datatype
 import { compact, reasons, related, statusOf } from './entry-common';
 import { mapConditionEntry } from './condition-map';
 import type { ImportContext } from './import-context';
-import { mapPerformers } from './participant-map';
+import { mapPerformers, PARTY_TARGETS } from './participant-map';
 import { XNode, attr, child, children, path, templateRoots, textOf } from './xml-node';
 import type { Location } from '@medplum/fhirtypes';
 import type { AnyRef } from './import-context';
@@ -61,7 +61,7 @@ export function mapEncounterActivity(node: XNode, ctx: ImportContext): AnyRef[] 
     class: encounterClass(type),
     type: type && (type.coding || type.text) ? [type] : undefined,
     subject: ctx.patientReference,
-    participant: mapPerformers(node, ctx).map((individual) => ({ individual })),
+    participant: mapPerformers(node, ctx, PARTY_TARGETS.person).map((individual) => ({ individual })),
     period: time.period ?? (time.dateTime ? { start: time.dateTime } : undefined),
     reasonCode: reasons(node, ctx),
     diagnosis: diagnosisRefs.map((condition) => ({ condition })),

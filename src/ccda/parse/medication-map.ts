@@ -23,7 +23,7 @@ import {
   statusOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
-import { mapAuthors, mapOrganization, mapPerformers } from './participant-map';
+import { mapAuthors, mapOrganization, mapPerformers, PARTY_TARGETS } from './participant-map';
 import { XNode, attr, child, children, path, textOf } from './xml-node';
 import type { AnyRef } from './import-context';
 
@@ -123,7 +123,7 @@ export function mapMedicationActivity(sa: XNode, ctx: ImportContext, plannedSect
     effectivePeriod: noneKnown ? undefined : time.period,
     effectiveDateTime: noneKnown ? undefined : time.dateTime,
     dateAsserted: authorTime(sa, ctx),
-    informationSource: mapAuthors(sa, ctx)[0],
+    informationSource: mapAuthors(sa, ctx, PARTY_TARGETS.personOrOrganization)[0],
     reasonCode: noneKnown ? undefined : reasons(sa, ctx),
     dosage: dosage && !noneKnown ? [dosage] : undefined,
   };
@@ -218,7 +218,7 @@ export function mapImmunizationActivity(sa: XNode, ctx: ImportContext): AnyRef {
     route: codeableConcept(child(sa, 'routeCode'), ctx),
     site: codeableConcept(child(sa, 'approachSiteCode'), ctx),
     doseQuantity: quantity(child(sa, 'doseQuantity')),
-    performer: mapPerformers(sa, ctx).map((actor) => ({ actor })),
+    performer: mapPerformers(sa, ctx, PARTY_TARGETS.personOrOrganization).map((actor) => ({ actor })),
     note: notes(sa, ctx),
   };
   if (immunization.route && !immunization.route.coding) delete immunization.route;

@@ -16,7 +16,7 @@ import {
   statusOf,
 } from './entry-common';
 import type { ImportContext } from './import-context';
-import { mapAuthors } from './participant-map';
+import { mapAuthors, PARTY_TARGETS } from './participant-map';
 import { XNode, attr, child, children, tagOf } from './xml-node';
 import type { AnyRef } from './import-context';
 
@@ -66,7 +66,7 @@ export function mapObservation(obs: XNode, ctx: ImportContext, category: Observa
     effectiveDateTime: time.dateTime,
     effectivePeriod: time.period,
     issued: undefined,
-    performer: mapAuthors(obs, ctx),
+    performer: mapAuthors(obs, ctx, PARTY_TARGETS.personOrOrganization),
     ...observationValue(obs, ctx),
     interpretation: children(obs, 'interpretationCode')
       .map((n) => codeableConcept(n, ctx))
@@ -182,7 +182,7 @@ export function mapResultOrganizer(organizer: XNode, ctx: ImportContext): AnyRef
     effectiveDateTime: time.dateTime ?? (time.period && !time.period.end ? time.period.start : undefined),
     effectivePeriod: time.period?.end ? time.period : undefined,
     issued: undefined,
-    performer: mapAuthors(organizer, ctx),
+    performer: mapAuthors(organizer, ctx, PARTY_TARGETS.personOrOrganization),
     encounter: encounterLink(parts.links),
     result: members,
   };

@@ -5,7 +5,7 @@ import { codeableConcept, effective } from './cda-datatype-readers';
 import { compact } from './entry-common';
 import { documentInfo, mapPatient } from './header-map';
 import { ImportContext } from './import-context';
-import { mapAssigned, mapAuthors, mapOrganization } from './participant-map';
+import { mapAssigned, mapAuthors, mapOrganization, PARTY_TARGETS } from './participant-map';
 import { mapSections } from './section-map';
 import { XmlReadOptions, readCdaXml } from './xml-reader';
 import { XNode, attr, child, children, path, rawTextOf } from './xml-node';
@@ -43,7 +43,7 @@ export function mapCdaDocument(root: XNode, narratives: readonly string[], text:
 
   const authors = mapAuthors(root, ctx);
   const custodian = mapOrganization(path(root, 'custodian', 'assignedCustodian', 'representedCustodianOrganization'), ctx);
-  const legal = mapAssigned(path(root, 'legalAuthenticator', 'assignedEntity'), ctx);
+  const legal = mapAssigned(path(root, 'legalAuthenticator', 'assignedEntity'), ctx, PARTY_TARGETS.personOrOrganization);
 
   const composition: Composition = {
     resourceType: 'Composition',

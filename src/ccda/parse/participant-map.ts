@@ -51,21 +51,45 @@ export function mapOrganization(node: XNode | undefined, ctx: ImportContext): Re
   });
 }
 
+/** The resource types a CDA author, performer or other assigned role becomes here. */
+export type PartyType = 'Practitioner' | 'Device' | 'Organization';
+
 /**
- * The Practitioner (or Device, or Organization when no person is named) behind an
- * assignedAuthor / assignedEntity / performer role element.
+ * The party types an element of FHIR R4 may point at, among those a role becomes (the element's targetProfile in the
+ * R4 definitions): e.g. AllergyIntolerance.recorder takes a Practitioner (or PractitionerRole, Patient,
+ * RelatedPerson, which an import never makes) but no Device or Organization.
  */
-export function mapAssigned(role: XNode | undefined, ctx: ImportContext): AnyRef | undefined {
+export const PARTY_TARGETS = Object.freeze({
+  /** Elements that take any of the three (MedicationRequest.requester, Procedure.performer.actor, Composition.author...). */
+  any: new Set<PartyType>(['Practitioner', 'Device', 'Organization']),
+  /** A person only (AllergyIntolerance, Condition and Procedure recorder, Goal.expressedBy, Encounter.participant). */
+  person: new Set<PartyType>(['Practitioner']),
+  /** A person or an organisation (Observation.performer, Immunization.performer.actor, Composition.attester.party...). */
+  personOrOrganization: new Set<PartyType>(['Practitioner', 'Organization']),
+} satisfies Record<string, ReadonlySet<PartyType>>);
+
+/**
+ * The Practitioner (or Device, or Organization when no person is named) behind an assignedAuthor / assignedEntity /
+ * performer role element, of a type the element it goes into takes (`allowed`): a device there that takes no Device
+ * becomes the organisation it represents where an Organization is taken, else nothing (its information stays in the
+ * document-level Composition's authors where it is one). A party left out is not made at all.
+ */
+export function mapAssigned(
+  role: XNode | undefined,
+  ctx: ImportContext,
+  allowed: ReadonlySet<PartyType> = PARTY_TARGETS.any,
+): AnyRef | undefined {
   if (!role || attr(role, 'nullFlavor')) return undefined;
   const person = child(role, 'assignedPerson') ?? child(role, 'associatedPerson');
   const device = child(role, 'assignedAuthoringDevice');
   const orgNode = child(role, 'representedOrganization');
+  const organization = (): AnyRef | undefined => (allowed.has('Organization') ? mapOrganization(orgNode, ctx) : undefined);
   const ids = partyIds(role);
   if (person && !attr(person, 'nullFlavor')) {
     const name = humanName(child(person, 'name'));
     const label = name ? [name.prefix, name.given, name.family, name.text].flat().filter(Boolean).join(' ') : undefined;
     const key = dedupeKey('Practitioner', ids, label);
-    if (!key) return orgNode ? mapOrganization(orgNode, ctx) : undefined;
+    if (!key || !allowed.has('Practitioner')) return orgNode ? organization() : undefined;
     return ctx.addShared(key, () => {
       const practitioner: Practitioner = { resourceType: 'Practitioner' };
       if (ids.length) practitioner.identifier = ids;
@@ -84,6 +108,7 @@ export function mapAssigned(role: XNode | undefined, ctx: ImportContext): AnyRef
     });
   }
   if (device) {
+    if (!allowed.has('Device')) return organization();
     const model = textOf(child(device, 'manufacturerModelName'));
     const software = textOf(child(device, 'softwareName'));
     const key = dedupeKey('Device', ids, [model, software].filter(Boolean).join('/') || undefined);
@@ -97,24 +122,24 @@ export function mapAssigned(role: XNode | undefined, ctx: ImportContext): AnyRef
       return dev;
     });
   }
-  return mapOrganization(orgNode, ctx);
+  return organization();
 }
 
-/** References for every author of an element (entry-level or header). */
-export function mapAuthors(node: XNode | undefined, ctx: ImportContext): AnyRef[] {
+/** References for every author of an element (entry-level or header), of the types `allowed` (see mapAssigned). */
+export function mapAuthors(node: XNode | undefined, ctx: ImportContext, allowed: ReadonlySet<PartyType> = PARTY_TARGETS.any): AnyRef[] {
   const out: AnyRef[] = [];
   for (const author of children(node, 'author')) {
-    const ref = mapAssigned(child(author, 'assignedAuthor'), ctx);
+    const ref = mapAssigned(child(author, 'assignedAuthor'), ctx, allowed);
     if (ref) out.push(ref);
   }
   return out;
 }
 
-/** References for every performer of an element. */
-export function mapPerformers(node: XNode | undefined, ctx: ImportContext): AnyRef[] {
+/** References for every performer of an element, of the types `allowed` (see mapAssigned). */
+export function mapPerformers(node: XNode | undefined, ctx: ImportContext, allowed: ReadonlySet<PartyType> = PARTY_TARGETS.any): AnyRef[] {
   const out: AnyRef[] = [];
   for (const performer of children(node, 'performer')) {
-    const ref = mapAssigned(child(performer, 'assignedEntity'), ctx);
+    const ref = mapAssigned(child(performer, 'assignedEntity'), ctx, allowed);
     if (ref) out.push(ref);
   }
   return out;

@@ -2,7 +2,7 @@ import type { CommunicationRequest, Goal } from '@medplum/fhirtypes';
 import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import { compact, notes, observationValue, statementText, statusOf } from './entry-common';
 import type { ImportContext } from './import-context';
-import { mapAuthors } from './participant-map';
+import { mapAuthors, PARTY_TARGETS } from './participant-map';
 import { XNode, child } from './xml-node';
 import type { AnyRef } from './import-context';
 
@@ -33,7 +33,7 @@ export function mapGoal(obs: XNode, ctx: ImportContext): AnyRef {
     description,
     subject: ctx.patientReference,
     startDate: (time.dateTime ?? time.period?.start)?.slice(0, 10),
-    expressedBy: mapAuthors(obs, ctx)[0],
+    expressedBy: mapAuthors(obs, ctx, PARTY_TARGETS.person)[0],
     target: target,
     note: text && description.text !== text ? [{ text }] : undefined,
   };

@@ -2,7 +2,7 @@ import type { CodeableConcept, Device, Procedure, ServiceRequest } from '@medplu
 import { codeableConcept, effective, identifiers } from './cda-datatype-readers';
 import { authorTime, compact, isNegated, notes, reasons, statementText, statusOf } from './entry-common';
 import type { ImportContext } from './import-context';
-import { mapAuthors, mapOrganization, mapPerformers } from './participant-map';
+import { mapAuthors, mapOrganization, mapPerformers, PARTY_TARGETS } from './participant-map';
 import { XNode, attr, child, children, path, templateRoots, textOf } from './xml-node';
 import type { AnyRef } from './import-context';
 
@@ -55,7 +55,7 @@ export function mapProcedureActivity(node: XNode, ctx: ImportContext, planned = 
     subject: ctx.patientReference,
     performedDateTime: time.dateTime,
     performedPeriod: time.period,
-    recorder: mapAuthors(node, ctx)[0],
+    recorder: mapAuthors(node, ctx, PARTY_TARGETS.person)[0],
     performer: mapPerformers(node, ctx).map((actor) => ({ actor })),
     reasonCode: reasons(node, ctx),
     bodySite: children(node, 'targetSiteCode')
