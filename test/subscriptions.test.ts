@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DocumentReference, Patient, Subscription } from '@medplum/fhirtypes';
+import type { DocumentReference, Organization, Patient, Subscription } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { AccountStore } from '../src/auth/account-store';
@@ -230,6 +230,34 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     ]);
   });
 
+  it('chained criteria (patient.organization) notify of one organisation’s documents, not another’s', async () => {
+    const westside = (await app.system.read<Patient>('Patient', ada)).managingOrganization!.reference!;
+    const { resource: harbor } = await app.system.create<Organization>({ resourceType: 'Organization', name: 'Harbor Chain Clinic' });
+    const { resource: hal } = await app.system.create<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Harbor', given: ['Hal'] }],
+      managingOrganization: { reference: `Organization/${harbor.id}` },
+    });
+    // The operator's subscription sees every organisation: only the chain tells Westside's documents from Harbor's.
+    const hook = await receiver();
+    const { resource: subscription } = await app.system.create<Subscription>(
+      subscriptionFor(hook.url, { criteria: `DocumentReference?patient.organization=${westside}` }),
+    );
+    await subscriptionDeliveryJob(deps);
+    expect((await statusOf(subscription.id!)).status).toBe('active');
+    const harbors = await draftFor(hal.id!, 'a Harbor patient’s note');
+    const adas = await draftFor(ada, 'a Westside patient’s note');
+    await subscriptionDeliveryJob(deps);
+    expect(hook.taken('event-notification').map((n) => notificationEvent(n))).toEqual([
+      { focus: `${app.url}/fhir/DocumentReference/${adas.id}`, number: '1' },
+    ]);
+    // The same chain as a search, and its typed form, find Ada's document and not Hal's.
+    for (const name of ['patient.organization', 'subject:Patient.organization']) {
+      const ids = (await app.system.searchResources<DocumentReference>('DocumentReference', { [name]: westside })).map((d) => d.id);
+      expect([name, ids.includes(adas.id), ids.includes(harbors.id)]).toEqual([name, true, false]);
+    }
+  });
+
   it('an endpoint at 169.254.169.254 or 10.0.0.1, or plain http to another host, is refused and nothing is stored', async () => {
     const before = (await app.system.searchResources('Subscription')).length;
     for (const [endpoint, text] of [
@@ -260,7 +288,8 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     ]);
     for (const [criteria, text] of [
       ['AuditEvent', 'AuditEvent cannot be subscribed to'],
-      ['DocumentReference?patient.organization=Organization/x', 'Chained or unsupported parameter'],
+      ['DocumentReference?status.name=x', '"status" is not a reference search parameter of DocumentReference'],
+      ['DocumentReference?patient.colour=red', 'no type DocumentReference.patient refers to has a search parameter "colour"'],
       ['DocumentReference?_sort=date', '"_sort" is not a filter'],
       ['DocumentReference?colour=red', 'Unknown search parameter "colour"'],
     ]) {
