@@ -258,6 +258,46 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     }
   });
 
+  it('deleting a matching document notifies, after its writes and in order; deleting one that does not match does not', async () => {
+    const hook = await receiver();
+    const idOnly = await receiver();
+    await subscribe(maya, hook.url, { criteria: `DocumentReference?patient=Patient/${ada}&status=current` });
+    await subscribe(maya, idOnly.url, { criteria: `DocumentReference?patient=Patient/${ada}` }, { payload: undefined });
+    const doomed = await draftFor(ada, 'to be deleted');
+    const { resource: superseded } = await app.system.create<DocumentReference>({
+      resourceType: 'DocumentReference',
+      status: 'superseded',
+      subject: { reference: `Patient/${ada}` },
+      content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('old').toString('base64') } }],
+    });
+    for (const id of [doomed.id, superseded.id]) {
+      const deleted = await app.call('DELETE', `/fhir/DocumentReference/${id}`, { token: maya });
+      expect(deleted.status).toBe(204);
+    }
+    await subscriptionDeliveryJob(deps);
+    const focus = (id?: string) => `${app.url}/fhir/DocumentReference/${id}`;
+    // status=current: the superseded document matched neither its creation nor its delete.
+    const events = hook.taken('event-notification');
+    expect(events.map((n) => notificationEvent(n))).toEqual([
+      { focus: focus(doomed.id), number: '1' },
+      { focus: focus(doomed.id), number: '2' },
+    ]);
+    // The full-resource payload tells the delete as the Backport IG does: the DELETE request, no resource.
+    expect(events[1].body.entry[1]).toEqual({
+      fullUrl: focus(doomed.id),
+      request: { method: 'DELETE', url: `DocumentReference/${doomed.id}` },
+      response: { status: '204' },
+    });
+    expect(idOnly.taken('event-notification').map((n) => notificationEvent(n).focus)).toEqual([
+      focus(doomed.id),
+      focus(superseded.id),
+      focus(doomed.id),
+      focus(superseded.id),
+    ]);
+    // Read after the notification, the document is gone (410).
+    expect((await app.call('GET', `/fhir/DocumentReference/${doomed.id}`, { token: maya })).status).toBe(410);
+  });
+
   it('an endpoint at 169.254.169.254 or 10.0.0.1, or plain http to another host, is refused and nothing is stored', async () => {
     const before = (await app.system.searchResources('Subscription')).length;
     for (const [endpoint, text] of [
