@@ -335,6 +335,12 @@ describe('Bulk Data $export', () => {
     expect([...result.byType.keys()].sort()).toEqual(['Organization', 'Patient']);
   });
 
+  it('a GET kick-off with _type repeated exports every type named, as the comma-separated form does', async () => {
+    const result = await exportOf(app, maya, '/fhir/$export?_type=Patient&_type=Organization');
+    expect([...result.byType.keys()].sort()).toEqual(['Organization', 'Patient']);
+    expect(result.manifest.request).toBe(`${app.url}/fhir/$export?_type=Patient%2COrganization`);
+  });
+
   it("only the requester reads an export's status and files; a portal token gets nothing", async () => {
     const statusPath = await kickOff(app, maya, '/fhir/$export?_type=Patient');
     await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
