@@ -12,6 +12,7 @@ import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { signAccessToken, signingKeyFromString } from '../src/auth/access-token';
 import { nextType, resumePosition, writeBatch } from '../src/fhir/bulk-export/export-batch';
+import { EXPORT_LIMITS } from '../src/fhir/bulk-export/export-kickoff';
 import { claimExport, EXPORT_LEASE_SECONDS, renewLease } from '../src/fhir/bulk-export/export-queue';
 import { importFhirFiles, listJsonFiles } from '../src/fhir/fhir-file-import';
 import { bulkExportJob } from '../src/jobs/bulk-export-job';
@@ -335,6 +336,12 @@ describe('Bulk Data $export', () => {
     expect([...result.byType.keys()].sort()).toEqual(['Organization', 'Patient']);
   });
 
+  it('a GET kick-off with _type repeated exports every type named, as the comma-separated form does', async () => {
+    const result = await exportOf(app, maya, '/fhir/$export?_type=Patient&_type=Organization');
+    expect([...result.byType.keys()].sort()).toEqual(['Organization', 'Patient']);
+    expect(result.manifest.request).toBe(`${app.url}/fhir/$export?_type=Patient%2COrganization`);
+  });
+
   it("only the requester reads an export's status and files; a portal token gets nothing", async () => {
     const statusPath = await kickOff(app, maya, '/fhir/$export?_type=Patient');
     await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
@@ -408,6 +415,46 @@ describe('Bulk Data $export', () => {
         .map((o) => o.id)
         .sort(),
     );
+  });
+});
+
+describe('Bulk Data $export: exports a requester keeps', () => {
+  let app: AuthTestApp;
+
+  beforeAll(async () => {
+    app = await startAuthTestApp();
+  });
+  afterAll(() => app?.close());
+
+  it(`past ${EXPORT_LIMITS.keptPerRequester} kept exports a kick-off is 429 until one is deleted or expires`, async () => {
+    const maya = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
+    const kept: string[] = [];
+    let firstExpires = '';
+    for (let i = 0; i < EXPORT_LIMITS.keptPerRequester; i++) {
+      kept.push(await kickOff(app, maya, '/fhir/$export?_type=Organization'));
+      await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+      if (i === 0) firstExpires = new Date(app.clock.now().getTime() + TTL_SECONDS * 1000).toISOString();
+      app.clock.advance(1000);
+    }
+    const refused = await app.call('GET', '/fhir/$export?_type=Organization', { token: maya });
+    expect([refused.status, outcomeText(refused.body)]).toEqual([
+      429,
+      `You keep ${EXPORT_LIMITS.keptPerRequester} exports; delete one you have read (DELETE its status URL), or wait until ${firstExpires}, when the oldest expires`,
+    ]);
+    // Every kept export still reads: none was dropped to make room.
+    for (const statusPath of kept) expect((await app.call('GET', statusPath, { token: maya })).status).toBe(200);
+    // Another requester is not held by Maya's.
+    const other = await kickOff(app, await operatorToken(app), '/fhir/$export?_type=Organization');
+    expect((await app.call('DELETE', other, { token: await operatorToken(app) })).status).toBe(202);
+
+    expect((await app.call('DELETE', kept[5], { token: maya })).status).toBe(202);
+    kept.splice(5, 1, await kickOff(app, maya, '/fhir/$export?_type=Organization'));
+    await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+    expect((await app.call('GET', '/fhir/$export?_type=Organization', { token: maya })).status).toBe(429);
+    // Once the oldest has expired, there is room again.
+    app.clock.set(new Date(new Date(firstExpires).getTime() + 1));
+    const later = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
+    expect((await app.call('GET', '/fhir/$export?_type=Organization', { token: later })).status).toBe(202);
   });
 });
 

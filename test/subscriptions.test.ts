@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DocumentReference, Patient, Subscription } from '@medplum/fhirtypes';
+import type { DocumentReference, Organization, Patient, Subscription } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { HEARTBEAT_EXTENSION } from '../src/fhir/subscriptions/subscription-definition';
@@ -228,6 +228,74 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     ]);
   });
 
+  it('chained criteria (patient.organization) notify of one organisation’s documents, not another’s', async () => {
+    const westside = (await app.system.read<Patient>('Patient', ada)).managingOrganization!.reference!;
+    const { resource: harbor } = await app.system.create<Organization>({ resourceType: 'Organization', name: 'Harbor Chain Clinic' });
+    const { resource: hal } = await app.system.create<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Harbor', given: ['Hal'] }],
+      managingOrganization: { reference: `Organization/${harbor.id}` },
+    });
+    // The operator's subscription sees every organisation: only the chain tells Westside's documents from Harbor's.
+    const hook = await receiver();
+    const { resource: subscription } = await app.system.create<Subscription>(
+      subscriptionFor(hook.url, { criteria: `DocumentReference?patient.organization=${westside}` }),
+    );
+    await subscriptionDeliveryJob(deps);
+    expect((await statusOf(subscription.id!)).status).toBe('active');
+    const harbors = await draftFor(hal.id!, 'a Harbor patient’s note');
+    const adas = await draftFor(ada, 'a Westside patient’s note');
+    await subscriptionDeliveryJob(deps);
+    expect(hook.taken('event-notification').map((n) => notificationEvent(n))).toEqual([
+      { focus: `${app.url}/fhir/DocumentReference/${adas.id}`, number: '1' },
+    ]);
+    // The same chain as a search, and its typed form, find Ada's document and not Hal's.
+    for (const name of ['patient.organization', 'subject:Patient.organization']) {
+      const ids = (await app.system.searchResources<DocumentReference>('DocumentReference', { [name]: westside })).map((d) => d.id);
+      expect([name, ids.includes(adas.id), ids.includes(harbors.id)]).toEqual([name, true, false]);
+    }
+  });
+
+  it('deleting a matching document notifies, after its writes and in order; deleting one that does not match does not', async () => {
+    const hook = await receiver();
+    const idOnly = await receiver();
+    await subscribe(maya, hook.url, { criteria: `DocumentReference?patient=Patient/${ada}&status=current` });
+    await subscribe(maya, idOnly.url, { criteria: `DocumentReference?patient=Patient/${ada}` }, { payload: undefined });
+    const doomed = await draftFor(ada, 'to be deleted');
+    const { resource: superseded } = await app.system.create<DocumentReference>({
+      resourceType: 'DocumentReference',
+      status: 'superseded',
+      subject: { reference: `Patient/${ada}` },
+      content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('old').toString('base64') } }],
+    });
+    for (const id of [doomed.id, superseded.id]) {
+      const deleted = await app.call('DELETE', `/fhir/DocumentReference/${id}`, { token: maya });
+      expect(deleted.status).toBe(204);
+    }
+    await subscriptionDeliveryJob(deps);
+    const focus = (id?: string) => `${app.url}/fhir/DocumentReference/${id}`;
+    // status=current: the superseded document matched neither its creation nor its delete.
+    const events = hook.taken('event-notification');
+    expect(events.map((n) => notificationEvent(n))).toEqual([
+      { focus: focus(doomed.id), number: '1' },
+      { focus: focus(doomed.id), number: '2' },
+    ]);
+    // The full-resource payload tells the delete as the Backport IG does: the DELETE request, no resource.
+    expect(events[1].body.entry[1]).toEqual({
+      fullUrl: focus(doomed.id),
+      request: { method: 'DELETE', url: `DocumentReference/${doomed.id}` },
+      response: { status: '204' },
+    });
+    expect(idOnly.taken('event-notification').map((n) => notificationEvent(n).focus)).toEqual([
+      focus(doomed.id),
+      focus(superseded.id),
+      focus(doomed.id),
+      focus(superseded.id),
+    ]);
+    // Read after the notification, the document is gone (410).
+    expect((await app.call('GET', `/fhir/DocumentReference/${doomed.id}`, { token: maya })).status).toBe(410);
+  });
+
   it('an endpoint at 169.254.169.254 or 10.0.0.1, or plain http to another host, is refused and nothing is stored', async () => {
     const before = (await app.system.searchResources('Subscription')).length;
     for (const [endpoint, text] of [
@@ -258,7 +326,8 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
     ]);
     for (const [criteria, text] of [
       ['AuditEvent', 'AuditEvent cannot be subscribed to'],
-      ['DocumentReference?patient.organization=Organization/x', 'Chained or unsupported parameter'],
+      ['DocumentReference?status.name=x', '"status" is not a reference search parameter of DocumentReference'],
+      ['DocumentReference?patient.colour=red', 'no type DocumentReference.patient refers to has a search parameter "colour"'],
       ['DocumentReference?_sort=date', '"_sort" is not a filter'],
       ['DocumentReference?colour=red', 'Unknown search parameter "colour"'],
     ]) {

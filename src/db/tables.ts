@@ -319,7 +319,11 @@ export interface ExportChunkTable {
   /** The id of the last resource the batch covered: the next batch starts after it. */
   last_id: string;
   lines: number;
-  content: string;
+  /** The size of the chunk's lines, newlines included (bigint: node-postgres reads it as text). */
+  bytes: ColumnType<string, number, number>;
+  /** The resources (in id order) and the version of each that the chunk's lines are. */
+  ids: string[];
+  versions: number[];
 }
 
 /** All tables Chartkeeper's Kysely instance knows. */

@@ -7,7 +7,7 @@ import { indexValues, IndexRows } from './search/index-values';
 import { GroupCommit } from '../db/group-commit';
 import { arrayLiteral } from '../db/array-literal';
 import { prepared } from '../db/prepared-statement';
-import { mayNotify, queueNotifications } from './subscriptions/subscription-outbox';
+import { matchDeletions, mayNotify, queueNotifications } from './subscriptions/subscription-outbox';
 
 /** One version of one resource, with everything that is written for it, ready to insert. */
 export interface PreparedWrite {
@@ -202,6 +202,8 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
 /** Replaces the current row of existing resources with a new version (the caller checked versions). */
 export async function replaceCurrent(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
   if (!writes.length) return;
+  // A delete notifies the Subscriptions the resource matched while it was there: matched before it leaves search.
+  const deletions = await matchDeletions(db, writes);
   for (const write of writes) {
     await db
       .updateTable('resource')
@@ -227,7 +229,7 @@ export async function replaceCurrent(db: Kysely<Tables>, writes: PreparedWrite[]
     }
   }
   await insertHistoryAndIndex(db, writes);
-  await queueNotifications(db, writes);
+  await queueNotifications(db, writes, deletions);
 }
 
 async function insertHistoryAndIndex(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {

@@ -61,9 +61,15 @@ export function bulkExportRouter(repoOf: (res: Response) => Repository): Router 
       res.setHeader('Content-Type', 'application/fhir+ndjson');
       res.setHeader('Content-Length', String(file.bytes));
       res.setHeader('Expires', file.expires.toUTCString());
-      for await (const chunk of file.chunks) {
-        if (res.destroyed) return;
-        if (!res.write(chunk)) await drainedOrClosed(res);
+      try {
+        for await (const chunk of file.chunks) {
+          if (res.destroyed) return;
+          if (!res.write(chunk)) await drainedOrClosed(res);
+        }
+      } catch (err) {
+        // Part of the file is sent: the connection is cut so the client sees a short file as a failure, not as the end.
+        res.destroy();
+        throw err;
       }
       res.end();
     }),

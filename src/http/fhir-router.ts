@@ -1,4 +1,4 @@
-import type { Binary, Bundle, Parameters, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, Resource } from '@medplum/fhirtypes';
 import express, { Request, Response, Router } from 'express';
 import type { Caller } from '../access/caller';
 import { agePolicyByName } from '../access/age-policy-profiles';
@@ -19,6 +19,7 @@ import { megabytes, tooLarge } from '../fhir/binary/upload-limits';
 import { receiveContent, sendBinaryContent, sendBinaryJson, uploadFilename } from './binary-transfer';
 import { FHIR_JSON, sendJsonText, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
+import { operationParams } from './operation-params';
 
 /** What the FHIR router needs per request. */
 export interface FhirRouterDeps {
@@ -324,20 +325,12 @@ function runOperation(
   if (!op.methods.includes(req.method as 'GET')) return next(methodNotAllowed(`$${op.info.name} takes ${op.methods.join(' or ')}`));
   const parser = req.method === 'GET' ? undefined : op.body === 'xml' ? parsers.xml : op.body === 'raw' ? parsers.raw : parsers.json;
   const run = asyncHandler(async () => {
-    const params: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(req.query)) {
-      const value = Array.isArray(v) ? v[0] : v;
-      // `email[a]=x` parses to an object: an operation's parameters are plain values.
-      if (value !== undefined && typeof value !== 'string') throw badRequest(`The parameter ${k} must be a plain value`, k);
-      params[k] = value;
-    }
     const body: unknown = req.body;
-    if (op.body !== 'xml' && op.body !== 'raw' && isParameters(body)) {
-      for (const p of body.parameter ?? []) {
-        const value: unknown = Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
-        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') params[p.name] = String(value);
-      }
-    }
+    const params = operationParams(
+      { name: op.info.name, repeatable: op.repeatable },
+      req.query,
+      op.body !== 'xml' && op.body !== 'raw' ? body : undefined,
+    );
     const result = await op.handle({
       repo: repoOf(res),
       caller: res.locals.caller as Caller,
@@ -351,11 +344,6 @@ function runOperation(
   });
   if (!parser) return run(req, res, next);
   parser(req, res, (err?: unknown) => (err ? next(err) : run(req, res, next)));
-}
-
-/** Whether a parsed JSON body is a Parameters resource (its parameters are then read as the operation's). */
-function isParameters(body: unknown): body is Parameters {
-  return typeof body === 'object' && body !== null && (body as { resourceType?: unknown }).resourceType === 'Parameters';
 }
 
 function sendOperationResult(res: Response, result: OperationResult): void {

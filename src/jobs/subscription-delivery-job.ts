@@ -74,13 +74,14 @@ async function deliver(deps: JobDeps, claimed: ClaimedSubscription): Promise<Sub
     else failure = `handshake: ${result.reason}`;
   }
   for (const notification of failure ? [] : claimed.notifications) {
-    const resource = claimed.payload === FULL_RESOURCE_PAYLOAD ? await notifiedVersion(deps.db, notification) : undefined;
+    const version = claimed.payload === FULL_RESOURCE_PAYLOAD ? await notifiedVersion(deps.db, notification) : undefined;
     const event = {
       number: events + 1,
       timestamp: new Date(notification.queued_at).toISOString(),
       type: notification.resource_type,
       id: notification.resource_id,
-      resource,
+      resource: version && !version.deleted ? version.resource : undefined,
+      deleted: version?.deleted,
     };
     const result = await send('event-notification', event);
     if (!result.ok) {

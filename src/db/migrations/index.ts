@@ -19,6 +19,7 @@ import * as searchResourceCodeIndexes from './0018-search-resource-code-indexes'
 import * as bulkExport from './0019-bulk-export';
 import * as portalNoticeAddress from './0022-portal-notice-address';
 import * as oauthGrantAccount from './0023-oauth-grant-account';
+import * as exportChunkVersions from './0024-export-chunk-versions';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0019-bulk-export': bulkExport,
   '0022-portal-notice-address': portalNoticeAddress,
   '0023-oauth-grant-account': oauthGrantAccount,
+  '0024-export-chunk-versions': exportChunkVersions,
 };

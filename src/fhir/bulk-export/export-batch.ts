@@ -1,15 +1,14 @@
 /**
- * One batch of an export: the next resources of one type after the last id written, as ndjson lines, in one
- * statement that reads them and stores them as a chunk (export_chunk) without the lines passing through this process.
- * Each resource is the version current at the export's transactionTime: one changed or deleted since is read back
- * from its history, one created since is left out. The caller's access applies as in every search (visibility.ts);
- * export callers are staff and systems, whose view of a resource is the stored JSON itself.
+ * One batch of an export: the next resources of one type after the last id written, settled as a chunk
+ * (export_chunk) that names the version of each resource its lines are, in one statement. The lines are read from
+ * those versions when the file is downloaded (export-file.ts), so the export's data is read once, as it goes out: a
+ * version is never changed, and the chunk fixes which versions the export holds, whatever is written meanwhile.
  */
 import { type Kysely, sql } from 'kysely';
 import { exportScope } from '../../access/export-scope';
 import { versionVisibilityCondition, visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
-import type { ClaimedExport } from './export-queue';
+import type { ClaimedExport, ExportSnapshot } from './export-queue';
 
 /** Where a type's export stands: the next chunk's number and the last id written. */
 export interface TypePosition {
@@ -18,8 +17,11 @@ export interface TypePosition {
   readonly afterId: string;
 }
 
-/** Rows and bytes per batch: a chunk stays a few megabytes, a statement well under the statement timeout. */
-export const EXPORT_BATCH = Object.freeze({ rows: 2000, bytes: 4 * 1024 * 1024 });
+/**
+ * Rows and bytes per batch: a chunk's lines, which its download reads in one statement, stay a few megabytes, and a
+ * statement well under the statement timeout.
+ */
+export const EXPORT_BATCH = Object.freeze({ rows: 5000, bytes: 8 * 1024 * 1024 });
 
 /** Where a claimed export goes on: after its last committed chunk (the first type, from the start, when none). */
 export async function resumePosition(db: Kysely<Tables>, job: ClaimedExport): Promise<TypePosition | undefined> {
@@ -55,63 +57,85 @@ export async function typesPresent(db: Kysely<Tables>): Promise<Set<string>> {
 }
 
 /**
- * Writes the batch at `position` as a chunk; answers the lines written, the last id covered and the patients whose
- * records the lines are from, or undefined when the type has nothing left.
+ * Writes the batch at `position` as a chunk: which resources, at which version, its lines are and how many bytes they
+ * make; answers the lines, the last id covered, the patients whose records the lines are from and whether the type
+ * has nothing after them (so no statement is spent finding that out), or undefined when the type has nothing left. The lines themselves are not read: the download reads them from the history
+ * (export-file.ts), and a size is read from the stored value's header, so a batch costs a walk over the rows' keys.
  */
 export async function writeBatch(
   trx: Kysely<Tables>,
-  job: ClaimedExport,
+  job: ExportSnapshot,
   position: TypePosition,
   batch: { rows: number; bytes: number } = EXPORT_BATCH,
-): Promise<{ lines: number; lastId: string; patients: string[] } | undefined> {
+): Promise<{ lines: number; lastId: string; patients: string[]; last: boolean } | undefined> {
   const { type, chunkNo, afterId } = position;
+  const { rows } = await sql<{ lines: number; last_id: string; patients: string[]; last: boolean }>`
+    with candidate as (${snapshotRows(job, type, afterId, batch.rows)}),
+    sized as (
+      select id, version, owners, bytes,
+        coalesce(sum(bytes) over (order by id rows between unbounded preceding and 1 preceding), 0) as before
+      from candidate),
+    kept as (select id, version, owners, bytes from sized where before < ${batch.bytes}),
+    chunk as (
+      insert into export_chunk (job_id, resource_type, chunk_no, last_id, lines, bytes, ids, versions)
+      select ${job.id}, ${type}, ${chunkNo}, max(id), count(version)::int, coalesce(sum(bytes), 0),
+        coalesce(array_agg(id order by id) filter (where version is not null), '{}'),
+        coalesce(array_agg(version order by id) filter (where version is not null), '{}')
+      from kept
+      having count(*) > 0
+      returning lines, last_id)
+    select chunk.lines, chunk.last_id,
+      array(select distinct o from kept cross join unnest(kept.owners) as o where kept.version is not null and o not like 'Organization/%') as patients,
+      (select count(*) from candidate) < ${batch.rows} and (select count(*) from candidate) = (select count(*) from kept) as last
+    from chunk`.execute(trx);
+  const row = rows[0];
+  return row ? { lines: row.lines, lastId: row.last_id, patients: row.patients, last: row.last } : undefined;
+}
+
+/**
+ * The next `limit` resources of `type` after `afterId`, in id order, each with the version it goes out as (null: not
+ * in the export), that version's size with its newline, and its record's owners. Each resource is the version current
+ * at the export's transactionTime: one changed or deleted since is read back from its history, one created since is
+ * left out, as is one not changed after `_since`. The caller's access applies as in every search (visibility.ts);
+ * export callers are staff and systems, whose view of a resource is the stored JSON itself.
+ */
+function snapshotRows(job: ExportSnapshot, type: string, afterId: string, limit: number) {
   const at = job.transactionTime;
   const since = job.since;
   const scope = exportScope(job.access, `export ${job.id}`);
   const visible = visibilityCondition(scope, type, 'r');
   const conditions = [...(visible ? [visible] : []), ...(since ? [sql`r.last_updated > ${since}`] : []), ...levelConditions(job, 'r')];
-  // A version read back from history goes out only if it, in the record it was in then, is in the export too.
   const versionVisible = versionVisibilityCondition(scope, type, 'h');
   const versionConditions = [...(versionVisible ? [versionVisible] : []), ...levelConditions(job, 'h')];
-  const { rows } = await sql<{ lines: number; last_id: string; patients: string[] }>`
-    with candidate as (
+  // octet_length of a stored text reads its length from the value's header: the content is not fetched. The history
+  // is looked into only for a resource changed since transactionTime (`r.last_updated > at` is checked once per row),
+  // and its version of then goes out only if it, in the record it was in then, is in the export too.
+  return sql`
+    select id,
+      case when changed is null ${since ? sql`or changed <= ${since}` : sql``} then null else version end as version,
+      case when changed is null ${since ? sql`or changed <= ${since}` : sql``} then 0 else bytes end as bytes,
+      owners
+    from (
       select r.id,
-        case when r.last_updated <= ${at} then r.content when old.deleted then null else old.content end as line,
-        case when r.last_updated <= ${at} then r.last_updated else old.last_updated end as changed,
+        case when r.last_updated <= ${at} then r.version when old.deleted or not old.visible then null else old.version end as version,
+        case when r.last_updated <= ${at} then octet_length(r.content) + 1 else octet_length(old.content) + 1 end as bytes,
+        case when r.last_updated <= ${at} then r.last_updated when old.deleted or not old.visible then null else old.last_updated end as changed,
         case when r.last_updated <= ${at} then r.owners else old.owners end as owners
       from resource r
       left join lateral (
-        select h.version, h.content, h.deleted, h.last_updated, h.owners from resource_history h
+        select h.version, h.deleted, h.last_updated, h.owners, h.content,
+          ${versionConditions.length ? sql`(${sql.join(versionConditions, sql` and `)})` : sql`true`} as visible
+        from resource_history h
         where r.last_updated > ${at} and h.resource_type = r.resource_type and h.id = r.id and h.last_updated <= ${at}
-        order by h.version desc limit 1) old_version on true
-      left join lateral (
-        select old_version.* from resource_history h
-        where h.resource_type = r.resource_type and h.id = r.id and h.version = old_version.version
-          ${versionConditions.length ? sql`and ${sql.join(versionConditions, sql` and `)}` : sql``}) old on true
+        order by h.version desc limit 1) old on true
       where r.resource_type = ${type} and r.id > ${afterId} and (not r.deleted or r.last_updated > ${at})
         ${conditions.length ? sql`and ${sql.join(conditions, sql` and `)}` : sql``}
       order by r.id
-      limit ${batch.rows}),
-    sized as (
-      select id, owners, case when changed is null ${since ? sql`or changed <= ${since}` : sql``} then null else line end as line,
-        coalesce(sum(octet_length(line)) over (order by id rows between unbounded preceding and 1 preceding), 0) as before
-      from candidate),
-    kept as (select id, owners, line from sized where before < ${batch.bytes}),
-    chunk as (
-      insert into export_chunk (job_id, resource_type, chunk_no, last_id, lines, content)
-      select ${job.id}, ${type}, ${chunkNo}, max(id), count(line)::int, coalesce(string_agg(line, E'\n' order by id) || E'\n', '')
-      from kept
-      having count(*) > 0
-      returning lines, last_id)
-    select chunk.lines, chunk.last_id,
-      array(select distinct o from kept cross join unnest(kept.owners) as o where kept.line is not null and o not like 'Organization/%') as patients
-    from chunk`.execute(trx);
-  const row = rows[0];
-  return row ? { lines: row.lines, lastId: row.last_id, patients: row.patients } : undefined;
+      limit ${limit}) snapshot`;
 }
 
 /** A patient-level export: what is in a patient's record; a group export: in the record of one of the Group's patients. */
-function levelConditions(job: ClaimedExport, alias: 'r' | 'h') {
+function levelConditions(job: ExportSnapshot, alias: 'r' | 'h') {
   const owners = sql.ref(`${alias}.owners`);
   if (job.level === 'group') return [sql`${owners} && ${[...(job.patientIds ?? [])]}::text[]`];
   if (job.level === 'patient')

@@ -22,6 +22,11 @@ export type ExportLevel = 'system' | 'patient' | 'group';
 export const EXPORT_LIMITS = Object.freeze({
   /** Exports one requester may have queued or running at once (429 beyond). */
   activePerRequester: 3,
+  /**
+   * Exports one requester may keep: queued, running, or completed with files not yet expired (429 beyond, until they
+   * delete one or the oldest expires). Failed exports, which hold no files, do not count.
+   */
+  keptPerRequester: 20,
   /** Patients a Group may hold to be exported. */
   groupMembers: 100_000,
 });
@@ -59,6 +64,15 @@ export async function startExport(repo: Repository, caller: Caller, request: Exp
       throw tooManyRequests(
         `You have ${EXPORT_LIMITS.activePerRequester} exports queued or running; wait for one to finish or cancel one (DELETE its status URL)`,
       );
+    const { rows: kept } = await sql<{ n: number; oldest: Date | null }>`
+      select count(*)::int as n, min(expires_at) as oldest from export_job
+      where requester = ${caller.subject} and status <> 'failed' and (expires_at is null or expires_at > ${now})`.execute(trx);
+    if ((kept[0]?.n ?? 0) >= EXPORT_LIMITS.keptPerRequester) {
+      const oldest = kept[0].oldest ? `, or wait until ${new Date(kept[0].oldest).toISOString()}, when the oldest expires` : '';
+      throw tooManyRequests(
+        `You keep ${EXPORT_LIMITS.keptPerRequester} exports; delete one you have read (DELETE its status URL)${oldest}`,
+      );
+    }
     await trx
       .insertInto('export_job')
       .values({

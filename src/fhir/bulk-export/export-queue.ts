@@ -18,19 +18,23 @@ export const EXPORT_LEASE_SECONDS = 60;
 /** Retries of a failing export: the delay doubles from `baseSeconds`; `failAfter` failures in a row fail the export. */
 export const EXPORT_RETRY = Object.freeze({ baseSeconds: 5, maxSeconds: 300, failAfter: 5 });
 
-/** An export a worker holds, with the lease token that proves it still does. */
-export interface ClaimedExport {
+/** What an export holds: whose access, which level and types, changed since when, as at which time. */
+export interface ExportSnapshot {
   readonly id: string;
-  readonly token: string;
-  readonly requester: string;
-  /** Whom the export's audit records name (undefined: none are written). */
-  readonly agent?: AuditEventAgent;
   readonly access: ExportAccess;
   readonly level: ExportLevel;
   readonly patientIds: readonly string[] | null;
   readonly types: readonly string[];
   readonly since: Date | null;
   readonly transactionTime: Date;
+}
+
+/** An export a worker holds, with the lease token that proves it still does. */
+export interface ClaimedExport extends ExportSnapshot {
+  readonly token: string;
+  readonly requester: string;
+  /** Whom the export's audit records name (undefined: none are written). */
+  readonly agent?: AuditEventAgent;
   readonly attempts: number;
 }
 

@@ -1,8 +1,9 @@
 /**
- * Runs a claimed export (export-queue.ts) batch after batch (export-batch.ts) for one time slice: each batch commits
- * its chunk and renews the lease in one transaction, so whatever stops the worker (the slice's end, a crash, a
- * restart) loses at most the batch in flight, and whoever takes the job next goes on after the last chunk. Between
- * batches the event loop gets its turn: an export never holds other requests for more than one statement.
+ * Runs a claimed export (export-queue.ts) batch after batch (export-batch.ts) for one time slice: a transaction
+ * commits one batch's chunk (or those of several small types) and renews the lease, so whatever stops the worker (the
+ * slice's end, a crash, a restart) loses at most the transaction in flight, and whoever takes the job next goes on
+ * after the last chunk. Between statements the event loop gets its turn: an export never holds other requests for
+ * more than one statement.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AuditEventAgent } from '@medplum/fhirtypes';
@@ -13,6 +14,9 @@ import { appendAudit } from '../audit/audit-log';
 import type { Clock } from '../clock';
 import { EXPORT_BATCH, nextType, resumePosition, type TypePosition, typesPresent, writeBatch } from './export-batch';
 import { type ClaimedExport, completeExport, ExportLeaseLost, recordExportFailure, releaseExport, renewLease } from './export-queue';
+
+/** The most batch statements one transaction runs (types with few lines, or lines the requester may not see, share one). */
+const STEP_STATEMENTS = 20;
 
 /** How one slice of an export's run ended. */
 export type ExportRunOutcome = 'completed' | 'released' | 'retrying' | 'failed' | 'lost';
@@ -55,21 +59,34 @@ export async function runClaimedExport(
         await releaseExport(db, job);
         return report('released');
       }
-      const at: TypePosition = position;
-      const written = await db.transaction().execute(async (trx) => {
+      const from: TypePosition = position;
+      const batch = options.batch ?? EXPORT_BATCH;
+      // Batches of small types share a transaction until it holds a batch's worth of lines: an export of many types
+      // with few resources each does not pay a commit, a lease renewal and an audit insert per type.
+      const step = await db.transaction().execute(async (trx) => {
         await renewLease(trx, job, clock.now());
-        const batch = await writeBatch(trx, job, at, options.batch ?? EXPORT_BATCH);
-        // Recorded with the batch: no line is stored for the requester unless its access is recorded too.
-        if (batch && job.agent) await appendAudit(trx, exportAccesses(job.agent, batch.patients, clock.now()));
-        return batch;
+        let at: TypePosition | undefined = from;
+        let stepLines = 0;
+        let stepBatches = 0;
+        const patients = new Set<string>();
+        for (let statements = 0; at && stepLines < batch.rows && statements < STEP_STATEMENTS; statements++) {
+          const written = await writeBatch(trx, job, at, batch);
+          if (!written) {
+            at = nextType(job, at.type, present);
+            continue;
+          }
+          stepBatches += 1;
+          stepLines += written.lines;
+          for (const patient of written.patients) patients.add(patient);
+          at = written.last ? nextType(job, at.type, present) : { type: at.type, chunkNo: at.chunkNo + 1, afterId: written.lastId };
+        }
+        // Recorded with the batches: no line is settled for the requester unless its access is recorded too.
+        if (patients.size && job.agent) await appendAudit(trx, exportAccesses(job.agent, [...patients], clock.now()));
+        return { at, lines: stepLines, batches: stepBatches };
       });
-      if (written) {
-        batches += 1;
-        lines += written.lines;
-        position = { type: at.type, chunkNo: at.chunkNo + 1, afterId: written.lastId };
-      } else {
-        position = nextType(job, at.type, present);
-      }
+      batches += step.batches;
+      lines += step.lines;
+      position = step.at;
       await nextTurn();
     }
     await completeExport(db, job, clock.now(), expiry());

@@ -10,6 +10,7 @@ import type { Caller } from '../../access/caller';
 import { holdsExportAccess } from '../../access/export-scope';
 import { notFound } from '../outcomes';
 import type { Repository } from '../repository';
+import { exportFileChunks } from './export-file';
 
 /** The Bulk Data completion manifest. */
 export interface ExportManifest {
@@ -100,31 +101,11 @@ export async function openExportFile(repo: Repository, caller: Caller, id: strin
   const missing = () => notFound(`File ${type}.ndjson of export ${id}`);
   if (job.status !== 'completed' || !job.types.includes(type)) throw missing();
   const { rows } = await sql<{ bytes: string | null; lines: number | null }>`
-    select sum(octet_length(content))::bigint as bytes, sum(lines)::int as lines from export_chunk
+    select sum(bytes)::bigint as bytes, sum(lines)::int as lines from export_chunk
     where job_id = ${id} and resource_type = ${type}`.execute(repo.db);
   const lines = rows[0]?.lines ?? 0;
   if (!lines) throw missing();
-  return { bytes: Number(rows[0].bytes), lines, expires: new Date(job.expires_at as Date), chunks: chunksOf(repo, id, type) };
-}
-
-/** A file's chunks in order, one statement each, so no statement holds a whole file. */
-async function* chunksOf(repo: Repository, id: string, type: string): AsyncGenerator<string> {
-  let after = -1;
-  for (;;) {
-    const row = await repo.db
-      .selectFrom('export_chunk')
-      .select(['chunk_no', 'content'])
-      .where('job_id', '=', id)
-      .where('resource_type', '=', type)
-      .where('chunk_no', '>', after)
-      .where('lines', '>', 0)
-      .orderBy('chunk_no')
-      .limit(1)
-      .executeTakeFirst();
-    if (!row) return;
-    yield row.content;
-    after = row.chunk_no;
-  }
+  return { bytes: Number(rows[0].bytes), lines, expires: new Date(job.expires_at as Date), chunks: exportFileChunks(repo.db, id, type) };
 }
 
 async function ownJob(repo: Repository, caller: Caller, id: string): Promise<JobRow> {

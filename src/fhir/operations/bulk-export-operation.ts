@@ -12,7 +12,9 @@ const DEFINITION = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/';
 
 async function kickOff(context: OperationContext, level: ExportLevel): Promise<OperationResult> {
   const { repo, caller, id } = context;
-  const params = { ...context.params, ...parametersOf(context.body) };
+  // The plain values, repeated `_type`s joined, are in context.params already (from the query and the body alike);
+  // the body's own reading adds those of other kinds (a `patient` reference), for the checks to refuse by name.
+  const params = { ...parametersOf(context.body), ...context.params };
   const jobId = await startExport(repo, caller, { level, groupId: id, params });
   const location = exportStatusUrl(repo.context.fhirBase, jobId);
   const accepted: OperationOutcome = {
@@ -29,10 +31,10 @@ async function kickOff(context: OperationContext, level: ExportLevel): Promise<O
 }
 
 /**
- * A POST's Parameters as the kick-off checks them. The generic flattening keeps only the last value of a name and drops
- * values that are not strings, so a second `_type` would be lost and a `patient` (a valueReference, which this server
- * does not offer) ignored, exporting every patient instead of those named: `_type`s are joined by commas here, another name
- * given twice is refused, and a value of another kind stands as its reference or its JSON, for the checks to judge.
+ * A POST's Parameters as the kick-off checks them. The generic reading keeps plain values only, so a `patient` (a
+ * valueReference, which this server does not offer) would be ignored, exporting every patient instead of those named:
+ * here a value of another kind stands as its reference or its JSON, for the checks to judge; `_type`s are joined by
+ * commas, and another name given twice is refused.
  */
 function parametersOf(body: unknown): Record<string, string> {
   if (typeof body !== 'object' || body === null || (body as Parameters).resourceType !== 'Parameters') return {};
@@ -55,6 +57,7 @@ export const systemExportOperation: FhirOperation = {
   info: { name: 'export', definition: `${DEFINITION}export` },
   level: 'system',
   methods: ['GET', 'POST'],
+  repeatable: ['_type'],
   handle: (context) => kickOff(context, 'system'),
 };
 
@@ -63,6 +66,7 @@ export const patientExportOperation: FhirOperation = {
   info: { name: 'export', resourceType: 'Patient', definition: `${DEFINITION}patient-export` },
   level: 'type',
   methods: ['GET', 'POST'],
+  repeatable: ['_type'],
   handle: (context) => kickOff(context, 'patient'),
 };
 
@@ -71,5 +75,6 @@ export const groupExportOperation: FhirOperation = {
   info: { name: 'export', resourceType: 'Group', definition: `${DEFINITION}group-export` },
   level: 'instance',
   methods: ['GET', 'POST'],
+  repeatable: ['_type'],
   handle: (context) => kickOff(context, 'group'),
 };

@@ -36,5 +36,10 @@ export interface FhirOperation {
   readonly methods: readonly ('GET' | 'POST')[];
   /** Body parser to use for POST: FHIR JSON (default), raw XML, or raw bytes. */
   readonly body?: 'json' | 'xml' | 'raw';
+  /**
+   * Parameters that may be given more than once (in the query, the Parameters body, or both): their values reach the
+   * handler joined by commas. Any other given twice is a 400.
+   */
+  readonly repeatable?: readonly string[];
   handle(context: OperationContext): Promise<OperationResult>;
 }

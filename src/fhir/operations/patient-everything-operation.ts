@@ -8,6 +8,7 @@ export const patientEverythingOperation: FhirOperation = {
   info: { name: 'everything', resourceType: 'Patient', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
   level: 'instance',
   methods: ['GET', 'POST'],
+  repeatable: ['_type'],
   async handle({ repo, id, params }) {
     const types = params._type === undefined ? undefined : typesOf(params._type);
     const bundle = await patientEverything(repo, id as string, { start: params.start, end: params.end, since: params._since, types });

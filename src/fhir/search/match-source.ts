@@ -28,7 +28,7 @@ export function matchSource(scope: AccessScope, request: SearchRequest): Sql {
   // join over the whole index table, and "offset 0" keeps the row's lookup a lookup by primary key.
   const checks: Sql[] = [];
   if (visible) checks.push(sql`(${visible}) is true`);
-  return drivenSource(type, filters, at, checks);
+  return drivenSource(scope, type, filters, at, checks);
 }
 
 /** One sort key of a page: an expression on `r` and its direction. */
@@ -60,7 +60,7 @@ export function pageStatement(scope: AccessScope, request: SearchRequest, order:
   const visible = visibilityCondition(scope, type);
   // "offset 0" keeps the ordered ids a subquery of their own, whose order the rows below follow without a second sort.
   return sql`select r.id, r.content, r.compartments
-    from (select r.id, ${sql.join(keys, sql`, `)} from ${drivenSource(type, request.filters ?? [], at, [])}
+    from (select r.id, ${sql.join(keys, sql`, `)} from ${drivenSource(scope, type, request.filters ?? [], at, [])}
       order by ${sql.join(
         order.map((o, i) => sql`${sql.ref(`k${i}`)} ${direction(o)}`),
         sql`, `,
@@ -81,16 +81,16 @@ function flatSource(scope: AccessScope, request: SearchRequest): Sql {
   const visible = visibilityCondition(scope, type);
   const where: Sql[] = [sql`r.resource_type = ${type}`, sql`r.deleted = false`];
   if (visible) where.push(visible);
-  for (const filter of request.filters ?? []) where.push(filterCondition(type, filter));
+  for (const filter of request.filters ?? []) where.push(filterCondition(type, filter, false, scope));
   return sql`resource r where ${sql.join(where, sql` and `)}`;
 }
 
 /** The rows naming the driving filter's resource, each fetched by key and checked against the other filters and `extra`. */
-function drivenSource(type: string, filters: readonly Filter[], at: number, extra: readonly Sql[]): Sql {
+function drivenSource(scope: AccessScope, type: string, filters: readonly Filter[], at: number, extra: readonly Sql[]): Sql {
   const driver = drivingReference(type, filters[at])!;
   const checks: Sql[] = [...extra];
   filters.forEach((filter, i) => {
-    if (i !== at) checks.push(sql`(${filterCondition(type, filter, true)}) is true`);
+    if (i !== at) checks.push(sql`(${filterCondition(type, filter, true, scope)}) is true`);
   });
   return sql`(select distinct d.resource_id from search_reference d
       where d.target_id = ${driver.targetId} and d.code = ${driver.code} and d.resource_type = ${type}

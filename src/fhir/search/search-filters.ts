@@ -1,10 +1,13 @@
 import { Filter, Operator } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { RawBuilder, sql } from 'kysely';
-import { searchParametersOf } from '../definitions';
+import type { AccessScope } from '../../access/access-scope';
+import { visibilityCondition } from '../../access/visibility';
+import { isSupportedType, searchParametersOf } from '../definitions';
 import { badRequest } from '../outcomes';
 import { dateRange, isFhirDate } from './date-range';
 import { normalizeString } from './normalize';
+import { parseSearch } from './parse-search';
 
 type Condition = RawBuilder<unknown>;
 
@@ -15,11 +18,14 @@ export function splitOr(value: string): string[] {
 
 /**
  * The SQL condition on `r` (the resource table) for one search filter; throws 400 for bad input. `perRow`: the
- * condition is checked on rows found otherwise (match-source.ts), so its index lookups go by the row's id.
+ * condition is checked on rows found otherwise (match-source.ts), so its index lookups go by the row's id. `scope`:
+ * the caller's access, which a chained parameter applies to the resources it looks into (without it, the condition
+ * is only checked for validity).
  */
-export function filterCondition(resourceType: string, filter: Filter, perRow = false): Condition {
+export function filterCondition(resourceType: string, filter: Filter, perRow = false, scope?: AccessScope): Condition {
   const { code, operator } = filter;
-  if (code.includes('.') || code.includes(':')) {
+  if (code.includes('.')) return chainCondition(resourceType, filter, perRow, scope);
+  if (code.includes(':')) {
     throw badRequest(`Chained or unsupported parameter "${code}" on ${resourceType}`, code);
   }
   if (code === '_id') return or(filter, (v) => sql`r.id = ${v}`);
@@ -58,6 +64,49 @@ function rowKey(code: string, perRow: boolean): Condition {
   return perRow
     ? sql`i.resource_id = r.id and (i.resource_type || '') = r.resource_type and i.code = ${code}`
     : sql`i.resource_id = r.id and i.resource_type = r.resource_type and i.code = ${code}`;
+}
+
+/** The most links a chained parameter may follow (`patient.organization.partof.name` is three). */
+export const MAX_CHAIN_LINKS = 3;
+
+/**
+ * A chained parameter (`patient.organization=Organization/x`, `subject:Patient.name=ada`): the resource refers, under
+ * the first parameter, to a resource of a type it may name that the caller may see, is not deleted, and matches the
+ * rest of the chain (itself a search parameter of that type, with its modifiers and prefixes, or a further chain).
+ */
+function chainCondition(resourceType: string, filter: Filter, perRow: boolean, scope: AccessScope | undefined): Condition {
+  const { code } = filter;
+  if (code.split('.').length - 1 > MAX_CHAIN_LINKS)
+    throw badRequest(`Chained parameter "${code}" follows more than ${MAX_CHAIN_LINKS} references`, code);
+  const dot = code.indexOf('.');
+  const [link, typeModifier, ...extra] = code.slice(0, dot).split(':');
+  const rest = code.slice(dot + 1);
+  const param = searchParametersOf(resourceType)[link];
+  if (!param || param.type !== 'reference' || extra.length)
+    throw badRequest(`Chained parameter "${code}": "${link}" is not a reference search parameter of ${resourceType}`, code);
+  const named: string[] = (param.target ?? []).filter((type) => isSupportedType(type));
+  if (typeModifier !== undefined && !named.includes(typeModifier))
+    throw badRequest(`Chained parameter "${code}": ${resourceType}.${link} does not refer to ${typeModifier}`, code);
+  const next = rest.split(/[.:]/)[0];
+  const targets = (typeModifier !== undefined ? [typeModifier] : named).filter(
+    (type) => next === '_id' || next === '_lastUpdated' || searchParametersOf(type)[next] !== undefined,
+  );
+  if (!targets.length)
+    throw badRequest(`Chained parameter "${code}": no type ${resourceType}.${link} refers to has a search parameter "${next}"`, code);
+  // The rest is parsed as a search of the target type would parse it, so its modifier and prefix mean the same there.
+  const inner = targets.map((type) => {
+    const [chained] = parseSearch(type, { [rest]: filter.value }).filters ?? [];
+    if (!chained) throw badRequest(`Chained parameter "${code}" has no value`, code);
+    // A caller who may not search that type by the rest (a reduced view hides it) does not reach it through a chain.
+    const seen = scope?.narrowForSearch?.(type, [rest]) ?? scope;
+    const visible = seen ? visibilityCondition(seen, type) : undefined;
+    const parts = [sql`r.resource_type = ${type}`, ...(visible ? [visible] : []), filterCondition(type, chained, false, seen)];
+    return sql`(${sql.join(parts, sql` and `)})`;
+  });
+  // Inside, `r` is the resource referred to; the reference row `i` is the outer resource's.
+  return sql`exists (select 1 from search_reference i where ${rowKey(link, perRow)} and i.target_type = any(${targets}::text[])
+    and exists (select 1 from resource r where r.resource_type = i.target_type and r.id = i.target_id and r.deleted = false
+      and (${sql.join(inner, sql` or `)})))`;
 }
 
 function or(filter: Filter, each: (value: string) => Condition): Condition {

@@ -1,7 +1,8 @@
 /**
  * The notifications a rest-hook receives, in the R4 form of the Subscriptions Backport IG: a `history` Bundle whose
  * first entry is a Parameters resource (the subscription's status: which subscription, its status, the kind of
- * notification and how many events it has sent), followed, for a full-resource payload, by the resource itself.
+ * notification and how many events it has sent), followed, for a full-resource payload, by the resource itself, or
+ * for a delete by an entry with the DELETE request and no resource.
  * Event numbers count from 1 for each Subscription and go up by one per event, so a receiver sees a gap at once.
  */
 import { randomUUID } from 'node:crypto';
@@ -22,6 +23,8 @@ export interface NotificationEvent {
   readonly id: string;
   /** The version written, sent for a full-resource payload. */
   readonly resource?: Resource;
+  /** The write was a delete (told for a full-resource payload, as an entry without a resource). */
+  readonly deleted?: boolean;
 }
 
 /** Everything one notification says. */
@@ -65,7 +68,13 @@ export function notificationBundle(input: NotificationInput): Bundle {
       response: { status: '200' },
     },
   ];
-  if (event?.resource) {
+  if (event?.deleted) {
+    entry.push({
+      fullUrl: `${input.fhirBase}/${event.type}/${event.id}`,
+      request: { method: 'DELETE', url: `${event.type}/${event.id}` },
+      response: { status: '204' },
+    });
+  } else if (event?.resource) {
     const version = event.resource.meta?.versionId;
     entry.push({
       fullUrl: `${input.fhirBase}/${event.type}/${event.id}`,

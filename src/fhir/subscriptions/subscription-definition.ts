@@ -105,7 +105,7 @@ export function subscriptionDefinition(subscription: Subscription, policy: Endpo
   };
 }
 
-/** The criteria must be filters this service searches on: no paging, sorting, includes or chains. */
+/** The criteria must be filters this service searches on (chains included): no paging, sorting or includes. */
 function checkCriteria(type: string, query: string): void {
   const request = parseSearch(type, query);
   const params = new URLSearchParams(query);

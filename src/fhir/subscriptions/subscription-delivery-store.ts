@@ -89,8 +89,11 @@ export async function claimDueSubscriptions(db: Kysely<Tables>, now: Date, limit
   return claimed;
 }
 
-/** The version a notification is about, as written (undefined if it is gone). */
-export async function notifiedVersion(db: Kysely<Tables>, notification: QueuedNotification): Promise<Resource | undefined> {
+/** The version a notification is about, as written: the resource, or the delete (undefined if it is gone). */
+export async function notifiedVersion(
+  db: Kysely<Tables>,
+  notification: QueuedNotification,
+): Promise<{ readonly deleted: false; readonly resource: Resource } | { readonly deleted: true } | undefined> {
   const row = await db
     .selectFrom('resource_history')
     .select(['content', 'deleted'])
@@ -98,7 +101,8 @@ export async function notifiedVersion(db: Kysely<Tables>, notification: QueuedNo
     .where('id', '=', notification.resource_id)
     .where('version', '=', notification.version)
     .executeTakeFirst();
-  return row && !row.deleted ? (JSON.parse(row.content) as Resource) : undefined;
+  if (!row) return undefined;
+  return row.deleted ? { deleted: true } : { deleted: false, resource: JSON.parse(row.content) as Resource };
 }
 
 /** The delay before the next try after `failures` failures in a row. */

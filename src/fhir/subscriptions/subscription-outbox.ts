@@ -2,7 +2,7 @@
  * The transactional outbox of rest-hook notifications. The resource writer calls `queueNotifications` with every
  * version it writes, inside the write's own transaction: a Subscription's delivery row is kept in step with the
  * resource, and each other version that matches an active Subscription's criteria, as its owner may see it, queues one
- * notification row. A write that rolls back queues nothing; one that commits has its notifications committed with it,
+ * notification row; so does a delete of a resource that matched just before it. A write that rolls back queues nothing; one that commits has its notifications committed with it,
  * for the delivery job (src/jobs/subscription-delivery-job.ts) to send at least once, whatever happens in between.
  */
 import type { Resource, Subscription } from '@medplum/fhirtypes';
@@ -36,14 +36,53 @@ const CLIENT_STATUSES = new Set(['requested', 'off']);
 
 /** Whether writing this version may queue a notification (a non-transactional write of it must take a transaction). */
 export function mayNotify(write: WrittenVersion): boolean {
-  return write.resource.resourceType === 'Subscription' || (!write.deleted && !UNWATCHED.has(write.resource.resourceType));
+  return write.resource.resourceType === 'Subscription' || !UNWATCHED.has(write.resource.resourceType);
 }
 
-/** Keeps Subscriptions' delivery rows in step and queues the notifications these versions make. Call inside their transaction. */
-export async function queueNotifications(db: Kysely<Tables>, writes: readonly WrittenVersion[]): Promise<void> {
+/** One notification to queue. */
+export interface QueuedRow {
+  readonly subscription_id: string;
+  readonly resource_type: string;
+  readonly resource_id: string;
+  readonly version: number;
+  readonly queued_at: string;
+}
+
+/**
+ * The notifications the deletes among these versions make, found before the deletes are written: a deleted resource
+ * leaves search, so it is matched as it stands just before, and notifies every Subscription whose criteria it met
+ * then, as that Subscription's owner may see it. Pass them to queueNotifications once the deletes are written.
+ */
+export async function matchDeletions(db: Kysely<Tables>, writes: readonly WrittenVersion[]): Promise<QueuedRow[]> {
+  return matchWrites(
+    db,
+    writes.filter((w) => w.deleted && !UNWATCHED.has(w.resource.resourceType)),
+  );
+}
+
+/**
+ * Keeps Subscriptions' delivery rows in step and queues the notifications these versions make, and `deletions`
+ * (matchDeletions). Call inside their transaction, once they are written.
+ */
+export async function queueNotifications(
+  db: Kysely<Tables>,
+  writes: readonly WrittenVersion[],
+  deletions: readonly QueuedRow[] = [],
+): Promise<void> {
   for (const write of writes) if (write.resource.resourceType === 'Subscription') await syncSubscription(db, write);
-  const watched = writes.filter((w) => !w.deleted && !UNWATCHED.has(w.resource.resourceType));
-  if (!watched.length) return;
+  const queued = [
+    ...deletions,
+    ...(await matchWrites(
+      db,
+      writes.filter((w) => !w.deleted && !UNWATCHED.has(w.resource.resourceType)),
+    )),
+  ];
+  if (queued.length) await db.insertInto('subscription_notification').values(queued).execute();
+}
+
+/** The notifications of the active Subscriptions whose criteria these versions (as the database holds them now) meet. */
+async function matchWrites(db: Kysely<Tables>, watched: readonly WrittenVersion[]): Promise<QueuedRow[]> {
+  if (!watched.length) return [];
   const types = [...new Set(watched.map((w) => w.resource.resourceType))];
   const { rows: subscriptions } = await prepared(sql<{
     id: string;
@@ -53,8 +92,7 @@ export async function queueNotifications(db: Kysely<Tables>, writes: readonly Wr
   }>`
     select id, resource_type, criteria, owner_organization from subscription
     where status <> 'off' and resource_type = any(${types}::text[]) order by id`).execute(db);
-  if (!subscriptions.length) return;
-  const queued: { subscription_id: string; resource_type: string; resource_id: string; version: number; queued_at: string }[] = [];
+  const queued: QueuedRow[] = [];
   for (const subscription of subscriptions) {
     const candidates = watched.filter((w) => w.resource.resourceType === subscription.resource_type);
     const matched = await matchingIds(
@@ -76,7 +114,7 @@ export async function queueNotifications(db: Kysely<Tables>, writes: readonly Wr
       }
     }
   }
-  if (queued.length) await db.insertInto('subscription_notification').values(queued).execute();
+  return queued;
 }
 
 /** The access of a Subscription's owner: its organisation's staff, or everything for the operator's. */
