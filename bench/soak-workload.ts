@@ -13,8 +13,54 @@ export interface SoakOperation {
   readonly name: string;
   /** Share of the arrivals, in percent. */
   readonly percent: number;
-  /** Sends one request; resolves with its HTTP status (0: no answer). */
+  /**
+   * Sends one request; resolves with its HTTP status (0: no answer). `n` counts this operation's own requests (0 for its
+   * first), and picks in rotation whom or what the request is about.
+   */
   run(n: number): Promise<number>;
+}
+
+/** The arrival order of the operations: each appears in proportion to its share, spread evenly over every 100 arrivals. */
+export function arrivalOrder(ops: readonly SoakOperation[]): SoakOperation[] {
+  const slots: { op: SoakOperation; at: number }[] = [];
+  for (const op of ops) for (let k = 0; k < op.percent; k++) slots.push({ op, at: (k + 0.5) / op.percent });
+  return slots.sort((a, b) => a.at - b.at).map((s) => s.op);
+}
+
+/** One arrival of the soak: the operation, its own count `n`, when it is due (ms after the start) and the minute it counts in. */
+export interface Arrival {
+  readonly op: SoakOperation;
+  readonly n: number;
+  readonly dueMs: number;
+  readonly minute: number;
+}
+
+/**
+ * The soak's arrivals at `rate` a second for `minutes`: `order` over and over, arrival k due at k / rate seconds and
+ * counted in the minute it is due in, so every minute holds the same arrivals in the same order.
+ */
+export function* arrivals(order: readonly SoakOperation[], rate: number, minutes: number): Generator<Arrival> {
+  const sent = new Map<SoakOperation, number>();
+  for (let k = 0; ; k++) {
+    const dueMs = (k * 1000) / rate;
+    if (dueMs >= minutes * 60_000) return;
+    const op = order[k % order.length];
+    const n = sent.get(op) ?? 0;
+    sent.set(op, n + 1);
+    yield { op, n, dueMs, minute: Math.floor(dueMs / 60_000) + 1 };
+  }
+}
+
+/**
+ * How many of `available` items (documents, say) an operation sent `perMinute` times a minute should rotate through so
+ * that every minute sends each of them equally often: the largest divisor of `perMinute` not above `available`. Each
+ * minute then sends the same mix, and comparing one minute's latencies with another's measures the service, not
+ * which items the minute happened to draw.
+ */
+export function evenRotation(available: number, perMinute: number): number {
+  if (!Number.isInteger(perMinute) || perMinute < 1) return 1;
+  for (let n = Math.min(available, perMinute); n > 1; n--) if (perMinute % n === 0) return n;
+  return 1;
 }
 
 /** What the workload needs from the running service. */
@@ -24,7 +70,10 @@ export interface SoakContext {
   readonly practitioner: string;
   /** The practice's other patients (records of a few dozen resources), whom staff write to and EHRs send documents about. */
   readonly clinic: readonly string[];
-  /** C-CDA documents of some of them, as the service renders them (an EHR sends them back changed a little each time). */
+  /**
+   * C-CDA documents of some of them, as the service renders them (an EHR sends them back changed a little each time),
+   * imported in rotation: as many as make every minute import each equally often (evenRotation).
+   */
   readonly documents: readonly string[];
 }
 
@@ -170,6 +219,9 @@ export function clinicPatientBundle(i: number, organization: string): Bundle {
   };
 }
 
+/** The C-CDA imports' share of the arrivals, in percent (the soak renders as many documents as rotate evenly in a minute). */
+export const IMPORT_PERCENT = 2;
+
 /** The operations and their shares (they add up to 100). */
 export function portalDay(context: SoakContext, users: Awaited<ReturnType<typeof signInAll>>): SoakOperation[] {
   const { proxy, patients } = context;
@@ -235,7 +287,7 @@ export function portalDay(context: SoakContext, users: Awaited<ReturnType<typeof
     },
     {
       name: 'C-CDA import',
-      percent: 2,
+      percent: IMPORT_PERCENT,
       // The EHR sends the record back with a change of its own (another digest), as a later visit's document would.
       run: (n) =>
         send(`${proxy}/fhir/$import-ccda`, {

@@ -20,7 +20,16 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { createBenchDatabase } from './support/bench-database';
 import { figuresOf, formatMinute, type MinuteFigures, type ServerSample, type SoakSample, verdicts } from './soak-report';
-import { clinicPatientBundle, portalDay, signInAll, type SoakOperation } from './soak-workload';
+import {
+  arrivalOrder,
+  arrivals,
+  clinicPatientBundle,
+  evenRotation,
+  IMPORT_PERCENT,
+  portalDay,
+  signInAll,
+  type SoakOperation,
+} from './soak-workload';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const RATE = Number(process.env.SOAK_RATE ?? 10);
@@ -59,13 +68,6 @@ async function freeRange(count: number): Promise<number> {
     );
     if (free.every(Boolean)) return base;
   }
-}
-
-/** The arrival order of the operations: each appears in proportion to its share, spread evenly over every 100 arrivals. */
-function schedule(ops: readonly SoakOperation[]): SoakOperation[] {
-  const slots: { op: SoakOperation; at: number }[] = [];
-  for (const op of ops) for (let k = 0; k < op.percent; k++) slots.push({ op, at: (k + 0.5) / op.percent });
-  return slots.sort((a, b) => a.at - b.at).map((s) => s.op);
 }
 
 /** The instances' warnings and errors (LOG_LEVEL=warn), counted by message and cause: what the 5xx were. */
@@ -141,12 +143,12 @@ async function main(): Promise<void> {
       clinic.push(body.entry![0].response.location.split('/')[1]);
     }
     const documents: string[] = [];
-    for (const id of clinic.slice(0, 5)) {
+    for (const id of clinic.slice(0, evenRotation(5, (RATE * 60 * IMPORT_PERCENT) / 100))) {
       const res = await fetch(`${proxy}/fhir/Patient/${id}/$ccda`, auth(users.staff.accessToken));
       if (res.status !== 200) throw new Error(`soak: $ccda answered ${res.status}`);
       documents.push(await res.text());
     }
-    const order = schedule(portalDay({ proxy, patients, practitioner, clinic, documents }, users));
+    const order = arrivalOrder(portalDay({ proxy, patients, practitioner, clinic, documents }, users));
 
     const sampleServers = async (minute: number): Promise<ServerSample> => {
       const figures = await Promise.all(
@@ -169,16 +171,14 @@ async function main(): Promise<void> {
     const samples: SoakSample[] = [];
     const inFlight = new Map<number, number>();
     const started = Date.now();
-    const end = started + MINUTES * 60_000;
     const minutes: MinuteFigures[] = [];
     const minuteDone: Promise<void>[] = [];
     let dropped = 0;
     let total = 0;
-    let k = 0;
 
-    const fire = (n: number, op: SoakOperation): void => {
+    /** Sends the `n`th request of `op`, counted in `minute`. */
+    const fire = (op: SoakOperation, n: number, minute: number): void => {
       const at = Date.now();
-      const minute = Math.floor((at - started) / 60_000) + 1;
       if (total >= MAX_IN_FLIGHT) {
         dropped++;
         samples.push({ op: op.name, minute, ms: 0, status: 0 });
@@ -208,16 +208,16 @@ async function main(): Promise<void> {
       console.log(formatMinute(figures));
     };
 
-    // Arrivals at fixed times (start + k / RATE), caught up after a late timer rather than skipped.
+    // Arrivals at fixed times, caught up after a late timer rather than skipped. An arrival counts in the minute it was
+    // due in (not the one a late timer sent it in), so every minute holds the same arrivals, and each operation's
+    // rotation (its own count n) the same patients and documents.
     let nextMinute = 1;
-    while (Date.now() < end) {
-      const due = started + (k * 1000) / RATE;
+    for (const arrival of arrivals(order, RATE, MINUTES)) {
+      const due = started + arrival.dueMs;
       const now = Date.now();
       if (due > now) await new Promise((resolve) => setTimeout(resolve, due - now));
-      if (Date.now() >= end) break;
-      if (Date.now() >= started + nextMinute * 60_000) minuteDone.push(closeMinute(nextMinute++));
-      fire(k, order[k % order.length]);
-      k++;
+      if (arrival.minute > nextMinute) minuteDone.push(closeMinute(nextMinute++));
+      fire(arrival.op, arrival.n, arrival.minute);
     }
     while (nextMinute <= MINUTES) minuteDone.push(closeMinute(nextMinute++));
     await Promise.all(minuteDone);
