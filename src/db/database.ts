@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Client, Pool, type PoolClient } from 'pg';
+import { ByteChunks } from './byte-chunks';
+import { ChunkedBindQuery, type ChunkedBindResult } from './chunked-bind-query';
 import { PREPARED, preparedName } from './prepared-statement';
 import type { Config } from '../config';
 import { lockDataDir } from './data-dir-lock';
@@ -93,10 +95,15 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
  */
 function prepareMarkedStatements(client: PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  const run = (text: unknown, values?: unknown, callback?: unknown): unknown =>
-    typeof text === 'string' && text.startsWith(PREPARED)
+  const run = (text: unknown, values?: unknown, callback?: unknown): unknown => {
+    if (typeof text === 'string' && callback === undefined && Array.isArray(values) && values.some((v) => v instanceof ByteChunks))
+      return new Promise<ChunkedBindResult>((resolve, reject) => {
+        query(new ChunkedBindQuery(text, values, (err, result) => (err ? reject(err) : resolve(result!))));
+      });
+    return typeof text === 'string' && text.startsWith(PREPARED)
       ? query({ name: preparedName(text), text, values }, callback)
       : query(text, values, callback);
+  };
   (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
     const statements = currentStatementScope();
     if (!statements || callback !== undefined || (typeof text === 'string' && endsTransaction(text))) return run(text, values, callback);

@@ -11,6 +11,7 @@ import {
   QueryResult,
   TransactionSettings,
 } from 'kysely';
+import { ByteChunks } from './byte-chunks';
 import { currentStatementScope, endsTransaction, StatementCancelledError } from './statement-scope';
 
 /**
@@ -42,7 +43,9 @@ class PGliteConnection implements DatabaseConnection {
     // PGlite runs a statement to its end on this thread (it has no statement_timeout, and no cancel: the event loop
     // is busy meanwhile); what it can do for a request whose client left is not to start its next statements.
     if (currentStatementScope()?.aborted && !endsTransaction(compiled.sql)) throw new StatementCancelledError();
-    const result = await this.pglite.query<R>(compiled.sql, compiled.parameters as unknown[]);
+    // Bytes in pieces are one bytea parameter here too (PostgreSQL's driver sends the pieces as they are).
+    const parameters = compiled.parameters.map((value) => (value instanceof ByteChunks ? value.joined() : value));
+    const result = await this.pglite.query<R>(compiled.sql, parameters);
     const affected = result.affectedRows;
     return {
       rows: result.rows,

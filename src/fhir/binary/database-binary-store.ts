@@ -1,4 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { ByteChunks } from '../../db/byte-chunks';
 import type { Tables } from '../../db/tables';
 import type { BinaryStore, ByteRange, ContentDescriptor } from './binary-store';
 
@@ -8,7 +9,7 @@ export const CONTENT_PART_BYTES = 1024 * 1024;
 /** How a part's bytes travel between Node and the database. */
 interface PartCodec {
   /** The SQL value of a part's bytes. */
-  encode(bytes: Buffer): RawBuilder<unknown>;
+  encode(bytes: ByteChunks): RawBuilder<unknown>;
   /** A selected bytea expression as the codec reads it back. */
   select(expression: RawBuilder<unknown>): RawBuilder<unknown>;
   decode(value: unknown): Buffer;
@@ -19,7 +20,7 @@ interface PartCodec {
  * JavaScript (about a second per MB, against some 60-100 ms as hex text).
  */
 const HEX: PartCodec = {
-  encode: (bytes) => sql`decode(${bytes.toString('hex')}, 'hex')`,
+  encode: (bytes) => sql`decode(${bytes.joined().toString('hex')}, 'hex')`,
   // bytea's text form is \x followed by hex (bytea_output's default on both databases).
   select: (expression) => sql`${expression}::text`,
   decode: (value) => {
@@ -28,7 +29,10 @@ const HEX: PartCodec = {
   },
 };
 
-/** As bytea: node-postgres sends a Buffer as a binary parameter (half the bytes of hex, nothing to decode). */
+/**
+ * As bytea, in binary format (half the bytes of hex, nothing to decode): the part's pieces go to the server as they
+ * arrived (ByteChunks), not joined and copied into the driver's message.
+ */
 const BYTEA: PartCodec = {
   encode: (bytes) => sql`${bytes}`,
   select: (expression) => expression,
@@ -47,8 +51,8 @@ function databaseStore(codec: PartCodec): BinaryStore {
       // Stored already (the same bytes under another Binary, or this one restated): nothing more to write.
       if (!rows.length) return;
       let part = 0;
-      for (const bytes of partsOf(content.chunks, CONTENT_PART_BYTES)) {
-        await sql`insert into binary_content_part (sha256, part, data) values (${content.sha256}, ${part++}, ${codec.encode(bytes)})`.execute(
+      for (const pieces of partsOf(content.chunks, CONTENT_PART_BYTES)) {
+        await sql`insert into binary_content_part (sha256, part, data) values (${content.sha256}, ${part++}, ${codec.encode(new ByteChunks(pieces))})`.execute(
           db,
         );
       }
@@ -91,8 +95,8 @@ async function* readParts(db: Kysely<Tables>, codec: PartCodec, content: Content
   }
 }
 
-/** The bytes of `chunks` cut into parts of `size` (the last one shorter); a part within one chunk is not copied. */
-export function* partsOf(chunks: readonly Buffer[], size: number): Generator<Buffer> {
+/** The bytes of `chunks` cut into parts of `size` (the last one shorter), each as its pieces: nothing is copied. */
+export function* partsOf(chunks: readonly Buffer[], size: number): Generator<Buffer[]> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   for (const chunk of chunks) {
@@ -103,11 +107,11 @@ export function* partsOf(chunks: readonly Buffer[], size: number): Generator<Buf
       pendingBytes += take;
       offset += take;
       if (pendingBytes === size) {
-        yield pending.length === 1 ? pending[0] : Buffer.concat(pending, size);
+        yield pending;
         pending = [];
         pendingBytes = 0;
       }
     }
   }
-  if (pendingBytes) yield pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+  if (pendingBytes) yield pending;
 }
