@@ -55,4 +55,5 @@ test('killing the service between the write and the delivery still delivers afte
     await receiver.close();
     await storage.drop();
   }
-});
+  // Two starts of the real server, each migrating and loading the definitions: minutes on a busy machine.
+}, 240_000);
