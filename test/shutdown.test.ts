@@ -235,10 +235,7 @@ test('`chartkeeper serve` exits 0 on SIGTERM after finishing the request in flig
     expect(result.status).toBe(201);
     expect(result.body.name).toEqual([{ family: 'Reyes', given: ['Dan'] }]);
     expect(await exited).toBe(0);
-    const logs = stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const logs = logLines(stdout);
     expect(logs.at(-1)).toMatchObject({ service: 'chartkeeper', msg: 'stopped' });
     // Logs name what happened, never the resource content.
     expect(stdout).not.toContain('Reyes');
@@ -324,11 +321,7 @@ test('issue 24 item 19: SIGTERM under keep-alive load stops serving at once, ans
     } finally {
       await database.close();
     }
-    const logs = server
-      .stdout()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const logs = logLines(server.stdout());
     expect(logs.find((l) => l.msg === 'stopping')).toMatchObject({ graceSeconds: 20 });
     expect(logs.at(-1)).toMatchObject({ msg: 'stopped', cut: 0 });
   } finally {
@@ -361,11 +354,7 @@ test('issue 24 item 19: a request still unfinished when SHUTDOWN_GRACE_SECONDS i
     const elapsed = Date.now() - signalled;
     expect(elapsed).toBeGreaterThanOrEqual(2_000);
     expect(elapsed).toBeLessThan(12_000);
-    const logs = server
-      .stdout()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
+    const logs = logLines(server.stdout());
     expect(logs.find((l) => l.level === 40)).toMatchObject({
       msg: 'grace period over: requests in flight were cut',
       cut: 1,
@@ -390,4 +379,18 @@ function fetchOn(agent: http.Agent, port: number, urlPath: string): Promise<numb
       })
       .on('error', reject);
   });
+}
+
+/**
+ * The server's JSON log lines in the order they were logged (by their time; stdout order among equal times). On a busy
+ * machine the last two lines before the exit once reached the test's pipe swapped ('stopped', 1 ms later, first):
+ * pino writes stdout asynchronously, so the order of arrival is not what the test is about.
+ */
+function logLines(stdout: string): { time: number; msg?: string; [key: string]: unknown }[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line, order) => ({ line: JSON.parse(line) as { time: number; msg?: string }, order }))
+    .sort((a, b) => a.line.time - b.line.time || a.order - b.order)
+    .map(({ line }) => line);
 }
