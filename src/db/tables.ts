@@ -281,7 +281,11 @@ export interface ExportJobTable {
   id: string;
   /** The caller's subject: only the same caller reads the status and the files. */
   requester: string;
-  /** The AuditEvent agent the export's access records name (jsonb; null: not recorded). */
+  /**
+   * The AuditEvent agent the export's access records name and the requester's SMART query filters, as
+   * `{ agent, resourceFilters }` (jsonb: fhir/bulk-export/export-agent.ts; a row of before the filters
+   * were kept holds the agent alone; null: not recorded).
+   */
   agent: ColumnType<unknown, string | null, string | null>;
   /** The requester's access, kept to apply it when the job runs: everything, or an organisation's records. */
   unrestricted: boolean;

@@ -12,7 +12,7 @@ import { accountContext } from '../../src/auth/account-context';
 import { signingKeyFromString } from '../../src/auth/access-token';
 import { createSmartAuth, type SmartAuth } from '../../src/auth/smart/smart-auth';
 import { createAuthenticator } from '../../src/auth/token-authenticator';
-import { loadConfig } from '../../src/config';
+import { type Config, loadConfig } from '../../src/config';
 import { seedDemoFamily } from '../../src/demo/seed-demo';
 import { stopAuditLog } from '../../src/fhir/audit/audit-log';
 import { FixedClock } from '../../src/fhir/clock';
@@ -20,6 +20,7 @@ import { Repository } from '../../src/fhir/repository';
 import { authRouter } from '../../src/http/auth-router';
 import { smartDiscoveryRouter, smartOauthRouter } from '../../src/http/smart-router';
 import { createMailer } from '../../src/mail/create-mailer';
+import type { Mailer } from '../../src/mail/mailer';
 import { allOperations } from '../../src/operations';
 import { createAccountServices } from '../../src/portal/account-services';
 import { LOOSE_THROTTLES, TEST_NOW, TEST_PASSWORD_PARAMS } from '../auth-test-app';
@@ -33,6 +34,10 @@ export interface SmartTestApp {
   readonly database: TestDatabase;
   readonly smart: SmartAuth;
   readonly system: Repository;
+  /** What a job run by the test needs besides the database (the app's clock, mailer and configuration). */
+  readonly clock: FixedClock;
+  readonly mailer: Mailer;
+  readonly config: Config;
   /** Signs in at /auth/login and returns the token response. */
   login(email: string, password: string): Promise<{ access_token: string; account: { patientId?: string } }>;
   /** GET on /fhir with a bearer token: status and parsed body. */
@@ -108,6 +113,9 @@ export async function startSmartTestApp(): Promise<SmartTestApp> {
     database,
     smart,
     system,
+    clock,
+    mailer,
+    config,
     async login(email, password) {
       const res = await fetch(`${url}/auth/login`, {
         method: 'POST',

@@ -6,7 +6,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { exportScope } from '../../access/export-scope';
-import { versionVisibilityCondition, visibilityCondition } from '../../access/visibility';
+import { versionsJudgedOneByOne, versionVisibilityCondition, visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
 import type { ClaimedExport, ExportSnapshot } from './export-queue';
 
@@ -96,7 +96,8 @@ export async function writeBatch(
  * The next `limit` resources of `type` after `afterId`, in id order, each with the version it goes out as (null: not
  * in the export), that version's size with its newline, and its record's owners. Each resource is the version current
  * at the export's transactionTime: one changed or deleted since is read back from its history, one created since is
- * left out, as is one not changed after `_since`. The caller's access applies as in every search (visibility.ts);
+ * left out, as is one not changed after `_since`. The caller's access applies as in every search (visibility.ts),
+ * SMART query scopes included;
  * export callers are staff and systems, whose view of a resource is the stored JSON itself.
  */
 function snapshotRows(job: ExportSnapshot, type: string, afterId: string, limit: number) {
@@ -106,7 +107,12 @@ function snapshotRows(job: ExportSnapshot, type: string, afterId: string, limit:
   const visible = visibilityCondition(scope, type, 'r');
   const conditions = [...(visible ? [visible] : []), ...(since ? [sql`r.last_updated > ${since}`] : []), ...levelConditions(job, 'r')];
   const versionVisible = versionVisibilityCondition(scope, type, 'h');
-  const versionConditions = [...(versionVisible ? [versionVisible] : []), ...levelConditions(job, 'h')];
+  // A SMART query scope is judged on a version's own content (fhir/version-filter.ts), which this statement does not
+  // read: a resource of a filtered type changed since transactionTime is left out rather than sent as a version the
+  // scope may not admit. A client catching up with `_since` = this export's transactionTime gets it then.
+  const versionConditions = versionsJudgedOneByOne(scope, type)
+    ? [sql`false`]
+    : [...(versionVisible ? [versionVisible] : []), ...levelConditions(job, 'h')];
   // octet_length of a stored text reads its length from the value's header: the content is not fetched. The history
   // is looked into only for a resource changed since transactionTime (`r.last_updated > at` is checked once per row),
   // and its version of then goes out only if it, in the record it was in then, is in the export too.

@@ -13,6 +13,7 @@ import { requestorAgent } from '../audit/audit-trail';
 import { isSupportedType, SUPPORTED_TYPES } from '../definitions';
 import { badRequest, forbidden, tooManyRequests } from '../outcomes';
 import type { Repository } from '../repository';
+import { storedAgentColumn } from './export-agent';
 import { dateRange } from '../search/date-range';
 
 /** Which resources an export covers: every type, the records of every patient, or of a Group's patients. */
@@ -78,7 +79,7 @@ export async function startExport(repo: Repository, caller: Caller, request: Exp
       .values({
         id,
         requester: caller.subject,
-        agent: JSON.stringify(requestorAgent(caller, repo.context.clock) ?? null),
+        agent: storedAgentColumn({ agent: requestorAgent(caller, repo.context.clock) ?? null, resourceFilters: access.resourceFilters }),
         unrestricted: access.unrestricted,
         organization_id: access.organizationId,
         allowed_types: access.allowedTypes ? [...access.allowedTypes] : null,

@@ -10,6 +10,7 @@ import type { AuditEventAgent } from '@medplum/fhirtypes';
 import { type Kysely, sql } from 'kysely';
 import type { ExportAccess } from '../../access/export-scope';
 import type { Tables } from '../../db/tables';
+import { readStoredAgent } from './export-agent';
 import type { ExportLevel } from './export-kickoff';
 
 /** How long a claimed job is held without a committed batch before another worker may take it over. */
@@ -76,12 +77,18 @@ export async function claimExport(db: Kysely<Tables>, now: Date): Promise<Claime
       j.transaction_time, j.attempts`.execute(db);
   const row = rows[0];
   if (!row) return undefined;
+  const stored = readStoredAgent(row.agent);
   return {
     id: row.id,
     token,
     requester: row.requester,
-    ...(row.agent ? { agent: typeof row.agent === 'string' ? (JSON.parse(row.agent) as AuditEventAgent) : row.agent } : {}),
-    access: { unrestricted: row.unrestricted, organizationId: row.organization_id, allowedTypes: row.allowed_types },
+    ...(stored.agent ? { agent: stored.agent } : {}),
+    access: {
+      unrestricted: row.unrestricted,
+      organizationId: row.organization_id,
+      allowedTypes: row.allowed_types,
+      resourceFilters: stored.resourceFilters,
+    },
     level: row.level as ExportLevel,
     patientIds: row.patient_ids,
     types: row.types,

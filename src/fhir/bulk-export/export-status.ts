@@ -11,6 +11,7 @@ import { holdsExportAccess } from '../../access/export-scope';
 import { notFound } from '../outcomes';
 import type { Repository } from '../repository';
 import { exportFileChunks } from './export-file';
+import { readStoredAgent } from './export-agent';
 
 /** The Bulk Data completion manifest. */
 export interface ExportManifest {
@@ -38,6 +39,7 @@ export interface ExportFile {
 interface JobRow {
   id: string;
   requester: string;
+  agent: unknown;
   unrestricted: boolean;
   organization_id: string | null;
   allowed_types: string[] | null;
@@ -112,12 +114,17 @@ async function ownJob(repo: Repository, caller: Caller, id: string): Promise<Job
   const missing = notFound(`Export ${id.slice(0, 64)}`);
   if (!JOB_ID.test(id)) throw missing;
   const { rows } = await sql<JobRow>`
-    select id, requester, unrestricted, organization_id, allowed_types, types, status, error, attempts, transaction_time,
+    select id, requester, agent, unrestricted, organization_id, allowed_types, types, status, error, attempts, transaction_time,
       request_url, expires_at
     from export_job where id = ${id}`.execute(repo.db);
   const job = rows[0];
   if (!job || job.requester !== caller.subject) throw missing;
-  const access = { unrestricted: job.unrestricted, organizationId: job.organization_id, allowedTypes: job.allowed_types };
+  const access = {
+    unrestricted: job.unrestricted,
+    organizationId: job.organization_id,
+    allowedTypes: job.allowed_types,
+    resourceFilters: readStoredAgent(job.agent).resourceFilters,
+  };
   if (caller.kind === 'user' || !holdsExportAccess(repo.context.scope, access)) throw missing;
   if (job.expires_at && new Date(job.expires_at).getTime() <= repo.context.clock.now().getTime()) throw missing;
   return job;
