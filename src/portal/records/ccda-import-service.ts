@@ -18,10 +18,9 @@ import { badRequest, FhirError } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
 import { CcdaParseError } from '../../ccda/parse';
 import type { CcdaImportResult } from '../../ccda/parse';
-import { systemUriForOid } from '../../ccda/code-systems';
-import { DEFAULT_ID_ROOT } from '../../ccda/render/render-context';
 import { dropFailedUsCoreClaims } from './ccda-us-core-claims';
 import { parseCcdaOffThread } from './parse-ccda-off-thread';
+import { ownOriginOf } from './own-resource-id';
 import { matchPatient, PatientMatch } from './patient-match';
 import { takeOutValue, unstorableValueOf } from './unstorable-value';
 
@@ -266,22 +265,6 @@ function entriesFor(parsed: CcdaImportResult, match: PatientMatch, organizationI
     }
   }
   return rewritten;
-}
-
-/** The system our own CDA ids import as: root DEFAULT_ID_ROOT, extension "Type/id" (render's writeResourceId). */
-const OWN_ID_SYSTEM = systemUriForOid(DEFAULT_ID_ROOT);
-
-/**
- * The resource a Chartkeeper-written entry was rendered from, from its own id: "Observation/<id>", or with a suffix
- * for a part of one ("Observation/<id>#component-0", a vital sign's organizer and components).
- */
-function ownOriginOf(resource: Resource | undefined): string | undefined {
-  const ids = (resource as { identifier?: Identifier | Identifier[] } | undefined)?.identifier;
-  for (const id of Array.isArray(ids) ? ids : ids ? [ids] : []) {
-    const m = id.system === OWN_ID_SYSTEM ? /^([A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(#.*)?$/.exec(id.value ?? '') : null;
-    if (m) return m[1];
-  }
-  return undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { Repository } from '../../fhir/repository';
+import { ownResourceOf } from './own-resource-id';
 
 /** How an incoming document's patient was found (or not) among the stored ones. */
 export type PatientMatch =
@@ -9,6 +10,11 @@ export type PatientMatch =
 
 /**
  * The match rule, in order:
+ * 0. The document is one Chartkeeper rendered: an id under our own root names a stored Patient ("Patient/<id>") that
+ *    the caller may see and that does not contradict the document (as in 1). Such an id is not an identifier the
+ *    Patient carries, so step 1 cannot find it; without this, re-importing our own CCD of a patient with no phone,
+ *    email or postal code created a copy of them. A Patient the caller may not see (another organisation's) is never
+ *    matched, nor its existence revealed: the document then goes through steps 1 to 3 like any other.
  * 1. An identifier (system + value) of the incoming patient names exactly one stored Patient, and that
  *    Patient does not contradict the document: same birth date and family name where both have one.
  *    (Sample and test documents reuse patient ids for different people; an id alone never merges them.)
@@ -19,6 +25,8 @@ export type PatientMatch =
  * Several candidates at any step are never merged: the rule then moves on or creates a new Patient.
  */
 export async function matchPatient(repo: Repository, incoming: Patient): Promise<PatientMatch> {
+  const own = await ownPatient(repo, incoming);
+  if (own) return { kind: 'identifier', patient: own };
   const byIdentifier = new Map<string, Patient>();
   for (const identifier of incoming.identifier ?? []) {
     if (!identifier.system || !identifier.value) continue;
@@ -43,6 +51,23 @@ export async function matchPatient(repo: Repository, incoming: Patient): Promise
   if (matches.length === 1) return { kind: 'demographics', ...matches[0] };
   return { kind: 'none' };
 }
+
+/** The first Patient an id under our own root names that the caller may see and that agrees with the document. */
+async function ownPatient(repo: Repository, incoming: Patient): Promise<Patient | undefined> {
+  const ids = (incoming.identifier ?? [])
+    .map(ownResourceOf)
+    .filter((own) => own?.type === 'Patient')
+    .map((own) => own!.id);
+  // A rendered document names one; the bound keeps a hostile one from costing a search per id.
+  for (const id of [...new Set(ids)].slice(0, MAX_OWN_IDS)) {
+    // A search, not a read: it answers only what the caller may see, and an id it may not is just no match.
+    const [found] = await repo.searchResources<Patient>('Patient', { _id: id });
+    if (found && agrees(incoming, found)) return found;
+  }
+  return undefined;
+}
+
+const MAX_OWN_IDS = 4;
 
 function agrees(a: Patient, b: Patient): boolean {
   if (a.birthDate && b.birthDate && a.birthDate.slice(0, 10) !== b.birthDate.slice(0, 10)) return false;
