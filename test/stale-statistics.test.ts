@@ -94,11 +94,17 @@ describePg('with statistics taken while the tables were empty', () => {
     const searches = PORTAL_SEARCHES(ada);
     const stale: Record<string, number> = {};
     const counts: Record<string, number> = {};
-    for (const [caller, scope] of Object.entries(callers)) {
-      for (const s of searches) {
-        const repo = repoFor(scope);
-        stale[`${s.name} ${caller}`] = await fastest(() => repo.search(parseSearch(s.type, s.query)));
-        counts[`${s.name} ${caller}`] = (await repo.search(parseSearch(s.type, s.query))).entry?.length ?? 0;
+    // Three passes a second apart, each search's fastest run kept: a burst of other work on a busy machine (seen: one
+    // search's seven runs all at 17 ms against 1.2 ms, and 1.1 ms when run again) rarely spans all three.
+    for (let pass = 0; pass < 3; pass++) {
+      if (pass) await new Promise((resolve) => setTimeout(resolve, 1000));
+      for (const [caller, scope] of Object.entries(callers)) {
+        for (const s of searches) {
+          const key = `${s.name} ${caller}`;
+          const repo = repoFor(scope);
+          stale[key] = Math.min(stale[key] ?? Infinity, await fastest(() => repo.search(parseSearch(s.type, s.query))));
+          counts[key] ??= (await repo.search(parseSearch(s.type, s.query))).entry?.length ?? 0;
+        }
       }
     }
     await analyzeTables(database.db, await schemaTables(database.db));
