@@ -58,13 +58,7 @@ export function resourceFilterConditionAnyType(
   filters: ReadonlyMap<string, readonly ResourceFilter[]> | undefined,
   alias: string,
 ): Sql | undefined {
-  if (!filters?.size) return undefined;
-  const type = sql.ref(`${alias}.resource_type`);
-  const parts: Sql[] = [sql`${type} <> all(${[...filters.keys()]}::text[])`];
-  for (const filtered of filters.keys()) {
-    parts.push(sql`(${type} = ${filtered} and ${resourceFilterCondition(filters, filtered, alias)})`);
-  }
-  return sql`(${sql.join(parts, sql` or `)})`;
+  return anyTypeCondition(filters, alias, (filtered) => resourceFilterCondition(filters, filtered, alias));
 }
 
 /**
@@ -91,11 +85,20 @@ export function resourceFilterRecordConditionAnyType(
   filters: ReadonlyMap<string, readonly ResourceFilter[]> | undefined,
   alias: string,
 ): Sql | undefined {
+  return anyTypeCondition(filters, alias, (filtered) => resourceFilterRecordCondition(filters, filtered, alias));
+}
+
+/** A row of an unfiltered type, or of a filtered type meeting its condition (none: every row of that type). */
+function anyTypeCondition(
+  filters: ReadonlyMap<string, readonly ResourceFilter[]> | undefined,
+  alias: string,
+  conditionOf: (type: string) => Sql | undefined,
+): Sql | undefined {
   if (!filters?.size) return undefined;
   const type = sql.ref(`${alias}.resource_type`);
   const parts: Sql[] = [sql`${type} <> all(${[...filters.keys()]}::text[])`];
   for (const filtered of filters.keys()) {
-    const condition = resourceFilterRecordCondition(filters, filtered, alias);
+    const condition = conditionOf(filtered);
     parts.push(condition ? sql`(${type} = ${filtered} and ${condition})` : sql`${type} = ${filtered}`);
   }
   return sql`(${sql.join(parts, sql` or `)})`;
