@@ -58,9 +58,11 @@ export async function accountTokens(
       displayName: 'Dr. Bench',
       organizationId: BENCH_PRACTICE_ID,
     });
-    // A patient has one login: Ada's account is made only when asked for.
+    // A patient has one login: Ada's account is made only when asked for, and signed in again on a later call.
     const patient =
-      ada && (await accounts.create({ kind: 'patient', email: `ada${tag}@example.org`, displayName: 'Ada', patientId: ada.id }));
+      ada &&
+      ((await accounts.findByPatientId(ada.id)) ??
+        (await accounts.create({ kind: 'patient', email: `ada${tag}@example.org`, displayName: 'Ada', patientId: ada.id })));
     const noMail: Mailer = { send: () => Promise.resolve(), close: () => Promise.resolve() };
     const sessions = new SessionService(
       accountContext({
