@@ -1,7 +1,8 @@
 /**
  * The soak's figures: per minute, throughput, error rate, 5xx, p50/p99 of each operation, server RSS and PostgreSQL
- * connections; at the end, each target met or not.
+ * connections; at the end, each target met, missed, or (a p99 of too few requests) not judged.
  */
+import { formatWindow, MIN_WINDOW_SAMPLES, P99_GROWTH_LIMIT, p99Stability } from './soak-p99-windows';
 import { quantile } from './support/load-stats';
 
 /** One answered (or failed) request. */
@@ -84,36 +85,42 @@ export function formatMinute(figures: MinuteFigures): string {
   return [head, ...ops].join('\n');
 }
 
-/** One target and whether the run met it. */
+/** One target and whether the run met it; a p99 of too few requests is neither met nor missed. */
 export interface TargetVerdict {
   readonly target: string;
   readonly measured: string;
-  readonly met: boolean;
+  readonly outcome: 'met' | 'missed' | 'too few samples';
 }
 
+const outcomeOf = (met: boolean): TargetVerdict['outcome'] => (met ? 'met' : 'missed');
+
 /**
- * The issue's targets: zero 5xx; each operation's p99 in the last minute within 1.3x of the second minute's; RSS
- * growth under 10% after the first minute; no growth in open PostgreSQL connections.
+ * The issue's targets: zero 5xx; each operation's p99 at the end within 1.3x of its p99 at the start (from minute 2),
+ * over windows holding at least `minSamples` of its requests each (bench/soak-p99-windows.ts); RSS growth under 10%
+ * after the first minute; no growth in open PostgreSQL connections.
  */
-export function verdicts(minutes: readonly MinuteFigures[]): TargetVerdict[] {
+export function verdicts(
+  minutes: readonly MinuteFigures[],
+  samples: readonly SoakSample[],
+  minSamples: number = MIN_WINDOW_SAMPLES,
+): TargetVerdict[] {
   const out: TargetVerdict[] = [];
   const serverErrors = minutes.reduce((sum, m) => sum + m.serverErrors, 0);
-  out.push({ target: 'zero 5xx (or unanswered)', measured: String(serverErrors), met: serverErrors === 0 });
-  const second = minutes[1];
-  const last = minutes[minutes.length - 1];
-  if (second && last && last !== second) {
-    for (const op of Object.keys(second.byOp)) {
-      const before = second.byOp[op]?.p99;
-      const after = last.byOp[op]?.p99;
-      if (before === undefined || after === undefined) continue;
-      const ratio = after / before;
-      out.push({
-        target: `p99 ${op}: last minute <= 1.3x second`,
-        measured: `${before.toFixed(0)} -> ${after.toFixed(0)} ms (${ratio.toFixed(2)}x)`,
-        met: ratio <= 1.3,
-      });
-    }
+  out.push({ target: 'zero 5xx (or unanswered)', measured: String(serverErrors), outcome: outcomeOf(serverErrors === 0) });
+  const runMinutes = Math.max(0, ...minutes.map((m) => m.minute));
+  for (const p of p99Stability(samples, runMinutes, minSamples)) {
+    const windows = `${formatWindow(p.start)} -> ${formatWindow(p.end)}`;
+    const p99s = `${p.start.p99.toFixed(0)} -> ${p.end.p99.toFixed(0)} ms`;
+    out.push({
+      target: `p99 ${p.op}: end <= ${P99_GROWTH_LIMIT}x start`,
+      measured:
+        p.ratio === undefined
+          ? `${windows}: fewer than ${minSamples} in a window (${p99s}, not judged)`
+          : `${windows}: ${p99s} (${p.ratio.toFixed(2)}x)`,
+      outcome: p.outcome,
+    });
   }
+  const last = minutes[minutes.length - 1];
   const first = minutes[0]?.server;
   const end = last?.server;
   if (first && end) {
@@ -121,20 +128,20 @@ export function verdicts(minutes: readonly MinuteFigures[]): TargetVerdict[] {
     out.push({
       target: 'RSS growth after minute 1 < 10% (each instance)',
       measured: growth.map((g) => `${(g * 100).toFixed(1)}%`).join(', '),
-      met: growth.every((g) => g < 0.1),
+      outcome: outcomeOf(growth.every((g) => g < 0.1)),
     });
     const heapGrowth = end.heapUsed.map((heap, i) => heap / first.heapUsed[i] - 1);
     // Not one of the targets: it tells retained objects (a leak) from memory the garbage collector has not returned.
     out.push({
       target: '(for reading RSS) heap used growth after minute 1',
       measured: heapGrowth.map((g) => `${(g * 100).toFixed(1)}%`).join(', '),
-      met: heapGrowth.every((g) => g < 0.1),
+      outcome: outcomeOf(heapGrowth.every((g) => g < 0.1)),
     });
     const peakEarly = Math.max(...minutes.slice(0, 2).map((m) => m.server?.connections ?? 0));
     out.push({
       target: 'no growth in PostgreSQL connections',
       measured: `${minutes.map((m) => m.server?.connections ?? '-').join(' ')}`,
-      met: end.connections <= peakEarly,
+      outcome: outcomeOf(end.connections <= peakEarly),
     });
   }
   return out;

@@ -2,13 +2,16 @@
  * Soak: a portal day's mix of requests at a fixed arrival rate, for minutes on end, through HAProxy to several
  * instances on one PostgreSQL (started with ops/cluster.sh in a scratch database holding the demo family), printing
  * per minute: throughput, error rate, 5xx, p50/p99 of each operation, each instance's RSS and the PostgreSQL
- * connections; then the targets (zero 5xx; last-minute p99 within 1.3x of the second minute's; RSS growth under 10%
- * after the first minute; no connection growth). Requests are sent when they are due whether or not earlier ones
- * have been answered (open loop), so a slow server shows as latency, not as a lower rate.
+ * connections; then the targets (zero 5xx; each operation's p99 at the end within 1.3x of its p99 at the start, over
+ * windows of whole minutes holding at least SOAK_MIN_SAMPLES of its requests each, else "too few samples"; RSS growth
+ * under 10% after the first minute; no connection growth). Requests are sent when they are due whether or not earlier
+ * ones have been answered (open loop), so a slow server shows as latency, not as a lower rate.
  *
  * Run: npm run soak, with settings from the environment: SOAK_MINUTES=10, SOAK_RATE=10 (requests/s), SOAK_INSTANCES=2
- * (2 or 3), SOAK_PATIENTS=40 (the practice's patients besides the demo family), DATABASE_URL (the PostgreSQL server; default postgres://postgres@127.0.0.1:5432/postgres), SOAK_OUT=FILE to
- * write the figures as JSON too. The mix is in bench/soak-workload.ts.
+ * (2 or 3), SOAK_PATIENTS=40 (the practice's patients besides the demo family), SOAK_MIN_SAMPLES=300 (requests of an
+ * operation each p99 window must hold; see bench/soak-p99-windows.ts), DATABASE_URL (the PostgreSQL server; default
+ * postgres://postgres@127.0.0.1:5432/postgres), SOAK_OUT=FILE to write the figures (and every request's latency) as
+ * JSON too. The mix is in bench/soak-workload.ts.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { formatWindow, MIN_WINDOW_SAMPLES, p99Windows } from './soak-p99-windows';
 import { createBenchDatabase } from './support/bench-database';
 import { figuresOf, formatMinute, type MinuteFigures, type ServerSample, type SoakSample, verdicts } from './soak-report';
 import {
@@ -34,6 +38,7 @@ import {
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const RATE = Number(process.env.SOAK_RATE ?? 10);
 const INSTANCES = Number(process.env.SOAK_INSTANCES ?? 2);
+const MIN_SAMPLES = Number(process.env.SOAK_MIN_SAMPLES ?? MIN_WINDOW_SAMPLES);
 /** The practice's patients besides the demo family, whom staff write to and whose documents come back in. */
 const CLINIC_PATIENTS = Number(process.env.SOAK_PATIENTS ?? 40);
 /** Requests allowed in flight at once; an arrival beyond it counts as an error (the server has fallen behind). */
@@ -70,6 +75,32 @@ async function freeRange(count: number): Promise<number> {
   }
 }
 
+/**
+ * Which operations the run will judge on p99, in which windows, and for the others the rate that would give them
+ * enough requests: arrivals are fixed in advance, so this is known before the first request.
+ */
+function printP99Plan(order: readonly SoakOperation[]): void {
+  const counts = new Map<string, number[]>();
+  for (const { op, minute } of arrivals(order, RATE, MINUTES)) {
+    const mine = counts.get(op.name) ?? Array.from({ length: MINUTES }, () => 0);
+    mine[minute - 1]++;
+    counts.set(op.name, mine);
+  }
+  console.log(`p99 windows (at least ${MIN_SAMPLES} requests of the operation in each; minute 1 is the warm-up):`);
+  for (const [name, perMinute] of [...counts].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const pair = p99Windows(perMinute, MIN_SAMPLES);
+    if (!pair) {
+      console.log('  none: a run of fewer than 3 minutes has no p99 verdict');
+      return;
+    }
+    const windows = `${formatWindow({ ...pair.start, count: pair.startCount })} against ${formatWindow({ ...pair.end, count: pair.endCount })}`;
+    const fewest = Math.min(pair.startCount, pair.endCount);
+    console.log(
+      `  ${name.padEnd(22)} ${windows}${pair.enough ? '' : `: too few samples (SOAK_RATE=${Math.ceil((RATE * MIN_SAMPLES) / Math.max(1, fewest))} or a longer run would judge it)`}`,
+    );
+  }
+}
+
 /** The instances' warnings and errors (LOG_LEVEL=warn), counted by message and cause: what the 5xx were. */
 function printWarnings(clusterDir: string): void {
   const counts = new Map<string, number>();
@@ -92,6 +123,7 @@ function printWarnings(clusterDir: string): void {
 
 async function main(): Promise<void> {
   if (![2, 3].includes(INSTANCES)) throw new Error('SOAK_INSTANCES must be 2 or 3');
+  if (!Number.isInteger(MIN_SAMPLES) || MIN_SAMPLES < 1) throw new Error('SOAK_MIN_SAMPLES must be a whole number above 0');
   const database = await createBenchDatabase();
   const clusterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ck-soak-'));
   const metricsToken = randomBytes(16).toString('hex');
@@ -149,6 +181,7 @@ async function main(): Promise<void> {
       documents.push(await res.text());
     }
     const order = arrivalOrder(portalDay({ proxy, patients, practitioner, clinic, documents }, users));
+    printP99Plan(order);
 
     const sampleServers = async (minute: number): Promise<ServerSample> => {
       const figures = await Promise.all(
@@ -226,12 +259,22 @@ async function main(): Promise<void> {
     console.log(
       `\nsoak: ${samples.length} requests, ${dropped} not sent (more than ${MAX_IN_FLIGHT} in flight); load average ${finalLoad.map((l) => l.toFixed(2)).join(' ')} at the end`,
     );
-    const results = verdicts(minutes.filter(Boolean));
-    for (const v of results) console.log(`${v.met ? 'met    ' : 'MISSED '} ${v.target.padEnd(52)} ${v.measured}`);
+    const results = verdicts(minutes.filter(Boolean), samples, MIN_SAMPLES);
+    const mark = { met: 'met    ', missed: 'MISSED ', 'too few samples': 'too few' };
+    for (const v of results) console.log(`${mark[v.outcome]} ${v.target.padEnd(52)} ${v.measured}`);
     if (process.env.SOAK_OUT)
       fs.writeFileSync(
         process.env.SOAK_OUT,
-        JSON.stringify({ minutes, verdicts: results, rate: RATE, instances: INSTANCES, loadStart: load, loadEnd: finalLoad }, null, 2),
+        JSON.stringify({
+          minutes,
+          verdicts: results,
+          rate: RATE,
+          instances: INSTANCES,
+          minSamples: MIN_SAMPLES,
+          loadStart: load,
+          loadEnd: finalLoad,
+          samples,
+        }),
       );
   } finally {
     await run(SCRIPT, ['stop'], { env }).catch((err) => console.error(`soak: stopping the cluster: ${err}`));
