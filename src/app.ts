@@ -24,6 +24,7 @@ import { healthRouter } from './http/health-router';
 import type { ServiceMetrics } from './http/metrics-registry';
 import { metricsRouter, requestMetrics } from './http/metrics-router';
 import { requestId } from './http/request-id';
+import { parseQueryString } from './http/query-string';
 import { requestLog } from './http/request-log';
 
 /** Everything the HTTP app is built from; tests pass their own clock, mailer and database. */
@@ -54,6 +55,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', 'loopback');
+  // Every route reads a query name as its value or the list of its repetitions, never an object (query-string.ts).
+  app.set('query parser', parseQueryString);
   app.use(requestId());
   // With info off (LOG_LEVEL=warn) there is no request line to write: no layer for it either.
   if (logger.isLevelEnabled('info')) app.use(requestLog(logger));

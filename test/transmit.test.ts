@@ -161,12 +161,12 @@ describe('Patient/$transmit', () => {
       expect([res.status, outcomeText(res.body)]).toEqual([400, message]);
     }
     expect(app.smtp.received.length).toBe(before);
-    // A parameter that is not a plain value (email[a]=x parses to an object) is a 400, not a crash.
+    // `email[a]=x` is a parameter named "email[a]", not an email given as an object: the email is still missing.
     const odd = await app.call('POST', `/fhir/Patient/${ada.patientId}/$transmit?email[a]=x`, {
       token: ada.token,
       json: transmitBody({ confirmEmail: PROVIDER }),
     });
-    expect([odd.status, outcomeText(odd.body)]).toEqual([400, 'The parameter email must be a plain value']);
+    expect([odd.status, outcomeText(odd.body)]).toEqual([400, 'email is required: the provider address to send the record to']);
   });
 
   it('needs full access: Ada sends Ben’s (9) record, not Cara’s (15, billing); Dan and Dr. Chen send Ada’s', async () => {

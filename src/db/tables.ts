@@ -242,8 +242,15 @@ export interface SubscriptionTable {
   resource_type: string;
   /** The criteria's query, without the type: `status=current`, or empty for every resource of the type. */
   criteria: string;
-  /** The organisation whose staff wrote it (its access applies), or null for the operator's (everything). */
+  /** The organisation whose staff wrote it, or null for the operator's (kept for its write placement). */
   owner_organization: string | null;
+  /** Who wrote it last (their scope's description); null: written before migration 0025. */
+  owner: string | null;
+  /**
+   * The access it notifies with: its last writer's (access/kept-access.ts: KeptAccess as jsonb); null: written before
+   * migration 0025, which notifies with owner_organization's full access.
+   */
+  owner_access: ColumnType<unknown, string | null, string | null>;
   endpoint: string;
   /** null: id-only notifications; `application/fhir+json`: the resource too. */
   payload: string | null;

@@ -684,9 +684,11 @@ export class Repository {
   ): Promise<PreparedWrite> {
     checkWritableType(resource.resourceType);
     const scope = this.context.scope;
-    if (resource.resourceType === 'Subscription') checkSubscriptionWrite(scope, resource, this.context.subscriptionEndpoints);
+    const subscriptionOwner =
+      resource.resourceType === 'Subscription' ? checkSubscriptionWrite(scope, resource, this.context.subscriptionEndpoints) : undefined;
     const placed = await binaryPlace(this.db, scope, resource, batch, replaced);
-    const write = keptForOrganization(scope, prepareWrite(resource, version, this.context.clock.now(), placed), replaced);
+    const kept = keptForOrganization(scope, prepareWrite(resource, version, this.context.clock.now(), placed), replaced);
+    const write: PreparedWrite = subscriptionOwner ? { ...kept, subscriptionOwner } : kept;
     // A new Patient is not visible yet: whether it may be created is canWrite's call (staff: their organisation).
     const allowed =
       scope.unrestricted ||

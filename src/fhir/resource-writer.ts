@@ -8,6 +8,7 @@ import { GroupCommit } from '../db/group-commit';
 import { arrayLiteral } from '../db/array-literal';
 import { prepared } from '../db/prepared-statement';
 import { matchDeletions, mayNotify, queueNotifications } from './subscriptions/subscription-outbox';
+import type { SubscriptionOwner } from './subscriptions/subscription-write-check';
 
 /** One version of one resource, with everything that is written for it, ready to insert. */
 export interface PreparedWrite {
@@ -20,6 +21,8 @@ export interface PreparedWrite {
   /** Whose record it belongs to, which access follows (src/access/record-owners.ts). */
   readonly owners: string[];
   readonly index: IndexRows;
+  /** A Subscription written by a caller: whose it is now, and the access it notifies with (subscription-outbox.ts). */
+  readonly subscriptionOwner?: SubscriptionOwner;
 }
 
 /** Where a resource whose place is not in its own links belongs (a Binary: the resource its securityContext names). */

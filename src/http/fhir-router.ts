@@ -20,6 +20,7 @@ import { receiveContent, sendBinaryContent, sendBinaryJson, uploadFilename } fro
 import { FHIR_JSON, sendJsonText, sendResource, sendStored, sendWritten } from './fhir-response';
 import { jsonBody } from './json-body';
 import { operationParams } from './operation-params';
+import { type QueryParams, queryOf, queryValues } from './query-string';
 
 /** What the FHIR router needs per request. */
 export interface FhirRouterDeps {
@@ -151,18 +152,16 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.get(
     '/_history',
     asyncHandler(async (req, res) => {
-      sendResource(res, 200, await historyFeed(repoOf(res), undefined, req.query, `${fhirBase}/_history`));
+      sendResource(res, 200, await historyFeed(repoOf(res), undefined, queryOf(req), `${fhirBase}/_history`));
     }),
   );
 
   router.get(
     '/:type',
     asyncHandler(async (req, res) => {
-      const links = { url: `${fhirBase}/${req.params.type}`, params: queryParams(req) };
+      const links = { url: `${fhirBase}/${req.params.type}`, params: linkParams(queryOf(req)) };
       // Parsed inside: a caller taken on trust that may no longer act gets its 401, not the 400 of a bad query.
-      const text = await readAsCaller(res, (repo) =>
-        repo.searchText(parseSearch(req.params.type, req.query as Record<string, string | string[]>), links),
-      );
+      const text = await readAsCaller(res, (repo) => repo.searchText(parseSearch(req.params.type, queryOf(req)), links));
       sendJsonText(res, text);
     }),
   );
@@ -171,9 +170,10 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     '/:type/_search',
     form,
     asyncHandler(async (req, res) => {
-      const params = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
-      const request = parseSearch(req.params.type, params);
-      const links = { url: `${fhirBase}/${req.params.type}`, params: new URLSearchParams(params) };
+      // The URL's parameters and the form's together, every repetition of each kept (both are ANDed, as in a GET).
+      const params = searchParams(queryOf(req), (req.body ?? {}) as QueryParams);
+      const request = parseSearch(req.params.type, params.toString());
+      const links = { url: `${fhirBase}/${req.params.type}`, params: linkParams(params) };
       sendJsonText(res, await repoOf(res).searchText(request, links));
     }),
   );
@@ -181,7 +181,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.get(
     '/:type/_history',
     asyncHandler(async (req, res) => {
-      sendResource(res, 200, await historyFeed(repoOf(res), req.params.type, req.query, `${fhirBase}/${req.params.type}/_history`));
+      sendResource(res, 200, await historyFeed(repoOf(res), req.params.type, queryOf(req), `${fhirBase}/${req.params.type}/_history`));
     }),
   );
 
@@ -328,7 +328,7 @@ function runOperation(
     const body: unknown = req.body;
     const params = operationParams(
       { name: op.info.name, repeatable: op.repeatable },
-      req.query,
+      queryOf(req),
       op.body !== 'xml' && op.body !== 'raw' ? body : undefined,
     );
     const result = await op.handle({
@@ -379,10 +379,9 @@ function contentTypeOf(req: Request): string {
 
 /** What the request asks for that is not JSON (its `_format`, or an Accept header with no JSON type), if anything. */
 export function unacceptableFormat(req: Request): string | undefined {
-  const format = req.query._format;
-  if (format !== undefined) {
-    // `_format[a]=x` parses to an object, which is named as JSON.
-    const value = (Array.isArray(format) ? format : [format]).map((f) => (typeof f === 'string' ? f : JSON.stringify(f))).join(',');
+  const formats = queryValues(queryOf(req), '_format');
+  if (formats.length) {
+    const value = formats.join(',');
     return /^\s*(json|application\/json|application\/fhir\+json)\s*(;.*)?$/i.test(value) ? undefined : `_format=${value}`;
   }
   const accept = req.headers.accept;
@@ -400,8 +399,7 @@ export function unacceptableFormat(req: Request): string | undefined {
 }
 
 function wantsFhirJson(req: Request): boolean {
-  const format = req.query._format;
-  if (typeof format === 'string' && /json/.test(format)) return true;
+  if (queryValues(queryOf(req), '_format').some((format) => /json/.test(format))) return true;
   return /application\/(fhir\+)?json/.test(req.headers.accept ?? '');
 }
 
@@ -420,11 +418,17 @@ function header(req: Request, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function queryParams(req: Request): URLSearchParams {
+/** Every parameter of these queries, in order, each repetition kept. */
+function searchParams(...queries: QueryParams[]): URLSearchParams {
   const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(req.query)) {
-    for (const item of Array.isArray(v) ? v : [v]) if (typeof item === 'string') params.append(k, item);
-  }
+  for (const query of queries)
+    for (const name of Object.keys(query)) for (const value of queryValues(query, name)) params.append(name, value);
+  return params;
+}
+
+/** A search's parameters as its paging links repeat them (the page's own `_offset` is the link's to set). */
+function linkParams(query: QueryParams | URLSearchParams): URLSearchParams {
+  const params = query instanceof URLSearchParams ? new URLSearchParams(query) : searchParams(query);
   params.delete('_offset');
   return params;
 }
@@ -439,10 +443,12 @@ export function checkVersionId(versionId: string): void {
 }
 
 function historyOptions(req: Request): { since?: string; count?: number } {
-  const raw = req.query._count;
-  if (raw !== undefined && (typeof raw !== 'string' || !/^\d{1,20}$/.test(raw) || Number(raw) < 1)) {
-    throw badRequest('_count must be a positive integer', '_count');
-  }
-  const count = raw === undefined ? undefined : Number(raw);
-  return { since: typeof req.query._since === 'string' ? req.query._since : undefined, count };
+  const query = queryOf(req);
+  const [raw, ...moreCounts] = queryValues(query, '_count');
+  if (moreCounts.length) throw badRequest('_count may be given once', '_count');
+  if (raw !== undefined && (!/^\d{1,20}$/.test(raw) || Number(raw) < 1)) throw badRequest('_count must be a positive integer', '_count');
+  const [since, ...moreSinces] = queryValues(query, '_since');
+  // A repeated _since was ignored (a history from the start): it is refused, as in the type and system histories.
+  if (moreSinces.length) throw badRequest('_since may be given once', '_since');
+  return { since, count: raw === undefined ? undefined : Number(raw) };
 }

@@ -7,6 +7,7 @@
  */
 import type { Parameters } from '@medplum/fhirtypes';
 import { badRequest } from '../fhir/outcomes';
+import { type QueryParams, queryValues } from './query-string';
 
 /** The most values one operation request carries, repetitions included. */
 export const MAX_OPERATION_VALUES = 100;
@@ -14,7 +15,7 @@ export const MAX_OPERATION_VALUES = 100;
 /** The parameters of one operation call; throws 400 for a value that is not a plain one or a name given twice. */
 export function operationParams(
   operation: { readonly name: string; readonly repeatable?: readonly string[] },
-  query: Record<string, unknown>,
+  query: QueryParams,
   body: unknown,
 ): Record<string, string | undefined> {
   const values = new Map<string, string[]>();
@@ -23,14 +24,7 @@ export function operationParams(
     if (++count > MAX_OPERATION_VALUES) throw badRequest(`$${operation.name} takes at most ${MAX_OPERATION_VALUES} parameter values`);
     values.set(name, [...(values.get(name) ?? []), value]);
   };
-  for (const [name, given] of Object.entries(query)) {
-    for (const value of repetitions(given)) {
-      if (value === undefined) continue;
-      // `email[a]=x` parses to an object: an operation's parameters are plain values.
-      if (typeof value !== 'string') throw badRequest(`The parameter ${name.slice(0, 64)} must be a plain value`, name);
-      add(name, value);
-    }
-  }
+  for (const name of Object.keys(query)) for (const value of queryValues(query, name)) add(name, value);
   if (isParameters(body)) {
     for (const parameter of body.parameter ?? []) {
       const value: unknown = Object.entries(parameter).find(([key]) => key.startsWith('value'))?.[1];
@@ -44,16 +38,6 @@ export function operationParams(
     params[name] = list.join(',');
   }
   return params;
-}
-
-/**
- * The values of a query name as Express's parser (qs) gives them: one, an array of its repetitions, or, past 20
- * repetitions, an object keyed "0", "1"...; anything else (`email[a]=x`) is itself, for the caller to refuse.
- */
-function repetitions(given: unknown): unknown[] {
-  if (Array.isArray(given)) return given;
-  if (typeof given === 'object' && given !== null && Object.keys(given).every((key) => /^\d+$/.test(key))) return Object.values(given);
-  return [given];
 }
 
 /** Whether a parsed JSON body is a Parameters resource (its parameters are then read as the operation's). */

@@ -5,7 +5,8 @@
  * in a transaction of its own. For one subscription: the handshake first (on activation), then its notifications
  * oldest first, stopping at the first failure, so a receiver never sees one before an earlier one; a heartbeat when
  * nothing else was sent for its period. At least once: a notification leaves the outbox only after a 2xx, so a crash
- * between sending and recording sends it again (the receiver sees the event number twice).
+ * between sending and recording sends it again (the receiver sees the event number twice). Each notification is judged
+ * again against the subscription's access as it is sent; one it no longer admits is left out, unsent and unnumbered.
  */
 import type { EndpointPolicy } from '../fhir/subscriptions/endpoint-policy';
 import { DEFAULT_ALLOWED_HOSTS, endpointPolicy } from '../fhir/subscriptions/endpoint-policy';
@@ -67,6 +68,7 @@ async function deliver(deps: JobDeps, claimed: ClaimedSubscription): Promise<Sub
   let heartbeat = false;
   let failure: string | undefined;
   const delivered: string[] = [];
+  const leftOut: string[] = [];
   if (claimed.handshake_pending) {
     status = 'requested';
     const result = await send('handshake');
@@ -74,7 +76,13 @@ async function deliver(deps: JobDeps, claimed: ClaimedSubscription): Promise<Sub
     else failure = `handshake: ${result.reason}`;
   }
   for (const notification of failure ? [] : claimed.notifications) {
-    const version = claimed.payload === FULL_RESOURCE_PAYLOAD ? await notifiedVersion(deps.db, notification) : undefined;
+    const judged = await notifiedVersion(deps.db, claimed.scope, notification);
+    // The subscription's access no longer admits it (written since by someone who sees less): it is not told of it.
+    if (judged === 'not-admitted') {
+      leftOut.push(notification.seq);
+      continue;
+    }
+    const version = claimed.payload === FULL_RESOURCE_PAYLOAD ? judged : undefined;
     const event = {
       number: events + 1,
       timestamp: new Date(notification.queued_at).toISOString(),
@@ -97,7 +105,7 @@ async function deliver(deps: JobDeps, claimed: ClaimedSubscription): Promise<Sub
     if (result.ok) heartbeat = true;
     else failure = `heartbeat: ${result.reason}`;
   }
-  const outcome: DeliveryOutcome = { claimed, handshakeDone, delivered, sent: sentSomething || heartbeat, failure };
+  const outcome: DeliveryOutcome = { claimed, handshakeDone, delivered, leftOut, sent: sentSomething || heartbeat, failure };
   const recorded = await recordDelivery(deps.db, outcome, deps.clock.now());
   if (failure) deps.logger?.warn({ subscription: claimed.id, reason: failure }, 'subscription delivery failed');
   return { subscriptionId: claimed.id, handshake: handshakeDone, delivered: delivered.length, heartbeat, failure, status: recorded };

@@ -20,6 +20,7 @@ import * as bulkExport from './0019-bulk-export';
 import * as portalNoticeAddress from './0022-portal-notice-address';
 import * as oauthGrantAccount from './0023-oauth-grant-account';
 import * as exportChunkVersions from './0024-export-chunk-versions';
+import * as subscriptionOwnerAccess from './0025-subscription-owner-access';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -44,4 +45,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0022-portal-notice-address': portalNoticeAddress,
   '0023-oauth-grant-account': oauthGrantAccount,
   '0024-export-chunk-versions': exportChunkVersions,
+  '0025-subscription-owner-access': subscriptionOwnerAccess,
 };

@@ -4,9 +4,9 @@ import type { ResourceFilter } from '../../access/resource-filter';
 
 /**
  * What export_job.agent holds: the AuditEvent agent its audit records name and the requester's SMART query filters
- * (ExportAccess.resourceFilters), kept together as one JSON value. A row written before the filters were kept holds
+ * (KeptAccess.resourceFilters), kept together as one JSON value. A row written before the filters were kept holds
  * the agent alone; such an export was kicked off without its query filters, so it keeps none (and its files are read
- * only by a caller holding no query filter either: holdsExportAccess).
+ * only by a caller holding no query filter either: holdsKeptAccess).
  */
 export interface StoredAgent {
   readonly agent: AuditEventAgent | null;

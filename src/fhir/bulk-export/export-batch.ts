@@ -5,7 +5,7 @@
  * version is never changed, and the chunk fixes which versions the export holds, whatever is written meanwhile.
  */
 import { type Kysely, sql } from 'kysely';
-import { exportScope } from '../../access/export-scope';
+import { keptAccessScope } from '../../access/kept-access';
 import { versionsJudgedOneByOne, versionVisibilityCondition, visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
 import type { ClaimedExport, ExportSnapshot } from './export-queue';
@@ -103,7 +103,7 @@ export async function writeBatch(
 function snapshotRows(job: ExportSnapshot, type: string, afterId: string, limit: number) {
   const at = job.transactionTime;
   const since = job.since;
-  const scope = exportScope(job.access, `export ${job.id}`);
+  const scope = keptAccessScope(job.access, `export ${job.id}`);
   const visible = visibilityCondition(scope, type, 'r');
   const conditions = [...(visible ? [visible] : []), ...(since ? [sql`r.last_updated > ${since}`] : []), ...levelConditions(job, 'r')];
   const versionVisible = versionVisibilityCondition(scope, type, 'h');

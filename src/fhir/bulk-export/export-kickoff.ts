@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Group } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import type { Caller } from '../../access/caller';
-import { exportAccessOf } from '../../access/export-scope';
+import { keptAccessOf } from '../../access/kept-access';
 import { requestorAgent } from '../audit/audit-trail';
 import { isSupportedType, SUPPORTED_TYPES } from '../definitions';
 import { badRequest, forbidden, tooManyRequests } from '../outcomes';
@@ -49,7 +49,7 @@ export interface ExportRequest {
 
 /** Queues an export for the repository's caller and answers its id (the status URL's last segment). */
 export async function startExport(repo: Repository, caller: Caller, request: ExportRequest): Promise<string> {
-  const access = caller.kind === 'user' ? undefined : exportAccessOf(repo.context.scope);
+  const access = caller.kind === 'user' ? undefined : keptAccessOf(repo.context.scope);
   if (!access) throw forbidden('Bulk export is for staff of a practice and backend services; a portal account cannot export records');
   const { types, since } = exportParameters(request.params, access.allowedTypes);
   const patientIds = request.level === 'group' ? await groupPatients(repo, request.groupId as string) : null;

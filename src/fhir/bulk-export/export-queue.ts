@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEventAgent } from '@medplum/fhirtypes';
 import { type Kysely, sql } from 'kysely';
-import type { ExportAccess } from '../../access/export-scope';
+import type { KeptAccess } from '../../access/kept-access';
 import type { Tables } from '../../db/tables';
 import { readStoredAgent } from './export-agent';
 import type { ExportLevel } from './export-kickoff';
@@ -22,7 +22,7 @@ export const EXPORT_RETRY = Object.freeze({ baseSeconds: 5, maxSeconds: 300, fai
 /** What an export holds: whose access, which level and types, changed since when, as at which time. */
 export interface ExportSnapshot {
   readonly id: string;
-  readonly access: ExportAccess;
+  readonly access: KeptAccess;
   readonly level: ExportLevel;
   readonly patientIds: readonly string[] | null;
   readonly types: readonly string[];

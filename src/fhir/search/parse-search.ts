@@ -6,8 +6,8 @@ import { badRequest } from '../outcomes';
 /** FHIR search's comparison prefixes, which only number, date and quantity values carry. */
 const PREFIXES: ReadonlySet<string> = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap']);
 
-/** A search's query: an object as Express parses it, or the text after `?`. */
-export type SearchQuery = Record<string, string | string[] | undefined> | string;
+/** A search's query: an object as the HTTP layer parses it (a name's value, or its repetitions), or the text after `?`. */
+export type SearchQuery = Readonly<Record<string, string | readonly string[] | undefined>> | string;
 
 /**
  * Parses a FHIR search as @medplum/core's parseSearchRequest does, except that the value of a parameter that takes
@@ -128,10 +128,10 @@ function takesPrefix(type: string, code: string): boolean {
   return paramType === 'number' || paramType === 'date' || paramType === 'quantity';
 }
 
-function toParams(query: Record<string, string | string[] | undefined>): URLSearchParams {
+function toParams(query: Readonly<Record<string, string | readonly string[] | undefined>>): URLSearchParams {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query)) {
-    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) params.append(key, v);
+    for (const v of typeof value === 'string' ? [value] : (value ?? [])) params.append(key, v);
   }
   return params;
 }

@@ -6,8 +6,12 @@
  */
 import type { Resource, Subscription } from '@medplum/fhirtypes';
 import { type Kysely, sql } from 'kysely';
+import type { AccessScope } from '../../access/access-scope';
+import { versionVisibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
 import { lockCurrent, prepareWrite, replaceCurrent } from '../resource-writer';
+import { endedContent, versionAdmitted } from '../version-filter';
+import { ownerScope } from './subscription-outbox';
 
 /** Retries: the delay doubles from `baseSeconds` up to `maxSeconds`; `errorAfter` failures in a row mark the Subscription `error`. */
 export const DELIVERY_RETRY = Object.freeze({ baseSeconds: 5, maxSeconds: 3600, errorAfter: 3 });
@@ -38,6 +42,8 @@ export interface ClaimedSubscription {
   readonly handshake_pending: boolean;
   readonly events_delivered: number;
   readonly last_sent_at: Date | null;
+  /** The access it notifies with (subscription-outbox.ts: ownerScope). */
+  readonly scope: AccessScope;
   readonly notifications: QueuedNotification[];
 }
 
@@ -47,6 +53,8 @@ export interface DeliveryOutcome {
   readonly handshakeDone: boolean;
   /** The outbox rows the receiver took. */
   readonly delivered: readonly string[];
+  /** The outbox rows left out, unsent and unnumbered: versions the subscription's access no longer admits. */
+  readonly leftOut?: readonly string[];
   /** Anything (handshake, event, heartbeat) was taken. */
   readonly sent: boolean;
   readonly failure?: string;
@@ -55,7 +63,13 @@ export interface DeliveryOutcome {
 /** Claims up to `limit` subscriptions that have something due (handshake, notifications, heartbeat), under a lease. */
 export async function claimDueSubscriptions(db: Kysely<Tables>, now: Date, limit: number): Promise<ClaimedSubscription[]> {
   const leaseUntil = new Date(now.getTime() + LEASE_SECONDS * 1000);
-  const { rows } = await sql<Omit<ClaimedSubscription, 'notifications' | 'events_delivered'> & { events_delivered: string }>`
+  const { rows } = await sql<
+    Omit<ClaimedSubscription, 'notifications' | 'events_delivered' | 'scope'> & {
+      events_delivered: string;
+      owner_organization: string | null;
+      owner_access: unknown;
+    }
+  >`
     update subscription s set lease_until = ${leaseUntil}
     where s.id in (
       select c.id from subscription c
@@ -67,11 +81,10 @@ export async function claimDueSubscriptions(db: Kysely<Tables>, now: Date, limit
       order by c.next_attempt_at, c.id
       limit ${limit}
       for update skip locked)
-    returning s.id, s.endpoint, s.payload, s.headers, s.heartbeat_seconds, s.status, s.handshake_pending, s.events_delivered, s.last_sent_at`.execute(
-    db,
-  );
+    returning s.id, s.endpoint, s.payload, s.headers, s.heartbeat_seconds, s.status, s.handshake_pending, s.events_delivered, s.last_sent_at,
+      s.owner_organization, s.owner_access`.execute(db);
   const claimed: ClaimedSubscription[] = [];
-  for (const row of rows) {
+  for (const { owner_organization, owner_access, ...row } of rows) {
     const notifications = await db
       .selectFrom('subscription_notification')
       .select(['seq', 'resource_type', 'resource_id', 'version', 'queued_at'])
@@ -83,25 +96,39 @@ export async function claimDueSubscriptions(db: Kysely<Tables>, now: Date, limit
       ...row,
       headers: typeof row.headers === 'string' ? (JSON.parse(row.headers) as string[]) : row.headers,
       events_delivered: Number(row.events_delivered),
+      scope: ownerScope({ id: row.id, owner_organization, owner_access }),
       notifications,
     });
   }
   return claimed;
 }
 
-/** The version a notification is about, as written: the resource, or the delete (undefined if it is gone). */
+/** The version a notification is about, as written: the resource, or the delete. */
+export type NotifiedVersion = { readonly deleted: false; readonly resource: Resource } | { readonly deleted: true };
+
+/**
+ * The version a notification is about, if the subscription's access (`scope`) admits it now: matched when it was
+ * queued, it is judged again as it is sent, since the Subscription may have been written since by someone who sees
+ * less. A version of a type the access does not read, outside its records, or that its SMART query scopes do not let
+ * through (judged on the version's own content, or for a delete on the content it ended) is 'not-admitted'; one that
+ * is gone, undefined.
+ */
 export async function notifiedVersion(
   db: Kysely<Tables>,
+  scope: AccessScope,
   notification: QueuedNotification,
-): Promise<{ readonly deleted: false; readonly resource: Resource } | { readonly deleted: true } | undefined> {
-  const row = await db
-    .selectFrom('resource_history')
-    .select(['content', 'deleted'])
-    .where('resource_type', '=', notification.resource_type)
-    .where('id', '=', notification.resource_id)
-    .where('version', '=', notification.version)
-    .executeTakeFirst();
+): Promise<NotifiedVersion | 'not-admitted' | undefined> {
+  const visible = versionVisibilityCondition(scope, notification.resource_type, 'h');
+  const { rows } = await sql<{ content: string; deleted: boolean; owners: string[]; ended_content: string | null; visible: boolean }>`
+    select h.content, h.deleted, h.owners, ${endedContent('h')} as ended_content, ${visible ?? sql`true`} as visible
+    from resource_history h
+    where h.resource_type = ${notification.resource_type} and h.id = ${notification.resource_id} and h.version = ${notification.version}`.execute(
+    db,
+  );
+  const row = rows[0];
   if (!row) return undefined;
+  const judged = { resource_type: notification.resource_type, id: notification.resource_id, ...row };
+  if (!row.visible || !versionAdmitted(scope, judged)) return 'not-admitted';
   return row.deleted ? { deleted: true } : { deleted: false, resource: JSON.parse(row.content) as Resource };
 }
 
@@ -116,11 +143,8 @@ export function retryDelaySeconds(failures: number): number {
  */
 export async function recordDelivery(db: Kysely<Tables>, outcome: DeliveryOutcome, now: Date): Promise<string | undefined> {
   return db.transaction().execute(async (trx) => {
-    if (outcome.delivered.length)
-      await trx
-        .deleteFrom('subscription_notification')
-        .where('seq', 'in', [...outcome.delivered])
-        .execute();
+    const done = [...outcome.delivered, ...(outcome.leftOut ?? [])];
+    if (done.length) await trx.deleteFrom('subscription_notification').where('seq', 'in', done).execute();
     const row = await trx.selectFrom('subscription').selectAll().where('id', '=', outcome.claimed.id).forUpdate().executeTakeFirst();
     if (!row) return undefined;
     const same = row.endpoint === outcome.claimed.endpoint;

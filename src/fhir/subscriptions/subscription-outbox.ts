@@ -1,13 +1,15 @@
 /**
  * The transactional outbox of rest-hook notifications. The resource writer calls `queueNotifications` with every
  * version it writes, inside the write's own transaction: a Subscription's delivery row is kept in step with the
- * resource, and each other version that matches an active Subscription's criteria, as its owner may see it, queues one
- * notification row; so does a delete of a resource that matched just before it. A write that rolls back queues nothing; one that commits has its notifications committed with it,
+ * resource, and each other version that matches an active Subscription's criteria, as its owner may see it (the access
+ * its last writer kept, SMART scopes included), queues one notification row; so does a delete of a resource that
+ * matched just before it. A write that rolls back queues nothing; one that commits has its notifications committed with it,
  * for the delivery job (src/jobs/subscription-delivery-job.ts) to send at least once, whatever happens in between.
  */
 import type { Resource, Subscription } from '@medplum/fhirtypes';
 import { type Kysely, sql } from 'kysely';
 import { type AccessScope, unrestrictedScope } from '../../access/access-scope';
+import { type KeptAccess, keptAccessScope } from '../../access/kept-access';
 import { staffScope } from '../../access/portal-scope';
 import { prepared } from '../../db/prepared-statement';
 import type { Tables } from '../../db/tables';
@@ -15,6 +17,7 @@ import { badRequest } from '../outcomes';
 import { executeSearch } from '../search/search-executor';
 import { parseSearch } from '../search/parse-search';
 import { subscriptionDefinition } from './subscription-definition';
+import type { SubscriptionOwner } from './subscription-write-check';
 
 /** What the outbox needs of a written version (resource-writer's PreparedWrite). */
 export interface WrittenVersion {
@@ -23,6 +26,8 @@ export interface WrittenVersion {
   readonly lastUpdated: string;
   readonly deleted: boolean;
   readonly owners: readonly string[];
+  /** A Subscription written by a caller: its new owner (absent: the service's own write, which keeps the owner). */
+  readonly subscriptionOwner?: SubscriptionOwner;
 }
 
 /** Types no Subscription watches: writing them queues nothing and costs no query. */
@@ -89,8 +94,9 @@ async function matchWrites(db: Kysely<Tables>, watched: readonly WrittenVersion[
     resource_type: string;
     criteria: string;
     owner_organization: string | null;
+    owner_access: unknown;
   }>`
-    select id, resource_type, criteria, owner_organization from subscription
+    select id, resource_type, criteria, owner_organization, owner_access from subscription
     where status <> 'off' and resource_type = any(${types}::text[]) order by id`).execute(db);
   const queued: QueuedRow[] = [];
   for (const subscription of subscriptions) {
@@ -117,12 +123,24 @@ async function matchWrites(db: Kysely<Tables>, watched: readonly WrittenVersion[
   return queued;
 }
 
-/** The access of a Subscription's owner: its organisation's staff, or everything for the operator's. */
-export function ownerScope(subscription: { id: string; owner_organization: string | null }): AccessScope {
+/**
+ * The access a Subscription notifies with: the one its last writer kept (their organisation's records, or everything,
+ * narrowed by their SMART scopes and query scopes). One written before migration 0025 kept none: it has its
+ * organisation's full access (everything for the operator's), as it had when it was accepted.
+ */
+export function ownerScope(subscription: { id: string; owner_organization: string | null; owner_access: unknown }): AccessScope {
   const description = `Subscription/${subscription.id}`;
+  const kept = storedAccess(subscription.owner_access);
+  if (kept) return keptAccessScope(kept, description);
   return subscription.owner_organization === null
     ? unrestrictedScope(description)
     : staffScope(subscription.owner_organization, description);
+}
+
+/** The kept access as the jsonb column gives it back (node-postgres parses it; PGlite may give its text). */
+function storedAccess(column: unknown): KeptAccess | undefined {
+  if (column === null || column === undefined) return undefined;
+  return (typeof column === 'string' ? JSON.parse(column) : column) as KeptAccess;
 }
 
 /**
@@ -173,7 +191,11 @@ async function syncSubscription(db: Kysely<Tables>, write: WrittenVersion): Prom
       'Subscription.status',
     );
   }
+  // A caller's write makes the Subscription theirs, with their access (as a search of theirs would see); the service's
+  // own writes (its status) keep the owner it has.
+  const owner = write.subscriptionOwner;
   const columns = {
+    ...(owner ? { owner: owner.owner, owner_access: JSON.stringify(owner.access) } : {}),
     resource_type: definition.resourceType,
     criteria: definition.query,
     endpoint: definition.endpoint,

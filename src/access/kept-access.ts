@@ -1,17 +1,19 @@
 /**
- * Who may run a Bulk Data export, and with what access. An export runs later, in a job, with no request and no token:
- * it keeps the part of the requester's scope that says what they see (everything, or their organisation's records,
- * narrowed to the types their SMART scopes name and, per type, to the resources their SMART v2 query scopes let through)
- * and applies it when the job runs, as a Subscription keeps its owner's.
- * Portal callers (patients, family members) export nothing: their view is shaped per record (reduced views, releases),
- * which the export's stored lines cannot honour, and bulk access to records is a practice's and its systems' business.
+ * The access a caller leaves behind for work done later on their behalf, with no request and no token: a Bulk Data
+ * export, run by a job, and a Subscription, whose notifications are matched and sent long after it was written. It
+ * keeps the part of the caller's scope that says what they see (everything, or their organisation's records, narrowed
+ * to the types their SMART scopes name and, per type, to the resources their SMART v2 query scopes let through), and
+ * the work applies it when it runs.
+ * Portal callers (patients, family members) keep nothing: their view is shaped per record (reduced views, releases),
+ * which stored lines or a notification sent later cannot honour, and bulk access to records is a practice's and its
+ * systems' business.
  */
-import { type AccessScope, unrestrictedScope } from './access-scope';
+import { type AccessScope, SHARED_TYPES, unrestrictedScope } from './access-scope';
 import { staffScope } from './portal-scope';
 import type { ResourceFilter } from './resource-filter';
 
-/** The access an export keeps from its requester. */
-export interface ExportAccess {
+/** The access an export keeps from its requester, and a Subscription from its writer. */
+export interface KeptAccess {
   readonly unrestricted: boolean;
   /** Staff or a backend service of this organisation: its patients' records. */
   readonly organizationId: string | null;
@@ -24,8 +26,8 @@ export interface ExportAccess {
   readonly resourceFilters: Readonly<Record<string, readonly ResourceFilter[]>> | null;
 }
 
-/** The access an export by a caller with this scope keeps, or undefined when the caller may not export (portal). */
-export function exportAccessOf(scope: AccessScope): ExportAccess | undefined {
+/** The access a caller with this scope leaves behind, or undefined when it cannot be kept (a portal caller's). */
+export function keptAccessOf(scope: AccessScope): KeptAccess | undefined {
   if (scope.releasedOnly || scope.portalRules || scope.patients.size > 0 || !scope.presentsWhole) return undefined;
   return {
     unrestricted: scope.unrestricted,
@@ -35,7 +37,7 @@ export function exportAccessOf(scope: AccessScope): ExportAccess | undefined {
   };
 }
 
-/** The filters as a plain object in a stable order (stored with the export as JSON, compared by canonical()). */
+/** The filters as a plain object in a stable order (stored as JSON, compared by canonical()). */
 function sortedFilters(filters: ReadonlyMap<string, readonly ResourceFilter[]>): Record<string, readonly ResourceFilter[]> {
   const out: Record<string, readonly ResourceFilter[]> = {};
   for (const type of [...filters.keys()].sort()) {
@@ -54,22 +56,24 @@ function sortedFilters(filters: ReadonlyMap<string, readonly ResourceFilter[]>):
   return out;
 }
 
-/** The scope an export's job reads with. */
-export function exportScope(access: ExportAccess, description: string): AccessScope {
+/** The scope the kept access reads with (an export's job, a Subscription's matching and delivery). */
+export function keptAccessScope(access: KeptAccess, description: string): AccessScope {
   const base = access.unrestricted ? unrestrictedScope(description) : staffScope(access.organizationId ?? undefined, description);
   if (access.unrestricted) return base;
   const filters = access.resourceFilters ? Object.entries(access.resourceFilters) : [];
+  const allowed = access.allowedTypes ? new Set(access.allowedTypes) : undefined;
   return {
     ...base,
-    // The export's types are chosen within allowedTypes already; the per-type condition checks them again.
-    ...(access.allowedTypes ? { allowedTypes: new Set(access.allowedTypes) } : {}),
+    // An export's types are chosen within allowedTypes already; the per-type condition checks them again. SMART
+    // scopes name the shared types (a Practitioner) a token reads too, as smart-scopes.ts narrows them.
+    ...(allowed ? { allowedTypes: allowed, sharedTypes: new Set([...SHARED_TYPES].filter((type) => allowed.has(type))) } : {}),
     ...(filters.length ? { resourceFilters: new Map(filters) } : {}),
   };
 }
 
 /** Whether a caller with this scope still holds the access an export kept (it may read that export's files). */
-export function holdsExportAccess(scope: AccessScope, access: ExportAccess): boolean {
-  const now = exportAccessOf(scope);
+export function holdsKeptAccess(scope: AccessScope, access: KeptAccess): boolean {
+  const now = keptAccessOf(scope);
   if (!now) return false;
   if (access.unrestricted) return now.unrestricted;
   return (
