@@ -8,8 +8,10 @@
  * equal bytes once, which would flatter it). While 8 clients each upload 10 MB files, the server's resident memory is
  * sampled every 50 ms; its peak above the idle server's is printed.
  * Targets: upload and download throughput at least 50% of the reference; memory under 300 MB above idle.
- * Run: npm run bench:binary, with BENCH_SECONDS=8 per run, BENCH_ROUNDS=2 (the median of the rounds is reported),
- * BENCH_CONNECTIONS=8.
+ * The comparison is paired: each round measures the reference and the product back to back (their order alternating
+ * from round to round) and takes its own ratio; the ratio reported is the median of the rounds' ratios, with their
+ * spread, so that one round in which the machine happened to be quiet for the reference alone decides nothing.
+ * Run: npm run bench:binary, with BENCH_SECONDS=5 per run, BENCH_ROUNDS=5, BENCH_CONNECTIONS=8, BENCH_SIZES=1,10.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -20,8 +22,8 @@ import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
 import { createBenchDatabase } from './support/bench-database';
 import { type ChildServer, startChildServer } from './support/child-server';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const APP_POOL_SIZE = 20;
 const MB = 1024 * 1024;
@@ -159,6 +161,35 @@ async function peakRss(server: ChildServer, work: Promise<unknown>): Promise<num
   return peak;
 }
 
+/** Runs the reference's and the product's measurement one after the other, in the order asked; [reference, product]. */
+async function paired(productFirst: boolean, reference: () => Promise<Run>, product: () => Promise<Run>): Promise<[Run, Run]> {
+  if (productFirst) {
+    const p = await product();
+    return [await reference(), p];
+  }
+  const r = await reference();
+  return [r, await product()];
+}
+
+/**
+ * Empties both sides' tables of the round's files, so every round starts from the same tables (and a run of many
+ * rounds does not fill the disk): the reference's table, and the product's stored content with its Binaries.
+ */
+async function clearRound(pool: Pool): Promise<void> {
+  await pool.query('truncate bench_bytes');
+  await pool.query('truncate binary_content_part, binary_content');
+  for (const table of [
+    'resource',
+    'resource_history',
+    'search_token',
+    'search_string',
+    'search_date',
+    'search_reference',
+    'search_quantity',
+  ])
+    await pool.query(`delete from ${table} where resource_type = 'Binary'`);
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -190,7 +221,7 @@ async function main(): Promise<void> {
       ttlSeconds: 3600,
     });
     console.log(
-      `Binary content: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} round(s), median of the rounds; node flags [${SERVER_NODE_FLAGS.join(' ')}]`,
+      `Binary content: ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} paired round(s), median of the rounds' ratios; node flags [${SERVER_NODE_FLAGS.join(' ')}]`,
     );
     console.log(
       `machine: ${os.cpus().length} CPUs, load average ${os
@@ -205,39 +236,48 @@ async function main(): Promise<void> {
     const warm: string[] = [];
     await productUpload(server, token, 64 * 1024, warm);
     await productDownload(server, token, 64 * 1024, warm);
-    const ratios: { name: string; value: number }[] = [];
+    const ratios: { name: string; round: number[] }[] = [];
     let peak = 0;
     for (const size of SIZES) {
       const label = `${size / MB} MB`;
-      const results = { refUp: [] as Run[], up: [] as Run[], refDown: [] as Run[], down: [] as Run[] };
+      console.log(`\n${label} files, round by round (MB/s; ratio = product / reference of the same round)`);
+      const rounds: { up: number; down: number }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const refIds: string[] = [];
         const ids: string[] = [];
-        results.refUp.push(await referenceUpload(pool, size, refIds));
-        const upload = productUpload(server, token, size, ids);
-        if (size === 10 * MB) peak = Math.max(peak, await peakRss(server, upload));
-        results.up.push(await upload);
-        results.refDown.push(await referenceDownload(pool, size, refIds));
-        results.down.push(await productDownload(server, token, size, ids));
+        // The reference and the product back to back, the one first in odd rounds the other in even ones: a change in
+        // the machine's load falls on both sides of a round alike, and each round's ratio is its own.
+        const productFirst = round % 2 === 1;
+        const upload = async (): Promise<Run> => {
+          const run = productUpload(server, token, size, ids);
+          if (size === 10 * MB) peak = Math.max(peak, await peakRss(server, run));
+          return run;
+        };
+        const [refUp, up] = await paired(productFirst, () => referenceUpload(pool, size, refIds), upload);
+        const [refDown, down] = await paired(
+          productFirst,
+          () => referenceDownload(pool, size, refIds),
+          () => productDownload(server, token, size, ids),
+        );
+        rounds.push({ up: up.mbPerSecond / refUp.mbPerSecond, down: down.mbPerSecond / refDown.mbPerSecond });
+        console.log(`  round ${round + 1} (${productFirst ? 'product first' : 'reference first'}, load ${os.loadavg()[0].toFixed(1)})`);
+        console.log(mbLine('reference: pg insert into bytea', refUp));
+        console.log(mbLine('upload: POST /fhir/Binary (raw body)', up) + `   ratio ${rounds[round].up.toFixed(2)}`);
+        console.log(mbLine('reference: pg select of the bytea', refDown));
+        console.log(mbLine('download: GET /fhir/Binary/{id}', down) + `   ratio ${rounds[round].down.toFixed(2)}`);
+        await clearRound(pool);
       }
-      const pick = (runs: Run[]): Run => runs.sort((a, b) => a.mbPerSecond - b.mbPerSecond)[Math.floor((runs.length - 1) / 2)];
-      console.log(`\n${label} files`);
-      console.log(mbLine('reference: pg insert into bytea', pick(results.refUp)));
-      console.log(mbLine('upload: POST /fhir/Binary (raw body)', pick(results.up)));
-      console.log(mbLine('reference: pg select of the bytea', pick(results.refDown)));
-      console.log(mbLine('download: GET /fhir/Binary/{id}', pick(results.down)));
-      ratios.push({
-        name: `${label} upload / reference`,
-        value: median(results.up.map((r) => r.mbPerSecond)) / median(results.refUp.map((r) => r.mbPerSecond)),
-      });
-      ratios.push({
-        name: `${label} download / reference`,
-        value: median(results.down.map((r) => r.mbPerSecond)) / median(results.refDown.map((r) => r.mbPerSecond)),
-      });
+      ratios.push({ name: `${label} upload / reference`, round: rounds.map((r) => r.up) });
+      ratios.push({ name: `${label} download / reference`, round: rounds.map((r) => r.down) });
     }
     console.log('\nratios (target: at least 0.50)');
-    for (const { name, value } of ratios)
-      console.log(`  ${name.padEnd(36)} ${value.toFixed(2)}  ${value >= TARGETS.ratio ? 'ok' : 'BELOW TARGET'}`);
+    for (const { name, round } of ratios) {
+      const value = median(round);
+      const spread = `rounds ${Math.min(...round).toFixed(2)}-${Math.max(...round).toFixed(2)}`;
+      console.log(
+        `  ${name.padEnd(36)} ${value.toFixed(2)}  (median of ${round.length}; ${spread})  ${value >= TARGETS.ratio ? 'ok' : 'BELOW TARGET'}`,
+      );
+    }
     if (!peak) return;
     const above = (peak - idle) / MB;
     console.log(

@@ -1,5 +1,6 @@
 import { type Connection, type Submittable, types } from 'pg';
 import { ByteChunks } from './byte-chunks';
+import { writeBegin } from './held-begin';
 
 /** A statement's answer, as pg's own query result has it (what Kysely's PostgreSQL driver reads). */
 export interface ChunkedBindResult {
@@ -29,11 +30,13 @@ export class ChunkedBindQuery implements Submittable {
   /**
    * @param callback called once, with the result or the error; public and not readonly, as pg's client may wrap a
    *   submitted query's callback (its query_timeout does).
+   * @param begin a held-back BEGIN to write before the statement (held-begin.ts)
    */
   constructor(
     private readonly text: string,
     values: readonly unknown[],
     public callback: (err: Error | null, result?: ChunkedBindResult) => void,
+    private begin?: string,
   ) {
     this.bind = bindMessage(values);
   }
@@ -43,6 +46,7 @@ export class ChunkedBindQuery implements Submittable {
     const stream = connection.stream as Connection['stream'] & { cork(): void; uncork(): void };
     stream.cork();
     try {
+      if (this.begin) writeBegin(connection, this.begin);
       connection.parse({ name: '', text: this.text, types: [] }, false);
       for (const piece of this.bind) stream.write(piece);
       connection.describe({ type: 'P', name: '' }, false);
@@ -75,6 +79,8 @@ export class ChunkedBindQuery implements Submittable {
   }
 
   handleCommandComplete(message: { text: string }): void {
+    // The held-back BEGIN's answer comes first.
+    if (this.begin) return void (this.begin = undefined);
     // "INSERT 0 1", "UPDATE 3", "SELECT 2": the command, and how many rows it touched or returned.
     const [command, ...counts] = message.text.split(' ');
     this.command = command;

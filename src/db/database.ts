@@ -4,6 +4,8 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Client, Pool, type PoolClient } from 'pg';
 import { ByteChunks } from './byte-chunks';
 import { ChunkedBindQuery, type ChunkedBindResult } from './chunked-bind-query';
+import { COPY_OUT, CopyOutQuery, type CopyOutResult } from './copy-out-query';
+import { StatementAfterBegin, startsTransaction } from './held-begin';
 import { PREPARED, preparedName } from './prepared-statement';
 import type { Config } from '../config';
 import { lockDataDir } from './data-dir-lock';
@@ -78,6 +80,7 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
     client.query(SESSION_SETTINGS).catch(() => undefined);
     prepareMarkedStatements(client);
   });
+  pool.on('release', (_err: unknown, client: PoolClient) => forgetHeldBegin.get(client)?.());
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -88,29 +91,75 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
   };
 }
 
+/** Per pooled connection, how to drop a BEGIN it holds back (see prepareMarkedStatements). */
+const forgetHeldBegin = new WeakMap<PoolClient, () => void>();
+
 /**
  * A statement whose text starts with PREPARED (see prepared-statement.ts) runs as a named prepared statement
  * on each connection: PostgreSQL parses and plans it once per connection instead of on every call. Only a
- * few hot, fixed-text statements carry the mark, so each connection holds a handful of them.
+ * few hot, fixed-text statements carry the mark, so each connection holds a handful of them. One that starts with
+ * COPY_OUT runs as a binary COPY (copy-out-query.ts); one with a ByteChunks value as a ChunkedBindQuery. A BEGIN is
+ * held back and goes out with the transaction's first statement (held-begin.ts); a transaction that ends before
+ * running any statement sends nothing at all.
  */
 function prepareMarkedStatements(client: PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  const run = (text: unknown, values?: unknown, callback?: unknown): unknown => {
+  const settle =
+    <T>(resolve: (value: T) => void, reject: (err: Error) => void) =>
+    (err: Error | null, result?: T): void =>
+      err ? reject(err) : resolve(result!);
+  const run = (text: unknown, values?: unknown, callback?: unknown, begin?: string): unknown => {
+    if (typeof text === 'string' && callback === undefined && text.startsWith(COPY_OUT)) {
+      if (Array.isArray(values) && values.length)
+        return Promise.reject(new Error('A COPY takes no parameters: its values must be literals'));
+      // A COPY goes out in the simple protocol, which cannot follow a held BEGIN under one Sync: the BEGIN goes first.
+      const begun = begin ? (query(begin) as Promise<unknown>) : undefined;
+      const copied = new Promise<CopyOutResult>((resolve, reject) => void query(new CopyOutQuery(text, settle(resolve, reject))));
+      return begun ? Promise.all([begun, copied]).then(([, result]) => result) : copied;
+    }
     if (typeof text === 'string' && callback === undefined && Array.isArray(values) && values.some((v) => v instanceof ByteChunks))
       return new Promise<ChunkedBindResult>((resolve, reject) => {
-        query(new ChunkedBindQuery(text, values, (err, result) => (err ? reject(err) : resolve(result!))));
+        query(new ChunkedBindQuery(text, values, settle(resolve, reject), begin));
+      });
+    if (begin && typeof text === 'string')
+      return new Promise((resolve, reject) => {
+        query(new StatementAfterBegin(begin, text, values as unknown[] | undefined, settle(resolve, reject)));
       });
     return typeof text === 'string' && text.startsWith(PREPARED)
       ? query({ name: preparedName(text), text, values }, callback)
       : query(text, values, callback);
   };
+  // The BEGIN held back, if any; dropped when the connection goes back to the pool (its user ended the transaction).
+  let held: string | undefined;
+  forgetHeldBegin.set(client, () => (held = undefined));
   (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
+    const plain = typeof text === 'string' && callback === undefined;
+    if (plain && startsTransaction(text) && !(Array.isArray(values) && values.length)) {
+      held = text;
+      return Promise.resolve({ command: 'BEGIN', rowCount: null, rows: [] });
+    }
+    if (held !== undefined && plain && /^\s*(commit|rollback)\b/i.test(text)) {
+      // Nothing ran in the transaction: there is nothing to end.
+      held = undefined;
+      return Promise.resolve({ command: text.trim().split(/\s/)[0].toUpperCase(), rowCount: null, rows: [] });
+    }
+    if (held !== undefined && !plain) {
+      // Another kind of call (a callback, a query object): the BEGIN goes out on its own, first.
+      (query(held) as Promise<unknown>).catch(() => undefined);
+      held = undefined;
+    }
     const statements = currentStatementScope();
-    if (!statements || callback !== undefined || (typeof text === 'string' && endsTransaction(text))) return run(text, values, callback);
+    if (!statements || callback !== undefined || (typeof text === 'string' && endsTransaction(text)))
+      return run(text, values, callback, take());
     if (statements.aborted) return Promise.reject(new StatementCancelledError());
     // The request's client leaves while this statement runs: ask the server to cancel it (57014, then a rollback).
-    return statements.whileRunning(run(text, values) as Promise<unknown>, () => cancelBackend(client));
+    return statements.whileRunning(run(text, values, undefined, take()) as Promise<unknown>, () => cancelBackend(client));
   };
+  function take(): string | undefined {
+    const begin = held;
+    held = undefined;
+    return begin;
+  }
 }
 
 /**

@@ -7,7 +7,14 @@ import { indexValues, IndexRows } from './search/index-values';
 import { GroupCommit } from '../db/group-commit';
 import { arrayLiteral } from '../db/array-literal';
 import { prepared } from '../db/prepared-statement';
-import { matchDeletions, mayNotify, queueNotifications } from './subscriptions/subscription-outbox';
+import {
+  type ActiveSubscription,
+  activeSubscriptions,
+  matchDeletions,
+  mayNotify,
+  queueNotifications,
+  watchedTypes,
+} from './subscriptions/subscription-outbox';
 import type { SubscriptionOwner } from './subscriptions/subscription-write-check';
 
 /** One version of one resource, with everything that is written for it, ready to insert. */
@@ -137,9 +144,11 @@ const STATEMENT_ROWS = 2000;
 export async function insertNew(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
   if (!writes.length) return;
   if (db.isTransaction) {
-    await insertRows(db, writes);
-    // Subscriptions' notifications are queued in the same transaction (the outbox: src/fhir/subscriptions).
-    return queueNotifications(db, writes);
+    // Subscriptions' notifications are queued in the same transaction (the outbox: src/fhir/subscriptions); the
+    // statement that writes the versions reads the active Subscriptions they are matched against.
+    const watched = watchedTypes(writes);
+    const active = await insertRows(db, writes, watched);
+    return queueNotifications(db, writes, [], watched && active);
   }
   if (writes.some(mayNotify)) return db.transaction().execute((trx) => insertNew(trx, writes));
   let group = writeGroups.get(db);
@@ -148,9 +157,9 @@ export async function insertNew(db: Kysely<Tables>, writes: PreparedWrite[]): Pr
 }
 
 /** One statement commits atomically on its own; more than one needs a transaction around them. */
-function insertAtomically(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
-  if (writes.length <= STATEMENT_ROWS) return insertRows(db, writes);
-  return db.transaction().execute((trx) => insertRows(trx, writes));
+async function insertAtomically(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
+  if (writes.length <= STATEMENT_ROWS) await insertRows(db, writes);
+  else await db.transaction().execute((trx) => insertRows(trx, writes));
 }
 
 const writeGroups = new WeakMap<Kysely<Tables>, GroupCommit<PreparedWrite>>();
@@ -160,7 +169,8 @@ const writeGroups = new WeakMap<Kysely<Tables>, GroupCommit<PreparedWrite>>();
  * from what that insert returns (so each content is sent once), and each index table gets its own unnest
  * insert in the same statement. One round trip instead of seven, and nothing to plan per row.
  */
-async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
+async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[], watched?: readonly string[]): Promise<ActiveSubscription[]> {
+  let active: ActiveSubscription[] = [];
   for (const chunk of chunks(writes, STATEMENT_ROWS)) {
     const arrays = {
       type: [] as string[],
@@ -197,9 +207,14 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<
       sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content, compartments, owners) select * from r)`,
       ...indexInserts(chunk).map((insert, n) => sql`${sql.raw(`i${n}`)} as (${insert})`),
     ];
-    // One text per set of index tables with rows (at most 32 shapes), so it is prepared once per connection.
-    await prepared(sql`with ${sql.join(statements)} select 1`).execute(db);
+    // The active Subscriptions on the written types, when asked: they are the same in every chunk.
+    const result = watched?.length ? activeSubscriptions(watched) : sql<ActiveSubscription>`select 1`;
+    // One text per set of index tables with rows (at most 32 shapes, each with or without the Subscriptions), so it
+    // is prepared once per connection.
+    const { rows } = await prepared(sql<ActiveSubscription>`with ${sql.join(statements)} ${result}`).execute(db);
+    if (watched?.length) active = rows;
   }
+  return active;
 }
 
 /** Replaces the current row of existing resources with a new version (the caller checked versions). */

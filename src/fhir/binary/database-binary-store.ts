@@ -1,5 +1,6 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { ByteChunks } from '../../db/byte-chunks';
+import { copyOut } from '../../db/copy-out-query';
 import type { Tables } from '../../db/tables';
 import type { BinaryStore, ByteRange, ContentDescriptor } from './binary-store';
 
@@ -8,36 +9,53 @@ export const CONTENT_PART_BYTES = 1024 * 1024;
 
 /** How a part's bytes travel between Node and the database. */
 interface PartCodec {
-  /** The SQL value of a part's bytes. */
+  /** The SQL value (a bytea) of a part's bytes. */
   encode(bytes: ByteChunks): RawBuilder<unknown>;
-  /** A selected bytea expression as the codec reads it back. */
-  select(expression: RawBuilder<unknown>): RawBuilder<unknown>;
-  decode(value: unknown): Buffer;
+  /** How many parts one statement writes (a file's first ones go with its binary_content row). */
+  readonly partsPerStatement: number;
+  /** `length` bytes of one stored part from byte `from` (0-based); undefined when the part is not stored. */
+  readPart(db: Kysely<Tables>, sha256: string, part: number, from: number, length: number): Promise<Buffer | undefined>;
 }
 
 /**
- * As hex text, which both drivers move quickly: PGlite serialises a bytea parameter or result byte by byte in
- * JavaScript (about a second per MB, against some 60-100 ms as hex text).
+ * As hex text, which PGlite moves quickly: it serialises a bytea parameter or result byte by byte in JavaScript (about
+ * a second per MB, against some 60-100 ms as hex text). A statement carries one part: in process, a statement costs no
+ * round trip, and its hex text is twice the part.
  */
 const HEX: PartCodec = {
   encode: (bytes) => sql`decode(${bytes.joined().toString('hex')}, 'hex')`,
-  // bytea's text form is \x followed by hex (bytea_output's default on both databases).
-  select: (expression) => sql`${expression}::text`,
-  decode: (value) => {
-    if (typeof value !== 'string' || !value.startsWith('\\x')) throw new Error('A bytea part did not read back as hex text');
-    return Buffer.from(value.slice(2), 'hex');
+  partsPerStatement: 1,
+  async readPart(db, sha256, part, from, length) {
+    // bytea's text form is \x followed by hex (bytea_output's default on both databases).
+    const { rows } = await sql<{ data: unknown }>`select substring(data from ${from + 1} for ${length})::text as data
+      from binary_content_part where sha256 = ${sha256} and part = ${part}`.execute(db);
+    if (!rows.length) return undefined;
+    const text = rows[0].data;
+    if (typeof text !== 'string' || !text.startsWith('\\x')) throw new Error('A bytea part did not read back as hex text');
+    return Buffer.from(text.slice(2), 'hex');
   },
 };
 
 /**
- * As bytea, in binary format (half the bytes of hex, nothing to decode): the part's pieces go to the server as they
- * arrived (ByteChunks), not joined and copied into the driver's message.
+ * On PostgreSQL, bytes travel as bytea in binary format, half the bytes of hex and nothing to decode: a part's pieces
+ * go to the server as they arrived (ByteChunks), not joined and copied into the driver's message, and come back by a
+ * binary COPY (copy-out-query.ts). A statement carries up to 8 parts, so a file of up to 8 MB is written in one round
+ * trip, and no statement carries more.
  */
 const BYTEA: PartCodec = {
-  encode: (bytes) => sql`${bytes}`,
-  select: (expression) => expression,
-  decode: (value) => value as Buffer,
+  encode: (bytes) => sql`${bytes}::bytea`,
+  partsPerStatement: 8,
+  async readPart(db, sha256, part, from, length) {
+    // A COPY takes no parameters: its values are literals, of a form checked here.
+    if (!SHA256_HEX.test(sha256)) throw new Error(`"${sha256.slice(0, 80)}" is not the SHA-256 of stored content`);
+    const { rows } = await copyOut(sql`select substring(data from ${sql.lit(from + 1)} for ${sql.lit(length)})
+      from binary_content_part where sha256 = ${sql.lit(sha256)} and part = ${sql.lit(part)}`).execute(db);
+    if (!rows.length) return undefined;
+    return rows[0].data ?? Buffer.alloc(0);
+  },
 };
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * Binary content in the database itself (`binary_content`, `binary_content_part`), written in the caller's
@@ -46,13 +64,22 @@ const BYTEA: PartCodec = {
 function databaseStore(codec: PartCodec): BinaryStore {
   return {
     async save(db, content, contentType) {
-      const { rows } = await sql<{ sha256: string }>`insert into binary_content (sha256, size, content_type)
-        values (${content.sha256}, ${content.size}, ${contentType}) on conflict do nothing returning sha256`.execute(db);
+      const parts = [...partsOf(content.chunks, CONTENT_PART_BYTES)];
+      const first = parts.slice(0, codec.partsPerStatement);
+      // The content's row and its first parts in one statement; the parts go in only when the row is new.
+      const { rows } = await sql<{ stored: number }>`with c as (insert into binary_content (sha256, size, content_type)
+        values (${content.sha256}, ${content.size}, ${contentType}) on conflict do nothing returning sha256)${
+          first.length
+            ? sql`, p as (insert into binary_content_part (sha256, part, data)
+              select c.sha256, v.part, v.data from c cross join (values ${partValues(codec, first, 0)}) as v(part, data))`
+            : sql``
+        }
+        select count(*)::int as stored from c`.execute(db);
       // Stored already (the same bytes under another Binary, or this one restated): nothing more to write.
-      if (!rows.length) return;
-      let part = 0;
-      for (const pieces of partsOf(content.chunks, CONTENT_PART_BYTES)) {
-        await sql`insert into binary_content_part (sha256, part, data) values (${content.sha256}, ${part++}, ${codec.encode(new ByteChunks(pieces))})`.execute(
+      if (!rows[0]?.stored) return;
+      for (let at = first.length; at < parts.length; at += codec.partsPerStatement) {
+        await sql`insert into binary_content_part (sha256, part, data)
+          select ${content.sha256}::text, v.part, v.data from (values ${partValues(codec, parts.slice(at, at + codec.partsPerStatement), at)}) as v(part, data)`.execute(
           db,
         );
       }
@@ -67,6 +94,11 @@ function databaseStore(codec: PartCodec): BinaryStore {
       return readParts(db, codec, content, range);
     },
   };
+}
+
+/** `(part number, bytes)` rows of a VALUES list, the first part being number `first`. */
+function partValues(codec: PartCodec, parts: readonly Buffer[][], first: number): RawBuilder<unknown> {
+  return sql.join(parts.map((pieces, i) => sql`(${first + i}::int, ${codec.encode(new ByteChunks(pieces))})`));
 }
 
 /** The store for either database, moving bytes as hex text (what PGlite needs; correct on PostgreSQL too). */
@@ -88,10 +120,9 @@ async function* readParts(db: Kysely<Tables>, codec: PartCodec, content: Content
   for (let part = first; part <= last; part++) {
     const from = part === first ? start - part * CONTENT_PART_BYTES : 0;
     const to = part === last ? end - part * CONTENT_PART_BYTES : CONTENT_PART_BYTES - 1;
-    const { rows } = await sql<{ data: unknown }>`select ${codec.select(sql`substring(data from ${from + 1} for ${to - from + 1})`)} as data
-      from binary_content_part where sha256 = ${content.sha256} and part = ${part}`.execute(db);
-    if (!rows.length) throw new Error(`Binary content ${content.sha256} has no part ${part}`);
-    yield codec.decode(rows[0].data);
+    const bytes = await codec.readPart(db, content.sha256, part, from, to - from + 1);
+    if (!bytes) throw new Error(`Binary content ${content.sha256} has no part ${part}`);
+    yield bytes;
   }
 }
 

@@ -7,7 +7,7 @@
  * for the delivery job (src/jobs/subscription-delivery-job.ts) to send at least once, whatever happens in between.
  */
 import type { Resource, Subscription } from '@medplum/fhirtypes';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type AccessScope, unrestrictedScope } from '../../access/access-scope';
 import { type KeptAccess, keptAccessScope } from '../../access/kept-access';
 import { staffScope } from '../../access/portal-scope';
@@ -38,6 +38,32 @@ const MATCH_CHUNK = 100;
 
 /** Statuses a client may write; active and error are the service's to set. */
 const CLIENT_STATUSES = new Set(['requested', 'off']);
+
+/** An active Subscription, as matching a write needs it. */
+export interface ActiveSubscription {
+  readonly id: string;
+  readonly resource_type: string;
+  readonly criteria: string;
+  readonly owner_organization: string | null;
+  /** The access its writer held (src/access/kept-access.ts), null for one kept from before it was stored. */
+  readonly owner_access: unknown;
+}
+
+/** The active Subscriptions on these types, in the order they are matched. */
+export function activeSubscriptions(types: readonly string[]): RawBuilder<ActiveSubscription> {
+  return sql<ActiveSubscription>`select id, resource_type, criteria, owner_organization, owner_access from subscription
+    where status <> 'off' and resource_type = any(${types}::text[]) order by id`;
+}
+
+/**
+ * The types whose active Subscriptions queueNotifications will match these new versions against, so that the
+ * statement writing them can read those Subscriptions too (one round trip less); undefined when the versions include a
+ * Subscription, whose own write changes which are active before the others are matched.
+ */
+export function watchedTypes(writes: readonly WrittenVersion[]): string[] | undefined {
+  if (writes.some((w) => w.resource.resourceType === 'Subscription')) return undefined;
+  return [...new Set(writes.filter((w) => !w.deleted && !UNWATCHED.has(w.resource.resourceType)).map((w) => w.resource.resourceType))];
+}
 
 /** Whether writing this version may queue a notification (a non-transactional write of it must take a transaction). */
 export function mayNotify(write: WrittenVersion): boolean {
@@ -73,6 +99,7 @@ export async function queueNotifications(
   db: Kysely<Tables>,
   writes: readonly WrittenVersion[],
   deletions: readonly QueuedRow[] = [],
+  active?: readonly ActiveSubscription[],
 ): Promise<void> {
   for (const write of writes) if (write.resource.resourceType === 'Subscription') await syncSubscription(db, write);
   const queued = [
@@ -80,24 +107,21 @@ export async function queueNotifications(
     ...(await matchWrites(
       db,
       writes.filter((w) => !w.deleted && !UNWATCHED.has(w.resource.resourceType)),
+      active,
     )),
   ];
   if (queued.length) await db.insertInto('subscription_notification').values(queued).execute();
 }
 
 /** The notifications of the active Subscriptions whose criteria these versions (as the database holds them now) meet. */
-async function matchWrites(db: Kysely<Tables>, watched: readonly WrittenVersion[]): Promise<QueuedRow[]> {
+async function matchWrites(
+  db: Kysely<Tables>,
+  watched: readonly WrittenVersion[],
+  active?: readonly ActiveSubscription[],
+): Promise<QueuedRow[]> {
   if (!watched.length) return [];
   const types = [...new Set(watched.map((w) => w.resource.resourceType))];
-  const { rows: subscriptions } = await prepared(sql<{
-    id: string;
-    resource_type: string;
-    criteria: string;
-    owner_organization: string | null;
-    owner_access: unknown;
-  }>`
-    select id, resource_type, criteria, owner_organization, owner_access from subscription
-    where status <> 'off' and resource_type = any(${types}::text[]) order by id`).execute(db);
+  const subscriptions = active ?? (await prepared(activeSubscriptions(types)).execute(db)).rows;
   const queued: QueuedRow[] = [];
   for (const subscription of subscriptions) {
     const candidates = watched.filter((w) => w.resource.resourceType === subscription.resource_type);
