@@ -98,6 +98,7 @@ export function createApp(deps: AppDeps): Express {
         binaries,
         preparation: deps.preparation,
         subscriptionEndpoints,
+        databaseKind: database.kind,
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
   app.use('/fhir', fhirCors());

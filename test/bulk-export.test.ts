@@ -12,6 +12,7 @@ import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { signAccessToken, signingKeyFromString } from '../src/auth/access-token';
 import { nextType, resumePosition, writeBatch } from '../src/fhir/bulk-export/export-batch';
+import { exportFileChunks, exportFileText } from '../src/fhir/bulk-export/export-file';
 import { EXPORT_LIMITS } from '../src/fhir/bulk-export/export-kickoff';
 import { claimExport, EXPORT_LEASE_SECONDS, renewLease } from '../src/fhir/bulk-export/export-queue';
 import { importFhirFiles, listJsonFiles } from '../src/fhir/fhir-file-import';
@@ -167,6 +168,32 @@ describe('Bulk Data $export', () => {
     // Each line is the stored resource itself.
     const [patient] = result.byType.get('Patient')!.filter((p) => p.id === ada);
     expect(patient).toEqual(await app.system.read<Patient>('Patient', ada));
+  });
+
+  it('a file is the stored JSON of its resources byte for byte, however its download is sliced', async () => {
+    const statusPath = await kickOff(app, operator, '/fhir/$export?_type=Observation,Patient');
+    await bulkExportJob(jobDeps(app), { sliceMs: 600_000 });
+    const id = statusPath.split('/').pop() as string;
+    const manifest = (await app.call('GET', statusPath, { token: operator })).body as ExportResult['manifest'];
+    for (const type of ['Observation', 'Patient']) {
+      const { rows } = await sql<{ text: string }>`
+        select string_agg(content || E'\n', '' order by id) as text from resource where resource_type = ${type} and not deleted`.execute(
+        app.database.db,
+      );
+      const stored = Buffer.from(rows[0].text, 'utf8');
+      const chunks = await exportFileChunks(app.database.db, id, type);
+      // One line per statement, a few lines, and the default slice; on PostgreSQL by COPY, on PGlite by a joined text.
+      for (const sliceBytes of [1, 5000, undefined]) {
+        const pieces: Buffer[] = [];
+        for await (const piece of exportFileText(app.database.db, app.database.kind, id, type, chunks, sliceBytes))
+          pieces.push(Buffer.from(piece));
+        expect([type, sliceBytes, Buffer.concat(pieces).equals(stored)]).toEqual([type, sliceBytes, true]);
+      }
+      const file = manifest.output.find((f) => f.type === type)!;
+      const res = await fetch(file.url, { headers: { Authorization: `Bearer ${operator}` } });
+      const body = Buffer.from(await res.arrayBuffer());
+      expect([res.status, Number(res.headers.get('content-length')), body.equals(stored)]).toEqual([200, stored.length, true]);
+    }
   });
 
   it("staff export their organisation's patients only; a Group (a practice's panel) narrows it to its members", async () => {

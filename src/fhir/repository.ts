@@ -82,6 +82,8 @@ export interface RepositoryContext {
   readonly preparation?: WritePreparationPool;
   /** Where Subscriptions may deliver (SUBSCRIPTION_ALLOW_HOSTS); default: public https, http on loopback. */
   readonly subscriptionEndpoints?: EndpointPolicy;
+  /** The database's kind, for reads that take a faster way on PostgreSQL (an export's download); absent: the common way. */
+  readonly databaseKind?: 'postgres' | 'pglite';
 }
 
 /** What a write may carry besides the resource: a raw upload's bytes, for a Binary. */

@@ -7,10 +7,10 @@
  */
 import { sql } from 'kysely';
 import type { Caller } from '../../access/caller';
-import { holdsExportAccess } from '../../access/export-scope';
+import { holdsKeptAccess } from '../../access/kept-access';
 import { notFound } from '../outcomes';
 import type { Repository } from '../repository';
-import { exportFileChunks } from './export-file';
+import { exportFileChunks, exportFileText } from './export-file';
 import { readStoredAgent } from './export-agent';
 
 /** The Bulk Data completion manifest. */
@@ -28,12 +28,12 @@ export type ExportStatus =
   | { readonly state: 'completed'; readonly manifest: ExportManifest; readonly expires: Date }
   | { readonly state: 'failed'; readonly reason: string };
 
-/** An export file: its size and its text, a chunk at a time. */
+/** An export file: its size and its text (or its bytes), a slice at a time. */
 export interface ExportFile {
   readonly bytes: number;
   readonly lines: number;
   readonly expires: Date;
-  readonly chunks: AsyncIterable<string>;
+  readonly chunks: AsyncIterable<string | Buffer>;
 }
 
 interface JobRow {
@@ -102,12 +102,15 @@ export async function openExportFile(repo: Repository, caller: Caller, id: strin
   const job = await ownJob(repo, caller, id);
   const missing = () => notFound(`File ${type}.ndjson of export ${id}`);
   if (job.status !== 'completed' || !job.types.includes(type)) throw missing();
-  const { rows } = await sql<{ bytes: string | null; lines: number | null }>`
-    select sum(bytes)::bigint as bytes, sum(lines)::int as lines from export_chunk
-    where job_id = ${id} and resource_type = ${type}`.execute(repo.db);
-  const lines = rows[0]?.lines ?? 0;
+  const chunks = await exportFileChunks(repo.db, id, type);
+  const lines = chunks.reduce((sum, chunk) => sum + chunk.lines, 0);
   if (!lines) throw missing();
-  return { bytes: Number(rows[0].bytes), lines, expires: new Date(job.expires_at as Date), chunks: exportFileChunks(repo.db, id, type) };
+  return {
+    bytes: chunks.reduce((sum, chunk) => sum + chunk.bytes, 0),
+    lines,
+    expires: new Date(job.expires_at as Date),
+    chunks: exportFileText(repo.db, repo.context.databaseKind, id, type, chunks),
+  };
 }
 
 async function ownJob(repo: Repository, caller: Caller, id: string): Promise<JobRow> {
@@ -125,7 +128,7 @@ async function ownJob(repo: Repository, caller: Caller, id: string): Promise<Job
     allowedTypes: job.allowed_types,
     resourceFilters: readStoredAgent(job.agent).resourceFilters,
   };
-  if (caller.kind === 'user' || !holdsExportAccess(repo.context.scope, access)) throw missing;
+  if (caller.kind === 'user' || !holdsKeptAccess(repo.context.scope, access)) throw missing;
   if (job.expires_at && new Date(job.expires_at).getTime() <= repo.context.clock.now().getTime()) throw missing;
   return job;
 }
