@@ -11,11 +11,12 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AuditEvent, Bundle, Resource } from '@medplum/fhirtypes';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { buildAuditEvent } from '../src/access/audit-event';
 import type { AccessScope } from '../src/access/access-scope';
 import { portalScope, staffScope } from '../src/access/portal-scope';
 import type { Tables } from '../src/db/tables';
+import { visibleEntityTexts } from '../src/fhir/audit-entity-view';
 import { FixedClock } from '../src/fhir/clock';
 import { Repository } from '../src/fhir/repository';
 import { insertNew, prepareWrite } from '../src/fhir/resource-writer';
@@ -237,4 +238,31 @@ test("Ada's activity history names what she may see, and the rest by its type al
     'pv-x-audit-7': ['(Observation)', `MedicationRequest/${ada}-rx-1`],
   });
   expect(JSON.stringify(bundle)).not.toContain(other);
+});
+
+test('an AuditEvent naming only what the caller may see is served as stored; one naming more is rewritten', async () => {
+  const [ada] = corpus.patientIds;
+  const scope = portalScope([{ patientId: ada, level: 'full', self: true }], 'Ada');
+  const { rows } = await sql<{ id: string; content: string }>`select id, content from resource
+    where resource_type = 'AuditEvent' and id = any(${['pv-x-audit-4', 'pv-x-audit-0', 'pv-x-audit-3']}::text[]) order by id desc`.execute(
+    database.db,
+  );
+  const [shared, quoted, hidden] = rows.map((row) => row.content);
+  const texts = await visibleEntityTexts(database.db, scope, [shared, quoted, hidden]);
+  // Shared resources and Ada's own Patient only: the very text stored.
+  expect(texts[0]).toBe(shared);
+  // An agent's name with quotes is read by parsing; the entities it names are cut down all the same.
+  expect((JSON.parse(texts[1]) as AuditEvent).entity?.map((e) => e.what?.reference ?? e.what?.type)).toEqual([
+    `Patient/${ada}`,
+    'Communication',
+    `Communication/${ada}-msg-3`,
+    'Observation',
+    'Observation',
+  ]);
+  expect((JSON.parse(texts[2]) as AuditEvent).entity?.map((e) => e.what?.reference ?? e.what?.type)).toEqual([
+    `Patient/${ada}`,
+    'Observation',
+    'Observation/pv-x-shown',
+  ]);
+  expect(texts[2]).not.toContain('pv-x-prelim');
 });
