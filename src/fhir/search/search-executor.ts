@@ -224,7 +224,8 @@ async function presentEntries(
   fhirBase: string,
 ): Promise<PageEntry[]> {
   const shaped = !!request.fields?.length || request.summary !== undefined;
-  const presentedWhole = (f: Found): boolean => !!scope.presentsWhole || !!scope.presentsWholeType?.(f.type);
+  const presentedWhole = (f: Found): boolean =>
+    !!scope.presentsWhole || !!scope.presentsWholeType?.(f.type) || !!scope.presentsWholeResource?.(f.type, f.id);
   const whole = (f: Found): boolean =>
     !shaped && (scope.unrestricted || (presentedWhole(f) && (callerScope.unrestricted || f.type !== 'AuditEvent')));
   // AuditEvents shown whole but for the entities the caller may not see: from their text, parsed only where one is hidden.
