@@ -266,3 +266,21 @@ test('an AuditEvent naming only what the caller may see is served as stored; one
   ]);
   expect(texts[2]).not.toContain('pv-x-prelim');
 });
+
+test('an AuditEvent whose text spells a reference another way is still cut down', async () => {
+  const scope = portalScope([{ patientId: corpus.patientIds[0], level: 'full', self: true }], 'Ada');
+  const event = (entity: string): string => `{"resourceType":"AuditEvent","id":"x","entity":[${entity}]}`;
+  const texts = await visibleEntityTexts(database.db, scope, [
+    event('{"what" : { "reference" : "Observation/pv-x-prelim" }}'),
+    event('{"what":{"refer\\u0065nce":"Observation/pv-x-prelim"}}'),
+    event('{"what":{"reference":5}}'),
+    event('{"what":{"reference":"Observation/pv-x-shown"}}'),
+  ]);
+  expect(texts.map((text) => (JSON.parse(text) as AuditEvent).entity?.[0].what)).toEqual([
+    { type: 'Observation' },
+    { type: 'Observation' },
+    {},
+    { reference: 'Observation/pv-x-shown' },
+  ]);
+  expect(texts.join('')).not.toContain('pv-x-prelim');
+});

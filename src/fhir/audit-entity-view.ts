@@ -13,11 +13,8 @@ import { isSupportedType } from './definitions';
 
 const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
-/** Every `"reference"` member of JSON text without escapes, its string value captured. */
-const REFERENCE_MEMBER = /"reference"\s*:\s*"([^"]*)"/g;
-
-/** Every `"reference"` member of JSON text without escapes, whatever its value. */
-const REFERENCE_KEY = /"reference"\s*:/g;
+/** Every `"reference"` member of JSON text without escapes, its value captured when it is a string. */
+const REFERENCE_MEMBER = /"reference"\s*:\s*(?:"([^"]*)")?/g;
 
 /** Whether any of these resources is an AuditEvent whose entities must be checked for this caller. */
 export function needsEntityCheck(scope: AccessScope, resources: readonly Resource[]): boolean {
@@ -62,10 +59,17 @@ export async function visibleEntityTexts(db: Kysely<Tables>, scope: AccessScope,
         if (entity.what?.reference !== undefined) references.push(entity.what.reference);
   });
   const visible = await visibleReferences(db, scope, references);
+  // An event names the same resources as many others on its page (a chart read again and again): judged once each.
+  const judged = new Map<string, boolean>();
+  const whole = (reference: string): boolean => {
+    let known = judged.get(reference);
+    if (known === undefined) judged.set(reference, (known = shownWhole(scope, visible, reference)));
+    return known;
+  };
   return contents.map((content, i) => {
     const list = named[i];
     // Every reference in the text is one the caller may see, so no entity would change: the stored JSON as it is.
-    if (list?.every((reference) => shownWhole(scope, visible, reference))) return content;
+    if (list?.every(whole)) return content;
     return JSON.stringify(shownTo(scope, visible, parsed[i] ?? (JSON.parse(content) as Resource)));
   });
 }
@@ -77,8 +81,12 @@ export async function visibleEntityTexts(db: Kysely<Tables>, scope: AccessScope,
  */
 function referencesInText(content: string): string[] | undefined {
   if (content.includes('\\')) return undefined;
-  const values = Array.from(content.matchAll(REFERENCE_MEMBER), (match) => match[1]);
-  return (content.match(REFERENCE_KEY)?.length ?? 0) === values.length ? values : undefined;
+  const values: string[] = [];
+  for (const match of content.matchAll(REFERENCE_MEMBER)) {
+    if (match[1] === undefined) return undefined;
+    values.push(match[1]);
+  }
+  return values;
 }
 
 /** Whether an entity naming `reference` is shown as it is (shared types, and what the caller may see). */
@@ -110,7 +118,7 @@ function shownTo<T extends Resource>(scope: AccessScope, visible: ReadonlySet<st
  */
 async function visibleReferences(db: Kysely<Tables>, scope: AccessScope, references: readonly string[]): Promise<Set<string>> {
   const wanted = new Map<string, Set<string>>();
-  for (const reference of references) {
+  for (const reference of new Set(references)) {
     const match = REFERENCE.exec(reference);
     if (match && isSupportedType(match[1]) && !scope.sharedTypes.has(match[1])) {
       wanted.set(match[1], (wanted.get(match[1]) ?? new Set()).add(match[2]));
