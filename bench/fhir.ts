@@ -318,12 +318,11 @@ async function main(): Promise<void> {
     const tokens = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, benchPatients.ada);
     const accountAuth = { authorization: `Bearer ${tokens.staff}` };
     const adaAuth = { authorization: `Bearer ${tokens.ada}` };
-    // Access tokens last 15 minutes: a long run signs the two accounts in again (as new accounts) every 10.
+    // Access tokens last 15 minutes: a long run signs the two accounts in again every 10.
     let signedIn = Date.now();
-    let signIns = 0;
     const freshTokens = async (): Promise<void> => {
       if (Date.now() - signedIn < 10 * 60_000) return;
-      const again = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, benchPatients.ada, `-${++signIns}`);
+      const again = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, benchPatients.ada);
       accountAuth.authorization = `Bearer ${again.staff}`;
       adaAuth.authorization = `Bearer ${again.ada}`;
       signedIn = Date.now();
