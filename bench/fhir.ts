@@ -58,6 +58,8 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** Sign the accounts in again after this long (BENCH_SIGN_IN_EVERY_SECONDS): access tokens last 15 minutes. */
+const ACCOUNT_TOKEN_REFRESH_MS = Number(process.env.BENCH_SIGN_IN_EVERY_SECONDS ?? 600) * 1000;
 const WORKERS = Number(process.env.BENCH_IMPORT_WORKERS ?? defaultPreparationWorkers());
 const IMPORT_CONCURRENCY = Number(process.env.BENCH_IMPORT_CONCURRENCY ?? DEFAULT_IMPORT_CONCURRENCY);
 const APP_POOL_SIZE = 20;
@@ -318,14 +320,16 @@ async function main(): Promise<void> {
     const tokens = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, benchPatients.ada);
     const accountAuth = { authorization: `Bearer ${tokens.staff}` };
     const adaAuth = { authorization: `Bearer ${tokens.ada}` };
-    // Access tokens last 15 minutes: a long run signs the two accounts in again every 10.
-    let signedIn = Date.now();
-    const freshTokens = async (): Promise<void> => {
-      if (Date.now() - signedIn < 10 * 60_000) return;
-      const again = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, benchPatients.ada);
-      accountAuth.authorization = `Bearer ${again.staff}`;
-      adaAuth.authorization = `Bearer ${again.ada}`;
-      signedIn = Date.now();
+    // Account tokens last 15 minutes and a full run takes longer: sign in again (new accounts, as a tag tells them
+    // apart) before any run that could outlive them, so no run is measured on 401s.
+    let signedInAt = Date.now();
+    let signIns = 0;
+    const freshAccountTokens = async (): Promise<void> => {
+      if (Date.now() - signedInAt < ACCOUNT_TOKEN_REFRESH_MS) return;
+      const renewed = await accountTokens({ databaseUrl: bench.url, dataDir: '' }, signingKey, benchPatients.ada, `-${++signIns}`);
+      accountAuth.authorization = `Bearer ${renewed.staff}`;
+      adaAuth.authorization = `Bearer ${renewed.ada}`;
+      signedInAt = Date.now();
     };
 
     // Every target runs once per round, rounds alternate the targets, and each keeps its best round:
@@ -333,7 +337,13 @@ async function main(): Promise<void> {
     const best = new Map<string, LoadResult>();
     // And every round's result, to compare each target with the reference of its own round (paired ratios).
     const rounds: Map<string, LoadResult>[] = [];
+    // A run with failed answers measured something else (errors are cheap): it is reported, never compared.
+    const failedRuns: LoadResult[] = [];
     const keep = (result: LoadResult, round: number): LoadResult => {
+      if (result.errors || result.non2xx) {
+        failedRuns.push(result);
+        return result;
+      }
       const previous = best.get(result.label);
       if (!previous || result.rate > previous.rate) best.set(result.label, result);
       (rounds[round] ??= new Map()).set(result.label, result);
@@ -451,19 +461,25 @@ async function main(): Promise<void> {
       if (SETTLE_SECONDS > 0) {
         if (SHOW_PAUSES) process.stderr.write('settling round (not counted):\n');
         for (const name of chosen) {
-          await freshTokens();
+          await freshAccountTokens();
           await targets[name](SETTLE_SECONDS);
         }
         if (SHOW_PAUSES) process.stderr.write('measured rounds:\n');
       }
       for (let round = 1; round <= ROUNDS; round++) {
         for (const name of chosen) {
-          await freshTokens();
+          await freshAccountTokens();
           keep(await targets[name](SECONDS), round);
         }
       }
     } finally {
       await Promise.all([...started.values()].map(async (child) => (await child).stop()));
+    }
+    if (failedRuns.length) {
+      out('');
+      out(`Left out of every ratio: ${failedRuns.length} run(s) with failed answers:`);
+      for (const result of failedRuns) out(formatResult(result));
+      process.exitCode = 1;
     }
     out('');
     out(`Best of ${ROUNDS} round(s):`);

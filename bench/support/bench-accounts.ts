@@ -46,28 +46,22 @@ export async function accountTokens(
   target: { databaseUrl?: string; dataDir: string },
   signingKey: string,
   ada: BenchPatient | undefined,
-  /**
-   * Tells apart the accounts of several calls on one database; the same tag again signs the same accounts in anew
-   * (access tokens last 15 minutes: a long run needs new ones).
-   */
+  /** Tells apart the accounts of several calls on one database (access tokens last 15 minutes: a long run needs new ones). */
   tag = '',
 ): Promise<{ staff: string; ada: string }> {
   const database = await openDatabase(target);
   try {
     const accounts = new AccountStore(database.db, systemClock);
-    // A second call with the same tag signs the same accounts in again (new sessions, new tokens).
-    const staff =
-      (await accounts.findByEmail(`bench.staff${tag}@example.org`)) ??
-      (await accounts.create({
-        kind: 'staff',
-        email: `bench.staff${tag}@example.org`,
-        displayName: 'Dr. Bench',
-        organizationId: BENCH_PRACTICE_ID,
-      }));
-    // A patient has one login: Ada's account is made only when asked for.
+    const staff = await accounts.create({
+      kind: 'staff',
+      email: `bench.staff${tag}@example.org`,
+      displayName: 'Dr. Bench',
+      organizationId: BENCH_PRACTICE_ID,
+    });
+    // A patient has one login: Ada's account is made only when asked for, and signed in again on a later call.
     const patient =
       ada &&
-      ((await accounts.findByEmail(`ada${tag}@example.org`)) ??
+      ((await accounts.findByPatientId(ada.id)) ??
         (await accounts.create({ kind: 'patient', email: `ada${tag}@example.org`, displayName: 'Ada', patientId: ada.id })));
     const noMail: Mailer = { send: () => Promise.resolve(), close: () => Promise.resolve() };
     const sessions = new SessionService(
