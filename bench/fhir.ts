@@ -24,7 +24,9 @@
  *     endpoint running the search's indexed SQL and concatenating the stored JSON into a Bundle; search1 ... search7b
  *     run one of them (targets search1staff, search1staffRef, search1Ada, search1AdaRef, ...);
  *   BENCH_VARIANT_ENV='NAME=value ...' and/or BENCH_VARIANT_FLAGS='--node-flag ...' to measure a second product
- *     server with another setting in the same rounds (targets readVariant and readAccountVariant);
+ *     server with another setting in the same rounds (targets readVariant and readAccountVariant, and per search
+ *     search1staffVariant, search1AdaVariant, ...); BENCH_VARIANT_TREE=/path/to/checkout runs that server from another
+ *     checkout of the same schema (say, main before a change), to compare before and after in one run;
  *   BENCH_PAUSES=1 to print, per load run, PostgreSQL's CPU and transactions per request and the server's
  *     event-loop stalls and GC pauses; BENCH_KEEP_DATABASE=1 to leave the database behind for a look at it.
  */
@@ -154,7 +156,12 @@ function postgresCpuMicros(): number {
 /** What the variant server differs by (BENCH_VARIANT_ENV, BENCH_VARIANT_FLAGS), or 'variant' if nothing. */
 function variantName(): string {
   const flags = process.env.BENCH_VARIANT_FLAGS;
-  return [process.env.BENCH_VARIANT_ENV, flags !== undefined ? `node flags [${flags}]` : undefined].filter(Boolean).join(', ') || 'variant';
+  const tree = process.env.BENCH_VARIANT_TREE;
+  return (
+    [tree ? `tree ${tree}` : undefined, process.env.BENCH_VARIANT_ENV, flags !== undefined ? `node flags [${flags}]` : undefined]
+      .filter(Boolean)
+      .join(', ') || 'variant'
+  );
 }
 
 /** The extra environment of the variant server (BENCH_VARIANT_ENV, 'NAME=value' pairs separated by spaces). */
@@ -230,21 +237,26 @@ function printSearchTable(
 ): void {
   const lines: string[] = [];
   for (const search of PORTAL_BENCH_SEARCHES) {
-    for (const caller of callers) {
+    // The product, then the variant server (BENCH_VARIANT_*) where it ran, each against the same reference.
+    for (const [caller, kind] of callers.flatMap((c) => [
+      [c, ''],
+      [c, 'Variant'],
+    ])) {
       const key = `search${search.key}${caller}`;
-      const product = best.get(labels[key]);
+      const product = best.get(labels[`${key}${kind}`]);
       const reference = best.get(labels[`${key}Ref`]);
       if (!product || !reference) continue;
       const rate = product.rate / reference.rate;
       const p99 = product.p99 / reference.p99;
       const paired = rounds.flatMap((results) => {
-        const a = results.get(labels[key]);
+        const a = results.get(labels[`${key}${kind}`]);
         const b = results.get(labels[`${key}Ref`]);
         return a && b ? [{ rate: a.rate / b.rate, p99: a.p99 / b.p99 }] : [];
       });
       const ok = rate >= SEARCH_TARGETS.rateRatio && p99 <= SEARCH_TARGETS.p99Ratio;
+      const as = kind ? `${caller} (variant)` : caller;
       lines.push(
-        `  ${`${search.key} ${search.name}`.padEnd(42)} ${caller.padEnd(5)} ${Math.round(product.rate).toString().padStart(6)}/s ${Math.round(reference.rate).toString().padStart(6)}/s ${rate.toFixed(2).padStart(5)}  ${product.p99.toFixed(1).padStart(6)} ${reference.p99.toFixed(1).padStart(6)} ${p99.toFixed(2).padStart(5)}  ${median(
+        `  ${`${search.key} ${search.name}`.padEnd(42)} ${as.padEnd(5)} ${Math.round(product.rate).toString().padStart(6)}/s ${Math.round(reference.rate).toString().padStart(6)}/s ${rate.toFixed(2).padStart(5)}  ${product.p99.toFixed(1).padStart(6)} ${reference.p99.toFixed(1).padStart(6)} ${p99.toFixed(2).padStart(5)}  ${median(
           paired.map((r) => r.rate),
         )
           .toFixed(2)
@@ -353,6 +365,7 @@ async function main(): Promise<void> {
           ['product', 'warn'],
           { ...env, ...variantEnv() },
           process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS,
+          process.env.BENCH_VARIANT_TREE || undefined,
         ),
     };
     const started = new Map<keyof typeof starts, Promise<ChildServer>>();
@@ -417,19 +430,24 @@ async function main(): Promise<void> {
         const referencePaths = caller.patients.map((p) => search.referencePath(p));
         targets[key] = async (seconds) => measureHttp(await server('product'), labels[key], seconds, paths, caller.auth);
         targets[`${key}Ref`] = async (seconds) => measureHttp(await server('reference'), labels[`${key}Ref`], seconds, referencePaths);
+        labels[`${key}Variant`] = `${search.key} ${search.name}, ${caller.name}, ${variantName()}`;
+        targets[`${key}Variant`] = async (seconds) =>
+          measureHttp(await server('variant'), labels[`${key}Variant`], seconds, paths, caller.auth);
       }
     }
     // By default every target but the variants (when no variant is set) and the control (BENCH_TARGETS=...,control).
-    // A name may also be a group: `searches` (all seven), `search1` ... `search7b` (one search, both callers).
+    // A name may also be a group: `searches` (all seven), `searchesAda` or `searchesstaff` (all seven, one caller),
+    // `search1` ... `search7b` (one search, both callers); with a variant set, a group has its variant targets too.
+    const kinds = variantName() !== 'variant' ? '(Ref|Variant)?' : '(Ref)?';
     const chosen = (
       process.env.BENCH_TARGETS?.split(',') ??
       Object.keys(targets).filter((name) => name !== 'control' && (variantName() !== 'variant' || !name.endsWith('Variant')))
     ).flatMap((name) => {
       const group =
-        name === 'searches'
-          ? /^search\d[ab]?(staff|Ada)(Ref)?$/
+        name === 'searches' || name === 'searchesAda' || name === 'searchesstaff'
+          ? new RegExp(`^search\\d[ab]?${name === 'searches' ? '(staff|Ada)' : name.slice('searches'.length)}${kinds}$`)
           : /^search\d[ab]?$/.test(name)
-            ? new RegExp(`^${name}(staff|Ada)(Ref)?$`)
+            ? new RegExp(`^${name}(staff|Ada)${kinds}$`)
             : undefined;
       return group ? Object.keys(targets).filter((t) => group.test(t)) : [name];
     });

@@ -46,6 +46,11 @@ export interface AccessScope {
   /** True when present() returns every resource of this type as it is (a scope whose reduced views are of other types). */
   presentsWholeType?(type: string): boolean;
   /**
+   * True when present() returns this one resource as it is, as its type and id alone tell (a portal caller's Patient of a
+   * record they hold at full): its stored JSON can then be served without parsing it.
+   */
+  presentsWholeResource?(type: string, id: string): boolean;
+  /**
    * Portal callers (patients, family): unreleased documents and results are invisible (release-visibility.ts).
    * Staff and system see them.
    */

@@ -59,6 +59,8 @@ export function portalScope(access: readonly PatientAccess[], description: strin
     authorshipIssues: (resource, stored) => portalAuthorshipIssues(resource, own, stored),
     present: (resource) => presentAt(resource, levelFor),
     presentsWholeType: (type) => !REDUCED_VIEW_TYPES.has(type),
+    // A Patient is reduced at the caller's level on its own record (presentAt): at full, it is shown as it is.
+    presentsWholeResource: (type, id) => !REDUCED_VIEW_TYPES.has(type) || (type === 'Patient' && levelFor(id) === 'full'),
     narrowForSearch(type, params) {
       const blocked = [...byPatient.values()].filter((a) => !params.every((p) => searchParamAllowedAt(a.level, type, p)));
       if (!blocked.length) return scope;

@@ -667,8 +667,8 @@ export class Repository {
   /** Shapes a stored version for the caller: their reduced view, and an AuditEvent's entities they may see. */
   private async presentStored(stored: StoredVersion): Promise<StoredVersion> {
     const scope = this.context.scope;
-    if (scope.unrestricted || ((scope.presentsWhole || scope.presentsWholeType?.(stored.type)) && stored.type !== 'AuditEvent'))
-      return stored;
+    const whole = scope.presentsWhole || scope.presentsWholeType?.(stored.type) || scope.presentsWholeResource?.(stored.type, stored.id);
+    if (scope.unrestricted || (whole && stored.type !== 'AuditEvent')) return stored;
     const [visible] = await withVisibleEntities(this.db, scope, [JSON.parse(stored.content) as Resource]);
     return { ...stored, content: JSON.stringify(scope.present(visible)) };
   }

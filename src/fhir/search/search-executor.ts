@@ -6,7 +6,7 @@ import { visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
 import { isSupportedType, searchParametersOf } from '../definitions';
 import { badRequest } from '../outcomes';
-import { withVisibleEntities } from '../audit-entity-view';
+import { visibleEntityTexts, withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
 import { MAX_SEARCH_OFFSET } from './parse-search';
 import { matchSource, type PageOrder, pageStatement } from './match-source';
@@ -224,11 +224,22 @@ async function presentEntries(
   fhirBase: string,
 ): Promise<PageEntry[]> {
   const shaped = !!request.fields?.length || request.summary !== undefined;
+  const presentedWhole = (f: Found): boolean =>
+    !!scope.presentsWhole || !!scope.presentsWholeType?.(f.type) || !!scope.presentsWholeResource?.(f.type, f.id);
   const whole = (f: Found): boolean =>
-    !shaped &&
-    (scope.unrestricted ||
-      ((!!scope.presentsWhole || !!scope.presentsWholeType?.(f.type)) && (callerScope.unrestricted || f.type !== 'AuditEvent')));
-  const parsed = found.filter((f) => !whole(f));
+    !shaped && (scope.unrestricted || (presentedWhole(f) && (callerScope.unrestricted || f.type !== 'AuditEvent')));
+  // AuditEvents shown whole but for the entities the caller may not see: from their text, parsed only where one is hidden.
+  const events = found.filter((f) => !shaped && !whole(f) && f.type === 'AuditEvent' && presentedWhole(f));
+  const eventTexts = new Map<Found, string>();
+  if (events.length) {
+    const texts = await visibleEntityTexts(
+      db,
+      callerScope,
+      events.map((f) => f.content),
+    );
+    events.forEach((f, i) => eventTexts.set(f, texts[i]));
+  }
+  const parsed = found.filter((f) => !whole(f) && !eventTexts.has(f));
   const shown = new Map<Found, Resource>();
   if (parsed.length) {
     const visible = await withVisibleEntities(
@@ -242,7 +253,7 @@ async function presentEntries(
     const resource = shown.get(f);
     const json = resource
       ? JSON.stringify(shapeResource(scope.present(resource), { elements: request.fields, summary: request.summary }))
-      : f.content;
+      : (eventTexts.get(f) ?? f.content);
     return { fullUrl: `${fhirBase}/${f.type}/${f.id}`, mode: f.mode, json };
   });
 }
