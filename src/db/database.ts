@@ -4,7 +4,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Client, Pool, type PoolClient } from 'pg';
 import { ByteChunks } from './byte-chunks';
 import { ChunkedBindQuery, type ChunkedBindResult } from './chunked-bind-query';
-import { PREPARED, preparedName } from './prepared-statement';
+import { preparedName } from './prepared-statement';
 import type { Config } from '../config';
 import { lockDataDir } from './data-dir-lock';
 import { PGliteDialect } from './pglite-dialect';
@@ -89,9 +89,10 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
 }
 
 /**
- * A statement whose text starts with PREPARED (see prepared-statement.ts) runs as a named prepared statement
- * on each connection: PostgreSQL parses and plans it once per connection instead of on every call. Only a
- * few hot, fixed-text statements carry the mark, so each connection holds a handful of them.
+ * A statement whose text starts with PREPARED (or PREPARED_SHAPE, while few shapes are; see prepared-statement.ts)
+ * runs as a named prepared statement on each connection: PostgreSQL parses and plans it once per connection instead
+ * of on every call. Only hot statements of a bounded number of texts carry the mark, so each connection holds a
+ * bounded number of them.
  */
 function prepareMarkedStatements(client: PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
@@ -100,9 +101,9 @@ function prepareMarkedStatements(client: PoolClient): void {
       return new Promise<ChunkedBindResult>((resolve, reject) => {
         query(new ChunkedBindQuery(text, values, (err, result) => (err ? reject(err) : resolve(result!))));
       });
-    return typeof text === 'string' && text.startsWith(PREPARED)
-      ? query({ name: preparedName(text), text, values }, callback)
-      : query(text, values, callback);
+    // Both marks are comments (PREPARED, PREPARED_SHAPE): other statements are spared the lookup of a name.
+    const name = typeof text === 'string' && text.startsWith('/*') ? preparedName(text) : undefined;
+    return name ? query({ name, text, values }, callback) : query(text, values, callback);
   };
   (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
     const statements = currentStatementScope();
