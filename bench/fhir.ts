@@ -24,7 +24,9 @@
  *     endpoint running the search's indexed SQL and concatenating the stored JSON into a Bundle; search1 ... search7b
  *     run one of them (targets search1staff, search1staffRef, search1Ada, search1AdaRef, ...);
  *   BENCH_VARIANT_ENV='NAME=value ...' and/or BENCH_VARIANT_FLAGS='--node-flag ...' to measure a second product
- *     server with another setting in the same rounds (targets readVariant and readAccountVariant);
+ *     server with another setting in the same rounds (targets readVariant, readAccountVariant, and search1staffVariant
+ *     ... which the search groups then include), or BENCH_VARIANT_DIR=/path/to/another/checkout to run that checkout's
+ *     code as the second server (a before/after on the same database, in the same rounds);
  *   BENCH_PAUSES=1 to print, per load run, PostgreSQL's CPU and transactions per request and the server's
  *     event-loop stalls and GC pauses; BENCH_KEEP_DATABASE=1 to leave the database behind for a look at it.
  */
@@ -152,7 +154,12 @@ function postgresCpuMicros(): number {
 /** What the variant server differs by (BENCH_VARIANT_ENV, BENCH_VARIANT_FLAGS), or 'variant' if nothing. */
 function variantName(): string {
   const flags = process.env.BENCH_VARIANT_FLAGS;
-  return [process.env.BENCH_VARIANT_ENV, flags !== undefined ? `node flags [${flags}]` : undefined].filter(Boolean).join(', ') || 'variant';
+  const checkout = process.env.BENCH_VARIANT_DIR;
+  return (
+    [checkout ? `code of ${checkout}` : undefined, process.env.BENCH_VARIANT_ENV, flags !== undefined ? `node flags [${flags}]` : undefined]
+      .filter(Boolean)
+      .join(', ') || 'variant'
+  );
 }
 
 /** The extra environment of the variant server (BENCH_VARIANT_ENV, 'NAME=value' pairs separated by spaces). */
@@ -228,21 +235,23 @@ function printSearchTable(
 ): void {
   const lines: string[] = [];
   for (const search of PORTAL_BENCH_SEARCHES) {
-    for (const caller of callers) {
-      const key = `search${search.key}${caller}`;
+    // The product, then the variant server (as "staff'", "Ada'") against the same reference of the same rounds.
+    for (const [caller, server] of callers.flatMap((c) => [[c, ''] as const, [c, 'Variant'] as const])) {
+      const base = `search${search.key}${caller}`;
+      const key = `${base}${server}`;
       const product = best.get(labels[key]);
-      const reference = best.get(labels[`${key}Ref`]);
+      const reference = best.get(labels[`${base}Ref`]);
       if (!product || !reference) continue;
       const rate = product.rate / reference.rate;
       const p99 = product.p99 / reference.p99;
       const paired = rounds.flatMap((results) => {
         const a = results.get(labels[key]);
-        const b = results.get(labels[`${key}Ref`]);
+        const b = results.get(labels[`${base}Ref`]);
         return a && b ? [{ rate: a.rate / b.rate, p99: a.p99 / b.p99 }] : [];
       });
       const ok = rate >= SEARCH_TARGETS.rateRatio && p99 <= SEARCH_TARGETS.p99Ratio;
       lines.push(
-        `  ${`${search.key} ${search.name}`.padEnd(42)} ${caller.padEnd(5)} ${Math.round(product.rate).toString().padStart(6)}/s ${Math.round(reference.rate).toString().padStart(6)}/s ${rate.toFixed(2).padStart(5)}  ${product.p99.toFixed(1).padStart(6)} ${reference.p99.toFixed(1).padStart(6)} ${p99.toFixed(2).padStart(5)}  ${median(
+        `  ${`${search.key} ${search.name}`.padEnd(42)} ${`${caller}${server ? "'" : ''}`.padEnd(5)} ${Math.round(product.rate).toString().padStart(6)}/s ${Math.round(reference.rate).toString().padStart(6)}/s ${rate.toFixed(2).padStart(5)}  ${product.p99.toFixed(1).padStart(6)} ${reference.p99.toFixed(1).padStart(6)} ${p99.toFixed(2).padStart(5)}  ${median(
           paired.map((r) => r.rate),
         )
           .toFixed(2)
@@ -257,6 +266,7 @@ function printSearchTable(
   out(
     `Portal searches against their reference (3): targets rate >= ${SEARCH_TARGETS.rateRatio} of (3), p99 <= ${SEARCH_TARGETS.p99Ratio}x`,
   );
+  if (lines.some((line) => line.includes("'"))) out(`  (staff', Ada': the variant server, ${variantName()})`);
   out(
     `  ${'search'.padEnd(42)} ${'as'.padEnd(5)} ${'rate'.padStart(8)} ${'(3)'.padStart(8)} ${'ratio'.padStart(5)}  ${'p99'.padStart(6)} ${'(3)'.padStart(6)} ${'ratio'.padStart(5)}  paired: rate   p99`,
   );
@@ -334,6 +344,7 @@ async function main(): Promise<void> {
           ['product', 'warn'],
           { ...env, ...variantEnv() },
           process.env.BENCH_VARIANT_FLAGS?.split(/\s+/).filter(Boolean) ?? SERVER_NODE_FLAGS,
+          process.env.BENCH_VARIANT_DIR,
         ),
     };
     const started = new Map<keyof typeof starts, Promise<ChildServer>>();
@@ -397,6 +408,9 @@ async function main(): Promise<void> {
         const paths = caller.patients.map((p) => search.path(p));
         const referencePaths = caller.patients.map((p) => search.referencePath(p));
         targets[key] = async (seconds) => measureHttp(await server('product'), labels[key], seconds, paths, caller.auth);
+        labels[`${key}Variant`] = `${search.key} ${search.name}, ${caller.name}, ${variantName()}`;
+        targets[`${key}Variant`] = async (seconds) =>
+          measureHttp(await server('variant'), labels[`${key}Variant`], seconds, paths, caller.auth);
         targets[`${key}Ref`] = async (seconds) => measureHttp(await server('reference'), labels[`${key}Ref`], seconds, referencePaths);
       }
     }
@@ -406,11 +420,13 @@ async function main(): Promise<void> {
       process.env.BENCH_TARGETS?.split(',') ??
       Object.keys(targets).filter((name) => name !== 'control' && (variantName() !== 'variant' || !name.endsWith('Variant')))
     ).flatMap((name) => {
+      // With a variant (BENCH_VARIANT_ENV, _FLAGS or _DIR) each search runs on it too, in the same rounds.
+      const kinds = variantName() === 'variant' ? '(Ref)?' : '(Ref|Variant)?';
       const group =
         name === 'searches'
-          ? /^search\d[ab]?(staff|Ada)(Ref)?$/
+          ? new RegExp(`^search\\d[ab]?(staff|Ada)${kinds}$`)
           : /^search\d[ab]?$/.test(name)
-            ? new RegExp(`^${name}(staff|Ada)(Ref)?$`)
+            ? new RegExp(`^${name}(staff|Ada)${kinds}$`)
             : undefined;
       return group ? Object.keys(targets).filter((t) => group.test(t)) : [name];
     });
