@@ -24,17 +24,19 @@ export interface ChildServer {
 }
 
 /**
- * Forks bench-server.ts with this process's loader flags (tsx) and `nodeFlags`, waits for its URL. Its stdout goes to
+ * Forks bench-server.ts (this checkout's, or `checkout`'s) with this process's loader flags (tsx) and `nodeFlags`, waits
+ * for its URL. Its stdout goes to
  * /dev/null: with request logging on, the cost of writing the log lines is measured, not a terminal's.
  */
 export function startChildServer(
   args: string[],
   env: Record<string, string>,
   nodeFlags: readonly string[] = [],
-  /** Another checkout whose bench-server.ts (and so whose product) to run, e.g. main before a change. */
-  tree?: string,
+  /** Another checkout to run the server of (its bench/support/bench-server.ts), for a before/after in one run. */
+  checkout?: string,
 ): Promise<ChildServer> {
-  const child = fork(tree ? path.join(tree, 'bench', 'support', 'bench-server.ts') : path.join(__dirname, 'bench-server.ts'), args, {
+  const script = checkout ? path.join(checkout, 'bench', 'support', 'bench-server.ts') : path.join(__dirname, 'bench-server.ts');
+  const child = fork(script, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server, to see where its time goes.

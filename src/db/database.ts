@@ -7,7 +7,7 @@ import { ChunkedBindQuery, type ChunkedBindResult } from './chunked-bind-query';
 import { CopyOutLines, isCopyOutLines } from './copy-out-lines';
 import { COPY_OUT, CopyOutQuery, type CopyOutResult } from './copy-out-query';
 import { StatementAfterBegin, startsTransaction } from './held-begin';
-import { PREPARED, preparedName } from './prepared-statement';
+import { preparedName } from './prepared-statement';
 import type { Config } from '../config';
 import { lockDataDir } from './data-dir-lock';
 import { PGliteDialect } from './pglite-dialect';
@@ -96,12 +96,12 @@ function openPostgres(connectionString: string, statementTimeoutMs: number): Dat
 const forgetHeldBegin = new WeakMap<PoolClient, () => void>();
 
 /**
- * A statement whose text starts with PREPARED (see prepared-statement.ts) runs as a named prepared statement
- * on each connection: PostgreSQL parses and plans it once per connection instead of on every call. Only a
- * few hot, fixed-text statements carry the mark, so each connection holds a handful of them. One that starts with
- * COPY_OUT runs as a binary COPY (copy-out-query.ts); one with a ByteChunks value as a ChunkedBindQuery. A BEGIN is
- * held back and goes out with the transaction's first statement (held-begin.ts); a transaction that ends before
- * running any statement sends nothing at all.
+ * A statement whose text starts with PREPARED (or PREPARED_SHAPE, while few shapes are; see prepared-statement.ts)
+ * runs as a named prepared statement on each connection: PostgreSQL parses and plans it once per connection instead
+ * of on every call. Only hot statements of a bounded number of texts carry the mark, so each connection holds a
+ * bounded number of them. One that starts with COPY_OUT runs as a binary COPY (copy-out-query.ts); one with a
+ * ByteChunks value as a ChunkedBindQuery. A BEGIN is held back and goes out with the transaction's first statement
+ * (held-begin.ts); a transaction that ends before running any statement sends nothing at all.
  */
 function prepareMarkedStatements(client: PoolClient): void {
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
@@ -131,9 +131,9 @@ function prepareMarkedStatements(client: PoolClient): void {
       return new Promise<ChunkedBindResult>((resolve, reject) => {
         query(new CopyOutLines(text, (err, result) => (err ? reject(err) : resolve(result!))));
       });
-    return typeof text === 'string' && text.startsWith(PREPARED)
-      ? query({ name: preparedName(text), text, values }, callback)
-      : query(text, values, callback);
+    // Both marks are comments (PREPARED, PREPARED_SHAPE): other statements are spared the lookup of a name.
+    const name = typeof text === 'string' && text.startsWith('/*') ? preparedName(text) : undefined;
+    return name ? query({ name, text, values }, callback) : query(text, values, callback);
   };
   // The BEGIN held back, if any; dropped when the connection goes back to the pool (its user ended the transaction).
   let held: string | undefined;

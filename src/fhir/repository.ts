@@ -439,17 +439,15 @@ export class Repository {
           },
         }
       : undefined;
+    // Staff and operators' searches record what they serve in the page's own statement: no insert of their own.
+    const record = this.context.audit?.recordInStatement('search-type');
     return this.audited(
       () =>
-        searchPage(
-          this.db,
-          this.context.scope,
-          request,
-          target,
-          this.context.fhirBase,
-          (served) => this.note('search-type', served),
+        searchPage(this.db, this.context.scope, request, target, this.context.fhirBase, {
+          onServed: (served) => this.note('search-type', served),
           confirmation,
-        ),
+          record,
+        }),
       { confirmsCaller: true },
     );
   }

@@ -6,6 +6,7 @@ import { Repository } from '../repository';
 import { unrestrictedScope } from '../../access/access-scope';
 import { type AuditEntry, appendAudit, settleAuditLog, takeMerged } from './audit-log';
 import { AuditTrail } from './audit-trail';
+import { parseSearch } from '../search/parse-search';
 
 let database: TestDatabase;
 let system: Repository;
@@ -209,5 +210,73 @@ describe('the audit log', () => {
       })
       .catch(() => undefined);
     expect(await pendingRows()).toBe(0);
+  });
+});
+
+describe('a search that records what it serves in its own statement (staff, operators)', () => {
+  let ada: Patient;
+  let ben: Patient;
+
+  beforeAll(async () => {
+    ({ resource: ada } = await system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Quill', given: ['Ada'] }] }));
+    ({ resource: ben } = await system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Quill', given: ['Ben'] }] }));
+    for (const [patient, n] of [
+      [ada, 8],
+      [ben, 2],
+    ] as const) {
+      for (let i = 0; i < n; i++) {
+        await system.create<Observation>({
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: `Quill reading ${i}` },
+          subject: { reference: `Patient/${patient.id}` },
+          valueQuantity: { value: i },
+        });
+      }
+    }
+  });
+
+  /** The records a search by Dr. Chen leaves in the log: noted by her trail and inserted after, or by the page's statement. */
+  async function recordsOf(inStatement: boolean, type: string, query: Record<string, string>) {
+    await settleAuditLog(database.db);
+    const repo = new Repository(database.db, {
+      scope: unrestrictedScope('staff chen'),
+      clock,
+      fhirBase: 'http://test/fhir',
+      audit: new AuditTrail(() => chen, clock, inStatement ? chen : undefined),
+    });
+    const bundle = await repo.search(parseSearch(type, query));
+    const { rows } = await sql<{ entry: string }>`select entry::text as entry from audit_log order by seq`.execute(database.db);
+    const records = rows
+      .map(
+        (row) => JSON.parse(row.entry) as { patientId: string; resources: string[]; interaction: string; recorded: string; agent: unknown },
+      )
+      .map((e) => ({ ...e, resources: [...e.resources].sort() }))
+      .sort((a, b) => a.patientId.localeCompare(b.patientId));
+    return { records, served: (bundle.entry ?? []).map((e) => `${e.resource!.resourceType}/${e.resource!.id}`).sort() };
+  }
+
+  test.each([
+    [
+      'a page short of the matches (not the row past it), with an include',
+      'Observation',
+      { status: 'final', _count: '5', _include: 'Observation:subject' },
+    ],
+    ['one patient’s record, every match', 'Observation', { subject: 'Patient/ADA', _count: '50' }],
+    ['two patients', 'Patient', { family: 'Quill' }],
+    ['nothing found', 'Observation', { status: 'cancelled' }],
+  ])('%s: the same records as the trail writes', async (_name, type, query: Record<string, string>) => {
+    clock.set('2026-03-01T16:00:00Z');
+    const resolved = Object.fromEntries(Object.entries(query).map(([k, v]) => [k, v.replace('ADA', ada.id!)]));
+    const noted = await recordsOf(false, type, resolved);
+    const inStatement = await recordsOf(true, type, resolved);
+    expect(inStatement).toEqual(noted);
+    // Exactly what was served, and nothing for a search that served nothing.
+    expect([...new Set(inStatement.records.flatMap((e) => e.resources))].sort()).toEqual(noted.served);
+    expect(inStatement.records.map((e) => [e.interaction, e.recorded, e.agent])).toEqual(
+      inStatement.records.map(() => ['search-type', '2026-03-01T16:00:00.000Z', chen]),
+    );
+    if (query._count === '5') expect(noted.served).toHaveLength(5 + new Set(inStatement.records.map((e) => e.patientId)).size);
+    if (query.family) expect(inStatement.records.map((e) => e.patientId)).toEqual([ada.id, ben.id].sort());
   });
 });

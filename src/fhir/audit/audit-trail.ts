@@ -16,6 +16,7 @@ import type { Tables } from '../../db/tables';
 import type { Clock } from '../clock';
 import type { AuditInteraction } from '../../access/audit-event';
 import { type AuditEntry, appendAudit } from './audit-log';
+import type { ServedRecord } from './served-record';
 import { isAccountCaller } from '../../access/caller';
 import type { PortalScope } from '../../access/portal-scope';
 
@@ -54,10 +55,25 @@ export class AuditTrail {
   private operation?: string;
   private recipient?: string;
 
+  /**
+   * `everyone`: the agent of every access, when it is the same whoever's record it is in and whether the patient's own
+   * access would be recorded (staff, operators): a unit's own statement may then record it (recordInStatement).
+   */
   constructor(
     private readonly agentFor: AgentFor,
     private readonly clock: Clock,
+    private readonly everyone?: AuditEventAgent,
   ) {}
+
+  /**
+   * How the unit about to start may record what it serves in its own statement (served-record.ts), instead
+   * of noting it for a separate insert: when it is the request's outermost unit and no operation's, nothing is pending,
+   * and every patient's record names the same agent. Otherwise undefined, and the unit notes what it serves (record).
+   */
+  recordInStatement(interaction: AuditInteraction): ServedRecord | undefined {
+    if (!this.everyone || this.depth !== 0 || this.pending.size) return undefined;
+    return { agent: this.everyone, interaction, recorded: this.clock.now() };
+  }
 
   /** Notes resources served or written by one interaction. */
   record(interaction: AuditInteraction, resources: readonly AccessedResource[]): void {
@@ -153,7 +169,7 @@ export function auditTrailFor(caller: Caller, clock: Clock): AuditTrail | undefi
   if (!isAccountCaller(caller)) {
     const who = /^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(caller.subject) ? { reference: caller.subject } : { display: caller.subject };
     const agent: AuditEventAgent = { who, name: `Operator (${caller.subject})`, requestor: true };
-    return new AuditTrail(() => agent, clock);
+    return new AuditTrail(() => agent, clock, agent);
   }
   const { account } = caller;
   if (caller.kind === 'staff') {
@@ -161,7 +177,7 @@ export function auditTrailFor(caller: Caller, clock: Clock): AuditTrail | undefi
       ? { reference: `Practitioner/${account.practitioner_id}`, display: account.display_name }
       : { display: account.display_name };
     const agent: AuditEventAgent = { who, altId: account.id, name: account.display_name, requestor: true };
-    return new AuditTrail(() => agent, clock);
+    return new AuditTrail(() => agent, clock, agent);
   }
   const access = (caller.scope as PortalScope).access;
   return new AuditTrail((patientId, own) => {

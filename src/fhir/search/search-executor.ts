@@ -10,6 +10,8 @@ import { visibleEntityTexts, withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
 import { MAX_SEARCH_OFFSET } from './parse-search';
 import { matchSource, type PageOrder, pageStatement } from './match-source';
+import { recordServed, type ServedRecord } from '../audit/served-record';
+import { preparedShape } from '../../db/prepared-statement';
 
 type Sql = RawBuilder<unknown>;
 
@@ -92,7 +94,17 @@ export async function executeSearch(
   fhirBase: string,
   onServed?: (rows: ServedRow[]) => void,
 ): Promise<Bundle> {
-  return bundleObject(await searchPage(db, callerScope, request, links, fhirBase, onServed));
+  return bundleObject(await searchPage(db, callerScope, request, links, fhirBase, { onServed }));
+}
+
+/** What a search hears of and checks besides the request itself (searchPage). */
+export interface PageOptions {
+  /** Hears of every resource put in the page (matches and includes) that `record` did not record. */
+  readonly onServed?: (rows: ServedRow[]) => void;
+  /** The condition of a caller taken on trust, checked in the page's own statement. */
+  readonly confirmation?: CallerConfirmation;
+  /** The page's own statement records what it serves in the audit log (served-record.ts). */
+  readonly record?: ServedRecord;
 }
 
 /**
@@ -107,9 +119,9 @@ export async function searchPage(
   request: SearchRequest,
   links: SearchLinks,
   fhirBase: string,
-  onServed?: (rows: ServedRow[]) => void,
-  confirmation?: CallerConfirmation,
+  options: PageOptions = {},
 ): Promise<SearchPage> {
+  const { onServed, confirmation, record } = options;
   const type = request.resourceType;
   if (!isSupportedType(type)) throw badRequest(`Unsupported resource type: ${type}`);
   // A reduced view must not be probed through the parameters it hides (filters, sort keys, include paths).
@@ -130,24 +142,34 @@ export async function searchPage(
   const page = pageStatement(scope, request, orderBy(type, request), count + 1, offset);
   // The includes whose types are known go in the same statement (checked here, whether or not anything matches).
   const includes = planIncludes(callerScope, scope, type, request.include ?? [], request.revInclude ?? [], count);
-  const statement = includes.folded.length ? withIncludes(type, page, includes.folded) : page;
-  // Not a prepared statement: after five runs PostgreSQL may keep a generic plan, and one made from statistics taken
-  // while the tables were empty took the activity search from 3.5 to 29 ms (test/stale-statistics.test.ts).
-  const fetched = confirmation
-    ? await confirmedPage(db, statement, confirmation)
-    : (await (statement as RawBuilder<PageRow>).execute(db)).rows;
+  const folded = includes.folded.length > 0;
+  const statement = folded ? withIncludes(type, page, includes.folded) : page;
+  // Prepared per shape: planning took PostgreSQL 0.3 to 1.6 ms per search. Its generic plan holds when statistics are
+  // stale (test/stale-statistics.test.ts): each path is fixed by the statement's form (match-source.ts), not by them.
+  const fetched = record
+    ? await recordedPage(db, statement, { type, count, folded }, record, confirmation)
+    : confirmation
+      ? await confirmedPage(db, statement, confirmation)
+      : (await preparedShape(statement as RawBuilder<PageRow>).execute(db)).rows;
   const matched = fetched.filter((row) => row.mode !== 'include');
   const more = matched.length > count;
   const rows = more ? matched.slice(0, count) : matched;
   // The total when it is known from the page itself (it reaches the end of the matches), else counted if asked for.
   const known = !more && (rows.length > 0 || offset === 0) ? offset + rows.length : undefined;
   const total = request.total === 'none' ? undefined : (known ?? (wantsTotal ? await countMatches(db, scope, request) : undefined));
-  const found: Found[] = rows.map((row) => ({ id: row.id, content: row.content, compartments: row.compartments, type, mode: 'match' }));
+  const found: Found[] = rows.map((row) => ({
+    id: row.id,
+    content: row.content,
+    compartments: row.compartments,
+    type,
+    mode: 'match',
+    recorded: !!record,
+  }));
 
   if (rows.length && (includes.folded.length || includes.byType.length)) {
     const included: Included[] = fetched
       .filter((row) => row.mode === 'include')
-      .map((row) => ({ type: row.type as string, id: row.id, content: row.content, compartments: row.compartments }));
+      .map((row) => ({ type: row.type as string, id: row.id, content: row.content, compartments: row.compartments, recorded: !!record }));
     if (includes.byType.length)
       included.push(
         ...(await loadIncludesByType(
@@ -167,7 +189,8 @@ export async function searchPage(
     }
   }
   const entries = await presentEntries(db, callerScope, scope, found, request, fhirBase);
-  onServed?.(found.map((f) => ({ type: f.type, id: f.id, compartments: f.compartments })));
+  const unrecorded = record ? found.filter((f) => f.mode === 'include' && !f.recorded) : found;
+  if (unrecorded.length || !record) onServed?.(unrecorded.map((f) => ({ type: f.type, id: f.id, compartments: f.compartments })));
   return { total, links: pageLinks(links, offset, count, more), entries };
 }
 
@@ -179,9 +202,49 @@ export async function searchPage(
  * inbox on the bench database).
  */
 async function confirmedPage(db: Kysely<Tables>, statement: RawBuilder<unknown>, confirmation: CallerConfirmation): Promise<PageRow[]> {
-  const { rows } = await sql<PageRow & { caller_ok: boolean; id: string | null }>`
+  const { rows } = await preparedShape(sql<PageRow & { caller_ok: boolean; id: string | null }>`
     with c as materialized (select ${confirmation.condition} as ok)
-    select c.ok as caller_ok, p.* from c left join lateral (select * from (${statement}) q where c.ok) p on true`.execute(db);
+    select c.ok as caller_ok, p.* from c left join lateral (select * from (${statement}) q where c.ok) p on true`).execute(db);
+  confirmation.confirmed(rows[0]?.caller_ok === true);
+  return rows.filter((row): row is PageRow & { caller_ok: boolean; id: string } => row.id !== null);
+}
+
+/** What recordedPage needs to know of a page's statement: its type, its page size, and whether includes are folded in. */
+interface PageShape {
+  readonly type: string;
+  readonly count: number;
+  /** The statement is withIncludes's (rows with mode and type), not the bare page's. */
+  readonly folded: boolean;
+}
+
+/**
+ * Runs a page's statement so that it records what it serves itself (served-record.ts): the page's matches
+ * (not the row past it that says whether there is a next page) and its includes, in one statement that commits with
+ * the rows. A caller taken on trust is checked in the same statement (as confirmedPage does): its page is read, and
+ * recorded, only if the condition holds.
+ */
+async function recordedPage(
+  db: Kysely<Tables>,
+  statement: RawBuilder<unknown>,
+  shape: PageShape,
+  record: ServedRecord,
+  confirmation?: CallerConfirmation,
+): Promise<PageRow[]> {
+  const served = shape.folded
+    ? sql`(select type, id, compartments from page_rows where mode = 'include' or k <= ${shape.count})`
+    : sql`(select ${shape.type}::text as type, id, compartments from page_rows where k <= ${shape.count})`;
+  const numbered = sql`select row_number() over () as k, q.* from (${statement}) q`;
+  if (!confirmation) {
+    const { rows } =
+      await preparedShape(sql<PageRow>`with page_rows as materialized (${numbered}), page_record as (${recordServed(served, record)})
+      select * from page_rows order by k`).execute(db);
+    return rows;
+  }
+  const { rows } = await preparedShape(sql<PageRow & { caller_ok: boolean; id: string | null }>`
+    with c as materialized (select ${confirmation.condition} as ok),
+      page_rows as materialized (${numbered} where (select c.ok from c)),
+      page_record as (${recordServed(served, record)})
+    select c.ok as caller_ok, p.* from c left join page_rows p on true order by p.k`).execute(db);
   confirmation.confirmed(rows[0]?.caller_ok === true);
   return rows.filter((row): row is PageRow & { caller_ok: boolean; id: string } => row.id !== null);
 }
@@ -208,6 +271,8 @@ interface Found {
   readonly content: string;
   readonly compartments: string[];
   readonly mode: 'match' | 'include';
+  /** Recorded in the audit log by the page's own statement (PageOptions.record). */
+  readonly recorded?: boolean;
 }
 
 /**
