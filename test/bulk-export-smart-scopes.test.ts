@@ -9,11 +9,11 @@
 import { randomUUID, webcrypto } from 'node:crypto';
 import type { Group, Resource } from '@medplum/fhirtypes';
 import { exportJWK, SignJWT } from 'jose';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { addClient } from '../src/auth/smart/oauth-clients';
 import { bulkExportJob } from '../src/jobs/bulk-export-job';
 import { DEMO_PASSWORD } from '../fixtures/demo-family';
 import { type SmartTestApp, startSmartTestApp } from './support/smart-test-app';
+import { appJobDeps } from './support/app-job-deps';
 
 const CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
 const LAB_SCOPE = `system/Observation.rs?category=${CATEGORY}|laboratory`;
@@ -94,18 +94,7 @@ describe('Bulk Data $export with SMART query scopes', () => {
   }
 
   async function runExports(): Promise<void> {
-    await bulkExportJob(
-      {
-        db: app.database.db,
-        clock: app.clock,
-        mailer: app.mailer,
-        timeZone: app.config.timeZone,
-        policy: agePolicyByName(app.config.agePolicy),
-        baseUrl: app.url,
-        exportFileTtlSeconds: 3600,
-      },
-      { sliceMs: 600_000 },
-    );
+    await bulkExportJob(appJobDeps(app, { exportFileTtlSeconds: 3600 }), { sliceMs: 600_000 });
   }
 
   /** The manifest's status and, per file type, the ids read back from its ndjson (with `token`). */
