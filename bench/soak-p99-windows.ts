@@ -13,8 +13,8 @@ export const P99_GROWTH_LIMIT = 1.3;
 /**
  * Requests of an operation each window must hold for a verdict. At 300 the window's slowest request is above the true
  * p99 with 95% confidence (0.99^300 < 0.05) and about three requests lie above the p99 on average. Two windows drawn
- * from one unchanging lognormal latency (sigma 0.5) show a ratio above 1.3x by chance in 17% of draws at 100 requests
- * each, 10% at 200, 5% at 300 and 2% at 500 (4,000 simulated pairs each; heavier tails need more).
+ * from one unchanging lognormal latency (sigma 0.5) show a ratio above 1.3x by chance in 19% of pairs at 100 requests
+ * each, 9% at 200, 5% at 300 and 2% at 500 (bench/soak-p99-chance.ts; heavier tails need more).
  */
 export const MIN_WINDOW_SAMPLES = 300;
 

@@ -5,11 +5,11 @@
  */
 import type { Consent, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { portalNoticeJob } from '../src/jobs/portal-notice-job';
 import { FORGOT_PASSWORD_ANSWER } from '../src/auth/password-reset-service';
 import { type AuthTestApp, codeIn, GOOD_PASSWORD, linkIn, outcomeText, parameter, parameters, startAuthTestApp } from './auth-test-app';
 import { signInNewStaff } from './support/staff-accounts';
+import { appJobDeps } from './support/app-job-deps';
 
 const NEW_PASSWORD = 'purple elephants dance at noon';
 
@@ -73,14 +73,7 @@ describe('staff flows and password reset', () => {
     });
     expect([accepted.status, accepted.body.account.id, accepted.body.account.email]).toEqual([201, ada.account.id, 'ada.new@example.com']);
     // The address the account signed in with until now is told (the portal-notice job), and only it.
-    const told = await portalNoticeJob({
-      db: app.database.db,
-      clock: app.clock,
-      mailer: app.mailer,
-      timeZone: app.config.timeZone,
-      policy: agePolicyByName(app.config.agePolicy),
-      baseUrl: app.url,
-    });
+    const told = await portalNoticeJob(appJobDeps(app));
     expect(told?.map((n) => [n.to, n.audience, n.kind])).toEqual([[DEMO_PEOPLE.ada.email, 'former-address', 'email-changed']]);
     const notice = await app.mailTo(DEMO_PEOPLE.ada.email as string, before);
     expect(notice.message.subject).toBe('The sign-in email of your Westside Family Medicine patient portal account was changed');

@@ -7,11 +7,11 @@
 import type { Account, Invoice, Patient, PaymentNotice, PaymentReconciliation } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { billingNoticeJob } from '../src/jobs/billing-notice-job';
 import type { JobDeps } from '../src/jobs/job-deps';
 import type { DemoPaymentProcessor } from '../src/portal/billing/demo-payment-processor';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
+import { appJobDeps } from './support/app-job-deps';
 
 const ADA = DEMO_PEOPLE.ada.email as string;
 
@@ -27,14 +27,7 @@ describe('online bill pay', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = {
-      db: app.database.db,
-      clock: app.clock,
-      mailer: app.mailer,
-      timeZone: app.config.timeZone,
-      policy: agePolicyByName(app.config.agePolicy),
-      baseUrl: app.url,
-    };
+    deps = appJobDeps(app);
     demo = app.services.billing.demo as DemoPaymentProcessor;
     ada = (await app.login(ADA, DEMO_PASSWORD)).access_token;
     const patients = await app.system.searchResources<Patient>('Patient', { _count: '100' });

@@ -11,10 +11,10 @@ import path from 'node:path';
 import type { Account, AuditEvent, Bundle, ChargeItem, Invoice, Patient } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { billingNoticeJob } from '../src/jobs/billing-notice-job';
 import type { JobDeps } from '../src/jobs/job-deps';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
+import { appJobDeps } from './support/app-job-deps';
 
 const ADA = DEMO_PEOPLE.ada.email as string;
 const CARA = DEMO_PEOPLE.cara.email as string;
@@ -56,14 +56,7 @@ describe('statements', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = {
-      db: app.database.db,
-      clock: app.clock,
-      mailer: app.mailer,
-      timeZone: app.config.timeZone,
-      policy: agePolicyByName(app.config.agePolicy),
-      baseUrl: app.url,
-    };
+    deps = appJobDeps(app);
     tokens = {
       ada: (await app.login(ADA, DEMO_PASSWORD)).access_token,
       cara: (await app.login(CARA, DEMO_PASSWORD)).access_token,

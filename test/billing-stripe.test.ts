@@ -6,12 +6,12 @@
 import type { Account, Invoice, Patient, PaymentReconciliation } from '@medplum/fhirtypes';
 import Stripe from 'stripe';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { FhirError } from '../src/fhir/outcomes';
 import { billingNoticeJob } from '../src/jobs/billing-notice-job';
 import { paymentEventFromStripe } from '../src/portal/billing/stripe-events';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 import { type StripeStandIn, startStripeStandIn } from './support/stripe-stand-in';
+import { appJobDeps } from './support/app-job-deps';
 
 const ADA = DEMO_PEOPLE.ada.email as string;
 const WEBHOOK_SECRET = 'whsec_chartkeeper_test_secret';
@@ -142,14 +142,7 @@ describe('the Stripe adapter', () => {
 
   it('a Stripe-signed checkout.session.completed records the payment once; replays, late duplicates and bad signatures record nothing', async () => {
     expect(await balance()).toBe(25);
-    const deps = {
-      db: app.database.db,
-      clock: app.clock,
-      mailer: app.mailer,
-      timeZone: app.config.timeZone,
-      policy: agePolicyByName(app.config.agePolicy),
-      baseUrl: app.url,
-    };
+    const deps = appJobDeps(app);
     // The seeded statements' own notices go first.
     await billingNoticeJob(deps);
     const mails = app.smtp.received.length;

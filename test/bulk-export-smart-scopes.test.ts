@@ -7,11 +7,11 @@
  * only through a query scope may subscribe; one that does not read it at all is refused.
  */
 import type { Group, Resource } from '@medplum/fhirtypes';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { bulkExportJob } from '../src/jobs/bulk-export-job';
 import { DEMO_PASSWORD } from '../fixtures/demo-family';
 import { type BackendClient, registerBackendClient } from './support/backend-client';
 import { type SmartTestApp, startSmartTestApp } from './support/smart-test-app';
+import { appJobDeps } from './support/app-job-deps';
 
 const CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
 const LAB_SCOPE = `system/Observation.rs?category=${CATEGORY}|laboratory`;
@@ -54,18 +54,7 @@ describe('Bulk Data $export with SMART query scopes', () => {
   }
 
   async function runExports(): Promise<void> {
-    await bulkExportJob(
-      {
-        db: app.database.db,
-        clock: app.clock,
-        mailer: app.mailer,
-        timeZone: app.config.timeZone,
-        policy: agePolicyByName(app.config.agePolicy),
-        baseUrl: app.url,
-        exportFileTtlSeconds: 3600,
-      },
-      { sliceMs: 600_000 },
-    );
+    await bulkExportJob(appJobDeps(app, { exportFileTtlSeconds: 3600 }), { sliceMs: 600_000 });
   }
 
   /** The manifest's status and, per file type, the ids read back from its ndjson (with `token`). */

@@ -9,7 +9,6 @@ import path from 'node:path';
 import type { Observation, Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { signAccessToken, signingKeyFromString } from '../src/auth/access-token';
 import { nextType, resumePosition, writeBatch } from '../src/fhir/bulk-export/export-batch';
 import { exportFileChunks, exportFileText } from '../src/fhir/bulk-export/export-file';
@@ -20,6 +19,7 @@ import { bulkExportJob } from '../src/jobs/bulk-export-job';
 import { expireExportsJob } from '../src/jobs/expire-exports-job';
 import type { JobDeps } from '../src/jobs/job-deps';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
+import { appJobDeps } from './support/app-job-deps';
 
 const CORPUS = path.resolve(__dirname, '..', '../shared/corpus/fhir');
 const corpusPresent = fs.existsSync(CORPUS);
@@ -39,15 +39,7 @@ interface ExportResult {
 }
 
 function jobDeps(app: AuthTestApp): JobDeps {
-  return {
-    db: app.database.db,
-    clock: app.clock,
-    mailer: app.mailer,
-    timeZone: app.config.timeZone,
-    policy: agePolicyByName(app.config.agePolicy),
-    baseUrl: app.url,
-    exportFileTtlSeconds: TTL_SECONDS,
-  };
+  return appJobDeps(app, { exportFileTtlSeconds: TTL_SECONDS });
 }
 
 async function operatorToken(app: AuthTestApp): Promise<string> {

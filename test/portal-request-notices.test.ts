@@ -5,12 +5,12 @@
  */
 import type { Appointment, MedicationRequest, Patient, PractitionerRole, Task } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import type { JobDeps } from '../src/jobs/job-deps';
 import { portalNoticeJob } from '../src/jobs/portal-notice-job';
 import { APPOINTMENT_REASON_SYSTEM } from '../src/portal/requests/appointment-request-rules';
 import { PORTAL_REQUEST_TYPE_SYSTEM } from '../src/portal/requests/renewal-request-rules';
 import { type AuthTestApp, startAuthTestApp } from './auth-test-app';
+import { appJobDeps } from './support/app-job-deps';
 
 const ADA = DEMO_PEOPLE.ada.email as string;
 const DAN = DEMO_PEOPLE.dan.email as string;
@@ -23,14 +23,7 @@ let patients: Record<'ada' | 'cara', string>;
 let role: PractitionerRole;
 beforeAll(async () => {
   app = await startAuthTestApp();
-  deps = {
-    db: app.database.db,
-    clock: app.clock,
-    mailer: app.mailer,
-    timeZone: app.config.timeZone,
-    policy: agePolicyByName(app.config.agePolicy),
-    baseUrl: app.url,
-  };
+  deps = appJobDeps(app);
   const login = async (email: string) => (await app.login(email, DEMO_PASSWORD)).access_token as string;
   tokens = {
     ada: await login(ADA),

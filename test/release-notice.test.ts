@@ -5,10 +5,10 @@
  */
 import type { Bundle, DocumentReference, Patient } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import type { JobDeps } from '../src/jobs/job-deps';
 import { releaseNoticeJob } from '../src/jobs/release-notice-job';
 import { type AuthTestApp, startAuthTestApp } from './auth-test-app';
+import { appJobDeps } from './support/app-job-deps';
 
 const ADA = DEMO_PEOPLE.ada.email as string;
 const DAN = DEMO_PEOPLE.dan.email as string;
@@ -22,14 +22,7 @@ describe('document release notices', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = {
-      db: app.database.db,
-      clock: app.clock,
-      mailer: app.mailer,
-      timeZone: app.config.timeZone,
-      policy: agePolicyByName(app.config.agePolicy),
-      baseUrl: app.url,
-    };
+    deps = appJobDeps(app);
     staff = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
     const all = await app.system.searchResources<Patient>('Patient', { _count: '100' });
     const idOf = (given: string) => all.find((p) => p.name?.[0]?.given?.[0] === given)!.id!;

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DocumentReference, Organization, Patient, Subscription } from '@medplum/fhirtypes';
 import { DEMO_PASSWORD, DEMO_PEOPLE } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import { HEARTBEAT_EXTENSION } from '../src/fhir/subscriptions/subscription-definition';
 import type { JobDeps } from '../src/jobs/job-deps';
 import { subscriptionDeliveryJob } from '../src/jobs/subscription-delivery-job';
 import { type AuthTestApp, outcomeText, startAuthTestApp } from './auth-test-app';
 import { signInNewStaff } from './support/staff-accounts';
 import { notificationEvent, notificationType, type RestHookReceiver, startRestHookReceiver } from './support/rest-hook-receiver';
+import { appJobDeps } from './support/app-job-deps';
 
 const CCDA =
   `<?xml version="1.0" encoding="UTF-8"?>` +
@@ -29,14 +29,7 @@ describe('Subscriptions (rest-hook, transactional outbox)', () => {
 
   beforeAll(async () => {
     app = await startAuthTestApp();
-    deps = {
-      db: app.database.db,
-      clock: app.clock,
-      mailer: app.mailer,
-      timeZone: app.config.timeZone,
-      policy: agePolicyByName(app.config.agePolicy),
-      baseUrl: app.url,
-    };
+    deps = appJobDeps(app);
     maya = (await app.login(DEMO_PEOPLE.mayaChen.email as string, DEMO_PASSWORD)).access_token;
     const patients = await app.system.searchResources<Patient>('Patient', { _count: '100' });
     ada = patients.find((p) => p.name?.[0]?.given?.[0] === 'Ada')!.id!;
