@@ -1,8 +1,8 @@
 /**
  * A transaction's BEGIN, held back until its first statement and written to the connection just before it, in the
  * same batch of extended-protocol messages under one Sync: PostgreSQL answers both in one round trip, where a BEGIN
- * on its own costs a round trip that carries nothing. Every write transaction of the service starts this way (a raw
- * upload was BEGIN, two inserts, COMMIT: four round trips, now three). database.ts holds the BEGIN back.
+ * on its own costs a round trip that carries nothing. Every write transaction on PostgreSQL starts this way (libpq's
+ * pipeline mode does the same); database.ts holds the BEGIN back.
  */
 import { type Connection, Query, type Submittable } from 'pg';
 
