@@ -4,7 +4,6 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Client, Pool, type PoolClient } from 'pg';
 import { ByteChunks } from './byte-chunks';
 import { ChunkedBindQuery, type ChunkedBindResult } from './chunked-bind-query';
-import { CopyOutLines, isCopyOutLines } from './copy-out-lines';
 import { COPY_OUT, CopyOutQuery, type CopyOutResult } from './copy-out-query';
 import { StatementAfterBegin, startsTransaction } from './held-begin';
 import { preparedName } from './prepared-statement';
@@ -125,11 +124,6 @@ function prepareMarkedStatements(client: PoolClient): void {
     if (begin && typeof text === 'string')
       return new Promise((resolve, reject) => {
         query(new StatementAfterBegin(begin, text, values as unknown[] | undefined, settle(resolve, reject)));
-      });
-    // A binary COPY out answers its values' bytes as lines (copy-out-lines.ts); pg itself would drop them.
-    if (typeof text === 'string' && callback === undefined && (!Array.isArray(values) || !values.length) && isCopyOutLines(text))
-      return new Promise<ChunkedBindResult>((resolve, reject) => {
-        query(new CopyOutLines(text, (err, result) => (err ? reject(err) : resolve(result!))));
       });
     // Both marks are comments (PREPARED, PREPARED_SHAPE): other statements are spared the lookup of a name.
     const name = typeof text === 'string' && text.startsWith('/*') ? preparedName(text) : undefined;

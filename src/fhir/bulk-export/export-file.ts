@@ -3,11 +3,14 @@
  * statements read those versions from the resource history as ndjson, so the file goes out in one pass over the data
  * with no copy of it kept. Versions are never changed, so every download of a file is the same bytes, and its size is
  * known before the first one is read. On PostgreSQL a statement is a binary COPY whose rows reach the response as the
- * bytes the database sent (db/copy-out-lines.ts); on PGlite, which has no COPY to a client, one that joins them into
+ * bytes the database sent (db/copy-out-query.ts); on PGlite, which has no COPY to a client, one that joins them into
  * one text value.
  */
 import { type Kysely, sql } from 'kysely';
+import { copyOut } from '../../db/copy-out-query';
 import type { Tables } from '../../db/tables';
+
+const NEWLINE = Buffer.from('\n');
 
 /** One chunk of a file: its number, and how many lines and bytes it holds. */
 export interface ExportFileChunk {
@@ -98,20 +101,17 @@ async function copySlice(db: Kysely<Tables>, jobId: string, type: string, slice:
     if (!Number.isSafeInteger(n)) throw new Error(`Export ${jobId}: a slice of ${type} is not numbered`);
     return n;
   });
-  const { rows } = await sql
-    .raw<{ lines: Buffer[]; count: number }>(
-      `copy (
-      select h.content
-      from export_chunk c
-      cross join lateral unnest(c.ids[${from}:${to}], c.versions[${from}:${to}]) with ordinality as u(id, version, n)
-      join resource_history h on h.resource_type = c.resource_type and h.id = u.id and h.version = u.version
-      where c.job_id = '${jobId}' and c.resource_type = '${type}' and c.chunk_no = ${chunkNo}
-      order by u.n) to stdout (format binary)`,
-    )
-    .execute(db);
-  const row = rows[0];
-  if (!row || row.count !== to - from + 1) throw gone(jobId, type);
-  return row.lines;
+  const { rows } = await copyOut(sql`
+    select h.content
+    from export_chunk c
+    cross join lateral unnest(c.ids[${sql.lit(from)}:${sql.lit(to)}], c.versions[${sql.lit(from)}:${sql.lit(to)}])
+      with ordinality as u(id, version, n)
+    join resource_history h on h.resource_type = c.resource_type and h.id = u.id and h.version = u.version
+    where c.job_id = ${sql.lit(jobId)} and c.resource_type = ${sql.lit(type)} and c.chunk_no = ${sql.lit(chunkNo)}
+    order by u.n`).execute(db);
+  if (rows.length !== to - from + 1) throw gone(jobId, type);
+  // A text value's binary form is its bytes: each line goes out as stored, followed by a newline.
+  return rows.flatMap((row) => [row.data ?? Buffer.alloc(0), NEWLINE]);
 }
 
 /** A slice's lines joined into one text value by the database (PGlite, which has no COPY to a client). */
