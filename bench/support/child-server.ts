@@ -38,7 +38,8 @@ export function startChildServer(
   const script = checkout ? path.join(checkout, 'bench', 'support', 'bench-server.ts') : path.join(__dirname, 'bench-server.ts');
   const child = fork(script, args, {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // BENCH_SERVER_LOGS=1 shows the servers' log lines (warnings and errors: the product runs at LOG_LEVEL=warn).
+    stdio: ['ignore', process.env.BENCH_SERVER_LOGS ? 'inherit' : 'ignore', 'inherit', 'ipc'],
     // BENCH_PROFILE_DIR=dir writes a V8 CPU profile of each server, to see where its time goes.
     execArgv: [
       ...process.execArgv,
