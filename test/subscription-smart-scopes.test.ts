@@ -11,9 +11,9 @@
 import type { Observation, Subscription } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { DEMO_PASSWORD } from '../fixtures/demo-family';
-import { agePolicyByName } from '../src/access/age-policy-profiles';
 import type { JobDeps } from '../src/jobs/job-deps';
 import { subscriptionDeliveryJob } from '../src/jobs/subscription-delivery-job';
+import { appJobDeps } from './support/app-job-deps';
 import { type BackendClient, registerBackendClient } from './support/backend-client';
 import { notificationEvent, type RestHookReceiver, startRestHookReceiver } from './support/rest-hook-receiver';
 import { type SmartTestApp, startSmartTestApp } from './support/smart-test-app';
@@ -38,14 +38,7 @@ describe('Subscriptions keep their writer’s SMART scopes', () => {
     client = await registerBackendClient(app, organizationId, 'Lab Sync');
     labToken = await client.token(`system/Subscription.cruds ${LAB_SCOPE}`);
     allToken = await client.token('system/Subscription.cruds system/Observation.rs');
-    deps = {
-      db: app.database.db,
-      clock: app.clock,
-      mailer: app.mailer,
-      timeZone: app.config.timeZone,
-      policy: agePolicyByName(app.config.agePolicy),
-      baseUrl: app.url,
-    };
+    deps = appJobDeps(app);
   }, 120_000);
   afterAll(async () => {
     for (const receiver of receivers) await receiver.close();
