@@ -183,10 +183,26 @@ async function main(): Promise<void> {
     const order = arrivalOrder(portalDay({ proxy, patients, practitioner, clinic, documents }, users));
     printP99Plan(order);
 
+    // One retry (a keep-alive socket the instance had just closed); an instance that still does not answer is
+    // reported, and its figures for the minute are missing, rather than ending the run.
+    const scrape = async (base: string): Promise<string | undefined> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await (await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();
+        } catch (err) {
+          if (attempt === 2) {
+            console.log(`  ${base}/metrics did not answer: ${String((err as Error).cause ?? err)}`);
+            return undefined;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
+    };
     const sampleServers = async (minute: number): Promise<ServerSample> => {
       const figures = await Promise.all(
         instances.map(async (base) => {
-          const text = await (await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${metricsToken}` } })).text();
+          const text = await scrape(base);
+          if (text === undefined) return { rss: NaN, heap: NaN };
           const read = (series: string) => Number(new RegExp(`^${series} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
           return { rss: read('chartkeeper_process_resident_memory_bytes'), heap: read('chartkeeper_nodejs_heap_size_used_bytes') };
         }),

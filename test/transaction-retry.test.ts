@@ -1,4 +1,5 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import { lockConditions } from '../src/fhir/condition-lock';
 import { startTestApp, type TestApp } from './support/test-app';
 
 /*
@@ -57,3 +58,64 @@ test('a transaction with conditional entries posted four times at once creates e
     expect(await total(`Observation?identifier=urn:retry-test:obs|${mrn}-1`)).toBe(1);
   }
 });
+
+/** Whether the promise settles within ms. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// PGlite runs one transaction at a time: there no two transactions hold or wait for a lock at once.
+(process.env.DATABASE_URL ? test : test.skip)(
+  'a condition that already matches takes no lock; one that matches nothing waits for it',
+  async () => {
+    const first = await app.request('/fhir', { method: 'POST', json: retriableTransaction('held') });
+    expect(first.status).toBe(200);
+    // Another transaction holds the locks of the conditions of both MRNs until released.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    const holder = app.database.db.transaction().execute(async (trx) => {
+      const conditions = ['held', 'new'].flatMap((mrn) => [
+        { type: 'Patient', query: `identifier=urn:retry-test:mrn|${mrn}` },
+        { type: 'Observation', query: `identifier=urn:retry-test:obs|${mrn}-1` },
+      ]);
+      await lockConditions(trx, conditions);
+      locked();
+      await released;
+    });
+    await holding;
+    try {
+      // Both conditions match: the transaction runs while the locks are held.
+      const again = app.request('/fhir', { method: 'POST', json: retriableTransaction('held') });
+      expect(await settlesWithin(again, 30_000)).toBe(true);
+      expect((await again).status).toBe(200);
+      const single = app.request('/fhir/Patient', {
+        method: 'POST',
+        headers: { 'If-None-Exist': 'identifier=urn:retry-test:mrn|held' },
+        json: { resourceType: 'Patient', identifier: [{ system: 'urn:retry-test:mrn', value: 'held' }] },
+      });
+      expect(await settlesWithin(single, 30_000)).toBe(true);
+      expect((await single).status).toBe(200);
+      // Nothing matches: it waits for the locks, and creates once they are released.
+      const fresh = app.request('/fhir', { method: 'POST', json: retriableTransaction('new') });
+      expect(await settlesWithin(fresh, 1_000)).toBe(false);
+      release();
+      await holder;
+      const answer = await fresh;
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as Bundle).entry![0].response!.status).toBe('201 Created');
+    } finally {
+      release();
+      await holder;
+    }
+    expect(await total('Patient?identifier=urn:retry-test:mrn|held')).toBe(1);
+    expect(await total('Patient?identifier=urn:retry-test:mrn|new')).toBe(1);
+  },
+);

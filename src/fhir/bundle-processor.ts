@@ -75,13 +75,13 @@ async function processTransaction(
     .sort((a, b) => METHOD_ORDER[entries[a].request!.method] - METHOD_ORDER[entries[b].request!.method] || a - b);
   const responses = new Array<BundleEntry>(entries.length);
   const idMap = new Map<string, string>();
-  await lockConditions(repo.db, conditionsOf(entries, targets));
+  const matches = await resolveConditions(repo, conditionsOf(entries, targets), options);
 
   // Conditional creates first: a match maps the fullUrl to the existing resource.
   for (const i of order) {
     const entry = entries[i];
     if (entry.request!.method === 'POST' && entry.request!.ifNoneExist) {
-      const existing = await conditionalTarget(repo, entry.resource!.resourceType, entry.request!.ifNoneExist, options);
+      const existing = matches.get(conditionKey({ type: entry.resource!.resourceType, query: entry.request!.ifNoneExist }));
       if (existing) {
         if (entry.fullUrl) idMap.set(entry.fullUrl, `${existing.resourceType}/${existing.id}`);
         responses[i] = {
@@ -98,7 +98,7 @@ async function processTransaction(
     const target = targets[i];
     if (target.kind !== 'update' && target.kind !== 'conditional-update') continue;
     const type = target.type;
-    const id = target.kind === 'update' ? target.id : ((await conditionalTarget(repo, type, target.query, options))?.id ?? randomUUID());
+    const id = target.kind === 'update' ? target.id : (matches.get(conditionKey({ type, query: target.query }))?.id ?? randomUUID());
     putIds.set(i, id);
     if (entry.fullUrl) idMap.set(entry.fullUrl, `${type}/${id}`);
   }
@@ -190,6 +190,37 @@ async function validateCreates(
     }
     rememberIndex(resources[k], index!);
   }
+}
+
+/**
+ * The one match of each condition, or undefined where there is none. A condition with a committed match needs no
+ * lock: the entry uses that resource, as a plain reference would. Only the conditions that match nothing are locked
+ * (condition-lock.ts) and searched again, so a retry cannot create a resource twice, while the usual case (a
+ * document's author organisation, a patient already on file) takes no lock that every import of the same sender
+ * would wait on for the length of its transaction.
+ */
+async function resolveConditions(
+  repo: Repository,
+  conditions: readonly Condition[],
+  options: BundleOptions,
+): Promise<Map<string, Resource | undefined>> {
+  const matches = new Map<string, Resource | undefined>();
+  for (const condition of conditions) {
+    const key = conditionKey(condition);
+    if (!matches.has(key)) matches.set(key, await conditionalTarget(repo, condition.type, condition.query, options));
+  }
+  const unmatched = conditions.filter((condition) => !matches.get(conditionKey(condition)));
+  if (!unmatched.length) return matches;
+  await lockConditions(repo.db, unmatched);
+  for (const key of new Set(unmatched.map(conditionKey))) {
+    const condition = unmatched.find((c) => conditionKey(c) === key)!;
+    matches.set(key, await conditionalTarget(repo, condition.type, condition.query, options));
+  }
+  return matches;
+}
+
+function conditionKey(condition: Condition): string {
+  return `${condition.type}?${condition.query}`;
 }
 
 async function conditionalTarget(repo: Repository, type: string, query: string, options: BundleOptions): Promise<Resource | undefined> {

@@ -8,6 +8,9 @@ import type { Tables } from '../db/tables';
  * find no match and each create one. So the condition is locked, a PostgreSQL advisory lock held until the
  * transaction ends: the second waits, and then (each statement reads what is committed by then) finds what the
  * first created. A transaction takes all its conditions' locks at once in one order, so two never wait on each other.
+ * Only a condition that matches nothing committed is locked: where a match exists there is nothing to create, and a
+ * lock held for the length of a large transaction (a C-CDA import naming the same author organisation as every other
+ * document from its sender) would make every such import wait on the one before it, each holding a pool connection.
  */
 
 /** One condition: the type and the search query that names the resource. */

@@ -246,9 +246,14 @@ export class Repository {
     return this.audited(() =>
       this.transaction(async (repo) => {
         if (options.ifNoneExist) {
-          // The search and the write in one transaction, under the condition's lock: a retry cannot create it twice.
-          await lockConditions(repo.db, [{ type: resource.resourceType, query: options.ifNoneExist }]);
-          const existing = await repo.conditionalMatch(resource.resourceType, options.ifNoneExist);
+          // A committed match is the answer without a lock. Otherwise the search again and the write in one
+          // transaction, under the condition's lock: a retry cannot create it twice (condition-lock.ts).
+          const condition = { type: resource.resourceType, query: options.ifNoneExist };
+          let existing = await repo.conditionalMatch(condition.type, condition.query);
+          if (!existing) {
+            await lockConditions(repo.db, [condition]);
+            existing = await repo.conditionalMatch(condition.type, condition.query);
+          }
           if (existing) return { resource: existing as T, created: false };
         }
         const batch = [detached.resource, ...detached.binaries];

@@ -8,7 +8,8 @@ import { allowedBeforeConsent, consentRequiredError } from '../portal/enrollment
 import { processBundle } from '../fhir/bundle-processor';
 import { buildCapabilityStatement } from '../fhir/capability-statement';
 import { badRequest, methodNotAllowed, notAcceptable, notFound, unsupportedMediaType } from '../fhir/outcomes';
-import type { FhirOperation, OperationResult } from '../fhir/operations/operation';
+import type { FhirOperation, OperationContext, OperationResult } from '../fhir/operations/operation';
+import { WriteGate } from './write-gate';
 import type { Repository } from '../fhir/repository';
 import { historyFeed } from '../fhir/history-feed';
 import { parseSearch } from '../fhir/search/parse-search';
@@ -58,6 +59,8 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     maxContainers: (res) => ((res.locals.caller as Caller | undefined)?.scope.portalRules ? PORTAL_MAX_ELEMENTS : MAX_BODY_CONTAINERS),
   });
   const raw = express.raw({ type: () => true, limit: config.maxJsonBytes });
+  // Transaction bundles and C-CDA imports take turns for a share of the pool (write-gate.ts).
+  const writeGate = new WriteGate();
   const xmlBody = express.raw({ type: () => true, limit: config.maxXmlBytes });
   const xml: express.RequestHandler = (req, res, next) =>
     xmlBody(req, res, (err?: unknown) =>
@@ -133,7 +136,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     json,
     asyncHandler(async (req, res) => {
       requireJsonBody(req);
-      const result = await processBundle(repoOf(res), req.body as Bundle);
+      const result = await writeGate.run(() => processBundle(repoOf(res), req.body as Bundle));
       sendResource(res, 200, result);
     }),
   );
@@ -142,7 +145,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.all('/:operation', (req, res, next) => {
     if (!req.params.operation.startsWith('$')) return next();
     const op = findOperation(deps.operations, 'system', undefined, req.params.operation);
-    return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
+    return runOperation(op, req, res, next, { json, xml, raw }, repoOf, writeGate);
   });
 
   // Bulk Data: an export's status, cancel and files (the kick-off is the $export operation).
@@ -210,7 +213,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.get('/:type/:id', (req, res, next) => {
     if (req.params.id.startsWith('$')) {
       const op = findOperation(deps.operations, 'type', req.params.type, req.params.id);
-      return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
+      return runOperation(op, req, res, next, { json, xml, raw }, repoOf, writeGate);
     }
     asyncHandler(async () => {
       if (req.params.type === 'Binary') {
@@ -225,7 +228,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.post('/:type/:id', (req, res, next) => {
     if (!req.params.id.startsWith('$')) return next(methodNotAllowed('POST to a resource id is not an interaction; use PUT to update'));
     const op = findOperation(deps.operations, 'type', req.params.type, req.params.id);
-    return runOperation(op, req, res, next, { json, xml, raw }, repoOf);
+    return runOperation(op, req, res, next, { json, xml, raw }, repoOf, writeGate);
   });
 
   router.put('/:type/:id', (req, res, next) => {
@@ -283,7 +286,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.all('/:type/:id/:operation', (req, res, next) => {
     if (!req.params.operation.startsWith('$')) return next(notFound('Endpoint'));
     const op = findOperation(deps.operations, 'instance', req.params.type, req.params.operation);
-    return runOperation(op, req, res, next, { json, xml, raw }, repoOf, req.params.id);
+    return runOperation(op, req, res, next, { json, xml, raw }, repoOf, writeGate, req.params.id);
   });
 
   // Interactions the CapabilityStatement does not offer: 405 with what to do instead, not a 404 for the URL.
@@ -320,6 +323,7 @@ function runOperation(
   next: express.NextFunction,
   parsers: Parsers,
   repoOf: (res: Response) => Repository,
+  writeGate: WriteGate,
   id?: string,
 ): void {
   if (!op.methods.includes(req.method as 'GET')) return next(methodNotAllowed(`$${op.info.name} takes ${op.methods.join(' or ')}`));
@@ -331,7 +335,8 @@ function runOperation(
       queryOf(req),
       op.body !== 'xml' && op.body !== 'raw' ? body : undefined,
     );
-    const result = await op.handle({
+    const handle = (context: OperationContext) => (op.heavyWrite ? writeGate.run(() => op.handle(context)) : op.handle(context));
+    const result = await handle({
       repo: repoOf(res),
       caller: res.locals.caller as Caller,
       id,

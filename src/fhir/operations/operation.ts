@@ -41,5 +41,7 @@ export interface FhirOperation {
    * handler joined by commas. Any other given twice is a 400.
    */
   readonly repeatable?: readonly string[];
+  /** A long write transaction (an import): it takes its turn at the HTTP layer's write gate (http/write-gate.ts). */
+  readonly heavyWrite?: boolean;
   handle(context: OperationContext): Promise<OperationResult>;
 }

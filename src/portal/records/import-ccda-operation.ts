@@ -14,6 +14,7 @@ export function importCcdaOperation(maxBytes: number): FhirOperation {
     info: { name: 'import-ccda', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/import-ccda' },
     level: 'system',
     methods: ['POST'],
+    heavyWrite: true,
     body: 'xml',
     async handle({ repo, caller, body, contentType }) {
       if (caller.kind === 'user') throw forbidden('Importing C-CDA documents is for staff and connected systems');
