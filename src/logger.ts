@@ -1,8 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { ContextSlot } from './request-context';
 
 /** The id of the request being served, wherever its work goes (set by the request-id middleware). */
-const requestIds = new AsyncLocalStorage<string>();
+const requestIds = new ContextSlot<string>('request id');
 
 /** Runs fn with `requestId` as the current request's id: every log line written meanwhile carries it as reqId. */
 export function runWithRequestId<T>(requestId: string, fn: () => T): T {
@@ -18,7 +18,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       redact: ['req.headers.authorization', 'password', 'token'],
       // A line written while serving a request names it, so an error a client reports (by its X-Request-Id) is found.
       mixin: () => {
-        const reqId = requestIds.getStore();
+        const reqId = requestIds.get();
         return reqId === undefined ? {} : { reqId };
       },
     },

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { ContextSlot } from '../request-context';
 
 /**
  * The request a database statement is issued for, carried through its async calls: when the client that sent the
@@ -42,7 +42,7 @@ export class StatementScope {
   }
 }
 
-const scope = new AsyncLocalStorage<StatementScope>();
+const scope = new ContextSlot<StatementScope>('statement scope');
 
 /** Runs `fn` (and everything it starts) so that its statements stop when `statements` is aborted. */
 export function withStatementScope<T>(statements: StatementScope, fn: () => T): T {
@@ -51,7 +51,7 @@ export function withStatementScope<T>(statements: StatementScope, fn: () => T): 
 
 /** The statement scope of the request the current statement belongs to, if any. */
 export function currentStatementScope(): StatementScope | undefined {
-  return scope.getStore();
+  return scope.get();
 }
 
 /**
@@ -59,7 +59,7 @@ export function currentStatementScope(): StatementScope | undefined {
  * which one client's leaving must not stop.
  */
 export function outsideStatementScope<T>(fn: () => T): T {
-  return scope.exit(fn);
+  return scope.run(undefined, fn);
 }
 
 /** A statement not run, or cancelled, because its request's client went away (PostgreSQL's query_canceled code). */

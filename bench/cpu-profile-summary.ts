@@ -1,0 +1,88 @@
+/**
+ * Where a server's CPU went, from a V8 CPU profile (BENCH_PROFILE_DIR=dir npm run bench:fhir writes one per server):
+ * self time by package or source file, then the top functions by self and by inclusive time, in µs per request when
+ * the number of requests is given. Samples before the first one inside `from` (a function only a request runs, say
+ * sendJsonText for the product or serveReferenceSearch for reference (3)) are left out: the server's start is not
+ * what is measured. Time attributed to `writev` and the like is wall time: a thread preempted in a syscall on a busy
+ * machine is charged for the wait.
+ *
+ * Run: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile [requests] [from=sendJsonText] [top=40]
+ */
+import fs from 'node:fs';
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly children?: readonly number[];
+}
+
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly startTime: number;
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+const [file, requestsArg, from = 'sendJsonText', topArg = '40'] = process.argv.slice(2);
+if (!file) {
+  process.stderr.write('usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile [requests] [from] [top]\n');
+  process.exit(2);
+}
+const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const parentOf = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+
+const shortUrl = (url: string): string =>
+  url
+    .replace(/^file:\/\//, '')
+    .replace(/.*\/node_modules\//, '')
+    .replace(/.*\/(src|bench)\//, '$1/');
+const nameOf = (node: ProfileNode): string =>
+  `${node.callFrame.functionName || '(anonymous)'} ${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`;
+/** The package (node_modules), Node module or source file a function is in. */
+const areaOf = (node: ProfileNode): string => {
+  const { url, functionName } = node.callFrame;
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1];
+  const source = /\/((src|bench)\/.*)$/.exec(url);
+  return source ? source[1] : url;
+};
+const stackOf = (id: number): ProfileNode[] => {
+  const stack: ProfileNode[] = [];
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) stack.push(byId.get(at)!);
+  return stack;
+};
+
+const self = new Map<string, number>();
+const inclusive = new Map<string, number>();
+const areas = new Map<string, number>();
+const add = (map: Map<string, number>, key: string, micros: number): void => void map.set(key, (map.get(key) ?? 0) + micros);
+let started = false;
+let busy = 0;
+profile.samples.forEach((id, i) => {
+  const micros = profile.timeDeltas[i + 1] ?? 0;
+  const stack = stackOf(id);
+  started ||= stack.some((node) => node.callFrame.functionName === from);
+  if (!started || stack[0].callFrame.functionName === '(idle)') return;
+  busy += micros;
+  add(self, nameOf(stack[0]), micros);
+  add(areas, areaOf(stack[0]), micros);
+  for (const name of new Set(stack.map(nameOf))) add(inclusive, name, micros);
+});
+
+const requests = Number(requestsArg) || 0;
+const unit = requests ? 'µs/request' : 'ms';
+const amount = (micros: number): string => (requests ? micros / requests : micros / 1000).toFixed(1).padStart(9);
+const print = (title: string, map: Map<string, number>, top: number): void => {
+  process.stdout.write(`\n${title} (${unit}, % of busy)\n`);
+  for (const [key, micros] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top))
+    process.stdout.write(`${amount(micros)} ${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${key}\n`);
+};
+process.stdout.write(
+  `${file}: busy ${(busy / 1e6).toFixed(2)} s from the first sample in ${from}${requests ? `, ${requests} requests` : ''}\n`,
+);
+print('self time by area', areas, 30);
+print('self time by function', self, Number(topArg));
+print('inclusive time by function', inclusive, Number(topArg));
