@@ -16,17 +16,19 @@
  * itself, the server recycles WAL segments only when a checkpoint ends, so a phase found either segments ready to write
  * into or none, and then created and zero-filled each 16 MB segment first (wal_init_zero), and a checkpoint (set off by
  * max_wal_size or checkpoint_timeout, or by another database on a shared server) fell into one phase or the other.
- * Measured on this machine (bench/results/binary-2026-12-07b.txt): the same reference insert ran at a median 18.5 MB/s in
- * the 8 phases that started with 0-4 segments ready and 36.7 MB/s in the 10 that started with 11 or more (load average
- * 8-20): the same factor of two as between its 141 and 65-69 MB/s rounds in an earlier run, which did not record the
- * segments (binary-2026-12-07.txt). So every phase starts right after a CHECKPOINT: no checkpoint under way, no dirty
- * buffer left by the phase before, its WAL recycled. Each side writes into its own tables, emptied at the end of every
- * round, and the order alternates from round to round. Each phase's second line says what the WAL and the checkpointer
- * did meanwhile (the whole server's figures, other databases included): WAL written, segments ready at the start,
- * checkpoints begun and completed, and buffers the backends had to write out themselves. A checkpoint that a phase's
- * own WAL sets off stays in that phase, as part of that side's cost. BENCH_CHECKPOINT=0 leaves the CHECKPOINTs out, as
- * the bench ran before, to see the difference. The CHECKPOINTs and pg_ls_waldir need a superuser (or the pg_checkpoint
- * and pg_monitor roles).
+ * Measured on this machine (bench/results/binary-2026-12-07b.txt): the same reference insert ran at a median 18.5 MB/s
+ * in the 8 phases that started with 0-4 segments ready and 36.7 MB/s in the 10 that started with 11 or more (load
+ * average 8-20). So every phase starts right after a CHECKPOINT: no checkpoint under way, no dirty buffer left by the
+ * phase before, its WAL recycled. Each side writes into its own tables, emptied at the end of every round, and the
+ * order alternates from round to round. Each phase's second line says what the WAL and the checkpointer did meanwhile
+ * (the whole server's figures, other databases included): WAL written, segments ready at the start, checkpoints begun
+ * and completed, and buffers the backends had to write out themselves. A checkpoint that a phase's own WAL sets off
+ * stays in that phase, as part of that side's cost. BENCH_CHECKPOINT=0 leaves the CHECKPOINTs out, as the bench ran
+ * before, to see the difference. The CHECKPOINTs and pg_ls_waldir need a superuser (or the pg_checkpoint and pg_monitor
+ * roles). What they do not remove: in rounds 3 and 5 (the reference first, right after the previous round's tables were
+ * emptied) the reference still ran about twice as fast as in the other rounds, with as many segments ready as the others;
+ * round 1 (also the reference first, but after the warm-up's uploads) did not. That is not explained yet;
+ * the median of the rounds' ratios keeps those two rounds from deciding the result.
  * Run: npm run bench:binary, with BENCH_SECONDS=5 per run, BENCH_ROUNDS=5, BENCH_CONNECTIONS=8, BENCH_SIZES=1,10.
  */
 import { randomBytes } from 'node:crypto';
