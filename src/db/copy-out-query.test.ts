@@ -1,4 +1,4 @@
-import { CopyOutQuery, type CopyOutResult } from './copy-out-query';
+import { binaryCopyRows, CopyOutQuery, type CopyOutResult } from './copy-out-query';
 
 /** PostgreSQL's binary COPY of one-column rows: header, then each row, then the trailer. */
 function binaryCopy(rows: (Buffer | null)[]): Buffer {
@@ -43,4 +43,14 @@ test('a COPY without its trailer, or not in the binary format, is an error', () 
   const whole = binaryCopy([Buffer.from('x')]);
   expect(run(whole.subarray(0, whole.length - 2), 64).err?.message).toBe('A binary COPY ended before its trailer');
   expect(run(Buffer.from('1\tx\n'.repeat(8)), 64).err?.message).toBe('A binary COPY did not start with its signature');
+});
+
+test('a whole COPY (from PGlite /dev/blob) reads as its rows, each a view of the bytes it came in', () => {
+  const rows = [Buffer.from('first part'), null, Buffer.alloc(5000, 7), Buffer.alloc(0)];
+  const copy = binaryCopy(rows);
+  const read = binaryCopyRows(copy);
+  expect(read).toEqual([{ data: rows[0] }, { data: null }, { data: rows[2] }, { data: Buffer.alloc(0) }]);
+  expect(read[0].data!.buffer).toBe(copy.buffer);
+  expect(() => binaryCopyRows(copy.subarray(0, copy.length - 2))).toThrow('A binary COPY ended before its trailer');
+  expect(() => binaryCopyRows(Buffer.from('1\tx\n'.repeat(8)))).toThrow('A binary COPY did not start with its signature');
 });

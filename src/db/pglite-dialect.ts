@@ -12,6 +12,7 @@ import {
   TransactionSettings,
 } from 'kysely';
 import { ByteChunks } from './byte-chunks';
+import { binaryCopyRows, COPY_OUT, COPY_OUT_TARGET } from './copy-out-query';
 import { currentStatementScope, endsTransaction, StatementCancelledError } from './statement-scope';
 
 /**
@@ -43,6 +44,7 @@ class PGliteConnection implements DatabaseConnection {
     // PGlite runs a statement to its end on this thread (it has no statement_timeout, and no cancel: the event loop
     // is busy meanwhile); what it can do for a request whose client left is not to start its next statements.
     if (currentStatementScope()?.aborted && !endsTransaction(compiled.sql)) throw new StatementCancelledError();
+    if (compiled.sql.startsWith(COPY_OUT)) return this.copyOut(compiled);
     // Bytes in pieces are one bytea parameter here too (PostgreSQL's driver sends the pieces as they are).
     const parameters = compiled.parameters.map((value) => (value instanceof ByteChunks ? value.joined() : value));
     const result = await this.pglite.query<R>(compiled.sql, parameters);
@@ -51,6 +53,19 @@ class PGliteConnection implements DatabaseConnection {
       rows: result.rows,
       numAffectedRows: affected !== undefined ? BigInt(affected) : undefined,
     };
+  }
+
+  /**
+   * A binary COPY out (copy-out-query.ts) goes to PGlite's /dev/blob, whose bytes come back whole: each row as stored,
+   * where a select's bytea would come back as hex text (twice the bytes), to be decoded again.
+   */
+  private async copyOut<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    if (!compiled.sql.endsWith(COPY_OUT_TARGET)) throw new Error('A COPY out sends its rows to stdout in the binary format');
+    if (compiled.parameters.length) throw new Error('A COPY takes no parameters: its values must be literals');
+    const text = `${compiled.sql.slice(0, -COPY_OUT_TARGET.length)}to '/dev/blob' (format binary)`;
+    const { blob } = await this.pglite.query(text);
+    const rows = blob ? binaryCopyRows(Buffer.from(await blob.arrayBuffer())) : [];
+    return { rows: rows as R[] };
   }
 
   // Kysely's Driver wants an async iterator here; this one fails on its first read, so it neither yields nor awaits.

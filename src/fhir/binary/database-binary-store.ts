@@ -18,22 +18,15 @@ interface PartCodec {
 }
 
 /**
- * As hex text, which PGlite moves quickly: it serialises a bytea parameter or result byte by byte in JavaScript (about
- * a second per MB, against some 60-100 ms as hex text). A statement carries one part: in process, a statement costs no
- * round trip, and its hex text is twice the part.
+ * On PGlite, bytes go in as hex text, which it moves quickly: it serialises a bytea parameter byte by byte in
+ * JavaScript (about a second per MB, against some 60-100 ms as hex text). A statement carries one part: in process, a
+ * statement costs no round trip, and its hex text is twice the part. They come back by a binary COPY (to PGlite's
+ * /dev/blob), as stored, as on PostgreSQL.
  */
 const HEX: PartCodec = {
   encode: (bytes) => sql`decode(${bytes.joined().toString('hex')}, 'hex')`,
   partsPerStatement: 1,
-  async readPart(db, sha256, part, from, length) {
-    // bytea's text form is \x followed by hex (bytea_output's default on both databases).
-    const { rows } = await sql<{ data: unknown }>`select substring(data from ${from + 1} for ${length})::text as data
-      from binary_content_part where sha256 = ${sha256} and part = ${part}`.execute(db);
-    if (!rows.length) return undefined;
-    const text = rows[0].data;
-    if (typeof text !== 'string' || !text.startsWith('\\x')) throw new Error('A bytea part did not read back as hex text');
-    return Buffer.from(text.slice(2), 'hex');
-  },
+  readPart: readPartByCopy,
 };
 
 /**
@@ -46,15 +39,18 @@ const HEX: PartCodec = {
 const BYTEA: PartCodec = {
   encode: (bytes) => sql`${bytes}::bytea`,
   partsPerStatement: 1,
-  async readPart(db, sha256, part, from, length) {
-    // A COPY takes no parameters: its values are literals, of a form checked here.
-    if (!SHA256_HEX.test(sha256)) throw new Error(`"${sha256.slice(0, 80)}" is not the SHA-256 of stored content`);
-    const { rows } = await copyOut(sql`select substring(data from ${sql.lit(from + 1)} for ${sql.lit(length)})
-      from binary_content_part where sha256 = ${sql.lit(sha256)} and part = ${sql.lit(part)}`).execute(db);
-    if (!rows.length) return undefined;
-    return rows[0].data ?? Buffer.alloc(0);
-  },
+  readPart: readPartByCopy,
 };
+
+/** `length` bytes of a stored part from byte `from`, by a binary COPY (copy-out-query.ts): the bytes as stored. */
+async function readPartByCopy(db: Kysely<Tables>, sha256: string, part: number, from: number, length: number): Promise<Buffer | undefined> {
+  // A COPY takes no parameters: its values are literals, of a form checked here.
+  if (!SHA256_HEX.test(sha256)) throw new Error(`"${sha256.slice(0, 80)}" is not the SHA-256 of stored content`);
+  const { rows } = await copyOut(sql`select substring(data from ${sql.lit(from + 1)} for ${sql.lit(length)})
+    from binary_content_part where sha256 = ${sql.lit(sha256)} and part = ${sql.lit(part)}`).execute(db);
+  if (!rows.length) return undefined;
+  return rows[0].data ?? Buffer.alloc(0);
+}
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -102,7 +98,7 @@ function partValues(codec: PartCodec, parts: readonly Buffer[][], first: number)
   return sql.join(parts.map((pieces, i) => sql`(${first + i}::int, ${codec.encode(new ByteChunks(pieces))})`));
 }
 
-/** The store for either database, moving bytes as hex text (what PGlite needs; correct on PostgreSQL too). */
+/** The store for either database, writing bytes as hex text (what PGlite needs; correct on PostgreSQL too). */
 export const databaseBinaryStore: BinaryStore = databaseStore(HEX);
 
 /** The store for a database of this kind: on PostgreSQL, bytes travel as bytea. */
