@@ -410,10 +410,13 @@ function orderBy(type: string, request: SearchRequest): PageOrder[] {
   for (const rule of request.sortRules ?? []) {
     const descending = !!rule.descending;
     if (rule.code === '_id') order.push({ key: sql`r.id`, descending, nullsLast: false });
-    else if (rule.code === '_lastUpdated') order.push({ key: sql`r.last_updated`, descending, nullsLast: false });
+    else if (rule.code === '_lastUpdated') order.push({ key: sql`r.last_updated`, descending, nullsLast: false, fromRow: true });
     else order.push({ key: sortKey(type, rule.code, descending), descending, nullsLast: true });
   }
-  order.push({ key: sql`r.last_updated`, descending: true, nullsLast: false }, { key: sql`r.id`, descending: false, nullsLast: false });
+  order.push(
+    { key: sql`r.last_updated`, descending: true, nullsLast: false, fromRow: true },
+    { key: sql`r.id`, descending: false, nullsLast: false },
+  );
   return order;
 }
 
