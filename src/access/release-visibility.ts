@@ -76,69 +76,84 @@ function docUnreleased(alias: string): Sql {
   return sql`coalesce(chartkeeper_jsonb(${sql.ref(`${alias}.content`)})->>'docStatus', 'final') = any(${UNRELEASED_DOC_STATUSES}::text[])`;
 }
 
-function statusUnreleased(alias: string): Sql {
-  return statusIn(alias, 'status', UNRELEASED_RESULT_STATUSES);
+/**
+ * An EXISTS run as a probe of the row at hand: its index lookups go by that row's id. "offset 0" keeps PostgreSQL from
+ * turning it into a join or a hashed subplan, either of which reads every row that could hide any row (every
+ * unreleased DiagnosticReport's status and results, every document's context) once per statement: a cost that grows
+ * with the table, not with the page.
+ */
+function probe(body: Sql): Sql {
+  return sql`exists (${body} offset 0)`;
 }
 
-function statusIn(alias: string, code: string, values: readonly string[]): Sql {
+/** The row of `type` whose id is `id` has a status (search parameter `code`) among `values`. */
+function statusIn(id: Sql, type: Sql, code: string, values: readonly string[]): Sql {
   // resource_type as an expression: the lookup goes by the row's id (resource_id, resource_type, code), never by the
   // (resource_type, code, value) index, which a planner without statistics rated alike and walked for each row.
-  return sql`exists (select 1 from search_token s where s.resource_id = ${sql.ref(`${alias}.id`)}
-    and (s.resource_type || '') = ${sql.ref(`${alias}.resource_type`)} and s.code = ${code}
-    and s.value = any(${values}::text[]))`;
+  return probe(sql`select 1 from search_token s where s.resource_id = ${id}
+    and (s.resource_type || '') = ${type} and s.code = ${code} and s.value = any(${values}::text[])`);
+}
+
+/** The row `alias` (a resource row) has a status among `values`. */
+function rowStatusIn(alias: string, code: string, values: readonly string[]): Sql {
+  return statusIn(sql.ref(`${alias}.id`), sql.ref(`${alias}.resource_type`), code, values);
 }
 
 /** The record was entered in error, by its status (the R4 code is the same in every type that has it). */
 function enteredInError(alias: string, type: string): Sql[] {
   const code = ENTERED_IN_ERROR_PARAM[type];
-  if (code) return [statusIn(alias, code, ['entered-in-error'])];
+  if (code) return [rowStatusIn(alias, code, ['entered-in-error'])];
   if (ENTERED_IN_ERROR_UNINDEXED.has(type)) return [sql`chartkeeper_jsonb(${sql.ref(`${alias}.content`)})->>'status' = 'entered-in-error'`];
   return [];
 }
 
-/** A resource of the row's type listed in an unreleased document's context.related is part of that document. */
-function tiedToUnreleasedDocument(alias: string, type: string): Sql {
-  return sql`exists (select 1 from search_reference rel join resource doc
-      on doc.resource_type = 'DocumentReference' and doc.id = rel.resource_id and doc.deleted = false
-    where rel.target_id = ${sql.ref(`${alias}.id`)} and rel.code = 'related' and rel.resource_type = 'DocumentReference'
-      and rel.target_type = ${type} and ${docUnreleased('doc')})`;
-}
-
-/** A result of a DiagnosticReport that is itself unreleased, or part of an unreleased document. */
-function resultOfHiddenReport(alias: string): Sql[] {
-  const result = sql`res.target_id = ${sql.ref(`${alias}.id`)} and res.code = 'result' and res.resource_type = 'DiagnosticReport' and res.target_type = 'Observation'`;
-  return [
-    sql`exists (select 1 from search_reference res join search_token s on s.resource_id = res.resource_id
-        and s.resource_type = 'DiagnosticReport' and s.code = 'status' and s.value = any(${UNRELEASED_RESULT_STATUSES}::text[])
-      where ${result})`,
-    sql`exists (select 1 from search_reference res
-        join search_reference rel on rel.target_id = res.resource_id and rel.code = 'related'
-          and rel.resource_type = 'DocumentReference' and rel.target_type = 'DiagnosticReport'
-        join resource doc on doc.resource_type = 'DocumentReference' and doc.id = rel.resource_id and doc.deleted = false
-      where ${result} and ${docUnreleased('doc')})`,
-  ];
+/**
+ * The resource of `type` whose id is `id` is listed in an unreleased document's context.related: from the row's own
+ * reference rows (by target id) to each listing document by primary key.
+ */
+function tiedToUnreleasedDocument(id: Sql, type: string): Sql {
+  return probe(sql`select 1 from search_reference rel
+    where rel.target_id = ${id} and rel.code = 'related' and rel.resource_type = 'DocumentReference' and rel.target_type = ${type}
+      and ${probe(sql`select 1 from resource doc where doc.resource_type = 'DocumentReference' and doc.id = rel.resource_id
+        and doc.deleted = false and ${docUnreleased('doc')}`)}`);
 }
 
 /**
- * The conditions under any of which a row `alias` of `type` is hidden from patients (none: it never is). Kept
- * as separate EXISTS clauses, so `not` each of them plans as an anti-join with index lookups.
+ * A result of a DiagnosticReport that is hidden itself (unreleased, or part of an unreleased document): from the row's
+ * reference rows (the reports naming it as a result, by target id) to each report's own status and document links.
+ */
+function resultOfHiddenReport(alias: string): Sql {
+  const report = sql`res.resource_id`;
+  return probe(sql`select 1 from search_reference res
+    where res.target_id = ${sql.ref(`${alias}.id`)} and res.code = 'result' and res.resource_type = 'DiagnosticReport'
+      and res.target_type = 'Observation'
+      and (${statusIn(report, sql`'DiagnosticReport'`, 'status', UNRELEASED_RESULT_STATUSES)} or ${tiedToUnreleasedDocument(report, 'DiagnosticReport')})`);
+}
+
+/**
+ * The conditions under any of which a row `alias` of `type` is hidden from patients (none: it never is): each a probe
+ * of the row at hand (see probe), whose cost is that of a few index lookups whatever the size of the tables.
  */
 export function unreleasedClauses(type: string, alias = 'r'): Sql[] {
   switch (type) {
     case 'DocumentReference':
       return [docUnreleased(alias), ...enteredInError(alias, type)];
     case 'DiagnosticReport':
-      return [statusUnreleased(alias), tiedToUnreleasedDocument(alias, type)];
+      return [rowStatusIn(alias, 'status', UNRELEASED_RESULT_STATUSES), tiedToUnreleasedDocument(sql.ref(`${alias}.id`), type)];
     case 'Observation':
-      return [statusUnreleased(alias), tiedToUnreleasedDocument(alias, type), ...resultOfHiddenReport(alias)];
+      return [
+        rowStatusIn(alias, 'status', UNRELEASED_RESULT_STATUSES),
+        tiedToUnreleasedDocument(sql.ref(`${alias}.id`), type),
+        resultOfHiddenReport(alias),
+      ];
     case 'Binary':
       // A Binary follows its securityContext: the content of a hidden document, report, message... is hidden with it.
       return [
         // The reference is read from the JSON once, then looked up by primary key. chartkeeper_jsonb, not ::jsonb:
         // content stored before lone surrogates were refused must not fail the query (migration 0012).
-        sql`exists (select 1 from (select chartkeeper_jsonb(${sql.ref(`${alias}.content`)}) #>> '{securityContext,reference}' as ref) sc
+        probe(sql`select 1 from (select chartkeeper_jsonb(${sql.ref(`${alias}.content`)}) #>> '{securityContext,reference}' as ref) sc
           join resource ctx on ctx.resource_type = split_part(sc.ref, '/', 1) and ctx.id = split_part(sc.ref, '/', 2)
-          where ctx.deleted = false and ctx.resource_type <> 'Binary' and ${anyTypeHidden('ctx', false)})`,
+          where ctx.deleted = false and ctx.resource_type <> 'Binary' and ${anyTypeHidden('ctx', false)}`),
       ];
     default:
       return enteredInError(alias, type);

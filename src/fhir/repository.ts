@@ -430,10 +430,13 @@ export class Repository {
       if (unconfirmed) throw new CallerChanged();
       return catalogSearch(request, `${target.url}${target.params.size ? `?${target.params.toString()}` : ''}`);
     }
-    await this.settleAuditEvents(
+    // Access records waiting to become AuditEvents are looked for in the page's own statement, and settled only if any wait.
+    const servesAuditEvents = [
       request.resourceType,
-      [...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType),
-    );
+      ...[...(request.include ?? []), ...(request.revInclude ?? [])].map((i) => i.targetType ?? i.resourceType),
+    ].includes('AuditEvent');
+    const settleAudit =
+      servesAuditEvents && !this.db.isTransaction ? (pending: boolean) => settleAuditLog(this.db, { pending }) : undefined;
     // A caller taken on trust is confirmed in the page's own statement, before anything else of the search runs.
     const confirmation = unconfirmed
       ? {
@@ -452,6 +455,7 @@ export class Repository {
           onServed: (served) => this.note('search-type', served),
           confirmation,
           record,
+          settleAudit,
         }),
       { confirmsCaller: true },
     );

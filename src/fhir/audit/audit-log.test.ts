@@ -280,3 +280,65 @@ describe('a search that records what it serves in its own statement (staff, oper
     if (query.family) expect(inStatement.records.map((e) => e.patientId)).toEqual([ada.id, ben.id].sort());
   });
 });
+
+describe('an AuditEvent search settles the log from its own statement', () => {
+  let patient: Patient;
+  let reading: Observation;
+
+  beforeAll(async () => {
+    ({ resource: patient } = await system.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Gate', given: ['Ida'] }] }));
+    ({ resource: reading } = await system.create<Observation>({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'Gate reading' },
+      subject: { reference: `Patient/${patient.id}` },
+    }));
+  });
+
+  /** A repository whose every statement is counted in `statements`. */
+  function counted(statements: string[], audit?: AuditTrail): Repository {
+    const db = database.db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(args.node.kind);
+        return args.node;
+      },
+      transformResult: (args) => Promise.resolve(args.result),
+    });
+    return new Repository(db, { scope: unrestrictedScope('staff chen'), clock, fhirBase: 'http://test/fhir', ...(audit ? { audit } : {}) });
+  }
+
+  const named = (events: AuditEvent[]): string[][] => events.map((e) => (e.entity ?? []).map((x) => x.what?.reference ?? ''));
+
+  test('a read answered before the search is in it; with nothing waiting the search is one statement', async () => {
+    clock.set('2026-03-01T17:00:00Z');
+    await settleAuditLog(database.db);
+    await chensRequest().read('Observation', reading.id!);
+    expect(await pendingRows()).toBe(1);
+    const statements: string[] = [];
+    const repo = counted(statements);
+    const query = { patient: `Patient/${patient.id}`, _sort: '-date' };
+    expect(named(await repo.searchResources<AuditEvent>('AuditEvent', query))).toEqual([
+      [`Patient/${patient.id}`, `Observation/${reading.id}`],
+    ]);
+    expect(await pendingRows()).toBe(0);
+    statements.length = 0;
+    expect(named(await repo.searchResources<AuditEvent>('AuditEvent', query))).toHaveLength(1);
+    expect(statements).toHaveLength(1);
+  });
+
+  test('a staff search that records itself in its statement settles first, and records the page it serves', async () => {
+    clock.set('2026-03-01T17:05:00Z');
+    await chensRequest().read('Observation', reading.id!);
+    const statements: string[] = [];
+    const bundle = await counted(statements, new AuditTrail(() => chen, clock, chen)).search(
+      parseSearch('AuditEvent', { patient: `Patient/${patient.id}`, _sort: '-date' }),
+    );
+    const served = (bundle.entry ?? []).map((e) => e.resource as AuditEvent);
+    expect(served.map((e) => e.recorded)).toEqual(['2026-03-01T17:05:00.000Z', '2026-03-01T17:00:00.000Z']);
+    // Only the page read after the log was settled is recorded: one record, naming both events.
+    const { rows } = await sql<{ entry: { resources: string[]; interaction: string } }>`select entry from audit_log`.execute(database.db);
+    expect(rows.map((r) => [r.entry.interaction, [...r.entry.resources].sort()])).toEqual([
+      ['search-type', served.map((e) => `AuditEvent/${e.id}`).sort()],
+    ]);
+  });
+});

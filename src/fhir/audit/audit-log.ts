@@ -46,12 +46,15 @@ export function appendAudit(db: Kysely<Tables>, entries: readonly AuditEntry[]):
   return logFor(db).append(rows);
 }
 
-/** Turns every access committed so far into AuditEvents; call before reading AuditEvents. */
-export function settleAuditLog(db: Kysely<Tables>): Promise<void> {
+/**
+ * Turns every access committed so far into AuditEvents; call before reading AuditEvents. `pending`: the caller saw rows
+ * waiting (a search page's own statement asks), so the pass need not look for them first.
+ */
+export function settleAuditLog(db: Kysely<Tables>, options: { pending?: boolean } = {}): Promise<void> {
   // Inside a transaction the rows of this very transaction are not yet visible to another connection, and the
   // embedded database has only one: what is pending is left to the next settle outside it.
   if (db.isTransaction) return Promise.resolve();
-  return logFor(db).settle();
+  return logFor(db).settle(options.pending === true);
 }
 
 /** A last pass once requests have stopped; call before closing the database. A failure leaves rows for the next start. */
@@ -81,6 +84,8 @@ class AuditLog {
   /** The pass running now, and the one queued after it (which every settle() arriving meanwhile shares). */
   private current: Promise<void> | undefined;
   private next: Promise<void> | undefined;
+  /** A caller of the queued pass saw rows waiting: it takes them without first asking whether there are any. */
+  private nextPending = false;
 
   constructor(private readonly db: Kysely<Tables>) {
     this.inserts = new GroupCommit((rows) => insertEntries(db, rows));
@@ -90,16 +95,19 @@ class AuditLog {
     return this.inserts.add(rows);
   }
 
-  /** A pass that starts after every commit made before this call. */
-  settle(): Promise<void> {
+  /** A pass that starts after every commit made before this call (`pending`: rows are known to wait). */
+  settle(pending = false): Promise<void> {
+    if (pending) this.nextPending = true;
     if (this.next) return this.next;
     const after = this.current ?? Promise.resolve();
     const pass: Promise<void> = after
       .catch(() => undefined)
       .then(() => {
+        const known = this.nextPending;
         this.next = undefined;
+        this.nextPending = false;
         this.current = pass;
-        return this.materialize();
+        return this.materialize(known);
       })
       .finally(() => {
         if (this.current === pass) this.current = undefined;
@@ -108,16 +116,19 @@ class AuditLog {
     return pass;
   }
 
-  private async materialize(): Promise<void> {
+  private async materialize(pending: boolean): Promise<void> {
     // Each chunk starts past the last row the one before took: the oldest pending rows come from the primary key in
     // order, whatever the planner believes of the table. A row that commits meanwhile with a lower seq waits for the
     // next pass, which starts from the beginning again.
     let after = 0n;
-    for (;;) {
-      const { rows: waiting } = await sql<{
-        one: number;
-      }>`select 1 as one from audit_log where seq > ${String(after)}::bigint limit 1`.execute(this.db);
-      if (!waiting.length) return;
+    for (let first = true; ; first = false) {
+      // Whether any row waits, unless the caller saw some: the chunk's transaction would find nothing to take.
+      if (!(first && pending)) {
+        const { rows: waiting } = await sql<{
+          one: number;
+        }>`select 1 as one from audit_log where seq > ${String(after)}::bigint limit 1`.execute(this.db);
+        if (!waiting.length) return;
+      }
       const chunk = await this.db.transaction().execute(async (trx) => {
         const taken = await takeMerged(trx, CHUNK, after);
         const writes: PreparedWrite[] = [];
