@@ -78,13 +78,14 @@ describe('issue 24 item 5: the size of what one write may hold, and large writes
     const { result, slowest } = await whileProbing(async () =>
       answer(await f.app.request('/fhir/Communication', { method: 'POST', token: ada, json: huge })),
     );
-    // Counted in its bytes and refused before it is parsed: /healthz is not held (it was for 10 s; parsed, over 1 s).
+    // Counted in its bytes and refused before it is parsed (the message is the byte counter's): /healthz is not held.
+    // It was for 10 s; the slowest answer is well under 1 s on a quiet machine, 1.4 s with two test suites running.
     expect(result).toEqual([
       400,
       `The body holds more than ${PORTAL_MAX_ELEMENTS} JSON objects and arrays, more than this request may`,
       undefined,
     ]);
-    expect(slowest).toBeLessThan(1_000);
+    expect(slowest).toBeLessThan(2_500);
     expect(
       await answer(await f.app.request('/fhir/Communication', { method: 'POST', token: ada, json: draft(PORTAL_MAX_LIST_ITEMS + 1) })),
     ).toEqual([
