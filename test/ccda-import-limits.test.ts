@@ -80,7 +80,8 @@ describe('issue 24 item 6: large and hostile C-CDA documents', () => {
       const started = performance.now();
       const [status, text, slowest] = await importProbing(xml);
       expect([name, status, text]).toEqual([name, 400, message]);
-      expect([name, performance.now() - started < 10_000, slowest < 1_000]).toEqual([name, true, true]);
+      // Parsed on a worker: /healthz is not held (a probe answers well under 1 s on a quiet machine; 2.5 s allows a busy one).
+      expect([name, performance.now() - started < 10_000, slowest < 2_500]).toEqual([name, true, true]);
     }
     expect(await recordState(app.database)).toEqual(before);
   });
