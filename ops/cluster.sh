@@ -71,6 +71,10 @@ backend instances
   balance roundrobin
   option httpchk GET /readyz
   http-check expect status 200
+  # /readyz waits for a pooled connection like any request: on a busy machine it can take over a second while the
+  # instance still serves. With the default (a check times out after inter, 1 s) both instances were marked down
+  # under load and the proxy answered every request 503; a slow answer now counts as up, a refused one as down.
+  timeout check 5s
   default-server inter 1s fall 2 rise 2
 CFG
     for i in $(seq 1 "$1"); do
