@@ -1,5 +1,6 @@
 import express from 'express';
 import type { Logger } from 'pino';
+import { serviceUnavailable } from '../src/fhir/outcomes';
 import { jsonBody } from '../src/http/json-body';
 import { createLogger } from '../src/logger';
 import { startTestApp, type TestApp } from './support/test-app';
@@ -25,6 +26,9 @@ beforeAll(async () => {
   });
   probe.get('/database-down', () => {
     throw new Error('timeout exceeded when trying to connect');
+  });
+  probe.get('/busy', () => {
+    throw serviceUnavailable('Too many imports and transactions are running on this server; please retry');
   });
   app = await startTestApp({ deps: { logger, routers: [{ path: '/probe', router: probe }] } });
 });
@@ -81,6 +85,19 @@ test('a 503 for an unavailable database is logged with its cause and id (no stac
     err: { message: 'timeout exceeded when trying to connect' },
   });
   expect((line?.err as { stack?: string }).stack ?? '').toBe('');
+});
+
+test('a 503 the service answers on purpose (too busy) is a warning with its id and Retry-After', async () => {
+  const res = await app.request('/probe/busy', { token: null, headers: { 'X-Request-Id': 'busy-1' } });
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe('1');
+  expect(lines.find((l) => l.reqId === 'busy-1' && (l.level as number) >= 40)).toMatchObject({
+    level: 40,
+    msg: 'service busy',
+    path: '/probe/busy',
+    err: { message: 'Too many imports and transactions are running on this server; please retry' },
+  });
+  expect(lines.filter((l) => l.reqId === 'busy-1' && (l.level as number) >= 50)).toEqual([]);
 });
 
 test('lines written outside any request carry no request id', () => {

@@ -20,7 +20,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const fhirError = toFhirError(err);
     const { message, stack, code } = fieldsOf(err);
-    if (fhirError.status >= 500 && !isDatabaseUnavailable(err) && code !== '57014') {
+    // A 503 the service answers on purpose (too many imports waiting, write-gate.ts) is expected under load: no stack.
+    const refusedOnPurpose = err instanceof FhirError && err.status === 503;
+    if (refusedOnPurpose) {
+      logger.warn({ err: { message }, reqId: res.locals.requestId, method: req.method, path: req.path }, 'service busy');
+    } else if (fhirError.status >= 500 && !isDatabaseUnavailable(err) && code !== '57014') {
       logger.error(
         {
           err: { message, stack, code },
