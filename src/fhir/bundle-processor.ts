@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { type Condition, lockConditions } from './condition-lock';
+import { type Condition, conditionKey, matchConditions } from './condition-lock';
 import { type EntryTarget, parseEntryRequest } from './bundle-entry-request';
 import { badRequest, FhirError } from './outcomes';
 import type { Repository } from './repository';
@@ -75,7 +75,7 @@ async function processTransaction(
     .sort((a, b) => METHOD_ORDER[entries[a].request!.method] - METHOD_ORDER[entries[b].request!.method] || a - b);
   const responses = new Array<BundleEntry>(entries.length);
   const idMap = new Map<string, string>();
-  const matches = await resolveConditions(repo, conditionsOf(entries, targets), options);
+  const matches = await matchConditions(repo.db, conditionsOf(entries, targets), (c) => conditionalTarget(repo, c.type, c.query, options));
 
   // Conditional creates first: a match maps the fullUrl to the existing resource.
   for (const i of order) {
@@ -190,37 +190,6 @@ async function validateCreates(
     }
     rememberIndex(resources[k], index!);
   }
-}
-
-/**
- * The one match of each condition, or undefined where there is none. A condition with a committed match needs no
- * lock: the entry uses that resource, as a plain reference would. Only the conditions that match nothing are locked
- * (condition-lock.ts) and searched again, so a retry cannot create a resource twice, while the usual case (a
- * document's author organisation, a patient already on file) takes no lock that every import of the same sender
- * would wait on for the length of its transaction.
- */
-async function resolveConditions(
-  repo: Repository,
-  conditions: readonly Condition[],
-  options: BundleOptions,
-): Promise<Map<string, Resource | undefined>> {
-  const matches = new Map<string, Resource | undefined>();
-  for (const condition of conditions) {
-    const key = conditionKey(condition);
-    if (!matches.has(key)) matches.set(key, await conditionalTarget(repo, condition.type, condition.query, options));
-  }
-  const unmatched = conditions.filter((condition) => !matches.get(conditionKey(condition)));
-  if (!unmatched.length) return matches;
-  await lockConditions(repo.db, unmatched);
-  for (const key of new Set(unmatched.map(conditionKey))) {
-    const condition = unmatched.find((c) => conditionKey(c) === key)!;
-    matches.set(key, await conditionalTarget(repo, condition.type, condition.query, options));
-  }
-  return matches;
-}
-
-function conditionKey(condition: Condition): string {
-  return `${condition.type}?${condition.query}`;
 }
 
 async function conditionalTarget(repo: Repository, type: string, query: string, options: BundleOptions): Promise<Resource | undefined> {

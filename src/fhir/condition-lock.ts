@@ -30,3 +30,30 @@ export async function lockConditions(trx: Kysely<Tables>, conditions: readonly C
   const keys = [...new Set(conditions.map(lockKey))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const key of keys) await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(trx);
 }
+
+/** A condition's identity: the same type and query are the same condition (and the same lock). */
+export function conditionKey(condition: Condition): string {
+  return `${condition.type}?${condition.query}`;
+}
+
+/**
+ * The one match of each condition (found by `find`), keyed by conditionKey, or undefined where there is none. Only
+ * the conditions that match nothing committed are locked, then searched again (see above).
+ */
+export async function matchConditions<T>(
+  trx: Kysely<Tables>,
+  conditions: readonly Condition[],
+  find: (condition: Condition) => Promise<T | undefined>,
+): Promise<Map<string, T | undefined>> {
+  const distinct = new Map(conditions.map((condition) => [conditionKey(condition), condition]));
+  const matches = new Map<string, T | undefined>();
+  for (const [key, condition] of distinct) matches.set(key, await find(condition));
+  const unmatched = [...distinct].filter(([key]) => matches.get(key) === undefined);
+  if (!unmatched.length) return matches;
+  await lockConditions(
+    trx,
+    unmatched.map(([, condition]) => condition),
+  );
+  for (const [key, condition] of unmatched) matches.set(key, await find(condition));
+  return matches;
+}

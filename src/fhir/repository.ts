@@ -17,7 +17,7 @@ import type { Tables } from '../db/tables';
 import type { Clock } from './clock';
 import { isSupportedType } from './definitions';
 import { CATALOG_TYPES, catalogHistory, catalogSearch, catalogStored, catalogWriteRefused } from './catalog-reads';
-import { lockConditions } from './condition-lock';
+import { conditionKey, matchConditions } from './condition-lock';
 import { badRequest, FhirError, forbidden, gone, internalError, methodNotAllowed, notFound, preconditionFailed } from './outcomes';
 import { withVisibleEntities } from './audit-entity-view';
 import { insertNew, lockCurrent, prepareDelete, prepareWrite, PreparedWrite, replaceCurrent } from './resource-writer';
@@ -246,14 +246,11 @@ export class Repository {
     return this.audited(() =>
       this.transaction(async (repo) => {
         if (options.ifNoneExist) {
-          // A committed match is the answer without a lock. Otherwise the search again and the write in one
-          // transaction, under the condition's lock: a retry cannot create it twice (condition-lock.ts).
+          // The search and the write in one transaction; the condition is locked only while nothing matches, so a
+          // retry cannot create it twice (condition-lock.ts).
           const condition = { type: resource.resourceType, query: options.ifNoneExist };
-          let existing = await repo.conditionalMatch(condition.type, condition.query);
-          if (!existing) {
-            await lockConditions(repo.db, [condition]);
-            existing = await repo.conditionalMatch(condition.type, condition.query);
-          }
+          const matches = await matchConditions(repo.db, [condition], (c) => repo.conditionalMatch(c.type, c.query));
+          const existing = matches.get(conditionKey(condition));
           if (existing) return { resource: existing as T, created: false };
         }
         const batch = [detached.resource, ...detached.binaries];
