@@ -8,6 +8,8 @@ import { quantile } from './support/load-stats';
 /** One answered (or failed) request. */
 export interface SoakSample {
   readonly op: string;
+  /** What the request was about, where the operation mixes several kinds (SoakOperation.detail). */
+  readonly detail?: string;
   readonly minute: number;
   readonly ms: number;
   readonly status: number;
@@ -145,4 +147,46 @@ export function verdicts(
     });
   }
   return out;
+}
+
+/** One kind of request of a mixed operation: its p50/p99 at the start and the end of the run. */
+export interface DetailDrift {
+  readonly op: string;
+  readonly detail: string;
+  readonly start: { count: number; p50: number; p99: number };
+  readonly end: { count: number; p50: number; p99: number };
+}
+
+/**
+ * For operations that mix several kinds of request (the portal's reads, say), each kind's p50/p99 over the first
+ * `width` minutes after the warm-up against the last `width` minutes (a sixth of the run, at least one minute): which
+ * kind drifts, where the operation's p99 does. Not a target; it points at a cause.
+ */
+export function detailDrift(samples: readonly SoakSample[], minutes: number): DetailDrift[] {
+  const width = Math.max(1, Math.floor(minutes / 6));
+  if (minutes < 2 * width + 1) return [];
+  const stats = (list: readonly SoakSample[]) => {
+    const sorted = Float64Array.from(list.map((s) => s.ms)).sort();
+    return { count: sorted.length, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+  };
+  const keys = [...new Set(samples.filter((s) => s.detail).map((s) => `${s.op}\n${s.detail}`))].sort();
+  return keys.map((key) => {
+    const [op, detail] = key.split('\n');
+    const mine = samples.filter((s) => s.op === op && s.detail === detail && s.status > 0);
+    return {
+      op,
+      detail,
+      start: stats(mine.filter((s) => s.minute >= 2 && s.minute <= 1 + width)),
+      end: stats(mine.filter((s) => s.minute > minutes - width)),
+    };
+  });
+}
+
+/** detailDrift's lines for the console. */
+export function formatDetailDrift(drift: readonly DetailDrift[]): string[] {
+  const cell = (w: DetailDrift['start']) =>
+    `${String(w.count).padStart(5)}  p50 ${w.p50.toFixed(0).padStart(4)}  p99 ${w.p99.toFixed(0).padStart(5)} ms`;
+  return drift.map(
+    (d) => `    ${d.detail.slice(0, 70).padEnd(70)} ${cell(d.start)}  ->  ${cell(d.end)}  (p99 ${(d.end.p99 / d.start.p99).toFixed(2)}x)`,
+  );
 }

@@ -18,6 +18,8 @@ export interface SoakOperation {
    * first), and picks in rotation whom or what the request is about.
    */
   run(n: number): Promise<number>;
+  /** What the `n`th request is about (its route, say), for a breakdown of an operation that mixes several kinds. */
+  detail?(n: number): string;
 }
 
 /** The arrival order of the operations: each appears in proportion to its share, spread evenly over every 100 arrivals. */
@@ -246,7 +248,16 @@ export function portalDay(context: SoakContext, users: Awaited<ReturnType<typeof
       body: JSON.stringify(body),
     });
   return [
-    { name: 'portal read/search', percent: 70, run: (n) => get(...portalReads[n % portalReads.length]) },
+    {
+      name: 'portal read/search',
+      percent: 70,
+      run: (n) => get(...portalReads[n % portalReads.length]),
+      detail: (n) => {
+        const [who, route] = portalReads[n % portalReads.length];
+        const name = Object.entries(users).find(([, user]) => user === who)?.[0] ?? '?';
+        return `${name} ${route.replace(/\/fhir\//, '').replace(/[0-9a-f-]{36}/g, (id) => (id === patients.ada ? 'ada' : id === patients.ben ? 'ben' : id === patients.cara ? 'cara' : 'id'))}`;
+      },
+    },
     {
       name: 'staff write',
       percent: 10,

@@ -23,7 +23,16 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { formatWindow, MIN_WINDOW_SAMPLES, p99Windows } from './soak-p99-windows';
 import { createBenchDatabase } from './support/bench-database';
-import { figuresOf, formatMinute, type MinuteFigures, type ServerSample, type SoakSample, verdicts } from './soak-report';
+import {
+  detailDrift,
+  figuresOf,
+  formatDetailDrift,
+  formatMinute,
+  type MinuteFigures,
+  type ServerSample,
+  type SoakSample,
+  verdicts,
+} from './soak-report';
 import {
   arrivalOrder,
   arrivals,
@@ -230,7 +239,7 @@ async function main(): Promise<void> {
       const at = Date.now();
       if (total >= MAX_IN_FLIGHT) {
         dropped++;
-        samples.push({ op: op.name, minute, ms: 0, status: 0 });
+        samples.push({ op: op.name, detail: op.detail?.(n), minute, ms: 0, status: 0 });
         return;
       }
       total++;
@@ -240,7 +249,7 @@ async function main(): Promise<void> {
         .run(n)
         .catch(() => 0)
         .then((status) => {
-          samples.push({ op: op.name, minute, ms: Date.now() - at, status });
+          samples.push({ op: op.name, detail: op.detail?.(n), minute, ms: Date.now() - at, status });
           total--;
           inFlight.set(minute, inFlight.get(minute)! - 1);
         });
@@ -278,6 +287,11 @@ async function main(): Promise<void> {
     const results = verdicts(minutes.filter(Boolean), samples, MIN_SAMPLES);
     const mark = { met: 'met    ', missed: 'MISSED ', 'too few samples': 'too few' };
     for (const v of results) console.log(`${mark[v.outcome]} ${v.target.padEnd(52)} ${v.measured}`);
+    const drift = detailDrift(samples, MINUTES);
+    if (drift.length) {
+      console.log('\nby kind of request (not targets): the first sixth of the run after minute 1 against the last sixth');
+      for (const line of formatDetailDrift(drift)) console.log(line);
+    }
     if (process.env.SOAK_OUT)
       fs.writeFileSync(
         process.env.SOAK_OUT,

@@ -1,4 +1,4 @@
-import { figuresOf, type MinuteFigures, type SoakSample, verdicts } from '../bench/soak-report';
+import { detailDrift, figuresOf, type MinuteFigures, type SoakSample, verdicts } from '../bench/soak-report';
 
 /**
  * The soak's targets (issue 23) as bench/soak-report.ts judges them: zero 5xx; each operation's p99 at the end within
@@ -104,4 +104,22 @@ test('a request with no answer counts as a server error, and a 4xx as an error b
   expect(figures.errorRate).toBe(0.75);
   expect(figures.statuses).toEqual({ 0: 1, 404: 1, 502: 1 });
   expect(figures.byOp.read).toEqual({ count: 3, p50: 5, p99: 7, errors: 2 });
+});
+
+test('the breakdown by kind of request compares the first sixth of the run after minute 1 with the last sixth', () => {
+  // 12 minutes: minutes 2-3 against 11-12. The inbox slows from 10 to 40 ms; the record read stays at 5 ms.
+  const samples: SoakSample[] = [];
+  for (let m = 1; m <= 12; m++)
+    for (let i = 0; i < 50; i++) {
+      samples.push({ op: 'portal', detail: 'inbox', minute: m, ms: m >= 11 ? 40 : 10, status: 200 });
+      samples.push({ op: 'portal', detail: 'record', minute: m, ms: 5, status: 200 });
+    }
+  samples.push({ op: 'portal', detail: 'inbox', minute: 2, ms: 9_999, status: 0 }); // unanswered: not a latency
+  samples.push({ op: 'login', minute: 2, ms: 100, status: 200 }); // no detail: not broken down
+  const drift = detailDrift(samples, 12);
+  expect(drift.map((d) => [d.detail, d.start.count, d.start.p99, d.end.count, d.end.p99])).toEqual([
+    ['inbox', 100, 10, 100, 40],
+    ['record', 100, 5, 100, 5],
+  ]);
+  expect(detailDrift(samples, 2)).toEqual([]);
 });
