@@ -179,8 +179,8 @@ async function addCopies(db: Kysely<Tables>, from: number, to: number): Promise<
       case when resource_type = 'Patient' and code = 'birthdate' then low + k * interval '1 day' else low end,
       case when resource_type = 'Patient' and code = 'birthdate' then high + k * interval '1 day' else high end
     from g0_search_date cross join ${copies}`.execute(db);
-  await sql`insert into search_reference (resource_type, resource_id, code, target_type, target_id)
-    select resource_type, ${suffixed('resource_id')}, code, target_type, ${suffixed('target_id')} from g0_search_reference cross join ${copies}`.execute(
+  await sql`insert into search_reference (resource_type, resource_id, code, target_type, target_id, last_updated)
+    select resource_type, ${suffixed('resource_id')}, code, target_type, ${suffixed('target_id')}, last_updated from g0_search_reference cross join ${copies}`.execute(
     db,
   );
   await sql`insert into search_quantity (resource_type, resource_id, code, value, system, unit)

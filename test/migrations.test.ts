@@ -149,3 +149,25 @@ test('the service refuses to start when a migration fails, naming it, and leaves
     await storage.drop();
   }
 });
+
+test('0026 stamps the reference rows written before it with their resource’s last_updated', async () => {
+  const database = await emptyDatabase();
+  try {
+    await migrateToLatest(database.db, prefix(NAMES.indexOf('0026-reference-last-updated')));
+    await sql`insert into resource (resource_type, id, version, last_updated, deleted, content, compartments, owners)
+      values ('Communication', 'm-1', 1, '2026-03-01T12:00:00Z', false, '{}', '{p-1}', '{}')`.execute(database.db);
+    await sql`insert into search_reference (resource_type, resource_id, code, target_type, target_id)
+      values ('Communication', 'm-1', 'subject', 'Patient', 'p-1'), ('Communication', 'gone', 'subject', 'Patient', 'p-1')`.execute(
+      database.db,
+    );
+    await migrateToLatest(database.db);
+    const { rows } = await sql<{ resource_id: string; last_updated: Date | null }>`
+      select resource_id, last_updated from search_reference order by resource_id`.execute(database.db);
+    expect(rows.map((r) => [r.resource_id, r.last_updated && new Date(r.last_updated).toISOString()])).toEqual([
+      ['gone', null],
+      ['m-1', '2026-03-01T12:00:00.000Z'],
+    ]);
+  } finally {
+    await database.close();
+  }
+});

@@ -63,6 +63,8 @@ export interface SearchDateTable extends IndexRow {
 export interface SearchReferenceTable extends IndexRow {
   target_type: string | null;
   target_id: string;
+  /** The referring resource's last_updated: one record's rows newest first from the index (migration 0026). */
+  last_updated: ColumnType<Date | null, Date | string, Date | string>;
 }
 
 /** Quantity and number search values. */

@@ -40,7 +40,7 @@ export interface PlacedBy {
 
 /** SQL type of an index column, for the unnest casts (everything not listed is text). */
 function columnType(table: string, column: string): string {
-  if (column === 'low' || column === 'high') return 'timestamptz';
+  if (column === 'low' || column === 'high' || column === 'last_updated') return 'timestamptz';
   if (table === 'search_quantity' && column === 'value') return 'numeric';
   return 'text';
 }
@@ -277,13 +277,16 @@ function indexInserts(writes: PreparedWrite[]) {
   const inserts = [];
   for (const table of Object.keys(INDEX_COLUMNS) as (keyof typeof INDEX_COLUMNS)[]) {
     const columns = INDEX_COLUMNS[table];
-    const names = ['resource_type', 'resource_id', ...columns];
+    // A reference row carries its resource's last_updated: one record's rows come newest first from its index.
+    const stamped = table === 'search_reference';
+    const names = ['resource_type', 'resource_id', ...columns, ...(stamped ? ['last_updated'] : [])];
     const arrays: (string | null)[][] = names.map(() => []);
     for (const w of writes) {
       for (const row of w.index[INDEX_KINDS[table]] as Record<string, string | null>[]) {
         arrays[0].push(w.resource.resourceType);
         arrays[1].push(w.resource.id);
         columns.forEach((name, i) => arrays[i + 2].push(row[name]));
+        if (stamped) arrays[columns.length + 2].push(w.lastUpdated);
       }
     }
     if (!arrays[0].length) continue;

@@ -21,6 +21,7 @@ import * as portalNoticeAddress from './0022-portal-notice-address';
 import * as oauthGrantAccount from './0023-oauth-grant-account';
 import * as exportChunkVersions from './0024-export-chunk-versions';
 import * as subscriptionOwnerAccess from './0025-subscription-owner-access';
+import * as referenceLastUpdated from './0026-reference-last-updated';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -46,4 +47,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0023-oauth-grant-account': oauthGrantAccount,
   '0024-export-chunk-versions': exportChunkVersions,
   '0025-subscription-owner-access': subscriptionOwnerAccess,
+  '0026-reference-last-updated': referenceLastUpdated,
 };

@@ -39,6 +39,8 @@ export interface PageOrder {
   readonly nullsLast: boolean;
   /** The key is a column of the resource row other than its id (last_updated), not something its index rows give. */
   readonly fromRow?: boolean;
+  /** The key is the resource's id. */
+  readonly isId?: boolean;
 }
 
 /**
@@ -57,6 +59,7 @@ export function pageStatement(scope: AccessScope, request: SearchRequest, order:
     return sql`select r.id, r.content, r.compartments from ${flatSource(scope, request)}
       order by ${sql.join(by, sql`, `)} limit ${limit} offset ${offset}`;
   }
+  if (newestFirst(order)) return pageNewestFirst(scope, request, limit, offset);
   const fromIndex = order.findIndex((o) => o.fromRow);
   if (fromIndex > 0) return pageByIndexKeys(scope, request, order, fromIndex, limit, offset);
   const keys = order.map((o, i) => sql`${o.key} as ${sql.id(`k${i}`)}`);
@@ -129,6 +132,50 @@ function pageByIndexKeys(
       where r.resource_type = ${type} and r.id = p.id and r.deleted = false
         ${rowChecks.length ? sql`and ${sql.join(rowChecks, sql` and `)}` : sql``} offset 0) r
     order by ${sql.join(by, sql`, `)} limit ${limit} offset ${offset}`;
+}
+
+/** The order is newest first, ties by id (the default, and `_sort=-_lastUpdated`): the reference index's own order. */
+function newestFirst(order: readonly PageOrder[]): boolean {
+  if (!order[0]?.fromRow || !order[0].descending) return false;
+  const next = order.find((o) => !o.fromRow);
+  return !!next?.isId && !next.descending;
+}
+
+/**
+ * A page of one patient's record newest first: the rows naming the record come in that order from the reference
+ * index (target_id, code, resource_type, last_updated desc, resource_id), each fetched by primary key and checked
+ * against the other filters and the caller's access, until the page is full. It reads the page's rows (and those the
+ * checks pass over), however many the record holds, where sorting the record read every row of it: the inbox of a
+ * patient with 2,000 messages read 2,000 resource rows for a page of 10. One flat join under the LIMIT, so that the
+ * planner stops the ordered index scan early, rather than a subquery it would plan for the whole record.
+ *
+ * The index rows of one resource are unique per (code, target type, target id) (index-values.ts), so a typed
+ * reference names each resource once; an untyped one (a bare id) may match a resource under two target types, and
+ * keeps the first of them only.
+ */
+function pageNewestFirst(scope: AccessScope, request: SearchRequest, limit: number, offset: number): Sql {
+  const type = request.resourceType;
+  const filters = request.filters ?? [];
+  const at = drivingFilter(request);
+  const driver = drivingReference(type, filters[at])!;
+  const checks: Sql[] = [];
+  const visible = visibilityCondition(scope, type);
+  if (visible) checks.push(sql`(${visible}) is true`);
+  filters.forEach((filter, i) => {
+    if (i !== at) checks.push(sql`(${filterCondition(type, filter, true, scope)}) is true`);
+  });
+  const once = driver.targetType
+    ? sql``
+    : sql`and not exists (select 1 from search_reference e where e.target_id = d.target_id and e.code = d.code
+        and e.resource_type = d.resource_type and e.last_updated = d.last_updated and e.resource_id = d.resource_id
+        and e.ctid < d.ctid)`;
+  return sql`select r.id, r.content, r.compartments from search_reference d
+    cross join lateral (select r.id, r.content, r.compartments from resource r
+      where r.resource_type = ${type} and r.id = d.resource_id and r.deleted = false
+        ${checks.length ? sql`and ${sql.join(checks, sql` and `)}` : sql``} offset 0) r
+    where d.target_id = ${driver.targetId} and d.code = ${driver.code} and d.resource_type = ${type}
+      ${driver.targetType ? sql`and d.target_type = ${driver.targetType}` : sql``} ${once}
+    order by d.last_updated desc nulls last, d.resource_id limit ${limit} offset ${offset}`;
 }
 
 /** The index of the filter a search of one patient's record starts from, or -1. */

@@ -409,13 +409,13 @@ function orderBy(type: string, request: SearchRequest): PageOrder[] {
   const order: PageOrder[] = [];
   for (const rule of request.sortRules ?? []) {
     const descending = !!rule.descending;
-    if (rule.code === '_id') order.push({ key: sql`r.id`, descending, nullsLast: false });
+    if (rule.code === '_id') order.push({ key: sql`r.id`, descending, nullsLast: false, isId: true });
     else if (rule.code === '_lastUpdated') order.push({ key: sql`r.last_updated`, descending, nullsLast: false, fromRow: true });
     else order.push({ key: sortKey(type, rule.code, descending), descending, nullsLast: true });
   }
   order.push(
     { key: sql`r.last_updated`, descending: true, nullsLast: false, fromRow: true },
-    { key: sql`r.id`, descending: false, nullsLast: false },
+    { key: sql`r.id`, descending: false, nullsLast: false, isId: true },
   );
   return order;
 }
