@@ -62,9 +62,9 @@ test('each operation counts its own requests, so its rotation covers every patie
 test('staff render documents of patients whose records nothing in the run writes to', async () => {
   const sent: string[] = [];
   const realFetch = global.fetch;
-  global.fetch = (async (url: string, init?: RequestInit) => {
+  global.fetch = ((url: string, init?: RequestInit) => {
     sent.push(`${init?.method ?? 'GET'} ${url} ${typeof init?.body === 'string' ? init.body : ''}`);
-    return new Response('{}', { status: 200 });
+    return Promise.resolve(new Response('{}', { status: 200 }));
   }) as typeof fetch;
   try {
     const ops = operations();
