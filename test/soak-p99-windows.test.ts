@@ -88,6 +88,26 @@ test('the windows depend on the counts alone, and a run under 3 minutes has none
   expect(p99Stability(run('read', 400, [10, 10]), 2, 100)).toEqual([]);
 });
 
+test('a run of 11 minutes or more judges over whole five-minute cycles, each holding one run of the scheduled jobs', () => {
+  // 30 minutes, as the soak of 7 December 05:09: staff writes 150 a minute, every fifth minute slower (a job's run).
+  const job = (m: number) => m % 5 === 0;
+  const writes = (growth: number) =>
+    Array.from({ length: 30 }, (_, k) => k + 1).flatMap((m) =>
+      requests('staff write', m, 150, (i) => (i >= 146 && job(m) ? 300 : 20 + (i % 30)) * (m > 25 ? growth : 1)),
+    );
+  const [steady] = p99Stability(writes(1), 30, 300);
+  // Minutes 2-3 against 29-30 (300 each) put the job's minute 30 in the end window only; five minutes hold one each.
+  expect([steady.start.first, steady.start.last, steady.end.first, steady.end.last, steady.outcome]).toEqual([2, 6, 26, 30, 'met']);
+  expect(steady.ratio).toBe(1);
+  expect(p99Stability(writes(1.5), 30, 300)[0].outcome).toBe('missed');
+  expect(p99Windows(Array(30).fill(1050), 300)).toMatchObject({ start: { first: 2, last: 6 }, end: { first: 26, last: 30 } });
+  // Too few in five minutes: ten, then the widest pair.
+  expect(p99Windows(Array(30).fill(40), 300)).toMatchObject({ start: { first: 2, last: 11 }, end: { first: 21, last: 30 } });
+  expect(p99Windows(Array(30).fill(20), 300)).toMatchObject({ start: { first: 2, last: 15 }, end: { first: 17, last: 30 }, enough: false });
+  // Ten minutes (the default run) are too short for two cycles: minute by minute as before.
+  expect(p99Windows(Array(10).fill(300), 300)).toMatchObject({ start: { first: 2, last: 2 }, end: { first: 10, last: 10 } });
+});
+
 /** A seeded generator (mulberry32), so the draws below are the same on every run. */
 function seeded(seed: number): () => number {
   return () => {

@@ -55,8 +55,29 @@ test('each operation counts its own requests, so its rotation covers every patie
   const seen = new Map<string, number[]>();
   for (const { op, n } of arrivals(order, RATE, 2)) seen.set(op.name, [...(seen.get(op.name) ?? []), n]);
   for (const [name, counts] of seen) expect([name, counts]).toEqual([name, counts.map((_, i) => i)]);
-  // 36 staff $ccda in two minutes reach 36 of the 40 practice patients (the arrival index alone reached 6).
-  expect(new Set(seen.get('$ccda clinic (staff)')!.map((n) => n % 40)).size).toBe(36);
+  // 36 staff $ccda in two minutes reach all 20 patients they render (the arrival index alone reached 6).
+  expect(new Set(seen.get('$ccda clinic (staff)')!.map((n) => n % 20)).size).toBe(20);
+});
+
+test('staff render documents of patients whose records nothing in the run writes to', async () => {
+  const sent: string[] = [];
+  const realFetch = global.fetch;
+  global.fetch = ((url: string, init?: RequestInit) => {
+    sent.push(`${init?.method ?? 'GET'} ${url} ${typeof init?.body === 'string' ? init.body : ''}`);
+    return Promise.resolve(new Response('{}', { status: 200 }));
+  }) as typeof fetch;
+  try {
+    const ops = operations();
+    for (const op of ops.filter((o) => o.name !== 'login' && o.name !== 'refresh')) for (let n = 0; n < 200; n++) await op.run(n);
+  } finally {
+    global.fetch = realFetch;
+  }
+  const clinic = Array.from({ length: 40 }, (_, i) => `clinic-${i}`);
+  const named = (line: string) => clinic.filter((id) => new RegExp(`\\b${id}\\b`).test(line));
+  const rendered = new Set(sent.filter((l) => l.includes('$ccda')).flatMap(named));
+  const written = new Set(sent.filter((l) => l.startsWith('POST')).flatMap(named));
+  expect([...rendered].sort()).toEqual(clinic.slice(20).sort());
+  expect([...written].filter((id) => rendered.has(id))).toEqual([]);
 });
 
 test('a rotation uses as many items as divide a minute evenly', () => {
