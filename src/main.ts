@@ -114,8 +114,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     authenticator,
     // An export's kick-off starts the export job here at once rather than at its next tick.
-    operations: startingExports(allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }), () =>
-      jobs.runSoon('bulk-export'),
+    operations: startingExports(
+      allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, ccdaParseHeapMb: config.ccdaParseHeapMb, timeZone: config.timeZone }),
+      () => jobs.runSoon('bulk-export'),
     ),
     routers: [
       { path: '/auth', router: authRouter(accounts) },

@@ -48,7 +48,7 @@ export async function startTestApp(
     clock,
     logger,
     authenticator: new TokenAuthenticator(key, clock),
-    operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes }),
+    operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes, ccdaParseHeapMb: config.ccdaParseHeapMb }),
     metrics,
     ...options.deps,
   });
