@@ -18,6 +18,8 @@ export interface Config {
   readonly maxJsonBytes: number;
   /** Upload limit for XML documents (C-CDA import), in bytes. */
   readonly maxXmlBytes: number;
+  /** Heap limit of the worker that parses C-CDA documents, in MB: a document that needs more is a 413. */
+  readonly ccdaParseHeapMb: number;
   /** Largest file (Binary) staff and systems may store, in bytes; portal callers' files are 10 MB at most. */
   readonly maxBinaryBytes: number;
   /** Base64 or hex secret for token signing; generated into dataDir when absent. */
@@ -50,6 +52,12 @@ export interface Config {
   readonly exportFileTtlSeconds: number;
 }
 
+/**
+ * The C-CDA parse worker's heap limit by default, in MB: a document within the limits (20 MB, 200,000 elements) parses
+ * in a few hundred MB; one that needs more ends the worker (not the server) and is refused as too large to import.
+ */
+export const DEFAULT_CCDA_PARSE_HEAP_MB = 768;
+
 /** Thrown when the environment holds a value Chartkeeper cannot use. */
 export class ConfigError extends Error {}
 
@@ -58,6 +66,18 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+/**
+ * CCDA_PARSE_HEAP_MB: at least 128. The parser and the FHIR definitions it loads with the first document peak near
+ * 80 MB, so below that the first document is refused for memory it did not need (96 MB: a 10 KB document), and a worker
+ * that reaches its limit inside one long allocation (JSON.parse of the definitions) is not stopped alone: V8 ends the
+ * whole process (measured with 32 and 64 MB).
+ */
+function ccdaParseHeapMb(env: NodeJS.ProcessEnv): number {
+  const value = integer(env, 'CCDA_PARSE_HEAP_MB', DEFAULT_CCDA_PARSE_HEAP_MB);
+  if (value < 128) throw new ConfigError(`CCDA_PARSE_HEAP_MB must be at least 128 (MB), got "${env.CCDA_PARSE_HEAP_MB}"`);
   return value;
 }
 
@@ -169,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     maxJsonBytes: bytes(env, 'MAX_JSON_BYTES', 16 * 1024 * 1024),
     maxXmlBytes: bytes(env, 'MAX_XML_BYTES', 20 * 1024 * 1024),
+    ccdaParseHeapMb: ccdaParseHeapMb(env),
     maxBinaryBytes: bytes(env, 'MAX_BINARY_BYTES', 100 * 1024 * 1024),
     signingKey: env.SIGNING_KEY || undefined,
     smtpUrl: env.SMTP_URL || undefined,

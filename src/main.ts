@@ -25,6 +25,7 @@ import { authRouter } from './http/auth-router';
 import { createSmartAuth } from './auth/smart/smart-auth';
 import { smartDiscoveryRouter, smartOauthRouter } from './http/smart-router';
 import { countingMailFailures, createServiceMetrics } from './http/metrics-registry';
+import { closeTimedOutConnectionsOnceIdle } from './http/keep-alive-timeout';
 import { trackForDrain } from './http/server-drain';
 import { jobsWithSchedules, type RunningJobs, startJobs } from './jobs/job-scheduler';
 import { createLogger } from './logger';
@@ -114,8 +115,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     authenticator,
     // An export's kick-off starts the export job here at once rather than at its next tick.
-    operations: startingExports(allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, timeZone: config.timeZone }), () =>
-      jobs.runSoon('bulk-export'),
+    operations: startingExports(
+      allOperations(accounts, { maxXmlBytes: config.maxXmlBytes, ccdaParseHeapMb: config.ccdaParseHeapMb, timeZone: config.timeZone }),
+      () => jobs.runSoon('bulk-export'),
     ),
     routers: [
       { path: '/auth', router: authRouter(accounts) },
@@ -146,6 +148,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
+  closeTimedOutConnectionsOnceIdle(server);
   const connections = trackForDrain(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -52,7 +52,10 @@ export async function importCcdaCommand(args: CliArgs): Promise<number> {
       bar.start(files.length, 0);
       for (const file of files) {
         try {
-          const summary = await importCcda(repo, fs.readFileSync(file), { maxBytes: config.maxXmlBytes });
+          const summary = await importCcda(repo, fs.readFileSync(file), {
+            maxBytes: config.maxXmlBytes,
+            parseHeapMb: config.ccdaParseHeapMb,
+          });
           const created = Object.values(summary.created).reduce((a, b) => a + b, 0);
           const updated = Object.values(summary.updated).reduce((a, b) => a + b, 0);
           resources += created;

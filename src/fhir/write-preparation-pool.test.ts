@@ -97,3 +97,35 @@ test('an on-demand pool starts its workers with the first request and stops them
   }
   await expect(onDemand.prepare([patient('p1')])).rejects.toThrow('closed');
 });
+
+test('closing a pool with work in flight refuses that work with a 503 instead of leaving it waiting', async () => {
+  const closing = WritePreparationPool.start(1);
+  await closing.ready;
+  const work = closing.prepare(Array.from({ length: 200 }, (_, i) => observation(`o${i}`, i))).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  await closing.close();
+  const refused = await work;
+  expect(refused).toBeInstanceOf(FhirError);
+  expect((refused as FhirError).status).toBe(503);
+  expect((refused as FhirError).outcome.issue[0].details?.text).toBe('The server is stopping; please send the request again');
+});
+
+test('an on-demand pool whose workers die twice on a request answers 503, not 500', async () => {
+  // A heap far below the definitions' ~250 MB: every worker dies as it starts, through no fault of the request.
+  const starved = WritePreparationPool.onDemand(1, 200, { maxOldGenerationSizeMb: 16 });
+  try {
+    const refused = await starved.prepare([patient('p1')]).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(FhirError);
+    expect((refused as FhirError).status).toBe(503);
+    expect((refused as FhirError).outcome.issue[0].details?.text).toMatch(
+      /^The server could not validate the request just now \(.*memory.*, twice\); please send it again$/,
+    );
+  } finally {
+    await starved.close();
+  }
+});

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { FhirError } from './outcomes';
+import { FhirError, serviceUnavailable } from './outcomes';
 import type { IndexRows } from './search/index-values';
 
 /** What a worker made of one resource: its index rows, or why it is not valid. */
@@ -48,8 +48,9 @@ const MIN_CHUNK = 16;
  *
  * start() runs its workers until close() (an import). onDemand() starts them on the first request and stops them once
  * no request has come for idleMs (the server): each worker is an isolate with its own copy of the definitions, about
- * 250 MB from source, which an idle server should not hold. A worker that dies fails what it was doing and the
- * workers started with it; an on-demand pool starts new ones for the next request.
+ * 250 MB from source, which an idle server should not hold. A worker that dies (its heap ran out, say) fails what it
+ * was doing and the workers started with it. An on-demand pool starts new ones and sends what was lost once more; lost
+ * again, it is a 503 to retry, as is work in flight when the pool closes (the server stopping).
  */
 export class WritePreparationPool {
   private readonly pending = new Map<number, { worker: Worker; resolve: (results: Preparation[]) => void; reject: (err: Error) => void }>();
@@ -64,18 +65,22 @@ export class WritePreparationPool {
   private constructor(
     private readonly count: number,
     private readonly idleMs: number | undefined,
+    private readonly resourceLimits: ResourceLimits | undefined,
   ) {}
 
   /** Starts `size` workers (default: defaultPreparationWorkers()), which run until close(). */
   static start(size = defaultPreparationWorkers()): WritePreparationPool {
-    const pool = new WritePreparationPool(size, undefined);
+    const pool = new WritePreparationPool(size, undefined, undefined);
     pool.spawn();
     return pool;
   }
 
-  /** A pool whose `size` workers start with the first request and stop after idleMs without one. */
-  static onDemand(size = defaultPreparationWorkers(), idleMs = 30_000): WritePreparationPool {
-    return new WritePreparationPool(size, idleMs);
+  /**
+   * A pool whose `size` workers start with the first request and stop after idleMs without one; `resourceLimits`
+   * bound each worker's heap (by default V8's own limit).
+   */
+  static onDemand(size = defaultPreparationWorkers(), idleMs = 30_000, resourceLimits?: ResourceLimits): WritePreparationPool {
+    return new WritePreparationPool(size, idleMs, resourceLimits);
   }
 
   /** Resolves once the running workers have loaded the FHIR definitions (at once when none runs). */
@@ -98,7 +103,7 @@ export class WritePreparationPool {
     const size = Math.ceil(resources.length / parts);
     const requests: Promise<Preparation[]>[] = [];
     for (let start = 0; start < resources.length; start += size) {
-      requests.push(this.send(resources.slice(start, start + size)));
+      requests.push(this.sendOnceMore(resources.slice(start, start + size)));
     }
     try {
       return (await Promise.all(requests)).flat();
@@ -107,13 +112,17 @@ export class WritePreparationPool {
     }
   }
 
-  /** Stops the workers. */
+  /** Stops the workers; work in flight on them is refused (a 503: the server is stopping) rather than left waiting. */
   async close(): Promise<void> {
     this.closed = true;
     this.failure ??= new Error('the write preparation pool is closed');
     clearTimeout(this.idleTimer);
     const workers = this.workers;
     this.workers = [];
+    for (const [id, request] of this.pending) {
+      this.pending.delete(id);
+      request.reject(serviceUnavailable('The server is stopping; please send the request again'));
+    }
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
@@ -122,7 +131,7 @@ export class WritePreparationPool {
     const ready: Promise<void>[] = [];
     this.failure = undefined;
     for (let i = 0; i < this.count; i++) {
-      const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { file: workerFile() } });
+      const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { file: workerFile() }, resourceLimits: this.resourceLimits });
       ready.push(
         new Promise((resolve, reject) => {
           worker.once('error', reject);
@@ -136,7 +145,7 @@ export class WritePreparationPool {
         request?.resolve(message.results);
       });
       // A worker that dies fails what it was doing; nothing is silently dropped.
-      const fail = (err: Error): void => this.failed(workers, err);
+      const fail = (err: Error): void => this.failed(workers, new WorkerLost(err.message));
       worker.on('error', fail);
       worker.on('exit', (code) => fail(new Error(`write preparation worker exited (${code})`)));
       // An on-demand pool's workers never keep the process alive on their own.
@@ -175,6 +184,25 @@ export class WritePreparationPool {
     this.idleTimer.unref();
   }
 
+  /**
+   * Sends a chunk; in an on-demand pool, a chunk lost with its worker goes once more to new workers (the worker may
+   * have died of another chunk), and a second loss is a 503.
+   */
+  private async sendOnceMore(resources: readonly Resource[]): Promise<Preparation[]> {
+    try {
+      return await this.send(resources);
+    } catch (err) {
+      if (!(err instanceof WorkerLost) || this.idleMs === undefined || this.closed) throw err;
+    }
+    if (!this.workers.length) this.spawn();
+    try {
+      return await this.send(resources);
+    } catch (err) {
+      if (!(err instanceof WorkerLost)) throw err;
+      throw serviceUnavailable(`The server could not validate the request just now (${err.message}, twice); please send it again`);
+    }
+  }
+
   private send(resources: readonly Resource[]): Promise<Preparation[]> {
     const id = this.nextId++;
     const worker = this.workers[this.nextWorker++ % this.workers.length];
@@ -185,6 +213,9 @@ export class WritePreparationPool {
     });
   }
 }
+
+/** A worker died before it answered (it ran out of memory, it could not start, its thread ended). */
+class WorkerLost extends Error {}
 
 /** The worker module next to this one: .ts when running from source (tsx, jest), .js when built. */
 function workerFile(): string {

@@ -27,14 +27,14 @@ import { smartAppsOperations } from './apps/smart-apps-operations';
  */
 export function portalOperations(
   accountServices?: AccountServices,
-  limits: { maxXmlBytes?: number; timeZone?: string } = {},
+  limits: { maxXmlBytes?: number; ccdaParseHeapMb?: number; timeZone?: string } = {},
 ): FhirOperation[] {
   const timeZone = limits.timeZone ?? accountServices?.context.timeZone ?? 'UTC';
   return [
     ccdaExportOperation(timeZone),
     docrefOperation,
     immunizationRecordOperation(timeZone),
-    importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024),
+    importCcdaOperation(limits.maxXmlBytes ?? 20 * 1024 * 1024, limits.ccdaParseHeapMb),
     portalOptionsOperation,
     ...billingOperations(accountServices?.billing),
     ...(accountServices ? accountOperations(accountServices) : []),

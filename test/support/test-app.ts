@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import pino from 'pino';
 import { createApp, AppDeps } from '../../src/app';
 import { stopAuditLog } from '../../src/fhir/audit/audit-log';
@@ -7,6 +7,7 @@ import { TokenAuthenticator } from '../../src/auth/token-authenticator';
 import { Config, loadConfig } from '../../src/config';
 import { Clock, systemClock } from '../../src/fhir/clock';
 import { allOperations } from '../../src/operations';
+import { closeTimedOutConnectionsOnceIdle } from '../../src/http/keep-alive-timeout';
 import { createServiceMetrics, type ServiceMetrics } from '../../src/http/metrics-registry';
 import { openTestDatabase, TestDatabase } from './test-database';
 
@@ -14,6 +15,8 @@ import { openTestDatabase, TestDatabase } from './test-database';
 export interface TestApp {
   readonly url: string;
   readonly fhir: string;
+  /** The HTTP server, set up as main.ts sets up its own. */
+  readonly server: Server;
   readonly database: TestDatabase;
   readonly config: Config;
   readonly key: SigningKey;
@@ -35,6 +38,7 @@ export async function startTestApp(
   const clock = options.clock ?? systemClock;
   // Listen first, so the app's base URL (used in Location headers and links) is the real one.
   const server = createServer();
+  closeTimedOutConnectionsOnceIdle(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -48,7 +52,7 @@ export async function startTestApp(
     clock,
     logger,
     authenticator: new TokenAuthenticator(key, clock),
-    operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes }),
+    operations: allOperations(undefined, { maxXmlBytes: config.maxXmlBytes, ccdaParseHeapMb: config.ccdaParseHeapMb }),
     metrics,
     ...options.deps,
   });
@@ -57,6 +61,7 @@ export async function startTestApp(
   return {
     url,
     fhir: `${url}/fhir`,
+    server,
     database,
     config,
     key,

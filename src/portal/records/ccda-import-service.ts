@@ -14,12 +14,12 @@ import { processBundle, rewriteReferences, UNCHANGED } from '../../fhir/bundle-p
 import type { ReceivedContent } from '../../fhir/binary/binary-store';
 import { contentOf } from '../../fhir/binary/content-receiver';
 import { searchParametersOf } from '../../fhir/definitions';
-import { badRequest, FhirError } from '../../fhir/outcomes';
+import { badRequest, FhirError, serviceUnavailable } from '../../fhir/outcomes';
 import type { Repository } from '../../fhir/repository';
 import { CcdaParseError } from '../../ccda/parse';
 import type { CcdaImportResult } from '../../ccda/parse';
 import { dropFailedUsCoreClaims } from './ccda-us-core-claims';
-import { parseCcdaOffThread } from './parse-ccda-off-thread';
+import { parseCcdaOffThread, ParseWorkerLost } from './parse-ccda-off-thread';
 import { ownOriginOf } from './own-resource-id';
 import { matchPatient, PatientMatch } from './patient-match';
 import { takeOutValue, unstorableValueOf } from './unstorable-value';
@@ -56,8 +56,12 @@ const FORMAT_BY_RELEASE: Record<string, string> = {
  * added, identical ones change nothing), the original document as a DocumentReference + Binary, and
  * a Provenance naming everything created or changed. Importing the same document twice creates nothing.
  */
-export async function importCcda(repo: Repository, xml: string | Buffer, options: { maxBytes?: number } = {}): Promise<CcdaImportSummary> {
-  const parsed = await parseOrThrow(xml, options.maxBytes);
+export async function importCcda(
+  repo: Repository,
+  xml: string | Buffer,
+  options: { maxBytes?: number; parseHeapMb?: number } = {},
+): Promise<CcdaImportSummary> {
+  const parsed = await parseOrThrow(xml, options.maxBytes, options.parseHeapMb);
   const repaired: string[] = [];
   for (let attempt = 0; ; attempt++) {
     const sent: BundleEntry[] = [];
@@ -172,11 +176,15 @@ function identifiesSomeone(patient: Patient): boolean {
   return Boolean(patient.identifier?.some((i) => i.value) || patient.name?.some((n) => n.family || n.given?.length || n.text));
 }
 
-/** Parses the document on the parse worker (parse-ccda-off-thread.ts); a CcdaParseError is the client's 400/413. */
-async function parseOrThrow(xml: string | Buffer, maxBytes?: number): Promise<CcdaImportResult> {
+/**
+ * Parses the document on the parse worker (parse-ccda-off-thread.ts); a CcdaParseError is the client's 400/413, a
+ * worker lost twice through no fault of the document a 503 (with Retry-After) to send it again.
+ */
+async function parseOrThrow(xml: string | Buffer, maxBytes?: number, heapMb?: number): Promise<CcdaImportResult> {
   try {
-    return await parseCcdaOffThread(xml, maxBytes);
+    return await parseCcdaOffThread(xml, maxBytes, heapMb);
   } catch (err) {
+    if (err instanceof ParseWorkerLost) throw serviceUnavailable(err.message);
     if (err instanceof CcdaParseError) {
       const status = err.code === 'too-large' ? 413 : 400;
       throw new FhirError(status, {

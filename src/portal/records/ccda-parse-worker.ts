@@ -9,6 +9,8 @@ import { claimUsCoreProfiles } from './ccda-us-core-claims';
 import type { ParseReply, ParseRequest } from './parse-ccda-off-thread';
 
 parentPort!.on('message', ({ id, xml, maxBytes }: ParseRequest) => {
+  // Said first, so that if this document runs the heap out, the document is known (parse-ccda-off-thread.ts).
+  parentPort!.postMessage({ id, started: true } satisfies ParseReply);
   let reply: ParseReply;
   try {
     reply = { id, result: claimUsCoreProfiles(parseCcda(typeof xml === 'string' ? xml : Buffer.from(xml), { maxBytes })) };

@@ -9,7 +9,7 @@ const XML_TYPES = ['application/xml', 'text/xml', 'application/cda+xml', 'applic
  * POST /fhir/$import-ccda with a C-CDA document as the body: the document's content as FHIR, in one
  * transaction. Staff and systems only: a portal user cannot write another EHR's document into a record.
  */
-export function importCcdaOperation(maxBytes: number): FhirOperation {
+export function importCcdaOperation(maxBytes: number, parseHeapMb?: number): FhirOperation {
   return {
     info: { name: 'import-ccda', definition: 'https://chartkeeper.dev/fhir/OperationDefinition/import-ccda' },
     level: 'system',
@@ -22,7 +22,7 @@ export function importCcdaOperation(maxBytes: number): FhirOperation {
       if (!XML_TYPES.includes(type))
         throw unsupportedMediaType(`$import-ccda takes the document as application/xml, got "${type || 'no content type'}"`);
       if (!Buffer.isBuffer(body) || !body.length) throw badRequest('$import-ccda needs the C-CDA document as the request body');
-      const summary = await importCcda(repo, body, { maxBytes });
+      const summary = await importCcda(repo, body, { maxBytes, parseHeapMb });
       return {
         kind: 'resource',
         status: summary.document.alreadyImported && !Object.keys(summary.created).length ? 200 : 201,
