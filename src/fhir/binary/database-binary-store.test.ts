@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Binary } from '@medplum/fhirtypes';
+import type { Binary, Subscription } from '@medplum/fhirtypes';
 import { sql } from 'kysely';
 import { unrestrictedScope } from '../../access/access-scope';
 import { openTestDatabase, type TestDatabase } from '../../../test/support/test-database';
@@ -92,4 +92,25 @@ test('a Binary whose statement fails leaves no bytes behind', async () => {
   const binary = { resourceType: 'Binary' as const, id: 'twice', contentType: 'application/pdf', data: file.toString('base64') };
   await expect(repo.createMany([binary, { ...binary }])).rejects.toThrow();
   expect(await rows()).toEqual(before);
+});
+
+test('a Subscription on Binaries hears of one whose bytes went in with it', async () => {
+  const repo = counted([]);
+  const { resource: subscription } = await repo.create<Subscription>({
+    resourceType: 'Subscription',
+    status: 'requested',
+    reason: 'Keep a copy of every file',
+    criteria: 'Binary',
+    channel: { type: 'rest-hook', endpoint: 'http://127.0.0.1:9/hook', payload: 'application/fhir+json' },
+  });
+  const queued = async (): Promise<number> => {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from subscription_notification
+      where subscription_id = ${subscription.id}`.execute(database.db);
+    return rows[0].n;
+  };
+  const before = await queued();
+  // The statement that writes the Binary with its bytes also reads the active Subscriptions the notice is matched by.
+  const { back } = await upload(randomBytes(5000));
+  expect(back.length).toBe(5000);
+  expect(await queued()).toBe(before + 1);
 });
