@@ -20,6 +20,10 @@ export interface WalSnapshot {
   readonly buffersByBackends: number;
   /** WAL segment files ready past the one being written (recycled by a checkpoint, or created ahead). */
   readonly segmentsAhead: number;
+  /** Times a backend found the WAL buffers full and wrote WAL out itself (pg_stat_wal, PostgreSQL 14 and later). */
+  readonly walBuffersFull: number;
+  /** Times WAL was synced to disk (pg_stat_wal). */
+  readonly walSyncs: number;
 }
 
 /** What happened between two snapshots. */
@@ -31,6 +35,8 @@ export interface WalActivity {
   readonly buffersByBackends: number;
   /** Segments ready when the phase started. */
   readonly segmentsAheadAtStart: number;
+  readonly walBuffersFull: number;
+  readonly walSyncs: number;
 }
 
 /** "16/B374A8" as a byte position. */
@@ -47,7 +53,11 @@ export async function walSnapshot(client: ClientBase): Promise<WalSnapshot> {
     last: string;
     backend: string;
     ahead: string;
+    full: string;
+    syncs: string;
   }>(`select pg_current_wal_lsn()::text as lsn,
+      (select wal_buffers_full from pg_stat_wal) as full,
+      (select wal_sync from pg_stat_wal) as syncs,
       b.checkpoints_timed + b.checkpoints_req as begun,
       (select checkpoint_lsn from pg_control_checkpoint())::text as last,
       b.buffers_backend as backend,
@@ -61,6 +71,8 @@ export async function walSnapshot(client: ClientBase): Promise<WalSnapshot> {
     lastCheckpoint: lsnBytes(row.last),
     buffersByBackends: Number(row.backend),
     segmentsAhead: Number(row.ahead),
+    walBuffersFull: Number(row.full),
+    walSyncs: Number(row.syncs),
   };
 }
 
@@ -72,6 +84,8 @@ export function walBetween(before: WalSnapshot, after: WalSnapshot): WalActivity
     checkpointCompleted: after.lastCheckpoint !== before.lastCheckpoint,
     buffersByBackends: after.buffersByBackends - before.buffersByBackends,
     segmentsAheadAtStart: before.segmentsAhead,
+    walBuffersFull: after.walBuffersFull - before.walBuffersFull,
+    walSyncs: after.walSyncs - before.walSyncs,
   };
 }
 
@@ -80,7 +94,7 @@ export function formatWalActivity(activity: WalActivity): string {
   return (
     `WAL ${(activity.walBytes / 1024 / 1024).toFixed(0)} MB (${activity.segmentsAheadAtStart} segments ready), ` +
     `checkpoints begun ${activity.checkpointsBegun}, completed ${activity.checkpointCompleted ? 'yes' : 'no'}, ` +
-    `backend buffer writes ${activity.buffersByBackends}`
+    `backend buffer writes ${activity.buffersByBackends}, WAL buffers full ${activity.walBuffersFull}, WAL syncs ${activity.walSyncs}`
   );
 }
 

@@ -1,4 +1,4 @@
-import { type Connection, type Submittable, types } from 'pg';
+import pg, { type Connection, type Submittable, types } from 'pg';
 import { ByteChunks } from './byte-chunks';
 import { writeBegin } from './held-begin';
 
@@ -9,6 +9,9 @@ export interface ChunkedBindResult {
   readonly rows: Record<string, unknown>[];
 }
 
+/** pg's own conversion of a parameter to its text (arrays to array literals, dates, booleans, JSON), untyped in @types/pg. */
+const { prepareValue } = (pg as unknown as { utils: { prepareValue: (value: unknown) => string | Buffer | null } }).utils;
+
 /** PostgreSQL's format codes for a Bind message's parameters and results. */
 const TEXT = 0;
 const BINARY = 1;
@@ -17,7 +20,8 @@ const BINARY = 1;
  * One statement sent as pg sends a statement with parameters (Parse, Bind, Describe, Execute, Sync: the extended query
  * protocol), except that the Bind message is written to the connection's socket in pieces: a ByteChunks parameter's
  * chunks go out as they are, a bytea in binary format, where pg would copy the whole value into one message buffer
- * first. Its other parameters are strings, numbers or null, sent as text; rows come back as pg parses them by default.
+ * first. Its other parameters are sent as text, converted as pg converts them (an array to an array literal); rows come
+ * back as pg parses them by default.
  */
 export class ChunkedBindQuery implements Submittable {
   private readonly bind: Buffer[];
@@ -135,13 +139,17 @@ function bindMessage(values: readonly unknown[]): Buffer[] {
       int32(value.length);
       endHead();
       for (const chunk of value.chunks) if (chunk.length) pieces.push(chunk);
-    } else if (typeof value === 'string' || typeof value === 'number') {
-      const text = Buffer.from(String(value), 'utf8');
+    } else {
+      const converted = typeof value === 'string' ? value : prepareValue(value);
+      if (converted === null) {
+        int32(-1);
+        continue;
+      }
+      if (Buffer.isBuffer(converted)) throw new TypeError('A statement with chunked bytes takes its bytes as ByteChunks');
+      const text = Buffer.from(converted, 'utf8');
       int32(text.length);
       endHead();
       pieces.push(text);
-    } else {
-      throw new TypeError(`A statement with chunked bytes takes strings, numbers and null besides them, not ${typeof value}`);
     }
   }
   int16(1);

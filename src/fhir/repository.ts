@@ -30,7 +30,7 @@ import { checkPortalBudget } from './write-budget';
 import type { WritePreparationPool } from './write-preparation-pool';
 import type { WriteCheck, WriteCheckSession, WriteFiles } from './write-check';
 import type { BinaryStore, ByteRange, ContentDescriptor, ReceivedContent } from './binary/binary-store';
-import { databaseBinaryStore } from './binary/database-binary-store';
+import { CONTENT_PART_BYTES, databaseBinaryStore } from './binary/database-binary-store';
 import { checkRestatedContent, type Detached, detachContent } from './binary/detach-content';
 import { uploadLimitsFor, type UploadLimits } from './binary/upload-limits';
 import type { EndpointPolicy } from './subscriptions/endpoint-policy';
@@ -255,8 +255,8 @@ export class Repository {
         }
         const batch = [detached.resource, ...detached.binaries];
         const write = await repo.prepare(detached.resource, 1, batch, undefined, [detached]);
-        const files = await repo.storeFiles([detached], batch);
-        await insertNew(repo.db, [...files, write]);
+        const { writes: files, alongside } = await repo.storeFiles([detached], batch, { alongside: true });
+        await insertNew(repo.db, [...files, write], alongside);
         await repo.noteIssued(undefined, write);
         repo.note('create', [accessed(write), ...files.map(accessed)]);
         return { resource: write.resource as unknown as T, created: true };
@@ -284,19 +284,44 @@ export class Repository {
   /**
    * Stores the content of these writes and prepares the Binaries their attachments became (after the resources
    * themselves, whose checks name the attachment). A Binary an earlier write of the same file made is there already.
+   * With `alongside`, content the store can write inside the statement that inserts the versions (insertNew) is not
+   * written here but returned as that statement's common table expressions: the bytes go to the database in the same
+   * round trip as the resource, its history and index rows. At most one part's worth of bytes goes that way, so that
+   * statement stays as small as the store's own.
    */
-  private async storeFiles(detached: readonly Detached[], batch: Resource[]): Promise<PreparedWrite[]> {
+  private async storeFiles(
+    detached: readonly Detached[],
+    batch: Resource[],
+    options: { alongside?: boolean } = {},
+  ): Promise<{ writes: PreparedWrite[]; alongside: RawBuilder<unknown>[] }> {
     const store = this.context.binaries ?? databaseBinaryStore;
-    for (const { contents } of detached) for (const { content, contentType } of contents) await store.save(this.db, content, contentType);
+    const alongside: RawBuilder<unknown>[] = [];
+    const written = new Set<string>();
+    let alongsideBytes = 0;
+    for (const { contents } of detached) {
+      for (const { content, contentType } of contents) {
+        // The same bytes twice in one write are stored once.
+        if (written.has(content.sha256)) continue;
+        written.add(content.sha256);
+        const inline =
+          options.alongside && alongsideBytes + content.size <= CONTENT_PART_BYTES
+            ? store.writeWith?.(content, contentType, `content_${alongside.length}`)
+            : undefined;
+        if (inline) {
+          alongside.push(inline);
+          alongsideBytes += content.size;
+        } else await store.save(this.db, content, contentType);
+      }
+    }
     const binaries = detached.flatMap((d) => d.binaries);
-    if (!binaries.length) return [];
+    if (!binaries.length) return { writes: [], alongside };
     const { rows } = await sql<{
       id: string;
     }>`select id from resource where resource_type = 'Binary' and id = any(${binaries.map((b) => b.id)}::text[])`.execute(this.db);
     const existing = new Set(rows.map((row) => row.id));
     const writes: PreparedWrite[] = [];
     for (const binary of binaries) if (!existing.has(binary.id)) writes.push(await this.prepare(binary, 1, batch, undefined, detached));
-    return writes;
+    return { writes, alongside };
   }
 
   /**
@@ -323,8 +348,8 @@ export class Repository {
           if (expected !== undefined) throw preconditionFailed(`${type}/${id} does not exist, so version ${expected} is not current`);
           checkRestatedContent(detached, undefined);
           const write = await repo.prepare(resource, 1, batch, { owners: [] }, [detached]);
-          const files = await repo.storeFiles([detached], batch);
-          await insertNew(repo.db, [...files, write]);
+          const { writes: files, alongside } = await repo.storeFiles([detached], batch, { alongside: true });
+          await insertNew(repo.db, [...files, write], alongside);
           await repo.noteIssued(undefined, write);
           repo.note('create', [accessed(write), ...files.map(accessed)]);
           return { resource: write.resource as unknown as T, created: true };
@@ -349,7 +374,7 @@ export class Repository {
           { resource: stored, owners: current.owners, versionChecked: expected !== undefined },
           [detached],
         );
-        const files = await repo.storeFiles([detached], batch);
+        const { writes: files } = await repo.storeFiles([detached], batch);
         await replaceCurrent(repo.db, [write]);
         await insertNew(repo.db, files);
         if (stored && releases(stored, write.resource)) await noteRelease(repo.db, write, repo.context.clock.now());
@@ -395,8 +420,8 @@ export class Repository {
       this.transaction(async (repo) => {
         const writes: PreparedWrite[] = [];
         for (const d of detached) writes.push(await repo.prepare(d.resource, 1, batch, undefined, detached));
-        const files = await repo.storeFiles(detached, batch);
-        await insertNew(repo.db, [...writes, ...files]);
+        const { writes: files, alongside } = await repo.storeFiles(detached, batch, { alongside: true });
+        await insertNew(repo.db, [...writes, ...files], alongside);
         for (const write of writes) await repo.noteIssued(undefined, write);
         repo.note('create', [...writes, ...files].map(accessed));
         return writes.map((w) => w.resource);

@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { Kysely, sql } from 'kysely';
+import { Kysely, type RawBuilder, sql } from 'kysely';
 import type { Tables } from '../db/tables';
 import { ownerParams, ownersFrom } from '../access/record-owners';
 import { patientCompartmentParams } from './definitions';
@@ -140,17 +140,26 @@ const STATEMENT_ROWS = 2000;
  * Inserts brand-new resources, their first history rows and their index rows. Inside a transaction the
  * rows go in with it; outside one (e.g. the AuditEvents a read leaves behind) concurrent callers share one
  * statement and one commit (see GroupCommit), and each caller's promise settles once its rows are committed.
+ * `alongside`: other writes, as common table expressions, that go in the same statement (the bytes of a Binary
+ * written with it, BinaryStore.writeWith), so they cost no round trip of their own.
  */
-export async function insertNew(db: Kysely<Tables>, writes: PreparedWrite[]): Promise<void> {
-  if (!writes.length) return;
+export async function insertNew(
+  db: Kysely<Tables>,
+  writes: PreparedWrite[],
+  alongside: readonly RawBuilder<unknown>[] = [],
+): Promise<void> {
+  if (!writes.length) {
+    if (alongside.length) throw new Error('Writes to go alongside the versions need versions to go with');
+    return;
+  }
   if (db.isTransaction) {
     // Subscriptions' notifications are queued in the same transaction (the outbox: src/fhir/subscriptions); the
     // statement that writes the versions reads the active Subscriptions they are matched against.
     const watched = watchedTypes(writes);
-    const active = await insertRows(db, writes, watched);
+    const active = await insertRows(db, writes, watched, alongside);
     return queueNotifications(db, writes, [], watched && active);
   }
-  if (writes.some(mayNotify)) return db.transaction().execute((trx) => insertNew(trx, writes));
+  if (alongside.length || writes.some(mayNotify)) return db.transaction().execute((trx) => insertNew(trx, writes, alongside));
   let group = writeGroups.get(db);
   if (!group) writeGroups.set(db, (group = new GroupCommit((batch) => insertAtomically(db, batch))));
   return group.add(writes);
@@ -169,9 +178,14 @@ const writeGroups = new WeakMap<Kysely<Tables>, GroupCommit<PreparedWrite>>();
  * from what that insert returns (so each content is sent once), and each index table gets its own unnest
  * insert in the same statement. One round trip instead of seven, and nothing to plan per row.
  */
-async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[], watched?: readonly string[]): Promise<ActiveSubscription[]> {
+async function insertRows(
+  db: Kysely<Tables>,
+  writes: PreparedWrite[],
+  watched?: readonly string[],
+  alongside: readonly RawBuilder<unknown>[] = [],
+): Promise<ActiveSubscription[]> {
   let active: ActiveSubscription[] = [];
-  for (const chunk of chunks(writes, STATEMENT_ROWS)) {
+  for (const [n, chunk] of chunks(writes, STATEMENT_ROWS).entries()) {
     const arrays = {
       type: [] as string[],
       id: [] as string[],
@@ -205,13 +219,16 @@ async function insertRows(db: Kysely<Tables>, writes: PreparedWrite[], watched?:
         join json_array_elements(${contents}::json) with ordinality as c(value, n) using (n)
         returning resource_type, id, version, last_updated, deleted, content, compartments, owners)`,
       sql`h as (insert into resource_history (resource_type, id, version, last_updated, deleted, content, compartments, owners) select * from r)`,
-      ...indexInserts(chunk).map((insert, n) => sql`${sql.raw(`i${n}`)} as (${insert})`),
+      ...indexInserts(chunk).map((insert, i) => sql`${sql.raw(`i${i}`)} as (${insert})`),
+      // The writes that go alongside, in the first statement (they name themselves).
+      ...(n === 0 ? alongside : []),
     ];
     // The active Subscriptions on the written types, when asked: they are the same in every chunk.
     const result = watched?.length ? activeSubscriptions(watched) : sql<ActiveSubscription>`select 1`;
+    const statement = sql<ActiveSubscription>`with ${sql.join(statements)} ${result}`;
     // One text per set of index tables with rows (at most 32 shapes, each with or without the Subscriptions), so it
-    // is prepared once per connection.
-    const { rows } = await prepared(sql<ActiveSubscription>`with ${sql.join(statements)} ${result}`).execute(db);
+    // is prepared once per connection; not one with bytes alongside, which goes out as it is (chunked-bind-query.ts).
+    const { rows } = await (n === 0 && alongside.length ? statement : prepared(statement)).execute(db);
     if (watched?.length) active = rows;
   }
   return active;

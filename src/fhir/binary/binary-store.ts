@@ -5,7 +5,7 @@
  * store (an S3-compatible object store) can stand behind the same interface without its callers changing: content is
  * addressed by its hash, so bytes written before a transaction that rolls back are harmless.
  */
-import type { Kysely } from 'kysely';
+import type { Kysely, RawBuilder } from 'kysely';
 import type { Tables } from '../../db/tables';
 
 /** What names stored content: the SHA-256 (hex) of its bytes, and how many there are. */
@@ -34,6 +34,12 @@ export interface ByteRange {
 export interface BinaryStore {
   /** Stores the content unless the same bytes are stored already; `contentType` is noted with it. */
   save(db: Kysely<Tables>, content: ReceivedContent, contentType: string): Promise<void>;
+  /**
+   * The content's write as common table expressions (the first named `name`), for the statement that writes the
+   * Binary itself, so that the bytes and the resource go to the database in one round trip; undefined when this store
+   * cannot (an object store, or content too large for one statement), and save() is used instead. Optional.
+   */
+  writeWith?(content: ReceivedContent, contentType: string, name: string): RawBuilder<unknown> | undefined;
   /** Whether content with this SHA-256 is stored. */
   has(db: Kysely<Tables>, sha256: string): Promise<boolean>;
   /** The bytes of stored content (or of a range of it), a part at a time. */
