@@ -92,6 +92,7 @@ export function createApp(deps: AppDeps): Express {
         fhirBase,
         audit: auditTrailFor(caller, clock),
         unconfirmed: caller.unconfirmed?.condition,
+        unconfirmedTimed: caller.unconfirmed?.timed,
         portalWriteCheck,
         writeCheck: anyWriteCheck,
         maxBinaryBytes: config.maxBinaryBytes,
