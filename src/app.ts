@@ -23,6 +23,7 @@ import { confirmsCallerInStatement, fhirRouter } from './http/fhir-router';
 import { healthRouter } from './http/health-router';
 import type { ServiceMetrics } from './http/metrics-registry';
 import { metricsRouter, requestMetrics } from './http/metrics-router';
+import { middlewareChain } from './http/middleware-chain';
 import { requestId } from './http/request-id';
 import { parseQueryString } from './http/query-string';
 import { requestLog } from './http/request-log';
@@ -43,6 +44,11 @@ export interface AppDeps {
   readonly preparation?: WritePreparationPool;
   /** Request, job and mail counters; /metrics serves them when config.metricsToken is set. */
   readonly metrics?: ServiceMetrics;
+}
+
+/** Runs `handler` for requests whose path matches `paths` (as its routes would match it), and passes the others on. */
+function onPaths(paths: RegExp, handler: express.RequestHandler): express.RequestHandler {
+  return (req, res, next) => (paths.test(req.path) ? handler(req, res, next) : next());
 }
 
 /** The package version, shown in the CapabilityStatement. */
@@ -75,8 +81,9 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  app.use(healthRouter(database));
-  if (deps.metrics) app.use(metricsRouter(deps.metrics, config.metricsToken));
+  // Routers mounted at the root are walked by every request: these two are entered only for their own paths.
+  app.use(onPaths(/^\/(healthz|readyz)\/?$/i, healthRouter(database)));
+  if (deps.metrics) app.use(onPaths(/^\/metrics\/?$/i, metricsRouter(deps.metrics, config.metricsToken)));
   app.use(cancelOnDisconnect());
   for (const { path, router } of deps.routers ?? []) app.use(path, router);
   const fhirBase = `${config.baseUrl}/fhir`;
@@ -92,6 +99,7 @@ export function createApp(deps: AppDeps): Express {
         fhirBase,
         audit: auditTrailFor(caller, clock),
         unconfirmed: caller.unconfirmed?.condition,
+        unconfirmedTimed: caller.unconfirmed?.timed,
         portalWriteCheck,
         writeCheck: anyWriteCheck,
         maxBinaryBytes: config.maxBinaryBytes,
@@ -101,9 +109,16 @@ export function createApp(deps: AppDeps): Express {
         databaseKind: database.kind,
       }));
   const fhir = fhirRouter({ config, operations: deps.operations, repositoryFor, version: VERSION });
-  app.use('/fhir', fhirCors());
-  app.use('/fhir', (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()));
-  app.use('/fhir', requireCaller(deps.authenticator, confirmsCallerInStatement), consentGate(fhirBase), fhir);
+  app.use(
+    '/fhir',
+    middlewareChain(
+      fhirCors(),
+      (req, res, next) => (req.path === '/metadata' && req.method === 'GET' ? fhir(req, res, next) : next()),
+      requireCaller(deps.authenticator, confirmsCallerInStatement),
+      consentGate(fhirBase),
+      fhir,
+    ),
+  );
   app.use((_req, _res, next) => next(notFound('Endpoint')));
   app.use(errorHandler(logger));
   return app;

@@ -38,8 +38,24 @@ export interface ConsentRequired {
 /** What confirms a caller taken on trust (see Caller.unconfirmed). */
 export interface Unconfirmed {
   readonly condition: RawBuilder<SqlBool>;
+  /** The same condition as one whose text is the same on each of the caller's requests (TimedCondition). */
+  readonly timed?: TimedCondition;
   /** Resolves the caller afresh from the database; throws the 401 when the account or session no longer may act. */
   confirm(): Promise<Caller>;
+}
+
+/**
+ * A condition whose text is the same on every request of one caller, the time being its one value that changes from
+ * request to request: a statement that holds it at a slot for the time is compiled once for all of them
+ * (src/fhir/search/statement-cache.ts).
+ */
+export interface TimedCondition {
+  /** Names the condition's text and every value in it but the time: equal keys, equal conditions at equal times. */
+  readonly key: string;
+  /** The time of this request, which `condition` is at. */
+  readonly now: Date;
+  /** The condition at `now` (a Date, or the slot a compiled statement binds it to). */
+  at(now: unknown): RawBuilder<SqlBool>;
 }
 
 /** How a request may be authenticated. */

@@ -214,7 +214,7 @@ function sessionOf(claims: { sid?: unknown } | undefined): string | null {
 }
 
 /** True in SQL while the session `sid` is open (no sid: a token not tied to a session, e.g. issued by the CLI). */
-function sessionOpen(sid: string | null, now: Date): RawBuilder<SqlBool> {
+function sessionOpen(sid: string | null, now: unknown): RawBuilder<SqlBool> {
   // Two statement shapes rather than "$sid is null or ...": fewer parameters, and nothing left for the planner to fold.
   if (sid === null) return sql<SqlBool>`true`;
   return sql<SqlBool>`exists (select 1 from refresh_token t where t.family_id = ${sid} and t.revoked_at is null and t.expires_at > ${now})`;
@@ -229,7 +229,7 @@ function accountColumnIs(column: 'organization_id' | 'practitioner_id', value: s
  * True in SQL while a staff account is exactly as `account` (enabled, same organisation, Practitioner and name, so
  * the same scope and audit agent) and the session `sid` is open: what a caller taken on trust must still be.
  */
-function staffAccountUnchanged(account: ScopeAccount, sid: string | null, now: Date): RawBuilder<SqlBool> {
+function staffAccountUnchanged(account: ScopeAccount, sid: string | null, now: unknown): RawBuilder<SqlBool> {
   return sql<SqlBool>`(exists (select 1 from account a where a.id = ${account.id} and a.kind = 'staff' and a.disabled_at is null
     and ${accountColumnIs('organization_id', account.organization_id)} and ${accountColumnIs('practitioner_id', account.practitioner_id ?? null)}
     and a.display_name = ${account.display_name}) and ${sessionOpen(sid, now)})`;
@@ -246,7 +246,7 @@ function portalAccountUnchanged(
   account: ScopeAccount,
   inputs: AccessInputs,
   sid: string | null,
-  now: Date,
+  now: unknown,
   consentFormId: string | undefined,
 ): RawBuilder<SqlBool> {
   const patientId = account.patient_id === null ? sql`a.patient_id is null` : sql`a.patient_id = ${account.patient_id}`;
@@ -270,6 +270,16 @@ export function staffCaller(account: ScopeAccount): AccountCaller {
   };
 }
 
+let conditions = 0;
+
+/**
+ * A new key for the condition of one remembered resolution (TimedCondition.key): its account, session and access
+ * inputs never change while it is remembered, and a resolution afresh gets a key of its own.
+ */
+function nextConditionKey(kind: string): string {
+  return `${kind} caller ${++conditions}`;
+}
+
 /** Portal and staff accounts remembered per token subject and session, for requests that take their caller on trust. */
 const REMEMBERED_ACCOUNTS = 10_000;
 
@@ -285,7 +295,7 @@ export function userResolver(
   db: Kysely<Tables>,
   options: ScopeOptions,
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
-  const remembered = new Map<string, { caller: AccountCaller; inputs: AccessInputs }>();
+  const remembered = new Map<string, { caller: AccountCaller; inputs: AccessInputs; conditionKey: string }>();
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<AccountCaller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
@@ -308,7 +318,7 @@ export function userResolver(
     // A caller still to complete the form is asked for it on every request, never taken on trust.
     if (!consentRequired) {
       if (remembered.size >= REMEMBERED_ACCOUNTS) remembered.delete(remembered.keys().next().value as string);
-      remembered.set(key, { caller, inputs: keyed.inputs });
+      remembered.set(key, { caller, inputs: keyed.inputs, conditionKey: nextConditionKey('portal') });
     }
     return caller;
   };
@@ -320,10 +330,12 @@ export function userResolver(
     if (!known || known.inputs.today !== todayIn(options.timeZone, now) || now.getTime() >= known.inputs.validUntil) {
       return resolve(subject, claims, key);
     }
+    const at = (time: unknown) => portalAccountUnchanged(known.caller.account, known.inputs, sid, time, options.portalConsentFormId);
     return {
       ...known.caller,
       unconfirmed: {
-        condition: portalAccountUnchanged(known.caller.account, known.inputs, sid, now, options.portalConsentFormId),
+        condition: at(now),
+        timed: { key: known.conditionKey, now, at },
         confirm: () => resolve(subject, claims, key),
       },
     };
@@ -343,14 +355,14 @@ export function staffResolver(
   options: ScopeOptions,
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
   // Per token subject and session: the account as last resolved, and its caller (built once: its scope is read-only).
-  const remembered = new Map<string, { account: ScopeAccount; caller: AccountCaller }>();
+  const remembered = new Map<string, { account: ScopeAccount; caller: AccountCaller; conditionKey: string }>();
   const callerOf = staffCaller;
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<Caller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['staff'], claims, options);
     if (remembered.size >= REMEMBERED_ACCOUNTS) remembered.delete(remembered.keys().next().value as string);
     const caller = callerOf(account);
-    remembered.set(key, { account, caller });
+    remembered.set(key, { account, caller, conditionKey: nextConditionKey('staff') });
     return caller;
   };
   return async (subject, claims, authenticate) => {
@@ -361,10 +373,13 @@ export function staffResolver(
     const key = `${subject}\u0000${sid ?? ''}`;
     const known = authenticate?.confirmedInStatement ? remembered.get(key) : undefined;
     if (!known) return resolve(subject, claims, key);
+    const now = options.clock.now();
+    const at = (time: unknown) => staffAccountUnchanged(known.account, sid, time);
     return {
       ...known.caller,
       unconfirmed: {
-        condition: staffAccountUnchanged(known.account, sid, options.clock.now()),
+        condition: at(now),
+        timed: { key: known.conditionKey, now, at },
         confirm: () => resolve(subject, claims, key),
       },
     };

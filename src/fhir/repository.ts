@@ -3,6 +3,7 @@ import { deepEquals, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../access/access-scope';
+import type { TimedCondition } from '../access/caller';
 import type { AccessedResource, AuditTrail } from './audit/audit-trail';
 import { settleAuditLog } from './audit/audit-log';
 import { prepared } from '../db/prepared-statement';
@@ -67,6 +68,8 @@ export interface RepositoryContext {
    * serves nothing unless it holds; every other call is refused.
    */
   readonly unconfirmed?: RawBuilder<SqlBool>;
+  /** The same condition with the time as its one value per request, when it has that form (Unconfirmed.timed). */
+  readonly unconfirmedTimed?: TimedCondition;
   /** The rules a portal caller's writes obey (scope.portalRules); a portal scope without them writes nothing. */
   readonly portalWriteCheck?: WriteCheck;
   /**
@@ -463,6 +466,7 @@ export class Repository {
     const confirmation = unconfirmed
       ? {
           condition: unconfirmed,
+          timed: this.context.unconfirmedTimed,
           confirmed: (ok: boolean) => {
             if (!ok) throw new CallerChanged();
             this.confirmed = true;

@@ -61,7 +61,18 @@ export function sendStored(res: Response, stored: StoredVersion): void {
   res.status(200).type(FHIR_JSON).send(stored.content);
 }
 
-/** Sends FHIR JSON already serialised (a search's Bundle, built around the stored JSON of its entries). */
+/**
+ * Sends FHIR JSON already serialised (a search's Bundle, built around the stored JSON of its entries): its bytes with
+ * their Content-Length, the head and the body in one write. Encoded once into a Buffer: handed a string, Node would join
+ * the head to it and copy the whole text once more. Express's send would do the same, after looking the Content-Type
+ * up and parsing it again and asking whether the request is fresh, which a Bundle (no ETag, no Last-Modified) never is.
+ */
 export function sendJsonText(res: Response, json: string): void {
-  res.status(200).type(FHIR_JSON).send(json);
+  const body = Buffer.from(json, 'utf8');
+  res.statusCode = 200;
+  res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Length', body.length);
+  // HEAD: the same head, no body (as Express answers it).
+  if (res.req.method === 'HEAD') res.end();
+  else res.end(body);
 }

@@ -13,7 +13,7 @@ import { RawBuilder, sql } from 'kysely';
 import type { AccessScope } from '../../access/access-scope';
 import { visibilityCondition } from '../../access/visibility';
 import { searchParametersOf } from '../definitions';
-import { filterCondition, splitOr } from './search-filters';
+import { filterCondition, type SlottedFilter, splitOr } from './search-filters';
 
 type Sql = RawBuilder<unknown>;
 
@@ -51,7 +51,13 @@ export interface PageOrder {
  * the page are never touched. When it sorts by a search parameter, the ids are filtered and ordered from the index
  * tables alone (pageByIndexKeys). Other searches are one flat statement the planner plans from its statistics.
  */
-export function pageStatement(scope: AccessScope, request: SearchRequest, order: readonly PageOrder[], limit: number, offset: number): Sql {
+export function pageStatement(
+  scope: AccessScope,
+  request: SearchRequest,
+  order: readonly PageOrder[],
+  limit: number,
+  offset: unknown,
+): Sql {
   const type = request.resourceType;
   const at = drivingFilter(request);
   if (at < 0) {
@@ -95,7 +101,7 @@ function pageByIndexKeys(
   order: readonly PageOrder[],
   fromIndex: number,
   limit: number,
-  offset: number,
+  offset: unknown,
 ): Sql {
   const type = request.resourceType;
   const filters = request.filters ?? [];
@@ -153,7 +159,7 @@ function newestFirst(order: readonly PageOrder[]): boolean {
  * reference names each resource once; an untyped one (a bare id) may match a resource under two target types, and
  * keeps the first of them only.
  */
-function pageNewestFirst(scope: AccessScope, request: SearchRequest, limit: number, offset: number): Sql {
+function pageNewestFirst(scope: AccessScope, request: SearchRequest, limit: number, offset: unknown): Sql {
   const type = request.resourceType;
   const filters = request.filters ?? [];
   const at = drivingFilter(request);
@@ -176,11 +182,6 @@ function pageNewestFirst(scope: AccessScope, request: SearchRequest, limit: numb
     where d.target_id = ${driver.targetId} and d.code = ${driver.code} and d.resource_type = ${type}
       ${driver.targetType ? sql`and d.target_type = ${driver.targetType}` : sql``} ${once}
     order by d.last_updated desc nulls last, d.resource_id limit ${limit} offset ${offset}`;
-}
-
-/** The index of the filter a search of one patient's record starts from, or -1. */
-function drivingFilter(request: SearchRequest): number {
-  return (request.filters ?? []).findIndex((filter) => drivingReference(request.resourceType, filter) !== undefined);
 }
 
 /** Every condition in one WHERE over the resource table: the planner picks the index to start from. */
@@ -210,13 +211,21 @@ function drivenSource(scope: AccessScope, type: string, filters: readonly Filter
 /**
  * A filter naming one resource by reference (`patient=Patient/X`, or a bare `patient=X`): the search can start from the
  * rows naming it. The same reading of a reference as the filter's own (search-filters.ts): a typed reference matches
- * type and id, anything else the id alone.
+ * type and id, anything else the id alone. The id goes into the statement as the filter's slot when it has one
+ * (SlottedFilter: a statement compiled for every search of its shape).
  */
-function drivingReference(type: string, filter: Filter): { code: string; targetType?: string; targetId: string } | undefined {
+export function drivingReference(type: string, filter: Filter): { code: string; targetType?: string; targetId: unknown } | undefined {
   if (filter.operator !== Operator.EQUALS || filter.code.includes('.') || filter.code.includes(':')) return undefined;
   if (searchParametersOf(type)[filter.code]?.type !== 'reference') return undefined;
   const values = splitOr(filter.value).filter((v) => v !== '');
   if (values.length !== 1 || values[0].includes('://')) return undefined;
   const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(values[0]);
-  return match ? { code: filter.code, targetType: match[1], targetId: match[2] } : { code: filter.code, targetId: values[0] };
+  const slot = (filter as Partial<SlottedFilter>).slots?.[0];
+  const reference = match ? { code: filter.code, targetType: match[1], targetId: match[2] } : { code: filter.code, targetId: values[0] };
+  return slot === undefined ? reference : { ...reference, targetId: slot };
+}
+
+/** The index of the filter a search of one patient's record starts from (by reference), or -1. */
+export function drivingFilter(request: SearchRequest): number {
+  return (request.filters ?? []).findIndex((filter) => drivingReference(request.resourceType, filter) !== undefined);
 }

@@ -1,7 +1,8 @@
-import { IncludeTarget, SearchRequest } from '@medplum/core';
+import { Filter, IncludeTarget, SearchRequest } from '@medplum/core';
 import type { Bundle, BundleLink, Resource } from '@medplum/fhirtypes';
 import { Kysely, RawBuilder, type SqlBool, sql } from 'kysely';
 import type { AccessScope } from '../../access/access-scope';
+import type { TimedCondition } from '../../access/caller';
 import { visibilityCondition } from '../../access/visibility';
 import type { Tables } from '../../db/tables';
 import { isSupportedType, searchParametersOf } from '../definitions';
@@ -9,7 +10,9 @@ import { badRequest } from '../outcomes';
 import { visibleEntityTexts, withVisibleEntities } from '../audit-entity-view';
 import { shapeResource } from '../resource-shape';
 import { MAX_SEARCH_OFFSET } from './parse-search';
-import { matchSource, type PageOrder, pageStatement } from './match-source';
+import { drivingFilter, drivingReference, matchSource, type PageOrder, pageStatement } from './match-source';
+import { boundValues, type SlottedFilter } from './search-filters';
+import { bindShape, compileShape, type CompiledShape, identityKey, ShapeCache, Slot } from './statement-cache';
 import { recordServed, type ServedRecord } from '../audit/served-record';
 import { preparedShape } from '../../db/prepared-statement';
 
@@ -55,6 +58,8 @@ export interface SearchPage {
  */
 export interface CallerConfirmation {
   readonly condition: RawBuilder<SqlBool>;
+  /** The same condition with the time as its one value per search, when it has that form: the page is then compiled once. */
+  readonly timed?: TimedCondition;
   confirmed(ok: boolean): void;
 }
 
@@ -146,21 +151,16 @@ export async function searchPage(
     return { total, links: [{ relation: 'self', url: selfUrl(links) }], entries: [] };
   }
 
-  // One row past the page says whether there is a next page, without counting the matches.
-  const page = pageStatement(scope, request, orderBy(type, request), count + 1, offset);
-  // The includes whose types are known go in the same statement (checked here, whether or not anything matches).
-  const includes = planIncludes(callerScope, scope, type, request.include ?? [], request.revInclude ?? [], count);
-  const folded = includes.folded.length > 0;
-  const statement = folded ? withIncludes(type, page, includes.folded) : page;
   // Prepared per shape: planning took PostgreSQL 0.3 to 1.6 ms per search. Its generic plan holds when statistics are
   // stale (test/stale-statistics.test.ts): each path is fixed by the statement's form (match-source.ts), not by them.
-  const shape = { type, count, folded };
-  let fetched = await readPage(db, statement, shape, { record, confirmation, auditCheck: !!settleAudit });
-  if (!fetched) {
+  const plan = planPage(callerScope, scope, request, count, offset, { record, confirmation });
+  let read = await readPage(db, plan, { record, confirmation, auditCheck: !!settleAudit });
+  if (!read.settled) {
     // Access records were waiting: settled now, and the page read again (the caller, if on trust, is confirmed).
     await settleAudit!(true);
-    fetched = (await readPage(db, statement, shape, { record, confirmation, auditCheck: false }))!;
+    read = await readPage(db, plan, { record, confirmation, auditCheck: false });
   }
+  const { rows: fetched, includes } = read;
   const matched = fetched.filter((row) => row.mode !== 'include');
   const more = matched.length > count;
   const rows = more ? matched.slice(0, count) : matched;
@@ -176,7 +176,7 @@ export async function searchPage(
     recorded: !!record,
   }));
 
-  if (rows.length && (includes.folded.length || includes.byType.length)) {
+  if (rows.length && (includes.folded || includes.byType.length)) {
     const included: Included[] = fetched
       .filter((row) => row.mode === 'include')
       .map((row) => ({ type: row.type as string, id: row.id, content: row.content, compartments: row.compartments, recorded: !!record }));
@@ -212,15 +212,131 @@ interface PageChecks {
   readonly auditCheck: boolean;
 }
 
-/** Reads a page with its checks in its own statement; undefined when access records waited in the audit log. */
-async function readPage(db: Kysely<Tables>, statement: Sql, shape: PageShape, checks: PageChecks): Promise<PageRow[] | undefined> {
+/**
+ * A page's statement as a shape and its values (statement-cache.ts): `key` names everything its text is built from but
+ * the values (undefined when something in it has no key: then it is built for this search alone), and `build` builds
+ * it with a Slot for each value.
+ */
+interface PagePlan {
+  readonly key?: string;
+  readonly values: ReadonlyMap<string, unknown>;
+  build(checks: PageChecks): { statement: RawBuilder<unknown>; includes: PageIncludes };
+}
+
+/** The includes of a page: whether some are read in the page's own statement, and those read after it (planIncludes). */
+interface PageIncludes {
+  readonly folded: boolean;
+  readonly byType: readonly IncludeTarget[];
+}
+
+/** A compiled page statement, and what the search needs to know of it besides. */
+interface CompiledPage {
+  readonly compiled: CompiledShape;
+  readonly includes: PageIncludes;
+  /** Whether its rows carry its gate's row (gatedPage, recordedPage with a gate). */
+  readonly gated: boolean;
+}
+
+/** Compiled page statements of the searches that come again and again, by their keys. */
+const pageShapes = new ShapeCache<CompiledPage>();
+
+/** Separates the key parts of a page's statement (never found in JSON text, nor in ids or parameter names). */
+const KEY_SEPARATOR = '\u0001';
+
+/**
+ * The shape and values of a page's statement. One row past the page says whether there is a next page, without
+ * counting the matches. The values: the id of the record searched (the driving reference: match-source.ts), each string
+ * and date filter's (search-filters.ts boundValues), the offset, the time a caller taken on trust is confirmed at
+ * (TimedCondition) and the time its access is recorded at; all else is in the key.
+ */
+function planPage(
+  callerScope: AccessScope,
+  scope: AccessScope,
+  request: SearchRequest,
+  count: number,
+  offset: number,
+  checks: Omit<PageChecks, 'auditCheck'>,
+): PagePlan {
+  const type = request.resourceType;
+  const values = new Map<string, unknown>([['offset', offset]]);
+  // An unrestricted scope's statements are built from nothing of its own but its not narrowing a search.
+  const scopeKey =
+    callerScope.unrestricted && !callerScope.narrowForSearch && !callerScope.resourceFilters ? 'unrestricted' : identityKey(callerScope);
+  const parts: (string | undefined)[] = [
+    scopeKey,
+    type,
+    String(count),
+    JSON.stringify(request.sortRules ?? []),
+    JSON.stringify(request.include ?? []),
+    JSON.stringify(request.revInclude ?? []),
+    checks.confirmation ? checks.confirmation.timed?.key : '',
+    checks.record ? `${checks.record.interaction} ${JSON.stringify(checks.record.agent)}` : '',
+  ];
+  if (checks.confirmation?.timed) values.set('now', checks.confirmation.timed.now);
+  if (checks.record) values.set('recorded', checks.record.recorded.toISOString());
+  const at = drivingFilter(request);
+  const filters = (request.filters ?? []).map((filter, i): Filter => {
+    if (i === at) {
+      const driver = drivingReference(type, filter)!;
+      values.set('driver', driver.targetId);
+      parts.push(`D ${filter.code} ${driver.targetType ?? ''}`);
+      return { ...filter, slots: [new Slot('driver')] } as SlottedFilter;
+    }
+    const bound = boundValues(type, filter);
+    if (!bound) {
+      parts.push(`R ${JSON.stringify(filter)}`);
+      return filter;
+    }
+    bound.forEach((value, k) => values.set(`f${i}.${k}`, value));
+    parts.push(`S ${filter.code} ${filter.operator} ${bound.length}`);
+    return { ...filter, slots: bound.map((_, k) => new Slot(`f${i}.${k}`)) } as SlottedFilter;
+  });
+  const slotted: SearchRequest = { ...request, filters };
+  return {
+    key: parts.includes(undefined) ? undefined : parts.join(KEY_SEPARATOR),
+    values,
+    build: (pageChecks) => {
+      const page = pageStatement(scope, slotted, orderBy(type, request), count + 1, new Slot('offset'));
+      // The includes whose types are known go in the same statement (checked here, whether or not anything matches).
+      const includes = planIncludes(callerScope, scope, type, request.include ?? [], request.revInclude ?? [], count);
+      const folded = includes.folded.length > 0;
+      const statement = folded ? withIncludes(type, page, includes.folded) : page;
+      return { statement: checkedPage(statement, { type, count, folded }, pageChecks), includes: { folded, byType: includes.byType } };
+    },
+  };
+}
+
+/** Reads a page with its checks in its own statement; `settled` false when access records waited in the audit log. */
+async function readPage(
+  db: Kysely<Tables>,
+  plan: PagePlan,
+  checks: PageChecks,
+): Promise<{ rows: PageRow[]; settled: boolean; includes: PageIncludes }> {
+  const key = plan.key === undefined ? undefined : `${plan.key}${KEY_SEPARATOR}${checks.auditCheck}`;
+  let page = key === undefined ? undefined : pageShapes.get(key);
+  if (!page) {
+    const built = plan.build(checks);
+    page = { compiled: compileShape(db, built.statement), includes: built.includes, gated: !!(checks.confirmation || checks.auditCheck) };
+    if (key !== undefined) pageShapes.offer(key, page);
+  }
+  const { rows } = await db.executeQuery(bindShape<PageRow & GateRow>(page.compiled, plan.values));
+  if (!page.gated) return { rows, settled: true, includes: page.includes };
+  checks.confirmation?.confirmed(rows[0]?.caller_ok === true);
+  return {
+    rows: rows.filter((row): row is PageRow & GateRow & { id: string } => row.id !== null),
+    settled: rows[0]?.settled === true,
+    includes: page.includes,
+  };
+}
+
+/**
+ * A page's statement with its checks: as it is, or with a gate (the condition of a caller taken on trust, the audit
+ * log's being settled: gatedPage), recording what it serves (recordedPage), or both.
+ */
+function checkedPage(statement: Sql, shape: PageShape, checks: PageChecks): Sql {
   const gate = checks.confirmation || checks.auditCheck ? pageGate(checks) : undefined;
-  const { rows, settled } = checks.record
-    ? await recordedPage(db, statement, shape, checks.record, gate)
-    : gate
-      ? await gatedPage(db, statement, gate)
-      : { rows: (await preparedShape(statement as RawBuilder<PageRow>).execute(db)).rows, settled: true };
-  return settled ? rows : undefined;
+  if (checks.record) return recordedPage(statement, shape, checks.record, gate);
+  return gate ? gatedPage(statement, gate) : preparedShape(statement);
 }
 
 /**
@@ -229,20 +345,14 @@ async function readPage(db: Kysely<Tables>, statement: Sql, shape: PageShape, ch
  */
 interface PageGate {
   readonly columns: Sql;
-  readonly confirmation?: CallerConfirmation;
 }
 
 function pageGate(checks: PageChecks): PageGate {
-  const ok = checks.confirmation?.condition ?? sql`true`;
+  const { confirmation } = checks;
+  const ok = confirmation ? (confirmation.timed?.at(new Slot('now')) ?? confirmation.condition) : sql`true`;
   // By the primary key, as the audit pass looks for rows: the log fills and empties, and its statistics lag.
   const settled = checks.auditCheck ? sql`not exists (select 1 from audit_log where seq > 0)` : sql`true`;
-  return { columns: sql`${ok} as ok, ${settled} as settled`, confirmation: checks.confirmation };
-}
-
-/** The page's rows, and whether its gate held: the caller confirmed (else CallerChanged), and the audit log settled. */
-function gateResult(rows: (PageRow & GateRow)[], gate: PageGate): { rows: PageRow[]; settled: boolean } {
-  gate.confirmation?.confirmed(rows[0]?.caller_ok === true);
-  return { rows: rows.filter((row): row is PageRow & GateRow & { id: string } => row.id !== null), settled: rows[0]?.settled === true };
+  return { columns: sql`${ok} as ok, ${settled} as settled` };
 }
 
 /** The gate's row, on every row of a gated page (the page's own columns null when it read nothing). */
@@ -253,23 +363,16 @@ interface GateRow {
 }
 
 /**
- * Runs a page's statement with its gate in it (the condition of a caller taken on trust, the audit log's being
- * settled): one row says whether they hold (and the page is read only if so), the page's rows in their order after it.
- * A nested loop over the single row of the gate keeps the page's own order. The gate as a CTE of its own: planned
- * apart from the page, the statement took PostgreSQL about 1.1 ms to plan, against 1.9 ms with the condition in the
- * join (best of 15, Ada's inbox on the bench database).
+ * A page's statement with its gate in it (the condition of a caller taken on trust, the audit log's being settled):
+ * one row says whether they hold (and the page is read only if so), the page's rows in their order after it. A nested
+ * loop over the single row of the gate keeps the page's own order. The gate as a CTE of its own: planned apart from
+ * the page, the statement took PostgreSQL about 1.1 ms to plan, against 1.9 ms with the condition in the join (best
+ * of 15, Ada's inbox on the bench database).
  */
-async function gatedPage(
-  db: Kysely<Tables>,
-  statement: RawBuilder<unknown>,
-  gate: PageGate,
-): Promise<{ rows: PageRow[]; settled: boolean }> {
-  const { rows } = await preparedShape(sql<PageRow & GateRow>`
+function gatedPage(statement: Sql, gate: PageGate): Sql {
+  return preparedShape(sql`
     with c as materialized (select ${gate.columns})
-    select c.ok as caller_ok, c.settled, p.* from c left join lateral (select * from (${statement}) q where c.ok and c.settled) p on true`).execute(
-    db,
-  );
-  return gateResult(rows, gate);
+    select c.ok as caller_ok, c.settled, p.* from c left join lateral (select * from (${statement}) q where c.ok and c.settled) p on true`);
 }
 
 /** What recordedPage needs to know of a page's statement: its type, its page size, and whether includes are folded in. */
@@ -281,34 +384,24 @@ interface PageShape {
 }
 
 /**
- * Runs a page's statement so that it records what it serves itself (served-record.ts): the page's matches
- * (not the row past it that says whether there is a next page) and its includes, in one statement that commits with
- * the rows. A gate is checked in the same statement (as gatedPage does): its page is read, and recorded, only if it
- * holds.
+ * A page's statement that records what it serves itself (served-record.ts): the page's matches (not the row past it
+ * that says whether there is a next page) and its includes, in one statement that commits with the rows. A gate is
+ * checked in the same statement (as gatedPage does): its page is read, and recorded, only if it holds.
  */
-async function recordedPage(
-  db: Kysely<Tables>,
-  statement: RawBuilder<unknown>,
-  shape: PageShape,
-  record: ServedRecord,
-  gate?: PageGate,
-): Promise<{ rows: PageRow[]; settled: boolean }> {
+function recordedPage(statement: Sql, shape: PageShape, record: ServedRecord, gate?: PageGate): Sql {
   const served = shape.folded
     ? sql`(select type, id, compartments from page_rows where mode = 'include' or k <= ${shape.count})`
     : sql`(select ${shape.type}::text as type, id, compartments from page_rows where k <= ${shape.count})`;
   const numbered = sql`select row_number() over () as k, q.* from (${statement}) q`;
-  if (!gate) {
-    const { rows } =
-      await preparedShape(sql<PageRow>`with page_rows as materialized (${numbered}), page_record as (${recordServed(served, record)})
-      select * from page_rows order by k`).execute(db);
-    return { rows, settled: true };
-  }
-  const { rows } = await preparedShape(sql<PageRow & GateRow>`
+  const recorded = recordServed(served, record, new Slot('recorded'));
+  if (!gate)
+    return preparedShape(sql`with page_rows as materialized (${numbered}), page_record as (${recorded})
+      select * from page_rows order by k`);
+  return preparedShape(sql`
     with c as materialized (select ${gate.columns}),
       page_rows as materialized (${numbered} where (select c.ok and c.settled from c)),
-      page_record as (${recordServed(served, record)})
-    select c.ok as caller_ok, c.settled, p.* from c left join page_rows p on true order by p.k`).execute(db);
-  return gateResult(rows, gate);
+      page_record as (${recorded})
+    select c.ok as caller_ok, c.settled, p.* from c left join page_rows p on true order by p.k`);
 }
 
 /** Confirms a caller taken on trust in a statement of its own (a search that reads no page). */
@@ -383,6 +476,23 @@ async function presentEntries(
       : (eventTexts.get(f) ?? f.content);
     return { fullUrl: `${fhirBase}/${f.type}/${f.id}`, mode: f.mode, json };
   });
+}
+
+/**
+ * A search's page statement as searchPage runs it (PageOptions' record and confirmation, no audit check), with the key it
+ * is kept under: the statement built for this search, and the function that binds another search's values to it (for
+ * tests: a statement kept for one search must be the statement of every other search with its key).
+ */
+export function pageStatementShape(
+  db: Kysely<Tables>,
+  callerScope: AccessScope,
+  request: SearchRequest,
+  options: Pick<PageOptions, 'record' | 'confirmation'> = {},
+): { key?: string; compiled: CompiledShape; values: ReadonlyMap<string, unknown> } & Pick<PagePlan, 'build'> {
+  const scope = callerScope.narrowForSearch?.(request.resourceType, parametersUsed(request)) ?? callerScope;
+  const count = Math.min(request.count ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const plan = planPage(callerScope, scope, request, count, request.offset ?? 0, options);
+  return { ...plan, compiled: compileShape(db, plan.build({ ...options, auditCheck: false }).statement) };
 }
 
 /** The statement of a search's first page for this caller, as searchPage runs it (for EXPLAIN in benchmarks and tests). */

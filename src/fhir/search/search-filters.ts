@@ -29,7 +29,13 @@ export function filterCondition(resourceType: string, filter: Filter, perRow = f
     throw badRequest(`Chained or unsupported parameter "${code}" on ${resourceType}`, code);
   }
   if (code === '_id') return or(filter, (v) => sql`r.id = ${v}`);
-  if (code === '_lastUpdated') return or(filter, (v) => dateCondition(sql`r.last_updated`, sql`r.last_updated`, operator, v, code));
+  if (code === '_lastUpdated') {
+    const bounds = dateValues(code, filter);
+    const parts: Condition[] = [];
+    for (let k = 0; k < bounds.length; k += 2)
+      parts.push(dateCondition(sql`r.last_updated`, sql`r.last_updated`, operator, bounds[k], bounds[k + 1], code));
+    return anyOf(parts);
+  }
   const param = searchParametersOf(resourceType)[code];
   if (!param) throw badRequest(`Unknown search parameter "${code}" for ${resourceType}`, code);
   if (operator === Operator.MISSING || operator === Operator.PRESENT) return missing(param, code, filter, perRow);
@@ -37,14 +43,19 @@ export function filterCondition(resourceType: string, filter: Filter, perRow = f
     case 'token':
     case 'uri':
       return tokenCondition(code, filter, perRow);
-    case 'string':
-      return or(filter, (v) => stringCondition(code, operator, v, perRow));
-    case 'date':
-      return or(
-        filter,
-        (v) =>
-          sql`exists (select 1 from search_date i where ${rowKey(code, perRow)} and ${dateCondition(sql`i.low`, sql`i.high`, operator, v, code)})`,
-      );
+    case 'string': {
+      const patterns = slotsOf(filter) ?? stringValues(code, operator, filter);
+      return anyOf(patterns.map((pattern) => stringCondition(code, operator, pattern, perRow)));
+    }
+    case 'date': {
+      const bounds = slotsOf(filter) ?? dateValues(code, filter);
+      const parts: Condition[] = [];
+      for (let k = 0; k < bounds.length; k += 2)
+        parts.push(
+          sql`exists (select 1 from search_date i where ${rowKey(code, perRow)} and ${dateCondition(sql`i.low`, sql`i.high`, operator, bounds[k], bounds[k + 1], code)})`,
+        );
+      return anyOf(parts);
+    }
     case 'reference':
       return or(filter, (v) => referenceCondition(code, operator, v, perRow));
     case 'quantity':
@@ -110,10 +121,70 @@ function chainCondition(resourceType: string, filter: Filter, perRow: boolean, s
 }
 
 function or(filter: Filter, each: (value: string) => Condition): Condition {
+  return anyOf(alternatives(filter).map(each));
+}
+
+/** A filter's OR alternatives, each non-empty; throws 400 when it has none. */
+function alternatives(filter: Filter): string[] {
   const values = splitOr(filter.value).filter((v) => v !== '');
   if (!values.length) throw badRequest(`Search parameter "${filter.code}" has no value`, filter.code);
-  const parts = values.map(each);
+  return values;
+}
+
+function anyOf(parts: readonly Condition[]): Condition {
   return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
+}
+
+/**
+ * A filter whose values go into its condition as the given slots, in the order boundValues gives them, instead of as
+ * themselves: the condition of a statement compiled once for every search of its shape (statement-cache.ts).
+ */
+export interface SlottedFilter extends Filter {
+  readonly slots: readonly unknown[];
+}
+
+function slotsOf(filter: Filter): readonly unknown[] | undefined {
+  return (filter as Partial<SlottedFilter>).slots;
+}
+
+/**
+ * The values a filter's condition takes as parameters, in order, when its text depends only on its parameter, its
+ * modifier or prefix and how many alternatives it has (string and date parameters): a statement compiled for one such
+ * search serves every other of its shape with these values bound. Undefined for other filters, whose text may depend
+ * on their values. Throws 400 as filterCondition does for a value it refuses.
+ */
+export function boundValues(resourceType: string, filter: Filter): unknown[] | undefined {
+  const { code, operator } = filter;
+  if (code.includes('.') || code.includes(':') || operator === Operator.MISSING || operator === Operator.PRESENT) return undefined;
+  const kind = searchParametersOf(resourceType)[code]?.type;
+  if (kind === 'string') return stringValues(code, operator, filter);
+  if (kind === 'date') return dateValues(code, filter);
+  return undefined;
+}
+
+/** Per alternative of a string filter, the value its condition compares with (stringCondition). */
+function stringValues(code: string, operator: Operator, filter: Filter): string[] {
+  return alternatives(filter).map((value) => {
+    switch (operator) {
+      case Operator.EQUALS:
+        return likeEscape(normalizeString(value)) + '%';
+      case Operator.EXACT:
+        return value;
+      case Operator.CONTAINS:
+        return '%' + likeEscape(normalizeString(value)) + '%';
+      default:
+        throw badRequest(`Modifier :${operator} is not supported on string parameter "${code}"`, code);
+    }
+  });
+}
+
+/** Per alternative of a date filter, the low and high ends of the interval it searches (dateCondition). */
+function dateValues(code: string, filter: Filter): string[] {
+  return alternatives(filter).flatMap((value) => {
+    if (!isFhirDate(value)) throw badRequest(`"${value}" is not a valid date for parameter "${code}"`, code);
+    const range = dateRange(value)!;
+    return [range.low, range.high];
+  });
 }
 
 function missing(param: SearchParameter, code: string, filter: Filter, perRow: boolean): Condition {
@@ -171,26 +242,34 @@ function likeEscape(text: string): string {
   return text.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-function stringCondition(code: string, operator: Operator, value: string, perRow: boolean): Condition {
+/** A string filter's condition on one alternative, `compared` being what stringValues gives for it (or its slot). */
+function stringCondition(code: string, operator: Operator, compared: unknown, perRow: boolean): Condition {
   const base = sql`${rowKey(code, perRow)}`;
   switch (operator) {
     case Operator.EQUALS:
-      return sql`exists (select 1 from search_string i where ${base} and i.value like ${likeEscape(normalizeString(value)) + '%'})`;
-    case Operator.EXACT:
-      return sql`exists (select 1 from search_string i where ${base} and i.exact = ${value})`;
     case Operator.CONTAINS:
-      return sql`exists (select 1 from search_string i where ${base} and i.value like ${'%' + likeEscape(normalizeString(value)) + '%'})`;
+      return sql`exists (select 1 from search_string i where ${base} and i.value like ${compared})`;
+    case Operator.EXACT:
+      return sql`exists (select 1 from search_string i where ${base} and i.exact = ${compared})`;
     default:
       throw badRequest(`Modifier :${operator} is not supported on string parameter "${code}"`, code);
   }
 }
 
-/** FHIR date prefixes, comparing the stored interval [low, high] with the searched one [sl, sh]. */
-function dateCondition(low: RawBuilder<unknown>, high: RawBuilder<unknown>, operator: Operator, value: string, code: string): Condition {
-  if (!isFhirDate(value)) throw badRequest(`"${value}" is not a valid date for parameter "${code}"`, code);
-  const range = dateRange(value)!;
-  const sl = sql`${range.low}::timestamptz`;
-  const sh = sql`${range.high}::timestamptz`;
+/**
+ * FHIR date prefixes, comparing the stored interval [low, high] with the searched one [searchedLow, searchedHigh]
+ * (dateValues, or their slots).
+ */
+function dateCondition(
+  low: RawBuilder<unknown>,
+  high: RawBuilder<unknown>,
+  operator: Operator,
+  searchedLow: unknown,
+  searchedHigh: unknown,
+  code: string,
+): Condition {
+  const sl = sql`${searchedLow}::timestamptz`;
+  const sh = sql`${searchedHigh}::timestamptz`;
   switch (operator) {
     case Operator.EQUALS:
       return sql`(${low} >= ${sl} and ${high} <= ${sh})`;
