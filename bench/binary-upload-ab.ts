@@ -18,6 +18,7 @@ import { type ChildServer, startChildServer } from './support/child-server';
 import { cpuBetween, cpuSnapshot, formatCpuUse } from './support/cpu-accounts';
 import { closeIdleBackends } from './support/idle-backends';
 import { checkpoint } from './support/wal-activity';
+import { median } from './support/load-stats';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
@@ -57,12 +58,6 @@ async function uploads(server: ChildServer, token: string, seconds: number): Pro
     }),
   );
   return { files, errors };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 async function main(): Promise<void> {

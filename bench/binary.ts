@@ -63,6 +63,7 @@ import { type ChildServer, startChildServer } from './support/child-server';
 import { cpuBetween, cpuSnapshot, type CpuUse, formatCpuUse } from './support/cpu-accounts';
 import { closeIdleBackends } from './support/idle-backends';
 import { checkpoint, formatWalActivity, type WalActivity, walBetween, walSnapshot } from './support/wal-activity';
+import { median } from './support/load-stats';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -323,12 +324,6 @@ async function storedMb(admin: ClientBase): Promise<{ reference: number; product
        pg_total_relation_size('binary_content_part') + pg_total_relation_size('binary_content') as product`,
   );
   return { reference: Number(rows[0].reference) / MB, product: Number(rows[0].product) / MB };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const mbLine = (label: string, run: Run): string =>

@@ -6,7 +6,6 @@
  * types still gives it once.
  */
 import type { Communication, Resource } from '@medplum/fhirtypes';
-import { sql } from 'kysely';
 import { portalScope, staffScope } from '../src/access/portal-scope';
 import { type AccessScope, unrestrictedScope } from '../src/access/access-scope';
 import { analyzeTables } from '../src/db/table-statistics';
@@ -16,6 +15,7 @@ import { insertNew, prepareDelete, prepareWrite, replaceCurrent } from '../src/f
 import { parseSearch } from '../src/fhir/search/parse-search';
 import { firstPageStatement } from '../src/fhir/search/search-executor';
 import { loadSearchCorpus, type SearchCorpus } from './support/search-corpus';
+import { rowsRead as rowsReadBy } from './support/plan-rows';
 import { openTestDatabase, type TestDatabase } from './support/test-database';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
@@ -68,25 +68,10 @@ async function page(scope: AccessScope, query: Record<string, string>): Promise<
   return (bundle.entry ?? []).map((e) => e.resource!.id!);
 }
 
-/** A plan node of EXPLAIN (FORMAT JSON), with what ANALYZE measured. */
-interface PlanNode {
-  readonly 'Relation Name'?: string;
-  readonly 'Index Name'?: string;
-  readonly 'Actual Rows': number;
-  readonly 'Actual Loops': number;
-  readonly Plans?: PlanNode[];
-}
-
-/** The rows the first page's statement read from tables and indexes over all its loops, as EXPLAIN ANALYZE counts them. */
+/** The rows the first page's statement read (EXPLAIN ANALYZE, test/support/plan-rows.ts). */
 async function rowsRead(scope: AccessScope, query: Record<string, string>): Promise<number> {
   const statement = firstPageStatement(scope, parseSearch('Communication', query));
-  const { rows } = await sql<{ 'QUERY PLAN': unknown }>`explain (analyze, format json) ${statement}`.execute(database.db);
-  const text = rows[0]['QUERY PLAN'];
-  const [{ Plan: plan }] = (typeof text === 'string' ? JSON.parse(text) : text) as [{ Plan: PlanNode }];
-  const produced = (node: PlanNode): number =>
-    (node['Relation Name'] || node['Index Name'] ? node['Actual Rows'] * node['Actual Loops'] : 0) +
-    (node.Plans ?? []).reduce((sum, child) => sum + produced(child), 0);
-  return produced(plan);
+  return rowsReadBy(database.db, statement);
 }
 
 /** Ada's messages newest first, ties by id: the order FHIR searches here have always given. */

@@ -6,7 +6,6 @@
  * check still hides what it hid: Ada's results of an unreleased report and of a report in an unreleased document.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import { sql } from 'kysely';
 import { portalScope } from '../src/access/portal-scope';
 import { analyzeTables } from '../src/db/table-statistics';
 import { FixedClock } from '../src/fhir/clock';
@@ -15,6 +14,7 @@ import { insertNew, prepareWrite } from '../src/fhir/resource-writer';
 import { parseSearch } from '../src/fhir/search/parse-search';
 import { firstPageStatement } from '../src/fhir/search/search-executor';
 import { loadSearchCorpus, type SearchCorpus } from './support/search-corpus';
+import { rowsRead } from './support/plan-rows';
 import { openTestDatabase, type TestDatabase } from './support/test-database';
 
 const LAB = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] };
@@ -75,33 +75,14 @@ function awaitingReview(patientId: string, tag: string, n: number): Resource[] {
   return out;
 }
 
-/** A plan node of EXPLAIN (FORMAT JSON), with what ANALYZE measured. */
-interface PlanNode {
-  readonly 'Relation Name'?: string;
-  readonly 'Index Name'?: string;
-  readonly 'Actual Rows': number;
-  readonly 'Actual Loops': number;
-  readonly Plans?: PlanNode[];
-}
-
-/**
- * The rows the statement of Ada's first page of labs read from tables and indexes, over all its loops, as EXPLAIN
- * ANALYZE counts them: the work of the plan, whatever the depth of the indexes it descends or the way it removes
- * duplicates.
- */
+/** The rows the statement of Ada's first page of labs read (EXPLAIN ANALYZE, test/support/plan-rows.ts). */
 async function rowsOfAdasLabs(ada: string): Promise<number> {
   const scope = portalScope([{ patientId: ada, level: 'full', self: true }], 'Ada');
   const statement = firstPageStatement(
     scope,
     parseSearch('Observation', { patient: `Patient/${ada}`, category: 'laboratory', _sort: '-date', _count: '50' }),
   );
-  const { rows } = await sql<{ 'QUERY PLAN': unknown }>`explain (analyze, format json) ${statement}`.execute(database.db);
-  const text = rows[0]['QUERY PLAN'];
-  const [{ Plan: plan }] = (typeof text === 'string' ? JSON.parse(text) : text) as [{ Plan: PlanNode }];
-  const produced = (node: PlanNode): number =>
-    (node['Relation Name'] || node['Index Name'] ? node['Actual Rows'] * node['Actual Loops'] : 0) +
-    (node.Plans ?? []).reduce((sum, child) => sum + produced(child), 0);
-  return produced(plan);
+  return rowsRead(database.db, statement);
 }
 
 async function adasLabs(ada: string): Promise<string[]> {

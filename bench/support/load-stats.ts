@@ -20,6 +20,13 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/** The median of a list in any order (the mean of the middle two of an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** "2,345/s  p50 12.0 ms  p99 48.0 ms" for one result. */
 export function formatResult(result: LoadResult): string {
   const statuses = Object.entries(result.non2xxStatuses ?? {})
