@@ -80,3 +80,29 @@ test('runSoon() runs a job at once, and leaves the work to a run already in prog
   jobs.runSoon('queue');
   expect(runs).toBe(2);
 });
+
+test('a second-by-second job slower than a second runs one at a time, its skipped ticks left to the run in progress', async () => {
+  let running = 0;
+  let most = 0;
+  let runs = 0;
+  const job: ScheduledJob = {
+    name: 'busy',
+    schedule: '* * * * * *',
+    run: async () => {
+      runs++;
+      most = Math.max(most, ++running);
+      await sleep(2_300);
+      running--;
+      return runs;
+    },
+  };
+  const jobs = startJobs({ timeZone: 'UTC' } as JobDeps, [job]);
+  try {
+    await sleep(3_500);
+  } finally {
+    await jobs.stop();
+  }
+  expect(runs).toBeGreaterThanOrEqual(1);
+  expect(runs).toBeLessThanOrEqual(2);
+  expect(most).toBe(1);
+});

@@ -2,7 +2,7 @@
  * The cron schedule of the jobs. Every instance schedules every job; the advisory lock inside each job makes
  * one of them do the work. Failures are logged and the next tick tries again.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
 import { analyzeStatisticsJob } from './analyze-statistics-job';
 import { auditPassJob } from './audit-pass-job';
@@ -63,6 +63,23 @@ export function jobsWithSchedules(overrides: Readonly<Record<string, string>>, j
   return jobs.map((job) => (overrides[job.name] ? { ...job, schedule: overrides[job.name] } : job));
 }
 
+/**
+ * node-cron's messages about a job (a tick missed while the event loop was blocked, say) in the service's log, with
+ * the job's name, instead of on the console; dropped when the jobs run without a logger (tests).
+ */
+function cronLogger(deps: JobDeps, job: string): CronLogger {
+  const log = deps.logger;
+  const errorOf = (message: string | Error, err?: Error) => ({
+    message: message instanceof Error ? message.message : (err?.message ?? message),
+  });
+  return {
+    info: (message) => log?.info({ job }, `node-cron: ${message}`),
+    warn: (message) => log?.warn({ job }, `node-cron: ${message.replace(/ at .*?! /, '! ')}`),
+    error: (message, err) => log?.error({ job, err: errorOf(message, err) }, 'node-cron: task failed'),
+    debug: (message) => log?.debug({ job }, `node-cron: ${String(message)}`),
+  };
+}
+
 /** Running schedules; stop() cancels them and resolves once the runs in progress have finished. */
 export interface RunningJobs {
   stop(): Promise<void>;
@@ -112,8 +129,16 @@ export function startJobs(deps: JobDeps, jobs: readonly ScheduledJob[] = JOBS, o
       deps.logger?.error({ job: job.name, err: { message: (err as Error)?.message } }, 'job failed');
     }
   };
+  // start() already leaves a tick to the run in progress. node-cron's own noOverlap would do the same but print a
+  // line to the console, outside the log, for every tick a busy second-by-second job skips.
   const tasks: ScheduledTask[] = jobs.map((job) =>
-    cron.schedule(job.schedule, () => start(job), { name: job.name, timezone: deps.timeZone, noOverlap: true }),
+    cron.schedule(
+      job.schedule,
+      () => {
+        void start(job);
+      },
+      { name: job.name, timezone: deps.timeZone, logger: cronLogger(deps, job.name) },
+    ),
   );
   return {
     async stop() {
