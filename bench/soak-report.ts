@@ -13,6 +13,8 @@ export interface SoakSample {
   readonly minute: number;
   readonly ms: number;
   readonly status: number;
+  /** When it was sent, in ms after the run started. */
+  readonly at?: number;
 }
 
 /** What was sampled of the servers at the end of one minute. */

@@ -11,7 +11,8 @@
  * (2 or 3), SOAK_PATIENTS=40 (the practice's patients besides the demo family), SOAK_MIN_SAMPLES=300 (requests of an
  * operation each p99 window must hold; see bench/soak-p99-windows.ts), DATABASE_URL (the PostgreSQL server; default
  * postgres://postgres@127.0.0.1:5432/postgres), SOAK_OUT=FILE to write the figures (and every request's latency) as
- * JSON too. The mix is in bench/soak-workload.ts.
+ * JSON too, with what was probed alongside (bench/support/soak-probes.ts; `npx tsx bench/soak-tail.ts FILE` lines slow
+ * requests up with it). The mix is in bench/soak-workload.ts.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { formatWindow, MIN_WINDOW_SAMPLES, p99Windows } from './soak-p99-windows';
 import { createBenchDatabase } from './support/bench-database';
+import { startSoakProbes } from './support/soak-probes';
 import {
   detailDrift,
   figuresOf,
@@ -229,6 +231,7 @@ async function main(): Promise<void> {
     const samples: SoakSample[] = [];
     const inFlight = new Map<number, number>();
     const started = Date.now();
+    const watch = startSoakProbes(pg, INSTANCES, (i) => scrape(instances[i]), started);
     const minutes: MinuteFigures[] = [];
     const minuteDone: Promise<void>[] = [];
     let dropped = 0;
@@ -239,7 +242,7 @@ async function main(): Promise<void> {
       const at = Date.now();
       if (total >= MAX_IN_FLIGHT) {
         dropped++;
-        samples.push({ op: op.name, detail: op.detail?.(n), minute, ms: 0, status: 0 });
+        samples.push({ op: op.name, detail: op.detail?.(n), minute, ms: 0, status: 0, at: at - started });
         return;
       }
       total++;
@@ -249,7 +252,7 @@ async function main(): Promise<void> {
         .run(n)
         .catch(() => 0)
         .then((status) => {
-          samples.push({ op: op.name, detail: op.detail?.(n), minute, ms: Date.now() - at, status });
+          samples.push({ op: op.name, detail: op.detail?.(n), minute, ms: Date.now() - at, status, at: at - started });
           total--;
           inFlight.set(minute, inFlight.get(minute)! - 1);
         });
@@ -279,6 +282,7 @@ async function main(): Promise<void> {
     }
     while (nextMinute <= MINUTES) minuteDone.push(closeMinute(nextMinute++));
     await Promise.all(minuteDone);
+    await watch.stop();
 
     const finalLoad = os.loadavg();
     console.log(
@@ -304,6 +308,7 @@ async function main(): Promise<void> {
           loadStart: load,
           loadEnd: finalLoad,
           samples,
+          probes: watch.probes,
         }),
       );
   } finally {
