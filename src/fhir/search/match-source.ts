@@ -148,12 +148,25 @@ function newestFirst(order: readonly PageOrder[]): boolean {
 }
 
 /**
+ * Rows of the reference index taken for a newest-first page beyond the page itself (pageNewestFirst): room for rows the
+ * checks pass over (deleted, entered in error, hidden from the caller) before the page needs its fallback.
+ */
+export const NEWEST_FIRST_SLACK = 16;
+
+/**
  * A page of one patient's record newest first: the rows naming the record come in that order from the reference
  * index (target_id, code, resource_type, last_updated desc, resource_id), each fetched by primary key and checked
- * against the other filters and the caller's access, until the page is full. It reads the page's rows (and those the
- * checks pass over), however many the record holds, where sorting the record read every row of it: the inbox of a
- * patient with 2,000 messages read 2,000 resource rows for a page of 10. One flat join under the LIMIT, so that the
- * planner stops the ordered index scan early, rather than a subquery it would plan for the whole record.
+ * against the other filters and the caller's access, until the page is full. The inbox of a patient with 2,000
+ * messages reads the page's rows, where sorting the record read all 2,000.
+ *
+ * Whether PostgreSQL walks that index in order is up to the planner, and it does not always: from statistics that
+ * multiply the shares of the patient, the code and the type as if they were independent, it expected 5 of a patient's
+ * 1,100 messages, and sorted all of them, each fetched and checked, for a page of 10 (40 ms, and more as the inbox
+ * grew). So the statement does not leave it a plan that fetches the record: the index rows are taken first, newest
+ * first, as many as the page could need (offset + limit + NEWEST_FIRST_SLACK), and only those are fetched and checked.
+ * If the checks passed over so many of them that the page is short while the index had more, the page is read again
+ * from all the record's rows (rare: a run of deleted or hidden resources), in the same statement; a one-time filter
+ * runs one branch or the other.
  *
  * The index rows of one resource are unique per (code, target type, target id) (index-values.ts), so a typed
  * reference names each resource once; an untyped one (a bare id) may match a resource under two target types, and
@@ -175,13 +188,22 @@ function pageNewestFirst(scope: AccessScope, request: SearchRequest, limit: numb
     : sql`and not exists (select 1 from search_reference e where e.target_id = d.target_id and e.code = d.code
         and e.resource_type = d.resource_type and e.last_updated = d.last_updated and e.resource_id = d.resource_id
         and e.ctid < d.ctid)`;
-  return sql`select r.id, r.content, r.compartments from search_reference d
+  const references = sql`select d.resource_id, d.last_updated from search_reference d
+    where d.target_id = ${driver.targetId} and d.code = ${driver.code} and d.resource_type = ${type}
+      ${driver.targetType ? sql`and d.target_type = ${driver.targetType}` : sql``} ${once}
+    order by d.last_updated desc nulls last, d.resource_id`;
+  const pageOf = (source: Sql) => sql`select r.id, r.content, r.compartments from ${source} d
     cross join lateral (select r.id, r.content, r.compartments from resource r
       where r.resource_type = ${type} and r.id = d.resource_id and r.deleted = false
         ${checks.length ? sql`and ${sql.join(checks, sql` and `)}` : sql``} offset 0) r
-    where d.target_id = ${driver.targetId} and d.code = ${driver.code} and d.resource_type = ${type}
-      ${driver.targetType ? sql`and d.target_type = ${driver.targetType}` : sql``} ${once}
     order by d.last_updated desc nulls last, d.resource_id limit ${limit} offset ${offset}`;
+  const window = sql`(${offset}::bigint + ${limit + NEWEST_FIRST_SLACK})`;
+  const short = sql`(select count(*) from np) < ${limit} and (select count(*) from nw) >= ${window}`;
+  return sql`with nw as materialized (${references} limit ${window}),
+      np as materialized (${pageOf(sql`nw`)})
+    select * from np where not (${short})
+    union all
+    select * from (${pageOf(sql`(${references})`)}) nf where ${short}`;
 }
 
 /** Every condition in one WHERE over the resource table: the planner picks the index to start from. */
