@@ -22,6 +22,7 @@ import * as oauthGrantAccount from './0023-oauth-grant-account';
 import * as exportChunkVersions from './0024-export-chunk-versions';
 import * as subscriptionOwnerAccess from './0025-subscription-owner-access';
 import * as referenceLastUpdated from './0026-reference-last-updated';
+import * as ginWithoutPendingList from './0027-gin-without-pending-list';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -48,4 +49,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0024-export-chunk-versions': exportChunkVersions,
   '0025-subscription-owner-access': subscriptionOwnerAccess,
   '0026-reference-last-updated': referenceLastUpdated,
+  '0027-gin-without-pending-list': ginWithoutPendingList,
 };
