@@ -198,12 +198,13 @@ function pageNewestFirst(scope: AccessScope, request: SearchRequest, limit: numb
         ${checks.length ? sql`and ${sql.join(checks, sql` and `)}` : sql``} offset 0) r
     order by d.last_updated desc nulls last, d.resource_id limit ${limit} offset ${offset}`;
   const window = sql`(${offset}::bigint + ${limit + NEWEST_FIRST_SLACK})`;
-  const short = sql`(select count(*) from np) < ${limit} and (select count(*) from nw) >= ${window}`;
+  // Whether the page is short while the index had more: decided once, and each branch runs only on its answer.
   return sql`with nw as materialized (${references} limit ${window}),
-      np as materialized (${pageOf(sql`nw`)})
-    select * from np where not (${short})
+      np as materialized (${pageOf(sql`nw`)}),
+      ng as materialized (select (select count(*) from np) < ${limit} and (select count(*) from nw) >= ${window} as short)
+    select * from np where not (select short from ng)
     union all
-    select * from (${pageOf(sql`(${references})`)}) nf where ${short}`;
+    select * from (${pageOf(sql`(${references})`)}) nf where (select short from ng)`;
 }
 
 /** Every condition in one WHERE over the resource table: the planner picks the index to start from. */
