@@ -2,7 +2,8 @@
  * Lines a soak's slow requests up with what was probed alongside them (bench/support/soak-probes.ts), to find what
  * makes the tail grow over a run. A request is slow when it took longer than its operation's p99 in the run's early
  * window (minutes 2 to 6), so about 1% of the early requests are slow by definition and a growing tail shows as a
- * growing share. Prints, per minute: the slow share, the instances' event-loop delay, garbage collection, their own
+ * growing share. Prints, per minute: the slow share, the instances' event-loop delay, garbage collection (time, major collections,
+ * old space in use), their own
  * count of requests over 100 ms, WAL written and checkpoint buffers, dead rows; then, for slow requests against the
  * others, what the database's backends were doing while they were in flight.
  *
@@ -51,7 +52,7 @@ function main(): void {
     "slow: above the operation's p99 of minutes 2-6 (" + [...limit].map(([op, ms]) => `${op} ${ms.toFixed(0)} ms`).join(', ') + ')',
   );
   console.log(
-    'min  reqs  slow%  loop max ms  gc ms (major/minor/incr)  server >100ms  WAL MB  full pages  ckpt bufs  backend bufs  dead rows  busy/probe',
+    'min  reqs  slow%  loop max ms  gc ms (major/minor/incr)  majors  old space MB  server >100ms  WAL MB  full pages  ckpt bufs  backend bufs  dead rows  busy/probe',
   );
   for (let minute = 1; minute <= lastMinute; minute++) {
     const mine = answered.filter((s) => s.minute === minute);
@@ -61,6 +62,10 @@ function main(): void {
     const activity = inMinute(probes.activity, minute);
     const busy = activity.reduce((n, p) => n + p.busy.length, 0) / Math.max(1, activity.length);
     const deadRows = inMinute(probes.server, minute).at(-1)?.deadTuples ?? NaN;
+    // Old space at the minute's last probe, each instance (soak files from before these probes have none).
+    const oldSpace = Array.from({ length: instanceCount }, (_, i) => inMinute(ofInstance(i), minute).at(-1)?.oldSpaceBytes)
+      .map((bytes) => (bytes === undefined ? '-' : (bytes / 1e6).toFixed(0)))
+      .join('/');
     console.log(
       [
         String(minute).padStart(3),
@@ -68,6 +73,10 @@ function main(): void {
         ((100 * slow) / Math.max(1, mine.length)).toFixed(1).padStart(6),
         loopMax.toFixed(0).padStart(12),
         `${gc('major').toFixed(0)}/${gc('minor').toFixed(0)}/${gc('incremental').toFixed(0)}`.padStart(25),
+        sumInstances(minute, (p) => p.gcCounts?.major ?? NaN)
+          .toFixed(0)
+          .padStart(7),
+        oldSpace.padStart(13),
         sumInstances(minute, (p) => p.over100ms)
           .toFixed(0)
           .padStart(14),

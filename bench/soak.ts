@@ -12,7 +12,8 @@
  * operation each p99 window must hold; see bench/soak-p99-windows.ts), DATABASE_URL (the PostgreSQL server; default
  * postgres://postgres@127.0.0.1:5432/postgres), SOAK_OUT=FILE to write the figures (and every request's latency) as
  * JSON too, with what was probed alongside (bench/support/soak-probes.ts; `npx tsx bench/soak-tail.ts FILE` lines slow
- * requests up with it). The mix is in bench/soak-workload.ts.
+ * requests up with it), SOAK_NODE_FLAGS for the instances' node (`--cpu-prof --cpu-prof-dir=DIR` to see, with
+ * bench/long-tasks.ts, what held their event loops). The mix is in bench/soak-workload.ts.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -153,7 +154,7 @@ async function main(): Promise<void> {
   const pg = new Client({ connectionString: database.url });
   try {
     await run(process.execPath, [path.join(ROOT, 'bin', 'chartkeeper.js'), 'seed'], { env });
-    await run(SCRIPT, ['start', String(INSTANCES)], { env });
+    await run(SCRIPT, ['start', String(INSTANCES)], { env: { ...env, INSTANCE_NODE_FLAGS: process.env.SOAK_NODE_FLAGS ?? '' } });
     await pg.connect();
     const proxy = `http://127.0.0.1:${proxyPort}`;
     const instances = Array.from({ length: INSTANCES }, (_, i) => `http://127.0.0.1:${firstPort + i}`);

@@ -7,8 +7,9 @@
 #
 # Settings (environment): CLUSTER_DIR (default ./.cluster: pids, logs, haproxy.cfg, the shared signing key),
 # PROXY_PORT (8080), INSTANCE_PORT (8081: instances listen on 8081, 8082, ...), and any Chartkeeper setting
-# (SMTP_URL, METRICS_TOKEN, JOB_SCHEDULES, ...), passed to every instance. HAProxy (Debian's haproxy package) is
-# installed with apt-get when it is missing.
+# (SMTP_URL, METRICS_TOKEN, JOB_SCHEDULES, ...), passed to every instance; INSTANCE_NODE_FLAGS adds Node flags to
+# the instances' own (--cpu-prof --cpu-prof-dir=DIR, say: Node refuses those in NODE_OPTIONS). HAProxy (Debian's
+# haproxy package) is installed with apt-get when it is missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -97,12 +98,18 @@ start() {
   export SIGNING_KEY
   # Migrate once before the instances start (each would wait on the migration lock otherwise).
   node "$ROOT/bin/chartkeeper.js" migrate >/dev/null
-  # Each instance runs through the command's shebang, so with the server's Node flags (src/server-node-flags.ts).
+  # Each instance runs with the server's Node flags (src/server-node-flags.ts): through the command's shebang, or, with
+  # flags of its own, through node with the shebang's flags first.
+  local launch=("$ROOT/bin/chartkeeper.js")
+  if [ -n "${INSTANCE_NODE_FLAGS:-}" ]; then
+    # shellcheck disable=SC2206 # the flags are words
+    launch=(node $(head -n 1 "$ROOT/bin/chartkeeper.js" | sed 's/^.* node //') $INSTANCE_NODE_FLAGS "$ROOT/bin/chartkeeper.js")
+  fi
   for i in $(seq 1 "$count"); do
     local port=$((INSTANCE_PORT + i - 1))
     mkdir -p "$CLUSTER_DIR/instance-$i"
     PORT=$port HOST=127.0.0.1 BASE_URL="${BASE_URL:-http://localhost:$PROXY_PORT}" DATA_DIR="$CLUSTER_DIR/instance-$i" SEED_DEMO=false \
-      nohup "$ROOT/bin/chartkeeper.js" serve >>"$CLUSTER_DIR/instance-$i.log" 2>&1 &
+      nohup "${launch[@]}" serve >>"$CLUSTER_DIR/instance-$i.log" 2>&1 &
     echo $! >"$CLUSTER_DIR/instance-$i.pid"
   done
   for i in $(seq 1 "$count"); do

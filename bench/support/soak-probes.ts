@@ -21,6 +21,11 @@ export interface InstanceProbe {
   readonly loopDelayP99Ms: number;
   /** Seconds spent in garbage collection, by kind (major, minor, incremental, weakcb). */
   readonly gcSeconds: Record<string, number>;
+  /** Garbage collections, by kind. */
+  readonly gcCounts: Record<string, number>;
+  /** Bytes in use in the V8 heap's old space (objects that survived two young collections) and in all of the heap. */
+  readonly oldSpaceBytes: number;
+  readonly heapUsedBytes: number;
   /** Requests the instance answered, and of those, the ones it took at least 50, 100 and 250 ms over. */
   readonly answered: number;
   readonly over50ms: number;
@@ -66,10 +71,10 @@ function sumSeries(text: string, name: string, labels = ''): number {
   return total;
 }
 
-function gcByKind(text: string): Record<string, number> {
+function gcByKind(text: string, figure: 'sum' | 'count'): Record<string, number> {
   const byKind: Record<string, number> = {};
-  for (const match of text.matchAll(/^chartkeeper_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)$/gm))
-    byKind[match[1]] = Number(match[2]);
+  const series = new RegExp(`^chartkeeper_nodejs_gc_duration_seconds_${figure}\\{kind="(\\w+)"\\} ([\\d.e+-]+)$`, 'gm');
+  for (const match of text.matchAll(series)) byKind[match[1]] = Number(match[2]);
   return byKind;
 }
 
@@ -119,7 +124,10 @@ export function startSoakProbes(
         instance,
         loopDelayMaxMs: sumSeries(text, 'chartkeeper_nodejs_eventloop_lag_max_seconds') * 1000,
         loopDelayP99Ms: sumSeries(text, 'chartkeeper_nodejs_eventloop_lag_p99_seconds') * 1000,
-        gcSeconds: gcByKind(text),
+        gcSeconds: gcByKind(text, 'sum'),
+        gcCounts: gcByKind(text, 'count'),
+        oldSpaceBytes: sumSeries(text, 'chartkeeper_nodejs_heap_space_size_used_bytes', 'space="old"'),
+        heapUsedBytes: sumSeries(text, 'chartkeeper_nodejs_heap_size_used_bytes'),
         answered,
         over50ms: answered - sumSeries(text, duration, 'le="0.05"'),
         over100ms: answered - sumSeries(text, duration, 'le="0.1"'),
