@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Organization, Patient, Resource } from '@medplum/fhirtypes';
 import { patientEverything } from '../../fhir/operations/patient-everything';
 import type { Repository } from '../../fhir/repository';
-import { CCD_RECORD_TYPES, parseDocumentPeriod, renderCcd } from '../../ccda/render';
+import { CCD_RECORD_TYPES, parseDocumentPeriod } from '../../ccda/render';
 import type { CcdInput } from '../../ccda/render';
+import type { PreviewOptions } from '../../ccda/html/render-ccd-html';
+import { renderCcdOffThread, type RenderedCcdFiles } from './render-ccd-off-thread';
 
-/** A rendered CCD with what it was rendered from (for XDM metadata and DocumentReferences). */
-export interface RenderedCcd {
-  readonly xml: string;
+/** A rendered CCD (with its preview and zip when asked) and what it was rendered from (for XDM metadata and DocumentReferences). */
+export interface RenderedCcd extends RenderedCcdFiles {
   readonly input: CcdInput;
 }
 
@@ -16,9 +17,17 @@ const FALLBACK_CUSTODIAN: Organization = { resourceType: 'Organization', id: 'ch
 
 /**
  * Renders the CCD of one patient for a period (`start`/`end` as YYYY-MM-DD, inclusive; none = all
- * time) from what the caller's repository lets them see. The period rule lives in ccda/period.
+ * time) from what the caller's repository lets them see, with its HTML preview and IHE XDM zip when `outputs` asks
+ * for them (each with its preview's options). The period rule lives in ccda/period. The record is read here; the
+ * document is rendered on a worker thread (render-ccd-off-thread.ts).
  */
-export async function renderCcdForPatient(repo: Repository, patientId: string, start?: string, end?: string): Promise<RenderedCcd> {
+export async function renderCcdForPatient(
+  repo: Repository,
+  patientId: string,
+  start?: string,
+  end?: string,
+  outputs: { readonly html?: PreviewOptions; readonly xdm?: PreviewOptions } = {},
+): Promise<RenderedCcd> {
   const period = parseDocumentPeriod(start, end);
   // Only what the document is made of: a record's messages and files (which grow every day) are not read.
   const everything = await patientEverything(repo, patientId, { types: CCD_RECORD_TYPES });
@@ -32,7 +41,7 @@ export async function renderCcdForPatient(repo: Repository, patientId: string, s
     documentId: randomUUID(),
     now: repo.context.clock.now(),
   };
-  return { xml: renderCcd(input), input };
+  return { ...(await renderCcdOffThread(input, outputs)), input };
 }
 
 function custodianOf(patient: Patient, resources: Resource[]): Organization {

@@ -1,5 +1,4 @@
 import { renderCcdForPatient } from './ccd-for-patient';
-import { buildXdmZip, DEFAULT_ID_ROOT, renderCcdHtml, xdmMetaForCcd } from '../../ccda/render';
 import { hasFullAccess } from '../../access/full-access';
 import { badRequest, forbidden } from '../../fhir/outcomes';
 import type { FhirOperation, OperationResult } from '../../fhir/operations/operation';
@@ -58,21 +57,23 @@ export const ccdaExportOperation = (timeZone: string): FhirOperation => ({
     if (!hasFullAccess(repo.context.scope, id as string)) {
       throw forbidden('A C-CDA document holds the whole clinical record; it needs full access to the patient');
     }
-    const { xml, input } = await repo.asOperation('$ccda', () => renderCcdForPatient(repo, id as string, params.start, params.end));
+    const outputs = format === 'html' ? { html: { timeZone } } : format === 'zip' ? { xdm: { timeZone } } : {};
+    const { xml, html, zip, input } = await repo.asOperation('$ccda', () =>
+      renderCcdForPatient(repo, id as string, params.start, params.end, outputs),
+    );
     const fileBase = `ccd-${input.patient.id}-${periodInFileName(input.period)}`;
     if (format === 'html')
       return {
         kind: 'content',
         contentType: 'text/html; charset=utf-8',
-        body: renderCcdHtml(xml, { timeZone }),
+        body: html!,
         headers: { 'Content-Security-Policy': CCD_HTML_POLICY },
       };
     if (format === 'zip') {
-      const zip = buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT), { timeZone });
       return {
         kind: 'content',
         contentType: 'application/zip',
-        body: zip,
+        body: zip!,
         headers: { 'Content-Disposition': `attachment; filename="${fileBase}.zip"` },
       };
     }

@@ -16,7 +16,6 @@ import type { AccountServices } from '../account-services';
 import { AccountStore, isValidEmail, normalizeEmail } from '../../auth/account-store';
 import { ThrottleStore } from '../../auth/throttle-store';
 import { renderCcdForPatient } from './ccd-for-patient';
-import { buildXdmZip, DEFAULT_ID_ROOT, xdmMetaForCcd } from '../../ccda/render';
 import { formatCalendarDate } from '../../mail/templates/email-layout';
 import { recordForProviderEmail, recordSentNoticeEmail } from '../../mail/templates/record-transmit-email';
 import { badRequest, forbidden } from '../../fhir/outcomes';
@@ -42,9 +41,16 @@ export function transmitOperation(services: AccountServices): FhirOperation {
         [{ key: `transmit:${caller.kind}:${caller.subject}`, policy: context.throttles.requestAccount }],
         'records sent',
       );
-      const { xml, input } = await repo.asOperation(
+      const { xml, zip, input } = await repo.asOperation(
         '$transmit',
-        () => renderCcdForPatient(repo, patient.id as string, params.start, params.end),
+        () =>
+          renderCcdForPatient(
+            repo,
+            patient.id as string,
+            params.start,
+            params.end,
+            format === 'xdm' ? { xdm: { timeZone: context.timeZone } } : {},
+          ),
         { recipient },
       );
       const dates = input.period;
@@ -55,7 +61,7 @@ export function transmitOperation(services: AccountServices): FhirOperation {
           ? {
               filename: `${fileBase}.zip`,
               contentType: 'application/zip',
-              content: buildXdmZip(xml, xdmMetaForCcd(input, DEFAULT_ID_ROOT), { timeZone: context.timeZone }),
+              content: zip!,
             }
           : { filename: `${fileBase}.xml`, contentType: 'application/xml', content: Buffer.from(xml, 'utf8') };
       const about = {
