@@ -23,12 +23,18 @@ test('npm start, the Docker image and the chartkeeper command launch with the fl
   expect(shebang).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
 });
 
-test('ops/cluster.sh starts its instances through the shebang of bin/chartkeeper.js, so with the flags', () => {
+test('ops/cluster.sh starts its instances with the flags: through the shebang, or with its flags before their own', () => {
   const script = fs.readFileSync(path.join(root, 'ops', 'cluster.sh'), 'utf8');
-  const launches = script.split('\n').filter((line) => /chartkeeper\.js"? serve/.test(line));
+  const launches = script.split('\n').filter((line) => /\bserve\b/.test(line) && /nohup/.test(line));
   expect(launches).toHaveLength(1);
-  // Through node (`node bin/chartkeeper.js`) the shebang, and so the flags, would be left out.
-  expect(launches[0]).toMatch(/^\s*nohup "\$ROOT\/bin\/chartkeeper\.js" serve /);
+  expect(launches[0]).toMatch(/^\s*nohup "\$\{launch\[@\]\}" serve /);
+  // By default the command itself: through node (`node bin/chartkeeper.js`) the shebang, and so the flags, would be left out.
+  expect(script).toMatch(/^\s*local launch=\("\$ROOT\/bin\/chartkeeper\.js"\)$/m);
+  // With INSTANCE_NODE_FLAGS (a profiler, say), node with the shebang's flags first, read from the shebang itself.
+  const flagged = /^\s*launch=\(node \$\((.+)\) \$INSTANCE_NODE_FLAGS "\$ROOT\/bin\/chartkeeper\.js"\)$/m.exec(script);
+  expect(flagged).not.toBeNull();
+  const shebangFlags = execFileSync('bash', ['-c', flagged![1]], { encoding: 'utf8', env: { ...process.env, ROOT: root } }).trim();
+  expect(shebangFlags).toBe(SERVER_NODE_FLAGS.join(' '));
 });
 
 test('the chartkeeper command runs through its shebang, as npx runs it', () => {
