@@ -8,52 +8,14 @@
  *
  * Run: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile [requests] [from=sendJsonText] [top=40]
  */
-import fs from 'node:fs';
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
-  readonly children?: readonly number[];
-}
-
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly startTime: number;
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
+import { areaOf, nameOf, readCpuProfile } from './support/cpu-profile';
 
 const [file, requestsArg, from = 'sendJsonText', topArg = '40'] = process.argv.slice(2);
 if (!file) {
   process.stderr.write('usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile [requests] [from] [top]\n');
   process.exit(2);
 }
-const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const parentOf = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
-
-const shortUrl = (url: string): string =>
-  url
-    .replace(/^file:\/\//, '')
-    .replace(/.*\/node_modules\//, '')
-    .replace(/.*\/(src|bench)\//, '$1/');
-const nameOf = (node: ProfileNode): string =>
-  `${node.callFrame.functionName || '(anonymous)'} ${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`;
-/** The package (node_modules), Node module or source file a function is in. */
-const areaOf = (node: ProfileNode): string => {
-  const { url, functionName } = node.callFrame;
-  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
-  const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
-  const source = /\/((src|bench)\/.*)$/.exec(url);
-  return source ? source[1] : url;
-};
-const stackOf = (id: number): ProfileNode[] => {
-  const stack: ProfileNode[] = [];
-  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) stack.push(byId.get(at)!);
-  return stack;
-};
+const { profile, stackOf } = readCpuProfile(file);
 
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();

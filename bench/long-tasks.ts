@@ -10,21 +10,7 @@
  *
  * Run: npx tsx bench/long-tasks.ts FILE.cpuprofile [min ms=20] [top=15]
  */
-import fs from 'node:fs';
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
-  readonly children?: readonly number[];
-}
-
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly startTime: number;
-  readonly endTime: number;
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
+import { areaOf, nameOf, type ProfileNode, readCpuProfile } from './support/cpu-profile';
 
 interface Stretch {
   readonly startMs: number;
@@ -39,28 +25,14 @@ if (!file) {
   process.exit(2);
 }
 const minMs = Number(minArg);
-const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const parentOf = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+const { profile, stackOf } = readCpuProfile(file);
 
 const sourceFile = (url: string) => /\/(src\/.*)$/.exec(url)?.[1];
-const nameOf = (node: ProfileNode) =>
-  `${node.callFrame.functionName || '(anonymous)'} ${sourceFile(node.callFrame.url) ?? node.callFrame.url}:${node.callFrame.lineNumber + 1}`;
-const areaOf = (node: ProfileNode): string => {
-  const { url, functionName } = node.callFrame;
-  if (!url) return functionName.startsWith('(') ? functionName : `(native) ${functionName}`;
-  const pkg = /node_modules\/((@[^/]+\/)?[^/]+)/.exec(url);
-  return pkg ? pkg[1] : (sourceFile(url) ?? url.replace(/^node:/, 'node:'));
+/** Where a leaf's time went: its package or file, or the native function by name. */
+const leafArea = (node: ProfileNode): string => {
+  const area = areaOf(node);
+  return area === '(native)' ? `(native) ${node.callFrame.functionName}` : area;
 };
-/** Leaf first. */
-const stackOf = (id: number): ProfileNode[] => {
-  const stack: ProfileNode[] = [];
-  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) stack.push(byId.get(at)!);
-  return stack;
-};
-const stacks = new Map<number, ProfileNode[]>();
-const stackFor = (id: number) => stacks.get(id) ?? (stacks.set(id, stackOf(id)), stacks.get(id)!);
 
 /** Names a stretch from its samples (node ids and their durations). */
 function labelOf(samples: readonly { id: number; micros: number }[], total: number): string {
@@ -68,9 +40,9 @@ function labelOf(samples: readonly { id: number; micros: number }[], total: numb
   const inclusive = new Map<string, number>();
   const areas = new Map<string, number>();
   for (const { id, micros } of samples) {
-    const stack = stackFor(id);
+    const stack = stackOf(id);
     const leaf = stack[0];
-    if (leaf.callFrame.functionName !== '(garbage collector)') areas.set(areaOf(leaf), (areas.get(areaOf(leaf)) ?? 0) + micros);
+    if (leaf.callFrame.functionName !== '(garbage collector)') areas.set(leafArea(leaf), (areas.get(leafArea(leaf)) ?? 0) + micros);
     const seen = new Set<string>();
     stack.forEach((node, i) => {
       if (!sourceFile(node.callFrame.url)) return;
@@ -97,14 +69,14 @@ let at = 0;
 const close = () => {
   const micros = current.reduce((n, s) => n + s.micros, 0);
   if (micros >= minMs * 1000) {
-    const gc = current.filter((s) => stackFor(s.id)[0].callFrame.functionName === '(garbage collector)').reduce((n, s) => n + s.micros, 0);
+    const gc = current.filter((s) => stackOf(s.id)[0].callFrame.functionName === '(garbage collector)').reduce((n, s) => n + s.micros, 0);
     stretches.push({ startMs: currentStart / 1000, ms: micros / 1000, gcMs: gc / 1000, label: labelOf(current, micros) });
   }
   current = [];
 };
 profile.samples.forEach((id, i) => {
   const micros = profile.timeDeltas[i + 1] ?? 0;
-  if (stackFor(id)[0].callFrame.functionName === '(idle)') close();
+  if (stackOf(id)[0].callFrame.functionName === '(idle)') close();
   else {
     if (!current.length) currentStart = at;
     current.push({ id, micros });

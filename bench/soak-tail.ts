@@ -2,10 +2,9 @@
  * Lines a soak's slow requests up with what was probed alongside them (bench/support/soak-probes.ts), to find what
  * makes the tail grow over a run. A request is slow when it took longer than its operation's p99 in the run's early
  * window (minutes 2 to 6), so about 1% of the early requests are slow by definition and a growing tail shows as a
- * growing share. Prints, per minute: the slow share, the instances' event-loop delay, garbage collection (time, major collections,
- * old space in use), their own
- * count of requests over 100 ms, WAL written and checkpoint buffers, dead rows; then, for slow requests against the
- * others, what the database's backends were doing while they were in flight.
+ * growing share. Prints, per minute: the slow share, the instances' event-loop delay, garbage collection (time, major
+ * collections, old space in use), their own count of requests over 100 ms, WAL written and checkpoint buffers, dead
+ * rows; then, for slow requests against the others, what the database's backends were doing while they were in flight.
  *
  * Run: npx tsx bench/soak-tail.ts FILE (the JSON a soak wrote with SOAK_OUT).
  */
