@@ -4,8 +4,7 @@ import { patientEverything } from '../../fhir/operations/patient-everything';
 import type { Repository } from '../../fhir/repository';
 import { CCD_RECORD_TYPES, parseDocumentPeriod } from '../../ccda/render';
 import type { CcdInput } from '../../ccda/render';
-import type { PreviewOptions } from '../../ccda/html/render-ccd-html';
-import { renderCcdOffThread, type RenderedCcdFiles } from './render-ccd-off-thread';
+import { type CcdOutputs, renderCcdOffThread, type RenderedCcdFiles } from './render-ccd-off-thread';
 
 /** A rendered CCD (with its preview and zip when asked) and what it was rendered from (for XDM metadata and DocumentReferences). */
 export interface RenderedCcd extends RenderedCcdFiles {
@@ -26,7 +25,7 @@ export async function renderCcdForPatient(
   patientId: string,
   start?: string,
   end?: string,
-  outputs: { readonly html?: PreviewOptions; readonly xdm?: PreviewOptions } = {},
+  outputs: CcdOutputs = {},
 ): Promise<RenderedCcd> {
   const period = parseDocumentPeriod(start, end);
   // Only what the document is made of: a record's messages and files (which grow every day) are not read.

@@ -6,12 +6,16 @@ import { WorkerJobs } from '../../worker-jobs';
 /** The old generation a render may use, in MB: a record of 1,000 resources renders in under 100 MB. */
 export const DEFAULT_CCD_RENDER_HEAP_MB = 512;
 
-/** One document to render, as the worker gets it, with the HTML preview and the XDM zip when they are wanted. */
-export interface RenderRequest {
-  readonly id: number;
-  readonly input: CcdInput;
+/** What is rendered besides the XML: the HTML preview and the IHE XDM zip, each with its preview's options. */
+export interface CcdOutputs {
   readonly html?: PreviewOptions;
   readonly xdm?: PreviewOptions;
+}
+
+/** One document to render, as the worker gets it, with the outputs wanted besides the XML. */
+export interface RenderRequest extends CcdOutputs {
+  readonly id: number;
+  readonly input: CcdInput;
 }
 
 /** The worker's word on a request: `started` as it begins it, then the document (and what was asked with it) or why not. */
@@ -49,7 +53,7 @@ const renderWorker = new WorkerJobs<Omit<RenderRequest, 'id'>, RenderReply>({
  */
 export async function renderCcdOffThread(
   input: CcdInput,
-  outputs: { readonly html?: PreviewOptions; readonly xdm?: PreviewOptions } = {},
+  outputs: CcdOutputs = {},
   heapMb: number = DEFAULT_CCD_RENDER_HEAP_MB,
 ): Promise<RenderedCcdFiles> {
   const ending = await renderWorker.run({ input, ...outputs }, heapMb);
