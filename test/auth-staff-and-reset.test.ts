@@ -178,6 +178,22 @@ describe('staff flows and password reset', () => {
     expect(app.smtp.received.slice(before).map((m) => m.envelopeTo)).toEqual([['noah.adams@example.com']]);
   });
 
+  it('mails the reset link even when the client leaves before the answer', async () => {
+    const before = app.smtp.received.length;
+    // The answer waits for its 250 ms floor; the client gives up well before it.
+    const leaving = new AbortController();
+    const request = fetch(`${app.url}/auth/password/forgot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'noah.adams@example.com' }),
+      signal: leaving.signal,
+    });
+    setTimeout(() => leaving.abort(), 50);
+    await expect(request).rejects.toThrow();
+    const mail = await app.mailTo('noah.adams@example.com', before);
+    expect(mail.message.subject).toMatch(/password/i);
+  });
+
   it('takes the same time for "forgot password" with and without an account (a 250 ms floor)', async () => {
     const time = async (email: string) => {
       const started = performance.now();

@@ -10,6 +10,7 @@ import { unrestrictedScope } from '../access/access-scope';
 import type { AgePolicy } from '../access/age-policy-profiles';
 import { todayIn } from '../access/calendar-date';
 import type { Tables } from '../db/tables';
+import { outsideStatementScope } from '../db/statement-scope';
 import type { Clock } from '../fhir/clock';
 import { Repository } from '../fhir/repository';
 import type { Mailer } from '../mail/mailer';
@@ -124,10 +125,11 @@ export function serviceLink(context: AccountContext, route: PortalRoute, query: 
 
 /**
  * Runs work after the response is decided without letting its failure escape (it is logged). The work is tracked
- * until it ends, so a server stopping right after answering still sends the mail it promised (backgroundSettled).
+ * until it ends, so a server stopping right after answering still sends the mail it promised (backgroundSettled), and
+ * it runs outside the request's statement scope, so a client that leaves before the answer arrives does not cancel it.
  */
 export function inBackground(context: AccountContext, what: string, work: () => Promise<unknown>): void {
-  const running = work()
+  const running = outsideStatementScope(work)
     .catch((err: unknown) => context.logger?.error({ err: { message: (err as Error)?.message } }, `${what} failed`))
     .finally(() => context.background.delete(running));
   context.background.add(running);

@@ -7,6 +7,7 @@ import { unrestrictedScope } from '../../access/access-scope';
 import { type AuditEntry, appendAudit, settleAuditLog, takeMerged } from './audit-log';
 import { AuditTrail } from './audit-trail';
 import { parseSearch } from '../search/parse-search';
+import { StatementScope, withStatementScope } from '../../db/statement-scope';
 
 let database: TestDatabase;
 let system: Repository;
@@ -198,6 +199,29 @@ describe('the audit log', () => {
       recorded: '2026-03-01T15:00:00.000Z',
       entity: [{ what: { reference: `Patient/${ada.id}` } }, { what: { reference: `Observation/${observations[2].id}` } }],
     });
+  });
+
+  test('a pass started by a request whose client leaves still settles the log for every caller sharing it', async () => {
+    await appendAudit(database.db, [
+      entry({
+        patientId: ada.id!,
+        agent: haddad,
+        recorded: new Date('2026-03-01T15:30:00Z'),
+        resources: [`Observation/${observations[3].id}`],
+      }),
+    ]);
+    // The request that starts the pass is gone before the pass runs a statement; another caller and the job share it.
+    const leaving = new StatementScope();
+    const started = withStatementScope(leaving, () => settleAuditLog(database.db));
+    const shared = settleAuditLog(database.db);
+    expect(shared).toBe(started);
+    leaving.abort();
+    await expect(Promise.all([started, shared])).resolves.toBeDefined();
+    expect(await pendingRows()).toBe(0);
+    const events = (await eventsFor(ada.id!)).filter((e) => e.recorded === '2026-03-01T15:30:00.000Z');
+    expect(events.map((e) => e.entity!.map((x) => x.what?.reference))).toEqual([
+      [`Patient/${ada.id}`, `Observation/${observations[3].id}`],
+    ]);
   });
 
   test('inside a transaction the records commit or roll back with it', async () => {

@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { GroupCommit } from '../../db/group-commit';
 import { prepared } from '../../db/prepared-statement';
+import { outsideStatementScope } from '../../db/statement-scope';
 import type { Tables } from '../../db/tables';
 import { insertNew, type PreparedWrite, prepareWrite } from '../resource-writer';
 import { type AuditEventInput, buildAuditEvent } from '../../access/audit-event';
@@ -95,10 +96,18 @@ class AuditLog {
     return this.inserts.add(rows);
   }
 
-  /** A pass that starts after every commit made before this call (`pending`: rows are known to wait). */
+  /**
+   * A pass that starts after every commit made before this call (`pending`: rows are known to wait). The pass is
+   * shared by every caller until it starts, and by the audit-pass job, so it runs outside the statement scope of the
+   * request that happened to start it: that client's leaving must not cancel it for the others.
+   */
   settle(pending = false): Promise<void> {
     if (pending) this.nextPending = true;
     if (this.next) return this.next;
+    return outsideStatementScope(() => this.queuePass());
+  }
+
+  private queuePass(): Promise<void> {
     const after = this.current ?? Promise.resolve();
     const pass: Promise<void> = after
       .catch(() => undefined)
