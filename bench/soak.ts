@@ -13,7 +13,8 @@
  * postgres://postgres@127.0.0.1:5432/postgres), SOAK_OUT=FILE to write the figures (and every request's latency) as
  * JSON too, with what was probed alongside (bench/support/soak-probes.ts; `npx tsx bench/soak-tail.ts FILE` lines slow
  * requests up with it), SOAK_NODE_FLAGS for the instances' node (`--cpu-prof --cpu-prof-dir=DIR` to see, with
- * bench/long-tasks.ts, what held their event loops). The mix is in bench/soak-workload.ts.
+ * bench/long-tasks.ts, what held their event loops; `--trace-gc` to see why each collection ran), SOAK_LOG_DIR=DIR to
+ * keep the instances' logs (they are removed with the cluster otherwise). The mix is in bench/soak-workload.ts.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -315,10 +316,20 @@ async function main(): Promise<void> {
   } finally {
     await run(SCRIPT, ['stop'], { env }).catch((err) => console.error(`soak: stopping the cluster: ${err}`));
     printWarnings(clusterDir);
+    keepLogs(clusterDir, process.env.SOAK_LOG_DIR);
     await pg.end().catch(() => undefined);
     await database.drop();
     fs.rmSync(clusterDir, { recursive: true, force: true });
   }
+}
+
+/** Copies the instances' logs to `dir`, if given, before the cluster's folder is removed. */
+function keepLogs(clusterDir: string, dir: string | undefined): void {
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  for (const name of fs.readdirSync(clusterDir).filter((n) => /^instance-\d+\.log$/.test(n)))
+    fs.copyFileSync(path.join(clusterDir, name), path.join(dir, name));
+  console.log(`instance logs kept in ${dir}`);
 }
 
 main().catch((err) => {

@@ -36,7 +36,7 @@ test('JOB_SCHEDULES replaces a job’s schedule; an unknown job or a bad express
   expect(jobs.find((j) => j.name === 'release-notice')?.schedule).toBe('*/5 * * * * *');
   expect(jobs.find((j) => j.name === 'expire-secrets')?.schedule).toBe('7 * * * *');
   expect(() => jobsWithSchedules({ 'no-such-job': '* * * * *' })).toThrow(
-    'JOB_SCHEDULES names no job "no-such-job" (jobs: expire-secrets, purge-refresh-tokens, access-change-notice, release-notice, billing-notice, portal-notice, form-completion, audit-pass, subscription-delivery, purge-oauth-state, bulk-export, expire-exports, analyze-statistics)',
+    'JOB_SCHEDULES names no job "no-such-job" (jobs: expire-secrets, purge-refresh-tokens, access-change-notice, release-notice, billing-notice, portal-notice, form-completion, audit-pass, subscription-delivery, purge-oauth-state, bulk-export, expire-exports, analyze-statistics, vacuum-tables)',
   );
   expect(() => jobsWithSchedules({ 'release-notice': 'every minute' })).toThrow(
     'JOB_SCHEDULES: "every minute" is not a cron expression (job release-notice)',

@@ -5,6 +5,7 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
 import { analyzeStatisticsJob } from './analyze-statistics-job';
+import { vacuumTablesJob } from './vacuum-tables-job';
 import { auditPassJob } from './audit-pass-job';
 import { billingNoticeJob } from './billing-notice-job';
 import { bulkExportJob } from './bulk-export-job';
@@ -51,6 +52,8 @@ export const JOBS: readonly ScheduledJob[] = Object.freeze([
   { name: 'expire-exports', schedule: '*/5 * * * *', run: expireExportsJob },
   // Every five minutes: planner statistics of tables that changed, where autovacuum does not run.
   { name: 'analyze-statistics', schedule: '*/5 * * * *', run: analyzeStatisticsJob },
+  // Every minute: the queues' and outboxes' space reclaimed, where autovacuum does not run.
+  { name: 'vacuum-tables', schedule: '30 * * * * *', run: vacuumTablesJob },
 ]);
 
 /** The jobs with `overrides` (job name -> cron expression) in place of their default schedules; throws on an unknown job or expression. */
