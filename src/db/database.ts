@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Client, Pool, type PoolClient } from 'pg';
@@ -162,15 +163,36 @@ function prepareMarkedStatements(client: PoolClient): void {
   }
 }
 
+/** How long a cancelled statement's connection waits, at most, for its cancel request to be delivered. */
+const CANCEL_DELIVERY_WAIT_MS = 2000;
+
 /**
  * Sends PostgreSQL's cancel request for what a client is running, on a connection of its own (pg's Client.cancel),
- * so it works even when every pooled connection is busy.
+ * so it works even when every pooled connection is busy. Resolves once the server has taken the request (it closes
+ * that connection after signalling the backend), or after CANCEL_DELIVERY_WAIT_MS.
+ *
+ * Why wait: the request names the backend, not the statement. Sent as a statement ends, it used to reach the backend
+ * after the connection had gone back to the pool and on to another user, and cancelled that user's statement
+ * instead: the audit log's shared pass, and with it every AuditEvent search waiting on the pass (503s at 50
+ * connections). A backend signalled while idle ignores the request, so once it is delivered the connection is safe.
  */
-function cancelBackend(client: PoolClient): void {
+function cancelBackend(client: PoolClient): Promise<void> {
   const active = (client as unknown as { activeQuery?: unknown }).activeQuery;
-  if (!active) return;
+  if (!active) return Promise.resolve();
   const canceller = new Client((client as unknown as { connectionParameters: object }).connectionParameters);
-  (canceller as unknown as { cancel(target: PoolClient, query: unknown): void }).cancel(client, active);
+  const wire = (canceller as unknown as { connection: EventEmitter }).connection;
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, CANCEL_DELIVERY_WAIT_MS);
+    timer.unref();
+    const delivered = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    wire.once('end', delivered);
+    // Kept for the connection's life: an error after the end must not go unheard (it would end the process).
+    wire.on('error', delivered);
+    (canceller as unknown as { cancel(target: PoolClient, query: unknown): void }).cancel(client, active);
+  });
 }
 
 /**

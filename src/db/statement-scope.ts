@@ -26,16 +26,28 @@ export class StatementScope {
     this.running.clear();
   }
 
-  /** Settles as `statement` does; `cancel` runs if the scope is aborted before then. */
-  whileRunning<T>(statement: Promise<T>, cancel: () => void): Promise<T> {
-    this.running.add(cancel);
+  /**
+   * Settles as `statement` does; `cancel` runs if the scope is aborted before then. A cancel that returns a promise
+   * (the cancel request is on its way) holds the statement's settling until it resolves, so the connection is not
+   * handed on while the request can still arrive.
+   */
+  whileRunning<T>(statement: Promise<T>, cancel: () => Promise<void> | void): Promise<T> {
+    let cancelling: Promise<void> | void;
+    const entry = (): void => {
+      cancelling = cancel();
+    };
+    this.running.add(entry);
     return statement.then(
       (value) => {
-        this.running.delete(cancel);
-        return value;
+        this.running.delete(entry);
+        return cancelling ? cancelling.then(() => value) : value;
       },
       (err: unknown) => {
-        this.running.delete(cancel);
+        this.running.delete(entry);
+        if (cancelling)
+          return cancelling.then(() => {
+            throw err;
+          });
         throw err;
       },
     );
