@@ -31,6 +31,28 @@ export async function runUnderAdvisoryLock<T>(
 }
 
 /**
+ * Runs `work` on one connection holding the job's advisory lock at session level, outside any transaction, for work
+ * that cannot run inside one (VACUUM); skips when another instance has it. The lock is released when `work` ends, or
+ * with the connection should the process die.
+ */
+export async function runUnderSessionAdvisoryLock<T>(
+  db: Kysely<Tables>,
+  jobName: string,
+  work: (conn: Kysely<Tables>) => Promise<T>,
+): Promise<LockedRun<T>> {
+  const key = advisoryLockKey(jobName).toString();
+  return db.connection().execute(async (conn) => {
+    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${key}::bigint) as locked`.execute(conn);
+    if (!rows[0]?.locked) return { ran: false };
+    try {
+      return { ran: true, result: await work(conn) };
+    } finally {
+      await sql`select pg_advisory_unlock(${key}::bigint)`.execute(conn);
+    }
+  });
+}
+
+/**
  * Records that a job has done the work for `runKey` (a date, say) and answers true the first time only, so a
  * restarted instance does not repeat a day's notices. Call inside the locked transaction.
  */

@@ -5,7 +5,6 @@
 import cron, { type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { accessChangeNoticeJob } from './access-change-notice-job';
 import { analyzeStatisticsJob } from './analyze-statistics-job';
-import { vacuumTablesJob } from './vacuum-tables-job';
 import { auditPassJob } from './audit-pass-job';
 import { billingNoticeJob } from './billing-notice-job';
 import { bulkExportJob } from './bulk-export-job';
@@ -18,6 +17,7 @@ import { formCompletionJob } from './form-completion-job';
 import { portalNoticeJob } from './portal-notice-job';
 import { releaseNoticeJob } from './release-notice-job';
 import { subscriptionDeliveryJob } from './subscription-delivery-job';
+import { vacuumTablesJob } from './vacuum-tables-job';
 
 /** A job and when it runs (cron expression, in the organization's time zone). */
 export interface ScheduledJob {

@@ -6,35 +6,29 @@
  * where autovacuum runs, it leaves the work to it.
  *
  * VACUUM cannot run inside a transaction, so the job holds one connection and a session-level advisory lock on it
- * (released in the end, or with the connection), instead of the transaction-level lock the other jobs take.
+ * (runUnderSessionAdvisoryLock), instead of the transaction-level lock the other jobs take.
  */
 import { sql } from 'kysely';
-import { advisoryLockKey } from './advisory-lock';
+import { runUnderSessionAdvisoryLock } from './advisory-lock';
 import { autovacuumRuns, tablesNeedingVacuum } from '../db/table-statistics';
 import type { JobDeps } from './job-deps';
 
 /** The tables vacuumed (none where autovacuum runs); undefined when another instance is running the job. */
 export async function vacuumTablesJob(deps: JobDeps): Promise<string[] | undefined> {
-  const key = advisoryLockKey('vacuum-tables').toString();
-  const tables = await deps.db.connection().execute(async (conn) => {
-    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${key}::bigint) as locked`.execute(conn);
-    if (!rows[0]?.locked) return undefined;
+  const run = await runUnderSessionAdvisoryLock(deps.db, 'vacuum-tables', async (conn) => {
+    if (await autovacuumRuns(conn)) return [];
+    const due = await tablesNeedingVacuum(conn);
+    // A big table's vacuum may take minutes; it takes no lock that holds up reads or writes. The session's timeout
+    // is put back before the connection goes back to the pool.
+    await sql`set statement_timeout = 0`.execute(conn);
     try {
-      if (await autovacuumRuns(conn)) return [];
-      const due = await tablesNeedingVacuum(conn);
-      // A big table's vacuum may take minutes; it takes no lock that holds up reads or writes. The session's timeout
-      // is put back before the connection goes back to the pool.
-      await sql`set statement_timeout = 0`.execute(conn);
-      try {
-        for (const table of due) await sql`vacuum ${sql.table(table)}`.execute(conn);
-      } finally {
-        await sql`reset statement_timeout`.execute(conn);
-      }
-      return due;
+      for (const table of due) await sql`vacuum ${sql.table(table)}`.execute(conn);
     } finally {
-      await sql`select pg_advisory_unlock(${key}::bigint)`.execute(conn);
+      await sql`reset statement_timeout`.execute(conn);
     }
+    return due;
   });
-  if (tables?.length) deps.logger?.debug({ tables }, 'tables vacuumed');
-  return tables;
+  if (!run.ran) return undefined;
+  if (run.result.length) deps.logger?.debug({ tables: run.result }, 'tables vacuumed');
+  return run.result;
 }

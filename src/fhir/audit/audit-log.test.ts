@@ -153,6 +153,12 @@ describe('the audit log', () => {
     }
   });
 
+  /** Dr. Haddad's read of one of Ada's Observations, on record in the log as a request would leave it. */
+  const recordHaddadsRead = (at: string, observation: Observation): Promise<void> =>
+    appendAudit(database.db, [
+      entry({ patientId: ada.id!, agent: haddad, recorded: new Date(at), resources: [`Observation/${observation.id}`] }),
+    ]);
+
   test('twenty parallel reads are each committed to the log before they return, then become one AuditEvent', async () => {
     clock.set('2026-03-01T13:00:00Z');
     await Promise.all(observations.map((o) => chensRequest().read('Observation', o.id!)));
@@ -184,14 +190,7 @@ describe('the audit log', () => {
   });
 
   test('what is in the table is all there is: records left by a process that stopped become events later', async () => {
-    await appendAudit(database.db, [
-      entry({
-        patientId: ada.id!,
-        agent: haddad,
-        recorded: new Date('2026-03-01T15:00:00Z'),
-        resources: [`Observation/${observations[2].id}`],
-      }),
-    ]);
+    await recordHaddadsRead('2026-03-01T15:00:00Z', observations[2]);
     expect(await pendingRows()).toBe(1);
     await settleAuditLog(database.db);
     const [event] = (await eventsFor(ada.id!)).filter((e) => e.agent?.[0]?.name === 'Dr. Omar Haddad');
@@ -202,14 +201,7 @@ describe('the audit log', () => {
   });
 
   test('a pass started by a request whose client leaves still settles the log for every caller sharing it', async () => {
-    await appendAudit(database.db, [
-      entry({
-        patientId: ada.id!,
-        agent: haddad,
-        recorded: new Date('2026-03-01T15:30:00Z'),
-        resources: [`Observation/${observations[3].id}`],
-      }),
-    ]);
+    await recordHaddadsRead('2026-03-01T15:30:00Z', observations[3]);
     // The request that starts the pass is gone before the pass runs a statement; another caller and the job share it.
     const leaving = new StatementScope();
     const started = withStatementScope(leaving, () => settleAuditLog(database.db));
