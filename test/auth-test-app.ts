@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Resource } from '@medplum/fhirtypes';
+import type { KyselyPlugin } from 'kysely';
 import pino from 'pino';
 import { unrestrictedScope } from '../src/access/access-scope';
 import { agePolicyByName } from '../src/access/age-policy-profiles';
@@ -87,11 +88,14 @@ export async function startAuthTestApp(
     portalConsent?: boolean;
     portalUrl?: string;
     stripe?: StripeSettings;
+    /** A Kysely plugin every statement of the app passes through (to record them, say). */
+    plugin?: KyselyPlugin;
   } = {},
 ): Promise<AuthTestApp> {
   const clock = new FixedClock(options.now ?? TEST_NOW);
   const smtp = await startLoopbackSmtpServer();
-  const database = await openTestDatabase();
+  const opened = await openTestDatabase();
+  const database: TestDatabase = options.plugin ? { ...opened, db: opened.db.withPlugin(options.plugin) } : opened;
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();

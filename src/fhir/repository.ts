@@ -664,8 +664,12 @@ export class Repository {
   async visibleInRecord(references: readonly string[], patientId: string): Promise<Set<string>> {
     if (!references.length) return new Set();
     const visible = visibilityConditionAnyType(this.context.scope);
+    // Matched on the key's own columns, so each reference is one primary-key lookup (a join on the "Type/id" text
+    // would read the whole table).
+    const wanted = references.map((reference) => reference.split('/')).filter((parts) => parts.length === 2);
     const { rows } = await sql<{ reference: string }>`select r.resource_type || '/' || r.id as reference
-      from resource r join unnest(${[...references]}::text[]) as wanted(reference) on r.resource_type || '/' || r.id = wanted.reference
+      from unnest(${wanted.map(([type]) => type)}::text[], ${wanted.map(([, id]) => id)}::text[]) as wanted(resource_type, id)
+      join resource r on r.resource_type = wanted.resource_type and r.id = wanted.id
       where r.deleted = false and (cardinality(r.owners) = 0 or ${patientId} = any(r.owners))${visible ? sql` and ${visible}` : sql``}`.execute(
       this.db,
     );

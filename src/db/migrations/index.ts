@@ -23,6 +23,7 @@ import * as exportChunkVersions from './0024-export-chunk-versions';
 import * as subscriptionOwnerAccess from './0025-subscription-owner-access';
 import * as referenceLastUpdated from './0026-reference-last-updated';
 import * as ginWithoutPendingList from './0027-gin-without-pending-list';
+import * as refreshTokenExpiryIndex from './0028-refresh-token-expiry-index';
 
 /** Every migration, in order. Names are permanent: Kysely records them in kysely_migration. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -50,4 +51,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0025-subscription-owner-access': subscriptionOwnerAccess,
   '0026-reference-last-updated': referenceLastUpdated,
   '0027-gin-without-pending-list': ginWithoutPendingList,
+  '0028-refresh-token-expiry-index': refreshTokenExpiryIndex,
 };
