@@ -49,6 +49,24 @@ export class TokenAuthenticator implements Authenticator {
     throw unauthorized('The access token is not valid');
   }
 
+  /** How many verified tokens are remembered. */
+  get rememberedTokens(): number {
+    return this.verified.size;
+  }
+
+  /**
+   * Drops the tokens that have expired from the front of the map. Tokens are issued with one lifetime, so the map's
+   * insertion order is close to their expiry order: it holds the tokens of the last lifetime, not the last 10,000 ever
+   * seen (a busy day's expired sign-ins kept in the heap until pushed out).
+   */
+  private forgetExpired(): void {
+    const now = this.clock.now().getTime();
+    for (const [token, claims] of this.verified) {
+      if (claims.exp * 1000 > now) return;
+      this.verified.delete(token);
+    }
+  }
+
   private async verify(token: string): Promise<AccessTokenClaims> {
     const known = this.verified.get(token);
     if (known && known.exp * 1000 > this.clock.now().getTime()) return known;
@@ -62,6 +80,7 @@ export class TokenAuthenticator implements Authenticator {
       }
       throw err;
     }
+    this.forgetExpired();
     // Bounded: the oldest entry goes first (Map keeps insertion order).
     if (this.verified.size >= VERIFIED_TOKENS) this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(token, claims);
