@@ -30,6 +30,15 @@ export interface WorkerJobsSpec {
 }
 
 /**
+ * A worker's young generation, in MB: V8's own default for a 64-bit heap (16 MB semi-spaces). A worker inherits the
+ * process's flags, and with them the server's 64 MB semi-spaces (src/server-node-flags.ts), which are there for the
+ * request thread: fewer scavenges to pause requests. A worker's pauses hold no request, and its young generation grown
+ * to the server's size held 64 MB more: in a 30-minute soak one instance's render worker grew it at minute 22, and the
+ * instance's RSS rose from 396 to 453 MB.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 48;
+
+/**
  * One worker thread and the jobs posted to it, which it runs one at a time in the order they came. When the thread
  * stops, only its own jobs are settled: a job posted to a newer thread is never failed by an older one's exit (the
  * idle worker stopping as the next job arrived was once a 500, "the C-CDA parse worker exited (1)").
@@ -45,7 +54,9 @@ class WorkerThread<Reply extends JobMessage> {
     heapMb: number,
     private readonly onEnd: (thread: WorkerThread<Reply>) => void,
   ) {
-    this.thread = startWorker(spec.dir, spec.module, spec.callerFile, { resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+    this.thread = startWorker(spec.dir, spec.module, spec.callerFile, {
+      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     this.thread.unref();
     this.thread.on('message', (message: Reply) => {
       const job = this.jobs.get(message.id);
