@@ -161,6 +161,19 @@ describe('what confirms a portal caller taken on trust', () => {
     await f.system.update<Consent>({ ...consent, status: 'active' });
   });
 
+  test('is not offered to a session idle for longer than an access token lives', async () => {
+    f.clock.set(T0);
+    const resolve = userResolver(f.app.database.db, options());
+    await resolve(f.accountIds.ada, {}, { confirmedInStatement: true });
+    f.clock.set('2026-03-01T20:14:00Z');
+    expect((await resolve(f.accountIds.ada, {}, { confirmedInStatement: true })).unconfirmed).toBeDefined();
+    // Fifteen minutes on from its last request: resolved afresh, then trusted again.
+    f.clock.set('2026-03-01T20:29:01Z');
+    expect((await resolve(f.accountIds.ada, {}, { confirmedInStatement: true })).unconfirmed).toBeUndefined();
+    expect((await resolve(f.accountIds.ada, {}, { confirmedInStatement: true })).unconfirmed).toBeDefined();
+    f.clock.set(T0);
+  });
+
   test('is not offered on another calendar day, nor past the start or end of a grant period', async () => {
     f.clock.set(T0);
     const resolve = userResolver(f.app.database.db, options());
@@ -173,6 +186,7 @@ describe('what confirms a portal caller taken on trust', () => {
     f.clock.set(T0);
     const consent = await f.system.read<Consent>('Consent', f.consents.danForAda);
     await f.system.update<Consent>({ ...consent, provision: { ...consent.provision, period: { end: '2026-03-01T21:00:00Z' } } });
+    f.clock.set('2026-03-01T20:50:00Z');
     await resolve(f.accountIds.dan, {}, { confirmedInStatement: true });
     f.clock.set('2026-03-01T20:59:00Z');
     expect((await resolve(f.accountIds.dan, {}, { confirmedInStatement: true })).unconfirmed).toBeDefined();

@@ -19,6 +19,8 @@ import { type PatientAccess, portalScope, staffScope } from '../access/portal-sc
 import { type AccountGrant } from '../access/proxy-grants';
 import { grantsKey, keyedGrantsOfAccount } from '../fhir/proxy-grant-store';
 import { pendingPortalConsent, portalConsentCompleted } from './portal-consent-status';
+import { ACCESS_TOKEN_TTL_SECONDS } from './access-token';
+import { RememberedSessions } from './remembered-sessions';
 
 /** The account columns a scope is built from. */
 export type ScopeAccount = Pick<Selectable<AccountTable>, 'id' | 'kind' | 'patient_id' | 'organization_id' | 'display_name'> &
@@ -284,6 +286,12 @@ function nextConditionKey(kind: string): string {
 const REMEMBERED_ACCOUNTS = 10_000;
 
 /**
+ * How long a session's caller is remembered without a request: an access token's lifetime. A session idle longer
+ * has no valid access token left; its next request (after a refresh) resolves its caller afresh, four statements.
+ */
+const REMEMBERED_IDLE_MS = ACCESS_TOKEN_TTL_SECONDS * 1000;
+
+/**
  * Resolves user tokens (sub = account id of a patient or family account) to Callers.
  *
  * A read-by-id or a search (options.confirmedInStatement) by an account resolved before, in the same session, on the
@@ -295,7 +303,10 @@ export function userResolver(
   db: Kysely<Tables>,
   options: ScopeOptions,
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
-  const remembered = new Map<string, { caller: AccountCaller; inputs: AccessInputs; conditionKey: string }>();
+  const remembered = new RememberedSessions<{ caller: AccountCaller; inputs: AccessInputs; conditionKey: string }>(
+    REMEMBERED_IDLE_MS,
+    REMEMBERED_ACCOUNTS,
+  );
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<AccountCaller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
@@ -316,17 +327,15 @@ export function userResolver(
       account,
     };
     // A caller still to complete the form is asked for it on every request, never taken on trust.
-    if (!consentRequired) {
-      if (remembered.size >= REMEMBERED_ACCOUNTS) remembered.delete(remembered.keys().next().value as string);
-      remembered.set(key, { caller, inputs: keyed.inputs, conditionKey: nextConditionKey('portal') });
-    }
+    if (!consentRequired)
+      remembered.set(key, { caller, inputs: keyed.inputs, conditionKey: nextConditionKey('portal') }, options.clock.now().getTime());
     return caller;
   };
   return async (subject, claims, authenticate) => {
     const sid = sessionOf(claims);
     const key = `${subject}\u0000${sid ?? ''}`;
-    const known = authenticate?.confirmedInStatement ? remembered.get(key) : undefined;
     const now = options.clock.now();
+    const known = authenticate?.confirmedInStatement ? remembered.get(key, now.getTime()) : undefined;
     if (!known || known.inputs.today !== todayIn(options.timeZone, now) || now.getTime() >= known.inputs.validUntil) {
       return resolve(subject, claims, key);
     }
@@ -355,14 +364,16 @@ export function staffResolver(
   options: ScopeOptions,
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
   // Per token subject and session: the account as last resolved, and its caller (built once: its scope is read-only).
-  const remembered = new Map<string, { account: ScopeAccount; caller: AccountCaller; conditionKey: string }>();
+  const remembered = new RememberedSessions<{ account: ScopeAccount; caller: AccountCaller; conditionKey: string }>(
+    REMEMBERED_IDLE_MS,
+    REMEMBERED_ACCOUNTS,
+  );
   const callerOf = staffCaller;
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<Caller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['staff'], claims, options);
-    if (remembered.size >= REMEMBERED_ACCOUNTS) remembered.delete(remembered.keys().next().value as string);
     const caller = callerOf(account);
-    remembered.set(key, { account, caller, conditionKey: nextConditionKey('staff') });
+    remembered.set(key, { account, caller, conditionKey: nextConditionKey('staff') }, options.clock.now().getTime());
     return caller;
   };
   return async (subject, claims, authenticate) => {
@@ -371,9 +382,9 @@ export function staffResolver(
     }
     const sid = sessionOf(claims);
     const key = `${subject}\u0000${sid ?? ''}`;
-    const known = authenticate?.confirmedInStatement ? remembered.get(key) : undefined;
-    if (!known) return resolve(subject, claims, key);
     const now = options.clock.now();
+    const known = authenticate?.confirmedInStatement ? remembered.get(key, now.getTime()) : undefined;
+    if (!known) return resolve(subject, claims, key);
     const at = (time: unknown) => staffAccountUnchanged(known.account, sid, time);
     return {
       ...known.caller,
