@@ -1,7 +1,8 @@
 /** Worker threads of WorkerJobs: each heap limit asked for gets its thread, with the workers' young generation. */
 import path from 'node:path';
 import type { ResourceLimits } from 'node:worker_threads';
-import { WORKER_YOUNG_GENERATION_MB, WorkerJobs } from './worker-jobs';
+import { WORKER_YOUNG_GENERATION_MB } from './start-worker';
+import { WorkerJobs } from './worker-jobs';
 
 test("a worker's old generation is the job's heap limit, and its young generation the workers' own size", async () => {
   const jobs = new WorkerJobs<object, { id: number; limits?: ResourceLimits }>({

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from './start-worker';
+import { startWorker, WORKER_YOUNG_GENERATION_MB } from './start-worker';
 
 /** Every message a worker sends names its job; `started` comes first, as the worker begins the job, then the reply. */
 export interface JobMessage {
@@ -28,15 +28,6 @@ export interface WorkerJobsSpec {
   /** An idle worker stops after this long: its isolate holds memory an idle server should not. */
   readonly idleMs: number;
 }
-
-/**
- * A worker's young generation, in MB: V8's own default for a 64-bit heap (16 MB semi-spaces). A worker inherits the
- * process's flags, and with them the server's 64 MB semi-spaces (src/server-node-flags.ts), which are there for the
- * request thread: fewer scavenges to pause requests. A worker's pauses hold no request, and its young generation grown
- * to the server's size held 64 MB more: in a 30-minute soak one instance's render worker grew it at minute 22, and the
- * instance's RSS rose from 396 to 453 MB.
- */
-export const WORKER_YOUNG_GENERATION_MB = 48;
 
 /**
  * One worker thread and the jobs posted to it, which it runs one at a time in the order they came. When the thread

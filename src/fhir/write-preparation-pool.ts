@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { WORKER_YOUNG_GENERATION_MB } from '../start-worker';
 import { FhirError, serviceUnavailable } from './outcomes';
 import type { IndexRows } from './search/index-values';
 
@@ -76,11 +77,11 @@ export class WritePreparationPool {
   }
 
   /**
-   * A pool whose `size` workers start with the first request and stop after idleMs without one; `resourceLimits`
-   * bound each worker's heap (by default V8's own limit).
+   * A pool whose `size` workers start with the first request and stop after idleMs without one (the server's);
+   * `resourceLimits` bound each worker's heap (by default V8's own limit, with the workers' young generation).
    */
   static onDemand(size = defaultPreparationWorkers(), idleMs = 30_000, resourceLimits?: ResourceLimits): WritePreparationPool {
-    return new WritePreparationPool(size, idleMs, resourceLimits);
+    return new WritePreparationPool(size, idleMs, { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, ...resourceLimits });
   }
 
   /** Resolves once the running workers have loaded the FHIR definitions (at once when none runs). */
