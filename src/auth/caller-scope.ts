@@ -20,7 +20,7 @@ import { type AccountGrant } from '../access/proxy-grants';
 import { grantsKey, keyedGrantsOfAccount } from '../fhir/proxy-grant-store';
 import { pendingPortalConsent, portalConsentCompleted } from './portal-consent-status';
 import { ACCESS_TOKEN_TTL_SECONDS } from './access-token';
-import { RememberedSessions } from './remembered-sessions';
+import { ExpiringEntries } from './expiring-entries';
 
 /** The account columns a scope is built from. */
 export type ScopeAccount = Pick<Selectable<AccountTable>, 'id' | 'kind' | 'patient_id' | 'organization_id' | 'display_name'> &
@@ -291,6 +291,12 @@ const REMEMBERED_ACCOUNTS = 10_000;
  */
 const REMEMBERED_IDLE_MS = ACCESS_TOKEN_TTL_SECONDS * 1000;
 
+/** Remembers a session's resolved caller until it has been idle for REMEMBERED_IDLE_MS (each use renews it). */
+function remember<V>(remembered: ExpiringEntries<V>, key: string, value: V, clock: Clock): void {
+  const now = clock.now().getTime();
+  remembered.set(key, value, now + REMEMBERED_IDLE_MS, now);
+}
+
 /**
  * Resolves user tokens (sub = account id of a patient or family account) to Callers.
  *
@@ -303,10 +309,7 @@ export function userResolver(
   db: Kysely<Tables>,
   options: ScopeOptions,
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
-  const remembered = new RememberedSessions<{ caller: AccountCaller; inputs: AccessInputs; conditionKey: string }>(
-    REMEMBERED_IDLE_MS,
-    REMEMBERED_ACCOUNTS,
-  );
+  const remembered = new ExpiringEntries<{ caller: AccountCaller; inputs: AccessInputs; conditionKey: string }>(REMEMBERED_ACCOUNTS);
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<AccountCaller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['patient', 'family'], claims, options);
@@ -328,14 +331,14 @@ export function userResolver(
     };
     // A caller still to complete the form is asked for it on every request, never taken on trust.
     if (!consentRequired)
-      remembered.set(key, { caller, inputs: keyed.inputs, conditionKey: nextConditionKey('portal') }, options.clock.now().getTime());
+      remember(remembered, key, { caller, inputs: keyed.inputs, conditionKey: nextConditionKey('portal') }, options.clock);
     return caller;
   };
   return async (subject, claims, authenticate) => {
     const sid = sessionOf(claims);
     const key = `${subject}\u0000${sid ?? ''}`;
     const now = options.clock.now();
-    const known = authenticate?.confirmedInStatement ? remembered.get(key, now.getTime()) : undefined;
+    const known = authenticate?.confirmedInStatement ? remembered.get(key, now.getTime(), now.getTime() + REMEMBERED_IDLE_MS) : undefined;
     if (!known || known.inputs.today !== todayIn(options.timeZone, now) || now.getTime() >= known.inputs.validUntil) {
       return resolve(subject, claims, key);
     }
@@ -364,16 +367,13 @@ export function staffResolver(
   options: ScopeOptions,
 ): (subject: string, claims?: { sid?: unknown }, authenticate?: AuthenticateOptions) => Promise<Caller> {
   // Per token subject and session: the account as last resolved, and its caller (built once: its scope is read-only).
-  const remembered = new RememberedSessions<{ account: ScopeAccount; caller: AccountCaller; conditionKey: string }>(
-    REMEMBERED_IDLE_MS,
-    REMEMBERED_ACCOUNTS,
-  );
+  const remembered = new ExpiringEntries<{ account: ScopeAccount; caller: AccountCaller; conditionKey: string }>(REMEMBERED_ACCOUNTS);
   const callerOf = staffCaller;
   const resolve = async (subject: string, claims: { sid?: unknown } | undefined, key: string): Promise<Caller> => {
     remembered.delete(key);
     const account = await activeAccount(db, subject, ['staff'], claims, options);
     const caller = callerOf(account);
-    remembered.set(key, { account, caller, conditionKey: nextConditionKey('staff') }, options.clock.now().getTime());
+    remember(remembered, key, { account, caller, conditionKey: nextConditionKey('staff') }, options.clock);
     return caller;
   };
   return async (subject, claims, authenticate) => {
@@ -383,7 +383,7 @@ export function staffResolver(
     const sid = sessionOf(claims);
     const key = `${subject}\u0000${sid ?? ''}`;
     const now = options.clock.now();
-    const known = authenticate?.confirmedInStatement ? remembered.get(key, now.getTime()) : undefined;
+    const known = authenticate?.confirmedInStatement ? remembered.get(key, now.getTime(), now.getTime() + REMEMBERED_IDLE_MS) : undefined;
     if (!known) return resolve(subject, claims, key);
     const at = (time: unknown) => staffAccountUnchanged(known.account, sid, time);
     return {

@@ -8,6 +8,7 @@ import type { Clock } from '../fhir/clock';
 import { unauthorized } from '../fhir/outcomes';
 import { AccessTokenClaims, AccessTokenError, loadOrCreateSigningKey, SigningKey, verifyAccessToken } from './access-token';
 import type { AuthenticateOptions, Authenticator, Caller } from '../access/caller';
+import { ExpiringEntries } from './expiring-entries';
 
 /** Verified tokens remembered at once (see TokenAuthenticator.verified). */
 const VERIFIED_TOKENS = 10_000;
@@ -37,7 +38,7 @@ export class TokenAuthenticator implements Authenticator {
    * revoked) is looked up by the resolvers on every request. Saves the HMAC and jose's checks (~25 µs) on
    * every request after a token's first.
    */
-  private readonly verified = new Map<string, AccessTokenClaims>();
+  private readonly verified = new ExpiringEntries<AccessTokenClaims>(VERIFIED_TOKENS);
 
   async authenticate(token: string, options?: AuthenticateOptions): Promise<Caller> {
     const claims = await this.verify(token);
@@ -54,22 +55,9 @@ export class TokenAuthenticator implements Authenticator {
     return this.verified.size;
   }
 
-  /**
-   * Drops the tokens that have expired from the front of the map. Tokens are issued with one lifetime, so the map's
-   * insertion order is close to their expiry order: it holds the tokens of the last lifetime, not the last 10,000 ever
-   * seen (a busy day's expired sign-ins kept in the heap until pushed out).
-   */
-  private forgetExpired(): void {
-    const now = this.clock.now().getTime();
-    for (const [token, claims] of this.verified) {
-      if (claims.exp * 1000 > now) return;
-      this.verified.delete(token);
-    }
-  }
-
   private async verify(token: string): Promise<AccessTokenClaims> {
-    const known = this.verified.get(token);
-    if (known && known.exp * 1000 > this.clock.now().getTime()) return known;
+    const known = this.verified.get(token, this.clock.now().getTime());
+    if (known) return known;
     let claims: AccessTokenClaims;
     try {
       claims = await verifyAccessToken(token, this.key, { clock: this.clock });
@@ -80,10 +68,8 @@ export class TokenAuthenticator implements Authenticator {
       }
       throw err;
     }
-    this.forgetExpired();
-    // Bounded: the oldest entry goes first (Map keeps insertion order).
-    if (this.verified.size >= VERIFIED_TOKENS) this.verified.delete(this.verified.keys().next().value as string);
-    this.verified.set(token, claims);
+    // Held until the token expires (live up to and including expiresAt: the last millisecond before exp).
+    this.verified.set(token, claims, claims.exp * 1000 - 1, this.clock.now().getTime());
     return claims;
   }
 }
