@@ -45,4 +45,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
 # node runs as PID 1 and handles SIGTERM itself (graceful shutdown: finish in-flight requests, close the pool).
 # Its flags: see src/server-node-flags.ts.
-CMD ["node", "--max-semi-space-size=64", "dist/src/cli/main.js", "serve"]
+CMD ["node", "--max-semi-space-size=64", "--min-semi-space-size=64", "dist/src/cli/main.js", "serve"]

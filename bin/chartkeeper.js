@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=64 --min-semi-space-size=64
 // Runs the TypeScript CLI through tsx (the Docker image runs the compiled dist/ build directly).
 require('tsx/cjs');
 const { main } = require('../src/cli/main.ts');

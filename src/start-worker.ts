@@ -1,4 +1,5 @@
 import path from 'node:path';
+import v8 from 'node:v8';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
@@ -17,7 +18,20 @@ export const WORKER_YOUNG_GENERATION_MB = 48;
  */
 export function startWorker(dir: string, name: string, callerFile: string, options: WorkerOptions = {}): Worker {
   const file = path.join(dir, `${name}${path.extname(callerFile)}`);
+  leaveYoungGenerationToLimits();
   return new Worker(BOOTSTRAP, { ...options, eval: true, workerData: { file } });
+}
+
+/**
+ * The server's launch flags (src/server-node-flags.ts) size the young generation of every isolate the process starts,
+ * and V8 takes them over a worker's resourceLimits: under them a worker asked for 48 MB got the server's 192 (64 MB
+ * semi-spaces), and with --min-semi-space-size it would hold them from its first allocation. The main isolate read
+ * the flags when it started and keeps its sizes; set back to V8's defaults (0: derived from the limits), they leave
+ * each worker's young generation to its resourceLimits.
+ */
+function leaveYoungGenerationToLimits(): void {
+  v8.setFlagsFromString('--max-semi-space-size=0');
+  v8.setFlagsFromString('--min-semi-space-size=0');
 }
 
 const BOOTSTRAP = `

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SERVER_NODE_FLAGS } from '../src/server-node-flags';
+import { WORKER_YOUNG_GENERATION_MB } from '../src/start-worker';
 
 const root = path.resolve(__dirname, '..');
 
@@ -14,8 +15,9 @@ test('npm start, the Docker image and the chartkeeper command launch with the fl
     .at(-1);
   const imageArgs = JSON.parse(cmd!.slice(4)) as string[];
   expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
+  // npm start runs the command, whose shebang carries the flags (node refuses --min-semi-space-size in NODE_OPTIONS).
+  expect(start).toBe('bin/chartkeeper.js serve');
   for (const flag of SERVER_NODE_FLAGS) {
-    expect(start).toContain(`NODE_OPTIONS="${SERVER_NODE_FLAGS.join(' ')} $NODE_OPTIONS"`);
     expect(imageArgs.slice(1, 1 + SERVER_NODE_FLAGS.length)).toEqual([...SERVER_NODE_FLAGS]);
     expect(flag).toMatch(/^--[a-z-]+=\d+$/);
   }
@@ -53,4 +55,22 @@ test('given at launch, the flags take effect: the heap limit counts the larger y
       }),
     );
   expect(heapLimit(SERVER_NODE_FLAGS)).toBeGreaterThan(heapLimit([]));
+});
+
+test("under the server's flags the main thread holds its young generation from the start, and a worker gets its own", () => {
+  const out = execFileSync(
+    process.execPath,
+    [...SERVER_NODE_FLAGS, '-r', 'tsx/cjs', path.join(root, 'test', 'support', 'worker-young-generation.ts')],
+    { encoding: 'utf8', cwd: root },
+  );
+  const { mainNewSpaceMb, mainNewSpaceAfterMb, workerYoungMb } = JSON.parse(out) as {
+    mainNewSpaceMb: number;
+    mainNewSpaceAfterMb: number;
+    workerYoungMb: number[];
+  };
+  // One 64 MB semi-space in use from the start (V8's own starts at 1 MB and grows).
+  expect(mainNewSpaceMb).toBe(64);
+  expect(mainNewSpaceAfterMb).toBe(64);
+  // V8 takes its flags over a worker's resourceLimits: without startWorker's reset each worker got 192 MB here.
+  expect(workerYoungMb).toEqual([WORKER_YOUNG_GENERATION_MB, WORKER_YOUNG_GENERATION_MB]);
 });

@@ -1,8 +1,7 @@
 import os from 'node:os';
-import path from 'node:path';
-import { type ResourceLimits, Worker } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { WORKER_YOUNG_GENERATION_MB } from '../start-worker';
+import { startWorker, WORKER_YOUNG_GENERATION_MB } from '../start-worker';
 import { FhirError, serviceUnavailable } from './outcomes';
 import type { IndexRows } from './search/index-values';
 
@@ -132,7 +131,7 @@ export class WritePreparationPool {
     const ready: Promise<void>[] = [];
     this.failure = undefined;
     for (let i = 0; i < this.count; i++) {
-      const worker = new Worker(BOOTSTRAP, { eval: true, workerData: { file: workerFile() }, resourceLimits: this.resourceLimits });
+      const worker = startWorker(__dirname, 'write-preparation-worker', __filename, { resourceLimits: this.resourceLimits });
       ready.push(
         new Promise((resolve, reject) => {
           worker.once('error', reject);
@@ -217,16 +216,3 @@ export class WritePreparationPool {
 
 /** A worker died before it answered (it ran out of memory, it could not start, its thread ended). */
 class WorkerLost extends Error {}
-
-/** The worker module next to this one: .ts when running from source (tsx, jest), .js when built. */
-function workerFile(): string {
-  return path.join(__dirname, `write-preparation-worker${path.extname(__filename)}`);
-}
-
-// From source, the worker needs a TypeScript loader of its own: neither jest's transform nor tsx's
-// ESM hooks reach a worker's require().
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-if (workerData.file.endsWith('.ts')) require('tsx/cjs/api').register();
-require(workerData.file);
-`;
