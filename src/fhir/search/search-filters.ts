@@ -44,8 +44,11 @@ export function filterCondition(resourceType: string, filter: Filter, perRow = f
     case 'uri':
       return tokenCondition(code, filter, perRow);
     case 'string': {
-      const patterns = slotsOf(filter) ?? stringValues(code, operator, filter);
-      return anyOf(patterns.map((pattern) => stringCondition(code, operator, pattern, perRow)));
+      const slots = slotsOf(filter);
+      const matches = slots
+        ? inGroups(slots, operator === Operator.EQUALS ? 2 : 1)
+        : alternatives(filter).map((v) => stringMatch(code, operator, v));
+      return anyOf(matches.map((match) => stringCondition(code, operator, match, perRow)));
     }
     case 'date': {
       const bounds = slotsOf(filter) ?? dateValues(code, filter);
@@ -157,25 +160,56 @@ export function boundValues(resourceType: string, filter: Filter): unknown[] | u
   const { code, operator } = filter;
   if (code.includes('.') || code.includes(':') || operator === Operator.MISSING || operator === Operator.PRESENT) return undefined;
   const kind = searchParametersOf(resourceType)[code]?.type;
-  if (kind === 'string') return stringValues(code, operator, filter);
+  if (kind === 'string') {
+    const matches = alternatives(filter).map((value) => stringMatch(code, operator, value));
+    // A prefix with no end (empty, or ending in U+10FFFF) is compared with LIKE: its text is its own.
+    if (operator === Operator.EQUALS && matches.some((match) => match.length !== 2)) return undefined;
+    return matches.flat();
+  }
   if (kind === 'date') return dateValues(code, filter);
   return undefined;
 }
 
-/** Per alternative of a string filter, the value its condition compares with (stringCondition). */
-function stringValues(code: string, operator: Operator, filter: Filter): string[] {
-  return alternatives(filter).map((value) => {
-    switch (operator) {
-      case Operator.EQUALS:
-        return likeEscape(normalizeString(value)) + '%';
-      case Operator.EXACT:
-        return value;
-      case Operator.CONTAINS:
-        return '%' + likeEscape(normalizeString(value)) + '%';
-      default:
-        throw badRequest(`Modifier :${operator} is not supported on string parameter "${code}"`, code);
+/**
+ * What a string filter's condition compares one alternative with (stringCondition): for the default prefix match, the
+ * range of the strings that start with it, as its low and high ends ([low, high]; [pattern] for LIKE when the prefix
+ * has no end); for :contains a LIKE pattern; for :exact the value.
+ */
+function stringMatch(code: string, operator: Operator, value: string): readonly string[] {
+  switch (operator) {
+    case Operator.EQUALS: {
+      const prefix = normalizeString(value);
+      const end = prefixEnd(prefix);
+      return end === undefined ? [likeEscape(prefix) + '%'] : [prefix, end];
     }
-  });
+    case Operator.EXACT:
+      return [value];
+    case Operator.CONTAINS:
+      return ['%' + likeEscape(normalizeString(value)) + '%'];
+    default:
+      throw badRequest(`Modifier :${operator} is not supported on string parameter "${code}"`, code);
+  }
+}
+
+/**
+ * The least string above every string that starts with `prefix` in the order of the string index (text_pattern_ops:
+ * the bytes of UTF-8, which is the order of code points): the prefix with its last code point one higher. Undefined
+ * when there is none (an empty prefix, or one of U+10FFFF alone).
+ */
+export function prefixEnd(prefix: string): string | undefined {
+  const points = [...prefix];
+  while (points.length) {
+    const last = points.pop()!.codePointAt(0)!;
+    // U+D800-U+DFFF are surrogates, which UTF-8 does not encode: the code point after U+D7FF is U+E000.
+    if (last < 0x10ffff) return points.join('') + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
+  }
+  return undefined;
+}
+
+function inGroups(values: readonly unknown[], size: number): unknown[][] {
+  const groups: unknown[][] = [];
+  for (let k = 0; k < values.length; k += size) groups.push(values.slice(k, k + size));
+  return groups;
 }
 
 /** Per alternative of a date filter, the low and high ends of the interval it searches (dateCondition). */
@@ -242,15 +276,22 @@ function likeEscape(text: string): string {
   return text.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-/** A string filter's condition on one alternative, `compared` being what stringValues gives for it (or its slot). */
-function stringCondition(code: string, operator: Operator, compared: unknown, perRow: boolean): Condition {
+/**
+ * A string filter's condition on one alternative, `match` being what stringMatch gives for it (or its slots). A prefix
+ * is a range of the index, so a statement prepared once for every value (its generic plan) still reads only the
+ * strings that start with it; LIKE with a pattern known only at execution would read every value of the parameter.
+ */
+function stringCondition(code: string, operator: Operator, match: readonly unknown[], perRow: boolean): Condition {
   const base = sql`${rowKey(code, perRow)}`;
   switch (operator) {
     case Operator.EQUALS:
+      if (match.length === 2)
+        return sql`exists (select 1 from search_string i where ${base} and i.value ~>=~ ${match[0]}::text and i.value ~<~ ${match[1]}::text)`;
+      return sql`exists (select 1 from search_string i where ${base} and i.value like ${match[0]})`;
     case Operator.CONTAINS:
-      return sql`exists (select 1 from search_string i where ${base} and i.value like ${compared})`;
+      return sql`exists (select 1 from search_string i where ${base} and i.value like ${match[0]})`;
     case Operator.EXACT:
-      return sql`exists (select 1 from search_string i where ${base} and i.exact = ${compared})`;
+      return sql`exists (select 1 from search_string i where ${base} and i.exact = ${match[0]})`;
     default:
       throw badRequest(`Modifier :${operator} is not supported on string parameter "${code}"`, code);
   }

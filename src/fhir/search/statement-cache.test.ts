@@ -130,7 +130,9 @@ test('the values bound are those of the search itself: the patient, the name and
     offset: 40,
     now: new Date('2026-03-01T20:00:00Z'),
     recorded: new Date(1e12).toISOString(),
-    'f0.0': 'zoe%',
+    // The name's prefix as the range of the strings that start with it.
+    'f0.0': 'zoe',
+    'f0.1': 'zof',
     'f1.0': '1950-01-01T00:00:00.000Z',
     'f1.1': '1950-01-31T23:59:59.999Z',
   });
